@@ -1,0 +1,25 @@
+/*
+ * json.h: the small JSON writer behind the CLI's JSON-lines output. Strings
+ * come out as valid UTF-8 whatever went in (invalid bytes become U+FFFD),
+ * so one bad byte from a sender never breaks a consumer's JSON parser.
+ */
+#ifndef LABWATCH_JSON_H
+#define LABWATCH_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "hl7/buf.h"
+
+/* Append p[0..len) as a quoted, escaped JSON string. */
+void json_str(struct hl7_buf *b, const char *p, size_t len);
+/* Append a quoted JSON string, or null when s is NULL. */
+void json_strz(struct hl7_buf *b, const char *s);
+/* Append a quoted string, or null when len is 0. */
+void json_str_or_null(struct hl7_buf *b, const char *p, size_t len);
+/* Append a number (shortest form that reads back the same), null if not finite. */
+void json_num(struct hl7_buf *b, double v);
+/* Append "key": (with a leading comma unless first). */
+void json_key(struct hl7_buf *b, const char *key, bool first);
+
+#endif

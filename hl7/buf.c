@@ -1,0 +1,84 @@
+#include "buf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xmalloc.h"
+
+void
+hl7_buf_init(struct hl7_buf *b)
+{
+	b->p = NULL;
+	b->len = b->cap = 0;
+}
+
+void
+hl7_buf_free(struct hl7_buf *b)
+{
+	free(b->p);
+	hl7_buf_init(b);
+}
+
+void
+hl7_buf_reset(struct hl7_buf *b)
+{
+	b->len = 0;
+	if (b->p != NULL)
+		b->p[0] = '\0';
+}
+
+char *
+hl7_buf_reserve(struct hl7_buf *b, size_t n)
+{
+	size_t need = b->len + n + 1;
+
+	if (need > b->cap) {
+		b->cap = b->cap ? b->cap : 256;
+		while (b->cap < need)
+			b->cap *= 2;
+		b->p = xreallocarray(b->p, b->cap, 1);
+	}
+	return b->p + b->len;
+}
+
+void
+hl7_buf_add(struct hl7_buf *b, const void *p, size_t n)
+{
+	char *d = hl7_buf_reserve(b, n);
+
+	if (n > 0)
+		memcpy(d, p, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+void
+hl7_buf_adds(struct hl7_buf *b, const char *s)
+{
+	hl7_buf_add(b, s, strlen(s));
+}
+
+void
+hl7_buf_addc(struct hl7_buf *b, char c)
+{
+	hl7_buf_add(b, &c, 1);
+}
+
+void
+hl7_buf_printf(struct hl7_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	hl7_buf_reserve(b, (size_t)n);
+	va_start(ap, fmt);
+	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}

@@ -1,0 +1,204 @@
+/*
+ * hl7.h: HL7 v2 message parser (ER7 encoding).
+ *
+ * hl7_parse() indexes a message in one pass: segments and fields are spans
+ * (offset, length) into the caller's buffer, which must outlive the index.
+ * Repetitions, components and subcomponents are found on demand inside a
+ * field span, and escapes/charsets are decoded only when a value is read
+ * (hl7_text()), so reading the few fields a consumer needs costs little and
+ * copies nothing when a value holds no escape and the charset is UTF-8/ASCII.
+ * Pure: no I/O, no logging; memory only in the index arrays and text arenas,
+ * both reused across messages.
+ */
+#ifndef LABWATCH_HL7_H
+#define LABWATCH_HL7_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* HL7 table 0357 error codes used in ERR-3 and by the ACK builder. */
+enum hl7_errcode {
+	HL7_ERR_NONE = 0,
+	HL7_ERR_SEGMENT_SEQUENCE = 100,
+	HL7_ERR_REQUIRED_FIELD = 101,
+	HL7_ERR_DATA_TYPE = 102,
+	HL7_ERR_UNSUPPORTED_TYPE = 200,
+	HL7_ERR_UNSUPPORTED_VERSION = 203,
+	HL7_ERR_INTERNAL = 207,
+};
+
+/* A piece of the parsed buffer; len 0 means empty or absent. */
+struct hl7_span {
+	uint32_t off;
+	uint32_t len;
+};
+
+/* A decoded string: points into the message buffer or a text arena. */
+struct hl7_str {
+	const char *p;
+	size_t len;
+};
+
+struct hl7_delims {
+	char field;	/* MSH-1 */
+	char comp;	/* MSH-2[0] */
+	char rep;	/* MSH-2[1] */
+	char esc;	/* MSH-2[2], 0 when the sender declared none */
+	char sub;	/* MSH-2[3], 0 when absent */
+	char trunc;	/* MSH-2[4] (v2.7+), 0 when absent */
+};
+
+struct hl7_seg {
+	char id[4];		/* segment id, NUL-terminated */
+	uint32_t off, len;	/* the segment without its terminator */
+	uint32_t field0;	/* index in hl7_msg.fields of field 0 (the id) */
+	uint32_t nfields;	/* fields including field 0 */
+};
+
+/* How MSH-18 (or the configured default) maps bytes to UTF-8. */
+enum hl7_charset {
+	HL7_CS_UTF8 = 0,	/* also ASCII: bytes kept as they are */
+	HL7_CS_LATIN1,		/* 8859/1 */
+	HL7_CS_LATIN9,		/* 8859/15 */
+	HL7_CS_ICONV,		/* anything else glibc iconv knows */
+};
+
+/* Where a parse failed: an HL7 error code, a reason and a byte offset. */
+struct hl7_error {
+	enum hl7_errcode code;
+	const char *reason;	/* static text, no patient data */
+	size_t offset;		/* byte offset in the message */
+	char seg_id[4];		/* for ERR-2, when known */
+	unsigned seg_seq;	/* 1-based segment position, 0 when unknown */
+	unsigned field;		/* field position, 0 when unknown */
+};
+
+struct hl7_arena_chunk;
+
+/* Bump allocator for decoded text; reset per message, memory kept. */
+struct hl7_arena {
+	struct hl7_arena_chunk *first;	/* all chunks, in order */
+	struct hl7_arena_chunk *cur;	/* chunk being filled */
+};
+
+/*
+ * A parsed message. The caller owns it (stack or heap), initialises it once
+ * with hl7_msg_init(), parses any number of messages into it and releases it
+ * with hl7_msg_free().
+ */
+struct hl7_msg {
+	const char *buf;
+	size_t len;
+	struct hl7_delims d;
+	struct hl7_seg *segs;
+	uint32_t nsegs, segs_cap;
+	struct hl7_span *fields;
+	uint32_t nfields, fields_cap;
+	enum hl7_charset charset;
+	char charset_name[32];	/* iconv name for HL7_CS_ICONV */
+	struct hl7_arena arena;	/* decoded text of this message */
+	void *iconv_cd;		/* cached iconv descriptor, owned */
+	char iconv_name[32];
+	struct hl7_error err;
+};
+
+/* Options that apply to every message parsed into an hl7_msg. */
+struct hl7_parse_opts {
+	const char *default_charset;	/* MSH-18 value assumed when empty; NULL = ASCII */
+};
+
+/* Prepare m for use; never fails. */
+void hl7_msg_init(struct hl7_msg *m);
+/* Release everything m holds. */
+void hl7_msg_free(struct hl7_msg *m);
+
+/*
+ * Index buf[0..len) as an HL7 v2 message. Segment terminators may be CR, LF
+ * or CRLF. Returns 0, or -1 with m->err filled (code, reason, offset).
+ */
+int hl7_parse(struct hl7_msg *m, const char *buf, size_t len,
+    const struct hl7_parse_opts *opts);
+
+/* Index of the first segment named id at or after from, or -1. */
+int hl7_find_seg(const struct hl7_msg *m, const char *id, uint32_t from);
+
+/* Field n of segment seg (MSH-1 is the field separator); empty if absent. */
+struct hl7_span hl7_field(const struct hl7_msg *m, uint32_t seg, unsigned n);
+/* Number of repetitions in a field (0 for an empty field). */
+unsigned hl7_rep_count(const struct hl7_msg *m, struct hl7_span field);
+/* Repetition r (1-based) of a field; empty if absent. */
+struct hl7_span hl7_rep(const struct hl7_msg *m, struct hl7_span field,
+    unsigned r);
+/* Component c (1-based) of a repetition; empty if absent. */
+struct hl7_span hl7_comp(const struct hl7_msg *m, struct hl7_span rep,
+    unsigned c);
+/* Subcomponent s (1-based) of a component; empty if absent. */
+struct hl7_span hl7_sub(const struct hl7_msg *m, struct hl7_span comp,
+    unsigned s);
+/*
+ * SEG-field[rep].comp.sub by position, as in "PID-3(2).1": rep, comp and
+ * sub are 1-based, 0 meaning "the whole" level. Empty if absent.
+ */
+struct hl7_span hl7_get(const struct hl7_msg *m, uint32_t seg, unsigned field,
+    unsigned rep, unsigned comp, unsigned sub);
+
+/* Raw bytes of a span (escapes not decoded), not NUL-terminated. */
+static inline struct hl7_str
+hl7_raw(const struct hl7_msg *m, struct hl7_span s)
+{
+	struct hl7_str r = { m->buf + s.off, s.len };
+	return r;
+}
+
+/* True when the span's raw bytes equal the NUL-terminated s. */
+bool hl7_span_eq(const struct hl7_msg *m, struct hl7_span sp, const char *s);
+
+/*
+ * The span's text with escapes decoded (\F\ \S\ \T\ \R\ \E\ \Xhh\ \.br\;
+ * highlighting dropped; unknown escapes kept as they are) and converted to
+ * UTF-8 from the message charset. Points into the buffer when nothing
+ * needed decoding, else into m->arena (valid until the next hl7_parse).
+ */
+struct hl7_str hl7_text(struct hl7_msg *m, struct hl7_span s);
+
+/* Allocate n bytes in the message's text arena (valid until next parse). */
+char *hl7_arena_alloc(struct hl7_arena *a, size_t n);
+/* Forget all allocations, keeping the memory for reuse. */
+void hl7_arena_reset(struct hl7_arena *a);
+/* Free all memory of the arena. */
+void hl7_arena_free(struct hl7_arena *a);
+
+/* Map an MSH-18 value to a charset; -1 when unknown to us and to iconv. */
+int hl7_charset_lookup(const char *msh18, size_t len, enum hl7_charset *cs,
+    char iconv_name[32]);
+
+/* An HL7 DTM value: YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ]. */
+struct hl7_dtm {
+	int16_t year;
+	int8_t month, day, hour, minute, second;
+	int8_t precision;	/* 0 = absent, 1 year, 2 month, 3 day, 4 hour, 5 minute, 6 second */
+	int8_t frac_digits;	/* digits after the decimal point, 0-4 */
+	uint16_t frac;		/* the fraction as written, e.g. 123 for .123 */
+	bool has_offset;
+	int16_t offset_min;	/* UTC offset in minutes when has_offset */
+};
+
+/* Parse a DTM; returns 0, or -1 when s is not a valid DTM. */
+int hl7_dtm_parse(const char *s, size_t len, struct hl7_dtm *out);
+/*
+ * Write t as ISO 8601 (2026-11-20T07:30:00+08:00; no offset when the DTM had
+ * none; date only when it had no time) into out[40]; returns its length.
+ */
+size_t hl7_dtm_iso(const struct hl7_dtm *t, char out[40]);
+/* Seconds since the epoch, taking offset_min as UTC offset when has_offset,
+ * else tz_offset_min; -1 if absent. */
+int64_t hl7_dtm_epoch(const struct hl7_dtm *t, int tz_offset_min);
+
+/*
+ * Parse a decimal number (optional sign, digits, optional fraction, optional
+ * exponent) that is all of s[0..len). Returns 0 and *out, or -1.
+ */
+int hl7_number(const char *s, size_t len, double *out);
+
+#endif

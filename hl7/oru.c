@@ -1,0 +1,406 @@
+/*
+ * oru.c: header and ORU^R01 extraction from a parsed HL7 v2 message.
+ */
+#include "oru.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "xmalloc.h"
+
+void
+oru_msg_init(struct oru_msg *o)
+{
+	memset(o, 0, sizeof(*o));
+}
+
+void
+oru_msg_free(struct oru_msg *o)
+{
+	free(o->patients);
+	free(o->orders);
+	free(o->obs);
+	memset(o, 0, sizeof(*o));
+}
+
+/* Grow an array of *cap elements of size sz so that one more fits. */
+static void *
+grow(void *p, uint32_t n, uint32_t *cap, size_t sz)
+{
+	if (n < *cap)
+		return p;
+	*cap = *cap ? *cap * 2 : 16;
+	return xreallocarray(p, *cap, sz);
+}
+
+static int
+missing(struct hl7_msg *m, enum hl7_errcode code, const char *reason,
+    unsigned field)
+{
+	m->err.code = code;
+	m->err.reason = reason;
+	m->err.offset = 0;
+	memcpy(m->err.seg_id, "MSH", 4);
+	m->err.seg_seq = 1;
+	m->err.field = field;
+	return -1;
+}
+
+static bool
+version_supported(struct hl7_str v)
+{
+	static const char *const known[] = { "2.2", "2.3", "2.3.1", "2.4",
+	    "2.5", "2.5.1", "2.6", "2.7", "2.7.1", "2.8", "2.8.1", "2.8.2" };
+	size_t i;
+
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strlen(known[i]) == v.len &&
+		    memcmp(known[i], v.p, v.len) == 0)
+			return true;
+	return false;
+}
+
+/* Text of SEG-field.comp (first repetition). */
+static struct hl7_str
+text_at(struct hl7_msg *m, uint32_t seg, unsigned field, unsigned comp)
+{
+	return hl7_text(m, hl7_get(m, seg, field, 1, comp, 0));
+}
+
+/* A DTM from the first component of a TS/DTM field; false if unusable. */
+static bool
+dtm_at(const struct hl7_msg *m, uint32_t seg, unsigned field,
+    struct hl7_dtm *t)
+{
+	struct hl7_span s = hl7_get(m, seg, field, 1, 1, 0);
+
+	if (s.len == 0 || hl7_dtm_parse(m->buf + s.off, s.len, t) != 0) {
+		memset(t, 0, sizeof(*t));
+		return false;
+	}
+	return true;
+}
+
+static bool
+str_is(struct hl7_str s, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	return s.len == n && memcmp(s.p, lit, n) == 0;
+}
+
+static size_t
+trim(const char **p, size_t len)
+{
+	while (len > 0 && (**p == ' ' || **p == '\t')) {
+		(*p)++;
+		len--;
+	}
+	while (len > 0 && ((*p)[len - 1] == ' ' || (*p)[len - 1] == '\t'))
+		len--;
+	return len;
+}
+
+/* Split a leading comparator off s; returns its length (0 for none). */
+static size_t
+comparator_prefix(const char *s, size_t len, char cmp[3])
+{
+	size_t n = 0;
+
+	if (len >= 2 && (s[0] == '<' || s[0] == '>') &&
+	    (s[1] == '=' || (s[0] == '<' && s[1] == '>')))
+		n = 2;
+	else if (len >= 1 && (s[0] == '<' || s[0] == '>' || s[0] == '='))
+		n = 1;
+	memcpy(cmp, s, n);
+	cmp[n] = '\0';
+	return n;
+}
+
+int
+oru_read_number(const struct hl7_msg *m, struct hl7_span value,
+    const char *vt, size_t vt_len, double *num, char cmp[3])
+{
+	const char *p;
+	size_t len, n;
+	struct hl7_span c1, c2, c3, c4;
+
+	cmp[0] = '\0';
+	value = hl7_rep(m, value, 1);
+	if (value.len == 0)
+		return -1;
+	if (vt_len == 2 && memcmp(vt, "SN", 2) == 0) {
+		/* SN: comparator ^ num1 ^ separator/suffix ^ num2 */
+		c1 = hl7_comp(m, value, 1);
+		c2 = hl7_comp(m, value, 2);
+		c3 = hl7_comp(m, value, 3);
+		c4 = hl7_comp(m, value, 4);
+		if (c3.len > 0 || c4.len > 0 || c2.len == 0)
+			return -1;	/* a range or a ratio, not one number */
+		p = m->buf + c1.off;
+		len = trim(&p, c1.len);
+		if (len > 2 || comparator_prefix(p, len, cmp) != len)
+			return -1;
+		p = m->buf + c2.off;
+		len = trim(&p, c2.len);
+		return hl7_number(p, len, num);
+	}
+	/* NM, ST, TX and the like: an optional comparator, then a number. */
+	if (m->d.comp != '\0' && memchr(m->buf + value.off, m->d.comp,
+	    value.len) != NULL)
+		return -1;
+	p = m->buf + value.off;
+	len = trim(&p, value.len);
+	n = comparator_prefix(p, len, cmp);
+	p += n;
+	len -= n;
+	len = trim(&p, len);
+	if (hl7_number(p, len, num) != 0) {
+		cmp[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+/* Join a and b with sep into the arena. */
+static struct hl7_str
+join(struct hl7_msg *m, struct hl7_str a, char sep, struct hl7_str b)
+{
+	struct hl7_str r;
+	char *p;
+
+	if (a.len == 0)
+		return b;
+	p = hl7_arena_alloc(&m->arena, a.len + 1 + b.len);
+	memcpy(p, a.p, a.len);
+	p[a.len] = sep;
+	memcpy(p + a.len + 1, b.p, b.len);
+	r.p = p;
+	r.len = a.len + 1 + b.len;
+	return r;
+}
+
+/* All repetitions of a field as text, joined by sep. */
+static struct hl7_str
+text_reps(struct hl7_msg *m, struct hl7_span f, char sep)
+{
+	struct hl7_str r = { "", 0 };
+	unsigned i, n = hl7_rep_count(m, f);
+
+	for (i = 1; i <= n; i++)
+		r = join(m, r, sep, hl7_text(m, hl7_rep(m, f, i)));
+	return r;
+}
+
+static void
+pick_patient_id(struct hl7_msg *m, uint32_t seg, struct oru_patient *p,
+    const char *want)
+{
+	struct hl7_span f = hl7_field(m, seg, 3), rep;
+	unsigned i, n = hl7_rep_count(m, f), pick = 1;
+
+	for (i = 1; i <= n; i++) {
+		rep = hl7_rep(m, f, i);
+		if (hl7_span_eq(m, hl7_comp(m, rep, 5), want)) {
+			pick = i;
+			break;
+		}
+	}
+	rep = hl7_rep(m, f, pick);
+	p->id = hl7_text(m, hl7_comp(m, rep, 1));
+	p->id_type = hl7_text(m, hl7_comp(m, rep, 5));
+	p->authority = hl7_text(m, hl7_sub(m, hl7_comp(m, rep, 4), 1));
+}
+
+static struct oru_patient *
+new_patient(struct oru_msg *o, uint32_t seg)
+{
+	struct oru_patient *p;
+
+	o->patients = grow(o->patients, o->npatients, &o->patients_cap,
+	    sizeof(*o->patients));
+	p = &o->patients[o->npatients++];
+	memset(p, 0, sizeof(*p));
+	p->seg = seg;
+	p->first_obs = o->nobs;
+	return p;
+}
+
+static void
+read_obx(struct oru_msg *o, struct hl7_msg *m, uint32_t seg, uint32_t order)
+{
+	struct oru_obs *x;
+	struct hl7_span cwe, v;
+	const struct oru_order *ord;
+
+	o->obs = grow(o->obs, o->nobs, &o->obs_cap, sizeof(*o->obs));
+	x = &o->obs[o->nobs++];
+	memset(x, 0, sizeof(*x));
+	x->seg = seg;
+	x->order = order;
+	x->set_id = text_at(m, seg, 1, 0);
+	x->value_type = text_at(m, seg, 2, 1);
+	cwe = hl7_rep(m, hl7_field(m, seg, 3), 1);
+	x->code = hl7_text(m, hl7_comp(m, cwe, 1));
+	x->text = hl7_text(m, hl7_comp(m, cwe, 2));
+	x->coding_system = hl7_text(m, hl7_comp(m, cwe, 3));
+	x->alt_code = hl7_text(m, hl7_comp(m, cwe, 4));
+	x->alt_text = hl7_text(m, hl7_comp(m, cwe, 5));
+	x->alt_system = hl7_text(m, hl7_comp(m, cwe, 6));
+	x->sub_id = text_at(m, seg, 4, 0);
+
+	v = hl7_field(m, seg, 5);
+	if (v.len == 0)
+		x->kind = ORU_VALUE_NONE;
+	else if (oru_read_number(m, v, x->value_type.p, x->value_type.len,
+	    &x->number, x->comparator) == 0) {
+		x->kind = ORU_VALUE_NUMBER;
+		x->value_text = hl7_text(m, hl7_rep(m, v, 1));
+	} else {
+		x->kind = ORU_VALUE_TEXT;
+		if (str_is(x->value_type, "CE") || str_is(x->value_type,
+		    "CWE") || str_is(x->value_type, "CNE")) {
+			/* Coded value: its text, else its code. */
+			x->value_text = hl7_text(m,
+			    hl7_comp(m, hl7_rep(m, v, 1), 2));
+			if (x->value_text.len == 0)
+				x->value_text = hl7_text(m,
+				    hl7_comp(m, hl7_rep(m, v, 1), 1));
+		} else
+			x->value_text = text_reps(m, v, '\n');
+	}
+	x->units = text_at(m, seg, 6, 1);
+	if (x->units.len == 0)
+		x->units = text_at(m, seg, 6, 2);
+	x->ref_range = text_at(m, seg, 7, 0);
+	x->flags = text_reps(m, hl7_field(m, seg, 8), '~');
+	x->status = text_at(m, seg, 11, 0);
+
+	ord = order != UINT32_MAX ? &o->orders[order] : NULL;
+	if (dtm_at(m, seg, 14, &x->observed_at))
+		x->time_source = ORU_TIME_OBX14;
+	else if (ord != NULL && ord->obr7.precision > 0) {
+		x->observed_at = ord->obr7;
+		x->time_source = ORU_TIME_OBR7;
+	} else if (o->msh7.precision > 0) {
+		x->observed_at = o->msh7;
+		x->time_source = ORU_TIME_MSH7;
+	}
+}
+
+static void
+read_groups(struct oru_msg *o, struct hl7_msg *m, const struct oru_opts *opts)
+{
+	const char *want = opts && opts->id_type ? opts->id_type : "MR";
+	struct oru_patient *pat = NULL;
+	struct oru_order *ord;
+	uint32_t i, order = UINT32_MAX;
+	bool after_obx = false;
+	const char *id;
+
+	for (i = 1; i < m->nsegs; i++) {
+		id = m->segs[i].id;
+		if (memcmp(id, "PID", 4) == 0) {
+			if (pat != NULL)
+				pat->nobs = o->nobs - pat->first_obs;
+			pat = new_patient(o, i);
+			pick_patient_id(m, i, pat, want);
+			order = UINT32_MAX;
+			after_obx = false;
+		} else if (memcmp(id, "OBR", 4) == 0) {
+			if (pat == NULL)
+				pat = new_patient(o, UINT32_MAX);
+			o->orders = grow(o->orders, o->norders,
+			    &o->orders_cap, sizeof(*o->orders));
+			order = o->norders++;
+			ord = &o->orders[order];
+			memset(ord, 0, sizeof(*ord));
+			ord->seg = i;
+			ord->patient = o->npatients - 1;
+			ord->placer = text_at(m, i, 2, 1);
+			ord->filler = text_at(m, i, 3, 1);
+			ord->code = text_at(m, i, 4, 1);
+			ord->text = text_at(m, i, 4, 2);
+			ord->coding_system = text_at(m, i, 4, 3);
+			dtm_at(m, i, 7, &ord->obr7);
+			after_obx = false;
+		} else if (memcmp(id, "OBX", 4) == 0) {
+			if (pat == NULL)
+				pat = new_patient(o, UINT32_MAX);
+			read_obx(o, m, i, order);
+			after_obx = true;
+		} else if (memcmp(id, "NTE", 4) == 0) {
+			if (after_obx)
+				o->obs[o->nobs - 1].comment = join(m,
+				    o->obs[o->nobs - 1].comment, '\n',
+				    text_reps(m, hl7_field(m, i, 3), '\n'));
+		} else if (memcmp(id, "ORC", 4) == 0)
+			after_obx = false;
+	}
+	if (pat != NULL)
+		pat->nobs = o->nobs - pat->first_obs;
+}
+
+int
+oru_extract(struct oru_msg *o, struct hl7_msg *m, const struct oru_opts *opts)
+{
+	struct hl7_span t1, t2;
+	size_t n1, n2;
+
+	o->npatients = o->norders = o->nobs = 0;
+	o->is_oru = false;
+	o->type[0] = '\0';
+	o->sending_app = text_at(m, 0, 3, 1);
+	o->sending_facility = text_at(m, 0, 4, 1);
+	o->receiving_app = text_at(m, 0, 5, 1);
+	o->receiving_facility = text_at(m, 0, 6, 1);
+	dtm_at(m, 0, 7, &o->msh7);
+	o->control_id = text_at(m, 0, 10, 0);
+	o->processing_id = text_at(m, 0, 11, 1);
+	o->version = text_at(m, 0, 12, 1);
+	o->accept_ack = text_at(m, 0, 15, 0);
+	o->app_ack = text_at(m, 0, 16, 0);
+	o->charset = text_at(m, 0, 18, 0);
+
+	t1 = hl7_get(m, 0, 9, 1, 1, 0);
+	t2 = hl7_get(m, 0, 9, 1, 2, 0);
+	if (t1.len == 0)
+		return missing(m, HL7_ERR_REQUIRED_FIELD,
+		    "MSH-9 message type missing", 9);
+	n1 = t1.len < 8 ? t1.len : 8;
+	n2 = t2.len < 8 ? t2.len : 8;
+	memcpy(o->type, m->buf + t1.off, n1);
+	o->type[n1] = '\0';
+	if (n2 > 0) {
+		o->type[n1] = '^';
+		memcpy(o->type + n1 + 1, m->buf + t2.off, n2);
+		o->type[n1 + 1 + n2] = '\0';
+	}
+	if (o->control_id.len == 0)
+		return missing(m, HL7_ERR_REQUIRED_FIELD,
+		    "MSH-10 message control id missing", 10);
+	if (o->version.len == 0)
+		return missing(m, HL7_ERR_REQUIRED_FIELD,
+		    "MSH-12 version id missing", 12);
+	if (!version_supported(o->version))
+		return missing(m, HL7_ERR_UNSUPPORTED_VERSION,
+		    "MSH-12 version not supported (2.2 to 2.8.2)", 12);
+	/* ORU^R01 and the unsolicited point-of-care variants share the shape. */
+	o->is_oru = strcmp(o->type, "ORU^R01") == 0 ||
+	    strcmp(o->type, "ORU^R30") == 0 || strcmp(o->type, "ORU^R31") == 0 ||
+	    strcmp(o->type, "ORU^R32") == 0 || strcmp(o->type, "ORU") == 0;
+	if (o->is_oru)
+		read_groups(o, m, opts);
+	return 0;
+}
+
+const char *
+oru_time_source_name(enum oru_time_source s)
+{
+	switch (s) {
+	case ORU_TIME_OBX14: return "obx14";
+	case ORU_TIME_OBR7: return "obr7";
+	case ORU_TIME_MSH7: return "msh7";
+	default: return NULL;
+	}
+}

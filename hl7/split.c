@@ -1,0 +1,396 @@
+/*
+ * split.c: file splitter.
+ *
+ * The raw form is read line by line; line ends are found with memchr for
+ * CR and for LF, each result cached until the scan passes it, so the file
+ * is searched once for each. Only the first bytes of a line are looked at:
+ * a message starts at "MSH" + delimiter and runs until the next MSH, batch
+ * envelope segment or the end. An item is returned as soon as the line
+ * that ends it is seen; that line stays unread for the next call, so at
+ * most one item is pending at a time and nothing needs a queue.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* memmem */
+#endif
+#include "split.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mllp.h"
+#include "xmalloc.h"
+
+struct hl7_split {
+	const char *buf;
+	size_t len;
+	size_t pos;		/* next byte to read */
+	size_t max;		/* max_message_size, 0 for none */
+	struct mllp_framer *framer;	/* MLLP form only, owned */
+	size_t frame_start;	/* offset of the current frame's 0x0B */
+	size_t cr, lf;		/* next CR / LF at or after pos (len if none) */
+	bool seen_msh;
+	bool in_batch;		/* a BHS is open */
+	uint64_t batch_msgs;	/* messages since the last BHS or BTS */
+	uint64_t file_batches;	/* batches since the last FHS */
+};
+
+enum line_kind {
+	LINE_END,	/* no line: end of buffer */
+	LINE_BLANK,	/* empty or spaces and tabs */
+	LINE_MSH,
+	LINE_FHS,
+	LINE_BHS,
+	LINE_BTS,
+	LINE_FTS,
+	LINE_OTHER,
+};
+
+/* Same rule as the parser: printable punctuation only. */
+static bool
+is_delim(char c)
+{
+	unsigned char u = (unsigned char)c;
+
+	return u > 0x20 && u < 0x7f &&
+	    !((u >= '0' && u <= '9') || (u >= 'A' && u <= 'Z') ||
+	    (u >= 'a' && u <= 'z'));
+}
+
+static bool
+is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* MSH (or an envelope id) at p: the id then a delimiter or, for envelopes, the line end. */
+static bool
+starts_seg(const char *p, size_t n, const char *id, bool bare_ok)
+{
+	return n >= 3 && p[0] == id[0] && p[1] == id[1] && p[2] == id[2] &&
+	    (n == 3 ? bare_ok : is_delim(p[3]));
+}
+
+static enum line_kind
+classify(const char *p, size_t n)
+{
+	size_t i;
+
+	if (n >= 3) {
+		if (starts_seg(p, n, "MSH", false))
+			return LINE_MSH;
+		if (p[1] == 'H' && p[2] == 'S') {
+			if (starts_seg(p, n, "FHS", true))
+				return LINE_FHS;
+			if (starts_seg(p, n, "BHS", true))
+				return LINE_BHS;
+		} else if (p[1] == 'T' && p[2] == 'S') {
+			if (starts_seg(p, n, "BTS", true))
+				return LINE_BTS;
+			if (starts_seg(p, n, "FTS", true))
+				return LINE_FTS;
+		}
+	}
+	for (i = 0; i < n; i++)
+		if (p[i] != ' ' && p[i] != '\t')
+			return LINE_OTHER;
+	return LINE_BLANK;
+}
+
+/* Offset of the first "MSH" + delimiter at a line start in buf[0..lim), or lim. */
+static size_t
+first_msh(const char *buf, size_t len, size_t lim)
+{
+	const char *p = buf, *end = buf + lim, *q;
+
+	while (p < end) {
+		q = memmem(p, (size_t)(end - p), "MSH", 3);
+		if (q == NULL)
+			break;
+		if ((q == buf || q[-1] == '\r' || q[-1] == '\n') &&
+		    starts_seg(q, (size_t)(buf + len - q), "MSH", false))
+			return (size_t)(q - buf);
+		p = q + 1;
+	}
+	return lim;
+}
+
+/* Offset of the first c in buf[0..len), or len. */
+static size_t
+line_end_of(const char *buf, size_t len, char c)
+{
+	const char *p = len > 0 ? memchr(buf, c, len) : NULL;
+
+	return p != NULL ? (size_t)(p - buf) : len;
+}
+
+struct hl7_split *
+hl7_split_new(const char *buf, size_t len, size_t max_message_size)
+{
+	struct hl7_split *s = xcalloc(1, sizeof(*s));
+	const char *sb;
+
+	s->buf = buf;
+	s->len = len;
+	s->max = max_message_size;
+	/* An MLLP capture has its first 0x0B before its first MSH. */
+	sb = len > 0 ? memchr(buf, MLLP_SB, len) : NULL;
+	if (sb != NULL && first_msh(buf, len, (size_t)(sb - buf)) ==
+	    (size_t)(sb - buf))
+		s->framer = mllp_framer_new(max_message_size > 0 ?
+		    max_message_size : SIZE_MAX);
+	else {
+		s->cr = line_end_of(buf, len, '\r');
+		s->lf = line_end_of(buf, len, '\n');
+	}
+	return s;
+}
+
+void
+hl7_split_free(struct hl7_split *s)
+{
+	if (s == NULL)
+		return;
+	mllp_framer_free(s->framer);
+	free(s);
+}
+
+static int
+item(struct hl7_split_item *it, const char *data, size_t len, size_t offset,
+    const char *reason)
+{
+	it->data = data;
+	it->len = len;
+	it->offset = offset;
+	it->is_error = reason != NULL;
+	it->reason = reason;
+	return 1;
+}
+
+static int
+frame_item(struct hl7_split *s, const struct mllp_frame *fr,
+    struct hl7_split_item *it)
+{
+	size_t i;
+
+	switch (fr->kind) {
+	case MLLP_FRAME:
+		for (i = 0; i < fr->len && is_space(fr->data[i]); i++)
+			;
+		return item(it, fr->data, fr->len, s->frame_start,
+		    i == fr->len ? "empty MLLP frame" : NULL);
+	case MLLP_OVERSIZE:
+		return item(it, fr->data, fr->len, s->frame_start,
+		    "MLLP frame larger than max_message_size");
+	case MLLP_ABANDONED:
+		break;
+	}
+	return item(it, fr->data, fr->len, s->frame_start,
+	    "MLLP frame cut short (no end block)");
+}
+
+static int
+mllp_next(struct hl7_split *s, struct hl7_split_item *it)
+{
+	const char *buf = s->buf, *sb;
+	struct mllp_frame fr;
+	size_t i, j, end, start;
+	int got;
+
+	for (;;) {
+		if (!mllp_framer_in_frame(s->framer)) {
+			if (s->pos >= s->len)
+				return 0;
+			/* Between frames only whitespace may pass unreported. */
+			sb = memchr(buf + s->pos, MLLP_SB, s->len - s->pos);
+			end = sb != NULL ? (size_t)(sb - buf) : s->len;
+			for (i = s->pos; i < end && is_space(buf[i]); i++)
+				;
+			if (i < end) {
+				for (j = end; is_space(buf[j - 1]); j--)
+					;
+				s->pos = end;
+				return item(it, buf + i, j - i, i,
+				    "bytes outside MLLP frames");
+			}
+			s->pos = end;
+			if (sb == NULL)
+				return 0;
+			s->frame_start = end;
+		}
+		start = s->pos;
+		s->pos += mllp_framer_feed(s->framer, buf + s->pos,
+		    s->len - s->pos, &fr, &got);
+		if (got) {
+			frame_item(s, &fr, it);
+			/* Cut short by a new 0x0B: that one starts the next frame. */
+			if (fr.kind == MLLP_ABANDONED)
+				s->frame_start = s->pos - 1;
+			return 1;
+		}
+		if (s->pos >= s->len && mllp_framer_finish(s->framer, &fr))
+			return frame_item(s, &fr, it);
+		if (s->pos == start)
+			return 0;	/* cannot happen: feed consumes when len > 0 */
+	}
+}
+
+/* End of the line starting at pos (its CR or LF, or len). */
+static size_t
+line_end(struct hl7_split *s, size_t pos)
+{
+	if (s->cr < pos)
+		s->cr = pos + line_end_of(s->buf + pos, s->len - pos, '\r');
+	if (s->lf < pos)
+		s->lf = pos + line_end_of(s->buf + pos, s->len - pos, '\n');
+	return s->cr < s->lf ? s->cr : s->lf;
+}
+
+/*
+ * The count in field 1 of a BTS/FTS line: 1 and *n when valued, 0 when
+ * empty, -1 when not a number.
+ */
+static int
+trailer_count(const char *p, size_t n, uint64_t *out)
+{
+	size_t i, e;
+
+	*out = 0;
+	if (n <= 4)
+		return 0;
+	for (e = 4; e < n && p[e] != p[3]; e++)
+		;
+	for (i = 4; i < e && p[i] == ' '; i++)
+		;
+	while (e > i && p[e - 1] == ' ')
+		e--;
+	if (i == e)
+		return 0;
+	if (e - i > 18)
+		return -1;
+	for (; i < e; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		*out = *out * 10 + (uint64_t)(p[i] - '0');
+	}
+	return 1;
+}
+
+/* Account an envelope line; returns 1 with an error item when its count is wrong. */
+static int
+envelope(struct hl7_split *s, enum line_kind k, size_t a, size_t e,
+    struct hl7_split_item *it)
+{
+	const char *p = s->buf + a;
+	uint64_t n, have;
+	int r;
+
+	switch (k) {
+	case LINE_FHS:
+		s->file_batches = 0;
+		s->batch_msgs = 0;
+		s->in_batch = false;
+		return 0;
+	case LINE_BHS:
+		s->file_batches++;
+		s->batch_msgs = 0;
+		s->in_batch = true;
+		return 0;
+	case LINE_BTS:
+		have = s->batch_msgs;
+		/* A BTS without its BHS still closes a batch. */
+		if (!s->in_batch)
+			s->file_batches++;
+		s->in_batch = false;
+		s->batch_msgs = 0;
+		r = trailer_count(p, e - a, &n);
+		if (r < 0)
+			return item(it, p, e - a, a,
+			    "BTS-1 batch message count is not a number");
+		if (r > 0 && n != have)
+			return item(it, p, e - a, a,
+			    "BTS-1 batch message count does not match the messages in the batch");
+		return 0;
+	case LINE_FTS:
+		/* Messages after the last batch, outside any BHS, make one more. */
+		have = s->file_batches + (!s->in_batch && s->batch_msgs > 0);
+		s->file_batches = 0;
+		s->batch_msgs = 0;
+		s->in_batch = false;
+		r = trailer_count(p, e - a, &n);
+		if (r < 0)
+			return item(it, p, e - a, a,
+			    "FTS-1 file batch count is not a number");
+		if (r > 0 && n != have)
+			return item(it, p, e - a, a,
+			    "FTS-1 file batch count does not match the batches in the file");
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static int
+raw_next(struct hl7_split *s, struct hl7_split_item *it)
+{
+	enum { IDLE, IN_MSG, IN_JUNK } st = IDLE;
+	const char *reason = NULL;
+	enum line_kind k;
+	size_t a = 0, e = 0, next = 0, start = 0, last = 0;
+
+	for (;;) {
+		k = LINE_END;
+		if (s->pos < s->len) {
+			a = s->pos;
+			e = line_end(s, a);
+			next = e;
+			if (e < s->len)
+				next += s->buf[e] == '\r' && e + 1 < s->len &&
+				    s->buf[e + 1] == '\n' ? 2 : 1;
+			k = classify(s->buf + a, e - a);
+		}
+		/* The line that ends an item stays unread for the next call. */
+		if (st != IDLE && k != LINE_BLANK && k != LINE_OTHER) {
+			if (st == IN_MSG && s->max > 0 && last - start > s->max)
+				reason = "message larger than max_message_size";
+			return item(it, s->buf + start, last - start, start,
+			    reason);
+		}
+		if (k == LINE_END)
+			return 0;
+		s->pos = next;
+		switch (k) {
+		case LINE_BLANK:
+			break;
+		case LINE_OTHER:
+			if (st == IDLE) {
+				st = IN_JUNK;
+				start = a;
+				reason = s->seen_msh ?
+				    "text outside any message" :
+				    "text before the first MSH segment";
+			}
+			last = e;
+			break;
+		case LINE_MSH:
+			st = IN_MSG;
+			start = a;
+			last = e;
+			s->seen_msh = true;
+			s->batch_msgs++;
+			break;
+		default:
+			if (envelope(s, k, a, e, it))
+				return 1;
+			break;
+		}
+	}
+}
+
+int
+hl7_split_next(struct hl7_split *s, struct hl7_split_item *it)
+{
+	memset(it, 0, sizeof(*it));
+	return s->framer != NULL ? mllp_next(s, it) : raw_next(s, it);
+}

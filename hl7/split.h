@@ -1,0 +1,49 @@
+/*
+ * split.h: split a whole file held in memory into HL7 messages.
+ *
+ * Three forms are recognised: MLLP captures (a 0x0B before the first MSH),
+ * raw messages one after another with CR, LF or CRLF segment terminators,
+ * and FHS/BHS ... BTS/FTS batch files (raw form with envelope segments).
+ * Nothing is dropped silently: every byte that is neither a message, a
+ * batch envelope segment nor whitespace between messages comes back as an
+ * error item, and so do oversized or truncated frames and batch trailer
+ * counts that do not match. Pure: no I/O, no logging.
+ */
+#ifndef LABWATCH_SPLIT_H
+#define LABWATCH_SPLIT_H
+
+#include <stddef.h>
+
+/* A splitter over one buffer; owned by the caller, freed by hl7_split_free. */
+struct hl7_split;
+
+struct hl7_split_item {
+	/*
+	 * The message: an MLLP payload (terminators normalised to CR), or
+	 * the raw bytes from MSH to the end of its last segment (terminator
+	 * excluded). For an error item, the bytes concerned (for an oversized
+	 * or truncated frame, its first bytes only). Valid until the next
+	 * hl7_split_next() or hl7_split_free(), and while the buffer lives.
+	 */
+	const char *data;
+	size_t len;
+	size_t offset;		/* byte offset of the item in the buffer (of its 0x0B for a frame) */
+	int is_error;		/* 1: not a message; reason says why */
+	const char *reason;	/* static text; NULL for a message */
+};
+
+/*
+ * A splitter over buf[0..len), which must outlive it. Messages larger than
+ * max_message_size bytes (0: no limit) come back as error items. Never
+ * returns NULL (out of memory aborts).
+ */
+struct hl7_split *hl7_split_new(const char *buf, size_t len,
+    size_t max_message_size);
+
+/* The next item: returns 1 and fills *it, or 0 at the end of the buffer. */
+int hl7_split_next(struct hl7_split *s, struct hl7_split_item *it);
+
+/* Free the splitter (not the buffer); s may be NULL. */
+void hl7_split_free(struct hl7_split *s);
+
+#endif

@@ -1,0 +1,151 @@
+#!/bin/sh
+# labwatch parse: every file form, the JSON interface, errors that do not
+# stop the other messages, and inputs built to crash or stall a parser.
+. "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+LW="$top_builddir/cli/labwatch"
+
+# A chemistry result as a LIS sends it: LF line ends, UTC offset in OBX-14.
+msg() { # control-id value [terminator]
+	t=${3:-\\n}
+	printf "MSH|^~\\\\&|LIS|MAINLAB|LABWATCH|HOSP|20261120073500+0800||ORU^R01^ORU_R01|%s|P|2.5.1$t" "$1"
+	printf "PID|1||123456^^^HOSP^MR~998877^^^NAT^NI||Doe^Jane||19700101|F$t"
+	printf "OBR|1|ORD1|FIL1|24323-8^Comprehensive metabolic panel^LN|||20261120070000+0800$t"
+	printf "OBX|1|NM|1920-8^AST^LN||%s|U/L|10-40|H|||F|||20261120073000+0800$t" "$2"
+	printf "OBX|2|SN|751-8^Neutrophils^LN||<^0.5|10*9/L|1.8-7.5|LL|||F$t"
+	printf "OBX|3|ST|777-3^Platelets^LN||PENDING|10*9/L|150-400||||P$t"
+}
+
+# Assert on the JSON lines of a file with a Python expression over L (the
+# list of parsed objects).
+json_assert() { # file expression
+	$PY - "$1" "$2" <<'EOF'
+import json, sys
+L = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+ok = eval("(" + sys.argv[2] + ")")
+if not ok:
+    print("assertion failed:", sys.argv[2]); print(L[:3]); sys.exit(1)
+EOF
+}
+
+# 1. LF-terminated message: the documented keys, numbers as numbers.
+msg MSG0001 88 >"$TMP/lf.hl7"
+"$LW" parse "$TMP/lf.hl7" >"$TMP/lf.json"
+check "LF message exits 0" test $? -eq 0
+check "LF message keys and values" json_assert "$TMP/lf.json" '
+len(L) == 1 and L[0]["control_id"] == "MSG0001" and L[0]["type"] == "ORU^R01"
+and L[0]["version"] == "2.5.1" and L[0]["sending_application"] == "LIS"
+and L[0]["sending_facility"] == "MAINLAB" and L[0]["charset"] is None
+and L[0]["patients"][0]["id"] == "123456"
+and [o["value"] for o in L[0]["patients"][0]["observations"]] == [88, 0.5, "PENDING"]'
+check "observation fields" json_assert "$TMP/lf.json" '
+(lambda o: o["set_id"] == 1 and o["code"] == "1920-8" and o["coding_system"] == "LN"
+ and o["text"] == "AST" and o["alt_code"] is None and o["value_type"] == "NM"
+ and o["comparator"] is None and o["units"] == "U/L" and o["ref_range"] == "10-40"
+ and o["flags"] == "H" and o["status"] == "F"
+ and o["observed_at"] == "2026-11-20T07:30:00+08:00")(L[0]["patients"][0]["observations"][0])'
+check "SN comparator and OBR-7 fallback" json_assert "$TMP/lf.json" '
+(lambda o: o["comparator"] == "<" and o["value"] == 0.5 and o["observed_at"] == "2026-11-20T07:00:00+08:00"
+ and o["observed_at_source"] == "obr7")(L[0]["patients"][0]["observations"][1])'
+
+# 2. CRLF and CR terminators give the same JSON as LF (but for the offset).
+msg MSG0001 88 '\r\n' >"$TMP/crlf.hl7"
+msg MSG0001 88 '\r' >"$TMP/cr.hl7"
+"$LW" parse "$TMP/crlf.hl7" >"$TMP/crlf.json"
+"$LW" parse "$TMP/cr.hl7" >"$TMP/cr.json"
+same_json() { # a b: equal but for the file name
+	[ "$(sed 's/"file":"[^"]*"//' "$1")" = "$(sed 's/"file":"[^"]*"//' "$2")" ]
+}
+check "CRLF same as LF" same_json "$TMP/lf.json" "$TMP/crlf.json"
+check "CR same as LF" same_json "$TMP/lf.json" "$TMP/cr.json"
+
+# 3. An MLLP capture of three frames, with junk and a missing final CR.
+{
+	printf '\0\0\013'; msg CAP1 10 '\r'; printf '\034\r'
+	printf '\013'; msg CAP2 20 '\r'; printf '\034'
+	printf '\013'; msg CAP3 30 '\r'; printf '\034\r\n'
+} >"$TMP/capture.mllp"
+"$LW" parse "$TMP/capture.mllp" >"$TMP/capture.json"
+check "MLLP capture exits 0" test $? -eq 0
+check "MLLP capture: three messages in order" json_assert "$TMP/capture.json" '
+[m["control_id"] for m in L] == ["CAP1", "CAP2", "CAP3"]'
+
+# 4. A batch file (FHS/BHS ... BTS/FTS) and raw messages one after another.
+{
+	printf 'FHS|^~\\&|LIS|MAINLAB\rBHS|^~\\&|LIS|MAINLAB\r'
+	msg B1 11 '\r'; msg B2 12 '\r'
+	printf 'BTS|2\rFTS|1\r'
+} >"$TMP/batch.hl7"
+"$LW" parse "$TMP/batch.hl7" >"$TMP/batch.json"
+check "batch exits 0" test $? -eq 0
+check "batch: two messages" json_assert "$TMP/batch.json" '[m["control_id"] for m in L] == ["B1", "B2"]'
+
+# 5. Standard input, and several files in one call.
+msg STDIN1 5 | "$LW" parse - >"$TMP/stdin.json"
+check "stdin" json_assert "$TMP/stdin.json" 'L[0]["control_id"] == "STDIN1"'
+"$LW" parse "$TMP/lf.hl7" "$TMP/batch.hl7" >"$TMP/two.json"
+check "two files" json_assert "$TMP/two.json" '[m["control_id"] for m in L] == ["MSG0001", "B1", "B2"]'
+
+# 6. A bad message between good ones: an error object, the others printed,
+#    exit status 1.
+{
+	msg GOOD1 1
+	printf 'MSH|^~\\&|LIS|MAINLAB|||20261120||ORU^R01|BAD1|P|9.9\nPID|1||1\n'
+	printf 'MSH|^~\\&|LIS|MAINLAB|||20261120||ORU^R01||P|2.5.1\n'
+	msg GOOD2 2
+} >"$TMP/mixed.hl7"
+"$LW" parse "$TMP/mixed.hl7" >"$TMP/mixed.json"
+check "mixed file exits 1" test $? -eq 1
+check "mixed file: errors with reason and offset, good ones kept" json_assert "$TMP/mixed.json" '
+len(L) == 4 and L[0]["control_id"] == "GOOD1" and L[3]["control_id"] == "GOOD2"
+and L[1]["code"] == 203 and "version" in L[1]["error"] and L[1]["control_id"] == "BAD1"
+and L[1]["offset"] > 0 and L[2]["code"] == 101 and "MSH-10" in L[2]["error"]'
+
+# 7. Garbage, binary and truncated input: error objects, never a crash.
+head -c 5000 /dev/urandom >"$TMP/random.bin"
+"$LW" parse "$TMP/random.bin" >"$TMP/random.json"
+check "random bytes exit 1" test $? -eq 1
+check "random bytes: an error object" json_assert "$TMP/random.json" 'len(L) >= 1 and all("error" in m for m in L)'
+printf 'MSH|' >"$TMP/trunc.hl7"
+"$LW" parse "$TMP/trunc.hl7" >"$TMP/trunc.json"
+check "truncated in MSH-2: error with reason" json_assert "$TMP/trunc.json" 'len(L) == 1 and "MSH-2" in L[0]["error"] and L[0]["code"] == 101'
+msg T1 5 | head -c 50 >"$TMP/trunc2.hl7"
+"$LW" parse "$TMP/trunc2.hl7" >"$TMP/trunc2.json"
+check "truncated before MSH-9: error with reason" json_assert "$TMP/trunc2.json" 'len(L) == 1 and "MSH-9" in L[0]["error"] and L[0]["code"] == 101'
+: >"$TMP/empty.hl7"
+"$LW" parse "$TMP/empty.hl7" >"$TMP/empty.json"
+check "empty file: nothing, exit 0" sh -c "[ \$? -eq 0 ] && [ ! -s $TMP/empty.json ]"
+"$LW" parse "$TMP/does-not-exist" >/dev/null 2>"$TMP/nofile.err"
+check "missing file exits 2" test $? -eq 2
+check "missing file named on stderr" grep -q "does-not-exist" "$TMP/nofile.err"
+
+# 8. ISO 8859-1 comes out as UTF-8.
+printf 'MSH|^~\\&|LIS|LAB|||20261120||ORU^R01|L1|P|2.5.1||||||8859/1\rPID|1||42^^^H^MR\rOBR|1\rOBX|1|ST|X^Y^L||Gr\366\337e|||||F\r' >"$TMP/latin1.hl7"
+"$LW" parse "$TMP/latin1.hl7" >"$TMP/latin1.json"
+check "8859/1 to UTF-8" json_assert "$TMP/latin1.json" 'L[0]["patients"][0]["observations"][0]["value"] == "Gr\u00f6\u00dfe" and L[0]["charset"] == "8859/1"'
+
+# 9. Hostile sizes: a 3 MB field, a million separators, 100,000 OBX.
+$PY - "$TMP" <<'EOF'
+import sys
+d = sys.argv[1]
+h = "MSH|^~\\&|LIS|LAB|||20261120||ORU^R01|%s|P|2.5.1\rPID|1||7^^^H^MR\rOBR|1\r"
+open(d + "/big.hl7", "w").write(h % "BIG" + "OBX|1|TX|X^Y^L||" + "A" * 3_000_000 + "|||||F\r")
+open(d + "/seps.hl7", "w").write(h % "SEPS" + "OBX|1|NM|X^Y^L||" + "|" * 1_000_000 + "\r" + "NTE|1||" + "^" * 1_000_000 + "\r")
+with open(d + "/many.hl7", "w") as f:
+    f.write(h % "MANY")
+    for i in range(100000):
+        f.write("OBX|%d|NM|718-7^Hemoglobin^LN||%d|g/L|120-160||||F\r" % (i + 1, 100 + i % 50))
+EOF
+check "3 MB field" sh -c "timeout 60 $LW parse $TMP/big.hl7 >$TMP/big.json"
+check "3 MB field value intact" json_assert "$TMP/big.json" 'len(L[0]["patients"][0]["observations"][0]["value"]) == 3000000'
+check "a million separators" sh -c "timeout 60 $LW parse $TMP/seps.hl7 >$TMP/seps.json"
+check "a million separators: one message" json_assert "$TMP/seps.json" 'L[0]["control_id"] == "SEPS"'
+check "100,000 OBX" sh -c "timeout 60 $LW parse $TMP/many.hl7 >$TMP/many.json"
+check "100,000 OBX all extracted" json_assert "$TMP/many.json" 'len(L[0]["patients"][0]["observations"]) == 100000 and L[0]["patients"][0]["observations"][-1]["set_id"] == 100000'
+
+# 10. Usage errors.
+"$LW" parse --bogus >/dev/null 2>&1
+check "unknown option exits 2" test $? -eq 2
+"$LW" parse --help >"$TMP/help.out"
+check "--help documents the forms" grep -q "MLLP" "$TMP/help.out"
+
+done_testing
