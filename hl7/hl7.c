@@ -6,6 +6,9 @@
 
 #include <errno.h>
 #include <iconv.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,13 +103,17 @@ fail(struct hl7_msg *m, enum hl7_errcode code, const char *reason,
 }
 
 static void
+grow_fields(struct hl7_msg *m)
+{
+	m->fields_cap = m->fields_cap ? m->fields_cap * 2 : 256;
+	m->fields = xreallocarray(m->fields, m->fields_cap, sizeof(*m->fields));
+}
+
+static inline void
 push_field(struct hl7_msg *m, uint32_t off, uint32_t len)
 {
-	if (m->nfields == m->fields_cap) {
-		m->fields_cap = m->fields_cap ? m->fields_cap * 2 : 256;
-		m->fields = xreallocarray(m->fields, m->fields_cap,
-		    sizeof(*m->fields));
-	}
+	if (__builtin_expect(m->nfields == m->fields_cap, 0))
+		grow_fields(m);
 	m->fields[m->nfields].off = off;
 	m->fields[m->nfields].len = len;
 	m->nfields++;
@@ -295,12 +302,180 @@ set_charset(struct hl7_msg *m, const struct hl7_parse_opts *opts)
 	return 0;
 }
 
+/*
+ * Note which segments hold a repetition separator, so that reading the
+ * first repetition of a field elsewhere needs no scan. Both the separators
+ * and the segments are in buffer order: one merge walk.
+ */
+static void
+mark_reps(struct hl7_msg *m, size_t from)
+{
+	const char *q, *b = m->buf;
+	uint32_t si = 0, i;
+	size_t off;
+
+	m->any_rep = false;
+	for (i = 0; i < m->nsegs; i++)
+		m->segs[i].has_rep = false;
+	while (from < m->len && (q = memchr(b + from, m->d.rep,
+	    m->len - from)) != NULL) {
+		off = (size_t)(q - b);
+		while (si < m->nsegs && m->segs[si].off + m->segs[si].len < off)
+			si++;
+		if (si == m->nsegs)
+			break;
+		m->segs[si].has_rep = true;
+		m->any_rep = true;
+		from = off + 1;
+	}
+}
+
+/*
+ * Bit i of the result is set when p[i] (i < 64) is the field separator, CR,
+ * LF or NUL: the only bytes the indexer stops at. SSE2 compares 16 bytes at
+ * a time; the scalar loop gives the same mask elsewhere.
+ */
+static inline uint64_t
+special_mask(const char *p, char fs)
+{
+#ifdef __SSE2__
+	const __m128i vfs = _mm_set1_epi8(fs), vcr = _mm_set1_epi8('\r');
+	const __m128i vlf = _mm_set1_epi8('\n'), vnul = _mm_setzero_si128();
+	uint64_t mask = 0;
+	__m128i v, hit;
+	int k;
+
+	for (k = 0; k < 4; k++) {
+		v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
+		hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, vfs),
+		    _mm_cmpeq_epi8(v, vcr)), _mm_or_si128(_mm_cmpeq_epi8(v,
+		    vlf), _mm_cmpeq_epi8(v, vnul)));
+		mask |= (uint64_t)(uint16_t)_mm_movemask_epi8(hit) << (16 * k);
+	}
+	return mask;
+#else
+	uint64_t mask = 0;
+	int i;
+
+	for (i = 0; i < 64; i++)
+		if (p[i] == fs || p[i] == '\r' || p[i] == '\n' || p[i] == '\0')
+			mask |= (uint64_t)1 << i;
+	return mask;
+#endif
+}
+
+/* Start a segment whose id is buf[start..end); -1 if the id is bad. */
+static int
+open_segment(struct hl7_msg *m, uint32_t start, uint32_t end)
+{
+	struct hl7_seg *s;
+
+	if (!is_seg_id(m->buf + start, end - start)) {
+		fail(m, HL7_ERR_SEGMENT_SEQUENCE, "invalid segment id", start);
+		m->err.seg_seq = m->nsegs + 1;
+		return -1;
+	}
+	if (memcmp(m->buf + start, "MSH", 3) == 0) {
+		/* Two messages run together: the splitter's job. */
+		fail(m, HL7_ERR_SEGMENT_SEQUENCE,
+		    "second MSH segment in message", start);
+		m->err.seg_seq = m->nsegs + 1;
+		return -1;
+	}
+	s = push_seg(m);
+	memcpy(s->id, m->buf + start, 3);
+	s->id[3] = '\0';
+	s->off = start;
+	s->field0 = m->nfields;
+	push_field(m, start, 3);
+	return 0;
+}
+
+static void
+close_segment(struct hl7_msg *m, uint32_t end)
+{
+	struct hl7_seg *s = &m->segs[m->nsegs - 1];
+
+	s->len = end - s->off;
+	s->nfields = m->nfields - s->field0;
+}
+
+/*
+ * Index everything after MSH-2 (which ends at 'after'). The separators are
+ * found 64 bytes at a time as a bit mask, and each set bit ends a field:
+ * no per-byte branches, whatever the field lengths.
+ */
+static int
+index_segments(struct hl7_msg *m, size_t after)
+{
+	const char *buf = m->buf;
+	const uint32_t len = (uint32_t)m->len;
+	const char fs = m->d.field;
+	uint32_t fstart = (uint32_t)after, base, i;
+	bool open = true;	/* the MSH segment is open */
+	uint64_t mask;
+	char tail[64];
+	char c;
+
+	for (base = (uint32_t)after; base < len; base += 64) {
+		if (len - base >= 64)
+			mask = special_mask(buf + base, fs);
+		else {
+			/* Pad the last block with a byte that is never special. */
+			memset(tail, 'A', sizeof(tail));
+			memcpy(tail, buf + base, len - base);
+			mask = special_mask(tail, fs);
+		}
+		while (mask != 0) {
+			i = base + (uint32_t)__builtin_ctzll(mask);
+			mask &= mask - 1;
+			c = buf[i];
+			if (!open) {
+				if (c != fs && i == fstart) {
+					if (c == '\0')
+						goto nul;
+					fstart = i + 1;	/* a blank line */
+					continue;
+				}
+				if (open_segment(m, fstart, i) != 0)
+					return -1;
+				open = true;
+			} else if (i != (uint32_t)after)
+				push_field(m, fstart, i - fstart);
+			if (c != fs) {
+				if (c == '\0')
+					goto nul;
+				close_segment(m, i);
+				open = false;
+			}
+			fstart = i + 1;
+		}
+	}
+	if (open) {
+		if (len != (uint32_t)after)
+			push_field(m, fstart, len - fstart);
+		close_segment(m, len);
+	} else if (fstart < len) {
+		/* A last segment with no separator and no terminator. */
+		if (open_segment(m, fstart, len) != 0)
+			return -1;
+		close_segment(m, len);
+	}
+	return 0;
+nul:
+	fail(m, HL7_ERR_DATA_TYPE, "NUL byte in message", i);
+	if (m->nsegs > 0 && open) {
+		memcpy(m->err.seg_id, m->segs[m->nsegs - 1].id, 4);
+		m->err.seg_seq = m->nsegs;
+	}
+	return -1;
+}
+
 int
 hl7_parse(struct hl7_msg *m, const char *buf, size_t len,
     const struct hl7_parse_opts *opts)
 {
-	uint8_t stop[256];
-	size_t pos, start, after;
+	size_t pos, after;
 	struct hl7_seg *s;
 
 	m->buf = buf;
@@ -324,12 +499,6 @@ hl7_parse(struct hl7_msg *m, const char *buf, size_t len,
 	if (parse_delims(m, &after) != 0)
 		return -1;
 
-	memset(stop, 0, sizeof(stop));
-	stop[(uint8_t)m->d.field] = 1;
-	stop['\r'] = 2;
-	stop['\n'] = 2;
-	stop[0] = 3;
-
 	/* MSH: field 0 "MSH", field 1 the separator, field 2 MSH-2. */
 	s = push_seg(m);
 	memcpy(s->id, "MSH", 4);
@@ -338,55 +507,19 @@ hl7_parse(struct hl7_msg *m, const char *buf, size_t len,
 	push_field(m, 0, 3);
 	push_field(m, 3, 1);
 	push_field(m, 4, (uint32_t)(after - 4));
-	pos = after;
-	goto in_segment;
-
-	while (pos < len) {
-		if (stop[(uint8_t)buf[pos]] == 2) {
-			pos++;	/* empty segment: CRLF or a blank line */
-			continue;
-		}
-		start = pos;
-		s = push_seg(m);
-		s->off = (uint32_t)start;
-		s->field0 = m->nfields;
-		while (pos < len && stop[(uint8_t)buf[pos]] == 0)
-			pos++;
-		if (!is_seg_id(buf + start, pos - start)) {
-			fail(m, HL7_ERR_SEGMENT_SEQUENCE, "invalid segment id",
-			    start);
-			m->err.seg_seq = m->nsegs;
-			return -1;
-		}
-		memcpy(s->id, buf + start, 3);
-		s->id[3] = '\0';
-		if (memcmp(s->id, "MSH", 4) == 0) {
-			/* Two messages run together: the splitter's job. */
-			fail(m, HL7_ERR_SEGMENT_SEQUENCE,
-			    "second MSH segment in message", start);
-			m->err.seg_seq = m->nsegs;
-			return -1;
-		}
-		push_field(m, (uint32_t)start, 3);
-in_segment:
-		/* pos is at a field separator, a terminator or the end. */
-		while (pos < len && stop[(uint8_t)buf[pos]] == 1) {
-			start = ++pos;
-			while (pos < len && stop[(uint8_t)buf[pos]] == 0)
-				pos++;
-			push_field(m, (uint32_t)start, (uint32_t)(pos - start));
-		}
-		if (pos < len && buf[pos] == '\0') {
-			fail(m, HL7_ERR_DATA_TYPE, "NUL byte in message", pos);
-			memcpy(m->err.seg_id, s->id, 4);
-			m->err.seg_seq = m->nsegs;
-			return -1;
-		}
-		s = &m->segs[m->nsegs - 1];
-		s->len = (uint32_t)(pos - s->off);
-		s->nfields = m->nfields - s->field0;
-	}
-	return set_charset(m, opts);
+	if (index_segments(m, after) != 0)
+		return -1;
+	if (set_charset(m, opts) != 0)
+		return -1;
+	/* Decide once per message whether any value can need decoding. */
+	m->any_esc = m->d.esc != '\0' && len > after &&
+	    memchr(buf + after, m->d.esc, len - after) != NULL;
+	mark_reps(m, after);
+	m->any_high = false;
+	if (m->charset != HL7_CS_UTF8)
+		for (pos = after; pos < len && !m->any_high; pos++)
+			m->any_high = (unsigned char)buf[pos] >= 0x80;
+	return 0;
 }
 
 int
@@ -414,27 +547,51 @@ hl7_field(const struct hl7_msg *m, uint32_t seg, unsigned n)
 	return m->fields[s->field0 + n];
 }
 
-/* The n-th (1-based) piece of span s split at delimiter c. */
+/*
+ * The n-th (1-based) piece of span s split at delimiter c. A plain loop:
+ * the pieces are a few bytes long, shorter than a memchr call costs.
+ */
 static struct hl7_span
 split_nth(const struct hl7_msg *m, struct hl7_span s, char c, unsigned n)
 {
 	struct hl7_span none = { 0, 0 };
-	const char *p = m->buf + s.off, *end = p + s.len, *q;
+	const char *b = m->buf;
+	uint32_t i = s.off, end = s.off + s.len, start;
 
 	if (n == 0 || c == '\0')
 		return n <= 1 ? s : none;
 	for (; n > 1; n--) {
-		q = memchr(p, c, (size_t)(end - p));
-		if (q == NULL)
+		while (i < end && b[i] != c)
+			i++;
+		if (i == end)
 			return none;
-		p = q + 1;
+		i++;
 	}
-	q = memchr(p, c, (size_t)(end - p));
-	if (q == NULL)
-		q = end;
-	s.off = (uint32_t)(p - m->buf);
-	s.len = (uint32_t)(q - p);
+	start = i;
+	while (i < end && b[i] != c)
+		i++;
+	s.off = start;
+	s.len = i - start;
 	return s;
+}
+
+void
+hl7_seg_fields(const struct hl7_msg *m, uint32_t seg, struct hl7_span *out,
+    unsigned n)
+{
+	const struct hl7_seg *s;
+	unsigned i, have = 0;
+
+	if (seg < m->nsegs) {
+		s = &m->segs[seg];
+		have = s->nfields < n ? s->nfields : n;
+		memcpy(out, m->fields + s->field0, have * sizeof(*out));
+		if (s->has_rep)
+			for (i = 1; i < have; i++)
+				out[i] = split_nth(m, out[i], m->d.rep, 1);
+	}
+	for (i = have; i < n; i++)
+		out[i].off = out[i].len = 0;
 }
 
 unsigned
@@ -445,7 +602,7 @@ hl7_rep_count(const struct hl7_msg *m, struct hl7_span field)
 
 	if (field.len == 0)
 		return 0;
-	if (m->d.rep == '\0')
+	if (m->d.rep == '\0' || !m->any_rep)
 		return 1;
 	while ((p = memchr(p, m->d.rep, (size_t)(end - p))) != NULL) {
 		n++;
@@ -457,7 +614,39 @@ hl7_rep_count(const struct hl7_msg *m, struct hl7_span field)
 struct hl7_span
 hl7_rep(const struct hl7_msg *m, struct hl7_span field, unsigned r)
 {
+	struct hl7_span none = { 0, 0 };
+
+	/* Most messages repeat nothing (after MSH-2): skip the scan. */
+	if (!m->any_rep)
+		return r <= 1 ? field : none;
 	return split_nth(m, field, m->d.rep, r);
+}
+
+unsigned
+hl7_split_span(const struct hl7_msg *m, struct hl7_span s, char c,
+    struct hl7_span *out, unsigned max)
+{
+	const char *b = m->buf;
+	uint32_t i = s.off, end = s.off + s.len, start = s.off;
+	unsigned n = 0;
+
+	if (max == 0)
+		return 0;
+	if (c == '\0') {
+		out[0] = s;
+		return 1;
+	}
+	for (; i < end && n + 1 < max; i++) {
+		if (b[i] == c) {
+			out[n].off = start;
+			out[n].len = i - start;
+			n++;
+			start = i + 1;
+		}
+	}
+	out[n].off = start;
+	out[n].len = end - start;
+	return n + 1;
 }
 
 struct hl7_span
@@ -478,13 +667,19 @@ hl7_get(const struct hl7_msg *m, uint32_t seg, unsigned field, unsigned rep,
 {
 	struct hl7_span s = hl7_field(m, seg, field);
 
+	if (seg >= m->nsegs)
+		return s;
 	/* MSH-1 and MSH-2 hold the delimiters themselves: never split them. */
 	if (seg < m->nsegs && field <= 2 && m->segs[seg].id[0] == 'M' &&
 	    memcmp(m->segs[seg].id, "MSH", 4) == 0)
 		return s;
 	if (rep == 0)
 		return s;
-	s = hl7_rep(m, s, rep);
+	if (!m->segs[seg].has_rep) {
+		if (rep > 1)
+			return (struct hl7_span){ 0, 0 };
+	} else
+		s = hl7_rep(m, s, rep);
 	if (comp == 0)
 		return s;
 	s = hl7_comp(m, s, comp);
@@ -674,7 +869,7 @@ iconv_to_utf8(struct hl7_msg *m, const char *in, size_t n)
 }
 
 struct hl7_str
-hl7_text(struct hl7_msg *m, struct hl7_span s)
+hl7_text_decode(struct hl7_msg *m, struct hl7_span s)
 {
 	struct hl7_str r = hl7_raw(m, s);
 	const char *p = r.p;

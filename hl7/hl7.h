@@ -54,6 +54,7 @@ struct hl7_seg {
 	uint32_t off, len;	/* the segment without its terminator */
 	uint32_t field0;	/* index in hl7_msg.fields of field 0 (the id) */
 	uint32_t nfields;	/* fields including field 0 */
+	bool has_rep;		/* a repetition separator occurs in it (not MSH-2) */
 };
 
 /* How MSH-18 (or the configured default) maps bytes to UTF-8. */
@@ -97,6 +98,9 @@ struct hl7_msg {
 	uint32_t nfields, fields_cap;
 	enum hl7_charset charset;
 	char charset_name[32];	/* iconv name for HL7_CS_ICONV */
+	bool any_esc;		/* the escape character occurs in the message */
+	bool any_rep;		/* the repetition separator occurs after MSH-2 */
+	bool any_high;		/* bytes >= 0x80 occur and need conversion */
 	struct hl7_arena arena;	/* decoded text of this message */
 	void *iconv_cd;		/* cached iconv descriptor, owned */
 	char iconv_name[32];
@@ -125,6 +129,12 @@ int hl7_find_seg(const struct hl7_msg *m, const char *id, uint32_t from);
 
 /* Field n of segment seg (MSH-1 is the field separator); empty if absent. */
 struct hl7_span hl7_field(const struct hl7_msg *m, uint32_t seg, unsigned n);
+/*
+ * Fields 0..n-1 of segment seg, first repetition each, into out[] (absent
+ * ones empty): one call where a reader wants most fields of a segment.
+ */
+void hl7_seg_fields(const struct hl7_msg *m, uint32_t seg,
+    struct hl7_span *out, unsigned n);
 /* Number of repetitions in a field (0 for an empty field). */
 unsigned hl7_rep_count(const struct hl7_msg *m, struct hl7_span field);
 /* Repetition r (1-based) of a field; empty if absent. */
@@ -133,6 +143,13 @@ struct hl7_span hl7_rep(const struct hl7_msg *m, struct hl7_span field,
 /* Component c (1-based) of a repetition; empty if absent. */
 struct hl7_span hl7_comp(const struct hl7_msg *m, struct hl7_span rep,
     unsigned c);
+/*
+ * Split a span at delimiter c into at most max pieces (the last piece holds
+ * the rest); returns how many were stored. One pass for reading several
+ * components of one field.
+ */
+unsigned hl7_split_span(const struct hl7_msg *m, struct hl7_span s, char c,
+    struct hl7_span *out, unsigned max);
 /* Subcomponent s (1-based) of a component; empty if absent. */
 struct hl7_span hl7_sub(const struct hl7_msg *m, struct hl7_span comp,
     unsigned s);
@@ -160,7 +177,28 @@ bool hl7_span_eq(const struct hl7_msg *m, struct hl7_span sp, const char *s);
  * UTF-8 from the message charset. Points into the buffer when nothing
  * needed decoding, else into m->arena (valid until the next hl7_parse).
  */
-struct hl7_str hl7_text(struct hl7_msg *m, struct hl7_span s);
+struct hl7_str hl7_text_decode(struct hl7_msg *m, struct hl7_span s);
+
+/* hl7_text_decode(), with the common case (nothing to decode) inline. */
+static inline struct hl7_str
+hl7_text(struct hl7_msg *m, struct hl7_span s)
+{
+	if (!m->any_esc && !m->any_high)
+		return hl7_raw(m, s);
+	return hl7_text_decode(m, s);
+}
+
+/* The first component of a span (inline: fields are read this way most). */
+static inline struct hl7_span
+hl7_comp1(const struct hl7_msg *m, struct hl7_span s)
+{
+	uint32_t i = s.off, end = s.off + s.len;
+
+	while (i < end && m->buf[i] != m->d.comp)
+		i++;
+	s.len = i - s.off;
+	return s;
+}
 
 /* Allocate n bytes in the message's text arena (valid until next parse). */
 char *hl7_arena_alloc(struct hl7_arena *a, size_t n);

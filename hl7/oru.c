@@ -126,7 +126,6 @@ oru_read_number(const struct hl7_msg *m, struct hl7_span value,
 	struct hl7_span c1, c2, c3, c4;
 
 	cmp[0] = '\0';
-	value = hl7_rep(m, value, 1);
 	if (value.len == 0)
 		return -1;
 	if (vt_len == 2 && memcmp(vt, "SN", 2) == 0) {
@@ -180,13 +179,17 @@ join(struct hl7_msg *m, struct hl7_str a, char sep, struct hl7_str b)
 	return r;
 }
 
-/* All repetitions of a field as text, joined by sep. */
+/* All repetitions of SEG-field as text, joined by sep. */
 static struct hl7_str
-text_reps(struct hl7_msg *m, struct hl7_span f, char sep)
+text_reps(struct hl7_msg *m, uint32_t seg, unsigned field, char sep)
 {
 	struct hl7_str r = { "", 0 };
-	unsigned i, n = hl7_rep_count(m, f);
+	struct hl7_span f = hl7_field(m, seg, field);
+	unsigned i, n;
 
+	if (!m->segs[seg].has_rep)
+		return hl7_text(m, f);
+	n = hl7_rep_count(m, f);
 	for (i = 1; i <= n; i++)
 		r = join(m, r, sep, hl7_text(m, hl7_rep(m, f, i)));
 	return r;
@@ -226,11 +229,14 @@ new_patient(struct oru_msg *o, uint32_t seg)
 	return p;
 }
 
+/* Field n (first repetition) of an OBX whose fields f[] were fetched. */
+#define OBX_FIELDS 15
+
 static void
 read_obx(struct oru_msg *o, struct hl7_msg *m, uint32_t seg, uint32_t order)
 {
 	struct oru_obs *x;
-	struct hl7_span cwe, v;
+	struct hl7_span f[OBX_FIELDS], c[7], v;
 	const struct oru_order *ord;
 
 	o->obs = grow(o->obs, o->nobs, &o->obs_cap, sizeof(*o->obs));
@@ -238,54 +244,64 @@ read_obx(struct oru_msg *o, struct hl7_msg *m, uint32_t seg, uint32_t order)
 	memset(x, 0, sizeof(*x));
 	x->seg = seg;
 	x->order = order;
-	x->set_id = text_at(m, seg, 1, 0);
-	x->value_type = text_at(m, seg, 2, 1);
-	cwe = hl7_rep(m, hl7_field(m, seg, 3), 1);
-	x->code = hl7_text(m, hl7_comp(m, cwe, 1));
-	x->text = hl7_text(m, hl7_comp(m, cwe, 2));
-	x->coding_system = hl7_text(m, hl7_comp(m, cwe, 3));
-	x->alt_code = hl7_text(m, hl7_comp(m, cwe, 4));
-	x->alt_text = hl7_text(m, hl7_comp(m, cwe, 5));
-	x->alt_system = hl7_text(m, hl7_comp(m, cwe, 6));
-	x->sub_id = text_at(m, seg, 4, 0);
+	hl7_seg_fields(m, seg, f, OBX_FIELDS);
+	x->set_id = hl7_text(m, f[1]);
+	x->value_type = hl7_text(m, hl7_comp1(m, f[2]));
+	memset(c, 0, sizeof(c));
+	hl7_split_span(m, f[3], m->d.comp, c, 7);
+	x->code = hl7_text(m, c[0]);
+	x->text = hl7_text(m, c[1]);
+	x->coding_system = hl7_text(m, c[2]);
+	x->alt_code = hl7_text(m, c[3]);
+	x->alt_text = hl7_text(m, c[4]);
+	x->alt_system = hl7_text(m, c[5]);
+	x->sub_id = hl7_text(m, f[4]);
 
-	v = hl7_field(m, seg, 5);
+	v = f[5];
 	if (v.len == 0)
 		x->kind = ORU_VALUE_NONE;
 	else if (oru_read_number(m, v, x->value_type.p, x->value_type.len,
 	    &x->number, x->comparator) == 0) {
 		x->kind = ORU_VALUE_NUMBER;
-		x->value_text = hl7_text(m, hl7_rep(m, v, 1));
+		x->value_text = hl7_text(m, v);
 	} else {
 		x->kind = ORU_VALUE_TEXT;
 		if (str_is(x->value_type, "CE") || str_is(x->value_type,
 		    "CWE") || str_is(x->value_type, "CNE")) {
 			/* Coded value: its text, else its code. */
-			x->value_text = hl7_text(m,
-			    hl7_comp(m, hl7_rep(m, v, 1), 2));
+			x->value_text = hl7_text(m, hl7_comp(m, v, 2));
 			if (x->value_text.len == 0)
-				x->value_text = hl7_text(m,
-				    hl7_comp(m, hl7_rep(m, v, 1), 1));
+				x->value_text = hl7_text(m, hl7_comp1(m, v));
 		} else
-			x->value_text = text_reps(m, v, '\n');
+			x->value_text = text_reps(m, seg, 5, '\n');
 	}
-	x->units = text_at(m, seg, 6, 1);
+	x->units = hl7_text(m, hl7_comp1(m, f[6]));
 	if (x->units.len == 0)
-		x->units = text_at(m, seg, 6, 2);
-	x->ref_range = text_at(m, seg, 7, 0);
-	x->flags = text_reps(m, hl7_field(m, seg, 8), '~');
-	x->status = text_at(m, seg, 11, 0);
+		x->units = hl7_text(m, hl7_comp(m, f[6], 2));
+	x->ref_range = hl7_text(m, f[7]);
+	x->flags = text_reps(m, seg, 8, '~');
+	x->status = hl7_text(m, f[11]);
 
 	ord = order != UINT32_MAX ? &o->orders[order] : NULL;
-	if (dtm_at(m, seg, 14, &x->observed_at))
+	v = hl7_comp1(m, f[14]);
+	if (v.len > 0 && v.len == o->last_time_len &&
+	    memcmp(m->buf + v.off, o->last_time, v.len) == 0) {
+		x->observed_at = o->last_dtm;
 		x->time_source = ORU_TIME_OBX14;
-	else if (ord != NULL && ord->obr7.precision > 0) {
+	} else if (v.len > 0 &&
+	    hl7_dtm_parse(m->buf + v.off, v.len, &x->observed_at) == 0) {
+		x->time_source = ORU_TIME_OBX14;
+		o->last_time = m->buf + v.off;
+		o->last_time_len = v.len;
+		o->last_dtm = x->observed_at;
+	} else if (ord != NULL && ord->obr7.precision > 0) {
 		x->observed_at = ord->obr7;
 		x->time_source = ORU_TIME_OBR7;
 	} else if (o->msh7.precision > 0) {
 		x->observed_at = o->msh7;
 		x->time_source = ORU_TIME_MSH7;
-	}
+	} else
+		memset(&x->observed_at, 0, sizeof(x->observed_at));
 }
 
 static void
@@ -333,7 +349,7 @@ read_groups(struct oru_msg *o, struct hl7_msg *m, const struct oru_opts *opts)
 			if (after_obx)
 				o->obs[o->nobs - 1].comment = join(m,
 				    o->obs[o->nobs - 1].comment, '\n',
-				    text_reps(m, hl7_field(m, i, 3), '\n'));
+				    text_reps(m, i, 3, '\n'));
 		} else if (memcmp(id, "ORC", 4) == 0)
 			after_obx = false;
 	}
@@ -348,6 +364,8 @@ oru_extract(struct oru_msg *o, struct hl7_msg *m, const struct oru_opts *opts)
 	size_t n1, n2;
 
 	o->npatients = o->norders = o->nobs = 0;
+	o->last_time = NULL;
+	o->last_time_len = 0;
 	o->is_oru = false;
 	o->type[0] = '\0';
 	o->sending_app = text_at(m, 0, 3, 1);

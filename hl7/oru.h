@@ -87,6 +87,11 @@ struct oru_msg {
 	uint32_t norders, orders_cap;
 	struct oru_obs *obs;
 	uint32_t nobs, obs_cap;
+
+	/* The last OBX-14 read: a LIS repeats one time over a panel. */
+	const char *last_time;
+	size_t last_time_len;
+	struct hl7_dtm last_dtm;
 };
 
 /* Prepare o; never fails. */
@@ -104,7 +109,8 @@ int oru_extract(struct oru_msg *o, struct hl7_msg *m, const struct oru_opts *opt
 
 /*
  * Read a value as a number with an optional comparator: NM "12.5", SN
- * "<^0.5" or "^1000", ST/TX "<0.1" or "> 1000". Returns 0 and fills *num
+ * "<^0.5" or "^1000", ST/TX "<0.1" or "> 1000"; value is one repetition
+ * (OBX-5's first). Returns 0 and fills *num
  * and cmp (NUL-terminated, empty for none), -1 when it is not one number.
  */
 int oru_read_number(const struct hl7_msg *m, struct hl7_span value,

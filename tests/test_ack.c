@@ -57,9 +57,13 @@
 	"MSH|^~\\&|LABWATCH|GIST TRIAL|COBAS|CENTRAL LAB|" TS \
 	"||ACK^R01^ACK|LW0001|P|2.5.1\r"
 
+/* A message and its size (some hold a NUL). */
+#define M(s) (s), sizeof(s) - 1
+
 struct ack_case {
 	const char *name;
 	const char *msg;	/* NULL: no message at all */
+	size_t msg_size;
 	int parse_ok;		/* expected hl7_parse() outcome */
 	enum hl7_ack_code code;
 	enum hl7_errcode err;
@@ -72,179 +76,179 @@ struct ack_case {
 };
 
 static struct ack_case ack_cases[] = {
-	{ "2.5.1 original AA", ORU251, 1, HL7_ACK_ACCEPT, 0, NULL, NULL, 0, 0,
+	{ "2.5.1 original AA", M(ORU251), 1, HL7_ACK_ACCEPT, 0, NULL, NULL, 0, 0,
 	    NULL, 1, ACK251_MSH "MSA|AA|CL0001\r" },
-	{ "2.5.1 AA ignores text (no MSA-3 from 2.5)", ORU251, 1,
+	{ "2.5.1 AA ignores text (no MSA-3 from 2.5)", M(ORU251), 1,
 	    HL7_ACK_ACCEPT, 0, "stored", NULL, 0, 0, NULL, 1,
 	    ACK251_MSH "MSA|AA|CL0001\r" },
-	{ "2.5.1 AE with ERR-2/3/4/8", ORU251, 1, HL7_ACK_ERROR,
+	{ "2.5.1 AE with ERR-2/3/4/8", M(ORU251), 1, HL7_ACK_ERROR,
 	    HL7_ERR_REQUIRED_FIELD, "OBX-5 value missing", "OBX", 4, 5, NULL, 1,
 	    ACK251_MSH "MSA|AE|CL0001\r"
 	    "ERR||OBX^4^5|101^Required field missing^HL70357|E||||"
 	    "OBX-5 value missing\r" },
-	{ "2.5.1 AR unsupported type", ORU251, 1, HL7_ACK_REJECT,
+	{ "2.5.1 AR unsupported type", M(ORU251), 1, HL7_ACK_REJECT,
 	    HL7_ERR_UNSUPPORTED_TYPE, "message type not accepted", "MSH", 1, 9,
 	    NULL, 1,
 	    ACK251_MSH "MSA|AR|CL0001\r"
 	    "ERR||MSH^1^9|200^Unsupported message type^HL70357|E||||"
 	    "message type not accepted\r" },
-	{ "2.5.1 AR internal error, no location, no text", ORU251, 1,
+	{ "2.5.1 AR internal error, no location, no text", M(ORU251), 1,
 	    HL7_ACK_REJECT, HL7_ERR_INTERNAL, NULL, NULL, 0, 0, NULL, 1,
 	    ACK251_MSH "MSA|AR|CL0001\r"
 	    "ERR|||207^Application internal error^HL70357|E\r" },
-	{ "2.5.1 ERR location segment only", ORU251, 1, HL7_ACK_ERROR,
+	{ "2.5.1 ERR location segment only", M(ORU251), 1, HL7_ACK_ERROR,
 	    HL7_ERR_SEGMENT_SEQUENCE, NULL, "OBR", 3, 0, NULL, 1,
 	    ACK251_MSH "MSA|AE|CL0001\r"
 	    "ERR||OBR^3|100^Segment sequence error^HL70357|E\r" },
-	{ "2.5.1 text with every delimiter escaped in ERR-8", ORU251, 1,
+	{ "2.5.1 text with every delimiter escaped in ERR-8", M(ORU251), 1,
 	    HL7_ACK_ERROR, HL7_ERR_DATA_TYPE, "a|b^c~d\\e&f\rg", "OBX", 4, 5,
 	    NULL, 1,
 	    ACK251_MSH "MSA|AE|CL0001\r"
 	    "ERR||OBX^4^5|102^Data type error^HL70357|E||||"
 	    "a\\F\\b\\S\\c\\R\\d\\E\\e\\T\\f\\X0D\\g\r" },
-	{ "2.3 AA", ORU23, 1, HL7_ACK_ACCEPT, 0, NULL, NULL, 0, 0, NULL, 1,
+	{ "2.3 AA", M(ORU23), 1, HL7_ACK_ACCEPT, 0, NULL, NULL, 0, 0, NULL, 1,
 	    "MSH|^~\\&|LW|ONCOLOGY|LABSYS|MAIN HOSP|" TS
 	    "||ACK^R01^ACK|LW0001|P|2.3\rMSA|AA|MSG00042\r" },
-	{ "2.3 AE: MSA-3 text, ERR-1", ORU23, 1, HL7_ACK_ERROR,
+	{ "2.3 AE: MSA-3 text, ERR-1", M(ORU23), 1, HL7_ACK_ERROR,
 	    HL7_ERR_DATA_TYPE, "OBX-5 not numeric", "OBX", 4, 5, NULL, 1,
 	    "MSH|^~\\&|LW|ONCOLOGY|LABSYS|MAIN HOSP|" TS
 	    "||ACK^R01^ACK|LW0001|P|2.3\r"
 	    "MSA|AE|MSG00042|OBX-5 not numeric\r"
 	    "ERR|OBX^4^5^102&Data type error&HL70357\r" },
-	{ "2.3 AR: escaped MSA-3, ERR-1 without location", ORU23, 1,
+	{ "2.3 AR: escaped MSA-3, ERR-1 without location", M(ORU23), 1,
 	    HL7_ACK_REJECT, HL7_ERR_INTERNAL, "db|spool ^full~ \\ & co", NULL,
 	    0, 0, NULL, 1,
 	    "MSH|^~\\&|LW|ONCOLOGY|LABSYS|MAIN HOSP|" TS
 	    "||ACK^R01^ACK|LW0001|P|2.3\r"
 	    "MSA|AR|MSG00042|db\\F\\spool \\S\\full\\R\\ \\E\\ \\T\\ co\r"
 	    "ERR|^^^207&Application internal error&HL70357\r" },
-	{ "2.7 truncation char kept in MSH-2 and escaped", ORU27, 1,
+	{ "2.7 truncation char kept in MSH-2 and escaped", M(ORU27), 1,
 	    HL7_ACK_ERROR, HL7_ERR_DATA_TYPE, "value #1 bad", "OBX", 3, 5,
 	    NULL, 1,
 	    "MSH|^~\\&#|LABWATCH|GIST|LIS7|LAB|" TS
 	    "||ACK^R01^ACK|LW0001|P|2.7\rMSA|AE|L7-99\r"
 	    "ERR||OBX^3^5|102^Data type error^HL70357|E||||"
 	    "value \\P\\1 bad\r" },
-	{ "odd delimiters #$*@! AA", ODD, 1, HL7_ACK_ACCEPT, 0, NULL, NULL, 0,
+	{ "odd delimiters #$*@! AA", M(ODD), 1, HL7_ACK_ACCEPT, 0, NULL, NULL, 0,
 	    0, NULL, 1,
 	    "MSH#$*@!#LW#ONC#ODDLIS#FAC 2#" TS
 	    "##ACK$R01$ACK#LW0001#P#2.4\rMSA#AA#ODD-7\r" },
-	{ "odd delimiters 2.4 AR: text escaped with @", ODD, 1, HL7_ACK_REJECT,
+	{ "odd delimiters 2.4 AR: text escaped with @", M(ODD), 1, HL7_ACK_REJECT,
 	    HL7_ERR_INTERNAL, "store #2 down$ @ 5*3!", NULL, 0, 0, NULL, 1,
 	    "MSH#$*@!#LW#ONC#ODDLIS#FAC 2#" TS
 	    "##ACK$R01$ACK#LW0001#P#2.4\r"
 	    "MSA#AR#ODD-7#store @F@2 down@S@ @E@ 5@R@3@T@\r"
 	    "ERR#$$$207!Application internal error!HL70357\r" },
-	{ "enhanced AL accept -> CA", ENH("AL", "NE"), 1, HL7_ACK_ACCEPT, 0,
+	{ "enhanced AL accept -> CA", M(ENH("AL", "NE")), 1, HL7_ACK_ACCEPT, 0,
 	    NULL, NULL, 0, 0, NULL, 1, ACK251_MSH "MSA|CA|CL0002\r" },
-	{ "enhanced AL error -> CE", ENH("AL", "AL"), 1, HL7_ACK_ERROR,
+	{ "enhanced AL error -> CE", M(ENH("AL", "AL")), 1, HL7_ACK_ERROR,
 	    HL7_ERR_REQUIRED_FIELD, "PID-3 missing", "PID", 2, 3, NULL, 1,
 	    ACK251_MSH "MSA|CE|CL0002\r"
 	    "ERR||PID^2^3|101^Required field missing^HL70357|E||||"
 	    "PID-3 missing\r" },
-	{ "enhanced AL reject -> CR", ENH("AL", ""), 1, HL7_ACK_REJECT,
+	{ "enhanced AL reject -> CR", M(ENH("AL", "")), 1, HL7_ACK_REJECT,
 	    HL7_ERR_INTERNAL, NULL, NULL, 0, 0, NULL, 1,
 	    ACK251_MSH "MSA|CR|CL0002\r"
 	    "ERR|||207^Application internal error^HL70357|E\r" },
-	{ "enhanced NE accept -> none", ENH("NE", "AL"), 1, HL7_ACK_ACCEPT, 0,
+	{ "enhanced NE accept -> none", M(ENH("NE", "AL")), 1, HL7_ACK_ACCEPT, 0,
 	    NULL, NULL, 0, 0, NULL, 0, "" },
-	{ "enhanced NE reject -> none", ENH("NE", "NE"), 1, HL7_ACK_REJECT,
+	{ "enhanced NE reject -> none", M(ENH("NE", "NE")), 1, HL7_ACK_REJECT,
 	    HL7_ERR_INTERNAL, NULL, NULL, 0, 0, NULL, 0, "" },
-	{ "enhanced ER accept -> none", ENH("ER", "NE"), 1, HL7_ACK_ACCEPT, 0,
+	{ "enhanced ER accept -> none", M(ENH("ER", "NE")), 1, HL7_ACK_ACCEPT, 0,
 	    NULL, NULL, 0, 0, NULL, 0, "" },
-	{ "enhanced ER error -> CE", ENH("ER", "NE"), 1, HL7_ACK_ERROR,
+	{ "enhanced ER error -> CE", M(ENH("ER", "NE")), 1, HL7_ACK_ERROR,
 	    HL7_ERR_DATA_TYPE, NULL, "OBX", 4, 5, NULL, 1,
 	    ACK251_MSH "MSA|CE|CL0002\r"
 	    "ERR||OBX^4^5|102^Data type error^HL70357|E\r" },
-	{ "enhanced ER reject -> CR", ENH("ER", "NE"), 1, HL7_ACK_REJECT,
+	{ "enhanced ER reject -> CR", M(ENH("ER", "NE")), 1, HL7_ACK_REJECT,
 	    HL7_ERR_UNSUPPORTED_VERSION, NULL, "MSH", 1, 12, NULL, 1,
 	    ACK251_MSH "MSA|CR|CL0002\r"
 	    "ERR||MSH^1^12|203^Unsupported version id^HL70357|E\r" },
-	{ "enhanced SU accept -> CA", ENH("SU", "NE"), 1, HL7_ACK_ACCEPT, 0,
+	{ "enhanced SU accept -> CA", M(ENH("SU", "NE")), 1, HL7_ACK_ACCEPT, 0,
 	    NULL, NULL, 0, 0, NULL, 1, ACK251_MSH "MSA|CA|CL0002\r" },
-	{ "enhanced SU error -> none", ENH("SU", "NE"), 1, HL7_ACK_ERROR,
+	{ "enhanced SU error -> none", M(ENH("SU", "NE")), 1, HL7_ACK_ERROR,
 	    HL7_ERR_DATA_TYPE, NULL, NULL, 0, 0, NULL, 0, "" },
-	{ "enhanced SU reject -> none", ENH("SU", "NE"), 1, HL7_ACK_REJECT,
+	{ "enhanced SU reject -> none", M(ENH("SU", "NE")), 1, HL7_ACK_REJECT,
 	    HL7_ERR_INTERNAL, NULL, NULL, 0, 0, NULL, 0, "" },
-	{ "enhanced by MSH-16 alone: MSH-15 empty acts as AL", ENH("", "AL"),
+	{ "enhanced by MSH-16 alone: MSH-15 empty acts as AL", M(ENH("", "AL")),
 	    1, HL7_ACK_ACCEPT, 0, NULL, NULL, 0, 0, NULL, 1,
 	    ACK251_MSH "MSA|CA|CL0002\r" },
-	{ "MSH-15/16 explicit nulls are original mode", ENH("\"\"", "\"\""),
+	{ "MSH-15/16 explicit nulls are original mode", M(ENH("\"\"", "\"\"")),
 	    1, HL7_ACK_ACCEPT, 0, NULL, NULL, 0, 0, NULL, 1,
 	    ACK251_MSH "MSA|AA|CL0002\r" },
-	{ "lower-case ne still means never", ENH("ne", ""), 1,
+	{ "lower-case ne still means never", M(ENH("ne", "")), 1,
 	    HL7_ACK_ACCEPT, 0, NULL, NULL, 0, 0, NULL, 0, "" },
 	{ "empty MSH-5/6: our app and facility, no trigger, defaults",
-	    "MSH|^~\\&|POCT|WARD 3|||20261125||ACK|P77\rMSA|AA|X\r", 1,
+	    M("MSH|^~\\&|POCT|WARD 3|||20261125||ACK|P77\rMSA|AA|X\r"), 1,
 	    HL7_ACK_ACCEPT, 0, NULL, NULL, 0, 0, NULL, 1,
 	    "MSH|^~\\&|LABWATCH|GIST|POCT|WARD 3|" TS
 	    "||ACK|LW0001|P|2.5.1\rMSA|AA|P77\r" },
 	{ "components in swapped HD fields and MSH-11 copied as they are",
-	    "MSH|^~\\&|LIS^1.2.3^ISO|LAB^2.3^ISO|LW^9.9^ISO||2026||"
-	    "ORU^R01|C-1|T^I|2.5.1^DEU\r", 1,
+	    M("MSH|^~\\&|LIS^1.2.3^ISO|LAB^2.3^ISO|LW^9.9^ISO||2026||"
+	    "ORU^R01|C-1|T^I|2.5.1^DEU\r"), 1,
 	    HL7_ACK_ACCEPT, 0, NULL, NULL, 0, 0, NULL, 1,
 	    "MSH|^~\\&|LW^9.9^ISO|GIST|LIS^1.2.3^ISO|LAB^2.3^ISO|" TS
 	    "||ACK^R01^ACK|LW0001|T^I|2.5.1^DEU\rMSA|AA|C-1\r" },
 	{ "control bytes in copied fields never reach the ACK raw",
-	    "MSH|^~\\&|LIS|LAB|LW|ONC|2026||ORU^R01|CL\x1c" "01|P|2.5.1\r", 1,
+	    M("MSH|^~\\&|LIS|LAB|LW|ONC|2026||ORU^R01|CL\x1c" "01|P|2.5.1\r"), 1,
 	    HL7_ACK_ACCEPT, 0, NULL, NULL, 0, 0, NULL, 1,
 	    "MSH|^~\\&|LW|ONC|LIS|LAB|" TS
 	    "||ACK^R01^ACK|LW0001|P|2.5.1\rMSA|AA|CL\\X1C\\01\r" },
-	{ "no message: fallback MSH, MSA-2 from ref", NULL, 0, HL7_ACK_REJECT,
+	{ "no message: fallback MSH, MSA-2 from ref", NULL, 0, 0, HL7_ACK_REJECT,
 	    HL7_ERR_SEGMENT_SEQUENCE, "frame is not HL7", NULL, 0, 0, "CL0009",
 	    1,
 	    "MSH|^~\\&|LABWATCH|GIST|||" TS "||ACK|LW0001|P|2.5.1\r"
 	    "MSA|AR|CL0009\r"
 	    "ERR|||100^Segment sequence error^HL70357|E||||frame is not HL7\r" },
-	{ "no message, no ref: empty MSA-2", NULL, 0, HL7_ACK_REJECT,
+	{ "no message, no ref: empty MSA-2", NULL, 0, 0, HL7_ACK_REJECT,
 	    HL7_ERR_INTERNAL, NULL, NULL, 0, 0, NULL, 1,
 	    "MSH|^~\\&|LABWATCH|GIST|||" TS "||ACK|LW0001|P|2.5.1\r"
 	    "MSA|AR|\r"
 	    "ERR|||207^Application internal error^HL70357|E\r" },
 	{ "no message: ref control id escaped",
-	    NULL, 0, HL7_ACK_REJECT, HL7_ERR_INTERNAL, NULL, NULL, 0, 0,
+	    NULL, 0, 0, HL7_ACK_REJECT, HL7_ERR_INTERNAL, NULL, NULL, 0, 0,
 	    "A|B", 1,
 	    "MSH|^~\\&|LABWATCH|GIST|||" TS "||ACK|LW0001|P|2.5.1\r"
 	    "MSA|AR|A\\F\\B\r"
 	    "ERR|||207^Application internal error^HL70357|E\r" },
 	{ "failed after MSH: MSH still read, swapped, 2.3 style",
-	    "MSH|^~\\&|LABSYS|MAIN HOSP|LW|ONCOLOGY|2006||ORU^R01|M-5|P|2.3\r"
-	    "PID|1\rP1D|2\r", 0, HL7_ACK_ERROR, HL7_ERR_SEGMENT_SEQUENCE,
-	    "invalid segment id", "P1D", 3, 0, NULL, 1,
+	    M("MSH|^~\\&|LABSYS|MAIN HOSP|LW|ONCOLOGY|2006||ORU^R01|M-5|P|2.3\r"
+	    "PID|1\rob x|2\r"), 0, HL7_ACK_ERROR, HL7_ERR_SEGMENT_SEQUENCE,
+	    "invalid segment id", NULL, 3, 0, NULL, 1,
 	    "MSH|^~\\&|LW|ONCOLOGY|LABSYS|MAIN HOSP|" TS
 	    "||ACK^R01^ACK|LW0001|P|2.3\r"
 	    "MSA|AE|M-5|invalid segment id\r"
-	    "ERR|P1D^3^^100&Segment sequence error&HL70357\r" },
+	    "ERR|^3^^100&Segment sequence error&HL70357\r" },
 	{ "failed on unknown MSH-18: MSH still read",
-	    "MSH|^~\\&|LIS|LAB|LW|ONC|2026||ORU^R01|CS-1|P|2.5.1||||||"
-	    "KLINGON-8\rPID|1\r", 0, HL7_ACK_ERROR, HL7_ERR_DATA_TYPE,
+	    M("MSH|^~\\&|LIS|LAB|LW|ONC|2026||ORU^R01|CS-1|P|2.5.1||||||"
+	    "KLINGON-8\rPID|1\r"), 0, HL7_ACK_ERROR, HL7_ERR_DATA_TYPE,
 	    "character set not supported", "MSH", 1, 18, NULL, 1,
 	    "MSH|^~\\&|LW|ONC|LIS|LAB|" TS "||ACK^R01^ACK|LW0001|P|2.5.1\r"
 	    "MSA|AE|CS-1\r"
 	    "ERR||MSH^1^18|102^Data type error^HL70357|E||||"
 	    "character set not supported\r" },
 	{ "failed: NUL in MSH, fields before it still read",
-	    "MSH|^~\\&|LIS|LAB|LW|ONC|2026||ORU^R01|NUL-1|P|2.5.1|\0x\r",
+	    M("MSH|^~\\&|LIS|LAB|LW|ONC|2026||ORU^R01|NUL-1|P|2.5.1|\0x\r"),
 	    0, HL7_ACK_REJECT, HL7_ERR_DATA_TYPE, NULL, NULL, 0, 0, NULL, 1,
 	    "MSH|^~\\&|LW|ONC|LIS|LAB|" TS "||ACK^R01^ACK|LW0001|P|2.5.1\r"
 	    "MSA|AR|NUL-1\r"
 	    "ERR|||102^Data type error^HL70357|E\r" },
 	{ "failed before delimiters: fallback, MSA-2 recovered from buffer",
-	    "\x01\x02junk MSH|^~\\&|LIS|LAB|LW|ONC|2026||ORU^R01|J-3|P|2.3\r",
+	    M("\x01\x02junk MSH|^~\\&|LIS|LAB|LW|ONC|2026||ORU^R01|J-3|P|2.3\r"),
 	    0, HL7_ACK_REJECT, HL7_ERR_SEGMENT_SEQUENCE, NULL, NULL, 0, 0,
 	    NULL, 1,
 	    "MSH|^~\\&|LABWATCH|GIST|||" TS "||ACK|LW0001|P|2.5.1\r"
 	    "MSA|AR|J-3\r"
 	    "ERR|||100^Segment sequence error^HL70357|E\r" },
 	{ "failed on repeated MSH-2 chars: fallback delimiters",
-	    "MSH|^^\\&|LIS|LAB|LW|ONC|2026||ORU^R01|D-2|P|2.5.1\r", 0,
+	    M("MSH|^^\\&|LIS|LAB|LW|ONC|2026||ORU^R01|D-2|P|2.5.1\r"), 0,
 	    HL7_ACK_REJECT, HL7_ERR_DATA_TYPE, "bad MSH-2", "MSH", 1, 2, NULL,
 	    1,
 	    "MSH|^~\\&|LABWATCH|GIST|||" TS "||ACK|LW0001|P|2.5.1\r"
 	    "MSA|AR|D-2\r"
 	    "ERR||MSH^1^2|102^Data type error^HL70357|E||||bad MSH-2\r" },
 	{ "failed parse: ref wins over nothing, MSH unreadable",
-	    "garbage", 0, HL7_ACK_REJECT, HL7_ERR_SEGMENT_SEQUENCE, NULL, NULL,
+	    M("garbage"), 0, HL7_ACK_REJECT, HL7_ERR_SEGMENT_SEQUENCE, NULL, NULL,
 	    0, 0, "R-1", 1,
 	    "MSH|^~\\&|LABWATCH|GIST|||" TS "||ACK|LW0001|P|2.5.1\r"
 	    "MSA|AR|R-1\r"
@@ -278,18 +282,6 @@ ParameterizedTestParameters(ack, build)
 	    sizeof(ack_cases) / sizeof(ack_cases[0]));
 }
 
-/* Length of a case message: up to its last CR (it may hold a NUL). */
-static size_t
-msg_len(const char *msg)
-{
-	size_t n = strlen(msg);
-
-	/* The NUL case continues after its NUL up to "x\r". */
-	if (strstr(msg, "NUL-1") != NULL)
-		n += 1 + strlen(msg + n + 1);
-	return n;
-}
-
 ParameterizedTest(struct ack_case *c, ack, build)
 {
 	struct hl7_ack_info info = {
@@ -308,7 +300,7 @@ ParameterizedTest(struct ack_case *c, ack, build)
 	hl7_msg_init(&m);
 	hl7_buf_init(&out);
 	if (c->msg != NULL) {
-		n = msg_len(c->msg);
+		n = c->msg_size;
 		copy = malloc(n);
 		memcpy(copy, c->msg, n);
 		rc = hl7_parse(&m, copy, n, NULL);
@@ -398,7 +390,7 @@ Test(ack, errtext)
 struct recover_case {
 	const char *name;
 	const char *frame;
-	size_t len;		/* 0: strlen(frame) */
+	size_t len;
 	size_t cap;
 	const char *want;	/* "" for none */
 };
@@ -408,33 +400,34 @@ struct recover_case {
 	"20261125093012+0100||ORU^R01^ORU_R01|"
 
 static struct recover_case recover_cases[] = {
-	{ "whole message", FULL, 0, 64, "CL0001" },
-	{ "cut inside MSH-10", PREFIX10 "CL00", 0, 64, "" },
-	{ "cut right after MSH-10's separator", PREFIX10, 0, 64, "" },
-	{ "cut inside MSH-7", "MSH|^~\\&|COBAS|CENTRAL LAB|LABWATCH|GIS", 0,
-	    64, "" },
-	{ "MSH-10 is the last field, CR follows", PREFIX10 "Q-9\rPID|1\r", 0,
-	    64, "Q-9" },
-	{ "MSH-10 then LF", PREFIX10 "Q-10\nPID|1\n", 0, 64, "Q-10" },
+	{ "whole message", M(FULL), 64, "CL0001" },
+	{ "cut inside MSH-10", M(PREFIX10 "CL00"), 64, "" },
+	{ "cut right after MSH-10's separator", M(PREFIX10), 64, "" },
+	{ "cut inside MSH-7",
+	    M("MSH|^~\\&|COBAS|CENTRAL LAB|LABWATCH|GIS"), 64, "" },
+	{ "MSH-10 is the last field, CR follows",
+	    M(PREFIX10 "Q-9\rPID|1\r"), 64, "Q-9" },
+	{ "MSH-10 then LF", M(PREFIX10 "Q-10\nPID|1\n"), 64, "Q-10" },
 	{ "MSH line ends before MSH-10: never read the next segment",
-	    "MSH|^~\\&|A|B\rPID|1|2|3|4|5|6|7|8|9|10|11\r", 0, 64, "" },
-	{ "empty MSH-10", PREFIX10 "|P|2.5.1\r", 0, 64, "" },
-	{ "control char in MSH-10", PREFIX10 "AB\x0b" "C|P|2.5.1\r", 0, 64,
+	    M("MSH|^~\\&|A|B\rPID|1|2|3|4|5|6|7|8|9|10|11\r"), 64, "" },
+	{ "empty MSH-10", M(PREFIX10 "|P|2.5.1\r"), 64, "" },
+	{ "control char in MSH-10", M(PREFIX10 "AB\x0b" "C|P|2.5.1\r"), 64,
 	    "" },
-	{ "DEL in MSH-10", PREFIX10 "AB\x7f" "C|P\r", 0, 64, "" },
-	{ "does not fit", FULL, 0, 6, "" },
-	{ "fits exactly", FULL, 0, 7, "CL0001" },
-	{ "junk and NULs before MSH", "\0\0\x05 junk MSH|^~\\&|A|B|C|D|T||"
-	    "ORU^R01|JK-1|P|2.3\r", 40, 64, "JK-1" },
+	{ "DEL in MSH-10", M(PREFIX10 "AB\x7f" "C|P\r"), 64, "" },
+	{ "does not fit", M(FULL), 6, "" },
+	{ "fits exactly", M(FULL), 7, "CL0001" },
+	{ "junk and NULs before MSH",
+	    M("\0\0\x05 junk MSH|^~\\&|A|B|C|D|T||ORU^R01|JK-1|P|2.3\r"), 64,
+	    "JK-1" },
 	{ "MSH not followed by a delimiter is skipped",
-	    "NTE|1||MSHX MSH1 MSH|^~\\&|A|B|C|D|T||ORU^R01|SK-2|P\r", 0, 64,
+	    M("NTE|1||MSHX MSH1 MSH|^~\\&|A|B|C|D|T||ORU^R01|SK-2|P\r"), 64,
 	    "SK-2" },
-	{ "odd delimiters", ODD, 0, 64, "ODD-7" },
-	{ "no MSH at all", "PID|1||4711\rOBX|1|NM|x||5\r", 0, 64, "" },
-	{ "MSH at the very end", "xxMSH", 0, 64, "" },
-	{ "MSH and separator at the very end", "xxMSH|", 0, 64, "" },
-	{ "empty frame", "", 0, 64, "" },
-	{ "cap 0", FULL, 0, 0, "" },
+	{ "odd delimiters", M(ODD), 64, "ODD-7" },
+	{ "no MSH at all", M("PID|1||4711\rOBX|1|NM|x||5\r"), 64, "" },
+	{ "MSH at the very end", M("xxMSH"), 64, "" },
+	{ "MSH and separator at the very end", M("xxMSH|"), 64, "" },
+	{ "empty frame", M(""), 64, "" },
+	{ "cap 0", M(FULL), 0, "" },
 };
 
 ParameterizedTestParameters(ack, recover_control_id)
@@ -445,7 +438,7 @@ ParameterizedTestParameters(ack, recover_control_id)
 
 ParameterizedTest(struct recover_case *c, ack, recover_control_id)
 {
-	size_t len = c->len ? c->len : strlen(c->frame), n;
+	size_t len = c->len, n;
 	char *frame = malloc(len > 0 ? len : 1);
 	char *out = malloc(c->cap > 0 ? c->cap : 1);
 
