@@ -280,7 +280,7 @@ put_text(struct hl7_buf *out, const struct hl7_delims *d, const char *s)
 		hl7_buf_add(out, from, (size_t)(s - from));
 		from = s + 1;
 		if (d->esc == '\0')
-			hl7_buf_addc(out, ' ');	/* nothing to escape with */
+			hl7_buf_addc(out, ' ');	/* no escape char */
 		else if (e == 'X')
 			put_hex(out, d, (unsigned char)c);
 		else {

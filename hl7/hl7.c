@@ -507,10 +507,11 @@ hl7_parse(struct hl7_msg *m, const char *buf, size_t len,
 	push_field(m, 0, 3);
 	push_field(m, 3, 1);
 	push_field(m, 4, (uint32_t)(after - 4));
-	if (index_segments(m, after) != 0)
+	if (index_segments(m, after) != 0 || set_charset(m, opts) != 0) {
+		/* A failed parse leaves no index: nothing may read a stale one. */
+		m->nsegs = m->nfields = 0;
 		return -1;
-	if (set_charset(m, opts) != 0)
-		return -1;
+	}
 	/* Decide once per message whether any value can need decoding. */
 	m->any_esc = m->d.esc != '\0' && len > after &&
 	    memchr(buf + after, m->d.esc, len - after) != NULL;

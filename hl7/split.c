@@ -64,6 +64,12 @@ is_space(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
+static bool
+is_padding(char c)
+{
+	return is_space(c) || c == '\0';
+}
+
 /* MSH (or an envelope id) at p: the id then a delimiter or, for envelopes, the line end. */
 static bool
 starts_seg(const char *p, size_t n, const char *id, bool bare_ok)
@@ -98,7 +104,7 @@ classify(const char *p, size_t n)
 	return LINE_BLANK;
 }
 
-/* Offset of the first "MSH" + delimiter at a line start in buf[0..lim), or lim. */
+/* Offset of the first line-start "MSH" + delimiter in buf[0..lim), or lim. */
 static size_t
 first_msh(const char *buf, size_t len, size_t lim)
 {
@@ -202,13 +208,16 @@ mllp_next(struct hl7_split *s, struct hl7_split_item *it)
 		if (!mllp_framer_in_frame(s->framer)) {
 			if (s->pos >= s->len)
 				return 0;
-			/* Between frames only whitespace may pass unreported. */
+			/*
+			 * Between frames only whitespace and NUL padding (a
+			 * common sender quirk, see DESIGN.md) pass unreported.
+			 */
 			sb = memchr(buf + s->pos, MLLP_SB, s->len - s->pos);
 			end = sb != NULL ? (size_t)(sb - buf) : s->len;
-			for (i = s->pos; i < end && is_space(buf[i]); i++)
+			for (i = s->pos; i < end && is_padding(buf[i]); i++)
 				;
 			if (i < end) {
-				for (j = end; is_space(buf[j - 1]); j--)
+				for (j = end; is_padding(buf[j - 1]); j--)
 					;
 				s->pos = end;
 				return item(it, buf + i, j - i, i,
@@ -224,7 +233,7 @@ mllp_next(struct hl7_split *s, struct hl7_split_item *it)
 		    s->len - s->pos, &fr, &got);
 		if (got) {
 			frame_item(s, &fr, it);
-			/* Cut short by a new 0x0B: that one starts the next frame. */
+			/* Cut short by a new 0x0B, which starts the next frame. */
 			if (fr.kind == MLLP_ABANDONED)
 				s->frame_start = s->pos - 1;
 			return 1;
@@ -232,7 +241,7 @@ mllp_next(struct hl7_split *s, struct hl7_split_item *it)
 		if (s->pos >= s->len && mllp_framer_finish(s->framer, &fr))
 			return frame_item(s, &fr, it);
 		if (s->pos == start)
-			return 0;	/* cannot happen: feed consumes when len > 0 */
+			return 0;	/* cannot happen: feed always consumes */
 	}
 }
 
@@ -277,7 +286,7 @@ trailer_count(const char *p, size_t n, uint64_t *out)
 	return 1;
 }
 
-/* Account an envelope line; returns 1 with an error item when its count is wrong. */
+/* Account an envelope line; 1 with an error item when its count is wrong. */
 static int
 envelope(struct hl7_split *s, enum line_kind k, size_t a, size_t e,
     struct hl7_split_item *it)
@@ -310,10 +319,10 @@ envelope(struct hl7_split *s, enum line_kind k, size_t a, size_t e,
 			    "BTS-1 batch message count is not a number");
 		if (r > 0 && n != have)
 			return item(it, p, e - a, a,
-			    "BTS-1 batch message count does not match the messages in the batch");
+			    "BTS-1 batch message count does not match the batch");
 		return 0;
 	case LINE_FTS:
-		/* Messages after the last batch, outside any BHS, make one more. */
+		/* Messages after the last batch, outside a BHS, are one more. */
 		have = s->file_batches + (!s->in_batch && s->batch_msgs > 0);
 		s->file_batches = 0;
 		s->batch_msgs = 0;
@@ -324,7 +333,7 @@ envelope(struct hl7_split *s, enum line_kind k, size_t a, size_t e,
 			    "FTS-1 file batch count is not a number");
 		if (r > 0 && n != have)
 			return item(it, p, e - a, a,
-			    "FTS-1 file batch count does not match the batches in the file");
+			    "FTS-1 file batch count does not match the file");
 		return 0;
 	default:
 		return 0;

@@ -276,14 +276,39 @@ vis(const char *p, size_t n, int slot)
 	return out[slot];
 }
 
-ParameterizedTestParameters(ack, build)
+#define NCASES(t) (sizeof(t) / sizeof((t)[0]))
+
+/*
+ * Parameters are case indexes, not pointers: Criterion re-runs the binary
+ * for each test, and under PIE a pointer into the parent's tables is not
+ * valid in the child.
+ */
+static int *
+case_indexes(size_t n)
 {
-	return cr_make_param_array(struct ack_case, ack_cases,
-	    sizeof(ack_cases) / sizeof(ack_cases[0]));
+	int *idx = cr_malloc(n * sizeof(*idx));
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		idx[i] = (int)i;
+	return idx;
 }
 
-ParameterizedTest(struct ack_case *c, ack, build)
+static void
+free_indexes(struct criterion_test_params *p)
 {
+	cr_free(p->params);
+}
+
+ParameterizedTestParameters(ack, build)
+{
+	return cr_make_param_array(int, case_indexes(NCASES(ack_cases)),
+	    NCASES(ack_cases), free_indexes);
+}
+
+ParameterizedTest(int *i, ack, build)
+{
+	const struct ack_case *c = &ack_cases[*i];
 	struct hl7_ack_info info = {
 		.code = c->code, .err = c->err, .text = c->text,
 		.err_seg = c->err_seg, .err_seq = c->err_seq,
@@ -432,12 +457,13 @@ static struct recover_case recover_cases[] = {
 
 ParameterizedTestParameters(ack, recover_control_id)
 {
-	return cr_make_param_array(struct recover_case, recover_cases,
-	    sizeof(recover_cases) / sizeof(recover_cases[0]));
+	return cr_make_param_array(int, case_indexes(NCASES(recover_cases)),
+	    NCASES(recover_cases), free_indexes);
 }
 
-ParameterizedTest(struct recover_case *c, ack, recover_control_id)
+ParameterizedTest(int *i, ack, recover_control_id)
 {
+	const struct recover_case *c = &recover_cases[*i];
 	size_t len = c->len, n;
 	char *frame = malloc(len > 0 ? len : 1);
 	char *out = malloc(c->cap > 0 ? c->cap : 1);
