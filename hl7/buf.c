@@ -68,14 +68,20 @@ hl7_buf_addc(struct hl7_buf *b, char c)
 void
 hl7_buf_printf(struct hl7_buf *b, const char *fmt, ...)
 {
+	char tmp[128];
 	va_list ap;
 	int n;
 
+	/* Most output is short: format once on the stack, copy it. */
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return;
+	if ((size_t)n < sizeof(tmp)) {
+		hl7_buf_add(b, tmp, (size_t)n);
+		return;
+	}
 	hl7_buf_reserve(b, (size_t)n);
 	va_start(ap, fmt);
 	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);

@@ -471,11 +471,25 @@ nul:
 	return -1;
 }
 
+/*
+ * True when byte c of a message in charset cs must go through conversion:
+ * bytes >= 0x80, and for iconv charsets also the 7-bit shifts (ESC, SO,
+ * SI) of stateful encodings such as ISO-2022-JP (ISO IR87).
+ */
+static inline bool
+needs_conv(enum hl7_charset cs, char c)
+{
+	unsigned char u = (unsigned char)c;
+
+	return u >= 0x80 || (cs == HL7_CS_ICONV && (u == 0x1b || u == 0x0e ||
+	    u == 0x0f));
+}
+
 int
 hl7_parse(struct hl7_msg *m, const char *buf, size_t len,
     const struct hl7_parse_opts *opts)
 {
-	size_t pos, after;
+	size_t pos, after, p;
 	struct hl7_seg *s;
 
 	m->buf = buf;
@@ -497,7 +511,7 @@ hl7_parse(struct hl7_msg *m, const char *buf, size_t len,
 	if (len == 0)
 		return fail(m, HL7_ERR_SEGMENT_SEQUENCE, "empty message", 0);
 	if (parse_delims(m, &after) != 0)
-		return -1;
+		goto bad;
 
 	/* MSH: field 0 "MSH", field 1 the separator, field 2 MSH-2. */
 	s = push_seg(m);
@@ -507,20 +521,26 @@ hl7_parse(struct hl7_msg *m, const char *buf, size_t len,
 	push_field(m, 0, 3);
 	push_field(m, 3, 1);
 	push_field(m, 4, (uint32_t)(after - 4));
-	if (index_segments(m, after) != 0 || set_charset(m, opts) != 0) {
-		/* A failed parse leaves no index: nothing may read a stale one. */
-		m->nsegs = m->nfields = 0;
-		return -1;
-	}
+	if (index_segments(m, after) != 0)
+		goto bad;
+	/* Repetitions before the charset: MSH-18 may repeat. */
+	mark_reps(m, after);
+	if (set_charset(m, opts) != 0)
+		goto bad;
 	/* Decide once per message whether any value can need decoding. */
 	m->any_esc = m->d.esc != '\0' && len > after &&
 	    memchr(buf + after, m->d.esc, len - after) != NULL;
-	mark_reps(m, after);
 	m->any_high = false;
 	if (m->charset != HL7_CS_UTF8)
-		for (pos = after; pos < len && !m->any_high; pos++)
-			m->any_high = (unsigned char)buf[pos] >= 0x80;
+		for (p = after; p < len && !m->any_high; p++)
+			m->any_high = needs_conv(m->charset, buf[p]);
 	return 0;
+bad:
+	/* A failed parse leaves no index: nothing may read a stale one. */
+	m->nsegs = m->nfields = 0;
+	/* Offsets count from the caller's first byte, blank lines included. */
+	m->err.offset += pos;
+	return -1;
 }
 
 int
@@ -883,7 +903,7 @@ hl7_text_decode(struct hl7_msg *m, struct hl7_span s)
 	has_esc = m->d.esc != '\0' && memchr(p, m->d.esc, s.len) != NULL;
 	if (m->charset != HL7_CS_UTF8)
 		for (i = 0; i < s.len && !has_high; i++)
-			has_high = (unsigned char)p[i] >= 0x80;
+			has_high = needs_conv(m->charset, p[i]);
 	if (!has_esc && !has_high)
 		return r;	/* the common case: zero copy */
 	if (has_esc) {
@@ -1068,6 +1088,7 @@ hl7_number(const char *s, size_t len, double *out)
 	bool neg = false, exp_seen = false;
 	char tmp[64];
 	char *end;
+	double d;
 
 	if (len > 0 && (s[0] == '+' || s[0] == '-')) {
 		neg = s[0] == '-';
@@ -1108,8 +1129,9 @@ hl7_number(const char *s, size_t len, double *out)
 	memcpy(tmp, s, len);
 	tmp[len] = '\0';
 	errno = 0;
-	*out = strtod(tmp, &end);
+	d = strtod(tmp, &end);
 	if (errno != 0 || *end != '\0')
 		return -1;
+	*out = d;
 	return 0;
 }

@@ -138,11 +138,17 @@ oru_read_number(const struct hl7_msg *m, struct hl7_span value,
 			return -1;	/* a range or a ratio, not one number */
 		p = m->buf + c1.off;
 		len = trim(&p, c1.len);
-		if (len > 2 || comparator_prefix(p, len, cmp) != len)
+		if (len > 2 || comparator_prefix(p, len, cmp) != len) {
+			cmp[0] = '\0';
 			return -1;
+		}
 		p = m->buf + c2.off;
 		len = trim(&p, c2.len);
-		return hl7_number(p, len, num);
+		if (hl7_number(p, len, num) != 0) {
+			cmp[0] = '\0';
+			return -1;
+		}
+		return 0;
 	}
 	/* NM, ST, TX and the like: an optional comparator, then a number. */
 	if (m->d.comp != '\0' && memchr(m->buf + value.off, m->d.comp,
@@ -161,37 +167,70 @@ oru_read_number(const struct hl7_msg *m, struct hl7_span value,
 	return 0;
 }
 
-/* Join a and b with sep into the arena. */
-static struct hl7_str
-join(struct hl7_msg *m, struct hl7_str a, char sep, struct hl7_str b)
+/*
+ * Append the repetitions of f, decoded, to out[*o], each after sep once
+ * something was written. Decoded text is at most 4 bytes per raw byte
+ * (3 for Latin, 4 through iconv), which sizes out.
+ */
+static void
+append_reps(struct hl7_msg *m, struct hl7_span f, char sep, char *out,
+    size_t *o)
 {
-	struct hl7_str r;
-	char *p;
+	const char *b = m->buf;
+	uint32_t i, end = f.off + f.len, start = f.off;
+	struct hl7_span r;
+	struct hl7_str t;
 
-	if (a.len == 0)
-		return b;
-	p = hl7_arena_alloc(&m->arena, a.len + 1 + b.len);
-	memcpy(p, a.p, a.len);
-	p[a.len] = sep;
-	memcpy(p + a.len + 1, b.p, b.len);
-	r.p = p;
-	r.len = a.len + 1 + b.len;
-	return r;
+	for (i = f.off;; i++) {
+		if (i < end && b[i] != m->d.rep)
+			continue;
+		r.off = start;
+		r.len = i - start;
+		t = hl7_text(m, r);
+		if (*o > 0)
+			out[(*o)++] = sep;
+		memcpy(out + *o, t.p, t.len);
+		*o += t.len;
+		if (i >= end)
+			break;
+		start = i + 1;
+	}
 }
 
-/* All repetitions of SEG-field as text, joined by sep. */
+/* All repetitions of SEG-field as text, joined by sep: linear in the field. */
 static struct hl7_str
 text_reps(struct hl7_msg *m, uint32_t seg, unsigned field, char sep)
 {
-	struct hl7_str r = { "", 0 };
 	struct hl7_span f = hl7_field(m, seg, field);
-	unsigned i, n;
+	struct hl7_str r;
+	char *out;
+	size_t o = 0;
 
 	if (!m->segs[seg].has_rep)
 		return hl7_text(m, f);
-	n = hl7_rep_count(m, f);
-	for (i = 1; i <= n; i++)
-		r = join(m, r, sep, hl7_text(m, hl7_rep(m, f, i)));
+	out = hl7_arena_alloc(&m->arena, (size_t)f.len * 4 + 1);
+	append_reps(m, f, sep, out, &o);
+	r.p = out;
+	r.len = o;
+	return r;
+}
+
+/* NTE-3 of segments first..last-1 (all NTE), joined by '\n', in one pass. */
+static struct hl7_str
+nte_text(struct hl7_msg *m, uint32_t first, uint32_t last)
+{
+	struct hl7_str r;
+	size_t bound = 1, o = 0;
+	uint32_t i;
+	char *out;
+
+	for (i = first; i < last; i++)
+		bound += (size_t)hl7_field(m, i, 3).len * 4 + 1;
+	out = hl7_arena_alloc(&m->arena, bound);
+	for (i = first; i < last; i++)
+		append_reps(m, hl7_field(m, i, 3), '\n', out, &o);
+	r.p = out;
+	r.len = o;
 	return r;
 }
 
@@ -199,20 +238,29 @@ static void
 pick_patient_id(struct hl7_msg *m, uint32_t seg, struct oru_patient *p,
     const char *want)
 {
-	struct hl7_span f = hl7_field(m, seg, 3), rep;
-	unsigned i, n = hl7_rep_count(m, f), pick = 1;
+	struct hl7_span f = hl7_field(m, seg, 3), rep, pick;
+	const char *b = m->buf;
+	uint32_t i, end = f.off + f.len, start = f.off;
 
-	for (i = 1; i <= n; i++) {
-		rep = hl7_rep(m, f, i);
-		if (hl7_span_eq(m, hl7_comp(m, rep, 5), want)) {
-			pick = i;
-			break;
+	/* One walk over PID-3: the first repetition unless one has type want. */
+	pick = hl7_rep(m, f, 1);
+	if (m->segs[seg].has_rep)
+		for (i = f.off;; i++) {
+			if (i < end && b[i] != m->d.rep)
+				continue;
+			rep.off = start;
+			rep.len = i - start;
+			if (hl7_span_eq(m, hl7_comp(m, rep, 5), want)) {
+				pick = rep;
+				break;
+			}
+			if (i >= end)
+				break;
+			start = i + 1;
 		}
-	}
-	rep = hl7_rep(m, f, pick);
-	p->id = hl7_text(m, hl7_comp(m, rep, 1));
-	p->id_type = hl7_text(m, hl7_comp(m, rep, 5));
-	p->authority = hl7_text(m, hl7_sub(m, hl7_comp(m, rep, 4), 1));
+	p->id = hl7_text(m, hl7_comp(m, pick, 1));
+	p->id_type = hl7_text(m, hl7_comp(m, pick, 5));
+	p->authority = hl7_text(m, hl7_sub(m, hl7_comp(m, pick, 4), 1));
 }
 
 static struct oru_patient *
@@ -310,7 +358,7 @@ read_groups(struct oru_msg *o, struct hl7_msg *m, const struct oru_opts *opts)
 	const char *want = opts && opts->id_type ? opts->id_type : "MR";
 	struct oru_patient *pat = NULL;
 	struct oru_order *ord;
-	uint32_t i, order = UINT32_MAX;
+	uint32_t i, j, order = UINT32_MAX;
 	bool after_obx = false;
 	const char *id;
 
@@ -346,10 +394,13 @@ read_groups(struct oru_msg *o, struct hl7_msg *m, const struct oru_opts *opts)
 			read_obx(o, m, i, order);
 			after_obx = true;
 		} else if (memcmp(id, "NTE", 4) == 0) {
+			/* The whole run of NTEs at once: linear in their size. */
+			for (j = i + 1; j < m->nsegs &&
+			    memcmp(m->segs[j].id, "NTE", 4) == 0; j++)
+				;
 			if (after_obx)
-				o->obs[o->nobs - 1].comment = join(m,
-				    o->obs[o->nobs - 1].comment, '\n',
-				    text_reps(m, i, 3, '\n'));
+				o->obs[o->nobs - 1].comment = nte_text(m, i, j);
+			i = j - 1;
 		} else if (memcmp(id, "ORC", 4) == 0)
 			after_obx = false;
 	}

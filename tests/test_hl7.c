@@ -871,7 +871,7 @@ ParameterizedTest(struct err_case *c, hl7, parse_errors)
 	int rc = hl7_parse(&M, c->in, c->len, NULL);
 
 	cr_assert_eq(rc, -1, "%s: parse succeeded", c->name);
-	cr_expect_eq(M.err.code, c->code, "%s: code %d", c->name, (int)M.err.code);
+	cr_expect_eq((int)M.err.code, c->code, "%s: code %d", c->name, (int)M.err.code);
 	cr_assert_not_null(M.err.reason, "%s: no reason", c->name);
 	cr_expect_str_eq(M.err.reason, c->reason, "%s", c->name);
 	cr_expect_eq(M.err.offset, c->offset, "%s: offset %zu", c->name,

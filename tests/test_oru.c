@@ -900,7 +900,7 @@ ParameterizedTest(struct hdr_case *c, oru, header_errors)
 	cr_assert_eq(hl7_parse(&M, c->msg, strlen(c->msg), NULL), 0, "%s: %s",
 	    c->name, M.err.reason ? M.err.reason : "?");
 	cr_assert_eq(oru_extract(&O, &M, NULL), -1, "%s: extracted", c->name);
-	cr_expect_eq(M.err.code, c->code, "%s: code %d", c->name, (int)M.err.code);
+	cr_expect_eq((int)M.err.code, c->code, "%s: code %d", c->name, (int)M.err.code);
 	cr_assert_not_null(M.err.reason);
 	cr_expect_str_eq(M.err.reason, c->reason, "%s", c->name);
 	cr_expect_eq(M.err.field, c->field, "%s: field %u", c->name, M.err.field);
@@ -1058,7 +1058,7 @@ Test(oru, mutated_fixtures, .timeout = 120)
 		orig = load(files[f], &len);
 		buf = malloc(len);
 		cr_assert_not_null(buf);
-		for (k = 0; k < 1500; k++) {
+		for (k = 0; k < 5000; k++) {
 			memcpy(buf, orig, len);
 			for (j = 0; j < 1 + k % 4; j++) {
 				x = x * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -1103,10 +1103,19 @@ Test(oru, mutated_fixtures, .timeout = 120)
  * test instead of the machine. ASan reserves its shadow memory up front and
  * cannot run under such a limit; there the time limit alone applies.
  */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SHADOW_MEMORY 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer) || \
+    __has_feature(thread_sanitizer) || __has_feature(hwaddress_sanitizer)
+#define SHADOW_MEMORY 1
+#endif
+#endif
+
 static void
 limit_memory(void)
 {
-#ifndef __SANITIZE_ADDRESS__
+#ifndef SHADOW_MEMORY
 	struct rlimit rl = { 1024UL << 20, 1024UL << 20 };
 
 	cr_assert_eq(setrlimit(RLIMIT_DATA, &rl), 0);
