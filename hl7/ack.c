@@ -158,10 +158,12 @@ static struct hl7_str
 piece(struct hl7_str s, char c, unsigned n)
 {
 	struct hl7_str none = { "", 0 };
-	const char *p = s.p, *end = s.p + s.len, *q;
+	const char *p, *end, *q;
 
 	if (c == '\0' || s.len == 0)
 		return n == 1 ? s : none;
+	p = s.p;
+	end = s.p + s.len;
 	for (; n > 1; n--) {
 		q = memchr(p, c, (size_t)(end - p));
 		if (q == NULL)
@@ -240,6 +242,8 @@ put_raw(struct hl7_buf *out, const struct hl7_delims *d, struct hl7_str s)
 {
 	size_t i, from = 0;
 
+	if (s.len == 0)
+		return;		/* s.p may be NULL for an absent field */
 	for (i = 0; i < s.len; i++) {
 		if (!is_ctl(s.p[i]))
 			continue;

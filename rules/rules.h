@@ -1,0 +1,341 @@
+/*
+ * rules.h: librules, the clinical rules engine. It maps a lab result to one
+ * of the protocol analytes, converts it to the canonical unit, reads its
+ * reference range, grades it with CTCAE and judges it against the protocol
+ * (exclusion criteria, imatinib hold and restart). All clinical knowledge
+ * lives in data files (rules/data/); this code only applies it.
+ *
+ * Pure: no I/O except reading the data files in rules_load(), no logging,
+ * no exit. rules_eval() neither allocates nor copies strings; it is called
+ * once per OBX on the hot path.
+ */
+#ifndef LABWATCH_RULES_H
+#define LABWATCH_RULES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The seven protocol analytes, in data-file order; RULES_NONE for others. */
+enum rules_analyte {
+	RULES_NONE = -1,
+	RULES_AST = 0,
+	RULES_ALT,
+	RULES_TBIL,
+	RULES_CREA,
+	RULES_ANC,
+	RULES_PLT,
+	RULES_HGB,
+	RULES_NANALYTES
+};
+
+enum rules_value_kind {
+	RULES_VALUE_NONE = 0,	/* OBX-5 empty */
+	RULES_VALUE_NUMBER,	/* value (+ comparator) holds the number */
+	RULES_VALUE_TEXT,	/* OBX-5 present but not a number */
+};
+
+enum rules_range_source {
+	RULES_RANGE_NONE = 0,
+	RULES_RANGE_OBX7,
+	RULES_RANGE_DEFAULT,
+};
+
+enum rules_verdict {
+	RULES_VERDICT_NONE = 0,	/* no criterion, or it cannot be judged */
+	RULES_VERDICT_PASS,
+	RULES_VERDICT_FAIL,
+};
+
+enum rules_phase {
+	RULES_PHASE_SCREENING = 0,
+	RULES_PHASE_TREATMENT,
+};
+
+/*
+ * One result, as plain as the caller has it. Strings are (pointer, length)
+ * and need not be NUL-terminated; rules never keeps them past the call,
+ * except rules_history_add(), which copies what it stores.
+ */
+struct rules_result {
+	const char *code;	/* OBX-3.1 */
+	size_t code_len;
+	const char *system;	/* OBX-3.3 */
+	size_t system_len;
+	const char *alt_code;	/* OBX-3.4 */
+	size_t alt_code_len;
+	const char *alt_system;	/* OBX-3.6 */
+	size_t alt_system_len;
+	enum rules_value_kind kind;
+	double value;		/* when kind == RULES_VALUE_NUMBER */
+	char comparator[3];	/* "", "<", ">", "<=", ">=" */
+	const char *unit;	/* OBX-6 */
+	size_t unit_len;
+	const char *range;	/* OBX-7 */
+	size_t range_len;
+	char status;		/* OBX-11, '\0' when absent */
+	int64_t observed_at;	/* epoch seconds, -1 when unknown */
+	uint64_t id;		/* the caller's, returned untouched */
+};
+
+/* A patient's baseline for one analyte, canonical unit. */
+struct rules_baseline {
+	bool known;
+	double value;
+	double uln;		/* ULN of the baseline result; NAN: use the result's */
+};
+
+/* What rules_eval() concludes about one result. Strings are static. */
+struct rules_eval {
+	uint64_t id;			/* copied from the input */
+	enum rules_analyte analyte;	/* RULES_NONE: not a protocol analyte */
+	bool excluded_code;		/* a do-not-map code (e.g. neutrophils %) */
+	double value;			/* canonical; NAN when none */
+	const char *comparator;		/* "", "<", ">", "<=", ">=" */
+	const char *unit;		/* canonical unit name, NULL for none */
+	double lln, uln;		/* canonical; NAN when unknown */
+	enum rules_range_source range_source;
+	bool range_unparsed;		/* OBX-7 present but not one of its forms */
+	double x_uln;			/* value / ULN; NAN when unknown */
+	int grade;			/* CTCAE 0-4, -1 ungradable */
+	bool grade_is_minimum;		/* a higher grade cannot be ruled out */
+	const char *term;		/* CTCAE term graded on, NULL for none */
+	enum rules_verdict eligibility;	/* this analyte's exclusion criterion */
+	bool hold;			/* crosses an imatinib stop threshold */
+	bool final;			/* F or C (or U promoted): may alert */
+	const char *problem;		/* NULL, or why it cannot be evaluated */
+};
+
+/* Problem codes (compare by pointer or strcmp). */
+extern const char rules_problem_unit_unknown[];		/* "unit_unknown" */
+extern const char rules_problem_no_reference_range[];	/* "no_reference_range" */
+extern const char rules_problem_non_numeric[];		/* "non_numeric" */
+extern const char rules_problem_no_value[];		/* "no_value" */
+extern const char rules_problem_not_final[];		/* "not_final" (P R S) */
+extern const char rules_problem_not_evaluated[];	/* "not_evaluated" (I O N X) */
+extern const char rules_problem_retracted[];		/* "retracted" (D W) */
+extern const char rules_problem_status_unknown[];	/* "status_unknown" */
+extern const char rules_problem_code_conflict[];	/* "code_conflict" */
+extern const char rules_problem_indeterminate[];	/* "indeterminate" */
+
+/* Loaded data files: one per protocol. Owner: the caller; rules_free(). */
+struct rules;
+
+/*
+ * Load a protocol file and the analyte catalog and grading table it names
+ * (paths relative to the protocol file's directory). Returns 0 and *out, or
+ * -1 and *cause (malloc'ed, "file:line: what is wrong"; free it).
+ */
+int rules_load(const char *protocol_path, struct rules **out, char **cause);
+/* Free what rules_load() returned; NULL is fine. */
+void rules_free(struct rules *r);
+
+/* "ast", "alt", ... for an analyte; NULL for RULES_NONE. */
+const char *rules_analyte_name(enum rules_analyte a);
+/* The analyte with this name, RULES_NONE when none. */
+enum rules_analyte rules_analyte_by_name(const char *name);
+/* The canonical unit of an analyte, e.g. "U/L". */
+const char *rules_canonical_unit(const struct rules *r, enum rules_analyte a);
+/* "obx7", "default", "none". */
+const char *rules_range_source_name(enum rules_range_source s);
+/* "pass", "fail", NULL. */
+const char *rules_verdict_name(enum rules_verdict v);
+/* The protocol's name (e.g. "NCT04933669") and grading table's name. */
+const char *rules_protocol_name(const struct rules *r);
+const char *rules_table_name(const struct rules *r);
+/* The protocol's alert grade (grades at or above it alert). */
+int rules_alert_grade(const struct rules *r);
+/* The screening window in seconds. */
+int64_t rules_window_seconds(const struct rules *r);
+
+/*
+ * Map a code to an analyte, as rules_eval() does: LOINC or local code in
+ * OBX-3.1-3 or OBX-3.4-6; a do-not-map code in either wins (*excluded set);
+ * two different analytes give RULES_NONE and *conflict set.
+ */
+enum rules_analyte rules_map(const struct rules *r, const struct rules_result *in,
+    bool *excluded, bool *conflict);
+
+/*
+ * The factor that converts a value in unit (len bytes, trimmed) of analyte
+ * a to the canonical unit; 0 when the unit is not in the catalog.
+ */
+double rules_unit_factor(const struct rules *r, enum rules_analyte a,
+    const char *unit, size_t len);
+
+/*
+ * Parse an OBX-7 text. Returns 0 with *lln/*uln set (NAN for the side not
+ * given), 1 when empty, -1 when it is none of the accepted forms.
+ */
+int rules_parse_range(const char *s, size_t len, double *lln, double *uln);
+
+/*
+ * Evaluate one result: mapping, units, range, grade, criterion, hold.
+ * baseline is an array of RULES_NANALYTES or NULL (no baseline known).
+ * Never allocates; out is fully written.
+ */
+void rules_eval(const struct rules *r, const struct rules_result *in,
+    const struct rules_baseline *baseline, struct rules_eval *out);
+
+/* ---- alerts: pure decisions over what is already open ---- */
+
+enum rules_alert_kind {
+	RULES_ALERT_NONE = 0,
+	RULES_ALERT_TOXICITY,	/* new open alert at ev->grade */
+	RULES_ALERT_ESCALATE,	/* higher grade than the open one it replaces */
+	RULES_ALERT_DATA_QUALITY,	/* a protocol analyte we cannot evaluate */
+};
+
+/* An open toxicity alert of one patient. */
+struct rules_open_alert {
+	enum rules_analyte analyte;
+	int grade;
+	uint64_t id;		/* the caller's alert id */
+};
+
+struct rules_alert_decision {
+	enum rules_alert_kind kind;
+	enum rules_analyte analyte;
+	int grade;
+	size_t replaces;	/* ESCALATE: index in open[] it supersedes */
+};
+
+/*
+ * Decide what a treatment-phase result adds to the patient's open alerts:
+ * nothing, a new toxicity alert (final, grade >= the alert grade, none open
+ * for its analyte at that grade or higher), an escalation of the highest
+ * open one below, or a data-quality alert. Pure.
+ */
+void rules_alert_decide(const struct rules *r, const struct rules_eval *ev,
+    const struct rules_open_alert *open, size_t nopen,
+    struct rules_alert_decision *out);
+
+/* ---- per patient history ---- */
+
+/* A patient's results so far. Owner: the caller; rules_history_free(). */
+struct rules_history;
+
+/* One stored result and its evaluation (read-only for callers). */
+struct rules_entry {
+	struct rules_eval ev;
+	char status;		/* current: U promotes P/R/S to 'F' */
+	int64_t observed_at;
+	char *key;		/* order + code + sub-id, as the caller passed */
+	size_t key_len;
+	bool superseded;	/* by a later C with the same key */
+	bool retracted;		/* by a later D or W with the same key */
+};
+
+/* What one rules_history_add() changed. Arrays are valid until the next add. */
+struct rules_update {
+	const struct rules_entry *entry;	/* the result just added */
+	const uint64_t *superseded;	/* ids whose alerts a C replaces */
+	size_t nsuperseded;
+	const uint64_t *retracted;	/* ids whose alerts/verdicts D/W retract */
+	size_t nretracted;
+	const uint64_t *promoted;	/* ids a U made final: re-decide alerts */
+	size_t npromoted;
+};
+
+struct rules_history *rules_history_new(const struct rules *r, enum rules_phase phase);
+void rules_history_free(struct rules_history *h);
+void rules_history_set_phase(struct rules_history *h, enum rules_phase phase);
+enum rules_phase rules_history_phase(const struct rules_history *h);
+/* Set a baseline (canonical value; uln NAN when unknown) for later adds. */
+void rules_history_set_baseline(struct rules_history *h, enum rules_analyte a,
+    double value, double uln);
+/*
+ * Baselines from the stored results: per analyte the last final result
+ * observed before t (treatment start). Returns how many were set.
+ */
+int rules_history_baseline_from(struct rules_history *h, int64_t t);
+/* The baselines, an array of RULES_NANALYTES. */
+const struct rules_baseline *rules_history_baselines(const struct rules_history *h);
+
+/*
+ * Evaluate in and store it under key (copied). C supersedes earlier entries
+ * with the same key, D/W retract them, U promotes them to final. Fills *up.
+ */
+void rules_history_add(struct rules_history *h, const struct rules_result *in,
+    const char *key, size_t key_len, struct rules_update *up);
+size_t rules_history_count(const struct rules_history *h);
+const struct rules_entry *rules_history_entry(const struct rules_history *h, size_t i);
+/*
+ * The latest usable final result (F/C/promoted, not superseded or retracted,
+ * numeric, known time <= at) of an analyte, NULL when none.
+ */
+const struct rules_entry *rules_history_latest(const struct rules_history *h,
+    enum rules_analyte a, int64_t at);
+
+enum rules_eligibility {
+	RULES_ELIGIBLE = 0,
+	RULES_INELIGIBLE,
+	RULES_INCOMPLETE,
+};
+
+/* One exclusion criterion's verdict. */
+struct rules_criterion_verdict {
+	enum rules_analyte analyte;
+	const char *text;		/* the criterion as written in the protocol */
+	enum rules_verdict verdict;	/* NONE: no usable result in the window */
+	const struct rules_entry *rests_on;	/* NULL when none */
+};
+
+#define RULES_MAX_CRITERIA 16
+
+struct rules_eligibility_result {
+	enum rules_eligibility status;
+	size_t ncriteria;
+	struct rules_criterion_verdict criteria[RULES_MAX_CRITERIA];
+};
+
+/*
+ * Screening eligibility at time now: each criterion on the most recent F or
+ * C result observed in [now - window, now]; any fail -> ineligible, else any
+ * without verdict -> incomplete, else eligible.
+ */
+void rules_eligibility(const struct rules *r, const struct rules_history *h,
+    int64_t now, struct rules_eligibility_result *out);
+/* "eligible", "ineligible", "incomplete". */
+const char *rules_eligibility_name(enum rules_eligibility e);
+
+/* ---- imatinib hold / restart ---- */
+
+#define RULES_MAX_HOLD_RULES 8
+
+/* Per hold rule of the protocol: is the patient held, since when. */
+struct rules_hold_state {
+	bool held;
+	int64_t since;
+};
+
+enum rules_hold_kind {
+	RULES_HOLD_STOP,
+	RULES_HOLD_RESUME,
+};
+
+struct rules_hold_event {
+	enum rules_hold_kind kind;
+	size_t rule;		/* index of the protocol's hold rule */
+	const char *rule_name;	/* e.g. "hepatotoxicity" */
+	const struct rules_entry *because;	/* STOP: the result that crossed */
+};
+
+/* Number of hold rules in the protocol. */
+size_t rules_hold_count(const struct rules *r);
+/* Name of hold rule i. */
+const char *rules_hold_name(const struct rules *r, size_t i);
+
+/*
+ * Step the hold rules at time now over the latest results: a rule not held
+ * whose latest result of any of its analytes crosses a stop threshold stops;
+ * a held rule resumes only when the latest results of every analyte in its
+ * restart row, each observed after the hold began, meet the restart
+ * threshold. state[] (rules_hold_count() entries) is updated; the events
+ * (at most cap) are returned, their count as the result.
+ */
+size_t rules_hold_step(const struct rules *r, const struct rules_history *h,
+    int64_t now, struct rules_hold_state *state, struct rules_hold_event *ev,
+    size_t cap);
+
+#endif
