@@ -128,7 +128,12 @@ oru_read_number(const struct hl7_msg *m, struct hl7_span value,
 	cmp[0] = '\0';
 	if (value.len == 0)
 		return -1;
-	if (vt_len == 2 && memcmp(vt, "SN", 2) == 0) {
+	/*
+	 * SN proper has components; the plain number some senders put in an
+	 * SN field is read below, as NM and ST are.
+	 */
+	if (vt_len == 2 && memcmp(vt, "SN", 2) == 0 &&
+	    memchr(m->buf + value.off, m->d.comp, value.len) != NULL) {
 		/* SN: comparator ^ num1 ^ separator/suffix ^ num2 */
 		c1 = hl7_comp(m, value, 1);
 		c2 = hl7_comp(m, value, 2);

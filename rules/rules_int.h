@@ -153,6 +153,9 @@ void rules_codes_index(struct rules *r);
 enum rules_tri rules_cond_eval(const struct rules_cond *c, const struct rules_val *x);
 /* Parse a decimal number at *p (< end); advances *p. Returns 0 or -1. */
 int rules_parse_num(const char **p, const char *end, double *out);
+/* Index of a unit spelling in the analyte's list, -1 when not there. */
+int rules_unit_index(const struct rules *r, enum rules_analyte a, const char *unit,
+    size_t len);
 /* The comparator character of a comparator string ("" -> '='); 0 if invalid. */
 char rules_cmp_char(const char *cmp);
 

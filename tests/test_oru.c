@@ -509,6 +509,10 @@ static const struct val_case val_cases[] = {
 	{ "SN", "^10^+", ORU_VALUE_TEXT, 0, "", "^10^+" },
 	{ "SN", "<^", ORU_VALUE_TEXT, 0, "", "<^" },
 	{ "SN", "!^5", ORU_VALUE_TEXT, 0, "", "!^5" },
+	/* Senders that put a plain number in SN: read as NM/ST would be. */
+	{ "SN", "12.5", ORU_VALUE_NUMBER, 12.5, "", "12.5" },
+	{ "SN", "<0.5", ORU_VALUE_NUMBER, 0.5, "<", "<0.5" },
+	{ "SN", "abc", ORU_VALUE_TEXT, 0, "", "abc" },
 	/* ST/TX holding a number with a comparator */
 	{ "ST", "<0.1", ORU_VALUE_NUMBER, 0.1, "<", "<0.1" },
 	{ "ST", "> 1000", ORU_VALUE_NUMBER, 1000, ">", "> 1000" },

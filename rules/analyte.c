@@ -1,0 +1,186 @@
+/*
+ * analyte.c: which analyte a code names, and what a unit spelling is worth
+ * in the analyte's canonical unit. Lookups hash the code once; units are a
+ * short per-analyte list compared by length first.
+ */
+#include <string.h>
+#include <strings.h>
+
+#include "hl7/xmalloc.h"
+#include "rules/rules_int.h"
+
+static const char *const analyte_names[RULES_NANALYTES] = {
+	"ast", "alt", "tbil", "crea", "anc", "plt", "hgb",
+};
+
+const char *
+rules_analyte_name(enum rules_analyte a)
+{
+	if (a < 0 || a >= RULES_NANALYTES)
+		return NULL;
+	return analyte_names[a];
+}
+
+enum rules_analyte
+rules_analyte_by_name(const char *name)
+{
+	int i;
+
+	for (i = 0; i < RULES_NANALYTES; i++)
+		if (strcmp(name, analyte_names[i]) == 0)
+			return (enum rules_analyte)i;
+	return RULES_NONE;
+}
+
+const char *
+rules_canonical_unit(const struct rules *r, enum rules_analyte a)
+{
+	if (a < 0 || a >= RULES_NANALYTES)
+		return NULL;
+	return r->analytes[a].canonical;
+}
+
+uint32_t
+rules_hash(const char *s, size_t len)
+{
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+void
+rules_codes_index(struct rules *r)
+{
+	uint32_t n = 16, i, mask;
+	size_t k;
+
+	while (n < r->ncodes * 4)
+		n *= 2;
+	free(r->slots);
+	r->slots = xcalloc(n, sizeof *r->slots);
+	r->nslots = n;
+	mask = n - 1;
+	for (k = 0; k < r->ncodes; k++) {
+		i = r->codes[k].hash & mask;
+		while (r->slots[i] != 0)
+			i = (i + 1) & mask;
+		r->slots[i] = (uint32_t)k + 1;
+	}
+}
+
+static const char *
+trim_span(const char *s, size_t *len)
+{
+	size_t n = *len;
+
+	while (n > 0 && (*s == ' ' || *s == '\t')) {
+		s++;
+		n--;
+	}
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	*len = n;
+	return s;
+}
+
+static bool
+is_loinc_system(const struct rules *r, const char *sys, size_t len)
+{
+	size_t i;
+
+	if (len == 0)
+		return true;	/* no system named: a LOINC code may still match */
+	for (i = 0; i < r->nloinc_systems; i++)
+		if (r->loinc_system_len[i] == len && strncasecmp(r->loinc_systems[i], sys, len) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Look up one (code, system) pair. Returns the analyte, RULES_NONE; sets
+ * *excluded for a do-not-map code.
+ */
+static enum rules_analyte
+lookup(const struct rules *r, const char *code, size_t len, const char *sys,
+    size_t sys_len, bool *excluded)
+{
+	uint32_t h, i, mask = r->nslots - 1;
+	const struct rules_code *e;
+	enum rules_analyte found = RULES_NONE;
+	bool loinc;
+
+	code = trim_span(code, &len);
+	if (len == 0 || r->nslots == 0)
+		return RULES_NONE;
+	sys = trim_span(sys, &sys_len);
+	loinc = is_loinc_system(r, sys, sys_len);
+	h = rules_hash(code, len);
+	for (i = h & mask; r->slots[i] != 0; i = (i + 1) & mask) {
+		e = &r->codes[r->slots[i] - 1];
+		if (e->hash != h || e->len != len || memcmp(e->code, code, len) != 0)
+			continue;
+		if (e->kind == CODE_EXCLUDED) {
+			*excluded = true;
+			return RULES_NONE;
+		}
+		if (e->kind == CODE_LOINC && loinc)
+			found = e->analyte;
+		else if (e->kind == CODE_LOCAL && (!loinc || sys_len == 0) && found == RULES_NONE)
+			found = e->analyte;
+	}
+	return found;
+}
+
+enum rules_analyte
+rules_map(const struct rules *r, const struct rules_result *in, bool *excluded,
+    bool *conflict)
+{
+	enum rules_analyte a, b;
+
+	*excluded = false;
+	*conflict = false;
+	a = lookup(r, in->code, in->code_len, in->system, in->system_len, excluded);
+	b = lookup(r, in->alt_code, in->alt_code_len, in->alt_system, in->alt_system_len,
+	    excluded);
+	/* A percentage or hematocrit in either triplet is never a count. */
+	if (*excluded)
+		return RULES_NONE;
+	if (a != RULES_NONE && b != RULES_NONE && a != b) {
+		*conflict = true;
+		return RULES_NONE;
+	}
+	return a != RULES_NONE ? a : b;
+}
+
+int
+rules_unit_index(const struct rules *r, enum rules_analyte a, const char *unit,
+    size_t len)
+{
+	const struct rules_analyte_def *d;
+	size_t i;
+
+	if (a < 0 || a >= RULES_NANALYTES)
+		return -1;
+	d = &r->analytes[a];
+	unit = trim_span(unit, &len);
+	if (len == 0)
+		return -1;
+	for (i = 0; i < d->nunits; i++)
+		if (d->units[i].len == len && memcmp(d->units[i].name, unit, len) == 0)
+			return (int)i;
+	return -1;
+}
+
+double
+rules_unit_factor(const struct rules *r, enum rules_analyte a, const char *unit,
+    size_t len)
+{
+	int i = rules_unit_index(r, a, unit, len);
+
+	return i < 0 ? 0 : r->analytes[a].units[i].factor;
+}

@@ -1,0 +1,316 @@
+/*
+ * grade.c: one result from code and text to a judgement: canonical value,
+ * reference range, CTCAE grade, exclusion verdict and hold threshold.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "rules/rules_int.h"
+
+const char rules_problem_unit_unknown[] = "unit_unknown";
+const char rules_problem_no_reference_range[] = "no_reference_range";
+const char rules_problem_non_numeric[] = "non_numeric";
+const char rules_problem_no_value[] = "no_value";
+const char rules_problem_not_final[] = "not_final";
+const char rules_problem_not_evaluated[] = "not_evaluated";
+const char rules_problem_retracted[] = "retracted";
+const char rules_problem_status_unknown[] = "status_unknown";
+const char rules_problem_code_conflict[] = "code_conflict";
+const char rules_problem_indeterminate[] = "indeterminate";
+
+const char *
+rules_range_source_name(enum rules_range_source s)
+{
+	switch (s) {
+	case RULES_RANGE_OBX7:
+		return "obx7";
+	case RULES_RANGE_DEFAULT:
+		return "default";
+	default:
+		return "none";
+	}
+}
+
+const char *
+rules_verdict_name(enum rules_verdict v)
+{
+	switch (v) {
+	case RULES_VERDICT_PASS:
+		return "pass";
+	case RULES_VERDICT_FAIL:
+		return "fail";
+	default:
+		return NULL;
+	}
+}
+
+const char *
+rules_protocol_name(const struct rules *r)
+{
+	return r->protocol_name;
+}
+
+const char *
+rules_table_name(const struct rules *r)
+{
+	return r->table_name;
+}
+
+int
+rules_alert_grade(const struct rules *r)
+{
+	return r->alert_grade;
+}
+
+int64_t
+rules_window_seconds(const struct rules *r)
+{
+	return r->window;
+}
+
+static const char *
+cmp_string(char c)
+{
+	switch (c) {
+	case '<':
+		return "<";
+	case '>':
+		return ">";
+	case 'l':
+		return "<=";
+	case 'g':
+		return ">=";
+	default:
+		return "";
+	}
+}
+
+static enum rules_tri
+clause_eval(const struct rules_clause *cl, const struct rules_val *x)
+{
+	enum rules_tri t, acc = TRI_FALSE;
+	size_t i;
+
+	for (i = 0; i < cl->n; i++) {
+		t = rules_cond_eval(&cl->alt[i], x);
+		if (t == TRI_TRUE)
+			return TRI_TRUE;
+		if (t == TRI_UNKNOWN)
+			acc = TRI_UNKNOWN;
+	}
+	return acc;
+}
+
+/* Is the baseline above ULN (its own ULN, else the result's)? */
+static enum rules_tri
+baseline_abnormal(const struct rules_val *x)
+{
+	double u;
+
+	if (x->base == NULL || !x->base->known)
+		return TRI_FALSE;
+	u = isnan(x->base->uln) ? x->uln : x->base->uln;
+	if (isnan(u))
+		return TRI_UNKNOWN;
+	return x->base->value > u + RULES_TOL * fabs(u) ? TRI_TRUE : TRI_FALSE;
+}
+
+static const struct rules_term *
+pick_term(const struct rules *r, enum rules_analyte a, int column, enum rules_tri abn,
+    bool *need_abn)
+{
+	const struct rules_term *t, *pick = NULL;
+	size_t i;
+
+	*need_abn = false;
+	for (i = 0; i < r->nterms; i++) {
+		t = &r->terms[i];
+		if (t->analyte != a || t->column_unit != column)
+			continue;
+		if (t->baseline == TB_ANY)
+			return t;
+		if (t->baseline == TB_ABNORMAL) {
+			if (abn == TRI_UNKNOWN)
+				*need_abn = true;
+			if (abn == TRI_TRUE)
+				return t;
+		} else if (abn != TRI_TRUE && pick == NULL)
+			pick = t;
+	}
+	return pick;
+}
+
+/*
+ * The highest grade whose criterion holds. An unknowable criterion above it
+ * makes the grade a minimum; with none that holds, unknown means ungradable.
+ */
+static void
+grade(const struct rules *r, enum rules_analyte a, int unit, const struct rules_val *x,
+    struct rules_eval *out)
+{
+	const struct rules_term *t;
+	enum rules_tri abn = baseline_abnormal(x), c;
+	bool need_abn = false, unknown = false;
+	int g, column = r->analytes[a].units[unit].own_column ? unit : -1;
+
+	t = pick_term(r, a, column, abn, &need_abn);
+	if (t == NULL && column >= 0)
+		t = pick_term(r, a, -1, abn, &need_abn);
+	if (need_abn || t == NULL)
+		return;		/* grade stays -1 */
+	out->term = t->title != NULL ? t->title : t->name;
+	for (g = 4; g >= 1; g--) {
+		if (t->grade[g].n == 0)
+			continue;
+		c = clause_eval(&t->grade[g], x);
+		if (c == TRI_TRUE) {
+			out->grade = g;
+			out->grade_is_minimum = unknown;
+			return;
+		}
+		if (c == TRI_UNKNOWN)
+			unknown = true;
+	}
+	out->grade = unknown ? -1 : 0;
+}
+
+void
+rules_eval(const struct rules *r, const struct rules_result *in,
+    const struct rules_baseline *baseline, struct rules_eval *out)
+{
+	const struct rules_analyte_def *d;
+	const char *status_problem = NULL;
+	struct rules_val x;
+	bool excluded, conflict;
+	enum rules_analyte a;
+	double f, lo, hi;
+	size_t i, j;
+	int unit, rc;
+	char cmp;
+
+	out->id = in->id;
+	out->analyte = RULES_NONE;
+	out->excluded_code = false;
+	out->value = NAN;
+	out->comparator = "";
+	out->unit = NULL;
+	out->lln = out->uln = NAN;
+	out->range_source = RULES_RANGE_NONE;
+	out->range_unparsed = false;
+	out->x_uln = NAN;
+	out->grade = -1;
+	out->grade_is_minimum = false;
+	out->term = NULL;
+	out->eligibility = RULES_VERDICT_NONE;
+	out->hold = false;
+	out->final = false;
+	out->problem = NULL;
+
+	a = rules_map(r, in, &excluded, &conflict);
+	out->excluded_code = excluded;
+	if (conflict) {
+		out->problem = rules_problem_code_conflict;
+		return;
+	}
+	if (a == RULES_NONE)
+		return;
+	d = &r->analytes[a];
+	out->analyte = a;
+	out->unit = d->canonical;
+
+	switch (in->status) {
+	case 'F':
+	case 'C':
+	case 'U':
+		out->final = true;
+		break;
+	case 'P':
+	case 'R':
+	case 'S':
+		status_problem = rules_problem_not_final;
+		break;
+	case 'I':
+	case 'O':
+	case 'N':
+	case 'X':
+		out->problem = rules_problem_not_evaluated;
+		return;
+	case 'D':
+	case 'W':
+		out->problem = rules_problem_retracted;
+		return;
+	default:
+		status_problem = rules_problem_status_unknown;
+		break;
+	}
+	if (in->kind == RULES_VALUE_NONE) {
+		out->problem = rules_problem_no_value;
+		return;
+	}
+	cmp = in->kind == RULES_VALUE_NUMBER ? rules_cmp_char(in->comparator) : 0;
+	if (cmp == 0 || !isfinite(in->value)) {
+		out->problem = rules_problem_non_numeric;
+		return;
+	}
+	out->comparator = cmp_string(cmp);
+	unit = rules_unit_index(r, a, in->unit, in->unit_len);
+	if (unit < 0) {
+		out->problem = rules_problem_unit_unknown;
+		return;
+	}
+	f = d->units[unit].factor;
+	out->value = in->value * f;
+
+	rc = in->range_len ? rules_parse_range(in->range, in->range_len, &lo, &hi) : 1;
+	if (rc == 0) {
+		out->lln = lo * f;
+		out->uln = hi * f;
+		out->range_source = RULES_RANGE_OBX7;
+	} else {
+		out->range_unparsed = rc < 0;
+		if (!isnan(r->def_lln[a]) || !isnan(r->def_uln[a])) {
+			out->lln = r->def_lln[a];
+			out->uln = r->def_uln[a];
+			out->range_source = RULES_RANGE_DEFAULT;
+		}
+	}
+	if (!isnan(out->uln) && out->uln > 0)
+		out->x_uln = out->value / out->uln;
+
+	x.v = out->value;
+	x.cmp = cmp;
+	x.lln = out->lln;
+	x.uln = out->uln;
+	x.base = baseline != NULL ? &baseline[a] : NULL;
+	grade(r, a, unit, &x, out);
+
+	/* Protocol thresholds never use the baseline. */
+	x.base = NULL;
+	for (i = 0; i < r->ncriteria; i++) {
+		if (r->criteria[i].analyte != a)
+			continue;
+		switch (rules_cond_eval(&r->criteria[i].cond, &x)) {
+		case TRI_TRUE:
+			out->eligibility = RULES_VERDICT_FAIL;
+			break;
+		case TRI_FALSE:
+			out->eligibility = RULES_VERDICT_PASS;
+			break;
+		default:
+			out->eligibility = RULES_VERDICT_NONE;
+			break;
+		}
+	}
+	for (i = 0; i < r->nholds; i++)
+		for (j = 0; j < r->holds[i].nstop; j++)
+			if (r->holds[i].stop[j].analyte == a &&
+			    rules_cond_eval(&r->holds[i].stop[j].cond, &x) == TRI_TRUE)
+				out->hold = true;
+
+	if (out->range_source == RULES_RANGE_NONE)
+		out->problem = rules_problem_no_reference_range;
+	else if (out->grade < 0)
+		out->problem = rules_problem_indeterminate;
+	if (status_problem != NULL && out->problem == NULL)
+		out->problem = status_problem;
+}
