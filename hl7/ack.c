@@ -45,17 +45,6 @@ hl7_ack_errtext(enum hl7_errcode code)
 	}
 }
 
-/* Same rule as the parser: printable punctuation only. */
-static bool
-is_delim(char c)
-{
-	unsigned char u = (unsigned char)c;
-
-	return u > 0x20 && u < 0x7f &&
-	    !((u >= '0' && u <= '9') || (u >= 'A' && u <= 'Z') ||
-	    (u >= 'a' && u <= 'z'));
-}
-
 static bool
 is_ctl(char c)
 {
@@ -93,9 +82,9 @@ view_scan(struct msh_view *v, const char *b, size_t len)
 		b++;
 		len--;
 	}
-	if (len < 4 || memcmp(b, "MSH", 3) != 0 || !is_delim(b[3]))
+	if (len < 4 || memcmp(b, "MSH", 3) != 0 || !hl7_is_delim(b[3]))
 		return -1;
-	for (n = 0; 4 + n < len && b[4 + n] != b[3] && is_delim(b[4 + n]);
+	for (n = 0; 4 + n < len && b[4 + n] != b[3] && hl7_is_delim(b[4 + n]);
 	    n++) {
 		if (n == 5)
 			return -1;
@@ -475,7 +464,7 @@ hl7_ack_recover_control_id(const char *frame, size_t len, char *out,
 		q = memmem(p, (size_t)(end - p), "MSH", 3);
 		if (q == NULL || q + 4 > end)
 			return 0;
-		if (is_delim(q[3])) {
+		if (hl7_is_delim(q[3])) {
 			msh = q;
 			break;
 		}

@@ -131,17 +131,6 @@ push_seg(struct hl7_msg *m)
 }
 
 static bool
-is_delim_ok(char c)
-{
-	unsigned char u = (unsigned char)c;
-
-	/* Delimiters must be printable punctuation: not alnum, space or CR/LF. */
-	return u > 0x20 && u < 0x7f &&
-	    !((u >= '0' && u <= '9') || (u >= 'A' && u <= 'Z') ||
-	    (u >= 'a' && u <= 'z'));
-}
-
-static bool
 is_seg_id(const char *p, size_t len)
 {
 	size_t i;
@@ -168,7 +157,7 @@ parse_delims(struct hl7_msg *m, size_t *after)
 	if (m->len < 3 || memcmp(b, "MSH", 3) != 0)
 		return fail(m, HL7_ERR_SEGMENT_SEQUENCE,
 		    "message does not start with MSH", 0);
-	if (m->len < 4 || !is_delim_ok(b[3]))
+	if (m->len < 4 || !hl7_is_delim(b[3]))
 		return fail(m, HL7_ERR_REQUIRED_FIELD,
 		    "MSH-1 field separator missing or invalid", 3);
 	m->d.field = b[3];
@@ -177,7 +166,7 @@ parse_delims(struct hl7_msg *m, size_t *after)
 		if (n == 5)
 			return fail(m, HL7_ERR_DATA_TYPE,
 			    "MSH-2 encoding characters too long", i);
-		if (!is_delim_ok(b[i]))
+		if (!hl7_is_delim(b[i]))
 			return fail(m, HL7_ERR_DATA_TYPE,
 			    "MSH-2 encoding character invalid", i);
 		enc[n] = b[i];

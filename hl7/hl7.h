@@ -107,6 +107,17 @@ struct hl7_msg {
 	struct hl7_error err;
 };
 
+/* A byte that may serve as a delimiter: printable punctuation only. */
+static inline bool
+hl7_is_delim(char c)
+{
+	unsigned char u = (unsigned char)c;
+
+	return u > 0x20 && u < 0x7f &&
+	    !((u >= '0' && u <= '9') || (u >= 'A' && u <= 'Z') ||
+	    (u >= 'a' && u <= 'z'));
+}
+
 /* Options that apply to every message parsed into an hl7_msg. */
 struct hl7_parse_opts {
 	const char *default_charset;	/* MSH-18 value assumed when empty; NULL = ASCII */

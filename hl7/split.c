@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hl7.h"
 #include "mllp.h"
 #include "xmalloc.h"
 
@@ -47,17 +48,6 @@ enum line_kind {
 	LINE_OTHER,
 };
 
-/* Same rule as the parser: printable punctuation only. */
-static bool
-is_delim(char c)
-{
-	unsigned char u = (unsigned char)c;
-
-	return u > 0x20 && u < 0x7f &&
-	    !((u >= '0' && u <= '9') || (u >= 'A' && u <= 'Z') ||
-	    (u >= 'a' && u <= 'z'));
-}
-
 static bool
 is_space(char c)
 {
@@ -75,7 +65,7 @@ static bool
 starts_seg(const char *p, size_t n, const char *id, bool bare_ok)
 {
 	return n >= 3 && p[0] == id[0] && p[1] == id[1] && p[2] == id[2] &&
-	    (n == 3 ? bare_ok : is_delim(p[3]));
+	    (n == 3 ? bare_ok : hl7_is_delim(p[3]));
 }
 
 static enum line_kind
