@@ -12,6 +12,8 @@
 
 /* labwatch parse: files of HL7 messages to JSON lines. */
 int cmd_parse(int argc, char **argv);
+/* labwatch check: grade the protocol analytes of HL7 files offline. */
+int cmd_check(int argc, char **argv);
 
 /*
  * Read a whole file ("-" = standard input) into a malloc'ed buffer.

@@ -131,6 +131,15 @@ json_num(struct hl7_buf *b, double v)
 }
 
 void
+json_num_rounded(struct hl7_buf *b, double v)
+{
+	if (!isfinite(v))
+		hl7_buf_add(b, "null", 4);
+	else
+		hl7_buf_printf(b, "%.12g", v);
+}
+
+void
 json_key(struct hl7_buf *b, const char *key, bool first)
 {
 	if (!first)

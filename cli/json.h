@@ -19,6 +19,11 @@ void json_strz(struct hl7_buf *b, const char *s);
 void json_str_or_null(struct hl7_buf *b, const char *p, size_t len);
 /* Append a number (shortest form that reads back the same), null if not finite. */
 void json_num(struct hl7_buf *b, double v);
+/*
+ * Append a computed number rounded to 12 significant digits (a converted
+ * 0.2 mg/dL is 3.42 umol/L, not 3.4200000000000004), null if not finite.
+ */
+void json_num_rounded(struct hl7_buf *b, double v);
 /* Append "key": (with a leading comma unless first). */
 void json_key(struct hl7_buf *b, const char *key, bool first);
 

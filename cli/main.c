@@ -15,6 +15,7 @@ static const struct {
 	const char *help;
 } commands[] = {
 	{ "parse", cmd_parse, "parse HL7 v2 files and print one JSON line per message" },
+	{ "check", cmd_check, "grade the protocol labs of HL7 files offline (JSON lines)" },
 };
 
 static void

@@ -3,6 +3,7 @@
  * in the analyte's canonical unit. Lookups hash the code once; units are a
  * short per-analyte list compared by length first.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 

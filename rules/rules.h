@@ -164,7 +164,7 @@ double rules_unit_factor(const struct rules *r, enum rules_analyte a,
     const char *unit, size_t len);
 
 /*
- * Parse an OBX-7 text. Returns 0 with *lln/*uln set (NAN for the side not
+ * Parse an OBX-7 text. Returns 0 with *lln and *uln set (NAN for the side not
  * given), 1 when empty, -1 when it is none of the accepted forms.
  */
 int rules_parse_range(const char *s, size_t len, double *lln, double *uln);

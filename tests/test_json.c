@@ -67,6 +67,22 @@ Test(json, numbers)
 	}
 }
 
+Test(json, rounded)
+{
+	struct hl7_buf b;
+
+	hl7_buf_init(&b);
+	json_num_rounded(&b, 0.2 * 17.1);
+	hl7_buf_addc(&b, ' ');
+	json_num_rounded(&b, 88.0 / 40.0);
+	hl7_buf_addc(&b, ' ');
+	json_num_rounded(&b, 1.0 / 3.0);
+	hl7_buf_addc(&b, ' ');
+	json_num_rounded(&b, 1.0 / 0.0);
+	cr_expect_str_eq(b.p, "3.42 2.2 0.333333333333 null");
+	hl7_buf_free(&b);
+}
+
 Test(json, null_forms)
 {
 	struct hl7_buf b;

@@ -1,0 +1,572 @@
+/*
+ * cmd_check.c: labwatch check: grade the protocol analytes of HL7 files
+ * offline, no database.
+ *
+ *   labwatch check [--phase screening|treatment] [--baseline A=V UNIT,...]
+ *                  [--protocol FILE] [--at TIME] [FILE...|-]
+ *
+ * One JSON line per observation of the seven analytes; with --phase
+ * screening, then one line per patient with the eligibility verdict and
+ * the result each criterion rests on.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/json.h"
+#include "cmd.h"
+#include "hl7/split.h"
+#include "hl7/xmalloc.h"
+#include "rules/rules.h"
+
+#define DEFAULT_PROTOCOL "rules/protocols/nct04933669.conf"
+
+/* A screening patient: its history, found by id. Owned by the patients table. */
+struct patient {
+	char *id;		/* NULL: a free slot */
+	struct rules_history *h;
+	size_t seq;		/* order of first appearance, for output */
+};
+
+struct check {
+	struct rules *rules;
+	enum rules_phase phase;
+	struct rules_baseline baseline[RULES_NANALYTES];
+	bool have_baseline;
+	int64_t at;
+	int tz_offset_min;	/* for DTMs without a UTC offset */
+	struct hl7_buf out;
+	struct patient *patients;	/* hash table of cap slots */
+	size_t npatients, cap;
+	char **control_ids;	/* per rules_result.id: where a result came from */
+	size_t nids, ids_cap;
+};
+
+static void
+num_or_null(struct hl7_buf *b, double v)
+{
+	json_num_rounded(b, v);
+}
+
+static uint64_t
+hash_id(const char *s, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+	return h;
+}
+
+/* The patient with this id, created on first sight (open addressing). */
+static struct patient *
+patient_get(struct check *c, const char *id, size_t len)
+{
+	struct patient *old = c->patients, *p;
+	size_t i, oldcap = c->cap, mask;
+
+	if ((c->npatients + 1) * 2 > c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 64;
+		c->patients = xcalloc(c->cap, sizeof(*c->patients));
+		mask = c->cap - 1;
+		for (i = 0; i < oldcap; i++) {
+			if (old[i].id == NULL)
+				continue;
+			p = &c->patients[hash_id(old[i].id,
+			    strlen(old[i].id)) & mask];
+			while (p->id != NULL)
+				p = &c->patients[(size_t)(p - c->patients + 1) &
+				    mask];
+			*p = old[i];
+		}
+		free(old);
+	}
+	mask = c->cap - 1;
+	for (i = hash_id(id, len) & mask;; i = (i + 1) & mask) {
+		p = &c->patients[i];
+		if (p->id == NULL)
+			break;
+		if (strlen(p->id) == len && memcmp(p->id, id, len) == 0)
+			return p;
+	}
+	p->id = xstrndup(id, len);
+	p->h = rules_history_new(c->rules, c->phase);
+	p->seq = c->npatients++;
+	return p;
+}
+
+static uint64_t
+remember_control_id(struct check *c, struct hl7_str cid)
+{
+	if (c->nids == c->ids_cap) {
+		c->ids_cap = c->ids_cap ? c->ids_cap * 2 : 64;
+		c->control_ids = xreallocarray(c->control_ids, c->ids_cap,
+		    sizeof(*c->control_ids));
+	}
+	c->control_ids[c->nids] = xstrndup(cid.p, cid.len);
+	return c->nids++;
+}
+
+static void
+to_result(const struct oru_obs *x, int tz, struct rules_result *in)
+{
+	memset(in, 0, sizeof(*in));
+	in->code = x->code.p;
+	in->code_len = x->code.len;
+	in->system = x->coding_system.p;
+	in->system_len = x->coding_system.len;
+	in->alt_code = x->alt_code.p;
+	in->alt_code_len = x->alt_code.len;
+	in->alt_system = x->alt_system.p;
+	in->alt_system_len = x->alt_system.len;
+	in->kind = x->kind == ORU_VALUE_NUMBER ? RULES_VALUE_NUMBER :
+	    x->kind == ORU_VALUE_TEXT ? RULES_VALUE_TEXT : RULES_VALUE_NONE;
+	in->value = x->number;
+	memcpy(in->comparator, x->comparator, sizeof(in->comparator));
+	in->unit = x->units.p;
+	in->unit_len = x->units.len;
+	in->range = x->ref_range.p;
+	in->range_len = x->ref_range.len;
+	in->status = x->status.len > 0 ? x->status.p[0] : '\0';
+	in->observed_at = hl7_dtm_epoch(&x->observed_at, tz);
+}
+
+static void
+obs_line(struct check *c, const struct oru_msg *o, const struct oru_patient *p,
+    const struct oru_obs *x, const struct rules_eval *ev)
+{
+	struct hl7_buf *b = &c->out;
+	char iso[40];
+	size_t n;
+
+	hl7_buf_addc(b, '{');
+	json_key(b, "control_id", true);
+	json_str_or_null(b, o->control_id.p, o->control_id.len);
+	json_key(b, "patient_id", false);
+	json_str_or_null(b, p->id.p, p->id.len);
+	json_key(b, "analyte", false);
+	json_strz(b, rules_analyte_name(ev->analyte));
+	json_key(b, "code", false);
+	json_str_or_null(b, x->code.p, x->code.len);
+	json_key(b, "status", false);
+	json_str_or_null(b, x->status.p, x->status.len);
+	json_key(b, "value", false);
+	if (x->kind == ORU_VALUE_NUMBER)
+		json_num(b, x->number);
+	else
+		json_str_or_null(b, x->value_text.p, x->value_text.len);
+	json_key(b, "comparator", false);
+	json_str_or_null(b, x->comparator, strlen(x->comparator));
+	json_key(b, "unit", false);
+	json_str_or_null(b, x->units.p, x->units.len);
+	json_key(b, "canonical_value", false);
+	num_or_null(b, ev->value);
+	json_key(b, "canonical_unit", false);
+	json_strz(b, ev->unit);
+	json_key(b, "lln", false);
+	num_or_null(b, ev->lln);
+	json_key(b, "uln", false);
+	num_or_null(b, ev->uln);
+	json_key(b, "range_source", false);
+	json_strz(b, rules_range_source_name(ev->range_source));
+	json_key(b, "x_uln", false);
+	num_or_null(b, ev->x_uln);
+	json_key(b, "grade", false);
+	if (ev->grade < 0)
+		hl7_buf_add(b, "null", 4);
+	else
+		hl7_buf_printf(b, "%d", ev->grade);
+	json_key(b, "term", false);
+	json_strz(b, ev->term);
+	json_key(b, "eligibility", false);
+	json_strz(b, rules_verdict_name(ev->eligibility));
+	json_key(b, "hold", false);
+	hl7_buf_adds(b, ev->hold ? "true" : "false");
+	json_key(b, "problem", false);
+	json_strz(b, ev->problem);
+	json_key(b, "observed_at", false);
+	n = hl7_dtm_iso(&x->observed_at, iso);
+	json_str_or_null(b, iso, n);
+	hl7_buf_add(b, "}\n", 2);
+}
+
+/* Corrections match on the order (OBR-3, else OBR-2) + OBX-3 + OBX-4. */
+static size_t
+result_key(const struct oru_msg *o, const struct oru_obs *x, char *key,
+    size_t cap)
+{
+	struct hl7_str ord = { "", 0 };
+	int n;
+
+	if (x->order != UINT32_MAX)
+		ord = o->orders[x->order].filler.len > 0 ?
+		    o->orders[x->order].filler : o->orders[x->order].placer;
+	n = snprintf(key, cap, "%.*s|%.*s|%.*s", (int)ord.len, ord.p,
+	    (int)x->code.len, x->code.p, (int)x->sub_id.len, x->sub_id.p);
+	return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
+static void
+check_message(struct check *c, const struct oru_msg *o)
+{
+	struct rules_result in;
+	struct rules_eval ev;
+	struct rules_update up;
+	const struct oru_patient *p;
+	const struct oru_obs *x;
+	struct patient *pt;
+	char key[512];
+	bool excluded, conflict, have_id = false;
+	uint64_t id = 0;
+	uint32_t i, j;
+
+	for (i = 0; i < o->npatients; i++) {
+		p = &o->patients[i];
+		pt = NULL;
+		for (j = 0; j < p->nobs; j++) {
+			x = &o->obs[p->first_obs + j];
+			to_result(x, c->tz_offset_min, &in);
+			if (c->phase == RULES_PHASE_TREATMENT) {
+				rules_eval(c->rules, &in, c->have_baseline ?
+				    c->baseline : NULL, &ev);
+				if (ev.analyte != RULES_NONE)
+					obs_line(c, o, p, x, &ev);
+				continue;
+			}
+			/* Screening: only our analytes enter a history. */
+			if (rules_map(c->rules, &in, &excluded, &conflict) ==
+			    RULES_NONE)
+				continue;
+			if (pt == NULL)
+				pt = patient_get(c, p->id.p, p->id.len);
+			if (!have_id) {
+				id = remember_control_id(c, o->control_id);
+				have_id = true;
+			}
+			in.id = id;
+			rules_history_add(pt->h, &in, key,
+			    result_key(o, x, key, sizeof(key)), &up);
+			obs_line(c, o, p, x, &up.entry->ev);
+		}
+	}
+}
+
+static void
+patient_line(struct check *c, const struct patient *pt)
+{
+	struct rules_eligibility_result er;
+	const struct rules_criterion_verdict *v;
+	const struct rules_entry *e;
+	struct hl7_buf *b = &c->out;
+	size_t i;
+
+	rules_eligibility(c->rules, pt->h, c->at, &er);
+	hl7_buf_addc(b, '{');
+	json_key(b, "patient_id", true);
+	json_strz(b, pt->id);
+	json_key(b, "protocol", false);
+	json_strz(b, rules_protocol_name(c->rules));
+	json_key(b, "eligibility", false);
+	json_strz(b, rules_eligibility_name(er.status));
+	json_key(b, "criteria", false);
+	hl7_buf_addc(b, '[');
+	for (i = 0; i < er.ncriteria; i++) {
+		v = &er.criteria[i];
+		e = v->rests_on;
+		if (i > 0)
+			hl7_buf_addc(b, ',');
+		hl7_buf_addc(b, '{');
+		json_key(b, "analyte", true);
+		json_strz(b, rules_analyte_name(v->analyte));
+		json_key(b, "criterion", false);
+		json_strz(b, v->text);
+		json_key(b, "verdict", false);
+		json_strz(b, v->verdict == RULES_VERDICT_NONE ? "no_result" :
+		    rules_verdict_name(v->verdict));
+		json_key(b, "value", false);
+		num_or_null(b, e ? e->ev.value : NAN);
+		json_key(b, "unit", false);
+		json_strz(b, e ? e->ev.unit : NULL);
+		json_key(b, "uln", false);
+		num_or_null(b, e ? e->ev.uln : NAN);
+		json_key(b, "x_uln", false);
+		num_or_null(b, e ? e->ev.x_uln : NAN);
+		json_key(b, "observed_at", false);
+		if (e != NULL && e->observed_at >= 0) {
+			char iso[32];
+			time_t t = (time_t)e->observed_at;
+			struct tm tm;
+
+			gmtime_r(&t, &tm);
+			strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
+			json_strz(b, iso);
+		} else
+			hl7_buf_add(b, "null", 4);
+		json_key(b, "control_id", false);
+		json_strz(b, e && e->ev.id < c->nids ? c->control_ids[e->ev.id] :
+		    NULL);
+		hl7_buf_addc(b, '}');
+	}
+	hl7_buf_add(b, "]}\n", 3);
+}
+
+/* ISO 8601 (2026-11-20, 2026-11-20T07:30, ...Z or +08:00) or "now". */
+static int
+parse_at(const char *s, int tz, int64_t *out)
+{
+	char dtm[40];
+	struct hl7_dtm t;
+	size_t n = 0, i, len = strlen(s);
+
+	if (strcmp(s, "now") == 0) {
+		*out = (int64_t)time(NULL);
+		return 0;
+	}
+	for (i = 0; i < len && n + 6 < sizeof(dtm); i++) {
+		if (s[i] == '-' && n < 8)
+			continue;	/* date separators */
+		if (s[i] == ':' || s[i] == 'T' || s[i] == ' ')
+			continue;
+		if (s[i] == 'Z' && i == len - 1) {
+			memcpy(dtm + n, "+0000", 5);
+			n += 5;
+			continue;
+		}
+		dtm[n++] = s[i];
+	}
+	if (hl7_dtm_parse(dtm, n, &t) != 0)
+		return -1;
+	*out = hl7_dtm_epoch(&t, tz);
+	return 0;
+}
+
+/* ast=45 U/L,crea=1.1 mg/dL */
+static int
+parse_baseline(struct check *c, char *arg, const char **cause)
+{
+	char *item, *save = NULL, *eq, *end, *unit;
+	enum rules_analyte a;
+	double v, f;
+
+	for (item = strtok_r(arg, ",", &save); item != NULL;
+	    item = strtok_r(NULL, ",", &save)) {
+		eq = strchr(item, '=');
+		if (eq == NULL) {
+			*cause = "expected ANALYTE=VALUE UNIT";
+			return -1;
+		}
+		*eq = '\0';
+		a = rules_analyte_by_name(item);
+		if (a == RULES_NONE) {
+			*cause = "unknown analyte (ast alt tbil crea anc plt hgb)";
+			return -1;
+		}
+		errno = 0;
+		v = strtod(eq + 1, &end);
+		if (errno != 0 || end == eq + 1) {
+			*cause = "baseline value is not a number";
+			return -1;
+		}
+		unit = end;
+		while (*unit == ' ')
+			unit++;
+		f = rules_unit_factor(c->rules, a, unit, strlen(unit));
+		if (f == 0) {
+			*cause = "baseline unit not known for that analyte";
+			return -1;
+		}
+		c->baseline[a].known = true;
+		c->baseline[a].value = v * f;
+		c->baseline[a].uln = NAN;
+		c->have_baseline = true;
+	}
+	return 0;
+}
+
+static void
+check_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: labwatch check [--phase screening|treatment] "
+	    "[--baseline ANALYTE=VALUE UNIT,...]\n"
+	    "                      [--protocol FILE] [--at TIME] "
+	    "[--id-type TYPE] [FILE...|-]\n"
+	    "  Grades the protocol analytes of HL7 files (the forms labwatch "
+	    "parse reads)\n"
+	    "  and prints one JSON line per observation; with --phase "
+	    "screening, then one\n"
+	    "  line per patient with the eligibility verdict.\n"
+	    "  --phase      screening (default) or treatment\n"
+	    "  --baseline   e.g. ast=45 U/L,crea=1.1 mg/dL (treatment grading)\n"
+	    "  --protocol   protocol file (default %s/%s)\n"
+	    "  --at         evaluation time, ISO 8601 (default now)\n",
+	    LABWATCH_DATADIR, DEFAULT_PROTOCOL);
+}
+
+int
+cmd_check(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "phase", required_argument, NULL, 'p' },
+		{ "baseline", required_argument, NULL, 'b' },
+		{ "protocol", required_argument, NULL, 'P' },
+		{ "at", required_argument, NULL, 'a' },
+		{ "id-type", required_argument, NULL, 'i' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct check c;
+	struct oru_opts oopts = { NULL };
+	struct hl7_msg m;
+	struct oru_msg o;
+	struct hl7_split *sp;
+	struct hl7_split_item it;
+	const char *protocol = NULL, *at = "now", *stdin_only[] = { "-" };
+	const char *const *files;
+	char *baseline = NULL, *cause = NULL, *buf, defpath[4096];
+	const char *env;
+	size_t len, i;
+	int ch, nfiles, f, status = 0;
+	time_t now = time(NULL);
+	struct tm tm;
+
+	memset(&c, 0, sizeof(c));
+	c.phase = RULES_PHASE_SCREENING;
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'p':
+			if (strcmp(optarg, "screening") == 0)
+				c.phase = RULES_PHASE_SCREENING;
+			else if (strcmp(optarg, "treatment") == 0)
+				c.phase = RULES_PHASE_TREATMENT;
+			else {
+				fprintf(stderr, "labwatch check: --phase is "
+				    "screening or treatment\n");
+				return 2;
+			}
+			break;
+		case 'b':
+			baseline = optarg;
+			break;
+		case 'P':
+			protocol = optarg;
+			break;
+		case 'a':
+			at = optarg;
+			break;
+		case 'i':
+			oopts.id_type = optarg;
+			break;
+		case 'h':
+			check_usage(stdout);
+			return 0;
+		default:
+			check_usage(stderr);
+			return 2;
+		}
+	}
+	if (protocol == NULL) {
+		env = getenv("LABWATCH_DATADIR");
+		snprintf(defpath, sizeof(defpath), "%s/%s",
+		    env ? env : LABWATCH_DATADIR, DEFAULT_PROTOCOL);
+		protocol = defpath;
+	}
+	if (rules_load(protocol, &c.rules, &cause) != 0) {
+		fprintf(stderr, "labwatch check: %s\n", cause);
+		free(cause);
+		return 2;
+	}
+	localtime_r(&now, &tm);
+	c.tz_offset_min = (int)(tm.tm_gmtoff / 60);
+	if (parse_at(at, c.tz_offset_min, &c.at) != 0) {
+		fprintf(stderr, "labwatch check: --at '%s' is not ISO 8601\n",
+		    at);
+		rules_free(c.rules);
+		return 2;
+	}
+	if (baseline != NULL) {
+		char *copy = xstrdup(baseline);
+		const char *why = NULL;
+
+		if (parse_baseline(&c, copy, &why) != 0) {
+			fprintf(stderr, "labwatch check: --baseline: %s\n", why);
+			free(copy);
+			rules_free(c.rules);
+			return 2;
+		}
+		free(copy);
+	}
+	files = (const char *const *)(argv + optind);
+	nfiles = argc - optind;
+	if (nfiles == 0) {
+		files = stdin_only;
+		nfiles = 1;
+	}
+
+	hl7_msg_init(&m);
+	oru_msg_init(&o);
+	hl7_buf_init(&c.out);
+	for (f = 0; f < nfiles; f++) {
+		if (cli_read_file(files[f], &buf, &len) != 0) {
+			fprintf(stderr, "labwatch check: %s: %s\n", files[f],
+			    strerror(errno));
+			status = 2;
+			continue;
+		}
+		sp = hl7_split_new(buf, len, 8u << 20);
+		while (hl7_split_next(sp, &it) == 1) {
+			if (it.is_error || hl7_parse(&m, it.data, it.len,
+			    NULL) != 0 || oru_extract(&o, &m, &oopts) != 0) {
+				/* labwatch parse says why; check says where. */
+				fprintf(stderr, "labwatch check: %s: offset %zu: "
+				    "%s\n", files[f], it.offset, it.is_error ?
+				    it.reason : m.err.reason);
+				status = status ? status : 1;
+				continue;
+			}
+			check_message(&c, &o);
+			cli_flush(&c.out, stdout, 1 << 16);
+		}
+		hl7_split_free(sp);
+		free(buf);
+	}
+	if (c.phase == RULES_PHASE_SCREENING && c.npatients > 0) {
+		/* Patients in the order the files named them. */
+		const struct patient **order = xcalloc(c.npatients,
+		    sizeof(*order));
+
+		for (i = 0; i < c.cap; i++)
+			if (c.patients[i].id != NULL)
+				order[c.patients[i].seq] = &c.patients[i];
+		for (i = 0; i < c.npatients; i++) {
+			patient_line(&c, order[i]);
+			cli_flush(&c.out, stdout, 1 << 16);
+		}
+		free(order);
+	}
+	cli_flush(&c.out, stdout, 0);
+	if (fflush(stdout) != 0)
+		status = 2;
+
+	for (i = 0; i < c.cap; i++) {
+		free(c.patients[i].id);
+		rules_history_free(c.patients[i].h);
+	}
+	free(c.patients);
+	for (i = 0; i < c.nids; i++)
+		free(c.control_ids[i]);
+	free(c.control_ids);
+	hl7_buf_free(&c.out);
+	oru_msg_free(&o);
+	hl7_msg_free(&m);
+	rules_free(c.rules);
+	return status;
+}

@@ -1,0 +1,111 @@
+#!/bin/sh
+# labwatch check: screening verdicts, treatment grades, baselines, the
+# window, problems, and usage errors, on messages as a LIS sends them.
+. "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+LW="$top_builddir/cli/labwatch"
+PROTO="$top_srcdir/rules/data/protocols/nct04933669.conf"
+chk() { "$LW" check --protocol "$PROTO" "$@"; }
+
+# One ORU for patient $1 (control id $2) observed at $3 (DTM) with OBX lines
+# given as "CODE|VALUE_TYPE|VALUE|UNIT|RANGE" arguments.
+oru() {
+	pid=$1 cid=$2 when=$3
+	shift 3
+	printf 'MSH|^~\\&|LIS|MAINLAB|LABWATCH|HOSP|%s||ORU^R01^ORU_R01|%s|P|2.5.1\r' "$when" "$cid"
+	printf 'PID|1||%s^^^HOSP^MR||Doe^Jane||19700101|F\r' "$pid"
+	printf 'OBR|1|O%s|F%s|24323-8^CMP^LN|||%s\r' "$cid" "$cid" "$when"
+	i=0
+	for obx in "$@"; do
+		i=$((i + 1))
+		code=${obx%%|*}; rest=${obx#*|}
+		vt=${rest%%|*}; rest=${rest#*|}
+		val=${rest%%|*}; rest=${rest#*|}
+		unit=${rest%%|*}; range=${rest#*|}
+		printf 'OBX|%d|%s|%s^X^LN||%s|%s|%s||||F|||%s\r' "$i" "$vt" "$code" "$val" "$unit" "$range" "$when"
+	done
+}
+normal7() { # all seven analytes within limits
+	echo "1920-8|NM|25|U/L|10-40" "1742-6|NM|30|U/L|10-40" \
+	    "1975-2|NM|0.8|mg/dL|0.2-1.2" "2160-0|NM|0.9|mg/dL|0.6-1.2" \
+	    "751-8|NM|3.2|10*9/L|1.8-7.5" "777-3|NM|250|10*9/L|150-400" \
+	    "718-7|NM|13.5|g/dL|12.0-16.0"
+}
+json_assert() { # file expression over L (the parsed lines)
+	$PY - "$1" "$2" <<'EOF'
+import json, sys
+L = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+P = {l["patient_id"]: l for l in L if "eligibility" in l and "criteria" in l}
+O = [l for l in L if "analyte" in l]
+ok = eval("(" + sys.argv[2] + ")")
+if not ok:
+    print("assertion failed:", sys.argv[2]); [print(l) for l in L[:12]]; sys.exit(1)
+EOF
+}
+
+# 1. Screening: eligible, ineligible on AST, incomplete without Hb.
+# shellcheck disable=SC2046
+{
+	oru P1 C1 20261118080000+0800 $(normal7)
+	oru P2 C2 20261118080000+0800 "1920-8|NM|101|U/L|10-40" $(normal7 | cut -d' ' -f2-)
+	oru P3 C3 20261118080000+0800 $(normal7 | cut -d' ' -f1-6)
+	oru P4 C4 20261118080000+0800 "1920-8|NM|100|U/L|10-40" $(normal7 | cut -d' ' -f2-)
+} >"$TMP/screen.hl7"
+chk --at 2026-11-20T00:00:00Z "$TMP/screen.hl7" >"$TMP/screen.json"
+check "screening exits 0" test $? -eq 0
+check "all seven analytes on one line each" json_assert "$TMP/screen.json" \
+	'len(O) == 7 + 7 + 6 + 7 and all(o["canonical_unit"] for o in O)'
+check "normal labs: eligible" json_assert "$TMP/screen.json" \
+	'P["P1"]["eligibility"] == "eligible" and all(c["verdict"] == "pass" for c in P["P1"]["criteria"])'
+check "AST 101 with ULN 40 (> 2.5 x ULN): ineligible" json_assert "$TMP/screen.json" \
+	'P["P2"]["eligibility"] == "ineligible" and [c["verdict"] for c in P["P2"]["criteria"] if c["analyte"] == "ast"] == ["fail"]
+	 and [c["control_id"] for c in P["P2"]["criteria"] if c["analyte"] == "ast"] == ["C2"]'
+check "AST exactly 2.5 x ULN passes (milder side)" json_assert "$TMP/screen.json" \
+	'P["P4"]["eligibility"] == "eligible"'
+check "no hemoglobin: incomplete" json_assert "$TMP/screen.json" \
+	'P["P3"]["eligibility"] == "incomplete" and [c["verdict"] for c in P["P3"]["criteria"] if c["analyte"] == "hgb"] == ["no_result"]'
+check "units converted (bilirubin mg/dL x 17.1, Hb g/dL x 10)" json_assert "$TMP/screen.json" \
+	'[o["canonical_value"] for o in O if o["patient_id"] == "P1" and o["analyte"] in ("tbil", "hgb")] == [13.68, 135]'
+
+# 2. The 14-day window: the same labs, evaluated 15 days later.
+chk --at 2026-12-03T00:00:00Z "$TMP/screen.hl7" >"$TMP/late.json"
+check "results older than the window: incomplete" json_assert "$TMP/late.json" \
+	'P["P1"]["eligibility"] == "incomplete"'
+
+# 3. Treatment: a comparator, hold thresholds, a unit we do not know, and a
+#    percentage that must not be read as a count.
+oru T1 D1 20261120073000+0800 "751-8|ST|<0.1|10*9/L|1.8-7.5" "777-3|NM|45|10*9/L|150-400" \
+	"1920-8|NM|30|mg/L|10-40" "770-8|NM|5|%|40-75" "1742-6|NM|210|U/L|10-40" >"$TMP/treat.hl7"
+chk --phase treatment "$TMP/treat.hl7" >"$TMP/treat.json"
+check "treatment exits 0" test $? -eq 0
+check "ANC <0.1 is grade 4 and a hold" json_assert "$TMP/treat.json" \
+	'[(o["grade"], o["hold"], o["comparator"]) for o in O if o["analyte"] == "anc"] == [(4, True, "<")]'
+check "platelets 45: grade 3, hold" json_assert "$TMP/treat.json" \
+	'[(o["grade"], o["hold"]) for o in O if o["analyte"] == "plt"] == [(3, True)]'
+check "AST in mg/L: unit_unknown, no grade" json_assert "$TMP/treat.json" \
+	'[(o["problem"], o["grade"]) for o in O if o["analyte"] == "ast"] == [("unit_unknown", None)]'
+check "neutrophils % not mapped" json_assert "$TMP/treat.json" \
+	'not [o for o in O if o["code"] == "770-8"]'
+check "ALT 210 with ULN 40: 5.25 x ULN, grade 3, hold" json_assert "$TMP/treat.json" \
+	'[(o["grade"], o["x_uln"], o["hold"]) for o in O if o["analyte"] == "alt"] == [(3, 5.25, True)]'
+
+# 4. A baseline changes the grade: ALT 160 is 4 x ULN (grade 2) with a
+#    normal baseline, 1.6 x an abnormal baseline of 100 (grade 1).
+oru T2 D2 20261120073000+0800 "1742-6|NM|160|U/L|10-40" >"$TMP/alt.hl7"
+chk --phase treatment "$TMP/alt.hl7" >"$TMP/alt0.json"
+chk --phase treatment --baseline "alt=100 U/L" "$TMP/alt.hl7" >"$TMP/alt1.json"
+check "ALT 160 without baseline: grade 2" json_assert "$TMP/alt0.json" 'O[0]["grade"] == 2'
+check "ALT 160 with baseline 100 U/L: grade 1" json_assert "$TMP/alt1.json" 'O[0]["grade"] == 1'
+
+# 5. Usage errors name what is wrong and exit 2.
+chk --phase later "$TMP/alt.hl7" >/dev/null 2>"$TMP/err1"
+check "bad --phase exits 2" test $? -eq 2
+chk --baseline "xyz=1 U/L" "$TMP/alt.hl7" >/dev/null 2>"$TMP/err2"
+check "bad --baseline exits 2" test $? -eq 2
+check "bad --baseline says why" grep -q "unknown analyte" "$TMP/err2"
+"$LW" check --protocol "$TMP/nope.conf" "$TMP/alt.hl7" >/dev/null 2>"$TMP/err3"
+check "missing protocol file exits 2" test $? -eq 2
+check "missing protocol file named" grep -q "nope.conf" "$TMP/err3"
+chk --at yesterday "$TMP/alt.hl7" >/dev/null 2>&1
+check "bad --at exits 2" test $? -eq 2
+
+done_testing
