@@ -1,0 +1,661 @@
+/*
+ * test_rules_protocol.c: a patient over time: the screening window, the
+ * eligibility verdicts, corrections and retractions, alert decisions, the
+ * imatinib hold / restart rows; and the data-file loader's errors.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "rules/rules.h"
+
+#ifndef RULES_DATADIR
+#define RULES_DATADIR "rules/data"
+#endif
+#ifndef RULES_TESTDATA
+#define RULES_TESTDATA "tests/data/rules"
+#endif
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define DAY 86400
+#define NOW 1700000000
+
+static struct rules *R;
+
+static void
+setup(void)
+{
+	char *cause = NULL;
+
+	if (rules_load(RULES_DATADIR "/protocols/nct04933669.conf", &R, &cause) < 0)
+		cr_assert_fail("load: %s", cause);
+}
+
+static void
+teardown(void)
+{
+	rules_free(R);
+	R = NULL;
+}
+
+TestSuite(protocol, .init = setup, .fini = teardown);
+
+static const char *
+code_of(enum rules_analyte a)
+{
+	static const char *const codes[] = {
+		"1920-8", "1742-6", "1975-2", "2160-0", "751-8", "777-3", "718-7",
+	};
+	return codes[a];
+}
+
+static const char *
+unit_of(enum rules_analyte a)
+{
+	static const char *const units[] = {
+		"U/L", "U/L", "umol/L", "umol/L", "10^9/L", "10^9/L", "g/L",
+	};
+	return units[a];
+}
+
+static const char *
+range_of(enum rules_analyte a)
+{
+	static const char *const ranges[] = {
+		"0-40", "0-40", "0-20", "60-100", "2.0-7.5", "150-400", "120-160",
+	};
+	return ranges[a];
+}
+
+/* Add one result of analyte a; the key is "order/analyte". */
+static struct rules_update
+add(struct rules_history *h, enum rules_analyte a, double v, char status, int64_t t,
+    uint64_t id, const char *order)
+{
+	struct rules_result in;
+	struct rules_update up;
+	char key[64];
+
+	memset(&in, 0, sizeof in);
+	in.code = code_of(a);
+	in.code_len = strlen(in.code);
+	in.system = "LN";
+	in.system_len = 2;
+	in.alt_code = in.alt_system = "";
+	in.kind = RULES_VALUE_NUMBER;
+	in.value = v;
+	in.unit = unit_of(a);
+	in.unit_len = strlen(in.unit);
+	in.range = range_of(a);
+	in.range_len = strlen(in.range);
+	in.status = status;
+	in.observed_at = t;
+	in.id = id;
+	snprintf(key, sizeof key, "%s/%s", order, code_of(a));
+	rules_history_add(h, &in, key, strlen(key), &up);
+	return up;
+}
+
+/* Seven passing results at time t. */
+static void
+add_all_pass(struct rules_history *h, int64_t t, uint64_t id0)
+{
+	static const double v[] = { 30, 30, 10, 80, 3.0, 200, 130 };
+	int a;
+
+	for (a = 0; a < RULES_NANALYTES; a++)
+		add(h, a, v[a], 'F', t, id0 + (uint64_t)a, "screen");
+}
+
+/* ---- eligibility ---- */
+
+Test(protocol, eligible_ineligible_incomplete)
+{
+	struct rules_history *h = rules_history_new(R, RULES_PHASE_SCREENING);
+	struct rules_eligibility_result el;
+	size_t i;
+
+	rules_eligibility(R, h, NOW, &el);
+	cr_expect_eq(el.status, RULES_INCOMPLETE);
+	cr_expect_eq(el.ncriteria, 7);
+	add_all_pass(h, NOW - DAY, 1);
+	rules_eligibility(R, h, NOW, &el);
+	cr_expect_eq(el.status, RULES_ELIGIBLE);
+	cr_expect_str_eq(rules_eligibility_name(el.status), "eligible");
+	for (i = 0; i < el.ncriteria; i++) {
+		cr_expect_eq(el.criteria[i].verdict, RULES_VERDICT_PASS);
+		cr_assert_not_null(el.criteria[i].rests_on);
+		cr_expect_eq(el.criteria[i].rests_on->ev.id, 1 + (uint64_t)el.criteria[i].analyte);
+	}
+	cr_expect_str_eq(el.criteria[6].text, "hemoglobin < 90 g/L");
+
+	/* a newer failing platelet count: ineligible, resting on it */
+	add(h, RULES_PLT, 74, 'F', NOW - 3600, 100, "o2");
+	rules_eligibility(R, h, NOW, &el);
+	cr_expect_eq(el.status, RULES_INELIGIBLE);
+	cr_expect_str_eq(rules_eligibility_name(el.status), "ineligible");
+	cr_expect_eq(el.criteria[RULES_PLT].verdict, RULES_VERDICT_FAIL);
+	cr_expect_eq(el.criteria[RULES_PLT].rests_on->ev.id, 100);
+
+	/* a still newer passing one: eligible again (the most recent rests) */
+	add(h, RULES_PLT, 75, 'F', NOW - 60, 101, "o3");
+	rules_eligibility(R, h, NOW, &el);
+	cr_expect_eq(el.status, RULES_ELIGIBLE);
+	rules_history_free(h);
+}
+
+Test(protocol, ineligible_beats_incomplete)
+{
+	struct rules_history *h = rules_history_new(R, RULES_PHASE_SCREENING);
+	struct rules_eligibility_result el;
+
+	add(h, RULES_ANC, 1.2, 'F', NOW - DAY, 1, "o1");
+	rules_eligibility(R, h, NOW, &el);
+	cr_expect_eq(el.status, RULES_INELIGIBLE);
+	cr_expect_eq(el.criteria[RULES_AST].verdict, RULES_VERDICT_NONE);
+	cr_expect_null(el.criteria[RULES_AST].rests_on);
+	rules_history_free(h);
+}
+
+struct window_case {
+	int64_t t;
+	bool counts;
+};
+
+static const struct window_case window_cases[] = {
+	{ NOW, true },
+	{ NOW - 14 * DAY, true },	/* the window's first second */
+	{ NOW - 14 * DAY - 1, false },	/* one second too old */
+	{ NOW - 14 * DAY + 1, true },
+	{ NOW + 1, false },		/* after the evaluation time */
+	{ -1, false },			/* time unknown */
+};
+
+Test(protocol, window_edges)
+{
+	size_t i;
+
+	for (i = 0; i < N(window_cases); i++) {
+		struct rules_history *h = rules_history_new(R, RULES_PHASE_SCREENING);
+		struct rules_eligibility_result el;
+
+		add(h, RULES_HGB, 80, 'F', window_cases[i].t, 7, "o");
+		rules_eligibility(R, h, NOW, &el);
+		cr_expect_eq(el.criteria[RULES_HGB].verdict,
+		    window_cases[i].counts ? RULES_VERDICT_FAIL : RULES_VERDICT_NONE, "case %zu", i);
+		cr_expect_eq(el.status, window_cases[i].counts ? RULES_INELIGIBLE : RULES_INCOMPLETE,
+		    "case %zu", i);
+		rules_history_free(h);
+	}
+}
+
+Test(protocol, preliminary_not_used_until_promoted)
+{
+	struct rules_history *h = rules_history_new(R, RULES_PHASE_SCREENING);
+	struct rules_eligibility_result el;
+	struct rules_update up;
+
+	add(h, RULES_CREA, 120, 'P', NOW - DAY, 5, "o1");
+	rules_eligibility(R, h, NOW, &el);
+	cr_expect_eq(el.criteria[RULES_CREA].verdict, RULES_VERDICT_NONE);
+	/* U: changed to final, value not resent */
+	up = add(h, RULES_CREA, 0, 'U', NOW - DAY, 6, "o1");
+	cr_expect_eq(up.npromoted, 1);
+	cr_expect_eq(up.promoted[0], 5);
+	cr_expect_eq(up.nsuperseded, 0);
+	rules_eligibility(R, h, NOW, &el);
+	cr_expect_eq(el.criteria[RULES_CREA].verdict, RULES_VERDICT_FAIL);
+	cr_expect_eq(el.criteria[RULES_CREA].rests_on->ev.id, 5);
+	cr_expect_eq(el.criteria[RULES_CREA].rests_on->status, 'F');
+	cr_expect_null(el.criteria[RULES_CREA].rests_on->ev.problem);
+	rules_history_free(h);
+}
+
+Test(protocol, no_value_statuses_store_only)
+{
+	static const char st[] = { 'I', 'O', 'N', 'X' };
+	size_t i;
+
+	for (i = 0; i < N(st); i++) {
+		struct rules_history *h = rules_history_new(R, RULES_PHASE_SCREENING);
+		struct rules_eligibility_result el;
+		struct rules_update up;
+
+		up = add(h, RULES_AST, 500, st[i], NOW - DAY, 1, "o");
+		cr_expect_str_eq(up.entry->ev.problem, "not_evaluated");
+		cr_expect_eq(rules_history_count(h), 1);
+		rules_eligibility(R, h, NOW, &el);
+		cr_expect_eq(el.criteria[RULES_AST].verdict, RULES_VERDICT_NONE);
+		rules_history_free(h);
+	}
+}
+
+/* ---- corrections and retractions ---- */
+
+Test(protocol, correction_supersedes)
+{
+	struct rules_history *h = rules_history_new(R, RULES_PHASE_SCREENING);
+	struct rules_eligibility_result el;
+	struct rules_update up;
+
+	add(h, RULES_ALT, 150, 'F', NOW - DAY, 1, "o1");
+	add(h, RULES_ALT, 35, 'F', NOW - 2 * DAY, 2, "o0");	/* another order */
+	rules_eligibility(R, h, NOW, &el);
+	cr_expect_eq(el.criteria[RULES_ALT].verdict, RULES_VERDICT_FAIL);
+	/* the lab corrects o1 (a transcription error) */
+	up = add(h, RULES_ALT, 15, 'C', NOW - DAY, 3, "o1");
+	cr_expect_eq(up.nsuperseded, 1);
+	cr_expect_eq(up.superseded[0], 1);
+	cr_expect_eq(up.nretracted, 0);
+	cr_expect(rules_history_entry(h, 0)->superseded);
+	cr_expect(!rules_history_entry(h, 1)->superseded);
+	rules_eligibility(R, h, NOW, &el);
+	cr_expect_eq(el.criteria[RULES_ALT].verdict, RULES_VERDICT_PASS);
+	cr_expect_eq(el.criteria[RULES_ALT].rests_on->ev.id, 3);
+	/* a second correction supersedes the first one, not the original twice */
+	up = add(h, RULES_ALT, 16, 'C', NOW - DAY, 4, "o1");
+	cr_expect_eq(up.nsuperseded, 1);
+	cr_expect_eq(up.superseded[0], 3);
+	rules_history_free(h);
+}
+
+Test(protocol, delete_and_wrong_retract)
+{
+	static const char st[] = { 'D', 'W' };
+	size_t i;
+
+	for (i = 0; i < N(st); i++) {
+		struct rules_history *h = rules_history_new(R, RULES_PHASE_SCREENING);
+		struct rules_eligibility_result el;
+		struct rules_update up;
+
+		add(h, RULES_TBIL, 40, 'F', NOW - 2 * DAY, 1, "o1");
+		add(h, RULES_TBIL, 12, 'F', NOW - 3 * DAY, 2, "o0");
+		rules_eligibility(R, h, NOW, &el);
+		cr_expect_eq(el.criteria[RULES_TBIL].rests_on->ev.id, 1);
+		up = add(h, RULES_TBIL, 0, st[i], NOW - 2 * DAY, 3, "o1");
+		cr_expect_eq(up.nretracted, 1, "status %c", st[i]);
+		cr_expect_eq(up.retracted[0], 1);
+		cr_expect_eq(up.nsuperseded, 0);
+		cr_expect(rules_history_entry(h, 0)->retracted);
+		/* the verdict now rests on the older, still valid result */
+		rules_eligibility(R, h, NOW, &el);
+		cr_expect_eq(el.criteria[RULES_TBIL].verdict, RULES_VERDICT_PASS);
+		cr_expect_eq(el.criteria[RULES_TBIL].rests_on->ev.id, 2);
+		rules_history_free(h);
+	}
+}
+
+/* ---- alert decisions ---- */
+
+Test(protocol, alert_decisions)
+{
+	struct rules_history *h = rules_history_new(R, RULES_PHASE_TREATMENT);
+	struct rules_open_alert open[2];
+	struct rules_alert_decision d;
+	struct rules_update up;
+
+	up = add(h, RULES_ALT, 201, 'F', NOW, 1, "o1");	/* grade 3 */
+	rules_alert_decide(R, &up.entry->ev, NULL, 0, &d);
+	cr_expect_eq(d.kind, RULES_ALERT_TOXICITY);
+	cr_expect_eq(d.grade, 3);
+	cr_expect_eq(d.analyte, RULES_ALT);
+
+	open[0].analyte = RULES_ALT;
+	open[0].grade = 3;
+	open[0].id = 77;
+	rules_alert_decide(R, &up.entry->ev, open, 1, &d);
+	cr_expect_eq(d.kind, RULES_ALERT_NONE);		/* same grade: nothing */
+
+	up = add(h, RULES_ALT, 801, 'F', NOW + 1, 2, "o2");	/* grade 4 */
+	rules_alert_decide(R, &up.entry->ev, open, 1, &d);
+	cr_expect_eq(d.kind, RULES_ALERT_ESCALATE);
+	cr_expect_eq(d.replaces, 0);
+	cr_expect_eq(d.grade, 4);
+
+	open[1].analyte = RULES_AST;	/* another analyte's alert is no reason */
+	open[1].grade = 4;
+	open[1].id = 78;
+	up = add(h, RULES_ALT, 201, 'F', NOW + 2, 3, "o3");
+	rules_alert_decide(R, &up.entry->ev, open + 1, 1, &d);
+	cr_expect_eq(d.kind, RULES_ALERT_TOXICITY);
+	open[0].grade = 4;
+	rules_alert_decide(R, &up.entry->ev, open, 2, &d);
+	cr_expect_eq(d.kind, RULES_ALERT_NONE);		/* lower: nothing */
+
+	up = add(h, RULES_ALT, 130, 'F', NOW + 3, 4, "o4");	/* grade 2 < alert grade */
+	rules_alert_decide(R, &up.entry->ev, NULL, 0, &d);
+	cr_expect_eq(d.kind, RULES_ALERT_NONE);
+
+	up = add(h, RULES_ALT, 900, 'P', NOW + 4, 5, "o5");	/* preliminary */
+	rules_alert_decide(R, &up.entry->ev, NULL, 0, &d);
+	cr_expect_eq(d.kind, RULES_ALERT_NONE);
+	up = add(h, RULES_ALT, 900, 'C', NOW + 4, 6, "o5");	/* its correction is final */
+	rules_alert_decide(R, &up.entry->ev, NULL, 0, &d);
+	cr_expect_eq(d.kind, RULES_ALERT_TOXICITY);
+	rules_history_free(h);
+}
+
+Test(protocol, data_quality_alert)
+{
+	struct rules_result in;
+	struct rules_eval ev;
+	struct rules_alert_decision d;
+
+	memset(&in, 0, sizeof in);
+	in.code = "751-8";
+	in.code_len = 5;
+	in.system = "LN";
+	in.system_len = 2;
+	in.alt_code = in.alt_system = "";
+	in.kind = RULES_VALUE_NUMBER;
+	in.value = 0.2;
+	in.unit = "cells/L";
+	in.unit_len = 7;
+	in.range = "";
+	in.status = 'F';
+	rules_eval(R, &in, NULL, &ev);
+	cr_expect_str_eq(ev.problem, "unit_unknown");
+	rules_alert_decide(R, &ev, NULL, 0, &d);
+	cr_expect_eq(d.kind, RULES_ALERT_DATA_QUALITY);
+	in.kind = RULES_VALUE_TEXT;
+	rules_eval(R, &in, NULL, &ev);
+	rules_alert_decide(R, &ev, NULL, 0, &d);
+	cr_expect_eq(d.kind, RULES_ALERT_DATA_QUALITY);
+	in.status = 'X';	/* no value by status: nothing to say */
+	rules_eval(R, &in, NULL, &ev);
+	rules_alert_decide(R, &ev, NULL, 0, &d);
+	cr_expect_eq(d.kind, RULES_ALERT_NONE);
+}
+
+/* ---- hold and restart ---- */
+
+Test(protocol, hepatotoxicity_restart_needs_every_analyte)
+{
+	struct rules_history *h = rules_history_new(R, RULES_PHASE_TREATMENT);
+	struct rules_hold_state st[RULES_MAX_HOLD_RULES];
+	struct rules_hold_event ev[4];
+	size_t n;
+
+	memset(st, 0, sizeof st);
+	cr_assert_eq(rules_hold_count(R), 2);
+	cr_expect_str_eq(rules_hold_name(R, 0), "hepatotoxicity");
+	cr_expect_str_eq(rules_hold_name(R, 1), "myelosuppression");
+
+	add(h, RULES_ALT, 30, 'F', NOW - 10 * DAY, 1, "o0");	/* before the hold */
+	add(h, RULES_AST, 200, 'F', NOW, 2, "o1");		/* 5 x ULN: not above */
+	n = rules_hold_step(R, h, NOW, st, ev, N(ev));
+	cr_expect_eq(n, 0);
+	add(h, RULES_AST, 201, 'F', NOW + 1, 3, "o2");
+	n = rules_hold_step(R, h, NOW + 1, st, ev, N(ev));
+	cr_assert_eq(n, 1);
+	cr_expect_eq(ev[0].kind, RULES_HOLD_STOP);
+	cr_expect_str_eq(ev[0].rule_name, "hepatotoxicity");
+	cr_expect_eq(ev[0].because->ev.id, 3);
+	cr_expect(st[0].held);
+	/* no second stop while held */
+	n = rules_hold_step(R, h, NOW + 1, st, ev, N(ev));
+	cr_expect_eq(n, 0);
+
+	/* AST and bilirubin back; ALT only from before the hold: still held */
+	add(h, RULES_AST, 99, 'F', NOW + 7 * DAY, 4, "o3");
+	add(h, RULES_TBIL, 29, 'F', NOW + 7 * DAY, 5, "o3");
+	n = rules_hold_step(R, h, NOW + 7 * DAY, st, ev, N(ev));
+	cr_expect_eq(n, 0);
+	/* ALT exactly 2.5 x ULN is not below it */
+	add(h, RULES_ALT, 100, 'F', NOW + 8 * DAY, 6, "o4");
+	n = rules_hold_step(R, h, NOW + 8 * DAY, st, ev, N(ev));
+	cr_expect_eq(n, 0);
+	add(h, RULES_ALT, 99.9, 'F', NOW + 9 * DAY, 7, "o5");
+	n = rules_hold_step(R, h, NOW + 9 * DAY, st, ev, N(ev));
+	cr_assert_eq(n, 1);
+	cr_expect_eq(ev[0].kind, RULES_HOLD_RESUME);
+	cr_expect_eq(ev[0].rule, 0);
+	cr_expect(!st[0].held);
+	rules_history_free(h);
+}
+
+Test(protocol, bilirubin_alone_blocks_restart)
+{
+	struct rules_history *h = rules_history_new(R, RULES_PHASE_TREATMENT);
+	struct rules_hold_state st[RULES_MAX_HOLD_RULES];
+	struct rules_hold_event ev[4];
+
+	memset(st, 0, sizeof st);
+	add(h, RULES_TBIL, 60.01, 'F', NOW, 1, "o1");		/* > 3 x 20 */
+	cr_assert_eq(rules_hold_step(R, h, NOW, st, ev, N(ev)), 1);
+	add(h, RULES_AST, 20, 'F', NOW + DAY, 2, "o2");
+	add(h, RULES_ALT, 20, 'F', NOW + DAY, 3, "o2");
+	add(h, RULES_TBIL, 30, 'F', NOW + DAY, 4, "o2");	/* 1.5 x: not below */
+	cr_expect_eq(rules_hold_step(R, h, NOW + DAY, st, ev, N(ev)), 0);
+	add(h, RULES_TBIL, 29.9, 'F', NOW + 2 * DAY, 5, "o3");
+	cr_assert_eq(rules_hold_step(R, h, NOW + 2 * DAY, st, ev, N(ev)), 1);
+	cr_expect_eq(ev[0].kind, RULES_HOLD_RESUME);
+	rules_history_free(h);
+}
+
+Test(protocol, myelosuppression_restart_needs_anc_and_plt)
+{
+	struct rules_history *h = rules_history_new(R, RULES_PHASE_TREATMENT);
+	struct rules_hold_state st[RULES_MAX_HOLD_RULES];
+	struct rules_hold_event ev[4];
+	size_t n;
+
+	memset(st, 0, sizeof st);
+	add(h, RULES_PLT, 50, 'F', NOW, 1, "o1");	/* 50: not below */
+	add(h, RULES_ANC, 1.0, 'F', NOW, 2, "o1");	/* 1.0: not below */
+	cr_expect_eq(rules_hold_step(R, h, NOW, st, ev, N(ev)), 0);
+	add(h, RULES_ANC, 0.99, 'F', NOW + 1, 3, "o2");
+	n = rules_hold_step(R, h, NOW + 1, st, ev, N(ev));
+	cr_assert_eq(n, 1);
+	cr_expect_str_eq(ev[0].rule_name, "myelosuppression");
+	cr_expect(st[1].held);
+	cr_expect(!st[0].held);
+	add(h, RULES_ANC, 1.5, 'F', NOW + DAY, 4, "o3");	/* >= 1.5: back */
+	cr_expect_eq(rules_hold_step(R, h, NOW + DAY, st, ev, N(ev)), 0);	/* no PLT since */
+	add(h, RULES_PLT, 74.9, 'F', NOW + 2 * DAY, 5, "o4");
+	cr_expect_eq(rules_hold_step(R, h, NOW + 2 * DAY, st, ev, N(ev)), 0);
+	add(h, RULES_PLT, 75, 'F', NOW + 3 * DAY, 6, "o5");	/* >= 75 */
+	n = rules_hold_step(R, h, NOW + 3 * DAY, st, ev, N(ev));
+	cr_assert_eq(n, 1);
+	cr_expect_eq(ev[0].kind, RULES_HOLD_RESUME);
+	cr_expect(!st[1].held);
+	rules_history_free(h);
+}
+
+Test(protocol, no_hold_in_screening_or_on_retracted)
+{
+	struct rules_history *h = rules_history_new(R, RULES_PHASE_SCREENING);
+	struct rules_hold_state st[RULES_MAX_HOLD_RULES];
+	struct rules_hold_event ev[4];
+
+	memset(st, 0, sizeof st);
+	add(h, RULES_ANC, 0.2, 'F', NOW, 1, "o1");
+	cr_expect_eq(rules_hold_step(R, h, NOW, st, ev, N(ev)), 0);
+	rules_history_set_phase(h, RULES_PHASE_TREATMENT);
+	add(h, RULES_ANC, 0, 'W', NOW, 2, "o1");	/* wrong patient */
+	cr_expect_eq(rules_hold_step(R, h, NOW, st, ev, N(ev)), 0);
+	rules_history_free(h);
+}
+
+/* ---- baselines ---- */
+
+Test(protocol, baseline_from_history)
+{
+	struct rules_history *h = rules_history_new(R, RULES_PHASE_SCREENING);
+	const struct rules_baseline *b;
+	struct rules_update up;
+
+	add(h, RULES_AST, 55, 'F', NOW - 5 * DAY, 1, "o1");
+	add(h, RULES_AST, 60, 'F', NOW - 2 * DAY, 2, "o2");
+	add(h, RULES_AST, 70, 'F', NOW + DAY, 3, "o3");	/* after the start */
+	cr_expect_eq(rules_history_baseline_from(h, NOW), 1);
+	b = rules_history_baselines(h);
+	cr_expect(b[RULES_AST].known);
+	cr_expect_float_eq(b[RULES_AST].value, 60, 1e-12);
+	cr_expect_float_eq(b[RULES_AST].uln, 40, 1e-12);
+	cr_expect(!b[RULES_ALT].known);
+	rules_history_set_phase(h, RULES_PHASE_TREATMENT);
+	cr_expect_eq(rules_history_phase(h), RULES_PHASE_TREATMENT);
+	/* abnormal baseline 60: 90 is grade 1 (1.5 x baseline, inclusive) */
+	up = add(h, RULES_AST, 90, 'F', NOW + 2 * DAY, 4, "o4");
+	cr_expect_eq(up.entry->ev.grade, 1);
+	up = add(h, RULES_AST, 89, 'F', NOW + 2 * DAY, 5, "o5");
+	cr_expect_eq(up.entry->ev.grade, 0);
+	rules_history_set_baseline(h, RULES_AST, NAN, NAN);
+	up = add(h, RULES_AST, 89, 'F', NOW + 2 * DAY, 6, "o6");
+	cr_expect_eq(up.entry->ev.grade, 1);
+	rules_history_free(h);
+}
+
+/* ---- other data files ---- */
+
+Test(protocol, site_local_codes_and_settings)
+{
+	struct rules *s;
+	struct rules_result in;
+	struct rules_eval ev;
+	struct rules_alert_decision d;
+	char *cause = NULL;
+
+	if (rules_load(RULES_TESTDATA "/site/protocol.conf", &s, &cause) < 0)
+		cr_assert_fail("load: %s", cause);
+	memset(&in, 0, sizeof in);
+	in.code = "NEUT#";
+	in.code_len = 5;
+	in.system = "99LAB";
+	in.system_len = 5;
+	in.alt_code = in.alt_system = "";
+	in.kind = RULES_VALUE_NUMBER;
+	in.value = 1.2;
+	in.unit = "K/uL";
+	in.unit_len = 4;
+	in.range = "";
+	in.status = 'P';
+	rules_eval(s, &in, NULL, &ev);
+	cr_expect_eq(ev.analyte, RULES_ANC);
+	cr_expect_eq(ev.range_source, RULES_RANGE_NONE);	/* no [defaults] */
+	cr_expect_str_eq(ev.problem, "no_reference_range");
+	cr_expect_eq(ev.grade, 2);		/* < 1.5 needs no LLN */
+	cr_expect_eq(rules_alert_grade(s), 2);
+	cr_expect_eq(rules_window_seconds(s), 7 * DAY);
+	rules_alert_decide(s, &ev, NULL, 0, &d);	/* alert_preliminary = yes */
+	cr_expect_eq(d.kind, RULES_ALERT_TOXICITY);
+	/* a local code under the LOINC system is not that local code */
+	in.system = "LN";
+	in.system_len = 2;
+	rules_eval(s, &in, NULL, &ev);
+	cr_expect_eq(ev.analyte, RULES_NONE);
+	in.code = "SGPT";
+	in.code_len = 4;
+	in.system = "L";
+	in.system_len = 1;
+	rules_eval(s, &in, NULL, &ev);
+	cr_expect_eq(ev.analyte, RULES_ALT);
+	rules_free(s);
+}
+
+Test(protocol, no_range_no_default)
+{
+	struct rules *s;
+	struct rules_result in;
+	struct rules_baseline base[RULES_NANALYTES];
+	struct rules_eval ev;
+	char *cause = NULL;
+	int k;
+
+	if (rules_load(RULES_TESTDATA "/nodefaults.conf", &s, &cause) < 0)
+		cr_assert_fail("load: %s", cause);
+	for (k = 0; k < RULES_NANALYTES; k++) {
+		base[k].known = false;
+		base[k].value = base[k].uln = NAN;
+	}
+	memset(&in, 0, sizeof in);
+	in.code = "2160-0";
+	in.code_len = 6;
+	in.system = "LN";
+	in.system_len = 2;
+	in.alt_code = in.alt_system = "";
+	in.kind = RULES_VALUE_NUMBER;
+	in.unit = "umol/L";
+	in.unit_len = 6;
+	in.range = "";
+	in.status = 'F';
+	in.value = 90;
+	rules_eval(s, &in, NULL, &ev);
+	cr_expect_eq(ev.grade, -1);
+	cr_expect_str_eq(ev.problem, "no_reference_range");
+	cr_expect(isnan(ev.x_uln));
+	/* creatinine with a baseline still reaches 2 or 3 on it */
+	base[RULES_CREA].known = true;
+	base[RULES_CREA].value = 50;
+	rules_eval(s, &in, base, &ev);
+	cr_expect_eq(ev.grade, 2);
+	cr_expect(ev.grade_is_minimum);
+	in.value = 151;
+	rules_eval(s, &in, base, &ev);
+	cr_expect_eq(ev.grade, 3);
+	cr_expect(ev.grade_is_minimum);
+	in.value = 70;
+	rules_eval(s, &in, base, &ev);
+	cr_expect_eq(ev.grade, -1);	/* grade 0 or 1: unknowable */
+	/* AST without ULN: ungradable, not grade 0 */
+	in.code = "1920-8";
+	in.unit = "U/L";
+	in.unit_len = 3;
+	in.value = 20;
+	rules_eval(s, &in, NULL, &ev);
+	cr_expect_eq(ev.grade, -1);
+	cr_expect_eq(ev.eligibility, RULES_VERDICT_NONE);
+	/* and its abnormal-baseline row cannot be chosen without any ULN */
+	base[RULES_AST].known = true;
+	base[RULES_AST].value = 60;
+	in.value = 400;
+	rules_eval(s, &in, base, &ev);
+	cr_expect_eq(ev.grade, -1);
+	rules_free(s);
+}
+
+/* ---- loader errors ---- */
+
+struct err_case {
+	const char *file;
+	const char *want;	/* expected start of the message */
+	const char *what;	/* a word it must contain */
+};
+
+static const struct err_case err_cases[] = {
+	{ "err-section.conf", RULES_TESTDATA "/err-section.conf:3: ", "bogus" },
+	{ "err-cond.conf", RULES_TESTDATA "/err-cond.conf:8: ", "<" },
+	{ "err-analyte.conf", RULES_TESTDATA "/err-analyte.conf:6: ", "bili" },
+	{ "err-window.conf", RULES_TESTDATA "/err-window.conf:3: ", "screening_window_days" },
+	{ "err-nokey.conf", RULES_TESTDATA "/err-nokey.conf:3: ", "key = value" },
+	{ "err-required.conf", RULES_TESTDATA "/err-required.conf: ", "needs name" },
+	{ "err-missing.conf", RULES_TESTDATA "/no-such-file.conf: ", "cannot open" },
+	{ "badunit/protocol.conf", RULES_TESTDATA "/badunit/analytes.conf:47: ", "factor" },
+	{ "badgrade/protocol.conf", RULES_TESTDATA "/badgrade/table.conf:6: ", "grade5" },
+	{ "nonexistent.conf", RULES_TESTDATA "/nonexistent.conf: ", "cannot open" },
+};
+
+Test(protocol, loader_errors)
+{
+	size_t i;
+
+	for (i = 0; i < N(err_cases); i++) {
+		char path[512], *cause = NULL;
+		struct rules *s = (struct rules *)1;
+
+		snprintf(path, sizeof path, "%s/%s", RULES_TESTDATA, err_cases[i].file);
+		cr_expect_eq(rules_load(path, &s, &cause), -1, "case %zu", i);
+		cr_expect_null(s);
+		cr_assert_not_null(cause, "case %zu", i);
+		cr_expect(strncmp(cause, err_cases[i].want, strlen(err_cases[i].want)) == 0,
+		    "case %zu: got '%s', want '%s...'", i, cause, err_cases[i].want);
+		cr_expect(strstr(cause, err_cases[i].what) != NULL, "case %zu: '%s' lacks '%s'",
+		    i, cause, err_cases[i].what);
+		free(cause);
+	}
+}
