@@ -20,7 +20,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli/json.h"
+#include "hl7/json.h"
 #include "cmd.h"
 #include "hl7/split.h"
 #include "hl7/xmalloc.h"

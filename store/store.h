@@ -79,6 +79,9 @@ struct store_config {
 	const char *default_charset;	/* MSH-18 when empty */
 	bool refuse_other_types;	/* non-ORU: AR 200 instead of AA ignored */
 	int tz_offset_min;		/* for DTMs without offset */
+	/* Where the store reports what it cannot answer to a peer. */
+	void (*log)(void *arg, int level, const char *msg);	/* level 0 error .. 3 debug */
+	void *log_arg;
 };
 
 /* Counters, read with store_stats(). */

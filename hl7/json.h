@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "hl7/buf.h"
+#include "buf.h"
 
 /* Append p[0..len) as a quoted, escaped JSON string. */
 void json_str(struct hl7_buf *b, const char *p, size_t len);

@@ -1,0 +1,1507 @@
+/*
+ * ingest.c: frames to rows, in the writer thread.
+ *
+ * A batch is two round trips in libpq pipeline mode:
+ *   1. BEGIN, one INSERT ... ON CONFLICT DO NOTHING RETURNING id per
+ *      message (no id back = a duplicate), the patients and enrollments
+ *      the cache lacks, and fresh ids for observations and alerts;
+ *   (1b. the stored history of enrolled patients seen for the first time;)
+ *   2. the observation rows, verdicts, alerts and state updates the rules
+ *      decide, then COMMIT.
+ * Observation and alert ids come from their sequences in blocks, so rows
+ * can refer to each other within round trip 2. A failed batch flushes the
+ * caches: they always mirror what is committed.
+ */
+#include "ingest.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+#include <openssl/evp.h>
+
+#include "db.h"
+#include "hl7/ack.h"
+#include "hl7/json.h"
+#include "hl7/xmalloc.h"
+#include "migrate.h"
+#include "rules/rules.h"
+
+#define ID_BLOCK 4096
+
+/* What the writer remembers of a patient; mirrors committed rows. */
+struct pcache {
+	char *pid;		/* PID-3.1; NULL: free slot */
+	int64_t db_id;
+	bool enrolled;		/* in this protocol, not off study */
+	enum rules_phase phase;
+	int64_t since;
+	bool have_baseline[RULES_NANALYTES];
+	double baseline[RULES_NANALYTES], baseline_uln[RULES_NANALYTES];
+	char elig[16];		/* last eligibility status, "" for none */
+	struct rules_hold_state hold[RULES_MAX_HOLD_RULES];
+	struct rules_history *h;	/* NULL until loaded */
+	struct rules_open_alert *open;	/* toxicity alerts open or acknowledged */
+	int64_t *open_obs;	/* the observation each rests on */
+	size_t nopen, capopen;
+	bool pending;		/* asked for in this batch's round trip 1 */
+	bool fresh;		/* history being loaded in round trip 1b */
+};
+
+/* One query in flight in the pipeline, and what to do with its result. */
+enum qtag {
+	Q_IGNORE = 0, Q_MSG, Q_PATIENT, Q_ENROLL, Q_OBS_IDS, Q_ALERT_IDS,
+	Q_HISTORY, Q_OPEN_ALERTS,
+};
+
+struct query {
+	enum qtag tag;
+	void *ctx;
+};
+
+struct ingest {
+	struct ingest_opts o;
+	struct rules *rules;
+	PGconn *conn;
+	struct pcache *pc;	/* open-addressing table */
+	size_t npc, cappc;
+	struct query *q;	/* queries of the current pipeline */
+	size_t nq, capq;
+	int64_t *obs_ids, *alert_ids;	/* reserved ids, used from the end */
+	size_t nobs_ids, nalert_ids, capobs_ids, capalert_ids;
+	struct hl7_arena arena;	/* parameter strings of a batch */
+	struct hl7_buf tmp, tmp2;
+	uint64_t alerts;
+	uint64_t ack_seq;
+	char err[256];
+};
+
+/* ---- small helpers ---- */
+
+static uint64_t
+hash_str(const char *s, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+	return h;
+}
+
+static void
+pcache_flush(struct ingest *g)
+{
+	size_t i;
+
+	for (i = 0; i < g->cappc; i++) {
+		free(g->pc[i].pid);
+		rules_history_free(g->pc[i].h);
+		free(g->pc[i].open);
+		free(g->pc[i].open_obs);
+	}
+	free(g->pc);
+	g->pc = NULL;
+	g->npc = g->cappc = 0;
+}
+
+static struct pcache *
+pcache_get(struct ingest *g, const char *pid, size_t len, bool create)
+{
+	struct pcache *old = g->pc, *p;
+	size_t i, oldcap = g->cappc, mask;
+
+	if (create && (g->npc + 1) * 2 > g->cappc) {
+		g->cappc = g->cappc ? g->cappc * 2 : 1024;
+		g->pc = xcalloc(g->cappc, sizeof(*g->pc));
+		mask = g->cappc - 1;
+		for (i = 0; i < oldcap; i++) {
+			if (old[i].pid == NULL)
+				continue;
+			for (p = &g->pc[hash_str(old[i].pid, strlen(old[i].pid)) &
+			    mask]; p->pid != NULL;
+			    p = &g->pc[(size_t)(p - g->pc + 1) & mask])
+				;
+			*p = old[i];
+		}
+		free(old);
+	}
+	if (g->cappc == 0)
+		return NULL;
+	mask = g->cappc - 1;
+	for (i = hash_str(pid, len) & mask;; i = (i + 1) & mask) {
+		p = &g->pc[i];
+		if (p->pid == NULL)
+			break;
+		if (strlen(p->pid) == len && memcmp(p->pid, pid, len) == 0)
+			return p;
+	}
+	if (!create)
+		return NULL;
+	memset(p, 0, sizeof(*p));
+	p->pid = xstrndup(pid, len);
+	g->npc++;
+	return p;
+}
+
+/* Length of the valid UTF-8 sequence at p, 0 if invalid. */
+static size_t
+utf8_len(const unsigned char *p, size_t n)
+{
+	unsigned c = p[0];
+	size_t len, i;
+
+	if (c < 0x80)
+		return 1;
+	if (c < 0xc2 || c > 0xf4)
+		return 0;
+	len = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] > 0x9f) ||
+	    (c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] > 0x8f))
+		return 0;
+	return len;
+}
+
+/*
+ * A NUL-terminated parameter: valid UTF-8 (PostgreSQL refuses anything
+ * else in text), invalid bytes as U+FFFD, control bytes but tab and
+ * newline dropped. Lives until the next batch.
+ */
+static const char *
+pstr(struct ingest *g, const char *p, size_t len)
+{
+	char *out = hl7_arena_alloc(&g->arena, len * 3 + 1), *o = out;
+	const unsigned char *s = (const unsigned char *)p, *end = s + len;
+	size_t u;
+
+	while (s < end) {
+		if (*s < 0x20 && *s != '\t' && *s != '\n') {
+			s++;
+			continue;
+		}
+		u = utf8_len(s, (size_t)(end - s));
+		if (u == 0) {
+			memcpy(o, "\xef\xbf\xbd", 3);
+			o += 3;
+			s++;
+			continue;
+		}
+		memcpy(o, s, u);
+		o += u;
+		s += u;
+	}
+	*o = '\0';
+	return out;
+}
+
+/* As pstr(), but NULL (SQL NULL) for an empty string. */
+static const char *
+pnull(struct ingest *g, const char *p, size_t len)
+{
+	return len == 0 ? NULL : pstr(g, p, len);
+}
+
+static const char *
+pnum(struct ingest *g, double v)
+{
+	char *out;
+
+	if (!isfinite(v))
+		return NULL;
+	out = hl7_arena_alloc(&g->arena, 32);
+	snprintf(out, 32, "%.17g", v);
+	return out;
+}
+
+static const char *
+pint(struct ingest *g, int64_t v)
+{
+	char *out = hl7_arena_alloc(&g->arena, 24);
+
+	snprintf(out, 24, "%lld", (long long)v);
+	return out;
+}
+
+static const char *
+pbuf(struct ingest *g, const struct hl7_buf *b)
+{
+	return pstr(g, b->p ? b->p : "", b->len);
+}
+
+/* ---- the pipeline ---- */
+
+static void
+q_push(struct ingest *g, enum qtag tag, void *ctx)
+{
+	if (g->nq == g->capq) {
+		g->capq = g->capq ? g->capq * 2 : 1024;
+		g->q = xreallocarray(g->q, g->capq, sizeof(*g->q));
+	}
+	g->q[g->nq].tag = tag;
+	g->q[g->nq].ctx = ctx;
+	g->nq++;
+}
+
+/* Send a prepared statement; text parameters unless formats says. */
+static int
+send_prep(struct ingest *g, const char *stmt, int n, const char *const *v,
+    const int *lengths, const int *formats, enum qtag tag, void *ctx)
+{
+	if (!PQsendQueryPrepared(g->conn, stmt, n, v, lengths, formats, 0)) {
+		snprintf(g->err, sizeof(g->err), "sending %s: %s", stmt,
+		    PQerrorMessage(g->conn));
+		return -1;
+	}
+	q_push(g, tag, ctx);
+	return 0;
+}
+
+static int
+send_sql(struct ingest *g, const char *sql, enum qtag tag)
+{
+	if (!PQsendQueryParams(g->conn, sql, 0, NULL, NULL, NULL, NULL, 0)) {
+		snprintf(g->err, sizeof(g->err), "sending: %s",
+		    PQerrorMessage(g->conn));
+		return -1;
+	}
+	q_push(g, tag, NULL);
+	return 0;
+}
+
+static const struct {
+	const char *name, *sql;
+} statements[] = {
+	{ "ins_msg",
+	  "INSERT INTO messages (received_at, peer, sending_application,"
+	  " sending_facility, control_id, message_type, version, outcome,"
+	  " reason, error_code, ack_code, size, raw, sha256, spool_ref)"
+	  " VALUES (to_timestamp($1::float8 / 1e6), $2, $3, $4, $5, $6, $7,"
+	  " $8, $9, $10::int, $11, $12::int, $13::bytea, $14::bytea, $15)"
+	  " ON CONFLICT DO NOTHING RETURNING id" },
+	{ "ins_patient",
+	  "INSERT INTO patients (patient_id, authority) VALUES ($1, $2)"
+	  " ON CONFLICT (patient_id) DO UPDATE SET patient_id ="
+	  " EXCLUDED.patient_id RETURNING id" },
+	{ "sel_enroll",
+	  "SELECT e.phase, extract(epoch FROM e.since)::float8,"
+	  " coalesce(e.eligibility_status, ''),"
+	  " coalesce((SELECT string_agg(key || '=' || value, ',')"
+	  "   FROM jsonb_each_text(e.hold_state)), ''),"
+	  " coalesce((SELECT string_agg(key || '=' || coalesce(value->>'value', '')"
+	  "   || '/' || coalesce(value->>'uln', ''), ',')"
+	  "   FROM jsonb_each(e.baseline)), '')"
+	  " FROM enrollments e JOIN patients p ON p.id = e.patient"
+	  " WHERE p.patient_id = $1 AND e.protocol = $2" },
+	{ "sel_history",
+	  "SELECT id, order_key, code, coding_system, alt_code,"
+	  " alt_coding_system, value, coalesce(comparator, ''), unit,"
+	  " ref_range, coalesce(status, ''),"
+	  " coalesce(extract(epoch FROM observed_at)::float8, -1), value_raw"
+	  " FROM observations WHERE patient = $1 AND analyte IS NOT NULL"
+	  " ORDER BY id" },
+	{ "sel_open_alerts",
+	  "SELECT id, analyte, grade, coalesce(observation, 0) FROM alerts"
+	  " WHERE patient = $1 AND protocol = $2 AND kind = 'toxicity'"
+	  " AND state IN ('open', 'acknowledged') ORDER BY id" },
+	{ "ids_obs",
+	  "SELECT nextval('labwatch.observations_id_seq')"
+	  " FROM generate_series(1, $1::int)" },
+	{ "ids_alert",
+	  "SELECT nextval('labwatch.alerts_id_seq')"
+	  " FROM generate_series(1, $1::int)" },
+	{ "ins_obs",
+	  "INSERT INTO observations (id, message, patient, order_key, set_id,"
+	  " code, coding_system, alt_code, alt_coding_system, text, sub_id,"
+	  " analyte, value_type, value_raw, comparator, value, unit,"
+	  " canonical_value, canonical_unit, ref_range, lln, uln, range_source,"
+	  " flags, status, observed_at, grade, problem, supersedes)"
+	  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
+	  " $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25,"
+	  " to_timestamp($26::float8), $27::int, $28, $29)" },
+	{ "ins_alert",
+	  "INSERT INTO alerts (id, patient, protocol, kind, severity, analyte,"
+	  " grade, observation, message, summary, details)"
+	  " VALUES ($1, $2, $3, $4, $5, $6, $7::int, $8, $9, $10, $11::jsonb)" },
+	{ "upd_escalated",
+	  "UPDATE alerts SET state = 'resolved', resolved_at = now(),"
+	  " superseded_by = $2 WHERE id = $1" },
+	{ "upd_alerts_superseded",
+	  "UPDATE alerts SET state = 'resolved', resolved_at = now()"
+	  " WHERE observation = $1 AND state IN ('open', 'acknowledged')" },
+	{ "upd_obs_retracted",
+	  "UPDATE observations SET retracted = true WHERE id = $1" },
+	{ "upd_alerts_retracted",
+	  "UPDATE alerts SET state = 'retracted', resolved_at = now()"
+	  " WHERE observation = $1 AND state IN ('open', 'acknowledged')" },
+	{ "ins_elig",
+	  "INSERT INTO eligibility (patient, protocol, status, message, criteria)"
+	  " VALUES ($1, $2, $3, $4, $5::jsonb)" },
+	{ "upd_enroll",
+	  "UPDATE enrollments SET eligibility_status = $3, hold_state = $4::jsonb,"
+	  " updated_at = now() WHERE patient = $1 AND protocol = $2" },
+};
+
+/*
+ * Sync and read every result of the pipeline in order, handing rows to
+ * handle(). Returns 0, -1 connection lost, -2 a statement failed.
+ */
+static int
+pipe_run(struct ingest *g,
+    void (*handle)(struct ingest *, const struct query *, PGresult *))
+{
+	PGresult *res;
+	ExecStatusType st;
+	size_t i;
+	int rc = 0;
+
+	if (!PQpipelineSync(g->conn)) {
+		snprintf(g->err, sizeof(g->err), "pipeline sync: %s",
+		    PQerrorMessage(g->conn));
+		return -1;
+	}
+	for (i = 0; i < g->nq; i++) {
+		res = PQgetResult(g->conn);
+		if (res == NULL) {
+			rc = PQstatus(g->conn) == CONNECTION_OK ? -2 : -1;
+			snprintf(g->err, sizeof(g->err), "missing result: %s",
+			    PQerrorMessage(g->conn));
+			break;
+		}
+		st = PQresultStatus(res);
+		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+			if (rc == 0 && handle != NULL)
+				handle(g, &g->q[i], res);
+		} else if (st != PGRES_PIPELINE_ABORTED && rc == 0) {
+			const char *state = PQresultErrorField(res,
+			    PG_DIAG_SQLSTATE);
+
+			snprintf(g->err, sizeof(g->err), "%s (SQLSTATE %s)",
+			    PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) ?
+			    PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) :
+			    "error", state ? state : "?");
+			rc = -2;
+		}
+		PQclear(res);
+		/* Each query's results end with a NULL. */
+		while ((res = PQgetResult(g->conn)) != NULL) {
+			if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
+				PQclear(res);
+				break;
+			}
+			PQclear(res);
+		}
+	}
+	/* Then the sync itself. */
+	while ((res = PQgetResult(g->conn)) != NULL) {
+		st = PQresultStatus(res);
+		PQclear(res);
+		if (st == PGRES_PIPELINE_SYNC)
+			break;
+	}
+	g->nq = 0;
+	if (PQstatus(g->conn) != CONNECTION_OK)
+		rc = -1;
+	return rc;
+}
+
+/* ---- connection ---- */
+
+struct ingest *
+ingest_new(const struct ingest_opts *o, struct rules *r)
+{
+	struct ingest *g = xcalloc(1, sizeof(*g));
+
+	g->o = *o;
+	g->rules = r;
+	hl7_buf_init(&g->tmp);
+	hl7_buf_init(&g->tmp2);
+	return g;
+}
+
+static void
+disconnect(struct ingest *g)
+{
+	if (g->conn != NULL)
+		PQfinish(g->conn);
+	g->conn = NULL;
+	/* Reserved ids stay valid (sequences never give them again). */
+	pcache_flush(g);
+}
+
+void
+ingest_free(struct ingest *g)
+{
+	if (g == NULL)
+		return;
+	disconnect(g);
+	free(g->q);
+	free(g->obs_ids);
+	free(g->alert_ids);
+	hl7_arena_free(&g->arena);
+	hl7_buf_free(&g->tmp);
+	hl7_buf_free(&g->tmp2);
+	free(g);
+}
+
+void
+ingest_set_rules(struct ingest *g, struct rules *r)
+{
+	g->rules = r;
+	/* Histories were evaluated with the old rules. */
+	pcache_flush(g);
+}
+
+bool
+ingest_connected(const struct ingest *g)
+{
+	return g->conn != NULL && PQstatus(g->conn) == CONNECTION_OK;
+}
+
+int
+ingest_connect(struct ingest *g, char **cause)
+{
+	PGresult *res;
+	size_t i;
+	int applied;
+
+	if (ingest_connected(g))
+		return 0;
+	disconnect(g);
+	g->conn = db_connect(g->o.conninfo, "labwatchd", cause);
+	if (g->conn == NULL)
+		return -1;
+	if (g->o.sql_dir != NULL &&
+	    store_migrate(g->conn, g->o.sql_dir, &applied, cause) != 0)
+		goto fail;
+	if (db_set_search_path(g->conn, cause) != 0 ||
+	    db_exec(g->conn, "listening for enrollments",
+	    "LISTEN labwatch_enrollment", cause) != 0)
+		goto fail;
+	for (i = 0; i < sizeof(statements) / sizeof(statements[0]); i++) {
+		res = PQprepare(g->conn, statements[i].name, statements[i].sql,
+		    0, NULL);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			char msg[512];
+
+			snprintf(msg, sizeof(msg), "preparing %s: %s",
+			    statements[i].name, PQresultErrorMessage(res));
+			PQclear(res);
+			*cause = xstrdup(msg);
+			goto fail;
+		}
+		PQclear(res);
+	}
+	if (PQenterPipelineMode(g->conn) != 1) {
+		*cause = xstrdup("cannot enter pipeline mode");
+		goto fail;
+	}
+	return 0;
+fail:
+	disconnect(g);
+	return -1;
+}
+
+/* Enrollment changes made by people: forget what we cached. */
+static void
+check_notifies(struct ingest *g)
+{
+	PGnotify *n;
+	bool any = false;
+
+	PQconsumeInput(g->conn);
+	while ((n = PQnotifies(g->conn)) != NULL) {
+		any = true;
+		PQfreemem(n);
+	}
+	if (any)
+		pcache_flush(g);
+}
+
+/* ---- prepare and ACK ---- */
+
+void
+ingest_prepare(struct ingest *g, struct ingest_work *w)
+{
+	struct hl7_parse_opts popts = { g->o.default_charset };
+	struct oru_opts oopts = { g->o.id_type };
+	uint32_t i;
+
+	w->parsed = w->quarantine = w->ignored = false;
+	w->reason = NULL;
+	w->err_code = 0;
+	w->outcome = STORE_PROCESSED;
+	w->message_id = 0;
+	w->nalerts = 0;
+	memcpy(w->ack_code, "AA", 3);
+	if (w->kind == STORE_FRAME_OVERSIZE) {
+		w->quarantine = true;
+		w->reason = "message larger than max_message_size";
+		w->err_code = HL7_ERR_INTERNAL;
+		memcpy(w->ack_code, "AR", 3);
+		hl7_parse(&w->msg, w->data, w->len, &popts);
+		return;
+	}
+	if (w->kind == STORE_FRAME_ABANDONED) {
+		w->quarantine = true;
+		w->reason = "frame cut short (no end block)";
+		w->err_code = HL7_ERR_SEGMENT_SEQUENCE;
+		memcpy(w->ack_code, "AE", 3);
+		hl7_parse(&w->msg, w->data, w->len, &popts);
+		return;
+	}
+	if (hl7_parse(&w->msg, w->data, w->len, &popts) != 0 ||
+	    oru_extract(&w->oru, &w->msg, &oopts) != 0) {
+		w->quarantine = true;
+		w->reason = w->msg.err.reason;
+		w->err_code = (int)w->msg.err.code;
+		/* MSH-level refusals are AR (resend later); content errors AE. */
+		memcpy(w->ack_code, w->err_code == HL7_ERR_UNSUPPORTED_VERSION ?
+		    "AR" : "AE", 3);
+		return;
+	}
+	w->parsed = true;
+	/* MSH-15/16 ask for enhanced mode: the sender will see CA, CE, CR. */
+	if (w->oru.accept_ack.len > 0 || w->oru.app_ack.len > 0)
+		w->ack_code[0] = 'C';
+	if (!w->oru.is_oru) {
+		if (g->o.refuse_other_types) {
+			w->quarantine = true;
+			w->reason = "message type not accepted (ORU^R01 only)";
+			w->err_code = HL7_ERR_UNSUPPORTED_TYPE;
+			w->ack_code[1] = 'R';
+		} else
+			w->ignored = true;
+		return;
+	}
+	for (i = 0; i < w->oru.npatients; i++)
+		if (w->oru.patients[i].id.len == 0 &&
+		    w->oru.patients[i].nobs > 0) {
+			/* Results for nobody cannot be kept as results. */
+			w->quarantine = true;
+			w->reason = "PID-3 patient identifier missing";
+			w->err_code = HL7_ERR_REQUIRED_FIELD;
+			w->ack_code[1] = 'E';
+			return;
+		}
+}
+
+bool
+ingest_ack(struct ingest *g, struct ingest_work *w, struct hl7_buf *out)
+{
+	struct hl7_ack_info info;
+	char cid[40], ts[32], ref[HL7_ACK_CONTROL_ID_MAX + 1];
+	time_t now = time(NULL);
+	struct tm tm;
+	const char *msa;
+	bool enhanced;
+
+	memset(&info, 0, sizeof(info));
+	if (w->kind == STORE_FRAME_ABANDONED)
+		return false;	/* no whole message to answer */
+	info.code = w->ack_code[1] == 'A' ? HL7_ACK_ACCEPT :
+	    w->ack_code[1] == 'E' ? HL7_ACK_ERROR : HL7_ACK_REJECT;
+	info.err = (enum hl7_errcode)w->err_code;
+	info.text = w->reason;
+	if (w->quarantine && w->msg.err.seg_id[0] != '\0') {
+		info.err_seg = w->msg.err.seg_id;
+		info.err_seq = w->msg.err.seg_seq;
+		info.err_field = w->msg.err.field;
+	}
+	snprintf(cid, sizeof(cid), "LW%lld%06llu", (long long)now,
+	    (unsigned long long)(++g->ack_seq % 1000000));
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%Y%m%d%H%M%S+0000", &tm);
+	info.control_id = cid;
+	info.timestamp = ts;
+	info.app = g->o.app ? g->o.app : "LABWATCH";
+	info.facility = g->o.facility ? g->o.facility : "";
+	if (hl7_ack_recover_control_id(w->data, w->len, ref, sizeof(ref)) > 0)
+		info.ref_control_id = ref;
+	if (hl7_ack_build(out, &w->msg, &info) == 0)
+		return false;
+	/* Remember which code the sender saw (CA and AA alike). */
+	msa = out->len > 0 ? strstr(out->p, "\rMSA") : NULL;
+	enhanced = msa != NULL && msa[4] != '\0' && msa[5] == 'C';
+	if (enhanced)
+		w->ack_code[0] = 'C';
+	return true;
+}
+
+/* ---- round trip 1 ---- */
+
+static void
+sha256(const char *p, size_t len, unsigned char out[32])
+{
+	unsigned int n = 32;
+
+	EVP_Digest(p, len, out, &n, EVP_sha256(), NULL);
+}
+
+static int
+send_message_row(struct ingest *g, struct ingest_work *w)
+{
+	const char *v[15];
+	int lengths[15] = { 0 }, formats[15] = { 0 };
+	unsigned char *digest = (unsigned char *)hl7_arena_alloc(&g->arena, 32);
+	const char *outcome = w->quarantine ? "quarantined" :
+	    w->ignored ? "ignored" : "processed";
+	char *us = hl7_arena_alloc(&g->arena, 24);
+
+	sha256(w->data, w->len, digest);
+	snprintf(us, 24, "%lld", (long long)w->received_at);
+	v[0] = us;
+	v[1] = pstr(g, w->peer, strlen(w->peer));
+	v[2] = w->parsed ? pstr(g, w->oru.sending_app.p, w->oru.sending_app.len) : "";
+	v[3] = w->parsed ? pstr(g, w->oru.sending_facility.p,
+	    w->oru.sending_facility.len) : "";
+	v[4] = w->parsed ? pnull(g, w->oru.control_id.p, w->oru.control_id.len) :
+	    NULL;
+	v[5] = w->parsed ? pnull(g, w->oru.type, strlen(w->oru.type)) : NULL;
+	v[6] = w->parsed ? pnull(g, w->oru.version.p, w->oru.version.len) : NULL;
+	v[7] = outcome;
+	v[8] = w->reason ? pstr(g, w->reason, strlen(w->reason)) : NULL;
+	v[9] = w->err_code ? pint(g, w->err_code) : NULL;
+	v[10] = w->ack_code;
+	v[11] = pint(g, (int64_t)w->total);
+	v[12] = w->data;
+	lengths[12] = (int)w->len;
+	formats[12] = 1;
+	v[13] = (const char *)digest;
+	lengths[13] = 32;
+	formats[13] = 1;
+	v[14] = w->spool_ref;
+	if (!w->parsed && w->quarantine) {
+		/* Keep what can be read of MSH so an analyst can find it. */
+		char *cid = hl7_arena_alloc(&g->arena, 201);
+
+		if (hl7_ack_recover_control_id(w->data, w->len, cid, 201) > 0)
+			v[4] = pstr(g, cid, strlen(cid));
+	}
+	return send_prep(g, "ins_msg", 15, v, lengths, formats, Q_MSG, w);
+}
+
+static void
+handle_rt1(struct ingest *g, const struct query *q, PGresult *res)
+{
+	struct ingest_work *w;
+	struct pcache *p;
+	size_t i, n = (size_t)PQntuples(res);
+	char *save, *item, *eq, *slash;
+	enum rules_analyte a;
+
+	switch (q->tag) {
+	case Q_MSG:
+		w = q->ctx;
+		w->message_id = n > 0 ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) :
+		    -1;
+		break;
+	case Q_PATIENT:
+		p = q->ctx;
+		if (n > 0)
+			p->db_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		break;
+	case Q_ENROLL:
+		p = q->ctx;
+		p->enrolled = false;
+		if (n == 0)
+			break;
+		if (strcmp(PQgetvalue(res, 0, 0), "screening") == 0) {
+			p->enrolled = true;
+			p->phase = RULES_PHASE_SCREENING;
+		} else if (strcmp(PQgetvalue(res, 0, 0), "off_study") != 0) {
+			p->enrolled = true;
+			p->phase = RULES_PHASE_TREATMENT;
+		}
+		p->since = (int64_t)strtod(PQgetvalue(res, 0, 1), NULL);
+		snprintf(p->elig, sizeof(p->elig), "%s", PQgetvalue(res, 0, 2));
+		/* hold_state: name=epoch,... */
+		save = NULL;
+		for (item = strtok_r(PQgetvalue(res, 0, 3), ",", &save); item;
+		    item = strtok_r(NULL, ",", &save)) {
+			eq = strchr(item, '=');
+			if (eq == NULL)
+				continue;
+			*eq = '\0';
+			for (i = 0; i < rules_hold_count(g->rules); i++)
+				if (strcmp(rules_hold_name(g->rules, i), item) == 0) {
+					p->hold[i].held = true;
+					p->hold[i].since = strtoll(eq + 1, NULL, 10);
+				}
+		}
+		/* baseline: analyte=value/uln,... */
+		save = NULL;
+		for (item = strtok_r(PQgetvalue(res, 0, 4), ",", &save); item;
+		    item = strtok_r(NULL, ",", &save)) {
+			eq = strchr(item, '=');
+			if (eq == NULL)
+				continue;
+			*eq = '\0';
+			slash = strchr(eq + 1, '/');
+			a = rules_analyte_by_name(item);
+			if (a == RULES_NONE || slash == NULL || eq[1] == '/')
+				continue;
+			p->have_baseline[a] = true;
+			p->baseline[a] = strtod(eq + 1, NULL);
+			p->baseline_uln[a] = slash[1] ? strtod(slash + 1, NULL) :
+			    NAN;
+		}
+		break;
+	case Q_OBS_IDS:
+	case Q_ALERT_IDS: {
+		int64_t **ids = q->tag == Q_OBS_IDS ? &g->obs_ids : &g->alert_ids;
+		size_t *cnt = q->tag == Q_OBS_IDS ? &g->nobs_ids : &g->nalert_ids;
+		size_t *cap = q->tag == Q_OBS_IDS ? &g->capobs_ids :
+		    &g->capalert_ids;
+
+		if (*cnt + n > *cap) {
+			*cap = *cnt + n;
+			*ids = xreallocarray(*ids, *cap, sizeof(**ids));
+		}
+		/* Used from the end: store in reverse so ids ascend. */
+		memmove(*ids + n, *ids, *cnt * sizeof(**ids));
+		for (i = 0; i < n; i++)
+			(*ids)[n - 1 - i] = strtoll(PQgetvalue(res, (int)i, 0),
+			    NULL, 10);
+		*cnt += n;
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+static int64_t
+take_id(int64_t *ids, size_t *n)
+{
+	return *n > 0 ? ids[--*n] : 0;
+}
+
+/* The patient's key for result history: order + code + sub-id. */
+static const char *
+order_key(struct ingest *g, const struct oru_msg *o, const struct oru_obs *x,
+    size_t *len)
+{
+	struct hl7_str ord = { "", 0 };
+	char *k;
+
+	if (x->order != UINT32_MAX)
+		ord = o->orders[x->order].filler.len > 0 ?
+		    o->orders[x->order].filler : o->orders[x->order].placer;
+	k = hl7_arena_alloc(&g->arena, ord.len + x->code.len + x->sub_id.len + 3);
+	*len = (size_t)sprintf(k, "%.*s|%.*s|%.*s", (int)ord.len, ord.p,
+	    (int)x->code.len, x->code.p, (int)x->sub_id.len, x->sub_id.p);
+	return k;
+}
+
+/* ---- history (round trip 1b) ---- */
+
+static void
+add_open(struct pcache *p, enum rules_analyte a, int grade, int64_t id,
+    int64_t obs)
+{
+	if (p->nopen == p->capopen) {
+		p->capopen = p->capopen ? p->capopen * 2 : 4;
+		p->open = xreallocarray(p->open, p->capopen, sizeof(*p->open));
+		p->open_obs = xreallocarray(p->open_obs, p->capopen,
+		    sizeof(*p->open_obs));
+	}
+	p->open[p->nopen].analyte = a;
+	p->open[p->nopen].grade = grade;
+	p->open[p->nopen].id = (uint64_t)id;
+	p->open_obs[p->nopen] = obs;
+	p->nopen++;
+}
+
+static void
+drop_open(struct pcache *p, size_t i)
+{
+	p->open[i] = p->open[p->nopen - 1];
+	p->open_obs[i] = p->open_obs[p->nopen - 1];
+	p->nopen--;
+}
+
+static void
+handle_history(struct ingest *g, const struct query *q, PGresult *res)
+{
+	struct pcache *p = q->ctx;
+	struct rules_result in;
+	struct rules_update up;
+	int i, n = PQntuples(res);
+	const char *cmp, *status;
+
+	(void)g;
+	if (q->tag == Q_OPEN_ALERTS) {
+		for (i = 0; i < n; i++)
+			add_open(p, rules_analyte_by_name(PQgetvalue(res, i, 1)),
+			    atoi(PQgetvalue(res, i, 2)),
+			    strtoll(PQgetvalue(res, i, 0), NULL, 10),
+			    strtoll(PQgetvalue(res, i, 3), NULL, 10));
+		return;
+	}
+	if (q->tag != Q_HISTORY)
+		return;
+	for (i = 0; i < n; i++) {
+		memset(&in, 0, sizeof(in));
+		in.id = (uint64_t)strtoll(PQgetvalue(res, i, 0), NULL, 10);
+		in.code = PQgetvalue(res, i, 2);
+		in.code_len = (size_t)PQgetlength(res, i, 2);
+		in.system = PQgetvalue(res, i, 3);
+		in.system_len = (size_t)PQgetlength(res, i, 3);
+		in.alt_code = PQgetvalue(res, i, 4);
+		in.alt_code_len = (size_t)PQgetlength(res, i, 4);
+		in.alt_system = PQgetvalue(res, i, 5);
+		in.alt_system_len = (size_t)PQgetlength(res, i, 5);
+		if (!PQgetisnull(res, i, 6)) {
+			in.kind = RULES_VALUE_NUMBER;
+			in.value = strtod(PQgetvalue(res, i, 6), NULL);
+		} else
+			in.kind = PQgetlength(res, i, 12) > 0 ?
+			    RULES_VALUE_TEXT : RULES_VALUE_NONE;
+		cmp = PQgetvalue(res, i, 7);
+		snprintf(in.comparator, sizeof(in.comparator), "%s", cmp);
+		in.unit = PQgetvalue(res, i, 8);
+		in.unit_len = (size_t)PQgetlength(res, i, 8);
+		in.range = PQgetvalue(res, i, 9);
+		in.range_len = (size_t)PQgetlength(res, i, 9);
+		status = PQgetvalue(res, i, 10);
+		in.status = status[0];
+		in.observed_at = (int64_t)strtod(PQgetvalue(res, i, 11), NULL);
+		rules_history_add(p->h, &in, PQgetvalue(res, i, 1),
+		    (size_t)PQgetlength(res, i, 1), &up);
+	}
+}
+
+/* Make the patient's history: baselines, then stored results. */
+static void
+history_begin(struct ingest *g, struct pcache *p)
+{
+	int a;
+
+	p->h = rules_history_new(g->rules, p->phase);
+	p->fresh = true;
+	for (a = 0; a < RULES_NANALYTES; a++)
+		if (p->have_baseline[a])
+			rules_history_set_baseline(p->h, (enum rules_analyte)a,
+			    p->baseline[a], p->baseline_uln[a]);
+}
+
+static void
+history_end(struct pcache *p)
+{
+	int a;
+	bool any = false;
+
+	for (a = 0; a < RULES_NANALYTES; a++)
+		any = any || p->have_baseline[a];
+	/* No baseline given at enrollment: the last results before it. */
+	if (!any && p->phase == RULES_PHASE_TREATMENT)
+		rules_history_baseline_from(p->h, p->since);
+}
+
+/* ---- round trip 2: rows the rules decide ---- */
+
+static const char *
+severity_of(enum rules_alert_kind k, int grade)
+{
+	if (k == RULES_ALERT_DATA_QUALITY)
+		return "warning";
+	return grade >= 3 ? "critical" : "warning";
+}
+
+/* The analyte as a clinician writes it. */
+static const char *
+label(enum rules_analyte a)
+{
+	static const char *const names[RULES_NANALYTES] = { "AST", "ALT",
+	    "Bilirubin", "Creatinine", "ANC", "Platelets", "Hb" };
+
+	return a >= 0 && a < RULES_NANALYTES ? names[a] : "result";
+}
+
+/* "ALT 210 U/L = 5.25 x ULN (40)", "ANC 0.8 10^9/L (LLN 1.8)". */
+static void
+describe_value(struct hl7_buf *b, const struct rules_eval *ev,
+    const struct oru_obs *x)
+{
+	bool low = ev->analyte == RULES_ANC || ev->analyte == RULES_PLT ||
+	    ev->analyte == RULES_HGB;
+
+	if (!isnan(ev->value))
+		hl7_buf_printf(b, "%s %s%.4g %s", label(ev->analyte),
+		    ev->comparator ? ev->comparator : "", ev->value,
+		    ev->unit ? ev->unit : "");
+	else if (x != NULL)
+		hl7_buf_printf(b, "%s %.*s %.*s", label(ev->analyte),
+		    (int)x->value_text.len, x->value_text.p,
+		    (int)x->units.len, x->units.p);
+	if (low && !isnan(ev->lln))
+		hl7_buf_printf(b, " (LLN %.4g)", ev->lln);
+	else if (!low && !isnan(ev->x_uln) && !isnan(ev->uln))
+		hl7_buf_printf(b, " = %.3g x ULN (%.4g)", ev->x_uln, ev->uln);
+}
+
+static int
+send_alert(struct ingest *g, struct ingest_work *w, struct pcache *p,
+    int64_t id, const char *kind, const char *severity,
+    enum rules_analyte a, int grade, int64_t obs, const struct hl7_buf *summary,
+    const struct hl7_buf *details)
+{
+	const char *v[11];
+
+	v[0] = pint(g, id);
+	v[1] = pint(g, p->db_id);
+	v[2] = rules_protocol_name(g->rules);
+	v[3] = kind;
+	v[4] = severity;
+	v[5] = rules_analyte_name(a);
+	v[6] = grade >= 0 ? pint(g, grade) : NULL;
+	v[7] = obs > 0 ? pint(g, obs) : NULL;
+	v[8] = pint(g, w->message_id);
+	v[9] = pbuf(g, summary);
+	v[10] = details && details->len ? pbuf(g, details) : "{}";
+	g->alerts++;
+	w->nalerts++;
+	return send_prep(g, "ins_alert", 11, v, NULL, NULL, Q_IGNORE, NULL);
+}
+
+static int
+send_id_param(struct ingest *g, const char *stmt, int64_t a, int64_t b)
+{
+	const char *v[2] = { pint(g, a), pint(g, b) };
+
+	return send_prep(g, stmt, b != 0 ? 2 : 1, v, NULL, NULL, Q_IGNORE, NULL);
+}
+
+static int
+toxicity_alert(struct ingest *g, struct ingest_work *w, struct pcache *p,
+    const struct oru_obs *x, const struct rules_eval *ev, int64_t obs_id)
+{
+	struct rules_alert_decision d;
+	int64_t id;
+
+	rules_alert_decide(g->rules, ev, p->open, p->nopen, &d);
+	if (d.kind == RULES_ALERT_NONE)
+		return 0;
+	if (d.kind != RULES_ALERT_DATA_QUALITY &&
+	    p->phase != RULES_PHASE_TREATMENT)
+		return 0;	/* screening: eligibility speaks instead */
+	id = take_id(g->alert_ids, &g->nalert_ids);
+	hl7_buf_reset(&g->tmp);
+	hl7_buf_reset(&g->tmp2);
+	if (d.kind == RULES_ALERT_DATA_QUALITY) {
+		hl7_buf_printf(&g->tmp, "Cannot evaluate ");
+		describe_value(&g->tmp, ev, x);
+		hl7_buf_printf(&g->tmp, " for patient %.*s (%s): %s",
+		    (int)strlen(p->pid), p->pid, rules_protocol_name(g->rules),
+		    ev->problem);
+		hl7_buf_printf(&g->tmp2, "{\"problem\":");
+		json_strz(&g->tmp2, ev->problem);
+		hl7_buf_addc(&g->tmp2, '}');
+		return send_alert(g, w, p, id, "data_quality", "warning",
+		    ev->analyte, -1, obs_id, &g->tmp, &g->tmp2);
+	}
+	describe_value(&g->tmp, ev, x);
+	hl7_buf_printf(&g->tmp, ": CTCAE grade %d (%s)", ev->grade,
+	    ev->term ? ev->term : "");
+	if (d.kind == RULES_ALERT_ESCALATE)
+		hl7_buf_printf(&g->tmp, ", up from grade %d",
+		    p->open[d.replaces].grade);
+	hl7_buf_printf(&g->tmp, " - patient %s, %s", p->pid,
+	    rules_protocol_name(g->rules));
+	if (ev->hold)
+		hl7_buf_adds(&g->tmp, " - crosses the imatinib stop threshold");
+	hl7_buf_printf(&g->tmp2, "{\"grade\":%d,\"x_uln\":", ev->grade);
+	json_num_rounded(&g->tmp2, ev->x_uln);
+	hl7_buf_adds(&g->tmp2, ",\"value\":");
+	json_num_rounded(&g->tmp2, ev->value);
+	hl7_buf_adds(&g->tmp2, ",\"unit\":");
+	json_strz(&g->tmp2, ev->unit);
+	hl7_buf_adds(&g->tmp2, ",\"uln\":");
+	json_num_rounded(&g->tmp2, ev->uln);
+	hl7_buf_adds(&g->tmp2, ",\"range_source\":");
+	json_strz(&g->tmp2, rules_range_source_name(ev->range_source));
+	hl7_buf_addc(&g->tmp2, '}');
+	if (send_alert(g, w, p, id, "toxicity", severity_of(d.kind, ev->grade),
+	    ev->analyte, ev->grade, obs_id, &g->tmp, &g->tmp2) != 0)
+		return -1;
+	if (d.kind == RULES_ALERT_ESCALATE) {
+		if (send_id_param(g, "upd_escalated",
+		    (int64_t)p->open[d.replaces].id, id) != 0)
+			return -1;
+		drop_open(p, d.replaces);
+	}
+	add_open(p, ev->analyte, ev->grade, id, obs_id);
+	return 0;
+}
+
+static int
+send_observation(struct ingest *g, struct ingest_work *w, struct pcache *p,
+    const struct oru_obs *x, const struct rules_eval *ev, int64_t id,
+    const char *key, size_t klen, int64_t supersedes, const struct rules_result *in)
+{
+	const char *v[29];
+
+	v[0] = pint(g, id);
+	v[1] = pint(g, w->message_id);
+	v[2] = pint(g, p->db_id);
+	v[3] = pstr(g, key, klen);
+	v[4] = pnull(g, x->set_id.p, x->set_id.len);
+	v[5] = pnull(g, x->code.p, x->code.len);
+	v[6] = pnull(g, x->coding_system.p, x->coding_system.len);
+	v[7] = pnull(g, x->alt_code.p, x->alt_code.len);
+	v[8] = pnull(g, x->alt_system.p, x->alt_system.len);
+	v[9] = pnull(g, x->text.p, x->text.len);
+	v[10] = pnull(g, x->sub_id.p, x->sub_id.len);
+	v[11] = rules_analyte_name(ev->analyte);
+	v[12] = pnull(g, x->value_type.p, x->value_type.len);
+	v[13] = pnull(g, x->value_text.p, x->value_text.len);
+	v[14] = x->comparator[0] ? pstr(g, x->comparator, strlen(x->comparator)) :
+	    NULL;
+	v[15] = in->kind == RULES_VALUE_NUMBER ? pnum(g, in->value) : NULL;
+	v[16] = pnull(g, x->units.p, x->units.len);
+	v[17] = pnum(g, ev->value);
+	v[18] = ev->unit;
+	v[19] = pnull(g, x->ref_range.p, x->ref_range.len);
+	v[20] = pnum(g, ev->lln);
+	v[21] = pnum(g, ev->uln);
+	v[22] = ev->analyte != RULES_NONE ?
+	    rules_range_source_name(ev->range_source) : NULL;
+	v[23] = pnull(g, x->flags.p, x->flags.len);
+	v[24] = pnull(g, x->status.p, x->status.len);
+	v[25] = in->observed_at >= 0 ? pint(g, in->observed_at) : NULL;
+	v[26] = ev->analyte != RULES_NONE && ev->grade >= 0 ?
+	    pint(g, ev->grade) : NULL;
+	v[27] = ev->analyte != RULES_NONE ? ev->problem : NULL;
+	v[28] = supersedes > 0 ? pint(g, supersedes) : NULL;
+	return send_prep(g, "ins_obs", 29, v, NULL, NULL, Q_IGNORE, NULL);
+}
+
+static void
+to_result(const struct oru_obs *x, int tz, struct rules_result *in)
+{
+	memset(in, 0, sizeof(*in));
+	in->code = x->code.p;
+	in->code_len = x->code.len;
+	in->system = x->coding_system.p;
+	in->system_len = x->coding_system.len;
+	in->alt_code = x->alt_code.p;
+	in->alt_code_len = x->alt_code.len;
+	in->alt_system = x->alt_system.p;
+	in->alt_system_len = x->alt_system.len;
+	in->kind = x->kind == ORU_VALUE_NUMBER ? RULES_VALUE_NUMBER :
+	    x->kind == ORU_VALUE_TEXT ? RULES_VALUE_TEXT : RULES_VALUE_NONE;
+	in->value = x->number;
+	memcpy(in->comparator, x->comparator, sizeof(in->comparator));
+	in->unit = x->units.p;
+	in->unit_len = x->units.len;
+	in->range = x->ref_range.p;
+	in->range_len = x->ref_range.len;
+	in->status = x->status.len > 0 ? x->status.p[0] : '\0';
+	in->observed_at = hl7_dtm_epoch(&x->observed_at, tz);
+}
+
+static int
+eligibility_rows(struct ingest *g, struct ingest_work *w, struct pcache *p,
+    int64_t at)
+{
+	struct rules_eligibility_result er;
+	const struct rules_criterion_verdict *c;
+	const char *status, *v[5];
+	struct hl7_buf *d = &g->tmp2;
+	size_t i;
+	bool changed;
+
+	rules_eligibility(g->rules, p->h, at, &er);
+	status = rules_eligibility_name(er.status);
+	hl7_buf_reset(d);
+	hl7_buf_adds(d, "[");
+	for (i = 0; i < er.ncriteria; i++) {
+		c = &er.criteria[i];
+		hl7_buf_printf(d, "%s{\"analyte\":\"%s\",\"criterion\":",
+		    i ? "," : "", rules_analyte_name(c->analyte));
+		json_strz(d, c->text);
+		hl7_buf_adds(d, ",\"verdict\":");
+		json_strz(d, c->verdict == RULES_VERDICT_NONE ? "no_result" :
+		    rules_verdict_name(c->verdict));
+		hl7_buf_adds(d, ",\"value\":");
+		json_num_rounded(d, c->rests_on ? c->rests_on->ev.value : NAN);
+		hl7_buf_adds(d, ",\"unit\":");
+		json_strz(d, c->rests_on ? c->rests_on->ev.unit : NULL);
+		hl7_buf_printf(d, ",\"observation\":%lld}", c->rests_on ?
+		    (long long)c->rests_on->ev.id : 0LL);
+	}
+	hl7_buf_adds(d, "]");
+	v[0] = pint(g, p->db_id);
+	v[1] = rules_protocol_name(g->rules);
+	v[2] = status;
+	v[3] = pint(g, w->message_id);
+	v[4] = pbuf(g, d);
+	if (send_prep(g, "ins_elig", 5, v, NULL, NULL, Q_IGNORE, NULL) != 0)
+		return -1;
+	changed = strcmp(p->elig, status) != 0;
+	if (!changed)
+		return 0;
+	snprintf(p->elig, sizeof(p->elig), "%s", status);
+	hl7_buf_reset(&g->tmp);
+	hl7_buf_printf(&g->tmp, "Patient %s is %s for %s", p->pid,
+	    er.status == RULES_ELIGIBLE ? "ELIGIBLE" :
+	    er.status == RULES_INELIGIBLE ? "INELIGIBLE" : "INCOMPLETE",
+	    rules_protocol_name(g->rules));
+	for (i = 0; i < er.ncriteria; i++) {
+		c = &er.criteria[i];
+		if (c->verdict == RULES_VERDICT_FAIL && c->rests_on != NULL)
+			hl7_buf_printf(&g->tmp, "; %s: %.4g %s", c->text,
+			    c->rests_on->ev.value, c->rests_on->ev.unit ?
+			    c->rests_on->ev.unit : "");
+		else if (c->verdict == RULES_VERDICT_NONE &&
+		    er.status == RULES_INCOMPLETE)
+			hl7_buf_printf(&g->tmp, "; no recent %s",
+			    rules_analyte_name(c->analyte));
+	}
+	hl7_buf_reset(&g->tmp2);
+	hl7_buf_printf(&g->tmp2, "{\"status\":\"%s\"}", status);
+	return send_alert(g, w, p, take_id(g->alert_ids, &g->nalert_ids),
+	    "eligibility", er.status == RULES_INELIGIBLE ? "warning" : "info",
+	    RULES_NONE, -1, 0, &g->tmp, &g->tmp2);
+}
+
+static int
+hold_rows(struct ingest *g, struct ingest_work *w, struct pcache *p,
+    int64_t at, bool *state_changed)
+{
+	struct rules_hold_event ev[RULES_MAX_HOLD_RULES * 2];
+	size_t i, n;
+	int64_t obs;
+
+	n = rules_hold_step(g->rules, p->h, at, p->hold, ev,
+	    sizeof(ev) / sizeof(ev[0]));
+	for (i = 0; i < n; i++) {
+		*state_changed = true;
+		hl7_buf_reset(&g->tmp);
+		hl7_buf_reset(&g->tmp2);
+		obs = 0;
+		if (ev[i].kind == RULES_HOLD_STOP) {
+			hl7_buf_printf(&g->tmp, "HOLD imatinib (%s): patient %s, "
+			    "%s", ev[i].rule_name, p->pid,
+			    rules_protocol_name(g->rules));
+			if (ev[i].because != NULL) {
+				obs = (int64_t)ev[i].because->ev.id;
+				hl7_buf_adds(&g->tmp, ": ");
+				describe_value(&g->tmp, &ev[i].because->ev, NULL);
+			}
+			hl7_buf_adds(&g->tmp, " - stop per the label until "
+			    "the restart thresholds are met");
+		} else
+			hl7_buf_printf(&g->tmp, "RESUME possible (%s): patient "
+			    "%s, %s - every restart threshold met; restart per "
+			    "protocol (reduced dose after hepatotoxicity)",
+			    ev[i].rule_name, p->pid,
+			    rules_protocol_name(g->rules));
+		hl7_buf_adds(&g->tmp2, "{\"rule\":");
+		json_strz(&g->tmp2, ev[i].rule_name);
+		hl7_buf_addc(&g->tmp2, '}');
+		if (send_alert(g, w, p, take_id(g->alert_ids, &g->nalert_ids),
+		    ev[i].kind == RULES_HOLD_STOP ? "hold" : "resume",
+		    ev[i].kind == RULES_HOLD_STOP ? "critical" : "info",
+		    ev[i].because ? ev[i].because->ev.analyte : RULES_NONE, -1,
+		    obs, &g->tmp, &g->tmp2) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+update_enrollment(struct ingest *g, struct pcache *p)
+{
+	const char *v[4];
+	struct hl7_buf *b = &g->tmp2;
+	size_t i;
+	bool first = true;
+
+	hl7_buf_reset(b);
+	hl7_buf_addc(b, '{');
+	for (i = 0; i < rules_hold_count(g->rules); i++) {
+		if (!p->hold[i].held)
+			continue;
+		hl7_buf_printf(b, "%s", first ? "" : ",");
+		json_strz(b, rules_hold_name(g->rules, i));
+		hl7_buf_printf(b, ":%lld", (long long)p->hold[i].since);
+		first = false;
+	}
+	hl7_buf_addc(b, '}');
+	v[0] = pint(g, p->db_id);
+	v[1] = rules_protocol_name(g->rules);
+	v[2] = p->elig[0] ? p->elig : NULL;
+	v[3] = pbuf(g, b);
+	return send_prep(g, "upd_enroll", 4, v, NULL, NULL, Q_IGNORE, NULL);
+}
+
+/* Everything round trip 2 sends for one patient group of one message. */
+static int
+patient_rows(struct ingest *g, struct ingest_work *w,
+    const struct oru_patient *pat)
+{
+	const struct oru_msg *o = &w->oru;
+	const struct oru_obs *x;
+	struct pcache *p = pcache_get(g, pat->id.p, pat->id.len, false);
+	struct rules_result in;
+	struct rules_eval evbuf;
+	const struct rules_eval *ev;
+	struct rules_update up;
+	const struct rules_baseline *bl = NULL;
+	const char *key;
+	size_t klen, k;
+	int64_t id, sup, at = -1;
+	uint32_t j;
+	bool any = false, hold_changed = false, tracked;
+
+	if (p == NULL || p->db_id == 0) {
+		snprintf(g->err, sizeof(g->err), "patient row missing");
+		return -1;
+	}
+	tracked = p->enrolled && p->h != NULL;
+	if (tracked)
+		bl = rules_history_baselines(p->h);
+	for (j = 0; j < pat->nobs; j++) {
+		x = &o->obs[pat->first_obs + j];
+		to_result(x, g->o.tz_offset_min, &in);
+		id = take_id(g->obs_ids, &g->nobs_ids);
+		in.id = (uint64_t)id;
+		key = order_key(g, o, x, &klen);
+		sup = 0;
+		ev = &evbuf;
+		if (tracked && rules_map(g->rules, &in, &(bool){ false },
+		    &(bool){ false }) != RULES_NONE) {
+			rules_history_add(p->h, &in, key, klen, &up);
+			ev = &up.entry->ev;
+			if (up.nsuperseded > 0)
+				sup = (int64_t)up.superseded[0];
+		} else {
+			rules_eval(g->rules, &in, bl, &evbuf);
+			memset(&up, 0, sizeof(up));
+		}
+		if (send_observation(g, w, p, x, ev, id, key, klen, sup, &in))
+			return -1;
+		if (!tracked || ev->analyte == RULES_NONE)
+			continue;
+		any = true;
+		if (in.observed_at > at)
+			at = in.observed_at;
+		/* A correction replaces, a deletion retracts, earlier alerts. */
+		for (k = 0; k < up.nsuperseded; k++) {
+			if (send_id_param(g, "upd_alerts_superseded",
+			    (int64_t)up.superseded[k], 0))
+				return -1;
+		}
+		for (k = 0; k < up.nretracted; k++) {
+			if (send_id_param(g, "upd_obs_retracted",
+			    (int64_t)up.retracted[k], 0) ||
+			    send_id_param(g, "upd_alerts_retracted",
+			    (int64_t)up.retracted[k], 0))
+				return -1;
+		}
+		for (k = 0; k < p->nopen;) {
+			size_t m;
+			bool gone = false;
+
+			for (m = 0; m < up.nsuperseded && !gone; m++)
+				gone = p->open_obs[k] == (int64_t)up.superseded[m];
+			for (m = 0; m < up.nretracted && !gone; m++)
+				gone = p->open_obs[k] == (int64_t)up.retracted[m];
+			if (gone)
+				drop_open(p, k);
+			else
+				k++;
+		}
+		if (toxicity_alert(g, w, p, x, ev, id) != 0)
+			return -1;
+	}
+	if (!any)
+		return 0;
+	if (at < 0)
+		at = w->received_at / 1000000;
+	if (p->phase == RULES_PHASE_SCREENING) {
+		char before[16];
+
+		memcpy(before, p->elig, sizeof(before));
+		if (eligibility_rows(g, w, p, at) != 0)
+			return -1;
+		if (strcmp(before, p->elig) == 0)
+			return 0;
+	} else if (hold_rows(g, w, p, at, &hold_changed) != 0)
+		return -1;
+	else if (!hold_changed)
+		return 0;
+	return update_enrollment(g, p);
+}
+
+static void
+reset_batch(struct ingest *g)
+{
+	hl7_arena_reset(&g->arena);
+	g->nq = 0;
+}
+
+static int
+fail_batch(struct ingest *g, int rc, char **cause)
+{
+	*cause = xstrdup(g->err);
+	/*
+	 * Queries may still be queued and the transaction is aborted or
+	 * open: end it with a ROLLBACK in the same pipeline, or drop the
+	 * connection if even that fails.
+	 */
+	if (rc == -2 && ingest_connected(g) &&
+	    (send_sql(g, "ROLLBACK", Q_IGNORE) != 0 || pipe_run(g, NULL) == -1))
+		rc = -1;
+	/* The caches may hold what was never committed. */
+	pcache_flush(g);
+	if (rc == -1)
+		disconnect(g);
+	reset_batch(g);
+	return rc;
+}
+
+int
+ingest_batch(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
+{
+	struct ingest_work *w;
+	struct pcache *p;
+	const struct oru_patient *pat;
+	size_t i, nobs = 0, ngroups = 0;
+	uint32_t j;
+	int rc;
+	const char *v[2];
+
+	if (!ingest_connected(g)) {
+		snprintf(g->err, sizeof(g->err), "not connected");
+		*cause = xstrdup(g->err);
+		return -1;
+	}
+	check_notifies(g);
+	reset_batch(g);
+
+	/* Round trip 1. */
+	if (send_sql(g, "BEGIN", Q_IGNORE) != 0)
+		return fail_batch(g, -1, cause);
+	for (i = 0; i < n; i++) {
+		w = ws[i];
+		if (send_message_row(g, w) != 0)
+			return fail_batch(g, -1, cause);
+		if (w->quarantine || w->ignored || !w->parsed)
+			continue;
+		for (j = 0; j < w->oru.npatients; j++) {
+			pat = &w->oru.patients[j];
+			nobs += pat->nobs;
+			ngroups++;
+			if (pat->nobs == 0)
+				continue;
+			p = pcache_get(g, pat->id.p, pat->id.len, true);
+			if (p->db_id != 0 || p->pending)
+				continue;
+			p->pending = true;
+			v[0] = p->pid;
+			v[1] = pstr(g, pat->authority.p, pat->authority.len);
+			if (send_prep(g, "ins_patient", 2, v, NULL, NULL,
+			    Q_PATIENT, p) != 0)
+				return fail_batch(g, -1, cause);
+			v[1] = rules_protocol_name(g->rules);
+			if (send_prep(g, "sel_enroll", 2, v, NULL, NULL,
+			    Q_ENROLL, p) != 0)
+				return fail_batch(g, -1, cause);
+		}
+	}
+	if (g->nobs_ids < nobs) {
+		v[0] = pint(g, (int64_t)(nobs + ID_BLOCK));
+		if (send_prep(g, "ids_obs", 1, v, NULL, NULL, Q_OBS_IDS, NULL))
+			return fail_batch(g, -1, cause);
+	}
+	/* At most one alert per observation, plus verdicts per group. */
+	if (g->nalert_ids < nobs + ngroups * (RULES_MAX_HOLD_RULES + 1)) {
+		v[0] = pint(g, (int64_t)(nobs + ngroups *
+		    (RULES_MAX_HOLD_RULES + 1) + ID_BLOCK));
+		if (send_prep(g, "ids_alert", 1, v, NULL, NULL, Q_ALERT_IDS,
+		    NULL))
+			return fail_batch(g, -1, cause);
+	}
+	if ((rc = pipe_run(g, handle_rt1)) != 0)
+		return fail_batch(g, rc, cause);
+
+	/* Round trip 1b: histories of enrolled patients first seen now. */
+	for (i = 0; i < g->cappc; i++) {
+		p = &g->pc[i];
+		if (p->pid == NULL || !p->pending)
+			continue;
+		p->pending = false;
+		if (!p->enrolled)
+			continue;
+		history_begin(g, p);
+		v[0] = pint(g, p->db_id);
+		v[1] = rules_protocol_name(g->rules);
+		if (send_prep(g, "sel_history", 1, v, NULL, NULL, Q_HISTORY, p) ||
+		    send_prep(g, "sel_open_alerts", 2, v, NULL, NULL,
+		    Q_OPEN_ALERTS, p))
+			return fail_batch(g, -1, cause);
+	}
+	if (g->nq > 0) {
+		if ((rc = pipe_run(g, handle_history)) != 0)
+			return fail_batch(g, rc, cause);
+		for (i = 0; i < g->cappc; i++)
+			if (g->pc[i].pid != NULL && g->pc[i].fresh) {
+				g->pc[i].fresh = false;
+				history_end(&g->pc[i]);
+			}
+	}
+
+	/* Round trip 2. */
+	for (i = 0; i < n; i++) {
+		w = ws[i];
+		if (w->message_id < 0) {
+			w->outcome = STORE_DUPLICATE;
+			continue;
+		}
+		w->outcome = w->quarantine ? STORE_QUARANTINED :
+		    w->ignored ? STORE_IGNORED : STORE_PROCESSED;
+		if (w->outcome != STORE_PROCESSED)
+			continue;
+		for (j = 0; j < w->oru.npatients; j++)
+			if (w->oru.patients[j].nobs > 0 &&
+			    patient_rows(g, w, &w->oru.patients[j]) != 0)
+				return fail_batch(g, -2, cause);
+	}
+	if (send_sql(g, "COMMIT", Q_IGNORE) != 0)
+		return fail_batch(g, -1, cause);
+	if ((rc = pipe_run(g, NULL)) != 0)
+		return fail_batch(g, rc, cause);
+	reset_batch(g);
+	return 0;
+}
+
+int
+ingest_quarantine(struct ingest *g, struct ingest_work *w, const char *reason,
+    char **cause)
+{
+	int rc;
+
+	w->quarantine = true;
+	w->reason = reason;
+	w->err_code = HL7_ERR_INTERNAL;
+	memcpy(w->ack_code, "AR", 3);
+	rc = ingest_batch(g, &w, 1, cause);
+	return rc == 0 ? 0 : -1;
+}
+
+uint64_t
+ingest_alerts(const struct ingest *g)
+{
+	return g->alerts;
+}

@@ -1,0 +1,98 @@
+/*
+ * ingest.h: the ingest pipeline of the writer thread: a frame becomes a
+ * message row, observation rows, verdicts and alerts. Internal to libstore.
+ *
+ * ingest_prepare() reads a frame (no database): what it is, the ACK it
+ * earns. ingest_batch() then writes a batch of prepared frames in one
+ * transaction, pipelined: one round trip for the message rows (which tells
+ * duplicates apart), patients and enrollments, one for everything else and
+ * the COMMIT. The rules run in between, against each enrolled patient's
+ * history, cached in the writer and loaded from the database on first use.
+ */
+#ifndef LABWATCH_INGEST_H
+#define LABWATCH_INGEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hl7/buf.h"
+#include "hl7/hl7.h"
+#include "hl7/oru.h"
+#include "store.h"
+
+struct rules;
+
+/* One frame in a batch. Reused from batch to batch (owned by the store). */
+struct ingest_work {
+	/* the frame */
+	enum store_frame_kind kind;
+	const char *data;
+	size_t len;
+	size_t total;
+	const char *peer;
+	int64_t received_at;	/* microseconds */
+	const char *spool_ref;	/* set when drained from the spool */
+
+	/* what ingest_prepare() found */
+	struct hl7_msg msg;
+	struct oru_msg oru;
+	bool parsed;		/* msg and oru are usable */
+	bool quarantine;	/* store as quarantined with reason */
+	bool ignored;		/* not ORU: stored as ignored */
+	const char *reason;	/* static */
+	int err_code;		/* table 0357, 0 for none */
+	char ack_code[3];	/* AA, AE, AR (CA, CE, CR in enhanced mode) */
+
+	/* what ingest_batch() did */
+	enum store_outcome outcome;
+	int64_t message_id;	/* 0 until inserted; -1 duplicate */
+	unsigned nalerts;
+};
+
+struct ingest;
+
+/* Options the pipeline needs from the configuration. */
+struct ingest_opts {
+	const char *conninfo;
+	const char *sql_dir;		/* NULL: no migration at connect */
+	const char *app, *facility;
+	const char *id_type;
+	const char *default_charset;
+	bool refuse_other_types;
+	int tz_offset_min;
+};
+
+struct ingest *ingest_new(const struct ingest_opts *o, struct rules *r);
+void ingest_free(struct ingest *g);
+/* Use these rules from the next batch on (the caller frees the old ones). */
+void ingest_set_rules(struct ingest *g, struct rules *r);
+
+/* Connect (and migrate) unless connected. 0, or -1 and *cause (malloc'ed). */
+int ingest_connect(struct ingest *g, char **cause);
+bool ingest_connected(const struct ingest *g);
+
+/* Read the frame of w (no database); fills the prepare fields. */
+void ingest_prepare(struct ingest *g, struct ingest_work *w);
+/* Build w's ACK into out; false when the sender asked for none. */
+bool ingest_ack(struct ingest *g, struct ingest_work *w, struct hl7_buf *out);
+
+/*
+ * Write the prepared frames in one transaction. 0: committed, each w has
+ * its outcome. -1: the connection failed (nothing committed; the caller
+ * spools and retries later). -2: the database refused the batch for
+ * another reason (nothing committed; the caller retries one by one).
+ * *cause (malloc'ed) says why on failure; no patient data in it.
+ */
+int ingest_batch(struct ingest *g, struct ingest_work **w, size_t n,
+    char **cause);
+/*
+ * Store w alone as quarantined with the given reason (after ingest_batch
+ * refused it). 0, or -1 as above.
+ */
+int ingest_quarantine(struct ingest *g, struct ingest_work *w,
+    const char *reason, char **cause);
+
+/* Alerts written since start. */
+uint64_t ingest_alerts(const struct ingest *g);
+
+#endif

@@ -1,0 +1,336 @@
+/*
+ * spool.c: append-only spool file with CRC'ed records.
+ *
+ * Layout: a 32-byte header ("LWSPOOL1", a 16-hex-digit spool id, the
+ * drained offset), then records:
+ *   u32 magic "LWR1", u32 CRC-32C of the rest, u32 data length, u8 kind,
+ *   u8 peer length, u16 zero, i64 received_at, u32 total, peer, data.
+ * Integers are little-endian (the machine's; a spool never moves hosts).
+ */
+#include "spool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hl7/xmalloc.h"
+
+#define HDR_SIZE 32
+#define REC_MAGIC 0x3152574cu	/* "LWR1" */
+#define REC_FIXED 28		/* bytes before peer and data */
+
+struct spool {
+	int fd;
+	char id[17];
+	uint64_t max_bytes;
+	uint64_t end;		/* file size: where the next record goes */
+	uint64_t drained;	/* records before this are in the database */
+	uint64_t pos;		/* drain cursor */
+	uint64_t pending;	/* records in [drained, end) */
+	char *buf;		/* record read back */
+	size_t cap;
+};
+
+static uint32_t crc_table[256];
+
+static void
+crc_init(void)
+{
+	uint32_t c;
+	int i, k;
+
+	if (crc_table[1] != 0)
+		return;
+	for (i = 0; i < 256; i++) {
+		c = (uint32_t)i;
+		for (k = 0; k < 8; k++)
+			c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;	/* Castagnoli */
+		crc_table[i] = c;
+	}
+}
+
+static uint32_t
+crc32c(uint32_t crc, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	crc = ~crc;
+	while (n-- > 0)
+		crc = crc_table[(crc ^ *b++) & 0xff] ^ (crc >> 8);
+	return ~crc;
+}
+
+static int
+write_all(int fd, const void *p, size_t n, uint64_t off)
+{
+	const char *c = p;
+	ssize_t w;
+
+	while (n > 0) {
+		w = pwrite(fd, c, n, (off_t)off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		c += w;
+		n -= (size_t)w;
+		off += (uint64_t)w;
+	}
+	return 0;
+}
+
+static int
+read_all(int fd, void *p, size_t n, uint64_t off)
+{
+	char *c = p;
+	ssize_t r;
+
+	while (n > 0) {
+		r = pread(fd, c, n, (off_t)off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		c += r;
+		n -= (size_t)r;
+		off += (uint64_t)r;
+	}
+	return 0;
+}
+
+static void
+new_id(char id[17])
+{
+	unsigned char r[8];
+	size_t i;
+
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		memset(r, 0x5a, sizeof(r));	/* uniqueness also rests on the offset */
+	for (i = 0; i < 8; i++)
+		snprintf(id + 2 * i, 3, "%02x", r[i]);
+}
+
+static int
+write_header(struct spool *sp)
+{
+	char h[HDR_SIZE];
+
+	memcpy(h, "LWSPOOL1", 8);
+	memcpy(h + 8, sp->id, 16);
+	memcpy(h + 24, &sp->drained, 8);
+	if (write_all(sp->fd, h, sizeof(h), 0) != 0)
+		return -1;
+	return fdatasync(sp->fd);
+}
+
+/* Read the record at off; its total size in *size. 0, or -1 if torn/bad. */
+static int
+read_rec(struct spool *sp, uint64_t off, struct spool_rec *rec, uint64_t *size)
+{
+	unsigned char f[REC_FIXED];
+	uint32_t magic, crc, len;
+	uint8_t plen;
+	size_t body;
+
+	if (off + REC_FIXED > sp->end || read_all(sp->fd, f, REC_FIXED, off))
+		return -1;
+	memcpy(&magic, f, 4);
+	memcpy(&crc, f + 4, 4);
+	memcpy(&len, f + 8, 4);
+	plen = f[13];
+	if (magic != REC_MAGIC || plen >= sizeof(rec->peer))
+		return -1;
+	body = (size_t)plen + len;
+	if (off + REC_FIXED + body > sp->end)
+		return -1;
+	if (body > sp->cap) {
+		sp->cap = body;
+		sp->buf = xreallocarray(sp->buf, sp->cap, 1);
+	}
+	if (body > 0 && read_all(sp->fd, sp->buf, body, off + REC_FIXED))
+		return -1;
+	if (crc32c(crc32c(0, f + 8, REC_FIXED - 8), sp->buf, body) != crc)
+		return -1;
+	rec->kind = f[12];
+	memcpy(&rec->received_at, f + 16, 8);
+	memcpy(&rec->total, f + 24, 4);
+	memcpy(rec->peer, sp->buf, plen);
+	rec->peer[plen] = '\0';
+	rec->data = sp->buf + plen;
+	rec->len = len;
+	snprintf(rec->ref, sizeof(rec->ref), "%s:%llu", sp->id,
+	    (unsigned long long)off);
+	*size = REC_FIXED + body;
+	return 0;
+}
+
+struct spool *
+spool_open(const char *path, uint64_t max_bytes, char **cause)
+{
+	struct spool *sp = xcalloc(1, sizeof(*sp));
+	struct spool_rec rec;
+	struct stat st;
+	char h[HDR_SIZE];
+	uint64_t off, size;
+	char msg[512];
+
+	crc_init();
+	sp->max_bytes = max_bytes;
+	sp->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (sp->fd < 0 || fstat(sp->fd, &st) != 0) {
+		snprintf(msg, sizeof(msg), "spool %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (st.st_size < HDR_SIZE) {
+		/* New (or torn before its header was whole): start afresh. */
+		new_id(sp->id);
+		sp->drained = sp->end = sp->pos = HDR_SIZE;
+		if (ftruncate(sp->fd, HDR_SIZE) != 0 || write_header(sp) != 0) {
+			snprintf(msg, sizeof(msg), "spool %s: %s", path,
+			    strerror(errno));
+			goto fail;
+		}
+		return sp;
+	}
+	sp->end = (uint64_t)st.st_size;
+	if (read_all(sp->fd, h, HDR_SIZE, 0) != 0 ||
+	    memcmp(h, "LWSPOOL1", 8) != 0) {
+		snprintf(msg, sizeof(msg), "spool %s: not a labwatch spool", path);
+		goto fail;
+	}
+	memcpy(sp->id, h + 8, 16);
+	sp->id[16] = '\0';
+	memcpy(&sp->drained, h + 24, 8);
+	if (sp->drained < HDR_SIZE || sp->drained > sp->end) {
+		snprintf(msg, sizeof(msg), "spool %s: bad drained offset", path);
+		goto fail;
+	}
+	/* Walk the records; a bad one can only be the torn tail. */
+	for (off = HDR_SIZE; off < sp->end; off += size) {
+		if (read_rec(sp, off, &rec, &size) != 0) {
+			if (ftruncate(sp->fd, (off_t)off) != 0) {
+				snprintf(msg, sizeof(msg), "spool %s: %s", path,
+				    strerror(errno));
+				goto fail;
+			}
+			sp->end = off;
+			break;
+		}
+		if (off >= sp->drained)
+			sp->pending++;
+	}
+	if (sp->drained > sp->end)
+		sp->drained = sp->end;
+	sp->pos = sp->drained;
+	return sp;
+fail:
+	*cause = xstrdup(msg);
+	spool_close(sp);
+	return NULL;
+}
+
+void
+spool_close(struct spool *sp)
+{
+	if (sp == NULL)
+		return;
+	if (sp->fd >= 0)
+		close(sp->fd);
+	free(sp->buf);
+	free(sp);
+}
+
+int
+spool_append(struct spool *sp, uint8_t kind, int64_t received_at,
+    uint32_t total, const char *peer, const char *data, size_t len)
+{
+	unsigned char f[REC_FIXED];
+	size_t plen = strlen(peer);
+	uint32_t magic = REC_MAGIC, crc, l32 = (uint32_t)len;
+	char *rec;
+	size_t n;
+	int rc;
+
+	if (plen >= 64)
+		plen = 63;
+	n = REC_FIXED + plen + len;
+	if (sp->end + n > sp->max_bytes)
+		return 1;
+	memset(f, 0, sizeof(f));
+	memcpy(f, &magic, 4);
+	memcpy(f + 8, &l32, 4);
+	f[12] = kind;
+	f[13] = (uint8_t)plen;
+	memcpy(f + 16, &received_at, 8);
+	memcpy(f + 24, &total, 4);
+	crc = crc32c(crc32c(crc32c(0, f + 8, REC_FIXED - 8), peer, plen),
+	    data, len);
+	memcpy(f + 4, &crc, 4);
+	rec = xmalloc(n);
+	memcpy(rec, f, REC_FIXED);
+	memcpy(rec + REC_FIXED, peer, plen);
+	memcpy(rec + REC_FIXED + plen, data, len);
+	rc = write_all(sp->fd, rec, n, sp->end);
+	free(rec);
+	/* Durable before the ACK: DESIGN.md contract 1. */
+	if (rc != 0 || fdatasync(sp->fd) != 0) {
+		/* Forget a partial write: the next append overwrites it. */
+		return -1;
+	}
+	sp->end += n;
+	sp->pending++;
+	return 0;
+}
+
+uint64_t
+spool_pending(const struct spool *sp)
+{
+	return sp->pending;
+}
+
+void
+spool_rewind(struct spool *sp)
+{
+	sp->pos = sp->drained;
+}
+
+int
+spool_next(struct spool *sp, struct spool_rec *rec)
+{
+	uint64_t size;
+
+	if (sp->pos >= sp->end)
+		return 0;
+	if (read_rec(sp, sp->pos, rec, &size) != 0)
+		return -1;
+	sp->pos += size;
+	return 1;
+}
+
+int
+spool_mark_drained(struct spool *sp)
+{
+	uint64_t n = 0, off, size;
+	struct spool_rec rec;
+
+	if (sp->pos >= sp->end) {
+		/* All of it is in the database: empty the spool, new id. */
+		if (ftruncate(sp->fd, HDR_SIZE) != 0)
+			return -1;
+		new_id(sp->id);
+		sp->end = sp->drained = sp->pos = HDR_SIZE;
+		sp->pending = 0;
+		return write_header(sp);
+	}
+	for (off = sp->drained; off < sp->pos; off += size, n++)
+		if (read_rec(sp, off, &rec, &size) != 0)
+			break;
+	sp->drained = sp->pos;
+	sp->pending -= n < sp->pending ? n : sp->pending;
+	return write_header(sp);
+}

@@ -1,0 +1,53 @@
+/*
+ * spool.h: the local spool, where frames wait while PostgreSQL cannot be
+ * reached. A frame is appended (length, CRC, bytes) and fdatasync'ed
+ * before its ACK; the writer drains the spool in order when the database
+ * returns. Each record's reference "SPOOLID:OFFSET" is stored with the
+ * message, so a drain that a crash interrupts can start again from the top
+ * and add nothing twice. Used by the writer thread only.
+ */
+#ifndef LABWATCH_SPOOL_H
+#define LABWATCH_SPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* One spooled frame, as read back. */
+struct spool_rec {
+	uint8_t kind;		/* enum store_frame_kind */
+	int64_t received_at;	/* microseconds since the epoch */
+	uint32_t total;		/* bytes received */
+	char peer[64];
+	const char *data;	/* valid until the next spool call */
+	size_t len;
+	char ref[64];		/* "SPOOLID:OFFSET" */
+};
+
+struct spool;
+
+/*
+ * Open (or create) the spool file at path. A torn last record (a crash
+ * mid-append) is cut off; a CRC error elsewhere is an error. Returns NULL
+ * and *cause (malloc'ed) on error.
+ */
+struct spool *spool_open(const char *path, uint64_t max_bytes, char **cause);
+void spool_close(struct spool *sp);
+/*
+ * Append a record and fdatasync it. Returns 0; 1 when the spool is full
+ * (nothing written); -1 with errno on an I/O error.
+ */
+int spool_append(struct spool *sp, uint8_t kind, int64_t received_at,
+    uint32_t total, const char *peer, const char *data, size_t len);
+/* Records appended and not yet drained. */
+uint64_t spool_pending(const struct spool *sp);
+/* Rewind the drain cursor to the first undrained record. */
+void spool_rewind(struct spool *sp);
+/* Next record from the drain cursor: 1 and *rec, 0 at the end, -1 on error. */
+int spool_next(struct spool *sp, struct spool_rec *rec);
+/*
+ * Everything read so far is safely in the database: when that is all of
+ * the spool, empty it (with a new spool id); else remember the position.
+ */
+int spool_mark_drained(struct spool *sp);
+
+#endif
