@@ -1,0 +1,150 @@
+#!/bin/sh
+# libstore against a real private PostgreSQL (no network): rows, duplicates,
+# quarantine, alerts and their NOTIFY, the spool while PostgreSQL is down,
+# a drain interrupted by kill -9, and determinism of replay.
+. "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+. "$top_srcdir/tests/pg.sh"
+FEED="$top_builddir/tests/store_feed"
+PROTO="$top_srcdir/rules/data/protocols/nct04933669.conf"
+PGD=$(mktemp -d /tmp/lw-store.XXXXXX)
+chmod 755 "$PGD"
+trap 'pg_stop "$PGD" >/dev/null 2>&1; rm -rf "$PGD" "$TMP"' EXIT
+pg_start "$PGD" >/dev/null || { echo "cannot start PostgreSQL"; exit 1; }
+
+feed() { "$FEED" --db "$LABWATCH_DB" --protocol "$PROTO" --spool "$PGD/spool" --sql-dir "$top_srcdir/sql" "$@"; }
+q() { psql -X -A -t -q -c "$1"; }
+json_assert() { # file expression over L
+	$PY - "$1" "$2" <<'EOF'
+import json, sys
+L = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+ok = eval("(" + sys.argv[2] + ")")
+if not ok:
+    print("assertion failed:", sys.argv[2]); [print(l) for l in L[:8]]; sys.exit(1)
+EOF
+}
+oru() { # PID CONTROL_ID DTM "CODE|VT|VALUE|UNIT|RANGE"...
+	pid=$1 cid=$2 when=$3
+	shift 3
+	printf 'MSH|^~\\&|LIS|MAINLAB|LABWATCH|HOSP|%s||ORU^R01^ORU_R01|%s|P|2.5.1\r' "$when" "$cid"
+	printf 'PID|1||%s^^^HOSP^MR||Doe^Jane\r' "$pid"
+	printf 'OBR|1|O%s|F%s|24323-8^CMP^LN|||%s\r' "$cid" "$cid" "$when"
+	i=0
+	for obx in "$@"; do
+		i=$((i + 1))
+		code=${obx%%|*}; rest=${obx#*|}
+		vt=${rest%%|*}; rest=${rest#*|}
+		val=${rest%%|*}; rest=${rest#*|}
+		unit=${rest%%|*}; range=${rest#*|}
+		printf 'OBX|%d|%s|%s^X^LN||%s|%s|%s||||F|||%s\r' "$i" "$vt" "$code" "$val" "$unit" "$range" "$when"
+	done
+}
+
+# 1. A capture of real-looking messages: all processed, rows written.
+feed "$top_srcdir/tests/data/oru_cbc_lf.hl7" "$top_srcdir/tests/data/oru_multi_patient.hl7" >"$TMP/1.json" 2>"$TMP/1.err"
+check "first feed exits 0" test $? -eq 0
+check "processed and ACKed AA/CA" json_assert "$TMP/1.json" \
+	'[m["outcome"] for m in L] == ["processed", "processed"] and all(m["ack_code"] in ("AA", "CA") for m in L)'
+n_obs=$(q "select count(*) from labwatch.observations")
+check "observations stored" test "$n_obs" -gt 0
+check "messages findable by sender and control id" test "$(q "select count(*) from labwatch.messages where sending_application = 'LIS' and control_id is not null")" -ge 1
+
+# 2. The same frames again: duplicates, ACKed again, no new rows.
+feed "$top_srcdir/tests/data/oru_cbc_lf.hl7" "$top_srcdir/tests/data/oru_multi_patient.hl7" >"$TMP/2.json" 2>/dev/null
+check "resend: duplicates, ACKed as accepted" json_assert "$TMP/2.json" \
+	'[m["outcome"] for m in L] == ["duplicate", "duplicate"] and all(m["ack_code"] in ("AA", "CA") for m in L)'
+check "resend: one set of rows" test "$(q "select count(*) from labwatch.observations")" -eq "$n_obs"
+check "resend: one message row each" test "$(q "select count(*) from labwatch.messages")" -eq 2
+
+# 3. Bad input is kept with its reason and answered AE/AR.
+{
+	printf 'MSH|^~\\&|LIS|MAINLAB|LW|H|20261120||ORU^R01|BADVER|P|9.9\rPID|1||X1\r'
+	printf 'MSH|^~\\&|LIS|MAINLAB|LW|H|20261120||ORU^R01|BADSEG|P|2.5.1\rP@D|1\r'
+	printf 'MSH|^~\\&|LIS|MAINLAB|LW|H|20261120||ADT^A01|ADT1|P|2.5.1\rPID|1||X1\r'
+	printf 'MSH|^~\\&|LIS|MAINLAB|LW|H|20261120||ORU^R01|NOPID|P|2.5.1\rOBR|1\rOBX|1|NM|718-7^Hb^LN||120|g/L\r'
+} >"$TMP/bad.hl7"
+feed "$TMP/bad.hl7" >"$TMP/3.json" 2>/dev/null
+check "unsupported version: quarantined, AR" json_assert "$TMP/3.json" \
+	'L[0]["outcome"] == "quarantined" and L[0]["ack_code"] == "AR" and "203" in L[0]["ack"]'
+check "bad segment: quarantined, AE with ERR" json_assert "$TMP/3.json" \
+	'L[1]["outcome"] == "quarantined" and L[1]["ack_code"] == "AE" and "ERR" in L[1]["ack"] and "segment" in L[1]["reason"]'
+check "other message type: ignored, AA" json_assert "$TMP/3.json" 'L[2]["outcome"] == "ignored" and L[2]["ack_code"] == "AA"'
+check "no patient id: quarantined, AE" json_assert "$TMP/3.json" 'L[3]["outcome"] == "quarantined" and L[3]["ack_code"] == "AE"'
+check "quarantine rows keep reason and bytes" test "$(q "select count(*) from labwatch.messages where outcome = 'quarantined' and reason is not null and length(raw) > 0")" -eq 3
+
+# 4. Enrolled patients: toxicity, hold and eligibility alerts, with NOTIFY.
+q "insert into labwatch.patients (patient_id) values ('T100'), ('S200')"
+q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'neoadjuvant', '2026-11-01' from labwatch.patients where patient_id = 'T100'"
+q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'screening', '2026-11-01' from labwatch.patients where patient_id = 'S200'"
+{
+	oru T100 T1 20261120073000+0800 "1742-6|NM|210|U/L|10-40" "1920-8|NM|30|mg/L|10-40"
+	oru T100 T2 20261121073000+0800 "1742-6|NM|900|U/L|10-40"
+	oru S200 S1 20261120073000+0800 "1920-8|NM|25|U/L|10-40" "1742-6|NM|30|U/L|10-40" \
+		"1975-2|NM|0.8|mg/dL|0.2-1.2" "2160-0|NM|0.9|mg/dL|0.6-1.2" "751-8|NM|3.2|10*9/L|1.8-7.5" \
+		"777-3|NM|250|10*9/L|150-400" "718-7|NM|13.5|g/dL|12.0-16.0"
+	oru S200 S2 20261121073000+0800 "777-3|NM|60|10*9/L|150-400"
+} >"$TMP/enrolled.hl7"
+# LISTEN commits on its own; notifications are printed after the sleep.
+psql -X -c "LISTEN labwatch_alert" -c "SELECT pg_sleep(4)" >"$TMP/listen.out" 2>&1 &
+listener=$!
+sleep 1
+feed "$TMP/enrolled.hl7" >"$TMP/4.json" 2>/dev/null
+wait $listener
+alerts() { q "select kind || ':' || coalesce(analyte, '-') || ':' || coalesce(grade::text, '-') || ':' || state from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = '$1' order by a.id" | tr '\n' ' '; }
+check "ALT 5.25 x ULN: grade 3 toxicity, escalated to 4 by ALT 900" \
+	sh -c "echo '$(alerts T100)' | grep -q 'toxicity:alt:3:resolved .*toxicity:alt:4:open'"
+check "AST in mg/L: a data_quality alert" sh -c "echo '$(alerts T100)' | grep -q 'data_quality:ast:-:open'"
+check "ALT > 5 x ULN: hold" sh -c "echo '$(alerts T100)' | grep -q 'hold:alt:-:open'"
+check "screening: eligible, then ineligible on platelets 60" \
+	sh -c "echo '$(alerts S200)' | grep -q 'eligibility:-:-:open eligibility:-:-:open'"
+check "eligibility verdict rows with criteria" test "$(q "select count(*) from labwatch.eligibility where jsonb_array_length(criteria) = 7")" -eq 2
+check "alert summary says what to do" test "$(q "select count(*) from labwatch.alerts where kind = 'hold' and summary like 'HOLD imatinib (hepatotoxicity): patient T100%'")" -eq 1
+check "a new alert is NOTIFY'd" grep -q 'notification "labwatch_alert"' "$TMP/listen.out"
+
+# 5. Determinism: the same archive into an empty database, the same alerts.
+psql -X -q -c "create database replay" >/dev/null
+"$FEED" --db "host=$PGHOST dbname=replay user=postgres" --protocol "$PROTO" --spool "$PGD/spool2" \
+	--sql-dir "$top_srcdir/sql" /dev/null >/dev/null 2>&1
+psql -X -q -d replay -c "insert into labwatch.patients (patient_id) values ('T100'), ('S200')" \
+	-c "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', case patient_id when 'T100' then 'neoadjuvant' else 'screening' end, '2026-11-01' from labwatch.patients"
+"$FEED" --db "host=$PGHOST dbname=replay user=postgres" --protocol "$PROTO" --spool "$PGD/spool2" "$TMP/enrolled.hl7" >/dev/null 2>&1
+sig="select string_agg(kind || coalesce(analyte, '') || coalesce(grade::text, '') || state || summary, '|' order by a.id) from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id in ('T100', 'S200')"
+check "replay gives the same alerts" test "$(q "$sig")" = "$(psql -X -A -t -d replay -c "$sig")"
+
+# 6. PostgreSQL down: frames spooled (fsync) and ACKed; drained when it returns.
+"$top_builddir/bench/gen_oru" -n 40 -s 11 -f raw >"$TMP/g40.raw" 2>/dev/null
+before=$(q "select count(*) from labwatch.messages")
+pg_stop "$PGD" >/dev/null
+feed "$TMP/g40.raw" >"$TMP/6.json" 2>/dev/null
+check "database down: all spooled and ACKed" json_assert "$TMP/6.json" \
+	'len(L) == 40 and all(m["outcome"] == "spooled" and m["ack_code"] in ("AA", "CA") for m in L)'
+pg_start "$PGD" >/dev/null
+feed --wait-drain 20 >/dev/null 2>"$TMP/6.err"
+check "drain exits 0" test $? -eq 0
+check "after the drain: 40 new messages, each once" \
+	test "$(q "select count(*) from labwatch.messages")" -eq $((before + 40))
+check "spooled messages marked" test "$(q "select count(*) from labwatch.messages where spool_ref is not null")" -eq 40
+
+# 7. kill -9 during a drain: the next drain adds what is missing, nothing twice.
+"$top_builddir/bench/gen_oru" -n 400 -s 12 -f raw >"$TMP/g400.raw" 2>/dev/null
+before=$(q "select count(*) from labwatch.messages")
+pg_stop "$PGD" >/dev/null
+feed "$TMP/g400.raw" >/dev/null 2>&1
+pg_start "$PGD" >/dev/null
+feed --batch 8 --wait-drain 30 >/dev/null 2>&1 &
+drainer=$!
+# Kill it once part of the spool is committed.
+i=0
+while [ $i -lt 200 ] && [ "$(q "select count(*) from labwatch.messages")" -le "$before" ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+kill -9 $drainer 2>/dev/null
+wait $drainer 2>/dev/null
+mid=$(q "select count(*) from labwatch.messages")
+feed --wait-drain 30 >/dev/null 2>&1
+check "kill -9 mid-drain: all 400 stored exactly once" \
+	test "$(q "select count(*) from labwatch.messages")" -eq $((before + 400))
+check "no control id twice" test "$(q "select count(*) from (select control_id from labwatch.messages where outcome <> 'quarantined' group by sending_application, sending_facility, control_id having count(*) > 1) d")" -eq 0
+echo "drain interrupted after $((mid - before)) of 400"
+
+done_testing
