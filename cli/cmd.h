@@ -14,6 +14,39 @@
 int cmd_parse(int argc, char **argv);
 /* labwatch check: grade the protocol analytes of HL7 files offline. */
 int cmd_check(int argc, char **argv);
+/* labwatch migrate: apply the schema migrations. */
+int cmd_migrate(int argc, char **argv);
+/* labwatch enroll: register a patient or change their phase. */
+int cmd_enroll(int argc, char **argv);
+/* labwatch status: counts, or one patient's enrollment and open alerts. */
+int cmd_status(int argc, char **argv);
+/* labwatch alerts: list alerts, and with --follow wait for new ones. */
+int cmd_alerts(int argc, char **argv);
+/* labwatch ack: acknowledge an open alert. */
+int cmd_ack(int argc, char **argv);
+
+/* ---- cmd_db.c: what the database commands share ---- */
+
+struct pg_conn;		/* libpq's PGconn */
+struct pg_result;	/* libpq's PGresult */
+
+/*
+ * Connect for command cmd to db (NULL: $LABWATCH_DB, else libpq's
+ * defaults) and search schema labwatch; with need_schema, also check that
+ * it was migrated. Prints why on stderr and returns NULL on failure (the
+ * command then exits 2, or 1 for a database not migrated: *exit_code).
+ */
+struct pg_conn *cli_db_open(const char *cmd, const char *db, int need_schema,
+    int *exit_code);
+/* Print "labwatch CMD: cause" on stderr, free cause, return 1. */
+int cli_db_fail(const char *cmd, char *cause);
+/*
+ * Append row of r as a JSON object keyed by column name: numbers and
+ * booleans as such, json/jsonb as they are, NULL as null, text as strings.
+ */
+void cli_json_row(struct hl7_buf *b, const struct pg_result *r, int row);
+/* The columns of an alert line (alias a: alerts, p: patients). */
+extern const char cli_alert_columns[];
 
 /*
  * Read a whole file ("-" = standard input) into a malloc'ed buffer.

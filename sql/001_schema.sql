@@ -141,25 +141,33 @@ BEGIN
     PERFORM pg_notify('labwatch_enrollment', NEW.patient::text);
     RETURN NEW;
 END $$;
-CREATE TRIGGER enrollments_notify AFTER INSERT OR UPDATE ON enrollments
-    FOR EACH ROW EXECUTE FUNCTION notify_enrollment();
+-- Only what people change (not the daemon's own eligibility_status and
+-- hold_state), so the daemon's writes do not empty its own cache.
+CREATE TRIGGER enrollments_notify AFTER INSERT OR UPDATE OF phase, since, baseline
+    ON enrollments FOR EACH ROW EXECUTE FUNCTION notify_enrollment();
 
 -- Roles: the daemon inserts and reads what it needs and updates only the
 -- state it owns; viewers read. Created once per cluster, without login:
 -- the administrator grants LOGIN (or maps a Unix user) as the site needs.
 DO $$
 BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'labwatch_daemon') THEN
+    -- Roles are per cluster: another database's migration may race us.
+    BEGIN
         CREATE ROLE labwatch_daemon NOLOGIN;
-    END IF;
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'labwatch_viewer') THEN
+    EXCEPTION WHEN duplicate_object THEN NULL;
+    END;
+    BEGIN
         CREATE ROLE labwatch_viewer NOLOGIN;
-    END IF;
+    EXCEPTION WHEN duplicate_object THEN NULL;
+    END;
 END $$;
 GRANT USAGE ON SCHEMA labwatch TO labwatch_daemon, labwatch_viewer;
 GRANT SELECT ON ALL TABLES IN SCHEMA labwatch TO labwatch_viewer;
+ALTER DEFAULT PRIVILEGES IN SCHEMA labwatch GRANT SELECT ON TABLES TO labwatch_viewer;
 GRANT SELECT, INSERT ON messages, patients, observations, eligibility, alerts
     TO labwatch_daemon;
+-- INSERT ... ON CONFLICT DO UPDATE (to read back a patient's id) needs it.
+GRANT UPDATE (patient_id) ON patients TO labwatch_daemon;
 GRANT SELECT ON enrollments, schema_migrations TO labwatch_daemon;
 GRANT UPDATE (retracted) ON observations TO labwatch_daemon;
 GRANT UPDATE (state, resolved_at, superseded_by) ON alerts TO labwatch_daemon;

@@ -1,0 +1,123 @@
+/*
+ * cmd_ack.c: labwatch ack: acknowledge an open alert.
+ *
+ *   labwatch ack [--db C] ALERT_ID --by NAME
+ *
+ * Prints the acknowledged alert as one JSON line. An unknown id, or an
+ * alert that is not open, is an error (exit 1).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "hl7/json.h"
+#include "cmd.h"
+#include "store/db.h"
+
+static void
+ack_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: labwatch ack [--db CONNINFO] ALERT_ID --by NAME\n"
+	    "  Marks an open alert acknowledged by NAME, now; prints it as "
+	    "JSON.\n");
+}
+
+int
+cmd_ack(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "by", required_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *db = NULL, *by = NULL, *p[2];
+	char *cause = NULL, *sql, *end;
+	struct hl7_buf b;
+	long long id;
+	PGresult *r;
+	PGconn *c;
+	int ch, rc;
+
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			db = optarg;
+			break;
+		case 'b':
+			by = optarg;
+			break;
+		case 'h':
+			ack_usage(stdout);
+			return 0;
+		default:
+			ack_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind + 1 != argc || by == NULL || *by == '\0') {
+		if (by == NULL || *by == '\0')
+			fprintf(stderr, "labwatch ack: --by NAME is required\n");
+		ack_usage(stderr);
+		return 2;
+	}
+	errno = 0;
+	id = strtoll(argv[optind], &end, 10);
+	if (errno != 0 || end == argv[optind] || *end != '\0' || id <= 0) {
+		fprintf(stderr, "labwatch ack: ALERT_ID is a positive number\n");
+		return 2;
+	}
+	if ((c = cli_db_open("ack", db, 1, &rc)) == NULL)
+		return rc;
+	p[0] = argv[optind];
+	p[1] = by;
+	if (asprintf(&sql, "UPDATE alerts a SET state = 'acknowledged', "
+	    "acknowledged_by = $2, acknowledged_at = now() FROM patients p "
+	    "WHERE a.id = $1 AND a.state = 'open' AND p.id = a.patient "
+	    "RETURNING %s", cli_alert_columns) < 0)
+		abort();
+	r = db_query(c, "acknowledge the alert", sql, 2, p, &cause);
+	free(sql);
+	if (r == NULL) {
+		PQfinish(c);
+		return cli_db_fail("ack", cause);
+	}
+	if (PQntuples(r) == 1) {
+		hl7_buf_init(&b);
+		cli_json_row(&b, r, 0);
+		hl7_buf_addc(&b, '\n');
+		cli_flush(&b, stdout, 0);
+		hl7_buf_free(&b);
+		PQclear(r);
+		PQfinish(c);
+		return 0;
+	}
+	PQclear(r);
+	/* Say why nothing changed. */
+	r = db_query(c, "read the alert", "SELECT state, acknowledged_by, "
+	    DB_ISO("acknowledged_at") " FROM alerts WHERE id = $1", 1, p,
+	    &cause);
+	if (r == NULL) {
+		PQfinish(c);
+		return cli_db_fail("ack", cause);
+	}
+	if (PQntuples(r) == 0)
+		fprintf(stderr, "labwatch ack: no alert %lld\n", id);
+	else if (!PQgetisnull(r, 0, 1))
+		fprintf(stderr, "labwatch ack: alert %lld is %s (by %s at %s), "
+		    "not open\n", id, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1),
+		    PQgetvalue(r, 0, 2));
+	else
+		fprintf(stderr, "labwatch ack: alert %lld is %s, not open\n", id,
+		    PQgetvalue(r, 0, 0));
+	PQclear(r);
+	PQfinish(c);
+	return 1;
+}

@@ -1,0 +1,389 @@
+/*
+ * migrate.c: apply sql/NNN_name.sql once each, in order, under an advisory
+ * lock (see migrate.h).
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hl7/xmalloc.h"
+#include "store/db.h"
+#include "store/migrate.h"
+
+#ifndef LABWATCH_DATADIR
+#error "LABWATCH_DATADIR must be defined (the installed data directory)"
+#endif
+
+/* One migration file. Owned by the array of the run. */
+struct migration {
+	int version;
+	char *file;	/* "001_schema.sql" */
+	char *name;	/* "schema" */
+};
+
+static char *
+mig_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static char *
+mig_fmt(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	return s;
+}
+
+const char *
+store_migrate_default_dir(void)
+{
+	const char *env = getenv("LABWATCH_SQLDIR");
+
+	return env != NULL && *env != '\0' ? env : LABWATCH_DATADIR "/sql";
+}
+
+/*
+ * NNN_name.sql -> version and name; 0, or -1 when f is a .sql file of
+ * another shape (an error: it would otherwise be skipped silently), or 1
+ * for files that are not migrations at all.
+ */
+static int
+parse_name(const char *f, int *version, char **name)
+{
+	size_t len = strlen(f), i, digits = 0;
+	long v = 0;
+
+	if (f[0] == '.')
+		return 1;
+	if (len < 4 || strcmp(f + len - 4, ".sql") != 0)
+		return 1;
+	while (isdigit((unsigned char)f[digits])) {
+		v = v * 10 + (f[digits] - '0');
+		if (v > INT_MAX)
+			return -1;
+		digits++;
+	}
+	if (digits == 0 || f[digits] != '_' || digits + 1 == len - 4)
+		return -1;
+	for (i = digits + 1; i < len - 4; i++)
+		if (!isalnum((unsigned char)f[i]) && f[i] != '_' && f[i] != '-')
+			return -1;
+	*version = (int)v;
+	*name = xstrndup(f + digits + 1, len - 4 - digits - 1);
+	return 0;
+}
+
+static int
+cmp_migration(const void *a, const void *b)
+{
+	const struct migration *x = a, *y = b;
+
+	return (x->version > y->version) - (x->version < y->version);
+}
+
+static void
+free_migrations(struct migration *m, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(m[i].file);
+		free(m[i].name);
+	}
+	free(m);
+}
+
+/* The migrations of dir in version order; -1 and *cause on error. */
+static int
+scan_dir(const char *dir, struct migration **out, size_t *nout, char **cause)
+{
+	struct migration *m = NULL;
+	size_t n = 0, cap = 0, i;
+	struct dirent *de;
+	DIR *d;
+	char *name;
+	int version, rc;
+
+	if ((d = opendir(dir)) == NULL) {
+		*cause = mig_fmt("%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		rc = parse_name(de->d_name, &version, &name);
+		if (rc == 1)
+			continue;
+		if (rc < 0) {
+			*cause = mig_fmt("%s/%s: not a migration name "
+			    "(NNN_name.sql, name of letters, digits, _ and -)",
+			    dir, de->d_name);
+			goto fail;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			m = xreallocarray(m, cap, sizeof(*m));
+		}
+		m[n].version = version;
+		m[n].file = xstrdup(de->d_name);
+		m[n].name = name;
+		n++;
+	}
+	closedir(d);
+	d = NULL;
+	if (n == 0) {
+		*cause = mig_fmt("%s: no migrations (NNN_name.sql) found", dir);
+		goto fail;
+	}
+	qsort(m, n, sizeof(*m), cmp_migration);
+	for (i = 1; i < n; i++)
+		if (m[i].version == m[i - 1].version) {
+			*cause = mig_fmt("%s: %s and %s have the same version",
+			    dir, m[i - 1].file, m[i].file);
+			goto fail;
+		}
+	*out = m;
+	*nout = n;
+	return 0;
+fail:
+	if (d != NULL)
+		closedir(d);
+	free_migrations(m, n);
+	return -1;
+}
+
+/* The whole file, NUL-terminated; NULL and *cause on error. */
+static char *
+read_sql(const char *path, const char *file, char **cause)
+{
+	FILE *f = fopen(path, "rb");
+	size_t cap = 8192, len = 0, r;
+	char *p;
+
+	if (f == NULL) {
+		*cause = mig_fmt("%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	p = xmalloc(cap);
+	while ((r = fread(p + len, 1, cap - len - 1, f)) > 0) {
+		len += r;
+		if (len + 1 == cap) {
+			cap *= 2;
+			p = xreallocarray(p, cap, 1);
+		}
+	}
+	if (ferror(f)) {
+		*cause = mig_fmt("%s: read error", path);
+		goto fail;
+	}
+	p[len] = '\0';
+	if (memchr(p, '\0', len) != NULL) {
+		*cause = mig_fmt("%s: contains a NUL byte", file);
+		goto fail;
+	}
+	fclose(f);
+	return p;
+fail:
+	fclose(f);
+	free(p);
+	return NULL;
+}
+
+/* The line of sql where the server's error position (in characters) falls. */
+static int
+error_line(const char *sql, const PGresult *r)
+{
+	const char *pos = PQresultErrorField(r, PG_DIAG_STATEMENT_POSITION);
+	long chars, seen = 0;
+	int line = 1;
+	const char *p;
+
+	if (pos == NULL || (chars = strtol(pos, NULL, 10)) <= 0)
+		return 0;
+	for (p = sql; *p != '\0'; p++) {
+		if (((unsigned char)*p & 0xc0) != 0x80 && ++seen == chars)
+			break;
+		if (*p == '\n')
+			line++;
+	}
+	return line;
+}
+
+/* Run one migration in its own transaction; -1 and *cause on error. */
+static int
+apply_one(PGconn *c, const char *dir, const struct migration *m, char **cause)
+{
+	char path[PATH_MAX], version[16], *sql, *msg, *lineinfo;
+	const char *params[2];
+	PGresult *r;
+	int line;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, m->file) >=
+	    sizeof(path)) {
+		*cause = mig_fmt("%s/%s: path too long", dir, m->file);
+		return -1;
+	}
+	if ((sql = read_sql(path, m->file, cause)) == NULL)
+		return -1;
+	if (db_exec(c, "begin the migration",
+	    "BEGIN; SET LOCAL search_path = labwatch", cause) != 0) {
+		free(sql);
+		return -1;
+	}
+	r = PQexec(c, sql);
+	if (r == NULL || (PQresultStatus(r) != PGRES_COMMAND_OK &&
+	    PQresultStatus(r) != PGRES_TUPLES_OK &&
+	    PQresultStatus(r) != PGRES_EMPTY_QUERY)) {
+		msg = db_error(c, r);
+		line = r != NULL ? error_line(sql, r) : 0;
+		lineinfo = line > 0 ? mig_fmt(":%d", line) : xstrdup("");
+		*cause = mig_fmt("%s%s: %s (rolled back)", m->file, lineinfo,
+		    msg);
+		free(lineinfo);
+		free(msg);
+		PQclear(r);
+		free(sql);
+		PQclear(PQexec(c, "ROLLBACK"));
+		return -1;
+	}
+	PQclear(r);
+	free(sql);
+	snprintf(version, sizeof(version), "%d", m->version);
+	params[0] = version;
+	params[1] = m->name;
+	r = db_query(c, "record the migration",
+	    "INSERT INTO labwatch.schema_migrations (version, name) "
+	    "VALUES ($1, $2)", 2, params, cause);
+	if (r == NULL)
+		goto rollback;
+	PQclear(r);
+	if (db_exec(c, "commit the migration", "COMMIT", cause) != 0)
+		goto rollback;
+	return 0;
+rollback:
+	msg = *cause;
+	*cause = mig_fmt("%s: %s (rolled back)", m->file, msg);
+	free(msg);
+	PQclear(PQexec(c, "ROLLBACK"));
+	return -1;
+}
+
+/* Which versions the database has; -1 and *cause on error. */
+static int
+applied_versions(PGconn *c, int **out, size_t *nout, char **cause)
+{
+	PGresult *r;
+	size_t i, n;
+
+	r = db_query(c, "read schema_migrations",
+	    "SELECT version FROM labwatch.schema_migrations ORDER BY 1", 0,
+	    NULL, cause);
+	if (r == NULL)
+		return -1;
+	n = (size_t)PQntuples(r);
+	*out = xcalloc(n + 1, sizeof(**out));
+	for (i = 0; i < n; i++)
+		(*out)[i] = atoi(PQgetvalue(r, (int)i, 0));
+	*nout = n;
+	PQclear(r);
+	return 0;
+}
+
+static bool
+has_version(const int *v, size_t n, int version)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (v[i] == version)
+			return true;
+	return false;
+}
+
+static double
+now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int
+store_migrate_each(PGconn *c, const char *sql_dir, store_migrate_cb *cb,
+    void *arg, int *applied, char **cause)
+{
+	struct migration *m = NULL;
+	size_t n = 0, ndone = 0, i;
+	int *done = NULL, ready, rc = -1;
+	char *unlock_cause = NULL;
+	double t0;
+
+	*applied = 0;
+	if (sql_dir == NULL)
+		sql_dir = store_migrate_default_dir();
+	if (scan_dir(sql_dir, &m, &n, cause) != 0)
+		return -1;
+	/* Session lock: held across the per-migration transactions. */
+	if (db_exec(c, "take the migration lock",
+	    "SELECT pg_catalog.pg_advisory_lock(" STORE_MIGRATE_LOCK_KEY ")",
+	    cause) != 0) {
+		free_migrations(m, n);
+		return -1;
+	}
+	/*
+	 * Create only when missing: CREATE SCHEMA IF NOT EXISTS needs the
+	 * CREATE privilege even when the schema exists, and a least-privilege
+	 * role must be able to find that nothing is left to do.
+	 */
+	if ((ready = db_schema_ready(c, cause)) < 0)
+		goto out;
+	if (!ready && db_exec(c, "create schema labwatch",
+	    "CREATE SCHEMA IF NOT EXISTS labwatch; "
+	    "CREATE TABLE IF NOT EXISTS labwatch.schema_migrations ("
+	    " version integer PRIMARY KEY,"
+	    " name text NOT NULL,"
+	    " applied_at timestamptz NOT NULL DEFAULT now())", cause) != 0)
+		goto out;
+	if (applied_versions(c, &done, &ndone, cause) != 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (has_version(done, ndone, m[i].version))
+			continue;
+		t0 = now_seconds();
+		if (apply_one(c, sql_dir, &m[i], cause) != 0)
+			goto out;
+		(*applied)++;
+		if (cb != NULL)
+			cb(arg, m[i].version, m[i].file, now_seconds() - t0);
+	}
+	rc = 0;
+out:
+	/* A broken connection has dropped the lock with the session. */
+	if (PQstatus(c) == CONNECTION_OK && db_exec(c, "release the migration "
+	    "lock", "SELECT pg_catalog.pg_advisory_unlock("
+	    STORE_MIGRATE_LOCK_KEY ")", &unlock_cause) != 0) {
+		if (rc == 0) {
+			*cause = unlock_cause;
+			rc = -1;
+		} else
+			free(unlock_cause);
+	}
+	free(done);
+	free_migrations(m, n);
+	return rc;
+}
+
+int
+store_migrate(PGconn *c, const char *sql_dir, int *applied, char **cause)
+{
+	return store_migrate_each(c, sql_dir, NULL, NULL, applied, cause);
+}

@@ -1,0 +1,296 @@
+#!/bin/sh
+# labwatch migrate, enroll, status, alerts (--follow) and ack against a real
+# private PostgreSQL (tests/pg.sh), started here and stopped at the end even
+# when a case fails or the script is interrupted.
+. "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+. "$top_srcdir/tests/pg.sh"
+LW="$top_builddir/cli/labwatch"
+SQL="$top_srcdir/sql"
+PF="$top_srcdir/rules/data/protocols/nct04933669.conf"
+PY=/usr/bin/python3
+
+if ! pg_bindir >/dev/null 2>&1; then
+	echo "SKIP: no PostgreSQL server installed"
+	exit 77
+fi
+# Under /tmp, searchable by postgres (lib.sh's $TMP is root's alone).
+PGDIR=$(mktemp -d /tmp/labwatch-pg.XXXXXX)
+chmod 755 "$PGDIR"
+FOLLOW_PID=
+cleanup() {
+	[ -n "$FOLLOW_PID" ] && kill "$FOLLOW_PID" 2>/dev/null
+	pg_stop "$PGDIR" >/dev/null 2>&1 || pg_kill9 "$PGDIR" >/dev/null 2>&1
+	rm -rf "$TMP" "$PGDIR"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+if ! pg_start "$PGDIR"; then
+	not_ok "private PostgreSQL starts" "$(tail -n 5 "$PGDIR/data/server.log" 2>/dev/null)"
+	done_testing
+	exit 1
+fi
+ok "private PostgreSQL starts"
+PSQL="$(pg_bindir)/psql -X -q -v ON_ERROR_STOP=1 -tA"
+# A fresh database for the cases that need one: echoes its conninfo.
+newdb() {
+	$PSQL -d postgres -c "CREATE DATABASE $1" >/dev/null &&
+		echo "host=$PGHOST port=$PGPORT dbname=$1 user=postgres"
+}
+q() { $PSQL -c "$1"; }			# one value from the labwatch database
+eq() { [ "$1" = "$2" ] || { echo "got '$1', want '$2'"; return 1; }; }
+json_assert() { # file expression over L, the list of JSON lines
+	$PY - "$1" "$2" <<'EOF'
+import json, sys
+L = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8") if l.strip()]
+ok = eval("(" + sys.argv[2] + ")")
+if not ok:
+    print("assertion failed:", sys.argv[2]); print(L[:3]); sys.exit(1)
+EOF
+}
+fails() { # status file-with-stderr pattern: exit status and a clear message
+	[ "$1" -eq "$2" ] || { echo "exit $1, want $2"; cat "$3"; return 1; }
+	grep -q -- "$4" "$3" || { echo "no '$4' in:"; cat "$3"; return 1; }
+}
+
+check "pg_start again reuses the running server" sh -c '
+	pid=$(head -n 1 "$1/data/postmaster.pid"); . "$2/tests/pg.sh"
+	pg_start "$1" && [ "$(head -n 1 "$1/data/postmaster.pid")" = "$pid" ]' \
+	sh "$PGDIR" "$top_srcdir"
+check "Unix socket only: no TCP listener" eq "$(q "SHOW listen_addresses")" ""
+check "fsync is on" eq "$(q "SHOW fsync")" "on"
+
+# --- migrate
+"$LW" migrate --sql-dir "$SQL" >"$TMP/m1.json" 2>"$TMP/m1.err"
+check "migrate exits 0" test $? -eq 0
+check "migrate prints what it applied" json_assert "$TMP/m1.json" '
+len(L) >= 1 and L[0]["version"] == 1 and L[0]["file"] == "001_schema.sql"
+and [m["version"] for m in L] == sorted(m["version"] for m in L)'
+"$LW" migrate --sql-dir "$SQL" >"$TMP/m2.json" 2>>"$TMP/stderr.log"
+check "migrate again exits 0" test $? -eq 0
+check "migrate again applies nothing" test ! -s "$TMP/m2.json"
+check "schema_migrations has each file once" eq \
+	"$(q "SELECT count(*) = count(DISTINCT version) AND count(*) = $(ls "$SQL"/[0-9]*_*.sql | wc -l) FROM labwatch.schema_migrations")" t
+check "tables exist" eq "$(q "SELECT count(*) FROM pg_tables WHERE schemaname = 'labwatch' AND tablename IN ('messages', 'patients', 'enrollments', 'observations', 'eligibility', 'alerts', 'schema_migrations')")" 7
+check "roles exist" eq "$(q "SELECT count(*) FROM pg_roles WHERE rolname IN ('labwatch_daemon', 'labwatch_viewer') AND NOT rolcanlogin")" 2
+check "alert NOTIFY trigger exists" eq "$(q "SELECT count(*) FROM pg_trigger WHERE tgname = 'alerts_notify' AND tgrelid = 'labwatch.alerts'::regclass")" 1
+$PSQL -c "SET ROLE labwatch_viewer; INSERT INTO labwatch.patients (patient_id) VALUES ('X')" >/dev/null 2>"$TMP/p1.err"
+check "viewer cannot write" fails $? 1 "$TMP/p1.err" "permission denied for table patients"
+check "viewer can read" $PSQL -c "SET ROLE labwatch_viewer; SELECT count(*) FROM labwatch.alerts"
+$PSQL -c "SET ROLE labwatch_daemon; UPDATE labwatch.alerts SET summary = 'x'" >/dev/null 2>"$TMP/p2.err"
+check "daemon cannot rewrite an alert's summary" fails $? 1 "$TMP/p2.err" "permission denied for table alerts"
+check "daemon can insert a message" $PSQL -c "SET ROLE labwatch_daemon; BEGIN; INSERT INTO labwatch.messages (peer, outcome, ack_code, size, raw, sha256) VALUES ('t', 'ignored', 'AA', 1, 'x', 'x'); ROLLBACK"
+
+# Two migrators at once on an empty database: one applies, the other
+# waits on the lock and finds nothing left. 002 sleeps so that they overlap.
+mkdir "$TMP/slow"
+cp "$SQL"/[0-9]*_*.sql "$TMP/slow/"
+printf 'SELECT pg_sleep(1);\nCREATE TABLE slow_done (x int);\n' >"$TMP/slow/900_slow.sql"
+CONC=$(newdb lw_concurrent)
+"$LW" migrate --db "$CONC" --sql-dir "$TMP/slow" >"$TMP/c1.json" 2>"$TMP/c1.err" &
+p1=$!
+"$LW" migrate --db "$CONC" --sql-dir "$TMP/slow" >"$TMP/c2.json" 2>"$TMP/c2.err" &
+p2=$!
+wait $p1; s1=$?
+wait $p2; s2=$?
+check "concurrent migrators both exit 0" test $s1 -eq 0 -a $s2 -eq 0
+cat "$TMP/c1.json" "$TMP/c2.json" >"$TMP/c.json"
+check "concurrent migrators: each migration applied once" json_assert "$TMP/c.json" '
+sorted(m["version"] for m in L) == sorted(set(m["version"] for m in L)) and 900 in [m["version"] for m in L]'
+check "concurrent migrators: one did it all" sh -c '[ ! -s "$1" ] || [ ! -s "$2" ]' sh "$TMP/c1.json" "$TMP/c2.json"
+check "concurrent migrators: recorded once" eq "$($PSQL -d lw_concurrent -c "SELECT count(*) FROM labwatch.schema_migrations WHERE version = 900")" 1
+
+# A broken migration: named with its line and the server's error, rolled back whole.
+mkdir "$TMP/broken"
+cp "$SQL"/[0-9]*_*.sql "$TMP/broken/"
+printf -- '-- half of this must not stay\nCREATE TABLE half_applied (x int);\nSELEC 1;\n' >"$TMP/broken/901_broken.sql"
+BROKEN=$(newdb lw_broken)
+"$LW" migrate --db "$BROKEN" --sql-dir "$TMP/broken" >"$TMP/b.json" 2>"$TMP/b.err"
+check "broken migration: exit 1, file, line and error named" fails $? 1 "$TMP/b.err" '901_broken.sql:3: syntax error at or near "SELEC"'
+check "broken migration: the good ones before it stay" json_assert "$TMP/b.json" '
+[m["file"] for m in L][:1] == ["001_schema.sql"] and "901_broken.sql" not in [m["file"] for m in L]'
+check "broken migration: not recorded" eq "$($PSQL -d lw_broken -c "SELECT count(*) FROM labwatch.schema_migrations WHERE version = 901")" 0
+check "broken migration: nothing half-applied" eq "$($PSQL -d lw_broken -c "SELECT to_regclass('labwatch.half_applied') IS NULL")" t
+check "broken migration: lock released" eq "$($PSQL -d lw_broken -c "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")" 0
+printf 'CREATE TABLE half_applied (x int);\n' >"$TMP/broken/901_broken.sql"
+"$LW" migrate --db "$BROKEN" --sql-dir "$TMP/broken" >"$TMP/b2.json" 2>>"$TMP/stderr.log"
+check "fixed migration applies" json_assert "$TMP/b2.json" '[m["version"] for m in L] == [901]'
+printf 'x' >"$TMP/broken/12-bad.sql"
+"$LW" migrate --db "$BROKEN" --sql-dir "$TMP/broken" >/dev/null 2>"$TMP/b3.err"
+check "a misnamed .sql file is an error, not skipped" fails $? 1 "$TMP/b3.err" "12-bad.sql: not a migration name"
+"$LW" migrate --sql-dir "$TMP/nowhere" >/dev/null 2>"$TMP/b4.err"
+check "missing sql dir: exit 1, named" fails $? 1 "$TMP/b4.err" "nowhere"
+"$LW" migrate --db "host=$PGDIR/nope dbname=x" --sql-dir "$SQL" >/dev/null 2>"$TMP/b5.err"
+check "unreachable database: exit 2" fails $? 2 "$TMP/b5.err" "cannot connect to PostgreSQL"
+EMPTY=$(newdb lw_empty)
+"$LW" status --db "$EMPTY" >/dev/null 2>"$TMP/b6.err"
+check "database not migrated: said so" fails $? 1 "$TMP/b6.err" "run labwatch migrate"
+LABWATCH_SQLDIR="$SQL" "$LW" migrate --db "$EMPTY" >"$TMP/b7.json" 2>/dev/null
+check "LABWATCH_SQLDIR is the default --sql-dir" json_assert "$TMP/b7.json" 'L[0]["version"] == 1'
+
+# --- enroll
+"$LW" enroll P001 --phase screening >"$TMP/e1.json" 2>"$TMP/e1.err"
+check "enroll new patient exits 0" test $? -eq 0
+check "enroll new patient: the enrollment" json_assert "$TMP/e1.json" '
+len(L) == 1 and L[0]["patient_id"] == "P001" and L[0]["protocol"] == "NCT04933669"
+and L[0]["phase"] == "screening" and L[0]["created"] is True
+and L[0]["previous_phase"] is None and L[0]["baseline"] == {}
+and L[0]["since"].endswith("Z")'
+"$LW" enroll P001 --phase neoadjuvant --protocol-file "$PF" \
+	--baseline 'alt=100 U/L,crea=1.1 mg/dL' >"$TMP/e2.json" 2>"$TMP/e2.err"
+check "phase change exits 0" test $? -eq 0
+check "phase change: phase, previous phase, baseline in canonical units" json_assert "$TMP/e2.json" '
+L[0]["phase"] == "neoadjuvant" and L[0]["previous_phase"] == "screening"
+and L[0]["created"] is False
+and L[0]["baseline"] == {"alt": {"value": 100, "uln": None}, "crea": {"value": 97.24, "uln": None}}'
+check "phase change: one enrollment row, updated" eq \
+	"$(q "SELECT count(*) || ' ' || min(phase) FROM labwatch.enrollments e JOIN labwatch.patients p ON p.id = e.patient WHERE p.patient_id = 'P001'")" "1 neoadjuvant"
+"$LW" enroll P001 --phase neoadjuvant --protocol-file "$PF" \
+	--baseline 'ast=0.5 ukat/L' >"$TMP/e3.json" 2>>"$TMP/stderr.log"
+check "baseline merges per analyte" json_assert "$TMP/e3.json" '
+sorted(L[0]["baseline"]) == ["alt", "ast", "crea"] and L[0]["baseline"]["ast"]["value"] == 30'
+"$LW" enroll P002 --phase adjuvant --since 2026-01-02T03:04:05+01:00 >"$TMP/e4.json" 2>>"$TMP/stderr.log"
+check "--since is kept (as UTC)" json_assert "$TMP/e4.json" 'L[0]["since"] == "2026-01-02T02:04:05Z"'
+"$LW" enroll P003 --phase screening --protocol-file "$PF" --baseline 'foo=1 U/L' >/dev/null 2>"$TMP/e5.err"
+check "bad analyte: exit 2" fails $? 2 "$TMP/e5.err" "unknown analyte"
+"$LW" enroll P003 --phase screening --protocol-file "$PF" --baseline 'alt=1 mg/dL' >/dev/null 2>"$TMP/e6.err"
+check "bad unit: exit 2" fails $? 2 "$TMP/e6.err" "unit not known"
+"$LW" enroll P003 --phase treatment >/dev/null 2>"$TMP/e7.err"
+check "bad phase: exit 2" fails $? 2 "$TMP/e7.err" "phase is screening"
+"$LW" enroll P003 >/dev/null 2>"$TMP/e8.err"
+check "missing --phase: exit 2" fails $? 2 "$TMP/e8.err" "phase is required"
+"$LW" enroll P003 --phase screening --since tomorrowish >/dev/null 2>"$TMP/e9.err"
+check "bad --since: exit 2" fails $? 2 "$TMP/e9.err" "since is not an ISO 8601"
+"$LW" enroll P003 --phase screening --protocol OTHER --protocol-file "$PF" --baseline 'alt=1 U/L' >/dev/null 2>"$TMP/e10.err"
+check "--protocol not the file's: exit 2" fails $? 2 "$TMP/e10.err" "protocol file is NCT04933669"
+check "failed enrolls wrote nothing" eq "$(q "SELECT count(*) FROM labwatch.patients WHERE patient_id = 'P003'")" 0
+"$LW" enroll --db "host=$PGDIR/nope dbname=x" P003 --phase screening >/dev/null 2>"$TMP/e11.err"
+check "enroll, unreachable database: exit 2" fails $? 2 "$TMP/e11.err" "cannot connect"
+
+# --- alerts: rows as the daemon writes them
+alert() { # patient kind severity analyte grade summary
+	q "INSERT INTO labwatch.alerts (patient, protocol, kind, severity, analyte, grade, summary)
+	   SELECT id, 'NCT04933669', '$2', '$3', $4, $5, '$6' FROM labwatch.patients
+	   WHERE patient_id = '$1' RETURNING id"
+}
+A1=$(alert P001 toxicity critical "'alt'" 3 'P001 ALT 250 U/L (6.3 x ULN): CTCAE grade 3')
+A2=$(alert P002 data_quality warning "'crea'" NULL 'P002 creatinine: unit mmol/dL unknown')
+"$LW" alerts >"$TMP/a1.json" 2>"$TMP/a1.err"
+check "alerts exits 0" test $? -eq 0
+check "alerts: one line per open alert, with its keys" json_assert "$TMP/a1.json" "
+[a['id'] for a in L] == [$A1, $A2]
+and all(set(a) >= {'id', 'created_at', 'patient_id', 'kind', 'severity', 'analyte', 'grade', 'summary', 'state'} for a in L)
+and L[0]['patient_id'] == 'P001' and L[0]['kind'] == 'toxicity' and L[0]['severity'] == 'critical'
+and L[0]['analyte'] == 'alt' and L[0]['grade'] == 3 and L[0]['state'] == 'open'
+and L[1]['grade'] is None"
+"$LW" alerts --patient P002 >"$TMP/a2.json" 2>>"$TMP/stderr.log"
+check "alerts --patient" json_assert "$TMP/a2.json" "[a['id'] for a in L] == [$A2]"
+"$LW" alerts --since 2999-01-01 >"$TMP/a3.json" 2>>"$TMP/stderr.log"
+check "alerts --since (future: none)" test ! -s "$TMP/a3.json"
+"$LW" alerts --state bogus >/dev/null 2>"$TMP/a4.err"
+check "alerts --state bogus: exit 2" fails $? 2 "$TMP/a4.err" "state is open"
+
+# --follow: a NOTIFY for a new alert prints it within a few seconds.
+: >"$TMP/f.json"
+"$LW" alerts --follow >"$TMP/f.json" 2>"$TMP/f.err" &
+FOLLOW_PID=$!
+n=0
+while [ "$(wc -l <"$TMP/f.json")" -lt 2 ] && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+first_lines() { # file pid: the follower printed the two open alerts
+	[ "$(wc -l <"$1")" -eq 2 ] && return 0
+	cat "$1" "$TMP/f.err"; ps -o pid,stat,wchan:20,cmd -p "$2"; return 1
+}
+check "alerts --follow prints the open alerts first" first_lines "$TMP/f.json" $FOLLOW_PID
+A3=$(alert P001 hold critical NULL NULL 'P001 hold imatinib: hepatotoxicity')
+n=0
+while ! grep -q "\"id\":$A3," "$TMP/f.json" && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+check "alerts --follow receives the new alert within 5 s" grep -q "\"id\":$A3,.*\"kind\":\"hold\"" "$TMP/f.json"
+check "alerts --follow printed it once" eq "$(grep -c "\"id\":$A3," "$TMP/f.json")" 1
+kill -INT $FOLLOW_PID
+wait $FOLLOW_PID
+st=$?
+FOLLOW_PID=
+check "alerts --follow exits 0 on SIGINT" eq "$st" 0
+
+# --- ack
+"$LW" ack "$A1" --by "Dr On-Call" >"$TMP/k1.json" 2>"$TMP/k1.err"
+check "ack exits 0" test $? -eq 0
+check "ack: acknowledged, by whom, when" json_assert "$TMP/k1.json" "
+L[0]['id'] == $A1 and L[0]['state'] == 'acknowledged' and L[0]['acknowledged_by'] == 'Dr On-Call'
+and L[0]['acknowledged_at'].endswith('Z')"
+check "ack: stored" eq "$(q "SELECT state || '/' || acknowledged_by || '/' || (acknowledged_at IS NOT NULL) FROM labwatch.alerts WHERE id = $A1")" "acknowledged/Dr On-Call/true"
+"$LW" ack "$A1" --by someone >/dev/null 2>"$TMP/k2.err"
+check "ack twice: exit 1, not open" fails $? 1 "$TMP/k2.err" "is acknowledged (by Dr On-Call"
+check "ack twice: first acknowledgement kept" eq "$(q "SELECT acknowledged_by FROM labwatch.alerts WHERE id = $A1")" "Dr On-Call"
+"$LW" ack 987654 --by someone >/dev/null 2>"$TMP/k3.err"
+check "ack unknown id: exit 1" fails $? 1 "$TMP/k3.err" "no alert 987654"
+"$LW" ack "$A2" >/dev/null 2>"$TMP/k4.err"
+check "ack without --by: exit 2" fails $? 2 "$TMP/k4.err" "by NAME is required"
+"$LW" ack 12x --by a >/dev/null 2>"$TMP/k5.err"
+check "ack non-numeric id: exit 2" fails $? 2 "$TMP/k5.err" "positive number"
+"$LW" alerts --state all >"$TMP/a5.json" 2>>"$TMP/stderr.log"
+check "alerts --state all shows the acknowledged one" json_assert "$TMP/a5.json" "
+[a['state'] for a in L if a['id'] == $A1] == ['acknowledged'] and len(L) == 3"
+
+# --- the roles, given LOGIN as an administrator would
+q "ALTER ROLE labwatch_daemon LOGIN; ALTER ROLE labwatch_viewer LOGIN" >/dev/null
+AS_DAEMON="host=$PGHOST port=$PGPORT dbname=labwatch user=labwatch_daemon"
+AS_VIEWER="host=$PGHOST port=$PGPORT dbname=labwatch user=labwatch_viewer"
+"$LW" migrate --db "$AS_DAEMON" --sql-dir "$SQL" >"$TMP/r1.json" 2>"$TMP/r1.err"
+check "daemon role: migrate on a current schema is a no-op" test $? -eq 0 -a ! -s "$TMP/r1.json"
+"$LW" alerts --db "$AS_VIEWER" --state all >"$TMP/r2.json" 2>"$TMP/r2.err"
+check "viewer role: alerts" json_assert "$TMP/r2.json" 'len(L) == 3'
+"$LW" status --db "$AS_VIEWER" P001 >/dev/null 2>"$TMP/r3.err"
+check "viewer role: status PATIENT" test $? -eq 0
+"$LW" ack "$A3" --db "$AS_VIEWER" --by viewer >/dev/null 2>"$TMP/r4.err"
+check "viewer role: ack refused, said why" fails $? 1 "$TMP/r4.err" "acknowledge the alert: permission denied"
+check "viewer role: the alert stays open" eq "$(q "SELECT state FROM labwatch.alerts WHERE id = $A3")" open
+
+# The grants the README gives people who enroll and acknowledge.
+q "CREATE ROLE oncall LOGIN IN ROLE labwatch_viewer;
+   GRANT UPDATE (state, acknowledged_by, acknowledged_at) ON labwatch.alerts TO oncall;
+   CREATE ROLE coordinator LOGIN IN ROLE labwatch_viewer;
+   GRANT INSERT ON labwatch.patients, labwatch.enrollments TO coordinator;
+   GRANT UPDATE (phase, since, baseline, updated_at) ON labwatch.enrollments TO coordinator;
+   GRANT USAGE ON ALL SEQUENCES IN SCHEMA labwatch TO coordinator" >/dev/null
+"$LW" enroll --db "host=$PGHOST dbname=labwatch user=coordinator" P004 --phase screening >/dev/null 2>"$TMP/r5.err"
+check "coordinator role: enroll new" test $? -eq 0
+"$LW" enroll --db "host=$PGHOST dbname=labwatch user=coordinator" P004 --phase neoadjuvant --protocol-file "$PF" --baseline 'hgb=12 g/dL' >/dev/null 2>"$TMP/r6.err"
+check "coordinator role: phase change" test $? -eq 0
+A4=$(alert P004 toxicity critical "'hgb'" 3 'P004 hemoglobin 75 g/L: CTCAE grade 3')
+"$LW" ack "$A4" --db "host=$PGHOST dbname=labwatch user=oncall" --by oncall >/dev/null 2>"$TMP/r7.err"
+check "oncall role: ack" test $? -eq 0
+# --- status
+q "INSERT INTO labwatch.messages (peer, outcome, ack_code, size, raw, sha256) VALUES
+   ('t', 'processed', 'AA', 1, 'x', 'x'), ('t', 'processed', 'AA', 1, 'y', 'y'),
+   ('t', 'quarantined', 'AE', 1, 'z', 'z')" >/dev/null
+"$LW" status >"$TMP/s1.json" 2>"$TMP/s1.err"
+check "status exits 0" test $? -eq 0
+check "status: counts by outcome, open alert kind, phase" json_assert "$TMP/s1.json" '
+len(L) == 1 and L[0]["messages"] == {"processed": 2, "ignored": 0, "quarantined": 1}
+and L[0]["open_alerts"] == {"eligibility": 0, "toxicity": 0, "hold": 1, "resume": 0, "data_quality": 1}
+and L[0]["enrolled"] == {"screening": 0, "neoadjuvant": 2, "adjuvant": 1, "off_study": 0}
+and L[0]["schema_version"] >= 1 and L[0]["last_message_at"].endswith("Z")'
+q "INSERT INTO labwatch.eligibility (patient, protocol, status, criteria)
+   SELECT id, 'NCT04933669', 'ineligible', '{\"alt\": {\"verdict\": \"fail\"}}' FROM labwatch.patients WHERE patient_id = 'P001'" >/dev/null
+"$LW" status P001 >"$TMP/s2.json" 2>"$TMP/s2.err"
+check "status PATIENT exits 0" test $? -eq 0
+check "status PATIENT: enrollment, latest eligibility, open alerts" json_assert "$TMP/s2.json" "
+L[0]['patient_id'] == 'P001' and L[0]['enrollment']['phase'] == 'neoadjuvant'
+and L[0]['enrollment']['baseline']['crea']['value'] == 97.24
+and L[0]['eligibility']['status'] == 'ineligible'
+and L[0]['eligibility']['criteria']['alt']['verdict'] == 'fail'
+and [a['id'] for a in L[0]['open_alerts']] == [$A3]"
+"$LW" status NOBODY >/dev/null 2>"$TMP/s3.err"
+check "status unknown patient: exit 1" fails $? 1 "$TMP/s3.err" "no such patient"
+"$LW" status --db "host=$PGDIR/nope dbname=x" >/dev/null 2>"$TMP/s4.err"
+check "status, unreachable database: exit 2" fails $? 2 "$TMP/s4.err" "cannot connect"
+"$LW" status a b >/dev/null 2>&1
+check "status with two ids: exit 2" test $? -eq 2
+
+# --- the server survives a crash and a restart with the data
+check "pg_kill9 then pg_restart" sh -c '. "$2/tests/pg.sh"; pg_kill9 "$1" && pg_restart "$1"' sh "$PGDIR" "$top_srcdir"
+check "data survives the crash" eq "$(q "SELECT count(*) FROM labwatch.alerts")" 4
+check "pg_stop stops it" sh -c '. "$2/tests/pg.sh"; pg_stop "$1" && ! [ -S "$1/sock/.s.PGSQL.5432" ]' sh "$PGDIR" "$top_srcdir"
+
+done_testing
