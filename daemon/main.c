@@ -1,0 +1,437 @@
+/*
+ * main.c: labwatchd: options, start-up, signals, systemd notification.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "conf.h"
+#include "conn.h"
+#include "daemon.h"
+#include "hl7/xmalloc.h"
+#include "listener.h"
+#include "log.h"
+#include "notify.h"
+#include "rules/rules.h"
+#include "tls.h"
+
+/* How long SIGTERM waits for peers to take their ACKs before closing them. */
+#define SHUTDOWN_GRACE_SEC 30
+/* How often STATUS= is sent. */
+#define STATUS_INTERVAL_SEC 5
+
+static const enum log_level levels[] = {
+	LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG
+};
+
+static struct event *ev_completion, *ev_status, *ev_watchdog, *ev_deadline;
+static struct event *ev_hup, *ev_term, *ev_int;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: labwatchd [-f] [-c FILE]\n"
+	    "       labwatchd --check-config [-c FILE]\n"
+	    "       labwatchd --print-config-example | --version\n"
+	    "\n"
+	    "  -c, --config FILE       configuration file (default %s)\n"
+	    "  -f, --foreground        run in the foreground (always; for compatibility)\n"
+	    "  -t, --check-config      validate the configuration, TLS files and\n"
+	    "                          protocol file, then exit 0 (valid) or 1\n"
+	    "      --print-config-example  print the documented example configuration\n"
+	    "  -V, --version           print the version\n", CONFIG_DEFAULT_PATH);
+}
+
+static void
+report_stderr(void *arg, const char *msg)
+{
+	(void)arg;
+	fprintf(stderr, "%s\n", msg);
+}
+
+static void
+report_log_error(void *arg, const char *msg)
+{
+	(void)arg;
+	log_error("%s", msg);
+}
+
+static void
+report_log_warn(void *arg, const char *msg)
+{
+	(void)arg;
+	log_warn("%s", msg);
+}
+
+/* Everything --check-config can verify without a database. */
+static int
+check_config(const char *path)
+{
+	struct config cfg;
+	struct rules *r = NULL;
+	SSL_CTX *ctx;
+	char *cause = NULL;
+	int errors;
+
+	config_init(&cfg);
+	errors = config_load(&cfg, path, report_stderr, NULL);
+	if (errors == 0 && cfg.ntls > 0) {
+		if ((ctx = tls_ctx_new(&cfg, &cause)) == NULL) {
+			fprintf(stderr, "%s: %s\n", path, cause);
+			free(cause);
+			errors++;
+		}
+		SSL_CTX_free(ctx);
+	}
+	if (errors == 0) {
+		if (rules_load(config_protocol(&cfg), &r, &cause) == -1) {
+			fprintf(stderr, "%s: protocol: %s\n", path, cause);
+			free(cause);
+			errors++;
+		}
+		rules_free(r);
+	}
+	config_free(&cfg);
+	if (errors > 0) {
+		fprintf(stderr, "%s: %d error%s\n", path, errors,
+		    errors == 1 ? "" : "s");
+		return 1;
+	}
+	printf("%s: configuration is valid\n", path);
+	return 0;
+}
+
+static void
+send_status(struct daemon *d, const char *prefix)
+{
+	struct store_stats st;
+
+	store_stats(d->store, &st);
+	notify_send("%sSTATUS=%u connections, %" PRIu64 " frames; processed %"
+	    PRIu64 ", duplicate %" PRIu64 ", ignored %" PRIu64 ", quarantined %"
+	    PRIu64 ", spooled %" PRIu64 " (%" PRIu64 " pending), rejected %"
+	    PRIu64 "; database %s", prefix, d->nsockets, d->stats.frames,
+	    st.outcomes[STORE_PROCESSED], st.outcomes[STORE_DUPLICATE],
+	    st.outcomes[STORE_IGNORED], st.outcomes[STORE_QUARANTINED],
+	    st.outcomes[STORE_SPOOLED], st.spooled_pending,
+	    st.outcomes[STORE_REJECTED], st.db_up ? "up" : "down");
+}
+
+static void
+status_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	send_status(arg, "");
+}
+
+/* Pinged from the loop itself: a stuck loop is what the watchdog must catch. */
+static void
+watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	notify_send("WATCHDOG=1");
+}
+
+static void
+completion_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conn_completions(arg);
+}
+
+static uint64_t
+monotonic_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* SIGHUP: all or nothing: config, certificates, rules; on any error the running set stays. */
+static void
+reload(struct daemon *d)
+{
+	struct config *next;
+	SSL_CTX *ctx = NULL;
+	char *cause = NULL;
+	int errors;
+
+	notify_send("RELOADING=1\nMONOTONIC_USEC=%" PRIu64, monotonic_usec());
+	log_info("reloading %s", d->config_path);
+	next = xcalloc(1, sizeof(*next));
+	config_init(next);
+	errors = config_load(next, d->config_path, report_log_error, NULL);
+	if (errors > 0) {
+		log_error("reload: %d error%s in %s; keeping the running "
+		    "configuration, rules and certificates", errors,
+		    errors == 1 ? "" : "s", d->config_path);
+		goto fail;
+	}
+	config_keep_static(next, d->cfg, report_log_warn, NULL);
+	if (next->ntls > 0 && (ctx = tls_ctx_new(next, &cause)) == NULL) {
+		log_error("reload: %s; keeping the running configuration", cause);
+		goto fail;
+	}
+	if (store_reload_rules(d->store, config_protocol(next), &cause) == -1) {
+		log_error("reload: protocol: %s; keeping the running "
+		    "configuration", cause);
+		goto fail;
+	}
+	if (ctx != NULL) {
+		/* Open connections hold their own reference to the old context. */
+		SSL_CTX_free(d->tls_ctx);
+		d->tls_ctx = ctx;
+	}
+	config_free(d->cfg);
+	free(d->cfg);
+	d->cfg = next;
+	log_set_level(levels[d->cfg->log_level]);
+	log_info("reloaded: configuration, rules (%s)%s", config_protocol(d->cfg),
+	    ctx ? " and certificates" : "");
+	send_status(d, "READY=1\n");
+	return;
+fail:
+	free(cause);
+	SSL_CTX_free(ctx);
+	config_free(next);
+	free(next);
+	send_status(d, "READY=1\n");
+}
+
+static void
+hup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)sig;
+	(void)what;
+	if (!d->stopping)
+		reload(d);
+}
+
+static void
+deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)fd;
+	(void)what;
+	log_warn("peers still hold %u connections after %ds: closing them",
+	    d->nsockets, SHUTDOWN_GRACE_SEC);
+	conn_close_all(d);
+}
+
+void
+daemon_conn_gone(struct daemon *d)
+{
+	if (d->stopping && TAILQ_EMPTY(&d->conns))
+		event_base_loopbreak(d->base);
+}
+
+static void
+term_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct timeval tv = { SHUTDOWN_GRACE_SEC, 0 };
+
+	(void)what;
+	if (d->stopping) {
+		log_warn("second %s: exiting now; %zu frames in flight not ACKed",
+		    sig == SIGINT ? "SIGINT" : "SIGTERM", store_pending(d->store));
+		_exit(1);
+	}
+	d->stopping = true;
+	notify_send("STOPPING=1");
+	log_info("%s: stopping; no new connections, finishing %zu frames in "
+	    "flight", sig == SIGINT ? "SIGINT" : "SIGTERM",
+	    store_pending(d->store));
+	listener_close_all(d);
+	evtimer_add(ev_deadline, &tv);
+	conn_shutdown_all(d);
+	if (TAILQ_EMPTY(&d->conns))
+		event_base_loopbreak(d->base);
+}
+
+static struct event *
+xevent(struct event *ev)
+{
+	if (ev == NULL)
+		fatalx("cannot create an event");
+	return ev;
+}
+
+static void
+store_config_from(const struct config *cfg, struct store_config *sc)
+{
+	memset(sc, 0, sizeof(*sc));
+	sc->conninfo = cfg->db;
+	sc->protocol_path = config_protocol(cfg);
+	sc->sql_dir = cfg->migrate ? config_sql_dir(cfg) : NULL;
+	sc->spool_path = cfg->spool_path;
+	sc->spool_max_bytes = (uint64_t)cfg->spool_max_bytes;
+	sc->batch_max = (size_t)cfg->batch_max;
+	sc->app = cfg->app_name;
+	sc->facility = cfg->facility;
+	sc->id_type = cfg->id_type;
+	sc->default_charset = cfg->default_charset;
+	sc->refuse_other_types = cfg->refuse_other_types;
+	sc->tz_offset_min = cfg->tz_offset_min;
+}
+
+int
+main(int argc, char **argv)
+{
+	enum { OPT_EXAMPLE = 256 };
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "check-config", no_argument, NULL, 't' },
+		{ "print-config-example", no_argument, NULL, OPT_EXAMPLE },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct daemon d;
+	struct store_config sc;
+	struct timeval tv;
+	const char *path = CONFIG_DEFAULT_PATH;
+	char *cause = NULL;
+	uint64_t wd_usec;
+	bool check = false;
+	int ch, errors;
+
+	while ((ch = getopt_long(argc, argv, "c:ftVh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'f':
+			break;
+		case 't':
+			check = true;
+			break;
+		case OPT_EXAMPLE:
+			config_print_example(stdout);
+			return 0;
+		case 'V':
+			printf("labwatchd %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (check)
+		return check_config(path);
+
+	log_init("labwatchd");
+	memset(&d, 0, sizeof(d));
+	TAILQ_INIT(&d.conns);
+	d.config_path = xstrdup(path);
+	d.cfg = xcalloc(1, sizeof(*d.cfg));
+	config_init(d.cfg);
+	if ((errors = config_load(d.cfg, path, report_log_error, NULL)) > 0)
+		fatalx("%s: %d error%s; not starting", path, errors,
+		    errors == 1 ? "" : "s");
+	log_set_level(levels[d.cfg->log_level]);
+	if (notify_init(&cause) == -1)
+		fatalx("%s", cause);
+	/* Writes to a peer that has gone must fail with EPIPE, not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((d.base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	if (d.cfg->ntls > 0 && (d.tls_ctx = tls_ctx_new(d.cfg, &cause)) == NULL)
+		fatalx("%s", cause);
+
+	log_info("labwatchd %s starting (%s)", PACKAGE_VERSION, path);
+	store_config_from(d.cfg, &sc);
+	if ((d.store = store_start(&sc, &cause)) == NULL)
+		fatalx("store: %s", cause);
+	ev_completion = xevent(event_new(d.base, store_completion_fd(d.store),
+	    EV_READ | EV_PERSIST, completion_cb, &d));
+	event_add(ev_completion, NULL);
+
+	if (listener_open_all(&d, &cause) == -1) {
+		log_error("%s", cause);
+		store_stop(d.store);
+		exit(1);
+	}
+
+	ev_hup = xevent(evsignal_new(d.base, SIGHUP, hup_cb, &d));
+	ev_term = xevent(evsignal_new(d.base, SIGTERM, term_cb, &d));
+	ev_int = xevent(evsignal_new(d.base, SIGINT, term_cb, &d));
+	event_add(ev_hup, NULL);
+	event_add(ev_term, NULL);
+	event_add(ev_int, NULL);
+	ev_deadline = xevent(evtimer_new(d.base, deadline_cb, &d));
+
+	ev_status = xevent(event_new(d.base, -1, EV_PERSIST, status_cb, &d));
+	tv.tv_sec = STATUS_INTERVAL_SEC;
+	tv.tv_usec = 0;
+	event_add(ev_status, &tv);
+	wd_usec = notify_watchdog_usec();
+	if (wd_usec > 0 && d.cfg->watchdog) {
+		ev_watchdog = xevent(event_new(d.base, -1, EV_PERSIST, watchdog_cb,
+		    &d));
+		tv.tv_sec = (time_t)(wd_usec / 2 / 1000000);
+		tv.tv_usec = (suseconds_t)(wd_usec / 2 % 1000000);
+		event_add(ev_watchdog, &tv);
+		log_info("watchdog: pinging every %" PRIu64 " ms", wd_usec / 2000);
+	}
+
+	send_status(&d, "READY=1\n");
+	log_info("ready");
+	event_base_dispatch(d.base);
+
+	log_info("all connections closed; stopping the store");
+	store_stop(d.store);
+	{
+		struct daemon_stats *s = &d.stats;
+
+		log_info("stopped: %" PRIu64 " connections, %" PRIu64 " frames "
+		    "(%" PRIu64 " oversize, %" PRIu64 " abandoned), %" PRIu64
+		    " ACKs sent, %" PRIu64 " not deliverable", s->accepted,
+		    s->frames, s->oversize, s->abandoned, s->acks_sent,
+		    s->acks_unsent);
+	}
+	event_free(ev_completion);
+	event_free(ev_status);
+	if (ev_watchdog != NULL)
+		event_free(ev_watchdog);
+	event_free(ev_deadline);
+	event_free(ev_hup);
+	event_free(ev_term);
+	event_free(ev_int);
+	listener_close_all(&d);
+	SSL_CTX_free(d.tls_ctx);
+	event_base_free(d.base);
+	config_free(d.cfg);
+	free(d.cfg);
+	free(d.config_path);
+	notify_close();
+	return 0;
+}
