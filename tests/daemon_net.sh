@@ -361,5 +361,7 @@ tls_allowed_subjects = CN=lis01"
 	check "TLS: works after the reload" $PYT tls-ok "$port" "$TMP"
 	kill -TERM "$(cat "$TMP/b.pid")"; wait "$(cat "$TMP/b.pid")"
 	stop_notify b
+else
+	not_ok "TLS tests need the openssl command (package openssl)"
 fi
 done_testing
