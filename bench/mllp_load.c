@@ -229,6 +229,7 @@ static struct {
 	const char *verify;
 	bool json;
 	int timeout_s;
+	double verify_wait;	/* retry verification this long (a spool drains) */
 	long idle;
 	long pid;
 	double idle_wait;
@@ -1103,7 +1104,7 @@ usage(void)
 	    "usage: mllp_load -h HOST -p PORT -c CONNECTIONS [-n TOTAL | -d SECONDS]\n"
 	    "           [-r RATE_PER_S] --template FILE [--run-id STR]\n"
 	    "           [--tls [--ca FILE] [--cert FILE --key FILE] [--servername NAME]]\n"
-	    "           [--verify CONNINFO] [--timeout SECONDS] [--json]\n"
+	    "           [--verify CONNINFO [--verify-wait SECONDS]] [--timeout SECONDS] [--json]\n"
 	    "       mllp_load -h HOST -p PORT --idle N --pid PID [--idle-wait SECONDS]\n"
 	    "           [--template FILE] [--json]\n");
 	exit(2);
@@ -1145,7 +1146,7 @@ tls_setup(void)
 
 enum {
 	OPT_TLS = 256, OPT_CA, OPT_CERT, OPT_KEY, OPT_SERVERNAME, OPT_TEMPLATE,
-	OPT_RUNID, OPT_VERIFY, OPT_JSON, OPT_IDLE, OPT_PID, OPT_IDLEWAIT,
+	OPT_RUNID, OPT_VERIFY, OPT_VERIFY_WAIT, OPT_JSON, OPT_IDLE, OPT_PID, OPT_IDLEWAIT,
 	OPT_TIMEOUT, OPT_HELP,
 };
 
@@ -1158,6 +1159,7 @@ static const struct option longopts[] = {
 	{"template", required_argument, NULL, OPT_TEMPLATE},
 	{"run-id", required_argument, NULL, OPT_RUNID},
 	{"verify", required_argument, NULL, OPT_VERIFY},
+	{"verify-wait", required_argument, NULL, OPT_VERIFY_WAIT},
 	{"json", no_argument, NULL, OPT_JSON},
 	{"idle", required_argument, NULL, OPT_IDLE},
 	{"pid", required_argument, NULL, OPT_PID},
@@ -1241,6 +1243,9 @@ parse_args(int argc, char **argv)
 					fatalx("run id: letters, digits and "
 					    "_ only");
 			strcpy(opt.run_id, optarg);
+			break;
+		case OPT_VERIFY_WAIT:
+			opt.verify_wait = atof(optarg);
 			break;
 		case OPT_VERIFY:
 			opt.verify = optarg;
@@ -1344,8 +1349,17 @@ main(int argc, char **argv)
 	}
 	t.acked = t.lat.n;
 
-	if (opt.verify != NULL)
-		verify_run(ws, opt.conns, &v);
+	if (opt.verify != NULL) {
+		uint64_t until = now_ns() + (uint64_t)(opt.verify_wait * 1e9);
+
+		/* Spooled messages reach the database when the spool drains. */
+		for (;;) {
+			verify_run(ws, opt.conns, &v);
+			if (!v.done || v.missing == 0 || now_ns() >= until)
+				break;
+			usleep(250000);
+		}
+	}
 	report(&t, opt.verify != NULL ? &v : NULL);
 
 	rc = t.connect_failed == 0 && t.io_errors == 0 && t.mismatch == 0 &&

@@ -1,0 +1,208 @@
+#!/bin/sh
+# labwatchd against a real private PostgreSQL, with real clients: Debian's
+# python3-hl7 mllp_send, bench/mllp_load (plain and TLS, verifying every
+# accepted control id in the database) and labwatch alerts --follow.
+# Faults under load: PostgreSQL stopped and started, SIGTERM, kill -9.
+. "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+. "$top_srcdir/tests/pg.sh"
+LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
+LW="$top_builddir/cli/labwatch"
+LOAD="$top_builddir/bench/mllp_load"
+PGD=$(mktemp -d /tmp/lw-daemon.XXXXXX)
+chmod 755 "$PGD"
+cleanup() {
+	[ -f "$TMP/d.pid" ] && kill -9 "$(cat "$TMP/d.pid")" 2>/dev/null
+	[ -n "${follower:-}" ] && kill "$follower" 2>/dev/null
+	pg_stop "$PGD" >/dev/null 2>&1
+	rm -rf "$PGD" "$TMP"
+}
+trap cleanup EXIT
+pg_start "$PGD" >/dev/null || { echo "cannot start PostgreSQL"; exit 1; }
+q() { psql -X -A -t -q -c "$1"; }
+
+# Rules data of our own, so that SIGHUP can change it.
+mkdir -p "$TMP/rules/protocols"
+cp "$top_srcdir/rules/data/analytes.conf" "$top_srcdir/rules/data/ctcae-5.0.conf" "$TMP/rules/"
+cp "$top_srcdir/rules/data/protocols/nct04933669.conf" "$TMP/rules/protocols/"
+cat >"$TMP/d.conf" <<EOF
+[labwatchd]
+listen = 127.0.0.1:0
+tls_listen = 127.0.0.1:0
+tls_cert = $TMP/server.pem
+tls_key = $TMP/server.key
+tls_ca = $TMP/ca.pem
+tls_verify_client = require
+db = $LABWATCH_DB connect_timeout=2
+migrate = yes
+sql_dir = $top_srcdir/sql
+protocol = $TMP/rules/protocols/nct04933669.conf
+spool_path = $PGD/spool
+max_message_size = 64k
+log_level = info
+EOF
+# A CA, a server certificate and a client certificate, made here.
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/ca.key" -subj "/CN=Test CA" -days 2 -out "$TMP/ca.pem" 2>/dev/null
+for n in server:localhost client:lis01; do
+	openssl req -new -newkey rsa:2048 -nodes -keyout "$TMP/${n%%:*}.key" -subj "/CN=${n#*:}" -out "$TMP/${n%%:*}.csr" 2>/dev/null
+	openssl x509 -req -in "$TMP/${n%%:*}.csr" -CA "$TMP/ca.pem" -CAkey "$TMP/ca.key" -CAcreateserial -days 2 -out "$TMP/${n%%:*}.pem" 2>/dev/null
+done
+
+runs=0
+start_daemon() { # each run logs to its own file; d.log collects them all
+	runs=$((runs + 1))
+	log="$TMP/d$runs.log"
+	"$LABWATCHD" -c "$TMP/d.conf" 2>"$log" &
+	echo $! >"$TMP/d.pid"
+	port= tport=
+	for _ in $(seq 100); do
+		port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$log" | tail -1)
+		tport=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\) (TLS).*/\1/p' "$log" | tail -1)
+		[ -n "$port" ] && [ -n "$tport" ] && break
+		sleep 0.1
+	done
+}
+stop_daemon() { kill -TERM "$(cat "$TMP/d.pid")"; wait "$(cat "$TMP/d.pid")"; }
+frame_send() { # file -> ACKs printed as "CODE CONTROL_ID" lines
+	$PY - "$port" "$1" <<'EOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+data = open(sys.argv[2], "rb").read()
+s.sendall(data)
+n = data.count(b"\x1c")
+buf = b""
+while buf.count(b"\x1c") < n:
+    d = s.recv(65536)
+    if not d:
+        break
+    buf += d
+for f in buf.split(b"\x1c")[:n]:
+    msa = [x for x in f.split(b"\r") if x.startswith(b"MSA|")][0].split(b"|")
+    print(msa[1].decode(), msa[2].decode() if len(msa) > 2 else "")
+s.sendall(b"\x0b" + b"MSH|^~\\&|T|T|L|L|20261120||ORU^R01|PING|P|2.5.1\rPID|1||P1\r" + b"\x1c\r")
+print("after:", s.recv(4096).split(b"\r")[1].decode())
+EOF
+}
+"$top_builddir/bench/gen_oru" -n 500 -s 21 -f raw >"$TMP/template.raw" 2>/dev/null
+load() { "$LOAD" -h 127.0.0.1 -p "$port" --template "$TMP/template.raw" --verify "$LABWATCH_DB" --json "$@" 2>"$TMP/load.err"; }
+json_assert() {
+	$PY - "$1" "$2" <<'EOF'
+import json, sys
+L = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8") if l.startswith("{")]
+ok = eval("(" + sys.argv[2] + ")")
+if not ok:
+    print("assertion failed:", sys.argv[2]); [print(l) for l in L[:4]]; sys.exit(1)
+EOF
+}
+
+start_daemon
+check "labwatchd starts, migrates, listens (plain and TLS)" sh -c "[ -n '$port' ] && [ -n '$tport' ]"
+check "schema migrated at start" test "$(q "select count(*) from labwatch.schema_migrations")" -ge 1
+
+# 1. Debian's python3-hl7 mllp_send: a LF-terminated file of three messages.
+printf 'MSH|^~\\&|LIS|MAINLAB|LW|H|20261120073000+0800||ORU^R01^ORU_R01|MS%d|P|2.5.1\nPID|1||MRN%d^^^H^MR\nOBR|1|O%d|F%d|24323-8^CMP^LN\nOBX|1|NM|1742-6^ALT^LN||30|U/L|10-40||||F\n' \
+	1 1 1 1 2 2 2 2 3 3 3 3 >"$TMP/three.hl7"
+mllp_send --loose -f "$TMP/three.hl7" -p "$port" 127.0.0.1 >"$TMP/mllp_send.out" 2>&1
+check "mllp_send: three AA" test "$(grep -c 'MSA|AA|MS[123]' "$TMP/mllp_send.out")" -eq 3
+check "mllp_send: three messages stored" test "$(q "select count(*) from labwatch.messages where control_id like 'MS_' and outcome = 'processed'")" -eq 3
+
+# 2. The same message twice: AA twice, one set of rows.
+mllp_send --loose -f "$TMP/three.hl7" -p "$port" 127.0.0.1 >"$TMP/again.out" 2>&1
+check "resent: AA again" test "$(grep -c 'MSA|AA|MS[123]' "$TMP/again.out")" -eq 3
+check "resent: one row per message" test "$(q "select count(*) from labwatch.messages where control_id like 'MS_'")" -eq 3
+check "resent: one set of observations" test "$(q "select count(*) from labwatch.observations o join labwatch.messages m on m.id = o.message where m.control_id like 'MS_'")" -eq 3
+
+# 3. A malformed frame: AE and a quarantine row; an oversized one: AR, and
+#    the connection still works.
+printf '\013MSH|^~\\&|LIS|MAINLAB|LW|H|20261120||ORU^R01|MAL1|P|2.5.1\rP@D|1\r\034\r' >"$TMP/mal.mllp"
+frame_send "$TMP/mal.mllp" >"$TMP/mal.out"
+check "malformed frame: AE" grep -q "^AE MAL1" "$TMP/mal.out"
+check "malformed frame: quarantined with its reason" test "$(q "select count(*) from labwatch.messages where control_id = 'MAL1' and outcome = 'quarantined' and reason like '%segment%'")" -eq 1
+$PY -c "
+import sys
+big = b'MSH|^~\\\\&|LIS|MAINLAB|LW|H|20261120||ORU^R01|BIG1|P|2.5.1\rPID|1||P1\rNTE|1||' + b'x' * 100000 + b'\r'
+sys.stdout.buffer.write(b'\x0b' + big + b'\x1c\r')" >"$TMP/big.mllp"
+frame_send "$TMP/big.mllp" >"$TMP/big.out"
+check "oversized frame: AR" grep -q "^AR BIG1" "$TMP/big.out"
+check "oversized frame: the connection still works" grep -q "after: MSA|AA|PING" "$TMP/big.out"
+check "oversized frame: kept (its start) with the reason" test "$(q "select count(*) from labwatch.messages where outcome = 'quarantined' and reason like '%max_message_size%' and size > 100000")" -eq 1
+
+# 4. TLS with a client certificate: every accepted message stored once.
+"$LOAD" -h 127.0.0.1 -p "$tport" --tls --ca "$TMP/ca.pem" --cert "$TMP/client.pem" --key "$TMP/client.key" \
+	--servername localhost --template "$TMP/template.raw" -c 2 -n 100 --run-id TLS \
+	--verify "$LABWATCH_DB" --json >"$TMP/tls.json" 2>"$TMP/tls.err"
+check "TLS: 100 accepted and stored exactly once" json_assert "$TMP/tls.json" \
+	'L[0]["accepted"] == 100 and L[0]["verify"]["missing"] == 0 and L[0]["verify"]["duplicated"] == 0'
+"$LOAD" -h 127.0.0.1 -p "$tport" --tls --ca "$TMP/ca.pem" --servername localhost \
+	--template "$TMP/template.raw" -c 1 -n 1 --run-id NOCERT >/dev/null 2>&1
+check "TLS: no client certificate, refused" test $? -ne 0
+
+# 5. An enrolled patient's alert arrives as a NOTIFY (labwatch alerts --follow).
+"$LW" enroll T100 --phase neoadjuvant --since 2026-11-01 >/dev/null
+"$LW" alerts --follow --since 2026-01-01 >"$TMP/follow.out" 2>&1 &
+follower=$!
+sleep 1
+printf 'MSH|^~\\&|LIS|MAINLAB|LW|H|20261120073000+0800||ORU^R01^ORU_R01|TOX1|P|2.5.1\nPID|1||T100^^^H^MR\nOBR|1|O9|F9|24323-8^CMP^LN\nOBX|1|NM|1742-6^ALT^LN||210|U/L|10-40||||F\n' >"$TMP/tox.hl7"
+mllp_send --loose -f "$TMP/tox.hl7" -p "$port" 127.0.0.1 >/dev/null 2>&1
+for _ in $(seq 50); do grep -q '"kind":"toxicity"' "$TMP/follow.out" && break; sleep 0.1; done
+check "alert for an enrolled patient arrives as a NOTIFY" grep -q '"kind":"toxicity".*"grade":3' "$TMP/follow.out"
+check "the hold alert too" grep -q '"kind":"hold"' "$TMP/follow.out"
+
+# 6. SIGHUP with a changed protocol file applies to the next message: with
+#    alert_grade 2, ALT 3.5 x ULN (grade 2) now alerts.
+printf 'MSH|^~\\&|LIS|MAINLAB|LW|H|20261121073000+0800||ORU^R01^ORU_R01|G2A|P|2.5.1\nPID|1||T100^^^H^MR\nOBR|1|O10|F10|24323-8^CMP^LN\nOBX|1|NM|1920-8^AST^LN||140|U/L|10-40||||F\n' >"$TMP/g2a.hl7"
+mllp_send --loose -f "$TMP/g2a.hl7" -p "$port" 127.0.0.1 >/dev/null 2>&1
+check "grade 2 does not alert at alert_grade 3" test "$(q "select count(*) from labwatch.alerts where analyte = 'ast' and kind = 'toxicity'")" -eq 0
+sed -i 's/^alert_grade = 3/alert_grade = 2/' "$TMP/rules/protocols/nct04933669.conf"
+kill -HUP "$(cat "$TMP/d.pid")"
+sleep 1
+sed 's/G2A/G2B/; s/20261121073000/20261122073000/; s/O10|F10/O11|F11/' "$TMP/g2a.hl7" >"$TMP/g2b.hl7"
+mllp_send --loose -f "$TMP/g2b.hl7" -p "$port" 127.0.0.1 >/dev/null 2>&1
+check "after SIGHUP, grade 2 alerts" test "$(q "select count(*) from labwatch.alerts where analyte = 'ast' and kind = 'toxicity' and grade = 2")" -eq 1
+
+# 7. Load: every AA-ACKed control id is in the database exactly once.
+load -c 16 -n 2000 --run-id L16 >"$TMP/l16.json"
+check "16 senders: 2000 accepted, each stored once" json_assert "$TMP/l16.json" \
+	'L[0]["accepted"] == 2000 and L[0]["verify"]["missing"] == 0 and L[0]["verify"]["duplicated"] == 0'
+
+# 8. PostgreSQL stopped under load: spooled and ACKed, drained when it is
+#    back; every ACKed id stored exactly once (verified once drained).
+load -c 8 -d 8 --run-id PGDOWN --verify-wait 60 >"$TMP/pgdown.json" &
+loader=$!
+sleep 2
+pg_stop "$PGD" >/dev/null
+sleep 3
+pg_start "$PGD" >/dev/null
+wait $loader
+check "PostgreSQL down under load: every ACKed id stored once after the drain" json_assert "$TMP/pgdown.json" \
+	'L[0]["accepted"] > 100 and L[0]["verify"]["missing"] == 0 and L[0]["verify"]["duplicated"] == 0'
+check "PostgreSQL down: the spool was used" test "$(q "select count(*) from labwatch.messages where control_id like 'PGDOWN-%' and spool_ref is not null")" -gt 0
+
+# 9. SIGTERM under load: in-flight frames finished and ACKed, exit 0; every
+#    ACKed id stored.
+load -c 8 -d 6 --run-id TERM >"$TMP/term.json" &
+loader=$!
+sleep 2
+kill -TERM "$(cat "$TMP/d.pid")"
+wait "$(cat "$TMP/d.pid")"
+check "SIGTERM under load: exit 0" test $? -eq 0
+wait $loader
+check "SIGTERM under load: every ACKed id stored once" json_assert "$TMP/term.json" \
+	'L[0]["accepted"] > 0 and L[0]["verify"]["missing"] == 0 and L[0]["verify"]["duplicated"] == 0'
+
+# 10. kill -9 under load, then restart: every ACKed id is there.
+start_daemon
+load -c 8 -d 6 --run-id KILL >"$TMP/kill.json" &
+loader=$!
+sleep 2
+kill -9 "$(cat "$TMP/d.pid")"
+wait $loader
+start_daemon
+check "kill -9 under load: every ACKed id stored once" json_assert "$TMP/kill.json" \
+	'L[0]["accepted"] > 0 and L[0]["verify"]["missing"] == 0 and L[0]["verify"]["duplicated"] == 0'
+
+# 11. No patient data in the log.
+stop_daemon
+cat "$TMP"/d[0-9]*.log >"$TMP/d.log"
+check "no patient identifiers or values in the logs" sh -c "! grep -q 'T100\|MRN1\|Doe' '$TMP/d.log'"
+
+done_testing
