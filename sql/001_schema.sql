@@ -85,7 +85,9 @@ CREATE TABLE observations (
     observed_at         timestamptz,
     grade               integer,
     problem             text,
-    supersedes          bigint REFERENCES observations(id),
+    -- Deferred: the writer inserts a batch's observations in one statement
+    -- after the rows that point at them.
+    supersedes          bigint REFERENCES observations(id) DEFERRABLE INITIALLY DEFERRED,
     retracted           boolean NOT NULL DEFAULT false
 );
 CREATE INDEX observations_patient ON observations (patient, analyte, observed_at);
@@ -112,7 +114,7 @@ CREATE TABLE alerts (
     severity        text NOT NULL CHECK (severity IN ('info', 'warning', 'critical')),
     analyte         text,
     grade           integer,
-    observation     bigint REFERENCES observations(id),
+    observation     bigint REFERENCES observations(id) DEFERRABLE INITIALLY DEFERRED,
     message         bigint REFERENCES messages(id),
     summary         text NOT NULL,      -- one line for a clinician at 3 a.m.
     details         jsonb NOT NULL DEFAULT '{}',

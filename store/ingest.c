@@ -32,6 +32,7 @@
 #include "rules/rules.h"
 
 #define ID_BLOCK 4096
+#define OBS_COLS 29
 
 /* What the writer remembers of a patient; mirrors committed rows. */
 struct pcache {
@@ -75,6 +76,9 @@ struct ingest {
 	size_t nobs_ids, nalert_ids, capobs_ids, capalert_ids;
 	struct hl7_arena arena;	/* parameter strings of a batch */
 	struct hl7_buf tmp, tmp2;
+	/* Observation rows of the batch, column by column: one INSERT. */
+	struct hl7_buf obs_cols[OBS_COLS];
+	size_t obs_rows;
 	uint64_t alerts;
 	uint64_t ack_seq;
 	char err[256];
@@ -324,9 +328,17 @@ static const struct {
 	  " analyte, value_type, value_raw, comparator, value, unit,"
 	  " canonical_value, canonical_unit, ref_range, lln, uln, range_source,"
 	  " flags, status, observed_at, grade, problem, supersedes)"
-	  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
-	  " $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25,"
-	  " to_timestamp($26::float8), $27::int, $28, $29)" },
+	  " SELECT a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14,"
+	  " a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25,"
+	  " to_timestamp(a26), a27, a28, a29 FROM unnest($1::bigint[],"
+	  " $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[],"
+	  " $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],"
+	  " $12::text[], $13::text[], $14::text[], $15::text[], $16::float8[],"
+	  " $17::text[], $18::float8[], $19::text[], $20::text[], $21::float8[],"
+	  " $22::float8[], $23::text[], $24::text[], $25::text[], $26::float8[],"
+	  " $27::int[], $28::text[], $29::bigint[]) AS u(a1, a2, a3, a4, a5, a6,"
+	  " a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20,"
+	  " a21, a22, a23, a24, a25, a26, a27, a28, a29)" },
 	{ "ins_alert",
 	  "INSERT INTO alerts (id, patient, protocol, kind, severity, analyte,"
 	  " grade, observation, message, summary, details)"
@@ -440,6 +452,8 @@ disconnect(struct ingest *g)
 void
 ingest_free(struct ingest *g)
 {
+	int i;
+
 	if (g == NULL)
 		return;
 	disconnect(g);
@@ -449,6 +463,8 @@ ingest_free(struct ingest *g)
 	hl7_arena_free(&g->arena);
 	hl7_buf_free(&g->tmp);
 	hl7_buf_free(&g->tmp2);
+	for (i = 0; i < OBS_COLS; i++)
+		hl7_buf_free(&g->obs_cols[i]);
 	free(g);
 }
 
@@ -1043,12 +1059,54 @@ toxicity_alert(struct ingest *g, struct ingest_work *w, struct pcache *p,
 	return 0;
 }
 
+/* Append v (NULL for SQL NULL) as an element of a text array literal. */
+static void
+array_add(struct hl7_buf *b, const char *v)
+{
+	const char *p;
+
+	hl7_buf_addc(b, b->len == 0 ? '{' : ',');
+	if (v == NULL) {
+		hl7_buf_add(b, "NULL", 4);
+		return;
+	}
+	hl7_buf_addc(b, '"');
+	for (p = v; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			hl7_buf_addc(b, '\\');
+		hl7_buf_addc(b, *p);
+	}
+	hl7_buf_addc(b, '"');
+}
+
+/* Send the batch's observation rows collected so far, in one statement. */
 static int
-send_observation(struct ingest *g, struct ingest_work *w, struct pcache *p,
+flush_observations(struct ingest *g)
+{
+	const char *v[OBS_COLS];
+	int i;
+
+	if (g->obs_rows == 0)
+		return 0;
+	for (i = 0; i < OBS_COLS; i++) {
+		hl7_buf_addc(&g->obs_cols[i], '}');
+		v[i] = g->obs_cols[i].p;
+	}
+	if (send_prep(g, "ins_obs", OBS_COLS, v, NULL, NULL, Q_IGNORE, NULL))
+		return -1;
+	for (i = 0; i < OBS_COLS; i++)
+		hl7_buf_reset(&g->obs_cols[i]);
+	g->obs_rows = 0;
+	return 0;
+}
+
+static void
+queue_observation(struct ingest *g, struct ingest_work *w, struct pcache *p,
     const struct oru_obs *x, const struct rules_eval *ev, int64_t id,
     const char *key, size_t klen, int64_t supersedes, const struct rules_result *in)
 {
-	const char *v[29];
+	const char *v[OBS_COLS];
+	int i;
 
 	v[0] = pint(g, id);
 	v[1] = pint(g, w->message_id);
@@ -1082,7 +1140,9 @@ send_observation(struct ingest *g, struct ingest_work *w, struct pcache *p,
 	    pint(g, ev->grade) : NULL;
 	v[27] = ev->analyte != RULES_NONE ? ev->problem : NULL;
 	v[28] = supersedes > 0 ? pint(g, supersedes) : NULL;
-	return send_prep(g, "ins_obs", 29, v, NULL, NULL, Q_IGNORE, NULL);
+	for (i = 0; i < OBS_COLS; i++)
+		array_add(&g->obs_cols[i], v[i]);
+	g->obs_rows++;
 }
 
 static void
@@ -1289,10 +1349,13 @@ patient_rows(struct ingest *g, struct ingest_work *w,
 			rules_eval(g->rules, &in, bl, &evbuf);
 			memset(&up, 0, sizeof(up));
 		}
-		if (send_observation(g, w, p, x, ev, id, key, klen, sup, &in))
-			return -1;
+		queue_observation(g, w, p, x, ev, id, key, klen, sup, &in);
 		if (!tracked || ev->analyte == RULES_NONE)
 			continue;
+		/* Updates below may touch rows still queued: send those first. */
+		if ((up.nsuperseded > 0 || up.nretracted > 0) &&
+		    flush_observations(g) != 0)
+			return -1;
 		any = true;
 		if (in.observed_at > at)
 			at = in.observed_at;
@@ -1347,8 +1410,13 @@ patient_rows(struct ingest *g, struct ingest_work *w,
 static void
 reset_batch(struct ingest *g)
 {
+	int i;
+
 	hl7_arena_reset(&g->arena);
 	g->nq = 0;
+	for (i = 0; i < OBS_COLS; i++)
+		hl7_buf_reset(&g->obs_cols[i]);
+	g->obs_rows = 0;
 }
 
 static int
@@ -1478,7 +1546,7 @@ ingest_batch(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 			    patient_rows(g, w, &w->oru.patients[j]) != 0)
 				return fail_batch(g, -2, cause);
 	}
-	if (send_sql(g, "COMMIT", Q_IGNORE) != 0)
+	if (flush_observations(g) != 0 || send_sql(g, "COMMIT", Q_IGNORE) != 0)
 		return fail_batch(g, -1, cause);
 	if ((rc = pipe_run(g, NULL)) != 0)
 		return fail_batch(g, rc, cause);

@@ -1,0 +1,34 @@
+# scripts/lib.sh: what ./scripts/test and ./scripts/demo share.
+
+log() { printf '==> %s\n' "$*"; }
+
+# ensure_packages PKG...: install the Debian packages that are missing
+# (apt-get as root; otherwise print the exact line and exit non-zero).
+ensure_packages() {
+	missing=""
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+			missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "missing packages; as root run:" >&2
+		echo "  apt-get update && apt-get install -y$missing" >&2
+		exit 1
+	fi
+	log "installing:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >/dev/null
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null || {
+		echo "apt-get install failed" >&2
+		exit 1
+	}
+}
+
+# What the build and the daemon need.
+RUN_PACKAGES="build-essential autoconf automake libtool pkg-config
+	libevent-dev libssl-dev libpq-dev libsystemd-dev postgresql
+	python3-hl7 openssl"
+# What the tests need on top.
+TEST_PACKAGES="libcriterion-dev clang libclang-rt-14-dev"
