@@ -146,6 +146,9 @@ buf_reserve(struct buf *b, size_t more)
 static void buf_printf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+static void buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {

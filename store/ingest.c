@@ -68,7 +68,7 @@ struct ingest {
 	struct ingest_opts o;
 	struct rules *rules;
 	PGconn *conn;
-	struct pcache *pc;	/* open-addressing table */
+	struct pcache **pc;	/* open-addressing table; entries never move */
 	size_t npc, cappc;
 	struct query *q;	/* queries of the current pipeline */
 	size_t nq, capq;
@@ -100,23 +100,31 @@ hash_str(const char *s, size_t len)
 static void
 pcache_flush(struct ingest *g)
 {
+	struct pcache *p;
 	size_t i;
 
 	for (i = 0; i < g->cappc; i++) {
-		free(g->pc[i].pid);
-		rules_history_free(g->pc[i].h);
-		free(g->pc[i].open);
-		free(g->pc[i].open_obs);
+		if ((p = g->pc[i]) == NULL)
+			continue;
+		free(p->pid);
+		rules_history_free(p->h);
+		free(p->open);
+		free(p->open_obs);
+		free(p);
 	}
 	free(g->pc);
 	g->pc = NULL;
 	g->npc = g->cappc = 0;
 }
 
+/*
+ * The patient with this id, created when asked. Entries are allocated one
+ * by one: queries in flight point at them while the table grows.
+ */
 static struct pcache *
 pcache_get(struct ingest *g, const char *pid, size_t len, bool create)
 {
-	struct pcache *old = g->pc, *p;
+	struct pcache **old = g->pc, **slot, *p;
 	size_t i, oldcap = g->cappc, mask;
 
 	if (create && (g->npc + 1) * 2 > g->cappc) {
@@ -124,13 +132,13 @@ pcache_get(struct ingest *g, const char *pid, size_t len, bool create)
 		g->pc = xcalloc(g->cappc, sizeof(*g->pc));
 		mask = g->cappc - 1;
 		for (i = 0; i < oldcap; i++) {
-			if (old[i].pid == NULL)
+			if (old[i] == NULL)
 				continue;
-			for (p = &g->pc[hash_str(old[i].pid, strlen(old[i].pid)) &
-			    mask]; p->pid != NULL;
-			    p = &g->pc[(size_t)(p - g->pc + 1) & mask])
+			for (slot = &g->pc[hash_str(old[i]->pid,
+			    strlen(old[i]->pid)) & mask]; *slot != NULL;
+			    slot = &g->pc[(size_t)(slot - g->pc + 1) & mask])
 				;
-			*p = old[i];
+			*slot = old[i];
 		}
 		free(old);
 	}
@@ -138,16 +146,17 @@ pcache_get(struct ingest *g, const char *pid, size_t len, bool create)
 		return NULL;
 	mask = g->cappc - 1;
 	for (i = hash_str(pid, len) & mask;; i = (i + 1) & mask) {
-		p = &g->pc[i];
-		if (p->pid == NULL)
+		p = g->pc[i];
+		if (p == NULL)
 			break;
 		if (strlen(p->pid) == len && memcmp(p->pid, pid, len) == 0)
 			return p;
 	}
 	if (!create)
 		return NULL;
-	memset(p, 0, sizeof(*p));
+	p = xcalloc(1, sizeof(*p));
 	p->pid = xstrndup(pid, len);
+	g->pc[i] = p;
 	g->npc++;
 	return p;
 }
@@ -1334,13 +1343,19 @@ patient_rows(struct ingest *g, struct ingest_work *w,
 	for (j = 0; j < pat->nobs; j++) {
 		x = &o->obs[pat->first_obs + j];
 		to_result(x, g->o.tz_offset_min, &in);
+		/*
+		 * Rows for the seven protocol analytes only: the rules read
+		 * nothing else, and every OBX stays in messages.raw.
+		 */
+		if (rules_map(g->rules, &in, &(bool){ false },
+		    &(bool){ false }) == RULES_NONE)
+			continue;
 		id = take_id(g->obs_ids, &g->nobs_ids);
 		in.id = (uint64_t)id;
 		key = order_key(g, o, x, &klen);
 		sup = 0;
 		ev = &evbuf;
-		if (tracked && rules_map(g->rules, &in, &(bool){ false },
-		    &(bool){ false }) != RULES_NONE) {
+		if (tracked) {
 			rules_history_add(p->h, &in, key, klen, &up);
 			ev = &up.entry->ev;
 			if (up.nsuperseded > 0)
@@ -1506,8 +1521,8 @@ ingest_batch(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 
 	/* Round trip 1b: histories of enrolled patients first seen now. */
 	for (i = 0; i < g->cappc; i++) {
-		p = &g->pc[i];
-		if (p->pid == NULL || !p->pending)
+		p = g->pc[i];
+		if (p == NULL || !p->pending)
 			continue;
 		p->pending = false;
 		if (!p->enrolled)
@@ -1524,9 +1539,9 @@ ingest_batch(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 		if ((rc = pipe_run(g, handle_history)) != 0)
 			return fail_batch(g, rc, cause);
 		for (i = 0; i < g->cappc; i++)
-			if (g->pc[i].pid != NULL && g->pc[i].fresh) {
-				g->pc[i].fresh = false;
-				history_end(&g->pc[i]);
+			if (g->pc[i] != NULL && g->pc[i]->fresh) {
+				g->pc[i]->fresh = false;
+				history_end(g->pc[i]);
 			}
 	}
 

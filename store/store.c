@@ -65,6 +65,9 @@ store_outcome_name(enum store_outcome o)
 	return o < STORE_NOUTCOMES ? outcome_names[o] : "?";
 }
 
+static void slog(struct store *s, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static void
 slog(struct store *s, int level, const char *fmt, ...)
 {

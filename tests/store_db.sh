@@ -110,6 +110,13 @@ psql -X -q -d replay -c "insert into labwatch.patients (patient_id) values ('T10
 sig="select string_agg(kind || coalesce(analyte, '') || coalesce(grade::text, '') || state || summary, '|' order by a.id) from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id in ('T100', 'S200')"
 check "replay gives the same alerts" test "$(q "$sig")" = "$(psql -X -A -t -d replay -c "$sig")"
 
+# 5b. More patients than the writer's first cache table holds (a rehash
+#     while queries in flight point at its entries: a use-after-free once).
+"$top_builddir/bench/gen_oru" -n 1500 -s 13 -f raw >"$TMP/g1500.raw" 2>/dev/null
+feed --batch 256 "$TMP/g1500.raw" >"$TMP/5b.json" 2>/dev/null
+check "1500 messages, ~1000 patients, one feed" json_assert "$TMP/5b.json" \
+	'len(L) == 1500 and all(m["outcome"] == "processed" for m in L)'
+
 # 6. PostgreSQL down: frames spooled (fsync) and ACKed; drained when it returns.
 "$top_builddir/bench/gen_oru" -n 40 -s 11 -f raw >"$TMP/g40.raw" 2>/dev/null
 before=$(q "select count(*) from labwatch.messages")
