@@ -23,8 +23,10 @@ CREATE TABLE messages (
     sha256              bytea NOT NULL,
     -- "SPOOLID:OFFSET" for a frame drained from the spool: draining again
     -- after a crash finds it here and adds nothing (exactly once).
-    spool_ref           text UNIQUE
+    spool_ref           text
 );
+CREATE UNIQUE INDEX messages_spool_ref ON messages (spool_ref)
+    WHERE spool_ref IS NOT NULL;
 -- Idempotence: one processed message per sender + facility + MSH-10. A
 -- quarantined copy does not count: the corrected resend must go through.
 CREATE UNIQUE INDEX messages_identity
@@ -40,7 +42,8 @@ BEGIN
     END IF;
 EXCEPTION WHEN feature_not_supported OR invalid_parameter_value THEN NULL;
 END $$;
-CREATE INDEX messages_received_at ON messages (received_at);
+-- No index on received_at: ids grow with it (ORDER BY id, or a range of
+-- ids found by the first and last received_at of interest).
 CREATE INDEX messages_quarantined ON messages (received_at) WHERE outcome = 'quarantined';
 
 CREATE TABLE patients (
@@ -180,8 +183,6 @@ GRANT SELECT ON ALL TABLES IN SCHEMA labwatch TO labwatch_viewer;
 ALTER DEFAULT PRIVILEGES IN SCHEMA labwatch GRANT SELECT ON TABLES TO labwatch_viewer;
 GRANT SELECT, INSERT ON messages, patients, observations, eligibility, alerts
     TO labwatch_daemon;
--- INSERT ... ON CONFLICT DO UPDATE (to read back a patient's id) needs it.
-GRANT UPDATE (patient_id) ON patients TO labwatch_daemon;
 GRANT SELECT ON enrollments, schema_migrations TO labwatch_daemon;
 GRANT UPDATE (retracted) ON observations TO labwatch_daemon;
 GRANT UPDATE (state, resolved_at, superseded_by) ON alerts TO labwatch_daemon;

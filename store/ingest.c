@@ -33,6 +33,7 @@
 
 #define ID_BLOCK 4096
 #define OBS_COLS 29
+#define MSG_COLS 16
 
 /* What the writer remembers of a patient; mirrors committed rows. */
 struct pcache {
@@ -55,7 +56,7 @@ struct pcache {
 
 /* One query in flight in the pipeline, and what to do with its result. */
 enum qtag {
-	Q_IGNORE = 0, Q_MSG, Q_PATIENT, Q_ENROLL, Q_OBS_IDS, Q_ALERT_IDS,
+	Q_IGNORE = 0, Q_MSGS, Q_MSG_IDS, Q_PATIENT, Q_ENROLL, Q_OBS_IDS, Q_ALERT_IDS,
 	Q_HISTORY, Q_OPEN_ALERTS,
 };
 
@@ -72,8 +73,12 @@ struct ingest {
 	size_t npc, cappc;
 	struct query *q;	/* queries of the current pipeline */
 	size_t nq, capq;
-	int64_t *obs_ids, *alert_ids;	/* reserved ids, used from the end */
+	int64_t *obs_ids, *alert_ids, *msg_ids;	/* reserved, used from the end */
 	size_t nobs_ids, nalert_ids, capobs_ids, capalert_ids;
+	size_t nmsg_ids, capmsg_ids;
+	struct hl7_buf msg_cols[MSG_COLS];	/* the batch's message rows */
+	struct ingest_work **batch;	/* for matching RETURNING ids */
+	size_t nbatch;
 	struct hl7_arena arena;	/* parameter strings of a batch */
 	struct hl7_buf tmp, tmp2;
 	/* Observation rows of the batch, column by column: one INSERT. */
@@ -293,17 +298,25 @@ send_sql(struct ingest *g, const char *sql, enum qtag tag)
 static const struct {
 	const char *name, *sql;
 } statements[] = {
-	{ "ins_msg",
-	  "INSERT INTO messages (received_at, peer, sending_application,"
+	{ "ins_msgs",
+	  "INSERT INTO messages (id, received_at, peer, sending_application,"
 	  " sending_facility, control_id, message_type, version, outcome,"
 	  " reason, error_code, ack_code, size, raw, sha256, spool_ref)"
-	  " VALUES (to_timestamp($1::float8 / 1e6), $2, $3, $4, $5, $6, $7,"
-	  " $8, $9, $10::int, $11, $12::int, $13::bytea, $14::bytea, $15)"
-	  " ON CONFLICT DO NOTHING RETURNING id" },
+	  " SELECT a1, to_timestamp(a2 / 1e6), a3, a4, a5, a6, a7, a8, a9, a10,"
+	  " a11, a12, a13, a14, a15, a16 FROM unnest($1::bigint[],"
+	  " $2::float8[], $3::text[], $4::text[], $5::text[], $6::text[],"
+	  " $7::text[], $8::text[], $9::text[], $10::text[], $11::int[],"
+	  " $12::text[], $13::int[], $14::bytea[], $15::bytea[], $16::text[])"
+	  " AS u(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14,"
+	  " a15, a16) ON CONFLICT DO NOTHING RETURNING id" },
 	{ "ins_patient",
-	  "INSERT INTO patients (patient_id, authority) VALUES ($1, $2)"
-	  " ON CONFLICT (patient_id) DO UPDATE SET patient_id ="
-	  " EXCLUDED.patient_id RETURNING id" },
+	  "WITH ins AS (INSERT INTO patients (patient_id, authority)"
+	  " VALUES ($1, $2) ON CONFLICT (patient_id) DO NOTHING RETURNING id)"
+	  " SELECT id FROM ins UNION ALL"
+	  " SELECT id FROM patients WHERE patient_id = $1 LIMIT 1" },
+	{ "ids_msg",
+	  "SELECT nextval('labwatch.messages_id_seq')"
+	  " FROM generate_series(1, $1::int)" },
 	{ "sel_enroll",
 	  "SELECT e.phase, extract(epoch FROM e.since)::float8,"
 	  " coalesce(e.eligibility_status, ''),"
@@ -474,6 +487,9 @@ ingest_free(struct ingest *g)
 	hl7_buf_free(&g->tmp2);
 	for (i = 0; i < OBS_COLS; i++)
 		hl7_buf_free(&g->obs_cols[i]);
+	for (i = 0; i < MSG_COLS; i++)
+		hl7_buf_free(&g->msg_cols[i]);
+	free(g->msg_ids);
 	free(g);
 }
 
@@ -663,6 +679,32 @@ ingest_ack(struct ingest *g, struct ingest_work *w, struct hl7_buf *out)
 
 /* ---- round trip 1 ---- */
 
+static int64_t
+take_id(int64_t *ids, size_t *n)
+{
+	return *n > 0 ? ids[--*n] : 0;
+}
+
+/* Append v (NULL for SQL NULL) as an element of a text array literal. */
+static void
+array_add(struct hl7_buf *b, const char *v)
+{
+	const char *p;
+
+	hl7_buf_addc(b, b->len == 0 ? '{' : ',');
+	if (v == NULL) {
+		hl7_buf_add(b, "NULL", 4);
+		return;
+	}
+	hl7_buf_addc(b, '"');
+	for (p = v; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			hl7_buf_addc(b, '\\');
+		hl7_buf_addc(b, *p);
+	}
+	hl7_buf_addc(b, '"');
+}
+
 static void
 sha256(const char *p, size_t len, unsigned char out[32])
 {
@@ -671,47 +713,95 @@ sha256(const char *p, size_t len, unsigned char out[32])
 	EVP_Digest(p, len, out, &n, EVP_sha256(), NULL);
 }
 
-static int
-send_message_row(struct ingest *g, struct ingest_work *w)
+static const char *
+hex_bytea(struct ingest *g, const unsigned char *p, size_t len)
 {
-	const char *v[15];
-	int lengths[15] = { 0 }, formats[15] = { 0 };
-	unsigned char *digest = (unsigned char *)hl7_arena_alloc(&g->arena, 32);
-	const char *outcome = w->quarantine ? "quarantined" :
-	    w->ignored ? "ignored" : "processed";
-	char *us = hl7_arena_alloc(&g->arena, 24);
+	static const char digits[] = "0123456789abcdef";
+	char *out = hl7_arena_alloc(&g->arena, 2 * len + 3), *o = out;
+	size_t i;
+
+	*o++ = '\\';
+	*o++ = 'x';
+	for (i = 0; i < len; i++) {
+		*o++ = digits[p[i] >> 4];
+		*o++ = digits[p[i] & 15];
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Add w's row to the batch's message rows (one INSERT ... unnest). */
+static void
+queue_message_row(struct ingest *g, struct ingest_work *w)
+{
+	const char *v[MSG_COLS];
+	unsigned char digest[32];
+	int i;
 
 	sha256(w->data, w->len, digest);
-	snprintf(us, 24, "%lld", (long long)w->received_at);
-	v[0] = us;
-	v[1] = pstr(g, w->peer, strlen(w->peer));
-	v[2] = w->parsed ? pstr(g, w->oru.sending_app.p, w->oru.sending_app.len) : "";
-	v[3] = w->parsed ? pstr(g, w->oru.sending_facility.p,
+	w->reserved_id = take_id(g->msg_ids, &g->nmsg_ids);
+	v[0] = pint(g, w->reserved_id);
+	v[1] = pint(g, w->received_at);
+	v[2] = pstr(g, w->peer, strlen(w->peer));
+	v[3] = w->parsed ? pstr(g, w->oru.sending_app.p, w->oru.sending_app.len) : "";
+	v[4] = w->parsed ? pstr(g, w->oru.sending_facility.p,
 	    w->oru.sending_facility.len) : "";
-	v[4] = w->parsed ? pnull(g, w->oru.control_id.p, w->oru.control_id.len) :
+	v[5] = w->parsed ? pnull(g, w->oru.control_id.p, w->oru.control_id.len) :
 	    NULL;
-	v[5] = w->parsed ? pnull(g, w->oru.type, strlen(w->oru.type)) : NULL;
-	v[6] = w->parsed ? pnull(g, w->oru.version.p, w->oru.version.len) : NULL;
-	v[7] = outcome;
-	v[8] = w->reason ? pstr(g, w->reason, strlen(w->reason)) : NULL;
-	v[9] = w->err_code ? pint(g, w->err_code) : NULL;
-	v[10] = w->ack_code;
-	v[11] = pint(g, (int64_t)w->total);
-	v[12] = w->data;
-	lengths[12] = (int)w->len;
-	formats[12] = 1;
-	v[13] = (const char *)digest;
-	lengths[13] = 32;
-	formats[13] = 1;
-	v[14] = w->spool_ref;
+	v[6] = w->parsed ? pnull(g, w->oru.type, strlen(w->oru.type)) : NULL;
+	v[7] = w->parsed ? pnull(g, w->oru.version.p, w->oru.version.len) : NULL;
+	v[8] = w->quarantine ? "quarantined" : w->ignored ? "ignored" :
+	    "processed";
+	v[9] = w->reason ? pstr(g, w->reason, strlen(w->reason)) : NULL;
+	v[10] = w->err_code ? pint(g, w->err_code) : NULL;
+	v[11] = w->ack_code;
+	v[12] = pint(g, (int64_t)w->total);
+	v[13] = hex_bytea(g, (const unsigned char *)w->data, w->len);
+	v[14] = hex_bytea(g, digest, sizeof(digest));
+	v[15] = w->spool_ref;
 	if (!w->parsed && w->quarantine) {
 		/* Keep what can be read of MSH so an analyst can find it. */
 		char *cid = hl7_arena_alloc(&g->arena, 201);
 
 		if (hl7_ack_recover_control_id(w->data, w->len, cid, 201) > 0)
-			v[4] = pstr(g, cid, strlen(cid));
+			v[5] = pstr(g, cid, strlen(cid));
 	}
-	return send_prep(g, "ins_msg", 15, v, lengths, formats, Q_MSG, w);
+	for (i = 0; i < MSG_COLS; i++)
+		array_add(&g->msg_cols[i], v[i]);
+}
+
+static int
+send_message_rows(struct ingest *g)
+{
+	const char *v[MSG_COLS];
+	int i;
+
+	for (i = 0; i < MSG_COLS; i++) {
+		hl7_buf_addc(&g->msg_cols[i], '}');
+		v[i] = g->msg_cols[i].p;
+	}
+	if (send_prep(g, "ins_msgs", MSG_COLS, v, NULL, NULL, Q_MSGS, NULL))
+		return -1;
+	for (i = 0; i < MSG_COLS; i++)
+		hl7_buf_reset(&g->msg_cols[i]);
+	return 0;
+}
+
+/* The batch's work whose row was offered with this id (ids ascend). */
+static struct ingest_work *
+work_by_reserved(struct ingest *g, int64_t id)
+{
+	size_t lo = 0, hi = g->nbatch, mid;
+
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		if (g->batch[mid]->reserved_id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < g->nbatch && g->batch[lo]->reserved_id == id ?
+	    g->batch[lo] : NULL;
 }
 
 static void
@@ -724,10 +814,14 @@ handle_rt1(struct ingest *g, const struct query *q, PGresult *res)
 	enum rules_analyte a;
 
 	switch (q->tag) {
-	case Q_MSG:
-		w = q->ctx;
-		w->message_id = n > 0 ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) :
-		    -1;
+	case Q_MSGS:
+		/* Rows not returned met a unique index: duplicates. */
+		for (i = 0; i < n; i++) {
+			w = work_by_reserved(g, strtoll(PQgetvalue(res, (int)i, 0),
+			    NULL, 10));
+			if (w != NULL)
+				w->message_id = w->reserved_id;
+		}
 		break;
 	case Q_PATIENT:
 		p = q->ctx;
@@ -781,11 +875,14 @@ handle_rt1(struct ingest *g, const struct query *q, PGresult *res)
 		}
 		break;
 	case Q_OBS_IDS:
-	case Q_ALERT_IDS: {
-		int64_t **ids = q->tag == Q_OBS_IDS ? &g->obs_ids : &g->alert_ids;
-		size_t *cnt = q->tag == Q_OBS_IDS ? &g->nobs_ids : &g->nalert_ids;
+	case Q_ALERT_IDS:
+	case Q_MSG_IDS: {
+		int64_t **ids = q->tag == Q_OBS_IDS ? &g->obs_ids :
+		    q->tag == Q_ALERT_IDS ? &g->alert_ids : &g->msg_ids;
+		size_t *cnt = q->tag == Q_OBS_IDS ? &g->nobs_ids :
+		    q->tag == Q_ALERT_IDS ? &g->nalert_ids : &g->nmsg_ids;
 		size_t *cap = q->tag == Q_OBS_IDS ? &g->capobs_ids :
-		    &g->capalert_ids;
+		    q->tag == Q_ALERT_IDS ? &g->capalert_ids : &g->capmsg_ids;
 
 		if (*cnt + n > *cap) {
 			*cap = *cnt + n;
@@ -802,12 +899,6 @@ handle_rt1(struct ingest *g, const struct query *q, PGresult *res)
 	default:
 		break;
 	}
-}
-
-static int64_t
-take_id(int64_t *ids, size_t *n)
-{
-	return *n > 0 ? ids[--*n] : 0;
 }
 
 /* The patient's key for result history: order + code + sub-id. */
@@ -1066,26 +1157,6 @@ toxicity_alert(struct ingest *g, struct ingest_work *w, struct pcache *p,
 	}
 	add_open(p, ev->analyte, ev->grade, id, obs_id);
 	return 0;
-}
-
-/* Append v (NULL for SQL NULL) as an element of a text array literal. */
-static void
-array_add(struct hl7_buf *b, const char *v)
-{
-	const char *p;
-
-	hl7_buf_addc(b, b->len == 0 ? '{' : ',');
-	if (v == NULL) {
-		hl7_buf_add(b, "NULL", 4);
-		return;
-	}
-	hl7_buf_addc(b, '"');
-	for (p = v; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
-			hl7_buf_addc(b, '\\');
-		hl7_buf_addc(b, *p);
-	}
-	hl7_buf_addc(b, '"');
 }
 
 /* Send the batch's observation rows collected so far, in one statement. */
@@ -1431,7 +1502,11 @@ reset_batch(struct ingest *g)
 	g->nq = 0;
 	for (i = 0; i < OBS_COLS; i++)
 		hl7_buf_reset(&g->obs_cols[i]);
+	for (i = 0; i < MSG_COLS; i++)
+		hl7_buf_reset(&g->msg_cols[i]);
 	g->obs_rows = 0;
+	g->batch = NULL;
+	g->nbatch = 0;
 }
 
 static int
@@ -1473,13 +1548,28 @@ ingest_batch(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 	check_notifies(g);
 	reset_batch(g);
 
+	/* Message ids first: the rows are offered with them. */
+	if (g->nmsg_ids < n) {
+		v[0] = pint(g, (int64_t)(n + ID_BLOCK));
+		if (send_prep(g, "ids_msg", 1, v, NULL, NULL, Q_MSG_IDS, NULL))
+			return fail_batch(g, -1, cause);
+		if ((rc = pipe_run(g, handle_rt1)) != 0)
+			return fail_batch(g, rc, cause);
+	}
+
 	/* Round trip 1. */
 	if (send_sql(g, "BEGIN", Q_IGNORE) != 0)
 		return fail_batch(g, -1, cause);
+	g->batch = ws;
+	g->nbatch = n;
+	for (i = 0; i < n; i++) {
+		ws[i]->message_id = -1;
+		queue_message_row(g, ws[i]);
+	}
+	if (send_message_rows(g) != 0)
+		return fail_batch(g, -1, cause);
 	for (i = 0; i < n; i++) {
 		w = ws[i];
-		if (send_message_row(g, w) != 0)
-			return fail_batch(g, -1, cause);
 		if (w->quarantine || w->ignored || !w->parsed)
 			continue;
 		for (j = 0; j < w->oru.npatients; j++) {

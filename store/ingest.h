@@ -46,6 +46,7 @@ struct ingest_work {
 	/* what ingest_batch() did */
 	enum store_outcome outcome;
 	int64_t message_id;	/* 0 until inserted; -1 duplicate */
+	int64_t reserved_id;	/* the id its row is offered with */
 	unsigned nalerts;
 };
 
