@@ -3,6 +3,9 @@
 # adds to its totals.
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 : "${top_builddir:=.}"
+# Absolute, so that a test may cd (make check passes relative paths).
+top_srcdir=$(cd "$top_srcdir" && pwd)
+top_builddir=$(cd "$top_builddir" && pwd)
 PY=/usr/bin/python3
 t_pass=0
 t_fail=0
