@@ -25,6 +25,7 @@
 #include "hl7/split.h"
 #include "hl7/xmalloc.h"
 #include "rules/rules.h"
+#include "store/obs.h"
 
 #define DEFAULT_PROTOCOL "rules/protocols/nct04933669.conf"
 
@@ -113,30 +114,6 @@ remember_control_id(struct check *c, struct hl7_str cid)
 	}
 	c->control_ids[c->nids] = xstrndup(cid.p, cid.len);
 	return c->nids++;
-}
-
-static void
-to_result(const struct oru_obs *x, int tz, struct rules_result *in)
-{
-	memset(in, 0, sizeof(*in));
-	in->code = x->code.p;
-	in->code_len = x->code.len;
-	in->system = x->coding_system.p;
-	in->system_len = x->coding_system.len;
-	in->alt_code = x->alt_code.p;
-	in->alt_code_len = x->alt_code.len;
-	in->alt_system = x->alt_system.p;
-	in->alt_system_len = x->alt_system.len;
-	in->kind = x->kind == ORU_VALUE_NUMBER ? RULES_VALUE_NUMBER :
-	    x->kind == ORU_VALUE_TEXT ? RULES_VALUE_TEXT : RULES_VALUE_NONE;
-	in->value = x->number;
-	memcpy(in->comparator, x->comparator, sizeof(in->comparator));
-	in->unit = x->units.p;
-	in->unit_len = x->units.len;
-	in->range = x->ref_range.p;
-	in->range_len = x->ref_range.len;
-	in->status = x->status.len > 0 ? x->status.p[0] : '\0';
-	in->observed_at = hl7_dtm_epoch(&x->observed_at, tz);
 }
 
 static void
@@ -233,7 +210,7 @@ check_message(struct check *c, const struct oru_msg *o)
 		pt = NULL;
 		for (j = 0; j < p->nobs; j++) {
 			x = &o->obs[p->first_obs + j];
-			to_result(x, c->tz_offset_min, &in);
+			store_obs_to_result(x, c->tz_offset_min, &in);
 			if (c->phase == RULES_PHASE_TREATMENT) {
 				rules_eval(c->rules, &in, c->have_baseline ?
 				    c->baseline : NULL, &ev);

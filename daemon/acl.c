@@ -14,24 +14,6 @@
 
 static const unsigned char v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
-static char *cause_printf(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
-static char *
-cause_printf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (rc == -1)
-		abort();
-	return s;
-}
-
 static int
 parse_one(const char *item, struct acl_entry *e, char **cause)
 {
@@ -42,7 +24,7 @@ parse_one(const char *item, struct acl_entry *e, char **cause)
 
 	slash = strchr(item, '/');
 	if ((slash ? (size_t)(slash - item) : strlen(item)) >= sizeof(host)) {
-		*cause = cause_printf("'%s' is not an address or network", item);
+		*cause = xasprintf("'%s' is not an address or network", item);
 		return -1;
 	}
 	snprintf(host, sizeof(host), "%.*s",
@@ -62,25 +44,25 @@ parse_one(const char *item, struct acl_entry *e, char **cause)
 			maxbits = 32;
 		}
 	} else {
-		*cause = cause_printf("'%s' is not an IPv4 or IPv6 address", item);
+		*cause = xasprintf("'%s' is not an IPv4 or IPv6 address", item);
 		return -1;
 	}
 	bits = maxbits;
 	if (slash != NULL) {
 		p = slash + 1;
 		if (*p < '0' || *p > '9') {
-			*cause = cause_printf("'%s': prefix length must be a number", item);
+			*cause = xasprintf("'%s': prefix length must be a number", item);
 			return -1;
 		}
 		bits = strtoul(p, &end, 10);
 		if (*end != '\0') {
-			*cause = cause_printf("'%s': prefix length must be a number", item);
+			*cause = xasprintf("'%s': prefix length must be a number", item);
 			return -1;
 		}
 		if (e->family == AF_INET && strchr(host, ':') != NULL)
 			bits = bits >= 96 ? bits - 96 : 1000;
 		if (bits > maxbits) {
-			*cause = cause_printf("'%s': prefix length too long", item);
+			*cause = xasprintf("'%s': prefix length too long", item);
 			return -1;
 		}
 	}

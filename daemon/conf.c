@@ -175,24 +175,6 @@ static const struct config_key keys[] = {
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
-static char *
-xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static char *
-xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (rc == -1)
-		abort();
-	return s;
-}
-
 /* --- typed values */
 
 static int

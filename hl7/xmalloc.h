@@ -18,5 +18,7 @@ void *xreallocarray(void *p, size_t n, size_t size);
 char *xstrdup(const char *s);
 /* A copy of s[0..n) with a NUL appended, aborting on failure. */
 char *xstrndup(const char *s, size_t n);
+/* A malloc'ed printf-formatted string, aborting on failure. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

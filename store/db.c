@@ -9,23 +9,6 @@
 #include "hl7/xmalloc.h"
 #include "store/db.h"
 
-static char *
-db_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* asprintf that never fails (out of memory is fatal, as in xmalloc). */
-static char *
-db_fmt(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	return s;
-}
-
 /* Collapse runs of white space (libpq's messages span lines) and trim. */
 static char *
 one_line(const char *s)
@@ -101,7 +84,7 @@ db_connect(const char *conninfo, const char *appname, char **cause)
 	}
 	if (PQstatus(c) != CONNECTION_OK) {
 		msg = one_line(PQerrorMessage(c));
-		*cause = db_fmt("cannot connect to PostgreSQL: %s", msg);
+		*cause = xasprintf("cannot connect to PostgreSQL: %s", msg);
 		free(msg);
 		PQfinish(c);
 		return NULL;
@@ -135,7 +118,7 @@ db_error(PGconn *c, const PGresult *r)
 		line = msg;
 	}
 	if (state != NULL)
-		out = db_fmt("%s (SQLSTATE %s)", line, state);
+		out = xasprintf("%s (SQLSTATE %s)", line, state);
 	else
 		out = xstrdup(line);
 	free(line);
@@ -154,7 +137,7 @@ db_check(PGconn *c, const PGresult *r, const char *what, char **cause)
 		return 0;
 	default:
 		msg = db_error(c, r);
-		*cause = db_fmt("%s: %s", what, msg);
+		*cause = xasprintf("%s: %s", what, msg);
 		free(msg);
 		return -1;
 	}

@@ -29,6 +29,7 @@
 #include "hl7/json.h"
 #include "hl7/xmalloc.h"
 #include "migrate.h"
+#include "obs.h"
 #include "rules/rules.h"
 
 #define ID_BLOCK 4096
@@ -1225,30 +1226,6 @@ queue_observation(struct ingest *g, struct ingest_work *w, struct pcache *p,
 	g->obs_rows++;
 }
 
-static void
-to_result(const struct oru_obs *x, int tz, struct rules_result *in)
-{
-	memset(in, 0, sizeof(*in));
-	in->code = x->code.p;
-	in->code_len = x->code.len;
-	in->system = x->coding_system.p;
-	in->system_len = x->coding_system.len;
-	in->alt_code = x->alt_code.p;
-	in->alt_code_len = x->alt_code.len;
-	in->alt_system = x->alt_system.p;
-	in->alt_system_len = x->alt_system.len;
-	in->kind = x->kind == ORU_VALUE_NUMBER ? RULES_VALUE_NUMBER :
-	    x->kind == ORU_VALUE_TEXT ? RULES_VALUE_TEXT : RULES_VALUE_NONE;
-	in->value = x->number;
-	memcpy(in->comparator, x->comparator, sizeof(in->comparator));
-	in->unit = x->units.p;
-	in->unit_len = x->units.len;
-	in->range = x->ref_range.p;
-	in->range_len = x->ref_range.len;
-	in->status = x->status.len > 0 ? x->status.p[0] : '\0';
-	in->observed_at = hl7_dtm_epoch(&x->observed_at, tz);
-}
-
 static int
 eligibility_rows(struct ingest *g, struct ingest_work *w, struct pcache *p,
     int64_t at)
@@ -1413,7 +1390,7 @@ patient_rows(struct ingest *g, struct ingest_work *w,
 		bl = rules_history_baselines(p->h);
 	for (j = 0; j < pat->nobs; j++) {
 		x = &o->obs[pat->first_obs + j];
-		to_result(x, g->o.tz_offset_min, &in);
+		store_obs_to_result(x, g->o.tz_offset_min, &in);
 		/*
 		 * Rows for the seven protocol analytes only: the rules read
 		 * nothing else, and every OBX stays in messages.raw.

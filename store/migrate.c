@@ -28,22 +28,6 @@ struct migration {
 	char *name;	/* "schema" */
 };
 
-static char *
-mig_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static char *
-mig_fmt(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	return s;
-}
-
 const char *
 store_migrate_default_dir(void)
 {
@@ -115,7 +99,7 @@ scan_dir(const char *dir, struct migration **out, size_t *nout, char **cause)
 	int version, rc;
 
 	if ((d = opendir(dir)) == NULL) {
-		*cause = mig_fmt("%s: %s", dir, strerror(errno));
+		*cause = xasprintf("%s: %s", dir, strerror(errno));
 		return -1;
 	}
 	while ((de = readdir(d)) != NULL) {
@@ -123,7 +107,7 @@ scan_dir(const char *dir, struct migration **out, size_t *nout, char **cause)
 		if (rc == 1)
 			continue;
 		if (rc < 0) {
-			*cause = mig_fmt("%s/%s: not a migration name "
+			*cause = xasprintf("%s/%s: not a migration name "
 			    "(NNN_name.sql, name of letters, digits, _ and -)",
 			    dir, de->d_name);
 			goto fail;
@@ -140,13 +124,13 @@ scan_dir(const char *dir, struct migration **out, size_t *nout, char **cause)
 	closedir(d);
 	d = NULL;
 	if (n == 0) {
-		*cause = mig_fmt("%s: no migrations (NNN_name.sql) found", dir);
+		*cause = xasprintf("%s: no migrations (NNN_name.sql) found", dir);
 		goto fail;
 	}
 	qsort(m, n, sizeof(*m), cmp_migration);
 	for (i = 1; i < n; i++)
 		if (m[i].version == m[i - 1].version) {
-			*cause = mig_fmt("%s: %s and %s have the same version",
+			*cause = xasprintf("%s: %s and %s have the same version",
 			    dir, m[i - 1].file, m[i].file);
 			goto fail;
 		}
@@ -169,7 +153,7 @@ read_sql(const char *path, const char *file, char **cause)
 	char *p;
 
 	if (f == NULL) {
-		*cause = mig_fmt("%s: %s", path, strerror(errno));
+		*cause = xasprintf("%s: %s", path, strerror(errno));
 		return NULL;
 	}
 	p = xmalloc(cap);
@@ -181,12 +165,12 @@ read_sql(const char *path, const char *file, char **cause)
 		}
 	}
 	if (ferror(f)) {
-		*cause = mig_fmt("%s: read error", path);
+		*cause = xasprintf("%s: read error", path);
 		goto fail;
 	}
 	p[len] = '\0';
 	if (memchr(p, '\0', len) != NULL) {
-		*cause = mig_fmt("%s: contains a NUL byte", file);
+		*cause = xasprintf("%s: contains a NUL byte", file);
 		goto fail;
 	}
 	fclose(f);
@@ -228,7 +212,7 @@ apply_one(PGconn *c, const char *dir, const struct migration *m, char **cause)
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, m->file) >=
 	    sizeof(path)) {
-		*cause = mig_fmt("%s/%s: path too long", dir, m->file);
+		*cause = xasprintf("%s/%s: path too long", dir, m->file);
 		return -1;
 	}
 	if ((sql = read_sql(path, m->file, cause)) == NULL)
@@ -244,8 +228,8 @@ apply_one(PGconn *c, const char *dir, const struct migration *m, char **cause)
 	    PQresultStatus(r) != PGRES_EMPTY_QUERY)) {
 		msg = db_error(c, r);
 		line = r != NULL ? error_line(sql, r) : 0;
-		lineinfo = line > 0 ? mig_fmt(":%d", line) : xstrdup("");
-		*cause = mig_fmt("%s%s: %s (rolled back)", m->file, lineinfo,
+		lineinfo = line > 0 ? xasprintf(":%d", line) : xstrdup("");
+		*cause = xasprintf("%s%s: %s (rolled back)", m->file, lineinfo,
 		    msg);
 		free(lineinfo);
 		free(msg);
@@ -270,7 +254,7 @@ apply_one(PGconn *c, const char *dir, const struct migration *m, char **cause)
 	return 0;
 rollback:
 	msg = *cause;
-	*cause = mig_fmt("%s: %s (rolled back)", m->file, msg);
+	*cause = xasprintf("%s: %s (rolled back)", m->file, msg);
 	free(msg);
 	PQclear(PQexec(c, "ROLLBACK"));
 	return -1;

@@ -1,0 +1,19 @@
+/*
+ * obs.h: an extracted OBX as the rules engine reads it. The one place that
+ * knows both hl7's oru_obs and rules' plain result struct (rules itself
+ * includes no hl7 header), shared by labwatchd's writer and labwatch check.
+ */
+#ifndef LABWATCH_OBS_H
+#define LABWATCH_OBS_H
+
+#include "hl7/oru.h"
+#include "rules/rules.h"
+
+/*
+ * Fill in from x (strings point into x's message); a DTM without a UTC
+ * offset is read at tz_offset_min. in->id is left 0.
+ */
+void store_obs_to_result(const struct oru_obs *x, int tz_offset_min,
+    struct rules_result *in);
+
+#endif
