@@ -22,7 +22,9 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -107,12 +109,52 @@ conn_release(struct conn *c)
 	daemon_conn_gone(d);
 }
 
+/*
+ * What the kernel already holds of a plain connection's input: appended to
+ * buf, or read and dropped when buf is NULL. (TLS records need the
+ * bufferevent: not done for them.)
+ */
+static void
+conn_take_pending(struct conn *c, struct evbuffer *buf)
+{
+	char discard[16384];
+	evutil_socket_t fd;
+	int n;
+
+	if (c->bev == NULL || c->tls)
+		return;
+	fd = bufferevent_getfd(c->bev);
+	/*
+	 * Once, what is there now: a peer that keeps sending must not keep
+	 * the event loop here, nor grow the buffer without bound.
+	 */
+	if (fd >= 0 && ioctl(fd, FIONREAD, &n) == 0 && n > 0) {
+		if (buf != NULL && (size_t)n > c->max_size + 65536)
+			n = (int)(c->max_size + 65536);
+		if (buf != NULL)
+			(void)evbuffer_read(buf, fd, n);
+		else {
+			conn_info(c, "%d bytes sent after the shutdown began "
+			    "dropped (not ACKed: the peer resends them)", n);
+			while (n > 0 && read(fd, discard, (size_t)n <
+			    sizeof(discard) ? (size_t)n : sizeof(discard)) > 0)
+				n -= (int)sizeof(discard);
+		}
+	}
+}
+
 /* Close the socket now (reason NULL: an orderly close after draining). */
 static void
 conn_close(struct conn *c, const char *reason)
 {
 	if (c->bev == NULL)
 		return;
+	/*
+	 * Unread input makes close() send a reset, and a reset can destroy
+	 * the ACKs just written before the peer reads them: drop it first.
+	 */
+	if (reason == NULL)
+		conn_take_pending(c, NULL);
 	if (reason != NULL)
 		conn_info(c, "closed: %s (%llu frames, %zu in flight)", reason,
 		    (unsigned long long)c->frames, c->inflight);
@@ -175,6 +217,9 @@ conn_finish_input(struct conn *c)
 	const struct mllp_stats *st;
 
 	if (c->state == CONN_OPEN) {
+		/* Frames the peer sent before we stopped are in flight too. */
+		if (c->bev != NULL)
+			conn_take_pending(c, bufferevent_get_input(c->bev));
 		c->state = CONN_DRAINING;	/* stops conn_process honouring the caps */
 		conn_process(c);
 	}

@@ -18,7 +18,7 @@ CREATE TABLE messages (
     reason              text,                       -- why quarantined
     error_code          integer,                    -- HL7 table 0357
     ack_code            text NOT NULL,              -- what the sender was told
-    size                integer NOT NULL,           -- bytes received
+    size                bigint NOT NULL,            -- bytes received
     raw                 bytea NOT NULL,             -- the frame (first bytes when oversize)
     sha256              bytea NOT NULL,
     -- "SPOOLID:OFFSET" for a frame drained from the spool: draining again

@@ -307,7 +307,7 @@ static const struct {
 	  " a11, a12, a13, a14, a15, a16 FROM unnest($1::bigint[],"
 	  " $2::float8[], $3::text[], $4::text[], $5::text[], $6::text[],"
 	  " $7::text[], $8::text[], $9::text[], $10::text[], $11::int[],"
-	  " $12::text[], $13::int[], $14::bytea[], $15::bytea[], $16::text[])"
+	  " $12::text[], $13::bigint[], $14::bytea[], $15::bytea[], $16::text[])"
 	  " AS u(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14,"
 	  " a15, a16) ON CONFLICT DO NOTHING RETURNING id" },
 	{ "ins_patient",
@@ -419,7 +419,10 @@ pipe_run(struct ingest *g,
 			const char *state = PQresultErrorField(res,
 			    PG_DIAG_SQLSTATE);
 
+			/* Data errors (22, 23) may quote values: code only. */
 			snprintf(g->err, sizeof(g->err), "%s (SQLSTATE %s)",
+			    state != NULL && (strncmp(state, "22", 2) == 0 ||
+			    strncmp(state, "23", 2) == 0) ? "data refused" :
 			    PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) ?
 			    PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) :
 			    "error", state ? state : "?");
@@ -756,7 +759,7 @@ queue_message_row(struct ingest *g, struct ingest_work *w)
 	v[9] = w->reason ? pstr(g, w->reason, strlen(w->reason)) : NULL;
 	v[10] = w->err_code ? pint(g, w->err_code) : NULL;
 	v[11] = w->ack_code;
-	v[12] = pint(g, (int64_t)w->total);
+	v[12] = pint(g, (int64_t)w->total);	/* bigint: a hostile total fits */
 	v[13] = hex_bytea(g, (const unsigned char *)w->data, w->len);
 	v[14] = hex_bytea(g, digest, sizeof(digest));
 	v[15] = w->spool_ref;
@@ -1496,8 +1499,9 @@ fail_batch(struct ingest *g, int rc, char **cause)
 	 * connection if even that fails.
 	 */
 	if (rc == -2 && ingest_connected(g) &&
-	    (send_sql(g, "ROLLBACK", Q_IGNORE) != 0 || pipe_run(g, NULL) == -1))
-		rc = -1;
+	    (send_sql(g, "ROLLBACK", Q_IGNORE) != 0 || pipe_run(g, NULL) == -1 ||
+	    PQtransactionStatus(g->conn) != PQTRANS_IDLE))
+		rc = -1;	/* not back to a clean session: start a new one */
 	/* The caches may hold what was never committed. */
 	pcache_flush(g);
 	if (rc == -1)

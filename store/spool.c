@@ -10,6 +10,7 @@
 #include "spool.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,6 +170,30 @@ read_rec(struct spool *sp, uint64_t off, struct spool_rec *rec, uint64_t *size)
 	return 0;
 }
 
+/* Is there a whole, CRC-valid record starting anywhere at or after from? */
+static bool
+valid_record_after(struct spool *sp, uint64_t from)
+{
+	static const unsigned char magic[4] = { 0x4c, 0x57, 0x52, 0x31 };
+	struct spool_rec rec;
+	uint64_t off = from, size;
+	char buf[1 << 16];
+	size_t n, i;
+
+	while (off + REC_FIXED <= sp->end) {
+		n = sp->end - off < sizeof(buf) ? (size_t)(sp->end - off) :
+		    sizeof(buf);
+		if (read_all(sp->fd, buf, n, off) != 0)
+			return false;
+		for (i = 0; i + 4 <= n; i++)
+			if (memcmp(buf + i, magic, 4) == 0 &&
+			    read_rec(sp, off + i, &rec, &size) == 0)
+				return true;
+		off += n > 3 ? n - 3 : n;
+	}
+	return false;
+}
+
 struct spool *
 spool_open(const char *path, uint64_t max_bytes, char **cause)
 {
@@ -206,13 +231,21 @@ spool_open(const char *path, uint64_t max_bytes, char **cause)
 	memcpy(sp->id, h + 8, 16);
 	sp->id[16] = '\0';
 	memcpy(&sp->drained, h + 24, 8);
-	if (sp->drained < HDR_SIZE || sp->drained > sp->end) {
+	if (sp->drained < HDR_SIZE) {
 		snprintf(msg, sizeof(msg), "spool %s: bad drained offset", path);
 		goto fail;
 	}
+	/* drained past the end: emptied, the crash came before the header. */
 	/* Walk the records; a bad one can only be the torn tail. */
 	for (off = HDR_SIZE; off < sp->end; off += size) {
 		if (read_rec(sp, off, &rec, &size) != 0) {
+			/* A bad record with good ones after it is damage, not a tear. */
+			if (valid_record_after(sp, off + 1)) {
+				snprintf(msg, sizeof(msg), "spool %s: damaged at "
+				    "offset %llu (records follow): move it aside "
+				    "and look", path, (unsigned long long)off);
+				goto fail;
+			}
 			if (ftruncate(sp->fd, (off_t)off) != 0) {
 				snprintf(msg, sizeof(msg), "spool %s: %s", path,
 				    strerror(errno));
@@ -247,11 +280,15 @@ spool_close(struct spool *sp)
 
 int
 spool_append(struct spool *sp, uint8_t kind, int64_t received_at,
-    uint32_t total, const char *peer, const char *data, size_t len)
+    uint64_t total, const char *peer, const char *data, size_t len)
 {
 	unsigned char f[REC_FIXED];
 	size_t plen = strlen(peer);
 	uint32_t magic = REC_MAGIC, crc, l32 = (uint32_t)len;
+
+	/* A frame's total is informative: saturate, never wrap. */
+	if (total > UINT32_MAX)
+		total = UINT32_MAX;
 	char *rec;
 	size_t n;
 	int rc;
@@ -267,7 +304,11 @@ spool_append(struct spool *sp, uint8_t kind, int64_t received_at,
 	f[12] = kind;
 	f[13] = (uint8_t)plen;
 	memcpy(f + 16, &received_at, 8);
-	memcpy(f + 24, &total, 4);
+	{
+		uint32_t t32 = (uint32_t)total;
+
+		memcpy(f + 24, &t32, 4);
+	}
 	crc = crc32c(crc32c(crc32c(0, f + 8, REC_FIXED - 8), peer, plen),
 	    data, len);
 	memcpy(f + 4, &crc, 4);
@@ -319,10 +360,16 @@ spool_mark_drained(struct spool *sp)
 	struct spool_rec rec;
 
 	if (sp->pos >= sp->end) {
-		/* All of it is in the database: empty the spool, new id. */
-		if (ftruncate(sp->fd, HDR_SIZE) != 0)
-			return -1;
+		/*
+		 * All of it is in the database: empty the spool under a new
+		 * id. The new id is durable before the file shrinks, so a
+		 * crash in between leaves a valid (empty) spool whose refs
+		 * cannot collide with the old ones.
+		 */
 		new_id(sp->id);
+		sp->drained = sp->end;
+		if (write_header(sp) != 0 || ftruncate(sp->fd, HDR_SIZE) != 0)
+			return -1;
 		sp->end = sp->drained = sp->pos = HDR_SIZE;
 		sp->pending = 0;
 		return write_header(sp);

@@ -37,7 +37,7 @@ void spool_close(struct spool *sp);
  * (nothing written); -1 with errno on an I/O error.
  */
 int spool_append(struct spool *sp, uint8_t kind, int64_t received_at,
-    uint32_t total, const char *peer, const char *data, size_t len);
+    uint64_t total, const char *peer, const char *data, size_t len);
 /* Records appended and not yet drained. */
 uint64_t spool_pending(const struct spool *sp);
 /* Rewind the drain cursor to the first undrained record. */

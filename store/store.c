@@ -275,6 +275,17 @@ write_works(struct store *s, struct ingest_work **w, size_t n)
 			cause = NULL;
 			rc = ingest_quarantine(s->g, w[i],
 			    "the database refused the message", &cause);
+			if (rc == -2) {
+				/*
+				 * Not even a quarantine row: refuse this one
+				 * (AR, the sender keeps it) and go on, rather
+				 * than stall every frame behind it.
+				 */
+				slog(s, 0, "message cannot be stored at all, "
+				    "refused: %s", cause);
+				w[i]->outcome = STORE_REJECTED;
+				rc = 0;
+			}
 		}
 		free(cause);
 		if (rc != 0)
@@ -331,10 +342,18 @@ drain_spool(struct store *s)
 			    strerror(errno));
 			return -1;
 		}
-		for (i = 0; i < n; i++)
-			if (s->works[i].outcome == STORE_QUARANTINED)
-				slog(s, 1, "spooled frame quarantined: %s",
+		for (i = 0; i < n; i++) {
+			/* Already ACKed: they count like live frames do. */
+			if (s->works[i].outcome == STORE_QUARANTINED ||
+			    s->works[i].outcome == STORE_REJECTED)
+				slog(s, s->works[i].outcome == STORE_REJECTED ?
+				    0 : 1, "spooled frame %s: %s",
+				    store_outcome_name(s->works[i].outcome),
 				    s->works[i].reason ? s->works[i].reason : "");
+			pthread_mutex_lock(&s->mu);
+			s->stats.outcomes[s->works[i].outcome]++;
+			pthread_mutex_unlock(&s->mu);
+		}
 	}
 	slog(s, 2, "spool drained: %zu frames", total);
 	pthread_mutex_lock(&s->mu);
@@ -369,7 +388,13 @@ process(struct store *s, struct store_item **items, size_t n)
 {
 	size_t i;
 	int rc;
+	bool up;
 
+	/*
+	 * Spooled frames go first: order is kept across an outage. The drain
+	 * uses the work slots, so it runs before this batch is prepared.
+	 */
+	up = try_connect(s) && drain_spool(s) == 0;
 	for (i = 0; i < n; i++) {
 		set_work(&s->works[i], items[i]->kind, items[i]->data,
 		    items[i]->len, items[i]->total, items[i]->peer,
@@ -377,18 +402,18 @@ process(struct store *s, struct store_item **items, size_t n)
 		ingest_prepare(s->g, &s->works[i]);
 		s->wp[i] = &s->works[i];
 	}
-	/* Spooled frames go first: order is kept across an outage. */
-	if (try_connect(s) && drain_spool(s) == 0 &&
-	    write_works(s, s->wp, n) == 0) {
+	if (up && write_works(s, s->wp, n) == 0) {
 		for (i = 0; i < n; i++)
 			finish_item(s, items[i], &s->works[i],
-			    s->works[i].outcome, NULL);
+			    s->works[i].outcome,
+			    s->works[i].outcome == STORE_REJECTED ?
+			    "the database refused the message" : NULL);
 		complete(s, items, n);
 		return;
 	}
 	for (i = 0; i < n; i++) {
 		rc = spool_append(s->spool, (uint8_t)items[i]->kind,
-		    items[i]->received_at, (uint32_t)items[i]->total,
+		    items[i]->received_at, (uint64_t)items[i]->total,
 		    items[i]->peer, items[i]->data, items[i]->len);
 		if (rc == 0)
 			finish_item(s, items[i], &s->works[i], STORE_SPOOLED,
