@@ -6,40 +6,11 @@ LW="$top_builddir/cli/labwatch"
 PROTO="$top_srcdir/rules/data/protocols/nct04933669.conf"
 chk() { "$LW" check --protocol "$PROTO" "$@"; }
 
-# One ORU for patient $1 (control id $2) observed at $3 (DTM) with OBX lines
-# given as "CODE|VALUE_TYPE|VALUE|UNIT|RANGE" arguments.
-oru() {
-	pid=$1 cid=$2 when=$3
-	shift 3
-	printf 'MSH|^~\\&|LIS|MAINLAB|LABWATCH|HOSP|%s||ORU^R01^ORU_R01|%s|P|2.5.1\r' "$when" "$cid"
-	printf 'PID|1||%s^^^HOSP^MR||Doe^Jane||19700101|F\r' "$pid"
-	printf 'OBR|1|O%s|F%s|24323-8^CMP^LN|||%s\r' "$cid" "$cid" "$when"
-	i=0
-	for obx in "$@"; do
-		i=$((i + 1))
-		code=${obx%%|*}; rest=${obx#*|}
-		vt=${rest%%|*}; rest=${rest#*|}
-		val=${rest%%|*}; rest=${rest#*|}
-		unit=${rest%%|*}; range=${rest#*|}
-		printf 'OBX|%d|%s|%s^X^LN||%s|%s|%s||||F|||%s\r' "$i" "$vt" "$code" "$val" "$unit" "$range" "$when"
-	done
-}
 normal7() { # all seven analytes within limits
 	echo "1920-8|NM|25|U/L|10-40" "1742-6|NM|30|U/L|10-40" \
 	    "1975-2|NM|0.8|mg/dL|0.2-1.2" "2160-0|NM|0.9|mg/dL|0.6-1.2" \
 	    "751-8|NM|3.2|10*9/L|1.8-7.5" "777-3|NM|250|10*9/L|150-400" \
 	    "718-7|NM|13.5|g/dL|12.0-16.0"
-}
-json_assert() { # file expression over L (the parsed lines)
-	$PY - "$1" "$2" <<'EOF'
-import json, sys
-L = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
-P = {l["patient_id"]: l for l in L if "eligibility" in l and "criteria" in l}
-O = [l for l in L if "analyte" in l]
-ok = eval("(" + sys.argv[2] + ")")
-if not ok:
-    print("assertion failed:", sys.argv[2]); [print(l) for l in L[:12]]; sys.exit(1)
-EOF
 }
 
 # 1. Screening: eligible, ineligible on AST, incomplete without Hb.

@@ -15,17 +15,6 @@ msg() { # control-id value [terminator]
 	printf "OBX|3|ST|777-3^Platelets^LN||PENDING|10*9/L|150-400||||P$t"
 }
 
-# Assert on the JSON lines of a file with a Python expression over L (the
-# list of parsed objects).
-json_assert() { # file expression
-	$PY - "$1" "$2" <<'EOF'
-import json, sys
-L = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
-ok = eval("(" + sys.argv[2] + ")")
-if not ok:
-    print("assertion failed:", sys.argv[2]); print(L[:3]); sys.exit(1)
-EOF
-}
 
 # 1. LF-terminated message: the documented keys, numbers as numbers.
 msg MSG0001 88 >"$TMP/lf.hl7"

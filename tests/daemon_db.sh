@@ -84,15 +84,6 @@ EOF
 }
 "$top_builddir/bench/gen_oru" -n 500 -s 21 -f raw >"$TMP/template.raw" 2>/dev/null
 load() { "$LOAD" -h 127.0.0.1 -p "$port" --template "$TMP/template.raw" --verify "$LABWATCH_DB" --json "$@" 2>"$TMP/load.err"; }
-json_assert() {
-	$PY - "$1" "$2" <<'EOF'
-import json, sys
-L = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8") if l.startswith("{")]
-ok = eval("(" + sys.argv[2] + ")")
-if not ok:
-    print("assertion failed:", sys.argv[2]); [print(l) for l in L[:4]]; sys.exit(1)
-EOF
-}
 
 start_daemon
 check "labwatchd starts, migrates, listens (plain and TLS)" sh -c "[ -n '$port' ] && [ -n '$tport' ]"

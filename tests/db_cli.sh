@@ -39,15 +39,6 @@ newdb() {
 }
 q() { $PSQL -c "$1"; }			# one value from the labwatch database
 eq() { [ "$1" = "$2" ] || { echo "got '$1', want '$2'"; return 1; }; }
-json_assert() { # file expression over L, the list of JSON lines
-	$PY - "$1" "$2" <<'EOF'
-import json, sys
-L = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8") if l.strip()]
-ok = eval("(" + sys.argv[2] + ")")
-if not ok:
-    print("assertion failed:", sys.argv[2]); print(L[:3]); sys.exit(1)
-EOF
-}
 fails() { # status file-with-stderr pattern: exit status and a clear message
 	[ "$1" -eq "$2" ] || { echo "exit $1, want $2"; cat "$3"; return 1; }
 	grep -q -- "$4" "$3" || { echo "no '$4' in:"; cat "$3"; return 1; }

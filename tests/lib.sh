@@ -22,6 +22,40 @@ check() {
 		not_ok "$name" "$(tail -n 5 "$TMP/check.out")"
 	fi
 }
+# json_assert FILE EXPR: EXPR, a Python expression, must hold over the JSON
+# lines of FILE: L (all of them; other lines are skipped), P (labwatch
+# check's per-patient lines by patient id), O (its observation lines).
+json_assert() {
+	$PY - "$1" "$2" <<'EOF'
+import json, sys
+L = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8") if l.startswith("{")]
+P = {l["patient_id"]: l for l in L if "criteria" in l and "patient_id" in l}
+O = [l for l in L if "analyte" in l and "criteria" not in l]
+ok = eval("(" + sys.argv[2] + ")")
+if not ok:
+    print("assertion failed:", sys.argv[2]); [print(l) for l in L[:8]]; sys.exit(1)
+EOF
+}
+
+# oru PID CONTROL_ID DTM "CODE|VT|VALUE|UNIT|RANGE"...: an ORU^R01 as a LIS
+# sends it, CR-terminated, one OBX per argument, all observed at DTM.
+oru() {
+	pid=$1 cid=$2 when=$3
+	shift 3
+	printf 'MSH|^~\\&|LIS|MAINLAB|LABWATCH|HOSP|%s||ORU^R01^ORU_R01|%s|P|2.5.1\r' "$when" "$cid"
+	printf 'PID|1||%s^^^HOSP^MR||Doe^Jane||19700101|F\r' "$pid"
+	printf 'OBR|1|O%s|F%s|24323-8^CMP^LN|||%s\r' "$cid" "$cid" "$when"
+	i=0
+	for obx in "$@"; do
+		i=$((i + 1))
+		code=${obx%%|*}; rest=${obx#*|}
+		vt=${rest%%|*}; rest=${rest#*|}
+		val=${rest%%|*}; rest=${rest#*|}
+		unit=${rest%%|*}; range=${rest#*|}
+		printf 'OBX|%d|%s|%s^X^LN||%s|%s|%s||||F|||%s\r' "$i" "$vt" "$code" "$val" "$unit" "$range" "$when"
+	done
+}
+
 done_testing() {
 	echo "Synthesis: Tested: $((t_pass + t_fail)) | Passing: $t_pass | Failing: $t_fail | Crashing: 0"
 	[ "$t_fail" -eq 0 ]

@@ -13,31 +13,6 @@ pg_start "$PGD" >/dev/null || { echo "cannot start PostgreSQL"; exit 1; }
 
 feed() { "$FEED" --db "$LABWATCH_DB" --protocol "$PROTO" --spool "$PGD/spool" --sql-dir "$top_srcdir/sql" "$@"; }
 q() { psql -X -A -t -q -c "$1"; }
-json_assert() { # file expression over L
-	$PY - "$1" "$2" <<'EOF'
-import json, sys
-L = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
-ok = eval("(" + sys.argv[2] + ")")
-if not ok:
-    print("assertion failed:", sys.argv[2]); [print(l) for l in L[:8]]; sys.exit(1)
-EOF
-}
-oru() { # PID CONTROL_ID DTM "CODE|VT|VALUE|UNIT|RANGE"...
-	pid=$1 cid=$2 when=$3
-	shift 3
-	printf 'MSH|^~\\&|LIS|MAINLAB|LABWATCH|HOSP|%s||ORU^R01^ORU_R01|%s|P|2.5.1\r' "$when" "$cid"
-	printf 'PID|1||%s^^^HOSP^MR||Doe^Jane\r' "$pid"
-	printf 'OBR|1|O%s|F%s|24323-8^CMP^LN|||%s\r' "$cid" "$cid" "$when"
-	i=0
-	for obx in "$@"; do
-		i=$((i + 1))
-		code=${obx%%|*}; rest=${obx#*|}
-		vt=${rest%%|*}; rest=${rest#*|}
-		val=${rest%%|*}; rest=${rest#*|}
-		unit=${rest%%|*}; range=${rest#*|}
-		printf 'OBX|%d|%s|%s^X^LN||%s|%s|%s||||F|||%s\r' "$i" "$vt" "$code" "$val" "$unit" "$range" "$when"
-	done
-}
 
 # 1. A capture of real-looking messages: all processed, rows written.
 feed "$top_srcdir/tests/data/oru_cbc_lf.hl7" "$top_srcdir/tests/data/oru_multi_patient.hl7" >"$TMP/1.json" 2>"$TMP/1.err"
