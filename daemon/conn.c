@@ -56,6 +56,7 @@ struct conn {
 	struct event *timer;		/* handshake, frame, idle or drain timeout */
 	enum conn_state state;
 	bool tls;
+	bool winding_down;	/* SIGTERM: still read what the peer already sent */
 	bool reading;			/* EV_READ enabled on bev */
 	size_t inflight;		/* items submitted, not come back */
 	size_t max_size;		/* max_message_size when the conn opened */
@@ -286,6 +287,12 @@ conn_arm_timer(struct conn *c)
 
 	if (c->bev == NULL)
 		return;
+	if (c->winding_down && c->state == CONN_OPEN) {
+		/* Input stops once the peer has been quiet this long. */
+		tv.tv_usec = 200000;
+		evtimer_add(c->timer, &tv);
+		return;
+	}
 	if (c->state == CONN_HANDSHAKE || (c->state == CONN_OPEN && conn_in_frame(c)))
 		tv.tv_sec = cfg->frame_timeout;
 	else
@@ -369,6 +376,15 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	struct daemon *d = c->d;
 	char why[96];
 
+	if (c->winding_down && c->state == CONN_OPEN) {
+		if (!c->reading) {
+			conn_arm_timer(c);	/* paused by backpressure: not quiet */
+			return;
+		}
+		conn_finish_input(c);
+		conn_update(c);
+		return;
+	}
 	(void)fd;
 	(void)what;
 	switch (c->state) {
@@ -686,7 +702,12 @@ conn_shutdown_all(struct daemon *d)
 			conn_close(c, "shutting down");
 			break;
 		case CONN_OPEN:
-			conn_finish_input(c);
+			/*
+			 * Frames the peer sent before SIGTERM may still be on
+			 * the wire: read until it is quiet, then finish.
+			 */
+			c->winding_down = true;
+			conn_arm_timer(c);
 			conn_update(c);
 			break;
 		default:
