@@ -9,6 +9,7 @@
 #include "hl7/buf.h"
 #include "hl7/hl7.h"
 #include "hl7/oru.h"
+#include "hl7/split.h"
 
 /* labwatch parse: files of HL7 messages to JSON lines. */
 int cmd_parse(int argc, char **argv);
@@ -53,6 +54,25 @@ extern const char cli_alert_columns[];
  * Returns 0, or -1 with errno set.
  */
 int cli_read_file(const char *path, char **buf, size_t *len);
+
+/*
+ * What cli_each_message() hands over for one item of a file: a message
+ * parsed and extracted (ok), or one that could not be (m->err says why;
+ * for a framing or batch problem, it->is_error and it->reason).
+ */
+typedef void cli_message_fn(void *arg, const char *file,
+    const struct hl7_split_item *it, struct hl7_msg *m, struct oru_msg *o,
+    bool ok);
+
+/*
+ * Read each file ("-": standard input; none: standard input), split it
+ * into messages, parse and extract each and call fn. A file that cannot be
+ * read is reported on stderr as "labwatch CMD: FILE: why". Returns 0, or 2
+ * when a file could not be read.
+ */
+int cli_each_message(const char *cmd, char *const *files, int nfiles,
+    const struct hl7_parse_opts *popts, const struct oru_opts *oopts,
+    size_t max_size, cli_message_fn *fn, void *arg);
 
 /* Write b to out if it holds at least min bytes, then empty it. */
 void cli_flush(struct hl7_buf *b, FILE *out, size_t min);

@@ -47,6 +47,7 @@ struct check {
 	struct patient *patients;	/* hash table of cap slots */
 	size_t npatients, cap;
 	char **control_ids;	/* per rules_result.id: where a result came from */
+	int status;		/* 1 once a message could not be read */
 	size_t nids, ids_cap;
 };
 
@@ -237,6 +238,23 @@ check_message(struct check *c, const struct oru_msg *o)
 }
 
 static void
+check_one(void *arg, const char *file, const struct hl7_split_item *it,
+    struct hl7_msg *m, struct oru_msg *o, bool ok)
+{
+	struct check *c = arg;
+
+	if (!ok) {
+		/* labwatch parse says why; check says where. */
+		fprintf(stderr, "labwatch check: %s: offset %zu: %s\n", file,
+		    it->offset, it->is_error ? it->reason : m->err.reason);
+		c->status = 1;
+		return;
+	}
+	check_message(c, o);
+	cli_flush(&c->out, stdout, 1 << 16);
+}
+
+static void
 patient_line(struct check *c, const struct patient *pt)
 {
 	struct rules_eligibility_result er;
@@ -402,16 +420,11 @@ cmd_check(int argc, char **argv)
 	};
 	struct check c;
 	struct oru_opts oopts = { NULL };
-	struct hl7_msg m;
-	struct oru_msg o;
-	struct hl7_split *sp;
-	struct hl7_split_item it;
-	const char *protocol = NULL, *at = "now", *stdin_only[] = { "-" };
-	const char *const *files;
-	char *baseline = NULL, *cause = NULL, *buf, defpath[4096];
+	const char *protocol = NULL, *at = "now";
+	char *baseline = NULL, *cause = NULL, defpath[4096];
 	const char *env;
-	size_t len, i;
-	int ch, nfiles, f, status = 0;
+	size_t i;
+	int ch, status = 0;
 	time_t now = time(NULL);
 	struct tm tm;
 
@@ -481,40 +494,9 @@ cmd_check(int argc, char **argv)
 		}
 		free(copy);
 	}
-	files = (const char *const *)(argv + optind);
-	nfiles = argc - optind;
-	if (nfiles == 0) {
-		files = stdin_only;
-		nfiles = 1;
-	}
-
-	hl7_msg_init(&m);
-	oru_msg_init(&o);
 	hl7_buf_init(&c.out);
-	for (f = 0; f < nfiles; f++) {
-		if (cli_read_file(files[f], &buf, &len) != 0) {
-			fprintf(stderr, "labwatch check: %s: %s\n", files[f],
-			    strerror(errno));
-			status = 2;
-			continue;
-		}
-		sp = hl7_split_new(buf, len, 8u << 20);
-		while (hl7_split_next(sp, &it) == 1) {
-			if (it.is_error || hl7_parse(&m, it.data, it.len,
-			    NULL) != 0 || oru_extract(&o, &m, &oopts) != 0) {
-				/* labwatch parse says why; check says where. */
-				fprintf(stderr, "labwatch check: %s: offset %zu: "
-				    "%s\n", files[f], it.offset, it.is_error ?
-				    it.reason : m.err.reason);
-				status = status ? status : 1;
-				continue;
-			}
-			check_message(&c, &o);
-			cli_flush(&c.out, stdout, 1 << 16);
-		}
-		hl7_split_free(sp);
-		free(buf);
-	}
+	status = cli_each_message("check", argv + optind, argc - optind, NULL,
+	    &oopts, 8u << 20, check_one, &c);
 	if (c.phase == RULES_PHASE_SCREENING && c.npatients > 0) {
 		/* Patients in the order the files named them. */
 		const struct patient **order = xcalloc(c.npatients,
@@ -530,6 +512,8 @@ cmd_check(int argc, char **argv)
 		free(order);
 	}
 	cli_flush(&c.out, stdout, 0);
+	if (status == 0)
+		status = c.status;
 	if (fflush(stdout) != 0)
 		status = 2;
 
@@ -542,8 +526,6 @@ cmd_check(int argc, char **argv)
 		free(c.control_ids[i]);
 	free(c.control_ids);
 	hl7_buf_free(&c.out);
-	oru_msg_free(&o);
-	hl7_msg_free(&m);
 	rules_free(c.rules);
 	return status;
 }

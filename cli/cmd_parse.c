@@ -172,6 +172,32 @@ error_json(struct hl7_buf *b, const char *file, size_t offset,
 	hl7_buf_add(b, "}\n", 2);
 }
 
+struct parse_ctx {
+	struct hl7_buf out;
+	int status;
+};
+
+static void
+parse_one(void *arg, const char *file, const struct hl7_split_item *it,
+    struct hl7_msg *m, struct oru_msg *o, bool ok)
+{
+	struct parse_ctx *pc = arg;
+
+	if (it->is_error)
+		error_json(&pc->out, file, it->offset, it->reason, 0, NULL,
+		    it->data, it->len);
+	else if (!ok)
+		error_json(&pc->out, file, it->offset + m->err.offset,
+		    m->err.reason, (int)m->err.code, &m->err, it->data, it->len);
+	else {
+		cli_json_message(&pc->out, o, file, it->offset);
+		hl7_buf_addc(&pc->out, '\n');
+	}
+	if (!ok && pc->status == 0)
+		pc->status = 1;
+	cli_flush(&pc->out, stdout, 1 << 16);
+}
+
 static void
 parse_usage(FILE *f)
 {
@@ -201,16 +227,9 @@ cmd_parse(int argc, char **argv)
 	struct hl7_parse_opts popts = { NULL };
 	struct oru_opts oopts = { NULL };
 	size_t max_size = DEFAULT_MAX_SIZE;
-	struct hl7_msg m;
-	struct oru_msg o;
-	struct hl7_buf out;
-	struct hl7_split *sp;
-	struct hl7_split_item it;
-	char *buf, *end;
-	size_t len;
-	const char *stdin_only[] = { "-" };
-	const char *const *files;
-	int nfiles, i, ch, status = 0;
+	struct parse_ctx pc;
+	char *end;
+	int ch;
 
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -236,53 +255,17 @@ cmd_parse(int argc, char **argv)
 			return 2;
 		}
 	}
-	files = (const char *const *)(argv + optind);
-	nfiles = argc - optind;
-	if (nfiles == 0) {
-		files = stdin_only;
-		nfiles = 1;
-	}
-
-	hl7_msg_init(&m);
-	oru_msg_init(&o);
-	hl7_buf_init(&out);
-	for (i = 0; i < nfiles; i++) {
-		if (cli_read_file(files[i], &buf, &len) != 0) {
-			fprintf(stderr, "labwatch parse: %s: %s\n", files[i],
-			    strerror(errno));
-			status = 2;
-			continue;
-		}
-		sp = hl7_split_new(buf, len, max_size);
-		while (hl7_split_next(sp, &it) == 1) {
-			if (it.is_error) {
-				error_json(&out, files[i], it.offset, it.reason,
-				    0, NULL, it.data, it.len);
-				status = status ? status : 1;
-			} else if (hl7_parse(&m, it.data, it.len, &popts) != 0 ||
-			    oru_extract(&o, &m, &oopts) != 0) {
-				error_json(&out, files[i],
-				    it.offset + m.err.offset, m.err.reason,
-				    (int)m.err.code, &m.err, it.data, it.len);
-				status = status ? status : 1;
-			} else {
-				cli_json_message(&out, &o, files[i],
-				    it.offset);
-				hl7_buf_addc(&out, '\n');
-			}
-			cli_flush(&out, stdout, 1 << 16);
-		}
-		hl7_split_free(sp);
-		free(buf);
-	}
-	cli_flush(&out, stdout, 0);
+	hl7_buf_init(&pc.out);
+	pc.status = 0;
+	if (cli_each_message("parse", argv + optind, argc - optind, &popts,
+	    &oopts, max_size, parse_one, &pc) != 0)
+		pc.status = 2;	/* a file could not be read */
+	cli_flush(&pc.out, stdout, 0);
 	if (fflush(stdout) != 0) {
 		fprintf(stderr, "labwatch parse: writing output: %s\n",
 		    strerror(errno));
-		status = 2;
+		pc.status = 2;
 	}
-	hl7_buf_free(&out);
-	oru_msg_free(&o);
-	hl7_msg_free(&m);
-	return status;
+	hl7_buf_free(&pc.out);
+	return pc.status;
 }

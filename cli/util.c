@@ -69,3 +69,47 @@ cli_flush(struct hl7_buf *b, FILE *out, size_t min)
 	fwrite(b->p, 1, b->len, out);
 	hl7_buf_reset(b);
 }
+
+int
+cli_each_message(const char *cmd, char *const *files, int nfiles,
+    const struct hl7_parse_opts *popts, const struct oru_opts *oopts,
+    size_t max_size, cli_message_fn *fn, void *arg)
+{
+	static char stdin_name[] = "-";
+	char *const stdin_only[] = { stdin_name };
+	struct hl7_split *sp;
+	struct hl7_split_item it;
+	struct hl7_msg m;
+	struct oru_msg o;
+	char *buf;
+	size_t len;
+	int i, status = 0;
+	bool ok;
+
+	if (nfiles == 0) {
+		files = stdin_only;
+		nfiles = 1;
+	}
+	hl7_msg_init(&m);
+	oru_msg_init(&o);
+	for (i = 0; i < nfiles; i++) {
+		if (cli_read_file(files[i], &buf, &len) != 0) {
+			fprintf(stderr, "labwatch %s: %s: %s\n", cmd, files[i],
+			    strerror(errno));
+			status = 2;
+			continue;
+		}
+		sp = hl7_split_new(buf, len, max_size);
+		while (hl7_split_next(sp, &it) == 1) {
+			ok = !it.is_error &&
+			    hl7_parse(&m, it.data, it.len, popts) == 0 &&
+			    oru_extract(&o, &m, oopts) == 0;
+			fn(arg, files[i], &it, &m, &o, ok);
+		}
+		hl7_split_free(sp);
+		free(buf);
+	}
+	oru_msg_free(&o);
+	hl7_msg_free(&m);
+	return status;
+}
