@@ -2,6 +2,7 @@
  * acl.c: CIDR matching.
  */
 #include "acl.h"
+#include "conf.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -81,21 +82,11 @@ int
 acl_parse(struct acl *out, const char *list, char **cause)
 {
 	struct acl a = { NULL, 0 };
-	const char *p = list, *q;
+	const char *p = list;
 	char *item;
-	size_t n;
 	int rc;
 
-	while (*p != '\0') {
-		while (*p == ' ' || *p == '\t' || *p == ',')
-			p++;
-		if (*p == '\0')
-			break;
-		q = p;
-		while (*q != '\0' && *q != ',' && *q != ' ' && *q != '\t')
-			q++;
-		n = (size_t)(q - p);
-		item = xstrndup(p, n);
+	while ((item = conf_list_next(&p)) != NULL) {
 		a.v = xreallocarray(a.v, a.n + 1, sizeof(*a.v));
 		rc = parse_one(item, &a.v[a.n], cause);
 		free(item);
@@ -104,7 +95,6 @@ acl_parse(struct acl *out, const char *list, char **cause)
 			return -1;
 		}
 		a.n++;
-		p = q;
 	}
 	acl_free(out);
 	*out = a;

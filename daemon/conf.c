@@ -348,26 +348,34 @@ addrs_free(struct config_addr *a, size_t n)
 	free(a);
 }
 
+char *
+conf_list_next(const char **p)
+{
+	const char *q;
+	char *item;
+
+	while (**p == ' ' || **p == '\t' || **p == ',')
+		(*p)++;
+	if (**p == '\0')
+		return NULL;
+	for (q = *p; *q != '\0' && *q != ',' && *q != ' ' && *q != '\t'; q++)
+		;
+	item = xstrndup(*p, (size_t)(q - *p));
+	*p = q;
+	return item;
+}
+
 /* Split "h:p, [v6]:p" into addresses. */
 static int
 parse_addrs(const char *v, struct config_addr **out, size_t *nout, char **cause)
 {
 	struct config_addr *a = NULL;
-	size_t n = 0, len;
-	const char *p = v, *q, *colon, *hend;
+	size_t n = 0;
+	const char *p = v, *colon, *hend;
 	char *item, *end;
 	unsigned long port;
 
-	while (*p != '\0') {
-		while (*p == ' ' || *p == '\t' || *p == ',')
-			p++;
-		if (*p == '\0')
-			break;
-		q = p;
-		while (*q != '\0' && *q != ',' && *q != ' ' && *q != '\t')
-			q++;
-		len = (size_t)(q - p);
-		item = xstrndup(p, len);
+	while ((item = conf_list_next(&p)) != NULL) {
 		colon = strrchr(item, ':');
 		if (item[0] == '[') {
 			hend = strchr(item, ']');
@@ -390,7 +398,6 @@ parse_addrs(const char *v, struct config_addr **out, size_t *nout, char **cause)
 		a[n].port = xstrdup(colon + 1);
 		n++;
 		free(item);
-		p = q;
 		continue;
 bad:
 		*cause = xasprintf("'%s' is not host:port (IPv6 as [addr]:port, "

@@ -110,4 +110,7 @@ const char *config_sql_dir(const struct config *cfg);
 /* cfg->protocol, or the installed protocol file when empty. */
 const char *config_protocol(const struct config *cfg);
 
+/* The next item of a list split at commas and blanks (malloc'ed), NULL at the end. */
+char *conf_list_next(const char **p);
+
 #endif

@@ -6,6 +6,8 @@
  * their size so ASan sees any read past them.
  */
 #include <criterion/criterion.h>
+
+#include "testutil.h"
 #include <criterion/parameterized.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,27 +257,6 @@ static struct ack_case ack_cases[] = {
 	    "ERR|||100^Segment sequence error^HL70357|E\r" },
 };
 
-/* Printable form of bytes for failure messages; one static buffer per slot. */
-static const char *
-vis(const char *p, size_t n, int slot)
-{
-	static char out[2][8192];
-	size_t i, o = 0;
-
-	for (i = 0; i < n && o + 5 < sizeof(out[0]); i++) {
-		unsigned char c = (unsigned char)p[i];
-
-		if (c == '\r')
-			o += (size_t)snprintf(out[slot] + o, 5, "<CR>");
-		else if (c < 0x20 || c >= 0x7f)
-			o += (size_t)snprintf(out[slot] + o, 5, "<%02X>", c);
-		else
-			out[slot][o++] = (char)c;
-	}
-	out[slot][o] = '\0';
-	return out[slot];
-}
-
 #define NCASES(t) (sizeof(t) / sizeof((t)[0]))
 
 /*
@@ -340,8 +321,8 @@ ParameterizedTest(int *i, ack, build)
 	    c->name);
 	cr_assert(out.len - 4 == strlen(c->want) &&
 	    memcmp(out.p + 4, c->want, out.len - 4) == 0,
-	    "%s:\n got  %s\n want %s", c->name, vis(out.p + 4, out.len - 4, 0),
-	    vis(c->want, strlen(c->want), 1));
+	    "%s:\n got  %s\n want %s", c->name, test_vis(out.p + 4, out.len - 4, 0),
+	    test_vis(c->want, strlen(c->want), 1));
 	if (r == 1 && c->msg != NULL && c->parse_ok) {
 		/* The ACK itself parses, and MSA-2 reads back as MSH-10. */
 		struct hl7_msg a;

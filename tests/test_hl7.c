@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include <criterion/criterion.h>
+
+#include "testutil.h"
 #include <criterion/parameterized.h>
 
 #include "../hl7/hl7.h"
@@ -91,31 +93,6 @@ parse_ok(struct hl7_msg *m, const char *buf, size_t len,
 	cr_assert_eq(rc, 0, "parse of \"%s\" failed: %s at %zu",
 	    show(buf, len, b, sizeof(b)), m->err.reason ? m->err.reason : "?",
 	    m->err.offset);
-}
-
-/* Read TEST_DATADIR/name into a malloc'd buffer. */
-static char *
-load(const char *name, size_t *len)
-{
-	char path[512];
-	FILE *f;
-	char *p;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/%s", TEST_DATADIR, name);
-	f = fopen(path, "rb");
-	cr_assert_not_null(f, "cannot open %s", path);
-	cr_assert_eq(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	cr_assert_gt(n, 0);
-	rewind(f);
-	p = malloc((size_t)n + 1);
-	cr_assert_not_null(p);
-	cr_assert_eq(fread(p, 1, (size_t)n, f), (size_t)n);
-	p[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return p;
 }
 
 /* A buffer assembled from pieces, for the large inputs. */
@@ -527,7 +504,7 @@ Test(hl7, text_zero_copy)
 Test(hl7, latin1_fixture)
 {
 	size_t len;
-	char *buf = load("oru_latin1.hl7", &len);
+	char *buf = test_load("oru_latin1.hl7", &len);
 	int pid, nte, obx;
 
 	parse_ok(&M, buf, len, NULL);

@@ -15,6 +15,8 @@
 #include <sys/resource.h>
 
 #include <criterion/criterion.h>
+
+#include "testutil.h"
 #include <criterion/parameterized.h>
 
 #include "../hl7/hl7.h"
@@ -167,30 +169,6 @@ dump(const struct oru_msg *o)
 	return b.p;
 }
 
-static char *
-load(const char *name, size_t *len)
-{
-	char path[512];
-	FILE *f;
-	char *p;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/%s", TEST_DATADIR, name);
-	f = fopen(path, "rb");
-	cr_assert_not_null(f, "cannot open %s", path);
-	cr_assert_eq(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	cr_assert_gt(n, 0);
-	rewind(f);
-	p = malloc((size_t)n + 1);
-	cr_assert_not_null(p);
-	cr_assert_eq(fread(p, 1, (size_t)n, f), (size_t)n);
-	p[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return p;
-}
-
 /* Parse and extract, asserting both succeed. */
 static void
 extract(const char *buf, size_t len, const struct oru_opts *opts)
@@ -234,7 +212,7 @@ static const char CBC_DUMP[] =
 Test(oru, cbc_fixture_lf)
 {
 	size_t len;
-	char *buf = load("oru_cbc_lf.hl7", &len);
+	char *buf = test_load("oru_cbc_lf.hl7", &len);
 	char iso[40];
 
 	cr_assert_null(memchr(buf, '\r', len), "fixture must be LF-only");
@@ -279,7 +257,7 @@ Test(oru, cbc_fixture_lf)
 Test(oru, line_endings_same_extraction)
 {
 	size_t len, i, k;
-	char *lf = load("oru_cbc_lf.hl7", &len);
+	char *lf = test_load("oru_cbc_lf.hl7", &len);
 	struct big b;
 	static const char *const styles[] = { "\r", "\r\n", "\n\n", "\r\n\r\n",
 		"\r\r", "\n\r" };
@@ -317,7 +295,7 @@ Test(oru, multi_patient_fixture)
 	    "P A77125 PI KM-HZ\n"
 	    "  HGB/718-7 NM 8.6 '8.6' u=g/dL r=11.5-15.0 f=L s=F t=2026-11-21T08:50:30(obx14) c=Specimen slightly hemolysed.\n";
 	size_t len;
-	char *buf = load("oru_multi_patient.hl7", &len);
+	char *buf = test_load("oru_multi_patient.hl7", &len);
 	uint32_t i;
 
 	extract(buf, len, NULL);
@@ -363,7 +341,7 @@ Test(oru, sn_values_fixture)
 	    "  5196-1/ CWE text 'Negative' u= r=Negative f=N s=F t=2026-11-22T12:15:00-05:00(obr7) c=\n"
 	    "  5195-3/ ST text 'POSITIVE' u= r=NEGATIVE f=A s=C t=2026-11-22T12:15:00-05:00(obr7) c=\n";
 	size_t len;
-	char *buf = load("oru_sn_values.hl7", &len);
+	char *buf = test_load("oru_sn_values.hl7", &len);
 
 	cr_assert_not_null(strstr(buf, "\r\n\r\n"), "fixture keeps its blank line");
 	extract(buf, len, NULL);
@@ -378,7 +356,7 @@ Test(oru, latin1_fixture)
 	    "  BILI/14631-6 NM 34.5 '34.5' u=\xc2\xb5mol/L r=<21 f=H s=F t=2026-11-20T08:10:00(obr7) c=\n"
 	    "  KREA/14682-9 NM 88 '88' u=\xc2\xb5mol/L r=59-104 f= s=F t=2026-11-20T08:10:00(obr7) c=Befund kontrolliert, H\xc3\xa4molyse m\xc3\xb6glich.\n";
 	size_t len;
-	char *buf = load("oru_latin1.hl7", &len);
+	char *buf = test_load("oru_latin1.hl7", &len);
 
 	cr_assert_not_null(memchr(buf, '\xf6', len), "fixture holds a raw 0xF6");
 	extract(buf, len, NULL);
@@ -399,7 +377,7 @@ Test(oru, batch_fixture)
 		"  751-8/ NM 0.9 '0.9' u=10*9/L r=1.8-6.3 f=L s=F t=2026-11-23T01:50:00+08:00(obx14) c=\n",
 	};
 	size_t len, i, n = 0;
-	char *buf = load("batch.hl7", &len), *line, *save = NULL;
+	char *buf = test_load("batch.hl7", &len), *line, *save = NULL;
 	struct big msgs[4];
 
 	/* The whole file is not one message. */
@@ -1015,7 +993,7 @@ Test(oru, obx_without_pid_or_obr)
 Test(oru, reuse_across_messages)
 {
 	size_t len;
-	char *cbc = load("oru_cbc_lf.hl7", &len);
+	char *cbc = test_load("oru_cbc_lf.hl7", &len);
 	static const char one[] =
 	    "MSH|^~\\&|LIS|LAB|LW|ONC|20261120090000||ORU^R01|R2|P|2.5.1\r"
 	    "OBX|1|NM|X||5\r";
@@ -1059,7 +1037,7 @@ Test(oru, mutated_fixtures, .timeout = 120)
 	int parsed = 0;
 
 	for (f = 0; f < NELEM(files); f++) {
-		orig = load(files[f], &len);
+		orig = test_load(files[f], &len);
 		buf = malloc(len);
 		cr_assert_not_null(buf);
 		for (k = 0; k < 5000; k++) {

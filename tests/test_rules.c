@@ -12,6 +12,8 @@
 
 #include "rules/rules.h"
 
+#include "testutil.h"
+
 #ifndef RULES_DATADIR
 #define RULES_DATADIR "rules/data"
 #endif
@@ -21,25 +23,7 @@
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-static struct rules *R;
-
-static void
-setup(void)
-{
-	char *cause = NULL;
-
-	if (rules_load(RULES_DATADIR "/protocols/nct04933669.conf", &R, &cause) < 0)
-		cr_assert_fail("load: %s", cause);
-}
-
-static void
-teardown(void)
-{
-	rules_free(R);
-	R = NULL;
-}
-
-TestSuite(rules, .init = setup, .fini = teardown);
+TestSuite(rules, .init = rules_setup, .fini = rules_teardown);
 
 static struct rules_result
 mk(const char *code, const char *cmp, double v, const char *unit, const char *range,

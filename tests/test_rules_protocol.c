@@ -12,6 +12,8 @@
 
 #include "rules/rules.h"
 
+#include "testutil.h"
+
 #ifndef RULES_DATADIR
 #define RULES_DATADIR "rules/data"
 #endif
@@ -23,25 +25,7 @@
 #define DAY 86400
 #define NOW 1700000000
 
-static struct rules *R;
-
-static void
-setup(void)
-{
-	char *cause = NULL;
-
-	if (rules_load(RULES_DATADIR "/protocols/nct04933669.conf", &R, &cause) < 0)
-		cr_assert_fail("load: %s", cause);
-}
-
-static void
-teardown(void)
-{
-	rules_free(R);
-	R = NULL;
-}
-
-TestSuite(protocol, .init = setup, .fini = teardown);
+TestSuite(protocol, .init = rules_setup, .fini = rules_teardown);
 
 static const char *
 code_of(enum rules_analyte a)

@@ -6,6 +6,8 @@
  * exactly their size so ASan sees any read past them.
  */
 #include <criterion/criterion.h>
+
+#include "testutil.h"
 #include <criterion/parameterized.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -229,29 +231,6 @@ static const struct split_case cases[] = {
 
 #define NCASES(t) (sizeof(t) / sizeof((t)[0]))
 
-/* Printable form of bytes for failure messages; one static buffer per slot. */
-static const char *
-vis(const char *p, size_t n, int slot)
-{
-	static char out[2][4096];
-	size_t i, o = 0;
-
-	for (i = 0; i < n && o + 5 < sizeof(out[0]); i++) {
-		unsigned char c = (unsigned char)p[i];
-
-		if (c == '\r')
-			o += (size_t)snprintf(out[slot] + o, 5, "<CR>");
-		else if (c == '\n')
-			o += (size_t)snprintf(out[slot] + o, 5, "<LF>");
-		else if (c < 0x20 || c >= 0x7f)
-			o += (size_t)snprintf(out[slot] + o, 5, "<%02X>", c);
-		else
-			out[slot][o++] = (char)c;
-	}
-	out[slot][o] = '\0';
-	return out[slot];
-}
-
 /*
  * Parameters are case indexes, not pointers: Criterion re-runs the binary
  * for each test, and under PIE a pointer into the parent's tables is not
@@ -295,7 +274,7 @@ ParameterizedTest(int *i, split, cases)
 		    it.reason ? it.reason : "");
 		cr_assert(it.len == w->len && memcmp(it.data, w->data,
 		    w->len) == 0, "%s: item %zu:\n got  %s\n want %s", c->name,
-		    k, vis(it.data, it.len, 0), vis(w->data, w->len, 1));
+		    k, test_vis(it.data, it.len, 0), test_vis(w->data, w->len, 1));
 		if (w->reason != NULL)
 			cr_assert(it.reason != NULL &&
 			    strstr(it.reason, w->reason) != NULL,
@@ -309,7 +288,7 @@ ParameterizedTest(int *i, split, cases)
 			    c->name, k);
 	}
 	cr_assert_eq(hl7_split_next(s, &it), 0, "%s: extra item at %zu: %s",
-	    c->name, it.offset, vis(it.data, it.len, 0));
+	    c->name, it.offset, test_vis(it.data, it.len, 0));
 	/* The end is sticky. */
 	cr_assert_eq(hl7_split_next(s, &it), 0, "%s", c->name);
 	hl7_split_free(s);
