@@ -30,6 +30,7 @@
 #include "hl7/xmalloc.h"
 #include "migrate.h"
 #include "obs.h"
+#include "pgarr.h"
 #include "rules/rules.h"
 
 #define ID_BLOCK 4096
@@ -77,13 +78,13 @@ struct ingest {
 	int64_t *obs_ids, *alert_ids, *msg_ids;	/* reserved, used from the end */
 	size_t nobs_ids, nalert_ids, capobs_ids, capalert_ids;
 	size_t nmsg_ids, capmsg_ids;
-	struct hl7_buf msg_cols[MSG_COLS];	/* the batch's message rows */
+	struct pgarr msg_cols[MSG_COLS];	/* the batch's message rows */
 	struct ingest_work **batch;	/* for matching RETURNING ids */
 	size_t nbatch;
 	struct hl7_arena arena;	/* parameter strings of a batch */
 	struct hl7_buf tmp, tmp2;
 	/* Observation rows of the batch, column by column: one INSERT. */
-	struct hl7_buf obs_cols[OBS_COLS];
+	struct pgarr obs_cols[OBS_COLS];
 	size_t obs_rows;
 	uint64_t alerts;
 	uint64_t ack_seq;
@@ -195,10 +196,10 @@ utf8_len(const unsigned char *p, size_t n)
  * else in text), invalid bytes as U+FFFD, control bytes but tab and
  * newline dropped. Lives until the next batch.
  */
-static const char *
-pstr(struct ingest *g, const char *p, size_t len)
+static size_t
+sanitize(char *out, const char *p, size_t len)
 {
-	char *out = hl7_arena_alloc(&g->arena, len * 3 + 1), *o = out;
+	char *o = out;
 	const unsigned char *s = (const unsigned char *)p, *end = s + len;
 	size_t u;
 
@@ -218,28 +219,64 @@ pstr(struct ingest *g, const char *p, size_t len)
 		o += u;
 		s += u;
 	}
-	*o = '\0';
-	return out;
-}
-
-/* As pstr(), but NULL (SQL NULL) for an empty string. */
-static const char *
-pnull(struct ingest *g, const char *p, size_t len)
-{
-	return len == 0 ? NULL : pstr(g, p, len);
+	return (size_t)(o - out);
 }
 
 static const char *
-pnum(struct ingest *g, double v)
+pstr(struct ingest *g, const char *p, size_t len)
 {
-	char *out;
+	char *out = hl7_arena_alloc(&g->arena, len * 3 + 1);
 
-	if (!isfinite(v))
-		return NULL;
-	out = hl7_arena_alloc(&g->arena, 32);
-	snprintf(out, 32, "%.17g", v);
+	out[sanitize(out, p, len)] = '\0';
 	return out;
 }
+
+/* A text element of a column, made safe as pstr() makes parameters. */
+static void
+col_str(struct pgarr *a, const char *p, size_t len)
+{
+	pgarr_commit(a, sanitize(pgarr_reserve(a, len * 3), p, len));
+}
+
+/* As col_str(), NULL for an empty string. */
+static void
+col_opt(struct pgarr *a, const char *p, size_t len)
+{
+	if (len == 0)
+		pgarr_null(a);
+	else
+		col_str(a, p, len);
+}
+
+/* A string of ours (ASCII), NULL for NULL. */
+static void
+col_strz(struct pgarr *a, const char *s)
+{
+	if (s == NULL)
+		pgarr_null(a);
+	else
+		pgarr_bytes(a, s, strlen(s));
+}
+
+/* Column types of the two INSERT ... unnest statements, in order. */
+static const uint32_t msg_col_types[MSG_COLS] = {
+	PGARR_INT8, PGARR_FLOAT8, PGARR_TEXT, PGARR_TEXT, PGARR_TEXT,
+	PGARR_TEXT, PGARR_TEXT, PGARR_TEXT, PGARR_TEXT, PGARR_TEXT,
+	PGARR_INT4, PGARR_TEXT, PGARR_INT8, PGARR_BYTEA, PGARR_BYTEA,
+	PGARR_TEXT,
+};
+static const uint32_t obs_col_types[OBS_COLS] = {
+	PGARR_INT8, PGARR_INT8, PGARR_INT8, PGARR_TEXT, PGARR_TEXT,
+	PGARR_TEXT, PGARR_TEXT, PGARR_TEXT, PGARR_TEXT, PGARR_TEXT,
+	PGARR_TEXT, PGARR_TEXT, PGARR_TEXT, PGARR_TEXT, PGARR_TEXT,
+	PGARR_FLOAT8, PGARR_TEXT, PGARR_FLOAT8, PGARR_TEXT, PGARR_TEXT,
+	PGARR_FLOAT8, PGARR_FLOAT8, PGARR_TEXT, PGARR_TEXT, PGARR_TEXT,
+	PGARR_FLOAT8, PGARR_INT4, PGARR_TEXT, PGARR_INT8,
+};
+
+/* Send one INSERT ... unnest of n binary array columns. */
+static int send_columns(struct ingest *g, const char *stmt, struct pgarr *cols,
+    int n, enum qtag tag);
 
 static const char *
 pint(struct ingest *g, int64_t v)
@@ -457,11 +494,16 @@ struct ingest *
 ingest_new(const struct ingest_opts *o, struct rules *r)
 {
 	struct ingest *g = xcalloc(1, sizeof(*g));
+	int i;
 
 	g->o = *o;
 	g->rules = r;
 	hl7_buf_init(&g->tmp);
 	hl7_buf_init(&g->tmp2);
+	for (i = 0; i < MSG_COLS; i++)
+		pgarr_init(&g->msg_cols[i], msg_col_types[i]);
+	for (i = 0; i < OBS_COLS; i++)
+		pgarr_init(&g->obs_cols[i], obs_col_types[i]);
 	return g;
 }
 
@@ -490,9 +532,9 @@ ingest_free(struct ingest *g)
 	hl7_buf_free(&g->tmp);
 	hl7_buf_free(&g->tmp2);
 	for (i = 0; i < OBS_COLS; i++)
-		hl7_buf_free(&g->obs_cols[i]);
+		pgarr_free(&g->obs_cols[i]);
 	for (i = 0; i < MSG_COLS; i++)
-		hl7_buf_free(&g->msg_cols[i]);
+		pgarr_free(&g->msg_cols[i]);
 	free(g->msg_ids);
 	free(g);
 }
@@ -689,26 +731,6 @@ take_id(int64_t *ids, size_t *n)
 	return *n > 0 ? ids[--*n] : 0;
 }
 
-/* Append v (NULL for SQL NULL) as an element of a text array literal. */
-static void
-array_add(struct hl7_buf *b, const char *v)
-{
-	const char *p;
-
-	hl7_buf_addc(b, b->len == 0 ? '{' : ',');
-	if (v == NULL) {
-		hl7_buf_add(b, "NULL", 4);
-		return;
-	}
-	hl7_buf_addc(b, '"');
-	for (p = v; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
-			hl7_buf_addc(b, '\\');
-		hl7_buf_addc(b, *p);
-	}
-	hl7_buf_addc(b, '"');
-}
-
 static void
 sha256(const char *p, size_t len, unsigned char out[32])
 {
@@ -717,78 +739,79 @@ sha256(const char *p, size_t len, unsigned char out[32])
 	EVP_Digest(p, len, out, &n, EVP_sha256(), NULL);
 }
 
-static const char *
-hex_bytea(struct ingest *g, const unsigned char *p, size_t len)
-{
-	static const char digits[] = "0123456789abcdef";
-	char *out = hl7_arena_alloc(&g->arena, 2 * len + 3), *o = out;
-	size_t i;
-
-	*o++ = '\\';
-	*o++ = 'x';
-	for (i = 0; i < len; i++) {
-		*o++ = digits[p[i] >> 4];
-		*o++ = digits[p[i] & 15];
-	}
-	*o = '\0';
-	return out;
-}
-
 /* Add w's row to the batch's message rows (one INSERT ... unnest). */
 static void
 queue_message_row(struct ingest *g, struct ingest_work *w)
 {
-	const char *v[MSG_COLS];
+	struct pgarr *c = g->msg_cols;
 	unsigned char digest[32];
-	int i;
+	char cid[201];
+	const struct oru_msg *o = &w->oru;
 
 	sha256(w->data, w->len, digest);
 	w->reserved_id = take_id(g->msg_ids, &g->nmsg_ids);
-	v[0] = pint(g, w->reserved_id);
-	v[1] = pint(g, w->received_at);
-	v[2] = pstr(g, w->peer, strlen(w->peer));
-	v[3] = w->parsed ? pstr(g, w->oru.sending_app.p, w->oru.sending_app.len) : "";
-	v[4] = w->parsed ? pstr(g, w->oru.sending_facility.p,
-	    w->oru.sending_facility.len) : "";
-	v[5] = w->parsed ? pnull(g, w->oru.control_id.p, w->oru.control_id.len) :
-	    NULL;
-	v[6] = w->parsed ? pnull(g, w->oru.type, strlen(w->oru.type)) : NULL;
-	v[7] = w->parsed ? pnull(g, w->oru.version.p, w->oru.version.len) : NULL;
-	v[8] = w->quarantine ? "quarantined" : w->ignored ? "ignored" :
-	    "processed";
-	v[9] = w->reason ? pstr(g, w->reason, strlen(w->reason)) : NULL;
-	v[10] = w->err_code ? pint(g, w->err_code) : NULL;
-	v[11] = w->ack_code;
-	v[12] = pint(g, (int64_t)w->total);	/* bigint: a hostile total fits */
-	v[13] = hex_bytea(g, (const unsigned char *)w->data, w->len);
-	v[14] = hex_bytea(g, digest, sizeof(digest));
-	v[15] = w->spool_ref;
-	if (!w->parsed && w->quarantine) {
+	pgarr_int8(&c[0], w->reserved_id);
+	pgarr_float8(&c[1], (double)w->received_at);
+	col_str(&c[2], w->peer, strlen(w->peer));
+	if (w->parsed) {
+		col_str(&c[3], o->sending_app.p, o->sending_app.len);
+		col_str(&c[4], o->sending_facility.p, o->sending_facility.len);
+		col_opt(&c[5], o->control_id.p, o->control_id.len);
+		col_opt(&c[6], o->type, strlen(o->type));
+		col_opt(&c[7], o->version.p, o->version.len);
+	} else {
+		pgarr_bytes(&c[3], "", 0);
+		pgarr_bytes(&c[4], "", 0);
 		/* Keep what can be read of MSH so an analyst can find it. */
-		char *cid = hl7_arena_alloc(&g->arena, 201);
-
-		if (hl7_ack_recover_control_id(w->data, w->len, cid, 201) > 0)
-			v[5] = pstr(g, cid, strlen(cid));
+		if (w->quarantine &&
+		    hl7_ack_recover_control_id(w->data, w->len, cid, sizeof(cid)) > 0)
+			col_str(&c[5], cid, strlen(cid));
+		else
+			pgarr_null(&c[5]);
+		pgarr_null(&c[6]);
+		pgarr_null(&c[7]);
 	}
-	for (i = 0; i < MSG_COLS; i++)
-		array_add(&g->msg_cols[i], v[i]);
+	col_strz(&c[8], w->quarantine ? "quarantined" : w->ignored ?
+	    "ignored" : "processed");
+	if (w->reason != NULL)
+		col_str(&c[9], w->reason, strlen(w->reason));
+	else
+		pgarr_null(&c[9]);
+	if (w->err_code)
+		pgarr_int4(&c[10], (int32_t)w->err_code);
+	else
+		pgarr_null(&c[10]);
+	col_strz(&c[11], w->ack_code);
+	pgarr_int8(&c[12], (int64_t)w->total);	/* bigint: a hostile total fits */
+	pgarr_bytes(&c[13], w->data, w->len);
+	pgarr_bytes(&c[14], digest, sizeof(digest));
+	col_strz(&c[15], w->spool_ref);
+}
+
+static int
+send_columns(struct ingest *g, const char *stmt, struct pgarr *cols, int n,
+    enum qtag tag)
+{
+	enum { MAXC = OBS_COLS > MSG_COLS ? OBS_COLS : MSG_COLS };
+	const char *v[MAXC];
+	int len[MAXC], binary[MAXC];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		v[i] = pgarr_finish(&cols[i], &len[i]);
+		binary[i] = 1;
+	}
+	if (send_prep(g, stmt, n, v, len, binary, tag, NULL))
+		return -1;
+	for (i = 0; i < n; i++)
+		pgarr_reset(&cols[i]);
+	return 0;
 }
 
 static int
 send_message_rows(struct ingest *g)
 {
-	const char *v[MSG_COLS];
-	int i;
-
-	for (i = 0; i < MSG_COLS; i++) {
-		hl7_buf_addc(&g->msg_cols[i], '}');
-		v[i] = g->msg_cols[i].p;
-	}
-	if (send_prep(g, "ins_msgs", MSG_COLS, v, NULL, NULL, Q_MSGS, NULL))
-		return -1;
-	for (i = 0; i < MSG_COLS; i++)
-		hl7_buf_reset(&g->msg_cols[i]);
-	return 0;
+	return send_columns(g, "ins_msgs", g->msg_cols, MSG_COLS, Q_MSGS);
 }
 
 /* The batch's work whose row was offered with this id (ids ascend). */
@@ -1167,19 +1190,10 @@ toxicity_alert(struct ingest *g, struct ingest_work *w, struct pcache *p,
 static int
 flush_observations(struct ingest *g)
 {
-	const char *v[OBS_COLS];
-	int i;
-
 	if (g->obs_rows == 0)
 		return 0;
-	for (i = 0; i < OBS_COLS; i++) {
-		hl7_buf_addc(&g->obs_cols[i], '}');
-		v[i] = g->obs_cols[i].p;
-	}
-	if (send_prep(g, "ins_obs", OBS_COLS, v, NULL, NULL, Q_IGNORE, NULL))
+	if (send_columns(g, "ins_obs", g->obs_cols, OBS_COLS, Q_IGNORE))
 		return -1;
-	for (i = 0; i < OBS_COLS; i++)
-		hl7_buf_reset(&g->obs_cols[i]);
 	g->obs_rows = 0;
 	return 0;
 }
@@ -1189,43 +1203,46 @@ queue_observation(struct ingest *g, struct ingest_work *w, struct pcache *p,
     const struct oru_obs *x, const struct rules_eval *ev, int64_t id,
     const char *key, size_t klen, int64_t supersedes, const struct rules_result *in)
 {
-	const char *v[OBS_COLS];
-	int i;
+	struct pgarr *c = g->obs_cols;
+	bool mapped = ev->analyte != RULES_NONE;
 
-	v[0] = pint(g, id);
-	v[1] = pint(g, w->message_id);
-	v[2] = pint(g, p->db_id);
-	v[3] = pstr(g, key, klen);
-	v[4] = pnull(g, x->set_id.p, x->set_id.len);
-	v[5] = pnull(g, x->code.p, x->code.len);
-	v[6] = pnull(g, x->coding_system.p, x->coding_system.len);
-	v[7] = pnull(g, x->alt_code.p, x->alt_code.len);
-	v[8] = pnull(g, x->alt_system.p, x->alt_system.len);
-	v[9] = pnull(g, x->text.p, x->text.len);
-	v[10] = pnull(g, x->sub_id.p, x->sub_id.len);
-	v[11] = rules_analyte_name(ev->analyte);
-	v[12] = pnull(g, x->value_type.p, x->value_type.len);
-	v[13] = pnull(g, x->value_text.p, x->value_text.len);
-	v[14] = x->comparator[0] ? pstr(g, x->comparator, strlen(x->comparator)) :
-	    NULL;
-	v[15] = in->kind == RULES_VALUE_NUMBER ? pnum(g, in->value) : NULL;
-	v[16] = pnull(g, x->units.p, x->units.len);
-	v[17] = pnum(g, ev->value);
-	v[18] = ev->unit;
-	v[19] = pnull(g, x->ref_range.p, x->ref_range.len);
-	v[20] = pnum(g, ev->lln);
-	v[21] = pnum(g, ev->uln);
-	v[22] = ev->analyte != RULES_NONE ?
-	    rules_range_source_name(ev->range_source) : NULL;
-	v[23] = pnull(g, x->flags.p, x->flags.len);
-	v[24] = pnull(g, x->status.p, x->status.len);
-	v[25] = in->observed_at >= 0 ? pint(g, in->observed_at) : NULL;
-	v[26] = ev->analyte != RULES_NONE && ev->grade >= 0 ?
-	    pint(g, ev->grade) : NULL;
-	v[27] = ev->analyte != RULES_NONE ? ev->problem : NULL;
-	v[28] = supersedes > 0 ? pint(g, supersedes) : NULL;
-	for (i = 0; i < OBS_COLS; i++)
-		array_add(&g->obs_cols[i], v[i]);
+	pgarr_int8(&c[0], id);
+	pgarr_int8(&c[1], w->message_id);
+	pgarr_int8(&c[2], p->db_id);
+	col_str(&c[3], key, klen);
+	col_opt(&c[4], x->set_id.p, x->set_id.len);
+	col_opt(&c[5], x->code.p, x->code.len);
+	col_opt(&c[6], x->coding_system.p, x->coding_system.len);
+	col_opt(&c[7], x->alt_code.p, x->alt_code.len);
+	col_opt(&c[8], x->alt_system.p, x->alt_system.len);
+	col_opt(&c[9], x->text.p, x->text.len);
+	col_opt(&c[10], x->sub_id.p, x->sub_id.len);
+	col_strz(&c[11], rules_analyte_name(ev->analyte));
+	col_opt(&c[12], x->value_type.p, x->value_type.len);
+	col_opt(&c[13], x->value_text.p, x->value_text.len);
+	col_opt(&c[14], x->comparator, strlen(x->comparator));
+	pgarr_float8(&c[15], in->kind == RULES_VALUE_NUMBER ? in->value : NAN);
+	col_opt(&c[16], x->units.p, x->units.len);
+	pgarr_float8(&c[17], ev->value);
+	col_strz(&c[18], ev->unit);
+	col_opt(&c[19], x->ref_range.p, x->ref_range.len);
+	pgarr_float8(&c[20], ev->lln);
+	pgarr_float8(&c[21], ev->uln);
+	col_strz(&c[22], mapped ? rules_range_source_name(ev->range_source) :
+	    NULL);
+	col_opt(&c[23], x->flags.p, x->flags.len);
+	col_opt(&c[24], x->status.p, x->status.len);
+	pgarr_float8(&c[25], in->observed_at >= 0 ? (double)in->observed_at :
+	    NAN);
+	if (mapped && ev->grade >= 0)
+		pgarr_int4(&c[26], ev->grade);
+	else
+		pgarr_null(&c[26]);
+	col_strz(&c[27], mapped ? ev->problem : NULL);
+	if (supersedes > 0)
+		pgarr_int8(&c[28], supersedes);
+	else
+		pgarr_null(&c[28]);
 	g->obs_rows++;
 }
 
@@ -1481,9 +1498,9 @@ reset_batch(struct ingest *g)
 	hl7_arena_reset(&g->arena);
 	g->nq = 0;
 	for (i = 0; i < OBS_COLS; i++)
-		hl7_buf_reset(&g->obs_cols[i]);
+		pgarr_reset(&g->obs_cols[i]);
 	for (i = 0; i < MSG_COLS; i++)
-		hl7_buf_reset(&g->msg_cols[i]);
+		pgarr_reset(&g->msg_cols[i]);
 	g->obs_rows = 0;
 	g->batch = NULL;
 	g->nbatch = 0;

@@ -37,6 +37,14 @@ if not ok:
 EOF
 }
 
+# check_observation_links: the invariant that replaced the observations'
+# foreign keys (sql/002): every observation's message and patient exist,
+# and there are observations to check. Needs q() of the calling script.
+check_observation_links() {
+	check "observations were stored" test "$(q "select count(*) from labwatch.observations")" -gt 0
+	check "every observation's message and patient exist" test "$(q "select count(*) from labwatch.observations o where not exists (select 1 from labwatch.messages m where m.id = o.message) or not exists (select 1 from labwatch.patients p where p.id = o.patient)")" -eq 0
+}
+
 # oru PID CONTROL_ID DTM "CODE|VT|VALUE|UNIT|RANGE"...: an ORU^R01 as a LIS
 # sends it, CR-terminated, one OBX per argument, all observed at DTM.
 oru() {

@@ -144,5 +144,6 @@ check "kill -9 mid-drain: all 400 stored exactly once" \
 	test "$(q "select count(*) from labwatch.messages")" -eq $((before + 400))
 check "no control id twice" test "$(q "select count(*) from (select control_id from labwatch.messages where outcome <> 'quarantined' group by sending_application, sending_facility, control_id having count(*) > 1) d")" -eq 0
 echo "drain interrupted after $((mid - before)) of 400"
+check_observation_links
 
 done_testing
