@@ -53,6 +53,7 @@ struct pcache {
 	int64_t *open_obs;	/* the observation each rests on */
 	size_t nopen, capopen;
 	bool pending;		/* asked for in this batch's round trip 1 */
+	uint64_t seq;		/* the last batch that wrote it */
 	bool fresh;		/* history being loaded in round trip 1b */
 };
 
@@ -67,20 +68,38 @@ struct query {
 	void *ctx;
 };
 
+/*
+ * One of the two sessions. Batches alternate between them, so that one
+ * batch's round trip 1 runs in one backend while the batch before it
+ * writes and commits in the other.
+ */
+struct side {
+	PGconn *conn;
+	struct query *q;	/* queries of its pipeline not yet read */
+	size_t nq, capq;
+	struct ingest_work **batch;	/* its batch, for RETURNING ids */
+	size_t nbatch;
+	uint64_t seq;		/* its batch's number (batches land in order) */
+	bool simple;		/* sent whole by ingest_send() */
+};
+
+enum side_state { SIDE_IDLE = 0, SIDE_STARTED, SIDE_COMMITTING };
+
 struct ingest {
 	struct ingest_opts o;
 	struct rules *rules;
-	PGconn *conn;
+	struct side sides[2];
+	enum side_state state[2];
+	int cur;		/* the side statements go to */
+	bool need_flush;	/* caches to forget once nothing is in flight */
+	uint64_t seq, landed;	/* batches numbered; the last one finished */
+	const char *obs_stmt;	/* ins_obs, or ins_obs_new */
 	struct pcache **pc;	/* open-addressing table; entries never move */
 	size_t npc, cappc;
-	struct query *q;	/* queries of the current pipeline */
-	size_t nq, capq;
 	int64_t *obs_ids, *alert_ids, *msg_ids;	/* reserved, used from the end */
 	size_t nobs_ids, nalert_ids, capobs_ids, capalert_ids;
 	size_t nmsg_ids, capmsg_ids;
 	struct pgarr msg_cols[MSG_COLS];	/* the batch's message rows */
-	struct ingest_work **batch;	/* for matching RETURNING ids */
-	size_t nbatch;
 	struct hl7_arena arena;	/* parameter strings of a batch */
 	struct hl7_buf tmp, tmp2;
 	/* Observation rows of the batch, column by column: one INSERT. */
@@ -295,16 +314,20 @@ pbuf(struct ingest *g, const struct hl7_buf *b)
 
 /* ---- the pipeline ---- */
 
+#define SD(g)	(&(g)->sides[(g)->cur])
+
 static void
 q_push(struct ingest *g, enum qtag tag, void *ctx)
 {
-	if (g->nq == g->capq) {
-		g->capq = g->capq ? g->capq * 2 : 1024;
-		g->q = xreallocarray(g->q, g->capq, sizeof(*g->q));
+	struct side *d = SD(g);
+
+	if (d->nq == d->capq) {
+		d->capq = d->capq ? d->capq * 2 : 1024;
+		d->q = xreallocarray(d->q, d->capq, sizeof(*d->q));
 	}
-	g->q[g->nq].tag = tag;
-	g->q[g->nq].ctx = ctx;
-	g->nq++;
+	d->q[d->nq].tag = tag;
+	d->q[d->nq].ctx = ctx;
+	d->nq++;
 }
 
 /* Send a prepared statement; text parameters unless formats says. */
@@ -312,9 +335,10 @@ static int
 send_prep(struct ingest *g, const char *stmt, int n, const char *const *v,
     const int *lengths, const int *formats, enum qtag tag, void *ctx)
 {
-	if (!PQsendQueryPrepared(g->conn, stmt, n, v, lengths, formats, 0)) {
+	if (!PQsendQueryPrepared(SD(g)->conn, stmt, n, v, lengths, formats,
+	    0)) {
 		snprintf(g->err, sizeof(g->err), "sending %s: %s", stmt,
-		    PQerrorMessage(g->conn));
+		    PQerrorMessage(SD(g)->conn));
 		return -1;
 	}
 	q_push(g, tag, ctx);
@@ -324,14 +348,33 @@ send_prep(struct ingest *g, const char *stmt, int n, const char *const *v,
 static int
 send_sql(struct ingest *g, const char *sql, enum qtag tag)
 {
-	if (!PQsendQueryParams(g->conn, sql, 0, NULL, NULL, NULL, NULL, 0)) {
+	if (!PQsendQueryParams(SD(g)->conn, sql, 0, NULL, NULL, NULL, NULL,
+	    0)) {
 		snprintf(g->err, sizeof(g->err), "sending: %s",
-		    PQerrorMessage(g->conn));
+		    PQerrorMessage(SD(g)->conn));
 		return -1;
 	}
 	q_push(g, tag, NULL);
 	return 0;
 }
+
+#define INS_OBS \
+	"INSERT INTO observations (id, message, patient, order_key, set_id," \
+	" code, coding_system, alt_code, alt_coding_system, text, sub_id," \
+	" analyte, value_type, value_raw, comparator, value, unit," \
+	" canonical_value, canonical_unit, ref_range, lln, uln, range_source," \
+	" flags, status, observed_at, grade, problem, supersedes)" \
+	" SELECT a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14," \
+	" a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25," \
+	" to_timestamp(a26), a27, a28, a29 FROM unnest($1::bigint[]," \
+	" $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[]," \
+	" $7::text[], $8::text[], $9::text[], $10::text[], $11::text[]," \
+	" $12::text[], $13::text[], $14::text[], $15::text[], $16::float8[]," \
+	" $17::text[], $18::float8[], $19::text[], $20::text[], $21::float8[]," \
+	" $22::float8[], $23::text[], $24::text[], $25::text[], $26::float8[]," \
+	" $27::int[], $28::text[], $29::bigint[]) AS u(a1, a2, a3, a4, a5, a6," \
+	" a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20," \
+	" a21, a22, a23, a24, a25, a26, a27, a28, a29)"
 
 static const struct {
 	const char *name, *sql;
@@ -382,23 +425,10 @@ static const struct {
 	{ "ids_alert",
 	  "SELECT nextval('labwatch.alerts_id_seq')"
 	  " FROM generate_series(1, $1::int)" },
-	{ "ins_obs",
-	  "INSERT INTO observations (id, message, patient, order_key, set_id,"
-	  " code, coding_system, alt_code, alt_coding_system, text, sub_id,"
-	  " analyte, value_type, value_raw, comparator, value, unit,"
-	  " canonical_value, canonical_unit, ref_range, lln, uln, range_source,"
-	  " flags, status, observed_at, grade, problem, supersedes)"
-	  " SELECT a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14,"
-	  " a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25,"
-	  " to_timestamp(a26), a27, a28, a29 FROM unnest($1::bigint[],"
-	  " $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[],"
-	  " $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],"
-	  " $12::text[], $13::text[], $14::text[], $15::text[], $16::float8[],"
-	  " $17::text[], $18::float8[], $19::text[], $20::text[], $21::float8[],"
-	  " $22::float8[], $23::text[], $24::text[], $25::text[], $26::float8[],"
-	  " $27::int[], $28::text[], $29::bigint[]) AS u(a1, a2, a3, a4, a5, a6,"
-	  " a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20,"
-	  " a21, a22, a23, a24, a25, a26, a27, a28, a29)" },
+	{ "ins_obs", INS_OBS },
+	/* One round trip: rows of messages that went in (ids are fresh). */
+	{ "ins_obs_new", INS_OBS
+	  " WHERE EXISTS (SELECT 1 FROM messages m WHERE m.id = u.a2)" },
 	{ "ins_alert",
 	  "INSERT INTO alerts (id, patient, protocol, kind, severity, analyte,"
 	  " grade, observation, message, summary, details)"
@@ -422,36 +452,45 @@ static const struct {
 	  " updated_at = now() WHERE patient = $1 AND protocol = $2" },
 };
 
+/* End the current side's pipeline with a sync. 0, or -1 connection lost. */
+static int
+pipe_sync(struct ingest *g)
+{
+	if (!PQpipelineSync(SD(g)->conn)) {
+		snprintf(g->err, sizeof(g->err), "pipeline sync: %s",
+		    PQerrorMessage(SD(g)->conn));
+		return -1;
+	}
+	return 0;
+}
+
 /*
- * Sync and read every result of the pipeline in order, handing rows to
- * handle(). Returns 0, -1 connection lost, -2 a statement failed.
+ * Read every result of the current side's synced pipeline in order,
+ * handing rows to handle(). Returns 0, -1 connection lost, -2 a statement
+ * failed.
  */
 static int
-pipe_run(struct ingest *g,
+pipe_read(struct ingest *g,
     void (*handle)(struct ingest *, const struct query *, PGresult *))
 {
+	struct side *d = SD(g);
 	PGresult *res;
 	ExecStatusType st;
 	size_t i;
 	int rc = 0;
 
-	if (!PQpipelineSync(g->conn)) {
-		snprintf(g->err, sizeof(g->err), "pipeline sync: %s",
-		    PQerrorMessage(g->conn));
-		return -1;
-	}
-	for (i = 0; i < g->nq; i++) {
-		res = PQgetResult(g->conn);
+	for (i = 0; i < d->nq; i++) {
+		res = PQgetResult(d->conn);
 		if (res == NULL) {
-			rc = PQstatus(g->conn) == CONNECTION_OK ? -2 : -1;
+			rc = PQstatus(d->conn) == CONNECTION_OK ? -2 : -1;
 			snprintf(g->err, sizeof(g->err), "missing result: %s",
-			    PQerrorMessage(g->conn));
+			    PQerrorMessage(d->conn));
 			break;
 		}
 		st = PQresultStatus(res);
 		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
 			if (rc == 0 && handle != NULL)
-				handle(g, &g->q[i], res);
+				handle(g, &d->q[i], res);
 		} else if (st != PGRES_PIPELINE_ABORTED && rc == 0) {
 			const char *state = PQresultErrorField(res,
 			    PG_DIAG_SQLSTATE);
@@ -467,7 +506,7 @@ pipe_run(struct ingest *g,
 		}
 		PQclear(res);
 		/* Each query's results end with a NULL. */
-		while ((res = PQgetResult(g->conn)) != NULL) {
+		while ((res = PQgetResult(d->conn)) != NULL) {
 			if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
 				PQclear(res);
 				break;
@@ -476,16 +515,26 @@ pipe_run(struct ingest *g,
 		}
 	}
 	/* Then the sync itself. */
-	while ((res = PQgetResult(g->conn)) != NULL) {
+	while ((res = PQgetResult(d->conn)) != NULL) {
 		st = PQresultStatus(res);
 		PQclear(res);
 		if (st == PGRES_PIPELINE_SYNC)
 			break;
 	}
-	g->nq = 0;
-	if (PQstatus(g->conn) != CONNECTION_OK)
+	d->nq = 0;
+	if (PQstatus(d->conn) != CONNECTION_OK)
 		rc = -1;
 	return rc;
+}
+
+/* Sync and read (pipe_sync, then pipe_read). */
+static int
+pipe_run(struct ingest *g,
+    void (*handle)(struct ingest *, const struct query *, PGresult *))
+{
+	if (pipe_sync(g) != 0)
+		return -1;
+	return pipe_read(g, handle);
 }
 
 /* ---- connection ---- */
@@ -507,12 +556,22 @@ ingest_new(const struct ingest_opts *o, struct rules *r)
 	return g;
 }
 
+/* Close one session; whatever it had in flight is not committed. */
+static void
+disconnect_side(struct ingest *g, int i)
+{
+	if (g->sides[i].conn != NULL)
+		PQfinish(g->sides[i].conn);
+	g->sides[i].conn = NULL;
+	g->sides[i].nq = 0;
+	g->state[i] = SIDE_IDLE;
+}
+
 static void
 disconnect(struct ingest *g)
 {
-	if (g->conn != NULL)
-		PQfinish(g->conn);
-	g->conn = NULL;
+	disconnect_side(g, 0);
+	disconnect_side(g, 1);
 	/* Reserved ids stay valid (sequences never give them again). */
 	pcache_flush(g);
 }
@@ -525,7 +584,8 @@ ingest_free(struct ingest *g)
 	if (g == NULL)
 		return;
 	disconnect(g);
-	free(g->q);
+	free(g->sides[0].q);
+	free(g->sides[1].q);
 	free(g->obs_ids);
 	free(g->alert_ids);
 	hl7_arena_free(&g->arena);
@@ -550,31 +610,28 @@ ingest_set_rules(struct ingest *g, struct rules *r)
 bool
 ingest_connected(const struct ingest *g)
 {
-	return g->conn != NULL && PQstatus(g->conn) == CONNECTION_OK;
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (g->sides[i].conn == NULL ||
+		    PQstatus(g->sides[i].conn) != CONNECTION_OK)
+			return false;
+	return true;
 }
 
-int
-ingest_connect(struct ingest *g, char **cause)
+/* Open one session: search path, LISTEN, statements, pipeline mode. */
+static int
+connect_side(struct ingest *g, PGconn *c, char **cause)
 {
 	PGresult *res;
 	size_t i;
-	int applied;
 
-	if (ingest_connected(g))
-		return 0;
-	disconnect(g);
-	g->conn = db_connect(g->o.conninfo, "labwatchd", cause);
-	if (g->conn == NULL)
-		return -1;
-	if (g->o.sql_dir != NULL &&
-	    store_migrate(g->conn, g->o.sql_dir, &applied, cause) != 0)
-		goto fail;
-	if (db_set_search_path(g->conn, cause) != 0 ||
-	    db_exec(g->conn, "listening for enrollments",
+	if (db_set_search_path(c, cause) != 0 ||
+	    db_exec(c, "listening for enrollments",
 	    "LISTEN labwatch_enrollment", cause) != 0)
-		goto fail;
+		return -1;
 	for (i = 0; i < sizeof(statements) / sizeof(statements[0]); i++) {
-		res = PQprepare(g->conn, statements[i].name, statements[i].sql,
+		res = PQprepare(c, statements[i].name, statements[i].sql,
 		    0, NULL);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			char msg[512];
@@ -583,34 +640,59 @@ ingest_connect(struct ingest *g, char **cause)
 			    statements[i].name, PQresultErrorMessage(res));
 			PQclear(res);
 			*cause = xstrdup(msg);
-			goto fail;
+			return -1;
 		}
 		PQclear(res);
 	}
-	if (PQenterPipelineMode(g->conn) != 1) {
+	if (PQenterPipelineMode(c) != 1) {
 		*cause = xstrdup("cannot enter pipeline mode");
-		goto fail;
+		return -1;
 	}
+	(void)g;
+	return 0;
+}
+
+int
+ingest_connect(struct ingest *g, char **cause)
+{
+	int applied, i;
+
+	if (ingest_connected(g))
+		return 0;
+	disconnect(g);
+	for (i = 0; i < 2; i++) {
+		g->sides[i].conn = db_connect(g->o.conninfo, "labwatchd", cause);
+		if (g->sides[i].conn == NULL)
+			goto fail;
+		if (i == 0 && g->o.sql_dir != NULL &&
+		    store_migrate(g->sides[i].conn, g->o.sql_dir, &applied,
+		    cause) != 0)
+			goto fail;
+		if (connect_side(g, g->sides[i].conn, cause) != 0)
+			goto fail;
+	}
+	g->cur = 0;
+	g->need_flush = false;
 	return 0;
 fail:
 	disconnect(g);
 	return -1;
 }
 
-/* Enrollment changes made by people: forget what we cached. */
+/*
+ * Enrollment changes made by people: forget what we cached. Both sessions
+ * listen, so the idle one (the current) has every notification too.
+ */
 static void
 check_notifies(struct ingest *g)
 {
 	PGnotify *n;
-	bool any = false;
 
-	PQconsumeInput(g->conn);
-	while ((n = PQnotifies(g->conn)) != NULL) {
-		any = true;
+	PQconsumeInput(SD(g)->conn);
+	while ((n = PQnotifies(SD(g)->conn)) != NULL) {
+		g->need_flush = true;
 		PQfreemem(n);
 	}
-	if (any)
-		pcache_flush(g);
 }
 
 /* ---- prepare and ACK ---- */
@@ -818,17 +900,18 @@ send_message_rows(struct ingest *g)
 static struct ingest_work *
 work_by_reserved(struct ingest *g, int64_t id)
 {
-	size_t lo = 0, hi = g->nbatch, mid;
+	const struct side *d = SD(g);
+	size_t lo = 0, hi = d->nbatch, mid;
 
 	while (lo < hi) {
 		mid = (lo + hi) / 2;
-		if (g->batch[mid]->reserved_id < id)
+		if (d->batch[mid]->reserved_id < id)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo < g->nbatch && g->batch[lo]->reserved_id == id ?
-	    g->batch[lo] : NULL;
+	return lo < d->nbatch && d->batch[lo]->reserved_id == id ?
+	    d->batch[lo] : NULL;
 }
 
 static void
@@ -1192,7 +1275,7 @@ flush_observations(struct ingest *g)
 {
 	if (g->obs_rows == 0)
 		return 0;
-	if (send_columns(g, "ins_obs", g->obs_cols, OBS_COLS, Q_IGNORE))
+	if (send_columns(g, g->obs_stmt, g->obs_cols, OBS_COLS, Q_IGNORE))
 		return -1;
 	g->obs_rows = 0;
 	return 0;
@@ -1490,60 +1573,91 @@ patient_rows(struct ingest *g, struct ingest_work *w,
 	return update_enrollment(g, p);
 }
 
+/* w's outcome once its message row went in (message_id) or not. */
+static enum store_outcome
+set_outcome(struct ingest_work *w)
+{
+	w->outcome = w->message_id < 0 ? STORE_DUPLICATE : w->quarantine ?
+	    STORE_QUARANTINED : w->ignored ? STORE_IGNORED : STORE_PROCESSED;
+	return w->outcome;
+}
+
 static void
 reset_batch(struct ingest *g)
 {
 	int i;
 
 	hl7_arena_reset(&g->arena);
-	g->nq = 0;
 	for (i = 0; i < OBS_COLS; i++)
 		pgarr_reset(&g->obs_cols[i]);
 	for (i = 0; i < MSG_COLS; i++)
 		pgarr_reset(&g->msg_cols[i]);
 	g->obs_rows = 0;
-	g->batch = NULL;
-	g->nbatch = 0;
+	g->obs_stmt = "ins_obs";
 }
 
+/*
+ * The current side's batch failed: end its transaction (ROLLBACK in the
+ * same pipeline, or drop the session if even that fails) and forget the
+ * caches, which may hold what was never committed.
+ */
 static int
 fail_batch(struct ingest *g, int rc, char **cause)
 {
+	struct side *d = SD(g);
+
 	*cause = xstrdup(g->err);
-	/*
-	 * Queries may still be queued and the transaction is aborted or
-	 * open: end it with a ROLLBACK in the same pipeline, or drop the
-	 * connection if even that fails.
-	 */
-	if (rc == -2 && ingest_connected(g) &&
-	    (send_sql(g, "ROLLBACK", Q_IGNORE) != 0 || pipe_run(g, NULL) == -1 ||
-	    PQtransactionStatus(g->conn) != PQTRANS_IDLE))
-		rc = -1;	/* not back to a clean session: start a new one */
-	/* The caches may hold what was never committed. */
-	pcache_flush(g);
+	if (rc == -2 && d->conn != NULL &&
+	    PQstatus(d->conn) == CONNECTION_OK) {
+		/* Queries sent before it are read back with it. */
+		if (send_sql(g, "ROLLBACK", Q_IGNORE) != 0 ||
+		    pipe_run(g, NULL) == -1 ||
+		    PQtransactionStatus(d->conn) != PQTRANS_IDLE)
+			rc = -1;	/* not back to a clean session */
+	}
 	if (rc == -1)
-		disconnect(g);
+		disconnect_side(g, g->cur);
+	g->state[g->cur] = SIDE_IDLE;
+	pcache_flush(g);
+	g->need_flush = false;
 	reset_batch(g);
 	return rc;
 }
 
 int
-ingest_batch(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
+ingest_start(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 {
 	struct ingest_work *w;
 	struct pcache *p;
 	const struct oru_patient *pat;
 	size_t i, nobs = 0, ngroups = 0;
 	uint32_t j;
-	int rc;
+	int rc, other;
 	const char *v[2];
 
+	if (g->state[0] == SIDE_STARTED || g->state[1] == SIDE_STARTED)
+		abort();	/* the caller commits or aborts first */
+	/* The side without a batch in flight. */
+	other = g->state[0] == SIDE_COMMITTING ? 0 : g->state[1] ==
+	    SIDE_COMMITTING ? 1 : -1;
+	if (other >= 0)
+		g->cur = 1 - other;
 	if (!ingest_connected(g)) {
 		snprintf(g->err, sizeof(g->err), "not connected");
 		*cause = xstrdup(g->err);
 		return -1;
 	}
 	check_notifies(g);
+	if (g->need_flush) {
+		/*
+		 * Histories reloaded now would miss the rows of the batch in
+		 * flight: that one must be finished first.
+		 */
+		if (other >= 0)
+			return 1;
+		pcache_flush(g);
+		g->need_flush = false;
+	}
 	reset_batch(g);
 
 	/* Message ids first: the rows are offered with them. */
@@ -1556,10 +1670,13 @@ ingest_batch(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 	}
 
 	/* Round trip 1. */
+	g->state[g->cur] = SIDE_STARTED;
 	if (send_sql(g, "BEGIN", Q_IGNORE) != 0)
 		return fail_batch(g, -1, cause);
-	g->batch = ws;
-	g->nbatch = n;
+	SD(g)->batch = ws;
+	SD(g)->nbatch = n;
+	SD(g)->simple = false;
+	SD(g)->seq = ++g->seq;
 	for (i = 0; i < n; i++) {
 		ws[i]->message_id = -1;
 		queue_message_row(g, ws[i]);
@@ -1577,6 +1694,7 @@ ingest_batch(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 			if (pat->nobs == 0)
 				continue;
 			p = pcache_get(g, pat->id.p, pat->id.len, true);
+			p->seq = SD(g)->seq;
 			if (p->db_id != 0 || p->pending)
 				continue;
 			p->pending = true;
@@ -1623,7 +1741,7 @@ ingest_batch(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 		    Q_OPEN_ALERTS, p))
 			return fail_batch(g, -1, cause);
 	}
-	if (g->nq > 0) {
+	if (SD(g)->nq > 0) {
 		if ((rc = pipe_run(g, handle_history)) != 0)
 			return fail_batch(g, rc, cause);
 		for (i = 0; i < g->cappc; i++)
@@ -1636,25 +1754,198 @@ ingest_batch(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 	/* Round trip 2. */
 	for (i = 0; i < n; i++) {
 		w = ws[i];
-		if (w->message_id < 0) {
-			w->outcome = STORE_DUPLICATE;
-			continue;
-		}
-		w->outcome = w->quarantine ? STORE_QUARANTINED :
-		    w->ignored ? STORE_IGNORED : STORE_PROCESSED;
-		if (w->outcome != STORE_PROCESSED)
+		if (set_outcome(w) != STORE_PROCESSED)
 			continue;
 		for (j = 0; j < w->oru.npatients; j++)
 			if (w->oru.patients[j].nobs > 0 &&
 			    patient_rows(g, w, &w->oru.patients[j]) != 0)
 				return fail_batch(g, -2, cause);
 	}
-	if (flush_observations(g) != 0 || send_sql(g, "COMMIT", Q_IGNORE) != 0)
+	/* Sent now, so that the server works on it while we go on. */
+	if (flush_observations(g) != 0)
 		return fail_batch(g, -1, cause);
-	if ((rc = pipe_run(g, NULL)) != 0)
-		return fail_batch(g, rc, cause);
+	if (PQflush(SD(g)->conn) != 0) {
+		snprintf(g->err, sizeof(g->err), "sending: %s",
+		    PQerrorMessage(SD(g)->conn));
+		return fail_batch(g, -1, cause);
+	}
 	reset_batch(g);
 	return 0;
+}
+
+int
+ingest_commit(struct ingest *g, char **cause)
+{
+	if (g->state[g->cur] != SIDE_STARTED ||
+	    g->state[1 - g->cur] == SIDE_COMMITTING)
+		abort();	/* finish the batch in flight first */
+	if (send_sql(g, "COMMIT", Q_IGNORE) != 0 || pipe_sync(g) != 0)
+		return fail_batch(g, -1, cause);
+	g->state[g->cur] = SIDE_COMMITTING;
+	return 0;
+}
+
+int
+ingest_finish(struct ingest *g, char **cause)
+{
+	struct side *d;
+	size_t i;
+	int rc, keep = g->cur;
+
+	/* The older batch in flight: they land in order. */
+	if (g->state[0] == SIDE_COMMITTING && (g->state[1] !=
+	    SIDE_COMMITTING || g->sides[0].seq < g->sides[1].seq))
+		g->cur = 0;
+	else if (g->state[1] == SIDE_COMMITTING)
+		g->cur = 1;
+	else
+		return 0;
+	d = SD(g);
+	g->landed = d->seq;
+	if (d->simple)
+		for (i = 0; i < d->nbatch; i++)
+			d->batch[i]->message_id = -1;
+	rc = pipe_read(g, handle_rt1);
+	if (rc != 0) {
+		rc = fail_batch(g, rc, cause);
+		g->cur = keep;
+		return rc;
+	}
+	if (d->simple)
+		for (i = 0; i < d->nbatch; i++)
+			set_outcome(d->batch[i]);
+	g->state[g->cur] = SIDE_IDLE;
+	g->cur = keep;
+	return 0;
+}
+
+/*
+ * Whether ws can go in one round trip: every patient with results is
+ * known (row committed by a batch that landed) and followed by no rules
+ * history (not enrolled), and the ids it needs are reserved. Then nothing
+ * the database answers changes what is written but duplicates, whose
+ * observations the statement itself leaves out. Counts observations.
+ */
+static bool
+simple_batch(struct ingest *g, struct ingest_work **ws, size_t n,
+    size_t *nobs)
+{
+	const struct oru_patient *pat;
+	struct pcache *p;
+	size_t i;
+	uint32_t j;
+
+	if (g->nmsg_ids < n)
+		return false;
+	*nobs = 0;
+	for (i = 0; i < n; i++) {
+		if (ws[i]->quarantine || ws[i]->ignored || !ws[i]->parsed)
+			continue;
+		for (j = 0; j < ws[i]->oru.npatients; j++) {
+			pat = &ws[i]->oru.patients[j];
+			if (pat->nobs == 0)
+				continue;
+			p = pcache_get(g, pat->id.p, pat->id.len, false);
+			if (p == NULL || p->db_id == 0 || p->pending ||
+			    p->enrolled || p->seq > g->landed)
+				return false;
+			*nobs += pat->nobs;
+		}
+	}
+	return g->nobs_ids >= *nobs;
+}
+
+int
+ingest_send(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
+{
+	const struct oru_patient *pat;
+	struct ingest_work *w;
+	size_t i, nobs;
+	uint32_t j;
+	int busy;
+
+	if (g->state[0] == SIDE_STARTED || g->state[1] == SIDE_STARTED ||
+	    (g->state[0] == SIDE_COMMITTING && g->state[1] == SIDE_COMMITTING))
+		abort();	/* the caller lands a batch first */
+	busy = g->state[0] == SIDE_COMMITTING ? 0 : g->state[1] ==
+	    SIDE_COMMITTING ? 1 : -1;
+	if (busy >= 0)
+		g->cur = 1 - busy;
+	if (!ingest_connected(g))
+		return 1;
+	check_notifies(g);
+	if (g->need_flush || !simple_batch(g, ws, n, &nobs))
+		return 1;
+	reset_batch(g);
+	g->obs_stmt = "ins_obs_new";
+	SD(g)->batch = ws;
+	SD(g)->nbatch = n;
+	SD(g)->simple = true;
+	SD(g)->seq = ++g->seq;
+	g->state[g->cur] = SIDE_STARTED;
+	if (send_sql(g, "BEGIN", Q_IGNORE) != 0)
+		return fail_batch(g, -1, cause);
+	for (i = 0; i < n; i++)
+		queue_message_row(g, ws[i]);
+	if (send_message_rows(g) != 0)
+		return fail_batch(g, -1, cause);
+	for (i = 0; i < n; i++) {
+		w = ws[i];
+		/* As if it went in; ins_obs_new drops the rows if not. */
+		w->message_id = w->reserved_id;
+		if (w->quarantine || w->ignored || !w->parsed)
+			continue;
+		for (j = 0; j < w->oru.npatients; j++) {
+			pat = &w->oru.patients[j];
+			if (pat->nobs == 0)
+				continue;
+			pcache_get(g, pat->id.p, pat->id.len, false)->seq =
+			    SD(g)->seq;
+			if (patient_rows(g, w, pat) != 0)
+				return fail_batch(g, -2, cause);
+		}
+	}
+	if (flush_observations(g) != 0 || send_sql(g, "COMMIT", Q_IGNORE) != 0 ||
+	    pipe_sync(g) != 0)
+		return fail_batch(g, -1, cause);
+	g->state[g->cur] = SIDE_COMMITTING;
+	reset_batch(g);
+	return 0;
+}
+
+void
+ingest_abort(struct ingest *g)
+{
+	char *cause = NULL;
+	int keep = g->cur;
+
+	if (g->state[0] == SIDE_STARTED)
+		g->cur = 0;
+	else if (g->state[1] == SIDE_STARTED)
+		g->cur = 1;
+	else
+		return;
+	/* What was sent before may hold errors: they are not ours to report. */
+	if (pipe_sync(g) != 0 || pipe_read(g, NULL) == -1)
+		(void)fail_batch(g, -1, &cause);
+	else
+		(void)fail_batch(g, -2, &cause);
+	free(cause);
+	g->cur = keep;
+}
+
+int
+ingest_batch(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
+{
+	int rc;
+
+	if (g->state[0] != SIDE_IDLE || g->state[1] != SIDE_IDLE)
+		abort();	/* one batch at a time here */
+	if ((rc = ingest_start(g, ws, n, cause)) != 0)
+		return rc;
+	if ((rc = ingest_commit(g, cause)) != 0)
+		return rc;
+	return ingest_finish(g, cause);
 }
 
 int

@@ -83,9 +83,44 @@ bool ingest_ack(struct ingest *g, struct ingest_work *w, struct hl7_buf *out);
  * spools and retries later). -2: the database refused the batch for
  * another reason (nothing committed; the caller retries one by one).
  * *cause (malloc'ed) says why on failure; no patient data in it.
+ * Nothing may be in flight (ingest_start/commit/finish below).
  */
 int ingest_batch(struct ingest *g, struct ingest_work **w, size_t n,
     char **cause);
+
+/*
+ * The same in three steps, so that two batches overlap: the ingest has two
+ * sessions, and while batch A's writes and COMMIT run in one, batch B's
+ * round trip 1 runs in the other. The order is always
+ *
+ *	ingest_start(B);	// round trips 1 and 1b; B's writes sent
+ *	ingest_finish();	// A: 0 committed, or failed as ingest_batch
+ *	ingest_commit();	// B's COMMIT sent (A must be finished)
+ *
+ * and B is only committed after A is: if A failed, the caller calls
+ * ingest_abort() (B rolled back, nothing of it stays) and writes A and B
+ * again one batch at a time. ingest_start returns as ingest_batch does,
+ * or 1 when the batch in flight must be finished first (nothing sent:
+ * the caches are to be reloaded, and B would read them without A's rows).
+ * ingest_finish returns 0 when nothing is in flight.
+ */
+int ingest_start(struct ingest *g, struct ingest_work **w, size_t n,
+    char **cause);
+/*
+ * The common case in one round trip: when every patient of the batch with
+ * results is known and not enrolled (nothing the database answers but
+ * duplicates changes what is written), send the whole transaction, COMMIT
+ * included, and return 0; ingest_finish() lands it like any other. Such a
+ * batch depends on no batch in flight, so it may be sent while the one
+ * before it commits. 1: not that case, nothing sent (use ingest_start).
+ * -1/-2 as ingest_batch.
+ */
+int ingest_send(struct ingest *g, struct ingest_work **w, size_t n,
+    char **cause);
+int ingest_commit(struct ingest *g, char **cause);
+int ingest_finish(struct ingest *g, char **cause);
+void ingest_abort(struct ingest *g);
+
 /*
  * Store w alone as quarantined with the given reason (after ingest_batch
  * refused it). 0, or -1 as above.

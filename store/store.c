@@ -7,6 +7,11 @@
  * in one thread that is simple to get right, and the event loop never
  * waits on the database. Group commit keeps the thread busy with large
  * batches when the load is high.
+ *
+ * Two batches overlap (ingest.h): while batch A writes and commits in one
+ * session, batch B is read, evaluated and sent in the other; B commits
+ * only after A has, so batches still land in order. Each batch has its
+ * own work slots (struct batch).
  */
 #include "store.h"
 
@@ -47,9 +52,13 @@ struct store {
 	struct store_stats stats;
 	time_t last_connect;
 
-	struct ingest_work *works;	/* batch_max reusable slots */
-	struct ingest_work **wp;
-	struct store_item **items;
+	struct batch {
+		struct ingest_work *works;	/* batch_max reusable slots */
+		struct ingest_work **wp;
+		struct store_item **items;
+		size_t n;
+	} batches[2];
+	struct batch *flight;		/* committing in the background */
 	char **copies;			/* drained spool records' bytes */
 	size_t *copycap;
 };
@@ -241,26 +250,28 @@ try_connect(struct store *s)
 	return true;
 }
 
-/*
- * Write n prepared works. A refused batch is retried one by one, and a
- * message the database refuses alone is kept as quarantined. Returns 0,
- * or -1 when the connection failed (nothing of this call committed).
- */
-static int
-write_works(struct store *s, struct ingest_work **w, size_t n)
+static void
+count_batch(struct store *s, int rc)
 {
-	char *cause = NULL;
-	size_t i;
-	int rc;
-
-	rc = ingest_batch(s->g, w, n, &cause);
 	pthread_mutex_lock(&s->mu);
 	s->stats.batches++;
 	if (rc != 0)
 		s->stats.commits_failed++;
 	pthread_mutex_unlock(&s->mu);
-	if (rc == 0)
-		return 0;
+}
+
+/*
+ * After a batch of n works failed with rc (and cause, freed here): a
+ * refused batch is retried one by one, and a message the database refuses
+ * alone is kept as quarantined. Returns 0, or -1 when the connection
+ * failed (nothing of the failed works committed).
+ */
+static int
+retry_works(struct store *s, struct ingest_work **w, size_t n, int rc,
+    char *cause)
+{
+	size_t i;
+
 	slog(s, rc == -1 ? 1 : 0, "batch of %zu not committed: %s", n, cause);
 	free(cause);
 	if (rc == -1)
@@ -294,9 +305,23 @@ write_works(struct store *s, struct ingest_work **w, size_t n)
 	return 0;
 }
 
-/* Drain the spool into the database, in order. 0 when empty. */
+/* Write n prepared works, nothing else in flight. 0, or -1 as above. */
 static int
-drain_spool(struct store *s)
+write_works(struct store *s, struct ingest_work **w, size_t n)
+{
+	char *cause = NULL;
+	int rc;
+
+	rc = ingest_batch(s->g, w, n, &cause);
+	count_batch(s, rc);
+	if (rc == 0)
+		return 0;
+	return retry_works(s, w, n, rc, cause);
+}
+
+/* Drain the spool into the database, in order, with b's work slots. */
+static int
+drain_spool(struct store *s, struct batch *b)
 {
 	struct spool_rec rec;
 	size_t n, i, total = 0;
@@ -323,16 +348,16 @@ drain_spool(struct store *s)
 			memcpy(s->copies[n], rec.data, rec.len);
 			snprintf(s->copies[n] + rec.len, 64, "%s", rec.peer);
 			snprintf(s->copies[n] + rec.len + 64, 64, "%s", rec.ref);
-			set_work(&s->works[n], (enum store_frame_kind)rec.kind,
+			set_work(&b->works[n], (enum store_frame_kind)rec.kind,
 			    s->copies[n], rec.len, rec.total,
 			    s->copies[n] + rec.len, rec.received_at,
 			    s->copies[n] + rec.len + 64);
-			ingest_prepare(s->g, &s->works[n]);
-			s->wp[n] = &s->works[n];
+			ingest_prepare(s->g, &b->works[n]);
+			b->wp[n] = &b->works[n];
 		}
 		if (n == 0)
 			break;
-		if (write_works(s, s->wp, n) != 0) {
+		if (write_works(s, b->wp, n) != 0) {
 			spool_rewind(s->spool);
 			return -1;
 		}
@@ -344,14 +369,14 @@ drain_spool(struct store *s)
 		}
 		for (i = 0; i < n; i++) {
 			/* Already ACKed: they count like live frames do. */
-			if (s->works[i].outcome == STORE_QUARANTINED ||
-			    s->works[i].outcome == STORE_REJECTED)
-				slog(s, s->works[i].outcome == STORE_REJECTED ?
+			if (b->works[i].outcome == STORE_QUARANTINED ||
+			    b->works[i].outcome == STORE_REJECTED)
+				slog(s, b->works[i].outcome == STORE_REJECTED ?
 				    0 : 1, "spooled frame %s: %s",
-				    store_outcome_name(s->works[i].outcome),
-				    s->works[i].reason ? s->works[i].reason : "");
+				    store_outcome_name(b->works[i].outcome),
+				    b->works[i].reason ? b->works[i].reason : "");
 			pthread_mutex_lock(&s->mu);
-			s->stats.outcomes[s->works[i].outcome]++;
+			s->stats.outcomes[b->works[i].outcome]++;
 			pthread_mutex_unlock(&s->mu);
 		}
 	}
@@ -383,51 +408,162 @@ finish_item(struct store *s, struct store_item *it, struct ingest_work *w,
 		    (int)w->oru.control_id.len, w->oru.control_id.p);
 }
 
+/* b is written (committed): hand its items back. */
 static void
-process(struct store *s, struct store_item **items, size_t n)
+done(struct store *s, struct batch *b)
 {
 	size_t i;
-	int rc;
-	bool up;
 
-	/*
-	 * Spooled frames go first: order is kept across an outage. The drain
-	 * uses the work slots, so it runs before this batch is prepared.
-	 */
-	up = try_connect(s) && drain_spool(s) == 0;
-	for (i = 0; i < n; i++) {
-		set_work(&s->works[i], items[i]->kind, items[i]->data,
-		    items[i]->len, items[i]->total, items[i]->peer,
-		    items[i]->received_at, NULL);
-		ingest_prepare(s->g, &s->works[i]);
-		s->wp[i] = &s->works[i];
-	}
-	if (up && write_works(s, s->wp, n) == 0) {
-		for (i = 0; i < n; i++)
-			finish_item(s, items[i], &s->works[i],
-			    s->works[i].outcome,
-			    s->works[i].outcome == STORE_REJECTED ?
-			    "the database refused the message" : NULL);
-		complete(s, items, n);
-		return;
-	}
-	for (i = 0; i < n; i++) {
-		rc = spool_append(s->spool, (uint8_t)items[i]->kind,
-		    items[i]->received_at, (uint64_t)items[i]->total,
-		    items[i]->peer, items[i]->data, items[i]->len);
+	for (i = 0; i < b->n; i++)
+		finish_item(s, b->items[i], &b->works[i], b->works[i].outcome,
+		    b->works[i].outcome == STORE_REJECTED ?
+		    "the database refused the message" : NULL);
+	complete(s, b->items, b->n);
+}
+
+/* b cannot be written now: spool it (AA once fsync'ed), or refuse it. */
+static void
+spool_batch(struct store *s, struct batch *b)
+{
+	struct store_item *it;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < b->n; i++) {
+		it = b->items[i];
+		rc = spool_append(s->spool, (uint8_t)it->kind, it->received_at,
+		    (uint64_t)it->total, it->peer, it->data, it->len);
 		if (rc == 0)
-			finish_item(s, items[i], &s->works[i], STORE_SPOOLED,
-			    NULL);
+			finish_item(s, it, &b->works[i], STORE_SPOOLED, NULL);
 		else {
 			if (rc < 0)
 				slog(s, 0, "spool write failed: %s",
 				    strerror(errno));
-			finish_item(s, items[i], &s->works[i], STORE_REJECTED,
+			finish_item(s, it, &b->works[i], STORE_REJECTED,
 			    rc > 0 ? "spool full: resend later" :
 			    "cannot store the message now: resend later");
 		}
 	}
-	complete(s, items, n);
+	complete(s, b->items, b->n);
+}
+
+/*
+ * Write b with nothing in flight: spooled frames first (order is kept
+ * across an outage; the drain uses the other batch's slots), then b, or
+ * the spool when the database cannot take it.
+ */
+static void
+write_alone(struct store *s, struct batch *b)
+{
+	struct batch *other = b == &s->batches[0] ? &s->batches[1] :
+	    &s->batches[0];
+
+	if (try_connect(s) && drain_spool(s, other) == 0 &&
+	    write_works(s, b->wp, b->n) == 0)
+		done(s, b);
+	else
+		spool_batch(s, b);
+}
+
+/* b finished with rc (and cause): done, retried or spooled. */
+static void
+settle(struct store *s, struct batch *b, int rc, char *cause)
+{
+	count_batch(s, rc);
+	if (rc == 0 || retry_works(s, b->wp, b->n, rc, cause) == 0)
+		done(s, b);
+	else
+		spool_batch(s, b);
+}
+
+/* Settle the batch in flight, if any. */
+static void
+land(struct store *s)
+{
+	struct batch *b = s->flight;
+	char *cause = NULL;
+	int rc;
+
+	if (b == NULL)
+		return;
+	s->flight = NULL;
+	rc = ingest_finish(s->g, &cause);
+	settle(s, b, rc, cause);
+}
+
+static void
+process(struct store *s, struct batch *b)
+{
+	char *cause = NULL;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < b->n; i++) {
+		set_work(&b->works[i], b->items[i]->kind, b->items[i]->data,
+		    b->items[i]->len, b->items[i]->total, b->items[i]->peer,
+		    b->items[i]->received_at, NULL);
+		ingest_prepare(s->g, &b->works[i]);
+		b->wp[i] = &b->works[i];
+	}
+	if (spool_pending(s->spool) > 0 || !ingest_connected(s->g)) {
+		land(s);
+		write_alone(s, b);
+		return;
+	}
+	rc = ingest_send(s->g, b->wp, b->n, &cause);
+	if (rc == 0) {
+		/* Sent whole, independent of the batch in flight. */
+		struct batch *a = s->flight;
+		char *acause = NULL, *bcause = NULL;
+		int arc, brc;
+
+		s->flight = b;
+		if (a == NULL || (arc = ingest_finish(s->g, &acause)) == 0) {
+			if (a != NULL)
+				settle(s, a, 0, NULL);
+			return;
+		}
+		/*
+		 * a failed and goes again; b lands after it, so that each
+		 * connection's ACKs keep their order.
+		 */
+		s->flight = NULL;
+		brc = ingest_finish(s->g, &bcause);
+		settle(s, a, arc, acause);
+		settle(s, b, brc, bcause);
+		return;
+	}
+	if (rc == 1)
+		rc = ingest_start(s->g, b->wp, b->n, &cause);
+	if (rc == 1) {
+		land(s);
+		rc = ingest_start(s->g, b->wp, b->n, &cause);
+	}
+	if (rc != 0) {
+		/* Nothing of b was sent; the batch in flight lands first. */
+		land(s);
+		settle(s, b, rc, cause);
+		return;
+	}
+	if (s->flight != NULL) {
+		struct batch *a = s->flight;
+
+		s->flight = NULL;
+		rc = ingest_finish(s->g, &cause);
+		if (rc != 0) {
+			/* b was built on a's rows: it goes again, after a. */
+			ingest_abort(s->g);
+			settle(s, a, rc, cause);
+			write_alone(s, b);
+			return;
+		}
+		settle(s, a, 0, NULL);
+	}
+	if (ingest_commit(s->g, &cause) != 0) {
+		settle(s, b, -1, cause);
+		return;
+	}
+	s->flight = b;
 }
 
 static void *
@@ -437,12 +573,14 @@ writer(void *arg)
 	struct store_item *it;
 	struct rules *nr;
 	struct timespec ts;
+	struct batch *b;
 	size_t n;
 
 	for (;;) {
 		pthread_mutex_lock(&s->mu);
-		while (s->in_head == NULL && !s->stopping &&
-		    s->next_rules == NULL) {
+		/* With a batch in flight, only what is already queued joins. */
+		while (s->flight == NULL && s->in_head == NULL &&
+		    !s->stopping && s->next_rules == NULL) {
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_sec += RECONNECT_SECONDS;
 			if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) ==
@@ -451,28 +589,35 @@ writer(void *arg)
 		}
 		nr = s->next_rules;
 		s->next_rules = NULL;
+		b = s->flight == &s->batches[0] ? &s->batches[1] :
+		    &s->batches[0];
 		for (n = 0; n < s->cfg.batch_max && s->in_head != NULL; n++) {
 			it = s->in_head;
 			s->in_head = it->next;
 			if (s->in_head == NULL)
 				s->in_tail = NULL;
-			s->items[n] = it;
+			b->items[n] = it;
 		}
-		if (n == 0 && s->stopping) {
+		b->n = n;
+		if (n == 0 && s->stopping && s->flight == NULL) {
 			pthread_mutex_unlock(&s->mu);
 			break;
 		}
 		pthread_mutex_unlock(&s->mu);
 		if (nr != NULL) {
+			/* New rules, new caches: nothing may be in flight. */
+			land(s);
 			ingest_set_rules(s->g, nr);
 			rules_free(s->rules);
 			s->rules = nr;
 			slog(s, 2, "rules reloaded: %s", rules_protocol_name(nr));
 		}
 		if (n > 0)
-			process(s, s->items, n);
+			process(s, b);
+		else if (s->flight != NULL)
+			land(s);
 		else if (spool_pending(s->spool) > 0 && try_connect(s))
-			drain_spool(s);
+			drain_spool(s, &s->batches[0]);
 	}
 	return NULL;
 }
@@ -481,7 +626,9 @@ writer(void *arg)
 static void
 store_destroy(struct store *s)
 {
+	struct batch *b;
 	size_t i;
+	int j;
 
 	ingest_free(s->g);
 	spool_close(s->spool);
@@ -489,15 +636,20 @@ store_destroy(struct store *s)
 	rules_free(s->next_rules);
 	if (s->efd >= 0)
 		close(s->efd);
-	if (s->works != NULL)
-		for (i = 0; i < s->cfg.batch_max; i++) {
-			hl7_msg_free(&s->works[i].msg);
-			oru_msg_free(&s->works[i].oru);
+	for (j = 0; j < 2; j++) {
+		b = &s->batches[j];
+		if (b->works != NULL)
+			for (i = 0; i < s->cfg.batch_max; i++) {
+				hl7_msg_free(&b->works[i].msg);
+				oru_msg_free(&b->works[i].oru);
+			}
+		free(b->works);
+		free(b->wp);
+		free(b->items);
+	}
+	if (s->copies != NULL)
+		for (i = 0; i < s->cfg.batch_max; i++)
 			free(s->copies[i]);
-		}
-	free(s->works);
-	free(s->wp);
-	free(s->items);
 	free(s->copies);
 	free(s->copycap);
 	free((char *)s->cfg.conninfo);
@@ -523,8 +675,10 @@ struct store *
 store_start(const struct store_config *cfg, char **cause)
 {
 	struct store *s = xcalloc(1, sizeof(*s));
+	struct batch *b;
 	char *why = NULL;
 	size_t i;
+	int j;
 
 	s->cfg = *cfg;
 	s->cfg.conninfo = dup_or_null(cfg->conninfo);
@@ -571,15 +725,18 @@ store_start(const struct store_config *cfg, char **cause)
 		why = NULL;
 	}
 	s->last_connect = time(NULL);
-	s->works = xcalloc(s->cfg.batch_max, sizeof(*s->works));
-	s->wp = xcalloc(s->cfg.batch_max, sizeof(*s->wp));
-	s->items = xcalloc(s->cfg.batch_max, sizeof(*s->items));
+	for (j = 0; j < 2; j++) {
+		b = &s->batches[j];
+		b->works = xcalloc(s->cfg.batch_max, sizeof(*b->works));
+		b->wp = xcalloc(s->cfg.batch_max, sizeof(*b->wp));
+		b->items = xcalloc(s->cfg.batch_max, sizeof(*b->items));
+		for (i = 0; i < s->cfg.batch_max; i++) {
+			hl7_msg_init(&b->works[i].msg);
+			oru_msg_init(&b->works[i].oru);
+		}
+	}
 	s->copies = xcalloc(s->cfg.batch_max, sizeof(*s->copies));
 	s->copycap = xcalloc(s->cfg.batch_max, sizeof(*s->copycap));
-	for (i = 0; i < s->cfg.batch_max; i++) {
-		hl7_msg_init(&s->works[i].msg);
-		oru_msg_init(&s->works[i].oru);
-	}
 	s->stats.db_up = ingest_connected(s->g);
 	s->stats.spooled_pending = spool_pending(s->spool);
 	if (pthread_create(&s->thread, NULL, writer, s) != 0) {
