@@ -31,6 +31,7 @@
 #include "spool.h"
 
 #define RECONNECT_SECONDS 1
+#define SPLIT_MIN 2
 
 struct store {
 	struct store_config cfg;
@@ -492,7 +493,7 @@ land(struct store *s)
 }
 
 static void
-process(struct store *s, struct batch *b)
+process_one(struct store *s, struct batch *b)
 {
 	char *cause = NULL;
 	size_t i;
@@ -564,6 +565,31 @@ process(struct store *s, struct batch *b)
 		return;
 	}
 	s->flight = b;
+}
+
+/*
+ * With nothing in flight both sessions are free: the batch goes as two
+ * halves side by side (each still in one transaction, landing in order),
+ * so that two backends work on it. The second half is read only after the
+ * first is under way, since a drain may borrow its work slots.
+ */
+static void
+process(struct store *s, struct batch *b)
+{
+	struct batch *o = b == &s->batches[0] ? &s->batches[1] :
+	    &s->batches[0];
+	size_t h;
+
+	if (s->flight != NULL || b->n < SPLIT_MIN) {
+		process_one(s, b);
+		return;
+	}
+	h = b->n / 2;
+	o->n = b->n - h;
+	memcpy(o->items, b->items + h, o->n * sizeof(*o->items));
+	b->n = h;
+	process_one(s, b);
+	process_one(s, o);
 }
 
 static void *
