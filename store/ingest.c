@@ -619,16 +619,16 @@ ingest_connected(const struct ingest *g)
 	return true;
 }
 
-/* Open one session: search path, LISTEN, statements, pipeline mode. */
+/* Open one session: search path, LISTEN (when told), statements, pipeline mode. */
 static int
-connect_side(struct ingest *g, PGconn *c, char **cause)
+connect_side(struct ingest *g, PGconn *c, bool listen, char **cause)
 {
 	PGresult *res;
 	size_t i;
 
-	if (db_set_search_path(c, cause) != 0 ||
+	if (db_set_search_path(c, cause) != 0 || (listen &&
 	    db_exec(c, "listening for enrollments",
-	    "LISTEN labwatch_enrollment", cause) != 0)
+	    "LISTEN labwatch_enrollment", cause) != 0))
 		return -1;
 	for (i = 0; i < sizeof(statements) / sizeof(statements[0]); i++) {
 		res = PQprepare(c, statements[i].name, statements[i].sql,
@@ -668,7 +668,7 @@ ingest_connect(struct ingest *g, char **cause)
 		    store_migrate(g->sides[i].conn, g->o.sql_dir, &applied,
 		    cause) != 0)
 			goto fail;
-		if (connect_side(g, g->sides[i].conn, cause) != 0)
+		if (connect_side(g, g->sides[i].conn, i == 0, cause) != 0)
 			goto fail;
 	}
 	g->cur = 0;
@@ -680,16 +680,20 @@ fail:
 }
 
 /*
- * Enrollment changes made by people: forget what we cached. Both sessions
- * listen, so the idle one (the current) has every notification too.
+ * Enrollment changes made by people: forget what we cached. Session 0
+ * listens; it is read when it has no batch in flight (a notification
+ * waits at most one batch more).
  */
 static void
 check_notifies(struct ingest *g)
 {
+	PGconn *c = g->sides[0].conn;
 	PGnotify *n;
 
-	PQconsumeInput(SD(g)->conn);
-	while ((n = PQnotifies(SD(g)->conn)) != NULL) {
+	if (g->state[0] != SIDE_IDLE || c == NULL)
+		return;
+	PQconsumeInput(c);
+	while ((n = PQnotifies(c)) != NULL) {
 		g->need_flush = true;
 		PQfreemem(n);
 	}
@@ -1624,6 +1628,30 @@ fail_batch(struct ingest *g, int rc, char **cause)
 	return rc;
 }
 
+/* Whether ws has results of an enrolled patient a batch not landed wrote. */
+static bool
+touches_unlanded(struct ingest *g, struct ingest_work **ws, size_t n)
+{
+	const struct oru_patient *pat;
+	struct pcache *p;
+	size_t i;
+	uint32_t j;
+
+	for (i = 0; i < n; i++) {
+		if (ws[i]->quarantine || ws[i]->ignored || !ws[i]->parsed)
+			continue;
+		for (j = 0; j < ws[i]->oru.npatients; j++) {
+			pat = &ws[i]->oru.patients[j];
+			if (pat->nobs == 0)
+				continue;
+			p = pcache_get(g, pat->id.p, pat->id.len, false);
+			if (p != NULL && p->enrolled && p->seq > g->landed)
+				return true;
+		}
+	}
+	return false;
+}
+
 int
 ingest_start(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 {
@@ -1658,6 +1686,13 @@ ingest_start(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 		pcache_flush(g);
 		g->need_flush = false;
 	}
+	/*
+	 * An enrolled patient the batch in flight wrote: our updates of its
+	 * alerts, observations and enrollment would not see that batch's
+	 * rows (nor wait for them), so it lands first.
+	 */
+	if (other >= 0 && touches_unlanded(g, ws, n))
+		return 1;
 	reset_batch(g);
 
 	/* Message ids first: the rows are offered with them. */

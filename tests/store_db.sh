@@ -75,15 +75,24 @@ check "eligibility verdict rows with criteria" test "$(q "select count(*) from l
 check "alert summary says what to do" test "$(q "select count(*) from labwatch.alerts where kind = 'hold' and summary like 'HOLD imatinib (hepatotoxicity): patient T100%'")" -eq 1
 check "a new alert is NOTIFY'd" grep -q 'notification "labwatch_alert"' "$TMP/listen.out"
 
-# 5. Determinism: the same archive into an empty database, the same alerts.
-psql -X -q -c "create database replay" >/dev/null
-"$FEED" --db "host=$PGHOST dbname=replay user=postgres" --protocol "$PROTO" --spool "$PGD/spool2" \
-	--sql-dir "$top_srcdir/sql" /dev/null >/dev/null 2>&1
-psql -X -q -d replay -c "insert into labwatch.patients (patient_id) values ('T100'), ('S200')" \
-	-c "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', case patient_id when 'T100' then 'neoadjuvant' else 'screening' end, '2026-11-01' from labwatch.patients"
-"$FEED" --db "host=$PGHOST dbname=replay user=postgres" --protocol "$PROTO" --spool "$PGD/spool2" "$TMP/enrolled.hl7" >/dev/null 2>&1
-sig="select string_agg(kind || coalesce(analyte, '') || coalesce(grade::text, '') || state || summary, '|' order by a.id) from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id in ('T100', 'S200')"
+# 5. Determinism: the same archive into an empty database, the same alerts;
+#    also one frame per batch, where each batch is started while the one
+#    before it commits (T2 escalates T1's alert: it must see T1's rows).
+replay_into() {
+	db=$1
+	shift
+	psql -X -q -c "create database $db" >/dev/null
+	"$FEED" --db "host=$PGHOST dbname=$db user=postgres" --protocol "$PROTO" --spool "$PGD/spool-$db" \
+		--sql-dir "$top_srcdir/sql" /dev/null >/dev/null 2>&1
+	psql -X -q -d "$db" -c "insert into labwatch.patients (patient_id) values ('T100'), ('S200')" \
+		-c "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', case patient_id when 'T100' then 'neoadjuvant' else 'screening' end, '2026-11-01' from labwatch.patients"
+	"$FEED" --db "host=$PGHOST dbname=$db user=postgres" --protocol "$PROTO" --spool "$PGD/spool-$db" "$@" "$TMP/enrolled.hl7" >/dev/null 2>&1
+}
+sig="select string_agg(kind || coalesce(analyte, '') || coalesce(grade::text, '') || state || (superseded_by is not null)::text || summary, '|' order by a.id) from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id in ('T100', 'S200')"
+replay_into replay
 check "replay gives the same alerts" test "$(q "$sig")" = "$(psql -X -A -t -d replay -c "$sig")"
+replay_into replay1 --batch 1
+check "one frame per batch (overlapping): the same alerts" test "$(q "$sig")" = "$(psql -X -A -t -d replay1 -c "$sig")"
 
 # 5b. More patients than the writer's first cache table holds (a rehash
 #     while queries in flight point at its entries: a use-after-free once).
