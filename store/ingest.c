@@ -359,37 +359,39 @@ send_sql(struct ingest *g, const char *sql, enum qtag tag)
 }
 
 #define INS_OBS \
-	"INSERT INTO observations (id, message, patient, order_key, set_id," \
-	" code, coding_system, alt_code, alt_coding_system, text, sub_id," \
-	" analyte, value_type, value_raw, comparator, value, unit," \
-	" canonical_value, canonical_unit, ref_range, lln, uln, range_source," \
-	" flags, status, observed_at, grade, problem, supersedes)" \
-	" SELECT a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14," \
-	" a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25," \
-	" to_timestamp(a26), a27, a28, a29 FROM unnest($1::bigint[]," \
-	" $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[]," \
-	" $7::text[], $8::text[], $9::text[], $10::text[], $11::text[]," \
-	" $12::text[], $13::text[], $14::text[], $15::text[], $16::float8[]," \
-	" $17::text[], $18::float8[], $19::text[], $20::text[], $21::float8[]," \
-	" $22::float8[], $23::text[], $24::text[], $25::text[], $26::float8[]," \
-	" $27::int[], $28::text[], $29::bigint[]) AS u(a1, a2, a3, a4, a5, a6," \
-	" a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20," \
-	" a21, a22, a23, a24, a25, a26, a27, a28, a29)"
+	"INSERT INTO observations (id, message, patient, order_key," \
+	" set_id, code, coding_system, alt_code, alt_coding_system, text," \
+	" sub_id, analyte, value_type, value_raw, comparator, value," \
+	" unit, canonical_value, canonical_unit, ref_range, lln, uln," \
+	" range_source, flags, status, observed_at, grade, problem," \
+	" supersedes) SELECT ($1::bigint[])[i], ($2::bigint[])[i]," \
+	" ($3::bigint[])[i], ($4::text[])[i], ($5::text[])[i]," \
+	" ($6::text[])[i], ($7::text[])[i], ($8::text[])[i]," \
+	" ($9::text[])[i], ($10::text[])[i], ($11::text[])[i]," \
+	" ($12::text[])[i], ($13::text[])[i], ($14::text[])[i]," \
+	" ($15::text[])[i], ($16::float8[])[i], ($17::text[])[i]," \
+	" ($18::float8[])[i], ($19::text[])[i], ($20::text[])[i]," \
+	" ($21::float8[])[i], ($22::float8[])[i], ($23::text[])[i]," \
+	" ($24::text[])[i], ($25::text[])[i]," \
+	" to_timestamp(($26::float8[])[i]), ($27::int[])[i]," \
+	" ($28::text[])[i], ($29::bigint[])[i] FROM" \
+	" generate_subscripts($1::bigint[], 1) AS i"
 
 static const struct {
 	const char *name, *sql;
 } statements[] = {
 	{ "ins_msgs",
-	  "INSERT INTO messages (id, received_at, peer, sending_application,"
-	  " sending_facility, control_id, message_type, version, outcome,"
-	  " reason, error_code, ack_code, size, raw, sha256, spool_ref)"
-	  " SELECT a1, to_timestamp(a2 / 1e6), a3, a4, a5, a6, a7, a8, a9, a10,"
-	  " a11, a12, a13, a14, a15, a16 FROM unnest($1::bigint[],"
-	  " $2::float8[], $3::text[], $4::text[], $5::text[], $6::text[],"
-	  " $7::text[], $8::text[], $9::text[], $10::text[], $11::int[],"
-	  " $12::text[], $13::bigint[], $14::bytea[], $15::bytea[], $16::text[])"
-	  " AS u(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14,"
-	  " a15, a16) ON CONFLICT DO NOTHING RETURNING id" },
+	  "INSERT INTO messages (id, received_at, peer,"
+	  " sending_application, sending_facility, control_id,"
+	  " message_type, version, outcome, reason, error_code, ack_code,"
+	  " size, raw, sha256, spool_ref) SELECT ($1::bigint[])[i],"
+	  " to_timestamp(($2::float8[])[i] / 1e6), ($3::text[])[i],"
+	  " ($4::text[])[i], ($5::text[])[i], ($6::text[])[i],"
+	  " ($7::text[])[i], ($8::text[])[i], ($9::text[])[i],"
+	  " ($10::text[])[i], ($11::int[])[i], ($12::text[])[i],"
+	  " ($13::bigint[])[i], ($14::bytea[])[i], ($15::bytea[])[i],"
+	  " ($16::text[])[i] FROM generate_subscripts($1::bigint[], 1) AS i"
+	  " ON CONFLICT DO NOTHING RETURNING id" },
 	{ "ins_patient",
 	  "WITH ins AS (INSERT INTO patients (patient_id, authority)"
 	  " VALUES ($1, $2) ON CONFLICT (patient_id) DO NOTHING RETURNING id)"
@@ -428,7 +430,8 @@ static const struct {
 	{ "ins_obs", INS_OBS },
 	/* One round trip: rows of messages that went in (ids are fresh). */
 	{ "ins_obs_new", INS_OBS
-	  " WHERE EXISTS (SELECT 1 FROM messages m WHERE m.id = u.a2)" },
+	  " WHERE EXISTS (SELECT 1 FROM messages m"
+	  " WHERE m.id = ($2::bigint[])[i])" },
 	{ "ins_alert",
 	  "INSERT INTO alerts (id, patient, protocol, kind, severity, analyte,"
 	  " grade, observation, message, summary, details)"
