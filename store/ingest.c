@@ -93,7 +93,6 @@ struct ingest {
 	int cur;		/* the side statements go to */
 	bool need_flush;	/* caches to forget once nothing is in flight */
 	uint64_t seq, landed;	/* batches numbered; the last one finished */
-	const char *obs_stmt;	/* ins_obs, or ins_obs_new */
 	struct pcache **pc;	/* open-addressing table; entries never move */
 	size_t npc, cappc;
 	int64_t *obs_ids, *alert_ids, *msg_ids;	/* reserved, used from the end */
@@ -277,25 +276,108 @@ col_strz(struct pgarr *a, const char *s)
 		pgarr_bytes(a, s, strlen(s));
 }
 
-/* Column types of the two INSERT ... unnest statements, in order. */
-static const uint32_t msg_col_types[MSG_COLS] = {
-	PGARR_INT8, PGARR_FLOAT8, PGARR_TEXT, PGARR_TEXT, PGARR_TEXT,
-	PGARR_TEXT, PGARR_TEXT, PGARR_TEXT, PGARR_TEXT, PGARR_TEXT,
-	PGARR_INT4, PGARR_TEXT, PGARR_INT8, PGARR_BYTEA, PGARR_BYTEA,
-	PGARR_TEXT,
-};
-static const uint32_t obs_col_types[OBS_COLS] = {
-	PGARR_INT8, PGARR_INT8, PGARR_INT8, PGARR_TEXT, PGARR_TEXT,
-	PGARR_TEXT, PGARR_TEXT, PGARR_TEXT, PGARR_TEXT, PGARR_TEXT,
-	PGARR_TEXT, PGARR_TEXT, PGARR_TEXT, PGARR_TEXT, PGARR_TEXT,
-	PGARR_FLOAT8, PGARR_TEXT, PGARR_FLOAT8, PGARR_TEXT, PGARR_TEXT,
-	PGARR_FLOAT8, PGARR_FLOAT8, PGARR_TEXT, PGARR_TEXT, PGARR_TEXT,
-	PGARR_FLOAT8, PGARR_INT4, PGARR_TEXT, PGARR_INT8,
+/*
+ * The columns of the batch INSERTs, in parameter order: each is sent as
+ * one binary array, and row i takes element i of every array (see
+ * insert_sql()).
+ */
+struct column {
+	const char *name;
+	uint32_t oid;		/* element type (pgarr.h) */
+	const char *type;	/* its SQL name */
+	const char *wrap;	/* "f(%s)" around the element, or NULL */
 };
 
-/* Send one INSERT ... unnest of n binary array columns. */
+static const struct column msg_columns[MSG_COLS] = {
+	{ "id", PGARR_INT8, "bigint", NULL },
+	{ "received_at", PGARR_FLOAT8, "float8", "to_timestamp(%s / 1e6)" },
+	{ "peer", PGARR_TEXT, "text", NULL },
+	{ "sending_application", PGARR_TEXT, "text", NULL },
+	{ "sending_facility", PGARR_TEXT, "text", NULL },
+	{ "control_id", PGARR_TEXT, "text", NULL },
+	{ "message_type", PGARR_TEXT, "text", NULL },
+	{ "version", PGARR_TEXT, "text", NULL },
+	{ "outcome", PGARR_TEXT, "text", NULL },
+	{ "reason", PGARR_TEXT, "text", NULL },
+	{ "error_code", PGARR_INT4, "int", NULL },
+	{ "ack_code", PGARR_TEXT, "text", NULL },
+	{ "size", PGARR_INT8, "bigint", NULL },
+	{ "raw", PGARR_BYTEA, "bytea", NULL },
+	{ "sha256", PGARR_BYTEA, "bytea", NULL },
+	{ "spool_ref", PGARR_TEXT, "text", NULL },
+};
+
+static const struct column obs_columns[OBS_COLS] = {
+	{ "id", PGARR_INT8, "bigint", NULL },
+	{ "message", PGARR_INT8, "bigint", NULL },
+	{ "patient", PGARR_INT8, "bigint", NULL },
+	{ "order_key", PGARR_TEXT, "text", NULL },
+	{ "set_id", PGARR_TEXT, "text", NULL },
+	{ "code", PGARR_TEXT, "text", NULL },
+	{ "coding_system", PGARR_TEXT, "text", NULL },
+	{ "alt_code", PGARR_TEXT, "text", NULL },
+	{ "alt_coding_system", PGARR_TEXT, "text", NULL },
+	{ "text", PGARR_TEXT, "text", NULL },
+	{ "sub_id", PGARR_TEXT, "text", NULL },
+	{ "analyte", PGARR_TEXT, "text", NULL },
+	{ "value_type", PGARR_TEXT, "text", NULL },
+	{ "value_raw", PGARR_TEXT, "text", NULL },
+	{ "comparator", PGARR_TEXT, "text", NULL },
+	{ "value", PGARR_FLOAT8, "float8", NULL },
+	{ "unit", PGARR_TEXT, "text", NULL },
+	{ "canonical_value", PGARR_FLOAT8, "float8", NULL },
+	{ "canonical_unit", PGARR_TEXT, "text", NULL },
+	{ "ref_range", PGARR_TEXT, "text", NULL },
+	{ "lln", PGARR_FLOAT8, "float8", NULL },
+	{ "uln", PGARR_FLOAT8, "float8", NULL },
+	{ "range_source", PGARR_TEXT, "text", NULL },
+	{ "flags", PGARR_TEXT, "text", NULL },
+	{ "status", PGARR_TEXT, "text", NULL },
+	{ "observed_at", PGARR_FLOAT8, "float8", "to_timestamp(%s)" },
+	{ "grade", PGARR_INT4, "int", NULL },
+	{ "problem", PGARR_TEXT, "text", NULL },
+	{ "supersedes", PGARR_INT8, "bigint", NULL },
+};
+
+/*
+ * "INSERT INTO table (a, b, ...) SELECT ($k::t[])[i], ... FROM
+ * generate_subscripts($k::t[], 1) AS i", parameters from $first on.
+ * Subscripts rather than unnest(): unnest copies every row, raw bytes
+ * included, into a tuplestore first (10 % of the 16-sender throughput).
+ */
+static void
+insert_sql(struct hl7_buf *b, const char *table, const struct column *c,
+    int n, int first)
+{
+	char elem[48];
+	int i;
+
+	hl7_buf_printf(b, "INSERT INTO %s (", table);
+	for (i = 0; i < n; i++)
+		hl7_buf_printf(b, "%s%s", i ? ", " : "", c[i].name);
+	hl7_buf_adds(b, ") SELECT ");
+	for (i = 0; i < n; i++) {
+		snprintf(elem, sizeof(elem), "($%d::%s[])[i]", first + i,
+		    c[i].type);
+		if (i > 0)
+			hl7_buf_adds(b, ", ");
+		if (c[i].wrap != NULL) {
+			/* Only our own format strings above. */
+			const char *pct = strstr(c[i].wrap, "%s");
+
+			hl7_buf_add(b, c[i].wrap, (size_t)(pct - c[i].wrap));
+			hl7_buf_adds(b, elem);
+			hl7_buf_adds(b, pct + 2);
+		} else
+			hl7_buf_adds(b, elem);
+	}
+	hl7_buf_printf(b, " FROM generate_subscripts($%d::%s[], 1) AS i", first,
+	    c[0].type);
+}
+
+/* Send one batch INSERT: the columns of cols, then of more. */
 static int send_columns(struct ingest *g, const char *stmt, struct pgarr *cols,
-    int n, enum qtag tag);
+    int n, struct pgarr *more, int nmore, enum qtag tag);
 
 static const char *
 pint(struct ingest *g, int64_t v)
@@ -358,40 +440,9 @@ send_sql(struct ingest *g, const char *sql, enum qtag tag)
 	return 0;
 }
 
-#define INS_OBS \
-	"INSERT INTO observations (id, message, patient, order_key," \
-	" set_id, code, coding_system, alt_code, alt_coding_system, text," \
-	" sub_id, analyte, value_type, value_raw, comparator, value," \
-	" unit, canonical_value, canonical_unit, ref_range, lln, uln," \
-	" range_source, flags, status, observed_at, grade, problem," \
-	" supersedes) SELECT ($1::bigint[])[i], ($2::bigint[])[i]," \
-	" ($3::bigint[])[i], ($4::text[])[i], ($5::text[])[i]," \
-	" ($6::text[])[i], ($7::text[])[i], ($8::text[])[i]," \
-	" ($9::text[])[i], ($10::text[])[i], ($11::text[])[i]," \
-	" ($12::text[])[i], ($13::text[])[i], ($14::text[])[i]," \
-	" ($15::text[])[i], ($16::float8[])[i], ($17::text[])[i]," \
-	" ($18::float8[])[i], ($19::text[])[i], ($20::text[])[i]," \
-	" ($21::float8[])[i], ($22::float8[])[i], ($23::text[])[i]," \
-	" ($24::text[])[i], ($25::text[])[i]," \
-	" to_timestamp(($26::float8[])[i]), ($27::int[])[i]," \
-	" ($28::text[])[i], ($29::bigint[])[i] FROM" \
-	" generate_subscripts($1::bigint[], 1) AS i"
-
 static const struct {
 	const char *name, *sql;
 } statements[] = {
-	{ "ins_msgs",
-	  "INSERT INTO messages (id, received_at, peer,"
-	  " sending_application, sending_facility, control_id,"
-	  " message_type, version, outcome, reason, error_code, ack_code,"
-	  " size, raw, sha256, spool_ref) SELECT ($1::bigint[])[i],"
-	  " to_timestamp(($2::float8[])[i] / 1e6), ($3::text[])[i],"
-	  " ($4::text[])[i], ($5::text[])[i], ($6::text[])[i],"
-	  " ($7::text[])[i], ($8::text[])[i], ($9::text[])[i],"
-	  " ($10::text[])[i], ($11::int[])[i], ($12::text[])[i],"
-	  " ($13::bigint[])[i], ($14::bytea[])[i], ($15::bytea[])[i],"
-	  " ($16::text[])[i] FROM generate_subscripts($1::bigint[], 1) AS i"
-	  " ON CONFLICT DO NOTHING RETURNING id" },
 	{ "ins_patient",
 	  "WITH ins AS (INSERT INTO patients (patient_id, authority)"
 	  " VALUES ($1, $2) ON CONFLICT (patient_id) DO NOTHING RETURNING id)"
@@ -427,11 +478,6 @@ static const struct {
 	{ "ids_alert",
 	  "SELECT nextval('labwatch.alerts_id_seq')"
 	  " FROM generate_series(1, $1::int)" },
-	{ "ins_obs", INS_OBS },
-	/* One round trip: rows of messages that went in (ids are fresh). */
-	{ "ins_obs_new", INS_OBS
-	  " WHERE EXISTS (SELECT 1 FROM messages m"
-	  " WHERE m.id = ($2::bigint[])[i])" },
 	{ "ins_alert",
 	  "INSERT INTO alerts (id, patient, protocol, kind, severity, analyte,"
 	  " grade, observation, message, summary, details)"
@@ -553,9 +599,9 @@ ingest_new(const struct ingest_opts *o, struct rules *r)
 	hl7_buf_init(&g->tmp);
 	hl7_buf_init(&g->tmp2);
 	for (i = 0; i < MSG_COLS; i++)
-		pgarr_init(&g->msg_cols[i], msg_col_types[i]);
+		pgarr_init(&g->msg_cols[i], msg_columns[i].oid);
 	for (i = 0; i < OBS_COLS; i++)
-		pgarr_init(&g->obs_cols[i], obs_col_types[i]);
+		pgarr_init(&g->obs_cols[i], obs_columns[i].oid);
 	return g;
 }
 
@@ -622,36 +668,78 @@ ingest_connected(const struct ingest *g)
 	return true;
 }
 
+static int
+prepare(PGconn *c, const char *name, const char *sql, char **cause)
+{
+	PGresult *res = PQprepare(c, name, sql, 0, NULL);
+	char msg[512];
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		snprintf(msg, sizeof(msg), "preparing %s: %s", name,
+		    PQresultErrorMessage(res));
+		PQclear(res);
+		*cause = xstrdup(msg);
+		return -1;
+	}
+	PQclear(res);
+	return 0;
+}
+
+/*
+ * The batch INSERTs: messages (RETURNING the ids that went in: the others
+ * were duplicates), observations, and both in one statement for
+ * ingest_send(), where the observation rows of a duplicate are left out
+ * by the statement itself (a data-modifying CTE: no scan of messages, so
+ * no plan that was cheap on an empty table and is not any more).
+ */
+static int
+prepare_inserts(struct ingest *g, PGconn *c, char **cause)
+{
+	struct hl7_buf *b = &g->tmp;
+	int rc;
+
+	hl7_buf_reset(b);
+	insert_sql(b, "messages", msg_columns, MSG_COLS, 1);
+	hl7_buf_adds(b, " ON CONFLICT DO NOTHING RETURNING id");
+	if (prepare(c, "ins_msgs", b->p, cause) != 0)
+		return -1;
+	hl7_buf_reset(b);
+	insert_sql(b, "observations", obs_columns, OBS_COLS, 1);
+	if (prepare(c, "ins_obs", b->p, cause) != 0)
+		return -1;
+	hl7_buf_reset(b);
+	hl7_buf_adds(b, "WITH ins AS (");
+	insert_sql(b, "messages", msg_columns, MSG_COLS, 1);
+	hl7_buf_adds(b, " ON CONFLICT DO NOTHING RETURNING id), o AS (");
+	insert_sql(b, "observations", obs_columns, OBS_COLS, MSG_COLS + 1);
+	/* observations.message is the second column. */
+	hl7_buf_printf(b, " WHERE ($%d::bigint[])[i] IN (SELECT id FROM ins))"
+	    " SELECT id FROM ins", MSG_COLS + 2);
+	rc = prepare(c, "ins_new", b->p, cause);
+	hl7_buf_reset(b);
+	return rc;
+}
+
 /* Open one session: search path, LISTEN (when told), statements, pipeline mode. */
 static int
 connect_side(struct ingest *g, PGconn *c, bool listen, char **cause)
 {
-	PGresult *res;
 	size_t i;
 
 	if (db_set_search_path(c, cause) != 0 || (listen &&
 	    db_exec(c, "listening for enrollments",
 	    "LISTEN labwatch_enrollment", cause) != 0))
 		return -1;
-	for (i = 0; i < sizeof(statements) / sizeof(statements[0]); i++) {
-		res = PQprepare(c, statements[i].name, statements[i].sql,
-		    0, NULL);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			char msg[512];
-
-			snprintf(msg, sizeof(msg), "preparing %s: %s",
-			    statements[i].name, PQresultErrorMessage(res));
-			PQclear(res);
-			*cause = xstrdup(msg);
+	for (i = 0; i < sizeof(statements) / sizeof(statements[0]); i++)
+		if (prepare(c, statements[i].name, statements[i].sql,
+		    cause) != 0)
 			return -1;
-		}
-		PQclear(res);
-	}
+	if (prepare_inserts(g, c, cause) != 0)
+		return -1;
 	if (PQenterPipelineMode(c) != 1) {
 		*cause = xstrdup("cannot enter pipeline mode");
 		return -1;
 	}
-	(void)g;
 	return 0;
 }
 
@@ -828,7 +916,7 @@ sha256(const char *p, size_t len, unsigned char out[32])
 	EVP_Digest(p, len, out, &n, EVP_sha256(), NULL);
 }
 
-/* Add w's row to the batch's message rows (one INSERT ... unnest). */
+/* Add w's row to the batch's message rows (one INSERT per batch). */
 static void
 queue_message_row(struct ingest *g, struct ingest_work *w)
 {
@@ -879,28 +967,29 @@ queue_message_row(struct ingest *g, struct ingest_work *w)
 
 static int
 send_columns(struct ingest *g, const char *stmt, struct pgarr *cols, int n,
-    enum qtag tag)
+    struct pgarr *more, int nmore, enum qtag tag)
 {
-	enum { MAXC = OBS_COLS > MSG_COLS ? OBS_COLS : MSG_COLS };
+	enum { MAXC = OBS_COLS + MSG_COLS };
 	const char *v[MAXC];
 	int len[MAXC], binary[MAXC];
 	int i;
 
-	for (i = 0; i < n; i++) {
-		v[i] = pgarr_finish(&cols[i], &len[i]);
+	for (i = 0; i < n + nmore; i++) {
+		v[i] = pgarr_finish(i < n ? &cols[i] : &more[i - n], &len[i]);
 		binary[i] = 1;
 	}
-	if (send_prep(g, stmt, n, v, len, binary, tag, NULL))
+	if (send_prep(g, stmt, n + nmore, v, len, binary, tag, NULL))
 		return -1;
-	for (i = 0; i < n; i++)
-		pgarr_reset(&cols[i]);
+	for (i = 0; i < n + nmore; i++)
+		pgarr_reset(i < n ? &cols[i] : &more[i - n]);
 	return 0;
 }
 
 static int
 send_message_rows(struct ingest *g)
 {
-	return send_columns(g, "ins_msgs", g->msg_cols, MSG_COLS, Q_MSGS);
+	return send_columns(g, "ins_msgs", g->msg_cols, MSG_COLS, NULL, 0,
+	    Q_MSGS);
 }
 
 /* The batch's work whose row was offered with this id (ids ascend). */
@@ -1282,7 +1371,8 @@ flush_observations(struct ingest *g)
 {
 	if (g->obs_rows == 0)
 		return 0;
-	if (send_columns(g, g->obs_stmt, g->obs_cols, OBS_COLS, Q_IGNORE))
+	if (send_columns(g, "ins_obs", g->obs_cols, OBS_COLS, NULL, 0,
+	    Q_IGNORE))
 		return -1;
 	g->obs_rows = 0;
 	return 0;
@@ -1600,7 +1690,6 @@ reset_batch(struct ingest *g)
 	for (i = 0; i < MSG_COLS; i++)
 		pgarr_reset(&g->msg_cols[i]);
 	g->obs_rows = 0;
-	g->obs_stmt = "ins_obs";
 }
 
 /*
@@ -1915,7 +2004,6 @@ ingest_send(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 	if (g->need_flush || !simple_batch(g, ws, n, &nobs))
 		return 1;
 	reset_batch(g);
-	g->obs_stmt = "ins_obs_new";
 	SD(g)->batch = ws;
 	SD(g)->nbatch = n;
 	SD(g)->simple = true;
@@ -1923,13 +2011,10 @@ ingest_send(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 	g->state[g->cur] = SIDE_STARTED;
 	if (send_sql(g, "BEGIN", Q_IGNORE) != 0)
 		return fail_batch(g, -1, cause);
-	for (i = 0; i < n; i++)
-		queue_message_row(g, ws[i]);
-	if (send_message_rows(g) != 0)
-		return fail_batch(g, -1, cause);
 	for (i = 0; i < n; i++) {
 		w = ws[i];
-		/* As if it went in; ins_obs_new drops the rows if not. */
+		queue_message_row(g, w);
+		/* As if it went in; ins_new drops the rows if not. */
 		w->message_id = w->reserved_id;
 		if (w->quarantine || w->ignored || !w->parsed)
 			continue;
@@ -1943,9 +2028,12 @@ ingest_send(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 				return fail_batch(g, -2, cause);
 		}
 	}
-	if (flush_observations(g) != 0 || send_sql(g, "COMMIT", Q_IGNORE) != 0 ||
+	/* Untracked patients only: every row is still in the columns. */
+	if (send_columns(g, "ins_new", g->msg_cols, MSG_COLS, g->obs_cols,
+	    OBS_COLS, Q_MSGS) != 0 || send_sql(g, "COMMIT", Q_IGNORE) != 0 ||
 	    pipe_sync(g) != 0)
 		return fail_batch(g, -1, cause);
+	g->obs_rows = 0;
 	g->state[g->cur] = SIDE_COMMITTING;
 	reset_batch(g);
 	return 0;

@@ -1,7 +1,7 @@
 /*
  * pgarr.h: one-dimensional PostgreSQL arrays in the binary wire format
  * (array_send/array_recv), built a column at a time for one
- * INSERT ... SELECT FROM unnest($1::bigint[], ...) per batch.
+ * INSERT per batch (insert_sql() in ingest.c).
  *
  * Binary parameters spare both sides the text round trip: no quoting and
  * hex for us, no array_in, hex_decode or strtod for the server.
