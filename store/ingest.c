@@ -2009,8 +2009,6 @@ ingest_send(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 	SD(g)->simple = true;
 	SD(g)->seq = ++g->seq;
 	g->state[g->cur] = SIDE_STARTED;
-	if (send_sql(g, "BEGIN", Q_IGNORE) != 0)
-		return fail_batch(g, -1, cause);
 	for (i = 0; i < n; i++) {
 		w = ws[i];
 		queue_message_row(g, w);
@@ -2028,10 +2026,12 @@ ingest_send(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 				return fail_batch(g, -2, cause);
 		}
 	}
-	/* Untracked patients only: every row is still in the columns. */
+	/*
+	 * Untracked patients only: every row is still in the columns. One
+	 * statement, so no BEGIN/COMMIT: the sync commits it.
+	 */
 	if (send_columns(g, "ins_new", g->msg_cols, MSG_COLS, g->obs_cols,
-	    OBS_COLS, Q_MSGS) != 0 || send_sql(g, "COMMIT", Q_IGNORE) != 0 ||
-	    pipe_sync(g) != 0)
+	    OBS_COLS, Q_MSGS) != 0 || pipe_sync(g) != 0)
 		return fail_batch(g, -1, cause);
 	g->obs_rows = 0;
 	g->state[g->cur] = SIDE_COMMITTING;
