@@ -1720,15 +1720,25 @@ fail_batch(struct ingest *g, int rc, char **cause)
 	return rc;
 }
 
-/* Whether ws has results of an enrolled patient a batch not landed wrote. */
-static bool
-touches_unlanded(struct ingest *g, struct ingest_work **ws, size_t n)
+/* What the cache knows of the patients with results in a batch. */
+struct batch_scan {
+	size_t nobs;		/* their observations */
+	bool unknown;		/* one not cached, or its row not yet known */
+	bool enrolled;		/* one followed by the rules */
+	bool unlanded;		/* one a batch not landed yet wrote */
+	bool enrolled_unlanded;	/* both at once */
+};
+
+static void
+scan_batch(struct ingest *g, struct ingest_work **ws, size_t n,
+    struct batch_scan *sc)
 {
 	const struct oru_patient *pat;
 	struct pcache *p;
 	size_t i;
 	uint32_t j;
 
+	memset(sc, 0, sizeof(*sc));
 	for (i = 0; i < n; i++) {
 		if (ws[i]->quarantine || ws[i]->ignored || !ws[i]->parsed)
 			continue;
@@ -1736,12 +1746,19 @@ touches_unlanded(struct ingest *g, struct ingest_work **ws, size_t n)
 			pat = &ws[i]->oru.patients[j];
 			if (pat->nobs == 0)
 				continue;
+			sc->nobs += pat->nobs;
 			p = pcache_get(g, pat->id.p, pat->id.len, false);
-			if (p != NULL && p->enrolled && p->seq > g->landed)
-				return true;
+			if (p == NULL) {
+				sc->unknown = true;
+				continue;
+			}
+			sc->unknown |= p->db_id == 0 || p->pending;
+			sc->enrolled |= p->enrolled;
+			sc->unlanded |= p->seq > g->landed;
+			sc->enrolled_unlanded |= p->enrolled &&
+			    p->seq > g->landed;
 		}
 	}
-	return false;
 }
 
 int
@@ -1783,8 +1800,13 @@ ingest_start(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 	 * alerts, observations and enrollment would not see that batch's
 	 * rows (nor wait for them), so it lands first.
 	 */
-	if (other >= 0 && touches_unlanded(g, ws, n))
-		return 1;
+	if (other >= 0) {
+		struct batch_scan sc;
+
+		scan_batch(g, ws, n, &sc);
+		if (sc.enrolled_unlanded)
+			return 1;
+	}
 	reset_batch(g);
 
 	/* Message ids first: the rows are offered with them. */
@@ -1951,35 +1973,18 @@ ingest_finish(struct ingest *g, char **cause)
  * known (row committed by a batch that landed) and followed by no rules
  * history (not enrolled), and the ids it needs are reserved. Then nothing
  * the database answers changes what is written but duplicates, whose
- * observations the statement itself leaves out. Counts observations.
+ * observations the statement itself leaves out.
  */
 static bool
-simple_batch(struct ingest *g, struct ingest_work **ws, size_t n,
-    size_t *nobs)
+simple_batch(struct ingest *g, struct ingest_work **ws, size_t n)
 {
-	const struct oru_patient *pat;
-	struct pcache *p;
-	size_t i;
-	uint32_t j;
+	struct batch_scan sc;
 
 	if (g->nmsg_ids < n)
 		return false;
-	*nobs = 0;
-	for (i = 0; i < n; i++) {
-		if (ws[i]->quarantine || ws[i]->ignored || !ws[i]->parsed)
-			continue;
-		for (j = 0; j < ws[i]->oru.npatients; j++) {
-			pat = &ws[i]->oru.patients[j];
-			if (pat->nobs == 0)
-				continue;
-			p = pcache_get(g, pat->id.p, pat->id.len, false);
-			if (p == NULL || p->db_id == 0 || p->pending ||
-			    p->enrolled || p->seq > g->landed)
-				return false;
-			*nobs += pat->nobs;
-		}
-	}
-	return g->nobs_ids >= *nobs;
+	scan_batch(g, ws, n, &sc);
+	return !sc.unknown && !sc.enrolled && !sc.unlanded &&
+	    g->nobs_ids >= sc.nobs;
 }
 
 int
@@ -1987,7 +1992,7 @@ ingest_send(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 {
 	const struct oru_patient *pat;
 	struct ingest_work *w;
-	size_t i, nobs;
+	size_t i;
 	uint32_t j;
 	int busy;
 
@@ -2001,7 +2006,7 @@ ingest_send(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 	if (!ingest_connected(g))
 		return 1;
 	check_notifies(g);
-	if (g->need_flush || !simple_batch(g, ws, n, &nobs))
+	if (g->need_flush || !simple_batch(g, ws, n))
 		return 1;
 	reset_batch(g);
 	SD(g)->batch = ws;
