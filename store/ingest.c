@@ -513,6 +513,20 @@ pipe_sync(struct ingest *g)
 	return 0;
 }
 
+/* Keep a statement's error for the log: its SQLSTATE, no patient data. */
+static void
+note_error(struct ingest *g, const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+	/* Data errors (22, 23) may quote values: code only. */
+	snprintf(g->err, sizeof(g->err), "%s (SQLSTATE %s)",
+	    state != NULL && (strncmp(state, "22", 2) == 0 ||
+	    strncmp(state, "23", 2) == 0) ? "data refused" :
+	    primary != NULL ? primary : "error", state ? state : "?");
+}
+
 /*
  * Read every result of the current side's synced pipeline in order,
  * handing rows to handle(). Returns 0, -1 connection lost, -2 a statement
@@ -526,7 +540,7 @@ pipe_read(struct ingest *g,
 	PGresult *res;
 	ExecStatusType st;
 	size_t i;
-	int rc = 0;
+	int rc = 0, nulls;
 
 	for (i = 0; i < d->nq; i++) {
 		res = PQgetResult(d->conn);
@@ -541,16 +555,7 @@ pipe_read(struct ingest *g,
 			if (rc == 0 && handle != NULL)
 				handle(g, &d->q[i], res);
 		} else if (st != PGRES_PIPELINE_ABORTED && rc == 0) {
-			const char *state = PQresultErrorField(res,
-			    PG_DIAG_SQLSTATE);
-
-			/* Data errors (22, 23) may quote values: code only. */
-			snprintf(g->err, sizeof(g->err), "%s (SQLSTATE %s)",
-			    state != NULL && (strncmp(state, "22", 2) == 0 ||
-			    strncmp(state, "23", 2) == 0) ? "data refused" :
-			    PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) ?
-			    PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) :
-			    "error", state ? state : "?");
+			note_error(g, res);
 			rc = -2;
 		}
 		PQclear(res);
@@ -563,9 +568,22 @@ pipe_read(struct ingest *g,
 			PQclear(res);
 		}
 	}
-	/* Then the sync itself. */
-	while ((res = PQgetResult(d->conn)) != NULL) {
+	/*
+	 * Then the sync itself. An error before it is the implicit COMMIT's
+	 * (a statement sent without BEGIN commits at the sync): that batch
+	 * did not go in. Two NULLs in a row: nothing more is coming.
+	 */
+	for (nulls = 0; nulls < 2;) {
+		if ((res = PQgetResult(d->conn)) == NULL) {
+			nulls++;
+			continue;
+		}
+		nulls = 0;
 		st = PQresultStatus(res);
+		if (st == PGRES_FATAL_ERROR && rc == 0) {
+			note_error(g, res);
+			rc = -2;
+		}
 		PQclear(res);
 		if (st == PGRES_PIPELINE_SYNC)
 			break;
@@ -720,15 +738,15 @@ prepare_inserts(struct ingest *g, PGconn *c, char **cause)
 	return rc;
 }
 
-/* Open one session: search path, LISTEN (when told), statements, pipeline mode. */
+/* Open one session: search path, LISTEN, statements, pipeline mode. */
 static int
-connect_side(struct ingest *g, PGconn *c, bool listen, char **cause)
+connect_side(struct ingest *g, PGconn *c, char **cause)
 {
 	size_t i;
 
-	if (db_set_search_path(c, cause) != 0 || (listen &&
+	if (db_set_search_path(c, cause) != 0 ||
 	    db_exec(c, "listening for enrollments",
-	    "LISTEN labwatch_enrollment", cause) != 0))
+	    "LISTEN labwatch_enrollment", cause) != 0)
 		return -1;
 	for (i = 0; i < sizeof(statements) / sizeof(statements[0]); i++)
 		if (prepare(c, statements[i].name, statements[i].sql,
@@ -759,7 +777,7 @@ ingest_connect(struct ingest *g, char **cause)
 		    store_migrate(g->sides[i].conn, g->o.sql_dir, &applied,
 		    cause) != 0)
 			goto fail;
-		if (connect_side(g, g->sides[i].conn, i == 0, cause) != 0)
+		if (connect_side(g, g->sides[i].conn, cause) != 0)
 			goto fail;
 	}
 	g->cur = 0;
@@ -771,22 +789,25 @@ fail:
 }
 
 /*
- * Enrollment changes made by people: forget what we cached. Session 0
- * listens; it is read when it has no batch in flight (a notification
- * waits at most one batch more).
+ * Enrollment changes made by people: forget what we cached. Both sessions
+ * listen, and the one the next batch goes to is idle, so it has heard
+ * every change committed before (the other's copy, read when it is idle
+ * in turn, costs one more reload of the histories).
  */
 static void
 check_notifies(struct ingest *g)
 {
-	PGconn *c = g->sides[0].conn;
 	PGnotify *n;
+	int i;
 
-	if (g->state[0] != SIDE_IDLE || c == NULL)
-		return;
-	PQconsumeInput(c);
-	while ((n = PQnotifies(c)) != NULL) {
-		g->need_flush = true;
-		PQfreemem(n);
+	for (i = 0; i < 2; i++) {
+		if (g->state[i] != SIDE_IDLE || g->sides[i].conn == NULL)
+			continue;
+		PQconsumeInput(g->sides[i].conn);
+		while ((n = PQnotifies(g->sides[i].conn)) != NULL) {
+			g->need_flush = true;
+			PQfreemem(n);
+		}
 	}
 }
 
@@ -1703,7 +1724,8 @@ fail_batch(struct ingest *g, int rc, char **cause)
 	struct side *d = SD(g);
 
 	*cause = xstrdup(g->err);
-	if (rc == -2 && d->conn != NULL &&
+	/* A one-statement batch has no transaction left to end. */
+	if (rc == -2 && !d->simple && d->conn != NULL &&
 	    PQstatus(d->conn) == CONNECTION_OK) {
 		/* Queries sent before it are read back with it. */
 		if (send_sql(g, "ROLLBACK", Q_IGNORE) != 0 ||
@@ -1820,11 +1842,11 @@ ingest_start(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 
 	/* Round trip 1. */
 	g->state[g->cur] = SIDE_STARTED;
+	SD(g)->simple = false;
 	if (send_sql(g, "BEGIN", Q_IGNORE) != 0)
 		return fail_batch(g, -1, cause);
 	SD(g)->batch = ws;
 	SD(g)->nbatch = n;
-	SD(g)->simple = false;
 	SD(g)->seq = ++g->seq;
 	for (i = 0; i < n; i++) {
 		ws[i]->message_id = -1;

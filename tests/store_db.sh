@@ -153,6 +153,24 @@ check "kill -9 mid-drain: all 400 stored exactly once" \
 	test "$(q "select count(*) from labwatch.messages")" -eq $((before + 400))
 check "no control id twice" test "$(q "select count(*) from (select control_id from labwatch.messages where outcome <> 'quarantined' group by sending_application, sending_facility, control_id having count(*) > 1) d")" -eq 0
 echo "drain interrupted after $((mid - before)) of 400"
+
+# 8. A failure at COMMIT (here a deferred trigger an administrator added)
+#    for a batch written in one statement (a known patient, one frame per
+#    batch): not ACKed as accepted, and the frames around it stored.
+q "create function labwatch.refuse_commitfail() returns trigger language plpgsql as \$\$ begin if new.control_id = 'COMMITFAIL' then raise exception 'refused at commit'; end if; return new; end \$\$"
+q "create constraint trigger refuse_commitfail after insert on labwatch.messages deferrable initially deferred for each row execute function labwatch.refuse_commitfail()"
+{
+	oru C300 CF1 20261120073000 "1742-6|NM|30|U/L|10-40"
+	oru C400 CF2 20261120073000 "1742-6|NM|31|U/L|10-40"
+	oru C300 COMMITFAIL 20261121073000 "1742-6|NM|32|U/L|10-40"
+	oru C400 CF3 20261121073000 "1742-6|NM|33|U/L|10-40"
+} >"$TMP/commitfail.hl7"
+feed --batch 1 "$TMP/commitfail.hl7" >"$TMP/8.json" 2>/dev/null
+check "failed at COMMIT: not ACKed as accepted" json_assert "$TMP/8.json" \
+	'len(L) == 4 and L[2]["ack_code"] not in ("AA", "CA") and all(L[i]["ack_code"] == "AA" for i in (0, 1, 3))'
+check "failed at COMMIT: the frames around it stored, it not" \
+	test "$(q "select string_agg(control_id, ',' order by control_id) from labwatch.messages where control_id in ('CF1', 'CF2', 'CF3', 'COMMITFAIL')")" = "CF1,CF2,CF3"
+q "drop trigger refuse_commitfail on labwatch.messages"
 check_observation_links
 
 done_testing
