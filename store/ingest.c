@@ -1311,8 +1311,7 @@ send_alert(struct ingest *g, struct ingest_work *w, struct pcache *p,
 	v[8] = pint(g, w->message_id);
 	v[9] = pbuf(g, summary);
 	v[10] = details && details->len ? pbuf(g, details) : "{}";
-	g->alerts++;
-	w->nalerts++;
+	w->nalerts++;	/* counted in g->alerts once committed */
 	return send_prep(g, "ins_alert", 11, v, NULL, NULL, Q_IGNORE, NULL);
 }
 
@@ -1850,6 +1849,7 @@ ingest_start(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 	SD(g)->seq = ++g->seq;
 	for (i = 0; i < n; i++) {
 		ws[i]->message_id = -1;
+		ws[i]->nalerts = 0;	/* a retry counts again */
 		queue_message_row(g, ws[i]);
 	}
 	if (send_message_rows(g) != 0)
@@ -1982,9 +1982,11 @@ ingest_finish(struct ingest *g, char **cause)
 		g->cur = keep;
 		return rc;
 	}
-	if (d->simple)
-		for (i = 0; i < d->nbatch; i++)
+	for (i = 0; i < d->nbatch; i++) {
+		if (d->simple)
 			set_outcome(d->batch[i]);
+		g->alerts += d->batch[i]->nalerts;
+	}
 	g->state[g->cur] = SIDE_IDLE;
 	g->cur = keep;
 	return 0;
@@ -2041,6 +2043,7 @@ ingest_send(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 		queue_message_row(g, w);
 		/* As if it went in; ins_new drops the rows if not. */
 		w->message_id = w->reserved_id;
+		w->nalerts = 0;
 		if (w->quarantine || w->ignored || !w->parsed)
 			continue;
 		for (j = 0; j < w->oru.npatients; j++) {

@@ -128,7 +128,7 @@ void ingest_abort(struct ingest *g);
 int ingest_quarantine(struct ingest *g, struct ingest_work *w,
     const char *reason, char **cause);
 
-/* Alerts written since start. */
+/* Alerts committed since start (not those of batches rolled back). */
 uint64_t ingest_alerts(const struct ingest *g);
 
 #endif
