@@ -1782,6 +1782,16 @@ scan_batch(struct ingest *g, struct ingest_work **ws, size_t n,
 	}
 }
 
+/* The side whose batch has been committing the longest, or -1. */
+static int
+oldest_committing(const struct ingest *g)
+{
+	if (g->state[0] == SIDE_COMMITTING && (g->state[1] != SIDE_COMMITTING ||
+	    g->sides[0].seq < g->sides[1].seq))
+		return 0;
+	return g->state[1] == SIDE_COMMITTING ? 1 : -1;
+}
+
 int
 ingest_start(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 {
@@ -1796,8 +1806,7 @@ ingest_start(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 	if (g->state[0] == SIDE_STARTED || g->state[1] == SIDE_STARTED)
 		abort();	/* the caller commits or aborts first */
 	/* The side without a batch in flight. */
-	other = g->state[0] == SIDE_COMMITTING ? 0 : g->state[1] ==
-	    SIDE_COMMITTING ? 1 : -1;
+	other = oldest_committing(g);
 	if (other >= 0)
 		g->cur = 1 - other;
 	if (!ingest_connected(g)) {
@@ -1961,16 +1970,12 @@ ingest_finish(struct ingest *g, char **cause)
 {
 	struct side *d;
 	size_t i;
-	int rc, keep = g->cur;
+	int rc, keep = g->cur, side = oldest_committing(g);
 
 	/* The older batch in flight: they land in order. */
-	if (g->state[0] == SIDE_COMMITTING && (g->state[1] !=
-	    SIDE_COMMITTING || g->sides[0].seq < g->sides[1].seq))
-		g->cur = 0;
-	else if (g->state[1] == SIDE_COMMITTING)
-		g->cur = 1;
-	else
+	if (side < 0)
 		return 0;
+	g->cur = side;
 	d = SD(g);
 	g->landed = d->seq;
 	if (d->simple)
@@ -2023,8 +2028,7 @@ ingest_send(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 	if (g->state[0] == SIDE_STARTED || g->state[1] == SIDE_STARTED ||
 	    (g->state[0] == SIDE_COMMITTING && g->state[1] == SIDE_COMMITTING))
 		abort();	/* the caller lands a batch first */
-	busy = g->state[0] == SIDE_COMMITTING ? 0 : g->state[1] ==
-	    SIDE_COMMITTING ? 1 : -1;
+	busy = oldest_committing(g);
 	if (busy >= 0)
 		g->cur = 1 - busy;
 	if (!ingest_connected(g))

@@ -422,6 +422,13 @@ done(struct store *s, struct batch *b)
 	complete(s, b->items, b->n);
 }
 
+/* The batch slot that is not b (either, when b is NULL). */
+static struct batch *
+other_batch(struct store *s, const struct batch *b)
+{
+	return b == &s->batches[0] ? &s->batches[1] : &s->batches[0];
+}
+
 /* b cannot be written now: spool it (AA once fsync'ed), or refuse it. */
 static void
 spool_batch(struct store *s, struct batch *b)
@@ -456,8 +463,7 @@ spool_batch(struct store *s, struct batch *b)
 static void
 write_alone(struct store *s, struct batch *b)
 {
-	struct batch *other = b == &s->batches[0] ? &s->batches[1] :
-	    &s->batches[0];
+	struct batch *other = other_batch(s, b);
 
 	if (try_connect(s) && drain_spool(s, other) == 0 &&
 	    write_works(s, b->wp, b->n) == 0)
@@ -576,8 +582,7 @@ process_one(struct store *s, struct batch *b)
 static void
 process(struct store *s, struct batch *b)
 {
-	struct batch *o = b == &s->batches[0] ? &s->batches[1] :
-	    &s->batches[0];
+	struct batch *o = other_batch(s, b);
 	size_t h;
 
 	if (s->flight != NULL || b->n < SPLIT_MIN) {
@@ -615,8 +620,7 @@ writer(void *arg)
 		}
 		nr = s->next_rules;
 		s->next_rules = NULL;
-		b = s->flight == &s->batches[0] ? &s->batches[1] :
-		    &s->batches[0];
+		b = other_batch(s, s->flight);	/* the free one */
 		for (n = 0; n < s->cfg.batch_max && s->in_head != NULL; n++) {
 			it = s->in_head;
 			s->in_head = it->next;

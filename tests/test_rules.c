@@ -14,14 +14,6 @@
 
 #include "testutil.h"
 
-#ifndef RULES_DATADIR
-#define RULES_DATADIR "rules/data"
-#endif
-#ifndef RULES_TESTDATA
-#define RULES_TESTDATA "tests/data/rules"
-#endif
-
-#define N(a) (sizeof(a) / sizeof((a)[0]))
 
 TestSuite(rules, .init = rules_setup, .fini = rules_teardown);
 

@@ -59,6 +59,16 @@ test_vis(const char *p, size_t n, int slot)
 }
 
 #ifdef LABWATCH_RULES_H
+/* Makefile.am passes both; these serve a suite built by hand. */
+#ifndef RULES_DATADIR
+#define RULES_DATADIR "rules/data"
+#endif
+#ifndef RULES_TESTDATA
+#define RULES_TESTDATA "tests/data/rules"
+#endif
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
 /* The shipped protocol, loaded before each test of a suite that uses it. */
 static struct rules *R;
 
