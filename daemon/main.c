@@ -276,10 +276,23 @@ xevent(struct event *ev)
 	return ev;
 }
 
+/* The store's messages (level 0 error .. 3 debug) into our log. */
+static void
+store_log(void *arg, int level, const char *msg)
+{
+	static const enum log_level by_level[] = { LOG_LEVEL_ERROR,
+		LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
+
+	(void)arg;
+	log_peer(by_level[level < 0 ? 0 : level > 3 ? 3 : level], NULL, "%s",
+	    msg);
+}
+
 static void
 store_config_from(const struct config *cfg, struct store_config *sc)
 {
 	memset(sc, 0, sizeof(*sc));
+	sc->log = store_log;
 	sc->conninfo = cfg->db;
 	sc->protocol_path = config_protocol(cfg);
 	sc->sql_dir = cfg->migrate ? config_sql_dir(cfg) : NULL;

@@ -32,6 +32,7 @@
 #include "obs.h"
 #include "pgarr.h"
 #include "rules/rules.h"
+#include "text.h"
 
 #define ID_BLOCK 4096
 #define OBS_COLS 29
@@ -107,6 +108,7 @@ struct ingest {
 	uint64_t alerts;
 	uint64_t ack_seq;
 	char err[256];
+	char sqlstate[6];	/* of the last failed statement, "" */
 };
 
 /* ---- small helpers ---- */
@@ -186,66 +188,12 @@ pcache_get(struct ingest *g, const char *pid, size_t len, bool create)
 	return p;
 }
 
-/* Length of the valid UTF-8 sequence at p, 0 if invalid. */
-static size_t
-utf8_len(const unsigned char *p, size_t n)
-{
-	unsigned c = p[0];
-	size_t len, i;
-
-	if (c < 0x80)
-		return 1;
-	if (c < 0xc2 || c > 0xf4)
-		return 0;
-	len = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] > 0x9f) ||
-	    (c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] > 0x8f))
-		return 0;
-	return len;
-}
-
-/*
- * A NUL-terminated parameter: valid UTF-8 (PostgreSQL refuses anything
- * else in text), invalid bytes as U+FFFD, control bytes but tab and
- * newline dropped. Lives until the next batch.
- */
-static size_t
-sanitize(char *out, const char *p, size_t len)
-{
-	char *o = out;
-	const unsigned char *s = (const unsigned char *)p, *end = s + len;
-	size_t u;
-
-	while (s < end) {
-		if (*s < 0x20 && *s != '\t' && *s != '\n') {
-			s++;
-			continue;
-		}
-		u = utf8_len(s, (size_t)(end - s));
-		if (u == 0) {
-			memcpy(o, "\xef\xbf\xbd", 3);
-			o += 3;
-			s++;
-			continue;
-		}
-		memcpy(o, s, u);
-		o += u;
-		s += u;
-	}
-	return (size_t)(o - out);
-}
-
 static const char *
 pstr(struct ingest *g, const char *p, size_t len)
 {
 	char *out = hl7_arena_alloc(&g->arena, len * 3 + 1);
 
-	out[sanitize(out, p, len)] = '\0';
+	out[text_sanitize(out, p, len)] = '\0';
 	return out;
 }
 
@@ -253,7 +201,7 @@ pstr(struct ingest *g, const char *p, size_t len)
 static void
 col_str(struct pgarr *a, const char *p, size_t len)
 {
-	pgarr_commit(a, sanitize(pgarr_reserve(a, len * 3), p, len));
+	pgarr_commit(a, text_sanitize(pgarr_reserve(a, len * 3), p, len));
 }
 
 /* As col_str(), NULL for an empty string. */
@@ -264,6 +212,15 @@ col_opt(struct pgarr *a, const char *p, size_t len)
 		pgarr_null(a);
 	else
 		col_str(a, p, len);
+}
+
+/* A keyed value (text.h): as is, or its digest when longer than max. */
+static void
+col_key(struct pgarr *a, struct hl7_str v, size_t max)
+{
+	size_t cap = (v.len < max ? v.len : max) * 3 + 72;
+
+	pgarr_commit(a, text_key_form(pgarr_reserve(a, cap), v.p, v.len, max));
 }
 
 /* A string of ours (ASCII), NULL for NULL. */
@@ -513,26 +470,67 @@ pipe_sync(struct ingest *g)
 	return 0;
 }
 
-/* Keep a statement's error for the log: its SQLSTATE, no patient data. */
-static void
+enum ingest_rc
+ingest_classify(const char *sqlstate)
+{
+	/*
+	 * Not what a message holds: our statements take every value as a
+	 * parameter, so these are the database's state, and pass.
+	 */
+	static const char *const down[] = {
+		"08",		/* connection exception */
+		"25",		/* invalid transaction state */
+		"40",		/* transaction rollback (deadlock, serialization) */
+		"42",		/* permissions, a schema not as migrated */
+		"53",		/* insufficient resources (disk full, memory) */
+		"55",		/* object not in prerequisite state (a lock) */
+		"57",		/* operator intervention (shutdown, cancel) */
+		"58",		/* system error (I/O) */
+		"F0",		/* configuration file error */
+	};
+	static const char *const refused[] = {
+		"22",		/* data exception */
+		"23",		/* integrity constraint violation */
+		"54",		/* program limit exceeded (index row size) */
+	};
+	size_t i;
+
+	if (sqlstate == NULL || strlen(sqlstate) != 5)
+		return INGEST_ERROR;
+	for (i = 0; i < sizeof(down) / sizeof(down[0]); i++)
+		if (strncmp(sqlstate, down[i], strlen(down[i])) == 0)
+			return INGEST_DOWN;
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		if (strncmp(sqlstate, refused[i], 2) == 0)
+			return INGEST_REFUSED;
+	return INGEST_ERROR;
+}
+
+/*
+ * Keep a statement's error for the log: its SQLSTATE, no patient data.
+ * Returns what it means for the batch.
+ */
+static enum ingest_rc
 note_error(struct ingest *g, const PGresult *res)
 {
 	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 	const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	enum ingest_rc rc = ingest_classify(state);
 
-	/* Data errors (22, 23) may quote values: code only. */
+	snprintf(g->sqlstate, sizeof(g->sqlstate), "%s", state ? state : "");
+	/* Data errors (22, 23, 54) may quote values: code only. */
 	snprintf(g->err, sizeof(g->err), "%s (SQLSTATE %s)",
-	    state != NULL && (strncmp(state, "22", 2) == 0 ||
-	    strncmp(state, "23", 2) == 0) ? "data refused" :
+	    rc == INGEST_REFUSED ? "data refused" :
 	    primary != NULL ? primary : "error", state ? state : "?");
+	return rc;
 }
 
 /*
  * Read every result of the current side's synced pipeline in order,
- * handing rows to handle(). Returns 0, -1 connection lost, -2 a statement
- * failed.
+ * handing rows to handle(). Returns INGEST_OK, INGEST_DOWN (connection
+ * lost), or what the first failed statement's SQLSTATE means.
  */
-static int
+static enum ingest_rc
 pipe_read(struct ingest *g,
     void (*handle)(struct ingest *, const struct query *, PGresult *))
 {
@@ -540,12 +538,15 @@ pipe_read(struct ingest *g,
 	PGresult *res;
 	ExecStatusType st;
 	size_t i;
-	int rc = 0, nulls;
+	enum ingest_rc rc = INGEST_OK;
+	int nulls;
 
+	g->sqlstate[0] = '\0';
 	for (i = 0; i < d->nq; i++) {
 		res = PQgetResult(d->conn);
 		if (res == NULL) {
-			rc = PQstatus(d->conn) == CONNECTION_OK ? -2 : -1;
+			rc = PQstatus(d->conn) == CONNECTION_OK ?
+			    INGEST_ERROR : INGEST_DOWN;
 			snprintf(g->err, sizeof(g->err), "missing result: %s",
 			    PQerrorMessage(d->conn));
 			break;
@@ -554,10 +555,8 @@ pipe_read(struct ingest *g,
 		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
 			if (rc == 0 && handle != NULL)
 				handle(g, &d->q[i], res);
-		} else if (st != PGRES_PIPELINE_ABORTED && rc == 0) {
-			note_error(g, res);
-			rc = -2;
-		}
+		} else if (st != PGRES_PIPELINE_ABORTED && rc == INGEST_OK)
+			rc = note_error(g, res);
 		PQclear(res);
 		/* Each query's results end with a NULL. */
 		while ((res = PQgetResult(d->conn)) != NULL) {
@@ -580,27 +579,25 @@ pipe_read(struct ingest *g,
 		}
 		nulls = 0;
 		st = PQresultStatus(res);
-		if (st == PGRES_FATAL_ERROR && rc == 0) {
-			note_error(g, res);
-			rc = -2;
-		}
+		if (st == PGRES_FATAL_ERROR && rc == INGEST_OK)
+			rc = note_error(g, res);
 		PQclear(res);
 		if (st == PGRES_PIPELINE_SYNC)
 			break;
 	}
 	d->nq = 0;
 	if (PQstatus(d->conn) != CONNECTION_OK)
-		rc = -1;
+		rc = INGEST_DOWN;
 	return rc;
 }
 
 /* Sync and read (pipe_sync, then pipe_read). */
-static int
+static enum ingest_rc
 pipe_run(struct ingest *g,
     void (*handle)(struct ingest *, const struct query *, PGresult *))
 {
 	if (pipe_sync(g) != 0)
-		return -1;
+		return INGEST_DOWN;
 	return pipe_read(g, handle);
 }
 
@@ -761,31 +758,58 @@ connect_side(struct ingest *g, PGconn *c, char **cause)
 	return 0;
 }
 
-int
+/* PostgreSQL's notices (migrations, triggers) into our log, one line each. */
+static void
+notice(void *arg, const PGresult *res)
+{
+	struct ingest *g = arg;
+	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	char msg[320];
+	int level = 3;
+
+	if (sev != NULL && strcmp(sev, "WARNING") == 0)
+		level = 1;
+	else if (sev != NULL && strcmp(sev, "NOTICE") == 0)
+		level = 2;
+	snprintf(msg, sizeof(msg), "PostgreSQL %s (SQLSTATE %s): %.200s",
+	    sev ? sev : "notice", state ? state : "?",
+	    primary ? primary : "");
+	if (g->o.log != NULL)
+		g->o.log(g->o.log_arg, level, msg);
+}
+
+enum ingest_rc
 ingest_connect(struct ingest *g, char **cause)
 {
+	enum ingest_rc rc = INGEST_DOWN;
 	int applied, i;
 
 	if (ingest_connected(g))
-		return 0;
+		return INGEST_OK;
 	disconnect(g);
 	for (i = 0; i < 2; i++) {
 		g->sides[i].conn = db_connect(g->o.conninfo, "labwatchd", cause);
 		if (g->sides[i].conn == NULL)
 			goto fail;
-		if (i == 0 && g->o.sql_dir != NULL &&
+		PQsetNoticeReceiver(g->sides[i].conn, notice, g);
+		if ((i == 0 && g->o.sql_dir != NULL &&
 		    store_migrate(g->sides[i].conn, g->o.sql_dir, &applied,
-		    cause) != 0)
+		    cause) != 0) ||
+		    connect_side(g, g->sides[i].conn, cause) != 0) {
+			/* Reached, but our schema or statements are refused. */
+			if (PQstatus(g->sides[i].conn) == CONNECTION_OK)
+				rc = INGEST_ERROR;
 			goto fail;
-		if (connect_side(g, g->sides[i].conn, cause) != 0)
-			goto fail;
+		}
 	}
 	g->cur = 0;
 	g->need_flush = false;
-	return 0;
+	return INGEST_OK;
 fail:
 	disconnect(g);
-	return -1;
+	return rc;
 }
 
 /*
@@ -857,6 +881,13 @@ ingest_prepare(struct ingest *g, struct ingest_work *w)
 	/* MSH-15/16 ask for enhanced mode: the sender will see CA, CE, CR. */
 	if (w->oru.accept_ack.len > 0 || w->oru.app_ack.len > 0)
 		w->ack_code[0] = 'C';
+	if ((w->reason = text_check_keys(&w->oru, &w->msg.err)) != NULL) {
+		/* Too long for its index, or bytes a sanitiser would change. */
+		w->quarantine = true;
+		w->err_code = HL7_ERR_DATA_TYPE;
+		w->ack_code[1] = 'E';
+		return;
+	}
 	if (!w->oru.is_oru) {
 		if (g->o.refuse_other_types) {
 			w->quarantine = true;
@@ -952,9 +983,12 @@ queue_message_row(struct ingest *g, struct ingest_work *w)
 	pgarr_float8(&c[1], (double)w->received_at);
 	col_str(&c[2], w->peer, strlen(w->peer));
 	if (w->parsed) {
-		col_str(&c[3], o->sending_app.p, o->sending_app.len);
-		col_str(&c[4], o->sending_facility.p, o->sending_facility.len);
-		col_opt(&c[5], o->control_id.p, o->control_id.len);
+		col_key(&c[3], o->sending_app, TEXT_MAX_HD);
+		col_key(&c[4], o->sending_facility, TEXT_MAX_HD);
+		if (o->control_id.len == 0)
+			pgarr_null(&c[5]);
+		else
+			col_key(&c[5], o->control_id, TEXT_MAX_ID);
 		col_opt(&c[6], o->type, strlen(o->type));
 		col_opt(&c[7], o->version.p, o->version.len);
 	} else {
@@ -963,7 +997,8 @@ queue_message_row(struct ingest *g, struct ingest_work *w)
 		/* Keep what can be read of MSH so an analyst can find it. */
 		if (w->quarantine &&
 		    hl7_ack_recover_control_id(w->data, w->len, cid, sizeof(cid)) > 0)
-			col_str(&c[5], cid, strlen(cid));
+			col_key(&c[5], (struct hl7_str){ cid, strlen(cid) },
+			    TEXT_MAX_ID);
 		else
 			pgarr_null(&c[5]);
 		pgarr_null(&c[6]);
@@ -1717,22 +1752,22 @@ reset_batch(struct ingest *g)
  * same pipeline, or drop the session if even that fails) and forget the
  * caches, which may hold what was never committed.
  */
-static int
-fail_batch(struct ingest *g, int rc, char **cause)
+static enum ingest_rc
+fail_batch(struct ingest *g, enum ingest_rc rc, char **cause)
 {
 	struct side *d = SD(g);
 
 	*cause = xstrdup(g->err);
 	/* A one-statement batch has no transaction left to end. */
-	if (rc == -2 && !d->simple && d->conn != NULL &&
+	if (rc != INGEST_DOWN && !d->simple && d->conn != NULL &&
 	    PQstatus(d->conn) == CONNECTION_OK) {
 		/* Queries sent before it are read back with it. */
 		if (send_sql(g, "ROLLBACK", Q_IGNORE) != 0 ||
-		    pipe_run(g, NULL) == -1 ||
+		    pipe_run(g, NULL) == INGEST_DOWN ||
 		    PQtransactionStatus(d->conn) != PQTRANS_IDLE)
-			rc = -1;	/* not back to a clean session */
+			rc = INGEST_DOWN;	/* not back to a clean session */
 	}
-	if (rc == -1)
+	if (rc == INGEST_DOWN)
 		disconnect_side(g, g->cur);
 	g->state[g->cur] = SIDE_IDLE;
 	pcache_flush(g);
@@ -1792,7 +1827,7 @@ oldest_committing(const struct ingest *g)
 	return g->state[1] == SIDE_COMMITTING ? 1 : -1;
 }
 
-int
+enum ingest_rc
 ingest_start(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 {
 	struct ingest_work *w;
@@ -1800,7 +1835,8 @@ ingest_start(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 	const struct oru_patient *pat;
 	size_t i, nobs = 0, ngroups = 0;
 	uint32_t j;
-	int rc, other;
+	enum ingest_rc rc;
+	int other;
 	const char *v[2];
 
 	if (g->state[0] == SIDE_STARTED || g->state[1] == SIDE_STARTED)
@@ -1812,7 +1848,7 @@ ingest_start(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 	if (!ingest_connected(g)) {
 		snprintf(g->err, sizeof(g->err), "not connected");
 		*cause = xstrdup(g->err);
-		return -1;
+		return INGEST_DOWN;
 	}
 	check_notifies(g);
 	if (g->need_flush) {
@@ -1821,7 +1857,7 @@ ingest_start(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 		 * flight: that one must be finished first.
 		 */
 		if (other >= 0)
-			return 1;
+			return INGEST_BUSY;
 		pcache_flush(g);
 		g->need_flush = false;
 	}
@@ -1835,7 +1871,7 @@ ingest_start(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 
 		scan_batch(g, ws, n, &sc);
 		if (sc.enrolled_unlanded)
-			return 1;
+			return INGEST_BUSY;
 	}
 	reset_batch(g);
 
@@ -1843,8 +1879,8 @@ ingest_start(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 	if (g->nmsg_ids < n) {
 		v[0] = pint(g, (int64_t)(n + ID_BLOCK));
 		if (send_prep(g, "ids_msg", 1, v, NULL, NULL, Q_MSG_IDS, NULL))
-			return fail_batch(g, -1, cause);
-		if ((rc = pipe_run(g, handle_rt1)) != 0)
+			return fail_batch(g, INGEST_DOWN, cause);
+		if ((rc = pipe_run(g, handle_rt1)) != INGEST_OK)
 			return fail_batch(g, rc, cause);
 	}
 
@@ -1852,7 +1888,7 @@ ingest_start(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 	g->state[g->cur] = SIDE_STARTED;
 	SD(g)->simple = false;
 	if (send_sql(g, "BEGIN", Q_IGNORE) != 0)
-		return fail_batch(g, -1, cause);
+		return fail_batch(g, INGEST_DOWN, cause);
 	SD(g)->batch = ws;
 	SD(g)->nbatch = n;
 	SD(g)->seq = ++g->seq;
@@ -1862,7 +1898,7 @@ ingest_start(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 		queue_message_row(g, ws[i]);
 	}
 	if (send_message_rows(g) != 0)
-		return fail_batch(g, -1, cause);
+		return fail_batch(g, INGEST_DOWN, cause);
 	for (i = 0; i < n; i++) {
 		w = ws[i];
 		if (w->quarantine || w->ignored || !w->parsed)
@@ -1878,21 +1914,21 @@ ingest_start(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 			if (p->db_id != 0 || p->pending)
 				continue;
 			p->pending = true;
-			v[0] = p->pid;
+			v[0] = pstr(g, p->pid, strlen(p->pid));
 			v[1] = pstr(g, pat->authority.p, pat->authority.len);
 			if (send_prep(g, "ins_patient", 2, v, NULL, NULL,
 			    Q_PATIENT, p) != 0)
-				return fail_batch(g, -1, cause);
+				return fail_batch(g, INGEST_DOWN, cause);
 			v[1] = rules_protocol_name(g->rules);
 			if (send_prep(g, "sel_enroll", 2, v, NULL, NULL,
 			    Q_ENROLL, p) != 0)
-				return fail_batch(g, -1, cause);
+				return fail_batch(g, INGEST_DOWN, cause);
 		}
 	}
 	if (g->nobs_ids < nobs) {
 		v[0] = pint(g, (int64_t)(nobs + ID_BLOCK));
 		if (send_prep(g, "ids_obs", 1, v, NULL, NULL, Q_OBS_IDS, NULL))
-			return fail_batch(g, -1, cause);
+			return fail_batch(g, INGEST_DOWN, cause);
 	}
 	/* At most one alert per observation, plus verdicts per group. */
 	if (g->nalert_ids < nobs + ngroups * (RULES_MAX_HOLD_RULES + 1)) {
@@ -1900,9 +1936,9 @@ ingest_start(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 		    (RULES_MAX_HOLD_RULES + 1) + ID_BLOCK));
 		if (send_prep(g, "ids_alert", 1, v, NULL, NULL, Q_ALERT_IDS,
 		    NULL))
-			return fail_batch(g, -1, cause);
+			return fail_batch(g, INGEST_DOWN, cause);
 	}
-	if ((rc = pipe_run(g, handle_rt1)) != 0)
+	if ((rc = pipe_run(g, handle_rt1)) != INGEST_OK)
 		return fail_batch(g, rc, cause);
 
 	/* Round trip 1b: histories of enrolled patients first seen now. */
@@ -1919,10 +1955,10 @@ ingest_start(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 		if (send_prep(g, "sel_history", 1, v, NULL, NULL, Q_HISTORY, p) ||
 		    send_prep(g, "sel_open_alerts", 2, v, NULL, NULL,
 		    Q_OPEN_ALERTS, p))
-			return fail_batch(g, -1, cause);
+			return fail_batch(g, INGEST_DOWN, cause);
 	}
 	if (SD(g)->nq > 0) {
-		if ((rc = pipe_run(g, handle_history)) != 0)
+		if ((rc = pipe_run(g, handle_history)) != INGEST_OK)
 			return fail_batch(g, rc, cause);
 		for (i = 0; i < g->cappc; i++)
 			if (g->pc[i] != NULL && g->pc[i]->fresh) {
@@ -1939,42 +1975,43 @@ ingest_start(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 		for (j = 0; j < w->oru.npatients; j++)
 			if (w->oru.patients[j].nobs > 0 &&
 			    patient_rows(g, w, &w->oru.patients[j]) != 0)
-				return fail_batch(g, -2, cause);
+				return fail_batch(g, INGEST_ERROR, cause);
 	}
 	/* Sent now, so that the server works on it while we go on. */
 	if (flush_observations(g) != 0)
-		return fail_batch(g, -1, cause);
+		return fail_batch(g, INGEST_DOWN, cause);
 	if (PQflush(SD(g)->conn) != 0) {
 		snprintf(g->err, sizeof(g->err), "sending: %s",
 		    PQerrorMessage(SD(g)->conn));
-		return fail_batch(g, -1, cause);
+		return fail_batch(g, INGEST_DOWN, cause);
 	}
 	reset_batch(g);
-	return 0;
+	return INGEST_OK;
 }
 
-int
+enum ingest_rc
 ingest_commit(struct ingest *g, char **cause)
 {
 	if (g->state[g->cur] != SIDE_STARTED ||
 	    g->state[1 - g->cur] == SIDE_COMMITTING)
 		abort();	/* finish the batch in flight first */
 	if (send_sql(g, "COMMIT", Q_IGNORE) != 0 || pipe_sync(g) != 0)
-		return fail_batch(g, -1, cause);
+		return fail_batch(g, INGEST_DOWN, cause);
 	g->state[g->cur] = SIDE_COMMITTING;
-	return 0;
+	return INGEST_OK;
 }
 
-int
+enum ingest_rc
 ingest_finish(struct ingest *g, char **cause)
 {
 	struct side *d;
 	size_t i;
-	int rc, keep = g->cur, side = oldest_committing(g);
+	enum ingest_rc rc;
+	int keep = g->cur, side = oldest_committing(g);
 
 	/* The older batch in flight: they land in order. */
 	if (side < 0)
-		return 0;
+		return INGEST_OK;
 	g->cur = side;
 	d = SD(g);
 	g->landed = d->seq;
@@ -1982,7 +2019,7 @@ ingest_finish(struct ingest *g, char **cause)
 		for (i = 0; i < d->nbatch; i++)
 			d->batch[i]->message_id = -1;
 	rc = pipe_read(g, handle_rt1);
-	if (rc != 0) {
+	if (rc != INGEST_OK) {
 		rc = fail_batch(g, rc, cause);
 		g->cur = keep;
 		return rc;
@@ -1994,7 +2031,7 @@ ingest_finish(struct ingest *g, char **cause)
 	}
 	g->state[g->cur] = SIDE_IDLE;
 	g->cur = keep;
-	return 0;
+	return INGEST_OK;
 }
 
 /*
@@ -2016,7 +2053,7 @@ simple_batch(struct ingest *g, struct ingest_work **ws, size_t n)
 	    g->nobs_ids >= sc.nobs;
 }
 
-int
+enum ingest_rc
 ingest_send(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 {
 	const struct oru_patient *pat;
@@ -2032,10 +2069,10 @@ ingest_send(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 	if (busy >= 0)
 		g->cur = 1 - busy;
 	if (!ingest_connected(g))
-		return 1;
+		return INGEST_BUSY;
 	check_notifies(g);
 	if (g->need_flush || !simple_batch(g, ws, n))
-		return 1;
+		return INGEST_BUSY;
 	reset_batch(g);
 	SD(g)->batch = ws;
 	SD(g)->nbatch = n;
@@ -2057,7 +2094,7 @@ ingest_send(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 			pcache_get(g, pat->id.p, pat->id.len, false)->seq =
 			    SD(g)->seq;
 			if (patient_rows(g, w, pat) != 0)
-				return fail_batch(g, -2, cause);
+				return fail_batch(g, INGEST_ERROR, cause);
 		}
 	}
 	/*
@@ -2066,11 +2103,11 @@ ingest_send(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 	 */
 	if (send_columns(g, "ins_new", g->msg_cols, MSG_COLS, g->obs_cols,
 	    OBS_COLS, Q_MSGS) != 0 || pipe_sync(g) != 0)
-		return fail_batch(g, -1, cause);
+		return fail_batch(g, INGEST_DOWN, cause);
 	g->obs_rows = 0;
 	g->state[g->cur] = SIDE_COMMITTING;
 	reset_batch(g);
-	return 0;
+	return INGEST_OK;
 }
 
 void
@@ -2086,40 +2123,45 @@ ingest_abort(struct ingest *g)
 	else
 		return;
 	/* What was sent before may hold errors: they are not ours to report. */
-	if (pipe_sync(g) != 0 || pipe_read(g, NULL) == -1)
-		(void)fail_batch(g, -1, &cause);
+	if (pipe_sync(g) != 0 || pipe_read(g, NULL) == INGEST_DOWN)
+		(void)fail_batch(g, INGEST_DOWN, &cause);
 	else
-		(void)fail_batch(g, -2, &cause);
+		(void)fail_batch(g, INGEST_ERROR, &cause);
 	free(cause);
 	g->cur = keep;
 }
 
-int
+enum ingest_rc
 ingest_batch(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 {
-	int rc;
+	enum ingest_rc rc;
 
 	if (g->state[0] != SIDE_IDLE || g->state[1] != SIDE_IDLE)
 		abort();	/* one batch at a time here */
-	if ((rc = ingest_start(g, ws, n, cause)) != 0)
+	if ((rc = ingest_start(g, ws, n, cause)) != INGEST_OK)
 		return rc;
-	if ((rc = ingest_commit(g, cause)) != 0)
+	if ((rc = ingest_commit(g, cause)) != INGEST_OK)
 		return rc;
 	return ingest_finish(g, cause);
 }
 
-int
+enum ingest_rc
 ingest_quarantine(struct ingest *g, struct ingest_work *w, const char *reason,
     char **cause)
 {
-	int rc;
-
 	w->quarantine = true;
+	w->ignored = false;
 	w->reason = reason;
 	w->err_code = HL7_ERR_INTERNAL;
-	memcpy(w->ack_code, "AR", 3);
-	rc = ingest_batch(g, &w, 1, cause);
-	return rc == 0 ? 0 : -1;
+	/* The content was refused: do not send it again as it is. */
+	w->ack_code[1] = 'E';
+	return ingest_batch(g, &w, 1, cause);
+}
+
+const char *
+ingest_sqlstate(const struct ingest *g)
+{
+	return g->sqlstate;
 }
 
 uint64_t

@@ -22,6 +22,10 @@
 
 struct rules;
 
+#ifndef LW_MUSTCHECK
+#define LW_MUSTCHECK __attribute__((warn_unused_result))
+#endif
+
 /* One frame in a batch. Reused from batch to batch (owned by the store). */
 struct ingest_work {
 	/* the frame */
@@ -48,9 +52,29 @@ struct ingest_work {
 	int64_t message_id;	/* 0 until inserted; -1 duplicate */
 	int64_t reserved_id;	/* the id its row is offered with */
 	unsigned nalerts;
+	bool settled;		/* the store's: its fate is final (written alone) */
 };
 
 struct ingest;
+
+/*
+ * What a batch call came to. A failed batch committed nothing, and *cause
+ * (malloc'ed) says why, with no patient data in it.
+ */
+enum ingest_rc {
+	INGEST_OK = 0,	/* committed (or sent), each w has its outcome */
+	INGEST_BUSY,	/* not now: see ingest_start() and ingest_send() */
+	INGEST_DOWN,	/* the database cannot take writes now: the
+			   session broke, or SQLSTATE 08, 25, 40, 42, 53,
+			   55, 57, 58, F0 (its state, not a message's):
+			   spool and retry later */
+	INGEST_REFUSED,	/* a statement was refused for the data it carried
+			   (SQLSTATE 22, 23, 54): one message is at fault */
+	INGEST_ERROR,	/* refused for another reason (a trigger raising
+			   an exception, an internal error): retried one by
+			   one, a message refused alone is at fault */
+};
+
 
 /* Options the pipeline needs from the configuration. */
 struct ingest_opts {
@@ -61,6 +85,9 @@ struct ingest_opts {
 	const char *default_charset;
 	bool refuse_other_types;
 	int tz_offset_min;
+	/* Where PostgreSQL's notices go (level 0 error .. 3 debug). */
+	void (*log)(void *arg, int level, const char *msg);
+	void *log_arg;
 };
 
 struct ingest *ingest_new(const struct ingest_opts *o, struct rules *r);
@@ -68,8 +95,12 @@ void ingest_free(struct ingest *g);
 /* Use these rules from the next batch on (the caller frees the old ones). */
 void ingest_set_rules(struct ingest *g, struct rules *r);
 
-/* Connect (and migrate) unless connected. 0, or -1 and *cause (malloc'ed). */
-int ingest_connect(struct ingest *g, char **cause);
+/*
+ * Connect (and migrate) unless connected: INGEST_OK; INGEST_DOWN when the
+ * database cannot be reached, INGEST_ERROR when it refuses our schema or
+ * statements; *cause (malloc'ed) then says why.
+ */
+enum ingest_rc ingest_connect(struct ingest *g, char **cause);
 bool ingest_connected(const struct ingest *g);
 
 /* Read the frame of w (no database); fills the prepare fields. */
@@ -77,16 +108,17 @@ void ingest_prepare(struct ingest *g, struct ingest_work *w);
 /* Build w's ACK into out; false when the sender asked for none. */
 bool ingest_ack(struct ingest *g, struct ingest_work *w, struct hl7_buf *out);
 
+/* What a SQLSTATE means for a batch (NULL: INGEST_ERROR). */
+enum ingest_rc ingest_classify(const char *sqlstate);
+/* The SQLSTATE of the last failed statement, "" when none. */
+const char *ingest_sqlstate(const struct ingest *g);
+
 /*
- * Write the prepared frames in one transaction. 0: committed, each w has
- * its outcome. -1: the connection failed (nothing committed; the caller
- * spools and retries later). -2: the database refused the batch for
- * another reason (nothing committed; the caller retries one by one).
- * *cause (malloc'ed) says why on failure; no patient data in it.
- * Nothing may be in flight (ingest_start/commit/finish below).
+ * Write the prepared frames in one transaction. Nothing may be in flight
+ * (ingest_start/commit/finish below).
  */
-int ingest_batch(struct ingest *g, struct ingest_work **w, size_t n,
-    char **cause);
+LW_MUSTCHECK enum ingest_rc ingest_batch(struct ingest *g,
+    struct ingest_work **w, size_t n, char **cause);
 
 /*
  * The same in three steps, so that two batches overlap: the ingest has two
@@ -94,39 +126,38 @@ int ingest_batch(struct ingest *g, struct ingest_work **w, size_t n,
  * round trip 1 runs in the other. The order is always
  *
  *	ingest_start(B);	// round trips 1 and 1b; B's writes sent
- *	ingest_finish();	// A: 0 committed, or failed as ingest_batch
+ *	ingest_finish();	// A: committed, or failed as ingest_batch
  *	ingest_commit();	// B's COMMIT sent (A must be finished)
  *
  * and B is only committed after A is: if A failed, the caller calls
  * ingest_abort() (B rolled back, nothing of it stays) and writes A and B
  * again one batch at a time. ingest_start returns as ingest_batch does,
- * or 1 when the batch in flight must be finished first (nothing sent:
- * the caches are to be reloaded, and B would read them without A's rows).
- * ingest_finish returns 0 when nothing is in flight.
+ * or INGEST_BUSY when the batch in flight must be finished first (nothing
+ * sent: the caches are to be reloaded, and B would read them without A's
+ * rows). ingest_finish returns INGEST_OK when nothing is in flight.
  */
-int ingest_start(struct ingest *g, struct ingest_work **w, size_t n,
-    char **cause);
+LW_MUSTCHECK enum ingest_rc ingest_start(struct ingest *g,
+    struct ingest_work **w, size_t n, char **cause);
 /*
  * The common case in one round trip: when every patient of the batch with
  * results is known and not enrolled (nothing the database answers but
  * duplicates changes what is written), send the whole transaction, COMMIT
- * included, and return 0; ingest_finish() lands it like any other. Such a
- * batch depends on no batch in flight, so it may be sent while the one
- * before it commits. 1: not that case, nothing sent (use ingest_start).
- * -1/-2 as ingest_batch.
+ * included; ingest_finish() lands it like any other. Such a batch depends
+ * on no batch in flight, so it may be sent while the one before it
+ * commits. INGEST_BUSY: not that case, nothing sent (use ingest_start).
  */
-int ingest_send(struct ingest *g, struct ingest_work **w, size_t n,
-    char **cause);
-int ingest_commit(struct ingest *g, char **cause);
-int ingest_finish(struct ingest *g, char **cause);
+LW_MUSTCHECK enum ingest_rc ingest_send(struct ingest *g,
+    struct ingest_work **w, size_t n, char **cause);
+LW_MUSTCHECK enum ingest_rc ingest_commit(struct ingest *g, char **cause);
+LW_MUSTCHECK enum ingest_rc ingest_finish(struct ingest *g, char **cause);
 void ingest_abort(struct ingest *g);
 
 /*
- * Store w alone as quarantined with the given reason (after ingest_batch
- * refused it). 0, or -1 as above.
+ * Store w alone as quarantined with the given reason (static text), AE
+ * (CE), after the database refused it with its batch.
  */
-int ingest_quarantine(struct ingest *g, struct ingest_work *w,
-    const char *reason, char **cause);
+LW_MUSTCHECK enum ingest_rc ingest_quarantine(struct ingest *g,
+    struct ingest_work *w, const char *reason, char **cause);
 
 /* Alerts committed since start (not those of batches rolled back). */
 uint64_t ingest_alerts(const struct ingest *g);

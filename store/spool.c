@@ -334,6 +334,12 @@ spool_pending(const struct spool *sp)
 	return sp->pending;
 }
 
+uint64_t
+spool_pending_bytes(const struct spool *sp)
+{
+	return sp->end - sp->drained;
+}
+
 void
 spool_rewind(struct spool *sp)
 {

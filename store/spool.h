@@ -40,6 +40,8 @@ int spool_append(struct spool *sp, uint8_t kind, int64_t received_at,
     uint64_t total, const char *peer, const char *data, size_t len);
 /* Records appended and not yet drained. */
 uint64_t spool_pending(const struct spool *sp);
+/* Bytes of those records (headers included). */
+uint64_t spool_pending_bytes(const struct spool *sp);
 /* Rewind the drain cursor to the first undrained record. */
 void spool_rewind(struct spool *sp);
 /* Next record from the drain cursor: 1 and *rec, 0 at the end, -1 on error. */

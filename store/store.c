@@ -50,8 +50,13 @@ struct store {
 	bool stopping;
 	int efd;
 
+	struct spool *dead;		/* what the database refuses even quarantined */
+
 	struct store_stats stats;
 	time_t last_connect;
+	enum { DB_UNKNOWN, DB_UP, DB_DOWN } db_state;	/* as last logged */
+	time_t down_since;
+	bool drain_stalled;		/* the last drain step failed: wait */
 
 	struct batch {
 		struct ingest_work *works;	/* batch_max reusable slots */
@@ -84,8 +89,6 @@ slog(struct store *s, int level, const char *fmt, ...)
 	char msg[512];
 	va_list ap;
 
-	if (s->cfg.log == NULL)
-		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -229,6 +232,36 @@ set_work(struct ingest_work *w, enum store_frame_kind kind, const char *data,
 	w->peer = peer;
 	w->received_at = at;
 	w->spool_ref = ref;
+	w->settled = false;
+}
+
+/*
+ * The database went away (cause, freed here): said once, not at every
+ * retry, so that an outage is two lines in the journal.
+ */
+static void
+db_down(struct store *s, char *cause)
+{
+	if (s->db_state != DB_DOWN) {
+		slog(s, 0, "database unreachable or not taking writes: %s; "
+		    "frames go to the spool until it is back", cause);
+		s->db_state = DB_DOWN;
+		s->down_since = time(NULL);
+	}
+	free(cause);
+}
+
+static void
+db_up(struct store *s)
+{
+	if (s->db_state == DB_DOWN)
+		slog(s, 2, "database back after %lld s; the spool holds %llu "
+		    "frames (%llu bytes)", (long long)(time(NULL) -
+		    s->down_since), (unsigned long long)spool_pending(s->spool),
+		    (unsigned long long)spool_pending_bytes(s->spool));
+	else if (s->db_state == DB_UNKNOWN)
+		slog(s, 2, "database connected");
+	s->db_state = DB_UP;
 }
 
 static bool
@@ -242,150 +275,242 @@ try_connect(struct store *s)
 	if (now - s->last_connect < RECONNECT_SECONDS)
 		return false;
 	s->last_connect = now;
-	if (ingest_connect(s->g, &cause) != 0) {
-		slog(s, 1, "database unreachable: %s", cause);
-		free(cause);
+	if (ingest_connect(s->g, &cause) != INGEST_OK) {
+		db_down(s, cause);
 		return false;
 	}
-	slog(s, 2, "database connected");
+	db_up(s);
 	return true;
 }
 
 static void
-count_batch(struct store *s, int rc)
+count_batch(struct store *s, enum ingest_rc rc)
 {
 	pthread_mutex_lock(&s->mu);
 	s->stats.batches++;
-	if (rc != 0)
+	if (rc != INGEST_OK)
 		s->stats.commits_failed++;
 	pthread_mutex_unlock(&s->mu);
 }
 
+/* Why a message is quarantined after the database refused it (static). */
+static const char *
+refusal_reason(const char *sqlstate)
+{
+	static const struct {
+		const char *class, *why;
+	} reasons[] = {
+		{ "22", "the database refused the message: a value it holds "
+		    "is not valid (data exception)" },
+		{ "23", "the database refused the message: it breaks a "
+		    "constraint" },
+		{ "54", "the database refused the message: a value it holds "
+		    "is too large" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		if (strncmp(sqlstate, reasons[i].class, 2) == 0)
+			return reasons[i].why;
+	return "the database refused the message";
+}
+
 /*
- * After a batch of n works failed with rc (and cause, freed here): a
- * refused batch is retried one by one, and a message the database refuses
- * alone is kept as quarantined. Returns 0, or -1 when the connection
- * failed (nothing of the failed works committed).
+ * Keep w's frame in the dead-letter file (the spool's format, never
+ * drained), when the database refuses even its quarantine row. It is
+ * then accounted for: quarantined, AE. false when even that failed.
  */
-static int
-retry_works(struct store *s, struct ingest_work **w, size_t n, int rc,
-    char *cause)
+static bool
+dead_letter(struct store *s, struct ingest_work *w)
+{
+	if (spool_append(s->dead, (uint8_t)w->kind, w->received_at,
+	    (uint64_t)w->total, w->peer, w->data, w->len) != 0) {
+		slog(s, 0, "dead-letter file: cannot write: %s",
+		    strerror(errno));
+		return false;
+	}
+	slog(s, 0, "a frame from %s was refused by the database even as "
+	    "quarantined: kept in the dead-letter file %s.dead", w->peer,
+	    s->cfg.spool_path);
+	w->quarantine = true;
+	w->reason = "the database refused the message: kept in the "
+	    "dead-letter file";
+	w->outcome = STORE_QUARANTINED;
+	pthread_mutex_lock(&s->mu);
+	s->stats.dead_letters++;
+	pthread_mutex_unlock(&s->mu);
+	return true;
+}
+
+/*
+ * w alone, after its batch was refused: written, or quarantined with the
+ * reason when the database refuses it, or dead-lettered when it refuses
+ * even that. INGEST_DOWN when the database cannot take it now (nothing
+ * of w committed: the caller spools it).
+ */
+static enum ingest_rc
+write_alone_work(struct store *s, struct ingest_work *w)
+{
+	char *cause = NULL;
+	char state[6];
+	enum ingest_rc rc, qrc;
+
+	rc = ingest_batch(s->g, &w, 1, &cause);
+	if (rc == INGEST_DOWN) {
+		db_down(s, cause);
+		return rc;
+	}
+	if (rc == INGEST_OK) {
+		free(cause);
+		return rc;
+	}
+	snprintf(state, sizeof(state), "%s", ingest_sqlstate(s->g));
+	slog(s, 1, "a frame from %s was refused by the database (%s): "
+	    "quarantined", w->peer, cause);
+	free(cause);
+	cause = NULL;
+	qrc = ingest_quarantine(s->g, w, refusal_reason(state), &cause);
+	if (qrc == INGEST_OK) {
+		free(cause);
+		return qrc;
+	}
+	if (qrc == INGEST_DOWN) {
+		db_down(s, cause);
+		return INGEST_DOWN;
+	}
+	slog(s, 0, "quarantine row refused too (%s)", cause);
+	free(cause);
+	if (!dead_letter(s, w)) {
+		/* Not durable anywhere: AR, the sender keeps it. */
+		w->outcome = STORE_REJECTED;
+	}
+	return INGEST_OK;
+}
+
+/*
+ * After a batch of n works failed with rc (cause freed here): a refused
+ * batch is retried one by one, and a message the database refuses alone
+ * is kept as quarantined. INGEST_OK, or INGEST_DOWN when the database
+ * cannot be reached: works written alone before that are settled, the
+ * others are not committed.
+ */
+static enum ingest_rc
+retry_works(struct store *s, struct ingest_work **w, size_t n,
+    enum ingest_rc rc, char *cause)
 {
 	size_t i;
 
-	slog(s, rc == -1 ? 1 : 0, "batch of %zu not committed: %s", n, cause);
-	free(cause);
-	if (rc == -1)
-		return -1;
-	for (i = 0; i < n; i++) {
-		cause = NULL;
-		rc = ingest_batch(s->g, &w[i], 1, &cause);
-		if (rc == -2) {
-			slog(s, 0, "message refused by the database, "
-			    "quarantined: %s", cause);
-			free(cause);
-			cause = NULL;
-			rc = ingest_quarantine(s->g, w[i],
-			    "the database refused the message", &cause);
-			if (rc == -2) {
-				/*
-				 * Not even a quarantine row: refuse this one
-				 * (AR, the sender keeps it) and go on, rather
-				 * than stall every frame behind it.
-				 */
-				slog(s, 0, "message cannot be stored at all, "
-				    "refused: %s", cause);
-				w[i]->outcome = STORE_REJECTED;
-				rc = 0;
-			}
-		}
-		free(cause);
-		if (rc != 0)
-			return -1;
+	if (rc == INGEST_DOWN) {
+		db_down(s, cause);
+		return rc;
 	}
-	return 0;
+	slog(s, 2, "batch of %zu refused (%s): written one by one", n, cause);
+	free(cause);
+	for (i = 0; i < n; i++) {
+		if (w[i]->settled)
+			continue;
+		if (write_alone_work(s, w[i]) != INGEST_OK)
+			return INGEST_DOWN;
+		w[i]->settled = true;
+	}
+	return INGEST_OK;
 }
 
-/* Write n prepared works, nothing else in flight. 0, or -1 as above. */
-static int
+/* Write n prepared works, nothing else in flight. */
+static enum ingest_rc
 write_works(struct store *s, struct ingest_work **w, size_t n)
 {
 	char *cause = NULL;
-	int rc;
+	enum ingest_rc rc;
 
 	rc = ingest_batch(s->g, w, n, &cause);
 	count_batch(s, rc);
-	if (rc == 0)
-		return 0;
+	if (rc == INGEST_OK)
+		return rc;
 	return retry_works(s, w, n, rc, cause);
 }
 
-/* Drain the spool into the database, in order, with b's work slots. */
-static int
-drain_spool(struct store *s, struct batch *b)
+/*
+ * One step of the drain: up to batch_max spooled frames into the
+ * database, in order, with b's work slots. Live frames that come in
+ * meanwhile go behind them in the spool (ACKed once fsync'ed), so that a
+ * drain keeps the order of arrival and no live sender waits for all of
+ * it (see write_alone). INGEST_OK with *more when records remain.
+ */
+static enum ingest_rc
+drain_step(struct store *s, struct batch *b, bool *more)
 {
 	struct spool_rec rec;
-	size_t n, i, total = 0;
+	size_t n, i;
 	int rc;
 
+	*more = false;
 	if (spool_pending(s->spool) == 0)
-		return 0;
+		return INGEST_OK;
 	spool_rewind(s->spool);
-	for (;;) {
-		for (n = 0; n < s->cfg.batch_max; n++) {
-			rc = spool_next(s->spool, &rec);
-			if (rc < 0) {
-				slog(s, 0, "spool unreadable: draining stops");
-				return -1;
-			}
-			if (rc == 0)
-				break;
-			/* Records live until the next spool call: copy. */
-			if (s->copycap[n] < rec.len + 128) {
-				s->copycap[n] = rec.len + 128;
-				s->copies[n] = xreallocarray(s->copies[n],
-				    s->copycap[n], 1);
-			}
-			memcpy(s->copies[n], rec.data, rec.len);
-			snprintf(s->copies[n] + rec.len, 64, "%s", rec.peer);
-			snprintf(s->copies[n] + rec.len + 64, 64, "%s", rec.ref);
-			set_work(&b->works[n], (enum store_frame_kind)rec.kind,
-			    s->copies[n], rec.len, rec.total,
-			    s->copies[n] + rec.len, rec.received_at,
-			    s->copies[n] + rec.len + 64);
-			ingest_prepare(s->g, &b->works[n]);
-			b->wp[n] = &b->works[n];
+	for (n = 0; n < s->cfg.batch_max; n++) {
+		rc = spool_next(s->spool, &rec);
+		if (rc < 0) {
+			slog(s, 0, "spool unreadable: draining stops");
+			return INGEST_ERROR;
 		}
-		if (n == 0)
+		if (rc == 0)
 			break;
-		if (write_works(s, b->wp, n) != 0) {
-			spool_rewind(s->spool);
-			return -1;
+		/* Records live until the next spool call: copy. */
+		if (s->copycap[n] < rec.len + 128) {
+			s->copycap[n] = rec.len + 128;
+			s->copies[n] = xreallocarray(s->copies[n],
+			    s->copycap[n], 1);
 		}
-		total += n;
-		if (spool_mark_drained(s->spool) != 0) {
-			slog(s, 0, "spool: cannot record the drain: %s",
-			    strerror(errno));
-			return -1;
-		}
-		for (i = 0; i < n; i++) {
-			/* Already ACKed: they count like live frames do. */
-			if (b->works[i].outcome == STORE_QUARANTINED ||
-			    b->works[i].outcome == STORE_REJECTED)
-				slog(s, b->works[i].outcome == STORE_REJECTED ?
-				    0 : 1, "spooled frame %s: %s",
-				    store_outcome_name(b->works[i].outcome),
-				    b->works[i].reason ? b->works[i].reason : "");
-			pthread_mutex_lock(&s->mu);
-			s->stats.outcomes[b->works[i].outcome]++;
-			pthread_mutex_unlock(&s->mu);
-		}
+		memcpy(s->copies[n], rec.data, rec.len);
+		snprintf(s->copies[n] + rec.len, 64, "%s", rec.peer);
+		snprintf(s->copies[n] + rec.len + 64, 64, "%s", rec.ref);
+		set_work(&b->works[n], (enum store_frame_kind)rec.kind,
+		    s->copies[n], rec.len, rec.total, s->copies[n] + rec.len,
+		    rec.received_at, s->copies[n] + rec.len + 64);
+		ingest_prepare(s->g, &b->works[n]);
+		b->wp[n] = &b->works[n];
 	}
-	slog(s, 2, "spool drained: %zu frames", total);
+	if (n == 0)
+		return INGEST_OK;
+	if (write_works(s, b->wp, n) != INGEST_OK) {
+		spool_rewind(s->spool);
+		return INGEST_DOWN;
+	}
+	if (spool_mark_drained(s->spool) != 0) {
+		slog(s, 0, "spool: cannot record the drain: %s",
+		    strerror(errno));
+		return INGEST_ERROR;
+	}
+	for (i = 0; i < n; i++) {
+		/* Already ACKed: they count like live frames do. */
+		if (b->works[i].outcome == STORE_QUARANTINED ||
+		    b->works[i].outcome == STORE_REJECTED)
+			slog(s, b->works[i].outcome == STORE_REJECTED ? 0 : 1,
+			    "spooled frame from %s %s: %s", b->works[i].peer,
+			    store_outcome_name(b->works[i].outcome),
+			    b->works[i].reason ? b->works[i].reason : "");
+		pthread_mutex_lock(&s->mu);
+		s->stats.outcomes[b->works[i].outcome]++;
+		pthread_mutex_unlock(&s->mu);
+	}
 	pthread_mutex_lock(&s->mu);
 	s->stats.spooled_pending = spool_pending(s->spool);
 	pthread_mutex_unlock(&s->mu);
-	return 0;
+	if (spool_pending(s->spool) == 0)
+		slog(s, 2, "spool drained");
+	*more = spool_pending(s->spool) > 0;
+	return INGEST_OK;
+}
+
+/* One drain step if the database is there; notes a stalled drain. */
+static void
+drain(struct store *s, struct batch *b)
+{
+	bool more = false;
+
+	s->drain_stalled = !try_connect(s) ||
+	    drain_step(s, b, &more) != INGEST_OK;
 }
 
 /* The ACK an item earns, once its fate is known. */
@@ -396,7 +521,7 @@ finish_item(struct store *s, struct store_item *it, struct ingest_work *w,
 	it->outcome = outcome;
 	if (outcome == STORE_REJECTED) {
 		/* Not durable: refuse, so that the sender keeps it. */
-		memcpy(w->ack_code, "AR", 3);
+		memcpy(w->ack_code + 1, "R", 2);
 		w->err_code = HL7_ERR_INTERNAL;
 		w->reason = why;
 	}
@@ -429,7 +554,10 @@ other_batch(struct store *s, const struct batch *b)
 	return b == &s->batches[0] ? &s->batches[1] : &s->batches[0];
 }
 
-/* b cannot be written now: spool it (AA once fsync'ed), or refuse it. */
+/*
+ * b cannot be written now: spool it (the ACK it earns once fsync'ed), or
+ * refuse it. Works already written alone (settled) keep their outcome.
+ */
 static void
 spool_batch(struct store *s, struct batch *b)
 {
@@ -439,6 +567,11 @@ spool_batch(struct store *s, struct batch *b)
 
 	for (i = 0; i < b->n; i++) {
 		it = b->items[i];
+		if (b->works[i].settled) {
+			finish_item(s, it, &b->works[i], b->works[i].outcome,
+			    NULL);
+			continue;
+		}
 		rc = spool_append(s->spool, (uint8_t)it->kind, it->received_at,
 		    (uint64_t)it->total, it->peer, it->data, it->len);
 		if (rc == 0)
@@ -456,28 +589,33 @@ spool_batch(struct store *s, struct batch *b)
 }
 
 /*
- * Write b with nothing in flight: spooled frames first (order is kept
- * across an outage; the drain uses the other batch's slots), then b, or
- * the spool when the database cannot take it.
+ * Write b with nothing in flight. While the spool holds frames, b goes
+ * behind them in the spool (order is kept across an outage) and one
+ * drain step follows, with the other batch's slots; so a live sender
+ * waits for an fsync and one step, not for the whole drain. With the
+ * spool empty, b is written, or spooled when the database cannot take it.
  */
 static void
 write_alone(struct store *s, struct batch *b)
 {
 	struct batch *other = other_batch(s, b);
 
-	if (try_connect(s) && drain_spool(s, other) == 0 &&
-	    write_works(s, b->wp, b->n) == 0)
+	if (spool_pending(s->spool) == 0 && try_connect(s) &&
+	    write_works(s, b->wp, b->n) == INGEST_OK) {
 		done(s, b);
-	else
-		spool_batch(s, b);
+		return;
+	}
+	spool_batch(s, b);
+	drain(s, other);
 }
 
 /* b finished with rc (and cause): done, retried or spooled. */
 static void
-settle(struct store *s, struct batch *b, int rc, char *cause)
+settle(struct store *s, struct batch *b, enum ingest_rc rc, char *cause)
 {
 	count_batch(s, rc);
-	if (rc == 0 || retry_works(s, b->wp, b->n, rc, cause) == 0)
+	if (rc == INGEST_OK || retry_works(s, b->wp, b->n, rc, cause) ==
+	    INGEST_OK)
 		done(s, b);
 	else
 		spool_batch(s, b);
@@ -489,7 +627,7 @@ land(struct store *s)
 {
 	struct batch *b = s->flight;
 	char *cause = NULL;
-	int rc;
+	enum ingest_rc rc;
 
 	if (b == NULL)
 		return;
@@ -503,7 +641,7 @@ process_one(struct store *s, struct batch *b)
 {
 	char *cause = NULL;
 	size_t i;
-	int rc;
+	enum ingest_rc rc;
 
 	for (i = 0; i < b->n; i++) {
 		set_work(&b->works[i], b->items[i]->kind, b->items[i]->data,
@@ -518,16 +656,17 @@ process_one(struct store *s, struct batch *b)
 		return;
 	}
 	rc = ingest_send(s->g, b->wp, b->n, &cause);
-	if (rc == 0) {
+	if (rc == INGEST_OK) {
 		/* Sent whole, independent of the batch in flight. */
 		struct batch *a = s->flight;
 		char *acause = NULL, *bcause = NULL;
-		int arc, brc;
+		enum ingest_rc arc, brc;
 
 		s->flight = b;
-		if (a == NULL || (arc = ingest_finish(s->g, &acause)) == 0) {
+		if (a == NULL ||
+		    (arc = ingest_finish(s->g, &acause)) == INGEST_OK) {
 			if (a != NULL)
-				settle(s, a, 0, NULL);
+				settle(s, a, INGEST_OK, NULL);
 			return;
 		}
 		/*
@@ -540,13 +679,13 @@ process_one(struct store *s, struct batch *b)
 		settle(s, b, brc, bcause);
 		return;
 	}
-	if (rc == 1)
+	if (rc == INGEST_BUSY)
 		rc = ingest_start(s->g, b->wp, b->n, &cause);
-	if (rc == 1) {
+	if (rc == INGEST_BUSY) {
 		land(s);
 		rc = ingest_start(s->g, b->wp, b->n, &cause);
 	}
-	if (rc != 0) {
+	if (rc != INGEST_OK) {
 		/* Nothing of b was sent; the batch in flight lands first. */
 		land(s);
 		settle(s, b, rc, cause);
@@ -557,17 +696,17 @@ process_one(struct store *s, struct batch *b)
 
 		s->flight = NULL;
 		rc = ingest_finish(s->g, &cause);
-		if (rc != 0) {
+		if (rc != INGEST_OK) {
 			/* b was built on a's rows: it goes again, after a. */
 			ingest_abort(s->g);
 			settle(s, a, rc, cause);
 			write_alone(s, b);
 			return;
 		}
-		settle(s, a, 0, NULL);
+		settle(s, a, INGEST_OK, NULL);
 	}
-	if (ingest_commit(s->g, &cause) != 0) {
-		settle(s, b, -1, cause);
+	if ((rc = ingest_commit(s->g, &cause)) != INGEST_OK) {
+		settle(s, b, rc, cause);
 		return;
 	}
 	s->flight = b;
@@ -609,9 +748,13 @@ writer(void *arg)
 
 	for (;;) {
 		pthread_mutex_lock(&s->mu);
-		/* With a batch in flight, only what is already queued joins. */
+		/*
+		 * With a batch in flight, only what is already queued joins;
+		 * a drain that makes progress goes on at once.
+		 */
 		while (s->flight == NULL && s->in_head == NULL &&
-		    !s->stopping && s->next_rules == NULL) {
+		    !s->stopping && s->next_rules == NULL &&
+		    (s->drain_stalled || spool_pending(s->spool) == 0)) {
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_sec += RECONNECT_SECONDS;
 			if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) ==
@@ -646,8 +789,8 @@ writer(void *arg)
 			process(s, b);
 		else if (s->flight != NULL)
 			land(s);
-		else if (spool_pending(s->spool) > 0 && try_connect(s))
-			drain_spool(s, &s->batches[0]);
+		else if (spool_pending(s->spool) > 0)
+			drain(s, &s->batches[0]);
 	}
 	return NULL;
 }
@@ -662,6 +805,7 @@ store_destroy(struct store *s)
 
 	ingest_free(s->g);
 	spool_close(s->spool);
+	spool_close(s->dead);
 	rules_free(s->rules);
 	rules_free(s->next_rules);
 	if (s->efd >= 0)
@@ -706,7 +850,7 @@ store_start(const struct store_config *cfg, char **cause)
 {
 	struct store *s = xcalloc(1, sizeof(*s));
 	struct batch *b;
-	char *why = NULL;
+	char *why = NULL, *dead;
 	size_t i;
 	int j;
 
@@ -727,11 +871,25 @@ store_start(const struct store_config *cfg, char **cause)
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 
+	if (s->cfg.log == NULL) {
+		/* What the store cannot answer to a peer must reach someone. */
+		why = xstrdup("the store needs a logger");
+		goto fail;
+	}
 	if (rules_load(s->cfg.protocol_path, &s->rules, &why) != 0)
 		goto fail;
 	s->spool = spool_open(s->cfg.spool_path, s->cfg.spool_max_bytes, &why);
 	if (s->spool == NULL)
 		goto fail;
+	dead = xasprintf("%s.dead", s->cfg.spool_path);
+	s->dead = spool_open(dead, s->cfg.spool_max_bytes, &why);
+	free(dead);
+	if (s->dead == NULL)
+		goto fail;
+	if (spool_pending(s->dead) > 0)
+		slog(s, 1, "the dead-letter file %s.dead holds %llu frames the "
+		    "database refused", s->cfg.spool_path,
+		    (unsigned long long)spool_pending(s->dead));
 	s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (s->efd < 0) {
 		why = xstrdup("eventfd failed");
@@ -745,14 +903,20 @@ store_start(const struct store_config *cfg, char **cause)
 	s->iopts.default_charset = s->cfg.default_charset;
 	s->iopts.refuse_other_types = s->cfg.refuse_other_types;
 	s->iopts.tz_offset_min = s->cfg.tz_offset_min;
+	s->iopts.log = s->cfg.log;
+	s->iopts.log_arg = s->cfg.log_arg;
 	s->g = ingest_new(&s->iopts, s->rules);
 	/* Migrations must work now; an unreachable database may come later. */
-	if (ingest_connect(s->g, &why) != 0) {
-		if (strstr(why, "migrat") != NULL || strstr(why, "preparing"))
-			goto fail;
-		slog(s, 1, "database unreachable at start, spooling: %s", why);
-		free(why);
+	switch (ingest_connect(s->g, &why)) {
+	case INGEST_OK:
+		db_up(s);
+		break;
+	case INGEST_DOWN:
+		db_down(s, why);
 		why = NULL;
+		break;
+	default:
+		goto fail;
 	}
 	s->last_connect = time(NULL);
 	for (j = 0; j < 2; j++) {

@@ -79,7 +79,10 @@ struct store_config {
 	const char *default_charset;	/* MSH-18 when empty */
 	bool refuse_other_types;	/* non-ORU: AR 200 instead of AA ignored */
 	int tz_offset_min;		/* for DTMs without offset */
-	/* Where the store reports what it cannot answer to a peer. */
+	/*
+	 * Where the store reports what it cannot answer to a peer, and
+	 * PostgreSQL's notices; required (store_start refuses NULL).
+	 */
 	void (*log)(void *arg, int level, const char *msg);	/* level 0 error .. 3 debug */
 	void *log_arg;
 };
@@ -90,6 +93,7 @@ struct store_stats {
 	uint64_t batches, commits_failed;
 	uint64_t spooled_pending;	/* frames in the spool not yet drained */
 	uint64_t alerts;
+	uint64_t dead_letters;	/* frames kept in the dead-letter file */
 	bool db_up;
 };
 
