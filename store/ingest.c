@@ -517,7 +517,10 @@ note_error(struct ingest *g, const PGresult *res)
 	const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 	enum ingest_rc rc = ingest_classify(state);
 
-	snprintf(g->sqlstate, sizeof(g->sqlstate), "%s", state ? state : "");
+	/* The first error of the batch is the one that tells. */
+	if (g->sqlstate[0] == '\0')
+		snprintf(g->sqlstate, sizeof(g->sqlstate), "%s",
+		    state ? state : "");
 	/* Data errors (22, 23, 54) may quote values: code only. */
 	snprintf(g->err, sizeof(g->err), "%s (SQLSTATE %s)",
 	    rc == INGEST_REFUSED ? "data refused" :
@@ -541,7 +544,6 @@ pipe_read(struct ingest *g,
 	enum ingest_rc rc = INGEST_OK;
 	int nulls;
 
-	g->sqlstate[0] = '\0';
 	for (i = 0; i < d->nq; i++) {
 		res = PQgetResult(d->conn);
 		if (res == NULL) {
@@ -1841,6 +1843,7 @@ ingest_start(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 
 	if (g->state[0] == SIDE_STARTED || g->state[1] == SIDE_STARTED)
 		abort();	/* the caller commits or aborts first */
+	g->sqlstate[0] = '\0';
 	/* The side without a batch in flight. */
 	other = oldest_committing(g);
 	if (other >= 0)
@@ -2065,6 +2068,7 @@ ingest_send(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 	if (g->state[0] == SIDE_STARTED || g->state[1] == SIDE_STARTED ||
 	    (g->state[0] == SIDE_COMMITTING && g->state[1] == SIDE_COMMITTING))
 		abort();	/* the caller lands a batch first */
+	g->sqlstate[0] = '\0';
 	busy = oldest_committing(g);
 	if (busy >= 0)
 		g->cur = 1 - busy;

@@ -1,0 +1,170 @@
+#!/bin/sh
+# Hostile and refused messages against labwatchd and a real PostgreSQL
+# (issue 9): no message may wedge the store. A message the database would
+# refuse is answered AE and quarantined, never spooled; a spooled frame
+# the database refuses on drain is quarantined (or dead-lettered) and the
+# drain goes on, before and after a restart; an outage is two log lines.
+. "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+. "$top_srcdir/tests/pg.sh"
+LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
+PGD=$(mktemp -d /tmp/lw-hostile.XXXXXX)
+chmod 755 "$PGD"
+cleanup() {
+	[ -f "$TMP/d.pid" ] && kill -9 "$(cat "$TMP/d.pid")" 2>/dev/null
+	pg_stop "$PGD" >/dev/null 2>&1
+	rm -rf "$PGD" "$TMP"
+}
+trap cleanup EXIT
+pg_start "$PGD" >/dev/null || { echo "cannot start PostgreSQL"; exit 1; }
+q() { psql -X -A -t -q -c "$1"; }
+
+cat >"$TMP/d.conf" <<CONF
+[labwatchd]
+listen = 127.0.0.1:0
+db = $LABWATCH_DB connect_timeout=2
+migrate = yes
+sql_dir = $top_srcdir/sql
+protocol = $top_srcdir/rules/data/protocols/nct04933669.conf
+spool_path = $PGD/spool
+log_level = info
+CONF
+runs=0
+start_daemon() {
+	runs=$((runs + 1))
+	log="$TMP/d$runs.log"
+	"$LABWATCHD" -c "$TMP/d.conf" 2>"$log" &
+	echo $! >"$TMP/d.pid"
+	port=
+	for _ in $(seq 100); do
+		port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$log" | tail -1)
+		[ -n "$port" ] && break
+		sleep 0.1
+	done
+}
+stop_daemon() { kill -TERM "$(cat "$TMP/d.pid")"; wait "$(cat "$TMP/d.pid")"; }
+# send FILE...: each file is one message (CR segments); prints "CODE ERR-text"
+# per ACK, in order, over one connection.
+send() {
+	$PY - "$port" "$@" <<'PYEOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=30)
+for name in sys.argv[2:]:
+    s.sendall(b"\x0b" + open(name, "rb").read() + b"\x1c\r")
+    buf = b""
+    while b"\x1c" not in buf:
+        d = s.recv(65536)
+        if not d:
+            print("CLOSED"); sys.exit(0)
+        buf += d
+    segs = buf.split(b"\x1c")[0].strip(b"\x0b").split(b"\r")
+    msa = [x for x in segs if x.startswith(b"MSA|")][0].split(b"|")
+    err = [x for x in segs if x.startswith(b"ERR|")]
+    print(msa[1].decode(), err[0].decode("latin-1")[:160] if err else "")
+PYEOF
+}
+long() { head -c "$1" /dev/zero | tr '\0' "$2"; }
+msg() { # FILE MSH3 MSH4 MSH10 PID3 [MSH18]
+	printf 'MSH|^~\\&|%s|%s|LW|H|20261120073000||ORU^R01|%s|P|2.5.1||||||%s\rPID|1||%s^^^HOSP^MR\rOBR|1|O1|F1|24323-8^CMP^LN\rOBX|1|NM|1742-6^ALT^LN||30|U/L|10-40||||F\r' \
+		"$2" "$3" "$4" "${6:-}" "$5" >"$1"
+}
+
+start_daemon
+check "labwatchd starts" test -n "$port"
+
+# 1. A crafted message against each index of the schema: AE with ERR,
+#    quarantined with the reason; the valid message after it is stored
+#    (processed), not spooled.
+msg "$TMP/cid.hl7" LIS MAIN "$(long 3000 C)" P1
+msg "$TMP/app.hl7" "$(long 3000 A)" MAIN APPLONG P1
+msg "$TMP/fac.hl7" LIS "$(long 3000 F)" FACLONG P1
+msg "$TMP/pid.hl7" LIS MAIN PIDLONG "$(long 3000 P)"
+msg "$TMP/ok1.hl7" LIS MAIN OK1 P1
+send "$TMP/cid.hl7" "$TMP/ok1.hl7" >"$TMP/1.out"
+check "MSH-10 of 3,000 characters: AE with ERR 102 at MSH-10" \
+	sh -c "head -1 '$TMP/1.out' | grep -q '^AE ERR|.*MSH^1^10.*|102'"
+check "the valid message after it: AA" sh -c "sed -n 2p '$TMP/1.out' | grep -q '^AA'"
+check "the valid message after it is stored, not spooled" \
+	test "$(q "select outcome || coalesce(spool_ref, '') from labwatch.messages where control_id = 'OK1'")" = processed
+check "the long MSH-10 is quarantined, keyed by its digest, with the reason" \
+	test "$(q "select count(*) from labwatch.messages where outcome = 'quarantined' and control_id like 'sha256:%' and reason like 'MSH-10 message control id longer than 199%'")" -eq 1
+for f in app fac pid; do
+	send "$TMP/$f.hl7" >"$TMP/1$f.out"
+	check "long $f: AE" grep -q '^AE ERR|' "$TMP/1$f.out"
+done
+check "long MSH-3, MSH-4, PID-3: quarantined with their reasons" \
+	test "$(q "select count(*) from labwatch.messages where outcome = 'quarantined' and reason ~ '^(MSH-3|MSH-4|PID-3) .* longer than'")" -eq 3
+check "no patient row for the long PID-3" test "$(q "select count(*) from labwatch.patients where length(patient_id) > 199")" -eq 0
+
+# 2. Bytes not valid in the message's character set in PID-3: AE, not AR
+#    (the sender would resend forever).
+printf 'MSH|^~\\&|LIS|MAIN|LW|H|20261120073000||ORU^R01|LAT1|P|2.5.1\rPID|1||MRN\351^^^HOSP^MR\rOBR|1|O1|F1|24323-8^CMP^LN\rOBX|1|NM|1742-6^ALT^LN||30|U/L|10-40||||F\r' >"$TMP/lat1.hl7"
+printf 'MSH|^~\\&|LIS|MAIN|LW|H|20261120073000||ORU^R01|UTF1|P|2.5.1||||||UNICODE UTF-8\rPID|1||MRN\303(^^^HOSP^MR\rOBR|1|O1|F1|24323-8^CMP^LN\rOBX|1|NM|1742-6^ALT^LN||30|U/L|10-40||||F\r' >"$TMP/utf1.hl7"
+msg "$TMP/ok2.hl7" LIS MAIN OK2 P2
+send "$TMP/lat1.hl7" "$TMP/utf1.hl7" "$TMP/ok2.hl7" >"$TMP/2.out"
+check "Latin-1 PID-3 without MSH-18: AE" sh -c "sed -n 1p '$TMP/2.out' | grep -q '^AE ERR|.*PID'"
+check "invalid UTF-8 PID-3 under UNICODE UTF-8: AE" sh -c "sed -n 2p '$TMP/2.out' | grep -q '^AE ERR|.*PID'"
+check "the message after them: AA and stored" sh -c "sed -n 3p '$TMP/2.out' | grep -q '^AA' && test \"\$(psql -X -A -t -q -c \"select outcome from labwatch.messages where control_id = 'OK2'\")\" = processed"
+
+# 3. A message the database itself refuses (a constraint an administrator
+#    added: check_violation, SQLSTATE 23514, for processed rows only):
+#    AE and quarantined with the reason, never spooled; the rest stored.
+q "create function labwatch.refuse_poison() returns trigger language plpgsql as \$\$ begin if new.control_id like 'POISON%' and new.outcome <> 'quarantined' then raise exception 'poison' using errcode = 'check_violation'; end if; if new.control_id like 'DEAD%' then raise exception 'dead' using errcode = 'check_violation'; end if; return new; end \$\$"
+q "create trigger refuse_poison before insert on labwatch.messages for each row execute function labwatch.refuse_poison()"
+msg "$TMP/poison.hl7" LIS MAIN POISON1 P3
+msg "$TMP/ok3.hl7" LIS MAIN OK3 P3
+send "$TMP/poison.hl7" "$TMP/ok3.hl7" >"$TMP/3.out"
+check "refused by the database: AE (not AR)" sh -c "head -1 '$TMP/3.out' | grep -q '^AE'"
+check "refused by the database: quarantined with the reason, not spooled" \
+	test "$(q "select count(*) from labwatch.messages where control_id = 'POISON1' and outcome = 'quarantined' and reason like 'the database refused the message: it breaks a constraint' and spool_ref is null")" -eq 1
+check "the message after it: stored" test "$(q "select outcome from labwatch.messages where control_id = 'OK3'")" = processed
+
+# 4. Spooled during an outage, refused on drain: quarantined (or
+#    dead-lettered when even its quarantine row is refused), and the
+#    drain goes on: everything after it is stored. The outage is one
+#    "unreachable" line and one "back" line.
+pg_stop "$PGD" >/dev/null
+msg "$TMP/p2.hl7" LIS MAIN POISON2 P4
+msg "$TMP/d1.hl7" LIS MAIN DEAD1 P4
+for i in 1 2 3; do msg "$TMP/s$i.hl7" LIS MAIN SPOOL$i P4; done
+send "$TMP/s1.hl7" "$TMP/p2.hl7" "$TMP/s2.hl7" "$TMP/d1.hl7" "$TMP/s3.hl7" >"$TMP/4.out"
+check "database down: all five ACKed AA (spooled)" test "$(grep -c '^AA' "$TMP/4.out")" -eq 5
+sleep 2
+pg_start "$PGD" >/dev/null
+for _ in $(seq 100); do
+	[ "$(q "select count(*) from labwatch.messages where control_id like 'SPOOL%'")" -eq 3 ] 2>/dev/null && break
+	sleep 0.1
+done
+check "after the drain: the three good frames stored" test "$(q "select count(*) from labwatch.messages where control_id like 'SPOOL%' and outcome = 'processed' and spool_ref is not null")" -eq 3
+check "the refused spooled frame: quarantined with the reason" test "$(q "select count(*) from labwatch.messages where control_id = 'POISON2' and outcome = 'quarantined' and spool_ref is not null")" -eq 1
+check "refused even as quarantined: in the dead-letter file" test -s "$PGD/spool.dead"
+check "the spool is empty after the drain" sh -c "grep -q 'spool drained' '$log'"
+check "the outage: one 'unreachable' line" test "$(grep -c 'unreachable' "$log")" -eq 1
+check "the outage: one 'back' line, with the spool's size" test "$(grep -c 'database back after .* the spool holds 5 frames' "$log")" -eq 1
+check "the dead letter is logged" grep -q 'dead-letter file' "$log"
+
+# 5. The same across a restart of labwatchd: the spool is drained at start.
+pg_stop "$PGD" >/dev/null
+msg "$TMP/p3.hl7" LIS MAIN POISON3 P5
+msg "$TMP/s4.hl7" LIS MAIN SPOOL4 P5
+send "$TMP/p3.hl7" "$TMP/s4.hl7" >"$TMP/5.out"
+stop_daemon
+pg_start "$PGD" >/dev/null
+start_daemon
+for _ in $(seq 100); do
+	[ "$(q "select count(*) from labwatch.messages where control_id = 'SPOOL4'")" -eq 1 ] 2>/dev/null && break
+	sleep 0.1
+done
+check "after a restart: the frame behind the refused one stored" test "$(q "select count(*) from labwatch.messages where control_id = 'SPOOL4' and outcome = 'processed'")" -eq 1
+check "after a restart: the refused one quarantined" test "$(q "select count(*) from labwatch.messages where control_id = 'POISON3' and outcome = 'quarantined'")" -eq 1
+msg "$TMP/ok4.hl7" LIS MAIN OK4 P5
+send "$TMP/ok4.hl7" >"$TMP/5b.out"
+check "after a restart: a live message is written at once" test "$(q "select outcome || coalesce(spool_ref, '') from labwatch.messages where control_id = 'OK4'")" = processed
+q "drop trigger refuse_poison on labwatch.messages"
+
+# 6. No patient data in the logs.
+stop_daemon
+cat "$TMP"/d[0-9]*.log >"$TMP/d.log"
+check "no patient identifiers in the logs" sh -c "! grep -q 'MRN\|PPPP\|P4\b' '$TMP/d.log'"
+check_observation_links
+
+done_testing

@@ -1,0 +1,179 @@
+/*
+ * test_text.c: what text from a message may become in PostgreSQL
+ * (store/text.c), and what a SQLSTATE means for a batch
+ * (ingest_classify). Cases from the issue that found them: a 3,000-byte
+ * MSH-10 refused by the messages_identity btree (54000), a Latin-1 PID-3
+ * without MSH-18 refused by PostgreSQL as invalid UTF-8 (22021).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+
+#include "hl7/hl7.h"
+#include "hl7/oru.h"
+#include "store/ingest.h"
+#include "store/text.h"
+
+/* ---- the keyed fields, on whole messages ---- */
+
+struct key_case {
+	const char *name;
+	const char *msh3, *msh4, *msh10, *pid3;
+	const char *want;	/* the start of the reason, NULL: accepted */
+	unsigned field;
+};
+
+static char long_str[8][4000];
+
+static const char *
+repeat(int slot, char c, size_t n)
+{
+	memset(long_str[slot], c, n);
+	long_str[slot][n] = '\0';
+	return long_str[slot];
+}
+
+static void
+check_case(const struct key_case *k)
+{
+	char msg[12000];
+	struct hl7_msg m;
+	struct oru_msg o;
+	struct hl7_error err;
+	struct hl7_parse_opts po = { NULL };
+	struct oru_opts oo = { NULL };
+	const char *why;
+	int n;
+
+	n = snprintf(msg, sizeof(msg),
+	    "MSH|^~\\&|%s|%s|LW|H|20261120||ORU^R01|%s|P|2.5.1\r"
+	    "PID|1||%s^^^HOSP^MR\rOBR|1|O1|F1|24323-8^CMP^LN\r"
+	    "OBX|1|NM|1742-6^ALT^LN||30|U/L|10-40||||F\r",
+	    k->msh3, k->msh4, k->msh10, k->pid3);
+	cr_assert(n > 0 && (size_t)n < sizeof(msg));
+	hl7_msg_init(&m);
+	oru_msg_init(&o);
+	cr_assert_eq(hl7_parse(&m, msg, (size_t)n, &po), 0, "%s", k->name);
+	cr_assert_eq(oru_extract(&o, &m, &oo), 0, "%s", k->name);
+	why = text_check_keys(&o, &err);
+	if (k->want == NULL)
+		cr_assert_null(why, "%s: refused: %s", k->name, why);
+	else {
+		cr_assert_not_null(why, "%s: accepted", k->name);
+		cr_assert(strncmp(why, k->want, strlen(k->want)) == 0,
+		    "%s: %s", k->name, why);
+		cr_assert_eq(err.code, HL7_ERR_DATA_TYPE);
+		cr_assert_eq(err.field, k->field, "%s: field %u", k->name,
+		    err.field);
+	}
+	oru_msg_free(&o);
+	hl7_msg_free(&m);
+}
+
+Test(text, keyed_fields)
+{
+	const struct key_case cases[] = {
+		{ "a plain message", "LIS", "MAIN", "MSG1", "MRN1", NULL, 0 },
+		{ "MSH-10 at 199", "LIS", "MAIN", repeat(0, 'a', 199), "MRN1",
+		  NULL, 0 },
+		{ "MSH-10 at 200", "LIS", "MAIN", repeat(1, 'a', 200), "MRN1",
+		  "MSH-10", 10 },
+		{ "MSH-10 of 3,000 (the btree's 2,704 bytes)", "LIS", "MAIN",
+		  repeat(2, 'a', 3000), "MRN1", "MSH-10", 10 },
+		{ "MSH-3 at 227", repeat(3, 'b', 227), "MAIN", "M", "MRN1",
+		  NULL, 0 },
+		{ "MSH-3 at 228", repeat(4, 'b', 228), "MAIN", "M", "MRN1",
+		  "MSH-3", 3 },
+		{ "MSH-4 of 3,000", "LIS", repeat(5, 'c', 3000), "M", "MRN1",
+		  "MSH-4", 4 },
+		{ "PID-3 of 3,000 (patients.patient_id)", "LIS", "MAIN", "M",
+		  repeat(6, 'd', 3000), "PID-3 patient identifier longer", 3 },
+		{ "PID-3 in Latin-1 without MSH-18", "LIS", "MAIN", "M",
+		  "MRN\xe9", "PID-3 patient identifier holds bytes", 3 },
+		{ "PID-3 in UTF-8", "LIS", "MAIN", "M", "MRN\xc3\xa9", NULL, 0 },
+		{ "MSH-10 with a broken UTF-8 sequence", "LIS", "MAIN",
+		  "M\xc3(", "MRN1", "MSH-10", 10 },
+		{ "PID-3 with an escape turned DEL", "LIS", "MAIN", "M",
+		  "MRN\\X7F\\", "PID-3 patient identifier holds bytes", 3 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		check_case(&cases[i]);
+}
+
+/* ---- the sanitiser and the stored form of a key ---- */
+
+Test(text, sanitize)
+{
+	const struct {
+		const char *in, *want;
+	} cases[] = {
+		{ "plain", "plain" },
+		{ "caf\xc3\xa9", "caf\xc3\xa9" },
+		{ "caf\xe9", "caf\xef\xbf\xbd" },	/* Latin-1: U+FFFD */
+		{ "a\x01" "b\tc\nd", "ab\tc\nd" },	/* controls dropped */
+		{ "\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },	/* a surrogate */
+		{ "\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80" },
+	};
+	char out[64];
+	size_t i, n;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		n = text_sanitize(out, cases[i].in, strlen(cases[i].in));
+		out[n] = '\0';
+		cr_assert_str_eq(out, cases[i].want, "case %zu", i);
+	}
+}
+
+Test(text, key_form)
+{
+	char out[3 * TEXT_MAX_ID + 72];
+	size_t n;
+
+	n = text_key_form(out, "MSG1", 4, TEXT_MAX_ID);
+	cr_assert_eq(n, 4);
+	cr_assert(memcmp(out, "MSG1", 4) == 0);
+	/* Too long to index: its digest, the same for the same bytes. */
+	n = text_key_form(out, repeat(7, 'a', 3000), 3000, TEXT_MAX_ID);
+	out[n] = '\0';
+	cr_assert_eq(n, 7 + 64);
+	cr_assert(strncmp(out, "sha256:", 7) == 0);
+	/* sha256 of 3,000 'a': computed with sha256sum. */
+	cr_assert_str_eq(out + 7,
+	    "556ac82f23f64d2f41b3fb3b9a171791364021aa95c0af6df9e2b5e1d88c8038");
+}
+
+/* ---- SQLSTATEs ---- */
+
+Test(text, sqlstate_classes)
+{
+	const struct {
+		const char *state;
+		enum ingest_rc want;
+	} cases[] = {
+		{ "08006", INGEST_DOWN },	/* connection failure */
+		{ "57P01", INGEST_DOWN },	/* admin shutdown */
+		{ "57P03", INGEST_DOWN },	/* cannot connect now */
+		{ "53100", INGEST_DOWN },	/* disk full */
+		{ "42501", INGEST_DOWN },	/* insufficient privilege */
+		{ "40P01", INGEST_DOWN },	/* deadlock */
+		{ "58030", INGEST_DOWN },	/* I/O error */
+		{ "54000", INGEST_REFUSED },	/* index row size exceeds btree maximum */
+		{ "22021", INGEST_REFUSED },	/* invalid byte sequence for encoding */
+		{ "22008", INGEST_REFUSED },	/* datetime field overflow */
+		{ "23505", INGEST_REFUSED },	/* unique violation */
+		{ "23514", INGEST_REFUSED },	/* check violation */
+		{ "P0001", INGEST_ERROR },	/* raise_exception (a trigger) */
+		{ "XX000", INGEST_ERROR },	/* internal error */
+		{ "", INGEST_ERROR },
+		{ NULL, INGEST_ERROR },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		cr_assert_eq(ingest_classify(cases[i].state), cases[i].want,
+		    "%s", cases[i].state ? cases[i].state : "NULL");
+}
