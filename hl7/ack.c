@@ -361,6 +361,26 @@ put_err(struct hl7_buf *out, const struct msh_view *v,
 	hl7_buf_addc(out, '\r');
 }
 
+/* Enhanced mode for v? false when an ACK with this code is not wanted. */
+static bool
+ack_mode(const struct msh_view *v, enum hl7_ack_code code, bool *enhanced)
+{
+	*enhanced = !is_empty(v->f[15]) || !is_empty(v->f[16]);
+	return !*enhanced || ack_wanted(v->f[15], code);
+}
+
+const char *
+hl7_ack_sent_code(const struct hl7_msg *m, enum hl7_ack_code code)
+{
+	struct msh_view v;
+	bool enhanced;
+
+	view_get(&v, m);
+	if (!ack_mode(&v, code, &enhanced))
+		return NULL;
+	return msa_code(code, enhanced);
+}
+
 int
 hl7_ack_build(struct hl7_buf *out, const struct hl7_msg *m,
     const struct hl7_ack_info *info)
@@ -373,8 +393,7 @@ hl7_ack_build(struct hl7_buf *out, const struct hl7_msg *m,
 
 	view_get(&v, m);
 	fs = v.d.field;
-	enhanced = !is_empty(v.f[15]) || !is_empty(v.f[16]);
-	if (enhanced && !ack_wanted(v.f[15], info->code))
+	if (!ack_mode(&v, info->code, &enhanced))
 		return 0;
 	trigger = piece(piece(v.f[9], v.d.rep, 1), v.d.comp, 2);
 	version = piece(piece(v.f[12], v.d.rep, 1), v.d.comp, 1);

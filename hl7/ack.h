@@ -61,6 +61,13 @@ int hl7_ack_build(struct hl7_buf *out, const struct hl7_msg *m,
     const struct hl7_ack_info *info);
 
 /*
+ * What hl7_ack_build() will do for m and code, without building it: the
+ * MSA-1 code that goes back ("AA" .. "CR"), or NULL when the sender's
+ * MSH-15 asks for no ACK. The code stored as "what the sender was told".
+ */
+const char *hl7_ack_sent_code(const struct hl7_msg *m, enum hl7_ack_code code);
+
+/*
  * Best-effort MSH-10 from a frame that failed to parse (for MSA-2), copied
  * NUL-terminated into out[cap]. Returns its length, or 0 (out empty) when
  * there is no MSH, the field is empty, not followed by a field separator or

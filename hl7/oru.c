@@ -459,10 +459,11 @@ oru_extract(struct oru_msg *o, struct hl7_msg *m, const struct oru_opts *opts)
 	if (!version_supported(o->version))
 		return missing(m, HL7_ERR_UNSUPPORTED_VERSION,
 		    "MSH-12 version not supported (2.2 to 2.8.2)", 12);
-	/* ORU^R01 and the unsolicited point-of-care variants share the shape. */
-	o->is_oru = strcmp(o->type, "ORU^R01") == 0 ||
-	    strcmp(o->type, "ORU^R30") == 0 || strcmp(o->type, "ORU^R31") == 0 ||
-	    strcmp(o->type, "ORU^R32") == 0 || strcmp(o->type, "ORU") == 0;
+	/*
+	 * ORU^R01 only (and a bare ORU from senders older than trigger
+	 * events); the point-of-care R30-R32 are other messages: ignored.
+	 */
+	o->is_oru = strcmp(o->type, "ORU^R01") == 0 || strcmp(o->type, "ORU") == 0;
 	if (o->is_oru)
 		read_groups(o, m, opts);
 	return 0;

@@ -900,6 +900,16 @@ ingest_prepare(struct ingest *g, struct ingest_work *w)
 			w->ignored = true;
 		return;
 	}
+	if (w->oru.nobs == 0 || w->oru.npatients == 0 ||
+	    w->oru.patients[0].seg == UINT32_MAX) {
+		/* Results with no one, or no results: not an ORU^R01. */
+		w->quarantine = true;
+		w->reason = w->oru.nobs == 0 ? "ORU^R01 without an OBX segment" :
+		    "ORU^R01 with results before any PID segment";
+		w->err_code = HL7_ERR_SEGMENT_SEQUENCE;
+		w->ack_code[1] = 'E';
+		return;
+	}
 	for (i = 0; i < w->oru.npatients; i++)
 		if (w->oru.patients[i].id.len == 0 &&
 		    w->oru.patients[i].nobs > 0) {
@@ -912,6 +922,24 @@ ingest_prepare(struct ingest *g, struct ingest_work *w)
 		}
 }
 
+static enum hl7_ack_code
+ack_code_of(const struct ingest_work *w)
+{
+	return w->ack_code[1] == 'A' ? HL7_ACK_ACCEPT :
+	    w->ack_code[1] == 'E' ? HL7_ACK_ERROR : HL7_ACK_REJECT;
+}
+
+/* What the sender is told, as stored: "AA" .. "CR", or "none". */
+static const char *
+ack_stored(const struct ingest_work *w)
+{
+	const char *c = NULL;
+
+	if (w->kind != STORE_FRAME_ABANDONED)
+		c = hl7_ack_sent_code(&w->msg, ack_code_of(w));
+	return c != NULL ? c : "none";
+}
+
 bool
 ingest_ack(struct ingest *g, struct ingest_work *w, struct hl7_buf *out)
 {
@@ -919,14 +947,11 @@ ingest_ack(struct ingest *g, struct ingest_work *w, struct hl7_buf *out)
 	char cid[40], ts[32], ref[HL7_ACK_CONTROL_ID_MAX + 1];
 	time_t now = time(NULL);
 	struct tm tm;
-	const char *msa;
-	bool enhanced;
 
 	memset(&info, 0, sizeof(info));
 	if (w->kind == STORE_FRAME_ABANDONED)
 		return false;	/* no whole message to answer */
-	info.code = w->ack_code[1] == 'A' ? HL7_ACK_ACCEPT :
-	    w->ack_code[1] == 'E' ? HL7_ACK_ERROR : HL7_ACK_REJECT;
+	info.code = ack_code_of(w);
 	info.err = (enum hl7_errcode)w->err_code;
 	info.text = w->reason;
 	if (w->quarantine && w->msg.err.seg_id[0] != '\0') {
@@ -947,10 +972,7 @@ ingest_ack(struct ingest *g, struct ingest_work *w, struct hl7_buf *out)
 	if (hl7_ack_build(out, &w->msg, &info) == 0)
 		return false;
 	/* Remember which code the sender saw (CA and AA alike). */
-	msa = out->len > 0 ? strstr(out->p, "\rMSA") : NULL;
-	enhanced = msa != NULL && msa[4] != '\0' && msa[5] == 'C';
-	if (enhanced)
-		w->ack_code[0] = 'C';
+	memcpy(w->ack_code, ack_stored(w), 3);
 	return true;
 }
 
@@ -1016,7 +1038,7 @@ queue_message_row(struct ingest *g, struct ingest_work *w)
 		pgarr_int4(&c[10], (int32_t)w->err_code);
 	else
 		pgarr_null(&c[10]);
-	col_strz(&c[11], w->ack_code);
+	col_strz(&c[11], ack_stored(w));
 	pgarr_int8(&c[12], (int64_t)w->total);	/* bigint: a hostile total fits */
 	pgarr_bytes(&c[13], w->data, w->len);
 	pgarr_bytes(&c[14], digest, sizeof(digest));

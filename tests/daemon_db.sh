@@ -78,7 +78,7 @@ while buf.count(b"\x1c") < n:
 for f in buf.split(b"\x1c")[:n]:
     msa = [x for x in f.split(b"\r") if x.startswith(b"MSA|")][0].split(b"|")
     print(msa[1].decode(), msa[2].decode() if len(msa) > 2 else "")
-s.sendall(b"\x0b" + b"MSH|^~\\&|T|T|L|L|20261120||ORU^R01|PING|P|2.5.1\rPID|1||P1\r" + b"\x1c\r")
+s.sendall(b"\x0b" + b"MSH|^~\\&|T|T|L|L|20261120||ORU^R01|PING|P|2.5.1\rPID|1||P1\rOBR|1|O1|F1|24323-8^CMP^LN\rOBX|1|NM|1742-6^ALT^LN||30|U/L|10-40||||F\r" + b"\x1c\r")
 print("after:", s.recv(4096).split(b"\r")[1].decode())
 EOF
 }

@@ -161,7 +161,33 @@ send "$TMP/ok4.hl7" >"$TMP/5b.out"
 check "after a restart: a live message is written at once" test "$(q "select outcome || coalesce(spool_ref, '') from labwatch.messages where control_id = 'OK4'")" = processed
 q "drop trigger refuse_poison on labwatch.messages"
 
-# 6. No patient data in the logs.
+# 6. What the sender was told is what is stored: none when MSH-15 asked
+#    for no accept ACK; an ORU^R01 without OBX, or with results before any
+#    PID, is AE with ERR 100; other ORU trigger events are ignored (AA).
+printf 'MSH|^~\\&|LIS|MAIN|LW|H|20261120073000||ORU^R01|NE1|P|2.5.1|||NE|NE\rPID|1||P6^^^HOSP^MR\rOBR|1|O1|F1|24323-8^CMP^LN\rOBX|1|NM|1742-6^ALT^LN||30|U/L|10-40||||F\r' >"$TMP/ne.hl7"
+printf 'MSH|^~\\&|LIS|MAIN|LW|H|20261120073000||ORU^R01|AL1|P|2.5.1|||AL|NE\rPID|1||P6^^^HOSP^MR\rOBR|1|O1|F1|24323-8^CMP^LN\rOBX|1|NM|1742-6^ALT^LN||30|U/L|10-40||||F\r' >"$TMP/al.hl7"
+printf 'MSH|^~\\&|LIS|MAIN|LW|H|20261120073000||ORU^R01|NOOBX|P|2.5.1\rPID|1||P6^^^HOSP^MR\rOBR|1|O1|F1|24323-8^CMP^LN\r' >"$TMP/noobx.hl7"
+printf 'MSH|^~\\&|LIS|MAIN|LW|H|20261120073000||ORU^R01|NOPID|P|2.5.1\rOBR|1|O1|F1|24323-8^CMP^LN\rOBX|1|NM|1742-6^ALT^LN||30|U/L|10-40||||F\r' >"$TMP/nopid.hl7"
+printf 'MSH|^~\\&|LIS|MAIN|LW|H|20261120073000||ORU^R30^ORU_R30|POC1|P|2.5.1\rPID|1||P6^^^HOSP^MR\rOBR|1|O1|F1|24323-8^CMP^LN\rOBX|1|NM|1742-6^ALT^LN||30|U/L|10-40||||F\r' >"$TMP/r30.hl7"
+$PY - "$port" "$TMP/ne.hl7" <<'PYEOF' >"$TMP/6ne.out"
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"\x0b" + open(sys.argv[2], "rb").read() + b"\x1c\r")
+s.settimeout(2)
+try:
+    print("ACK" if s.recv(4096) else "CLOSED")
+except socket.timeout:
+    print("NONE")
+PYEOF
+check "MSH-15 NE: no ACK sent" grep -q '^NONE' "$TMP/6ne.out"
+check "MSH-15 NE: stored ack_code is none" test "$(q "select ack_code from labwatch.messages where control_id = 'NE1'")" = none
+send "$TMP/al.hl7" "$TMP/noobx.hl7" "$TMP/nopid.hl7" "$TMP/r30.hl7" >"$TMP/6.out"
+check "MSH-15 AL: CA sent and stored" sh -c "head -1 '$TMP/6.out' | grep -q '^CA' && test \"\$(psql -X -A -t -q -c \"select ack_code from labwatch.messages where control_id = 'AL1'\")\" = CA"
+check "ORU^R01 without OBX: AE with ERR 100" sh -c "sed -n 2p '$TMP/6.out' | grep -q '^AE ERR|.*|100'"
+check "ORU^R01 with results before PID: AE with ERR 100" sh -c "sed -n 3p '$TMP/6.out' | grep -q '^AE ERR|.*|100'"
+check "ORU^R30: AA, stored as ignored" sh -c "sed -n 4p '$TMP/6.out' | grep -q '^AA' && test \"\$(psql -X -A -t -q -c \"select outcome from labwatch.messages where control_id = 'POC1'\")\" = ignored"
+
+# 7. No patient data in the logs.
 stop_daemon
 cat "$TMP"/d[0-9]*.log >"$TMP/d.log"
 check "no patient identifiers in the logs" sh -c "! grep -q 'MRN\|PPPP\|P4\b' '$TMP/d.log'"

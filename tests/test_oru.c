@@ -919,9 +919,9 @@ Test(oru, message_types)
 	} cases[] = {
 		{ "ORU^R01^ORU_R01", "ORU^R01", true },
 		{ "ORU^R01", "ORU^R01", true },
-		{ "ORU^R30^ORU_R30", "ORU^R30", true },
-		{ "ORU^R31", "ORU^R31", true },
-		{ "ORU^R32", "ORU^R32", true },
+		{ "ORU^R30^ORU_R30", "ORU^R30", false },	/* point of care: ignored */
+		{ "ORU^R31", "ORU^R31", false },
+		{ "ORU^R32", "ORU^R32", false },
 		{ "ORU", "ORU", true },
 		{ "ADT^A01^ADT_A01", "ADT^A01", false },
 		{ "ORM^O01", "ORM^O01", false },
