@@ -32,6 +32,11 @@
 
 #define RECONNECT_SECONDS 1
 #define SPLIT_MIN 2
+/*
+ * Spooled frames drained per batch of live frames that arrive during a
+ * drain: a live sender waits for about this many, not the whole spool.
+ */
+#define DRAIN_SHARE 16
 
 struct store {
 	struct store_config cfg;
@@ -438,7 +443,7 @@ write_works(struct store *s, struct ingest_work **w, size_t n)
  * it (see write_alone). INGEST_OK with *more when records remain.
  */
 static enum ingest_rc
-drain_step(struct store *s, struct batch *b, bool *more)
+drain_step(struct store *s, struct batch *b, size_t max, bool *more)
 {
 	struct spool_rec rec;
 	size_t n, i;
@@ -448,7 +453,7 @@ drain_step(struct store *s, struct batch *b, bool *more)
 	if (spool_pending(s->spool) == 0)
 		return INGEST_OK;
 	spool_rewind(s->spool);
-	for (n = 0; n < s->cfg.batch_max; n++) {
+	for (n = 0; n < max && n < s->cfg.batch_max; n++) {
 		rc = spool_next(s->spool, &rec);
 		if (rc < 0) {
 			slog(s, 0, "spool unreadable: draining stops");
@@ -503,14 +508,18 @@ drain_step(struct store *s, struct batch *b, bool *more)
 	return INGEST_OK;
 }
 
-/* One drain step if the database is there; notes a stalled drain. */
-static void
-drain(struct store *s, struct batch *b)
+/*
+ * One drain step of at most max frames if the database is there; notes a
+ * stalled drain. True when the spool is empty after it.
+ */
+static bool
+drain(struct store *s, struct batch *b, size_t max)
 {
 	bool more = false;
 
 	s->drain_stalled = !try_connect(s) ||
-	    drain_step(s, b, &more) != INGEST_OK;
+	    drain_step(s, b, max, &more) != INGEST_OK;
+	return !s->drain_stalled && !more;
 }
 
 /* The ACK an item earns, once its fate is known. */
@@ -600,13 +609,21 @@ write_alone(struct store *s, struct batch *b)
 {
 	struct batch *other = other_batch(s, b);
 
+	/*
+	 * The rest of the spool fits in one step: drain it, then b goes
+	 * straight in (else a steady live flow would keep the spool from
+	 * ever being empty).
+	 */
+	if (spool_pending(s->spool) > 0 &&
+	    spool_pending(s->spool) <= DRAIN_SHARE)
+		(void)drain(s, other, DRAIN_SHARE);
 	if (spool_pending(s->spool) == 0 && try_connect(s) &&
 	    write_works(s, b->wp, b->n) == INGEST_OK) {
 		done(s, b);
 		return;
 	}
 	spool_batch(s, b);
-	drain(s, other);
+	(void)drain(s, other, DRAIN_SHARE);
 }
 
 /* b finished with rc (and cause): done, retried or spooled. */
@@ -790,7 +807,7 @@ writer(void *arg)
 		else if (s->flight != NULL)
 			land(s);
 		else if (spool_pending(s->spool) > 0)
-			drain(s, &s->batches[0]);
+			(void)drain(s, &s->batches[0], s->cfg.batch_max);
 	}
 	return NULL;
 }
