@@ -470,49 +470,79 @@ pipe_sync(struct ingest *g)
 	return 0;
 }
 
+/* Whether sqlstate starts with one of the prefixes. */
+static bool
+state_in(const char *sqlstate, const char *const *prefixes, size_t n)
+{
+	size_t i;
+
+	if (sqlstate == NULL || strlen(sqlstate) != 5)
+		return false;
+	for (i = 0; i < n; i++)
+		if (strncmp(sqlstate, prefixes[i], strlen(prefixes[i])) == 0)
+			return true;
+	return false;
+}
+
+#define STATE_IN(s, list) state_in(s, list, sizeof(list) / sizeof(list[0]))
+
 enum ingest_rc
 ingest_classify(const char *sqlstate)
 {
-	/*
-	 * Not what a message holds: our statements take every value as a
-	 * parameter, so these are the database's state, and pass.
-	 */
+	/* The session cannot be used, or the server takes no writes. */
 	static const char *const down[] = {
 		"08",		/* connection exception */
-		"25",		/* invalid transaction state */
-		"40",		/* transaction rollback (deadlock, serialization) */
-		"42",		/* permissions, a schema not as migrated */
-		"53",		/* insufficient resources (disk full, memory) */
-		"55",		/* object not in prerequisite state (a lock) */
-		"57",		/* operator intervention (shutdown, cancel) */
-		"58",		/* system error (I/O) */
-		"F0",		/* configuration file error */
+		"57P01", "57P02", "57P03",	/* shutdown, crash, starting */
+		"53300",	/* too many connections */
+		"25006",	/* read-only transaction: a standby */
 	};
+	/* What a message carried: our statements take values as parameters. */
 	static const char *const refused[] = {
 		"22",		/* data exception */
 		"23",		/* integrity constraint violation */
 		"54",		/* program limit exceeded (index row size) */
 	};
-	size_t i;
 
-	if (sqlstate == NULL || strlen(sqlstate) != 5)
-		return INGEST_ERROR;
-	for (i = 0; i < sizeof(down) / sizeof(down[0]); i++)
-		if (strncmp(sqlstate, down[i], strlen(down[i])) == 0)
-			return INGEST_DOWN;
-	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
-		if (strncmp(sqlstate, refused[i], 2) == 0)
-			return INGEST_REFUSED;
+	if (STATE_IN(sqlstate, down))
+		return INGEST_DOWN;
+	if (STATE_IN(sqlstate, refused))
+		return INGEST_REFUSED;
 	return INGEST_ERROR;
 }
 
+bool
+ingest_db_fault(const char *sqlstate)
+{
+	static const char *const fault[] = {
+		"08", "25", "40", "42", "53", "55", "57", "58", "F0",
+		"XX001", "XX002",	/* data or index corrupted */
+	};
+
+	return STATE_IN(sqlstate, fault);
+}
+
+bool
+ingest_transient(const char *sqlstate)
+{
+	static const char *const transient[] = {
+		"40",		/* deadlock, serialization failure */
+		"55P03",	/* lock not available */
+	};
+
+	return STATE_IN(sqlstate, transient);
+}
+
 /*
- * Keep a statement's error for the log: its SQLSTATE, no patient data.
- * Returns what it means for the batch.
+ * Keep a statement's error for the log: its SQLSTATE, and PostgreSQL's
+ * words only where they speak of the database (a trigger or a constraint
+ * may quote what a message held). Returns what it means for the batch.
  */
 static enum ingest_rc
 note_error(struct ingest *g, const PGresult *res)
 {
+	static const char *const words[] = {
+		"08", "25", "42", "53", "57", "58", "F0",
+	};
 	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 	const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 	enum ingest_rc rc = ingest_classify(state);
@@ -521,10 +551,10 @@ note_error(struct ingest *g, const PGresult *res)
 	if (g->sqlstate[0] == '\0')
 		snprintf(g->sqlstate, sizeof(g->sqlstate), "%s",
 		    state ? state : "");
-	/* Data errors (22, 23, 54) may quote values: code only. */
-	snprintf(g->err, sizeof(g->err), "%s (SQLSTATE %s)",
-	    rc == INGEST_REFUSED ? "data refused" :
-	    primary != NULL ? primary : "error", state ? state : "?");
+	snprintf(g->err, sizeof(g->err), "%.160s (SQLSTATE %s)",
+	    primary != NULL && STATE_IN(state, words) ? primary :
+	    rc == INGEST_REFUSED ? "data refused" : "statement refused",
+	    state ? state : "?");
 	return rc;
 }
 
@@ -549,8 +579,9 @@ pipe_read(struct ingest *g,
 		if (res == NULL) {
 			rc = PQstatus(d->conn) == CONNECTION_OK ?
 			    INGEST_ERROR : INGEST_DOWN;
-			snprintf(g->err, sizeof(g->err), "missing result: %s",
-			    PQerrorMessage(d->conn));
+			snprintf(g->err, sizeof(g->err), "missing result (%s)",
+			    rc == INGEST_DOWN ? "connection lost" :
+			    "connection still up");
 			break;
 		}
 		st = PQresultStatus(res);
@@ -767,17 +798,16 @@ notice(void *arg, const PGresult *res)
 	struct ingest *g = arg;
 	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
 	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-	const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-	char msg[320];
+	char msg[96];
 	int level = 3;
 
-	if (sev != NULL && strcmp(sev, "WARNING") == 0)
+	/* Our ROLLBACK after a failed COMMIT warns of no transaction. */
+	if (sev != NULL && strcmp(sev, "WARNING") == 0 &&
+	    (state == NULL || strncmp(state, "25", 2) != 0))
 		level = 1;
-	else if (sev != NULL && strcmp(sev, "NOTICE") == 0)
-		level = 2;
-	snprintf(msg, sizeof(msg), "PostgreSQL %s (SQLSTATE %s): %.200s",
-	    sev ? sev : "notice", state ? state : "?",
-	    primary ? primary : "");
+	/* Not its words: a trigger's RAISE NOTICE may quote a value. */
+	snprintf(msg, sizeof(msg), "PostgreSQL %s (SQLSTATE %s)",
+	    sev ? sev : "notice", state ? state : "?");
 	if (g->o.log != NULL)
 		g->o.log(g->o.log_arg, level, msg);
 }

@@ -64,15 +64,14 @@ struct ingest;
 enum ingest_rc {
 	INGEST_OK = 0,	/* committed (or sent), each w has its outcome */
 	INGEST_BUSY,	/* not now: see ingest_start() and ingest_send() */
-	INGEST_DOWN,	/* the database cannot take writes now: the
-			   session broke, or SQLSTATE 08, 25, 40, 42, 53,
-			   55, 57, 58, F0 (its state, not a message's):
+	INGEST_DOWN,	/* the database cannot be used now: the session
+			   broke, or SQLSTATE 08, 57P01-03, 53300, 25006:
 			   spool and retry later */
 	INGEST_REFUSED,	/* a statement was refused for the data it carried
 			   (SQLSTATE 22, 23, 54): one message is at fault */
-	INGEST_ERROR,	/* refused for another reason (a trigger raising
-			   an exception, an internal error): retried one by
-			   one, a message refused alone is at fault */
+	INGEST_ERROR,	/* refused for another reason (a trigger, a
+			   timeout, a deadlock, permissions): retried one
+			   by one to find out whose fault it is */
 };
 
 
@@ -110,6 +109,13 @@ bool ingest_ack(struct ingest *g, struct ingest_work *w, struct hl7_buf *out);
 
 /* What a SQLSTATE means for a batch (NULL: INGEST_ERROR). */
 enum ingest_rc ingest_classify(const char *sqlstate);
+/*
+ * Whether a SQLSTATE speaks of the database's own state (permissions,
+ * resources, locks, a cancel, corruption), not of what a message held.
+ */
+bool ingest_db_fault(const char *sqlstate);
+/* Whether a statement refused with it may pass if tried again (deadlock). */
+bool ingest_transient(const char *sqlstate);
 /* The SQLSTATE of the last failed statement, "" when none. */
 const char *ingest_sqlstate(const struct ingest *g);
 

@@ -33,6 +33,7 @@ struct spool {
 	uint64_t drained;	/* records before this are in the database */
 	uint64_t pos;		/* drain cursor */
 	uint64_t pending;	/* records in [drained, end) */
+	uint64_t synced_end, synced_pending;	/* as of the last sync */
 	char *buf;		/* record read back */
 	size_t cap;
 };
@@ -260,6 +261,8 @@ spool_open(const char *path, uint64_t max_bytes, char **cause)
 	if (sp->drained > sp->end)
 		sp->drained = sp->end;
 	sp->pos = sp->drained;
+	sp->synced_end = sp->end;
+	sp->synced_pending = sp->pending;
 	return sp;
 fail:
 	*cause = xstrdup(msg);
@@ -279,20 +282,18 @@ spool_close(struct spool *sp)
 }
 
 int
-spool_append(struct spool *sp, uint8_t kind, int64_t received_at,
+spool_write(struct spool *sp, uint8_t kind, int64_t received_at,
     uint64_t total, const char *peer, const char *data, size_t len)
 {
 	unsigned char f[REC_FIXED];
 	size_t plen = strlen(peer);
-	uint32_t magic = REC_MAGIC, crc, l32 = (uint32_t)len;
-
-	/* A frame's total is informative: saturate, never wrap. */
-	if (total > UINT32_MAX)
-		total = UINT32_MAX;
+	uint32_t magic = REC_MAGIC, crc, l32 = (uint32_t)len, t32;
 	char *rec;
 	size_t n;
 	int rc;
 
+	/* A frame's total is informative: saturate, never wrap. */
+	t32 = total > UINT32_MAX ? UINT32_MAX : (uint32_t)total;
 	if (plen >= 64)
 		plen = 63;
 	n = REC_FIXED + plen + len;
@@ -304,11 +305,7 @@ spool_append(struct spool *sp, uint8_t kind, int64_t received_at,
 	f[12] = kind;
 	f[13] = (uint8_t)plen;
 	memcpy(f + 16, &received_at, 8);
-	{
-		uint32_t t32 = (uint32_t)total;
-
-		memcpy(f + 24, &t32, 4);
-	}
+	memcpy(f + 24, &t32, 4);
 	crc = crc32c(crc32c(crc32c(0, f + 8, REC_FIXED - 8), peer, plen),
 	    data, len);
 	memcpy(f + 4, &crc, 4);
@@ -318,14 +315,37 @@ spool_append(struct spool *sp, uint8_t kind, int64_t received_at,
 	memcpy(rec + REC_FIXED + plen, data, len);
 	rc = write_all(sp->fd, rec, n, sp->end);
 	free(rec);
-	/* Durable before the ACK: DESIGN.md contract 1. */
-	if (rc != 0 || fdatasync(sp->fd) != 0) {
-		/* Forget a partial write: the next append overwrites it. */
-		return -1;
-	}
+	if (rc != 0)
+		return -1;	/* a partial write: the next one overwrites it */
 	sp->end += n;
 	sp->pending++;
 	return 0;
+}
+
+int
+spool_sync(struct spool *sp)
+{
+	/* Durable before the ACK: DESIGN.md contract 1. */
+	if (fdatasync(sp->fd) != 0) {
+		/* Forget what was not made durable: overwritten next. */
+		sp->end = sp->synced_end;
+		sp->pending = sp->synced_pending;
+		return -1;
+	}
+	sp->synced_end = sp->end;
+	sp->synced_pending = sp->pending;
+	return 0;
+}
+
+int
+spool_append(struct spool *sp, uint8_t kind, int64_t received_at,
+    uint64_t total, const char *peer, const char *data, size_t len)
+{
+	int rc = spool_write(sp, kind, received_at, total, peer, data, len);
+
+	if (rc != 0)
+		return rc;
+	return spool_sync(sp);
 }
 
 uint64_t
@@ -376,8 +396,8 @@ spool_mark_drained(struct spool *sp)
 		sp->drained = sp->end;
 		if (write_header(sp) != 0 || ftruncate(sp->fd, HDR_SIZE) != 0)
 			return -1;
-		sp->end = sp->drained = sp->pos = HDR_SIZE;
-		sp->pending = 0;
+		sp->end = sp->drained = sp->pos = sp->synced_end = HDR_SIZE;
+		sp->pending = sp->synced_pending = 0;
 		return write_header(sp);
 	}
 	for (off = sp->drained; off < sp->pos; off += size, n++)
@@ -385,5 +405,6 @@ spool_mark_drained(struct spool *sp)
 			break;
 	sp->drained = sp->pos;
 	sp->pending -= n < sp->pending ? n : sp->pending;
+	sp->synced_pending -= n < sp->synced_pending ? n : sp->synced_pending;
 	return write_header(sp);
 }

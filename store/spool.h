@@ -38,6 +38,17 @@ void spool_close(struct spool *sp);
  */
 int spool_append(struct spool *sp, uint8_t kind, int64_t received_at,
     uint64_t total, const char *peer, const char *data, size_t len);
+/*
+ * The same without the fdatasync, for a batch of frames made durable
+ * together by spool_sync(): no ACK before it returned 0. 0, 1, -1 as above.
+ */
+int spool_write(struct spool *sp, uint8_t kind, int64_t received_at,
+    uint64_t total, const char *peer, const char *data, size_t len);
+/*
+ * Make what spool_write() wrote durable. -1 with errno: those records are
+ * forgotten (the next write overwrites them), none may be ACKed.
+ */
+int spool_sync(struct spool *sp);
 /* Records appended and not yet drained. */
 uint64_t spool_pending(const struct spool *sp);
 /* Bytes of those records (headers included). */

@@ -37,6 +37,12 @@
  * drain: a live sender waits for about this many, not the whole spool.
  */
 #define DRAIN_SHARE 16
+/*
+ * Frame bytes per transaction: a batch's raw frames travel as one bytea
+ * array, and PostgreSQL takes no message over 1 GB (256 frames of the
+ * 8 MiB max_message_size would be 2 GB).
+ */
+#define BATCH_BYTES (64u << 20)
 
 struct store {
 	struct store_config cfg;
@@ -71,6 +77,7 @@ struct store {
 	} batches[2];
 	struct batch *flight;		/* committing in the background */
 	char **copies;			/* drained spool records' bytes */
+	int *spool_rcs;			/* spool_batch's, one per slot */
 	size_t *copycap;
 };
 
@@ -241,8 +248,8 @@ set_work(struct ingest_work *w, enum store_frame_kind kind, const char *data,
 }
 
 /*
- * The database went away (cause, freed here): said once, not at every
- * retry, so that an outage is two lines in the journal.
+ * The database went away or stopped taking writes (cause, freed here):
+ * said once, not at every retry, so that an outage is two lines.
  */
 static void
 db_down(struct store *s, char *cause)
@@ -256,16 +263,18 @@ db_down(struct store *s, char *cause)
 	free(cause);
 }
 
+/*
+ * A write went in. After an outage, say so once, with what the spool
+ * held when the first write after it started (frames, bytes).
+ */
 static void
-db_up(struct store *s)
+db_up(struct store *s, uint64_t frames, uint64_t bytes)
 {
 	if (s->db_state == DB_DOWN)
 		slog(s, 2, "database back after %lld s; the spool holds %llu "
 		    "frames (%llu bytes)", (long long)(time(NULL) -
-		    s->down_since), (unsigned long long)spool_pending(s->spool),
-		    (unsigned long long)spool_pending_bytes(s->spool));
-	else if (s->db_state == DB_UNKNOWN)
-		slog(s, 2, "database connected");
+		    s->down_since), (unsigned long long)frames,
+		    (unsigned long long)bytes);
 	s->db_state = DB_UP;
 }
 
@@ -284,7 +293,8 @@ try_connect(struct store *s)
 		db_down(s, cause);
 		return false;
 	}
-	db_up(s);
+	if (s->db_state == DB_UNKNOWN)
+		slog(s, 2, "database connected");
 	return true;
 }
 
@@ -328,10 +338,12 @@ refusal_reason(const char *sqlstate)
 static bool
 dead_letter(struct store *s, struct ingest_work *w)
 {
-	if (spool_append(s->dead, (uint8_t)w->kind, w->received_at,
-	    (uint64_t)w->total, w->peer, w->data, w->len) != 0) {
-		slog(s, 0, "dead-letter file: cannot write: %s",
-		    strerror(errno));
+	int rc = spool_append(s->dead, (uint8_t)w->kind, w->received_at,
+	    (uint64_t)w->total, w->peer, w->data, w->len);
+
+	if (rc != 0) {
+		slog(s, 0, "dead-letter file %s.dead: %s", s->cfg.spool_path,
+		    rc > 0 ? "full" : strerror(errno));
 		return false;
 	}
 	slog(s, 0, "a frame from %s was refused by the database even as "
@@ -340,6 +352,8 @@ dead_letter(struct store *s, struct ingest_work *w)
 	w->quarantine = true;
 	w->reason = "the database refused the message: kept in the "
 	    "dead-letter file";
+	w->err_code = HL7_ERR_INTERNAL;
+	w->ack_code[1] = 'E';	/* do not send it again as it is */
 	w->outcome = STORE_QUARANTINED;
 	pthread_mutex_lock(&s->mu);
 	s->stats.dead_letters++;
@@ -347,57 +361,90 @@ dead_letter(struct store *s, struct ingest_work *w)
 	return true;
 }
 
+/* What became of a work written alone. */
+enum alone {
+	ALONE_DONE,	/* written, quarantined or dead-lettered: settled */
+	ALONE_DOWN,	/* the database cannot be reached: nothing written */
+	ALONE_STUCK,	/* refused, and its quarantine row refused for a
+			   reason of the database's own (permissions, disk):
+			   this message, or every message? */
+};
+
 /*
  * w alone, after its batch was refused: written, or quarantined with the
  * reason when the database refuses it, or dead-lettered when it refuses
- * even that. INGEST_DOWN when the database cannot take it now (nothing
- * of w committed: the caller spools it).
+ * even that for what the row holds.
  */
-static enum ingest_rc
+static enum alone
 write_alone_work(struct store *s, struct ingest_work *w)
 {
+	struct ingest_work before;
 	char *cause = NULL;
 	char state[6];
-	enum ingest_rc rc, qrc;
+	enum ingest_rc rc;
+	int tries = 0;
 
-	rc = ingest_batch(s->g, &w, 1, &cause);
-	if (rc == INGEST_DOWN) {
-		db_down(s, cause);
-		return rc;
-	}
-	if (rc == INGEST_OK) {
-		free(cause);
-		return rc;
+	/* A deadlock or a serialization failure passes: try again. */
+	do
+		rc = ingest_batch(s->g, &w, 1, &cause);
+	while (rc == INGEST_ERROR && ingest_transient(ingest_sqlstate(s->g)) &&
+	    ++tries < 3 && (free(cause), cause = NULL, true));
+	if (rc == INGEST_OK || rc == INGEST_DOWN) {
+		if (rc == INGEST_DOWN)
+			db_down(s, cause);
+		else
+			free(cause);
+		return rc == INGEST_OK ? ALONE_DONE : ALONE_DOWN;
 	}
 	snprintf(state, sizeof(state), "%s", ingest_sqlstate(s->g));
-	slog(s, 1, "a frame from %s was refused by the database (%s): "
-	    "quarantined", w->peer, cause);
+	/* Once per outage, not per frame, when it is everyone's. */
+	slog(s, s->db_state == DB_DOWN ? 3 : 1, "a frame from %s was refused "
+	    "by the database (%s): quarantined", w->peer, cause);
 	free(cause);
 	cause = NULL;
-	qrc = ingest_quarantine(s->g, w, refusal_reason(state), &cause);
-	if (qrc == INGEST_OK) {
-		free(cause);
-		return qrc;
+	before = *w;
+	rc = ingest_quarantine(s->g, w, refusal_reason(state), &cause);
+	if (rc != INGEST_OK) {
+		/* Not quarantined after all: it earns what it earned. */
+		w->quarantine = before.quarantine;
+		w->ignored = before.ignored;
+		w->reason = before.reason;
+		w->err_code = before.err_code;
+		memcpy(w->ack_code, before.ack_code, sizeof(w->ack_code));
 	}
-	if (qrc == INGEST_DOWN) {
+	if (rc == INGEST_OK || rc == INGEST_DOWN) {
+		if (rc == INGEST_DOWN)
+			db_down(s, cause);
+		else
+			free(cause);
+		return rc == INGEST_OK ? ALONE_DONE : ALONE_DOWN;
+	}
+	if (ingest_db_fault(ingest_sqlstate(s->g))) {
 		db_down(s, cause);
-		return INGEST_DOWN;
+		return ALONE_STUCK;
 	}
 	slog(s, 0, "quarantine row refused too (%s)", cause);
 	free(cause);
-	if (!dead_letter(s, w)) {
-		/* Not durable anywhere: AR, the sender keeps it. */
-		w->outcome = STORE_REJECTED;
-	}
-	return INGEST_OK;
+	if (dead_letter(s, w))
+		return ALONE_DONE;
+	if (w->spool_ref != NULL)
+		return ALONE_DOWN;	/* it stays in the spool */
+	/* Not durable anywhere: AR, the sender keeps it. */
+	w->outcome = STORE_REJECTED;
+	return ALONE_DONE;
 }
 
 /*
  * After a batch of n works failed with rc (cause freed here): a refused
  * batch is retried one by one, and a message the database refuses alone
  * is kept as quarantined. INGEST_OK, or INGEST_DOWN when the database
- * cannot be reached: works written alone before that are settled, the
- * others are not committed.
+ * cannot take them now: a prefix of the works is then settled (written
+ * alone), the others are not committed.
+ *
+ * A work stuck (ALONE_STUCK) is this message's fault only if the one
+ * after it goes in: then it is dead-lettered, so that one message can
+ * never hold back every other; if the next is stuck too, the database
+ * is at fault and everything waits in the spool.
  */
 static enum ingest_rc
 retry_works(struct store *s, struct ingest_work **w, size_t n,
@@ -409,14 +456,31 @@ retry_works(struct store *s, struct ingest_work **w, size_t n,
 		db_down(s, cause);
 		return rc;
 	}
-	slog(s, 2, "batch of %zu refused (%s): written one by one", n, cause);
+	slog(s, s->db_state == DB_DOWN ? 3 : 2, "batch of %zu refused (%s): "
+	    "written one by one", n, cause);
 	free(cause);
 	for (i = 0; i < n; i++) {
 		if (w[i]->settled)
 			continue;
-		if (write_alone_work(s, w[i]) != INGEST_OK)
+		switch (write_alone_work(s, w[i])) {
+		case ALONE_DONE:
+			w[i]->settled = true;
+			continue;
+		case ALONE_DOWN:
 			return INGEST_DOWN;
+		case ALONE_STUCK:
+			break;
+		}
+		if (i + 1 == n || write_alone_work(s, w[i + 1]) != ALONE_DONE)
+			return INGEST_DOWN;
+		w[i + 1]->settled = true;
+		if (!dead_letter(s, w[i])) {
+			if (w[i]->spool_ref != NULL)
+				return INGEST_DOWN;
+			w[i]->outcome = STORE_REJECTED;
+		}
 		w[i]->settled = true;
+		i++;
 	}
 	return INGEST_OK;
 }
@@ -425,14 +489,18 @@ retry_works(struct store *s, struct ingest_work **w, size_t n,
 static enum ingest_rc
 write_works(struct store *s, struct ingest_work **w, size_t n)
 {
+	uint64_t frames = spool_pending(s->spool);
+	uint64_t bytes = spool_pending_bytes(s->spool);
 	char *cause = NULL;
 	enum ingest_rc rc;
 
 	rc = ingest_batch(s->g, w, n, &cause);
 	count_batch(s, rc);
+	if (rc != INGEST_OK)
+		rc = retry_works(s, w, n, rc, cause);
 	if (rc == INGEST_OK)
-		return rc;
-	return retry_works(s, w, n, rc, cause);
+		db_up(s, frames, bytes);
+	return rc;
 }
 
 /*
@@ -446,14 +514,15 @@ static enum ingest_rc
 drain_step(struct store *s, struct batch *b, size_t max, bool *more)
 {
 	struct spool_rec rec;
-	size_t n, i;
+	size_t n, i, bytes;
 	int rc;
 
 	*more = false;
 	if (spool_pending(s->spool) == 0)
 		return INGEST_OK;
 	spool_rewind(s->spool);
-	for (n = 0; n < max && n < s->cfg.batch_max; n++) {
+	for (n = 0, bytes = 0; n < max && n < s->cfg.batch_max &&
+	    bytes < BATCH_BYTES; n++) {
 		rc = spool_next(s->spool, &rec);
 		if (rc < 0) {
 			slog(s, 0, "spool unreadable: draining stops");
@@ -468,6 +537,7 @@ drain_step(struct store *s, struct batch *b, size_t max, bool *more)
 			    s->copycap[n], 1);
 		}
 		memcpy(s->copies[n], rec.data, rec.len);
+		bytes += rec.len;
 		snprintf(s->copies[n] + rec.len, 64, "%s", rec.peer);
 		snprintf(s->copies[n] + rec.len + 64, 64, "%s", rec.ref);
 		set_work(&b->works[n], (enum store_frame_kind)rec.kind,
@@ -479,7 +549,22 @@ drain_step(struct store *s, struct batch *b, size_t max, bool *more)
 	if (n == 0)
 		return INGEST_OK;
 	if (write_works(s, b->wp, n) != INGEST_OK) {
+		/*
+		 * Those written alone before it failed are in: past them,
+		 * so that nothing of theirs (a dead letter, a log line) is
+		 * done twice.
+		 */
+		for (i = 0; i < n && b->works[i].settled; i++)
+			;
 		spool_rewind(s->spool);
+		if (i > 0) {
+			while (i-- > 0)
+				(void)spool_next(s->spool, &rec);
+			if (spool_mark_drained(s->spool) != 0)
+				slog(s, 0, "spool: cannot record the drain: %s",
+				    strerror(errno));
+			spool_rewind(s->spool);
+		}
 		return INGEST_DOWN;
 	}
 	if (spool_mark_drained(s->spool) != 0) {
@@ -574,25 +659,33 @@ spool_batch(struct store *s, struct batch *b)
 	size_t i;
 	int rc;
 
+	int *rcs = s->spool_rcs;
+	bool synced;
+
+	/* Every frame written, then one fdatasync for all of them. */
 	for (i = 0; i < b->n; i++) {
 		it = b->items[i];
-		if (b->works[i].settled) {
+		rcs[i] = b->works[i].settled ? 0 : spool_write(s->spool,
+		    (uint8_t)it->kind, it->received_at, (uint64_t)it->total,
+		    it->peer, it->data, it->len);
+		if (rcs[i] < 0)
+			slog(s, 0, "spool write failed: %s", strerror(errno));
+	}
+	synced = spool_sync(s->spool) == 0;
+	if (!synced)
+		slog(s, 0, "spool sync failed: %s", strerror(errno));
+	for (i = 0; i < b->n; i++) {
+		it = b->items[i];
+		rc = rcs[i];
+		if (b->works[i].settled)
 			finish_item(s, it, &b->works[i], b->works[i].outcome,
 			    NULL);
-			continue;
-		}
-		rc = spool_append(s->spool, (uint8_t)it->kind, it->received_at,
-		    (uint64_t)it->total, it->peer, it->data, it->len);
-		if (rc == 0)
+		else if (rc == 0 && synced)
 			finish_item(s, it, &b->works[i], STORE_SPOOLED, NULL);
-		else {
-			if (rc < 0)
-				slog(s, 0, "spool write failed: %s",
-				    strerror(errno));
+		else
 			finish_item(s, it, &b->works[i], STORE_REJECTED,
 			    rc > 0 ? "spool full: resend later" :
 			    "cannot store the message now: resend later");
-		}
 	}
 	complete(s, b->items, b->n);
 }
@@ -761,7 +854,7 @@ writer(void *arg)
 	struct rules *nr;
 	struct timespec ts;
 	struct batch *b;
-	size_t n;
+	size_t n, bytes;
 
 	for (;;) {
 		pthread_mutex_lock(&s->mu);
@@ -781,8 +874,12 @@ writer(void *arg)
 		nr = s->next_rules;
 		s->next_rules = NULL;
 		b = other_batch(s, s->flight);	/* the free one */
-		for (n = 0; n < s->cfg.batch_max && s->in_head != NULL; n++) {
+		for (n = 0, bytes = 0; n < s->cfg.batch_max &&
+		    s->in_head != NULL; n++) {
 			it = s->in_head;
+			if (n > 0 && bytes + it->len > BATCH_BYTES)
+				break;
+			bytes += it->len;
 			s->in_head = it->next;
 			if (s->in_head == NULL)
 				s->in_tail = NULL;
@@ -843,6 +940,7 @@ store_destroy(struct store *s)
 			free(s->copies[i]);
 	free(s->copies);
 	free(s->copycap);
+	free(s->spool_rcs);
 	free((char *)s->cfg.conninfo);
 	free((char *)s->cfg.protocol_path);
 	free((char *)s->cfg.sql_dir);
@@ -926,7 +1024,8 @@ store_start(const struct store_config *cfg, char **cause)
 	/* Migrations must work now; an unreachable database may come later. */
 	switch (ingest_connect(s->g, &why)) {
 	case INGEST_OK:
-		db_up(s);
+		slog(s, 2, "database connected");
+		s->db_state = DB_UP;
 		break;
 	case INGEST_DOWN:
 		db_down(s, why);
@@ -948,6 +1047,7 @@ store_start(const struct store_config *cfg, char **cause)
 	}
 	s->copies = xcalloc(s->cfg.batch_max, sizeof(*s->copies));
 	s->copycap = xcalloc(s->cfg.batch_max, sizeof(*s->copycap));
+	s->spool_rcs = xcalloc(s->cfg.batch_max, sizeof(*s->spool_rcs));
 	s->stats.db_up = ingest_connected(s->g);
 	s->stats.spooled_pending = spool_pending(s->spool);
 	if (pthread_create(&s->thread, NULL, writer, s) != 0) {

@@ -118,6 +118,41 @@ check "refused by the database: quarantined with the reason, not spooled" \
 	test "$(q "select count(*) from labwatch.messages where control_id = 'POISON1' and outcome = 'quarantined' and reason like 'the database refused the message: it breaks a constraint' and spool_ref is null")" -eq 1
 check "the message after it: stored" test "$(q "select outcome from labwatch.messages where control_id = 'OK3'")" = processed
 
+# 3b. Refused for a reason that reads as the database's (query_canceled,
+#     SQLSTATE 57014, as statement_timeout gives for one huge message),
+#     even as quarantined: the message after it goes in, so this one is
+#     dead-lettered, and nothing waits behind it.
+q "create or replace function labwatch.refuse_slow() returns trigger language plpgsql as \$\$ begin if new.control_id like 'SLOW%' then raise exception 'slow' using errcode = 'query_canceled'; end if; return new; end \$\$"
+q "create trigger refuse_slow before insert on labwatch.messages for each row execute function labwatch.refuse_slow()"
+msg "$TMP/slow.hl7" LIS MAIN SLOW1 P3
+msg "$TMP/ok5.hl7" LIS MAIN OK5 P3
+msg "$TMP/ok6.hl7" LIS MAIN OK6 P3
+send "$TMP/slow.hl7" "$TMP/ok5.hl7" "$TMP/ok6.hl7" >"$TMP/3b.out"
+for _ in $(seq 50); do [ "$(q "select count(*) from labwatch.messages where control_id in ('OK5', 'OK6')")" -eq 2 ] && break; sleep 0.1; done
+check "a message refused for the database's reasons does not hold back the next" \
+	test "$(q "select count(*) from labwatch.messages where control_id in ('OK5', 'OK6') and outcome = 'processed'")" -eq 2
+check "it is kept in the dead-letter file" test -s "$PGD/spool.dead"
+q "drop trigger refuse_slow on labwatch.messages"
+
+# 3c. Refused for everyone (insufficient_privilege, 42501, for every row:
+#     a grant an administrator took away): nothing is quarantined or
+#     dead-lettered, everything waits in the spool and goes in once the
+#     database takes writes again.
+dead_before=$(stat -c %s "$PGD/spool.dead")
+q "create or replace function labwatch.refuse_all() returns trigger language plpgsql as \$\$ begin raise exception 'no' using errcode = 'insufficient_privilege'; end \$\$"
+q "create trigger refuse_all before insert on labwatch.messages for each row execute function labwatch.refuse_all()"
+for i in 1 2 3; do msg "$TMP/all$i.hl7" LIS MAIN ALL$i P3; done
+send "$TMP/all1.hl7" "$TMP/all2.hl7" "$TMP/all3.hl7" >"$TMP/3c.out"
+check "refused for everyone: ACKed AA once spooled" test "$(grep -c '^AA' "$TMP/3c.out")" -eq 3
+sleep 1
+check "refused for everyone: nothing dead-lettered" test "$(stat -c %s "$PGD/spool.dead")" -eq "$dead_before"
+q "drop trigger refuse_all on labwatch.messages"
+for _ in $(seq 50); do [ "$(q "select count(*) from labwatch.messages where control_id like 'ALL_'")" -eq 3 ] && break; sleep 0.1; done
+check "refused for everyone: all stored once the database takes writes" \
+	test "$(q "select count(*) from labwatch.messages where control_id like 'ALL_' and outcome = 'processed'")" -eq 3
+cp "$log" "$TMP/before-outage.log"
+: >"$log.mark"
+
 # 4. Spooled during an outage, refused on drain: quarantined (or
 #    dead-lettered when even its quarantine row is refused), and the
 #    drain goes on: everything after it is stored. The outage is one
@@ -136,10 +171,11 @@ for _ in $(seq 100); do
 done
 check "after the drain: the three good frames stored" test "$(q "select count(*) from labwatch.messages where control_id like 'SPOOL%' and outcome = 'processed' and spool_ref is not null")" -eq 3
 check "the refused spooled frame: quarantined with the reason" test "$(q "select count(*) from labwatch.messages where control_id = 'POISON2' and outcome = 'quarantined' and spool_ref is not null")" -eq 1
-check "refused even as quarantined: in the dead-letter file" test -s "$PGD/spool.dead"
+check "refused even as quarantined: in the dead-letter file" test "$(stat -c %s "$PGD/spool.dead")" -gt "$dead_before"
 check "the spool is empty after the drain" sh -c "grep -q 'spool drained' '$log'"
-check "the outage: one 'unreachable' line" test "$(grep -c 'unreachable' "$log")" -eq 1
-check "the outage: one 'back' line, with the spool's size" test "$(grep -c 'database back after .* the spool holds 5 frames' "$log")" -eq 1
+tail -n +"$(($(wc -l <"$TMP/before-outage.log") + 1))" "$log" >"$TMP/outage.log"
+check "the outage: one 'unreachable' line" test "$(grep -c 'unreachable' "$TMP/outage.log")" -eq 1
+check "the outage: one 'back' line, with the spool's size" test "$(grep -c 'database back after .* the spool holds 5 frames' "$TMP/outage.log")" -eq 1
 check "the dead letter is logged" grep -q 'dead-letter file' "$log"
 
 # 5. The same across a restart of labwatchd: the spool is drained at start.

@@ -157,15 +157,19 @@ Test(text, sqlstate_classes)
 		{ "08006", INGEST_DOWN },	/* connection failure */
 		{ "57P01", INGEST_DOWN },	/* admin shutdown */
 		{ "57P03", INGEST_DOWN },	/* cannot connect now */
-		{ "53100", INGEST_DOWN },	/* disk full */
-		{ "42501", INGEST_DOWN },	/* insufficient privilege */
-		{ "40P01", INGEST_DOWN },	/* deadlock */
-		{ "58030", INGEST_DOWN },	/* I/O error */
+		{ "53300", INGEST_DOWN },	/* too many connections */
+		{ "25006", INGEST_DOWN },	/* read-only: a standby */
 		{ "54000", INGEST_REFUSED },	/* index row size exceeds btree maximum */
 		{ "22021", INGEST_REFUSED },	/* invalid byte sequence for encoding */
 		{ "22008", INGEST_REFUSED },	/* datetime field overflow */
 		{ "23505", INGEST_REFUSED },	/* unique violation */
 		{ "23514", INGEST_REFUSED },	/* check violation */
+		/* Whose fault these are is found by retrying one by one. */
+		{ "57014", INGEST_ERROR },	/* statement timeout on one big message */
+		{ "53200", INGEST_ERROR },	/* out of memory on one big message */
+		{ "53100", INGEST_ERROR },	/* disk full */
+		{ "42501", INGEST_ERROR },	/* insufficient privilege */
+		{ "40P01", INGEST_ERROR },	/* deadlock */
 		{ "P0001", INGEST_ERROR },	/* raise_exception (a trigger) */
 		{ "XX000", INGEST_ERROR },	/* internal error */
 		{ "", INGEST_ERROR },
@@ -176,4 +180,34 @@ Test(text, sqlstate_classes)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		cr_assert_eq(ingest_classify(cases[i].state), cases[i].want,
 		    "%s", cases[i].state ? cases[i].state : "NULL");
+}
+
+Test(text, sqlstate_faults)
+{
+	const struct {
+		const char *state;
+		bool db_fault, transient;
+	} cases[] = {
+		{ "42501", true, false },	/* permissions: the database's */
+		{ "53100", true, false },	/* disk full */
+		{ "57014", true, false },	/* canceled */
+		{ "40P01", true, true },	/* deadlock: try again */
+		{ "40001", true, true },	/* serialization failure */
+		{ "55P03", true, true },	/* lock not available */
+		{ "XX001", true, false },	/* data corrupted */
+		{ "P0001", false, false },	/* a trigger refusing a message */
+		{ "23514", false, false },
+		{ "22021", false, false },
+		{ "XX000", false, false },
+		{ NULL, false, false },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cr_assert_eq(ingest_db_fault(cases[i].state), cases[i].db_fault,
+		    "%s", cases[i].state ? cases[i].state : "NULL");
+		cr_assert_eq(ingest_transient(cases[i].state),
+		    cases[i].transient, "%s",
+		    cases[i].state ? cases[i].state : "NULL");
+	}
 }
