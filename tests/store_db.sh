@@ -101,6 +101,12 @@ feed --batch 256 "$TMP/g1500.raw" >"$TMP/5b.json" 2>/dev/null
 check "1500 messages, ~1000 patients, one feed" json_assert "$TMP/5b.json" \
 	'len(L) == 1500 and all(m["outcome"] == "processed" for m in L)'
 
+# 5b. The store refuses to start without a logger: what it cannot answer
+#     to a peer would be lost (issue 9: labwatchd never set one).
+feed --no-logger "$top_srcdir/tests/data/oru_cbc_lf.hl7" >/dev/null 2>"$TMP/5b.err"
+check "no logger: exit 2" test $? -eq 2
+check "no logger: the store says why" grep -q 'needs a logger' "$TMP/5b.err"
+
 # 6. PostgreSQL down: frames spooled (fsync) and ACKed; drained when it returns.
 "$top_builddir/bench/gen_oru" -n 40 -s 11 -f raw >"$TMP/g40.raw" 2>/dev/null
 before=$(q "select count(*) from labwatch.messages")

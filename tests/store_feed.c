@@ -75,6 +75,7 @@ main(int argc, char **argv)
 		{ "sql-dir", required_argument, NULL, 'q' },
 		{ "wait-drain", required_argument, NULL, 'w' },
 		{ "batch", required_argument, NULL, 'b' },
+		{ "no-logger", no_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct store_config cfg;
@@ -99,6 +100,7 @@ main(int argc, char **argv)
 		case 'q': cfg.sql_dir = optarg; break;
 		case 'w': wait_drain = atoi(optarg); break;
 		case 'b': cfg.batch_max = (size_t)atoi(optarg); break;
+		case 'n': cfg.log = NULL; break;	/* must be refused */
 		default:
 			fprintf(stderr, "usage: store_feed --db C --protocol F "
 			    "--spool F [--sql-dir D] [--wait-drain S] FILE...\n");
