@@ -37,7 +37,7 @@
 #include "log.h"
 #include "tls.h"
 
-/* A framer whose buffer grew past this for a big frame is dropped when idle, to give the memory back. */
+/* A framer whose buffer grew past this for a big frame gives the memory back after it. */
 #define CONN_FRAMER_KEEP (64 * 1024)
 
 enum conn_state {
@@ -270,11 +270,12 @@ conn_process(struct conn *c)
 		if (got)
 			conn_submit(c, &fr);
 		evbuffer_drain(in, used);
-		if (got && !mllp_framer_in_frame(c->fr) &&
-		    mllp_framer_bufsize(c->fr) > CONN_FRAMER_KEEP) {
-			mllp_framer_free(c->fr);
-			c->fr = NULL;
-		}
+		/*
+		 * Shrunk, never freed: right after a 0x1C the framer still
+		 * waits for its CR, which a new framer would count as junk.
+		 */
+		if (got)
+			mllp_framer_shrink(c->fr, CONN_FRAMER_KEEP);
 	}
 }
 

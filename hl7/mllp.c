@@ -256,6 +256,17 @@ mllp_framer_bufsize(const struct mllp_framer *f)
 	return f->cap;
 }
 
+void
+mllp_framer_shrink(struct mllp_framer *f, size_t keep)
+{
+	if (f->st == ST_IN || f->cap <= keep)
+		return;
+	keep = min_size(f->limit, keep > 0 ? keep : 1);
+	f->buf = xreallocarray(f->buf, keep, 1);
+	f->cap = keep;
+	f->len = 0;
+}
+
 size_t
 mllp_wrap(const void *payload, size_t len, void *out)
 {

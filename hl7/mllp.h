@@ -88,6 +88,15 @@ const struct mllp_stats *mllp_framer_stats(const struct mllp_framer *f);
 /* Bytes currently allocated for the frame buffer (for status output and tests). */
 size_t mllp_framer_bufsize(const struct mllp_framer *f);
 
+/*
+ * Between frames, give back a frame buffer grown past keep bytes (a big
+ * frame is rare; its memory need not stay with an idle connection). The
+ * state (a 0x1C whose trailing CR is still to come) and the counters are
+ * kept: a new framer would take that CR for junk. Does nothing inside a
+ * frame. The data of the last event is invalid afterwards.
+ */
+void mllp_framer_shrink(struct mllp_framer *f, size_t keep);
+
 /* Wrap payload in 0x0B ... 0x1C 0x0D into a caller buffer of len+3 bytes; returns bytes written. */
 size_t mllp_wrap(const void *payload, size_t len, void *out);
 
