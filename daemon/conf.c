@@ -741,12 +741,18 @@ load_stream(struct config *cfg, FILE *f, const char *name,
 	char *line = NULL, *s, *eq, *key, *val, *cause;
 	int *seen = xcalloc(NKEYS, sizeof(*seen));	/* line of first setting */
 	size_t cap = 0, idx, vl;
+	ssize_t got;
 	int lineno = 0;
 
 	free(cfg->path);
 	cfg->path = xstrdup(name);
-	while (getline(&line, &cap, f) != -1) {
+	while ((got = getline(&line, &cap, f)) != -1) {
 		lineno++;
+		/* Past a NUL the string functions see nothing: the line would be cut or skipped unseen. */
+		if (memchr(line, '\0', (size_t)got) != NULL) {
+			report(&r, lineno, "holds a NUL byte");
+			continue;
+		}
 		s = trim(line);
 		if (*s == '\0' || *s == '#' || *s == ';')
 			continue;
