@@ -39,6 +39,7 @@ static const enum log_level levels[] = {
 };
 
 static struct event *ev_completion, *ev_status, *ev_watchdog, *ev_deadline;
+static struct event *ev_logsweep;
 static struct event *ev_hup, *ev_term, *ev_int;
 
 static void
@@ -207,6 +208,15 @@ watchdog_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	(void)arg;
 	notify_send("WATCHDOG=1");
+}
+
+/* Summaries of throttled connection lines, once their window has ended. */
+static void
+logsweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conn_log_sweep(arg, false);
 }
 
 static void
@@ -441,6 +451,7 @@ main(int argc, char **argv)
 	    EV_READ | EV_PERSIST, completion_cb, &d));
 	event_add(ev_completion, NULL);
 
+	conn_log_init(&d);
 	if (listener_open_all(&d, &cause) == -1) {
 		log_error("%s", cause);
 		store_stop(d.store);
@@ -455,6 +466,10 @@ main(int argc, char **argv)
 	event_add(ev_int, NULL);
 	ev_deadline = xevent(evtimer_new(d.base, deadline_cb, &d));
 
+	ev_logsweep = xevent(event_new(d.base, -1, EV_PERSIST, logsweep_cb, &d));
+	tv.tv_sec = 1;
+	tv.tv_usec = 0;
+	event_add(ev_logsweep, &tv);
 	ev_status = xevent(event_new(d.base, -1, EV_PERSIST, status_cb, &d));
 	tv.tv_sec = STATUS_INTERVAL_SEC;
 	tv.tv_usec = 0;
@@ -473,6 +488,7 @@ main(int argc, char **argv)
 	log_info("ready");
 	event_base_dispatch(d.base);
 
+	conn_log_sweep(&d, true);
 	log_info("all connections closed; stopping the store");
 	store_stop(d.store);
 	{
@@ -486,6 +502,7 @@ main(int argc, char **argv)
 	}
 	event_free(ev_completion);
 	event_free(ev_status);
+	event_free(ev_logsweep);
 	if (ev_watchdog != NULL)
 		event_free(ev_watchdog);
 	event_free(ev_deadline);

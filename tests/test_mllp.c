@@ -943,3 +943,37 @@ Test(mllp, shrink_inside_a_frame_does_nothing)
 	free(big);
 	mllp_framer_free(f);
 }
+
+/* ---- the first bytes of a connection: TLS on the plain port ---- */
+
+struct sniff_case {
+	char name[40];
+	char bytes[16];
+	size_t len;
+	enum mllp_sniff want;
+};
+
+#define SNIFF(name, b, want) { name, b, sizeof(b) - 1, want }
+static struct sniff_case sniff_cases[] = {
+	SNIFF("nothing yet", "", MLLP_SNIFF_MORE),
+	SNIFF("0x16 alone", "\x16", MLLP_SNIFF_MORE),
+	SNIFF("0x16 0x03", "\x16\x03", MLLP_SNIFF_MORE),
+	SNIFF("ClientHello TLS 1.0 record", "\x16\x03\x01\x02\x00\x01", MLLP_SNIFF_TLS),
+	SNIFF("ClientHello TLS 1.2 record", "\x16\x03\x03\x00\x40", MLLP_SNIFF_TLS),
+	SNIFF("MLLP frame", SB "MSH|^~\\&|", MLLP_SNIFF_OTHER),
+	SNIFF("junk then frame", "\0\0" SB "MSH", MLLP_SNIFF_OTHER),
+	SNIFF("0x16 then text", "\x16MSH", MLLP_SNIFF_OTHER),
+	SNIFF("0x16 0x03 then 0x0B", "\x16\x03" SB, MLLP_SNIFF_OTHER),
+	SNIFF("HTTP", "GET / HTTP/1.1", MLLP_SNIFF_OTHER),
+};
+
+ParameterizedTestParameters(mllp, sniff_first_bytes)
+{
+	return cr_make_param_array(struct sniff_case, sniff_cases,
+	    sizeof(sniff_cases) / sizeof(sniff_cases[0]));
+}
+
+ParameterizedTest(struct sniff_case *c, mllp, sniff_first_bytes)
+{
+	cr_assert_eq(mllp_sniff(c->bytes, c->len), c->want, "%s", c->name);
+}
