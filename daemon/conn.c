@@ -55,7 +55,7 @@
 #define CONN_FRAMER_KEEP (64 * 1024)
 /* Throttled lines: window, peers remembered. */
 #define CONN_LOG_WINDOW_SEC 10
-#define CONN_LOG_PEERS 128
+#define CONN_LOG_PEERS 512
 /*
  * TCP keepalive: a peer that vanished (power, NAT state lost) is found in
  * about 2 minutes instead of the kernel's 2 hours, and ACK bytes it never
@@ -78,6 +78,7 @@ enum conn_line {
 	CL_TIMEOUT_START,	/* no frame started in start_timeout; handshake too slow */
 	CL_TIMEOUT_FRAME,	/* a frame not whole within frame_timeout */
 	CL_TIMEOUT_IDLE,	/* idle_timeout, or ACKs not read */
+	CL_ABANDONED,		/* a first frame cut short */
 	CL_CLOSED,		/* the peer closed or reset before any frame */
 	CL_TLS,			/* + enum tls_refusal */
 	CL_COUNT = CL_TLS + TLS_REFUSAL_COUNT
@@ -307,15 +308,8 @@ conn_submit(struct conn *c, const struct mllp_frame *fr)
 	};
 	struct daemon *d = c->d;
 	struct store_item *it;
+	char line[128];
 
-	it = store_item_new(kinds[fr->kind], fr->data, fr->len, fr->total);
-	snprintf(it->peer, sizeof(it->peer), "%s", c->peer);
-	it->received_at = now_usec();
-	it->conn = c;
-	it->conn_gen = c->gen;
-	c->inflight++;
-	c->frames++;
-	d->stats.frames++;
 	switch (fr->kind) {
 	case MLLP_OVERSIZE:
 		d->stats.oversize++;
@@ -324,13 +318,23 @@ conn_submit(struct conn *c, const struct mllp_frame *fr)
 		break;
 	case MLLP_ABANDONED:
 		d->stats.abandoned++;
-		conn_info(c, "frame cut short after %zu bytes: kept as abandoned",
-		    fr->total);
+		/* Throttled while it is the conn's first: what a slowloris leaves. */
+		snprintf(line, sizeof(line), "frame cut short after %zu bytes: "
+		    "kept as abandoned", fr->total);
+		conn_say(c, CL_ABANDONED, line);
 		break;
 	default:
 		conn_debug(c, "frame of %zu bytes", fr->len);
 		break;
 	}
+	it = store_item_new(kinds[fr->kind], fr->data, fr->len, fr->total);
+	snprintf(it->peer, sizeof(it->peer), "%s", c->peer);
+	it->received_at = now_usec();
+	it->conn = c;
+	it->conn_gen = c->gen;
+	c->inflight++;
+	c->frames++;
+	d->stats.frames++;
 	store_submit(d->store, it);
 }
 
@@ -371,34 +375,18 @@ conn_process(struct conn *c)
 	struct evbuffer *in;
 	struct evbuffer_iovec v;
 	struct mllp_frame fr;
-	unsigned char head[3];
 	uint64_t junk0;
 	int64_t now = mono_usec();
 	size_t used;
-	ev_ssize_t hn;
 	int got;
 	bool draining = c->state == CONN_DRAINING;
 
 	if (c->bev == NULL || (c->state != CONN_OPEN && !draining))
 		return;
 	in = bufferevent_get_input(c->bev);
-	if (!c->sniffed && !c->tls && evbuffer_get_length(in) > 0) {
-		hn = evbuffer_copyout(in, head, sizeof(head));
-		switch (mllp_sniff(head, hn > 0 ? (size_t)hn : 0)) {
-		case MLLP_SNIFF_TLS:
-			c->d->stats.refused_tls++;
-			conn_close(c, CL_NOT_MLLP, "a TLS ClientHello on the plain "
-			    "MLLP port (TLS is on tls_listen)");
-			return;
-		case MLLP_SNIFF_MORE:
-			if (!draining)
-				return;
-			break;
-		case MLLP_SNIFF_OTHER:
-			break;
-		}
-		c->sniffed = true;
-	}
+	/* The first bytes wait for conn_sniff() (but not at the end of input). */
+	if (!c->sniffed && !draining)
+		return;
 	while (evbuffer_get_length(in) > 0) {
 		/* While draining, what was read is taken whatever the limits. */
 		if (!draining && (c->inflight >= (size_t)cfg->max_inflight ||
@@ -519,12 +507,44 @@ conn_update(struct conn *c)
 	}
 }
 
+/*
+ * The first bytes of a plain conn: a TLS client that dialled the plain
+ * port is closed at once (true: c is gone), before the framer finds 0x0B
+ * bytes inside its ClientHello and quarantines the pieces.
+ */
+static bool
+conn_sniff(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	unsigned char head[3];
+	ev_ssize_t n;
+
+	if (c->sniffed)
+		return false;
+	n = evbuffer_copyout(in, head, sizeof(head));
+	switch (mllp_sniff(head, n > 0 ? (size_t)n : 0)) {
+	case MLLP_SNIFF_TLS:
+		c->d->stats.refused_tls++;
+		conn_close(c, CL_NOT_MLLP, "a TLS ClientHello on the plain MLLP "
+		    "port (TLS is on tls_listen)");
+		return true;
+	case MLLP_SNIFF_MORE:
+		return false;
+	case MLLP_SNIFF_OTHER:
+		break;
+	}
+	c->sniffed = true;
+	return false;
+}
+
 static void
 conn_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 
 	(void)bev;
+	if (conn_sniff(c))
+		return;
 	conn_process(c);
 	conn_arm_timer(c);
 	conn_update(c);
@@ -824,6 +844,7 @@ conn_accept(struct daemon *d, evutil_socket_t fd, const struct sockaddr *sa,
 	c->gen = ++d->conn_gen;
 	c->max_size = (size_t)cfg->max_message_size;
 	c->accepted_at = c->last_activity = mono_usec();
+	c->sniffed = tls;	/* TLS records are not for mllp_sniff() */
 	snprintf(c->addr, sizeof(c->addr), "%s", addr);
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	if (tls) {
