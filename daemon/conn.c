@@ -53,9 +53,14 @@
 
 /* A framer whose buffer grew past this for a big frame gives the memory back after it. */
 #define CONN_FRAMER_KEEP (64 * 1024)
-/* Throttled lines: window, peers remembered. */
-#define CONN_LOG_WINDOW_SEC 10
+/*
+ * Throttled lines: a peer writes one line of a kind a minute (then a
+ * summary while it keeps at it); a kind names 16 peers a minute at most,
+ * the others are counted together.
+ */
+#define CONN_LOG_WINDOW_SEC 60
 #define CONN_LOG_PEERS 512
+#define CONN_LOG_PEERS_PER_KIND 16
 /*
  * TCP keepalive: a peer that vanished (power, NAT state lost) is found in
  * about 2 minutes instead of the kernel's 2 hours, and ACK bytes it never
@@ -173,7 +178,8 @@ conn_log_report(void *arg, const char *addr, unsigned kind, const char *what,
 void
 conn_log_init(struct daemon *d)
 {
-	d->throttle = throttle_new(CONN_LOG_WINDOW_SEC, CONN_LOG_PEERS, CL_COUNT);
+	d->throttle = throttle_new(CONN_LOG_WINDOW_SEC, CONN_LOG_PEERS,
+	    CONN_LOG_PEERS_PER_KIND, CL_COUNT);
 }
 
 void
@@ -217,6 +223,20 @@ conn_release(struct conn *c)
 }
 
 /*
+ * A line about c at info: throttled as kind while c has delivered no frame
+ * (anyone can open connections), written as is once it has.
+ */
+static void
+conn_say(struct conn *c, enum conn_line kind, const char *what)
+{
+	if (c->frames == 0)
+		conn_note(c->d, c->addr, c->peer, kind, LOG_LEVEL_INFO, "%s", what);
+	else
+		conn_info(c, "%s (%llu frames, %zu in flight)", what,
+		    (unsigned long long)c->frames, c->inflight);
+}
+
+/*
  * What the kernel already holds of a plain connection's input: appended to
  * buf, or read and dropped when buf is NULL. (TLS records need the
  * bufferevent: not done for them.)
@@ -224,7 +244,7 @@ conn_release(struct conn *c)
 static void
 conn_take_pending(struct conn *c, struct evbuffer *buf)
 {
-	char discard[16384];
+	char discard[16384], line[128];
 	evutil_socket_t fd;
 	int n;
 
@@ -241,27 +261,15 @@ conn_take_pending(struct conn *c, struct evbuffer *buf)
 		if (buf != NULL)
 			(void)evbuffer_read(buf, fd, n);
 		else {
-			conn_info(c, "%d bytes sent after the shutdown began "
-			    "dropped (not ACKed: the peer resends them)", n);
+			snprintf(line, sizeof(line), "%d bytes sent after the "
+			    "shutdown began dropped (not ACKed: the peer resends "
+			    "them)", n);
+			conn_say(c, CL_CLOSED, line);
 			while (n > 0 && read(fd, discard, (size_t)n <
 			    sizeof(discard) ? (size_t)n : sizeof(discard)) > 0)
 				n -= (int)sizeof(discard);
 		}
 	}
-}
-
-/*
- * A line about c at info: throttled as kind while c has delivered no frame
- * (anyone can open connections), written as is once it has.
- */
-static void
-conn_say(struct conn *c, enum conn_line kind, const char *what)
-{
-	if (c->frames == 0)
-		conn_note(c->d, c->addr, c->peer, kind, LOG_LEVEL_INFO, "%s", what);
-	else
-		conn_info(c, "%s (%llu frames, %zu in flight)", what,
-		    (unsigned long long)c->frames, c->inflight);
 }
 
 /*

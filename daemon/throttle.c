@@ -30,17 +30,22 @@ struct throttle {
 	unsigned window;
 	unsigned nkinds;
 	size_t n, max;			/* peer entries in use, slots */
+	size_t per_kind;		/* peer entries one kind may hold */
+	size_t *kind_n;			/* peer entries of each kind */
 	struct throttle_entry *e;	/* max peer entries */
 	struct throttle_entry *other;	/* one per kind */
 };
 
 struct throttle *
-throttle_new(unsigned window_sec, size_t max_keys, unsigned nkinds)
+throttle_new(unsigned window_sec, size_t max_keys, size_t peers_per_kind,
+    unsigned nkinds)
 {
 	struct throttle *t = xcalloc(1, sizeof(*t));
 
 	t->window = window_sec > 0 ? window_sec : 1;
 	t->max = max_keys;
+	t->per_kind = peers_per_kind;
+	t->kind_n = xcalloc(nkinds > 0 ? nkinds : 1, sizeof(*t->kind_n));
 	t->nkinds = nkinds;
 	t->e = xcalloc(t->max > 0 ? t->max : 1, sizeof(*t->e));
 	t->other = xcalloc(nkinds > 0 ? nkinds : 1, sizeof(*t->other));
@@ -54,6 +59,7 @@ throttle_free(struct throttle *t)
 		return;
 	free(t->e);
 	free(t->other);
+	free(t->kind_n);
 	free(t);
 }
 
@@ -88,9 +94,10 @@ throttle_pass(struct throttle *t, const char *addr, unsigned kind,
 			return false;
 		}
 	}
-	if (free_slot != NULL) {
+	if (free_slot != NULL && t->kind_n[kind] < t->per_kind) {
 		entry_start(free_slot, addr, kind, what, now);
 		t->n++;
+		t->kind_n[kind]++;
 		return true;
 	}
 	e = &t->other[kind];
@@ -130,8 +137,10 @@ throttle_sweep(struct throttle *t, int64_t now, bool flush,
 
 	for (i = 0; i < t->max; i++)
 		if (t->e[i].used &&
-		    !entry_sweep(&t->e[i], t->window, now, flush, fn, arg))
+		    !entry_sweep(&t->e[i], t->window, now, flush, fn, arg)) {
 			t->n--;
+			t->kind_n[t->e[i].kind]--;
+		}
 	for (i = 0; i < t->nkinds; i++)
 		if (t->other[i].used)
 			(void)entry_sweep(&t->other[i], t->window, now, flush, fn,

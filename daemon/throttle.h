@@ -5,9 +5,11 @@
  * Within a window, the first line of a (peer, kind) is written and the
  * rest are counted; when the window ends, one summary line says how many
  * were left out, and the next window starts while the peer keeps at it.
- * The table is bounded: when every slot is taken, lines of a new peer are
- * counted under one "other peers" entry of their kind. Pure: the caller
- * passes the time and writes the lines.
+ * The table is bounded twice: a kind names at most peers_per_kind peers in
+ * a window, and the table holds at most max_keys entries; past either,
+ * lines of a new peer are counted under one "other peers" entry of their
+ * kind, so an attack from many addresses still writes a bounded number of
+ * lines. Pure: the caller passes the time and writes the lines.
  */
 #ifndef LABWATCH_THROTTLE_H
 #define LABWATCH_THROTTLE_H
@@ -23,9 +25,12 @@ struct throttle;
 typedef void throttle_report_fn(void *arg, const char *addr, unsigned kind,
     const char *what, uint64_t n, unsigned secs);
 
-/* At most max_keys (peer, kind) entries, kinds 0 to nkinds - 1, windows of window_sec. */
+/*
+ * At most max_keys (peer, kind) entries and peers_per_kind of one kind,
+ * kinds 0 to nkinds - 1, windows of window_sec.
+ */
 struct throttle *throttle_new(unsigned window_sec, size_t max_keys,
-    unsigned nkinds);
+    size_t peers_per_kind, unsigned nkinds);
 /* Free t; f may be NULL. Summaries not yet reported are lost: sweep first. */
 void throttle_free(struct throttle *t);
 /*

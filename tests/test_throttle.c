@@ -27,11 +27,12 @@ struct step {
 struct script {
 	char name[64];
 	size_t max_keys;
+	size_t per_kind;
 	struct step steps[10];
 };
 
 static struct script scripts[] = {
-	{ "200 refusals from one peer: one line, one summary", 8, {
+	{ "200 refusals from one peer: one line, one summary", 8, 8, {
 	    { 'l', "10.0.0.1", K_TLS, 0, 200, 1, "" },
 	    { 's', "", 0, 9, 0, 0, "" },		/* window not over */
 	    { 's', "", 0, 10, 0, 0, "10.0.0.1 2 199;" },
@@ -40,13 +41,13 @@ static struct script scripts[] = {
 	    { 's', "", 0, 30, 0, 0, "" },		/* quiet: forgotten */
 	    { 'l', "10.0.0.1", K_TLS, 31, 2, 1, "" },	/* a new budget */
 	    { 0 } } },
-	{ "peers and kinds have their own budgets", 8, {
+	{ "peers and kinds have their own budgets", 8, 8, {
 	    { 'l', "10.0.0.1", K_ACL, 0, 3, 1, "" },
 	    { 'l', "10.0.0.2", K_ACL, 0, 3, 1, "" },
 	    { 'l', "10.0.0.1", K_LIMIT, 0, 1, 1, "" },
 	    { 's', "", 0, 10, 0, 0, "10.0.0.1 0 2;10.0.0.2 0 2;" },
 	    { 0 } } },
-	{ "table full: new peers share one entry per kind", 2, {
+	{ "table full: new peers share one entry per kind", 2, 8, {
 	    { 'l', "10.0.0.1", K_ACL, 0, 1, 1, "" },
 	    { 'l', "10.0.0.2", K_ACL, 0, 1, 1, "" },
 	    { 'l', "10.0.0.3", K_ACL, 0, 1, 1, "" },	/* first of the others */
@@ -55,7 +56,15 @@ static struct script scripts[] = {
 	    { 's', "", 0, 10, 0, 0, "* 0 50;* 1 2;" },
 	    { 'l', "10.0.0.6", K_ACL, 11, 1, 1, "" },	/* slots free again */
 	    { 0 } } },
-	{ "flush at exit reports what is pending at once", 8, {
+	{ "a kind names so many peers, then counts the others", 8, 2, {
+	    { 'l', "10.0.0.1", K_ACL, 0, 1, 1, "" },
+	    { 'l', "10.0.0.2", K_ACL, 0, 1, 1, "" },
+	    { 'l', "10.0.0.3", K_ACL, 0, 1, 1, "" },	/* first of the others */
+	    { 'l', "10.0.0.4", K_ACL, 0, 9, 0, "" },
+	    { 'l', "10.0.0.4", K_LIMIT, 0, 1, 1, "" },	/* another kind: room */
+	    { 's', "", 0, 10, 0, 0, "* 0 9;" },
+	    { 0 } } },
+	{ "flush at exit reports what is pending at once", 8, 8, {
 	    { 'l', "::1", K_LIMIT, 0, 4, 1, "" },
 	    { 'f', "", 0, 1, 0, 0, "::1 1 3;" },
 	    { 'l', "::1", K_LIMIT, 2, 1, 1, "" },
@@ -85,7 +94,7 @@ ParameterizedTestParameters(throttle, scripts)
 
 ParameterizedTest(struct script *sc, throttle, scripts)
 {
-	struct throttle *t = throttle_new(10, sc->max_keys, NKINDS);
+	struct throttle *t = throttle_new(10, sc->max_keys, sc->per_kind, NKINDS);
 	const struct step *s;
 	unsigned i, n, written;
 
@@ -113,7 +122,7 @@ ParameterizedTest(struct script *sc, throttle, scripts)
 
 Test(throttle, bounded)
 {
-	struct throttle *t = throttle_new(10, 16, NKINDS);
+	struct throttle *t = throttle_new(10, 16, 16, NKINDS);
 	char addr[32];
 	unsigned i, written = 0;
 
