@@ -227,13 +227,8 @@ start() {	# start NAME CONF: NOTIFY_SOCKET bound by us, WATCHDOG for this pid
 }
 stop_notify() { kill "$(cat "$TMP/$1.npid")" 2>/dev/null; }
 conf() {	# conf FILE EXTRA-LINES: the base below, EXTRA-LINES replacing keys they set
-	cat >"$TMP/base.conf" <<EOF
-[labwatchd]
+	{ nodb_conf; cat <<EOF; } >"$TMP/base.conf"
 listen = 127.0.0.1:0
-db = host=/nonexistent/socket dbname=none connect_timeout=1
-migrate = no
-protocol = $top_srcdir/rules/data/protocols/nct04933669.conf
-spool_path = $TMP/spool
 spool_max_bytes = 16M
 max_message_size = 8k
 idle_timeout = 2s
