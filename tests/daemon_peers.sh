@@ -1,5 +1,5 @@
 #!/bin/sh
-# daemon_hostile.sh: labwatchd against slow, idle and hostile peers, with
+# daemon_peers.sh: labwatchd against slow, idle and hostile peers, with
 # real sockets and no PostgreSQL (the store spools, as in daemon_net.sh).
 # Each case is a defect of issue 9 and failed on the code before its fix:
 # deadlines that a byte every few hundred ms no longer defeats; 300 slow
