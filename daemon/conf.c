@@ -89,20 +89,33 @@ static const struct config_key keys[] = {
 	  "Peers allowed to connect (plain and TLS), comma-separated IPv4/IPv6\n"
 	  "addresses or CIDR networks (10.0.0.0/8, 2001:db8::/32). Others are\n"
 	  "closed before anything is read. Empty: everyone." },
-	{ "max_connections", CF_INT, "256", true, OFF(max_connections), 1,
+	{ "max_connections", CF_INT, "4096", true, OFF(max_connections), 1,
 	  100000, NULL, NULL,
-	  "Connections open at once; more are closed at accept." },
+	  "Connections open at once (plain and TLS); more are closed at accept.\n"
+	  "Set well above what the laboratory needs, so that slow or idle\n"
+	  "connections from many addresses cannot take every slot: at the\n"
+	  "deadlines below each costs about 14 KiB (plain) until it is closed.\n"
+	  "labwatchd raises its open-file soft limit to fit, and warns when\n"
+	  "the hard limit (LimitNOFILE=) is too low." },
 	{ "max_connections_per_peer", CF_INT, "16", true,
 	  OFF(max_connections_per_peer), 1, 100000, NULL, NULL,
-	  "Connections open at once from one peer address." },
+	  "Connections open at once from one peer address (a connection whose\n"
+	  "peer has closed, waiting only to write its last ACKs, does not count)." },
+	{ "start_timeout", CF_SECS, "60s", true, OFF(start_timeout), 1, 86400,
+	  NULL, NULL,
+	  "Close a new connection whose first frame has not started (0x0B) this\n"
+	  "long after it was accepted, TLS handshake included; bytes outside\n"
+	  "frames do not count (idle or junk-sending peers)." },
 	{ "idle_timeout", CF_SECS, "300s", true, OFF(idle_timeout), 0,
 	  7 * 86400, NULL, NULL,
-	  "Close a connection with nothing received, nothing in flight and no\n"
-	  "ACK waiting for this long. 0: never." },
+	  "Close a connection with no frame received, nothing in flight and no\n"
+	  "ACK taken by the peer for this long (bytes outside frames do not\n"
+	  "count). 0: never." },
 	{ "frame_timeout", CF_SECS, "30s", true, OFF(frame_timeout), 1, 86400,
 	  NULL, NULL,
-	  "Inside a frame (and during the TLS handshake), close a connection\n"
-	  "that sends nothing for this long (slow senders, slowloris)." },
+	  "A whole frame must arrive within this long of its first byte, however\n"
+	  "steadily its bytes trickle in (slowloris); the TLS handshake too.\n"
+	  "The connection is then closed and the partial frame kept as abandoned." },
 	{ "max_message_size", CF_SIZE, "8M", true, OFF(max_message_size), 4 * KiB,
 	  GiB, NULL, NULL,
 	  "Largest frame stored as a message; a longer one is answered AR and\n"
@@ -741,12 +754,18 @@ load_stream(struct config *cfg, FILE *f, const char *name,
 	char *line = NULL, *s, *eq, *key, *val, *cause;
 	int *seen = xcalloc(NKEYS, sizeof(*seen));	/* line of first setting */
 	size_t cap = 0, idx, vl;
+	ssize_t got;
 	int lineno = 0;
 
 	free(cfg->path);
 	cfg->path = xstrdup(name);
-	while (getline(&line, &cap, f) != -1) {
+	while ((got = getline(&line, &cap, f)) != -1) {
 		lineno++;
+		/* Past a NUL the string functions see nothing: the line would be cut or skipped unseen. */
+		if (memchr(line, '\0', (size_t)got) != NULL) {
+			report(&r, lineno, "holds a NUL byte");
+			continue;
+		}
 		s = trim(line);
 		if (*s == '\0' || *s == '#' || *s == ';')
 			continue;

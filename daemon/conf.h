@@ -41,7 +41,7 @@ struct config {
 	char *tls_allowed_subjects;
 	char *allow;
 	int64_t max_connections, max_connections_per_peer;
-	int64_t idle_timeout, frame_timeout;	/* seconds; 0: no idle timeout */
+	int64_t start_timeout, idle_timeout, frame_timeout;	/* seconds; idle 0: none */
 	int64_t max_message_size, output_buffer_max, max_inflight;
 
 	/* store */

@@ -8,6 +8,18 @@
  * struct stays until inflight drops to 0, because every submitted item
  * points at it. One function, conn_release(), frees it.
  *
+ * Deadlines (one timer, re-armed for what the conn waits for): a new conn
+ * must start its first frame within start_timeout of the accept (and a TLS
+ * conn finish its handshake within frame_timeout); a frame must be whole
+ * within frame_timeout of its first byte, however its bytes trickle in;
+ * between frames, idle_timeout runs from the last frame completed or ACK
+ * taken. Bytes outside frames never count as activity.
+ *
+ * Logs: lines about a conn that has not delivered a frame yet (connected,
+ * refused, timed out, TLS refusals) go through the daemon's throttle, one
+ * budget per peer address and kind, so a hostile peer writes a handful of
+ * lines however many connections it opens.
+ *
  * Backpressure: reading stops while the output buffer holds more than
  * output_buffer_max bytes of ACKs or max_inflight frames wait for the
  * store, and resumes when the output has drained and ACKs have gone out.
@@ -19,6 +31,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,10 +48,46 @@
 #include "hl7/mllp.h"
 #include "hl7/xmalloc.h"
 #include "log.h"
+#include "throttle.h"
 #include "tls.h"
 
-/* A framer whose buffer grew past this for a big frame is dropped when idle, to give the memory back. */
+/* A framer whose buffer grew past this for a big frame gives the memory back after it. */
 #define CONN_FRAMER_KEEP (64 * 1024)
+/*
+ * Throttled lines: a peer writes one line of a kind a minute (then a
+ * summary while it keeps at it); a kind names 16 peers a minute at most,
+ * the others are counted together.
+ */
+#define CONN_LOG_WINDOW_SEC 60
+#define CONN_LOG_PEERS 512
+#define CONN_LOG_PEERS_PER_KIND 16
+/*
+ * TCP keepalive: a peer that vanished (power, NAT state lost) is found in
+ * about 2 minutes instead of the kernel's 2 hours, and ACK bytes it never
+ * acknowledges fail the socket after as long: its slot is freed.
+ */
+#define CONN_KEEPIDLE_SEC 60
+#define CONN_KEEPINTVL_SEC 10
+#define CONN_KEEPCNT 6
+#define CONN_USER_TIMEOUT_MS 120000
+/* OpenSSL errors kept of one failed handshake. */
+#define CONN_SSL_ERRORS 16
+
+/* Kinds of throttled lines: one budget per peer address and kind. */
+enum conn_line {
+	CL_CONNECTED,
+	CL_ACL,			/* refused: not in allow */
+	CL_MAX_CONN,		/* refused: max_connections */
+	CL_MAX_PEER,		/* refused: max_connections_per_peer */
+	CL_NOT_MLLP,		/* a TLS ClientHello on the plain port */
+	CL_TIMEOUT_START,	/* no frame started in start_timeout; handshake too slow */
+	CL_TIMEOUT_FRAME,	/* a frame not whole within frame_timeout */
+	CL_TIMEOUT_IDLE,	/* idle_timeout, or ACKs not read */
+	CL_ABANDONED,		/* a first frame cut short */
+	CL_CLOSED,		/* the peer closed or reset before any frame */
+	CL_TLS,			/* + enum tls_refusal */
+	CL_COUNT = CL_TLS + TLS_REFUSAL_COUNT
+};
 
 enum conn_state {
 	CONN_HANDSHAKE,		/* TLS handshake in progress */
@@ -56,6 +105,11 @@ struct conn {
 	struct event *timer;		/* handshake, frame, idle or drain timeout */
 	enum conn_state state;
 	bool tls;
+	bool started;		/* a frame has begun (0x0B seen) */
+	bool sniffed;		/* first bytes checked for a TLS ClientHello */
+	int64_t accepted_at;	/* monotonic usec */
+	int64_t frame_start;	/* first byte of the frame in progress; 0 outside frames */
+	int64_t last_activity;	/* accept, a frame completed, ACK bytes taken */
 	bool winding_down;	/* SIGTERM: still read what the peer already sent */
 	bool reading;			/* EV_READ enabled on bev */
 	size_t inflight;		/* items submitted, not come back */
@@ -75,12 +129,70 @@ static void conn_process(struct conn *);
 static void conn_update(struct conn *);
 
 static int64_t
-now_usec(void)
+clock_usec(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
+	clock_gettime(id, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Wall clock for received_at; monotonic for deadlines. */
+#define now_usec() clock_usec(CLOCK_REALTIME)
+#define mono_usec() clock_usec(CLOCK_MONOTONIC)
+
+static void conn_note(struct daemon *d, const char *addr, const char *peer,
+    enum conn_line kind, enum log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+/*
+ * A line of kind about peer ("addr:port"; addr keys the budget), written
+ * unless this address already had its line of this kind in the window.
+ */
+static void
+conn_note(struct daemon *d, const char *addr, const char *peer,
+    enum conn_line kind, enum log_level level, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (!log_enabled(level))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (throttle_pass(d->throttle, addr, kind, msg, mono_usec() / 1000000))
+		log_peer(level, peer, "%s", msg);
+}
+
+static void
+conn_log_report(void *arg, const char *addr, unsigned kind, const char *what,
+    uint64_t n, unsigned secs)
+{
+	(void)arg;
+	log_peer(kind == CL_CONNECTED ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,
+	    addr != NULL ? addr : "other peers", "%llu more like this in %us: %s",
+	    (unsigned long long)n, secs, what);
+}
+
+void
+conn_log_init(struct daemon *d)
+{
+	d->throttle = throttle_new(CONN_LOG_WINDOW_SEC, CONN_LOG_PEERS,
+	    CONN_LOG_PEERS_PER_KIND, CL_COUNT);
+}
+
+void
+conn_log_sweep(struct daemon *d, bool flush)
+{
+	if (d->throttle == NULL)
+		return;
+	throttle_sweep(d->throttle, mono_usec() / 1000000, flush,
+	    conn_log_report, NULL);
+	if (flush) {
+		throttle_free(d->throttle);
+		d->throttle = NULL;
+	}
 }
 
 static size_t
@@ -111,6 +223,20 @@ conn_release(struct conn *c)
 }
 
 /*
+ * A line about c at info: throttled as kind while c has delivered no frame
+ * (anyone can open connections), written as is once it has.
+ */
+static void
+conn_say(struct conn *c, enum conn_line kind, const char *what)
+{
+	if (c->frames == 0)
+		conn_note(c->d, c->addr, c->peer, kind, LOG_LEVEL_INFO, "%s", what);
+	else
+		conn_info(c, "%s (%llu frames, %zu in flight)", what,
+		    (unsigned long long)c->frames, c->inflight);
+}
+
+/*
  * What the kernel already holds of a plain connection's input: appended to
  * buf, or read and dropped when buf is NULL. (TLS records need the
  * bufferevent: not done for them.)
@@ -118,7 +244,7 @@ conn_release(struct conn *c)
 static void
 conn_take_pending(struct conn *c, struct evbuffer *buf)
 {
-	char discard[16384];
+	char discard[16384], line[128];
 	evutil_socket_t fd;
 	int n;
 
@@ -135,8 +261,10 @@ conn_take_pending(struct conn *c, struct evbuffer *buf)
 		if (buf != NULL)
 			(void)evbuffer_read(buf, fd, n);
 		else {
-			conn_info(c, "%d bytes sent after the shutdown began "
-			    "dropped (not ACKed: the peer resends them)", n);
+			snprintf(line, sizeof(line), "%d bytes sent after the "
+			    "shutdown began dropped (not ACKed: the peer resends "
+			    "them)", n);
+			conn_say(c, CL_CLOSED, line);
 			while (n > 0 && read(fd, discard, (size_t)n <
 			    sizeof(discard) ? (size_t)n : sizeof(discard)) > 0)
 				n -= (int)sizeof(discard);
@@ -144,10 +272,15 @@ conn_take_pending(struct conn *c, struct evbuffer *buf)
 	}
 }
 
-/* Close the socket now (reason NULL: an orderly close after draining). */
+/*
+ * Close the socket now (reason NULL: an orderly close after draining),
+ * saying why as kind.
+ */
 static void
-conn_close(struct conn *c, const char *reason)
+conn_close(struct conn *c, enum conn_line kind, const char *reason)
 {
+	char line[320];
+
 	if (c->bev == NULL)
 		return;
 	/*
@@ -156,10 +289,10 @@ conn_close(struct conn *c, const char *reason)
 	 */
 	if (reason == NULL)
 		conn_take_pending(c, NULL);
-	if (reason != NULL)
-		conn_info(c, "closed: %s (%llu frames, %zu in flight)", reason,
-		    (unsigned long long)c->frames, c->inflight);
-	else
+	if (reason != NULL) {
+		snprintf(line, sizeof(line), "closed: %s", reason);
+		conn_say(c, kind, line);
+	} else
 		conn_debug(c, "closed (%llu frames)", (unsigned long long)c->frames);
 	bufferevent_free(c->bev);
 	c->bev = NULL;
@@ -183,15 +316,8 @@ conn_submit(struct conn *c, const struct mllp_frame *fr)
 	};
 	struct daemon *d = c->d;
 	struct store_item *it;
+	char line[128];
 
-	it = store_item_new(kinds[fr->kind], fr->data, fr->len, fr->total);
-	snprintf(it->peer, sizeof(it->peer), "%s", c->peer);
-	it->received_at = now_usec();
-	it->conn = c;
-	it->conn_gen = c->gen;
-	c->inflight++;
-	c->frames++;
-	d->stats.frames++;
 	switch (fr->kind) {
 	case MLLP_OVERSIZE:
 		d->stats.oversize++;
@@ -200,13 +326,23 @@ conn_submit(struct conn *c, const struct mllp_frame *fr)
 		break;
 	case MLLP_ABANDONED:
 		d->stats.abandoned++;
-		conn_info(c, "frame cut short after %zu bytes: kept as abandoned",
-		    fr->total);
+		/* Throttled while it is the conn's first: what a slowloris leaves. */
+		snprintf(line, sizeof(line), "frame cut short after %zu bytes: "
+		    "kept as abandoned", fr->total);
+		conn_say(c, CL_ABANDONED, line);
 		break;
 	default:
 		conn_debug(c, "frame of %zu bytes", fr->len);
 		break;
 	}
+	it = store_item_new(kinds[fr->kind], fr->data, fr->len, fr->total);
+	snprintf(it->peer, sizeof(it->peer), "%s", c->peer);
+	it->received_at = now_usec();
+	it->conn = c;
+	it->conn_gen = c->gen;
+	c->inflight++;
+	c->frames++;
+	d->stats.frames++;
 	store_submit(d->store, it);
 }
 
@@ -248,6 +384,7 @@ conn_process(struct conn *c)
 	struct evbuffer_iovec v;
 	struct mllp_frame fr;
 	uint64_t junk0;
+	int64_t now = mono_usec();
 	size_t used;
 	int got;
 	bool draining = c->state == CONN_DRAINING;
@@ -255,6 +392,9 @@ conn_process(struct conn *c)
 	if (c->bev == NULL || (c->state != CONN_OPEN && !draining))
 		return;
 	in = bufferevent_get_input(c->bev);
+	/* The first bytes wait for conn_sniff() (but not at the end of input). */
+	if (!c->sniffed && !draining)
+		return;
 	while (evbuffer_get_length(in) > 0) {
 		/* While draining, what was read is taken whatever the limits. */
 		if (!draining && (c->inflight >= (size_t)cfg->max_inflight ||
@@ -267,14 +407,22 @@ conn_process(struct conn *c)
 		junk0 = mllp_framer_stats(c->fr)->junk_bytes;
 		used = mllp_framer_feed(c->fr, v.iov_base, v.iov_len, &fr, &got);
 		c->d->stats.junk_bytes += mllp_framer_stats(c->fr)->junk_bytes - junk0;
-		if (got)
+		if (got) {
 			conn_submit(c, &fr);
-		evbuffer_drain(in, used);
-		if (got && !mllp_framer_in_frame(c->fr) &&
-		    mllp_framer_bufsize(c->fr) > CONN_FRAMER_KEEP) {
-			mllp_framer_free(c->fr);
-			c->fr = NULL;
+			c->frame_start = 0;
+			c->last_activity = now;
 		}
+		if (mllp_framer_in_frame(c->fr) && c->frame_start == 0) {
+			c->frame_start = now;
+			c->started = true;
+		}
+		evbuffer_drain(in, used);
+		/*
+		 * Shrunk, never freed: right after a 0x1C the framer still
+		 * waits for its CR, which a new framer would count as junk.
+		 */
+		if (got)
+			mllp_framer_shrink(c->fr, CONN_FRAMER_KEEP);
 	}
 }
 
@@ -284,6 +432,7 @@ conn_arm_timer(struct conn *c)
 {
 	const struct config *cfg = c->d->cfg;
 	struct timeval tv = { 0, 0 };
+	int64_t due = 0, left;
 
 	if (c->bev == NULL)
 		return;
@@ -293,13 +442,29 @@ conn_arm_timer(struct conn *c)
 		evtimer_add(c->timer, &tv);
 		return;
 	}
-	if (c->state == CONN_HANDSHAKE || (c->state == CONN_OPEN && conn_in_frame(c)))
-		tv.tv_sec = cfg->frame_timeout;
-	else
+	if (c->state == CONN_HANDSHAKE)
+		due = c->accepted_at + (cfg->frame_timeout < cfg->start_timeout ?
+		    cfg->frame_timeout : cfg->start_timeout) * 1000000;
+	else if (c->state == CONN_OPEN && c->reading && !c->started)
+		due = c->accepted_at + cfg->start_timeout * 1000000;
+	else if (c->state == CONN_OPEN && c->reading && conn_in_frame(c))
+		due = c->frame_start + cfg->frame_timeout * 1000000;
+	else if (c->state == CONN_OPEN && c->reading && c->inflight == 0 &&
+	    cfg->idle_timeout > 0)
+		due = c->last_activity + cfg->idle_timeout * 1000000;
+	if (due == 0) {
+		/* Paused, waiting for the store or for the peer to read: progress re-arms it. */
+		if (cfg->idle_timeout == 0) {
+			evtimer_del(c->timer);
+			return;
+		}
 		tv.tv_sec = cfg->idle_timeout;
-	if (tv.tv_sec == 0) {
-		evtimer_del(c->timer);
-		return;
+	} else {
+		left = due - mono_usec();
+		if (left > 0) {
+			tv.tv_sec = left / 1000000;
+			tv.tv_usec = left % 1000000;
+		}
 	}
 	evtimer_add(c->timer, &tv);
 }
@@ -320,7 +485,7 @@ conn_update(struct conn *c)
 	}
 	if (c->state == CONN_DRAINING) {
 		if (c->inflight == 0 && conn_outlen(c) == 0)
-			conn_close(c, NULL);
+			conn_close(c, CL_CLOSED, NULL);
 		return;
 	}
 	if (c->state != CONN_OPEN)
@@ -329,6 +494,9 @@ conn_update(struct conn *c)
 	    conn_outlen(c) <= (size_t)cfg->output_buffer_max;
 	if (want && !c->reading) {
 		c->reading = true;
+		/* The peer could not send while we did not read: its frame's clock restarts. */
+		if (conn_in_frame(c))
+			c->frame_start = mono_usec();
 		bufferevent_enable(c->bev, EV_READ);
 		conn_debug(c, "reading again");
 		/* Bytes read before the pause wait in the input: no read event will announce them. */
@@ -347,12 +515,44 @@ conn_update(struct conn *c)
 	}
 }
 
+/*
+ * The first bytes of a plain conn: a TLS client that dialled the plain
+ * port is closed at once (true: c is gone), before the framer finds 0x0B
+ * bytes inside its ClientHello and quarantines the pieces.
+ */
+static bool
+conn_sniff(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	unsigned char head[3];
+	ev_ssize_t n;
+
+	if (c->sniffed)
+		return false;
+	n = evbuffer_copyout(in, head, sizeof(head));
+	switch (mllp_sniff(head, n > 0 ? (size_t)n : 0)) {
+	case MLLP_SNIFF_TLS:
+		c->d->stats.refused_tls++;
+		conn_close(c, CL_NOT_MLLP, "a TLS ClientHello on the plain MLLP "
+		    "port (TLS is on tls_listen)");
+		return true;
+	case MLLP_SNIFF_MORE:
+		return false;
+	case MLLP_SNIFF_OTHER:
+		break;
+	}
+	c->sniffed = true;
+	return false;
+}
+
 static void
 conn_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 
 	(void)bev;
+	if (conn_sniff(c))
+		return;
 	conn_process(c);
 	conn_arm_timer(c);
 	conn_update(c);
@@ -365,6 +565,7 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 
 	(void)bev;
 	/* The peer is reading: that is progress too. */
+	c->last_activity = mono_usec();
 	conn_arm_timer(c);
 	conn_update(c);
 }
@@ -374,8 +575,11 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 	struct daemon *d = c->d;
-	char why[96];
+	const struct config *cfg = d->cfg;
+	char why[128];
 
+	(void)fd;
+	(void)what;
 	if (c->winding_down && c->state == CONN_OPEN) {
 		if (!c->reading) {
 			conn_arm_timer(c);	/* paused by backpressure: not quiet */
@@ -385,35 +589,47 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		conn_update(c);
 		return;
 	}
-	(void)fd;
-	(void)what;
 	switch (c->state) {
 	case CONN_HANDSHAKE:
 		d->stats.timeouts++;
-		conn_close(c, "TLS handshake timeout");
+		snprintf(why, sizeof(why), "TLS handshake not done within %llds",
+		    (long long)(cfg->frame_timeout < cfg->start_timeout ?
+		    cfg->frame_timeout : cfg->start_timeout));
+		conn_close(c, CL_TIMEOUT_START, why);
 		return;
 	case CONN_OPEN:
-		if (conn_in_frame(c)) {
+		if (!c->reading || (c->inflight > 0 && !conn_in_frame(c))) {
+			if (conn_outlen(c) == 0) {
+				/* Waiting for the store, not for the peer. */
+				conn_arm_timer(c);
+				return;
+			}
 			d->stats.timeouts++;
-			snprintf(why, sizeof(why), "nothing received for %llds "
-			    "inside a frame (frame_timeout)",
-			    (long long)d->cfg->frame_timeout);
-			conn_info(c, "%s", why);
+			conn_finish_input(c);
+			conn_close(c, CL_TIMEOUT_IDLE, "peer does not read its ACKs "
+			    "(idle_timeout)");
+			return;
+		}
+		d->stats.timeouts++;
+		if (!c->started) {
+			snprintf(why, sizeof(why), "no frame started within %llds "
+			    "(start_timeout)", (long long)cfg->start_timeout);
+			conn_close(c, CL_TIMEOUT_START, why);
+			return;
+		}
+		if (conn_in_frame(c)) {
+			snprintf(why, sizeof(why), "frame not complete %llds after "
+			    "its first byte (frame_timeout)",
+			    (long long)cfg->frame_timeout);
+			conn_say(c, CL_TIMEOUT_FRAME, why);
+			/* What arrived is a frame received too (abandoned); earlier ACKs still go out. */
 			conn_finish_input(c);
 			conn_arm_timer(c);
 			conn_update(c);
 			return;
 		}
-		if (c->inflight > 0 && conn_outlen(c) == 0) {
-			/* Waiting for the store, not for the peer. */
-			conn_arm_timer(c);
-			return;
-		}
-		d->stats.timeouts++;
-		if (conn_outlen(c) > 0)
-			conn_close(c, "peer does not read its ACKs (idle_timeout)");
-		else
-			conn_close(c, "idle (idle_timeout)");
+		conn_close(c, CL_TIMEOUT_IDLE, conn_outlen(c) > 0 ? "peer does "
+		    "not read its ACKs (idle_timeout)" : "idle (idle_timeout)");
 		return;
 	case CONN_DRAINING:
 		if (c->inflight > 0 && conn_outlen(c) == 0) {
@@ -421,22 +637,31 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		d->stats.timeouts++;
-		conn_close(c, "peer does not read its ACKs (idle_timeout)");
+		conn_close(c, CL_TIMEOUT_IDLE, "peer does not read its ACKs "
+		    "(idle_timeout)");
 		return;
 	case CONN_CLOSED:
 		return;
 	}
 }
 
-/* The last OpenSSL error of this conn, for the log (never data). */
-static const char *
-conn_ssl_error(struct conn *c, char *buf, size_t len)
+/* The OpenSSL errors libevent collected for this conn, oldest first. */
+static size_t
+conn_ssl_errors(struct conn *c, unsigned long *errs, size_t max)
 {
 	unsigned long e;
+	size_t n = 0;
 
+	/* libevent hands them back newest first. */
 	while ((e = bufferevent_get_openssl_error(c->bev)) != 0)
-		ERR_error_string_n(e, buf, len);
-	return buf;
+		if (n < max)
+			errs[n++] = e;
+	for (size_t i = 0; i < n / 2; i++) {
+		e = errs[i];
+		errs[i] = errs[n - 1 - i];
+		errs[n - 1 - i] = e;
+	}
+	return n;
 }
 
 static void
@@ -444,13 +669,14 @@ conn_handshake_done(struct conn *c)
 {
 	struct daemon *d = c->d;
 	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
-	const char *why = NULL;
-	char who[96];
+	enum tls_refusal r;
+	char who[96], why[256];
 	size_t n, wl;
 
-	if (tls_check_peer(ssl, d->cfg, who, sizeof(who), &why) == -1) {
+	if ((r = tls_check_peer(ssl, d->cfg, who, sizeof(who), why,
+	    sizeof(why))) != TLS_ACCEPTED) {
 		d->stats.refused_tls++;
-		conn_close(c, why);
+		conn_close(c, CL_TLS + r, why);
 		return;
 	}
 	/* "addr:port CN=name", cut to fit the item's peer field. */
@@ -463,7 +689,10 @@ conn_handshake_done(struct conn *c)
 		memcpy(c->peer + n, who, wl);
 		c->peer[n + wl] = '\0';
 	}
-	conn_info(c, "TLS %s established", SSL_get_version(ssl));
+	/* Connected only now: refused handshakes are refusals, not connections. */
+	conn_note(d, c->addr, c->peer, CL_CONNECTED, LOG_LEVEL_INFO,
+	    "connected: %s %s (%u open)", SSL_get_version(ssl),
+	    SSL_get_cipher_name(ssl), d->nsockets);
 	c->state = CONN_OPEN;
 	conn_process(c);
 	conn_arm_timer(c);
@@ -474,7 +703,11 @@ static void
 conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
+	unsigned long errs[CONN_SSL_ERRORS];
+	const char *rs;
 	char err[256] = "";
+	enum tls_refusal r;
+	size_t n = 0, i;
 
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
@@ -485,7 +718,8 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_EOF) {
 		conn_debug(c, "peer closed (%zu in flight)", c->inflight);
 		if (c->state == CONN_HANDSHAKE) {
-			conn_close(c, "closed during the TLS handshake");
+			conn_close(c, CL_TLS + TLS_REFUSED_CLOSED,
+			    "closed during the TLS handshake");
 			return;
 		}
 		conn_finish_input(c);
@@ -495,23 +729,35 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	if (what & BEV_EVENT_ERROR) {
 		if (c->tls)
-			conn_ssl_error(c, err, sizeof(err));
+			n = conn_ssl_errors(c, errs, CONN_SSL_ERRORS);
 		if (c->state == CONN_HANDSHAKE) {
-			c->d->stats.refused_tls++;
-			conn_close(c, err[0] ? err : "TLS handshake failed");
+			r = tls_refusal_of(bufferevent_openssl_get_ssl(c->bev), errs,
+			    n, err, sizeof(err));
+			if (r != TLS_REFUSED_CLOSED)
+				c->d->stats.refused_tls++;
+			conn_close(c, CL_TLS + r, err);
 			return;
 		}
+		for (i = 0; i < n && err[0] == '\0'; i++)
+			if (ERR_GET_LIB(errs[i]) != 0 &&
+			    (rs = ERR_reason_error_string(errs[i])) != NULL)
+				snprintf(err, sizeof(err), "TLS: %s", rs);
 		if (err[0] == '\0')
 			snprintf(err, sizeof(err), "%s",
 			    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 		/* The socket is broken: the partial frame is still accounted for. */
 		if (c->state == CONN_OPEN)
 			conn_finish_input(c);
-		conn_close(c, err);
+		conn_close(c, CL_CLOSED, err);
 	}
 }
 
-/* Open conns from the same address (sockets still open). */
+/*
+ * Conns from the same address that the peer still holds: a conn whose
+ * peer has closed (DRAINING: only its last ACKs to write) or gone
+ * (CLOSED) does not count, or a sender that timed out and reconnected
+ * would find its own ghosts in the way.
+ */
 static unsigned
 conns_from(struct daemon *d, const char *addr)
 {
@@ -519,7 +765,8 @@ conns_from(struct daemon *d, const char *addr)
 	unsigned n = 0;
 
 	TAILQ_FOREACH(c, &d->conns, entry)
-		if (c->bev != NULL && strcmp(c->addr, addr) == 0)
+		if ((c->state == CONN_HANDSHAKE || c->state == CONN_OPEN) &&
+		    strcmp(c->addr, addr) == 0)
 			n++;
 	return n;
 }
@@ -540,6 +787,23 @@ sockaddr_port_str(const struct sockaddr *sa, const char *addr, char *out,
 		snprintf(out, len, "%s:%u", addr, port);
 }
 
+/* Keepalive probes and a bound on unacknowledged bytes: see CONN_KEEPIDLE_SEC. */
+static void
+conn_socket_options(evutil_socket_t fd)
+{
+	int one = 1, idle = CONN_KEEPIDLE_SEC, intvl = CONN_KEEPINTVL_SEC;
+	int cnt = CONN_KEEPCNT;
+	unsigned user = CONN_USER_TIMEOUT_MS;
+
+	/* ACKs are small and awaited one by one: do not let Nagle hold them back. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user, sizeof(user));
+}
+
 void
 conn_accept(struct daemon *d, evutil_socket_t fd, const struct sockaddr *sa,
     socklen_t salen, bool tls)
@@ -548,7 +812,6 @@ conn_accept(struct daemon *d, evutil_socket_t fd, const struct sockaddr *sa,
 	char addr[INET6_ADDRSTRLEN], peer[64];
 	struct conn *c;
 	SSL *ssl;
-	int one = 1;
 
 	(void)salen;
 	acl_addr_str(sa, addr, sizeof(addr));
@@ -560,33 +823,36 @@ conn_accept(struct daemon *d, evutil_socket_t fd, const struct sockaddr *sa,
 	}
 	if (!acl_allows(&cfg->allow_acl, sa)) {
 		d->stats.refused_acl++;
-		log_peer(LOG_LEVEL_INFO, peer, "refused: not in allow");
+		conn_note(d, addr, peer, CL_ACL, LOG_LEVEL_INFO,
+		    "refused: not in allow");
 		evutil_closesocket(fd);
 		return;
 	}
 	if (d->nsockets >= (unsigned)cfg->max_connections) {
 		d->stats.refused_limit++;
-		log_peer(LOG_LEVEL_WARN, peer, "refused: max_connections (%lld) "
-		    "reached", (long long)cfg->max_connections);
+		conn_note(d, addr, peer, CL_MAX_CONN, LOG_LEVEL_WARN,
+		    "refused: max_connections (%lld) reached",
+		    (long long)cfg->max_connections);
 		evutil_closesocket(fd);
 		return;
 	}
 	if (conns_from(d, addr) >= (unsigned)cfg->max_connections_per_peer) {
 		d->stats.refused_limit++;
-		log_peer(LOG_LEVEL_WARN, peer, "refused: max_connections_per_peer "
-		    "(%lld) reached", (long long)cfg->max_connections_per_peer);
+		conn_note(d, addr, peer, CL_MAX_PEER, LOG_LEVEL_WARN,
+		    "refused: max_connections_per_peer (%lld) reached",
+		    (long long)cfg->max_connections_per_peer);
 		evutil_closesocket(fd);
 		return;
 	}
-	/* ACKs are small and awaited one by one: do not let Nagle hold them back. */
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	conn_socket_options(fd);
 
 	c = xcalloc(1, sizeof(*c));
 	c->d = d;
 	c->tls = tls;
 	c->gen = ++d->conn_gen;
 	c->max_size = (size_t)cfg->max_message_size;
+	c->accepted_at = c->last_activity = mono_usec();
+	c->sniffed = tls;	/* TLS records are not for mllp_sniff() */
 	snprintf(c->addr, sizeof(c->addr), "%s", addr);
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	if (tls) {
@@ -622,7 +888,12 @@ conn_accept(struct daemon *d, evutil_socket_t fd, const struct sockaddr *sa,
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	c->reading = true;
 	conn_arm_timer(c);
-	conn_info(c, "connected%s (%u open)", tls ? " (TLS)" : "", d->nsockets);
+	/* A TLS conn is connected once its handshake succeeds. */
+	if (tls)
+		conn_debug(c, "TLS handshake begins (%u open)", d->nsockets);
+	else
+		conn_note(d, addr, peer, CL_CONNECTED, LOG_LEVEL_INFO,
+		    "connected (%u open)", d->nsockets);
 }
 
 /* Queue one ACK, MLLP-framed, on c's output. */
@@ -699,7 +970,7 @@ conn_shutdown_all(struct daemon *d)
 		next = TAILQ_NEXT(c, entry);
 		switch (c->state) {
 		case CONN_HANDSHAKE:
-			conn_close(c, "shutting down");
+			conn_close(c, CL_CLOSED, "shutting down");
 			break;
 		case CONN_OPEN:
 			/*
@@ -723,6 +994,6 @@ conn_close_all(struct daemon *d)
 
 	for (c = TAILQ_FIRST(&d->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
-		conn_close(c, "shutdown deadline passed");
+		conn_close(c, CL_CLOSED, "shutdown deadline passed");
 	}
 }

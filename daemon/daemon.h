@@ -17,6 +17,7 @@
 
 struct conn;
 struct listener;
+struct throttle;
 
 /* Counters of the network side (the store counts outcomes). */
 struct daemon_stats {
@@ -46,6 +47,7 @@ struct daemon {
 	uint64_t conn_gen;		/* numbers conns, checked when items come back */
 
 	struct daemon_stats stats;
+	struct throttle *throttle;	/* budgets of connection log lines, owned by conn.c */
 	bool stopping;			/* SIGTERM seen: no new connections */
 };
 

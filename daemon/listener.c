@@ -21,6 +21,9 @@
 #include "hl7/xmalloc.h"
 #include "log.h"
 
+/* Pending connections the kernel queues: a burst of connects (a restarted LIS, a flood) is accepted, not dropped. */
+#define LISTENER_BACKLOG 1024
+
 /* Owner: the daemon's listeners array; listener_close_all() frees it. */
 struct listener {
 	struct daemon *d;
@@ -106,7 +109,7 @@ listener_bind(struct daemon *d, const struct addrinfo *ai, bool tls,
 	l->tls = tls;
 	snprintf(l->name, sizeof(l->name), "%s", name);
 	l->l = evconnlistener_new(d->base, listener_accept_cb, l,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 128, fd);
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, LISTENER_BACKLOG, fd);
 	if (l->l == NULL) {
 		free(l);
 		goto fail;

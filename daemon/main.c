@@ -3,12 +3,14 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,12 +31,15 @@
 #define SHUTDOWN_GRACE_SEC 30
 /* How often STATUS= is sent. */
 #define STATUS_INTERVAL_SEC 5
+/* Descriptors besides connections: listeners, PostgreSQL, spool, notify, libevent's own. */
+#define FD_RESERVE 64
 
 static const enum log_level levels[] = {
 	LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG
 };
 
 static struct event *ev_completion, *ev_status, *ev_watchdog, *ev_deadline;
+static struct event *ev_logsweep;
 static struct event *ev_hup, *ev_term, *ev_int;
 
 static void
@@ -112,6 +117,65 @@ check_config(const char *path)
 	return 0;
 }
 
+/* libevent's own messages go to our log like every other line. */
+static void
+libevent_log_cb(int severity, const char *msg)
+{
+	enum log_level level;
+
+	switch (severity) {
+	case EVENT_LOG_DEBUG:
+		level = LOG_LEVEL_DEBUG;
+		break;
+	case EVENT_LOG_MSG:
+		level = LOG_LEVEL_INFO;
+		break;
+	case EVENT_LOG_WARN:
+		level = LOG_LEVEL_WARN;
+		break;
+	default:
+		level = LOG_LEVEL_ERROR;
+		break;
+	}
+	log_peer(level, NULL, "libevent: %s", msg);
+}
+
+/*
+ * max_connections needs as many descriptors: raise the soft limit toward
+ * the hard one (a shell's 1024 against systemd's LimitNOFILE=), and say
+ * so when even the hard limit is too low, rather than fail at accept.
+ */
+static void
+fd_limit_fit(const struct config *cfg)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)cfg->max_connections + FD_RESERVE, was;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		log_warn("getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+		return;
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+		was = rl.rlim_cur;
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ?
+		    need : rl.rlim_max;
+		if (rl.rlim_cur > was && setrlimit(RLIMIT_NOFILE, &rl) == 0)
+			log_info("open-file limit raised from %llu to %llu for "
+			    "max_connections (%lld)", (unsigned long long)was,
+			    (unsigned long long)rl.rlim_cur,
+			    (long long)cfg->max_connections);
+		else
+			rl.rlim_cur = was;
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+		log_warn("max_connections (%lld) exceeds what the open-file limit "
+		    "(%llu, hard %llu) leaves for connections (%llu): accept will "
+		    "fail beyond that; raise LimitNOFILE= or lower max_connections",
+		    (long long)cfg->max_connections, (unsigned long long)rl.rlim_cur,
+		    (unsigned long long)rl.rlim_max, rl.rlim_cur > FD_RESERVE ?
+		    (unsigned long long)(rl.rlim_cur - FD_RESERVE) : 0ULL);
+}
+
 static void
 send_status(struct daemon *d, const char *prefix)
 {
@@ -144,6 +208,15 @@ watchdog_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	(void)arg;
 	notify_send("WATCHDOG=1");
+}
+
+/* Summaries of throttled connection lines, once their window has ended. */
+static void
+logsweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conn_log_sweep(arg, false);
 }
 
 static void
@@ -202,6 +275,7 @@ reload(struct daemon *d)
 	free(d->cfg);
 	d->cfg = next;
 	log_set_level(levels[d->cfg->log_level]);
+	fd_limit_fit(d->cfg);
 	log_info("reloaded: configuration, rules (%s)%s", config_protocol(d->cfg),
 	    ctx ? " and certificates" : "");
 	send_status(d, "READY=1\n");
@@ -370,6 +444,8 @@ main(int argc, char **argv)
 		fatalx("%s: %d error%s; not starting", path, errors,
 		    errors == 1 ? "" : "s");
 	log_set_level(levels[d.cfg->log_level]);
+	event_set_log_callback(libevent_log_cb);
+	fd_limit_fit(d.cfg);
 	if (notify_init(&cause) == -1)
 		fatalx("%s", cause);
 	/* Writes to a peer that has gone must fail with EPIPE, not kill us. */
@@ -388,6 +464,7 @@ main(int argc, char **argv)
 	    EV_READ | EV_PERSIST, completion_cb, &d));
 	event_add(ev_completion, NULL);
 
+	conn_log_init(&d);
 	if (listener_open_all(&d, &cause) == -1) {
 		log_error("%s", cause);
 		store_stop(d.store);
@@ -402,6 +479,10 @@ main(int argc, char **argv)
 	event_add(ev_int, NULL);
 	ev_deadline = xevent(evtimer_new(d.base, deadline_cb, &d));
 
+	ev_logsweep = xevent(event_new(d.base, -1, EV_PERSIST, logsweep_cb, &d));
+	tv.tv_sec = 1;
+	tv.tv_usec = 0;
+	event_add(ev_logsweep, &tv);
 	ev_status = xevent(event_new(d.base, -1, EV_PERSIST, status_cb, &d));
 	tv.tv_sec = STATUS_INTERVAL_SEC;
 	tv.tv_usec = 0;
@@ -420,6 +501,7 @@ main(int argc, char **argv)
 	log_info("ready");
 	event_base_dispatch(d.base);
 
+	conn_log_sweep(&d, true);
 	log_info("all connections closed; stopping the store");
 	store_stop(d.store);
 	{
@@ -433,6 +515,7 @@ main(int argc, char **argv)
 	}
 	event_free(ev_completion);
 	event_free(ev_status);
+	event_free(ev_logsweep);
 	if (ev_watchdog != NULL)
 		event_free(ev_watchdog);
 	event_free(ev_deadline);

@@ -256,6 +256,29 @@ mllp_framer_bufsize(const struct mllp_framer *f)
 	return f->cap;
 }
 
+void
+mllp_framer_shrink(struct mllp_framer *f, size_t keep)
+{
+	if (f->st == ST_IN || f->cap <= keep)
+		return;
+	keep = min_size(f->limit, keep > 0 ? keep : 1);
+	f->buf = xreallocarray(f->buf, keep, 1);
+	f->cap = keep;
+	f->len = 0;
+}
+
+enum mllp_sniff
+mllp_sniff(const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+
+	if ((len >= 1 && p[0] != 0x16) || (len >= 2 && p[1] != 0x03))
+		return MLLP_SNIFF_OTHER;
+	if (len < 3)
+		return MLLP_SNIFF_MORE;
+	return p[2] <= 0x04 ? MLLP_SNIFF_TLS : MLLP_SNIFF_OTHER;
+}
+
 size_t
 mllp_wrap(const void *payload, size_t len, void *out)
 {

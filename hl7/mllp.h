@@ -88,6 +88,30 @@ const struct mllp_stats *mllp_framer_stats(const struct mllp_framer *f);
 /* Bytes currently allocated for the frame buffer (for status output and tests). */
 size_t mllp_framer_bufsize(const struct mllp_framer *f);
 
+/*
+ * Between frames, give back a frame buffer grown past keep bytes (a big
+ * frame is rare; its memory need not stay with an idle connection). The
+ * state (a 0x1C whose trailing CR is still to come) and the counters are
+ * kept: a new framer would take that CR for junk. Does nothing inside a
+ * frame. The data of the last event is invalid afterwards.
+ */
+void mllp_framer_shrink(struct mllp_framer *f, size_t keep);
+
+/* What the first bytes of a connection look like, before they reach a framer. */
+enum mllp_sniff {
+	MLLP_SNIFF_MORE,	/* too few bytes to tell */
+	MLLP_SNIFF_TLS,		/* a TLS record (a ClientHello): the client expects TLS */
+	MLLP_SNIFF_OTHER,	/* anything else: for the framer */
+};
+
+/*
+ * Classify the first len bytes a peer sent: a TLS handshake record starts
+ * 0x16 0x03 (then 0x00-0x04), a byte no MLLP sender puts before 0x0B.
+ * Without this, the framer finds 0x0B bytes inside the ClientHello and
+ * quarantines the pieces as frames.
+ */
+enum mllp_sniff mllp_sniff(const void *buf, size_t len);
+
 /* Wrap payload in 0x0B ... 0x1C 0x0D into a caller buffer of len+3 bytes; returns bytes written. */
 size_t mllp_wrap(const void *payload, size_t len, void *out);
 

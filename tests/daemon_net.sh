@@ -142,11 +142,17 @@ elif cmd == "frame-timeout":		# frame_timeout 1 s
             break
         d += x
     expect(time.time() - t0 < 4, "closed within the frame timeout")
-elif cmd == "idle-timeout":		# idle_timeout 2 s
-    s = conn(port)
+elif cmd == "idle-timeout":		# idle_timeout 2 s, after a frame
+    s = conn(port); s.sendall(frame("I1"))
+    expect(acks(s, 1) == [("AA", "I1")], "AA")
     t0 = time.time()
     expect(closed_without_data(s, 6), "idle connection closed")
     expect(1.5 < time.time() - t0 < 5, "after about idle_timeout")
+elif cmd == "start-timeout":		# start_timeout 2 s, nothing sent
+    s = conn(port)
+    t0 = time.time()
+    expect(closed_without_data(s, 6), "silent connection closed")
+    expect(1.5 < time.time() - t0 < 5, "after about start_timeout")
 elif cmd == "hold":			# open a connection, wait for a file, use it
     s = conn(port); s.sendall(frame("H1")); expect(acks(s, 1) == [("AA", "H1")], "AA before")
     while not os.path.exists(sys.argv[3]):
@@ -221,16 +227,12 @@ start() {	# start NAME CONF: NOTIFY_SOCKET bound by us, WATCHDOG for this pid
 }
 stop_notify() { kill "$(cat "$TMP/$1.npid")" 2>/dev/null; }
 conf() {	# conf FILE EXTRA-LINES: the base below, EXTRA-LINES replacing keys they set
-	cat >"$TMP/base.conf" <<EOF
-[labwatchd]
+	{ nodb_conf; cat <<EOF; } >"$TMP/base.conf"
 listen = 127.0.0.1:0
-db = host=/nonexistent/socket dbname=none connect_timeout=1
-migrate = no
-protocol = $top_srcdir/rules/data/protocols/nct04933669.conf
-spool_path = $TMP/spool
 spool_max_bytes = 16M
 max_message_size = 8k
 idle_timeout = 2s
+start_timeout = 2s
 frame_timeout = 1s
 max_connections_per_peer = 3
 max_inflight = 8
@@ -271,7 +273,8 @@ check "oversize frame: AR, connection still usable" $PYT oversize "$port"
 check "500 frames without reading ACKs: backpressure, all ACKed in order" $PYT pipeline "$port" 500
 check "max_connections_per_peer: the 4th is closed" $PYT per-peer "$port"
 check "frame_timeout closes a slow frame" $PYT frame-timeout "$port"
-check "idle_timeout closes an idle connection" $PYT idle-timeout "$port"
+check "idle_timeout closes an idle connection after its frame" $PYT idle-timeout "$port"
+check "start_timeout closes a connection that sends nothing" $PYT start-timeout "$port"
 sleep 1.2
 check "WATCHDOG=1 pinged from the loop" grep -q "^WATCHDOG=1" "$TMP/a.notify"
 

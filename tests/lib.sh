@@ -64,6 +64,18 @@ oru() {
 	done
 }
 
+# nodb_conf: the lines of a labwatchd.conf for a daemon without PostgreSQL
+# (unreachable on purpose: the store spools and ACKs), spooling in $TMP.
+nodb_conf() {
+	cat <<EOF
+[labwatchd]
+db = host=/nonexistent/socket dbname=none connect_timeout=1
+migrate = no
+protocol = $top_srcdir/rules/data/protocols/nct04933669.conf
+spool_path = $TMP/spool
+EOF
+}
+
 done_testing() {
 	echo "Synthesis: Tested: $((t_pass + t_fail)) | Passing: $t_pass | Failing: $t_fail | Crashing: 0"
 	[ "$t_fail" -eq 0 ]

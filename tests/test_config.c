@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -214,6 +215,55 @@ ParameterizedTest(struct bad_case *c, config, bad)
 		lines += *p == '\n';
 	cr_assert_str_eq(msgs, c->want, "%s", c->name);
 	cr_assert_eq((size_t)n, lines, "%s: %d errors", c->name, n);
+	config_free(&cfg);
+}
+
+/*
+ * A line holding a NUL byte: the string functions stop at the NUL, so the
+ * line was read cut short ("allow = 10.0.0.0/8" of a longer list) or, NUL
+ * first, skipped as empty, without a word. Now an error with its line.
+ * The text goes through a file: a C string cannot carry the NUL.
+ */
+struct nul_case {
+	char name[40];
+	char text[80];
+	size_t len;
+	int line;		/* the line reported */
+};
+
+#define NUL_CASE(name, text, line) { name, text, sizeof(text) - 1, line }
+static struct nul_case nul_cases[] = {
+	NUL_CASE("value cut short", "allow = 10.0.0.0/8\0, 192.0.2.0/24\n", 1),
+	NUL_CASE("line skipped", "\0max_connections = 1\n", 1),
+	NUL_CASE("after the key", "listen = :2575\nidle_timeout\0 = 20\n", 2),
+	NUL_CASE("last line, no newline", "listen = :2575\n\n# x\nlog_level = debug\0", 4),
+};
+
+ParameterizedTestParameters(config, nul_byte_is_an_error)
+{
+	return cr_make_param_array(struct nul_case, nul_cases,
+	    sizeof(nul_cases) / sizeof(nul_cases[0]));
+}
+
+ParameterizedTest(struct nul_case *c, config, nul_byte_is_an_error)
+{
+	char path[] = "/tmp/labwatch-conf.XXXXXX", want[128];
+	struct config cfg;
+	FILE *f;
+	int fd, n;
+
+	fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	f = fdopen(fd, "w");
+	cr_assert_eq(fwrite(c->text, 1, c->len, f), c->len);
+	fclose(f);
+	msgs[0] = '\0';
+	config_init(&cfg);
+	n = config_load(&cfg, path, collect, NULL);
+	unlink(path);
+	snprintf(want, sizeof(want), "%s:%d: holds a NUL byte\n", path, c->line);
+	cr_assert_str_eq(msgs, want, "%s", c->name);
+	cr_assert_eq(n, 1, "%s: %d errors", c->name, n);
 	config_free(&cfg);
 }
 

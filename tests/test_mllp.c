@@ -860,3 +860,120 @@ Test(mllp, in_frame_tracks_partial)
 	cr_assert_not(mllp_framer_in_frame(f));
 	mllp_framer_free(f);
 }
+
+/*
+ * A frame over 64 KiB made labwatchd drop and recreate its framer right
+ * after the 0x1C, so the CR that follows was counted as a junk byte ("1
+ * bytes outside frames skipped" after every big frame). Shrinking keeps
+ * the state: the CR is the trailer, whether it comes in the same read or
+ * the next one.
+ */
+struct shrink_case {
+	size_t size;		/* payload bytes of the big frame */
+	size_t split;		/* feed the stream in two reads cut here (0: one read) */
+};
+
+static struct shrink_case shrink_cases[] = {
+	{ 70000, 0 },		/* 0x1C CR in one read */
+	{ 70000, 70002 },	/* read ends right after 0x1C: CR in the next */
+	{ 200000, 200002 },
+	{ 65536, 65538 },
+	{ 100, 102 },		/* a small frame: nothing to give back */
+};
+
+ParameterizedTestParameters(mllp, shrink_after_big_frame_keeps_trailer)
+{
+	return cr_make_param_array(struct shrink_case, shrink_cases,
+	    sizeof(shrink_cases) / sizeof(shrink_cases[0]));
+}
+
+ParameterizedTest(struct shrink_case *c, mllp, shrink_after_big_frame_keeps_trailer)
+{
+	struct mllp_framer *f = mllp_framer_new(1 << 20);
+	char *big = pattern(c->size), *stream;
+	struct mllp_frame fr;
+	size_t blen, len, pos = 0, end, used;
+	int got;
+	struct evlist l = { .n = 0 };
+
+	stream = malloc(c->size + 3 + 3 + 8);
+	cr_assert_not_null(stream);
+	blen = mllp_wrap(big, c->size, stream);
+	len = blen + mllp_wrap("MSH|x", 5, stream + blen);
+	while (pos < len) {
+		end = c->split != 0 && pos < c->split ? c->split : len;
+		used = mllp_framer_feed(f, stream + pos, end - pos, &fr, &got);
+		pos += used;
+		if (got) {
+			evlist_add(&l, &fr);
+			/* what conn.c does after each event */
+			mllp_framer_shrink(f, 64 * 1024);
+			cr_assert_leq(mllp_framer_bufsize(f), 64 * 1024);
+		}
+	}
+	cr_assert_eq(l.n, 2);
+	expect_ev(&l, 0, MLLP_FRAME, big, c->size, c->size);
+	expect_ev(&l, 1, MLLP_FRAME, "MSH|x", 5, 5);
+	cr_assert_eq(mllp_framer_stats(f)->junk_bytes, 0, "junk %llu",
+	    (unsigned long long)mllp_framer_stats(f)->junk_bytes);
+	evlist_clear(&l);
+	free(stream);
+	free(big);
+	mllp_framer_free(f);
+}
+
+Test(mllp, shrink_inside_a_frame_does_nothing)
+{
+	struct mllp_framer *f = mllp_framer_new(1 << 20);
+	char *big = pattern(100000);
+	struct mllp_frame fr;
+	struct evlist l = { .n = 0 };
+	size_t cap;
+	int got;
+
+	(void)mllp_framer_feed(f, SB, 1, &fr, &got);
+	(void)mllp_framer_feed(f, big, 100000, &fr, &got);
+	cap = mllp_framer_bufsize(f);
+	mllp_framer_shrink(f, 4096);
+	cr_assert_eq(mllp_framer_bufsize(f), cap);
+	feed_all(f, EB "\r", 2, 0, &l);
+	cr_assert_eq(l.n, 1);
+	expect_ev(&l, 0, MLLP_FRAME, big, 100000, 100000);
+	evlist_clear(&l);
+	free(big);
+	mllp_framer_free(f);
+}
+
+/* ---- the first bytes of a connection: TLS on the plain port ---- */
+
+struct sniff_case {
+	char name[40];
+	char bytes[16];
+	size_t len;
+	enum mllp_sniff want;
+};
+
+#define SNIFF(name, b, want) { name, b, sizeof(b) - 1, want }
+static struct sniff_case sniff_cases[] = {
+	SNIFF("nothing yet", "", MLLP_SNIFF_MORE),
+	SNIFF("0x16 alone", "\x16", MLLP_SNIFF_MORE),
+	SNIFF("0x16 0x03", "\x16\x03", MLLP_SNIFF_MORE),
+	SNIFF("ClientHello TLS 1.0 record", "\x16\x03\x01\x02\x00\x01", MLLP_SNIFF_TLS),
+	SNIFF("ClientHello TLS 1.2 record", "\x16\x03\x03\x00\x40", MLLP_SNIFF_TLS),
+	SNIFF("MLLP frame", SB "MSH|^~\\&|", MLLP_SNIFF_OTHER),
+	SNIFF("junk then frame", "\0\0" SB "MSH", MLLP_SNIFF_OTHER),
+	SNIFF("0x16 then text", "\x16MSH", MLLP_SNIFF_OTHER),
+	SNIFF("0x16 0x03 then 0x0B", "\x16\x03" SB, MLLP_SNIFF_OTHER),
+	SNIFF("HTTP", "GET / HTTP/1.1", MLLP_SNIFF_OTHER),
+};
+
+ParameterizedTestParameters(mllp, sniff_first_bytes)
+{
+	return cr_make_param_array(struct sniff_case, sniff_cases,
+	    sizeof(sniff_cases) / sizeof(sniff_cases[0]));
+}
+
+ParameterizedTest(struct sniff_case *c, mllp, sniff_first_bytes)
+{
+	cr_assert_eq(mllp_sniff(c->bytes, c->len), c->want, "%s", c->name);
+}
