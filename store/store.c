@@ -28,6 +28,7 @@
 #include "hl7/xmalloc.h"
 #include "ingest.h"
 #include "rules/rules.h"
+#include "pidset.h"
 #include "spool.h"
 
 #define RECONNECT_SECONDS 1
@@ -36,7 +37,7 @@
  * Spooled frames drained per batch of live frames that arrive during a
  * drain: a live sender waits for about this many, not the whole spool.
  */
-#define DRAIN_SHARE 16
+#define DRAIN_SHARE 64
 /*
  * Frame bytes per transaction: a batch's raw frames travel as one bytea
  * array, and PostgreSQL takes no message over 1 GB (256 frames of the
@@ -78,6 +79,9 @@ struct store {
 	struct batch *flight;		/* committing in the background */
 	char **copies;			/* drained spool records' bytes */
 	int *spool_rcs;			/* spool_batch's, one per slot */
+	bool *counted;			/* drain_step's: in the pidset */
+	struct ingest_work **direct;	/* write_alone's, one per slot */
+	struct pidset spooled;		/* patients with frames in the spool */
 	size_t *copycap;
 };
 
@@ -255,7 +259,7 @@ static void
 db_down(struct store *s, char *cause)
 {
 	if (s->db_state != DB_DOWN) {
-		slog(s, 0, "database unreachable or not taking writes: %s; "
+		slog(s, 1, "database unreachable or not taking writes: %s; "
 		    "frames go to the spool until it is back", cause);
 		s->db_state = DB_DOWN;
 		s->down_since = time(NULL);
@@ -503,6 +507,48 @@ write_works(struct store *s, struct ingest_work **w, size_t n)
 	return rc;
 }
 
+/* Whether w has results (what the spool keeps in order per patient). */
+static bool
+has_results(const struct ingest_work *w)
+{
+	return w->parsed && !w->quarantine && !w->ignored;
+}
+
+/* Count w's patients in the spool (delta 1) or out of it (-1). */
+static void
+count_patients(struct store *s, const struct ingest_work *w, int delta)
+{
+	const struct oru_patient *p;
+	uint32_t j;
+
+	for (j = 0; j < w->oru.npatients; j++) {
+		p = &w->oru.patients[j];
+		if (p->nobs == 0)
+			continue;
+		if (delta > 0)
+			pidset_add(&s->spooled, p->id.p, p->id.len);
+		else
+			pidset_remove(&s->spooled, p->id.p, p->id.len);
+	}
+}
+
+/* Whether one of w's patients has frames waiting in the spool. */
+static bool
+behind_spool(const struct store *s, const struct ingest_work *w)
+{
+	const struct oru_patient *p;
+	uint32_t j;
+
+	if (!has_results(w))
+		return false;
+	for (j = 0; j < w->oru.npatients; j++) {
+		p = &w->oru.patients[j];
+		if (p->nobs > 0 && pidset_has(&s->spooled, p->id.p, p->id.len))
+			return true;
+	}
+	return false;
+}
+
 /*
  * One step of the drain: up to batch_max spooled frames into the
  * database, in order, with b's work slots. Live frames that come in
@@ -544,6 +590,7 @@ drain_step(struct store *s, struct batch *b, size_t max, bool *more)
 		    s->copies[n], rec.len, rec.total, s->copies[n] + rec.len,
 		    rec.received_at, s->copies[n] + rec.len + 64);
 		ingest_prepare(s->g, &b->works[n]);
+		s->counted[n] = has_results(&b->works[n]);
 		b->wp[n] = &b->works[n];
 	}
 	if (n == 0)
@@ -558,8 +605,11 @@ drain_step(struct store *s, struct batch *b, size_t max, bool *more)
 			;
 		spool_rewind(s->spool);
 		if (i > 0) {
-			while (i-- > 0)
+			while (i-- > 0) {
 				(void)spool_next(s->spool, &rec);
+				if (s->counted[i])
+					count_patients(s, &b->works[i], -1);
+			}
 			if (spool_mark_drained(s->spool) != 0)
 				slog(s, 0, "spool: cannot record the drain: %s",
 				    strerror(errno));
@@ -573,6 +623,8 @@ drain_step(struct store *s, struct batch *b, size_t max, bool *more)
 		return INGEST_ERROR;
 	}
 	for (i = 0; i < n; i++) {
+		if (s->counted[i])
+			count_patients(s, &b->works[i], -1);
 		/* Already ACKed: they count like live frames do. */
 		if (b->works[i].outcome == STORE_QUARANTINED ||
 		    b->works[i].outcome == STORE_REJECTED)
@@ -587,8 +639,10 @@ drain_step(struct store *s, struct batch *b, size_t max, bool *more)
 	pthread_mutex_lock(&s->mu);
 	s->stats.spooled_pending = spool_pending(s->spool);
 	pthread_mutex_unlock(&s->mu);
-	if (spool_pending(s->spool) == 0)
+	if (spool_pending(s->spool) == 0) {
+		pidset_clear(&s->spooled);
 		slog(s, 2, "spool drained");
+	}
 	*more = spool_pending(s->spool) > 0;
 	return INGEST_OK;
 }
@@ -680,8 +734,11 @@ spool_batch(struct store *s, struct batch *b)
 		if (b->works[i].settled)
 			finish_item(s, it, &b->works[i], b->works[i].outcome,
 			    NULL);
-		else if (rc == 0 && synced)
+		else if (rc == 0 && synced) {
+			if (has_results(&b->works[i]))
+				count_patients(s, &b->works[i], 1);
 			finish_item(s, it, &b->works[i], STORE_SPOOLED, NULL);
+		}
 		else
 			finish_item(s, it, &b->works[i], STORE_REJECTED,
 			    rc > 0 ? "spool full: resend later" :
@@ -691,29 +748,35 @@ spool_batch(struct store *s, struct batch *b)
 }
 
 /*
- * Write b with nothing in flight. While the spool holds frames, b goes
- * behind them in the spool (order is kept across an outage) and one
- * drain step follows, with the other batch's slots; so a live sender
- * waits for an fsync and one step, not for the whole drain. With the
- * spool empty, b is written, or spooled when the database cannot take it.
+ * Write b with nothing in flight. While the spool holds frames, a frame
+ * of a patient with frames there goes behind them in the spool (each
+ * patient's results keep their order of arrival); the others go in at
+ * once. One drain step follows, with the other batch's slots: a live
+ * sender waits for a step, not for the whole drain.
  */
 static void
 write_alone(struct store *s, struct batch *b)
 {
 	struct batch *other = other_batch(s, b);
+	size_t i, nd = 0;
 
-	/*
-	 * The rest of the spool fits in one step: drain it, then b goes
-	 * straight in (else a steady live flow would keep the spool from
-	 * ever being empty).
-	 */
+	/* The rest of the spool fits in one step: drain it first. */
 	if (spool_pending(s->spool) > 0 &&
 	    spool_pending(s->spool) <= DRAIN_SHARE)
 		(void)drain(s, other, DRAIN_SHARE);
-	if (spool_pending(s->spool) == 0 && try_connect(s) &&
-	    write_works(s, b->wp, b->n) == INGEST_OK) {
-		done(s, b);
-		return;
+	if (spool_pending(s->spool) == 0) {
+		if (try_connect(s) &&
+		    write_works(s, b->wp, b->n) == INGEST_OK) {
+			done(s, b);
+			return;
+		}
+	} else if (try_connect(s)) {
+		for (i = 0; i < b->n; i++)
+			if (!behind_spool(s, b->wp[i]))
+				s->direct[nd++] = b->wp[i];
+		if (nd > 0 && write_works(s, s->direct, nd) == INGEST_OK)
+			for (i = 0; i < nd; i++)
+				s->direct[i]->settled = true;
 	}
 	spool_batch(s, b);
 	(void)drain(s, other, DRAIN_SHARE);
@@ -909,6 +972,24 @@ writer(void *arg)
 	return NULL;
 }
 
+/* At start: the patients of the frames a previous run left spooled. */
+static void
+count_spooled(struct store *s)
+{
+	struct ingest_work *w = &s->batches[0].works[0];
+	struct spool_rec rec;
+
+	spool_rewind(s->spool);
+	while (spool_next(s->spool, &rec) == 1) {
+		set_work(w, (enum store_frame_kind)rec.kind, rec.data, rec.len,
+		    rec.total, rec.peer, rec.received_at, NULL);
+		ingest_prepare(s->g, w);
+		if (has_results(w))
+			count_patients(s, w, 1);
+	}
+	spool_rewind(s->spool);
+}
+
 /* Free everything s holds (the writer is not running). */
 static void
 store_destroy(struct store *s)
@@ -941,6 +1022,9 @@ store_destroy(struct store *s)
 	free(s->copies);
 	free(s->copycap);
 	free(s->spool_rcs);
+	free(s->counted);
+	free(s->direct);
+	pidset_free(&s->spooled);
 	free((char *)s->cfg.conninfo);
 	free((char *)s->cfg.protocol_path);
 	free((char *)s->cfg.sql_dir);
@@ -1048,6 +1132,9 @@ store_start(const struct store_config *cfg, char **cause)
 	s->copies = xcalloc(s->cfg.batch_max, sizeof(*s->copies));
 	s->copycap = xcalloc(s->cfg.batch_max, sizeof(*s->copycap));
 	s->spool_rcs = xcalloc(s->cfg.batch_max, sizeof(*s->spool_rcs));
+	s->counted = xcalloc(s->cfg.batch_max, sizeof(*s->counted));
+	s->direct = xcalloc(s->cfg.batch_max, sizeof(*s->direct));
+	count_spooled(s);
 	s->stats.db_up = ingest_connected(s->g);
 	s->stats.spooled_pending = spool_pending(s->spool);
 	if (pthread_create(&s->thread, NULL, writer, s) != 0) {

@@ -150,6 +150,27 @@ q "drop trigger refuse_all on labwatch.messages"
 for _ in $(seq 50); do [ "$(q "select count(*) from labwatch.messages where control_id like 'ALL_'")" -eq 3 ] && break; sleep 0.1; done
 check "refused for everyone: all stored once the database takes writes" \
 	test "$(q "select count(*) from labwatch.messages where control_id like 'ALL_' and outcome = 'processed'")" -eq 3
+# 3d. While the spool holds a patient's frames, that patient's new frames
+#     go behind them (order of arrival kept), and everyone else's go in at
+#     once. The drain is held up by a trigger refusing spooled rows.
+q "create or replace function labwatch.refuse_spooled() returns trigger language plpgsql as \$\$ begin if new.spool_ref is not null then raise exception 'no' using errcode = 'insufficient_privilege'; end if; return new; end \$\$"
+q "create trigger refuse_spooled before insert on labwatch.messages for each row execute function labwatch.refuse_spooled()"
+pg_stop "$PGD" >/dev/null
+msg "$TMP/ord1.hl7" LIS MAIN ORDA1 PA
+send "$TMP/ord1.hl7" >/dev/null
+pg_start "$PGD" >/dev/null
+msg "$TMP/ord2.hl7" LIS MAIN ORDB1 PB
+msg "$TMP/ord3.hl7" LIS MAIN ORDA2 PA
+sleep 1.5
+send "$TMP/ord2.hl7" "$TMP/ord3.hl7" >"$TMP/3d.out"
+check "spool held up: both ACKed AA" test "$(grep -c '^AA' "$TMP/3d.out")" -eq 2
+check "another patient's frame goes in at once" test "$(q "select outcome || coalesce(spool_ref, '') from labwatch.messages where control_id = 'ORDB1'")" = processed
+check "the spooled patient's new frame waits behind its spooled one" test "$(q "select count(*) from labwatch.messages where control_id in ('ORDA1', 'ORDA2')")" -eq 0
+q "drop trigger refuse_spooled on labwatch.messages"
+for _ in $(seq 50); do [ "$(q "select count(*) from labwatch.messages where control_id like 'ORDA_'")" -eq 2 ] && break; sleep 0.1; done
+check "once drained, the patient's frames are stored in the order they came" \
+	test "$(q "select string_agg(control_id, ',' order by id) from labwatch.messages where control_id like 'ORDA_'")" = "ORDA1,ORDA2"
+sleep 0.5
 cp "$log" "$TMP/before-outage.log"
 : >"$log.mark"
 
