@@ -374,6 +374,18 @@ enum alone {
 			   this message, or every message? */
 };
 
+/* A write alone that went in, or found the database gone (cause freed). */
+static enum alone
+settled_or_down(struct store *s, enum ingest_rc rc, char *cause)
+{
+	if (rc == INGEST_DOWN) {
+		db_down(s, cause);
+		return ALONE_DOWN;
+	}
+	free(cause);
+	return ALONE_DONE;
+}
+
 /*
  * w alone, after its batch was refused: written, or quarantined with the
  * reason when the database refuses it, or dead-lettered when it refuses
@@ -393,13 +405,8 @@ write_alone_work(struct store *s, struct ingest_work *w)
 		rc = ingest_batch(s->g, &w, 1, &cause);
 	while (rc == INGEST_ERROR && ingest_transient(ingest_sqlstate(s->g)) &&
 	    ++tries < 3 && (free(cause), cause = NULL, true));
-	if (rc == INGEST_OK || rc == INGEST_DOWN) {
-		if (rc == INGEST_DOWN)
-			db_down(s, cause);
-		else
-			free(cause);
-		return rc == INGEST_OK ? ALONE_DONE : ALONE_DOWN;
-	}
+	if (rc == INGEST_OK || rc == INGEST_DOWN)
+		return settled_or_down(s, rc, cause);
 	snprintf(state, sizeof(state), "%s", ingest_sqlstate(s->g));
 	/* Once per outage, not per frame, when it is everyone's. */
 	slog(s, s->db_state == DB_DOWN ? 3 : 1, "a frame from %s was refused "
@@ -416,13 +423,8 @@ write_alone_work(struct store *s, struct ingest_work *w)
 		w->err_code = before.err_code;
 		memcpy(w->ack_code, before.ack_code, sizeof(w->ack_code));
 	}
-	if (rc == INGEST_OK || rc == INGEST_DOWN) {
-		if (rc == INGEST_DOWN)
-			db_down(s, cause);
-		else
-			free(cause);
-		return rc == INGEST_OK ? ALONE_DONE : ALONE_DOWN;
-	}
+	if (rc == INGEST_OK || rc == INGEST_DOWN)
+		return settled_or_down(s, rc, cause);
 	if (ingest_db_fault(ingest_sqlstate(s->g))) {
 		db_down(s, cause);
 		return ALONE_STUCK;
