@@ -41,9 +41,12 @@ size_t
 text_sanitize(char *out, const char *p, size_t len)
 {
 	char *o = out;
-	const unsigned char *s = (const unsigned char *)p, *end = s + len;
+	const unsigned char *s = (const unsigned char *)p, *end;
 	size_t u;
 
+	if (len == 0)
+		return 0;	/* p may be NULL (an empty hl7_str) */
+	end = s + len;
 	while (s < end) {
 		if (*s < 0x20 && *s != '\t' && *s != '\n') {
 			s++;
@@ -66,9 +69,12 @@ text_sanitize(char *out, const char *p, size_t len)
 bool
 text_key_ok(const char *p, size_t len)
 {
-	const unsigned char *s = (const unsigned char *)p, *end = s + len;
+	const unsigned char *s = (const unsigned char *)p, *end;
 	size_t u;
 
+	if (len == 0)
+		return true;	/* p may be NULL (an empty hl7_str) */
+	end = s + len;
 	while (s < end) {
 		if (*s < 0x20 || *s == 0x7f)
 			return false;

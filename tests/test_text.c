@@ -128,6 +128,15 @@ Test(text, sanitize)
 	}
 }
 
+Test(text, empty_values_from_null)
+{
+	char out[8];
+
+	/* An absent field is { NULL, 0 }: UBSan caught NULL + 0 here. */
+	cr_assert(text_key_ok(NULL, 0));
+	cr_assert_eq(text_sanitize(out, NULL, 0), 0);
+}
+
 Test(text, key_form)
 {
 	char out[3 * TEXT_MAX_ID + 72];
