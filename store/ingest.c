@@ -37,6 +37,20 @@
 #define ID_BLOCK 4096
 #define OBS_COLS 29
 #define MSG_COLS 16
+/*
+ * Observation rows per INSERT at most. Each statement reads row i as
+ * ($k::t[])[i], which walks the array from its start (its elements vary
+ * in length), so one INSERT of N rows costs N^2: 10,000 rows in one took
+ * 5 s, in statements of 64 rows 0.2 s (unnest() in FROM, one pass but
+ * a tuplestore copy of each column: 0.24 s, and slower from 100,000 on).
+ */
+#define OBS_INSERT_ROWS 64
+/*
+ * A batch written in one statement (ingest_send) holds its observation
+ * rows in that one INSERT: at most this many (a 16-sender batch holds
+ * about 100); larger batches take two round trips, in OBS_INSERT_ROWS.
+ */
+#define OBS_ONE_STATEMENT_MAX 256
 
 /* What the writer remembers of a patient; mirrors committed rows. */
 struct pcache {
@@ -301,6 +315,9 @@ static const struct column obs_columns[OBS_COLS] = {
  * generate_subscripts($k::t[], 1) AS i", parameters from $first on.
  * Subscripts rather than unnest(): unnest copies every row, raw bytes
  * included, into a tuplestore first (10 % of the 16-sender throughput).
+ * Each row's subscript walks the array from its start: a statement's
+ * cost grows with the square of its rows, so few rows per statement
+ * (OBS_INSERT_ROWS).
  */
 static void
 insert_sql(struct hl7_buf *b, const char *table, const struct column *c,
@@ -937,6 +954,14 @@ ingest_prepare(struct ingest *g, struct ingest_work *w)
 		w->reason = w->oru.nobs == 0 ? "ORU^R01 without an OBX segment" :
 		    "ORU^R01 with results before any PID segment";
 		w->err_code = HL7_ERR_SEGMENT_SEQUENCE;
+		w->ack_code[1] = 'E';
+		return;
+	}
+	if (w->oru.nobs > g->o.max_observations) {
+		/* Storing it would hold up every other sender's ACKs. */
+		w->quarantine = true;
+		w->reason = "more OBX segments than max_observations";
+		w->err_code = HL7_ERR_INTERNAL;
 		w->ack_code[1] = 'E';
 		return;
 	}
@@ -1722,6 +1747,10 @@ patient_rows(struct ingest *g, struct ingest_work *w,
 			memset(&up, 0, sizeof(up));
 		}
 		queue_observation(g, w, p, x, ev, id, key, klen, sup, &in);
+		/* A one-statement batch keeps its rows (ingest_send). */
+		if (!SD(g)->simple && g->obs_rows >= OBS_INSERT_ROWS &&
+		    flush_observations(g) != 0)
+			return -1;
 		if (!tracked || ev->analyte == RULES_NONE)
 			continue;
 		/* Updates below may touch rows still queued: send those first. */
@@ -2092,7 +2121,8 @@ ingest_finish(struct ingest *g, char **cause)
 /*
  * Whether ws can go in one round trip: every patient with results is
  * known (row committed by a batch that landed) and followed by no rules
- * history (not enrolled), and the ids it needs are reserved. Then nothing
+ * history (not enrolled), the ids it needs are reserved and its
+ * observations fit in one INSERT. Then nothing
  * the database answers changes what is written but duplicates, whose
  * observations the statement itself leaves out.
  */
@@ -2105,7 +2135,7 @@ simple_batch(struct ingest *g, struct ingest_work **ws, size_t n)
 		return false;
 	scan_batch(g, ws, n, &sc);
 	return !sc.unknown && !sc.enrolled && !sc.unlanded &&
-	    g->nobs_ids >= sc.nobs;
+	    g->nobs_ids >= sc.nobs && sc.nobs <= OBS_ONE_STATEMENT_MAX;
 }
 
 enum ingest_rc
