@@ -158,7 +158,7 @@ static const struct config_key keys[] = {
 	  1000000, NULL, NULL,
 	  "OBX segments per message at most. A message with more is answered\n"
 	  "AE and kept in quarantine with the reason: storing it would hold\n"
-	  "up every other sender's ACKs (about 25 us per OBX)." },
+	  "up every other sender's ACKs (about 20 us per OBX)." },
 	{ "app_name", CF_STR, "LABWATCH", false, OFF(app_name), 0, 0, NULL,
 	  check_token,
 	  "MSH-3 of ACKs when the message's MSH-5 is empty." },
