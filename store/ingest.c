@@ -46,9 +46,10 @@
  */
 #define OBS_INSERT_ROWS 64
 /*
- * A batch written in one statement (ingest_send) holds its observation
- * rows in that one INSERT: at most this many (a 16-sender batch holds
- * about 100); larger batches take two round trips, in OBS_INSERT_ROWS.
+ * A batch written in one statement (ingest_send) has its observation rows
+ * in that one INSERT: read by subscript up to this many (a 16-sender
+ * batch holds about 100), by unnest() in FROM beyond (linear, but each
+ * row copied once more, 20 % slower at 10,000 rows).
  */
 #define OBS_ONE_STATEMENT_MAX 256
 
@@ -310,18 +311,25 @@ static const struct column obs_columns[OBS_COLS] = {
 	{ "supersedes", PGARR_INT8, "bigint", NULL },
 };
 
+/* How a batch INSERT reads row i from its array parameters. */
+enum rows_from {
+	ROWS_SUBSCRIPT,	/* ($k::t[])[i] FROM generate_subscripts(...) AS i */
+	ROWS_UNNEST,	/* t.ck FROM unnest($k::t[], ...) AS t(c0, c1, ...) */
+};
+
 /*
- * "INSERT INTO table (a, b, ...) SELECT ($k::t[])[i], ... FROM
- * generate_subscripts($k::t[], 1) AS i", parameters from $first on.
- * Subscripts rather than unnest(): unnest copies every row, raw bytes
- * included, into a tuplestore first (10 % of the 16-sender throughput).
- * Each row's subscript walks the array from its start: a statement's
- * cost grows with the square of its rows, so few rows per statement
- * (OBS_INSERT_ROWS).
+ * "INSERT INTO table (a, b, ...) SELECT ... FROM ...", parameters from
+ * $first on, row i made of element i of every array.
+ * ROWS_SUBSCRIPT copies nothing (unnest copies every row, raw bytes
+ * included, into a tuplestore first: 10 % of the 16-sender throughput
+ * when the message rows went so), but each row's subscript walks the
+ * array from its start: a statement's cost grows with the square of its
+ * rows, so few rows per statement (OBS_INSERT_ROWS). ROWS_UNNEST is one
+ * pass over each array, for many rows in one statement.
  */
 static void
 insert_sql(struct hl7_buf *b, const char *table, const struct column *c,
-    int n, int first)
+    int n, int first, enum rows_from from)
 {
 	char elem[48];
 	int i;
@@ -331,8 +339,11 @@ insert_sql(struct hl7_buf *b, const char *table, const struct column *c,
 		hl7_buf_printf(b, "%s%s", i ? ", " : "", c[i].name);
 	hl7_buf_adds(b, ") SELECT ");
 	for (i = 0; i < n; i++) {
-		snprintf(elem, sizeof(elem), "($%d::%s[])[i]", first + i,
-		    c[i].type);
+		if (from == ROWS_SUBSCRIPT)
+			snprintf(elem, sizeof(elem), "($%d::%s[])[i]", first + i,
+			    c[i].type);
+		else
+			snprintf(elem, sizeof(elem), "t.c%d", i);
 		if (i > 0)
 			hl7_buf_adds(b, ", ");
 		if (c[i].wrap != NULL) {
@@ -345,8 +356,19 @@ insert_sql(struct hl7_buf *b, const char *table, const struct column *c,
 		} else
 			hl7_buf_adds(b, elem);
 	}
-	hl7_buf_printf(b, " FROM generate_subscripts($%d::%s[], 1) AS i", first,
-	    c[0].type);
+	if (from == ROWS_SUBSCRIPT) {
+		hl7_buf_printf(b, " FROM generate_subscripts($%d::%s[], 1) AS i",
+		    first, c[0].type);
+		return;
+	}
+	hl7_buf_adds(b, " FROM unnest(");
+	for (i = 0; i < n; i++)
+		hl7_buf_printf(b, "%s$%d::%s[]", i ? ", " : "", first + i,
+		    c[i].type);
+	hl7_buf_adds(b, ") AS t(");
+	for (i = 0; i < n; i++)
+		hl7_buf_printf(b, "%sc%d", i ? ", " : "", i);
+	hl7_buf_adds(b, ")");
 }
 
 /* Send one batch INSERT: the columns of cols, then of more. */
@@ -764,23 +786,34 @@ prepare_inserts(struct ingest *g, PGconn *c, char **cause)
 	int rc;
 
 	hl7_buf_reset(b);
-	insert_sql(b, "messages", msg_columns, MSG_COLS, 1);
+	insert_sql(b, "messages", msg_columns, MSG_COLS, 1, ROWS_SUBSCRIPT);
 	hl7_buf_adds(b, " ON CONFLICT DO NOTHING RETURNING id");
 	if (prepare(c, "ins_msgs", b->p, cause) != 0)
 		return -1;
 	hl7_buf_reset(b);
-	insert_sql(b, "observations", obs_columns, OBS_COLS, 1);
+	insert_sql(b, "observations", obs_columns, OBS_COLS, 1, ROWS_SUBSCRIPT);
 	if (prepare(c, "ins_obs", b->p, cause) != 0)
 		return -1;
 	hl7_buf_reset(b);
 	hl7_buf_adds(b, "WITH ins AS (");
-	insert_sql(b, "messages", msg_columns, MSG_COLS, 1);
+	insert_sql(b, "messages", msg_columns, MSG_COLS, 1, ROWS_SUBSCRIPT);
 	hl7_buf_adds(b, " ON CONFLICT DO NOTHING RETURNING id), o AS (");
-	insert_sql(b, "observations", obs_columns, OBS_COLS, MSG_COLS + 1);
+	insert_sql(b, "observations", obs_columns, OBS_COLS, MSG_COLS + 1,
+	    ROWS_SUBSCRIPT);
 	/* observations.message is the second column. */
 	hl7_buf_printf(b, " WHERE ($%d::bigint[])[i] IN (SELECT id FROM ins))"
 	    " SELECT id FROM ins", MSG_COLS + 2);
-	rc = prepare(c, "ins_new", b->p, cause);
+	if (prepare(c, "ins_new", b->p, cause) != 0)
+		return -1;
+	/* The same for more than OBS_ONE_STATEMENT_MAX observation rows. */
+	hl7_buf_reset(b);
+	hl7_buf_adds(b, "WITH ins AS (");
+	insert_sql(b, "messages", msg_columns, MSG_COLS, 1, ROWS_SUBSCRIPT);
+	hl7_buf_adds(b, " ON CONFLICT DO NOTHING RETURNING id), o AS (");
+	insert_sql(b, "observations", obs_columns, OBS_COLS, MSG_COLS + 1,
+	    ROWS_UNNEST);
+	hl7_buf_adds(b, " WHERE t.c1 IN (SELECT id FROM ins)) SELECT id FROM ins");
+	rc = prepare(c, "ins_new_many", b->p, cause);
 	hl7_buf_reset(b);
 	return rc;
 }
@@ -2121,8 +2154,7 @@ ingest_finish(struct ingest *g, char **cause)
 /*
  * Whether ws can go in one round trip: every patient with results is
  * known (row committed by a batch that landed) and followed by no rules
- * history (not enrolled), the ids it needs are reserved and its
- * observations fit in one INSERT. Then nothing
+ * history (not enrolled), and the ids it needs are reserved. Then nothing
  * the database answers changes what is written but duplicates, whose
  * observations the statement itself leaves out.
  */
@@ -2135,7 +2167,7 @@ simple_batch(struct ingest *g, struct ingest_work **ws, size_t n)
 		return false;
 	scan_batch(g, ws, n, &sc);
 	return !sc.unknown && !sc.enrolled && !sc.unlanded &&
-	    g->nobs_ids >= sc.nobs && sc.nobs <= OBS_ONE_STATEMENT_MAX;
+	    g->nobs_ids >= sc.nobs;
 }
 
 enum ingest_rc
@@ -2187,7 +2219,8 @@ ingest_send(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 	 * Untracked patients only: every row is still in the columns. One
 	 * statement, so no BEGIN/COMMIT: the sync commits it.
 	 */
-	if (send_columns(g, "ins_new", g->msg_cols, MSG_COLS, g->obs_cols,
+	if (send_columns(g, g->obs_rows > OBS_ONE_STATEMENT_MAX ?
+	    "ins_new_many" : "ins_new", g->msg_cols, MSG_COLS, g->obs_cols,
 	    OBS_COLS, Q_MSGS) != 0 || pipe_sync(g) != 0)
 		return fail_batch(g, INGEST_DOWN, cause);
 	g->obs_rows = 0;
