@@ -317,6 +317,17 @@ enum rows_from {
 	ROWS_UNNEST,	/* t.ck FROM unnest($k::t[], ...) AS t(c0, c1, ...) */
 };
 
+/* How a statement names row i's element of array $param (column col). */
+static void
+row_elem(char *out, size_t len, enum rows_from from, int param, int col,
+    const char *type)
+{
+	if (from == ROWS_SUBSCRIPT)
+		snprintf(out, len, "($%d::%s[])[i]", param, type);
+	else
+		snprintf(out, len, "t.c%d", col);
+}
+
 /*
  * "INSERT INTO table (a, b, ...) SELECT ... FROM ...", parameters from
  * $first on, row i made of element i of every array.
@@ -339,11 +350,7 @@ insert_sql(struct hl7_buf *b, const char *table, const struct column *c,
 		hl7_buf_printf(b, "%s%s", i ? ", " : "", c[i].name);
 	hl7_buf_adds(b, ") SELECT ");
 	for (i = 0; i < n; i++) {
-		if (from == ROWS_SUBSCRIPT)
-			snprintf(elem, sizeof(elem), "($%d::%s[])[i]", first + i,
-			    c[i].type);
-		else
-			snprintf(elem, sizeof(elem), "t.c%d", i);
+		row_elem(elem, sizeof(elem), from, first + i, i, c[i].type);
 		if (i > 0)
 			hl7_buf_adds(b, ", ");
 		if (c[i].wrap != NULL) {
@@ -782,8 +789,18 @@ prepare(PGconn *c, const char *name, const char *sql, char **cause)
 static int
 prepare_inserts(struct ingest *g, PGconn *c, char **cause)
 {
+	static const struct {
+		const char *name;
+		enum rows_from obs;
+	} one[] = {
+		{ "ins_new", ROWS_SUBSCRIPT },
+		/* more than OBS_ONE_STATEMENT_MAX observation rows */
+		{ "ins_new_many", ROWS_UNNEST },
+	};
 	struct hl7_buf *b = &g->tmp;
-	int rc;
+	char message[48];
+	size_t k;
+	int rc = 0;
 
 	hl7_buf_reset(b);
 	insert_sql(b, "messages", msg_columns, MSG_COLS, 1, ROWS_SUBSCRIPT);
@@ -794,26 +811,21 @@ prepare_inserts(struct ingest *g, PGconn *c, char **cause)
 	insert_sql(b, "observations", obs_columns, OBS_COLS, 1, ROWS_SUBSCRIPT);
 	if (prepare(c, "ins_obs", b->p, cause) != 0)
 		return -1;
-	hl7_buf_reset(b);
-	hl7_buf_adds(b, "WITH ins AS (");
-	insert_sql(b, "messages", msg_columns, MSG_COLS, 1, ROWS_SUBSCRIPT);
-	hl7_buf_adds(b, " ON CONFLICT DO NOTHING RETURNING id), o AS (");
-	insert_sql(b, "observations", obs_columns, OBS_COLS, MSG_COLS + 1,
-	    ROWS_SUBSCRIPT);
-	/* observations.message is the second column. */
-	hl7_buf_printf(b, " WHERE ($%d::bigint[])[i] IN (SELECT id FROM ins))"
-	    " SELECT id FROM ins", MSG_COLS + 2);
-	if (prepare(c, "ins_new", b->p, cause) != 0)
-		return -1;
-	/* The same for more than OBS_ONE_STATEMENT_MAX observation rows. */
-	hl7_buf_reset(b);
-	hl7_buf_adds(b, "WITH ins AS (");
-	insert_sql(b, "messages", msg_columns, MSG_COLS, 1, ROWS_SUBSCRIPT);
-	hl7_buf_adds(b, " ON CONFLICT DO NOTHING RETURNING id), o AS (");
-	insert_sql(b, "observations", obs_columns, OBS_COLS, MSG_COLS + 1,
-	    ROWS_UNNEST);
-	hl7_buf_adds(b, " WHERE t.c1 IN (SELECT id FROM ins)) SELECT id FROM ins");
-	rc = prepare(c, "ins_new_many", b->p, cause);
+	for (k = 0; k < sizeof(one) / sizeof(one[0]) && rc == 0; k++) {
+		hl7_buf_reset(b);
+		hl7_buf_adds(b, "WITH ins AS (");
+		insert_sql(b, "messages", msg_columns, MSG_COLS, 1,
+		    ROWS_SUBSCRIPT);
+		hl7_buf_adds(b, " ON CONFLICT DO NOTHING RETURNING id), o AS (");
+		insert_sql(b, "observations", obs_columns, OBS_COLS,
+		    MSG_COLS + 1, one[k].obs);
+		/* observations.message is the second column. */
+		row_elem(message, sizeof(message), one[k].obs, MSG_COLS + 2, 1,
+		    "bigint");
+		hl7_buf_printf(b, " WHERE %s IN (SELECT id FROM ins))"
+		    " SELECT id FROM ins", message);
+		rc = prepare(c, one[k].name, b->p, cause);
+	}
 	hl7_buf_reset(b);
 	return rc;
 }
