@@ -28,6 +28,9 @@
  * --template, one message is sent first on a connection kept aside, so the
  * server's message path is warm before the baseline.
  *
+ * SIGINT or SIGTERM ends a load early: the messages in flight get their
+ * ACKs, then the report as at the end of a run.
+ *
  * With --json the one-line JSON result goes to stdout and the table to
  * stderr. Exit status 0 only when every message was accepted, every ACK
  * matched and (with --verify) every accepted message is stored once.
@@ -621,6 +624,16 @@ struct worker {
 static pthread_barrier_t start_barrier, go_barrier;
 static uint64_t start_ns, end_ns;	/* written by main between barriers */
 static atomic_uint_fast64_t claimed;
+/* SIGINT or SIGTERM: send nothing more, finish and report (a run of
+ * unknown length, stopped by a script). */
+static volatile sig_atomic_t stopping;
+
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
 
 static int
 cid_format(char *out, size_t len, int thread, uint64_t seq)
@@ -635,6 +648,8 @@ claim_next(uint64_t *due)
 	uint64_t k;
 
 	*due = 0;
+	if (stopping)
+		return false;
 	if (opt.rate > 0) {
 		k = atomic_fetch_add(&claimed, 1);
 		if (opt.total != 0 && k >= opt.total)
@@ -1295,6 +1310,8 @@ main(int argc, char **argv)
 
 	parse_args(argc, argv);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, on_stop);
+	signal(SIGTERM, on_stop);
 	if (opt.template_path != NULL)
 		tmpl_load(opt.template_path);
 	if (opt.idle > 0)

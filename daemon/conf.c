@@ -154,6 +154,11 @@ static const struct config_key keys[] = {
 	{ "batch_max", CF_INT, "256", false, OFF(batch_max), 1, 100000, NULL,
 	  NULL,
 	  "Messages per transaction at most (group commit)." },
+	{ "max_observations", CF_INT, "10000", false, OFF(max_observations), 1,
+	  1000000, NULL, NULL,
+	  "OBX segments per message at most. A message with more is answered\n"
+	  "AE and kept in quarantine with the reason: storing it would hold\n"
+	  "up every other sender's ACKs (about 20 us per OBX)." },
 	{ "app_name", CF_STR, "LABWATCH", false, OFF(app_name), 0, 0, NULL,
 	  check_token,
 	  "MSH-3 of ACKs when the message's MSH-5 is empty." },

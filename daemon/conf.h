@@ -49,7 +49,7 @@ struct config {
 	bool migrate;
 	char *sql_dir, *protocol;	/* "" means the installed default */
 	char *spool_path;
-	int64_t spool_max_bytes, batch_max;
+	int64_t spool_max_bytes, batch_max, max_observations;
 	char *app_name, *facility, *id_type, *default_charset;
 	bool refuse_other_types;
 	char *timezone;

@@ -373,6 +373,7 @@ store_config_from(const struct config *cfg, struct store_config *sc)
 	sc->spool_path = cfg->spool_path;
 	sc->spool_max_bytes = (uint64_t)cfg->spool_max_bytes;
 	sc->batch_max = (size_t)cfg->batch_max;
+	sc->max_observations = (uint32_t)cfg->max_observations;
 	sc->app = cfg->app_name;
 	sc->facility = cfg->facility;
 	sc->id_type = cfg->id_type;

@@ -4,6 +4,7 @@
  * imatinib hold / restart state machine.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +19,17 @@ struct rules_history {
 	size_t n, cap;
 	uint64_t *ids;		/* the id lists of the last update */
 	size_t ids_cap;
+	/*
+	 * The entries by key, so that adding one looks at those of its key
+	 * only (a scan of the whole history made one message of N results
+	 * cost N^2): per bucket of key hashes the first and last entry, per
+	 * entry the next one in its bucket, in order; KEY_NONE ends a chain.
+	 */
+	size_t *head, *tail, nbuckets;	/* nbuckets a power of 2, >= n */
+	size_t *next;			/* cap entries */
 };
+
+#define KEY_NONE SIZE_MAX
 
 const char *
 rules_eligibility_name(enum rules_eligibility e)
@@ -57,6 +68,9 @@ rules_history_free(struct rules_history *h)
 		free(h->e[i].key);
 	free(h->e);
 	free(h->ids);
+	free(h->head);
+	free(h->tail);
+	free(h->next);
 	free(h);
 }
 
@@ -149,12 +163,54 @@ same_key(const struct rules_entry *e, const char *key, size_t len)
 	return e->key_len == len && memcmp(e->key, key, len) == 0;
 }
 
+static size_t
+key_bucket(const struct rules_history *h, const char *key, size_t len)
+{
+	uint64_t x = 1469598103934665603ULL;	/* FNV-1a */
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		x = (x ^ (unsigned char)key[i]) * 1099511628211ULL;
+	return (size_t)x & (h->nbuckets - 1);
+}
+
+/* Append entry i to its key's chain. */
+static void
+key_link(struct rules_history *h, size_t i)
+{
+	size_t b = key_bucket(h, h->e[i].key, h->e[i].key_len);
+
+	h->next[i] = KEY_NONE;
+	if (h->head[b] == KEY_NONE)
+		h->head[b] = i;
+	else
+		h->next[h->tail[b]] = i;
+	h->tail[b] = i;
+}
+
+/* Room for entry n in the index: more buckets when they are all used. */
+static void
+key_grow(struct rules_history *h)
+{
+	size_t i;
+
+	if (h->n < h->nbuckets)
+		return;
+	h->nbuckets = h->nbuckets ? h->nbuckets * 2 : 16;
+	h->head = xreallocarray(h->head, h->nbuckets, sizeof *h->head);
+	h->tail = xreallocarray(h->tail, h->nbuckets, sizeof *h->tail);
+	for (i = 0; i < h->nbuckets; i++)
+		h->head[i] = h->tail[i] = KEY_NONE;
+	for (i = 0; i < h->n; i++)
+		key_link(h, i);
+}
+
 void
 rules_history_add(struct rules_history *h, const struct rules_result *in,
     const char *key, size_t key_len, struct rules_update *up)
 {
 	struct rules_entry *e;
-	size_t i, nids = 0, nsup = 0, nret = 0, npro = 0;
+	size_t i, first, nids = 0, nsup = 0, nret = 0, npro = 0;
 	char st = in->status;
 
 	/* Every earlier entry may land in one list: size for the worst case. */
@@ -165,7 +221,10 @@ rules_history_add(struct rules_history *h, const struct rules_result *in,
 	if (h->n == h->cap) {
 		h->cap = h->cap ? h->cap * 2 : 16;
 		h->e = xreallocarray(h->e, h->cap, sizeof *h->e);
+		h->next = xreallocarray(h->next, h->cap, sizeof *h->next);
 	}
+	key_grow(h);
+	first = h->head[key_bucket(h, key, key_len)];
 	e = &h->e[h->n];
 	memset(e, 0, sizeof *e);
 	rules_eval(h->r, in, h->base, &e->ev);
@@ -174,8 +233,11 @@ rules_history_add(struct rules_history *h, const struct rules_result *in,
 	e->key = xstrndup(key, key_len);
 	e->key_len = key_len;
 
-	/* The lists share h->ids: superseded, then retracted, then promoted. */
-	for (i = 0; i < h->n; i++) {
+	/*
+	 * The lists share h->ids: superseded, then retracted, then promoted.
+	 * Earlier entries of the same key are on the chain from first.
+	 */
+	for (i = first; i != KEY_NONE; i = h->next[i]) {
 		struct rules_entry *old = &h->e[i];
 
 		if (!same_key(old, key, key_len) || old->retracted || old->superseded)
@@ -186,7 +248,7 @@ rules_history_add(struct rules_history *h, const struct rules_result *in,
 			nsup++;
 		}
 	}
-	for (i = 0; i < h->n; i++) {
+	for (i = first; i != KEY_NONE; i = h->next[i]) {
 		struct rules_entry *old = &h->e[i];
 
 		if (!same_key(old, key, key_len) || old->retracted)
@@ -197,7 +259,7 @@ rules_history_add(struct rules_history *h, const struct rules_result *in,
 			nret++;
 		}
 	}
-	for (i = 0; i < h->n; i++) {
+	for (i = first; i != KEY_NONE; i = h->next[i]) {
 		struct rules_entry *old = &h->e[i];
 
 		if (st != 'U' || !same_key(old, key, key_len) || old->retracted ||
@@ -217,6 +279,7 @@ rules_history_add(struct rules_history *h, const struct rules_result *in,
 		e->superseded = true;
 	if (st == 'D' || st == 'W')
 		e->retracted = true;
+	key_link(h, h->n);
 	h->n++;
 
 	up->entry = e;

@@ -37,6 +37,21 @@
 #define ID_BLOCK 4096
 #define OBS_COLS 29
 #define MSG_COLS 16
+/*
+ * Observation rows per INSERT at most. Each statement reads row i as
+ * ($k::t[])[i], which walks the array from its start (its elements vary
+ * in length), so one INSERT of N rows costs N^2: 10,000 rows in one took
+ * 5 s, in statements of 64 rows 0.2 s (unnest() in FROM, one pass but
+ * a tuplestore copy of each column: 0.24 s, and slower from 100,000 on).
+ */
+#define OBS_INSERT_ROWS 64
+/*
+ * A batch written in one statement (ingest_send) has its observation rows
+ * in that one INSERT: read by subscript up to this many (a 16-sender
+ * batch holds about 100), by unnest() in FROM beyond (linear, but each
+ * row copied once more, 20 % slower at 10,000 rows).
+ */
+#define OBS_ONE_STATEMENT_MAX 256
 
 /* What the writer remembers of a patient; mirrors committed rows. */
 struct pcache {
@@ -296,15 +311,36 @@ static const struct column obs_columns[OBS_COLS] = {
 	{ "supersedes", PGARR_INT8, "bigint", NULL },
 };
 
+/* How a batch INSERT reads row i from its array parameters. */
+enum rows_from {
+	ROWS_SUBSCRIPT,	/* ($k::t[])[i] FROM generate_subscripts(...) AS i */
+	ROWS_UNNEST,	/* t.ck FROM unnest($k::t[], ...) AS t(c0, c1, ...) */
+};
+
+/* How a statement names row i's element of array $param (column col). */
+static void
+row_elem(char *out, size_t len, enum rows_from from, int param, int col,
+    const char *type)
+{
+	if (from == ROWS_SUBSCRIPT)
+		snprintf(out, len, "($%d::%s[])[i]", param, type);
+	else
+		snprintf(out, len, "t.c%d", col);
+}
+
 /*
- * "INSERT INTO table (a, b, ...) SELECT ($k::t[])[i], ... FROM
- * generate_subscripts($k::t[], 1) AS i", parameters from $first on.
- * Subscripts rather than unnest(): unnest copies every row, raw bytes
- * included, into a tuplestore first (10 % of the 16-sender throughput).
+ * "INSERT INTO table (a, b, ...) SELECT ... FROM ...", parameters from
+ * $first on, row i made of element i of every array.
+ * ROWS_SUBSCRIPT copies nothing (unnest copies every row, raw bytes
+ * included, into a tuplestore first: 10 % of the 16-sender throughput
+ * when the message rows went so), but each row's subscript walks the
+ * array from its start: a statement's cost grows with the square of its
+ * rows, so few rows per statement (OBS_INSERT_ROWS). ROWS_UNNEST is one
+ * pass over each array, for many rows in one statement.
  */
 static void
 insert_sql(struct hl7_buf *b, const char *table, const struct column *c,
-    int n, int first)
+    int n, int first, enum rows_from from)
 {
 	char elem[48];
 	int i;
@@ -314,8 +350,7 @@ insert_sql(struct hl7_buf *b, const char *table, const struct column *c,
 		hl7_buf_printf(b, "%s%s", i ? ", " : "", c[i].name);
 	hl7_buf_adds(b, ") SELECT ");
 	for (i = 0; i < n; i++) {
-		snprintf(elem, sizeof(elem), "($%d::%s[])[i]", first + i,
-		    c[i].type);
+		row_elem(elem, sizeof(elem), from, first + i, i, c[i].type);
 		if (i > 0)
 			hl7_buf_adds(b, ", ");
 		if (c[i].wrap != NULL) {
@@ -328,8 +363,19 @@ insert_sql(struct hl7_buf *b, const char *table, const struct column *c,
 		} else
 			hl7_buf_adds(b, elem);
 	}
-	hl7_buf_printf(b, " FROM generate_subscripts($%d::%s[], 1) AS i", first,
-	    c[0].type);
+	if (from == ROWS_SUBSCRIPT) {
+		hl7_buf_printf(b, " FROM generate_subscripts($%d::%s[], 1) AS i",
+		    first, c[0].type);
+		return;
+	}
+	hl7_buf_adds(b, " FROM unnest(");
+	for (i = 0; i < n; i++)
+		hl7_buf_printf(b, "%s$%d::%s[]", i ? ", " : "", first + i,
+		    c[i].type);
+	hl7_buf_adds(b, ") AS t(");
+	for (i = 0; i < n; i++)
+		hl7_buf_printf(b, "%sc%d", i ? ", " : "", i);
+	hl7_buf_adds(b, ")");
 }
 
 /* Send one batch INSERT: the columns of cols, then of more. */
@@ -743,27 +789,43 @@ prepare(PGconn *c, const char *name, const char *sql, char **cause)
 static int
 prepare_inserts(struct ingest *g, PGconn *c, char **cause)
 {
+	static const struct {
+		const char *name;
+		enum rows_from obs;
+	} one[] = {
+		{ "ins_new", ROWS_SUBSCRIPT },
+		/* more than OBS_ONE_STATEMENT_MAX observation rows */
+		{ "ins_new_many", ROWS_UNNEST },
+	};
 	struct hl7_buf *b = &g->tmp;
-	int rc;
+	char message[48];
+	size_t k;
+	int rc = 0;
 
 	hl7_buf_reset(b);
-	insert_sql(b, "messages", msg_columns, MSG_COLS, 1);
+	insert_sql(b, "messages", msg_columns, MSG_COLS, 1, ROWS_SUBSCRIPT);
 	hl7_buf_adds(b, " ON CONFLICT DO NOTHING RETURNING id");
 	if (prepare(c, "ins_msgs", b->p, cause) != 0)
 		return -1;
 	hl7_buf_reset(b);
-	insert_sql(b, "observations", obs_columns, OBS_COLS, 1);
+	insert_sql(b, "observations", obs_columns, OBS_COLS, 1, ROWS_SUBSCRIPT);
 	if (prepare(c, "ins_obs", b->p, cause) != 0)
 		return -1;
-	hl7_buf_reset(b);
-	hl7_buf_adds(b, "WITH ins AS (");
-	insert_sql(b, "messages", msg_columns, MSG_COLS, 1);
-	hl7_buf_adds(b, " ON CONFLICT DO NOTHING RETURNING id), o AS (");
-	insert_sql(b, "observations", obs_columns, OBS_COLS, MSG_COLS + 1);
-	/* observations.message is the second column. */
-	hl7_buf_printf(b, " WHERE ($%d::bigint[])[i] IN (SELECT id FROM ins))"
-	    " SELECT id FROM ins", MSG_COLS + 2);
-	rc = prepare(c, "ins_new", b->p, cause);
+	for (k = 0; k < sizeof(one) / sizeof(one[0]) && rc == 0; k++) {
+		hl7_buf_reset(b);
+		hl7_buf_adds(b, "WITH ins AS (");
+		insert_sql(b, "messages", msg_columns, MSG_COLS, 1,
+		    ROWS_SUBSCRIPT);
+		hl7_buf_adds(b, " ON CONFLICT DO NOTHING RETURNING id), o AS (");
+		insert_sql(b, "observations", obs_columns, OBS_COLS,
+		    MSG_COLS + 1, one[k].obs);
+		/* observations.message is the second column. */
+		row_elem(message, sizeof(message), one[k].obs, MSG_COLS + 2, 1,
+		    "bigint");
+		hl7_buf_printf(b, " WHERE %s IN (SELECT id FROM ins))"
+		    " SELECT id FROM ins", message);
+		rc = prepare(c, one[k].name, b->p, cause);
+	}
 	hl7_buf_reset(b);
 	return rc;
 }
@@ -937,6 +999,14 @@ ingest_prepare(struct ingest *g, struct ingest_work *w)
 		w->reason = w->oru.nobs == 0 ? "ORU^R01 without an OBX segment" :
 		    "ORU^R01 with results before any PID segment";
 		w->err_code = HL7_ERR_SEGMENT_SEQUENCE;
+		w->ack_code[1] = 'E';
+		return;
+	}
+	if (w->oru.nobs > g->o.max_observations) {
+		/* Storing it would hold up every other sender's ACKs. */
+		w->quarantine = true;
+		w->reason = "more OBX segments than max_observations";
+		w->err_code = HL7_ERR_INTERNAL;
 		w->ack_code[1] = 'E';
 		return;
 	}
@@ -1722,6 +1792,10 @@ patient_rows(struct ingest *g, struct ingest_work *w,
 			memset(&up, 0, sizeof(up));
 		}
 		queue_observation(g, w, p, x, ev, id, key, klen, sup, &in);
+		/* A one-statement batch keeps its rows (ingest_send). */
+		if (!SD(g)->simple && g->obs_rows >= OBS_INSERT_ROWS &&
+		    flush_observations(g) != 0)
+			return -1;
 		if (!tracked || ev->analyte == RULES_NONE)
 			continue;
 		/* Updates below may touch rows still queued: send those first. */
@@ -2157,7 +2231,8 @@ ingest_send(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 	 * Untracked patients only: every row is still in the columns. One
 	 * statement, so no BEGIN/COMMIT: the sync commits it.
 	 */
-	if (send_columns(g, "ins_new", g->msg_cols, MSG_COLS, g->obs_cols,
+	if (send_columns(g, g->obs_rows > OBS_ONE_STATEMENT_MAX ?
+	    "ins_new_many" : "ins_new", g->msg_cols, MSG_COLS, g->obs_cols,
 	    OBS_COLS, Q_MSGS) != 0 || pipe_sync(g) != 0)
 		return fail_batch(g, INGEST_DOWN, cause);
 	g->obs_rows = 0;

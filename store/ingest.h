@@ -87,6 +87,7 @@ struct ingest_opts {
 	/* Where PostgreSQL's notices go (level 0 error .. 3 debug). */
 	void (*log)(void *arg, int level, const char *msg);
 	void *log_arg;
+	uint32_t max_observations;	/* OBX per message; more: AE, quarantined */
 };
 
 struct ingest *ingest_new(const struct ingest_opts *o, struct rules *r);

@@ -1066,6 +1066,8 @@ store_start(const struct store_config *cfg, char **cause)
 	s->cfg.default_charset = dup_or_null(cfg->default_charset);
 	if (s->cfg.batch_max == 0)
 		s->cfg.batch_max = 256;
+	if (s->cfg.max_observations == 0)
+		s->cfg.max_observations = 10000;
 	if (s->cfg.spool_max_bytes == 0)
 		s->cfg.spool_max_bytes = 1ULL << 30;
 	s->efd = -1;
@@ -1106,6 +1108,7 @@ store_start(const struct store_config *cfg, char **cause)
 	s->iopts.tz_offset_min = s->cfg.tz_offset_min;
 	s->iopts.log = s->cfg.log;
 	s->iopts.log_arg = s->cfg.log_arg;
+	s->iopts.max_observations = s->cfg.max_observations;
 	s->g = ingest_new(&s->iopts, s->rules);
 	/* Migrations must work now; an unreachable database may come later. */
 	switch (ingest_connect(s->g, &why)) {

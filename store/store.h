@@ -74,6 +74,7 @@ struct store_config {
 	const char *spool_path;		/* spool file (state directory) */
 	uint64_t spool_max_bytes;	/* above this: AR, never a drop */
 	size_t batch_max;		/* frames per transaction (default 256) */
+	uint32_t max_observations;	/* OBX per message, more: AE (default 10000) */
 	const char *app, *facility;	/* our MSH-3/MSH-4 in ACKs */
 	const char *id_type;		/* PID-3 CX-5 to prefer (default MR) */
 	const char *default_charset;	/* MSH-18 when empty */

@@ -117,6 +117,29 @@ check "oversized frame: AR" grep -q "^AR BIG1" "$TMP/big.out"
 check "oversized frame: the connection still works" grep -q "after: MSA|AA|PING" "$TMP/big.out"
 check "oversized frame: kept (its start) with the reason" test "$(q "select count(*) from labwatch.messages where outcome = 'quarantined' and reason like '%max_message_size%' and size > 100000")" -eq 1
 
+# 3b. A known patient's message with more observations than one statement
+#     reads by subscript (256): written in one statement all the same,
+#     every row once; sent again, a duplicate: AA, no second set of rows.
+many_obx() { # CONTROL_ID N: an MLLP frame for patient KN1 with N OBX
+	$PY - "$@" <<'EOF2'
+import sys
+cid, n = sys.argv[1], int(sys.argv[2])
+seg = [f"MSH|^~\\&|LIS|MAINLAB|LW|H|20261120||ORU^R01|{cid}|P|2.5.1", "PID|1||KN1^^^H^MR",
+       f"OBR|1|O{cid}|F{cid}|24323-8^CMP^LN|||20261120073000"]
+seg += [f"OBX|{k + 1}|NM|1742-6^ALT^LN|{k}|31|U/L|10-40||||F" for k in range(n)]
+sys.stdout.buffer.write(b"\x0b" + "\r".join(seg).encode() + b"\r\x1c\r")
+EOF2
+}
+many_obx KN1A 3 >"$TMP/kn1a.mllp"
+many_obx KN1B 300 >"$TMP/kn1b.mllp"
+frame_send "$TMP/kn1a.mllp" >"$TMP/kn1a.out"
+frame_send "$TMP/kn1b.mllp" >"$TMP/kn1b.out"
+frame_send "$TMP/kn1b.mllp" >"$TMP/kn1b2.out"
+check "300 OBX for a known patient: AA, then AA again as a duplicate" \
+	sh -c "grep -q '^AA KN1B' '$TMP/kn1b.out' && grep -q '^AA KN1B' '$TMP/kn1b2.out'"
+check "300 OBX for a known patient: 300 rows, once" \
+	test "$(q "select count(*) from labwatch.observations o join labwatch.messages m on m.id = o.message where m.control_id = 'KN1B'")" -eq 300
+
 # 4. TLS with a client certificate: every accepted message stored once.
 "$LOAD" -h 127.0.0.1 -p "$tport" --tls --ca "$TMP/ca.pem" --cert "$TMP/client.pem" --key "$TMP/client.key" \
 	--servername localhost --template "$TMP/template.raw" -c 2 -n 100 --run-id TLS \

@@ -178,6 +178,44 @@ check "failed at COMMIT: not ACKed as accepted" json_assert "$TMP/8.json" \
 check "failed at COMMIT: the frames around it stored, it not" \
 	test "$(q "select string_agg(control_id, ',' order by control_id) from labwatch.messages where control_id in ('CF1', 'CF2', 'CF3', 'COMMITFAIL')")" = "CF1,CF2,CF3"
 q "drop trigger refuse_commitfail on labwatch.messages"
+
+# 9. Many observations in one message: stored whole below max_observations
+#    (in INSERTs of a bounded size: one was quadratic in its rows), above
+#    it answered AE and quarantined with the reason, without its rows;
+#    one frame per batch, so that OBX200 (known patient) goes in one
+#    statement.
+big() { # PID CONTROL_ID N: an ORU^R01 with N protocol OBX (ALT, AST, PLT)
+	$PY - "$@" <<'EOF2'
+import sys
+pid, cid, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+obx = [("1742-6", "U/L", "10-40", "31"), ("1920-8", "U/L", "10-40", "28"), ("777-3", "10*9/L", "150-400", "251")]
+seg = [f"MSH|^~\\&|LIS|MAINLAB|LABWATCH|HOSP|20261122073000||ORU^R01^ORU_R01|{cid}|P|2.5.1",
+       f"PID|1||{pid}^^^HOSP^MR", f"OBR|1|O{cid}|F{cid}|24323-8^CMP^LN|||20261122073000"]
+for k in range(n):
+    code, unit, rng, val = obx[k % 3]
+    seg.append(f"OBX|{k + 1}|NM|{code}^X^LN|{k}|{val}|{unit}|{rng}||||F|||20261122073000")
+sys.stdout.write("\r".join(seg) + "\r")
+EOF2
+}
+rows_of() { q "select count(*) from labwatch.observations o join labwatch.messages m on m.id = o.message where m.control_id = '$1'"; }
+{ big M900 OBXDEF 10001; big M900 OBX10K 10000; } >"$TMP/cap-default.hl7"
+feed "$TMP/cap-default.hl7" >"$TMP/9a.json" 2>/dev/null
+check "default cap (10,000 OBX): 10,001 answered AE with ERR and the reason" json_assert "$TMP/9a.json" \
+	'L[0]["outcome"] == "quarantined" and L[0]["ack_code"] == "AE" and "ERR" in L[0]["ack"] and "max_observations" in L[0]["ack"]'
+check "default cap: 10,000 stored, every row" sh -c "[ '$(rows_of OBX10K)' -eq 10000 ]"
+{ big M901 OBXOVER 20001; big M901 OBX20K 20000; big M901 OBX300 300; big M901 OBX200 200; big T100 OBXT500 500; } >"$TMP/cap.hl7"
+feed --batch 1 --max-observations 20000 "$TMP/cap.hl7" >"$TMP/9b.json" 2>/dev/null
+check "raised cap (20,000): 20,001 OBX answered AE" json_assert "$TMP/9b.json" \
+	'L[0]["outcome"] == "quarantined" and L[0]["ack_code"] == "AE" and "ERR" in L[0]["ack"]'
+check "over the cap: quarantined with the reason and its bytes, no observation rows" \
+	sh -c "[ '$(q "select count(*) from labwatch.messages where control_id = 'OBXOVER' and outcome = 'quarantined' and reason like '%max_observations%' and length(raw) > 1000000")' -eq 1 ] && [ '$(rows_of OBXOVER)' -eq 0 ]"
+check "raised cap: 20,000, 300, 200 OBX (new and known patient) and 500 (enrolled) processed" json_assert "$TMP/9b.json" \
+	'[m["outcome"] for m in L[1:]] == ["processed"] * 4 and all(m["ack_code"] == "AA" for m in L[1:])'
+check "20,000 OBX: every row stored" sh -c "[ '$(rows_of OBX20K)' -eq 20000 ]"
+check "300, 200 and 500 OBX: every row stored" \
+	sh -c "[ '$(rows_of OBX300)' -eq 300 ] && [ '$(rows_of OBX200)' -eq 200 ] && [ '$(rows_of OBXT500)' -eq 500 ]"
+check "20,000 OBX: each observation once (set ids 1..20000)" \
+	sh -c "[ '$(q "select count(distinct set_id) from labwatch.observations o join labwatch.messages m on m.id = o.message where m.control_id = 'OBX20K'")' -eq 20000 ]"
 check_observation_links
 
 done_testing

@@ -6,7 +6,8 @@
  * down, the drain when it returns.
  *
  *   store_feed --db CONNINFO --protocol FILE --spool FILE [--sql-dir DIR]
- *              [--wait-drain SECONDS] FILE...
+ *              [--wait-drain SECONDS] [--batch N] [--max-observations N]
+ *              FILE...
  */
 #include <getopt.h>
 #include <poll.h>
@@ -76,6 +77,7 @@ main(int argc, char **argv)
 		{ "wait-drain", required_argument, NULL, 'w' },
 		{ "batch", required_argument, NULL, 'b' },
 		{ "no-logger", no_argument, NULL, 'n' },
+		{ "max-observations", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct store_config cfg;
@@ -101,6 +103,7 @@ main(int argc, char **argv)
 		case 'w': wait_drain = atoi(optarg); break;
 		case 'b': cfg.batch_max = (size_t)atoi(optarg); break;
 		case 'n': cfg.log = NULL; break;	/* must be refused */
+		case 'o': cfg.max_observations = (uint32_t)atoi(optarg); break;
 		default:
 			fprintf(stderr, "usage: store_feed --db C --protocol F "
 			    "--spool F [--sql-dir D] [--wait-drain S] FILE...\n");

@@ -238,6 +238,38 @@ Test(protocol, correction_supersedes)
 	rules_history_free(h);
 }
 
+/*
+ * A long history (one message of 5,000 results, each its own key): a
+ * correction and a deletion find only the entries of their key, in the
+ * order they came, after the key index has grown many times.
+ */
+Test(protocol, long_history_corrections_by_key)
+{
+	struct rules_history *h = rules_history_new(R, RULES_PHASE_SCREENING);
+	struct rules_update up;
+	char order[32];
+	uint64_t id;
+
+	add(h, RULES_ALT, 150, 'F', NOW - DAY, 1, "x");
+	add(h, RULES_ALT, 151, 'P', NOW - DAY, 2, "x");
+	for (id = 10; id < 5010; id++) {
+		snprintf(order, sizeof order, "o%llu", (unsigned long long)id);
+		add(h, RULES_ALT, 30, 'F', NOW - DAY, id, order);
+	}
+	up = add(h, RULES_ALT, 15, 'C', NOW - DAY, 6000, "x");
+	cr_expect_eq(up.nsuperseded, 2);
+	cr_expect_eq(up.superseded[0], 1);
+	cr_expect_eq(up.superseded[1], 2);
+	up = add(h, RULES_ALT, 0, 'D', NOW - DAY, 6001, "o4017");
+	cr_expect_eq(up.nretracted, 1);
+	cr_expect_eq(up.retracted[0], 4017);
+	cr_expect_eq(up.nsuperseded, 0);
+	cr_expect(rules_history_entry(h, 4017 - 10 + 2)->retracted);
+	cr_expect(!rules_history_entry(h, 4016 - 10 + 2)->retracted);
+	cr_expect_eq(rules_history_count(h), 5004);
+	rules_history_free(h);
+}
+
 Test(protocol, delete_and_wrong_retract)
 {
 	static const char st[] = { 'D', 'W' };
