@@ -37,7 +37,7 @@
  * Spooled frames drained per batch of live frames that arrive during a
  * drain: a live sender waits for about this many, not the whole spool.
  */
-#define DRAIN_SHARE 64
+#define DRAIN_SHARE 32
 /*
  * Frame bytes per transaction: a batch's raw frames travel as one bytea
  * array, and PostgreSQL takes no message over 1 GB (256 frames of the
@@ -69,6 +69,7 @@ struct store {
 	enum { DB_UNKNOWN, DB_UP, DB_DOWN } db_state;	/* as last logged */
 	time_t down_since;
 	bool drain_stalled;		/* the last drain step failed: wait */
+	time_t last_live;		/* live frames last met a draining spool */
 
 	struct batch {
 		struct ingest_work *works;	/* batch_max reusable slots */
@@ -762,6 +763,7 @@ write_alone(struct store *s, struct batch *b)
 	struct batch *other = other_batch(s, b);
 	size_t i, nd = 0;
 
+	s->last_live = time(NULL);
 	/* The rest of the spool fits in one step: drain it first. */
 	if (spool_pending(s->spool) > 0 &&
 	    spool_pending(s->spool) <= DRAIN_SHARE)
@@ -969,7 +971,10 @@ writer(void *arg)
 		else if (s->flight != NULL)
 			land(s);
 		else if (spool_pending(s->spool) > 0)
-			(void)drain(s, &s->batches[0], s->cfg.batch_max);
+			/* Short steps while live frames come, long ones after. */
+			(void)drain(s, &s->batches[0],
+			    time(NULL) - s->last_live < 2 ? DRAIN_SHARE :
+			    s->cfg.batch_max);
 	}
 	return NULL;
 }
