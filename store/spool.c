@@ -392,10 +392,18 @@ spool_mark_drained(struct spool *sp)
 		 * crash in between leaves a valid (empty) spool whose refs
 		 * cannot collide with the old ones.
 		 */
+		char old_id[sizeof(sp->id)];
+		uint64_t old_drained = sp->drained;
+
+		memcpy(old_id, sp->id, sizeof(old_id));
 		new_id(sp->id);
 		sp->drained = sp->end;
-		if (write_header(sp) != 0 || ftruncate(sp->fd, HDR_SIZE) != 0)
+		if (write_header(sp) != 0 || ftruncate(sp->fd, HDR_SIZE) != 0) {
+			/* Still what it was: drained again later, nothing lost. */
+			memcpy(sp->id, old_id, sizeof(old_id));
+			sp->drained = old_drained;
 			return -1;
+		}
 		sp->end = sp->drained = sp->pos = sp->synced_end = HDR_SIZE;
 		sp->pending = sp->synced_pending = 0;
 		return write_header(sp);

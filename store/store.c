@@ -80,8 +80,9 @@ struct store {
 	struct batch *flight;		/* committing in the background */
 	char **copies;			/* drained spool records' bytes */
 	int *spool_rcs;			/* spool_batch's, one per slot */
-	bool *counted;			/* drain_step's: in the pidset */
+	uint8_t *counted;		/* drain_step's: order_kind() */
 	struct ingest_work **direct;	/* write_alone's, one per slot */
+	bool *behind;			/* write_alone's: goes behind the spool */
 	struct pidset spooled;		/* patients with frames in the spool */
 	size_t *copycap;
 };
@@ -510,21 +511,49 @@ write_works(struct store *s, struct ingest_work **w, size_t n)
 	return rc;
 }
 
-/* Whether w has results (what the spool keeps in order per patient). */
-static bool
-has_results(const struct ingest_work *w)
+/*
+ * What of a prepared w the spool keeps in order: nothing (0); its
+ * message key (1: sender, facility and MSH-10, which tell a duplicate);
+ * its key and its patients' results (2).
+ */
+static uint8_t
+order_kind(const struct ingest_work *w)
 {
-	return w->parsed && !w->quarantine && !w->ignored;
+	if (!w->parsed || w->quarantine)
+		return 0;
+	return w->ignored ? 1 : 2;
 }
 
-/* Count w's patients in the spool (delta 1) or out of it (-1). */
+/* The message key of w, into buf (the pidset keeps it beside the PIDs). */
+static size_t
+message_key(const struct ingest_work *w, char *buf, size_t cap)
+{
+	int n = snprintf(buf, cap, "\x01%.*s\x1f%.*s\x1f%.*s",
+	    (int)w->oru.sending_app.len, w->oru.sending_app.p,
+	    (int)w->oru.sending_facility.len, w->oru.sending_facility.p,
+	    (int)w->oru.control_id.len, w->oru.control_id.p);
+
+	return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
+/* Count w in the spool (delta 1) or out of it (-1), as kind says. */
 static void
-count_patients(struct store *s, const struct ingest_work *w, int delta)
+count_frame(struct store *s, const struct ingest_work *w, uint8_t kind,
+    int delta)
 {
 	const struct oru_patient *p;
+	char key[1024];
+	size_t klen;
 	uint32_t j;
 
-	for (j = 0; j < w->oru.npatients; j++) {
+	if (kind == 0)
+		return;
+	klen = message_key(w, key, sizeof(key));
+	if (delta > 0)
+		pidset_add(&s->spooled, key, klen);
+	else
+		pidset_remove(&s->spooled, key, klen);
+	for (j = 0; kind == 2 && j < w->oru.npatients; j++) {
 		p = &w->oru.patients[j];
 		if (p->nobs == 0)
 			continue;
@@ -535,16 +564,24 @@ count_patients(struct store *s, const struct ingest_work *w, int delta)
 	}
 }
 
-/* Whether one of w's patients has frames waiting in the spool. */
+/*
+ * Whether w must wait behind the spool: a frame with the same message
+ * key is there (the first copy must be the one processed), or one of
+ * w's patients has results there.
+ */
 static bool
 behind_spool(const struct store *s, const struct ingest_work *w)
 {
 	const struct oru_patient *p;
+	char key[1024];
+	uint8_t kind = order_kind(w);
 	uint32_t j;
 
-	if (!has_results(w))
+	if (kind == 0)
 		return false;
-	for (j = 0; j < w->oru.npatients; j++) {
+	if (pidset_has(&s->spooled, key, message_key(w, key, sizeof(key))))
+		return true;
+	for (j = 0; kind == 2 && j < w->oru.npatients; j++) {
 		p = &w->oru.patients[j];
 		if (p->nobs > 0 && pidset_has(&s->spooled, p->id.p, p->id.len))
 			return true;
@@ -593,7 +630,7 @@ drain_step(struct store *s, struct batch *b, size_t max, bool *more)
 		    s->copies[n], rec.len, rec.total, s->copies[n] + rec.len,
 		    rec.received_at, s->copies[n] + rec.len + 64);
 		ingest_prepare(s->g, &b->works[n]);
-		s->counted[n] = has_results(&b->works[n]);
+		s->counted[n] = order_kind(&b->works[n]);
 		b->wp[n] = &b->works[n];
 	}
 	if (n == 0)
@@ -610,8 +647,8 @@ drain_step(struct store *s, struct batch *b, size_t max, bool *more)
 		if (i > 0) {
 			while (i-- > 0) {
 				(void)spool_next(s->spool, &rec);
-				if (s->counted[i])
-					count_patients(s, &b->works[i], -1);
+				count_frame(s, &b->works[i], s->counted[i],
+				    -1);
 			}
 			if (spool_mark_drained(s->spool) != 0)
 				slog(s, 0, "spool: cannot record the drain: %s",
@@ -626,8 +663,7 @@ drain_step(struct store *s, struct batch *b, size_t max, bool *more)
 		return INGEST_ERROR;
 	}
 	for (i = 0; i < n; i++) {
-		if (s->counted[i])
-			count_patients(s, &b->works[i], -1);
+		count_frame(s, &b->works[i], s->counted[i], -1);
 		/* Already ACKed: they count like live frames do. */
 		if (b->works[i].outcome == STORE_QUARANTINED ||
 		    b->works[i].outcome == STORE_REJECTED)
@@ -738,8 +774,8 @@ spool_batch(struct store *s, struct batch *b)
 			finish_item(s, it, &b->works[i], b->works[i].outcome,
 			    NULL);
 		else if (rc == 0 && synced) {
-			if (has_results(&b->works[i]))
-				count_patients(s, &b->works[i], 1);
+			count_frame(s, &b->works[i], order_kind(&b->works[i]),
+			    1);
 			finish_item(s, it, &b->works[i], STORE_SPOOLED, NULL);
 		}
 		else
@@ -775,9 +811,23 @@ write_alone(struct store *s, struct batch *b)
 			return;
 		}
 	} else if (try_connect(s)) {
-		for (i = 0; i < b->n; i++)
-			if (!behind_spool(s, b->wp[i]))
+		/*
+		 * A frame sent behind counts at once, so that a later frame
+		 * of the batch sharing a patient or a key goes behind too;
+		 * spool_batch() counts it for good.
+		 */
+		for (i = 0; i < b->n; i++) {
+			s->behind[i] = behind_spool(s, b->wp[i]);
+			if (!s->behind[i])
 				s->direct[nd++] = b->wp[i];
+			else
+				count_frame(s, b->wp[i], order_kind(b->wp[i]),
+				    1);
+		}
+		for (i = 0; i < b->n; i++)
+			if (s->behind[i])
+				count_frame(s, b->wp[i], order_kind(b->wp[i]),
+				    -1);
 		if (nd > 0 && write_works(s, s->direct, nd) == INGEST_OK)
 			for (i = 0; i < nd; i++)
 				s->direct[i]->settled = true;
@@ -860,11 +910,21 @@ process_one(struct store *s, struct batch *b)
 		rc = ingest_start(s->g, b->wp, b->n, &cause);
 	if (rc == INGEST_BUSY) {
 		land(s);
+		if (spool_pending(s->spool) > 0) {
+			/* The batch in flight went to the spool: b behind it. */
+			write_alone(s, b);
+			return;
+		}
 		rc = ingest_start(s->g, b->wp, b->n, &cause);
 	}
 	if (rc != INGEST_OK) {
 		/* Nothing of b was sent; the batch in flight lands first. */
 		land(s);
+		if (spool_pending(s->spool) > 0) {
+			free(cause);
+			write_alone(s, b);
+			return;
+		}
 		settle(s, b, rc, cause);
 		return;
 	}
@@ -991,8 +1051,7 @@ count_spooled(struct store *s)
 		set_work(w, (enum store_frame_kind)rec.kind, rec.data, rec.len,
 		    rec.total, rec.peer, rec.received_at, NULL);
 		ingest_prepare(s->g, w);
-		if (has_results(w))
-			count_patients(s, w, 1);
+		count_frame(s, w, order_kind(w), 1);
 	}
 	spool_rewind(s->spool);
 }
@@ -1031,6 +1090,7 @@ store_destroy(struct store *s)
 	free(s->spool_rcs);
 	free(s->counted);
 	free(s->direct);
+	free(s->behind);
 	pidset_free(&s->spooled);
 	free((char *)s->cfg.conninfo);
 	free((char *)s->cfg.protocol_path);
@@ -1144,6 +1204,7 @@ store_start(const struct store_config *cfg, char **cause)
 	s->spool_rcs = xcalloc(s->cfg.batch_max, sizeof(*s->spool_rcs));
 	s->counted = xcalloc(s->cfg.batch_max, sizeof(*s->counted));
 	s->direct = xcalloc(s->cfg.batch_max, sizeof(*s->direct));
+	s->behind = xcalloc(s->cfg.batch_max, sizeof(*s->behind));
 	count_spooled(s);
 	s->stats.db_up = ingest_connected(s->g);
 	s->stats.spooled_pending = spool_pending(s->spool);

@@ -164,12 +164,35 @@ msg "$TMP/ord3.hl7" LIS MAIN ORDA2 PA
 sleep 1.5
 send "$TMP/ord2.hl7" "$TMP/ord3.hl7" >"$TMP/3d.out"
 check "spool held up: both ACKed AA" test "$(grep -c '^AA' "$TMP/3d.out")" -eq 2
+# In one batch (one write): a frame for PA and PM goes behind PA's, so
+# the frame after it for PM alone must go behind too; and a frame whose
+# message key is PA's spooled one (a resend with another patient) too.
+printf 'MSH|^~\\&|LIS|MAIN|LW|H|20261120073000||ORU^R01|ORDM1|P|2.5.1\rPID|1||PA^^^HOSP^MR\rOBR|1|O1|F1|24323-8^CMP^LN\rOBX|1|NM|1742-6^ALT^LN||30|U/L|10-40||||F\rPID|2||PM^^^HOSP^MR\rOBR|1|O2|F2|24323-8^CMP^LN\rOBX|1|NM|1742-6^ALT^LN||31|U/L|10-40||||F\r' >"$TMP/ordm1.hl7"
+msg "$TMP/ordm2.hl7" LIS MAIN ORDM2 PM
+msg "$TMP/ordkey.hl7" LIS MAIN ORDA1 PK
+$PY - "$port" "$TMP/ordm1.hl7" "$TMP/ordm2.hl7" "$TMP/ordkey.hl7" <<'PYEOF' >"$TMP/3d2.out"
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=30)
+s.sendall(b"".join(b"\x0b" + open(n, "rb").read() + b"\x1c\r" for n in sys.argv[2:]))
+buf = b""
+while buf.count(b"\x1c") < len(sys.argv) - 2:
+    d = s.recv(65536)
+    if not d:
+        break
+    buf += d
+print(buf.count(b"MSA|AA|"))
+PYEOF
+check "one batch: three ACKed AA" test "$(cat "$TMP/3d2.out")" -eq 3
+check "one batch: a frame sharing a patient with one sent behind waits too" test "$(q "select count(*) from labwatch.messages where control_id in ('ORDM1', 'ORDM2')")" -eq 0
 check "another patient's frame goes in at once" test "$(q "select outcome || coalesce(spool_ref, '') from labwatch.messages where control_id = 'ORDB1'")" = processed
 check "the spooled patient's new frame waits behind its spooled one" test "$(q "select count(*) from labwatch.messages where control_id in ('ORDA1', 'ORDA2')")" -eq 0
 q "drop trigger refuse_spooled on labwatch.messages"
 for _ in $(seq 50); do [ "$(q "select count(*) from labwatch.messages where control_id like 'ORDA_'")" -eq 2 ] && break; sleep 0.1; done
+for _ in $(seq 50); do [ "$(q "select count(*) from labwatch.messages where control_id like 'ORDM_'")" -eq 2 ] && break; sleep 0.1; done
 check "once drained, the patient's frames are stored in the order they came" \
-	test "$(q "select string_agg(control_id, ',' order by id) from labwatch.messages where control_id like 'ORDA_'")" = "ORDA1,ORDA2"
+	test "$(q "select string_agg(control_id, ',' order by id) from labwatch.messages where control_id like 'ORD%' and control_id <> 'ORDB1'")" = "ORDA1,ORDA2,ORDM1,ORDM2"
+check "a resend of a spooled message key: the spooled (first) copy is the one processed" \
+	test "$(q "select count(*) from labwatch.messages where control_id = 'ORDA1' and outcome = 'processed' and position('PID|1||PA^' in convert_from(raw, 'UTF8')) > 0")" -eq 1
 sleep 0.5
 cp "$log" "$TMP/before-outage.log"
 : >"$log.mark"
