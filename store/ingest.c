@@ -32,6 +32,7 @@
 #include "obs.h"
 #include "pgarr.h"
 #include "rules/rules.h"
+#include "alert_text.h"
 #include "text.h"
 
 #define ID_BLOCK 4096
@@ -1411,46 +1412,6 @@ history_end(struct pcache *p)
 
 /* ---- round trip 2: rows the rules decide ---- */
 
-static const char *
-severity_of(enum rules_alert_kind k, int grade)
-{
-	if (k == RULES_ALERT_DATA_QUALITY)
-		return "warning";
-	return grade >= 3 ? "critical" : "warning";
-}
-
-/* The analyte as a clinician writes it. */
-static const char *
-label(enum rules_analyte a)
-{
-	static const char *const names[RULES_NANALYTES] = { "AST", "ALT",
-	    "Bilirubin", "Creatinine", "ANC", "Platelets", "Hb" };
-
-	return a >= 0 && a < RULES_NANALYTES ? names[a] : "result";
-}
-
-/* "ALT 210 U/L = 5.25 x ULN (40)", "ANC 0.8 10^9/L (LLN 1.8)". */
-static void
-describe_value(struct hl7_buf *b, const struct rules_eval *ev,
-    const struct oru_obs *x)
-{
-	bool low = ev->analyte == RULES_ANC || ev->analyte == RULES_PLT ||
-	    ev->analyte == RULES_HGB;
-
-	if (!isnan(ev->value))
-		hl7_buf_printf(b, "%s %s%.4g %s", label(ev->analyte),
-		    ev->comparator ? ev->comparator : "", ev->value,
-		    ev->unit ? ev->unit : "");
-	else if (x != NULL)
-		hl7_buf_printf(b, "%s %.*s %.*s", label(ev->analyte),
-		    (int)x->value_text.len, x->value_text.p,
-		    (int)x->units.len, x->units.p);
-	if (low && !isnan(ev->lln))
-		hl7_buf_printf(b, " (LLN %.4g)", ev->lln);
-	else if (!low && !isnan(ev->x_uln) && !isnan(ev->uln))
-		hl7_buf_printf(b, " = %.3g x ULN (%.4g)", ev->x_uln, ev->uln);
-}
-
 static int
 send_alert(struct ingest *g, struct ingest_work *w, struct pcache *p,
     int64_t id, const char *kind, const char *severity,
@@ -1487,6 +1448,7 @@ toxicity_alert(struct ingest *g, struct ingest_work *w, struct pcache *p,
     const struct oru_obs *x, const struct rules_eval *ev, int64_t obs_id)
 {
 	struct rules_alert_decision d;
+	struct alert_who who;
 	int64_t id;
 
 	rules_alert_decide(g->rules, ev, p->open, p->nopen, &d);
@@ -1498,41 +1460,20 @@ toxicity_alert(struct ingest *g, struct ingest_work *w, struct pcache *p,
 	id = take_id(g->alert_ids, &g->nalert_ids);
 	hl7_buf_reset(&g->tmp);
 	hl7_buf_reset(&g->tmp2);
+	who.pid = p->pid;
+	who.protocol = rules_protocol_name(g->rules);
 	if (d.kind == RULES_ALERT_DATA_QUALITY) {
-		hl7_buf_printf(&g->tmp, "Cannot evaluate ");
-		describe_value(&g->tmp, ev, x);
-		hl7_buf_printf(&g->tmp, " for patient %.*s (%s): %s",
-		    (int)strlen(p->pid), p->pid, rules_protocol_name(g->rules),
-		    ev->problem);
-		hl7_buf_printf(&g->tmp2, "{\"problem\":");
-		json_strz(&g->tmp2, ev->problem);
-		hl7_buf_addc(&g->tmp2, '}');
-		return send_alert(g, w, p, id, "data_quality", "warning",
-		    ev->analyte, -1, obs_id, &g->tmp, &g->tmp2);
+		alert_text_data_quality(&g->tmp, &g->tmp2, ev, x, &who);
+		return send_alert(g, w, p, id, "data_quality",
+		    alert_text_severity(d.kind, -1), ev->analyte, -1, obs_id,
+		    &g->tmp, &g->tmp2);
 	}
-	describe_value(&g->tmp, ev, x);
-	hl7_buf_printf(&g->tmp, ": CTCAE grade %d (%s)", ev->grade,
-	    ev->term ? ev->term : "");
-	if (d.kind == RULES_ALERT_ESCALATE)
-		hl7_buf_printf(&g->tmp, ", up from grade %d",
-		    p->open[d.replaces].grade);
-	hl7_buf_printf(&g->tmp, " - patient %s, %s", p->pid,
-	    rules_protocol_name(g->rules));
-	if (ev->hold)
-		hl7_buf_adds(&g->tmp, " - crosses the imatinib stop threshold");
-	hl7_buf_printf(&g->tmp2, "{\"grade\":%d,\"x_uln\":", ev->grade);
-	json_num_rounded(&g->tmp2, ev->x_uln);
-	hl7_buf_adds(&g->tmp2, ",\"value\":");
-	json_num_rounded(&g->tmp2, ev->value);
-	hl7_buf_adds(&g->tmp2, ",\"unit\":");
-	json_strz(&g->tmp2, ev->unit);
-	hl7_buf_adds(&g->tmp2, ",\"uln\":");
-	json_num_rounded(&g->tmp2, ev->uln);
-	hl7_buf_adds(&g->tmp2, ",\"range_source\":");
-	json_strz(&g->tmp2, rules_range_source_name(ev->range_source));
-	hl7_buf_addc(&g->tmp2, '}');
-	if (send_alert(g, w, p, id, "toxicity", severity_of(d.kind, ev->grade),
-	    ev->analyte, ev->grade, obs_id, &g->tmp, &g->tmp2) != 0)
+	alert_text_toxicity(&g->tmp, &g->tmp2, ev, x,
+	    d.kind == RULES_ALERT_ESCALATE ? p->open[d.replaces].grade : -1,
+	    &who);
+	if (send_alert(g, w, p, id, "toxicity",
+	    alert_text_severity(d.kind, ev->grade), ev->analyte, ev->grade,
+	    obs_id, &g->tmp, &g->tmp2) != 0)
 		return -1;
 	if (d.kind == RULES_ALERT_ESCALATE) {
 		if (send_id_param(g, "upd_escalated",
@@ -1610,32 +1551,15 @@ eligibility_rows(struct ingest *g, struct ingest_work *w, struct pcache *p,
     int64_t at)
 {
 	struct rules_eligibility_result er;
-	const struct rules_criterion_verdict *c;
+	struct alert_who who;
 	const char *status, *v[5];
 	struct hl7_buf *d = &g->tmp2;
-	size_t i;
 	bool changed;
 
 	rules_eligibility(g->rules, p->h, at, &er);
 	status = rules_eligibility_name(er.status);
 	hl7_buf_reset(d);
-	hl7_buf_adds(d, "[");
-	for (i = 0; i < er.ncriteria; i++) {
-		c = &er.criteria[i];
-		hl7_buf_printf(d, "%s{\"analyte\":\"%s\",\"criterion\":",
-		    i ? "," : "", rules_analyte_name(c->analyte));
-		json_strz(d, c->text);
-		hl7_buf_adds(d, ",\"verdict\":");
-		json_strz(d, c->verdict == RULES_VERDICT_NONE ? "no_result" :
-		    rules_verdict_name(c->verdict));
-		hl7_buf_adds(d, ",\"value\":");
-		json_num_rounded(d, c->rests_on ? c->rests_on->ev.value : NAN);
-		hl7_buf_adds(d, ",\"unit\":");
-		json_strz(d, c->rests_on ? c->rests_on->ev.unit : NULL);
-		hl7_buf_printf(d, ",\"observation\":%lld}", c->rests_on ?
-		    (long long)c->rests_on->ev.id : 0LL);
-	}
-	hl7_buf_adds(d, "]");
+	alert_text_criteria(d, &er);
 	v[0] = pint(g, p->db_id);
 	v[1] = rules_protocol_name(g->rules);
 	v[2] = status;
@@ -1648,23 +1572,10 @@ eligibility_rows(struct ingest *g, struct ingest_work *w, struct pcache *p,
 		return 0;
 	snprintf(p->elig, sizeof(p->elig), "%s", status);
 	hl7_buf_reset(&g->tmp);
-	hl7_buf_printf(&g->tmp, "Patient %s is %s for %s", p->pid,
-	    er.status == RULES_ELIGIBLE ? "ELIGIBLE" :
-	    er.status == RULES_INELIGIBLE ? "INELIGIBLE" : "INCOMPLETE",
-	    rules_protocol_name(g->rules));
-	for (i = 0; i < er.ncriteria; i++) {
-		c = &er.criteria[i];
-		if (c->verdict == RULES_VERDICT_FAIL && c->rests_on != NULL)
-			hl7_buf_printf(&g->tmp, "; %s: %.4g %s", c->text,
-			    c->rests_on->ev.value, c->rests_on->ev.unit ?
-			    c->rests_on->ev.unit : "");
-		else if (c->verdict == RULES_VERDICT_NONE &&
-		    er.status == RULES_INCOMPLETE)
-			hl7_buf_printf(&g->tmp, "; no recent %s",
-			    rules_analyte_name(c->analyte));
-	}
 	hl7_buf_reset(&g->tmp2);
-	hl7_buf_printf(&g->tmp2, "{\"status\":\"%s\"}", status);
+	who.pid = p->pid;
+	who.protocol = rules_protocol_name(g->rules);
+	alert_text_eligibility(&g->tmp, &g->tmp2, &er, &who);
 	return send_alert(g, w, p, take_id(g->alert_ids, &g->nalert_ids),
 	    "eligibility", er.status == RULES_INELIGIBLE ? "warning" : "info",
 	    RULES_NONE, -1, 0, &g->tmp, &g->tmp2);
@@ -1675,6 +1586,7 @@ hold_rows(struct ingest *g, struct ingest_work *w, struct pcache *p,
     int64_t at, bool *state_changed)
 {
 	struct rules_hold_event ev[RULES_MAX_HOLD_RULES * 2];
+	struct alert_who who = { p->pid, rules_protocol_name(g->rules) };
 	size_t i, n;
 	int64_t obs;
 
@@ -1684,27 +1596,9 @@ hold_rows(struct ingest *g, struct ingest_work *w, struct pcache *p,
 		*state_changed = true;
 		hl7_buf_reset(&g->tmp);
 		hl7_buf_reset(&g->tmp2);
-		obs = 0;
-		if (ev[i].kind == RULES_HOLD_STOP) {
-			hl7_buf_printf(&g->tmp, "HOLD imatinib (%s): patient %s, "
-			    "%s", ev[i].rule_name, p->pid,
-			    rules_protocol_name(g->rules));
-			if (ev[i].because != NULL) {
-				obs = (int64_t)ev[i].because->ev.id;
-				hl7_buf_adds(&g->tmp, ": ");
-				describe_value(&g->tmp, &ev[i].because->ev, NULL);
-			}
-			hl7_buf_adds(&g->tmp, " - stop per the label until "
-			    "the restart thresholds are met");
-		} else
-			hl7_buf_printf(&g->tmp, "RESUME possible (%s): patient "
-			    "%s, %s - every restart threshold met; restart per "
-			    "protocol (reduced dose after hepatotoxicity)",
-			    ev[i].rule_name, p->pid,
-			    rules_protocol_name(g->rules));
-		hl7_buf_adds(&g->tmp2, "{\"rule\":");
-		json_strz(&g->tmp2, ev[i].rule_name);
-		hl7_buf_addc(&g->tmp2, '}');
+		obs = ev[i].kind == RULES_HOLD_STOP && ev[i].because != NULL ?
+		    (int64_t)ev[i].because->ev.id : 0;
+		alert_text_hold(&g->tmp, &g->tmp2, &ev[i], &who);
 		if (send_alert(g, w, p, take_id(g->alert_ids, &g->nalert_ids),
 		    ev[i].kind == RULES_HOLD_STOP ? "hold" : "resume",
 		    ev[i].kind == RULES_HOLD_STOP ? "critical" : "info",

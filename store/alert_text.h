@@ -1,0 +1,49 @@
+/*
+ * alert_text.h: every word a clinician reads in an alert: its one-line
+ * summary (patient, value with unit, times ULN, CTCAE grade, what the
+ * protocol says to do) and its JSON details, for each kind. No database:
+ * the writer sends what these build (tests/test_alert_text.c holds the
+ * table of cases). Each function appends to the buffers it is given.
+ */
+#ifndef LABWATCH_ALERT_TEXT_H
+#define LABWATCH_ALERT_TEXT_H
+
+#include "hl7/buf.h"
+#include "hl7/oru.h"
+#include "rules/rules.h"
+
+/* Whom an alert is about: PID-3.1 and the protocol's name. */
+struct alert_who {
+	const char *pid;
+	const char *protocol;
+};
+
+/* "critical" (grade 3 and above) or "warning"; data quality: "warning". */
+const char *alert_text_severity(enum rules_alert_kind k, int grade);
+
+/*
+ * A result that cannot be evaluated. x, when not NULL, gives the value as
+ * received when there is no number.
+ */
+void alert_text_data_quality(struct hl7_buf *summary, struct hl7_buf *details,
+    const struct rules_eval *ev, const struct oru_obs *x,
+    const struct alert_who *who);
+
+/* A toxicity alert; from_grade >= 0 when it escalates an open one. */
+void alert_text_toxicity(struct hl7_buf *summary, struct hl7_buf *details,
+    const struct rules_eval *ev, const struct oru_obs *x, int from_grade,
+    const struct alert_who *who);
+
+/* A change of screening status ("Patient P is INELIGIBLE for ..."). */
+void alert_text_eligibility(struct hl7_buf *summary, struct hl7_buf *details,
+    const struct rules_eligibility_result *er, const struct alert_who *who);
+
+/* The criteria of a verdict, as the eligibility row keeps them (JSON). */
+void alert_text_criteria(struct hl7_buf *out,
+    const struct rules_eligibility_result *er);
+
+/* A hold (stop per the label) or a resume. */
+void alert_text_hold(struct hl7_buf *summary, struct hl7_buf *details,
+    const struct rules_hold_event *ev, const struct alert_who *who);
+
+#endif

@@ -1,0 +1,208 @@
+/*
+ * test_alert_text.c: the words of every alert kind (store/alert_text.c),
+ * from results graded by the shipped rules (rules/data: CTCAE v5.0 and
+ * the NCT04933669 protocol with the imatinib label's stop thresholds).
+ * CTCAE v5.0: ALT increased grade 3 is >5.0-20.0 x ULN, grade 4 >20.0 x
+ * ULN; neutrophil count decreased grade 4 is <0.5 x 10^9/L. The label
+ * stops imatinib for ALT/AST > 5 x ULN.
+ */
+#include <math.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "hl7/buf.h"
+#include "hl7/oru.h"
+#include "rules/rules.h"
+#include "store/alert_text.h"
+#include "testutil.h"
+
+static const struct alert_who who = { "P1", "NCT04933669" };
+
+/* Grade code/value/unit/range as labwatchd would (rules_eval). */
+static void
+grade(const char *code, double value, const char *cmp, const char *unit,
+    const char *range, struct rules_eval *ev)
+{
+	struct rules_result in;
+
+	memset(&in, 0, sizeof(in));
+	in.code = code;
+	in.code_len = strlen(code);
+	in.system = "LN";
+	in.system_len = 2;
+	in.kind = isnan(value) ? RULES_VALUE_TEXT : RULES_VALUE_NUMBER;
+	in.value = value;
+	snprintf(in.comparator, sizeof(in.comparator), "%s", cmp);
+	in.unit = unit;
+	in.unit_len = strlen(unit);
+	in.range = range;
+	in.range_len = strlen(range);
+	in.status = 'F';
+	in.observed_at = 1795000000;
+	rules_eval(R, &in, NULL, ev);
+}
+
+TestSuite(alert_text, .init = rules_setup, .fini = rules_teardown);
+
+Test(alert_text, toxicity)
+{
+	static const struct {
+		const char *name, *code;
+		double value;
+		const char *cmp, *unit, *range;
+		int from_grade;
+		const char *summary, *details, *severity;
+	} cases[] = {
+		{ "ALT 5.25 x ULN: grade 3, the label's stop threshold",
+		  "1742-6", 210, "", "U/L", "10-40", -1,
+		  "ALT 210 U/L = 5.25 x ULN (40): CTCAE grade 3 (Alanine "
+		  "aminotransferase increased) - patient P1, NCT04933669 - "
+		  "crosses the imatinib stop threshold",
+		  "{\"grade\":3,\"x_uln\":5.25,\"value\":210,\"unit\":\"U/L\","
+		  "\"uln\":40,\"range_source\":\"obx7\"}", "critical" },
+		{ "ALT 22.5 x ULN: grade 4, up from an open grade 3",
+		  "1742-6", 900, "", "U/L", "10-40", 3,
+		  "ALT 900 U/L = 22.5 x ULN (40): CTCAE grade 4 (Alanine "
+		  "aminotransferase increased), up from grade 3 - patient P1, "
+		  "NCT04933669 - crosses the imatinib stop threshold",
+		  "{\"grade\":4,\"x_uln\":22.5,\"value\":900,\"unit\":\"U/L\","
+		  "\"uln\":40,\"range_source\":\"obx7\"}", "critical" },
+		{ "ANC 0.4: grade 4, written against the LLN",
+		  "751-8", 0.4, "", "10*9/L", "1.8-7.5", -1,
+		  NULL, NULL, "critical" },
+		{ "ANC <0.1: the comparator is kept",
+		  "751-8", 0.1, "<", "10*9/L", "1.8-7.5", -1,
+		  NULL, NULL, "critical" },
+	};
+	struct hl7_buf s, d;
+	struct rules_eval ev;
+	size_t i;
+
+	hl7_buf_init(&s);
+	hl7_buf_init(&d);
+	for (i = 0; i < N(cases); i++) {
+		grade(cases[i].code, cases[i].value, cases[i].cmp,
+		    cases[i].unit, cases[i].range, &ev);
+		hl7_buf_reset(&s);
+		hl7_buf_reset(&d);
+		alert_text_toxicity(&s, &d, &ev, NULL, cases[i].from_grade,
+		    &who);
+		cr_assert_str_eq(alert_text_severity(RULES_ALERT_TOXICITY,
+		    ev.grade), cases[i].severity, "%s", cases[i].name);
+		if (cases[i].summary != NULL) {
+			cr_assert_str_eq(s.p, cases[i].summary, "%s",
+			    cases[i].name);
+			cr_assert_str_eq(d.p, cases[i].details, "%s",
+			    cases[i].name);
+		}
+	}
+	/* The low analytes: against the LLN, never as times ULN. */
+	grade("751-8", 0.4, "", "10*9/L", "1.8-7.5", &ev);
+	hl7_buf_reset(&s);
+	hl7_buf_reset(&d);
+	alert_text_toxicity(&s, &d, &ev, NULL, -1, &who);
+	cr_assert(strstr(s.p, "ANC 0.4 ") == s.p, "%s", s.p);
+	cr_assert(strstr(s.p, "(LLN 1.8): CTCAE grade 4") != NULL, "%s", s.p);
+	cr_assert(strstr(s.p, "x ULN") == NULL, "%s", s.p);
+	grade("751-8", 0.1, "<", "10*9/L", "1.8-7.5", &ev);
+	hl7_buf_reset(&s);
+	hl7_buf_reset(&d);
+	alert_text_toxicity(&s, &d, &ev, NULL, -1, &who);
+	cr_assert(strstr(s.p, "ANC <0.1 ") == s.p, "%s", s.p);
+	hl7_buf_free(&s);
+	hl7_buf_free(&d);
+}
+
+Test(alert_text, data_quality)
+{
+	struct hl7_buf s, d;
+	struct rules_eval ev;
+	struct oru_obs x;
+
+	hl7_buf_init(&s);
+	hl7_buf_init(&d);
+	/* A unit the catalog cannot convert: no number, the value as sent. */
+	grade("1920-8", NAN, "", "mg/L", "10-40", &ev);
+	memset(&x, 0, sizeof(x));
+	x.value_text = (struct hl7_str){ "pending", 7 };
+	x.units = (struct hl7_str){ "mg/L", 4 };
+	cr_assert_not_null(ev.problem);
+	alert_text_data_quality(&s, &d, &ev, &x, &who);
+	cr_assert(strncmp(s.p, "Cannot evaluate AST pending mg/L for patient "
+	    "P1 (NCT04933669): ", 63) == 0, "%s", s.p);
+	cr_assert(strstr(s.p, ev.problem) != NULL, "%s", s.p);
+	cr_assert(strncmp(d.p, "{\"problem\":\"", 12) == 0, "%s", d.p);
+	cr_assert_str_eq(alert_text_severity(RULES_ALERT_DATA_QUALITY, -1),
+	    "warning");
+	hl7_buf_free(&s);
+	hl7_buf_free(&d);
+}
+
+Test(alert_text, hold_and_resume)
+{
+	struct hl7_buf s, d;
+	struct rules_entry because;
+	struct rules_hold_event stop = { RULES_HOLD_STOP, 0, "hepatotoxicity",
+		&because };
+	struct rules_hold_event resume = { RULES_HOLD_RESUME, 0,
+		"hepatotoxicity", NULL };
+
+	hl7_buf_init(&s);
+	hl7_buf_init(&d);
+	memset(&because, 0, sizeof(because));
+	grade("1742-6", 210, "", "U/L", "10-40", &because.ev);
+	alert_text_hold(&s, &d, &stop, &who);
+	cr_assert_str_eq(s.p, "HOLD imatinib (hepatotoxicity): patient P1, "
+	    "NCT04933669: ALT 210 U/L = 5.25 x ULN (40) - stop per the label "
+	    "until the restart thresholds are met");
+	cr_assert_str_eq(d.p, "{\"rule\":\"hepatotoxicity\"}");
+	hl7_buf_reset(&s);
+	hl7_buf_reset(&d);
+	alert_text_hold(&s, &d, &resume, &who);
+	cr_assert_str_eq(s.p, "RESUME possible (hepatotoxicity): patient P1, "
+	    "NCT04933669 - every restart threshold met; restart per protocol "
+	    "(reduced dose after hepatotoxicity)");
+	hl7_buf_free(&s);
+	hl7_buf_free(&d);
+}
+
+Test(alert_text, eligibility)
+{
+	struct hl7_buf s, d;
+	struct rules_entry plt;
+	struct rules_eligibility_result er;
+
+	hl7_buf_init(&s);
+	hl7_buf_init(&d);
+	memset(&plt, 0, sizeof(plt));
+	grade("777-3", 60, "", "10*9/L", "150-400", &plt.ev);
+	plt.ev.id = 42;
+	memset(&er, 0, sizeof(er));
+	er.status = RULES_INELIGIBLE;
+	er.ncriteria = 2;
+	er.criteria[0] = (struct rules_criterion_verdict){ RULES_PLT,
+		"platelets < 100 x 10^9/L", RULES_VERDICT_FAIL, &plt };
+	er.criteria[1] = (struct rules_criterion_verdict){ RULES_ANC,
+		"ANC < 1.5 x 10^9/L", RULES_VERDICT_NONE, NULL };
+	alert_text_eligibility(&s, &d, &er, &who);
+	cr_assert_str_eq(s.p, "Patient P1 is INELIGIBLE for NCT04933669; "
+	    "platelets < 100 x 10^9/L: 60 10^9/L");
+	cr_assert_str_eq(d.p, "{\"status\":\"ineligible\"}");
+	hl7_buf_reset(&s);
+	hl7_buf_reset(&d);
+	er.status = RULES_INCOMPLETE;
+	er.criteria[0].verdict = RULES_VERDICT_PASS;
+	alert_text_eligibility(&s, &d, &er, &who);
+	cr_assert_str_eq(s.p, "Patient P1 is INCOMPLETE for NCT04933669; "
+	    "no recent anc");
+	hl7_buf_reset(&d);
+	alert_text_criteria(&d, &er);
+	cr_assert_str_eq(d.p, "[{\"analyte\":\"plt\",\"criterion\":"
+	    "\"platelets < 100 x 10^9/L\",\"verdict\":\"pass\",\"value\":60,"
+	    "\"unit\":\"10^9/L\",\"observation\":42},{\"analyte\":\"anc\","
+	    "\"criterion\":\"ANC < 1.5 x 10^9/L\",\"verdict\":\"no_result\","
+	    "\"value\":null,\"unit\":null,\"observation\":0}]");
+	hl7_buf_free(&s);
+	hl7_buf_free(&d);
+}
