@@ -92,6 +92,7 @@ LABWATCH_DATADIR="$TMP/nowhere" "$LW" check "$TMP/alt.hl7" >/dev/null 2>"$TMP/er
 check "LABWATCH_DATADIR without rules/: exits 2" test $? -eq 2
 check "... names the file looked for" \
 	grep -q "$TMP/nowhere/rules/protocols/nct04933669.conf: cannot open" "$TMP/err5"
+# shellcheck disable=SC2016 # $1 and $2 are sh -c's
 check "... and says how to point at the data" sh -c \
 	'grep -q "LABWATCH_DATADIR ($2)" "$1" && grep -q -- "--protocol FILE" "$1"' \
 	sh "$TMP/err5" "$TMP/nowhere"
@@ -99,6 +100,7 @@ LABWATCH_DB="host=$TMP/nodb" LABWATCH_DATADIR="$TMP/nowhere" "$LW" enroll P1 --p
 	--baseline "alt=100 U/L" >/dev/null 2>"$TMP/err6"
 check "enroll: LABWATCH_DATADIR without rules/ exits 2 before the database" \
 	test $? -eq 2
+# shellcheck disable=SC2016 # $1 and $2 are sh -c's
 check "... names the file and --protocol-file" sh -c \
 	'grep -q "nowhere/rules/protocols/nct04933669.conf" "$1" && grep -q -- "--protocol-file FILE" "$1"' \
 	sh "$TMP/err6"
