@@ -50,6 +50,12 @@ void cli_json_row(struct hl7_buf *b, const struct pg_result *r, int row);
 extern const char cli_alert_columns[];
 
 /*
+ * After the default protocol file of command cmd could not be loaded: say
+ * where it was looked for and how to name another (opt: "--protocol").
+ */
+void cli_datadir_hint(const char *cmd, const char *opt);
+
+/*
  * Read a whole file ("-" = standard input) into a malloc'ed buffer.
  * Returns 0, or -1 with errno set.
  */

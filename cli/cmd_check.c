@@ -466,11 +466,14 @@ cmd_check(int argc, char **argv)
 	if (protocol == NULL) {
 		env = getenv("LABWATCH_DATADIR");
 		snprintf(defpath, sizeof(defpath), "%s/%s",
-		    env ? env : LABWATCH_DATADIR, DEFAULT_PROTOCOL);
-		protocol = defpath;
+		    env != NULL && *env != '\0' ? env : LABWATCH_DATADIR,
+		    DEFAULT_PROTOCOL);
 	}
-	if (rules_load(protocol, &c.rules, &cause) != 0) {
+	if (rules_load(protocol != NULL ? protocol : defpath, &c.rules,
+	    &cause) != 0) {
 		fprintf(stderr, "labwatch check: %s\n", cause);
+		if (protocol == NULL)
+			cli_datadir_hint("check", "--protocol");
 		free(cause);
 		return 2;
 	}

@@ -303,6 +303,8 @@ cmd_enroll(int argc, char **argv)
 			    protocol : DEFAULT_PROTOCOL);
 		if (rules_load(pfile, &rules, &cause) != 0) {
 			fprintf(stderr, "labwatch enroll: %s\n", cause);
+			if (deffile != NULL)
+				cli_datadir_hint("enroll", "--protocol-file");
 			free(cause);
 			free(deffile);
 			return 2;

@@ -26,6 +26,16 @@ ensure_packages() {
 	}
 }
 
+# tree_datadir DIR TOP: make DIR the data of the source tree TOP laid out
+# as the installed $(datadir)/labwatch: DIR/rules -> TOP/rules/data and
+# DIR/sql -> TOP/sql, by symbolic links, so that LABWATCH_DATADIR=DIR lets
+# labwatch find the protocols (and migrations) of this tree.
+tree_datadir() {
+	mkdir -p "$1"
+	ln -sfn "$2/rules/data" "$1/rules"
+	ln -sfn "$2/sql" "$1/sql"
+}
+
 # What the build and the daemon need.
 RUN_PACKAGES="build-essential autoconf automake libtool pkg-config
 	libevent-dev libssl-dev libpq-dev libsystemd-dev postgresql

@@ -79,4 +79,30 @@ check "missing protocol file named" grep -q "nope.conf" "$TMP/err3"
 chk --at yesterday "$TMP/alt.hl7" >/dev/null 2>&1
 check "bad --at exits 2" test $? -eq 2
 
+# 6. Run from a source tree: the default protocol under LABWATCH_DATADIR,
+#    laid out as ./scripts/demo env lays out this tree's rules/data (the
+#    installed $(datadir)/labwatch may be absent or another version).
+(. "$top_srcdir/scripts/lib.sh" && tree_datadir "$TMP/share/labwatch" "$top_srcdir")
+LABWATCH_DATADIR="$TMP/share/labwatch" "$LW" check --phase treatment "$TMP/alt.hl7" \
+	>"$TMP/tree.json" 2>"$TMP/tree.err"
+check "LABWATCH_DATADIR of the tree: default protocol found" test $? -eq 0
+check "... and graded with it" json_assert "$TMP/tree.json" \
+	'O[0]["analyte"] == "alt" and O[0]["grade"] == 2'
+LABWATCH_DATADIR="$TMP/nowhere" "$LW" check "$TMP/alt.hl7" >/dev/null 2>"$TMP/err5"
+check "LABWATCH_DATADIR without rules/: exits 2" test $? -eq 2
+check "... names the file looked for" \
+	grep -q "$TMP/nowhere/rules/protocols/nct04933669.conf: cannot open" "$TMP/err5"
+# shellcheck disable=SC2016 # $1 and $2 are sh -c's
+check "... and says how to point at the data" sh -c \
+	'grep -q "LABWATCH_DATADIR ($2)" "$1" && grep -q -- "--protocol FILE" "$1"' \
+	sh "$TMP/err5" "$TMP/nowhere"
+LABWATCH_DB="host=$TMP/nodb" LABWATCH_DATADIR="$TMP/nowhere" "$LW" enroll P1 --phase screening \
+	--baseline "alt=100 U/L" >/dev/null 2>"$TMP/err6"
+check "enroll: LABWATCH_DATADIR without rules/ exits 2 before the database" \
+	test $? -eq 2
+# shellcheck disable=SC2016 # $1 and $2 are sh -c's
+check "... names the file and --protocol-file" sh -c \
+	'grep -q "nowhere/rules/protocols/nct04933669.conf" "$1" && grep -q -- "--protocol-file FILE" "$1"' \
+	sh "$TMP/err6"
+
 done_testing

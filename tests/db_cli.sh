@@ -142,6 +142,13 @@ check "baseline merges per analyte" json_assert "$TMP/e3.json" '
 sorted(L[0]["baseline"]) == ["alt", "ast", "crea"] and L[0]["baseline"]["ast"]["value"] == 30'
 "$LW" enroll P002 --phase adjuvant --since 2026-01-02T03:04:05+01:00 >"$TMP/e4.json" 2>>"$TMP/stderr.log"
 check "--since is kept (as UTC)" json_assert "$TMP/e4.json" 'L[0]["since"] == "2026-01-02T02:04:05Z"'
+# From a source tree: the default protocol file under LABWATCH_DATADIR as
+# ./scripts/demo env lays it out (tree_datadir), no --protocol-file.
+(. "$top_srcdir/scripts/lib.sh" && tree_datadir "$TMP/share/labwatch" "$top_srcdir")
+LABWATCH_DATADIR="$TMP/share/labwatch" "$LW" enroll P002 --phase adjuvant \
+	--baseline 'hgb=12 g/dL' >"$TMP/e4b.json" 2>"$TMP/e4b.err"
+check "LABWATCH_DATADIR of the tree: enroll converts with its protocol" json_assert "$TMP/e4b.json" '
+L[0]["baseline"] == {"hgb": {"value": 120, "uln": None}} and L[0]["since"] == "2026-01-02T02:04:05Z"'
 "$LW" enroll P003 --phase screening --protocol-file "$PF" --baseline 'foo=1 U/L' >/dev/null 2>"$TMP/e5.err"
 check "bad analyte: exit 2" fails $? 2 "$TMP/e5.err" "unknown analyte"
 "$LW" enroll P003 --phase screening --protocol-file "$PF" --baseline 'alt=1 mg/dL' >/dev/null 2>"$TMP/e6.err"
