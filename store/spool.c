@@ -215,7 +215,12 @@ spool_open(const char *path, uint64_t max_bytes, char **cause)
 	if (st.st_size < HDR_SIZE) {
 		/* New (or torn before its header was whole): start afresh. */
 		new_id(sp->id);
-		sp->drained = sp->end = sp->pos = HDR_SIZE;
+		/*
+		 * synced_end too: left 0, a failed first spool_sync() set end
+		 * to 0 and the next record overwrote the header
+		 * (tests/test_spool.c, sync_fails_on_a_new_spool).
+		 */
+		sp->drained = sp->end = sp->pos = sp->synced_end = HDR_SIZE;
 		if (ftruncate(sp->fd, HDR_SIZE) != 0 || write_header(sp) != 0) {
 			snprintf(msg, sizeof(msg), "spool %s: %s", path,
 			    strerror(errno));
