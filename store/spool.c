@@ -34,6 +34,7 @@ struct spool {
 	uint64_t pos;		/* drain cursor */
 	uint64_t pending;	/* records in [drained, end) */
 	uint64_t synced_end, synced_pending;	/* as of the last sync */
+	bool stale;		/* bytes past end to cut before a write */
 	char *buf;		/* record read back */
 	size_t cap;
 };
@@ -304,6 +305,18 @@ spool_write(struct spool *sp, uint8_t kind, int64_t received_at,
 	n = REC_FIXED + plen + len;
 	if (sp->end + n > sp->max_bytes)
 		return 1;
+	/*
+	 * Records forgotten by a failed sync (or a partial write) are still
+	 * in the file past end. Overwritten by a shorter record, whole ones
+	 * would be left behind it, and the next spool_open() refused the
+	 * spool as damaged (tests/test_spool.c,
+	 * sync_fails_then_a_shorter_record): cut them off first.
+	 */
+	if (sp->stale) {
+		if (ftruncate(sp->fd, (off_t)sp->end) != 0)
+			return -1;
+		sp->stale = false;
+	}
 	memset(f, 0, sizeof(f));
 	memcpy(f, &magic, 4);
 	memcpy(f + 8, &l32, 4);
@@ -320,8 +333,10 @@ spool_write(struct spool *sp, uint8_t kind, int64_t received_at,
 	memcpy(rec + REC_FIXED + plen, data, len);
 	rc = write_all(sp->fd, rec, n, sp->end);
 	free(rec);
-	if (rc != 0)
-		return -1;	/* a partial write: the next one overwrites it */
+	if (rc != 0) {
+		sp->stale = true;	/* a partial write: cut, then overwritten */
+		return -1;
+	}
 	sp->end += n;
 	sp->pending++;
 	return 0;
@@ -332,9 +347,13 @@ spool_sync(struct spool *sp)
 {
 	/* Durable before the ACK: DESIGN.md contract 1. */
 	if (fdatasync(sp->fd) != 0) {
-		/* Forget what was not made durable: overwritten next. */
+		/* Forget what was not made durable: cut, overwritten next. */
+		int saved = errno;
+
 		sp->end = sp->synced_end;
 		sp->pending = sp->synced_pending;
+		sp->stale = ftruncate(sp->fd, (off_t)sp->end) != 0;
+		errno = saved;
 		return -1;
 	}
 	sp->synced_end = sp->end;

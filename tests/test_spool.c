@@ -779,3 +779,38 @@ Test(spool, mark_drained_fully_sync_fails)
 	cr_assert_eq(file_size(), HDR);
 	spool_close(sp);
 }
+
+/*
+ * A failed sync of a batch, then a shorter record: the forgotten records
+ * must not come back at the next open, neither as pending frames (never
+ * ACKed) nor as "damage" behind the new record's end.
+ */
+Test(spool, sync_fails_then_a_shorter_record)
+{
+	struct spool *sp = open_ok(BIG);
+	char d[256], ref[64], again[64];
+	int i;
+
+	add(sp, 0);
+	memset(d, 'x', sizeof(d));
+	for (i = 0; i < 3; i++)
+		cr_assert_eq(spool_write(sp, 0, 1, 1, "10.0.0.1:2575", d,
+		    sizeof(d)), 0);
+	fail_syncs = 1;
+	cr_assert_eq(spool_sync(sp), -1);
+	add(sp, 1);
+	expect_rec(sp, 0, NULL);
+	expect_rec(sp, 1, ref);
+	expect_end(sp);
+	spool_close(sp);
+
+	sp = open_ok(BIG);
+	cr_assert_eq(spool_pending(sp), 2, "pending %llu",
+	    (unsigned long long)spool_pending(sp));
+	cr_assert_eq(file_size(), rec_off(2));
+	expect_rec(sp, 0, NULL);
+	expect_rec(sp, 1, again);
+	cr_assert_str_eq(again, ref);
+	expect_end(sp);
+	spool_close(sp);
+}
