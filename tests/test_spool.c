@@ -4,9 +4,9 @@
  * refused, a full spool writing nothing, and the drain's crash points
  * (before the mark, after a partial mark, after the spool was emptied).
  *
- * fdatasync is wrapped at link time (-Wl,--wrap=fdatasync in Makefile.am)
- * so that a failed sync can be injected: fail_syncs > 0 makes the next
- * that many calls fail with EIO.
+ * fdatasync and ftruncate are wrapped at link time (-Wl,--wrap in
+ * Makefile.am) so that failures can be injected: fail_syncs (fail_truncs)
+ * > 0 makes the next that many calls fail with EIO.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,7 +29,21 @@
 int __real_fdatasync(int fd);
 int __wrap_fdatasync(int fd);
 
-static int fail_syncs;
+int __real_ftruncate(int fd, off_t len);
+int __wrap_ftruncate(int fd, off_t len);
+
+static int fail_syncs, fail_truncs;
+
+int
+__wrap_ftruncate(int fd, off_t len)
+{
+	if (fail_truncs > 0) {
+		fail_truncs--;
+		errno = EIO;
+		return -1;
+	}
+	return __real_ftruncate(fd, len);
+}
 
 int
 __wrap_fdatasync(int fd)
@@ -51,7 +65,7 @@ setup(void)
 	snprintf(dir, sizeof(dir), "%s", "/tmp/test_spool.XXXXXX");
 	cr_assert_not_null(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
 	snprintf(path, sizeof(path), "%s/spool", dir);
-	fail_syncs = 0;
+	fail_syncs = fail_truncs = 0;
 }
 
 static void
@@ -812,5 +826,69 @@ Test(spool, sync_fails_then_a_shorter_record)
 	expect_rec(sp, 1, again);
 	cr_assert_str_eq(again, ref);
 	expect_end(sp);
+	spool_close(sp);
+}
+
+/* The same when the cut fails too: the next write cuts first. */
+Test(spool, sync_and_cut_fail_then_a_shorter_record)
+{
+	struct spool *sp = open_ok(BIG);
+	char d[256];
+	int i;
+
+	add(sp, 0);
+	memset(d, 'x', sizeof(d));
+	for (i = 0; i < 3; i++)
+		cr_assert_eq(spool_write(sp, 0, 1, 1, "10.0.0.1:2575", d,
+		    sizeof(d)), 0);
+	fail_syncs = fail_truncs = 1;
+	cr_assert_eq(spool_sync(sp), -1);
+	cr_assert_eq(errno, EIO);
+	/* The cut fails again: nothing written. */
+	fail_truncs = 1;
+	cr_assert_eq(spool_write(sp, 0, 1, 1, "p", "x", 1), -1);
+	cr_assert_eq(spool_pending(sp), 1);
+	add(sp, 1);
+	cr_assert_eq(file_size(), rec_off(2));
+	spool_close(sp);
+
+	sp = open_ok(BIG);
+	cr_assert_eq(spool_pending(sp), 2);
+	expect_rec(sp, 0, NULL);
+	expect_rec(sp, 1, NULL);
+	expect_end(sp);
+	spool_close(sp);
+}
+
+/* The file cannot be cut after the new header: it stays as it was. */
+Test(spool, mark_drained_fully_cut_fails)
+{
+	struct spool *sp = open_ok(BIG);
+	char refs[2][64], again[64], ref[64], id_old[17], id_new[17];
+	int i;
+
+	add(sp, 0);
+	add(sp, 1);
+	expect_rec(sp, 0, refs[0]);
+	expect_rec(sp, 1, refs[1]);
+	fail_truncs = 1;
+	cr_assert_eq(spool_mark_drained(sp), -1);
+	cr_assert_eq(spool_pending(sp), 2);
+	cr_assert_eq(spool_pending_bytes(sp), rec_off(2) - HDR);
+	spool_rewind(sp);
+	for (i = 0; i < 2; i++) {
+		expect_rec(sp, i, again);
+		cr_assert_str_eq(again, refs[i], "ref %s, was %s", again,
+		    refs[i]);
+	}
+	/* A crash here: the new header on disk says all of it is drained. */
+	spool_close(sp);
+	sp = open_ok(BIG);
+	cr_assert_eq(spool_pending(sp), 0);
+	add(sp, 2);
+	expect_rec(sp, 2, ref);
+	ref_split(refs[0], id_old);
+	ref_split(ref, id_new);
+	cr_assert_str_neq(id_new, id_old);
 	spool_close(sp);
 }
