@@ -423,9 +423,20 @@ spool_mark_drained(struct spool *sp)
 		new_id(sp->id);
 		sp->drained = sp->end;
 		if (write_header(sp) != 0 || ftruncate(sp->fd, HDR_SIZE) != 0) {
-			/* Still what it was: drained again later, nothing lost. */
+			/*
+			 * Still what it was: drained again later, nothing lost.
+			 * On disk too: with the new id left in the header, a
+			 * record appended next had one ref now and another
+			 * after a reopen, and was added twice
+			 * (tests/test_spool.c,
+			 * mark_drained_fully_fails_then_append).
+			 */
+			int saved = errno;
+
 			memcpy(sp->id, old_id, sizeof(old_id));
 			sp->drained = old_drained;
+			(void)write_header(sp);
+			errno = saved;
 			return -1;
 		}
 		sp->end = sp->drained = sp->pos = sp->synced_end = HDR_SIZE;
