@@ -34,6 +34,7 @@ struct spool {
 	uint64_t pos;		/* drain cursor */
 	uint64_t pending;	/* records in [drained, end) */
 	uint64_t synced_end, synced_pending;	/* as of the last sync */
+	bool stale;		/* bytes past end to cut before a write */
 	char *buf;		/* record read back */
 	size_t cap;
 };
@@ -215,7 +216,12 @@ spool_open(const char *path, uint64_t max_bytes, char **cause)
 	if (st.st_size < HDR_SIZE) {
 		/* New (or torn before its header was whole): start afresh. */
 		new_id(sp->id);
-		sp->drained = sp->end = sp->pos = HDR_SIZE;
+		/*
+		 * synced_end too: left 0, a failed first spool_sync() set end
+		 * to 0 and the next record overwrote the header
+		 * (tests/test_spool.c, sync_fails_on_a_new_spool).
+		 */
+		sp->drained = sp->end = sp->pos = sp->synced_end = HDR_SIZE;
 		if (ftruncate(sp->fd, HDR_SIZE) != 0 || write_header(sp) != 0) {
 			snprintf(msg, sizeof(msg), "spool %s: %s", path,
 			    strerror(errno));
@@ -299,6 +305,18 @@ spool_write(struct spool *sp, uint8_t kind, int64_t received_at,
 	n = REC_FIXED + plen + len;
 	if (sp->end + n > sp->max_bytes)
 		return 1;
+	/*
+	 * Records forgotten by a failed sync (or a partial write) are still
+	 * in the file past end. Overwritten by a shorter record, whole ones
+	 * would be left behind it, and the next spool_open() refused the
+	 * spool as damaged (tests/test_spool.c,
+	 * sync_fails_then_a_shorter_record): cut them off first.
+	 */
+	if (sp->stale) {
+		if (ftruncate(sp->fd, (off_t)sp->end) != 0)
+			return -1;
+		sp->stale = false;
+	}
 	memset(f, 0, sizeof(f));
 	memcpy(f, &magic, 4);
 	memcpy(f + 8, &l32, 4);
@@ -315,8 +333,10 @@ spool_write(struct spool *sp, uint8_t kind, int64_t received_at,
 	memcpy(rec + REC_FIXED + plen, data, len);
 	rc = write_all(sp->fd, rec, n, sp->end);
 	free(rec);
-	if (rc != 0)
-		return -1;	/* a partial write: the next one overwrites it */
+	if (rc != 0) {
+		sp->stale = true;	/* a partial write: cut, then overwritten */
+		return -1;
+	}
 	sp->end += n;
 	sp->pending++;
 	return 0;
@@ -327,9 +347,13 @@ spool_sync(struct spool *sp)
 {
 	/* Durable before the ACK: DESIGN.md contract 1. */
 	if (fdatasync(sp->fd) != 0) {
-		/* Forget what was not made durable: overwritten next. */
+		/* Forget what was not made durable: cut, overwritten next. */
+		int saved = errno;
+
 		sp->end = sp->synced_end;
 		sp->pending = sp->synced_pending;
+		sp->stale = ftruncate(sp->fd, (off_t)sp->end) != 0;
+		errno = saved;
 		return -1;
 	}
 	sp->synced_end = sp->end;
@@ -399,9 +423,20 @@ spool_mark_drained(struct spool *sp)
 		new_id(sp->id);
 		sp->drained = sp->end;
 		if (write_header(sp) != 0 || ftruncate(sp->fd, HDR_SIZE) != 0) {
-			/* Still what it was: drained again later, nothing lost. */
+			/*
+			 * Still what it was: drained again later, nothing lost.
+			 * On disk too: with the new id left in the header, a
+			 * record appended next had one ref now and another
+			 * after a reopen, and was added twice
+			 * (tests/test_spool.c,
+			 * mark_drained_fully_fails_then_append).
+			 */
+			int saved = errno;
+
 			memcpy(sp->id, old_id, sizeof(old_id));
 			sp->drained = old_drained;
+			(void)write_header(sp);
+			errno = saved;
 			return -1;
 		}
 		sp->end = sp->drained = sp->pos = sp->synced_end = HDR_SIZE;
