@@ -44,6 +44,7 @@ struct check {
 	int64_t at;
 	int tz_offset_min;	/* for DTMs without a UTC offset */
 	struct hl7_buf out;
+	struct hl7_buf key;	/* a result's correction key */
 	struct patient *patients;	/* hash table of cap slots */
 	size_t npatients, cap;
 	char **control_ids;	/* per rules_result.id: where a result came from */
@@ -177,21 +178,6 @@ obs_line(struct check *c, const struct oru_msg *o, const struct oru_patient *p,
 }
 
 /* Corrections match on the order (OBR-3, else OBR-2) + OBX-3 + OBX-4. */
-static size_t
-result_key(const struct oru_msg *o, const struct oru_obs *x, char *key,
-    size_t cap)
-{
-	struct hl7_str ord = { "", 0 };
-	int n;
-
-	if (x->order != UINT32_MAX)
-		ord = o->orders[x->order].filler.len > 0 ?
-		    o->orders[x->order].filler : o->orders[x->order].placer;
-	n = snprintf(key, cap, "%.*s|%.*s|%.*s", (int)ord.len, ord.p,
-	    (int)x->code.len, x->code.p, (int)x->sub_id.len, x->sub_id.p);
-	return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
-}
-
 static void
 check_message(struct check *c, const struct oru_msg *o)
 {
@@ -201,7 +187,7 @@ check_message(struct check *c, const struct oru_msg *o)
 	const struct oru_patient *p;
 	const struct oru_obs *x;
 	struct patient *pt;
-	char key[512];
+	size_t klen;
 	bool excluded, conflict, have_id = false;
 	uint64_t id = 0;
 	uint32_t i, j;
@@ -230,8 +216,10 @@ check_message(struct check *c, const struct oru_msg *o)
 				have_id = true;
 			}
 			in.id = id;
-			rules_history_add(pt->h, &in, key,
-			    result_key(o, x, key, sizeof(key)), &up);
+			hl7_buf_reset(&c->key);
+			klen = oru_result_key(o, x, hl7_buf_reserve(&c->key,
+			    oru_result_key_size(o, x)));
+			rules_history_add(pt->h, &in, c->key.p, klen, &up);
 			obs_line(c, o, p, x, &up.entry->ev);
 		}
 	}
@@ -498,6 +486,7 @@ cmd_check(int argc, char **argv)
 		free(copy);
 	}
 	hl7_buf_init(&c.out);
+	hl7_buf_init(&c.key);
 	status = cli_each_message("check", argv + optind, argc - optind, NULL,
 	    &oopts, 8u << 20, check_one, &c);
 	if (c.phase == RULES_PHASE_SCREENING && c.npatients > 0) {
@@ -529,6 +518,7 @@ cmd_check(int argc, char **argv)
 		free(c.control_ids[i]);
 	free(c.control_ids);
 	hl7_buf_free(&c.out);
+	hl7_buf_free(&c.key);
 	rules_free(c.rules);
 	return status;
 }

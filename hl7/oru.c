@@ -469,6 +469,42 @@ oru_extract(struct oru_msg *o, struct hl7_msg *m, const struct oru_opts *opts)
 	return 0;
 }
 
+/* The order part of x's correction key. */
+static struct hl7_str
+key_order(const struct oru_msg *o, const struct oru_obs *x)
+{
+	struct hl7_str none = { "", 0 };
+
+	if (x->order == UINT32_MAX)
+		return none;
+	return o->orders[x->order].filler.len > 0 ?
+	    o->orders[x->order].filler : o->orders[x->order].placer;
+}
+
+size_t
+oru_result_key_size(const struct oru_msg *o, const struct oru_obs *x)
+{
+	return key_order(o, x).len + x->code.len + x->sub_id.len + 3;
+}
+
+size_t
+oru_result_key(const struct oru_msg *o, const struct oru_obs *x, char *out)
+{
+	struct hl7_str ord = key_order(o, x);
+	size_t n = 0;
+
+	memcpy(out + n, ord.p, ord.len);
+	n += ord.len;
+	out[n++] = '|';
+	memcpy(out + n, x->code.p, x->code.len);
+	n += x->code.len;
+	out[n++] = '|';
+	memcpy(out + n, x->sub_id.p, x->sub_id.len);
+	n += x->sub_id.len;
+	out[n] = '\0';
+	return n;
+}
+
 const char *
 oru_time_source_name(enum oru_time_source s)
 {

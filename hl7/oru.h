@@ -94,6 +94,18 @@ struct oru_msg {
 	struct hl7_dtm last_dtm;
 };
 
+/*
+ * The correction key of x: "ORDER|CODE|SUB" (OBR-3.1, else OBR-2.1;
+ * OBX-3.1; OBX-4): a corrected (C) or deleted (D, W) result replaces the
+ * earlier one of its patient with the same key. labwatchd and labwatch
+ * check both use it, whole (never cut short), so they agree on what a
+ * correction replaces. oru_result_key_size() bytes (the NUL included)
+ * hold it; oru_result_key() writes it and returns its length.
+ */
+size_t oru_result_key_size(const struct oru_msg *o, const struct oru_obs *x);
+size_t oru_result_key(const struct oru_msg *o, const struct oru_obs *x,
+    char *out);
+
 /* Prepare o; never fails. */
 void oru_msg_init(struct oru_msg *o);
 /* Release the arrays o holds. */

@@ -1289,19 +1289,14 @@ handle_rt1(struct ingest *g, const struct query *q, PGresult *res)
 }
 
 /* The patient's key for result history: order + code + sub-id. */
+/* x's correction key (oru_result_key), in the batch's arena. */
 static const char *
 order_key(struct ingest *g, const struct oru_msg *o, const struct oru_obs *x,
     size_t *len)
 {
-	struct hl7_str ord = { "", 0 };
-	char *k;
+	char *k = hl7_arena_alloc(&g->arena, oru_result_key_size(o, x));
 
-	if (x->order != UINT32_MAX)
-		ord = o->orders[x->order].filler.len > 0 ?
-		    o->orders[x->order].filler : o->orders[x->order].placer;
-	k = hl7_arena_alloc(&g->arena, ord.len + x->code.len + x->sub_id.len + 3);
-	*len = (size_t)sprintf(k, "%.*s|%.*s|%.*s", (int)ord.len, ord.p,
-	    (int)x->code.len, x->code.p, (int)x->sub_id.len, x->sub_id.p);
+	*len = oru_result_key(o, x, k);
 	return k;
 }
 

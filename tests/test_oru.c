@@ -1228,3 +1228,54 @@ Test(oru, many_patient_id_repetitions_bounded, .timeout = 5)
 	expect_str(O.patients[0].id, "42", "PID-3 MR after 100,000 others");
 	free(b.p);
 }
+
+/*
+ * The correction key, one function for labwatchd and labwatch check
+ * (check cut it at 511 bytes, so two orders whose ids differ only past
+ * that were one key to check and two to the daemon).
+ */
+Test(oru, result_key)
+{
+	static char longid[2][700];
+	static const struct {
+		const char *obr, *obx, *want;
+	} cases[] = {
+		{ "OBR|1|PL1|FI1|24323-8^CMP^LN\r",
+		  "OBX|1|NM|1742-6^ALT^LN|2|30|U/L\r", "FI1|1742-6|2" },
+		{ "OBR|1|PL1||24323-8^CMP^LN\r",
+		  "OBX|1|NM|1742-6^ALT^LN||30|U/L\r", "PL1|1742-6|" },
+		{ NULL, "OBX|1|NM|1742-6^ALT^LN||30|U/L\r", "|1742-6|" },
+	};
+	char msg[2048], key[1600];
+	size_t i, n, k;
+	int len;
+
+	for (i = 0; i < NELEM(cases); i++) {
+		len = snprintf(msg, sizeof(msg),
+		    "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||ORU^R01|K%zu|P|2.5.1\r"
+		    "PID|1||123456^^^HOSP^MR\r"
+		    "%s%s", i, cases[i].obr ? cases[i].obr : "",
+		    cases[i].obx);
+		extract(msg, (size_t)len, NULL);
+		cr_assert_eq(O.nobs, 1);
+		n = oru_result_key_size(&O, &O.obs[0]);
+		cr_assert(n <= sizeof(key));
+		k = oru_result_key(&O, &O.obs[0], key);
+		cr_assert_eq(k + 1, n, "case %zu", i);
+		cr_assert_str_eq(key, cases[i].want, "case %zu: %s", i, key);
+	}
+	/* Two orders whose filler ids differ only at byte 601: two keys. */
+	for (i = 0; i < 2; i++) {
+		memset(longid[i], 'F', 600);
+		snprintf(longid[i] + 600, 8, "%zu", i);
+		len = snprintf(msg, sizeof(msg),
+		    "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||ORU^R01|L%zu|P|2.5.1\r"
+		    "PID|1||123456^^^HOSP^MR\r"
+		    "OBR|1|P|%s|24323-8^CMP^LN\r"
+		    "OBX|1|NM|1742-6^ALT^LN||30|U/L\r", i, longid[i]);
+		extract(msg, (size_t)len, NULL);
+		k = oru_result_key(&O, &O.obs[0], key);
+		cr_assert_eq(k, 601 + strlen("|1742-6|"));
+		cr_assert(key[600] == (char)('0' + i), "the whole id is kept");
+	}
+}
