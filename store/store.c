@@ -396,7 +396,12 @@ settled_or_down(struct store *s, enum ingest_rc rc, char *cause)
 static enum alone
 write_alone_work(struct store *s, struct ingest_work *w)
 {
-	struct ingest_work before;
+	struct {	/* what ingest_quarantine() changes */
+		bool quarantine, ignored;
+		const char *reason;
+		int err_code;
+		char ack_code[sizeof(w->ack_code)];
+	} was;
 	char *cause = NULL;
 	char state[6];
 	enum ingest_rc rc;
@@ -415,15 +420,19 @@ write_alone_work(struct store *s, struct ingest_work *w)
 	    "by the database (%s): quarantined", w->peer, cause);
 	free(cause);
 	cause = NULL;
-	before = *w;
+	was.quarantine = w->quarantine;
+	was.ignored = w->ignored;
+	was.reason = w->reason;
+	was.err_code = w->err_code;
+	memcpy(was.ack_code, w->ack_code, sizeof(was.ack_code));
 	rc = ingest_quarantine(s->g, w, refusal_reason(state), &cause);
 	if (rc != INGEST_OK) {
 		/* Not quarantined after all: it earns what it earned. */
-		w->quarantine = before.quarantine;
-		w->ignored = before.ignored;
-		w->reason = before.reason;
-		w->err_code = before.err_code;
-		memcpy(w->ack_code, before.ack_code, sizeof(w->ack_code));
+		w->quarantine = was.quarantine;
+		w->ignored = was.ignored;
+		w->reason = was.reason;
+		w->err_code = was.err_code;
+		memcpy(w->ack_code, was.ack_code, sizeof(w->ack_code));
 	}
 	if (rc == INGEST_OK || rc == INGEST_DOWN)
 		return settled_or_down(s, rc, cause);
