@@ -267,7 +267,46 @@ check "ORU^R01 without OBX: AE with ERR 100" sh -c "sed -n 2p '$TMP/6.out' | gre
 check "ORU^R01 with results before PID: AE with ERR 100" sh -c "sed -n 3p '$TMP/6.out' | grep -q '^AE ERR|.*|100'"
 check "ORU^R30: AA, stored as ignored" sh -c "sed -n 4p '$TMP/6.out' | grep -q '^AA' && test \"\$(psql -X -A -t -q -c \"select outcome from labwatch.messages where control_id = 'POC1'\")\" = ignored"
 
-# 7. No patient data in the logs.
+# 7. Connections whose peer has gone do not count against
+#    max_connections_per_peer (issue 9 item 5): with the store held up by
+#    a lock, a sender sends a frame on each of two connections and closes
+#    them before the ACK (a timeout, then a reconnect); its third
+#    connection is still served.
+stop_daemon
+echo "max_connections_per_peer = 2" >>"$TMP/d.conf"
+start_daemon
+psql -X -q -c "begin; lock table labwatch.messages in access exclusive mode; select pg_sleep(3); commit;" >/dev/null 2>&1 &
+locker=$!
+sleep 0.5
+for i in 1 2 3; do msg "$TMP/gh$i.hl7" LIS MAIN GHOST$i P7; done
+$PY - "$port" "$TMP/gh1.hl7" "$TMP/gh2.hl7" "$TMP/gh3.hl7" <<'PYEOF' >"$TMP/7.out"
+import socket, sys, time
+frame = lambda n: b"\x0b" + open(n, "rb").read() + b"\x1c\r"
+for n in sys.argv[2:4]:
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+    s.sendall(frame(n))
+    time.sleep(0.2)
+    s.close()          # gone before its ACK: the store is held up
+time.sleep(0.3)
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=15)
+s.sendall(frame(sys.argv[4]))
+buf = b""
+try:
+    while b"\x1c" not in buf:
+        d = s.recv(4096)
+        if not d:
+            break
+        buf += d
+except socket.timeout:
+    pass
+print("MSA|AA|GHOST3" in buf.decode("latin-1") and "SERVED" or "REFUSED")
+PYEOF
+wait $locker
+check "two gone connections do not lock out the peer's third (max_connections_per_peer = 2)" grep -q '^SERVED' "$TMP/7.out"
+check "the frames of the gone connections are stored all the same" \
+	test "$(q "select count(*) from labwatch.messages where control_id in ('GHOST1', 'GHOST2', 'GHOST3')")" -eq 3
+
+# 8. No patient data in the logs.
 stop_daemon
 cat "$TMP"/d[0-9]*.log >"$TMP/d.log"
 check "no patient identifiers in the logs" sh -c "! grep -q 'MRN\|PPPP\|P4\b' '$TMP/d.log'"
