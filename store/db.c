@@ -30,32 +30,6 @@ one_line(const char *s)
 	return out;
 }
 
-/* Blank what a message quotes: data exceptions quote the offending value. */
-static char *
-blank_quoted(const char *s)
-{
-	char *out = xmalloc(strlen(s) + 4), *o = out;
-	int in = 0;
-
-	for (; *s != '\0'; s++) {
-		if (*s == '"') {
-			if (!in) {
-				memcpy(o, "\"...", 4);
-				o += 4;
-			} else
-				*o++ = '"';
-			in = !in;
-			continue;
-		}
-		if (!in)
-			*o++ = *s;
-	}
-	if (in)
-		*o++ = '"';
-	*o = '\0';
-	return out;
-}
-
 const char *
 db_conninfo(const char *opt)
 {
@@ -95,14 +69,10 @@ db_connect(const char *conninfo, const char *appname, char **cause)
 char *
 db_error(PGconn *c, const PGresult *r)
 {
-	const char *primary = NULL, *state = NULL;
-	char *msg, *line, *out;
+	char *line, words[320];
 
-	if (r != NULL) {
-		primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
-		state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-	}
-	if (primary == NULL) {
+	if (r == NULL ||
+	    PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) == NULL) {
 		/* No server error: the connection broke, or libpq refused. */
 		line = one_line(c != NULL ? PQerrorMessage(c) : "no result");
 		if (*line == '\0') {
@@ -111,18 +81,131 @@ db_error(PGconn *c, const PGresult *r)
 		}
 		return line;
 	}
-	line = one_line(primary);
-	if (state != NULL && strncmp(state, "22", 2) == 0) {
-		msg = blank_quoted(line);
-		free(line);
-		line = msg;
+	db_scrub(r, words, sizeof(words));
+	return xstrdup(words);
+}
+
+/* Whether sqlstate starts with one of the prefixes. */
+static bool
+state_in(const char *sqlstate, const char *const *prefixes, size_t n)
+{
+	size_t i;
+
+	if (sqlstate == NULL || strlen(sqlstate) != 5)
+		return false;
+	for (i = 0; i < n; i++)
+		if (strncmp(sqlstate, prefixes[i], strlen(prefixes[i])) == 0)
+			return true;
+	return false;
+}
+
+#define STATE_IN(s, list) state_in(s, list, sizeof(list) / sizeof(list[0]))
+
+/*
+ * A data exception's words up to its first ':' (what follows lists the
+ * offending bytes), with what it quotes blanked: out holds "...".
+ */
+static void
+blank_data(const char *s, char *out, size_t cap)
+{
+	size_t o = 0;
+	bool in = false;
+
+	for (; *s != '\0' && *s != ':' && o + 5 < cap; s++) {
+		if (*s == '"') {
+			if (!in) {
+				memcpy(out + o, "\"...", 4);
+				o += 4;
+			} else
+				out[o++] = '"';
+			in = !in;
+		} else if (!in)
+			out[o++] = *s;
 	}
-	if (state != NULL)
-		out = xasprintf("%s (SQLSTATE %s)", line, state);
+	if (in)
+		out[o++] = '"';
+	out[o] = '\0';
+}
+
+void
+db_scrub(const PGresult *r, char *out, size_t cap)
+{
+	db_scrub_fields(PQresultErrorField(r, PG_DIAG_SQLSTATE),
+	    PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY), out, cap);
+}
+
+void
+db_scrub_fields(const char *state, const char *primary, char *out,
+    size_t cap)
+{
+	/* Classes whose primary message speaks of the database or our names. */
+	static const char *const own[] = {
+		"08", "23", "25", "40", "42", "53", "54", "55", "57", "58",
+		"F0", "XX",
+	};
+	char *line = NULL, words[256];
+
+	if (primary != NULL)
+		line = one_line(primary);
+	if (line != NULL && STATE_IN(state, own))
+		snprintf(words, sizeof(words), "%s", line);
+	else if (line != NULL && state != NULL && strncmp(state, "22", 2) == 0)
+		blank_data(line, words, sizeof(words));
 	else
-		out = xstrdup(line);
+		snprintf(words, sizeof(words), "%s",
+		    db_classify(state) == DB_REFUSED ? "data refused" :
+		    "statement refused");
 	free(line);
-	return out;
+	if (state != NULL && *state != '\0')
+		snprintf(out, cap, "%s (SQLSTATE %s)", words, state);
+	else
+		snprintf(out, cap, "%s", words);
+}
+
+enum db_rc
+db_classify(const char *sqlstate)
+{
+	/* The session cannot be used, or the server takes no writes. */
+	static const char *const down[] = {
+		"08",		/* connection exception */
+		"57P01", "57P02", "57P03",	/* shutdown, crash, starting */
+		"53300",	/* too many connections */
+		"25006",	/* read-only transaction: a standby */
+	};
+	/* What a message carried: our statements take values as parameters. */
+	static const char *const refused[] = {
+		"22",		/* data exception */
+		"23",		/* integrity constraint violation */
+		"54",		/* program limit exceeded (index row size) */
+	};
+
+	if (STATE_IN(sqlstate, down))
+		return DB_DOWN;
+	if (STATE_IN(sqlstate, refused))
+		return DB_REFUSED;
+	return DB_ERROR;
+}
+
+bool
+db_fault(const char *sqlstate)
+{
+	static const char *const fault[] = {
+		"08", "25", "40", "42", "53", "55", "57", "58", "F0",
+		"XX001", "XX002",	/* data or index corrupted */
+	};
+
+	return STATE_IN(sqlstate, fault);
+}
+
+bool
+db_transient(const char *sqlstate)
+{
+	static const char *const transient[] = {
+		"40",		/* deadlock, serialization failure */
+		"55P03",	/* lock not available */
+	};
+
+	return STATE_IN(sqlstate, transient);
 }
 
 int

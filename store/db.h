@@ -11,7 +11,25 @@
 #ifndef LABWATCH_DB_H
 #define LABWATCH_DB_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include <libpq-fe.h>
+
+/* A status-returning function whose result must be looked at. */
+#ifndef LW_MUSTCHECK
+#define LW_MUSTCHECK __attribute__((warn_unused_result))
+#endif
+
+/* What a failed statement means, from its SQLSTATE class (db_classify). */
+enum db_rc {
+	DB_OK = 0,
+	DB_DOWN,	/* the session cannot be used now: it broke, or 08,
+			   57P01-03, 53300, 25006 (a standby) */
+	DB_REFUSED,	/* refused for the data it carried: 22, 23, 54 */
+	DB_ERROR,	/* refused for another reason (a trigger, a timeout,
+			   a deadlock, permissions) */
+};
 
 /* An SQL expression formatting timestamptz col as ISO 8601 UTC ("...Z"). */
 #define DB_ISO(col) \
@@ -51,9 +69,35 @@ int db_check(PGconn *c, const PGresult *r, const char *what, char **cause);
 
 /*
  * The server's error for a failed result (or the connection's), on one
- * line: "primary message (SQLSTATE xxxxx)". malloc'ed.
+ * line: "primary message (SQLSTATE xxxxx)", scrubbed as db_scrub() says.
+ * malloc'ed.
  */
 char *db_error(PGconn *c, const PGresult *r);
+
+/*
+ * The one scrubber of patient data out of a server error: into out (cap
+ * bytes, always terminated) "words (SQLSTATE xxxxx)", where words are the
+ * primary message on one line when its class speaks of the database or
+ * names only our objects (08 25 40 42 53 54 55 57 58 F0 XX, 23), the
+ * primary message up to its first ':' with quoted text blanked for a data
+ * exception (22, which quotes and lists the offending value), and only
+ * "data refused" or "statement refused" for anything else (a trigger's
+ * RAISE may quote what a row held). Never DETAIL, HINT or CONTEXT.
+ */
+void db_scrub(const PGresult *r, char *out, size_t cap);
+/* The same from the two fields (either may be NULL). */
+void db_scrub_fields(const char *sqlstate, const char *primary, char *out,
+    size_t cap);
+
+/* What a SQLSTATE means for a statement (NULL or "": DB_ERROR). */
+enum db_rc db_classify(const char *sqlstate);
+/*
+ * Whether a SQLSTATE speaks of the database's own state (permissions,
+ * resources, locks, a cancel, corruption), not of what a message held.
+ */
+bool db_fault(const char *sqlstate);
+/* Whether a statement refused with it may pass if tried again (deadlock). */
+bool db_transient(const char *sqlstate);
 
 /* Search only schema labwatch in this session. -1 and *cause on error. */
 int db_set_search_path(PGconn *c, char **cause);

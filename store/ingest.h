@@ -16,44 +16,11 @@
 #include <stdint.h>
 
 #include "hl7/buf.h"
-#include "hl7/hl7.h"
-#include "hl7/oru.h"
-#include "store.h"
+#include "store/db.h"
+#include "store/store.h"
+#include "store/triage.h"
 
 struct rules;
-
-#ifndef LW_MUSTCHECK
-#define LW_MUSTCHECK __attribute__((warn_unused_result))
-#endif
-
-/* One frame in a batch. Reused from batch to batch (owned by the store). */
-struct ingest_work {
-	/* the frame */
-	enum store_frame_kind kind;
-	const char *data;
-	size_t len;
-	size_t total;
-	const char *peer;
-	int64_t received_at;	/* microseconds */
-	const char *spool_ref;	/* set when drained from the spool */
-
-	/* what ingest_prepare() found */
-	struct hl7_msg msg;
-	struct oru_msg oru;
-	bool parsed;		/* msg and oru are usable */
-	bool quarantine;	/* store as quarantined with reason */
-	bool ignored;		/* not ORU: stored as ignored */
-	const char *reason;	/* static */
-	int err_code;		/* table 0357, 0 for none */
-	char ack_code[3];	/* AA, AE, AR (CA, CE, CR in enhanced mode) */
-
-	/* what ingest_batch() did */
-	enum store_outcome outcome;
-	int64_t message_id;	/* 0 until inserted; -1 duplicate */
-	int64_t reserved_id;	/* the id its row is offered with */
-	unsigned nalerts;
-	bool settled;		/* the store's: its fate is final (written alone) */
-};
 
 struct ingest;
 
@@ -64,13 +31,12 @@ struct ingest;
 enum ingest_rc {
 	INGEST_OK = 0,	/* committed (or sent), each w has its outcome */
 	INGEST_BUSY,	/* not now: see ingest_start() and ingest_send() */
-	INGEST_DOWN,	/* the database cannot be used now: the session
-			   broke, or SQLSTATE 08, 57P01-03, 53300, 25006:
+	INGEST_DOWN,	/* the database cannot be used now (DB_DOWN):
 			   spool and retry later */
 	INGEST_REFUSED,	/* a statement was refused for the data it carried
-			   (SQLSTATE 22, 23, 54): one message is at fault */
-	INGEST_ERROR,	/* refused for another reason (a trigger, a
-			   timeout, a deadlock, permissions): retried one
+			   (DB_REFUSED): one message is at fault */
+	INGEST_ERROR,	/* refused for another reason (DB_ERROR: a trigger,
+			   a timeout, a deadlock, permissions): retried one
 			   by one to find out whose fault it is */
 };
 
@@ -108,15 +74,6 @@ void ingest_prepare(struct ingest *g, struct ingest_work *w);
 /* Build w's ACK into out; false when the sender asked for none. */
 bool ingest_ack(struct ingest *g, struct ingest_work *w, struct hl7_buf *out);
 
-/* What a SQLSTATE means for a batch (NULL: INGEST_ERROR). */
-enum ingest_rc ingest_classify(const char *sqlstate);
-/*
- * Whether a SQLSTATE speaks of the database's own state (permissions,
- * resources, locks, a cancel, corruption), not of what a message held.
- */
-bool ingest_db_fault(const char *sqlstate);
-/* Whether a statement refused with it may pass if tried again (deadlock). */
-bool ingest_transient(const char *sqlstate);
 /* The SQLSTATE of the last failed statement, "" when none. */
 const char *ingest_sqlstate(const struct ingest *g);
 

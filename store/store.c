@@ -66,7 +66,7 @@ struct store {
 
 	struct store_stats stats;
 	time_t last_connect;
-	enum { DB_UNKNOWN, DB_UP, DB_DOWN } db_state;	/* as last logged */
+	enum { LOGGED_UNKNOWN, LOGGED_UP, LOGGED_DOWN } db_state;	/* as last logged */
 	time_t down_since;
 	bool drain_stalled;		/* the last drain step failed: wait */
 	time_t last_live;		/* live frames last met a draining spool */
@@ -260,10 +260,10 @@ set_work(struct ingest_work *w, enum store_frame_kind kind, const char *data,
 static void
 db_down(struct store *s, char *cause)
 {
-	if (s->db_state != DB_DOWN) {
+	if (s->db_state != LOGGED_DOWN) {
 		slog(s, 1, "database unreachable or not taking writes: %s; "
 		    "frames go to the spool until it is back", cause);
-		s->db_state = DB_DOWN;
+		s->db_state = LOGGED_DOWN;
 		s->down_since = time(NULL);
 	}
 	free(cause);
@@ -276,12 +276,12 @@ db_down(struct store *s, char *cause)
 static void
 db_up(struct store *s, uint64_t frames, uint64_t bytes)
 {
-	if (s->db_state == DB_DOWN)
+	if (s->db_state == LOGGED_DOWN)
 		slog(s, 2, "database back after %lld s; the spool holds %llu "
 		    "frames (%llu bytes)", (long long)(time(NULL) -
 		    s->down_since), (unsigned long long)frames,
 		    (unsigned long long)bytes);
-	s->db_state = DB_UP;
+	s->db_state = LOGGED_UP;
 }
 
 static bool
@@ -299,7 +299,7 @@ try_connect(struct store *s)
 		db_down(s, cause);
 		return false;
 	}
-	if (s->db_state == DB_UNKNOWN)
+	if (s->db_state == LOGGED_UNKNOWN)
 		slog(s, 2, "database connected");
 	return true;
 }
@@ -410,13 +410,13 @@ write_alone_work(struct store *s, struct ingest_work *w)
 	/* A deadlock or a serialization failure passes: try again. */
 	do
 		rc = ingest_batch(s->g, &w, 1, &cause);
-	while (rc == INGEST_ERROR && ingest_transient(ingest_sqlstate(s->g)) &&
+	while (rc == INGEST_ERROR && db_transient(ingest_sqlstate(s->g)) &&
 	    ++tries < 3 && (free(cause), cause = NULL, true));
 	if (rc == INGEST_OK || rc == INGEST_DOWN)
 		return settled_or_down(s, rc, cause);
 	snprintf(state, sizeof(state), "%s", ingest_sqlstate(s->g));
 	/* Once per outage, not per frame, when it is everyone's. */
-	slog(s, s->db_state == DB_DOWN ? 3 : 1, "a frame from %s was refused "
+	slog(s, s->db_state == LOGGED_DOWN ? 3 : 1, "a frame from %s was refused "
 	    "by the database (%s): quarantined", w->peer, cause);
 	free(cause);
 	cause = NULL;
@@ -436,7 +436,7 @@ write_alone_work(struct store *s, struct ingest_work *w)
 	}
 	if (rc == INGEST_OK || rc == INGEST_DOWN)
 		return settled_or_down(s, rc, cause);
-	if (ingest_db_fault(ingest_sqlstate(s->g))) {
+	if (db_fault(ingest_sqlstate(s->g))) {
 		db_down(s, cause);
 		return ALONE_STUCK;
 	}
@@ -473,7 +473,7 @@ retry_works(struct store *s, struct ingest_work **w, size_t n,
 		db_down(s, cause);
 		return rc;
 	}
-	slog(s, s->db_state == DB_DOWN ? 3 : 2, "batch of %zu refused (%s): "
+	slog(s, s->db_state == LOGGED_DOWN ? 3 : 2, "batch of %zu refused (%s): "
 	    "written one by one", n, cause);
 	free(cause);
 	for (i = 0; i < n; i++) {
@@ -1188,7 +1188,7 @@ store_start(const struct store_config *cfg, char **cause)
 	switch (ingest_connect(s->g, &why)) {
 	case INGEST_OK:
 		slog(s, 2, "database connected");
-		s->db_state = DB_UP;
+		s->db_state = LOGGED_UP;
 		break;
 	case INGEST_DOWN:
 		db_down(s, why);

@@ -1,7 +1,7 @@
 /*
  * test_text.c: what text from a message may become in PostgreSQL
  * (store/text.c), and what a SQLSTATE means for a batch
- * (ingest_classify). Cases from the issue that found them: a 3,000-byte
+ * (db_classify). Cases from the issue that found them: a 3,000-byte
  * MSH-10 refused by the messages_identity btree (54000), a Latin-1 PID-3
  * without MSH-18 refused by PostgreSQL as invalid UTF-8 (22021).
  */
@@ -13,7 +13,7 @@
 
 #include "hl7/hl7.h"
 #include "hl7/oru.h"
-#include "store/ingest.h"
+#include "store/db.h"
 #include "store/text.h"
 
 /* ---- the keyed fields, on whole messages ---- */
@@ -161,33 +161,33 @@ Test(text, sqlstate_classes)
 {
 	const struct {
 		const char *state;
-		enum ingest_rc want;
+		enum db_rc want;
 	} cases[] = {
-		{ "08006", INGEST_DOWN },	/* connection failure */
-		{ "57P01", INGEST_DOWN },	/* admin shutdown */
-		{ "57P03", INGEST_DOWN },	/* cannot connect now */
-		{ "53300", INGEST_DOWN },	/* too many connections */
-		{ "25006", INGEST_DOWN },	/* read-only: a standby */
-		{ "54000", INGEST_REFUSED },	/* index row size exceeds btree maximum */
-		{ "22021", INGEST_REFUSED },	/* invalid byte sequence for encoding */
-		{ "22008", INGEST_REFUSED },	/* datetime field overflow */
-		{ "23505", INGEST_REFUSED },	/* unique violation */
-		{ "23514", INGEST_REFUSED },	/* check violation */
+		{ "08006", DB_DOWN },	/* connection failure */
+		{ "57P01", DB_DOWN },	/* admin shutdown */
+		{ "57P03", DB_DOWN },	/* cannot connect now */
+		{ "53300", DB_DOWN },	/* too many connections */
+		{ "25006", DB_DOWN },	/* read-only: a standby */
+		{ "54000", DB_REFUSED },	/* index row size exceeds btree maximum */
+		{ "22021", DB_REFUSED },	/* invalid byte sequence for encoding */
+		{ "22008", DB_REFUSED },	/* datetime field overflow */
+		{ "23505", DB_REFUSED },	/* unique violation */
+		{ "23514", DB_REFUSED },	/* check violation */
 		/* Whose fault these are is found by retrying one by one. */
-		{ "57014", INGEST_ERROR },	/* statement timeout on one big message */
-		{ "53200", INGEST_ERROR },	/* out of memory on one big message */
-		{ "53100", INGEST_ERROR },	/* disk full */
-		{ "42501", INGEST_ERROR },	/* insufficient privilege */
-		{ "40P01", INGEST_ERROR },	/* deadlock */
-		{ "P0001", INGEST_ERROR },	/* raise_exception (a trigger) */
-		{ "XX000", INGEST_ERROR },	/* internal error */
-		{ "", INGEST_ERROR },
-		{ NULL, INGEST_ERROR },
+		{ "57014", DB_ERROR },	/* statement timeout on one big message */
+		{ "53200", DB_ERROR },	/* out of memory on one big message */
+		{ "53100", DB_ERROR },	/* disk full */
+		{ "42501", DB_ERROR },	/* insufficient privilege */
+		{ "40P01", DB_ERROR },	/* deadlock */
+		{ "P0001", DB_ERROR },	/* raise_exception (a trigger) */
+		{ "XX000", DB_ERROR },	/* internal error */
+		{ "", DB_ERROR },
+		{ NULL, DB_ERROR },
 	};
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		cr_assert_eq(ingest_classify(cases[i].state), cases[i].want,
+		cr_assert_eq(db_classify(cases[i].state), cases[i].want,
 		    "%s", cases[i].state ? cases[i].state : "NULL");
 }
 
@@ -213,10 +213,56 @@ Test(text, sqlstate_faults)
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		cr_assert_eq(ingest_db_fault(cases[i].state), cases[i].db_fault,
+		cr_assert_eq(db_fault(cases[i].state), cases[i].db_fault,
 		    "%s", cases[i].state ? cases[i].state : "NULL");
-		cr_assert_eq(ingest_transient(cases[i].state),
+		cr_assert_eq(db_transient(cases[i].state),
 		    cases[i].transient, "%s",
 		    cases[i].state ? cases[i].state : "NULL");
+	}
+}
+
+/*
+ * The one scrubber of server errors (db_scrub): words only where they
+ * speak of the database or name our objects; a data exception's up to
+ * its ':' with quotes blanked; anything else reduced to two words.
+ */
+Test(text, db_scrub)
+{
+	const struct {
+		const char *state, *primary, *want;
+	} cases[] = {
+		{ "22P02", "invalid input syntax for type bigint: \"MRN-4711\"",
+		  "invalid input syntax for type bigint (SQLSTATE 22P02)" },
+		{ "22021", "invalid byte sequence for encoding \"UTF8\": 0xe9 0x20",
+		  "invalid byte sequence for encoding \"...\" (SQLSTATE 22021)" },
+		{ "22001", "value too long for type character varying(64)",
+		  "value too long for type character varying(64) (SQLSTATE 22001)" },
+		{ "22P02", "unterminated \"quote", "unterminated \"...\" (SQLSTATE 22P02)" },
+		{ "23505", "duplicate key value violates unique constraint "
+		  "\"messages_key\"", "duplicate key value violates unique "
+		  "constraint \"messages_key\" (SQLSTATE 23505)" },
+		{ "57P01", "terminating connection due to administrator command",
+		  "terminating connection due to administrator command "
+		  "(SQLSTATE 57P01)" },
+		{ "42501", "permission denied for table alerts",
+		  "permission denied for table alerts (SQLSTATE 42501)" },
+		{ "53100", "could not extend file:\n  No space left on device",
+		  "could not extend file: No space left on device (SQLSTATE 53100)" },
+		/* A trigger may say anything: MRN and value are not logged. */
+		{ "P0001", "patient MRN-4711 has ALT 412", "statement refused "
+		  "(SQLSTATE P0001)" },
+		{ "2F005", "function ended without RETURN", "statement refused "
+		  "(SQLSTATE 2F005)" },
+		{ "23514", NULL, "data refused (SQLSTATE 23514)" },
+		{ NULL, "something", "statement refused" },
+		{ NULL, NULL, "statement refused" },
+	};
+	char out[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		db_scrub_fields(cases[i].state, cases[i].primary, out,
+		    sizeof(out));
+		cr_assert_str_eq(out, cases[i].want, "case %zu", i);
 	}
 }

@@ -1,0 +1,238 @@
+/*
+ * pcache.c: what the writer remembers of each patient (see pcache.h).
+ */
+#include "store/pcache.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hl7/xmalloc.h"
+
+static uint64_t
+hash_str(const char *s, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+	return h;
+}
+
+void
+pcache_flush(struct pcache_table *t)
+{
+	struct pcache *p;
+	size_t i;
+
+	for (i = 0; i < t->cap; i++) {
+		if ((p = t->pc[i]) == NULL)
+			continue;
+		free(p->pid);
+		rules_history_free(p->h);
+		free(p->open);
+		free(p->open_obs);
+		free(p);
+	}
+	free(t->pc);
+	t->pc = NULL;
+	t->n = t->cap = 0;
+}
+
+struct pcache *
+pcache_get(struct pcache_table *t, const char *pid, size_t len, bool create)
+{
+	struct pcache **old = t->pc, **slot, *p;
+	size_t i, oldcap = t->cap, mask;
+
+	if (create && (t->n + 1) * 2 > t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 1024;
+		t->pc = xcalloc(t->cap, sizeof(*t->pc));
+		mask = t->cap - 1;
+		for (i = 0; i < oldcap; i++) {
+			if (old[i] == NULL)
+				continue;
+			for (slot = &t->pc[hash_str(old[i]->pid,
+			    strlen(old[i]->pid)) & mask]; *slot != NULL;
+			    slot = &t->pc[(size_t)(slot - t->pc + 1) & mask])
+				;
+			*slot = old[i];
+		}
+		free(old);
+	}
+	if (t->cap == 0)
+		return NULL;
+	mask = t->cap - 1;
+	for (i = hash_str(pid, len) & mask;; i = (i + 1) & mask) {
+		p = t->pc[i];
+		if (p == NULL)
+			break;
+		if (strlen(p->pid) == len && memcmp(p->pid, pid, len) == 0)
+			return p;
+	}
+	if (!create)
+		return NULL;
+	p = xcalloc(1, sizeof(*p));
+	p->pid = xstrndup(pid, len);
+	t->pc[i] = p;
+	t->n++;
+	return p;
+}
+
+void
+pcache_load_enrollment(struct pcache *p, const struct rules *r,
+    const PGresult *res)
+{
+	size_t i, n = (size_t)PQntuples(res);
+	char *save, *item, *eq, *slash;
+	enum rules_analyte a;
+
+	p->enrolled = false;
+	if (n == 0)
+		return;
+	if (strcmp(PQgetvalue(res, 0, 0), "screening") == 0) {
+		p->enrolled = true;
+		p->phase = RULES_PHASE_SCREENING;
+	} else if (strcmp(PQgetvalue(res, 0, 0), "off_study") != 0) {
+		p->enrolled = true;
+		p->phase = RULES_PHASE_TREATMENT;
+	}
+	p->since = (int64_t)strtod(PQgetvalue(res, 0, 1), NULL);
+	snprintf(p->elig, sizeof(p->elig), "%s", PQgetvalue(res, 0, 2));
+	/* hold_state: name=epoch,... */
+	save = NULL;
+	for (item = strtok_r(PQgetvalue(res, 0, 3), ",", &save); item;
+	    item = strtok_r(NULL, ",", &save)) {
+		eq = strchr(item, '=');
+		if (eq == NULL)
+			continue;
+		*eq = '\0';
+		for (i = 0; i < rules_hold_count(r); i++)
+			if (strcmp(rules_hold_name(r, i), item) == 0) {
+				p->hold[i].held = true;
+				p->hold[i].since = strtoll(eq + 1, NULL, 10);
+			}
+	}
+	/* baseline: analyte=value/uln,... */
+	save = NULL;
+	for (item = strtok_r(PQgetvalue(res, 0, 4), ",", &save); item;
+	    item = strtok_r(NULL, ",", &save)) {
+		eq = strchr(item, '=');
+		if (eq == NULL)
+			continue;
+		*eq = '\0';
+		slash = strchr(eq + 1, '/');
+		a = rules_analyte_by_name(item);
+		if (a == RULES_NONE || slash == NULL || eq[1] == '/')
+			continue;
+		p->have_baseline[a] = true;
+		p->baseline[a] = strtod(eq + 1, NULL);
+		p->baseline_uln[a] = slash[1] ? strtod(slash + 1, NULL) :
+		    NAN;
+	}
+}
+
+void
+pcache_add_open(struct pcache *p, enum rules_analyte a, int grade, int64_t id,
+    int64_t obs)
+{
+	if (p->nopen == p->capopen) {
+		p->capopen = p->capopen ? p->capopen * 2 : 4;
+		p->open = xreallocarray(p->open, p->capopen, sizeof(*p->open));
+		p->open_obs = xreallocarray(p->open_obs, p->capopen,
+		    sizeof(*p->open_obs));
+	}
+	p->open[p->nopen].analyte = a;
+	p->open[p->nopen].grade = grade;
+	p->open[p->nopen].id = (uint64_t)id;
+	p->open_obs[p->nopen] = obs;
+	p->nopen++;
+}
+
+void
+pcache_drop_open(struct pcache *p, size_t i)
+{
+	p->open[i] = p->open[p->nopen - 1];
+	p->open_obs[i] = p->open_obs[p->nopen - 1];
+	p->nopen--;
+}
+
+void
+pcache_load_open(struct pcache *p, const PGresult *res)
+{
+	int i, n = PQntuples(res);
+
+	for (i = 0; i < n; i++)
+		pcache_add_open(p, rules_analyte_by_name(PQgetvalue(res, i, 1)),
+		    atoi(PQgetvalue(res, i, 2)),
+		    strtoll(PQgetvalue(res, i, 0), NULL, 10),
+		    strtoll(PQgetvalue(res, i, 3), NULL, 10));
+}
+
+void
+pcache_load_history(struct pcache *p, const PGresult *res)
+{
+	struct rules_result in;
+	struct rules_update up;
+	int i, n = PQntuples(res);
+	const char *cmp, *status;
+
+	for (i = 0; i < n; i++) {
+		memset(&in, 0, sizeof(in));
+		in.id = (uint64_t)strtoll(PQgetvalue(res, i, 0), NULL, 10);
+		in.code = PQgetvalue(res, i, 2);
+		in.code_len = (size_t)PQgetlength(res, i, 2);
+		in.system = PQgetvalue(res, i, 3);
+		in.system_len = (size_t)PQgetlength(res, i, 3);
+		in.alt_code = PQgetvalue(res, i, 4);
+		in.alt_code_len = (size_t)PQgetlength(res, i, 4);
+		in.alt_system = PQgetvalue(res, i, 5);
+		in.alt_system_len = (size_t)PQgetlength(res, i, 5);
+		if (!PQgetisnull(res, i, 6)) {
+			in.kind = RULES_VALUE_NUMBER;
+			in.value = strtod(PQgetvalue(res, i, 6), NULL);
+		} else
+			in.kind = PQgetlength(res, i, 12) > 0 ?
+			    RULES_VALUE_TEXT : RULES_VALUE_NONE;
+		cmp = PQgetvalue(res, i, 7);
+		snprintf(in.comparator, sizeof(in.comparator), "%s", cmp);
+		in.unit = PQgetvalue(res, i, 8);
+		in.unit_len = (size_t)PQgetlength(res, i, 8);
+		in.range = PQgetvalue(res, i, 9);
+		in.range_len = (size_t)PQgetlength(res, i, 9);
+		status = PQgetvalue(res, i, 10);
+		in.status = status[0];
+		in.observed_at = (int64_t)strtod(PQgetvalue(res, i, 11), NULL);
+		rules_history_add(p->h, &in, PQgetvalue(res, i, 1),
+		    (size_t)PQgetlength(res, i, 1), &up);
+	}
+}
+
+void
+pcache_history_begin(struct pcache *p, const struct rules *r)
+{
+	int a;
+
+	p->h = rules_history_new(r, p->phase);
+	p->fresh = true;
+	for (a = 0; a < RULES_NANALYTES; a++)
+		if (p->have_baseline[a])
+			rules_history_set_baseline(p->h, (enum rules_analyte)a,
+			    p->baseline[a], p->baseline_uln[a]);
+}
+
+void
+pcache_history_end(struct pcache *p)
+{
+	int a;
+	bool any = false;
+
+	for (a = 0; a < RULES_NANALYTES; a++)
+		any = any || p->have_baseline[a];
+	/* No baseline given at enrollment: the last results before it. */
+	if (!any && p->phase == RULES_PHASE_TREATMENT)
+		rules_history_baseline_from(p->h, p->since);
+}
+

@@ -1,0 +1,76 @@
+/*
+ * pcache.h: what the writer remembers of each patient it has written
+ * for: the patient's row, enrollment, eligibility and hold state, the
+ * toxicity alerts open, and the rules history of an enrolled patient,
+ * loaded from the database on first use. It mirrors committed rows: the
+ * ingest flushes it whenever a batch fails or someone changes an
+ * enrollment. Writer thread only.
+ */
+#ifndef LABWATCH_PCACHE_H
+#define LABWATCH_PCACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "rules/rules.h"
+
+/* What the writer remembers of a patient; mirrors committed rows. */
+struct pcache {
+	char *pid;		/* PID-3.1; NULL: free slot */
+	int64_t db_id;
+	bool enrolled;		/* in this protocol, not off study */
+	enum rules_phase phase;
+	int64_t since;
+	bool have_baseline[RULES_NANALYTES];
+	double baseline[RULES_NANALYTES], baseline_uln[RULES_NANALYTES];
+	char elig[16];		/* last eligibility status, "" for none */
+	struct rules_hold_state hold[RULES_MAX_HOLD_RULES];
+	struct rules_history *h;	/* NULL until loaded */
+	struct rules_open_alert *open;	/* toxicity alerts open or acknowledged */
+	int64_t *open_obs;	/* the observation each rests on */
+	size_t nopen, capopen;
+	bool pending;		/* asked for in this batch's round trip 1 */
+	uint64_t seq;		/* the last batch that wrote it */
+	bool fresh;		/* history being loaded in round trip 1b */
+};
+
+/* The patients, by PID-3.1: open addressing; entries never move. */
+struct pcache_table {
+	struct pcache **pc;
+	size_t n, cap;
+};
+
+/*
+ * The patient with this id (len bytes), created when asked (NULL when not
+ * there and not created). Entries are allocated one by one: queries in
+ * flight point at them while the table grows.
+ */
+struct pcache *pcache_get(struct pcache_table *t, const char *pid, size_t len,
+    bool create);
+/* Forget every patient. */
+void pcache_flush(struct pcache_table *t);
+
+/*
+ * The enrollment row (sel_enroll: phase, since, eligibility status, hold
+ * state "name=epoch,...", baseline "analyte=value/uln,..."), or none.
+ */
+void pcache_load_enrollment(struct pcache *p, const struct rules *r,
+    const PGresult *res);
+/* Start the patient's history: its baselines, before its stored results. */
+void pcache_history_begin(struct pcache *p, const struct rules *r);
+/* Stored results (sel_history rows) into the history. */
+void pcache_load_history(struct pcache *p, const PGresult *res);
+/* The history is loaded: baselines from it when none was given. */
+void pcache_history_end(struct pcache *p);
+/* Toxicity alerts open or acknowledged (sel_open_alerts rows). */
+void pcache_load_open(struct pcache *p, const PGresult *res);
+/* One more open toxicity alert (id), resting on observation obs. */
+void pcache_add_open(struct pcache *p, enum rules_analyte a, int grade,
+    int64_t id, int64_t obs);
+/* The i-th open alert is no longer open (order not kept). */
+void pcache_drop_open(struct pcache *p, size_t i);
+
+#endif

@@ -1,0 +1,538 @@
+/*
+ * rows.c: the writer's statements and its batch INSERTs (see rows.h).
+ */
+#include "store/rows.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "hl7/ack.h"
+#include "hl7/buf.h"
+#include "hl7/xmalloc.h"
+#include "rules/rules.h"
+#include "store/ingest.h"
+#include "store/text.h"
+#include "store/triage.h"
+
+/*
+ * A batch written in one statement (rows_send_all) has its observation
+ * rows in that one INSERT: read by subscript up to this many (a 16-sender
+ * batch holds about 100), by unnest() in FROM beyond (linear, but each
+ * row copied once more, 20 % slower at 10,000 rows).
+ */
+#define ONE_STATEMENT_MAX 256
+
+/* A text element of a column, made safe as pstr() makes parameters. */
+static void
+col_str(struct pgarr *a, const char *p, size_t len)
+{
+	pgarr_commit(a, text_sanitize(pgarr_reserve(a, len * 3), p, len));
+}
+
+/* As col_str(), NULL for an empty string. */
+static void
+col_opt(struct pgarr *a, const char *p, size_t len)
+{
+	if (len == 0)
+		pgarr_null(a);
+	else
+		col_str(a, p, len);
+}
+
+/* A keyed value (text.h): as is, or its digest when longer than max. */
+static void
+col_key(struct pgarr *a, struct hl7_str v, size_t max)
+{
+	size_t cap = (v.len < max ? v.len : max) * 3 + 72;
+
+	pgarr_commit(a, text_key_form(pgarr_reserve(a, cap), v.p, v.len, max));
+}
+
+/* A string of ours (ASCII), NULL for NULL. */
+static void
+col_strz(struct pgarr *a, const char *s)
+{
+	if (s == NULL)
+		pgarr_null(a);
+	else
+		pgarr_bytes(a, s, strlen(s));
+}
+
+/*
+ * The columns of the batch INSERTs, in parameter order: each is sent as
+ * one binary array, and row i takes element i of every array (see
+ * insert_sql()).
+ */
+struct column {
+	const char *name;
+	uint32_t oid;		/* element type (pgarr.h) */
+	const char *type;	/* its SQL name */
+	const char *wrap;	/* "f(%s)" around the element, or NULL */
+};
+
+static const struct column msg_columns[ROWS_MSG_COLS] = {
+	{ "id", PGARR_INT8, "bigint", NULL },
+	{ "received_at", PGARR_FLOAT8, "float8", "to_timestamp(%s / 1e6)" },
+	{ "peer", PGARR_TEXT, "text", NULL },
+	{ "sending_application", PGARR_TEXT, "text", NULL },
+	{ "sending_facility", PGARR_TEXT, "text", NULL },
+	{ "control_id", PGARR_TEXT, "text", NULL },
+	{ "message_type", PGARR_TEXT, "text", NULL },
+	{ "version", PGARR_TEXT, "text", NULL },
+	{ "outcome", PGARR_TEXT, "text", NULL },
+	{ "reason", PGARR_TEXT, "text", NULL },
+	{ "error_code", PGARR_INT4, "int", NULL },
+	{ "ack_code", PGARR_TEXT, "text", NULL },
+	{ "size", PGARR_INT8, "bigint", NULL },
+	{ "raw", PGARR_BYTEA, "bytea", NULL },
+	{ "sha256", PGARR_BYTEA, "bytea", NULL },
+	{ "spool_ref", PGARR_TEXT, "text", NULL },
+};
+
+static const struct column obs_columns[ROWS_OBS_COLS] = {
+	{ "id", PGARR_INT8, "bigint", NULL },
+	{ "message", PGARR_INT8, "bigint", NULL },
+	{ "patient", PGARR_INT8, "bigint", NULL },
+	{ "order_key", PGARR_TEXT, "text", NULL },
+	{ "set_id", PGARR_TEXT, "text", NULL },
+	{ "code", PGARR_TEXT, "text", NULL },
+	{ "coding_system", PGARR_TEXT, "text", NULL },
+	{ "alt_code", PGARR_TEXT, "text", NULL },
+	{ "alt_coding_system", PGARR_TEXT, "text", NULL },
+	{ "text", PGARR_TEXT, "text", NULL },
+	{ "sub_id", PGARR_TEXT, "text", NULL },
+	{ "analyte", PGARR_TEXT, "text", NULL },
+	{ "value_type", PGARR_TEXT, "text", NULL },
+	{ "value_raw", PGARR_TEXT, "text", NULL },
+	{ "comparator", PGARR_TEXT, "text", NULL },
+	{ "value", PGARR_FLOAT8, "float8", NULL },
+	{ "unit", PGARR_TEXT, "text", NULL },
+	{ "canonical_value", PGARR_FLOAT8, "float8", NULL },
+	{ "canonical_unit", PGARR_TEXT, "text", NULL },
+	{ "ref_range", PGARR_TEXT, "text", NULL },
+	{ "lln", PGARR_FLOAT8, "float8", NULL },
+	{ "uln", PGARR_FLOAT8, "float8", NULL },
+	{ "range_source", PGARR_TEXT, "text", NULL },
+	{ "flags", PGARR_TEXT, "text", NULL },
+	{ "status", PGARR_TEXT, "text", NULL },
+	{ "observed_at", PGARR_FLOAT8, "float8", "to_timestamp(%s)" },
+	{ "grade", PGARR_INT4, "int", NULL },
+	{ "problem", PGARR_TEXT, "text", NULL },
+	{ "supersedes", PGARR_INT8, "bigint", NULL },
+};
+
+/* How a batch INSERT reads row i from its array parameters. */
+enum rows_from {
+	ROWS_SUBSCRIPT,	/* ($k::t[])[i] FROM generate_subscripts(...) AS i */
+	ROWS_UNNEST,	/* t.ck FROM unnest($k::t[], ...) AS t(c0, c1, ...) */
+};
+
+/* How a statement names row i's element of array $param (column col). */
+static void
+row_elem(char *out, size_t len, enum rows_from from, int param, int col,
+    const char *type)
+{
+	if (from == ROWS_SUBSCRIPT)
+		snprintf(out, len, "($%d::%s[])[i]", param, type);
+	else
+		snprintf(out, len, "t.c%d", col);
+}
+
+/*
+ * "INSERT INTO table (a, b, ...) SELECT ... FROM ...", parameters from
+ * $first on, row i made of element i of every array.
+ * ROWS_SUBSCRIPT copies nothing (unnest copies every row, raw bytes
+ * included, into a tuplestore first: 10 % of the 16-sender throughput
+ * when the message rows went so), but each row's subscript walks the
+ * array from its start: a statement's cost grows with the square of its
+ * rows, so few rows per statement (OBS_INSERT_ROWS). ROWS_UNNEST is one
+ * pass over each array, for many rows in one statement.
+ */
+static void
+insert_sql(struct hl7_buf *b, const char *table, const struct column *c,
+    int n, int first, enum rows_from from)
+{
+	char elem[48];
+	int i;
+
+	hl7_buf_printf(b, "INSERT INTO %s (", table);
+	for (i = 0; i < n; i++)
+		hl7_buf_printf(b, "%s%s", i ? ", " : "", c[i].name);
+	hl7_buf_adds(b, ") SELECT ");
+	for (i = 0; i < n; i++) {
+		row_elem(elem, sizeof(elem), from, first + i, i, c[i].type);
+		if (i > 0)
+			hl7_buf_adds(b, ", ");
+		if (c[i].wrap != NULL) {
+			/* Only our own format strings above. */
+			const char *pct = strstr(c[i].wrap, "%s");
+
+			hl7_buf_add(b, c[i].wrap, (size_t)(pct - c[i].wrap));
+			hl7_buf_adds(b, elem);
+			hl7_buf_adds(b, pct + 2);
+		} else
+			hl7_buf_adds(b, elem);
+	}
+	if (from == ROWS_SUBSCRIPT) {
+		hl7_buf_printf(b, " FROM generate_subscripts($%d::%s[], 1) AS i",
+		    first, c[0].type);
+		return;
+	}
+	hl7_buf_adds(b, " FROM unnest(");
+	for (i = 0; i < n; i++)
+		hl7_buf_printf(b, "%s$%d::%s[]", i ? ", " : "", first + i,
+		    c[i].type);
+	hl7_buf_adds(b, ") AS t(");
+	for (i = 0; i < n; i++)
+		hl7_buf_printf(b, "%sc%d", i ? ", " : "", i);
+	hl7_buf_adds(b, ")");
+}
+
+
+static const struct {
+	const char *name, *sql;
+} statements[] = {
+	{ "ins_patient",
+	  "WITH ins AS (INSERT INTO patients (patient_id, authority)"
+	  " VALUES ($1, $2) ON CONFLICT (patient_id) DO NOTHING RETURNING id)"
+	  " SELECT id FROM ins UNION ALL"
+	  " SELECT id FROM patients WHERE patient_id = $1 LIMIT 1" },
+	{ "ids_msg",
+	  "SELECT nextval('labwatch.messages_id_seq')"
+	  " FROM generate_series(1, $1::int)" },
+	{ "sel_enroll",
+	  "SELECT e.phase, extract(epoch FROM e.since)::float8,"
+	  " coalesce(e.eligibility_status, ''),"
+	  " coalesce((SELECT string_agg(key || '=' || value, ',')"
+	  "   FROM jsonb_each_text(e.hold_state)), ''),"
+	  " coalesce((SELECT string_agg(key || '=' || coalesce(value->>'value', '')"
+	  "   || '/' || coalesce(value->>'uln', ''), ',')"
+	  "   FROM jsonb_each(e.baseline)), '')"
+	  " FROM enrollments e JOIN patients p ON p.id = e.patient"
+	  " WHERE p.patient_id = $1 AND e.protocol = $2" },
+	{ "sel_history",
+	  "SELECT id, order_key, code, coding_system, alt_code,"
+	  " alt_coding_system, value, coalesce(comparator, ''), unit,"
+	  " ref_range, coalesce(status, ''),"
+	  " coalesce(extract(epoch FROM observed_at)::float8, -1), value_raw"
+	  " FROM observations WHERE patient = $1 AND analyte IS NOT NULL"
+	  " ORDER BY id" },
+	{ "sel_open_alerts",
+	  "SELECT id, analyte, grade, coalesce(observation, 0) FROM alerts"
+	  " WHERE patient = $1 AND protocol = $2 AND kind = 'toxicity'"
+	  " AND state IN ('open', 'acknowledged') ORDER BY id" },
+	{ "ids_obs",
+	  "SELECT nextval('labwatch.observations_id_seq')"
+	  " FROM generate_series(1, $1::int)" },
+	{ "ids_alert",
+	  "SELECT nextval('labwatch.alerts_id_seq')"
+	  " FROM generate_series(1, $1::int)" },
+	{ "ins_alert",
+	  "INSERT INTO alerts (id, patient, protocol, kind, severity, analyte,"
+	  " grade, observation, message, summary, details)"
+	  " VALUES ($1, $2, $3, $4, $5, $6, $7::int, $8, $9, $10, $11::jsonb)" },
+	{ "upd_escalated",
+	  "UPDATE alerts SET state = 'resolved', resolved_at = now(),"
+	  " superseded_by = $2 WHERE id = $1" },
+	{ "upd_alerts_superseded",
+	  "UPDATE alerts SET state = 'resolved', resolved_at = now()"
+	  " WHERE observation = $1 AND state IN ('open', 'acknowledged')" },
+	{ "upd_obs_retracted",
+	  "UPDATE observations SET retracted = true WHERE id = $1" },
+	{ "upd_alerts_retracted",
+	  "UPDATE alerts SET state = 'retracted', resolved_at = now()"
+	  " WHERE observation = $1 AND state IN ('open', 'acknowledged')" },
+	{ "ins_elig",
+	  "INSERT INTO eligibility (patient, protocol, status, message, criteria)"
+	  " VALUES ($1, $2, $3, $4, $5::jsonb)" },
+	{ "upd_enroll",
+	  "UPDATE enrollments SET eligibility_status = $3, hold_state = $4::jsonb,"
+	  " updated_at = now() WHERE patient = $1 AND protocol = $2" },
+};
+
+
+static enum db_rc
+prepare(PGconn *c, const char *name, const char *sql, char **cause)
+{
+	PGresult *res = PQprepare(c, name, sql, 0, NULL);
+	char msg[512];
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		snprintf(msg, sizeof(msg), "preparing %s: %s", name,
+		    PQresultErrorMessage(res));
+		PQclear(res);
+		*cause = xstrdup(msg);
+		return PQstatus(c) == CONNECTION_OK ? DB_ERROR : DB_DOWN;
+	}
+	PQclear(res);
+	return DB_OK;
+}
+
+/*
+ * The batch INSERTs: messages (RETURNING the ids that went in: the others
+ * were duplicates), observations, and both in one statement for
+ * ingest_send(), where the observation rows of a duplicate are left out
+ * by the statement itself (a data-modifying CTE: no scan of messages, so
+ * no plan that was cheap on an empty table and is not any more).
+ */
+static enum db_rc
+prepare_inserts(PGconn *c, struct hl7_buf *b, char **cause)
+{
+	static const struct {
+		const char *name;
+		enum rows_from obs;
+	} one[] = {
+		{ "ins_new", ROWS_SUBSCRIPT },
+		/* more than ONE_STATEMENT_MAX observation rows */
+		{ "ins_new_many", ROWS_UNNEST },
+	};
+	char message[48];
+	size_t k;
+	enum db_rc rc = DB_OK;
+
+	hl7_buf_reset(b);
+	insert_sql(b, "messages", msg_columns, ROWS_MSG_COLS, 1, ROWS_SUBSCRIPT);
+	hl7_buf_adds(b, " ON CONFLICT DO NOTHING RETURNING id");
+	if ((rc = prepare(c, "ins_msgs", b->p, cause)) != DB_OK)
+		return rc;
+	hl7_buf_reset(b);
+	insert_sql(b, "observations", obs_columns, ROWS_OBS_COLS, 1, ROWS_SUBSCRIPT);
+	if ((rc = prepare(c, "ins_obs", b->p, cause)) != DB_OK)
+		return rc;
+	for (k = 0; k < sizeof(one) / sizeof(one[0]) && rc == DB_OK; k++) {
+		hl7_buf_reset(b);
+		hl7_buf_adds(b, "WITH ins AS (");
+		insert_sql(b, "messages", msg_columns, ROWS_MSG_COLS, 1,
+		    ROWS_SUBSCRIPT);
+		hl7_buf_adds(b, " ON CONFLICT DO NOTHING RETURNING id), o AS (");
+		insert_sql(b, "observations", obs_columns, ROWS_OBS_COLS,
+		    ROWS_MSG_COLS + 1, one[k].obs);
+		/* observations.message is the second column. */
+		row_elem(message, sizeof(message), one[k].obs, ROWS_MSG_COLS + 2, 1,
+		    "bigint");
+		hl7_buf_printf(b, " WHERE %s IN (SELECT id FROM ins))"
+		    " SELECT id FROM ins", message);
+		rc = prepare(c, one[k].name, b->p, cause);
+	}
+	return rc;
+}
+
+
+enum db_rc
+rows_prepare(PGconn *c, char **cause)
+{
+	struct hl7_buf b;
+	size_t i;
+	enum db_rc rc = DB_OK;
+
+	for (i = 0; i < sizeof(statements) / sizeof(statements[0]) &&
+	    rc == DB_OK; i++)
+		rc = prepare(c, statements[i].name, statements[i].sql, cause);
+	if (rc != DB_OK)
+		return rc;
+	hl7_buf_init(&b);
+	rc = prepare_inserts(c, &b, cause);
+	hl7_buf_free(&b);
+	return rc;
+}
+
+void
+rows_init(struct rows *r)
+{
+	int i;
+
+	for (i = 0; i < ROWS_MSG_COLS; i++)
+		pgarr_init(&r->msg[i], msg_columns[i].oid);
+	for (i = 0; i < ROWS_OBS_COLS; i++)
+		pgarr_init(&r->obs[i], obs_columns[i].oid);
+	r->nobs = 0;
+}
+
+void
+rows_free(struct rows *r)
+{
+	int i;
+
+	for (i = 0; i < ROWS_MSG_COLS; i++)
+		pgarr_free(&r->msg[i]);
+	for (i = 0; i < ROWS_OBS_COLS; i++)
+		pgarr_free(&r->obs[i]);
+}
+
+void
+rows_reset(struct rows *r)
+{
+	int i;
+
+	for (i = 0; i < ROWS_MSG_COLS; i++)
+		pgarr_reset(&r->msg[i]);
+	for (i = 0; i < ROWS_OBS_COLS; i++)
+		pgarr_reset(&r->obs[i]);
+	r->nobs = 0;
+}
+
+static void
+sha256(const char *p, size_t len, unsigned char out[32])
+{
+	unsigned int n = 32;
+
+	EVP_Digest(p, len, out, &n, EVP_sha256(), NULL);
+}
+
+void
+rows_add_message(struct rows *r, const struct ingest_work *w)
+{
+	struct pgarr *c = r->msg;
+	unsigned char digest[32];
+	char cid[201];
+	const struct oru_msg *o = &w->oru;
+
+	sha256(w->data, w->len, digest);
+	pgarr_int8(&c[0], w->reserved_id);
+	pgarr_float8(&c[1], (double)w->received_at);
+	col_str(&c[2], w->peer, strlen(w->peer));
+	if (w->parsed) {
+		col_key(&c[3], o->sending_app, TEXT_MAX_HD);
+		col_key(&c[4], o->sending_facility, TEXT_MAX_HD);
+		if (o->control_id.len == 0)
+			pgarr_null(&c[5]);
+		else
+			col_key(&c[5], o->control_id, TEXT_MAX_ID);
+		col_opt(&c[6], o->type, strlen(o->type));
+		col_opt(&c[7], o->version.p, o->version.len);
+	} else {
+		pgarr_bytes(&c[3], "", 0);
+		pgarr_bytes(&c[4], "", 0);
+		/* Keep what can be read of MSH so an analyst can find it. */
+		if (w->quarantine &&
+		    hl7_ack_recover_control_id(w->data, w->len, cid, sizeof(cid)) > 0)
+			col_key(&c[5], (struct hl7_str){ cid, strlen(cid) },
+			    TEXT_MAX_ID);
+		else
+			pgarr_null(&c[5]);
+		pgarr_null(&c[6]);
+		pgarr_null(&c[7]);
+	}
+	col_strz(&c[8], w->quarantine ? "quarantined" : w->ignored ?
+	    "ignored" : "processed");
+	if (w->reason != NULL)
+		col_str(&c[9], w->reason, strlen(w->reason));
+	else
+		pgarr_null(&c[9]);
+	if (w->err_code)
+		pgarr_int4(&c[10], (int32_t)w->err_code);
+	else
+		pgarr_null(&c[10]);
+	col_strz(&c[11], triage_ack_stored(w));
+	pgarr_int8(&c[12], (int64_t)w->total);	/* bigint: a hostile total fits */
+	pgarr_bytes(&c[13], w->data, w->len);
+	pgarr_bytes(&c[14], digest, sizeof(digest));
+	col_strz(&c[15], w->spool_ref);
+}
+
+void
+rows_add_observation(struct rows *r, const struct rows_obs *o)
+{
+	struct pgarr *c = r->obs;
+	const struct oru_obs *x = o->x;
+	const struct rules_eval *ev = o->ev;
+	const struct rules_result *in = o->in;
+	bool mapped = ev->analyte != RULES_NONE;
+
+	pgarr_int8(&c[0], o->id);
+	pgarr_int8(&c[1], o->message);
+	pgarr_int8(&c[2], o->patient);
+	col_str(&c[3], o->key, o->klen);
+	col_opt(&c[4], x->set_id.p, x->set_id.len);
+	col_opt(&c[5], x->code.p, x->code.len);
+	col_opt(&c[6], x->coding_system.p, x->coding_system.len);
+	col_opt(&c[7], x->alt_code.p, x->alt_code.len);
+	col_opt(&c[8], x->alt_system.p, x->alt_system.len);
+	col_opt(&c[9], x->text.p, x->text.len);
+	col_opt(&c[10], x->sub_id.p, x->sub_id.len);
+	col_strz(&c[11], rules_analyte_name(ev->analyte));
+	col_opt(&c[12], x->value_type.p, x->value_type.len);
+	col_opt(&c[13], x->value_text.p, x->value_text.len);
+	col_opt(&c[14], x->comparator, strlen(x->comparator));
+	pgarr_float8(&c[15], in->kind == RULES_VALUE_NUMBER ? in->value : NAN);
+	col_opt(&c[16], x->units.p, x->units.len);
+	pgarr_float8(&c[17], ev->value);
+	col_strz(&c[18], ev->unit);
+	col_opt(&c[19], x->ref_range.p, x->ref_range.len);
+	pgarr_float8(&c[20], ev->lln);
+	pgarr_float8(&c[21], ev->uln);
+	col_strz(&c[22], mapped ? rules_range_source_name(ev->range_source) :
+	    NULL);
+	col_opt(&c[23], x->flags.p, x->flags.len);
+	col_opt(&c[24], x->status.p, x->status.len);
+	pgarr_float8(&c[25], in->observed_at >= 0 ? (double)in->observed_at :
+	    NAN);
+	if (mapped && ev->grade >= 0)
+		pgarr_int4(&c[26], ev->grade);
+	else
+		pgarr_null(&c[26]);
+	col_strz(&c[27], mapped ? ev->problem : NULL);
+	if (o->supersedes > 0)
+		pgarr_int8(&c[28], o->supersedes);
+	else
+		pgarr_null(&c[28]);
+	r->nobs++;
+}
+
+/* Send one batch INSERT: the columns of cols, then of more. */
+static enum db_rc
+send_columns(struct pgpipe *p, const char *stmt, struct pgarr *cols, int n,
+    struct pgarr *more, int nmore, int tag)
+{
+	enum { MAXC = ROWS_OBS_COLS + ROWS_MSG_COLS };
+	const char *v[MAXC];
+	int len[MAXC], binary[MAXC];
+	int i;
+	enum db_rc rc;
+
+	for (i = 0; i < n + nmore; i++) {
+		v[i] = pgarr_finish(i < n ? &cols[i] : &more[i - n], &len[i]);
+		binary[i] = 1;
+	}
+	rc = pgpipe_send_prepared(p, stmt, n + nmore, v, len, binary, tag, NULL);
+	if (rc != DB_OK)
+		return rc;
+	for (i = 0; i < n + nmore; i++)
+		pgarr_reset(i < n ? &cols[i] : &more[i - n]);
+	return DB_OK;
+}
+
+enum db_rc
+rows_send_messages(struct rows *r, struct pgpipe *p, int tag)
+{
+	return send_columns(p, "ins_msgs", r->msg, ROWS_MSG_COLS, NULL, 0, tag);
+}
+
+enum db_rc
+rows_send_observations(struct rows *r, struct pgpipe *p)
+{
+	enum db_rc rc;
+
+	if (r->nobs == 0)
+		return DB_OK;
+	rc = send_columns(p, "ins_obs", r->obs, ROWS_OBS_COLS, NULL, 0, 0);
+	if (rc == DB_OK)
+		r->nobs = 0;
+	return rc;
+}
+
+enum db_rc
+rows_send_all(struct rows *r, struct pgpipe *p, int tag)
+{
+	enum db_rc rc;
+
+	rc = send_columns(p, r->nobs > ONE_STATEMENT_MAX ? "ins_new_many" :
+	    "ins_new", r->msg, ROWS_MSG_COLS, r->obs, ROWS_OBS_COLS, tag);
+	if (rc == DB_OK)
+		r->nobs = 0;
+	return rc;
+}
