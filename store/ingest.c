@@ -17,7 +17,7 @@
  * frame is before the database (triage.c) live in their own files. A
  * session's state changes in set_state() only.
  */
-#include "store/ingest.h"
+#include "store/ingest_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -41,55 +41,8 @@
 
 #define ID_BLOCK 4096
 
-/* What a query's result is for (struct pgpipe_query's tag). */
-enum qtag {
-	Q_IGNORE = 0, Q_MSGS, Q_MSG_IDS, Q_PATIENT, Q_ENROLL, Q_OBS_IDS, Q_ALERT_IDS,
-	Q_HISTORY, Q_OPEN_ALERTS,
-};
-
-/* Where a session is in a batch; the legal order is set_state()'s. */
-enum side_state { SIDE_IDLE = 0, SIDE_STARTED, SIDE_COMMITTING };
-
 static const char *const side_state_names[] = {
 	"idle", "started", "committing",
-};
-
-/*
- * One of the two sessions. Batches alternate between them, so that one
- * batch's round trip 1 runs in one backend while the batch before it
- * writes and commits in the other.
- */
-struct side {
-	struct ingest *g;
-	int index;
-	struct pgpipe pipe;
-	enum side_state state;	/* set_state() only */
-	struct ingest_work **batch;	/* its batch, for RETURNING ids */
-	size_t nbatch;
-	uint64_t seq;		/* its batch's number (batches land in order) */
-	bool simple;		/* sent whole by ingest_send() */
-};
-
-/* Ids reserved from a sequence, used from the end (they ascend). */
-struct idpool {
-	int64_t *ids;
-	size_t n, cap;
-};
-
-struct ingest {
-	struct ingest_opts o;
-	struct rules *rules;
-	struct side sides[2];
-	struct pgpipe_error err;	/* of the last failed batch */
-	bool need_flush;	/* caches to forget once nothing is in flight */
-	uint64_t seq, landed;	/* batches numbered; the last one finished */
-	struct pcache_table pc;
-	struct idpool obs_ids, alert_ids, msg_ids;
-	struct rows rows;	/* the batch's message and observation rows */
-	struct hl7_arena arena;	/* parameter strings of a batch */
-	struct hl7_buf tmp, tmp2;
-	uint64_t alerts;
-	uint64_t ack_seq;
 };
 
 /* ---- the state of a session ---- */
@@ -187,8 +140,8 @@ rc_of(enum db_rc rc)
 
 /* ---- parameters and ids ---- */
 
-static const char *
-pstr(struct ingest *g, const char *p, size_t len)
+const char *
+ingest_pstr(struct ingest *g, const char *p, size_t len)
 {
 	char *out = hl7_arena_alloc(&g->arena, len * 3 + 1);
 
@@ -196,8 +149,8 @@ pstr(struct ingest *g, const char *p, size_t len)
 	return out;
 }
 
-static const char *
-pint(struct ingest *g, int64_t v)
+const char *
+ingest_pint(struct ingest *g, int64_t v)
 {
 	char *out = hl7_arena_alloc(&g->arena, 24);
 
@@ -205,23 +158,23 @@ pint(struct ingest *g, int64_t v)
 	return out;
 }
 
-static const char *
-pbuf(struct ingest *g, const struct hl7_buf *b)
+const char *
+ingest_pbuf(struct ingest *g, const struct hl7_buf *b)
 {
-	return pstr(g, b->p ? b->p : "", b->len);
+	return ingest_pstr(g, b->p ? b->p : "", b->len);
 }
 
 /* Send a prepared statement with text parameters. */
-static enum db_rc
-send(struct side *d, const char *stmt, int n, const char *const *v,
+enum db_rc
+ingest_send_stmt(struct side *d, const char *stmt, int n, const char *const *v,
     enum qtag tag, void *ctx)
 {
 	return pgpipe_send_prepared(&d->pipe, stmt, n, v, NULL, NULL, (int)tag,
 	    ctx);
 }
 
-static int64_t
-take_id(struct idpool *pool)
+int64_t
+idpool_take(struct idpool *pool)
 {
 	return pool->n > 0 ? pool->ids[--pool->n] : 0;
 }
@@ -254,8 +207,8 @@ reserve_ids(struct ingest *g, struct side *d, struct idpool *pool,
 
 	if (pool->n >= count)
 		return DB_OK;
-	v[0] = pint(g, (int64_t)(count + ID_BLOCK));
-	return send(d, stmt, 1, v, tag, NULL);
+	v[0] = ingest_pint(g, (int64_t)(count + ID_BLOCK));
+	return ingest_send_stmt(d, stmt, 1, v, tag, NULL);
 }
 
 /* ---- sessions ---- */
@@ -479,8 +432,8 @@ handle_history(void *arg, const struct pgpipe_query *q, PGresult *res)
 }
 
 /* x's correction key (oru_result_key), in the batch's arena. */
-static const char *
-order_key(struct ingest *g, const struct oru_msg *o, const struct oru_obs *x,
+const char *
+ingest_order_key(struct ingest *g, const struct oru_msg *o, const struct oru_obs *x,
     size_t *len)
 {
 	char *k = hl7_arena_alloc(&g->arena, oru_result_key_size(o, x));
@@ -493,7 +446,7 @@ order_key(struct ingest *g, const struct oru_msg *o, const struct oru_obs *x,
 static void
 queue_message(struct ingest *g, struct ingest_work *w)
 {
-	w->reserved_id = take_id(&g->msg_ids);
+	w->reserved_id = idpool_take(&g->msg_ids);
 	rows_add_message(&g->rows, w);
 }
 
@@ -526,13 +479,13 @@ send_patients(struct ingest *g, struct side *d, struct ingest_work **ws,
 			if (p->db_id != 0 || p->pending)
 				continue;
 			p->pending = true;
-			v[0] = pstr(g, p->pid, strlen(p->pid));
-			v[1] = pstr(g, pat->authority.p, pat->authority.len);
-			if ((rc = send(d, "ins_patient", 2, v, Q_PATIENT,
+			v[0] = ingest_pstr(g, p->pid, strlen(p->pid));
+			v[1] = ingest_pstr(g, pat->authority.p, pat->authority.len);
+			if ((rc = ingest_send_stmt(d, "ins_patient", 2, v, Q_PATIENT,
 			    p)) != DB_OK)
 				return rc;
 			v[1] = rules_protocol_name(g->rules);
-			if ((rc = send(d, "sel_enroll", 2, v, Q_ENROLL,
+			if ((rc = ingest_send_stmt(d, "sel_enroll", 2, v, Q_ENROLL,
 			    p)) != DB_OK)
 				return rc;
 		}
@@ -586,10 +539,10 @@ round_trip_1b(struct ingest *g, struct side *d)
 		if (!p->enrolled)
 			continue;
 		pcache_history_begin(p, g->rules);
-		v[0] = pint(g, p->db_id);
+		v[0] = ingest_pint(g, p->db_id);
 		v[1] = rules_protocol_name(g->rules);
-		if ((rc = send(d, "sel_history", 1, v, Q_HISTORY, p)) != DB_OK ||
-		    (rc = send(d, "sel_open_alerts", 2, v, Q_OPEN_ALERTS,
+		if ((rc = ingest_send_stmt(d, "sel_history", 1, v, Q_HISTORY, p)) != DB_OK ||
+		    (rc = ingest_send_stmt(d, "sel_open_alerts", 2, v, Q_OPEN_ALERTS,
 		    p)) != DB_OK)
 			return rc;
 	}
@@ -604,297 +557,6 @@ round_trip_1b(struct ingest *g, struct side *d)
 		}
 	return DB_OK;
 }
-
-/* ---- round trip 2: rows the rules decide ---- */
-
-static enum db_rc
-send_alert(struct ingest *g, struct side *d, struct ingest_work *w, struct pcache *p,
-    int64_t id, const char *kind, const char *severity,
-    enum rules_analyte a, int grade, int64_t obs, const struct hl7_buf *summary,
-    const struct hl7_buf *details)
-{
-	const char *v[11];
-
-	v[0] = pint(g, id);
-	v[1] = pint(g, p->db_id);
-	v[2] = rules_protocol_name(g->rules);
-	v[3] = kind;
-	v[4] = severity;
-	v[5] = rules_analyte_name(a);
-	v[6] = grade >= 0 ? pint(g, grade) : NULL;
-	v[7] = obs > 0 ? pint(g, obs) : NULL;
-	v[8] = pint(g, w->message_id);
-	v[9] = pbuf(g, summary);
-	v[10] = details && details->len ? pbuf(g, details) : "{}";
-	w->nalerts++;	/* counted in g->alerts once committed */
-	return send(d, "ins_alert", 11, v, Q_IGNORE, NULL);
-}
-
-static enum db_rc
-send_id_param(struct ingest *g, struct side *d, const char *stmt, int64_t a, int64_t b)
-{
-	const char *v[2] = { pint(g, a), pint(g, b) };
-
-	return send(d, stmt, b != 0 ? 2 : 1, v, Q_IGNORE, NULL);
-}
-
-static enum db_rc
-toxicity_alert(struct ingest *g, struct side *d, struct ingest_work *w, struct pcache *p,
-    const struct oru_obs *x, const struct rules_eval *ev, int64_t obs_id)
-{
-	struct rules_alert_decision dec;
-	struct alert_who who;
-	int64_t id;
-
-	rules_alert_decide(g->rules, ev, p->open, p->nopen, &dec);
-	if (dec.kind == RULES_ALERT_NONE)
-		return DB_OK;
-	if (dec.kind != RULES_ALERT_DATA_QUALITY &&
-	    p->phase != RULES_PHASE_TREATMENT)
-		return DB_OK;	/* screening: eligibility speaks instead */
-	id = take_id(&g->alert_ids);
-	hl7_buf_reset(&g->tmp);
-	hl7_buf_reset(&g->tmp2);
-	who.pid = p->pid;
-	who.protocol = rules_protocol_name(g->rules);
-	if (dec.kind == RULES_ALERT_DATA_QUALITY) {
-		alert_text_data_quality(&g->tmp, &g->tmp2, ev, x, &who);
-		return send_alert(g, d, w, p, id, "data_quality",
-		    alert_text_severity(dec.kind, -1), ev->analyte, -1, obs_id,
-		    &g->tmp, &g->tmp2);
-	}
-	alert_text_toxicity(&g->tmp, &g->tmp2, ev, x,
-	    dec.kind == RULES_ALERT_ESCALATE ? p->open[dec.replaces].grade : -1,
-	    &who);
-	if (send_alert(g, d, w, p, id, "toxicity",
-	    alert_text_severity(dec.kind, ev->grade), ev->analyte, ev->grade,
-	    obs_id, &g->tmp, &g->tmp2) != DB_OK)
-		return DB_DOWN;
-	if (dec.kind == RULES_ALERT_ESCALATE) {
-		if (send_id_param(g, d, "upd_escalated",
-		    (int64_t)p->open[dec.replaces].id, id) != DB_OK)
-			return DB_DOWN;
-		pcache_drop_open(p, dec.replaces);
-	}
-	pcache_add_open(p, ev->analyte, ev->grade, id, obs_id);
-	return DB_OK;
-}
-
-static enum db_rc
-eligibility_rows(struct ingest *g, struct side *d, struct ingest_work *w, struct pcache *p,
-    int64_t at)
-{
-	struct rules_eligibility_result er;
-	struct alert_who who;
-	const char *status, *v[5];
-	struct hl7_buf *crit = &g->tmp2;
-	bool changed;
-
-	rules_eligibility(g->rules, p->h, at, &er);
-	status = rules_eligibility_name(er.status);
-	hl7_buf_reset(crit);
-	alert_text_criteria(crit, &er);
-	v[0] = pint(g, p->db_id);
-	v[1] = rules_protocol_name(g->rules);
-	v[2] = status;
-	v[3] = pint(g, w->message_id);
-	v[4] = pbuf(g, crit);
-	if (send(d, "ins_elig", 5, v, Q_IGNORE, NULL) != DB_OK)
-		return DB_DOWN;
-	changed = strcmp(p->elig, status) != 0;
-	if (!changed)
-		return DB_OK;
-	snprintf(p->elig, sizeof(p->elig), "%s", status);
-	hl7_buf_reset(&g->tmp);
-	hl7_buf_reset(&g->tmp2);
-	who.pid = p->pid;
-	who.protocol = rules_protocol_name(g->rules);
-	alert_text_eligibility(&g->tmp, &g->tmp2, &er, &who);
-	return send_alert(g, d, w, p, take_id(&g->alert_ids),
-	    "eligibility", er.status == RULES_INELIGIBLE ? "warning" : "info",
-	    RULES_NONE, -1, 0, &g->tmp, &g->tmp2);
-}
-
-static enum db_rc
-hold_rows(struct ingest *g, struct side *d, struct ingest_work *w, struct pcache *p,
-    int64_t at, bool *state_changed)
-{
-	struct rules_hold_event ev[RULES_MAX_HOLD_RULES * 2];
-	struct alert_who who = { p->pid, rules_protocol_name(g->rules) };
-	size_t i, n;
-	int64_t obs;
-
-	n = rules_hold_step(g->rules, p->h, at, p->hold, ev,
-	    sizeof(ev) / sizeof(ev[0]));
-	for (i = 0; i < n; i++) {
-		*state_changed = true;
-		hl7_buf_reset(&g->tmp);
-		hl7_buf_reset(&g->tmp2);
-		obs = ev[i].kind == RULES_HOLD_STOP && ev[i].because != NULL ?
-		    (int64_t)ev[i].because->ev.id : 0;
-		alert_text_hold(&g->tmp, &g->tmp2, &ev[i], &who);
-		if (send_alert(g, d, w, p, take_id(&g->alert_ids),
-		    ev[i].kind == RULES_HOLD_STOP ? "hold" : "resume",
-		    ev[i].kind == RULES_HOLD_STOP ? "critical" : "info",
-		    ev[i].because ? ev[i].because->ev.analyte : RULES_NONE, -1,
-		    obs, &g->tmp, &g->tmp2) != DB_OK)
-			return DB_DOWN;
-	}
-	return DB_OK;
-}
-
-static enum db_rc
-update_enrollment(struct ingest *g, struct side *d, struct pcache *p)
-{
-	const char *v[4];
-	struct hl7_buf *b = &g->tmp2;
-	size_t i;
-	bool first = true;
-
-	hl7_buf_reset(b);
-	hl7_buf_addc(b, '{');
-	for (i = 0; i < rules_hold_count(g->rules); i++) {
-		if (!p->hold[i].held)
-			continue;
-		hl7_buf_printf(b, "%s", first ? "" : ",");
-		json_strz(b, rules_hold_name(g->rules, i));
-		hl7_buf_printf(b, ":%lld", (long long)p->hold[i].since);
-		first = false;
-	}
-	hl7_buf_addc(b, '}');
-	v[0] = pint(g, p->db_id);
-	v[1] = rules_protocol_name(g->rules);
-	v[2] = p->elig[0] ? p->elig : NULL;
-	v[3] = pbuf(g, b);
-	return send(d, "upd_enroll", 4, v, Q_IGNORE, NULL);
-}
-
-/*
- * A correction replaces, a deletion retracts, earlier results: their
- * alerts are closed, and no longer count as open.
- */
-static enum db_rc
-send_replaced(struct ingest *g, struct side *d, struct pcache *p,
-    const struct rules_update *up)
-{
-	size_t k, m;
-	bool gone;
-
-	for (k = 0; k < up->nsuperseded; k++)
-		if (send_id_param(g, d, "upd_alerts_superseded",
-		    (int64_t)up->superseded[k], 0) != DB_OK)
-			return DB_DOWN;
-	for (k = 0; k < up->nretracted; k++)
-		if (send_id_param(g, d, "upd_obs_retracted",
-		    (int64_t)up->retracted[k], 0) != DB_OK ||
-		    send_id_param(g, d, "upd_alerts_retracted",
-		    (int64_t)up->retracted[k], 0) != DB_OK)
-			return DB_DOWN;
-	for (k = 0; k < p->nopen;) {
-		gone = false;
-		for (m = 0; m < up->nsuperseded && !gone; m++)
-			gone = p->open_obs[k] == (int64_t)up->superseded[m];
-		for (m = 0; m < up->nretracted && !gone; m++)
-			gone = p->open_obs[k] == (int64_t)up->retracted[m];
-		if (gone)
-			pcache_drop_open(p, k);
-		else
-			k++;
-	}
-	return DB_OK;
-}
-
-/* Everything round trip 2 sends for one patient group of one message. */
-static enum db_rc
-patient_rows(struct ingest *g, struct side *d, struct ingest_work *w,
-    const struct oru_patient *pat)
-{
-	const struct oru_msg *o = &w->oru;
-	const struct oru_obs *x;
-	struct pcache *p = pcache_get(&g->pc, pat->id.p, pat->id.len, false);
-	struct rules_result in;
-	struct rules_eval evbuf;
-	const struct rules_eval *ev;
-	struct rules_update up;
-	const struct rules_baseline *bl = NULL;
-	const char *key;
-	size_t klen;
-	int64_t id, sup, at = -1;
-	uint32_t j;
-	bool any = false, hold_changed = false, tracked;
-
-	if (p == NULL || p->db_id == 0) {
-		snprintf(g->err.msg, sizeof(g->err.msg), "patient row missing");
-		return DB_ERROR;
-	}
-	tracked = p->enrolled && p->h != NULL;
-	if (tracked)
-		bl = rules_history_baselines(p->h);
-	for (j = 0; j < pat->nobs; j++) {
-		x = &o->obs[pat->first_obs + j];
-		store_obs_to_result(x, g->o.tz_offset_min, &in);
-		/*
-		 * Rows for the seven protocol analytes only: the rules read
-		 * nothing else, and every OBX stays in messages.raw.
-		 */
-		if (rules_map(g->rules, &in, &(bool){ false },
-		    &(bool){ false }) == RULES_NONE)
-			continue;
-		id = take_id(&g->obs_ids);
-		in.id = (uint64_t)id;
-		key = order_key(g, o, x, &klen);
-		sup = 0;
-		ev = &evbuf;
-		if (tracked) {
-			rules_history_add(p->h, &in, key, klen, &up);
-			ev = &up.entry->ev;
-			if (up.nsuperseded > 0)
-				sup = (int64_t)up.superseded[0];
-		} else {
-			rules_eval(g->rules, &in, bl, &evbuf);
-			memset(&up, 0, sizeof(up));
-		}
-		rows_add_observation(&g->rows, &(struct rows_obs){
-		    .id = id, .message = w->message_id, .patient = p->db_id,
-		    .supersedes = sup, .key = key, .klen = klen, .x = x,
-		    .in = &in, .ev = ev });
-		/* A one-statement batch keeps its rows (ingest_send). */
-		if (!d->simple && g->rows.nobs >= ROWS_OBS_PER_INSERT &&
-		    rows_send_observations(&g->rows, &d->pipe) != DB_OK)
-			return DB_DOWN;
-		if (!tracked || ev->analyte == RULES_NONE)
-			continue;
-		/* Updates below may touch rows still queued: send those first. */
-		if ((up.nsuperseded > 0 || up.nretracted > 0) &&
-		    rows_send_observations(&g->rows, &d->pipe) != DB_OK)
-			return DB_DOWN;
-		any = true;
-		if (in.observed_at > at)
-			at = in.observed_at;
-		if (send_replaced(g, d, p, &up) != DB_OK)
-			return DB_DOWN;
-		if (toxicity_alert(g, d, w, p, x, ev, id) != DB_OK)
-			return DB_DOWN;
-	}
-	if (!any)
-		return DB_OK;
-	if (at < 0)
-		at = w->received_at / 1000000;
-	if (p->phase == RULES_PHASE_SCREENING) {
-		char before[16];
-
-		memcpy(before, p->elig, sizeof(before));
-		if (eligibility_rows(g, d, w, p, at) != DB_OK)
-			return DB_DOWN;
-		if (strcmp(before, p->elig) == 0)
-			return DB_OK;
-	} else if (hold_rows(g, d, w, p, at, &hold_changed) != DB_OK)
-		return DB_DOWN;
-	else if (!hold_changed)
-		return DB_OK;
-	return update_enrollment(g, d, p);
-}
-
 
 /* ---- the batch ---- */
 
@@ -1000,7 +662,7 @@ round_trip_2(struct ingest *g, struct side *d, struct ingest_work **ws,
 			continue;
 		for (j = 0; j < w->oru.npatients; j++)
 			if (w->oru.patients[j].nobs > 0 &&
-			    patient_rows(g, d, w, &w->oru.patients[j]) != DB_OK)
+			    verdict_rows(g, d, w, &w->oru.patients[j]) != DB_OK)
 				return INGEST_ERROR;
 	}
 	if (rows_send_observations(&g->rows, &d->pipe) != DB_OK ||
@@ -1164,7 +826,7 @@ queue_simple(struct ingest *g, struct side *d, struct ingest_work **ws,
 				continue;
 			pcache_get(&g->pc, pat->id.p, pat->id.len,
 			    false)->seq = d->seq;
-			if (patient_rows(g, d, w, pat) != DB_OK)
+			if (verdict_rows(g, d, w, pat) != DB_OK)
 				return INGEST_ERROR;
 		}
 	}

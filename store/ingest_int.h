@@ -1,0 +1,93 @@
+/*
+ * ingest_int.h: what the parts of the ingest share, inside libstore only:
+ * the ingest itself, its two sessions, and the helpers that make a
+ * batch's statement parameters. The batch state machine is ingest.c;
+ * the rows the rules decide for a patient are verdict.c.
+ */
+#ifndef LABWATCH_INGEST_INT_H
+#define LABWATCH_INGEST_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hl7/buf.h"
+#include "hl7/hl7.h"
+#include "store/db.h"
+#include "store/ingest.h"
+#include "store/pcache.h"
+#include "store/pgpipe.h"
+#include "store/rows.h"
+
+/* What a query's result is for (struct pgpipe_query's tag). */
+enum qtag {
+	Q_IGNORE = 0, Q_MSGS, Q_MSG_IDS, Q_PATIENT, Q_ENROLL, Q_OBS_IDS, Q_ALERT_IDS,
+	Q_HISTORY, Q_OPEN_ALERTS,
+};
+
+/* Where a session is in a batch; the legal order is set_state()'s. */
+enum side_state { SIDE_IDLE = 0, SIDE_STARTED, SIDE_COMMITTING };
+
+
+/*
+ * One of the two sessions. Batches alternate between them, so that one
+ * batch's round trip 1 runs in one backend while the batch before it
+ * writes and commits in the other.
+ */
+struct side {
+	struct ingest *g;
+	int index;
+	struct pgpipe pipe;
+	enum side_state state;	/* set_state() only */
+	struct ingest_work **batch;	/* its batch, for RETURNING ids */
+	size_t nbatch;
+	uint64_t seq;		/* its batch's number (batches land in order) */
+	bool simple;		/* sent whole by ingest_send() */
+};
+
+/* Ids reserved from a sequence, used from the end (they ascend). */
+struct idpool {
+	int64_t *ids;
+	size_t n, cap;
+};
+
+struct ingest {
+	struct ingest_opts o;
+	struct rules *rules;
+	struct side sides[2];
+	struct pgpipe_error err;	/* of the last failed batch */
+	bool need_flush;	/* caches to forget once nothing is in flight */
+	uint64_t seq, landed;	/* batches numbered; the last one finished */
+	struct pcache_table pc;
+	struct idpool obs_ids, alert_ids, msg_ids;
+	struct rows rows;	/* the batch's message and observation rows */
+	struct hl7_arena arena;	/* parameter strings of a batch */
+	struct hl7_buf tmp, tmp2;
+	uint64_t alerts;
+	uint64_t ack_seq;
+};
+
+/* A parameter: p[0..len) made safe (text_sanitize), in the batch arena. */
+const char *ingest_pstr(struct ingest *g, const char *p, size_t len);
+/* A number as a parameter, in the batch arena. */
+const char *ingest_pint(struct ingest *g, int64_t v);
+/* A buffer's text as a parameter, in the batch arena. */
+const char *ingest_pbuf(struct ingest *g, const struct hl7_buf *b);
+/* x's correction key (oru_result_key), in the batch arena. */
+const char *ingest_order_key(struct ingest *g, const struct oru_msg *o,
+    const struct oru_obs *x, size_t *len);
+/* Send a prepared statement with text parameters on d. */
+LW_MUSTCHECK enum db_rc ingest_send_stmt(struct side *d, const char *stmt,
+    int n, const char *const *v, enum qtag tag, void *ctx);
+/* The next reserved id (0 when none is left). */
+int64_t idpool_take(struct idpool *pool);
+
+/*
+ * Round trip 2 for one patient group of one message (w went in): its
+ * observation rows, and the alerts, verdicts and state updates the rules
+ * decide, sent on d. DB_ERROR when the patient's row is missing.
+ */
+LW_MUSTCHECK enum db_rc verdict_rows(struct ingest *g, struct side *d,
+    struct ingest_work *w, const struct oru_patient *pat);
+
+#endif
