@@ -13,8 +13,6 @@
  * only after A has, so batches still land in order. Each batch has its
  * own work slots (struct batch).
  */
-#include "store.h"
-
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -26,66 +24,8 @@
 #include <unistd.h>
 
 #include "hl7/xmalloc.h"
-#include "ingest.h"
 #include "rules/rules.h"
-#include "pidset.h"
-#include "spool.h"
-
-#define RECONNECT_SECONDS 1
-#define SPLIT_MIN 2
-/*
- * Spooled frames drained per batch of live frames that arrive during a
- * drain: a live sender waits for about this many, not the whole spool.
- */
-#define DRAIN_SHARE 32
-/*
- * Frame bytes per transaction: a batch's raw frames travel as one bytea
- * array, and PostgreSQL takes no message over 1 GB (256 frames of the
- * 8 MiB max_message_size would be 2 GB).
- */
-#define BATCH_BYTES (64u << 20)
-
-struct store {
-	struct store_config cfg;
-	struct ingest_opts iopts;
-	struct rules *rules;
-	struct rules *next_rules;	/* from a reload, taken by the writer */
-	struct ingest *g;
-	struct spool *spool;
-
-	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct store_item *in_head, *in_tail;
-	struct store_item *out_head, *out_tail;
-	size_t pending;
-	bool stopping;
-	int efd;
-
-	struct spool *dead;		/* what the database refuses even quarantined */
-
-	struct store_stats stats;
-	time_t last_connect;
-	enum { LOGGED_UNKNOWN, LOGGED_UP, LOGGED_DOWN } db_state;	/* as last logged */
-	time_t down_since;
-	bool drain_stalled;		/* the last drain step failed: wait */
-	time_t last_live;		/* live frames last met a draining spool */
-
-	struct batch {
-		struct ingest_work *works;	/* batch_max reusable slots */
-		struct ingest_work **wp;
-		struct store_item **items;
-		size_t n;
-	} batches[2];
-	struct batch *flight;		/* committing in the background */
-	char **copies;			/* drained spool records' bytes */
-	int *spool_rcs;			/* spool_batch's, one per slot */
-	uint8_t *counted;		/* drain_step's: order_kind() */
-	struct ingest_work **direct;	/* write_alone's, one per slot */
-	bool *behind;			/* write_alone's: goes behind the spool */
-	struct pidset spooled;		/* patients with frames in the spool */
-	size_t *copycap;
-};
+#include "store/store_int.h"
 
 static const char *const outcome_names[STORE_NOUTCOMES] = {
 	"processed", "duplicate", "ignored", "quarantined", "spooled",
@@ -98,11 +38,8 @@ store_outcome_name(enum store_outcome o)
 	return o < STORE_NOUTCOMES ? outcome_names[o] : "?";
 }
 
-static void slog(struct store *s, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-slog(struct store *s, int level, const char *fmt, ...)
+void
+store_log(struct store *s, int level, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -236,11 +173,11 @@ complete(struct store *s, struct store_item **items, size_t n)
 	s->stats.spooled_pending = spool_pending(s->spool);
 	pthread_mutex_unlock(&s->mu);
 	if (write(s->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		slog(s, 0, "completion wakeup: %s", strerror(errno));
+		store_log(s, 0, "completion wakeup: %s", strerror(errno));
 }
 
-static void
-set_work(struct ingest_work *w, enum store_frame_kind kind, const char *data,
+void
+store_set_work(struct ingest_work *w, enum store_frame_kind kind, const char *data,
     size_t len, size_t total, const char *peer, int64_t at, const char *ref)
 {
 	w->kind = kind;
@@ -257,11 +194,11 @@ set_work(struct ingest_work *w, enum store_frame_kind kind, const char *data,
  * The database went away or stopped taking writes (cause, freed here):
  * said once, not at every retry, so that an outage is two lines.
  */
-static void
-db_down(struct store *s, char *cause)
+void
+store_db_down(struct store *s, char *cause)
 {
 	if (s->db_state != LOGGED_DOWN) {
-		slog(s, 1, "database unreachable or not taking writes: %s; "
+		store_log(s, 1, "database unreachable or not taking writes: %s; "
 		    "frames go to the spool until it is back", cause);
 		s->db_state = LOGGED_DOWN;
 		s->down_since = time(NULL);
@@ -273,19 +210,19 @@ db_down(struct store *s, char *cause)
  * A write went in. After an outage, say so once, with what the spool
  * held when the first write after it started (frames, bytes).
  */
-static void
-db_up(struct store *s, uint64_t frames, uint64_t bytes)
+void
+store_db_up(struct store *s, uint64_t frames, uint64_t bytes)
 {
 	if (s->db_state == LOGGED_DOWN)
-		slog(s, 2, "database back after %lld s; the spool holds %llu "
+		store_log(s, 2, "database back after %lld s; the spool holds %llu "
 		    "frames (%llu bytes)", (long long)(time(NULL) -
 		    s->down_since), (unsigned long long)frames,
 		    (unsigned long long)bytes);
 	s->db_state = LOGGED_UP;
 }
 
-static bool
-try_connect(struct store *s)
+bool
+store_try_connect(struct store *s)
 {
 	time_t now = time(NULL);
 	char *cause = NULL;
@@ -296,417 +233,22 @@ try_connect(struct store *s)
 		return false;
 	s->last_connect = now;
 	if (ingest_connect(s->g, &cause) != INGEST_OK) {
-		db_down(s, cause);
+		store_db_down(s, cause);
 		return false;
 	}
 	if (s->db_state == LOGGED_UNKNOWN)
-		slog(s, 2, "database connected");
+		store_log(s, 2, "database connected");
 	return true;
 }
 
-static void
-count_batch(struct store *s, enum ingest_rc rc)
+void
+store_count_batch(struct store *s, enum ingest_rc rc)
 {
 	pthread_mutex_lock(&s->mu);
 	s->stats.batches++;
 	if (rc != INGEST_OK)
 		s->stats.commits_failed++;
 	pthread_mutex_unlock(&s->mu);
-}
-
-/* Why a message is quarantined after the database refused it (static). */
-static const char *
-refusal_reason(const char *sqlstate)
-{
-	static const struct {
-		const char *class, *why;
-	} reasons[] = {
-		{ "22", "the database refused the message: a value it holds "
-		    "is not valid (data exception)" },
-		{ "23", "the database refused the message: it breaks a "
-		    "constraint" },
-		{ "54", "the database refused the message: a value it holds "
-		    "is too large" },
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
-		if (strncmp(sqlstate, reasons[i].class, 2) == 0)
-			return reasons[i].why;
-	return "the database refused the message";
-}
-
-/*
- * Keep w's frame in the dead-letter file (the spool's format, never
- * drained), when the database refuses even its quarantine row. It is
- * then accounted for: quarantined, AE. false when even that failed.
- */
-static bool
-dead_letter(struct store *s, struct ingest_work *w)
-{
-	int rc = spool_append(s->dead, (uint8_t)w->kind, w->received_at,
-	    (uint64_t)w->total, w->peer, w->data, w->len);
-
-	if (rc != 0) {
-		slog(s, 0, "dead-letter file %s.dead: %s", s->cfg.spool_path,
-		    rc > 0 ? "full" : strerror(errno));
-		return false;
-	}
-	slog(s, 0, "a frame from %s was refused by the database even as "
-	    "quarantined: kept in the dead-letter file %s.dead", w->peer,
-	    s->cfg.spool_path);
-	w->quarantine = true;
-	w->reason = "the database refused the message: kept in the "
-	    "dead-letter file";
-	w->err_code = HL7_ERR_INTERNAL;
-	w->ack_code[1] = 'E';	/* do not send it again as it is */
-	w->outcome = STORE_QUARANTINED;
-	pthread_mutex_lock(&s->mu);
-	s->stats.dead_letters++;
-	pthread_mutex_unlock(&s->mu);
-	return true;
-}
-
-/* What became of a work written alone. */
-enum alone {
-	ALONE_DONE,	/* written, quarantined or dead-lettered: settled */
-	ALONE_DOWN,	/* the database cannot be reached: nothing written */
-	ALONE_STUCK,	/* refused, and its quarantine row refused for a
-			   reason of the database's own (permissions, disk):
-			   this message, or every message? */
-};
-
-/* A write alone that went in, or found the database gone (cause freed). */
-static enum alone
-settled_or_down(struct store *s, enum ingest_rc rc, char *cause)
-{
-	if (rc == INGEST_DOWN) {
-		db_down(s, cause);
-		return ALONE_DOWN;
-	}
-	free(cause);
-	return ALONE_DONE;
-}
-
-/*
- * w alone, after its batch was refused: written, or quarantined with the
- * reason when the database refuses it, or dead-lettered when it refuses
- * even that for what the row holds.
- */
-static enum alone
-write_alone_work(struct store *s, struct ingest_work *w)
-{
-	struct {	/* what ingest_quarantine() changes */
-		bool quarantine, ignored;
-		const char *reason;
-		int err_code;
-		char ack_code[sizeof(w->ack_code)];
-	} was;
-	char *cause = NULL;
-	char state[6];
-	enum ingest_rc rc;
-	int tries = 0;
-
-	/* A deadlock or a serialization failure passes: try again. */
-	do
-		rc = ingest_batch(s->g, &w, 1, &cause);
-	while (rc == INGEST_ERROR && db_transient(ingest_sqlstate(s->g)) &&
-	    ++tries < 3 && (free(cause), cause = NULL, true));
-	if (rc == INGEST_OK || rc == INGEST_DOWN)
-		return settled_or_down(s, rc, cause);
-	snprintf(state, sizeof(state), "%s", ingest_sqlstate(s->g));
-	/* Once per outage, not per frame, when it is everyone's. */
-	slog(s, s->db_state == LOGGED_DOWN ? 3 : 1, "a frame from %s was refused "
-	    "by the database (%s): quarantined", w->peer, cause);
-	free(cause);
-	cause = NULL;
-	was.quarantine = w->quarantine;
-	was.ignored = w->ignored;
-	was.reason = w->reason;
-	was.err_code = w->err_code;
-	memcpy(was.ack_code, w->ack_code, sizeof(was.ack_code));
-	rc = ingest_quarantine(s->g, w, refusal_reason(state), &cause);
-	if (rc != INGEST_OK) {
-		/* Not quarantined after all: it earns what it earned. */
-		w->quarantine = was.quarantine;
-		w->ignored = was.ignored;
-		w->reason = was.reason;
-		w->err_code = was.err_code;
-		memcpy(w->ack_code, was.ack_code, sizeof(w->ack_code));
-	}
-	if (rc == INGEST_OK || rc == INGEST_DOWN)
-		return settled_or_down(s, rc, cause);
-	if (db_fault(ingest_sqlstate(s->g))) {
-		db_down(s, cause);
-		return ALONE_STUCK;
-	}
-	slog(s, 0, "quarantine row refused too (%s)", cause);
-	free(cause);
-	if (dead_letter(s, w))
-		return ALONE_DONE;
-	if (w->spool_ref != NULL)
-		return ALONE_DOWN;	/* it stays in the spool */
-	/* Not durable anywhere: AR, the sender keeps it. */
-	w->outcome = STORE_REJECTED;
-	return ALONE_DONE;
-}
-
-/*
- * After a batch of n works failed with rc (cause freed here): a refused
- * batch is retried one by one, and a message the database refuses alone
- * is kept as quarantined. INGEST_OK, or INGEST_DOWN when the database
- * cannot take them now: a prefix of the works is then settled (written
- * alone), the others are not committed.
- *
- * A work stuck (ALONE_STUCK) is this message's fault only if the one
- * after it goes in: then it is dead-lettered, so that one message can
- * never hold back every other; if the next is stuck too, the database
- * is at fault and everything waits in the spool.
- */
-static enum ingest_rc
-retry_works(struct store *s, struct ingest_work **w, size_t n,
-    enum ingest_rc rc, char *cause)
-{
-	size_t i;
-
-	if (rc == INGEST_DOWN) {
-		db_down(s, cause);
-		return rc;
-	}
-	slog(s, s->db_state == LOGGED_DOWN ? 3 : 2, "batch of %zu refused (%s): "
-	    "written one by one", n, cause);
-	free(cause);
-	for (i = 0; i < n; i++) {
-		if (w[i]->settled)
-			continue;
-		switch (write_alone_work(s, w[i])) {
-		case ALONE_DONE:
-			w[i]->settled = true;
-			continue;
-		case ALONE_DOWN:
-			return INGEST_DOWN;
-		case ALONE_STUCK:
-			break;
-		}
-		if (i + 1 == n || write_alone_work(s, w[i + 1]) != ALONE_DONE)
-			return INGEST_DOWN;
-		w[i + 1]->settled = true;
-		if (!dead_letter(s, w[i])) {
-			if (w[i]->spool_ref != NULL)
-				return INGEST_DOWN;
-			w[i]->outcome = STORE_REJECTED;
-		}
-		w[i]->settled = true;
-		i++;
-	}
-	return INGEST_OK;
-}
-
-/* Write n prepared works, nothing else in flight. */
-static enum ingest_rc
-write_works(struct store *s, struct ingest_work **w, size_t n)
-{
-	uint64_t frames = spool_pending(s->spool);
-	uint64_t bytes = spool_pending_bytes(s->spool);
-	char *cause = NULL;
-	enum ingest_rc rc;
-
-	rc = ingest_batch(s->g, w, n, &cause);
-	count_batch(s, rc);
-	if (rc != INGEST_OK)
-		rc = retry_works(s, w, n, rc, cause);
-	if (rc == INGEST_OK)
-		db_up(s, frames, bytes);
-	return rc;
-}
-
-/*
- * What of a prepared w the spool keeps in order: nothing (0); its
- * message key (1: sender, facility and MSH-10, which tell a duplicate);
- * its key and its patients' results (2).
- */
-static uint8_t
-order_kind(const struct ingest_work *w)
-{
-	if (!w->parsed || w->quarantine)
-		return 0;
-	return w->ignored ? 1 : 2;
-}
-
-/* The message key of w, into buf (the pidset keeps it beside the PIDs). */
-static size_t
-message_key(const struct ingest_work *w, char *buf, size_t cap)
-{
-	int n = snprintf(buf, cap, "\x01%.*s\x1f%.*s\x1f%.*s",
-	    (int)w->oru.sending_app.len, w->oru.sending_app.p,
-	    (int)w->oru.sending_facility.len, w->oru.sending_facility.p,
-	    (int)w->oru.control_id.len, w->oru.control_id.p);
-
-	return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
-}
-
-/* Count w in the spool (delta 1) or out of it (-1), as kind says. */
-static void
-count_frame(struct store *s, const struct ingest_work *w, uint8_t kind,
-    int delta)
-{
-	const struct oru_patient *p;
-	char key[1024];
-	size_t klen;
-	uint32_t j;
-
-	if (kind == 0)
-		return;
-	klen = message_key(w, key, sizeof(key));
-	if (delta > 0)
-		pidset_add(&s->spooled, key, klen);
-	else
-		pidset_remove(&s->spooled, key, klen);
-	for (j = 0; kind == 2 && j < w->oru.npatients; j++) {
-		p = &w->oru.patients[j];
-		if (p->nobs == 0)
-			continue;
-		if (delta > 0)
-			pidset_add(&s->spooled, p->id.p, p->id.len);
-		else
-			pidset_remove(&s->spooled, p->id.p, p->id.len);
-	}
-}
-
-/*
- * Whether w must wait behind the spool: a frame with the same message
- * key is there (the first copy must be the one processed), or one of
- * w's patients has results there.
- */
-static bool
-behind_spool(const struct store *s, const struct ingest_work *w)
-{
-	const struct oru_patient *p;
-	char key[1024];
-	uint8_t kind = order_kind(w);
-	uint32_t j;
-
-	if (kind == 0)
-		return false;
-	if (pidset_has(&s->spooled, key, message_key(w, key, sizeof(key))))
-		return true;
-	for (j = 0; kind == 2 && j < w->oru.npatients; j++) {
-		p = &w->oru.patients[j];
-		if (p->nobs > 0 && pidset_has(&s->spooled, p->id.p, p->id.len))
-			return true;
-	}
-	return false;
-}
-
-/*
- * One step of the drain: up to batch_max spooled frames into the
- * database, in order, with b's work slots. Live frames that come in
- * meanwhile go behind them in the spool (ACKed once fsync'ed), so that a
- * drain keeps the order of arrival and no live sender waits for all of
- * it (see write_alone). INGEST_OK with *more when records remain.
- */
-static enum ingest_rc
-drain_step(struct store *s, struct batch *b, size_t max, bool *more)
-{
-	struct spool_rec rec;
-	size_t n, i, bytes;
-	int rc;
-
-	*more = false;
-	if (spool_pending(s->spool) == 0)
-		return INGEST_OK;
-	spool_rewind(s->spool);
-	for (n = 0, bytes = 0; n < max && n < s->cfg.batch_max &&
-	    bytes < BATCH_BYTES; n++) {
-		rc = spool_next(s->spool, &rec);
-		if (rc < 0) {
-			slog(s, 0, "spool unreadable: draining stops");
-			return INGEST_ERROR;
-		}
-		if (rc == 0)
-			break;
-		/* Records live until the next spool call: copy. */
-		if (s->copycap[n] < rec.len + 128) {
-			s->copycap[n] = rec.len + 128;
-			s->copies[n] = xreallocarray(s->copies[n],
-			    s->copycap[n], 1);
-		}
-		memcpy(s->copies[n], rec.data, rec.len);
-		bytes += rec.len;
-		snprintf(s->copies[n] + rec.len, 64, "%s", rec.peer);
-		snprintf(s->copies[n] + rec.len + 64, 64, "%s", rec.ref);
-		set_work(&b->works[n], (enum store_frame_kind)rec.kind,
-		    s->copies[n], rec.len, rec.total, s->copies[n] + rec.len,
-		    rec.received_at, s->copies[n] + rec.len + 64);
-		ingest_prepare(s->g, &b->works[n]);
-		s->counted[n] = order_kind(&b->works[n]);
-		b->wp[n] = &b->works[n];
-	}
-	if (n == 0)
-		return INGEST_OK;
-	if (write_works(s, b->wp, n) != INGEST_OK) {
-		/*
-		 * Those written alone before it failed are in: past them,
-		 * so that nothing of theirs (a dead letter, a log line) is
-		 * done twice.
-		 */
-		for (i = 0; i < n && b->works[i].settled; i++)
-			;
-		spool_rewind(s->spool);
-		if (i > 0) {
-			while (i-- > 0) {
-				(void)spool_next(s->spool, &rec);
-				count_frame(s, &b->works[i], s->counted[i],
-				    -1);
-			}
-			if (spool_mark_drained(s->spool) != 0)
-				slog(s, 0, "spool: cannot record the drain: %s",
-				    strerror(errno));
-			spool_rewind(s->spool);
-		}
-		return INGEST_DOWN;
-	}
-	if (spool_mark_drained(s->spool) != 0) {
-		slog(s, 0, "spool: cannot record the drain: %s",
-		    strerror(errno));
-		return INGEST_ERROR;
-	}
-	for (i = 0; i < n; i++) {
-		count_frame(s, &b->works[i], s->counted[i], -1);
-		/* Already ACKed: they count like live frames do. */
-		if (b->works[i].outcome == STORE_QUARANTINED ||
-		    b->works[i].outcome == STORE_REJECTED)
-			slog(s, b->works[i].outcome == STORE_REJECTED ? 0 : 1,
-			    "spooled frame from %s %s: %s", b->works[i].peer,
-			    store_outcome_name(b->works[i].outcome),
-			    b->works[i].reason ? b->works[i].reason : "");
-		pthread_mutex_lock(&s->mu);
-		s->stats.outcomes[b->works[i].outcome]++;
-		pthread_mutex_unlock(&s->mu);
-	}
-	pthread_mutex_lock(&s->mu);
-	s->stats.spooled_pending = spool_pending(s->spool);
-	pthread_mutex_unlock(&s->mu);
-	if (spool_pending(s->spool) == 0) {
-		pidset_clear(&s->spooled);
-		slog(s, 2, "spool drained");
-	}
-	*more = spool_pending(s->spool) > 0;
-	return INGEST_OK;
-}
-
-/*
- * One drain step of at most max frames if the database is there; notes a
- * stalled drain. True when the spool is empty after it.
- */
-static bool
-drain(struct store *s, struct batch *b, size_t max)
-{
-	bool more = false;
-
-	s->drain_stalled = !try_connect(s) ||
-	    drain_step(s, b, max, &more) != INGEST_OK;
-	return !s->drain_stalled && !more;
 }
 
 /* The ACK an item earns, once its fate is known. */
@@ -771,11 +313,11 @@ spool_batch(struct store *s, struct batch *b)
 		    (uint8_t)it->kind, it->received_at, (uint64_t)it->total,
 		    it->peer, it->data, it->len);
 		if (rcs[i] < 0)
-			slog(s, 0, "spool write failed: %s", strerror(errno));
+			store_log(s, 0, "spool write failed: %s", strerror(errno));
 	}
 	synced = spool_sync(s->spool) == 0;
 	if (!synced)
-		slog(s, 0, "spool sync failed: %s", strerror(errno));
+		store_log(s, 0, "spool sync failed: %s", strerror(errno));
 	for (i = 0; i < b->n; i++) {
 		it = b->items[i];
 		rc = rcs[i];
@@ -783,7 +325,7 @@ spool_batch(struct store *s, struct batch *b)
 			finish_item(s, it, &b->works[i], b->works[i].outcome,
 			    NULL);
 		else if (rc == 0 && synced) {
-			count_frame(s, &b->works[i], order_kind(&b->works[i]),
+			drain_count(s, &b->works[i], drain_order_kind(&b->works[i]),
 			    1);
 			finish_item(s, it, &b->works[i], STORE_SPOOLED, NULL);
 		}
@@ -812,45 +354,45 @@ write_alone(struct store *s, struct batch *b)
 	/* The rest of the spool fits in one step: drain it first. */
 	if (spool_pending(s->spool) > 0 &&
 	    spool_pending(s->spool) <= DRAIN_SHARE)
-		(void)drain(s, other, DRAIN_SHARE);
+		(void)drain_some(s, other, DRAIN_SHARE);
 	if (spool_pending(s->spool) == 0) {
-		if (try_connect(s) &&
-		    write_works(s, b->wp, b->n) == INGEST_OK) {
+		if (store_try_connect(s) &&
+		    store_write_works(s, b->wp, b->n) == INGEST_OK) {
 			done(s, b);
 			return;
 		}
-	} else if (try_connect(s)) {
+	} else if (store_try_connect(s)) {
 		/*
 		 * A frame sent behind counts at once, so that a later frame
 		 * of the batch sharing a patient or a key goes behind too;
 		 * spool_batch() counts it for good.
 		 */
 		for (i = 0; i < b->n; i++) {
-			s->behind[i] = behind_spool(s, b->wp[i]);
+			s->behind[i] = drain_behind(s, b->wp[i]);
 			if (!s->behind[i])
 				s->direct[nd++] = b->wp[i];
 			else
-				count_frame(s, b->wp[i], order_kind(b->wp[i]),
+				drain_count(s, b->wp[i], drain_order_kind(b->wp[i]),
 				    1);
 		}
 		for (i = 0; i < b->n; i++)
 			if (s->behind[i])
-				count_frame(s, b->wp[i], order_kind(b->wp[i]),
+				drain_count(s, b->wp[i], drain_order_kind(b->wp[i]),
 				    -1);
-		if (nd > 0 && write_works(s, s->direct, nd) == INGEST_OK)
+		if (nd > 0 && store_write_works(s, s->direct, nd) == INGEST_OK)
 			for (i = 0; i < nd; i++)
 				s->direct[i]->settled = true;
 	}
 	spool_batch(s, b);
-	(void)drain(s, other, DRAIN_SHARE);
+	(void)drain_some(s, other, DRAIN_SHARE);
 }
 
 /* b finished with rc (and cause): done, retried or spooled. */
 static void
 settle(struct store *s, struct batch *b, enum ingest_rc rc, char *cause)
 {
-	count_batch(s, rc);
-	if (rc == INGEST_OK || retry_works(s, b->wp, b->n, rc, cause) ==
+	store_count_batch(s, rc);
+	if (rc == INGEST_OK || store_retry_works(s, b->wp, b->n, rc, cause) ==
 	    INGEST_OK)
 		done(s, b);
 	else
@@ -880,7 +422,7 @@ process_one(struct store *s, struct batch *b)
 	enum ingest_rc rc;
 
 	for (i = 0; i < b->n; i++) {
-		set_work(&b->works[i], b->items[i]->kind, b->items[i]->data,
+		store_set_work(&b->works[i], b->items[i]->kind, b->items[i]->data,
 		    b->items[i]->len, b->items[i]->total, b->items[i]->peer,
 		    b->items[i]->received_at, NULL);
 		ingest_prepare(s->g, &b->works[i]);
@@ -1033,7 +575,7 @@ writer(void *arg)
 			ingest_set_rules(s->g, nr);
 			rules_free(s->rules);
 			s->rules = nr;
-			slog(s, 2, "rules reloaded: %s", rules_protocol_name(nr));
+			store_log(s, 2, "rules reloaded: %s", rules_protocol_name(nr));
 		}
 		if (n > 0)
 			process(s, b);
@@ -1041,7 +583,7 @@ writer(void *arg)
 			land(s);
 		else if (spool_pending(s->spool) > 0)
 			/* Short steps while live frames come, long ones after. */
-			(void)drain(s, &s->batches[0],
+			(void)drain_some(s, &s->batches[0],
 			    time(NULL) - s->last_live < 2 ? DRAIN_SHARE :
 			    s->cfg.batch_max);
 	}
@@ -1049,22 +591,6 @@ writer(void *arg)
 }
 
 /* At start: the patients of the frames a previous run left spooled. */
-static void
-count_spooled(struct store *s)
-{
-	struct ingest_work *w = &s->batches[0].works[0];
-	struct spool_rec rec;
-
-	spool_rewind(s->spool);
-	while (spool_next(s->spool, &rec) == 1) {
-		set_work(w, (enum store_frame_kind)rec.kind, rec.data, rec.len,
-		    rec.total, rec.peer, rec.received_at, NULL);
-		ingest_prepare(s->g, w);
-		count_frame(s, w, order_kind(w), 1);
-	}
-	spool_rewind(s->spool);
-}
-
 /* Free everything s holds (the writer is not running). */
 static void
 store_destroy(struct store *s)
@@ -1164,7 +690,7 @@ store_start(const struct store_config *cfg, char **cause)
 	if (s->dead == NULL)
 		goto fail;
 	if (spool_pending(s->dead) > 0)
-		slog(s, 1, "the dead-letter file %s.dead holds %llu frames the "
+		store_log(s, 1, "the dead-letter file %s.dead holds %llu frames the "
 		    "database refused", s->cfg.spool_path,
 		    (unsigned long long)spool_pending(s->dead));
 	s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -1187,11 +713,11 @@ store_start(const struct store_config *cfg, char **cause)
 	/* Migrations must work now; an unreachable database may come later. */
 	switch (ingest_connect(s->g, &why)) {
 	case INGEST_OK:
-		slog(s, 2, "database connected");
+		store_log(s, 2, "database connected");
 		s->db_state = LOGGED_UP;
 		break;
 	case INGEST_DOWN:
-		db_down(s, why);
+		store_db_down(s, why);
 		why = NULL;
 		break;
 	default:
@@ -1214,7 +740,7 @@ store_start(const struct store_config *cfg, char **cause)
 	s->counted = xcalloc(s->cfg.batch_max, sizeof(*s->counted));
 	s->direct = xcalloc(s->cfg.batch_max, sizeof(*s->direct));
 	s->behind = xcalloc(s->cfg.batch_max, sizeof(*s->behind));
-	count_spooled(s);
+	drain_count_spooled(s);
 	s->stats.db_up = ingest_connected(s->g);
 	s->stats.spooled_pending = spool_pending(s->spool);
 	if (pthread_create(&s->thread, NULL, writer, s) != 0) {

@@ -1,0 +1,123 @@
+/*
+ * store_int.h: what the writer's files share, inside libstore only: the
+ * store itself, and the functions store.c (the thread, its queues),
+ * refusal.c (a batch the database refuses) and drain.c (the spool
+ * emptied into the database) call in each other.
+ */
+#ifndef LABWATCH_STORE_INT_H
+#define LABWATCH_STORE_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "store/ingest.h"
+#include "store/pidset.h"
+#include "store/spool.h"
+#include "store/store.h"
+
+#define RECONNECT_SECONDS 1
+#define SPLIT_MIN 2
+/*
+ * Spooled frames drained per batch of live frames that arrive during a
+ * drain: a live sender waits for about this many, not the whole spool.
+ */
+#define DRAIN_SHARE 32
+/*
+ * Frame bytes per transaction: a batch's raw frames travel as one bytea
+ * array, and PostgreSQL takes no message over 1 GB (256 frames of the
+ * 8 MiB max_message_size would be 2 GB).
+ */
+#define BATCH_BYTES (64u << 20)
+
+struct store {
+	struct store_config cfg;
+	struct ingest_opts iopts;
+	struct rules *rules;
+	struct rules *next_rules;	/* from a reload, taken by the writer */
+	struct ingest *g;
+	struct spool *spool;
+
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct store_item *in_head, *in_tail;
+	struct store_item *out_head, *out_tail;
+	size_t pending;
+	bool stopping;
+	int efd;
+
+	struct spool *dead;		/* what the database refuses even quarantined */
+
+	struct store_stats stats;
+	time_t last_connect;
+	enum { LOGGED_UNKNOWN, LOGGED_UP, LOGGED_DOWN } db_state;	/* as last logged */
+	time_t down_since;
+	bool drain_stalled;		/* the last drain step failed: wait */
+	time_t last_live;		/* live frames last met a draining spool */
+
+	struct batch {
+		struct ingest_work *works;	/* batch_max reusable slots */
+		struct ingest_work **wp;
+		struct store_item **items;
+		size_t n;
+	} batches[2];
+	struct batch *flight;		/* committing in the background */
+	char **copies;			/* drained spool records' bytes */
+	int *spool_rcs;			/* spool_batch's, one per slot */
+	uint8_t *counted;		/* drain_step's: order_kind() */
+	struct ingest_work **direct;	/* write_alone's, one per slot */
+	bool *behind;			/* write_alone's: goes behind the spool */
+	struct pidset spooled;		/* patients with frames in the spool */
+	size_t *copycap;
+};
+
+/* Log through the store's logger (level 0 error .. 3 debug). */
+void store_log(struct store *s, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The database went away or stopped taking writes (cause freed here). */
+void store_db_down(struct store *s, char *cause);
+/* A write went in; the spool held frames/bytes when it started. */
+void store_db_up(struct store *s, uint64_t frames, uint64_t bytes);
+/* Connected, or a connection tried at most once a RECONNECT_SECONDS. */
+bool store_try_connect(struct store *s);
+/* Point w at a frame (not copied). */
+void store_set_work(struct ingest_work *w, enum store_frame_kind kind,
+    const char *data, size_t len, size_t total, const char *peer, int64_t at,
+    const char *ref);
+/* One batch written, or failed (rc). */
+void store_count_batch(struct store *s, enum ingest_rc rc);
+
+/*
+ * refusal.c. After a batch of n works failed with rc (cause freed here):
+ * a refused batch is retried one by one, and a message the database
+ * refuses alone is kept as quarantined. INGEST_OK, or INGEST_DOWN when
+ * the database cannot take them now (a prefix of them is then settled).
+ */
+enum ingest_rc store_retry_works(struct store *s, struct ingest_work **w,
+    size_t n, enum ingest_rc rc, char *cause);
+/* Write n prepared works, nothing else in flight. */
+enum ingest_rc store_write_works(struct store *s, struct ingest_work **w,
+    size_t n);
+
+/*
+ * drain.c. What of a prepared w the spool keeps in order: nothing (0);
+ * its message key (1); its key and its patients' results (2).
+ */
+uint8_t drain_order_kind(const struct ingest_work *w);
+/* Count w in the spool (delta 1) or out of it (-1), as kind says. */
+void drain_count(struct store *s, const struct ingest_work *w, uint8_t kind,
+    int delta);
+/* Whether w must wait behind what the spool holds. */
+bool drain_behind(const struct store *s, const struct ingest_work *w);
+/*
+ * One drain step of at most max frames with b's slots, if the database
+ * is there; notes a stalled drain. True when the spool is empty after it.
+ */
+bool drain_some(struct store *s, struct batch *b, size_t max);
+/* Count what the spool holds at start (the writer is not running). */
+void drain_count_spooled(struct store *s);
+
+#endif
