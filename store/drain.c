@@ -99,8 +99,8 @@ static enum ingest_rc
 drain_step(struct store *s, struct batch *b, size_t max, bool *more)
 {
 	struct spool_rec rec;
-	size_t n, i, bytes;
-	int rc;
+	size_t n, i, k, bytes;
+	enum spool_rc rc;
 
 	*more = false;
 	if (spool_pending(s->spool) == 0)
@@ -109,11 +109,11 @@ drain_step(struct store *s, struct batch *b, size_t max, bool *more)
 	for (n = 0, bytes = 0; n < max && n < s->cfg.batch_max &&
 	    bytes < BATCH_BYTES; n++) {
 		rc = spool_next(s->spool, &rec);
-		if (rc < 0) {
+		if (rc == SPOOL_IO) {
 			store_log(s, 0, "spool unreadable: draining stops");
 			return INGEST_ERROR;
 		}
-		if (rc == 0)
+		if (rc == SPOOL_END)
 			break;
 		/* Records live until the next spool call: copy. */
 		if (s->copycap[n] < rec.len + 128) {
@@ -144,19 +144,18 @@ drain_step(struct store *s, struct batch *b, size_t max, bool *more)
 			;
 		spool_rewind(s->spool);
 		if (i > 0) {
-			while (i-- > 0) {
-				(void)spool_next(s->spool, &rec);
-				drain_count(s, &b->works[i], s->counted[i],
-				    -1);
-			}
-			if (spool_mark_drained(s->spool) != 0)
+			/* Read again, or left to be drained again (no loss). */
+			for (k = 0; k < i && spool_next(s->spool, &rec) ==
+			    SPOOL_OK; k++)
+				drain_count(s, &b->works[k], s->counted[k], -1);
+			if (k == i && spool_mark_drained(s->spool) != SPOOL_OK)
 				store_log(s, 0, "spool: cannot record the drain: %s",
 				    strerror(errno));
 			spool_rewind(s->spool);
 		}
 		return INGEST_DOWN;
 	}
-	if (spool_mark_drained(s->spool) != 0) {
+	if (spool_mark_drained(s->spool) != SPOOL_OK) {
 		store_log(s, 0, "spool: cannot record the drain: %s",
 		    strerror(errno));
 		return INGEST_ERROR;
@@ -206,7 +205,7 @@ drain_count_spooled(struct store *s)
 	struct spool_rec rec;
 
 	spool_rewind(s->spool);
-	while (spool_next(s->spool, &rec) == 1) {
+	while (spool_next(s->spool, &rec) == SPOOL_OK) {
 		store_set_work(w, (enum store_frame_kind)rec.kind, rec.data, rec.len,
 		    rec.total, rec.peer, rec.received_at, NULL);
 		ingest_prepare(s->g, w);

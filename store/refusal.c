@@ -42,12 +42,12 @@ refusal_reason(const char *sqlstate)
 static bool
 dead_letter(struct store *s, struct ingest_work *w)
 {
-	int rc = spool_append(s->dead, (uint8_t)w->kind, w->received_at,
-	    (uint64_t)w->total, w->peer, w->data, w->len);
+	enum spool_rc rc = spool_append(s->dead, (uint8_t)w->kind,
+	    w->received_at, (uint64_t)w->total, w->peer, w->data, w->len);
 
-	if (rc != 0) {
+	if (rc != SPOOL_OK) {
 		store_log(s, 0, "dead-letter file %s.dead: %s", s->cfg.spool_path,
-		    rc > 0 ? "full" : strerror(errno));
+		    rc == SPOOL_FULL ? "full" : strerror(errno));
 		return false;
 	}
 	store_log(s, 0, "a frame from %s was refused by the database even as "

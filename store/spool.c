@@ -287,7 +287,7 @@ spool_close(struct spool *sp)
 	free(sp);
 }
 
-int
+enum spool_rc
 spool_write(struct spool *sp, uint8_t kind, int64_t received_at,
     uint64_t total, const char *peer, const char *data, size_t len)
 {
@@ -304,7 +304,7 @@ spool_write(struct spool *sp, uint8_t kind, int64_t received_at,
 		plen = 63;
 	n = REC_FIXED + plen + len;
 	if (sp->end + n > sp->max_bytes)
-		return 1;
+		return SPOOL_FULL;
 	/*
 	 * Records forgotten by a failed sync (or a partial write) are still
 	 * in the file past end. Overwritten by a shorter record, whole ones
@@ -314,7 +314,7 @@ spool_write(struct spool *sp, uint8_t kind, int64_t received_at,
 	 */
 	if (sp->stale) {
 		if (ftruncate(sp->fd, (off_t)sp->end) != 0)
-			return -1;
+			return SPOOL_IO;
 		sp->stale = false;
 	}
 	memset(f, 0, sizeof(f));
@@ -335,14 +335,14 @@ spool_write(struct spool *sp, uint8_t kind, int64_t received_at,
 	free(rec);
 	if (rc != 0) {
 		sp->stale = true;	/* a partial write: cut, then overwritten */
-		return -1;
+		return SPOOL_IO;
 	}
 	sp->end += n;
 	sp->pending++;
-	return 0;
+	return SPOOL_OK;
 }
 
-int
+enum spool_rc
 spool_sync(struct spool *sp)
 {
 	/* Durable before the ACK: DESIGN.md contract 1. */
@@ -354,20 +354,21 @@ spool_sync(struct spool *sp)
 		sp->pending = sp->synced_pending;
 		sp->stale = ftruncate(sp->fd, (off_t)sp->end) != 0;
 		errno = saved;
-		return -1;
+		return SPOOL_IO;
 	}
 	sp->synced_end = sp->end;
 	sp->synced_pending = sp->pending;
-	return 0;
+	return SPOOL_OK;
 }
 
-int
+enum spool_rc
 spool_append(struct spool *sp, uint8_t kind, int64_t received_at,
     uint64_t total, const char *peer, const char *data, size_t len)
 {
-	int rc = spool_write(sp, kind, received_at, total, peer, data, len);
+	enum spool_rc rc = spool_write(sp, kind, received_at, total, peer, data,
+	    len);
 
-	if (rc != 0)
+	if (rc != SPOOL_OK)
 		return rc;
 	return spool_sync(sp);
 }
@@ -390,20 +391,20 @@ spool_rewind(struct spool *sp)
 	sp->pos = sp->drained;
 }
 
-int
+enum spool_rc
 spool_next(struct spool *sp, struct spool_rec *rec)
 {
 	uint64_t size;
 
 	if (sp->pos >= sp->end)
-		return 0;
+		return SPOOL_END;
 	if (read_rec(sp, sp->pos, rec, &size) != 0)
-		return -1;
+		return SPOOL_IO;
 	sp->pos += size;
-	return 1;
+	return SPOOL_OK;
 }
 
-int
+enum spool_rc
 spool_mark_drained(struct spool *sp)
 {
 	uint64_t n = 0, off, size;
@@ -437,11 +438,11 @@ spool_mark_drained(struct spool *sp)
 			sp->drained = old_drained;
 			(void)write_header(sp);
 			errno = saved;
-			return -1;
+			return SPOOL_IO;
 		}
 		sp->end = sp->drained = sp->pos = sp->synced_end = HDR_SIZE;
 		sp->pending = sp->synced_pending = 0;
-		return write_header(sp);
+		return write_header(sp) == 0 ? SPOOL_OK : SPOOL_IO;
 	}
 	for (off = sp->drained; off < sp->pos; off += size, n++)
 		if (read_rec(sp, off, &rec, &size) != 0)
@@ -449,5 +450,5 @@ spool_mark_drained(struct spool *sp)
 	sp->drained = sp->pos;
 	sp->pending -= n < sp->pending ? n : sp->pending;
 	sp->synced_pending -= n < sp->synced_pending ? n : sp->synced_pending;
-	return write_header(sp);
+	return write_header(sp) == 0 ? SPOOL_OK : SPOOL_IO;
 }

@@ -25,6 +25,18 @@ struct spool_rec {
 
 struct spool;
 
+/* What a spool call came to. */
+enum spool_rc {
+	SPOOL_OK = 0,	/* done (spool_next: *rec holds a record) */
+	SPOOL_FULL,	/* max_bytes reached: nothing written */
+	SPOOL_IO,	/* an I/O error (errno), or a damaged record */
+	SPOOL_END,	/* spool_next: no record left */
+};
+
+#ifndef LW_MUSTCHECK
+#define LW_MUSTCHECK __attribute__((warn_unused_result))
+#endif
+
 /*
  * Open (or create) the spool file at path. A torn last record (a crash
  * mid-append) is cut off; a CRC error elsewhere is an error. Returns NULL
@@ -32,35 +44,33 @@ struct spool;
  */
 struct spool *spool_open(const char *path, uint64_t max_bytes, char **cause);
 void spool_close(struct spool *sp);
-/*
- * Append a record and fdatasync it. Returns 0; 1 when the spool is full
- * (nothing written); -1 with errno on an I/O error.
- */
-int spool_append(struct spool *sp, uint8_t kind, int64_t received_at,
+/* Append a record and fdatasync it: SPOOL_OK, SPOOL_FULL or SPOOL_IO. */
+LW_MUSTCHECK enum spool_rc spool_append(struct spool *sp, uint8_t kind, int64_t received_at,
     uint64_t total, const char *peer, const char *data, size_t len);
 /*
  * The same without the fdatasync, for a batch of frames made durable
- * together by spool_sync(): no ACK before it returned 0. 0, 1, -1 as above.
+ * together by spool_sync(): no ACK before it returned SPOOL_OK.
  */
-int spool_write(struct spool *sp, uint8_t kind, int64_t received_at,
+LW_MUSTCHECK enum spool_rc spool_write(struct spool *sp, uint8_t kind, int64_t received_at,
     uint64_t total, const char *peer, const char *data, size_t len);
 /*
- * Make what spool_write() wrote durable. -1 with errno: those records are
- * forgotten (the next write overwrites them), none may be ACKed.
+ * Make what spool_write() wrote durable. SPOOL_IO (errno): those records
+ * are forgotten (the next write overwrites them), none may be ACKed.
  */
-int spool_sync(struct spool *sp);
+LW_MUSTCHECK enum spool_rc spool_sync(struct spool *sp);
 /* Records appended and not yet drained. */
 uint64_t spool_pending(const struct spool *sp);
 /* Bytes of those records (headers included). */
 uint64_t spool_pending_bytes(const struct spool *sp);
 /* Rewind the drain cursor to the first undrained record. */
 void spool_rewind(struct spool *sp);
-/* Next record from the drain cursor: 1 and *rec, 0 at the end, -1 on error. */
-int spool_next(struct spool *sp, struct spool_rec *rec);
+/* Next record from the drain cursor: SPOOL_OK and *rec, SPOOL_END, SPOOL_IO. */
+LW_MUSTCHECK enum spool_rc spool_next(struct spool *sp, struct spool_rec *rec);
 /*
  * Everything read so far is safely in the database: when that is all of
  * the spool, empty it (with a new spool id); else remember the position.
+ * SPOOL_OK, or SPOOL_IO (errno): still what it was, drained again later.
  */
-int spool_mark_drained(struct spool *sp);
+LW_MUSTCHECK enum spool_rc spool_mark_drained(struct spool *sp);
 
 #endif

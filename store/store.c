@@ -301,21 +301,19 @@ spool_batch(struct store *s, struct batch *b)
 {
 	struct store_item *it;
 	size_t i;
-	int rc;
-
-	int *rcs = s->spool_rcs;
+	enum spool_rc rc, *rcs = s->spool_rcs;
 	bool synced;
 
 	/* Every frame written, then one fdatasync for all of them. */
 	for (i = 0; i < b->n; i++) {
 		it = b->items[i];
-		rcs[i] = b->works[i].settled ? 0 : spool_write(s->spool,
+		rcs[i] = b->works[i].settled ? SPOOL_OK : spool_write(s->spool,
 		    (uint8_t)it->kind, it->received_at, (uint64_t)it->total,
 		    it->peer, it->data, it->len);
-		if (rcs[i] < 0)
+		if (rcs[i] == SPOOL_IO)
 			store_log(s, 0, "spool write failed: %s", strerror(errno));
 	}
-	synced = spool_sync(s->spool) == 0;
+	synced = spool_sync(s->spool) == SPOOL_OK;
 	if (!synced)
 		store_log(s, 0, "spool sync failed: %s", strerror(errno));
 	for (i = 0; i < b->n; i++) {
@@ -324,14 +322,14 @@ spool_batch(struct store *s, struct batch *b)
 		if (b->works[i].settled)
 			finish_item(s, it, &b->works[i], b->works[i].outcome,
 			    NULL);
-		else if (rc == 0 && synced) {
+		else if (rc == SPOOL_OK && synced) {
 			drain_count(s, &b->works[i], drain_order_kind(&b->works[i]),
 			    1);
 			finish_item(s, it, &b->works[i], STORE_SPOOLED, NULL);
 		}
 		else
 			finish_item(s, it, &b->works[i], STORE_REJECTED,
-			    rc > 0 ? "spool full: resend later" :
+			    rc == SPOOL_FULL ? "spool full: resend later" :
 			    "cannot store the message now: resend later");
 	}
 	complete(s, b->items, b->n);

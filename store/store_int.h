@@ -66,7 +66,7 @@ struct store {
 	} batches[2];
 	struct batch *flight;		/* committing in the background */
 	char **copies;			/* drained spool records' bytes */
-	int *spool_rcs;			/* spool_batch's, one per slot */
+	enum spool_rc *spool_rcs;	/* spool_batch's, one per slot */
 	uint8_t *counted;		/* drain_step's: order_kind() */
 	struct ingest_work **direct;	/* write_alone's, one per slot */
 	bool *behind;			/* write_alone's: goes behind the spool */

@@ -120,7 +120,7 @@ add(struct spool *sp, int i)
 
 	rec_data(i, d, sizeof(d));
 	cr_assert_eq(spool_append(sp, (uint8_t)(i % 3), 1000 + i, 100u + i,
-	    "10.0.0.1:2575", d, strlen(d)), 0, "append %d", i);
+	    "10.0.0.1:2575", d, strlen(d)), SPOOL_OK, "append %d", i);
 }
 
 /* The next record must be record i; its ref in ref (may be NULL). */
@@ -131,7 +131,7 @@ expect_rec(struct spool *sp, int i, char *ref)
 	char d[128];
 
 	rec_data(i, d, sizeof(d));
-	cr_assert_eq(spool_next(sp, &r), 1, "record %d: not read", i);
+	cr_assert_eq(spool_next(sp, &r), SPOOL_OK, "record %d: not read", i);
 	cr_assert_eq(r.kind, i % 3, "record %d: kind", i);
 	cr_assert_eq(r.received_at, 1000 + i, "record %d: received_at", i);
 	cr_assert_eq(r.total, 100u + i, "record %d: total", i);
@@ -147,7 +147,7 @@ expect_end(struct spool *sp)
 {
 	struct spool_rec r;
 
-	cr_assert_eq(spool_next(sp, &r), 0, "a record past the end: %s", r.ref);
+	cr_assert_eq(spool_next(sp, &r), SPOOL_END, "a record past the end: %s", r.ref);
 }
 
 /* The spool id of a ref "SPOOLID:OFFSET", and its offset. */
@@ -227,7 +227,7 @@ expect_appends(struct spool *sp, const char *id)
 	size_t i;
 
 	for (i = 0; i < N(appends); i++) {
-		cr_assert_eq(spool_next(sp, &r), 1, "%s: not read",
+		cr_assert_eq(spool_next(sp, &r), SPOOL_OK, "%s: not read",
 		    appends[i].name);
 		cr_assert_eq(r.kind, appends[i].kind, "%s: kind %u",
 		    appends[i].name, r.kind);
@@ -267,10 +267,10 @@ Test(spool, append_and_read_back)
 	for (i = 0; i < N(appends); i++)
 		cr_assert_eq(spool_append(sp, appends[i].kind,
 		    appends[i].received_at, appends[i].total, appends[i].peer,
-		    appends[i].data, appends[i].len), 0, "%s: append",
+		    appends[i].data, appends[i].len), SPOOL_OK, "%s: append",
 		    appends[i].name);
 	cr_assert_eq(spool_pending(sp), N(appends));
-	cr_assert_eq(spool_next(sp, &r), 1);
+	cr_assert_eq(spool_next(sp, &r), SPOOL_OK);
 	ref_split(r.ref, id);
 	spool_rewind(sp);
 	expect_appends(sp, id);
@@ -294,9 +294,9 @@ Test(spool, write_then_sync_a_batch)
 	for (i = 0; i < 3; i++) {
 		rec_data(i, d, sizeof(d));
 		cr_assert_eq(spool_write(sp, (uint8_t)(i % 3), 1000 + i,
-		    100u + i, "10.0.0.1:2575", d, strlen(d)), 0);
+		    100u + i, "10.0.0.1:2575", d, strlen(d)), SPOOL_OK);
 	}
-	cr_assert_eq(spool_sync(sp), 0);
+	cr_assert_eq(spool_sync(sp), SPOOL_OK);
 	cr_assert_eq(spool_pending(sp), 3);
 	spool_close(sp);
 	sp = open_ok(BIG);
@@ -499,12 +499,12 @@ Test(spool, full)
 	cr_assert_eq(file_size(), max);
 	rec_data(2, d, sizeof(d));
 	cr_assert_eq(spool_append(sp, 0, 1, 1, "10.0.0.1:2575", d, strlen(d)),
-	    1);
+	    SPOOL_FULL);
 	cr_assert_eq(spool_write(sp, 0, 1, 1, "10.0.0.1:2575", d, strlen(d)),
-	    1);
+	    SPOOL_FULL);
 	/* One byte is too many too. */
-	cr_assert_eq(spool_write(sp, 0, 1, 1, "", "x", 1), 1);
-	cr_assert_eq(spool_sync(sp), 0);
+	cr_assert_eq(spool_write(sp, 0, 1, 1, "", "x", 1), SPOOL_FULL);
+	cr_assert_eq(spool_sync(sp), SPOOL_OK);
 	cr_assert_eq(spool_pending(sp), 2);
 	cr_assert_eq(spool_pending_bytes(sp), max - HDR);
 	cr_assert_eq(file_size(), max, "a full spool grew");
@@ -513,7 +513,7 @@ Test(spool, full)
 	expect_end(sp);
 
 	/* Drained, it takes records again. */
-	cr_assert_eq(spool_mark_drained(sp), 0);
+	cr_assert_eq(spool_mark_drained(sp), SPOOL_OK);
 	add(sp, 2);
 	cr_assert_eq(spool_pending(sp), 1);
 	spool_close(sp);
@@ -530,7 +530,7 @@ Test(spool, too_small_for_one_record)
 
 	rec_data(0, d, sizeof(d));
 	cr_assert_eq(spool_append(sp, 0, 1, 1, "10.0.0.1:2575", d, strlen(d)),
-	    1);
+	    SPOOL_FULL);
 	cr_assert_eq(spool_pending(sp), 0);
 	cr_assert_eq(file_size(), HDR);
 	spool_close(sp);
@@ -581,7 +581,7 @@ Test(spool, mark_drained_part_way)
 		add(sp, i);
 	expect_rec(sp, 0, refs[0]);
 	expect_rec(sp, 1, refs[1]);
-	cr_assert_eq(spool_mark_drained(sp), 0);
+	cr_assert_eq(spool_mark_drained(sp), SPOOL_OK);
 	cr_assert_eq(spool_pending(sp), 2);
 	cr_assert_eq(spool_pending_bytes(sp), rec_size(2) + rec_size(3));
 	cr_assert_eq(file_size(), rec_off(4), "a part-way mark cut the file");
@@ -613,7 +613,7 @@ Test(spool, mark_drained_fully)
 		add(sp, i);
 	for (i = 0; i < 3; i++)
 		expect_rec(sp, i, refs[i]);
-	cr_assert_eq(spool_mark_drained(sp), 0);
+	cr_assert_eq(spool_mark_drained(sp), SPOOL_OK);
 	cr_assert_eq(spool_pending(sp), 0);
 	cr_assert_eq(spool_pending_bytes(sp), 0);
 	cr_assert_eq(file_size(), HDR, "not truncated to the header");
@@ -645,7 +645,7 @@ Test(spool, mark_drained_fully_then_reopen_empty)
 
 	add(sp, 0);
 	expect_rec(sp, 0, ref0);
-	cr_assert_eq(spool_mark_drained(sp), 0);
+	cr_assert_eq(spool_mark_drained(sp), SPOOL_OK);
 	spool_close(sp);
 	sp = open_ok(BIG);
 	cr_assert_eq(spool_pending(sp), 0);
@@ -672,7 +672,7 @@ Test(spool, append_during_drain)
 	expect_rec(sp, 1, NULL);
 	expect_rec(sp, 2, NULL);
 	add(sp, 3);
-	cr_assert_eq(spool_mark_drained(sp), 0);
+	cr_assert_eq(spool_mark_drained(sp), SPOOL_OK);
 	cr_assert_eq(spool_pending(sp), 1);
 	cr_assert_eq(spool_pending_bytes(sp), rec_size(3));
 	cr_assert_eq(file_size(), rec_off(4));
@@ -683,7 +683,7 @@ Test(spool, append_during_drain)
 	expect_rec(sp, 3, again);
 	cr_assert_str_eq(again, ref3);
 	expect_end(sp);
-	cr_assert_eq(spool_mark_drained(sp), 0);
+	cr_assert_eq(spool_mark_drained(sp), SPOOL_OK);
 	cr_assert_eq(file_size(), HDR);
 	spool_close(sp);
 }
@@ -705,7 +705,7 @@ Test(spool, pending_bytes)
 		expect_rec(sp, i, NULL);
 	/* Reading alone frees nothing; the mark does. */
 	cr_assert_eq(spool_pending_bytes(sp), want);
-	cr_assert_eq(spool_mark_drained(sp), 0);
+	cr_assert_eq(spool_mark_drained(sp), SPOOL_OK);
 	cr_assert_eq(spool_pending_bytes(sp), rec_size(3) + rec_size(4));
 	spool_close(sp);
 	sp = open_ok(BIG);
@@ -726,9 +726,9 @@ sync_fails(struct spool *sp, int before)
 		add(sp, i);
 	rec_data(9, d, sizeof(d));
 	cr_assert_eq(spool_write(sp, 0, 1, 1, "10.0.0.1:2575", d, strlen(d)),
-	    0);
+	    SPOOL_OK);
 	fail_syncs = 1;
-	cr_assert_eq(spool_sync(sp), -1);
+	cr_assert_eq(spool_sync(sp), SPOOL_IO);
 	cr_assert_eq(errno, EIO);
 	cr_assert_eq(spool_pending(sp), (uint64_t)before);
 	cr_assert_eq(spool_pending_bytes(sp), rec_off(before) - HDR,
@@ -736,7 +736,7 @@ sync_fails(struct spool *sp, int before)
 	    (unsigned long long)spool_pending_bytes(sp));
 	fail_syncs = 1;
 	cr_assert_eq(spool_append(sp, 0, 1, 1, "10.0.0.1:2575", d, strlen(d)),
-	    -1);
+	    SPOOL_IO);
 	cr_assert_eq(spool_pending(sp), (uint64_t)before);
 	add(sp, before);
 	for (i = 0; i <= before; i++)
@@ -781,7 +781,7 @@ Test(spool, mark_drained_fully_sync_fails)
 	expect_rec(sp, 0, refs[0]);
 	expect_rec(sp, 1, refs[1]);
 	fail_syncs = 1;
-	cr_assert_eq(spool_mark_drained(sp), -1);
+	cr_assert_eq(spool_mark_drained(sp), SPOOL_IO);
 	cr_assert_eq(spool_pending(sp), 2);
 	cr_assert_eq(file_size(), rec_off(2));
 	spool_rewind(sp);
@@ -789,7 +789,7 @@ Test(spool, mark_drained_fully_sync_fails)
 		expect_rec(sp, i, again);
 		cr_assert_str_eq(again, refs[i]);
 	}
-	cr_assert_eq(spool_mark_drained(sp), 0);
+	cr_assert_eq(spool_mark_drained(sp), SPOOL_OK);
 	cr_assert_eq(file_size(), HDR);
 	spool_close(sp);
 }
@@ -809,9 +809,9 @@ Test(spool, sync_fails_then_a_shorter_record)
 	memset(d, 'x', sizeof(d));
 	for (i = 0; i < 3; i++)
 		cr_assert_eq(spool_write(sp, 0, 1, 1, "10.0.0.1:2575", d,
-		    sizeof(d)), 0);
+		    sizeof(d)), SPOOL_OK);
 	fail_syncs = 1;
-	cr_assert_eq(spool_sync(sp), -1);
+	cr_assert_eq(spool_sync(sp), SPOOL_IO);
 	add(sp, 1);
 	expect_rec(sp, 0, NULL);
 	expect_rec(sp, 1, ref);
@@ -840,13 +840,13 @@ Test(spool, sync_and_cut_fail_then_a_shorter_record)
 	memset(d, 'x', sizeof(d));
 	for (i = 0; i < 3; i++)
 		cr_assert_eq(spool_write(sp, 0, 1, 1, "10.0.0.1:2575", d,
-		    sizeof(d)), 0);
+		    sizeof(d)), SPOOL_OK);
 	fail_syncs = fail_truncs = 1;
-	cr_assert_eq(spool_sync(sp), -1);
+	cr_assert_eq(spool_sync(sp), SPOOL_IO);
 	cr_assert_eq(errno, EIO);
 	/* The cut fails again: nothing written. */
 	fail_truncs = 1;
-	cr_assert_eq(spool_write(sp, 0, 1, 1, "p", "x", 1), -1);
+	cr_assert_eq(spool_write(sp, 0, 1, 1, "p", "x", 1), SPOOL_IO);
 	cr_assert_eq(spool_pending(sp), 1);
 	add(sp, 1);
 	cr_assert_eq(file_size(), rec_off(2));
@@ -872,7 +872,7 @@ Test(spool, mark_drained_fully_cut_fails)
 	expect_rec(sp, 0, refs[0]);
 	expect_rec(sp, 1, refs[1]);
 	fail_truncs = 1;
-	cr_assert_eq(spool_mark_drained(sp), -1);
+	cr_assert_eq(spool_mark_drained(sp), SPOOL_IO);
 	cr_assert_eq(spool_pending(sp), 2);
 	cr_assert_eq(spool_pending_bytes(sp), rec_off(2) - HDR);
 	spool_rewind(sp);
@@ -890,7 +890,7 @@ Test(spool, mark_drained_fully_cut_fails)
 		cr_assert_str_eq(again, refs[i]);
 	}
 	/* Emptied at last: a new id. */
-	cr_assert_eq(spool_mark_drained(sp), 0);
+	cr_assert_eq(spool_mark_drained(sp), SPOOL_OK);
 	cr_assert_eq(file_size(), HDR);
 	add(sp, 2);
 	expect_rec(sp, 2, ref);
@@ -925,7 +925,7 @@ Test(spool, mark_drained_fully_fails_then_append)
 		expect_rec(sp, 0, NULL);
 		fail_syncs = fails[f].syncs;
 		fail_truncs = fails[f].truncs;
-		cr_assert_eq(spool_mark_drained(sp), -1, "%s", fails[f].name);
+		cr_assert_eq(spool_mark_drained(sp), SPOOL_IO, "%s", fails[f].name);
 		add(sp, 1);
 		expect_rec(sp, 1, ref);
 		/* The drain stores record 1 under ref, then crashes. */
