@@ -270,7 +270,7 @@ cmd_alerts(int argc, char **argv)
 	}
 	/* LISTEN before the first listing: nothing falls between the two. */
 	if (want_follow && db_exec(c, "listen", "LISTEN labwatch_alert",
-	    &cause) != 0) {
+	    &cause) != DB_OK) {
 		PQfinish(c);
 		return cli_db_fail("alerts", cause);
 	}

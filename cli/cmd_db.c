@@ -36,7 +36,7 @@ cli_db_open(const char *cmd, const char *db, int need_schema, int *exit_code)
 {
 	char *cause = NULL;
 	PGconn *c;
-	int ready;
+	bool ready;
 
 	*exit_code = 2;
 	c = db_connect(db_conninfo(db), "labwatch", &cause);
@@ -46,18 +46,17 @@ cli_db_open(const char *cmd, const char *db, int need_schema, int *exit_code)
 		return NULL;
 	}
 	if (need_schema) {
-		ready = db_schema_ready(c, &cause);
-		if (ready == 0) {
+		if (db_schema_ready(c, &ready, &cause) != DB_OK)
+			goto fail;
+		if (!ready) {
 			fprintf(stderr, "labwatch %s: the database has no "
 			    "labwatch schema: run labwatch migrate\n", cmd);
 			*exit_code = 1;
 			PQfinish(c);
 			return NULL;
 		}
-		if (ready < 0)
-			goto fail;
 	}
-	if (db_set_search_path(c, &cause) != 0)
+	if (db_set_search_path(c, &cause) != DB_OK)
 		goto fail;
 	return c;
 fail:

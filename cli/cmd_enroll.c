@@ -183,7 +183,7 @@ enroll(PGconn *c, const char *id, const char *protocol, const char *phase,
 	struct hl7_buf b;
 	PGresult *r = NULL;
 
-	if (db_exec(c, "begin", "BEGIN", &cause) != 0)
+	if (db_exec(c, "begin", "BEGIN", &cause) != DB_OK)
 		return cli_db_fail("enroll", cause);
 	p[0] = id;
 	r = db_query(c, "insert the patient", "INSERT INTO patients "
@@ -215,7 +215,7 @@ enroll(PGconn *c, const char *id, const char *protocol, const char *phase,
 	r = db_query(c, "write the enrollment", enroll_sql, 7, p, &cause);
 	if (r == NULL)
 		goto fail;
-	if (db_exec(c, "commit", "COMMIT", &cause) != 0)
+	if (db_exec(c, "commit", "COMMIT", &cause) != DB_OK)
 		goto fail;
 	hl7_buf_init(&b);
 	cli_json_row(&b, r, 0);

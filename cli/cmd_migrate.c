@@ -64,6 +64,7 @@ cmd_migrate(int argc, char **argv)
 	char *cause = NULL;
 	PGconn *c;
 	int ch, applied = 0, rc;
+	enum db_rc drc;
 
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -90,10 +91,10 @@ cmd_migrate(int argc, char **argv)
 	if ((c = cli_db_open("migrate", db, 0, &rc)) == NULL)
 		return rc;
 	hl7_buf_init(&b);
-	rc = store_migrate_each(c, dir, print_applied, &b, &applied, &cause);
+	drc = store_migrate_each(c, dir, print_applied, &b, &applied, &cause);
 	hl7_buf_free(&b);
 	PQfinish(c);
-	if (rc != 0)
+	if (drc != DB_OK)
 		return cli_db_fail("migrate", cause);
 	fprintf(stderr, "labwatch migrate: %d migration%s applied\n", applied,
 	    applied == 1 ? "" : "s");

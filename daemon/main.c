@@ -261,7 +261,7 @@ reload(struct daemon *d)
 		log_error("reload: %s; keeping the running configuration", cause);
 		goto fail;
 	}
-	if (store_reload_rules(d->store, config_protocol(next), &cause) == -1) {
+	if (!store_reload_rules(d->store, config_protocol(next), &cause)) {
 		log_error("reload: protocol: %s; keeping the running "
 		    "configuration", cause);
 		goto fail;

@@ -208,7 +208,7 @@ db_transient(const char *sqlstate)
 	return STATE_IN(sqlstate, transient);
 }
 
-int
+enum db_rc
 db_check(PGconn *c, const PGresult *r, const char *what, char **cause)
 {
 	char *msg;
@@ -217,20 +217,23 @@ db_check(PGconn *c, const PGresult *r, const char *what, char **cause)
 	case PGRES_COMMAND_OK:
 	case PGRES_TUPLES_OK:
 	case PGRES_EMPTY_QUERY:
-		return 0;
+		return DB_OK;
 	default:
 		msg = db_error(c, r);
 		*cause = xasprintf("%s: %s", what, msg);
 		free(msg);
-		return -1;
+		if (c != NULL && PQstatus(c) != CONNECTION_OK)
+			return DB_DOWN;
+		return db_classify(r != NULL ?
+		    PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL);
 	}
 }
 
-int
+enum db_rc
 db_exec(PGconn *c, const char *what, const char *sql, char **cause)
 {
 	PGresult *r;
-	int rc;
+	enum db_rc rc;
 
 	/* The last statement's result; a failure stops PQexec there. */
 	r = PQexec(c, sql);
@@ -246,14 +249,14 @@ db_query(PGconn *c, const char *what, const char *sql, int n,
 	PGresult *r;
 
 	r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
-	if (db_check(c, r, what, cause) != 0) {
+	if (db_check(c, r, what, cause) != DB_OK) {
 		PQclear(r);
 		return NULL;
 	}
 	return r;
 }
 
-int
+enum db_rc
 db_set_search_path(PGconn *c, char **cause)
 {
 	return db_exec(c, "set search_path",
@@ -261,18 +264,18 @@ db_set_search_path(PGconn *c, char **cause)
 	    cause);
 }
 
-int
-db_schema_ready(PGconn *c, char **cause)
+enum db_rc
+db_schema_ready(PGconn *c, bool *ready, char **cause)
 {
 	PGresult *r;
-	int ready;
+	enum db_rc rc;
 
-	r = db_query(c, "look for schema labwatch",
-	    "SELECT pg_catalog.to_regclass('labwatch.schema_migrations') "
-	    "IS NOT NULL", 0, NULL, cause);
-	if (r == NULL)
-		return -1;
-	ready = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	*ready = false;
+	r = PQexec(c, "SELECT pg_catalog.to_regclass('labwatch.schema_migrations')"
+	    " IS NOT NULL");
+	if ((rc = db_check(c, r, "look for schema labwatch", cause)) == DB_OK)
+		*ready = PQntuples(r) == 1 &&
+		    strcmp(PQgetvalue(r, 0, 0), "t") == 0;
 	PQclear(r);
-	return ready;
+	return rc;
 }

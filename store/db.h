@@ -16,10 +16,7 @@
 
 #include <libpq-fe.h>
 
-/* A status-returning function whose result must be looked at. */
-#ifndef LW_MUSTCHECK
-#define LW_MUSTCHECK __attribute__((warn_unused_result))
-#endif
+#include "lib/attr.h"
 
 /* What a failed statement means, from its SQLSTATE class (db_classify). */
 enum db_rc {
@@ -49,10 +46,11 @@ const char *db_conninfo(const char *opt);
 PGconn *db_connect(const char *conninfo, const char *appname, char **cause);
 
 /*
- * Run sql (one or more statements, no parameters). Returns 0 when every
- * statement succeeded, -1 and *cause ("what: server message") otherwise.
+ * Run sql (one or more statements, no parameters). DB_OK when every
+ * statement succeeded, else what the error means and *cause ("what:
+ * server message").
  */
-int db_exec(PGconn *c, const char *what, const char *sql, char **cause);
+LW_MUSTCHECK enum db_rc db_exec(PGconn *c, const char *what, const char *sql, char **cause);
 
 /*
  * Run one statement with n text parameters (NULL is SQL NULL). Returns the
@@ -62,10 +60,10 @@ PGresult *db_query(PGconn *c, const char *what, const char *sql, int n,
     const char *const *params, char **cause);
 
 /*
- * Check a result: 0 when it is a success (command, tuples or empty query),
- * else -1 and *cause. The result is not cleared.
+ * Check a result: DB_OK when it is a success (command, tuples or empty
+ * query), else what the error means and *cause. The result is not cleared.
  */
-int db_check(PGconn *c, const PGresult *r, const char *what, char **cause);
+LW_MUSTCHECK enum db_rc db_check(PGconn *c, const PGresult *r, const char *what, char **cause);
 
 /*
  * The server's error for a failed result (or the connection's), on one
@@ -99,13 +97,13 @@ bool db_fault(const char *sqlstate);
 /* Whether a statement refused with it may pass if tried again (deadlock). */
 bool db_transient(const char *sqlstate);
 
-/* Search only schema labwatch in this session. -1 and *cause on error. */
-int db_set_search_path(PGconn *c, char **cause);
+/* Search only schema labwatch in this session (else *cause). */
+LW_MUSTCHECK enum db_rc db_set_search_path(PGconn *c, char **cause);
 
 /*
- * 1 when schema labwatch has been migrated (schema_migrations exists),
- * 0 when not, -1 and *cause on error.
+ * Whether schema labwatch has been migrated (schema_migrations exists),
+ * in *ready; DB_OK, or what the error means and *cause.
  */
-int db_schema_ready(PGconn *c, char **cause);
+LW_MUSTCHECK enum db_rc db_schema_ready(PGconn *c, bool *ready, char **cause);
 
 #endif

@@ -289,11 +289,10 @@ setup_side(struct side *d, char **cause)
 	PGconn *c = d->pipe.conn;
 	enum db_rc rc;
 
-	if (db_set_search_path(c, cause) != 0 ||
-	    db_exec(c, "listening for enrollments",
-	    "LISTEN labwatch_enrollment", cause) != 0)
-		return PQstatus(c) == CONNECTION_OK ? DB_ERROR : DB_DOWN;
-	if ((rc = rows_prepare(c, cause)) != DB_OK)
+	if ((rc = db_set_search_path(c, cause)) != DB_OK ||
+	    (rc = db_exec(c, "listening for enrollments",
+	    "LISTEN labwatch_enrollment", cause)) != DB_OK ||
+	    (rc = rows_prepare(c, cause)) != DB_OK)
 		return rc;
 	return pgpipe_start(&d->pipe, cause);
 }
@@ -314,7 +313,7 @@ ingest_connect(struct ingest *g, char **cause)
 			goto fail;
 		if ((i == 0 && g->o.sql_dir != NULL &&
 		    store_migrate(d->pipe.conn, g->o.sql_dir, &applied,
-		    cause) != 0) || setup_side(d, cause) != DB_OK) {
+		    cause) != DB_OK) || setup_side(d, cause) != DB_OK) {
 			/* Reached, but our schema or statements are refused. */
 			if (pgpipe_up(&d->pipe))
 				rc = INGEST_ERROR;

@@ -218,7 +218,7 @@ apply_one(PGconn *c, const char *dir, const struct migration *m, char **cause)
 	if ((sql = read_sql(path, m->file, cause)) == NULL)
 		return -1;
 	if (db_exec(c, "begin the migration",
-	    "BEGIN; SET LOCAL search_path = labwatch", cause) != 0) {
+	    "BEGIN; SET LOCAL search_path = labwatch", cause) != DB_OK) {
 		free(sql);
 		return -1;
 	}
@@ -249,7 +249,7 @@ apply_one(PGconn *c, const char *dir, const struct migration *m, char **cause)
 	if (r == NULL)
 		goto rollback;
 	PQclear(r);
-	if (db_exec(c, "commit the migration", "COMMIT", cause) != 0)
+	if (db_exec(c, "commit the migration", "COMMIT", cause) != DB_OK)
 		goto rollback;
 	return 0;
 rollback:
@@ -301,13 +301,15 @@ now_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int
+enum db_rc
 store_migrate_each(PGconn *c, const char *sql_dir, store_migrate_cb *cb,
     void *arg, int *applied, char **cause)
 {
 	struct migration *m = NULL;
 	size_t n = 0, ndone = 0, i;
-	int *done = NULL, ready, rc = -1;
+	int *done = NULL;
+	bool ready;
+	enum db_rc rc = DB_ERROR;
 	char *unlock_cause = NULL;
 	double t0;
 
@@ -315,27 +317,28 @@ store_migrate_each(PGconn *c, const char *sql_dir, store_migrate_cb *cb,
 	if (sql_dir == NULL)
 		sql_dir = store_migrate_default_dir();
 	if (scan_dir(sql_dir, &m, &n, cause) != 0)
-		return -1;
+		return DB_ERROR;
 	/* Session lock: held across the per-migration transactions. */
-	if (db_exec(c, "take the migration lock",
+	if ((rc = db_exec(c, "take the migration lock",
 	    "SELECT pg_catalog.pg_advisory_lock(" STORE_MIGRATE_LOCK_KEY ")",
-	    cause) != 0) {
+	    cause)) != DB_OK) {
 		free_migrations(m, n);
-		return -1;
+		return rc;
 	}
 	/*
 	 * Create only when missing: CREATE SCHEMA IF NOT EXISTS needs the
 	 * CREATE privilege even when the schema exists, and a least-privilege
 	 * role must be able to find that nothing is left to do.
 	 */
-	if ((ready = db_schema_ready(c, cause)) < 0)
+	if ((rc = db_schema_ready(c, &ready, cause)) != DB_OK)
 		goto out;
+	rc = DB_ERROR;
 	if (!ready && db_exec(c, "create schema labwatch",
 	    "CREATE SCHEMA IF NOT EXISTS labwatch; "
 	    "CREATE TABLE IF NOT EXISTS labwatch.schema_migrations ("
 	    " version integer PRIMARY KEY,"
 	    " name text NOT NULL,"
-	    " applied_at timestamptz NOT NULL DEFAULT now())", cause) != 0)
+	    " applied_at timestamptz NOT NULL DEFAULT now())", cause) != DB_OK)
 		goto out;
 	if (applied_versions(c, &done, &ndone, cause) != 0)
 		goto out;
@@ -349,15 +352,17 @@ store_migrate_each(PGconn *c, const char *sql_dir, store_migrate_cb *cb,
 		if (cb != NULL)
 			cb(arg, m[i].version, m[i].file, now_seconds() - t0);
 	}
-	rc = 0;
+	rc = DB_OK;
 out:
+	if (rc != DB_OK && PQstatus(c) != CONNECTION_OK)
+		rc = DB_DOWN;
 	/* A broken connection has dropped the lock with the session. */
 	if (PQstatus(c) == CONNECTION_OK && db_exec(c, "release the migration "
 	    "lock", "SELECT pg_catalog.pg_advisory_unlock("
-	    STORE_MIGRATE_LOCK_KEY ")", &unlock_cause) != 0) {
-		if (rc == 0) {
+	    STORE_MIGRATE_LOCK_KEY ")", &unlock_cause) != DB_OK) {
+		if (rc == DB_OK) {
 			*cause = unlock_cause;
-			rc = -1;
+			rc = DB_ERROR;
 		} else
 			free(unlock_cause);
 	}
@@ -366,7 +371,7 @@ out:
 	return rc;
 }
 
-int
+enum db_rc
 store_migrate(PGconn *c, const char *sql_dir, int *applied, char **cause)
 {
 	return store_migrate_each(c, sql_dir, NULL, NULL, applied, cause);

@@ -13,6 +13,8 @@
 
 #include <libpq-fe.h>
 
+#include "store/db.h"
+
 /* The advisory lock key: "labwatch" as a big-endian 64-bit integer. */
 #define STORE_MIGRATE_LOCK_KEY "7809631493712798568"
 
@@ -27,17 +29,18 @@ typedef void store_migrate_cb(void *arg, int version, const char *file,
 const char *store_migrate_default_dir(void);
 
 /*
- * Apply the migrations of sql_dir that the database lacks. Returns 0 with
- * *applied = how many were applied (0: already up to date); or -1 with
- * *applied = how many were committed before the failure and *cause
+ * Apply the migrations of sql_dir that the database lacks. DB_OK with
+ * *applied = how many were applied (0: already up to date); or what the
+ * failure means, *applied = how many were committed before it, and *cause
  * (malloc'ed; for a failing migration "FILE:LINE: server error"). A failing
  * migration is rolled back whole. The lock is released either way; the
  * session's search_path is left alone.
  */
-int store_migrate(PGconn *c, const char *sql_dir, int *applied, char **cause);
+LW_MUSTCHECK enum db_rc store_migrate(PGconn *c, const char *sql_dir,
+    int *applied, char **cause);
 
 /* store_migrate(), calling cb (when not NULL) after each migration. */
-int store_migrate_each(PGconn *c, const char *sql_dir, store_migrate_cb *cb,
-    void *arg, int *applied, char **cause);
+LW_MUSTCHECK enum db_rc store_migrate_each(PGconn *c, const char *sql_dir,
+    store_migrate_cb *cb, void *arg, int *applied, char **cause);
 
 #endif

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/attr.h"
+
 /* One spooled frame, as read back. */
 struct spool_rec {
 	uint8_t kind;		/* enum store_frame_kind */
@@ -32,10 +34,6 @@ enum spool_rc {
 	SPOOL_IO,	/* an I/O error (errno), or a damaged record */
 	SPOOL_END,	/* spool_next: no record left */
 };
-
-#ifndef LW_MUSTCHECK
-#define LW_MUSTCHECK __attribute__((warn_unused_result))
-#endif
 
 /*
  * Open (or create) the spool file at path. A torn last record (a crash

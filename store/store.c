@@ -131,19 +131,19 @@ store_pending(struct store *s)
 	return n;
 }
 
-int
+bool
 store_reload_rules(struct store *s, const char *protocol_path, char **cause)
 {
 	struct rules *r;
 
 	if (rules_load(protocol_path, &r, cause) != 0)
-		return -1;
+		return false;
 	pthread_mutex_lock(&s->mu);
 	rules_free(s->next_rules);
 	s->next_rules = r;
 	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
-	return 0;
+	return true;
 }
 
 /* ---- the writer ---- */

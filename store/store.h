@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "hl7/buf.h"
+#include "lib/attr.h"
 
 /* What the frame was when it arrived. */
 enum store_frame_kind {
@@ -120,8 +121,9 @@ void store_submit(struct store *s, struct store_item *it);
 int store_completion_fd(const struct store *s);
 /* Take the done items, in submission order, clearing the fd; NULL if none. */
 struct store_item *store_completions(struct store *s);
-/* Replace the rules (SIGHUP); takes effect for the next batch. -1 and *cause on error. */
-int store_reload_rules(struct store *s, const char *protocol_path, char **cause);
+/* Replace the rules (SIGHUP) from the next batch on; false and *cause on error. */
+LW_MUSTCHECK bool store_reload_rules(struct store *s,
+    const char *protocol_path, char **cause);
 /* Copy the counters. */
 void store_stats(struct store *s, struct store_stats *out);
 /* Items submitted and not yet completed. */
