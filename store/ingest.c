@@ -530,9 +530,8 @@ round_trip_1b(struct ingest *g, struct side *d)
 	size_t i;
 	enum db_rc rc;
 
-	for (i = 0; i < g->pc.cap; i++) {
-		p = g->pc.pc[i];
-		if (p == NULL || !p->pending)
+	for (i = 0; (p = hash_next(&g->pc, &i)) != NULL;) {
+		if (!p->pending)
 			continue;
 		p->pending = false;
 		if (!p->enrolled)
@@ -549,10 +548,10 @@ round_trip_1b(struct ingest *g, struct side *d)
 		return DB_OK;
 	if ((rc = pgpipe_run(&d->pipe, handle_history, d)) != DB_OK)
 		return rc;
-	for (i = 0; i < g->pc.cap; i++)
-		if (g->pc.pc[i] != NULL && g->pc.pc[i]->fresh) {
-			g->pc.pc[i]->fresh = false;
-			pcache_history_end(g->pc.pc[i]);
+	for (i = 0; (p = hash_next(&g->pc, &i)) != NULL;)
+		if (p->fresh) {
+			p->fresh = false;
+			pcache_history_end(p);
 		}
 	return DB_OK;
 }

@@ -58,7 +58,7 @@ struct ingest {
 	struct pgpipe_error err;	/* of the last failed batch */
 	bool need_flush;	/* caches to forget once nothing is in flight */
 	uint64_t seq, landed;	/* batches numbered; the last one finished */
-	struct pcache_table pc;
+	struct hash_table pc;	/* struct pcache by PID-3.1 */
 	struct idpool obs_ids, alert_ids, msg_ids;
 	struct rows rows;	/* the batch's message and observation rows */
 	struct hl7_arena arena;	/* parameter strings of a batch */

@@ -10,74 +10,32 @@
 
 #include "hl7/xmalloc.h"
 
-static uint64_t
-hash_str(const char *s, size_t len)
-{
-	uint64_t h = 1469598103934665603ULL;
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-	return h;
-}
-
 void
-pcache_flush(struct pcache_table *t)
+pcache_flush(struct hash_table *t)
 {
 	struct pcache *p;
-	size_t i;
+	size_t i = 0;
 
-	for (i = 0; i < t->cap; i++) {
-		if ((p = t->pc[i]) == NULL)
-			continue;
+	while ((p = hash_next(t, &i)) != NULL) {
 		free(p->pid);
 		rules_history_free(p->h);
 		free(p->open);
 		free(p->open_obs);
 		free(p);
 	}
-	free(t->pc);
-	t->pc = NULL;
-	t->n = t->cap = 0;
+	hash_free(t);
 }
 
 struct pcache *
-pcache_get(struct pcache_table *t, const char *pid, size_t len, bool create)
+pcache_get(struct hash_table *t, const char *pid, size_t len, bool create)
 {
-	struct pcache **old = t->pc, **slot, *p;
-	size_t i, oldcap = t->cap, mask;
+	struct pcache *p = hash_get(t, pid, len);
 
-	if (create && (t->n + 1) * 2 > t->cap) {
-		t->cap = t->cap ? t->cap * 2 : 1024;
-		t->pc = xcalloc(t->cap, sizeof(*t->pc));
-		mask = t->cap - 1;
-		for (i = 0; i < oldcap; i++) {
-			if (old[i] == NULL)
-				continue;
-			for (slot = &t->pc[hash_str(old[i]->pid,
-			    strlen(old[i]->pid)) & mask]; *slot != NULL;
-			    slot = &t->pc[(size_t)(slot - t->pc + 1) & mask])
-				;
-			*slot = old[i];
-		}
-		free(old);
-	}
-	if (t->cap == 0)
-		return NULL;
-	mask = t->cap - 1;
-	for (i = hash_str(pid, len) & mask;; i = (i + 1) & mask) {
-		p = t->pc[i];
-		if (p == NULL)
-			break;
-		if (strlen(p->pid) == len && memcmp(p->pid, pid, len) == 0)
-			return p;
-	}
-	if (!create)
-		return NULL;
+	if (p != NULL || !create)
+		return p;
 	p = xcalloc(1, sizeof(*p));
 	p->pid = xstrndup(pid, len);
-	t->pc[i] = p;
-	t->n++;
+	(void)hash_put(t, p->pid, len, p);
 	return p;
 }
 

@@ -15,6 +15,7 @@
 
 #include <libpq-fe.h>
 
+#include "lib/hash.h"
 #include "rules/rules.h"
 
 /* What the writer remembers of a patient; mirrors committed rows. */
@@ -37,21 +38,16 @@ struct pcache {
 	bool fresh;		/* history being loaded in round trip 1b */
 };
 
-/* The patients, by PID-3.1: open addressing; entries never move. */
-struct pcache_table {
-	struct pcache **pc;
-	size_t n, cap;
-};
-
 /*
- * The patient with this id (len bytes), created when asked (NULL when not
- * there and not created). Entries are allocated one by one: queries in
- * flight point at them while the table grows.
+ * The patient with this id (len bytes) in t (keyed by pid, values struct
+ * pcache), created when asked (NULL when not there and not created).
+ * Entries are allocated one by one: queries in flight point at them while
+ * the table grows.
  */
-struct pcache *pcache_get(struct pcache_table *t, const char *pid, size_t len,
+struct pcache *pcache_get(struct hash_table *t, const char *pid, size_t len,
     bool create);
-/* Forget every patient. */
-void pcache_flush(struct pcache_table *t);
+/* Forget every patient of t. */
+void pcache_flush(struct hash_table *t);
 
 /*
  * The enrollment row (sel_enroll: phase, since, eligibility status, hold

@@ -10,18 +10,14 @@
 #include <string.h>
 
 #include "hl7/xmalloc.h"
+#include "lib/hash.h"
 
-/* FNV-1a, never 0 (0 marks a free slot). */
+/* The one string hash (lib/hash.h), never 0 (0 marks a free slot). */
 static uint64_t
 hash(const char *p, size_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-	size_t i;
+	uint64_t h = hash_bytes(p, len);
 
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)p[i];
-		h *= 0x100000001b3ull;
-	}
 	return h != 0 ? h : 1;
 }
 
