@@ -17,6 +17,7 @@
 #include <libpq-fe.h>
 
 #include "hl7/json.h"
+#include "hl7/xmalloc.h"
 #include "cmd.h"
 #include "store/db.h"
 
@@ -78,11 +79,10 @@ cmd_ack(int argc, char **argv)
 		return rc;
 	p[0] = argv[optind];
 	p[1] = by;
-	if (asprintf(&sql, "UPDATE alerts a SET state = 'acknowledged', "
+	sql = xasprintf("UPDATE alerts a SET state = 'acknowledged', "
 	    "acknowledged_by = $2, acknowledged_at = now() FROM patients p "
 	    "WHERE a.id = $1 AND a.state = 'open' AND p.id = a.patient "
-	    "RETURNING %s", cli_alert_columns) < 0)
-		abort();
+	    "RETURNING %s", cli_alert_columns);
 	r = db_query(c, "acknowledge the alert", sql, 2, p, &cause);
 	free(sql);
 	if (r == NULL) {

@@ -89,14 +89,13 @@ list(PGconn *c, const char *const *p, struct seen *record,
 	int64_t id;
 	int i;
 
-	if (asprintf(&sql, "SELECT %s FROM alerts a JOIN patients p "
+	sql = xasprintf("SELECT %s FROM alerts a JOIN patients p "
 	    "ON p.id = a.patient "
 	    "WHERE ($1::text = 'all' OR a.state = $1) "
 	    "AND ($2::text IS NULL OR p.patient_id = $2) "
 	    "AND ($3::timestamptz IS NULL OR a.created_at >= $3) "
 	    "AND ($4::bigint[] IS NULL OR a.id = ANY ($4)) "
-	    "ORDER BY a.id", cli_alert_columns) < 0)
-		abort();
+	    "ORDER BY a.id", cli_alert_columns);
 	r = db_query(c, "read the alerts", sql, 4, p, &cause);
 	free(sql);
 	if (r == NULL)

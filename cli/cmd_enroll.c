@@ -138,9 +138,8 @@ default_protocol_file(const char *protocol)
 	const char *env = getenv("LABWATCH_DATADIR");
 	char *path, *p;
 
-	if (asprintf(&path, "%s/rules/protocols/%s.conf",
-	    env != NULL && *env != '\0' ? env : LABWATCH_DATADIR, protocol) < 0)
-		abort();
+	path = xasprintf("%s/rules/protocols/%s.conf",
+	    env != NULL && *env != '\0' ? env : LABWATCH_DATADIR, protocol);
 	p = strrchr(path, '/') + 1;
 	for (; *p != '\0'; p++)
 		*p = (char)tolower((unsigned char)*p);

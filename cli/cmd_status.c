@@ -166,10 +166,9 @@ status_patient(PGconn *c, const char *id, const char *protocol)
 		hl7_buf_adds(&b, "null");
 	PQclear(r);
 
-	if (asprintf(&sql, "SELECT %s FROM alerts a JOIN patients p "
+	sql = xasprintf("SELECT %s FROM alerts a JOIN patients p "
 	    "ON p.id = a.patient WHERE a.patient = $1 AND a.state = 'open' "
-	    "ORDER BY a.id", cli_alert_columns) < 0)
-		abort();
+	    "ORDER BY a.id", cli_alert_columns);
 	r = db_query(c, "read the open alerts", sql, 1, p, &cause);
 	free(sql);
 	if (r == NULL)

@@ -123,9 +123,8 @@ listener_bind(struct daemon *d, const struct addrinfo *ai, bool tls,
 	log_info("listening on %s%s", name, tls ? " (TLS)" : "");
 	return 0;
 fail:
-	if (asprintf(cause, "%s%s: %s", tls ? "tls_listen " : "listen ", name,
-	    strerror(errno)) == -1)
-		abort();
+	*cause = xasprintf("%s%s: %s", tls ? "tls_listen " : "listen ", name,
+	    strerror(errno));
 	if (fd != -1)
 		close(fd);
 	return -1;
@@ -144,9 +143,8 @@ listener_open(struct daemon *d, const struct config_addr *a, bool tls,
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	rc = getaddrinfo(a->host[0] ? a->host : NULL, a->port, &hints, &res);
 	if (rc != 0) {
-		if (asprintf(cause, "%s %s:%s: %s", tls ? "tls_listen" : "listen",
-		    a->host, a->port, gai_strerror(rc)) == -1)
-			abort();
+		*cause = xasprintf("%s %s:%s: %s", tls ? "tls_listen" : "listen",
+		    a->host, a->port, gai_strerror(rc));
 		return -1;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {

@@ -13,6 +13,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "hl7/xmalloc.h"
+
 static int notify_fd = -1;
 static struct sockaddr_un notify_sa;
 static socklen_t notify_salen;
@@ -27,9 +29,8 @@ notify_init(char **cause)
 		return 0;
 	len = strlen(path);
 	if ((path[0] != '/' && path[0] != '@') || len >= sizeof(notify_sa.sun_path)) {
-		if (asprintf(cause, "NOTIFY_SOCKET=%s: not a socket path or "
-		    "@abstract name", path) == -1)
-			abort();
+		*cause = xasprintf("NOTIFY_SOCKET=%s: not a socket path or "
+		    "@abstract name", path);
 		return -1;
 	}
 	memset(&notify_sa, 0, sizeof(notify_sa));
@@ -41,8 +42,7 @@ notify_init(char **cause)
 	    (path[0] == '/' ? 1 : 0));
 	notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (notify_fd == -1) {
-		if (asprintf(cause, "notify socket: %s", strerror(errno)) == -1)
-			abort();
+		*cause = xasprintf("notify socket: %s", strerror(errno));
 		return -1;
 	}
 	return 0;

@@ -94,8 +94,7 @@ ssl_cause(const char *what, const char *file)
 	else
 		snprintf(buf, sizeof(buf), "unknown error");
 	ERR_clear_error();
-	if (asprintf(&s, "%s %s: %s", what, file, buf) == -1)
-		abort();
+	s = xasprintf("%s %s: %s", what, file, buf);
 	return s;
 }
 
