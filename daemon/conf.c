@@ -13,7 +13,7 @@
 #include <time.h>
 
 #include "hl7/hl7.h"
-#include "hl7/xmalloc.h"
+#include "lib/xmalloc.h"
 
 #ifndef LABWATCH_DATADIR
 #define LABWATCH_DATADIR "/usr/local/share/labwatch"

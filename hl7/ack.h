@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-#include "buf.h"
+#include "lib/buf.h"
 #include "hl7.h"
 
 /* Longest control id hl7_ack_build() recovers on its own from a failed parse. */

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xmalloc.h"
+#include "lib/xmalloc.h"
 
 #define ARENA_CHUNK (64 * 1024)
 

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "mllp.h"
-#include "xmalloc.h"
+#include "lib/xmalloc.h"
 
 /* First allocation; frames larger than this grow the buffer once, then reuse it. */
 #define MLLP_INITIAL_BUF 16384

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xmalloc.h"
+#include "lib/xmalloc.h"
 
 void
 oru_msg_init(struct oru_msg *o)

@@ -21,7 +21,7 @@
 
 #include "hl7.h"
 #include "mllp.h"
-#include "xmalloc.h"
+#include "lib/xmalloc.h"
 
 struct hl7_split {
 	const char *buf;

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "hl7/xmalloc.h"
+#include "lib/xmalloc.h"
 #include "rules/rules_int.h"
 
 static const char *const analyte_names[RULES_NANALYTES] = {

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hl7/xmalloc.h"
+#include "lib/xmalloc.h"
 #include "rules/rules_int.h"
 
 #define MAX_FILE (4 * 1024 * 1024)

@@ -26,8 +26,8 @@
 
 #include "db.h"
 #include "hl7/ack.h"
-#include "hl7/json.h"
-#include "hl7/xmalloc.h"
+#include "lib/json.h"
+#include "lib/xmalloc.h"
 #include "migrate.h"
 #include "obs.h"
 #include "pgarr.h"

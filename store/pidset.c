@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hl7/xmalloc.h"
+#include "lib/xmalloc.h"
 
 /* FNV-1a, never 0 (0 marks a free slot). */
 static uint64_t

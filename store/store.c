@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hl7/xmalloc.h"
+#include "lib/xmalloc.h"
 #include "ingest.h"
 #include "rules/rules.h"
 #include "pidset.h"

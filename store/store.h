@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hl7/buf.h"
+#include "lib/buf.h"
 
 /* What the frame was when it arrived. */
 enum store_frame_kind {
