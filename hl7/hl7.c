@@ -2,7 +2,7 @@
  * hl7.c: one-pass HL7 v2 (ER7) indexer, on-demand accessors, escape and
  * charset decoding, DTM and number parsing.
  */
-#include "hl7.h"
+#include "hl7/hl7.h"
 
 #include <errno.h>
 #include <iconv.h>

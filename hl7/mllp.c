@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mllp.h"
+#include "hl7/mllp.h"
 #include "lib/xmalloc.h"
 
 /* First allocation; frames larger than this grow the buffer once, then reuse it. */

@@ -1,7 +1,7 @@
 /*
  * oru.c: header and ORU^R01 extraction from a parsed HL7 v2 message.
  */
-#include "oru.h"
+#include "hl7/oru.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -17,7 +17,7 @@
 #include "testutil.h"
 #include <criterion/parameterized.h>
 
-#include "../hl7/hl7.h"
+#include "hl7/hl7.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 /* A string literal as (pointer, length), so embedded NULs count. */
