@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "hl7/hl7.h"
+#include "lib/str.h"
 #include "lib/xmalloc.h"
 
 #ifndef LABWATCH_DATADIR
@@ -703,20 +704,6 @@ report(struct reporter *r, int line, const char *fmt, ...)
 	r->errors++;
 }
 
-static char *
-trim(char *s)
-{
-	char *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' ||
-	    e[-1] == '\n'))
-		*--e = '\0';
-	return s;
-}
-
 /* Rules that involve more than one key. */
 static void
 check_together(struct config *cfg, struct reporter *r)
@@ -771,7 +758,7 @@ load_stream(struct config *cfg, FILE *f, const char *name,
 			report(&r, lineno, "holds a NUL byte");
 			continue;
 		}
-		s = trim(line);
+		s = str_trim(line);
 		if (*s == '\0' || *s == '#' || *s == ';')
 			continue;
 		if (*s == '[') {
@@ -785,8 +772,8 @@ load_stream(struct config *cfg, FILE *f, const char *name,
 			continue;
 		}
 		*eq = '\0';
-		key = trim(s);
-		val = trim(eq + 1);
+		key = str_trim(s);
+		val = str_trim(eq + 1);
 		vl = strlen(val);
 		if (vl >= 2 && val[0] == '"' && val[vl - 1] == '"') {
 			val[vl - 1] = '\0';

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/str.h"
 #include "lib/xmalloc.h"
 #include "rules/rules_int.h"
 
@@ -82,20 +83,6 @@ conf_close(struct conf *c)
 	c->buf = NULL;
 }
 
-static char *
-trim(char *s)
-{
-	char *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-		e--;
-	*e = '\0';
-	return s;
-}
-
 /*
  * Advance to the next item. Returns 1 for "key = value" (c->key, c->val),
  * 2 for a section header (c->section, c->arg), 0 at the end, -1 on error.
@@ -121,7 +108,7 @@ conf_next(struct conf *c, char **cause)
 				break;
 			}
 		}
-		p = trim(line);
+		p = str_trim(line);
 		if (*p == '\0')
 			continue;
 		if (*p == '[') {
@@ -130,14 +117,14 @@ conf_next(struct conf *c, char **cause)
 			if (close == NULL || close[1] != '\0')
 				return conf_err(c, cause, "section header without closing ']'");
 			*close = '\0';
-			p = trim(p + 1);
+			p = str_trim(p + 1);
 			sp = strpbrk(p, " \t");
 			c->arg[0] = '\0';
 			if (sp != NULL) {
 				*sp = '\0';
-				if (strlen(trim(sp + 1)) >= sizeof c->arg)
+				if (strlen(str_trim(sp + 1)) >= sizeof c->arg)
 					return conf_err(c, cause, "section argument too long");
-				strcpy(c->arg, trim(sp + 1));
+				strcpy(c->arg, str_trim(sp + 1));
 			}
 			if (*p == '\0' || strlen(p) >= sizeof c->section)
 				return conf_err(c, cause, "empty or too long section name");
@@ -149,8 +136,8 @@ conf_next(struct conf *c, char **cause)
 		if (eq == NULL)
 			return conf_err(c, cause, "expected 'key = value' or '[section]'");
 		*eq = '\0';
-		c->key = trim(p);
-		c->val = trim(eq + 1);
+		c->key = str_trim(p);
+		c->val = str_trim(eq + 1);
 		if (*c->key == '\0')
 			return conf_err(c, cause, "empty key");
 		if (c->section[0] == '\0')
@@ -199,7 +186,7 @@ parse_cond(const char *s, struct rules_cond *c, const char **err)
 		return -1;
 	}
 	strcpy(buf, s);
-	p = trim(buf);
+	p = str_trim(buf);
 	if (p[0] == '<' || p[0] == '>') {
 		c->op = p[0];
 		p++;
@@ -211,7 +198,7 @@ parse_cond(const char *s, struct rules_cond *c, const char **err)
 		*err = "comparison must start with <, >, <= or >=";
 		return -1;
 	}
-	p = trim(p);
+	p = str_trim(p);
 	c->mult = 1;
 	c->ref = REF_ABS;
 	word = p;
@@ -223,7 +210,7 @@ parse_cond(const char *s, struct rules_cond *c, const char **err)
 			*err = "bad number in comparison";
 			return -1;
 		}
-		word = sp != NULL ? trim(sp + 1) : p + strlen(p);
+		word = sp != NULL ? str_trim(sp + 1) : p + strlen(p);
 		if (*word == '\0')
 			return 0;
 	}
@@ -355,11 +342,11 @@ load_analytes(struct rules *r, const char *path, char **cause)
 				goto fail;
 			}
 			*f++ = '\0';
-			f = trim(f);
+			f = str_trim(f);
 			flag = strpbrk(f, " \t");
 			if (flag != NULL) {
 				*flag++ = '\0';
-				flag = trim(flag);
+				flag = str_trim(flag);
 				if (strcmp(flag, "column") != 0) {
 					conf_err(&c, cause, "unknown unit flag '%s' (only 'column')", flag);
 					goto fail;
