@@ -63,7 +63,7 @@ static struct conf_case conf_cases[] = {
 	{ "long section argument", PROTOCOL, P "[hold " S64 "]\n", 0,
 	  ":6: section argument too long" },
 	{ "NUL byte", PROTOCOL, P "# x\0y\n", sizeof(P "# x\0y\n") - 1,
-	  ": contains a NUL byte" },
+	  ":6: holds a NUL byte" },
 	{ "comment after a value", PROTOCOL, P "alert_grade = 5 # two\n", 0,
 	  ":6: alert_grade must be 1, 2, 3 or 4" },
 	/* [protocol] */
@@ -119,7 +119,7 @@ static struct conf_case conf_cases[] = {
 	{ "exclusion: lln", PROTOCOL, P "[exclusion anc]\nexclude = < 1 lln\n",
 	  0, ":7: protocol thresholds are absolute or x uln" },
 	{ "exclusion: unknown key", PROTOCOL, P "[exclusion ast]\n"
-	  "colour = red\n", 0, ":7: unknown key 'colour' in [exclusion]" },
+	  "colour = red\n", 0, ":7: unknown key 'colour' in [exclusion ast]" },
 	{ "exclusion: no exclude", PROTOCOL, P "[exclusion ast]\ntext = AST\n",
 	  0, ": exclusion for 'ast' without 'exclude'" },
 	/* [hold] */
@@ -133,7 +133,7 @@ static struct conf_case conf_cases[] = {
 	{ "hold: bad comparison", PROTOCOL, P "[hold h]\nrestart = ast = 2\n",
 	  0, ":7: comparison must start with <, >, <= or >=" },
 	{ "hold: unknown key", PROTOCOL, P "[hold h]\ncolour = red\n", 0,
-	  ":7: unknown key 'colour' in [hold]" },
+	  ":7: unknown key 'colour' in [hold h]" },
 	{ "hold: no restart", PROTOCOL, P "[hold h]\nstop = ast > 5 uln\n", 0,
 	  ": hold 'h' needs stop and restart lines" },
 	{ "hold: no stop", PROTOCOL, P "[hold h]\nrestart = ast < 2 uln\n", 0,
