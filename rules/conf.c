@@ -230,6 +230,15 @@ parse_cond(const char *s, struct rules_cond *c, const char **err)
 	return 0;
 }
 
+/* Replace *dst with a copy of v (a key given twice: the last one counts). */
+static int
+set_text(char **dst, const char *v)
+{
+	free(*dst);
+	*dst = xstrdup(v);
+	return 0;
+}
+
 /* ---- analytes.conf ---- */
 
 static int
@@ -299,23 +308,15 @@ open_analyte(struct conf *c, char **cause)
 static int
 set_analyte_title(struct conf *c, char **cause)
 {
-	struct rules_analyte_def *d = &c->r->analytes[c->analyte];
-
 	(void)cause;
-	free(d->title);
-	d->title = xstrdup(c->ini.val);
-	return 0;
+	return set_text(&c->r->analytes[c->analyte].title, c->ini.val);
 }
 
 static int
 set_canonical(struct conf *c, char **cause)
 {
-	struct rules_analyte_def *d = &c->r->analytes[c->analyte];
-
 	(void)cause;
-	free(d->canonical);
-	d->canonical = xstrdup(c->ini.val);
-	return 0;
+	return set_text(&c->r->analytes[c->analyte].canonical, c->ini.val);
 }
 
 static int
@@ -429,9 +430,7 @@ static int
 set_table_name(struct conf *c, char **cause)
 {
 	(void)cause;
-	free(c->r->table_name);
-	c->r->table_name = xstrdup(c->ini.val);
-	return 0;
+	return set_text(&c->r->table_name, c->ini.val);
 }
 
 static int
@@ -457,9 +456,7 @@ static int
 set_term_title(struct conf *c, char **cause)
 {
 	(void)cause;
-	free(c->term->title);
-	c->term->title = xstrdup(c->ini.val);
-	return 0;
+	return set_text(&c->term->title, c->ini.val);
 }
 
 static int
@@ -620,27 +617,21 @@ static int
 set_protocol_name(struct conf *c, char **cause)
 {
 	(void)cause;
-	free(c->r->protocol_name);
-	c->r->protocol_name = xstrdup(c->ini.val);
-	return 0;
+	return set_text(&c->r->protocol_name, c->ini.val);
 }
 
 static int
 set_analytes_file(struct conf *c, char **cause)
 {
 	(void)cause;
-	free(c->analytes);
-	c->analytes = xstrdup(c->ini.val);
-	return 0;
+	return set_text(&c->analytes, c->ini.val);
 }
 
 static int
 set_grading_file(struct conf *c, char **cause)
 {
 	(void)cause;
-	free(c->grading);
-	c->grading = xstrdup(c->ini.val);
-	return 0;
+	return set_text(&c->grading, c->ini.val);
 }
 
 static int
@@ -733,9 +724,7 @@ static int
 set_exclusion_text(struct conf *c, char **cause)
 {
 	(void)cause;
-	free(c->cr->text);
-	c->cr->text = xstrdup(c->ini.val);
-	return 0;
+	return set_text(&c->cr->text, c->ini.val);
 }
 
 static int
