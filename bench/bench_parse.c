@@ -22,7 +22,7 @@
 #include "hl7/hl7.h"
 #include "hl7/oru.h"
 #include "hl7/split.h"
-#include "hl7/xmalloc.h"
+#include "lib/xmalloc.h"
 
 /* Count what the parser asks of the heap (glibc's entry points underneath). */
 extern void *__libc_malloc(size_t);

@@ -6,7 +6,7 @@
 
 #include <stdio.h>
 
-#include "hl7/buf.h"
+#include "lib/buf.h"
 #include "hl7/hl7.h"
 #include "hl7/oru.h"
 #include "hl7/split.h"

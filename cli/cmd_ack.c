@@ -16,8 +16,8 @@
 
 #include <libpq-fe.h>
 
-#include "hl7/json.h"
-#include "hl7/xmalloc.h"
+#include "lib/json.h"
+#include "lib/xmalloc.h"
 #include "cmd.h"
 #include "store/db.h"
 

@@ -19,9 +19,9 @@
 
 #include <libpq-fe.h>
 
-#include "hl7/json.h"
+#include "lib/json.h"
 #include "cmd.h"
-#include "hl7/xmalloc.h"
+#include "lib/xmalloc.h"
 #include "store/db.h"
 
 static volatile sig_atomic_t stop_signal;

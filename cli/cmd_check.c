@@ -20,10 +20,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "hl7/json.h"
+#include "lib/json.h"
 #include "cmd.h"
 #include "hl7/split.h"
-#include "hl7/xmalloc.h"
+#include "lib/xmalloc.h"
 #include "rules/rules.h"
 #include "store/obs.h"
 

@@ -10,7 +10,7 @@
 
 #include <libpq-fe.h>
 
-#include "hl7/json.h"
+#include "lib/json.h"
 #include "cmd.h"
 #include "store/db.h"
 

@@ -21,9 +21,9 @@
 
 #include <libpq-fe.h>
 
-#include "hl7/json.h"
+#include "lib/json.h"
 #include "cmd.h"
-#include "hl7/xmalloc.h"
+#include "lib/xmalloc.h"
 #include "rules/rules.h"
 #include "store/db.h"
 

@@ -13,7 +13,7 @@
 
 #include <libpq-fe.h>
 
-#include "hl7/json.h"
+#include "lib/json.h"
 #include "cmd.h"
 #include "store/db.h"
 #include "store/migrate.h"

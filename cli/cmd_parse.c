@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hl7/json.h"
+#include "lib/json.h"
 #include "cmd.h"
 #include "hl7/ack.h"
 #include "hl7/split.h"

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
-#include "hl7/xmalloc.h"
+#include "lib/xmalloc.h"
 
 void
 cli_datadir_hint(const char *cmd, const char *opt)

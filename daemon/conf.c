@@ -1,5 +1,5 @@
 /*
- * conf.c: the key table and the INI reader built on it.
+ * conf.c: the key table, read through the shared INI reader (lib/ini.h).
  */
 #include "conf.h"
 
@@ -13,7 +13,8 @@
 #include <time.h>
 
 #include "hl7/hl7.h"
-#include "hl7/xmalloc.h"
+#include "lib/ini.h"
+#include "lib/xmalloc.h"
 
 #ifndef LABWATCH_DATADIR
 #define LABWATCH_DATADIR "/usr/local/share/labwatch"
@@ -703,20 +704,6 @@ report(struct reporter *r, int line, const char *fmt, ...)
 	r->errors++;
 }
 
-static char *
-trim(char *s)
-{
-	char *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' ||
-	    e[-1] == '\n'))
-		*--e = '\0';
-	return s;
-}
-
 /* Rules that involve more than one key. */
 static void
 check_together(struct config *cfg, struct reporter *r)
@@ -750,73 +737,77 @@ check_together(struct config *cfg, struct reporter *r)
 #undef LINE
 }
 
+/* The reader's complaint about a line, in this file's words. */
+static void
+report_line(struct reporter *r, const struct ini_reader *ini)
+{
+	switch (ini->error) {
+	case INI_ERR_NUL:
+		report(r, ini->line, "holds a NUL byte");
+		break;
+	case INI_ERR_SECTION_CLOSE:
+	case INI_ERR_SECTION_NAME:
+	case INI_ERR_SECTION_ARG:
+		report(r, ini->line, "unknown section %s (only [labwatchd])",
+		    ini->text);
+		break;
+	default:
+		report(r, ini->line, "expected key = value");
+		break;
+	}
+}
+
+/* One key = value line; line numbers of first settings in seen. */
+static void
+load_key(struct config *cfg, struct reporter *r, const struct ini_reader *ini,
+    int *seen)
+{
+	const struct config_key *k;
+	char *cause = NULL;
+	size_t idx;
+
+	if ((k = key_find(ini->key, &idx)) == NULL) {
+		report(r, ini->line, "unknown key '%s'", ini->key);
+		return;
+	}
+	if (seen[idx]) {
+		report(r, ini->line, "%s set again (first on line %d)", ini->key,
+		    seen[idx]);
+		return;
+	}
+	seen[idx] = ini->line;
+	if (set_value(cfg, k, ini->val, &cause) == -1) {
+		report(r, ini->line, "%s", cause);
+		free(cause);
+		return;
+	}
+	cfg->lines[idx] = ini->line;
+}
+
 static int
 load_stream(struct config *cfg, FILE *f, const char *name,
     config_report_fn *fn, void *arg)
 {
 	struct reporter r = { fn, arg, name, 0 };
-	const struct config_key *k;
-	char *line = NULL, *s, *eq, *key, *val, *cause;
+	struct ini_reader ini;
+	enum ini_item it;
 	int *seen = xcalloc(NKEYS, sizeof(*seen));	/* line of first setting */
-	size_t cap = 0, idx, vl;
-	ssize_t got;
-	int lineno = 0;
 
 	free(cfg->path);
 	cfg->path = xstrdup(name);
-	while ((got = getline(&line, &cap, f)) != -1) {
-		lineno++;
-		/* Past a NUL the string functions see nothing: the line would be cut or skipped unseen. */
-		if (memchr(line, '\0', (size_t)got) != NULL) {
-			report(&r, lineno, "holds a NUL byte");
-			continue;
-		}
-		s = trim(line);
-		if (*s == '\0' || *s == '#' || *s == ';')
-			continue;
-		if (*s == '[') {
-			if (strcmp(s, "[labwatchd]") != 0)
-				report(&r, lineno, "unknown section %s (only "
-				    "[labwatchd])", s);
-			continue;
-		}
-		if ((eq = strchr(s, '=')) == NULL) {
-			report(&r, lineno, "expected key = value");
-			continue;
-		}
-		*eq = '\0';
-		key = trim(s);
-		val = trim(eq + 1);
-		vl = strlen(val);
-		if (vl >= 2 && val[0] == '"' && val[vl - 1] == '"') {
-			val[vl - 1] = '\0';
-			val++;
-		}
-		if (*key == '\0') {
-			report(&r, lineno, "expected key = value");
-			continue;
-		}
-		if ((k = key_find(key, &idx)) == NULL) {
-			report(&r, lineno, "unknown key '%s'", key);
-			continue;
-		}
-		if (seen[idx]) {
-			report(&r, lineno, "%s set again (first on line %d)", key,
-			    seen[idx]);
-			continue;
-		}
-		seen[idx] = lineno;
-		cause = NULL;
-		if (set_value(cfg, k, val, &cause) == -1) {
-			report(&r, lineno, "%s", cause);
-			free(cause);
-			continue;
-		}
-		cfg->lines[idx] = lineno;
+	ini_init(&ini, f, INI_SEMICOLON | INI_UNQUOTE);
+	while ((it = ini_next(&ini)) != INI_END) {
+		if (it == INI_ERROR)
+			report_line(&r, &ini);
+		else if (it == INI_SECTION && strcmp(ini.text, "[labwatchd]") != 0)
+			report(&r, ini.line, "unknown section %s (only "
+			    "[labwatchd])", ini.text);
+		else if (it == INI_KEY)
+			load_key(cfg, &r, &ini, seen);
 	}
-	if (ferror(f))
+	if (ini.error == INI_ERR_READ)
 		report(&r, 0, "read error");
-	free(line);
+	ini_free(&ini);
 	free(seen);
 	check_together(cfg, &r);
 	return r.errors;

@@ -46,7 +46,7 @@
 #include <openssl/err.h>
 
 #include "hl7/mllp.h"
-#include "hl7/xmalloc.h"
+#include "lib/xmalloc.h"
 #include "log.h"
 #include "throttle.h"
 #include "tls.h"

@@ -18,7 +18,7 @@
 #include <event2/listener.h>
 
 #include "conn.h"
-#include "hl7/xmalloc.h"
+#include "lib/xmalloc.h"
 #include "log.h"
 
 /* Pending connections the kernel queues: a burst of connects (a restarted LIS, a flood) is accepted, not dropped. */

@@ -20,7 +20,7 @@
 #include "conf.h"
 #include "conn.h"
 #include "daemon.h"
-#include "hl7/xmalloc.h"
+#include "lib/xmalloc.h"
 #include "listener.h"
 #include "log.h"
 #include "notify.h"

@@ -13,7 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "hl7/xmalloc.h"
+#include "lib/xmalloc.h"
 
 static int notify_fd = -1;
 static struct sockaddr_un notify_sa;

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hl7/xmalloc.h"
+#include "lib/xmalloc.h"
 
 #define THROTTLE_ADDR 48	/* INET6_ADDRSTRLEN and then some */
 #define THROTTLE_WHAT 160

@@ -11,7 +11,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
-#include "hl7/xmalloc.h"
+#include "lib/xmalloc.h"
 
 /*
  * Mozilla's "intermediate" configuration (wiki.mozilla.org/Security/

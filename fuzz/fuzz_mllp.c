@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hl7/buf.h"
+#include "lib/buf.h"
 #include "hl7/mllp.h"
 
 #define MAX_SIZE 512

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "hl7/ack.h"
-#include "hl7/buf.h"
+#include "lib/buf.h"
 #include "hl7/hl7.h"
 #include "hl7/oru.h"
 #include "hl7/split.h"

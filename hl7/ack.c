@@ -9,7 +9,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE	/* memmem */
 #endif
-#include "ack.h"
+#include "hl7/ack.h"
 
 #include <stdbool.h>
 #include <string.h>

@@ -13,8 +13,8 @@
 
 #include <stddef.h>
 
-#include "buf.h"
-#include "hl7.h"
+#include "lib/buf.h"
+#include "hl7/hl7.h"
 
 /* Longest control id hl7_ack_build() recovers on its own from a failed parse. */
 #define HL7_ACK_CONTROL_ID_MAX 200

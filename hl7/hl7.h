@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/arena.h"
+
 /* HL7 table 0357 error codes used in ERR-3 and by the ACK builder. */
 enum hl7_errcode {
 	HL7_ERR_NONE = 0,
@@ -73,14 +75,6 @@ struct hl7_error {
 	char seg_id[4];		/* for ERR-2, when known */
 	unsigned seg_seq;	/* 1-based segment position, 0 when unknown */
 	unsigned field;		/* field position, 0 when unknown */
-};
-
-struct hl7_arena_chunk;
-
-/* Bump allocator for decoded text; reset per message, memory kept. */
-struct hl7_arena {
-	struct hl7_arena_chunk *first;	/* all chunks, in order */
-	struct hl7_arena_chunk *cur;	/* chunk being filled */
 };
 
 /*
@@ -210,13 +204,6 @@ hl7_comp1(const struct hl7_msg *m, struct hl7_span s)
 	s.len = i - s.off;
 	return s;
 }
-
-/* Allocate n bytes in the message's text arena (valid until next parse). */
-char *hl7_arena_alloc(struct hl7_arena *a, size_t n);
-/* Forget all allocations, keeping the memory for reuse. */
-void hl7_arena_reset(struct hl7_arena *a);
-/* Free all memory of the arena. */
-void hl7_arena_free(struct hl7_arena *a);
 
 /* Map an MSH-18 value to a charset; -1 when unknown to us and to iconv. */
 int hl7_charset_lookup(const char *msh18, size_t len, enum hl7_charset *cs,

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mllp.h"
-#include "xmalloc.h"
+#include "hl7/mllp.h"
+#include "lib/xmalloc.h"
 
 /* First allocation; frames larger than this grow the buffer once, then reuse it. */
 #define MLLP_INITIAL_BUF 16384

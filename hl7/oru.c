@@ -1,12 +1,13 @@
 /*
  * oru.c: header and ORU^R01 extraction from a parsed HL7 v2 message.
  */
-#include "oru.h"
+#include "hl7/oru.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "xmalloc.h"
+#include "lib/str.h"
+#include "lib/xmalloc.h"
 
 void
 oru_msg_init(struct oru_msg *o)
@@ -89,18 +90,6 @@ str_is(struct hl7_str s, const char *lit)
 	return s.len == n && memcmp(s.p, lit, n) == 0;
 }
 
-static size_t
-trim(const char **p, size_t len)
-{
-	while (len > 0 && (**p == ' ' || **p == '\t')) {
-		(*p)++;
-		len--;
-	}
-	while (len > 0 && ((*p)[len - 1] == ' ' || (*p)[len - 1] == '\t'))
-		len--;
-	return len;
-}
-
 /* Split a leading comparator off s; returns its length (0 for none). */
 static size_t
 comparator_prefix(const char *s, size_t len, char cmp[3])
@@ -142,13 +131,13 @@ oru_read_number(const struct hl7_msg *m, struct hl7_span value,
 		if (c3.len > 0 || c4.len > 0 || c2.len == 0)
 			return -1;	/* a range or a ratio, not one number */
 		p = m->buf + c1.off;
-		len = trim(&p, c1.len);
+		len = str_trim_span(&p, c1.len);
 		if (len > 2 || comparator_prefix(p, len, cmp) != len) {
 			cmp[0] = '\0';
 			return -1;
 		}
 		p = m->buf + c2.off;
-		len = trim(&p, c2.len);
+		len = str_trim_span(&p, c2.len);
 		if (hl7_number(p, len, num) != 0) {
 			cmp[0] = '\0';
 			return -1;
@@ -160,11 +149,11 @@ oru_read_number(const struct hl7_msg *m, struct hl7_span value,
 	    value.len) != NULL)
 		return -1;
 	p = m->buf + value.off;
-	len = trim(&p, value.len);
+	len = str_trim_span(&p, value.len);
 	n = comparator_prefix(p, len, cmp);
 	p += n;
 	len -= n;
-	len = trim(&p, len);
+	len = str_trim_span(&p, len);
 	if (hl7_number(p, len, num) != 0) {
 		cmp[0] = '\0';
 		return -1;

@@ -10,7 +10,7 @@
 #ifndef LABWATCH_ORU_H
 #define LABWATCH_ORU_H
 
-#include "hl7.h"
+#include "hl7/hl7.h"
 
 /* How OBX-5 was read. */
 enum oru_value_kind {

@@ -12,16 +12,16 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE	/* memmem */
 #endif
-#include "split.h"
+#include "hl7/split.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "hl7.h"
-#include "mllp.h"
-#include "xmalloc.h"
+#include "hl7/hl7.h"
+#include "hl7/mllp.h"
+#include "lib/xmalloc.h"
 
 struct hl7_split {
 	const char *buf;

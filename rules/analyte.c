@@ -7,7 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "hl7/xmalloc.h"
+#include "lib/str.h"
+#include "lib/xmalloc.h"
 #include "rules/rules_int.h"
 
 static const char *const analyte_names[RULES_NANALYTES] = {
@@ -74,21 +75,6 @@ rules_codes_index(struct rules *r)
 	}
 }
 
-static const char *
-trim_span(const char *s, size_t *len)
-{
-	size_t n = *len;
-
-	while (n > 0 && (*s == ' ' || *s == '\t')) {
-		s++;
-		n--;
-	}
-	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-		n--;
-	*len = n;
-	return s;
-}
-
 static bool
 is_loinc_system(const struct rules *r, const char *sys, size_t len)
 {
@@ -115,10 +101,10 @@ lookup(const struct rules *r, const char *code, size_t len, const char *sys,
 	enum rules_analyte found = RULES_NONE;
 	bool loinc;
 
-	code = trim_span(code, &len);
+	len = str_trim_span(&code, len);
 	if (len == 0 || r->nslots == 0)
 		return RULES_NONE;
-	sys = trim_span(sys, &sys_len);
+	sys_len = str_trim_span(&sys, sys_len);
 	loinc = is_loinc_system(r, sys, sys_len);
 	h = rules_hash(code, len);
 	for (i = h & mask; r->slots[i] != 0; i = (i + 1) & mask) {
@@ -168,7 +154,7 @@ rules_unit_index(const struct rules *r, enum rules_analyte a, const char *unit,
 	if (a < 0 || a >= RULES_NANALYTES)
 		return -1;
 	d = &r->analytes[a];
-	unit = trim_span(unit, &len);
+	len = str_trim_span(&unit, len);
 	if (len == 0)
 		return -1;
 	for (i = 0; i < d->nunits; i++)

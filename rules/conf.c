@@ -1,7 +1,9 @@
 /*
- * conf.c: the data files. One line-based format for all three: '#'
- * comments, "[section]" or "[section argument]" headers, "key = value"
- * lines (a key may repeat). Every error names file:line and what is wrong.
+ * conf.c: the data files. One line-based format for all three, read by
+ * the shared INI reader (lib/ini.h): '#' comments (at line start or after
+ * a blank), "[section]" or "[section argument]" headers, "key = value"
+ * lines (a key may repeat). Each file is a table of sections and each
+ * section a table of keys; every error names file:line and what is wrong.
  */
 #include <errno.h>
 #include <math.h>
@@ -10,154 +12,142 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hl7/xmalloc.h"
+#include "lib/ini.h"
+#include "lib/str.h"
+#include "lib/xmalloc.h"
 #include "rules/rules_int.h"
 
 #define MAX_FILE (4 * 1024 * 1024)
 
+/* One data file being read, and what its current section fills. */
 struct conf {
 	const char *path;
-	char *buf;		/* the whole file, NUL-terminated */
-	char *next;		/* start of the next line */
-	int line;
-	char section[32];
-	char arg[64];		/* section argument, "" when none */
-	int section_line;
-	char *key, *val;	/* the current item */
+	struct ini_reader ini;
+	struct rules *r;
+	enum rules_analyte analyte;	/* [analyte NAME] */
+	struct rules_term *term;	/* [term NAME] */
+	struct rules_criterion *cr;	/* [exclusion NAME] */
+	struct rules_hold_rule *hold;	/* [hold NAME] */
+	char *analytes, *grading;	/* [protocol]: the files it names */
+	bool have_window;
 };
 
-static int __attribute__((format(printf, 3, 4)))
-conf_err(struct conf *c, char **cause, const char *fmt, ...)
+/* A key of a section: "*" matches any key; set NULL: documentation only. */
+struct conf_key {
+	const char *name;
+	int (*set)(struct conf *, char **cause);
+};
+
+/* A section: open runs at its header (NULL: nothing to do); keys end at NULL. */
+struct conf_section {
+	const char *name;
+	int (*open)(struct conf *, char **cause);
+	const struct conf_key *keys;
+};
+
+static int __attribute__((format(printf, 4, 0)))
+conf_verr(const struct conf *c, int line, char **cause, const char *fmt,
+    va_list ap)
 {
-	char msg[512], *out;
+	char msg[512];
+
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	if (line > 0)
+		*cause = xasprintf("%s:%d: %s", c->path, line, msg);
+	else
+		*cause = xasprintf("%s: %s", c->path, msg);
+	return -1;
+}
+
+/* An error on the line just read: "path:line: what"; returns -1. */
+static int __attribute__((format(printf, 3, 4)))
+conf_err(const struct conf *c, char **cause, const char *fmt, ...)
+{
 	va_list ap;
-	size_t n;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	conf_verr(c, c->ini.line, cause, fmt, ap);
 	va_end(ap);
-	n = strlen(c->path) + strlen(msg) + 32;
-	out = xmalloc(n);
-	if (c->line > 0)
-		snprintf(out, n, "%s:%d: %s", c->path, c->line, msg);
-	else
-		snprintf(out, n, "%s: %s", c->path, msg);
-	*cause = out;
+	return -1;
+}
+
+/* An error about the whole file: "path: what"; returns -1. */
+static int __attribute__((format(printf, 3, 4)))
+conf_file_err(const struct conf *c, char **cause, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	conf_verr(c, 0, cause, fmt, ap);
+	va_end(ap);
 	return -1;
 }
 
 static int
-conf_open(struct conf *c, const char *path, char **cause)
+conf_key(struct conf *c, const struct conf_section *sec, char **cause)
+{
+	const struct conf_key *k;
+	const char *key = c->ini.key, *arg = c->ini.arg;
+
+	if (sec == NULL)
+		return conf_err(c, cause, "'%s' outside any section", key);
+	for (k = sec->keys; k->name != NULL; k++)
+		if (strcmp(k->name, "*") == 0 || strcmp(k->name, key) == 0)
+			return k->set != NULL ? k->set(c, cause) : 0;
+	return conf_err(c, cause, "unknown key '%s' in [%s%s%s]", key, sec->name,
+	    arg[0] ? " " : "", arg);
+}
+
+/* Every line of the file through the section table. */
+static int
+conf_read(struct conf *c, const struct conf_section *sections, char **cause)
+{
+	const struct conf_section *sec = NULL;
+	enum ini_item it;
+
+	while ((it = ini_next(&c->ini)) != INI_END) {
+		if (it == INI_ERROR && c->ini.error == INI_ERR_TOO_BIG)
+			break;
+		if (it == INI_ERROR)
+			return conf_err(c, cause, "%s", ini_strerror(c->ini.error));
+		if (it == INI_KEY) {
+			if (conf_key(c, sec, cause) < 0)
+				return -1;
+			continue;
+		}
+		for (sec = sections; sec->name != NULL; sec++)
+			if (strcmp(sec->name, c->ini.section) == 0)
+				break;
+		if (sec->name == NULL)
+			return conf_err(c, cause, "unknown section '%s'", c->ini.section);
+		if (sec->open != NULL && sec->open(c, cause) < 0)
+			return -1;
+	}
+	if (c->ini.error != INI_OK)
+		return conf_file_err(c, cause, "cannot read, or larger than %d bytes",
+		    MAX_FILE);
+	return 0;
+}
+
+/* Read path through its section table, then check what it filled. */
+static int
+conf_load(struct conf *c, const char *path, const struct conf_section *sections,
+    int (*check)(struct conf *, char **), char **cause)
 {
 	FILE *f;
-	size_t n;
+	int rc;
 
-	memset(c, 0, sizeof *c);
 	c->path = path;
 	if ((f = fopen(path, "r")) == NULL)
-		return conf_err(c, cause, "cannot open: %s", strerror(errno));
-	c->buf = xmalloc(MAX_FILE + 1);
-	n = fread(c->buf, 1, MAX_FILE + 1, f);
-	if (ferror(f) || n > MAX_FILE) {
-		fclose(f);
-		free(c->buf);
-		c->buf = NULL;
-		return conf_err(c, cause, "cannot read, or larger than %d bytes", MAX_FILE);
-	}
+		return conf_file_err(c, cause, "cannot open: %s", strerror(errno));
+	ini_init(&c->ini, f, INI_INLINE_COMMENT);
+	c->ini.max_bytes = MAX_FILE;
+	rc = conf_read(c, sections, cause);
+	if (rc == 0)
+		rc = check(c, cause);
+	ini_free(&c->ini);
 	fclose(f);
-	c->buf[n] = '\0';
-	if (memchr(c->buf, '\0', n) != NULL) {
-		free(c->buf);
-		c->buf = NULL;
-		return conf_err(c, cause, "contains a NUL byte");
-	}
-	c->next = c->buf;
-	return 0;
-}
-
-static void
-conf_close(struct conf *c)
-{
-	free(c->buf);
-	c->buf = NULL;
-}
-
-static char *
-trim(char *s)
-{
-	char *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-		e--;
-	*e = '\0';
-	return s;
-}
-
-/*
- * Advance to the next item. Returns 1 for "key = value" (c->key, c->val),
- * 2 for a section header (c->section, c->arg), 0 at the end, -1 on error.
- */
-static int
-conf_next(struct conf *c, char **cause)
-{
-	char *line, *nl, *p, *eq, *hash;
-
-	while (*c->next != '\0') {
-		line = c->next;
-		nl = strchr(line, '\n');
-		if (nl != NULL) {
-			*nl = '\0';
-			c->next = nl + 1;
-		} else
-			c->next = line + strlen(line);
-		c->line++;
-		/* A comment starts a line or follows white space. */
-		for (hash = line; (hash = strchr(hash, '#')) != NULL; hash++) {
-			if (hash == line || hash[-1] == ' ' || hash[-1] == '\t') {
-				*hash = '\0';
-				break;
-			}
-		}
-		p = trim(line);
-		if (*p == '\0')
-			continue;
-		if (*p == '[') {
-			char *close = strchr(p, ']'), *sp;
-
-			if (close == NULL || close[1] != '\0')
-				return conf_err(c, cause, "section header without closing ']'");
-			*close = '\0';
-			p = trim(p + 1);
-			sp = strpbrk(p, " \t");
-			c->arg[0] = '\0';
-			if (sp != NULL) {
-				*sp = '\0';
-				if (strlen(trim(sp + 1)) >= sizeof c->arg)
-					return conf_err(c, cause, "section argument too long");
-				strcpy(c->arg, trim(sp + 1));
-			}
-			if (*p == '\0' || strlen(p) >= sizeof c->section)
-				return conf_err(c, cause, "empty or too long section name");
-			strcpy(c->section, p);
-			c->section_line = c->line;
-			return 2;
-		}
-		eq = strchr(p, '=');
-		if (eq == NULL)
-			return conf_err(c, cause, "expected 'key = value' or '[section]'");
-		*eq = '\0';
-		c->key = trim(p);
-		c->val = trim(eq + 1);
-		if (*c->key == '\0')
-			return conf_err(c, cause, "empty key");
-		if (c->section[0] == '\0')
-			return conf_err(c, cause, "'%s' outside any section", c->key);
-		return 1;
-	}
-	return 0;
+	return rc;
 }
 
 /* A finite number filling the whole of s. */
@@ -199,7 +189,7 @@ parse_cond(const char *s, struct rules_cond *c, const char **err)
 		return -1;
 	}
 	strcpy(buf, s);
-	p = trim(buf);
+	p = str_trim(buf);
 	if (p[0] == '<' || p[0] == '>') {
 		c->op = p[0];
 		p++;
@@ -211,7 +201,7 @@ parse_cond(const char *s, struct rules_cond *c, const char **err)
 		*err = "comparison must start with <, >, <= or >=";
 		return -1;
 	}
-	p = trim(p);
+	p = str_trim(p);
 	c->mult = 1;
 	c->ref = REF_ABS;
 	word = p;
@@ -223,7 +213,7 @@ parse_cond(const char *s, struct rules_cond *c, const char **err)
 			*err = "bad number in comparison";
 			return -1;
 		}
-		word = sp != NULL ? trim(sp + 1) : p + strlen(p);
+		word = sp != NULL ? str_trim(sp + 1) : p + strlen(p);
 		if (*word == '\0')
 			return 0;
 	}
@@ -240,12 +230,22 @@ parse_cond(const char *s, struct rules_cond *c, const char **err)
 	return 0;
 }
 
+/* Replace *dst with a copy of v (a key given twice: the last one counts). */
+static int
+set_text(char **dst, const char *v)
+{
+	free(*dst);
+	*dst = xstrdup(v);
+	return 0;
+}
+
 /* ---- analytes.conf ---- */
 
 static int
-add_code(struct rules *r, struct conf *c, char **cause, const char *code,
-    enum code_kind kind, enum rules_analyte a)
+add_code(struct conf *c, char **cause, enum code_kind kind, enum rules_analyte a)
 {
+	struct rules *r = c->r;
+	const char *code = c->ini.val;
 	struct rules_code *e;
 	size_t i, len = strlen(code);
 
@@ -272,303 +272,321 @@ add_code(struct rules *r, struct conf *c, char **cause, const char *code,
 }
 
 static int
-load_analytes(struct rules *r, const char *path, char **cause)
+set_loinc_system(struct conf *c, char **cause)
 {
-	struct conf c;
-	int rc, a = -1, in_unmapped = 0, in_coding = 0;
+	struct rules *r = c->r;
+
+	if (r->nloinc_systems == RULES_MAX_SYSTEMS)
+		return conf_err(c, cause, "more than %d LOINC system names", RULES_MAX_SYSTEMS);
+	r->loinc_systems[r->nloinc_systems] = xstrdup(c->ini.val);
+	r->loinc_system_len[r->nloinc_systems++] = strlen(c->ini.val);
+	return 0;
+}
+
+static int
+set_unmapped(struct conf *c, char **cause)
+{
+	return add_code(c, cause, CODE_EXCLUDED, RULES_NONE);
+}
+
+static int
+open_analyte(struct conf *c, char **cause)
+{
 	struct rules_analyte_def *d;
 
-	if (conf_open(&c, path, cause) < 0)
-		return -1;
-	while ((rc = conf_next(&c, cause)) > 0) {
-		if (rc == 2) {
-			a = -1;
-			in_unmapped = in_coding = 0;
-			if (strcmp(c.section, "analyte") == 0) {
-				a = rules_analyte_by_name(c.arg);
-				if (a == RULES_NONE) {
-					conf_err(&c, cause, "unknown analyte '%s' (ast alt tbil crea anc plt hgb)", c.arg);
-					goto fail;
-				}
-				if (r->analytes[a].canonical != NULL) {
-					conf_err(&c, cause, "analyte '%s' defined twice", c.arg);
-					goto fail;
-				}
-				r->analytes[a].canonical = xstrdup("");
-			} else if (strcmp(c.section, "unmapped") == 0)
-				in_unmapped = 1;
-			else if (strcmp(c.section, "coding") == 0)
-				in_coding = 1;
-			else {
-				conf_err(&c, cause, "unknown section '%s'", c.section);
-				goto fail;
-			}
-			continue;
-		}
-		if (in_coding) {
-			if (strcmp(c.key, "loinc_system") != 0) {
-				conf_err(&c, cause, "unknown key '%s' in [coding]", c.key);
-				goto fail;
-			}
-			if (r->nloinc_systems == RULES_MAX_SYSTEMS) {
-				conf_err(&c, cause, "more than %d LOINC system names", RULES_MAX_SYSTEMS);
-				goto fail;
-			}
-			r->loinc_systems[r->nloinc_systems] = xstrdup(c.val);
-			r->loinc_system_len[r->nloinc_systems++] = strlen(c.val);
-			continue;
-		}
-		if (in_unmapped) {
-			if (strcmp(c.key, "loinc") != 0 && strcmp(c.key, "local") != 0) {
-				conf_err(&c, cause, "unknown key '%s' in [unmapped]", c.key);
-				goto fail;
-			}
-			if (add_code(r, &c, cause, c.val, CODE_EXCLUDED, RULES_NONE) < 0)
-				goto fail;
-			if (strcmp(c.key, "local") == 0)
-				r->codes[r->ncodes - 1].kind = CODE_EXCLUDED;
-			continue;
-		}
-		d = &r->analytes[a];
-		if (strcmp(c.key, "title") == 0) {
-			free(d->title);
-			d->title = xstrdup(c.val);
-		} else if (strcmp(c.key, "canonical_unit") == 0) {
-			free(d->canonical);
-			d->canonical = xstrdup(c.val);
-		} else if (strcmp(c.key, "loinc") == 0) {
-			if (add_code(r, &c, cause, c.val, CODE_LOINC, a) < 0)
-				goto fail;
-		} else if (strcmp(c.key, "local") == 0) {
-			if (add_code(r, &c, cause, c.val, CODE_LOCAL, a) < 0)
-				goto fail;
-		} else if (strcmp(c.key, "unit") == 0) {
-			/* unit = SPELLING FACTOR [column] */
-			char *v = c.val, *f, *flag;
-			struct rules_unit *u;
-			double factor;
-			size_t i;
+	c->analyte = rules_analyte_by_name(c->ini.arg);
+	if (c->analyte == RULES_NONE)
+		return conf_err(c, cause, "unknown analyte '%s' (ast alt tbil crea anc plt hgb)",
+		    c->ini.arg);
+	d = &c->r->analytes[c->analyte];
+	if (d->canonical != NULL)
+		return conf_err(c, cause, "analyte '%s' defined twice", c->ini.arg);
+	d->canonical = xstrdup("");	/* defined; the key fills it */
+	return 0;
+}
 
-			f = strpbrk(v, " \t");
-			if (f == NULL) {
-				conf_err(&c, cause, "unit needs 'SPELLING FACTOR'");
-				goto fail;
-			}
-			*f++ = '\0';
-			f = trim(f);
-			flag = strpbrk(f, " \t");
-			if (flag != NULL) {
-				*flag++ = '\0';
-				flag = trim(flag);
-				if (strcmp(flag, "column") != 0) {
-					conf_err(&c, cause, "unknown unit flag '%s' (only 'column')", flag);
-					goto fail;
-				}
-			}
-			if (conf_number(f, &factor) < 0 || factor <= 0) {
-				conf_err(&c, cause, "bad factor '%s' for unit '%s'", f, v);
-				goto fail;
-			}
-			for (i = 0; i < d->nunits; i++) {
-				if (strcmp(d->units[i].name, v) == 0) {
-					conf_err(&c, cause, "unit '%s' listed twice", v);
-					goto fail;
-				}
-			}
-			if (d->nunits == RULES_MAX_UNITS) {
-				conf_err(&c, cause, "more than %d units", RULES_MAX_UNITS);
-				goto fail;
-			}
-			u = &d->units[d->nunits++];
-			u->name = xstrdup(v);
-			u->len = strlen(v);
-			u->factor = factor;
-			u->own_column = flag != NULL;
-		} else {
-			conf_err(&c, cause, "unknown key '%s' in [analyte %s]", c.key,
-			    rules_analyte_name(a));
-			goto fail;
-		}
+static int
+set_analyte_title(struct conf *c, char **cause)
+{
+	(void)cause;
+	return set_text(&c->r->analytes[c->analyte].title, c->ini.val);
+}
+
+static int
+set_canonical(struct conf *c, char **cause)
+{
+	(void)cause;
+	return set_text(&c->r->analytes[c->analyte].canonical, c->ini.val);
+}
+
+static int
+set_loinc(struct conf *c, char **cause)
+{
+	return add_code(c, cause, CODE_LOINC, c->analyte);
+}
+
+static int
+set_local(struct conf *c, char **cause)
+{
+	return add_code(c, cause, CODE_LOCAL, c->analyte);
+}
+
+/* unit = SPELLING FACTOR [column] */
+static int
+set_unit(struct conf *c, char **cause)
+{
+	struct rules_analyte_def *d = &c->r->analytes[c->analyte];
+	char *v = c->ini.val, *f, *flag;
+	struct rules_unit *u;
+	double factor;
+	size_t i;
+
+	if ((f = strpbrk(v, " \t")) == NULL)
+		return conf_err(c, cause, "unit needs 'SPELLING FACTOR'");
+	*f++ = '\0';
+	f = str_trim(f);
+	if ((flag = strpbrk(f, " \t")) != NULL) {
+		*flag++ = '\0';
+		flag = str_trim(flag);
+		if (strcmp(flag, "column") != 0)
+			return conf_err(c, cause, "unknown unit flag '%s' (only 'column')", flag);
 	}
-	if (rc < 0)
-		goto fail;
-	c.line = 0;
+	if (conf_number(f, &factor) < 0 || factor <= 0)
+		return conf_err(c, cause, "bad factor '%s' for unit '%s'", f, v);
+	for (i = 0; i < d->nunits; i++)
+		if (strcmp(d->units[i].name, v) == 0)
+			return conf_err(c, cause, "unit '%s' listed twice", v);
+	if (d->nunits == RULES_MAX_UNITS)
+		return conf_err(c, cause, "more than %d units", RULES_MAX_UNITS);
+	u = &d->units[d->nunits++];
+	u->name = xstrdup(v);
+	u->len = strlen(v);
+	u->factor = factor;
+	u->own_column = flag != NULL;
+	return 0;
+}
+
+static const struct conf_key coding_keys[] = {
+	{ "loinc_system", set_loinc_system },
+	{ NULL, NULL },
+};
+
+static const struct conf_key unmapped_keys[] = {
+	{ "loinc", set_unmapped },
+	{ "local", set_unmapped },
+	{ NULL, NULL },
+};
+
+static const struct conf_key analyte_keys[] = {
+	{ "title", set_analyte_title },
+	{ "canonical_unit", set_canonical },
+	{ "loinc", set_loinc },
+	{ "local", set_local },
+	{ "unit", set_unit },
+	{ NULL, NULL },
+};
+
+static const struct conf_section analytes_file[] = {
+	{ "analyte", open_analyte, analyte_keys },
+	{ "unmapped", NULL, unmapped_keys },
+	{ "coding", NULL, coding_keys },
+	{ NULL, NULL, NULL },
+};
+
+/* Every analyte defined, with its canonical unit at factor 1. */
+static int
+check_analytes(struct conf *c, char **cause)
+{
+	struct rules *r = c->r;
+	struct rules_analyte_def *d;
+	int a;
+
 	for (a = 0; a < RULES_NANALYTES; a++) {
 		d = &r->analytes[a];
-		if (d->canonical == NULL || d->canonical[0] == '\0') {
-			conf_err(&c, cause, "analyte '%s' missing or without canonical_unit",
+		if (d->canonical == NULL || d->canonical[0] == '\0')
+			return conf_file_err(c, cause, "analyte '%s' missing or without canonical_unit",
 			    rules_analyte_name(a));
-			goto fail;
-		}
-		if (rules_unit_factor(r, a, d->canonical, strlen(d->canonical)) != 1) {
-			conf_err(&c, cause, "analyte '%s': canonical unit '%s' must be listed with factor 1",
+		if (rules_unit_factor(r, a, d->canonical, strlen(d->canonical)) != 1)
+			return conf_file_err(c, cause, "analyte '%s': canonical unit '%s' must be listed with factor 1",
 			    rules_analyte_name(a), d->canonical);
-			goto fail;
-		}
 	}
-	if (r->nloinc_systems == 0) {
-		conf_err(&c, cause, "no [coding] loinc_system given");
-		goto fail;
-	}
+	if (r->nloinc_systems == 0)
+		return conf_file_err(c, cause, "no [coding] loinc_system given");
 	rules_codes_index(r);
-	conf_close(&c);
 	return 0;
-fail:
-	conf_close(&c);
-	return -1;
+}
+
+static int
+load_analytes(struct rules *r, const char *path, char **cause)
+{
+	struct conf c = { .r = r, .analyte = RULES_NONE };
+
+	return conf_load(&c, path, analytes_file, check_analytes, cause);
 }
 
 /* ---- the grading table ---- */
 
 static int
-load_table(struct rules *r, const char *path, char **cause)
+set_table_name(struct conf *c, char **cause)
 {
-	struct conf c;
-	struct rules_term *t = NULL;
-	int rc;
+	(void)cause;
+	return set_text(&c->r->table_name, c->ini.val);
+}
+
+static int
+open_term(struct conf *c, char **cause)
+{
+	struct rules *r = c->r;
+	struct rules_term *t;
+
+	if (c->ini.arg[0] == '\0')
+		return conf_err(c, cause, "[term] needs a name");
+	if (r->nterms == RULES_MAX_TERMS)
+		return conf_err(c, cause, "more than %d terms", RULES_MAX_TERMS);
+	t = &r->terms[r->nterms++];
+	memset(t, 0, sizeof *t);
+	t->name = xstrdup(c->ini.arg);
+	t->analyte = RULES_NONE;
+	t->column_unit = -1;
+	c->term = t;
+	return 0;
+}
+
+static int
+set_term_title(struct conf *c, char **cause)
+{
+	(void)cause;
+	return set_text(&c->term->title, c->ini.val);
+}
+
+static int
+set_term_analyte(struct conf *c, char **cause)
+{
+	c->term->analyte = rules_analyte_by_name(c->ini.val);
+	if (c->term->analyte == RULES_NONE)
+		return conf_err(c, cause, "unknown analyte '%s'", c->ini.val);
+	return 0;
+}
+
+static int
+set_term_baseline(struct conf *c, char **cause)
+{
+	static const char *const names[] = { [TB_ANY] = "any",
+		[TB_NORMAL] = "normal", [TB_ABNORMAL] = "abnormal" };
+	size_t i;
+
+	for (i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strcmp(c->ini.val, names[i]) == 0) {
+			c->term->baseline = (enum term_baseline)i;
+			return 0;
+		}
+	return conf_err(c, cause, "baseline must be any, normal or abnormal");
+}
+
+/* The canonical unit, or a unit of the analyte marked 'column'. */
+static int
+set_term_column(struct conf *c, char **cause)
+{
+	struct rules_term *t = c->term;
+	const struct rules_analyte_def *d;
+	size_t i;
+
+	if (t->analyte == RULES_NONE)
+		return conf_err(c, cause, "'column' before 'analyte'");
+	d = &c->r->analytes[t->analyte];
+	t->column_unit = -1;
+	if (strcmp(c->ini.val, d->canonical) == 0)
+		return 0;
+	for (i = 0; i < d->nunits; i++)
+		if (d->units[i].own_column && strcmp(d->units[i].name, c->ini.val) == 0)
+			t->column_unit = (int)i;
+	if (t->column_unit < 0)
+		return conf_err(c, cause, "column '%s' is not a unit of %s marked 'column'",
+		    c->ini.val, rules_analyte_name(t->analyte));
+	return 0;
+}
+
+/* gradeN = COND [| COND ...] */
+static int
+set_term_grade(struct conf *c, char **cause)
+{
+	const char *key = c->ini.key, *err;
+	struct rules_clause *cl = &c->term->grade[key[5] - '0'];
+	char *alt = c->ini.val, *bar;
+
+	if (c->term->analyte == RULES_NONE)
+		return conf_err(c, cause, "'%s' before 'analyte'", key);
+	if (cl->n != 0)
+		return conf_err(c, cause, "%s given twice", key);
+	for (;;) {
+		if ((bar = strchr(alt, '|')) != NULL)
+			*bar = '\0';
+		if (cl->n == RULES_MAX_ALTS)
+			return conf_err(c, cause, "more than %d alternatives", RULES_MAX_ALTS);
+		if (parse_cond(alt, &cl->alt[cl->n], &err) < 0)
+			return conf_err(c, cause, "%s: %s", key, err);
+		cl->n++;
+		if (bar == NULL)
+			return 0;
+		alt = bar + 1;
+	}
+}
+
+static const struct conf_key table_keys[] = {
+	{ "name", set_table_name },
+	{ "source", NULL },
+	{ NULL, NULL },
+};
+
+static const struct conf_key term_keys[] = {
+	{ "title", set_term_title },
+	{ "analyte", set_term_analyte },
+	{ "baseline", set_term_baseline },
+	{ "column", set_term_column },
+	{ "grade1", set_term_grade },
+	{ "grade2", set_term_grade },
+	{ "grade3", set_term_grade },
+	{ "grade4", set_term_grade },
+	{ NULL, NULL },
+};
+
+static const struct conf_section table_file[] = {
+	{ "table", NULL, table_keys },
+	{ "term", open_term, term_keys },
+	{ NULL, NULL, NULL },
+};
+
+/* A name, an analyte per term; absolute thresholds made canonical. */
+static int
+check_table(struct conf *c, char **cause)
+{
+	struct rules *r = c->r;
+	struct rules_term *t;
+	double f;
 	size_t i, j, k;
 
-	if (conf_open(&c, path, cause) < 0)
-		return -1;
-	while ((rc = conf_next(&c, cause)) > 0) {
-		if (rc == 2) {
-			t = NULL;
-			if (strcmp(c.section, "table") == 0)
-				continue;
-			if (strcmp(c.section, "term") != 0) {
-				conf_err(&c, cause, "unknown section '%s'", c.section);
-				goto fail;
-			}
-			if (c.arg[0] == '\0') {
-				conf_err(&c, cause, "[term] needs a name");
-				goto fail;
-			}
-			if (r->nterms == RULES_MAX_TERMS) {
-				conf_err(&c, cause, "more than %d terms", RULES_MAX_TERMS);
-				goto fail;
-			}
-			t = &r->terms[r->nterms++];
-			memset(t, 0, sizeof *t);
-			t->name = xstrdup(c.arg);
-			t->analyte = RULES_NONE;
-			t->column_unit = -1;
-			/* Resolved at the end of the section: the unit of the column. */
-			t->title = NULL;
-			continue;
-		}
-		if (t == NULL) {
-			if (strcmp(c.section, "table") == 0 && strcmp(c.key, "name") == 0) {
-				free(r->table_name);
-				r->table_name = xstrdup(c.val);
-				continue;
-			}
-			if (strcmp(c.section, "table") == 0 && strcmp(c.key, "source") == 0)
-				continue;
-			conf_err(&c, cause, "unknown key '%s' in [%s]", c.key, c.section);
-			goto fail;
-		}
-		if (strcmp(c.key, "title") == 0) {
-			free(t->title);
-			t->title = xstrdup(c.val);
-		} else if (strcmp(c.key, "analyte") == 0) {
-			t->analyte = rules_analyte_by_name(c.val);
-			if (t->analyte == RULES_NONE) {
-				conf_err(&c, cause, "unknown analyte '%s'", c.val);
-				goto fail;
-			}
-		} else if (strcmp(c.key, "baseline") == 0) {
-			if (strcmp(c.val, "any") == 0)
-				t->baseline = TB_ANY;
-			else if (strcmp(c.val, "normal") == 0)
-				t->baseline = TB_NORMAL;
-			else if (strcmp(c.val, "abnormal") == 0)
-				t->baseline = TB_ABNORMAL;
-			else {
-				conf_err(&c, cause, "baseline must be any, normal or abnormal");
-				goto fail;
-			}
-		} else if (strcmp(c.key, "column") == 0) {
-			struct rules_analyte_def *d;
-
-			if (t->analyte == RULES_NONE) {
-				conf_err(&c, cause, "'column' before 'analyte'");
-				goto fail;
-			}
-			d = &r->analytes[t->analyte];
-			t->column_unit = -1;
-			if (strcmp(c.val, d->canonical) != 0) {
-				for (i = 0; i < d->nunits; i++)
-					if (d->units[i].own_column && strcmp(d->units[i].name, c.val) == 0)
-						t->column_unit = (int)i;
-				if (t->column_unit < 0) {
-					conf_err(&c, cause, "column '%s' is not a unit of %s marked 'column'",
-					    c.val, rules_analyte_name(t->analyte));
-					goto fail;
-				}
-			}
-		} else if (strncmp(c.key, "grade", 5) == 0 && c.key[5] >= '1' &&
-		    c.key[5] <= '4' && c.key[6] == '\0') {
-			struct rules_clause *cl = &t->grade[c.key[5] - '0'];
-			char *alt = c.val, *bar;
-			const char *err;
-
-			if (t->analyte == RULES_NONE) {
-				conf_err(&c, cause, "'%s' before 'analyte'", c.key);
-				goto fail;
-			}
-			if (cl->n != 0) {
-				conf_err(&c, cause, "%s given twice", c.key);
-				goto fail;
-			}
-			for (;;) {
-				bar = strchr(alt, '|');
-				if (bar != NULL)
-					*bar = '\0';
-				if (cl->n == RULES_MAX_ALTS) {
-					conf_err(&c, cause, "more than %d alternatives", RULES_MAX_ALTS);
-					goto fail;
-				}
-				if (parse_cond(alt, &cl->alt[cl->n], &err) < 0) {
-					conf_err(&c, cause, "%s: %s", c.key, err);
-					goto fail;
-				}
-				cl->n++;
-				if (bar == NULL)
-					break;
-				alt = bar + 1;
-			}
-		} else {
-			conf_err(&c, cause, "unknown key '%s' in [term %s]", c.key, t->name);
-			goto fail;
-		}
-	}
-	if (rc < 0)
-		goto fail;
-	c.line = 0;
-	if (r->table_name == NULL) {
-		conf_err(&c, cause, "[table] name missing");
-		goto fail;
-	}
+	if (r->table_name == NULL)
+		return conf_file_err(c, cause, "[table] name missing");
 	/* Absolute thresholds are in the column's unit: make them canonical. */
 	for (i = 0; i < r->nterms; i++) {
-		double f;
-
 		t = &r->terms[i];
-		if (t->analyte == RULES_NONE) {
-			conf_err(&c, cause, "term '%s' has no analyte", t->name);
-			goto fail;
-		}
+		if (t->analyte == RULES_NONE)
+			return conf_file_err(c, cause, "term '%s' has no analyte", t->name);
 		f = t->column_unit < 0 ? 1 : r->analytes[t->analyte].units[t->column_unit].factor;
 		for (j = 1; j <= 4; j++)
 			for (k = 0; k < t->grade[j].n; k++)
 				if (t->grade[j].alt[k].ref == REF_ABS)
 					t->grade[j].alt[k].mult *= f;
 	}
-	conf_close(&c);
 	return 0;
-fail:
-	conf_close(&c);
-	return -1;
+}
+
+static int
+load_table(struct rules *r, const char *path, char **cause)
+{
+	struct conf c = { .r = r, .analyte = RULES_NONE };
+
+	return conf_load(&c, path, table_file, check_table, cause);
 }
 
 /* ---- the protocol ---- */
@@ -595,6 +613,214 @@ parse_analyte_cond(struct conf *c, char **cause, char *v, struct rules_hold_cond
 	return 0;
 }
 
+static int
+set_protocol_name(struct conf *c, char **cause)
+{
+	(void)cause;
+	return set_text(&c->r->protocol_name, c->ini.val);
+}
+
+static int
+set_analytes_file(struct conf *c, char **cause)
+{
+	(void)cause;
+	return set_text(&c->analytes, c->ini.val);
+}
+
+static int
+set_grading_file(struct conf *c, char **cause)
+{
+	(void)cause;
+	return set_text(&c->grading, c->ini.val);
+}
+
+static int
+set_window(struct conf *c, char **cause)
+{
+	double d;
+
+	if (conf_number(c->ini.val, &d) < 0 || d <= 0 || d > 3650)
+		return conf_err(c, cause, "screening_window_days must be a number of days in (0, 3650]");
+	c->r->window = (int64_t)llround(d * 86400);
+	c->have_window = true;
+	return 0;
+}
+
+static int
+set_alert_grade(struct conf *c, char **cause)
+{
+	double d;
+
+	if (conf_number(c->ini.val, &d) < 0 || d < 1 || d > 4 || d != (int)d)
+		return conf_err(c, cause, "alert_grade must be 1, 2, 3 or 4");
+	c->r->alert_grade = (int)d;
+	return 0;
+}
+
+static int
+set_alert_preliminary(struct conf *c, char **cause)
+{
+	if (conf_bool(c->ini.val, &c->r->alert_preliminary) < 0)
+		return conf_err(c, cause, "alert_preliminary must be yes or no");
+	return 0;
+}
+
+/* [defaults] ANALYTE = LLN ULN, in the canonical unit */
+static int
+set_default_range(struct conf *c, char **cause)
+{
+	enum rules_analyte a = rules_analyte_by_name(c->ini.key);
+	const char *q = c->ini.val, *end = q + strlen(q);
+	double lo, hi;
+
+	if (a == RULES_NONE)
+		return conf_err(c, cause, "unknown analyte '%s'", c->ini.key);
+	if (rules_parse_num(&q, end, &lo) < 0 || (*q != ' ' && *q != '\t'))
+		return conf_err(c, cause, "expected 'LLN ULN' in the canonical unit");
+	while (*q == ' ' || *q == '\t')
+		q++;
+	if (rules_parse_num(&q, end, &hi) < 0 || q != end || hi <= lo)
+		return conf_err(c, cause, "expected 'LLN ULN' with LLN < ULN");
+	c->r->def_lln[a] = lo;
+	c->r->def_uln[a] = hi;
+	return 0;
+}
+
+static int
+open_exclusion(struct conf *c, char **cause)
+{
+	struct rules *r = c->r;
+	enum rules_analyte a = rules_analyte_by_name(c->ini.arg);
+	size_t i;
+
+	if (a == RULES_NONE)
+		return conf_err(c, cause, "[exclusion] needs an analyte, got '%s'", c->ini.arg);
+	for (i = 0; i < r->ncriteria; i++)
+		if (r->criteria[i].analyte == a)
+			return conf_err(c, cause, "second exclusion for '%s'", c->ini.arg);
+	if (r->ncriteria == RULES_MAX_CRITERIA)
+		return conf_err(c, cause, "too many exclusion criteria");
+	c->cr = &r->criteria[r->ncriteria++];
+	memset(c->cr, 0, sizeof *c->cr);
+	c->cr->analyte = a;	/* cond.op 0: no 'exclude' yet */
+	return 0;
+}
+
+/* exclude = OP NUMBER [uln], about the section's analyte */
+static int
+set_exclude(struct conf *c, char **cause)
+{
+	struct rules_hold_cond hc;
+	char buf[160];
+
+	snprintf(buf, sizeof buf, "%s %s", rules_analyte_name(c->cr->analyte), c->ini.val);
+	if (parse_analyte_cond(c, cause, buf, &hc) < 0)
+		return -1;
+	c->cr->cond = hc.cond;
+	return 0;
+}
+
+static int
+set_exclusion_text(struct conf *c, char **cause)
+{
+	(void)cause;
+	return set_text(&c->cr->text, c->ini.val);
+}
+
+static int
+open_hold(struct conf *c, char **cause)
+{
+	struct rules *r = c->r;
+
+	if (c->ini.arg[0] == '\0')
+		return conf_err(c, cause, "[hold] needs a name");
+	if (r->nholds == RULES_MAX_HOLD_RULES)
+		return conf_err(c, cause, "too many hold rules");
+	c->hold = &r->holds[r->nholds++];
+	memset(c->hold, 0, sizeof *c->hold);
+	c->hold->name = xstrdup(c->ini.arg);
+	return 0;
+}
+
+/* stop = / restart = ANALYTE OP NUMBER [uln] */
+static int
+set_hold_cond(struct conf *c, char **cause)
+{
+	struct rules_hold_rule *h = c->hold;
+	bool stop = strcmp(c->ini.key, "stop") == 0;
+	size_t *n = stop ? &h->nstop : &h->nrestart;
+
+	if (*n == RULES_MAX_HOLD_CONDS)
+		return conf_err(c, cause, "too many %s lines", c->ini.key);
+	return parse_analyte_cond(c, cause, c->ini.val,
+	    stop ? &h->stop[(*n)++] : &h->restart[(*n)++]);
+}
+
+static const struct conf_key protocol_keys[] = {
+	{ "name", set_protocol_name },
+	{ "title", NULL },
+	{ "source", NULL },
+	{ "analytes", set_analytes_file },
+	{ "grading", set_grading_file },
+	{ "screening_window_days", set_window },
+	{ "alert_grade", set_alert_grade },
+	{ "alert_preliminary", set_alert_preliminary },
+	{ NULL, NULL },
+};
+
+static const struct conf_key defaults_keys[] = {
+	{ "*", set_default_range },
+	{ NULL, NULL },
+};
+
+static const struct conf_key exclusion_keys[] = {
+	{ "exclude", set_exclude },
+	{ "text", set_exclusion_text },
+	{ "note", NULL },
+	{ "source", NULL },
+	{ NULL, NULL },
+};
+
+static const struct conf_key hold_keys[] = {
+	{ "stop", set_hold_cond },
+	{ "restart", set_hold_cond },
+	{ "note", NULL },
+	{ "source", NULL },
+	{ NULL, NULL },
+};
+
+static const struct conf_section protocol_file[] = {
+	{ "protocol", NULL, protocol_keys },
+	{ "defaults", NULL, defaults_keys },
+	{ "exclusion", open_exclusion, exclusion_keys },
+	{ "hold", open_hold, hold_keys },
+	{ NULL, NULL, NULL },
+};
+
+/* The required keys; every exclusion with its condition, every hold whole. */
+static int
+check_protocol(struct conf *c, char **cause)
+{
+	struct rules *r = c->r;
+	size_t i;
+
+	if (r->protocol_name == NULL || c->analytes == NULL || c->grading == NULL ||
+	    !c->have_window)
+		return conf_file_err(c, cause, "[protocol] needs name, analytes, grading and screening_window_days");
+	for (i = 0; i < r->ncriteria; i++) {
+		if (r->criteria[i].cond.op == 0)
+			return conf_file_err(c, cause, "exclusion for '%s' without 'exclude'",
+			    rules_analyte_name(r->criteria[i].analyte));
+		if (r->criteria[i].text == NULL)
+			r->criteria[i].text = xstrdup(rules_analyte_name(r->criteria[i].analyte));
+	}
+	for (i = 0; i < r->nholds; i++)
+		if (r->holds[i].nstop == 0 || r->holds[i].nrestart == 0)
+			return conf_file_err(c, cause, "hold '%s' needs stop and restart lines",
+			    r->holds[i].name);
+	return 0;
+}
+
 static char *
 sibling_path(const char *base, const char *rel)
 {
@@ -612,207 +838,31 @@ sibling_path(const char *base, const char *rel)
 	return out;
 }
 
+/* The protocol, then the analytes and grading files it names. */
 static int
 load_protocol(struct rules *r, const char *path, char **cause)
 {
-	struct conf c;
-	int rc, a;
-	char *analytes = NULL, *grading = NULL, *p;
-	struct rules_criterion *cr = NULL;
-	struct rules_hold_rule *h = NULL;
-	bool have_window = false;
-	double d;
-	size_t i;
+	struct conf c = { .r = r, .analyte = RULES_NONE };
+	char *p;
+	int a, rc;
 
 	for (a = 0; a < RULES_NANALYTES; a++)
 		r->def_lln[a] = r->def_uln[a] = NAN;
 	r->alert_grade = 3;
-	if (conf_open(&c, path, cause) < 0)
-		return -1;
-	while ((rc = conf_next(&c, cause)) > 0) {
-		if (rc == 2) {
-			cr = NULL;
-			h = NULL;
-			if (strcmp(c.section, "protocol") == 0 || strcmp(c.section, "defaults") == 0)
-				continue;
-			if (strcmp(c.section, "exclusion") == 0) {
-				a = rules_analyte_by_name(c.arg);
-				if (a == RULES_NONE) {
-					conf_err(&c, cause, "[exclusion] needs an analyte, got '%s'", c.arg);
-					goto fail;
-				}
-				for (i = 0; i < r->ncriteria; i++)
-					if (r->criteria[i].analyte == a) {
-						conf_err(&c, cause, "second exclusion for '%s'", c.arg);
-						goto fail;
-					}
-				if (r->ncriteria == RULES_MAX_CRITERIA) {
-					conf_err(&c, cause, "too many exclusion criteria");
-					goto fail;
-				}
-				cr = &r->criteria[r->ncriteria++];
-				memset(cr, 0, sizeof *cr);
-				cr->analyte = a;
-				cr->cond.op = 0;
-				continue;
-			}
-			if (strcmp(c.section, "hold") == 0) {
-				if (c.arg[0] == '\0') {
-					conf_err(&c, cause, "[hold] needs a name");
-					goto fail;
-				}
-				if (r->nholds == RULES_MAX_HOLD_RULES) {
-					conf_err(&c, cause, "too many hold rules");
-					goto fail;
-				}
-				h = &r->holds[r->nholds++];
-				memset(h, 0, sizeof *h);
-				h->name = xstrdup(c.arg);
-				continue;
-			}
-			conf_err(&c, cause, "unknown section '%s'", c.section);
-			goto fail;
-		}
-		if (strcmp(c.section, "protocol") == 0) {
-			if (strcmp(c.key, "name") == 0) {
-				free(r->protocol_name);
-				r->protocol_name = xstrdup(c.val);
-			} else if (strcmp(c.key, "title") == 0 || strcmp(c.key, "source") == 0) {
-				/* documentation only */
-			} else if (strcmp(c.key, "analytes") == 0) {
-				free(analytes);
-				analytes = xstrdup(c.val);
-			} else if (strcmp(c.key, "grading") == 0) {
-				free(grading);
-				grading = xstrdup(c.val);
-			} else if (strcmp(c.key, "screening_window_days") == 0) {
-				if (conf_number(c.val, &d) < 0 || d <= 0 || d > 3650) {
-					conf_err(&c, cause, "screening_window_days must be a number of days in (0, 3650]");
-					goto fail;
-				}
-				r->window = (int64_t)llround(d * 86400);
-				have_window = true;
-			} else if (strcmp(c.key, "alert_grade") == 0) {
-				if (conf_number(c.val, &d) < 0 || d < 1 || d > 4 || d != (int)d) {
-					conf_err(&c, cause, "alert_grade must be 1, 2, 3 or 4");
-					goto fail;
-				}
-				r->alert_grade = (int)d;
-			} else if (strcmp(c.key, "alert_preliminary") == 0) {
-				if (conf_bool(c.val, &r->alert_preliminary) < 0) {
-					conf_err(&c, cause, "alert_preliminary must be yes or no");
-					goto fail;
-				}
-			} else {
-				conf_err(&c, cause, "unknown key '%s' in [protocol]", c.key);
-				goto fail;
-			}
-		} else if (strcmp(c.section, "defaults") == 0) {
-			/* ANALYTE = LLN ULN, canonical unit */
-			double lo, hi;
-			const char *q, *end;
-
-			a = rules_analyte_by_name(c.key);
-			if (a == RULES_NONE) {
-				conf_err(&c, cause, "unknown analyte '%s'", c.key);
-				goto fail;
-			}
-			q = c.val;
-			end = q + strlen(q);
-			if (rules_parse_num(&q, end, &lo) < 0 || (*q != ' ' && *q != '\t')) {
-				conf_err(&c, cause, "expected 'LLN ULN' in the canonical unit");
-				goto fail;
-			}
-			while (*q == ' ' || *q == '\t')
-				q++;
-			if (rules_parse_num(&q, end, &hi) < 0 || q != end || hi <= lo) {
-				conf_err(&c, cause, "expected 'LLN ULN' with LLN < ULN");
-				goto fail;
-			}
-			r->def_lln[a] = lo;
-			r->def_uln[a] = hi;
-		} else if (cr != NULL) {
-			if (strcmp(c.key, "exclude") == 0) {
-				struct rules_hold_cond hc;
-				char buf[160];
-
-				snprintf(buf, sizeof buf, "%s %s", rules_analyte_name(cr->analyte), c.val);
-				if (parse_analyte_cond(&c, cause, buf, &hc) < 0)
-					goto fail;
-				cr->cond = hc.cond;
-			} else if (strcmp(c.key, "text") == 0) {
-				free(cr->text);
-				cr->text = xstrdup(c.val);
-			} else if (strcmp(c.key, "note") == 0 || strcmp(c.key, "source") == 0) {
-				/* documentation only */
-			} else {
-				conf_err(&c, cause, "unknown key '%s' in [exclusion]", c.key);
-				goto fail;
-			}
-		} else if (h != NULL) {
-			struct rules_hold_cond *hc;
-
-			if (strcmp(c.key, "stop") == 0) {
-				if (h->nstop == RULES_MAX_HOLD_CONDS) {
-					conf_err(&c, cause, "too many stop lines");
-					goto fail;
-				}
-				hc = &h->stop[h->nstop++];
-			} else if (strcmp(c.key, "restart") == 0) {
-				if (h->nrestart == RULES_MAX_HOLD_CONDS) {
-					conf_err(&c, cause, "too many restart lines");
-					goto fail;
-				}
-				hc = &h->restart[h->nrestart++];
-			} else if (strcmp(c.key, "note") == 0 || strcmp(c.key, "source") == 0) {
-				continue;
-			} else {
-				conf_err(&c, cause, "unknown key '%s' in [hold]", c.key);
-				goto fail;
-			}
-			if (parse_analyte_cond(&c, cause, c.val, hc) < 0)
-				goto fail;
-		}
-	}
-	if (rc < 0)
-		goto fail;
-	c.line = 0;
-	if (r->protocol_name == NULL || analytes == NULL || grading == NULL || !have_window) {
-		conf_err(&c, cause, "[protocol] needs name, analytes, grading and screening_window_days");
-		goto fail;
-	}
-	for (i = 0; i < r->ncriteria; i++) {
-		if (r->criteria[i].cond.op == 0) {
-			conf_err(&c, cause, "exclusion for '%s' without 'exclude'",
-			    rules_analyte_name(r->criteria[i].analyte));
-			goto fail;
-		}
-		if (r->criteria[i].text == NULL)
-			r->criteria[i].text = xstrdup(rules_analyte_name(r->criteria[i].analyte));
-	}
-	for (i = 0; i < r->nholds; i++) {
-		if (r->holds[i].nstop == 0 || r->holds[i].nrestart == 0) {
-			conf_err(&c, cause, "hold '%s' needs stop and restart lines", r->holds[i].name);
-			goto fail;
-		}
-	}
-	conf_close(&c);
-	p = sibling_path(path, analytes);
-	rc = load_analytes(r, p, cause);
-	free(p);
+	rc = conf_load(&c, path, protocol_file, check_protocol, cause);
 	if (rc == 0) {
-		p = sibling_path(path, grading);
+		p = sibling_path(path, c.analytes);
+		rc = load_analytes(r, p, cause);
+		free(p);
+	}
+	if (rc == 0) {
+		p = sibling_path(path, c.grading);
 		rc = load_table(r, p, cause);
 		free(p);
 	}
-	free(analytes);
-	free(grading);
+	free(c.analytes);
+	free(c.grading);
 	return rc;
-fail:
-	conf_close(&c);
-	free(analytes);
-	free(grading);
-	return -1;
 }
 
 int

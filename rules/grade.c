@@ -174,20 +174,10 @@ grade(const struct rules *r, enum rules_analyte a, int unit, const struct rules_
 	out->grade = unknown ? -1 : 0;
 }
 
-void
-rules_eval(const struct rules *r, const struct rules_result *in,
-    const struct rules_baseline *baseline, struct rules_eval *out)
+/* An evaluation with nothing known yet. */
+static void
+eval_init(const struct rules_result *in, struct rules_eval *out)
 {
-	const struct rules_analyte_def *d;
-	const char *status_problem = NULL;
-	struct rules_val x;
-	bool excluded, conflict;
-	enum rules_analyte a;
-	double f, lo, hi;
-	size_t i, j;
-	int unit, rc;
-	char cmp;
-
 	out->id = in->id;
 	out->analyte = RULES_NONE;
 	out->excluded_code = false;
@@ -205,61 +195,50 @@ rules_eval(const struct rules *r, const struct rules_result *in,
 	out->hold = false;
 	out->final = false;
 	out->problem = NULL;
+}
 
-	a = rules_map(r, in, &excluded, &conflict);
-	out->excluded_code = excluded;
-	if (conflict) {
-		out->problem = rules_problem_code_conflict;
-		return;
-	}
-	if (a == RULES_NONE)
-		return;
-	d = &r->analytes[a];
-	out->analyte = a;
-	out->unit = d->canonical;
-
-	switch (in->status) {
+/*
+ * What OBX-11 allows: false when the result is not to be evaluated at all
+ * (out->problem says why); else out->final, and in *later a problem to
+ * report unless a worse one turns up.
+ */
+static bool
+status_allows(char status, struct rules_eval *out, const char **later)
+{
+	switch (status) {
 	case 'F':
 	case 'C':
 	case 'U':
 		out->final = true;
-		break;
+		return true;
 	case 'P':
 	case 'R':
 	case 'S':
-		status_problem = rules_problem_not_final;
-		break;
+		*later = rules_problem_not_final;
+		return true;
 	case 'I':
 	case 'O':
 	case 'N':
 	case 'X':
 		out->problem = rules_problem_not_evaluated;
-		return;
+		return false;
 	case 'D':
 	case 'W':
 		out->problem = rules_problem_retracted;
-		return;
+		return false;
 	default:
-		status_problem = rules_problem_status_unknown;
-		break;
+		*later = rules_problem_status_unknown;
+		return true;
 	}
-	if (in->kind == RULES_VALUE_NONE) {
-		out->problem = rules_problem_no_value;
-		return;
-	}
-	cmp = in->kind == RULES_VALUE_NUMBER ? rules_cmp_char(in->comparator) : 0;
-	if (cmp == 0 || !isfinite(in->value)) {
-		out->problem = rules_problem_non_numeric;
-		return;
-	}
-	out->comparator = cmp_string(cmp);
-	unit = rules_unit_index(r, a, in->unit, in->unit_len);
-	if (unit < 0) {
-		out->problem = rules_problem_unit_unknown;
-		return;
-	}
-	f = d->units[unit].factor;
-	out->value = in->value * f;
+}
+
+/* LLN/ULN from OBX-7 (in the result's unit, factor f), else the protocol's. */
+static void
+eval_range(const struct rules *r, enum rules_analyte a,
+    const struct rules_result *in, double f, struct rules_eval *out)
+{
+	double lo, hi;
+	int rc;
 
 	rc = in->range_len ? rules_parse_range(in->range, in->range_len, &lo, &hi) : 1;
 	if (rc == 0) {
@@ -276,20 +255,19 @@ rules_eval(const struct rules *r, const struct rules_result *in,
 	}
 	if (!isnan(out->uln) && out->uln > 0)
 		out->x_uln = out->value / out->uln;
+}
 
-	x.v = out->value;
-	x.cmp = cmp;
-	x.lln = out->lln;
-	x.uln = out->uln;
-	x.base = baseline != NULL ? &baseline[a] : NULL;
-	grade(r, a, unit, &x, out);
+/* The exclusion verdict and the hold of analyte a; x without baseline. */
+static void
+eval_protocol(const struct rules *r, enum rules_analyte a,
+    const struct rules_val *x, struct rules_eval *out)
+{
+	size_t i, j;
 
-	/* Protocol thresholds never use the baseline. */
-	x.base = NULL;
 	for (i = 0; i < r->ncriteria; i++) {
 		if (r->criteria[i].analyte != a)
 			continue;
-		switch (rules_cond_eval(&r->criteria[i].cond, &x)) {
+		switch (rules_cond_eval(&r->criteria[i].cond, x)) {
 		case TRI_TRUE:
 			out->eligibility = RULES_VERDICT_FAIL;
 			break;
@@ -304,8 +282,63 @@ rules_eval(const struct rules *r, const struct rules_result *in,
 	for (i = 0; i < r->nholds; i++)
 		for (j = 0; j < r->holds[i].nstop; j++)
 			if (r->holds[i].stop[j].analyte == a &&
-			    rules_cond_eval(&r->holds[i].stop[j].cond, &x) == TRI_TRUE)
+			    rules_cond_eval(&r->holds[i].stop[j].cond, x) == TRI_TRUE)
 				out->hold = true;
+}
+
+void
+rules_eval(const struct rules *r, const struct rules_result *in,
+    const struct rules_baseline *baseline, struct rules_eval *out)
+{
+	const struct rules_analyte_def *d;
+	const char *status_problem = NULL;
+	struct rules_val x;
+	bool excluded, conflict;
+	enum rules_analyte a;
+	int unit;
+	char cmp;
+
+	eval_init(in, out);
+	a = rules_map(r, in, &excluded, &conflict);
+	out->excluded_code = excluded;
+	if (conflict) {
+		out->problem = rules_problem_code_conflict;
+		return;
+	}
+	if (a == RULES_NONE)
+		return;
+	d = &r->analytes[a];
+	out->analyte = a;
+	out->unit = d->canonical;
+	if (!status_allows(in->status, out, &status_problem))
+		return;
+	if (in->kind == RULES_VALUE_NONE) {
+		out->problem = rules_problem_no_value;
+		return;
+	}
+	cmp = in->kind == RULES_VALUE_NUMBER ? rules_cmp_char(in->comparator) : 0;
+	if (cmp == 0 || !isfinite(in->value)) {
+		out->problem = rules_problem_non_numeric;
+		return;
+	}
+	out->comparator = cmp_string(cmp);
+	unit = rules_unit_index(r, a, in->unit, in->unit_len);
+	if (unit < 0) {
+		out->problem = rules_problem_unit_unknown;
+		return;
+	}
+	out->value = in->value * d->units[unit].factor;
+	eval_range(r, a, in, d->units[unit].factor, out);
+
+	x.v = out->value;
+	x.cmp = cmp;
+	x.lln = out->lln;
+	x.uln = out->uln;
+	x.base = baseline != NULL ? &baseline[a] : NULL;
+	grade(r, a, unit, &x, out);
+	/* Protocol thresholds never use the baseline. */
+	x.base = NULL;
+	eval_protocol(r, a, &x, out);
 
 	if (out->range_source == RULES_RANGE_NONE)
 		out->problem = rules_problem_no_reference_range;

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "hl7/json.h"
+#include "lib/json.h"
 
 const char *
 alert_text_severity(enum rules_alert_kind k, int grade)

@@ -8,7 +8,7 @@
 #ifndef LABWATCH_ALERT_TEXT_H
 #define LABWATCH_ALERT_TEXT_H
 
-#include "hl7/buf.h"
+#include "lib/buf.h"
 #include "hl7/oru.h"
 #include "rules/rules.h"
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hl7/xmalloc.h"
+#include "lib/xmalloc.h"
 #include "store/db.h"
 
 /* Collapse runs of white space (libpq's messages span lines) and trim. */

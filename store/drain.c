@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hl7/xmalloc.h"
+#include "lib/xmalloc.h"
 #include "store/store_int.h"
 
 /*

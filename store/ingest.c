@@ -27,8 +27,8 @@
 #include <libpq-fe.h>
 
 #include "hl7/ack.h"
-#include "hl7/json.h"
-#include "hl7/xmalloc.h"
+#include "lib/json.h"
+#include "lib/xmalloc.h"
 #include "rules/rules.h"
 #include "store/alert_text.h"
 #include "store/db.h"

@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "hl7/buf.h"
+#include "lib/buf.h"
 #include "store/db.h"
 #include "store/store.h"
 #include "store/triage.h"

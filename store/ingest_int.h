@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hl7/buf.h"
+#include "lib/buf.h"
 #include "hl7/hl7.h"
 #include "store/db.h"
 #include "store/ingest.h"

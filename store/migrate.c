@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "hl7/xmalloc.h"
+#include "lib/xmalloc.h"
 #include "store/db.h"
 #include "store/migrate.h"
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hl7/xmalloc.h"
+#include "lib/xmalloc.h"
 
 void
 pcache_flush(struct hash_table *t)

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hl7/buf.h"
+#include "lib/buf.h"
 
 /* Element type OIDs (PostgreSQL's pg_type.dat; stable since 7.x). */
 #define PGARR_BYTEA	17

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hl7/xmalloc.h"
+#include "lib/xmalloc.h"
 
 void
 pgpipe_init(struct pgpipe *p, struct pgpipe_error *err, pgpipe_logger *log,

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hl7/xmalloc.h"
 #include "lib/hash.h"
+#include "lib/xmalloc.h"
 
 /* The one string hash (lib/hash.h), never 0 (0 marks a free slot). */
 static uint64_t

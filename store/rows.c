@@ -11,8 +11,8 @@
 #include <openssl/evp.h>
 
 #include "hl7/ack.h"
-#include "hl7/buf.h"
-#include "hl7/xmalloc.h"
+#include "lib/buf.h"
+#include "lib/xmalloc.h"
 #include "rules/rules.h"
 #include "store/ingest.h"
 #include "store/text.h"

@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "hl7/xmalloc.h"
+#include "lib/xmalloc.h"
 
 #define HDR_SIZE 32
 #define REC_MAGIC 0x3152574cu	/* "LWR1" */

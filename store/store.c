@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hl7/xmalloc.h"
+#include "lib/xmalloc.h"
 #include "rules/rules.h"
 #include "store/store_int.h"
 

@@ -20,8 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hl7/buf.h"
 #include "lib/attr.h"
+#include "lib/buf.h"
 
 /* What the frame was when it arrived. */
 enum store_frame_kind {

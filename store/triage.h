@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "hl7/buf.h"
+#include "lib/buf.h"
 #include "hl7/hl7.h"
 #include "hl7/oru.h"
 #include "store/store.h"

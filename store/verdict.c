@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hl7/json.h"
+#include "lib/json.h"
 #include "rules/rules.h"
 #include "store/alert_text.h"
 #include "store/ingest_int.h"

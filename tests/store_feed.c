@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "cli/cmd.h"
-#include "hl7/json.h"
+#include "lib/json.h"
 #include "hl7/mllp.h"
 #include "hl7/split.h"
 #include "store/store.h"

@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../hl7/ack.h"
-#include "../hl7/buf.h"
-#include "../hl7/hl7.h"
+#include "hl7/ack.h"
+#include "lib/buf.h"
+#include "hl7/hl7.h"
 
 #define TS "20261125103000+0000"
 

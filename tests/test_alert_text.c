@@ -11,7 +11,7 @@
 
 #include <criterion/criterion.h>
 
-#include "hl7/buf.h"
+#include "lib/buf.h"
 #include "hl7/oru.h"
 #include "rules/rules.h"
 #include "store/alert_text.h"

@@ -14,7 +14,7 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
-#include "../daemon/conf.h"
+#include "daemon/conf.h"
 
 #define EXAMPLE TEST_DATADIR "/../../daemon/labwatchd.conf.example"
 

@@ -17,7 +17,7 @@
 #include "testutil.h"
 #include <criterion/parameterized.h>
 
-#include "../hl7/hl7.h"
+#include "hl7/hl7.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 /* A string literal as (pointer, length), so embedded NULs count. */
@@ -1088,27 +1088,6 @@ Test(hl7, arena_keeps_earlier_text, .timeout = 60)
 	}
 	free(got);
 	free(b.p);
-}
-
-Test(hl7, arena_alloc_and_reset)
-{
-	struct hl7_arena a = { 0 };
-	char *p, *q, *big1, *r;
-
-	p = hl7_arena_alloc(&a, 10);
-	memcpy(p, "0123456789", 10);
-	q = hl7_arena_alloc(&a, 5);
-	cr_expect_eq(q, p + 10, "bump allocation");
-	big1 = hl7_arena_alloc(&a, 200000);	/* larger than a chunk */
-	memset(big1, 'b', 200000);
-	cr_expect(memcmp(p, "0123456789", 10) == 0, "earlier bytes kept");
-	hl7_arena_reset(&a);
-	r = hl7_arena_alloc(&a, 10);
-	cr_expect_eq(r, p, "reset reuses the first chunk");
-	r = hl7_arena_alloc(&a, 150000);
-	cr_expect_eq(r, big1, "and the big chunk after it");
-	hl7_arena_free(&a);
-	cr_expect_null(a.first);
 }
 
 Test(hl7, reparse_resets_state)

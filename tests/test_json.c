@@ -6,7 +6,7 @@
 
 #include <criterion/criterion.h>
 
-#include "hl7/json.h"
+#include "lib/json.h"
 
 struct str_case {
 	const char *in;

@@ -12,7 +12,7 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
-#include "../hl7/mllp.h"
+#include "hl7/mllp.h"
 
 /* A string literal as (pointer, length), so embedded NULs count. */
 #define LIT(s) (s), (sizeof(s) - 1)

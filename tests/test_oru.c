@@ -19,8 +19,8 @@
 #include "testutil.h"
 #include <criterion/parameterized.h>
 
-#include "../hl7/hl7.h"
-#include "../hl7/oru.h"
+#include "hl7/hl7.h"
+#include "hl7/oru.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define LIT(s) (s), (sizeof(s) - 1)

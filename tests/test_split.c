@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../hl7/hl7.h"
-#include "../hl7/mllp.h"
-#include "../hl7/split.h"
+#include "hl7/hl7.h"
+#include "hl7/mllp.h"
+#include "hl7/split.h"
 
 /* Length of a string literal, and a literal with its length. */
 #define L(s) (sizeof(s) - 1)

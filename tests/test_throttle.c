@@ -9,7 +9,7 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
-#include "../daemon/throttle.h"
+#include "daemon/throttle.h"
 
 enum { K_ACL, K_LIMIT, K_TLS, NKINDS };
 

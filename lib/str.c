@@ -1,0 +1,38 @@
+/*
+ * str.c: string helpers.
+ */
+#include "lib/str.h"
+
+#include <string.h>
+
+static int
+is_blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+char *
+str_trim(char *s)
+{
+	char *e;
+
+	while (is_blank(*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && (is_blank(e[-1]) || e[-1] == '\r' || e[-1] == '\n'))
+		e--;
+	*e = '\0';
+	return s;
+}
+
+size_t
+str_trim_span(const char **p, size_t len)
+{
+	while (len > 0 && is_blank(**p)) {
+		(*p)++;
+		len--;
+	}
+	while (len > 0 && is_blank((*p)[len - 1]))
+		len--;
+	return len;
+}
