@@ -130,8 +130,17 @@ blank_data(const char *s, char *out, size_t cap)
 void
 db_scrub(const PGresult *r, char *out, size_t cap)
 {
-	db_scrub_fields(PQresultErrorField(r, PG_DIAG_SQLSTATE),
-	    PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY), out, cap);
+	const char *primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+
+	/*
+	 * Raised in a function (a trigger's RAISE ... USING ERRCODE =
+	 * 'check_violation' looks like the server's own 23514): its words
+	 * are whatever its author wrote, values included. Not ours to log.
+	 */
+	if (PQresultErrorField(r, PG_DIAG_CONTEXT) != NULL)
+		primary = NULL;
+	db_scrub_fields(PQresultErrorField(r, PG_DIAG_SQLSTATE), primary, out,
+	    cap);
 }
 
 void

@@ -79,8 +79,10 @@ char *db_error(PGconn *c, const PGresult *r);
  * names only our objects (08 25 40 42 53 54 55 57 58 F0 XX, 23), the
  * primary message up to its first ':' with quoted text blanked for a data
  * exception (22, which quotes and lists the offending value), and only
- * "data refused" or "statement refused" for anything else (a trigger's
- * RAISE may quote what a row held). Never DETAIL, HINT or CONTEXT.
+ * "data refused" or "statement refused" for anything else. An error
+ * raised inside a function (it has a CONTEXT: a trigger's RAISE may give
+ * any SQLSTATE and quote what a row held) gets those two words whatever
+ * its class. Never DETAIL, HINT or CONTEXT.
  */
 void db_scrub(const PGresult *r, char *out, size_t cap);
 /* The same from the two fields (either may be NULL). */

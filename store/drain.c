@@ -144,11 +144,19 @@ drain_step(struct store *s, struct batch *b, size_t max, bool *more)
 			;
 		spool_rewind(s->spool);
 		if (i > 0) {
-			/* Read again, or left to be drained again (no loss). */
+			/*
+			 * Read again and marked, then uncounted; else left
+			 * to be drained again, still counted (no loss, and
+			 * the patient's later frames still wait behind).
+			 */
 			for (k = 0; k < i && spool_next(s->spool, &rec) ==
 			    SPOOL_OK; k++)
-				drain_count(s, &b->works[k], s->counted[k], -1);
-			if (k == i && spool_mark_drained(s->spool) != SPOOL_OK)
+				;
+			if (k == i && spool_mark_drained(s->spool) == SPOOL_OK)
+				for (k = 0; k < i; k++)
+					drain_count(s, &b->works[k],
+					    s->counted[k], -1);
+			else
 				store_log(s, 0, "spool: cannot record the drain: %s",
 				    strerror(errno));
 			spool_rewind(s->spool);

@@ -164,7 +164,9 @@ echo "drain interrupted after $((mid - before)) of 400"
 # 8. A failure at COMMIT (here a deferred trigger an administrator added)
 #    for a batch written in one statement (a known patient, one frame per
 #    batch): not ACKed as accepted, and the frames around it stored.
-q "create function labwatch.refuse_commitfail() returns trigger language plpgsql as \$\$ begin if new.control_id = 'COMMITFAIL' then raise exception 'refused at commit'; end if; return new; end \$\$"
+#    The trigger quotes the row in its words, with the SQLSTATE of a
+#    check constraint: none of it reaches the log (db_scrub).
+q "create function labwatch.refuse_commitfail() returns trigger language plpgsql as \$\$ begin if new.control_id = 'COMMITFAIL' then raise exception 'refused at commit: % from %', new.control_id, new.sending_facility using errcode = 'check_violation'; end if; return new; end \$\$"
 q "create constraint trigger refuse_commitfail after insert on labwatch.messages deferrable initially deferred for each row execute function labwatch.refuse_commitfail()"
 {
 	oru C300 CF1 20261120073000 "1742-6|NM|30|U/L|10-40"
@@ -172,7 +174,9 @@ q "create constraint trigger refuse_commitfail after insert on labwatch.messages
 	oru C300 COMMITFAIL 20261121073000 "1742-6|NM|32|U/L|10-40"
 	oru C400 CF3 20261121073000 "1742-6|NM|33|U/L|10-40"
 } >"$TMP/commitfail.hl7"
-feed --batch 1 "$TMP/commitfail.hl7" >"$TMP/8.json" 2>/dev/null
+feed --batch 1 "$TMP/commitfail.hl7" >"$TMP/8.json" 2>"$TMP/8.err"
+check "failed at COMMIT: refused in the log, the trigger's words (and the row's values) not" \
+	sh -c 'grep -q "SQLSTATE 23514" "$1" && ! grep -q "COMMITFAIL\|refused at commit" "$1"' - "$TMP/8.err"
 check "failed at COMMIT: not ACKed as accepted" json_assert "$TMP/8.json" \
 	'len(L) == 4 and L[2]["ack_code"] not in ("AA", "CA") and all(L[i]["ack_code"] == "AA" for i in (0, 1, 3))'
 check "failed at COMMIT: the frames around it stored, it not" \
