@@ -311,13 +311,6 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 	conn_close_all(d);
 }
 
-void
-daemon_conn_gone(struct daemon *d)
-{
-	if (d->stopping && TAILQ_EMPTY(&d->conns))
-		event_base_loopbreak(d->base);
-}
-
 static void
 term_cb(evutil_socket_t sig, short what, void *arg)
 {
