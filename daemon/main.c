@@ -466,11 +466,10 @@ setup_process(struct daemon *d)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-/* The event loop, the TLS context and the store, whose completions wake the loop. */
+/* The event loop, and the TLS context when there are TLS listeners. */
 static void
-start_store(struct daemon *d)
+setup_loop(struct daemon *d)
 {
-	struct store_config sc;
 	char *cause = NULL;
 
 	if ((d->base = event_base_new()) == NULL)
@@ -478,6 +477,14 @@ start_store(struct daemon *d)
 	if (d->cfg->ntls > 0 &&
 	    (d->tls_ctx = tls_ctx_new(d->cfg, &cause)) == NULL)
 		fatalx("%s", cause);
+}
+
+/* The store (database, spool, writer thread), whose completions wake the loop. */
+static void
+start_store(struct daemon *d)
+{
+	struct store_config sc;
+	char *cause = NULL;
 
 	log_info("labwatchd %s starting (%s)", PACKAGE_VERSION, d->config_path);
 	store_config_from(d->cfg, &sc);
@@ -594,6 +601,7 @@ main(int argc, char **argv)
 	load_config(&d, path);
 	setup_logging(&d);
 	setup_process(&d);
+	setup_loop(&d);
 	start_store(&d);
 	open_listeners(&d);
 	add_events(&d);
