@@ -15,6 +15,7 @@
 #include "hl7/hl7.h"
 #include "lib/ini.h"
 #include "lib/xmalloc.h"
+#include "log.h"
 
 #ifndef LABWATCH_DATADIR
 #define LABWATCH_DATADIR "/usr/local/share/labwatch"
@@ -653,7 +654,8 @@ config_init(struct config *cfg)
 	cfg->lines = xcalloc(NKEYS, sizeof(*cfg->lines));
 	for (i = 0; i < NKEYS; i++)
 		if (set_value(cfg, &keys[i], keys[i].def, &cause) == -1)
-			abort();	/* a bad default is a bug in the table */
+			fatalx("config: the default of %s is refused (%s)",
+			    keys[i].name, cause);	/* a bug in the table */
 }
 
 void
@@ -691,7 +693,7 @@ report(struct reporter *r, int line, const char *fmt, ...)
 
 	va_start(ap, fmt);
 	if (vasprintf(&msg, fmt, ap) == -1)
-		abort();
+		fatalx("config: out of memory");
 	va_end(ap);
 	if (line > 0)
 		full = xasprintf("%s:%d: %s", r->name, line, msg);
@@ -841,7 +843,7 @@ config_load_string(struct config *cfg, const char *name, const char *text,
 	f = fmemopen((void *)(uintptr_t)(*text ? text : "\n"),
 	    *text ? strlen(text) : 1, "r");
 	if (f == NULL)
-		abort();
+		fatal("config: fmemopen");
 	n = load_stream(cfg, f, name, fn, arg);
 	fclose(f);
 	return n;
@@ -913,7 +915,8 @@ config_keep_static(struct config *next, const struct config *cur,
 		v = value_text(cur, &keys[i]);
 		/* The running value was valid when it was set. */
 		if (set_value(next, &keys[i], v, &cause) == -1)
-			abort();
+			fatalx("config: the running %s is refused (%s)",
+			    keys[i].name, cause);
 		free(v);
 	}
 	/* timezone "local" or a zone name keeps the offset taken at start. */

@@ -207,6 +207,14 @@ conn_in_frame(const struct conn *c)
 	return c->fr != NULL && mllp_framer_in_frame(c->fr);
 }
 
+/* A conn was freed: end the loop once stopping and none are left. */
+static void
+conn_gone(struct daemon *d)
+{
+	if (d->stopping && TAILQ_EMPTY(&d->conns))
+		event_base_loopbreak(d->base);
+}
+
 /* Free c once nothing refers to it any more. */
 static void
 conn_release(struct conn *c)
@@ -219,7 +227,7 @@ conn_release(struct conn *c)
 	event_free(c->timer);
 	mllp_framer_free(c->fr);
 	free(c);
-	daemon_conn_gone(d);
+	conn_gone(d);
 }
 
 /*

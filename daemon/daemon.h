@@ -51,7 +51,4 @@ struct daemon {
 	bool stopping;			/* SIGTERM seen: no new connections */
 };
 
-/* Called by conn.c whenever a conn is freed: ends the loop once stopping and none are left. */
-void daemon_conn_gone(struct daemon *d);
-
 #endif

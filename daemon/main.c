@@ -311,13 +311,6 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 	conn_close_all(d);
 }
 
-void
-daemon_conn_gone(struct daemon *d)
-{
-	if (d->stopping && TAILQ_EMPTY(&d->conns))
-		event_base_loopbreak(d->base);
-}
-
 static void
 term_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -382,8 +375,13 @@ store_config_from(const struct config *cfg, struct store_config *sc)
 	sc->tz_offset_min = cfg->tz_offset_min;
 }
 
-int
-main(int argc, char **argv)
+/*
+ * The command line: false when there is nothing more to do than exit with
+ * *exit_code (an option that prints and exits, or a usage error).
+ */
+static bool
+parse_args(int argc, char **argv, const char **path, bool *check,
+    int *exit_code)
 {
 	enum { OPT_EXAMPLE = 256 };
 	static const struct option longopts[] = {
@@ -395,125 +393,179 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct daemon d;
-	struct store_config sc;
-	struct timeval tv;
-	const char *path = CONFIG_DEFAULT_PATH;
-	char *cause = NULL;
-	uint64_t wd_usec;
-	bool check = false;
-	int ch, errors;
+	int ch;
 
+	*exit_code = 0;
 	while ((ch = getopt_long(argc, argv, "c:ftVh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			path = optarg;
+			*path = optarg;
 			break;
 		case 'f':
 			break;
 		case 't':
-			check = true;
+			*check = true;
 			break;
 		case OPT_EXAMPLE:
 			config_print_example(stdout);
-			return 0;
+			return false;
 		case 'V':
 			printf("labwatchd %s\n", PACKAGE_VERSION);
-			return 0;
+			return false;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return false;
 		default:
 			usage(stderr);
-			return 2;
+			*exit_code = 2;
+			return false;
 		}
 	}
 	if (optind != argc) {
 		usage(stderr);
-		return 2;
+		*exit_code = 2;
+		return false;
 	}
-	if (check)
-		return check_config(path);
+	return true;
+}
 
-	log_init("labwatchd");
-	memset(&d, 0, sizeof(d));
-	TAILQ_INIT(&d.conns);
-	d.config_path = xstrdup(path);
-	d.cfg = xcalloc(1, sizeof(*d.cfg));
-	config_init(d.cfg);
-	if ((errors = config_load(d.cfg, path, report_log_error, NULL)) > 0)
+/* The process-wide state with the configuration at path; fatal if invalid. */
+static void
+load_config(struct daemon *d, const char *path)
+{
+	int errors;
+
+	memset(d, 0, sizeof(*d));
+	TAILQ_INIT(&d->conns);
+	d->config_path = xstrdup(path);
+	d->cfg = xcalloc(1, sizeof(*d->cfg));
+	config_init(d->cfg);
+	if ((errors = config_load(d->cfg, path, report_log_error, NULL)) > 0)
 		fatalx("%s: %d error%s; not starting", path, errors,
 		    errors == 1 ? "" : "s");
-	log_set_level(levels[d.cfg->log_level]);
+}
+
+/* The configured log level, and libevent's messages into our log. */
+static void
+setup_logging(struct daemon *d)
+{
+	log_set_level(levels[d->cfg->log_level]);
 	event_set_log_callback(libevent_log_cb);
-	fd_limit_fit(d.cfg);
+}
+
+/* What the process needs from the system: descriptors, systemd's socket, SIGPIPE ignored. */
+static void
+setup_process(struct daemon *d)
+{
+	char *cause = NULL;
+
+	fd_limit_fit(d->cfg);
 	if (notify_init(&cause) == -1)
 		fatalx("%s", cause);
 	/* Writes to a peer that has gone must fail with EPIPE, not kill us. */
 	signal(SIGPIPE, SIG_IGN);
+}
 
-	if ((d.base = event_base_new()) == NULL)
+/* The event loop, and the TLS context when there are TLS listeners. */
+static void
+setup_loop(struct daemon *d)
+{
+	char *cause = NULL;
+
+	if ((d->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
-	if (d.cfg->ntls > 0 && (d.tls_ctx = tls_ctx_new(d.cfg, &cause)) == NULL)
+	if (d->cfg->ntls > 0 &&
+	    (d->tls_ctx = tls_ctx_new(d->cfg, &cause)) == NULL)
 		fatalx("%s", cause);
+}
 
-	log_info("labwatchd %s starting (%s)", PACKAGE_VERSION, path);
-	store_config_from(d.cfg, &sc);
-	if ((d.store = store_start(&sc, &cause)) == NULL)
+/* The store (database, spool, writer thread), whose completions wake the loop. */
+static void
+start_store(struct daemon *d)
+{
+	struct store_config sc;
+	char *cause = NULL;
+
+	log_info("labwatchd %s starting (%s)", PACKAGE_VERSION, d->config_path);
+	store_config_from(d->cfg, &sc);
+	if ((d->store = store_start(&sc, &cause)) == NULL)
 		fatalx("store: %s", cause);
-	ev_completion = xevent(event_new(d.base, store_completion_fd(d.store),
-	    EV_READ | EV_PERSIST, completion_cb, &d));
+	ev_completion = xevent(event_new(d->base, store_completion_fd(d->store),
+	    EV_READ | EV_PERSIST, completion_cb, d));
 	event_add(ev_completion, NULL);
+}
 
-	conn_log_init(&d);
-	if (listener_open_all(&d, &cause) == -1) {
+/* The listeners, or exit 1 (the store stopped first) when one cannot open. */
+static void
+open_listeners(struct daemon *d)
+{
+	char *cause = NULL;
+
+	conn_log_init(d);
+	if (listener_open_all(d, &cause) == -1) {
 		log_error("%s", cause);
-		store_stop(d.store);
+		store_stop(d->store);
 		exit(1);
 	}
+}
 
-	ev_hup = xevent(evsignal_new(d.base, SIGHUP, hup_cb, &d));
-	ev_term = xevent(evsignal_new(d.base, SIGTERM, term_cb, &d));
-	ev_int = xevent(evsignal_new(d.base, SIGINT, term_cb, &d));
+/* Signals, the shutdown deadline and the periodic timers. */
+static void
+add_events(struct daemon *d)
+{
+	struct timeval tv;
+	uint64_t wd_usec;
+
+	ev_hup = xevent(evsignal_new(d->base, SIGHUP, hup_cb, d));
+	ev_term = xevent(evsignal_new(d->base, SIGTERM, term_cb, d));
+	ev_int = xevent(evsignal_new(d->base, SIGINT, term_cb, d));
 	event_add(ev_hup, NULL);
 	event_add(ev_term, NULL);
 	event_add(ev_int, NULL);
-	ev_deadline = xevent(evtimer_new(d.base, deadline_cb, &d));
+	ev_deadline = xevent(evtimer_new(d->base, deadline_cb, d));
 
-	ev_logsweep = xevent(event_new(d.base, -1, EV_PERSIST, logsweep_cb, &d));
+	ev_logsweep = xevent(event_new(d->base, -1, EV_PERSIST, logsweep_cb, d));
 	tv.tv_sec = 1;
 	tv.tv_usec = 0;
 	event_add(ev_logsweep, &tv);
-	ev_status = xevent(event_new(d.base, -1, EV_PERSIST, status_cb, &d));
+	ev_status = xevent(event_new(d->base, -1, EV_PERSIST, status_cb, d));
 	tv.tv_sec = STATUS_INTERVAL_SEC;
 	tv.tv_usec = 0;
 	event_add(ev_status, &tv);
 	wd_usec = notify_watchdog_usec();
-	if (wd_usec > 0 && d.cfg->watchdog) {
-		ev_watchdog = xevent(event_new(d.base, -1, EV_PERSIST, watchdog_cb,
-		    &d));
+	if (wd_usec > 0 && d->cfg->watchdog) {
+		ev_watchdog = xevent(event_new(d->base, -1, EV_PERSIST, watchdog_cb,
+		    d));
 		tv.tv_sec = (time_t)(wd_usec / 2 / 1000000);
 		tv.tv_usec = (suseconds_t)(wd_usec / 2 % 1000000);
 		event_add(ev_watchdog, &tv);
 		log_info("watchdog: pinging every %" PRIu64 " ms", wd_usec / 2000);
 	}
+}
 
-	send_status(&d, "READY=1\n");
+/* Tell systemd we are ready and serve until SIGTERM's last connection has gone. */
+static void
+run(struct daemon *d)
+{
+	send_status(d, "READY=1\n");
 	log_info("ready");
-	event_base_dispatch(d.base);
+	event_base_dispatch(d->base);
+}
 
-	conn_log_sweep(&d, true);
+/* After the loop: flush the log summaries, stop the store, free everything. */
+static void
+shut_down(struct daemon *d)
+{
+	struct daemon_stats *s = &d->stats;
+
+	conn_log_sweep(d, true);
 	log_info("all connections closed; stopping the store");
-	store_stop(d.store);
-	{
-		struct daemon_stats *s = &d.stats;
-
-		log_info("stopped: %" PRIu64 " connections, %" PRIu64 " frames "
-		    "(%" PRIu64 " oversize, %" PRIu64 " abandoned), %" PRIu64
-		    " ACKs sent, %" PRIu64 " not deliverable", s->accepted,
-		    s->frames, s->oversize, s->abandoned, s->acks_sent,
-		    s->acks_unsent);
-	}
+	store_stop(d->store);
+	log_info("stopped: %" PRIu64 " connections, %" PRIu64 " frames "
+	    "(%" PRIu64 " oversize, %" PRIu64 " abandoned), %" PRIu64
+	    " ACKs sent, %" PRIu64 " not deliverable", s->accepted,
+	    s->frames, s->oversize, s->abandoned, s->acks_sent,
+	    s->acks_unsent);
 	event_free(ev_completion);
 	event_free(ev_status);
 	event_free(ev_logsweep);
@@ -523,12 +575,37 @@ main(int argc, char **argv)
 	event_free(ev_hup);
 	event_free(ev_term);
 	event_free(ev_int);
-	listener_close_all(&d);
-	SSL_CTX_free(d.tls_ctx);
-	event_base_free(d.base);
-	config_free(d.cfg);
-	free(d.cfg);
-	free(d.config_path);
+	listener_close_all(d);
+	SSL_CTX_free(d->tls_ctx);
+	event_base_free(d->base);
+	config_free(d->cfg);
+	free(d->cfg);
+	free(d->config_path);
 	notify_close();
+}
+
+int
+main(int argc, char **argv)
+{
+	struct daemon d;
+	const char *path = CONFIG_DEFAULT_PATH;
+	bool check = false;
+	int exit_code;
+
+	if (!parse_args(argc, argv, &path, &check, &exit_code))
+		return exit_code;
+	if (check)
+		return check_config(path);
+
+	log_init("labwatchd");
+	load_config(&d, path);
+	setup_logging(&d);
+	setup_process(&d);
+	setup_loop(&d);
+	start_store(&d);
+	open_listeners(&d);
+	add_events(&d);
+	run(&d);
+	shut_down(&d);
 	return 0;
 }

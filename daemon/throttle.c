@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "lib/xmalloc.h"
+#include "log.h"
 
 #define THROTTLE_ADDR 48	/* INET6_ADDRSTRLEN and then some */
 #define THROTTLE_WHAT 160
@@ -83,7 +84,7 @@ throttle_pass(struct throttle *t, const char *addr, unsigned kind,
 	size_t i;
 
 	if (kind >= t->nkinds)
-		abort();
+		fatalx("throttle: kind %u of %u", kind, t->nkinds);
 	for (i = 0; i < t->max; i++) {
 		e = &t->e[i];
 		if (!e->used) {
