@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/hash.h"
 #include "lib/str.h"
 #include "lib/xmalloc.h"
 #include "rules/rules_int.h"
@@ -40,19 +41,6 @@ rules_canonical_unit(const struct rules *r, enum rules_analyte a)
 	if (a < 0 || a >= RULES_NANALYTES)
 		return NULL;
 	return r->analytes[a].canonical;
-}
-
-uint32_t
-rules_hash(const char *s, size_t len)
-{
-	uint32_t h = 2166136261u;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 16777619u;
-	}
-	return h;
 }
 
 void
@@ -106,7 +94,7 @@ lookup(const struct rules *r, const char *code, size_t len, const char *sys,
 		return RULES_NONE;
 	sys_len = str_trim_span(&sys, sys_len);
 	loinc = is_loinc_system(r, sys, sys_len);
-	h = rules_hash(code, len);
+	h = (uint32_t)hash_bytes(code, len);
 	for (i = h & mask; r->slots[i] != 0; i = (i + 1) & mask) {
 		e = &r->codes[r->slots[i] - 1];
 		if (e->hash != h || e->len != len || memcmp(e->code, code, len) != 0)

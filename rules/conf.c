@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/hash.h"
 #include "lib/ini.h"
 #include "lib/str.h"
 #include "lib/xmalloc.h"
@@ -265,7 +266,7 @@ add_code(struct conf *c, char **cause, enum code_kind kind, enum rules_analyte a
 	e = &r->codes[r->ncodes++];
 	e->code = xstrdup(code);
 	e->len = len;
-	e->hash = rules_hash(code, len);
+	e->hash = (uint32_t)hash_bytes(code, len);
 	e->kind = kind;
 	e->analyte = a;
 	return 0;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/hash.h"
 #include "lib/xmalloc.h"
 #include "rules/rules_int.h"
 
@@ -166,12 +167,7 @@ same_key(const struct rules_entry *e, const char *key, size_t len)
 static size_t
 key_bucket(const struct rules_history *h, const char *key, size_t len)
 {
-	uint64_t x = 1469598103934665603ULL;	/* FNV-1a */
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		x = (x ^ (unsigned char)key[i]) * 1099511628211ULL;
-	return (size_t)x & (h->nbuckets - 1);
+	return (size_t)hash_bytes(key, len) & (h->nbuckets - 1);
 }
 
 /* Append entry i to its key's chain. */

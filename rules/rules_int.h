@@ -145,8 +145,6 @@ struct rules {
 	size_t nholds;
 };
 
-/* FNV-1a of s[0..len). */
-uint32_t rules_hash(const char *s, size_t len);
 /* Build r->slots from r->codes. */
 void rules_codes_index(struct rules *r);
 /* Evaluate one comparison on what is known of a value. */
