@@ -10,6 +10,7 @@
 #include "hl7/hl7.h"
 #include "hl7/oru.h"
 #include "hl7/split.h"
+#include "lib/attr.h"
 
 /* labwatch parse: files of HL7 messages to JSON lines. */
 int cmd_parse(int argc, char **argv);
@@ -59,7 +60,7 @@ void cli_datadir_hint(const char *cmd, const char *opt);
  * Read a whole file ("-" = standard input) into a malloc'ed buffer.
  * Returns 0, or -1 with errno set.
  */
-int cli_read_file(const char *path, char **buf, size_t *len);
+LW_MUSTCHECK int cli_read_file(const char *path, char **buf, size_t *len);
 
 /*
  * What cli_each_message() hands over for one item of a file: a message
@@ -76,7 +77,7 @@ typedef void cli_message_fn(void *arg, const char *file,
  * read is reported on stderr as "labwatch CMD: FILE: why". Returns 0, or 2
  * when a file could not be read.
  */
-int cli_each_message(const char *cmd, char *const *files, int nfiles,
+LW_MUSTCHECK int cli_each_message(const char *cmd, char *const *files, int nfiles,
     const struct hl7_parse_opts *popts, const struct oru_opts *oopts,
     size_t max_size, cli_message_fn *fn, void *arg);
 

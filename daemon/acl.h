@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
+#include "lib/attr.h"
 
 struct acl_entry {
 	int family;			/* AF_INET or AF_INET6 */
@@ -27,7 +28,7 @@ struct acl {
  * Parse "10.0.0.0/8, 192.0.2.7, 2001:db8::/32" into *out (replacing what
  * it held). Returns 0, or -1 and *cause (malloc'ed) naming the bad item.
  */
-int acl_parse(struct acl *out, const char *list, char **cause);
+LW_MUSTCHECK int acl_parse(struct acl *out, const char *list, char **cause);
 /* Free the entries; the struct may be reused. */
 void acl_free(struct acl *a);
 /* True when the list is empty or a network contains sa. */

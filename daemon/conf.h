@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "acl.h"
+#include "lib/attr.h"
 
 #define CONFIG_DEFAULT_PATH LABWATCH_SYSCONFDIR "/labwatchd.conf"
 
@@ -90,10 +91,10 @@ void config_free(struct config *cfg);
  * Read path over the defaults in cfg (config_init first). Every error is
  * reported as "path:line: what"; returns their count (0: cfg is usable).
  */
-int config_load(struct config *cfg, const char *path, config_report_fn *report,
+LW_MUSTCHECK int config_load(struct config *cfg, const char *path, config_report_fn *report,
     void *arg);
 /* The same, from text in memory named name (for tests). */
-int config_load_string(struct config *cfg, const char *name, const char *text,
+LW_MUSTCHECK int config_load_string(struct config *cfg, const char *name, const char *text,
     config_report_fn *report, void *arg);
 /*
  * After a SIGHUP: put back into next the values of keys that cannot change

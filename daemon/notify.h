@@ -9,9 +9,10 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "lib/attr.h"
 
 /* Open the socket named by $NOTIFY_SOCKET, if any. Returns -1 and *cause when it is malformed. */
-int notify_init(char **cause);
+LW_MUSTCHECK int notify_init(char **cause);
 /* True when there is somewhere to send. */
 bool notify_enabled(void);
 /* Send one datagram (printf format; several lines allowed). Errors are ignored: systemd may be gone. */

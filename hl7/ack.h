@@ -15,6 +15,7 @@
 
 #include "lib/buf.h"
 #include "hl7/hl7.h"
+#include "lib/attr.h"
 
 /* Longest control id hl7_ack_build() recovers on its own from a failed parse. */
 #define HL7_ACK_CONTROL_ID_MAX 200
@@ -57,7 +58,7 @@ struct hl7_ack_info {
  * 0, with nothing appended, when the sender's enhanced-mode MSH-15 says not
  * to (NE never, ER only for errors and rejects, SU only for accepts).
  */
-int hl7_ack_build(struct hl7_buf *out, const struct hl7_msg *m,
+LW_MUSTCHECK int hl7_ack_build(struct hl7_buf *out, const struct hl7_msg *m,
     const struct hl7_ack_info *info);
 
 /*

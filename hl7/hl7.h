@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "lib/arena.h"
+#include "lib/attr.h"
 
 /* HL7 table 0357 error codes used in ERR-3 and by the ACK builder. */
 enum hl7_errcode {
@@ -126,7 +127,7 @@ void hl7_msg_free(struct hl7_msg *m);
  * Index buf[0..len) as an HL7 v2 message. Segment terminators may be CR, LF
  * or CRLF. Returns 0, or -1 with m->err filled (code, reason, offset).
  */
-int hl7_parse(struct hl7_msg *m, const char *buf, size_t len,
+LW_MUSTCHECK int hl7_parse(struct hl7_msg *m, const char *buf, size_t len,
     const struct hl7_parse_opts *opts);
 
 /* Index of the first segment named id at or after from, or -1. */
@@ -206,7 +207,7 @@ hl7_comp1(const struct hl7_msg *m, struct hl7_span s)
 }
 
 /* Map an MSH-18 value to a charset; -1 when unknown to us and to iconv. */
-int hl7_charset_lookup(const char *msh18, size_t len, enum hl7_charset *cs,
+LW_MUSTCHECK int hl7_charset_lookup(const char *msh18, size_t len, enum hl7_charset *cs,
     char iconv_name[32]);
 
 /* An HL7 DTM value: YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ]. */
@@ -221,7 +222,7 @@ struct hl7_dtm {
 };
 
 /* Parse a DTM; returns 0, or -1 when s is not a valid DTM. */
-int hl7_dtm_parse(const char *s, size_t len, struct hl7_dtm *out);
+LW_MUSTCHECK int hl7_dtm_parse(const char *s, size_t len, struct hl7_dtm *out);
 /*
  * Write t as ISO 8601 (2026-11-20T07:30:00+08:00; no offset when the DTM had
  * none; date only when it had no time) into out[40]; returns its length.
@@ -235,6 +236,6 @@ int64_t hl7_dtm_epoch(const struct hl7_dtm *t, int tz_offset_min);
  * Parse a decimal number (optional sign, digits, optional fraction, optional
  * exponent) that is all of s[0..len). Returns 0 and *out, or -1.
  */
-int hl7_number(const char *s, size_t len, double *out);
+LW_MUSTCHECK int hl7_number(const char *s, size_t len, double *out);
 
 #endif

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "lib/attr.h"
 
 #define MLLP_SB 0x0b		/* start block */
 #define MLLP_EB 0x1c		/* end block */
@@ -77,7 +78,7 @@ size_t mllp_framer_feed(struct mllp_framer *f, const void *buf, size_t len,
     struct mllp_frame *out, int *got);
 
 /* At end of input: if a frame was in progress, fill *out as MLLP_ABANDONED, reset, and return 1; else 0. */
-int mllp_framer_finish(struct mllp_framer *f, struct mllp_frame *out);
+LW_MUSTCHECK int mllp_framer_finish(struct mllp_framer *f, struct mllp_frame *out);
 
 /* True while a partial frame is buffered or being discarded (for read timeouts). */
 bool mllp_framer_in_frame(const struct mllp_framer *f);

@@ -11,6 +11,7 @@
 #define LABWATCH_ORU_H
 
 #include "hl7/hl7.h"
+#include "lib/attr.h"
 
 /* How OBX-5 was read. */
 enum oru_value_kind {
@@ -117,7 +118,7 @@ void oru_msg_free(struct oru_msg *o);
  * field the ACK or the store depends on is missing or malformed: MSH-9,
  * MSH-10, MSH-12, or a version outside 2.2-2.8.2.
  */
-int oru_extract(struct oru_msg *o, struct hl7_msg *m, const struct oru_opts *opts);
+LW_MUSTCHECK int oru_extract(struct oru_msg *o, struct hl7_msg *m, const struct oru_opts *opts);
 
 /*
  * Read a value as a number with an optional comparator: NM "12.5", SN
@@ -125,7 +126,7 @@ int oru_extract(struct oru_msg *o, struct hl7_msg *m, const struct oru_opts *opt
  * (OBX-5's first). Returns 0 and fills *num
  * and cmp (NUL-terminated, empty for none), -1 when it is not one number.
  */
-int oru_read_number(const struct hl7_msg *m, struct hl7_span value,
+LW_MUSTCHECK int oru_read_number(const struct hl7_msg *m, struct hl7_span value,
     const char *value_type, size_t vt_len, double *num, char cmp[3]);
 
 /* The name of a time source for output ("obx14", "obr7", "msh7", NULL). */

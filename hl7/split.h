@@ -13,6 +13,7 @@
 #define LABWATCH_SPLIT_H
 
 #include <stddef.h>
+#include "lib/attr.h"
 
 /* A splitter over one buffer; owned by the caller, freed by hl7_split_free. */
 struct hl7_split;
@@ -41,7 +42,7 @@ struct hl7_split *hl7_split_new(const char *buf, size_t len,
     size_t max_message_size);
 
 /* The next item: returns 1 and fills *it, or 0 at the end of the buffer. */
-int hl7_split_next(struct hl7_split *s, struct hl7_split_item *it);
+LW_MUSTCHECK int hl7_split_next(struct hl7_split *s, struct hl7_split_item *it);
 
 /* Free the splitter (not the buffer); s may be NULL. */
 void hl7_split_free(struct hl7_split *s);

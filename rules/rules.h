@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "lib/attr.h"
 
 /* The seven protocol analytes, in data-file order; RULES_NONE for others. */
 enum rules_analyte {
@@ -126,7 +127,7 @@ struct rules;
  * (paths relative to the protocol file's directory). Returns 0 and *out, or
  * -1 and *cause (malloc'ed, "file:line: what is wrong"; free it).
  */
-int rules_load(const char *protocol_path, struct rules **out, char **cause);
+LW_MUSTCHECK int rules_load(const char *protocol_path, struct rules **out, char **cause);
 /* Free what rules_load() returned; NULL is fine. */
 void rules_free(struct rules *r);
 
@@ -167,7 +168,7 @@ double rules_unit_factor(const struct rules *r, enum rules_analyte a,
  * Parse an OBX-7 text. Returns 0 with *lln and *uln set (NAN for the side not
  * given), 1 when empty, -1 when it is none of the accepted forms.
  */
-int rules_parse_range(const char *s, size_t len, double *lln, double *uln);
+LW_MUSTCHECK int rules_parse_range(const char *s, size_t len, double *lln, double *uln);
 
 /*
  * Evaluate one result: mapping, units, range, grade, criterion, hold.

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "rules/rules.h"
+#include "lib/attr.h"
 
 #define RULES_MAX_UNITS 32
 #define RULES_MAX_TERMS 32
@@ -150,7 +151,7 @@ void rules_codes_index(struct rules *r);
 /* Evaluate one comparison on what is known of a value. */
 enum rules_tri rules_cond_eval(const struct rules_cond *c, const struct rules_val *x);
 /* Parse a decimal number at *p (< end); advances *p. Returns 0 or -1. */
-int rules_parse_num(const char **p, const char *end, double *out);
+LW_MUSTCHECK int rules_parse_num(const char **p, const char *end, double *out);
 /* Index of a unit spelling in the analyte's list, -1 when not there. */
 int rules_unit_index(const struct rules *r, enum rules_analyte a, const char *unit,
     size_t len);

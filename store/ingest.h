@@ -66,7 +66,7 @@ void ingest_set_rules(struct ingest *g, struct rules *r);
  * database cannot be reached, INGEST_ERROR when it refuses our schema or
  * statements; *cause (malloc'ed) then says why.
  */
-enum ingest_rc ingest_connect(struct ingest *g, char **cause);
+LW_MUSTCHECK enum ingest_rc ingest_connect(struct ingest *g, char **cause);
 bool ingest_connected(const struct ingest *g);
 
 /* Read the frame of w (no database); fills the prepare fields. */

@@ -96,10 +96,10 @@ void store_count_batch(struct store *s, enum ingest_rc rc);
  * refuses alone is kept as quarantined. INGEST_OK, or INGEST_DOWN when
  * the database cannot take them now (a prefix of them is then settled).
  */
-enum ingest_rc store_retry_works(struct store *s, struct ingest_work **w,
+LW_MUSTCHECK enum ingest_rc store_retry_works(struct store *s, struct ingest_work **w,
     size_t n, enum ingest_rc rc, char *cause);
 /* Write n prepared works, nothing else in flight. */
-enum ingest_rc store_write_works(struct store *s, struct ingest_work **w,
+LW_MUSTCHECK enum ingest_rc store_write_works(struct store *s, struct ingest_work **w,
     size_t n);
 
 /*

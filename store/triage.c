@@ -11,6 +11,15 @@
 #include "store/ingest.h"
 #include "store/text.h"
 
+/* What of a frame cut or too long can be read, for the ACK's MSH. */
+static void
+parse_for_ack(struct ingest_work *w, const struct hl7_parse_opts *popts)
+{
+	/* An error is expected: only what MSH gave is used. */
+	if (hl7_parse(&w->msg, w->data, w->len, popts) != 0)
+		return;
+}
+
 void
 triage_prepare(const struct ingest_opts *o, struct ingest_work *w)
 {
@@ -30,7 +39,7 @@ triage_prepare(const struct ingest_opts *o, struct ingest_work *w)
 		w->reason = "message larger than max_message_size";
 		w->err_code = HL7_ERR_INTERNAL;
 		memcpy(w->ack_code, "AR", 3);
-		hl7_parse(&w->msg, w->data, w->len, &popts);
+		parse_for_ack(w, &popts);
 		return;
 	}
 	if (w->kind == STORE_FRAME_ABANDONED) {
@@ -38,7 +47,7 @@ triage_prepare(const struct ingest_opts *o, struct ingest_work *w)
 		w->reason = "frame cut short (no end block)";
 		w->err_code = HL7_ERR_SEGMENT_SEQUENCE;
 		memcpy(w->ack_code, "AE", 3);
-		hl7_parse(&w->msg, w->data, w->len, &popts);
+		parse_for_ack(w, &popts);
 		return;
 	}
 	if (hl7_parse(&w->msg, w->data, w->len, &popts) != 0 ||
