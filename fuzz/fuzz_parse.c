@@ -76,7 +76,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 				touch(o.patients[i].id);
 		}
 		hl7_buf_reset(&ack);
-		hl7_ack_build(&ack, &m, &info);
+		sink += (size_t)hl7_ack_build(&ack, &m, &info);
 	}
 	hl7_split_free(sp);
 	hl7_buf_free(&ack);
