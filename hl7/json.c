@@ -52,41 +52,105 @@ utf8_len(const unsigned char *p, size_t n)
 	return len;
 }
 
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/*
+ * Nonzero when one of the 8 bytes in x needs a look: a control byte, '"',
+ * '\\', DEL or a non-ASCII byte (the classic has-zero-byte tests: exact
+ * about whether there is one, not about where).
+ */
+static inline uint64_t
+span_special(uint64_t x)
+{
+	uint64_t q = x ^ (ONES * '"'), s = x ^ (ONES * '\\');
+	uint64_t d = x ^ (ONES * 0x7f);
+
+	return (((x - ONES * 0x20) & ~x) | ((q - ONES) & ~q) |
+	    ((s - ONES) & ~s) | ((d - ONES) & ~d) | x) & HIGHS;
+}
+
+static const char hexdig[] = "0123456789abcdef";
+
+/*
+ * Escape p[..lim) to o, which has room for 6 bytes per input byte; a UTF-8
+ * sequence starting before lim may run on to end. Returns the end of the
+ * output and leaves *pp after the last byte consumed.
+ */
+static char *
+escape_span(char *o, const unsigned char **pp, const unsigned char *lim,
+    const unsigned char *end)
+{
+	const unsigned char *p = *pp;
+	uint64_t x;
+	size_t u;
+
+	while (p < lim) {
+		/* Runs of plain bytes: eight at a time, stored as they come. */
+		while (lim - p >= 8) {
+			memcpy(&x, p, 8);
+			if (span_special(x))
+				break;
+			memcpy(o, &x, 8);
+			o += 8;
+			p += 8;
+		}
+		while (p < lim && plain[*p])
+			*o++ = (char)*p++;
+		if (p == lim)
+			break;
+		switch (*p) {
+		case '"': o[0] = '\\'; o[1] = '"'; o += 2; p++; continue;
+		case '\\': o[0] = '\\'; o[1] = '\\'; o += 2; p++; continue;
+		case '\n': o[0] = '\\'; o[1] = 'n'; o += 2; p++; continue;
+		case '\r': o[0] = '\\'; o[1] = 'r'; o += 2; p++; continue;
+		case '\t': o[0] = '\\'; o[1] = 't'; o += 2; p++; continue;
+		default: break;
+		}
+		if (*p < 0x20 || *p == 0x7f) {
+			memcpy(o, "\\u00", 4);
+			o[4] = hexdig[*p >> 4];
+			o[5] = hexdig[*p & 0xf];
+			o += 6;
+			p++;
+		} else if ((u = utf8_len(p, (size_t)(end - p))) > 0) {
+			memcpy(o, p, u);
+			o += u;
+			p += u;
+		} else {
+			memcpy(o, "\xef\xbf\xbd", 3);
+			o += 3;
+			p++;
+		}
+	}
+	*pp = p;
+	return o;
+}
+
+/* Input bytes escaped per reservation, so a huge field never asks 6x its size at once. */
+#define ESCAPE_CHUNK 65536
+
 void
 json_str(struct hl7_buf *b, const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s, *end = p + len;
-	const unsigned char *run;
-	size_t u;
+	size_t n;
+	char *o, *e;
 
-	hl7_buf_addc(b, '"');
+	o = hl7_buf_reserve(b, 1);
+	*o = '"';
+	b->len++;
 	while (p < end) {
-		for (run = p; p < end && plain[*p]; p++)
-			;
-		if (p > run)
-			hl7_buf_add(b, run, (size_t)(p - run));
-		if (p == end)
-			break;
-		switch (*p) {
-		case '"': hl7_buf_add(b, "\\\"", 2); p++; continue;
-		case '\\': hl7_buf_add(b, "\\\\", 2); p++; continue;
-		case '\n': hl7_buf_add(b, "\\n", 2); p++; continue;
-		case '\r': hl7_buf_add(b, "\\r", 2); p++; continue;
-		case '\t': hl7_buf_add(b, "\\t", 2); p++; continue;
-		default: break;
-		}
-		if (*p < 0x20 || *p == 0x7f) {
-			hl7_buf_printf(b, "\\u%04x", *p);
-			p++;
-		} else if ((u = utf8_len(p, (size_t)(end - p))) > 0) {
-			hl7_buf_add(b, p, u);
-			p += u;
-		} else {
-			hl7_buf_add(b, "\xef\xbf\xbd", 3);
-			p++;
-		}
+		n = (size_t)(end - p) < ESCAPE_CHUNK ? (size_t)(end - p) :
+		    ESCAPE_CHUNK;
+		o = hl7_buf_reserve(b, 6 * n + 1);
+		e = escape_span(o, &p, p + n, end);
+		b->len += (size_t)(e - o);
 	}
-	hl7_buf_addc(b, '"');
+	o = hl7_buf_reserve(b, 1);
+	o[0] = '"';
+	o[1] = '\0';
+	b->len++;
 }
 
 void
@@ -107,10 +171,182 @@ json_str_or_null(struct hl7_buf *b, const char *p, size_t len)
 		json_str(b, p, len);
 }
 
+/* Exact powers of ten as doubles (10^22 is the last one). */
+static const double p10[23] = {
+	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
+	1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+static const uint64_t p10u[16] = {
+	1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL,
+	10000000ULL, 100000000ULL, 1000000000ULL, 10000000000ULL,
+	100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+	100000000000000ULL, 1000000000000000ULL,
+};
+
+/* Decimal digits of v at o; returns the end. */
+static char *
+put_u64(char *o, uint64_t v)
+{
+	char tmp[20];
+	size_t i = sizeof(tmp);
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	memcpy(o, tmp + i, sizeof(tmp) - i);
+	return o + sizeof(tmp) - i;
+}
+
+/*
+ * a (finite, > 0) correctly rounded to prec <= 15 significant digits, as
+ * printf rounds it (to nearest, ties to even): *digits (prec digits) times
+ * 10^(*exp10 - prec + 1). a * 10^s is held exactly as hi + lo (fma gives
+ * the product's rounding error), and hi < 2^52, so the rounding decision is
+ * exact. Returns -1 when 10^s would not be an exact double: the caller
+ * then asks printf.
+ */
+static int
+decimal_round(double a, int prec, uint64_t *digits, int *exp10)
+{
+	uint64_t bits, n;
+	double hi, lo, f, d;
+	int x, s, tries;
+
+	memcpy(&bits, &a, sizeof(bits));
+	/* floor(log10(a)) or one less: 0.30103 ~ log10(2). */
+	x = (int)floor(((int)((bits >> 52) & 0x7ff) - 1023) * 0.30102999566398120);
+	for (tries = 0; tries < 4; tries++) {
+		s = prec - 1 - x;
+		if (s < 0 || s > 22)
+			return -1;
+		hi = a * p10[s];
+		lo = fma(a, p10[s], -hi);
+		if (!(hi < 1e17))
+			return -1;
+		f = floor(hi);
+		d = hi - f;
+		n = (uint64_t)f;
+		if (d > 0.5 || (d == 0.5 && (lo > 0 || (lo == 0 && (n & 1)))))
+			n++;
+		if (n >= p10u[prec])
+			x++;
+		else if (n < p10u[prec - 1])
+			x--;
+		else {
+			*digits = n;
+			*exp10 = x;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/*
+ * What printf's %.{prec}g writes for digits * 10^(exp10 - prec + 1) (as
+ * decimal_round gives them): trailing zeros dropped, exponent form when
+ * exp10 < -4 or exp10 >= prec. At most 25 bytes.
+ */
+static char *
+put_g(char *o, uint64_t digits, int exp10, int prec)
+{
+	char d[16];
+	int len = prec, i;
+
+	for (i = prec - 1; i >= 0; i--) {
+		d[i] = (char)('0' + digits % 10);
+		digits /= 10;
+	}
+	while (len > 1 && d[len - 1] == '0')
+		len--;
+	if (exp10 < -4 || exp10 >= prec) {
+		*o++ = d[0];
+		if (len > 1) {
+			*o++ = '.';
+			memcpy(o, d + 1, (size_t)len - 1);
+			o += len - 1;
+		}
+		*o++ = 'e';
+		*o++ = exp10 < 0 ? '-' : '+';
+		if (abs(exp10) < 10)
+			*o++ = '0';
+		return put_u64(o, (uint64_t)abs(exp10));
+	}
+	if (exp10 < 0) {
+		memcpy(o, "0.0000", (size_t)(1 - exp10));
+		o += 1 - exp10;
+		memcpy(o, d, (size_t)len);
+		return o + len;
+	}
+	if (len <= exp10 + 1) {
+		memcpy(o, d, (size_t)len);
+		o += len;
+		memset(o, '0', (size_t)(exp10 + 1 - len));
+		return o + exp10 + 1 - len;
+	}
+	memcpy(o, d, (size_t)exp10 + 1);
+	o += exp10 + 1;
+	*o++ = '.';
+	memcpy(o, d + exp10 + 1, (size_t)(len - exp10 - 1));
+	return o + len - exp10 - 1;
+}
+
+/* Commit what was written at o..e (reserved with hl7_buf_reserve). */
+static void
+commit(struct hl7_buf *b, char *o, char *e)
+{
+	*e = '\0';
+	b->len += (size_t)(e - o);
+}
+
+void
+json_int(struct hl7_buf *b, int64_t v)
+{
+	char *o = hl7_buf_reserve(b, 21), *e = o;
+
+	if (v < 0)
+		*e++ = '-';
+	e = put_u64(e, v < 0 ? -(uint64_t)v : (uint64_t)v);
+	commit(b, o, e);
+}
+
+void
+json_uint(struct hl7_buf *b, uint64_t v)
+{
+	char *o = hl7_buf_reserve(b, 20);
+
+	commit(b, o, put_u64(o, v));
+}
+
+/*
+ * The 15-digit form of v at o when it reads back as v (what the printf
+ * loop below stops at first), proven without strtod: m / 10^k with
+ * m < 2^53 and k <= 22 is one correctly rounded division, as strtod's
+ * result is. NULL when not proven.
+ */
+static char *
+put_shortest15(char *o, double v)
+{
+	double a = fabs(v);
+	uint64_t n, m;
+	int x, k;
+
+	if (decimal_round(a, 15, &n, &x) != 0)
+		return NULL;
+	for (m = n, k = 14 - x; m % 10 == 0 && k > 0; m /= 10, k--)
+		;
+	if (k <= 0 || k > 22 || (double)m / p10[k] != a)
+		return NULL;
+	if (v < 0)
+		*o++ = '-';
+	return put_g(o, n, x, 15);
+}
+
 void
 json_num(struct hl7_buf *b, double v)
 {
-	char tmp[32];
+	char tmp[32], *o, *e;
 	int prec;
 
 	if (!isfinite(v)) {
@@ -118,7 +354,12 @@ json_num(struct hl7_buf *b, double v)
 		return;
 	}
 	if (fabs(v) < 1e15 && v == (double)(int64_t)v) {
-		hl7_buf_printf(b, "%lld", (long long)v);
+		json_int(b, (int64_t)v);
+		return;
+	}
+	o = hl7_buf_reserve(b, 32);
+	if ((e = put_shortest15(o, v)) != NULL) {
+		commit(b, o, e);
 		return;
 	}
 	/* The shortest %g form that reads back as the same double. */
@@ -133,18 +374,40 @@ json_num(struct hl7_buf *b, double v)
 void
 json_num_rounded(struct hl7_buf *b, double v)
 {
-	if (!isfinite(v))
+	uint64_t n;
+	char *o, *e;
+	int x;
+
+	if (!isfinite(v)) {
 		hl7_buf_add(b, "null", 4);
-	else
+		return;
+	}
+	if (v == 0) {
+		hl7_buf_adds(b, signbit(v) ? "-0" : "0");
+		return;
+	}
+	if (decimal_round(fabs(v), 12, &n, &x) != 0) {
 		hl7_buf_printf(b, "%.12g", v);
+		return;
+	}
+	o = e = hl7_buf_reserve(b, 32);
+	if (v < 0)
+		*e++ = '-';
+	commit(b, o, put_g(e, n, x, 12));
 }
 
 void
 json_key(struct hl7_buf *b, const char *key, bool first)
 {
+	size_t n = strlen(key);
+	char *o = hl7_buf_reserve(b, n + 4), *e = o;
+
 	if (!first)
-		hl7_buf_addc(b, ',');
-	hl7_buf_addc(b, '"');
-	hl7_buf_adds(b, key);
-	hl7_buf_add(b, "\":", 2);
+		*e++ = ',';
+	*e++ = '"';
+	memcpy(e, key, n);
+	e += n;
+	*e++ = '"';
+	*e++ = ':';
+	commit(b, o, e);
 }

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 
@@ -24,6 +25,10 @@ void json_num(struct hl7_buf *b, double v);
  * 0.2 mg/dL is 3.42 umol/L, not 3.4200000000000004), null if not finite.
  */
 void json_num_rounded(struct hl7_buf *b, double v);
+/* Append an integer. */
+void json_int(struct hl7_buf *b, int64_t v);
+/* Append an unsigned integer. */
+void json_uint(struct hl7_buf *b, uint64_t v);
 /* Append "key": (with a leading comma unless first). */
 void json_key(struct hl7_buf *b, const char *key, bool first);
 
