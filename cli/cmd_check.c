@@ -162,7 +162,7 @@ obs_line(struct check *c, const struct oru_msg *o, const struct oru_patient *p,
 	if (ev->grade < 0)
 		hl7_buf_add(b, "null", 4);
 	else
-		hl7_buf_printf(b, "%d", ev->grade);
+		json_int(b, ev->grade);
 	json_key(b, "term", false);
 	json_strz(b, ev->term);
 	json_key(b, "eligibility", false);
@@ -239,7 +239,7 @@ check_one(void *arg, const char *file, const struct hl7_split_item *it,
 		return;
 	}
 	check_message(c, o);
-	cli_flush(&c->out, stdout, 1 << 16);
+	cli_flush(&c->out, stdout, CLI_FLUSH_BLOCK);
 }
 
 static void
@@ -499,7 +499,7 @@ cmd_check(int argc, char **argv)
 				order[c.patients[i].seq] = &c.patients[i];
 		for (i = 0; i < c.npatients; i++) {
 			patient_line(&c, order[i]);
-			cli_flush(&c.out, stdout, 1 << 16);
+			cli_flush(&c.out, stdout, CLI_FLUSH_BLOCK);
 		}
 		free(order);
 	}

@@ -112,7 +112,7 @@ cli_json_message(struct hl7_buf *b, const struct oru_msg *o, const char *file,
 	json_key(b, "file", false);
 	json_strz(b, file);
 	json_key(b, "offset", false);
-	hl7_buf_printf(b, "%zu", offset);
+	json_uint(b, offset);
 	json_key(b, "patients", false);
 	hl7_buf_addc(b, '[');
 	for (i = 0; i < o->npatients; i++) {
@@ -152,13 +152,13 @@ error_json(struct hl7_buf *b, const char *file, size_t offset,
 	json_strz(b, reason);
 	json_key(b, "code", false);
 	if (code > 0)
-		hl7_buf_printf(b, "%d", code);
+		json_int(b, code);
 	else
 		hl7_buf_add(b, "null", 4);
 	json_key(b, "file", false);
 	json_strz(b, file);
 	json_key(b, "offset", false);
-	hl7_buf_printf(b, "%zu", offset);
+	json_uint(b, offset);
 	json_key(b, "control_id", false);
 	json_str_or_null(b, cid, n);
 	json_key(b, "segment", false);
@@ -166,7 +166,7 @@ error_json(struct hl7_buf *b, const char *file, size_t offset,
 	    err ? strlen(err->seg_id) : 0);
 	json_key(b, "field", false);
 	if (err != NULL && err->field > 0)
-		hl7_buf_printf(b, "%u", err->field);
+		json_uint(b, err->field);
 	else
 		hl7_buf_add(b, "null", 4);
 	hl7_buf_add(b, "}\n", 2);
@@ -195,7 +195,7 @@ parse_one(void *arg, const char *file, const struct hl7_split_item *it,
 	}
 	if (!ok && pc->status == 0)
 		pc->status = 1;
-	cli_flush(&pc->out, stdout, 1 << 16);
+	cli_flush(&pc->out, stdout, CLI_FLUSH_BLOCK);
 }
 
 static void
