@@ -127,6 +127,54 @@ escape_span(char *o, const unsigned char **pp, const unsigned char *lim,
 	return o;
 }
 
+/*
+ * Copy p[0..n) to o and return 1 when none of it needs escaping (most
+ * fields), else return 0 having written garbage to o[0..n). Loads overlap
+ * instead of looping over a tail: 8-byte words with the last one ending at
+ * n, two 4-byte words for 4 to 7 bytes, three single bytes below that.
+ */
+static inline int
+copy_plain(char *o, const unsigned char *p, size_t n)
+{
+	uint64_t x, y;
+	uint32_t w1, w2;
+	size_t i;
+
+	if (n >= 8) {
+		for (i = 0; i + 8 < n; i += 8) {
+			memcpy(&x, p + i, 8);
+			if (span_special(x))
+				return 0;
+			memcpy(o + i, &x, 8);
+		}
+		memcpy(&x, p + n - 8, 8);
+		if (span_special(x))
+			return 0;
+		memcpy(o + n - 8, &x, 8);
+		return 1;
+	}
+	if (n >= 4) {
+		memcpy(&w1, p, 4);
+		memcpy(&w2, p + n - 4, 4);
+		if (span_special(w1 | (uint64_t)w2 << 32))
+			return 0;
+		memcpy(o, &w1, 4);
+		memcpy(o + n - 4, &w2, 4);
+		return 1;
+	}
+	if (n == 0)
+		return 1;
+	/* Padded with 'a', which needs nothing. */
+	y = 0x6161616161000000ULL | p[0] | (uint64_t)p[n >> 1] << 8 |
+	    (uint64_t)p[n - 1] << 16;
+	if (span_special(y))
+		return 0;
+	o[0] = (char)p[0];
+	o[n >> 1] = (char)p[n >> 1];
+	o[n - 1] = (char)p[n - 1];
+	return 1;
+}
+
 /* Input bytes escaped per reservation, so a huge field never asks 6x its size at once. */
 #define ESCAPE_CHUNK 65536
 
@@ -137,9 +185,20 @@ json_str(struct hl7_buf *b, const char *s, size_t len)
 	size_t n;
 	char *o, *e;
 
-	o = hl7_buf_reserve(b, 1);
-	*o = '"';
-	b->len++;
+	if (len <= ESCAPE_CHUNK) {
+		/* The usual field: one reservation, one commit. */
+		o = hl7_buf_reserve(b, 6 * len + 2);
+		o[0] = '"';
+		if (copy_plain(o + 1, p, len))
+			e = o + 1 + len;
+		else
+			e = escape_span(o + 1, &p, end, end);
+		e[0] = '"';
+		e[1] = '\0';
+		b->len += (size_t)(e + 1 - o);
+		return;
+	}
+	hl7_buf_addc(b, '"');
 	while (p < end) {
 		n = (size_t)(end - p) < ESCAPE_CHUNK ? (size_t)(end - p) :
 		    ESCAPE_CHUNK;
@@ -147,10 +206,7 @@ json_str(struct hl7_buf *b, const char *s, size_t len)
 		e = escape_span(o, &p, p + n, end);
 		b->len += (size_t)(e - o);
 	}
-	o = hl7_buf_reserve(b, 1);
-	o[0] = '"';
-	o[1] = '\0';
-	b->len++;
+	hl7_buf_addc(b, '"');
 }
 
 void
@@ -162,14 +218,8 @@ json_strz(struct hl7_buf *b, const char *s)
 		json_str(b, s, strlen(s));
 }
 
-void
-json_str_or_null(struct hl7_buf *b, const char *p, size_t len)
-{
-	if (len == 0)
-		hl7_buf_add(b, "null", 4);
-	else
-		json_str(b, p, len);
-}
+extern inline void json_str_or_null(struct hl7_buf *b, const char *p,
+    size_t len);
 
 /* Exact powers of ten as doubles (10^22 is the last one). */
 static const double p10[23] = {
@@ -396,18 +446,4 @@ json_num_rounded(struct hl7_buf *b, double v)
 	commit(b, o, put_g(e, n, x, 12));
 }
 
-void
-json_key(struct hl7_buf *b, const char *key, bool first)
-{
-	size_t n = strlen(key);
-	char *o = hl7_buf_reserve(b, n + 4), *e = o;
-
-	if (!first)
-		*e++ = ',';
-	*e++ = '"';
-	memcpy(e, key, n);
-	e += n;
-	*e++ = '"';
-	*e++ = ':';
-	commit(b, o, e);
-}
+extern inline void json_key(struct hl7_buf *b, const char *key, bool first);
