@@ -1,6 +1,6 @@
 #include "json.h"
 
-#include <math.h>
+#include <math.h>	/* isfinite, fabs, signbit: builtins, no libm */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,57 +227,99 @@ static const double p10[23] = {
 	1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
 
-static const uint64_t p10u[16] = {
+static const uint64_t p10u[20] = {
 	1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL,
 	10000000ULL, 100000000ULL, 1000000000ULL, 10000000000ULL,
 	100000000000ULL, 1000000000000ULL, 10000000000000ULL,
-	100000000000000ULL, 1000000000000000ULL,
+	100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+	100000000000000000ULL, 1000000000000000000ULL,
+	10000000000000000000ULL,
 };
+
+static const char digit_pairs[] =
+    "0001020304050607080910111213141516171819"
+    "2021222324252627282930313233343536373839"
+    "4041424344454647484950515253545556575859"
+    "6061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/* The n (>= 1) last decimal digits of v, ending at end. */
+static void
+put_digits(char *end, uint64_t v, int n)
+{
+	for (; n >= 2; n -= 2, v /= 100) {
+		end -= 2;
+		memcpy(end, digit_pairs + 2 * (v % 100), 2);
+	}
+	if (n == 1)
+		end[-1] = (char)('0' + v % 10);
+}
+
+/* Number of decimal digits of v. */
+static int
+ndigits(uint64_t v)
+{
+	int n = 1;
+
+	while (n < 20 && v >= p10u[n])
+		n++;
+	return n;
+}
 
 /* Decimal digits of v at o; returns the end. */
 static char *
 put_u64(char *o, uint64_t v)
 {
-	char tmp[20];
-	size_t i = sizeof(tmp);
+	int n = ndigits(v);
 
-	do {
-		tmp[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	memcpy(o, tmp + i, sizeof(tmp) - i);
-	return o + sizeof(tmp) - i;
+	put_digits(o + n, v, n);
+	return o + n;
+}
+
+/*
+ * a * b exactly, as hi + lo (Dekker's product: each half-width partial
+ * product is exact). No fma(), so libhl7 needs no libm.
+ */
+static void
+exact_product(double a, double b, double *hi, double *lo)
+{
+	const double split = 134217729.0;	/* 2^27 + 1 */
+	double as = a * split, bs = b * split;
+	double ah = as - (as - a), al = a - ah;
+	double bh = bs - (bs - b), bl = b - bh;
+
+	*hi = a * b;
+	*lo = ((ah * bh - *hi) + ah * bl + al * bh) + al * bl;
 }
 
 /*
  * a (finite, > 0) correctly rounded to prec <= 15 significant digits, as
  * printf rounds it (to nearest, ties to even): *digits (prec digits) times
- * 10^(*exp10 - prec + 1). a * 10^s is held exactly as hi + lo (fma gives
- * the product's rounding error), and hi < 2^52, so the rounding decision is
- * exact. Returns -1 when 10^s would not be an exact double: the caller
- * then asks printf.
+ * 10^(*exp10 - prec + 1). a * 10^s is held exactly as hi + lo, and the
+ * digits are only taken when hi < 10^15 < 2^52, where hi's fraction is
+ * exact, so the rounding decision is exact. Returns -1 when 10^s would
+ * not be an exact double: the caller then asks printf.
  */
 static int
 decimal_round(double a, int prec, uint64_t *digits, int *exp10)
 {
 	uint64_t bits, n;
-	double hi, lo, f, d;
-	int x, s, tries;
+	double hi, lo, d;
+	int e2, x, s, tries;
 
 	memcpy(&bits, &a, sizeof(bits));
-	/* floor(log10(a)) or one less: 0.30103 ~ log10(2). */
-	x = (int)floor(((int)((bits >> 52) & 0x7ff) - 1023) * 0.30102999566398120);
+	e2 = (int)((bits >> 52) & 0x7ff) - 1023;
+	/* floor(e2 * log10(2)): floor(log10(a)) or one less. */
+	x = (e2 * 78913 - (e2 < 0 ? 262143 : 0)) / 262144;
 	for (tries = 0; tries < 4; tries++) {
 		s = prec - 1 - x;
 		if (s < 0 || s > 22)
 			return -1;
-		hi = a * p10[s];
-		lo = fma(a, p10[s], -hi);
+		exact_product(a, p10[s], &hi, &lo);
 		if (!(hi < 1e17))
 			return -1;
-		f = floor(hi);
-		d = hi - f;
-		n = (uint64_t)f;
+		n = (uint64_t)hi;	/* floor: hi >= 0 */
+		d = hi - (double)n;
 		if (d > 0.5 || (d == 0.5 && (lo > 0 || (lo == 0 && (n & 1)))))
 			n++;
 		if (n >= p10u[prec])
@@ -302,14 +344,26 @@ static char *
 put_g(char *o, uint64_t digits, int exp10, int prec)
 {
 	char d[16];
-	int len = prec, i;
+	int len = prec;
 
-	for (i = prec - 1; i >= 0; i--) {
-		d[i] = (char)('0' + digits % 10);
-		digits /= 10;
+	/* Trailing zeros go first (digits >= 10^(prec-1) > 0, prec <= 15). */
+	if (digits % 100000000 == 0) {
+		digits /= 100000000;
+		len -= 8;
 	}
-	while (len > 1 && d[len - 1] == '0')
-		len--;
+	if (digits % 10000 == 0) {
+		digits /= 10000;
+		len -= 4;
+	}
+	if (digits % 100 == 0) {
+		digits /= 100;
+		len -= 2;
+	}
+	if (digits % 10 == 0) {
+		digits /= 10;
+		len -= 1;
+	}
+	put_digits(d + len, digits, len);
 	if (exp10 < -4 || exp10 >= prec) {
 		*o++ = d[0];
 		if (len > 1) {
