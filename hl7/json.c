@@ -64,10 +64,10 @@ static inline uint64_t
 span_special(uint64_t x)
 {
 	uint64_t q = x ^ (ONES * '"'), s = x ^ (ONES * '\\');
-	uint64_t d = x ^ (ONES * 0x7f);
 
-	return (((x - ONES * 0x20) & ~x) | ((q - ONES) & ~q) |
-	    ((s - ONES) & ~s) | ((d - ONES) & ~d) | x) & HIGHS;
+	/* below 0x20 | above 0x7e | a quote | a backslash */
+	return (((x - ONES * 0x20) & ~x) | ((x + ONES) | x) |
+	    ((q - ONES) & ~q) | ((s - ONES) & ~s)) & HIGHS;
 }
 
 static const char hexdig[] = "0123456789abcdef";
@@ -77,7 +77,7 @@ static const char hexdig[] = "0123456789abcdef";
  * sequence starting before lim may run on to end. Returns the end of the
  * output and leaves *pp after the last byte consumed.
  */
-static char *
+static __attribute__((noinline)) char *
 escape_span(char *o, const unsigned char **pp, const unsigned char *lim,
     const unsigned char *end)
 {
@@ -178,26 +178,14 @@ copy_plain(char *o, const unsigned char *p, size_t n)
 /* Input bytes escaped per reservation, so a huge field never asks 6x its size at once. */
 #define ESCAPE_CHUNK 65536
 
-void
-json_str(struct hl7_buf *b, const char *s, size_t len)
+/* json_str for a field larger than one chunk (an encapsulated PDF, say). */
+static __attribute__((noinline)) void
+json_str_long(struct hl7_buf *b, const unsigned char *p, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	const unsigned char *end = p + len;
 	size_t n;
 	char *o, *e;
 
-	if (len <= ESCAPE_CHUNK) {
-		/* The usual field: one reservation, one commit. */
-		o = hl7_buf_reserve(b, 6 * len + 2);
-		o[0] = '"';
-		if (copy_plain(o + 1, p, len))
-			e = o + 1 + len;
-		else
-			e = escape_span(o + 1, &p, end, end);
-		e[0] = '"';
-		e[1] = '\0';
-		b->len += (size_t)(e + 1 - o);
-		return;
-	}
 	hl7_buf_addc(b, '"');
 	while (p < end) {
 		n = (size_t)(end - p) < ESCAPE_CHUNK ? (size_t)(end - p) :
@@ -207,6 +195,28 @@ json_str(struct hl7_buf *b, const char *s, size_t len)
 		b->len += (size_t)(e - o);
 	}
 	hl7_buf_addc(b, '"');
+}
+
+void
+json_str(struct hl7_buf *b, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	char *o, *e;
+
+	if (len > ESCAPE_CHUNK) {
+		json_str_long(b, p, len);
+		return;
+	}
+	/* The usual field: one reservation, one commit. */
+	o = hl7_buf_reserve(b, 6 * len + 2);
+	o[0] = '"';
+	if (copy_plain(o + 1, p, len))
+		e = o + 1 + len;
+	else
+		e = escape_span(o + 1, &p, p + len, p + len);
+	e[0] = '"';
+	e[1] = '\0';
+	b->len += (size_t)(e + 1 - o);
 }
 
 void
