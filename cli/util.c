@@ -91,7 +91,7 @@ cli_input_open(const char *path, struct cli_input *in)
 	if (strcmp(path, "-") != 0) {
 		if ((fd = open(path, O_RDONLY)) < 0)
 			return -1;
-		/* A regular file is mapped, not copied; anything else is read. */
+		/* A regular file is mapped, not copied; the rest is read. */
 		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
 		    st.st_size > 0 && (uintmax_t)st.st_size <= SIZE_MAX) {
 			p = mmap(NULL, (size_t)st.st_size, PROT_READ,

@@ -23,7 +23,7 @@ void hl7_buf_free(struct hl7_buf *b);
 void hl7_buf_reset(struct hl7_buf *b);
 /* hl7_buf_reserve's slow path: grow the buffer for n more bytes. */
 char *hl7_buf_grow(struct hl7_buf *b, size_t n);
-/* Make room for n more bytes (and a NUL); returns where they go (commit with len += n). */
+/* Room for n more bytes and a NUL; returns where they go (then len += n). */
 inline char *hl7_buf_reserve(struct hl7_buf *b, size_t n);
 /* Append n bytes. */
 inline void hl7_buf_add(struct hl7_buf *b, const void *p, size_t n);

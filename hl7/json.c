@@ -175,7 +175,7 @@ copy_plain(char *o, const unsigned char *p, size_t n)
 	return 1;
 }
 
-/* Input bytes escaped per reservation, so a huge field never asks 6x its size at once. */
+/* Bytes escaped per reservation: a huge field never asks for 6x its size. */
 #define ESCAPE_CHUNK 65536
 
 /* json_str for a field larger than one chunk (an encapsulated PDF, say). */
