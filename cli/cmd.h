@@ -62,6 +62,23 @@ void cli_datadir_hint(const char *cmd, const char *opt);
  */
 LW_MUSTCHECK int cli_read_file(const char *path, char **buf, size_t *len);
 
+/* A whole input file in memory. Owned by the caller of cli_input_open. */
+struct cli_input {
+	const char *p;
+	size_t len;
+	void *map;	/* the mapping of a regular file, or NULL */
+	char *heap;	/* what was read, for stdin, pipes and devices */
+};
+
+/*
+ * Open path ("-" = standard input) as one buffer: a regular file is
+ * mapped read-only, anything else read with cli_read_file. Returns 0, or
+ * -1 with errno set; release with cli_input_close.
+ */
+int cli_input_open(const char *path, struct cli_input *in);
+/* Unmap or free what cli_input_open gave. */
+void cli_input_close(struct cli_input *in);
+
 /*
  * What cli_each_message() hands over for one item of a file: a message
  * parsed and extracted (ok), or one that could not be (m->err says why;
@@ -80,6 +97,9 @@ typedef void cli_message_fn(void *arg, const char *file,
 LW_MUSTCHECK int cli_each_message(const char *cmd, char *const *files, int nfiles,
     const struct hl7_parse_opts *popts, const struct oru_opts *oopts,
     size_t max_size, cli_message_fn *fn, void *arg);
+
+/* Output is handed to stdio in blocks of about this size. */
+#define CLI_FLUSH_BLOCK (1u << 20)
 
 /* Write b to out if it holds at least min bytes, then empty it. */
 void cli_flush(struct hl7_buf *b, FILE *out, size_t min);

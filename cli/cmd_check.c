@@ -162,7 +162,7 @@ obs_line(struct check *c, const struct oru_msg *o, const struct oru_patient *p,
 	if (ev->grade < 0)
 		hl7_buf_add(b, "null", 4);
 	else
-		hl7_buf_printf(b, "%d", ev->grade);
+		json_int(b, ev->grade);
 	json_key(b, "term", false);
 	json_strz(b, ev->term);
 	json_key(b, "eligibility", false);
@@ -239,7 +239,45 @@ check_one(void *arg, const char *file, const struct hl7_split_item *it,
 		return;
 	}
 	check_message(c, o);
-	cli_flush(&c->out, stdout, 1 << 16);
+	cli_flush(&c->out, stdout, CLI_FLUSH_BLOCK);
+}
+
+/* v (0-99) as two digits at o. */
+static char *
+put2(char *o, int v)
+{
+	o[0] = (char)('0' + v / 10);
+	o[1] = (char)('0' + v % 10);
+	return o + 2;
+}
+
+/* t as a quoted "2026-11-20T07:30:00Z" (strftime's form, without its cost). */
+static void
+utc_iso(struct hl7_buf *b, int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	char iso[32], *o = iso;
+
+	gmtime_r(&tt, &tm);
+	if (tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999) {
+		strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		json_strz(b, iso);
+		return;
+	}
+	o = put2(put2(o, (tm.tm_year + 1900) / 100), (tm.tm_year + 1900) % 100);
+	*o++ = '-';
+	o = put2(o, tm.tm_mon + 1);
+	*o++ = '-';
+	o = put2(o, tm.tm_mday);
+	*o++ = 'T';
+	o = put2(o, tm.tm_hour);
+	*o++ = ':';
+	o = put2(o, tm.tm_min);
+	*o++ = ':';
+	o = put2(o, tm.tm_sec);
+	*o++ = 'Z';
+	json_str(b, iso, (size_t)(o - iso));
 }
 
 static void
@@ -283,15 +321,9 @@ patient_line(struct check *c, const struct patient *pt)
 		json_key(b, "x_uln", false);
 		num_or_null(b, e ? e->ev.x_uln : NAN);
 		json_key(b, "observed_at", false);
-		if (e != NULL && e->observed_at >= 0) {
-			char iso[32];
-			time_t t = (time_t)e->observed_at;
-			struct tm tm;
-
-			gmtime_r(&t, &tm);
-			strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
-			json_strz(b, iso);
-		} else
+		if (e != NULL && e->observed_at >= 0)
+			utc_iso(b, e->observed_at);
+		else
 			hl7_buf_add(b, "null", 4);
 		json_key(b, "control_id", false);
 		json_strz(b, e && e->ev.id < c->nids ? c->control_ids[e->ev.id] :
@@ -394,8 +426,17 @@ check_usage(FILE *f)
 	    LABWATCH_DATADIR, DEFAULT_PROTOCOL);
 }
 
-int
-cmd_check(int argc, char **argv)
+/* What the command line asked for, before anything is loaded. */
+struct check_args {
+	const char *protocol;	/* NULL: the default protocol */
+	const char *at;
+	const char *baseline;	/* NULL: none */
+	struct oru_opts oopts;
+};
+
+/* Options into *a and c->phase: -1 to go on, else the exit status. */
+static int
+check_options(int argc, char **argv, struct check *c, struct check_args *a)
 {
 	static const struct option longopts[] = {
 		{ "phase", required_argument, NULL, 'p' },
@@ -406,25 +447,15 @@ cmd_check(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct check c;
-	struct oru_opts oopts = { NULL };
-	const char *protocol = NULL, *at = "now";
-	char *baseline = NULL, *cause = NULL, defpath[4096];
-	const char *env;
-	size_t i;
-	int ch, status = 0;
-	time_t now = time(NULL);
-	struct tm tm;
+	int ch;
 
-	memset(&c, 0, sizeof(c));
-	c.phase = RULES_PHASE_SCREENING;
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'p':
 			if (strcmp(optarg, "screening") == 0)
-				c.phase = RULES_PHASE_SCREENING;
+				c->phase = RULES_PHASE_SCREENING;
 			else if (strcmp(optarg, "treatment") == 0)
-				c.phase = RULES_PHASE_TREATMENT;
+				c->phase = RULES_PHASE_TREATMENT;
 			else {
 				fprintf(stderr, "labwatch check: --phase is "
 				    "screening or treatment\n");
@@ -432,16 +463,16 @@ cmd_check(int argc, char **argv)
 			}
 			break;
 		case 'b':
-			baseline = optarg;
+			a->baseline = optarg;
 			break;
 		case 'P':
-			protocol = optarg;
+			a->protocol = optarg;
 			break;
 		case 'a':
-			at = optarg;
+			a->at = optarg;
 			break;
 		case 'i':
-			oopts.id_type = optarg;
+			a->oopts.id_type = optarg;
 			break;
 		case 'h':
 			check_usage(stdout);
@@ -451,74 +482,114 @@ cmd_check(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (protocol == NULL) {
+	return -1;
+}
+
+/* Load the protocol, then --at and --baseline: 0, or 2 having said why. */
+static int
+check_setup(struct check *c, const struct check_args *a)
+{
+	char *cause = NULL, defpath[4096], *copy;
+	const char *env, *why = NULL;
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (a->protocol == NULL) {
 		env = getenv("LABWATCH_DATADIR");
 		snprintf(defpath, sizeof(defpath), "%s/%s",
 		    env != NULL && *env != '\0' ? env : LABWATCH_DATADIR,
 		    DEFAULT_PROTOCOL);
 	}
-	if (rules_load(protocol != NULL ? protocol : defpath, &c.rules,
+	if (rules_load(a->protocol != NULL ? a->protocol : defpath, &c->rules,
 	    &cause) != 0) {
 		fprintf(stderr, "labwatch check: %s\n", cause);
-		if (protocol == NULL)
+		if (a->protocol == NULL)
 			cli_datadir_hint("check", "--protocol");
 		free(cause);
 		return 2;
 	}
 	localtime_r(&now, &tm);
-	c.tz_offset_min = (int)(tm.tm_gmtoff / 60);
-	if (parse_at(at, c.tz_offset_min, &c.at) != 0) {
+	c->tz_offset_min = (int)(tm.tm_gmtoff / 60);
+	if (parse_at(a->at, c->tz_offset_min, &c->at) != 0) {
 		fprintf(stderr, "labwatch check: --at '%s' is not ISO 8601\n",
-		    at);
-		rules_free(c.rules);
+		    a->at);
 		return 2;
 	}
-	if (baseline != NULL) {
-		char *copy = xstrdup(baseline);
-		const char *why = NULL;
-
-		if (parse_baseline(&c, copy, &why) != 0) {
+	if (a->baseline != NULL) {
+		copy = xstrdup(a->baseline);
+		if (parse_baseline(c, copy, &why) != 0) {
 			fprintf(stderr, "labwatch check: --baseline: %s\n", why);
 			free(copy);
-			rules_free(c.rules);
 			return 2;
 		}
 		free(copy);
 	}
+	return 0;
+}
+
+/* Screening: one line per patient, in the order the files named them. */
+static void
+check_patient_lines(struct check *c)
+{
+	const struct patient **order;
+	size_t i;
+
+	if (c->phase != RULES_PHASE_SCREENING || c->npatients == 0)
+		return;
+	order = xcalloc(c->npatients, sizeof(*order));
+	for (i = 0; i < c->cap; i++)
+		if (c->patients[i].id != NULL)
+			order[c->patients[i].seq] = &c->patients[i];
+	for (i = 0; i < c->npatients; i++) {
+		patient_line(c, order[i]);
+		cli_flush(&c->out, stdout, CLI_FLUSH_BLOCK);
+	}
+	free(order);
+}
+
+static void
+check_free(struct check *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->cap; i++) {
+		free(c->patients[i].id);
+		rules_history_free(c->patients[i].h);
+	}
+	free(c->patients);
+	for (i = 0; i < c->nids; i++)
+		free(c->control_ids[i]);
+	free(c->control_ids);
+	hl7_buf_free(&c->out);
+	hl7_buf_free(&c->key);
+	rules_free(c->rules);
+}
+
+int
+cmd_check(int argc, char **argv)
+{
+	struct check c;
+	struct check_args a = { .at = "now" };
+	int status;
+
+	memset(&c, 0, sizeof(c));
+	c.phase = RULES_PHASE_SCREENING;
+	if ((status = check_options(argc, argv, &c, &a)) >= 0)
+		return status;
 	hl7_buf_init(&c.out);
 	hl7_buf_init(&c.key);
-	status = cli_each_message("check", argv + optind, argc - optind, NULL,
-	    &oopts, 8u << 20, check_one, &c);
-	if (c.phase == RULES_PHASE_SCREENING && c.npatients > 0) {
-		/* Patients in the order the files named them. */
-		const struct patient **order = xcalloc(c.npatients,
-		    sizeof(*order));
-
-		for (i = 0; i < c.cap; i++)
-			if (c.patients[i].id != NULL)
-				order[c.patients[i].seq] = &c.patients[i];
-		for (i = 0; i < c.npatients; i++) {
-			patient_line(&c, order[i]);
-			cli_flush(&c.out, stdout, 1 << 16);
-		}
-		free(order);
+	if (check_setup(&c, &a) != 0) {
+		check_free(&c);
+		return 2;
 	}
+	status = cli_each_message("check", argv + optind, argc - optind, NULL,
+	    &a.oopts, 8u << 20, check_one, &c);
+	check_patient_lines(&c);
 	cli_flush(&c.out, stdout, 0);
 	if (status == 0)
 		status = c.status;
 	if (fflush(stdout) != 0)
 		status = 2;
-
-	for (i = 0; i < c.cap; i++) {
-		free(c.patients[i].id);
-		rules_history_free(c.patients[i].h);
-	}
-	free(c.patients);
-	for (i = 0; i < c.nids; i++)
-		free(c.control_ids[i]);
-	free(c.control_ids);
-	hl7_buf_free(&c.out);
-	hl7_buf_free(&c.key);
-	rules_free(c.rules);
+	check_free(&c);
 	return status;
 }

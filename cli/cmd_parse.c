@@ -22,7 +22,8 @@
 
 #define DEFAULT_MAX_SIZE (8u * 1024 * 1024)
 
-static void
+/* Inlined, so json_key sees a literal key (no strlen per field). */
+static inline __attribute__((always_inline)) void
 str_field(struct hl7_buf *b, const char *key, struct hl7_str s)
 {
 	json_key(b, key, false);
@@ -112,7 +113,7 @@ cli_json_message(struct hl7_buf *b, const struct oru_msg *o, const char *file,
 	json_key(b, "file", false);
 	json_strz(b, file);
 	json_key(b, "offset", false);
-	hl7_buf_printf(b, "%zu", offset);
+	json_uint(b, offset);
 	json_key(b, "patients", false);
 	hl7_buf_addc(b, '[');
 	for (i = 0; i < o->npatients; i++) {
@@ -152,13 +153,13 @@ error_json(struct hl7_buf *b, const char *file, size_t offset,
 	json_strz(b, reason);
 	json_key(b, "code", false);
 	if (code > 0)
-		hl7_buf_printf(b, "%d", code);
+		json_int(b, code);
 	else
 		hl7_buf_add(b, "null", 4);
 	json_key(b, "file", false);
 	json_strz(b, file);
 	json_key(b, "offset", false);
-	hl7_buf_printf(b, "%zu", offset);
+	json_uint(b, offset);
 	json_key(b, "control_id", false);
 	json_str_or_null(b, cid, n);
 	json_key(b, "segment", false);
@@ -166,7 +167,7 @@ error_json(struct hl7_buf *b, const char *file, size_t offset,
 	    err ? strlen(err->seg_id) : 0);
 	json_key(b, "field", false);
 	if (err != NULL && err->field > 0)
-		hl7_buf_printf(b, "%u", err->field);
+		json_uint(b, err->field);
 	else
 		hl7_buf_add(b, "null", 4);
 	hl7_buf_add(b, "}\n", 2);
@@ -195,7 +196,7 @@ parse_one(void *arg, const char *file, const struct hl7_split_item *it,
 	}
 	if (!ok && pc->status == 0)
 		pc->status = 1;
-	cli_flush(&pc->out, stdout, 1 << 16);
+	cli_flush(&pc->out, stdout, CLI_FLUSH_BLOCK);
 }
 
 static void

@@ -950,15 +950,12 @@ hl7_dtm_parse(const char *s, size_t len, struct hl7_dtm *t)
 	return 0;
 }
 
-size_t
-hl7_dtm_iso(const struct hl7_dtm *t, char out[40])
+/* hl7_dtm_iso for what dtm_iso_fast does not take: the printf form. */
+static size_t
+dtm_iso_printf(const struct hl7_dtm *t, char out[40])
 {
 	int n = 0, off;
 
-	if (t->precision == 0) {
-		out[0] = '\0';
-		return 0;
-	}
 	n = snprintf(out, 40, "%04d", t->year);
 	if (t->precision >= 2)
 		n += snprintf(out + n, 40 - (size_t)n, "-%02d", t->month);
@@ -976,6 +973,83 @@ hl7_dtm_iso(const struct hl7_dtm *t, char out[40])
 		    off < 0 ? '-' : '+', abs(off) / 60, abs(off) % 60);
 	}
 	return (size_t)n;
+}
+
+/* v (0-99) as two digits at o. */
+static char *
+put2(char *o, int v)
+{
+	o[0] = (char)('0' + v / 10);
+	o[1] = (char)('0' + v % 10);
+	return o + 2;
+}
+
+/*
+ * hl7_dtm_iso without printf (it runs for every observation JSON line)
+ * when every part is in the range hl7_dtm_parse gives; -1 otherwise.
+ */
+static int
+dtm_iso_fast(const struct hl7_dtm *t, char out[40], size_t *len)
+{
+	static const unsigned frac_lim[5] = { 1, 10, 100, 1000, 10000 };
+	char *o = out;
+	int off = t->offset_min < 0 ? -t->offset_min : t->offset_min;
+	unsigned f;
+	int i;
+
+	if (t->year < 0 || t->year > 9999 || t->month < 0 || t->day < 0 ||
+	    t->hour < 0 || t->minute < 0 || t->second < 0 ||
+	    t->month > 99 || t->day > 99 || t->hour > 99 || t->minute > 99 ||
+	    t->second > 99 || t->frac_digits > 4 ||
+	    (t->frac_digits > 0 && t->frac >= frac_lim[t->frac_digits]) ||
+	    off / 60 > 99)
+		return -1;
+	o = put2(put2(o, t->year / 100), t->year % 100);
+	if (t->precision >= 2) {
+		*o++ = '-';
+		o = put2(o, t->month);
+	}
+	if (t->precision >= 3) {
+		*o++ = '-';
+		o = put2(o, t->day);
+	}
+	if (t->precision >= 4) {
+		*o++ = 'T';
+		o = put2(o, t->hour);
+		*o++ = ':';
+		o = put2(o, t->minute);
+		*o++ = ':';
+		o = put2(o, t->second);
+	}
+	if (t->frac_digits > 0) {
+		*o++ = '.';
+		for (i = t->frac_digits - 1, f = t->frac; i >= 0; i--, f /= 10)
+			o[i] = (char)('0' + f % 10);
+		o += t->frac_digits;
+	}
+	if (t->has_offset && t->precision >= 4) {
+		*o++ = t->offset_min < 0 ? '-' : '+';
+		o = put2(o, off / 60);
+		*o++ = ':';
+		o = put2(o, off % 60);
+	}
+	*o = '\0';
+	*len = (size_t)(o - out);
+	return 0;
+}
+
+size_t
+hl7_dtm_iso(const struct hl7_dtm *t, char out[40])
+{
+	size_t n;
+
+	if (t->precision == 0) {
+		out[0] = '\0';
+		return 0;
+	}
+	if (dtm_iso_fast(t, out, &n) == 0)
+		return n;
+	return dtm_iso_printf(t, out);
 }
 
 /* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */

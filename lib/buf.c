@@ -29,7 +29,7 @@ hl7_buf_reset(struct hl7_buf *b)
 }
 
 char *
-hl7_buf_reserve(struct hl7_buf *b, size_t n)
+hl7_buf_grow(struct hl7_buf *b, size_t n)
 {
 	size_t need = b->len + n + 1;
 
@@ -42,27 +42,14 @@ hl7_buf_reserve(struct hl7_buf *b, size_t n)
 	return b->p + b->len;
 }
 
-void
-hl7_buf_add(struct hl7_buf *b, const void *p, size_t n)
-{
-	char *d = hl7_buf_reserve(b, n);
-
-	if (n > 0)
-		memcpy(d, p, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
+extern inline char *hl7_buf_reserve(struct hl7_buf *b, size_t n);
+extern inline void hl7_buf_add(struct hl7_buf *b, const void *p, size_t n);
+extern inline void hl7_buf_addc(struct hl7_buf *b, char c);
 
 void
 hl7_buf_adds(struct hl7_buf *b, const char *s)
 {
 	hl7_buf_add(b, s, strlen(s));
-}
-
-void
-hl7_buf_addc(struct hl7_buf *b, char c)
-{
-	hl7_buf_add(b, &c, 1);
 }
 
 void

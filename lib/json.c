@@ -1,6 +1,6 @@
 #include "json.h"
 
-#include <math.h>
+#include <math.h>	/* isfinite, fabs, signbit: builtins, no libm */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,41 +52,171 @@ utf8_len(const unsigned char *p, size_t n)
 	return len;
 }
 
-void
-json_str(struct hl7_buf *b, const char *s, size_t len)
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/*
+ * Nonzero when one of the 8 bytes in x needs a look: a control byte, '"',
+ * '\\', DEL or a non-ASCII byte (the classic has-zero-byte tests: exact
+ * about whether there is one, not about where).
+ */
+static inline uint64_t
+span_special(uint64_t x)
 {
-	const unsigned char *p = (const unsigned char *)s, *end = p + len;
-	const unsigned char *run;
+	uint64_t q = x ^ (ONES * '"'), s = x ^ (ONES * '\\');
+
+	/* below 0x20 | above 0x7e | a quote | a backslash */
+	return (((x - ONES * 0x20) & ~x) | ((x + ONES) | x) |
+	    ((q - ONES) & ~q) | ((s - ONES) & ~s)) & HIGHS;
+}
+
+static const char hexdig[] = "0123456789abcdef";
+
+/*
+ * Escape p[..lim) to o, which has room for 6 bytes per input byte; a UTF-8
+ * sequence starting before lim may run on to end. Returns the end of the
+ * output and leaves *pp after the last byte consumed.
+ */
+static __attribute__((noinline)) char *
+escape_span(char *o, const unsigned char **pp, const unsigned char *lim,
+    const unsigned char *end)
+{
+	const unsigned char *p = *pp;
+	uint64_t x;
 	size_t u;
 
-	hl7_buf_addc(b, '"');
-	while (p < end) {
-		for (run = p; p < end && plain[*p]; p++)
-			;
-		if (p > run)
-			hl7_buf_add(b, run, (size_t)(p - run));
-		if (p == end)
+	while (p < lim) {
+		/* Runs of plain bytes: eight at a time, stored as they come. */
+		while (lim - p >= 8) {
+			memcpy(&x, p, 8);
+			if (span_special(x))
+				break;
+			memcpy(o, &x, 8);
+			o += 8;
+			p += 8;
+		}
+		while (p < lim && plain[*p])
+			*o++ = (char)*p++;
+		if (p == lim)
 			break;
 		switch (*p) {
-		case '"': hl7_buf_add(b, "\\\"", 2); p++; continue;
-		case '\\': hl7_buf_add(b, "\\\\", 2); p++; continue;
-		case '\n': hl7_buf_add(b, "\\n", 2); p++; continue;
-		case '\r': hl7_buf_add(b, "\\r", 2); p++; continue;
-		case '\t': hl7_buf_add(b, "\\t", 2); p++; continue;
+		case '"': o[0] = '\\'; o[1] = '"'; o += 2; p++; continue;
+		case '\\': o[0] = '\\'; o[1] = '\\'; o += 2; p++; continue;
+		case '\n': o[0] = '\\'; o[1] = 'n'; o += 2; p++; continue;
+		case '\r': o[0] = '\\'; o[1] = 'r'; o += 2; p++; continue;
+		case '\t': o[0] = '\\'; o[1] = 't'; o += 2; p++; continue;
 		default: break;
 		}
 		if (*p < 0x20 || *p == 0x7f) {
-			hl7_buf_printf(b, "\\u%04x", *p);
+			memcpy(o, "\\u00", 4);
+			o[4] = hexdig[*p >> 4];
+			o[5] = hexdig[*p & 0xf];
+			o += 6;
 			p++;
 		} else if ((u = utf8_len(p, (size_t)(end - p))) > 0) {
-			hl7_buf_add(b, p, u);
+			memcpy(o, p, u);
+			o += u;
 			p += u;
 		} else {
-			hl7_buf_add(b, "\xef\xbf\xbd", 3);
+			memcpy(o, "\xef\xbf\xbd", 3);
+			o += 3;
 			p++;
 		}
 	}
+	*pp = p;
+	return o;
+}
+
+/*
+ * Copy p[0..n) to o and return 1 when none of it needs escaping (most
+ * fields), else return 0 having written garbage to o[0..n). Loads overlap
+ * instead of looping over a tail: 8-byte words with the last one ending at
+ * n, two 4-byte words for 4 to 7 bytes, three single bytes below that.
+ */
+static inline int
+copy_plain(char *o, const unsigned char *p, size_t n)
+{
+	uint64_t x, y;
+	uint32_t w1, w2;
+	size_t i;
+
+	if (n >= 8) {
+		for (i = 0; i + 8 < n; i += 8) {
+			memcpy(&x, p + i, 8);
+			if (span_special(x))
+				return 0;
+			memcpy(o + i, &x, 8);
+		}
+		memcpy(&x, p + n - 8, 8);
+		if (span_special(x))
+			return 0;
+		memcpy(o + n - 8, &x, 8);
+		return 1;
+	}
+	if (n >= 4) {
+		memcpy(&w1, p, 4);
+		memcpy(&w2, p + n - 4, 4);
+		if (span_special(w1 | (uint64_t)w2 << 32))
+			return 0;
+		memcpy(o, &w1, 4);
+		memcpy(o + n - 4, &w2, 4);
+		return 1;
+	}
+	if (n == 0)
+		return 1;
+	/* Padded with 'a', which needs nothing. */
+	y = 0x6161616161000000ULL | p[0] | (uint64_t)p[n >> 1] << 8 |
+	    (uint64_t)p[n - 1] << 16;
+	if (span_special(y))
+		return 0;
+	o[0] = (char)p[0];
+	o[n >> 1] = (char)p[n >> 1];
+	o[n - 1] = (char)p[n - 1];
+	return 1;
+}
+
+/* Bytes escaped per reservation: a huge field never asks for 6x its size. */
+#define ESCAPE_CHUNK 65536
+
+/* json_str for a field larger than one chunk (an encapsulated PDF, say). */
+static __attribute__((noinline)) void
+json_str_long(struct hl7_buf *b, const unsigned char *p, size_t len)
+{
+	const unsigned char *end = p + len;
+	size_t n;
+	char *o, *e;
+
 	hl7_buf_addc(b, '"');
+	while (p < end) {
+		n = (size_t)(end - p) < ESCAPE_CHUNK ? (size_t)(end - p) :
+		    ESCAPE_CHUNK;
+		o = hl7_buf_reserve(b, 6 * n + 1);
+		e = escape_span(o, &p, p + n, end);
+		b->len += (size_t)(e - o);
+	}
+	hl7_buf_addc(b, '"');
+}
+
+void
+json_str(struct hl7_buf *b, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	char *o, *e;
+
+	if (len > ESCAPE_CHUNK) {
+		json_str_long(b, p, len);
+		return;
+	}
+	/* The usual field: one reservation, one commit. */
+	o = hl7_buf_reserve(b, 6 * len + 2);
+	o[0] = '"';
+	if (copy_plain(o + 1, p, len))
+		e = o + 1 + len;
+	else
+		e = escape_span(o + 1, &p, p + len, p + len);
+	e[0] = '"';
+	e[1] = '\0';
+	b->len += (size_t)(e + 1 - o);
 }
 
 void
@@ -98,19 +228,239 @@ json_strz(struct hl7_buf *b, const char *s)
 		json_str(b, s, strlen(s));
 }
 
-void
-json_str_or_null(struct hl7_buf *b, const char *p, size_t len)
+extern inline void json_str_or_null(struct hl7_buf *b, const char *p,
+    size_t len);
+
+/* Exact powers of ten as doubles (10^22 is the last one). */
+static const double p10[23] = {
+	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
+	1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+static const uint64_t p10u[20] = {
+	1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL,
+	10000000ULL, 100000000ULL, 1000000000ULL, 10000000000ULL,
+	100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+	100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+	100000000000000000ULL, 1000000000000000000ULL,
+	10000000000000000000ULL,
+};
+
+static const char digit_pairs[] =
+    "0001020304050607080910111213141516171819"
+    "2021222324252627282930313233343536373839"
+    "4041424344454647484950515253545556575859"
+    "6061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/* The n (>= 1) last decimal digits of v, ending at end. */
+static void
+put_digits(char *end, uint64_t v, int n)
 {
-	if (len == 0)
-		hl7_buf_add(b, "null", 4);
-	else
-		json_str(b, p, len);
+	for (; n >= 2; n -= 2, v /= 100) {
+		end -= 2;
+		memcpy(end, digit_pairs + 2 * (v % 100), 2);
+	}
+	if (n == 1)
+		end[-1] = (char)('0' + v % 10);
+}
+
+/* Number of decimal digits of v. */
+static int
+ndigits(uint64_t v)
+{
+	int n = 1;
+
+	while (n < 20 && v >= p10u[n])
+		n++;
+	return n;
+}
+
+/* Decimal digits of v at o; returns the end. */
+static char *
+put_u64(char *o, uint64_t v)
+{
+	int n = ndigits(v);
+
+	put_digits(o + n, v, n);
+	return o + n;
+}
+
+/*
+ * a * b exactly, as hi + lo (Dekker's product: each half-width partial
+ * product is exact). No fma(), so libhl7 needs no libm.
+ */
+static void
+exact_product(double a, double b, double *hi, double *lo)
+{
+	const double split = 134217729.0;	/* 2^27 + 1 */
+	double as = a * split, bs = b * split;
+	double ah = as - (as - a), al = a - ah;
+	double bh = bs - (bs - b), bl = b - bh;
+
+	*hi = a * b;
+	*lo = ((ah * bh - *hi) + ah * bl + al * bh) + al * bl;
+}
+
+/*
+ * a (finite, > 0) correctly rounded to prec <= 15 significant digits, as
+ * printf rounds it (to nearest, ties to even): *digits (prec digits) times
+ * 10^(*exp10 - prec + 1). a * 10^s is held exactly as hi + lo, and the
+ * digits are only taken when hi < 10^15 < 2^52, where hi's fraction is
+ * exact, so the rounding decision is exact. Returns -1 when 10^s would
+ * not be an exact double: the caller then asks printf.
+ */
+static int
+decimal_round(double a, int prec, uint64_t *digits, int *exp10)
+{
+	uint64_t bits, n;
+	double hi, lo, d;
+	int e2, x, s, tries;
+
+	memcpy(&bits, &a, sizeof(bits));
+	e2 = (int)((bits >> 52) & 0x7ff) - 1023;
+	/* floor(e2 * log10(2)): floor(log10(a)) or one less. */
+	x = (e2 * 78913 - (e2 < 0 ? 262143 : 0)) / 262144;
+	for (tries = 0; tries < 4; tries++) {
+		s = prec - 1 - x;
+		if (s < 0 || s > 22)
+			return -1;
+		exact_product(a, p10[s], &hi, &lo);
+		if (!(hi < 1e17))
+			return -1;
+		n = (uint64_t)hi;	/* floor: hi >= 0 */
+		d = hi - (double)n;
+		if (d > 0.5 || (d == 0.5 && (lo > 0 || (lo == 0 && (n & 1)))))
+			n++;
+		if (n >= p10u[prec])
+			x++;
+		else if (n < p10u[prec - 1])
+			x--;
+		else {
+			*digits = n;
+			*exp10 = x;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/*
+ * What printf's %.{prec}g writes for digits * 10^(exp10 - prec + 1) (as
+ * decimal_round gives them): trailing zeros dropped, exponent form when
+ * exp10 < -4 or exp10 >= prec. At most 25 bytes.
+ */
+static char *
+put_g(char *o, uint64_t digits, int exp10, int prec)
+{
+	char d[16];
+	int len = prec;
+
+	/* Trailing zeros go first (digits >= 10^(prec-1) > 0, prec <= 15). */
+	if (digits % 100000000 == 0) {
+		digits /= 100000000;
+		len -= 8;
+	}
+	if (digits % 10000 == 0) {
+		digits /= 10000;
+		len -= 4;
+	}
+	if (digits % 100 == 0) {
+		digits /= 100;
+		len -= 2;
+	}
+	if (digits % 10 == 0) {
+		digits /= 10;
+		len -= 1;
+	}
+	put_digits(d + len, digits, len);
+	if (exp10 < -4 || exp10 >= prec) {
+		*o++ = d[0];
+		if (len > 1) {
+			*o++ = '.';
+			memcpy(o, d + 1, (size_t)len - 1);
+			o += len - 1;
+		}
+		*o++ = 'e';
+		*o++ = exp10 < 0 ? '-' : '+';
+		if (abs(exp10) < 10)
+			*o++ = '0';
+		return put_u64(o, (uint64_t)abs(exp10));
+	}
+	if (exp10 < 0) {
+		memcpy(o, "0.0000", (size_t)(1 - exp10));
+		o += 1 - exp10;
+		memcpy(o, d, (size_t)len);
+		return o + len;
+	}
+	if (len <= exp10 + 1) {
+		memcpy(o, d, (size_t)len);
+		o += len;
+		memset(o, '0', (size_t)(exp10 + 1 - len));
+		return o + exp10 + 1 - len;
+	}
+	memcpy(o, d, (size_t)exp10 + 1);
+	o += exp10 + 1;
+	*o++ = '.';
+	memcpy(o, d + exp10 + 1, (size_t)(len - exp10 - 1));
+	return o + len - exp10 - 1;
+}
+
+/* Commit what was written at o..e (reserved with hl7_buf_reserve). */
+static void
+commit(struct hl7_buf *b, char *o, char *e)
+{
+	*e = '\0';
+	b->len += (size_t)(e - o);
+}
+
+void
+json_int(struct hl7_buf *b, int64_t v)
+{
+	char *o = hl7_buf_reserve(b, 21), *e = o;
+
+	if (v < 0)
+		*e++ = '-';
+	e = put_u64(e, v < 0 ? -(uint64_t)v : (uint64_t)v);
+	commit(b, o, e);
+}
+
+void
+json_uint(struct hl7_buf *b, uint64_t v)
+{
+	char *o = hl7_buf_reserve(b, 20);
+
+	commit(b, o, put_u64(o, v));
+}
+
+/*
+ * The 15-digit form of v at o when it reads back as v (what the printf
+ * loop below stops at first), proven without strtod: m / 10^k with
+ * m < 2^53 and k <= 22 is one correctly rounded division, as strtod's
+ * result is. NULL when not proven.
+ */
+static char *
+put_shortest15(char *o, double v)
+{
+	double a = fabs(v);
+	uint64_t n, m;
+	int x, k;
+
+	if (decimal_round(a, 15, &n, &x) != 0)
+		return NULL;
+	for (m = n, k = 14 - x; m % 10 == 0 && k > 0; m /= 10, k--)
+		;
+	if (k <= 0 || k > 22 || (double)m / p10[k] != a)
+		return NULL;
+	if (v < 0)
+		*o++ = '-';
+	return put_g(o, n, x, 15);
 }
 
 void
 json_num(struct hl7_buf *b, double v)
 {
-	char tmp[32];
+	char tmp[32], *o, *e;
 	int prec;
 
 	if (!isfinite(v)) {
@@ -118,7 +468,12 @@ json_num(struct hl7_buf *b, double v)
 		return;
 	}
 	if (fabs(v) < 1e15 && v == (double)(int64_t)v) {
-		hl7_buf_printf(b, "%lld", (long long)v);
+		json_int(b, (int64_t)v);
+		return;
+	}
+	o = hl7_buf_reserve(b, 32);
+	if ((e = put_shortest15(o, v)) != NULL) {
+		commit(b, o, e);
 		return;
 	}
 	/* The shortest %g form that reads back as the same double. */
@@ -133,18 +488,26 @@ json_num(struct hl7_buf *b, double v)
 void
 json_num_rounded(struct hl7_buf *b, double v)
 {
-	if (!isfinite(v))
+	uint64_t n;
+	char *o, *e;
+	int x;
+
+	if (!isfinite(v)) {
 		hl7_buf_add(b, "null", 4);
-	else
+		return;
+	}
+	if (v == 0) {
+		hl7_buf_adds(b, signbit(v) ? "-0" : "0");
+		return;
+	}
+	if (decimal_round(fabs(v), 12, &n, &x) != 0) {
 		hl7_buf_printf(b, "%.12g", v);
+		return;
+	}
+	o = e = hl7_buf_reserve(b, 32);
+	if (v < 0)
+		*e++ = '-';
+	commit(b, o, put_g(e, n, x, 12));
 }
 
-void
-json_key(struct hl7_buf *b, const char *key, bool first)
-{
-	if (!first)
-		hl7_buf_addc(b, ',');
-	hl7_buf_addc(b, '"');
-	hl7_buf_adds(b, key);
-	hl7_buf_add(b, "\":", 2);
-}
+extern inline void json_key(struct hl7_buf *b, const char *key, bool first);

@@ -131,7 +131,42 @@ check "a million separators: one message" json_assert "$TMP/seps.json" 'L[0]["co
 check "100,000 OBX" sh -c "timeout 60 $LW parse $TMP/many.hl7 >$TMP/many.json"
 check "100,000 OBX all extracted" json_assert "$TMP/many.json" 'len(L[0]["patients"][0]["observations"]) == 100000 and L[0]["patients"][0]["observations"][-1]["set_id"] == 100000'
 
-# 10. Usage errors.
+# 10. A regular file is mapped, anything else read: the same bytes out.
+#     A mapped file ends where its last page ends, so files of whole pages
+#     cut in every kind of token must not be read past their end.
+$PY - "$TMP" <<'EOF'
+import sys
+d = sys.argv[1]
+m = ("MSH|^~\\&|LIS|LAB|||20261120073000+0800||ORU^R01|%s|P|2.5.1||||||UNICODE UTF-8\r"
+     "PID|1||7^^^H^MR||M\xfcller \xc3\xbc \"q\" \\E\\\r"
+     "OBR|1\rOBX|1|NM|X^Y^L||3.42|mg/dL|0.2-1.2||||F|||20261120070000\r")
+body = "".join(m % ("MAP%d" % i) for i in range(100)).encode("latin-1")
+open(d + "/map.hl7", "wb").write(body + b"OBX|2|ST|X||\x01\x7f\xff\xe2\x82\r")
+tails = [b"|", b"\\", b"\\X4", b"\xc3", b"\xf0\x9f\x98", b"20261120073", b"MSH|^~\\&",
+         b"\r", b"3.", b"\x0b", b"\x1c", b"OBX|1|NM|X^Y^L||5"]
+for i, t in enumerate(tails):
+    page = body[:4096 * 3 - len(t)] + t
+    assert len(page) == 4096 * 3
+    open("%s/page%d.hl7" % (d, i), "wb").write(page)
+EOF
+"$LW" parse "$TMP/map.hl7" >"$TMP/map-file.json"
+sed 's/"file":"[^"]*"//' "$TMP/map-file.json" >"$TMP/map.json"
+"$LW" parse - <"$TMP/map.hl7" | sed 's/"file":"[^"]*"//' >"$TMP/map-stdin.json"
+cat "$TMP/map.hl7" | "$LW" parse | sed 's/"file":"[^"]*"//' >"$TMP/map-pipe.json"
+check "mapped file: valid JSON lines, escapes and U+FFFD" json_assert "$TMP/map-file.json" '
+len(L) == 100 and L[0]["control_id"] == "MAP0"
+and L[99]["patients"][0]["observations"][0]["value"] == 3.42
+and L[99]["patients"][0]["observations"][1]["value"] == "\x01\x7f\ufffd\ufffd\ufffd"'
+check "mapped file and redirected stdin: same bytes" cmp "$TMP/map.json" "$TMP/map-stdin.json"
+check "mapped file and a pipe: same bytes" cmp "$TMP/map.json" "$TMP/map-pipe.json"
+for i in 0 1 2 3 4 5 6 7 8 9 10 11; do
+	"$LW" parse "$TMP/page$i.hl7" >"$TMP/page$i.json" 2>/dev/null
+	rc=$?
+	check "file of whole pages, cut token $i: no crash (exit $rc)" test $rc -le 2
+	check "file of whole pages, cut token $i: JSON lines" json_assert "$TMP/page$i.json" 'len(L) >= 3'
+done
+
+# 11. Usage errors.
 "$LW" parse --bogus >/dev/null 2>&1
 check "unknown option exits 2" test $? -eq 2
 "$LW" parse --help >"$TMP/help.out"

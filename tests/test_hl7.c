@@ -1176,6 +1176,65 @@ Test(hl7, dtm_parse_and_iso)
 	cr_expect_str_eq(iso, "");
 }
 
+/* The printf form hl7_dtm_iso had, for structs the parser never makes. */
+static void
+ref_dtm_iso(const struct hl7_dtm *t, char out[40])
+{
+	int n, off = t->offset_min;
+
+	out[0] = '\0';
+	if (t->precision == 0)
+		return;
+	n = snprintf(out, 40, "%04d", t->year);
+	if (t->precision >= 2)
+		n += snprintf(out + n, 40 - (size_t)n, "-%02d", t->month);
+	if (t->precision >= 3)
+		n += snprintf(out + n, 40 - (size_t)n, "-%02d", t->day);
+	if (t->precision >= 4)
+		n += snprintf(out + n, 40 - (size_t)n, "T%02d:%02d:%02d",
+		    t->hour, t->minute, t->second);
+	if (t->frac_digits > 0)
+		n += snprintf(out + n, 40 - (size_t)n, ".%0*u",
+		    (int)t->frac_digits, (unsigned)t->frac);
+	if (t->has_offset && t->precision >= 4)
+		snprintf(out + n, 40 - (size_t)n, "%c%02d:%02d",
+		    off < 0 ? '-' : '+', abs(off) / 60, abs(off) % 60);
+}
+
+/* Any struct, in the parser's ranges or not, comes out as printf wrote it. */
+Test(hl7, dtm_iso_matches_printf)
+{
+	static const int16_t years[] = { 0, 7, 999, 2026, 9999, 10000, -1 };
+	static const int8_t parts[] = { 0, 9, 59, 99, 100, -3 };
+	static const uint16_t fracs[] = { 0, 5, 99, 1234, 9999, 10000 };
+	static const int8_t digits[] = { 0, 1, 2, 4, 5 };
+	static const int16_t offsets[] = { 0, -210, 840, -5999, 6000 };
+	struct hl7_dtm t;
+	char got[40], want[40];
+	size_t y, p, f, d, o, n;
+	int prec;
+
+	for (y = 0; y < NELEM(years); y++)
+	for (p = 0; p < NELEM(parts); p++)
+	for (f = 0; f < NELEM(fracs); f++)
+	for (d = 0; d < NELEM(digits); d++)
+	for (o = 0; o < NELEM(offsets); o++)
+	for (prec = 1; prec <= 6; prec++) {
+		memset(&t, 0, sizeof(t));
+		t.year = years[y];
+		t.month = t.day = t.hour = t.minute = t.second = parts[p];
+		t.precision = (int8_t)prec;
+		t.frac = fracs[f];
+		t.frac_digits = digits[d];
+		t.has_offset = offsets[o] != 0;
+		t.offset_min = offsets[o];
+		n = hl7_dtm_iso(&t, got);
+		ref_dtm_iso(&t, want);
+		cr_expect_str_eq(got, want);
+		cr_expect_eq(n, strlen(want));
+	}
+}
+
 Test(hl7, dtm_rejects)
 {
 	static const char *const bad[] = {
