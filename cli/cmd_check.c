@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/hash.h"
 #include "lib/json.h"
 #include "cmd.h"
 #include "hl7/split.h"
@@ -29,11 +30,10 @@
 
 #define DEFAULT_PROTOCOL "rules/protocols/nct04933669.conf"
 
-/* A screening patient: its history, found by id. Owned by the patients table. */
+/* A screening patient: its history, found by id. Owned by struct check. */
 struct patient {
-	char *id;		/* NULL: a free slot */
+	char *id;
 	struct rules_history *h;
-	size_t seq;		/* order of first appearance, for output */
 };
 
 struct check {
@@ -45,7 +45,8 @@ struct check {
 	int tz_offset_min;	/* for DTMs without a UTC offset */
 	struct hl7_buf out;
 	struct hl7_buf key;	/* a result's correction key */
-	struct patient *patients;	/* hash table of cap slots */
+	struct hash_table patients;	/* struct patient by id (lib/hash.h) */
+	struct patient **order;	/* in order of first appearance */
 	size_t npatients, cap;
 	char **control_ids;	/* per rules_result.id: where a result came from */
 	int status;		/* 1 once a message could not be read */
@@ -58,51 +59,23 @@ num_or_null(struct hl7_buf *b, double v)
 	json_num_rounded(b, v);
 }
 
-static uint64_t
-hash_id(const char *s, size_t len)
-{
-	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-	return h;
-}
-
-/* The patient with this id, created on first sight (open addressing). */
+/* The patient with this id, created on first sight. */
 static struct patient *
 patient_get(struct check *c, const char *id, size_t len)
 {
-	struct patient *old = c->patients, *p;
-	size_t i, oldcap = c->cap, mask;
+	struct patient *p = hash_get(&c->patients, id, len);
 
-	if ((c->npatients + 1) * 2 > c->cap) {
-		c->cap = c->cap ? c->cap * 2 : 64;
-		c->patients = xcalloc(c->cap, sizeof(*c->patients));
-		mask = c->cap - 1;
-		for (i = 0; i < oldcap; i++) {
-			if (old[i].id == NULL)
-				continue;
-			p = &c->patients[hash_id(old[i].id,
-			    strlen(old[i].id)) & mask];
-			while (p->id != NULL)
-				p = &c->patients[(size_t)(p - c->patients + 1) &
-				    mask];
-			*p = old[i];
-		}
-		free(old);
-	}
-	mask = c->cap - 1;
-	for (i = hash_id(id, len) & mask;; i = (i + 1) & mask) {
-		p = &c->patients[i];
-		if (p->id == NULL)
-			break;
-		if (strlen(p->id) == len && memcmp(p->id, id, len) == 0)
-			return p;
-	}
+	if (p != NULL)
+		return p;
+	p = xcalloc(1, sizeof(*p));
 	p->id = xstrndup(id, len);
 	p->h = rules_history_new(c->rules, c->phase);
-	p->seq = c->npatients++;
+	(void)hash_put(&c->patients, p->id, len, p);
+	if (c->npatients == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 64;
+		c->order = xreallocarray(c->order, c->cap, sizeof(*c->order));
+	}
+	c->order[c->npatients++] = p;
 	return p;
 }
 
@@ -531,20 +504,14 @@ check_setup(struct check *c, const struct check_args *a)
 static void
 check_patient_lines(struct check *c)
 {
-	const struct patient **order;
 	size_t i;
 
-	if (c->phase != RULES_PHASE_SCREENING || c->npatients == 0)
+	if (c->phase != RULES_PHASE_SCREENING)
 		return;
-	order = xcalloc(c->npatients, sizeof(*order));
-	for (i = 0; i < c->cap; i++)
-		if (c->patients[i].id != NULL)
-			order[c->patients[i].seq] = &c->patients[i];
 	for (i = 0; i < c->npatients; i++) {
-		patient_line(c, order[i]);
+		patient_line(c, c->order[i]);
 		cli_flush(&c->out, stdout, CLI_FLUSH_BLOCK);
 	}
-	free(order);
 }
 
 static void
@@ -552,11 +519,13 @@ check_free(struct check *c)
 {
 	size_t i;
 
-	for (i = 0; i < c->cap; i++) {
-		free(c->patients[i].id);
-		rules_history_free(c->patients[i].h);
+	for (i = 0; i < c->npatients; i++) {
+		free(c->order[i]->id);
+		rules_history_free(c->order[i]->h);
+		free(c->order[i]);
 	}
-	free(c->patients);
+	free(c->order);
+	hash_free(&c->patients);
 	for (i = 0; i < c->nids; i++)
 		free(c->control_ids[i]);
 	free(c->control_ids);
