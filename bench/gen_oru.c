@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/buf.h"
+
 #define PATIENT_POOL 5000
 #define BASE_EPOCH 1704067200 /* 2024-01-01T00:00:00Z */
 
@@ -121,68 +123,6 @@ rng_gauss(struct rng *r)
 
 #define PICK(r, arr) ((arr)[rng_below((r), sizeof(arr) / sizeof((arr)[0]))])
 
-/* A growing output buffer; out of memory is fatal. */
-
-struct buf {
-	char *p;
-	size_t len, cap;
-};
-
-static void
-buf_reserve(struct buf *b, size_t more)
-{
-	size_t cap;
-
-	if (b->len + more + 1 <= b->cap)
-		return;
-	cap = b->cap ? b->cap : 4096;
-	while (cap < b->len + more + 1)
-		cap *= 2;
-	if ((b->p = realloc(b->p, cap)) == NULL)
-		fatalx("out of memory");
-	b->cap = cap;
-}
-
-static void buf_printf(struct buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void buf_vprintf(struct buf *b, const char *fmt, va_list ap)
-    __attribute__((format(printf, 2, 0)));
-
-static void
-buf_vprintf(struct buf *b, const char *fmt, va_list ap)
-{
-	va_list aq;
-	int n;
-
-	va_copy(aq, ap);
-	n = vsnprintf(NULL, 0, fmt, aq);
-	va_end(aq);
-	if (n < 0)
-		fatalx("vsnprintf failed");
-	buf_reserve(b, (size_t)n);
-	vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-	b->len += (size_t)n;
-}
-
-static void
-buf_printf(struct buf *b, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	buf_vprintf(b, fmt, ap);
-	va_end(ap);
-}
-
-static void
-buf_putc(struct buf *b, char c)
-{
-	buf_reserve(b, 1);
-	b->p[b->len++] = c;
-	b->p[b->len] = '\0';
-}
-
 /*
  * Segment writer: seg_field(s, n, ...) pads with '|' up to field n, so the
  * code names HL7 field numbers instead of counting separators.
@@ -212,7 +152,7 @@ seg_field(struct seg *s, int n, const char *fmt, ...)
 	if (n <= s->field)
 		fatalx("field %d written out of order", n);
 	while (s->field < n) {
-		buf_putc(s->b, '|');
+		buf_addc(s->b, '|');
 		s->field++;
 	}
 	va_start(ap, fmt);
@@ -223,7 +163,7 @@ seg_field(struct seg *s, int n, const char *fmt, ...)
 static void
 seg_end(struct seg *s)
 {
-	buf_putc(s->b, '\r');
+	buf_addc(s->b, '\r');
 }
 
 /* Sending laboratories and their habits. */
@@ -1009,7 +949,7 @@ parse_u64(const char *s, const char *what)
 int
 main(int argc, char **argv)
 {
-	struct buf b = {NULL, 0, 0};
+	struct buf b;
 	uint64_t count = 1000, seed = 1, i, bytes = 0, obx_total = 0;
 	int ch, mllp = 0;
 
@@ -1036,8 +976,9 @@ main(int argc, char **argv)
 	if (optind != argc)
 		usage();
 
+	buf_init(&b);
 	for (i = 0; i < count; i++) {
-		b.len = 0;
+		buf_reset(&b);
 		obx_total += put_message(&b, seed, i);
 		bytes += b.len;
 		if ((mllp && putchar(0x0b) == EOF) ||
@@ -1047,7 +988,7 @@ main(int argc, char **argv)
 	}
 	if (fflush(stdout) == EOF)
 		fatalx("write: %s", strerror(errno));
-	free(b.p);
+	buf_free(&b);
 	if (count > 0)
 		fprintf(stderr,
 			"gen_oru: %" PRIu64 " messages, %" PRIu64

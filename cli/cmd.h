@@ -46,7 +46,7 @@ int cli_db_fail(const char *cmd, char *cause);
  * Append row of r as a JSON object keyed by column name: numbers and
  * booleans as such, json/jsonb as they are, NULL as null, text as strings.
  */
-void cli_json_row(struct hl7_buf *b, const struct pg_result *r, int row);
+void cli_json_row(struct buf *b, const struct pg_result *r, int row);
 /* The columns of an alert line (alias a: alerts, p: patients). */
 extern const char cli_alert_columns[];
 
@@ -102,13 +102,13 @@ LW_MUSTCHECK int cli_each_message(const char *cmd, char *const *files, int nfile
 #define CLI_FLUSH_BLOCK (1u << 20)
 
 /* Write b to out if it holds at least min bytes, then empty it. */
-void cli_flush(struct hl7_buf *b, FILE *out, size_t min);
+void cli_flush(struct buf *b, FILE *out, size_t min);
 
 /*
  * Append the JSON object for one extracted message (no newline): the
  * interface `labwatch parse` documents in the README.
  */
-void cli_json_message(struct hl7_buf *b, const struct oru_msg *o,
+void cli_json_message(struct buf *b, const struct oru_msg *o,
     const char *file, size_t offset);
 
 #endif

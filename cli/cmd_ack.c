@@ -41,7 +41,7 @@ cmd_ack(int argc, char **argv)
 	};
 	const char *db = NULL, *by = NULL, *p[2];
 	char *cause = NULL, *sql, *end;
-	struct hl7_buf b;
+	struct buf b;
 	long long id;
 	PGresult *r;
 	PGconn *c;
@@ -90,11 +90,11 @@ cmd_ack(int argc, char **argv)
 		return cli_db_fail("ack", cause);
 	}
 	if (PQntuples(r) == 1) {
-		hl7_buf_init(&b);
+		buf_init(&b);
 		cli_json_row(&b, r, 0);
-		hl7_buf_addc(&b, '\n');
+		buf_addc(&b, '\n');
 		cli_flush(&b, stdout, 0);
-		hl7_buf_free(&b);
+		buf_free(&b);
 		PQclear(r);
 		PQfinish(c);
 		return 0;

@@ -83,7 +83,7 @@ static int
 list(PGconn *c, const char *const *p, struct seen *record,
     const struct seen *skip)
 {
-	struct hl7_buf b;
+	struct buf b;
 	char *sql, *cause = NULL;
 	PGresult *r;
 	int64_t id;
@@ -100,7 +100,7 @@ list(PGconn *c, const char *const *p, struct seen *record,
 	free(sql);
 	if (r == NULL)
 		return cli_db_fail("alerts", cause);
-	hl7_buf_init(&b);
+	buf_init(&b);
 	for (i = 0; i < PQntuples(r); i++) {
 		id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
 		if (skip != NULL && seen_has(skip, id))
@@ -114,12 +114,12 @@ list(PGconn *c, const char *const *p, struct seen *record,
 			record->id[record->n++] = id;
 		}
 		cli_json_row(&b, r, i);
-		hl7_buf_addc(&b, '\n');
+		buf_addc(&b, '\n');
 		cli_flush(&b, stdout, 1 << 16);
 	}
 	cli_flush(&b, stdout, 0);
 	fflush(stdout);
-	hl7_buf_free(&b);
+	buf_free(&b);
 	PQclear(r);
 	return 0;
 }
@@ -135,7 +135,7 @@ follow(PGconn *c, const char **p, const struct seen *initial)
 	struct sigaction sa;
 	sigset_t block, waitmask;
 	struct pollfd pfd;
-	struct hl7_buf ids;
+	struct buf ids;
 	PGnotify *n;
 	char *end;
 	long long id;
@@ -152,19 +152,19 @@ follow(PGconn *c, const char **p, const struct seen *initial)
 	sigprocmask(SIG_BLOCK, &block, &waitmask);
 	sigdelset(&waitmask, SIGINT);
 	sigdelset(&waitmask, SIGTERM);
-	hl7_buf_init(&ids);
+	buf_init(&ids);
 	while (!stop_signal) {
-		hl7_buf_reset(&ids);
+		buf_reset(&ids);
 		while ((n = PQnotifies(c)) != NULL) {
 			errno = 0;
 			id = strtoll(n->extra, &end, 10);
 			if (errno == 0 && end != n->extra && *end == '\0')
-				hl7_buf_printf(&ids, "%s%lld",
+				buf_printf(&ids, "%s%lld",
 				    ids.len == 0 ? "{" : ",", id);
 			PQfreemem(n);
 		}
 		if (ids.len > 0) {
-			hl7_buf_addc(&ids, '}');
+			buf_addc(&ids, '}');
 			p[3] = ids.p;
 			if ((rc = list(c, p, NULL, initial)) != 0)
 				break;
@@ -191,7 +191,7 @@ follow(PGconn *c, const char **p, const struct seen *initial)
 			break;
 		}
 	}
-	hl7_buf_free(&ids);
+	buf_free(&ids);
 	return rc;
 }
 

@@ -43,8 +43,8 @@ struct check {
 	bool have_baseline;
 	int64_t at;
 	int tz_offset_min;	/* for DTMs without a UTC offset */
-	struct hl7_buf out;
-	struct hl7_buf key;	/* a result's correction key */
+	struct buf out;
+	struct buf key;	/* a result's correction key */
 	struct hash_table patients;	/* struct patient by id (lib/hash.h) */
 	struct patient **order;	/* in order of first appearance */
 	size_t npatients, cap;
@@ -54,7 +54,7 @@ struct check {
 };
 
 static void
-num_or_null(struct hl7_buf *b, double v)
+num_or_null(struct buf *b, double v)
 {
 	json_num_rounded(b, v);
 }
@@ -95,11 +95,11 @@ static void
 obs_line(struct check *c, const struct oru_msg *o, const struct oru_patient *p,
     const struct oru_obs *x, const struct rules_eval *ev)
 {
-	struct hl7_buf *b = &c->out;
+	struct buf *b = &c->out;
 	char iso[40];
 	size_t n;
 
-	hl7_buf_addc(b, '{');
+	buf_addc(b, '{');
 	json_key(b, "control_id", true);
 	json_str_or_null(b, o->control_id.p, o->control_id.len);
 	json_key(b, "patient_id", false);
@@ -133,7 +133,7 @@ obs_line(struct check *c, const struct oru_msg *o, const struct oru_patient *p,
 	num_or_null(b, ev->x_uln);
 	json_key(b, "grade", false);
 	if (ev->grade < 0)
-		hl7_buf_add(b, "null", 4);
+		buf_add(b, "null", 4);
 	else
 		json_int(b, ev->grade);
 	json_key(b, "term", false);
@@ -141,13 +141,13 @@ obs_line(struct check *c, const struct oru_msg *o, const struct oru_patient *p,
 	json_key(b, "eligibility", false);
 	json_strz(b, rules_verdict_name(ev->eligibility));
 	json_key(b, "hold", false);
-	hl7_buf_adds(b, ev->hold ? "true" : "false");
+	buf_adds(b, ev->hold ? "true" : "false");
 	json_key(b, "problem", false);
 	json_strz(b, ev->problem);
 	json_key(b, "observed_at", false);
 	n = hl7_dtm_iso(&x->observed_at, iso);
 	json_str_or_null(b, iso, n);
-	hl7_buf_add(b, "}\n", 2);
+	buf_add(b, "}\n", 2);
 }
 
 /* Corrections match on the order (OBR-3, else OBR-2) + OBX-3 + OBX-4. */
@@ -189,8 +189,8 @@ check_message(struct check *c, const struct oru_msg *o)
 				have_id = true;
 			}
 			in.id = id;
-			hl7_buf_reset(&c->key);
-			klen = oru_result_key(o, x, hl7_buf_reserve(&c->key,
+			buf_reset(&c->key);
+			klen = oru_result_key(o, x, buf_reserve(&c->key,
 			    oru_result_key_size(o, x)));
 			rules_history_add(pt->h, &in, c->key.p, klen, &up);
 			obs_line(c, o, p, x, &up.entry->ev);
@@ -226,7 +226,7 @@ put2(char *o, int v)
 
 /* t as a quoted "2026-11-20T07:30:00Z" (strftime's form, without its cost). */
 static void
-utc_iso(struct hl7_buf *b, int64_t t)
+utc_iso(struct buf *b, int64_t t)
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
@@ -259,11 +259,11 @@ patient_line(struct check *c, const struct patient *pt)
 	struct rules_eligibility_result er;
 	const struct rules_criterion_verdict *v;
 	const struct rules_entry *e;
-	struct hl7_buf *b = &c->out;
+	struct buf *b = &c->out;
 	size_t i;
 
 	rules_eligibility(c->rules, pt->h, c->at, &er);
-	hl7_buf_addc(b, '{');
+	buf_addc(b, '{');
 	json_key(b, "patient_id", true);
 	json_strz(b, pt->id);
 	json_key(b, "protocol", false);
@@ -271,13 +271,13 @@ patient_line(struct check *c, const struct patient *pt)
 	json_key(b, "eligibility", false);
 	json_strz(b, rules_eligibility_name(er.status));
 	json_key(b, "criteria", false);
-	hl7_buf_addc(b, '[');
+	buf_addc(b, '[');
 	for (i = 0; i < er.ncriteria; i++) {
 		v = &er.criteria[i];
 		e = v->rests_on;
 		if (i > 0)
-			hl7_buf_addc(b, ',');
-		hl7_buf_addc(b, '{');
+			buf_addc(b, ',');
+		buf_addc(b, '{');
 		json_key(b, "analyte", true);
 		json_strz(b, rules_analyte_name(v->analyte));
 		json_key(b, "criterion", false);
@@ -297,13 +297,13 @@ patient_line(struct check *c, const struct patient *pt)
 		if (e != NULL && e->observed_at >= 0)
 			utc_iso(b, e->observed_at);
 		else
-			hl7_buf_add(b, "null", 4);
+			buf_add(b, "null", 4);
 		json_key(b, "control_id", false);
 		json_strz(b, e && e->ev.id < c->nids ? c->control_ids[e->ev.id] :
 		    NULL);
-		hl7_buf_addc(b, '}');
+		buf_addc(b, '}');
 	}
-	hl7_buf_add(b, "]}\n", 3);
+	buf_add(b, "]}\n", 3);
 }
 
 /* ISO 8601 (2026-11-20, 2026-11-20T07:30, ...Z or +08:00) or "now". */
@@ -529,8 +529,8 @@ check_free(struct check *c)
 	for (i = 0; i < c->nids; i++)
 		free(c->control_ids[i]);
 	free(c->control_ids);
-	hl7_buf_free(&c->out);
-	hl7_buf_free(&c->key);
+	buf_free(&c->out);
+	buf_free(&c->key);
 	rules_free(c->rules);
 }
 
@@ -545,8 +545,8 @@ cmd_check(int argc, char **argv)
 	c.phase = RULES_PHASE_SCREENING;
 	if ((status = check_options(argc, argv, &c, &a)) >= 0)
 		return status;
-	hl7_buf_init(&c.out);
-	hl7_buf_init(&c.key);
+	buf_init(&c.out);
+	buf_init(&c.key);
 	if (check_setup(&c, &a) != 0) {
 		check_free(&c);
 		return 2;

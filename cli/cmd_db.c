@@ -75,43 +75,43 @@ cli_db_fail(const char *cmd, char *cause)
 }
 
 void
-cli_json_row(struct hl7_buf *b, const struct pg_result *r, int row)
+cli_json_row(struct buf *b, const struct pg_result *r, int row)
 {
 	const char *v;
 	int i, n = PQnfields(r);
 
-	hl7_buf_addc(b, '{');
+	buf_addc(b, '{');
 	for (i = 0; i < n; i++) {
 		json_key(b, PQfname(r, i), i == 0);
 		if (PQgetisnull(r, row, i)) {
-			hl7_buf_adds(b, "null");
+			buf_adds(b, "null");
 			continue;
 		}
 		v = PQgetvalue(r, row, i);
 		switch (PQftype(r, i)) {
 		case OID_BOOL:
-			hl7_buf_adds(b, v[0] == 't' ? "true" : "false");
+			buf_adds(b, v[0] == 't' ? "true" : "false");
 			break;
 		case OID_INT2:
 		case OID_INT4:
 		case OID_INT8:
 		case OID_JSON:
 		case OID_JSONB:
-			hl7_buf_adds(b, v);
+			buf_adds(b, v);
 			break;
 		case OID_FLOAT4:
 		case OID_FLOAT8:
 		case OID_NUMERIC:
 			/* NaN and Infinity are not JSON. */
 			if (strchr(v, 'N') != NULL || strchr(v, 'n') != NULL)
-				hl7_buf_adds(b, "null");
+				buf_adds(b, "null");
 			else
-				hl7_buf_adds(b, v);
+				buf_adds(b, v);
 			break;
 		default:
 			json_str(b, v, (size_t)PQgetlength(r, row, i));
 			break;
 		}
 	}
-	hl7_buf_addc(b, '}');
+	buf_addc(b, '}');
 }

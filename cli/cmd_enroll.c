@@ -61,7 +61,7 @@ enroll_usage(FILE *f)
  * canonical units. -1 and *why (static) on error.
  */
 static int
-baseline_json(const struct rules *r, const char *arg, struct hl7_buf *b,
+baseline_json(const struct rules *r, const char *arg, struct buf *b,
     const char **why)
 {
 	char *copy = xstrdup(arg), *item, *save = NULL, *eq, *end, *unit;
@@ -70,7 +70,7 @@ baseline_json(const struct rules *r, const char *arg, struct hl7_buf *b,
 	double v, f;
 	size_t ulen;
 
-	hl7_buf_addc(b, '{');
+	buf_addc(b, '{');
 	for (item = strtok_r(copy, ",", &save); item != NULL;
 	    item = strtok_r(NULL, ",", &save)) {
 		while (*item == ' ')
@@ -112,14 +112,14 @@ baseline_json(const struct rules *r, const char *arg, struct hl7_buf *b,
 			goto fail;
 		}
 		if (!first)
-			hl7_buf_addc(b, ',');
+			buf_addc(b, ',');
 		first = false;
 		json_strz(b, rules_analyte_name(a));
-		hl7_buf_adds(b, ":{\"value\":");
+		buf_adds(b, ":{\"value\":");
 		json_num_rounded(b, v * f);
-		hl7_buf_adds(b, ",\"uln\":null}");
+		buf_adds(b, ",\"uln\":null}");
 	}
-	hl7_buf_addc(b, '}');
+	buf_addc(b, '}');
 	if (first) {
 		*why = "no analyte given";
 		goto fail;
@@ -179,7 +179,7 @@ enroll(PGconn *c, const char *id, const char *protocol, const char *phase,
 {
 	const char *p[7];
 	char *cause = NULL, *patient = NULL, *previous = NULL;
-	struct hl7_buf b;
+	struct buf b;
 	PGresult *r = NULL;
 
 	if (db_exec(c, "begin", "BEGIN", &cause) != DB_OK)
@@ -216,11 +216,11 @@ enroll(PGconn *c, const char *id, const char *protocol, const char *phase,
 		goto fail;
 	if (db_exec(c, "commit", "COMMIT", &cause) != DB_OK)
 		goto fail;
-	hl7_buf_init(&b);
+	buf_init(&b);
 	cli_json_row(&b, r, 0);
-	hl7_buf_addc(&b, '\n');
+	buf_addc(&b, '\n');
 	cli_flush(&b, stdout, 0);
-	hl7_buf_free(&b);
+	buf_free(&b);
 	PQclear(r);
 	free(patient);
 	free(previous);
@@ -249,7 +249,7 @@ cmd_enroll(int argc, char **argv)
 	const char *db = NULL, *phase = NULL, *protocol = NULL, *since = NULL;
 	const char *baseline = NULL, *pfile = NULL, *why = NULL, *id;
 	struct rules *rules = NULL;
-	struct hl7_buf bj;
+	struct buf bj;
 	char *cause = NULL, *deffile = NULL;
 	PGresult *r;
 	PGconn *c;
@@ -295,7 +295,7 @@ cmd_enroll(int argc, char **argv)
 		return 2;
 	}
 	/* The rules are needed only to convert a baseline (or to check a file). */
-	hl7_buf_init(&bj);
+	buf_init(&bj);
 	if (baseline != NULL || pfile != NULL) {
 		if (pfile == NULL)
 			pfile = deffile = default_protocol_file(protocol != NULL ?
@@ -347,7 +347,7 @@ cmd_enroll(int argc, char **argv)
 	    NULL);
 	PQfinish(c);
 out:
-	hl7_buf_free(&bj);
+	buf_free(&bj);
 	rules_free(rules);
 	free(deffile);
 	return rc;

@@ -35,17 +35,17 @@ migrate_usage(FILE *f)
 static void
 print_applied(void *arg, int version, const char *file, double seconds)
 {
-	struct hl7_buf *b = arg;
+	struct buf *b = arg;
 
-	hl7_buf_reset(b);
-	hl7_buf_addc(b, '{');
+	buf_reset(b);
+	buf_addc(b, '{');
 	json_key(b, "version", true);
-	hl7_buf_printf(b, "%d", version);
+	buf_printf(b, "%d", version);
 	json_key(b, "file", false);
 	json_strz(b, file);
 	json_key(b, "seconds", false);
-	hl7_buf_printf(b, "%.3f", seconds);
-	hl7_buf_adds(b, "}\n");
+	buf_printf(b, "%.3f", seconds);
+	buf_adds(b, "}\n");
 	cli_flush(b, stdout, 0);
 	fflush(stdout);
 }
@@ -60,7 +60,7 @@ cmd_migrate(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *db = NULL, *dir = NULL;
-	struct hl7_buf b;
+	struct buf b;
 	char *cause = NULL;
 	PGconn *c;
 	int ch, applied = 0, rc;
@@ -90,9 +90,9 @@ cmd_migrate(int argc, char **argv)
 		dir = store_migrate_default_dir();
 	if ((c = cli_db_open("migrate", db, 0, &rc)) == NULL)
 		return rc;
-	hl7_buf_init(&b);
+	buf_init(&b);
 	drc = store_migrate_each(c, dir, print_applied, &b, &applied, &cause);
-	hl7_buf_free(&b);
+	buf_free(&b);
 	PQfinish(c);
 	if (drc != DB_OK)
 		return cli_db_fail("migrate", cause);

@@ -24,14 +24,14 @@
 
 /* Inlined, so json_key sees a literal key (no strlen per field). */
 static inline __attribute__((always_inline)) void
-str_field(struct hl7_buf *b, const char *key, struct hl7_str s)
+str_field(struct buf *b, const char *key, struct hl7_str s)
 {
 	json_key(b, key, false);
 	json_str_or_null(b, s.p, s.len);
 }
 
 static void
-dtm_field(struct hl7_buf *b, const char *key, const struct hl7_dtm *t)
+dtm_field(struct buf *b, const char *key, const struct hl7_dtm *t)
 {
 	char iso[40];
 	size_t n = hl7_dtm_iso(t, iso);
@@ -41,7 +41,7 @@ dtm_field(struct hl7_buf *b, const char *key, const struct hl7_dtm *t)
 }
 
 static void
-obs_json(struct hl7_buf *b, const struct oru_msg *o, const struct oru_obs *x)
+obs_json(struct buf *b, const struct oru_msg *o, const struct oru_obs *x)
 {
 	double set_id;
 
@@ -74,29 +74,29 @@ obs_json(struct hl7_buf *b, const struct oru_msg *o, const struct oru_obs *x)
 	json_strz(b, oru_time_source_name(x->time_source));
 	json_key(b, "order", false);
 	if (x->order == UINT32_MAX)
-		hl7_buf_add(b, "null", 4);
+		buf_add(b, "null", 4);
 	else {
 		const struct oru_order *r = &o->orders[x->order];
 
-		hl7_buf_addc(b, '{');
+		buf_addc(b, '{');
 		json_key(b, "placer", true);
 		json_str_or_null(b, r->placer.p, r->placer.len);
 		str_field(b, "filler", r->filler);
 		str_field(b, "code", r->code);
 		str_field(b, "text", r->text);
-		hl7_buf_addc(b, '}');
+		buf_addc(b, '}');
 	}
 	str_field(b, "comment", x->comment);
 }
 
 void
-cli_json_message(struct hl7_buf *b, const struct oru_msg *o, const char *file,
+cli_json_message(struct buf *b, const struct oru_msg *o, const char *file,
     size_t offset)
 {
 	const struct oru_patient *p;
 	uint32_t i, j;
 
-	hl7_buf_addc(b, '{');
+	buf_addc(b, '{');
 	json_key(b, "control_id", true);
 	json_str_or_null(b, o->control_id.p, o->control_id.len);
 	json_key(b, "type", false);
@@ -115,32 +115,32 @@ cli_json_message(struct hl7_buf *b, const struct oru_msg *o, const char *file,
 	json_key(b, "offset", false);
 	json_uint(b, offset);
 	json_key(b, "patients", false);
-	hl7_buf_addc(b, '[');
+	buf_addc(b, '[');
 	for (i = 0; i < o->npatients; i++) {
 		p = &o->patients[i];
 		if (i > 0)
-			hl7_buf_addc(b, ',');
-		hl7_buf_addc(b, '{');
+			buf_addc(b, ',');
+		buf_addc(b, '{');
 		json_key(b, "id", true);
 		json_str_or_null(b, p->id.p, p->id.len);
 		str_field(b, "id_type", p->id_type);
 		str_field(b, "assigning_authority", p->authority);
 		json_key(b, "observations", false);
-		hl7_buf_addc(b, '[');
+		buf_addc(b, '[');
 		for (j = 0; j < p->nobs; j++) {
 			if (j > 0)
-				hl7_buf_addc(b, ',');
-			hl7_buf_addc(b, '{');
+				buf_addc(b, ',');
+			buf_addc(b, '{');
 			obs_json(b, o, &o->obs[p->first_obs + j]);
-			hl7_buf_addc(b, '}');
+			buf_addc(b, '}');
 		}
-		hl7_buf_add(b, "]}", 2);
+		buf_add(b, "]}", 2);
 	}
-	hl7_buf_add(b, "]}", 2);
+	buf_add(b, "]}", 2);
 }
 
 static void
-error_json(struct hl7_buf *b, const char *file, size_t offset,
+error_json(struct buf *b, const char *file, size_t offset,
     const char *reason, int code, const struct hl7_error *err,
     const char *frame, size_t len)
 {
@@ -148,14 +148,14 @@ error_json(struct hl7_buf *b, const char *file, size_t offset,
 	size_t n = frame ? hl7_ack_recover_control_id(frame, len, cid,
 	    sizeof(cid)) : 0;
 
-	hl7_buf_addc(b, '{');
+	buf_addc(b, '{');
 	json_key(b, "error", true);
 	json_strz(b, reason);
 	json_key(b, "code", false);
 	if (code > 0)
 		json_int(b, code);
 	else
-		hl7_buf_add(b, "null", 4);
+		buf_add(b, "null", 4);
 	json_key(b, "file", false);
 	json_strz(b, file);
 	json_key(b, "offset", false);
@@ -169,12 +169,12 @@ error_json(struct hl7_buf *b, const char *file, size_t offset,
 	if (err != NULL && err->field > 0)
 		json_uint(b, err->field);
 	else
-		hl7_buf_add(b, "null", 4);
-	hl7_buf_add(b, "}\n", 2);
+		buf_add(b, "null", 4);
+	buf_add(b, "}\n", 2);
 }
 
 struct parse_ctx {
-	struct hl7_buf out;
+	struct buf out;
 	int status;
 };
 
@@ -192,7 +192,7 @@ parse_one(void *arg, const char *file, const struct hl7_split_item *it,
 		    m->err.reason, (int)m->err.code, &m->err, it->data, it->len);
 	else {
 		cli_json_message(&pc->out, o, file, it->offset);
-		hl7_buf_addc(&pc->out, '\n');
+		buf_addc(&pc->out, '\n');
 	}
 	if (!ok && pc->status == 0)
 		pc->status = 1;
@@ -256,7 +256,7 @@ cmd_parse(int argc, char **argv)
 			return 2;
 		}
 	}
-	hl7_buf_init(&pc.out);
+	buf_init(&pc.out);
 	pc.status = 0;
 	if (cli_each_message("parse", argv + optind, argc - optind, &popts,
 	    &oopts, max_size, parse_one, &pc) != 0)
@@ -267,6 +267,6 @@ cmd_parse(int argc, char **argv)
 		    strerror(errno));
 		pc.status = 2;
 	}
-	hl7_buf_free(&pc.out);
+	buf_free(&pc.out);
 	return pc.status;
 }

@@ -36,7 +36,7 @@ status_usage(FILE *f)
 
 /* "key":{"name":count,...} with every name of names, 0 when absent. */
 static int
-counts(PGconn *c, struct hl7_buf *b, const char *key, const char *what,
+counts(PGconn *c, struct buf *b, const char *key, const char *what,
     const char *sql, const char *const *names, char **cause)
 {
 	PGresult *r;
@@ -46,16 +46,16 @@ counts(PGconn *c, struct hl7_buf *b, const char *key, const char *what,
 	if ((r = db_query(c, what, sql, 0, NULL, cause)) == NULL)
 		return -1;
 	json_key(b, key, false);
-	hl7_buf_addc(b, '{');
+	buf_addc(b, '{');
 	for (i = 0; names[i] != NULL; i++) {
 		json_key(b, names[i], i == 0);
 		n = "0";
 		for (j = 0; j < PQntuples(r); j++)
 			if (strcmp(PQgetvalue(r, j, 0), names[i]) == 0)
 				n = PQgetvalue(r, j, 1);
-		hl7_buf_adds(b, n);
+		buf_adds(b, n);
 	}
-	hl7_buf_addc(b, '}');
+	buf_addc(b, '}');
 	PQclear(r);
 	return 0;
 }
@@ -69,11 +69,11 @@ status_all(PGconn *c)
 		"hold", "resume", "data_quality", NULL };
 	static const char *const phases[] = { "screening", "neoadjuvant",
 		"adjuvant", "off_study", NULL };
-	struct hl7_buf b;
+	struct buf b;
 	char *cause = NULL;
 	PGresult *r;
 
-	hl7_buf_init(&b);
+	buf_init(&b);
 	r = db_query(c, "read the schema version",
 	    "SELECT (SELECT max(version) FROM schema_migrations) AS "
 	    "schema_version, (SELECT " DB_ISO("max(received_at)")
@@ -91,12 +91,12 @@ status_all(PGconn *c)
 	    counts(c, &b, "enrolled", "count enrollments", "SELECT phase, "
 	    "count(*) FROM enrollments GROUP BY 1", phases, &cause) != 0)
 		goto fail;
-	hl7_buf_adds(&b, "}\n");
+	buf_adds(&b, "}\n");
 	cli_flush(&b, stdout, 0);
-	hl7_buf_free(&b);
+	buf_free(&b);
 	return 0;
 fail:
-	hl7_buf_free(&b);
+	buf_free(&b);
 	return cli_db_fail("status", cause);
 }
 
@@ -104,13 +104,13 @@ static int
 status_patient(PGconn *c, const char *id, const char *protocol)
 {
 	const char *p[2];
-	struct hl7_buf b;
+	struct buf b;
 	char *cause = NULL, *patient = NULL, *proto = NULL;
 	PGresult *r;
 	char *sql;
 	int i;
 
-	hl7_buf_init(&b);
+	buf_init(&b);
 	p[0] = id;
 	r = db_query(c, "find the patient", "SELECT id, patient_id, authority, "
 	    DB_ISO("created_at") " AS created_at FROM patients "
@@ -119,12 +119,12 @@ status_patient(PGconn *c, const char *id, const char *protocol)
 		goto fail;
 	if (PQntuples(r) == 0) {
 		PQclear(r);
-		hl7_buf_free(&b);
+		buf_free(&b);
 		fprintf(stderr, "labwatch status: no such patient\n");
 		return 1;
 	}
 	patient = xstrdup(PQgetvalue(r, 0, 0));
-	hl7_buf_addc(&b, '{');
+	buf_addc(&b, '{');
 	json_key(&b, "patient_id", true);
 	json_strz(&b, PQgetvalue(r, 0, 1));
 	json_key(&b, "authority", false);
@@ -148,7 +148,7 @@ status_patient(PGconn *c, const char *id, const char *protocol)
 		cli_json_row(&b, r, 0);
 		proto = xstrdup(PQgetvalue(r, 0, 0));
 	} else
-		hl7_buf_adds(&b, "null");
+		buf_adds(&b, "null");
 	PQclear(r);
 
 	p[1] = proto != NULL ? proto : protocol;
@@ -163,7 +163,7 @@ status_patient(PGconn *c, const char *id, const char *protocol)
 	if (PQntuples(r) == 1)
 		cli_json_row(&b, r, 0);
 	else
-		hl7_buf_adds(&b, "null");
+		buf_adds(&b, "null");
 	PQclear(r);
 
 	sql = xasprintf("SELECT %s FROM alerts a JOIN patients p "
@@ -174,21 +174,21 @@ status_patient(PGconn *c, const char *id, const char *protocol)
 	if (r == NULL)
 		goto fail;
 	json_key(&b, "open_alerts", false);
-	hl7_buf_addc(&b, '[');
+	buf_addc(&b, '[');
 	for (i = 0; i < PQntuples(r); i++) {
 		if (i > 0)
-			hl7_buf_addc(&b, ',');
+			buf_addc(&b, ',');
 		cli_json_row(&b, r, i);
 	}
-	hl7_buf_adds(&b, "]}\n");
+	buf_adds(&b, "]}\n");
 	PQclear(r);
 	cli_flush(&b, stdout, 0);
-	hl7_buf_free(&b);
+	buf_free(&b);
 	free(patient);
 	free(proto);
 	return 0;
 fail:
-	hl7_buf_free(&b);
+	buf_free(&b);
 	free(patient);
 	free(proto);
 	return cli_db_fail("status", cause);

@@ -124,12 +124,12 @@ cli_input_close(struct cli_input *in)
 }
 
 void
-cli_flush(struct hl7_buf *b, FILE *out, size_t min)
+cli_flush(struct buf *b, FILE *out, size_t min)
 {
 	if (b->len == 0 || b->len < min)
 		return;
 	fwrite(b->p, 1, b->len, out);
-	hl7_buf_reset(b);
+	buf_reset(b);
 }
 
 int

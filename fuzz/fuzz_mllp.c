@@ -18,7 +18,7 @@
 /* Run the framer over data in chunks of the given sizes; record events. */
 static void
 run(const uint8_t *data, size_t len, const uint8_t *sizes, size_t nsizes,
-    struct hl7_buf *rec)
+    struct buf *rec)
 {
 	struct mllp_framer *f = mllp_framer_new(MAX_SIZE);
 	struct mllp_frame fr;
@@ -38,16 +38,16 @@ run(const uint8_t *data, size_t len, const uint8_t *sizes, size_t nsizes,
 			if (got) {
 				if (fr.kind == MLLP_FRAME && fr.len > MAX_SIZE)
 					abort();
-				hl7_buf_printf(rec, "%d:%zu:%zu:", (int)fr.kind,
+				buf_printf(rec, "%d:%zu:%zu:", (int)fr.kind,
 				    fr.len, fr.total);
-				hl7_buf_add(rec, fr.data, fr.len);
+				buf_add(rec, fr.data, fr.len);
 			}
 		}
 	}
 	if (mllp_framer_finish(f, &fr)) {
-		hl7_buf_printf(rec, "%d:%zu:%zu:", (int)fr.kind, fr.len,
+		buf_printf(rec, "%d:%zu:%zu:", (int)fr.kind, fr.len,
 		    fr.total);
-		hl7_buf_add(rec, fr.data, fr.len);
+		buf_add(rec, fr.data, fr.len);
 	}
 	mllp_framer_free(f);
 }
@@ -57,15 +57,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
-	struct hl7_buf a, b;
+	struct buf a, b;
 
-	hl7_buf_init(&a);
-	hl7_buf_init(&b);
+	buf_init(&a);
+	buf_init(&b);
 	run(data, len, NULL, 0, &a);
 	run(data, len, data, len < 64 ? len : 64, &b);
 	if (a.len != b.len || (a.len > 0 && memcmp(a.p, b.p, a.len) != 0))
 		abort();
-	hl7_buf_free(&a);
-	hl7_buf_free(&b);
+	buf_free(&a);
+	buf_free(&b);
 	return 0;
 }

@@ -37,7 +37,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	struct hl7_ack_info info;
 	struct hl7_split *sp;
 	struct hl7_split_item it;
-	struct hl7_buf ack;
+	struct buf ack;
 	char iso[40];
 	uint32_t i;
 
@@ -46,7 +46,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		oru_msg_init(&o);
 		init = true;
 	}
-	hl7_buf_init(&ack);
+	buf_init(&ack);
 	sp = hl7_split_new((const char *)data, len, 1 << 16);
 	while (hl7_split_next(sp, &it) == 1) {
 		if (it.is_error)
@@ -75,10 +75,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 			for (i = 0; i < o.npatients; i++)
 				touch(o.patients[i].id);
 		}
-		hl7_buf_reset(&ack);
+		buf_reset(&ack);
 		sink += (size_t)hl7_ack_build(&ack, &m, &info);
 	}
 	hl7_split_free(sp);
-	hl7_buf_free(&ack);
+	buf_free(&ack);
 	return 0;
 }

@@ -213,12 +213,12 @@ version_before_25(struct hl7_str ver)
 }
 
 static void
-put_hex(struct hl7_buf *out, const struct hl7_delims *d, unsigned char c)
+put_hex(struct buf *out, const struct hl7_delims *d, unsigned char c)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	char e[5] = { d->esc, 'X', hex[c >> 4], hex[c & 15], d->esc };
 
-	hl7_buf_add(out, e, sizeof(e));
+	buf_add(out, e, sizeof(e));
 }
 
 /*
@@ -227,7 +227,7 @@ put_hex(struct hl7_buf *out, const struct hl7_delims *d, unsigned char c)
  * the MLLP frame, so they become \Xhh\ (dropped without an escape char).
  */
 static void
-put_raw(struct hl7_buf *out, const struct hl7_delims *d, struct hl7_str s)
+put_raw(struct buf *out, const struct hl7_delims *d, struct hl7_str s)
 {
 	size_t i, from = 0;
 
@@ -236,17 +236,17 @@ put_raw(struct hl7_buf *out, const struct hl7_delims *d, struct hl7_str s)
 	for (i = 0; i < s.len; i++) {
 		if (!is_ctl(s.p[i]))
 			continue;
-		hl7_buf_add(out, s.p + from, i - from);
+		buf_add(out, s.p + from, i - from);
 		if (d->esc != '\0')
 			put_hex(out, d, (unsigned char)s.p[i]);
 		from = i + 1;
 	}
-	hl7_buf_add(out, s.p + from, s.len - from);
+	buf_add(out, s.p + from, s.len - from);
 }
 
 /* Write plain text, escaping delimiters and control bytes. */
 static void
-put_text(struct hl7_buf *out, const struct hl7_delims *d, const char *s)
+put_text(struct buf *out, const struct hl7_delims *d, const char *s)
 {
 	const char *from;
 	char c, e;
@@ -270,19 +270,19 @@ put_text(struct hl7_buf *out, const struct hl7_delims *d, const char *s)
 			e = 'X';
 		else
 			continue;
-		hl7_buf_add(out, from, (size_t)(s - from));
+		buf_add(out, from, (size_t)(s - from));
 		from = s + 1;
 		if (d->esc == '\0')
-			hl7_buf_addc(out, ' ');	/* no escape char */
+			buf_addc(out, ' ');	/* no escape char */
 		else if (e == 'X')
 			put_hex(out, d, (unsigned char)c);
 		else {
 			char seq[3] = { d->esc, e, d->esc };
 
-			hl7_buf_add(out, seq, sizeof(seq));
+			buf_add(out, seq, sizeof(seq));
 		}
 	}
-	hl7_buf_add(out, from, (size_t)(s - from));
+	buf_add(out, from, (size_t)(s - from));
 }
 
 static const char *
@@ -298,7 +298,7 @@ msa_code(enum hl7_ack_code code, bool enhanced)
 
 /* Segment id, sequence and field of the error, as components. */
 static void
-put_location(struct hl7_buf *out, const struct msh_view *v,
+put_location(struct buf *out, const struct msh_view *v,
     const struct hl7_ack_info *info, bool all)
 {
 	bool seg = info->err_seg != NULL && info->err_seg[0] != '\0';
@@ -307,58 +307,58 @@ put_location(struct hl7_buf *out, const struct msh_view *v,
 	if (!seg && !all)
 		return;
 	if (all || info->err_seq > 0 || info->err_field > 0) {
-		hl7_buf_addc(out, v->d.comp);
+		buf_addc(out, v->d.comp);
 		if (info->err_seq > 0)
-			hl7_buf_printf(out, "%u", info->err_seq);
+			buf_printf(out, "%u", info->err_seq);
 	}
 	if (all || info->err_field > 0) {
-		hl7_buf_addc(out, v->d.comp);
+		buf_addc(out, v->d.comp);
 		if (info->err_field > 0)
-			hl7_buf_printf(out, "%u", info->err_field);
+			buf_printf(out, "%u", info->err_field);
 	}
 }
 
 static void
-put_err(struct hl7_buf *out, const struct msh_view *v,
+put_err(struct buf *out, const struct msh_view *v,
     const struct hl7_ack_info *info, bool old)
 {
 	const char *text = hl7_ack_errtext(info->err);
 	char fs = v->d.field;
 
-	hl7_buf_adds(out, "ERR");
-	hl7_buf_addc(out, fs);
+	buf_adds(out, "ERR");
+	buf_addc(out, fs);
 	if (old) {
 		/* ERR-1 (ELD): segment^sequence^field^code&text&table. */
 		put_location(out, v, info, true);
-		hl7_buf_addc(out, v->d.comp);
-		hl7_buf_printf(out, "%d", (int)info->err);
+		buf_addc(out, v->d.comp);
+		buf_printf(out, "%d", (int)info->err);
 		if (v->d.sub != '\0') {
-			hl7_buf_addc(out, v->d.sub);
+			buf_addc(out, v->d.sub);
 			put_text(out, &v->d, text);
-			hl7_buf_addc(out, v->d.sub);
-			hl7_buf_adds(out, "HL70357");
+			buf_addc(out, v->d.sub);
+			buf_adds(out, "HL70357");
 		}
 	} else {
 		/* ERR-2 location, ERR-3 code, ERR-4 severity, ERR-8 text. */
-		hl7_buf_addc(out, fs);
+		buf_addc(out, fs);
 		put_location(out, v, info, false);
-		hl7_buf_addc(out, fs);
-		hl7_buf_printf(out, "%d", (int)info->err);
-		hl7_buf_addc(out, v->d.comp);
+		buf_addc(out, fs);
+		buf_printf(out, "%d", (int)info->err);
+		buf_addc(out, v->d.comp);
 		put_text(out, &v->d, text);
-		hl7_buf_addc(out, v->d.comp);
-		hl7_buf_adds(out, "HL70357");
-		hl7_buf_addc(out, fs);
-		hl7_buf_addc(out, 'E');
+		buf_addc(out, v->d.comp);
+		buf_adds(out, "HL70357");
+		buf_addc(out, fs);
+		buf_addc(out, 'E');
 		if (info->text != NULL && info->text[0] != '\0') {
-			hl7_buf_addc(out, fs);
-			hl7_buf_addc(out, fs);
-			hl7_buf_addc(out, fs);
-			hl7_buf_addc(out, fs);
+			buf_addc(out, fs);
+			buf_addc(out, fs);
+			buf_addc(out, fs);
+			buf_addc(out, fs);
 			put_text(out, &v->d, info->text);
 		}
 	}
-	hl7_buf_addc(out, '\r');
+	buf_addc(out, '\r');
 }
 
 /* Enhanced mode for v? false when an ACK with this code is not wanted. */
@@ -382,7 +382,7 @@ hl7_ack_sent_code(const struct hl7_msg *m, enum hl7_ack_code code)
 }
 
 int
-hl7_ack_build(struct hl7_buf *out, const struct hl7_msg *m,
+hl7_ack_build(struct buf *out, const struct hl7_msg *m,
     const struct hl7_ack_info *info)
 {
 	struct msh_view v;
@@ -399,52 +399,52 @@ hl7_ack_build(struct hl7_buf *out, const struct hl7_msg *m,
 	version = piece(piece(v.f[12], v.d.rep, 1), v.d.comp, 1);
 	old = version_before_25(version);
 
-	hl7_buf_adds(out, "MSH");
-	hl7_buf_addc(out, fs);
-	hl7_buf_add(out, v.f[2].p, v.f[2].len);
-	hl7_buf_addc(out, fs);
+	buf_adds(out, "MSH");
+	buf_addc(out, fs);
+	buf_add(out, v.f[2].p, v.f[2].len);
+	buf_addc(out, fs);
 	if (v.f[5].len > 0)
 		put_raw(out, &v.d, v.f[5]);
 	else
 		put_text(out, &v.d, info->app);
-	hl7_buf_addc(out, fs);
+	buf_addc(out, fs);
 	if (v.f[6].len > 0)
 		put_raw(out, &v.d, v.f[6]);
 	else
 		put_text(out, &v.d, info->facility);
-	hl7_buf_addc(out, fs);
+	buf_addc(out, fs);
 	put_raw(out, &v.d, v.f[3]);
-	hl7_buf_addc(out, fs);
+	buf_addc(out, fs);
 	put_raw(out, &v.d, v.f[4]);
-	hl7_buf_addc(out, fs);
+	buf_addc(out, fs);
 	put_text(out, &v.d, info->timestamp);
-	hl7_buf_addc(out, fs);
-	hl7_buf_addc(out, fs);
-	hl7_buf_adds(out, "ACK");
+	buf_addc(out, fs);
+	buf_addc(out, fs);
+	buf_adds(out, "ACK");
 	if (trigger.len > 0) {
-		hl7_buf_addc(out, v.d.comp);
+		buf_addc(out, v.d.comp);
 		put_raw(out, &v.d, trigger);
-		hl7_buf_addc(out, v.d.comp);
-		hl7_buf_adds(out, "ACK");
+		buf_addc(out, v.d.comp);
+		buf_adds(out, "ACK");
 	}
-	hl7_buf_addc(out, fs);
+	buf_addc(out, fs);
 	put_text(out, &v.d, info->control_id);
-	hl7_buf_addc(out, fs);
+	buf_addc(out, fs);
 	if (v.f[11].len > 0)
 		put_raw(out, &v.d, v.f[11]);
 	else
-		hl7_buf_addc(out, 'P');
-	hl7_buf_addc(out, fs);
+		buf_addc(out, 'P');
+	buf_addc(out, fs);
 	if (v.f[12].len > 0)
 		put_raw(out, &v.d, v.f[12]);
 	else
-		hl7_buf_adds(out, "2.5.1");
-	hl7_buf_addc(out, '\r');
+		buf_adds(out, "2.5.1");
+	buf_addc(out, '\r');
 
-	hl7_buf_adds(out, "MSA");
-	hl7_buf_addc(out, fs);
-	hl7_buf_adds(out, msa_code(info->code, enhanced));
-	hl7_buf_addc(out, fs);
+	buf_adds(out, "MSA");
+	buf_addc(out, fs);
+	buf_adds(out, msa_code(info->code, enhanced));
+	buf_addc(out, fs);
 	if (v.f[10].len > 0)
 		put_raw(out, &v.d, v.f[10]);
 	else if (info->ref_control_id != NULL)
@@ -453,10 +453,10 @@ hl7_ack_build(struct hl7_buf *out, const struct hl7_msg *m,
 	    hl7_ack_recover_control_id(m->buf, m->len, rec, sizeof(rec)) > 0)
 		put_text(out, &v.d, rec);
 	if (old && info->text != NULL && info->text[0] != '\0') {
-		hl7_buf_addc(out, fs);
+		buf_addc(out, fs);
 		put_text(out, &v.d, info->text);
 	}
-	hl7_buf_addc(out, '\r');
+	buf_addc(out, '\r');
 
 	if (info->err != HL7_ERR_NONE)
 		put_err(out, &v, info, old);

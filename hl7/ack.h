@@ -58,7 +58,7 @@ struct hl7_ack_info {
  * 0, with nothing appended, when the sender's enhanced-mode MSH-15 says not
  * to (NE never, ER only for errors and rejects, SU only for accepts).
  */
-LW_MUSTCHECK int hl7_ack_build(struct hl7_buf *out, const struct hl7_msg *m,
+LW_MUSTCHECK int hl7_ack_build(struct buf *out, const struct hl7_msg *m,
     const struct hl7_ack_info *info);
 
 /*

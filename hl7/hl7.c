@@ -26,7 +26,7 @@ hl7_msg_free(struct hl7_msg *m)
 {
 	free(m->segs);
 	free(m->fields);
-	hl7_arena_free(&m->arena);
+	arena_free(&m->arena);
 	if (m->iconv_cd != NULL)
 		iconv_close((iconv_t)m->iconv_cd);
 	memset(m, 0, sizeof(*m));
@@ -426,7 +426,7 @@ hl7_parse(struct hl7_msg *m, const char *buf, size_t len,
 	m->nsegs = m->nfields = 0;
 	memset(&m->err, 0, sizeof(m->err));
 	memset(&m->d, 0, sizeof(m->d));
-	hl7_arena_reset(&m->arena);
+	arena_reset(&m->arena);
 	if (len >= UINT32_MAX)
 		return fail(m, HL7_ERR_INTERNAL, "message too large", 0);
 	/* Blank lines before MSH are a harmless sender quirk. */
@@ -797,7 +797,7 @@ iconv_to_utf8(struct hl7_msg *m, const char *in, size_t n)
 		    m->charset_name);
 	}
 	iconv((iconv_t)m->iconv_cd, NULL, NULL, NULL, NULL);
-	out = hl7_arena_alloc(&m->arena, cap);
+	out = arena_alloc(&m->arena, cap);
 	op = out;
 	outleft = cap;
 	while (inleft > 0) {
@@ -836,7 +836,7 @@ hl7_text_decode(struct hl7_msg *m, struct hl7_span s)
 	if (!has_esc && !has_high)
 		return r;	/* the common case: zero copy */
 	if (has_esc) {
-		tmp = hl7_arena_alloc(&m->arena, s.len);
+		tmp = arena_alloc(&m->arena, s.len);
 		n = unescape(m, s, tmp);
 	} else {
 		tmp = (char *)(uintptr_t)p;
@@ -849,7 +849,7 @@ hl7_text_decode(struct hl7_msg *m, struct hl7_span s)
 		break;
 	case HL7_CS_LATIN1:
 	case HL7_CS_LATIN9:
-		out = hl7_arena_alloc(&m->arena, n * 3);
+		out = arena_alloc(&m->arena, n * 3);
 		r.len = latin_to_utf8(tmp, n, out,
 		    m->charset == HL7_CS_LATIN9);
 		r.p = out;

@@ -96,7 +96,7 @@ struct hl7_msg {
 	bool any_esc;		/* the escape character occurs in the message */
 	bool any_rep;		/* the repetition separator occurs after MSH-2 */
 	bool any_high;		/* bytes >= 0x80 occur and need conversion */
-	struct hl7_arena arena;	/* decoded text of this message */
+	struct arena arena;	/* decoded text of this message */
 	void *iconv_cd;		/* cached iconv descriptor, owned */
 	char iconv_name[32];
 	struct hl7_error err;

@@ -202,7 +202,7 @@ text_reps(struct hl7_msg *m, uint32_t seg, unsigned field, char sep)
 
 	if (!m->segs[seg].has_rep)
 		return hl7_text(m, f);
-	out = hl7_arena_alloc(&m->arena, (size_t)f.len * 4 + 1);
+	out = arena_alloc(&m->arena, (size_t)f.len * 4 + 1);
 	append_reps(m, f, sep, out, &o);
 	r.p = out;
 	r.len = o;
@@ -220,7 +220,7 @@ nte_text(struct hl7_msg *m, uint32_t first, uint32_t last)
 
 	for (i = first; i < last; i++)
 		bound += (size_t)hl7_field(m, i, 3).len * 4 + 1;
-	out = hl7_arena_alloc(&m->arena, bound);
+	out = arena_alloc(&m->arena, bound);
 	for (i = first; i < last; i++)
 		append_reps(m, hl7_field(m, i, 3), '\n', out, &o);
 	r.p = out;

@@ -10,16 +10,16 @@
 
 #define ARENA_CHUNK (64 * 1024)
 
-struct hl7_arena_chunk {
-	struct hl7_arena_chunk *next;
+struct arena_chunk {
+	struct arena_chunk *next;
 	size_t cap, used;
 	char data[];
 };
 
 char *
-hl7_arena_alloc(struct hl7_arena *a, size_t n)
+arena_alloc(struct arena *a, size_t n)
 {
-	struct hl7_arena_chunk *c, *last;
+	struct arena_chunk *c, *last;
 	size_t cap;
 
 	while (a->cur != NULL && a->cur->cap - a->cur->used < n &&
@@ -49,7 +49,7 @@ hl7_arena_alloc(struct hl7_arena *a, size_t n)
 }
 
 void
-hl7_arena_reset(struct hl7_arena *a)
+arena_reset(struct arena *a)
 {
 	a->cur = a->first;
 	if (a->cur != NULL)
@@ -57,9 +57,9 @@ hl7_arena_reset(struct hl7_arena *a)
 }
 
 void
-hl7_arena_free(struct hl7_arena *a)
+arena_free(struct arena *a)
 {
-	struct hl7_arena_chunk *c, *next;
+	struct arena_chunk *c, *next;
 
 	for (c = a->first; c != NULL; c = next) {
 		next = c->next;

@@ -9,19 +9,19 @@
 
 #include <stddef.h>
 
-struct hl7_arena_chunk;
+struct arena_chunk;
 
 /* Bump allocator; zero-initialised means empty. */
-struct hl7_arena {
-	struct hl7_arena_chunk *first;	/* all chunks, in order */
-	struct hl7_arena_chunk *cur;	/* chunk being filled */
+struct arena {
+	struct arena_chunk *first;	/* all chunks, in order */
+	struct arena_chunk *cur;	/* chunk being filled */
 };
 
 /* n bytes valid until the next reset or free; never NULL (xmalloc). */
-char *hl7_arena_alloc(struct hl7_arena *a, size_t n);
+char *arena_alloc(struct arena *a, size_t n);
 /* Forget all allocations, keeping the memory for reuse. */
-void hl7_arena_reset(struct hl7_arena *a);
+void arena_reset(struct arena *a);
 /* Free all memory of the arena; it is empty (and reusable) afterwards. */
-void hl7_arena_free(struct hl7_arena *a);
+void arena_free(struct arena *a);
 
 #endif

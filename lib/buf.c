@@ -7,21 +7,21 @@
 #include "xmalloc.h"
 
 void
-hl7_buf_init(struct hl7_buf *b)
+buf_init(struct buf *b)
 {
 	b->p = NULL;
 	b->len = b->cap = 0;
 }
 
 void
-hl7_buf_free(struct hl7_buf *b)
+buf_free(struct buf *b)
 {
 	free(b->p);
-	hl7_buf_init(b);
+	buf_init(b);
 }
 
 void
-hl7_buf_reset(struct hl7_buf *b)
+buf_reset(struct buf *b)
 {
 	b->len = 0;
 	if (b->p != NULL)
@@ -29,7 +29,7 @@ hl7_buf_reset(struct hl7_buf *b)
 }
 
 char *
-hl7_buf_grow(struct hl7_buf *b, size_t n)
+buf_grow(struct buf *b, size_t n)
 {
 	size_t need = b->len + n + 1;
 
@@ -42,36 +42,44 @@ hl7_buf_grow(struct hl7_buf *b, size_t n)
 	return b->p + b->len;
 }
 
-extern inline char *hl7_buf_reserve(struct hl7_buf *b, size_t n);
-extern inline void hl7_buf_add(struct hl7_buf *b, const void *p, size_t n);
-extern inline void hl7_buf_addc(struct hl7_buf *b, char c);
+extern inline char *buf_reserve(struct buf *b, size_t n);
+extern inline void buf_add(struct buf *b, const void *p, size_t n);
+extern inline void buf_addc(struct buf *b, char c);
 
 void
-hl7_buf_adds(struct hl7_buf *b, const char *s)
+buf_adds(struct buf *b, const char *s)
 {
-	hl7_buf_add(b, s, strlen(s));
+	buf_add(b, s, strlen(s));
 }
 
 void
-hl7_buf_printf(struct hl7_buf *b, const char *fmt, ...)
+buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
 	char tmp[128];
-	va_list ap;
+	va_list aq;
 	int n;
 
 	/* Most output is short: format once on the stack, copy it. */
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
+	va_copy(aq, ap);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, aq);
+	va_end(aq);
 	if (n < 0)
 		return;
 	if ((size_t)n < sizeof(tmp)) {
-		hl7_buf_add(b, tmp, (size_t)n);
+		buf_add(b, tmp, (size_t)n);
 		return;
 	}
-	hl7_buf_reserve(b, (size_t)n);
-	va_start(ap, fmt);
+	buf_reserve(b, (size_t)n);
 	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
 	b->len += (size_t)n;
+}
+
+void
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vprintf(b, fmt, ap);
+	va_end(ap);
 }

@@ -180,25 +180,25 @@ copy_plain(char *o, const unsigned char *p, size_t n)
 
 /* json_str for a field larger than one chunk (an encapsulated PDF, say). */
 static __attribute__((noinline)) void
-json_str_long(struct hl7_buf *b, const unsigned char *p, size_t len)
+json_str_long(struct buf *b, const unsigned char *p, size_t len)
 {
 	const unsigned char *end = p + len;
 	size_t n;
 	char *o, *e;
 
-	hl7_buf_addc(b, '"');
+	buf_addc(b, '"');
 	while (p < end) {
 		n = (size_t)(end - p) < ESCAPE_CHUNK ? (size_t)(end - p) :
 		    ESCAPE_CHUNK;
-		o = hl7_buf_reserve(b, 6 * n + 1);
+		o = buf_reserve(b, 6 * n + 1);
 		e = escape_span(o, &p, p + n, end);
 		b->len += (size_t)(e - o);
 	}
-	hl7_buf_addc(b, '"');
+	buf_addc(b, '"');
 }
 
 void
-json_str(struct hl7_buf *b, const char *s, size_t len)
+json_str(struct buf *b, const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	char *o, *e;
@@ -208,7 +208,7 @@ json_str(struct hl7_buf *b, const char *s, size_t len)
 		return;
 	}
 	/* The usual field: one reservation, one commit. */
-	o = hl7_buf_reserve(b, 6 * len + 2);
+	o = buf_reserve(b, 6 * len + 2);
 	o[0] = '"';
 	if (copy_plain(o + 1, p, len))
 		e = o + 1 + len;
@@ -220,15 +220,15 @@ json_str(struct hl7_buf *b, const char *s, size_t len)
 }
 
 void
-json_strz(struct hl7_buf *b, const char *s)
+json_strz(struct buf *b, const char *s)
 {
 	if (s == NULL)
-		hl7_buf_add(b, "null", 4);
+		buf_add(b, "null", 4);
 	else
 		json_str(b, s, strlen(s));
 }
 
-extern inline void json_str_or_null(struct hl7_buf *b, const char *p,
+extern inline void json_str_or_null(struct buf *b, const char *p,
     size_t len);
 
 /* Exact powers of ten as doubles (10^22 is the last one). */
@@ -406,18 +406,18 @@ put_g(char *o, uint64_t digits, int exp10, int prec)
 	return o + len - exp10 - 1;
 }
 
-/* Commit what was written at o..e (reserved with hl7_buf_reserve). */
+/* Commit what was written at o..e (reserved with buf_reserve). */
 static void
-commit(struct hl7_buf *b, char *o, char *e)
+commit(struct buf *b, char *o, char *e)
 {
 	*e = '\0';
 	b->len += (size_t)(e - o);
 }
 
 void
-json_int(struct hl7_buf *b, int64_t v)
+json_int(struct buf *b, int64_t v)
 {
-	char *o = hl7_buf_reserve(b, 21), *e = o;
+	char *o = buf_reserve(b, 21), *e = o;
 
 	if (v < 0)
 		*e++ = '-';
@@ -426,9 +426,9 @@ json_int(struct hl7_buf *b, int64_t v)
 }
 
 void
-json_uint(struct hl7_buf *b, uint64_t v)
+json_uint(struct buf *b, uint64_t v)
 {
-	char *o = hl7_buf_reserve(b, 20);
+	char *o = buf_reserve(b, 20);
 
 	commit(b, o, put_u64(o, v));
 }
@@ -458,20 +458,20 @@ put_shortest15(char *o, double v)
 }
 
 void
-json_num(struct hl7_buf *b, double v)
+json_num(struct buf *b, double v)
 {
 	char tmp[32], *o, *e;
 	int prec;
 
 	if (!isfinite(v)) {
-		hl7_buf_add(b, "null", 4);
+		buf_add(b, "null", 4);
 		return;
 	}
 	if (fabs(v) < 1e15 && v == (double)(int64_t)v) {
 		json_int(b, (int64_t)v);
 		return;
 	}
-	o = hl7_buf_reserve(b, 32);
+	o = buf_reserve(b, 32);
 	if ((e = put_shortest15(o, v)) != NULL) {
 		commit(b, o, e);
 		return;
@@ -482,32 +482,32 @@ json_num(struct hl7_buf *b, double v)
 		if (strtod(tmp, NULL) == v)
 			break;
 	}
-	hl7_buf_adds(b, tmp);
+	buf_adds(b, tmp);
 }
 
 void
-json_num_rounded(struct hl7_buf *b, double v)
+json_num_rounded(struct buf *b, double v)
 {
 	uint64_t n;
 	char *o, *e;
 	int x;
 
 	if (!isfinite(v)) {
-		hl7_buf_add(b, "null", 4);
+		buf_add(b, "null", 4);
 		return;
 	}
 	if (v == 0) {
-		hl7_buf_adds(b, signbit(v) ? "-0" : "0");
+		buf_adds(b, signbit(v) ? "-0" : "0");
 		return;
 	}
 	if (decimal_round(fabs(v), 12, &n, &x) != 0) {
-		hl7_buf_printf(b, "%.12g", v);
+		buf_printf(b, "%.12g", v);
 		return;
 	}
-	o = e = hl7_buf_reserve(b, 32);
+	o = e = buf_reserve(b, 32);
 	if (v < 0)
 		*e++ = '-';
 	commit(b, o, put_g(e, n, x, 12));
 }
 
-extern inline void json_key(struct hl7_buf *b, const char *key, bool first);
+extern inline void json_key(struct buf *b, const char *key, bool first);

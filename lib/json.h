@@ -14,43 +14,43 @@
 #include "buf.h"
 
 /* Append p[0..len) as a quoted, escaped JSON string. */
-void json_str(struct hl7_buf *b, const char *p, size_t len);
+void json_str(struct buf *b, const char *p, size_t len);
 /* Append a quoted JSON string, or null when s is NULL. */
-void json_strz(struct hl7_buf *b, const char *s);
+void json_strz(struct buf *b, const char *s);
 /* Append a quoted string, or null when len is 0. */
-inline void json_str_or_null(struct hl7_buf *b, const char *p, size_t len);
+inline void json_str_or_null(struct buf *b, const char *p, size_t len);
 /* Append a number (shortest form that reads back the same), null if not finite. */
-void json_num(struct hl7_buf *b, double v);
+void json_num(struct buf *b, double v);
 /*
  * Append a computed number rounded to 12 significant digits (a converted
  * 0.2 mg/dL is 3.42 umol/L, not 3.4200000000000004), null if not finite.
  */
-void json_num_rounded(struct hl7_buf *b, double v);
+void json_num_rounded(struct buf *b, double v);
 /* Append an integer. */
-void json_int(struct hl7_buf *b, int64_t v);
+void json_int(struct buf *b, int64_t v);
 /* Append an unsigned integer. */
-void json_uint(struct hl7_buf *b, uint64_t v);
+void json_uint(struct buf *b, uint64_t v);
 /* Append "key": (with a leading comma unless first). */
-inline void json_key(struct hl7_buf *b, const char *key, bool first);
+inline void json_key(struct buf *b, const char *key, bool first);
 
 /*
  * Inline, as the CLI calls them for every field (the key's length is then
  * known when it is compiled); json.c holds their external definitions.
  */
 inline void
-json_str_or_null(struct hl7_buf *b, const char *p, size_t len)
+json_str_or_null(struct buf *b, const char *p, size_t len)
 {
 	if (len == 0)
-		hl7_buf_add(b, "null", 4);
+		buf_add(b, "null", 4);
 	else
 		json_str(b, p, len);
 }
 
 inline void
-json_key(struct hl7_buf *b, const char *key, bool first)
+json_key(struct buf *b, const char *key, bool first)
 {
 	size_t n = strlen(key);
-	char *o = hl7_buf_reserve(b, n + 4), *e = o;
+	char *o = buf_reserve(b, n + 4), *e = o;
 
 	if (!first)
 		*e++ = ',';

@@ -30,136 +30,136 @@ label(enum rules_analyte a)
 
 /* "ALT 210 U/L = 5.25 x ULN (40)", "ANC 0.8 10^9/L (LLN 1.8)". */
 static void
-describe_value(struct hl7_buf *b, const struct rules_eval *ev,
+describe_value(struct buf *b, const struct rules_eval *ev,
     const struct oru_obs *x)
 {
 	bool low = ev->analyte == RULES_ANC || ev->analyte == RULES_PLT ||
 	    ev->analyte == RULES_HGB;
 
 	if (!isnan(ev->value))
-		hl7_buf_printf(b, "%s %s%.4g %s", label(ev->analyte),
+		buf_printf(b, "%s %s%.4g %s", label(ev->analyte),
 		    ev->comparator ? ev->comparator : "", ev->value,
 		    ev->unit ? ev->unit : "");
 	else if (x != NULL)
-		hl7_buf_printf(b, "%s %.*s %.*s", label(ev->analyte),
+		buf_printf(b, "%s %.*s %.*s", label(ev->analyte),
 		    (int)x->value_text.len, x->value_text.p,
 		    (int)x->units.len, x->units.p);
 	if (low && !isnan(ev->lln))
-		hl7_buf_printf(b, " (LLN %.4g)", ev->lln);
+		buf_printf(b, " (LLN %.4g)", ev->lln);
 	else if (!low && !isnan(ev->x_uln) && !isnan(ev->uln))
-		hl7_buf_printf(b, " = %.3g x ULN (%.4g)", ev->x_uln, ev->uln);
+		buf_printf(b, " = %.3g x ULN (%.4g)", ev->x_uln, ev->uln);
 }
 
 void
-alert_text_data_quality(struct hl7_buf *summary, struct hl7_buf *details,
+alert_text_data_quality(struct buf *summary, struct buf *details,
     const struct rules_eval *ev, const struct oru_obs *x,
     const struct alert_who *who)
 {
-	hl7_buf_adds(summary, "Cannot evaluate ");
+	buf_adds(summary, "Cannot evaluate ");
 	describe_value(summary, ev, x);
-	hl7_buf_printf(summary, " for patient %s (%s): %s", who->pid,
+	buf_printf(summary, " for patient %s (%s): %s", who->pid,
 	    who->protocol, ev->problem ? ev->problem : "");
-	hl7_buf_adds(details, "{\"problem\":");
+	buf_adds(details, "{\"problem\":");
 	json_strz(details, ev->problem);
-	hl7_buf_addc(details, '}');
+	buf_addc(details, '}');
 }
 
 void
-alert_text_toxicity(struct hl7_buf *summary, struct hl7_buf *details,
+alert_text_toxicity(struct buf *summary, struct buf *details,
     const struct rules_eval *ev, const struct oru_obs *x, int from_grade,
     const struct alert_who *who)
 {
 	describe_value(summary, ev, x);
-	hl7_buf_printf(summary, ": CTCAE grade %d (%s)", ev->grade,
+	buf_printf(summary, ": CTCAE grade %d (%s)", ev->grade,
 	    ev->term ? ev->term : "");
 	if (from_grade >= 0)
-		hl7_buf_printf(summary, ", up from grade %d", from_grade);
-	hl7_buf_printf(summary, " - patient %s, %s", who->pid, who->protocol);
+		buf_printf(summary, ", up from grade %d", from_grade);
+	buf_printf(summary, " - patient %s, %s", who->pid, who->protocol);
 	if (ev->hold)
-		hl7_buf_adds(summary, " - crosses the imatinib stop threshold");
-	hl7_buf_printf(details, "{\"grade\":%d,\"x_uln\":", ev->grade);
+		buf_adds(summary, " - crosses the imatinib stop threshold");
+	buf_printf(details, "{\"grade\":%d,\"x_uln\":", ev->grade);
 	json_num_rounded(details, ev->x_uln);
-	hl7_buf_adds(details, ",\"value\":");
+	buf_adds(details, ",\"value\":");
 	json_num_rounded(details, ev->value);
-	hl7_buf_adds(details, ",\"unit\":");
+	buf_adds(details, ",\"unit\":");
 	json_strz(details, ev->unit);
-	hl7_buf_adds(details, ",\"uln\":");
+	buf_adds(details, ",\"uln\":");
 	json_num_rounded(details, ev->uln);
-	hl7_buf_adds(details, ",\"range_source\":");
+	buf_adds(details, ",\"range_source\":");
 	json_strz(details, rules_range_source_name(ev->range_source));
-	hl7_buf_addc(details, '}');
+	buf_addc(details, '}');
 }
 
 void
-alert_text_criteria(struct hl7_buf *d, const struct rules_eligibility_result *er)
+alert_text_criteria(struct buf *d, const struct rules_eligibility_result *er)
 {
 	const struct rules_criterion_verdict *c;
 	size_t i;
 
-	hl7_buf_adds(d, "[");
+	buf_adds(d, "[");
 	for (i = 0; i < er->ncriteria; i++) {
 		c = &er->criteria[i];
-		hl7_buf_printf(d, "%s{\"analyte\":\"%s\",\"criterion\":",
+		buf_printf(d, "%s{\"analyte\":\"%s\",\"criterion\":",
 		    i ? "," : "", rules_analyte_name(c->analyte));
 		json_strz(d, c->text);
-		hl7_buf_adds(d, ",\"verdict\":");
+		buf_adds(d, ",\"verdict\":");
 		json_strz(d, c->verdict == RULES_VERDICT_NONE ? "no_result" :
 		    rules_verdict_name(c->verdict));
-		hl7_buf_adds(d, ",\"value\":");
+		buf_adds(d, ",\"value\":");
 		json_num_rounded(d, c->rests_on ? c->rests_on->ev.value : NAN);
-		hl7_buf_adds(d, ",\"unit\":");
+		buf_adds(d, ",\"unit\":");
 		json_strz(d, c->rests_on ? c->rests_on->ev.unit : NULL);
-		hl7_buf_printf(d, ",\"observation\":%lld}", c->rests_on ?
+		buf_printf(d, ",\"observation\":%lld}", c->rests_on ?
 		    (long long)c->rests_on->ev.id : 0LL);
 	}
-	hl7_buf_adds(d, "]");
+	buf_adds(d, "]");
 }
 
 void
-alert_text_eligibility(struct hl7_buf *summary, struct hl7_buf *details,
+alert_text_eligibility(struct buf *summary, struct buf *details,
     const struct rules_eligibility_result *er, const struct alert_who *who)
 {
 	const struct rules_criterion_verdict *c;
 	size_t i;
 
-	hl7_buf_printf(summary, "Patient %s is %s for %s", who->pid,
+	buf_printf(summary, "Patient %s is %s for %s", who->pid,
 	    er->status == RULES_ELIGIBLE ? "ELIGIBLE" :
 	    er->status == RULES_INELIGIBLE ? "INELIGIBLE" : "INCOMPLETE",
 	    who->protocol);
 	for (i = 0; i < er->ncriteria; i++) {
 		c = &er->criteria[i];
 		if (c->verdict == RULES_VERDICT_FAIL && c->rests_on != NULL)
-			hl7_buf_printf(summary, "; %s: %.4g %s", c->text,
+			buf_printf(summary, "; %s: %.4g %s", c->text,
 			    c->rests_on->ev.value, c->rests_on->ev.unit ?
 			    c->rests_on->ev.unit : "");
 		else if (c->verdict == RULES_VERDICT_NONE &&
 		    er->status == RULES_INCOMPLETE)
-			hl7_buf_printf(summary, "; no recent %s",
+			buf_printf(summary, "; no recent %s",
 			    rules_analyte_name(c->analyte));
 	}
-	hl7_buf_printf(details, "{\"status\":\"%s\"}",
+	buf_printf(details, "{\"status\":\"%s\"}",
 	    rules_eligibility_name(er->status));
 }
 
 void
-alert_text_hold(struct hl7_buf *summary, struct hl7_buf *details,
+alert_text_hold(struct buf *summary, struct buf *details,
     const struct rules_hold_event *ev, const struct alert_who *who)
 {
 	if (ev->kind == RULES_HOLD_STOP) {
-		hl7_buf_printf(summary, "HOLD imatinib (%s): patient %s, %s",
+		buf_printf(summary, "HOLD imatinib (%s): patient %s, %s",
 		    ev->rule_name, who->pid, who->protocol);
 		if (ev->because != NULL) {
-			hl7_buf_adds(summary, ": ");
+			buf_adds(summary, ": ");
 			describe_value(summary, &ev->because->ev, NULL);
 		}
-		hl7_buf_adds(summary, " - stop per the label until the "
+		buf_adds(summary, " - stop per the label until the "
 		    "restart thresholds are met");
 	} else
-		hl7_buf_printf(summary, "RESUME possible (%s): patient %s, %s "
+		buf_printf(summary, "RESUME possible (%s): patient %s, %s "
 		    "- every restart threshold met; restart per protocol "
 		    "(reduced dose after hepatotoxicity)", ev->rule_name,
 		    who->pid, who->protocol);
-	hl7_buf_adds(details, "{\"rule\":");
+	buf_adds(details, "{\"rule\":");
 	json_strz(details, ev->rule_name);
-	hl7_buf_addc(details, '}');
+	buf_addc(details, '}');
 }

@@ -25,25 +25,25 @@ const char *alert_text_severity(enum rules_alert_kind k, int grade);
  * A result that cannot be evaluated. x, when not NULL, gives the value as
  * received when there is no number.
  */
-void alert_text_data_quality(struct hl7_buf *summary, struct hl7_buf *details,
+void alert_text_data_quality(struct buf *summary, struct buf *details,
     const struct rules_eval *ev, const struct oru_obs *x,
     const struct alert_who *who);
 
 /* A toxicity alert; from_grade >= 0 when it escalates an open one. */
-void alert_text_toxicity(struct hl7_buf *summary, struct hl7_buf *details,
+void alert_text_toxicity(struct buf *summary, struct buf *details,
     const struct rules_eval *ev, const struct oru_obs *x, int from_grade,
     const struct alert_who *who);
 
 /* A change of screening status ("Patient P is INELIGIBLE for ..."). */
-void alert_text_eligibility(struct hl7_buf *summary, struct hl7_buf *details,
+void alert_text_eligibility(struct buf *summary, struct buf *details,
     const struct rules_eligibility_result *er, const struct alert_who *who);
 
 /* The criteria of a verdict, as the eligibility row keeps them (JSON). */
-void alert_text_criteria(struct hl7_buf *out,
+void alert_text_criteria(struct buf *out,
     const struct rules_eligibility_result *er);
 
 /* A hold (stop per the label) or a resume. */
-void alert_text_hold(struct hl7_buf *summary, struct hl7_buf *details,
+void alert_text_hold(struct buf *summary, struct buf *details,
     const struct rules_hold_event *ev, const struct alert_who *who);
 
 #endif

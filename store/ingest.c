@@ -143,7 +143,7 @@ rc_of(enum db_rc rc)
 const char *
 ingest_pstr(struct ingest *g, const char *p, size_t len)
 {
-	char *out = hl7_arena_alloc(&g->arena, len * 3 + 1);
+	char *out = arena_alloc(&g->arena, len * 3 + 1);
 
 	out[text_sanitize(out, p, len)] = '\0';
 	return out;
@@ -152,14 +152,14 @@ ingest_pstr(struct ingest *g, const char *p, size_t len)
 const char *
 ingest_pint(struct ingest *g, int64_t v)
 {
-	char *out = hl7_arena_alloc(&g->arena, 24);
+	char *out = arena_alloc(&g->arena, 24);
 
 	snprintf(out, 24, "%lld", (long long)v);
 	return out;
 }
 
 const char *
-ingest_pbuf(struct ingest *g, const struct hl7_buf *b)
+ingest_pbuf(struct ingest *g, const struct buf *b)
 {
 	return ingest_pstr(g, b->p ? b->p : "", b->len);
 }
@@ -221,8 +221,8 @@ ingest_new(const struct ingest_opts *o, struct rules *r)
 
 	g->o = *o;
 	g->rules = r;
-	hl7_buf_init(&g->tmp);
-	hl7_buf_init(&g->tmp2);
+	buf_init(&g->tmp);
+	buf_init(&g->tmp2);
 	rows_init(&g->rows);
 	for (i = 0; i < 2; i++) {
 		g->sides[i].g = g;
@@ -261,9 +261,9 @@ ingest_free(struct ingest *g)
 	free(g->obs_ids.ids);
 	free(g->alert_ids.ids);
 	free(g->msg_ids.ids);
-	hl7_arena_free(&g->arena);
-	hl7_buf_free(&g->tmp);
-	hl7_buf_free(&g->tmp2);
+	arena_free(&g->arena);
+	buf_free(&g->tmp);
+	buf_free(&g->tmp2);
 	rows_free(&g->rows);
 	free(g);
 }
@@ -353,7 +353,7 @@ ingest_prepare(struct ingest *g, struct ingest_work *w)
 }
 
 bool
-ingest_ack(struct ingest *g, struct ingest_work *w, struct hl7_buf *out)
+ingest_ack(struct ingest *g, struct ingest_work *w, struct buf *out)
 {
 	return triage_ack(&g->o, ++g->ack_seq, w, out);
 }
@@ -435,7 +435,7 @@ const char *
 ingest_order_key(struct ingest *g, const struct oru_msg *o, const struct oru_obs *x,
     size_t *len)
 {
-	char *k = hl7_arena_alloc(&g->arena, oru_result_key_size(o, x));
+	char *k = arena_alloc(&g->arena, oru_result_key_size(o, x));
 
 	*len = oru_result_key(o, x, k);
 	return k;
@@ -570,7 +570,7 @@ set_outcome(struct ingest_work *w)
 static void
 reset_batch(struct ingest *g)
 {
-	hl7_arena_reset(&g->arena);
+	arena_reset(&g->arena);
 	rows_reset(&g->rows);
 }
 

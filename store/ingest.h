@@ -72,7 +72,7 @@ bool ingest_connected(const struct ingest *g);
 /* Read the frame of w (no database); fills the prepare fields. */
 void ingest_prepare(struct ingest *g, struct ingest_work *w);
 /* Build w's ACK into out; false when the sender asked for none. */
-bool ingest_ack(struct ingest *g, struct ingest_work *w, struct hl7_buf *out);
+bool ingest_ack(struct ingest *g, struct ingest_work *w, struct buf *out);
 
 /* The SQLSTATE of the last failed statement, "" when none. */
 const char *ingest_sqlstate(const struct ingest *g);

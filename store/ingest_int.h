@@ -61,8 +61,8 @@ struct ingest {
 	struct hash_table pc;	/* struct pcache by PID-3.1 */
 	struct idpool obs_ids, alert_ids, msg_ids;
 	struct rows rows;	/* the batch's message and observation rows */
-	struct hl7_arena arena;	/* parameter strings of a batch */
-	struct hl7_buf tmp, tmp2;
+	struct arena arena;	/* parameter strings of a batch */
+	struct buf tmp, tmp2;
 	uint64_t alerts;
 	uint64_t ack_seq;
 };
@@ -72,7 +72,7 @@ const char *ingest_pstr(struct ingest *g, const char *p, size_t len);
 /* A number as a parameter, in the batch arena. */
 const char *ingest_pint(struct ingest *g, int64_t v);
 /* A buffer's text as a parameter, in the batch arena. */
-const char *ingest_pbuf(struct ingest *g, const struct hl7_buf *b);
+const char *ingest_pbuf(struct ingest *g, const struct buf *b);
 /* x's correction key (oru_result_key), in the batch arena. */
 const char *ingest_order_key(struct ingest *g, const struct oru_msg *o,
     const struct oru_obs *x, size_t *len);

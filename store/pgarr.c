@@ -35,7 +35,7 @@ put64(char *d, uint64_t v)
 void
 pgarr_init(struct pgarr *a, uint32_t oid)
 {
-	hl7_buf_init(&a->b);
+	buf_init(&a->b);
 	a->oid = oid;
 	a->n = 0;
 	a->hasnull = 0;
@@ -44,13 +44,13 @@ pgarr_init(struct pgarr *a, uint32_t oid)
 void
 pgarr_free(struct pgarr *a)
 {
-	hl7_buf_free(&a->b);
+	buf_free(&a->b);
 }
 
 void
 pgarr_reset(struct pgarr *a)
 {
-	hl7_buf_reset(&a->b);
+	buf_reset(&a->b);
 	a->n = 0;
 	a->hasnull = 0;
 }
@@ -59,10 +59,10 @@ char *
 pgarr_reserve(struct pgarr *a, size_t max)
 {
 	if (a->b.len == 0) {
-		hl7_buf_reserve(&a->b, HEADER);
+		buf_reserve(&a->b, HEADER);
 		a->b.len = HEADER;
 	}
-	return hl7_buf_reserve(&a->b, 4 + max) + 4;
+	return buf_reserve(&a->b, 4 + max) + 4;
 }
 
 void
@@ -127,8 +127,8 @@ pgarr_finish(struct pgarr *a, int *len)
 	char *h;
 
 	if (a->n == 0) {
-		hl7_buf_reset(&a->b);
-		h = hl7_buf_reserve(&a->b, 12);
+		buf_reset(&a->b);
+		h = buf_reserve(&a->b, 12);
 		put32(h, 0);
 		put32(h + 4, 0);
 		put32(h + 8, a->oid);

@@ -22,7 +22,7 @@
 #define PGARR_FLOAT8	701
 
 struct pgarr {
-	struct hl7_buf b;	/* header (filled by pgarr_finish), elements */
+	struct buf b;	/* header (filled by pgarr_finish), elements */
 	uint32_t oid;		/* element type */
 	uint32_t n;		/* elements so far */
 	int hasnull;

@@ -153,43 +153,43 @@ row_elem(char *out, size_t len, enum rows_from from, int param, int col,
  * pass over each array, for many rows in one statement.
  */
 static void
-insert_sql(struct hl7_buf *b, const char *table, const struct column *c,
+insert_sql(struct buf *b, const char *table, const struct column *c,
     int n, int first, enum rows_from from)
 {
 	char elem[48];
 	int i;
 
-	hl7_buf_printf(b, "INSERT INTO %s (", table);
+	buf_printf(b, "INSERT INTO %s (", table);
 	for (i = 0; i < n; i++)
-		hl7_buf_printf(b, "%s%s", i ? ", " : "", c[i].name);
-	hl7_buf_adds(b, ") SELECT ");
+		buf_printf(b, "%s%s", i ? ", " : "", c[i].name);
+	buf_adds(b, ") SELECT ");
 	for (i = 0; i < n; i++) {
 		row_elem(elem, sizeof(elem), from, first + i, i, c[i].type);
 		if (i > 0)
-			hl7_buf_adds(b, ", ");
+			buf_adds(b, ", ");
 		if (c[i].wrap != NULL) {
 			/* Only our own format strings above. */
 			const char *pct = strstr(c[i].wrap, "%s");
 
-			hl7_buf_add(b, c[i].wrap, (size_t)(pct - c[i].wrap));
-			hl7_buf_adds(b, elem);
-			hl7_buf_adds(b, pct + 2);
+			buf_add(b, c[i].wrap, (size_t)(pct - c[i].wrap));
+			buf_adds(b, elem);
+			buf_adds(b, pct + 2);
 		} else
-			hl7_buf_adds(b, elem);
+			buf_adds(b, elem);
 	}
 	if (from == ROWS_SUBSCRIPT) {
-		hl7_buf_printf(b, " FROM generate_subscripts($%d::%s[], 1) AS i",
+		buf_printf(b, " FROM generate_subscripts($%d::%s[], 1) AS i",
 		    first, c[0].type);
 		return;
 	}
-	hl7_buf_adds(b, " FROM unnest(");
+	buf_adds(b, " FROM unnest(");
 	for (i = 0; i < n; i++)
-		hl7_buf_printf(b, "%s$%d::%s[]", i ? ", " : "", first + i,
+		buf_printf(b, "%s$%d::%s[]", i ? ", " : "", first + i,
 		    c[i].type);
-	hl7_buf_adds(b, ") AS t(");
+	buf_adds(b, ") AS t(");
 	for (i = 0; i < n; i++)
-		hl7_buf_printf(b, "%sc%d", i ? ", " : "", i);
-	hl7_buf_adds(b, ")");
+		buf_printf(b, "%sc%d", i ? ", " : "", i);
+	buf_adds(b, ")");
 }
 
 
@@ -280,7 +280,7 @@ prepare(PGconn *c, const char *name, const char *sql, char **cause)
  * no plan that was cheap on an empty table and is not any more).
  */
 static enum db_rc
-prepare_inserts(PGconn *c, struct hl7_buf *b, char **cause)
+prepare_inserts(PGconn *c, struct buf *b, char **cause)
 {
 	static const struct {
 		const char *name;
@@ -294,27 +294,27 @@ prepare_inserts(PGconn *c, struct hl7_buf *b, char **cause)
 	size_t k;
 	enum db_rc rc = DB_OK;
 
-	hl7_buf_reset(b);
+	buf_reset(b);
 	insert_sql(b, "messages", msg_columns, ROWS_MSG_COLS, 1, ROWS_SUBSCRIPT);
-	hl7_buf_adds(b, " ON CONFLICT DO NOTHING RETURNING id");
+	buf_adds(b, " ON CONFLICT DO NOTHING RETURNING id");
 	if ((rc = prepare(c, "ins_msgs", b->p, cause)) != DB_OK)
 		return rc;
-	hl7_buf_reset(b);
+	buf_reset(b);
 	insert_sql(b, "observations", obs_columns, ROWS_OBS_COLS, 1, ROWS_SUBSCRIPT);
 	if ((rc = prepare(c, "ins_obs", b->p, cause)) != DB_OK)
 		return rc;
 	for (k = 0; k < sizeof(one) / sizeof(one[0]) && rc == DB_OK; k++) {
-		hl7_buf_reset(b);
-		hl7_buf_adds(b, "WITH ins AS (");
+		buf_reset(b);
+		buf_adds(b, "WITH ins AS (");
 		insert_sql(b, "messages", msg_columns, ROWS_MSG_COLS, 1,
 		    ROWS_SUBSCRIPT);
-		hl7_buf_adds(b, " ON CONFLICT DO NOTHING RETURNING id), o AS (");
+		buf_adds(b, " ON CONFLICT DO NOTHING RETURNING id), o AS (");
 		insert_sql(b, "observations", obs_columns, ROWS_OBS_COLS,
 		    ROWS_MSG_COLS + 1, one[k].obs);
 		/* observations.message is the second column. */
 		row_elem(message, sizeof(message), one[k].obs, ROWS_MSG_COLS + 2, 1,
 		    "bigint");
-		hl7_buf_printf(b, " WHERE %s IN (SELECT id FROM ins))"
+		buf_printf(b, " WHERE %s IN (SELECT id FROM ins))"
 		    " SELECT id FROM ins", message);
 		rc = prepare(c, one[k].name, b->p, cause);
 	}
@@ -325,7 +325,7 @@ prepare_inserts(PGconn *c, struct hl7_buf *b, char **cause)
 enum db_rc
 rows_prepare(PGconn *c, char **cause)
 {
-	struct hl7_buf b;
+	struct buf b;
 	size_t i;
 	enum db_rc rc = DB_OK;
 
@@ -334,9 +334,9 @@ rows_prepare(PGconn *c, char **cause)
 		rc = prepare(c, statements[i].name, statements[i].sql, cause);
 	if (rc != DB_OK)
 		return rc;
-	hl7_buf_init(&b);
+	buf_init(&b);
 	rc = prepare_inserts(c, &b, cause);
-	hl7_buf_free(&b);
+	buf_free(&b);
 	return rc;
 }
 

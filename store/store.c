@@ -62,7 +62,7 @@ store_item_new(enum store_frame_kind kind, const char *frame, size_t len,
 	it->data[len] = '\0';
 	it->len = len;
 	it->total = total > len ? total : len;
-	hl7_buf_init(&it->ack);
+	buf_init(&it->ack);
 	return it;
 }
 
@@ -72,7 +72,7 @@ store_item_free(struct store_item *it)
 	if (it == NULL)
 		return;
 	free(it->data);
-	hl7_buf_free(&it->ack);
+	buf_free(&it->ack);
 	free(it);
 }
 
@@ -264,7 +264,7 @@ finish_item(struct store *s, struct store_item *it, struct ingest_work *w,
 		w->reason = why;
 	}
 	it->reason = w->reason;
-	hl7_buf_reset(&it->ack);
+	buf_reset(&it->ack);
 	it->send_ack = ingest_ack(s->g, w, &it->ack);
 	it->control_id[0] = '\0';
 	if (w->parsed)

@@ -60,7 +60,7 @@ struct store_item {
 
 	/* output, valid when the item comes back */
 	enum store_outcome outcome;
-	struct hl7_buf ack;	/* the ACK payload (not MLLP-framed) */
+	struct buf ack;	/* the ACK payload (not MLLP-framed) */
 	bool send_ack;		/* false when MSH-15 asked for no ACK */
 	char control_id[64];	/* for logs: MSH-10, or "" */
 	const char *reason;	/* static: why quarantined/rejected, else NULL */

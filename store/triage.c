@@ -130,7 +130,7 @@ triage_ack_stored(const struct ingest_work *w)
 
 bool
 triage_ack(const struct ingest_opts *o, uint64_t seq, struct ingest_work *w,
-    struct hl7_buf *out)
+    struct buf *out)
 {
 	struct hl7_ack_info info;
 	char cid[40], ts[32], ref[HL7_ACK_CONTROL_ID_MAX + 1];

@@ -53,7 +53,7 @@ void triage_prepare(const struct ingest_opts *o, struct ingest_work *w);
  * sender asked for none. w->ack_code becomes the code the sender saw.
  */
 bool triage_ack(const struct ingest_opts *o, uint64_t seq,
-    struct ingest_work *w, struct hl7_buf *out);
+    struct ingest_work *w, struct buf *out);
 /* What the sender is told, as stored: "AA" .. "CR", or "none". */
 const char *triage_ack_stored(const struct ingest_work *w);
 

@@ -17,8 +17,8 @@
 static enum db_rc
 send_alert(struct ingest *g, struct side *d, struct ingest_work *w, struct pcache *p,
     int64_t id, const char *kind, const char *severity,
-    enum rules_analyte a, int grade, int64_t obs, const struct hl7_buf *summary,
-    const struct hl7_buf *details)
+    enum rules_analyte a, int grade, int64_t obs, const struct buf *summary,
+    const struct buf *details)
 {
 	const char *v[11];
 
@@ -60,8 +60,8 @@ toxicity_alert(struct ingest *g, struct side *d, struct ingest_work *w, struct p
 	    p->phase != RULES_PHASE_TREATMENT)
 		return DB_OK;	/* screening: eligibility speaks instead */
 	id = idpool_take(&g->alert_ids);
-	hl7_buf_reset(&g->tmp);
-	hl7_buf_reset(&g->tmp2);
+	buf_reset(&g->tmp);
+	buf_reset(&g->tmp2);
 	who.pid = p->pid;
 	who.protocol = rules_protocol_name(g->rules);
 	if (dec.kind == RULES_ALERT_DATA_QUALITY) {
@@ -94,12 +94,12 @@ eligibility_rows(struct ingest *g, struct side *d, struct ingest_work *w, struct
 	struct rules_eligibility_result er;
 	struct alert_who who;
 	const char *status, *v[5];
-	struct hl7_buf *crit = &g->tmp2;
+	struct buf *crit = &g->tmp2;
 	bool changed;
 
 	rules_eligibility(g->rules, p->h, at, &er);
 	status = rules_eligibility_name(er.status);
-	hl7_buf_reset(crit);
+	buf_reset(crit);
 	alert_text_criteria(crit, &er);
 	v[0] = ingest_pint(g, p->db_id);
 	v[1] = rules_protocol_name(g->rules);
@@ -112,8 +112,8 @@ eligibility_rows(struct ingest *g, struct side *d, struct ingest_work *w, struct
 	if (!changed)
 		return DB_OK;
 	snprintf(p->elig, sizeof(p->elig), "%s", status);
-	hl7_buf_reset(&g->tmp);
-	hl7_buf_reset(&g->tmp2);
+	buf_reset(&g->tmp);
+	buf_reset(&g->tmp2);
 	who.pid = p->pid;
 	who.protocol = rules_protocol_name(g->rules);
 	alert_text_eligibility(&g->tmp, &g->tmp2, &er, &who);
@@ -135,8 +135,8 @@ hold_rows(struct ingest *g, struct side *d, struct ingest_work *w, struct pcache
 	    sizeof(ev) / sizeof(ev[0]));
 	for (i = 0; i < n; i++) {
 		*state_changed = true;
-		hl7_buf_reset(&g->tmp);
-		hl7_buf_reset(&g->tmp2);
+		buf_reset(&g->tmp);
+		buf_reset(&g->tmp2);
 		obs = ev[i].kind == RULES_HOLD_STOP && ev[i].because != NULL ?
 		    (int64_t)ev[i].because->ev.id : 0;
 		alert_text_hold(&g->tmp, &g->tmp2, &ev[i], &who);
@@ -154,21 +154,21 @@ static enum db_rc
 update_enrollment(struct ingest *g, struct side *d, struct pcache *p)
 {
 	const char *v[4];
-	struct hl7_buf *b = &g->tmp2;
+	struct buf *b = &g->tmp2;
 	size_t i;
 	bool first = true;
 
-	hl7_buf_reset(b);
-	hl7_buf_addc(b, '{');
+	buf_reset(b);
+	buf_addc(b, '{');
 	for (i = 0; i < rules_hold_count(g->rules); i++) {
 		if (!p->hold[i].held)
 			continue;
-		hl7_buf_printf(b, "%s", first ? "" : ",");
+		buf_printf(b, "%s", first ? "" : ",");
 		json_strz(b, rules_hold_name(g->rules, i));
-		hl7_buf_printf(b, ":%lld", (long long)p->hold[i].since);
+		buf_printf(b, ":%lld", (long long)p->hold[i].since);
 		first = false;
 	}
-	hl7_buf_addc(b, '}');
+	buf_addc(b, '}');
 	v[0] = ingest_pint(g, p->db_id);
 	v[1] = rules_protocol_name(g->rules);
 	v[2] = p->elig[0] ? p->elig : NULL;

@@ -43,27 +43,27 @@ now_us(void)
 static void
 print_item(struct store_item *it)
 {
-	struct hl7_buf b;
+	struct buf b;
 	const char *msa;
 
-	hl7_buf_init(&b);
-	hl7_buf_adds(&b, "{\"outcome\":");
+	buf_init(&b);
+	buf_adds(&b, "{\"outcome\":");
 	json_strz(&b, store_outcome_name(it->outcome));
-	hl7_buf_adds(&b, ",\"control_id\":");
+	buf_adds(&b, ",\"control_id\":");
 	json_strz(&b, it->control_id);
-	hl7_buf_adds(&b, ",\"ack_code\":");
+	buf_adds(&b, ",\"ack_code\":");
 	msa = it->send_ack && it->ack.p ? strstr(it->ack.p, "\rMSA") : NULL;
 	if (msa != NULL)
 		json_str(&b, msa + 5, 2);
 	else
-		hl7_buf_adds(&b, "null");
-	hl7_buf_adds(&b, ",\"reason\":");
+		buf_adds(&b, "null");
+	buf_adds(&b, ",\"reason\":");
 	json_strz(&b, it->reason);
-	hl7_buf_adds(&b, ",\"ack\":");
+	buf_adds(&b, ",\"ack\":");
 	json_str(&b, it->ack.p ? it->ack.p : "", it->ack.len);
-	hl7_buf_adds(&b, "}\n");
+	buf_adds(&b, "}\n");
 	fputs(b.p, stdout);
-	hl7_buf_free(&b);
+	buf_free(&b);
 }
 
 int

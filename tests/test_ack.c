@@ -298,13 +298,13 @@ ParameterizedTest(int *i, ack, build)
 		.ref_control_id = c->ref,
 	};
 	struct hl7_msg m;
-	struct hl7_buf out;
+	struct buf out;
 	char *copy = NULL;
 	size_t n = 0;
 	int rc, r;
 
 	hl7_msg_init(&m);
-	hl7_buf_init(&out);
+	buf_init(&out);
 	if (c->msg != NULL) {
 		n = c->msg_size;
 		copy = malloc(n);
@@ -314,7 +314,7 @@ ParameterizedTest(int *i, ack, build)
 		    rc, m.err.reason ? m.err.reason : "");
 	}
 	/* Appends: what is already in the buffer stays. */
-	hl7_buf_adds(&out, "KEEP");
+	buf_adds(&out, "KEEP");
 	r = hl7_ack_build(&out, c->msg != NULL ? &m : NULL, &info);
 	cr_assert_eq(r, c->want_ret, "%s: returned %d", c->name, r);
 	cr_assert(out.len >= 4 && memcmp(out.p, "KEEP", 4) == 0, "%s",
@@ -335,7 +335,7 @@ ParameterizedTest(int *i, ack, build)
 		cr_assert_eq(msa, 1, "%s", c->name);
 		hl7_msg_free(&a);
 	}
-	hl7_buf_free(&out);
+	buf_free(&out);
 	hl7_msg_free(&m);
 	free(copy);
 }
@@ -351,13 +351,13 @@ Test(ack, reads_back)
 	};
 	static const char msg[] = ORU251;
 	struct hl7_msg m, a;
-	struct hl7_buf out;
+	struct buf out;
 	struct hl7_str s;
 	int err;
 
 	hl7_msg_init(&m);
 	hl7_msg_init(&a);
-	hl7_buf_init(&out);
+	buf_init(&out);
 	cr_assert_eq(hl7_parse(&m, msg, sizeof(msg) - 1, NULL), 0);
 	cr_assert_eq(hl7_ack_build(&out, &m, &info), 1);
 	cr_assert_eq(hl7_parse(&a, out.p, out.len, NULL), 0);
@@ -372,7 +372,7 @@ Test(ack, reads_back)
 	s = hl7_text(&a, hl7_get(&a, 2, 8, 0, 0, 0));
 	cr_assert(s.len == strlen("OBX-5^value|missing") &&
 	    memcmp(s.p, "OBX-5^value|missing", s.len) == 0);
-	hl7_buf_free(&out);
+	buf_free(&out);
 	hl7_msg_free(&a);
 	hl7_msg_free(&m);
 }

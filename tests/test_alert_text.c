@@ -75,17 +75,17 @@ Test(alert_text, toxicity)
 		  "751-8", 0.1, "<", "10*9/L", "1.8-7.5", -1,
 		  NULL, NULL, "critical" },
 	};
-	struct hl7_buf s, d;
+	struct buf s, d;
 	struct rules_eval ev;
 	size_t i;
 
-	hl7_buf_init(&s);
-	hl7_buf_init(&d);
+	buf_init(&s);
+	buf_init(&d);
 	for (i = 0; i < N(cases); i++) {
 		grade(cases[i].code, cases[i].value, cases[i].cmp,
 		    cases[i].unit, cases[i].range, &ev);
-		hl7_buf_reset(&s);
-		hl7_buf_reset(&d);
+		buf_reset(&s);
+		buf_reset(&d);
 		alert_text_toxicity(&s, &d, &ev, NULL, cases[i].from_grade,
 		    &who);
 		cr_assert_str_eq(alert_text_severity(RULES_ALERT_TOXICITY,
@@ -99,29 +99,29 @@ Test(alert_text, toxicity)
 	}
 	/* The low analytes: against the LLN, never as times ULN. */
 	grade("751-8", 0.4, "", "10*9/L", "1.8-7.5", &ev);
-	hl7_buf_reset(&s);
-	hl7_buf_reset(&d);
+	buf_reset(&s);
+	buf_reset(&d);
 	alert_text_toxicity(&s, &d, &ev, NULL, -1, &who);
 	cr_assert(strstr(s.p, "ANC 0.4 ") == s.p, "%s", s.p);
 	cr_assert(strstr(s.p, "(LLN 1.8): CTCAE grade 4") != NULL, "%s", s.p);
 	cr_assert(strstr(s.p, "x ULN") == NULL, "%s", s.p);
 	grade("751-8", 0.1, "<", "10*9/L", "1.8-7.5", &ev);
-	hl7_buf_reset(&s);
-	hl7_buf_reset(&d);
+	buf_reset(&s);
+	buf_reset(&d);
 	alert_text_toxicity(&s, &d, &ev, NULL, -1, &who);
 	cr_assert(strstr(s.p, "ANC <0.1 ") == s.p, "%s", s.p);
-	hl7_buf_free(&s);
-	hl7_buf_free(&d);
+	buf_free(&s);
+	buf_free(&d);
 }
 
 Test(alert_text, data_quality)
 {
-	struct hl7_buf s, d;
+	struct buf s, d;
 	struct rules_eval ev;
 	struct oru_obs x;
 
-	hl7_buf_init(&s);
-	hl7_buf_init(&d);
+	buf_init(&s);
+	buf_init(&d);
 	/* A unit the catalog cannot convert: no number, the value as sent. */
 	grade("1920-8", NAN, "", "mg/L", "10-40", &ev);
 	memset(&x, 0, sizeof(x));
@@ -135,21 +135,21 @@ Test(alert_text, data_quality)
 	cr_assert(strncmp(d.p, "{\"problem\":\"", 12) == 0, "%s", d.p);
 	cr_assert_str_eq(alert_text_severity(RULES_ALERT_DATA_QUALITY, -1),
 	    "warning");
-	hl7_buf_free(&s);
-	hl7_buf_free(&d);
+	buf_free(&s);
+	buf_free(&d);
 }
 
 Test(alert_text, hold_and_resume)
 {
-	struct hl7_buf s, d;
+	struct buf s, d;
 	struct rules_entry because;
 	struct rules_hold_event stop = { RULES_HOLD_STOP, 0, "hepatotoxicity",
 		&because };
 	struct rules_hold_event resume = { RULES_HOLD_RESUME, 0,
 		"hepatotoxicity", NULL };
 
-	hl7_buf_init(&s);
-	hl7_buf_init(&d);
+	buf_init(&s);
+	buf_init(&d);
 	memset(&because, 0, sizeof(because));
 	grade("1742-6", 210, "", "U/L", "10-40", &because.ev);
 	alert_text_hold(&s, &d, &stop, &who);
@@ -157,24 +157,24 @@ Test(alert_text, hold_and_resume)
 	    "NCT04933669: ALT 210 U/L = 5.25 x ULN (40) - stop per the label "
 	    "until the restart thresholds are met");
 	cr_assert_str_eq(d.p, "{\"rule\":\"hepatotoxicity\"}");
-	hl7_buf_reset(&s);
-	hl7_buf_reset(&d);
+	buf_reset(&s);
+	buf_reset(&d);
 	alert_text_hold(&s, &d, &resume, &who);
 	cr_assert_str_eq(s.p, "RESUME possible (hepatotoxicity): patient P1, "
 	    "NCT04933669 - every restart threshold met; restart per protocol "
 	    "(reduced dose after hepatotoxicity)");
-	hl7_buf_free(&s);
-	hl7_buf_free(&d);
+	buf_free(&s);
+	buf_free(&d);
 }
 
 Test(alert_text, eligibility)
 {
-	struct hl7_buf s, d;
+	struct buf s, d;
 	struct rules_entry plt;
 	struct rules_eligibility_result er;
 
-	hl7_buf_init(&s);
-	hl7_buf_init(&d);
+	buf_init(&s);
+	buf_init(&d);
 	memset(&plt, 0, sizeof(plt));
 	grade("777-3", 60, "", "10*9/L", "150-400", &plt.ev);
 	plt.ev.id = 42;
@@ -189,20 +189,20 @@ Test(alert_text, eligibility)
 	cr_assert_str_eq(s.p, "Patient P1 is INELIGIBLE for NCT04933669; "
 	    "platelets < 100 x 10^9/L: 60 10^9/L");
 	cr_assert_str_eq(d.p, "{\"status\":\"ineligible\"}");
-	hl7_buf_reset(&s);
-	hl7_buf_reset(&d);
+	buf_reset(&s);
+	buf_reset(&d);
 	er.status = RULES_INCOMPLETE;
 	er.criteria[0].verdict = RULES_VERDICT_PASS;
 	alert_text_eligibility(&s, &d, &er, &who);
 	cr_assert_str_eq(s.p, "Patient P1 is INCOMPLETE for NCT04933669; "
 	    "no recent anc");
-	hl7_buf_reset(&d);
+	buf_reset(&d);
 	alert_text_criteria(&d, &er);
 	cr_assert_str_eq(d.p, "[{\"analyte\":\"plt\",\"criterion\":"
 	    "\"platelets < 100 x 10^9/L\",\"verdict\":\"pass\",\"value\":60,"
 	    "\"unit\":\"10^9/L\",\"observation\":42},{\"analyte\":\"anc\","
 	    "\"criterion\":\"ANC < 1.5 x 10^9/L\",\"verdict\":\"no_result\","
 	    "\"value\":null,\"unit\":null,\"observation\":0}]");
-	hl7_buf_free(&s);
-	hl7_buf_free(&d);
+	buf_free(&s);
+	buf_free(&d);
 }

@@ -41,29 +41,29 @@ stream(const char *text, size_t len)
  * "N:!error", and last "end" (or "end!error").
  */
 static void
-render(struct ini_reader *r, struct hl7_buf *out)
+render(struct ini_reader *r, struct buf *out)
 {
 	enum ini_item it;
 
 	while ((it = ini_next(r)) != INI_END) {
 		switch (it) {
 		case INI_SECTION:
-			hl7_buf_printf(out, "%d:[%s|%s]\n", r->line, r->section,
+			buf_printf(out, "%d:[%s|%s]\n", r->line, r->section,
 			    r->arg);
 			cr_assert_eq(r->section_line, r->line);
 			break;
 		case INI_KEY:
-			hl7_buf_printf(out, "%d:%s.%s=%s\n", r->line, r->section,
+			buf_printf(out, "%d:%s.%s=%s\n", r->line, r->section,
 			    r->key, r->val);
 			break;
 		case INI_ERROR:
-			hl7_buf_printf(out, "%d:!%s\n", r->line, errname[r->error]);
+			buf_printf(out, "%d:!%s\n", r->line, errname[r->error]);
 			break;
 		case INI_END:
 			break;
 		}
 	}
-	hl7_buf_printf(out, "end%s%s", r->error ? "!" : "",
+	buf_printf(out, "end%s%s", r->error ? "!" : "",
 	    r->error ? errname[r->error] : "");
 }
 
@@ -135,14 +135,14 @@ ParameterizedTestParameters(ini, lines)
 ParameterizedTest(struct ini_case *c, ini, lines)
 {
 	struct ini_reader r;
-	struct hl7_buf out = { 0 };
+	struct buf out = { 0 };
 	FILE *f = stream(c->text, c->len ? c->len : strlen(c->text));
 
 	ini_init(&r, f, c->flags);
 	render(&r, &out);
 	cr_assert_str_eq(out.p, c->want, "%s", c->name);
 	ini_free(&r);
-	hl7_buf_free(&out);
+	buf_free(&out);
 	fclose(f);
 }
 
@@ -178,21 +178,21 @@ Test(ini, overlong_line)
 Test(ini, too_big)
 {
 	struct ini_reader r;
-	struct hl7_buf out = { 0 };
+	struct buf out = { 0 };
 	FILE *f = stream("a = 1\nb = 2\nc = 3\n", 18);
 
 	ini_init(&r, f, 0);
 	r.max_bytes = 18;	/* exactly the file */
 	render(&r, &out);
 	cr_assert_str_eq(out.p, "1:.a=1\n2:.b=2\n3:.c=3\nend");
-	hl7_buf_free(&out);
+	buf_free(&out);
 	ini_free(&r);
 	rewind(f);
 	ini_init(&r, f, 0);
 	r.max_bytes = 17;
 	render(&r, &out);
 	cr_assert_str_eq(out.p, "1:.a=1\n2:.b=2\n3:!too-big\nend!too-big");
-	hl7_buf_free(&out);
+	buf_free(&out);
 	ini_free(&r);
 	fclose(f);
 }

@@ -43,46 +43,46 @@ ref_utf8_len(const unsigned char *p, size_t n)
 }
 
 static void
-ref_str(struct hl7_buf *b, const char *s, size_t len)
+ref_str(struct buf *b, const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s, *end = p + len;
 	size_t u;
 
-	hl7_buf_addc(b, '"');
+	buf_addc(b, '"');
 	for (; p < end; p++) {
 		switch (*p) {
-		case '"': hl7_buf_add(b, "\\\"", 2); continue;
-		case '\\': hl7_buf_add(b, "\\\\", 2); continue;
-		case '\n': hl7_buf_add(b, "\\n", 2); continue;
-		case '\r': hl7_buf_add(b, "\\r", 2); continue;
-		case '\t': hl7_buf_add(b, "\\t", 2); continue;
+		case '"': buf_add(b, "\\\"", 2); continue;
+		case '\\': buf_add(b, "\\\\", 2); continue;
+		case '\n': buf_add(b, "\\n", 2); continue;
+		case '\r': buf_add(b, "\\r", 2); continue;
+		case '\t': buf_add(b, "\\t", 2); continue;
 		default: break;
 		}
 		if (*p < 0x20 || *p == 0x7f)
-			hl7_buf_printf(b, "\\u%04x", *p);
+			buf_printf(b, "\\u%04x", *p);
 		else if (*p < 0x80)
-			hl7_buf_addc(b, (char)*p);
+			buf_addc(b, (char)*p);
 		else if ((u = ref_utf8_len(p, (size_t)(end - p))) > 0) {
-			hl7_buf_add(b, p, u);
+			buf_add(b, p, u);
 			p += u - 1;
 		} else
-			hl7_buf_add(b, "\xef\xbf\xbd", 3);
+			buf_add(b, "\xef\xbf\xbd", 3);
 	}
-	hl7_buf_addc(b, '"');
+	buf_addc(b, '"');
 }
 
 static void
-ref_num(struct hl7_buf *b, double v)
+ref_num(struct buf *b, double v)
 {
 	char tmp[32];
 	int prec;
 
 	if (!isfinite(v)) {
-		hl7_buf_add(b, "null", 4);
+		buf_add(b, "null", 4);
 		return;
 	}
 	if (fabs(v) < 1e15 && v == (double)(int64_t)v) {
-		hl7_buf_printf(b, "%lld", (long long)v);
+		buf_printf(b, "%lld", (long long)v);
 		return;
 	}
 	for (prec = 15; prec <= 17; prec++) {
@@ -90,27 +90,27 @@ ref_num(struct hl7_buf *b, double v)
 		if (strtod(tmp, NULL) == v)
 			break;
 	}
-	hl7_buf_adds(b, tmp);
+	buf_adds(b, tmp);
 }
 
 static void
-ref_num_rounded(struct hl7_buf *b, double v)
+ref_num_rounded(struct buf *b, double v)
 {
 	if (!isfinite(v))
-		hl7_buf_add(b, "null", 4);
+		buf_add(b, "null", 4);
 	else
-		hl7_buf_printf(b, "%.12g", v);
+		buf_printf(b, "%.12g", v);
 }
 
 /* json_str(in) must equal the reference; returns 1 if it does. */
 static int
 str_matches_ref(const char *in, size_t len, char **got_out)
 {
-	struct hl7_buf got, want;
+	struct buf got, want;
 	int same;
 
-	hl7_buf_init(&got);
-	hl7_buf_init(&want);
+	buf_init(&got);
+	buf_init(&want);
 	json_str(&got, in, len);
 	ref_str(&want, in, len);
 	same = got.len == want.len && memcmp(got.p, want.p, got.len) == 0 &&
@@ -118,8 +118,8 @@ str_matches_ref(const char *in, size_t len, char **got_out)
 	if (got_out != NULL)
 		*got_out = got.p;
 	else
-		hl7_buf_free(&got);
-	hl7_buf_free(&want);
+		buf_free(&got);
+	buf_free(&want);
 	return same;
 }
 
@@ -201,14 +201,14 @@ ParameterizedTestParameters(json, strings)
 
 ParameterizedTest(struct str_case *c, json, strings)
 {
-	struct hl7_buf b;
+	struct buf b;
 	char *got;
 
-	hl7_buf_init(&b);
+	buf_init(&b);
 	json_str(&b, c->in, c->len);
 	cr_expect_eq(b.len, strlen(c->out), "%s: length %zu", c->name, b.len);
 	cr_expect_str_eq(b.p, c->out, "%s", c->name);
-	hl7_buf_free(&b);
+	buf_free(&b);
 	cr_expect(str_matches_ref(c->in, c->len, &got),
 	    "%s: differs from the printf writer", c->name);
 	free(got);
@@ -218,14 +218,14 @@ ParameterizedTest(struct str_case *c, json, strings)
 Test(json, every_control_byte)
 {
 	char in[40], want[16];
-	struct hl7_buf b;
+	struct buf b;
 	unsigned c;
 	size_t n, pos;
 
 	for (c = 0; c < 0x80; c++) {
 		if (c >= 0x20 && c != 0x7f)
 			continue;
-		hl7_buf_init(&b);
+		buf_init(&b);
 		in[0] = (char)c;
 		json_str(&b, in, 1);
 		if (c == '\n' || c == '\r' || c == '\t')
@@ -234,7 +234,7 @@ Test(json, every_control_byte)
 		else
 			snprintf(want, sizeof(want), "\"\\u%04x\"", c);
 		cr_expect_str_eq(b.p, want, "byte 0x%02x", c);
-		hl7_buf_free(&b);
+		buf_free(&b);
 		for (n = 1; n <= 24; n++)
 			for (pos = 0; pos < n; pos++) {
 				memset(in, 'x', n);
@@ -444,46 +444,46 @@ ParameterizedTestParameters(json, numbers)
 
 ParameterizedTest(struct num_case *c, json, numbers)
 {
-	struct hl7_buf b, ref;
+	struct buf b, ref;
 
-	hl7_buf_init(&b);
-	hl7_buf_init(&ref);
+	buf_init(&b);
+	buf_init(&ref);
 	json_num(&b, c->v);
 	ref_num(&ref, c->v);
 	cr_expect_str_eq(b.p, c->num, "json_num(%s)", c->name);
 	cr_expect_str_eq(b.p, ref.p, "json_num(%s) vs printf", c->name);
-	hl7_buf_reset(&b);
-	hl7_buf_reset(&ref);
+	buf_reset(&b);
+	buf_reset(&ref);
 	json_num_rounded(&b, c->v);
 	ref_num_rounded(&ref, c->v);
 	cr_expect_str_eq(b.p, c->rounded, "json_num_rounded(%s)", c->name);
 	cr_expect_str_eq(b.p, ref.p, "json_num_rounded(%s) vs printf",
 	    c->name);
-	hl7_buf_free(&b);
-	hl7_buf_free(&ref);
+	buf_free(&b);
+	buf_free(&ref);
 }
 
 /* Both number writers against printf for one value; 1 if they agree. */
 static int
 num_matches_ref(double v)
 {
-	struct hl7_buf a, r;
+	struct buf a, r;
 	int same;
 
-	hl7_buf_init(&a);
-	hl7_buf_init(&r);
+	buf_init(&a);
+	buf_init(&r);
 	json_num(&a, v);
 	ref_num(&r, v);
 	same = strcmp(a.p, r.p) == 0;
-	hl7_buf_reset(&a);
-	hl7_buf_reset(&r);
+	buf_reset(&a);
+	buf_reset(&r);
 	json_num_rounded(&a, v);
 	ref_num_rounded(&r, v);
 	same = same && strcmp(a.p, r.p) == 0;
 	if (!same)
 		cr_log_error("%.17g: %s vs %s", v, a.p, r.p);
-	hl7_buf_free(&a);
-	hl7_buf_free(&r);
+	buf_free(&a);
+	buf_free(&r);
 	return same;
 }
 
@@ -534,32 +534,32 @@ Test(json, integers)
 	    -987654321, INT64_MAX, INT64_MIN };
 	static const uint64_t uints[] = { 0, 7, 10, 4294967296ULL,
 	    UINT64_MAX };
-	struct hl7_buf b;
+	struct buf b;
 	char want[32];
 	size_t i;
 
-	hl7_buf_init(&b);
+	buf_init(&b);
 	for (i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
-		hl7_buf_reset(&b);
+		buf_reset(&b);
 		json_int(&b, ints[i]);
 		snprintf(want, sizeof(want), "%lld", (long long)ints[i]);
 		cr_expect_str_eq(b.p, want);
 	}
 	for (i = 0; i < sizeof(uints) / sizeof(uints[0]); i++) {
-		hl7_buf_reset(&b);
+		buf_reset(&b);
 		json_uint(&b, uints[i]);
 		snprintf(want, sizeof(want), "%llu",
 		    (unsigned long long)uints[i]);
 		cr_expect_str_eq(b.p, want);
 	}
-	hl7_buf_free(&b);
+	buf_free(&b);
 }
 
 Test(json, null_forms)
 {
-	struct hl7_buf b;
+	struct buf b;
 
-	hl7_buf_init(&b);
+	buf_init(&b);
 	json_strz(&b, NULL);
 	json_str_or_null(&b, "x", 0);
 	json_num(&b, 0.0 / 0.0);
@@ -567,22 +567,22 @@ Test(json, null_forms)
 	json_key(&b, "first", true);
 	cr_expect_str_eq(b.p, "nullnullnull,\"k\":\"first\":");
 	cr_expect_eq(b.len, strlen(b.p));
-	hl7_buf_free(&b);
+	buf_free(&b);
 }
 
 /* Appends keep the buffer NUL-terminated and grow it past its first size. */
 Test(json, buffer_growth)
 {
-	struct hl7_buf b;
+	struct buf b;
 	size_t i;
 
-	hl7_buf_init(&b);
+	buf_init(&b);
 	for (i = 0; i < 10000; i++) {
 		json_str(&b, "abc", 3);
-		hl7_buf_addc(&b, ',');
+		buf_addc(&b, ',');
 	}
 	cr_expect_eq(b.len, 6 * 10000);
 	cr_expect_eq(b.p[b.len], '\0');
 	cr_expect_eq(memcmp(b.p + b.len - 6, "\"abc\",", 6), 0);
-	hl7_buf_free(&b);
+	buf_free(&b);
 }

@@ -118,7 +118,7 @@ Test(triage, ack_stored)
 {
 	struct ingest_opts o;
 	struct ingest_work w;
-	struct hl7_buf out;
+	struct buf out;
 
 	memset(&o, 0, sizeof(o));
 	o.id_type = "MR";
@@ -126,7 +126,7 @@ Test(triage, ack_stored)
 	memset(&w, 0, sizeof(w));
 	hl7_msg_init(&w.msg);
 	oru_msg_init(&w.oru);
-	hl7_buf_init(&out);
+	buf_init(&out);
 	w.kind = STORE_FRAME;
 	w.data = MSH "ORU^R01|C20|P|2.5.1\r" PID OBR OBX;
 	w.len = strlen(w.data);
@@ -141,10 +141,10 @@ Test(triage, ack_stored)
 	/* A frame cut short has no message to answer. */
 	w.kind = STORE_FRAME_ABANDONED;
 	triage_prepare(&o, &w);
-	hl7_buf_reset(&out);
+	buf_reset(&out);
 	cr_expect(!triage_ack(&o, 8, &w, &out));
 	cr_expect_str_eq(triage_ack_stored(&w), "none");
-	hl7_buf_free(&out);
+	buf_free(&out);
 	oru_msg_free(&w.oru);
 	hl7_msg_free(&w.msg);
 }
