@@ -89,7 +89,8 @@ main(int argc, char **argv)
 		if (ch == 't')
 			seconds = atof(optarg);
 		else {
-			fprintf(stderr, "usage: bench_parse [-t SECONDS] FILE\n");
+			fprintf(stderr,
+			    "usage: bench_parse [-t SECONDS] FILE\n");
 			return 2;
 		}
 	}
@@ -113,7 +114,8 @@ main(int argc, char **argv)
 		bytes += it.len;
 	}
 	if (n == 0) {
-		fprintf(stderr, "bench_parse: no messages in %s\n", argv[optind]);
+		fprintf(stderr, "bench_parse: no messages in %s\n",
+		    argv[optind]);
 		return 2;
 	}
 
@@ -150,10 +152,10 @@ main(int argc, char **argv)
 	} while (t < seconds);
 
 	printf("{\"peer\":\"labwatch libhl7\",\"messages\":%zu,\"bytes\":%zu,"
-	    "\"seconds\":%.3f,\"msg_per_s\":%.0f,\"mb_per_s\":%.1f,"
-	    "\"obx_per_msg\":%.1f,\"avg_msg_bytes\":%.0f,"
-	    "\"heap_workspace_bytes\":%zu,\"heap_allocs_per_msg\":%.4f,"
-	    "\"heap_bytes_per_msg\":%.2f,\"checksum\":%.1f}\n",
+	       "\"seconds\":%.3f,\"msg_per_s\":%.0f,\"mb_per_s\":%.1f,"
+	       "\"obx_per_msg\":%.1f,\"avg_msg_bytes\":%.0f,"
+	       "\"heap_workspace_bytes\":%zu,\"heap_allocs_per_msg\":%.4f,"
+	       "\"heap_bytes_per_msg\":%.2f,\"checksum\":%.1f}\n",
 	    nmsg, total_bytes, t, (double)nmsg / t,
 	    (double)total_bytes / t / 1e6, (double)nobs / (double)nmsg,
 	    (double)bytes / (double)n, heap1 - heap0,

@@ -180,35 +180,35 @@ struct lab {
 	const char *location;	/* PV1-3 */
 	const char *chem_equip; /* OBX-18, when instrument */
 	const char *heme_equip;
-	int tz_min;		/* the lab clock's UTC offset */
-	int send_tz;		/* timestamps carry the offset */
-	int millis;		/* timestamps carry milliseconds */
-	int utf8;		/* MSH-18 UNICODE UTF-8; names beyond ASCII */
-	int local_codes;	/* OBX-3: local code first, LOINC in 4-6 */
-	int loinc_names;	/* OBX-3 text is the LOINC short name */
-	int flag_n;		/* flag N on normal results, else empty */
-	int spaced_range;	/* "3.5 - 5.0" rather than "3.5-5.0" */
-	int lt_range;		/* "<40" where only the ULN matters */
-	int sn_comparator;	/* SN "<^0.5" rather than ST "<0.5" */
-	int instrument;		/* OBX-18 equipment */
+	int tz_min;	   /* the lab clock's UTC offset */
+	int send_tz;	   /* timestamps carry the offset */
+	int millis;	   /* timestamps carry milliseconds */
+	int utf8;	   /* MSH-18 UNICODE UTF-8; names beyond ASCII */
+	int local_codes;   /* OBX-3: local code first, LOINC in 4-6 */
+	int loinc_names;   /* OBX-3 text is the LOINC short name */
+	int flag_n;	   /* flag N on normal results, else empty */
+	int spaced_range;  /* "3.5 - 5.0" rather than "3.5-5.0" */
+	int lt_range;	   /* "<40" where only the ULN matters */
+	int sn_comparator; /* SN "<^0.5" rather than ST "<0.5" */
+	int instrument;	   /* OBX-18 equipment */
 	enum unitsys units;
 	enum names names;
 	unsigned weight; /* share of patients */
 };
 
 static const struct lab senders[] = {
-	{"WINLAB^LIS", "ZJU1H^1.2.156.112606.1.1^ISO", "ZJ", "ZJU1H", "CHN^NI",
-	 "ONC^W12^03^ZJU1H", "COBAS8000^ROCHE", "XN-9000^SYSMEX",
-	 480, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, U_SI, N_CN, 30},
-	{"LIS", "LAB", "LI", "HOSP", "NATION^NI", "ONCCL^^^MAIN", NULL, NULL,
-	 -300, 0, 0, 0, 1, 0, 1, 1, 1, 0, 0, U_US, N_US, 20},
-	{"cobas infinity^ROCHE", "KS^KAROLINSKA", "KS", "KS", "SKV^NI",
-	 "ONKMOTT^^^KS", "C8000", "XN3000",
-	 60, 1, 0, 1, 0, 1, 0, 0, 0, 1, 1, U_NORDIC, N_SE, 15},
-	{"SUNQUEST^LAB", "STMARY^LAB", "SQ", "STM", "SSA^SS", "HEMONC^^^STM",
-	 NULL, NULL, -300, 1, 1, 0, 0, 0, 0, 0, 0, 1, 0, U_USUL, N_US, 15},
-	{"BEAKER^EPIC", "UCH^CLINLAB", "BK", "UCH", "SSA^SS", "INF^ONC^^UCH",
-	 NULL, NULL, -420, 1, 0, 0, 1, 0, 0, 0, 1, 1, 0, U_MIXED, N_US, 20},
+	{ "WINLAB^LIS", "ZJU1H^1.2.156.112606.1.1^ISO", "ZJ", "ZJU1H", "CHN^NI",
+	    "ONC^W12^03^ZJU1H", "COBAS8000^ROCHE", "XN-9000^SYSMEX", 480, 1, 0,
+	    1, 0, 0, 0, 0, 0, 0, 0, U_SI, N_CN, 30 },
+	{ "LIS", "LAB", "LI", "HOSP", "NATION^NI", "ONCCL^^^MAIN", NULL, NULL,
+	    -300, 0, 0, 0, 1, 0, 1, 1, 1, 0, 0, U_US, N_US, 20 },
+	{ "cobas infinity^ROCHE", "KS^KAROLINSKA", "KS", "KS", "SKV^NI",
+	    "ONKMOTT^^^KS", "C8000", "XN3000", 60, 1, 0, 1, 0, 1, 0, 0, 0, 1, 1,
+	    U_NORDIC, N_SE, 15 },
+	{ "SUNQUEST^LAB", "STMARY^LAB", "SQ", "STM", "SSA^SS", "HEMONC^^^STM",
+	    NULL, NULL, -300, 1, 1, 0, 0, 0, 0, 0, 0, 1, 0, U_USUL, N_US, 15 },
+	{ "BEAKER^EPIC", "UCH^CLINLAB", "BK", "UCH", "SSA^SS", "INF^ONC^^UCH",
+	    NULL, NULL, -420, 1, 0, 0, 1, 0, 0, 0, 1, 1, 0, U_MIXED, N_US, 20 },
 };
 
 /* Analytes: values in a base unit, reported through a unit variant. */
@@ -239,146 +239,172 @@ struct analyte {
 	double cap; /* reported as ">cap" above it */
 	enum rangekind range;
 	struct variant v[3];
-	signed char sys[NUNITSYS]; /* variant for U_US, U_SI, U_NORDIC, U_USUL */
+	signed char
+	    sys[NUNITSYS]; /* variant for U_US, U_SI, U_NORDIC, U_USUL */
 };
 
 enum {
-	A_NA, A_K, A_CL, A_CO2, A_GLU, A_BUN, A_CREA, A_CA, A_TP, A_ALB,
-	A_TBIL, A_ALP, A_AST, A_ALT, A_CRP, A_EGFR,
-	A_WBC, A_RBC, A_HGB, A_HCT, A_MCV, A_MCH, A_MCHC, A_RDW, A_NEUTP,
-	A_ANC, A_LYMPP, A_LYMA, A_PLT,
+	A_NA,
+	A_K,
+	A_CL,
+	A_CO2,
+	A_GLU,
+	A_BUN,
+	A_CREA,
+	A_CA,
+	A_TP,
+	A_ALB,
+	A_TBIL,
+	A_ALP,
+	A_AST,
+	A_ALT,
+	A_CRP,
+	A_EGFR,
+	A_WBC,
+	A_RBC,
+	A_HGB,
+	A_HCT,
+	A_MCV,
+	A_MCH,
+	A_MCHC,
+	A_RDW,
+	A_NEUTP,
+	A_ANC,
+	A_LYMPP,
+	A_LYMA,
+	A_PLT,
 	NANALYTES
 };
 
 /* A unit of the analyte's code; a unit that comes with a code of its own. */
-#define U(unit, factor, dec) {unit, factor, dec, NULL, NULL, NULL}
+#define U(unit, factor, dec) \
+	{ \
+		unit, factor, dec, NULL, NULL, NULL \
+	}
 #define UV(unit, factor, dec, loinc, lname, disp) \
-	{unit, factor, dec, loinc, lname, disp}
+	{ \
+		unit, factor, dec, loinc, lname, disp \
+	}
 
 /* Base units are US conventional; ranges are adult reference intervals. */
 static const struct analyte analytes[NANALYTES] = {
-	[A_NA] = {"NA", "Sodium", "2951-2", "Sodium SerPl-sCnc", "Sodium",
-		  140, 2.5, 136, 145, 0, 0, 120, 160, 0, 0, R_AB,
-		  {U("mmol/L", 1, 0)}, {0, 0, 0, 0}},
-	[A_K] = {"K", "Potassium", "2823-3", "Potassium SerPl-sCnc",
-		 "Potassium", 4.2, 0.35, 3.5, 5.1, 0, 0, 2.8, 6.2, 0, 0, R_AB,
-		 {U("mmol/L", 1, 1)}, {0, 0, 0, 0}},
-	[A_CL] = {"CL", "Chloride", "2075-0", "Chloride SerPl-sCnc",
-		  "Chloride", 102, 3, 98, 107, 0, 0, 0, 0, 0, 0, R_AB,
-		  {U("mmol/L", 1, 0)}, {0, 0, 0, 0}},
-	[A_CO2] = {"CO2", "Carbon dioxide", "2028-9", "CO2 SerPl-sCnc", "CO2",
-		   25, 2.5, 22, 29, 0, 0, 0, 0, 0, 0, R_AB,
-		   {U("mmol/L", 1, 0)}, {0, 0, 0, 0}},
-	[A_GLU] = {"GLU", "Glucose", "2345-7", "Glucose SerPl-mCnc", "Glucose",
-		   96, 14, 70, 99, 0, 0, 40, 450, 0, 0, R_AB,
-		   {U("mg/dL", 1, 0),
-		    UV("mmol/L", 0.0555, 1, "14749-6", "Glucose SerPl-sCnc", NULL)},
-		   {0, 1, 1, 0}},
-	[A_BUN] = {"BUN", "Urea nitrogen", "3094-0", "BUN SerPl-mCnc", "BUN",
-		   14, 4, 7, 20, 0, 0, 0, 0, 0, 0, R_AB,
-		   {U("mg/dL", 1, 0),
-		    UV("mmol/L", 0.357, 1, "22664-7", "Urea SerPl-sCnc", "Urea")},
-		   {0, 1, 1, 0}},
-	[A_CREA] = {"CREA", "Creatinine", "2160-0", "Creat SerPl-mCnc",
-		    "Creatinine", 0.92, 0.17, 0.7, 1.3, 0.5, 1.1, 0, 0, 0, 0,
-		    R_AB,
-		    {U("mg/dL", 1, 2),
-		     UV("umol/L", 88.4, 0, "14682-9", "Creat SerPl-sCnc", NULL)},
-		    {0, 1, 1, 0}},
-	[A_CA] = {"CA", "Calcium", "17861-6", "Calcium SerPl-mCnc", "Calcium",
-		  9.4, 0.4, 8.6, 10.3, 0, 0, 6.5, 13, 0, 0, R_AB,
-		  {U("mg/dL", 1, 1),
-		   UV("mmol/L", 0.2495, 2, "2000-8", "Calcium SerPl-sCnc", NULL)},
-		  {0, 1, 1, 0}},
-	[A_TP] = {"TP", "Total protein", "2885-2", "Prot SerPl-mCnc",
-		  "Protein", 7.0, 0.5, 6.0, 8.3, 0, 0, 0, 0, 0, 0, R_AB,
-		  {U("g/dL", 1, 1), U("g/L", 10, 0)}, {0, 1, 1, 0}},
-	[A_ALB] = {"ALB", "Albumin", "1751-7", "Albumin SerPl-mCnc", "Albumin",
-		   4.2, 0.33, 3.5, 5.0, 0, 0, 0, 0, 0, 0, R_AB,
-		   {U("g/dL", 1, 1), U("g/L", 10, 0)}, {0, 1, 1, 0}},
-	[A_TBIL] = {"TBIL", "Bilirubin total", "1975-2", "Bilirub SerPl-mCnc",
-		    "Bilirubin", 0.65, 0.28, 0.2, 1.2, 0, 0, 0, 15, 0.2, 0,
-		    R_AB_LT,
-		    {U("mg/dL", 1, 1),
-		     UV("umol/L", 17.1, 0, "14631-6", "Bilirub SerPl-sCnc", NULL)},
-		    {0, 1, 1, 0}},
-	[A_ALP] = {"ALP", "Alk phosphatase", "6768-6", "ALP SerPl-cCnc", "ALP",
-		   75, 20, 40, 129, 0, 0, 0, 0, 0, 0, R_AB,
-		   {U("U/L", 1, 0), U("ukat/L", 1.0 / 60, 2)}, {0, 0, 1, 0}},
-	[A_AST] = {"AST", "AST SGOT", "1920-8", "AST SerPl-cCnc", "AST", 24,
-		   6.5, 10, 40, 0, 0, 0, 0, 0, 0, R_AB_LT,
-		   {U("U/L", 1, 0), U("ukat/L", 1.0 / 60, 2), U("IU/L", 1, 0)},
-		   {0, 0, 1, 2}},
-	[A_ALT] = {"ALT", "ALT SGPT", "1742-6", "ALT SerPl-cCnc", "ALT", 24, 9,
-		   7, 56, 0, 0, 0, 0, 0, 0, R_AB_LT,
-		   {U("U/L", 1, 0), U("ukat/L", 1.0 / 60, 2), U("IU/L", 1, 0)},
-		   {0, 0, 1, 2}},
-	[A_CRP] = {"CRP", "C-reactive protein", "1988-5", "CRP SerPl-mCnc",
-		   "CRP", 2.0, 2.6, 0, 5, 0, 0, 0, 0, 0.5, 0, R_LT,
-		   {U("mg/L", 1, 1), U("mg/dL", 0.1, 2)}, {1, 0, 0, 1}},
-	[A_EGFR] = {"EGFR", "eGFR CKD-EPI", "98979-8",
-		    "eGFRcr SerPlBld CKD-EPI 2021", "eGFR", 86, 17, 60, 0, 0,
-		    0, 15, 0, 0, 90, R_GT,
-		    {U("mL/min/{1.73_m2}", 1, 0)}, {0, 0, 0, 0}},
+	[A_NA] = { "NA", "Sodium", "2951-2", "Sodium SerPl-sCnc", "Sodium", 140,
+	    2.5, 136, 145, 0, 0, 120, 160, 0, 0, R_AB, { U("mmol/L", 1, 0) },
+	    { 0, 0, 0, 0 } },
+	[A_K] = { "K", "Potassium", "2823-3", "Potassium SerPl-sCnc",
+	    "Potassium", 4.2, 0.35, 3.5, 5.1, 0, 0, 2.8, 6.2, 0, 0, R_AB,
+	    { U("mmol/L", 1, 1) }, { 0, 0, 0, 0 } },
+	[A_CL] = { "CL", "Chloride", "2075-0", "Chloride SerPl-sCnc",
+	    "Chloride", 102, 3, 98, 107, 0, 0, 0, 0, 0, 0, R_AB,
+	    { U("mmol/L", 1, 0) }, { 0, 0, 0, 0 } },
+	[A_CO2] = { "CO2", "Carbon dioxide", "2028-9", "CO2 SerPl-sCnc", "CO2",
+	    25, 2.5, 22, 29, 0, 0, 0, 0, 0, 0, R_AB, { U("mmol/L", 1, 0) },
+	    { 0, 0, 0, 0 } },
+	[A_GLU] = { "GLU", "Glucose", "2345-7", "Glucose SerPl-mCnc", "Glucose",
+	    96, 14, 70, 99, 0, 0, 40, 450, 0, 0, R_AB,
+	    { U("mg/dL", 1, 0),
+		UV("mmol/L", 0.0555, 1, "14749-6", "Glucose SerPl-sCnc",
+		    NULL) },
+	    { 0, 1, 1, 0 } },
+	[A_BUN] = { "BUN", "Urea nitrogen", "3094-0", "BUN SerPl-mCnc", "BUN",
+	    14, 4, 7, 20, 0, 0, 0, 0, 0, 0, R_AB,
+	    { U("mg/dL", 1, 0),
+		UV("mmol/L", 0.357, 1, "22664-7", "Urea SerPl-sCnc", "Urea") },
+	    { 0, 1, 1, 0 } },
+	[A_CREA] = { "CREA", "Creatinine", "2160-0", "Creat SerPl-mCnc",
+	    "Creatinine", 0.92, 0.17, 0.7, 1.3, 0.5, 1.1, 0, 0, 0, 0, R_AB,
+	    { U("mg/dL", 1, 2),
+		UV("umol/L", 88.4, 0, "14682-9", "Creat SerPl-sCnc", NULL) },
+	    { 0, 1, 1, 0 } },
+	[A_CA] = { "CA", "Calcium", "17861-6", "Calcium SerPl-mCnc", "Calcium",
+	    9.4, 0.4, 8.6, 10.3, 0, 0, 6.5, 13, 0, 0, R_AB,
+	    { U("mg/dL", 1, 1),
+		UV("mmol/L", 0.2495, 2, "2000-8", "Calcium SerPl-sCnc", NULL) },
+	    { 0, 1, 1, 0 } },
+	[A_TP] = { "TP", "Total protein", "2885-2", "Prot SerPl-mCnc",
+	    "Protein", 7.0, 0.5, 6.0, 8.3, 0, 0, 0, 0, 0, 0, R_AB,
+	    { U("g/dL", 1, 1), U("g/L", 10, 0) }, { 0, 1, 1, 0 } },
+	[A_ALB] = { "ALB", "Albumin", "1751-7", "Albumin SerPl-mCnc", "Albumin",
+	    4.2, 0.33, 3.5, 5.0, 0, 0, 0, 0, 0, 0, R_AB,
+	    { U("g/dL", 1, 1), U("g/L", 10, 0) }, { 0, 1, 1, 0 } },
+	[A_TBIL] = { "TBIL", "Bilirubin total", "1975-2", "Bilirub SerPl-mCnc",
+	    "Bilirubin", 0.65, 0.28, 0.2, 1.2, 0, 0, 0, 15, 0.2, 0, R_AB_LT,
+	    { U("mg/dL", 1, 1),
+		UV("umol/L", 17.1, 0, "14631-6", "Bilirub SerPl-sCnc", NULL) },
+	    { 0, 1, 1, 0 } },
+	[A_ALP] = { "ALP", "Alk phosphatase", "6768-6", "ALP SerPl-cCnc", "ALP",
+	    75, 20, 40, 129, 0, 0, 0, 0, 0, 0, R_AB,
+	    { U("U/L", 1, 0), U("ukat/L", 1.0 / 60, 2) }, { 0, 0, 1, 0 } },
+	[A_AST] = { "AST", "AST SGOT", "1920-8", "AST SerPl-cCnc", "AST", 24,
+	    6.5, 10, 40, 0, 0, 0, 0, 0, 0, R_AB_LT,
+	    { U("U/L", 1, 0), U("ukat/L", 1.0 / 60, 2), U("IU/L", 1, 0) },
+	    { 0, 0, 1, 2 } },
+	[A_ALT] = { "ALT", "ALT SGPT", "1742-6", "ALT SerPl-cCnc", "ALT", 24, 9,
+	    7, 56, 0, 0, 0, 0, 0, 0, R_AB_LT,
+	    { U("U/L", 1, 0), U("ukat/L", 1.0 / 60, 2), U("IU/L", 1, 0) },
+	    { 0, 0, 1, 2 } },
+	[A_CRP] = { "CRP", "C-reactive protein", "1988-5", "CRP SerPl-mCnc",
+	    "CRP", 2.0, 2.6, 0, 5, 0, 0, 0, 0, 0.5, 0, R_LT,
+	    { U("mg/L", 1, 1), U("mg/dL", 0.1, 2) }, { 1, 0, 0, 1 } },
+	[A_EGFR] = { "EGFR", "eGFR CKD-EPI", "98979-8",
+	    "eGFRcr SerPlBld CKD-EPI 2021", "eGFR", 86, 17, 60, 0, 0, 0, 15, 0,
+	    0, 90, R_GT, { U("mL/min/{1.73_m2}", 1, 0) }, { 0, 0, 0, 0 } },
 
-	[A_WBC] = {"WBC", "White cell count", "6690-2", "WBC # Bld Auto",
-		   "WBC", 6.6, 1.6, 4.0, 10.0, 0, 0, 1.0, 30, 0, 0, R_AB,
-		   {U("10*9/L", 1, 1), U("10*3/uL", 1, 1), U("/uL", 1000, 0)},
-		   {1, 0, 0, 2}},
-	[A_RBC] = {"RBC", "Red cell count", "789-8", "RBC # Bld Auto", "RBC",
-		   5.0, 0.38, 4.3, 5.7, 3.8, 5.1, 0, 0, 0, 0, R_AB,
-		   {U("10*12/L", 1, 2), U("10*6/uL", 1, 2)}, {1, 0, 0, 1}},
-	[A_HGB] = {"HGB", "Hemoglobin", "718-7", "Hgb Bld-mCnc", "Hemoglobin",
-		   15.2, 1.1, 13.5, 17.5, 12.0, 15.5, 7.0, 20, 0, 0, R_AB,
-		   {U("g/dL", 1, 1), U("g/L", 10, 0),
-		    UV("mmol/L", 0.6206, 1, "59260-0", "Hgb Bld-sCnc", NULL)},
-		   {0, 1, 1, 0}},
-	[A_HCT] = {"HCT", "Hematocrit", "4544-3", "Hct VFr Bld Auto",
-		   "Hematocrit", 45, 3.2, 40, 52, 35, 47, 0, 0, 0, 0, R_AB,
-		   {U("%", 1, 1), U("L/L", 0.01, 2)}, {0, 1, 1, 0}},
-	[A_MCV] = {"MCV", "MCV", "787-2", "MCV RBC Auto", "MCV", 90, 4, 80,
-		   100, 0, 0, 0, 0, 0, 0, R_AB, {U("fL", 1, 1)}, {0, 0, 0, 0}},
-	[A_MCH] = {"MCH", "MCH", "785-6", "MCH RBC Qn Auto", "MCH", 30, 1.4,
-		   27, 33, 0, 0, 0, 0, 0, 0, R_AB, {U("pg", 1, 1)},
-		   {0, 0, 0, 0}},
-	[A_MCHC] = {"MCHC", "MCHC", "786-4", "MCHC RBC Auto-mCnc", "MCHC",
-		    33.8, 0.9, 32, 36, 0, 0, 0, 0, 0, 0, R_AB,
-		    {U("g/dL", 1, 1), U("g/L", 10, 0)}, {0, 1, 1, 0}},
-	[A_RDW] = {"RDW", "RDW-CV", "788-0", "RDW RBC Auto-Rto", "RDW", 13,
-		   0.8, 11.5, 14.5, 0, 0, 0, 0, 0, 0, R_AB, {U("%", 1, 1)},
-		   {0, 0, 0, 0}},
-	[A_NEUTP] = {"NEUT%", "Neutrophils %", "770-8",
-		     "Neutrophils/leuk NFr Bld Auto", "Neutrophils %", 59, 7.5,
-		     40, 75, 0, 0, 0, 0, 0, 0, R_AB, {U("%", 1, 1)},
-		     {0, 0, 0, 0}},
-	[A_ANC] = {"NEUT#", "Neutrophils abs", "751-8",
-		   "Neutrophils # Bld Auto", "Neutrophils #", 0, 0, 1.8, 7.7, 0,
-		   0, 0.5, 0, 0, 0, R_AB,
-		   {U("10*9/L", 1, 2), U("10*3/uL", 1, 2), U("/uL", 1000, 0)},
-		   {1, 0, 0, 2}},
-	[A_LYMPP] = {"LYMPH%", "Lymphocytes %", "736-9",
-		     "Lymphocytes/leuk NFr Bld Auto", "Lymphocytes %", 30, 6.5,
-		     20, 40, 0, 0, 0, 0, 0, 0, R_AB, {U("%", 1, 1)},
-		     {0, 0, 0, 0}},
-	[A_LYMA] = {"LYMPH#", "Lymphocytes abs", "731-0",
-		    "Lymphocytes # Bld Auto", "Lymphocytes #", 0, 0, 1.0, 4.8,
-		    0, 0, 0, 0, 0, 0, R_AB,
-		    {U("10*9/L", 1, 2), U("10*3/uL", 1, 2), U("/uL", 1000, 0)},
-		    {1, 0, 0, 2}},
-	[A_PLT] = {"PLT", "Platelet count", "777-3", "Platelet # Bld Auto",
-		   "Platelets", 255, 52, 150, 400, 0, 0, 20, 1000, 0, 0, R_AB,
-		   {U("10*9/L", 1, 0), U("10*3/uL", 1, 0), U("/uL", 1000, 0)},
-		   {1, 0, 0, 2}},
+	[A_WBC] = { "WBC", "White cell count", "6690-2", "WBC # Bld Auto",
+	    "WBC", 6.6, 1.6, 4.0, 10.0, 0, 0, 1.0, 30, 0, 0, R_AB,
+	    { U("10*9/L", 1, 1), U("10*3/uL", 1, 1), U("/uL", 1000, 0) },
+	    { 1, 0, 0, 2 } },
+	[A_RBC] = { "RBC", "Red cell count", "789-8", "RBC # Bld Auto", "RBC",
+	    5.0, 0.38, 4.3, 5.7, 3.8, 5.1, 0, 0, 0, 0, R_AB,
+	    { U("10*12/L", 1, 2), U("10*6/uL", 1, 2) }, { 1, 0, 0, 1 } },
+	[A_HGB] = { "HGB", "Hemoglobin", "718-7", "Hgb Bld-mCnc", "Hemoglobin",
+	    15.2, 1.1, 13.5, 17.5, 12.0, 15.5, 7.0, 20, 0, 0, R_AB,
+	    { U("g/dL", 1, 1), U("g/L", 10, 0),
+		UV("mmol/L", 0.6206, 1, "59260-0", "Hgb Bld-sCnc", NULL) },
+	    { 0, 1, 1, 0 } },
+	[A_HCT] = { "HCT", "Hematocrit", "4544-3", "Hct VFr Bld Auto",
+	    "Hematocrit", 45, 3.2, 40, 52, 35, 47, 0, 0, 0, 0, R_AB,
+	    { U("%", 1, 1), U("L/L", 0.01, 2) }, { 0, 1, 1, 0 } },
+	[A_MCV] = { "MCV", "MCV", "787-2", "MCV RBC Auto", "MCV", 90, 4, 80,
+	    100, 0, 0, 0, 0, 0, 0, R_AB, { U("fL", 1, 1) }, { 0, 0, 0, 0 } },
+	[A_MCH] = { "MCH", "MCH", "785-6", "MCH RBC Qn Auto", "MCH", 30, 1.4,
+	    27, 33, 0, 0, 0, 0, 0, 0, R_AB, { U("pg", 1, 1) }, { 0, 0, 0, 0 } },
+	[A_MCHC] = { "MCHC", "MCHC", "786-4", "MCHC RBC Auto-mCnc", "MCHC",
+	    33.8, 0.9, 32, 36, 0, 0, 0, 0, 0, 0, R_AB,
+	    { U("g/dL", 1, 1), U("g/L", 10, 0) }, { 0, 1, 1, 0 } },
+	[A_RDW] = { "RDW", "RDW-CV", "788-0", "RDW RBC Auto-Rto", "RDW", 13,
+	    0.8, 11.5, 14.5, 0, 0, 0, 0, 0, 0, R_AB, { U("%", 1, 1) },
+	    { 0, 0, 0, 0 } },
+	[A_NEUTP] = { "NEUT%", "Neutrophils %", "770-8",
+	    "Neutrophils/leuk NFr Bld Auto", "Neutrophils %", 59, 7.5, 40, 75,
+	    0, 0, 0, 0, 0, 0, R_AB, { U("%", 1, 1) }, { 0, 0, 0, 0 } },
+	[A_ANC] = { "NEUT#", "Neutrophils abs", "751-8",
+	    "Neutrophils # Bld Auto", "Neutrophils #", 0, 0, 1.8, 7.7, 0, 0,
+	    0.5, 0, 0, 0, R_AB,
+	    { U("10*9/L", 1, 2), U("10*3/uL", 1, 2), U("/uL", 1000, 0) },
+	    { 1, 0, 0, 2 } },
+	[A_LYMPP] = { "LYMPH%", "Lymphocytes %", "736-9",
+	    "Lymphocytes/leuk NFr Bld Auto", "Lymphocytes %", 30, 6.5, 20, 40,
+	    0, 0, 0, 0, 0, 0, R_AB, { U("%", 1, 1) }, { 0, 0, 0, 0 } },
+	[A_LYMA] = { "LYMPH#", "Lymphocytes abs", "731-0",
+	    "Lymphocytes # Bld Auto", "Lymphocytes #", 0, 0, 1.0, 4.8, 0, 0, 0,
+	    0, 0, 0, R_AB,
+	    { U("10*9/L", 1, 2), U("10*3/uL", 1, 2), U("/uL", 1000, 0) },
+	    { 1, 0, 0, 2 } },
+	[A_PLT] = { "PLT", "Platelet count", "777-3", "Platelet # Bld Auto",
+	    "Platelets", 255, 52, 150, 400, 0, 0, 20, 1000, 0, 0, R_AB,
+	    { U("10*9/L", 1, 0), U("10*3/uL", 1, 0), U("/uL", 1000, 0) },
+	    { 1, 0, 0, 2 } },
 };
 
 /* Chemistry and CBC panels: always reported, then optional extras. */
-static const int chem_always[] = {A_NA, A_K, A_GLU, A_CREA, A_ALB, A_TBIL,
-				  A_ALP, A_AST, A_ALT};
-static const int chem_extra[] = {A_CL, A_CO2, A_BUN, A_CA, A_TP, A_CRP,
-				 A_EGFR};
-static const int cbc_always[] = {A_WBC, A_RBC, A_HGB, A_HCT, A_MCV, A_PLT,
-				 A_NEUTP, A_ANC};
-static const int cbc_extra[] = {A_MCH, A_MCHC, A_RDW, A_LYMPP, A_LYMA};
+static const int chem_always[] = { A_NA, A_K, A_GLU, A_CREA, A_ALB, A_TBIL,
+	A_ALP, A_AST, A_ALT };
+static const int chem_extra[] = { A_CL, A_CO2, A_BUN, A_CA, A_TP, A_CRP,
+	A_EGFR };
+static const int cbc_always[] = { A_WBC, A_RBC, A_HGB, A_HCT, A_MCV, A_PLT,
+	A_NEUTP, A_ANC };
+static const int cbc_extra[] = { A_MCH, A_MCHC, A_RDW, A_LYMPP, A_LYMA };
 
 /* Patients: a fixed pool per seed, so results recur for the same people. */
 
@@ -387,55 +413,159 @@ struct name {
 };
 
 static const struct name cn_family[] = {
-	{"WANG", "王"}, {"LI", "李"}, {"ZHANG", "张"}, {"LIU", "刘"},
-	{"CHEN", "陈"}, {"YANG", "杨"}, {"HUANG", "黄"}, {"ZHAO", "赵"},
-	{"WU", "吴"}, {"ZHOU", "周"}, {"XU", "徐"}, {"SUN", "孙"},
-	{"MA", "马"}, {"ZHU", "朱"}, {"HU", "胡"}, {"GUO", "郭"},
-	{"HE", "何"}, {"LIN", "林"}, {"GAO", "高"}, {"LUO", "罗"},
+	{ "WANG", "王" },
+	{ "LI", "李" },
+	{ "ZHANG", "张" },
+	{ "LIU", "刘" },
+	{ "CHEN", "陈" },
+	{ "YANG", "杨" },
+	{ "HUANG", "黄" },
+	{ "ZHAO", "赵" },
+	{ "WU", "吴" },
+	{ "ZHOU", "周" },
+	{ "XU", "徐" },
+	{ "SUN", "孙" },
+	{ "MA", "马" },
+	{ "ZHU", "朱" },
+	{ "HU", "胡" },
+	{ "GUO", "郭" },
+	{ "HE", "何" },
+	{ "LIN", "林" },
+	{ "GAO", "高" },
+	{ "LUO", "罗" },
 };
 static const struct name cn_given_m[] = {
-	{"WEI", "伟"}, {"QIANG", "强"}, {"LEI", "磊"}, {"JUN", "军"},
-	{"YONG", "勇"}, {"JIE", "杰"}, {"TAO", "涛"}, {"MING", "明"},
-	{"CHAO", "超"}, {"HAO", "浩"}, {"JIANHUA", "建华"}, {"ZHIQIANG", "志强"},
+	{ "WEI", "伟" },
+	{ "QIANG", "强" },
+	{ "LEI", "磊" },
+	{ "JUN", "军" },
+	{ "YONG", "勇" },
+	{ "JIE", "杰" },
+	{ "TAO", "涛" },
+	{ "MING", "明" },
+	{ "CHAO", "超" },
+	{ "HAO", "浩" },
+	{ "JIANHUA", "建华" },
+	{ "ZHIQIANG", "志强" },
 };
 static const struct name cn_given_f[] = {
-	{"FANG", "芳"}, {"NA", "娜"}, {"MIN", "敏"}, {"JING", "静"},
-	{"LI", "丽"}, {"YAN", "艳"}, {"JUAN", "娟"}, {"XIA", "霞"},
-	{"XIUYING", "秀英"}, {"GUILAN", "桂兰"}, {"YUMEI", "玉梅"}, {"LING", "玲"},
+	{ "FANG", "芳" },
+	{ "NA", "娜" },
+	{ "MIN", "敏" },
+	{ "JING", "静" },
+	{ "LI", "丽" },
+	{ "YAN", "艳" },
+	{ "JUAN", "娟" },
+	{ "XIA", "霞" },
+	{ "XIUYING", "秀英" },
+	{ "GUILAN", "桂兰" },
+	{ "YUMEI", "玉梅" },
+	{ "LING", "玲" },
 };
 static const char *const us_family[] = {
-	"SMITH", "JOHNSON", "WILLIAMS", "BROWN", "JONES", "GARCIA", "MILLER",
-	"DAVIS", "RODRIGUEZ", "MARTINEZ", "HERNANDEZ", "LOPEZ", "WILSON",
-	"ANDERSON", "THOMAS", "TAYLOR", "MOORE", "JACKSON", "NGUYEN", "O'BRIEN",
+	"SMITH",
+	"JOHNSON",
+	"WILLIAMS",
+	"BROWN",
+	"JONES",
+	"GARCIA",
+	"MILLER",
+	"DAVIS",
+	"RODRIGUEZ",
+	"MARTINEZ",
+	"HERNANDEZ",
+	"LOPEZ",
+	"WILSON",
+	"ANDERSON",
+	"THOMAS",
+	"TAYLOR",
+	"MOORE",
+	"JACKSON",
+	"NGUYEN",
+	"O'BRIEN",
 };
 static const char *const us_given_m[] = {
-	"JAMES", "ROBERT", "JOHN", "MICHAEL", "DAVID", "WILLIAM", "RICHARD",
-	"JOSEPH", "CARLOS", "ANTHONY",
+	"JAMES",
+	"ROBERT",
+	"JOHN",
+	"MICHAEL",
+	"DAVID",
+	"WILLIAM",
+	"RICHARD",
+	"JOSEPH",
+	"CARLOS",
+	"ANTHONY",
 };
 static const char *const us_given_f[] = {
-	"MARY", "PATRICIA", "JENNIFER", "LINDA", "ELIZABETH", "BARBARA",
-	"SUSAN", "JESSICA", "MARIA", "KAREN",
+	"MARY",
+	"PATRICIA",
+	"JENNIFER",
+	"LINDA",
+	"ELIZABETH",
+	"BARBARA",
+	"SUSAN",
+	"JESSICA",
+	"MARIA",
+	"KAREN",
 };
 static const char *const se_family[] = {
-	"Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Larsson",
-	"Olsson", "Persson", "Svensson", "Gustafsson", "Jönsson", "Åberg",
-	"Lindström", "Öberg", "Bergström", "Sjöqvist",
+	"Andersson",
+	"Johansson",
+	"Karlsson",
+	"Nilsson",
+	"Eriksson",
+	"Larsson",
+	"Olsson",
+	"Persson",
+	"Svensson",
+	"Gustafsson",
+	"Jönsson",
+	"Åberg",
+	"Lindström",
+	"Öberg",
+	"Bergström",
+	"Sjöqvist",
 };
 static const char *const se_given_m[] = {
-	"Lars", "Anders", "Johan", "Erik", "Per", "Karl", "Nils", "Björn",
-	"Håkan", "Göran",
+	"Lars",
+	"Anders",
+	"Johan",
+	"Erik",
+	"Per",
+	"Karl",
+	"Nils",
+	"Björn",
+	"Håkan",
+	"Göran",
 };
 static const char *const se_given_f[] = {
-	"Anna", "Eva", "Maria", "Karin", "Kristina", "Lena", "Åsa", "Ingrid",
-	"Märta", "Sofia",
+	"Anna",
+	"Eva",
+	"Maria",
+	"Karin",
+	"Kristina",
+	"Lena",
+	"Åsa",
+	"Ingrid",
+	"Märta",
+	"Sofia",
 };
 static const char *const streets[] = {
-	"MAIN ST", "OAK AVE", "ELM ST", "PARK RD", "MAPLE DR", "CEDAR LN",
-	"LAKE VIEW BLVD", "HILL ST",
+	"MAIN ST",
+	"OAK AVE",
+	"ELM ST",
+	"PARK RD",
+	"MAPLE DR",
+	"CEDAR LN",
+	"LAKE VIEW BLVD",
+	"HILL ST",
 };
 static const char *const physicians[] = {
-	"1043^CHEN^MING^^^DR", "2210^MILLER^SARAH^J^^DR", "3177^LINDQVIST^ERIK^^^DR",
-	"4402^PATEL^ANIL^^^DR", "5120^WANG^LI^^^DR",
+	"1043^CHEN^MING^^^DR",
+	"2210^MILLER^SARAH^J^^DR",
+	"3177^LINDQVIST^ERIK^^^DR",
+	"4402^PATEL^ANIL^^^DR",
+	"5120^WANG^LI^^^DR",
 };
 
 struct patient {
@@ -469,8 +599,8 @@ patient_get(struct patient *pt, uint64_t seed, unsigned idx)
 
 /* Timestamps in the lab's local time, with its offset when it sends one. */
 static void
-fmt_ts(char *out, size_t len, int64_t utc, const struct lab *lab,
-       struct rng *r, int seconds)
+fmt_ts(char *out, size_t len, int64_t utc, const struct lab *lab, struct rng *r,
+    int seconds)
 {
 	time_t t = (time_t)(utc + (int64_t)lab->tz_min * 60);
 	struct tm tm;
@@ -481,11 +611,11 @@ fmt_ts(char *out, size_t len, int64_t utc, const struct lab *lab,
 	n = strftime(out, len, seconds ? "%Y%m%d%H%M%S" : "%Y%m%d%H%M", &tm);
 	if (seconds && lab->millis)
 		n += (size_t)snprintf(out + n, len - n, ".%03u",
-				      rng_below(r, 1000));
+		    rng_below(r, 1000));
 	if (lab->send_tz) {
 		int off = lab->tz_min < 0 ? -lab->tz_min : lab->tz_min;
 		snprintf(out + n, len - n, "%c%02d%02d",
-			 lab->tz_min < 0 ? '-' : '+', off / 60, off % 60);
+		    lab->tz_min < 0 ? '-' : '+', off / 60, off % 60);
 	}
 }
 
@@ -518,7 +648,7 @@ draw_values(struct rng *r, const struct patient *pt, double *val)
 		val[A_ALT] = analytes[A_ALT].hi * f * rng_range(r, 0.8, 1.3);
 		if (rng_chance(r, 0.5))
 			val[A_TBIL] = analytes[A_TBIL].hi *
-				      (1.0 + 4 * rng_skewed(r));
+			    (1.0 + 4 * rng_skewed(r));
 		val[A_ALP] *= rng_range(r, 1.0, 2.5);
 	}
 	if (myelo) {
@@ -571,7 +701,7 @@ struct order {
 
 static void
 pick_panel(struct rng *r, struct order *o, const int *always, size_t nalways,
-	   const int *extra, size_t nextra, double p)
+    const int *extra, size_t nextra, double p)
 {
 	size_t i;
 
@@ -591,7 +721,7 @@ fmt_num(char *out, size_t len, double v, int dec)
 
 static const char *
 flag_for(const struct analyte *a, double v, double lo, double hi,
-	 const struct lab *lab)
+    const struct lab *lab)
 {
 	if (a->crit_lo > 0 && v < a->crit_lo)
 		return "LL";
@@ -618,7 +748,7 @@ struct msgctx {
 /* One OBX (and sometimes an NTE after it). */
 static void
 put_obx(struct msgctx *m, int setid, int id, const char *status,
-	const char *equip)
+    const char *equip)
 {
 	const struct analyte *a = &analytes[id];
 	const struct lab *lab = m->lab;
@@ -671,18 +801,17 @@ put_obx(struct msgctx *m, int setid, int id, const char *status,
 	else if (a->range == R_GT)
 		snprintf(range, sizeof(range), ">%s", rlo);
 	else
-		snprintf(range, sizeof(range), lab->spaced_range ? "%s - %s" :
-								   "%s-%s",
-			 rlo, rhi);
+		snprintf(range, sizeof(range),
+		    lab->spaced_range ? "%s - %s" : "%s-%s", rlo, rhi);
 	flag = flag_for(a, x, a->range == R_LT ? 0 : lo,
-			a->range == R_GT ? 0 : hi, lab);
+	    a->range == R_GT ? 0 : hi, lab);
 
 	seg_begin(&s, m->b, "OBX");
 	seg_field(&s, 1, "%d", setid);
 	seg_field(&s, 2, "%s", vt);
 	if (lab->local_codes)
 		seg_field(&s, 3, "%s^%s^L^%s^%s^LN", a->local, a->localname,
-			  loinc, text);
+		    loinc, text);
 	else
 		seg_field(&s, 3, "%s^%s^LN", loinc, text);
 	seg_field(&s, 5, "%s", value);
@@ -703,31 +832,33 @@ put_obx(struct msgctx *m, int setid, int id, const char *status,
 			char ts[40];
 
 			fmt_ts(ts, sizeof(ts), m->result - 60 * 4, lab, m->r,
-			       0);
+			    0);
 			buf_printf(m->b,
-				   "NTE|1|L|Critical value called to %s at "
-				   "%s, read back verified.\r",
-				   PICK(m->r, physicians), ts);
+			    "NTE|1|L|Critical value called to %s at "
+			    "%s, read back verified.\r",
+			    PICK(m->r, physicians), ts);
 		}
 	} else if (status[0] == 'C') {
 		fmt_num(lim, sizeof(lim),
-			x * v->factor * rng_range(m->r, 0.6, 1.5), v->dec);
+		    x * v->factor * rng_range(m->r, 0.6, 1.5), v->dec);
 		buf_printf(m->b,
-			   "NTE|1|L|Corrected result. Previously reported as "
-			   "%s %s.\r",
-			   lim, v->unit);
+		    "NTE|1|L|Corrected result. Previously reported as "
+		    "%s %s.\r",
+		    lim, v->unit);
 	} else if (id == A_K && rng_chance(m->r, 0.04)) {
-		buf_printf(m->b, "NTE|1|L|Specimen slightly hemolyzed; K \\T\\ "
-				 "AST may be falsely elevated.\r");
+		buf_printf(m->b,
+		    "NTE|1|L|Specimen slightly hemolyzed; K \\T\\ "
+		    "AST may be falsely elevated.\r");
 	} else if (id == A_PLT && rng_chance(m->r, 0.03)) {
-		buf_printf(m->b, "NTE|1|L|Platelet clumps seen on smear; count "
-				 "may be underestimated.\r");
+		buf_printf(m->b,
+		    "NTE|1|L|Platelet clumps seen on smear; count "
+		    "may be underestimated.\r");
 	}
 }
 
 static void
 put_order(struct msgctx *m, uint64_t idx, int which, const struct order *o,
-	  const char *status_mode)
+    const char *status_mode)
 {
 	const struct lab *lab = m->lab;
 	struct seg s;
@@ -762,18 +893,20 @@ put_order(struct msgctx *m, uint64_t idx, int which, const struct order *o,
 
 	seg_begin(&s, m->b, "ORC");
 	seg_field(&s, 1, "RE");
-	seg_field(&s, 2, "%s%09" PRIu64 "^EPIC", lab->idprefix, idx * 2 + which);
+	seg_field(&s, 2, "%s%09" PRIu64 "^EPIC", lab->idprefix,
+	    idx * 2 + which);
 	seg_field(&s, 3, "%s%09" PRIu64 "^LAB", lab->idprefix,
-		  idx * 2 + which + 500000000);
+	    idx * 2 + which + 500000000);
 	seg_field(&s, 5, "CM");
 	seg_field(&s, 9, "%s", ts_res);
 	seg_end(&s);
 
 	seg_begin(&s, m->b, "OBR");
 	seg_field(&s, 1, "%d", which + 1);
-	seg_field(&s, 2, "%s%09" PRIu64 "^EPIC", lab->idprefix, idx * 2 + which);
+	seg_field(&s, 2, "%s%09" PRIu64 "^EPIC", lab->idprefix,
+	    idx * 2 + which);
 	seg_field(&s, 3, "%s%09" PRIu64 "^LAB", lab->idprefix,
-		  idx * 2 + which + 500000000);
+	    idx * 2 + which + 500000000);
 	seg_field(&s, 4, "%s", panel);
 	seg_field(&s, 7, "%s", m->coll_ts);
 	seg_field(&s, 16, "%s", physicians[m->pt->idx % 5]);
@@ -782,14 +915,15 @@ put_order(struct msgctx *m, uint64_t idx, int which, const struct order *o,
 	seg_field(&s, 25, "%s", obr25);
 	seg_end(&s);
 	if (which == 1 && rng_chance(m->r, 0.03))
-		buf_printf(m->b, "NTE|1|L|Sample received %s; analysed "
-				 "within stability limits.\r",
-			   rng_chance(m->r, 0.5) ? "at room temperature" :
-						   "after 6 h");
+		buf_printf(m->b,
+		    "NTE|1|L|Sample received %s; analysed "
+		    "within stability limits.\r",
+		    rng_chance(m->r, 0.5) ? "at room temperature" :
+					    "after 6 h");
 
 	for (i = 0; i < o->n; i++)
 		put_obx(m, i + 1, o->id[i],
-			obr25[0] == 'P' ? "P" : (i == corr ? "C" : "F"), equip);
+		    obr25[0] == 'P' ? "P" : (i == corr ? "C" : "F"), equip);
 }
 
 static void
@@ -807,18 +941,18 @@ put_pid(struct msgctx *m)
 	if (lab->names == N_CN)
 		/* Resident identity number: region, birth date, serial. */
 		seg_field(&s, 3, "%u^^^%s^MR~330106%04d%02d%02d%04u^^^%s",
-			  pt->mrn, lab->mr_auth, pt->dob_y, pt->dob_m,
-			  pt->dob_d, (unsigned)(ni % 10000), lab->ni);
+		    pt->mrn, lab->mr_auth, pt->dob_y, pt->dob_m, pt->dob_d,
+		    (unsigned)(ni % 10000), lab->ni);
 	else
 		seg_field(&s, 3, "%u^^^%s^MR~%llu^^^%s", pt->mrn, lab->mr_auth,
-			  ni, lab->ni);
+		    ni, lab->ni);
 
 	if (lab->names == N_CN) {
 		const struct name *fam = &PICK(&r, cn_family);
 		const struct name *giv = pt->female ? &PICK(&r, cn_given_f) :
 						      &PICK(&r, cn_given_m);
 		seg_field(&s, 5, "%s^%s^^^^^L^A~%s^%s^^^^^L^I", fam->latin,
-			  giv->latin, fam->native, giv->native);
+		    giv->latin, fam->native, giv->native);
 	} else if (lab->names == N_SE) {
 		const char *fam = PICK(&r, se_family);
 		const char *giv = pt->female ? PICK(&r, se_given_f) :
@@ -829,7 +963,7 @@ put_pid(struct msgctx *m)
 		const char *giv = pt->female ? PICK(&r, us_given_f) :
 					       PICK(&r, us_given_m);
 		seg_field(&s, 5, "%s^%s^%c^^^^L", fam, giv,
-			  'A' + (int)rng_below(&r, 26));
+		    'A' + (int)rng_below(&r, 26));
 	}
 	seg_field(&s, 7, "%04d%02d%02d", pt->dob_y, pt->dob_m, pt->dob_d);
 	seg_field(&s, 8, "%s", pt->female ? "F" : "M");
@@ -840,7 +974,7 @@ put_pid(struct msgctx *m)
 		unsigned zip = rng_below(&r, 100);
 
 		seg_field(&s, 11, "%u %s^^SPRINGFIELD^IL^627%02u^USA", house,
-			  street, zip);
+		    street, zip);
 	}
 	seg_end(&s);
 }
@@ -872,14 +1006,14 @@ put_message(struct buf *b, uint64_t seed, uint64_t idx)
 	m.val = val;
 	/* About one message every 40 s, collected 1-4 h before the result. */
 	m.result = (int64_t)BASE_EPOCH + (int64_t)(seed % 97) * 86400 +
-		   (int64_t)idx * 40 + (int64_t)rng_below(&r, 40);
+	    (int64_t)idx * 40 + (int64_t)rng_below(&r, 40);
 	m.coll = m.result - 3600 - (int64_t)rng_below(&r, 3 * 3600);
 
 	draw_values(&r, &pt, val);
 	pick_panel(&r, &chem, chem_always, sizeof(chem_always) / sizeof(int),
-		   chem_extra, sizeof(chem_extra) / sizeof(int), 0.3);
+	    chem_extra, sizeof(chem_extra) / sizeof(int), 0.3);
 	pick_panel(&r, &cbc, cbc_always, sizeof(cbc_always) / sizeof(int),
-		   cbc_extra, sizeof(cbc_extra) / sizeof(int), 0.2);
+	    cbc_extra, sizeof(cbc_extra) / sizeof(int), 0.2);
 	if (rng_chance(&r, 0.05))
 		status_mode = "P";
 	else if (rng_chance(&r, 0.05))
@@ -896,7 +1030,7 @@ put_message(struct buf *b, uint64_t seed, uint64_t idx)
 	seg_field(&s, 7, "%s", ts);
 	seg_field(&s, 9, "ORU^R01^ORU_R01");
 	seg_field(&s, 10, "%s%08" PRIX64 "%010" PRIu64, lab->idprefix,
-		  seed & 0xffffffffu, idx);
+	    seed & 0xffffffffu, idx);
 	seg_field(&s, 11, "P");
 	seg_field(&s, 12, "2.5.1");
 	if (lab->utf8) {
@@ -991,9 +1125,9 @@ main(int argc, char **argv)
 	buf_free(&b);
 	if (count > 0)
 		fprintf(stderr,
-			"gen_oru: %" PRIu64 " messages, %" PRIu64
-			" bytes, average %.0f bytes and %.1f OBX per message\n",
-			count, bytes, (double)bytes / (double)count,
-			(double)obx_total / (double)count);
+		    "gen_oru: %" PRIu64 " messages, %" PRIu64
+		    " bytes, average %.0f bytes and %.1f OBX per message\n",
+		    count, bytes, (double)bytes / (double)count,
+		    (double)obx_total / (double)count);
 	return 0;
 }

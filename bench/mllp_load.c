@@ -71,9 +71,9 @@
 #define MLLP_EB 0x1c
 #define MLLP_CR 0x0d
 
-#define CID_MAX 64		/* longest control id we build */
-#define ACK_MAX (1024 * 1024)	/* an ACK larger than this is a broken peer */
-#define VERIFY_CHUNK 5000	/* control ids per verification query */
+#define CID_MAX 64	      /* longest control id we build */
+#define ACK_MAX (1024 * 1024) /* an ACK larger than this is a broken peer */
+#define VERIFY_CHUNK 5000     /* control ids per verification query */
 #define RECONNECT_TRIES 3
 
 static void fatalx(const char *fmt, ...)
@@ -126,8 +126,8 @@ sleep_until_ns(uint64_t t)
 
 	ts.tv_sec = (time_t)(t / 1000000000u);
 	ts.tv_nsec = (long)(t % 1000000000u);
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
-	    EINTR)
+	while (
+	    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
 		;
 }
 
@@ -222,9 +222,9 @@ hist_quantile(const struct hist *h, double q)
 static struct {
 	const char *host, *port;
 	int conns;
-	uint64_t total;		/* 0: no limit */
-	double seconds;		/* 0: no limit */
-	double rate;		/* 0: closed loop */
+	uint64_t total; /* 0: no limit */
+	double seconds; /* 0: no limit */
+	double rate;	/* 0: closed loop */
 	bool tls;
 	const char *ca, *cert, *key, *servername;
 	const char *template_path;
@@ -232,12 +232,15 @@ static struct {
 	const char *verify;
 	bool json;
 	int timeout_s;
-	double verify_wait;	/* retry verification this long (a spool drains) */
+	double verify_wait; /* retry verification this long (a spool drains) */
 	long idle;
 	long pid;
 	double idle_wait;
 } opt = {
-	.host = "127.0.0.1", .conns = 1, .timeout_s = 30, .idle_wait = 3,
+	.host = "127.0.0.1",
+	.conns = 1,
+	.timeout_s = 30,
+	.idle_wait = 3,
 };
 
 static SSL_CTX *ssl_ctx;
@@ -254,7 +257,8 @@ struct tmpl {
 
 static struct tmpl *tmpls;
 static size_t ntmpl;
-static uint64_t tmpl_bytes;	/* payload bytes of all templates, old MSH-10s excluded */
+static uint64_t
+    tmpl_bytes; /* payload bytes of all templates, old MSH-10s excluded */
 
 static void
 tmpl_add(const char *msg, size_t len)
@@ -272,8 +276,8 @@ tmpl_add(const char *msg, size_t len)
 			continue;
 		m[n++] = msg[i] == '\n' ? '\r' : msg[i];
 	}
-	while (n > 0 && (m[n - 1] == '\r' || m[n - 1] == ' ' ||
-	    m[n - 1] == '\t'))
+	while (
+	    n > 0 && (m[n - 1] == '\r' || m[n - 1] == ' ' || m[n - 1] == '\t'))
 		n--;
 	if (n < 8 || memcmp(m, "MSH", 3) != 0) {
 		free(m);
@@ -451,7 +455,7 @@ conn_open(struct conn *c, bool nodelay, bool tls, char *err, size_t errlen)
 	}
 	if (opt.servername != NULL &&
 	    (SSL_set_tlsext_host_name(c->ssl, opt.servername) != 1 ||
-	    SSL_set1_host(c->ssl, opt.servername) != 1)) {
+		SSL_set1_host(c->ssl, opt.servername) != 1)) {
 		ssl_errstr(err, errlen, "servername");
 		conn_close(c);
 		return -1;
@@ -474,8 +478,8 @@ conn_write(struct conn *c, const char *p, size_t len, char *err, size_t errlen)
 	while (len > 0) {
 		if (c->ssl != NULL) {
 			errno = 0;
-			if ((w = SSL_write(c->ssl, p, (int)(len > INT_MAX ?
-			    INT_MAX : len))) <= 0) {
+			if ((w = SSL_write(c->ssl, p,
+				 (int)(len > INT_MAX ? INT_MAX : len))) <= 0) {
 				ssl_errstr(err, errlen, "SSL_write");
 				return -1;
 			}
@@ -528,20 +532,22 @@ conn_read_frame(struct conn *c, const char **frame, size_t *len, size_t *used,
 		if (c->ssl != NULL) {
 			errno = 0;
 			if ((r = SSL_read(c->ssl, c->rbuf + c->rlen,
-			    (int)(c->rcap - c->rlen))) <= 0) {
+				 (int)(c->rcap - c->rlen))) <= 0) {
 				ssl_errstr(err, errlen, "SSL_read");
 				return -1;
 			}
 			n = r;
 		} else {
-			n = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
+			n = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen,
+			    0);
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n <= 0) {
-				snprintf(err, errlen, "recv: %s", n == 0 ?
-				    "connection closed by server" :
-				    errno == EAGAIN ? "timed out waiting for ACK" :
-				    strerror(errno));
+				snprintf(err, errlen, "recv: %s",
+				    n == 0 ? "connection closed by server" :
+					errno == EAGAIN ?
+					     "timed out waiting for ACK" :
+					     strerror(errno));
 				return -1;
 			}
 		}
@@ -576,15 +582,16 @@ ack_parse(const char *p, size_t len, const char **cid, size_t *cidlen)
 	sep = p[i + 3];
 	f1 = i + 4;
 	for (i = f1; i < len && p[i] != sep && p[i] != '\r' && p[i] != '\n';
-	    i++)
+	     i++)
 		;
 	f1len = i - f1;
 	*cid = p + i;
 	*cidlen = 0;
 	if (i < len && p[i] == sep) {
 		f2 = i + 1;
-		for (i = f2; i < len && p[i] != sep && p[i] != '\r' &&
-		    p[i] != '\n'; i++)
+		for (i = f2;
+		     i < len && p[i] != sep && p[i] != '\r' && p[i] != '\n';
+		     i++)
 			;
 		*cid = p + f2;
 		*cidlen = i - f2;
@@ -609,11 +616,11 @@ struct worker {
 	pthread_t tid;
 	int idx;
 	struct conn c;
-	struct hist lat;	/* from the due time (open loop) or the send */
-	struct hist svc;	/* from the send */
+	struct hist lat; /* from the due time (open loop) or the send */
+	struct hist svc; /* from the send */
 	uint64_t sent, accepted, ack_error, ack_reject, ack_bad, mismatch;
 	uint64_t io_errors, bytes;
-	uint64_t *ok_seq;	/* accepted sequence numbers, for --verify */
+	uint64_t *ok_seq; /* accepted sequence numbers, for --verify */
 	size_t nok, capok;
 	bool connect_failed;
 	char err[256];
@@ -622,7 +629,7 @@ struct worker {
 };
 
 static pthread_barrier_t start_barrier, go_barrier;
-static uint64_t start_ns, end_ns;	/* written by main between barriers */
+static uint64_t start_ns, end_ns; /* written by main between barriers */
 static atomic_uint_fast64_t claimed;
 /* SIGINT or SIGTERM: send nothing more, finish and report (a run of
  * unknown length, stopped by a script). */
@@ -700,7 +707,7 @@ worker_send_one(struct worker *w, uint64_t seq, uint64_t due)
 	w->sent++;
 	if (conn_write(&w->c, w->sbuf, need, w->err, sizeof(w->err)) < 0 ||
 	    conn_read_frame(&w->c, &frame, &flen, &used, w->err,
-	    sizeof(w->err)) < 0)
+		sizeof(w->err)) < 0)
 		return -1;
 	t1 = now_ns();
 	hist_record(&w->svc, (t1 - t0 + 500) / 1000);
@@ -755,18 +762,21 @@ worker_main(void *arg)
 		/* The message in flight is lost to us: count it, reconnect. */
 		if (w->io_errors++ < 3)
 			fprintf(stderr, "mllp_load: connection %d: %s%s\n",
-			    w->idx, w->err, w->io_errors == 3 ?
-			    " (further errors not shown)" : "");
+			    w->idx, w->err,
+			    w->io_errors == 3 ? " (further errors not shown)" :
+						"");
 		conn_close(&w->c);
 		for (tries = 0; tries < RECONNECT_TRIES; tries++) {
 			if (conn_open(&w->c, true, opt.tls, w->err,
-			    sizeof(w->err)) == 0)
+				sizeof(w->err)) == 0)
 				break;
 			usleep(100000);
 		}
 		if (tries == RECONNECT_TRIES) {
-			fprintf(stderr, "mllp_load: connection %d: giving up: "
-			    "%s\n", w->idx, w->err);
+			fprintf(stderr,
+			    "mllp_load: connection %d: giving up: "
+			    "%s\n",
+			    w->idx, w->err);
 			break;
 		}
 	}
@@ -779,7 +789,7 @@ worker_main(void *arg)
 struct verify_result {
 	bool done;
 	uint64_t checked, once, missing, duplicated;
-	uint64_t run_rows, run_distinct;	/* rows of this run, ACKed or not */
+	uint64_t run_rows, run_distinct; /* rows of this run, ACKed or not */
 	char err[512];
 };
 
@@ -798,7 +808,7 @@ pq_err(char *out, size_t len, const char *what, PGconn *db)
 static int
 verify_chunk(PGconn *db, const char *arr, uint64_t n, struct verify_result *v)
 {
-	const char *params[1] = {arr};
+	const char *params[1] = { arr };
 	PGresult *res;
 	int i, rows;
 	uint64_t cnt;
@@ -850,8 +860,8 @@ verify_run(struct worker *ws, int nw, struct verify_result *v)
 			n = cid_format(cid, sizeof(cid), ws[i].idx,
 			    ws[i].ok_seq[k]);
 			if (acap - alen < (size_t)n + 8)
-				arr = xrealloc(arr, acap = acap ? acap * 2 :
-				    65536);
+				arr = xrealloc(arr,
+				    acap = acap ? acap * 2 : 65536);
 			/* Control ids are [A-Za-z0-9_-]: quoting is enough. */
 			alen += (size_t)snprintf(arr + alen, acap - alen,
 			    "%c\"%s\"", inchunk ? ',' : '{', cid);
@@ -874,7 +884,8 @@ verify_run(struct worker *ws, int nw, struct verify_result *v)
 	params[0] = prefix;
 	res = PQexecParams(db,
 	    "SELECT count(*), count(DISTINCT control_id) FROM labwatch.messages "
-	    "WHERE starts_with(control_id, $1)", 1, NULL, params, NULL, NULL, 0);
+	    "WHERE starts_with(control_id, $1)",
+	    1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		pq_err(v->err, sizeof(v->err), "query", db);
 		PQclear(res);
@@ -945,12 +956,12 @@ idle_run(void)
 			fatalx("%s", err);
 		n = cid_format(cid, sizeof(cid), 0, 0);
 		if (conn_write(&warm, tmpls[0].pre, tmpls[0].prelen, err,
-		    sizeof(err)) < 0 ||
+			sizeof(err)) < 0 ||
 		    conn_write(&warm, cid, (size_t)n, err, sizeof(err)) < 0 ||
 		    conn_write(&warm, tmpls[0].post, tmpls[0].postlen, err,
-		    sizeof(err)) < 0 ||
+			sizeof(err)) < 0 ||
 		    conn_read_frame(&warm, &frame, &flen, &used, err,
-		    sizeof(err)) < 0)
+			sizeof(err)) < 0)
 			fatalx("warm-up: %s", err);
 		usleep(200000);
 	}
@@ -982,14 +993,16 @@ idle_run(void)
 	fprintf(opt.json ? stderr : stdout,
 	    "idle: pid %ld, %ld plain connections held %.1f s: VmRSS %ld -> "
 	    "%ld KiB, %.0f bytes (%.1f KiB) per connection; %ld closed by the "
-	    "server\n", opt.pid, opt.idle, opt.idle_wait, before, after, per,
-	    per / 1024.0, closed);
+	    "server\n",
+	    opt.pid, opt.idle, opt.idle_wait, before, after, per, per / 1024.0,
+	    closed);
 	if (opt.json)
 		printf("{\"mode\":\"idle\",\"pid\":%ld,\"connections\":%ld,"
-		    "\"wait_s\":%.1f,\"rss_before_kib\":%ld,"
-		    "\"rss_after_kib\":%ld,\"bytes_per_conn\":%.0f,"
-		    "\"closed_by_server\":%ld}\n", opt.pid, opt.idle,
-		    opt.idle_wait, before, after, per, closed);
+		       "\"wait_s\":%.1f,\"rss_before_kib\":%ld,"
+		       "\"rss_after_kib\":%ld,\"bytes_per_conn\":%.0f,"
+		       "\"closed_by_server\":%ld}\n",
+		    opt.pid, opt.idle, opt.idle_wait, before, after, per,
+		    closed);
 	return closed == 0 ? 0 : 1;
 }
 
@@ -1026,9 +1039,8 @@ report(const struct totals *t, const struct verify_result *v)
 	double rate = t->elapsed > 0 ? (double)t->acked / t->elapsed : 0;
 	double mbs = t->elapsed > 0 ? (double)t->bytes / t->elapsed / 1e6 : 0;
 
-	fprintf(f, "mllp_load: %s:%s %s, %d connection%s, ", opt.host,
-	    opt.port, opt.tls ? "TLS" : "plain", opt.conns,
-	    opt.conns == 1 ? "" : "s");
+	fprintf(f, "mllp_load: %s:%s %s, %d connection%s, ", opt.host, opt.port,
+	    opt.tls ? "TLS" : "plain", opt.conns, opt.conns == 1 ? "" : "s");
 	if (opt.rate > 0)
 		fprintf(f, "open loop at %.0f msg/s", opt.rate);
 	else
@@ -1037,35 +1049,43 @@ report(const struct totals *t, const struct verify_result *v)
 	    t->elapsed, opt.run_id, ntmpl, (double)tmpl_bytes / (double)ntmpl);
 	fprintf(f, "  %-12s %10s %10s %8s %8s %8s %10s %9s\n", "", "sent",
 	    "ACKed", "AA/CA", "AE/CE", "AR/CR", "bad ACK", "mismatch");
-	fprintf(f, "  %-12s %10" PRIu64 " %10" PRIu64 " %8" PRIu64 " %8" PRIu64
-	    " %8" PRIu64 " %10" PRIu64 " %9" PRIu64 "\n", "messages", t->sent,
-	    t->acked, t->accepted, t->ack_error, t->ack_reject, t->ack_bad,
-	    t->mismatch);
+	fprintf(f,
+	    "  %-12s %10" PRIu64 " %10" PRIu64 " %8" PRIu64 " %8" PRIu64
+	    " %8" PRIu64 " %10" PRIu64 " %9" PRIu64 "\n",
+	    "messages", t->sent, t->acked, t->accepted, t->ack_error,
+	    t->ack_reject, t->ack_bad, t->mismatch);
 	if (t->io_errors || t->connect_failed)
-		fprintf(f, "  %-12s %" PRIu64 " lost to connection errors, %d "
-		    "connection%s never opened\n", "errors", t->io_errors,
-		    t->connect_failed, t->connect_failed == 1 ? "" : "s");
+		fprintf(f,
+		    "  %-12s %" PRIu64 " lost to connection errors, %d "
+		    "connection%s never opened\n",
+		    "errors", t->io_errors, t->connect_failed,
+		    t->connect_failed == 1 ? "" : "s");
 	fprintf(f, "  %-12s %10.0f msg/s %8.1f MB/s\n", "throughput", rate,
 	    mbs);
 	fprintf(f, "  %-12s %8s %8s %8s %8s %8s %8s\n", "latency us", "p50",
 	    "p90", "p99", "p99.9", "max", "mean");
-	fprintf(f, "  %-12s %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64
-	    " %8" PRIu64 " %8.0f\n", opt.rate > 0 ? "from due" : "send-ACK",
-	    hist_quantile(h, 0.5), hist_quantile(h, 0.9),
-	    hist_quantile(h, 0.99), hist_quantile(h, 0.999), h->max,
+	fprintf(f,
+	    "  %-12s %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64
+	    " %8" PRIu64 " %8.0f\n",
+	    opt.rate > 0 ? "from due" : "send-ACK", hist_quantile(h, 0.5),
+	    hist_quantile(h, 0.9), hist_quantile(h, 0.99),
+	    hist_quantile(h, 0.999), h->max,
 	    h->n ? (double)h->sum / (double)h->n : 0);
 	if (opt.rate > 0)
-		fprintf(f, "  %-12s %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8"
-		    PRIu64 " %8" PRIu64 " %8.0f\n", "send-ACK",
-		    hist_quantile(&t->svc, 0.5), hist_quantile(&t->svc, 0.9),
-		    hist_quantile(&t->svc, 0.99), hist_quantile(&t->svc, 0.999),
-		    t->svc.max, t->svc.n ? (double)t->svc.sum /
-		    (double)t->svc.n : 0);
+		fprintf(f,
+		    "  %-12s %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64
+		    " %8" PRIu64 " %8.0f\n",
+		    "send-ACK", hist_quantile(&t->svc, 0.5),
+		    hist_quantile(&t->svc, 0.9), hist_quantile(&t->svc, 0.99),
+		    hist_quantile(&t->svc, 0.999), t->svc.max,
+		    t->svc.n ? (double)t->svc.sum / (double)t->svc.n : 0);
 	if (v != NULL && v->done)
-		fprintf(f, "  %-12s %" PRIu64 " AA-ACKed ids: %" PRIu64
+		fprintf(f,
+		    "  %-12s %" PRIu64 " AA-ACKed ids: %" PRIu64
 		    " stored once, %" PRIu64 " missing, %" PRIu64
 		    " duplicated; this run has %" PRIu64 " rows, %" PRIu64
-		    " ids in labwatch.messages (%" PRIu64 " ids not AA-ACKed)\n",
+		    " ids in labwatch.messages (%" PRIu64
+		    " ids not AA-ACKed)\n",
 		    "verify", v->checked, v->once, v->missing, v->duplicated,
 		    v->run_rows, v->run_distinct,
 		    v->run_distinct - (v->once + v->duplicated));
@@ -1079,29 +1099,32 @@ report(const struct totals *t, const struct verify_result *v)
 	printf(",\"port\":");
 	json_str(stdout, opt.port);
 	printf(",\"tls\":%s,\"connections\":%d,\"loop\":\"%s\",\"rate\":%.0f,"
-	    "\"run_id\":", opt.tls ? "true" : "false", opt.conns,
+	       "\"run_id\":",
+	    opt.tls ? "true" : "false", opt.conns,
 	    opt.rate > 0 ? "open" : "closed", opt.rate);
 	json_str(stdout, opt.run_id);
 	printf(",\"elapsed_s\":%.3f,\"sent\":%" PRIu64 ",\"acked\":%" PRIu64
-	    ",\"accepted\":%" PRIu64 ",\"ack_error\":%" PRIu64
-	    ",\"ack_reject\":%" PRIu64 ",\"ack_bad\":%" PRIu64
-	    ",\"mismatch\":%" PRIu64 ",\"io_errors\":%" PRIu64
-	    ",\"connect_failed\":%d,\"msg_per_s\":%.1f,\"mb_per_s\":%.2f",
+	       ",\"accepted\":%" PRIu64 ",\"ack_error\":%" PRIu64
+	       ",\"ack_reject\":%" PRIu64 ",\"ack_bad\":%" PRIu64
+	       ",\"mismatch\":%" PRIu64 ",\"io_errors\":%" PRIu64
+	       ",\"connect_failed\":%d,\"msg_per_s\":%.1f,\"mb_per_s\":%.2f",
 	    t->elapsed, t->sent, t->acked, t->accepted, t->ack_error,
 	    t->ack_reject, t->ack_bad, t->mismatch, t->io_errors,
 	    t->connect_failed, rate, mbs);
 	printf(",\"latency_us\":{\"p50\":%" PRIu64 ",\"p90\":%" PRIu64
-	    ",\"p99\":%" PRIu64 ",\"p999\":%" PRIu64 ",\"max\":%" PRIu64
-	    ",\"mean\":%.1f}", hist_quantile(h, 0.5), hist_quantile(h, 0.9),
+	       ",\"p99\":%" PRIu64 ",\"p999\":%" PRIu64 ",\"max\":%" PRIu64
+	       ",\"mean\":%.1f}",
+	    hist_quantile(h, 0.5), hist_quantile(h, 0.9),
 	    hist_quantile(h, 0.99), hist_quantile(h, 0.999), h->max,
 	    h->n ? (double)h->sum / (double)h->n : 0);
 	printf(",\"service_us\":{\"p50\":%" PRIu64 ",\"p99\":%" PRIu64
-	    ",\"max\":%" PRIu64 "}", hist_quantile(&t->svc, 0.5),
-	    hist_quantile(&t->svc, 0.99), t->svc.max);
+	       ",\"max\":%" PRIu64 "}",
+	    hist_quantile(&t->svc, 0.5), hist_quantile(&t->svc, 0.99),
+	    t->svc.max);
 	if (v != NULL && v->done)
 		printf(",\"verify\":{\"checked\":%" PRIu64 ",\"once\":%" PRIu64
-		    ",\"missing\":%" PRIu64 ",\"duplicated\":%" PRIu64
-		    ",\"run_rows\":%" PRIu64 ",\"run_ids\":%" PRIu64 "}",
+		       ",\"missing\":%" PRIu64 ",\"duplicated\":%" PRIu64
+		       ",\"run_rows\":%" PRIu64 ",\"run_ids\":%" PRIu64 "}",
 		    v->checked, v->once, v->missing, v->duplicated, v->run_rows,
 		    v->run_distinct);
 	else if (v != NULL) {
@@ -1153,35 +1176,48 @@ tls_setup(void)
 		fatalx("--cert and --key go together");
 	if (opt.cert != NULL &&
 	    (SSL_CTX_use_certificate_chain_file(ssl_ctx, opt.cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(ssl_ctx, opt.key,
-	    SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ssl_ctx) != 1))
+		SSL_CTX_use_PrivateKey_file(ssl_ctx, opt.key,
+		    SSL_FILETYPE_PEM) != 1 ||
+		SSL_CTX_check_private_key(ssl_ctx) != 1))
 		fatalx("%s / %s: cannot load certificate and key", opt.cert,
 		    opt.key);
 }
 
 enum {
-	OPT_TLS = 256, OPT_CA, OPT_CERT, OPT_KEY, OPT_SERVERNAME, OPT_TEMPLATE,
-	OPT_RUNID, OPT_VERIFY, OPT_VERIFY_WAIT, OPT_JSON, OPT_IDLE, OPT_PID, OPT_IDLEWAIT,
-	OPT_TIMEOUT, OPT_HELP,
+	OPT_TLS = 256,
+	OPT_CA,
+	OPT_CERT,
+	OPT_KEY,
+	OPT_SERVERNAME,
+	OPT_TEMPLATE,
+	OPT_RUNID,
+	OPT_VERIFY,
+	OPT_VERIFY_WAIT,
+	OPT_JSON,
+	OPT_IDLE,
+	OPT_PID,
+	OPT_IDLEWAIT,
+	OPT_TIMEOUT,
+	OPT_HELP,
 };
 
 static const struct option longopts[] = {
-	{"tls", no_argument, NULL, OPT_TLS},
-	{"ca", required_argument, NULL, OPT_CA},
-	{"cert", required_argument, NULL, OPT_CERT},
-	{"key", required_argument, NULL, OPT_KEY},
-	{"servername", required_argument, NULL, OPT_SERVERNAME},
-	{"template", required_argument, NULL, OPT_TEMPLATE},
-	{"run-id", required_argument, NULL, OPT_RUNID},
-	{"verify", required_argument, NULL, OPT_VERIFY},
-	{"verify-wait", required_argument, NULL, OPT_VERIFY_WAIT},
-	{"json", no_argument, NULL, OPT_JSON},
-	{"idle", required_argument, NULL, OPT_IDLE},
-	{"pid", required_argument, NULL, OPT_PID},
-	{"idle-wait", required_argument, NULL, OPT_IDLEWAIT},
-	{"timeout", required_argument, NULL, OPT_TIMEOUT},
-	{"help", no_argument, NULL, OPT_HELP},
-	{NULL, 0, NULL, 0},
+	{ "tls", no_argument, NULL, OPT_TLS },
+	{ "ca", required_argument, NULL, OPT_CA },
+	{ "cert", required_argument, NULL, OPT_CERT },
+	{ "key", required_argument, NULL, OPT_KEY },
+	{ "servername", required_argument, NULL, OPT_SERVERNAME },
+	{ "template", required_argument, NULL, OPT_TEMPLATE },
+	{ "run-id", required_argument, NULL, OPT_RUNID },
+	{ "verify", required_argument, NULL, OPT_VERIFY },
+	{ "verify-wait", required_argument, NULL, OPT_VERIFY_WAIT },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "idle", required_argument, NULL, OPT_IDLE },
+	{ "pid", required_argument, NULL, OPT_PID },
+	{ "idle-wait", required_argument, NULL, OPT_IDLEWAIT },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
 };
 
 /* A default run id: short (MSH-10 is 20 characters in v2.5), base 36. */
@@ -1207,8 +1243,8 @@ parse_args(int argc, char **argv)
 	const char *s;
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "h:p:c:n:d:r:", longopts,
-	    NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "h:p:c:n:d:r:", longopts, NULL)) !=
+	    -1) {
 		switch (ch) {
 		case 'h':
 			opt.host = optarg;
@@ -1256,7 +1292,7 @@ parse_args(int argc, char **argv)
 				    !(*s >= 'A' && *s <= 'Z') &&
 				    !(*s >= 'a' && *s <= 'z') && *s != '_')
 					fatalx("run id: letters, digits and "
-					    "_ only");
+					       "_ only");
 			strcpy(opt.run_id, optarg);
 			break;
 		case OPT_VERIFY_WAIT:
@@ -1290,7 +1326,7 @@ parse_args(int argc, char **argv)
 		fatalx("--idle needs --pid");
 	if (opt.idle == 0 && opt.template_path == NULL)
 		fatalx("--template FILE is needed: a corpus from "
-		    "`bench/gen_oru -n 2000 -f raw`");
+		       "`bench/gen_oru -n 2000 -f raw`");
 	if (opt.tls && opt.idle > 0)
 		fatalx("--idle measures plain connections");
 	if (opt.total == 0 && opt.seconds == 0)
@@ -1324,14 +1360,15 @@ main(int argc, char **argv)
 	if (ws == NULL)
 		fatalx("out of memory");
 	if (pthread_barrier_init(&start_barrier, NULL,
-	    (unsigned)opt.conns + 1) != 0 ||
-	    pthread_barrier_init(&go_barrier, NULL, (unsigned)opt.conns + 1) != 0)
+		(unsigned)opt.conns + 1) != 0 ||
+	    pthread_barrier_init(&go_barrier, NULL, (unsigned)opt.conns + 1) !=
+		0)
 		fatalx("pthread_barrier_init failed");
 	for (i = 0; i < opt.conns; i++) {
 		ws[i].idx = i;
 		ws[i].c.fd = -1;
 		if ((rc = pthread_create(&ws[i].tid, NULL, worker_main,
-		    &ws[i])) != 0)
+			 &ws[i])) != 0)
 			fatalx("pthread_create: %s", strerror(rc));
 	}
 	/* Every connection is open (and TLS done) before the clock starts. */
@@ -1380,9 +1417,12 @@ main(int argc, char **argv)
 	report(&t, opt.verify != NULL ? &v : NULL);
 
 	rc = t.connect_failed == 0 && t.io_errors == 0 && t.mismatch == 0 &&
-	    t.ack_bad == 0 && t.ack_error == 0 && t.ack_reject == 0 &&
-	    t.acked > 0 && (opt.verify == NULL || (v.done && v.missing == 0 &&
-	    v.duplicated == 0)) ? 0 : 1;
+		t.ack_bad == 0 && t.ack_error == 0 && t.ack_reject == 0 &&
+		t.acked > 0 &&
+		(opt.verify == NULL ||
+		    (v.done && v.missing == 0 && v.duplicated == 0)) ?
+	    0 :
+	    1;
 	for (i = 0; i < opt.conns; i++) {
 		free(ws[i].ok_seq);
 		free(ws[i].sbuf);

@@ -29,8 +29,8 @@ int cmd_ack(int argc, char **argv);
 
 /* ---- cmd_db.c: what the database commands share ---- */
 
-struct pg_conn;		/* libpq's PGconn */
-struct pg_result;	/* libpq's PGresult */
+struct pg_conn;	  /* libpq's PGconn */
+struct pg_result; /* libpq's PGresult */
 
 /*
  * Connect for command cmd to db (NULL: $LABWATCH_DB, else libpq's
@@ -66,8 +66,8 @@ LW_MUSTCHECK int cli_read_file(const char *path, char **buf, size_t *len);
 struct cli_input {
 	const char *p;
 	size_t len;
-	void *map;	/* the mapping of a regular file, or NULL */
-	char *heap;	/* what was read, for stdin, pipes and devices */
+	void *map;  /* the mapping of a regular file, or NULL */
+	char *heap; /* what was read, for stdin, pipes and devices */
 };
 
 /*
@@ -94,9 +94,10 @@ typedef void cli_message_fn(void *arg, const char *file,
  * read is reported on stderr as "labwatch CMD: FILE: why". Returns 0, or 2
  * when a file could not be read.
  */
-LW_MUSTCHECK int cli_each_message(const char *cmd, char *const *files, int nfiles,
-    const struct hl7_parse_opts *popts, const struct oru_opts *oopts,
-    size_t max_size, cli_message_fn *fn, void *arg);
+LW_MUSTCHECK int cli_each_message(const char *cmd, char *const *files,
+    int nfiles, const struct hl7_parse_opts *popts,
+    const struct oru_opts *oopts, size_t max_size, cli_message_fn *fn,
+    void *arg);
 
 /* Output is handed to stdio in blocks of about this size. */
 #define CLI_FLUSH_BLOCK (1u << 20)
@@ -108,7 +109,7 @@ void cli_flush(struct buf *b, FILE *out, size_t min);
  * Append the JSON object for one extracted message (no newline): the
  * interface `labwatch parse` documents in the README.
  */
-void cli_json_message(struct buf *b, const struct oru_msg *o,
-    const char *file, size_t offset);
+void cli_json_message(struct buf *b, const struct oru_msg *o, const char *file,
+    size_t offset);
 
 #endif

@@ -65,24 +65,28 @@ cmd_ack(int argc, char **argv)
 	}
 	if (optind + 1 != argc || by == NULL || *by == '\0') {
 		if (by == NULL || *by == '\0')
-			fprintf(stderr, "labwatch ack: --by NAME is required\n");
+			fprintf(stderr,
+			    "labwatch ack: --by NAME is required\n");
 		ack_usage(stderr);
 		return 2;
 	}
 	errno = 0;
 	id = strtoll(argv[optind], &end, 10);
 	if (errno != 0 || end == argv[optind] || *end != '\0' || id <= 0) {
-		fprintf(stderr, "labwatch ack: ALERT_ID is a positive number\n");
+		fprintf(stderr,
+		    "labwatch ack: ALERT_ID is a positive number\n");
 		return 2;
 	}
 	if ((c = cli_db_open("ack", db, 1, &rc)) == NULL)
 		return rc;
 	p[0] = argv[optind];
 	p[1] = by;
-	sql = xasprintf("UPDATE alerts a SET state = 'acknowledged', "
+	sql = xasprintf(
+	    "UPDATE alerts a SET state = 'acknowledged', "
 	    "acknowledged_by = $2, acknowledged_at = now() FROM patients p "
 	    "WHERE a.id = $1 AND a.state = 'open' AND p.id = a.patient "
-	    "RETURNING %s", cli_alert_columns);
+	    "RETURNING %s",
+	    cli_alert_columns);
 	r = db_query(c, "acknowledge the alert", sql, 2, p, &cause);
 	free(sql);
 	if (r == NULL) {
@@ -101,9 +105,10 @@ cmd_ack(int argc, char **argv)
 	}
 	PQclear(r);
 	/* Say why nothing changed. */
-	r = db_query(c, "read the alert", "SELECT state, acknowledged_by, "
-	    DB_ISO("acknowledged_at") " FROM alerts WHERE id = $1", 1, p,
-	    &cause);
+	r = db_query(c, "read the alert",
+	    "SELECT state, acknowledged_by, " DB_ISO(
+		"acknowledged_at") " FROM alerts WHERE id = $1",
+	    1, p, &cause);
 	if (r == NULL) {
 		PQfinish(c);
 		return cli_db_fail("ack", cause);
@@ -111,12 +116,14 @@ cmd_ack(int argc, char **argv)
 	if (PQntuples(r) == 0)
 		fprintf(stderr, "labwatch ack: no alert %lld\n", id);
 	else if (!PQgetisnull(r, 0, 1))
-		fprintf(stderr, "labwatch ack: alert %lld is %s (by %s at %s), "
-		    "not open\n", id, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1),
+		fprintf(stderr,
+		    "labwatch ack: alert %lld is %s (by %s at %s), "
+		    "not open\n",
+		    id, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1),
 		    PQgetvalue(r, 0, 2));
 	else
-		fprintf(stderr, "labwatch ack: alert %lld is %s, not open\n", id,
-		    PQgetvalue(r, 0, 0));
+		fprintf(stderr, "labwatch ack: alert %lld is %s, not open\n",
+		    id, PQgetvalue(r, 0, 0));
 	PQclear(r);
 	PQfinish(c);
 	return 1;

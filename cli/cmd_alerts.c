@@ -90,12 +90,13 @@ list(PGconn *c, const char *const *p, struct seen *record,
 	int i;
 
 	sql = xasprintf("SELECT %s FROM alerts a JOIN patients p "
-	    "ON p.id = a.patient "
-	    "WHERE ($1::text = 'all' OR a.state = $1) "
-	    "AND ($2::text IS NULL OR p.patient_id = $2) "
-	    "AND ($3::timestamptz IS NULL OR a.created_at >= $3) "
-	    "AND ($4::bigint[] IS NULL OR a.id = ANY ($4)) "
-	    "ORDER BY a.id", cli_alert_columns);
+			"ON p.id = a.patient "
+			"WHERE ($1::text = 'all' OR a.state = $1) "
+			"AND ($2::text IS NULL OR p.patient_id = $2) "
+			"AND ($3::timestamptz IS NULL OR a.created_at >= $3) "
+			"AND ($4::bigint[] IS NULL OR a.id = ANY ($4)) "
+			"ORDER BY a.id",
+	    cli_alert_columns);
 	r = db_query(c, "read the alerts", sql, 4, p, &cause);
 	free(sql);
 	if (r == NULL)
@@ -107,7 +108,8 @@ list(PGconn *c, const char *const *p, struct seen *record,
 			continue;
 		if (record != NULL) {
 			if (record->n == record->cap) {
-				record->cap = record->cap ? record->cap * 2 : 256;
+				record->cap = record->cap ? record->cap * 2 :
+							    256;
 				record->id = xreallocarray(record->id,
 				    record->cap, sizeof(*record->id));
 			}
@@ -249,7 +251,8 @@ cmd_alerts(int argc, char **argv)
 	for (i = 0; states[i] != NULL && strcmp(states[i], p[0]) != 0; i++)
 		;
 	if (states[i] == NULL) {
-		fprintf(stderr, "labwatch alerts: --state is open, acknowledged, "
+		fprintf(stderr,
+		    "labwatch alerts: --state is open, acknowledged, "
 		    "resolved, retracted or all\n");
 		return 2;
 	}
@@ -259,7 +262,8 @@ cmd_alerts(int argc, char **argv)
 		r = PQexecParams(c, "SELECT $1::timestamptz", 1, NULL, &p[2],
 		    NULL, NULL, 0);
 		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-			fprintf(stderr, "labwatch alerts: --since is not an ISO "
+			fprintf(stderr,
+			    "labwatch alerts: --since is not an ISO "
 			    "8601 time\n");
 			PQclear(r);
 			PQfinish(c);
@@ -268,8 +272,8 @@ cmd_alerts(int argc, char **argv)
 		PQclear(r);
 	}
 	/* LISTEN before the first listing: nothing falls between the two. */
-	if (want_follow && db_exec(c, "listen", "LISTEN labwatch_alert",
-	    &cause) != DB_OK) {
+	if (want_follow &&
+	    db_exec(c, "listen", "LISTEN labwatch_alert", &cause) != DB_OK) {
 		PQfinish(c);
 		return cli_db_fail("alerts", cause);
 	}

@@ -25,11 +25,12 @@
 #define OID_NUMERIC 1700
 #define OID_JSONB 3802
 
-const char cli_alert_columns[] =
-    "a.id, " DB_ISO("a.created_at") " AS created_at, p.patient_id, "
-    "a.protocol, a.kind, a.severity, a.analyte, a.grade, a.summary, a.state, "
-    "a.acknowledged_by, " DB_ISO("a.acknowledged_at") " AS acknowledged_at, "
-    "a.details";
+const char cli_alert_columns[] = "a.id, " DB_ISO(
+    "a.created_at") " AS created_at, p.patient_id, "
+		    "a.protocol, a.kind, a.severity, a.analyte, a.grade, a.summary, a.state, "
+		    "a.acknowledged_by, " DB_ISO(
+			"a.acknowledged_at") " AS acknowledged_at, "
+					     "a.details";
 
 struct pg_conn *
 cli_db_open(const char *cmd, const char *db, int need_schema, int *exit_code)
@@ -49,8 +50,10 @@ cli_db_open(const char *cmd, const char *db, int need_schema, int *exit_code)
 		if (db_schema_ready(c, &ready, &cause) != DB_OK)
 			goto fail;
 		if (!ready) {
-			fprintf(stderr, "labwatch %s: the database has no "
-			    "labwatch schema: run labwatch migrate\n", cmd);
+			fprintf(stderr,
+			    "labwatch %s: the database has no "
+			    "labwatch schema: run labwatch migrate\n",
+			    cmd);
 			*exit_code = 1;
 			PQfinish(c);
 			return NULL;

@@ -29,9 +29,8 @@
 
 #define DEFAULT_PROTOCOL "NCT04933669"
 
-static const char *const phases[] = {
-	"screening", "neoadjuvant", "adjuvant", "off_study", NULL
-};
+static const char *const phases[] = { "screening", "neoadjuvant", "adjuvant",
+	"off_study", NULL };
 
 static void
 enroll_usage(FILE *f)
@@ -72,7 +71,7 @@ baseline_json(const struct rules *r, const char *arg, struct buf *b,
 
 	buf_addc(b, '{');
 	for (item = strtok_r(copy, ",", &save); item != NULL;
-	    item = strtok_r(NULL, ",", &save)) {
+	     item = strtok_r(NULL, ",", &save)) {
 		while (*item == ' ')
 			item++;
 		if ((eq = strchr(item, '=')) == NULL) {
@@ -82,7 +81,8 @@ baseline_json(const struct rules *r, const char *arg, struct buf *b,
 		*eq = '\0';
 		a = rules_analyte_by_name(item);
 		if (a == RULES_NONE) {
-			*why = "unknown analyte (ast alt tbil crea anc plt hgb)";
+			*why =
+			    "unknown analyte (ast alt tbil crea anc plt hgb)";
 			goto fail;
 		}
 		if (seen[a]) {
@@ -168,9 +168,8 @@ static const char enroll_sql[] =
     " baseline = e.baseline || coalesce($5::jsonb, '{}'),"
     " updated_at = now() "
     "RETURNING $6::text AS patient_id, e.protocol, e.phase,"
-    " $7::text AS previous_phase, $7::text IS NULL AS created, "
-    DB_ISO("e.since") " AS since, e.baseline, e.eligibility_status, "
-    DB_ISO("e.updated_at") " AS updated_at";
+    " $7::text AS previous_phase, $7::text IS NULL AS created, " DB_ISO(
+	"e.since") " AS since, e.baseline, e.eligibility_status, " DB_ISO("e.updated_at") " AS updated_at";
 
 /* The enrollment transaction; prints the row. 0, or 1 after an error. */
 static int
@@ -185,9 +184,10 @@ enroll(PGconn *c, const char *id, const char *protocol, const char *phase,
 	if (db_exec(c, "begin", "BEGIN", &cause) != DB_OK)
 		return cli_db_fail("enroll", cause);
 	p[0] = id;
-	r = db_query(c, "insert the patient", "INSERT INTO patients "
-	    "(patient_id) VALUES ($1) ON CONFLICT (patient_id) DO NOTHING", 1,
-	    p, &cause);
+	r = db_query(c, "insert the patient",
+	    "INSERT INTO patients "
+	    "(patient_id) VALUES ($1) ON CONFLICT (patient_id) DO NOTHING",
+	    1, p, &cause);
 	if (r == NULL)
 		goto fail;
 	PQclear(r);
@@ -199,8 +199,10 @@ enroll(PGconn *c, const char *id, const char *protocol, const char *phase,
 	PQclear(r);
 	p[0] = patient;
 	p[1] = protocol;
-	r = db_query(c, "read the enrollment", "SELECT phase FROM enrollments "
-	    "WHERE patient = $1 AND protocol = $2 FOR UPDATE", 2, p, &cause);
+	r = db_query(c, "read the enrollment",
+	    "SELECT phase FROM enrollments "
+	    "WHERE patient = $1 AND protocol = $2 FOR UPDATE",
+	    2, p, &cause);
 	if (r == NULL)
 		goto fail;
 	if (PQntuples(r) == 1)
@@ -257,12 +259,24 @@ cmd_enroll(int argc, char **argv)
 
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'd': db = optarg; break;
-		case 'p': phase = optarg; break;
-		case 'P': protocol = optarg; break;
-		case 's': since = optarg; break;
-		case 'b': baseline = optarg; break;
-		case 'f': pfile = optarg; break;
+		case 'd':
+			db = optarg;
+			break;
+		case 'p':
+			phase = optarg;
+			break;
+		case 'P':
+			protocol = optarg;
+			break;
+		case 's':
+			since = optarg;
+			break;
+		case 'b':
+			baseline = optarg;
+			break;
+		case 'f':
+			pfile = optarg;
+			break;
 		case 'h':
 			enroll_usage(stdout);
 			return 0;
@@ -272,21 +286,24 @@ cmd_enroll(int argc, char **argv)
 		}
 	}
 	if (optind + 1 != argc || phase == NULL) {
-		fprintf(stderr, "labwatch enroll: %s\n", phase == NULL ?
-		    "--phase is required" : "one PATIENT_ID expected");
+		fprintf(stderr, "labwatch enroll: %s\n",
+		    phase == NULL ? "--phase is required" :
+				    "one PATIENT_ID expected");
 		enroll_usage(stderr);
 		return 2;
 	}
 	id = argv[optind];
 	if (!valid_id(id)) {
-		fprintf(stderr, "labwatch enroll: PATIENT_ID must be 1 to 200 "
+		fprintf(stderr,
+		    "labwatch enroll: PATIENT_ID must be 1 to 200 "
 		    "printable characters\n");
 		return 2;
 	}
 	for (i = 0; phases[i] != NULL && strcmp(phases[i], phase) != 0; i++)
 		;
 	if (phases[i] == NULL) {
-		fprintf(stderr, "labwatch enroll: --phase is screening, "
+		fprintf(stderr,
+		    "labwatch enroll: --phase is screening, "
 		    "neoadjuvant, adjuvant or off_study\n");
 		return 2;
 	}
@@ -298,8 +315,8 @@ cmd_enroll(int argc, char **argv)
 	buf_init(&bj);
 	if (baseline != NULL || pfile != NULL) {
 		if (pfile == NULL)
-			pfile = deffile = default_protocol_file(protocol != NULL ?
-			    protocol : DEFAULT_PROTOCOL);
+			pfile = deffile = default_protocol_file(
+			    protocol != NULL ? protocol : DEFAULT_PROTOCOL);
 		if (rules_load(pfile, &rules, &cause) != 0) {
 			fprintf(stderr, "labwatch enroll: %s\n", cause);
 			if (deffile != NULL)
@@ -311,15 +328,17 @@ cmd_enroll(int argc, char **argv)
 		if (protocol == NULL)
 			protocol = rules_protocol_name(rules);
 		else if (strcmp(protocol, rules_protocol_name(rules)) != 0) {
-			fprintf(stderr, "labwatch enroll: --protocol %s but the "
-			    "protocol file is %s\n", protocol,
-			    rules_protocol_name(rules));
+			fprintf(stderr,
+			    "labwatch enroll: --protocol %s but the "
+			    "protocol file is %s\n",
+			    protocol, rules_protocol_name(rules));
 			rc = 2;
 			goto out;
 		}
 		if (baseline != NULL &&
 		    baseline_json(rules, baseline, &bj, &why) != 0) {
-			fprintf(stderr, "labwatch enroll: --baseline: %s\n", why);
+			fprintf(stderr, "labwatch enroll: --baseline: %s\n",
+			    why);
 			rc = 2;
 			goto out;
 		}
@@ -333,7 +352,8 @@ cmd_enroll(int argc, char **argv)
 		r = PQexecParams(c, "SELECT $1::timestamptz", 1, NULL, &since,
 		    NULL, NULL, 0);
 		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-			fprintf(stderr, "labwatch enroll: --since is not an ISO "
+			fprintf(stderr,
+			    "labwatch enroll: --since is not an ISO "
 			    "8601 time (2026-11-20 or 2026-11-20T07:30:00+08:00)"
 			    "\n");
 			PQclear(r);
@@ -343,8 +363,8 @@ cmd_enroll(int argc, char **argv)
 		}
 		PQclear(r);
 	}
-	rc = enroll(c, id, protocol, phase, since, baseline != NULL ? bj.p :
-	    NULL);
+	rc = enroll(c, id, protocol, phase, since,
+	    baseline != NULL ? bj.p : NULL);
 	PQfinish(c);
 out:
 	buf_free(&bj);

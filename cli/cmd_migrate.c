@@ -29,7 +29,8 @@ migrate_usage(FILE *f)
 	    "  --db       libpq connection string (default $LABWATCH_DB, else\n"
 	    "             libpq's defaults)\n"
 	    "  --sql-dir  migrations directory (default $LABWATCH_SQLDIR, else\n"
-	    "             %s/sql)\n", LABWATCH_DATADIR);
+	    "             %s/sql)\n",
+	    LABWATCH_DATADIR);
 }
 
 static void

@@ -140,13 +140,13 @@ cli_json_message(struct buf *b, const struct oru_msg *o, const char *file,
 }
 
 static void
-error_json(struct buf *b, const char *file, size_t offset,
-    const char *reason, int code, const struct hl7_error *err,
-    const char *frame, size_t len)
+error_json(struct buf *b, const char *file, size_t offset, const char *reason,
+    int code, const struct hl7_error *err, const char *frame, size_t len)
 {
 	char cid[128];
-	size_t n = frame ? hl7_ack_recover_control_id(frame, len, cid,
-	    sizeof(cid)) : 0;
+	size_t n = frame ?
+	    hl7_ack_recover_control_id(frame, len, cid, sizeof(cid)) :
+	    0;
 
 	buf_addc(b, '{');
 	json_key(b, "error", true);
@@ -189,7 +189,8 @@ parse_one(void *arg, const char *file, const struct hl7_split_item *it,
 		    it->data, it->len);
 	else if (!ok)
 		error_json(&pc->out, file, it->offset + m->err.offset,
-		    m->err.reason, (int)m->err.code, &m->err, it->data, it->len);
+		    m->err.reason, (int)m->err.code, &m->err, it->data,
+		    it->len);
 	else {
 		cli_json_message(&pc->out, o, file, it->offset);
 		buf_addc(&pc->out, '\n');
@@ -243,7 +244,8 @@ cmd_parse(int argc, char **argv)
 		case 'm':
 			max_size = strtoul(optarg, &end, 10);
 			if (*end != '\0' || max_size == 0) {
-				fprintf(stderr, "labwatch parse: bad --max-size '%s'\n",
+				fprintf(stderr,
+				    "labwatch parse: bad --max-size '%s'\n",
 				    optarg);
 				return 2;
 			}
@@ -259,8 +261,8 @@ cmd_parse(int argc, char **argv)
 	buf_init(&pc.out);
 	pc.status = 0;
 	if (cli_each_message("parse", argv + optind, argc - optind, &popts,
-	    &oopts, max_size, parse_one, &pc) != 0)
-		pc.status = 2;	/* a file could not be read */
+		&oopts, max_size, parse_one, &pc) != 0)
+		pc.status = 2; /* a file could not be read */
 	cli_flush(&pc.out, stdout, 0);
 	if (fflush(stdout) != 0) {
 		fprintf(stderr, "labwatch parse: writing output: %s\n",

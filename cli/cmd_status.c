@@ -65,8 +65,8 @@ status_all(PGconn *c)
 {
 	static const char *const outcomes[] = { "processed", "ignored",
 		"quarantined", NULL };
-	static const char *const kinds[] = { "eligibility", "toxicity",
-		"hold", "resume", "data_quality", NULL };
+	static const char *const kinds[] = { "eligibility", "toxicity", "hold",
+		"resume", "data_quality", NULL };
 	static const char *const phases[] = { "screening", "neoadjuvant",
 		"adjuvant", "off_study", NULL };
 	struct buf b;
@@ -76,20 +76,26 @@ status_all(PGconn *c)
 	buf_init(&b);
 	r = db_query(c, "read the schema version",
 	    "SELECT (SELECT max(version) FROM schema_migrations) AS "
-	    "schema_version, (SELECT " DB_ISO("max(received_at)")
-	    " FROM messages) AS last_message_at", 0, NULL, &cause);
+	    "schema_version, (SELECT " DB_ISO(
+		"max(received_at)") " FROM messages) AS last_message_at",
+	    0, NULL, &cause);
 	if (r == NULL)
 		goto fail;
 	cli_json_row(&b, r, 0);
 	PQclear(r);
-	b.len--;	/* reopen the object */
-	if (counts(c, &b, "messages", "count messages", "SELECT outcome, "
-	    "count(*) FROM messages GROUP BY 1", outcomes, &cause) != 0 ||
-	    counts(c, &b, "open_alerts", "count open alerts", "SELECT kind, "
-	    "count(*) FROM alerts WHERE state = 'open' GROUP BY 1", kinds,
-	    &cause) != 0 ||
-	    counts(c, &b, "enrolled", "count enrollments", "SELECT phase, "
-	    "count(*) FROM enrollments GROUP BY 1", phases, &cause) != 0)
+	b.len--; /* reopen the object */
+	if (counts(c, &b, "messages", "count messages",
+		"SELECT outcome, "
+		"count(*) FROM messages GROUP BY 1",
+		outcomes, &cause) != 0 ||
+	    counts(c, &b, "open_alerts", "count open alerts",
+		"SELECT kind, "
+		"count(*) FROM alerts WHERE state = 'open' GROUP BY 1",
+		kinds, &cause) != 0 ||
+	    counts(c, &b, "enrolled", "count enrollments",
+		"SELECT phase, "
+		"count(*) FROM enrollments GROUP BY 1",
+		phases, &cause) != 0)
 		goto fail;
 	buf_adds(&b, "}\n");
 	cli_flush(&b, stdout, 0);
@@ -112,9 +118,11 @@ status_patient(PGconn *c, const char *id, const char *protocol)
 
 	buf_init(&b);
 	p[0] = id;
-	r = db_query(c, "find the patient", "SELECT id, patient_id, authority, "
-	    DB_ISO("created_at") " AS created_at FROM patients "
-	    "WHERE patient_id = $1", 1, p, &cause);
+	r = db_query(c, "find the patient",
+	    "SELECT id, patient_id, authority, " DB_ISO(
+		"created_at") " AS created_at FROM patients "
+			      "WHERE patient_id = $1",
+	    1, p, &cause);
 	if (r == NULL)
 		goto fail;
 	if (PQntuples(r) == 0) {
@@ -135,12 +143,15 @@ status_patient(PGconn *c, const char *id, const char *protocol)
 
 	p[0] = patient;
 	p[1] = protocol;
-	r = db_query(c, "read the enrollment", "SELECT protocol, phase, "
-	    DB_ISO("since") " AS since, baseline, eligibility_status, "
-	    "hold_state, " DB_ISO("updated_at") " AS updated_at "
-	    "FROM enrollments WHERE patient = $1 "
-	    "AND ($2::text IS NULL OR protocol = $2) "
-	    "ORDER BY updated_at DESC, id DESC LIMIT 1", 2, p, &cause);
+	r = db_query(c, "read the enrollment",
+	    "SELECT protocol, phase, " DB_ISO(
+		"since") " AS since, baseline, eligibility_status, "
+			 "hold_state, " DB_ISO(
+			     "updated_at") " AS updated_at "
+					   "FROM enrollments WHERE patient = $1 "
+					   "AND ($2::text IS NULL OR protocol = $2) "
+					   "ORDER BY updated_at DESC, id DESC LIMIT 1",
+	    2, p, &cause);
 	if (r == NULL)
 		goto fail;
 	json_key(&b, "enrollment", false);
@@ -152,11 +163,13 @@ status_patient(PGconn *c, const char *id, const char *protocol)
 	PQclear(r);
 
 	p[1] = proto != NULL ? proto : protocol;
-	r = db_query(c, "read the eligibility", "SELECT status, "
-	    DB_ISO("evaluated_at") " AS evaluated_at, criteria "
-	    "FROM eligibility WHERE patient = $1 "
-	    "AND ($2::text IS NULL OR protocol = $2) "
-	    "ORDER BY evaluated_at DESC, id DESC LIMIT 1", 2, p, &cause);
+	r = db_query(c, "read the eligibility",
+	    "SELECT status, " DB_ISO(
+		"evaluated_at") " AS evaluated_at, criteria "
+				"FROM eligibility WHERE patient = $1 "
+				"AND ($2::text IS NULL OR protocol = $2) "
+				"ORDER BY evaluated_at DESC, id DESC LIMIT 1",
+	    2, p, &cause);
 	if (r == NULL)
 		goto fail;
 	json_key(&b, "eligibility", false);
@@ -166,9 +179,11 @@ status_patient(PGconn *c, const char *id, const char *protocol)
 		buf_adds(&b, "null");
 	PQclear(r);
 
-	sql = xasprintf("SELECT %s FROM alerts a JOIN patients p "
+	sql = xasprintf(
+	    "SELECT %s FROM alerts a JOIN patients p "
 	    "ON p.id = a.patient WHERE a.patient = $1 AND a.state = 'open' "
-	    "ORDER BY a.id", cli_alert_columns);
+	    "ORDER BY a.id",
+	    cli_alert_columns);
 	r = db_query(c, "read the open alerts", sql, 1, p, &cause);
 	free(sql);
 	if (r == NULL)

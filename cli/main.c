@@ -14,12 +14,17 @@ static const struct {
 	int (*fn)(int, char **);
 	const char *help;
 } commands[] = {
-	{ "parse", cmd_parse, "parse HL7 v2 files and print one JSON line per message" },
-	{ "check", cmd_check, "grade the protocol labs of HL7 files offline (JSON lines)" },
+	{ "parse", cmd_parse,
+	    "parse HL7 v2 files and print one JSON line per message" },
+	{ "check", cmd_check,
+	    "grade the protocol labs of HL7 files offline (JSON lines)" },
 	{ "migrate", cmd_migrate, "apply the database schema migrations" },
-	{ "enroll", cmd_enroll, "register a patient in the protocol, or change their phase" },
-	{ "status", cmd_status, "counts, or one patient's enrollment and open alerts" },
-	{ "alerts", cmd_alerts, "list alerts (JSON lines); --follow waits for new ones" },
+	{ "enroll", cmd_enroll,
+	    "register a patient in the protocol, or change their phase" },
+	{ "status", cmd_status,
+	    "counts, or one patient's enrollment and open alerts" },
+	{ "alerts", cmd_alerts,
+	    "list alerts (JSON lines); --follow waits for new ones" },
 	{ "ack", cmd_ack, "acknowledge an open alert" },
 };
 

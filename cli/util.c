@@ -22,15 +22,18 @@ cli_datadir_hint(const char *cmd, const char *opt)
 	const char *env = getenv("LABWATCH_DATADIR");
 
 	if (env != NULL && *env != '\0')
-		fprintf(stderr, "labwatch %s: the default protocol is looked for "
+		fprintf(stderr,
+		    "labwatch %s: the default protocol is looked for "
 		    "under LABWATCH_DATADIR (%s): set it to a data directory\n"
 		    "  laid out as the installed %s, or give %s FILE\n",
 		    cmd, env, LABWATCH_DATADIR, opt);
 	else
-		fprintf(stderr, "labwatch %s: the default protocol is looked for "
+		fprintf(stderr,
+		    "labwatch %s: the default protocol is looked for "
 		    "under %s (LABWATCH_DATADIR unset);\n"
 		    "  from a source tree, eval \"$(./scripts/demo env)\" "
-		    "first, or give %s FILE\n", cmd, LABWATCH_DATADIR, opt);
+		    "first, or give %s FILE\n",
+		    cmd, LABWATCH_DATADIR, opt);
 }
 
 int

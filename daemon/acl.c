@@ -13,7 +13,8 @@
 
 #include "lib/xmalloc.h"
 
-static const unsigned char v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+static const unsigned char v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff,
+	0xff };
 
 static int
 parse_one(const char *item, struct acl_entry *e, char **cause)
@@ -52,18 +53,23 @@ parse_one(const char *item, struct acl_entry *e, char **cause)
 	if (slash != NULL) {
 		p = slash + 1;
 		if (*p < '0' || *p > '9') {
-			*cause = xasprintf("'%s': prefix length must be a number", item);
+			*cause =
+			    xasprintf("'%s': prefix length must be a number",
+				item);
 			return -1;
 		}
 		bits = strtoul(p, &end, 10);
 		if (*end != '\0') {
-			*cause = xasprintf("'%s': prefix length must be a number", item);
+			*cause =
+			    xasprintf("'%s': prefix length must be a number",
+				item);
 			return -1;
 		}
 		if (e->family == AF_INET && strchr(host, ':') != NULL)
 			bits = bits >= 96 ? bits - 96 : 1000;
 		if (bits > maxbits) {
-			*cause = xasprintf("'%s': prefix length too long", item);
+			*cause = xasprintf("'%s': prefix length too long",
+			    item);
 			return -1;
 		}
 	}
@@ -73,7 +79,8 @@ parse_one(const char *item, struct acl_entry *e, char **cause)
 		if (i * 8 >= e->prefix)
 			e->addr[i] = 0;
 		else if (i * 8 + 8 > e->prefix)
-			e->addr[i] &= (unsigned char)(0xff << (8 - (e->prefix - i * 8)));
+			e->addr[i] &= (unsigned char)(0xff
+			    << (8 - (e->prefix - i * 8)));
 	}
 	return 0;
 }

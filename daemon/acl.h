@@ -13,9 +13,9 @@
 #include "lib/attr.h"
 
 struct acl_entry {
-	int family;			/* AF_INET or AF_INET6 */
-	unsigned char addr[16];		/* network, host bits cleared */
-	unsigned prefix;		/* bits that must match */
+	int family;		/* AF_INET or AF_INET6 */
+	unsigned char addr[16]; /* network, host bits cleared */
+	unsigned prefix;	/* bits that must match */
 };
 
 /* A list of networks; empty allows everyone. Owner: its config; acl_free(). */

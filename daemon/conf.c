@@ -22,12 +22,12 @@
 #endif
 
 enum config_type {
-	CF_STR,		/* char *, checked by the key's check function if any */
-	CF_BOOL,	/* bool: yes/no, true/false, on/off, 1/0 */
-	CF_INT,		/* int64_t in [min, max] */
-	CF_SIZE,	/* int64_t bytes: 65536, 64k, 8M, 1G (binary units) */
-	CF_SECS,	/* int64_t seconds: 30, 30s, 5m, 1h */
-	CF_ENUM,	/* int: index of the value in enums */
+	CF_STR,	 /* char *, checked by the key's check function if any */
+	CF_BOOL, /* bool: yes/no, true/false, on/off, 1/0 */
+	CF_INT,	 /* int64_t in [min, max] */
+	CF_SIZE, /* int64_t bytes: 65536, 64k, 8M, 1G (binary units) */
+	CF_SECS, /* int64_t seconds: 30, 30s, 5m, 1h */
+	CF_ENUM, /* int: index of the value in enums */
 };
 
 struct config_key {
@@ -37,7 +37,7 @@ struct config_key {
 	bool reload;
 	size_t off;
 	int64_t min, max;
-	const char *enums;	/* CF_ENUM: "a|b|c" */
+	const char *enums; /* CF_ENUM: "a|b|c" */
 	/* CF_STR: validate value and set derived fields; -1 and *cause on error */
 	int (*check)(struct config *, const char *, char **);
 	const char *help;
@@ -64,133 +64,130 @@ static int check_token(struct config *, const char *, char **);
 static const struct config_key keys[] = {
 	/* network */
 	{ "listen", CF_STR, "0.0.0.0:2575", false, OFF(listen), 0, 0, NULL,
-	  check_listen,
-	  "Plain MLLP listeners: comma-separated host:port ([v6addr]:port for\n"
-	  "IPv6, *:port or :port for every address). Empty: no plain listener." },
+	    check_listen,
+	    "Plain MLLP listeners: comma-separated host:port ([v6addr]:port for\n"
+	    "IPv6, *:port or :port for every address). Empty: no plain listener." },
 	{ "tls_listen", CF_STR, "", false, OFF(tls_listen), 0, 0, NULL,
-	  check_tls_listen,
-	  "MLLP over TLS listeners, same syntax (2576 is the usual port).\n"
-	  "Empty: no TLS listener. Needs tls_cert and tls_key." },
+	    check_tls_listen,
+	    "MLLP over TLS listeners, same syntax (2576 is the usual port).\n"
+	    "Empty: no TLS listener. Needs tls_cert and tls_key." },
 	{ "tls_cert", CF_STR, "", true, OFF(tls_cert), 0, 0, NULL, NULL,
-	  "Server certificate chain (PEM), read again on SIGHUP." },
+	    "Server certificate chain (PEM), read again on SIGHUP." },
 	{ "tls_key", CF_STR, "", true, OFF(tls_key), 0, 0, NULL, NULL,
-	  "Private key of tls_cert (PEM), read again on SIGHUP." },
+	    "Private key of tls_cert (PEM), read again on SIGHUP." },
 	{ "tls_ca", CF_STR, "", true, OFF(tls_ca), 0, 0, NULL, NULL,
-	  "CA certificates (PEM) that client certificates must chain to." },
+	    "CA certificates (PEM) that client certificates must chain to." },
 	{ "tls_verify_client", CF_ENUM, "none", true, OFF(tls_verify_client), 0,
-	  0, "none|optional|require", NULL,
-	  "Client certificates: none (not asked), optional (checked when sent),\n"
-	  "require (a valid one or no connection). TLS 1.2 is the minimum." },
-	{ "tls_allowed_subjects", CF_STR, "", true, OFF(tls_allowed_subjects), 0,
-	  0, NULL, check_subjects,
-	  "Client certificates accepted, comma-separated: CN=name matches the\n"
-	  "subject's common name; a whole subject in OpenSSL's one-line form\n"
-	  "(/C=FR/O=Hospital/CN=lis01) must match exactly. Empty: any valid\n"
-	  "certificate. Needs tls_verify_client optional or require." },
+	    0, "none|optional|require", NULL,
+	    "Client certificates: none (not asked), optional (checked when sent),\n"
+	    "require (a valid one or no connection). TLS 1.2 is the minimum." },
+	{ "tls_allowed_subjects", CF_STR, "", true, OFF(tls_allowed_subjects),
+	    0, 0, NULL, check_subjects,
+	    "Client certificates accepted, comma-separated: CN=name matches the\n"
+	    "subject's common name; a whole subject in OpenSSL's one-line form\n"
+	    "(/C=FR/O=Hospital/CN=lis01) must match exactly. Empty: any valid\n"
+	    "certificate. Needs tls_verify_client optional or require." },
 	{ "allow", CF_STR, "", true, OFF(allow), 0, 0, NULL, check_allow,
-	  "Peers allowed to connect (plain and TLS), comma-separated IPv4/IPv6\n"
-	  "addresses or CIDR networks (10.0.0.0/8, 2001:db8::/32). Others are\n"
-	  "closed before anything is read. Empty: everyone." },
+	    "Peers allowed to connect (plain and TLS), comma-separated IPv4/IPv6\n"
+	    "addresses or CIDR networks (10.0.0.0/8, 2001:db8::/32). Others are\n"
+	    "closed before anything is read. Empty: everyone." },
 	{ "max_connections", CF_INT, "4096", true, OFF(max_connections), 1,
-	  100000, NULL, NULL,
-	  "Connections open at once (plain and TLS); more are closed at accept.\n"
-	  "Set well above what the laboratory needs, so that slow or idle\n"
-	  "connections from many addresses cannot take every slot: at the\n"
-	  "deadlines below each costs about 14 KiB (plain) until it is closed.\n"
-	  "labwatchd raises its open-file soft limit to fit, and warns when\n"
-	  "the hard limit (LimitNOFILE=) is too low." },
+	    100000, NULL, NULL,
+	    "Connections open at once (plain and TLS); more are closed at accept.\n"
+	    "Set well above what the laboratory needs, so that slow or idle\n"
+	    "connections from many addresses cannot take every slot: at the\n"
+	    "deadlines below each costs about 14 KiB (plain) until it is closed.\n"
+	    "labwatchd raises its open-file soft limit to fit, and warns when\n"
+	    "the hard limit (LimitNOFILE=) is too low." },
 	{ "max_connections_per_peer", CF_INT, "16", true,
-	  OFF(max_connections_per_peer), 1, 100000, NULL, NULL,
-	  "Connections open at once from one peer address (a connection whose\n"
-	  "peer has closed, waiting only to write its last ACKs, does not count)." },
+	    OFF(max_connections_per_peer), 1, 100000, NULL, NULL,
+	    "Connections open at once from one peer address (a connection whose\n"
+	    "peer has closed, waiting only to write its last ACKs, does not count)." },
 	{ "start_timeout", CF_SECS, "60s", true, OFF(start_timeout), 1, 86400,
-	  NULL, NULL,
-	  "Close a new connection whose first frame has not started (0x0B) this\n"
-	  "long after it was accepted, TLS handshake included; bytes outside\n"
-	  "frames do not count (idle or junk-sending peers)." },
+	    NULL, NULL,
+	    "Close a new connection whose first frame has not started (0x0B) this\n"
+	    "long after it was accepted, TLS handshake included; bytes outside\n"
+	    "frames do not count (idle or junk-sending peers)." },
 	{ "idle_timeout", CF_SECS, "300s", true, OFF(idle_timeout), 0,
-	  7 * 86400, NULL, NULL,
-	  "Close a connection with no frame received, nothing in flight and no\n"
-	  "ACK taken by the peer for this long (bytes outside frames do not\n"
-	  "count). 0: never." },
+	    7 * 86400, NULL, NULL,
+	    "Close a connection with no frame received, nothing in flight and no\n"
+	    "ACK taken by the peer for this long (bytes outside frames do not\n"
+	    "count). 0: never." },
 	{ "frame_timeout", CF_SECS, "30s", true, OFF(frame_timeout), 1, 86400,
-	  NULL, NULL,
-	  "A whole frame must arrive within this long of its first byte, however\n"
-	  "steadily its bytes trickle in (slowloris); the TLS handshake too.\n"
-	  "The connection is then closed and the partial frame kept as abandoned." },
-	{ "max_message_size", CF_SIZE, "8M", true, OFF(max_message_size), 4 * KiB,
-	  GiB, NULL, NULL,
-	  "Largest frame stored as a message; a longer one is answered AR and\n"
-	  "kept in quarantine by its start, and the connection stays usable.\n"
-	  "Applies to connections opened after a reload." },
+	    NULL, NULL,
+	    "A whole frame must arrive within this long of its first byte, however\n"
+	    "steadily its bytes trickle in (slowloris); the TLS handshake too.\n"
+	    "The connection is then closed and the partial frame kept as abandoned." },
+	{ "max_message_size", CF_SIZE, "8M", true, OFF(max_message_size),
+	    4 * KiB, GiB, NULL, NULL,
+	    "Largest frame stored as a message; a longer one is answered AR and\n"
+	    "kept in quarantine by its start, and the connection stays usable.\n"
+	    "Applies to connections opened after a reload." },
 	{ "output_buffer_max", CF_SIZE, "256k", true, OFF(output_buffer_max),
-	  4 * KiB, GiB, NULL, NULL,
-	  "ACK bytes waiting for a peer that does not read them; above this,\n"
-	  "the daemon stops reading from that peer until they drain." },
-	{ "max_inflight", CF_INT, "256", true, OFF(max_inflight), 1, 100000, NULL,
-	  NULL,
-	  "Frames of one connection waiting to become durable; above this, the\n"
-	  "daemon stops reading from that connection until ACKs go out." },
+	    4 * KiB, GiB, NULL, NULL,
+	    "ACK bytes waiting for a peer that does not read them; above this,\n"
+	    "the daemon stops reading from that peer until they drain." },
+	{ "max_inflight", CF_INT, "256", true, OFF(max_inflight), 1, 100000,
+	    NULL, NULL,
+	    "Frames of one connection waiting to become durable; above this, the\n"
+	    "daemon stops reading from that connection until ACKs go out." },
 
 	/* store */
 	{ "db", CF_STR, "dbname=labwatch", false, OFF(db), 0, 0, NULL, NULL,
-	  "[store]\n"
-	  "PostgreSQL connection string (libpq conninfo or URI). When the\n"
-	  "database cannot be reached, messages are spooled and ACKed." },
+	    "[store]\n"
+	    "PostgreSQL connection string (libpq conninfo or URI). When the\n"
+	    "database cannot be reached, messages are spooled and ACKed." },
 	{ "migrate", CF_BOOL, "yes", false, OFF(migrate), 0, 0, NULL, NULL,
-	  "Apply pending schema migrations at start." },
+	    "Apply pending schema migrations at start." },
 	{ "sql_dir", CF_STR, "", false, OFF(sql_dir), 0, 0, NULL, NULL,
-	  "Directory of the NNN_*.sql migrations. Empty: the installed ones\n"
-	  "($(datadir)/labwatch/sql)." },
+	    "Directory of the NNN_*.sql migrations. Empty: the installed ones\n"
+	    "($(datadir)/labwatch/sql)." },
 	{ "protocol", CF_STR, "", true, OFF(protocol), 0, 0, NULL, NULL,
-	  "Rules protocol file, read again on SIGHUP. Empty: the installed\n"
-	  "$(datadir)/labwatch/rules/protocols/nct04933669.conf." },
-	{ "spool_path", CF_STR, "/var/lib/labwatch/spool", false, OFF(spool_path),
-	  0, 0, NULL, NULL,
-	  "Spool file, in the state directory: messages fsync'ed here while\n"
-	  "PostgreSQL is down, drained in order when it is back." },
+	    "Rules protocol file, read again on SIGHUP. Empty: the installed\n"
+	    "$(datadir)/labwatch/rules/protocols/nct04933669.conf." },
+	{ "spool_path", CF_STR, "/var/lib/labwatch/spool", false,
+	    OFF(spool_path), 0, 0, NULL, NULL,
+	    "Spool file, in the state directory: messages fsync'ed here while\n"
+	    "PostgreSQL is down, drained in order when it is back." },
 	{ "spool_max_bytes", CF_SIZE, "1G", false, OFF(spool_max_bytes), MiB,
-	  INT64_MAX, NULL, NULL,
-	  "When the spool holds this much, messages are answered AR (resend\n"
-	  "later), never dropped." },
+	    INT64_MAX, NULL, NULL,
+	    "When the spool holds this much, messages are answered AR (resend\n"
+	    "later), never dropped." },
 	{ "batch_max", CF_INT, "256", false, OFF(batch_max), 1, 100000, NULL,
-	  NULL,
-	  "Messages per transaction at most (group commit)." },
+	    NULL, "Messages per transaction at most (group commit)." },
 	{ "max_observations", CF_INT, "10000", false, OFF(max_observations), 1,
-	  1000000, NULL, NULL,
-	  "OBX segments per message at most. A message with more is answered\n"
-	  "AE and kept in quarantine with the reason: storing it would hold\n"
-	  "up every other sender's ACKs (about 20 us per OBX)." },
+	    1000000, NULL, NULL,
+	    "OBX segments per message at most. A message with more is answered\n"
+	    "AE and kept in quarantine with the reason: storing it would hold\n"
+	    "up every other sender's ACKs (about 20 us per OBX)." },
 	{ "app_name", CF_STR, "LABWATCH", false, OFF(app_name), 0, 0, NULL,
-	  check_token,
-	  "MSH-3 of ACKs when the message's MSH-5 is empty." },
+	    check_token, "MSH-3 of ACKs when the message's MSH-5 is empty." },
 	{ "facility", CF_STR, "LABWATCH", false, OFF(facility), 0, 0, NULL,
-	  check_token,
-	  "MSH-4 of ACKs when the message's MSH-6 is empty." },
+	    check_token, "MSH-4 of ACKs when the message's MSH-6 is empty." },
 	{ "id_type", CF_STR, "MR", false, OFF(id_type), 0, 0, NULL, check_token,
-	  "PID-3 identifier type code (CX-5) that names the patient; when no\n"
-	  "repetition has it, the first one does." },
+	    "PID-3 identifier type code (CX-5) that names the patient; when no\n"
+	    "repetition has it, the first one does." },
 	{ "default_charset", CF_STR, "ASCII", false, OFF(default_charset), 0, 0,
-	  NULL, check_charset,
-	  "Character set of messages without MSH-18 (an MSH-18 value such as\n"
-	  "ASCII, 8859/1, UNICODE UTF-8)." },
-	{ "refuse_other_types", CF_BOOL, "no", false, OFF(refuse_other_types), 0,
-	  0, NULL, NULL,
-	  "Messages other than ORU^R01: no stores and ACKs them AA as ignored;\n"
-	  "yes answers AR with ERR 200 (and keeps them in quarantine)." },
+	    NULL, check_charset,
+	    "Character set of messages without MSH-18 (an MSH-18 value such as\n"
+	    "ASCII, 8859/1, UNICODE UTF-8)." },
+	{ "refuse_other_types", CF_BOOL, "no", false, OFF(refuse_other_types),
+	    0, 0, NULL, NULL,
+	    "Messages other than ORU^R01: no stores and ACKs them AA as ignored;\n"
+	    "yes answers AR with ERR 200 (and keeps them in quarantine)." },
 	{ "timezone", CF_STR, "local", false, OFF(timezone), 0, 0, NULL,
-	  check_timezone,
-	  "Time zone of HL7 times written without a UTC offset: UTC, +HH:MM,\n"
-	  "-HHMM, a zone name (Europe/Paris) or local. A zone name's offset is\n"
-	  "taken when the daemon starts." },
+	    check_timezone,
+	    "Time zone of HL7 times written without a UTC offset: UTC, +HH:MM,\n"
+	    "-HHMM, a zone name (Europe/Paris) or local. A zone name's offset is\n"
+	    "taken when the daemon starts." },
 
 	/* operations */
 	{ "log_level", CF_ENUM, "info", true, OFF(log_level), 0, 0,
-	  "error|warn|info|debug", NULL,
-	  "[operations]\n"
-	  "Least important messages logged: error, warn, info or debug." },
+	    "error|warn|info|debug", NULL,
+	    "[operations]\n"
+	    "Least important messages logged: error, warn, info or debug." },
 	{ "watchdog", CF_BOOL, "yes", false, OFF(watchdog), 0, 0, NULL, NULL,
-	  "Ping systemd's watchdog (WatchdogSec= in the unit) from the event loop." },
+	    "Ping systemd's watchdog (WatchdogSec= in the unit) from the event loop." },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -250,9 +247,9 @@ static int
 parse_size(const char *v, int64_t *out)
 {
 	static const char *const u[] = { "", "b", "k", "kb", "kib", "m", "mb",
-	    "mib", "g", "gb", "gib", NULL };
+		"mib", "g", "gb", "gib", NULL };
 	static const int64_t s[] = { 1, 1, KiB, KiB, KiB, MiB, MiB, MiB, GiB,
-	    GiB, GiB };
+		GiB, GiB };
 
 	return parse_scaled(v, u, s, out);
 }
@@ -260,7 +257,8 @@ parse_size(const char *v, int64_t *out)
 static int
 parse_secs(const char *v, int64_t *out)
 {
-	static const char *const u[] = { "", "s", "sec", "m", "min", "h", NULL };
+	static const char *const u[] = { "", "s", "sec", "m", "min", "h",
+		NULL };
 	static const int64_t s[] = { 1, 1, 1, 60, 60, 3600 };
 
 	return parse_scaled(v, u, s, out);
@@ -330,21 +328,24 @@ set_value(struct config *cfg, const struct config_key *k, const char *v,
 	case CF_INT:
 	case CF_SIZE:
 	case CF_SECS:
-		if ((k->type == CF_INT ? parse_scaled(v,
-		    (const char *const[]){ "", NULL }, (const int64_t[]){ 1 }, &n) :
-		    k->type == CF_SIZE ? parse_size(v, &n) : parse_secs(v, &n)) == -1)
+		if ((k->type == CF_INT ?
+			    parse_scaled(v, (const char *const[]){ "", NULL },
+				(const int64_t[]){ 1 }, &n) :
+			    k->type == CF_SIZE ? parse_size(v, &n) :
+						 parse_secs(v, &n)) == -1)
 			break;
 		if (n < k->min || n > k->max) {
 			*cause = xasprintf("%s = %s: must be between %" PRId64
-			    " and %" PRId64, k->name, v, k->min, k->max);
+					   " and %" PRId64,
+			    k->name, v, k->min, k->max);
 			return -1;
 		}
 		*(int64_t *)(void *)(base + k->off) = n;
 		return 0;
 	case CF_ENUM:
 		if ((i = enum_index(k->enums, v)) == -1) {
-			*cause = xasprintf("%s = %s: must be one of %s", k->name, v,
-			    k->enums);
+			*cause = xasprintf("%s = %s: must be one of %s",
+			    k->name, v, k->enums);
 			return -1;
 		}
 		*(int *)(void *)(base + k->off) = i;
@@ -403,14 +404,16 @@ parse_addrs(const char *v, struct config_addr **out, size_t *nout, char **cause)
 				goto bad;
 			colon = hend + 1;
 		} else if (colon == NULL || strchr(item, ':') != colon) {
-			goto bad;	/* a bare IPv6 address needs brackets */
+			goto bad; /* a bare IPv6 address needs brackets */
 		}
 		port = strtoul(colon + 1, &end, 10);
-		if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || port > 65535)
+		if (colon[1] < '0' || colon[1] > '9' || *end != '\0' ||
+		    port > 65535)
 			goto bad;
 		a = xreallocarray(a, n + 1, sizeof(*a));
 		if (item[0] == '[')
-			a[n].host = xstrndup(item + 1, (size_t)(colon - 1 - (item + 1)));
+			a[n].host = xstrndup(item + 1,
+			    (size_t)(colon - 1 - (item + 1)));
 		else
 			a[n].host = xstrndup(item, (size_t)(colon - item));
 		if (strcmp(a[n].host, "*") == 0)
@@ -420,8 +423,10 @@ parse_addrs(const char *v, struct config_addr **out, size_t *nout, char **cause)
 		free(item);
 		continue;
 bad:
-		*cause = xasprintf("'%s' is not host:port (IPv6 as [addr]:port, "
-		    "port 0-65535)", item);
+		*cause =
+		    xasprintf("'%s' is not host:port (IPv6 as [addr]:port, "
+			      "port 0-65535)",
+			item);
 		free(item);
 		addrs_free(a, n);
 		return -1;
@@ -493,8 +498,10 @@ check_subjects(struct config *cfg, const char *v, char **cause)
 			len--;
 		if (!(len > 3 && strncmp(p, "CN=", 3) == 0) &&
 		    !(len > 1 && p[0] == '/' && memchr(p, '=', len) != NULL)) {
-			*cause = xasprintf("'%.*s' is neither CN=name nor a /X=../CN=.. "
-			    "subject", (int)len, p);
+			*cause = xasprintf(
+			    "'%.*s' is neither CN=name nor a /X=../CN=.. "
+			    "subject",
+			    (int)len, p);
 			strv_free(s, n);
 			return -1;
 		}
@@ -524,8 +531,8 @@ parse_offset(const char *v, int *out)
 	if (*v == ':')
 		v++;
 	if (*v != '\0') {
-		if (!isdigit((unsigned char)v[0]) || !isdigit((unsigned char)v[1]) ||
-		    v[2] != '\0')
+		if (!isdigit((unsigned char)v[0]) ||
+		    !isdigit((unsigned char)v[1]) || v[2] != '\0')
 			return -1;
 		m = (v[0] - '0') * 10 + (v[1] - '0');
 	}
@@ -578,8 +585,8 @@ check_timezone(struct config *cfg, const char *v, char **cause)
 	}
 	if (v[0] == '+' || v[0] == '-') {
 		if (parse_offset(v, &off) == -1) {
-			*cause = xasprintf("timezone = %s: an offset is +HH:MM or -HHMM",
-			    v);
+			*cause = xasprintf(
+			    "timezone = %s: an offset is +HH:MM or -HHMM", v);
 			return -1;
 		}
 		cfg->tz_offset_min = off;
@@ -590,8 +597,10 @@ check_timezone(struct config *cfg, const char *v, char **cause)
 	if (v[0] == '\0' || strstr(v, "..") != NULL || v[0] == '/' ||
 	    stat(file, &st) == -1 || !S_ISREG(st.st_mode)) {
 		free(file);
-		*cause = xasprintf("timezone = %s: not UTC, local, an offset or a "
-		    "zone in /usr/share/zoneinfo", v);
+		*cause =
+		    xasprintf("timezone = %s: not UTC, local, an offset or a "
+			      "zone in /usr/share/zoneinfo",
+			v);
 		return -1;
 	}
 	free(file);
@@ -607,7 +616,8 @@ check_charset(struct config *cfg, const char *v, char **cause)
 
 	(void)cfg;
 	if (hl7_charset_lookup(v, strlen(v), &cs, iconv_name) == -1) {
-		*cause = xasprintf("default_charset = %s: unknown character set", v);
+		*cause =
+		    xasprintf("default_charset = %s: unknown character set", v);
 		return -1;
 	}
 	return 0;
@@ -622,8 +632,10 @@ check_token(struct config *cfg, const char *v, char **cause)
 	(void)cfg;
 	for (p = v; *p != '\0'; p++)
 		if (strchr("|^~\\&#", *p) != NULL || (unsigned char)*p < 0x20) {
-			*cause = xasprintf("'%s' holds an HL7 delimiter or a control "
-			    "character", v);
+			*cause = xasprintf(
+			    "'%s' holds an HL7 delimiter or a control "
+			    "character",
+			    v);
 			return -1;
 		}
 	return 0;
@@ -655,7 +667,7 @@ config_init(struct config *cfg)
 	for (i = 0; i < NKEYS; i++)
 		if (set_value(cfg, &keys[i], keys[i].def, &cause) == -1)
 			fatalx("config: the default of %s is refused (%s)",
-			    keys[i].name, cause);	/* a bug in the table */
+			    keys[i].name, cause); /* a bug in the table */
 }
 
 void
@@ -715,7 +727,8 @@ check_together(struct config *cfg, struct reporter *r)
 
 #define LINE(name) (key_find(name, &i) ? cfg->lines[i] : 0)
 	if (cfg->nlisten == 0 && cfg->ntls == 0)
-		report(r, LINE("listen"), "listen and tls_listen are both empty: "
+		report(r, LINE("listen"),
+		    "listen and tls_listen are both empty: "
 		    "nothing to listen on");
 	if (cfg->ntls > 0) {
 		ln = LINE("tls_listen");
@@ -725,17 +738,22 @@ check_together(struct config *cfg, struct reporter *r)
 			report(r, ln, "tls_listen needs tls_key");
 		if (cfg->tls_verify_client != TLS_VERIFY_NONE &&
 		    cfg->tls_ca[0] == '\0')
-			report(r, LINE("tls_verify_client"), "tls_verify_client = "
-			    "%s needs tls_ca", cfg->tls_verify_client ==
-			    TLS_VERIFY_REQUIRE ? "require" : "optional");
+			report(r, LINE("tls_verify_client"),
+			    "tls_verify_client = "
+			    "%s needs tls_ca",
+			    cfg->tls_verify_client == TLS_VERIFY_REQUIRE ?
+				"require" :
+				"optional");
 	}
 	if (cfg->nsubjects > 0 && cfg->tls_verify_client == TLS_VERIFY_NONE)
-		report(r, LINE("tls_allowed_subjects"), "tls_allowed_subjects needs "
+		report(r, LINE("tls_allowed_subjects"),
+		    "tls_allowed_subjects needs "
 		    "tls_verify_client = optional or require");
 	if (cfg->frame_timeout > cfg->idle_timeout && cfg->idle_timeout != 0)
-		report(r, LINE("frame_timeout"), "frame_timeout (%" PRId64 "s) is "
-		    "longer than idle_timeout (%" PRId64 "s)", cfg->frame_timeout,
-		    cfg->idle_timeout);
+		report(r, LINE("frame_timeout"),
+		    "frame_timeout (%" PRId64 "s) is "
+		    "longer than idle_timeout (%" PRId64 "s)",
+		    cfg->frame_timeout, cfg->idle_timeout);
 #undef LINE
 }
 
@@ -773,8 +791,8 @@ load_key(struct config *cfg, struct reporter *r, const struct ini_reader *ini,
 		return;
 	}
 	if (seen[idx]) {
-		report(r, ini->line, "%s set again (first on line %d)", ini->key,
-		    seen[idx]);
+		report(r, ini->line, "%s set again (first on line %d)",
+		    ini->key, seen[idx]);
 		return;
 	}
 	seen[idx] = ini->line;
@@ -787,13 +805,13 @@ load_key(struct config *cfg, struct reporter *r, const struct ini_reader *ini,
 }
 
 static int
-load_stream(struct config *cfg, FILE *f, const char *name,
-    config_report_fn *fn, void *arg)
+load_stream(struct config *cfg, FILE *f, const char *name, config_report_fn *fn,
+    void *arg)
 {
 	struct reporter r = { fn, arg, name, 0 };
 	struct ini_reader ini;
 	enum ini_item it;
-	int *seen = xcalloc(NKEYS, sizeof(*seen));	/* line of first setting */
+	int *seen = xcalloc(NKEYS, sizeof(*seen)); /* line of first setting */
 
 	free(cfg->path);
 	cfg->path = xstrdup(name);
@@ -801,9 +819,12 @@ load_stream(struct config *cfg, FILE *f, const char *name,
 	while ((it = ini_next(&ini)) != INI_END) {
 		if (it == INI_ERROR)
 			report_line(&r, &ini);
-		else if (it == INI_SECTION && strcmp(ini.text, "[labwatchd]") != 0)
-			report(&r, ini.line, "unknown section %s (only "
-			    "[labwatchd])", ini.text);
+		else if (it == INI_SECTION &&
+		    strcmp(ini.text, "[labwatchd]") != 0)
+			report(&r, ini.line,
+			    "unknown section %s (only "
+			    "[labwatchd])",
+			    ini.text);
 		else if (it == INI_KEY)
 			load_key(cfg, &r, &ini, seen);
 	}
@@ -853,12 +874,13 @@ static bool
 value_equal(const struct config *a, const struct config *b,
     const struct config_key *k)
 {
-	const char *pa = (const char *)a + k->off, *pb = (const char *)b + k->off;
+	const char *pa = (const char *)a + k->off,
+		   *pb = (const char *)b + k->off;
 
 	switch (k->type) {
 	case CF_STR:
 		return strcmp(*(char *const *)(const void *)pa,
-		    *(char *const *)(const void *)pb) == 0;
+			   *(char *const *)(const void *)pb) == 0;
 	case CF_BOOL:
 		return *(const bool *)(const void *)pa ==
 		    *(const bool *)(const void *)pb;
@@ -906,9 +928,11 @@ config_keep_static(struct config *next, const struct config *cur,
 		if (keys[i].reload || value_equal(next, cur, &keys[i]))
 			continue;
 		if (fn != NULL) {
-			msg = xasprintf("%s:%d: %s cannot change without a restart; "
-			    "keeping the running value", next->path ? next->path :
-			    "config", next->lines[i], keys[i].name);
+			msg = xasprintf(
+			    "%s:%d: %s cannot change without a restart; "
+			    "keeping the running value",
+			    next->path ? next->path : "config", next->lines[i],
+			    keys[i].name);
 			fn(arg, msg);
 			free(msg);
 		}
@@ -953,8 +977,8 @@ config_print_example(FILE *f)
 			h = *nl ? nl + 1 : nl;
 		}
 		fprintf(f, "# reload: %s\n", keys[i].reload ? "yes" : "no");
-		fprintf(f, "%s =%s%s\n\n", keys[i].name, keys[i].def[0] ? " " : "",
-		    keys[i].def);
+		fprintf(f, "%s =%s%s\n\n", keys[i].name,
+		    keys[i].def[0] ? " " : "", keys[i].def);
 	}
 }
 
@@ -984,5 +1008,6 @@ const char *
 config_protocol(const struct config *cfg)
 {
 	return cfg->protocol[0] ? cfg->protocol :
-	    LABWATCH_DATADIR "/rules/protocols/nct04933669.conf";
+				  LABWATCH_DATADIR
+	    "/rules/protocols/nct04933669.conf";
 }

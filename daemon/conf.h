@@ -28,7 +28,7 @@ enum tls_verify {
 
 /* A "host:port" of listen/tls_listen, split. */
 struct config_addr {
-	char *host;	/* "" means every address */
+	char *host; /* "" means every address */
 	char *port;
 };
 
@@ -38,17 +38,18 @@ struct config {
 	char *listen;
 	char *tls_listen;
 	char *tls_cert, *tls_key, *tls_ca;
-	int tls_verify_client;		/* enum tls_verify */
+	int tls_verify_client; /* enum tls_verify */
 	char *tls_allowed_subjects;
 	char *allow;
 	int64_t max_connections, max_connections_per_peer;
-	int64_t start_timeout, idle_timeout, frame_timeout;	/* seconds; idle 0: none */
+	int64_t start_timeout, idle_timeout,
+	    frame_timeout; /* seconds; idle 0: none */
 	int64_t max_message_size, output_buffer_max, max_inflight;
 
 	/* store */
 	char *db;
 	bool migrate;
-	char *sql_dir, *protocol;	/* "" means the installed default */
+	char *sql_dir, *protocol; /* "" means the installed default */
 	char *spool_path;
 	int64_t spool_max_bytes, batch_max, max_observations;
 	char *app_name, *facility, *id_type, *default_charset;
@@ -56,14 +57,14 @@ struct config {
 	char *timezone;
 
 	/* operations */
-	int log_level;			/* index into "error|warn|info|debug" */
+	int log_level; /* index into "error|warn|info|debug" */
 	bool watchdog;
 
 	/* derived when the keys above are set */
 	struct config_addr *listen_addrs, *tls_addrs;
 	size_t nlisten, ntls;
 	struct acl allow_acl;
-	char **subjects;		/* tls_allowed_subjects, split */
+	char **subjects; /* tls_allowed_subjects, split */
 	size_t nsubjects;
 	int tz_offset_min;
 
@@ -91,11 +92,11 @@ void config_free(struct config *cfg);
  * Read path over the defaults in cfg (config_init first). Every error is
  * reported as "path:line: what"; returns their count (0: cfg is usable).
  */
-LW_MUSTCHECK int config_load(struct config *cfg, const char *path, config_report_fn *report,
-    void *arg);
-/* The same, from text in memory named name (for tests). */
-LW_MUSTCHECK int config_load_string(struct config *cfg, const char *name, const char *text,
+LW_MUSTCHECK int config_load(struct config *cfg, const char *path,
     config_report_fn *report, void *arg);
+/* The same, from text in memory named name (for tests). */
+LW_MUSTCHECK int config_load_string(struct config *cfg, const char *name,
+    const char *text, config_report_fn *report, void *arg);
 /*
  * After a SIGHUP: put back into next the values of keys that cannot change
  * without a restart, reporting each one that the file tried to change.

@@ -76,48 +76,49 @@
 /* Kinds of throttled lines: one budget per peer address and kind. */
 enum conn_line {
 	CL_CONNECTED,
-	CL_ACL,			/* refused: not in allow */
-	CL_MAX_CONN,		/* refused: max_connections */
-	CL_MAX_PEER,		/* refused: max_connections_per_peer */
-	CL_NOT_MLLP,		/* a TLS ClientHello on the plain port */
-	CL_TIMEOUT_START,	/* no frame started in start_timeout; handshake too slow */
-	CL_TIMEOUT_FRAME,	/* a frame not whole within frame_timeout */
-	CL_TIMEOUT_IDLE,	/* idle_timeout, or ACKs not read */
-	CL_ABANDONED,		/* a first frame cut short */
-	CL_CLOSED,		/* the peer closed or reset before any frame */
-	CL_TLS,			/* + enum tls_refusal */
+	CL_ACL,		  /* refused: not in allow */
+	CL_MAX_CONN,	  /* refused: max_connections */
+	CL_MAX_PEER,	  /* refused: max_connections_per_peer */
+	CL_NOT_MLLP,	  /* a TLS ClientHello on the plain port */
+	CL_TIMEOUT_START, /* no frame started in start_timeout; handshake too slow */
+	CL_TIMEOUT_FRAME, /* a frame not whole within frame_timeout */
+	CL_TIMEOUT_IDLE,  /* idle_timeout, or ACKs not read */
+	CL_ABANDONED,	  /* a first frame cut short */
+	CL_CLOSED,	  /* the peer closed or reset before any frame */
+	CL_TLS,		  /* + enum tls_refusal */
 	CL_COUNT = CL_TLS + TLS_REFUSAL_COUNT
 };
 
 enum conn_state {
-	CONN_HANDSHAKE,		/* TLS handshake in progress */
-	CONN_OPEN,		/* reading frames */
-	CONN_DRAINING,		/* not reading; closes when the ACKs due are written */
-	CONN_CLOSED,		/* socket closed; waiting for inflight items */
+	CONN_HANDSHAKE, /* TLS handshake in progress */
+	CONN_OPEN,	/* reading frames */
+	CONN_DRAINING,	/* not reading; closes when the ACKs due are written */
+	CONN_CLOSED,	/* socket closed; waiting for inflight items */
 };
 
 /* One connection. Owner: the daemon's conns list; freed by conn_release(). */
 struct conn {
 	TAILQ_ENTRY(conn) entry;
 	struct daemon *d;
-	struct bufferevent *bev;	/* NULL once CLOSED */
-	struct mllp_framer *fr;		/* created at the first byte */
-	struct event *timer;		/* handshake, frame, idle or drain timeout */
+	struct bufferevent *bev; /* NULL once CLOSED */
+	struct mllp_framer *fr;	 /* created at the first byte */
+	struct event *timer;	 /* handshake, frame, idle or drain timeout */
 	enum conn_state state;
 	bool tls;
-	bool started;		/* a frame has begun (0x0B seen) */
-	bool sniffed;		/* first bytes checked for a TLS ClientHello */
-	int64_t accepted_at;	/* monotonic usec */
-	int64_t frame_start;	/* first byte of the frame in progress; 0 outside frames */
-	int64_t last_activity;	/* accept, a frame completed, ACK bytes taken */
-	bool winding_down;	/* SIGTERM: still read what the peer already sent */
-	bool reading;			/* EV_READ enabled on bev */
-	size_t inflight;		/* items submitted, not come back */
-	size_t max_size;		/* max_message_size when the conn opened */
+	bool started;	     /* a frame has begun (0x0B seen) */
+	bool sniffed;	     /* first bytes checked for a TLS ClientHello */
+	int64_t accepted_at; /* monotonic usec */
+	int64_t
+	    frame_start; /* first byte of the frame in progress; 0 outside frames */
+	int64_t last_activity; /* accept, a frame completed, ACK bytes taken */
+	bool winding_down; /* SIGTERM: still read what the peer already sent */
+	bool reading;	   /* EV_READ enabled on bev */
+	size_t inflight;   /* items submitted, not come back */
+	size_t max_size;   /* max_message_size when the conn opened */
 	uint64_t gen;
 	uint64_t frames;
-	char addr[INET6_ADDRSTRLEN];	/* peer address, for per-peer limits */
-	char peer[64];			/* "addr:port", "+ CN=.." with TLS; log prefix */
+	char addr[INET6_ADDRSTRLEN]; /* peer address, for per-peer limits */
+	char peer[64]; /* "addr:port", "+ CN=.." with TLS; log prefix */
 };
 
 #define conn_error(c, ...) log_peer(LOG_LEVEL_ERROR, (c)->peer, __VA_ARGS__)
@@ -171,8 +172,9 @@ conn_log_report(void *arg, const char *addr, unsigned kind, const char *what,
 {
 	(void)arg;
 	log_peer(kind == CL_CONNECTED ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,
-	    addr != NULL ? addr : "other peers", "%llu more like this in %us: %s",
-	    (unsigned long long)n, secs, what);
+	    addr != NULL ? addr : "other peers",
+	    "%llu more like this in %us: %s", (unsigned long long)n, secs,
+	    what);
 }
 
 void
@@ -238,7 +240,8 @@ static void
 conn_say(struct conn *c, enum conn_line kind, const char *what)
 {
 	if (c->frames == 0)
-		conn_note(c->d, c->addr, c->peer, kind, LOG_LEVEL_INFO, "%s", what);
+		conn_note(c->d, c->addr, c->peer, kind, LOG_LEVEL_INFO, "%s",
+		    what);
 	else
 		conn_info(c, "%s (%llu frames, %zu in flight)", what,
 		    (unsigned long long)c->frames, c->inflight);
@@ -269,12 +272,17 @@ conn_take_pending(struct conn *c, struct evbuffer *buf)
 		if (buf != NULL)
 			(void)evbuffer_read(buf, fd, n);
 		else {
-			snprintf(line, sizeof(line), "%d bytes sent after the "
+			snprintf(line, sizeof(line),
+			    "%d bytes sent after the "
 			    "shutdown began dropped (not ACKed: the peer resends "
-			    "them)", n);
+			    "them)",
+			    n);
 			conn_say(c, CL_CLOSED, line);
-			while (n > 0 && read(fd, discard, (size_t)n <
-			    sizeof(discard) ? (size_t)n : sizeof(discard)) > 0)
+			while (n > 0 &&
+			    read(fd, discard,
+				(size_t)n < sizeof(discard) ?
+				    (size_t)n :
+				    sizeof(discard)) > 0)
 				n -= (int)sizeof(discard);
 		}
 	}
@@ -301,7 +309,8 @@ conn_close(struct conn *c, enum conn_line kind, const char *reason)
 		snprintf(line, sizeof(line), "closed: %s", reason);
 		conn_say(c, kind, line);
 	} else
-		conn_debug(c, "closed (%llu frames)", (unsigned long long)c->frames);
+		conn_debug(c, "closed (%llu frames)",
+		    (unsigned long long)c->frames);
 	bufferevent_free(c->bev);
 	c->bev = NULL;
 	c->reading = false;
@@ -329,14 +338,18 @@ conn_submit(struct conn *c, const struct mllp_frame *fr)
 	switch (fr->kind) {
 	case MLLP_OVERSIZE:
 		d->stats.oversize++;
-		conn_info(c, "frame of %zu bytes over max_message_size (%zu): "
-		    "refused", fr->total, c->max_size);
+		conn_info(c,
+		    "frame of %zu bytes over max_message_size (%zu): "
+		    "refused",
+		    fr->total, c->max_size);
 		break;
 	case MLLP_ABANDONED:
 		d->stats.abandoned++;
 		/* Throttled while it is the conn's first: what a slowloris leaves. */
-		snprintf(line, sizeof(line), "frame cut short after %zu bytes: "
-		    "kept as abandoned", fr->total);
+		snprintf(line, sizeof(line),
+		    "frame cut short after %zu bytes: "
+		    "kept as abandoned",
+		    fr->total);
 		conn_say(c, CL_ABANDONED, line);
 		break;
 	default:
@@ -365,7 +378,8 @@ conn_finish_input(struct conn *c)
 		/* Frames the peer sent before we stopped are in flight too. */
 		if (c->bev != NULL)
 			conn_take_pending(c, bufferevent_get_input(c->bev));
-		c->state = CONN_DRAINING;	/* stops conn_process honouring the caps */
+		c->state =
+		    CONN_DRAINING; /* stops conn_process honouring the caps */
 		conn_process(c);
 	}
 	if (c->fr != NULL && mllp_framer_finish(c->fr, &fr))
@@ -405,16 +419,19 @@ conn_process(struct conn *c)
 		return;
 	while (evbuffer_get_length(in) > 0) {
 		/* While draining, what was read is taken whatever the limits. */
-		if (!draining && (c->inflight >= (size_t)cfg->max_inflight ||
-		    conn_outlen(c) > (size_t)cfg->output_buffer_max))
+		if (!draining &&
+		    (c->inflight >= (size_t)cfg->max_inflight ||
+			conn_outlen(c) > (size_t)cfg->output_buffer_max))
 			break;
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			break;
 		if (c->fr == NULL)
 			c->fr = mllp_framer_new(c->max_size);
 		junk0 = mllp_framer_stats(c->fr)->junk_bytes;
-		used = mllp_framer_feed(c->fr, v.iov_base, v.iov_len, &fr, &got);
-		c->d->stats.junk_bytes += mllp_framer_stats(c->fr)->junk_bytes - junk0;
+		used = mllp_framer_feed(c->fr, v.iov_base, v.iov_len, &fr,
+		    &got);
+		c->d->stats.junk_bytes += mllp_framer_stats(c->fr)->junk_bytes -
+		    junk0;
 		if (got) {
 			conn_submit(c, &fr);
 			c->frame_start = 0;
@@ -451,8 +468,11 @@ conn_arm_timer(struct conn *c)
 		return;
 	}
 	if (c->state == CONN_HANDSHAKE)
-		due = c->accepted_at + (cfg->frame_timeout < cfg->start_timeout ?
-		    cfg->frame_timeout : cfg->start_timeout) * 1000000;
+		due = c->accepted_at +
+		    (cfg->frame_timeout < cfg->start_timeout ?
+			    cfg->frame_timeout :
+			    cfg->start_timeout) *
+			1000000;
 	else if (c->state == CONN_OPEN && c->reading && !c->started)
 		due = c->accepted_at + cfg->start_timeout * 1000000;
 	else if (c->state == CONN_OPEN && c->reading && conn_in_frame(c))
@@ -511,7 +531,7 @@ conn_update(struct conn *c)
 		conn_process(c);
 		if (c->bev != NULL && c->state == CONN_OPEN && c->reading &&
 		    !(c->inflight < (size_t)cfg->max_inflight &&
-		    conn_outlen(c) <= (size_t)cfg->output_buffer_max)) {
+			conn_outlen(c) <= (size_t)cfg->output_buffer_max)) {
 			c->reading = false;
 			bufferevent_disable(c->bev, EV_READ);
 		}
@@ -541,7 +561,8 @@ conn_sniff(struct conn *c)
 	switch (mllp_sniff(head, n > 0 ? (size_t)n : 0)) {
 	case MLLP_SNIFF_TLS:
 		c->d->stats.refused_tls++;
-		conn_close(c, CL_NOT_MLLP, "a TLS ClientHello on the plain MLLP "
+		conn_close(c, CL_NOT_MLLP,
+		    "a TLS ClientHello on the plain MLLP "
 		    "port (TLS is on tls_listen)");
 		return true;
 	case MLLP_SNIFF_MORE:
@@ -590,7 +611,8 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (c->winding_down && c->state == CONN_OPEN) {
 		if (!c->reading) {
-			conn_arm_timer(c);	/* paused by backpressure: not quiet */
+			conn_arm_timer(
+			    c); /* paused by backpressure: not quiet */
 			return;
 		}
 		conn_finish_input(c);
@@ -600,9 +622,11 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	switch (c->state) {
 	case CONN_HANDSHAKE:
 		d->stats.timeouts++;
-		snprintf(why, sizeof(why), "TLS handshake not done within %llds",
+		snprintf(why, sizeof(why),
+		    "TLS handshake not done within %llds",
 		    (long long)(cfg->frame_timeout < cfg->start_timeout ?
-		    cfg->frame_timeout : cfg->start_timeout));
+			    cfg->frame_timeout :
+			    cfg->start_timeout));
 		conn_close(c, CL_TIMEOUT_START, why);
 		return;
 	case CONN_OPEN:
@@ -614,19 +638,23 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 			}
 			d->stats.timeouts++;
 			conn_finish_input(c);
-			conn_close(c, CL_TIMEOUT_IDLE, "peer does not read its ACKs "
+			conn_close(c, CL_TIMEOUT_IDLE,
+			    "peer does not read its ACKs "
 			    "(idle_timeout)");
 			return;
 		}
 		d->stats.timeouts++;
 		if (!c->started) {
-			snprintf(why, sizeof(why), "no frame started within %llds "
-			    "(start_timeout)", (long long)cfg->start_timeout);
+			snprintf(why, sizeof(why),
+			    "no frame started within %llds "
+			    "(start_timeout)",
+			    (long long)cfg->start_timeout);
 			conn_close(c, CL_TIMEOUT_START, why);
 			return;
 		}
 		if (conn_in_frame(c)) {
-			snprintf(why, sizeof(why), "frame not complete %llds after "
+			snprintf(why, sizeof(why),
+			    "frame not complete %llds after "
 			    "its first byte (frame_timeout)",
 			    (long long)cfg->frame_timeout);
 			conn_say(c, CL_TIMEOUT_FRAME, why);
@@ -636,8 +664,10 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 			conn_update(c);
 			return;
 		}
-		conn_close(c, CL_TIMEOUT_IDLE, conn_outlen(c) > 0 ? "peer does "
-		    "not read its ACKs (idle_timeout)" : "idle (idle_timeout)");
+		conn_close(c, CL_TIMEOUT_IDLE,
+		    conn_outlen(c) > 0 ? "peer does "
+					 "not read its ACKs (idle_timeout)" :
+					 "idle (idle_timeout)");
 		return;
 	case CONN_DRAINING:
 		if (c->inflight > 0 && conn_outlen(c) == 0) {
@@ -645,7 +675,8 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		d->stats.timeouts++;
-		conn_close(c, CL_TIMEOUT_IDLE, "peer does not read its ACKs "
+		conn_close(c, CL_TIMEOUT_IDLE,
+		    "peer does not read its ACKs "
 		    "(idle_timeout)");
 		return;
 	case CONN_CLOSED:
@@ -682,7 +713,7 @@ conn_handshake_done(struct conn *c)
 	size_t n, wl;
 
 	if ((r = tls_check_peer(ssl, d->cfg, who, sizeof(who), why,
-	    sizeof(why))) != TLS_ACCEPTED) {
+		 sizeof(why))) != TLS_ACCEPTED) {
 		d->stats.refused_tls++;
 		conn_close(c, CL_TLS + r, why);
 		return;
@@ -739,8 +770,8 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		if (c->tls)
 			n = conn_ssl_errors(c, errs, CONN_SSL_ERRORS);
 		if (c->state == CONN_HANDSHAKE) {
-			r = tls_refusal_of(bufferevent_openssl_get_ssl(c->bev), errs,
-			    n, err, sizeof(err));
+			r = tls_refusal_of(bufferevent_openssl_get_ssl(c->bev),
+			    errs, n, err, sizeof(err));
 			if (r != TLS_REFUSED_CLOSED)
 				c->d->stats.refused_tls++;
 			conn_close(c, CL_TLS + r, err);
@@ -752,7 +783,8 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 				snprintf(err, sizeof(err), "TLS: %s", rs);
 		if (err[0] == '\0')
 			snprintf(err, sizeof(err), "%s",
-			    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+			    evutil_socket_error_to_string(
+				EVUTIL_SOCKET_ERROR()));
 		/* The socket is broken: the partial frame is still accounted for. */
 		if (c->state == CONN_OPEN)
 			conn_finish_input(c);
@@ -772,7 +804,7 @@ conns_from(struct daemon *d, const char *addr)
 	struct conn *c;
 	unsigned n = 0;
 
-	TAILQ_FOREACH(c, &d->conns, entry)
+	TAILQ_FOREACH (c, &d->conns, entry)
 		if ((c->state == CONN_HANDSHAKE || c->state == CONN_OPEN) &&
 		    strcmp(c->addr, addr) == 0)
 			n++;
@@ -786,9 +818,11 @@ sockaddr_port_str(const struct sockaddr *sa, const char *addr, char *out,
 	unsigned port = 0;
 
 	if (sa->sa_family == AF_INET)
-		port = ntohs(((const struct sockaddr_in *)(const void *)sa)->sin_port);
+		port = ntohs(
+		    ((const struct sockaddr_in *)(const void *)sa)->sin_port);
 	else if (sa->sa_family == AF_INET6)
-		port = ntohs(((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
+		port = ntohs(
+		    ((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
 	if (strchr(addr, ':') != NULL)
 		snprintf(out, len, "[%s]:%u", addr, port);
 	else
@@ -809,7 +843,8 @@ conn_socket_options(evutil_socket_t fd)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user, sizeof(user));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user,
+	    sizeof(user));
 }
 
 void
@@ -860,7 +895,7 @@ conn_accept(struct daemon *d, evutil_socket_t fd, const struct sockaddr *sa,
 	c->gen = ++d->conn_gen;
 	c->max_size = (size_t)cfg->max_message_size;
 	c->accepted_at = c->last_activity = mono_usec();
-	c->sniffed = tls;	/* TLS records are not for mllp_sniff() */
+	c->sniffed = tls; /* TLS records are not for mllp_sniff() */
 	snprintf(c->addr, sizeof(c->addr), "%s", addr);
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	if (tls) {
@@ -877,7 +912,8 @@ conn_accept(struct daemon *d, evutil_socket_t fd, const struct sockaddr *sa,
 			bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
 		c->state = CONN_HANDSHAKE;
 	} else {
-		c->bev = bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE);
+		c->bev = bufferevent_socket_new(d->base, fd,
+		    BEV_OPT_CLOSE_ON_FREE);
 		c->state = CONN_OPEN;
 	}
 	if (c->bev == NULL) {
@@ -892,7 +928,8 @@ conn_accept(struct daemon *d, evutil_socket_t fd, const struct sockaddr *sa,
 	TAILQ_INSERT_TAIL(&d->conns, c, entry);
 	d->nsockets++;
 	d->stats.accepted++;
-	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb,
+	    c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	c->reading = true;
 	conn_arm_timer(c);
@@ -912,7 +949,8 @@ conn_write_ack(struct conn *c, const struct store_item *it)
 	struct evbuffer_iovec v;
 	const char *p = it->ack.p ? it->ack.p : "";
 
-	if (evbuffer_reserve_space(out, (ev_ssize_t)(it->ack.len + 3), &v, 1) < 1 ||
+	if (evbuffer_reserve_space(out, (ev_ssize_t)(it->ack.len + 3), &v, 1) <
+		1 ||
 	    v.iov_len < it->ack.len + 3)
 		fatalx("evbuffer_reserve_space failed");
 	v.iov_len = mllp_wrap(p, it->ack.len, v.iov_base);
@@ -959,8 +997,10 @@ conn_completions(struct daemon *d)
 			conn_write_ack(c, it);
 		} else if (it->send_ack) {
 			d->stats.acks_unsent++;
-			conn_info(c, "control id %s is %s, but the peer has gone: "
-			    "ACK not sent", it->control_id[0] ? it->control_id : "-",
+			conn_info(c,
+			    "control id %s is %s, but the peer has gone: "
+			    "ACK not sent",
+			    it->control_id[0] ? it->control_id : "-",
 			    store_outcome_name(it->outcome));
 		}
 		store_item_free(it);

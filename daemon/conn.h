@@ -22,8 +22,8 @@ void conn_log_init(struct daemon *d);
 /* Write the summaries of throttled lines whose window ended; flush: all, and free the throttle. */
 void conn_log_sweep(struct daemon *d, bool flush);
 /* A new connection from a listener: checked against allow and the limits (closed if refused), else served. */
-void conn_accept(struct daemon *d, evutil_socket_t fd, const struct sockaddr *sa,
-    socklen_t salen, bool tls);
+void conn_accept(struct daemon *d, evutil_socket_t fd,
+    const struct sockaddr *sa, socklen_t salen, bool tls);
 /* store_completion_fd() is readable: send the ACKs of the items that came back. */
 void conn_completions(struct daemon *d);
 /* SIGTERM: stop reading everywhere; each conn closes once its ACKs are out. */

@@ -22,33 +22,35 @@ struct throttle;
 /* Counters of the network side (the store counts outcomes). */
 struct daemon_stats {
 	uint64_t accepted;
-	uint64_t refused_acl;		/* not in allow */
-	uint64_t refused_limit;		/* max_connections or per peer */
-	uint64_t refused_tls;		/* handshake failed or subject refused */
+	uint64_t refused_acl;	/* not in allow */
+	uint64_t refused_limit; /* max_connections or per peer */
+	uint64_t refused_tls;	/* handshake failed or subject refused */
 	uint64_t frames, oversize, abandoned;
-	uint64_t junk_bytes;		/* outside frames, reported by the framer */
+	uint64_t junk_bytes; /* outside frames, reported by the framer */
 	uint64_t acks_sent;
-	uint64_t acks_unsent;		/* durable, but the peer had gone */
-	uint64_t timeouts;		/* idle, frame or handshake */
+	uint64_t acks_unsent; /* durable, but the peer had gone */
+	uint64_t timeouts;    /* idle, frame or handshake */
 };
 
 struct daemon {
 	struct event_base *base;
-	struct config *cfg;		/* the running configuration; replaced on SIGHUP */
+	struct config *cfg; /* the running configuration; replaced on SIGHUP */
 	char *config_path;
 	struct store *store;
-	SSL_CTX *tls_ctx;		/* for new TLS connections; NULL without tls_listen */
+	SSL_CTX *tls_ctx; /* for new TLS connections; NULL without tls_listen */
 
-	struct listener **listeners;	/* owned by listener.c */
+	struct listener **listeners; /* owned by listener.c */
 	size_t nlisteners;
 
-	TAILQ_HEAD(, conn) conns;	/* every conn not yet freed, owned by conn.c */
-	unsigned nsockets;		/* conns whose socket is open */
-	uint64_t conn_gen;		/* numbers conns, checked when items come back */
+	TAILQ_HEAD(, conn)
+	conns;		   /* every conn not yet freed, owned by conn.c */
+	unsigned nsockets; /* conns whose socket is open */
+	uint64_t conn_gen; /* numbers conns, checked when items come back */
 
 	struct daemon_stats stats;
-	struct throttle *throttle;	/* budgets of connection log lines, owned by conn.c */
-	bool stopping;			/* SIGTERM seen: no new connections */
+	struct throttle
+	    *throttle; /* budgets of connection log lines, owned by conn.c */
+	bool stopping; /* SIGTERM seen: no new connections */
 };
 
 #endif

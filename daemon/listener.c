@@ -28,9 +28,9 @@
 struct listener {
 	struct daemon *d;
 	struct evconnlistener *l;
-	struct event *retry;		/* re-enables accept after EMFILE and the like */
+	struct event *retry; /* re-enables accept after EMFILE and the like */
 	bool tls;
-	char name[80];			/* "127.0.0.1:2575" */
+	char name[80]; /* "127.0.0.1:2575" */
 };
 
 static void
@@ -70,11 +70,13 @@ listener_error_cb(struct evconnlistener *el, void *arg)
 static void
 addr_name(const struct sockaddr *sa, char *out, size_t len)
 {
-	char host[INET6_ADDRSTRLEN], serv[8];	/* numeric forms only */
+	char host[INET6_ADDRSTRLEN], serv[8]; /* numeric forms only */
 
-	if (getnameinfo(sa, sa->sa_family == AF_INET6 ?
-	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in), host,
-	    sizeof(host), serv, sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+	if (getnameinfo(sa,
+		sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+					    sizeof(struct sockaddr_in),
+		host, sizeof(host), serv, sizeof(serv),
+		NI_NUMERICHOST | NI_NUMERICSERV) != 0)
 		snprintf(out, len, "?");
 	else if (sa->sa_family == AF_INET6)
 		snprintf(out, len, "[%s]:%s", host, serv);
@@ -93,13 +95,14 @@ listener_bind(struct daemon *d, const struct addrinfo *ai, bool tls,
 	int fd, one = 1;
 
 	addr_name(ai->ai_addr, name, sizeof(name));
-	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    ai->ai_protocol);
+	fd = socket(ai->ai_family,
+	    ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
 	if (fd == -1)
 		goto fail;
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (ai->ai_family == AF_INET6)
-		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+		    sizeof(one));
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1)
 		goto fail;
 	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0)
@@ -109,7 +112,8 @@ listener_bind(struct daemon *d, const struct addrinfo *ai, bool tls,
 	l->tls = tls;
 	snprintf(l->name, sizeof(l->name), "%s", name);
 	l->l = evconnlistener_new(d->base, listener_accept_cb, l,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, LISTENER_BACKLOG, fd);
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, LISTENER_BACKLOG,
+	    fd);
 	if (l->l == NULL) {
 		free(l);
 		goto fail;
@@ -143,8 +147,9 @@ listener_open(struct daemon *d, const struct config_addr *a, bool tls,
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	rc = getaddrinfo(a->host[0] ? a->host : NULL, a->port, &hints, &res);
 	if (rc != 0) {
-		*cause = xasprintf("%s %s:%s: %s", tls ? "tls_listen" : "listen",
-		    a->host, a->port, gai_strerror(rc));
+		*cause = xasprintf("%s %s:%s: %s",
+		    tls ? "tls_listen" : "listen", a->host, a->port,
+		    gai_strerror(rc));
 		return -1;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
@@ -163,7 +168,8 @@ listener_open_all(struct daemon *d, char **cause)
 	size_t i;
 
 	for (i = 0; i < d->cfg->nlisten; i++)
-		if (listener_open(d, &d->cfg->listen_addrs[i], false, cause) == -1)
+		if (listener_open(d, &d->cfg->listen_addrs[i], false, cause) ==
+		    -1)
 			return -1;
 	for (i = 0; i < d->cfg->ntls; i++)
 		if (listener_open(d, &d->cfg->tls_addrs[i], true, cause) == -1)

@@ -88,9 +88,9 @@ log_vpeer(enum log_level level, const char *peer, const char *fmt, va_list ap)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		gmtime_r(&ts.tv_sec, &tm);
 		n = strftime(head, sizeof(head), "%Y-%m-%dT%H:%M:%S", &tm);
-		snprintf(head + n, sizeof(head) - n, ".%03ldZ %s[%ld] %s: ",
-		    ts.tv_nsec / 1000000, log_prog, (long)getpid(),
-		    log_level_name(level));
+		snprintf(head + n, sizeof(head) - n,
+		    ".%03ldZ %s[%ld] %s: ", ts.tv_nsec / 1000000, log_prog,
+		    (long)getpid(), log_level_name(level));
 	}
 	if (peer != NULL)
 		fprintf(stderr, "%s%s: %s\n", head, peer, msg);
@@ -108,15 +108,14 @@ log_peer(enum log_level level, const char *peer, const char *fmt, ...)
 	va_end(ap);
 }
 
-#define LOG_FN(name, level)					\
-	void							\
-	name(const char *fmt, ...)				\
-	{							\
-		va_list ap;					\
-								\
-		va_start(ap, fmt);				\
-		log_vpeer(level, NULL, fmt, ap);		\
-		va_end(ap);					\
+#define LOG_FN(name, level) \
+	void name(const char *fmt, ...) \
+	{ \
+		va_list ap; \
+\
+		va_start(ap, fmt); \
+		log_vpeer(level, NULL, fmt, ap); \
+		va_end(ap); \
 	}
 LOG_FN(log_error, LOG_LEVEL_ERROR)
 LOG_FN(log_warn, LOG_LEVEL_WARN)

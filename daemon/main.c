@@ -34,9 +34,8 @@
 /* Descriptors besides connections: listeners, PostgreSQL, spool, notify, libevent's own. */
 #define FD_RESERVE 64
 
-static const enum log_level levels[] = {
-	LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG
-};
+static const enum log_level levels[] = { LOG_LEVEL_ERROR, LOG_LEVEL_WARN,
+	LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
 
 static struct event *ev_completion, *ev_status, *ev_watchdog, *ev_deadline;
 static struct event *ev_logsweep;
@@ -55,7 +54,8 @@ usage(FILE *f)
 	    "  -t, --check-config      validate the configuration, TLS files and\n"
 	    "                          protocol file, then exit 0 (valid) or 1\n"
 	    "      --print-config-example  print the documented example configuration\n"
-	    "  -V, --version           print the version\n", CONFIG_DEFAULT_PATH);
+	    "  -V, --version           print the version\n",
+	    CONFIG_DEFAULT_PATH);
 }
 
 static void
@@ -157,23 +157,30 @@ fd_limit_fit(const struct config *cfg)
 	}
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
 		was = rl.rlim_cur;
-		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ?
-		    need : rl.rlim_max;
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ||
+			rl.rlim_max >= need ?
+		    need :
+		    rl.rlim_max;
 		if (rl.rlim_cur > was && setrlimit(RLIMIT_NOFILE, &rl) == 0)
 			log_info("open-file limit raised from %llu to %llu for "
-			    "max_connections (%lld)", (unsigned long long)was,
+				 "max_connections (%lld)",
+			    (unsigned long long)was,
 			    (unsigned long long)rl.rlim_cur,
 			    (long long)cfg->max_connections);
 		else
 			rl.rlim_cur = was;
 	}
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
-		log_warn("max_connections (%lld) exceeds what the open-file limit "
+		log_warn(
+		    "max_connections (%lld) exceeds what the open-file limit "
 		    "(%llu, hard %llu) leaves for connections (%llu): accept will "
 		    "fail beyond that; raise LimitNOFILE= or lower max_connections",
-		    (long long)cfg->max_connections, (unsigned long long)rl.rlim_cur,
-		    (unsigned long long)rl.rlim_max, rl.rlim_cur > FD_RESERVE ?
-		    (unsigned long long)(rl.rlim_cur - FD_RESERVE) : 0ULL);
+		    (long long)cfg->max_connections,
+		    (unsigned long long)rl.rlim_cur,
+		    (unsigned long long)rl.rlim_max,
+		    rl.rlim_cur > FD_RESERVE ?
+			(unsigned long long)(rl.rlim_cur - FD_RESERVE) :
+			0ULL);
 }
 
 static void
@@ -182,14 +189,16 @@ send_status(struct daemon *d, const char *prefix)
 	struct store_stats st;
 
 	store_stats(d->store, &st);
-	notify_send("%sSTATUS=%u connections, %" PRIu64 " frames; processed %"
-	    PRIu64 ", duplicate %" PRIu64 ", ignored %" PRIu64 ", quarantined %"
-	    PRIu64 ", spooled %" PRIu64 " (%" PRIu64 " pending), rejected %"
-	    PRIu64 "; database %s", prefix, d->nsockets, d->stats.frames,
-	    st.outcomes[STORE_PROCESSED], st.outcomes[STORE_DUPLICATE],
-	    st.outcomes[STORE_IGNORED], st.outcomes[STORE_QUARANTINED],
-	    st.outcomes[STORE_SPOOLED], st.spooled_pending,
-	    st.outcomes[STORE_REJECTED], st.db_up ? "up" : "down");
+	notify_send("%sSTATUS=%u connections, %" PRIu64
+		    " frames; processed %" PRIu64 ", duplicate %" PRIu64
+		    ", ignored %" PRIu64 ", quarantined %" PRIu64
+		    ", spooled %" PRIu64 " (%" PRIu64
+		    " pending), rejected %" PRIu64 "; database %s",
+	    prefix, d->nsockets, d->stats.frames, st.outcomes[STORE_PROCESSED],
+	    st.outcomes[STORE_DUPLICATE], st.outcomes[STORE_IGNORED],
+	    st.outcomes[STORE_QUARANTINED], st.outcomes[STORE_SPOOLED],
+	    st.spooled_pending, st.outcomes[STORE_REJECTED],
+	    st.db_up ? "up" : "down");
 }
 
 static void
@@ -252,18 +261,20 @@ reload(struct daemon *d)
 	errors = config_load(next, d->config_path, report_log_error, NULL);
 	if (errors > 0) {
 		log_error("reload: %d error%s in %s; keeping the running "
-		    "configuration, rules and certificates", errors,
-		    errors == 1 ? "" : "s", d->config_path);
+			  "configuration, rules and certificates",
+		    errors, errors == 1 ? "" : "s", d->config_path);
 		goto fail;
 	}
 	config_keep_static(next, d->cfg, report_log_warn, NULL);
 	if (next->ntls > 0 && (ctx = tls_ctx_new(next, &cause)) == NULL) {
-		log_error("reload: %s; keeping the running configuration", cause);
+		log_error("reload: %s; keeping the running configuration",
+		    cause);
 		goto fail;
 	}
 	if (!store_reload_rules(d->store, config_protocol(next), &cause)) {
 		log_error("reload: protocol: %s; keeping the running "
-		    "configuration", cause);
+			  "configuration",
+		    cause);
 		goto fail;
 	}
 	if (ctx != NULL) {
@@ -276,8 +287,8 @@ reload(struct daemon *d)
 	d->cfg = next;
 	log_set_level(levels[d->cfg->log_level]);
 	fd_limit_fit(d->cfg);
-	log_info("reloaded: configuration, rules (%s)%s", config_protocol(d->cfg),
-	    ctx ? " and certificates" : "");
+	log_info("reloaded: configuration, rules (%s)%s",
+	    config_protocol(d->cfg), ctx ? " and certificates" : "");
 	send_status(d, "READY=1\n");
 	return;
 fail:
@@ -319,15 +330,17 @@ term_cb(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	if (d->stopping) {
-		log_warn("second %s: exiting now; %zu frames in flight not ACKed",
-		    sig == SIGINT ? "SIGINT" : "SIGTERM", store_pending(d->store));
+		log_warn(
+		    "second %s: exiting now; %zu frames in flight not ACKed",
+		    sig == SIGINT ? "SIGINT" : "SIGTERM",
+		    store_pending(d->store));
 		_exit(1);
 	}
 	d->stopping = true;
 	notify_send("STOPPING=1");
 	log_info("%s: stopping; no new connections, finishing %zu frames in "
-	    "flight", sig == SIGINT ? "SIGINT" : "SIGTERM",
-	    store_pending(d->store));
+		 "flight",
+	    sig == SIGINT ? "SIGINT" : "SIGTERM", store_pending(d->store));
 	listener_close_all(d);
 	evtimer_add(ev_deadline, &tv);
 	conn_shutdown_all(d);
@@ -351,8 +364,10 @@ store_log(void *arg, int level, const char *msg)
 		LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
 
 	(void)arg;
-	log_peer(by_level[level < 0 ? 0 : level > 3 ? 3 : level], NULL, "%s",
-	    msg);
+	log_peer(by_level[level < 0 ? 0 :
+			 level > 3  ? 3 :
+				      level],
+	    NULL, "%s", msg);
 }
 
 static void
@@ -524,7 +539,8 @@ add_events(struct daemon *d)
 	event_add(ev_int, NULL);
 	ev_deadline = xevent(evtimer_new(d->base, deadline_cb, d));
 
-	ev_logsweep = xevent(event_new(d->base, -1, EV_PERSIST, logsweep_cb, d));
+	ev_logsweep = xevent(
+	    event_new(d->base, -1, EV_PERSIST, logsweep_cb, d));
 	tv.tv_sec = 1;
 	tv.tv_usec = 0;
 	event_add(ev_logsweep, &tv);
@@ -534,12 +550,13 @@ add_events(struct daemon *d)
 	event_add(ev_status, &tv);
 	wd_usec = notify_watchdog_usec();
 	if (wd_usec > 0 && d->cfg->watchdog) {
-		ev_watchdog = xevent(event_new(d->base, -1, EV_PERSIST, watchdog_cb,
-		    d));
+		ev_watchdog = xevent(
+		    event_new(d->base, -1, EV_PERSIST, watchdog_cb, d));
 		tv.tv_sec = (time_t)(wd_usec / 2 / 1000000);
 		tv.tv_usec = (suseconds_t)(wd_usec / 2 % 1000000);
 		event_add(ev_watchdog, &tv);
-		log_info("watchdog: pinging every %" PRIu64 " ms", wd_usec / 2000);
+		log_info("watchdog: pinging every %" PRIu64 " ms",
+		    wd_usec / 2000);
 	}
 }
 
@@ -562,9 +579,9 @@ shut_down(struct daemon *d)
 	log_info("all connections closed; stopping the store");
 	store_stop(d->store);
 	log_info("stopped: %" PRIu64 " connections, %" PRIu64 " frames "
-	    "(%" PRIu64 " oversize, %" PRIu64 " abandoned), %" PRIu64
-	    " ACKs sent, %" PRIu64 " not deliverable", s->accepted,
-	    s->frames, s->oversize, s->abandoned, s->acks_sent,
+		 "(%" PRIu64 " oversize, %" PRIu64 " abandoned), %" PRIu64
+		 " ACKs sent, %" PRIu64 " not deliverable",
+	    s->accepted, s->frames, s->oversize, s->abandoned, s->acks_sent,
 	    s->acks_unsent);
 	event_free(ev_completion);
 	event_free(ev_status);

@@ -28,19 +28,23 @@ notify_init(char **cause)
 	if (path == NULL || *path == '\0')
 		return 0;
 	len = strlen(path);
-	if ((path[0] != '/' && path[0] != '@') || len >= sizeof(notify_sa.sun_path)) {
+	if ((path[0] != '/' && path[0] != '@') ||
+	    len >= sizeof(notify_sa.sun_path)) {
 		*cause = xasprintf("NOTIFY_SOCKET=%s: not a socket path or "
-		    "@abstract name", path);
+				   "@abstract name",
+		    path);
 		return -1;
 	}
 	memset(&notify_sa, 0, sizeof(notify_sa));
 	notify_sa.sun_family = AF_UNIX;
 	memcpy(notify_sa.sun_path, path, len);
 	if (path[0] == '@')
-		notify_sa.sun_path[0] = '\0';	/* abstract: no trailing NUL counts */
-	notify_salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len +
-	    (path[0] == '/' ? 1 : 0));
-	notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		notify_sa
+		    .sun_path[0] = '\0'; /* abstract: no trailing NUL counts */
+	notify_salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+	    len + (path[0] == '/' ? 1 : 0));
+	notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0);
 	if (notify_fd == -1) {
 		*cause = xasprintf("notify socket: %s", strerror(errno));
 		return -1;

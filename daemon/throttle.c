@@ -15,26 +15,26 @@
 #include "lib/xmalloc.h"
 #include "log.h"
 
-#define THROTTLE_ADDR 48	/* INET6_ADDRSTRLEN and then some */
+#define THROTTLE_ADDR 48 /* INET6_ADDRSTRLEN and then some */
 #define THROTTLE_WHAT 160
 
 struct throttle_entry {
 	bool used;
 	unsigned kind;
-	char addr[THROTTLE_ADDR];	/* "" in an overflow entry */
+	char addr[THROTTLE_ADDR]; /* "" in an overflow entry */
 	char what[THROTTLE_WHAT];
-	int64_t start;			/* window start */
-	uint64_t left_out;		/* lines counted in this window */
+	int64_t start;	   /* window start */
+	uint64_t left_out; /* lines counted in this window */
 };
 
 struct throttle {
 	unsigned window;
 	unsigned nkinds;
-	size_t n, max;			/* peer entries in use, slots */
-	size_t per_kind;		/* peer entries one kind may hold */
-	size_t *kind_n;			/* peer entries of each kind */
-	struct throttle_entry *e;	/* max peer entries */
-	struct throttle_entry *other;	/* one per kind */
+	size_t n, max;		      /* peer entries in use, slots */
+	size_t per_kind;	      /* peer entries one kind may hold */
+	size_t *kind_n;		      /* peer entries of each kind */
+	struct throttle_entry *e;     /* max peer entries */
+	struct throttle_entry *other; /* one per kind */
 };
 
 struct throttle *
@@ -118,8 +118,8 @@ entry_sweep(struct throttle_entry *e, unsigned window, int64_t now, bool flush,
 	if (!flush && now - e->start < (int64_t)window)
 		return true;
 	if (e->left_out > 0)
-		fn(arg, e->addr[0] ? e->addr : NULL, e->kind, e->what, e->left_out,
-		    (unsigned)(now - e->start));
+		fn(arg, e->addr[0] ? e->addr : NULL, e->kind, e->what,
+		    e->left_out, (unsigned)(now - e->start));
 	if (e->left_out == 0 || flush) {
 		e->used = false;
 		return false;
@@ -144,8 +144,8 @@ throttle_sweep(struct throttle *t, int64_t now, bool flush,
 		}
 	for (i = 0; i < t->nkinds; i++)
 		if (t->other[i].used)
-			(void)entry_sweep(&t->other[i], t->window, now, flush, fn,
-			    arg);
+			(void)entry_sweep(&t->other[i], t->window, now, flush,
+			    fn, arg);
 }
 
 size_t

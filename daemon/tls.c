@@ -50,7 +50,7 @@ cert_cn(X509 *cert, char *cn, size_t len)
 
 	cn[0] = '\0';
 	if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert),
-	    NID_commonName, cn, (int)len) < 0)
+		NID_commonName, cn, (int)len) < 0)
 		cn[0] = '\0';
 	for (i = 0; cn[i] != '\0'; i++)
 		if ((unsigned char)cn[i] < 0x20 || (unsigned char)cn[i] > 0x7e)
@@ -71,7 +71,8 @@ tls_verify_cb(int ok, X509_STORE_CTX *x)
 
 	if (ok)
 		return ok;
-	ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
+	ssl = X509_STORE_CTX_get_ex_data(x,
+	    SSL_get_ex_data_X509_STORE_CTX_idx());
 	leaf = X509_STORE_CTX_get0_cert(x);
 	if (ssl != NULL && leaf != NULL && tls_cn_index != -1 &&
 	    SSL_get_ex_data(ssl, tls_cn_index) == NULL) {
@@ -102,7 +103,7 @@ SSL_CTX *
 tls_ctx_new(const struct config *cfg, char **cause)
 {
 	static const unsigned char sid_ctx[] = "labwatchd";
-	STACK_OF(X509_NAME) *names;
+	STACK_OF(X509_NAME) * names;
 	SSL_CTX *ctx;
 	int mode;
 
@@ -128,8 +129,9 @@ tls_ctx_new(const struct config *cfg, char **cause)
 	 * close_notify is an end of stream, not an error: MLLP's own framing
 	 * shows a frame cut short.
 	 */
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
-	    SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_options(ctx,
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_NO_TICKET |
+		SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_num_tickets(ctx, 0);
 	/* Idle TLS connections give their read/write buffers back. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
@@ -139,16 +141,19 @@ tls_ctx_new(const struct config *cfg, char **cause)
 		*cause = ssl_cause("tls_cert", cfg->tls_cert);
 		goto fail;
 	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1) {
+	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) !=
+	    1) {
 		*cause = ssl_cause("tls_key", cfg->tls_key);
 		goto fail;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
-		*cause = ssl_cause("tls_key does not match tls_cert", cfg->tls_key);
+		*cause = ssl_cause("tls_key does not match tls_cert",
+		    cfg->tls_key);
 		goto fail;
 	}
 	if (cfg->tls_ca[0] != '\0') {
-		if (SSL_CTX_load_verify_locations(ctx, cfg->tls_ca, NULL) != 1) {
+		if (SSL_CTX_load_verify_locations(ctx, cfg->tls_ca, NULL) !=
+		    1) {
 			*cause = ssl_cause("tls_ca", cfg->tls_ca);
 			goto fail;
 		}
@@ -201,7 +206,8 @@ verify_refusal(long vr, const char *cn, char *why, size_t len)
 		break;
 	default:
 		r = TLS_REFUSED_CERT_INVALID;
-		snprintf(detail, sizeof(detail), "client certificate not valid: %s",
+		snprintf(detail, sizeof(detail),
+		    "client certificate not valid: %s",
 		    X509_verify_cert_error_string(vr));
 		what = detail;
 		break;
@@ -225,7 +231,8 @@ tls_check_peer(SSL *ssl, const struct config *cfg, char *who, size_t wholen,
 
 	snprintf(who, wholen, "-");
 	if (cert == NULL) {
-		if (cfg->tls_verify_client == TLS_VERIFY_REQUIRE || cfg->nsubjects > 0) {
+		if (cfg->tls_verify_client == TLS_VERIFY_REQUIRE ||
+		    cfg->nsubjects > 0) {
 			snprintf(why, whylen, "no client certificate");
 			return TLS_REFUSED_NO_CERT;
 		}
@@ -243,13 +250,16 @@ tls_check_peer(SSL *ssl, const struct config *cfg, char *who, size_t wholen,
 		ok = 1;
 	for (i = 0; i < cfg->nsubjects && !ok; i++) {
 		if (strncmp(cfg->subjects[i], "CN=", 3) == 0)
-			ok = cn[0] != '\0' && strcmp(cfg->subjects[i] + 3, cn) == 0;
+			ok = cn[0] != '\0' &&
+			    strcmp(cfg->subjects[i] + 3, cn) == 0;
 		else
 			ok = strcmp(cfg->subjects[i], line) == 0;
 	}
 	if (!ok) {
-		snprintf(why, whylen, "client certificate subject not in "
-		    "tls_allowed_subjects (CN=%s)", cn);
+		snprintf(why, whylen,
+		    "client certificate subject not in "
+		    "tls_allowed_subjects (CN=%s)",
+		    cn);
 		return TLS_REFUSED_SUBJECT;
 	}
 	return TLS_ACCEPTED;
@@ -276,7 +286,8 @@ tls_refusal_of(SSL *ssl, const unsigned long *errs, size_t n, char *why,
     size_t len)
 {
 	const char *cn = ssl != NULL && tls_cn_index != -1 ?
-	    SSL_get_ex_data(ssl, tls_cn_index) : NULL;
+	    SSL_get_ex_data(ssl, tls_cn_index) :
+	    NULL;
 	const char *rs;
 	unsigned long e, first = 0;
 	size_t i;
@@ -293,18 +304,22 @@ tls_refusal_of(SSL *ssl, const unsigned long *errs, size_t n, char *why,
 		switch (ERR_GET_REASON(e)) {
 		case SSL_R_CERTIFICATE_VERIFY_FAILED:
 			return verify_refusal(ssl != NULL ?
-			    SSL_get_verify_result(ssl) : X509_V_ERR_UNSPECIFIED, cn,
-			    why, len);
+				SSL_get_verify_result(ssl) :
+				X509_V_ERR_UNSPECIFIED,
+			    cn, why, len);
 		case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
 			snprintf(why, len, "no client certificate");
 			return TLS_REFUSED_NO_CERT;
 		case SSL_R_UNSUPPORTED_PROTOCOL:
 		case SSL_R_VERSION_TOO_LOW:
-			snprintf(why, len, "protocol version too old (%s; TLS 1.2 is "
-			    "the minimum)", client_version_name(ssl));
+			snprintf(why, len,
+			    "protocol version too old (%s; TLS 1.2 is "
+			    "the minimum)",
+			    client_version_name(ssl));
 			return TLS_REFUSED_OLD_PROTOCOL;
 		case SSL_R_NO_SHARED_CIPHER:
-			snprintf(why, len, "no cipher suite in common (ECDHE with "
+			snprintf(why, len,
+			    "no cipher suite in common (ECDHE with "
 			    "AES-GCM or ChaCha20 only: no static RSA, no CBC)");
 			return TLS_REFUSED_NO_SHARED_CIPHER;
 		case SSL_R_WRONG_VERSION_NUMBER:
@@ -312,7 +327,8 @@ tls_refusal_of(SSL *ssl, const unsigned long *errs, size_t n, char *why,
 		case SSL_R_HTTPS_PROXY_REQUEST:
 		case SSL_R_UNKNOWN_PROTOCOL:
 		case SSL_R_PACKET_LENGTH_TOO_LONG:
-			snprintf(why, len, "not TLS (plain MLLP or another protocol "
+			snprintf(why, len,
+			    "not TLS (plain MLLP or another protocol "
 			    "on the TLS port)");
 			return TLS_REFUSED_NOT_TLS;
 		case SSL_R_UNEXPECTED_EOF_WHILE_READING:
@@ -322,8 +338,10 @@ tls_refusal_of(SSL *ssl, const unsigned long *errs, size_t n, char *why,
 			/* Alerts the client sent: reasons from SSL_AD_REASON_OFFSET on. */
 			if (ERR_GET_REASON(e) >= SSL_AD_REASON_OFFSET &&
 			    (rs = ERR_reason_error_string(e)) != NULL) {
-				snprintf(why, len, "the client ended the handshake "
-				    "(%s)", rs);
+				snprintf(why, len,
+				    "the client ended the handshake "
+				    "(%s)",
+				    rs);
 				return TLS_REFUSED_CLIENT_ALERT;
 			}
 			break;
@@ -336,6 +354,7 @@ tls_refusal_of(SSL *ssl, const unsigned long *errs, size_t n, char *why,
 	if ((rs = ERR_reason_error_string(first)) != NULL)
 		snprintf(why, len, "TLS handshake failed: %s", rs);
 	else
-		snprintf(why, len, "TLS handshake failed: OpenSSL error %lx", first);
+		snprintf(why, len, "TLS handshake failed: OpenSSL error %lx",
+		    first);
 	return TLS_REFUSED_OTHER;
 }

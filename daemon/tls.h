@@ -14,17 +14,17 @@
 /* Why a TLS client was refused; TLS_ACCEPTED when it was not. */
 enum tls_refusal {
 	TLS_ACCEPTED = 0,
-	TLS_REFUSED_NO_CERT,		/* no client certificate */
-	TLS_REFUSED_EXPIRED,		/* client certificate expired */
-	TLS_REFUSED_NOT_YET_VALID,	/* client certificate not yet valid */
-	TLS_REFUSED_UNKNOWN_CA,		/* not signed by tls_ca */
-	TLS_REFUSED_CERT_INVALID,	/* any other verification failure */
-	TLS_REFUSED_SUBJECT,		/* valid, but not in tls_allowed_subjects */
-	TLS_REFUSED_OLD_PROTOCOL,	/* below TLS 1.2 */
-	TLS_REFUSED_NO_SHARED_CIPHER,	/* only suites outside the profile */
-	TLS_REFUSED_NOT_TLS,		/* plain MLLP, HTTP... on the TLS port */
-	TLS_REFUSED_CLIENT_ALERT,	/* the client gave up (did not trust us...) */
-	TLS_REFUSED_CLOSED,		/* the client closed during the handshake */
+	TLS_REFUSED_NO_CERT,	   /* no client certificate */
+	TLS_REFUSED_EXPIRED,	   /* client certificate expired */
+	TLS_REFUSED_NOT_YET_VALID, /* client certificate not yet valid */
+	TLS_REFUSED_UNKNOWN_CA,	   /* not signed by tls_ca */
+	TLS_REFUSED_CERT_INVALID,  /* any other verification failure */
+	TLS_REFUSED_SUBJECT,	   /* valid, but not in tls_allowed_subjects */
+	TLS_REFUSED_OLD_PROTOCOL,  /* below TLS 1.2 */
+	TLS_REFUSED_NO_SHARED_CIPHER, /* only suites outside the profile */
+	TLS_REFUSED_NOT_TLS,	      /* plain MLLP, HTTP... on the TLS port */
+	TLS_REFUSED_CLIENT_ALERT, /* the client gave up (did not trust us...) */
+	TLS_REFUSED_CLOSED,	  /* the client closed during the handshake */
 	TLS_REFUSED_OTHER,
 	TLS_REFUSAL_COUNT
 };

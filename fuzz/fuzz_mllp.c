@@ -26,13 +26,15 @@ run(const uint8_t *data, size_t len, const uint8_t *sizes, size_t nsizes,
 	int got;
 
 	while (pos < len) {
-		chunk = nsizes ? (size_t)sizes[k++ % nsizes] % 17 + 1 : len - pos;
+		chunk = nsizes ? (size_t)sizes[k++ % nsizes] % 17 + 1 :
+				 len - pos;
 		if (chunk > len - pos)
 			chunk = len - pos;
 		while (chunk > 0) {
-			used = mllp_framer_feed(f, data + pos, chunk, &fr, &got);
+			used = mllp_framer_feed(f, data + pos, chunk, &fr,
+			    &got);
 			if (used == 0 && !got)
-				abort();	/* no progress: a hang */
+				abort(); /* no progress: a hang */
 			pos += used;
 			chunk -= used;
 			if (got) {
@@ -45,8 +47,7 @@ run(const uint8_t *data, size_t len, const uint8_t *sizes, size_t nsizes,
 		}
 	}
 	if (mllp_framer_finish(f, &fr)) {
-		buf_printf(rec, "%d:%zu:%zu:", (int)fr.kind, fr.len,
-		    fr.total);
+		buf_printf(rec, "%d:%zu:%zu:", (int)fr.kind, fr.len, fr.total);
 		buf_add(rec, fr.data, fr.len);
 	}
 	mllp_framer_free(f);

@@ -59,7 +59,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		if (hl7_parse(&m, it.data, it.len, &popts) != 0 ||
 		    oru_extract(&o, &m, NULL) != 0) {
 			if (m.err.reason == NULL)
-				abort();	/* every failure has a reason */
+				abort(); /* every failure has a reason */
 			info.code = HL7_ACK_ERROR;
 			info.err = m.err.code;
 			info.text = m.err.reason;

@@ -7,7 +7,7 @@
  * failed further down still deserves an ACK its sender can match.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE	/* memmem */
+#define _GNU_SOURCE /* memmem */
 #endif
 #include "hl7/ack.h"
 
@@ -19,7 +19,8 @@
 
 struct msh_view {
 	struct hl7_delims d;
-	struct hl7_str f[MSH_NF];	/* f[n] = raw MSH-n; f[2] the encoding characters */
+	struct hl7_str
+	    f[MSH_NF]; /* f[n] = raw MSH-n; f[2] the encoding characters */
 };
 
 static const char default_enc[] = "^~\\&";
@@ -28,20 +29,34 @@ const char *
 hl7_ack_errtext(enum hl7_errcode code)
 {
 	switch ((int)code) {
-	case 0: return "Message accepted";
-	case 100: return "Segment sequence error";
-	case 101: return "Required field missing";
-	case 102: return "Data type error";
-	case 103: return "Table value not found";
-	case 200: return "Unsupported message type";
-	case 201: return "Unsupported event code";
-	case 202: return "Unsupported processing id";
-	case 203: return "Unsupported version id";
-	case 204: return "Unknown key identifier";
-	case 205: return "Duplicate key identifier";
-	case 206: return "Application record locked";
-	case 207: return "Application internal error";
-	default: return "";
+	case 0:
+		return "Message accepted";
+	case 100:
+		return "Segment sequence error";
+	case 101:
+		return "Required field missing";
+	case 102:
+		return "Data type error";
+	case 103:
+		return "Table value not found";
+	case 200:
+		return "Unsupported message type";
+	case 201:
+		return "Unsupported event code";
+	case 202:
+		return "Unsupported processing id";
+	case 203:
+		return "Unsupported version id";
+	case 204:
+		return "Unknown key identifier";
+	case 205:
+		return "Duplicate key identifier";
+	case 206:
+		return "Application record locked";
+	case 207:
+		return "Application internal error";
+	default:
+		return "";
 	}
 }
 
@@ -85,14 +100,15 @@ view_scan(struct msh_view *v, const char *b, size_t len)
 	if (len < 4 || memcmp(b, "MSH", 3) != 0 || !hl7_is_delim(b[3]))
 		return -1;
 	for (n = 0; 4 + n < len && b[4 + n] != b[3] && hl7_is_delim(b[4 + n]);
-	    n++) {
+	     n++) {
 		if (n == 5)
 			return -1;
 		enc[n] = b[4 + n];
 	}
 	/* MSH-2 must end at a field separator, a terminator or the end. */
-	if (n < 2 || (4 + n < len && b[4 + n] != b[3] && b[4 + n] != '\r' &&
-	    b[4 + n] != '\n'))
+	if (n < 2 ||
+	    (4 + n < len && b[4 + n] != b[3] && b[4 + n] != '\r' &&
+		b[4 + n] != '\n'))
 		return -1;
 	for (i = 0; i < n; i++)
 		for (j = i + 1; j < n; j++)
@@ -112,10 +128,11 @@ view_scan(struct msh_view *v, const char *b, size_t len)
 	/* The line ends at CR, LF or NUL; fields are split at MSH-1. */
 	end = b + len;
 	for (p = b + 4 + n, k = 3; p < end && *p == v->d.field && k < MSH_NF;
-	    k++) {
+	     k++) {
 		p++;
 		for (q = p; q < end && *q != v->d.field && *q != '\r' &&
-		    *q != '\n' && *q != '\0'; q++)
+		     *q != '\n' && *q != '\0';
+		     q++)
 			;
 		v->f[k].p = p;
 		v->f[k].len = (size_t)(q - p);
@@ -202,12 +219,14 @@ version_before_25(struct hl7_str ver)
 
 	if (ver.len == 0 || ver.p[0] < '0' || ver.p[0] > '9')
 		return false;
-	for (; i < ver.len && ver.p[i] >= '0' && ver.p[i] <= '9' &&
-	    major < 1000; i++)
+	for (;
+	     i < ver.len && ver.p[i] >= '0' && ver.p[i] <= '9' && major < 1000;
+	     i++)
 		major = major * 10 + (unsigned)(ver.p[i] - '0');
 	if (i < ver.len && ver.p[i] == '.')
 		for (i++; i < ver.len && ver.p[i] >= '0' && ver.p[i] <= '9' &&
-		    minor < 1000; i++)
+		     minor < 1000;
+		     i++)
 			minor = minor * 10 + (unsigned)(ver.p[i] - '0');
 	return major < 2 || (major == 2 && minor < 5);
 }
@@ -232,7 +251,7 @@ put_raw(struct buf *out, const struct hl7_delims *d, struct hl7_str s)
 	size_t i, from = 0;
 
 	if (s.len == 0)
-		return;		/* s.p may be NULL for an absent field */
+		return; /* s.p may be NULL for an absent field */
 	for (i = 0; i < s.len; i++) {
 		if (!is_ctl(s.p[i]))
 			continue;
@@ -273,7 +292,7 @@ put_text(struct buf *out, const struct hl7_delims *d, const char *s)
 		buf_add(out, from, (size_t)(s - from));
 		from = s + 1;
 		if (d->esc == '\0')
-			buf_addc(out, ' ');	/* no escape char */
+			buf_addc(out, ' '); /* no escape char */
 		else if (e == 'X')
 			put_hex(out, d, (unsigned char)c);
 		else {
@@ -289,9 +308,12 @@ static const char *
 msa_code(enum hl7_ack_code code, bool enhanced)
 {
 	switch (code) {
-	case HL7_ACK_ACCEPT: return enhanced ? "CA" : "AA";
-	case HL7_ACK_ERROR: return enhanced ? "CE" : "AE";
-	case HL7_ACK_REJECT: break;
+	case HL7_ACK_ACCEPT:
+		return enhanced ? "CA" : "AA";
+	case HL7_ACK_ERROR:
+		return enhanced ? "CE" : "AE";
+	case HL7_ACK_REJECT:
+		break;
 	}
 	return enhanced ? "CR" : "AR";
 }
@@ -464,8 +486,7 @@ hl7_ack_build(struct buf *out, const struct hl7_msg *m,
 }
 
 size_t
-hl7_ack_recover_control_id(const char *frame, size_t len, char *out,
-    size_t cap)
+hl7_ack_recover_control_id(const char *frame, size_t len, char *out, size_t cap)
 {
 	const char *p, *end, *q, *msh = NULL;
 	unsigned k;
@@ -495,7 +516,7 @@ hl7_ack_recover_control_id(const char *frame, size_t len, char *out,
 	p = msh + 3;
 	for (k = 0; k < 8; k++) {
 		for (q = p + 1; q < end && *q != fs && *q != '\r' && *q != '\n';
-		    q++)
+		     q++)
 			;
 		if (q >= end || *q != fs)
 			return 0;

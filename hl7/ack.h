@@ -23,8 +23,8 @@
 /* AA/AE/AR in original mode, CA/CE/CR in enhanced mode. */
 enum hl7_ack_code {
 	HL7_ACK_ACCEPT,
-	HL7_ACK_ERROR,		/* the content is wrong: do not resend as is */
-	HL7_ACK_REJECT,		/* refused or temporarily unable: resend later */
+	HL7_ACK_ERROR,	/* the content is wrong: do not resend as is */
+	HL7_ACK_REJECT, /* refused or temporarily unable: resend later */
 };
 
 /*
@@ -33,14 +33,19 @@ enum hl7_ack_code {
  */
 struct hl7_ack_info {
 	enum hl7_ack_code code;
-	enum hl7_errcode err;	/* table 0357 code for ERR; HL7_ERR_NONE: no ERR segment */
-	const char *text;	/* short reason, no patient data; MSA-3 before 2.5, ERR-8 from 2.5 */
-	const char *err_seg;	/* ERR location when known: segment id, */
-	unsigned err_seq;	/* its 1-based sequence in the message (0: unknown), */
+	enum hl7_errcode
+	    err; /* table 0357 code for ERR; HL7_ERR_NONE: no ERR segment */
+	const char *
+	    text; /* short reason, no patient data; MSA-3 before 2.5, ERR-8 from 2.5 */
+	const char *err_seg; /* ERR location when known: segment id, */
+	unsigned
+	    err_seq; /* its 1-based sequence in the message (0: unknown), */
 	unsigned err_field;	/* field position (0: unknown) */
-	const char *control_id;	/* MSH-10 of the ACK itself */
-	const char *timestamp;	/* MSH-7 of the ACK (DTM, e.g. 20261125103000+0000) */
-	const char *app, *facility;	/* our MSH-3/MSH-4, used when the received MSH-5/MSH-6 is empty */
+	const char *control_id; /* MSH-10 of the ACK itself */
+	const char
+	    *timestamp; /* MSH-7 of the ACK (DTM, e.g. 20261125103000+0000) */
+	const char *app,
+	    *facility; /* our MSH-3/MSH-4, used when the received MSH-5/MSH-6 is empty */
 	/*
 	 * MSA-2 when no MSH-10 can be read from m (m NULL, or its MSH
 	 * unreadable): typically from hl7_ack_recover_control_id() on the

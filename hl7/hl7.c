@@ -64,8 +64,7 @@ push_seg(struct hl7_msg *m)
 {
 	if (m->nsegs == m->segs_cap) {
 		m->segs_cap = m->segs_cap ? m->segs_cap * 2 : 32;
-		m->segs = xreallocarray(m->segs, m->segs_cap,
-		    sizeof(*m->segs));
+		m->segs = xreallocarray(m->segs, m->segs_cap, sizeof(*m->segs));
 	}
 	return &m->segs[m->nsegs++];
 }
@@ -101,8 +100,9 @@ parse_delims(struct hl7_msg *m, size_t *after)
 		return fail(m, HL7_ERR_REQUIRED_FIELD,
 		    "MSH-1 field separator missing or invalid", 3);
 	m->d.field = b[3];
-	for (n = 0, i = 4; i < m->len && b[i] != m->d.field && b[i] != '\r' &&
-	    b[i] != '\n'; i++, n++) {
+	for (n = 0, i = 4;
+	     i < m->len && b[i] != m->d.field && b[i] != '\r' && b[i] != '\n';
+	     i++, n++) {
 		if (n == 5)
 			return fail(m, HL7_ERR_DATA_TYPE,
 			    "MSH-2 encoding characters too long", i);
@@ -246,8 +246,8 @@ mark_reps(struct hl7_msg *m, size_t from)
 	m->any_rep = false;
 	for (i = 0; i < m->nsegs; i++)
 		m->segs[i].has_rep = false;
-	while (from < m->len && (q = memchr(b + from, m->d.rep,
-	    m->len - from)) != NULL) {
+	while (from < m->len &&
+	    (q = memchr(b + from, m->d.rep, m->len - from)) != NULL) {
 		off = (size_t)(q - b);
 		while (si < m->nsegs && m->segs[si].off + m->segs[si].len < off)
 			si++;
@@ -275,10 +275,12 @@ special_mask(const char *p, char fs)
 	int k;
 
 	for (k = 0; k < 4; k++) {
-		v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
+		v = _mm_loadu_si128(
+		    (const __m128i *)(const void *)(p + 16 * k));
 		hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, vfs),
-		    _mm_cmpeq_epi8(v, vcr)), _mm_or_si128(_mm_cmpeq_epi8(v,
-		    vlf), _mm_cmpeq_epi8(v, vnul)));
+				       _mm_cmpeq_epi8(v, vcr)),
+		    _mm_or_si128(_mm_cmpeq_epi8(v, vlf),
+			_mm_cmpeq_epi8(v, vnul)));
 		mask |= (uint64_t)(uint16_t)_mm_movemask_epi8(hit) << (16 * k);
 	}
 	return mask;
@@ -341,7 +343,7 @@ index_segments(struct hl7_msg *m, size_t after)
 	const uint32_t len = (uint32_t)m->len;
 	const char fs = m->d.field;
 	uint32_t fstart = (uint32_t)after, base, i;
-	bool open = true;	/* the MSH segment is open */
+	bool open = true; /* the MSH segment is open */
 	uint64_t mask;
 	char tail[64];
 	char c;
@@ -363,7 +365,7 @@ index_segments(struct hl7_msg *m, size_t after)
 				if (c != fs && i == fstart) {
 					if (c == '\0')
 						goto nul;
-					fstart = i + 1;	/* a blank line */
+					fstart = i + 1; /* a blank line */
 					continue;
 				}
 				if (open_segment(m, fstart, i) != 0)
@@ -410,8 +412,8 @@ needs_conv(enum hl7_charset cs, char c)
 {
 	unsigned char u = (unsigned char)c;
 
-	return u >= 0x80 || (cs == HL7_CS_ICONV && (u == 0x1b || u == 0x0e ||
-	    u == 0x0f));
+	return u >= 0x80 ||
+	    (cs == HL7_CS_ICONV && (u == 0x1b || u == 0x0e || u == 0x0f));
 }
 
 int
@@ -431,7 +433,7 @@ hl7_parse(struct hl7_msg *m, const char *buf, size_t len,
 		return fail(m, HL7_ERR_INTERNAL, "message too large", 0);
 	/* Blank lines before MSH are a harmless sender quirk. */
 	for (pos = 0; pos < len && (buf[pos] == '\r' || buf[pos] == '\n');
-	    pos++)
+	     pos++)
 		;
 	m->buf = buf + pos;
 	m->len = len - pos;
@@ -671,14 +673,29 @@ decode_escape(const struct hl7_delims *d, const char *seq, size_t n, char *out)
 
 	if (n == 1) {
 		switch (seq[0]) {
-		case 'F': out[0] = d->field; return 1;
-		case 'S': out[0] = d->comp; return 1;
-		case 'T': out[0] = d->sub; return d->sub ? 1 : -1;
-		case 'R': out[0] = d->rep; return 1;
-		case 'E': out[0] = d->esc; return 1;
-		case 'P': out[0] = d->trunc; return d->trunc ? 1 : -1;
-		case 'H': case 'N': return 0;	/* highlighting: dropped */
-		default: return -1;
+		case 'F':
+			out[0] = d->field;
+			return 1;
+		case 'S':
+			out[0] = d->comp;
+			return 1;
+		case 'T':
+			out[0] = d->sub;
+			return d->sub ? 1 : -1;
+		case 'R':
+			out[0] = d->rep;
+			return 1;
+		case 'E':
+			out[0] = d->esc;
+			return 1;
+		case 'P':
+			out[0] = d->trunc;
+			return d->trunc ? 1 : -1;
+		case 'H':
+		case 'N':
+			return 0; /* highlighting: dropped */
+		default:
+			return -1;
 		}
 	}
 	if (seq[0] == 'X' && n >= 3 && (n - 1) % 2 == 0) {
@@ -741,15 +758,24 @@ static unsigned
 latin9_cp(unsigned char c)
 {
 	switch (c) {
-	case 0xa4: return 0x20ac;
-	case 0xa6: return 0x0160;
-	case 0xa8: return 0x0161;
-	case 0xb4: return 0x017d;
-	case 0xb8: return 0x017e;
-	case 0xbc: return 0x0152;
-	case 0xbd: return 0x0153;
-	case 0xbe: return 0x0178;
-	default: return c;
+	case 0xa4:
+		return 0x20ac;
+	case 0xa6:
+		return 0x0160;
+	case 0xa8:
+		return 0x0161;
+	case 0xb4:
+		return 0x017d;
+	case 0xb8:
+		return 0x017e;
+	case 0xbc:
+		return 0x0152;
+	case 0xbd:
+		return 0x0153;
+	case 0xbe:
+		return 0x0178;
+	default:
+		return c;
 	}
 }
 
@@ -805,7 +831,7 @@ iconv_to_utf8(struct hl7_msg *m, const char *in, size_t n)
 		    (size_t)-1)
 			break;
 		if (errno == E2BIG || outleft < 3)
-			break;	/* 4 bytes per input byte: cannot happen */
+			break; /* 4 bytes per input byte: cannot happen */
 		/* Invalid or incomplete input: U+FFFD and skip one byte. */
 		memcpy(op, "\xef\xbf\xbd", 3);
 		op += 3;
@@ -834,7 +860,7 @@ hl7_text_decode(struct hl7_msg *m, struct hl7_span s)
 		for (i = 0; i < s.len && !has_high; i++)
 			has_high = needs_conv(m->charset, p[i]);
 	if (!has_esc && !has_high)
-		return r;	/* the common case: zero copy */
+		return r; /* the common case: zero copy */
 	if (has_esc) {
 		tmp = arena_alloc(&m->arena, s.len);
 		n = unescape(m, s, tmp);
@@ -850,8 +876,7 @@ hl7_text_decode(struct hl7_msg *m, struct hl7_span s)
 	case HL7_CS_LATIN1:
 	case HL7_CS_LATIN9:
 		out = arena_alloc(&m->arena, n * 3);
-		r.len = latin_to_utf8(tmp, n, out,
-		    m->charset == HL7_CS_LATIN9);
+		r.len = latin_to_utf8(tmp, n, out, m->charset == HL7_CS_LATIN9);
 		r.p = out;
 		break;
 	case HL7_CS_ICONV:
@@ -884,8 +909,8 @@ is_leap(int y)
 static int
 month_days(int y, int mo)
 {
-	static const int md[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
-	    30, 31 };
+	static const int md[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30,
+		31 };
 
 	return mo == 2 && is_leap(y) ? 29 : md[mo - 1];
 }
@@ -998,9 +1023,9 @@ dtm_iso_fast(const struct hl7_dtm *t, char out[40], size_t *len)
 	int i;
 
 	if (t->year < 0 || t->year > 9999 || t->month < 0 || t->day < 0 ||
-	    t->hour < 0 || t->minute < 0 || t->second < 0 ||
-	    t->month > 99 || t->day > 99 || t->hour > 99 || t->minute > 99 ||
-	    t->second > 99 || t->frac_digits > 4 ||
+	    t->hour < 0 || t->minute < 0 || t->second < 0 || t->month > 99 ||
+	    t->day > 99 || t->hour > 99 || t->minute > 99 || t->second > 99 ||
+	    t->frac_digits > 4 ||
 	    (t->frac_digits > 0 && t->frac >= frac_lim[t->frac_digits]) ||
 	    off / 60 > 99)
 		return -1;
@@ -1084,8 +1109,8 @@ int
 hl7_number(const char *s, size_t len, double *out)
 {
 	static const double p10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7,
-	    1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18,
-	    1e19, 1e20, 1e21, 1e22 };
+		1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18,
+		1e19, 1e20, 1e21, 1e22 };
 	size_t i = 0, nd = 0, frac = 0;
 	uint64_t mant = 0;
 	bool neg = false, exp_seen = false;
@@ -1101,7 +1126,7 @@ hl7_number(const char *s, size_t len, double *out)
 		mant = mant * 10 + (uint64_t)(s[i] - '0');
 	if (i < len && s[i] == '.') {
 		for (i++; i < len && s[i] >= '0' && s[i] <= '9';
-		    i++, nd++, frac++)
+		     i++, nd++, frac++)
 			mant = mant * 10 + (uint64_t)(s[i] - '0');
 	}
 	if (nd == 0)

@@ -44,38 +44,38 @@ struct hl7_str {
 };
 
 struct hl7_delims {
-	char field;	/* MSH-1 */
-	char comp;	/* MSH-2[0] */
-	char rep;	/* MSH-2[1] */
-	char esc;	/* MSH-2[2], 0 when the sender declared none */
-	char sub;	/* MSH-2[3], 0 when absent */
-	char trunc;	/* MSH-2[4] (v2.7+), 0 when absent */
+	char field; /* MSH-1 */
+	char comp;  /* MSH-2[0] */
+	char rep;   /* MSH-2[1] */
+	char esc;   /* MSH-2[2], 0 when the sender declared none */
+	char sub;   /* MSH-2[3], 0 when absent */
+	char trunc; /* MSH-2[4] (v2.7+), 0 when absent */
 };
 
 struct hl7_seg {
-	char id[4];		/* segment id, NUL-terminated */
-	uint32_t off, len;	/* the segment without its terminator */
-	uint32_t field0;	/* index in hl7_msg.fields of field 0 (the id) */
-	uint32_t nfields;	/* fields including field 0 */
-	bool has_rep;		/* a repetition separator occurs in it (not MSH-2) */
+	char id[4];	   /* segment id, NUL-terminated */
+	uint32_t off, len; /* the segment without its terminator */
+	uint32_t field0;   /* index in hl7_msg.fields of field 0 (the id) */
+	uint32_t nfields;  /* fields including field 0 */
+	bool has_rep;	   /* a repetition separator occurs in it (not MSH-2) */
 };
 
 /* How MSH-18 (or the configured default) maps bytes to UTF-8. */
 enum hl7_charset {
-	HL7_CS_UTF8 = 0,	/* also ASCII: bytes kept as they are */
-	HL7_CS_LATIN1,		/* 8859/1 */
-	HL7_CS_LATIN9,		/* 8859/15 */
-	HL7_CS_ICONV,		/* anything else glibc iconv knows */
+	HL7_CS_UTF8 = 0, /* also ASCII: bytes kept as they are */
+	HL7_CS_LATIN1,	 /* 8859/1 */
+	HL7_CS_LATIN9,	 /* 8859/15 */
+	HL7_CS_ICONV,	 /* anything else glibc iconv knows */
 };
 
 /* Where a parse failed: an HL7 error code, a reason and a byte offset. */
 struct hl7_error {
 	enum hl7_errcode code;
-	const char *reason;	/* static text, no patient data */
-	size_t offset;		/* byte offset in the message */
-	char seg_id[4];		/* for ERR-2, when known */
-	unsigned seg_seq;	/* 1-based segment position, 0 when unknown */
-	unsigned field;		/* field position, 0 when unknown */
+	const char *reason; /* static text, no patient data */
+	size_t offset;	    /* byte offset in the message */
+	char seg_id[4];	    /* for ERR-2, when known */
+	unsigned seg_seq;   /* 1-based segment position, 0 when unknown */
+	unsigned field;	    /* field position, 0 when unknown */
 };
 
 /*
@@ -92,12 +92,12 @@ struct hl7_msg {
 	struct hl7_span *fields;
 	uint32_t nfields, fields_cap;
 	enum hl7_charset charset;
-	char charset_name[32];	/* iconv name for HL7_CS_ICONV */
-	bool any_esc;		/* the escape character occurs in the message */
-	bool any_rep;		/* the repetition separator occurs after MSH-2 */
-	bool any_high;		/* bytes >= 0x80 occur and need conversion */
-	struct arena arena;	/* decoded text of this message */
-	void *iconv_cd;		/* cached iconv descriptor, owned */
+	char charset_name[32]; /* iconv name for HL7_CS_ICONV */
+	bool any_esc;	       /* the escape character occurs in the message */
+	bool any_rep;	       /* the repetition separator occurs after MSH-2 */
+	bool any_high;	       /* bytes >= 0x80 occur and need conversion */
+	struct arena arena;    /* decoded text of this message */
+	void *iconv_cd;	       /* cached iconv descriptor, owned */
 	char iconv_name[32];
 	struct hl7_error err;
 };
@@ -110,12 +110,13 @@ hl7_is_delim(char c)
 
 	return u > 0x20 && u < 0x7f &&
 	    !((u >= '0' && u <= '9') || (u >= 'A' && u <= 'Z') ||
-	    (u >= 'a' && u <= 'z'));
+		(u >= 'a' && u <= 'z'));
 }
 
 /* Options that apply to every message parsed into an hl7_msg. */
 struct hl7_parse_opts {
-	const char *default_charset;	/* MSH-18 value assumed when empty; NULL = ASCII */
+	const char *
+	    default_charset; /* MSH-18 value assumed when empty; NULL = ASCII */
 };
 
 /* Prepare m for use; never fails. */
@@ -139,8 +140,8 @@ struct hl7_span hl7_field(const struct hl7_msg *m, uint32_t seg, unsigned n);
  * Fields 0..n-1 of segment seg, first repetition each, into out[] (absent
  * ones empty): one call where a reader wants most fields of a segment.
  */
-void hl7_seg_fields(const struct hl7_msg *m, uint32_t seg,
-    struct hl7_span *out, unsigned n);
+void hl7_seg_fields(const struct hl7_msg *m, uint32_t seg, struct hl7_span *out,
+    unsigned n);
 /* Number of repetitions in a field (0 for an empty field). */
 unsigned hl7_rep_count(const struct hl7_msg *m, struct hl7_span field);
 /* Repetition r (1-based) of a field; empty if absent. */
@@ -207,18 +208,19 @@ hl7_comp1(const struct hl7_msg *m, struct hl7_span s)
 }
 
 /* Map an MSH-18 value to a charset; -1 when unknown to us and to iconv. */
-LW_MUSTCHECK int hl7_charset_lookup(const char *msh18, size_t len, enum hl7_charset *cs,
-    char iconv_name[32]);
+LW_MUSTCHECK int hl7_charset_lookup(const char *msh18, size_t len,
+    enum hl7_charset *cs, char iconv_name[32]);
 
 /* An HL7 DTM value: YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ]. */
 struct hl7_dtm {
 	int16_t year;
 	int8_t month, day, hour, minute, second;
-	int8_t precision;	/* 0 = absent, 1 year, 2 month, 3 day, 4 hour, 5 minute, 6 second */
-	int8_t frac_digits;	/* digits after the decimal point, 0-4 */
-	uint16_t frac;		/* the fraction as written, e.g. 123 for .123 */
+	int8_t
+	    precision; /* 0 = absent, 1 year, 2 month, 3 day, 4 hour, 5 minute, 6 second */
+	int8_t frac_digits; /* digits after the decimal point, 0-4 */
+	uint16_t frac;	    /* the fraction as written, e.g. 123 for .123 */
 	bool has_offset;
-	int16_t offset_min;	/* UTC offset in minutes when has_offset */
+	int16_t offset_min; /* UTC offset in minutes when has_offset */
 };
 
 /* Parse a DTM; returns 0, or -1 when s is not a valid DTM. */

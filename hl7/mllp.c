@@ -19,20 +19,20 @@
 enum framer_state {
 	ST_OUTSIDE,	/* between frames: everything up to 0x0B is junk */
 	ST_AFTER_EB,	/* just after 0x1C: CR, LF or CRLF is the trailer */
-	ST_AFTER_EB_CR,	/* after 0x1C 0x0D: an LF is still trailer */
+	ST_AFTER_EB_CR, /* after 0x1C 0x0D: an LF is still trailer */
 	ST_IN,		/* inside a frame, buffering or (oversize) discarding */
 };
 
 struct mllp_framer {
-	char *buf;		/* payload so far, normalised */
-	size_t cap;		/* allocated bytes of buf */
-	size_t len;		/* bytes kept in buf */
-	size_t total;		/* payload bytes of this frame, kept or not */
-	size_t max_size;	/* largest payload accepted as MLLP_FRAME */
-	size_t limit;		/* buf never grows past this: max(max_size, KEEP) */
+	char *buf;	 /* payload so far, normalised */
+	size_t cap;	 /* allocated bytes of buf */
+	size_t len;	 /* bytes kept in buf */
+	size_t total;	 /* payload bytes of this frame, kept or not */
+	size_t max_size; /* largest payload accepted as MLLP_FRAME */
+	size_t limit;	 /* buf never grows past this: max(max_size, KEEP) */
 	enum framer_state st;
-	bool prev_cr;		/* last payload byte taken was a CR */
-	bool oversize;		/* this frame passed max_size: keep only the prefix */
+	bool prev_cr;  /* last payload byte taken was a CR */
+	bool oversize; /* this frame passed max_size: keep only the prefix */
 	struct mllp_stats stats;
 };
 
@@ -115,7 +115,8 @@ framer_emit(struct mllp_framer *f, enum mllp_kind kind, struct mllp_frame *out)
 {
 	out->kind = kind;
 	out->data = f->buf;
-	out->len = kind == MLLP_FRAME ? f->len : min_size(f->len, MLLP_PREFIX_KEEP);
+	out->len = kind == MLLP_FRAME ? f->len :
+					min_size(f->len, MLLP_PREFIX_KEEP);
 	out->total = f->total;
 	switch (kind) {
 	case MLLP_FRAME:
@@ -206,8 +207,9 @@ mllp_framer_feed(struct mllp_framer *f, const void *buf, size_t len,
 				p = eb + 1;
 				/* Emit now: a sender that omits the final CR costs no latency. */
 				f->st = ST_AFTER_EB;
-				framer_emit(f, f->oversize ? MLLP_OVERSIZE :
-				    MLLP_FRAME, out);
+				framer_emit(f,
+				    f->oversize ? MLLP_OVERSIZE : MLLP_FRAME,
+				    out);
 				*got = 1;
 				return (size_t)(p - start);
 			}

@@ -19,10 +19,11 @@
 #include <stdint.h>
 #include "lib/attr.h"
 
-#define MLLP_SB 0x0b		/* start block */
-#define MLLP_EB 0x1c		/* end block */
+#define MLLP_SB 0x0b /* start block */
+#define MLLP_EB 0x1c /* end block */
 #define MLLP_CR 0x0d
-#define MLLP_PREFIX_KEEP 4096	/* bytes of an oversize frame kept so an AR ACK can quote its MSH */
+#define MLLP_PREFIX_KEEP \
+	4096 /* bytes of an oversize frame kept so an AR ACK can quote its MSH */
 
 enum mllp_kind {
 	/* a whole frame: data/len is the payload, total == len */
@@ -53,13 +54,14 @@ struct mllp_frame {
 };
 
 struct mllp_stats {
-	uint64_t frames;	/* MLLP_FRAME events */
-	uint64_t oversize;	/* MLLP_OVERSIZE events */
-	uint64_t abandoned;	/* MLLP_ABANDONED events, from feed or finish */
-	uint64_t junk_bytes;	/* bytes outside frames, other than one CR, LF or CRLF after 0x1C */
+	uint64_t frames;    /* MLLP_FRAME events */
+	uint64_t oversize;  /* MLLP_OVERSIZE events */
+	uint64_t abandoned; /* MLLP_ABANDONED events, from feed or finish */
+	uint64_t
+	    junk_bytes; /* bytes outside frames, other than one CR, LF or CRLF after 0x1C */
 };
 
-struct mllp_framer;	/* owned by its connection; freed by mllp_framer_free */
+struct mllp_framer; /* owned by its connection; freed by mllp_framer_free */
 
 /* A new framer in the "between frames" state; never returns NULL (aborts on OOM). */
 struct mllp_framer *mllp_framer_new(size_t max_size);
@@ -78,7 +80,8 @@ size_t mllp_framer_feed(struct mllp_framer *f, const void *buf, size_t len,
     struct mllp_frame *out, int *got);
 
 /* At end of input: if a frame was in progress, fill *out as MLLP_ABANDONED, reset, and return 1; else 0. */
-LW_MUSTCHECK int mllp_framer_finish(struct mllp_framer *f, struct mllp_frame *out);
+LW_MUSTCHECK int mllp_framer_finish(struct mllp_framer *f,
+    struct mllp_frame *out);
 
 /* True while a partial frame is buffered or being discarded (for read timeouts). */
 bool mllp_framer_in_frame(const struct mllp_framer *f);
@@ -100,9 +103,9 @@ void mllp_framer_shrink(struct mllp_framer *f, size_t keep);
 
 /* What the first bytes of a connection look like, before they reach a framer. */
 enum mllp_sniff {
-	MLLP_SNIFF_MORE,	/* too few bytes to tell */
-	MLLP_SNIFF_TLS,		/* a TLS record (a ClientHello): the client expects TLS */
-	MLLP_SNIFF_OTHER,	/* anything else: for the framer */
+	MLLP_SNIFF_MORE, /* too few bytes to tell */
+	MLLP_SNIFF_TLS, /* a TLS record (a ClientHello): the client expects TLS */
+	MLLP_SNIFF_OTHER, /* anything else: for the framer */
 };
 
 /*

@@ -51,7 +51,8 @@ static bool
 version_supported(struct hl7_str v)
 {
 	static const char *const known[] = { "2.2", "2.3", "2.3.1", "2.4",
-	    "2.5", "2.5.1", "2.6", "2.7", "2.7.1", "2.8", "2.8.1", "2.8.2" };
+		"2.5", "2.5.1", "2.6", "2.7", "2.7.1", "2.8", "2.8.1",
+		"2.8.2" };
 	size_t i;
 
 	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
@@ -70,8 +71,7 @@ text_at(struct hl7_msg *m, uint32_t seg, unsigned field, unsigned comp)
 
 /* A DTM from the first component of a TS/DTM field; false if unusable. */
 static bool
-dtm_at(const struct hl7_msg *m, uint32_t seg, unsigned field,
-    struct hl7_dtm *t)
+dtm_at(const struct hl7_msg *m, uint32_t seg, unsigned field, struct hl7_dtm *t)
 {
 	struct hl7_span s = hl7_get(m, seg, field, 1, 1, 0);
 
@@ -107,8 +107,8 @@ comparator_prefix(const char *s, size_t len, char cmp[3])
 }
 
 int
-oru_read_number(const struct hl7_msg *m, struct hl7_span value,
-    const char *vt, size_t vt_len, double *num, char cmp[3])
+oru_read_number(const struct hl7_msg *m, struct hl7_span value, const char *vt,
+    size_t vt_len, double *num, char cmp[3])
 {
 	const char *p;
 	size_t len, n;
@@ -129,7 +129,7 @@ oru_read_number(const struct hl7_msg *m, struct hl7_span value,
 		c3 = hl7_comp(m, value, 3);
 		c4 = hl7_comp(m, value, 4);
 		if (c3.len > 0 || c4.len > 0 || c2.len == 0)
-			return -1;	/* a range or a ratio, not one number */
+			return -1; /* a range or a ratio, not one number */
 		p = m->buf + c1.off;
 		len = str_trim_span(&p, c1.len);
 		if (len > 2 || comparator_prefix(p, len, cmp) != len) {
@@ -145,8 +145,8 @@ oru_read_number(const struct hl7_msg *m, struct hl7_span value,
 		return 0;
 	}
 	/* NM, ST, TX and the like: an optional comparator, then a number. */
-	if (m->d.comp != '\0' && memchr(m->buf + value.off, m->d.comp,
-	    value.len) != NULL)
+	if (m->d.comp != '\0' &&
+	    memchr(m->buf + value.off, m->d.comp, value.len) != NULL)
 		return -1;
 	p = m->buf + value.off;
 	len = str_trim_span(&p, value.len);
@@ -303,13 +303,14 @@ read_obx(struct oru_msg *o, struct hl7_msg *m, uint32_t seg, uint32_t order)
 	if (v.len == 0)
 		x->kind = ORU_VALUE_NONE;
 	else if (oru_read_number(m, v, x->value_type.p, x->value_type.len,
-	    &x->number, x->comparator) == 0) {
+		     &x->number, x->comparator) == 0) {
 		x->kind = ORU_VALUE_NUMBER;
 		x->value_text = hl7_text(m, v);
 	} else {
 		x->kind = ORU_VALUE_TEXT;
-		if (str_is(x->value_type, "CE") || str_is(x->value_type,
-		    "CWE") || str_is(x->value_type, "CNE")) {
+		if (str_is(x->value_type, "CE") ||
+		    str_is(x->value_type, "CWE") ||
+		    str_is(x->value_type, "CNE")) {
 			/* Coded value: its text, else its code. */
 			x->value_text = hl7_text(m, hl7_comp(m, v, 2));
 			if (x->value_text.len == 0)
@@ -368,8 +369,8 @@ read_groups(struct oru_msg *o, struct hl7_msg *m, const struct oru_opts *opts)
 		} else if (memcmp(id, "OBR", 4) == 0) {
 			if (pat == NULL)
 				pat = new_patient(o, UINT32_MAX);
-			o->orders = grow(o->orders, o->norders,
-			    &o->orders_cap, sizeof(*o->orders));
+			o->orders = grow(o->orders, o->norders, &o->orders_cap,
+			    sizeof(*o->orders));
 			order = o->norders++;
 			ord = &o->orders[order];
 			memset(ord, 0, sizeof(*ord));
@@ -390,7 +391,8 @@ read_groups(struct oru_msg *o, struct hl7_msg *m, const struct oru_opts *opts)
 		} else if (memcmp(id, "NTE", 4) == 0) {
 			/* The whole run of NTEs at once: linear in their size. */
 			for (j = i + 1; j < m->nsegs &&
-			    memcmp(m->segs[j].id, "NTE", 4) == 0; j++)
+			     memcmp(m->segs[j].id, "NTE", 4) == 0;
+			     j++)
 				;
 			if (after_obx)
 				o->obs[o->nobs - 1].comment = nte_text(m, i, j);
@@ -452,7 +454,8 @@ oru_extract(struct oru_msg *o, struct hl7_msg *m, const struct oru_opts *opts)
 	 * ORU^R01 only (and a bare ORU from senders older than trigger
 	 * events); the point-of-care R30-R32 are other messages: ignored.
 	 */
-	o->is_oru = strcmp(o->type, "ORU^R01") == 0 || strcmp(o->type, "ORU") == 0;
+	o->is_oru = strcmp(o->type, "ORU^R01") == 0 ||
+	    strcmp(o->type, "ORU") == 0;
 	if (o->is_oru)
 		read_groups(o, m, opts);
 	return 0;
@@ -466,8 +469,8 @@ key_order(const struct oru_msg *o, const struct oru_obs *x)
 
 	if (x->order == UINT32_MAX)
 		return none;
-	return o->orders[x->order].filler.len > 0 ?
-	    o->orders[x->order].filler : o->orders[x->order].placer;
+	return o->orders[x->order].filler.len > 0 ? o->orders[x->order].filler :
+						    o->orders[x->order].placer;
 }
 
 size_t
@@ -498,9 +501,13 @@ const char *
 oru_time_source_name(enum oru_time_source s)
 {
 	switch (s) {
-	case ORU_TIME_OBX14: return "obx14";
-	case ORU_TIME_OBR7: return "obr7";
-	case ORU_TIME_MSH7: return "msh7";
-	default: return NULL;
+	case ORU_TIME_OBX14:
+		return "obx14";
+	case ORU_TIME_OBR7:
+		return "obr7";
+	case ORU_TIME_MSH7:
+		return "msh7";
+	default:
+		return NULL;
 	}
 }

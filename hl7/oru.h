@@ -15,9 +15,9 @@
 
 /* How OBX-5 was read. */
 enum oru_value_kind {
-	ORU_VALUE_NONE = 0,	/* empty */
-	ORU_VALUE_NUMBER,	/* number (with comparator when there was one) */
-	ORU_VALUE_TEXT,		/* anything else, as decoded text */
+	ORU_VALUE_NONE = 0, /* empty */
+	ORU_VALUE_NUMBER,   /* number (with comparator when there was one) */
+	ORU_VALUE_TEXT,	    /* anything else, as decoded text */
 };
 
 enum oru_time_source {
@@ -28,58 +28,58 @@ enum oru_time_source {
 };
 
 struct oru_obs {
-	uint32_t seg;		/* index of the OBX segment */
-	uint32_t order;		/* index in oru_msg.orders, UINT32_MAX when none */
-	struct hl7_str set_id;	/* OBX-1 */
-	struct hl7_str value_type;	/* OBX-2 */
-	struct hl7_str code, text, coding_system;	/* OBX-3.1-3 */
-	struct hl7_str alt_code, alt_text, alt_system;	/* OBX-3.4-6 */
-	struct hl7_str sub_id;	/* OBX-4 */
+	uint32_t seg;	/* index of the OBX segment */
+	uint32_t order; /* index in oru_msg.orders, UINT32_MAX when none */
+	struct hl7_str set_id;			       /* OBX-1 */
+	struct hl7_str value_type;		       /* OBX-2 */
+	struct hl7_str code, text, coding_system;      /* OBX-3.1-3 */
+	struct hl7_str alt_code, alt_text, alt_system; /* OBX-3.4-6 */
+	struct hl7_str sub_id;			       /* OBX-4 */
 	enum oru_value_kind kind;
-	double number;		/* when kind is ORU_VALUE_NUMBER */
-	char comparator[3];	/* "", "<", ">", "<=", ">=", "=", "<>" */
-	struct hl7_str value_text;	/* OBX-5 decoded (first repetition) */
-	struct hl7_str units;	/* OBX-6.1, else OBX-6.2 */
-	struct hl7_str ref_range;	/* OBX-7 */
-	struct hl7_str flags;	/* OBX-8, repetitions joined by '~' */
-	struct hl7_str status;	/* OBX-11 */
+	double number;		   /* when kind is ORU_VALUE_NUMBER */
+	char comparator[3];	   /* "", "<", ">", "<=", ">=", "=", "<>" */
+	struct hl7_str value_text; /* OBX-5 decoded (first repetition) */
+	struct hl7_str units;	   /* OBX-6.1, else OBX-6.2 */
+	struct hl7_str ref_range;  /* OBX-7 */
+	struct hl7_str flags;	   /* OBX-8, repetitions joined by '~' */
+	struct hl7_str status;	   /* OBX-11 */
 	struct hl7_dtm observed_at;
 	enum oru_time_source time_source;
-	struct hl7_str comment;	/* NTE-3 after this OBX, joined by '\n' */
+	struct hl7_str comment; /* NTE-3 after this OBX, joined by '\n' */
 };
 
 struct oru_order {
-	uint32_t seg;		/* index of the OBR segment */
-	uint32_t patient;	/* index in oru_msg.patients */
-	struct hl7_str placer, filler;	/* OBR-2.1, OBR-3.1 */
-	struct hl7_str code, text, coding_system;	/* OBR-4 */
+	uint32_t seg;		       /* index of the OBR segment */
+	uint32_t patient;	       /* index in oru_msg.patients */
+	struct hl7_str placer, filler; /* OBR-2.1, OBR-3.1 */
+	struct hl7_str code, text, coding_system; /* OBR-4 */
 	struct hl7_dtm obr7;
 };
 
 struct oru_patient {
-	uint32_t seg;		/* index of the PID segment, UINT32_MAX when none */
-	struct hl7_str id;	/* chosen PID-3 repetition, component 1 */
-	struct hl7_str id_type;	/* its CX-5 */
-	struct hl7_str authority;	/* its CX-4.1 */
-	uint32_t first_obs, nobs;	/* range in oru_msg.obs */
+	uint32_t seg;	   /* index of the PID segment, UINT32_MAX when none */
+	struct hl7_str id; /* chosen PID-3 repetition, component 1 */
+	struct hl7_str id_type;	  /* its CX-5 */
+	struct hl7_str authority; /* its CX-4.1 */
+	uint32_t first_obs, nobs; /* range in oru_msg.obs */
 };
 
 /* Options from the configuration. */
 struct oru_opts {
-	const char *id_type;	/* PID-3 CX-5 to prefer; NULL = "MR" */
+	const char *id_type; /* PID-3 CX-5 to prefer; NULL = "MR" */
 };
 
 struct oru_msg {
 	/* MSH */
-	struct hl7_str sending_app, sending_facility;	/* MSH-3.1, MSH-4.1 */
-	struct hl7_str receiving_app, receiving_facility;	/* MSH-5.1, MSH-6.1 */
+	struct hl7_str sending_app, sending_facility;	  /* MSH-3.1, MSH-4.1 */
+	struct hl7_str receiving_app, receiving_facility; /* MSH-5.1, MSH-6.1 */
 	struct hl7_dtm msh7;
-	char type[24];		/* MSH-9.1^MSH-9.2, e.g. "ORU^R01" */
-	struct hl7_str control_id;	/* MSH-10 */
-	struct hl7_str processing_id;	/* MSH-11.1 */
-	struct hl7_str version;	/* MSH-12.1 */
-	struct hl7_str accept_ack, app_ack;	/* MSH-15, MSH-16 */
-	struct hl7_str charset;	/* MSH-18 first repetition, as written */
+	char type[24];		      /* MSH-9.1^MSH-9.2, e.g. "ORU^R01" */
+	struct hl7_str control_id;    /* MSH-10 */
+	struct hl7_str processing_id; /* MSH-11.1 */
+	struct hl7_str version;	      /* MSH-12.1 */
+	struct hl7_str accept_ack, app_ack; /* MSH-15, MSH-16 */
+	struct hl7_str charset; /* MSH-18 first repetition, as written */
 	bool is_oru;		/* ORU^R01 (or ORU^R30-R32): patients filled */
 
 	struct oru_patient *patients;
@@ -118,7 +118,8 @@ void oru_msg_free(struct oru_msg *o);
  * field the ACK or the store depends on is missing or malformed: MSH-9,
  * MSH-10, MSH-12, or a version outside 2.2-2.8.2.
  */
-LW_MUSTCHECK int oru_extract(struct oru_msg *o, struct hl7_msg *m, const struct oru_opts *opts);
+LW_MUSTCHECK int oru_extract(struct oru_msg *o, struct hl7_msg *m,
+    const struct oru_opts *opts);
 
 /*
  * Read a value as a number with an optional comparator: NM "12.5", SN

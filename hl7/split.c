@@ -10,7 +10,7 @@
  * most one item is pending at a time and nothing needs a queue.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE	/* memmem */
+#define _GNU_SOURCE /* memmem */
 #endif
 #include "hl7/split.h"
 
@@ -26,20 +26,20 @@
 struct hl7_split {
 	const char *buf;
 	size_t len;
-	size_t pos;		/* next byte to read */
-	size_t max;		/* max_message_size, 0 for none */
-	struct mllp_framer *framer;	/* MLLP form only, owned */
-	size_t frame_start;	/* offset of the current frame's 0x0B */
-	size_t cr, lf;		/* next CR / LF at or after pos (len if none) */
+	size_t pos;		    /* next byte to read */
+	size_t max;		    /* max_message_size, 0 for none */
+	struct mllp_framer *framer; /* MLLP form only, owned */
+	size_t frame_start;	    /* offset of the current frame's 0x0B */
+	size_t cr, lf; /* next CR / LF at or after pos (len if none) */
 	bool seen_msh;
-	bool in_batch;		/* a BHS is open */
-	uint64_t batch_msgs;	/* messages since the last BHS or BTS */
-	uint64_t file_batches;	/* batches since the last FHS */
+	bool in_batch;	       /* a BHS is open */
+	uint64_t batch_msgs;   /* messages since the last BHS or BTS */
+	uint64_t file_batches; /* batches since the last FHS */
 };
 
 enum line_kind {
-	LINE_END,	/* no line: end of buffer */
-	LINE_BLANK,	/* empty or spaces and tabs */
+	LINE_END,   /* no line: end of buffer */
+	LINE_BLANK, /* empty or spaces and tabs */
 	LINE_MSH,
 	LINE_FHS,
 	LINE_BHS,
@@ -132,10 +132,10 @@ hl7_split_new(const char *buf, size_t len, size_t max_message_size)
 	s->max = max_message_size;
 	/* An MLLP capture has its first 0x0B before its first MSH. */
 	sb = len > 0 ? memchr(buf, MLLP_SB, len) : NULL;
-	if (sb != NULL && first_msh(buf, len, (size_t)(sb - buf)) ==
-	    (size_t)(sb - buf))
-		s->framer = mllp_framer_new(max_message_size > 0 ?
-		    max_message_size : SIZE_MAX);
+	if (sb != NULL &&
+	    first_msh(buf, len, (size_t)(sb - buf)) == (size_t)(sb - buf))
+		s->framer = mllp_framer_new(
+		    max_message_size > 0 ? max_message_size : SIZE_MAX);
 	else {
 		s->cr = line_end_of(buf, len, '\r');
 		s->lf = line_end_of(buf, len, '\n');
@@ -231,7 +231,7 @@ mllp_next(struct hl7_split *s, struct hl7_split_item *it)
 		if (s->pos >= s->len && mllp_framer_finish(s->framer, &fr))
 			return frame_item(s, &fr, it);
 		if (s->pos == start)
-			return 0;	/* cannot happen: feed always consumes */
+			return 0; /* cannot happen: feed always consumes */
 	}
 }
 
@@ -346,7 +346,9 @@ raw_next(struct hl7_split *s, struct hl7_split_item *it)
 			next = e;
 			if (e < s->len)
 				next += s->buf[e] == '\r' && e + 1 < s->len &&
-				    s->buf[e + 1] == '\n' ? 2 : 1;
+					s->buf[e + 1] == '\n' ?
+				    2 :
+				    1;
 			k = classify(s->buf + a, e - a);
 		}
 		/* The line that ends an item stays unread for the next call. */

@@ -28,9 +28,10 @@ struct hl7_split_item {
 	 */
 	const char *data;
 	size_t len;
-	size_t offset;		/* byte offset of the item in the buffer (of its 0x0B for a frame) */
-	int is_error;		/* 1: not a message; reason says why */
-	const char *reason;	/* static text; NULL for a message */
+	size_t
+	    offset; /* byte offset of the item in the buffer (of its 0x0B for a frame) */
+	int is_error;	    /* 1: not a message; reason says why */
+	const char *reason; /* static text; NULL for a message */
 };
 
 /*

@@ -37,7 +37,7 @@ arena_alloc(struct arena *a, size_t n)
 			a->first = c;
 		else {
 			for (last = a->first; last->next != NULL;
-			    last = last->next)
+			     last = last->next)
 				;
 			last->next = c;
 		}

@@ -13,8 +13,8 @@ struct arena_chunk;
 
 /* Bump allocator; zero-initialised means empty. */
 struct arena {
-	struct arena_chunk *first;	/* all chunks, in order */
-	struct arena_chunk *cur;	/* chunk being filled */
+	struct arena_chunk *first; /* all chunks, in order */
+	struct arena_chunk *cur;   /* chunk being filled */
 };
 
 /* n bytes valid until the next reset or free; never NULL (xmalloc). */

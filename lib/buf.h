@@ -10,7 +10,7 @@
 #include <string.h>
 
 struct buf {
-	char *p;	/* always NUL-terminated once anything was appended */
+	char *p; /* always NUL-terminated once anything was appended */
 	size_t len;
 	size_t cap;
 };

@@ -44,8 +44,9 @@ slot(const struct hash_table *t, const char *key, size_t len, uint64_t h)
 
 	for (i = (size_t)h & mask;; i = (i + 1) & mask) {
 		e = &t->e[i];
-		if (e->key == NULL || (e->hash == h && e->len == len &&
-		    memcmp(e->key, key, len) == 0))
+		if (e->key == NULL ||
+		    (e->hash == h && e->len == len &&
+			memcmp(e->key, key, len) == 0))
 			return e;
 	}
 }
@@ -60,8 +61,8 @@ grow(struct hash_table *t)
 	t->e = xcalloc(t->cap, sizeof(*t->e));
 	for (i = 0; i < old.cap; i++)
 		if (old.e[i].key != NULL)
-			*slot(t, old.e[i].key, old.e[i].len, old.e[i].hash) =
-			    old.e[i];
+			*slot(t, old.e[i].key, old.e[i].len,
+			    old.e[i].hash) = old.e[i];
 	free(old.e);
 }
 
@@ -88,7 +89,7 @@ hash_put(struct hash_table *t, const char *key, size_t len, void *val)
 	e = slot(t, key, len, h);
 	if (e->key != NULL) {
 		old = e->val;
-		e->key = key;	/* the new owner's copy */
+		e->key = key; /* the new owner's copy */
 		e->val = val;
 		return old;
 	}

@@ -21,7 +21,7 @@ uint64_t hash_bytes(const void *p, size_t len);
  * values, not slot addresses. Owned by whoever embeds it.
  */
 struct hash_table {
-	struct hash_entry *e;	/* cap slots; key NULL: free */
+	struct hash_entry *e; /* cap slots; key NULL: free */
 	size_t n, cap;
 };
 

@@ -85,7 +85,7 @@ section(struct ini_reader *r, const char *s)
 		return fail(r, INI_ERR_SECTION_CLOSE);
 	len = str_trim_span(&name, (size_t)(close - name));
 	for (nlen = 0; nlen < len && name[nlen] != ' ' && name[nlen] != '\t';
-	    nlen++)
+	     nlen++)
 		;
 	if (nlen < len) {
 		arg = name + nlen + 1;
@@ -112,7 +112,7 @@ key_value(struct ini_reader *r, char *s)
 
 	if (eq == NULL)
 		return fail(r, INI_ERR_SYNTAX);
-	r->text = NULL;		/* about to be cut in two */
+	r->text = NULL; /* about to be cut in two */
 	*eq = '\0';
 	r->key = str_trim(s);
 	r->val = str_trim(eq + 1);

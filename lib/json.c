@@ -1,6 +1,6 @@
 #include "json.h"
 
-#include <math.h>	/* isfinite, fabs, signbit: builtins, no libm */
+#include <math.h> /* isfinite, fabs, signbit: builtins, no libm */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,22 +8,99 @@
 
 /* 1: byte can be copied as is; 0: needs a look (escape or UTF-8 check). */
 static const uint8_t plain[256] = {
-	['\x20'] = 1, ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1,
-	['\''] = 1, ['('] = 1, [')'] = 1, ['*'] = 1, ['+'] = 1, [','] = 1,
-	['-'] = 1, ['.'] = 1, ['/'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1,
-	['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1,
-	['9'] = 1, [':'] = 1, [';'] = 1, ['<'] = 1, ['='] = 1, ['>'] = 1,
-	['?'] = 1, ['@'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1,
-	['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1,
-	['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
-	['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1,
-	['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['['] = 1, [']'] = 1,
-	['^'] = 1, ['_'] = 1, ['`'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1,
-	['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1,
-	['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1,
-	['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,
-	['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1, ['{'] = 1,
-	['|'] = 1, ['}'] = 1, ['~'] = 1,
+	['\x20'] = 1,
+	['!'] = 1,
+	['#'] = 1,
+	['$'] = 1,
+	['%'] = 1,
+	['&'] = 1,
+	['\''] = 1,
+	['('] = 1,
+	[')'] = 1,
+	['*'] = 1,
+	['+'] = 1,
+	[','] = 1,
+	['-'] = 1,
+	['.'] = 1,
+	['/'] = 1,
+	['0'] = 1,
+	['1'] = 1,
+	['2'] = 1,
+	['3'] = 1,
+	['4'] = 1,
+	['5'] = 1,
+	['6'] = 1,
+	['7'] = 1,
+	['8'] = 1,
+	['9'] = 1,
+	[':'] = 1,
+	[';'] = 1,
+	['<'] = 1,
+	['='] = 1,
+	['>'] = 1,
+	['?'] = 1,
+	['@'] = 1,
+	['A'] = 1,
+	['B'] = 1,
+	['C'] = 1,
+	['D'] = 1,
+	['E'] = 1,
+	['F'] = 1,
+	['G'] = 1,
+	['H'] = 1,
+	['I'] = 1,
+	['J'] = 1,
+	['K'] = 1,
+	['L'] = 1,
+	['M'] = 1,
+	['N'] = 1,
+	['O'] = 1,
+	['P'] = 1,
+	['Q'] = 1,
+	['R'] = 1,
+	['S'] = 1,
+	['T'] = 1,
+	['U'] = 1,
+	['V'] = 1,
+	['W'] = 1,
+	['X'] = 1,
+	['Y'] = 1,
+	['Z'] = 1,
+	['['] = 1,
+	[']'] = 1,
+	['^'] = 1,
+	['_'] = 1,
+	['`'] = 1,
+	['a'] = 1,
+	['b'] = 1,
+	['c'] = 1,
+	['d'] = 1,
+	['e'] = 1,
+	['f'] = 1,
+	['g'] = 1,
+	['h'] = 1,
+	['i'] = 1,
+	['j'] = 1,
+	['k'] = 1,
+	['l'] = 1,
+	['m'] = 1,
+	['n'] = 1,
+	['o'] = 1,
+	['p'] = 1,
+	['q'] = 1,
+	['r'] = 1,
+	['s'] = 1,
+	['t'] = 1,
+	['u'] = 1,
+	['v'] = 1,
+	['w'] = 1,
+	['x'] = 1,
+	['y'] = 1,
+	['z'] = 1,
+	['{'] = 1,
+	['|'] = 1,
+	['}'] = 1,
+	['~'] = 1,
 };
 
 /* Length of the valid UTF-8 sequence at p (1-4), or 0 if invalid. */
@@ -67,7 +144,8 @@ span_special(uint64_t x)
 
 	/* below 0x20 | above 0x7e | a quote | a backslash */
 	return (((x - ONES * 0x20) & ~x) | ((x + ONES) | x) |
-	    ((q - ONES) & ~q) | ((s - ONES) & ~s)) & HIGHS;
+		   ((q - ONES) & ~q) | ((s - ONES) & ~s)) &
+	    HIGHS;
 }
 
 static const char hexdig[] = "0123456789abcdef";
@@ -100,12 +178,38 @@ escape_span(char *o, const unsigned char **pp, const unsigned char *lim,
 		if (p == lim)
 			break;
 		switch (*p) {
-		case '"': o[0] = '\\'; o[1] = '"'; o += 2; p++; continue;
-		case '\\': o[0] = '\\'; o[1] = '\\'; o += 2; p++; continue;
-		case '\n': o[0] = '\\'; o[1] = 'n'; o += 2; p++; continue;
-		case '\r': o[0] = '\\'; o[1] = 'r'; o += 2; p++; continue;
-		case '\t': o[0] = '\\'; o[1] = 't'; o += 2; p++; continue;
-		default: break;
+		case '"':
+			o[0] = '\\';
+			o[1] = '"';
+			o += 2;
+			p++;
+			continue;
+		case '\\':
+			o[0] = '\\';
+			o[1] = '\\';
+			o += 2;
+			p++;
+			continue;
+		case '\n':
+			o[0] = '\\';
+			o[1] = 'n';
+			o += 2;
+			p++;
+			continue;
+		case '\r':
+			o[0] = '\\';
+			o[1] = 'r';
+			o += 2;
+			p++;
+			continue;
+		case '\t':
+			o[0] = '\\';
+			o[1] = 't';
+			o += 2;
+			p++;
+			continue;
+		default:
+			break;
 		}
 		if (*p < 0x20 || *p == 0x7f) {
 			memcpy(o, "\\u00", 4);
@@ -189,7 +293,7 @@ json_str_long(struct buf *b, const unsigned char *p, size_t len)
 	buf_addc(b, '"');
 	while (p < end) {
 		n = (size_t)(end - p) < ESCAPE_CHUNK ? (size_t)(end - p) :
-		    ESCAPE_CHUNK;
+						       ESCAPE_CHUNK;
 		o = buf_reserve(b, 6 * n + 1);
 		e = escape_span(o, &p, p + n, end);
 		b->len += (size_t)(e - o);
@@ -228,30 +332,63 @@ json_strz(struct buf *b, const char *s)
 		json_str(b, s, strlen(s));
 }
 
-extern inline void json_str_or_null(struct buf *b, const char *p,
-    size_t len);
+extern inline void json_str_or_null(struct buf *b, const char *p, size_t len);
 
 /* Exact powers of ten as doubles (10^22 is the last one). */
 static const double p10[23] = {
-	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
-	1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+	1e0,
+	1e1,
+	1e2,
+	1e3,
+	1e4,
+	1e5,
+	1e6,
+	1e7,
+	1e8,
+	1e9,
+	1e10,
+	1e11,
+	1e12,
+	1e13,
+	1e14,
+	1e15,
+	1e16,
+	1e17,
+	1e18,
+	1e19,
+	1e20,
+	1e21,
+	1e22,
 };
 
 static const uint64_t p10u[20] = {
-	1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL,
-	10000000ULL, 100000000ULL, 1000000000ULL, 10000000000ULL,
-	100000000000ULL, 1000000000000ULL, 10000000000000ULL,
-	100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
-	100000000000000000ULL, 1000000000000000000ULL,
+	1ULL,
+	10ULL,
+	100ULL,
+	1000ULL,
+	10000ULL,
+	100000ULL,
+	1000000ULL,
+	10000000ULL,
+	100000000ULL,
+	1000000000ULL,
+	10000000000ULL,
+	100000000000ULL,
+	1000000000000ULL,
+	10000000000000ULL,
+	100000000000000ULL,
+	1000000000000000ULL,
+	10000000000000000ULL,
+	100000000000000000ULL,
+	1000000000000000000ULL,
 	10000000000000000000ULL,
 };
 
-static const char digit_pairs[] =
-    "0001020304050607080910111213141516171819"
-    "2021222324252627282930313233343536373839"
-    "4041424344454647484950515253545556575859"
-    "6061626364656667686970717273747576777879"
-    "8081828384858687888990919293949596979899";
+static const char digit_pairs[] = "0001020304050607080910111213141516171819"
+				  "2021222324252627282930313233343536373839"
+				  "4041424344454647484950515253545556575859"
+				  "6061626364656667686970717273747576777879"
+				  "8081828384858687888990919293949596979899";
 
 /* The n (>= 1) last decimal digits of v, ending at end. */
 static void
@@ -293,7 +430,7 @@ put_u64(char *o, uint64_t v)
 static void
 exact_product(double a, double b, double *hi, double *lo)
 {
-	const double split = 134217729.0;	/* 2^27 + 1 */
+	const double split = 134217729.0; /* 2^27 + 1 */
 	double as = a * split, bs = b * split;
 	double ah = as - (as - a), al = a - ah;
 	double bh = bs - (bs - b), bl = b - bh;
@@ -328,7 +465,7 @@ decimal_round(double a, int prec, uint64_t *digits, int *exp10)
 		exact_product(a, p10[s], &hi, &lo);
 		if (!(hi < 1e17))
 			return -1;
-		n = (uint64_t)hi;	/* floor: hi >= 0 */
+		n = (uint64_t)hi; /* floor: hi >= 0 */
 		d = hi - (double)n;
 		if (d > 0.5 || (d == 0.5 && (lo > 0 || (lo == 0 && (n & 1)))))
 			n++;

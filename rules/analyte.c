@@ -13,7 +13,13 @@
 #include "rules/rules_int.h"
 
 static const char *const analyte_names[RULES_NANALYTES] = {
-	"ast", "alt", "tbil", "crea", "anc", "plt", "hgb",
+	"ast",
+	"alt",
+	"tbil",
+	"crea",
+	"anc",
+	"plt",
+	"hgb",
 };
 
 const char *
@@ -69,9 +75,10 @@ is_loinc_system(const struct rules *r, const char *sys, size_t len)
 	size_t i;
 
 	if (len == 0)
-		return true;	/* no system named: a LOINC code may still match */
+		return true; /* no system named: a LOINC code may still match */
 	for (i = 0; i < r->nloinc_systems; i++)
-		if (r->loinc_system_len[i] == len && strncasecmp(r->loinc_systems[i], sys, len) == 0)
+		if (r->loinc_system_len[i] == len &&
+		    strncasecmp(r->loinc_systems[i], sys, len) == 0)
 			return true;
 	return false;
 }
@@ -97,7 +104,8 @@ lookup(const struct rules *r, const char *code, size_t len, const char *sys,
 	h = (uint32_t)hash_bytes(code, len);
 	for (i = h & mask; r->slots[i] != 0; i = (i + 1) & mask) {
 		e = &r->codes[r->slots[i] - 1];
-		if (e->hash != h || e->len != len || memcmp(e->code, code, len) != 0)
+		if (e->hash != h || e->len != len ||
+		    memcmp(e->code, code, len) != 0)
 			continue;
 		if (e->kind == CODE_EXCLUDED) {
 			*excluded = true;
@@ -105,7 +113,8 @@ lookup(const struct rules *r, const char *code, size_t len, const char *sys,
 		}
 		if (e->kind == CODE_LOINC && loinc)
 			found = e->analyte;
-		else if (e->kind == CODE_LOCAL && (!loinc || sys_len == 0) && found == RULES_NONE)
+		else if (e->kind == CODE_LOCAL && (!loinc || sys_len == 0) &&
+		    found == RULES_NONE)
 			found = e->analyte;
 	}
 	return found;
@@ -119,9 +128,10 @@ rules_map(const struct rules *r, const struct rules_result *in, bool *excluded,
 
 	*excluded = false;
 	*conflict = false;
-	a = lookup(r, in->code, in->code_len, in->system, in->system_len, excluded);
-	b = lookup(r, in->alt_code, in->alt_code_len, in->alt_system, in->alt_system_len,
+	a = lookup(r, in->code, in->code_len, in->system, in->system_len,
 	    excluded);
+	b = lookup(r, in->alt_code, in->alt_code_len, in->alt_system,
+	    in->alt_system_len, excluded);
 	/* A percentage or hematocrit in either triplet is never a count. */
 	if (*excluded)
 		return RULES_NONE;
@@ -146,7 +156,8 @@ rules_unit_index(const struct rules *r, enum rules_analyte a, const char *unit,
 	if (len == 0)
 		return -1;
 	for (i = 0; i < d->nunits; i++)
-		if (d->units[i].len == len && memcmp(d->units[i].name, unit, len) == 0)
+		if (d->units[i].len == len &&
+		    memcmp(d->units[i].name, unit, len) == 0)
 			return (int)i;
 	return -1;
 }

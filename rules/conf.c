@@ -25,11 +25,11 @@ struct conf {
 	const char *path;
 	struct ini_reader ini;
 	struct rules *r;
-	enum rules_analyte analyte;	/* [analyte NAME] */
-	struct rules_term *term;	/* [term NAME] */
-	struct rules_criterion *cr;	/* [exclusion NAME] */
-	struct rules_hold_rule *hold;	/* [hold NAME] */
-	char *analytes, *grading;	/* [protocol]: the files it names */
+	enum rules_analyte analyte;   /* [analyte NAME] */
+	struct rules_term *term;      /* [term NAME] */
+	struct rules_criterion *cr;   /* [exclusion NAME] */
+	struct rules_hold_rule *hold; /* [hold NAME] */
+	char *analytes, *grading;     /* [protocol]: the files it names */
 	bool have_window;
 };
 
@@ -46,9 +46,8 @@ struct conf_section {
 	const struct conf_key *keys;
 };
 
-static int __attribute__((format(printf, 4, 0)))
-conf_verr(const struct conf *c, int line, char **cause, const char *fmt,
-    va_list ap)
+static int __attribute__((format(printf, 4, 0))) conf_verr(const struct conf *c,
+    int line, char **cause, const char *fmt, va_list ap)
 {
 	char msg[512];
 
@@ -95,8 +94,8 @@ conf_key(struct conf *c, const struct conf_section *sec, char **cause)
 	for (k = sec->keys; k->name != NULL; k++)
 		if (strcmp(k->name, "*") == 0 || strcmp(k->name, key) == 0)
 			return k->set != NULL ? k->set(c, cause) : 0;
-	return conf_err(c, cause, "unknown key '%s' in [%s%s%s]", key, sec->name,
-	    arg[0] ? " " : "", arg);
+	return conf_err(c, cause, "unknown key '%s' in [%s%s%s]", key,
+	    sec->name, arg[0] ? " " : "", arg);
 }
 
 /* Every line of the file through the section table. */
@@ -110,7 +109,8 @@ conf_read(struct conf *c, const struct conf_section *sections, char **cause)
 		if (it == INI_ERROR && c->ini.error == INI_ERR_TOO_BIG)
 			break;
 		if (it == INI_ERROR)
-			return conf_err(c, cause, "%s", ini_strerror(c->ini.error));
+			return conf_err(c, cause, "%s",
+			    ini_strerror(c->ini.error));
 		if (it == INI_KEY) {
 			if (conf_key(c, sec, cause) < 0)
 				return -1;
@@ -120,13 +120,14 @@ conf_read(struct conf *c, const struct conf_section *sections, char **cause)
 			if (strcmp(sec->name, c->ini.section) == 0)
 				break;
 		if (sec->name == NULL)
-			return conf_err(c, cause, "unknown section '%s'", c->ini.section);
+			return conf_err(c, cause, "unknown section '%s'",
+			    c->ini.section);
 		if (sec->open != NULL && sec->open(c, cause) < 0)
 			return -1;
 	}
 	if (c->ini.error != INI_OK)
-		return conf_file_err(c, cause, "cannot read, or larger than %d bytes",
-		    MAX_FILE);
+		return conf_file_err(c, cause,
+		    "cannot read, or larger than %d bytes", MAX_FILE);
 	return 0;
 }
 
@@ -140,7 +141,8 @@ conf_load(struct conf *c, const char *path, const struct conf_section *sections,
 
 	c->path = path;
 	if ((f = fopen(path, "r")) == NULL)
-		return conf_file_err(c, cause, "cannot open: %s", strerror(errno));
+		return conf_file_err(c, cause, "cannot open: %s",
+		    strerror(errno));
 	ini_init(&c->ini, f, INI_INLINE_COMMENT);
 	c->ini.max_bytes = MAX_FILE;
 	rc = conf_read(c, sections, cause);
@@ -225,7 +227,8 @@ parse_cond(const char *s, struct rules_cond *c, const char **err)
 	else if (strcmp(word, "baseline") == 0)
 		c->ref = REF_BASE;
 	else {
-		*err = "comparison must end with a number, uln, lln or baseline";
+		*err =
+		    "comparison must end with a number, uln, lln or baseline";
 		return -1;
 	}
 	return 0;
@@ -243,7 +246,8 @@ set_text(char **dst, const char *v)
 /* ---- analytes.conf ---- */
 
 static int
-add_code(struct conf *c, char **cause, enum code_kind kind, enum rules_analyte a)
+add_code(struct conf *c, char **cause, enum code_kind kind,
+    enum rules_analyte a)
 {
 	struct rules *r = c->r;
 	const char *code = c->ini.val;
@@ -256,12 +260,16 @@ add_code(struct conf *c, char **cause, enum code_kind kind, enum rules_analyte a
 		e = &r->codes[i];
 		if (e->len == len && memcmp(e->code, code, len) == 0 &&
 		    (e->kind == CODE_LOCAL) == (kind == CODE_LOCAL))
-			return conf_err(c, cause, "code '%s' already listed for %s", code,
-			    e->kind == CODE_EXCLUDED ? "do-not-map" : rules_analyte_name(e->analyte));
+			return conf_err(c, cause,
+			    "code '%s' already listed for %s", code,
+			    e->kind == CODE_EXCLUDED ?
+				"do-not-map" :
+				rules_analyte_name(e->analyte));
 	}
 	if (r->ncodes == r->codes_cap) {
 		r->codes_cap = r->codes_cap ? r->codes_cap * 2 : 64;
-		r->codes = xreallocarray(r->codes, r->codes_cap, sizeof *r->codes);
+		r->codes = xreallocarray(r->codes, r->codes_cap,
+		    sizeof *r->codes);
 	}
 	e = &r->codes[r->ncodes++];
 	e->code = xstrdup(code);
@@ -278,7 +286,8 @@ set_loinc_system(struct conf *c, char **cause)
 	struct rules *r = c->r;
 
 	if (r->nloinc_systems == RULES_MAX_SYSTEMS)
-		return conf_err(c, cause, "more than %d LOINC system names", RULES_MAX_SYSTEMS);
+		return conf_err(c, cause, "more than %d LOINC system names",
+		    RULES_MAX_SYSTEMS);
 	r->loinc_systems[r->nloinc_systems] = xstrdup(c->ini.val);
 	r->loinc_system_len[r->nloinc_systems++] = strlen(c->ini.val);
 	return 0;
@@ -297,12 +306,14 @@ open_analyte(struct conf *c, char **cause)
 
 	c->analyte = rules_analyte_by_name(c->ini.arg);
 	if (c->analyte == RULES_NONE)
-		return conf_err(c, cause, "unknown analyte '%s' (ast alt tbil crea anc plt hgb)",
+		return conf_err(c, cause,
+		    "unknown analyte '%s' (ast alt tbil crea anc plt hgb)",
 		    c->ini.arg);
 	d = &c->r->analytes[c->analyte];
 	if (d->canonical != NULL)
-		return conf_err(c, cause, "analyte '%s' defined twice", c->ini.arg);
-	d->canonical = xstrdup("");	/* defined; the key fills it */
+		return conf_err(c, cause, "analyte '%s' defined twice",
+		    c->ini.arg);
+	d->canonical = xstrdup(""); /* defined; the key fills it */
 	return 0;
 }
 
@@ -350,15 +361,18 @@ set_unit(struct conf *c, char **cause)
 		*flag++ = '\0';
 		flag = str_trim(flag);
 		if (strcmp(flag, "column") != 0)
-			return conf_err(c, cause, "unknown unit flag '%s' (only 'column')", flag);
+			return conf_err(c, cause,
+			    "unknown unit flag '%s' (only 'column')", flag);
 	}
 	if (conf_number(f, &factor) < 0 || factor <= 0)
-		return conf_err(c, cause, "bad factor '%s' for unit '%s'", f, v);
+		return conf_err(c, cause, "bad factor '%s' for unit '%s'", f,
+		    v);
 	for (i = 0; i < d->nunits; i++)
 		if (strcmp(d->units[i].name, v) == 0)
 			return conf_err(c, cause, "unit '%s' listed twice", v);
 	if (d->nunits == RULES_MAX_UNITS)
-		return conf_err(c, cause, "more than %d units", RULES_MAX_UNITS);
+		return conf_err(c, cause, "more than %d units",
+		    RULES_MAX_UNITS);
 	u = &d->units[d->nunits++];
 	u->name = xstrdup(v);
 	u->len = strlen(v);
@@ -405,14 +419,18 @@ check_analytes(struct conf *c, char **cause)
 	for (a = 0; a < RULES_NANALYTES; a++) {
 		d = &r->analytes[a];
 		if (d->canonical == NULL || d->canonical[0] == '\0')
-			return conf_file_err(c, cause, "analyte '%s' missing or without canonical_unit",
+			return conf_file_err(c, cause,
+			    "analyte '%s' missing or without canonical_unit",
 			    rules_analyte_name(a));
-		if (rules_unit_factor(r, a, d->canonical, strlen(d->canonical)) != 1)
-			return conf_file_err(c, cause, "analyte '%s': canonical unit '%s' must be listed with factor 1",
+		if (rules_unit_factor(r, a, d->canonical,
+			strlen(d->canonical)) != 1)
+			return conf_file_err(c, cause,
+			    "analyte '%s': canonical unit '%s' must be listed with factor 1",
 			    rules_analyte_name(a), d->canonical);
 	}
 	if (r->nloinc_systems == 0)
-		return conf_file_err(c, cause, "no [coding] loinc_system given");
+		return conf_file_err(c, cause,
+		    "no [coding] loinc_system given");
 	rules_codes_index(r);
 	return 0;
 }
@@ -443,7 +461,8 @@ open_term(struct conf *c, char **cause)
 	if (c->ini.arg[0] == '\0')
 		return conf_err(c, cause, "[term] needs a name");
 	if (r->nterms == RULES_MAX_TERMS)
-		return conf_err(c, cause, "more than %d terms", RULES_MAX_TERMS);
+		return conf_err(c, cause, "more than %d terms",
+		    RULES_MAX_TERMS);
 	t = &r->terms[r->nterms++];
 	memset(t, 0, sizeof *t);
 	t->name = xstrdup(c->ini.arg);
@@ -473,7 +492,8 @@ static int
 set_term_baseline(struct conf *c, char **cause)
 {
 	static const char *const names[] = { [TB_ANY] = "any",
-		[TB_NORMAL] = "normal", [TB_ABNORMAL] = "abnormal" };
+		[TB_NORMAL] = "normal",
+		[TB_ABNORMAL] = "abnormal" };
 	size_t i;
 
 	for (i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -499,10 +519,12 @@ set_term_column(struct conf *c, char **cause)
 	if (strcmp(c->ini.val, d->canonical) == 0)
 		return 0;
 	for (i = 0; i < d->nunits; i++)
-		if (d->units[i].own_column && strcmp(d->units[i].name, c->ini.val) == 0)
+		if (d->units[i].own_column &&
+		    strcmp(d->units[i].name, c->ini.val) == 0)
 			t->column_unit = (int)i;
 	if (t->column_unit < 0)
-		return conf_err(c, cause, "column '%s' is not a unit of %s marked 'column'",
+		return conf_err(c, cause,
+		    "column '%s' is not a unit of %s marked 'column'",
 		    c->ini.val, rules_analyte_name(t->analyte));
 	return 0;
 }
@@ -523,7 +545,8 @@ set_term_grade(struct conf *c, char **cause)
 		if ((bar = strchr(alt, '|')) != NULL)
 			*bar = '\0';
 		if (cl->n == RULES_MAX_ALTS)
-			return conf_err(c, cause, "more than %d alternatives", RULES_MAX_ALTS);
+			return conf_err(c, cause, "more than %d alternatives",
+			    RULES_MAX_ALTS);
 		if (parse_cond(alt, &cl->alt[cl->n], &err) < 0)
 			return conf_err(c, cause, "%s: %s", key, err);
 		cl->n++;
@@ -572,8 +595,11 @@ check_table(struct conf *c, char **cause)
 	for (i = 0; i < r->nterms; i++) {
 		t = &r->terms[i];
 		if (t->analyte == RULES_NONE)
-			return conf_file_err(c, cause, "term '%s' has no analyte", t->name);
-		f = t->column_unit < 0 ? 1 : r->analytes[t->analyte].units[t->column_unit].factor;
+			return conf_file_err(c, cause,
+			    "term '%s' has no analyte", t->name);
+		f = t->column_unit < 0 ?
+		    1 :
+		    r->analytes[t->analyte].units[t->column_unit].factor;
 		for (j = 1; j <= 4; j++)
 			for (k = 0; k < t->grade[j].n; k++)
 				if (t->grade[j].alt[k].ref == REF_ABS)
@@ -594,7 +620,8 @@ load_table(struct rules *r, const char *path, char **cause)
 
 /* "ANALYTE OP NUMBER [ref]" */
 static int
-parse_analyte_cond(struct conf *c, char **cause, char *v, struct rules_hold_cond *hc)
+parse_analyte_cond(struct conf *c, char **cause, char *v,
+    struct rules_hold_cond *hc)
 {
 	char *sp = strpbrk(v, " \t<>");
 	const char *err;
@@ -610,7 +637,8 @@ parse_analyte_cond(struct conf *c, char **cause, char *v, struct rules_hold_cond
 	if (parse_cond(sp, &hc->cond, &err) < 0)
 		return conf_err(c, cause, "%s", err);
 	if (hc->cond.ref == REF_BASE || hc->cond.ref == REF_LLN)
-		return conf_err(c, cause, "protocol thresholds are absolute or x uln");
+		return conf_err(c, cause,
+		    "protocol thresholds are absolute or x uln");
 	return 0;
 }
 
@@ -641,7 +669,8 @@ set_window(struct conf *c, char **cause)
 	double d;
 
 	if (conf_number(c->ini.val, &d) < 0 || d <= 0 || d > 3650)
-		return conf_err(c, cause, "screening_window_days must be a number of days in (0, 3650]");
+		return conf_err(c, cause,
+		    "screening_window_days must be a number of days in (0, 3650]");
 	c->r->window = (int64_t)llround(d * 86400);
 	c->have_window = true;
 	return 0;
@@ -662,7 +691,8 @@ static int
 set_alert_preliminary(struct conf *c, char **cause)
 {
 	if (conf_bool(c->ini.val, &c->r->alert_preliminary) < 0)
-		return conf_err(c, cause, "alert_preliminary must be yes or no");
+		return conf_err(c, cause,
+		    "alert_preliminary must be yes or no");
 	return 0;
 }
 
@@ -677,7 +707,8 @@ set_default_range(struct conf *c, char **cause)
 	if (a == RULES_NONE)
 		return conf_err(c, cause, "unknown analyte '%s'", c->ini.key);
 	if (rules_parse_num(&q, end, &lo) < 0 || (*q != ' ' && *q != '\t'))
-		return conf_err(c, cause, "expected 'LLN ULN' in the canonical unit");
+		return conf_err(c, cause,
+		    "expected 'LLN ULN' in the canonical unit");
 	while (*q == ' ' || *q == '\t')
 		q++;
 	if (rules_parse_num(&q, end, &hi) < 0 || q != end || hi <= lo)
@@ -695,15 +726,17 @@ open_exclusion(struct conf *c, char **cause)
 	size_t i;
 
 	if (a == RULES_NONE)
-		return conf_err(c, cause, "[exclusion] needs an analyte, got '%s'", c->ini.arg);
+		return conf_err(c, cause,
+		    "[exclusion] needs an analyte, got '%s'", c->ini.arg);
 	for (i = 0; i < r->ncriteria; i++)
 		if (r->criteria[i].analyte == a)
-			return conf_err(c, cause, "second exclusion for '%s'", c->ini.arg);
+			return conf_err(c, cause, "second exclusion for '%s'",
+			    c->ini.arg);
 	if (r->ncriteria == RULES_MAX_CRITERIA)
 		return conf_err(c, cause, "too many exclusion criteria");
 	c->cr = &r->criteria[r->ncriteria++];
 	memset(c->cr, 0, sizeof *c->cr);
-	c->cr->analyte = a;	/* cond.op 0: no 'exclude' yet */
+	c->cr->analyte = a; /* cond.op 0: no 'exclude' yet */
 	return 0;
 }
 
@@ -714,7 +747,8 @@ set_exclude(struct conf *c, char **cause)
 	struct rules_hold_cond hc;
 	char buf[160];
 
-	snprintf(buf, sizeof buf, "%s %s", rules_analyte_name(c->cr->analyte), c->ini.val);
+	snprintf(buf, sizeof buf, "%s %s", rules_analyte_name(c->cr->analyte),
+	    c->ini.val);
 	if (parse_analyte_cond(c, cause, buf, &hc) < 0)
 		return -1;
 	c->cr->cond = hc.cond;
@@ -805,19 +839,23 @@ check_protocol(struct conf *c, char **cause)
 	struct rules *r = c->r;
 	size_t i;
 
-	if (r->protocol_name == NULL || c->analytes == NULL || c->grading == NULL ||
-	    !c->have_window)
-		return conf_file_err(c, cause, "[protocol] needs name, analytes, grading and screening_window_days");
+	if (r->protocol_name == NULL || c->analytes == NULL ||
+	    c->grading == NULL || !c->have_window)
+		return conf_file_err(c, cause,
+		    "[protocol] needs name, analytes, grading and screening_window_days");
 	for (i = 0; i < r->ncriteria; i++) {
 		if (r->criteria[i].cond.op == 0)
-			return conf_file_err(c, cause, "exclusion for '%s' without 'exclude'",
+			return conf_file_err(c, cause,
+			    "exclusion for '%s' without 'exclude'",
 			    rules_analyte_name(r->criteria[i].analyte));
 		if (r->criteria[i].text == NULL)
-			r->criteria[i].text = xstrdup(rules_analyte_name(r->criteria[i].analyte));
+			r->criteria[i].text = xstrdup(
+			    rules_analyte_name(r->criteria[i].analyte));
 	}
 	for (i = 0; i < r->nholds; i++)
 		if (r->holds[i].nstop == 0 || r->holds[i].nrestart == 0)
-			return conf_file_err(c, cause, "hold '%s' needs stop and restart lines",
+			return conf_file_err(c, cause,
+			    "hold '%s' needs stop and restart lines",
 			    r->holds[i].name);
 	return 0;
 }

@@ -116,8 +116,8 @@ baseline_abnormal(const struct rules_val *x)
 }
 
 static const struct rules_term *
-pick_term(const struct rules *r, enum rules_analyte a, int column, enum rules_tri abn,
-    bool *need_abn)
+pick_term(const struct rules *r, enum rules_analyte a, int column,
+    enum rules_tri abn, bool *need_abn)
 {
 	const struct rules_term *t, *pick = NULL;
 	size_t i;
@@ -145,8 +145,8 @@ pick_term(const struct rules *r, enum rules_analyte a, int column, enum rules_tr
  * makes the grade a minimum; with none that holds, unknown means ungradable.
  */
 static void
-grade(const struct rules *r, enum rules_analyte a, int unit, const struct rules_val *x,
-    struct rules_eval *out)
+grade(const struct rules *r, enum rules_analyte a, int unit,
+    const struct rules_val *x, struct rules_eval *out)
 {
 	const struct rules_term *t;
 	enum rules_tri abn = baseline_abnormal(x), c;
@@ -157,7 +157,7 @@ grade(const struct rules *r, enum rules_analyte a, int unit, const struct rules_
 	if (t == NULL && column >= 0)
 		t = pick_term(r, a, -1, abn, &need_abn);
 	if (need_abn || t == NULL)
-		return;		/* grade stays -1 */
+		return; /* grade stays -1 */
 	out->term = t->title != NULL ? t->title : t->name;
 	for (g = 4; g >= 1; g--) {
 		if (t->grade[g].n == 0)
@@ -240,7 +240,9 @@ eval_range(const struct rules *r, enum rules_analyte a,
 	double lo, hi;
 	int rc;
 
-	rc = in->range_len ? rules_parse_range(in->range, in->range_len, &lo, &hi) : 1;
+	rc = in->range_len ?
+	    rules_parse_range(in->range, in->range_len, &lo, &hi) :
+	    1;
 	if (rc == 0) {
 		out->lln = lo * f;
 		out->uln = hi * f;
@@ -282,7 +284,8 @@ eval_protocol(const struct rules *r, enum rules_analyte a,
 	for (i = 0; i < r->nholds; i++)
 		for (j = 0; j < r->holds[i].nstop; j++)
 			if (r->holds[i].stop[j].analyte == a &&
-			    rules_cond_eval(&r->holds[i].stop[j].cond, x) == TRI_TRUE)
+			    rules_cond_eval(&r->holds[i].stop[j].cond, x) ==
+				TRI_TRUE)
 				out->hold = true;
 }
 
@@ -316,7 +319,8 @@ rules_eval(const struct rules *r, const struct rules_result *in,
 		out->problem = rules_problem_no_value;
 		return;
 	}
-	cmp = in->kind == RULES_VALUE_NUMBER ? rules_cmp_char(in->comparator) : 0;
+	cmp = in->kind == RULES_VALUE_NUMBER ? rules_cmp_char(in->comparator) :
+					       0;
 	if (cmp == 0 || !isfinite(in->value)) {
 		out->problem = rules_problem_non_numeric;
 		return;

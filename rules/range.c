@@ -8,8 +8,25 @@
 #include "rules/rules_int.h"
 
 static const double pow10_tab[] = {
-	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
-	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18,
+	1e0,
+	1e1,
+	1e2,
+	1e3,
+	1e4,
+	1e5,
+	1e6,
+	1e7,
+	1e8,
+	1e9,
+	1e10,
+	1e11,
+	1e12,
+	1e13,
+	1e14,
+	1e15,
+	1e16,
+	1e17,
+	1e18,
 };
 
 /*
@@ -190,7 +207,9 @@ rules_cond_eval(const struct rules_cond *c, const struct rules_val *x)
 		if (!below && !above)
 			return ge(v, t) ? TRI_TRUE : TRI_FALSE;
 		if (below)
-			return (x->cmp == '<' ? le(v, t) : lt(v, t)) ? TRI_FALSE : TRI_UNKNOWN;
+			return (x->cmp == '<' ? le(v, t) : lt(v, t)) ?
+			    TRI_FALSE :
+			    TRI_UNKNOWN;
 		return ge(v, t) ? TRI_TRUE : TRI_UNKNOWN;
 	case '<':
 		if (!below && !above)
@@ -204,7 +223,9 @@ rules_cond_eval(const struct rules_cond *c, const struct rules_val *x)
 		if (!below && !above)
 			return le(v, t) ? TRI_TRUE : TRI_FALSE;
 		if (above)
-			return (x->cmp == '>' ? ge(v, t) : gt(v, t)) ? TRI_FALSE : TRI_UNKNOWN;
+			return (x->cmp == '>' ? ge(v, t) : gt(v, t)) ?
+			    TRI_FALSE :
+			    TRI_UNKNOWN;
 		return le(v, t) ? TRI_TRUE : TRI_UNKNOWN;
 	default:
 		return TRI_UNKNOWN;

@@ -23,7 +23,7 @@ static const char *
 label(enum rules_analyte a)
 {
 	static const char *const names[RULES_NANALYTES] = { "AST", "ALT",
-	    "Bilirubin", "Creatinine", "ANC", "Platelets", "Hb" };
+		"Bilirubin", "Creatinine", "ANC", "Platelets", "Hb" };
 
 	return a >= 0 && a < RULES_NANALYTES ? names[a] : "result";
 }
@@ -42,8 +42,8 @@ describe_value(struct buf *b, const struct rules_eval *ev,
 		    ev->unit ? ev->unit : "");
 	else if (x != NULL)
 		buf_printf(b, "%s %.*s %.*s", label(ev->analyte),
-		    (int)x->value_text.len, x->value_text.p,
-		    (int)x->units.len, x->units.p);
+		    (int)x->value_text.len, x->value_text.p, (int)x->units.len,
+		    x->units.p);
 	if (low && !isnan(ev->lln))
 		buf_printf(b, " (LLN %.4g)", ev->lln);
 	else if (!low && !isnan(ev->x_uln) && !isnan(ev->uln))
@@ -57,8 +57,8 @@ alert_text_data_quality(struct buf *summary, struct buf *details,
 {
 	buf_adds(summary, "Cannot evaluate ");
 	describe_value(summary, ev, x);
-	buf_printf(summary, " for patient %s (%s): %s", who->pid,
-	    who->protocol, ev->problem ? ev->problem : "");
+	buf_printf(summary, " for patient %s (%s): %s", who->pid, who->protocol,
+	    ev->problem ? ev->problem : "");
 	buf_adds(details, "{\"problem\":");
 	json_strz(details, ev->problem);
 	buf_addc(details, '}');
@@ -99,18 +99,21 @@ alert_text_criteria(struct buf *d, const struct rules_eligibility_result *er)
 	buf_adds(d, "[");
 	for (i = 0; i < er->ncriteria; i++) {
 		c = &er->criteria[i];
-		buf_printf(d, "%s{\"analyte\":\"%s\",\"criterion\":",
-		    i ? "," : "", rules_analyte_name(c->analyte));
+		buf_printf(d,
+		    "%s{\"analyte\":\"%s\",\"criterion\":", i ? "," : "",
+		    rules_analyte_name(c->analyte));
 		json_strz(d, c->text);
 		buf_adds(d, ",\"verdict\":");
-		json_strz(d, c->verdict == RULES_VERDICT_NONE ? "no_result" :
-		    rules_verdict_name(c->verdict));
+		json_strz(d,
+		    c->verdict == RULES_VERDICT_NONE ?
+			"no_result" :
+			rules_verdict_name(c->verdict));
 		buf_adds(d, ",\"value\":");
 		json_num_rounded(d, c->rests_on ? c->rests_on->ev.value : NAN);
 		buf_adds(d, ",\"unit\":");
 		json_strz(d, c->rests_on ? c->rests_on->ev.unit : NULL);
-		buf_printf(d, ",\"observation\":%lld}", c->rests_on ?
-		    (long long)c->rests_on->ev.id : 0LL);
+		buf_printf(d, ",\"observation\":%lld}",
+		    c->rests_on ? (long long)c->rests_on->ev.id : 0LL);
 	}
 	buf_adds(d, "]");
 }
@@ -123,15 +126,16 @@ alert_text_eligibility(struct buf *summary, struct buf *details,
 	size_t i;
 
 	buf_printf(summary, "Patient %s is %s for %s", who->pid,
-	    er->status == RULES_ELIGIBLE ? "ELIGIBLE" :
-	    er->status == RULES_INELIGIBLE ? "INELIGIBLE" : "INCOMPLETE",
+	    er->status == RULES_ELIGIBLE       ? "ELIGIBLE" :
+		er->status == RULES_INELIGIBLE ? "INELIGIBLE" :
+						 "INCOMPLETE",
 	    who->protocol);
 	for (i = 0; i < er->ncriteria; i++) {
 		c = &er->criteria[i];
 		if (c->verdict == RULES_VERDICT_FAIL && c->rests_on != NULL)
 			buf_printf(summary, "; %s: %.4g %s", c->text,
-			    c->rests_on->ev.value, c->rests_on->ev.unit ?
-			    c->rests_on->ev.unit : "");
+			    c->rests_on->ev.value,
+			    c->rests_on->ev.unit ? c->rests_on->ev.unit : "");
 		else if (c->verdict == RULES_VERDICT_NONE &&
 		    er->status == RULES_INCOMPLETE)
 			buf_printf(summary, "; no recent %s",
@@ -152,13 +156,15 @@ alert_text_hold(struct buf *summary, struct buf *details,
 			buf_adds(summary, ": ");
 			describe_value(summary, &ev->because->ev, NULL);
 		}
-		buf_adds(summary, " - stop per the label until the "
+		buf_adds(summary,
+		    " - stop per the label until the "
 		    "restart thresholds are met");
 	} else
-		buf_printf(summary, "RESUME possible (%s): patient %s, %s "
+		buf_printf(summary,
+		    "RESUME possible (%s): patient %s, %s "
 		    "- every restart threshold met; restart per protocol "
-		    "(reduced dose after hepatotoxicity)", ev->rule_name,
-		    who->pid, who->protocol);
+		    "(reduced dose after hepatotoxicity)",
+		    ev->rule_name, who->pid, who->protocol);
 	buf_adds(details, "{\"rule\":");
 	json_strz(details, ev->rule_name);
 	buf_addc(details, '}');

@@ -144,13 +144,22 @@ db_scrub(const PGresult *r, char *out, size_t cap)
 }
 
 void
-db_scrub_fields(const char *state, const char *primary, char *out,
-    size_t cap)
+db_scrub_fields(const char *state, const char *primary, char *out, size_t cap)
 {
 	/* Classes whose primary message speaks of the database or our names. */
 	static const char *const own[] = {
-		"08", "23", "25", "40", "42", "53", "54", "55", "57", "58",
-		"F0", "XX",
+		"08",
+		"23",
+		"25",
+		"40",
+		"42",
+		"53",
+		"54",
+		"55",
+		"57",
+		"58",
+		"F0",
+		"XX",
 	};
 	char *line = NULL, words[256];
 
@@ -163,7 +172,7 @@ db_scrub_fields(const char *state, const char *primary, char *out,
 	else
 		snprintf(words, sizeof(words), "%s",
 		    db_classify(state) == DB_REFUSED ? "data refused" :
-		    "statement refused");
+						       "statement refused");
 	free(line);
 	if (state != NULL && *state != '\0')
 		snprintf(out, cap, "%s (SQLSTATE %s)", words, state);
@@ -176,16 +185,16 @@ db_classify(const char *sqlstate)
 {
 	/* The session cannot be used, or the server takes no writes. */
 	static const char *const down[] = {
-		"08",		/* connection exception */
-		"57P01", "57P02", "57P03",	/* shutdown, crash, starting */
-		"53300",	/* too many connections */
-		"25006",	/* read-only transaction: a standby */
+		"08",			   /* connection exception */
+		"57P01", "57P02", "57P03", /* shutdown, crash, starting */
+		"53300",		   /* too many connections */
+		"25006", /* read-only transaction: a standby */
 	};
 	/* What a message carried: our statements take values as parameters. */
 	static const char *const refused[] = {
-		"22",		/* data exception */
-		"23",		/* integrity constraint violation */
-		"54",		/* program limit exceeded (index row size) */
+		"22", /* data exception */
+		"23", /* integrity constraint violation */
+		"54", /* program limit exceeded (index row size) */
 	};
 
 	if (STATE_IN(sqlstate, down))
@@ -199,8 +208,8 @@ bool
 db_fault(const char *sqlstate)
 {
 	static const char *const fault[] = {
-		"08", "25", "40", "42", "53", "55", "57", "58", "F0",
-		"XX001", "XX002",	/* data or index corrupted */
+		"08", "25", "40", "42", "53", "55", "57", "58", "F0", "XX001",
+		"XX002", /* data or index corrupted */
 	};
 
 	return STATE_IN(sqlstate, fault);
@@ -210,8 +219,8 @@ bool
 db_transient(const char *sqlstate)
 {
 	static const char *const transient[] = {
-		"40",		/* deadlock, serialization failure */
-		"55P03",	/* lock not available */
+		"40",	 /* deadlock, serialization failure */
+		"55P03", /* lock not available */
 	};
 
 	return STATE_IN(sqlstate, transient);
@@ -233,8 +242,8 @@ db_check(PGconn *c, const PGresult *r, const char *what, char **cause)
 		free(msg);
 		if (c != NULL && PQstatus(c) != CONNECTION_OK)
 			return DB_DOWN;
-		return db_classify(r != NULL ?
-		    PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL);
+		return db_classify(
+		    r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL);
 	}
 }
 
@@ -280,7 +289,8 @@ db_schema_ready(PGconn *c, bool *ready, char **cause)
 	enum db_rc rc;
 
 	*ready = false;
-	r = PQexec(c, "SELECT pg_catalog.to_regclass('labwatch.schema_migrations')"
+	r = PQexec(c,
+	    "SELECT pg_catalog.to_regclass('labwatch.schema_migrations')"
 	    " IS NOT NULL");
 	if ((rc = db_check(c, r, "look for schema labwatch", cause)) == DB_OK)
 		*ready = PQntuples(r) == 1 &&

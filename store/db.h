@@ -21,10 +21,10 @@
 /* What a failed statement means, from its SQLSTATE class (db_classify). */
 enum db_rc {
 	DB_OK = 0,
-	DB_DOWN,	/* the session cannot be used now: it broke, or 08,
+	DB_DOWN,    /* the session cannot be used now: it broke, or 08,
 			   57P01-03, 53300, 25006 (a standby) */
-	DB_REFUSED,	/* refused for the data it carried: 22, 23, 54 */
-	DB_ERROR,	/* refused for another reason (a trigger, a timeout,
+	DB_REFUSED, /* refused for the data it carried: 22, 23, 54 */
+	DB_ERROR,   /* refused for another reason (a trigger, a timeout,
 			   a deadlock, permissions) */
 };
 
@@ -50,7 +50,8 @@ PGconn *db_connect(const char *conninfo, const char *appname, char **cause);
  * statement succeeded, else what the error means and *cause ("what:
  * server message").
  */
-LW_MUSTCHECK enum db_rc db_exec(PGconn *c, const char *what, const char *sql, char **cause);
+LW_MUSTCHECK enum db_rc db_exec(PGconn *c, const char *what, const char *sql,
+    char **cause);
 
 /*
  * Run one statement with n text parameters (NULL is SQL NULL). Returns the
@@ -63,7 +64,8 @@ PGresult *db_query(PGconn *c, const char *what, const char *sql, int n,
  * Check a result: DB_OK when it is a success (command, tuples or empty
  * query), else what the error means and *cause. The result is not cleared.
  */
-LW_MUSTCHECK enum db_rc db_check(PGconn *c, const PGresult *r, const char *what, char **cause);
+LW_MUSTCHECK enum db_rc db_check(PGconn *c, const PGresult *r, const char *what,
+    char **cause);
 
 /*
  * The server's error for a failed result (or the connection's), on one

@@ -106,8 +106,8 @@ drain_step(struct store *s, struct batch *b, size_t max, bool *more)
 	if (spool_pending(s->spool) == 0)
 		return INGEST_OK;
 	spool_rewind(s->spool);
-	for (n = 0, bytes = 0; n < max && n < s->cfg.batch_max &&
-	    bytes < BATCH_BYTES; n++) {
+	for (n = 0, bytes = 0;
+	     n < max && n < s->cfg.batch_max && bytes < BATCH_BYTES; n++) {
 		rc = spool_next(s->spool, &rec);
 		if (rc == SPOOL_IO) {
 			store_log(s, 0, "spool unreadable: draining stops");
@@ -149,15 +149,17 @@ drain_step(struct store *s, struct batch *b, size_t max, bool *more)
 			 * to be drained again, still counted (no loss, and
 			 * the patient's later frames still wait behind).
 			 */
-			for (k = 0; k < i && spool_next(s->spool, &rec) ==
-			    SPOOL_OK; k++)
+			for (k = 0;
+			     k < i && spool_next(s->spool, &rec) == SPOOL_OK;
+			     k++)
 				;
 			if (k == i && spool_mark_drained(s->spool) == SPOOL_OK)
 				for (k = 0; k < i; k++)
 					drain_count(s, &b->works[k],
 					    s->counted[k], -1);
 			else
-				store_log(s, 0, "spool: cannot record the drain: %s",
+				store_log(s, 0,
+				    "spool: cannot record the drain: %s",
 				    strerror(errno));
 			spool_rewind(s->spool);
 		}
@@ -173,7 +175,8 @@ drain_step(struct store *s, struct batch *b, size_t max, bool *more)
 		/* Already ACKed: they count like live frames do. */
 		if (b->works[i].outcome == STORE_QUARANTINED ||
 		    b->works[i].outcome == STORE_REJECTED)
-			store_log(s, b->works[i].outcome == STORE_REJECTED ? 0 : 1,
+			store_log(s,
+			    b->works[i].outcome == STORE_REJECTED ? 0 : 1,
 			    "spooled frame from %s %s: %s", b->works[i].peer,
 			    store_outcome_name(b->works[i].outcome),
 			    b->works[i].reason ? b->works[i].reason : "");
@@ -214,11 +217,10 @@ drain_count_spooled(struct store *s)
 
 	spool_rewind(s->spool);
 	while (spool_next(s->spool, &rec) == SPOOL_OK) {
-		store_set_work(w, (enum store_frame_kind)rec.kind, rec.data, rec.len,
-		    rec.total, rec.peer, rec.received_at, NULL);
+		store_set_work(w, (enum store_frame_kind)rec.kind, rec.data,
+		    rec.len, rec.total, rec.peer, rec.received_at, NULL);
 		ingest_prepare(s->g, w);
 		drain_count(s, w, drain_order_kind(w), 1);
 	}
 	spool_rewind(s->spool);
 }
-

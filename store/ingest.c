@@ -42,7 +42,9 @@
 #define ID_BLOCK 4096
 
 static const char *const side_state_names[] = {
-	"idle", "started", "committing",
+	"idle",
+	"started",
+	"committing",
 };
 
 /* ---- the state of a session ---- */
@@ -87,8 +89,9 @@ set_state(struct side *d, enum side_state to)
 		break;
 	}
 	if (!legal)
-		ingest_fatalx(d->g, "ingest: session %d cannot go from %s to %s",
-		    d->index, side_state_names[d->state], side_state_names[to]);
+		ingest_fatalx(d->g,
+		    "ingest: session %d cannot go from %s to %s", d->index,
+		    side_state_names[d->state], side_state_names[to]);
 	d->state = to;
 }
 
@@ -107,8 +110,8 @@ oldest_committing(struct ingest *g)
 {
 	struct side *a = &g->sides[0], *b = &g->sides[1];
 
-	if (a->state == SIDE_COMMITTING && (b->state != SIDE_COMMITTING ||
-	    a->seq < b->seq))
+	if (a->state == SIDE_COMMITTING &&
+	    (b->state != SIDE_COMMITTING || a->seq < b->seq))
 		return a;
 	return b->state == SIDE_COMMITTING ? b : NULL;
 }
@@ -193,15 +196,15 @@ add_ids(struct idpool *pool, const PGresult *res)
 	/* Used from the end: store in reverse so ids ascend. */
 	memmove(pool->ids + n, pool->ids, pool->n * sizeof(*pool->ids));
 	for (i = 0; i < n; i++)
-		pool->ids[n - 1 - i] = strtoll(PQgetvalue(res, (int)i, 0),
-		    NULL, 10);
+		pool->ids[n - 1 - i] = strtoll(PQgetvalue(res, (int)i, 0), NULL,
+		    10);
 	pool->n += n;
 }
 
 /* Reserve count + ID_BLOCK ids of a sequence (stmt) unless count are. */
 static enum db_rc
-reserve_ids(struct ingest *g, struct side *d, struct idpool *pool,
-    size_t count, const char *stmt, enum qtag tag)
+reserve_ids(struct ingest *g, struct side *d, struct idpool *pool, size_t count,
+    const char *stmt, enum qtag tag)
 {
 	const char *v[1];
 
@@ -291,7 +294,7 @@ setup_side(struct side *d, char **cause)
 
 	if ((rc = db_set_search_path(c, cause)) != DB_OK ||
 	    (rc = db_exec(c, "listening for enrollments",
-	    "LISTEN labwatch_enrollment", cause)) != DB_OK ||
+		 "LISTEN labwatch_enrollment", cause)) != DB_OK ||
 	    (rc = rows_prepare(c, cause)) != DB_OK)
 		return rc;
 	return pgpipe_start(&d->pipe, cause);
@@ -312,8 +315,9 @@ ingest_connect(struct ingest *g, char **cause)
 		if (pgpipe_open(&d->pipe, g->o.conninfo, cause) != DB_OK)
 			goto fail;
 		if ((i == 0 && g->o.sql_dir != NULL &&
-		    store_migrate(d->pipe.conn, g->o.sql_dir, &applied,
-		    cause) != DB_OK) || setup_side(d, cause) != DB_OK) {
+			store_migrate(d->pipe.conn, g->o.sql_dir, &applied,
+			    cause) != DB_OK) ||
+		    setup_side(d, cause) != DB_OK) {
 			/* Reached, but our schema or statements are refused. */
 			if (pgpipe_up(&d->pipe))
 				rc = INGEST_ERROR;
@@ -374,7 +378,8 @@ work_by_reserved(const struct side *d, int64_t id)
 			hi = mid;
 	}
 	return lo < d->nbatch && d->batch[lo]->reserved_id == id ?
-	    d->batch[lo] : NULL;
+	    d->batch[lo] :
+	    NULL;
 }
 
 /* Results of round trip 1 (and of a batch landing: its message ids). */
@@ -391,8 +396,8 @@ handle_rt1(void *arg, const struct pgpipe_query *q, PGresult *res)
 	case Q_MSGS:
 		/* Rows not returned met a unique index: duplicates. */
 		for (i = 0; i < n; i++) {
-			w = work_by_reserved(d, strtoll(PQgetvalue(res, i, 0),
-			    NULL, 10));
+			w = work_by_reserved(d,
+			    strtoll(PQgetvalue(res, i, 0), NULL, 10));
 			if (w != NULL)
 				w->message_id = w->reserved_id;
 		}
@@ -432,8 +437,8 @@ handle_history(void *arg, const struct pgpipe_query *q, PGresult *res)
 
 /* x's correction key (oru_result_key), in the batch's arena. */
 const char *
-ingest_order_key(struct ingest *g, const struct oru_msg *o, const struct oru_obs *x,
-    size_t *len)
+ingest_order_key(struct ingest *g, const struct oru_msg *o,
+    const struct oru_obs *x, size_t *len)
 {
 	char *k = arena_alloc(&g->arena, oru_result_key_size(o, x));
 
@@ -479,13 +484,14 @@ send_patients(struct ingest *g, struct side *d, struct ingest_work **ws,
 				continue;
 			p->pending = true;
 			v[0] = ingest_pstr(g, p->pid, strlen(p->pid));
-			v[1] = ingest_pstr(g, pat->authority.p, pat->authority.len);
-			if ((rc = ingest_send_stmt(d, "ins_patient", 2, v, Q_PATIENT,
-			    p)) != DB_OK)
+			v[1] = ingest_pstr(g, pat->authority.p,
+			    pat->authority.len);
+			if ((rc = ingest_send_stmt(d, "ins_patient", 2, v,
+				 Q_PATIENT, p)) != DB_OK)
 				return rc;
 			v[1] = rules_protocol_name(g->rules);
-			if ((rc = ingest_send_stmt(d, "sel_enroll", 2, v, Q_ENROLL,
-			    p)) != DB_OK)
+			if ((rc = ingest_send_stmt(d, "sel_enroll", 2, v,
+				 Q_ENROLL, p)) != DB_OK)
 				return rc;
 		}
 	}
@@ -507,16 +513,17 @@ round_trip_1(struct ingest *g, struct side *d, struct ingest_work **ws,
 		return rc;
 	for (i = 0; i < n; i++) {
 		ws[i]->message_id = -1;
-		ws[i]->nalerts = 0;	/* a retry counts again */
+		ws[i]->nalerts = 0; /* a retry counts again */
 		queue_message(g, ws[i]);
 	}
 	if ((rc = rows_send_messages(&g->rows, &d->pipe, Q_MSGS)) != DB_OK ||
 	    (rc = send_patients(g, d, ws, n, &nobs, &ngroups)) != DB_OK ||
-	    (rc = reserve_ids(g, d, &g->obs_ids, nobs, "ids_obs",
-	    Q_OBS_IDS)) != DB_OK ||
+	    (rc = reserve_ids(g, d, &g->obs_ids, nobs, "ids_obs", Q_OBS_IDS)) !=
+		DB_OK ||
 	    /* At most one alert per observation, plus verdicts per group. */
-	    (rc = reserve_ids(g, d, &g->alert_ids, nobs + ngroups *
-	    (RULES_MAX_HOLD_RULES + 1), "ids_alert", Q_ALERT_IDS)) != DB_OK)
+	    (rc = reserve_ids(g, d, &g->alert_ids,
+		 nobs + ngroups * (RULES_MAX_HOLD_RULES + 1), "ids_alert",
+		 Q_ALERT_IDS)) != DB_OK)
 		return rc;
 	return pgpipe_run(&d->pipe, handle_rt1, d);
 }
@@ -539,9 +546,10 @@ round_trip_1b(struct ingest *g, struct side *d)
 		pcache_history_begin(p, g->rules);
 		v[0] = ingest_pint(g, p->db_id);
 		v[1] = rules_protocol_name(g->rules);
-		if ((rc = ingest_send_stmt(d, "sel_history", 1, v, Q_HISTORY, p)) != DB_OK ||
-		    (rc = ingest_send_stmt(d, "sel_open_alerts", 2, v, Q_OPEN_ALERTS,
-		    p)) != DB_OK)
+		if ((rc = ingest_send_stmt(d, "sel_history", 1, v, Q_HISTORY,
+			 p)) != DB_OK ||
+		    (rc = ingest_send_stmt(d, "sel_open_alerts", 2, v,
+			 Q_OPEN_ALERTS, p)) != DB_OK)
 			return rc;
 	}
 	if (pgpipe_pending(&d->pipe) == 0)
@@ -562,8 +570,10 @@ round_trip_1b(struct ingest *g, struct side *d)
 static enum store_outcome
 set_outcome(struct ingest_work *w)
 {
-	w->outcome = w->message_id < 0 ? STORE_DUPLICATE : w->quarantine ?
-	    STORE_QUARANTINED : w->ignored ? STORE_IGNORED : STORE_PROCESSED;
+	w->outcome = w->message_id < 0 ? STORE_DUPLICATE :
+	    w->quarantine	       ? STORE_QUARANTINED :
+	    w->ignored		       ? STORE_IGNORED :
+					 STORE_PROCESSED;
 	return w->outcome;
 }
 
@@ -589,7 +599,7 @@ fail_batch(struct ingest *g, struct side *d, enum ingest_rc rc, char **cause)
 		if (pgpipe_send_sql(&d->pipe, "ROLLBACK", Q_IGNORE) != DB_OK ||
 		    pgpipe_run(&d->pipe, NULL, NULL) == DB_DOWN ||
 		    !pgpipe_clean(&d->pipe))
-			rc = INGEST_DOWN;	/* not back to a clean session */
+			rc = INGEST_DOWN; /* not back to a clean session */
 	}
 	if (rc == INGEST_DOWN)
 		disconnect_side(d);
@@ -607,7 +617,7 @@ struct batch_scan {
 	bool unknown;		/* one not cached, or its row not yet known */
 	bool enrolled;		/* one followed by the rules */
 	bool unlanded;		/* one a batch not landed yet wrote */
-	bool enrolled_unlanded;	/* both at once */
+	bool enrolled_unlanded; /* both at once */
 };
 
 static void
@@ -704,7 +714,8 @@ ingest_start(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 	enum ingest_rc rc;
 
 	if (started_side(g) != NULL)
-		ingest_fatalx(g, "ingest_start: a batch is started and not "
+		ingest_fatalx(g,
+		    "ingest_start: a batch is started and not "
 		    "committed");
 	d = free_side(g);
 	if (d->state != SIDE_IDLE)
@@ -720,8 +731,8 @@ ingest_start(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 	reset_batch(g);
 	/* Message ids first: the rows are offered with them. */
 	if (g->msg_ids.n < n) {
-		if (reserve_ids(g, d, &g->msg_ids, n, "ids_msg",
-		    Q_MSG_IDS) != DB_OK)
+		if (reserve_ids(g, d, &g->msg_ids, n, "ids_msg", Q_MSG_IDS) !=
+		    DB_OK)
 			return fail_batch(g, d, INGEST_DOWN, cause);
 		if ((rc = rc_of(pgpipe_run(&d->pipe, handle_rt1, d))) !=
 		    INGEST_OK)
@@ -746,8 +757,9 @@ ingest_commit(struct ingest *g, char **cause)
 	struct side *d = started_side(g);
 
 	if (d == NULL || g->sides[1 - d->index].state == SIDE_COMMITTING)
-		ingest_fatalx(g, "ingest_commit: %s", d == NULL ?
-		    "no batch started" : "the batch in flight is not finished");
+		ingest_fatalx(g, "ingest_commit: %s",
+		    d == NULL ? "no batch started" :
+				"the batch in flight is not finished");
 	if (pgpipe_send_sql(&d->pipe, "COMMIT", Q_IGNORE) != DB_OK ||
 	    pgpipe_sync(&d->pipe) != DB_OK)
 		return fail_batch(g, d, INGEST_DOWN, cause);
@@ -822,8 +834,8 @@ queue_simple(struct ingest *g, struct side *d, struct ingest_work **ws,
 			pat = &w->oru.patients[j];
 			if (pat->nobs == 0)
 				continue;
-			pcache_get(&g->pc, pat->id.p, pat->id.len,
-			    false)->seq = d->seq;
+			pcache_get(&g->pc, pat->id.p, pat->id.len, false)
+			    ->seq = d->seq;
 			if (verdict_rows(g, d, w, pat) != DB_OK)
 				return INGEST_ERROR;
 		}
@@ -837,8 +849,9 @@ ingest_send(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 	struct side *d;
 	enum ingest_rc rc;
 
-	if (started_side(g) != NULL || (g->sides[0].state == SIDE_COMMITTING &&
-	    g->sides[1].state == SIDE_COMMITTING))
+	if (started_side(g) != NULL ||
+	    (g->sides[0].state == SIDE_COMMITTING &&
+		g->sides[1].state == SIDE_COMMITTING))
 		ingest_fatalx(g, "ingest_send: a batch must land first");
 	g->err.sqlstate[0] = '\0';
 	d = free_side(g);

@@ -33,18 +33,17 @@ enum ingest_rc {
 	INGEST_BUSY,	/* not now: see ingest_start() and ingest_send() */
 	INGEST_DOWN,	/* the database cannot be used now (DB_DOWN):
 			   spool and retry later */
-	INGEST_REFUSED,	/* a statement was refused for the data it carried
+	INGEST_REFUSED, /* a statement was refused for the data it carried
 			   (DB_REFUSED): one message is at fault */
 	INGEST_ERROR,	/* refused for another reason (DB_ERROR: a trigger,
 			   a timeout, a deadlock, permissions): retried one
 			   by one to find out whose fault it is */
 };
 
-
 /* Options the pipeline needs from the configuration. */
 struct ingest_opts {
 	const char *conninfo;
-	const char *sql_dir;		/* NULL: no migration at connect */
+	const char *sql_dir; /* NULL: no migration at connect */
 	const char *app, *facility;
 	const char *id_type;
 	const char *default_charset;
@@ -53,7 +52,7 @@ struct ingest_opts {
 	/* Where PostgreSQL's notices go (level 0 error .. 3 debug). */
 	void (*log)(void *arg, int level, const char *msg);
 	void *log_arg;
-	uint32_t max_observations;	/* OBX per message; more: AE, quarantined */
+	uint32_t max_observations; /* OBX per message; more: AE, quarantined */
 };
 
 struct ingest *ingest_new(const struct ingest_opts *o, struct rules *r);

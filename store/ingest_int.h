@@ -21,13 +21,19 @@
 
 /* What a query's result is for (struct pgpipe_query's tag). */
 enum qtag {
-	Q_IGNORE = 0, Q_MSGS, Q_MSG_IDS, Q_PATIENT, Q_ENROLL, Q_OBS_IDS, Q_ALERT_IDS,
-	Q_HISTORY, Q_OPEN_ALERTS,
+	Q_IGNORE = 0,
+	Q_MSGS,
+	Q_MSG_IDS,
+	Q_PATIENT,
+	Q_ENROLL,
+	Q_OBS_IDS,
+	Q_ALERT_IDS,
+	Q_HISTORY,
+	Q_OPEN_ALERTS,
 };
 
 /* Where a session is in a batch; the legal order is set_state()'s. */
 enum side_state { SIDE_IDLE = 0, SIDE_STARTED, SIDE_COMMITTING };
-
 
 /*
  * One of the two sessions. Batches alternate between them, so that one
@@ -38,11 +44,11 @@ struct side {
 	struct ingest *g;
 	int index;
 	struct pgpipe pipe;
-	enum side_state state;	/* set_state() only */
-	struct ingest_work **batch;	/* its batch, for RETURNING ids */
+	enum side_state state;	    /* set_state() only */
+	struct ingest_work **batch; /* its batch, for RETURNING ids */
 	size_t nbatch;
-	uint64_t seq;		/* its batch's number (batches land in order) */
-	bool simple;		/* sent whole by ingest_send() */
+	uint64_t seq; /* its batch's number (batches land in order) */
+	bool simple;  /* sent whole by ingest_send() */
 };
 
 /* Ids reserved from a sequence, used from the end (they ascend). */
@@ -55,13 +61,13 @@ struct ingest {
 	struct ingest_opts o;
 	struct rules *rules;
 	struct side sides[2];
-	struct pgpipe_error err;	/* of the last failed batch */
-	bool need_flush;	/* caches to forget once nothing is in flight */
-	uint64_t seq, landed;	/* batches numbered; the last one finished */
-	struct hash_table pc;	/* struct pcache by PID-3.1 */
+	struct pgpipe_error err; /* of the last failed batch */
+	bool need_flush;      /* caches to forget once nothing is in flight */
+	uint64_t seq, landed; /* batches numbered; the last one finished */
+	struct hash_table pc; /* struct pcache by PID-3.1 */
 	struct idpool obs_ids, alert_ids, msg_ids;
-	struct rows rows;	/* the batch's message and observation rows */
-	struct arena arena;	/* parameter strings of a batch */
+	struct rows rows;   /* the batch's message and observation rows */
+	struct arena arena; /* parameter strings of a batch */
 	struct buf tmp, tmp2;
 	uint64_t alerts;
 	uint64_t ack_seq;

@@ -24,8 +24,8 @@
 /* One migration file. Owned by the array of the run. */
 struct migration {
 	int version;
-	char *file;	/* "001_schema.sql" */
-	char *name;	/* "schema" */
+	char *file; /* "001_schema.sql" */
+	char *name; /* "schema" */
 };
 
 const char *
@@ -107,7 +107,8 @@ scan_dir(const char *dir, struct migration **out, size_t *nout, char **cause)
 		if (rc == 1)
 			continue;
 		if (rc < 0) {
-			*cause = xasprintf("%s/%s: not a migration name "
+			*cause = xasprintf(
+			    "%s/%s: not a migration name "
 			    "(NNN_name.sql, name of letters, digits, _ and -)",
 			    dir, de->d_name);
 			goto fail;
@@ -124,14 +125,16 @@ scan_dir(const char *dir, struct migration **out, size_t *nout, char **cause)
 	closedir(d);
 	d = NULL;
 	if (n == 0) {
-		*cause = xasprintf("%s: no migrations (NNN_name.sql) found", dir);
+		*cause = xasprintf("%s: no migrations (NNN_name.sql) found",
+		    dir);
 		goto fail;
 	}
 	qsort(m, n, sizeof(*m), cmp_migration);
 	for (i = 1; i < n; i++)
 		if (m[i].version == m[i - 1].version) {
-			*cause = xasprintf("%s: %s and %s have the same version",
-			    dir, m[i - 1].file, m[i].file);
+			*cause =
+			    xasprintf("%s: %s and %s have the same version",
+				dir, m[i - 1].file, m[i].file);
 			goto fail;
 		}
 	*out = m;
@@ -218,14 +221,15 @@ apply_one(PGconn *c, const char *dir, const struct migration *m, char **cause)
 	if ((sql = read_sql(path, m->file, cause)) == NULL)
 		return -1;
 	if (db_exec(c, "begin the migration",
-	    "BEGIN; SET LOCAL search_path = labwatch", cause) != DB_OK) {
+		"BEGIN; SET LOCAL search_path = labwatch", cause) != DB_OK) {
 		free(sql);
 		return -1;
 	}
 	r = PQexec(c, sql);
-	if (r == NULL || (PQresultStatus(r) != PGRES_COMMAND_OK &&
-	    PQresultStatus(r) != PGRES_TUPLES_OK &&
-	    PQresultStatus(r) != PGRES_EMPTY_QUERY)) {
+	if (r == NULL ||
+	    (PQresultStatus(r) != PGRES_COMMAND_OK &&
+		PQresultStatus(r) != PGRES_TUPLES_OK &&
+		PQresultStatus(r) != PGRES_EMPTY_QUERY)) {
 		msg = db_error(c, r);
 		line = r != NULL ? error_line(sql, r) : 0;
 		lineinfo = line > 0 ? xasprintf(":%d", line) : xstrdup("");
@@ -245,7 +249,8 @@ apply_one(PGconn *c, const char *dir, const struct migration *m, char **cause)
 	params[1] = m->name;
 	r = db_query(c, "record the migration",
 	    "INSERT INTO labwatch.schema_migrations (version, name) "
-	    "VALUES ($1, $2)", 2, params, cause);
+	    "VALUES ($1, $2)",
+	    2, params, cause);
 	if (r == NULL)
 		goto rollback;
 	PQclear(r);
@@ -320,8 +325,9 @@ store_migrate_each(PGconn *c, const char *sql_dir, store_migrate_cb *cb,
 		return DB_ERROR;
 	/* Session lock: held across the per-migration transactions. */
 	if ((rc = db_exec(c, "take the migration lock",
-	    "SELECT pg_catalog.pg_advisory_lock(" STORE_MIGRATE_LOCK_KEY ")",
-	    cause)) != DB_OK) {
+		 "SELECT pg_catalog.pg_advisory_lock(" STORE_MIGRATE_LOCK_KEY
+		 ")",
+		 cause)) != DB_OK) {
 		free_migrations(m, n);
 		return rc;
 	}
@@ -333,12 +339,14 @@ store_migrate_each(PGconn *c, const char *sql_dir, store_migrate_cb *cb,
 	if ((rc = db_schema_ready(c, &ready, cause)) != DB_OK)
 		goto out;
 	rc = DB_ERROR;
-	if (!ready && db_exec(c, "create schema labwatch",
-	    "CREATE SCHEMA IF NOT EXISTS labwatch; "
-	    "CREATE TABLE IF NOT EXISTS labwatch.schema_migrations ("
-	    " version integer PRIMARY KEY,"
-	    " name text NOT NULL,"
-	    " applied_at timestamptz NOT NULL DEFAULT now())", cause) != DB_OK)
+	if (!ready &&
+	    db_exec(c, "create schema labwatch",
+		"CREATE SCHEMA IF NOT EXISTS labwatch; "
+		"CREATE TABLE IF NOT EXISTS labwatch.schema_migrations ("
+		" version integer PRIMARY KEY,"
+		" name text NOT NULL,"
+		" applied_at timestamptz NOT NULL DEFAULT now())",
+		cause) != DB_OK)
 		goto out;
 	if (applied_versions(c, &done, &ndone, cause) != 0)
 		goto out;
@@ -357,9 +365,13 @@ out:
 	if (rc != DB_OK && PQstatus(c) != CONNECTION_OK)
 		rc = DB_DOWN;
 	/* A broken connection has dropped the lock with the session. */
-	if (PQstatus(c) == CONNECTION_OK && db_exec(c, "release the migration "
-	    "lock", "SELECT pg_catalog.pg_advisory_unlock("
-	    STORE_MIGRATE_LOCK_KEY ")", &unlock_cause) != DB_OK) {
+	if (PQstatus(c) == CONNECTION_OK &&
+	    db_exec(c,
+		"release the migration "
+		"lock",
+		"SELECT pg_catalog.pg_advisory_unlock(" STORE_MIGRATE_LOCK_KEY
+		")",
+		&unlock_cause) != DB_OK) {
 		if (rc == DB_OK) {
 			*cause = unlock_cause;
 			rc = DB_ERROR;

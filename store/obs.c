@@ -18,7 +18,8 @@ store_obs_to_result(const struct oru_obs *x, int tz, struct rules_result *in)
 	in->alt_system = x->alt_system.p;
 	in->alt_system_len = x->alt_system.len;
 	in->kind = x->kind == ORU_VALUE_NUMBER ? RULES_VALUE_NUMBER :
-	    x->kind == ORU_VALUE_TEXT ? RULES_VALUE_TEXT : RULES_VALUE_NONE;
+	    x->kind == ORU_VALUE_TEXT	       ? RULES_VALUE_TEXT :
+						 RULES_VALUE_NONE;
 	in->value = x->number;
 	memcpy(in->comparator, x->comparator, sizeof(in->comparator));
 	in->unit = x->units.p;

@@ -62,7 +62,7 @@ pcache_load_enrollment(struct pcache *p, const struct rules *r,
 	/* hold_state: name=epoch,... */
 	save = NULL;
 	for (item = strtok_r(PQgetvalue(res, 0, 3), ",", &save); item;
-	    item = strtok_r(NULL, ",", &save)) {
+	     item = strtok_r(NULL, ",", &save)) {
 		eq = strchr(item, '=');
 		if (eq == NULL)
 			continue;
@@ -76,7 +76,7 @@ pcache_load_enrollment(struct pcache *p, const struct rules *r,
 	/* baseline: analyte=value/uln,... */
 	save = NULL;
 	for (item = strtok_r(PQgetvalue(res, 0, 4), ",", &save); item;
-	    item = strtok_r(NULL, ",", &save)) {
+	     item = strtok_r(NULL, ",", &save)) {
 		eq = strchr(item, '=');
 		if (eq == NULL)
 			continue;
@@ -87,8 +87,7 @@ pcache_load_enrollment(struct pcache *p, const struct rules *r,
 			continue;
 		p->have_baseline[a] = true;
 		p->baseline[a] = strtod(eq + 1, NULL);
-		p->baseline_uln[a] = slash[1] ? strtod(slash + 1, NULL) :
-		    NAN;
+		p->baseline_uln[a] = slash[1] ? strtod(slash + 1, NULL) : NAN;
 	}
 }
 
@@ -153,7 +152,8 @@ pcache_load_history(struct pcache *p, const PGresult *res)
 			in.value = strtod(PQgetvalue(res, i, 6), NULL);
 		} else
 			in.kind = PQgetlength(res, i, 12) > 0 ?
-			    RULES_VALUE_TEXT : RULES_VALUE_NONE;
+			    RULES_VALUE_TEXT :
+			    RULES_VALUE_NONE;
 		cmp = PQgetvalue(res, i, 7);
 		snprintf(in.comparator, sizeof(in.comparator), "%s", cmp);
 		in.unit = PQgetvalue(res, i, 8);
@@ -193,4 +193,3 @@ pcache_history_end(struct pcache *p)
 	if (!any && p->phase == RULES_PHASE_TREATMENT)
 		rules_history_baseline_from(p->h, p->since);
 }
-

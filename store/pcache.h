@@ -20,22 +20,23 @@
 
 /* What the writer remembers of a patient; mirrors committed rows. */
 struct pcache {
-	char *pid;		/* PID-3.1; NULL: free slot */
+	char *pid; /* PID-3.1; NULL: free slot */
 	int64_t db_id;
-	bool enrolled;		/* in this protocol, not off study */
+	bool enrolled; /* in this protocol, not off study */
 	enum rules_phase phase;
 	int64_t since;
 	bool have_baseline[RULES_NANALYTES];
 	double baseline[RULES_NANALYTES], baseline_uln[RULES_NANALYTES];
-	char elig[16];		/* last eligibility status, "" for none */
+	char elig[16]; /* last eligibility status, "" for none */
 	struct rules_hold_state hold[RULES_MAX_HOLD_RULES];
-	struct rules_history *h;	/* NULL until loaded */
-	struct rules_open_alert *open;	/* toxicity alerts open or acknowledged */
-	int64_t *open_obs;	/* the observation each rests on */
+	struct rules_history *h; /* NULL until loaded */
+	struct rules_open_alert
+	    *open;	   /* toxicity alerts open or acknowledged */
+	int64_t *open_obs; /* the observation each rests on */
 	size_t nopen, capopen;
-	bool pending;		/* asked for in this batch's round trip 1 */
-	uint64_t seq;		/* the last batch that wrote it */
-	bool fresh;		/* history being loaded in round trip 1b */
+	bool pending; /* asked for in this batch's round trip 1 */
+	uint64_t seq; /* the last batch that wrote it */
+	bool fresh;   /* history being loaded in round trip 1b */
 };
 
 /*

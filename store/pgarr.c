@@ -77,7 +77,7 @@ void
 pgarr_null(struct pgarr *a)
 {
 	pgarr_reserve(a, 0);
-	put32(a->b.p + a->b.len, UINT32_MAX);	/* -1 */
+	put32(a->b.p + a->b.len, UINT32_MAX); /* -1 */
 	a->b.len += 4;
 	a->n++;
 	a->hasnull = 1;

@@ -15,16 +15,16 @@
 #include "lib/buf.h"
 
 /* Element type OIDs (PostgreSQL's pg_type.dat; stable since 7.x). */
-#define PGARR_BYTEA	17
-#define PGARR_INT8	20
-#define PGARR_INT4	23
-#define PGARR_TEXT	25
-#define PGARR_FLOAT8	701
+#define PGARR_BYTEA 17
+#define PGARR_INT8 20
+#define PGARR_INT4 23
+#define PGARR_TEXT 25
+#define PGARR_FLOAT8 701
 
 struct pgarr {
-	struct buf b;	/* header (filled by pgarr_finish), elements */
-	uint32_t oid;		/* element type */
-	uint32_t n;		/* elements so far */
+	struct buf b; /* header (filled by pgarr_finish), elements */
+	uint32_t oid; /* element type */
+	uint32_t n;   /* elements so far */
 	int hasnull;
 };
 

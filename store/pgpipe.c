@@ -42,7 +42,8 @@ static void
 notice(void *arg, const PGresult *res)
 {
 	struct pgpipe *p = arg;
-	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *sev = PQresultErrorField(res,
+	    PG_DIAG_SEVERITY_NONLOCALIZED);
 	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 	char msg[96];
 	int level = 3;
@@ -229,10 +230,11 @@ pgpipe_read(struct pgpipe *p, pgpipe_handler *handle, void *arg)
 		res = PQgetResult(p->conn);
 		if (res == NULL) {
 			rc = PQstatus(p->conn) == CONNECTION_OK ? DB_ERROR :
-			    DB_DOWN;
+								  DB_DOWN;
 			snprintf(p->err->msg, sizeof(p->err->msg),
-			    "missing result (%s)", rc == DB_DOWN ?
-			    "connection lost" : "connection still up");
+			    "missing result (%s)",
+			    rc == DB_DOWN ? "connection lost" :
+					    "connection still up");
 			break;
 		}
 		st = PQresultStatus(res);

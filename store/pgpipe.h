@@ -20,13 +20,13 @@
 
 /* Why the last batch failed: filled by the session that saw it. */
 struct pgpipe_error {
-	char msg[256];		/* no patient data */
-	char sqlstate[6];	/* the first failed statement's, "" */
+	char msg[256];	  /* no patient data */
+	char sqlstate[6]; /* the first failed statement's, "" */
 };
 
 /* One query in flight, and what to do with its result. */
 struct pgpipe_query {
-	int tag;		/* the caller's; 0: nothing to read */
+	int tag; /* the caller's; 0: nothing to read */
 	void *ctx;
 };
 
@@ -36,17 +36,17 @@ typedef void pgpipe_handler(void *arg, const struct pgpipe_query *q,
 typedef void pgpipe_logger(void *arg, int level, const char *msg);
 
 struct pgpipe {
-	PGconn *conn;			/* NULL: closed */
-	struct pgpipe_query *q;		/* sent, results not yet read */
+	PGconn *conn;		/* NULL: closed */
+	struct pgpipe_query *q; /* sent, results not yet read */
 	size_t nq, capq;
-	struct pgpipe_error *err;	/* the owner's */
+	struct pgpipe_error *err; /* the owner's */
 	pgpipe_logger *log;
 	void *log_arg;
 };
 
 /* A closed session describing its failures in err. */
-void pgpipe_init(struct pgpipe *p, struct pgpipe_error *err,
-    pgpipe_logger *log, void *log_arg);
+void pgpipe_init(struct pgpipe *p, struct pgpipe_error *err, pgpipe_logger *log,
+    void *log_arg);
 /* Close the session (what it had in flight is not committed). */
 void pgpipe_close(struct pgpipe *p);
 /* Close it and free its memory. */
@@ -68,9 +68,9 @@ bool pgpipe_clean(const struct pgpipe *p);
 size_t pgpipe_pending(const struct pgpipe *p);
 
 /* Send a prepared statement; text parameters unless formats says. */
-LW_MUSTCHECK enum db_rc pgpipe_send_prepared(struct pgpipe *p,
-    const char *stmt, int n, const char *const *v, const int *lengths,
-    const int *formats, int tag, void *ctx);
+LW_MUSTCHECK enum db_rc pgpipe_send_prepared(struct pgpipe *p, const char *stmt,
+    int n, const char *const *v, const int *lengths, const int *formats,
+    int tag, void *ctx);
 /* Send a statement without parameters. */
 LW_MUSTCHECK enum db_rc pgpipe_send_sql(struct pgpipe *p, const char *sql,
     int tag);
@@ -84,8 +84,8 @@ LW_MUSTCHECK enum db_rc pgpipe_flush(struct pgpipe *p);
  * DB_OK, DB_DOWN (the connection is lost), or what the first failed
  * statement's SQLSTATE means (db_classify), described in the error.
  */
-LW_MUSTCHECK enum db_rc pgpipe_read(struct pgpipe *p,
-    pgpipe_handler *handle, void *arg);
+LW_MUSTCHECK enum db_rc pgpipe_read(struct pgpipe *p, pgpipe_handler *handle,
+    void *arg);
 /* pgpipe_sync(), then pgpipe_read(). */
 LW_MUSTCHECK enum db_rc pgpipe_run(struct pgpipe *p, pgpipe_handler *handle,
     void *arg);

@@ -14,9 +14,9 @@
 #include <stdint.h>
 
 struct pidset {
-	uint64_t *keys;		/* 0: free slot */
+	uint64_t *keys; /* 0: free slot */
 	uint32_t *counts;
-	size_t cap, used;	/* slots, slots ever taken */
+	size_t cap, used; /* slots, slots ever taken */
 };
 
 /* An empty set (no allocation until the first add). */

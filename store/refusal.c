@@ -19,11 +19,14 @@ refusal_reason(const char *sqlstate)
 	static const struct {
 		const char *class, *why;
 	} reasons[] = {
-		{ "22", "the database refused the message: a value it holds "
+		{ "22",
+		    "the database refused the message: a value it holds "
 		    "is not valid (data exception)" },
-		{ "23", "the database refused the message: it breaks a "
+		{ "23",
+		    "the database refused the message: it breaks a "
 		    "constraint" },
-		{ "54", "the database refused the message: a value it holds "
+		{ "54",
+		    "the database refused the message: a value it holds "
 		    "is too large" },
 	};
 	size_t i;
@@ -46,18 +49,20 @@ dead_letter(struct store *s, struct ingest_work *w)
 	    w->received_at, (uint64_t)w->total, w->peer, w->data, w->len);
 
 	if (rc != SPOOL_OK) {
-		store_log(s, 0, "dead-letter file %s.dead: %s", s->cfg.spool_path,
+		store_log(s, 0, "dead-letter file %s.dead: %s",
+		    s->cfg.spool_path,
 		    rc == SPOOL_FULL ? "full" : strerror(errno));
 		return false;
 	}
-	store_log(s, 0, "a frame from %s was refused by the database even as "
-	    "quarantined: kept in the dead-letter file %s.dead", w->peer,
-	    s->cfg.spool_path);
+	store_log(s, 0,
+	    "a frame from %s was refused by the database even as "
+	    "quarantined: kept in the dead-letter file %s.dead",
+	    w->peer, s->cfg.spool_path);
 	w->quarantine = true;
 	w->reason = "the database refused the message: kept in the "
-	    "dead-letter file";
+		    "dead-letter file";
 	w->err_code = HL7_ERR_INTERNAL;
-	w->ack_code[1] = 'E';	/* do not send it again as it is */
+	w->ack_code[1] = 'E'; /* do not send it again as it is */
 	w->outcome = STORE_QUARANTINED;
 	pthread_mutex_lock(&s->mu);
 	s->stats.dead_letters++;
@@ -67,9 +72,9 @@ dead_letter(struct store *s, struct ingest_work *w)
 
 /* What became of a work written alone. */
 enum alone {
-	ALONE_DONE,	/* written, quarantined or dead-lettered: settled */
-	ALONE_DOWN,	/* the database cannot be reached: nothing written */
-	ALONE_STUCK,	/* refused, and its quarantine row refused for a
+	ALONE_DONE,  /* written, quarantined or dead-lettered: settled */
+	ALONE_DOWN,  /* the database cannot be reached: nothing written */
+	ALONE_STUCK, /* refused, and its quarantine row refused for a
 			   reason of the database's own (permissions, disk):
 			   this message, or every message? */
 };
@@ -94,7 +99,7 @@ settled_or_down(struct store *s, enum ingest_rc rc, char *cause)
 static enum alone
 write_alone_work(struct store *s, struct ingest_work *w)
 {
-	struct {	/* what ingest_quarantine() changes */
+	struct { /* what ingest_quarantine() changes */
 		bool quarantine, ignored;
 		const char *reason;
 		int err_code;
@@ -114,8 +119,10 @@ write_alone_work(struct store *s, struct ingest_work *w)
 		return settled_or_down(s, rc, cause);
 	snprintf(state, sizeof(state), "%s", ingest_sqlstate(s->g));
 	/* Once per outage, not per frame, when it is everyone's. */
-	store_log(s, s->db_state == LOGGED_DOWN ? 3 : 1, "a frame from %s was refused "
-	    "by the database (%s): quarantined", w->peer, cause);
+	store_log(s, s->db_state == LOGGED_DOWN ? 3 : 1,
+	    "a frame from %s was refused "
+	    "by the database (%s): quarantined",
+	    w->peer, cause);
 	free(cause);
 	cause = NULL;
 	was.quarantine = w->quarantine;
@@ -143,7 +150,7 @@ write_alone_work(struct store *s, struct ingest_work *w)
 	if (dead_letter(s, w))
 		return ALONE_DONE;
 	if (w->spool_ref != NULL)
-		return ALONE_DOWN;	/* it stays in the spool */
+		return ALONE_DOWN; /* it stays in the spool */
 	/* Not durable anywhere: AR, the sender keeps it. */
 	w->outcome = STORE_REJECTED;
 	return ALONE_DONE;
@@ -171,8 +178,10 @@ store_retry_works(struct store *s, struct ingest_work **w, size_t n,
 		store_db_down(s, cause);
 		return rc;
 	}
-	store_log(s, s->db_state == LOGGED_DOWN ? 3 : 2, "batch of %zu refused (%s): "
-	    "written one by one", n, cause);
+	store_log(s, s->db_state == LOGGED_DOWN ? 3 : 2,
+	    "batch of %zu refused (%s): "
+	    "written one by one",
+	    n, cause);
 	free(cause);
 	for (i = 0; i < n; i++) {
 		if (w[i]->settled)
@@ -217,4 +226,3 @@ store_write_works(struct store *s, struct ingest_work **w, size_t n)
 		store_db_up(s, frames, bytes);
 	return rc;
 }
-

@@ -69,9 +69,9 @@ col_strz(struct pgarr *a, const char *s)
  */
 struct column {
 	const char *name;
-	uint32_t oid;		/* element type (pgarr.h) */
-	const char *type;	/* its SQL name */
-	const char *wrap;	/* "f(%s)" around the element, or NULL */
+	uint32_t oid;	  /* element type (pgarr.h) */
+	const char *type; /* its SQL name */
+	const char *wrap; /* "f(%s)" around the element, or NULL */
 };
 
 static const struct column msg_columns[ROWS_MSG_COLS] = {
@@ -127,7 +127,7 @@ static const struct column obs_columns[ROWS_OBS_COLS] = {
 
 /* How a batch INSERT reads row i from its array parameters. */
 enum rows_from {
-	ROWS_SUBSCRIPT,	/* ($k::t[])[i] FROM generate_subscripts(...) AS i */
+	ROWS_SUBSCRIPT, /* ($k::t[])[i] FROM generate_subscripts(...) AS i */
 	ROWS_UNNEST,	/* t.ck FROM unnest($k::t[], ...) AS t(c0, c1, ...) */
 };
 
@@ -153,8 +153,8 @@ row_elem(char *out, size_t len, enum rows_from from, int param, int col,
  * pass over each array, for many rows in one statement.
  */
 static void
-insert_sql(struct buf *b, const char *table, const struct column *c,
-    int n, int first, enum rows_from from)
+insert_sql(struct buf *b, const char *table, const struct column *c, int n,
+    int first, enum rows_from from)
 {
 	char elem[48];
 	int i;
@@ -192,68 +192,66 @@ insert_sql(struct buf *b, const char *table, const struct column *c,
 	buf_adds(b, ")");
 }
 
-
 static const struct {
 	const char *name, *sql;
 } statements[] = {
 	{ "ins_patient",
-	  "WITH ins AS (INSERT INTO patients (patient_id, authority)"
-	  " VALUES ($1, $2) ON CONFLICT (patient_id) DO NOTHING RETURNING id)"
-	  " SELECT id FROM ins UNION ALL"
-	  " SELECT id FROM patients WHERE patient_id = $1 LIMIT 1" },
+	    "WITH ins AS (INSERT INTO patients (patient_id, authority)"
+	    " VALUES ($1, $2) ON CONFLICT (patient_id) DO NOTHING RETURNING id)"
+	    " SELECT id FROM ins UNION ALL"
+	    " SELECT id FROM patients WHERE patient_id = $1 LIMIT 1" },
 	{ "ids_msg",
-	  "SELECT nextval('labwatch.messages_id_seq')"
-	  " FROM generate_series(1, $1::int)" },
+	    "SELECT nextval('labwatch.messages_id_seq')"
+	    " FROM generate_series(1, $1::int)" },
 	{ "sel_enroll",
-	  "SELECT e.phase, extract(epoch FROM e.since)::float8,"
-	  " coalesce(e.eligibility_status, ''),"
-	  " coalesce((SELECT string_agg(key || '=' || value, ',')"
-	  "   FROM jsonb_each_text(e.hold_state)), ''),"
-	  " coalesce((SELECT string_agg(key || '=' || coalesce(value->>'value', '')"
-	  "   || '/' || coalesce(value->>'uln', ''), ',')"
-	  "   FROM jsonb_each(e.baseline)), '')"
-	  " FROM enrollments e JOIN patients p ON p.id = e.patient"
-	  " WHERE p.patient_id = $1 AND e.protocol = $2" },
+	    "SELECT e.phase, extract(epoch FROM e.since)::float8,"
+	    " coalesce(e.eligibility_status, ''),"
+	    " coalesce((SELECT string_agg(key || '=' || value, ',')"
+	    "   FROM jsonb_each_text(e.hold_state)), ''),"
+	    " coalesce((SELECT string_agg(key || '=' || coalesce(value->>'value', '')"
+	    "   || '/' || coalesce(value->>'uln', ''), ',')"
+	    "   FROM jsonb_each(e.baseline)), '')"
+	    " FROM enrollments e JOIN patients p ON p.id = e.patient"
+	    " WHERE p.patient_id = $1 AND e.protocol = $2" },
 	{ "sel_history",
-	  "SELECT id, order_key, code, coding_system, alt_code,"
-	  " alt_coding_system, value, coalesce(comparator, ''), unit,"
-	  " ref_range, coalesce(status, ''),"
-	  " coalesce(extract(epoch FROM observed_at)::float8, -1), value_raw"
-	  " FROM observations WHERE patient = $1 AND analyte IS NOT NULL"
-	  " ORDER BY id" },
+	    "SELECT id, order_key, code, coding_system, alt_code,"
+	    " alt_coding_system, value, coalesce(comparator, ''), unit,"
+	    " ref_range, coalesce(status, ''),"
+	    " coalesce(extract(epoch FROM observed_at)::float8, -1), value_raw"
+	    " FROM observations WHERE patient = $1 AND analyte IS NOT NULL"
+	    " ORDER BY id" },
 	{ "sel_open_alerts",
-	  "SELECT id, analyte, grade, coalesce(observation, 0) FROM alerts"
-	  " WHERE patient = $1 AND protocol = $2 AND kind = 'toxicity'"
-	  " AND state IN ('open', 'acknowledged') ORDER BY id" },
+	    "SELECT id, analyte, grade, coalesce(observation, 0) FROM alerts"
+	    " WHERE patient = $1 AND protocol = $2 AND kind = 'toxicity'"
+	    " AND state IN ('open', 'acknowledged') ORDER BY id" },
 	{ "ids_obs",
-	  "SELECT nextval('labwatch.observations_id_seq')"
-	  " FROM generate_series(1, $1::int)" },
+	    "SELECT nextval('labwatch.observations_id_seq')"
+	    " FROM generate_series(1, $1::int)" },
 	{ "ids_alert",
-	  "SELECT nextval('labwatch.alerts_id_seq')"
-	  " FROM generate_series(1, $1::int)" },
+	    "SELECT nextval('labwatch.alerts_id_seq')"
+	    " FROM generate_series(1, $1::int)" },
 	{ "ins_alert",
-	  "INSERT INTO alerts (id, patient, protocol, kind, severity, analyte,"
-	  " grade, observation, message, summary, details)"
-	  " VALUES ($1, $2, $3, $4, $5, $6, $7::int, $8, $9, $10, $11::jsonb)" },
+	    "INSERT INTO alerts (id, patient, protocol, kind, severity, analyte,"
+	    " grade, observation, message, summary, details)"
+	    " VALUES ($1, $2, $3, $4, $5, $6, $7::int, $8, $9, $10, $11::jsonb)" },
 	{ "upd_escalated",
-	  "UPDATE alerts SET state = 'resolved', resolved_at = now(),"
-	  " superseded_by = $2 WHERE id = $1" },
+	    "UPDATE alerts SET state = 'resolved', resolved_at = now(),"
+	    " superseded_by = $2 WHERE id = $1" },
 	{ "upd_alerts_superseded",
-	  "UPDATE alerts SET state = 'resolved', resolved_at = now()"
-	  " WHERE observation = $1 AND state IN ('open', 'acknowledged')" },
+	    "UPDATE alerts SET state = 'resolved', resolved_at = now()"
+	    " WHERE observation = $1 AND state IN ('open', 'acknowledged')" },
 	{ "upd_obs_retracted",
-	  "UPDATE observations SET retracted = true WHERE id = $1" },
+	    "UPDATE observations SET retracted = true WHERE id = $1" },
 	{ "upd_alerts_retracted",
-	  "UPDATE alerts SET state = 'retracted', resolved_at = now()"
-	  " WHERE observation = $1 AND state IN ('open', 'acknowledged')" },
+	    "UPDATE alerts SET state = 'retracted', resolved_at = now()"
+	    " WHERE observation = $1 AND state IN ('open', 'acknowledged')" },
 	{ "ins_elig",
-	  "INSERT INTO eligibility (patient, protocol, status, message, criteria)"
-	  " VALUES ($1, $2, $3, $4, $5::jsonb)" },
+	    "INSERT INTO eligibility (patient, protocol, status, message, criteria)"
+	    " VALUES ($1, $2, $3, $4, $5::jsonb)" },
 	{ "upd_enroll",
-	  "UPDATE enrollments SET eligibility_status = $3, hold_state = $4::jsonb,"
-	  " updated_at = now() WHERE patient = $1 AND protocol = $2" },
+	    "UPDATE enrollments SET eligibility_status = $3, hold_state = $4::jsonb,"
+	    " updated_at = now() WHERE patient = $1 AND protocol = $2" },
 };
-
 
 static enum db_rc
 prepare(PGconn *c, const char *name, const char *sql, char **cause)
@@ -295,12 +293,14 @@ prepare_inserts(PGconn *c, struct buf *b, char **cause)
 	enum db_rc rc = DB_OK;
 
 	buf_reset(b);
-	insert_sql(b, "messages", msg_columns, ROWS_MSG_COLS, 1, ROWS_SUBSCRIPT);
+	insert_sql(b, "messages", msg_columns, ROWS_MSG_COLS, 1,
+	    ROWS_SUBSCRIPT);
 	buf_adds(b, " ON CONFLICT DO NOTHING RETURNING id");
 	if ((rc = prepare(c, "ins_msgs", b->p, cause)) != DB_OK)
 		return rc;
 	buf_reset(b);
-	insert_sql(b, "observations", obs_columns, ROWS_OBS_COLS, 1, ROWS_SUBSCRIPT);
+	insert_sql(b, "observations", obs_columns, ROWS_OBS_COLS, 1,
+	    ROWS_SUBSCRIPT);
 	if ((rc = prepare(c, "ins_obs", b->p, cause)) != DB_OK)
 		return rc;
 	for (k = 0; k < sizeof(one) / sizeof(one[0]) && rc == DB_OK; k++) {
@@ -312,15 +312,16 @@ prepare_inserts(PGconn *c, struct buf *b, char **cause)
 		insert_sql(b, "observations", obs_columns, ROWS_OBS_COLS,
 		    ROWS_MSG_COLS + 1, one[k].obs);
 		/* observations.message is the second column. */
-		row_elem(message, sizeof(message), one[k].obs, ROWS_MSG_COLS + 2, 1,
-		    "bigint");
-		buf_printf(b, " WHERE %s IN (SELECT id FROM ins))"
-		    " SELECT id FROM ins", message);
+		row_elem(message, sizeof(message), one[k].obs,
+		    ROWS_MSG_COLS + 2, 1, "bigint");
+		buf_printf(b,
+		    " WHERE %s IN (SELECT id FROM ins))"
+		    " SELECT id FROM ins",
+		    message);
 		rc = prepare(c, one[k].name, b->p, cause);
 	}
 	return rc;
 }
-
 
 enum db_rc
 rows_prepare(PGconn *c, char **cause)
@@ -329,8 +330,8 @@ rows_prepare(PGconn *c, char **cause)
 	size_t i;
 	enum db_rc rc = DB_OK;
 
-	for (i = 0; i < sizeof(statements) / sizeof(statements[0]) &&
-	    rc == DB_OK; i++)
+	for (i = 0;
+	     i < sizeof(statements) / sizeof(statements[0]) && rc == DB_OK; i++)
 		rc = prepare(c, statements[i].name, statements[i].sql, cause);
 	if (rc != DB_OK)
 		return rc;
@@ -409,7 +410,8 @@ rows_add_message(struct rows *r, const struct ingest_work *w)
 		pgarr_bytes(&c[4], "", 0);
 		/* Keep what can be read of MSH so an analyst can find it. */
 		if (w->quarantine &&
-		    hl7_ack_recover_control_id(w->data, w->len, cid, sizeof(cid)) > 0)
+		    hl7_ack_recover_control_id(w->data, w->len, cid,
+			sizeof(cid)) > 0)
 			col_key(&c[5], (struct hl7_str){ cid, strlen(cid) },
 			    TEXT_MAX_ID);
 		else
@@ -417,8 +419,10 @@ rows_add_message(struct rows *r, const struct ingest_work *w)
 		pgarr_null(&c[6]);
 		pgarr_null(&c[7]);
 	}
-	col_strz(&c[8], w->quarantine ? "quarantined" : w->ignored ?
-	    "ignored" : "processed");
+	col_strz(&c[8],
+	    w->quarantine  ? "quarantined" :
+		w->ignored ? "ignored" :
+			     "processed");
 	if (w->reason != NULL)
 		col_str(&c[9], w->reason, strlen(w->reason));
 	else
@@ -428,7 +432,8 @@ rows_add_message(struct rows *r, const struct ingest_work *w)
 	else
 		pgarr_null(&c[10]);
 	col_strz(&c[11], triage_ack_stored(w));
-	pgarr_int8(&c[12], (int64_t)w->total);	/* bigint: a hostile total fits */
+	pgarr_int8(&c[12],
+	    (int64_t)w->total); /* bigint: a hostile total fits */
 	pgarr_bytes(&c[13], w->data, w->len);
 	pgarr_bytes(&c[14], digest, sizeof(digest));
 	col_strz(&c[15], w->spool_ref);
@@ -465,12 +470,12 @@ rows_add_observation(struct rows *r, const struct rows_obs *o)
 	col_opt(&c[19], x->ref_range.p, x->ref_range.len);
 	pgarr_float8(&c[20], ev->lln);
 	pgarr_float8(&c[21], ev->uln);
-	col_strz(&c[22], mapped ? rules_range_source_name(ev->range_source) :
-	    NULL);
+	col_strz(&c[22],
+	    mapped ? rules_range_source_name(ev->range_source) : NULL);
 	col_opt(&c[23], x->flags.p, x->flags.len);
 	col_opt(&c[24], x->status.p, x->status.len);
-	pgarr_float8(&c[25], in->observed_at >= 0 ? (double)in->observed_at :
-	    NAN);
+	pgarr_float8(&c[25],
+	    in->observed_at >= 0 ? (double)in->observed_at : NAN);
 	if (mapped && ev->grade >= 0)
 		pgarr_int4(&c[26], ev->grade);
 	else
@@ -498,7 +503,8 @@ send_columns(struct pgpipe *p, const char *stmt, struct pgarr *cols, int n,
 		v[i] = pgarr_finish(i < n ? &cols[i] : &more[i - n], &len[i]);
 		binary[i] = 1;
 	}
-	rc = pgpipe_send_prepared(p, stmt, n + nmore, v, len, binary, tag, NULL);
+	rc = pgpipe_send_prepared(p, stmt, n + nmore, v, len, binary, tag,
+	    NULL);
 	if (rc != DB_OK)
 		return rc;
 	for (i = 0; i < n + nmore; i++)
@@ -530,8 +536,9 @@ rows_send_all(struct rows *r, struct pgpipe *p, int tag)
 {
 	enum db_rc rc;
 
-	rc = send_columns(p, r->nobs > ONE_STATEMENT_MAX ? "ins_new_many" :
-	    "ins_new", r->msg, ROWS_MSG_COLS, r->obs, ROWS_OBS_COLS, tag);
+	rc = send_columns(p,
+	    r->nobs > ONE_STATEMENT_MAX ? "ins_new_many" : "ins_new", r->msg,
+	    ROWS_MSG_COLS, r->obs, ROWS_OBS_COLS, tag);
 	if (rc == DB_OK)
 		r->nobs = 0;
 	return rc;

@@ -36,14 +36,14 @@ struct rules_result;
 struct rows {
 	struct pgarr msg[ROWS_MSG_COLS];
 	struct pgarr obs[ROWS_OBS_COLS];
-	size_t nobs;		/* observation rows queued */
+	size_t nobs; /* observation rows queued */
 };
 
 /* One observation row: what the rules made of one OBX. */
 struct rows_obs {
 	int64_t id, message, patient;
-	int64_t supersedes;	/* the row it corrects, 0 for none */
-	const char *key;	/* its correction key (oru_result_key) */
+	int64_t supersedes; /* the row it corrects, 0 for none */
+	const char *key;    /* its correction key (oru_result_key) */
 	size_t klen;
 	const struct oru_obs *x;
 	const struct rules_result *in;
@@ -76,6 +76,5 @@ LW_MUSTCHECK enum db_rc rows_send_observations(struct rows *r,
  */
 LW_MUSTCHECK enum db_rc rows_send_all(struct rows *r, struct pgpipe *p,
     int tag);
-
 
 #endif

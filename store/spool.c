@@ -22,20 +22,20 @@
 #include "lib/xmalloc.h"
 
 #define HDR_SIZE 32
-#define REC_MAGIC 0x3152574cu	/* "LWR1" */
-#define REC_FIXED 28		/* bytes before peer and data */
+#define REC_MAGIC 0x3152574cu /* "LWR1" */
+#define REC_FIXED 28	      /* bytes before peer and data */
 
 struct spool {
 	int fd;
 	char id[17];
 	uint64_t max_bytes;
-	uint64_t end;		/* file size: where the next record goes */
-	uint64_t drained;	/* records before this are in the database */
-	uint64_t pos;		/* drain cursor */
-	uint64_t pending;	/* records in [drained, end) */
-	uint64_t synced_end, synced_pending;	/* as of the last sync */
-	bool stale;		/* bytes past end to cut before a write */
-	char *buf;		/* record read back */
+	uint64_t end;	  /* file size: where the next record goes */
+	uint64_t drained; /* records before this are in the database */
+	uint64_t pos;	  /* drain cursor */
+	uint64_t pending; /* records in [drained, end) */
+	uint64_t synced_end, synced_pending; /* as of the last sync */
+	bool stale; /* bytes past end to cut before a write */
+	char *buf;  /* record read back */
 	size_t cap;
 };
 
@@ -52,7 +52,8 @@ crc_init(void)
 	for (i = 0; i < 256; i++) {
 		c = (uint32_t)i;
 		for (k = 0; k < 8; k++)
-			c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;	/* Castagnoli */
+			c = c & 1 ? (c >> 1) ^ 0x82f63b78u :
+				    c >> 1; /* Castagnoli */
 		crc_table[i] = c;
 	}
 }
@@ -113,7 +114,8 @@ new_id(char id[17])
 	size_t i;
 
 	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
-		memset(r, 0x5a, sizeof(r));	/* uniqueness also rests on the offset */
+		memset(r, 0x5a,
+		    sizeof(r)); /* uniqueness also rests on the offset */
 	for (i = 0; i < 8; i++)
 		snprintf(id + 2 * i, 3, "%02x", r[i]);
 }
@@ -184,7 +186,7 @@ valid_record_after(struct spool *sp, uint64_t from)
 
 	while (off + REC_FIXED <= sp->end) {
 		n = sp->end - off < sizeof(buf) ? (size_t)(sp->end - off) :
-		    sizeof(buf);
+						  sizeof(buf);
 		if (read_all(sp->fd, buf, n, off) != 0)
 			return false;
 		for (i = 0; i + 4 <= n; i++)
@@ -210,7 +212,8 @@ spool_open(const char *path, uint64_t max_bytes, char **cause)
 	sp->max_bytes = max_bytes;
 	sp->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (sp->fd < 0 || fstat(sp->fd, &st) != 0) {
-		snprintf(msg, sizeof(msg), "spool %s: %s", path, strerror(errno));
+		snprintf(msg, sizeof(msg), "spool %s: %s", path,
+		    strerror(errno));
 		goto fail;
 	}
 	if (st.st_size < HDR_SIZE) {
@@ -232,14 +235,16 @@ spool_open(const char *path, uint64_t max_bytes, char **cause)
 	sp->end = (uint64_t)st.st_size;
 	if (read_all(sp->fd, h, HDR_SIZE, 0) != 0 ||
 	    memcmp(h, "LWSPOOL1", 8) != 0) {
-		snprintf(msg, sizeof(msg), "spool %s: not a labwatch spool", path);
+		snprintf(msg, sizeof(msg), "spool %s: not a labwatch spool",
+		    path);
 		goto fail;
 	}
 	memcpy(sp->id, h + 8, 16);
 	sp->id[16] = '\0';
 	memcpy(&sp->drained, h + 24, 8);
 	if (sp->drained < HDR_SIZE) {
-		snprintf(msg, sizeof(msg), "spool %s: bad drained offset", path);
+		snprintf(msg, sizeof(msg), "spool %s: bad drained offset",
+		    path);
 		goto fail;
 	}
 	/* drained past the end: emptied, the crash came before the header. */
@@ -248,9 +253,11 @@ spool_open(const char *path, uint64_t max_bytes, char **cause)
 		if (read_rec(sp, off, &rec, &size) != 0) {
 			/* A bad record with good ones after it is damage, not a tear. */
 			if (valid_record_after(sp, off + 1)) {
-				snprintf(msg, sizeof(msg), "spool %s: damaged at "
+				snprintf(msg, sizeof(msg),
+				    "spool %s: damaged at "
 				    "offset %llu (records follow): move it aside "
-				    "and look", path, (unsigned long long)off);
+				    "and look",
+				    path, (unsigned long long)off);
 				goto fail;
 			}
 			if (ftruncate(sp->fd, (off_t)off) != 0) {
@@ -288,8 +295,8 @@ spool_close(struct spool *sp)
 }
 
 enum spool_rc
-spool_write(struct spool *sp, uint8_t kind, int64_t received_at,
-    uint64_t total, const char *peer, const char *data, size_t len)
+spool_write(struct spool *sp, uint8_t kind, int64_t received_at, uint64_t total,
+    const char *peer, const char *data, size_t len)
 {
 	unsigned char f[REC_FIXED];
 	size_t plen = strlen(peer);
@@ -324,8 +331,8 @@ spool_write(struct spool *sp, uint8_t kind, int64_t received_at,
 	f[13] = (uint8_t)plen;
 	memcpy(f + 16, &received_at, 8);
 	memcpy(f + 24, &t32, 4);
-	crc = crc32c(crc32c(crc32c(0, f + 8, REC_FIXED - 8), peer, plen),
-	    data, len);
+	crc = crc32c(crc32c(crc32c(0, f + 8, REC_FIXED - 8), peer, plen), data,
+	    len);
 	memcpy(f + 4, &crc, 4);
 	rec = xmalloc(n);
 	memcpy(rec, f, REC_FIXED);
@@ -334,7 +341,7 @@ spool_write(struct spool *sp, uint8_t kind, int64_t received_at,
 	rc = write_all(sp->fd, rec, n, sp->end);
 	free(rec);
 	if (rc != 0) {
-		sp->stale = true;	/* a partial write: cut, then overwritten */
+		sp->stale = true; /* a partial write: cut, then overwritten */
 		return SPOOL_IO;
 	}
 	sp->end += n;

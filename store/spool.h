@@ -16,23 +16,23 @@
 
 /* One spooled frame, as read back. */
 struct spool_rec {
-	uint8_t kind;		/* enum store_frame_kind */
-	int64_t received_at;	/* microseconds since the epoch */
-	uint32_t total;		/* bytes received */
+	uint8_t kind;	     /* enum store_frame_kind */
+	int64_t received_at; /* microseconds since the epoch */
+	uint32_t total;	     /* bytes received */
 	char peer[64];
-	const char *data;	/* valid until the next spool call */
+	const char *data; /* valid until the next spool call */
 	size_t len;
-	char ref[64];		/* "SPOOLID:OFFSET" */
+	char ref[64]; /* "SPOOLID:OFFSET" */
 };
 
 struct spool;
 
 /* What a spool call came to. */
 enum spool_rc {
-	SPOOL_OK = 0,	/* done (spool_next: *rec holds a record) */
-	SPOOL_FULL,	/* max_bytes reached: nothing written */
-	SPOOL_IO,	/* an I/O error (errno), or a damaged record */
-	SPOOL_END,	/* spool_next: no record left */
+	SPOOL_OK = 0, /* done (spool_next: *rec holds a record) */
+	SPOOL_FULL,   /* max_bytes reached: nothing written */
+	SPOOL_IO,     /* an I/O error (errno), or a damaged record */
+	SPOOL_END,    /* spool_next: no record left */
 };
 
 /*
@@ -43,14 +43,16 @@ enum spool_rc {
 struct spool *spool_open(const char *path, uint64_t max_bytes, char **cause);
 void spool_close(struct spool *sp);
 /* Append a record and fdatasync it: SPOOL_OK, SPOOL_FULL or SPOOL_IO. */
-LW_MUSTCHECK enum spool_rc spool_append(struct spool *sp, uint8_t kind, int64_t received_at,
-    uint64_t total, const char *peer, const char *data, size_t len);
+LW_MUSTCHECK enum spool_rc spool_append(struct spool *sp, uint8_t kind,
+    int64_t received_at, uint64_t total, const char *peer, const char *data,
+    size_t len);
 /*
  * The same without the fdatasync, for a batch of frames made durable
  * together by spool_sync(): no ACK before it returned SPOOL_OK.
  */
-LW_MUSTCHECK enum spool_rc spool_write(struct spool *sp, uint8_t kind, int64_t received_at,
-    uint64_t total, const char *peer, const char *data, size_t len);
+LW_MUSTCHECK enum spool_rc spool_write(struct spool *sp, uint8_t kind,
+    int64_t received_at, uint64_t total, const char *peer, const char *data,
+    size_t len);
 /*
  * Make what spool_write() wrote durable. SPOOL_IO (errno): those records
  * are forgotten (the next write overwrites them), none may be ACKed.

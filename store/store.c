@@ -28,7 +28,11 @@
 #include "store/store_int.h"
 
 static const char *const outcome_names[STORE_NOUTCOMES] = {
-	"processed", "duplicate", "ignored", "quarantined", "spooled",
+	"processed",
+	"duplicate",
+	"ignored",
+	"quarantined",
+	"spooled",
 	"rejected",
 };
 
@@ -177,8 +181,9 @@ complete(struct store *s, struct store_item **items, size_t n)
 }
 
 void
-store_set_work(struct ingest_work *w, enum store_frame_kind kind, const char *data,
-    size_t len, size_t total, const char *peer, int64_t at, const char *ref)
+store_set_work(struct ingest_work *w, enum store_frame_kind kind,
+    const char *data, size_t len, size_t total, const char *peer, int64_t at,
+    const char *ref)
 {
 	w->kind = kind;
 	w->data = data;
@@ -198,8 +203,10 @@ void
 store_db_down(struct store *s, char *cause)
 {
 	if (s->db_state != LOGGED_DOWN) {
-		store_log(s, 1, "database unreachable or not taking writes: %s; "
-		    "frames go to the spool until it is back", cause);
+		store_log(s, 1,
+		    "database unreachable or not taking writes: %s; "
+		    "frames go to the spool until it is back",
+		    cause);
 		s->db_state = LOGGED_DOWN;
 		s->down_since = time(NULL);
 	}
@@ -214,10 +221,11 @@ void
 store_db_up(struct store *s, uint64_t frames, uint64_t bytes)
 {
 	if (s->db_state == LOGGED_DOWN)
-		store_log(s, 2, "database back after %lld s; the spool holds %llu "
-		    "frames (%llu bytes)", (long long)(time(NULL) -
-		    s->down_since), (unsigned long long)frames,
-		    (unsigned long long)bytes);
+		store_log(s, 2,
+		    "database back after %lld s; the spool holds %llu "
+		    "frames (%llu bytes)",
+		    (long long)(time(NULL) - s->down_since),
+		    (unsigned long long)frames, (unsigned long long)bytes);
 	s->db_state = LOGGED_UP;
 }
 
@@ -281,7 +289,8 @@ done(struct store *s, struct batch *b)
 	for (i = 0; i < b->n; i++)
 		finish_item(s, b->items[i], &b->works[i], b->works[i].outcome,
 		    b->works[i].outcome == STORE_REJECTED ?
-		    "the database refused the message" : NULL);
+			"the database refused the message" :
+			NULL);
 	complete(s, b->items, b->n);
 }
 
@@ -307,11 +316,13 @@ spool_batch(struct store *s, struct batch *b)
 	/* Every frame written, then one fdatasync for all of them. */
 	for (i = 0; i < b->n; i++) {
 		it = b->items[i];
-		rcs[i] = b->works[i].settled ? SPOOL_OK : spool_write(s->spool,
-		    (uint8_t)it->kind, it->received_at, (uint64_t)it->total,
-		    it->peer, it->data, it->len);
+		rcs[i] = b->works[i].settled ?
+		    SPOOL_OK :
+		    spool_write(s->spool, (uint8_t)it->kind, it->received_at,
+			(uint64_t)it->total, it->peer, it->data, it->len);
 		if (rcs[i] == SPOOL_IO)
-			store_log(s, 0, "spool write failed: %s", strerror(errno));
+			store_log(s, 0, "spool write failed: %s",
+			    strerror(errno));
 	}
 	synced = spool_sync(s->spool) == SPOOL_OK;
 	if (!synced)
@@ -323,14 +334,14 @@ spool_batch(struct store *s, struct batch *b)
 			finish_item(s, it, &b->works[i], b->works[i].outcome,
 			    NULL);
 		else if (rc == SPOOL_OK && synced) {
-			drain_count(s, &b->works[i], drain_order_kind(&b->works[i]),
-			    1);
+			drain_count(s, &b->works[i],
+			    drain_order_kind(&b->works[i]), 1);
 			finish_item(s, it, &b->works[i], STORE_SPOOLED, NULL);
-		}
-		else
+		} else
 			finish_item(s, it, &b->works[i], STORE_REJECTED,
-			    rc == SPOOL_FULL ? "spool full: resend later" :
-			    "cannot store the message now: resend later");
+			    rc == SPOOL_FULL ?
+				"spool full: resend later" :
+				"cannot store the message now: resend later");
 	}
 	complete(s, b->items, b->n);
 }
@@ -370,13 +381,13 @@ write_alone(struct store *s, struct batch *b)
 			if (!s->behind[i])
 				s->direct[nd++] = b->wp[i];
 			else
-				drain_count(s, b->wp[i], drain_order_kind(b->wp[i]),
-				    1);
+				drain_count(s, b->wp[i],
+				    drain_order_kind(b->wp[i]), 1);
 		}
 		for (i = 0; i < b->n; i++)
 			if (s->behind[i])
-				drain_count(s, b->wp[i], drain_order_kind(b->wp[i]),
-				    -1);
+				drain_count(s, b->wp[i],
+				    drain_order_kind(b->wp[i]), -1);
 		if (nd > 0 && store_write_works(s, s->direct, nd) == INGEST_OK)
 			for (i = 0; i < nd; i++)
 				s->direct[i]->settled = true;
@@ -390,8 +401,8 @@ static void
 settle(struct store *s, struct batch *b, enum ingest_rc rc, char *cause)
 {
 	store_count_batch(s, rc);
-	if (rc == INGEST_OK || store_retry_works(s, b->wp, b->n, rc, cause) ==
-	    INGEST_OK)
+	if (rc == INGEST_OK ||
+	    store_retry_works(s, b->wp, b->n, rc, cause) == INGEST_OK)
 		done(s, b);
 	else
 		spool_batch(s, b);
@@ -420,9 +431,9 @@ process_one(struct store *s, struct batch *b)
 	enum ingest_rc rc;
 
 	for (i = 0; i < b->n; i++) {
-		store_set_work(&b->works[i], b->items[i]->kind, b->items[i]->data,
-		    b->items[i]->len, b->items[i]->total, b->items[i]->peer,
-		    b->items[i]->received_at, NULL);
+		store_set_work(&b->works[i], b->items[i]->kind,
+		    b->items[i]->data, b->items[i]->len, b->items[i]->total,
+		    b->items[i]->peer, b->items[i]->received_at, NULL);
 		ingest_prepare(s->g, &b->works[i]);
 		b->wp[i] = &b->works[i];
 	}
@@ -545,13 +556,13 @@ writer(void *arg)
 			ts.tv_sec += RECONNECT_SECONDS;
 			if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) ==
 			    ETIMEDOUT)
-				break;	/* go and drain the spool */
+				break; /* go and drain the spool */
 		}
 		nr = s->next_rules;
 		s->next_rules = NULL;
-		b = other_batch(s, s->flight);	/* the free one */
-		for (n = 0, bytes = 0; n < s->cfg.batch_max &&
-		    s->in_head != NULL; n++) {
+		b = other_batch(s, s->flight); /* the free one */
+		for (n = 0, bytes = 0;
+		     n < s->cfg.batch_max && s->in_head != NULL; n++) {
 			it = s->in_head;
 			if (n > 0 && bytes + it->len > BATCH_BYTES)
 				break;
@@ -573,7 +584,8 @@ writer(void *arg)
 			ingest_set_rules(s->g, nr);
 			rules_free(s->rules);
 			s->rules = nr;
-			store_log(s, 2, "rules reloaded: %s", rules_protocol_name(nr));
+			store_log(s, 2, "rules reloaded: %s",
+			    rules_protocol_name(nr));
 		}
 		if (n > 0)
 			process(s, b);
@@ -583,7 +595,7 @@ writer(void *arg)
 			/* Short steps while live frames come, long ones after. */
 			(void)drain_some(s, &s->batches[0],
 			    time(NULL) - s->last_live < 2 ? DRAIN_SHARE :
-			    s->cfg.batch_max);
+							    s->cfg.batch_max);
 	}
 	return NULL;
 }
@@ -688,8 +700,10 @@ store_start(const struct store_config *cfg, char **cause)
 	if (s->dead == NULL)
 		goto fail;
 	if (spool_pending(s->dead) > 0)
-		store_log(s, 1, "the dead-letter file %s.dead holds %llu frames the "
-		    "database refused", s->cfg.spool_path,
+		store_log(s, 1,
+		    "the dead-letter file %s.dead holds %llu frames the "
+		    "database refused",
+		    s->cfg.spool_path,
 		    (unsigned long long)spool_pending(s->dead));
 	s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (s->efd < 0) {

@@ -25,19 +25,19 @@
 
 /* What the frame was when it arrived. */
 enum store_frame_kind {
-	STORE_FRAME = 0,	/* a whole MLLP frame */
-	STORE_FRAME_OVERSIZE,	/* longer than max_message_size: data is its start */
-	STORE_FRAME_ABANDONED,	/* cut short (new 0x0B, or the peer closed) */
+	STORE_FRAME = 0,      /* a whole MLLP frame */
+	STORE_FRAME_OVERSIZE, /* longer than max_message_size: data is its start */
+	STORE_FRAME_ABANDONED, /* cut short (new 0x0B, or the peer closed) */
 };
 
 /* What became of it: each has a counter (DESIGN.md contract 2). */
 enum store_outcome {
-	STORE_PROCESSED = 0,	/* stored and evaluated */
-	STORE_DUPLICATE,	/* already stored: ACKed AA again, no new rows */
-	STORE_IGNORED,		/* not ORU: stored as ignored, AA */
-	STORE_QUARANTINED,	/* refused: stored with the reason, AE/AR */
-	STORE_SPOOLED,		/* PostgreSQL down: fsync'ed to the spool, AA */
-	STORE_REJECTED,		/* could not be made durable (spool full): AR, not stored */
+	STORE_PROCESSED = 0, /* stored and evaluated */
+	STORE_DUPLICATE,     /* already stored: ACKed AA again, no new rows */
+	STORE_IGNORED,	     /* not ORU: stored as ignored, AA */
+	STORE_QUARANTINED,   /* refused: stored with the reason, AE/AR */
+	STORE_SPOOLED,	     /* PostgreSQL down: fsync'ed to the spool, AA */
+	STORE_REJECTED, /* could not be made durable (spool full): AR, not stored */
 	STORE_NOUTCOMES
 };
 
@@ -50,42 +50,44 @@ enum store_outcome {
 struct store_item {
 	/* input */
 	enum store_frame_kind kind;
-	char *data;		/* the frame (owned by the item) */
+	char *data; /* the frame (owned by the item) */
 	size_t len;
-	size_t total;		/* bytes received (> len for oversize) */
-	char peer[64];		/* "203.0.113.7:51234" or "tls:CN=lis01" */
-	int64_t received_at;	/* microseconds since the epoch */
-	void *conn;		/* the daemon's, untouched by the store */
-	uint64_t conn_gen;	/* the daemon's, untouched */
+	size_t total;	     /* bytes received (> len for oversize) */
+	char peer[64];	     /* "203.0.113.7:51234" or "tls:CN=lis01" */
+	int64_t received_at; /* microseconds since the epoch */
+	void *conn;	     /* the daemon's, untouched by the store */
+	uint64_t conn_gen;   /* the daemon's, untouched */
 
 	/* output, valid when the item comes back */
 	enum store_outcome outcome;
-	struct buf ack;	/* the ACK payload (not MLLP-framed) */
-	bool send_ack;		/* false when MSH-15 asked for no ACK */
-	char control_id[64];	/* for logs: MSH-10, or "" */
-	const char *reason;	/* static: why quarantined/rejected, else NULL */
+	struct buf ack;	     /* the ACK payload (not MLLP-framed) */
+	bool send_ack;	     /* false when MSH-15 asked for no ACK */
+	char control_id[64]; /* for logs: MSH-10, or "" */
+	const char *reason;  /* static: why quarantined/rejected, else NULL */
 
-	struct store_item *next;	/* the store's queue link */
+	struct store_item *next; /* the store's queue link */
 };
 
 struct store_config {
-	const char *conninfo;		/* libpq connection string */
-	const char *protocol_path;	/* rules protocol file */
-	const char *sql_dir;		/* migrations; NULL: do not migrate */
-	const char *spool_path;		/* spool file (state directory) */
-	uint64_t spool_max_bytes;	/* above this: AR, never a drop */
-	size_t batch_max;		/* frames per transaction (default 256) */
-	uint32_t max_observations;	/* OBX per message, more: AE (default 10000) */
-	const char *app, *facility;	/* our MSH-3/MSH-4 in ACKs */
-	const char *id_type;		/* PID-3 CX-5 to prefer (default MR) */
-	const char *default_charset;	/* MSH-18 when empty */
-	bool refuse_other_types;	/* non-ORU: AR 200 instead of AA ignored */
-	int tz_offset_min;		/* for DTMs without offset */
+	const char *conninfo;	   /* libpq connection string */
+	const char *protocol_path; /* rules protocol file */
+	const char *sql_dir;	   /* migrations; NULL: do not migrate */
+	const char *spool_path;	   /* spool file (state directory) */
+	uint64_t spool_max_bytes;  /* above this: AR, never a drop */
+	size_t batch_max;	   /* frames per transaction (default 256) */
+	uint32_t
+	    max_observations; /* OBX per message, more: AE (default 10000) */
+	const char *app, *facility;  /* our MSH-3/MSH-4 in ACKs */
+	const char *id_type;	     /* PID-3 CX-5 to prefer (default MR) */
+	const char *default_charset; /* MSH-18 when empty */
+	bool refuse_other_types;     /* non-ORU: AR 200 instead of AA ignored */
+	int tz_offset_min;	     /* for DTMs without offset */
 	/*
 	 * Where the store reports what it cannot answer to a peer, and
 	 * PostgreSQL's notices; required (store_start refuses NULL).
 	 */
-	void (*log)(void *arg, int level, const char *msg);	/* level 0 error .. 3 debug */
+	void (*log)(void *arg, int level,
+	    const char *msg); /* level 0 error .. 3 debug */
 	void *log_arg;
 };
 
@@ -93,9 +95,9 @@ struct store_config {
 struct store_stats {
 	uint64_t outcomes[STORE_NOUTCOMES];
 	uint64_t batches, commits_failed;
-	uint64_t spooled_pending;	/* frames in the spool not yet drained */
+	uint64_t spooled_pending; /* frames in the spool not yet drained */
 	uint64_t alerts;
-	uint64_t dead_letters;	/* frames kept in the dead-letter file */
+	uint64_t dead_letters; /* frames kept in the dead-letter file */
 	bool db_up;
 };
 
@@ -122,8 +124,8 @@ int store_completion_fd(const struct store *s);
 /* Take the done items, in submission order, clearing the fd; NULL if none. */
 struct store_item *store_completions(struct store *s);
 /* Replace the rules (SIGHUP) from the next batch on; false and *cause on error. */
-LW_MUSTCHECK bool store_reload_rules(struct store *s,
-    const char *protocol_path, char **cause);
+LW_MUSTCHECK bool store_reload_rules(struct store *s, const char *protocol_path,
+    char **cause);
 /* Copy the counters. */
 void store_stats(struct store *s, struct store_stats *out);
 /* Items submitted and not yet completed. */

@@ -36,7 +36,7 @@ struct store {
 	struct store_config cfg;
 	struct ingest_opts iopts;
 	struct rules *rules;
-	struct rules *next_rules;	/* from a reload, taken by the writer */
+	struct rules *next_rules; /* from a reload, taken by the writer */
 	struct ingest *g;
 	struct spool *spool;
 
@@ -49,28 +49,32 @@ struct store {
 	bool stopping;
 	int efd;
 
-	struct spool *dead;		/* what the database refuses even quarantined */
+	struct spool *dead; /* what the database refuses even quarantined */
 
 	struct store_stats stats;
 	time_t last_connect;
-	enum { LOGGED_UNKNOWN, LOGGED_UP, LOGGED_DOWN } db_state;	/* as last logged */
+	enum {
+		LOGGED_UNKNOWN,
+		LOGGED_UP,
+		LOGGED_DOWN
+	} db_state; /* as last logged */
 	time_t down_since;
-	bool drain_stalled;		/* the last drain step failed: wait */
-	time_t last_live;		/* live frames last met a draining spool */
+	bool drain_stalled; /* the last drain step failed: wait */
+	time_t last_live;   /* live frames last met a draining spool */
 
 	struct batch {
-		struct ingest_work *works;	/* batch_max reusable slots */
+		struct ingest_work *works; /* batch_max reusable slots */
 		struct ingest_work **wp;
 		struct store_item **items;
 		size_t n;
 	} batches[2];
-	struct batch *flight;		/* committing in the background */
-	char **copies;			/* drained spool records' bytes */
-	enum spool_rc *spool_rcs;	/* spool_batch's, one per slot */
-	uint8_t *counted;		/* drain_step's: order_kind() */
-	struct ingest_work **direct;	/* write_alone's, one per slot */
-	bool *behind;			/* write_alone's: goes behind the spool */
-	struct pidset spooled;		/* patients with frames in the spool */
+	struct batch *flight;	     /* committing in the background */
+	char **copies;		     /* drained spool records' bytes */
+	enum spool_rc *spool_rcs;    /* spool_batch's, one per slot */
+	uint8_t *counted;	     /* drain_step's: order_kind() */
+	struct ingest_work **direct; /* write_alone's, one per slot */
+	bool *behind;		     /* write_alone's: goes behind the spool */
+	struct pidset spooled;	     /* patients with frames in the spool */
 	size_t *copycap;
 };
 
@@ -96,11 +100,11 @@ void store_count_batch(struct store *s, enum ingest_rc rc);
  * refuses alone is kept as quarantined. INGEST_OK, or INGEST_DOWN when
  * the database cannot take them now (a prefix of them is then settled).
  */
-LW_MUSTCHECK enum ingest_rc store_retry_works(struct store *s, struct ingest_work **w,
-    size_t n, enum ingest_rc rc, char *cause);
+LW_MUSTCHECK enum ingest_rc store_retry_works(struct store *s,
+    struct ingest_work **w, size_t n, enum ingest_rc rc, char *cause);
 /* Write n prepared works, nothing else in flight. */
-LW_MUSTCHECK enum ingest_rc store_write_works(struct store *s, struct ingest_work **w,
-    size_t n);
+LW_MUSTCHECK enum ingest_rc store_write_works(struct store *s,
+    struct ingest_work **w, size_t n);
 
 /*
  * drain.c. What of a prepared w the spool keeps in order: nothing (0);

@@ -45,7 +45,7 @@ text_sanitize(char *out, const char *p, size_t len)
 	size_t u;
 
 	if (len == 0)
-		return 0;	/* p may be NULL (an empty hl7_str) */
+		return 0; /* p may be NULL (an empty hl7_str) */
 	end = s + len;
 	while (s < end) {
 		if (*s < 0x20 && *s != '\t' && *s != '\n') {
@@ -73,7 +73,7 @@ text_key_ok(const char *p, size_t len)
 	size_t u;
 
 	if (len == 0)
-		return true;	/* p may be NULL (an empty hl7_str) */
+		return true; /* p may be NULL (an empty hl7_str) */
 	end = s + len;
 	while (s < end) {
 		if (*s < 0x20 || *s == 0x7f)

@@ -16,8 +16,8 @@
 #include "hl7/oru.h"
 
 /* HL7's lengths for the keyed fields (see text.c for their sources). */
-#define TEXT_MAX_HD 227		/* MSH-3, MSH-4, PID-3.4: HD */
-#define TEXT_MAX_ID 199		/* MSH-10, PID-3.1: ST */
+#define TEXT_MAX_HD 227 /* MSH-3, MSH-4, PID-3.4: HD */
+#define TEXT_MAX_ID 199 /* MSH-10, PID-3.1: ST */
 
 /*
  * Copy p[0..len) to out as PostgreSQL text: valid UTF-8 (an invalid byte

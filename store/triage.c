@@ -56,8 +56,9 @@ triage_prepare(const struct ingest_opts *o, struct ingest_work *w)
 		w->reason = w->msg.err.reason;
 		w->err_code = (int)w->msg.err.code;
 		/* MSH-level refusals are AR (resend later); content errors AE. */
-		memcpy(w->ack_code, w->err_code == HL7_ERR_UNSUPPORTED_VERSION ?
-		    "AR" : "AE", 3);
+		memcpy(w->ack_code,
+		    w->err_code == HL7_ERR_UNSUPPORTED_VERSION ? "AR" : "AE",
+		    3);
 		return;
 	}
 	w->parsed = true;
@@ -85,7 +86,8 @@ triage_prepare(const struct ingest_opts *o, struct ingest_work *w)
 	    w->oru.patients[0].seg == UINT32_MAX) {
 		/* Results with no one, or no results: not an ORU^R01. */
 		w->quarantine = true;
-		w->reason = w->oru.nobs == 0 ? "ORU^R01 without an OBX segment" :
+		w->reason = w->oru.nobs == 0 ?
+		    "ORU^R01 without an OBX segment" :
 		    "ORU^R01 with results before any PID segment";
 		w->err_code = HL7_ERR_SEGMENT_SEQUENCE;
 		w->ack_code[1] = 'E';
@@ -115,7 +117,8 @@ static enum hl7_ack_code
 ack_code_of(const struct ingest_work *w)
 {
 	return w->ack_code[1] == 'A' ? HL7_ACK_ACCEPT :
-	    w->ack_code[1] == 'E' ? HL7_ACK_ERROR : HL7_ACK_REJECT;
+	    w->ack_code[1] == 'E'    ? HL7_ACK_ERROR :
+				       HL7_ACK_REJECT;
 }
 
 const char *
@@ -139,7 +142,7 @@ triage_ack(const struct ingest_opts *o, uint64_t seq, struct ingest_work *w,
 
 	memset(&info, 0, sizeof(info));
 	if (w->kind == STORE_FRAME_ABANDONED)
-		return false;	/* no whole message to answer */
+		return false; /* no whole message to answer */
 	info.code = ack_code_of(w);
 	info.err = (enum hl7_errcode)w->err_code;
 	info.text = w->reason;
@@ -164,4 +167,3 @@ triage_ack(const struct ingest_opts *o, uint64_t seq, struct ingest_work *w,
 	memcpy(w->ack_code, triage_ack_stored(w), 3);
 	return true;
 }
-

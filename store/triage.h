@@ -25,25 +25,25 @@ struct ingest_work {
 	size_t len;
 	size_t total;
 	const char *peer;
-	int64_t received_at;	/* microseconds */
-	const char *spool_ref;	/* set when drained from the spool */
+	int64_t received_at;   /* microseconds */
+	const char *spool_ref; /* set when drained from the spool */
 
 	/* what ingest_prepare() found */
 	struct hl7_msg msg;
 	struct oru_msg oru;
-	bool parsed;		/* msg and oru are usable */
-	bool quarantine;	/* store as quarantined with reason */
-	bool ignored;		/* not ORU: stored as ignored */
-	const char *reason;	/* static */
-	int err_code;		/* table 0357, 0 for none */
-	char ack_code[3];	/* AA, AE, AR (CA, CE, CR in enhanced mode) */
+	bool parsed;	    /* msg and oru are usable */
+	bool quarantine;    /* store as quarantined with reason */
+	bool ignored;	    /* not ORU: stored as ignored */
+	const char *reason; /* static */
+	int err_code;	    /* table 0357, 0 for none */
+	char ack_code[3];   /* AA, AE, AR (CA, CE, CR in enhanced mode) */
 
 	/* what ingest_batch() did */
 	enum store_outcome outcome;
-	int64_t message_id;	/* 0 until inserted; -1 duplicate */
-	int64_t reserved_id;	/* the id its row is offered with */
+	int64_t message_id;  /* 0 until inserted; -1 duplicate */
+	int64_t reserved_id; /* the id its row is offered with */
 	unsigned nalerts;
-	bool settled;		/* the store's: its fate is final (written alone) */
+	bool settled; /* the store's: its fate is final (written alone) */
 };
 
 /* Read the frame of w (no database); fills the prepare fields. */

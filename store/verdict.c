@@ -15,8 +15,8 @@
 #include "store/obs.h"
 
 static enum db_rc
-send_alert(struct ingest *g, struct side *d, struct ingest_work *w, struct pcache *p,
-    int64_t id, const char *kind, const char *severity,
+send_alert(struct ingest *g, struct side *d, struct ingest_work *w,
+    struct pcache *p, int64_t id, const char *kind, const char *severity,
     enum rules_analyte a, int grade, int64_t obs, const struct buf *summary,
     const struct buf *details)
 {
@@ -33,12 +33,13 @@ send_alert(struct ingest *g, struct side *d, struct ingest_work *w, struct pcach
 	v[8] = ingest_pint(g, w->message_id);
 	v[9] = ingest_pbuf(g, summary);
 	v[10] = details && details->len ? ingest_pbuf(g, details) : "{}";
-	w->nalerts++;	/* counted in g->alerts once committed */
+	w->nalerts++; /* counted in g->alerts once committed */
 	return ingest_send_stmt(d, "ins_alert", 11, v, Q_IGNORE, NULL);
 }
 
 static enum db_rc
-send_id_param(struct ingest *g, struct side *d, const char *stmt, int64_t a, int64_t b)
+send_id_param(struct ingest *g, struct side *d, const char *stmt, int64_t a,
+    int64_t b)
 {
 	const char *v[2] = { ingest_pint(g, a), ingest_pint(g, b) };
 
@@ -46,8 +47,9 @@ send_id_param(struct ingest *g, struct side *d, const char *stmt, int64_t a, int
 }
 
 static enum db_rc
-toxicity_alert(struct ingest *g, struct side *d, struct ingest_work *w, struct pcache *p,
-    const struct oru_obs *x, const struct rules_eval *ev, int64_t obs_id)
+toxicity_alert(struct ingest *g, struct side *d, struct ingest_work *w,
+    struct pcache *p, const struct oru_obs *x, const struct rules_eval *ev,
+    int64_t obs_id)
 {
 	struct rules_alert_decision dec;
 	struct alert_who who;
@@ -58,7 +60,7 @@ toxicity_alert(struct ingest *g, struct side *d, struct ingest_work *w, struct p
 		return DB_OK;
 	if (dec.kind != RULES_ALERT_DATA_QUALITY &&
 	    p->phase != RULES_PHASE_TREATMENT)
-		return DB_OK;	/* screening: eligibility speaks instead */
+		return DB_OK; /* screening: eligibility speaks instead */
 	id = idpool_take(&g->alert_ids);
 	buf_reset(&g->tmp);
 	buf_reset(&g->tmp2);
@@ -74,12 +76,12 @@ toxicity_alert(struct ingest *g, struct side *d, struct ingest_work *w, struct p
 	    dec.kind == RULES_ALERT_ESCALATE ? p->open[dec.replaces].grade : -1,
 	    &who);
 	if (send_alert(g, d, w, p, id, "toxicity",
-	    alert_text_severity(dec.kind, ev->grade), ev->analyte, ev->grade,
-	    obs_id, &g->tmp, &g->tmp2) != DB_OK)
+		alert_text_severity(dec.kind, ev->grade), ev->analyte,
+		ev->grade, obs_id, &g->tmp, &g->tmp2) != DB_OK)
 		return DB_DOWN;
 	if (dec.kind == RULES_ALERT_ESCALATE) {
 		if (send_id_param(g, d, "upd_escalated",
-		    (int64_t)p->open[dec.replaces].id, id) != DB_OK)
+			(int64_t)p->open[dec.replaces].id, id) != DB_OK)
 			return DB_DOWN;
 		pcache_drop_open(p, dec.replaces);
 	}
@@ -88,8 +90,8 @@ toxicity_alert(struct ingest *g, struct side *d, struct ingest_work *w, struct p
 }
 
 static enum db_rc
-eligibility_rows(struct ingest *g, struct side *d, struct ingest_work *w, struct pcache *p,
-    int64_t at)
+eligibility_rows(struct ingest *g, struct side *d, struct ingest_work *w,
+    struct pcache *p, int64_t at)
 {
 	struct rules_eligibility_result er;
 	struct alert_who who;
@@ -117,14 +119,14 @@ eligibility_rows(struct ingest *g, struct side *d, struct ingest_work *w, struct
 	who.pid = p->pid;
 	who.protocol = rules_protocol_name(g->rules);
 	alert_text_eligibility(&g->tmp, &g->tmp2, &er, &who);
-	return send_alert(g, d, w, p, idpool_take(&g->alert_ids),
-	    "eligibility", er.status == RULES_INELIGIBLE ? "warning" : "info",
-	    RULES_NONE, -1, 0, &g->tmp, &g->tmp2);
+	return send_alert(g, d, w, p, idpool_take(&g->alert_ids), "eligibility",
+	    er.status == RULES_INELIGIBLE ? "warning" : "info", RULES_NONE, -1,
+	    0, &g->tmp, &g->tmp2);
 }
 
 static enum db_rc
-hold_rows(struct ingest *g, struct side *d, struct ingest_work *w, struct pcache *p,
-    int64_t at, bool *state_changed)
+hold_rows(struct ingest *g, struct side *d, struct ingest_work *w,
+    struct pcache *p, int64_t at, bool *state_changed)
 {
 	struct rules_hold_event ev[RULES_MAX_HOLD_RULES * 2];
 	struct alert_who who = { p->pid, rules_protocol_name(g->rules) };
@@ -138,13 +140,14 @@ hold_rows(struct ingest *g, struct side *d, struct ingest_work *w, struct pcache
 		buf_reset(&g->tmp);
 		buf_reset(&g->tmp2);
 		obs = ev[i].kind == RULES_HOLD_STOP && ev[i].because != NULL ?
-		    (int64_t)ev[i].because->ev.id : 0;
+		    (int64_t)ev[i].because->ev.id :
+		    0;
 		alert_text_hold(&g->tmp, &g->tmp2, &ev[i], &who);
 		if (send_alert(g, d, w, p, idpool_take(&g->alert_ids),
-		    ev[i].kind == RULES_HOLD_STOP ? "hold" : "resume",
-		    ev[i].kind == RULES_HOLD_STOP ? "critical" : "info",
-		    ev[i].because ? ev[i].because->ev.analyte : RULES_NONE, -1,
-		    obs, &g->tmp, &g->tmp2) != DB_OK)
+			ev[i].kind == RULES_HOLD_STOP ? "hold" : "resume",
+			ev[i].kind == RULES_HOLD_STOP ? "critical" : "info",
+			ev[i].because ? ev[i].because->ev.analyte : RULES_NONE,
+			-1, obs, &g->tmp, &g->tmp2) != DB_OK)
 			return DB_DOWN;
 	}
 	return DB_OK;
@@ -189,13 +192,13 @@ send_replaced(struct ingest *g, struct side *d, struct pcache *p,
 
 	for (k = 0; k < up->nsuperseded; k++)
 		if (send_id_param(g, d, "upd_alerts_superseded",
-		    (int64_t)up->superseded[k], 0) != DB_OK)
+			(int64_t)up->superseded[k], 0) != DB_OK)
 			return DB_DOWN;
 	for (k = 0; k < up->nretracted; k++)
 		if (send_id_param(g, d, "upd_obs_retracted",
-		    (int64_t)up->retracted[k], 0) != DB_OK ||
+			(int64_t)up->retracted[k], 0) != DB_OK ||
 		    send_id_param(g, d, "upd_alerts_retracted",
-		    (int64_t)up->retracted[k], 0) != DB_OK)
+			(int64_t)up->retracted[k], 0) != DB_OK)
 			return DB_DOWN;
 	for (k = 0; k < p->nopen;) {
 		gone = false;
@@ -245,7 +248,7 @@ verdict_rows(struct ingest *g, struct side *d, struct ingest_work *w,
 		 * nothing else, and every OBX stays in messages.raw.
 		 */
 		if (rules_map(g->rules, &in, &(bool){ false },
-		    &(bool){ false }) == RULES_NONE)
+			&(bool){ false }) == RULES_NONE)
 			continue;
 		id = idpool_take(&g->obs_ids);
 		in.id = (uint64_t)id;
@@ -261,10 +264,16 @@ verdict_rows(struct ingest *g, struct side *d, struct ingest_work *w,
 			rules_eval(g->rules, &in, bl, &evbuf);
 			memset(&up, 0, sizeof(up));
 		}
-		rows_add_observation(&g->rows, &(struct rows_obs){
-		    .id = id, .message = w->message_id, .patient = p->db_id,
-		    .supersedes = sup, .key = key, .klen = klen, .x = x,
-		    .in = &in, .ev = ev });
+		rows_add_observation(&g->rows,
+		    &(struct rows_obs){ .id = id,
+			.message = w->message_id,
+			.patient = p->db_id,
+			.supersedes = sup,
+			.key = key,
+			.klen = klen,
+			.x = x,
+			.in = &in,
+			.ev = ev });
 		/* A one-statement batch keeps its rows (ingest_send). */
 		if (!d->simple && g->rows.nobs >= ROWS_OBS_PER_INSERT &&
 		    rows_send_observations(&g->rows, &d->pipe) != DB_OK)
@@ -301,4 +310,3 @@ verdict_rows(struct ingest *g, struct side *d, struct ingest_work *w,
 		return DB_OK;
 	return update_enrollment(g, d, p);
 }
-

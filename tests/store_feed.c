@@ -96,16 +96,33 @@ main(int argc, char **argv)
 	cfg.log = logger;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'd': cfg.conninfo = optarg; break;
-		case 'p': cfg.protocol_path = optarg; break;
-		case 's': cfg.spool_path = optarg; break;
-		case 'q': cfg.sql_dir = optarg; break;
-		case 'w': wait_drain = atoi(optarg); break;
-		case 'b': cfg.batch_max = (size_t)atoi(optarg); break;
-		case 'n': cfg.log = NULL; break;	/* must be refused */
-		case 'o': cfg.max_observations = (uint32_t)atoi(optarg); break;
+		case 'd':
+			cfg.conninfo = optarg;
+			break;
+		case 'p':
+			cfg.protocol_path = optarg;
+			break;
+		case 's':
+			cfg.spool_path = optarg;
+			break;
+		case 'q':
+			cfg.sql_dir = optarg;
+			break;
+		case 'w':
+			wait_drain = atoi(optarg);
+			break;
+		case 'b':
+			cfg.batch_max = (size_t)atoi(optarg);
+			break;
+		case 'n':
+			cfg.log = NULL;
+			break; /* must be refused */
+		case 'o':
+			cfg.max_observations = (uint32_t)atoi(optarg);
+			break;
 		default:
-			fprintf(stderr, "usage: store_feed --db C --protocol F "
+			fprintf(stderr,
+			    "usage: store_feed --db C --protocol F "
 			    "--spool F [--sql-dir D] [--wait-drain S] FILE...\n");
 			return 2;
 		}
@@ -123,8 +140,10 @@ main(int argc, char **argv)
 		}
 		sp = hl7_split_new(buf, len, 0);
 		while (hl7_split_next(sp, &si) == 1) {
-			it = store_item_new(si.is_error ? STORE_FRAME_ABANDONED :
-			    STORE_FRAME, si.data, si.len, si.len);
+			it = store_item_new(si.is_error ?
+				STORE_FRAME_ABANDONED :
+				STORE_FRAME,
+			    si.data, si.len, si.len);
 			snprintf(it->peer, sizeof(it->peer), "store_feed");
 			it->received_at = now_us();
 			store_submit(s, it);

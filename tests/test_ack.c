@@ -64,50 +64,50 @@
 
 struct ack_case {
 	const char *name;
-	const char *msg;	/* NULL: no message at all */
+	const char *msg; /* NULL: no message at all */
 	size_t msg_size;
-	int parse_ok;		/* expected hl7_parse() outcome */
+	int parse_ok; /* expected hl7_parse() outcome */
 	enum hl7_ack_code code;
 	enum hl7_errcode err;
 	const char *text;
 	const char *err_seg;
 	unsigned err_seq, err_field;
-	const char *ref;	/* info.ref_control_id */
+	const char *ref; /* info.ref_control_id */
 	int want_ret;
-	const char *want;	/* exact ACK bytes; "" when none is sent */
+	const char *want; /* exact ACK bytes; "" when none is sent */
 };
 
 static struct ack_case ack_cases[] = {
-	{ "2.5.1 original AA", M(ORU251), 1, HL7_ACK_ACCEPT, 0, NULL, NULL, 0, 0,
-	    NULL, 1, ACK251_MSH "MSA|AA|CL0001\r" },
+	{ "2.5.1 original AA", M(ORU251), 1, HL7_ACK_ACCEPT, 0, NULL, NULL, 0,
+	    0, NULL, 1, ACK251_MSH "MSA|AA|CL0001\r" },
 	{ "2.5.1 AA ignores text (no MSA-3 from 2.5)", M(ORU251), 1,
 	    HL7_ACK_ACCEPT, 0, "stored", NULL, 0, 0, NULL, 1,
 	    ACK251_MSH "MSA|AA|CL0001\r" },
 	{ "2.5.1 AE with ERR-2/3/4/8", M(ORU251), 1, HL7_ACK_ERROR,
 	    HL7_ERR_REQUIRED_FIELD, "OBX-5 value missing", "OBX", 4, 5, NULL, 1,
 	    ACK251_MSH "MSA|AE|CL0001\r"
-	    "ERR||OBX^4^5|101^Required field missing^HL70357|E||||"
-	    "OBX-5 value missing\r" },
+		       "ERR||OBX^4^5|101^Required field missing^HL70357|E||||"
+		       "OBX-5 value missing\r" },
 	{ "2.5.1 AR unsupported type", M(ORU251), 1, HL7_ACK_REJECT,
 	    HL7_ERR_UNSUPPORTED_TYPE, "message type not accepted", "MSH", 1, 9,
 	    NULL, 1,
 	    ACK251_MSH "MSA|AR|CL0001\r"
-	    "ERR||MSH^1^9|200^Unsupported message type^HL70357|E||||"
-	    "message type not accepted\r" },
+		       "ERR||MSH^1^9|200^Unsupported message type^HL70357|E||||"
+		       "message type not accepted\r" },
 	{ "2.5.1 AR internal error, no location, no text", M(ORU251), 1,
 	    HL7_ACK_REJECT, HL7_ERR_INTERNAL, NULL, NULL, 0, 0, NULL, 1,
 	    ACK251_MSH "MSA|AR|CL0001\r"
-	    "ERR|||207^Application internal error^HL70357|E\r" },
+		       "ERR|||207^Application internal error^HL70357|E\r" },
 	{ "2.5.1 ERR location segment only", M(ORU251), 1, HL7_ACK_ERROR,
 	    HL7_ERR_SEGMENT_SEQUENCE, NULL, "OBR", 3, 0, NULL, 1,
 	    ACK251_MSH "MSA|AE|CL0001\r"
-	    "ERR||OBR^3|100^Segment sequence error^HL70357|E\r" },
+		       "ERR||OBR^3|100^Segment sequence error^HL70357|E\r" },
 	{ "2.5.1 text with every delimiter escaped in ERR-8", M(ORU251), 1,
 	    HL7_ACK_ERROR, HL7_ERR_DATA_TYPE, "a|b^c~d\\e&f\rg", "OBX", 4, 5,
 	    NULL, 1,
 	    ACK251_MSH "MSA|AE|CL0001\r"
-	    "ERR||OBX^4^5|102^Data type error^HL70357|E||||"
-	    "a\\F\\b\\S\\c\\R\\d\\E\\e\\T\\f\\X0D\\g\r" },
+		       "ERR||OBX^4^5|102^Data type error^HL70357|E||||"
+		       "a\\F\\b\\S\\c\\R\\d\\E\\e\\T\\f\\X0D\\g\r" },
 	{ "2.3 AA", M(ORU23), 1, HL7_ACK_ACCEPT, 0, NULL, NULL, 0, 0, NULL, 1,
 	    "MSH|^~\\&|LW|ONCOLOGY|LABSYS|MAIN HOSP|" TS
 	    "||ACK^R01^ACK|LW0001|P|2.3\rMSA|AA|MSG00042\r" },
@@ -125,20 +125,20 @@ static struct ack_case ack_cases[] = {
 	    "MSA|AR|MSG00042|db\\F\\spool \\S\\full\\R\\ \\E\\ \\T\\ co\r"
 	    "ERR|^^^207&Application internal error&HL70357\r" },
 	{ "2.7 truncation char kept in MSH-2 and escaped", M(ORU27), 1,
-	    HL7_ACK_ERROR, HL7_ERR_DATA_TYPE, "value #1 bad", "OBX", 3, 5,
-	    NULL, 1,
+	    HL7_ACK_ERROR, HL7_ERR_DATA_TYPE, "value #1 bad", "OBX", 3, 5, NULL,
+	    1,
 	    "MSH|^~\\&#|LABWATCH|GIST|LIS7|LAB|" TS
 	    "||ACK^R01^ACK|LW0001|P|2.7\rMSA|AE|L7-99\r"
 	    "ERR||OBX^3^5|102^Data type error^HL70357|E||||"
 	    "value \\P\\1 bad\r" },
-	{ "odd delimiters #$*@! AA", M(ODD), 1, HL7_ACK_ACCEPT, 0, NULL, NULL, 0,
-	    0, NULL, 1,
+	{ "odd delimiters #$*@! AA", M(ODD), 1, HL7_ACK_ACCEPT, 0, NULL, NULL,
+	    0, 0, NULL, 1,
 	    "MSH#$*@!#LW#ONC#ODDLIS#FAC 2#" TS
 	    "##ACK$R01$ACK#LW0001#P#2.4\rMSA#AA#ODD-7\r" },
-	{ "odd delimiters 2.4 AR: text escaped with @", M(ODD), 1, HL7_ACK_REJECT,
-	    HL7_ERR_INTERNAL, "store #2 down$ @ 5*3!", NULL, 0, 0, NULL, 1,
-	    "MSH#$*@!#LW#ONC#ODDLIS#FAC 2#" TS
-	    "##ACK$R01$ACK#LW0001#P#2.4\r"
+	{ "odd delimiters 2.4 AR: text escaped with @", M(ODD), 1,
+	    HL7_ACK_REJECT, HL7_ERR_INTERNAL, "store #2 down$ @ 5*3!", NULL, 0,
+	    0, NULL, 1,
+	    "MSH#$*@!#LW#ONC#ODDLIS#FAC 2#" TS "##ACK$R01$ACK#LW0001#P#2.4\r"
 	    "MSA#AR#ODD-7#store @F@2 down@S@ @E@ 5@R@3@T@\r"
 	    "ERR#$$$207!Application internal error!HL70357\r" },
 	{ "enhanced AL accept -> CA", M(ENH("AL", "NE")), 1, HL7_ACK_ACCEPT, 0,
@@ -146,26 +146,26 @@ static struct ack_case ack_cases[] = {
 	{ "enhanced AL error -> CE", M(ENH("AL", "AL")), 1, HL7_ACK_ERROR,
 	    HL7_ERR_REQUIRED_FIELD, "PID-3 missing", "PID", 2, 3, NULL, 1,
 	    ACK251_MSH "MSA|CE|CL0002\r"
-	    "ERR||PID^2^3|101^Required field missing^HL70357|E||||"
-	    "PID-3 missing\r" },
+		       "ERR||PID^2^3|101^Required field missing^HL70357|E||||"
+		       "PID-3 missing\r" },
 	{ "enhanced AL reject -> CR", M(ENH("AL", "")), 1, HL7_ACK_REJECT,
 	    HL7_ERR_INTERNAL, NULL, NULL, 0, 0, NULL, 1,
 	    ACK251_MSH "MSA|CR|CL0002\r"
-	    "ERR|||207^Application internal error^HL70357|E\r" },
-	{ "enhanced NE accept -> none", M(ENH("NE", "AL")), 1, HL7_ACK_ACCEPT, 0,
-	    NULL, NULL, 0, 0, NULL, 0, "" },
+		       "ERR|||207^Application internal error^HL70357|E\r" },
+	{ "enhanced NE accept -> none", M(ENH("NE", "AL")), 1, HL7_ACK_ACCEPT,
+	    0, NULL, NULL, 0, 0, NULL, 0, "" },
 	{ "enhanced NE reject -> none", M(ENH("NE", "NE")), 1, HL7_ACK_REJECT,
 	    HL7_ERR_INTERNAL, NULL, NULL, 0, 0, NULL, 0, "" },
-	{ "enhanced ER accept -> none", M(ENH("ER", "NE")), 1, HL7_ACK_ACCEPT, 0,
-	    NULL, NULL, 0, 0, NULL, 0, "" },
+	{ "enhanced ER accept -> none", M(ENH("ER", "NE")), 1, HL7_ACK_ACCEPT,
+	    0, NULL, NULL, 0, 0, NULL, 0, "" },
 	{ "enhanced ER error -> CE", M(ENH("ER", "NE")), 1, HL7_ACK_ERROR,
 	    HL7_ERR_DATA_TYPE, NULL, "OBX", 4, 5, NULL, 1,
 	    ACK251_MSH "MSA|CE|CL0002\r"
-	    "ERR||OBX^4^5|102^Data type error^HL70357|E\r" },
+		       "ERR||OBX^4^5|102^Data type error^HL70357|E\r" },
 	{ "enhanced ER reject -> CR", M(ENH("ER", "NE")), 1, HL7_ACK_REJECT,
 	    HL7_ERR_UNSUPPORTED_VERSION, NULL, "MSH", 1, 12, NULL, 1,
 	    ACK251_MSH "MSA|CR|CL0002\r"
-	    "ERR||MSH^1^12|203^Unsupported version id^HL70357|E\r" },
+		       "ERR||MSH^1^12|203^Unsupported version id^HL70357|E\r" },
 	{ "enhanced SU accept -> CA", M(ENH("SU", "NE")), 1, HL7_ACK_ACCEPT, 0,
 	    NULL, NULL, 0, 0, NULL, 1, ACK251_MSH "MSA|CA|CL0002\r" },
 	{ "enhanced SU error -> none", M(ENH("SU", "NE")), 1, HL7_ACK_ERROR,
@@ -187,18 +187,19 @@ static struct ack_case ack_cases[] = {
 	    "||ACK|LW0001|P|2.5.1\rMSA|AA|P77\r" },
 	{ "components in swapped HD fields and MSH-11 copied as they are",
 	    M("MSH|^~\\&|LIS^1.2.3^ISO|LAB^2.3^ISO|LW^9.9^ISO||2026||"
-	    "ORU^R01|C-1|T^I|2.5.1^DEU\r"), 1,
-	    HL7_ACK_ACCEPT, 0, NULL, NULL, 0, 0, NULL, 1,
+	      "ORU^R01|C-1|T^I|2.5.1^DEU\r"),
+	    1, HL7_ACK_ACCEPT, 0, NULL, NULL, 0, 0, NULL, 1,
 	    "MSH|^~\\&|LW^9.9^ISO|GIST|LIS^1.2.3^ISO|LAB^2.3^ISO|" TS
 	    "||ACK^R01^ACK|LW0001|T^I|2.5.1^DEU\rMSA|AA|C-1\r" },
 	{ "control bytes in copied fields never reach the ACK raw",
-	    M("MSH|^~\\&|LIS|LAB|LW|ONC|2026||ORU^R01|CL\x1c" "01|P|2.5.1\r"), 1,
-	    HL7_ACK_ACCEPT, 0, NULL, NULL, 0, 0, NULL, 1,
+	    M("MSH|^~\\&|LIS|LAB|LW|ONC|2026||ORU^R01|CL\x1c"
+	      "01|P|2.5.1\r"),
+	    1, HL7_ACK_ACCEPT, 0, NULL, NULL, 0, 0, NULL, 1,
 	    "MSH|^~\\&|LW|ONC|LIS|LAB|" TS
 	    "||ACK^R01^ACK|LW0001|P|2.5.1\rMSA|AA|CL\\X1C\\01\r" },
-	{ "no message: fallback MSH, MSA-2 from ref", NULL, 0, 0, HL7_ACK_REJECT,
-	    HL7_ERR_SEGMENT_SEQUENCE, "frame is not HL7", NULL, 0, 0, "CL0009",
-	    1,
+	{ "no message: fallback MSH, MSA-2 from ref", NULL, 0, 0,
+	    HL7_ACK_REJECT, HL7_ERR_SEGMENT_SEQUENCE, "frame is not HL7", NULL,
+	    0, 0, "CL0009", 1,
 	    "MSH|^~\\&|LABWATCH|GIST|||" TS "||ACK|LW0001|P|2.5.1\r"
 	    "MSA|AR|CL0009\r"
 	    "ERR|||100^Segment sequence error^HL70357|E||||frame is not HL7\r" },
@@ -207,38 +208,39 @@ static struct ack_case ack_cases[] = {
 	    "MSH|^~\\&|LABWATCH|GIST|||" TS "||ACK|LW0001|P|2.5.1\r"
 	    "MSA|AR|\r"
 	    "ERR|||207^Application internal error^HL70357|E\r" },
-	{ "no message: ref control id escaped",
-	    NULL, 0, 0, HL7_ACK_REJECT, HL7_ERR_INTERNAL, NULL, NULL, 0, 0,
-	    "A|B", 1,
+	{ "no message: ref control id escaped", NULL, 0, 0, HL7_ACK_REJECT,
+	    HL7_ERR_INTERNAL, NULL, NULL, 0, 0, "A|B", 1,
 	    "MSH|^~\\&|LABWATCH|GIST|||" TS "||ACK|LW0001|P|2.5.1\r"
 	    "MSA|AR|A\\F\\B\r"
 	    "ERR|||207^Application internal error^HL70357|E\r" },
 	{ "failed after MSH: MSH still read, swapped, 2.3 style",
 	    M("MSH|^~\\&|LABSYS|MAIN HOSP|LW|ONCOLOGY|2006||ORU^R01|M-5|P|2.3\r"
-	    "PID|1\rob x|2\r"), 0, HL7_ACK_ERROR, HL7_ERR_SEGMENT_SEQUENCE,
-	    "invalid segment id", NULL, 3, 0, NULL, 1,
+	      "PID|1\rob x|2\r"),
+	    0, HL7_ACK_ERROR, HL7_ERR_SEGMENT_SEQUENCE, "invalid segment id",
+	    NULL, 3, 0, NULL, 1,
 	    "MSH|^~\\&|LW|ONCOLOGY|LABSYS|MAIN HOSP|" TS
 	    "||ACK^R01^ACK|LW0001|P|2.3\r"
 	    "MSA|AE|M-5|invalid segment id\r"
 	    "ERR|^3^^100&Segment sequence error&HL70357\r" },
 	{ "failed on unknown MSH-18: MSH still read",
 	    M("MSH|^~\\&|LIS|LAB|LW|ONC|2026||ORU^R01|CS-1|P|2.5.1||||||"
-	    "KLINGON-8\rPID|1\r"), 0, HL7_ACK_ERROR, HL7_ERR_DATA_TYPE,
-	    "character set not supported", "MSH", 1, 18, NULL, 1,
+	      "KLINGON-8\rPID|1\r"),
+	    0, HL7_ACK_ERROR, HL7_ERR_DATA_TYPE, "character set not supported",
+	    "MSH", 1, 18, NULL, 1,
 	    "MSH|^~\\&|LW|ONC|LIS|LAB|" TS "||ACK^R01^ACK|LW0001|P|2.5.1\r"
 	    "MSA|AE|CS-1\r"
 	    "ERR||MSH^1^18|102^Data type error^HL70357|E||||"
 	    "character set not supported\r" },
 	{ "failed: NUL in MSH, fields before it still read",
-	    M("MSH|^~\\&|LIS|LAB|LW|ONC|2026||ORU^R01|NUL-1|P|2.5.1|\0x\r"),
-	    0, HL7_ACK_REJECT, HL7_ERR_DATA_TYPE, NULL, NULL, 0, 0, NULL, 1,
+	    M("MSH|^~\\&|LIS|LAB|LW|ONC|2026||ORU^R01|NUL-1|P|2.5.1|\0x\r"), 0,
+	    HL7_ACK_REJECT, HL7_ERR_DATA_TYPE, NULL, NULL, 0, 0, NULL, 1,
 	    "MSH|^~\\&|LW|ONC|LIS|LAB|" TS "||ACK^R01^ACK|LW0001|P|2.5.1\r"
 	    "MSA|AR|NUL-1\r"
 	    "ERR|||102^Data type error^HL70357|E\r" },
 	{ "failed before delimiters: fallback, MSA-2 recovered from buffer",
 	    M("\x01\x02junk MSH|^~\\&|LIS|LAB|LW|ONC|2026||ORU^R01|J-3|P|2.3\r"),
-	    0, HL7_ACK_REJECT, HL7_ERR_SEGMENT_SEQUENCE, NULL, NULL, 0, 0,
-	    NULL, 1,
+	    0, HL7_ACK_REJECT, HL7_ERR_SEGMENT_SEQUENCE, NULL, NULL, 0, 0, NULL,
+	    1,
 	    "MSH|^~\\&|LABWATCH|GIST|||" TS "||ACK|LW0001|P|2.5.1\r"
 	    "MSA|AR|J-3\r"
 	    "ERR|||100^Segment sequence error^HL70357|E\r" },
@@ -249,9 +251,9 @@ static struct ack_case ack_cases[] = {
 	    "MSH|^~\\&|LABWATCH|GIST|||" TS "||ACK|LW0001|P|2.5.1\r"
 	    "MSA|AR|D-2\r"
 	    "ERR||MSH^1^2|102^Data type error^HL70357|E||||bad MSH-2\r" },
-	{ "failed parse: ref wins over nothing, MSH unreadable",
-	    M("garbage"), 0, HL7_ACK_REJECT, HL7_ERR_SEGMENT_SEQUENCE, NULL, NULL,
-	    0, 0, "R-1", 1,
+	{ "failed parse: ref wins over nothing, MSH unreadable", M("garbage"),
+	    0, HL7_ACK_REJECT, HL7_ERR_SEGMENT_SEQUENCE, NULL, NULL, 0, 0,
+	    "R-1", 1,
 	    "MSH|^~\\&|LABWATCH|GIST|||" TS "||ACK|LW0001|P|2.5.1\r"
 	    "MSA|AR|R-1\r"
 	    "ERR|||100^Segment sequence error^HL70357|E\r" },
@@ -291,10 +293,16 @@ ParameterizedTest(int *i, ack, build)
 {
 	const struct ack_case *c = &ack_cases[*i];
 	struct hl7_ack_info info = {
-		.code = c->code, .err = c->err, .text = c->text,
-		.err_seg = c->err_seg, .err_seq = c->err_seq,
-		.err_field = c->err_field, .control_id = "LW0001",
-		.timestamp = TS, .app = "LABWATCH", .facility = "GIST",
+		.code = c->code,
+		.err = c->err,
+		.text = c->text,
+		.err_seg = c->err_seg,
+		.err_seq = c->err_seq,
+		.err_field = c->err_field,
+		.control_id = "LW0001",
+		.timestamp = TS,
+		.app = "LABWATCH",
+		.facility = "GIST",
 		.ref_control_id = c->ref,
 	};
 	struct hl7_msg m;
@@ -317,11 +325,11 @@ ParameterizedTest(int *i, ack, build)
 	buf_adds(&out, "KEEP");
 	r = hl7_ack_build(&out, c->msg != NULL ? &m : NULL, &info);
 	cr_assert_eq(r, c->want_ret, "%s: returned %d", c->name, r);
-	cr_assert(out.len >= 4 && memcmp(out.p, "KEEP", 4) == 0, "%s",
-	    c->name);
+	cr_assert(out.len >= 4 && memcmp(out.p, "KEEP", 4) == 0, "%s", c->name);
 	cr_assert(out.len - 4 == strlen(c->want) &&
-	    memcmp(out.p + 4, c->want, out.len - 4) == 0,
-	    "%s:\n got  %s\n want %s", c->name, test_vis(out.p + 4, out.len - 4, 0),
+		memcmp(out.p + 4, c->want, out.len - 4) == 0,
+	    "%s:\n got  %s\n want %s", c->name,
+	    test_vis(out.p + 4, out.len - 4, 0),
 	    test_vis(c->want, strlen(c->want), 1));
 	if (r == 1 && c->msg != NULL && c->parse_ok) {
 		/* The ACK itself parses, and MSA-2 reads back as MSH-10. */
@@ -344,10 +352,16 @@ ParameterizedTest(int *i, ack, build)
 Test(ack, reads_back)
 {
 	struct hl7_ack_info info = {
-		.code = HL7_ACK_ERROR, .err = HL7_ERR_REQUIRED_FIELD,
-		.text = "OBX-5^value|missing", .err_seg = "OBX", .err_seq = 4,
-		.err_field = 5, .control_id = "LW0002", .timestamp = TS,
-		.app = "LABWATCH", .facility = "GIST",
+		.code = HL7_ACK_ERROR,
+		.err = HL7_ERR_REQUIRED_FIELD,
+		.text = "OBX-5^value|missing",
+		.err_seg = "OBX",
+		.err_seq = 4,
+		.err_field = 5,
+		.control_id = "LW0002",
+		.timestamp = TS,
+		.app = "LABWATCH",
+		.facility = "GIST",
 	};
 	static const char msg[] = ORU251;
 	struct hl7_msg m, a;
@@ -398,28 +412,34 @@ struct recover_case {
 	const char *frame;
 	size_t len;
 	size_t cap;
-	const char *want;	/* "" for none */
+	const char *want; /* "" for none */
 };
 
 #define FULL ORU251
-#define PREFIX10 "MSH|^~\\&|COBAS|CENTRAL LAB|LABWATCH|GIST TRIAL|" \
+#define PREFIX10 \
+	"MSH|^~\\&|COBAS|CENTRAL LAB|LABWATCH|GIST TRIAL|" \
 	"20261125093012+0100||ORU^R01^ORU_R01|"
 
 static struct recover_case recover_cases[] = {
 	{ "whole message", M(FULL), 64, "CL0001" },
 	{ "cut inside MSH-10", M(PREFIX10 "CL00"), 64, "" },
 	{ "cut right after MSH-10's separator", M(PREFIX10), 64, "" },
-	{ "cut inside MSH-7",
-	    M("MSH|^~\\&|COBAS|CENTRAL LAB|LABWATCH|GIS"), 64, "" },
-	{ "MSH-10 is the last field, CR follows",
-	    M(PREFIX10 "Q-9\rPID|1\r"), 64, "Q-9" },
+	{ "cut inside MSH-7", M("MSH|^~\\&|COBAS|CENTRAL LAB|LABWATCH|GIS"), 64,
+	    "" },
+	{ "MSH-10 is the last field, CR follows", M(PREFIX10 "Q-9\rPID|1\r"),
+	    64, "Q-9" },
 	{ "MSH-10 then LF", M(PREFIX10 "Q-10\nPID|1\n"), 64, "Q-10" },
 	{ "MSH line ends before MSH-10: never read the next segment",
 	    M("MSH|^~\\&|A|B\rPID|1|2|3|4|5|6|7|8|9|10|11\r"), 64, "" },
 	{ "empty MSH-10", M(PREFIX10 "|P|2.5.1\r"), 64, "" },
-	{ "control char in MSH-10", M(PREFIX10 "AB\x0b" "C|P|2.5.1\r"), 64,
-	    "" },
-	{ "DEL in MSH-10", M(PREFIX10 "AB\x7f" "C|P\r"), 64, "" },
+	{ "control char in MSH-10",
+	    M(PREFIX10 "AB\x0b"
+		       "C|P|2.5.1\r"),
+	    64, "" },
+	{ "DEL in MSH-10",
+	    M(PREFIX10 "AB\x7f"
+		       "C|P\r"),
+	    64, "" },
 	{ "does not fit", M(FULL), 6, "" },
 	{ "fits exactly", M(FULL), 7, "CL0001" },
 	{ "junk and NULs before MSH",

@@ -55,25 +55,25 @@ Test(alert_text, toxicity)
 		const char *summary, *details, *severity;
 	} cases[] = {
 		{ "ALT 5.25 x ULN: grade 3, the label's stop threshold",
-		  "1742-6", 210, "", "U/L", "10-40", -1,
-		  "ALT 210 U/L = 5.25 x ULN (40): CTCAE grade 3 (Alanine "
-		  "aminotransferase increased) - patient P1, NCT04933669 - "
-		  "crosses the imatinib stop threshold",
-		  "{\"grade\":3,\"x_uln\":5.25,\"value\":210,\"unit\":\"U/L\","
-		  "\"uln\":40,\"range_source\":\"obx7\"}", "critical" },
-		{ "ALT 22.5 x ULN: grade 4, up from an open grade 3",
-		  "1742-6", 900, "", "U/L", "10-40", 3,
-		  "ALT 900 U/L = 22.5 x ULN (40): CTCAE grade 4 (Alanine "
-		  "aminotransferase increased), up from grade 3 - patient P1, "
-		  "NCT04933669 - crosses the imatinib stop threshold",
-		  "{\"grade\":4,\"x_uln\":22.5,\"value\":900,\"unit\":\"U/L\","
-		  "\"uln\":40,\"range_source\":\"obx7\"}", "critical" },
-		{ "ANC 0.4: grade 4, written against the LLN",
-		  "751-8", 0.4, "", "10*9/L", "1.8-7.5", -1,
-		  NULL, NULL, "critical" },
-		{ "ANC <0.1: the comparator is kept",
-		  "751-8", 0.1, "<", "10*9/L", "1.8-7.5", -1,
-		  NULL, NULL, "critical" },
+		    "1742-6", 210, "", "U/L", "10-40", -1,
+		    "ALT 210 U/L = 5.25 x ULN (40): CTCAE grade 3 (Alanine "
+		    "aminotransferase increased) - patient P1, NCT04933669 - "
+		    "crosses the imatinib stop threshold",
+		    "{\"grade\":3,\"x_uln\":5.25,\"value\":210,\"unit\":\"U/L\","
+		    "\"uln\":40,\"range_source\":\"obx7\"}",
+		    "critical" },
+		{ "ALT 22.5 x ULN: grade 4, up from an open grade 3", "1742-6",
+		    900, "", "U/L", "10-40", 3,
+		    "ALT 900 U/L = 22.5 x ULN (40): CTCAE grade 4 (Alanine "
+		    "aminotransferase increased), up from grade 3 - patient P1, "
+		    "NCT04933669 - crosses the imatinib stop threshold",
+		    "{\"grade\":4,\"x_uln\":22.5,\"value\":900,\"unit\":\"U/L\","
+		    "\"uln\":40,\"range_source\":\"obx7\"}",
+		    "critical" },
+		{ "ANC 0.4: grade 4, written against the LLN", "751-8", 0.4, "",
+		    "10*9/L", "1.8-7.5", -1, NULL, NULL, "critical" },
+		{ "ANC <0.1: the comparator is kept", "751-8", 0.1, "<",
+		    "10*9/L", "1.8-7.5", -1, NULL, NULL, "critical" },
 	};
 	struct buf s, d;
 	struct rules_eval ev;
@@ -89,7 +89,8 @@ Test(alert_text, toxicity)
 		alert_text_toxicity(&s, &d, &ev, NULL, cases[i].from_grade,
 		    &who);
 		cr_assert_str_eq(alert_text_severity(RULES_ALERT_TOXICITY,
-		    ev.grade), cases[i].severity, "%s", cases[i].name);
+				     ev.grade),
+		    cases[i].severity, "%s", cases[i].name);
 		if (cases[i].summary != NULL) {
 			cr_assert_str_eq(s.p, cases[i].summary, "%s",
 			    cases[i].name);
@@ -129,8 +130,11 @@ Test(alert_text, data_quality)
 	x.units = (struct hl7_str){ "mg/L", 4 };
 	cr_assert_not_null(ev.problem);
 	alert_text_data_quality(&s, &d, &ev, &x, &who);
-	cr_assert(strncmp(s.p, "Cannot evaluate AST pending mg/L for patient "
-	    "P1 (NCT04933669): ", 63) == 0, "%s", s.p);
+	cr_assert(strncmp(s.p,
+		      "Cannot evaluate AST pending mg/L for patient "
+		      "P1 (NCT04933669): ",
+		      63) == 0,
+	    "%s", s.p);
 	cr_assert(strstr(s.p, ev.problem) != NULL, "%s", s.p);
 	cr_assert(strncmp(d.p, "{\"problem\":\"", 12) == 0, "%s", d.p);
 	cr_assert_str_eq(alert_text_severity(RULES_ALERT_DATA_QUALITY, -1),
@@ -153,14 +157,16 @@ Test(alert_text, hold_and_resume)
 	memset(&because, 0, sizeof(because));
 	grade("1742-6", 210, "", "U/L", "10-40", &because.ev);
 	alert_text_hold(&s, &d, &stop, &who);
-	cr_assert_str_eq(s.p, "HOLD imatinib (hepatotoxicity): patient P1, "
+	cr_assert_str_eq(s.p,
+	    "HOLD imatinib (hepatotoxicity): patient P1, "
 	    "NCT04933669: ALT 210 U/L = 5.25 x ULN (40) - stop per the label "
 	    "until the restart thresholds are met");
 	cr_assert_str_eq(d.p, "{\"rule\":\"hepatotoxicity\"}");
 	buf_reset(&s);
 	buf_reset(&d);
 	alert_text_hold(&s, &d, &resume, &who);
-	cr_assert_str_eq(s.p, "RESUME possible (hepatotoxicity): patient P1, "
+	cr_assert_str_eq(s.p,
+	    "RESUME possible (hepatotoxicity): patient P1, "
 	    "NCT04933669 - every restart threshold met; restart per protocol "
 	    "(reduced dose after hepatotoxicity)");
 	buf_free(&s);
@@ -186,7 +192,8 @@ Test(alert_text, eligibility)
 	er.criteria[1] = (struct rules_criterion_verdict){ RULES_ANC,
 		"ANC < 1.5 x 10^9/L", RULES_VERDICT_NONE, NULL };
 	alert_text_eligibility(&s, &d, &er, &who);
-	cr_assert_str_eq(s.p, "Patient P1 is INELIGIBLE for NCT04933669; "
+	cr_assert_str_eq(s.p,
+	    "Patient P1 is INELIGIBLE for NCT04933669; "
 	    "platelets < 100 x 10^9/L: 60 10^9/L");
 	cr_assert_str_eq(d.p, "{\"status\":\"ineligible\"}");
 	buf_reset(&s);
@@ -194,11 +201,13 @@ Test(alert_text, eligibility)
 	er.status = RULES_INCOMPLETE;
 	er.criteria[0].verdict = RULES_VERDICT_PASS;
 	alert_text_eligibility(&s, &d, &er, &who);
-	cr_assert_str_eq(s.p, "Patient P1 is INCOMPLETE for NCT04933669; "
+	cr_assert_str_eq(s.p,
+	    "Patient P1 is INCOMPLETE for NCT04933669; "
 	    "no recent anc");
 	buf_reset(&d);
 	alert_text_criteria(&d, &er);
-	cr_assert_str_eq(d.p, "[{\"analyte\":\"plt\",\"criterion\":"
+	cr_assert_str_eq(d.p,
+	    "[{\"analyte\":\"plt\",\"criterion\":"
 	    "\"platelets < 100 x 10^9/L\",\"verdict\":\"pass\",\"value\":60,"
 	    "\"unit\":\"10^9/L\",\"observation\":42},{\"analyte\":\"anc\","
 	    "\"criterion\":\"ANC < 1.5 x 10^9/L\",\"verdict\":\"no_result\","

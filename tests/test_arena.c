@@ -17,7 +17,7 @@ Test(arena, alloc_and_reset)
 	memcpy(p, "0123456789", 10);
 	q = arena_alloc(&a, 5);
 	cr_expect_eq(q, p + 10, "bump allocation");
-	big1 = arena_alloc(&a, 200000);	/* larger than a chunk */
+	big1 = arena_alloc(&a, 200000); /* larger than a chunk */
 	memset(big1, 'b', 200000);
 	cr_expect(memcmp(p, "0123456789", 10) == 0, "earlier bytes kept");
 	arena_reset(&a);
@@ -35,10 +35,10 @@ Test(arena, free_then_reuse)
 	struct arena a = { 0 };
 	char *p, *q;
 
-	arena_free(&a);	/* an empty arena frees nothing */
-	p = arena_alloc(&a, 64 * 1024);	/* exactly one chunk */
+	arena_free(&a);			/* an empty arena frees nothing */
+	p = arena_alloc(&a, 64 * 1024); /* exactly one chunk */
 	memset(p, 'x', 64 * 1024);
-	q = arena_alloc(&a, 1);	/* the chunk is full: a new one */
+	q = arena_alloc(&a, 1); /* the chunk is full: a new one */
 	cr_expect(q < p || q >= p + 64 * 1024, "a full chunk moves on");
 	*q = 'y';
 	cr_expect_eq(p[64 * 1024 - 1], 'x');

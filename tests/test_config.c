@@ -57,7 +57,7 @@ Test(config, defaults)
 	cr_assert(!cfg.refuse_other_types);
 	cr_assert_str_eq(cfg.id_type, "MR");
 	cr_assert_str_eq(cfg.spool_path, "/var/lib/labwatch/spool");
-	cr_assert_eq(cfg.log_level, 2);	/* info */
+	cr_assert_eq(cfg.log_level, 2); /* info */
 	config_free(&cfg);
 }
 
@@ -110,7 +110,8 @@ Test(config, every_spelling)
 	cr_assert(!cfg.migrate);
 	cr_assert(!cfg.watchdog);
 	cr_assert(cfg.refuse_other_types);
-	cr_assert_str_eq(cfg.db, "host=/run/postgresql dbname=labwatch user=labwatchd");
+	cr_assert_str_eq(cfg.db,
+	    "host=/run/postgresql dbname=labwatch user=labwatchd");
 	cr_assert_eq(cfg.tz_offset_min, 60);
 	cr_assert_eq(cfg.log_level, 3);
 	cr_assert_eq(cfg.lines[0], 5, "listen set on line 5");
@@ -126,75 +127,77 @@ struct bad_case {
 
 static struct bad_case bad_cases[] = {
 	{ "unknown key", "[labwatchd]\nlisten = :2575\nlisen = :1\n",
-	  "t.conf:3: unknown key 'lisen'\n" },
+	    "t.conf:3: unknown key 'lisen'\n" },
 	{ "no equals", "listen = :2575\nmax_connections 10\n",
-	  "t.conf:2: expected key = value\n" },
+	    "t.conf:2: expected key = value\n" },
 	{ "empty key", "= 3\n", "t.conf:1: expected key = value\n" },
-	{ "unknown section", "[pgbouncer]\n", "t.conf:1: unknown section [pgbouncer] (only [labwatchd])\n" },
+	{ "unknown section", "[pgbouncer]\n",
+	    "t.conf:1: unknown section [pgbouncer] (only [labwatchd])\n" },
 	{ "duplicate", "idle_timeout = 100\n\nidle_timeout = 200\n",
-	  "t.conf:3: idle_timeout set again (first on line 1)\n" },
+	    "t.conf:3: idle_timeout set again (first on line 1)\n" },
 	{ "duplicate after bad", "idle_timeout = x\nidle_timeout = 20\n",
-	  "t.conf:1: idle_timeout = x: must be a duration (30, 30s, 5m, 1h)\n"
-	  "t.conf:2: idle_timeout set again (first on line 1)\n" },
+	    "t.conf:1: idle_timeout = x: must be a duration (30, 30s, 5m, 1h)\n"
+	    "t.conf:2: idle_timeout set again (first on line 1)\n" },
 	{ "bad int", "max_connections = ten\n",
-	  "t.conf:1: max_connections = ten: must be a whole number\n" },
+	    "t.conf:1: max_connections = ten: must be a whole number\n" },
 	{ "int with unit", "max_connections = 10k\n",
-	  "t.conf:1: max_connections = 10k: must be a whole number\n" },
+	    "t.conf:1: max_connections = 10k: must be a whole number\n" },
 	{ "negative", "max_inflight = -1\n",
-	  "t.conf:1: max_inflight = -1: must be a whole number\n" },
+	    "t.conf:1: max_inflight = -1: must be a whole number\n" },
 	{ "out of range", "max_connections = 0\n",
-	  "t.conf:1: max_connections = 0: must be between 1 and 100000\n" },
+	    "t.conf:1: max_connections = 0: must be between 1 and 100000\n" },
 	{ "size too small", "max_message_size = 100\n",
-	  "t.conf:1: max_message_size = 100: must be between 4096 and 1073741824\n" },
+	    "t.conf:1: max_message_size = 100: must be between 4096 and 1073741824\n" },
 	{ "bad size unit", "output_buffer_max = 64q\n",
-	  "t.conf:1: output_buffer_max = 64q: must be a size (65536, 64k, 8M, 1G)\n" },
+	    "t.conf:1: output_buffer_max = 64q: must be a size (65536, 64k, 8M, 1G)\n" },
 	{ "overflow", "spool_max_bytes = 99999999999999999999\n",
-	  "t.conf:1: spool_max_bytes = 99999999999999999999: must be a size (65536, 64k, 8M, 1G)\n" },
+	    "t.conf:1: spool_max_bytes = 99999999999999999999: must be a size (65536, 64k, 8M, 1G)\n" },
 	{ "bad bool", "migrate = maybe\n",
-	  "t.conf:1: migrate = maybe: must be yes or no\n" },
+	    "t.conf:1: migrate = maybe: must be yes or no\n" },
 	{ "bad enum", "tls_verify_client = always\n",
-	  "t.conf:1: tls_verify_client = always: must be one of none|optional|require\n" },
+	    "t.conf:1: tls_verify_client = always: must be one of none|optional|require\n" },
 	{ "bad level", "log_level = verbose\n",
-	  "t.conf:1: log_level = verbose: must be one of error|warn|info|debug\n" },
+	    "t.conf:1: log_level = verbose: must be one of error|warn|info|debug\n" },
 	{ "listen no port", "listen = 0.0.0.0\n",
-	  "t.conf:1: '0.0.0.0' is not host:port (IPv6 as [addr]:port, port 0-65535)\n" },
+	    "t.conf:1: '0.0.0.0' is not host:port (IPv6 as [addr]:port, port 0-65535)\n" },
 	{ "listen bare v6", "listen = ::1:2575\n",
-	  "t.conf:1: '::1:2575' is not host:port (IPv6 as [addr]:port, port 0-65535)\n" },
+	    "t.conf:1: '::1:2575' is not host:port (IPv6 as [addr]:port, port 0-65535)\n" },
 	{ "listen big port", "listen = :70000\n",
-	  "t.conf:1: ':70000' is not host:port (IPv6 as [addr]:port, port 0-65535)\n" },
+	    "t.conf:1: ':70000' is not host:port (IPv6 as [addr]:port, port 0-65535)\n" },
 	{ "allow bad", "allow = 10.0.0.0/8, example.org\n",
-	  "t.conf:1: 'example.org' is not an IPv4 or IPv6 address\n" },
+	    "t.conf:1: 'example.org' is not an IPv4 or IPv6 address\n" },
 	{ "allow prefix", "allow = 10.0.0.0/33\n",
-	  "t.conf:1: '10.0.0.0/33': prefix length too long\n" },
+	    "t.conf:1: '10.0.0.0/33': prefix length too long\n" },
 	{ "allow prefix junk", "allow = 10.0.0.0/8x\n",
-	  "t.conf:1: '10.0.0.0/8x': prefix length must be a number\n" },
-	{ "subject", "tls_verify_client = require\ntls_allowed_subjects = lis01\n",
-	  "t.conf:2: 'lis01' is neither CN=name nor a /X=../CN=.. subject\n" },
+	    "t.conf:1: '10.0.0.0/8x': prefix length must be a number\n" },
+	{ "subject",
+	    "tls_verify_client = require\ntls_allowed_subjects = lis01\n",
+	    "t.conf:2: 'lis01' is neither CN=name nor a /X=../CN=.. subject\n" },
 	{ "timezone", "timezone = Mars/Olympus\n",
-	  "t.conf:1: timezone = Mars/Olympus: not UTC, local, an offset or a zone in /usr/share/zoneinfo\n" },
+	    "t.conf:1: timezone = Mars/Olympus: not UTC, local, an offset or a zone in /usr/share/zoneinfo\n" },
 	{ "timezone escape", "timezone = ../../etc/passwd\n",
-	  "t.conf:1: timezone = ../../etc/passwd: not UTC, local, an offset or a zone in /usr/share/zoneinfo\n" },
+	    "t.conf:1: timezone = ../../etc/passwd: not UTC, local, an offset or a zone in /usr/share/zoneinfo\n" },
 	{ "offset", "timezone = +25:00\n",
-	  "t.conf:1: timezone = +25:00: an offset is +HH:MM or -HHMM\n" },
+	    "t.conf:1: timezone = +25:00: an offset is +HH:MM or -HHMM\n" },
 	{ "charset", "default_charset = KLINGON\n",
-	  "t.conf:1: default_charset = KLINGON: unknown character set\n" },
+	    "t.conf:1: default_charset = KLINGON: unknown character set\n" },
 	{ "delimiter in app", "app_name = LAB|WATCH\n",
-	  "t.conf:1: 'LAB|WATCH' holds an HL7 delimiter or a control character\n" },
+	    "t.conf:1: 'LAB|WATCH' holds an HL7 delimiter or a control character\n" },
 	{ "nothing to listen", "listen =\n",
-	  "t.conf:1: listen and tls_listen are both empty: nothing to listen on\n" },
+	    "t.conf:1: listen and tls_listen are both empty: nothing to listen on\n" },
 	{ "tls without files", "\ntls_listen = :2576\n",
-	  "t.conf:2: tls_listen needs tls_cert\nt.conf:2: tls_listen needs tls_key\n" },
+	    "t.conf:2: tls_listen needs tls_cert\nt.conf:2: tls_listen needs tls_key\n" },
 	{ "verify without ca",
-	  "tls_listen = :2576\ntls_cert = c\ntls_key = k\ntls_verify_client = optional\n",
-	  "t.conf:4: tls_verify_client = optional needs tls_ca\n" },
+	    "tls_listen = :2576\ntls_cert = c\ntls_key = k\ntls_verify_client = optional\n",
+	    "t.conf:4: tls_verify_client = optional needs tls_ca\n" },
 	{ "subjects without verify", "tls_allowed_subjects = CN=lis01\n",
-	  "t.conf:1: tls_allowed_subjects needs tls_verify_client = optional or require\n" },
+	    "t.conf:1: tls_allowed_subjects needs tls_verify_client = optional or require\n" },
 	{ "frame over idle", "idle_timeout = 20\nframe_timeout = 1m\n",
-	  "t.conf:2: frame_timeout (60s) is longer than idle_timeout (20s)\n" },
+	    "t.conf:2: frame_timeout (60s) is longer than idle_timeout (20s)\n" },
 	{ "several", "foo = 1\nmax_connections = x\n[x]\n",
-	  "t.conf:1: unknown key 'foo'\n"
-	  "t.conf:2: max_connections = x: must be a whole number\n"
-	  "t.conf:3: unknown section [x] (only [labwatchd])\n" },
+	    "t.conf:1: unknown key 'foo'\n"
+	    "t.conf:2: max_connections = x: must be a whole number\n"
+	    "t.conf:3: unknown section [x] (only [labwatchd])\n" },
 };
 
 ParameterizedTestParameters(config, bad)
@@ -228,15 +231,19 @@ struct nul_case {
 	char name[40];
 	char text[80];
 	size_t len;
-	int line;		/* the line reported */
+	int line; /* the line reported */
 };
 
-#define NUL_CASE(name, text, line) { name, text, sizeof(text) - 1, line }
+#define NUL_CASE(name, text, line) \
+	{ \
+		name, text, sizeof(text) - 1, line \
+	}
 static struct nul_case nul_cases[] = {
 	NUL_CASE("value cut short", "allow = 10.0.0.0/8\0, 192.0.2.0/24\n", 1),
 	NUL_CASE("line skipped", "\0max_connections = 1\n", 1),
 	NUL_CASE("after the key", "listen = :2575\nidle_timeout\0 = 20\n", 2),
-	NUL_CASE("last line, no newline", "listen = :2575\n\n# x\nlog_level = debug\0", 4),
+	NUL_CASE("last line, no newline",
+	    "listen = :2575\n\n# x\nlog_level = debug\0", 4),
 };
 
 ParameterizedTestParameters(config, nul_byte_is_an_error)
@@ -261,7 +268,8 @@ ParameterizedTest(struct nul_case *c, config, nul_byte_is_an_error)
 	config_init(&cfg);
 	n = config_load(&cfg, path, collect, NULL);
 	unlink(path);
-	snprintf(want, sizeof(want), "%s:%d: holds a NUL byte\n", path, c->line);
+	snprintf(want, sizeof(want), "%s:%d: holds a NUL byte\n", path,
+	    c->line);
 	cr_assert_str_eq(msgs, want, "%s", c->name);
 	cr_assert_eq(n, 1, "%s: %d errors", c->name, n);
 	config_free(&cfg);
@@ -285,7 +293,8 @@ Test(config, missing_file)
 	config_init(&cfg);
 	n = config_load(&cfg, "/nonexistent/labwatchd.conf", collect, NULL);
 	cr_assert_eq(n, 1);
-	cr_assert_str_eq(msgs, "/nonexistent/labwatchd.conf: No such file or directory\n");
+	cr_assert_str_eq(msgs,
+	    "/nonexistent/labwatchd.conf: No such file or directory\n");
 	config_free(&cfg);
 }
 
@@ -316,7 +325,8 @@ Test(config, example_file_is_generated)
 	config_print_example(f);
 	fclose(f);
 	file = slurp(EXAMPLE);
-	cr_assert_str_eq(file, want, "daemon/labwatchd.conf.example differs from "
+	cr_assert_str_eq(file, want,
+	    "daemon/labwatchd.conf.example differs from "
 	    "labwatchd --print-config-example: regenerate it");
 	free(file);
 	free(want);
@@ -350,7 +360,8 @@ Test(config, example_documents_every_key)
 	for (i = 0; i < n; i++) {
 		cr_assert(k[i].help[0] != '\0', "%s has no help", k[i].name);
 		snprintf(line, sizeof(line), "\n%s =", k[i].name);
-		cr_assert_not_null(strstr(file, line), "%s not in the example", k[i].name);
+		cr_assert_not_null(strstr(file, line), "%s not in the example",
+		    k[i].name);
 	}
 	free(file);
 }
@@ -359,10 +370,14 @@ Test(config, reload_keeps_static_keys)
 {
 	struct config cur, next;
 
-	cr_assert_eq(load(&cur, "listen = 127.0.0.1:2575\nidle_timeout = 60\n"
-	    "db = dbname=a\n"), 0);
-	cr_assert_eq(load(&next, "listen = 127.0.0.1:2580\nidle_timeout = 90\n"
-	    "db = dbname=b\n"), 0);
+	cr_assert_eq(load(&cur,
+			 "listen = 127.0.0.1:2575\nidle_timeout = 60\n"
+			 "db = dbname=a\n"),
+	    0);
+	cr_assert_eq(load(&next,
+			 "listen = 127.0.0.1:2580\nidle_timeout = 90\n"
+			 "db = dbname=b\n"),
+	    0);
 	config_keep_static(&next, &cur, collect, NULL);
 	cr_assert_str_eq(msgs,
 	    "t.conf:1: listen cannot change without a restart; keeping the running value\n"
@@ -404,10 +419,11 @@ static struct acl_case acl_cases[] = {
 	{ "10.0.0.0/8", "11.0.0.1", false },
 	{ "192.0.2.7", "192.0.2.7", true },
 	{ "192.0.2.7", "192.0.2.8", false },
-	{ "192.0.2.7/24", "192.0.2.200", true },	/* host bits ignored */
+	{ "192.0.2.7/24", "192.0.2.200", true }, /* host bits ignored */
 	{ "192.168.1.128/25", "192.168.1.127", false },
 	{ "192.168.1.128/25", "192.168.1.129", true },
-	{ "10.0.0.0/8", "::ffff:10.1.2.3", true },	/* v4 on a dual-stack socket */
+	{ "10.0.0.0/8", "::ffff:10.1.2.3",
+	    true }, /* v4 on a dual-stack socket */
 	{ "::ffff:10.0.0.0/104", "10.1.2.3", true },
 	{ "2001:db8::/32", "2001:db8:1::5", true },
 	{ "2001:db8::/32", "2001:db9::5", false },

@@ -31,8 +31,7 @@ Test(hash, table)
 	cr_expect_null(hash_get(&t, "x", 1), "empty table");
 	for (i = 0; i < N; i++) {
 		snprintf(keys[i], sizeof(keys[i]), "MRN%05zu", i);
-		cr_expect_null(hash_put(&t, keys[i], strlen(keys[i]),
-		    keys[i]));
+		cr_expect_null(hash_put(&t, keys[i], strlen(keys[i]), keys[i]));
 	}
 	cr_expect_eq(t.n, N);
 	for (i = 0; i < N; i++)

@@ -24,7 +24,8 @@
 #define LIT(s) (s), (sizeof(s) - 1)
 
 /* A header good enough for every parse-level test (ORU^R01, v2.5.1). */
-#define MSH_STD "MSH|^~\\&|LIS|MAINLAB|LABWATCH|ONC|20261120073500||ORU^R01^ORU_R01|C0001|P|2.5.1"
+#define MSH_STD \
+	"MSH|^~\\&|LIS|MAINLAB|LABWATCH|ONC|20261120073500||ORU^R01^ORU_R01|C0001|P|2.5.1"
 
 static struct hl7_msg M;
 
@@ -55,7 +56,8 @@ show(const void *vp, size_t n, char *out, size_t cap)
 		else if (p[i] == '\n')
 			o += (size_t)snprintf(out + o, cap - o, "\\n");
 		else if (p[i] < 0x20 || p[i] >= 0x7f)
-			o += (size_t)snprintf(out + o, cap - o, "\\x%02x", p[i]);
+			o += (size_t)snprintf(out + o, cap - o, "\\x%02x",
+			    p[i]);
 		else
 			out[o++] = (char)p[i];
 	}
@@ -147,15 +149,15 @@ static const char MSG_TRUNC[] =
 
 struct pos_case {
 	const char *msg;
-	const char *seg;	/* segment id; its first occurrence */
+	const char *seg; /* segment id; its first occurrence */
 	unsigned field, rep, comp, sub;
-	const char *want;	/* raw bytes */
+	const char *want; /* raw bytes */
 };
 
 static const struct pos_case pos_cases[] = {
 	{ MSG_STD, "MSH", 1, 0, 0, 0, "|" },
 	{ MSG_STD, "MSH", 2, 0, 0, 0, "^~\\&" },
-	{ MSG_STD, "MSH", 2, 1, 1, 1, "^~\\&" },	/* never split */
+	{ MSG_STD, "MSH", 2, 1, 1, 1, "^~\\&" }, /* never split */
 	{ MSG_STD, "MSH", 1, 1, 2, 0, "|" },
 	{ MSG_STD, "MSH", 0, 0, 0, 0, "MSH" },
 	{ MSG_STD, "MSH", 3, 0, 0, 0, "LAB" },
@@ -163,7 +165,8 @@ static const struct pos_case pos_cases[] = {
 	{ MSG_STD, "MSH", 12, 0, 0, 0, "2.5.1" },
 	{ MSG_STD, "MSH", 13, 0, 0, 0, "" },
 	{ MSG_STD, "PID", 0, 0, 0, 0, "PID" },
-	{ MSG_STD, "PID", 3, 0, 0, 0, "123456^^^HOSP^MR~987^^^NAT&2.16.156&ISO^NI" },
+	{ MSG_STD, "PID", 3, 0, 0, 0,
+	    "123456^^^HOSP^MR~987^^^NAT&2.16.156&ISO^NI" },
 	{ MSG_STD, "PID", 3, 1, 0, 0, "123456^^^HOSP^MR" },
 	{ MSG_STD, "PID", 3, 2, 0, 0, "987^^^NAT&2.16.156&ISO^NI" },
 	{ MSG_STD, "PID", 3, 2, 1, 0, "987" },
@@ -186,7 +189,8 @@ static const struct pos_case pos_cases[] = {
 	{ MSG_HASH, "MSH", 9, 1, 1, 0, "ORU" },
 	{ MSG_HASH, "MSH", 9, 1, 2, 0, "R01" },
 	{ MSG_HASH, "MSH", 10, 0, 0, 0, "C2" },
-	{ MSG_HASH, "PID", 3, 0, 0, 0, "123456$$$HOSP$MR*987$$$NAT!2.16.156!ISO$NI" },
+	{ MSG_HASH, "PID", 3, 0, 0, 0,
+	    "123456$$$HOSP$MR*987$$$NAT!2.16.156!ISO$NI" },
 	{ MSG_HASH, "PID", 3, 2, 0, 0, "987$$$NAT!2.16.156!ISO$NI" },
 	{ MSG_HASH, "PID", 3, 2, 1, 0, "987" },
 	{ MSG_HASH, "PID", 3, 1, 5, 0, "MR" },
@@ -220,14 +224,17 @@ Test(hl7, delimiters_by_position)
 		cr_assert_geq(seg, 0, "case %zu: no %s", i, c->seg);
 		snprintf(what, sizeof(what), "case %zu %s-%u(%u).%u.%u", i,
 		    c->seg, c->field, c->rep, c->comp, c->sub);
-		expect_span(&M, hl7_get(&M, (uint32_t)seg, c->field, c->rep,
-		    c->comp, c->sub), c->want, what);
+		expect_span(&M,
+		    hl7_get(&M, (uint32_t)seg, c->field, c->rep, c->comp,
+			c->sub),
+		    c->want, what);
 	}
 }
 
 Test(hl7, seg_fields_and_split_span)
 {
-	static const char msg[] = MSH_STD "\rOBX|1|CWE|A^B^C^D^E^F^G^H~X^Y|sub|v1~v2|u\r";
+	static const char msg[] = MSH_STD
+	    "\rOBX|1|CWE|A^B^C^D^E^F^G^H~X^Y|sub|v1~v2|u\r";
 	struct hl7_span f[9], c[4];
 	unsigned n;
 
@@ -255,8 +262,10 @@ Test(hl7, seg_fields_and_split_span)
 	cr_expect_eq(n, 1);
 	cr_expect_eq(c[0].len, 0);
 	cr_expect_eq(hl7_split_span(&M, hl7_field(&M, 1, 3), '^', c, 0), 0);
-	expect_span(&M, hl7_comp1(&M, hl7_get(&M, 1, 3, 2, 0, 0)), "X", "comp1");
-	expect_span(&M, hl7_comp1(&M, hl7_field(&M, 1, 4)), "sub", "comp1 whole");
+	expect_span(&M, hl7_comp1(&M, hl7_get(&M, 1, 3, 2, 0, 0)), "X",
+	    "comp1");
+	expect_span(&M, hl7_comp1(&M, hl7_field(&M, 1, 4)), "sub",
+	    "comp1 whole");
 }
 
 struct delim_case {
@@ -273,7 +282,8 @@ Test(hl7, delimiters_declared)
 		{ MSG_TRUNC, { '|', '^', '~', '\\', '&', '#' }, 2 },
 		/* Senders that declare no escape or subcomponent character. */
 		{ "MSH|^~|LAB\rPID|1||1~2~3\r", { '|', '^', '~', 0, 0, 0 }, 3 },
-		{ "MSH|^~\\|LAB\rPID|1||1\r", { '|', '^', '~', '\\', 0, 0 }, 1 },
+		{ "MSH|^~\\|LAB\rPID|1||1\r", { '|', '^', '~', '\\', 0, 0 },
+		    1 },
 	};
 	size_t i;
 
@@ -295,15 +305,17 @@ Test(hl7, delimiters_declared)
 
 Test(hl7, segments_and_fields_counted)
 {
-	static const char msg[] = MSH_STD "\rPID|1||42\rOBR|1\rOBX|1|NM|X||5|\rZL7\rOBX|2\r";
+	static const char msg[] = MSH_STD
+	    "\rPID|1||42\rOBR|1\rOBX|1|NM|X||5|\rZL7\rOBX|2\r";
 
 	parse_ok(&M, LIT(msg), NULL);
 	cr_assert_eq(M.nsegs, 6);
 	cr_expect_str_eq(M.segs[0].id, "MSH");
 	cr_expect_str_eq(M.segs[4].id, "ZL7");
-	cr_expect_eq(M.segs[0].nfields, 13);	/* MSH-0 .. MSH-12 */
+	cr_expect_eq(M.segs[0].nfields, 13); /* MSH-0 .. MSH-12 */
 	cr_expect_eq(M.segs[1].nfields, 4);
-	cr_expect_eq(M.segs[3].nfields, 7);	/* trailing separator: empty OBX-6 */
+	cr_expect_eq(M.segs[3].nfields,
+	    7); /* trailing separator: empty OBX-6 */
 	cr_expect_eq(M.segs[4].nfields, 1);
 	cr_expect_eq(M.segs[1].off, sizeof(MSH_STD));
 	cr_expect_eq(M.segs[1].len, 9);
@@ -324,8 +336,13 @@ Test(hl7, repetition_count)
 		const char *field;
 		unsigned n;
 	} cases[] = {
-		{ "", 0 }, { "a", 1 }, { "a~b", 2 }, { "~", 2 }, { "a~~b", 3 },
-		{ "~~~", 4 }, { "a^b&c~d", 2 },
+		{ "", 0 },
+		{ "a", 1 },
+		{ "a~b", 2 },
+		{ "~", 2 },
+		{ "a~~b", 3 },
+		{ "~~~", 4 },
+		{ "a^b&c~d", 2 },
 	};
 	char msg[128];
 	size_t i;
@@ -344,9 +361,9 @@ Test(hl7, repetition_count)
 /* Escapes                                                             */
 
 struct esc_case {
-	const char *raw;	/* NTE-3 as sent */
-	const char *want;	/* decoded */
-	size_t want_len;	/* for decoded NULs; 0 = strlen(want) */
+	const char *raw;  /* NTE-3 as sent */
+	const char *want; /* decoded */
+	size_t want_len;  /* for decoded NULs; 0 = strlen(want) */
 };
 
 /* With `|^~\&#` (2.7): every escape has a delimiter to stand for. */
@@ -360,8 +377,11 @@ static const struct esc_case esc_cases[] = {
 	{ "\\F\\\\S\\\\T\\\\R\\\\E\\", "|^&~\\", 0 },
 	{ "line1\\X0D0A\\line2", "line1\r\nline2", 0 },
 	{ "\\X0D\\", "\r", 0 },
-	{ "Schr\\XC3B6\\der", "Schr\xc3\xb6" "der", 0 },
-	{ "\\Xe282ac\\ 12", "\xe2\x82\xac 12", 0 },	/* lower-case hex */
+	{ "Schr\\XC3B6\\der",
+	    "Schr\xc3\xb6"
+	    "der",
+	    0 },
+	{ "\\Xe282ac\\ 12", "\xe2\x82\xac 12", 0 }, /* lower-case hex */
 	{ "a\\X00\\b", "a\0b", 3 },
 	{ "one\\.br\\two", "one\ntwo", 0 },
 	{ "\\.br\\\\.br\\", "\n\n", 0 },
@@ -373,15 +393,16 @@ static const struct esc_case esc_cases[] = {
 	{ "\\.sp2\\x", "\\.sp2\\x", 0 },
 	{ "\\.in+4\\", "\\.in+4\\", 0 },
 	{ "\\C2842\\", "\\C2842\\", 0 },
-	{ "\\X0D0\\", "\\X0D0\\", 0 },		/* odd number of hex digits */
+	{ "\\X0D0\\", "\\X0D0\\", 0 }, /* odd number of hex digits */
 	{ "\\XZZ\\", "\\XZZ\\", 0 },
 	{ "\\X\\", "\\X\\", 0 },
 	{ "\\FF\\", "\\FF\\", 0 },
-	{ "\\\\", "\\\\", 0 },			/* empty sequence */
-	{ "a\\Fb", "a\\Fb", 0 },		/* unterminated */
+	{ "\\\\", "\\\\", 0 },	 /* empty sequence */
+	{ "a\\Fb", "a\\Fb", 0 }, /* unterminated */
 	{ "trailing\\", "trailing\\", 0 },
-	{ "\\F\\tail\\", "|tail\\", 0 },	/* decoded, then unterminated */
-	{ "C:\\temp\\x", "C:\\temp\\x", 0 },	/* a path a sender forgot to escape */
+	{ "\\F\\tail\\", "|tail\\", 0 }, /* decoded, then unterminated */
+	{ "C:\\temp\\x", "C:\\temp\\x",
+	    0 }, /* a path a sender forgot to escape */
 	{ "no escapes at all", "no escapes at all", 0 },
 };
 
@@ -396,7 +417,8 @@ Test(hl7, escapes_standard_delimiters)
 
 		n = snprintf(msg, sizeof(msg),
 		    "MSH|^~\\&#|LIS|LAB|LW|ONC|20261120073000||ORU^R01|E1|P|2.7\r"
-		    "NTE|1|L|%s|RE\r", c->raw);
+		    "NTE|1|L|%s|RE\r",
+		    c->raw);
 		parse_ok(&M, msg, (size_t)n, NULL);
 		snprintf(what, sizeof(what), "case %zu (%s)", i, c->raw);
 		expect_str(hl7_text(&M, hl7_field(&M, 1, 3)), c->want,
@@ -409,17 +431,14 @@ Test(hl7, escapes_standard_delimiters)
 Test(hl7, escapes_other_delimiters)
 {
 	static const struct esc_case cases[] = {
-		{ "a@F@b", "a#b", 0 },
-		{ "a@S@b", "a$b", 0 },
-		{ "a@R@b", "a*b", 0 },
-		{ "a@T@b", "a!b", 0 },
+		{ "a@F@b", "a#b", 0 }, { "a@S@b", "a$b", 0 },
+		{ "a@R@b", "a*b", 0 }, { "a@T@b", "a!b", 0 },
 		{ "a@E@b", "a@b", 0 },
-		{ "a@P@b", "a@P@b", 0 },	/* no truncation character declared */
-		{ "x@X0A@y", "x\ny", 0 },
-		{ "x@.br@y", "x\ny", 0 },
+		{ "a@P@b", "a@P@b", 0 }, /* no truncation character declared */
+		{ "x@X0A@y", "x\ny", 0 }, { "x@.br@y", "x\ny", 0 },
 		{ "@H@bold@N@", "bold", 0 },
-		{ "a\\F\\b", "a\\F\\b", 0 },	/* backslash is plain text here */
-		{ "user@host", "user@host", 0 },	/* unterminated */
+		{ "a\\F\\b", "a\\F\\b", 0 }, /* backslash is plain text here */
+		{ "user@host", "user@host", 0 }, /* unterminated */
 	};
 	char msg[256], what[64];
 	size_t i;
@@ -428,7 +447,8 @@ Test(hl7, escapes_other_delimiters)
 	for (i = 0; i < NELEM(cases); i++) {
 		n = snprintf(msg, sizeof(msg),
 		    "MSH#$*@!#LIS#LAB#LW#ONC#20261120073000##ORU$R01#E2#P#2.5.1\r"
-		    "NTE#1#L#%s#RE\r", cases[i].raw);
+		    "NTE#1#L#%s#RE\r",
+		    cases[i].raw);
 		parse_ok(&M, msg, (size_t)n, NULL);
 		snprintf(what, sizeof(what), "case %zu (%s)", i, cases[i].raw);
 		expect_str(hl7_text(&M, hl7_field(&M, 1, 3)), cases[i].want,
@@ -439,7 +459,8 @@ Test(hl7, escapes_other_delimiters)
 Test(hl7, escapes_without_optional_delimiters)
 {
 	/* No subcomponent or truncation character: \T\ and \P\ stay. */
-	static const char msg[] = "MSH|^~\\|LIS|LAB\rNTE|1|L|a\\T\\b\\P\\c\\F\\d\r";
+	static const char msg[] =
+	    "MSH|^~\\|LIS|LAB\rNTE|1|L|a\\T\\b\\P\\c\\F\\d\r";
 	/* No escape character at all: backslashes are text. */
 	static const char msg2[] = "MSH|^~|LIS|LAB\rNTE|1|L|a\\F\\b\r";
 	struct hl7_span sp;
@@ -462,11 +483,13 @@ Test(hl7, text_zero_copy)
 {
 	static const char utf8[] =
 	    "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||ORU^R01|Z1|P|2.5.1||||||UNICODE UTF-8\r"
-	    "PID|1||42||Schr\xc3\xb6" "der^J\xc3\xb6rg||19590227|M\r"
+	    "PID|1||42||Schr\xc3\xb6"
+	    "der^J\xc3\xb6rg||19590227|M\r"
 	    "NTE|1|L|plain ascii|esc\\F\\aped\r";
 	static const char latin[] =
 	    "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||ORU^R01|Z2|P|2.4||||||8859/1\r"
-	    "PID|1||42||Schr\xf6" "der^J\xf6rg\r"
+	    "PID|1||42||Schr\xf6"
+	    "der^J\xf6rg\r"
 	    "NTE|1|L|plain ascii\r";
 	struct hl7_span sp;
 	struct hl7_str s;
@@ -475,7 +498,10 @@ Test(hl7, text_zero_copy)
 	cr_expect_eq(M.charset, HL7_CS_UTF8);
 	sp = hl7_get(&M, 1, 5, 1, 1, 0);
 	s = hl7_text(&M, sp);
-	expect_str(s, LIT("Schr\xc3\xb6" "der"), "UTF-8 name");
+	expect_str(s,
+	    LIT("Schr\xc3\xb6"
+		"der"),
+	    "UTF-8 name");
 	cr_expect_eq(s.p, M.buf + sp.off, "UTF-8 passthrough must not copy");
 	sp = hl7_field(&M, 2, 3);
 	s = hl7_text(&M, sp);
@@ -496,9 +522,15 @@ Test(hl7, text_zero_copy)
 	cr_expect_eq(s.p, M.buf + sp.off, "ASCII in Latin-1 must not copy");
 	sp = hl7_get(&M, 1, 5, 1, 1, 0);
 	s = hl7_text(&M, sp);
-	expect_str(s, LIT("Schr\xc3\xb6" "der"), "Latin-1 name");
+	expect_str(s,
+	    LIT("Schr\xc3\xb6"
+		"der"),
+	    "Latin-1 name");
 	cr_expect(s.p < M.buf || s.p >= M.buf + M.len);
-	expect_span(&M, sp, "Schr\xf6" "der", "raw Latin-1 kept");
+	expect_span(&M, sp,
+	    "Schr\xf6"
+	    "der",
+	    "raw Latin-1 kept");
 }
 
 Test(hl7, latin1_fixture)
@@ -513,24 +545,29 @@ Test(hl7, latin1_fixture)
 	nte = hl7_find_seg(&M, "NTE", 0);
 	obx = hl7_find_seg(&M, "OBX", 0);
 	cr_assert(pid > 0 && nte > 0 && obx > 0);
-	expect_span(&M, hl7_get(&M, (uint32_t)pid, 5, 1, 1, 0), "Schr\xf6" "der",
+	expect_span(&M, hl7_get(&M, (uint32_t)pid, 5, 1, 1, 0),
+	    "Schr\xf6"
+	    "der",
 	    "raw byte 0xF6 in the file");
 	expect_str(hl7_text(&M, hl7_get(&M, (uint32_t)pid, 5, 1, 1, 0)),
-	    LIT("Schr\xc3\xb6" "der"), "PID-5.1");
+	    LIT("Schr\xc3\xb6"
+		"der"),
+	    "PID-5.1");
 	expect_str(hl7_text(&M, hl7_get(&M, (uint32_t)pid, 5, 1, 2, 0)),
 	    LIT("J\xc3\xb6rg"), "PID-5.2");
 	expect_str(hl7_text(&M, hl7_get(&M, (uint32_t)obx, 6, 1, 1, 0)),
 	    LIT("\xc2\xb5mol/L"), "OBX-6 micro sign");
 	expect_str(hl7_text(&M, hl7_field(&M, (uint32_t)nte, 3)),
-	    LIT("Befund kontrolliert, H\xc3\xa4molyse m\xc3\xb6glich."), "NTE-3");
+	    LIT("Befund kontrolliert, H\xc3\xa4molyse m\xc3\xb6glich."),
+	    "NTE-3");
 	free(buf);
 }
 
 struct cs_case {
-	const char *msh18;	/* written into MSH-18 */
-	const char *dflt;	/* hl7_parse_opts.default_charset */
-	const char *raw;	/* NTE-3 as sent */
-	const char *want;	/* UTF-8 */
+	const char *msh18; /* written into MSH-18 */
+	const char *dflt;  /* hl7_parse_opts.default_charset */
+	const char *raw;   /* NTE-3 as sent */
+	const char *want;  /* UTF-8 */
 	enum hl7_charset cs;
 };
 
@@ -542,28 +579,68 @@ Test(hl7, charsets_to_utf8)
 		{ "8859/15", NULL, "12 \xa4 \xa6\xa8\xb4\xb8\xbc\xbd\xbe",
 		    "12 \xe2\x82\xac \xc5\xa0\xc5\xa1\xc5\xbd\xc5\xbe\xc5\x92\xc5\x93\xc5\xb8",
 		    HL7_CS_LATIN9 },
-		{ "8859/15", NULL, "Gr\xfc\xdf" "e", "Gr\xc3\xbc\xc3\x9f" "e", HL7_CS_LATIN9 },
+		{ "8859/15", NULL,
+		    "Gr\xfc\xdf"
+		    "e",
+		    "Gr\xc3\xbc\xc3\x9f"
+		    "e",
+		    HL7_CS_LATIN9 },
 		{ "ISO IR100", NULL, "\xf6", "\xc3\xb6", HL7_CS_LATIN1 },
-		{ "8859/1", NULL, "\xff\xe9", "\xc3\xbf\xc3\xa9", HL7_CS_LATIN1 },
+		{ "8859/1", NULL, "\xff\xe9", "\xc3\xbf\xc3\xa9",
+		    HL7_CS_LATIN1 },
 		/* \Xhh\ gives bytes of the message charset, converted after. */
-		{ "8859/1", NULL, "m\\XF6\\glich", "m\xc3\xb6glich", HL7_CS_LATIN1 },
+		{ "8859/1", NULL, "m\\XF6\\glich", "m\xc3\xb6glich",
+		    HL7_CS_LATIN1 },
 		{ "8859/1", NULL, "a\\S\\\xf6", "a^\xc3\xb6", HL7_CS_LATIN1 },
 		/* No MSH-18: the configured default, else bytes as they are. */
-		{ "", "8859/1", "Schr\xf6" "der", "Schr\xc3\xb6" "der", HL7_CS_LATIN1 },
+		{ "", "8859/1",
+		    "Schr\xf6"
+		    "der",
+		    "Schr\xc3\xb6"
+		    "der",
+		    HL7_CS_LATIN1 },
 		{ "", "8859/15", "\xa4", "\xe2\x82\xac", HL7_CS_LATIN9 },
-		{ "", NULL, "Schr\xf6" "der", "Schr\xf6" "der", HL7_CS_UTF8 },
-		{ "", NULL, "Schr\xc3\xb6" "der", "Schr\xc3\xb6" "der", HL7_CS_UTF8 },
+		{ "", NULL,
+		    "Schr\xf6"
+		    "der",
+		    "Schr\xf6"
+		    "der",
+		    HL7_CS_UTF8 },
+		{ "", NULL,
+		    "Schr\xc3\xb6"
+		    "der",
+		    "Schr\xc3\xb6"
+		    "der",
+		    HL7_CS_UTF8 },
 		/* MSH-18 wins over the default. */
-		{ "UNICODE UTF-8", "8859/1", "Schr\xc3\xb6" "der", "Schr\xc3\xb6" "der", HL7_CS_UTF8 },
+		{ "UNICODE UTF-8", "8859/1",
+		    "Schr\xc3\xb6"
+		    "der",
+		    "Schr\xc3\xb6"
+		    "der",
+		    HL7_CS_UTF8 },
 		{ "ASCII", "8859/1", "plain", "plain", HL7_CS_UTF8 },
 		{ "8859/1 ", NULL, "\xf6", "\xc3\xb6", HL7_CS_LATIN1 },
 		/* Through iconv. */
-		{ "8859/2", NULL, "\xb3" "\xf3" "d\xbc", "\xc5\x82\xc3\xb3" "d\xc5\xba", HL7_CS_ICONV },
-		{ "WINDOWS-1252", NULL, "\x80 5", "\xe2\x82\xac 5", HL7_CS_ICONV },
+		{ "8859/2", NULL,
+		    "\xb3"
+		    "\xf3"
+		    "d\xbc",
+		    "\xc5\x82\xc3\xb3"
+		    "d\xc5\xba",
+		    HL7_CS_ICONV },
+		{ "WINDOWS-1252", NULL, "\x80 5", "\xe2\x82\xac 5",
+		    HL7_CS_ICONV },
 		{ "8859/7", NULL, "\xe1", "\xce\xb1", HL7_CS_ICONV },
-		{ "GB 18030-2000", NULL, "\xb8\xce", "\xe8\x82\x9d", HL7_CS_ICONV },
+		{ "GB 18030-2000", NULL, "\xb8\xce", "\xe8\x82\x9d",
+		    HL7_CS_ICONV },
 		/* A name only iconv knows; a byte it cannot convert becomes U+FFFD. */
-		{ "US-ASCII", NULL, "Schr\xf6" "der", "Schr\xef\xbf\xbd" "der", HL7_CS_ICONV },
+		{ "US-ASCII", NULL,
+		    "Schr\xf6"
+		    "der",
+		    "Schr\xef\xbf\xbd"
+		    "der",
+		    HL7_CS_ICONV },
 	};
 	struct hl7_parse_opts opts;
 	char msg[256], what[80];
@@ -575,12 +652,14 @@ Test(hl7, charsets_to_utf8)
 
 		n = snprintf(msg, sizeof(msg),
 		    "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||ORU^R01|CS%zu|P|2.5.1||||||%s\r"
-		    "NTE|1|L|%s\r", i, c->msh18, c->raw);
+		    "NTE|1|L|%s\r",
+		    i, c->msh18, c->raw);
 		opts.default_charset = c->dflt;
 		parse_ok(&M, msg, (size_t)n, &opts);
 		snprintf(what, sizeof(what), "case %zu (%s/%s)", i, c->msh18,
 		    c->dflt ? c->dflt : "-");
-		cr_expect_eq(M.charset, c->cs, "%s: charset %d", what, (int)M.charset);
+		cr_expect_eq(M.charset, c->cs, "%s: charset %d", what,
+		    (int)M.charset);
 		expect_str(hl7_text(&M, hl7_field(&M, 1, 3)), c->want,
 		    strlen(c->want), what);
 	}
@@ -676,7 +755,8 @@ Test(hl7, charset_lookup)
 		{ "KLINGON-1", -1, HL7_CS_UTF8, "" },
 		{ "", -1, HL7_CS_UTF8, "" },
 		{ "   ", -1, HL7_CS_UTF8, "" },
-		{ "A-CHARSET-NAME-LONGER-THAN-THIRTY-ONE-BYTES", -1, HL7_CS_UTF8, "" },
+		{ "A-CHARSET-NAME-LONGER-THAN-THIRTY-ONE-BYTES", -1,
+		    HL7_CS_UTF8, "" },
 	};
 	enum hl7_charset cs;
 	char name[32];
@@ -684,12 +764,13 @@ Test(hl7, charset_lookup)
 	int rc;
 
 	for (i = 0; i < NELEM(cases); i++) {
-		cs = (enum hl7_charset)-1;
+		cs = (enum hl7_charset) - 1;
 		memset(name, 'x', sizeof(name));
 		name[31] = '\0';
-		rc = hl7_charset_lookup(cases[i].name, strlen(cases[i].name), &cs,
-		    name);
-		cr_expect_eq(rc, cases[i].rc, "\"%s\": rc %d", cases[i].name, rc);
+		rc = hl7_charset_lookup(cases[i].name, strlen(cases[i].name),
+		    &cs, name);
+		cr_expect_eq(rc, cases[i].rc, "\"%s\": rc %d", cases[i].name,
+		    rc);
 		if (rc != 0 || cases[i].rc != 0)
 			continue;
 		cr_expect_eq(cs, cases[i].cs, "\"%s\": cs %d", cases[i].name,
@@ -729,13 +810,24 @@ Test(hl7, line_endings_same_parse)
 		const char *name;
 		const char *msg;
 	} cases[] = {
-		{ "CR", MSH_STD "\rPID|1||42^^^H^MR\rOBR|1\rOBX|1|NM|X||5|U/L\r" },
-		{ "LF", MSH_STD "\nPID|1||42^^^H^MR\nOBR|1\nOBX|1|NM|X||5|U/L\n" },
-		{ "CRLF", MSH_STD "\r\nPID|1||42^^^H^MR\r\nOBR|1\r\nOBX|1|NM|X||5|U/L\r\n" },
-		{ "no final terminator", MSH_STD "\rPID|1||42^^^H^MR\rOBR|1\rOBX|1|NM|X||5|U/L" },
-		{ "blank lines", MSH_STD "\r\rPID|1||42^^^H^MR\n\nOBR|1\r\n\r\nOBX|1|NM|X||5|U/L\r\r\n" },
-		{ "leading blank lines", "\r\n\n" MSH_STD "\nPID|1||42^^^H^MR\nOBR|1\nOBX|1|NM|X||5|U/L\n" },
-		{ "mixed", MSH_STD "\rPID|1||42^^^H^MR\nOBR|1\r\nOBX|1|NM|X||5|U/L\n\r" },
+		{ "CR",
+		    MSH_STD "\rPID|1||42^^^H^MR\rOBR|1\rOBX|1|NM|X||5|U/L\r" },
+		{ "LF",
+		    MSH_STD "\nPID|1||42^^^H^MR\nOBR|1\nOBX|1|NM|X||5|U/L\n" },
+		{ "CRLF",
+		    MSH_STD
+		    "\r\nPID|1||42^^^H^MR\r\nOBR|1\r\nOBX|1|NM|X||5|U/L\r\n" },
+		{ "no final terminator",
+		    MSH_STD "\rPID|1||42^^^H^MR\rOBR|1\rOBX|1|NM|X||5|U/L" },
+		{ "blank lines",
+		    MSH_STD
+		    "\r\rPID|1||42^^^H^MR\n\nOBR|1\r\n\r\nOBX|1|NM|X||5|U/L\r\r\n" },
+		{ "leading blank lines",
+		    "\r\n\n" MSH_STD
+		    "\nPID|1||42^^^H^MR\nOBR|1\nOBX|1|NM|X||5|U/L\n" },
+		{ "mixed",
+		    MSH_STD
+		    "\rPID|1||42^^^H^MR\nOBR|1\r\nOBX|1|NM|X||5|U/L\n\r" },
 	};
 	static const char want[] =
 	    "MSH[|][^~\\&][LIS][MAINLAB][LABWATCH][ONC][20261120073500][][ORU^R01^ORU_R01][C0001][P][2.5.1]\n"
@@ -767,16 +859,20 @@ struct err_case {
 };
 
 #define ERRCASE(n, bytes, code, reason, off, seq) \
-	{ n, bytes, sizeof(bytes) - 1, code, reason, off, seq }
+	{ \
+		n, bytes, sizeof(bytes) - 1, code, reason, off, seq \
+	}
 
 ParameterizedTestParameters(hl7, parse_errors)
 {
 	static struct err_case cases[] = {
 		ERRCASE("empty", "", 100, "empty message", 0, 0),
-		ERRCASE("blank lines only", "\r\n\r\n\n", 100, "empty message", 0, 0),
+		ERRCASE("blank lines only", "\r\n\r\n\n", 100, "empty message",
+		    0, 0),
 		ERRCASE("not MSH", "PID|1||123456^^^H^MR\r", 100,
 		    "message does not start with MSH", 0, 0),
-		ERRCASE("too short", "MS", 100, "message does not start with MSH", 0, 0),
+		ERRCASE("too short", "MS", 100,
+		    "message does not start with MSH", 0, 0),
 		ERRCASE("lower-case msh", "msh|^~\\&|LIS\r", 100,
 		    "message does not start with MSH", 0, 0),
 		ERRCASE("UTF-8 BOM", "\xef\xbb\xbfMSH|^~\\&|LIS\r", 100,
@@ -793,7 +889,8 @@ ParameterizedTestParameters(hl7, parse_errors)
 		    "MSH-1 field separator missing or invalid", 3, 0),
 		ERRCASE("space separator", "MSH ^~\\& LIS", 101,
 		    "MSH-1 field separator missing or invalid", 3, 0),
-		ERRCASE("no MSH-2", "MSH|", 101, "MSH-2 encoding characters missing", 4, 0),
+		ERRCASE("no MSH-2", "MSH|", 101,
+		    "MSH-2 encoding characters missing", 4, 0),
 		ERRCASE("MSH-2 cut after 1", "MSH|^", 101,
 		    "MSH-2 encoding characters missing", 4, 0),
 		ERRCASE("empty MSH-2", "MSH||LIS|LAB\r", 101,
@@ -814,8 +911,8 @@ ParameterizedTestParameters(hl7, parse_errors)
 		    "MSH-2 encoding character invalid", 6, 0),
 		ERRCASE("bad segment id", "MSH|^~\\&|LIS\rO@X|1|NM\r", 100,
 		    "invalid segment id", 13, 2),
-		ERRCASE("4-letter segment id", "MSH|^~\\&|LIS\rPID|1\rOBXX|1\r", 100,
-		    "invalid segment id", 19, 3),
+		ERRCASE("4-letter segment id", "MSH|^~\\&|LIS\rPID|1\rOBXX|1\r",
+		    100, "invalid segment id", 19, 3),
 		ERRCASE("lower-case segment id", "MSH|^~\\&|LIS\robx|1\r", 100,
 		    "invalid segment id", 13, 2),
 		ERRCASE("segment without id", "MSH|^~\\&|LIS\r|1|2\r", 100,
@@ -826,17 +923,20 @@ ParameterizedTestParameters(hl7, parse_errors)
 		    "invalid segment id", 13, 2),
 		ERRCASE("NUL in a field", "MSH|^~\\&|LIS\rPID|1|\x00|x\r", 102,
 		    "NUL byte in message", 19, 2),
-		ERRCASE("NUL after segment id", "MSH|^~\\&|LIS\rPID\x00|1\r", 102,
-		    "NUL byte in message", 16, 2),
+		ERRCASE("NUL after segment id", "MSH|^~\\&|LIS\rPID\x00|1\r",
+		    102, "NUL byte in message", 16, 2),
 		ERRCASE("NUL in MSH", "MSH|^~\\&|L\x00IS\r", 102,
 		    "NUL byte in message", 10, 1),
 		ERRCASE("NUL at the end", "MSH|^~\\&|LIS\rPID|1\r\x00", 102,
 		    "NUL byte in message", 19, 0),
-		ERRCASE("two messages", "MSH|^~\\&|LIS|1\rPID|1\rMSH|^~\\&|LIS|2\rPID|2\r",
-		    100, "second MSH segment in message", 21, 3),
-		ERRCASE("two messages, LF", "MSH|^~\\&|LIS|1\nMSH|^~\\&|LIS|2\n",
-		    100, "second MSH segment in message", 15, 2),
-		ERRCASE("garbage after MSH", "MSH|^~\\&|LIS\r\x01\x02\xff\x80|x\r", 100,
+		ERRCASE("two messages",
+		    "MSH|^~\\&|LIS|1\rPID|1\rMSH|^~\\&|LIS|2\rPID|2\r", 100,
+		    "second MSH segment in message", 21, 3),
+		ERRCASE("two messages, LF",
+		    "MSH|^~\\&|LIS|1\nMSH|^~\\&|LIS|2\n", 100,
+		    "second MSH segment in message", 15, 2),
+		ERRCASE("garbage after MSH",
+		    "MSH|^~\\&|LIS\r\x01\x02\xff\x80|x\r", 100,
 		    "invalid segment id", 13, 2),
 	};
 
@@ -848,7 +948,8 @@ ParameterizedTest(struct err_case *c, hl7, parse_errors)
 	int rc = hl7_parse(&M, c->in, c->len, NULL);
 
 	cr_assert_eq(rc, -1, "%s: parse succeeded", c->name);
-	cr_expect_eq((int)M.err.code, c->code, "%s: code %d", c->name, (int)M.err.code);
+	cr_expect_eq((int)M.err.code, c->code, "%s: code %d", c->name,
+	    (int)M.err.code);
 	cr_assert_not_null(M.err.reason, "%s: no reason", c->name);
 	cr_expect_str_eq(M.err.reason, c->reason, "%s", c->name);
 	cr_expect_eq(M.err.offset, c->offset, "%s: offset %zu", c->name,
@@ -871,7 +972,8 @@ Test(hl7, error_details_of_nul)
  */
 Test(hl7, error_offset_counts_leading_blank_lines)
 {
-	static const char msg[] = "\r\n" "MSH|^~\\&|LIS\rO@X|1\r";
+	static const char msg[] = "\r\n"
+				  "MSH|^~\\&|LIS\rO@X|1\r";
 
 	cr_assert_eq(hl7_parse(&M, LIT(msg), NULL), -1);
 	cr_expect_str_eq(M.err.reason, "invalid segment id");
@@ -917,7 +1019,8 @@ exercise(struct hl7_msg *m)
 
 Test(hl7, binary_garbage, .timeout = 60)
 {
-	static const char *const prefixes[] = { "", "MSH|^~\\&|", "MSH|^~\\&|LIS\rOBX|" };
+	static const char *const prefixes[] = { "", "MSH|^~\\&|",
+		"MSH|^~\\&|LIS\rOBX|" };
 	unsigned char buf[2048];
 	uint64_t x = 20261120;
 	size_t i, k, n, plen;
@@ -933,7 +1036,8 @@ Test(hl7, binary_garbage, .timeout = 60)
 			/* Mostly printable, some separators, CR/LF and NUL. */
 			unsigned v = (unsigned)lcg(&x) & 0xff;
 
-			buf[k] = v < 0x30 ? (unsigned char)"|^~\\&\r\n\0"[v & 7] :
+			buf[k] = v < 0x30 ?
+			    (unsigned char)"|^~\\&\r\n\0"[v & 7] :
 			    (unsigned char)v;
 		}
 		rc = hl7_parse(&M, (const char *)buf, n, NULL);
@@ -946,7 +1050,8 @@ Test(hl7, binary_garbage, .timeout = 60)
 		cr_assert_not_null(M.err.reason, "case %zu", i);
 		cr_assert_leq(M.err.offset, n, "case %zu", i);
 		cr_assert(M.err.code == 100 || M.err.code == 101 ||
-		    M.err.code == 102, "case %zu: code %d", i, (int)M.err.code);
+			M.err.code == 102,
+		    "case %zu: code %d", i, (int)M.err.code);
 		if (plen == 0 && n > 0 && buf[0] != 'M' && buf[0] != '\r' &&
 		    buf[0] != '\n') {
 			cr_assert_str_eq(M.err.reason,
@@ -993,11 +1098,13 @@ Test(hl7, three_megabyte_field, .timeout = 60)
 	parse_ok(&M, b.p, b.len, NULL);
 	s = hl7_text(&M, hl7_field(&M, 1, 5));
 	cr_assert_eq(s.len, THREE_MB / 3);
-	cr_expect(s.p[0] == '|' && s.p[s.len / 2] == '|' && s.p[s.len - 1] == '|');
+	cr_expect(
+	    s.p[0] == '|' && s.p[s.len / 2] == '|' && s.p[s.len - 1] == '|');
 
 	/* Latin-1 high bytes: 3 MB in, 6 MB of UTF-8 out. */
 	b.len = 0;
-	big_adds(&b, "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||ORU^R01|B3|P|2.4||||||8859/1\rNTE|1|L|");
+	big_adds(&b,
+	    "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||ORU^R01|B3|P|2.4||||||8859/1\rNTE|1|L|");
 	big_fill(&b, '\xe9', THREE_MB);
 	big_adds(&b, "\r");
 	parse_ok(&M, b.p, b.len, NULL);
@@ -1020,11 +1127,13 @@ Test(hl7, million_field_separators, .timeout = 60)
 	cr_assert_eq(M.nsegs, 3);
 	cr_expect_eq(M.segs[1].nfields, 1000001);
 	cr_expect_eq(hl7_field(&M, 1, 1000000).len, 0);
-	cr_expect_eq(hl7_field(&M, 1, 1000000).off, sizeof(MSH_STD) + 3 + 1000000);
+	cr_expect_eq(hl7_field(&M, 1, 1000000).off,
+	    sizeof(MSH_STD) + 3 + 1000000);
 	cr_expect_eq(hl7_field(&M, 1, 1000001).len, 0);
 	seg = hl7_find_seg(&M, "PID", 0);
 	cr_expect_eq(seg, 2);
-	expect_span(&M, hl7_field(&M, 2, 3), "42", "PID-3 after the long segment");
+	expect_span(&M, hl7_field(&M, 2, 3), "42",
+	    "PID-3 after the long segment");
 	free(b.p);
 }
 
@@ -1042,7 +1151,8 @@ Test(hl7, million_component_separators, .timeout = 60)
 	expect_span(&M, hl7_comp(&M, rep, 1), "first", "component 1");
 	expect_span(&M, hl7_comp(&M, rep, 2), "", "component 2");
 	expect_span(&M, hl7_comp(&M, rep, 500000), "", "component 500000");
-	expect_span(&M, hl7_comp(&M, rep, 1000001), "last&sub", "component 1000001");
+	expect_span(&M, hl7_comp(&M, rep, 1000001), "last&sub",
+	    "component 1000001");
 	expect_span(&M, hl7_sub(&M, hl7_comp(&M, rep, 1000001), 2), "sub",
 	    "its subcomponent 2");
 	expect_span(&M, hl7_comp(&M, rep, 1000002), "", "past the end");
@@ -1064,7 +1174,8 @@ Test(hl7, arena_keeps_earlier_text, .timeout = 60)
 
 	big_adds(&b, MSH_STD "\r");
 	for (i = 0; i < n; i++) {
-		k = snprintf(line, sizeof(line), "NTE|%zu|L|value\\T\\%06zu\\.br\\end\r", i, i);
+		k = snprintf(line, sizeof(line),
+		    "NTE|%zu|L|value\\T\\%06zu\\.br\\end\r", i, i);
 		big_add(&b, line, (size_t)k);
 	}
 	parse_ok(&M, b.p, b.len, NULL);
@@ -1075,7 +1186,8 @@ Test(hl7, arena_keeps_earlier_text, .timeout = 60)
 		got[i] = hl7_text(&M, hl7_field(&M, (uint32_t)i + 1, 3));
 	for (i = 0; i < n; i++) {
 		k = snprintf(want, sizeof(want), "value&%06zu\nend", i);
-		if (got[i].len != (size_t)k || memcmp(got[i].p, want, (size_t)k) != 0)
+		if (got[i].len != (size_t)k ||
+		    memcmp(got[i].p, want, (size_t)k) != 0)
 			cr_assert_fail("NTE %zu decoded as \"%.*s\"", i,
 			    (int)got[i].len, got[i].p);
 	}
@@ -1105,7 +1217,8 @@ Test(hl7, reparse_resets_state)
 	parse_ok(&M, LIT(plain), NULL);
 	cr_expect_eq(M.charset, HL7_CS_UTF8, "charset must not carry over");
 	cr_expect_eq(M.d.trunc, 0, "truncation character must not carry over");
-	expect_str(hl7_text(&M, hl7_field(&M, 1, 3)), LIT("\xc3\xb6\\P\\"), "plain");
+	expect_str(hl7_text(&M, hl7_field(&M, 1, 3)), LIT("\xc3\xb6\\P\\"),
+	    "plain");
 	cr_expect_eq(M.nsegs, 2);
 }
 
@@ -1123,21 +1236,29 @@ struct dtm_case {
 Test(hl7, dtm_parse_and_iso)
 {
 	static const struct dtm_case cases[] = {
-		{ "20261120073000+0800", "2026-11-20T07:30:00+08:00", 6, true, 480 },
+		{ "20261120073000+0800", "2026-11-20T07:30:00+08:00", 6, true,
+		    480 },
 		{ "202611200730", "2026-11-20T07:30:00", 5, false, 0 },
 		{ "2026112007", "2026-11-20T07:00:00", 4, false, 0 },
 		{ "20261120", "2026-11-20", 3, false, 0 },
 		{ "202611", "2026-11", 2, false, 0 },
 		{ "2026", "2026", 1, false, 0 },
 		{ "20261120073000", "2026-11-20T07:30:00", 6, false, 0 },
-		{ "20261120073000.1234", "2026-11-20T07:30:00.1234", 6, false, 0 },
+		{ "20261120073000.1234", "2026-11-20T07:30:00.1234", 6, false,
+		    0 },
 		{ "20261120073000.0", "2026-11-20T07:30:00.0", 6, false, 0 },
-		{ "20261120073000.05-0330", "2026-11-20T07:30:00.05-03:30", 6, true, -210 },
-		{ "20261120073000.0123", "2026-11-20T07:30:00.0123", 6, false, 0 },
-		{ "202611200730+0545", "2026-11-20T07:30:00+05:45", 5, true, 345 },
-		{ "20261231235959+1400", "2026-12-31T23:59:59+14:00", 6, true, 840 },
-		{ "20261120073000-1200", "2026-11-20T07:30:00-12:00", 6, true, -720 },
-		{ "20261120073000+0000", "2026-11-20T07:30:00+00:00", 6, true, 0 },
+		{ "20261120073000.05-0330", "2026-11-20T07:30:00.05-03:30", 6,
+		    true, -210 },
+		{ "20261120073000.0123", "2026-11-20T07:30:00.0123", 6, false,
+		    0 },
+		{ "202611200730+0545", "2026-11-20T07:30:00+05:45", 5, true,
+		    345 },
+		{ "20261231235959+1400", "2026-12-31T23:59:59+14:00", 6, true,
+		    840 },
+		{ "20261120073000-1200", "2026-11-20T07:30:00-12:00", 6, true,
+		    -720 },
+		{ "20261120073000+0000", "2026-11-20T07:30:00+00:00", 6, true,
+		    0 },
 		{ "20261120+0800", "2026-11-20", 3, true, 480 },
 		{ "20240229", "2024-02-29", 3, false, 0 },
 		{ "20000229", "2000-02-29", 3, false, 0 },
@@ -1155,9 +1276,12 @@ Test(hl7, dtm_parse_and_iso)
 		n = hl7_dtm_iso(&t, iso);
 		cr_expect_str_eq(iso, c->iso, "\"%s\"", c->in);
 		cr_expect_eq(n, strlen(c->iso), "\"%s\" length", c->in);
-		cr_expect_eq(t.precision, c->precision, "\"%s\" precision", c->in);
-		cr_expect_eq(t.has_offset, c->has_offset, "\"%s\" has_offset", c->in);
-		cr_expect_eq(t.offset_min, c->offset_min, "\"%s\" offset", c->in);
+		cr_expect_eq(t.precision, c->precision, "\"%s\" precision",
+		    c->in);
+		cr_expect_eq(t.has_offset, c->has_offset, "\"%s\" has_offset",
+		    c->in);
+		cr_expect_eq(t.offset_min, c->offset_min, "\"%s\" offset",
+		    c->in);
 	}
 	cr_assert_eq(hl7_dtm_parse(LIT("20261120073000.1234+0800"), &t), 0);
 	cr_expect_eq(t.year, 2026);
@@ -1215,44 +1339,60 @@ Test(hl7, dtm_iso_matches_printf)
 	int prec;
 
 	for (y = 0; y < NELEM(years); y++)
-	for (p = 0; p < NELEM(parts); p++)
-	for (f = 0; f < NELEM(fracs); f++)
-	for (d = 0; d < NELEM(digits); d++)
-	for (o = 0; o < NELEM(offsets); o++)
-	for (prec = 1; prec <= 6; prec++) {
-		memset(&t, 0, sizeof(t));
-		t.year = years[y];
-		t.month = t.day = t.hour = t.minute = t.second = parts[p];
-		t.precision = (int8_t)prec;
-		t.frac = fracs[f];
-		t.frac_digits = digits[d];
-		t.has_offset = offsets[o] != 0;
-		t.offset_min = offsets[o];
-		n = hl7_dtm_iso(&t, got);
-		ref_dtm_iso(&t, want);
-		cr_expect_str_eq(got, want);
-		cr_expect_eq(n, strlen(want));
-	}
+		for (p = 0; p < NELEM(parts); p++)
+			for (f = 0; f < NELEM(fracs); f++)
+				for (d = 0; d < NELEM(digits); d++)
+					for (o = 0; o < NELEM(offsets); o++)
+						for (prec = 1; prec <= 6;
+						     prec++) {
+							memset(&t, 0,
+							    sizeof(t));
+							t.year = years[y];
+							t.month = t.day =
+							    t.hour = t.minute =
+								t.second =
+								    parts[p];
+							t.precision = (int8_t)
+							    prec;
+							t.frac = fracs[f];
+							t.frac_digits =
+							    digits[d];
+							t.has_offset =
+							    offsets[o] != 0;
+							t.offset_min =
+							    offsets[o];
+							n = hl7_dtm_iso(&t,
+							    got);
+							ref_dtm_iso(&t, want);
+							cr_expect_str_eq(got,
+							    want);
+							cr_expect_eq(n,
+							    strlen(want));
+						}
 }
 
 Test(hl7, dtm_rejects)
 {
 	static const char *const bad[] = {
-		"", "2", "202", "abcd", "20a6",
-		"20261320",		/* month 13 */
-		"20260001",		/* month 0 */
-		"20260230",		/* Feb 30 */
-		"20250229",		/* not a leap year */
-		"21000229",		/* nor is 2100 */
-		"20261100",		/* day 0 */
-		"20261131",		/* Nov 31 */
-		"2026112",		/* odd length */
+		"",
+		"2",
+		"202",
+		"abcd",
+		"20a6",
+		"20261320", /* month 13 */
+		"20260001", /* month 0 */
+		"20260230", /* Feb 30 */
+		"20250229", /* not a leap year */
+		"21000229", /* nor is 2100 */
+		"20261100", /* day 0 */
+		"20261131", /* Nov 31 */
+		"2026112",  /* odd length */
 		"2026112007300",
-		"20261120250000",	/* hour 25 */
+		"20261120250000", /* hour 25 */
 		"20261120240000",
-		"20261120076000",	/* minute 60 */
-		"20261120073060",	/* second 60 */
-		"20261120073000+08",	/* bad offsets */
+		"20261120076000",    /* minute 60 */
+		"20261120073060",    /* second 60 */
+		"20261120073000+08", /* bad offsets */
 		"20261120073000+080",
 		"20261120073000+08000",
 		"20261120073000+0860",
@@ -1267,7 +1407,7 @@ Test(hl7, dtm_rejects)
 		"2026-11-20",
 		"2026-11-20T07:30:00",
 		"20261120T073000",
-		"202611200730.5",	/* fraction needs seconds */
+		"202611200730.5", /* fraction needs seconds */
 		"20261120073000.",
 		"20261120073000.12345",
 		"20261120073000.1a",
@@ -1312,7 +1452,9 @@ Test(hl7, dtm_epoch)
 	size_t i;
 
 	for (i = 0; i < NELEM(cases); i++) {
-		cr_assert_eq(hl7_dtm_parse(cases[i].in, strlen(cases[i].in), &t), 0);
+		cr_assert_eq(hl7_dtm_parse(cases[i].in, strlen(cases[i].in),
+				 &t),
+		    0);
 		cr_expect_eq(hl7_dtm_epoch(&t, cases[i].tz), cases[i].want,
 		    "%s tz %d: %lld", cases[i].in, cases[i].tz,
 		    (long long)hl7_dtm_epoch(&t, cases[i].tz));
@@ -1332,19 +1474,33 @@ struct num_case {
 ParameterizedTestParameters(hl7, number_good)
 {
 	static struct num_case cases[] = {
-		{ "0.1", 0.1 }, { "2.5", 2.5 }, { "100", 100 }, { "1e-3", 1e-3 },
+		{ "0.1", 0.1 },
+		{ "2.5", 2.5 },
+		{ "100", 100 },
+		{ "1e-3", 1e-3 },
 		{ "123456789012345678", 123456789012345678.0 },
-		{ "12.5", 12.5 }, { "-3", -3 }, { "+7", 7 }, { "0", 0 },
-		{ "0.3", 0.3 }, { "1.32", 1.32 }, { "0.07", 0.07 },
-		{ ".5", 0.5 }, { "5.", 5 }, { "007", 7 }, { "-0.001", -0.001 },
-		{ "1e3", 1000 }, { "1E+3", 1000 }, { "2.5e-1", 0.25 },
-		{ "1.5E2", 150 }, { "-4e0", -4 },
-		{ "0.123456789012345", 0.123456789012345 },	/* 15 digits */
+		{ "12.5", 12.5 },
+		{ "-3", -3 },
+		{ "+7", 7 },
+		{ "0", 0 },
+		{ "0.3", 0.3 },
+		{ "1.32", 1.32 },
+		{ "0.07", 0.07 },
+		{ ".5", 0.5 },
+		{ "5.", 5 },
+		{ "007", 7 },
+		{ "-0.001", -0.001 },
+		{ "1e3", 1000 },
+		{ "1E+3", 1000 },
+		{ "2.5e-1", 0.25 },
+		{ "1.5E2", 150 },
+		{ "-4e0", -4 },
+		{ "0.123456789012345", 0.123456789012345 }, /* 15 digits */
 		{ "999999999999999", 999999999999999.0 },
-		{ "1234567890123456", 1234567890123456.0 },	/* 16: strtod */
-		{ "9007199254740993", 9007199254740992.0 },	/* 2^53 + 1 */
+		{ "1234567890123456", 1234567890123456.0 }, /* 16: strtod */
+		{ "9007199254740993", 9007199254740992.0 }, /* 2^53 + 1 */
 		{ "0.30000000000000004", 0.30000000000000004 },
-		{ "18446744073709551617", 18446744073709551617.0 },	/* > 2^64 */
+		{ "18446744073709551617", 18446744073709551617.0 }, /* > 2^64 */
 		{ "1.7976931348623157e308", 1.7976931348623157e308 },
 	};
 
@@ -1355,7 +1511,8 @@ ParameterizedTest(struct num_case *c, hl7, number_good)
 {
 	double d = -12345;
 
-	cr_assert_eq(hl7_number(c->in, strlen(c->in), &d), 0, "\"%s\" rejected", c->in);
+	cr_assert_eq(hl7_number(c->in, strlen(c->in), &d), 0, "\"%s\" rejected",
+	    c->in);
 	/* Exactly the double the C compiler makes of the same text. */
 	cr_expect(d == c->want, "\"%s\": %.17g, want %.17g", c->in, d, c->want);
 }
@@ -1363,13 +1520,33 @@ ParameterizedTest(struct num_case *c, hl7, number_good)
 ParameterizedTestParameters(hl7, number_bad)
 {
 	static struct num_case cases[] = {
-		{ "", 0 }, { "-", 0 }, { "+", 0 }, { ".", 0 }, { "-.", 0 },
-		{ "1.2.3", 0 }, { "1..2", 0 }, { "1e", 0 }, { "1e+", 0 },
-		{ "e5", 0 }, { "1e5.5", 0 }, { "abc", 0 }, { " 1", 0 },
-		{ "1 ", 0 }, { "0x10", 0 }, { "1,5", 0 }, { "inf", 0 },
-		{ "nan", 0 }, { "NaN", 0 }, { "--1", 0 }, { "+-1", 0 },
-		{ "1-", 0 }, { "<1", 0 }, { "1/2", 0 }, { "12.5 mg", 0 },
-		{ "1e400", 0 }, { "\xd9\xa1", 0 },
+		{ "", 0 },
+		{ "-", 0 },
+		{ "+", 0 },
+		{ ".", 0 },
+		{ "-.", 0 },
+		{ "1.2.3", 0 },
+		{ "1..2", 0 },
+		{ "1e", 0 },
+		{ "1e+", 0 },
+		{ "e5", 0 },
+		{ "1e5.5", 0 },
+		{ "abc", 0 },
+		{ " 1", 0 },
+		{ "1 ", 0 },
+		{ "0x10", 0 },
+		{ "1,5", 0 },
+		{ "inf", 0 },
+		{ "nan", 0 },
+		{ "NaN", 0 },
+		{ "--1", 0 },
+		{ "+-1", 0 },
+		{ "1-", 0 },
+		{ "<1", 0 },
+		{ "1/2", 0 },
+		{ "12.5 mg", 0 },
+		{ "1e400", 0 },
+		{ "\xd9\xa1", 0 },
 	};
 
 	return cr_make_param_array(struct num_case, cases, NELEM(cases));
@@ -1379,8 +1556,8 @@ ParameterizedTest(struct num_case *c, hl7, number_bad)
 {
 	double d = 0;
 
-	cr_expect_eq(hl7_number(c->in, strlen(c->in), &d), -1, "\"%s\" accepted as %g",
-	    c->in, d);
+	cr_expect_eq(hl7_number(c->in, strlen(c->in), &d), -1,
+	    "\"%s\" accepted as %g", c->in, d);
 }
 
 Test(hl7, number_length_is_respected)

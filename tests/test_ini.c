@@ -70,7 +70,7 @@ render(struct ini_reader *r, struct buf *out)
 struct ini_case {
 	char name[40];
 	char text[160];
-	size_t len;		/* 0: strlen(text) */
+	size_t len; /* 0: strlen(text) */
 	unsigned flags;
 	char want[240];
 };
@@ -80,50 +80,50 @@ struct ini_case {
 
 static struct ini_case ini_cases[] = {
 	{ "empty file", "", 0, 0, "end" },
-	{ "comments and blank lines",
-	  "# c\n\n   # indented\n\t\n[s]\nk = v\n", 0, 0,
-	  "5:[s|]\n6:s.k=v\nend" },
+	{ "comments and blank lines", "# c\n\n   # indented\n\t\n[s]\nk = v\n",
+	    0, 0, "5:[s|]\n6:s.k=v\nend" },
 	{ "semicolon is a key by default", "; x = 1\n", 0, 0, "1:.; x=1\nend" },
 	{ "semicolon comment", "; x = 1\n  ;y\nk=v\n", 0, INI_SEMICOLON,
-	  "3:.k=v\nend" },
+	    "3:.k=v\nend" },
 	{ "whitespace", "  [  sec \t arg  two ]  \n\t key\t=\t v a l \t\nk=v\n",
-	  0, 0, "1:[sec|arg  two]\n2:sec.key=v a l\n3:sec.k=v\nend" },
+	    0, 0, "1:[sec|arg  two]\n2:sec.key=v a l\n3:sec.k=v\nend" },
 	{ "sections", "[a]\nx = 1\n[b c]\ny = 2\n[a]\nz = 3\n", 0, 0,
-	  "1:[a|]\n2:a.x=1\n3:[b|c]\n4:b.y=2\n5:[a|]\n6:a.z=3\nend" },
+	    "1:[a|]\n2:a.x=1\n3:[b|c]\n4:b.y=2\n5:[a|]\n6:a.z=3\nend" },
 	{ "key before any section", "k = v\n[s]\n", 0, 0,
-	  "1:.k=v\n2:[s|]\nend" },
+	    "1:.k=v\n2:[s|]\nend" },
 	{ "missing =", "[s]\njust words\nk = v\n", 0, 0,
-	  "1:[s|]\n2:!syntax\n3:s.k=v\nend" },
+	    "1:[s|]\n2:!syntax\n3:s.k=v\nend" },
 	{ "empty key", "= v\n  =\n", 0, 0, "1:!empty-key\n2:!empty-key\nend" },
 	{ "empty value, = in value", "k =\nk2 = a = b\n", 0, 0,
-	  "1:.k=\n2:.k2=a = b\nend" },
+	    "1:.k=\n2:.k2=a = b\nend" },
 	{ "no closing bracket", "[s\n[s]x\n[s]]\n", 0, 0,
-	  "1:!close\n2:!close\n3:!close\nend" },
+	    "1:!close\n2:!close\n3:!close\nend" },
 	{ "empty section name", "[]\n[ \t ]\n", 0, 0, "1:!name\n2:!name\nend" },
 	{ "longest section name", "[" S31 "]\n[" S31 "x]\n", 0, 0,
-	  "1:[" S31 "|]\n2:!name\nend" },
+	    "1:[" S31 "|]\n2:!name\nend" },
 	{ "longest argument", "[s " S63 "]\n[s " S63 "y]\n", 0, 0,
-	  "1:[s|" S63 "]\n2:!arg\nend" },
+	    "1:[s|" S63 "]\n2:!arg\nend" },
 	{ "NUL in a line", "a = 1\nb\0c = 2\nd = 3\n", 20, 0,
-	  "1:.a=1\n2:!nul\n3:.d=3\nend" },
+	    "1:.a=1\n2:!nul\n3:.d=3\nend" },
 	{ "NUL at the start", "\0k = 1\n", 7, 0, "1:!nul\nend" },
 	{ "NUL on the last line", "a = 1\nb = 2\0", 12, 0,
-	  "1:.a=1\n2:!nul\nend" },
+	    "1:.a=1\n2:!nul\nend" },
 	{ "CRLF", "[s]\r\nk = v\r\n\r\n# c\r\nz = 1 \r\n", 0, 0,
-	  "1:[s|]\n2:s.k=v\n5:s.z=1\nend" },
+	    "1:[s|]\n2:s.k=v\n5:s.z=1\nend" },
 	{ "last line without newline", "[s]\nk = v", 0, 0,
-	  "1:[s|]\n2:s.k=v\nend" },
+	    "1:[s|]\n2:s.k=v\nend" },
 	{ "header last, no newline", "k = v\n[s t]", 0, 0,
-	  "1:.k=v\n2:[s|t]\nend" },
+	    "1:.k=v\n2:[s|t]\nend" },
 	{ "duplicate keys all returned", "[s]\nk = 1\nk = 2\n", 0, 0,
-	  "1:[s|]\n2:s.k=1\n3:s.k=2\nend" },
+	    "1:[s|]\n2:s.k=1\n3:s.k=2\nend" },
 	{ "# inside a value by default", "k = v # c\nk2 = a#b\n[s] # c\n", 0, 0,
-	  "1:.k=v # c\n2:.k2=a#b\n3:!close\nend" },
+	    "1:.k=v # c\n2:.k2=a#b\n3:!close\nend" },
 	{ "inline comments", "k = v # c\nk2 = a#b\n[s]\t# c\nk3 = # all\n", 0,
-	  INI_INLINE_COMMENT, "1:.k=v\n2:.k2=a#b\n3:[s|]\n4:s.k3=\nend" },
-	{ "quotes kept by default", "k = \"a b\"\n", 0, 0, "1:.k=\"a b\"\nend" },
+	    INI_INLINE_COMMENT, "1:.k=v\n2:.k2=a#b\n3:[s|]\n4:s.k3=\nend" },
+	{ "quotes kept by default", "k = \"a b\"\n", 0, 0,
+	    "1:.k=\"a b\"\nend" },
 	{ "unquote", "k = \"a b\"\nk2 = \"\nk3 = \"\"\nk4 = x\"y\"\n", 0,
-	  INI_UNQUOTE, "1:.k=a b\n2:.k2=\"\n3:.k3=\n4:.k4=x\"y\"\nend" },
+	    INI_UNQUOTE, "1:.k=a b\n2:.k2=\"\n3:.k3=\n4:.k4=x\"y\"\nend" },
 };
 
 ParameterizedTestParameters(ini, lines)
@@ -182,7 +182,7 @@ Test(ini, too_big)
 	FILE *f = stream("a = 1\nb = 2\nc = 3\n", 18);
 
 	ini_init(&r, f, 0);
-	r.max_bytes = 18;	/* exactly the file */
+	r.max_bytes = 18; /* exactly the file */
 	render(&r, &out);
 	cr_assert_str_eq(out.p, "1:.a=1\n2:.b=2\n3:.c=3\nend");
 	buf_free(&out);
@@ -226,7 +226,8 @@ Test(ini, header_text)
 	cr_assert_eq(ini_next(&r), INI_ERROR);
 	cr_assert_str_eq(r.text, "k v");
 	cr_assert_eq(r.line, 3);
-	cr_assert_str_eq(ini_strerror(r.error), "expected 'key = value' or '[section]'");
+	cr_assert_str_eq(ini_strerror(r.error),
+	    "expected 'key = value' or '[section]'");
 	cr_assert_eq(ini_next(&r), INI_END);
 	ini_free(&r);
 	fclose(f);

@@ -51,12 +51,23 @@ ref_str(struct buf *b, const char *s, size_t len)
 	buf_addc(b, '"');
 	for (; p < end; p++) {
 		switch (*p) {
-		case '"': buf_add(b, "\\\"", 2); continue;
-		case '\\': buf_add(b, "\\\\", 2); continue;
-		case '\n': buf_add(b, "\\n", 2); continue;
-		case '\r': buf_add(b, "\\r", 2); continue;
-		case '\t': buf_add(b, "\\t", 2); continue;
-		default: break;
+		case '"':
+			buf_add(b, "\\\"", 2);
+			continue;
+		case '\\':
+			buf_add(b, "\\\\", 2);
+			continue;
+		case '\n':
+			buf_add(b, "\\n", 2);
+			continue;
+		case '\r':
+			buf_add(b, "\\r", 2);
+			continue;
+		case '\t':
+			buf_add(b, "\\t", 2);
+			continue;
+		default:
+			break;
 		}
 		if (*p < 0x20 || *p == 0x7f)
 			buf_printf(b, "\\u%04x", *p);
@@ -133,7 +144,10 @@ struct str_case {
 	char out[64];
 };
 
-#define S(name, in, out) { name, in, sizeof(in) - 1, out }
+#define S(name, in, out) \
+	{ \
+		name, in, sizeof(in) - 1, out \
+	}
 
 ParameterizedTestParameters(json, strings)
 {
@@ -147,33 +161,46 @@ ParameterizedTestParameters(json, strings)
 		S("8 ASCII bytes", "10*9/L x", "\"10*9/L x\""),
 		S("9 ASCII bytes", "umol/L ab", "\"umol/L ab\""),
 		S("16 ASCII bytes", "0123456789abcdef", "\"0123456789abcdef\""),
-		S("17 ASCII bytes", "0123456789abcdefg", "\"0123456789abcdefg\""),
+		S("17 ASCII bytes", "0123456789abcdefg",
+		    "\"0123456789abcdefg\""),
 		S("space and tilde", " ~{}|", "\" ~{}|\""),
 		S("quote alone", "\"", "\"\\\"\""),
 		S("backslash alone", "\\", "\"\\\\\""),
 		S("quote and backslash", "a\"b\\c", "\"a\\\"b\\\\c\""),
 		S("quote at byte 8 of 9", "abcdefgh\"", "\"abcdefgh\\\"\""),
 		S("backslash at byte 1 of 9", "\\bcdefghi", "\"\\\\bcdefghi\""),
-		S("quote in the overlap of 12", "abcdefghi\"kl", "\"abcdefghi\\\"kl\""),
+		S("quote in the overlap of 12", "abcdefghi\"kl",
+		    "\"abcdefghi\\\"kl\""),
 		S("quote at byte 4 of 6", "abc\"ef", "\"abc\\\"ef\""),
 		S("quote in the middle of 3", "a\"c", "\"a\\\"c\""),
 		S("short escapes", "l1\nl2\r\t", "\"l1\\nl2\\r\\t\""),
-		S("backspace and form feed: \\u form", "\b\f", "\"\\u0008\\u000c\""),
+		S("backspace and form feed: \\u form", "\b\f",
+		    "\"\\u0008\\u000c\""),
 		S("NUL", "nul\0x", "\"nul\\u0000x\""),
 		S("0x01 0x1f DEL", "\x01\x1f\x7f", "\"\\u0001\\u001f\\u007f\""),
 		S("DEL at end of a word", "abcdefg\x7f", "\"abcdefg\\u007f\""),
-		S("2-byte UTF-8", "Gr\xc3\xb6\xc3\x9f" "e", "\"Gr\xc3\xb6\xc3\x9f" "e\""),
+		S("2-byte UTF-8",
+		    "Gr\xc3\xb6\xc3\x9f"
+		    "e",
+		    "\"Gr\xc3\xb6\xc3\x9f"
+		    "e\""),
 		S("lowest 2-byte", "\xc2\x80", "\"\xc2\x80\""),
 		S("3-byte UTF-8 (euro)", "\xe2\x82\xac", "\"\xe2\x82\xac\""),
-		S("highest 3-byte (U+FFFF)", "\xef\xbf\xbf", "\"\xef\xbf\xbf\""),
+		S("highest 3-byte (U+FFFF)", "\xef\xbf\xbf",
+		    "\"\xef\xbf\xbf\""),
 		S("4-byte UTF-8", "\xf0\x9f\xa7\xaa", "\"\xf0\x9f\xa7\xaa\""),
 		S("U+10FFFF", "\xf4\x8f\xbf\xbf", "\"\xf4\x8f\xbf\xbf\""),
 		S("UTF-8 inside a long run", "Mueller \xc3\xbc ok ok ok",
 		    "\"Mueller \xc3\xbc ok ok ok\""),
-		S("Latin-1 bytes: U+FFFD", "Gr\xf6\xdf" "e",
-		    "\"Gr\xef\xbf\xbd\xef\xbf\xbd" "e\""),
-		S("overlong 2-byte", "\xc0\xaf", "\"\xef\xbf\xbd\xef\xbf\xbd\""),
-		S("overlong 2-byte C1", "\xc1\xbf", "\"\xef\xbf\xbd\xef\xbf\xbd\""),
+		S("Latin-1 bytes: U+FFFD",
+		    "Gr\xf6\xdf"
+		    "e",
+		    "\"Gr\xef\xbf\xbd\xef\xbf\xbd"
+		    "e\""),
+		S("overlong 2-byte", "\xc0\xaf",
+		    "\"\xef\xbf\xbd\xef\xbf\xbd\""),
+		S("overlong 2-byte C1", "\xc1\xbf",
+		    "\"\xef\xbf\xbd\xef\xbf\xbd\""),
 		S("overlong 3-byte", "\xe0\x80\xaf",
 		    "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""),
 		S("overlong 4-byte", "\xf0\x80\x80\xaf",
@@ -185,14 +212,26 @@ ParameterizedTestParameters(json, strings)
 		S("past U+10FFFF", "\xf4\x90\x80\x80",
 		    "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""),
 		S("F5 lead byte", "\xf5\x80", "\"\xef\xbf\xbd\xef\xbf\xbd\""),
-		S("FF byte", "a\xff" "b", "\"a\xef\xbf\xbd" "b\""),
-		S("lone continuation", "\x80" "abc", "\"\xef\xbf\xbd" "abc\""),
+		S("FF byte",
+		    "a\xff"
+		    "b",
+		    "\"a\xef\xbf\xbd"
+		    "b\""),
+		S("lone continuation",
+		    "\x80"
+		    "abc",
+		    "\"\xef\xbf\xbd"
+		    "abc\""),
 		S("truncated 2-byte at end", "abc\xc3", "\"abc\xef\xbf\xbd\""),
 		S("truncated 3-byte at end", "abcdefgh\xe2\x82",
 		    "\"abcdefgh\xef\xbf\xbd\xef\xbf\xbd\""),
 		S("truncated 4-byte at end", "\xf0\x9f\x98",
 		    "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""),
-		S("lead byte then ASCII", "\xe2" "ab", "\"\xef\xbf\xbd" "ab\""),
+		S("lead byte then ASCII",
+		    "\xe2"
+		    "ab",
+		    "\"\xef\xbf\xbd"
+		    "ab\""),
 	};
 
 	return cr_make_param_array(struct str_case, cases,
@@ -230,7 +269,9 @@ Test(json, every_control_byte)
 		json_str(&b, in, 1);
 		if (c == '\n' || c == '\r' || c == '\t')
 			snprintf(want, sizeof(want), "\"\\%c\"",
-			    c == '\n' ? 'n' : c == '\r' ? 'r' : 't');
+			    c == '\n'	  ? 'n' :
+				c == '\r' ? 'r' :
+					    't');
 		else
 			snprintf(want, sizeof(want), "\"\\u%04x\"", c);
 		cr_expect_str_eq(b.p, want, "byte 0x%02x", c);
@@ -301,9 +342,20 @@ static size_t
 random_field(uint64_t *s, unsigned char *p, size_t cap)
 {
 	static const char *const pieces[] = {
-		"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xc3",
-		"\xe2\x82", "\xf0\x9f\x98", "\xed\xa0\x80", "\xc0\xaf",
-		"\xf4\x90\x80\x80", "\"", "\\", "\n", "\x7f", "\x01",
+		"\xc3\xa9",
+		"\xe2\x82\xac",
+		"\xf0\x9f\x98\x80",
+		"\xc3",
+		"\xe2\x82",
+		"\xf0\x9f\x98",
+		"\xed\xa0\x80",
+		"\xc0\xaf",
+		"\xf4\x90\x80\x80",
+		"\"",
+		"\\",
+		"\n",
+		"\x7f",
+		"\x01",
 	};
 	size_t n = 0, want = next_rand(s) % 40, k;
 	uint64_t r;
@@ -362,7 +414,8 @@ Test(json, huge_field)
 			memset(in, 'a', len);
 			memcpy(in + seam - i, "\xf0\x9f\x98\x80", 4);
 			cr_expect(str_matches_ref((char *)in, len, NULL),
-			    "4-byte sequence %zu bytes before seam %zu", i, seam);
+			    "4-byte sequence %zu bytes before seam %zu", i,
+			    seam);
 			memset(in, 'a', len);
 			memcpy(in + seam - 1, "\xe2\x82\xac", 3);
 			cr_expect(str_matches_ref((char *)in, len, NULL),
@@ -380,8 +433,8 @@ Test(json, huge_field)
 struct num_case {
 	char name[48];
 	double v;
-	char num[32];		/* json_num */
-	char rounded[32];	/* json_num_rounded */
+	char num[32];	  /* json_num */
+	char rounded[32]; /* json_num_rounded */
 };
 
 ParameterizedTestParameters(json, numbers)
@@ -457,8 +510,7 @@ ParameterizedTest(struct num_case *c, json, numbers)
 	json_num_rounded(&b, c->v);
 	ref_num_rounded(&ref, c->v);
 	cr_expect_str_eq(b.p, c->rounded, "json_num_rounded(%s)", c->name);
-	cr_expect_str_eq(b.p, ref.p, "json_num_rounded(%s) vs printf",
-	    c->name);
+	cr_expect_str_eq(b.p, ref.p, "json_num_rounded(%s) vs printf", c->name);
 	buf_free(&b);
 	buf_free(&ref);
 }
@@ -495,7 +547,7 @@ num_matches_ref(double v)
 Test(json, numbers_match_printf)
 {
 	static const double factors[] = { 1, 17.1, 88.4, 0.0555, 10, 1e-3,
-	    1.0 / 40, 1.0 / 3, 0.01 };
+		1.0 / 40, 1.0 / 3, 0.01 };
 	uint64_t seed = 12345, bits;
 	unsigned i, bad = 0;
 	int e, k;
@@ -504,8 +556,8 @@ Test(json, numbers_match_printf)
 	for (i = 0; i < 300000; i++) {
 		k = (int)(next_rand(&seed) % 7);
 		v = (double)(next_rand(&seed) % 10000000) / ten_to(k);
-		v *= factors[next_rand(&seed) % (sizeof(factors) /
-		    sizeof(factors[0]))];
+		v *= factors[next_rand(&seed) %
+		    (sizeof(factors) / sizeof(factors[0]))];
 		if (next_rand(&seed) & 1)
 			v = -v;
 		bad += !num_matches_ref(v);
@@ -531,9 +583,8 @@ Test(json, numbers_match_printf)
 Test(json, integers)
 {
 	static const int64_t ints[] = { 0, 1, -1, 9, 10, 99, 100, 12345,
-	    -987654321, INT64_MAX, INT64_MIN };
-	static const uint64_t uints[] = { 0, 7, 10, 4294967296ULL,
-	    UINT64_MAX };
+		-987654321, INT64_MAX, INT64_MIN };
+	static const uint64_t uints[] = { 0, 7, 10, 4294967296ULL, UINT64_MAX };
 	struct buf b;
 	char want[32];
 	size_t i;

@@ -102,7 +102,8 @@ feed_all(struct mllp_framer *f, const void *buf, size_t len, size_t chunk,
 		n = len - off < chunk ? len - off : chunk;
 		while (n > 0) {
 			used = mllp_framer_feed(f, p + off, n, &fr, &got);
-			cr_assert_gt(used, 0, "feed of %zu bytes consumed nothing", n);
+			cr_assert_gt(used, 0,
+			    "feed of %zu bytes consumed nothing", n);
 			cr_assert_leq(used, n);
 			off += used;
 			n -= used;
@@ -166,10 +167,11 @@ ParameterizedTestParameters(mllp, junk_before_start_counted)
 	static struct junk_case cases[] = {
 		{ BYTES("") },
 		{ BYTES("\0") },
-		{ BYTES("\0\0\0\0") },		/* keepalive NULs */
+		{ BYTES("\0\0\0\0") }, /* keepalive NULs */
 		{ BYTES("garbage") },
-		{ BYTES("\r\n") },		/* CRLF with no frame before it */
-		{ BYTES(EB "\r") },		/* stray end block from an earlier session */
+		{ BYTES("\r\n") }, /* CRLF with no frame before it */
+		{ BYTES(
+		    EB "\r") }, /* stray end block from an earlier session */
 		{ BYTES("\0x\0y\n\x7f\xff") },
 	};
 
@@ -195,7 +197,8 @@ ParameterizedTest(struct junk_case *c, mllp, junk_before_start_counted)
 		expect_ev(&l, 0, MLLP_FRAME, LIT(want), sizeof(want) - 1);
 		cr_assert_eq(mllp_framer_stats(f)->junk_bytes, c->len,
 		    "junk_bytes %llu, want %zu",
-		    (unsigned long long)mllp_framer_stats(f)->junk_bytes, c->len);
+		    (unsigned long long)mllp_framer_stats(f)->junk_bytes,
+		    c->len);
 		cr_assert_eq(mllp_framer_stats(f)->frames, 1);
 		evlist_clear(&l);
 		mllp_framer_free(f);
@@ -217,7 +220,8 @@ ParameterizedTestParameters(mllp, terminators_normalised_to_cr)
 		{ BYTES("MSH|A\rPID|B\r"), BYTES("MSH|A\rPID|B\r") },
 		{ BYTES("MSH|A\nPID|B\n"), BYTES("MSH|A\rPID|B\r") },
 		{ BYTES("MSH|A\r\nPID|B\r\n"), BYTES("MSH|A\rPID|B\r") },
-		{ BYTES("MSH|A\r\nPID|B\nOBX|C\r"), BYTES("MSH|A\rPID|B\rOBX|C\r") },
+		{ BYTES("MSH|A\r\nPID|B\nOBX|C\r"),
+		    BYTES("MSH|A\rPID|B\rOBX|C\r") },
 		{ BYTES("MSH|A\n\nPID|B"), BYTES("MSH|A\r\rPID|B") },
 		{ BYTES("MSH|A\r\n\nPID|B"), BYTES("MSH|A\r\rPID|B") },
 		{ BYTES("MSH|A\r\rPID|B"), BYTES("MSH|A\r\rPID|B") },
@@ -255,7 +259,8 @@ ParameterizedTest(struct term_case *c, mllp, terminators_normalised_to_cr)
 Test(mllp, cr_lf_split_across_feeds)
 {
 	/* A TCP segment boundary falls between CR and LF, twice. */
-	static const char *reads[] = { (SB "MSH|A\r"), "\nPID|B\r", ("\n" EB "\r") };
+	static const char *reads[] = { (SB "MSH|A\r"), "\nPID|B\r",
+		("\n" EB "\r") };
 	static const char want[] = "MSH|A\rPID|B\r";
 	struct mllp_framer *f = mllp_framer_new(1024);
 	struct evlist l = { .n = 0 };
@@ -359,7 +364,9 @@ Test(mllp, many_frames_in_one_read)
 		else
 			cr_assert_eq(pos, off - 1);
 		if (i + 1 == N) {
-			cr_assert_eq(mllp_framer_feed(f, in + pos, 1, &fr, &got), 1);
+			cr_assert_eq(mllp_framer_feed(f, in + pos, 1, &fr,
+					 &got),
+			    1);
 			cr_assert_eq(got, 0);
 		}
 	}
@@ -380,13 +387,10 @@ ParameterizedTestParameters(mllp, small_reads_match_one_read)
 ParameterizedTest(size_t *chunk, mllp, small_reads_match_one_read)
 {
 	/* One session of a messy sender: every quirk between the same ORU. */
-	static const char in[] =
-	    "\0\0"
-	    SB ORU_CR EB "\r"
-	    SB ORU_LF EB "\n"
-	    SB ORU_CRLF EB "\r\n"
-	    SB ORU_CR EB		/* missing final CR */
-	    SB ORU_CR EB "\r";
+	static const char in[] = "\0\0" SB ORU_CR EB "\r" SB ORU_LF EB
+				 "\n" SB ORU_CRLF EB
+				 "\r\n" SB ORU_CR EB /* missing final CR */
+				     SB ORU_CR EB "\r";
 	struct mllp_framer *f = mllp_framer_new(1 << 20);
 	struct evlist l = { .n = 0 };
 	struct mllp_frame fr;
@@ -415,9 +419,9 @@ ParameterizedTestParameters(mllp, trailer_after_end_block)
 	static struct trailer_case cases[] = {
 		{ BYTES(""), 0 },
 		{ BYTES("\r"), 0 },
-		{ BYTES("\n"), 0 },		/* trailing LF */
+		{ BYTES("\n"), 0 }, /* trailing LF */
 		{ BYTES("\r\n"), 0 },
-		{ BYTES("\n\r"), 1 },		/* LF then CR: the CR is junk */
+		{ BYTES("\n\r"), 1 }, /* LF then CR: the CR is junk */
 		{ BYTES("\r\r"), 1 },
 		{ BYTES("\n\n"), 1 },
 		{ BYTES("\r\n\n"), 1 },
@@ -515,7 +519,7 @@ Test(mllp, oversize_shorter_than_prefix_kept_whole)
 ParameterizedTestParameters(mllp, max_size_boundary)
 {
 	static size_t sizes[] = { 0, 1, 100, MLLP_PREFIX_KEEP,
-	    MLLP_PREFIX_KEEP + 1, 20000, 70000 };
+		MLLP_PREFIX_KEEP + 1, 20000, 70000 };
 
 	return cr_make_param_array(size_t, sizes,
 	    sizeof(sizes) / sizeof(sizes[0]));
@@ -546,7 +550,7 @@ ParameterizedTest(size_t *maxp, mllp, max_size_boundary)
 	cr_assert_eq(l.n, 4);
 	for (size_t i = 0; i < 4; i += 2) {
 		size_t keep = max + 1 < MLLP_PREFIX_KEEP ? max + 1 :
-		    MLLP_PREFIX_KEEP;
+							   MLLP_PREFIX_KEEP;
 
 		expect_ev(&l, i, MLLP_FRAME, p, max, max);
 		expect_ev(&l, i + 1, MLLP_OVERSIZE, p, keep, max + 1);
@@ -603,7 +607,8 @@ Test(mllp, oversize_memory_bounded)
 
 Test(mllp, abandoned_by_start_block)
 {
-	static const char in[] = SB "MSH|^~\\&|PART" SB "MSH|^~\\&|GOOD\r" EB "\r";
+	static const char in[] = SB "MSH|^~\\&|PART" SB "MSH|^~\\&|GOOD\r" EB
+				    "\r";
 	size_t chunks[] = { 0, 1 };
 
 	for (size_t k = 0; k < 2; k++) {
@@ -820,7 +825,8 @@ Test(mllp, buffer_reused_between_frames)
 		}
 		got = 0;
 		while (pos < len) {
-			pos += mllp_framer_feed(f, in + pos, len - pos, &fr, &got);
+			pos += mllp_framer_feed(f, in + pos, len - pos, &fr,
+			    &got);
 			if (got) {
 				cr_assert_eq(fr.kind, MLLP_FRAME);
 				if (data0 == NULL && i >= 1) {
@@ -869,16 +875,15 @@ Test(mllp, in_frame_tracks_partial)
  * the next one.
  */
 struct shrink_case {
-	size_t size;		/* payload bytes of the big frame */
-	size_t split;		/* feed the stream in two reads cut here (0: one read) */
+	size_t size;  /* payload bytes of the big frame */
+	size_t split; /* feed the stream in two reads cut here (0: one read) */
 };
 
 static struct shrink_case shrink_cases[] = {
-	{ 70000, 0 },		/* 0x1C CR in one read */
-	{ 70000, 70002 },	/* read ends right after 0x1C: CR in the next */
-	{ 200000, 200002 },
-	{ 65536, 65538 },
-	{ 100, 102 },		/* a small frame: nothing to give back */
+	{ 70000, 0 },	  /* 0x1C CR in one read */
+	{ 70000, 70002 }, /* read ends right after 0x1C: CR in the next */
+	{ 200000, 200002 }, { 65536, 65538 },
+	{ 100, 102 }, /* a small frame: nothing to give back */
 };
 
 ParameterizedTestParameters(mllp, shrink_after_big_frame_keeps_trailer)
@@ -887,7 +892,8 @@ ParameterizedTestParameters(mllp, shrink_after_big_frame_keeps_trailer)
 	    sizeof(shrink_cases) / sizeof(shrink_cases[0]));
 }
 
-ParameterizedTest(struct shrink_case *c, mllp, shrink_after_big_frame_keeps_trailer)
+ParameterizedTest(struct shrink_case *c, mllp,
+    shrink_after_big_frame_keeps_trailer)
 {
 	struct mllp_framer *f = mllp_framer_new(1 << 20);
 	char *big = pattern(c->size), *stream;
@@ -953,13 +959,18 @@ struct sniff_case {
 	enum mllp_sniff want;
 };
 
-#define SNIFF(name, b, want) { name, b, sizeof(b) - 1, want }
+#define SNIFF(name, b, want) \
+	{ \
+		name, b, sizeof(b) - 1, want \
+	}
 static struct sniff_case sniff_cases[] = {
 	SNIFF("nothing yet", "", MLLP_SNIFF_MORE),
 	SNIFF("0x16 alone", "\x16", MLLP_SNIFF_MORE),
 	SNIFF("0x16 0x03", "\x16\x03", MLLP_SNIFF_MORE),
-	SNIFF("ClientHello TLS 1.0 record", "\x16\x03\x01\x02\x00\x01", MLLP_SNIFF_TLS),
-	SNIFF("ClientHello TLS 1.2 record", "\x16\x03\x03\x00\x40", MLLP_SNIFF_TLS),
+	SNIFF("ClientHello TLS 1.0 record", "\x16\x03\x01\x02\x00\x01",
+	    MLLP_SNIFF_TLS),
+	SNIFF("ClientHello TLS 1.2 record", "\x16\x03\x03\x00\x40",
+	    MLLP_SNIFF_TLS),
 	SNIFF("MLLP frame", SB "MSH|^~\\&|", MLLP_SNIFF_OTHER),
 	SNIFF("junk then frame", "\0\0" SB "MSH", MLLP_SNIFF_OTHER),
 	SNIFF("0x16 then text", "\x16MSH", MLLP_SNIFF_OTHER),

@@ -69,8 +69,7 @@ big_adds(struct big *b, const char *s)
 	big_add(b, s, strlen(s));
 }
 
-static void
-big_printf(struct big *b, const char *fmt, ...)
+static void big_printf(struct big *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void
@@ -138,7 +137,8 @@ obs_line(struct big *b, const struct oru_obs *x)
 	hl7_dtm_iso(&x->observed_at, iso);
 	big_printf(b, " t=%s(%s) c=", iso,
 	    oru_time_source_name(x->time_source) ?
-	    oru_time_source_name(x->time_source) : "none");
+		oru_time_source_name(x->time_source) :
+		"none");
 	big_str(b, x->comment);
 }
 
@@ -240,14 +240,16 @@ Test(oru, cbc_fixture_lf)
 	expect_str(O.orders[0].placer, "PL88412", "OBR-2");
 	expect_str(O.orders[0].filler, "FL20261120-0037", "OBR-3");
 	expect_str(O.orders[0].code, "58410-2", "OBR-4.1");
-	expect_str(O.orders[0].text, "CBC panel - Blood by Automated count", "OBR-4.2");
+	expect_str(O.orders[0].text, "CBC panel - Blood by Automated count",
+	    "OBR-4.2");
 	expect_str(O.orders[0].coding_system, "LN", "OBR-4.3");
 	hl7_dtm_iso(&O.orders[0].obr7, iso);
 	cr_expect_str_eq(iso, "2026-11-20T07:15:00+08:00");
 	cr_expect_eq(O.obs[5].order, 0);
 	cr_expect_eq(O.obs[5].seg, 12);
 	expect_str(O.obs[5].set_id, "6", "OBX-1");
-	expect_str(O.obs[1].text, "Hemoglobin [Mass/volume] in Blood", "OBX-3.2");
+	expect_str(O.obs[1].text, "Hemoglobin [Mass/volume] in Blood",
+	    "OBX-3.2");
 	expect_str(O.obs[1].coding_system, "LN", "OBX-3.3");
 	expect_dump(CBC_DUMP, "oru_cbc_lf.hl7");
 	free(buf);
@@ -265,7 +267,7 @@ Test(oru, line_endings_same_extraction)
 	for (k = 0; k < NELEM(styles); k++) {
 		memset(&b, 0, sizeof(b));
 		if (k == 3)
-			big_adds(&b, "\r\n\r\n");	/* and blank lines first */
+			big_adds(&b, "\r\n\r\n"); /* and blank lines first */
 		for (i = 0; i < len; i++) {
 			if (lf[i] == '\n')
 				big_adds(&b, styles[k]);
@@ -343,7 +345,8 @@ Test(oru, sn_values_fixture)
 	size_t len;
 	char *buf = test_load("oru_sn_values.hl7", &len);
 
-	cr_assert_not_null(strstr(buf, "\r\n\r\n"), "fixture keeps its blank line");
+	cr_assert_not_null(strstr(buf, "\r\n\r\n"),
+	    "fixture keeps its blank line");
 	extract(buf, len, NULL);
 	expect_dump(want, "oru_sn_values.hl7");
 	free(buf);
@@ -358,7 +361,8 @@ Test(oru, latin1_fixture)
 	size_t len;
 	char *buf = test_load("oru_latin1.hl7", &len);
 
-	cr_assert_not_null(memchr(buf, '\xf6', len), "fixture holds a raw 0xF6");
+	cr_assert_not_null(memchr(buf, '\xf6', len),
+	    "fixture holds a raw 0xF6");
 	extract(buf, len, NULL);
 	expect_str(O.charset, "8859/1", "MSH-18");
 	cr_expect_eq(M.charset, HL7_CS_LATIN1);
@@ -369,7 +373,8 @@ Test(oru, latin1_fixture)
 /* Split a batch file into its messages (test-local: not the splitter). */
 Test(oru, batch_fixture)
 {
-	static const char *const ids[] = { "LIS20261123000001", "LIS20261123000002" };
+	static const char *const ids[] = { "LIS20261123000001",
+		"LIS20261123000002" };
 	static const char *const want[] = {
 		"P 00480217 MR ZJU1H\n"
 		"  1742-6/ NM 47 '47' u=U/L r=9-50 f=N s=F t=2026-11-23T01:45:00+08:00(obx14) c=\n",
@@ -386,12 +391,13 @@ Test(oru, batch_fixture)
 
 	memset(msgs, 0, sizeof(msgs));
 	for (line = strtok_r(buf, "\r\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\r\n", &save)) {
+	     line = strtok_r(NULL, "\r\n", &save)) {
 		if (strncmp(line, "MSH", 3) == 0) {
 			cr_assert_lt(n, NELEM(msgs));
 			n++;
 		} else if (strncmp(line, "FHS", 3) == 0 ||
-		    strncmp(line, "BHS", 3) == 0 || strncmp(line, "BTS", 3) == 0 ||
+		    strncmp(line, "BHS", 3) == 0 ||
+		    strncmp(line, "BTS", 3) == 0 ||
 		    strncmp(line, "FTS", 3) == 0)
 			continue;
 		cr_assert_gt(n, 0, "segment before the first MSH");
@@ -412,10 +418,11 @@ Test(oru, batch_fixture)
 /* OBX-3, values, comparators                                          */
 
 /* PID and OBR of one patient's chemistry order, to follow any MSH. */
-#define HDR_TAIL_PID "PID|1||123456^^^HOSP^MR||DOE^JANE\r" \
+#define HDR_TAIL_PID \
+	"PID|1||123456^^^HOSP^MR||DOE^JANE\r" \
 	"OBR|1|ORD1|FIL1|24323-8^Comprehensive metabolic panel^LN|||20261120070000+0800\r"
-#define HDR "MSH|^~\\&|LIS|MAINLAB|LABWATCH|ONC|20261120073500+0800||ORU^R01^ORU_R01|V1|P|2.5.1\r" \
-	HDR_TAIL_PID
+#define HDR \
+	"MSH|^~\\&|LIS|MAINLAB|LABWATCH|ONC|20261120073500+0800||ORU^R01^ORU_R01|V1|P|2.5.1\r" HDR_TAIL_PID
 
 Test(oru, obx3_codes)
 {
@@ -423,14 +430,19 @@ Test(oru, obx3_codes)
 		const char *obx3;
 		const char *code, *text, *sys, *alt, *alt_text, *alt_sys;
 	} cases[] = {
-		{ "ALT^ALT SGPT^L^1742-6^ALT^LN", "ALT", "ALT SGPT", "L", "1742-6", "ALT", "LN" },
+		{ "ALT^ALT SGPT^L^1742-6^ALT^LN", "ALT", "ALT SGPT", "L",
+		    "1742-6", "ALT", "LN" },
 		{ "1742-6^ALT^LN", "1742-6", "ALT", "LN", "", "", "" },
-		{ "1742-6^ALT^LN^ALT^ALT SGPT^99LAB", "1742-6", "ALT", "LN", "ALT", "ALT SGPT", "99LAB" },
+		{ "1742-6^ALT^LN^ALT^ALT SGPT^99LAB", "1742-6", "ALT", "LN",
+		    "ALT", "ALT SGPT", "99LAB" },
 		{ "^^^1742-6^ALT^LN", "", "", "", "1742-6", "ALT", "LN" },
-		{ "HGB^Hb \\T\\ Hct^L^718-7^Hemoglobin^LN", "HGB", "Hb & Hct", "L", "718-7", "Hemoglobin", "LN" },
+		{ "HGB^Hb \\T\\ Hct^L^718-7^Hemoglobin^LN", "HGB", "Hb & Hct",
+		    "L", "718-7", "Hemoglobin", "LN" },
 		/* CWE 2.5.1+: version ids and original text after component 6. */
-		{ "GLU^Glucose^L^2345-7^Glucose^LN^1.0^2.73^Glucose fasting", "GLU", "Glucose", "L", "2345-7", "Glucose", "LN" },
-		{ "777-3^Platelets^LN~PLT^Platelets^L", "777-3", "Platelets", "LN", "", "", "" },
+		{ "GLU^Glucose^L^2345-7^Glucose^LN^1.0^2.73^Glucose fasting",
+		    "GLU", "Glucose", "L", "2345-7", "Glucose", "LN" },
+		{ "777-3^Platelets^LN~PLT^Platelets^L", "777-3", "Platelets",
+		    "LN", "", "", "" },
 		{ "WBC", "WBC", "", "", "", "", "" },
 		{ "", "", "", "", "", "", "" },
 	};
@@ -448,7 +460,8 @@ Test(oru, obx3_codes)
 		expect_str(O.obs[0].coding_system, cases[i].sys, cases[i].obx3);
 		expect_str(O.obs[0].alt_code, cases[i].alt, cases[i].obx3);
 		expect_str(O.obs[0].alt_text, cases[i].alt_text, cases[i].obx3);
-		expect_str(O.obs[0].alt_system, cases[i].alt_sys, cases[i].obx3);
+		expect_str(O.obs[0].alt_system, cases[i].alt_sys,
+		    cases[i].obx3);
 	}
 }
 
@@ -506,9 +519,12 @@ static const struct val_case val_cases[] = {
 	{ "ST", "1.5-2.0", ORU_VALUE_TEXT, 0, "", "1.5-2.0" },
 	{ "ST", "12.5 mg/dL", ORU_VALUE_TEXT, 0, "", "12.5 mg/dL" },
 	{ "ST", "<0.1^x", ORU_VALUE_TEXT, 0, "", "<0.1^x" },
-	{ "ST", "Hemolysed\\.br\\see comment", ORU_VALUE_TEXT, 0, "", "Hemolysed\nsee comment" },
-	{ "TX", "line one~line two", ORU_VALUE_TEXT, 0, "", "line one\nline two" },
-	{ "FT", "\\H\\Critical\\N\\ result", ORU_VALUE_TEXT, 0, "", "Critical result" },
+	{ "ST", "Hemolysed\\.br\\see comment", ORU_VALUE_TEXT, 0, "",
+	    "Hemolysed\nsee comment" },
+	{ "TX", "line one~line two", ORU_VALUE_TEXT, 0, "",
+	    "line one\nline two" },
+	{ "FT", "\\H\\Critical\\N\\ result", ORU_VALUE_TEXT, 0, "",
+	    "Critical result" },
 	{ "ST", "", ORU_VALUE_NONE, 0, "", "" },
 	/* Coded values: the text, else the code. */
 	{ "CWE", "260385009^Negative^SCT", ORU_VALUE_TEXT, 0, "", "Negative" },
@@ -531,13 +547,15 @@ Test(oru, values_and_comparators)
 		    c->obx5);
 		extract(msg, (size_t)n, NULL);
 		cr_assert_eq(O.nobs, 1);
-		snprintf(what, sizeof(what), "case %zu %s \"%s\"", i, c->vt, c->obx5);
+		snprintf(what, sizeof(what), "case %zu %s \"%s\"", i, c->vt,
+		    c->obx5);
 		cr_expect_eq(O.obs[0].kind, c->kind, "%s: kind %d", what,
 		    (int)O.obs[0].kind);
 		if (c->kind == ORU_VALUE_NUMBER)
-			cr_expect(O.obs[0].number == c->number, "%s: %.17g", what,
-			    O.obs[0].number);
-		cr_expect_str_eq(O.obs[0].comparator, c->cmp, "%s: comparator", what);
+			cr_expect(O.obs[0].number == c->number, "%s: %.17g",
+			    what, O.obs[0].number);
+		cr_expect_str_eq(O.obs[0].comparator, c->cmp, "%s: comparator",
+		    what);
 		expect_str(O.obs[0].value_text, c->text, what);
 		expect_str(O.obs[0].units, "U/L", what);
 	}
@@ -549,7 +567,8 @@ Test(oru, values_and_comparators)
  */
 Test(oru, sn_comparator_cleared_when_not_a_number)
 {
-	static const char *const bad[] = { "<^abc", ">^1e400", "<=^1,5", "<<^5" };
+	static const char *const bad[] = { "<^abc", ">^1e400", "<=^1,5",
+		"<<^5" };
 	char msg[512], cmp[3];
 	double num = 42;
 	size_t i;
@@ -561,12 +580,14 @@ Test(oru, sn_comparator_cleared_when_not_a_number)
 		extract(msg, (size_t)n, NULL);
 		cr_assert_eq(O.nobs, 1);
 		cr_expect_eq(O.obs[0].kind, ORU_VALUE_TEXT, "\"%s\"", bad[i]);
-		cr_expect_str_eq(O.obs[0].comparator, "", "\"%s\": comparator kept",
-		    bad[i]);
+		cr_expect_str_eq(O.obs[0].comparator, "",
+		    "\"%s\": comparator kept", bad[i]);
 		seg = hl7_find_seg(&M, "OBX", 0);
 		memcpy(cmp, "?", 2);
-		cr_expect_eq(oru_read_number(&M, hl7_get(&M, (uint32_t)seg, 5, 1, 0, 0),
-		    "SN", 2, &num, cmp), -1);
+		cr_expect_eq(oru_read_number(&M,
+				 hl7_get(&M, (uint32_t)seg, 5, 1, 0, 0), "SN",
+				 2, &num, cmp),
+		    -1);
 		cr_expect_str_eq(cmp, "", "\"%s\": oru_read_number comparator",
 		    bad[i]);
 	}
@@ -597,8 +618,8 @@ Test(oru, read_number_direct)
 		cr_assert_eq(hl7_parse(&M, msg, (size_t)n, NULL), 0);
 		num = -1;
 		memcpy(cmp, "?", 2);
-		rc = oru_read_number(&M, hl7_get(&M, 3, 3, 1, 0, 0), cases[i].vt,
-		    strlen(cases[i].vt), &num, cmp);
+		rc = oru_read_number(&M, hl7_get(&M, 3, 3, 1, 0, 0),
+		    cases[i].vt, strlen(cases[i].vt), &num, cmp);
 		cr_expect_eq(rc, cases[i].rc, "case %zu", i);
 		cr_expect_str_eq(cmp, cases[i].cmp, "case %zu", i);
 		if (rc == 0)
@@ -614,7 +635,8 @@ Test(oru, units_range_flags_status)
 	} cases[] = {
 		{ "mg/dL", "0.1-1.2", "H", "F", "mg/dL", "H" },
 		{ "^mg/dL", "10 - 40", "L", "C", "mg/dL", "L" },
-		{ "mg/dL^milligram per deciliter^UCUM", "<40", "H~A", "P", "mg/dL", "H~A" },
+		{ "mg/dL^milligram per deciliter^UCUM", "<40", "H~A", "P",
+		    "mg/dL", "H~A" },
 		{ "^^UCUM", ">60", "LL~A~N", "F", "", "LL~A~N" },
 		{ "10*9/L", "0 to 0.3", "", "", "10*9/L", "" },
 		{ "", "", "<", "D", "", "<" },
@@ -627,13 +649,15 @@ Test(oru, units_range_flags_status)
 	for (i = 0; i < NELEM(cases); i++) {
 		n = snprintf(msg, sizeof(msg),
 		    HDR "OBX|1|NM|1742-6^ALT^LN||88|%s|%s|%s|||%s\r",
-		    cases[i].units, cases[i].range, cases[i].flags, cases[i].status);
+		    cases[i].units, cases[i].range, cases[i].flags,
+		    cases[i].status);
 		extract(msg, (size_t)n, NULL);
 		cr_assert_eq(O.nobs, 1);
 		snprintf(what, sizeof(what), "case %zu", i);
 		expect_str(O.obs[0].units, cases[i].want_units, what);
 		/* OBX-7 is one range; its first repetition when a sender repeats. */
-		expect_str(O.obs[0].ref_range, i == 6 ? "3.5-5.0" : cases[i].range, what);
+		expect_str(O.obs[0].ref_range,
+		    i == 6 ? "3.5-5.0" : cases[i].range, what);
 		expect_str(O.obs[0].flags, cases[i].want_flags, what);
 		expect_str(O.obs[0].status, cases[i].status, what);
 	}
@@ -650,8 +674,8 @@ Test(oru, observation_time)
 		const char *iso;
 		enum oru_time_source src;
 	} cases[] = {
-		{ "20261120090000", "20261120060000", "20261120073000+0800", true,
-		    "2026-11-20T07:30:00+08:00", ORU_TIME_OBX14 },
+		{ "20261120090000", "20261120060000", "20261120073000+0800",
+		    true, "2026-11-20T07:30:00+08:00", ORU_TIME_OBX14 },
 		{ "20261120090000", "202611200730", "", true,
 		    "2026-11-20T07:30:00", ORU_TIME_OBR7 },
 		{ "20261120090000-0500", "", "", true,
@@ -664,14 +688,14 @@ Test(oru, observation_time)
 		/* An OBX-14 that is not a DTM: the next source. */
 		{ "20261120090000", "20261120060000", "20261320", true,
 		    "2026-11-20T06:00:00", ORU_TIME_OBR7 },
-		{ "20261120090000", "2026112", "", true,
-		    "2026-11-20T09:00:00", ORU_TIME_MSH7 },
+		{ "20261120090000", "2026112", "", true, "2026-11-20T09:00:00",
+		    ORU_TIME_MSH7 },
 		/* v2.3 TS with its degree-of-precision component. */
 		{ "20261120090000", "", "202611200730^M", true,
 		    "2026-11-20T07:30:00", ORU_TIME_OBX14 },
 		/* No OBR at all: OBX-14, else MSH-7. */
-		{ "20261120090000", "", "", false,
-		    "2026-11-20T09:00:00", ORU_TIME_MSH7 },
+		{ "20261120090000", "", "", false, "2026-11-20T09:00:00",
+		    ORU_TIME_MSH7 },
 		{ "20261120090000", "", "202611200745", false,
 		    "2026-11-20T07:45:00", ORU_TIME_OBX14 },
 	};
@@ -692,8 +716,8 @@ Test(oru, observation_time)
 		cr_assert_eq(O.nobs, 1);
 		hl7_dtm_iso(&O.obs[0].observed_at, iso);
 		cr_expect_str_eq(iso, cases[i].iso, "case %zu: %s", i, iso);
-		cr_expect_eq(O.obs[0].time_source, cases[i].src, "case %zu: source %d",
-		    i, (int)O.obs[0].time_source);
+		cr_expect_eq(O.obs[0].time_source, cases[i].src,
+		    "case %zu: source %d", i, (int)O.obs[0].time_source);
 		cr_expect_eq(O.obs[0].order, cases[i].with_obr ? 0 : UINT32_MAX,
 		    "case %zu", i);
 	}
@@ -718,9 +742,12 @@ Test(oru, observation_time_per_obx)
 	    "OBR|2|||Y\r"
 	    "OBX|1|NM|F||6||||||F\r";
 	static const char *const want[] = {
-		"2026-11-20T07:30:00+08:00", "2026-11-20T07:30:00+08:00",
-		"2026-11-20T07:45:00+08:00", "2026-11-20T06:00:00+08:00",
-		"2026-11-20T07:30:00+08:00", "2026-11-20T09:00:00+08:00",
+		"2026-11-20T07:30:00+08:00",
+		"2026-11-20T07:30:00+08:00",
+		"2026-11-20T07:45:00+08:00",
+		"2026-11-20T06:00:00+08:00",
+		"2026-11-20T07:30:00+08:00",
+		"2026-11-20T09:00:00+08:00",
 	};
 	char iso[40];
 	size_t i;
@@ -744,15 +771,21 @@ Test(oru, patient_id)
 		const char *pid3, *id_type;
 		const char *id, *type, *auth;
 	} cases[] = {
-		{ "123456^^^HOSP^MR~987^^^NAT^NI", NULL, "123456", "MR", "HOSP" },
-		{ "987^^^NAT^NI~123456^^^HOSP^MR", NULL, "123456", "MR", "HOSP" },
+		{ "123456^^^HOSP^MR~987^^^NAT^NI", NULL, "123456", "MR",
+		    "HOSP" },
+		{ "987^^^NAT^NI~123456^^^HOSP^MR", NULL, "123456", "MR",
+		    "HOSP" },
 		{ "987^^^NAT^NI~555^^^HOSP^PI", NULL, "987", "NI", "NAT" },
 		{ "123456^^^HOSP^MR~987^^^NAT^NI", "NI", "987", "NI", "NAT" },
-		{ "123456^^^HOSP^MR~987^^^NAT^NI", "MR", "123456", "MR", "HOSP" },
-		{ "123456^^^HOSP^MR~987^^^NAT^NI", "PT", "123456", "MR", "HOSP" },
+		{ "123456^^^HOSP^MR~987^^^NAT^NI", "MR", "123456", "MR",
+		    "HOSP" },
+		{ "123456^^^HOSP^MR~987^^^NAT^NI", "PT", "123456", "MR",
+		    "HOSP" },
 		{ "555^^^H^PI~777^^^H^MR~888^^^H^MR", NULL, "777", "MR", "H" },
-		{ "123456^^^HOSP&2.16.840.1.113883.3.72&ISO^MR", NULL, "123456", "MR", "HOSP" },
-		{ "123456^4^M10^HOSP^MR^ONCWARD", NULL, "123456", "MR", "HOSP" },
+		{ "123456^^^HOSP&2.16.840.1.113883.3.72&ISO^MR", NULL, "123456",
+		    "MR", "HOSP" },
+		{ "123456^4^M10^HOSP^MR^ONCWARD", NULL, "123456", "MR",
+		    "HOSP" },
 		{ "123456", NULL, "123456", "", "" },
 		{ "~123^^^H^MR", NULL, "123", "MR", "H" },
 		{ "123^^^H^mr", NULL, "123", "mr", "H" },
@@ -769,10 +802,12 @@ Test(oru, patient_id)
 		    "MSH|^~\\&|LIS|LAB|LW|ONC|20261120090000||ORU^R01|I%zu|P|2.5.1\r"
 		    "PID|1||%s||DOE^JANE\r"
 		    "OBR|1|||X\r"
-		    "OBX|1|NM|X||5||||||F\r", i, cases[i].pid3);
+		    "OBX|1|NM|X||5||||||F\r",
+		    i, cases[i].pid3);
 		opts.id_type = cases[i].id_type;
 		extract(msg, (size_t)n, &opts);
-		snprintf(what, sizeof(what), "case %zu \"%s\" %s", i, cases[i].pid3,
+		snprintf(what, sizeof(what), "case %zu \"%s\" %s", i,
+		    cases[i].pid3,
 		    cases[i].id_type ? cases[i].id_type : "default");
 		cr_assert_eq(O.npatients, 1, "%s", what);
 		expect_str(O.patients[0].id, cases[i].id, what);
@@ -812,8 +847,12 @@ Test(oru, nte_comments)
 	    "NTE|1|L|second patient's note\r"
 	    "OBX|1|NM|F||6||||||F\r";
 	static const char *const want[] = {
-		"first line\nsecond line", "", "with\nbreak\nand a repetition",
-		"after an empty one", "a\n\nb | c", "",
+		"first line\nsecond line",
+		"",
+		"with\nbreak\nand a repetition",
+		"after an empty one",
+		"a\n\nb | c",
+		"",
 	};
 	size_t i;
 
@@ -840,37 +879,51 @@ struct hdr_case {
 ParameterizedTestParameters(oru, header_errors)
 {
 	static struct hdr_case cases[] = {
-		{ "MSH-9 empty", "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000|||C1|P|2.5.1\r",
+		{ "MSH-9 empty",
+		    "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000|||C1|P|2.5.1\r",
 		    101, "MSH-9 message type missing", 9 },
-		{ "MSH-9.1 empty", "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||^R01|C1|P|2.5.1\r",
+		{ "MSH-9.1 empty",
+		    "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||^R01|C1|P|2.5.1\r",
 		    101, "MSH-9 message type missing", 9 },
-		{ "MSH cut after MSH-2", "MSH|^~",
-		    101, "MSH-9 message type missing", 9 },
-		{ "MSH-2 only", "MSH|^~\\&\rPID|1\r",
-		    101, "MSH-9 message type missing", 9 },
-		{ "MSH-9 and MSH-10 empty", "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||||P|2.5.1\r",
-		    101, "MSH-9 message type missing", 9 },
-		{ "MSH-10 empty", "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||ORU^R01||P|2.5.1\r",
+		{ "MSH cut after MSH-2", "MSH|^~", 101,
+		    "MSH-9 message type missing", 9 },
+		{ "MSH-2 only", "MSH|^~\\&\rPID|1\r", 101,
+		    "MSH-9 message type missing", 9 },
+		{ "MSH-9 and MSH-10 empty",
+		    "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||||P|2.5.1\r", 101,
+		    "MSH-9 message type missing", 9 },
+		{ "MSH-10 empty",
+		    "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||ORU^R01||P|2.5.1\r",
 		    101, "MSH-10 message control id missing", 10 },
-		{ "MSH-10 absent", "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||ORU^R01\r",
-		    101, "MSH-10 message control id missing", 10 },
-		{ "MSH-12 empty", "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||ORU^R01|C1|P|\r",
+		{ "MSH-10 absent",
+		    "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||ORU^R01\r", 101,
+		    "MSH-10 message control id missing", 10 },
+		{ "MSH-12 empty",
+		    "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||ORU^R01|C1|P|\r",
 		    101, "MSH-12 version id missing", 12 },
-		{ "MSH-12 absent", "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||ORU^R01|C1|P\r",
+		{ "MSH-12 absent",
+		    "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||ORU^R01|C1|P\r",
 		    101, "MSH-12 version id missing", 12 },
-		{ "MSH-12 absent, no MSH-11", "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||ORU^R01|C1\r",
+		{ "MSH-12 absent, no MSH-11",
+		    "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||ORU^R01|C1\r",
 		    101, "MSH-12 version id missing", 12 },
-		{ "version 2.1", "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||ORU^R01|C1|P|2.1\r",
+		{ "version 2.1",
+		    "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||ORU^R01|C1|P|2.1\r",
 		    203, "MSH-12 version not supported (2.2 to 2.8.2)", 12 },
-		{ "version 3.0", "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||ORU^R01|C1|P|3.0\r",
+		{ "version 3.0",
+		    "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||ORU^R01|C1|P|3.0\r",
 		    203, "MSH-12 version not supported (2.2 to 2.8.2)", 12 },
-		{ "version 2.9", "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||ORU^R01|C1|P|2.9\r",
+		{ "version 2.9",
+		    "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||ORU^R01|C1|P|2.9\r",
 		    203, "MSH-12 version not supported (2.2 to 2.8.2)", 12 },
-		{ "version 2.5.2", "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||ORU^R01|C1|P|2.5.2\r",
+		{ "version 2.5.2",
+		    "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||ORU^R01|C1|P|2.5.2\r",
 		    203, "MSH-12 version not supported (2.2 to 2.8.2)", 12 },
-		{ "version 2", "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||ORU^R01|C1|P|2\r",
+		{ "version 2",
+		    "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||ORU^R01|C1|P|2\r",
 		    203, "MSH-12 version not supported (2.2 to 2.8.2)", 12 },
-		{ "version v2.5", "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||ORU^R01|C1|P|v2.5\r",
+		{ "version v2.5",
+		    "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||ORU^R01|C1|P|v2.5\r",
 		    203, "MSH-12 version not supported (2.2 to 2.8.2)", 12 },
 	};
 
@@ -882,10 +935,12 @@ ParameterizedTest(struct hdr_case *c, oru, header_errors)
 	cr_assert_eq(hl7_parse(&M, c->msg, strlen(c->msg), NULL), 0, "%s: %s",
 	    c->name, M.err.reason ? M.err.reason : "?");
 	cr_assert_eq(oru_extract(&O, &M, NULL), -1, "%s: extracted", c->name);
-	cr_expect_eq((int)M.err.code, c->code, "%s: code %d", c->name, (int)M.err.code);
+	cr_expect_eq((int)M.err.code, c->code, "%s: code %d", c->name,
+	    (int)M.err.code);
 	cr_assert_not_null(M.err.reason);
 	cr_expect_str_eq(M.err.reason, c->reason, "%s", c->name);
-	cr_expect_eq(M.err.field, c->field, "%s: field %u", c->name, M.err.field);
+	cr_expect_eq(M.err.field, c->field, "%s: field %u", c->name,
+	    M.err.field);
 	cr_expect_str_eq(M.err.seg_id, "MSH", "%s", c->name);
 	cr_expect_eq(M.err.seg_seq, 1, "%s", c->name);
 	cr_expect_eq(M.err.offset, 0, "%s: offset %zu", c->name, M.err.offset);
@@ -904,8 +959,9 @@ Test(oru, versions_supported)
 
 	for (i = 0; i < NELEM(versions); i++) {
 		n = snprintf(msg, sizeof(msg),
-		    "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||ORU^R01|C%zu|P|%s\r"
-		    HDR_TAIL_PID "OBX|1|NM|X||5||||||F\r", i, versions[i]);
+		    "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||ORU^R01|C%zu|P|%s\r" HDR_TAIL_PID
+		    "OBX|1|NM|X||5||||||F\r",
+		    i, versions[i]);
 		extract(msg, (size_t)n, NULL);
 		cr_expect_eq(O.nobs, 1, "version %s", versions[i]);
 	}
@@ -919,7 +975,8 @@ Test(oru, message_types)
 	} cases[] = {
 		{ "ORU^R01^ORU_R01", "ORU^R01", true },
 		{ "ORU^R01", "ORU^R01", true },
-		{ "ORU^R30^ORU_R30", "ORU^R30", false },	/* point of care: ignored */
+		{ "ORU^R30^ORU_R30", "ORU^R30",
+		    false }, /* point of care: ignored */
 		{ "ORU^R31", "ORU^R31", false },
 		{ "ORU^R32", "ORU^R32", false },
 		{ "ORU", "ORU", true },
@@ -935,13 +992,16 @@ Test(oru, message_types)
 
 	for (i = 0; i < NELEM(cases); i++) {
 		n = snprintf(msg, sizeof(msg),
-		    "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||%s|C%zu|P|2.5.1\r"
-		    HDR_TAIL_PID "OBX|1|NM|X||5||||||F\r", cases[i].msh9, i);
+		    "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||%s|C%zu|P|2.5.1\r" HDR_TAIL_PID
+		    "OBX|1|NM|X||5||||||F\r",
+		    cases[i].msh9, i);
 		extract(msg, (size_t)n, NULL);
 		cr_expect_str_eq(O.type, cases[i].type, "%s", cases[i].msh9);
 		cr_expect_eq(O.is_oru, cases[i].is_oru, "%s", cases[i].msh9);
-		cr_expect_eq(O.nobs, cases[i].is_oru ? 1 : 0, "%s", cases[i].msh9);
-		cr_expect_eq(O.npatients, cases[i].is_oru ? 1 : 0, "%s", cases[i].msh9);
+		cr_expect_eq(O.nobs, cases[i].is_oru ? 1 : 0, "%s",
+		    cases[i].msh9);
+		cr_expect_eq(O.npatients, cases[i].is_oru ? 1 : 0, "%s",
+		    cases[i].msh9);
 	}
 }
 
@@ -1012,7 +1072,10 @@ Test(oru, reuse_across_messages)
 	cr_expect_eq(O.nobs, 0);
 	cr_expect_eq(O.npatients, 0);
 	cr_expect_not(O.is_oru);
-	cr_assert_eq(hl7_parse(&M, LIT("MSH|^~\\&|X|Y|Z|W|20261120||ORU^R01||P|2.5.1\r"), NULL), 0);
+	cr_assert_eq(hl7_parse(&M,
+			 LIT("MSH|^~\\&|X|Y|Z|W|20261120||ORU^R01||P|2.5.1\r"),
+			 NULL),
+	    0);
 	cr_expect_eq(oru_extract(&O, &M, NULL), -1);
 	extract(cbc, len, NULL);
 	expect_dump(CBC_DUMP, "after other messages");
@@ -1027,7 +1090,8 @@ Test(oru, reuse_across_messages)
 Test(oru, mutated_fixtures, .timeout = 120)
 {
 	static const char *const files[] = { "oru_cbc_lf.hl7",
-		"oru_multi_patient.hl7", "oru_latin1.hl7", "oru_sn_values.hl7" };
+		"oru_multi_patient.hl7", "oru_latin1.hl7",
+		"oru_sn_values.hl7" };
 	static const char pool[] = "|^~\\&#\r\n0123456789.<>=-+ \xf6\xa4";
 	uint64_t x = 4933669;
 	size_t f, k, j, len, pos;
@@ -1043,7 +1107,8 @@ Test(oru, mutated_fixtures, .timeout = 120)
 		for (k = 0; k < 5000; k++) {
 			memcpy(buf, orig, len);
 			for (j = 0; j < 1 + k % 4; j++) {
-				x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+				x = x * 6364136223846793005ULL +
+				    1442695040888963407ULL;
 				pos = (size_t)(x >> 33) % len;
 				buf[pos] = pool[(x >> 20) % (sizeof(pool) - 1)];
 			}
@@ -1054,20 +1119,26 @@ Test(oru, mutated_fixtures, .timeout = 120)
 				continue;
 			for (i = 0; i < O.nobs; i++) {
 				const struct oru_obs *ob = &O.obs[i];
-				const struct hl7_str s[] = { ob->code, ob->alt_code,
-					ob->value_text, ob->units, ob->ref_range,
-					ob->flags, ob->status, ob->comment };
+				const struct hl7_str s[] = { ob->code,
+					ob->alt_code, ob->value_text, ob->units,
+					ob->ref_range, ob->flags, ob->status,
+					ob->comment };
 
 				for (j = 0; j < NELEM(s); j++)
 					if (s[j].len > 0)
-						sum += (unsigned char)s[j].p[0] +
-						    (unsigned char)s[j].p[s[j].len - 1];
+						sum += (unsigned char)s[j]
+							   .p[0] +
+						    (unsigned char)s[j]
+							.p[s[j].len - 1];
 				cr_assert(ob->kind != ORU_VALUE_NUMBER ||
-				    ob->number == ob->number, "NaN read as a number");
-				cr_assert(ob->order == UINT32_MAX || ob->order < O.norders);
+					ob->number == ob->number,
+				    "NaN read as a number");
+				cr_assert(ob->order == UINT32_MAX ||
+				    ob->order < O.norders);
 			}
 			for (i = 0; i < O.npatients; i++)
-				cr_assert_leq(O.patients[i].first_obs + O.patients[i].nobs,
+				cr_assert_leq(O.patients[i].first_obs +
+					O.patients[i].nobs,
 				    O.nobs);
 		}
 		free(buf);
@@ -1112,7 +1183,8 @@ Test(oru, hundred_thousand_obx, .timeout = 60)
 
 	big_adds(&b, HDR);
 	for (i = 0; i < 100000; i++)
-		big_printf(&b, "OBX|%u|NM|1742-6^ALT^LN||%u.5|U/L|7-56|%s|||F|||20261120%02u%02u00+0800\r",
+		big_printf(&b,
+		    "OBX|%u|NM|1742-6^ALT^LN||%u.5|U/L|7-56|%s|||F|||20261120%02u%02u00+0800\r",
 		    i + 1, i % 1000, i % 2 ? "H" : "", (i / 60) % 24, i % 60);
 	extract(b.p, b.len, NULL);
 	cr_assert_eq(O.nobs, 100000);
@@ -1201,16 +1273,18 @@ Test(oru, many_nte_lines_bounded, .timeout = 5)
 	uint32_t i;
 
 	limit_memory();
-	big_adds(&b, HDR "OBX|1|FT|11529-5^Surgical path report^LN||see notes||||||F\r");
+	big_adds(&b,
+	    HDR "OBX|1|FT|11529-5^Surgical path report^LN||see notes||||||F\r");
 	for (i = 0; i < 20000; i++)
-		big_printf(&b, "NTE|%u|L|Report line %05u of the pathology report.\r",
+		big_printf(&b,
+		    "NTE|%u|L|Report line %05u of the pathology report.\r",
 		    i + 1, i);
 	extract(b.p, b.len, NULL);
 	cr_assert_eq(O.nobs, 1);
 	cr_expect_eq(O.obs[0].comment.len, 20000 * (strlen(last) + 1) - 1);
 	cr_expect(O.obs[0].comment.len >= strlen(last) &&
 	    memcmp(O.obs[0].comment.p + O.obs[0].comment.len - strlen(last),
-	    last, strlen(last)) == 0);
+		last, strlen(last)) == 0);
 	free(b.p);
 }
 
@@ -1219,7 +1293,8 @@ Test(oru, many_patient_id_repetitions_bounded, .timeout = 5)
 	struct big b = { 0 };
 	uint32_t i;
 
-	big_adds(&b, "MSH|^~\\&|LIS|LAB|LW|ONC|20261120090000||ORU^R01|PR|P|2.5.1\rPID|1||");
+	big_adds(&b,
+	    "MSH|^~\\&|LIS|LAB|LW|ONC|20261120090000||ORU^R01|PR|P|2.5.1\rPID|1||");
 	for (i = 0; i < 100000; i++)
 		big_printf(&b, "%u^^^H^PI~", i);
 	big_adds(&b, "42^^^H^MR||DOE^JANE\rOBX|1|NM|X||5\r");
@@ -1241,9 +1316,9 @@ Test(oru, result_key)
 		const char *obr, *obx, *want;
 	} cases[] = {
 		{ "OBR|1|PL1|FI1|24323-8^CMP^LN\r",
-		  "OBX|1|NM|1742-6^ALT^LN|2|30|U/L\r", "FI1|1742-6|2" },
+		    "OBX|1|NM|1742-6^ALT^LN|2|30|U/L\r", "FI1|1742-6|2" },
 		{ "OBR|1|PL1||24323-8^CMP^LN\r",
-		  "OBX|1|NM|1742-6^ALT^LN||30|U/L\r", "PL1|1742-6|" },
+		    "OBX|1|NM|1742-6^ALT^LN||30|U/L\r", "PL1|1742-6|" },
 		{ NULL, "OBX|1|NM|1742-6^ALT^LN||30|U/L\r", "|1742-6|" },
 	};
 	char msg[2048], key[1600];
@@ -1254,8 +1329,8 @@ Test(oru, result_key)
 		len = snprintf(msg, sizeof(msg),
 		    "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||ORU^R01|K%zu|P|2.5.1\r"
 		    "PID|1||123456^^^HOSP^MR\r"
-		    "%s%s", i, cases[i].obr ? cases[i].obr : "",
-		    cases[i].obx);
+		    "%s%s",
+		    i, cases[i].obr ? cases[i].obr : "", cases[i].obx);
 		extract(msg, (size_t)len, NULL);
 		cr_assert_eq(O.nobs, 1);
 		n = oru_result_key_size(&O, &O.obs[0]);
@@ -1272,7 +1347,8 @@ Test(oru, result_key)
 		    "MSH|^~\\&|LIS|LAB|LW|ONC|20261120073000||ORU^R01|L%zu|P|2.5.1\r"
 		    "PID|1||123456^^^HOSP^MR\r"
 		    "OBR|1|P|%s|24323-8^CMP^LN\r"
-		    "OBX|1|NM|1742-6^ALT^LN||30|U/L\r", i, longid[i]);
+		    "OBX|1|NM|1742-6^ALT^LN||30|U/L\r",
+		    i, longid[i]);
 		extract(msg, (size_t)len, NULL);
 		k = oru_result_key(&O, &O.obs[0], key);
 		cr_assert_eq(k, 601 + strlen("|1742-6|"));

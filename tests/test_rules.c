@@ -14,12 +14,11 @@
 
 #include "testutil.h"
 
-
 TestSuite(rules, .init = rules_setup, .fini = rules_teardown);
 
 static struct rules_result
-mk(const char *code, const char *cmp, double v, const char *unit, const char *range,
-    char status)
+mk(const char *code, const char *cmp, double v, const char *unit,
+    const char *range, char status)
 {
 	struct rules_result in;
 
@@ -109,7 +108,8 @@ Test(rules, map_codes)
 		in.alt_code_len = strlen(c->alt_code);
 		in.alt_system = c->alt_system;
 		in.alt_system_len = strlen(c->alt_system);
-		cr_expect_eq(rules_map(R, &in, &ex, &conflict), c->want, "case %zu (%s)", i, c->code);
+		cr_expect_eq(rules_map(R, &in, &ex, &conflict), c->want,
+		    "case %zu (%s)", i, c->code);
 		cr_expect_eq(ex, c->excluded, "case %zu excluded", i);
 		cr_expect(!conflict, "case %zu", i);
 	}
@@ -145,33 +145,69 @@ Test(rules, percent_never_graded)
 
 struct unit_case {
 	const char *code, *unit;
-	double factor;		/* 0: not accepted */
+	double factor; /* 0: not accepted */
 };
 
 static const struct unit_case unit_cases[] = {
-	{ "1920-8", "U/L", 1 }, { "1920-8", "IU/L", 1 }, { "1920-8", "U/l", 1 },
-	{ "1920-8", "ukat/L", 60 }, { "1920-8", "\xc2\xb5kat/L", 60 },
-	{ "1742-6", "U/L", 1 }, { "1742-6", "IU/L", 1 }, { "1742-6", "U/l", 1 },
-	{ "1742-6", "ukat/L", 60 }, { "1742-6", "\xc2\xb5kat/L", 60 },
-	{ "1975-2", "umol/L", 1 }, { "1975-2", "\xc2\xb5mol/L", 1 }, { "1975-2", "mg/dL", 17.1 },
-	{ "2160-0", "umol/L", 1 }, { "2160-0", "\xc2\xb5mol/L", 1 }, { "2160-0", "mg/dL", 88.4 },
+	{ "1920-8", "U/L", 1 },
+	{ "1920-8", "IU/L", 1 },
+	{ "1920-8", "U/l", 1 },
+	{ "1920-8", "ukat/L", 60 },
+	{ "1920-8", "\xc2\xb5kat/L", 60 },
+	{ "1742-6", "U/L", 1 },
+	{ "1742-6", "IU/L", 1 },
+	{ "1742-6", "U/l", 1 },
+	{ "1742-6", "ukat/L", 60 },
+	{ "1742-6", "\xc2\xb5kat/L", 60 },
+	{ "1975-2", "umol/L", 1 },
+	{ "1975-2", "\xc2\xb5mol/L", 1 },
+	{ "1975-2", "mg/dL", 17.1 },
+	{ "2160-0", "umol/L", 1 },
+	{ "2160-0", "\xc2\xb5mol/L", 1 },
+	{ "2160-0", "mg/dL", 88.4 },
 	{ "2160-0", "mmol/L", 1000 },
-	{ "751-8", "10*9/L", 1 }, { "751-8", "10^9/L", 1 }, { "751-8", "G/L", 1 },
-	{ "751-8", "x10E9/L", 1 }, { "751-8", "10*3/uL", 1 }, { "751-8", "10^3/uL", 1 },
-	{ "751-8", "K/uL", 1 }, { "751-8", "x10E3/uL", 1 }, { "751-8", "thou/uL", 1 },
-	{ "751-8", "/uL", 0.001 }, { "751-8", "/mm3", 0.001 }, { "751-8", "cells/uL", 0.001 },
-	{ "777-3", "10*9/L", 1 }, { "777-3", "10^9/L", 1 }, { "777-3", "G/L", 1 },
-	{ "777-3", "x10E9/L", 1 }, { "777-3", "10*3/uL", 1 }, { "777-3", "10^3/uL", 1 },
-	{ "777-3", "K/uL", 1 }, { "777-3", "x10E3/uL", 1 }, { "777-3", "thou/uL", 1 },
-	{ "777-3", "/uL", 0.001 }, { "777-3", "/mm3", 0.001 }, { "777-3", "cells/uL", 0.001 },
-	{ "718-7", "g/L", 1 }, { "718-7", "G/L", 1 }, { "718-7", "g/dL", 10 },
-	{ "718-7", "g/100mL", 10 }, { "718-7", "g%", 10 }, { "718-7", "mmol/L", 16.11 },
+	{ "751-8", "10*9/L", 1 },
+	{ "751-8", "10^9/L", 1 },
+	{ "751-8", "G/L", 1 },
+	{ "751-8", "x10E9/L", 1 },
+	{ "751-8", "10*3/uL", 1 },
+	{ "751-8", "10^3/uL", 1 },
+	{ "751-8", "K/uL", 1 },
+	{ "751-8", "x10E3/uL", 1 },
+	{ "751-8", "thou/uL", 1 },
+	{ "751-8", "/uL", 0.001 },
+	{ "751-8", "/mm3", 0.001 },
+	{ "751-8", "cells/uL", 0.001 },
+	{ "777-3", "10*9/L", 1 },
+	{ "777-3", "10^9/L", 1 },
+	{ "777-3", "G/L", 1 },
+	{ "777-3", "x10E9/L", 1 },
+	{ "777-3", "10*3/uL", 1 },
+	{ "777-3", "10^3/uL", 1 },
+	{ "777-3", "K/uL", 1 },
+	{ "777-3", "x10E3/uL", 1 },
+	{ "777-3", "thou/uL", 1 },
+	{ "777-3", "/uL", 0.001 },
+	{ "777-3", "/mm3", 0.001 },
+	{ "777-3", "cells/uL", 0.001 },
+	{ "718-7", "g/L", 1 },
+	{ "718-7", "G/L", 1 },
+	{ "718-7", "g/dL", 10 },
+	{ "718-7", "g/100mL", 10 },
+	{ "718-7", "g%", 10 },
+	{ "718-7", "mmol/L", 16.11 },
 	/* trimmed */
 	{ "1920-8", " U/L ", 1 },
 	/* never guessed */
-	{ "1920-8", "u/l", 0 }, { "1920-8", "mg/dL", 0 }, { "1920-8", "", 0 },
-	{ "751-8", "g/L", 0 }, { "751-8", "%", 0 }, { "751-8", "10^6/L", 0 },
-	{ "718-7", "mg/dL", 0 }, { "718-7", "g/l", 0 }, { "1975-2", "mmol/L", 0 },
+	{ "1920-8", "u/l", 0 },
+	{ "1920-8", "mg/dL", 0 },
+	{ "1920-8", "", 0 },
+	{ "751-8", "g/L", 0 },
+	{ "751-8", "%", 0 },
+	{ "751-8", "10^6/L", 0 },
+	{ "718-7", "mg/dL", 0 },
+	{ "718-7", "g/l", 0 },
+	{ "1975-2", "mmol/L", 0 },
 	{ "2160-0", "mg/L", 0 },
 };
 
@@ -187,12 +223,14 @@ Test(rules, units)
 		rules_eval(R, &in, NULL, &ev);
 		cr_expect_neq(ev.analyte, RULES_NONE, "case %zu", i);
 		if (c->factor == 0) {
-			cr_expect_str_eq(ev.problem, "unit_unknown", "case %zu (%s)", i, c->unit);
+			cr_expect_str_eq(ev.problem, "unit_unknown",
+			    "case %zu (%s)", i, c->unit);
 			cr_expect(isnan(ev.value), "case %zu", i);
 			cr_expect_eq(ev.grade, -1, "case %zu", i);
 		} else {
-			cr_expect_float_eq(ev.value, 2 * c->factor, 1e-12, "case %zu (%s %s): %g",
-			    i, c->code, c->unit, ev.value);
+			cr_expect_float_eq(ev.value, 2 * c->factor, 1e-12,
+			    "case %zu (%s %s): %g", i, c->code, c->unit,
+			    ev.value);
 		}
 	}
 }
@@ -230,7 +268,7 @@ Test(rules, g_per_l_per_analyte)
 struct range_case {
 	const char *s;
 	int rc;
-	double lln, uln;	/* NAN: not given */
+	double lln, uln; /* NAN: not given */
 };
 
 static const struct range_case range_cases[] = {
@@ -274,8 +312,10 @@ Test(rules, range_forms)
 
 		cr_expect_eq(rc, c->rc, "case %zu '%s': rc %d", i, c->s, rc);
 		if (rc == 0) {
-			cr_expect(same(lo, c->lln), "case %zu '%s': lln %g", i, c->s, lo);
-			cr_expect(same(hi, c->uln), "case %zu '%s': uln %g", i, c->s, hi);
+			cr_expect(same(lo, c->lln), "case %zu '%s': lln %g", i,
+			    c->s, lo);
+			cr_expect(same(hi, c->uln), "case %zu '%s': uln %g", i,
+			    c->s, hi);
 		}
 	}
 }
@@ -351,7 +391,8 @@ Test(rules, statuses)
 
 	for (i = 0; i < N(status_cases); i++) {
 		const struct status_case *c = &status_cases[i];
-		struct rules_result in = mk("1742-6", "", 201, "U/L", "0-40", c->status);
+		struct rules_result in = mk("1742-6", "", 201, "U/L", "0-40",
+		    c->status);
 		struct rules_eval ev;
 
 		rules_eval(R, &in, NULL, &ev);
@@ -359,7 +400,8 @@ Test(rules, statuses)
 		if (c->problem == NULL)
 			cr_expect_null(ev.problem, "status '%c'", c->status);
 		else
-			cr_expect_str_eq(ev.problem, c->problem, "status '%c'", c->status);
+			cr_expect_str_eq(ev.problem, c->problem, "status '%c'",
+			    c->status);
 		cr_expect_eq(ev.grade, c->grade, "status '%c'", c->status);
 		cr_expect_eq(ev.analyte, RULES_ALT);
 	}
@@ -392,7 +434,7 @@ struct grade_case {
 	const char *cmp;
 	double v;
 	const char *unit, *range;
-	double base;		/* NAN: no baseline */
+	double base; /* NAN: no baseline */
 	int grade;
 	bool minimum;
 };
@@ -555,7 +597,8 @@ run_grade_cases(const struct grade_case *cases, size_t n, const char *what)
 
 	for (i = 0; i < n; i++) {
 		const struct grade_case *c = &cases[i];
-		struct rules_result in = mk(c->code, c->cmp, c->v, c->unit, c->range, 'F');
+		struct rules_result in = mk(c->code, c->cmp, c->v, c->unit,
+		    c->range, 'F');
 		struct rules_baseline base[RULES_NANALYTES];
 		struct rules_eval ev;
 		bool ex, conflict;
@@ -572,9 +615,12 @@ run_grade_cases(const struct grade_case *cases, size_t n, const char *what)
 			base[a].value = c->base;
 		}
 		rules_eval(R, &in, base, &ev);
-		cr_expect_eq(ev.grade, c->grade, "%s case %zu: %s %s%g %s [%s] base %g: grade %d, want %d",
-		    what, i, c->code, c->cmp, c->v, c->unit, c->range, c->base, ev.grade, c->grade);
-		cr_expect_eq(ev.grade_is_minimum, c->minimum, "%s case %zu: minimum", what, i);
+		cr_expect_eq(ev.grade, c->grade,
+		    "%s case %zu: %s %s%g %s [%s] base %g: grade %d, want %d",
+		    what, i, c->code, c->cmp, c->v, c->unit, c->range, c->base,
+		    ev.grade, c->grade);
+		cr_expect_eq(ev.grade_is_minimum, c->minimum,
+		    "%s case %zu: minimum", what, i);
 	}
 }
 
@@ -592,9 +638,10 @@ Test(rules, ctcae_boundaries)
  */
 static const struct grade_case admiral_cases[] = {
 	/* ALT: !(BNRIND %in% HIGH) & AVAL > 3*ANRHI ~ 2; ANRHI 33 */
-	{ "1742-6", "", 99, "U/L", "0-33", NB, 1, false },	/* 3*33 = 99, not > */
+	{ "1742-6", "", 99, "U/L", "0-33", NB, 1,
+	    false }, /* 3*33 = 99, not > */
 	{ "1742-6", "", 99.5, "U/L", "0-33", NB, 2, false },
-	{ "1742-6", "", 660, "U/L", "0-33", NB, 3, false },	/* 20*33 */
+	{ "1742-6", "", 660, "U/L", "0-33", NB, 3, false }, /* 20*33 */
 	{ "1742-6", "", 661, "U/L", "0-33", NB, 4, false },
 	/* ALT: BNRIND HIGH & AVAL >= 1.5*BASE ~ 1; BASE 44, ANRHI 33 */
 	{ "1742-6", "", 66, "U/L", "0-33", 44, 1, false },
@@ -654,18 +701,18 @@ Test(rules, abnormal_baseline_with_own_uln)
 	}
 	base[RULES_AST].known = true;
 	base[RULES_AST].value = 60;
-	base[RULES_AST].uln = 50;	/* abnormal on its own range */
+	base[RULES_AST].uln = 50; /* abnormal on its own range */
 	rules_eval(R, &in, base, &ev);
 	cr_expect_eq(ev.grade, 1);
-	base[RULES_AST].uln = 60;	/* at its own ULN: normal rows */
+	base[RULES_AST].uln = 60; /* at its own ULN: normal rows */
 	rules_eval(R, &in, base, &ev);
-	cr_expect_eq(ev.grade, 1);	/* 95 > 40, <= 120 */
+	cr_expect_eq(ev.grade, 1); /* 95 > 40, <= 120 */
 	in.value = 130;
 	rules_eval(R, &in, base, &ev);
-	cr_expect_eq(ev.grade, 2);	/* normal row: 130 > 3 x 40 */
+	cr_expect_eq(ev.grade, 2); /* normal row: 130 > 3 x 40 */
 	base[RULES_AST].uln = 50;
 	rules_eval(R, &in, base, &ev);
-	cr_expect_eq(ev.grade, 1);	/* abnormal row: 130 <= 3 x 60 */
+	cr_expect_eq(ev.grade, 1); /* abnormal row: 130 <= 3 x 60 */
 	cr_expect_str_eq(ev.term, "Aspartate aminotransferase increased");
 }
 
@@ -712,8 +759,10 @@ static const struct verdict_case verdict_cases[] = {
 	{ "718-7", 90, "g/L", "120-160", RULES_VERDICT_PASS, false },
 	{ "718-7", 89.9, "g/L", "120-160", RULES_VERDICT_FAIL, false },
 	{ "718-7", 9.0, "g/dL", "12-16", RULES_VERDICT_PASS, false },
-	{ "718-7", 5.5, "mmol/L", "7.4-10.9", RULES_VERDICT_FAIL, false },	/* 88.6 g/L */
-	{ "718-7", 5.6, "mmol/L", "7.4-10.9", RULES_VERDICT_PASS, false },	/* 90.2 g/L */
+	{ "718-7", 5.5, "mmol/L", "7.4-10.9", RULES_VERDICT_FAIL,
+	    false }, /* 88.6 g/L */
+	{ "718-7", 5.6, "mmol/L", "7.4-10.9", RULES_VERDICT_PASS,
+	    false }, /* 90.2 g/L */
 };
 
 Test(rules, verdicts_and_hold)
@@ -722,13 +771,16 @@ Test(rules, verdicts_and_hold)
 
 	for (i = 0; i < N(verdict_cases); i++) {
 		const struct verdict_case *c = &verdict_cases[i];
-		struct rules_result in = mk(c->code, "", c->v, c->unit, c->range, 'F');
+		struct rules_result in = mk(c->code, "", c->v, c->unit,
+		    c->range, 'F');
 		struct rules_eval ev;
 
 		rules_eval(R, &in, NULL, &ev);
-		cr_expect_eq(ev.eligibility, c->verdict, "case %zu: %s %g: verdict %d", i, c->code,
-		    c->v, ev.eligibility);
-		cr_expect_eq(ev.hold, c->hold, "case %zu: %s %g: hold", i, c->code, c->v);
+		cr_expect_eq(ev.eligibility, c->verdict,
+		    "case %zu: %s %g: verdict %d", i, c->code, c->v,
+		    ev.eligibility);
+		cr_expect_eq(ev.hold, c->hold, "case %zu: %s %g: hold", i,
+		    c->code, c->v);
 	}
 }
 

@@ -23,7 +23,13 @@ static const char *
 code_of(enum rules_analyte a)
 {
 	static const char *const codes[] = {
-		"1920-8", "1742-6", "1975-2", "2160-0", "751-8", "777-3", "718-7",
+		"1920-8",
+		"1742-6",
+		"1975-2",
+		"2160-0",
+		"751-8",
+		"777-3",
+		"718-7",
 	};
 	return codes[a];
 }
@@ -32,7 +38,13 @@ static const char *
 unit_of(enum rules_analyte a)
 {
 	static const char *const units[] = {
-		"U/L", "U/L", "umol/L", "umol/L", "10^9/L", "10^9/L", "g/L",
+		"U/L",
+		"U/L",
+		"umol/L",
+		"umol/L",
+		"10^9/L",
+		"10^9/L",
+		"g/L",
 	};
 	return units[a];
 }
@@ -41,15 +53,21 @@ static const char *
 range_of(enum rules_analyte a)
 {
 	static const char *const ranges[] = {
-		"0-40", "0-40", "0-20", "60-100", "2.0-7.5", "150-400", "120-160",
+		"0-40",
+		"0-40",
+		"0-20",
+		"60-100",
+		"2.0-7.5",
+		"150-400",
+		"120-160",
 	};
 	return ranges[a];
 }
 
 /* Add one result of analyte a; the key is "order/analyte". */
 static struct rules_update
-add(struct rules_history *h, enum rules_analyte a, double v, char status, int64_t t,
-    uint64_t id, const char *order)
+add(struct rules_history *h, enum rules_analyte a, double v, char status,
+    int64_t t, uint64_t id, const char *order)
 {
 	struct rules_result in;
 	struct rules_update up;
@@ -104,7 +122,8 @@ Test(protocol, eligible_ineligible_incomplete)
 	for (i = 0; i < el.ncriteria; i++) {
 		cr_expect_eq(el.criteria[i].verdict, RULES_VERDICT_PASS);
 		cr_assert_not_null(el.criteria[i].rests_on);
-		cr_expect_eq(el.criteria[i].rests_on->ev.id, 1 + (uint64_t)el.criteria[i].analyte);
+		cr_expect_eq(el.criteria[i].rests_on->ev.id,
+		    1 + (uint64_t)el.criteria[i].analyte);
 	}
 	cr_expect_str_eq(el.criteria[6].text, "hemoglobin < 90 g/L");
 
@@ -142,12 +161,11 @@ struct window_case {
 };
 
 static const struct window_case window_cases[] = {
-	{ NOW, true },
-	{ NOW - 14 * DAY, true },	/* the window's first second */
-	{ NOW - 14 * DAY - 1, false },	/* one second too old */
+	{ NOW, true }, { NOW - 14 * DAY, true }, /* the window's first second */
+	{ NOW - 14 * DAY - 1, false },		 /* one second too old */
 	{ NOW - 14 * DAY + 1, true },
-	{ NOW + 1, false },		/* after the evaluation time */
-	{ -1, false },			/* time unknown */
+	{ NOW + 1, false }, /* after the evaluation time */
+	{ -1, false },	    /* time unknown */
 };
 
 Test(protocol, window_edges)
@@ -155,14 +173,19 @@ Test(protocol, window_edges)
 	size_t i;
 
 	for (i = 0; i < N(window_cases); i++) {
-		struct rules_history *h = rules_history_new(R, RULES_PHASE_SCREENING);
+		struct rules_history *h = rules_history_new(R,
+		    RULES_PHASE_SCREENING);
 		struct rules_eligibility_result el;
 
 		add(h, RULES_HGB, 80, 'F', window_cases[i].t, 7, "o");
 		rules_eligibility(R, h, NOW, &el);
 		cr_expect_eq(el.criteria[RULES_HGB].verdict,
-		    window_cases[i].counts ? RULES_VERDICT_FAIL : RULES_VERDICT_NONE, "case %zu", i);
-		cr_expect_eq(el.status, window_cases[i].counts ? RULES_INELIGIBLE : RULES_INCOMPLETE,
+		    window_cases[i].counts ? RULES_VERDICT_FAIL :
+					     RULES_VERDICT_NONE,
+		    "case %zu", i);
+		cr_expect_eq(el.status,
+		    window_cases[i].counts ? RULES_INELIGIBLE :
+					     RULES_INCOMPLETE,
 		    "case %zu", i);
 		rules_history_free(h);
 	}
@@ -196,7 +219,8 @@ Test(protocol, no_value_statuses_store_only)
 	size_t i;
 
 	for (i = 0; i < N(st); i++) {
-		struct rules_history *h = rules_history_new(R, RULES_PHASE_SCREENING);
+		struct rules_history *h = rules_history_new(R,
+		    RULES_PHASE_SCREENING);
 		struct rules_eligibility_result el;
 		struct rules_update up;
 
@@ -204,7 +228,8 @@ Test(protocol, no_value_statuses_store_only)
 		cr_expect_str_eq(up.entry->ev.problem, "not_evaluated");
 		cr_expect_eq(rules_history_count(h), 1);
 		rules_eligibility(R, h, NOW, &el);
-		cr_expect_eq(el.criteria[RULES_AST].verdict, RULES_VERDICT_NONE);
+		cr_expect_eq(el.criteria[RULES_AST].verdict,
+		    RULES_VERDICT_NONE);
 		rules_history_free(h);
 	}
 }
@@ -218,7 +243,7 @@ Test(protocol, correction_supersedes)
 	struct rules_update up;
 
 	add(h, RULES_ALT, 150, 'F', NOW - DAY, 1, "o1");
-	add(h, RULES_ALT, 35, 'F', NOW - 2 * DAY, 2, "o0");	/* another order */
+	add(h, RULES_ALT, 35, 'F', NOW - 2 * DAY, 2, "o0"); /* another order */
 	rules_eligibility(R, h, NOW, &el);
 	cr_expect_eq(el.criteria[RULES_ALT].verdict, RULES_VERDICT_FAIL);
 	/* the lab corrects o1 (a transcription error) */
@@ -276,7 +301,8 @@ Test(protocol, delete_and_wrong_retract)
 	size_t i;
 
 	for (i = 0; i < N(st); i++) {
-		struct rules_history *h = rules_history_new(R, RULES_PHASE_SCREENING);
+		struct rules_history *h = rules_history_new(R,
+		    RULES_PHASE_SCREENING);
 		struct rules_eligibility_result el;
 		struct rules_update up;
 
@@ -291,7 +317,8 @@ Test(protocol, delete_and_wrong_retract)
 		cr_expect(rules_history_entry(h, 0)->retracted);
 		/* the verdict now rests on the older, still valid result */
 		rules_eligibility(R, h, NOW, &el);
-		cr_expect_eq(el.criteria[RULES_TBIL].verdict, RULES_VERDICT_PASS);
+		cr_expect_eq(el.criteria[RULES_TBIL].verdict,
+		    RULES_VERDICT_PASS);
 		cr_expect_eq(el.criteria[RULES_TBIL].rests_on->ev.id, 2);
 		rules_history_free(h);
 	}
@@ -306,7 +333,7 @@ Test(protocol, alert_decisions)
 	struct rules_alert_decision d;
 	struct rules_update up;
 
-	up = add(h, RULES_ALT, 201, 'F', NOW, 1, "o1");	/* grade 3 */
+	up = add(h, RULES_ALT, 201, 'F', NOW, 1, "o1"); /* grade 3 */
 	rules_alert_decide(R, &up.entry->ev, NULL, 0, &d);
 	cr_expect_eq(d.kind, RULES_ALERT_TOXICITY);
 	cr_expect_eq(d.grade, 3);
@@ -316,15 +343,15 @@ Test(protocol, alert_decisions)
 	open[0].grade = 3;
 	open[0].id = 77;
 	rules_alert_decide(R, &up.entry->ev, open, 1, &d);
-	cr_expect_eq(d.kind, RULES_ALERT_NONE);		/* same grade: nothing */
+	cr_expect_eq(d.kind, RULES_ALERT_NONE); /* same grade: nothing */
 
-	up = add(h, RULES_ALT, 801, 'F', NOW + 1, 2, "o2");	/* grade 4 */
+	up = add(h, RULES_ALT, 801, 'F', NOW + 1, 2, "o2"); /* grade 4 */
 	rules_alert_decide(R, &up.entry->ev, open, 1, &d);
 	cr_expect_eq(d.kind, RULES_ALERT_ESCALATE);
 	cr_expect_eq(d.replaces, 0);
 	cr_expect_eq(d.grade, 4);
 
-	open[1].analyte = RULES_AST;	/* another analyte's alert is no reason */
+	open[1].analyte = RULES_AST; /* another analyte's alert is no reason */
 	open[1].grade = 4;
 	open[1].id = 78;
 	up = add(h, RULES_ALT, 201, 'F', NOW + 2, 3, "o3");
@@ -332,16 +359,18 @@ Test(protocol, alert_decisions)
 	cr_expect_eq(d.kind, RULES_ALERT_TOXICITY);
 	open[0].grade = 4;
 	rules_alert_decide(R, &up.entry->ev, open, 2, &d);
-	cr_expect_eq(d.kind, RULES_ALERT_NONE);		/* lower: nothing */
+	cr_expect_eq(d.kind, RULES_ALERT_NONE); /* lower: nothing */
 
-	up = add(h, RULES_ALT, 130, 'F', NOW + 3, 4, "o4");	/* grade 2 < alert grade */
+	up = add(h, RULES_ALT, 130, 'F', NOW + 3, 4,
+	    "o4"); /* grade 2 < alert grade */
 	rules_alert_decide(R, &up.entry->ev, NULL, 0, &d);
 	cr_expect_eq(d.kind, RULES_ALERT_NONE);
 
-	up = add(h, RULES_ALT, 900, 'P', NOW + 4, 5, "o5");	/* preliminary */
+	up = add(h, RULES_ALT, 900, 'P', NOW + 4, 5, "o5"); /* preliminary */
 	rules_alert_decide(R, &up.entry->ev, NULL, 0, &d);
 	cr_expect_eq(d.kind, RULES_ALERT_NONE);
-	up = add(h, RULES_ALT, 900, 'C', NOW + 4, 6, "o5");	/* its correction is final */
+	up = add(h, RULES_ALT, 900, 'C', NOW + 4, 6,
+	    "o5"); /* its correction is final */
 	rules_alert_decide(R, &up.entry->ev, NULL, 0, &d);
 	cr_expect_eq(d.kind, RULES_ALERT_TOXICITY);
 	rules_history_free(h);
@@ -373,7 +402,7 @@ Test(protocol, data_quality_alert)
 	rules_eval(R, &in, NULL, &ev);
 	rules_alert_decide(R, &ev, NULL, 0, &d);
 	cr_expect_eq(d.kind, RULES_ALERT_DATA_QUALITY);
-	in.status = 'X';	/* no value by status: nothing to say */
+	in.status = 'X'; /* no value by status: nothing to say */
 	rules_eval(R, &in, NULL, &ev);
 	rules_alert_decide(R, &ev, NULL, 0, &d);
 	cr_expect_eq(d.kind, RULES_ALERT_NONE);
@@ -393,8 +422,9 @@ Test(protocol, hepatotoxicity_restart_needs_every_analyte)
 	cr_expect_str_eq(rules_hold_name(R, 0), "hepatotoxicity");
 	cr_expect_str_eq(rules_hold_name(R, 1), "myelosuppression");
 
-	add(h, RULES_ALT, 30, 'F', NOW - 10 * DAY, 1, "o0");	/* before the hold */
-	add(h, RULES_AST, 200, 'F', NOW, 2, "o1");		/* 5 x ULN: not above */
+	add(h, RULES_ALT, 30, 'F', NOW - 10 * DAY, 1,
+	    "o0");				   /* before the hold */
+	add(h, RULES_AST, 200, 'F', NOW, 2, "o1"); /* 5 x ULN: not above */
 	n = rules_hold_step(R, h, NOW, st, ev, N(ev));
 	cr_expect_eq(n, 0);
 	add(h, RULES_AST, 201, 'F', NOW + 1, 3, "o2");
@@ -433,11 +463,11 @@ Test(protocol, bilirubin_alone_blocks_restart)
 	struct rules_hold_event ev[4];
 
 	memset(st, 0, sizeof st);
-	add(h, RULES_TBIL, 60.01, 'F', NOW, 1, "o1");		/* > 3 x 20 */
+	add(h, RULES_TBIL, 60.01, 'F', NOW, 1, "o1"); /* > 3 x 20 */
 	cr_assert_eq(rules_hold_step(R, h, NOW, st, ev, N(ev)), 1);
 	add(h, RULES_AST, 20, 'F', NOW + DAY, 2, "o2");
 	add(h, RULES_ALT, 20, 'F', NOW + DAY, 3, "o2");
-	add(h, RULES_TBIL, 30, 'F', NOW + DAY, 4, "o2");	/* 1.5 x: not below */
+	add(h, RULES_TBIL, 30, 'F', NOW + DAY, 4, "o2"); /* 1.5 x: not below */
 	cr_expect_eq(rules_hold_step(R, h, NOW + DAY, st, ev, N(ev)), 0);
 	add(h, RULES_TBIL, 29.9, 'F', NOW + 2 * DAY, 5, "o3");
 	cr_assert_eq(rules_hold_step(R, h, NOW + 2 * DAY, st, ev, N(ev)), 1);
@@ -453,8 +483,8 @@ Test(protocol, myelosuppression_restart_needs_anc_and_plt)
 	size_t n;
 
 	memset(st, 0, sizeof st);
-	add(h, RULES_PLT, 50, 'F', NOW, 1, "o1");	/* 50: not below */
-	add(h, RULES_ANC, 1.0, 'F', NOW, 2, "o1");	/* 1.0: not below */
+	add(h, RULES_PLT, 50, 'F', NOW, 1, "o1");  /* 50: not below */
+	add(h, RULES_ANC, 1.0, 'F', NOW, 2, "o1"); /* 1.0: not below */
 	cr_expect_eq(rules_hold_step(R, h, NOW, st, ev, N(ev)), 0);
 	add(h, RULES_ANC, 0.99, 'F', NOW + 1, 3, "o2");
 	n = rules_hold_step(R, h, NOW + 1, st, ev, N(ev));
@@ -462,11 +492,12 @@ Test(protocol, myelosuppression_restart_needs_anc_and_plt)
 	cr_expect_str_eq(ev[0].rule_name, "myelosuppression");
 	cr_expect(st[1].held);
 	cr_expect(!st[0].held);
-	add(h, RULES_ANC, 1.5, 'F', NOW + DAY, 4, "o3");	/* >= 1.5: back */
-	cr_expect_eq(rules_hold_step(R, h, NOW + DAY, st, ev, N(ev)), 0);	/* no PLT since */
+	add(h, RULES_ANC, 1.5, 'F', NOW + DAY, 4, "o3"); /* >= 1.5: back */
+	cr_expect_eq(rules_hold_step(R, h, NOW + DAY, st, ev, N(ev)),
+	    0); /* no PLT since */
 	add(h, RULES_PLT, 74.9, 'F', NOW + 2 * DAY, 5, "o4");
 	cr_expect_eq(rules_hold_step(R, h, NOW + 2 * DAY, st, ev, N(ev)), 0);
-	add(h, RULES_PLT, 75, 'F', NOW + 3 * DAY, 6, "o5");	/* >= 75 */
+	add(h, RULES_PLT, 75, 'F', NOW + 3 * DAY, 6, "o5"); /* >= 75 */
 	n = rules_hold_step(R, h, NOW + 3 * DAY, st, ev, N(ev));
 	cr_assert_eq(n, 1);
 	cr_expect_eq(ev[0].kind, RULES_HOLD_RESUME);
@@ -484,7 +515,7 @@ Test(protocol, no_hold_in_screening_or_on_retracted)
 	add(h, RULES_ANC, 0.2, 'F', NOW, 1, "o1");
 	cr_expect_eq(rules_hold_step(R, h, NOW, st, ev, N(ev)), 0);
 	rules_history_set_phase(h, RULES_PHASE_TREATMENT);
-	add(h, RULES_ANC, 0, 'W', NOW, 2, "o1");	/* wrong patient */
+	add(h, RULES_ANC, 0, 'W', NOW, 2, "o1"); /* wrong patient */
 	cr_expect_eq(rules_hold_step(R, h, NOW, st, ev, N(ev)), 0);
 	rules_history_free(h);
 }
@@ -499,7 +530,7 @@ Test(protocol, baseline_from_history)
 
 	add(h, RULES_AST, 55, 'F', NOW - 5 * DAY, 1, "o1");
 	add(h, RULES_AST, 60, 'F', NOW - 2 * DAY, 2, "o2");
-	add(h, RULES_AST, 70, 'F', NOW + DAY, 3, "o3");	/* after the start */
+	add(h, RULES_AST, 70, 'F', NOW + DAY, 3, "o3"); /* after the start */
 	cr_expect_eq(rules_history_baseline_from(h, NOW), 1);
 	b = rules_history_baselines(h);
 	cr_expect(b[RULES_AST].known);
@@ -545,12 +576,12 @@ Test(protocol, site_local_codes_and_settings)
 	in.status = 'P';
 	rules_eval(s, &in, NULL, &ev);
 	cr_expect_eq(ev.analyte, RULES_ANC);
-	cr_expect_eq(ev.range_source, RULES_RANGE_NONE);	/* no [defaults] */
+	cr_expect_eq(ev.range_source, RULES_RANGE_NONE); /* no [defaults] */
 	cr_expect_str_eq(ev.problem, "no_reference_range");
-	cr_expect_eq(ev.grade, 2);		/* < 1.5 needs no LLN */
+	cr_expect_eq(ev.grade, 2); /* < 1.5 needs no LLN */
 	cr_expect_eq(rules_alert_grade(s), 2);
 	cr_expect_eq(rules_window_seconds(s), 7 * DAY);
-	rules_alert_decide(s, &ev, NULL, 0, &d);	/* alert_preliminary = yes */
+	rules_alert_decide(s, &ev, NULL, 0, &d); /* alert_preliminary = yes */
 	cr_expect_eq(d.kind, RULES_ALERT_TOXICITY);
 	/* a local code under the LOINC system is not that local code */
 	in.system = "LN";
@@ -609,7 +640,7 @@ Test(protocol, no_range_no_default)
 	cr_expect(ev.grade_is_minimum);
 	in.value = 70;
 	rules_eval(s, &in, base, &ev);
-	cr_expect_eq(ev.grade, -1);	/* grade 0 or 1: unknowable */
+	cr_expect_eq(ev.grade, -1); /* grade 0 or 1: unknowable */
 	/* AST without ULN: ungradable, not grade 0 */
 	in.code = "1920-8";
 	in.unit = "U/L";
@@ -631,21 +662,28 @@ Test(protocol, no_range_no_default)
 
 struct err_case {
 	const char *file;
-	const char *want;	/* expected start of the message */
-	const char *what;	/* a word it must contain */
+	const char *want; /* expected start of the message */
+	const char *what; /* a word it must contain */
 };
 
 static const struct err_case err_cases[] = {
 	{ "err-section.conf", RULES_TESTDATA "/err-section.conf:3: ", "bogus" },
 	{ "err-cond.conf", RULES_TESTDATA "/err-cond.conf:8: ", "<" },
 	{ "err-analyte.conf", RULES_TESTDATA "/err-analyte.conf:6: ", "bili" },
-	{ "err-window.conf", RULES_TESTDATA "/err-window.conf:3: ", "screening_window_days" },
-	{ "err-nokey.conf", RULES_TESTDATA "/err-nokey.conf:3: ", "key = value" },
-	{ "err-required.conf", RULES_TESTDATA "/err-required.conf: ", "needs name" },
-	{ "err-missing.conf", RULES_TESTDATA "/no-such-file.conf: ", "cannot open" },
-	{ "badunit/protocol.conf", RULES_TESTDATA "/badunit/analytes.conf:47: ", "factor" },
-	{ "badgrade/protocol.conf", RULES_TESTDATA "/badgrade/table.conf:6: ", "grade5" },
-	{ "nonexistent.conf", RULES_TESTDATA "/nonexistent.conf: ", "cannot open" },
+	{ "err-window.conf",
+	    RULES_TESTDATA "/err-window.conf:3: ", "screening_window_days" },
+	{ "err-nokey.conf",
+	    RULES_TESTDATA "/err-nokey.conf:3: ", "key = value" },
+	{ "err-required.conf",
+	    RULES_TESTDATA "/err-required.conf: ", "needs name" },
+	{ "err-missing.conf",
+	    RULES_TESTDATA "/no-such-file.conf: ", "cannot open" },
+	{ "badunit/protocol.conf",
+	    RULES_TESTDATA "/badunit/analytes.conf:47: ", "factor" },
+	{ "badgrade/protocol.conf",
+	    RULES_TESTDATA "/badgrade/table.conf:6: ", "grade5" },
+	{ "nonexistent.conf",
+	    RULES_TESTDATA "/nonexistent.conf: ", "cannot open" },
 };
 
 Test(protocol, loader_errors)
@@ -656,14 +694,17 @@ Test(protocol, loader_errors)
 		char path[512], *cause = NULL;
 		struct rules *s = (struct rules *)1;
 
-		snprintf(path, sizeof path, "%s/%s", RULES_TESTDATA, err_cases[i].file);
+		snprintf(path, sizeof path, "%s/%s", RULES_TESTDATA,
+		    err_cases[i].file);
 		cr_expect_eq(rules_load(path, &s, &cause), -1, "case %zu", i);
 		cr_expect_null(s);
 		cr_assert_not_null(cause, "case %zu", i);
-		cr_expect(strncmp(cause, err_cases[i].want, strlen(err_cases[i].want)) == 0,
-		    "case %zu: got '%s', want '%s...'", i, cause, err_cases[i].want);
-		cr_expect(strstr(cause, err_cases[i].what) != NULL, "case %zu: '%s' lacks '%s'",
-		    i, cause, err_cases[i].what);
+		cr_expect(strncmp(cause, err_cases[i].want,
+			      strlen(err_cases[i].want)) == 0,
+		    "case %zu: got '%s', want '%s...'", i, cause,
+		    err_cases[i].want);
+		cr_expect(strstr(cause, err_cases[i].what) != NULL,
+		    "case %zu: '%s' lacks '%s'", i, cause, err_cases[i].what);
 		free(cause);
 	}
 }

@@ -35,11 +35,9 @@
 /* A v2.3 ORU^R01 whose NTE mentions MSH mid-line and starts a line with MSHX. */
 #define ORU_B(T) \
 	"MSH|^~\\&|LABSYS|MAIN HOSP|LW|ONCOLOGY|200611251030||ORU^R01|" \
-	"MSG00042|P|2.3" T \
-	"PID|||0815^^^MAIN^MR||ROE^RICHARD||19550101|M" T \
+	"MSG00042|P|2.3" T "PID|||0815^^^MAIN^MR||ROE^RICHARD||19550101|M" T \
 	"OBX|1|NM|26499-4^Neutrophils^LN||1.4|10*9/L|2.0-7.5|L|||F" T \
-	"NTE|1||repeat, see MSH|x" T \
-	"MSHX|not a message start"
+	"NTE|1||repeat, see MSH|x" T "MSHX|not a message start"
 
 /* Odd delimiters: field #, component $, repeat *, escape @, sub !. */
 #define ORU_C(T) \
@@ -55,17 +53,19 @@
 #define C_CR ORU_C("\r") "\r"
 
 /* A message too big for a 400-byte limit. */
-#define BIG(T) ORU_A(T) T \
-	"NTE|1||" \
-	"0123456789012345678901234567890123456789012345678901234567890123456789" \
-	"0123456789012345678901234567890123456789012345678901234567890123456789"
+#define BIG(T) \
+	ORU_A(T) \
+	T "NTE|1||" \
+	  "0123456789012345678901234567890123456789012345678901234567890123456789" \
+	  "0123456789012345678901234567890123456789012345678901234567890123456789"
 
 struct want {
 	size_t offset;
 	int is_error;
 	const char *data;
 	size_t len;
-	const char *reason;	/* a word the reason must contain; NULL for a message */
+	const char
+	    *reason; /* a word the reason must contain; NULL for a message */
 };
 
 struct split_case {
@@ -81,152 +81,196 @@ static const struct split_case cases[] = {
 	{ "empty file", M(""), 0, 0, { { 0 } } },
 	{ "only blank lines and spaces", M("\r\n  \r\n\t\n\r"), 0, 0,
 	    { { 0 } } },
-	{ "raw, CR terminators", M(A_CR B_CR C_CR), 0, 3, {
+	{ "raw, CR terminators", M(A_CR B_CR C_CR), 0, 3,
+	    {
 		{ 0, 0, M(ORU_A("\r")), NULL },
 		{ L(A_CR), 0, M(ORU_B("\r")), NULL },
 		{ L(A_CR B_CR), 0, M(ORU_C("\r")), NULL },
-	} },
+	    } },
 	{ "raw, LF terminators",
-	    M(ORU_A("\n") "\n" ORU_B("\n") "\n" ORU_C("\n") "\n"), 0, 3, {
+	    M(ORU_A("\n") "\n" ORU_B("\n") "\n" ORU_C("\n") "\n"), 0, 3,
+	    {
 		{ 0, 0, M(ORU_A("\n")), NULL },
 		{ L(ORU_A("\n") "\n"), 0, M(ORU_B("\n")), NULL },
 		{ L(ORU_A("\n") "\n" ORU_B("\n") "\n"), 0, M(ORU_C("\n")),
 		    NULL },
-	} },
+	    } },
 	{ "raw, CRLF terminators, blank and space lines between",
-	    M(ORU_A("\r\n") "\r\n\r\n" ORU_B("\r\n") "\r\n   \r\n\t\r\n"
-	    ORU_C("\r\n") "\r\n\r\n"), 0, 3, {
+	    M(ORU_A("\r\n") "\r\n\r\n" ORU_B("\r\n") "\r\n   \r\n\t\r\n" ORU_C(
+		"\r\n") "\r\n\r\n"),
+	    0, 3,
+	    {
 		{ 0, 0, M(ORU_A("\r\n")), NULL },
 		{ L(ORU_A("\r\n") "\r\n\r\n"), 0, M(ORU_B("\r\n")), NULL },
 		{ L(ORU_A("\r\n") "\r\n\r\n" ORU_B("\r\n") "\r\n   \r\n\t\r\n"),
 		    0, M(ORU_C("\r\n")), NULL },
-	} },
-	{ "no trailing terminator", M(ORU_A("\n") "\n" ORU_B("\n")), 0, 2, {
+	    } },
+	{ "no trailing terminator", M(ORU_A("\n") "\n" ORU_B("\n")), 0, 2,
+	    {
 		{ 0, 0, M(ORU_A("\n")), NULL },
 		{ L(ORU_A("\n") "\n"), 0, M(ORU_B("\n")), NULL },
-	} },
-	{ "single message, no terminator at all", M(ORU_C("\r")), 0, 1, {
+	    } },
+	{ "single message, no terminator at all", M(ORU_C("\r")), 0, 1,
+	    {
 		{ 0, 0, M(ORU_C("\r")), NULL },
-	} },
+	    } },
 	{ "junk before the first MSH",
 	    M("exported by LIS 4.2\r\nrecords: 1\r\n\r\n" ORU_A("\r\n") "\r\n"),
-	    0, 2, {
+	    0, 2,
+	    {
 		{ 0, 1, M("exported by LIS 4.2\r\nrecords: 1"), "before" },
 		{ L("exported by LIS 4.2\r\nrecords: 1\r\n\r\n"), 0,
 		    M(ORU_A("\r\n")), NULL },
-	} },
-	{ "leading blank lines, then junk indented", M("\n\n  junk\n" A_CR),
-	    0, 2, {
+	    } },
+	{ "leading blank lines, then junk indented", M("\n\n  junk\n" A_CR), 0,
+	    2,
+	    {
 		{ 2, 1, M("  junk"), "before" },
 		{ L("\n\n  junk\n"), 0, M(ORU_A("\r")), NULL },
-	} },
-	{ "junk only", M("PID|1||4711\rOBX|1|NM|x||5\r"), 0, 1, {
+	    } },
+	{ "junk only", M("PID|1||4711\rOBX|1|NM|x||5\r"), 0, 1,
+	    {
 		{ 0, 1, M("PID|1||4711\rOBX|1|NM|x||5"), "before" },
-	} },
+	    } },
 	{ "raw message over max_message_size", M(BIG("\r") "\r" B_CR), 400, 2,
 	    {
 		{ 0, 1, M(BIG("\r")), "larger" },
 		{ L(BIG("\r") "\r"), 0, M(ORU_B("\r")), NULL },
-	} },
+	    } },
 	{ "batch with matching BTS and FTS counts",
-	    M(FHS BHS A_CR B_CR "BTS|2\r" "FTS|1\r"), 0, 2, {
+	    M(FHS BHS A_CR B_CR "BTS|2\r"
+				"FTS|1\r"),
+	    0, 2,
+	    {
 		{ L(FHS BHS), 0, M(ORU_A("\r")), NULL },
 		{ L(FHS BHS A_CR), 0, M(ORU_B("\r")), NULL },
-	} },
+	    } },
 	{ "batch with LF terminators and a space-padded count",
-	    M("FHS|^~\\&\nBHS|^~\\&\n" ORU_A("\n") "\n" "BTS| 1 |done\n"
-	    "FTS|1\n"), 0, 1, {
+	    M("FHS|^~\\&\nBHS|^~\\&\n" ORU_A("\n") "\n"
+						   "BTS| 1 |done\n"
+						   "FTS|1\n"),
+	    0, 1,
+	    {
 		{ L("FHS|^~\\&\nBHS|^~\\&\n"), 0, M(ORU_A("\n")), NULL },
-	} },
+	    } },
 	{ "BTS count too high: error after the messages",
-	    M(FHS BHS A_CR B_CR "BTS|3\r" "FTS|1\r"), 0, 3, {
+	    M(FHS BHS A_CR B_CR "BTS|3\r"
+				"FTS|1\r"),
+	    0, 3,
+	    {
 		{ L(FHS BHS), 0, M(ORU_A("\r")), NULL },
 		{ L(FHS BHS A_CR), 0, M(ORU_B("\r")), NULL },
 		{ L(FHS BHS A_CR B_CR), 1, M("BTS|3"), "BTS-1" },
-	} },
-	{ "BTS count not a number", M(BHS A_CR "BTS|one\r"), 0, 2, {
+	    } },
+	{ "BTS count not a number", M(BHS A_CR "BTS|one\r"), 0, 2,
+	    {
 		{ L(BHS), 0, M(ORU_A("\r")), NULL },
 		{ L(BHS A_CR), 1, M("BTS|one"), "not a number" },
-	} },
+	    } },
 	{ "empty BTS-1 and bare BTS are not checked",
-	    M(BHS A_CR "BTS||note\r" BHS B_CR "BTS\r"), 0, 2, {
+	    M(BHS A_CR "BTS||note\r" BHS B_CR "BTS\r"), 0, 2,
+	    {
 		{ L(BHS), 0, M(ORU_A("\r")), NULL },
 		{ L(BHS A_CR "BTS||note\r" BHS), 0, M(ORU_B("\r")), NULL },
-	} },
+	    } },
 	{ "two batches, junk after a BTS, FTS count wrong",
-	    M(FHS BHS A_CR "BTS|1\r" "trailing junk\r" BHS B_CR C_CR
-	    "BTS|2\r" "FTS|3\r"), 0, 5, {
+	    M(FHS BHS A_CR "BTS|1\r"
+			   "trailing junk\r" BHS B_CR C_CR "BTS|2\r"
+			   "FTS|3\r"),
+	    0, 5,
+	    {
 		{ L(FHS BHS), 0, M(ORU_A("\r")), NULL },
-		{ L(FHS BHS A_CR "BTS|1\r"), 1, M("trailing junk"),
-		    "outside" },
+		{ L(FHS BHS A_CR "BTS|1\r"), 1, M("trailing junk"), "outside" },
 		{ L(FHS BHS A_CR "BTS|1\rtrailing junk\r" BHS), 0,
 		    M(ORU_B("\r")), NULL },
 		{ L(FHS BHS A_CR "BTS|1\rtrailing junk\r" BHS B_CR), 0,
 		    M(ORU_C("\r")), NULL },
 		{ L(FHS BHS A_CR "BTS|1\rtrailing junk\r" BHS B_CR C_CR
-		    "BTS|2\r"), 1, M("FTS|3"), "FTS-1" },
-	} },
+				 "BTS|2\r"),
+		    1, M("FTS|3"), "FTS-1" },
+	    } },
 	{ "BTS without BHS counts messages since the file header",
-	    M(FHS A_CR B_CR "BTS|2\rFTS|1\r"), 0, 2, {
+	    M(FHS A_CR B_CR "BTS|2\rFTS|1\r"), 0, 2,
+	    {
 		{ L(FHS), 0, M(ORU_A("\r")), NULL },
 		{ L(FHS A_CR), 0, M(ORU_B("\r")), NULL },
-	} },
-	{ "FHS without BHS: its messages are one batch",
-	    M(FHS A_CR "FTS|1\r"), 0, 1, {
+	    } },
+	{ "FHS without BHS: its messages are one batch", M(FHS A_CR "FTS|1\r"),
+	    0, 1,
+	    {
 		{ L(FHS), 0, M(ORU_A("\r")), NULL },
-	} },
+	    } },
 	{ "BTS ends a message without a blank line, CRLF",
-	    M("BHS|^~\\&\r\n" ORU_A("\r\n") "\r\nBTS|2\r\n"), 0, 2, {
+	    M("BHS|^~\\&\r\n" ORU_A("\r\n") "\r\nBTS|2\r\n"), 0, 2,
+	    {
 		{ L("BHS|^~\\&\r\n"), 0, M(ORU_A("\r\n")), NULL },
 		{ L("BHS|^~\\&\r\n" ORU_A("\r\n") "\r\n"), 1, M("BTS|2"),
 		    "BTS-1" },
-	} },
+	    } },
 	{ "MLLP capture, three frames, LF and CRLF normalised",
-	    M(SB ORU_A("\n") "\n" EB "\r" SB ORU_B("\r\n") "\r\n" EB "\r\n"
-	    SB ORU_C("\r") "\r" EB), 0, 3, {
+	    M(SB ORU_A("\n") "\n" EB "\r" SB ORU_B(
+		"\r\n") "\r\n" EB "\r\n" SB ORU_C("\r") "\r" EB),
+	    0, 3,
+	    {
 		{ 0, 0, M(A_CR), NULL },
 		{ L(SB ORU_A("\n") "\n" EB "\r"), 0, M(B_CR), NULL },
 		{ L(SB ORU_A("\n") "\n" EB "\r" SB ORU_B("\r\n") "\r\n" EB
-		    "\r\n"), 0, M(C_CR), NULL },
-	} },
+								 "\r\n"),
+		    0, M(C_CR), NULL },
+	    } },
 	{ "MLLP capture with an oversized frame",
 	    M("\r\n" SB A_CR EB "\r" SB BIG("\r") "\r" EB "\r" SB B_CR EB "\r"),
-	    400, 3, {
+	    400, 3,
+	    {
 		{ 2, 0, M(A_CR), NULL },
 		{ L("\r\n" SB A_CR EB "\r"), 1, M(BIG("\r") "\r"), "larger" },
 		{ L("\r\n" SB A_CR EB "\r" SB BIG("\r") "\r" EB "\r"), 0,
 		    M(B_CR), NULL },
-	} },
+	    } },
 	{ "MLLP junk between frames, last frame truncated",
-	    M(SB A_CR EB "\r" "NOISE\x00\r\n" SB B_CR EB "\r\n"
-	    SB "MSH|^~\\&|LIS|LA"), 0, 4, {
+	    M(SB A_CR EB "\r"
+			 "NOISE\x00\r\n" SB B_CR EB "\r\n" SB
+			 "MSH|^~\\&|LIS|LA"),
+	    0, 4,
+	    {
 		{ 0, 0, M(A_CR), NULL },
 		{ L(SB A_CR EB "\r"), 1, M("NOISE"), "outside" },
 		{ L(SB A_CR EB "\rNOISE\x00\r\n"), 0, M(B_CR), NULL },
 		{ L(SB A_CR EB "\rNOISE\x00\r\n" SB B_CR EB "\r\n"), 1,
 		    M("MSH|^~\\&|LIS|LA"), "cut short" },
-	} },
+	    } },
 	{ "MLLP NUL padding before and between frames is not an error",
-	    M("\x00\x00" SB A_CR EB "\r\x00\x00\x00" SB B_CR EB "\r\x00"), 0, 2, {
+	    M("\x00\x00" SB A_CR EB "\r\x00\x00\x00" SB B_CR EB "\r\x00"), 0, 2,
+	    {
 		{ 2, 0, M(A_CR), NULL },
 		{ L("\x00\x00" SB A_CR EB "\r\x00\x00\x00"), 0, M(B_CR), NULL },
-	} },
+	    } },
 	{ "MLLP frame cut short by the next start block",
-	    M(SB "MSH|^~\\&|LIS|LAB\r" SB C_CR EB "\r"), 0, 2, {
+	    M(SB "MSH|^~\\&|LIS|LAB\r" SB C_CR EB "\r"), 0, 2,
+	    {
 		{ 0, 1, M("MSH|^~\\&|LIS|LAB\r"), "cut short" },
 		{ L(SB "MSH|^~\\&|LIS|LAB\r"), 0, M(C_CR), NULL },
-	} },
+	    } },
 	{ "MLLP empty frame and text before the first frame",
-	    M("capture 1\n" SB EB "\r" SB A_CR EB "\r"), 0, 3, {
+	    M("capture 1\n" SB EB "\r" SB A_CR EB "\r"), 0, 3,
+	    {
 		{ 0, 1, M("capture 1"), "outside" },
 		{ L("capture 1\n"), 1, M(""), "empty" },
 		{ L("capture 1\n" SB EB "\r"), 0, M(A_CR), NULL },
-	} },
+	    } },
 	{ "0x0B after the first MSH: raw file, byte kept in the message",
-	    M(A_CR "NTE|1||odd\x0b" "byte\r" B_CR), 0, 2, {
-		{ 0, 0, M(A_CR "NTE|1||odd\x0b" "byte"), NULL },
-		{ L(A_CR "NTE|1||odd\x0b" "byte\r"), 0, M(ORU_B("\r")), NULL },
-	} },
+	    M(A_CR "NTE|1||odd\x0b"
+		   "byte\r" B_CR),
+	    0, 2,
+	    {
+		{ 0, 0,
+		    M(A_CR "NTE|1||odd\x0b"
+			   "byte"),
+		    NULL },
+		{ L(A_CR "NTE|1||odd\x0b"
+			 "byte\r"),
+		    0, M(ORU_B("\r")), NULL },
+	    } },
 };
 
 #define NCASES(t) (sizeof(t) / sizeof((t)[0]))
@@ -272,12 +316,13 @@ ParameterizedTest(int *i, split, cases)
 		cr_assert_eq(it.is_error, w->is_error,
 		    "%s: item %zu is_error %d (%s)", c->name, k, it.is_error,
 		    it.reason ? it.reason : "");
-		cr_assert(it.len == w->len && memcmp(it.data, w->data,
-		    w->len) == 0, "%s: item %zu:\n got  %s\n want %s", c->name,
-		    k, test_vis(it.data, it.len, 0), test_vis(w->data, w->len, 1));
+		cr_assert(it.len == w->len &&
+			memcmp(it.data, w->data, w->len) == 0,
+		    "%s: item %zu:\n got  %s\n want %s", c->name, k,
+		    test_vis(it.data, it.len, 0), test_vis(w->data, w->len, 1));
 		if (w->reason != NULL)
 			cr_assert(it.reason != NULL &&
-			    strstr(it.reason, w->reason) != NULL,
+				strstr(it.reason, w->reason) != NULL,
 			    "%s: item %zu reason \"%s\"", c->name, k,
 			    it.reason ? it.reason : "(null)");
 		else
@@ -298,8 +343,10 @@ ParameterizedTest(int *i, split, cases)
 /* Every message item of a mixed-terminator batch file parses as one message. */
 Test(split, items_parse)
 {
-	static const char file[] = FHS BHS ORU_A("\r\n") "\r\n\r\n"
-	    ORU_A("\n") "\n" ORU_C("\r") "\r" "BTS|3\r" "FTS|1\r";
+	static const char file[] = FHS BHS ORU_A("\r\n") "\r\n\r\n" ORU_A(
+	    "\n") "\n" ORU_C("\r") "\r"
+				   "BTS|3\r"
+				   "FTS|1\r";
 	struct hl7_split *s = hl7_split_new(file, L(file), 0);
 	struct hl7_split_item it;
 	struct hl7_msg m;

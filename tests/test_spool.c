@@ -22,9 +22,9 @@
 #include "store/spool.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
-#define HDR 32		/* file header (spool.c's layout) */
-#define FIXED 28	/* record bytes before peer and data */
-#define BIG (1u << 20)	/* a max_bytes nothing here reaches */
+#define HDR 32	       /* file header (spool.c's layout) */
+#define FIXED 28       /* record bytes before peer and data */
+#define BIG (1u << 20) /* a max_bytes nothing here reaches */
 
 int __real_fdatasync(int fd);
 int __wrap_fdatasync(int fd);
@@ -120,7 +120,8 @@ add(struct spool *sp, int i)
 
 	rec_data(i, d, sizeof(d));
 	cr_assert_eq(spool_append(sp, (uint8_t)(i % 3), 1000 + i, 100u + i,
-	    "10.0.0.1:2575", d, strlen(d)), SPOOL_OK, "append %d", i);
+			 "10.0.0.1:2575", d, strlen(d)),
+	    SPOOL_OK, "append %d", i);
 }
 
 /* The next record must be record i; its ref in ref (may be NULL). */
@@ -147,7 +148,8 @@ expect_end(struct spool *sp)
 {
 	struct spool_rec r;
 
-	cr_assert_eq(spool_next(sp, &r), SPOOL_END, "a record past the end: %s", r.ref);
+	cr_assert_eq(spool_next(sp, &r), SPOOL_END, "a record past the end: %s",
+	    r.ref);
 }
 
 /* The spool id of a ref "SPOOLID:OFFSET", and its offset. */
@@ -184,8 +186,8 @@ static const char peer64[] =
 static const char peer100[] =
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-XYZ"
     "abcdefghijklmnopqrstuvwxyz0123456789";
-static const char bin[] = { 'L', 'W', 'R', '1', 0, 0, 0, 0, '\r', 0x1c,
-	'\xff', 0 };
+static const char bin[] = { 'L', 'W', 'R', '1', 0, 0, 0, 0, '\r', 0x1c, '\xff',
+	0 };
 
 static const struct {
 	const char *name;
@@ -198,24 +200,24 @@ static const struct {
 	uint32_t want_total;
 	const char *want_peer;
 } appends[] = {
-	{ "plain", 0, 1764547200000000, 42, "10.0.0.1:2575",
-	  "MSH|^~\\&|\r", 10, 42, "10.0.0.1:2575" },
+	{ "plain", 0, 1764547200000000, 42, "10.0.0.1:2575", "MSH|^~\\&|\r", 10,
+	    42, "10.0.0.1:2575" },
 	{ "kind 255, negative time", 255, -1, 0, "p", "x", 1, 0, "p" },
 	{ "time extremes", 1, INT64_MAX, 7, "p", "y", 1, 7, "p" },
 	{ "time minimum", 2, INT64_MIN, 7, "p", "z", 1, 7, "p" },
-	{ "total UINT32_MAX kept", 1, 5, UINT32_MAX, "p", "a", 1,
-	  UINT32_MAX, "p" },
-	{ "total UINT32_MAX+1 saturates", 1, 5, (uint64_t)UINT32_MAX + 1,
-	  "p", "b", 1, UINT32_MAX, "p" },
+	{ "total UINT32_MAX kept", 1, 5, UINT32_MAX, "p", "a", 1, UINT32_MAX,
+	    "p" },
+	{ "total UINT32_MAX+1 saturates", 1, 5, (uint64_t)UINT32_MAX + 1, "p",
+	    "b", 1, UINT32_MAX, "p" },
 	{ "total UINT64_MAX saturates", 1, 5, UINT64_MAX, "p", "c", 1,
-	  UINT32_MAX, "p" },
+	    UINT32_MAX, "p" },
 	{ "peer of 63 bytes kept", 0, 5, 1, peer63, "d", 1, 1, peer63 },
 	{ "peer of 64 bytes cut to 63", 0, 5, 1, peer64, "e", 1, 1, peer63 },
 	{ "peer of 100 bytes cut to 63", 0, 5, 1, peer100, "f", 1, 1, peer63 },
 	{ "empty peer", 0, 5, 1, "", "g", 1, 1, "" },
 	{ "empty data", 0, 5, 0, "p", "", 0, 0, "p" },
 	{ "binary data with a record magic in it", 0, 5, 12, "p", bin,
-	  sizeof(bin), 12, "p" },
+	    sizeof(bin), 12, "p" },
 };
 
 static void
@@ -242,9 +244,10 @@ expect_appends(struct spool *sp, const char *id)
 		    appends[i].name, r.len);
 		cr_assert_eq(memcmp(r.data, appends[i].data, r.len), 0,
 		    "%s: data", appends[i].name);
-		cr_assert_eq(ref_split(r.ref, rid), off, "%s: ref %s, want "
-		    "offset %llu", appends[i].name, r.ref,
-		    (unsigned long long)off);
+		cr_assert_eq(ref_split(r.ref, rid), off,
+		    "%s: ref %s, want "
+		    "offset %llu",
+		    appends[i].name, r.ref, (unsigned long long)off);
 		cr_assert_str_eq(rid, id, "%s: ref %s, want id %s",
 		    appends[i].name, r.ref, id);
 		off += FIXED + strlen(appends[i].want_peer) + appends[i].len;
@@ -266,9 +269,10 @@ Test(spool, append_and_read_back)
 	cr_assert_eq(file_size(), HDR);
 	for (i = 0; i < N(appends); i++)
 		cr_assert_eq(spool_append(sp, appends[i].kind,
-		    appends[i].received_at, appends[i].total, appends[i].peer,
-		    appends[i].data, appends[i].len), SPOOL_OK, "%s: append",
-		    appends[i].name);
+				 appends[i].received_at, appends[i].total,
+				 appends[i].peer, appends[i].data,
+				 appends[i].len),
+		    SPOOL_OK, "%s: append", appends[i].name);
 	cr_assert_eq(spool_pending(sp), N(appends));
 	cr_assert_eq(spool_next(sp, &r), SPOOL_OK);
 	ref_split(r.ref, id);
@@ -294,7 +298,8 @@ Test(spool, write_then_sync_a_batch)
 	for (i = 0; i < 3; i++) {
 		rec_data(i, d, sizeof(d));
 		cr_assert_eq(spool_write(sp, (uint8_t)(i % 3), 1000 + i,
-		    100u + i, "10.0.0.1:2575", d, strlen(d)), SPOOL_OK);
+				 100u + i, "10.0.0.1:2575", d, strlen(d)),
+		    SPOOL_OK);
 	}
 	cr_assert_eq(spool_sync(sp), SPOOL_OK);
 	cr_assert_eq(spool_pending(sp), 3);
@@ -348,14 +353,12 @@ Test(spool, header_torn_starts_afresh)
 
 static const struct {
 	const char *name;
-	uint64_t keep;	/* bytes of the third record left */
+	uint64_t keep; /* bytes of the third record left */
 } tears[] = {
-	{ "one byte of the magic", 1 },
-	{ "magic whole", 4 },
+	{ "one byte of the magic", 1 }, { "magic whole", 4 },
 	{ "fixed part less one byte", FIXED - 1 },
-	{ "fixed part whole", FIXED },
-	{ "peer half written", FIXED + 5 },
-	{ "data less one byte", 0 },	/* 0: the record's size - 1 */
+	{ "fixed part whole", FIXED }, { "peer half written", FIXED + 5 },
+	{ "data less one byte", 0 }, /* 0: the record's size - 1 */
 };
 
 Test(spool, torn_last_record)
@@ -433,7 +436,7 @@ Test(spool, bad_crc_in_last_record_is_a_tear)
 
 static const struct {
 	const char *name;
-	uint64_t at;	/* offset inside the second record */
+	uint64_t at; /* offset inside the second record */
 } damages[] = {
 	{ "magic", 0 },
 	{ "CRC", 4 },
@@ -469,7 +472,8 @@ Test(spool, crc_error_in_the_middle)
 		    1);
 		byte ^= 0x40;
 		cr_assert_eq(pwrite(fd, &byte, 1,
-		    (off_t)(off1 + damages[d].at)), 1);
+				 (off_t)(off1 + damages[d].at)),
+		    1);
 		close(fd);
 
 		cause = NULL;
@@ -478,8 +482,10 @@ Test(spool, crc_error_in_the_middle)
 		cr_assert_not_null(cause, "%s: no cause", damages[d].name);
 		snprintf(want, sizeof(want), "spool %s: damaged at offset %llu",
 		    path, (unsigned long long)off1);
-		cr_assert_not_null(strstr(cause, want), "%s: cause \"%s\", "
-		    "want \"%s\"", damages[d].name, cause, want);
+		cr_assert_not_null(strstr(cause, want),
+		    "%s: cause \"%s\", "
+		    "want \"%s\"",
+		    damages[d].name, cause, want);
 		free(cause);
 		cr_assert_eq(file_size(), size, "%s: the file was cut",
 		    damages[d].name);
@@ -490,7 +496,7 @@ Test(spool, crc_error_in_the_middle)
 
 Test(spool, full)
 {
-	uint64_t max = rec_off(2);	/* room for exactly two records */
+	uint64_t max = rec_off(2); /* room for exactly two records */
 	struct spool *sp = open_ok(max);
 	char d[128];
 
@@ -558,8 +564,8 @@ Test(spool, crash_between_drain_and_mark)
 	cr_assert_eq(spool_pending_bytes(sp), rec_off(3) - HDR);
 	for (i = 0; i < 3; i++) {
 		expect_rec(sp, i, again);
-		cr_assert_str_eq(again, refs[i], "record %d: ref %s, was %s",
-		    i, again, refs[i]);
+		cr_assert_str_eq(again, refs[i], "record %d: ref %s, was %s", i,
+		    again, refs[i]);
 	}
 	expect_end(sp);
 	/* A rewind (a failed batch) gives them again too. */
@@ -809,7 +815,8 @@ Test(spool, sync_fails_then_a_shorter_record)
 	memset(d, 'x', sizeof(d));
 	for (i = 0; i < 3; i++)
 		cr_assert_eq(spool_write(sp, 0, 1, 1, "10.0.0.1:2575", d,
-		    sizeof(d)), SPOOL_OK);
+				 sizeof(d)),
+		    SPOOL_OK);
 	fail_syncs = 1;
 	cr_assert_eq(spool_sync(sp), SPOOL_IO);
 	add(sp, 1);
@@ -840,7 +847,8 @@ Test(spool, sync_and_cut_fail_then_a_shorter_record)
 	memset(d, 'x', sizeof(d));
 	for (i = 0; i < 3; i++)
 		cr_assert_eq(spool_write(sp, 0, 1, 1, "10.0.0.1:2575", d,
-		    sizeof(d)), SPOOL_OK);
+				 sizeof(d)),
+		    SPOOL_OK);
 	fail_syncs = fail_truncs = 1;
 	cr_assert_eq(spool_sync(sp), SPOOL_IO);
 	cr_assert_eq(errno, EIO);
@@ -925,7 +933,8 @@ Test(spool, mark_drained_fully_fails_then_append)
 		expect_rec(sp, 0, NULL);
 		fail_syncs = fails[f].syncs;
 		fail_truncs = fails[f].truncs;
-		cr_assert_eq(spool_mark_drained(sp), SPOOL_IO, "%s", fails[f].name);
+		cr_assert_eq(spool_mark_drained(sp), SPOOL_IO, "%s",
+		    fails[f].name);
 		add(sp, 1);
 		expect_rec(sp, 1, ref);
 		/* The drain stores record 1 under ref, then crashes. */
@@ -933,10 +942,12 @@ Test(spool, mark_drained_fully_fails_then_append)
 		sp = open_ok(BIG);
 		cr_assert_eq(spool_pending(sp), 2, "%s: pending %llu",
 		    fails[f].name, (unsigned long long)spool_pending(sp));
-			expect_rec(sp, 0, NULL);
+		expect_rec(sp, 0, NULL);
 		expect_rec(sp, 1, again);
-		cr_assert_str_eq(again, ref, "%s: record 1 was %s, is %s after "
-		    "a reopen", fails[f].name, ref, again);
+		cr_assert_str_eq(again, ref,
+		    "%s: record 1 was %s, is %s after "
+		    "a reopen",
+		    fails[f].name, ref, again);
 		spool_close(sp);
 	}
 }

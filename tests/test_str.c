@@ -11,8 +11,8 @@
 
 struct trim_case {
 	char in[32];
-	char out[32];		/* what str_trim keeps */
-	char span[32];		/* what str_trim_span keeps */
+	char out[32];  /* what str_trim keeps */
+	char span[32]; /* what str_trim_span keeps */
 };
 
 static struct trim_case trim_cases[] = {
@@ -22,10 +22,10 @@ static struct trim_case trim_cases[] = {
 	{ "abc \t", "abc", "abc" },
 	{ "\t a b \t", "a b", "a b" },
 	{ " \t ", "", "" },
-	{ "value\r", "value", "value\r" },		/* CRLF file, CR left */
+	{ "value\r", "value", "value\r" }, /* CRLF file, CR left */
 	{ "value \r\n", "value", "value \r\n" },
-	{ "\rvalue", "\rvalue", "\rvalue" },		/* only blanks lead */
-	{ "a\r\nb", "a\r\nb", "a\r\nb" },		/* inside: kept */
+	{ "\rvalue", "\rvalue", "\rvalue" }, /* only blanks lead */
+	{ "a\r\nb", "a\r\nb", "a\r\nb" },    /* inside: kept */
 	{ "x\n\n", "x", "x\n\n" },
 	{ "mg/dL ", "mg/dL", "mg/dL" },
 };

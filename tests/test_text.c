@@ -21,7 +21,7 @@
 struct key_case {
 	const char *name;
 	const char *msh3, *msh4, *msh10, *pid3;
-	const char *want;	/* the start of the reason, NULL: accepted */
+	const char *want; /* the start of the reason, NULL: accepted */
 	unsigned field;
 };
 
@@ -62,8 +62,8 @@ check_case(const struct key_case *k)
 		cr_assert_null(why, "%s: refused: %s", k->name, why);
 	else {
 		cr_assert_not_null(why, "%s: accepted", k->name);
-		cr_assert(strncmp(why, k->want, strlen(k->want)) == 0,
-		    "%s: %s", k->name, why);
+		cr_assert(strncmp(why, k->want, strlen(k->want)) == 0, "%s: %s",
+		    k->name, why);
 		cr_assert_eq(err.code, HL7_ERR_DATA_TYPE);
 		cr_assert_eq(err.field, k->field, "%s: field %u", k->name,
 		    err.field);
@@ -77,26 +77,28 @@ Test(text, keyed_fields)
 	const struct key_case cases[] = {
 		{ "a plain message", "LIS", "MAIN", "MSG1", "MRN1", NULL, 0 },
 		{ "MSH-10 at 199", "LIS", "MAIN", repeat(0, 'a', 199), "MRN1",
-		  NULL, 0 },
+		    NULL, 0 },
 		{ "MSH-10 at 200", "LIS", "MAIN", repeat(1, 'a', 200), "MRN1",
-		  "MSH-10", 10 },
+		    "MSH-10", 10 },
 		{ "MSH-10 of 3,000 (the btree's 2,704 bytes)", "LIS", "MAIN",
-		  repeat(2, 'a', 3000), "MRN1", "MSH-10", 10 },
+		    repeat(2, 'a', 3000), "MRN1", "MSH-10", 10 },
 		{ "MSH-3 at 227", repeat(3, 'b', 227), "MAIN", "M", "MRN1",
-		  NULL, 0 },
+		    NULL, 0 },
 		{ "MSH-3 at 228", repeat(4, 'b', 228), "MAIN", "M", "MRN1",
-		  "MSH-3", 3 },
+		    "MSH-3", 3 },
 		{ "MSH-4 of 3,000", "LIS", repeat(5, 'c', 3000), "M", "MRN1",
-		  "MSH-4", 4 },
+		    "MSH-4", 4 },
 		{ "PID-3 of 3,000 (patients.patient_id)", "LIS", "MAIN", "M",
-		  repeat(6, 'd', 3000), "PID-3 patient identifier longer", 3 },
+		    repeat(6, 'd', 3000), "PID-3 patient identifier longer",
+		    3 },
 		{ "PID-3 in Latin-1 without MSH-18", "LIS", "MAIN", "M",
-		  "MRN\xe9", "PID-3 patient identifier holds bytes", 3 },
-		{ "PID-3 in UTF-8", "LIS", "MAIN", "M", "MRN\xc3\xa9", NULL, 0 },
+		    "MRN\xe9", "PID-3 patient identifier holds bytes", 3 },
+		{ "PID-3 in UTF-8", "LIS", "MAIN", "M", "MRN\xc3\xa9", NULL,
+		    0 },
 		{ "MSH-10 with a broken UTF-8 sequence", "LIS", "MAIN",
-		  "M\xc3(", "MRN1", "MSH-10", 10 },
+		    "M\xc3(", "MRN1", "MSH-10", 10 },
 		{ "PID-3 with an escape turned DEL", "LIS", "MAIN", "M",
-		  "MRN\\X7F\\", "PID-3 patient identifier holds bytes", 3 },
+		    "MRN\\X7F\\", "PID-3 patient identifier holds bytes", 3 },
 	};
 	size_t i;
 
@@ -113,9 +115,12 @@ Test(text, sanitize)
 	} cases[] = {
 		{ "plain", "plain" },
 		{ "caf\xc3\xa9", "caf\xc3\xa9" },
-		{ "caf\xe9", "caf\xef\xbf\xbd" },	/* Latin-1: U+FFFD */
-		{ "a\x01" "b\tc\nd", "ab\tc\nd" },	/* controls dropped */
-		{ "\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },	/* a surrogate */
+		{ "caf\xe9", "caf\xef\xbf\xbd" }, /* Latin-1: U+FFFD */
+		{ "a\x01"
+		  "b\tc\nd",
+		    "ab\tc\nd" }, /* controls dropped */
+		{ "\xed\xa0\x80",
+		    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" }, /* a surrogate */
 		{ "\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80" },
 	};
 	char out[64];
@@ -163,32 +168,35 @@ Test(text, sqlstate_classes)
 		const char *state;
 		enum db_rc want;
 	} cases[] = {
-		{ "08006", DB_DOWN },	/* connection failure */
-		{ "57P01", DB_DOWN },	/* admin shutdown */
-		{ "57P03", DB_DOWN },	/* cannot connect now */
-		{ "53300", DB_DOWN },	/* too many connections */
-		{ "25006", DB_DOWN },	/* read-only: a standby */
-		{ "54000", DB_REFUSED },	/* index row size exceeds btree maximum */
-		{ "22021", DB_REFUSED },	/* invalid byte sequence for encoding */
-		{ "22008", DB_REFUSED },	/* datetime field overflow */
-		{ "23505", DB_REFUSED },	/* unique violation */
-		{ "23514", DB_REFUSED },	/* check violation */
+		{ "08006", DB_DOWN }, /* connection failure */
+		{ "57P01", DB_DOWN }, /* admin shutdown */
+		{ "57P03", DB_DOWN }, /* cannot connect now */
+		{ "53300", DB_DOWN }, /* too many connections */
+		{ "25006", DB_DOWN }, /* read-only: a standby */
+		{ "54000",
+		    DB_REFUSED }, /* index row size exceeds btree maximum */
+		{ "22021",
+		    DB_REFUSED }, /* invalid byte sequence for encoding */
+		{ "22008", DB_REFUSED }, /* datetime field overflow */
+		{ "23505", DB_REFUSED }, /* unique violation */
+		{ "23514", DB_REFUSED }, /* check violation */
 		/* Whose fault these are is found by retrying one by one. */
-		{ "57014", DB_ERROR },	/* statement timeout on one big message */
-		{ "53200", DB_ERROR },	/* out of memory on one big message */
-		{ "53100", DB_ERROR },	/* disk full */
-		{ "42501", DB_ERROR },	/* insufficient privilege */
-		{ "40P01", DB_ERROR },	/* deadlock */
-		{ "P0001", DB_ERROR },	/* raise_exception (a trigger) */
-		{ "XX000", DB_ERROR },	/* internal error */
+		{ "57014",
+		    DB_ERROR }, /* statement timeout on one big message */
+		{ "53200", DB_ERROR }, /* out of memory on one big message */
+		{ "53100", DB_ERROR }, /* disk full */
+		{ "42501", DB_ERROR }, /* insufficient privilege */
+		{ "40P01", DB_ERROR }, /* deadlock */
+		{ "P0001", DB_ERROR }, /* raise_exception (a trigger) */
+		{ "XX000", DB_ERROR }, /* internal error */
 		{ "", DB_ERROR },
 		{ NULL, DB_ERROR },
 	};
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		cr_assert_eq(db_classify(cases[i].state), cases[i].want,
-		    "%s", cases[i].state ? cases[i].state : "NULL");
+		cr_assert_eq(db_classify(cases[i].state), cases[i].want, "%s",
+		    cases[i].state ? cases[i].state : "NULL");
 }
 
 Test(text, sqlstate_faults)
@@ -197,14 +205,14 @@ Test(text, sqlstate_faults)
 		const char *state;
 		bool db_fault, transient;
 	} cases[] = {
-		{ "42501", true, false },	/* permissions: the database's */
-		{ "53100", true, false },	/* disk full */
-		{ "57014", true, false },	/* canceled */
-		{ "40P01", true, true },	/* deadlock: try again */
-		{ "40001", true, true },	/* serialization failure */
-		{ "55P03", true, true },	/* lock not available */
-		{ "XX001", true, false },	/* data corrupted */
-		{ "P0001", false, false },	/* a trigger refusing a message */
+		{ "42501", true, false },  /* permissions: the database's */
+		{ "53100", true, false },  /* disk full */
+		{ "57014", true, false },  /* canceled */
+		{ "40P01", true, true },   /* deadlock: try again */
+		{ "40001", true, true },   /* serialization failure */
+		{ "55P03", true, true },   /* lock not available */
+		{ "XX001", true, false },  /* data corrupted */
+		{ "P0001", false, false }, /* a trigger refusing a message */
 		{ "23514", false, false },
 		{ "22021", false, false },
 		{ "XX000", false, false },
@@ -213,11 +221,10 @@ Test(text, sqlstate_faults)
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		cr_assert_eq(db_fault(cases[i].state), cases[i].db_fault,
-		    "%s", cases[i].state ? cases[i].state : "NULL");
-		cr_assert_eq(db_transient(cases[i].state),
-		    cases[i].transient, "%s",
+		cr_assert_eq(db_fault(cases[i].state), cases[i].db_fault, "%s",
 		    cases[i].state ? cases[i].state : "NULL");
+		cr_assert_eq(db_transient(cases[i].state), cases[i].transient,
+		    "%s", cases[i].state ? cases[i].state : "NULL");
 	}
 }
 
@@ -232,27 +239,34 @@ Test(text, db_scrub)
 		const char *state, *primary, *want;
 	} cases[] = {
 		{ "22P02", "invalid input syntax for type bigint: \"MRN-4711\"",
-		  "invalid input syntax for type bigint (SQLSTATE 22P02)" },
-		{ "22021", "invalid byte sequence for encoding \"UTF8\": 0xe9 0x20",
-		  "invalid byte sequence for encoding \"...\" (SQLSTATE 22021)" },
+		    "invalid input syntax for type bigint (SQLSTATE 22P02)" },
+		{ "22021",
+		    "invalid byte sequence for encoding \"UTF8\": 0xe9 0x20",
+		    "invalid byte sequence for encoding \"...\" (SQLSTATE 22021)" },
 		{ "22001", "value too long for type character varying(64)",
-		  "value too long for type character varying(64) (SQLSTATE 22001)" },
-		{ "22P02", "unterminated \"quote", "unterminated \"...\" (SQLSTATE 22P02)" },
-		{ "23505", "duplicate key value violates unique constraint "
-		  "\"messages_key\"", "duplicate key value violates unique "
-		  "constraint \"messages_key\" (SQLSTATE 23505)" },
-		{ "57P01", "terminating connection due to administrator command",
-		  "terminating connection due to administrator command "
-		  "(SQLSTATE 57P01)" },
+		    "value too long for type character varying(64) (SQLSTATE 22001)" },
+		{ "22P02", "unterminated \"quote",
+		    "unterminated \"...\" (SQLSTATE 22P02)" },
+		{ "23505",
+		    "duplicate key value violates unique constraint "
+		    "\"messages_key\"",
+		    "duplicate key value violates unique "
+		    "constraint \"messages_key\" (SQLSTATE 23505)" },
+		{ "57P01",
+		    "terminating connection due to administrator command",
+		    "terminating connection due to administrator command "
+		    "(SQLSTATE 57P01)" },
 		{ "42501", "permission denied for table alerts",
-		  "permission denied for table alerts (SQLSTATE 42501)" },
+		    "permission denied for table alerts (SQLSTATE 42501)" },
 		{ "53100", "could not extend file:\n  No space left on device",
-		  "could not extend file: No space left on device (SQLSTATE 53100)" },
+		    "could not extend file: No space left on device (SQLSTATE 53100)" },
 		/* A trigger may say anything: MRN and value are not logged. */
-		{ "P0001", "patient MRN-4711 has ALT 412", "statement refused "
-		  "(SQLSTATE P0001)" },
-		{ "2F005", "function ended without RETURN", "statement refused "
-		  "(SQLSTATE 2F005)" },
+		{ "P0001", "patient MRN-4711 has ALT 412",
+		    "statement refused "
+		    "(SQLSTATE P0001)" },
+		{ "2F005", "function ended without RETURN",
+		    "statement refused "
+		    "(SQLSTATE 2F005)" },
 		{ "23514", NULL, "data refused (SQLSTATE 23514)" },
 		{ NULL, "something", "statement refused" },
 		{ NULL, NULL, "statement refused" },

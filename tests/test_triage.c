@@ -27,51 +27,50 @@ static const struct {
 	uint32_t max_observations;
 	bool quarantine, ignored;
 	int err_code;
-	const char *ack;	/* ack_code before the ACK is built */
-	const char *reason;	/* a substring, NULL for none */
+	const char *ack;    /* ack_code before the ACK is built */
+	const char *reason; /* a substring, NULL for none */
 } cases[] = {
 	{ "an ORU^R01 with one result", STORE_FRAME,
-	  MSH "ORU^R01|C1|P|2.5.1\r" PID OBR OBX, false, 100,
-	  false, false, 0, "AA", NULL },
+	    MSH "ORU^R01|C1|P|2.5.1\r" PID OBR OBX, false, 100, false, false, 0,
+	    "AA", NULL },
 	{ "enhanced mode (MSH-15/16): CA", STORE_FRAME,
-	  MSH "ORU^R01|C2|P|2.5.1|||AL|NE\r" PID OBR OBX, false, 100,
-	  false, false, 0, "CA", NULL },
+	    MSH "ORU^R01|C2|P|2.5.1|||AL|NE\r" PID OBR OBX, false, 100, false,
+	    false, 0, "CA", NULL },
 	{ "longer than max_message_size: AR", STORE_FRAME_OVERSIZE,
-	  MSH "ORU^R01|C3|P|2.5.1\r" PID, false, 100,
-	  true, false, HL7_ERR_INTERNAL, "AR", "max_message_size" },
+	    MSH "ORU^R01|C3|P|2.5.1\r" PID, false, 100, true, false,
+	    HL7_ERR_INTERNAL, "AR", "max_message_size" },
 	{ "cut short by the peer: AE, no ACK", STORE_FRAME_ABANDONED,
-	  MSH "ORU^R01|C4|P|2.5", false, 100,
-	  true, false, HL7_ERR_SEGMENT_SEQUENCE, "AE", "cut short" },
-	{ "not HL7 at all: AE", STORE_FRAME,
-	  "GET / HTTP/1.1\r\n\r\n", false, 100,
-	  true, false, -1, "AE", NULL },
+	    MSH "ORU^R01|C4|P|2.5", false, 100, true, false,
+	    HL7_ERR_SEGMENT_SEQUENCE, "AE", "cut short" },
+	{ "not HL7 at all: AE", STORE_FRAME, "GET / HTTP/1.1\r\n\r\n", false,
+	    100, true, false, -1, "AE", NULL },
 	{ "version 2.1 is not taken: AR (resend later)", STORE_FRAME,
-	  MSH "ORU^R01|C5|P|2.1\r" PID OBR OBX, false, 100,
-	  true, false, HL7_ERR_UNSUPPORTED_VERSION, "AR", NULL },
+	    MSH "ORU^R01|C5|P|2.1\r" PID OBR OBX, false, 100, true, false,
+	    HL7_ERR_UNSUPPORTED_VERSION, "AR", NULL },
 	{ "an ADT^A01 when other types are ignored", STORE_FRAME,
-	  MSH "ADT^A01|C6|P|2.5.1\r" PID, false, 100,
-	  false, true, 0, "AA", NULL },
+	    MSH "ADT^A01|C6|P|2.5.1\r" PID, false, 100, false, true, 0, "AA",
+	    NULL },
 	{ "an ADT^A01 when other types are refused: AR", STORE_FRAME,
-	  MSH "ADT^A01|C7|P|2.5.1\r" PID, true, 100,
-	  true, false, HL7_ERR_UNSUPPORTED_TYPE, "AR", "ORU^R01 only" },
+	    MSH "ADT^A01|C7|P|2.5.1\r" PID, true, 100, true, false,
+	    HL7_ERR_UNSUPPORTED_TYPE, "AR", "ORU^R01 only" },
 	{ "an ORU^R01 without OBX: AE 100", STORE_FRAME,
-	  MSH "ORU^R01|C8|P|2.5.1\r" PID OBR, false, 100,
-	  true, false, HL7_ERR_SEGMENT_SEQUENCE, "AE", "without an OBX" },
+	    MSH "ORU^R01|C8|P|2.5.1\r" PID OBR, false, 100, true, false,
+	    HL7_ERR_SEGMENT_SEQUENCE, "AE", "without an OBX" },
 	{ "results before any PID: AE 100", STORE_FRAME,
-	  MSH "ORU^R01|C9|P|2.5.1\r" OBR OBX, false, 100,
-	  true, false, HL7_ERR_SEGMENT_SEQUENCE, "AE", "before any PID" },
+	    MSH "ORU^R01|C9|P|2.5.1\r" OBR OBX, false, 100, true, false,
+	    HL7_ERR_SEGMENT_SEQUENCE, "AE", "before any PID" },
 	{ "more OBX than max_observations: AE", STORE_FRAME,
-	  MSH "ORU^R01|C10|P|2.5.1\r" PID OBR OBX OBX, false, 1,
-	  true, false, HL7_ERR_INTERNAL, "AE", "max_observations" },
+	    MSH "ORU^R01|C10|P|2.5.1\r" PID OBR OBX OBX, false, 1, true, false,
+	    HL7_ERR_INTERNAL, "AE", "max_observations" },
 	{ "exactly max_observations: kept", STORE_FRAME,
-	  MSH "ORU^R01|C11|P|2.5.1\r" PID OBR OBX OBX, false, 2,
-	  false, false, 0, "AA", NULL },
+	    MSH "ORU^R01|C11|P|2.5.1\r" PID OBR OBX OBX, false, 2, false, false,
+	    0, "AA", NULL },
 	{ "results for nobody (PID-3 empty): AE 101", STORE_FRAME,
-	  MSH "ORU^R01|C12|P|2.5.1\rPID|1||||DOE^JANE\r" OBR OBX, false, 100,
-	  true, false, HL7_ERR_REQUIRED_FIELD, "AE", "PID-3" },
+	    MSH "ORU^R01|C12|P|2.5.1\rPID|1||||DOE^JANE\r" OBR OBX, false, 100,
+	    true, false, HL7_ERR_REQUIRED_FIELD, "AE", "PID-3" },
 	{ "an enhanced-mode refusal is CE, not AE", STORE_FRAME,
-	  MSH "ORU^R01|C13|P|2.5.1|||AL|NE\r" PID OBR, false, 100,
-	  true, false, HL7_ERR_SEGMENT_SEQUENCE, "CE", "without an OBX" },
+	    MSH "ORU^R01|C13|P|2.5.1|||AL|NE\r" PID OBR, false, 100, true,
+	    false, HL7_ERR_SEGMENT_SEQUENCE, "CE", "without an OBX" },
 };
 
 Test(triage, table)
@@ -94,8 +93,8 @@ Test(triage, table)
 		w.total = w.len;
 		w.peer = "192.0.2.1:2575";
 		triage_prepare(&o, &w);
-		cr_expect_eq(w.quarantine, cases[i].quarantine, "%s: quarantine",
-		    cases[i].name);
+		cr_expect_eq(w.quarantine, cases[i].quarantine,
+		    "%s: quarantine", cases[i].name);
 		cr_expect_eq(w.ignored, cases[i].ignored, "%s: ignored",
 		    cases[i].name);
 		if (cases[i].err_code >= 0)
@@ -105,7 +104,7 @@ Test(triage, table)
 		    cases[i].name, w.ack_code);
 		if (cases[i].reason != NULL)
 			cr_expect(w.reason != NULL &&
-			    strstr(w.reason, cases[i].reason) != NULL,
+				strstr(w.reason, cases[i].reason) != NULL,
 			    "%s: reason %s", cases[i].name,
 			    w.reason ? w.reason : "(none)");
 		oru_msg_free(&w.oru);

@@ -77,7 +77,8 @@ rules_setup(void)
 {
 	char *cause = NULL;
 
-	if (rules_load(RULES_DATADIR "/protocols/nct04933669.conf", &R, &cause) < 0)
+	if (rules_load(RULES_DATADIR "/protocols/nct04933669.conf", &R,
+		&cause) < 0)
 		cr_assert_fail("load: %s", cause);
 }
 
