@@ -235,8 +235,14 @@ fail:
 	return cli_db_fail("enroll", cause);
 }
 
-int
-cmd_enroll(int argc, char **argv)
+/* What the command line asks for. */
+struct enroll_opts {
+	const char *db, *phase, *protocol, *since, *baseline, *pfile, *id;
+};
+
+/* The options and PATIENT_ID into o: -1, or the exit code to stop with. */
+static int
+enroll_args(int argc, char **argv, struct enroll_opts *o)
 {
 	static const struct option longopts[] = {
 		{ "db", required_argument, NULL, 'd' },
@@ -248,34 +254,28 @@ cmd_enroll(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *db = NULL, *phase = NULL, *protocol = NULL, *since = NULL;
-	const char *baseline = NULL, *pfile = NULL, *why = NULL, *id;
-	struct rules *rules = NULL;
-	struct buf bj;
-	char *cause = NULL, *deffile = NULL;
-	PGresult *r;
-	PGconn *c;
-	int ch, i, rc;
+	int ch;
 
+	memset(o, 0, sizeof(*o));
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd':
-			db = optarg;
+			o->db = optarg;
 			break;
 		case 'p':
-			phase = optarg;
+			o->phase = optarg;
 			break;
 		case 'P':
-			protocol = optarg;
+			o->protocol = optarg;
 			break;
 		case 's':
-			since = optarg;
+			o->since = optarg;
 			break;
 		case 'b':
-			baseline = optarg;
+			o->baseline = optarg;
 			break;
 		case 'f':
-			pfile = optarg;
+			o->pfile = optarg;
 			break;
 		case 'h':
 			enroll_usage(stdout);
@@ -285,90 +285,133 @@ cmd_enroll(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind + 1 != argc || phase == NULL) {
+	if (optind + 1 != argc || o->phase == NULL) {
 		fprintf(stderr, "labwatch enroll: %s\n",
-		    phase == NULL ? "--phase is required" :
-				    "one PATIENT_ID expected");
+		    o->phase == NULL ? "--phase is required" :
+				       "one PATIENT_ID expected");
 		enroll_usage(stderr);
 		return 2;
 	}
-	id = argv[optind];
-	if (!valid_id(id)) {
+	o->id = argv[optind];
+	return -1;
+}
+
+/* Whether the arguments are valid; if not, says why. */
+static bool
+enroll_valid(const struct enroll_opts *o)
+{
+	int i;
+
+	if (!valid_id(o->id)) {
 		fprintf(stderr,
 		    "labwatch enroll: PATIENT_ID must be 1 to 200 "
 		    "printable characters\n");
-		return 2;
+		return false;
 	}
-	for (i = 0; phases[i] != NULL && strcmp(phases[i], phase) != 0; i++)
+	for (i = 0; phases[i] != NULL && strcmp(phases[i], o->phase) != 0; i++)
 		;
 	if (phases[i] == NULL) {
 		fprintf(stderr,
 		    "labwatch enroll: --phase is screening, "
 		    "neoadjuvant, adjuvant or off_study\n");
-		return 2;
+		return false;
 	}
-	if (protocol != NULL && !valid_id(protocol)) {
+	if (o->protocol != NULL && !valid_id(o->protocol)) {
 		fprintf(stderr, "labwatch enroll: bad --protocol\n");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * The rules, needed only to convert a baseline (into bj) or to check a
+ * protocol file; o->protocol is then the file's. false after an error.
+ */
+static bool
+enroll_rules(struct enroll_opts *o, struct rules **rules, struct buf *bj)
+{
+	const char *why = NULL;
+	char *cause = NULL, *deffile = NULL;
+
+	if (o->baseline == NULL && o->pfile == NULL)
+		return true;
+	if (o->pfile == NULL)
+		o->pfile = deffile = default_protocol_file(
+		    o->protocol != NULL ? o->protocol : DEFAULT_PROTOCOL);
+	if (rules_load(o->pfile, rules, &cause) != 0) {
+		fprintf(stderr, "labwatch enroll: %s\n", cause);
+		if (deffile != NULL)
+			cli_datadir_hint("enroll", "--protocol-file");
+		free(cause);
+		free(deffile);
+		return false;
+	}
+	free(deffile);
+	o->pfile = NULL;
+	if (o->protocol == NULL)
+		o->protocol = rules_protocol_name(*rules);
+	else if (strcmp(o->protocol, rules_protocol_name(*rules)) != 0) {
+		fprintf(stderr,
+		    "labwatch enroll: --protocol %s but the protocol file is "
+		    "%s\n",
+		    o->protocol, rules_protocol_name(*rules));
+		return false;
+	}
+	if (o->baseline != NULL &&
+	    baseline_json(*rules, o->baseline, bj, &why) != 0) {
+		fprintf(stderr, "labwatch enroll: --baseline: %s\n", why);
+		return false;
+	}
+	return true;
+}
+
+/* Whether PostgreSQL reads --since as a time (a bad one is a usage error). */
+static bool
+since_ok(PGconn *c, const char *since)
+{
+	PGresult *r;
+	bool ok;
+
+	r = PQexecParams(c, "SELECT $1::timestamptz", 1, NULL, &since, NULL,
+	    NULL, 0);
+	ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+	PQclear(r);
+	if (!ok)
+		fprintf(stderr,
+		    "labwatch enroll: --since is not an ISO 8601 time "
+		    "(2026-11-20 or 2026-11-20T07:30:00+08:00)\n");
+	return ok;
+}
+
+int
+cmd_enroll(int argc, char **argv)
+{
+	struct enroll_opts o;
+	struct rules *rules = NULL;
+	struct buf bj;
+	PGconn *c;
+	int rc;
+
+	if ((rc = enroll_args(argc, argv, &o)) >= 0)
+		return rc;
+	if (!enroll_valid(&o))
 		return 2;
-	}
-	/* The rules are needed only to convert a baseline (or to check a file). */
 	buf_init(&bj);
-	if (baseline != NULL || pfile != NULL) {
-		if (pfile == NULL)
-			pfile = deffile = default_protocol_file(
-			    protocol != NULL ? protocol : DEFAULT_PROTOCOL);
-		if (rules_load(pfile, &rules, &cause) != 0) {
-			fprintf(stderr, "labwatch enroll: %s\n", cause);
-			if (deffile != NULL)
-				cli_datadir_hint("enroll", "--protocol-file");
-			free(cause);
-			free(deffile);
-			return 2;
-		}
-		if (protocol == NULL)
-			protocol = rules_protocol_name(rules);
-		else if (strcmp(protocol, rules_protocol_name(rules)) != 0) {
-			fprintf(stderr,
-			    "labwatch enroll: --protocol %s but the "
-			    "protocol file is %s\n",
-			    protocol, rules_protocol_name(rules));
-			rc = 2;
-			goto out;
-		}
-		if (baseline != NULL &&
-		    baseline_json(rules, baseline, &bj, &why) != 0) {
-			fprintf(stderr, "labwatch enroll: --baseline: %s\n",
-			    why);
-			rc = 2;
-			goto out;
-		}
-	}
-	if (protocol == NULL)
-		protocol = DEFAULT_PROTOCOL;
-	if ((c = cli_db_open("enroll", db, 1, &rc)) == NULL)
+	rc = 2;
+	if (!enroll_rules(&o, &rules, &bj))
 		goto out;
-	if (since != NULL) {
-		/* A bad time is a usage error, told as such. */
-		r = PQexecParams(c, "SELECT $1::timestamptz", 1, NULL, &since,
-		    NULL, NULL, 0);
-		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-			fprintf(stderr,
-			    "labwatch enroll: --since is not an ISO "
-			    "8601 time (2026-11-20 or 2026-11-20T07:30:00+08:00)"
-			    "\n");
-			PQclear(r);
-			PQfinish(c);
-			rc = 2;
-			goto out;
-		}
-		PQclear(r);
-	}
-	rc = enroll(c, id, protocol, phase, since,
-	    baseline != NULL ? bj.p : NULL);
+	if (o.protocol == NULL)
+		o.protocol = DEFAULT_PROTOCOL;
+	if ((c = cli_db_open("enroll", o.db, 1, &rc)) == NULL)
+		goto out;
+	if (o.since != NULL && !since_ok(c, o.since))
+		rc = 2;
+	else
+		rc = enroll(c, o.id, o.protocol, o.phase, o.since,
+		    o.baseline != NULL ? bj.p : NULL);
 	PQfinish(c);
 out:
 	buf_free(&bj);
 	rules_free(rules);
-	free(deffile);
 	return rc;
 }
