@@ -12,6 +12,23 @@
 #include "lib/xmalloc.h"
 #include "rules/rules_int.h"
 
+/*
+ * The keys' bytes, in blocks that never move (entries point into them),
+ * each block twice the size of the one before: a history's keys cost a
+ * few allocations, not one each. Newest block first.
+ */
+struct key_block {
+	struct key_block *next;
+	size_t cap, used;
+	char data[];
+};
+
+/* Per entry: its key's hash and the next entry of its bucket. */
+struct key_link {
+	uint64_t hash;
+	size_t next;
+};
+
 struct rules_history {
 	const struct rules *r;
 	enum rules_phase phase;
@@ -21,16 +38,27 @@ struct rules_history {
 	uint64_t *ids;		/* the id lists of the last update */
 	size_t ids_cap;
 	/*
-	 * The entries by key, so that adding one looks at those of its key
-	 * only (a scan of the whole history made one message of N results
-	 * cost N^2): per bucket of key hashes the first and last entry, per
-	 * entry the next one in its bucket, in order; KEY_NONE ends a chain.
+	 * The entries by key, so that a C, D, W or U looks at those of its
+	 * key only (a scan of the whole history made one message of N
+	 * results cost N^2): per bucket of key hashes the first and last
+	 * entry, per entry its hash and the next one in its bucket, in
+	 * order; KEY_NONE ends a chain. Built when the first such status
+	 * comes (most histories never see one), then extended to the entries
+	 * added since at each; the buckets go when the entries grow and are
+	 * relinked from the stored hashes.
 	 */
-	size_t *head, *tail, nbuckets;	/* nbuckets a power of 2, >= n */
-	size_t *next;			/* cap entries */
+	size_t *head, *tail, nbuckets;	/* 0 buckets: none yet */
+	struct key_link *link;		/* cap entries, or NULL */
+	size_t nindexed;		/* entries [0, nindexed) are linked */
+	struct key_block *keys;
 };
 
 #define KEY_NONE SIZE_MAX
+/* Entries of a new history's first allocation: most patients have more. */
+#define HISTORY_CAP0 16
+/* The first key block, and the size past which blocks stop doubling. */
+#define KEY_BLOCK_MIN 256
+#define KEY_BLOCK_MAX (64 * 1024)
 
 const char *
 rules_eligibility_name(enum rules_eligibility e)
@@ -61,17 +89,19 @@ rules_history_new(const struct rules *r, enum rules_phase phase)
 void
 rules_history_free(struct rules_history *h)
 {
-	size_t i;
+	struct key_block *b, *next;
 
 	if (h == NULL)
 		return;
-	for (i = 0; i < h->n; i++)
-		free(h->e[i].key);
+	for (b = h->keys; b != NULL; b = next) {
+		next = b->next;
+		free(b);
+	}
 	free(h->e);
 	free(h->ids);
 	free(h->head);
 	free(h->tail);
-	free(h->next);
+	free(h->link);
 	free(h);
 }
 
@@ -158,132 +188,174 @@ rules_history_baseline_from(struct rules_history *h, int64_t t)
 	return n;
 }
 
-static bool
-same_key(const struct rules_entry *e, const char *key, size_t len)
+/* A copy of key (NUL-terminated) in the history's key blocks. */
+static char *
+key_store(struct rules_history *h, const char *key, size_t len)
 {
-	return e->key_len == len && memcmp(e->key, key, len) == 0;
+	struct key_block *b = h->keys;
+	size_t cap;
+	char *p;
+
+	if (b == NULL || b->cap - b->used < len + 1) {
+		if (b == NULL)
+			cap = KEY_BLOCK_MIN;
+		else
+			cap = b->cap < KEY_BLOCK_MAX ? b->cap * 2 : b->cap;
+		if (cap < len + 1)
+			cap = len + 1;
+		b = xmalloc(sizeof *b + cap);
+		b->next = h->keys;
+		b->cap = cap;
+		b->used = 0;
+		h->keys = b;
+	}
+	p = b->data + b->used;
+	memcpy(p, key, len);
+	p[len] = '\0';
+	b->used += len + 1;
+	return p;
 }
 
-static size_t
-key_bucket(const struct rules_history *h, const char *key, size_t len)
-{
-	return (size_t)hash_bytes(key, len) & (h->nbuckets - 1);
-}
-
-/* Append entry i to its key's chain. */
+/* Append entry i, whose key hashes to hash, to its bucket's chain. */
 static void
-key_link(struct rules_history *h, size_t i)
+key_link(struct rules_history *h, size_t i, uint64_t hash)
 {
-	size_t b = key_bucket(h, h->e[i].key, h->e[i].key_len);
+	size_t b = (size_t)hash & (h->nbuckets - 1);
 
-	h->next[i] = KEY_NONE;
+	h->link[i].hash = hash;
+	h->link[i].next = KEY_NONE;
 	if (h->head[b] == KEY_NONE)
 		h->head[b] = i;
 	else
-		h->next[h->tail[b]] = i;
+		h->link[h->tail[b]].next = i;
 	h->tail[b] = i;
 }
 
-/* Room for entry n in the index: more buckets when they are all used. */
+/* Every entry so far on its key's chain, in order. */
 static void
-key_grow(struct rules_history *h)
+key_index(struct rules_history *h)
 {
 	size_t i;
 
-	if (h->n < h->nbuckets)
+	if (h->link == NULL)
+		h->link = xreallocarray(NULL, h->cap, sizeof *h->link);
+	if (h->nbuckets == 0) {
+		h->nbuckets = h->cap;
+		h->head = xreallocarray(NULL, h->nbuckets, sizeof *h->head);
+		h->tail = xreallocarray(NULL, h->nbuckets, sizeof *h->tail);
+		for (i = 0; i < h->nbuckets; i++)
+			h->head[i] = KEY_NONE;
+		for (i = 0; i < h->nindexed; i++)
+			key_link(h, i, h->link[i].hash);
+	}
+	for (i = h->nindexed; i < h->n; i++)
+		key_link(h, i, hash_bytes(h->e[i].key, h->e[i].key_len));
+	h->nindexed = h->n;
+}
+
+/*
+ * Room for entry n: the entries (and their links, if any) double; the
+ * buckets go, to be rebuilt as many as the entries by key_index().
+ */
+static void
+history_grow(struct rules_history *h)
+{
+	if (h->n < h->cap)
 		return;
-	h->nbuckets = h->nbuckets ? h->nbuckets * 2 : 16;
-	h->head = xreallocarray(h->head, h->nbuckets, sizeof *h->head);
-	h->tail = xreallocarray(h->tail, h->nbuckets, sizeof *h->tail);
-	for (i = 0; i < h->nbuckets; i++)
-		h->head[i] = h->tail[i] = KEY_NONE;
-	for (i = 0; i < h->n; i++)
-		key_link(h, i);
+	h->cap = h->cap ? h->cap * 2 : HISTORY_CAP0;
+	h->e = xreallocarray(h->e, h->cap, sizeof *h->e);
+	if (h->link != NULL)
+		h->link = xreallocarray(h->link, h->cap, sizeof *h->link);
+	free(h->head);
+	free(h->tail);
+	h->head = h->tail = NULL;
+	h->nbuckets = 0;
+}
+
+/* Add id to the lists of this update (nids so far). */
+static void
+ids_push(struct rules_history *h, size_t *nids, uint64_t id)
+{
+	if (*nids == h->ids_cap) {
+		h->ids_cap = h->ids_cap ? h->ids_cap * 2 : 16;
+		h->ids = xreallocarray(h->ids, h->ids_cap, sizeof *h->ids);
+	}
+	h->ids[(*nids)++] = id;
 }
 
 void
 rules_history_add(struct rules_history *h, const struct rules_result *in,
     const char *key, size_t key_len, struct rules_update *up)
 {
-	struct rules_entry *e;
-	size_t i, first, nids = 0, nsup = 0, nret = 0, npro = 0;
+	static const uint64_t no_ids[1];
+	struct rules_entry *e, *old;
+	const uint64_t *ids;
+	uint64_t hash;
+	size_t i, nids = 0, nsup = 0, nret = 0, npro = 0;
 	char st = in->status;
 
-	/* Every earlier entry may land in one list: size for the worst case. */
-	if (h->ids_cap < h->n + 1) {
-		h->ids_cap = (h->n + 1) * 2;
-		h->ids = xreallocarray(h->ids, h->ids_cap, sizeof *h->ids);
-	}
-	if (h->n == h->cap) {
-		h->cap = h->cap ? h->cap * 2 : 16;
-		h->e = xreallocarray(h->e, h->cap, sizeof *h->e);
-		h->next = xreallocarray(h->next, h->cap, sizeof *h->next);
-	}
-	key_grow(h);
-	first = h->head[key_bucket(h, key, key_len)];
+	history_grow(h);
 	e = &h->e[h->n];
 	memset(e, 0, sizeof *e);
 	rules_eval(h->r, in, h->base, &e->ev);
 	e->status = st;
 	e->observed_at = in->observed_at;
-	e->key = xstrndup(key, key_len);
+	e->key = key_store(h, key, key_len);
 	e->key_len = key_len;
 
 	/*
-	 * The lists share h->ids: superseded, then retracted, then promoted.
-	 * Earlier entries of the same key are on the chain from first.
+	 * Only C, D, W and U change earlier entries, each its own way, so one
+	 * walk of the key's chain (earlier entries of the bucket, in order)
+	 * fills one of the lists: superseded, retracted or promoted.
 	 */
-	for (i = first; i != KEY_NONE; i = h->next[i]) {
-		struct rules_entry *old = &h->e[i];
-
-		if (!same_key(old, key, key_len) || old->retracted || old->superseded)
-			continue;
-		if (st == 'C') {
-			old->superseded = true;
-			h->ids[nids++] = old->ev.id;
-			nsup++;
+	if (st == 'C' || st == 'D' || st == 'W' || st == 'U') {
+		key_index(h);
+		hash = hash_bytes(key, key_len);
+		for (i = h->head[(size_t)hash & (h->nbuckets - 1)];
+		    i != KEY_NONE; i = h->link[i].next) {
+			old = &h->e[i];
+			if (h->link[i].hash != hash || old->key_len != key_len ||
+			    memcmp(old->key, key, key_len) != 0 || old->retracted)
+				continue;
+			if (st == 'C') {
+				if (old->superseded)
+					continue;
+				old->superseded = true;
+				ids_push(h, &nids, old->ev.id);
+				nsup++;
+			} else if (st == 'D' || st == 'W') {
+				old->retracted = true;
+				ids_push(h, &nids, old->ev.id);
+				nret++;
+			} else {
+				if (old->superseded || old->ev.final)
+					continue;
+				if (old->status != 'P' && old->status != 'R' &&
+				    old->status != 'S')
+					continue;
+				old->status = 'F';
+				old->ev.final = true;
+				if (old->ev.problem == rules_problem_not_final)
+					old->ev.problem = NULL;
+				ids_push(h, &nids, old->ev.id);
+				npro++;
+			}
 		}
-	}
-	for (i = first; i != KEY_NONE; i = h->next[i]) {
-		struct rules_entry *old = &h->e[i];
-
-		if (!same_key(old, key, key_len) || old->retracted)
-			continue;
-		if (st == 'D' || st == 'W') {
-			old->retracted = true;
-			h->ids[nids++] = old->ev.id;
-			nret++;
-		}
-	}
-	for (i = first; i != KEY_NONE; i = h->next[i]) {
-		struct rules_entry *old = &h->e[i];
-
-		if (st != 'U' || !same_key(old, key, key_len) || old->retracted ||
-		    old->superseded || old->ev.final)
-			continue;
-		if (old->status != 'P' && old->status != 'R' && old->status != 'S')
-			continue;
-		old->status = 'F';
-		old->ev.final = true;
-		if (old->ev.problem == rules_problem_not_final)
-			old->ev.problem = NULL;
-		h->ids[nids++] = old->ev.id;
-		npro++;
 	}
 	/* A U that promoted something stands for it; it is not a result itself. */
 	if (npro > 0)
 		e->superseded = true;
 	if (st == 'D' || st == 'W')
 		e->retracted = true;
-	key_link(h, h->n);
 	h->n++;
 
+	ids = h->ids != NULL ? h->ids : no_ids;
 	up->entry = e;
-	up->superseded = h->ids;
+	up->superseded = ids;
 	up->nsuperseded = nsup;
-	up->retracted = h->ids + nsup;
+	up->retracted = ids + nsup;
 	up->nretracted = nret;
-	up->promoted = h->ids + nsup + nret;
+	up->promoted = ids + nsup + nret;
 	up->npromoted = npro;
 }
 
