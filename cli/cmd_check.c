@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/arena.h"
 #include "lib/json.h"
 #include "cmd.h"
 #include "hl7/split.h"
@@ -31,7 +32,8 @@
 
 /* A screening patient: its history, found by id. Owned by the patients table. */
 struct patient {
-	char *id;		/* NULL: a free slot */
+	char *id;		/* NULL: a free slot; in check.names */
+	size_t id_len;
 	struct rules_history *h;
 	size_t seq;		/* order of first appearance, for output */
 };
@@ -48,6 +50,7 @@ struct check {
 	struct patient *patients;	/* hash table of cap slots */
 	size_t npatients, cap;
 	char **control_ids;	/* per rules_result.id: where a result came from */
+	struct hl7_arena names;	/* the patient and control ids' bytes */
 	int status;		/* 1 once a message could not be read */
 	size_t nids, ids_cap;
 };
@@ -69,6 +72,18 @@ hash_id(const char *s, size_t len)
 	return h;
 }
 
+/* A NUL-terminated copy of s[0..len), kept until check_free(). */
+static char *
+names_copy(struct check *c, const char *s, size_t len)
+{
+	char *p = hl7_arena_alloc(&c->names, len + 1);
+
+	if (len > 0)
+		memcpy(p, s, len);
+	p[len] = '\0';
+	return p;
+}
+
 /* The patient with this id, created on first sight (open addressing). */
 static struct patient *
 patient_get(struct check *c, const char *id, size_t len)
@@ -84,7 +99,7 @@ patient_get(struct check *c, const char *id, size_t len)
 			if (old[i].id == NULL)
 				continue;
 			p = &c->patients[hash_id(old[i].id,
-			    strlen(old[i].id)) & mask];
+			    old[i].id_len) & mask];
 			while (p->id != NULL)
 				p = &c->patients[(size_t)(p - c->patients + 1) &
 				    mask];
@@ -97,10 +112,15 @@ patient_get(struct check *c, const char *id, size_t len)
 		p = &c->patients[i];
 		if (p->id == NULL)
 			break;
-		if (strlen(p->id) == len && memcmp(p->id, id, len) == 0)
+		if (p->id_len == len && memcmp(p->id, id, len) == 0)
 			return p;
 	}
-	p->id = xstrndup(id, len);
+	p->id = names_copy(c, id, len);
+	/*
+	 * The id as printed: one with an escaped NUL (\X00\) is cut there and
+	 * so matches no later message's, as when the length was strlen()'s.
+	 */
+	p->id_len = strlen(p->id);
 	p->h = rules_history_new(c->rules, c->phase);
 	p->seq = c->npatients++;
 	return p;
@@ -114,7 +134,7 @@ remember_control_id(struct check *c, struct hl7_str cid)
 		c->control_ids = xreallocarray(c->control_ids, c->ids_cap,
 		    sizeof(*c->control_ids));
 	}
-	c->control_ids[c->nids] = xstrndup(cid.p, cid.len);
+	c->control_ids[c->nids] = names_copy(c, cid.p, cid.len);
 	return c->nids++;
 }
 
@@ -552,14 +572,11 @@ check_free(struct check *c)
 {
 	size_t i;
 
-	for (i = 0; i < c->cap; i++) {
-		free(c->patients[i].id);
+	for (i = 0; i < c->cap; i++)
 		rules_history_free(c->patients[i].h);
-	}
 	free(c->patients);
-	for (i = 0; i < c->nids; i++)
-		free(c->control_ids[i]);
 	free(c->control_ids);
+	hl7_arena_free(&c->names);
 	hl7_buf_free(&c->out);
 	hl7_buf_free(&c->key);
 	rules_free(c->rules);
