@@ -363,37 +363,39 @@ void
 rules_eligibility(const struct rules *r, const struct rules_history *h, int64_t now,
     struct rules_eligibility_result *out)
 {
-	const struct rules_criterion *c;
+	const struct rules_entry *best[RULES_MAX_CRITERIA] = { NULL }, *e;
 	struct rules_criterion_verdict *v;
 	bool fail = false, missing = false;
-	size_t i, k;
+	size_t i, k, nc = r->ncriteria < RULES_MAX_CRITERIA ? r->ncriteria :
+	    RULES_MAX_CRITERIA;
 
-	out->ncriteria = 0;
-	for (i = 0; i < r->ncriteria && i < RULES_MAX_CRITERIA; i++) {
-		const struct rules_entry *best = NULL;
-
-		c = &r->criteria[i];
-		v = &out->criteria[out->ncriteria++];
-		v->analyte = c->analyte;
-		v->text = c->text;
+	/*
+	 * Per criterion the latest usable result of its analyte in the
+	 * window (ties to the later arrival): one pass over the history for
+	 * all criteria, since a long history does not stay in the cache.
+	 */
+	for (k = 0; k < h->n; k++) {
+		e = &h->e[k];
+		if (!usable(e, now) || e->observed_at < now - r->window)
+			continue;
+		/* Only F and C count for eligibility (a U promoted to F too). */
+		if (e->status != 'F' && e->status != 'C' && e->status != 'U')
+			continue;
+		for (i = 0; i < nc; i++)
+			if (r->criteria[i].analyte == e->ev.analyte &&
+			    (best[i] == NULL ||
+			    e->observed_at >= best[i]->observed_at))
+				best[i] = e;
+	}
+	out->ncriteria = nc;
+	for (i = 0; i < nc; i++) {
+		v = &out->criteria[i];
+		v->analyte = r->criteria[i].analyte;
+		v->text = r->criteria[i].text;
 		v->verdict = RULES_VERDICT_NONE;
-		v->rests_on = NULL;
-		for (k = 0; k < h->n; k++) {
-			const struct rules_entry *e = &h->e[k];
-
-			/* Only F and C count for eligibility (a U promoted to F too). */
-			if (e->ev.analyte != c->analyte || !usable(e, now) ||
-			    e->observed_at < now - r->window)
-				continue;
-			if (e->status != 'F' && e->status != 'C' && e->status != 'U')
-				continue;
-			if (best == NULL || e->observed_at >= best->observed_at)
-				best = e;
-		}
-		if (best != NULL) {
-			v->rests_on = best;
-			v->verdict = best->ev.eligibility;
-		}
+		v->rests_on = best[i];
+		if (best[i] != NULL)
+			v->verdict = best[i]->ev.eligibility;
 		if (v->verdict == RULES_VERDICT_FAIL)
 			fail = true;
 		else if (v->verdict == RULES_VERDICT_NONE)
