@@ -19,7 +19,7 @@
  */
 struct key_block {
 	struct key_block *next;
-	size_t cap, used;
+	size_t cap;
 	char data[];
 };
 
@@ -30,11 +30,19 @@ struct key_link {
 };
 
 struct rules_history {
-	const struct rules *r;
-	enum rules_phase phase;
-	struct rules_baseline base[RULES_NANALYTES];
+	/*
+	 * What every add reads, first and together: with thousands of
+	 * patients, a patient's history is out of the cache when its next
+	 * message comes, and each line touched is a wait for memory.
+	 */
 	struct rules_entry *e;
 	size_t n, cap;
+	char *key_at;		/* the free bytes of the newest key block */
+	size_t key_left;
+	const struct rules *r;
+	bool have_base;		/* some base[a].known (else eval without) */
+	enum rules_phase phase;
+	struct key_block *keys;
 	uint64_t *ids;		/* the id lists of the last update */
 	size_t ids_cap;
 	/*
@@ -50,7 +58,7 @@ struct rules_history {
 	size_t *head, *tail, nbuckets;	/* 0 buckets: none yet */
 	struct key_link *link;		/* cap entries, or NULL */
 	size_t nindexed;		/* entries [0, nindexed) are linked */
-	struct key_block *keys;
+	struct rules_baseline base[RULES_NANALYTES];
 };
 
 #define KEY_NONE SIZE_MAX
@@ -121,11 +129,16 @@ void
 rules_history_set_baseline(struct rules_history *h, enum rules_analyte a, double value,
     double uln)
 {
+	int i;
+
 	if (a < 0 || a >= RULES_NANALYTES)
 		return;
 	h->base[a].known = !isnan(value);
 	h->base[a].value = value;
 	h->base[a].uln = uln;
+	h->have_base = false;
+	for (i = 0; i < RULES_NANALYTES; i++)
+		h->have_base = h->have_base || h->base[i].known;
 }
 
 const struct rules_baseline *
@@ -196,7 +209,7 @@ key_store(struct rules_history *h, const char *key, size_t len)
 	size_t cap;
 	char *p;
 
-	if (b == NULL || b->cap - b->used < len + 1) {
+	if (h->key_left < len + 1) {
 		if (b == NULL)
 			cap = KEY_BLOCK_MIN;
 		else
@@ -206,13 +219,16 @@ key_store(struct rules_history *h, const char *key, size_t len)
 		b = xmalloc(sizeof *b + cap);
 		b->next = h->keys;
 		b->cap = cap;
-		b->used = 0;
 		h->keys = b;
+		h->key_at = b->data;
+		h->key_left = cap;
 	}
-	p = b->data + b->used;
-	memcpy(p, key, len);
+	p = h->key_at;
+	if (len > 0)
+		memcpy(p, key, len);
 	p[len] = '\0';
-	b->used += len + 1;
+	h->key_at += len + 1;
+	h->key_left -= len + 1;
 	return p;
 }
 
@@ -297,7 +313,8 @@ rules_history_add(struct rules_history *h, const struct rules_result *in,
 	history_grow(h);
 	e = &h->e[h->n];
 	memset(e, 0, sizeof *e);
-	rules_eval(h->r, in, h->base, &e->ev);
+	/* An unknown baseline counts as none: skip reading them. */
+	rules_eval(h->r, in, h->have_base ? h->base : NULL, &e->ev);
 	e->status = st;
 	e->observed_at = in->observed_at;
 	e->key = key_store(h, key, key_len);
@@ -348,6 +365,16 @@ rules_history_add(struct rules_history *h, const struct rules_result *in,
 	if (st == 'D' || st == 'W')
 		e->retracted = true;
 	h->n++;
+	/*
+	 * A patient's results come in runs (one message, one panel): ask for
+	 * the next entry's cache lines now, so that writing it does not wait
+	 * for memory (the histories of thousands of patients are not cached).
+	 */
+	if (h->n < h->cap) {
+		__builtin_prefetch(&h->e[h->n], 1);
+		__builtin_prefetch((const char *)&h->e[h->n] + 64, 1);
+		__builtin_prefetch((const char *)&h->e[h->n] + sizeof *e - 1, 1);
+	}
 
 	ids = h->ids != NULL ? h->ids : no_ids;
 	up->entry = e;

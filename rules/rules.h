@@ -88,23 +88,24 @@ struct rules_baseline {
 
 /* What rules_eval() concludes about one result. Strings are static. */
 struct rules_eval {
+	/* Ordered for size (96 bytes): a history keeps one per result. */
 	uint64_t id;			/* copied from the input */
 	enum rules_analyte analyte;	/* RULES_NONE: not a protocol analyte */
-	bool excluded_code;		/* a do-not-map code (e.g. neutrophils %) */
+	enum rules_range_source range_source;
 	double value;			/* canonical; NAN when none */
 	const char *comparator;		/* "", "<", ">", "<=", ">=" */
 	const char *unit;		/* canonical unit name, NULL for none */
 	double lln, uln;		/* canonical; NAN when unknown */
-	enum rules_range_source range_source;
-	bool range_unparsed;		/* OBX-7 present but not one of its forms */
 	double x_uln;			/* value / ULN; NAN when unknown */
-	int grade;			/* CTCAE 0-4, -1 ungradable */
-	bool grade_is_minimum;		/* a higher grade cannot be ruled out */
 	const char *term;		/* CTCAE term graded on, NULL for none */
+	const char *problem;		/* NULL, or why it cannot be evaluated */
+	int grade;			/* CTCAE 0-4, -1 ungradable */
 	enum rules_verdict eligibility;	/* this analyte's exclusion criterion */
+	bool excluded_code;		/* a do-not-map code (e.g. neutrophils %) */
+	bool range_unparsed;		/* OBX-7 present but not one of its forms */
+	bool grade_is_minimum;		/* a higher grade cannot be ruled out */
 	bool hold;			/* crosses an imatinib stop threshold */
 	bool final;			/* F or C (or U promoted): may alert */
-	const char *problem;		/* NULL, or why it cannot be evaluated */
 };
 
 /* Problem codes (compare by pointer or strcmp). */
@@ -219,10 +220,10 @@ struct rules_history;
 /* One stored result and its evaluation (read-only for callers). */
 struct rules_entry {
 	struct rules_eval ev;
-	char status;		/* current: U promotes P/R/S to 'F' */
 	int64_t observed_at;
 	char *key;		/* order + code + sub-id, as the caller passed */
 	size_t key_len;
+	char status;		/* current: U promotes P/R/S to 'F' */
 	bool superseded;	/* by a later C with the same key */
 	bool retracted;		/* by a later D or W with the same key */
 };
