@@ -12,6 +12,14 @@
 #include "lib/xmalloc.h"
 #include "rules/rules_int.h"
 
+#define KEY_NONE SIZE_MAX
+#define HISTORY_MAX_CHUNKS 48
+/* Entries of a new history's first allocation: most patients have more. */
+#define HISTORY_CAP0 16
+/* The first key block, and the size past which blocks stop doubling. */
+#define KEY_BLOCK_MIN 256
+#define KEY_BLOCK_MAX (64 * 1024)
+
 /*
  * The keys' bytes, in blocks that never move (entries point into them),
  * each block twice the size of the one before: a history's keys cost a
@@ -35,8 +43,15 @@ struct rules_history {
 	 * patients, a patient's history is out of the cache when its next
 	 * message comes, and each line touched is a wait for memory.
 	 */
-	struct rules_entry *e;
-	size_t n, cap;
+	size_t n, cap;		/* cap: the entries of the chunks so far */
+	size_t nchunks;
+	/*
+	 * The entries, in chunks that never move: chunk k holds
+	 * HISTORY_CAP0 << k of them, so a history grows without copying
+	 * (entry_at() finds entry i). Memory runs out long before the last
+	 * chunk: chunk 40 alone would be 2^44 entries.
+	 */
+	struct rules_entry *chunk[HISTORY_MAX_CHUNKS];
 	char *key_at;		/* the free bytes of the newest key block */
 	size_t key_left;
 	const struct rules *r;
@@ -61,12 +76,25 @@ struct rules_history {
 	struct rules_baseline base[RULES_NANALYTES];
 };
 
-#define KEY_NONE SIZE_MAX
-/* Entries of a new history's first allocation: most patients have more. */
-#define HISTORY_CAP0 16
-/* The first key block, and the size past which blocks stop doubling. */
-#define KEY_BLOCK_MIN 256
-#define KEY_BLOCK_MAX (64 * 1024)
+
+/* Entry i (< cap): chunk k holds entries from HISTORY_CAP0 * (2^k - 1). */
+static inline struct rules_entry *
+entry_at(const struct rules_history *h, size_t i)
+{
+	unsigned k = 63 - (unsigned)__builtin_clzll((unsigned long long)(i / HISTORY_CAP0 + 1));
+
+	return &h->chunk[k][i - HISTORY_CAP0 * (((size_t)1 << k) - 1)];
+}
+
+/* How many entries chunk k holds so far. */
+static inline size_t
+chunk_used(const struct rules_history *h, size_t k)
+{
+	size_t first = HISTORY_CAP0 * (((size_t)1 << k) - 1);
+	size_t size = (size_t)HISTORY_CAP0 << k;
+
+	return h->n <= first ? 0 : h->n - first < size ? h->n - first : size;
+}
 
 const char *
 rules_eligibility_name(enum rules_eligibility e)
@@ -98,6 +126,7 @@ void
 rules_history_free(struct rules_history *h)
 {
 	struct key_block *b, *next;
+	size_t i;
 
 	if (h == NULL)
 		return;
@@ -105,7 +134,8 @@ rules_history_free(struct rules_history *h)
 		next = b->next;
 		free(b);
 	}
-	free(h->e);
+	for (i = 0; i < h->nchunks; i++)
+		free(h->chunk[i]);
 	free(h->ids);
 	free(h->head);
 	free(h->tail);
@@ -156,7 +186,7 @@ rules_history_count(const struct rules_history *h)
 const struct rules_entry *
 rules_history_entry(const struct rules_history *h, size_t i)
 {
-	return i < h->n ? &h->e[i] : NULL;
+	return i < h->n ? entry_at(h, i) : NULL;
 }
 
 /* A final, numeric, still valid result with a known time no later than at. */
@@ -170,17 +200,18 @@ usable(const struct rules_entry *e, int64_t at)
 const struct rules_entry *
 rules_history_latest(const struct rules_history *h, enum rules_analyte a, int64_t at)
 {
-	const struct rules_entry *best = NULL;
-	size_t i;
+	const struct rules_entry *best = NULL, *e;
+	size_t k, j, m;
 
-	for (i = 0; i < h->n; i++) {
-		const struct rules_entry *e = &h->e[i];
-
-		if (e->ev.analyte != a || !usable(e, at))
-			continue;
-		/* Ties go to the later arrival. */
-		if (best == NULL || e->observed_at >= best->observed_at)
-			best = e;
+	for (k = 0; k < h->nchunks; k++) {
+		for (j = 0, m = chunk_used(h, k); j < m; j++) {
+			e = &h->chunk[k][j];
+			if (e->ev.analyte != a || !usable(e, at))
+				continue;
+			/* Ties go to the later arrival. */
+			if (best == NULL || e->observed_at >= best->observed_at)
+				best = e;
+		}
 	}
 	return best;
 }
@@ -256,7 +287,8 @@ key_index(struct rules_history *h)
 	if (h->link == NULL)
 		h->link = xreallocarray(NULL, h->cap, sizeof *h->link);
 	if (h->nbuckets == 0) {
-		h->nbuckets = h->cap;
+		/* A power of 2 above cap, HISTORY_CAP0 * (2^nchunks - 1). */
+		h->nbuckets = (size_t)HISTORY_CAP0 << h->nchunks;
 		h->head = xreallocarray(NULL, h->nbuckets, sizeof *h->head);
 		h->tail = xreallocarray(NULL, h->nbuckets, sizeof *h->tail);
 		for (i = 0; i < h->nbuckets; i++)
@@ -265,21 +297,26 @@ key_index(struct rules_history *h)
 			key_link(h, i, h->link[i].hash);
 	}
 	for (i = h->nindexed; i < h->n; i++)
-		key_link(h, i, hash_bytes(h->e[i].key, h->e[i].key_len));
+		key_link(h, i, hash_bytes(entry_at(h, i)->key,
+		    entry_at(h, i)->key_len));
 	h->nindexed = h->n;
 }
 
 /*
- * Room for entry n: the entries (and their links, if any) double; the
- * buckets go, to be rebuilt as many as the entries by key_index().
+ * Room for entry n: a new chunk as large as all before and 16 more (the
+ * links, if any, grow to match); the buckets go, to be rebuilt by
+ * key_index() for the new capacity.
  */
 static void
 history_grow(struct rules_history *h)
 {
+	size_t size;
+
 	if (h->n < h->cap)
 		return;
-	h->cap = h->cap ? h->cap * 2 : HISTORY_CAP0;
-	h->e = xreallocarray(h->e, h->cap, sizeof *h->e);
+	size = (size_t)HISTORY_CAP0 << h->nchunks;
+	h->chunk[h->nchunks++] = xreallocarray(NULL, size, sizeof **h->chunk);
+	h->cap += size;
 	if (h->link != NULL)
 		h->link = xreallocarray(h->link, h->cap, sizeof *h->link);
 	free(h->head);
@@ -311,7 +348,7 @@ rules_history_add(struct rules_history *h, const struct rules_result *in,
 	char st = in->status;
 
 	history_grow(h);
-	e = &h->e[h->n];
+	e = entry_at(h, h->n);
 	memset(e, 0, sizeof *e);
 	/* An unknown baseline counts as none: skip reading them. */
 	rules_eval(h->r, in, h->have_base ? h->base : NULL, &e->ev);
@@ -330,7 +367,7 @@ rules_history_add(struct rules_history *h, const struct rules_result *in,
 		hash = hash_bytes(key, key_len);
 		for (i = h->head[(size_t)hash & (h->nbuckets - 1)];
 		    i != KEY_NONE; i = h->link[i].next) {
-			old = &h->e[i];
+			old = entry_at(h, i);
 			if (h->link[i].hash != hash || old->key_len != key_len ||
 			    memcmp(old->key, key, key_len) != 0 || old->retracted)
 				continue;
@@ -371,9 +408,11 @@ rules_history_add(struct rules_history *h, const struct rules_result *in,
 	 * for memory (the histories of thousands of patients are not cached).
 	 */
 	if (h->n < h->cap) {
-		__builtin_prefetch(&h->e[h->n], 1);
-		__builtin_prefetch((const char *)&h->e[h->n] + 64, 1);
-		__builtin_prefetch((const char *)&h->e[h->n] + sizeof *e - 1, 1);
+		const char *next = (const char *)entry_at(h, h->n);
+
+		__builtin_prefetch(next, 1);
+		__builtin_prefetch(next + 64, 1);
+		__builtin_prefetch(next + sizeof *e - 1, 1);
 	}
 
 	ids = h->ids != NULL ? h->ids : no_ids;
@@ -393,26 +432,29 @@ rules_eligibility(const struct rules *r, const struct rules_history *h, int64_t 
 	const struct rules_entry *best[RULES_MAX_CRITERIA] = { NULL }, *e;
 	struct rules_criterion_verdict *v;
 	bool fail = false, missing = false;
-	size_t i, k, nc = r->ncriteria < RULES_MAX_CRITERIA ? r->ncriteria :
-	    RULES_MAX_CRITERIA;
+	size_t i, k, j, m, nc = r->ncriteria < RULES_MAX_CRITERIA ?
+	    r->ncriteria : RULES_MAX_CRITERIA;
 
 	/*
 	 * Per criterion the latest usable result of its analyte in the
 	 * window (ties to the later arrival): one pass over the history for
 	 * all criteria, since a long history does not stay in the cache.
 	 */
-	for (k = 0; k < h->n; k++) {
-		e = &h->e[k];
-		if (!usable(e, now) || e->observed_at < now - r->window)
-			continue;
-		/* Only F and C count for eligibility (a U promoted to F too). */
-		if (e->status != 'F' && e->status != 'C' && e->status != 'U')
-			continue;
-		for (i = 0; i < nc; i++)
-			if (r->criteria[i].analyte == e->ev.analyte &&
-			    (best[i] == NULL ||
-			    e->observed_at >= best[i]->observed_at))
-				best[i] = e;
+	for (k = 0; k < h->nchunks; k++) {
+		for (j = 0, m = chunk_used(h, k); j < m; j++) {
+			e = &h->chunk[k][j];
+			if (!usable(e, now) || e->observed_at < now - r->window)
+				continue;
+			/* Only F and C count (a U promoted to F too). */
+			if (e->status != 'F' && e->status != 'C' &&
+			    e->status != 'U')
+				continue;
+			for (i = 0; i < nc; i++)
+				if (r->criteria[i].analyte == e->ev.analyte &&
+				    (best[i] == NULL || e->observed_at >=
+				    best[i]->observed_at))
+					best[i] = e;
+		}
 	}
 	out->ncriteria = nc;
 	for (i = 0; i < nc; i++) {

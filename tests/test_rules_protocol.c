@@ -271,10 +271,11 @@ Test(protocol, long_history_corrections_by_key)
 }
 
 /*
- * Growth and the lazy key index: the history stores its first entries in
- * room for 16 and doubles, keeps keys in blocks of 256 bytes and more (a
- * key longer than a block gets one of its own), and indexes keys at the
- * first C, D, W or U only, extending the index at each later one. A
+ * Growth and the lazy key index: the history stores its entries in chunks
+ * of 16, 32, 64, ... (entries 0-15, 16-47, 48-111, 112-239), keeps keys in
+ * blocks of 256 bytes and more (a key longer than a block gets one of its
+ * own), and indexes keys at the first C, D, W or U only, extending the
+ * index at each later one. A
  * result of key K (P, id 1000), then two changes of K (ids 1001, 1002),
  * with other keys' results (F) before, between and after, so that the
  * changes come before and after growths and after the index was built.
@@ -295,6 +296,9 @@ static const struct growth_case growth_cases[] = {
 	{ 14, 1, 1, 'C', 'D', 8, { 1000 }, { 1000, 1001 }, true, true, false },
 	{ 16, 16, 32, 'C', 'D', 8, { 1000 }, { 1000, 1001 }, true, true, false },
 	{ 3, 40, 100, 'C', 'D', 8, { 1000 }, { 1000, 1001 }, true, true, false },
+	/* K the last of a chunk, its changes the first of the next ones */
+	{ 47, 0, 63, 'C', 'D', 8, { 1000 }, { 1000, 1001 }, true, true, false },
+	{ 111, 0, 0, 'U', 'C', 8, { 1000 }, { 1000 }, true, false, true },
 	/* U promotes the P (and stands for it), then C supersedes it */
 	{ 15, 17, 0, 'U', 'C', 8, { 1000 }, { 1000 }, true, false, true },
 	{ 31, 33, 200, 'U', 'C', 8, { 1000 }, { 1000 }, true, false, true },
