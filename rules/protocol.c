@@ -13,9 +13,10 @@
 #include "rules/rules_int.h"
 
 #define KEY_NONE SIZE_MAX
-#define HISTORY_MAX_CHUNKS 48
-/* Entries of a new history's first allocation: most patients have more. */
+/* Entries of a history's first chunk; chunk k holds HISTORY_CAP0 << k. */
 #define HISTORY_CAP0 16
+/* Memory runs out long before: chunk 40 alone would be 2^44 entries. */
+#define HISTORY_MAX_CHUNKS 48
 /* The first key block, and the size past which blocks stop doubling. */
 #define KEY_BLOCK_MIN 256
 #define KEY_BLOCK_MAX (64 * 1024)
@@ -44,19 +45,18 @@ struct rules_history {
 	 * message comes, and each line touched is a wait for memory.
 	 */
 	size_t n, cap;		/* cap: the entries of the chunks so far */
-	size_t nchunks;
-	/*
-	 * The entries, in chunks that never move: chunk k holds
-	 * HISTORY_CAP0 << k of them, so a history grows without copying
-	 * (entry_at() finds entry i). Memory runs out long before the last
-	 * chunk: chunk 40 alone would be 2^44 entries.
-	 */
-	struct rules_entry *chunk[HISTORY_MAX_CHUNKS];
 	char *key_at;		/* the free bytes of the newest key block */
 	size_t key_left;
 	const struct rules *r;
 	bool have_base;		/* some base[a].known (else eval without) */
 	enum rules_phase phase;
+	/*
+	 * The entries, in chunks that never move: chunk k holds
+	 * HISTORY_CAP0 << k of them, so a history grows without copying
+	 * (entry_at() finds entry i).
+	 */
+	struct rules_entry *chunk[HISTORY_MAX_CHUNKS];
+	size_t nchunks;
 	struct key_block *keys;
 	uint64_t *ids;		/* the id lists of the last update */
 	size_t ids_cap;
@@ -76,12 +76,13 @@ struct rules_history {
 	struct rules_baseline base[RULES_NANALYTES];
 };
 
-
 /* Entry i (< cap): chunk k holds entries from HISTORY_CAP0 * (2^k - 1). */
 static inline struct rules_entry *
 entry_at(const struct rules_history *h, size_t i)
 {
-	unsigned k = 63 - (unsigned)__builtin_clzll((unsigned long long)(i / HISTORY_CAP0 + 1));
+	/* k = floor(log2(i / HISTORY_CAP0 + 1)) */
+	unsigned k = 63 - (unsigned)__builtin_clzll(
+	    (unsigned long long)(i / HISTORY_CAP0 + 1));
 
 	return &h->chunk[k][i - HISTORY_CAP0 * (((size_t)1 << k) - 1)];
 }
@@ -368,8 +369,10 @@ rules_history_add(struct rules_history *h, const struct rules_result *in,
 		for (i = h->head[(size_t)hash & (h->nbuckets - 1)];
 		    i != KEY_NONE; i = h->link[i].next) {
 			old = entry_at(h, i);
-			if (h->link[i].hash != hash || old->key_len != key_len ||
-			    memcmp(old->key, key, key_len) != 0 || old->retracted)
+			if (h->link[i].hash != hash ||
+			    old->key_len != key_len ||
+			    memcmp(old->key, key, key_len) != 0 ||
+			    old->retracted)
 				continue;
 			if (st == 'C') {
 				if (old->superseded)

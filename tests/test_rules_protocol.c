@@ -286,7 +286,8 @@ struct growth_case {
 	size_t keylen;			/* every key padded to this length */
 	uint64_t first_ids[2];		/* ids the first change lists, 0 ends */
 	uint64_t second_ids[2];		/* ids the second change lists */
-	bool orig_superseded, orig_retracted, orig_final;	/* K at the end */
+	/* K at the end */
+	bool orig_superseded, orig_retracted, orig_final;
 };
 
 static const struct growth_case growth_cases[] = {
@@ -304,9 +305,9 @@ static const struct growth_case growth_cases[] = {
 	{ 31, 33, 200, 'U', 'C', 8, { 1000 }, { 1000 }, true, false, true },
 	/* D then C: nothing left to supersede */
 	{ 20, 20, 20, 'D', 'C', 8, { 1000 }, { 0 }, false, true, false },
-	/* F changes nothing; the index is first built at the W, after growths */
+	/* F changes nothing; the index is first built at the W, past growths */
 	{ 10, 30, 90, 'F', 'W', 8, { 0 }, { 1000, 1001 }, false, true, false },
-	/* C then U: the C is final, the original superseded: nothing to promote */
+	/* C then U: the C is final, the original superseded: none promoted */
 	{ 5, 60, 5, 'C', 'U', 8, { 1000 }, { 0 }, true, false, false },
 	/* keys longer than the first block, and than the largest block */
 	{ 20, 20, 20, 'C', 'D', 300, { 1000 }, { 1000, 1001 }, true, true, false },
