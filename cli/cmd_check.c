@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/arena.h"
 #include "lib/hash.h"
 #include "lib/json.h"
 #include "cmd.h"
@@ -32,7 +33,7 @@
 
 /* A screening patient: its history, found by id. Owned by struct check. */
 struct patient {
-	char *id;
+	char *id; /* in check.names */
 	struct rules_history *h;
 };
 
@@ -42,14 +43,15 @@ struct check {
 	struct rules_baseline baseline[RULES_NANALYTES];
 	bool have_baseline;
 	int64_t at;
-	int tz_offset_min;	/* for DTMs without a UTC offset */
+	int tz_offset_min; /* for DTMs without a UTC offset */
 	struct buf out;
-	struct buf key;	/* a result's correction key */
-	struct hash_table patients;	/* struct patient by id (lib/hash.h) */
-	struct patient **order;	/* in order of first appearance */
+	struct buf key;		    /* a result's correction key */
+	struct hash_table patients; /* struct patient by id (lib/hash.h) */
+	struct patient **order;	    /* in order of first appearance */
 	size_t npatients, cap;
-	char **control_ids;	/* per rules_result.id: where a result came from */
-	int status;		/* 1 once a message could not be read */
+	char **control_ids; /* per rules_result.id: where a result came from */
+	struct arena names; /* the patient and control ids' bytes */
+	int status;	    /* 1 once a message could not be read */
 	size_t nids, ids_cap;
 };
 
@@ -57,6 +59,18 @@ static void
 num_or_null(struct buf *b, double v)
 {
 	json_num_rounded(b, v);
+}
+
+/* A NUL-terminated copy of s[0..len), kept until check_free(). */
+static char *
+names_copy(struct check *c, const char *s, size_t len)
+{
+	char *p = arena_alloc(&c->names, len + 1);
+
+	if (len > 0)
+		memcpy(p, s, len);
+	p[len] = '\0';
+	return p;
 }
 
 /* The patient with this id, created on first sight. */
@@ -68,7 +82,11 @@ patient_get(struct check *c, const char *id, size_t len)
 	if (p != NULL)
 		return p;
 	p = xcalloc(1, sizeof(*p));
-	p->id = xstrndup(id, len);
+	p->id = names_copy(c, id, len);
+	/*
+	 * Printed up to a NUL (an escaped \X00\ cuts it), keyed by all its
+	 * bytes: a patient of its own, apart from the id it is cut to.
+	 */
 	p->h = rules_history_new(c->rules, c->phase);
 	(void)hash_put(&c->patients, p->id, len, p);
 	if (c->npatients == c->cap) {
@@ -87,7 +105,7 @@ remember_control_id(struct check *c, struct hl7_str cid)
 		c->control_ids = xreallocarray(c->control_ids, c->ids_cap,
 		    sizeof(*c->control_ids));
 	}
-	c->control_ids[c->nids] = xstrndup(cid.p, cid.len);
+	c->control_ids[c->nids] = names_copy(c, cid.p, cid.len);
 	return c->nids++;
 }
 
@@ -172,8 +190,8 @@ check_message(struct check *c, const struct oru_msg *o)
 			x = &o->obs[p->first_obs + j];
 			store_obs_to_result(x, c->tz_offset_min, &in);
 			if (c->phase == RULES_PHASE_TREATMENT) {
-				rules_eval(c->rules, &in, c->have_baseline ?
-				    c->baseline : NULL, &ev);
+				rules_eval(c->rules, &in,
+				    c->have_baseline ? c->baseline : NULL, &ev);
 				if (ev.analyte != RULES_NONE)
 					obs_line(c, o, p, x, &ev);
 				continue;
@@ -190,8 +208,8 @@ check_message(struct check *c, const struct oru_msg *o)
 			}
 			in.id = id;
 			buf_reset(&c->key);
-			klen = oru_result_key(o, x, buf_reserve(&c->key,
-			    oru_result_key_size(o, x)));
+			klen = oru_result_key(o, x,
+			    buf_reserve(&c->key, oru_result_key_size(o, x)));
 			rules_history_add(pt->h, &in, c->key.p, klen, &up);
 			obs_line(c, o, p, x, &up.entry->ev);
 		}
@@ -283,8 +301,10 @@ patient_line(struct check *c, const struct patient *pt)
 		json_key(b, "criterion", false);
 		json_strz(b, v->text);
 		json_key(b, "verdict", false);
-		json_strz(b, v->verdict == RULES_VERDICT_NONE ? "no_result" :
-		    rules_verdict_name(v->verdict));
+		json_strz(b,
+		    v->verdict == RULES_VERDICT_NONE ?
+			"no_result" :
+			rules_verdict_name(v->verdict));
 		json_key(b, "value", false);
 		num_or_null(b, e ? e->ev.value : NAN);
 		json_key(b, "unit", false);
@@ -299,8 +319,8 @@ patient_line(struct check *c, const struct patient *pt)
 		else
 			buf_add(b, "null", 4);
 		json_key(b, "control_id", false);
-		json_strz(b, e && e->ev.id < c->nids ? c->control_ids[e->ev.id] :
-		    NULL);
+		json_strz(b,
+		    e && e->ev.id < c->nids ? c->control_ids[e->ev.id] : NULL);
 		buf_addc(b, '}');
 	}
 	buf_add(b, "]}\n", 3);
@@ -320,7 +340,7 @@ parse_at(const char *s, int tz, int64_t *out)
 	}
 	for (i = 0; i < len && n + 6 < sizeof(dtm); i++) {
 		if (s[i] == '-' && n < 8)
-			continue;	/* date separators */
+			continue; /* date separators */
 		if (s[i] == ':' || s[i] == 'T' || s[i] == ' ')
 			continue;
 		if (s[i] == 'Z' && i == len - 1) {
@@ -345,7 +365,7 @@ parse_baseline(struct check *c, char *arg, const char **cause)
 	double v, f;
 
 	for (item = strtok_r(arg, ",", &save); item != NULL;
-	    item = strtok_r(NULL, ",", &save)) {
+	     item = strtok_r(NULL, ",", &save)) {
 		eq = strchr(item, '=');
 		if (eq == NULL) {
 			*cause = "expected ANALYTE=VALUE UNIT";
@@ -354,7 +374,8 @@ parse_baseline(struct check *c, char *arg, const char **cause)
 		*eq = '\0';
 		a = rules_analyte_by_name(item);
 		if (a == RULES_NONE) {
-			*cause = "unknown analyte (ast alt tbil crea anc plt hgb)";
+			*cause =
+			    "unknown analyte (ast alt tbil crea anc plt hgb)";
 			return -1;
 		}
 		errno = 0;
@@ -401,9 +422,9 @@ check_usage(FILE *f)
 
 /* What the command line asked for, before anything is loaded. */
 struct check_args {
-	const char *protocol;	/* NULL: the default protocol */
+	const char *protocol; /* NULL: the default protocol */
 	const char *at;
-	const char *baseline;	/* NULL: none */
+	const char *baseline; /* NULL: none */
 	struct oru_opts oopts;
 };
 
@@ -430,7 +451,8 @@ check_options(int argc, char **argv, struct check *c, struct check_args *a)
 			else if (strcmp(optarg, "treatment") == 0)
 				c->phase = RULES_PHASE_TREATMENT;
 			else {
-				fprintf(stderr, "labwatch check: --phase is "
+				fprintf(stderr,
+				    "labwatch check: --phase is "
 				    "screening or treatment\n");
 				return 2;
 			}
@@ -474,7 +496,7 @@ check_setup(struct check *c, const struct check_args *a)
 		    DEFAULT_PROTOCOL);
 	}
 	if (rules_load(a->protocol != NULL ? a->protocol : defpath, &c->rules,
-	    &cause) != 0) {
+		&cause) != 0) {
 		fprintf(stderr, "labwatch check: %s\n", cause);
 		if (a->protocol == NULL)
 			cli_datadir_hint("check", "--protocol");
@@ -491,7 +513,8 @@ check_setup(struct check *c, const struct check_args *a)
 	if (a->baseline != NULL) {
 		copy = xstrdup(a->baseline);
 		if (parse_baseline(c, copy, &why) != 0) {
-			fprintf(stderr, "labwatch check: --baseline: %s\n", why);
+			fprintf(stderr, "labwatch check: --baseline: %s\n",
+			    why);
 			free(copy);
 			return 2;
 		}
@@ -520,15 +543,13 @@ check_free(struct check *c)
 	size_t i;
 
 	for (i = 0; i < c->npatients; i++) {
-		free(c->order[i]->id);
 		rules_history_free(c->order[i]->h);
 		free(c->order[i]);
 	}
 	free(c->order);
 	hash_free(&c->patients);
-	for (i = 0; i < c->nids; i++)
-		free(c->control_ids[i]);
 	free(c->control_ids);
+	arena_free(&c->names);
 	buf_free(&c->out);
 	buf_free(&c->key);
 	rules_free(c->rules);

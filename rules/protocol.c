@@ -12,25 +12,91 @@
 #include "lib/xmalloc.h"
 #include "rules/rules_int.h"
 
-struct rules_history {
-	const struct rules *r;
-	enum rules_phase phase;
-	struct rules_baseline base[RULES_NANALYTES];
-	struct rules_entry *e;
-	size_t n, cap;
-	uint64_t *ids;		/* the id lists of the last update */
-	size_t ids_cap;
-	/*
-	 * The entries by key, so that adding one looks at those of its key
-	 * only (a scan of the whole history made one message of N results
-	 * cost N^2): per bucket of key hashes the first and last entry, per
-	 * entry the next one in its bucket, in order; KEY_NONE ends a chain.
-	 */
-	size_t *head, *tail, nbuckets;	/* nbuckets a power of 2, >= n */
-	size_t *next;			/* cap entries */
+#define KEY_NONE SIZE_MAX
+/* Entries of a history's first chunk; chunk k holds HISTORY_CAP0 << k. */
+#define HISTORY_CAP0 16
+/* Memory runs out long before: chunk 40 alone would be 2^44 entries. */
+#define HISTORY_MAX_CHUNKS 48
+/* The first key block, and the size past which blocks stop doubling. */
+#define KEY_BLOCK_MIN 256
+#define KEY_BLOCK_MAX (64 * 1024)
+
+/*
+ * The keys' bytes, in blocks that never move (entries point into them),
+ * each block twice the size of the one before: a history's keys cost a
+ * few allocations, not one each. Newest block first.
+ */
+struct key_block {
+	struct key_block *next;
+	size_t cap;
+	char data[];
 };
 
-#define KEY_NONE SIZE_MAX
+/* Per entry: its key's hash and the next entry of its bucket. */
+struct key_link {
+	uint64_t hash;
+	size_t next;
+};
+
+struct rules_history {
+	/*
+	 * What every add reads, first and together: with thousands of
+	 * patients, a patient's history is out of the cache when its next
+	 * message comes, and each line touched is a wait for memory.
+	 */
+	size_t n, cap; /* cap: the entries of the chunks so far */
+	char *key_at;  /* the free bytes of the newest key block */
+	size_t key_left;
+	const struct rules *r;
+	bool have_base; /* some base[a].known (else eval without) */
+	enum rules_phase phase;
+	/*
+	 * The entries, in chunks that never move: chunk k holds
+	 * HISTORY_CAP0 << k of them, so a history grows without copying
+	 * (entry_at() finds entry i).
+	 */
+	struct rules_entry *chunk[HISTORY_MAX_CHUNKS];
+	size_t nchunks;
+	struct key_block *keys;
+	uint64_t *ids; /* the id lists of the last update */
+	size_t ids_cap;
+	/*
+	 * The entries by key, so that a C, D, W or U looks at those of its
+	 * key only (a scan of the whole history made one message of N
+	 * results cost N^2): per bucket of key hashes the first and last
+	 * entry, per entry its hash and the next one in its bucket, in
+	 * order; KEY_NONE ends a chain. Built when the first such status
+	 * comes (most histories never see one), then extended to the entries
+	 * added since at each; the buckets go when the entries grow and are
+	 * relinked from the stored hashes.
+	 */
+	size_t *head, *tail, nbuckets; /* 0 buckets: none yet */
+	struct key_link *link;	       /* cap entries, or NULL */
+	size_t nindexed;	       /* entries [0, nindexed) are linked */
+	struct rules_baseline base[RULES_NANALYTES];
+};
+
+/* Entry i (< cap): chunk k holds entries from HISTORY_CAP0 * (2^k - 1). */
+static inline struct rules_entry *
+entry_at(const struct rules_history *h, size_t i)
+{
+	/* k = floor(log2(i / HISTORY_CAP0 + 1)) */
+	unsigned k = 63 -
+	    (unsigned)__builtin_clzll(
+		(unsigned long long)(i / HISTORY_CAP0 + 1));
+
+	return &h->chunk[k][i - HISTORY_CAP0 * (((size_t)1 << k) - 1)];
+}
+
+/* How many entries chunk k holds so far. */
+static inline size_t
+chunk_used(const struct rules_history *h, size_t k)
+{
+	size_t first = HISTORY_CAP0 * (((size_t)1 << k) - 1);
+	size_t size = (size_t)HISTORY_CAP0 << k;
+
+	return h->n <= first ? 0 : h->n - first < size ? h->n - first : size;
+}
 
 const char *
 rules_eligibility_name(enum rules_eligibility e)
@@ -61,17 +127,21 @@ rules_history_new(const struct rules *r, enum rules_phase phase)
 void
 rules_history_free(struct rules_history *h)
 {
+	struct key_block *b, *next;
 	size_t i;
 
 	if (h == NULL)
 		return;
-	for (i = 0; i < h->n; i++)
-		free(h->e[i].key);
-	free(h->e);
+	for (b = h->keys; b != NULL; b = next) {
+		next = b->next;
+		free(b);
+	}
+	for (i = 0; i < h->nchunks; i++)
+		free(h->chunk[i]);
 	free(h->ids);
 	free(h->head);
 	free(h->tail);
-	free(h->next);
+	free(h->link);
 	free(h);
 }
 
@@ -88,14 +158,19 @@ rules_history_phase(const struct rules_history *h)
 }
 
 void
-rules_history_set_baseline(struct rules_history *h, enum rules_analyte a, double value,
-    double uln)
+rules_history_set_baseline(struct rules_history *h, enum rules_analyte a,
+    double value, double uln)
 {
+	int i;
+
 	if (a < 0 || a >= RULES_NANALYTES)
 		return;
 	h->base[a].known = !isnan(value);
 	h->base[a].value = value;
 	h->base[a].uln = uln;
+	h->have_base = false;
+	for (i = 0; i < RULES_NANALYTES; i++)
+		h->have_base = h->have_base || h->base[i].known;
 }
 
 const struct rules_baseline *
@@ -113,31 +188,33 @@ rules_history_count(const struct rules_history *h)
 const struct rules_entry *
 rules_history_entry(const struct rules_history *h, size_t i)
 {
-	return i < h->n ? &h->e[i] : NULL;
+	return i < h->n ? entry_at(h, i) : NULL;
 }
 
 /* A final, numeric, still valid result with a known time no later than at. */
 static bool
 usable(const struct rules_entry *e, int64_t at)
 {
-	return e->ev.final && !e->superseded && !e->retracted && !isnan(e->ev.value) &&
-	    e->observed_at >= 0 && e->observed_at <= at;
+	return e->ev.final && !e->superseded && !e->retracted &&
+	    !isnan(e->ev.value) && e->observed_at >= 0 && e->observed_at <= at;
 }
 
 const struct rules_entry *
-rules_history_latest(const struct rules_history *h, enum rules_analyte a, int64_t at)
+rules_history_latest(const struct rules_history *h, enum rules_analyte a,
+    int64_t at)
 {
-	const struct rules_entry *best = NULL;
-	size_t i;
+	const struct rules_entry *best = NULL, *e;
+	size_t k, j, m;
 
-	for (i = 0; i < h->n; i++) {
-		const struct rules_entry *e = &h->e[i];
-
-		if (e->ev.analyte != a || !usable(e, at))
-			continue;
-		/* Ties go to the later arrival. */
-		if (best == NULL || e->observed_at >= best->observed_at)
-			best = e;
+	for (k = 0; k < h->nchunks; k++) {
+		for (j = 0, m = chunk_used(h, k); j < m; j++) {
+			e = &h->chunk[k][j];
+			if (e->ev.analyte != a || !usable(e, at))
+				continue;
+			/* Ties go to the later arrival. */
+			if (best == NULL || e->observed_at >= best->observed_at)
+				best = e;
+		}
 	}
 	return best;
 }
@@ -158,181 +235,256 @@ rules_history_baseline_from(struct rules_history *h, int64_t t)
 	return n;
 }
 
-static bool
-same_key(const struct rules_entry *e, const char *key, size_t len)
+/* A copy of key (NUL-terminated) in the history's key blocks. */
+static char *
+key_store(struct rules_history *h, const char *key, size_t len)
 {
-	return e->key_len == len && memcmp(e->key, key, len) == 0;
+	struct key_block *b = h->keys;
+	size_t cap;
+	char *p;
+
+	if (h->key_left < len + 1) {
+		if (b == NULL)
+			cap = KEY_BLOCK_MIN;
+		else
+			cap = b->cap < KEY_BLOCK_MAX ? b->cap * 2 : b->cap;
+		if (cap < len + 1)
+			cap = len + 1;
+		b = xmalloc(sizeof *b + cap);
+		b->next = h->keys;
+		b->cap = cap;
+		h->keys = b;
+		h->key_at = b->data;
+		h->key_left = cap;
+	}
+	p = h->key_at;
+	if (len > 0)
+		memcpy(p, key, len);
+	p[len] = '\0';
+	h->key_at += len + 1;
+	h->key_left -= len + 1;
+	return p;
 }
 
-static size_t
-key_bucket(const struct rules_history *h, const char *key, size_t len)
-{
-	return (size_t)hash_bytes(key, len) & (h->nbuckets - 1);
-}
-
-/* Append entry i to its key's chain. */
+/* Append entry i, whose key hashes to hash, to its bucket's chain. */
 static void
-key_link(struct rules_history *h, size_t i)
+key_link(struct rules_history *h, size_t i, uint64_t hash)
 {
-	size_t b = key_bucket(h, h->e[i].key, h->e[i].key_len);
+	size_t b = (size_t)hash & (h->nbuckets - 1);
 
-	h->next[i] = KEY_NONE;
+	h->link[i].hash = hash;
+	h->link[i].next = KEY_NONE;
 	if (h->head[b] == KEY_NONE)
 		h->head[b] = i;
 	else
-		h->next[h->tail[b]] = i;
+		h->link[h->tail[b]].next = i;
 	h->tail[b] = i;
 }
 
-/* Room for entry n in the index: more buckets when they are all used. */
+/* Every entry so far on its key's chain, in order. */
 static void
-key_grow(struct rules_history *h)
+key_index(struct rules_history *h)
 {
 	size_t i;
 
-	if (h->n < h->nbuckets)
+	if (h->link == NULL)
+		h->link = xreallocarray(NULL, h->cap, sizeof *h->link);
+	if (h->nbuckets == 0) {
+		/* A power of 2 above cap, HISTORY_CAP0 * (2^nchunks - 1). */
+		h->nbuckets = (size_t)HISTORY_CAP0 << h->nchunks;
+		h->head = xreallocarray(NULL, h->nbuckets, sizeof *h->head);
+		h->tail = xreallocarray(NULL, h->nbuckets, sizeof *h->tail);
+		for (i = 0; i < h->nbuckets; i++)
+			h->head[i] = KEY_NONE;
+		for (i = 0; i < h->nindexed; i++)
+			key_link(h, i, h->link[i].hash);
+	}
+	for (i = h->nindexed; i < h->n; i++)
+		key_link(h, i,
+		    hash_bytes(entry_at(h, i)->key, entry_at(h, i)->key_len));
+	h->nindexed = h->n;
+}
+
+/*
+ * Room for entry n: a new chunk as large as all before and 16 more (the
+ * links, if any, grow to match); the buckets go, to be rebuilt by
+ * key_index() for the new capacity.
+ */
+static void
+history_grow(struct rules_history *h)
+{
+	size_t size;
+
+	if (h->n < h->cap)
 		return;
-	h->nbuckets = h->nbuckets ? h->nbuckets * 2 : 16;
-	h->head = xreallocarray(h->head, h->nbuckets, sizeof *h->head);
-	h->tail = xreallocarray(h->tail, h->nbuckets, sizeof *h->tail);
-	for (i = 0; i < h->nbuckets; i++)
-		h->head[i] = h->tail[i] = KEY_NONE;
-	for (i = 0; i < h->n; i++)
-		key_link(h, i);
+	size = (size_t)HISTORY_CAP0 << h->nchunks;
+	h->chunk[h->nchunks++] = xreallocarray(NULL, size, sizeof **h->chunk);
+	h->cap += size;
+	if (h->link != NULL)
+		h->link = xreallocarray(h->link, h->cap, sizeof *h->link);
+	free(h->head);
+	free(h->tail);
+	h->head = h->tail = NULL;
+	h->nbuckets = 0;
+}
+
+/* Add id to the lists of this update (nids so far). */
+static void
+ids_push(struct rules_history *h, size_t *nids, uint64_t id)
+{
+	if (*nids == h->ids_cap) {
+		h->ids_cap = h->ids_cap ? h->ids_cap * 2 : 16;
+		h->ids = xreallocarray(h->ids, h->ids_cap, sizeof *h->ids);
+	}
+	h->ids[(*nids)++] = id;
 }
 
 void
 rules_history_add(struct rules_history *h, const struct rules_result *in,
     const char *key, size_t key_len, struct rules_update *up)
 {
-	struct rules_entry *e;
-	size_t i, first, nids = 0, nsup = 0, nret = 0, npro = 0;
+	static const uint64_t no_ids[1];
+	struct rules_entry *e, *old;
+	const uint64_t *ids;
+	uint64_t hash;
+	size_t i, nids = 0, nsup = 0, nret = 0, npro = 0;
 	char st = in->status;
 
-	/* Every earlier entry may land in one list: size for the worst case. */
-	if (h->ids_cap < h->n + 1) {
-		h->ids_cap = (h->n + 1) * 2;
-		h->ids = xreallocarray(h->ids, h->ids_cap, sizeof *h->ids);
-	}
-	if (h->n == h->cap) {
-		h->cap = h->cap ? h->cap * 2 : 16;
-		h->e = xreallocarray(h->e, h->cap, sizeof *h->e);
-		h->next = xreallocarray(h->next, h->cap, sizeof *h->next);
-	}
-	key_grow(h);
-	first = h->head[key_bucket(h, key, key_len)];
-	e = &h->e[h->n];
+	history_grow(h);
+	e = entry_at(h, h->n);
 	memset(e, 0, sizeof *e);
-	rules_eval(h->r, in, h->base, &e->ev);
+	/* An unknown baseline counts as none: skip reading them. */
+	rules_eval(h->r, in, h->have_base ? h->base : NULL, &e->ev);
 	e->status = st;
 	e->observed_at = in->observed_at;
-	e->key = xstrndup(key, key_len);
+	e->key = key_store(h, key, key_len);
 	e->key_len = key_len;
 
 	/*
-	 * The lists share h->ids: superseded, then retracted, then promoted.
-	 * Earlier entries of the same key are on the chain from first.
+	 * Only C, D, W and U change earlier entries, each its own way, so one
+	 * walk of the key's chain (earlier entries of the bucket, in order)
+	 * fills one of the lists: superseded, retracted or promoted.
 	 */
-	for (i = first; i != KEY_NONE; i = h->next[i]) {
-		struct rules_entry *old = &h->e[i];
-
-		if (!same_key(old, key, key_len) || old->retracted || old->superseded)
-			continue;
-		if (st == 'C') {
-			old->superseded = true;
-			h->ids[nids++] = old->ev.id;
-			nsup++;
+	if (st == 'C' || st == 'D' || st == 'W' || st == 'U') {
+		key_index(h);
+		hash = hash_bytes(key, key_len);
+		for (i = h->head[(size_t)hash & (h->nbuckets - 1)];
+		     i != KEY_NONE; i = h->link[i].next) {
+			old = entry_at(h, i);
+			if (h->link[i].hash != hash ||
+			    old->key_len != key_len ||
+			    memcmp(old->key, key, key_len) != 0 ||
+			    old->retracted)
+				continue;
+			if (st == 'C') {
+				if (old->superseded)
+					continue;
+				old->superseded = true;
+				ids_push(h, &nids, old->ev.id);
+				nsup++;
+			} else if (st == 'D' || st == 'W') {
+				old->retracted = true;
+				ids_push(h, &nids, old->ev.id);
+				nret++;
+			} else {
+				if (old->superseded || old->ev.final)
+					continue;
+				if (old->status != 'P' && old->status != 'R' &&
+				    old->status != 'S')
+					continue;
+				old->status = 'F';
+				old->ev.final = true;
+				if (old->ev.problem == rules_problem_not_final)
+					old->ev.problem = NULL;
+				ids_push(h, &nids, old->ev.id);
+				npro++;
+			}
 		}
-	}
-	for (i = first; i != KEY_NONE; i = h->next[i]) {
-		struct rules_entry *old = &h->e[i];
-
-		if (!same_key(old, key, key_len) || old->retracted)
-			continue;
-		if (st == 'D' || st == 'W') {
-			old->retracted = true;
-			h->ids[nids++] = old->ev.id;
-			nret++;
-		}
-	}
-	for (i = first; i != KEY_NONE; i = h->next[i]) {
-		struct rules_entry *old = &h->e[i];
-
-		if (st != 'U' || !same_key(old, key, key_len) || old->retracted ||
-		    old->superseded || old->ev.final)
-			continue;
-		if (old->status != 'P' && old->status != 'R' && old->status != 'S')
-			continue;
-		old->status = 'F';
-		old->ev.final = true;
-		if (old->ev.problem == rules_problem_not_final)
-			old->ev.problem = NULL;
-		h->ids[nids++] = old->ev.id;
-		npro++;
 	}
 	/* A U that promoted something stands for it; it is not a result itself. */
 	if (npro > 0)
 		e->superseded = true;
 	if (st == 'D' || st == 'W')
 		e->retracted = true;
-	key_link(h, h->n);
 	h->n++;
+	/*
+	 * A patient's results come in runs (one message, one panel): ask for
+	 * the next entry's cache lines now, so that writing it does not wait
+	 * for memory (the histories of thousands of patients are not cached).
+	 */
+	if (h->n < h->cap) {
+		const char *next = (const char *)entry_at(h, h->n);
 
+		__builtin_prefetch(next, 1);
+		__builtin_prefetch(next + 64, 1);
+		__builtin_prefetch(next + sizeof *e - 1, 1);
+	}
+
+	ids = h->ids != NULL ? h->ids : no_ids;
 	up->entry = e;
-	up->superseded = h->ids;
+	up->superseded = ids;
 	up->nsuperseded = nsup;
-	up->retracted = h->ids + nsup;
+	up->retracted = ids + nsup;
 	up->nretracted = nret;
-	up->promoted = h->ids + nsup + nret;
+	up->promoted = ids + nsup + nret;
 	up->npromoted = npro;
 }
 
 void
-rules_eligibility(const struct rules *r, const struct rules_history *h, int64_t now,
-    struct rules_eligibility_result *out)
+rules_eligibility(const struct rules *r, const struct rules_history *h,
+    int64_t now, struct rules_eligibility_result *out)
 {
-	const struct rules_criterion *c;
+	const struct rules_entry *best[RULES_MAX_CRITERIA] = { NULL }, *e;
 	struct rules_criterion_verdict *v;
 	bool fail = false, missing = false;
-	size_t i, k;
+	size_t i, k, j, m,
+	    nc = r->ncriteria < RULES_MAX_CRITERIA ? r->ncriteria :
+						     RULES_MAX_CRITERIA;
 
-	out->ncriteria = 0;
-	for (i = 0; i < r->ncriteria && i < RULES_MAX_CRITERIA; i++) {
-		const struct rules_entry *best = NULL;
-
-		c = &r->criteria[i];
-		v = &out->criteria[out->ncriteria++];
-		v->analyte = c->analyte;
-		v->text = c->text;
+	/*
+	 * Per criterion the latest usable result of its analyte in the
+	 * window (ties to the later arrival): one pass over the history for
+	 * all criteria, since a long history does not stay in the cache.
+	 */
+	for (k = 0; k < h->nchunks; k++) {
+		for (j = 0, m = chunk_used(h, k); j < m; j++) {
+			e = &h->chunk[k][j];
+			if (!usable(e, now) || e->observed_at < now - r->window)
+				continue;
+			/* Only F and C count (a U promoted to F too). */
+			if (e->status != 'F' && e->status != 'C' &&
+			    e->status != 'U')
+				continue;
+			for (i = 0; i < nc; i++)
+				if (r->criteria[i].analyte == e->ev.analyte &&
+				    (best[i] == NULL ||
+					e->observed_at >= best[i]->observed_at))
+					best[i] = e;
+		}
+	}
+	out->ncriteria = nc;
+	for (i = 0; i < nc; i++) {
+		v = &out->criteria[i];
+		v->analyte = r->criteria[i].analyte;
+		v->text = r->criteria[i].text;
 		v->verdict = RULES_VERDICT_NONE;
-		v->rests_on = NULL;
-		for (k = 0; k < h->n; k++) {
-			const struct rules_entry *e = &h->e[k];
-
-			/* Only F and C count for eligibility (a U promoted to F too). */
-			if (e->ev.analyte != c->analyte || !usable(e, now) ||
-			    e->observed_at < now - r->window)
-				continue;
-			if (e->status != 'F' && e->status != 'C' && e->status != 'U')
-				continue;
-			if (best == NULL || e->observed_at >= best->observed_at)
-				best = e;
-		}
-		if (best != NULL) {
-			v->rests_on = best;
-			v->verdict = best->ev.eligibility;
-		}
+		v->rests_on = best[i];
+		if (best[i] != NULL)
+			v->verdict = best[i]->ev.eligibility;
 		if (v->verdict == RULES_VERDICT_FAIL)
 			fail = true;
 		else if (v->verdict == RULES_VERDICT_NONE)
 			missing = true;
 	}
-	out->status = fail ? RULES_INELIGIBLE : missing ? RULES_INCOMPLETE : RULES_ELIGIBLE;
+	out->status = fail ? RULES_INELIGIBLE :
+	    missing	   ? RULES_INCOMPLETE :
+			     RULES_ELIGIBLE;
 }
 
 void
 rules_alert_decide(const struct rules *r, const struct rules_eval *ev,
-    const struct rules_open_alert *open, size_t nopen, struct rules_alert_decision *out)
+    const struct rules_open_alert *open, size_t nopen,
+    struct rules_alert_decision *out)
 {
 	size_t i, top = 0;
 	int max = -1;
@@ -344,13 +496,17 @@ rules_alert_decide(const struct rules *r, const struct rules_eval *ev,
 	out->replaces = 0;
 	if (ev->analyte == RULES_NONE)
 		return;
-	may_alert = ev->final || (r->alert_preliminary && ev->problem != rules_problem_not_evaluated &&
-	    ev->problem != rules_problem_retracted && ev->problem != rules_problem_status_unknown);
+	may_alert = ev->final ||
+	    (r->alert_preliminary &&
+		ev->problem != rules_problem_not_evaluated &&
+		ev->problem != rules_problem_retracted &&
+		ev->problem != rules_problem_status_unknown);
 	if (!may_alert)
 		return;
 	if (ev->grade >= r->alert_grade) {
 		for (i = 0; i < nopen; i++) {
-			if (open[i].analyte == ev->analyte && open[i].grade > max) {
+			if (open[i].analyte == ev->analyte &&
+			    open[i].grade > max) {
 				max = open[i].grade;
 				top = i;
 			}
@@ -393,8 +549,9 @@ entry_cond(const struct rules_entry *e, const struct rules_cond *c)
 }
 
 size_t
-rules_hold_step(const struct rules *r, const struct rules_history *h, int64_t now,
-    struct rules_hold_state *state, struct rules_hold_event *ev, size_t cap)
+rules_hold_step(const struct rules *r, const struct rules_history *h,
+    int64_t now, struct rules_hold_state *state, struct rules_hold_event *ev,
+    size_t cap)
 {
 	const struct rules_hold_rule *rule;
 	const struct rules_entry *e;
@@ -407,8 +564,11 @@ rules_hold_step(const struct rules *r, const struct rules_history *h, int64_t no
 		rule = &r->holds[i];
 		if (!state[i].held) {
 			for (j = 0; j < rule->nstop; j++) {
-				e = rules_history_latest(h, rule->stop[j].analyte, now);
-				if (e == NULL || entry_cond(e, &rule->stop[j].cond) != TRI_TRUE)
+				e = rules_history_latest(h,
+				    rule->stop[j].analyte, now);
+				if (e == NULL ||
+				    entry_cond(e, &rule->stop[j].cond) !=
+					TRI_TRUE)
 					continue;
 				state[i].held = true;
 				state[i].since = e->observed_at;
@@ -426,7 +586,8 @@ rules_hold_step(const struct rules *r, const struct rules_history *h, int64_t no
 		/* Every analyte of the row, re-measured since the hold, is back. */
 		back = true;
 		for (j = 0; j < rule->nrestart && back; j++) {
-			e = rules_history_latest(h, rule->restart[j].analyte, now);
+			e = rules_history_latest(h, rule->restart[j].analyte,
+			    now);
 			if (e == NULL || e->observed_at < state[i].since ||
 			    entry_cond(e, &rule->restart[j].cond) != TRI_TRUE)
 				back = false;

@@ -31,9 +31,9 @@ enum rules_analyte {
 };
 
 enum rules_value_kind {
-	RULES_VALUE_NONE = 0,	/* OBX-5 empty */
-	RULES_VALUE_NUMBER,	/* value (+ comparator) holds the number */
-	RULES_VALUE_TEXT,	/* OBX-5 present but not a number */
+	RULES_VALUE_NONE = 0, /* OBX-5 empty */
+	RULES_VALUE_NUMBER,   /* value (+ comparator) holds the number */
+	RULES_VALUE_TEXT,     /* OBX-5 present but not a number */
 };
 
 enum rules_range_source {
@@ -43,7 +43,7 @@ enum rules_range_source {
 };
 
 enum rules_verdict {
-	RULES_VERDICT_NONE = 0,	/* no criterion, or it cannot be judged */
+	RULES_VERDICT_NONE = 0, /* no criterion, or it cannot be judged */
 	RULES_VERDICT_PASS,
 	RULES_VERDICT_FAIL,
 };
@@ -59,65 +59,66 @@ enum rules_phase {
  * except rules_history_add(), which copies what it stores.
  */
 struct rules_result {
-	const char *code;	/* OBX-3.1 */
+	const char *code; /* OBX-3.1 */
 	size_t code_len;
-	const char *system;	/* OBX-3.3 */
+	const char *system; /* OBX-3.3 */
 	size_t system_len;
-	const char *alt_code;	/* OBX-3.4 */
+	const char *alt_code; /* OBX-3.4 */
 	size_t alt_code_len;
-	const char *alt_system;	/* OBX-3.6 */
+	const char *alt_system; /* OBX-3.6 */
 	size_t alt_system_len;
 	enum rules_value_kind kind;
-	double value;		/* when kind == RULES_VALUE_NUMBER */
-	char comparator[3];	/* "", "<", ">", "<=", ">=" */
-	const char *unit;	/* OBX-6 */
+	double value;	    /* when kind == RULES_VALUE_NUMBER */
+	char comparator[3]; /* "", "<", ">", "<=", ">=" */
+	const char *unit;   /* OBX-6 */
 	size_t unit_len;
-	const char *range;	/* OBX-7 */
+	const char *range; /* OBX-7 */
 	size_t range_len;
-	char status;		/* OBX-11, '\0' when absent */
-	int64_t observed_at;	/* epoch seconds, -1 when unknown */
-	uint64_t id;		/* the caller's, returned untouched */
+	char status;	     /* OBX-11, '\0' when absent */
+	int64_t observed_at; /* epoch seconds, -1 when unknown */
+	uint64_t id;	     /* the caller's, returned untouched */
 };
 
 /* A patient's baseline for one analyte, canonical unit. */
 struct rules_baseline {
 	bool known;
 	double value;
-	double uln;		/* ULN of the baseline result; NAN: use the result's */
+	double uln; /* ULN of the baseline result; NAN: use the result's */
 };
 
 /* What rules_eval() concludes about one result. Strings are static. */
 struct rules_eval {
-	uint64_t id;			/* copied from the input */
-	enum rules_analyte analyte;	/* RULES_NONE: not a protocol analyte */
-	bool excluded_code;		/* a do-not-map code (e.g. neutrophils %) */
-	double value;			/* canonical; NAN when none */
-	const char *comparator;		/* "", "<", ">", "<=", ">=" */
-	const char *unit;		/* canonical unit name, NULL for none */
-	double lln, uln;		/* canonical; NAN when unknown */
+	/* Ordered for size (96 bytes): a history keeps one per result. */
+	uint64_t id;		    /* copied from the input */
+	enum rules_analyte analyte; /* RULES_NONE: not a protocol analyte */
 	enum rules_range_source range_source;
-	bool range_unparsed;		/* OBX-7 present but not one of its forms */
-	double x_uln;			/* value / ULN; NAN when unknown */
-	int grade;			/* CTCAE 0-4, -1 ungradable */
-	bool grade_is_minimum;		/* a higher grade cannot be ruled out */
-	const char *term;		/* CTCAE term graded on, NULL for none */
-	enum rules_verdict eligibility;	/* this analyte's exclusion criterion */
-	bool hold;			/* crosses an imatinib stop threshold */
-	bool final;			/* F or C (or U promoted): may alert */
-	const char *problem;		/* NULL, or why it cannot be evaluated */
+	double value;		/* canonical; NAN when none */
+	const char *comparator; /* "", "<", ">", "<=", ">=" */
+	const char *unit;	/* canonical unit name, NULL for none */
+	double lln, uln;	/* canonical; NAN when unknown */
+	double x_uln;		/* value / ULN; NAN when unknown */
+	const char *term;	/* CTCAE term graded on, NULL for none */
+	const char *problem;	/* NULL, or why it cannot be evaluated */
+	int grade;		/* CTCAE 0-4, -1 ungradable */
+	enum rules_verdict eligibility; /* this analyte's exclusion criterion */
+	bool excluded_code;    /* a do-not-map code (e.g. neutrophils %) */
+	bool range_unparsed;   /* OBX-7 present but not one of its forms */
+	bool grade_is_minimum; /* a higher grade cannot be ruled out */
+	bool hold;	       /* crosses an imatinib stop threshold */
+	bool final;	       /* F or C (or U promoted): may alert */
 };
 
 /* Problem codes (compare by pointer or strcmp). */
-extern const char rules_problem_unit_unknown[];		/* "unit_unknown" */
-extern const char rules_problem_no_reference_range[];	/* "no_reference_range" */
-extern const char rules_problem_non_numeric[];		/* "non_numeric" */
-extern const char rules_problem_no_value[];		/* "no_value" */
-extern const char rules_problem_not_final[];		/* "not_final" (P R S) */
-extern const char rules_problem_not_evaluated[];	/* "not_evaluated" (I O N X) */
-extern const char rules_problem_retracted[];		/* "retracted" (D W) */
-extern const char rules_problem_status_unknown[];	/* "status_unknown" */
-extern const char rules_problem_code_conflict[];	/* "code_conflict" */
-extern const char rules_problem_indeterminate[];	/* "indeterminate" */
+extern const char rules_problem_unit_unknown[];	      /* "unit_unknown" */
+extern const char rules_problem_no_reference_range[]; /* "no_reference_range" */
+extern const char rules_problem_non_numeric[];	      /* "non_numeric" */
+extern const char rules_problem_no_value[];	      /* "no_value" */
+extern const char rules_problem_not_final[];	      /* "not_final" (P R S) */
+extern const char rules_problem_not_evaluated[]; /* "not_evaluated" (I O N X) */
+extern const char rules_problem_retracted[];	 /* "retracted" (D W) */
+extern const char rules_problem_status_unknown[]; /* "status_unknown" */
+extern const char rules_problem_code_conflict[];  /* "code_conflict" */
+extern const char rules_problem_indeterminate[];  /* "indeterminate" */
 
 /* Loaded data files: one per protocol. Owner: the caller; rules_free(). */
 struct rules;
@@ -127,7 +128,8 @@ struct rules;
  * (paths relative to the protocol file's directory). Returns 0 and *out, or
  * -1 and *cause (malloc'ed, "file:line: what is wrong"; free it).
  */
-LW_MUSTCHECK int rules_load(const char *protocol_path, struct rules **out, char **cause);
+LW_MUSTCHECK int rules_load(const char *protocol_path, struct rules **out,
+    char **cause);
 /* Free what rules_load() returned; NULL is fine. */
 void rules_free(struct rules *r);
 
@@ -154,8 +156,8 @@ int64_t rules_window_seconds(const struct rules *r);
  * OBX-3.1-3 or OBX-3.4-6; a do-not-map code in either wins (*excluded set);
  * two different analytes give RULES_NONE and *conflict set.
  */
-enum rules_analyte rules_map(const struct rules *r, const struct rules_result *in,
-    bool *excluded, bool *conflict);
+enum rules_analyte rules_map(const struct rules *r,
+    const struct rules_result *in, bool *excluded, bool *conflict);
 
 /*
  * The factor that converts a value in unit (len bytes, trimmed) of analyte
@@ -168,7 +170,8 @@ double rules_unit_factor(const struct rules *r, enum rules_analyte a,
  * Parse an OBX-7 text. Returns 0 with *lln and *uln set (NAN for the side not
  * given), 1 when empty, -1 when it is none of the accepted forms.
  */
-LW_MUSTCHECK int rules_parse_range(const char *s, size_t len, double *lln, double *uln);
+LW_MUSTCHECK int rules_parse_range(const char *s, size_t len, double *lln,
+    double *uln);
 
 /*
  * Evaluate one result: mapping, units, range, grade, criterion, hold.
@@ -182,23 +185,23 @@ void rules_eval(const struct rules *r, const struct rules_result *in,
 
 enum rules_alert_kind {
 	RULES_ALERT_NONE = 0,
-	RULES_ALERT_TOXICITY,	/* new open alert at ev->grade */
-	RULES_ALERT_ESCALATE,	/* higher grade than the open one it replaces */
-	RULES_ALERT_DATA_QUALITY,	/* a protocol analyte we cannot evaluate */
+	RULES_ALERT_TOXICITY, /* new open alert at ev->grade */
+	RULES_ALERT_ESCALATE, /* higher grade than the open one it replaces */
+	RULES_ALERT_DATA_QUALITY, /* a protocol analyte we cannot evaluate */
 };
 
 /* An open toxicity alert of one patient. */
 struct rules_open_alert {
 	enum rules_analyte analyte;
 	int grade;
-	uint64_t id;		/* the caller's alert id */
+	uint64_t id; /* the caller's alert id */
 };
 
 struct rules_alert_decision {
 	enum rules_alert_kind kind;
 	enum rules_analyte analyte;
 	int grade;
-	size_t replaces;	/* ESCALATE: index in open[] it supersedes */
+	size_t replaces; /* ESCALATE: index in open[] it supersedes */
 };
 
 /*
@@ -219,26 +222,27 @@ struct rules_history;
 /* One stored result and its evaluation (read-only for callers). */
 struct rules_entry {
 	struct rules_eval ev;
-	char status;		/* current: U promotes P/R/S to 'F' */
 	int64_t observed_at;
-	char *key;		/* order + code + sub-id, as the caller passed */
+	char *key; /* order + code + sub-id, as the caller passed */
 	size_t key_len;
-	bool superseded;	/* by a later C with the same key */
-	bool retracted;		/* by a later D or W with the same key */
+	char status;	 /* current: U promotes P/R/S to 'F' */
+	bool superseded; /* by a later C with the same key */
+	bool retracted;	 /* by a later D or W with the same key */
 };
 
 /* What one rules_history_add() changed. Arrays are valid until the next add. */
 struct rules_update {
-	const struct rules_entry *entry;	/* the result just added */
-	const uint64_t *superseded;	/* ids whose alerts a C replaces */
+	const struct rules_entry *entry; /* the result just added */
+	const uint64_t *superseded;	 /* ids whose alerts a C replaces */
 	size_t nsuperseded;
-	const uint64_t *retracted;	/* ids whose alerts/verdicts D/W retract */
+	const uint64_t *retracted; /* ids whose alerts/verdicts D/W retract */
 	size_t nretracted;
-	const uint64_t *promoted;	/* ids a U made final: re-decide alerts */
+	const uint64_t *promoted; /* ids a U made final: re-decide alerts */
 	size_t npromoted;
 };
 
-struct rules_history *rules_history_new(const struct rules *r, enum rules_phase phase);
+struct rules_history *rules_history_new(const struct rules *r,
+    enum rules_phase phase);
 void rules_history_free(struct rules_history *h);
 void rules_history_set_phase(struct rules_history *h, enum rules_phase phase);
 enum rules_phase rules_history_phase(const struct rules_history *h);
@@ -251,7 +255,8 @@ void rules_history_set_baseline(struct rules_history *h, enum rules_analyte a,
  */
 int rules_history_baseline_from(struct rules_history *h, int64_t t);
 /* The baselines, an array of RULES_NANALYTES. */
-const struct rules_baseline *rules_history_baselines(const struct rules_history *h);
+const struct rules_baseline *rules_history_baselines(
+    const struct rules_history *h);
 
 /*
  * Evaluate in and store it under key (copied). C supersedes earlier entries
@@ -260,7 +265,8 @@ const struct rules_baseline *rules_history_baselines(const struct rules_history 
 void rules_history_add(struct rules_history *h, const struct rules_result *in,
     const char *key, size_t key_len, struct rules_update *up);
 size_t rules_history_count(const struct rules_history *h);
-const struct rules_entry *rules_history_entry(const struct rules_history *h, size_t i);
+const struct rules_entry *rules_history_entry(const struct rules_history *h,
+    size_t i);
 /*
  * The latest usable final result (F/C/promoted, not superseded or retracted,
  * numeric, known time <= at) of an analyte, NULL when none.
@@ -277,9 +283,9 @@ enum rules_eligibility {
 /* One exclusion criterion's verdict. */
 struct rules_criterion_verdict {
 	enum rules_analyte analyte;
-	const char *text;		/* the criterion as written in the protocol */
-	enum rules_verdict verdict;	/* NONE: no usable result in the window */
-	const struct rules_entry *rests_on;	/* NULL when none */
+	const char *text; /* the criterion as written in the protocol */
+	enum rules_verdict verdict; /* NONE: no usable result in the window */
+	const struct rules_entry *rests_on; /* NULL when none */
 };
 
 #define RULES_MAX_CRITERIA 16
@@ -317,9 +323,9 @@ enum rules_hold_kind {
 
 struct rules_hold_event {
 	enum rules_hold_kind kind;
-	size_t rule;		/* index of the protocol's hold rule */
-	const char *rule_name;	/* e.g. "hepatotoxicity" */
-	const struct rules_entry *because;	/* STOP: the result that crossed */
+	size_t rule;	       /* index of the protocol's hold rule */
+	const char *rule_name; /* e.g. "hepatotoxicity" */
+	const struct rules_entry *because; /* STOP: the result that crossed */
 };
 
 /* Number of hold rules in the protocol. */

@@ -23,7 +23,7 @@
 
 /* What a threshold is relative to. */
 enum rules_ref {
-	REF_ABS = 0,	/* an absolute value, canonical unit */
+	REF_ABS = 0, /* an absolute value, canonical unit */
 	REF_ULN,
 	REF_LLN,
 	REF_BASE,
@@ -31,8 +31,8 @@ enum rules_ref {
 
 /* One comparison "value OP mult x ref". */
 struct rules_cond {
-	char op;	/* '<', '>', 'l' (<=), 'g' (>=) */
-	double mult;	/* the number; for REF_ABS the threshold itself */
+	char op;     /* '<', '>', 'l' (<=), 'g' (>=) */
+	double mult; /* the number; for REF_ABS the threshold itself */
 	enum rules_ref ref;
 };
 
@@ -46,16 +46,16 @@ enum rules_tri {
 /* What one result's value is known to be. */
 struct rules_val {
 	double v;
-	char cmp;	/* '=', '<', '>', 'l' (<=), 'g' (>=) */
-	double lln, uln;	/* NAN when unknown */
-	const struct rules_baseline *base;	/* NULL when none */
+	char cmp;	 /* '=', '<', '>', 'l' (<=), 'g' (>=) */
+	double lln, uln; /* NAN when unknown */
+	const struct rules_baseline *base; /* NULL when none */
 };
 
 struct rules_unit {
 	char *name;
 	size_t len;
-	double factor;		/* to canonical */
-	bool own_column;	/* graded on its own CTCAE column */
+	double factor;	 /* to canonical */
+	bool own_column; /* graded on its own CTCAE column */
 };
 
 struct rules_analyte_def {
@@ -76,17 +76,17 @@ struct rules_code {
 	size_t len;
 	uint32_t hash;
 	enum code_kind kind;
-	enum rules_analyte analyte;	/* RULES_NONE for excluded */
+	enum rules_analyte analyte; /* RULES_NONE for excluded */
 };
 
 enum term_baseline {
-	TB_ANY = 0,	/* baseline criteria apply whenever one is known */
-	TB_NORMAL,	/* baseline unknown or within limits */
-	TB_ABNORMAL,	/* baseline above ULN */
+	TB_ANY = 0,  /* baseline criteria apply whenever one is known */
+	TB_NORMAL,   /* baseline unknown or within limits */
+	TB_ABNORMAL, /* baseline above ULN */
 };
 
 struct rules_clause {
-	struct rules_cond alt[RULES_MAX_ALTS];	/* OR */
+	struct rules_cond alt[RULES_MAX_ALTS]; /* OR */
 	size_t n;
 };
 
@@ -95,13 +95,13 @@ struct rules_term {
 	char *title;
 	enum rules_analyte analyte;
 	enum term_baseline baseline;
-	int column_unit;		/* index in the analyte's units, -1: canonical */
-	struct rules_clause grade[5];	/* [1..4]; n == 0: no numeric criterion */
+	int column_unit; /* index in the analyte's units, -1: canonical */
+	struct rules_clause grade[5]; /* [1..4]; n == 0: no numeric criterion */
 };
 
 struct rules_criterion {
 	enum rules_analyte analyte;
-	struct rules_cond cond;		/* excluded when true */
+	struct rules_cond cond; /* excluded when true */
 	char *text;
 };
 
@@ -126,8 +126,8 @@ struct rules {
 	size_t nloinc_systems;
 	struct rules_code *codes;
 	size_t ncodes, codes_cap;
-	uint32_t *slots;		/* open addressing: index + 1, 0 empty */
-	uint32_t nslots;		/* power of two */
+	uint32_t *slots; /* open addressing: index + 1, 0 empty */
+	uint32_t nslots; /* power of two */
 
 	/* the grading table */
 	char *table_name;
@@ -136,7 +136,7 @@ struct rules {
 
 	/* the protocol */
 	char *protocol_name;
-	int64_t window;			/* seconds */
+	int64_t window; /* seconds */
 	int alert_grade;
 	bool alert_preliminary;
 	double def_lln[RULES_NANALYTES], def_uln[RULES_NANALYTES];
@@ -149,12 +149,13 @@ struct rules {
 /* Build r->slots from r->codes. */
 void rules_codes_index(struct rules *r);
 /* Evaluate one comparison on what is known of a value. */
-enum rules_tri rules_cond_eval(const struct rules_cond *c, const struct rules_val *x);
+enum rules_tri rules_cond_eval(const struct rules_cond *c,
+    const struct rules_val *x);
 /* Parse a decimal number at *p (< end); advances *p. Returns 0 or -1. */
 LW_MUSTCHECK int rules_parse_num(const char **p, const char *end, double *out);
 /* Index of a unit spelling in the analyte's list, -1 when not there. */
-int rules_unit_index(const struct rules *r, enum rules_analyte a, const char *unit,
-    size_t len);
+int rules_unit_index(const struct rules *r, enum rules_analyte a,
+    const char *unit, size_t len);
 /* The comparator character of a comparator string ("" -> '='); 0 if invalid. */
 char rules_cmp_char(const char *cmp);
 

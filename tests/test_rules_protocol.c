@@ -295,6 +295,173 @@ Test(protocol, long_history_corrections_by_key)
 	rules_history_free(h);
 }
 
+/*
+ * Growth and the lazy key index: the history stores its entries in chunks
+ * of 16, 32, 64, ... (entries 0-15, 16-47, 48-111, 112-239), keeps keys in
+ * blocks of 256 bytes and more (a key longer than a block gets one of its
+ * own), and indexes keys at the first C, D, W or U only, extending the
+ * index at each later one. A
+ * result of key K (P, id 1000), then two changes of K (ids 1001, 1002),
+ * with other keys' results (F) before, between and after, so that the
+ * changes come before and after growths and after the index was built.
+ */
+struct growth_case {
+	size_t before, between, after; /* other keys' results around K */
+	char first, second;	       /* the changes of K */
+	size_t keylen;		       /* every key padded to this length */
+	uint64_t first_ids[2];	       /* ids the first change lists, 0 ends */
+	uint64_t second_ids[2];	       /* ids the second change lists */
+	/* K at the end */
+	bool orig_superseded, orig_retracted, orig_final;
+};
+
+static const struct growth_case growth_cases[] = {
+	/* C then D: the D retracts the superseded original and the C */
+	{ 0, 0, 0, 'C', 'D', 8, { 1000 }, { 1000, 1001 }, true, true, false },
+	{ 15, 0, 0, 'C', 'D', 8, { 1000 }, { 1000, 1001 }, true, true, false },
+	{ 14, 1, 1, 'C', 'D', 8, { 1000 }, { 1000, 1001 }, true, true, false },
+	{ 16, 16, 32, 'C', 'D', 8, { 1000 }, { 1000, 1001 }, true, true,
+	    false },
+	{ 3, 40, 100, 'C', 'D', 8, { 1000 }, { 1000, 1001 }, true, true,
+	    false },
+	/* K the last of a chunk, its changes the first of the next ones */
+	{ 47, 0, 63, 'C', 'D', 8, { 1000 }, { 1000, 1001 }, true, true, false },
+	{ 111, 0, 0, 'U', 'C', 8, { 1000 }, { 1000 }, true, false, true },
+	/* U promotes the P (and stands for it), then C supersedes it */
+	{ 15, 17, 0, 'U', 'C', 8, { 1000 }, { 1000 }, true, false, true },
+	{ 31, 33, 200, 'U', 'C', 8, { 1000 }, { 1000 }, true, false, true },
+	/* D then C: nothing left to supersede */
+	{ 20, 20, 20, 'D', 'C', 8, { 1000 }, { 0 }, false, true, false },
+	/* F changes nothing; the index is first built at the W, past growths */
+	{ 10, 30, 90, 'F', 'W', 8, { 0 }, { 1000, 1001 }, false, true, false },
+	/* C then U: the C is final, the original superseded: none promoted */
+	{ 5, 60, 5, 'C', 'U', 8, { 1000 }, { 0 }, true, false, false },
+	/* keys longer than the first block, and than the largest block */
+	{ 20, 20, 20, 'C', 'D', 300, { 1000 }, { 1000, 1001 }, true, true,
+	    false },
+	{ 2, 3, 17, 'C', 'D', 70000, { 1000 }, { 1000, 1001 }, true, true,
+	    false },
+};
+
+/* Add a result of ALT with this key (any length). */
+static struct rules_update
+add_key(struct rules_history *h, char status, uint64_t id, const char *key,
+    size_t len)
+{
+	struct rules_result in;
+	struct rules_update up;
+
+	memset(&in, 0, sizeof in);
+	in.code = code_of(RULES_ALT);
+	in.code_len = strlen(in.code);
+	in.system = "LN";
+	in.system_len = 2;
+	in.alt_code = in.alt_system = "";
+	in.kind = RULES_VALUE_NUMBER;
+	in.value = 30;
+	in.unit = unit_of(RULES_ALT);
+	in.unit_len = strlen(in.unit);
+	in.range = range_of(RULES_ALT);
+	in.range_len = strlen(in.range);
+	in.status = status;
+	in.observed_at = NOW - DAY;
+	in.id = id;
+	rules_history_add(h, &in, key, len, &up);
+	return up;
+}
+
+/* The key of filler i ("f<i>" padded with '.'), or of K (i == SIZE_MAX). */
+static char *
+growth_key(char *buf, size_t len, size_t i)
+{
+	int n = i == SIZE_MAX ? snprintf(buf, len + 1, "K") :
+				snprintf(buf, len + 1, "f%zu", i);
+
+	memset(buf + n, '.', len - (size_t)n);
+	buf[len] = '\0';
+	return buf;
+}
+
+/* The ids of one change's list (superseded, retracted or promoted). */
+static void
+expect_ids(const struct rules_update *up, const uint64_t *want, size_t ci,
+    int which)
+{
+	size_t n = want[0] == 0 ? 0 : want[1] == 0 ? 1 : 2, got, k;
+	const uint64_t *ids;
+
+	got = up->nsuperseded + up->nretracted + up->npromoted;
+	cr_expect_eq(got, n, "case %zu change %d: %zu ids, want %zu", ci, which,
+	    got, n);
+	ids = up->nsuperseded ? up->superseded :
+	    up->nretracted    ? up->retracted :
+				up->promoted;
+	for (k = 0; k < n && k < got; k++)
+		cr_expect_eq(ids[k], want[k], "case %zu change %d id %zu", ci,
+		    which, k);
+}
+
+Test(protocol, growth_and_lazy_index)
+{
+	size_t i, k, next;
+
+	for (i = 0; i < N(growth_cases); i++) {
+		const struct growth_case *c = &growth_cases[i];
+		struct rules_history *h = rules_history_new(R,
+		    RULES_PHASE_SCREENING);
+		const struct rules_entry *orig;
+		struct rules_update up;
+		char *key = malloc(c->keylen + 1),
+		     *want = malloc(c->keylen + 1);
+		size_t korig;
+
+		cr_assert_not_null(key);
+		cr_assert_not_null(want);
+		for (next = 0; next < c->before; next++)
+			add_key(h, 'F', next + 1,
+			    growth_key(key, c->keylen, next), c->keylen);
+		korig = rules_history_count(h);
+		add_key(h, 'P', 1000, growth_key(key, c->keylen, SIZE_MAX),
+		    c->keylen);
+		for (k = 0; k < c->between; k++, next++)
+			add_key(h, 'F', next + 1,
+			    growth_key(key, c->keylen, next), c->keylen);
+		up = add_key(h, c->first, 1001,
+		    growth_key(key, c->keylen, SIZE_MAX), c->keylen);
+		expect_ids(&up, c->first_ids, i, 1);
+		for (k = 0; k < c->after; k++, next++)
+			add_key(h, 'F', next + 1,
+			    growth_key(key, c->keylen, next), c->keylen);
+		up = add_key(h, c->second, 1002,
+		    growth_key(key, c->keylen, SIZE_MAX), c->keylen);
+		expect_ids(&up, c->second_ids, i, 2);
+
+		cr_expect_eq(rules_history_count(h),
+		    c->before + c->between + c->after + 3, "case %zu", i);
+		orig = rules_history_entry(h, korig);
+		cr_expect_eq(orig->ev.id, 1000, "case %zu", i);
+		cr_expect_eq(orig->superseded, c->orig_superseded, "case %zu",
+		    i);
+		cr_expect_eq(orig->retracted, c->orig_retracted, "case %zu", i);
+		cr_expect_eq(orig->ev.final, c->orig_final, "case %zu", i);
+		/* every key as it was passed, after all the growths */
+		for (k = 0, next = 0; k < rules_history_count(h); k++) {
+			const struct rules_entry *e = rules_history_entry(h, k);
+
+			growth_key(want, c->keylen,
+			    e->ev.id >= 1000 ? SIZE_MAX : next++);
+			cr_expect_eq(e->key_len, c->keylen,
+			    "case %zu entry %zu", i, k);
+			cr_expect(memcmp(e->key, want, c->keylen) == 0 &&
+				e->key[c->keylen] == '\0',
+			    "case %zu entry %zu: key changed", i, k);
+		}
+		free(key);
+		free(want);
+		rules_history_free(h);
+	}
+}
+
 Test(protocol, delete_and_wrong_retract)
 {
 	static const char st[] = { 'D', 'W' };
