@@ -120,6 +120,24 @@ elig=$(q "select e.status from labwatch.eligibility e join labwatch.patients p o
 check "screening, AST with OBX-7 'see note': data_quality, eligibility incomplete" \
 	sh -c "echo '$(alerts S201)' | grep -q 'data_quality:ast:-:open' && test '$elig' = incomplete"
 
+# A sex-specific OBX-7 is read with the PID-8 of its message, and again so
+# when a later feed (another process) re-reads the history from the rows:
+# ALT 60 against the women's ULN 35 passes (< 2.5 x ULN); unread, it would
+# leave the criterion without a verdict (incomplete).
+q "insert into labwatch.patients (patient_id) values ('S202')"
+q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'screening', '2026-11-01' from labwatch.patients where patient_id = 'S202'"
+# shellcheck disable=SC2046
+oru S202 X1 20261120073000+0800 "1742-6|NM|60|U/L|M 10-50; F 10-35" $(echo "1920-8|NM|25|U/L|10-40" \
+	"1975-2|NM|0.8|mg/dL|0.2-1.2" "2160-0|NM|0.9|mg/dL|0.6-1.2" "751-8|NM|3.2|10*9/L|1.8-7.5" \
+	"777-3|NM|250|10*9/L|150-400") >"$TMP/sex1.hl7"
+oru S202 X2 20261120083000+0800 "718-7|NM|13.5|g/dL|12.0-16.0" >"$TMP/sex2.hl7"
+feed "$TMP/sex1.hl7" >/dev/null 2>&1
+feed "$TMP/sex2.hl7" >/dev/null 2>&1
+check "sex-specific OBX-7: the row keeps PID-8 F and ULN 35" \
+	test "$(q "select o.patient_sex || ':' || o.uln from labwatch.observations o join labwatch.patients p on p.id = o.patient where p.patient_id = 'S202' and o.analyte = 'alt'")" = "F:35"
+check "... and re-read from the rows it still reads: eligible" \
+	test "$(q "select e.status from labwatch.eligibility e join labwatch.patients p on p.id = e.patient where p.patient_id = 'S202' order by e.id desc limit 1")" = eligible
+
 # 5b. More patients than the writer's first cache table holds (a rehash
 #     while queries in flight point at its entries: a use-after-free once).
 "$top_builddir/bench/gen_oru" -n 1500 -s 13 -f raw >"$TMP/g1500.raw" 2>/dev/null
