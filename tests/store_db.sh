@@ -113,7 +113,7 @@ check "ALT 190 with OBX-7 '<35 U/L': grade 3 toxicity and a hold" \
 	sh -c "echo '$(alerts T101)' | grep -q 'toxicity:alt:3:open' && echo '$(alerts T101)' | grep -q 'hold:alt:-:open'"
 check "AST with OBX-7 'see note': a data_quality alert, no toxicity" \
 	sh -c "echo '$(alerts T101)' | grep -q 'data_quality:ast:-:open' && ! echo '$(alerts T101)' | grep -q 'toxicity:ast'"
-check "... which says range_unreadable" test "$(q "select count(*) from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = 'T101' and a.kind = 'data_quality' and a.summary like '%range_unreadable%'")" -eq 1
+check "... which says range_unreadable and the OBX-7 sent" test "$(q "select count(*) from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = 'T101' and a.kind = 'data_quality' and a.summary like '%range_unreadable (OBX-7 \"see note\")'")" -eq 1
 check "... and the row: no grade, no range, problem range_unreadable" \
 	test "$(q "select coalesce(grade::text, '-') || ':' || coalesce(uln::text, '-') || ':' || range_source || ':' || problem from labwatch.observations o join labwatch.patients p on p.id = o.patient where p.patient_id = 'T101' and o.analyte = 'ast'")" = "-:-:none:range_unreadable"
 elig=$(q "select e.status from labwatch.eligibility e join labwatch.patients p on p.id = e.patient where p.patient_id = 'S201' order by e.id desc limit 1")
