@@ -188,7 +188,7 @@ check_message(struct check *c, const struct oru_msg *o)
 		pt = NULL;
 		for (j = 0; j < p->nobs; j++) {
 			x = &o->obs[p->first_obs + j];
-			store_obs_to_result(x, c->tz_offset_min, &in);
+			store_obs_to_result(p, x, c->tz_offset_min, &in);
 			if (c->phase == RULES_PHASE_TREATMENT) {
 				rules_eval(c->rules, &in,
 				    c->have_baseline ? c->baseline : NULL, &ev);

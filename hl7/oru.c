@@ -364,6 +364,7 @@ read_groups(struct oru_msg *o, struct hl7_msg *m, const struct oru_opts *opts)
 				pat->nobs = o->nobs - pat->first_obs;
 			pat = new_patient(o, i);
 			pick_patient_id(m, i, pat, want);
+			pat->sex = text_at(m, i, 8, 1);
 			order = UINT32_MAX;
 			after_obx = false;
 		} else if (memcmp(id, "OBR", 4) == 0) {

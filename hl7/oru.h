@@ -61,6 +61,7 @@ struct oru_patient {
 	struct hl7_str id; /* chosen PID-3 repetition, component 1 */
 	struct hl7_str id_type;	  /* its CX-5 */
 	struct hl7_str authority; /* its CX-4.1 */
+	struct hl7_str sex;	  /* PID-8 (table 0001: F, M, O, U, A, N) */
 	uint32_t first_obs, nobs; /* range in oru_msg.obs */
 };
 

@@ -17,6 +17,7 @@ const char rules_problem_retracted[] = "retracted";
 const char rules_problem_status_unknown[] = "status_unknown";
 const char rules_problem_code_conflict[] = "code_conflict";
 const char rules_problem_indeterminate[] = "indeterminate";
+const char rules_problem_range_unreadable[] = "range_unreadable";
 
 const char *
 rules_range_source_name(enum rules_range_source s)
@@ -232,31 +233,37 @@ status_allows(char status, struct rules_eval *out, const char **later)
 	}
 }
 
-/* LLN/ULN from OBX-7 (in the result's unit, factor f), else the protocol's. */
-static void
+/*
+ * LLN/ULN from OBX-7 (in the result's unit, factor f); the protocol's only
+ * when OBX-7 is empty. False when OBX-7 was sent and cannot be read: a
+ * default would grade on a ULN the laboratory did not give (issue 11).
+ */
+static bool
 eval_range(const struct rules *r, enum rules_analyte a,
     const struct rules_result *in, double f, struct rules_eval *out)
 {
 	double lo, hi;
-	int rc;
 
-	rc = in->range_len ?
-	    rules_parse_range(in->range, in->range_len, &lo, &hi) :
-	    1;
-	if (rc == 0) {
+	switch (rules_read_range(r, a, in, &lo, &hi)) {
+	case RULES_OBX7_READ:
 		out->lln = lo * f;
 		out->uln = hi * f;
 		out->range_source = RULES_RANGE_OBX7;
-	} else {
-		out->range_unparsed = rc < 0;
+		break;
+	case RULES_OBX7_EMPTY:
 		if (!isnan(r->def_lln[a]) || !isnan(r->def_uln[a])) {
 			out->lln = r->def_lln[a];
 			out->uln = r->def_uln[a];
 			out->range_source = RULES_RANGE_DEFAULT;
 		}
+		break;
+	default:
+		out->range_unparsed = true;
+		return false;
 	}
 	if (!isnan(out->uln) && out->uln > 0)
 		out->x_uln = out->value / out->uln;
+	return true;
 }
 
 /* The exclusion verdict and the hold of analyte a; x without baseline. */
@@ -332,7 +339,11 @@ rules_eval(const struct rules *r, const struct rules_result *in,
 		return;
 	}
 	out->value = in->value * d->units[unit].factor;
-	eval_range(r, a, in, d->units[unit].factor, out);
+	/* No grade, verdict or hold on a range that is there but unread. */
+	if (!eval_range(r, a, in, d->units[unit].factor, out)) {
+		out->problem = rules_problem_range_unreadable;
+		return;
+	}
 
 	x.v = out->value;
 	x.cmp = cmp;

@@ -75,6 +75,7 @@ struct rules_result {
 	const char *range; /* OBX-7 */
 	size_t range_len;
 	char status;	     /* OBX-11, '\0' when absent */
+	char sex;	     /* PID-8 'M' or 'F', '\0' when other or absent */
 	int64_t observed_at; /* epoch seconds, -1 when unknown */
 	uint64_t id;	     /* the caller's, returned untouched */
 };
@@ -116,9 +117,10 @@ extern const char rules_problem_no_value[];	      /* "no_value" */
 extern const char rules_problem_not_final[];	      /* "not_final" (P R S) */
 extern const char rules_problem_not_evaluated[]; /* "not_evaluated" (I O N X) */
 extern const char rules_problem_retracted[];	 /* "retracted" (D W) */
-extern const char rules_problem_status_unknown[]; /* "status_unknown" */
-extern const char rules_problem_code_conflict[];  /* "code_conflict" */
-extern const char rules_problem_indeterminate[];  /* "indeterminate" */
+extern const char rules_problem_status_unknown[];   /* "status_unknown" */
+extern const char rules_problem_code_conflict[];    /* "code_conflict" */
+extern const char rules_problem_indeterminate[];    /* "indeterminate" */
+extern const char rules_problem_range_unreadable[]; /* "range_unreadable" */
 
 /* Loaded data files: one per protocol. Owner: the caller; rules_free(). */
 struct rules;
@@ -166,11 +168,21 @@ enum rules_analyte rules_map(const struct rules *r,
 double rules_unit_factor(const struct rules *r, enum rules_analyte a,
     const char *unit, size_t len);
 
+/* What an OBX-7 says. */
+enum rules_obx7 {
+	RULES_OBX7_EMPTY = 0,  /* nothing: the protocol's default may apply */
+	RULES_OBX7_READ,       /* *lln and *uln (NAN for a side not given) */
+	RULES_OBX7_UNREADABLE, /* sent but not read: never a default */
+};
+
 /*
- * Parse an OBX-7 text. Returns 0 with *lln and *uln set (NAN for the side not
- * given), 1 when empty, -1 when it is none of the accepted forms.
+ * Read in->range, OBX-7 of analyte a, in the OBX-6 unit (not converted):
+ * "a-b" (hyphen, en or em dash, minus), "a to b", "<b", "<=b", "≤b", ">a",
+ * ">=a", "≥a", in parentheses or not, followed or not by OBX-6's unit or a
+ * catalog spelling of it; "M a-b; F c-d" or "M:a-b F:c-d" by in->sex.
  */
-LW_MUSTCHECK int rules_parse_range(const char *s, size_t len, double *lln,
+LW_MUSTCHECK enum rules_obx7 rules_read_range(const struct rules *r,
+    enum rules_analyte a, const struct rules_result *in, double *lln,
     double *uln);
 
 /*

@@ -59,8 +59,16 @@ alert_text_data_quality(struct buf *summary, struct buf *details,
 	describe_value(summary, ev, x);
 	buf_printf(summary, " for patient %s (%s): %s", who->pid, who->protocol,
 	    ev->problem ? ev->problem : "");
+	/* The range as the laboratory wrote it: what someone has to read. */
+	if (ev->problem == rules_problem_range_unreadable && x != NULL)
+		buf_printf(summary, " (OBX-7 \"%.*s\")", (int)x->ref_range.len,
+		    x->ref_range.p);
 	buf_adds(details, "{\"problem\":");
 	json_strz(details, ev->problem);
+	if (ev->problem == rules_problem_range_unreadable && x != NULL) {
+		buf_adds(details, ",\"ref_range\":");
+		json_str(details, x->ref_range.p, x->ref_range.len);
+	}
 	buf_addc(details, '}');
 }
 

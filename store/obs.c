@@ -5,8 +5,22 @@
 
 #include <string.h>
 
+/* PID-8 as the rules read it: 'M', 'F', else unknown (O, U, A, N, empty). */
+static char
+patient_sex(const struct oru_patient *p)
+{
+	if (p == NULL || p->sex.len != 1)
+		return '\0';
+	if (p->sex.p[0] == 'M' || p->sex.p[0] == 'm')
+		return 'M';
+	if (p->sex.p[0] == 'F' || p->sex.p[0] == 'f')
+		return 'F';
+	return '\0';
+}
+
 void
-store_obs_to_result(const struct oru_obs *x, int tz, struct rules_result *in)
+store_obs_to_result(const struct oru_patient *p, const struct oru_obs *x,
+    int tz, struct rules_result *in)
 {
 	memset(in, 0, sizeof(*in));
 	in->code = x->code.p;
@@ -27,5 +41,6 @@ store_obs_to_result(const struct oru_obs *x, int tz, struct rules_result *in)
 	in->range = x->ref_range.p;
 	in->range_len = x->ref_range.len;
 	in->status = x->status.len > 0 ? x->status.p[0] : '\0';
+	in->sex = patient_sex(p);
 	in->observed_at = hl7_dtm_epoch(&x->observed_at, tz);
 }

@@ -10,10 +10,11 @@
 #include "rules/rules.h"
 
 /*
- * Fill in from x (strings point into x's message); a DTM without a UTC
- * offset is read at tz_offset_min. in->id is left 0.
+ * Fill in from x of patient p (strings point into x's message; p gives
+ * PID-8, NULL for none); a DTM without a UTC offset is read at
+ * tz_offset_min. in->id is left 0.
  */
-void store_obs_to_result(const struct oru_obs *x, int tz_offset_min,
-    struct rules_result *in);
+void store_obs_to_result(const struct oru_patient *p, const struct oru_obs *x,
+    int tz_offset_min, struct rules_result *in);
 
 #endif

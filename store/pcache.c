@@ -163,6 +163,8 @@ pcache_load_history(struct pcache *p, const PGresult *res)
 		status = PQgetvalue(res, i, 10);
 		in.status = status[0];
 		in.observed_at = (int64_t)strtod(PQgetvalue(res, i, 11), NULL);
+		/* PID-8 as read at ingest: a sex-specific OBX-7 reads the same. */
+		in.sex = PQgetvalue(res, i, 13)[0];
 		rules_history_add(p->h, &in, PQgetvalue(res, i, 1),
 		    (size_t)PQgetlength(res, i, 1), &up);
 	}

@@ -123,6 +123,7 @@ static const struct column obs_columns[ROWS_OBS_COLS] = {
 	{ "grade", PGARR_INT4, "int", NULL },
 	{ "problem", PGARR_TEXT, "text", NULL },
 	{ "supersedes", PGARR_INT8, "bigint", NULL },
+	{ "patient_sex", PGARR_TEXT, "text", NULL },
 };
 
 /* How a batch INSERT reads row i from its array parameters. */
@@ -217,7 +218,8 @@ static const struct {
 	    "SELECT id, order_key, code, coding_system, alt_code,"
 	    " alt_coding_system, value, coalesce(comparator, ''), unit,"
 	    " ref_range, coalesce(status, ''),"
-	    " coalesce(extract(epoch FROM observed_at)::float8, -1), value_raw"
+	    " coalesce(extract(epoch FROM observed_at)::float8, -1), value_raw,"
+	    " coalesce(patient_sex, '')"
 	    " FROM observations WHERE patient = $1 AND analyte IS NOT NULL"
 	    " ORDER BY id" },
 	{ "sel_open_alerts",
@@ -485,6 +487,7 @@ rows_add_observation(struct rows *r, const struct rows_obs *o)
 		pgarr_int8(&c[28], o->supersedes);
 	else
 		pgarr_null(&c[28]);
+	col_opt(&c[29], &in->sex, in->sex != '\0' ? 1 : 0);
 	r->nobs++;
 }
 

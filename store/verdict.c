@@ -242,7 +242,7 @@ verdict_rows(struct ingest *g, struct side *d, struct ingest_work *w,
 		bl = rules_history_baselines(p->h);
 	for (j = 0; j < pat->nobs; j++) {
 		x = &o->obs[pat->first_obs + j];
-		store_obs_to_result(x, g->o.tz_offset_min, &in);
+		store_obs_to_result(pat, x, g->o.tz_offset_min, &in);
 		/*
 		 * Rows for the seven protocol analytes only: the rules read
 		 * nothing else, and every OBX stays in messages.raw.

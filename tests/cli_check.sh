@@ -67,6 +67,43 @@ chk --phase treatment --baseline "alt=100 U/L" "$TMP/alt.hl7" >"$TMP/alt1.json"
 check "ALT 160 without baseline: grade 2" json_assert "$TMP/alt0.json" 'O[0]["grade"] == 2'
 check "ALT 160 with baseline 100 U/L: grade 1" json_assert "$TMP/alt1.json" 'O[0]["grade"] == 1'
 
+# 4b. OBX-7 is the laboratory's range, in every form it writes; one that is
+#     there but unreadable is range_unreadable, never the default ULN 40
+#     (issue 11): ALT 190 U/L against the lab's ULN 35 is 5.4 x ULN, grade 3
+#     and a stop; on the default 40 it was 4.75 x, grade 2, nothing.
+{
+	oru R1 E1 20261120073000+0800 "1742-6|NM|190|U/L|<35 U/L" \
+	    "1920-8|NM|190|U/L|see note"
+	oru R2 E2 20261120073000+0800 "1742-6|NM|190|U/L|10–35"
+	oru R3 E3 20261120073000+0800 "1742-6|NM|190|U/L|M 10-50; F 10-35"
+	(ORU_SEX=M && oru R4 E4 20261120073000+0800 "1742-6|NM|190|U/L|M 10-50; F 10-35")
+	(ORU_SEX= && oru R5 E5 20261120073000+0800 "1742-6|NM|190|U/L|M 10-50; F 10-35")
+	oru R6 E6 20261120073000+0800 "1975-2|NM|30|umol/L|3-21 U/L"
+} >"$TMP/range.hl7"
+chk --phase treatment "$TMP/range.hl7" >"$TMP/range.json"
+check "ALT 190, OBX-7 '<35 U/L': ULN 35, 5.43 x ULN, grade 3, hold" json_assert "$TMP/range.json" \
+	'[(o["uln"], round(o["x_uln"], 2), o["grade"], o["hold"], o["range_source"], o["problem"])
+	  for o in O if o["patient_id"] == "R1" and o["analyte"] == "alt"] == [(35, 5.43, 3, True, "obx7", None)]'
+check "AST 190, OBX-7 'see note': range_unreadable, no grade, no default" json_assert "$TMP/range.json" \
+	'[(o["problem"], o["grade"], o["uln"], o["x_uln"], o["range_source"], o["hold"], o["eligibility"])
+	  for o in O if o["patient_id"] == "R1" and o["analyte"] == "ast"] == [("range_unreadable", None, None, None, "none", False, None)]'
+check "ALT 190, OBX-7 '10–35' (en dash): grade 3" json_assert "$TMP/range.json" \
+	'[(o["uln"], o["grade"]) for o in O if o["patient_id"] == "R2"] == [(35, 3)]'
+check "'M 10-50; F 10-35', PID-8 F: ULN 35, grade 3" json_assert "$TMP/range.json" \
+	'[(o["uln"], o["grade"]) for o in O if o["patient_id"] == "R3"] == [(35, 3)]'
+check "'M 10-50; F 10-35', PID-8 M: ULN 50, grade 2" json_assert "$TMP/range.json" \
+	'[(o["uln"], o["grade"]) for o in O if o["patient_id"] == "R4"] == [(50, 2)]'
+check "'M 10-50; F 10-35', no PID-8: range_unreadable" json_assert "$TMP/range.json" \
+	'[(o["problem"], o["grade"]) for o in O if o["patient_id"] == "R5"] == [("range_unreadable", None)]'
+check "bilirubin in umol/L, OBX-7 in U/L: range_unreadable" json_assert "$TMP/range.json" \
+	'[(o["problem"], o["grade"]) for o in O if o["patient_id"] == "R6"] == [("range_unreadable", None)]'
+# Screening: AST 190 on the default ULN 40 failed the criterion; unread, it
+# gives no verdict (no_result, incomplete).
+oru S1 F1 20261118080000+0800 "1920-8|NM|190|U/L|see note" $(normal7 | cut -d' ' -f2-) >"$TMP/range_s.hl7"
+chk --at 2026-11-20T00:00:00Z "$TMP/range_s.hl7" >"$TMP/range_s.json"
+check "screening AST with unreadable OBX-7: no verdict, incomplete" json_assert "$TMP/range_s.json" \
+	'P["S1"]["eligibility"] == "incomplete" and [c["verdict"] for c in P["S1"]["criteria"] if c["analyte"] == "ast"] == ["no_result"]'
+
 # 5. Usage errors name what is wrong and exit 2.
 chk --phase later "$TMP/alt.hl7" >/dev/null 2>"$TMP/err1"
 check "bad --phase exits 2" test $? -eq 2

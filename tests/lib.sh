@@ -47,11 +47,11 @@ check_observation_links() {
 
 # oru PID CONTROL_ID DTM "CODE|VT|VALUE|UNIT|RANGE"...: an ORU^R01 as a LIS
 # sends it, CR-terminated, one OBX per argument, all observed at DTM.
-oru() {
+oru() { # PID-8 is $ORU_SEX, F when unset
 	pid=$1 cid=$2 when=$3
 	shift 3
 	printf 'MSH|^~\\&|LIS|MAINLAB|LABWATCH|HOSP|%s||ORU^R01^ORU_R01|%s|P|2.5.1\r' "$when" "$cid"
-	printf 'PID|1||%s^^^HOSP^MR||Doe^Jane||19700101|F\r' "$pid"
+	printf 'PID|1||%s^^^HOSP^MR||Doe^Jane||19700101|%s\r' "$pid" "${ORU_SEX-F}"
 	printf 'OBR|1|O%s|F%s|24323-8^CMP^LN|||%s\r' "$cid" "$cid" "$when"
 	i=0
 	for obx in "$@"; do

@@ -94,6 +94,50 @@ check "replay gives the same alerts" test "$(q "$sig")" = "$(psql -X -A -t -d re
 replay_into replay1 --batch 1
 check "one frame per batch (overlapping): the same alerts" test "$(q "$sig")" = "$(psql -X -A -t -d replay1 -c "$sig")"
 
+# 5a. OBX-7 as the laboratory wrote it (issue 11 item 1). ALT 190 U/L with
+#     "<35 U/L" is 5.4 x the lab's ULN: grade 3 and a hold (it was graded 2
+#     on the default 40, with neither). AST 190 with "see note" is
+#     range_unreadable: a data_quality alert, no toxicity, no verdict (the
+#     default 40 made it grade 2 in treatment and a fail in screening).
+q "insert into labwatch.patients (patient_id) values ('T101'), ('S201')"
+q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'neoadjuvant', '2026-11-01' from labwatch.patients where patient_id = 'T101'"
+q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'screening', '2026-11-01' from labwatch.patients where patient_id = 'S201'"
+{
+	oru T101 U1 20261120073000+0800 "1742-6|NM|190|U/L|<35 U/L" "1920-8|NM|190|U/L|see note"
+	oru S201 W1 20261120073000+0800 "1920-8|NM|190|U/L|see note" "1742-6|NM|30|U/L|10-40" \
+		"1975-2|NM|0.8|mg/dL|0.2-1.2" "2160-0|NM|0.9|mg/dL|0.6-1.2" "751-8|NM|3.2|10*9/L|1.8-7.5" \
+		"777-3|NM|250|10*9/L|150-400" "718-7|NM|13.5|g/dL|12.0-16.0"
+} >"$TMP/range.hl7"
+feed "$TMP/range.hl7" >"$TMP/5a.json" 2>/dev/null
+check "ALT 190 with OBX-7 '<35 U/L': grade 3 toxicity and a hold" \
+	sh -c "echo '$(alerts T101)' | grep -q 'toxicity:alt:3:open' && echo '$(alerts T101)' | grep -q 'hold:alt:-:open'"
+check "AST with OBX-7 'see note': a data_quality alert, no toxicity" \
+	sh -c "echo '$(alerts T101)' | grep -q 'data_quality:ast:-:open' && ! echo '$(alerts T101)' | grep -q 'toxicity:ast'"
+check "... which says range_unreadable and the OBX-7 sent" test "$(q "select count(*) from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = 'T101' and a.kind = 'data_quality' and a.summary like '%range_unreadable (OBX-7 \"see note\")'")" -eq 1
+check "... and the row: no grade, no range, problem range_unreadable" \
+	test "$(q "select coalesce(grade::text, '-') || ':' || coalesce(uln::text, '-') || ':' || range_source || ':' || problem from labwatch.observations o join labwatch.patients p on p.id = o.patient where p.patient_id = 'T101' and o.analyte = 'ast'")" = "-:-:none:range_unreadable"
+elig=$(q "select e.status from labwatch.eligibility e join labwatch.patients p on p.id = e.patient where p.patient_id = 'S201' order by e.id desc limit 1")
+check "screening, AST with OBX-7 'see note': data_quality, eligibility incomplete" \
+	sh -c "echo '$(alerts S201)' | grep -q 'data_quality:ast:-:open' && test '$elig' = incomplete"
+
+# A sex-specific OBX-7 is read with the PID-8 of its message, and again so
+# when a later feed (another process) re-reads the history from the rows:
+# ALT 60 against the women's ULN 35 passes (< 2.5 x ULN); unread, it would
+# leave the criterion without a verdict (incomplete).
+q "insert into labwatch.patients (patient_id) values ('S202')"
+q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'screening', '2026-11-01' from labwatch.patients where patient_id = 'S202'"
+# shellcheck disable=SC2046
+oru S202 X1 20261120073000+0800 "1742-6|NM|60|U/L|M 10-50; F 10-35" $(echo "1920-8|NM|25|U/L|10-40" \
+	"1975-2|NM|0.8|mg/dL|0.2-1.2" "2160-0|NM|0.9|mg/dL|0.6-1.2" "751-8|NM|3.2|10*9/L|1.8-7.5" \
+	"777-3|NM|250|10*9/L|150-400") >"$TMP/sex1.hl7"
+oru S202 X2 20261120083000+0800 "718-7|NM|13.5|g/dL|12.0-16.0" >"$TMP/sex2.hl7"
+feed "$TMP/sex1.hl7" >/dev/null 2>&1
+feed "$TMP/sex2.hl7" >/dev/null 2>&1
+check "sex-specific OBX-7: the row keeps PID-8 F and ULN 35" \
+	test "$(q "select o.patient_sex || ':' || o.uln from labwatch.observations o join labwatch.patients p on p.id = o.patient where p.patient_id = 'S202' and o.analyte = 'alt'")" = "F:35"
+check "... and re-read from the rows it still reads: eligible" \
+	test "$(q "select e.status from labwatch.eligibility e join labwatch.patients p on p.id = e.patient where p.patient_id = 'S202' order by e.id desc limit 1")" = eligible
+
 # 5b. More patients than the writer's first cache table holds (a rehash
 #     while queries in flight point at its entries: a use-after-free once).
 "$top_builddir/bench/gen_oru" -n 1500 -s 13 -f raw >"$TMP/g1500.raw" 2>/dev/null

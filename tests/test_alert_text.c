@@ -143,6 +143,29 @@ Test(alert_text, data_quality)
 	buf_free(&d);
 }
 
+/* An unreadable OBX-7 says what the laboratory sent (issue 11). */
+Test(alert_text, data_quality_range_unreadable)
+{
+	struct buf s, d;
+	struct rules_eval ev;
+	struct oru_obs x;
+
+	buf_init(&s);
+	buf_init(&d);
+	grade("1742-6", 190, "", "U/L", "see note", &ev);
+	memset(&x, 0, sizeof(x));
+	x.units = (struct hl7_str){ "U/L", 3 };
+	x.ref_range = (struct hl7_str){ "see note", 8 };
+	alert_text_data_quality(&s, &d, &ev, &x, &who);
+	cr_expect_str_eq(s.p,
+	    "Cannot evaluate ALT 190 U/L for patient P1 (NCT04933669): "
+	    "range_unreadable (OBX-7 \"see note\")");
+	cr_expect_str_eq(d.p,
+	    "{\"problem\":\"range_unreadable\",\"ref_range\":\"see note\"}");
+	buf_free(&s);
+	buf_free(&d);
+}
+
 Test(alert_text, hold_and_resume)
 {
 	struct buf s, d;

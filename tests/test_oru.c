@@ -816,6 +816,37 @@ Test(oru, patient_id)
 	}
 }
 
+/* PID-8, the administrative sex: it picks a sex-specific OBX-7 range. */
+Test(oru, patient_sex)
+{
+	static const struct {
+		const char *pid8, *sex;
+	} cases[] = {
+		{ "M", "M" },
+		{ "F", "F" },
+		{ "U", "U" },
+		{ "", "" },
+		{ "F^Female^HL70001", "F" },
+	};
+	char msg[512], what[64];
+	size_t i;
+	int n;
+
+	for (i = 0; i < NELEM(cases); i++) {
+		n = snprintf(msg, sizeof(msg),
+		    "MSH|^~\\&|LIS|LAB|LW|ONC|20261120090000||ORU^R01|S%zu|P|2.5.1\r"
+		    "PID|1||1^^^H^MR||DOE^JANE||19700101|%s\r"
+		    "OBR|1|||X\r"
+		    "OBX|1|NM|X||5||||||F\r",
+		    i, cases[i].pid8);
+		extract(msg, (size_t)n, NULL);
+		snprintf(what, sizeof(what), "case %zu \"%s\"", i,
+		    cases[i].pid8);
+		cr_assert_eq(O.npatients, 1, "%s", what);
+		expect_str(O.patients[0].sex, cases[i].sex, what);
+	}
+}
+
 /* ------------------------------------------------------------------ */
 /* NTE                                                                 */
 

@@ -265,61 +265,6 @@ Test(rules, g_per_l_per_analyte)
 
 /* ---- OBX-7 ---- */
 
-struct range_case {
-	const char *s;
-	int rc;
-	double lln, uln; /* NAN: not given */
-};
-
-static const struct range_case range_cases[] = {
-	{ "10-40", 0, 10, 40 },
-	{ "10 - 40", 0, 10, 40 },
-	{ "3.5-5.0", 0, 3.5, 5.0 },
-	{ "<40", 0, NAN, 40 },
-	{ "<=40", 0, NAN, 40 },
-	{ "< 40", 0, NAN, 40 },
-	{ ">60", 0, 60, NAN },
-	{ ">=60", 0, 60, NAN },
-	{ "0 to 0.3", 0, 0, 0.3 },
-	{ "0.1-1.2", 0, 0.1, 1.2 },
-	{ " 10-40 ", 0, 10, 40 },
-	{ "", 1, NAN, NAN },
-	{ "   ", 1, NAN, NAN },
-	{ "abc", -1, NAN, NAN },
-	{ "40-10", -1, NAN, NAN },
-	{ "10-40 U/L", -1, NAN, NAN },
-	{ "10-", -1, NAN, NAN },
-	{ "-40", -1, NAN, NAN },
-	{ "<", -1, NAN, NAN },
-	{ "1.2.3-4", -1, NAN, NAN },
-	{ "10--40", -1, NAN, NAN },
-};
-
-static bool
-same(double a, double b)
-{
-	return (isnan(a) && isnan(b)) || fabs(a - b) < 1e-12;
-}
-
-Test(rules, range_forms)
-{
-	size_t i;
-
-	for (i = 0; i < N(range_cases); i++) {
-		const struct range_case *c = &range_cases[i];
-		double lo, hi;
-		int rc = rules_parse_range(c->s, strlen(c->s), &lo, &hi);
-
-		cr_expect_eq(rc, c->rc, "case %zu '%s': rc %d", i, c->s, rc);
-		if (rc == 0) {
-			cr_expect(same(lo, c->lln), "case %zu '%s': lln %g", i,
-			    c->s, lo);
-			cr_expect(same(hi, c->uln), "case %zu '%s': uln %g", i,
-			    c->s, hi);
-		}
-	}
-}
-
 /* The range is in the value's unit and converted with it. */
 Test(rules, range_converted_and_sources)
 {
@@ -345,11 +290,19 @@ Test(rules, range_converted_and_sources)
 	cr_expect(!ev.range_unparsed);
 	cr_expect_null(ev.problem);
 
-	/* unusable OBX-7: default too, and said so */
-	in = mk("1920-8", "", 130, "U/L", "see note", 'F');
+	/* blank OBX-7 is empty too */
+	in = mk("1920-8", "", 130, "U/L", "   ", 'F');
 	rules_eval(R, &in, NULL, &ev);
 	cr_expect_eq(ev.range_source, RULES_RANGE_DEFAULT);
+	cr_expect_eq(ev.grade, 2);
+
+	/* unusable OBX-7: never the default (issue 11), and said so */
+	in = mk("1920-8", "", 130, "U/L", "see note", 'F');
+	rules_eval(R, &in, NULL, &ev);
+	cr_expect_eq(ev.range_source, RULES_RANGE_NONE);
 	cr_expect(ev.range_unparsed);
+	cr_expect_eq(ev.problem, rules_problem_range_unreadable);
+	cr_expect_eq(ev.grade, -1);
 
 	/* ukat/L range converted: 0.17-0.67 ukat/L -> 10.2-40.2 U/L */
 	in = mk("1742-6", "", 3.4, "ukat/L", "0.17-0.67", 'F');
@@ -357,6 +310,267 @@ Test(rules, range_converted_and_sources)
 	cr_expect_float_eq(ev.value, 204, 1e-9);
 	cr_expect_float_eq(ev.uln, 40.2, 1e-9);
 	cr_expect_eq(ev.grade, 3);
+}
+
+/*
+ * Every OBX-7 form of CLINICAL.md, through rules_eval(): read, it gives
+ * LLN/ULN (canonical; factor 1 here); present but unreadable, it is
+ * range_unreadable and never the protocol default (issue 11 item 1).
+ */
+struct obx7_case {
+	const char *code, *unit, *range;
+	char sex; /* PID-8 */
+	bool readable;
+	double lln, uln; /* NAN: not given */
+};
+
+#define ALT "1742-6", "U/L"
+#define TBIL "1975-2", "umol/L"
+#define CREA "2160-0", "umol/L"
+#define OK true
+#define BAD false, NAN, NAN
+
+static const struct obx7_case obx7_cases[] = {
+	{ ALT, "10-40", 0, OK, 10, 40 },
+	{ ALT, "10 - 40", 0, OK, 10, 40 },
+	{ ALT, " 10-40 ", 0, OK, 10, 40 },
+	{ ALT, "3.5-5.0", 0, OK, 3.5, 5.0 },
+	{ ALT, "0.1-1.2", 0, OK, 0.1, 1.2 },
+	{ ALT,
+	    "10\xe2\x80\x93"
+	    "40",
+	    0, OK, 10, 40 }, /* en dash */
+	{ ALT,
+	    "10\xe2\x80\x94"
+	    "40",
+	    0, OK, 10, 40 },			      /* em dash */
+	{ ALT, "10 \xe2\x80\x93 40", 0, OK, 10, 40 }, /* en dash, spaces */
+	{ ALT,
+	    "10\xe2\x88\x92"
+	    "40",
+	    0, OK, 10, 40 }, /* minus sign */
+	{ ALT, "10 to 40", 0, OK, 10, 40 },
+	{ ALT, "10 TO 40", 0, OK, 10, 40 },
+	{ ALT, "0 to 0.3", 0, OK, 0, 0.3 },
+	{ ALT, "<40", 0, OK, NAN, 40 },
+	{ ALT, "< 40", 0, OK, NAN, 40 },
+	{ ALT, "<=40", 0, OK, NAN, 40 },
+	{ ALT, "<= 40", 0, OK, NAN, 40 },
+	{ ALT,
+	    "\xe2\x89\xa4"
+	    "40",
+	    0, OK, NAN, 40 }, /* U+2264 */
+	{ ALT, "\xe2\x89\xa4 40", 0, OK, NAN, 40 },
+	{ ALT, ">60", 0, OK, 60, NAN },
+	{ ALT, ">=60", 0, OK, 60, NAN },
+	{ ALT,
+	    "\xe2\x89\xa5"
+	    "60",
+	    0, OK, 60, NAN }, /* U+2265 */
+	{ ALT, "(10-40)", 0, OK, 10, 40 },
+	{ ALT, "( 10 - 40 )", 0, OK, 10, 40 },
+	/* a unit after the range: OBX-6 or a spelling of it */
+	{ ALT, "10-40 U/L", 0, OK, 10, 40 },
+	{ ALT, "10-40U/L", 0, OK, 10, 40 },
+	{ ALT, "10-40 IU/L", 0, OK, 10, 40 },
+	{ ALT, "10-40 U/l", 0, OK, 10, 40 },
+	{ ALT, "(10-40) U/L", 0, OK, 10, 40 },
+	{ ALT, "(10-40 U/L)", 0, OK, 10, 40 },
+	{ ALT, "<35 U/L", 0, OK, NAN, 35 },
+	{ ALT,
+	    "\xe2\x89\xa4"
+	    "35 U/L",
+	    0, OK, NAN, 35 },
+	{ ALT,
+	    "10\xe2\x80\x93"
+	    "35 U/L",
+	    0, OK, 10, 35 },
+	{ TBIL, "3-21 umol/L", 0, OK, 3, 21 },
+	{ TBIL, "3-21 \xc2\xb5mol/L", 0, OK, 3, 21 }, /* µmol/L */
+	/* a unit that is not OBX-6's: the range is not in the value's unit */
+	{ TBIL, "10-40 U/L", 0, BAD },
+	{ TBIL, "0.2-1.2 mg/dL", 0, BAD },
+	{ ALT, "10-40 umol/L", 0, BAD },
+	{ ALT, "10-40 u/l", 0, BAD }, /* not a catalog spelling */
+	{ ALT, "10-40 ukat/L", 0, BAD },
+	/* sex-specific: PID-8 picks one; unknown sex cannot */
+	{ ALT, "M 10-50; F 10-35", 'M', OK, 10, 50 },
+	{ ALT, "M 10-50; F 10-35", 'F', OK, 10, 35 },
+	{ ALT, "M 10-50; F 10-35", 0, BAD },
+	{ ALT, "F 10-35; M 10-50", 'M', OK, 10, 50 },
+	{ ALT, "M 10-50 U/L; F 10-35 U/L", 'F', OK, 10, 35 },
+	{ ALT, "M: <50, F: <35", 'F', OK, NAN, 35 },
+	{ ALT, "Male 10-50; Female 10-35", 'F', OK, 10, 35 },
+	{ CREA, "M:59-104 F:45-84", 'M', OK, 59, 104 },
+	{ CREA, "M:59-104 F:45-84", 'F', OK, 45, 84 },
+	{ CREA, "M:59-104 F:45-84", 0, BAD },
+	{ ALT, "M 10-50", 'M', OK, 10, 50 },
+	{ ALT, "M 10-50", 'F', BAD },
+	{ ALT, "M 10-50; F see note", 'M', BAD },
+	{ ALT, "M 10-50; M 10-35", 'M', BAD },
+	{ ALT, "M 10-50; F 10-35 umol/L", 'M', BAD },
+	{ ALT, "M; F 10-35", 'F', BAD },
+	{ ALT, "10-50 M; 10-35 F", 'M', BAD },
+	/* garbage */
+	{ ALT, "see note", 0, BAD },
+	{ ALT, "10-", 0, BAD },
+	{ ALT, "-", 0, BAD },
+	{ ALT, "10--40", 0, BAD },
+	{ ALT, "abc-def", 0, BAD },
+	{ ALT, "abc", 0, BAD },
+	{ ALT, "40-10", 0, BAD },
+	{ ALT, "-40", 0, BAD },
+	{ ALT, "-10-40", 0, BAD },
+	{ ALT, "<", 0, BAD },
+	{ ALT, "<=", 0, BAD },
+	{ ALT, "1.2.3-4", 0, BAD },
+	{ ALT, "10-40-50", 0, BAD },
+	{ ALT, "10 40", 0, BAD },
+	{ ALT, "(10-40", 0, BAD },
+	{ ALT, "10-40)", 0, BAD },
+	{ ALT, "10-40 H", 0, BAD },
+	{ ALT, "<>40", 0, BAD },
+	{ ALT, "10\xe2\x80", 0, BAD }, /* a dash cut short */
+	{ ALT, "10 to", 0, BAD },
+	{ ALT, "to 40", 0, BAD },
+};
+
+#undef ALT
+#undef TBIL
+#undef CREA
+#undef OK
+#undef BAD
+
+static bool
+same(double a, double b)
+{
+	return (isnan(a) && isnan(b)) || fabs(a - b) < 1e-12;
+}
+
+Test(rules, obx7_forms)
+{
+	size_t i;
+
+	for (i = 0; i < N(obx7_cases); i++) {
+		const struct obx7_case *c = &obx7_cases[i];
+		struct rules_result in = mk(c->code, "", 190, c->unit, c->range,
+		    'F');
+		struct rules_eval ev;
+		const char *vis = test_vis(c->range, strlen(c->range), 0);
+
+		in.sex = c->sex;
+		rules_eval(R, &in, NULL, &ev);
+		cr_assert_neq(ev.analyte, RULES_NONE, "case %zu", i);
+		if (c->readable) {
+			cr_expect_eq(ev.range_source, RULES_RANGE_OBX7,
+			    "case %zu '%s' sex %c: source %s", i, vis,
+			    c->sex ? c->sex : '-',
+			    rules_range_source_name(ev.range_source));
+			cr_expect(same(ev.lln, c->lln),
+			    "case %zu '%s' sex %c: lln %g", i, vis,
+			    c->sex ? c->sex : '-', ev.lln);
+			cr_expect(same(ev.uln, c->uln),
+			    "case %zu '%s' sex %c: uln %g", i, vis,
+			    c->sex ? c->sex : '-', ev.uln);
+			cr_expect(ev.problem == NULL ||
+				strcmp(ev.problem, "range_unreadable") != 0,
+			    "case %zu '%s': %s", i, vis, ev.problem);
+			continue;
+		}
+		/* Unreadable: no range at all, no default, nothing decided. */
+		cr_expect(ev.problem != NULL &&
+			strcmp(ev.problem, "range_unreadable") == 0,
+		    "case %zu '%s' sex %c: problem %s", i, vis,
+		    c->sex ? c->sex : '-', ev.problem ? ev.problem : "NULL");
+		cr_expect_eq(ev.range_source, RULES_RANGE_NONE,
+		    "case %zu '%s': source %s", i, vis,
+		    rules_range_source_name(ev.range_source));
+		cr_expect(isnan(ev.lln) && isnan(ev.uln) && isnan(ev.x_uln),
+		    "case %zu '%s': lln %g uln %g", i, vis, ev.lln, ev.uln);
+		cr_expect_eq(ev.grade, -1, "case %zu '%s': grade %d", i, vis,
+		    ev.grade);
+		cr_expect_eq(ev.eligibility, RULES_VERDICT_NONE,
+		    "case %zu '%s': eligibility %s", i, vis,
+		    rules_verdict_name(ev.eligibility));
+		cr_expect(!ev.hold, "case %zu '%s': hold", i, vis);
+	}
+}
+
+/* Empty is not unreadable: only empty lets the default in. */
+Test(rules, obx7_read_outcome)
+{
+	static const struct {
+		const char *range;
+		enum rules_obx7 want;
+	} cases[] = {
+		{ "", RULES_OBX7_EMPTY }, { "   ", RULES_OBX7_EMPTY },
+		{ "\t", RULES_OBX7_EMPTY }, { "10-40", RULES_OBX7_READ },
+		{ "see note", RULES_OBX7_UNREADABLE },
+		{ "M 10-50; F 10-35", RULES_OBX7_UNREADABLE }, /* sex unknown */
+	};
+	size_t i;
+
+	for (i = 0; i < N(cases); i++) {
+		struct rules_result in = mk("1742-6", "", 20, "U/L",
+		    cases[i].range, 'F');
+		double lo, hi;
+
+		cr_expect_eq(rules_read_range(R, RULES_ALT, &in, &lo, &hi),
+		    cases[i].want, "case %zu '%s'", i, cases[i].range);
+		if (cases[i].want != RULES_OBX7_READ)
+			cr_expect(isnan(lo) && isnan(hi), "case %zu", i);
+	}
+}
+
+/*
+ * The defect of issue 11: ALT 190 U/L against the lab's ULN of 35 is
+ * 5.4 x ULN, grade 3 and an imatinib stop; on the default 40 it was 4.75 x,
+ * grade 2, and nothing happened.
+ */
+Test(rules, lab_uln_not_default)
+{
+	struct rules_result in = mk("1742-6", "", 190, "U/L", "<35 U/L", 'F');
+	struct rules_eval ev;
+
+	rules_eval(R, &in, NULL, &ev);
+	cr_expect_eq(ev.range_source, RULES_RANGE_OBX7);
+	cr_expect_float_eq(ev.uln, 35, 1e-12);
+	cr_expect_float_eq(ev.x_uln, 190.0 / 35, 1e-12);
+	cr_expect_eq(ev.grade, 3);
+	cr_expect(ev.hold);
+	cr_expect_eq(ev.eligibility, RULES_VERDICT_FAIL);
+	cr_expect_null(ev.problem);
+
+	/* the same with an en dash and a sex-specific range */
+	in = mk("1742-6", "", 190, "U/L",
+	    "10\xe2\x80\x93"
+	    "35",
+	    'F');
+	rules_eval(R, &in, NULL, &ev);
+	cr_expect_eq(ev.grade, 3);
+	cr_expect(ev.hold);
+	in = mk("1742-6", "", 190, "U/L", "M 10-50; F 10-35", 'F');
+	in.sex = 'F';
+	rules_eval(R, &in, NULL, &ev);
+	cr_expect_eq(ev.grade, 3);
+	cr_expect(ev.hold);
+	/* a man's ULN of 50: 3.8 x ULN, grade 2, no stop */
+	in.sex = 'M';
+	rules_eval(R, &in, NULL, &ev);
+	cr_expect_eq(ev.grade, 2);
+	cr_expect(!ev.hold);
+}
+
+/* An unreadable range is a problem even when the status is not final. */
+Test(rules, range_unreadable_before_status)
+{
+	struct rules_result in = mk("1742-6", "", 190, "U/L", "see note", 'P');
+	struct rules_eval ev;
+
+	rules_eval(R, &in, NULL, &ev);
+	cr_expect_str_eq(ev.problem, "range_unreadable");
+	cr_expect(!ev.final);
+	cr_expect_eq(ev.grade, -1);
 }
 
 /* ---- OBX-11 ---- */

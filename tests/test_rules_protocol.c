@@ -575,6 +575,54 @@ Test(protocol, data_quality_alert)
 	cr_expect_eq(d.kind, RULES_ALERT_NONE);
 }
 
+/*
+ * An OBX-7 that is there but unreadable (issue 11 item 1): a data-quality
+ * alert when final, never a toxicity alert or a hepatotoxicity stop on the
+ * default ULN (ALT 250 on the default 40 was 6.25 x ULN: grade 3 and a stop).
+ */
+Test(protocol, range_unreadable_alert_no_stop)
+{
+	struct rules_history *h = rules_history_new(R, RULES_PHASE_TREATMENT);
+	struct rules_hold_state st[RULES_MAX_HOLD_RULES];
+	struct rules_hold_event hev[4];
+	struct rules_alert_decision d;
+	struct rules_update up;
+	struct rules_result in;
+
+	memset(&in, 0, sizeof in);
+	in.code = "1742-6";
+	in.code_len = 6;
+	in.system = "LN";
+	in.system_len = 2;
+	in.alt_code = in.alt_system = "";
+	in.kind = RULES_VALUE_NUMBER;
+	in.value = 250;
+	in.unit = "U/L";
+	in.unit_len = 3;
+	in.range = "see note";
+	in.range_len = 8;
+	in.status = 'P';
+	in.observed_at = NOW - 1;
+	in.id = 1;
+	rules_history_add(h, &in, "o1", 2, &up);
+	cr_expect_str_eq(up.entry->ev.problem, "range_unreadable");
+	rules_alert_decide(R, &up.entry->ev, NULL, 0, &d);
+	cr_expect_eq(d.kind, RULES_ALERT_NONE); /* preliminary: nothing */
+
+	in.status = 'F';
+	in.observed_at = NOW;
+	in.id = 2;
+	rules_history_add(h, &in, "o2", 2, &up);
+	cr_expect_str_eq(up.entry->ev.problem, "range_unreadable");
+	cr_expect_eq(up.entry->ev.grade, -1);
+	rules_alert_decide(R, &up.entry->ev, NULL, 0, &d);
+	cr_expect_eq(d.kind, RULES_ALERT_DATA_QUALITY);
+	cr_expect_eq(d.analyte, RULES_ALT);
+	memset(st, 0, sizeof st);
+	cr_expect_eq(rules_hold_step(R, h, NOW, st, hev, N(hev)), 0);
+	rules_history_free(h);
+}
+
 /* ---- hold and restart ---- */
 
 Test(protocol, hepatotoxicity_restart_needs_every_analyte)
