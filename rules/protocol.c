@@ -227,7 +227,9 @@ rules_history_baseline_from(struct rules_history *h, int64_t t)
 
 	for (a = 0; a < RULES_NANALYTES; a++) {
 		e = rules_history_latest(h, a, t - 1);
-		if (e == NULL)
+		/* No baseline judged against a range nobody could read. */
+		if (e == NULL ||
+		    e->ev.problem == rules_problem_range_unreadable)
 			continue;
 		rules_history_set_baseline(h, a, e->ev.value, e->ev.uln);
 		n++;
@@ -588,7 +590,14 @@ rules_hold_step(const struct rules *r, const struct rules_history *h,
 		for (j = 0; j < rule->nrestart && back; j++) {
 			e = rules_history_latest(h, rule->restart[j].analyte,
 			    now);
+			/*
+			 * Never back on a result whose lab range cannot be
+			 * read (CLINICAL.md). A stop on one is kept: the
+			 * label's counts (ANC < 1.0, platelets < 50) are
+			 * absolute, and stopping is the safe side.
+			 */
 			if (e == NULL || e->observed_at < state[i].since ||
+			    e->ev.problem == rules_problem_range_unreadable ||
 			    entry_cond(e, &rule->restart[j].cond) != TRI_TRUE)
 				back = false;
 		}

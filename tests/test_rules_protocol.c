@@ -64,10 +64,10 @@ range_of(enum rules_analyte a)
 	return ranges[a];
 }
 
-/* Add one result of analyte a; the key is "order/analyte". */
+/* Add one result of analyte a with OBX-7 range; the key is "order/analyte". */
 static struct rules_update
-add(struct rules_history *h, enum rules_analyte a, double v, char status,
-    int64_t t, uint64_t id, const char *order)
+add_range(struct rules_history *h, enum rules_analyte a, double v, char status,
+    int64_t t, uint64_t id, const char *order, const char *range)
 {
 	struct rules_result in;
 	struct rules_update up;
@@ -83,7 +83,7 @@ add(struct rules_history *h, enum rules_analyte a, double v, char status,
 	in.value = v;
 	in.unit = unit_of(a);
 	in.unit_len = strlen(in.unit);
-	in.range = range_of(a);
+	in.range = range;
 	in.range_len = strlen(in.range);
 	in.status = status;
 	in.observed_at = t;
@@ -91,6 +91,13 @@ add(struct rules_history *h, enum rules_analyte a, double v, char status,
 	snprintf(key, sizeof key, "%s/%s", order, code_of(a));
 	rules_history_add(h, &in, key, strlen(key), &up);
 	return up;
+}
+
+static struct rules_update
+add(struct rules_history *h, enum rules_analyte a, double v, char status,
+    int64_t t, uint64_t id, const char *order)
+{
+	return add_range(h, a, v, status, t, id, order, range_of(a));
 }
 
 /* Seven passing results at time t. */
@@ -620,6 +627,52 @@ Test(protocol, range_unreadable_alert_no_stop)
 	cr_expect_eq(d.analyte, RULES_ALT);
 	memset(st, 0, sizeof st);
 	cr_expect_eq(rules_hold_step(R, h, NOW, st, hev, N(hev)), 0);
+	rules_history_free(h);
+}
+
+/*
+ * A held patient is never restarted on a result whose OBX-7 cannot be
+ * read (review of issue 11 item 1: platelets 200 with "see note" resumed
+ * imatinib); a stop on an absolute count still stops (our reading: the
+ * label's ANC < 1.0 and platelets < 50 are counts, not multiples of the
+ * lab's range); no baseline is taken from such a result.
+ */
+Test(protocol, range_unreadable_no_restart_no_baseline)
+{
+	struct rules_history *h = rules_history_new(R, RULES_PHASE_TREATMENT);
+	struct rules_hold_state st[RULES_MAX_HOLD_RULES];
+	struct rules_hold_event ev[4];
+	const struct rules_baseline *bl;
+
+	memset(st, 0, sizeof st);
+	(void)add(h, RULES_PLT, 40, 'F', NOW - 3 * DAY, 1, "o1");
+	cr_assert_eq(rules_hold_step(R, h, NOW - 3 * DAY, st, ev, N(ev)), 1);
+	cr_expect_eq(ev[0].kind, RULES_HOLD_STOP);
+	(void)add(h, RULES_ANC, 2.5, 'F', NOW - DAY, 2, "o2");
+	(void)add_range(h, RULES_PLT, 200, 'F', NOW - DAY, 3, "o3", "see note");
+	cr_expect_eq(rules_hold_step(R, h, NOW - DAY, st, ev, N(ev)), 0,
+	    "restarted on an unreadable range");
+	cr_expect(st[1].held);
+	(void)add(h, RULES_PLT, 210, 'F', NOW, 4, "o4");
+	cr_assert_eq(rules_hold_step(R, h, NOW, st, ev, N(ev)), 1);
+	cr_expect_eq(ev[0].kind, RULES_HOLD_RESUME);
+	rules_history_free(h);
+
+	h = rules_history_new(R, RULES_PHASE_TREATMENT);
+	memset(st, 0, sizeof st);
+	(void)add_range(h, RULES_ANC, 0.5, 'F', NOW, 1, "o1", "see note");
+	cr_assert_eq(rules_hold_step(R, h, NOW, st, ev, N(ev)), 1);
+	cr_expect_eq(ev[0].kind, RULES_HOLD_STOP);
+	rules_history_free(h);
+
+	h = rules_history_new(R, RULES_PHASE_TREATMENT);
+	(void)add_range(h, RULES_ALT, 45, 'F', NOW - 2 * DAY, 1, "o1",
+	    "see note");
+	(void)add(h, RULES_AST, 30, 'F', NOW - 2 * DAY, 2, "o1");
+	cr_expect_eq(rules_history_baseline_from(h, NOW - DAY), 1);
+	bl = rules_history_baselines(h);
+	cr_expect(!bl[RULES_ALT].known, "a baseline from an unreadable range");
+	cr_expect(bl[RULES_AST].known);
 	rules_history_free(h);
 }
 
