@@ -54,7 +54,7 @@ start_daemon() { # each run logs to its own file; d.log collects them all
 	"$LABWATCHD" -c "$TMP/d.conf" 2>"$log" &
 	echo $! >"$TMP/d.pid"
 	port= tport=
-	for _ in $(seq 100); do
+	for _ in $(seq 300); do
 		port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$log" | tail -1)
 		tport=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\) (TLS).*/\1/p' "$log" | tail -1)
 		[ -n "$port" ] && [ -n "$tport" ] && break

@@ -35,7 +35,7 @@ start_daemon() {
 	"$LABWATCHD" -c "$TMP/d.conf" 2>"$log" &
 	echo $! >"$TMP/d.pid"
 	port=
-	for _ in $(seq 100); do
+	for _ in $(seq 300); do
 		port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$log" | tail -1)
 		[ -n "$port" ] && break
 		sleep 0.1

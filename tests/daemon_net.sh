@@ -222,7 +222,7 @@ start() {	# start NAME CONF: NOTIFY_SOCKET bound by us, WATCHDOG for this pid
 	NOTIFY_SOCKET="$TMP/$name.sock" WATCHDOG_USEC=1000000 \
 	    sh -c 'WATCHDOG_PID=$$ exec "$0" -c "$1"' "$LABWATCHD" "$2" 2>"$TMP/$name.log" &
 	echo $! >"$TMP/$name.pid"
-	for _ in $(seq 50); do grep -q "^READY=1" "$TMP/$name.notify" 2>/dev/null && break; sleep 0.1; done
+	for _ in $(seq 300); do grep -q "^READY=1" "$TMP/$name.notify" 2>/dev/null && break; sleep 0.1; done
 	port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/$name.log" | head -1)
 }
 stop_notify() { kill "$(cat "$TMP/$1.npid")" 2>/dev/null; }

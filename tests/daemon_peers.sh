@@ -241,11 +241,18 @@ start() {	# start NAME CONF [ENV=VALUE...]: the daemon, its port in $port
 	env "$@" "$LABWATCHD" -c "$cf" 2>"$TMP/$name.log" &
 	echo $! >"$TMP/$name.pid"
 	port=
-	for _ in $(seq 50); do
+	# Up to 30 s: under ASan on a loaded 2-core machine, TLS set-up
+	# alone has taken more than the 5 s this once allowed.
+	for _ in $(seq 300); do
 		port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/$name.log" | head -1)
 		grep -q "ready" "$TMP/$name.log" && break
 		sleep 0.1
 	done
+	if [ -z "$port" ]; then
+		not_ok "labwatchd ($name) starts" "$(tail -5 "$TMP/$name.log")"
+		done_testing
+		exit 1
+	fi
 }
 stop() {	# stop NAME: SIGTERM, wait
 	kill -TERM "$(cat "$TMP/$1.pid")" 2>/dev/null
@@ -276,7 +283,7 @@ EOF
 { base; echo "listen = 127.0.0.1:0"; } >"$TMP/p.conf"
 (ulimit -Sn 256 && exec env EVENT_SHOW_METHOD=1 "$LABWATCHD" -c "$TMP/p.conf") 2>"$TMP/p.log" &
 echo $! >"$TMP/p.pid"
-for _ in $(seq 50); do grep -q "ready" "$TMP/p.log" && break; sleep 0.1; done
+for _ in $(seq 300); do grep -q "ready" "$TMP/p.log" && break; sleep 0.1; done
 port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/p.log" | head -1)
 if [ -z "$port" ]; then
 	not_ok "labwatchd starts" "$(tail -5 "$TMP/p.log")"
