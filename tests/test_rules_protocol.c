@@ -329,6 +329,41 @@ Test(protocol, eligibility_latest_final_only)
 	rules_eligibility(R, h, NOW, &el);
 	cr_expect_eq(el.status, RULES_ELIGIBLE);
 	cr_expect_eq(el.criteria[RULES_ALT].rests_on->ev.id, 1 + RULES_ALT);
+	/* a newer final ALT with text for a value: no verdict either */
+	{
+		struct rules_result in;
+		struct rules_update up;
+
+		memset(&in, 0, sizeof in);
+		in.code = code_of(RULES_ALT);
+		in.code_len = strlen(in.code);
+		in.system = "LN";
+		in.system_len = 2;
+		in.alt_code = in.alt_system = in.unit = in.range = "";
+		in.kind = RULES_VALUE_TEXT;
+		in.status = 'F';
+		in.observed_at = NOW - 3600;
+		in.id = 54;
+		rules_history_add(h, &in, "o6/ALT", 6, &up);
+		cr_expect_str_eq(up.entry->ev.problem, "non_numeric");
+		rules_eligibility(R, h, NOW, &el);
+		cr_expect_eq(el.status, RULES_INCOMPLETE);
+		cr_expect_eq(el.criteria[RULES_ALT].rests_on->ev.id, 54);
+		/* its correction with a number: the criterion is whole again */
+		in.kind = RULES_VALUE_NUMBER;
+		in.value = 30;
+		in.unit = "U/L";
+		in.unit_len = 3;
+		in.range = "10-40";
+		in.range_len = 5;
+		in.status = 'C';
+		in.id = 55;
+		rules_history_add(h, &in, "o6/ALT", 6, &up);
+		cr_expect_eq(up.nsuperseded, 1);
+		rules_eligibility(R, h, NOW, &el);
+		cr_expect_eq(el.status, RULES_ELIGIBLE);
+		cr_expect_eq(el.criteria[RULES_ALT].rests_on->ev.id, 55);
+	}
 	/* an unevaluable result outside the window counts for nothing */
 	add_as(h, RULES_ALT, 30, "mg/L", "10-40", NOW + 60, 53, "o5");
 	rules_eligibility(R, h, NOW, &el);
