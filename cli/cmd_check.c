@@ -192,13 +192,19 @@ check_message(struct check *c, const struct oru_msg *o)
 			if (c->phase == RULES_PHASE_TREATMENT) {
 				rules_eval(c->rules, &in,
 				    c->have_baseline ? c->baseline : NULL, &ev);
-				if (ev.analyte != RULES_NONE)
+				/* A code conflict is never skipped in silence. */
+				if (ev.analyte != RULES_NONE ||
+				    ev.problem == rules_problem_code_conflict)
 					obs_line(c, o, p, x, &ev);
 				continue;
 			}
-			/* Screening: only our analytes enter a history. */
+			/*
+			 * Screening: only our analytes enter a history, and
+			 * codes naming two of them (the latest of both).
+			 */
 			if (rules_map(c->rules, &in, &excluded, &conflict) ==
-			    RULES_NONE)
+				RULES_NONE &&
+			    !conflict)
 				continue;
 			if (pt == NULL)
 				pt = patient_get(c, p->id.p, p->id.len);

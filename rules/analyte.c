@@ -121,13 +121,13 @@ lookup(const struct rules *r, const char *code, size_t len, const char *sys,
 }
 
 enum rules_analyte
-rules_map(const struct rules *r, const struct rules_result *in, bool *excluded,
-    bool *conflict)
+rules_map_codes(const struct rules *r, const struct rules_result *in,
+    bool *excluded, enum rules_analyte named[2])
 {
 	enum rules_analyte a, b;
 
 	*excluded = false;
-	*conflict = false;
+	named[0] = named[1] = RULES_NONE;
 	a = lookup(r, in->code, in->code_len, in->system, in->system_len,
 	    excluded);
 	b = lookup(r, in->alt_code, in->alt_code_len, in->alt_system,
@@ -136,10 +136,22 @@ rules_map(const struct rules *r, const struct rules_result *in, bool *excluded,
 	if (*excluded)
 		return RULES_NONE;
 	if (a != RULES_NONE && b != RULES_NONE && a != b) {
-		*conflict = true;
+		named[0] = a;
+		named[1] = b;
 		return RULES_NONE;
 	}
 	return a != RULES_NONE ? a : b;
+}
+
+enum rules_analyte
+rules_map(const struct rules *r, const struct rules_result *in, bool *excluded,
+    bool *conflict)
+{
+	enum rules_analyte named[2], a;
+
+	a = rules_map_codes(r, in, excluded, named);
+	*conflict = named[0] != RULES_NONE;
+	return a;
 }
 
 int

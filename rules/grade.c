@@ -196,6 +196,7 @@ eval_init(const struct rules_result *in, struct rules_eval *out)
 	out->hold = false;
 	out->final = false;
 	out->problem = NULL;
+	out->conflict = 0;
 }
 
 /*
@@ -228,8 +229,9 @@ status_allows(char status, struct rules_eval *out, const char **later)
 		out->problem = rules_problem_retracted;
 		return false;
 	default:
-		*later = rules_problem_status_unknown;
-		return true;
+		/* Empty or unknown: stored, never evaluated (CLINICAL.md). */
+		out->problem = rules_problem_status_unknown;
+		return false;
 	}
 }
 
@@ -303,15 +305,21 @@ rules_eval(const struct rules *r, const struct rules_result *in,
 	const struct rules_analyte_def *d;
 	const char *status_problem = NULL;
 	struct rules_val x;
-	bool excluded, conflict;
-	enum rules_analyte a;
+	enum rules_analyte a, named[2];
+	bool excluded;
 	int unit;
 	char cmp;
 
 	eval_init(in, out);
-	a = rules_map(r, in, &excluded, &conflict);
+	a = rules_map_codes(r, in, &excluded, named);
 	out->excluded_code = excluded;
-	if (conflict) {
+	if (named[0] != RULES_NONE) {
+		/*
+		 * Neither analyte guessed; final or not as its status says, so
+		 * that it is the latest result of both (rules_eligibility).
+		 */
+		out->conflict = (uint8_t)(1u << named[0] | 1u << named[1]);
+		(void)status_allows(in->status, out, &status_problem);
 		out->problem = rules_problem_code_conflict;
 		return;
 	}
@@ -361,4 +369,18 @@ rules_eval(const struct rules *r, const struct rules_result *in,
 		out->problem = rules_problem_indeterminate;
 	if (status_problem != NULL && out->problem == NULL)
 		out->problem = status_problem;
+}
+
+bool
+rules_alert_silent_problem(const struct rules *r, const struct rules_eval *ev,
+    const struct rules_open_alert *open, size_t nopen)
+{
+	struct rules_alert_decision d;
+
+	if (ev->problem != rules_problem_code_conflict &&
+	    ev->problem != rules_problem_status_unknown)
+		return false;
+	/* Should rules_alert_decide() come to alert on them: not twice. */
+	rules_alert_decide(r, ev, open, nopen, &d);
+	return d.kind == RULES_ALERT_NONE;
 }

@@ -199,6 +199,22 @@ usable(const struct rules_entry *e, int64_t at)
 	    !isnan(e->ev.value) && e->observed_at >= 0 && e->observed_at <= at;
 }
 
+/* A final, still valid result, evaluable or not, known no later than at. */
+static bool
+final_in(const struct rules_entry *e, int64_t at)
+{
+	return e->ev.final && !e->superseded && !e->retracted &&
+	    e->observed_at >= 0 && e->observed_at <= at;
+}
+
+/* Is e a result of analyte a, or a code conflict naming it? */
+static bool
+names(const struct rules_entry *e, enum rules_analyte a)
+{
+	return e->ev.analyte == a ||
+	    (e->ev.analyte == RULES_NONE && (e->ev.conflict >> a & 1u));
+}
+
 const struct rules_entry *
 rules_history_latest(const struct rules_history *h, enum rules_analyte a,
     int64_t at)
@@ -444,21 +460,25 @@ rules_eligibility(const struct rules *r, const struct rules_history *h,
 						     RULES_MAX_CRITERIA;
 
 	/*
-	 * Per criterion the latest usable result of its analyte in the
-	 * window (ties to the later arrival): one pass over the history for
-	 * all criteria, since a long history does not stay in the cache.
+	 * Per criterion the latest final result of its analyte in the
+	 * window (ties to the later arrival), evaluable or not: an older
+	 * result never stands in for a newer one that cannot be read (issue
+	 * 11). A code conflict is the latest of both analytes it names. One
+	 * pass over the history for all criteria, since a long history does
+	 * not stay in the cache.
 	 */
 	for (k = 0; k < h->nchunks; k++) {
 		for (j = 0, m = chunk_used(h, k); j < m; j++) {
 			e = &h->chunk[k][j];
-			if (!usable(e, now) || e->observed_at < now - r->window)
+			if (!final_in(e, now) ||
+			    e->observed_at < now - r->window)
 				continue;
 			/* Only F and C count (a U promoted to F too). */
 			if (e->status != 'F' && e->status != 'C' &&
 			    e->status != 'U')
 				continue;
 			for (i = 0; i < nc; i++)
-				if (r->criteria[i].analyte == e->ev.analyte &&
+				if (names(e, r->criteria[i].analyte) &&
 				    (best[i] == NULL ||
 					e->observed_at >= best[i]->observed_at))
 					best[i] = e;

@@ -90,8 +90,9 @@ struct rules_baseline {
 /* What rules_eval() concludes about one result. Strings are static. */
 struct rules_eval {
 	/* Ordered for size (96 bytes): a history keeps one per result. */
-	uint64_t id;		    /* copied from the input */
-	enum rules_analyte analyte; /* RULES_NONE: not a protocol analyte */
+	uint64_t id; /* copied from the input */
+	/* RULES_NONE: not a protocol analyte, or a code_conflict */
+	enum rules_analyte analyte;
 	enum rules_range_source range_source;
 	double value;		/* canonical; NAN when none */
 	const char *comparator; /* "", "<", ">", "<=", ">=" */
@@ -107,6 +108,7 @@ struct rules_eval {
 	bool grade_is_minimum; /* a higher grade cannot be ruled out */
 	bool hold;	       /* crosses an imatinib stop threshold */
 	bool final;	       /* F or C (or U promoted): may alert */
+	uint8_t conflict; /* code_conflict: 1 << a per analyte OBX-3 names */
 };
 
 /* Problem codes (compare by pointer or strcmp). */
@@ -226,6 +228,16 @@ void rules_alert_decide(const struct rules *r, const struct rules_eval *ev,
     const struct rules_open_alert *open, size_t nopen,
     struct rules_alert_decision *out);
 
+/*
+ * True when ev's problem must not pass in silence (code_conflict,
+ * status_unknown) and rules_alert_decide() over the same open alerts
+ * decides nothing for it: the caller raises a data-quality alert for a
+ * protocol patient. Pure.
+ */
+bool rules_alert_silent_problem(const struct rules *r,
+    const struct rules_eval *ev, const struct rules_open_alert *open,
+    size_t nopen);
+
 /* ---- per patient history ---- */
 
 /* A patient's results so far. Owner: the caller; rules_history_free(). */
@@ -310,8 +322,10 @@ struct rules_eligibility_result {
 
 /*
  * Screening eligibility at time now: each criterion on the most recent F or
- * C result observed in [now - window, now]; any fail -> ineligible, else any
- * without verdict -> incomplete, else eligible.
+ * C result of its analyte observed in [now - window, now], a code_conflict
+ * naming the analyte included; when that one cannot be evaluated, the
+ * criterion has no verdict (never an older result's). Any fail ->
+ * ineligible, else any without verdict -> incomplete, else eligible.
  */
 void rules_eligibility(const struct rules *r, const struct rules_history *h,
     int64_t now, struct rules_eligibility_result *out);

@@ -50,6 +50,39 @@ describe_value(struct buf *b, const struct rules_eval *ev,
 		buf_printf(b, " = %.3g x ULN (%.4g)", ev->x_uln, ev->uln);
 }
 
+/* The analytes a code conflict names: "ALT and AST", or JSON names. */
+static void
+conflict_names(struct buf *b, const struct rules_eval *ev, bool json)
+{
+	int a, n = 0;
+
+	for (a = 0; a < RULES_NANALYTES; a++) {
+		if (!(ev->conflict >> a & 1u))
+			continue;
+		if (json) {
+			buf_adds(b, n ? "," : "");
+			json_strz(b, rules_analyte_name((enum rules_analyte)a));
+		} else
+			buf_printf(b, "%s%s", n ? " and " : "",
+			    label((enum rules_analyte)a));
+		n++;
+	}
+}
+
+/* " (OBX-3 1742-6 / 1920-8 names ALT and AST)" */
+static void
+conflict_codes(struct buf *b, const struct rules_eval *ev,
+    const struct oru_obs *x)
+{
+	buf_adds(b, " (OBX-3");
+	if (x != NULL)
+		buf_printf(b, " %.*s / %.*s", (int)x->code.len, x->code.p,
+		    (int)x->alt_code.len, x->alt_code.p);
+	buf_adds(b, " names ");
+	conflict_names(b, ev, false);
+	buf_addc(b, ')');
+}
+
 void
 alert_text_data_quality(struct buf *summary, struct buf *details,
     const struct rules_eval *ev, const struct oru_obs *x,
@@ -63,11 +96,25 @@ alert_text_data_quality(struct buf *summary, struct buf *details,
 	if (ev->problem == rules_problem_range_unreadable && x != NULL)
 		buf_printf(summary, " (OBX-7 \"%.*s\")", (int)x->ref_range.len,
 		    x->ref_range.p);
+	/* No analyte: the codes and what each names are what to fix. */
+	if (ev->problem == rules_problem_code_conflict)
+		conflict_codes(summary, ev, x);
 	buf_adds(details, "{\"problem\":");
 	json_strz(details, ev->problem);
 	if (ev->problem == rules_problem_range_unreadable && x != NULL) {
 		buf_adds(details, ",\"ref_range\":");
 		json_str(details, x->ref_range.p, x->ref_range.len);
+	}
+	if (ev->problem == rules_problem_code_conflict) {
+		buf_adds(details, ",\"analytes\":[");
+		conflict_names(details, ev, true);
+		buf_addc(details, ']');
+		if (x != NULL) {
+			buf_adds(details, ",\"code\":");
+			json_str(details, x->code.p, x->code.len);
+			buf_adds(details, ",\"alt_code\":");
+			json_str(details, x->alt_code.p, x->alt_code.len);
+		}
 	}
 	buf_addc(details, '}');
 }

@@ -220,7 +220,8 @@ static const struct {
 	    " ref_range, coalesce(status, ''),"
 	    " coalesce(extract(epoch FROM observed_at)::float8, -1), value_raw,"
 	    " coalesce(patient_sex, '')"
-	    " FROM observations WHERE patient = $1 AND analyte IS NOT NULL"
+	    " FROM observations WHERE patient = $1"
+	    " AND (analyte IS NOT NULL OR problem = 'code_conflict')"
 	    " ORDER BY id" },
 	{ "sel_open_alerts",
 	    "SELECT id, analyte, grade, coalesce(observation, 0) FROM alerts"
@@ -482,7 +483,8 @@ rows_add_observation(struct rows *r, const struct rows_obs *o)
 		pgarr_int4(&c[26], ev->grade);
 	else
 		pgarr_null(&c[26]);
-	col_strz(&c[27], mapped ? ev->problem : NULL);
+	/* A code conflict has no analyte, and its problem says why. */
+	col_strz(&c[27], mapped || ev->conflict != 0 ? ev->problem : NULL);
 	if (o->supersedes > 0)
 		pgarr_int8(&c[28], o->supersedes);
 	else

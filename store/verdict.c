@@ -89,6 +89,30 @@ toxicity_alert(struct ingest *g, struct side *d, struct ingest_work *w,
 	return DB_OK;
 }
 
+/*
+ * A data-quality alert for what rules_alert_decide() leaves alone but must
+ * not pass in silence: a code conflict (no analyte: the words name the
+ * codes and both analytes), an empty or unknown OBX-11 (issue 11).
+ */
+static enum db_rc
+silent_problem_alert(struct ingest *g, struct side *d, struct ingest_work *w,
+    struct pcache *p, const struct oru_obs *x, const struct rules_eval *ev,
+    int64_t obs_id)
+{
+	struct alert_who who;
+
+	if (!rules_alert_silent_problem(g->rules, ev, p->open, p->nopen))
+		return DB_OK;
+	buf_reset(&g->tmp);
+	buf_reset(&g->tmp2);
+	who.pid = p->pid;
+	who.protocol = rules_protocol_name(g->rules);
+	alert_text_data_quality(&g->tmp, &g->tmp2, ev, x, &who);
+	return send_alert(g, d, w, p, idpool_take(&g->alert_ids),
+	    "data_quality", alert_text_severity(RULES_ALERT_DATA_QUALITY, -1),
+	    ev->analyte, -1, obs_id, &g->tmp, &g->tmp2);
+}
+
 static enum db_rc
 eligibility_rows(struct ingest *g, struct side *d, struct ingest_work *w,
     struct pcache *p, int64_t at)
@@ -231,7 +255,7 @@ verdict_rows(struct ingest *g, struct side *d, struct ingest_work *w,
 	size_t klen;
 	int64_t id, sup, at = -1;
 	uint32_t j;
-	bool any = false, hold_changed = false, tracked;
+	bool any = false, hold_changed = false, tracked, conflict;
 
 	if (p == NULL || p->db_id == 0) {
 		snprintf(g->err.msg, sizeof(g->err.msg), "patient row missing");
@@ -244,11 +268,13 @@ verdict_rows(struct ingest *g, struct side *d, struct ingest_work *w,
 		x = &o->obs[pat->first_obs + j];
 		store_obs_to_result(pat, x, g->o.tz_offset_min, &in);
 		/*
-		 * Rows for the seven protocol analytes only: the rules read
-		 * nothing else, and every OBX stays in messages.raw.
+		 * Rows for the seven protocol analytes only, and for codes
+		 * naming two of them (code_conflict, never dropped): the rules
+		 * read nothing else, and every OBX stays in messages.raw.
 		 */
-		if (rules_map(g->rules, &in, &(bool){ false },
-			&(bool){ false }) == RULES_NONE)
+		if (rules_map(g->rules, &in, &(bool){ false }, &conflict) ==
+			RULES_NONE &&
+		    !conflict)
 			continue;
 		id = idpool_take(&g->obs_ids);
 		in.id = (uint64_t)id;
@@ -278,7 +304,8 @@ verdict_rows(struct ingest *g, struct side *d, struct ingest_work *w,
 		if (!d->simple && g->rows.nobs >= ROWS_OBS_PER_INSERT &&
 		    rows_send_observations(&g->rows, &d->pipe) != DB_OK)
 			return DB_DOWN;
-		if (!tracked || ev->analyte == RULES_NONE)
+		if (!tracked ||
+		    (ev->analyte == RULES_NONE && ev->conflict == 0))
 			continue;
 		/* Updates below may touch rows still queued: send those first. */
 		if ((up.nsuperseded > 0 || up.nretracted > 0) &&
@@ -289,7 +316,8 @@ verdict_rows(struct ingest *g, struct side *d, struct ingest_work *w,
 			at = in.observed_at;
 		if (send_replaced(g, d, p, &up) != DB_OK)
 			return DB_DOWN;
-		if (toxicity_alert(g, d, w, p, x, ev, id) != DB_OK)
+		if (toxicity_alert(g, d, w, p, x, ev, id) != DB_OK ||
+		    silent_problem_alert(g, d, w, p, x, ev, id) != DB_OK)
 			return DB_DOWN;
 	}
 	if (!any)

@@ -104,6 +104,39 @@ chk --at 2026-11-20T00:00:00Z "$TMP/range_s.hl7" >"$TMP/range_s.json"
 check "screening AST with unreadable OBX-7: no verdict, incomplete" json_assert "$TMP/range_s.json" \
 	'P["S1"]["eligibility"] == "incomplete" and [c["verdict"] for c in P["S1"]["criteria"] if c["analyte"] == "ast"] == ["no_result"]'
 
+# 4c. Nothing skipped in silence (issue 11 item 2): OBX-3 with ALT's LOINC
+#     and AST's in the alternate triplet is a line with code_conflict (it
+#     had none), and the latest ALT and AST of the patient, so that neither
+#     criterion passes on the older results (item 3); an empty or unknown
+#     OBX-11 is status_unknown, stored, not graded.
+# shellcheck disable=SC2046
+{
+	oru K1 G1 20261118080000+0800 $(normal7)
+	oru K1 G2 20261118090000+0800 "1742-6^ALT^LN^1920-8|NM|30|U/L|10-40"
+	oru K2 G3 20261118080000+0800 $(normal7)
+	oru K2 G4 20261118090000+0800 "1742-6|NM|30|mg/L|10-40"
+} >"$TMP/conflict.hl7"
+chk --at 2026-11-20T00:00:00Z "$TMP/conflict.hl7" >"$TMP/conflict.json"
+check "code conflict: a line, no analyte, problem code_conflict, no grade" json_assert "$TMP/conflict.json" \
+	'[(o["analyte"], o["code"], o["problem"], o["grade"]) for o in O if o["patient_id"] == "K1" and o["analyte"] is None]
+	 == [(None, "1742-6", "code_conflict", None)]'
+check "... and ALT and AST rest on it: no_result, incomplete" json_assert "$TMP/conflict.json" \
+	'P["K1"]["eligibility"] == "incomplete" and sorted(c["analyte"] for c in P["K1"]["criteria"] if c["verdict"] == "no_result") == ["alt", "ast"]'
+check "a newer final ALT in mg/L: no_result, never the older pass" json_assert "$TMP/conflict.json" \
+	'P["K2"]["eligibility"] == "incomplete" and [c["verdict"] for c in P["K2"]["criteria"] if c["analyte"] == "alt"] == ["no_result"]'
+oru K3 G5 20261120073000+0800 "1742-6^ALT^LN^1920-8|NM|30|U/L|10-40" >"$TMP/conflict_t.hl7"
+chk --phase treatment "$TMP/conflict_t.hl7" >"$TMP/conflict_t.json"
+check "treatment: the conflict has its line too" json_assert "$TMP/conflict_t.json" \
+	'[(o["analyte"], o["problem"]) for o in O] == [(None, "code_conflict")]'
+{
+	(ORU_STATUS= && oru U1 H1 20261120073000+0800 "1742-6|NM|210|U/L|10-40")
+	(ORU_STATUS=Z && oru U2 H2 20261120073000+0800 "1742-6|NM|210|U/L|10-40")
+} >"$TMP/status.hl7"
+chk --phase treatment "$TMP/status.hl7" >"$TMP/status.json"
+check "OBX-11 empty or Z: status_unknown, not graded" json_assert "$TMP/status.json" \
+	'[(o["patient_id"], o["analyte"], o["problem"], o["grade"]) for o in O]
+	 == [("U1", "alt", "status_unknown", None), ("U2", "alt", "status_unknown", None)]'
+
 # 5. Usage errors name what is wrong and exit 2.
 chk --phase later "$TMP/alt.hl7" >/dev/null 2>"$TMP/err1"
 check "bad --phase exits 2" test $? -eq 2

@@ -47,7 +47,7 @@ check_observation_links() {
 
 # oru PID CONTROL_ID DTM "CODE|VT|VALUE|UNIT|RANGE"...: an ORU^R01 as a LIS
 # sends it, CR-terminated, one OBX per argument, all observed at DTM.
-oru() { # PID-8 is $ORU_SEX, F when unset
+oru() { # PID-8 is $ORU_SEX, F when unset; OBX-11 $ORU_STATUS, F when unset
 	pid=$1 cid=$2 when=$3
 	shift 3
 	printf 'MSH|^~\\&|LIS|MAINLAB|LABWATCH|HOSP|%s||ORU^R01^ORU_R01|%s|P|2.5.1\r' "$when" "$cid"
@@ -60,7 +60,7 @@ oru() { # PID-8 is $ORU_SEX, F when unset
 		vt=${rest%%|*}; rest=${rest#*|}
 		val=${rest%%|*}; rest=${rest#*|}
 		unit=${rest%%|*}; range=${rest#*|}
-		printf 'OBX|%d|%s|%s^X^LN||%s|%s|%s||||F|||%s\r' "$i" "$vt" "$code" "$val" "$unit" "$range" "$when"
+		printf 'OBX|%d|%s|%s^X^LN||%s|%s|%s||||%s|||%s\r' "$i" "$vt" "$code" "$val" "$unit" "$range" "${ORU_STATUS-F}" "$when"
 	done
 }
 

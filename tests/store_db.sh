@@ -138,6 +138,46 @@ check "sex-specific OBX-7: the row keeps PID-8 F and ULN 35" \
 check "... and re-read from the rows it still reads: eligible" \
 	test "$(q "select e.status from labwatch.eligibility e join labwatch.patients p on p.id = e.patient where p.patient_id = 'S202' order by e.id desc limit 1")" = eligible
 
+# 5c. Nothing skipped in silence (issue 11 items 2 and 3). OBX-3 with ALT's
+#     LOINC and AST's in the alternate triplet: stored with no analyte and
+#     problem code_conflict, a data_quality alert naming both (it was
+#     ACKed, not stored, not alerted); in screening it is the latest ALT and
+#     AST, so the patient is incomplete, also when a later feed re-reads the
+#     history from the rows. An empty or unknown OBX-11: status_unknown and
+#     a data_quality alert (there was none).
+q "insert into labwatch.patients (patient_id) values ('T103'), ('S203')"
+q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'neoadjuvant', '2026-11-01' from labwatch.patients where patient_id = 'T103'"
+q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'screening', '2026-11-01' from labwatch.patients where patient_id = 'S203'"
+{
+	oru T103 V1 20261120073000+0800 "1742-6^ALT^LN^1920-8|NM|30|U/L|10-40"
+	(ORU_STATUS= && oru T103 V2 20261120083000+0800 "777-3|NM|250|10*9/L|150-400")
+	(ORU_STATUS=Z && oru T103 V3 20261120093000+0800 "751-8|NM|3.2|10*9/L|1.8-7.5")
+} >"$TMP/silent_t.hl7"
+# shellcheck disable=SC2046
+oru S203 Y1 20261120073000+0800 $(echo "1920-8|NM|25|U/L|10-40" "1742-6|NM|30|U/L|10-40" \
+	"1975-2|NM|0.8|mg/dL|0.2-1.2" "2160-0|NM|0.9|mg/dL|0.6-1.2" "751-8|NM|3.2|10*9/L|1.8-7.5" \
+	"777-3|NM|250|10*9/L|150-400" "718-7|NM|13.5|g/dL|12.0-16.0") >"$TMP/silent_s1.hl7"
+oru S203 Y2 20261120083000+0800 "1742-6^ALT^LN^1920-8|NM|30|U/L|10-40" >"$TMP/silent_s2.hl7"
+oru S203 Y3 20261120093000+0800 "718-7|NM|13.4|g/dL|12.0-16.0" >"$TMP/silent_s3.hl7"
+feed "$TMP/silent_t.hl7" >/dev/null 2>&1
+check "code conflict: stored, no analyte, problem code_conflict, no grade" \
+	test "$(q "select coalesce(o.analyte, '-') || ':' || o.code || ':' || o.alt_code || ':' || coalesce(o.grade::text, '-') || ':' || o.problem from labwatch.observations o join labwatch.patients p on p.id = o.patient where p.patient_id = 'T103' and o.code = '1742-6'")" = "-:1742-6:1920-8:-:code_conflict"
+check "... a data_quality alert on that observation, naming ALT and AST" \
+	test "$(q "select count(*) from labwatch.alerts a join labwatch.patients p on p.id = a.patient join labwatch.observations o on o.id = a.observation where p.patient_id = 'T103' and a.kind = 'data_quality' and o.problem = 'code_conflict' and a.summary like '%code_conflict%' and a.summary like '%ALT%' and a.summary like '%AST%' and a.details->>'problem' = 'code_conflict'")" -eq 1
+check "OBX-11 empty and Z: stored status_unknown, not graded" \
+	test "$(q "select string_agg(o.analyte || ':' || coalesce(o.grade::text, '-') || ':' || o.problem, ' ' order by o.id) from labwatch.observations o join labwatch.patients p on p.id = o.patient where p.patient_id = 'T103' and o.analyte is not null")" = "plt:-:status_unknown anc:-:status_unknown"
+check "... each a data_quality alert" \
+	sh -c "echo '$(alerts T103)' | grep -q 'data_quality:plt:-:open data_quality:anc:-:open'"
+feed "$TMP/silent_s1.hl7" >/dev/null 2>&1
+feed "$TMP/silent_s2.hl7" >/dev/null 2>&1
+elig_s203() { q "select e.status from labwatch.eligibility e join labwatch.patients p on p.id = e.patient where p.patient_id = 'S203' order by e.id desc limit 1"; }
+check "screening: a conflict newer than passing ALT and AST: incomplete, with a data_quality alert" \
+	sh -c "test '$(elig_s203)' = incomplete && echo '$(alerts S203)' | grep -q 'data_quality:-:-:open'"
+feed "$TMP/silent_s3.hl7" >/dev/null 2>&1
+check "... still incomplete when the history is re-read from the rows" test "$(elig_s203)" = incomplete
+check "... the criteria rest on the conflict: ALT and AST no_result" \
+	test "$(q "select string_agg(c->>'analyte', ',' order by c->>'analyte') from labwatch.eligibility e join labwatch.patients p on p.id = e.patient, jsonb_array_elements(e.criteria) c where p.patient_id = 'S203' and e.id = (select max(e2.id) from labwatch.eligibility e2 where e2.patient = p.id) and c->>'verdict' is distinct from 'pass'")" = "alt,ast"
+
 # 5b. More patients than the writer's first cache table holds (a rehash
 #     while queries in flight point at its entries: a use-after-free once).
 "$top_builddir/bench/gen_oru" -n 1500 -s 13 -f raw >"$TMP/g1500.raw" 2>/dev/null

@@ -129,6 +129,58 @@ Test(rules, map_conflict)
 	cr_expect_str_eq(ev.problem, "code_conflict");
 }
 
+/*
+ * A LOINC code of ALT with a site's local code of AST in the alternate
+ * triplet (tests/data/rules/site): code_conflict, with both analytes named
+ * and the status kept, never a guess and never nothing (issue 11 item 2).
+ */
+Test(rules, code_conflict_local_code)
+{
+	struct rules *s;
+	struct rules_result in = mk("1742-6", "", 30, "U/L", "10-40", 'F');
+	struct rules_eval ev;
+	bool ex, conflict;
+	char *cause = NULL;
+
+	if (rules_load(RULES_TESTDATA "/site/protocol.conf", &s, &cause) < 0)
+		cr_assert_fail("load: %s", cause);
+	in.alt_code = "SGOT";
+	in.alt_code_len = 4;
+	in.alt_system = "L";
+	in.alt_system_len = 1;
+	cr_expect_eq(rules_map(s, &in, &ex, &conflict), RULES_NONE);
+	cr_expect(conflict);
+	rules_eval(s, &in, NULL, &ev);
+	cr_expect_eq(ev.analyte, RULES_NONE);
+	cr_expect_str_eq(ev.problem, "code_conflict");
+	cr_expect_eq(ev.grade, -1);
+	cr_expect_eq(ev.eligibility, RULES_VERDICT_NONE);
+	cr_expect(ev.final);
+	cr_expect_eq(ev.conflict, (1u << RULES_ALT) | (1u << RULES_AST));
+	/* the local code alone is AST; with the same analyte, no conflict */
+	in.code = "SGOT";
+	in.code_len = 4;
+	in.system = "L";
+	in.system_len = 1;
+	rules_eval(s, &in, NULL, &ev);
+	cr_expect_eq(ev.analyte, RULES_AST);
+	cr_expect_eq(ev.conflict, 0);
+	in = mk("1920-8", "", 30, "U/L", "10-40", 'P');
+	in.alt_code = "SGOT";
+	in.alt_code_len = 4;
+	in.alt_system = "L";
+	in.alt_system_len = 1;
+	rules_eval(s, &in, NULL, &ev);
+	cr_expect_eq(ev.analyte, RULES_AST);
+	cr_expect_eq(ev.grade, 0);
+	/* a preliminary conflict is a conflict, not final */
+	in.code = "1742-6";
+	rules_eval(s, &in, NULL, &ev);
+	cr_expect_str_eq(ev.problem, "code_conflict");
+	cr_expect(!ev.final);
+	rules_free(s);
+}
+
 Test(rules, percent_never_graded)
 {
 	struct rules_result in = mk("770-8", "", 0.3, "%", "40-75", 'F');
@@ -595,8 +647,9 @@ static const struct status_case status_cases[] = {
 	{ 'X', false, "not_evaluated", -1 },
 	{ 'D', false, "retracted", -1 },
 	{ 'W', false, "retracted", -1 },
-	{ '\0', false, "status_unknown", 3 },
-	{ 'Z', false, "status_unknown", 3 },
+	/* empty or unknown: stored, never evaluated (CLINICAL.md, issue 11) */
+	{ '\0', false, "status_unknown", -1 },
+	{ 'Z', false, "status_unknown", -1 },
 };
 
 Test(rules, statuses)

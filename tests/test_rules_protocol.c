@@ -241,6 +241,254 @@ Test(protocol, no_value_statuses_store_only)
 	}
 }
 
+/* Add a final result of analyte a in unit, with OBX-7 range. */
+static struct rules_update
+add_as(struct rules_history *h, enum rules_analyte a, double v,
+    const char *unit, const char *range, int64_t t, uint64_t id,
+    const char *order)
+{
+	struct rules_result in;
+	struct rules_update up;
+	char key[64];
+
+	memset(&in, 0, sizeof in);
+	in.code = code_of(a);
+	in.code_len = strlen(in.code);
+	in.system = "LN";
+	in.system_len = 2;
+	in.alt_code = in.alt_system = "";
+	in.kind = RULES_VALUE_NUMBER;
+	in.value = v;
+	in.unit = unit;
+	in.unit_len = strlen(unit);
+	in.range = range;
+	in.range_len = strlen(range);
+	in.status = 'F';
+	in.observed_at = t;
+	in.id = id;
+	snprintf(key, sizeof key, "%s/%s", order, code_of(a));
+	rules_history_add(h, &in, key, strlen(key), &up);
+	return up;
+}
+
+/*
+ * Eligibility rests on the latest final result or on nothing (issue 11
+ * item 3): a newer final ALT that cannot be evaluated leaves the criterion
+ * without a verdict; it never passes on the older ALT.
+ */
+struct latest_case {
+	const char *unit, *range;
+	bool incomplete; /* else the older pass stands (a newer pass) */
+};
+
+static const struct latest_case latest_cases[] = {
+	{ "mg/L", "10-40", true },	     /* unit_unknown */
+	{ "U/L", "see note", true },	     /* range_unreadable */
+	{ "U/L", "M 10-50; F 10-35", true }, /* no sex: unreadable */
+	{ "U/L", "10-40", false },	     /* evaluable: passes */
+};
+
+Test(protocol, eligibility_on_latest_unevaluable)
+{
+	size_t i;
+
+	for (i = 0; i < N(latest_cases); i++) {
+		const struct latest_case *c = &latest_cases[i];
+		struct rules_history *h = rules_history_new(R,
+		    RULES_PHASE_SCREENING);
+		struct rules_eligibility_result el;
+
+		add_all_pass(h, NOW - 2 * DAY, 1);
+		add_as(h, RULES_ALT, 30, c->unit, c->range, NOW - DAY, 50,
+		    "o2");
+		rules_eligibility(R, h, NOW, &el);
+		cr_expect_eq(el.status,
+		    c->incomplete ? RULES_INCOMPLETE : RULES_ELIGIBLE,
+		    "case %zu", i);
+		cr_expect_eq(el.criteria[RULES_ALT].verdict,
+		    c->incomplete ? RULES_VERDICT_NONE : RULES_VERDICT_PASS,
+		    "case %zu", i);
+		cr_assert_not_null(el.criteria[RULES_ALT].rests_on);
+		cr_expect_eq(el.criteria[RULES_ALT].rests_on->ev.id, 50,
+		    "case %zu", i);
+		/* the other criteria keep their results */
+		cr_expect_eq(el.criteria[RULES_AST].verdict,
+		    RULES_VERDICT_PASS);
+		/* a still newer evaluable ALT makes it whole again */
+		add_as(h, RULES_ALT, 31, "U/L", "10-40", NOW - 60, 51, "o3");
+		rules_eligibility(R, h, NOW, &el);
+		cr_expect_eq(el.status, RULES_ELIGIBLE, "case %zu", i);
+		cr_expect_eq(el.criteria[RULES_ALT].rests_on->ev.id, 51);
+		rules_history_free(h);
+	}
+}
+
+/* Not final results never stand for the latest final one. */
+Test(protocol, eligibility_latest_final_only)
+{
+	struct rules_history *h = rules_history_new(R, RULES_PHASE_SCREENING);
+	struct rules_eligibility_result el;
+
+	add_all_pass(h, NOW - 2 * DAY, 1);
+	add(h, RULES_ALT, 30, 'P', NOW - DAY, 50, "o2");
+	add(h, RULES_ALT, 30, 'X', NOW - DAY, 51, "o3");
+	add(h, RULES_ALT, 30, 'Z', NOW - DAY, 52, "o4");
+	rules_eligibility(R, h, NOW, &el);
+	cr_expect_eq(el.status, RULES_ELIGIBLE);
+	cr_expect_eq(el.criteria[RULES_ALT].rests_on->ev.id, 1 + RULES_ALT);
+	/* a newer final ALT with text for a value: no verdict either */
+	{
+		struct rules_result in;
+		struct rules_update up;
+
+		memset(&in, 0, sizeof in);
+		in.code = code_of(RULES_ALT);
+		in.code_len = strlen(in.code);
+		in.system = "LN";
+		in.system_len = 2;
+		in.alt_code = in.alt_system = in.unit = in.range = "";
+		in.kind = RULES_VALUE_TEXT;
+		in.status = 'F';
+		in.observed_at = NOW - 3600;
+		in.id = 54;
+		rules_history_add(h, &in, "o6/ALT", 6, &up);
+		cr_expect_str_eq(up.entry->ev.problem, "non_numeric");
+		rules_eligibility(R, h, NOW, &el);
+		cr_expect_eq(el.status, RULES_INCOMPLETE);
+		cr_expect_eq(el.criteria[RULES_ALT].rests_on->ev.id, 54);
+		/* its correction with a number: the criterion is whole again */
+		in.kind = RULES_VALUE_NUMBER;
+		in.value = 30;
+		in.unit = "U/L";
+		in.unit_len = 3;
+		in.range = "10-40";
+		in.range_len = 5;
+		in.status = 'C';
+		in.id = 55;
+		rules_history_add(h, &in, "o6/ALT", 6, &up);
+		cr_expect_eq(up.nsuperseded, 1);
+		rules_eligibility(R, h, NOW, &el);
+		cr_expect_eq(el.status, RULES_ELIGIBLE);
+		cr_expect_eq(el.criteria[RULES_ALT].rests_on->ev.id, 55);
+	}
+	/* an unevaluable result outside the window counts for nothing */
+	add_as(h, RULES_ALT, 30, "mg/L", "10-40", NOW + 60, 53, "o5");
+	rules_eligibility(R, h, NOW, &el);
+	cr_expect_eq(el.status, RULES_ELIGIBLE);
+	rules_history_free(h);
+}
+
+/*
+ * A code conflict (ALT's LOINC, AST's in the alternate triplet) newer than
+ * passing AST and ALT results is the latest result of both: neither passes
+ * on the older one. (The site's local AST code is test_rules.c's case: the
+ * site protocol has no criteria.)
+ */
+Test(protocol, eligibility_code_conflict)
+{
+	struct rules_history *h = rules_history_new(R, RULES_PHASE_SCREENING);
+	struct rules_eligibility_result el;
+	struct rules_result in;
+	struct rules_update up;
+	size_t i;
+
+	add_all_pass(h, NOW - 2 * DAY, 1);
+	rules_eligibility(R, h, NOW, &el);
+	cr_expect_eq(el.status, RULES_ELIGIBLE);
+	memset(&in, 0, sizeof in);
+	in.code = "1742-6";
+	in.code_len = 6;
+	in.system = in.alt_system = "LN";
+	in.system_len = in.alt_system_len = 2;
+	in.alt_code = "1920-8";
+	in.alt_code_len = 6;
+	in.kind = RULES_VALUE_NUMBER;
+	in.value = 30;
+	in.unit = "U/L";
+	in.unit_len = 3;
+	in.range = "10-40";
+	in.range_len = 5;
+	in.status = 'F';
+	in.observed_at = NOW - DAY;
+	in.id = 60;
+	rules_history_add(h, &in, "o2/1742-6", 9, &up);
+	cr_expect_str_eq(up.entry->ev.problem, "code_conflict");
+	rules_eligibility(R, h, NOW, &el);
+	cr_expect_eq(el.status, RULES_INCOMPLETE);
+	cr_expect_eq(el.ncriteria, 7);
+	for (i = 0; i < el.ncriteria; i++) {
+		const struct rules_criterion_verdict *v = &el.criteria[i];
+
+		if (v->analyte != RULES_ALT && v->analyte != RULES_AST) {
+			cr_expect_eq(v->verdict, RULES_VERDICT_PASS);
+			continue;
+		}
+		cr_expect_eq(v->verdict, RULES_VERDICT_NONE, "criterion %zu",
+		    i);
+		cr_assert_not_null(v->rests_on);
+		cr_expect_eq(v->rests_on->ev.id, 60);
+	}
+	/* a preliminary conflict changes nothing */
+	in.status = 'P';
+	in.observed_at = NOW - 60;
+	in.id = 61;
+	rules_history_add(h, &in, "o3/1742-6", 9, &up);
+	rules_eligibility(R, h, NOW, &el);
+	cr_expect_eq(el.criteria[RULES_ALT].rests_on->ev.id, 60);
+	rules_history_free(h);
+}
+
+/*
+ * What rules_alert_decide() leaves alone but must not pass in silence
+ * (issue 11 item 2): an empty or unknown OBX-11, a code conflict. The
+ * caller raises a data_quality alert for them, and only for them.
+ */
+Test(protocol, silent_problems_alerted)
+{
+	static const char st[] = { '\0', 'Z', ' ' };
+	struct rules_history *h = rules_history_new(R, RULES_PHASE_TREATMENT);
+	struct rules_alert_decision d;
+	struct rules_update up;
+	struct rules_eval ev;
+	struct rules_result in;
+	size_t i;
+
+	for (i = 0; i < N(st); i++) {
+		up = add(h, RULES_ALT, 201, st[i], NOW, 1 + i, "o1");
+		cr_expect_str_eq(up.entry->ev.problem, "status_unknown");
+		cr_expect_eq(up.entry->ev.grade, -1);
+		cr_expect(rules_alert_silent_problem(R, &up.entry->ev, NULL, 0),
+		    "status '%c'", st[i]);
+	}
+	/* ALT's LOINC with AST's LOINC in the alternate triplet */
+	memset(&in, 0, sizeof in);
+	in.code = "1742-6";
+	in.code_len = 6;
+	in.alt_code = "1920-8";
+	in.alt_code_len = 6;
+	in.system = in.alt_system = "LN";
+	in.system_len = in.alt_system_len = 2;
+	in.kind = RULES_VALUE_NUMBER;
+	in.value = 30;
+	in.unit = in.range = "";
+	in.status = 'F';
+	rules_eval(R, &in, NULL, &ev);
+	cr_expect_str_eq(ev.problem, "code_conflict");
+	cr_expect(rules_alert_silent_problem(R, &ev, NULL, 0));
+	/* what rules_alert_decide() already alerts on, or need not */
+	up = add(h, RULES_ALT, 201, 'F', NOW, 10, "o2"); /* toxicity */
+	cr_expect(!rules_alert_silent_problem(R, &up.entry->ev, NULL, 0));
+	up = add(h, RULES_ALT, 30, 'P', NOW, 11, "o3"); /* not_final */
+	cr_expect(!rules_alert_silent_problem(R, &up.entry->ev, NULL, 0));
+	up = add(h, RULES_ALT, 30, 'X', NOW, 12, "o4"); /* not_evaluated */
+	cr_expect(!rules_alert_silent_problem(R, &up.entry->ev, NULL, 0));
+	up = add_as(h, RULES_ALT, 30, "mg/L", "", NOW, 13, "o5");
+	rules_alert_decide(R, &up.entry->ev, NULL, 0, &d);
+	cr_expect_eq(d.kind, RULES_ALERT_DATA_QUALITY); /* said already */
+	cr_expect(!rules_alert_silent_problem(R, &up.entry->ev, NULL, 0));
+	rules_history_free(h);
+}
+
 /* ---- corrections and retractions ---- */
 
 Test(protocol, correction_supersedes)
