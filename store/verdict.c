@@ -56,7 +56,7 @@ toxicity_alert(struct ingest *g, struct side *d, struct ingest_work *w,
 	int64_t id;
 
 	rules_alert_decide(g->rules, ev, p->open, p->nopen, &dec);
-	if (dec.kind == RULES_ALERT_NONE)
+	if (dec.kind == RULES_ALERT_NONE || dec.kind == RULES_ALERT_RECOVERED)
 		return DB_OK;
 	if (dec.kind != RULES_ALERT_DATA_QUALITY &&
 	    p->phase != RULES_PHASE_TREATMENT)

@@ -64,16 +64,17 @@ range_of(enum rules_analyte a)
 	return ranges[a];
 }
 
-/* Add one result of analyte a; the key is "order/analyte". */
+/* Add one result of analyte a, comparator cmp; the key is "order/analyte". */
 static struct rules_update
-add(struct rules_history *h, enum rules_analyte a, double v, char status,
-    int64_t t, uint64_t id, const char *order)
+add_cmp(struct rules_history *h, enum rules_analyte a, const char *cmp,
+    double v, char status, int64_t t, uint64_t id, const char *order)
 {
 	struct rules_result in;
 	struct rules_update up;
 	char key[64];
 
 	memset(&in, 0, sizeof in);
+	snprintf(in.comparator, sizeof in.comparator, "%s", cmp);
 	in.code = code_of(a);
 	in.code_len = strlen(in.code);
 	in.system = "LN";
@@ -91,6 +92,14 @@ add(struct rules_history *h, enum rules_analyte a, double v, char status,
 	snprintf(key, sizeof key, "%s/%s", order, code_of(a));
 	rules_history_add(h, &in, key, strlen(key), &up);
 	return up;
+}
+
+/* Add one result of analyte a; the key is "order/analyte". */
+static struct rules_update
+add(struct rules_history *h, enum rules_analyte a, double v, char status,
+    int64_t t, uint64_t id, const char *order)
+{
+	return add_cmp(h, a, "", v, status, t, id, order);
 }
 
 /* Seven passing results at time t. */
@@ -540,6 +549,149 @@ Test(protocol, alert_decisions)
 	    "o5"); /* its correction is final */
 	rules_alert_decide(R, &up.entry->ev, NULL, 0, &d);
 	cr_expect_eq(d.kind, RULES_ALERT_TOXICITY);
+	rules_history_free(h);
+}
+
+/*
+ * Alert episodes (CLINICAL.md "Alert episodes", issue 11 item 4): one
+ * patient, analyte and term, from the first final result at or above the
+ * alert grade (3 here) to the first final result below it, which resolves
+ * the episode's alert; the next result at or above it opens a new one.
+ * Ranges are range_of()'s: Hb 120-160 g/L, creatinine 60-100 umol/L, ANC
+ * 2.0-7.5, platelets 150-400. Each step is decided on the open alerts the
+ * steps before left, applied as the writer applies them.
+ */
+struct episode_step {
+	enum rules_analyte a;
+	const char *cmp;
+	double v;
+	char status;
+	enum rules_alert_kind want;
+	int grade; /* the decision's grade when want is not NONE */
+};
+
+struct episode_case {
+	const char *name;
+	struct episode_step s[6];
+	size_t n;
+};
+
+#define EP(a, v, st, want, g) \
+	{ \
+		a, "", v, st, want, g \
+	}
+#define EP_TOX(a, v, g) EP(a, v, 'F', RULES_ALERT_TOXICITY, g)
+#define EP_REC(a, v, g) EP(a, v, 'F', RULES_ALERT_RECOVERED, g)
+#define EP_NONE(a, v, st) EP(a, v, st, RULES_ALERT_NONE, -1)
+
+static const struct episode_case episodes[] = {
+	{ "Hb 75 -> 125 -> 75 g/L: two episodes",
+	    { EP_TOX(RULES_HGB, 75, 3), EP_REC(RULES_HGB, 125, 0),
+		EP_TOX(RULES_HGB, 75, 3) },
+	    3 },
+	{ "creatinine 400 -> 90 -> 400 umol/L: two episodes",
+	    { EP_TOX(RULES_CREA, 400, 3), EP_REC(RULES_CREA, 90, 0),
+		EP_TOX(RULES_CREA, 400, 3) },
+	    3 },
+	{ "ANC 0.8 -> 1.8 -> 0.8: grade 1 is below the alert grade",
+	    { EP_TOX(RULES_ANC, 0.8, 3), EP_REC(RULES_ANC, 1.8, 1),
+		EP_TOX(RULES_ANC, 0.8, 3) },
+	    3 },
+	{ "ANC 0.8 -> 0.4 escalates, 0.9 adds nothing, 1.2 ends it",
+	    { EP_TOX(RULES_ANC, 0.8, 3),
+		EP(RULES_ANC, 0.4, 'F', RULES_ALERT_ESCALATE, 4),
+		EP_NONE(RULES_ANC, 0.9, 'F'), EP_REC(RULES_ANC, 1.2, 2),
+		EP_TOX(RULES_ANC, 0.4, 4) },
+	    5 },
+	{ "Hb 75 -> 125 preliminary: the episode goes on",
+	    { EP_TOX(RULES_HGB, 75, 3), EP_NONE(RULES_HGB, 125, 'P'),
+		EP_NONE(RULES_HGB, 75, 'F'), EP_REC(RULES_HGB, 125, 0),
+		EP_NONE(RULES_HGB, 125, 'F') },
+	    5 },
+	{ "Hb 75 -> 95 (grade 2, still abnormal) ends it",
+	    { EP_TOX(RULES_HGB, 75, 3), EP_REC(RULES_HGB, 95, 2),
+		EP_TOX(RULES_HGB, 79, 3) },
+	    3 },
+	{ "platelets 40 -> <75 (grade 3-4 not excluded) -> 60 -> 40",
+	    { EP_TOX(RULES_PLT, 40, 3),
+		{ RULES_PLT, "<", 75, 'F', RULES_ALERT_NONE, -1 },
+		EP_REC(RULES_PLT, 60, 2), EP_TOX(RULES_PLT, 40, 3) },
+	    4 },
+	{ "another analyte's normal result ends nothing",
+	    { EP_TOX(RULES_HGB, 75, 3), EP_NONE(RULES_PLT, 200, 'F'),
+		EP_NONE(RULES_HGB, 76, 'F'), EP_REC(RULES_HGB, 80, 2) },
+	    4 },
+};
+
+Test(protocol, alert_episodes)
+{
+	size_t i, j;
+
+	for (i = 0; i < N(episodes); i++) {
+		const struct episode_case *c = &episodes[i];
+		struct rules_history *h = rules_history_new(R,
+		    RULES_PHASE_TREATMENT);
+		struct rules_open_alert open[8];
+		struct rules_alert_decision d;
+		struct rules_update up;
+		size_t nopen = 0;
+		char order[16];
+
+		for (j = 0; j < c->n; j++) {
+			const struct episode_step *s = &c->s[j];
+
+			snprintf(order, sizeof order, "o%zu", j);
+			up = add_cmp(h, s->a, s->cmp, s->v, s->status,
+			    NOW + (int64_t)j, j + 1, order);
+			rules_alert_decide(R, &up.entry->ev, open, nopen, &d);
+			cr_expect_eq(d.kind, s->want,
+			    "%s: step %zu (%g): kind %d, want %d", c->name, j,
+			    s->v, d.kind, s->want);
+			if (d.kind != s->want)
+				break;
+			if (d.kind != RULES_ALERT_NONE)
+				cr_expect_eq(d.grade, s->grade,
+				    "%s: step %zu: grade %d", c->name, j,
+				    d.grade);
+			if (d.kind == RULES_ALERT_RECOVERED ||
+			    d.kind == RULES_ALERT_ESCALATE) {
+				cr_assert_lt(d.replaces, nopen);
+				cr_expect_eq(open[d.replaces].analyte, s->a);
+				open[d.replaces] = open[--nopen];
+			}
+			if (d.kind == RULES_ALERT_TOXICITY ||
+			    d.kind == RULES_ALERT_ESCALATE) {
+				cr_assert_lt(nopen, N(open));
+				open[nopen].analyte = d.analyte;
+				open[nopen].grade = d.grade;
+				open[nopen].id = 100 + j;
+				nopen++;
+			}
+		}
+		rules_history_free(h);
+	}
+}
+
+/* An acknowledged alert is open to the rules: its episode ends the same. */
+Test(protocol, alert_episode_recovery_names_the_alert)
+{
+	struct rules_history *h = rules_history_new(R, RULES_PHASE_TREATMENT);
+	struct rules_open_alert open[2] = { { RULES_PLT, 3, 41 },
+		{ RULES_HGB, 3, 42 } };
+	struct rules_alert_decision d;
+	struct rules_update up;
+
+	up = add(h, RULES_HGB, 130, 'F', NOW, 1, "o1");
+	rules_alert_decide(R, &up.entry->ev, open, 2, &d);
+	cr_expect_eq(d.kind, RULES_ALERT_RECOVERED);
+	cr_expect_eq(d.analyte, RULES_HGB);
+	cr_expect_eq(d.replaces, 1);
+	cr_expect_eq(d.grade, 0);
+	/* an ungradable result says nothing about the episode */
+	up = add_cmp(h, RULES_HGB, ">=", 110, 'F', NOW + 1, 2, "o2");
+	cr_expect_eq(up.entry->ev.grade, -1);
+	rules_alert_decide(R, &up.entry->ev, open, 2, &d);
+	cr_expect_neq(d.kind, RULES_ALERT_RECOVERED);
 	rules_history_free(h);
 }
 
