@@ -239,6 +239,11 @@ static const struct {
 	{ "upd_escalated",
 	    "UPDATE alerts SET state = 'resolved', resolved_at = now(),"
 	    " superseded_by = $2 WHERE id = $1" },
+	/* The episode ended: resolved by the system, on observation $2. */
+	{ "upd_recovered",
+	    "UPDATE alerts SET state = 'resolved', resolved_at = now(),"
+	    " resolved_by_observation = $2"
+	    " WHERE id = $1 AND state IN ('open', 'acknowledged')" },
 	{ "upd_alerts_superseded",
 	    "UPDATE alerts SET state = 'resolved', resolved_at = now()"
 	    " WHERE observation = $1 AND state IN ('open', 'acknowledged')" },

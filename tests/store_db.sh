@@ -138,6 +138,35 @@ check "sex-specific OBX-7: the row keeps PID-8 F and ULN 35" \
 check "... and re-read from the rows it still reads: eligible" \
 	test "$(q "select e.status from labwatch.eligibility e join labwatch.patients p on p.id = e.patient where p.patient_id = 'S202' order by e.id desc limit 1")" = eligible
 
+# 5c. Alert episodes (CLINICAL.md, issue 11 item 4): Hb 75 -> 125 -> 75 g/L
+#     is two episodes of grade 3 anemia: the first alert is resolved on the
+#     125, with a recovery line, and the second 75 opens a new alert, whether
+#     the first was acknowledged (T102, fed in three processes: the open
+#     alerts re-read from the rows) or not (T103, one feed). It was one alert.
+q "insert into labwatch.patients (patient_id) values ('T102'), ('T103')"
+q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'neoadjuvant', '2026-11-01' from labwatch.patients where patient_id in ('T102', 'T103')"
+oru T102 E1 20261120073000+0800 "718-7|NM|75|g/L|120-160" >"$TMP/ep1.hl7"
+oru T102 E2 20261121073000+0800 "718-7|NM|125|g/L|120-160" >"$TMP/ep2.hl7"
+oru T102 E3 20261122073000+0800 "718-7|NM|75|g/L|120-160" >"$TMP/ep3.hl7"
+feed "$TMP/ep1.hl7" >/dev/null 2>&1
+q "update labwatch.alerts a set state = 'acknowledged', acknowledged_by = 'dr', acknowledged_at = now() from labwatch.patients p where p.id = a.patient and p.patient_id = 'T102'"
+feed "$TMP/ep2.hl7" >/dev/null 2>&1
+feed "$TMP/ep3.hl7" >/dev/null 2>&1
+{
+	oru T103 F1 20261120073000+0800 "718-7|NM|75|g/L|120-160"
+	oru T103 F2 20261121073000+0800 "718-7|NM|125|g/L|120-160"
+	oru T103 F3 20261122073000+0800 "718-7|NM|75|g/L|120-160"
+} >"$TMP/ep.hl7"
+feed "$TMP/ep.hl7" >/dev/null 2>&1
+for p in T102 T103; do
+	check "$p: Hb 75 -> 125 -> 75: two toxicity alerts, the first resolved, a recovery line" \
+		test "$(alerts $p)" = "toxicity:hgb:3:resolved recovery:hgb:0:open toxicity:hgb:3:open "
+	check "$p: ... resolved on the 125 g/L result, not superseded" \
+		test "$(q "select o.value || ':' || (a.superseded_by is null)::text || ':' || (a.resolved_at is not null)::text from labwatch.alerts a join labwatch.patients p on p.id = a.patient join labwatch.observations o on o.id = a.resolved_by_observation where p.patient_id = '$p' and a.kind = 'toxicity'")" = "125:true:true"
+	check "$p: ... and the line says so" \
+		test "$(q "select count(*) from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = '$p' and a.kind = 'recovery' and a.severity = 'info' and a.summary like 'Hb 125 g/L (LLN 120): recovered from CTCAE grade 3 (Anemia), now grade 0 - patient $p, NCT04933669; alert ' || (select min(t.id) from labwatch.alerts t where t.patient = a.patient and t.kind = 'toxicity') || ' resolved'")" -eq 1
+done
+
 # 5b. More patients than the writer's first cache table holds (a rehash
 #     while queries in flight point at its entries: a use-after-free once).
 "$top_builddir/bench/gen_oru" -n 1500 -s 13 -f raw >"$TMP/g1500.raw" 2>/dev/null
