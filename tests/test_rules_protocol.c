@@ -950,6 +950,29 @@ Test(protocol, site_local_codes_and_settings)
 	cr_expect_eq(rules_window_seconds(s), 7 * DAY);
 	rules_alert_decide(s, &ev, NULL, 0, &d); /* alert_preliminary = yes */
 	cr_expect_eq(d.kind, RULES_ALERT_TOXICITY);
+	/*
+	 * A preliminary result may alert here, but only a final one ends an
+	 * episode (CLINICAL.md "Alert episodes"): ANC 1.8 is grade 1.
+	 */
+	{
+		struct rules_open_alert open = { RULES_ANC, 2, 9 };
+
+		in.value = 1.8;
+		in.range = "2.0-7.5";
+		in.range_len = 7;
+		rules_eval(s, &in, NULL, &ev);
+		cr_expect_eq(ev.grade, 1);
+		rules_alert_decide(s, &ev, &open, 1, &d);
+		cr_expect_eq(d.kind, RULES_ALERT_NONE);
+		in.status = 'F';
+		rules_eval(s, &in, NULL, &ev);
+		rules_alert_decide(s, &ev, &open, 1, &d);
+		cr_expect_eq(d.kind, RULES_ALERT_RECOVERED);
+		in.status = 'P';
+		in.value = 1.2;
+		in.range = "";
+		in.range_len = 0;
+	}
 	/* a local code under the LOINC system is not that local code */
 	in.system = "LN";
 	in.system_len = 2;
