@@ -207,7 +207,8 @@ enum rules_alert_kind {
 struct rules_open_alert {
 	enum rules_analyte analyte;
 	int grade;
-	uint64_t id; /* the caller's alert id */
+	uint64_t id;	     /* the caller's alert id */
+	int64_t observed_at; /* of the result it rests on, -1 when unknown */
 };
 
 struct rules_alert_decision {
@@ -223,11 +224,12 @@ struct rules_alert_decision {
  * (open or acknowledged; one episode per analyte): nothing, a new toxicity
  * alert (final, grade >= the alert grade, none open for its analyte), an
  * escalation of the highest open one below, the end of the episode (final,
- * grade known to be below the alert grade, an alert open for its analyte:
- * RECOVERED names the highest), or a data-quality alert. Pure.
+ * grade known to be below the alert grade, observed (observed_at, -1 when
+ * unknown) no earlier than the result the highest open alert of its analyte
+ * rests on: RECOVERED names that alert), or a data-quality alert. Pure.
  */
 void rules_alert_decide(const struct rules *r, const struct rules_eval *ev,
-    const struct rules_open_alert *open, size_t nopen,
+    int64_t observed_at, const struct rules_open_alert *open, size_t nopen,
     struct rules_alert_decision *out);
 
 /* ---- per patient history ---- */

@@ -83,13 +83,13 @@ recovered(struct ingest *g, struct side *d, struct ingest_work *w,
 static enum db_rc
 toxicity_alert(struct ingest *g, struct side *d, struct ingest_work *w,
     struct pcache *p, const struct oru_obs *x, const struct rules_eval *ev,
-    int64_t obs_id)
+    int64_t obs_id, int64_t observed_at)
 {
 	struct rules_alert_decision dec;
 	struct alert_who who;
 	int64_t id;
 
-	rules_alert_decide(g->rules, ev, p->open, p->nopen, &dec);
+	rules_alert_decide(g->rules, ev, observed_at, p->open, p->nopen, &dec);
 	if (dec.kind == RULES_ALERT_NONE)
 		return DB_OK;
 	if (dec.kind != RULES_ALERT_DATA_QUALITY &&
@@ -121,7 +121,7 @@ toxicity_alert(struct ingest *g, struct side *d, struct ingest_work *w,
 			return DB_DOWN;
 		pcache_drop_open(p, dec.replaces);
 	}
-	pcache_add_open(p, ev->analyte, ev->grade, id, obs_id);
+	pcache_add_open(p, ev->analyte, ev->grade, id, obs_id, observed_at);
 	return DB_OK;
 }
 
@@ -325,7 +325,8 @@ verdict_rows(struct ingest *g, struct side *d, struct ingest_work *w,
 			at = in.observed_at;
 		if (send_replaced(g, d, p, &up) != DB_OK)
 			return DB_DOWN;
-		if (toxicity_alert(g, d, w, p, x, ev, id) != DB_OK)
+		if (toxicity_alert(g, d, w, p, x, ev, id, in.observed_at) !=
+		    DB_OK)
 			return DB_DOWN;
 	}
 	if (!any)

@@ -167,6 +167,21 @@ for p in T102 T103; do
 		test "$(q "select count(*) from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = '$p' and a.kind = 'recovery' and a.severity = 'info' and a.summary like 'Hb 125 g/L (LLN 120): recovered from CTCAE grade 3 (Anemia), now grade 0 - patient $p, NCT04933669; alert ' || (select min(t.id) from labwatch.alerts t where t.patient = a.patient and t.kind = 'toxicity') || ' resolved'")" -eq 1
 done
 
+# A late result (observed before the alert's own, fed after it, the open
+# alert re-read from the rows) does not end the episode; a newer one does.
+q "insert into labwatch.patients (patient_id) values ('T104')"
+q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'neoadjuvant', '2026-11-01' from labwatch.patients where patient_id = 'T104'"
+oru T104 G1 20261122073000+0800 "718-7|NM|75|g/L|120-160" >"$TMP/late1.hl7"
+oru T104 G2 20261120073000+0800 "718-7|NM|125|g/L|120-160" >"$TMP/late2.hl7"
+oru T104 G3 20261123073000+0800 "718-7|NM|125|g/L|120-160" >"$TMP/late3.hl7"
+feed "$TMP/late1.hl7" >/dev/null 2>&1
+feed "$TMP/late2.hl7" >/dev/null 2>&1
+check "T104: Hb 125 observed before the alert's 75: the episode goes on" \
+	test "$(alerts T104)" = "toxicity:hgb:3:open "
+feed "$TMP/late3.hl7" >/dev/null 2>&1
+check "T104: ... a newer 125 ends it" \
+	test "$(alerts T104)" = "toxicity:hgb:3:resolved recovery:hgb:0:open "
+
 # 5b. More patients than the writer's first cache table holds (a rehash
 #     while queries in flight point at its entries: a use-after-free once).
 "$top_builddir/bench/gen_oru" -n 1500 -s 13 -f raw >"$TMP/g1500.raw" 2>/dev/null

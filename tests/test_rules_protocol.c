@@ -510,7 +510,8 @@ Test(protocol, alert_decisions)
 	struct rules_update up;
 
 	up = add(h, RULES_ALT, 201, 'F', NOW, 1, "o1"); /* grade 3 */
-	rules_alert_decide(R, &up.entry->ev, NULL, 0, &d);
+	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, NULL, 0,
+	    &d);
 	cr_expect_eq(d.kind, RULES_ALERT_TOXICITY);
 	cr_expect_eq(d.grade, 3);
 	cr_expect_eq(d.analyte, RULES_ALT);
@@ -518,11 +519,14 @@ Test(protocol, alert_decisions)
 	open[0].analyte = RULES_ALT;
 	open[0].grade = 3;
 	open[0].id = 77;
-	rules_alert_decide(R, &up.entry->ev, open, 1, &d);
+	open[0].observed_at = NOW;
+	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, open, 1,
+	    &d);
 	cr_expect_eq(d.kind, RULES_ALERT_NONE); /* same grade: nothing */
 
 	up = add(h, RULES_ALT, 801, 'F', NOW + 1, 2, "o2"); /* grade 4 */
-	rules_alert_decide(R, &up.entry->ev, open, 1, &d);
+	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, open, 1,
+	    &d);
 	cr_expect_eq(d.kind, RULES_ALERT_ESCALATE);
 	cr_expect_eq(d.replaces, 0);
 	cr_expect_eq(d.grade, 4);
@@ -530,24 +534,30 @@ Test(protocol, alert_decisions)
 	open[1].analyte = RULES_AST; /* another analyte's alert is no reason */
 	open[1].grade = 4;
 	open[1].id = 78;
+	open[1].observed_at = NOW;
 	up = add(h, RULES_ALT, 201, 'F', NOW + 2, 3, "o3");
-	rules_alert_decide(R, &up.entry->ev, open + 1, 1, &d);
+	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, open + 1, 1,
+	    &d);
 	cr_expect_eq(d.kind, RULES_ALERT_TOXICITY);
 	open[0].grade = 4;
-	rules_alert_decide(R, &up.entry->ev, open, 2, &d);
+	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, open, 2,
+	    &d);
 	cr_expect_eq(d.kind, RULES_ALERT_NONE); /* lower: nothing */
 
 	up = add(h, RULES_ALT, 130, 'F', NOW + 3, 4,
 	    "o4"); /* grade 2 < alert grade */
-	rules_alert_decide(R, &up.entry->ev, NULL, 0, &d);
+	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, NULL, 0,
+	    &d);
 	cr_expect_eq(d.kind, RULES_ALERT_NONE);
 
 	up = add(h, RULES_ALT, 900, 'P', NOW + 4, 5, "o5"); /* preliminary */
-	rules_alert_decide(R, &up.entry->ev, NULL, 0, &d);
+	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, NULL, 0,
+	    &d);
 	cr_expect_eq(d.kind, RULES_ALERT_NONE);
 	up = add(h, RULES_ALT, 900, 'C', NOW + 4, 6,
 	    "o5"); /* its correction is final */
-	rules_alert_decide(R, &up.entry->ev, NULL, 0, &d);
+	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, NULL, 0,
+	    &d);
 	cr_expect_eq(d.kind, RULES_ALERT_TOXICITY);
 	rules_history_free(h);
 }
@@ -643,7 +653,8 @@ Test(protocol, alert_episodes)
 			snprintf(order, sizeof order, "o%zu", j);
 			up = add_cmp(h, s->a, s->cmp, s->v, s->status,
 			    NOW + (int64_t)j, j + 1, order);
-			rules_alert_decide(R, &up.entry->ev, open, nopen, &d);
+			rules_alert_decide(R, &up.entry->ev,
+			    up.entry->observed_at, open, nopen, &d);
 			cr_expect_eq(d.kind, s->want,
 			    "%s: step %zu (%g): kind %d, want %d", c->name, j,
 			    s->v, d.kind, s->want);
@@ -665,6 +676,7 @@ Test(protocol, alert_episodes)
 				open[nopen].analyte = d.analyte;
 				open[nopen].grade = d.grade;
 				open[nopen].id = 100 + j;
+				open[nopen].observed_at = NOW + (int64_t)j;
 				nopen++;
 			}
 		}
@@ -676,21 +688,34 @@ Test(protocol, alert_episodes)
 Test(protocol, alert_episode_recovery_names_the_alert)
 {
 	struct rules_history *h = rules_history_new(R, RULES_PHASE_TREATMENT);
-	struct rules_open_alert open[2] = { { RULES_PLT, 3, 41 },
-		{ RULES_HGB, 3, 42 } };
+	struct rules_open_alert open[2] = { { RULES_PLT, 3, 41, NOW - 1 },
+		{ RULES_HGB, 3, 42, NOW - 1 } };
 	struct rules_alert_decision d;
 	struct rules_update up;
 
 	up = add(h, RULES_HGB, 130, 'F', NOW, 1, "o1");
-	rules_alert_decide(R, &up.entry->ev, open, 2, &d);
+	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, open, 2,
+	    &d);
 	cr_expect_eq(d.kind, RULES_ALERT_RECOVERED);
 	cr_expect_eq(d.analyte, RULES_HGB);
 	cr_expect_eq(d.replaces, 1);
 	cr_expect_eq(d.grade, 0);
+	/*
+	 * A late result, observed before the alert's own (a day-old sample
+	 * from another laboratory), says nothing about the episode now.
+	 */
+	open[1].observed_at = NOW + DAY;
+	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, open, 2,
+	    &d);
+	cr_expect_eq(d.kind, RULES_ALERT_NONE);
+	rules_alert_decide(R, &up.entry->ev, -1, open, 2, &d);
+	cr_expect_eq(d.kind, RULES_ALERT_RECOVERED); /* time unknown */
+	open[1].observed_at = NOW - 1;
 	/* an ungradable result says nothing about the episode */
 	up = add_cmp(h, RULES_HGB, ">=", 110, 'F', NOW + 1, 2, "o2");
 	cr_expect_eq(up.entry->ev.grade, -1);
-	rules_alert_decide(R, &up.entry->ev, open, 2, &d);
+	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, open, 2,
+	    &d);
 	cr_expect_neq(d.kind, RULES_ALERT_RECOVERED);
 	rules_history_free(h);
 }
@@ -715,15 +740,15 @@ Test(protocol, data_quality_alert)
 	in.status = 'F';
 	rules_eval(R, &in, NULL, &ev);
 	cr_expect_str_eq(ev.problem, "unit_unknown");
-	rules_alert_decide(R, &ev, NULL, 0, &d);
+	rules_alert_decide(R, &ev, -1, NULL, 0, &d);
 	cr_expect_eq(d.kind, RULES_ALERT_DATA_QUALITY);
 	in.kind = RULES_VALUE_TEXT;
 	rules_eval(R, &in, NULL, &ev);
-	rules_alert_decide(R, &ev, NULL, 0, &d);
+	rules_alert_decide(R, &ev, -1, NULL, 0, &d);
 	cr_expect_eq(d.kind, RULES_ALERT_DATA_QUALITY);
 	in.status = 'X'; /* no value by status: nothing to say */
 	rules_eval(R, &in, NULL, &ev);
-	rules_alert_decide(R, &ev, NULL, 0, &d);
+	rules_alert_decide(R, &ev, -1, NULL, 0, &d);
 	cr_expect_eq(d.kind, RULES_ALERT_NONE);
 }
 
@@ -758,7 +783,8 @@ Test(protocol, range_unreadable_alert_no_stop)
 	in.id = 1;
 	rules_history_add(h, &in, "o1", 2, &up);
 	cr_expect_str_eq(up.entry->ev.problem, "range_unreadable");
-	rules_alert_decide(R, &up.entry->ev, NULL, 0, &d);
+	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, NULL, 0,
+	    &d);
 	cr_expect_eq(d.kind, RULES_ALERT_NONE); /* preliminary: nothing */
 
 	in.status = 'F';
@@ -767,7 +793,8 @@ Test(protocol, range_unreadable_alert_no_stop)
 	rules_history_add(h, &in, "o2", 2, &up);
 	cr_expect_str_eq(up.entry->ev.problem, "range_unreadable");
 	cr_expect_eq(up.entry->ev.grade, -1);
-	rules_alert_decide(R, &up.entry->ev, NULL, 0, &d);
+	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, NULL, 0,
+	    &d);
 	cr_expect_eq(d.kind, RULES_ALERT_DATA_QUALITY);
 	cr_expect_eq(d.analyte, RULES_ALT);
 	memset(st, 0, sizeof st);
@@ -948,25 +975,26 @@ Test(protocol, site_local_codes_and_settings)
 	cr_expect_eq(ev.grade, 2); /* < 1.5 needs no LLN */
 	cr_expect_eq(rules_alert_grade(s), 2);
 	cr_expect_eq(rules_window_seconds(s), 7 * DAY);
-	rules_alert_decide(s, &ev, NULL, 0, &d); /* alert_preliminary = yes */
+	rules_alert_decide(s, &ev, -1, NULL, 0,
+	    &d); /* alert_preliminary = yes */
 	cr_expect_eq(d.kind, RULES_ALERT_TOXICITY);
 	/*
 	 * A preliminary result may alert here, but only a final one ends an
 	 * episode (CLINICAL.md "Alert episodes"): ANC 1.8 is grade 1.
 	 */
 	{
-		struct rules_open_alert open = { RULES_ANC, 2, 9 };
+		struct rules_open_alert open = { RULES_ANC, 2, 9, -1 };
 
 		in.value = 1.8;
 		in.range = "2.0-7.5";
 		in.range_len = 7;
 		rules_eval(s, &in, NULL, &ev);
 		cr_expect_eq(ev.grade, 1);
-		rules_alert_decide(s, &ev, &open, 1, &d);
+		rules_alert_decide(s, &ev, -1, &open, 1, &d);
 		cr_expect_eq(d.kind, RULES_ALERT_NONE);
 		in.status = 'F';
 		rules_eval(s, &in, NULL, &ev);
-		rules_alert_decide(s, &ev, &open, 1, &d);
+		rules_alert_decide(s, &ev, -1, &open, 1, &d);
 		cr_expect_eq(d.kind, RULES_ALERT_RECOVERED);
 		in.status = 'P';
 		in.value = 1.2;
