@@ -64,17 +64,16 @@ range_of(enum rules_analyte a)
 	return ranges[a];
 }
 
-/* Add one result of analyte a, comparator cmp; the key is "order/analyte". */
+/* Add one result of analyte a with OBX-7 range; the key is "order/analyte". */
 static struct rules_update
-add_cmp(struct rules_history *h, enum rules_analyte a, const char *cmp,
-    double v, char status, int64_t t, uint64_t id, const char *order)
+add_range(struct rules_history *h, enum rules_analyte a, double v, char status,
+    int64_t t, uint64_t id, const char *order, const char *range)
 {
 	struct rules_result in;
 	struct rules_update up;
 	char key[64];
 
 	memset(&in, 0, sizeof in);
-	snprintf(in.comparator, sizeof in.comparator, "%s", cmp);
 	in.code = code_of(a);
 	in.code_len = strlen(in.code);
 	in.system = "LN";
@@ -84,7 +83,7 @@ add_cmp(struct rules_history *h, enum rules_analyte a, const char *cmp,
 	in.value = v;
 	in.unit = unit_of(a);
 	in.unit_len = strlen(in.unit);
-	in.range = range_of(a);
+	in.range = range;
 	in.range_len = strlen(in.range);
 	in.status = status;
 	in.observed_at = t;
@@ -94,12 +93,11 @@ add_cmp(struct rules_history *h, enum rules_analyte a, const char *cmp,
 	return up;
 }
 
-/* Add one result of analyte a; the key is "order/analyte". */
 static struct rules_update
 add(struct rules_history *h, enum rules_analyte a, double v, char status,
     int64_t t, uint64_t id, const char *order)
 {
-	return add_cmp(h, a, "", v, status, t, id, order);
+	return add_range(h, a, v, status, t, id, order, range_of(a));
 }
 
 /* Seven passing results at time t. */
@@ -560,6 +558,36 @@ Test(protocol, alert_decisions)
 	    &d);
 	cr_expect_eq(d.kind, RULES_ALERT_TOXICITY);
 	rules_history_free(h);
+}
+
+/* Add one result of analyte a with comparator cmp, as add() does. */
+static struct rules_update
+add_cmp(struct rules_history *h, enum rules_analyte a, const char *cmp,
+    double v, char status, int64_t t, uint64_t id, const char *order)
+{
+	struct rules_result in;
+	struct rules_update up;
+	char key[64];
+
+	memset(&in, 0, sizeof in);
+	snprintf(in.comparator, sizeof in.comparator, "%s", cmp);
+	in.code = code_of(a);
+	in.code_len = strlen(in.code);
+	in.system = "LN";
+	in.system_len = 2;
+	in.alt_code = in.alt_system = "";
+	in.kind = RULES_VALUE_NUMBER;
+	in.value = v;
+	in.unit = unit_of(a);
+	in.unit_len = strlen(in.unit);
+	in.range = range_of(a);
+	in.range_len = strlen(in.range);
+	in.status = status;
+	in.observed_at = t;
+	in.id = id;
+	snprintf(key, sizeof key, "%s/%s", order, code_of(a));
+	rules_history_add(h, &in, key, strlen(key), &up);
+	return up;
 }
 
 /*
