@@ -66,7 +66,7 @@ status_all(PGconn *c)
 	static const char *const outcomes[] = { "processed", "ignored",
 		"quarantined", NULL };
 	static const char *const kinds[] = { "eligibility", "toxicity", "hold",
-		"resume", "data_quality", NULL };
+		"resume", "data_quality", "recovery", NULL };
 	static const char *const phases[] = { "screening", "neoadjuvant",
 		"adjuvant", "off_study", NULL };
 	struct buf b;

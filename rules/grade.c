@@ -373,7 +373,7 @@ rules_eval(const struct rules *r, const struct rules_result *in,
 
 bool
 rules_alert_silent_problem(const struct rules *r, const struct rules_eval *ev,
-    const struct rules_open_alert *open, size_t nopen)
+    int64_t observed_at, const struct rules_open_alert *open, size_t nopen)
 {
 	struct rules_alert_decision d;
 
@@ -381,6 +381,6 @@ rules_alert_silent_problem(const struct rules *r, const struct rules_eval *ev,
 	    ev->problem != rules_problem_status_unknown)
 		return false;
 	/* Should rules_alert_decide() come to alert on them: not twice. */
-	rules_alert_decide(r, ev, open, nopen, &d);
+	rules_alert_decide(r, ev, observed_at, open, nopen, &d);
 	return d.kind == RULES_ALERT_NONE;
 }

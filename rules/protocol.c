@@ -505,7 +505,7 @@ rules_eligibility(const struct rules *r, const struct rules_history *h,
 
 void
 rules_alert_decide(const struct rules *r, const struct rules_eval *ev,
-    const struct rules_open_alert *open, size_t nopen,
+    int64_t observed_at, const struct rules_open_alert *open, size_t nopen,
     struct rules_alert_decision *out)
 {
 	size_t i, top = 0;
@@ -525,14 +525,28 @@ rules_alert_decide(const struct rules *r, const struct rules_eval *ev,
 		ev->problem != rules_problem_status_unknown);
 	if (!may_alert)
 		return;
-	if (ev->grade >= r->alert_grade) {
-		for (i = 0; i < nopen; i++) {
-			if (open[i].analyte == ev->analyte &&
-			    open[i].grade > max) {
-				max = open[i].grade;
-				top = i;
-			}
+	for (i = 0; i < nopen; i++) {
+		if (open[i].analyte == ev->analyte && open[i].grade > max) {
+			max = open[i].grade;
+			top = i;
 		}
+	}
+	/*
+	 * A final result known to be below the alert grade ends the episode
+	 * (CLINICAL.md "Alert episodes"); a preliminary one never does, nor
+	 * one whose grade is open upward (`<75` platelets may be grade 3-4),
+	 * nor one that arrives late, observed before the alert's own result.
+	 */
+	if (max >= 0 && ev->final && ev->grade >= 0 &&
+	    ev->grade < r->alert_grade && !ev->grade_is_minimum) {
+		if (observed_at < 0 || open[top].observed_at < 0 ||
+		    observed_at >= open[top].observed_at) {
+			out->kind = RULES_ALERT_RECOVERED;
+			out->replaces = top;
+		}
+		return;
+	}
+	if (ev->grade >= r->alert_grade) {
 		if (max < 0)
 			out->kind = RULES_ALERT_TOXICITY;
 		else if (ev->grade > max) {

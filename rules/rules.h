@@ -202,30 +202,36 @@ enum rules_alert_kind {
 	RULES_ALERT_TOXICITY, /* new open alert at ev->grade */
 	RULES_ALERT_ESCALATE, /* higher grade than the open one it replaces */
 	RULES_ALERT_DATA_QUALITY, /* a protocol analyte we cannot evaluate */
+	RULES_ALERT_RECOVERED, /* final, below the alert grade: ends an episode */
 };
 
 /* An open toxicity alert of one patient. */
 struct rules_open_alert {
 	enum rules_analyte analyte;
 	int grade;
-	uint64_t id; /* the caller's alert id */
+	uint64_t id;	     /* the caller's alert id */
+	int64_t observed_at; /* of the result it rests on, -1 when unknown */
 };
 
 struct rules_alert_decision {
 	enum rules_alert_kind kind;
 	enum rules_analyte analyte;
-	int grade;
-	size_t replaces; /* ESCALATE: index in open[] it supersedes */
+	int grade;	 /* RECOVERED: the grade the value came back to */
+	size_t replaces; /* ESCALATE: index in open[] it supersedes;
+			    RECOVERED: the one whose episode it ends */
 };
 
 /*
- * Decide what a treatment-phase result adds to the patient's open alerts:
- * nothing, a new toxicity alert (final, grade >= the alert grade, none open
- * for its analyte at that grade or higher), an escalation of the highest
- * open one below, or a data-quality alert. Pure.
+ * Decide what a treatment-phase result adds to the patient's open alerts
+ * (open or acknowledged; one episode per analyte): nothing, a new toxicity
+ * alert (final, grade >= the alert grade, none open for its analyte), an
+ * escalation of the highest open one below, the end of the episode (final,
+ * grade known to be below the alert grade, observed (observed_at, -1 when
+ * unknown) no earlier than the result the highest open alert of its analyte
+ * rests on: RECOVERED names that alert), or a data-quality alert. Pure.
  */
 void rules_alert_decide(const struct rules *r, const struct rules_eval *ev,
-    const struct rules_open_alert *open, size_t nopen,
+    int64_t observed_at, const struct rules_open_alert *open, size_t nopen,
     struct rules_alert_decision *out);
 
 /*
@@ -235,8 +241,8 @@ void rules_alert_decide(const struct rules *r, const struct rules_eval *ev,
  * protocol patient. Pure.
  */
 bool rules_alert_silent_problem(const struct rules *r,
-    const struct rules_eval *ev, const struct rules_open_alert *open,
-    size_t nopen);
+    const struct rules_eval *ev, int64_t observed_at,
+    const struct rules_open_alert *open, size_t nopen);
 
 /* ---- per patient history ---- */
 

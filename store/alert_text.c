@@ -15,6 +15,8 @@ alert_text_severity(enum rules_alert_kind k, int grade)
 {
 	if (k == RULES_ALERT_DATA_QUALITY)
 		return "warning";
+	if (k == RULES_ALERT_RECOVERED)
+		return "info";
 	return grade >= 3 ? "critical" : "warning";
 }
 
@@ -142,6 +144,27 @@ alert_text_toxicity(struct buf *summary, struct buf *details,
 	json_num_rounded(details, ev->uln);
 	buf_adds(details, ",\"range_source\":");
 	json_strz(details, rules_range_source_name(ev->range_source));
+	buf_addc(details, '}');
+}
+
+void
+alert_text_recovery(struct buf *summary, struct buf *details,
+    const struct rules_eval *ev, const struct oru_obs *x, int from_grade,
+    int64_t resolves, const struct alert_who *who)
+{
+	describe_value(summary, ev, x);
+	buf_printf(summary, ": recovered from CTCAE grade %d", from_grade);
+	if (ev->term != NULL)
+		buf_printf(summary, " (%s)", ev->term);
+	buf_printf(summary,
+	    ", now grade %d - patient %s, %s; alert %lld resolved", ev->grade,
+	    who->pid, who->protocol, (long long)resolves);
+	buf_printf(details, "{\"grade\":%d,\"from_grade\":%d,\"resolves\":%lld",
+	    ev->grade, from_grade, (long long)resolves);
+	buf_adds(details, ",\"value\":");
+	json_num_rounded(details, ev->value);
+	buf_adds(details, ",\"unit\":");
+	json_strz(details, ev->unit);
 	buf_addc(details, '}');
 }
 

@@ -18,7 +18,10 @@ struct alert_who {
 	const char *protocol;
 };
 
-/* "critical" (grade 3 and above) or "warning"; data quality: "warning". */
+/*
+ * "critical" (grade 3 and above) or "warning"; data quality: "warning";
+ * recovered: "info".
+ */
 const char *alert_text_severity(enum rules_alert_kind k, int grade);
 
 /*
@@ -33,6 +36,14 @@ void alert_text_data_quality(struct buf *summary, struct buf *details,
 void alert_text_toxicity(struct buf *summary, struct buf *details,
     const struct rules_eval *ev, const struct oru_obs *x, int from_grade,
     const struct alert_who *who);
+
+/*
+ * The end of a toxicity episode: the value is back below the alert grade
+ * (from_grade: the resolved alert's; resolves: its id).
+ */
+void alert_text_recovery(struct buf *summary, struct buf *details,
+    const struct rules_eval *ev, const struct oru_obs *x, int from_grade,
+    int64_t resolves, const struct alert_who *who);
 
 /* A change of screening status ("Patient P is INELIGIBLE for ..."). */
 void alert_text_eligibility(struct buf *summary, struct buf *details,

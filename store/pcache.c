@@ -93,7 +93,7 @@ pcache_load_enrollment(struct pcache *p, const struct rules *r,
 
 void
 pcache_add_open(struct pcache *p, enum rules_analyte a, int grade, int64_t id,
-    int64_t obs)
+    int64_t obs, int64_t observed_at)
 {
 	if (p->nopen == p->capopen) {
 		p->capopen = p->capopen ? p->capopen * 2 : 4;
@@ -104,6 +104,7 @@ pcache_add_open(struct pcache *p, enum rules_analyte a, int grade, int64_t id,
 	p->open[p->nopen].analyte = a;
 	p->open[p->nopen].grade = grade;
 	p->open[p->nopen].id = (uint64_t)id;
+	p->open[p->nopen].observed_at = observed_at;
 	p->open_obs[p->nopen] = obs;
 	p->nopen++;
 }
@@ -125,7 +126,8 @@ pcache_load_open(struct pcache *p, const PGresult *res)
 		pcache_add_open(p, rules_analyte_by_name(PQgetvalue(res, i, 1)),
 		    atoi(PQgetvalue(res, i, 2)),
 		    strtoll(PQgetvalue(res, i, 0), NULL, 10),
-		    strtoll(PQgetvalue(res, i, 3), NULL, 10));
+		    strtoll(PQgetvalue(res, i, 3), NULL, 10),
+		    (int64_t)strtod(PQgetvalue(res, i, 4), NULL));
 }
 
 void

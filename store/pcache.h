@@ -64,9 +64,12 @@ void pcache_load_history(struct pcache *p, const PGresult *res);
 void pcache_history_end(struct pcache *p);
 /* Toxicity alerts open or acknowledged (sel_open_alerts rows). */
 void pcache_load_open(struct pcache *p, const PGresult *res);
-/* One more open toxicity alert (id), resting on observation obs. */
+/*
+ * One more open toxicity alert (id), resting on observation obs, observed
+ * at observed_at (epoch seconds, -1 when unknown).
+ */
 void pcache_add_open(struct pcache *p, enum rules_analyte a, int grade,
-    int64_t id, int64_t obs);
+    int64_t id, int64_t obs, int64_t observed_at);
 /* The i-th open alert is no longer open (order not kept). */
 void pcache_drop_open(struct pcache *p, size_t i);
 

@@ -224,9 +224,11 @@ static const struct {
 	    " AND (analyte IS NOT NULL OR problem = 'code_conflict')"
 	    " ORDER BY id" },
 	{ "sel_open_alerts",
-	    "SELECT id, analyte, grade, coalesce(observation, 0) FROM alerts"
-	    " WHERE patient = $1 AND protocol = $2 AND kind = 'toxicity'"
-	    " AND state IN ('open', 'acknowledged') ORDER BY id" },
+	    "SELECT a.id, a.analyte, a.grade, coalesce(a.observation, 0),"
+	    " coalesce(extract(epoch FROM o.observed_at)::float8, -1)"
+	    " FROM alerts a LEFT JOIN observations o ON o.id = a.observation"
+	    " WHERE a.patient = $1 AND a.protocol = $2 AND a.kind = 'toxicity'"
+	    " AND a.state IN ('open', 'acknowledged') ORDER BY a.id" },
 	{ "ids_obs",
 	    "SELECT nextval('labwatch.observations_id_seq')"
 	    " FROM generate_series(1, $1::int)" },
@@ -240,6 +242,11 @@ static const struct {
 	{ "upd_escalated",
 	    "UPDATE alerts SET state = 'resolved', resolved_at = now(),"
 	    " superseded_by = $2 WHERE id = $1" },
+	/* The episode ended: resolved by the system, on observation $2. */
+	{ "upd_recovered",
+	    "UPDATE alerts SET state = 'resolved', resolved_at = now(),"
+	    " resolved_by_observation = $2"
+	    " WHERE id = $1 AND state IN ('open', 'acknowledged')" },
 	{ "upd_alerts_superseded",
 	    "UPDATE alerts SET state = 'resolved', resolved_at = now()"
 	    " WHERE observation = $1 AND state IN ('open', 'acknowledged')" },

@@ -46,16 +46,50 @@ send_id_param(struct ingest *g, struct side *d, const char *stmt, int64_t a,
 	return ingest_send_stmt(d, stmt, b != 0 ? 2 : 1, v, Q_IGNORE, NULL);
 }
 
+/*
+ * The episode of open[dec->replaces] ended (CLINICAL.md "Alert episodes"):
+ * one recovery line, and every open or acknowledged toxicity alert of the
+ * analyte resolved on this observation, so the next result at or above
+ * the alert grade opens a new alert.
+ */
+static enum db_rc
+recovered(struct ingest *g, struct side *d, struct ingest_work *w,
+    struct pcache *p, const struct oru_obs *x, const struct rules_eval *ev,
+    int64_t obs_id, const struct rules_alert_decision *dec, int64_t id)
+{
+	struct alert_who who = { p->pid, rules_protocol_name(g->rules) };
+	size_t k;
+
+	alert_text_recovery(&g->tmp, &g->tmp2, ev, x,
+	    p->open[dec->replaces].grade, (int64_t)p->open[dec->replaces].id,
+	    &who);
+	if (send_alert(g, d, w, p, id, "recovery",
+		alert_text_severity(dec->kind, ev->grade), ev->analyte,
+		ev->grade, obs_id, &g->tmp, &g->tmp2) != DB_OK)
+		return DB_DOWN;
+	for (k = 0; k < p->nopen;) {
+		if (p->open[k].analyte != ev->analyte) {
+			k++;
+			continue;
+		}
+		if (send_id_param(g, d, "upd_recovered", (int64_t)p->open[k].id,
+			obs_id) != DB_OK)
+			return DB_DOWN;
+		pcache_drop_open(p, k);
+	}
+	return DB_OK;
+}
+
 static enum db_rc
 toxicity_alert(struct ingest *g, struct side *d, struct ingest_work *w,
     struct pcache *p, const struct oru_obs *x, const struct rules_eval *ev,
-    int64_t obs_id)
+    int64_t obs_id, int64_t observed_at)
 {
 	struct rules_alert_decision dec;
 	struct alert_who who;
 	int64_t id;
 
-	rules_alert_decide(g->rules, ev, p->open, p->nopen, &dec);
+	rules_alert_decide(g->rules, ev, observed_at, p->open, p->nopen, &dec);
 	if (dec.kind == RULES_ALERT_NONE)
 		return DB_OK;
 	if (dec.kind != RULES_ALERT_DATA_QUALITY &&
@@ -66,6 +100,8 @@ toxicity_alert(struct ingest *g, struct side *d, struct ingest_work *w,
 	buf_reset(&g->tmp2);
 	who.pid = p->pid;
 	who.protocol = rules_protocol_name(g->rules);
+	if (dec.kind == RULES_ALERT_RECOVERED)
+		return recovered(g, d, w, p, x, ev, obs_id, &dec, id);
 	if (dec.kind == RULES_ALERT_DATA_QUALITY) {
 		alert_text_data_quality(&g->tmp, &g->tmp2, ev, x, &who);
 		return send_alert(g, d, w, p, id, "data_quality",
@@ -85,7 +121,7 @@ toxicity_alert(struct ingest *g, struct side *d, struct ingest_work *w,
 			return DB_DOWN;
 		pcache_drop_open(p, dec.replaces);
 	}
-	pcache_add_open(p, ev->analyte, ev->grade, id, obs_id);
+	pcache_add_open(p, ev->analyte, ev->grade, id, obs_id, observed_at);
 	return DB_OK;
 }
 
@@ -97,11 +133,12 @@ toxicity_alert(struct ingest *g, struct side *d, struct ingest_work *w,
 static enum db_rc
 silent_problem_alert(struct ingest *g, struct side *d, struct ingest_work *w,
     struct pcache *p, const struct oru_obs *x, const struct rules_eval *ev,
-    int64_t obs_id)
+    int64_t obs_id, int64_t observed_at)
 {
 	struct alert_who who;
 
-	if (!rules_alert_silent_problem(g->rules, ev, p->open, p->nopen))
+	if (!rules_alert_silent_problem(g->rules, ev, observed_at, p->open,
+		p->nopen))
 		return DB_OK;
 	buf_reset(&g->tmp);
 	buf_reset(&g->tmp2);
@@ -316,8 +353,10 @@ verdict_rows(struct ingest *g, struct side *d, struct ingest_work *w,
 			at = in.observed_at;
 		if (send_replaced(g, d, p, &up) != DB_OK)
 			return DB_DOWN;
-		if (toxicity_alert(g, d, w, p, x, ev, id) != DB_OK ||
-		    silent_problem_alert(g, d, w, p, x, ev, id) != DB_OK)
+		if (toxicity_alert(g, d, w, p, x, ev, id, in.observed_at) !=
+			DB_OK ||
+		    silent_problem_alert(g, d, w, p, x, ev, id,
+			in.observed_at) != DB_OK)
 			return DB_DOWN;
 	}
 	if (!any)

@@ -266,7 +266,7 @@ q "INSERT INTO labwatch.messages (peer, outcome, ack_code, size, raw, sha256) VA
 check "status exits 0" test $? -eq 0
 check "status: counts by outcome, open alert kind, phase" json_assert "$TMP/s1.json" '
 len(L) == 1 and L[0]["messages"] == {"processed": 2, "ignored": 0, "quarantined": 1}
-and L[0]["open_alerts"] == {"eligibility": 0, "toxicity": 0, "hold": 1, "resume": 0, "data_quality": 1}
+and L[0]["open_alerts"] == {"eligibility": 0, "toxicity": 0, "hold": 1, "resume": 0, "data_quality": 1, "recovery": 0}
 and L[0]["enrolled"] == {"screening": 0, "neoadjuvant": 2, "adjuvant": 1, "off_study": 0}
 and L[0]["schema_version"] >= 1 and L[0]["last_message_at"].endswith("Z")'
 q "INSERT INTO labwatch.eligibility (patient, protocol, status, criteria)

@@ -138,45 +138,89 @@ check "sex-specific OBX-7: the row keeps PID-8 F and ULN 35" \
 check "... and re-read from the rows it still reads: eligible" \
 	test "$(q "select e.status from labwatch.eligibility e join labwatch.patients p on p.id = e.patient where p.patient_id = 'S202' order by e.id desc limit 1")" = eligible
 
-# 5c. Nothing skipped in silence (issue 11 items 2 and 3). OBX-3 with ALT's
+# 5c. Alert episodes (CLINICAL.md, issue 11 item 4): Hb 75 -> 125 -> 75 g/L
+#     is two episodes of grade 3 anemia: the first alert is resolved on the
+#     125, with a recovery line, and the second 75 opens a new alert, whether
+#     the first was acknowledged (T102, fed in three processes: the open
+#     alerts re-read from the rows) or not (T103, one feed). It was one alert.
+q "insert into labwatch.patients (patient_id) values ('T102'), ('T103')"
+q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'neoadjuvant', '2026-11-01' from labwatch.patients where patient_id in ('T102', 'T103')"
+oru T102 E1 20261120073000+0800 "718-7|NM|75|g/L|120-160" >"$TMP/ep1.hl7"
+oru T102 E2 20261121073000+0800 "718-7|NM|125|g/L|120-160" >"$TMP/ep2.hl7"
+oru T102 E3 20261122073000+0800 "718-7|NM|75|g/L|120-160" >"$TMP/ep3.hl7"
+feed "$TMP/ep1.hl7" >/dev/null 2>&1
+q "update labwatch.alerts a set state = 'acknowledged', acknowledged_by = 'dr', acknowledged_at = now() from labwatch.patients p where p.id = a.patient and p.patient_id = 'T102'"
+feed "$TMP/ep2.hl7" >/dev/null 2>&1
+feed "$TMP/ep3.hl7" >/dev/null 2>&1
+{
+	oru T103 F1 20261120073000+0800 "718-7|NM|75|g/L|120-160"
+	oru T103 F2 20261121073000+0800 "718-7|NM|125|g/L|120-160"
+	oru T103 F3 20261122073000+0800 "718-7|NM|75|g/L|120-160"
+} >"$TMP/ep.hl7"
+feed "$TMP/ep.hl7" >/dev/null 2>&1
+for p in T102 T103; do
+	check "$p: Hb 75 -> 125 -> 75: two toxicity alerts, the first resolved, a recovery line" \
+		test "$(alerts $p)" = "toxicity:hgb:3:resolved recovery:hgb:0:open toxicity:hgb:3:open "
+	check "$p: ... resolved on the 125 g/L result, not superseded" \
+		test "$(q "select o.value || ':' || (a.superseded_by is null)::text || ':' || (a.resolved_at is not null)::text from labwatch.alerts a join labwatch.patients p on p.id = a.patient join labwatch.observations o on o.id = a.resolved_by_observation where p.patient_id = '$p' and a.kind = 'toxicity'")" = "125:true:true"
+	check "$p: ... and the line says so" \
+		test "$(q "select count(*) from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = '$p' and a.kind = 'recovery' and a.severity = 'info' and a.summary like 'Hb 125 g/L (LLN 120): recovered from CTCAE grade 3 (Anemia), now grade 0 - patient $p, NCT04933669; alert ' || (select min(t.id) from labwatch.alerts t where t.patient = a.patient and t.kind = 'toxicity') || ' resolved'")" -eq 1
+done
+
+# A late result (observed before the alert's own, fed after it, the open
+# alert re-read from the rows) does not end the episode; a newer one does.
+q "insert into labwatch.patients (patient_id) values ('T104')"
+q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'neoadjuvant', '2026-11-01' from labwatch.patients where patient_id = 'T104'"
+oru T104 G1 20261122073000+0800 "718-7|NM|75|g/L|120-160" >"$TMP/late1.hl7"
+oru T104 G2 20261120073000+0800 "718-7|NM|125|g/L|120-160" >"$TMP/late2.hl7"
+oru T104 G3 20261123073000+0800 "718-7|NM|125|g/L|120-160" >"$TMP/late3.hl7"
+feed "$TMP/late1.hl7" >/dev/null 2>&1
+feed "$TMP/late2.hl7" >/dev/null 2>&1
+check "T104: Hb 125 observed before the alert's 75: the episode goes on" \
+	test "$(alerts T104)" = "toxicity:hgb:3:open "
+feed "$TMP/late3.hl7" >/dev/null 2>&1
+check "T104: ... a newer 125 ends it" \
+	test "$(alerts T104)" = "toxicity:hgb:3:resolved recovery:hgb:0:open "
+
+# 5d. Nothing skipped in silence (issue 11 items 2 and 3). OBX-3 with ALT's
 #     LOINC and AST's in the alternate triplet: stored with no analyte and
 #     problem code_conflict, a data_quality alert naming both (it was
 #     ACKed, not stored, not alerted); in screening it is the latest ALT and
 #     AST, so the patient is incomplete, also when a later feed re-reads the
 #     history from the rows. An empty or unknown OBX-11: status_unknown and
 #     a data_quality alert (there was none).
-q "insert into labwatch.patients (patient_id) values ('T103'), ('S203')"
-q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'neoadjuvant', '2026-11-01' from labwatch.patients where patient_id = 'T103'"
-q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'screening', '2026-11-01' from labwatch.patients where patient_id = 'S203'"
+q "insert into labwatch.patients (patient_id) values ('T113'), ('S213')"
+q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'neoadjuvant', '2026-11-01' from labwatch.patients where patient_id = 'T113'"
+q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'screening', '2026-11-01' from labwatch.patients where patient_id = 'S213'"
 {
-	oru T103 V1 20261120073000+0800 "1742-6^ALT^LN^1920-8|NM|30|U/L|10-40"
-	(ORU_STATUS= && oru T103 V2 20261120083000+0800 "777-3|NM|250|10*9/L|150-400")
-	(ORU_STATUS=Z && oru T103 V3 20261120093000+0800 "751-8|NM|3.2|10*9/L|1.8-7.5")
+	oru T113 V1 20261120073000+0800 "1742-6^ALT^LN^1920-8|NM|30|U/L|10-40"
+	(ORU_STATUS= && oru T113 V2 20261120083000+0800 "777-3|NM|250|10*9/L|150-400")
+	(ORU_STATUS=Z && oru T113 V3 20261120093000+0800 "751-8|NM|3.2|10*9/L|1.8-7.5")
 } >"$TMP/silent_t.hl7"
 # shellcheck disable=SC2046
-oru S203 Y1 20261120073000+0800 $(echo "1920-8|NM|25|U/L|10-40" "1742-6|NM|30|U/L|10-40" \
+oru S213 Y1 20261120073000+0800 $(echo "1920-8|NM|25|U/L|10-40" "1742-6|NM|30|U/L|10-40" \
 	"1975-2|NM|0.8|mg/dL|0.2-1.2" "2160-0|NM|0.9|mg/dL|0.6-1.2" "751-8|NM|3.2|10*9/L|1.8-7.5" \
 	"777-3|NM|250|10*9/L|150-400" "718-7|NM|13.5|g/dL|12.0-16.0") >"$TMP/silent_s1.hl7"
-oru S203 Y2 20261120083000+0800 "1742-6^ALT^LN^1920-8|NM|30|U/L|10-40" >"$TMP/silent_s2.hl7"
-oru S203 Y3 20261120093000+0800 "718-7|NM|13.4|g/dL|12.0-16.0" >"$TMP/silent_s3.hl7"
+oru S213 Y2 20261120083000+0800 "1742-6^ALT^LN^1920-8|NM|30|U/L|10-40" >"$TMP/silent_s2.hl7"
+oru S213 Y3 20261120093000+0800 "718-7|NM|13.4|g/dL|12.0-16.0" >"$TMP/silent_s3.hl7"
 feed "$TMP/silent_t.hl7" >/dev/null 2>&1
 check "code conflict: stored, no analyte, problem code_conflict, no grade" \
-	test "$(q "select coalesce(o.analyte, '-') || ':' || o.code || ':' || o.alt_code || ':' || coalesce(o.grade::text, '-') || ':' || o.problem from labwatch.observations o join labwatch.patients p on p.id = o.patient where p.patient_id = 'T103' and o.code = '1742-6'")" = "-:1742-6:1920-8:-:code_conflict"
+	test "$(q "select coalesce(o.analyte, '-') || ':' || o.code || ':' || o.alt_code || ':' || coalesce(o.grade::text, '-') || ':' || o.problem from labwatch.observations o join labwatch.patients p on p.id = o.patient where p.patient_id = 'T113' and o.code = '1742-6'")" = "-:1742-6:1920-8:-:code_conflict"
 check "... a data_quality alert on that observation, naming ALT and AST" \
-	test "$(q "select count(*) from labwatch.alerts a join labwatch.patients p on p.id = a.patient join labwatch.observations o on o.id = a.observation where p.patient_id = 'T103' and a.kind = 'data_quality' and o.problem = 'code_conflict' and a.summary like '%code_conflict%' and a.summary like '%ALT%' and a.summary like '%AST%' and a.details->>'problem' = 'code_conflict'")" -eq 1
+	test "$(q "select count(*) from labwatch.alerts a join labwatch.patients p on p.id = a.patient join labwatch.observations o on o.id = a.observation where p.patient_id = 'T113' and a.kind = 'data_quality' and o.problem = 'code_conflict' and a.summary like '%code_conflict%' and a.summary like '%ALT%' and a.summary like '%AST%' and a.details->>'problem' = 'code_conflict'")" -eq 1
 check "OBX-11 empty and Z: stored status_unknown, not graded" \
-	test "$(q "select string_agg(o.analyte || ':' || coalesce(o.grade::text, '-') || ':' || o.problem, ' ' order by o.id) from labwatch.observations o join labwatch.patients p on p.id = o.patient where p.patient_id = 'T103' and o.analyte is not null")" = "plt:-:status_unknown anc:-:status_unknown"
+	test "$(q "select string_agg(o.analyte || ':' || coalesce(o.grade::text, '-') || ':' || o.problem, ' ' order by o.id) from labwatch.observations o join labwatch.patients p on p.id = o.patient where p.patient_id = 'T113' and o.analyte is not null")" = "plt:-:status_unknown anc:-:status_unknown"
 check "... each a data_quality alert" \
-	sh -c "echo '$(alerts T103)' | grep -q 'data_quality:plt:-:open data_quality:anc:-:open'"
+	sh -c "echo '$(alerts T113)' | grep -q 'data_quality:plt:-:open data_quality:anc:-:open'"
 feed "$TMP/silent_s1.hl7" >/dev/null 2>&1
 feed "$TMP/silent_s2.hl7" >/dev/null 2>&1
-elig_s203() { q "select e.status from labwatch.eligibility e join labwatch.patients p on p.id = e.patient where p.patient_id = 'S203' order by e.id desc limit 1"; }
+elig_s213() { q "select e.status from labwatch.eligibility e join labwatch.patients p on p.id = e.patient where p.patient_id = 'S213' order by e.id desc limit 1"; }
 check "screening: a conflict newer than passing ALT and AST: incomplete, with a data_quality alert" \
-	sh -c "test '$(elig_s203)' = incomplete && echo '$(alerts S203)' | grep -q 'data_quality:-:-:open'"
+	sh -c "test '$(elig_s213)' = incomplete && echo '$(alerts S213)' | grep -q 'data_quality:-:-:open'"
 feed "$TMP/silent_s3.hl7" >/dev/null 2>&1
-check "... still incomplete when the history is re-read from the rows" test "$(elig_s203)" = incomplete
+check "... still incomplete when the history is re-read from the rows" test "$(elig_s213)" = incomplete
 check "... the criteria rest on the conflict: ALT and AST no_result" \
-	test "$(q "select string_agg(c->>'analyte', ',' order by c->>'analyte') from labwatch.eligibility e join labwatch.patients p on p.id = e.patient, jsonb_array_elements(e.criteria) c where p.patient_id = 'S203' and e.id = (select max(e2.id) from labwatch.eligibility e2 where e2.patient = p.id) and c->>'verdict' is distinct from 'pass'")" = "alt,ast"
+	test "$(q "select string_agg(c->>'analyte', ',' order by c->>'analyte') from labwatch.eligibility e join labwatch.patients p on p.id = e.patient, jsonb_array_elements(e.criteria) c where p.patient_id = 'S213' and e.id = (select max(e2.id) from labwatch.eligibility e2 where e2.patient = p.id) and c->>'verdict' is distinct from 'pass'")" = "alt,ast"
 
 # 5b. More patients than the writer's first cache table holds (a rehash
 #     while queries in flight point at its entries: a use-after-free once).

@@ -115,6 +115,69 @@ Test(alert_text, toxicity)
 	buf_free(&d);
 }
 
+/*
+ * The end of an episode (issue 11 item 4): one line that the value is back
+ * below the alert grade, which alert it resolves, severity info.
+ */
+Test(alert_text, recovery)
+{
+	static const struct {
+		const char *name, *code;
+		double value;
+		const char *unit, *range;
+		int from_grade;
+		long long resolves;
+		const char *summary, *details;
+	} cases[] = {
+		{ "Hb 125 g/L after 75: back to normal", "718-7", 125, "g/L",
+		    "120-160", 3, 17,
+		    "Hb 125 g/L (LLN 120): recovered from CTCAE grade 3 "
+		    "(Anemia), now grade 0 - patient P1, NCT04933669; alert 17 "
+		    "resolved",
+		    "{\"grade\":0,\"from_grade\":3,\"resolves\":17,"
+		    "\"value\":125,\"unit\":\"g/L\"}" },
+		{ "ANC 1.8 after 0.4: grade 1 is still abnormal", "751-8", 1.8,
+		    "10*9/L", "2.0-7.5", 4, 18,
+		    "ANC 1.8 10^9/L (LLN 2): recovered from CTCAE grade 4 "
+		    "(Neutrophil count decreased), now grade 1 - patient P1, "
+		    "NCT04933669; alert 18 resolved",
+		    "{\"grade\":1,\"from_grade\":4,\"resolves\":18,"
+		    "\"value\":1.8,\"unit\":\"10^9/L\"}" },
+		{ "creatinine 90 umol/L after 400", "2160-0", 90, "umol/L",
+		    "60-100", 3, 19,
+		    "Creatinine 90 \u00b5mol/L = 0.9 x ULN (100): recovered from "
+		    "CTCAE grade 3 (Creatinine increased), now grade 0 - patient "
+		    "P1, NCT04933669; alert 19 resolved",
+		    "{\"grade\":0,\"from_grade\":3,\"resolves\":19,"
+		    "\"value\":90,\"unit\":\"\u00b5mol/L\"}" },
+	};
+	struct buf s, d;
+	struct rules_eval ev;
+	size_t i;
+
+	buf_init(&s);
+	buf_init(&d);
+	for (i = 0; i < N(cases); i++) {
+		grade(cases[i].code, cases[i].value, "", cases[i].unit,
+		    cases[i].range, &ev);
+		buf_reset(&s);
+		buf_reset(&d);
+		alert_text_recovery(&s, &d, &ev, NULL, cases[i].from_grade,
+		    cases[i].resolves, &who);
+		cr_expect_str_eq(alert_text_severity(RULES_ALERT_RECOVERED,
+				     ev.grade),
+		    "info", "%s", cases[i].name);
+		cr_expect_str_eq(s.p, cases[i].summary, "%s: %s", cases[i].name,
+		    s.p);
+		cr_expect_str_eq(d.p, cases[i].details, "%s: %s", cases[i].name,
+		    test_vis(d.p, d.len, 0));
+		cr_expect_null(strchr(s.p, '\n'), "%s: one line",
+		    cases[i].name);
+	}
+	buf_free(&s);
+	buf_free(&d);
+}
+
 Test(alert_text, data_quality)
 {
 	struct buf s, d;

@@ -457,7 +457,8 @@ Test(protocol, silent_problems_alerted)
 		up = add(h, RULES_ALT, 201, st[i], NOW, 1 + i, "o1");
 		cr_expect_str_eq(up.entry->ev.problem, "status_unknown");
 		cr_expect_eq(up.entry->ev.grade, -1);
-		cr_expect(rules_alert_silent_problem(R, &up.entry->ev, NULL, 0),
+		cr_expect(rules_alert_silent_problem(R, &up.entry->ev, NOW,
+			      NULL, 0),
 		    "status '%c'", st[i]);
 	}
 	/* ALT's LOINC with AST's LOINC in the alternate triplet */
@@ -474,18 +475,18 @@ Test(protocol, silent_problems_alerted)
 	in.status = 'F';
 	rules_eval(R, &in, NULL, &ev);
 	cr_expect_str_eq(ev.problem, "code_conflict");
-	cr_expect(rules_alert_silent_problem(R, &ev, NULL, 0));
+	cr_expect(rules_alert_silent_problem(R, &ev, NOW, NULL, 0));
 	/* what rules_alert_decide() already alerts on, or need not */
 	up = add(h, RULES_ALT, 201, 'F', NOW, 10, "o2"); /* toxicity */
-	cr_expect(!rules_alert_silent_problem(R, &up.entry->ev, NULL, 0));
+	cr_expect(!rules_alert_silent_problem(R, &up.entry->ev, NOW, NULL, 0));
 	up = add(h, RULES_ALT, 30, 'P', NOW, 11, "o3"); /* not_final */
-	cr_expect(!rules_alert_silent_problem(R, &up.entry->ev, NULL, 0));
+	cr_expect(!rules_alert_silent_problem(R, &up.entry->ev, NOW, NULL, 0));
 	up = add(h, RULES_ALT, 30, 'X', NOW, 12, "o4"); /* not_evaluated */
-	cr_expect(!rules_alert_silent_problem(R, &up.entry->ev, NULL, 0));
+	cr_expect(!rules_alert_silent_problem(R, &up.entry->ev, NOW, NULL, 0));
 	up = add_as(h, RULES_ALT, 30, "mg/L", "", NOW, 13, "o5");
-	rules_alert_decide(R, &up.entry->ev, NULL, 0, &d);
+	rules_alert_decide(R, &up.entry->ev, NOW, NULL, 0, &d);
 	cr_expect_eq(d.kind, RULES_ALERT_DATA_QUALITY); /* said already */
-	cr_expect(!rules_alert_silent_problem(R, &up.entry->ev, NULL, 0));
+	cr_expect(!rules_alert_silent_problem(R, &up.entry->ev, NOW, NULL, 0));
 	rules_history_free(h);
 }
 
@@ -756,7 +757,8 @@ Test(protocol, alert_decisions)
 	struct rules_update up;
 
 	up = add(h, RULES_ALT, 201, 'F', NOW, 1, "o1"); /* grade 3 */
-	rules_alert_decide(R, &up.entry->ev, NULL, 0, &d);
+	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, NULL, 0,
+	    &d);
 	cr_expect_eq(d.kind, RULES_ALERT_TOXICITY);
 	cr_expect_eq(d.grade, 3);
 	cr_expect_eq(d.analyte, RULES_ALT);
@@ -764,11 +766,14 @@ Test(protocol, alert_decisions)
 	open[0].analyte = RULES_ALT;
 	open[0].grade = 3;
 	open[0].id = 77;
-	rules_alert_decide(R, &up.entry->ev, open, 1, &d);
+	open[0].observed_at = NOW;
+	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, open, 1,
+	    &d);
 	cr_expect_eq(d.kind, RULES_ALERT_NONE); /* same grade: nothing */
 
 	up = add(h, RULES_ALT, 801, 'F', NOW + 1, 2, "o2"); /* grade 4 */
-	rules_alert_decide(R, &up.entry->ev, open, 1, &d);
+	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, open, 1,
+	    &d);
 	cr_expect_eq(d.kind, RULES_ALERT_ESCALATE);
 	cr_expect_eq(d.replaces, 0);
 	cr_expect_eq(d.grade, 4);
@@ -776,25 +781,219 @@ Test(protocol, alert_decisions)
 	open[1].analyte = RULES_AST; /* another analyte's alert is no reason */
 	open[1].grade = 4;
 	open[1].id = 78;
+	open[1].observed_at = NOW;
 	up = add(h, RULES_ALT, 201, 'F', NOW + 2, 3, "o3");
-	rules_alert_decide(R, &up.entry->ev, open + 1, 1, &d);
+	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, open + 1, 1,
+	    &d);
 	cr_expect_eq(d.kind, RULES_ALERT_TOXICITY);
 	open[0].grade = 4;
-	rules_alert_decide(R, &up.entry->ev, open, 2, &d);
+	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, open, 2,
+	    &d);
 	cr_expect_eq(d.kind, RULES_ALERT_NONE); /* lower: nothing */
 
 	up = add(h, RULES_ALT, 130, 'F', NOW + 3, 4,
 	    "o4"); /* grade 2 < alert grade */
-	rules_alert_decide(R, &up.entry->ev, NULL, 0, &d);
+	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, NULL, 0,
+	    &d);
 	cr_expect_eq(d.kind, RULES_ALERT_NONE);
 
 	up = add(h, RULES_ALT, 900, 'P', NOW + 4, 5, "o5"); /* preliminary */
-	rules_alert_decide(R, &up.entry->ev, NULL, 0, &d);
+	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, NULL, 0,
+	    &d);
 	cr_expect_eq(d.kind, RULES_ALERT_NONE);
 	up = add(h, RULES_ALT, 900, 'C', NOW + 4, 6,
 	    "o5"); /* its correction is final */
-	rules_alert_decide(R, &up.entry->ev, NULL, 0, &d);
+	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, NULL, 0,
+	    &d);
 	cr_expect_eq(d.kind, RULES_ALERT_TOXICITY);
+	rules_history_free(h);
+}
+
+/* Add one result of analyte a with comparator cmp, as add() does. */
+static struct rules_update
+add_cmp(struct rules_history *h, enum rules_analyte a, const char *cmp,
+    double v, char status, int64_t t, uint64_t id, const char *order)
+{
+	struct rules_result in;
+	struct rules_update up;
+	char key[64];
+
+	memset(&in, 0, sizeof in);
+	snprintf(in.comparator, sizeof in.comparator, "%s", cmp);
+	in.code = code_of(a);
+	in.code_len = strlen(in.code);
+	in.system = "LN";
+	in.system_len = 2;
+	in.alt_code = in.alt_system = "";
+	in.kind = RULES_VALUE_NUMBER;
+	in.value = v;
+	in.unit = unit_of(a);
+	in.unit_len = strlen(in.unit);
+	in.range = range_of(a);
+	in.range_len = strlen(in.range);
+	in.status = status;
+	in.observed_at = t;
+	in.id = id;
+	snprintf(key, sizeof key, "%s/%s", order, code_of(a));
+	rules_history_add(h, &in, key, strlen(key), &up);
+	return up;
+}
+
+/*
+ * Alert episodes (CLINICAL.md "Alert episodes", issue 11 item 4): one
+ * patient, analyte and term, from the first final result at or above the
+ * alert grade (3 here) to the first final result below it, which resolves
+ * the episode's alert; the next result at or above it opens a new one.
+ * Ranges are range_of()'s: Hb 120-160 g/L, creatinine 60-100 umol/L, ANC
+ * 2.0-7.5, platelets 150-400. Each step is decided on the open alerts the
+ * steps before left, applied as the writer applies them.
+ */
+struct episode_step {
+	enum rules_analyte a;
+	const char *cmp;
+	double v;
+	char status;
+	enum rules_alert_kind want;
+	int grade; /* the decision's grade when want is not NONE */
+};
+
+struct episode_case {
+	const char *name;
+	struct episode_step s[6];
+	size_t n;
+};
+
+#define EP(a, v, st, want, g) \
+	{ \
+		a, "", v, st, want, g \
+	}
+#define EP_TOX(a, v, g) EP(a, v, 'F', RULES_ALERT_TOXICITY, g)
+#define EP_REC(a, v, g) EP(a, v, 'F', RULES_ALERT_RECOVERED, g)
+#define EP_NONE(a, v, st) EP(a, v, st, RULES_ALERT_NONE, -1)
+
+static const struct episode_case episodes[] = {
+	{ "Hb 75 -> 125 -> 75 g/L: two episodes",
+	    { EP_TOX(RULES_HGB, 75, 3), EP_REC(RULES_HGB, 125, 0),
+		EP_TOX(RULES_HGB, 75, 3) },
+	    3 },
+	{ "creatinine 400 -> 90 -> 400 umol/L: two episodes",
+	    { EP_TOX(RULES_CREA, 400, 3), EP_REC(RULES_CREA, 90, 0),
+		EP_TOX(RULES_CREA, 400, 3) },
+	    3 },
+	{ "ANC 0.8 -> 1.8 -> 0.8: grade 1 is below the alert grade",
+	    { EP_TOX(RULES_ANC, 0.8, 3), EP_REC(RULES_ANC, 1.8, 1),
+		EP_TOX(RULES_ANC, 0.8, 3) },
+	    3 },
+	{ "ANC 0.8 -> 0.4 escalates, 0.9 adds nothing, 1.2 ends it",
+	    { EP_TOX(RULES_ANC, 0.8, 3),
+		EP(RULES_ANC, 0.4, 'F', RULES_ALERT_ESCALATE, 4),
+		EP_NONE(RULES_ANC, 0.9, 'F'), EP_REC(RULES_ANC, 1.2, 2),
+		EP_TOX(RULES_ANC, 0.4, 4) },
+	    5 },
+	{ "Hb 75 -> 125 preliminary: the episode goes on",
+	    { EP_TOX(RULES_HGB, 75, 3), EP_NONE(RULES_HGB, 125, 'P'),
+		EP_NONE(RULES_HGB, 75, 'F'), EP_REC(RULES_HGB, 125, 0),
+		EP_NONE(RULES_HGB, 125, 'F') },
+	    5 },
+	{ "Hb 75 -> 95 (grade 2, still abnormal) ends it",
+	    { EP_TOX(RULES_HGB, 75, 3), EP_REC(RULES_HGB, 95, 2),
+		EP_TOX(RULES_HGB, 79, 3) },
+	    3 },
+	{ "platelets 40 -> <75 (grade 3-4 not excluded) -> 60 -> 40",
+	    { EP_TOX(RULES_PLT, 40, 3),
+		{ RULES_PLT, "<", 75, 'F', RULES_ALERT_NONE, -1 },
+		EP_REC(RULES_PLT, 60, 2), EP_TOX(RULES_PLT, 40, 3) },
+	    4 },
+	{ "another analyte's normal result ends nothing",
+	    { EP_TOX(RULES_HGB, 75, 3), EP_NONE(RULES_PLT, 200, 'F'),
+		EP_NONE(RULES_HGB, 76, 'F'), EP_REC(RULES_HGB, 80, 2) },
+	    4 },
+};
+
+Test(protocol, alert_episodes)
+{
+	size_t i, j;
+
+	for (i = 0; i < N(episodes); i++) {
+		const struct episode_case *c = &episodes[i];
+		struct rules_history *h = rules_history_new(R,
+		    RULES_PHASE_TREATMENT);
+		struct rules_open_alert open[8];
+		struct rules_alert_decision d;
+		struct rules_update up;
+		size_t nopen = 0;
+		char order[16];
+
+		for (j = 0; j < c->n; j++) {
+			const struct episode_step *s = &c->s[j];
+
+			snprintf(order, sizeof order, "o%zu", j);
+			up = add_cmp(h, s->a, s->cmp, s->v, s->status,
+			    NOW + (int64_t)j, j + 1, order);
+			rules_alert_decide(R, &up.entry->ev,
+			    up.entry->observed_at, open, nopen, &d);
+			cr_expect_eq(d.kind, s->want,
+			    "%s: step %zu (%g): kind %d, want %d", c->name, j,
+			    s->v, d.kind, s->want);
+			if (d.kind != s->want)
+				break;
+			if (d.kind != RULES_ALERT_NONE)
+				cr_expect_eq(d.grade, s->grade,
+				    "%s: step %zu: grade %d", c->name, j,
+				    d.grade);
+			if (d.kind == RULES_ALERT_RECOVERED ||
+			    d.kind == RULES_ALERT_ESCALATE) {
+				cr_assert_lt(d.replaces, nopen);
+				cr_expect_eq(open[d.replaces].analyte, s->a);
+				open[d.replaces] = open[--nopen];
+			}
+			if (d.kind == RULES_ALERT_TOXICITY ||
+			    d.kind == RULES_ALERT_ESCALATE) {
+				cr_assert_lt(nopen, N(open));
+				open[nopen].analyte = d.analyte;
+				open[nopen].grade = d.grade;
+				open[nopen].id = 100 + j;
+				open[nopen].observed_at = NOW + (int64_t)j;
+				nopen++;
+			}
+		}
+		rules_history_free(h);
+	}
+}
+
+/* An acknowledged alert is open to the rules: its episode ends the same. */
+Test(protocol, alert_episode_recovery_names_the_alert)
+{
+	struct rules_history *h = rules_history_new(R, RULES_PHASE_TREATMENT);
+	struct rules_open_alert open[2] = { { RULES_PLT, 3, 41, NOW - 1 },
+		{ RULES_HGB, 3, 42, NOW - 1 } };
+	struct rules_alert_decision d;
+	struct rules_update up;
+
+	up = add(h, RULES_HGB, 130, 'F', NOW, 1, "o1");
+	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, open, 2,
+	    &d);
+	cr_expect_eq(d.kind, RULES_ALERT_RECOVERED);
+	cr_expect_eq(d.analyte, RULES_HGB);
+	cr_expect_eq(d.replaces, 1);
+	cr_expect_eq(d.grade, 0);
+	/*
+	 * A late result, observed before the alert's own (a day-old sample
+	 * from another laboratory), says nothing about the episode now.
+	 */
+	open[1].observed_at = NOW + DAY;
+	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, open, 2,
+	    &d);
+	cr_expect_eq(d.kind, RULES_ALERT_NONE);
+	rules_alert_decide(R, &up.entry->ev, -1, open, 2, &d);
+	cr_expect_eq(d.kind, RULES_ALERT_RECOVERED); /* time unknown */
+	open[1].observed_at = NOW - 1;
+	/* an ungradable result says nothing about the episode */
+	up = add_cmp(h, RULES_HGB, ">=", 110, 'F', NOW + 1, 2, "o2");
+	cr_expect_eq(up.entry->ev.grade, -1);
+	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, open, 2,
+	    &d);
+	cr_expect_neq(d.kind, RULES_ALERT_RECOVERED);
 	rules_history_free(h);
 }
 
@@ -818,15 +1017,15 @@ Test(protocol, data_quality_alert)
 	in.status = 'F';
 	rules_eval(R, &in, NULL, &ev);
 	cr_expect_str_eq(ev.problem, "unit_unknown");
-	rules_alert_decide(R, &ev, NULL, 0, &d);
+	rules_alert_decide(R, &ev, -1, NULL, 0, &d);
 	cr_expect_eq(d.kind, RULES_ALERT_DATA_QUALITY);
 	in.kind = RULES_VALUE_TEXT;
 	rules_eval(R, &in, NULL, &ev);
-	rules_alert_decide(R, &ev, NULL, 0, &d);
+	rules_alert_decide(R, &ev, -1, NULL, 0, &d);
 	cr_expect_eq(d.kind, RULES_ALERT_DATA_QUALITY);
 	in.status = 'X'; /* no value by status: nothing to say */
 	rules_eval(R, &in, NULL, &ev);
-	rules_alert_decide(R, &ev, NULL, 0, &d);
+	rules_alert_decide(R, &ev, -1, NULL, 0, &d);
 	cr_expect_eq(d.kind, RULES_ALERT_NONE);
 }
 
@@ -861,7 +1060,8 @@ Test(protocol, range_unreadable_alert_no_stop)
 	in.id = 1;
 	rules_history_add(h, &in, "o1", 2, &up);
 	cr_expect_str_eq(up.entry->ev.problem, "range_unreadable");
-	rules_alert_decide(R, &up.entry->ev, NULL, 0, &d);
+	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, NULL, 0,
+	    &d);
 	cr_expect_eq(d.kind, RULES_ALERT_NONE); /* preliminary: nothing */
 
 	in.status = 'F';
@@ -870,7 +1070,8 @@ Test(protocol, range_unreadable_alert_no_stop)
 	rules_history_add(h, &in, "o2", 2, &up);
 	cr_expect_str_eq(up.entry->ev.problem, "range_unreadable");
 	cr_expect_eq(up.entry->ev.grade, -1);
-	rules_alert_decide(R, &up.entry->ev, NULL, 0, &d);
+	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, NULL, 0,
+	    &d);
 	cr_expect_eq(d.kind, RULES_ALERT_DATA_QUALITY);
 	cr_expect_eq(d.analyte, RULES_ALT);
 	memset(st, 0, sizeof st);
@@ -1097,8 +1298,32 @@ Test(protocol, site_local_codes_and_settings)
 	cr_expect_eq(ev.grade, 2); /* < 1.5 needs no LLN */
 	cr_expect_eq(rules_alert_grade(s), 2);
 	cr_expect_eq(rules_window_seconds(s), 7 * DAY);
-	rules_alert_decide(s, &ev, NULL, 0, &d); /* alert_preliminary = yes */
+	rules_alert_decide(s, &ev, -1, NULL, 0,
+	    &d); /* alert_preliminary = yes */
 	cr_expect_eq(d.kind, RULES_ALERT_TOXICITY);
+	/*
+	 * A preliminary result may alert here, but only a final one ends an
+	 * episode (CLINICAL.md "Alert episodes"): ANC 1.8 is grade 1.
+	 */
+	{
+		struct rules_open_alert open = { RULES_ANC, 2, 9, -1 };
+
+		in.value = 1.8;
+		in.range = "2.0-7.5";
+		in.range_len = 7;
+		rules_eval(s, &in, NULL, &ev);
+		cr_expect_eq(ev.grade, 1);
+		rules_alert_decide(s, &ev, -1, &open, 1, &d);
+		cr_expect_eq(d.kind, RULES_ALERT_NONE);
+		in.status = 'F';
+		rules_eval(s, &in, NULL, &ev);
+		rules_alert_decide(s, &ev, -1, &open, 1, &d);
+		cr_expect_eq(d.kind, RULES_ALERT_RECOVERED);
+		in.status = 'P';
+		in.value = 1.2;
+		in.range = "";
+		in.range_len = 0;
+	}
 	/* a local code under the LOINC system is not that local code */
 	in.system = "LN";
 	in.system_len = 2;
