@@ -80,6 +80,21 @@ recovered(struct ingest *g, struct side *d, struct ingest_work *w,
 	return DB_OK;
 }
 
+/*
+ * Whether ev is the newest standing result of its analyte: only that one
+ * ends an episode (a late sample observed between the alert's result and
+ * a newer one at the alert grade does not; review of issue 11 item 4).
+ */
+static bool
+newest_result(const struct pcache *p, const struct rules_eval *ev)
+{
+	const struct rules_entry *e = p->h != NULL ?
+	    rules_history_latest(p->h, ev->analyte, INT64_MAX) :
+	    NULL;
+
+	return e == NULL || &e->ev == ev;
+}
+
 static enum db_rc
 toxicity_alert(struct ingest *g, struct side *d, struct ingest_work *w,
     struct pcache *p, const struct oru_obs *x, const struct rules_eval *ev,
@@ -90,7 +105,8 @@ toxicity_alert(struct ingest *g, struct side *d, struct ingest_work *w,
 	int64_t id;
 
 	rules_alert_decide(g->rules, ev, observed_at, p->open, p->nopen, &dec);
-	if (dec.kind == RULES_ALERT_NONE)
+	if (dec.kind == RULES_ALERT_NONE ||
+	    (dec.kind == RULES_ALERT_RECOVERED && !newest_result(p, ev)))
 		return DB_OK;
 	if (dec.kind != RULES_ALERT_DATA_QUALITY &&
 	    p->phase != RULES_PHASE_TREATMENT)

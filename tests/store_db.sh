@@ -182,6 +182,20 @@ feed "$TMP/late3.hl7" >/dev/null 2>&1
 check "T104: ... a newer 125 ends it" \
 	test "$(alerts T104)" = "toxicity:hgb:3:resolved recovery:hgb:0:open "
 
+# A late 125 observed between the alert's 75 and a newer 74 (grade 3, no
+# alert of its own): the newest Hb is still grade 3, the episode goes on
+# (review: it was resolved, with a "recovered" line).
+q "insert into labwatch.patients (patient_id) values ('T105')"
+q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'neoadjuvant', '2026-11-01' from labwatch.patients where patient_id = 'T105'"
+{
+	oru T105 H1 20261120073000+0800 "718-7|NM|75|g/L|120-160"
+	oru T105 H2 20261122073000+0800 "718-7|NM|74|g/L|120-160"
+	oru T105 H3 20261121073000+0800 "718-7|NM|125|g/L|120-160"
+} >"$TMP/late4.hl7"
+feed "$TMP/late4.hl7" >/dev/null 2>&1
+check "T105: a late 125 between two grade-3 results ends nothing" \
+	test "$(alerts T105)" = "toxicity:hgb:3:open "
+
 # 5d. Nothing skipped in silence (issue 11 items 2 and 3). OBX-3 with ALT's
 #     LOINC and AST's in the alternate triplet: stored with no analyte and
 #     problem code_conflict, a data_quality alert naming both (it was
