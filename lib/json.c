@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/num.h"
+
 /* 1: byte can be copied as is; 0: needs a look (escape or UTF-8 check). */
 static const uint8_t plain[256] = {
 	['\x20'] = 1,
@@ -334,33 +336,6 @@ json_strz(struct buf *b, const char *s)
 
 extern inline void json_str_or_null(struct buf *b, const char *p, size_t len);
 
-/* Exact powers of ten as doubles (10^22 is the last one). */
-static const double p10[23] = {
-	1e0,
-	1e1,
-	1e2,
-	1e3,
-	1e4,
-	1e5,
-	1e6,
-	1e7,
-	1e8,
-	1e9,
-	1e10,
-	1e11,
-	1e12,
-	1e13,
-	1e14,
-	1e15,
-	1e16,
-	1e17,
-	1e18,
-	1e19,
-	1e20,
-	1e21,
-	1e22,
-};
-
 static const uint64_t p10u[20] = {
 	1ULL,
 	10ULL,
@@ -462,7 +437,7 @@ decimal_round(double a, int prec, uint64_t *digits, int *exp10)
 		s = prec - 1 - x;
 		if (s < 0 || s > 22)
 			return -1;
-		exact_product(a, p10[s], &hi, &lo);
+		exact_product(a, num_pow10[s], &hi, &lo);
 		if (!(hi < 1e17))
 			return -1;
 		n = (uint64_t)hi; /* floor: hi >= 0 */
@@ -587,7 +562,7 @@ put_shortest15(char *o, double v)
 		return NULL;
 	for (m = n, k = 14 - x; m % 10 == 0 && k > 0; m /= 10, k--)
 		;
-	if (k <= 0 || k > 22 || (double)m / p10[k] != a)
+	if (k <= 0 || k > 22 || (double)m / num_pow10[k] != a)
 		return NULL;
 	if (v < 0)
 		*o++ = '-';

@@ -7,31 +7,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/num.h"
 #include "lib/str.h"
 
 #include "rules/rules_int.h"
-
-static const double pow10_tab[] = {
-	1e0,
-	1e1,
-	1e2,
-	1e3,
-	1e4,
-	1e5,
-	1e6,
-	1e7,
-	1e8,
-	1e9,
-	1e10,
-	1e11,
-	1e12,
-	1e13,
-	1e14,
-	1e15,
-	1e16,
-	1e17,
-	1e18,
-};
 
 /*
  * Locale-free decimal: [-+]digits[.digits]. The mantissa is kept as an
@@ -66,7 +45,7 @@ rules_parse_num(const char **pp, const char *end, double *out)
 	}
 	if (seen == 0)
 		return -1;
-	*out = (double)mant / pow10_tab[frac];
+	*out = (double)mant / num_pow10[frac];
 	if (neg)
 		*out = -*out;
 	*pp = p;
