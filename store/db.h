@@ -69,14 +69,15 @@ LW_MUSTCHECK enum db_rc db_check(PGconn *c, const PGresult *r, const char *what,
 
 /*
  * The server's error for a failed result (or the connection's), on one
- * line: "primary message (SQLSTATE xxxxx)", scrubbed as db_scrub() says.
+ * line, as "permission denied for table alerts (SQLSTATE 42501)", scrubbed
+ * as db_scrub() says.
  * malloc'ed.
  */
 char *db_error(PGconn *c, const PGresult *r);
 
 /*
  * The one scrubber of patient data out of a server error: into out (cap
- * bytes, always terminated) "words (SQLSTATE xxxxx)", where words are the
+ * bytes, always terminated) "WORDS (SQLSTATE CODE)", where WORDS are the
  * primary message on one line when its class speaks of the database or
  * names only our objects (08 25 40 42 53 54 55 57 58 F0 XX, 23), the
  * primary message up to its first ':' with quoted text blanked for a data

@@ -295,7 +295,7 @@ expect_error(enum which file, const char *text, size_t len, const char *want,
 	char proto[512], full[1200], *cause = NULL;
 	struct rules *r = (struct rules *)1;
 
-	strcpy(dir, "/tmp/labwatch-rules.XXXXXX");
+	strcpy(dir, "/tmp/labwatch-rules.XXXXXX"); /* mkdtemp() fills the Xs */
 	cr_assert_not_null(mkdtemp(dir));
 	if (file == PROTOCOL) {
 		write_file(file_name[PROTOCOL], text, len);

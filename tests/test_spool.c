@@ -62,6 +62,7 @@ static char path[128];
 static void
 setup(void)
 {
+	/* mkdtemp() fills the Xs */
 	snprintf(dir, sizeof(dir), "%s", "/tmp/test_spool.XXXXXX");
 	cr_assert_not_null(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
 	snprintf(path, sizeof(path), "%s/spool", dir);
