@@ -870,6 +870,10 @@ struct episode_case {
 #define EP_TOX(a, v, g) EP(a, v, 'F', RULES_ALERT_TOXICITY, g)
 #define EP_REC(a, v, g) EP(a, v, 'F', RULES_ALERT_RECOVERED, g)
 #define EP_NONE(a, v, st) EP(a, v, st, RULES_ALERT_NONE, -1)
+#define EP_CMP(a, cmp, v, want, g) \
+	{ \
+		a, cmp, v, 'F', want, g \
+	}
 
 static const struct episode_case episodes[] = {
 	{ "Hb 75 -> 125 -> 75 g/L: two episodes",
@@ -904,6 +908,54 @@ static const struct episode_case episodes[] = {
 		{ RULES_PLT, "<", 75, 'F', RULES_ALERT_NONE, -1 },
 		EP_REC(RULES_PLT, 60, 2), EP_TOX(RULES_PLT, 40, 3) },
 	    4 },
+	/*
+	 * Comparators that leave the grade open (CLINICAL.md, issue 11 item
+	 * 5): a minimum below the alert grade that may reach it opens an
+	 * episode with a warning at the minimum grade.
+	 */
+	{ "platelets <75 -> <75 -> 40 -> 200: possible, nothing, escalate, "
+	  "recovered",
+	    { EP_CMP(RULES_PLT, "<", 75, RULES_ALERT_POSSIBLE, 2),
+		EP_CMP(RULES_PLT, "<", 75, RULES_ALERT_NONE, -1),
+		EP(RULES_PLT, 40, 'F', RULES_ALERT_ESCALATE, 3),
+		EP_REC(RULES_PLT, 200, 0) },
+	    4 },
+	{ "platelets <75 -> 60 (known grade 2) ends it -> <75 opens another",
+	    { EP_CMP(RULES_PLT, "<", 75, RULES_ALERT_POSSIBLE, 2),
+		EP_REC(RULES_PLT, 60, 2),
+		EP_CMP(RULES_PLT, "<", 75, RULES_ALERT_POSSIBLE, 2) },
+	    3 },
+	{ "platelets <75 -> <50 (grade 3 or worse) escalates -> <25 (grade 4)",
+	    { EP_CMP(RULES_PLT, "<", 75, RULES_ALERT_POSSIBLE, 2),
+		EP_CMP(RULES_PLT, "<", 50, RULES_ALERT_ESCALATE, 3),
+		EP_CMP(RULES_PLT, "<", 25, RULES_ALERT_ESCALATE, 4),
+		EP_CMP(RULES_PLT, "<", 75, RULES_ALERT_NONE, -1) },
+	    4 },
+	{ "platelets <40: a minimum at the alert grade is a toxicity alert",
+	    { EP_CMP(RULES_PLT, "<", 40, RULES_ALERT_TOXICITY, 3),
+		EP_CMP(RULES_PLT, "<", 75, RULES_ALERT_NONE, -1),
+		EP_CMP(RULES_PLT, "<", 40, RULES_ALERT_NONE, -1) },
+	    3 },
+	{ "platelets <100 (grade 1, 2-4 open) -> <75: the higher minimum "
+	  "escalates",
+	    { EP_CMP(RULES_PLT, "<", 100, RULES_ALERT_POSSIBLE, 1),
+		EP_CMP(RULES_PLT, "<", 75, RULES_ALERT_ESCALATE, 2),
+		EP_CMP(RULES_PLT, "<", 100, RULES_ALERT_NONE, -1) },
+	    3 },
+	{ "AST >150 (ULN 40: grade 2, 3-4 open) -> 250 (grade 3)",
+	    { EP_CMP(RULES_AST, ">", 150, RULES_ALERT_POSSIBLE, 2),
+		EP(RULES_AST, 250, 'F', RULES_ALERT_ESCALATE, 3) },
+	    2 },
+	{ "Hb <90 g/L (grade 2, 3 open) -> 110 ends it",
+	    { EP_CMP(RULES_HGB, "<", 90, RULES_ALERT_POSSIBLE, 2),
+		EP_REC(RULES_HGB, 110, 1) },
+	    2 },
+	{ "creatinine >200 umol/L (ULN 100: grade 2, 3-4 open)",
+	    { EP_CMP(RULES_CREA, ">", 200, RULES_ALERT_POSSIBLE, 2) }, 1 },
+	{ "platelets <75 preliminary: no alert; ANC >=1.5: indeterminate",
+	    { { RULES_PLT, "<", 75, 'P', RULES_ALERT_NONE, -1 },
+		EP_CMP(RULES_ANC, ">=", 1.5, RULES_ALERT_DATA_QUALITY, -1) },
+	    2 },
 	{ "another analyte's normal result ends nothing",
 	    { EP_TOX(RULES_HGB, 75, 3), EP_NONE(RULES_PLT, 200, 'F'),
 		EP_NONE(RULES_HGB, 76, 'F'), EP_REC(RULES_HGB, 80, 2) },
@@ -947,8 +999,10 @@ Test(protocol, alert_episodes)
 				cr_expect_eq(open[d.replaces].analyte, s->a);
 				open[d.replaces] = open[--nopen];
 			}
+			/* The writer opens a possible one at its minimum. */
 			if (d.kind == RULES_ALERT_TOXICITY ||
-			    d.kind == RULES_ALERT_ESCALATE) {
+			    d.kind == RULES_ALERT_ESCALATE ||
+			    d.kind == RULES_ALERT_POSSIBLE) {
 				cr_assert_lt(nopen, N(open));
 				open[nopen].analyte = d.analyte;
 				open[nopen].grade = d.grade;
