@@ -1276,6 +1276,42 @@ Test(protocol, myelosuppression_restart_needs_anc_and_plt)
 	rules_history_free(h);
 }
 
+/*
+ * An open comparator stops or restarts only when certain (issue 11 item
+ * 5): platelets <75 may be 60 (no stop: the label's < 50 is not certain),
+ * <50 and <40 are certainly below 50; >70 may be 72 (not back: >= 75 is
+ * not certain), >=75 is.
+ */
+Test(protocol, open_comparator_stops_and_restarts_only_when_certain)
+{
+	struct rules_history *h = rules_history_new(R, RULES_PHASE_TREATMENT);
+	struct rules_hold_state st[RULES_MAX_HOLD_RULES];
+	struct rules_hold_event ev[4];
+	struct rules_update up;
+	size_t n;
+
+	memset(st, 0, sizeof st);
+	add(h, RULES_ANC, 3.0, 'F', NOW, 1, "o1");
+	up = add_cmp(h, RULES_PLT, "<", 75, 'F', NOW, 2, "o1");
+	cr_expect(!up.entry->ev.hold);
+	cr_expect_eq(rules_hold_step(R, h, NOW, st, ev, N(ev)), 0);
+	up = add_cmp(h, RULES_PLT, "<", 50, 'F', NOW + 1, 3, "o2");
+	cr_expect(up.entry->ev.hold);
+	n = rules_hold_step(R, h, NOW + 1, st, ev, N(ev));
+	cr_assert_eq(n, 1);
+	cr_expect_eq(ev[0].kind, RULES_HOLD_STOP);
+	cr_expect_str_eq(ev[0].rule_name, "myelosuppression");
+	add(h, RULES_ANC, 3.0, 'F', NOW + DAY, 6, "o3");
+	add_cmp(h, RULES_PLT, ">", 70, 'F', NOW + DAY, 4, "o3");
+	cr_expect_eq(rules_hold_step(R, h, NOW + DAY, st, ev, N(ev)), 0);
+	cr_expect(st[1].held);
+	add_cmp(h, RULES_PLT, ">=", 75, 'F', NOW + 2 * DAY, 5, "o4");
+	n = rules_hold_step(R, h, NOW + 2 * DAY, st, ev, N(ev));
+	cr_assert_eq(n, 1);
+	cr_expect_eq(ev[0].kind, RULES_HOLD_RESUME);
+	rules_history_free(h);
+}
+
 Test(protocol, no_hold_in_screening_or_on_retracted)
 {
 	struct rules_history *h = rules_history_new(R, RULES_PHASE_SCREENING);
