@@ -169,7 +169,17 @@ alert_text_recovery(struct buf *summary, struct buf *details,
     int64_t resolves, const struct alert_who *who)
 {
 	describe_value(summary, ev, x);
-	buf_printf(summary, ": recovered from CTCAE grade %d", from_grade);
+	/*
+	 * An episode at or below the grade now is one that a comparator left
+	 * open (`<75` platelets): nothing recovered, the worse grades are
+	 * ruled out.
+	 */
+	if (from_grade <= ev->grade)
+		buf_printf(summary, ": CTCAE grade %d or worse ruled out",
+		    ev->grade + 1);
+	else
+		buf_printf(summary, ": recovered from CTCAE grade %d",
+		    from_grade);
 	if (ev->term != NULL)
 		buf_printf(summary, " (%s)", ev->term);
 	buf_printf(summary,

@@ -43,7 +43,9 @@ void alert_text_toxicity(struct buf *summary, struct buf *details,
 
 /*
  * The end of a toxicity episode: the value is back below the alert grade
- * (from_grade: the resolved alert's; resolves: its id).
+ * (from_grade: the resolved alert's; resolves: its id). When from_grade is
+ * not above the grade now, the episode was a grade left open by a
+ * comparator: the line says that the worse grades are ruled out.
  */
 void alert_text_recovery(struct buf *summary, struct buf *details,
     const struct rules_eval *ev, const struct oru_obs *x, int from_grade,

@@ -244,9 +244,10 @@ check "... the criteria rest on the conflict: ALT and AST no_result" \
 #     episode with a recovery line. Each step is its own feed: the open
 #     alerts are re-read from the rows. T301: AST >150 with ULN 40 (grade 2
 #     at least) warns the same; platelets <40 (grade 3 at least) is an
-#     ordinary critical alert whose line says "or worse".
-q "insert into labwatch.patients (patient_id) values ('M300'), ('M301')"
-q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'neoadjuvant', '2026-11-01' from labwatch.patients where patient_id in ('M300', 'M301')"
+#     ordinary critical alert whose line says "or worse". M302: <75 then an
+#     exact 60 (grade 2) ends the episode: grades 3-4 are ruled out.
+q "insert into labwatch.patients (patient_id) values ('M300'), ('M301'), ('M302')"
+q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'neoadjuvant', '2026-11-01' from labwatch.patients where patient_id in ('M300', 'M301', 'M302')"
 oru M300 K1 20261120073000+0800 "777-3|ST|<75|10*9/L|150-400" >"$TMP/min1.hl7"
 oru M300 K2 20261121073000+0800 "777-3|ST|<75|10*9/L|150-400" >"$TMP/min2.hl7"
 oru M300 K3 20261122073000+0800 "777-3|NM|40|10*9/L|150-400" >"$TMP/min3.hl7"
@@ -279,6 +280,13 @@ check "M301: AST >150 (ULN 40) warns at grade 2; platelets <40 is critical at gr
 	test "$(tox_m M301)" = "toxicity:ast:2:warning:open toxicity:plt:3:critical:open "
 check "M301: ... each line says what is not excluded" \
 	test "$(q "select string_agg(a.analyte || ':' || (a.summary like '%CTCAE grade ' || a.grade || ' or worse; grade ' || (a.details->>'grade_max') || ' not excluded%' or a.summary like '%CTCAE grade ' || a.grade || ' or worse; grade ' || (a.grade + 1) || '-4 not excluded%')::text, ' ' order by a.id) from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = 'M301' and a.kind = 'toxicity'")" = "ast:true plt:true"
+oru M302 N1 20261120073000+0800 "777-3|ST|<75|10*9/L|150-400" >"$TMP/min6.hl7"
+oru M302 N2 20261121073000+0800 "777-3|NM|60|10*9/L|150-400" >>"$TMP/min6.hl7"
+feed "$TMP/min6.hl7" >/dev/null 2>&1
+check "M302: platelets <75 then 60 (exact grade 2): the episode ends, grades 3-4 ruled out" \
+	test "$(tox_m M302)" = "toxicity:plt:2:warning:resolved recovery:plt:2:info:open "
+check "M302: ... and the line says so, not 'recovered from grade 2'" \
+	test "$(q "select count(*) from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = 'M302' and a.kind = 'recovery' and a.summary like 'Platelets 60 10^9/L (LLN 150): CTCAE grade 3 or worse ruled out (Platelet count decreased), now grade 2 - patient M302, NCT04933669; alert % resolved'")" -eq 1
 check "M301: ... the rows: minimums, and an exact ALT that is not" \
 	test "$(q "select string_agg(o.analyte || ':' || o.grade || ':' || o.grade_is_minimum, ' ' order by o.id) from labwatch.observations o join labwatch.patients p on p.id = o.patient where p.patient_id = 'M301'")" = "ast:2:true plt:3:true alt:0:false"
 

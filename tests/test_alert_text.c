@@ -248,6 +248,13 @@ Test(alert_text, recovery)
 		    "P1, NCT04933669; alert 19 resolved",
 		    "{\"grade\":0,\"from_grade\":3,\"resolves\":19,"
 		    "\"value\":90,\"unit\":\"\u00b5mol/L\"}" },
+		{ "platelets 60 after <75 (grade 2 or worse): 3-4 ruled out",
+		    "777-3", 60, "10*9/L", "150-400", 2, 20,
+		    "Platelets 60 10^9/L (LLN 150): CTCAE grade 3 or worse "
+		    "ruled out (Platelet count decreased), now grade 2 - patient "
+		    "P1, NCT04933669; alert 20 resolved",
+		    "{\"grade\":2,\"from_grade\":2,\"resolves\":20,"
+		    "\"value\":60,\"unit\":\"10^9/L\"}" },
 	};
 	struct buf s, d;
 	struct rules_eval ev;
