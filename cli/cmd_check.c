@@ -154,6 +154,9 @@ obs_line(struct check *c, const struct oru_msg *o, const struct oru_patient *p,
 		buf_add(b, "null", 4);
 	else
 		json_int(b, ev->grade);
+	/* `<75` platelets: grade 2 at least, grades 3-4 not excluded. */
+	json_key(b, "grade_is_minimum", false);
+	buf_adds(b, ev->grade >= 0 && ev->grade_is_minimum ? "true" : "false");
 	json_key(b, "term", false);
 	json_strz(b, ev->term);
 	json_key(b, "eligibility", false);

@@ -7,6 +7,9 @@
 
 #include "rules/rules_int.h"
 
+/* A history keeps one per result (rules.h). */
+_Static_assert(sizeof(struct rules_eval) <= 96, "struct rules_eval grew");
+
 const char rules_problem_unit_unknown[] = "unit_unknown";
 const char rules_problem_no_reference_range[] = "no_reference_range";
 const char rules_problem_non_numeric[] = "non_numeric";
@@ -143,7 +146,9 @@ pick_term(const struct rules *r, enum rules_analyte a, int column,
 
 /*
  * The highest grade whose criterion holds. An unknowable criterion above it
- * makes the grade a minimum; with none that holds, unknown means ungradable.
+ * makes the grade a minimum, and the highest such one is the grade the
+ * value may reach (`<75` platelets: grade 2, at most 4); with none that
+ * holds, unknown means ungradable.
  */
 static void
 grade(const struct rules *r, enum rules_analyte a, int unit,
@@ -151,8 +156,9 @@ grade(const struct rules *r, enum rules_analyte a, int unit,
 {
 	const struct rules_term *t;
 	enum rules_tri abn = baseline_abnormal(x), c;
-	bool need_abn = false, unknown = false;
-	int g, column = r->analytes[a].units[unit].own_column ? unit : -1;
+	bool need_abn = false;
+	int g, unknown = -1; /* the highest grade not ruled out */
+	int column = r->analytes[a].units[unit].own_column ? unit : -1;
 
 	t = pick_term(r, a, column, abn, &need_abn);
 	if (t == NULL && column >= 0)
@@ -166,13 +172,15 @@ grade(const struct rules *r, enum rules_analyte a, int unit,
 		c = clause_eval(&t->grade[g], x);
 		if (c == TRI_TRUE) {
 			out->grade = g;
-			out->grade_is_minimum = unknown;
+			out->grade_is_minimum = unknown > g;
+			out->grade_max = (int8_t)(unknown > g ? unknown : g);
 			return;
 		}
-		if (c == TRI_UNKNOWN)
-			unknown = true;
+		if (c == TRI_UNKNOWN && unknown < 0)
+			unknown = g;
 	}
-	out->grade = unknown ? -1 : 0;
+	out->grade = unknown >= 0 ? -1 : 0;
+	out->grade_max = (int8_t)out->grade;
 }
 
 /* An evaluation with nothing known yet. */
@@ -190,6 +198,7 @@ eval_init(const struct rules_result *in, struct rules_eval *out)
 	out->range_unparsed = false;
 	out->x_uln = NAN;
 	out->grade = -1;
+	out->grade_max = -1;
 	out->grade_is_minimum = false;
 	out->term = NULL;
 	out->eligibility = RULES_VERDICT_NONE;
@@ -290,6 +299,7 @@ eval_protocol(const struct rules *r, enum rules_analyte a,
 			break;
 		}
 	}
+	/* Only a stop that certainly holds: `<75` platelets may not be < 50. */
 	for (i = 0; i < r->nholds; i++)
 		for (j = 0; j < r->holds[i].nstop; j++)
 			if (r->holds[i].stop[j].analyte == a &&

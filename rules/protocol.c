@@ -555,6 +555,26 @@ rules_alert_decide(const struct rules *r, const struct rules_eval *ev,
 		}
 		return;
 	}
+	/*
+	 * A grade known only as a minimum below the alert grade, that may
+	 * reach it (`<75` platelets: grade 2, 3-4 not excluded; CLINICAL.md
+	 * "Comparators that leave the grade open"): a warning opens an
+	 * episode at the known grade, so that an exact grade 3 escalates it
+	 * and a result known below the alert grade ends it. Within an episode
+	 * at that grade or above it adds nothing. A result that also cannot
+	 * be evaluated (no range) keeps its data-quality alert.
+	 */
+	if (ev->grade_is_minimum && ev->grade >= 0 &&
+	    ev->grade_max >= r->alert_grade &&
+	    (ev->problem == NULL || ev->problem == rules_problem_not_final)) {
+		if (max < 0)
+			out->kind = RULES_ALERT_POSSIBLE;
+		else if (ev->grade > max) {
+			out->kind = RULES_ALERT_ESCALATE;
+			out->replaces = top;
+		}
+		return;
+	}
 	if (ev->problem != NULL && ev->problem != rules_problem_not_final)
 		out->kind = RULES_ALERT_DATA_QUALITY;
 }

@@ -106,9 +106,11 @@ struct rules_eval {
 	bool excluded_code;    /* a do-not-map code (e.g. neutrophils %) */
 	bool range_unparsed;   /* OBX-7 present but not one of its forms */
 	bool grade_is_minimum; /* a higher grade cannot be ruled out */
-	bool hold;	       /* crosses an imatinib stop threshold */
-	bool final;	       /* F or C (or U promoted): may alert */
+	bool hold;	  /* certainly crosses an imatinib stop threshold */
+	bool final;	  /* F or C (or U promoted): may alert */
 	uint8_t conflict; /* code_conflict: 1 << a per analyte OBX-3 names */
+	/* The highest grade the value may reach: grade unless a minimum. */
+	int8_t grade_max;
 };
 
 /* Problem codes (compare by pointer or strcmp). */
@@ -203,6 +205,8 @@ enum rules_alert_kind {
 	RULES_ALERT_ESCALATE, /* higher grade than the open one it replaces */
 	RULES_ALERT_DATA_QUALITY, /* a protocol analyte we cannot evaluate */
 	RULES_ALERT_RECOVERED, /* final, below the alert grade: ends an episode */
+	RULES_ALERT_POSSIBLE, /* a minimum below the alert grade that may
+				 reach it: a warning opens an episode */
 };
 
 /* An open toxicity alert of one patient. */
@@ -224,7 +228,9 @@ struct rules_alert_decision {
 /*
  * Decide what a treatment-phase result adds to the patient's open alerts
  * (open or acknowledged; one episode per analyte): nothing, a new toxicity
- * alert (final, grade >= the alert grade, none open for its analyte), an
+ * alert (final, grade >= the alert grade, none open for its analyte), a
+ * possible one (a minimum grade below the alert grade whose grade_max
+ * reaches it, none open for its analyte: opened at the minimum grade), an
  * escalation of the highest open one below, the end of the episode (final,
  * grade known to be below the alert grade, observed (observed_at, -1 when
  * unknown) no earlier than the result the highest open alert of its analyte

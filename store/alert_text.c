@@ -17,6 +17,9 @@ alert_text_severity(enum rules_alert_kind k, int grade)
 		return "warning";
 	if (k == RULES_ALERT_RECOVERED)
 		return "info";
+	/* A grade the value may reach is not a grade it has. */
+	if (k == RULES_ALERT_POSSIBLE)
+		return "warning";
 	return grade >= 3 ? "critical" : "warning";
 }
 
@@ -127,8 +130,17 @@ alert_text_toxicity(struct buf *summary, struct buf *details,
     const struct alert_who *who)
 {
 	describe_value(summary, ev, x);
-	buf_printf(summary, ": CTCAE grade %d (%s)", ev->grade,
-	    ev->term ? ev->term : "");
+	buf_printf(summary, ": CTCAE grade %d", ev->grade);
+	/* A comparator left the grade open: the grades it may reach too. */
+	if (ev->grade_is_minimum && ev->grade_max > ev->grade + 1)
+		buf_printf(summary, " or worse; grade %d-%d not excluded",
+		    ev->grade + 1, ev->grade_max);
+	else if (ev->grade_is_minimum && ev->grade_max > ev->grade)
+		buf_printf(summary, " or worse; grade %d not excluded",
+		    ev->grade_max);
+	else if (ev->grade_is_minimum)
+		buf_adds(summary, " or worse");
+	buf_printf(summary, " (%s)", ev->term ? ev->term : "");
 	if (from_grade >= 0)
 		buf_printf(summary, ", up from grade %d", from_grade);
 	buf_printf(summary, " - patient %s, %s", who->pid, who->protocol);
@@ -144,6 +156,10 @@ alert_text_toxicity(struct buf *summary, struct buf *details,
 	json_num_rounded(details, ev->uln);
 	buf_adds(details, ",\"range_source\":");
 	json_strz(details, rules_range_source_name(ev->range_source));
+	if (ev->grade_is_minimum)
+		buf_printf(details,
+		    ",\"grade_is_minimum\":true,\"grade_max\":%d",
+		    ev->grade_max);
 	buf_addc(details, '}');
 }
 
@@ -153,7 +169,17 @@ alert_text_recovery(struct buf *summary, struct buf *details,
     int64_t resolves, const struct alert_who *who)
 {
 	describe_value(summary, ev, x);
-	buf_printf(summary, ": recovered from CTCAE grade %d", from_grade);
+	/*
+	 * An episode at or below the grade now is one that a comparator left
+	 * open (`<75` platelets): nothing recovered, the worse grades are
+	 * ruled out.
+	 */
+	if (from_grade <= ev->grade)
+		buf_printf(summary, ": CTCAE grade %d or worse ruled out",
+		    ev->grade + 1);
+	else
+		buf_printf(summary, ": recovered from CTCAE grade %d",
+		    from_grade);
 	if (ev->term != NULL)
 		buf_printf(summary, " (%s)", ev->term);
 	buf_printf(summary,

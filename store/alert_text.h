@@ -19,8 +19,8 @@ struct alert_who {
 };
 
 /*
- * "critical" (grade 3 and above) or "warning"; data quality: "warning";
- * recovered: "info".
+ * "critical" (grade 3 and above) or "warning"; data quality and a grade
+ * the value may reach (RULES_ALERT_POSSIBLE): "warning"; recovered: "info".
  */
 const char *alert_text_severity(enum rules_alert_kind k, int grade);
 
@@ -32,14 +32,20 @@ void alert_text_data_quality(struct buf *summary, struct buf *details,
     const struct rules_eval *ev, const struct oru_obs *x,
     const struct alert_who *who);
 
-/* A toxicity alert; from_grade >= 0 when it escalates an open one. */
+/*
+ * A toxicity alert; from_grade >= 0 when it escalates an open one. A grade
+ * that is a minimum says so: "CTCAE grade 2 or worse; grade 3-4 not
+ * excluded", and its details carry grade_is_minimum and grade_max.
+ */
 void alert_text_toxicity(struct buf *summary, struct buf *details,
     const struct rules_eval *ev, const struct oru_obs *x, int from_grade,
     const struct alert_who *who);
 
 /*
  * The end of a toxicity episode: the value is back below the alert grade
- * (from_grade: the resolved alert's; resolves: its id).
+ * (from_grade: the resolved alert's; resolves: its id). When from_grade is
+ * not above the grade now, the episode was a grade left open by a
+ * comparator: the line says that the worse grades are ruled out.
  */
 void alert_text_recovery(struct buf *summary, struct buf *details,
     const struct rules_eval *ev, const struct oru_obs *x, int from_grade,

@@ -6,7 +6,7 @@
  *   int32 dimension size, int32 lower bound (1),
  *   then per element int32 length (-1 for NULL) and its bytes in the
  *   element type's binary form (int8/int4: two's complement, float8:
- *   IEEE 754, text/bytea: the bytes).
+ *   IEEE 754, bool: one byte 0 or 1, text/bytea: the bytes).
  * An array without elements is sent as ndim 0 (12 bytes).
  */
 #include "pgarr.h"
@@ -91,6 +91,13 @@ pgarr_bytes(struct pgarr *a, const void *p, size_t len)
 	if (len > 0)
 		memcpy(d, p, len);
 	pgarr_commit(a, len);
+}
+
+void
+pgarr_bool(struct pgarr *a, bool v)
+{
+	*pgarr_reserve(a, 1) = v ? 1 : 0;
+	pgarr_commit(a, 1);
 }
 
 void

@@ -9,12 +9,14 @@
 #ifndef LABWATCH_PGARR_H
 #define LABWATCH_PGARR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "lib/buf.h"
 
 /* Element type OIDs (PostgreSQL's pg_type.dat; stable since 7.x). */
+#define PGARR_BOOL 16
 #define PGARR_BYTEA 17
 #define PGARR_INT8 20
 #define PGARR_INT4 23
@@ -43,6 +45,7 @@ void pgarr_bytes(struct pgarr *a, const void *p, size_t len);
  */
 char *pgarr_reserve(struct pgarr *a, size_t max);
 void pgarr_commit(struct pgarr *a, size_t len);
+void pgarr_bool(struct pgarr *a, bool v);
 void pgarr_int8(struct pgarr *a, int64_t v);
 void pgarr_int4(struct pgarr *a, int32_t v);
 /* NULL when v is not finite (NaN means "no value" in librules). */

@@ -124,6 +124,7 @@ static const struct column obs_columns[ROWS_OBS_COLS] = {
 	{ "problem", PGARR_TEXT, "text", NULL },
 	{ "supersedes", PGARR_INT8, "bigint", NULL },
 	{ "patient_sex", PGARR_TEXT, "text", NULL },
+	{ "grade_is_minimum", PGARR_BOOL, "boolean", NULL },
 };
 
 /* How a batch INSERT reads row i from its array parameters. */
@@ -497,6 +498,8 @@ rows_add_observation(struct rows *r, const struct rows_obs *o)
 	else
 		pgarr_null(&c[28]);
 	col_opt(&c[29], &in->sex, in->sex != '\0' ? 1 : 0);
+	/* `<75` platelets: grade 2 is what it reaches, not what it is. */
+	pgarr_bool(&c[30], mapped && ev->grade >= 0 && ev->grade_is_minimum);
 	r->nobs++;
 }
 

@@ -17,7 +17,7 @@
 #include "store/pgpipe.h"
 
 #define ROWS_MSG_COLS 16
-#define ROWS_OBS_COLS 30
+#define ROWS_OBS_COLS 31
 /*
  * Observation rows per INSERT at most. Each statement reads row i as
  * ($k::t[])[i], which walks the array from its start (its elements vary

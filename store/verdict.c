@@ -124,6 +124,11 @@ toxicity_alert(struct ingest *g, struct side *d, struct ingest_work *w,
 		    alert_text_severity(dec.kind, -1), ev->analyte, -1, obs_id,
 		    &g->tmp, &g->tmp2);
 	}
+	/*
+	 * TOXICITY, ESCALATE, or POSSIBLE: a warning that the grade may
+	 * reach the alert grade, open at the minimum grade, so that an exact
+	 * grade above it escalates and a result below the alert grade ends it.
+	 */
 	alert_text_toxicity(&g->tmp, &g->tmp2, ev, x,
 	    dec.kind == RULES_ALERT_ESCALATE ? p->open[dec.replaces].grade : -1,
 	    &who);

@@ -59,6 +59,43 @@ check "neutrophils % not mapped" json_assert "$TMP/treat.json" \
 check "ALT 210 with ULN 40: 5.25 x ULN, grade 3, hold" json_assert "$TMP/treat.json" \
 	'[(o["grade"], o["x_uln"], o["hold"]) for o in O if o["analyte"] == "alt"] == [(3, 5.25, True)]'
 
+# 3b. Comparators that leave the grade open (CLINICAL.md, issue 11 item 5):
+#     graded at the grade the value is known to reach, and said so
+#     (grade_is_minimum); an exact value or a closed interval is not a
+#     minimum; toward normal across two grades stays indeterminate. The
+#     stop (platelets < 50) only when certain. Eligibility passes or fails
+#     only when every value the result may stand for agrees.
+oru T3 D3 20261120073000+0800 "777-3|ST|<75|10*9/L|150-400" "1920-8|ST|>150|U/L|10-40" \
+	"718-7|ST|<90|g/L|120-160" "2160-0|ST|>200|umol/L|60-100" >"$TMP/open.hl7"
+oru T4 D4 20261120073000+0800 "777-3|ST|<25|10*9/L|150-400" "1920-8|ST|>800|U/L|10-40" \
+	"751-8|ST|>=1.5|10*9/L|2.0-7.5" "1742-6|NM|210|U/L|10-40" >>"$TMP/open.hl7"
+chk --phase treatment "$TMP/open.hl7" >"$TMP/open.json"
+check "every line says grade_is_minimum" json_assert "$TMP/open.json" \
+	'len(O) == 8 and all(isinstance(o.get("grade_is_minimum"), bool) for o in O)'
+check "platelets <75: grade 2, a minimum, no stop" json_assert "$TMP/open.json" \
+	'[(o["grade"], o["grade_is_minimum"], o["hold"]) for o in O if o["patient_id"] == "T3" and o["analyte"] == "plt"] == [(2, True, False)]'
+check "AST >150 (ULN 40), Hb <90 g/L, creatinine >200 (ULN 100): grade 2 minimums" json_assert "$TMP/open.json" \
+	'[(o["analyte"], o["grade"], o["grade_is_minimum"]) for o in O if o["patient_id"] == "T3" and o["analyte"] != "plt"] == [("ast", 2, True), ("hgb", 2, True), ("crea", 2, True)]'
+check "platelets <25, AST >800 (20 x ULN): grade 4, not a minimum" json_assert "$TMP/open.json" \
+	'[(o["analyte"], o["grade"], o["grade_is_minimum"], o["hold"]) for o in O if o["patient_id"] == "T4" and o["analyte"] in ("plt", "ast")] == [("plt", 4, False, True), ("ast", 4, False, True)]'
+check "ANC >=1.5 with LLN 2.0: indeterminate, no grade, not a minimum" json_assert "$TMP/open.json" \
+	'[(o["grade"], o["grade_is_minimum"], o["problem"]) for o in O if o["analyte"] == "anc"] == [(None, False, "indeterminate")]'
+check "an exact value is not a minimum" json_assert "$TMP/open.json" \
+	'[(o["grade"], o["grade_is_minimum"]) for o in O if o["analyte"] == "alt"] == [(3, False)]'
+# shellcheck disable=SC2046
+{
+	oru P5 C5 20261118080000+0800 $(normal7 | cut -d' ' -f1-5) "777-3|ST|<75|10*9/L|150-400" $(normal7 | cut -d' ' -f7)
+	oru P6 C6 20261118080000+0800 $(normal7 | cut -d' ' -f1-5) "777-3|ST|>=75|10*9/L|150-400" $(normal7 | cut -d' ' -f7)
+	oru P7 C7 20261118080000+0800 $(normal7 | cut -d' ' -f1-5) "777-3|ST|<100|10*9/L|150-400" $(normal7 | cut -d' ' -f7)
+} >"$TMP/open_screen.hl7"
+chk --at 2026-11-20T00:00:00Z "$TMP/open_screen.hl7" >"$TMP/open_screen.json"
+check "screening: platelets <75 fails PLT < 75 (every value below 75)" json_assert "$TMP/open_screen.json" \
+	'P["P5"]["eligibility"] == "ineligible" and [c["verdict"] for c in P["P5"]["criteria"] if c["analyte"] == "plt"] == ["fail"]'
+check "screening: platelets >=75 passes (ungradable, yet every value passes)" json_assert "$TMP/open_screen.json" \
+	'P["P6"]["eligibility"] == "eligible"'
+check "screening: platelets <100 spans 75: no verdict, incomplete" json_assert "$TMP/open_screen.json" \
+	'P["P7"]["eligibility"] == "incomplete" and [c["verdict"] for c in P["P7"]["criteria"] if c["analyte"] == "plt"] == ["no_result"]'
+
 # 4. A baseline changes the grade: ALT 160 is 4 x ULN (grade 2) with a
 #    normal baseline, 1.6 x an abnormal baseline of 100 (grade 1).
 oru T2 D2 20261120073000+0800 "1742-6|NM|160|U/L|10-40" >"$TMP/alt.hl7"

@@ -236,6 +236,60 @@ check "... still incomplete when the history is re-read from the rows" test "$(e
 check "... the criteria rest on the conflict: ALT and AST no_result" \
 	test "$(q "select string_agg(c->>'analyte', ',' order by c->>'analyte') from labwatch.eligibility e join labwatch.patients p on p.id = e.patient, jsonb_array_elements(e.criteria) c where p.patient_id = 'S213' and e.id = (select max(e2.id) from labwatch.eligibility e2 where e2.patient = p.id) and c->>'verdict' is distinct from 'pass'")" = "alt,ast"
 
+# 5e. Comparators that leave the grade open (CLINICAL.md, issue 11 item 5).
+#     Platelets <75 x 10^9/L is grade 2 at least, grades 3-4 not excluded:
+#     the row says grade_is_minimum, and a 'warning' toxicity alert at grade
+#     2 opens an episode (there was no alert at all). A second <75 adds
+#     nothing; an exact 40 (grade 3) escalates it (critical); 200 ends the
+#     episode with a recovery line. Each step is its own feed: the open
+#     alerts are re-read from the rows. T301: AST >150 with ULN 40 (grade 2
+#     at least) warns the same; platelets <40 (grade 3 at least) is an
+#     ordinary critical alert whose line says "or worse". M302: <75 then an
+#     exact 60 (grade 2) ends the episode: grades 3-4 are ruled out.
+q "insert into labwatch.patients (patient_id) values ('M300'), ('M301'), ('M302')"
+q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'neoadjuvant', '2026-11-01' from labwatch.patients where patient_id in ('M300', 'M301', 'M302')"
+oru M300 K1 20261120073000+0800 "777-3|ST|<75|10*9/L|150-400" >"$TMP/min1.hl7"
+oru M300 K2 20261121073000+0800 "777-3|ST|<75|10*9/L|150-400" >"$TMP/min2.hl7"
+oru M300 K3 20261122073000+0800 "777-3|NM|40|10*9/L|150-400" >"$TMP/min3.hl7"
+oru M300 K4 20261123073000+0800 "777-3|NM|200|10*9/L|150-400" >"$TMP/min4.hl7"
+tox_m() { q "select a.kind || ':' || a.analyte || ':' || a.grade || ':' || a.severity || ':' || a.state from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = '$1' and a.kind in ('toxicity', 'recovery') order by a.id" | tr '\n' ' '; }
+feed "$TMP/min1.hl7" >/dev/null 2>&1
+check "M300: platelets <75: the row is grade 2, grade_is_minimum" \
+	test "$(q "select o.grade || ':' || o.grade_is_minimum from labwatch.observations o join labwatch.patients p on p.id = o.patient where p.patient_id = 'M300'")" = "2:true"
+check "M300: ... a warning toxicity alert at grade 2" test "$(tox_m M300)" = "toxicity:plt:2:warning:open "
+check "M300: ... whose line says grade 3-4 are not excluded" \
+	test "$(q "select count(*) from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = 'M300' and a.summary = 'Platelets <75 10^9/L (LLN 150): CTCAE grade 2 or worse; grade 3-4 not excluded (Platelet count decreased) - patient M300, NCT04933669' and (a.details->>'grade_is_minimum')::boolean and a.details->>'grade_max' = '4'")" -eq 1
+feed "$TMP/min2.hl7" >/dev/null 2>&1
+check "M300: a second <75 adds nothing" test "$(tox_m M300)" = "toxicity:plt:2:warning:open "
+feed "$TMP/min3.hl7" >/dev/null 2>&1
+check "M300: platelets 40 (exact grade 3) escalates: critical, superseding the warning" \
+	test "$(tox_m M300)" = "toxicity:plt:2:warning:resolved toxicity:plt:3:critical:open "
+check "M300: ... the warning superseded by it" \
+	test "$(q "select count(*) from labwatch.alerts a join labwatch.patients p on p.id = a.patient join labwatch.alerts b on b.id = a.superseded_by where p.patient_id = 'M300' and a.grade = 2 and b.grade = 3 and b.summary like '%grade 3 (Platelet count decreased), up from grade 2%'")" -eq 1
+check "M300: ... an exact 40 is not a minimum" \
+	test "$(q "select string_agg(o.grade || ':' || o.grade_is_minimum, ' ' order by o.id) from labwatch.observations o join labwatch.patients p on p.id = o.patient where p.patient_id = 'M300'")" = "2:true 2:true 3:false"
+feed "$TMP/min4.hl7" >/dev/null 2>&1
+check "M300: platelets 200 ends the episode with a recovery line" \
+	test "$(tox_m M300)" = "toxicity:plt:2:warning:resolved toxicity:plt:3:critical:resolved recovery:plt:0:info:open "
+{
+	oru M301 L1 20261120073000+0800 "1920-8|ST|>150|U/L|10-40" "777-3|ST|<40|10*9/L|150-400" \
+		"1742-6|NM|30|U/L|10-40"
+} >"$TMP/min5.hl7"
+feed "$TMP/min5.hl7" >/dev/null 2>&1
+check "M301: AST >150 (ULN 40) warns at grade 2; platelets <40 is critical at grade 3" \
+	test "$(tox_m M301)" = "toxicity:ast:2:warning:open toxicity:plt:3:critical:open "
+check "M301: ... each line says what is not excluded" \
+	test "$(q "select string_agg(a.analyte || ':' || (a.summary like '%CTCAE grade ' || a.grade || ' or worse; grade ' || (a.details->>'grade_max') || ' not excluded%' or a.summary like '%CTCAE grade ' || a.grade || ' or worse; grade ' || (a.grade + 1) || '-4 not excluded%')::text, ' ' order by a.id) from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = 'M301' and a.kind = 'toxicity'")" = "ast:true plt:true"
+oru M302 N1 20261120073000+0800 "777-3|ST|<75|10*9/L|150-400" >"$TMP/min6.hl7"
+oru M302 N2 20261121073000+0800 "777-3|NM|60|10*9/L|150-400" >>"$TMP/min6.hl7"
+feed "$TMP/min6.hl7" >/dev/null 2>&1
+check "M302: platelets <75 then 60 (exact grade 2): the episode ends, grades 3-4 ruled out" \
+	test "$(tox_m M302)" = "toxicity:plt:2:warning:resolved recovery:plt:2:info:open "
+check "M302: ... and the line says so, not 'recovered from grade 2'" \
+	test "$(q "select count(*) from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = 'M302' and a.kind = 'recovery' and a.summary like 'Platelets 60 10^9/L (LLN 150): CTCAE grade 3 or worse ruled out (Platelet count decreased), now grade 2 - patient M302, NCT04933669; alert % resolved'")" -eq 1
+check "M301: ... the rows: minimums, and an exact ALT that is not" \
+	test "$(q "select string_agg(o.analyte || ':' || o.grade || ':' || o.grade_is_minimum, ' ' order by o.id) from labwatch.observations o join labwatch.patients p on p.id = o.patient where p.patient_id = 'M301'")" = "ast:2:true plt:3:true alt:0:false"
+
 # 5b. More patients than the writer's first cache table holds (a rehash
 #     while queries in flight point at its entries: a use-after-free once).
 "$top_builddir/bench/gen_oru" -n 1500 -s 13 -f raw >"$TMP/g1500.raw" 2>/dev/null

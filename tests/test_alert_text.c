@@ -116,6 +116,104 @@ Test(alert_text, toxicity)
 }
 
 /*
+ * A comparator that leaves the grade open (CLINICAL.md "Comparators that
+ * leave the grade open", issue 11 item 5): the grade it is known to reach
+ * "or worse", and the grades not excluded (CTCAE v5.0: platelets < 75 -
+ * 50 grade 2, < 50 - 25 grade 3, < 25 grade 4; AST > 3 - 5 x ULN grade 2,
+ * > 5 - 20 grade 3, > 20 grade 4; anemia < 100 - 80 g/L grade 2, < 80
+ * grade 3, no numeric grade 4). Below the alert grade it is a warning
+ * (RULES_ALERT_POSSIBLE); at or above it an ordinary critical alert.
+ */
+Test(alert_text, toxicity_grade_open)
+{
+	static const struct {
+		const char *name, *code;
+		double value;
+		const char *cmp, *unit, *range;
+		enum rules_alert_kind kind;
+		const char *summary, *details, *severity;
+	} cases[] = {
+		{ "platelets <75: grade 2 or worse, 3-4 not excluded", "777-3",
+		    75, "<", "10*9/L", "150-400", RULES_ALERT_POSSIBLE,
+		    "Platelets <75 10^9/L (LLN 150): CTCAE grade 2 or worse; "
+		    "grade 3-4 not excluded (Platelet count decreased) - "
+		    "patient P1, NCT04933669",
+		    "{\"grade\":2,\"x_uln\":0.1875,\"value\":75,"
+		    "\"unit\":\"10^9/L\",\"uln\":400,\"range_source\":"
+		    "\"obx7\",\"grade_is_minimum\":true,\"grade_max\":4}",
+		    "warning" },
+		{ "AST >150 with ULN 40: grade 2 or worse", "1920-8", 150, ">",
+		    "U/L", "10-40", RULES_ALERT_POSSIBLE,
+		    "AST >150 U/L = 3.75 x ULN (40): CTCAE grade 2 or worse; "
+		    "grade 3-4 not excluded (Aspartate aminotransferase "
+		    "increased) - patient P1, NCT04933669",
+		    "{\"grade\":2,\"x_uln\":3.75,\"value\":150,\"unit\":"
+		    "\"U/L\",\"uln\":40,\"range_source\":\"obx7\","
+		    "\"grade_is_minimum\":true,\"grade_max\":4}",
+		    "warning" },
+		{ "Hb <90 g/L: grade 3 is the only one above", "718-7", 90, "<",
+		    "g/L", "120-160", RULES_ALERT_POSSIBLE,
+		    "Hb <90 g/L (LLN 120): CTCAE grade 2 or worse; grade 3 not "
+		    "excluded (Anemia) - patient P1, NCT04933669",
+		    NULL, "warning" },
+		{ "platelets <50: at the alert grade, critical, and the stop",
+		    "777-3", 50, "<", "10*9/L", "150-400", RULES_ALERT_TOXICITY,
+		    "Platelets <50 10^9/L (LLN 150): CTCAE grade 3 or worse; "
+		    "grade 4 not excluded (Platelet count decreased) - patient "
+		    "P1, NCT04933669 - crosses the imatinib stop threshold",
+		    NULL, "critical" },
+		{ "platelets <25: grade 4 exactly, nothing open", "777-3", 25,
+		    "<", "10*9/L", "150-400", RULES_ALERT_TOXICITY,
+		    "Platelets <25 10^9/L (LLN 150): CTCAE grade 4 (Platelet "
+		    "count decreased) - patient P1, NCT04933669 - crosses the "
+		    "imatinib stop threshold",
+		    NULL, "critical" },
+		{ "AST >800 with ULN 40: grade 4 exactly", "1920-8", 800, ">",
+		    "U/L", "10-40", RULES_ALERT_TOXICITY,
+		    "AST >800 U/L = 20 x ULN (40): CTCAE grade 4 (Aspartate "
+		    "aminotransferase increased) - patient P1, NCT04933669 - "
+		    "crosses the imatinib stop threshold",
+		    "{\"grade\":4,\"x_uln\":20,\"value\":800,\"unit\":"
+		    "\"U/L\",\"uln\":40,\"range_source\":\"obx7\"}",
+		    "critical" },
+	};
+	struct buf s, d;
+	struct rules_eval ev;
+	size_t i;
+
+	buf_init(&s);
+	buf_init(&d);
+	for (i = 0; i < N(cases); i++) {
+		grade(cases[i].code, cases[i].value, cases[i].cmp,
+		    cases[i].unit, cases[i].range, &ev);
+		buf_reset(&s);
+		buf_reset(&d);
+		alert_text_toxicity(&s, &d, &ev, NULL, -1, &who);
+		cr_expect_str_eq(alert_text_severity(cases[i].kind, ev.grade),
+		    cases[i].severity, "%s", cases[i].name);
+		cr_expect_str_eq(s.p, cases[i].summary, "%s: %s", cases[i].name,
+		    s.p);
+		if (cases[i].details != NULL)
+			cr_expect_str_eq(d.p, cases[i].details, "%s: %s",
+			    cases[i].name, d.p);
+		cr_expect_null(strchr(s.p, '\n'), "%s: one line",
+		    cases[i].name);
+	}
+	/* The possible one escalated by an exact grade 3. */
+	grade("777-3", 40, "", "10*9/L", "150-400", &ev);
+	buf_reset(&s);
+	buf_reset(&d);
+	alert_text_toxicity(&s, &d, &ev, NULL, 2, &who);
+	cr_expect_str_eq(s.p,
+	    "Platelets 40 10^9/L (LLN 150): CTCAE grade 3 (Platelet count "
+	    "decreased), up from grade 2 - patient P1, NCT04933669 - crosses "
+	    "the imatinib stop threshold");
+	cr_expect_null(strstr(d.p, "grade_is_minimum"), "%s", d.p);
+	buf_free(&s);
+	buf_free(&d);
+}
+
+/*
  * The end of an episode (issue 11 item 4): one line that the value is back
  * below the alert grade, which alert it resolves, severity info.
  */
@@ -150,6 +248,13 @@ Test(alert_text, recovery)
 		    "P1, NCT04933669; alert 19 resolved",
 		    "{\"grade\":0,\"from_grade\":3,\"resolves\":19,"
 		    "\"value\":90,\"unit\":\"\u00b5mol/L\"}" },
+		{ "platelets 60 after <75 (grade 2 or worse): 3-4 ruled out",
+		    "777-3", 60, "10*9/L", "150-400", 2, 20,
+		    "Platelets 60 10^9/L (LLN 150): CTCAE grade 3 or worse "
+		    "ruled out (Platelet count decreased), now grade 2 - patient "
+		    "P1, NCT04933669; alert 20 resolved",
+		    "{\"grade\":2,\"from_grade\":2,\"resolves\":20,"
+		    "\"value\":60,\"unit\":\"10^9/L\"}" },
 	};
 	struct buf s, d;
 	struct rules_eval ev;

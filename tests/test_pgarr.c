@@ -43,6 +43,20 @@ Test(pgarr, int8_elements_big_endian)
 	pgarr_free(&a);
 }
 
+/* boolsend: one byte, 1 for true (observations.grade_is_minimum). */
+Test(pgarr, bool_one_byte)
+{
+	struct pgarr a;
+	static const unsigned char want[] = { HDR(0, PGARR_BOOL, 2), 0, 0, 0, 1,
+		1, 0, 0, 0, 1, 0 };
+
+	pgarr_init(&a, PGARR_BOOL);
+	pgarr_bool(&a, true);
+	pgarr_bool(&a, false);
+	expect(&a, want, sizeof(want));
+	pgarr_free(&a);
+}
+
 Test(pgarr, null_sets_the_flag)
 {
 	struct pgarr a;

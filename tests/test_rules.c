@@ -888,6 +888,10 @@ run_grade_cases(const struct grade_case *cases, size_t n, const char *what)
 		    ev.grade, c->grade);
 		cr_expect_eq(ev.grade_is_minimum, c->minimum,
 		    "%s case %zu: minimum", what, i);
+		/* A grade that is not a minimum is the highest it may be. */
+		if (!c->minimum)
+			cr_expect_eq(ev.grade_max, ev.grade,
+			    "%s case %zu: grade_max %d", what, i, ev.grade_max);
 	}
 }
 
@@ -981,6 +985,106 @@ Test(rules, abnormal_baseline_with_own_uln)
 	rules_eval(R, &in, base, &ev);
 	cr_expect_eq(ev.grade, 1); /* abnormal row: 130 <= 3 x 60 */
 	cr_expect_str_eq(ev.term, "Aspartate aminotransferase increased");
+}
+
+/*
+ * Comparators that leave the grade open (CLINICAL.md, issue 11 item 5):
+ * graded at the grade the value is known to reach, grade_max the highest
+ * grade not ruled out (CTCAE v5.0: platelets < LLN - 75 - 50 - 25, AST
+ * > ULN - 3 - 5 - 20 x ULN, anemia < LLN - 100 - 80 g/L, neutrophils
+ * < LLN - 1.5 - 1.0 - 0.5, bilirubin > ULN - 1.5 - 3 - 10 x ULN,
+ * creatinine > ULN - 1.5 - 3 - 6 x ULN). The exclusion criterion (PLT < 75,
+ * AST > 2.5 x ULN, Hb < 90 g/L, ANC < 1.5, bilirubin > 1.5 x ULN,
+ * creatinine > ULN) passes or fails only when every value the result may
+ * stand for gives the same verdict; the label's stop (PLT < 50, ANC < 1.0,
+ * AST/ALT > 5 x IULN, bilirubin > 3 x IULN) holds only when it certainly
+ * does.
+ */
+struct open_case {
+	const char *code, *cmp;
+	double v;
+	const char *unit, *range;
+	int grade;
+	bool minimum;
+	int grade_max;
+	enum rules_verdict verdict;
+	bool hold;
+};
+
+#define V_PASS RULES_VERDICT_PASS
+#define V_FAIL RULES_VERDICT_FAIL
+#define V_NONE RULES_VERDICT_NONE
+
+static const struct open_case open_cases[] = {
+	/* platelets, LLN 150 */
+	{ "777-3", "<", 75, "10^9/L", "150-400", 2, true, 4, V_FAIL, false },
+	{ "777-3", "<", 50, "10^9/L", "150-400", 3, true, 4, V_FAIL, true },
+	{ "777-3", "<", 40, "10^9/L", "150-400", 3, true, 4, V_FAIL, true },
+	{ "777-3", "<=", 25, "10^9/L", "150-400", 3, true, 4, V_FAIL, true },
+	{ "777-3", "<", 25, "10^9/L", "150-400", 4, false, 4, V_FAIL, true },
+	{ "777-3", "<=", 75, "10^9/L", "150-400", 1, true, 4, V_NONE, false },
+	{ "777-3", "<", 100, "10^9/L", "150-400", 1, true, 4, V_NONE, false },
+	{ "777-3", ">", 200, "10^9/L", "150-400", 0, false, 0, V_PASS, false },
+	/* toward normal, spanning grades 0-1: ungradable, yet every value passes */
+	{ "777-3", ">=", 75, "10^9/L", "150-400", -1, false, -1, V_PASS,
+	    false },
+	{ "777-3", ">", 60, "10^9/L", "150-400", -1, false, -1, V_NONE, false },
+	/* AST, ULN 40: criterion 100, stop 200 */
+	{ "1920-8", ">", 150, "U/L", "10-40", 2, true, 4, V_FAIL, false },
+	{ "1920-8", ">", 80, "U/L", "10-40", 1, true, 4, V_NONE, false },
+	{ "1920-8", ">", 100, "U/L", "10-40", 1, true, 4, V_FAIL, false },
+	{ "1920-8", ">=", 100, "U/L", "10-40", 1, true, 4, V_NONE, false },
+	{ "1920-8", ">", 200, "U/L", "10-40", 3, true, 4, V_FAIL, true },
+	{ "1920-8", ">", 800, "U/L", "10-40", 4, false, 4, V_FAIL, true },
+	{ "1742-6", ">", 150, "U/L", "10-40", 2, true, 4, V_FAIL, false },
+	/* hemoglobin g/L, LLN 120: no numeric grade 4 */
+	{ "718-7", "<", 90, "g/L", "120-160", 2, true, 3, V_FAIL, false },
+	{ "718-7", "<", 95, "g/L", "120-160", 2, true, 3, V_NONE, false },
+	{ "718-7", "<", 80, "g/L", "120-160", 3, false, 3, V_FAIL, false },
+	/* neutrophils, LLN 2.0: criterion 1.5, stop 1.0 */
+	{ "751-8", ">=", 1.5, "10^9/L", "2.0-7.5", -1, false, -1, V_PASS,
+	    false },
+	{ "751-8", "<", 1.2, "10^9/L", "2.0-7.5", 2, true, 4, V_FAIL, false },
+	{ "751-8", "<", 1.0, "10^9/L", "2.0-7.5", 3, true, 4, V_FAIL, true },
+	{ "751-8", "<", 1.7, "10^9/L", "2.0-7.5", 1, true, 4, V_NONE, false },
+	/* bilirubin, ULN 20: criterion 30, stop 60 */
+	{ "1975-2", ">", 25, "umol/L", "0-20", 1, true, 4, V_NONE, false },
+	{ "1975-2", ">", 70, "umol/L", "0-20", 3, true, 4, V_FAIL, true },
+	{ "1975-2", ">", 200, "umol/L", "0-20", 4, false, 4, V_FAIL, true },
+	/* creatinine, ULN 100: criterion 100 */
+	{ "2160-0", ">", 200, "umol/L", "60-100", 2, true, 4, V_FAIL, false },
+	{ "2160-0", ">", 400, "umol/L", "60-100", 3, true, 4, V_FAIL, false },
+	{ "2160-0", ">", 700, "umol/L", "60-100", 4, false, 4, V_FAIL, false },
+	{ "2160-0", ">", 90, "umol/L", "60-100", -1, false, -1, V_NONE, false },
+};
+
+Test(rules, comparators_leave_the_grade_open)
+{
+	size_t i;
+
+	for (i = 0; i < N(open_cases); i++) {
+		const struct open_case *c = &open_cases[i];
+		struct rules_result in = mk(c->code, c->cmp, c->v, c->unit,
+		    c->range, 'F');
+		struct rules_eval ev;
+
+		rules_eval(R, &in, NULL, &ev);
+		cr_expect_eq(ev.grade, c->grade, "case %zu: %s %s%g: grade %d",
+		    i, c->code, c->cmp, c->v, ev.grade);
+		cr_expect_eq(ev.grade_is_minimum, c->minimum,
+		    "case %zu: %s %s%g: minimum", i, c->code, c->cmp, c->v);
+		cr_expect_eq(ev.grade_max, c->grade_max,
+		    "case %zu: %s %s%g: grade_max %d", i, c->code, c->cmp, c->v,
+		    ev.grade_max);
+		cr_expect_eq(ev.eligibility, c->verdict,
+		    "case %zu: %s %s%g: verdict %d", i, c->code, c->cmp, c->v,
+		    ev.eligibility);
+		cr_expect_eq(ev.hold, c->hold, "case %zu: %s %s%g: hold", i,
+		    c->code, c->cmp, c->v);
+		cr_expect_eq(ev.problem == NULL, c->grade >= 0,
+		    "case %zu: %s %s%g: problem %s", i, c->code, c->cmp, c->v,
+		    ev.problem ? ev.problem : "none");
+	}
 }
 
 /* ---- protocol verdicts per result ---- */

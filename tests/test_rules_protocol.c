@@ -870,6 +870,10 @@ struct episode_case {
 #define EP_TOX(a, v, g) EP(a, v, 'F', RULES_ALERT_TOXICITY, g)
 #define EP_REC(a, v, g) EP(a, v, 'F', RULES_ALERT_RECOVERED, g)
 #define EP_NONE(a, v, st) EP(a, v, st, RULES_ALERT_NONE, -1)
+#define EP_CMP(a, cmp, v, want, g) \
+	{ \
+		a, cmp, v, 'F', want, g \
+	}
 
 static const struct episode_case episodes[] = {
 	{ "Hb 75 -> 125 -> 75 g/L: two episodes",
@@ -904,6 +908,54 @@ static const struct episode_case episodes[] = {
 		{ RULES_PLT, "<", 75, 'F', RULES_ALERT_NONE, -1 },
 		EP_REC(RULES_PLT, 60, 2), EP_TOX(RULES_PLT, 40, 3) },
 	    4 },
+	/*
+	 * Comparators that leave the grade open (CLINICAL.md, issue 11 item
+	 * 5): a minimum below the alert grade that may reach it opens an
+	 * episode with a warning at the minimum grade.
+	 */
+	{ "platelets <75 -> <75 -> 40 -> 200: possible, nothing, escalate, "
+	  "recovered",
+	    { EP_CMP(RULES_PLT, "<", 75, RULES_ALERT_POSSIBLE, 2),
+		EP_CMP(RULES_PLT, "<", 75, RULES_ALERT_NONE, -1),
+		EP(RULES_PLT, 40, 'F', RULES_ALERT_ESCALATE, 3),
+		EP_REC(RULES_PLT, 200, 0) },
+	    4 },
+	{ "platelets <75 -> 60 (known grade 2) ends it -> <75 opens another",
+	    { EP_CMP(RULES_PLT, "<", 75, RULES_ALERT_POSSIBLE, 2),
+		EP_REC(RULES_PLT, 60, 2),
+		EP_CMP(RULES_PLT, "<", 75, RULES_ALERT_POSSIBLE, 2) },
+	    3 },
+	{ "platelets <75 -> <50 (grade 3 or worse) escalates -> <25 (grade 4)",
+	    { EP_CMP(RULES_PLT, "<", 75, RULES_ALERT_POSSIBLE, 2),
+		EP_CMP(RULES_PLT, "<", 50, RULES_ALERT_ESCALATE, 3),
+		EP_CMP(RULES_PLT, "<", 25, RULES_ALERT_ESCALATE, 4),
+		EP_CMP(RULES_PLT, "<", 75, RULES_ALERT_NONE, -1) },
+	    4 },
+	{ "platelets <40: a minimum at the alert grade is a toxicity alert",
+	    { EP_CMP(RULES_PLT, "<", 40, RULES_ALERT_TOXICITY, 3),
+		EP_CMP(RULES_PLT, "<", 75, RULES_ALERT_NONE, -1),
+		EP_CMP(RULES_PLT, "<", 40, RULES_ALERT_NONE, -1) },
+	    3 },
+	{ "platelets <100 (grade 1, 2-4 open) -> <75: the higher minimum "
+	  "escalates",
+	    { EP_CMP(RULES_PLT, "<", 100, RULES_ALERT_POSSIBLE, 1),
+		EP_CMP(RULES_PLT, "<", 75, RULES_ALERT_ESCALATE, 2),
+		EP_CMP(RULES_PLT, "<", 100, RULES_ALERT_NONE, -1) },
+	    3 },
+	{ "AST >150 (ULN 40: grade 2, 3-4 open) -> 250 (grade 3)",
+	    { EP_CMP(RULES_AST, ">", 150, RULES_ALERT_POSSIBLE, 2),
+		EP(RULES_AST, 250, 'F', RULES_ALERT_ESCALATE, 3) },
+	    2 },
+	{ "Hb <90 g/L (grade 2, 3 open) -> 110 ends it",
+	    { EP_CMP(RULES_HGB, "<", 90, RULES_ALERT_POSSIBLE, 2),
+		EP_REC(RULES_HGB, 110, 1) },
+	    2 },
+	{ "creatinine >200 umol/L (ULN 100: grade 2, 3-4 open)",
+	    { EP_CMP(RULES_CREA, ">", 200, RULES_ALERT_POSSIBLE, 2) }, 1 },
+	{ "platelets <75 preliminary: no alert; ANC >=1.5: indeterminate",
+	    { { RULES_PLT, "<", 75, 'P', RULES_ALERT_NONE, -1 },
+		EP_CMP(RULES_ANC, ">=", 1.5, RULES_ALERT_DATA_QUALITY, -1) },
+	    2 },
 	{ "another analyte's normal result ends nothing",
 	    { EP_TOX(RULES_HGB, 75, 3), EP_NONE(RULES_PLT, 200, 'F'),
 		EP_NONE(RULES_HGB, 76, 'F'), EP_REC(RULES_HGB, 80, 2) },
@@ -947,8 +999,10 @@ Test(protocol, alert_episodes)
 				cr_expect_eq(open[d.replaces].analyte, s->a);
 				open[d.replaces] = open[--nopen];
 			}
+			/* The writer opens a possible one at its minimum. */
 			if (d.kind == RULES_ALERT_TOXICITY ||
-			    d.kind == RULES_ALERT_ESCALATE) {
+			    d.kind == RULES_ALERT_ESCALATE ||
+			    d.kind == RULES_ALERT_POSSIBLE) {
 				cr_assert_lt(nopen, N(open));
 				open[nopen].analyte = d.analyte;
 				open[nopen].grade = d.grade;
@@ -1219,6 +1273,42 @@ Test(protocol, myelosuppression_restart_needs_anc_and_plt)
 	cr_assert_eq(n, 1);
 	cr_expect_eq(ev[0].kind, RULES_HOLD_RESUME);
 	cr_expect(!st[1].held);
+	rules_history_free(h);
+}
+
+/*
+ * An open comparator stops or restarts only when certain (issue 11 item
+ * 5): platelets <75 may be 60 (no stop: the label's < 50 is not certain),
+ * <50 and <40 are certainly below 50; >70 may be 72 (not back: >= 75 is
+ * not certain), >=75 is.
+ */
+Test(protocol, open_comparator_stops_and_restarts_only_when_certain)
+{
+	struct rules_history *h = rules_history_new(R, RULES_PHASE_TREATMENT);
+	struct rules_hold_state st[RULES_MAX_HOLD_RULES];
+	struct rules_hold_event ev[4];
+	struct rules_update up;
+	size_t n;
+
+	memset(st, 0, sizeof st);
+	add(h, RULES_ANC, 3.0, 'F', NOW, 1, "o1");
+	up = add_cmp(h, RULES_PLT, "<", 75, 'F', NOW, 2, "o1");
+	cr_expect(!up.entry->ev.hold);
+	cr_expect_eq(rules_hold_step(R, h, NOW, st, ev, N(ev)), 0);
+	up = add_cmp(h, RULES_PLT, "<", 50, 'F', NOW + 1, 3, "o2");
+	cr_expect(up.entry->ev.hold);
+	n = rules_hold_step(R, h, NOW + 1, st, ev, N(ev));
+	cr_assert_eq(n, 1);
+	cr_expect_eq(ev[0].kind, RULES_HOLD_STOP);
+	cr_expect_str_eq(ev[0].rule_name, "myelosuppression");
+	add(h, RULES_ANC, 3.0, 'F', NOW + DAY, 6, "o3");
+	add_cmp(h, RULES_PLT, ">", 70, 'F', NOW + DAY, 4, "o3");
+	cr_expect_eq(rules_hold_step(R, h, NOW + DAY, st, ev, N(ev)), 0);
+	cr_expect(st[1].held);
+	add_cmp(h, RULES_PLT, ">=", 75, 'F', NOW + 2 * DAY, 5, "o4");
+	n = rules_hold_step(R, h, NOW + 2 * DAY, st, ev, N(ev));
+	cr_assert_eq(n, 1);
+	cr_expect_eq(ev[0].kind, RULES_HOLD_RESUME);
 	rules_history_free(h);
 }
 
