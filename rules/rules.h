@@ -215,6 +215,7 @@ struct rules_open_alert {
 	int grade;
 	uint64_t id;	     /* the caller's alert id */
 	int64_t observed_at; /* of the result it rests on, -1 when unknown */
+	bool minimum;	     /* its grade is a minimum (grade_is_minimum) */
 };
 
 struct rules_alert_decision {

@@ -52,7 +52,10 @@ describe_value(struct buf *b, const struct rules_eval *ev,
 	if (low && !isnan(ev->lln))
 		buf_printf(b, " (LLN %.4g)", ev->lln);
 	else if (!low && !isnan(ev->x_uln) && !isnan(ev->uln))
-		buf_printf(b, " = %.3g x ULN (%.4g)", ev->x_uln, ev->uln);
+		/* ">800 U/L > 20 x ULN": a bound, never "= 20 x ULN". */
+		buf_printf(b, " %s %.3g x ULN (%.4g)",
+		    ev->comparator && ev->comparator[0] ? ev->comparator : "=",
+		    ev->x_uln, ev->uln);
 }
 
 /* The analytes a code conflict names: "ALT and AST", or JSON names. */
@@ -126,8 +129,8 @@ alert_text_data_quality(struct buf *summary, struct buf *details,
 
 void
 alert_text_toxicity(struct buf *summary, struct buf *details,
-    const struct rules_eval *ev, const struct oru_obs *x, int from_grade,
-    const struct alert_who *who)
+    const struct rules_eval *ev, const struct oru_obs *x,
+    const struct rules_open_alert *from, const struct alert_who *who)
 {
 	describe_value(summary, ev, x);
 	buf_printf(summary, ": CTCAE grade %d", ev->grade);
@@ -141,8 +144,9 @@ alert_text_toxicity(struct buf *summary, struct buf *details,
 	else if (ev->grade_is_minimum)
 		buf_adds(summary, " or worse");
 	buf_printf(summary, " (%s)", ev->term ? ev->term : "");
-	if (from_grade >= 0)
-		buf_printf(summary, ", up from grade %d", from_grade);
+	if (from != NULL)
+		buf_printf(summary, ", up from grade %d%s", from->grade,
+		    from->minimum ? " or worse" : "");
 	buf_printf(summary, " - patient %s, %s", who->pid, who->protocol);
 	if (ev->hold)
 		buf_adds(summary, " - crosses the imatinib stop threshold");
@@ -165,9 +169,12 @@ alert_text_toxicity(struct buf *summary, struct buf *details,
 
 void
 alert_text_recovery(struct buf *summary, struct buf *details,
-    const struct rules_eval *ev, const struct oru_obs *x, int from_grade,
-    int64_t resolves, const struct alert_who *who)
+    const struct rules_eval *ev, const struct oru_obs *x,
+    const struct rules_open_alert *from, const struct alert_who *who)
 {
+	int from_grade = from->grade;
+	long long resolves = (long long)from->id;
+
 	describe_value(summary, ev, x);
 	/*
 	 * An episode at or below the grade now is one that a comparator left
@@ -178,15 +185,15 @@ alert_text_recovery(struct buf *summary, struct buf *details,
 		buf_printf(summary, ": CTCAE grade %d or worse ruled out",
 		    ev->grade + 1);
 	else
-		buf_printf(summary, ": recovered from CTCAE grade %d",
-		    from_grade);
+		buf_printf(summary, ": recovered from CTCAE grade %d%s",
+		    from_grade, from->minimum ? " or worse" : "");
 	if (ev->term != NULL)
 		buf_printf(summary, " (%s)", ev->term);
 	buf_printf(summary,
 	    ", now grade %d - patient %s, %s; alert %lld resolved", ev->grade,
-	    who->pid, who->protocol, (long long)resolves);
+	    who->pid, who->protocol, resolves);
 	buf_printf(details, "{\"grade\":%d,\"from_grade\":%d,\"resolves\":%lld",
-	    ev->grade, from_grade, (long long)resolves);
+	    ev->grade, from_grade, resolves);
 	buf_adds(details, ",\"value\":");
 	json_num_rounded(details, ev->value);
 	buf_adds(details, ",\"unit\":");

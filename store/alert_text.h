@@ -33,23 +33,25 @@ void alert_text_data_quality(struct buf *summary, struct buf *details,
     const struct alert_who *who);
 
 /*
- * A toxicity alert; from_grade >= 0 when it escalates an open one. A grade
+ * A toxicity alert; from: the open one it escalates, NULL for none. A grade
  * that is a minimum says so: "CTCAE grade 2 or worse; grade 3-4 not
- * excluded", and its details carry grade_is_minimum and grade_max.
+ * excluded", and its details carry grade_is_minimum and grade_max; so does
+ * the grade it escalates from ("up from grade 2 or worse").
  */
 void alert_text_toxicity(struct buf *summary, struct buf *details,
-    const struct rules_eval *ev, const struct oru_obs *x, int from_grade,
-    const struct alert_who *who);
+    const struct rules_eval *ev, const struct oru_obs *x,
+    const struct rules_open_alert *from, const struct alert_who *who);
 
 /*
  * The end of a toxicity episode: the value is back below the alert grade
- * (from_grade: the resolved alert's; resolves: its id). When from_grade is
- * not above the grade now, the episode was a grade left open by a
- * comparator: the line says that the worse grades are ruled out.
+ * (from: the alert it resolves). When from's grade is not above the grade
+ * now, the episode was a grade left open by a comparator: the line says
+ * that the worse grades are ruled out; a grade that was a minimum is
+ * written so ("recovered from CTCAE grade 3 or worse").
  */
 void alert_text_recovery(struct buf *summary, struct buf *details,
-    const struct rules_eval *ev, const struct oru_obs *x, int from_grade,
-    int64_t resolves, const struct alert_who *who);
+    const struct rules_eval *ev, const struct oru_obs *x,
+    const struct rules_open_alert *from, const struct alert_who *who);
 
 /* A change of screening status ("Patient P is INELIGIBLE for ..."). */
 void alert_text_eligibility(struct buf *summary, struct buf *details,

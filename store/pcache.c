@@ -93,7 +93,7 @@ pcache_load_enrollment(struct pcache *p, const struct rules *r,
 
 void
 pcache_add_open(struct pcache *p, enum rules_analyte a, int grade, int64_t id,
-    int64_t obs, int64_t observed_at)
+    int64_t obs, int64_t observed_at, bool minimum)
 {
 	if (p->nopen == p->capopen) {
 		p->capopen = p->capopen ? p->capopen * 2 : 4;
@@ -105,6 +105,7 @@ pcache_add_open(struct pcache *p, enum rules_analyte a, int grade, int64_t id,
 	p->open[p->nopen].grade = grade;
 	p->open[p->nopen].id = (uint64_t)id;
 	p->open[p->nopen].observed_at = observed_at;
+	p->open[p->nopen].minimum = minimum;
 	p->open_obs[p->nopen] = obs;
 	p->nopen++;
 }
@@ -127,7 +128,8 @@ pcache_load_open(struct pcache *p, const PGresult *res)
 		    atoi(PQgetvalue(res, i, 2)),
 		    strtoll(PQgetvalue(res, i, 0), NULL, 10),
 		    strtoll(PQgetvalue(res, i, 3), NULL, 10),
-		    (int64_t)strtod(PQgetvalue(res, i, 4), NULL));
+		    (int64_t)strtod(PQgetvalue(res, i, 4), NULL),
+		    PQgetvalue(res, i, 5)[0] == 't');
 }
 
 void

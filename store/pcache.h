@@ -66,10 +66,11 @@ void pcache_history_end(struct pcache *p);
 void pcache_load_open(struct pcache *p, const PGresult *res);
 /*
  * One more open toxicity alert (id), resting on observation obs, observed
- * at observed_at (epoch seconds, -1 when unknown).
+ * at observed_at (epoch seconds, -1 when unknown); minimum: its grade is
+ * only a minimum (a comparator left it open).
  */
 void pcache_add_open(struct pcache *p, enum rules_analyte a, int grade,
-    int64_t id, int64_t obs, int64_t observed_at);
+    int64_t id, int64_t obs, int64_t observed_at, bool minimum);
 /* The i-th open alert is no longer open (order not kept). */
 void pcache_drop_open(struct pcache *p, size_t i);
 

@@ -226,7 +226,8 @@ static const struct {
 	    " ORDER BY id" },
 	{ "sel_open_alerts",
 	    "SELECT a.id, a.analyte, a.grade, coalesce(a.observation, 0),"
-	    " coalesce(extract(epoch FROM o.observed_at)::float8, -1)"
+	    " coalesce(extract(epoch FROM o.observed_at)::float8, -1),"
+	    " coalesce(o.grade_is_minimum, false)"
 	    " FROM alerts a LEFT JOIN observations o ON o.id = a.observation"
 	    " WHERE a.patient = $1 AND a.protocol = $2 AND a.kind = 'toxicity'"
 	    " AND a.state IN ('open', 'acknowledged') ORDER BY a.id" },

@@ -60,8 +60,7 @@ recovered(struct ingest *g, struct side *d, struct ingest_work *w,
 	struct alert_who who = { p->pid, rules_protocol_name(g->rules) };
 	size_t k;
 
-	alert_text_recovery(&g->tmp, &g->tmp2, ev, x,
-	    p->open[dec->replaces].grade, (int64_t)p->open[dec->replaces].id,
+	alert_text_recovery(&g->tmp, &g->tmp2, ev, x, &p->open[dec->replaces],
 	    &who);
 	if (send_alert(g, d, w, p, id, "recovery",
 		alert_text_severity(dec->kind, ev->grade), ev->analyte,
@@ -130,7 +129,7 @@ toxicity_alert(struct ingest *g, struct side *d, struct ingest_work *w,
 	 * grade above it escalates and a result below the alert grade ends it.
 	 */
 	alert_text_toxicity(&g->tmp, &g->tmp2, ev, x,
-	    dec.kind == RULES_ALERT_ESCALATE ? p->open[dec.replaces].grade : -1,
+	    dec.kind == RULES_ALERT_ESCALATE ? &p->open[dec.replaces] : NULL,
 	    &who);
 	if (send_alert(g, d, w, p, id, "toxicity",
 		alert_text_severity(dec.kind, ev->grade), ev->analyte,
@@ -142,7 +141,8 @@ toxicity_alert(struct ingest *g, struct side *d, struct ingest_work *w,
 			return DB_DOWN;
 		pcache_drop_open(p, dec.replaces);
 	}
-	pcache_add_open(p, ev->analyte, ev->grade, id, obs_id, observed_at);
+	pcache_add_open(p, ev->analyte, ev->grade, id, obs_id, observed_at,
+	    ev->grade_is_minimum);
 	return DB_OK;
 }
 

@@ -86,7 +86,11 @@ Test(alert_text, toxicity)
 		    cases[i].unit, cases[i].range, &ev);
 		buf_reset(&s);
 		buf_reset(&d);
-		alert_text_toxicity(&s, &d, &ev, NULL, cases[i].from_grade,
+		alert_text_toxicity(&s, &d, &ev, NULL,
+		    cases[i].from_grade >= 0 ?
+			&(struct rules_open_alert){
+			    .grade = cases[i].from_grade } :
+			NULL,
 		    &who);
 		cr_assert_str_eq(alert_text_severity(RULES_ALERT_TOXICITY,
 				     ev.grade),
@@ -102,14 +106,14 @@ Test(alert_text, toxicity)
 	grade("751-8", 0.4, "", "10*9/L", "1.8-7.5", &ev);
 	buf_reset(&s);
 	buf_reset(&d);
-	alert_text_toxicity(&s, &d, &ev, NULL, -1, &who);
+	alert_text_toxicity(&s, &d, &ev, NULL, NULL, &who);
 	cr_assert(strstr(s.p, "ANC 0.4 ") == s.p, "%s", s.p);
 	cr_assert(strstr(s.p, "(LLN 1.8): CTCAE grade 4") != NULL, "%s", s.p);
 	cr_assert(strstr(s.p, "x ULN") == NULL, "%s", s.p);
 	grade("751-8", 0.1, "<", "10*9/L", "1.8-7.5", &ev);
 	buf_reset(&s);
 	buf_reset(&d);
-	alert_text_toxicity(&s, &d, &ev, NULL, -1, &who);
+	alert_text_toxicity(&s, &d, &ev, NULL, NULL, &who);
 	cr_assert(strstr(s.p, "ANC <0.1 ") == s.p, "%s", s.p);
 	buf_free(&s);
 	buf_free(&d);
@@ -144,7 +148,7 @@ Test(alert_text, toxicity_grade_open)
 		    "warning" },
 		{ "AST >150 with ULN 40: grade 2 or worse", "1920-8", 150, ">",
 		    "U/L", "10-40", RULES_ALERT_POSSIBLE,
-		    "AST >150 U/L = 3.75 x ULN (40): CTCAE grade 2 or worse; "
+		    "AST >150 U/L > 3.75 x ULN (40): CTCAE grade 2 or worse; "
 		    "grade 3-4 not excluded (Aspartate aminotransferase "
 		    "increased) - patient P1, NCT04933669",
 		    "{\"grade\":2,\"x_uln\":3.75,\"value\":150,\"unit\":"
@@ -170,7 +174,7 @@ Test(alert_text, toxicity_grade_open)
 		    NULL, "critical" },
 		{ "AST >800 with ULN 40: grade 4 exactly", "1920-8", 800, ">",
 		    "U/L", "10-40", RULES_ALERT_TOXICITY,
-		    "AST >800 U/L = 20 x ULN (40): CTCAE grade 4 (Aspartate "
+		    "AST >800 U/L > 20 x ULN (40): CTCAE grade 4 (Aspartate "
 		    "aminotransferase increased) - patient P1, NCT04933669 - "
 		    "crosses the imatinib stop threshold",
 		    "{\"grade\":4,\"x_uln\":20,\"value\":800,\"unit\":"
@@ -188,7 +192,7 @@ Test(alert_text, toxicity_grade_open)
 		    cases[i].unit, cases[i].range, &ev);
 		buf_reset(&s);
 		buf_reset(&d);
-		alert_text_toxicity(&s, &d, &ev, NULL, -1, &who);
+		alert_text_toxicity(&s, &d, &ev, NULL, NULL, &who);
 		cr_expect_str_eq(alert_text_severity(cases[i].kind, ev.grade),
 		    cases[i].severity, "%s", cases[i].name);
 		cr_expect_str_eq(s.p, cases[i].summary, "%s: %s", cases[i].name,
@@ -199,15 +203,20 @@ Test(alert_text, toxicity_grade_open)
 		cr_expect_null(strchr(s.p, '\n'), "%s: one line",
 		    cases[i].name);
 	}
-	/* The possible one escalated by an exact grade 3. */
+	/*
+	 * The possible one escalated by an exact grade 3: "up from grade 2
+	 * or worse", never a plain "up from grade 2" (the <75 may have been
+	 * 20, grade 4: review of issue 11 item 5).
+	 */
 	grade("777-3", 40, "", "10*9/L", "150-400", &ev);
 	buf_reset(&s);
 	buf_reset(&d);
-	alert_text_toxicity(&s, &d, &ev, NULL, 2, &who);
+	alert_text_toxicity(&s, &d, &ev, NULL,
+	    &(struct rules_open_alert){ .grade = 2, .minimum = true }, &who);
 	cr_expect_str_eq(s.p,
 	    "Platelets 40 10^9/L (LLN 150): CTCAE grade 3 (Platelet count "
-	    "decreased), up from grade 2 - patient P1, NCT04933669 - crosses "
-	    "the imatinib stop threshold");
+	    "decreased), up from grade 2 or worse - patient P1, NCT04933669 - "
+	    "crosses the imatinib stop threshold");
 	cr_expect_null(strstr(d.p, "grade_is_minimum"), "%s", d.p);
 	buf_free(&s);
 	buf_free(&d);
@@ -226,6 +235,7 @@ Test(alert_text, recovery)
 		int from_grade;
 		long long resolves;
 		const char *summary, *details;
+		bool minimum; /* the resolved alert's grade was a minimum */
 	} cases[] = {
 		{ "Hb 125 g/L after 75: back to normal", "718-7", 125, "g/L",
 		    "120-160", 3, 17,
@@ -233,28 +243,40 @@ Test(alert_text, recovery)
 		    "(Anemia), now grade 0 - patient P1, NCT04933669; alert 17 "
 		    "resolved",
 		    "{\"grade\":0,\"from_grade\":3,\"resolves\":17,"
-		    "\"value\":125,\"unit\":\"g/L\"}" },
+		    "\"value\":125,\"unit\":\"g/L\"}",
+		    false },
 		{ "ANC 1.8 after 0.4: grade 1 is still abnormal", "751-8", 1.8,
 		    "10*9/L", "2.0-7.5", 4, 18,
 		    "ANC 1.8 10^9/L (LLN 2): recovered from CTCAE grade 4 "
 		    "(Neutrophil count decreased), now grade 1 - patient P1, "
 		    "NCT04933669; alert 18 resolved",
 		    "{\"grade\":1,\"from_grade\":4,\"resolves\":18,"
-		    "\"value\":1.8,\"unit\":\"10^9/L\"}" },
+		    "\"value\":1.8,\"unit\":\"10^9/L\"}",
+		    false },
 		{ "creatinine 90 umol/L after 400", "2160-0", 90, "umol/L",
 		    "60-100", 3, 19,
 		    "Creatinine 90 \u00b5mol/L = 0.9 x ULN (100): recovered from "
 		    "CTCAE grade 3 (Creatinine increased), now grade 0 - patient "
 		    "P1, NCT04933669; alert 19 resolved",
 		    "{\"grade\":0,\"from_grade\":3,\"resolves\":19,"
-		    "\"value\":90,\"unit\":\"\u00b5mol/L\"}" },
+		    "\"value\":90,\"unit\":\"\u00b5mol/L\"}",
+		    false },
 		{ "platelets 60 after <75 (grade 2 or worse): 3-4 ruled out",
 		    "777-3", 60, "10*9/L", "150-400", 2, 20,
 		    "Platelets 60 10^9/L (LLN 150): CTCAE grade 3 or worse "
 		    "ruled out (Platelet count decreased), now grade 2 - patient "
 		    "P1, NCT04933669; alert 20 resolved",
 		    "{\"grade\":2,\"from_grade\":2,\"resolves\":20,"
-		    "\"value\":60,\"unit\":\"10^9/L\"}" },
+		    "\"value\":60,\"unit\":\"10^9/L\"}",
+		    true },
+		{ "platelets 100 after <40 (grade 3 or worse): not 'from 3'",
+		    "777-3", 100, "10*9/L", "150-400", 3, 21,
+		    "Platelets 100 10^9/L (LLN 150): recovered from CTCAE grade 3 "
+		    "or worse (Platelet count decreased), now grade 1 - patient "
+		    "P1, NCT04933669; alert 21 resolved",
+		    "{\"grade\":1,\"from_grade\":3,\"resolves\":21,"
+		    "\"value\":100,\"unit\":\"10^9/L\"}",
+		    true },
 	};
 	struct buf s, d;
 	struct rules_eval ev;
@@ -267,8 +289,11 @@ Test(alert_text, recovery)
 		    cases[i].range, &ev);
 		buf_reset(&s);
 		buf_reset(&d);
-		alert_text_recovery(&s, &d, &ev, NULL, cases[i].from_grade,
-		    cases[i].resolves, &who);
+		alert_text_recovery(&s, &d, &ev, NULL,
+		    &(struct rules_open_alert){ .grade = cases[i].from_grade,
+			.id = (uint64_t)cases[i].resolves,
+			.minimum = cases[i].minimum },
+		    &who);
 		cr_expect_str_eq(alert_text_severity(RULES_ALERT_RECOVERED,
 				     ev.grade),
 		    "info", "%s", cases[i].name);

@@ -1019,8 +1019,9 @@ Test(protocol, alert_episodes)
 Test(protocol, alert_episode_recovery_names_the_alert)
 {
 	struct rules_history *h = rules_history_new(R, RULES_PHASE_TREATMENT);
-	struct rules_open_alert open[2] = { { RULES_PLT, 3, 41, NOW - 1 },
-		{ RULES_HGB, 3, 42, NOW - 1 } };
+	struct rules_open_alert open[2] = { { RULES_PLT, 3, 41, NOW - 1,
+						false },
+		{ RULES_HGB, 3, 42, NOW - 1, false } };
 	struct rules_alert_decision d;
 	struct rules_update up;
 
@@ -1396,7 +1397,7 @@ Test(protocol, site_local_codes_and_settings)
 	 * episode (CLINICAL.md "Alert episodes"): ANC 1.8 is grade 1.
 	 */
 	{
-		struct rules_open_alert open = { RULES_ANC, 2, 9, -1 };
+		struct rules_open_alert open = { RULES_ANC, 2, 9, -1, false };
 
 		in.value = 1.8;
 		in.range = "2.0-7.5";
