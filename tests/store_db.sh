@@ -84,9 +84,10 @@ check "a new alert is NOTIFY'd" grep -q 'notification "labwatch_alert"' "$TMP/li
 #     OBX-11 D: the hold alert is retracted, one line says the hold is
 #     withdrawn, and normal results later announce no restart. H403: a C
 #     corrects the stop result to a normal value: withdrawn too. H404: a
-#     hold_state written before (name: epoch) is still read.
-q "insert into labwatch.patients (patient_id) values ('H400'), ('H401'), ('H402'), ('H403'), ('H404')"
-q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'neoadjuvant', '2026-11-01' from labwatch.patients where patient_id in ('H400', 'H401', 'H402', 'H403', 'H404')"
+#     hold_state written before (name: epoch) is still read. H405: held,
+#     as labwatch status shows it.
+q "insert into labwatch.patients (patient_id) values ('H400'), ('H401'), ('H402'), ('H403'), ('H404'), ('H405')"
+q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'neoadjuvant', '2026-11-01' from labwatch.patients where patient_id in ('H400', 'H401', 'H402', 'H403', 'H404', 'H405')"
 q "update labwatch.enrollments e set hold_state = '{\"myelosuppression\": 1795000000}' from labwatch.patients p where p.id = e.patient and p.patient_id = 'H404'"
 {
 	oru H400 H4K1 20261120073000+0800 "751-8|NM|0.8|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
@@ -101,9 +102,11 @@ q "update labwatch.enrollments e set hold_state = '{\"myelosuppression\": 179500
 	oru H403 H4J1 20261120073000+0800 "1742-6|NM|240|U/L|10-40"
 	(ORU_STATUS=C && oru H403 H4J1 20261120073000+0800 "1742-6|NM|24|U/L|10-40") | sed 's/|H4J1|P|2.5.1/|H4J1C|P|2.5.1/'
 	oru H404 H4G1 20261121073000+0800 "751-8|NM|2.0|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
+	oru H405 H4F1 20261120073000+0800 "751-8|NM|0.8|10*9/L|1.8-7.5"
+	oru H405 H4F2 20261121073000+0800 "777-3|NM|40|10*9/L|150-400"
 } >"$TMP/holds.hl7"
 feed "$TMP/holds.hl7" >"$TMP/4b.json" 2>/dev/null
-check "holds: every message processed" json_assert "$TMP/4b.json" 'all(m["outcome"] == "processed" for m in L) and len(L) == 12'
+check "holds: every message processed" json_assert "$TMP/4b.json" 'all(m["outcome"] == "processed" for m in L) and len(L) == 14'
 holds() { q "select a.kind || ':' || a.severity || ':' || a.state || ':' || a.summary from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = '$1' and a.kind in ('hold', 'resume') order by a.id"; }
 holds H400 >"$TMP/h400"
 check "H400: hold, resume, recurrence hold, resume: four lines" test "$(wc -l <"$TMP/h400")" -eq 4
@@ -133,6 +136,9 @@ check "H404: a hold_state of the first form is read: restart at 400 mg" \
 	sh -c "grep -q '^resume:info:open:RESUME possible (myelosuppression): patient H404.*400 mg' '$TMP/h404' && test \$(wc -l <'$TMP/h404') -eq 1"
 check "H404: ... and hold_state empty after it" \
 	test "$(q "select e.hold_state::text from labwatch.enrollments e join labwatch.patients p on p.id = e.patient where p.patient_id = 'H404'")" = "{}"
+"$top_builddir/cli/labwatch" status --db "$LABWATCH_DB" H405 >"$TMP/h405.json" 2>&1
+check "H405: labwatch status shows the hold: since, the ANC it rests on, one stop; one hold alert" json_assert "$TMP/h405.json" \
+	'list(L[0]["enrollment"]["hold_state"]) == ["myelosuppression"] and L[0]["enrollment"]["hold_state"]["myelosuppression"]["stops"] == 1 and L[0]["enrollment"]["hold_state"]["myelosuppression"]["since"] == 1795131000 and L[0]["enrollment"]["hold_state"]["myelosuppression"]["obs"] > 0 and [a["kind"] for a in L[0]["open_alerts"]].count("hold") == 1'
 
 # 5. Determinism: the same archive into an empty database, the same alerts;
 #    also one frame per batch, where each batch is started while the one
