@@ -296,9 +296,17 @@ hold_rows(struct ingest *g, struct side *d, struct ingest_work *w,
 	const struct rules_hold_derived *v;
 	struct alert_hold ah;
 	size_t i;
-	int64_t id, vid;
+	int64_t id, vid, start = p->since;
 
-	rules_hold_derive(g->rules, p->h, p->since, INT64_MAX, dv);
+	/*
+	 * From the treatment start, or from an announced hold older than it
+	 * (the phase changed while held: the hold goes on, never "resumed"
+	 * for want of its results).
+	 */
+	for (i = 0; i < rules_hold_count(g->rules); i++)
+		if (p->hold[i].held && p->hold[i].since < start)
+			start = p->hold[i].since;
+	rules_hold_derive(g->rules, p->h, start, INT64_MAX, dv);
 	for (i = 0; i < rules_hold_count(g->rules); i++) {
 		a = &p->hold[i];
 		v = &dv[i];

@@ -134,6 +134,18 @@ check "H403: C of the stop result to 24 U/L: the hold retracted, withdrawn (corr
 holds H404 >"$TMP/h404"
 check "H404: a hold_state of the first form is read: restart at 400 mg" \
 	sh -c "grep -q '^resume:info:open:RESUME possible (myelosuppression): patient H404.*400 mg' '$TMP/h404' && test \$(wc -l <'$TMP/h404') -eq 1"
+# H406: held in the neoadjuvant phase, then adjuvant from a later date:
+# the hold goes on; platelets alone announce no restart.
+q "insert into labwatch.patients (patient_id) values ('H406')"
+q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'neoadjuvant', '2026-11-01' from labwatch.patients where patient_id = 'H406'"
+oru H406 H4E1 20261120073000+0800 "751-8|NM|0.8|10*9/L|1.8-7.5" >"$TMP/h406a.hl7"
+oru H406 H4E2 20261126073000+0800 "777-3|NM|200|10*9/L|150-400" >"$TMP/h406b.hl7"
+feed "$TMP/h406a.hl7" >/dev/null 2>&1
+q "update labwatch.enrollments e set phase = 'adjuvant', since = '2026-11-25' from labwatch.patients p where p.id = e.patient and p.patient_id = 'H406'"
+feed "$TMP/h406b.hl7" >/dev/null 2>&1
+holds H406 >"$TMP/h406"
+check "H406: a phase change while held: still held, no restart" \
+	sh -c "test \$(wc -l <'$TMP/h406') -eq 1 && grep -q '^hold:critical:open:' '$TMP/h406'"
 check "H404: ... and hold_state empty after it" \
 	test "$(q "select e.hold_state::text from labwatch.enrollments e join labwatch.patients p on p.id = e.patient where p.patient_id = 'H404'")" = "{}"
 "$top_builddir/cli/labwatch" status --db "$LABWATCH_DB" H405 >"$TMP/h405.json" 2>&1
