@@ -272,6 +272,15 @@ static const struct {
 	    " WHERE observation = $1 AND kind = 'hold'"
 	    " AND coalesce(details->>'event', 'stop') = 'stop'"
 	    " AND state <> 'retracted'" },
+	/*
+	 * Held again on the result of a hold a resume answered: the result
+	 * the resume rested on no longer stands, nor does the resume.
+	 */
+	{ "upd_resume_undone",
+	    "UPDATE alerts r SET state = 'retracted', resolved_at = now()"
+	    " FROM alerts h WHERE h.observation = $1 AND h.kind = 'hold'"
+	    " AND h.superseded_by = r.id AND r.kind = 'resume'"
+	    " AND r.state IN ('open', 'acknowledged')" },
 	{ "ins_elig",
 	    "INSERT INTO eligibility (patient, protocol, status, message, criteria)"
 	    " VALUES ($1, $2, $3, $4, $5::jsonb)" },

@@ -336,7 +336,8 @@ hold_rows(struct ingest *g, struct side *d, struct ingest_work *w,
 		ah.rule = rules_hold_name(g->rules, i);
 		ah.because = v->because;
 		ah.stops = v->stops;
-		if (hold_alert(g, d, w, p, &ah, &id) != DB_OK)
+		if (hold_alert(g, d, w, p, &ah, &id) != DB_OK ||
+		    send_id_param(g, d, "upd_resume_undone", vid, 0) != DB_OK)
 			return DB_DOWN;
 		a->held = true;
 		a->since = v->since;

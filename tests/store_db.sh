@@ -146,6 +146,19 @@ feed "$TMP/h406b.hl7" >/dev/null 2>&1
 holds H406 >"$TMP/h406"
 check "H406: a phase change while held: still held, no restart" \
 	sh -c "test \$(wc -l <'$TMP/h406') -eq 1 && grep -q '^hold:critical:open:' '$TMP/h406'"
+# H407: the ANC a restart rested on is deleted: held again on the first
+# stop's result, and the resume that rested on it retracted.
+q "insert into labwatch.patients (patient_id) values ('H407')"
+q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'neoadjuvant', '2026-11-01' from labwatch.patients where patient_id = 'H407'"
+{
+	oru H407 H4D1 20261120073000+0800 "751-8|NM|0.8|10*9/L|1.8-7.5"
+	oru H407 H4D2 20261121073000+0800 "751-8|NM|1.8|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
+	(ORU_STATUS=D && oru H407 H4D2 20261121073000+0800 "751-8|NM|1.8|10*9/L|1.8-7.5") | sed 's/|H4D2|P|2.5.1/|H4D2D|P|2.5.1/'
+} >"$TMP/h407.hl7"
+feed "$TMP/h407.hl7" >/dev/null 2>&1
+holds H407 >"$TMP/h407"
+check "H407: D of the restart's ANC: the resume retracted, held again" \
+	sh -c "test \$(wc -l <'$TMP/h407') -eq 3 && sed -n 1p '$TMP/h407' | grep -q '^hold:critical:resolved:HOLD imatinib (myelosuppression): patient H407' && sed -n 2p '$TMP/h407' | grep -q '^resume:info:retracted:' && sed -n 3p '$TMP/h407' | grep -q '^hold:critical:open:HOLD imatinib (myelosuppression): patient H407, NCT04933669: ANC 0.8 '"
 check "H404: ... and hold_state empty after it" \
 	test "$(q "select e.hold_state::text from labwatch.enrollments e join labwatch.patients p on p.id = e.patient where p.patient_id = 'H404'")" = "{}"
 "$top_builddir/cli/labwatch" status --db "$LABWATCH_DB" H405 >"$TMP/h405.json" 2>&1
