@@ -594,6 +594,25 @@ rules_hold_restart_dose(const struct rules *r, size_t i, unsigned stops)
 	return r->holds[i].restart_mg;
 }
 
+double
+rules_hold_resume_dose(const struct rules *r, size_t i, unsigned stops,
+    const struct rules_hold_derived *dv)
+{
+	double mg = rules_hold_restart_dose(r, i, stops), other;
+	size_t j;
+
+	for (j = 0; j < r->nholds && i < r->nholds; j++) {
+		if (j == i || dv[j].resumed_at < 0 ||
+		    (dv[i].resumed_at >= 0 &&
+			dv[j].resumed_at > dv[i].resumed_at))
+			continue;
+		other = rules_hold_restart_dose(r, j, dv[j].stops);
+		if (!isnan(other) && (isnan(mg) || other < mg))
+			mg = other;
+	}
+	return mg;
+}
+
 /* The stop line of rule crossed by the latest results, NULL when none. */
 static const struct rules_entry *
 hold_crossed(const struct rules_hold_rule *rule,

@@ -395,6 +395,17 @@ void rules_hold_derive(const struct rules *r, const struct rules_history *h,
     int64_t start, int64_t now, struct rules_hold_derived *out);
 
 /*
+ * The dose in mg to restart rule i at, after its stops-th stop, from the
+ * derived state of every rule (dv, rules_hold_count() entries): the
+ * label's rules_hold_restart_dose(), never above the restart dose of
+ * another rule that resumed no later than rule i (the label resumes "at
+ * the previous dose, i.e. the dose before the adverse reaction": after a
+ * hepatotoxicity restart at 300 mg that is 300, not 400). NAN for none.
+ */
+double rules_hold_resume_dose(const struct rules *r, size_t i, unsigned stops,
+    const struct rules_hold_derived *dv);
+
+/*
  * Step the hold rules at time now over the latest results: a rule not held
  * whose latest result of any of its analytes crosses a stop threshold stops;
  * a held rule resumes only when the latest results of every analyte in its

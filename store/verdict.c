@@ -250,8 +250,9 @@ hold_alert(struct ingest *g, struct side *d, struct ingest_work *w,
  */
 static enum db_rc
 hold_end(struct ingest *g, struct side *d, struct ingest_work *w,
-    struct pcache *p, size_t i, const struct rules_hold_derived *v)
+    struct pcache *p, size_t i, const struct rules_hold_derived *dv)
 {
+	const struct rules_hold_derived *v = &dv[i];
 	struct pcache_hold *a = &p->hold[i];
 	struct alert_hold ah = { .rule = rules_hold_name(g->rules, i) };
 	const char *q[4];
@@ -272,7 +273,7 @@ hold_end(struct ingest *g, struct side *d, struct ingest_work *w,
 	ah.stops = v->held && v->stops > 0 ? v->stops - 1 : v->stops;
 	if (ah.stops == 0)
 		ah.stops = a->stops > 0 ? a->stops : 1;
-	ah.dose_mg = rules_hold_restart_dose(g->rules, i, ah.stops);
+	ah.dose_mg = rules_hold_resume_dose(g->rules, i, ah.stops, dv);
 	if (hold_alert(g, d, w, p, &ah, &id) != DB_OK)
 		return DB_DOWN;
 	q[0] = ingest_pint(g, p->db_id);
@@ -325,7 +326,7 @@ hold_rows(struct ingest *g, struct side *d, struct ingest_work *w,
 			continue;
 		if (a->held) {
 			*state_changed = true;
-			if (hold_end(g, d, w, p, i, v) != DB_OK)
+			if (hold_end(g, d, w, p, i, dv) != DB_OK)
 				return DB_DOWN;
 		}
 		if (!v->held)

@@ -159,6 +159,20 @@ feed "$TMP/h407.hl7" >/dev/null 2>&1
 holds H407 >"$TMP/h407"
 check "H407: D of the restart's ANC: the resume retracted, held again" \
 	sh -c "test \$(wc -l <'$TMP/h407') -eq 3 && sed -n 1p '$TMP/h407' | grep -q '^hold:critical:resolved:HOLD imatinib (myelosuppression): patient H407' && sed -n 2p '$TMP/h407' | grep -q '^resume:info:retracted:' && sed -n 3p '$TMP/h407' | grep -q '^hold:critical:open:HOLD imatinib (myelosuppression): patient H407, NCT04933669: ANC 0.8 '"
+# H408: a hepatotoxicity restart at 300 mg, then a first myelosuppression
+# stop: the label resumes "at the previous dose", 300 mg, not 400.
+q "insert into labwatch.patients (patient_id) values ('H408')"
+q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'neoadjuvant', '2026-11-01' from labwatch.patients where patient_id = 'H408'"
+{
+	oru H408 H4C1 20261120073000+0800 "1742-6|NM|240|U/L|10-40"
+	oru H408 H4C2 20261121073000+0800 "1742-6|NM|30|U/L|10-40" "1920-8|NM|30|U/L|10-40" "1975-2|NM|10|umol/L|3-21"
+	oru H408 H4C3 20261122073000+0800 "751-8|NM|0.8|10*9/L|1.8-7.5"
+	oru H408 H4C4 20261123073000+0800 "751-8|NM|2.0|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
+} >"$TMP/h408.hl7"
+feed "$TMP/h408.hl7" >/dev/null 2>&1
+holds H408 >"$TMP/h408"
+check "H408: after a hepatotoxicity restart at 300 mg, myelosuppression resumes at 300 mg" \
+	sh -c "test \$(wc -l <'$TMP/h408') -eq 4 && sed -n 4p '$TMP/h408' | grep -q '^resume:info:open:RESUME possible (myelosuppression): patient H408, .*restart at 300 mg daily per the label\$'"
 check "H404: ... and hold_state empty after it" \
 	test "$(q "select e.hold_state::text from labwatch.enrollments e join labwatch.patients p on p.id = e.patient where p.patient_id = 'H404'")" = "{}"
 "$top_builddir/cli/labwatch" status --db "$LABWATCH_DB" H405 >"$TMP/h405.json" 2>&1

@@ -1401,6 +1401,44 @@ Test(protocol, hold_restart_dose)
 	cr_expect(isnan(rules_hold_restart_dose(R, 2, 1)));
 }
 
+/*
+ * The label resumes myelosuppression "at the previous dose (i.e., dose
+ * before severe adverse reaction)" (USPI Table 1, SmPC 4.2): after a
+ * hepatotoxicity restart at 300 mg that is 300 mg, not 400.
+ */
+Test(protocol, hold_resume_dose_previous)
+{
+	struct rules_history *h = rules_history_new(R, RULES_PHASE_TREATMENT);
+	struct rules_hold_derived dv[RULES_MAX_HOLD_RULES];
+
+	(void)add(h, RULES_ANC, 0.8, 'F', NOW, 1, "o1");
+	(void)add(h, RULES_ANC, 2.0, 'F', NOW + DAY, 2, "o2");
+	(void)add(h, RULES_PLT, 200, 'F', NOW + DAY, 3, "o2");
+	rules_hold_derive(R, h, NOW - DAY, INT64_MAX, dv);
+	cr_expect_float_eq(rules_hold_resume_dose(R, 1, 1, dv), 400, 1e-9);
+	/* a hepatotoxicity stop and restart (300 mg) came before */
+	(void)add(h, RULES_ALT, 240, 'F', NOW - 5 * DAY, 4, "o3");
+	(void)add(h, RULES_ALT, 30, 'F', NOW - 4 * DAY, 5, "o4");
+	(void)add(h, RULES_AST, 30, 'F', NOW - 4 * DAY, 6, "o4");
+	(void)add(h, RULES_TBIL, 10, 'F', NOW - 4 * DAY, 7, "o4");
+	rules_hold_derive(R, h, NOW - 10 * DAY, INT64_MAX, dv);
+	cr_assert_eq(dv[0].stops, 1);
+	cr_expect_float_eq(rules_hold_resume_dose(R, 1, 1, dv), 300, 1e-9);
+	/* ... but not one that came after */
+	cr_expect_float_eq(rules_hold_resume_dose(R, 0, 1, dv), 300, 1e-9);
+	rules_history_free(h);
+
+	h = rules_history_new(R, RULES_PHASE_TREATMENT);
+	(void)add(h, RULES_ANC, 0.8, 'F', NOW, 1, "o1");
+	(void)add(h, RULES_ANC, 2.0, 'F', NOW + DAY, 2, "o2");
+	(void)add(h, RULES_PLT, 200, 'F', NOW + DAY, 3, "o2");
+	(void)add(h, RULES_ALT, 240, 'F', NOW + 2 * DAY, 4, "o3");
+	rules_hold_derive(R, h, NOW - DAY, INT64_MAX, dv);
+	cr_expect_float_eq(rules_hold_resume_dose(R, 1, 1, dv), 400, 1e-9,
+	    "a later hepatotoxicity stop changes no earlier restart");
+	rules_history_free(h);
+}
+
 /* A busy patient: thousands of results derive in one sort, not n^2. */
 Test(protocol, hold_derive_many)
 {
