@@ -774,6 +774,32 @@ open_hold(struct conf *c, char **cause)
 	c->hold = &r->holds[r->nholds++];
 	memset(c->hold, 0, sizeof *c->hold);
 	c->hold->name = xstrdup(c->ini.arg);
+	c->hold->restart_mg = NAN;
+	c->hold->recurrence_mg = NAN;
+	return 0;
+}
+
+/* restart_dose = / recurrence_restart_dose = NUMBER mg (daily, the label's) */
+static int
+set_hold_dose(struct conf *c, char **cause)
+{
+	struct rules_hold_rule *h = c->hold;
+	bool first = strcmp(c->ini.key, "restart_dose") == 0;
+	const char *p = c->ini.val, *end = p + strlen(p);
+	double mg;
+
+	if (rules_parse_num(&p, end, &mg) < 0 || !isfinite(mg) || mg <= 0)
+		return conf_err(c, cause,
+		    "%s must be a positive number of mg (e.g. 300 mg)",
+		    c->ini.key);
+	while (p < end && *p == ' ')
+		p++;
+	if (strcmp(p, "mg") != 0)
+		return conf_err(c, cause, "%s: the unit must be mg, not '%s'",
+		    c->ini.key, p);
+	if (!isnan(first ? h->restart_mg : h->recurrence_mg))
+		return conf_err(c, cause, "%s given twice", c->ini.key);
+	*(first ? &h->restart_mg : &h->recurrence_mg) = mg;
 	return 0;
 }
 
@@ -819,6 +845,8 @@ static const struct conf_key exclusion_keys[] = {
 static const struct conf_key hold_keys[] = {
 	{ "stop", set_hold_cond },
 	{ "restart", set_hold_cond },
+	{ "restart_dose", set_hold_dose },
+	{ "recurrence_restart_dose", set_hold_dose },
 	{ "note", NULL },
 	{ "source", NULL },
 	{ NULL, NULL },
@@ -852,11 +880,18 @@ check_protocol(struct conf *c, char **cause)
 			r->criteria[i].text = xstrdup(
 			    rules_analyte_name(r->criteria[i].analyte));
 	}
-	for (i = 0; i < r->nholds; i++)
+	for (i = 0; i < r->nholds; i++) {
 		if (r->holds[i].nstop == 0 || r->holds[i].nrestart == 0)
 			return conf_file_err(c, cause,
 			    "hold '%s' needs stop and restart lines",
 			    r->holds[i].name);
+		if (isnan(r->holds[i].restart_mg) &&
+		    !isnan(r->holds[i].recurrence_mg))
+			return conf_file_err(c, cause,
+			    "hold '%s': recurrence_restart_dose without "
+			    "restart_dose",
+			    r->holds[i].name);
+	}
 	return 0;
 }
 

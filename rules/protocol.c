@@ -604,67 +604,182 @@ entry_cond(const struct rules_entry *e, const struct rules_cond *c)
 	return rules_cond_eval(c, &x);
 }
 
+double
+rules_hold_restart_dose(const struct rules *r, size_t i, unsigned stops)
+{
+	if (i >= r->nholds)
+		return NAN;
+	if (stops > 1 && !isnan(r->holds[i].recurrence_mg))
+		return r->holds[i].recurrence_mg;
+	return r->holds[i].restart_mg;
+}
+
+double
+rules_hold_resume_dose(const struct rules *r, size_t i, unsigned stops,
+    const struct rules_hold_derived *dv)
+{
+	double mg = rules_hold_restart_dose(r, i, stops), other;
+	size_t j;
+
+	for (j = 0; j < r->nholds && i < r->nholds; j++) {
+		if (j == i || dv[j].resumed_at < 0 ||
+		    (dv[i].resumed_at >= 0 &&
+			dv[j].resumed_at > dv[i].resumed_at))
+			continue;
+		other = rules_hold_restart_dose(r, j, dv[j].stops);
+		if (!isnan(other) && (isnan(mg) || other < mg))
+			mg = other;
+	}
+	return mg;
+}
+
+/* The stop line of rule crossed by the latest results, NULL when none. */
+static const struct rules_entry *
+hold_crossed(const struct rules_hold_rule *rule,
+    const struct rules_entry *const *latest)
+{
+	const struct rules_entry *e;
+	size_t j;
+
+	for (j = 0; j < rule->nstop; j++) {
+		e = latest[rule->stop[j].analyte];
+		if (e != NULL && entry_cond(e, &rule->stop[j].cond) == TRI_TRUE)
+			return e;
+	}
+	return NULL;
+}
+
+/* Every analyte of the restart row, re-measured since the hold, is back. */
+static bool
+hold_back(const struct rules_hold_rule *rule,
+    const struct rules_entry *const *latest, int64_t since)
+{
+	const struct rules_entry *e;
+	size_t j;
+
+	for (j = 0; j < rule->nrestart; j++) {
+		e = latest[rule->restart[j].analyte];
+		/*
+		 * Never back on a result whose lab range cannot be read
+		 * (CLINICAL.md). A stop on one is kept: the label's counts
+		 * (ANC < 1.0, platelets < 50) are absolute, and stopping is
+		 * the safe side.
+		 */
+		if (e == NULL || e->observed_at < since ||
+		    e->ev.problem == rules_problem_range_unreadable ||
+		    entry_cond(e, &rule->restart[j].cond) != TRI_TRUE)
+			return false;
+	}
+	return true;
+}
+
 size_t
 rules_hold_step(const struct rules *r, const struct rules_history *h,
     int64_t now, struct rules_hold_state *state, struct rules_hold_event *ev,
     size_t cap)
 {
-	const struct rules_hold_rule *rule;
-	const struct rules_entry *e;
-	size_t i, j, n = 0;
-	bool back;
+	const struct rules_entry *latest[RULES_NANALYTES], *e;
+	size_t i, n = 0;
+	int a;
 
 	if (h->phase != RULES_PHASE_TREATMENT)
 		return 0;
+	for (a = 0; a < RULES_NANALYTES; a++)
+		latest[a] = rules_history_latest(h, a, now);
 	for (i = 0; i < r->nholds; i++) {
-		rule = &r->holds[i];
+		e = NULL;
 		if (!state[i].held) {
-			for (j = 0; j < rule->nstop; j++) {
-				e = rules_history_latest(h,
-				    rule->stop[j].analyte, now);
-				if (e == NULL ||
-				    entry_cond(e, &rule->stop[j].cond) !=
-					TRI_TRUE)
-					continue;
-				state[i].held = true;
-				state[i].since = e->observed_at;
-				if (n < cap) {
-					ev[n].kind = RULES_HOLD_STOP;
-					ev[n].rule = i;
-					ev[n].rule_name = rule->name;
-					ev[n].because = e;
-				}
-				n++;
-				break;
-			}
-			continue;
-		}
-		/* Every analyte of the row, re-measured since the hold, is back. */
-		back = true;
-		for (j = 0; j < rule->nrestart && back; j++) {
-			e = rules_history_latest(h, rule->restart[j].analyte,
-			    now);
-			/*
-			 * Never back on a result whose lab range cannot be
-			 * read (CLINICAL.md). A stop on one is kept: the
-			 * label's counts (ANC < 1.0, platelets < 50) are
-			 * absolute, and stopping is the safe side.
-			 */
-			if (e == NULL || e->observed_at < state[i].since ||
-			    e->ev.problem == rules_problem_range_unreadable ||
-			    entry_cond(e, &rule->restart[j].cond) != TRI_TRUE)
-				back = false;
-		}
-		if (back) {
+			if ((e = hold_crossed(&r->holds[i], latest)) == NULL)
+				continue;
+			state[i].held = true;
+			state[i].since = e->observed_at;
+		} else if (hold_back(&r->holds[i], latest, state[i].since))
 			state[i].held = false;
-			if (n < cap) {
-				ev[n].kind = RULES_HOLD_RESUME;
-				ev[n].rule = i;
-				ev[n].rule_name = rule->name;
-				ev[n].because = NULL;
-			}
-			n++;
+		else
+			continue;
+		if (n < cap) {
+			ev[n].kind = state[i].held ? RULES_HOLD_STOP :
+						     RULES_HOLD_RESUME;
+			ev[n].rule = i;
+			ev[n].rule_name = r->holds[i].name;
+			ev[n].because = state[i].held ? e : NULL;
 		}
+		n++;
 	}
 	return n < cap ? n : cap;
+}
+
+/* A result to replay: its time, then its place in the history. */
+struct replay_at {
+	int64_t t;
+	size_t i;
+};
+
+static int
+replay_cmp(const void *a, const void *b)
+{
+	const struct replay_at *x = a, *y = b;
+
+	if (x->t != y->t)
+		return x->t < y->t ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* Step rule i of the derived state over the latest results at time t. */
+static void
+derive_step(const struct rules_hold_rule *rule,
+    const struct rules_entry *const *latest, int64_t t,
+    struct rules_hold_derived *d)
+{
+	const struct rules_entry *e;
+
+	if (!d->held) {
+		if ((e = hold_crossed(rule, latest)) == NULL)
+			return;
+		d->held = true;
+		d->since = e->observed_at;
+		d->because = e;
+		d->stops++;
+	} else if (hold_back(rule, latest, d->since)) {
+		d->held = false;
+		d->because = NULL;
+		d->resumed_at = t;
+	}
+}
+
+void
+rules_hold_derive(const struct rules *r, const struct rules_history *h,
+    int64_t start, int64_t now, struct rules_hold_derived *out)
+{
+	const struct rules_entry *latest[RULES_NANALYTES] = { NULL }, *e;
+	struct replay_at *at;
+	size_t i, k, m = 0;
+
+	for (i = 0; i < r->nholds; i++) {
+		memset(&out[i], 0, sizeof out[i]);
+		out[i].since = -1;
+		out[i].resumed_at = -1;
+	}
+	if (h->phase != RULES_PHASE_TREATMENT || h->n == 0)
+		return;
+	at = xreallocarray(NULL, h->n, sizeof *at);
+	for (i = 0; i < h->n; i++) {
+		e = entry_at(h, i);
+		if (e->ev.analyte == RULES_NONE || !usable(e, now) ||
+		    e->observed_at < start)
+			continue;
+		at[m].t = e->observed_at;
+		at[m++].i = i;
+	}
+	qsort(at, m, sizeof *at, replay_cmp);
+	for (k = 0; k < m;) {
+		/* All results of one time, then one step: as rules_hold_step. */
+		do {
+			e = entry_at(h, at[k].i);
+			latest[e->ev.analyte] = e;
+		} while (++k < m && at[k].t == at[k - 1].t);
+		for (i = 0; i < r->nholds; i++)
+			derive_step(&r->holds[i], latest, at[k - 1].t, &out[i]);
+	}
+	free(at);
 }

@@ -373,6 +373,46 @@ size_t rules_hold_count(const struct rules *r);
 const char *rules_hold_name(const struct rules *r, size_t i);
 
 /*
+ * The daily dose in mg the label gives to restart rule i after its
+ * stops-th stop (restart_dose for the first, recurrence_restart_dose for
+ * the second and later when given); NAN when the protocol gives none.
+ */
+double rules_hold_restart_dose(const struct rules *r, size_t i, unsigned stops);
+
+/* One hold rule as the standing results make it (rules_hold_derive()). */
+struct rules_hold_derived {
+	bool held;
+	int64_t since; /* held: observed time of the result it rests on */
+	const struct rules_entry *because; /* held: the result that crossed */
+	unsigned stops;			   /* stops since the treatment start */
+	int64_t resumed_at; /* time of the last resume, -1 for none */
+};
+
+/*
+ * The hold state made again from the results that stand: the usable final
+ * results (as rules_history_latest()) observed at or after start (the
+ * treatment start; earlier ones never stop imatinib) and no later than
+ * now are replayed in (observed time, arrival) order, and the stop /
+ * restart rows of rules_hold_step() are stepped at each new time over the
+ * latest result of each analyte so far. out[] has rules_hold_count()
+ * entries. Screening: nothing held. O(n log n); allocates a scratch array
+ * of n indices and frees it (out of memory is fatal).
+ */
+void rules_hold_derive(const struct rules *r, const struct rules_history *h,
+    int64_t start, int64_t now, struct rules_hold_derived *out);
+
+/*
+ * The dose in mg to restart rule i at, after its stops-th stop, from the
+ * derived state of every rule (dv, rules_hold_count() entries): the
+ * label's rules_hold_restart_dose(), never above the restart dose of
+ * another rule that resumed no later than rule i (the label resumes "at
+ * the previous dose, i.e. the dose before the adverse reaction": after a
+ * hepatotoxicity restart at 300 mg that is 300, not 400). NAN for none.
+ */
+double rules_hold_resume_dose(const struct rules *r, size_t i, unsigned stops,
+    const struct rules_hold_derived *dv);
+
+/*
  * Step the hold rules at time now over the latest results: a rule not held
  * whose latest result of any of its analytes crosses a stop threshold stops;
  * a held rule resumes only when the latest results of every analyte in its

@@ -116,6 +116,8 @@ struct rules_hold_rule {
 	size_t nstop;
 	struct rules_hold_cond restart[RULES_MAX_HOLD_CONDS];
 	size_t nrestart;
+	double restart_mg;    /* restart_dose; NAN when not given */
+	double recurrence_mg; /* recurrence_restart_dose; NAN: restart_mg */
 };
 
 struct rules {

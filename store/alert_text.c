@@ -258,11 +258,17 @@ alert_text_eligibility(struct buf *summary, struct buf *details,
 
 void
 alert_text_hold(struct buf *summary, struct buf *details,
-    const struct rules_hold_event *ev, const struct alert_who *who)
+    const struct alert_hold *ev, const struct alert_who *who)
 {
-	if (ev->kind == RULES_HOLD_STOP) {
-		buf_printf(summary, "HOLD imatinib (%s): patient %s, %s",
-		    ev->rule_name, who->pid, who->protocol);
+	static const char *const event[] = { "stop", "resume", "withdrawn" };
+
+	switch (ev->event) {
+	case ALERT_HOLD_STOP:
+		buf_printf(summary, "HOLD imatinib (%s", ev->rule);
+		if (ev->stops > 1)
+			buf_printf(summary, ", recurrence %u", ev->stops);
+		buf_printf(summary, "): patient %s, %s", who->pid,
+		    who->protocol);
 		if (ev->because != NULL) {
 			buf_adds(summary, ": ");
 			describe_value(summary, &ev->because->ev, NULL);
@@ -270,13 +276,38 @@ alert_text_hold(struct buf *summary, struct buf *details,
 		buf_adds(summary,
 		    " - stop per the label until the "
 		    "restart thresholds are met");
-	} else
+		break;
+	case ALERT_HOLD_RESUME:
+		buf_printf(summary, "RESUME possible (%s", ev->rule);
+		if (ev->stops > 1)
+			buf_printf(summary, ", after recurrence %u", ev->stops);
 		buf_printf(summary,
-		    "RESUME possible (%s): patient %s, %s "
-		    "- every restart threshold met; restart per protocol "
-		    "(reduced dose after hepatotoxicity)",
-		    ev->rule_name, who->pid, who->protocol);
+		    "): patient %s, %s - every restart threshold met; ",
+		    who->pid, who->protocol);
+		if (isnan(ev->dose_mg))
+			buf_adds(summary, "restart per protocol");
+		else
+			buf_printf(summary,
+			    "restart at %.4g mg daily per the label",
+			    ev->dose_mg);
+		break;
+	default:
+		buf_printf(summary,
+		    "HOLD WITHDRAWN (%s): patient %s, %s - the result the "
+		    "hold rested on was %s; the results that stand do not "
+		    "stop imatinib",
+		    ev->rule, who->pid, who->protocol,
+		    ev->corrected ? "corrected" : "deleted or marked wrong");
+		break;
+	}
 	buf_adds(details, "{\"rule\":");
-	json_strz(details, ev->rule_name);
+	json_strz(details, ev->rule);
+	buf_printf(details, ",\"event\":\"%s\"", event[ev->event]);
+	if (ev->event != ALERT_HOLD_WITHDRAWN)
+		buf_printf(details, ",\"stops\":%u", ev->stops);
+	if (ev->event == ALERT_HOLD_RESUME && !isnan(ev->dose_mg)) {
+		buf_adds(details, ",\"restart_dose_mg\":");
+		json_num_rounded(details, ev->dose_mg);
+	}
 	buf_addc(details, '}');
 }

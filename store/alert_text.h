@@ -61,8 +61,27 @@ void alert_text_eligibility(struct buf *summary, struct buf *details,
 void alert_text_criteria(struct buf *out,
     const struct rules_eligibility_result *er);
 
-/* A hold (stop per the label) or a resume. */
+enum alert_hold_event {
+	ALERT_HOLD_STOP,      /* stop per the label */
+	ALERT_HOLD_RESUME,    /* every restart threshold met */
+	ALERT_HOLD_WITHDRAWN, /* the result a hold rested on was taken out */
+};
+
+/* A hold rule's event, as the writer announces it. */
+struct alert_hold {
+	enum alert_hold_event event;
+	const char *rule; /* the hold rule's name, e.g. "myelosuppression" */
+	const struct rules_entry *because; /* STOP: the result that crossed */
+	unsigned stops; /* STOP: its number; RESUME: the stops it answers */
+	double dose_mg; /* RESUME: the label's restart dose, NAN for none */
+	bool corrected; /* WITHDRAWN: by a correction (C), not D or W */
+};
+
+/*
+ * A hold (with "recurrence N" from the second stop of its rule), a resume
+ * (the label's dose for that rule and occurrence), or a withdrawn hold.
+ */
 void alert_text_hold(struct buf *summary, struct buf *details,
-    const struct rules_hold_event *ev, const struct alert_who *who);
+    const struct alert_hold *ev, const struct alert_who *who);
 
 #endif

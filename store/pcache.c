@@ -48,6 +48,7 @@ pcache_load_enrollment(struct pcache *p, const struct rules *r,
 	enum rules_analyte a;
 
 	p->enrolled = false;
+	memset(p->hold, 0, sizeof(p->hold));
 	if (n == 0)
 		return;
 	if (strcmp(PQgetvalue(res, 0, 0), "screening") == 0) {
@@ -59,7 +60,7 @@ pcache_load_enrollment(struct pcache *p, const struct rules *r,
 	}
 	p->since = (int64_t)strtod(PQgetvalue(res, 0, 1), NULL);
 	snprintf(p->elig, sizeof(p->elig), "%s", PQgetvalue(res, 0, 2));
-	/* hold_state: name=epoch,... */
+	/* hold_state: name=since/obs/stops,... or name=since (held rules) */
 	save = NULL;
 	for (item = strtok_r(PQgetvalue(res, 0, 3), ",", &save); item;
 	     item = strtok_r(NULL, ",", &save)) {
@@ -69,8 +70,16 @@ pcache_load_enrollment(struct pcache *p, const struct rules *r,
 		*eq = '\0';
 		for (i = 0; i < rules_hold_count(r); i++)
 			if (strcmp(rules_hold_name(r, i), item) == 0) {
+				memset(&p->hold[i], 0, sizeof(p->hold[i]));
 				p->hold[i].held = true;
-				p->hold[i].since = strtoll(eq + 1, NULL, 10);
+				p->hold[i].since = strtoll(eq + 1, &slash, 10);
+				p->hold[i].stops = 1;
+				if (*slash++ != '/')
+					continue;
+				p->hold[i].obs = strtoll(slash, &slash, 10);
+				if (*slash++ == '/')
+					p->hold[i].stops = (unsigned)
+					    strtoul(slash, NULL, 10);
 			}
 	}
 	/* baseline: analyte=value/uln,... */

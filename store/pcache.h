@@ -18,6 +18,18 @@
 #include "lib/hash.h"
 #include "rules/rules.h"
 
+/*
+ * A hold rule as the writer last announced it (enrollments.hold_state):
+ * held since when, on which observation its hold alert rests (0: not
+ * known, a state written before it was kept), and its stop count.
+ */
+struct pcache_hold {
+	bool held;
+	int64_t since;
+	int64_t obs;
+	unsigned stops;
+};
+
 /* What the writer remembers of a patient; mirrors committed rows. */
 struct pcache {
 	char *pid; /* PID-3.1; NULL: free slot */
@@ -28,8 +40,8 @@ struct pcache {
 	bool have_baseline[RULES_NANALYTES];
 	double baseline[RULES_NANALYTES], baseline_uln[RULES_NANALYTES];
 	char elig[16]; /* last eligibility status, "" for none */
-	struct rules_hold_state hold[RULES_MAX_HOLD_RULES];
-	struct rules_history *h; /* NULL until loaded */
+	struct pcache_hold hold[RULES_MAX_HOLD_RULES]; /* as announced */
+	struct rules_history *h;		       /* NULL until loaded */
 	struct rules_open_alert
 	    *open;	   /* toxicity alerts open or acknowledged */
 	int64_t *open_obs; /* the observation each rests on */
@@ -52,7 +64,8 @@ void pcache_flush(struct hash_table *t);
 
 /*
  * The enrollment row (sel_enroll: phase, since, eligibility status, hold
- * state "name=epoch,...", baseline "analyte=value/uln,..."), or none.
+ * state "name=since/obs/stops,..." (or "name=since" as first written),
+ * baseline "analyte=value/uln,..."), or none.
  */
 void pcache_load_enrollment(struct pcache *p, const struct rules *r,
     const PGresult *res);

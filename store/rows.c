@@ -208,8 +208,11 @@ static const struct {
 	{ "sel_enroll",
 	    "SELECT e.phase, extract(epoch FROM e.since)::float8,"
 	    " coalesce(e.eligibility_status, ''),"
-	    " coalesce((SELECT string_agg(key || '=' || value, ',')"
-	    "   FROM jsonb_each_text(e.hold_state)), ''),"
+	    " coalesce((SELECT string_agg(key || '=' || CASE jsonb_typeof(value)"
+	    "   WHEN 'object' THEN coalesce(value->>'since', '') || '/'"
+	    "   || coalesce(value->>'obs', '0') || '/'"
+	    "   || coalesce(value->>'stops', '1') ELSE value #>> '{}' END, ',')"
+	    "   FROM jsonb_each(e.hold_state)), ''),"
 	    " coalesce((SELECT string_agg(key || '=' || coalesce(value->>'value', '')"
 	    "   || '/' || coalesce(value->>'uln', ''), ',')"
 	    "   FROM jsonb_each(e.baseline)), '')"
@@ -257,6 +260,29 @@ static const struct {
 	{ "upd_alerts_retracted",
 	    "UPDATE alerts SET state = 'retracted', resolved_at = now()"
 	    " WHERE observation = $1 AND state IN ('open', 'acknowledged')" },
+	/* A resume answers the rule's hold alerts (kind hold, event stop). */
+	{ "upd_hold_answered",
+	    "UPDATE alerts SET state = 'resolved', resolved_at = now(),"
+	    " superseded_by = $4 WHERE patient = $1 AND protocol = $2"
+	    " AND kind = 'hold' AND details->>'rule' = $3"
+	    " AND coalesce(details->>'event', 'stop') = 'stop'"
+	    " AND state IN ('open', 'acknowledged')" },
+	/* The result a hold rested on was taken out: so is its hold alert. */
+	{ "upd_hold_withdrawn",
+	    "UPDATE alerts SET state = 'retracted',"
+	    " resolved_at = coalesce(resolved_at, now())"
+	    " WHERE observation = $1 AND kind = 'hold'"
+	    " AND coalesce(details->>'event', 'stop') = 'stop'"
+	    " AND state <> 'retracted'" },
+	/*
+	 * Held again on the result of a hold a resume answered: the result
+	 * the resume rested on no longer stands, nor does the resume.
+	 */
+	{ "upd_resume_undone",
+	    "UPDATE alerts r SET state = 'retracted', resolved_at = now()"
+	    " FROM alerts h WHERE h.observation = $1 AND h.kind = 'hold'"
+	    " AND h.superseded_by = r.id AND r.kind = 'resume'"
+	    " AND r.state IN ('open', 'acknowledged')" },
 	{ "ins_elig",
 	    "INSERT INTO eligibility (patient, protocol, status, message, criteria)"
 	    " VALUES ($1, $2, $3, $4, $5::jsonb)" },

@@ -206,31 +206,149 @@ eligibility_rows(struct ingest *g, struct side *d, struct ingest_work *w,
 	    0, &g->tmp, &g->tmp2);
 }
 
+/*
+ * Whether the observation id still stands in the history (neither
+ * corrected nor deleted); *corrected when a C replaced it. A scan, made
+ * only when an announced hold ends.
+ */
+static bool
+obs_standing(const struct rules_history *h, int64_t id, bool *corrected)
+{
+	const struct rules_entry *e;
+	size_t i = rules_history_count(h);
+
+	*corrected = false;
+	while (i-- > 0) {
+		e = rules_history_entry(h, i);
+		if ((int64_t)e->ev.id != id)
+			continue;
+		*corrected = e->superseded && !e->retracted;
+		return !e->superseded && !e->retracted;
+	}
+	return false;
+}
+
+/* Send one hold, resume or withdrawn line of rule i; *id: its alert id. */
+static enum db_rc
+hold_alert(struct ingest *g, struct side *d, struct ingest_work *w,
+    struct pcache *p, const struct alert_hold *ah, int64_t *id)
+{
+	struct alert_who who = { p->pid, rules_protocol_name(g->rules) };
+	const struct rules_entry *e = ah->because;
+
+	buf_reset(&g->tmp);
+	buf_reset(&g->tmp2);
+	alert_text_hold(&g->tmp, &g->tmp2, ah, &who);
+	*id = idpool_take(&g->alert_ids);
+	return send_alert(g, d, w, p, *id,
+	    ah->event == ALERT_HOLD_RESUME ? "resume" : "hold",
+	    ah->event == ALERT_HOLD_STOP ? "critical" : "info",
+	    e != NULL ? e->ev.analyte : RULES_NONE, -1,
+	    e != NULL ? (int64_t)e->ev.id : 0, &g->tmp, &g->tmp2);
+}
+
+/*
+ * The announced hold of rule i ends: resumed (its hold alerts resolved by
+ * the resume line, which gives the label's dose for the stops it answers),
+ * or withdrawn when the result it rested on no longer stands (its hold
+ * alert retracted; a withdrawn line when nothing holds instead).
+ */
+static enum db_rc
+hold_end(struct ingest *g, struct side *d, struct ingest_work *w,
+    struct pcache *p, size_t i, const struct rules_hold_derived *dv)
+{
+	const struct rules_hold_derived *v = &dv[i];
+	struct pcache_hold *a = &p->hold[i];
+	struct alert_hold ah = { .rule = rules_hold_name(g->rules, i) };
+	const char *q[4];
+	int64_t id;
+
+	a->held = false;
+	if (a->obs != 0 && !obs_standing(p->h, a->obs, &ah.corrected)) {
+		if (send_id_param(g, d, "upd_hold_withdrawn", a->obs, 0) !=
+		    DB_OK)
+			return DB_DOWN;
+		if (v->held)
+			return DB_OK; /* a new hold alert on what stands */
+		ah.event = ALERT_HOLD_WITHDRAWN;
+		return hold_alert(g, d, w, p, &ah, &id);
+	}
+	ah.event = ALERT_HOLD_RESUME;
+	/* Held again since: the resume answered the stop before. */
+	ah.stops = v->held && v->stops > 0 ? v->stops - 1 : v->stops;
+	if (ah.stops == 0)
+		ah.stops = a->stops > 0 ? a->stops : 1;
+	ah.dose_mg = rules_hold_resume_dose(g->rules, i, ah.stops, dv);
+	if (hold_alert(g, d, w, p, &ah, &id) != DB_OK)
+		return DB_DOWN;
+	q[0] = ingest_pint(g, p->db_id);
+	q[1] = rules_protocol_name(g->rules);
+	q[2] = ah.rule;
+	q[3] = ingest_pint(g, id);
+	return ingest_send_stmt(d, "upd_hold_answered", 4, q, Q_IGNORE, NULL);
+}
+
+/*
+ * The hold state derived from the results that stand (rules_hold_derive)
+ * against what was announced: a hold alert when newly held ("recurrence
+ * N" from the second stop), a resume, a withdrawal, or nothing.
+ */
 static enum db_rc
 hold_rows(struct ingest *g, struct side *d, struct ingest_work *w,
-    struct pcache *p, int64_t at, bool *state_changed)
+    struct pcache *p, bool *state_changed)
 {
-	struct rules_hold_event ev[RULES_MAX_HOLD_RULES * 2];
-	struct alert_who who = { p->pid, rules_protocol_name(g->rules) };
-	size_t i, n;
-	int64_t obs;
+	struct rules_hold_derived dv[RULES_MAX_HOLD_RULES];
+	struct pcache_hold *a;
+	const struct rules_hold_derived *v;
+	struct alert_hold ah;
+	size_t i;
+	int64_t id, vid, start = p->since;
 
-	n = rules_hold_step(g->rules, p->h, at, p->hold, ev,
-	    sizeof(ev) / sizeof(ev[0]));
-	for (i = 0; i < n; i++) {
+	/*
+	 * From the treatment start, or from an announced hold older than it
+	 * (the phase changed while held: the hold goes on, never "resumed"
+	 * for want of its results).
+	 */
+	for (i = 0; i < rules_hold_count(g->rules); i++)
+		if (p->hold[i].held && p->hold[i].since < start)
+			start = p->hold[i].since;
+	rules_hold_derive(g->rules, p->h, start, INT64_MAX, dv);
+	for (i = 0; i < rules_hold_count(g->rules); i++) {
+		a = &p->hold[i];
+		v = &dv[i];
+		vid = v->held ? (int64_t)v->because->ev.id : 0;
+		if (a->held && v->held && (a->obs == vid || a->obs == 0)) {
+			*state_changed = *state_changed || a->obs != vid;
+			a->obs = vid;
+			continue;
+		}
+		/*
+		 * Held on another result, the announced one standing and
+		 * no resume since: the same hold (a late result crossed too).
+		 */
+		if (a->held && v->held && v->resumed_at < a->since &&
+		    obs_standing(p->h, a->obs, &(bool){ false }))
+			continue;
+		if (a->held) {
+			*state_changed = true;
+			if (hold_end(g, d, w, p, i, dv) != DB_OK)
+				return DB_DOWN;
+		}
+		if (!v->held)
+			continue;
 		*state_changed = true;
-		buf_reset(&g->tmp);
-		buf_reset(&g->tmp2);
-		obs = ev[i].kind == RULES_HOLD_STOP && ev[i].because != NULL ?
-		    (int64_t)ev[i].because->ev.id :
-		    0;
-		alert_text_hold(&g->tmp, &g->tmp2, &ev[i], &who);
-		if (send_alert(g, d, w, p, idpool_take(&g->alert_ids),
-			ev[i].kind == RULES_HOLD_STOP ? "hold" : "resume",
-			ev[i].kind == RULES_HOLD_STOP ? "critical" : "info",
-			ev[i].because ? ev[i].because->ev.analyte : RULES_NONE,
-			-1, obs, &g->tmp, &g->tmp2) != DB_OK)
+		memset(&ah, 0, sizeof(ah));
+		ah.event = ALERT_HOLD_STOP;
+		ah.rule = rules_hold_name(g->rules, i);
+		ah.because = v->because;
+		ah.stops = v->stops;
+		if (hold_alert(g, d, w, p, &ah, &id) != DB_OK ||
+		    send_id_param(g, d, "upd_resume_undone", vid, 0) != DB_OK)
 			return DB_DOWN;
+		a->held = true;
+		a->since = v->since;
+		a->obs = vid;
+		a->stops = v->stops;
 	}
 	return DB_OK;
 }
@@ -250,7 +368,9 @@ update_enrollment(struct ingest *g, struct side *d, struct pcache *p)
 			continue;
 		buf_printf(b, "%s", first ? "" : ",");
 		json_strz(b, rules_hold_name(g->rules, i));
-		buf_printf(b, ":%lld", (long long)p->hold[i].since);
+		buf_printf(b, ":{\"since\":%lld,\"obs\":%lld,\"stops\":%u}",
+		    (long long)p->hold[i].since, (long long)p->hold[i].obs,
+		    p->hold[i].stops);
 		first = false;
 	}
 	buf_addc(b, '}');
@@ -392,7 +512,7 @@ verdict_rows(struct ingest *g, struct side *d, struct ingest_work *w,
 			return DB_DOWN;
 		if (strcmp(before, p->elig) == 0)
 			return DB_OK;
-	} else if (hold_rows(g, d, w, p, at, &hold_changed) != DB_OK)
+	} else if (hold_rows(g, d, w, p, &hold_changed) != DB_OK)
 		return DB_DOWN;
 	else if (!hold_changed)
 		return DB_OK;

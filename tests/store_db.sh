@@ -75,6 +75,110 @@ check "eligibility verdict rows with criteria" test "$(q "select count(*) from l
 check "alert summary says what to do" test "$(q "select count(*) from labwatch.alerts where kind = 'hold' and summary like 'HOLD imatinib (hepatotoxicity): patient T100%'")" -eq 1
 check "a new alert is NOTIFY'd" grep -q 'notification "labwatch_alert"' "$TMP/listen.out"
 
+# 4b. Hold and restart as the label writes them (issue 11 item 6; Gleevec
+#     US prescribing information section 2, EU SmPC 4.2). H400, GIST at
+#     400 mg: ANC 0.8 holds; ANC 1.8 + platelets 200 resume at 400 mg and
+#     resolve the hold alert; ANC 0.7 is a recurrence; the next restart is
+#     at 300 mg. H401: ALT 6 x ULN holds; ALT, AST and bilirubin back
+#     restart at 300 mg. H402: the ALT a hold rests on comes again with
+#     OBX-11 D: the hold alert is retracted, one line says the hold is
+#     withdrawn, and normal results later announce no restart. H403: a C
+#     corrects the stop result to a normal value: withdrawn too. H404: a
+#     hold_state written before (name: epoch) is still read. H405: held,
+#     as labwatch status shows it.
+q "insert into labwatch.patients (patient_id) values ('H400'), ('H401'), ('H402'), ('H403'), ('H404'), ('H405')"
+q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'neoadjuvant', '2026-11-01' from labwatch.patients where patient_id in ('H400', 'H401', 'H402', 'H403', 'H404', 'H405')"
+q "update labwatch.enrollments e set hold_state = '{\"myelosuppression\": 1795000000}' from labwatch.patients p where p.id = e.patient and p.patient_id = 'H404'"
+{
+	oru H400 H4K1 20261120073000+0800 "751-8|NM|0.8|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
+	oru H400 H4K2 20261121073000+0800 "751-8|NM|1.8|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
+	oru H400 H4K3 20261122073000+0800 "751-8|NM|0.7|10*9/L|1.8-7.5"
+	oru H400 H4K4 20261123073000+0800 "751-8|NM|2.0|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
+	oru H401 H4L1 20261120073000+0800 "1742-6|NM|240|U/L|10-40"
+	oru H401 H4L2 20261121073000+0800 "1742-6|NM|30|U/L|10-40" "1920-8|NM|30|U/L|10-40" "1975-2|NM|10|umol/L|3-21"
+	oru H402 H4N1 20261120073000+0800 "1742-6|NM|240|U/L|10-40"
+	(ORU_STATUS=D && oru H402 H4N1 20261120073000+0800 "1742-6|NM|240|U/L|10-40") | sed 's/|H4N1|P|2.5.1/|H4N1D|P|2.5.1/'
+	oru H402 H4N2 20261121073000+0800 "1742-6|NM|30|U/L|10-40" "1920-8|NM|30|U/L|10-40" "1975-2|NM|10|umol/L|3-21"
+	oru H403 H4J1 20261120073000+0800 "1742-6|NM|240|U/L|10-40"
+	(ORU_STATUS=C && oru H403 H4J1 20261120073000+0800 "1742-6|NM|24|U/L|10-40") | sed 's/|H4J1|P|2.5.1/|H4J1C|P|2.5.1/'
+	oru H404 H4G1 20261121073000+0800 "751-8|NM|2.0|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
+	oru H405 H4F1 20261120073000+0800 "751-8|NM|0.8|10*9/L|1.8-7.5"
+	oru H405 H4F2 20261121073000+0800 "777-3|NM|40|10*9/L|150-400"
+} >"$TMP/holds.hl7"
+feed "$TMP/holds.hl7" >"$TMP/4b.json" 2>/dev/null
+check "holds: every message processed" json_assert "$TMP/4b.json" 'all(m["outcome"] == "processed" for m in L) and len(L) == 14'
+holds() { q "select a.kind || ':' || a.severity || ':' || a.state || ':' || a.summary from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = '$1' and a.kind in ('hold', 'resume') order by a.id"; }
+holds H400 >"$TMP/h400"
+check "H400: hold, resume, recurrence hold, resume: four lines" test "$(wc -l <"$TMP/h400")" -eq 4
+check "H400: ANC 0.8 holds (critical), resolved by the restart" \
+	sh -c "sed -n 1p '$TMP/h400' | grep -q '^hold:critical:resolved:HOLD imatinib (myelosuppression): patient H400, NCT04933669: ANC 0.8 '"
+check "H400: the first restart is at 400 mg, nothing of hepatotoxicity" \
+	sh -c "sed -n 2p '$TMP/h400' | grep -q '^resume:info:open:RESUME possible (myelosuppression): patient H400, .*restart at 400 mg daily per the label\$' && ! grep -q hepato '$TMP/h400'"
+check "H400: ANC 0.7 is a recurrence" \
+	sh -c "sed -n 3p '$TMP/h400' | grep -q '^hold:critical:resolved:HOLD imatinib (myelosuppression, recurrence 2): patient H400'"
+check "H400: the restart after a recurrence is at 300 mg" \
+	sh -c "sed -n 4p '$TMP/h400' | grep -q '^resume:info:open:RESUME possible (myelosuppression, after recurrence 2): .*restart at 300 mg daily per the label\$'"
+check "H400: each hold alert is superseded by the resume that answers it" \
+	test "$(q "select string_agg((r.summary like 'RESUME%')::text, ',' order by h.id) from labwatch.alerts h join labwatch.alerts r on r.id = h.superseded_by join labwatch.patients p on p.id = h.patient where p.patient_id = 'H400' and h.kind = 'hold'")" = "true,true"
+check "H400: hold_state empty after the restart" \
+	test "$(q "select e.hold_state::text from labwatch.enrollments e join labwatch.patients p on p.id = e.patient where p.patient_id = 'H400'")" = "{}"
+holds H401 >"$TMP/h401"
+check "H401: ALT 6 x ULN holds, the restart is at 300 mg and resolves it" \
+	sh -c "sed -n 1p '$TMP/h401' | grep -q '^hold:critical:resolved:HOLD imatinib (hepatotoxicity): patient H401' && sed -n 2p '$TMP/h401' | grep -q '^resume:info:open:RESUME possible (hepatotoxicity): .*restart at 300 mg daily per the label\$' && test \$(wc -l <'$TMP/h401') -eq 2"
+holds H402 >"$TMP/h402"
+check "H402: D of the ALT the hold rests on: the hold retracted, one withdrawn line, no restart" \
+	sh -c "sed -n 1p '$TMP/h402' | grep -q '^hold:critical:retracted:HOLD imatinib (hepatotoxicity)' && sed -n 2p '$TMP/h402' | grep -q '^hold:info:open:HOLD WITHDRAWN (hepatotoxicity): patient H402, NCT04933669 - the result the hold rested on was deleted or marked wrong' && test \$(wc -l <'$TMP/h402') -eq 2"
+holds H403 >"$TMP/h403"
+check "H403: C of the stop result to 24 U/L: the hold retracted, withdrawn (corrected)" \
+	sh -c "sed -n 1p '$TMP/h403' | grep -q '^hold:critical:retracted:' && sed -n 2p '$TMP/h403' | grep -q '^hold:info:open:HOLD WITHDRAWN (hepatotoxicity): .* was corrected' && test \$(wc -l <'$TMP/h403') -eq 2"
+holds H404 >"$TMP/h404"
+check "H404: a hold_state of the first form is read: restart at 400 mg" \
+	sh -c "grep -q '^resume:info:open:RESUME possible (myelosuppression): patient H404.*400 mg' '$TMP/h404' && test \$(wc -l <'$TMP/h404') -eq 1"
+# H406: held in the neoadjuvant phase, then adjuvant from a later date:
+# the hold goes on; platelets alone announce no restart.
+q "insert into labwatch.patients (patient_id) values ('H406')"
+q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'neoadjuvant', '2026-11-01' from labwatch.patients where patient_id = 'H406'"
+oru H406 H4E1 20261120073000+0800 "751-8|NM|0.8|10*9/L|1.8-7.5" >"$TMP/h406a.hl7"
+oru H406 H4E2 20261126073000+0800 "777-3|NM|200|10*9/L|150-400" >"$TMP/h406b.hl7"
+feed "$TMP/h406a.hl7" >/dev/null 2>&1
+q "update labwatch.enrollments e set phase = 'adjuvant', since = '2026-11-25' from labwatch.patients p where p.id = e.patient and p.patient_id = 'H406'"
+feed "$TMP/h406b.hl7" >/dev/null 2>&1
+holds H406 >"$TMP/h406"
+check "H406: a phase change while held: still held, no restart" \
+	sh -c "test \$(wc -l <'$TMP/h406') -eq 1 && grep -q '^hold:critical:open:' '$TMP/h406'"
+# H407: the ANC a restart rested on is deleted: held again on the first
+# stop's result, and the resume that rested on it retracted.
+q "insert into labwatch.patients (patient_id) values ('H407')"
+q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'neoadjuvant', '2026-11-01' from labwatch.patients where patient_id = 'H407'"
+{
+	oru H407 H4D1 20261120073000+0800 "751-8|NM|0.8|10*9/L|1.8-7.5"
+	oru H407 H4D2 20261121073000+0800 "751-8|NM|1.8|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
+	(ORU_STATUS=D && oru H407 H4D2 20261121073000+0800 "751-8|NM|1.8|10*9/L|1.8-7.5") | sed 's/|H4D2|P|2.5.1/|H4D2D|P|2.5.1/'
+} >"$TMP/h407.hl7"
+feed "$TMP/h407.hl7" >/dev/null 2>&1
+holds H407 >"$TMP/h407"
+check "H407: D of the restart's ANC: the resume retracted, held again" \
+	sh -c "test \$(wc -l <'$TMP/h407') -eq 3 && sed -n 1p '$TMP/h407' | grep -q '^hold:critical:resolved:HOLD imatinib (myelosuppression): patient H407' && sed -n 2p '$TMP/h407' | grep -q '^resume:info:retracted:' && sed -n 3p '$TMP/h407' | grep -q '^hold:critical:open:HOLD imatinib (myelosuppression): patient H407, NCT04933669: ANC 0.8 '"
+# H408: a hepatotoxicity restart at 300 mg, then a first myelosuppression
+# stop: the label resumes "at the previous dose", 300 mg, not 400.
+q "insert into labwatch.patients (patient_id) values ('H408')"
+q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'neoadjuvant', '2026-11-01' from labwatch.patients where patient_id = 'H408'"
+{
+	oru H408 H4C1 20261120073000+0800 "1742-6|NM|240|U/L|10-40"
+	oru H408 H4C2 20261121073000+0800 "1742-6|NM|30|U/L|10-40" "1920-8|NM|30|U/L|10-40" "1975-2|NM|10|umol/L|3-21"
+	oru H408 H4C3 20261122073000+0800 "751-8|NM|0.8|10*9/L|1.8-7.5"
+	oru H408 H4C4 20261123073000+0800 "751-8|NM|2.0|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
+} >"$TMP/h408.hl7"
+feed "$TMP/h408.hl7" >/dev/null 2>&1
+holds H408 >"$TMP/h408"
+check "H408: after a hepatotoxicity restart at 300 mg, myelosuppression resumes at 300 mg" \
+	sh -c "test \$(wc -l <'$TMP/h408') -eq 4 && sed -n 4p '$TMP/h408' | grep -q '^resume:info:open:RESUME possible (myelosuppression): patient H408, .*restart at 300 mg daily per the label\$'"
+check "H404: ... and hold_state empty after it" \
+	test "$(q "select e.hold_state::text from labwatch.enrollments e join labwatch.patients p on p.id = e.patient where p.patient_id = 'H404'")" = "{}"
+"$top_builddir/cli/labwatch" status --db "$LABWATCH_DB" H405 >"$TMP/h405.json" 2>&1
+check "H405: labwatch status shows the hold: since, the ANC it rests on, one stop; one hold alert" json_assert "$TMP/h405.json" \
+	'list(L[0]["enrollment"]["hold_state"]) == ["myelosuppression"] and L[0]["enrollment"]["hold_state"]["myelosuppression"]["stops"] == 1 and L[0]["enrollment"]["hold_state"]["myelosuppression"]["since"] == 1795131000 and L[0]["enrollment"]["hold_state"]["myelosuppression"]["obs"] > 0 and [a["kind"] for a in L[0]["open_alerts"]].count("hold") == 1'
+
 # 5. Determinism: the same archive into an empty database, the same alerts;
 #    also one frame per batch, where each batch is started while the one
 #    before it commits (T2 escalates T1's alert: it must see T1's rows).

@@ -359,32 +359,105 @@ Test(alert_text, data_quality_range_unreadable)
 	buf_free(&d);
 }
 
+/*
+ * Hold, resume and withdrawn lines (issue 11 item 6). Doses: Gleevec US
+ * prescribing information section 2 "Dose Modification Guidelines" and EU
+ * SmPC 4.2, as the protocol file carries them: hepatotoxicity restarts at
+ * 300 mg; myelosuppression (GIST, 400 mg) at 400 mg after a first stop,
+ * at 300 mg after a recurrence. No rule's line names another's.
+ */
 Test(alert_text, hold_and_resume)
 {
+	static struct rules_entry alt, anc;
+	static const struct {
+		const char *name;
+		struct alert_hold ah;
+		const char *summary, *details;
+	} cases[] = {
+		{ "hepatotoxicity stop",
+		    { ALERT_HOLD_STOP, "hepatotoxicity", &alt, 1, NAN, false },
+		    "HOLD imatinib (hepatotoxicity): patient P1, "
+		    "NCT04933669: ALT 210 U/L = 5.25 x ULN (40) - stop per the "
+		    "label until the restart thresholds are met",
+		    "{\"rule\":\"hepatotoxicity\",\"event\":\"stop\","
+		    "\"stops\":1}" },
+		{ "hepatotoxicity restart: 300 mg",
+		    { ALERT_HOLD_RESUME, "hepatotoxicity", NULL, 1, 300,
+			false },
+		    "RESUME possible (hepatotoxicity): patient P1, "
+		    "NCT04933669 - every restart threshold met; restart at 300 "
+		    "mg daily per the label",
+		    "{\"rule\":\"hepatotoxicity\",\"event\":\"resume\","
+		    "\"stops\":1,\"restart_dose_mg\":300}" },
+		{ "myelosuppression first stop",
+		    { ALERT_HOLD_STOP, "myelosuppression", &anc, 1, NAN,
+			false },
+		    "HOLD imatinib (myelosuppression): patient P1, "
+		    "NCT04933669: ANC 0.8 10^9/L (LLN 2) - stop per the "
+		    "label until the restart thresholds are met",
+		    "{\"rule\":\"myelosuppression\",\"event\":\"stop\","
+		    "\"stops\":1}" },
+		{ "myelosuppression first restart: 400 mg, nothing of the liver",
+		    { ALERT_HOLD_RESUME, "myelosuppression", NULL, 1, 400,
+			false },
+		    "RESUME possible (myelosuppression): patient P1, "
+		    "NCT04933669 - every restart threshold met; restart at 400 "
+		    "mg daily per the label",
+		    "{\"rule\":\"myelosuppression\",\"event\":\"resume\","
+		    "\"stops\":1,\"restart_dose_mg\":400}" },
+		{ "myelosuppression recurrence",
+		    { ALERT_HOLD_STOP, "myelosuppression", &anc, 2, NAN,
+			false },
+		    "HOLD imatinib (myelosuppression, recurrence 2): patient "
+		    "P1, NCT04933669: ANC 0.8 10^9/L (LLN 2) - stop per the "
+		    "label until the restart thresholds are met",
+		    "{\"rule\":\"myelosuppression\",\"event\":\"stop\","
+		    "\"stops\":2}" },
+		{ "myelosuppression restart after a recurrence: 300 mg",
+		    { ALERT_HOLD_RESUME, "myelosuppression", NULL, 2, 300,
+			false },
+		    "RESUME possible (myelosuppression, after recurrence 2): "
+		    "patient P1, NCT04933669 - every restart threshold met; "
+		    "restart at 300 mg daily per the label",
+		    "{\"rule\":\"myelosuppression\",\"event\":\"resume\","
+		    "\"stops\":2,\"restart_dose_mg\":300}" },
+		{ "no dose in the protocol file",
+		    { ALERT_HOLD_RESUME, "h", NULL, 1, NAN, false },
+		    "RESUME possible (h): patient P1, NCT04933669 - every "
+		    "restart threshold met; restart per protocol",
+		    "{\"rule\":\"h\",\"event\":\"resume\",\"stops\":1}" },
+		{ "withdrawn: D or W",
+		    { ALERT_HOLD_WITHDRAWN, "hepatotoxicity", NULL, 0, NAN,
+			false },
+		    "HOLD WITHDRAWN (hepatotoxicity): patient P1, NCT04933669 "
+		    "- the result the hold rested on was deleted or marked "
+		    "wrong; the results that stand do not stop imatinib",
+		    "{\"rule\":\"hepatotoxicity\",\"event\":\"withdrawn\"}" },
+		{ "withdrawn: corrected",
+		    { ALERT_HOLD_WITHDRAWN, "myelosuppression", NULL, 0, NAN,
+			true },
+		    "HOLD WITHDRAWN (myelosuppression): patient P1, "
+		    "NCT04933669 - the result the hold rested on was "
+		    "corrected; the results that stand do not stop imatinib",
+		    "{\"rule\":\"myelosuppression\",\"event\":\"withdrawn\"}" },
+	};
 	struct buf s, d;
-	struct rules_entry because;
-	struct rules_hold_event stop = { RULES_HOLD_STOP, 0, "hepatotoxicity",
-		&because };
-	struct rules_hold_event resume = { RULES_HOLD_RESUME, 0,
-		"hepatotoxicity", NULL };
+	size_t i;
 
 	buf_init(&s);
 	buf_init(&d);
-	memset(&because, 0, sizeof(because));
-	grade("1742-6", 210, "", "U/L", "10-40", &because.ev);
-	alert_text_hold(&s, &d, &stop, &who);
-	cr_assert_str_eq(s.p,
-	    "HOLD imatinib (hepatotoxicity): patient P1, "
-	    "NCT04933669: ALT 210 U/L = 5.25 x ULN (40) - stop per the label "
-	    "until the restart thresholds are met");
-	cr_assert_str_eq(d.p, "{\"rule\":\"hepatotoxicity\"}");
-	buf_reset(&s);
-	buf_reset(&d);
-	alert_text_hold(&s, &d, &resume, &who);
-	cr_assert_str_eq(s.p,
-	    "RESUME possible (hepatotoxicity): patient P1, "
-	    "NCT04933669 - every restart threshold met; restart per protocol "
-	    "(reduced dose after hepatotoxicity)");
+	grade("1742-6", 210, "", "U/L", "10-40", &alt.ev);
+	grade("751-8", 0.8, "", "10*9/L", "2.0-7.5", &anc.ev);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		buf_reset(&s);
+		buf_reset(&d);
+		alert_text_hold(&s, &d, &cases[i].ah, &who);
+		cr_expect_str_eq(s.p, cases[i].summary, "%s", cases[i].name);
+		cr_expect_str_eq(d.p, cases[i].details, "%s", cases[i].name);
+		if (strcmp(cases[i].ah.rule, "myelosuppression") == 0)
+			cr_expect(strstr(s.p, "hepato") == NULL, "%s",
+			    cases[i].name);
+	}
 	buf_free(&s);
 	buf_free(&d);
 }

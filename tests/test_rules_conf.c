@@ -152,6 +152,29 @@ static struct conf_case conf_cases[] = {
 	    ": hold 'h' needs stop and restart lines" },
 	{ "hold: no stop", PROTOCOL, P "[hold h]\nrestart = ast < 2 uln\n", 0,
 	    ": hold 'h' needs stop and restart lines" },
+/* restart doses: Gleevec USPI section 2, SmPC 4.2 (N mg daily) */
+#define HR "[hold h]\nstop = ast > 5 uln\nrestart = ast < 2.5 uln\n"
+	{ "hold: dose without a number", PROTOCOL, P HR "restart_dose = mg\n",
+	    0,
+	    ":9: restart_dose must be a positive number of mg (e.g. 300 mg)" },
+	{ "hold: dose zero", PROTOCOL, P HR "restart_dose = 0 mg\n", 0,
+	    ":9: restart_dose must be a positive number of mg (e.g. 300 mg)" },
+	{ "hold: dose negative", PROTOCOL,
+	    P HR "recurrence_restart_dose = -300 mg\n", 0,
+	    ":9: recurrence_restart_dose must be a positive number of mg "
+	    "(e.g. 300 mg)" },
+	{ "hold: dose without a unit", PROTOCOL, P HR "restart_dose = 300\n", 0,
+	    ":9: restart_dose: the unit must be mg, not ''" },
+	{ "hold: dose in g", PROTOCOL, P HR "restart_dose = 0.3 g\n", 0,
+	    ":9: restart_dose: the unit must be mg, not 'g'" },
+	{ "hold: dose per kg", PROTOCOL, P HR "restart_dose = 300 mg/kg\n", 0,
+	    ":9: restart_dose: the unit must be mg, not 'mg/kg'" },
+	{ "hold: dose twice", PROTOCOL,
+	    P HR "restart_dose = 400 mg\nrestart_dose = 300 mg\n", 0,
+	    ":10: restart_dose given twice" },
+	{ "hold: recurrence dose alone", PROTOCOL,
+	    P HR "recurrence_restart_dose = 300 mg\n", 0,
+	    ": hold 'h': recurrence_restart_dose without restart_dose" },
 	/* the files it names */
 	{ "analytes missing", PROTOCOL,
 	    "[protocol]\nname = X\n"
