@@ -223,12 +223,26 @@ static const struct {
 	    " FROM observations WHERE patient = $1"
 	    " AND (analyte IS NOT NULL OR problem = 'code_conflict')"
 	    " ORDER BY id" },
+	/*
+	 * Toxicity alerts open or acknowledged; and those a result resolved
+	 * (resolved_by, else 0) with no alert of their analyte since, whose
+	 * own result stands: the episode a withdrawal of that result reopens.
+	 */
 	{ "sel_open_alerts",
 	    "SELECT a.id, a.analyte, a.grade, coalesce(a.observation, 0),"
-	    " coalesce(extract(epoch FROM o.observed_at)::float8, -1)"
+	    " coalesce(extract(epoch FROM o.observed_at)::float8, -1),"
+	    " coalesce(a.resolved_by_observation, 0)"
 	    " FROM alerts a LEFT JOIN observations o ON o.id = a.observation"
 	    " WHERE a.patient = $1 AND a.protocol = $2 AND a.kind = 'toxicity'"
-	    " AND a.state IN ('open', 'acknowledged') ORDER BY a.id" },
+	    " AND (a.state IN ('open', 'acknowledged')"
+	    " OR (a.state = 'resolved' AND a.resolved_by_observation IS NOT NULL"
+	    " AND NOT o.retracted"
+	    " AND NOT EXISTS (SELECT 1 FROM observations s"
+	    "   WHERE s.patient = a.patient AND s.supersedes = a.observation)"
+	    " AND NOT EXISTS (SELECT 1 FROM alerts b WHERE b.patient = a.patient"
+	    "   AND b.protocol = a.protocol AND b.kind = 'toxicity'"
+	    "   AND b.analyte = a.analyte AND b.id > a.id)))"
+	    " ORDER BY a.id" },
 	{ "ids_obs",
 	    "SELECT nextval('labwatch.observations_id_seq')"
 	    " FROM generate_series(1, $1::int)" },
@@ -247,6 +261,25 @@ static const struct {
 	    "UPDATE alerts SET state = 'resolved', resolved_at = now(),"
 	    " resolved_by_observation = $2"
 	    " WHERE id = $1 AND state IN ('open', 'acknowledged')" },
+	/*
+	 * The result that ended the episode is withdrawn and nothing that
+	 * stands ends it: the alert as it was (acknowledged if it had been).
+	 */
+	{ "upd_reopened",
+	    "UPDATE alerts SET state = CASE WHEN acknowledged_at IS NULL"
+	    " THEN 'open' ELSE 'acknowledged' END, resolved_at = NULL,"
+	    " resolved_by_observation = NULL"
+	    " WHERE id = $1 AND state = 'resolved'"
+	    " AND resolved_by_observation = $2" },
+	/* ... or a later result that stands ends it: it rests on that one. */
+	{ "upd_recovered_moved",
+	    "UPDATE alerts SET resolved_by_observation = $2"
+	    " WHERE id = $1 AND state = 'resolved'" },
+	/* The recovery line of a withdrawn result is withdrawn with it. */
+	{ "upd_recovery_retracted",
+	    "UPDATE alerts SET state = 'retracted', resolved_at = now()"
+	    " WHERE observation = $1 AND kind = 'recovery'"
+	    " AND state <> 'retracted'" },
 	{ "upd_alerts_superseded",
 	    "UPDATE alerts SET state = 'resolved', resolved_at = now()"
 	    " WHERE observation = $1 AND state IN ('open', 'acknowledged')" },
