@@ -43,6 +43,20 @@ col_opt(struct pgarr *a, const char *p, size_t len)
 		col_str(a, p, len);
 }
 
+/*
+ * A column the rules read again (sel_history), NULL for an empty string:
+ * a control byte marked, not dropped (text_sanitize_marked).
+ */
+static void
+col_read(struct pgarr *a, const char *p, size_t len)
+{
+	if (len == 0)
+		pgarr_null(a);
+	else
+		pgarr_commit(a,
+		    text_sanitize_marked(pgarr_reserve(a, len * 3), p, len));
+}
+
 /* A keyed value (text.h): as is, or its digest when longer than max. */
 static void
 col_key(struct pgarr *a, struct hl7_str v, size_t max)
@@ -496,27 +510,27 @@ rows_add_observation(struct rows *r, const struct rows_obs *o)
 	pgarr_int8(&c[2], o->patient);
 	col_str(&c[3], o->key, o->klen);
 	col_opt(&c[4], x->set_id.p, x->set_id.len);
-	col_opt(&c[5], x->code.p, x->code.len);
-	col_opt(&c[6], x->coding_system.p, x->coding_system.len);
-	col_opt(&c[7], x->alt_code.p, x->alt_code.len);
-	col_opt(&c[8], x->alt_system.p, x->alt_system.len);
+	col_read(&c[5], x->code.p, x->code.len);
+	col_read(&c[6], x->coding_system.p, x->coding_system.len);
+	col_read(&c[7], x->alt_code.p, x->alt_code.len);
+	col_read(&c[8], x->alt_system.p, x->alt_system.len);
 	col_opt(&c[9], x->text.p, x->text.len);
 	col_opt(&c[10], x->sub_id.p, x->sub_id.len);
 	col_strz(&c[11], rules_analyte_name(ev->analyte));
 	col_opt(&c[12], x->value_type.p, x->value_type.len);
-	col_opt(&c[13], x->value_text.p, x->value_text.len);
+	col_read(&c[13], x->value_text.p, x->value_text.len);
 	col_opt(&c[14], x->comparator, strlen(x->comparator));
 	pgarr_float8(&c[15], in->kind == RULES_VALUE_NUMBER ? in->value : NAN);
-	col_opt(&c[16], x->units.p, x->units.len);
+	col_read(&c[16], x->units.p, x->units.len);
 	pgarr_float8(&c[17], ev->value);
 	col_strz(&c[18], ev->unit);
-	col_opt(&c[19], x->ref_range.p, x->ref_range.len);
+	col_read(&c[19], x->ref_range.p, x->ref_range.len);
 	pgarr_float8(&c[20], ev->lln);
 	pgarr_float8(&c[21], ev->uln);
 	col_strz(&c[22],
 	    mapped ? rules_range_source_name(ev->range_source) : NULL);
 	col_opt(&c[23], x->flags.p, x->flags.len);
-	col_opt(&c[24], x->status.p, x->status.len);
+	col_read(&c[24], x->status.p, x->status.len);
 	pgarr_float8(&c[25],
 	    in->observed_at >= 0 ? (double)in->observed_at : NAN);
 	if (mapped && ev->grade >= 0)

@@ -325,6 +325,36 @@ feed "$TMP/w610a.hl7" >/dev/null 2>&1
 feed "$TMP/w610b.hl7" >/dev/null 2>&1
 check "W610: a 125 of unknown time (OBX-14, OBR-7, MSH-7 empty) ends nothing" \
 	sh -c "test '$(alerts W610)' = 'toxicity:hgb:3:open ' && test '$(q "select count(*) from labwatch.observations o join labwatch.patients p on p.id = o.patient where p.patient_id = 'W610' and o.observed_at is null")' -eq 1"
+# W620: screening, a newer ALT with an empty OBX-11 at 200 U/L (a fail
+# were it final): eligible on the older final ALT, and a data_quality
+# alert for it (CLINICAL.md "Result status").
+q "insert into labwatch.patients (patient_id) values ('W620')"
+q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'screening', '2026-11-01' from labwatch.patients where patient_id = 'W620'"
+# shellcheck disable=SC2046
+oru W620 WU1 20261120073000+0800 $(echo "1920-8|NM|25|U/L|10-40" "1742-6|NM|30|U/L|10-40" \
+	"1975-2|NM|0.8|mg/dL|0.2-1.2" "2160-0|NM|0.9|mg/dL|0.6-1.2" "751-8|NM|3.2|10*9/L|1.8-7.5" \
+	"777-3|NM|250|10*9/L|150-400" "718-7|NM|13.5|g/dL|12.0-16.0") >"$TMP/w620a.hl7"
+(ORU_STATUS= && oru W620 WU2 20261120083000+0800 "1742-6|NM|200|U/L|10-40") >"$TMP/w620b.hl7"
+feed "$TMP/w620a.hl7" >/dev/null 2>&1
+feed "$TMP/w620b.hl7" >/dev/null 2>&1
+check "W620: a newer ALT of empty OBX-11: still eligible, on the final ALT; a data_quality alert" \
+	sh -c "test '$(q "select e.status from labwatch.eligibility e join labwatch.patients p on p.id = e.patient where p.patient_id = 'W620' order by e.id desc limit 1")' = eligible && test '$(alerts W620)' = 'eligibility:-:-:open data_quality:alt:-:open '"
+# W630: OBX-7 with a control byte inside ("10-" 0x01 "40") is unreadable
+# live: a data_quality alert, no grade, no hold. Re-read from its row by
+# the next feed it must read the same: the row dropped the byte, read
+# "10-40", graded ALT 210 at 5.25 x ULN and held the patient on the next
+# result (a normal Hb).
+enroll_t W630
+oru W630 WV1 20261120073000+0800 "1742-6|NM|210|U/L|$(printf '10-\001')40" >"$TMP/w630a.hl7"
+hb W630 V2 20261121073000+0800 130 >"$TMP/w630b.hl7"
+feed "$TMP/w630a.hl7" >/dev/null 2>&1
+check "W630: OBX-7 '10-<0x01>40': range_unreadable, a data_quality alert, no hold" \
+	test "$(alerts W630)" = "data_quality:alt:-:open "
+feed "$TMP/w630b.hl7" >/dev/null 2>&1
+check "W630: ... the same when the next feed re-reads it from its row: no hold" \
+	test "$(alerts W630)" = "data_quality:alt:-:open "
+check "W630: ... the row keeps a mark where the byte was" \
+	test "$(q "select o.ref_range = '10-' || U&'\FFFD' || '40' from labwatch.observations o join labwatch.patients p on p.id = o.patient where p.patient_id = 'W630' and o.analyte = 'alt'")" = t
 
 # 5d. Nothing skipped in silence (issue 11 items 2 and 3). OBX-3 with ALT's
 #     LOINC and AST's in the alternate triplet: stored with no analyte and
