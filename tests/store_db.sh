@@ -355,6 +355,16 @@ check "W630: ... the same when the next feed re-reads it from its row: no hold" 
 	test "$(alerts W630)" = "data_quality:alt:-:open "
 check "W630: ... the row keeps a mark where the byte was" \
 	test "$(q "select o.ref_range = '10-' || U&'\FFFD' || '40' from labwatch.observations o join labwatch.patients p on p.id = o.patient where p.patient_id = 'W630' and o.analyte = 'alt'")" = t
+# W640: an order number with a control byte (OBR-2/3 "OW<0x01>X1"): a D
+# of its result, fed after the history is re-read from the rows, finds it
+# (the row's key dropped the byte, the live key kept it: the alert stayed).
+enroll_t W640
+hb W640 X1 20261120073000+0800 75 | again X1 "$(printf '\001')X1" >"$TMP/w640a.hl7"
+(ORU_STATUS=D && hb W640 X1D 20261120073000+0800 75 | again X1D "$(printf '\001')X1") >"$TMP/w640b.hl7"
+feed "$TMP/w640a.hl7" >/dev/null 2>&1
+feed "$TMP/w640b.hl7" >/dev/null 2>&1
+check "W640: a D of a result whose order number holds a control byte, after a reload: its alert retracted" \
+	test "$(alerts W640)" = "toxicity:hgb:3:retracted "
 
 # 5d. Nothing skipped in silence (issue 11 items 2 and 3). OBX-3 with ALT's
 #     LOINC and AST's in the alternate triplet: stored with no analyte and
