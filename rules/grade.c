@@ -387,10 +387,18 @@ rules_alert_silent_problem(const struct rules *r, const struct rules_eval *ev,
 {
 	struct rules_alert_decision d;
 
+	rules_alert_decide(r, ev, observed_at, open, nopen, &d);
+	/*
+	 * A recovery line says nothing of the result's problem (a grade
+	 * known without a range: no_reference_range): said apart, as it is
+	 * when no episode is open.
+	 */
+	if (d.kind == RULES_ALERT_RECOVERED)
+		return ev->problem != NULL &&
+		    ev->problem != rules_problem_not_final;
 	if (ev->problem != rules_problem_code_conflict &&
 	    ev->problem != rules_problem_status_unknown)
 		return false;
 	/* Should rules_alert_decide() come to alert on them: not twice. */
-	rules_alert_decide(r, ev, observed_at, open, nopen, &d);
 	return d.kind == RULES_ALERT_NONE;
 }

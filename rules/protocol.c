@@ -535,18 +535,20 @@ rules_alert_decide(const struct rules *r, const struct rules_eval *ev,
 	 * A final result known to be below the alert grade ends the episode
 	 * (CLINICAL.md "Alert episodes"); a preliminary one never does, nor
 	 * one whose grade is open upward (`<75` platelets may be grade 3-4),
-	 * nor one that arrives late, observed before the alert's own result.
+	 * nor one that arrives late, observed before the alert's own result,
+	 * nor one whose time (or the alert's) is unknown: it cannot be placed
+	 * after the alert's result. One that does not end it may still have
+	 * a problem to report (below).
 	 */
 	if (max >= 0 && ev->final && ev->grade >= 0 &&
 	    ev->grade < r->alert_grade && !ev->grade_is_minimum) {
-		if (observed_at < 0 || open[top].observed_at < 0 ||
+		if (observed_at >= 0 && open[top].observed_at >= 0 &&
 		    observed_at >= open[top].observed_at) {
 			out->kind = RULES_ALERT_RECOVERED;
 			out->replaces = top;
+			return;
 		}
-		return;
-	}
-	if (ev->grade >= r->alert_grade) {
+	} else if (ev->grade >= r->alert_grade) {
 		if (max < 0)
 			out->kind = RULES_ALERT_TOXICITY;
 		else if (ev->grade > max) {

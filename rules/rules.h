@@ -234,8 +234,9 @@ struct rules_alert_decision {
  * reaches it, none open for its analyte: opened at the minimum grade), an
  * escalation of the highest open one below, the end of the episode (final,
  * grade known to be below the alert grade, observed (observed_at, -1 when
- * unknown) no earlier than the result the highest open alert of its analyte
- * rests on: RECOVERED names that alert), or a data-quality alert. Pure.
+ * unknown: never) no earlier than the result the highest open alert of its
+ * analyte rests on, whose time is known: RECOVERED names that alert), or a
+ * data-quality alert. Pure.
  */
 void rules_alert_decide(const struct rules *r, const struct rules_eval *ev,
     int64_t observed_at, const struct rules_open_alert *open, size_t nopen,
@@ -244,8 +245,10 @@ void rules_alert_decide(const struct rules *r, const struct rules_eval *ev,
 /*
  * True when ev's problem must not pass in silence (code_conflict,
  * status_unknown) and rules_alert_decide() over the same open alerts
- * decides nothing for it: the caller raises a data-quality alert for a
- * protocol patient. Pure.
+ * decides nothing for it, or when that decision is RECOVERED and ev has
+ * a problem all the same (a recovery line does not say it): the caller
+ * raises a data-quality alert for a protocol patient. Pure; ask with the
+ * open alerts as they were before the decision was applied.
  */
 bool rules_alert_silent_problem(const struct rules *r,
     const struct rules_eval *ev, int64_t observed_at,

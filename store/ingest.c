@@ -435,15 +435,23 @@ handle_history(void *arg, const struct pgpipe_query *q, PGresult *res)
 		pcache_load_history(q->ctx, res);
 }
 
-/* x's correction key (oru_result_key), in the batch's arena. */
+/*
+ * x's correction key (oru_result_key), in the batch's arena, sanitised as
+ * its row's order_key is: the history re-read from the rows must match a
+ * later C, D or W by the same key as the live one did.
+ */
 const char *
 ingest_order_key(struct ingest *g, const struct oru_msg *o,
     const struct oru_obs *x, size_t *len)
 {
 	char *k = arena_alloc(&g->arena, oru_result_key_size(o, x));
+	char *out;
+	size_t n = oru_result_key(o, x, k);
 
-	*len = oru_result_key(o, x, k);
-	return k;
+	out = arena_alloc(&g->arena, n * 3 + 1);
+	*len = text_sanitize(out, k, n);
+	out[*len] = '\0';
+	return out;
 }
 
 /* Queue w's message row, offered with the next reserved id. */

@@ -79,7 +79,7 @@ const char *ingest_pstr(struct ingest *g, const char *p, size_t len);
 const char *ingest_pint(struct ingest *g, int64_t v);
 /* A buffer's text as a parameter, in the batch arena. */
 const char *ingest_pbuf(struct ingest *g, const struct buf *b);
-/* x's correction key (oru_result_key), in the batch arena. */
+/* x's correction key (oru_result_key), sanitised, in the batch arena. */
 const char *ingest_order_key(struct ingest *g, const struct oru_msg *o,
     const struct oru_obs *x, size_t *len);
 /* Send a prepared statement with text parameters on d. */

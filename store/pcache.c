@@ -21,6 +21,9 @@ pcache_flush(struct hash_table *t)
 		rules_history_free(p->h);
 		free(p->open);
 		free(p->open_obs);
+		free(p->ended);
+		free(p->ended_obs);
+		free(p->ended_by);
 		free(p);
 	}
 	hash_free(t);
@@ -127,18 +130,83 @@ pcache_drop_open(struct pcache *p, size_t i)
 	p->nopen--;
 }
 
+static void
+add_ended(struct pcache *p, const struct rules_open_alert *a, int64_t obs,
+    int64_t by)
+{
+	if (p->nended == p->capended) {
+		p->capended = p->capended ? p->capended * 2 : 4;
+		p->ended = xreallocarray(p->ended, p->capended,
+		    sizeof(*p->ended));
+		p->ended_obs = xreallocarray(p->ended_obs, p->capended,
+		    sizeof(*p->ended_obs));
+		p->ended_by = xreallocarray(p->ended_by, p->capended,
+		    sizeof(*p->ended_by));
+	}
+	p->ended[p->nended] = *a;
+	p->ended_obs[p->nended] = obs;
+	p->ended_by[p->nended] = by;
+	p->nended++;
+}
+
+void
+pcache_end_open(struct pcache *p, size_t i, int64_t by)
+{
+	add_ended(p, &p->open[i], p->open_obs[i], by);
+	pcache_drop_open(p, i);
+}
+
+void
+pcache_reopen(struct pcache *p, size_t i)
+{
+	pcache_add_open(p, p->ended[i].analyte, p->ended[i].grade,
+	    (int64_t)p->ended[i].id, p->ended_obs[i], p->ended[i].observed_at,
+	    p->ended[i].minimum);
+	pcache_drop_ended(p, i);
+}
+
+void
+pcache_drop_ended(struct pcache *p, size_t i)
+{
+	p->ended[i] = p->ended[p->nended - 1];
+	p->ended_obs[i] = p->ended_obs[p->nended - 1];
+	p->ended_by[i] = p->ended_by[p->nended - 1];
+	p->nended--;
+}
+
+void
+pcache_forget_ended(struct pcache *p, enum rules_analyte a)
+{
+	size_t i;
+
+	for (i = 0; i < p->nended;)
+		if (p->ended[i].analyte == a)
+			pcache_drop_ended(p, i);
+		else
+			i++;
+}
+
 void
 pcache_load_open(struct pcache *p, const PGresult *res)
 {
+	struct rules_open_alert a;
 	int i, n = PQntuples(res);
+	int64_t obs, by;
 
-	for (i = 0; i < n; i++)
-		pcache_add_open(p, rules_analyte_by_name(PQgetvalue(res, i, 1)),
-		    atoi(PQgetvalue(res, i, 2)),
-		    strtoll(PQgetvalue(res, i, 0), NULL, 10),
-		    strtoll(PQgetvalue(res, i, 3), NULL, 10),
-		    (int64_t)strtod(PQgetvalue(res, i, 4), NULL),
-		    PQgetvalue(res, i, 5)[0] == 't');
+	for (i = 0; i < n; i++) {
+		a.analyte = rules_analyte_by_name(PQgetvalue(res, i, 1));
+		a.grade = atoi(PQgetvalue(res, i, 2));
+		a.id = (uint64_t)strtoll(PQgetvalue(res, i, 0), NULL, 10);
+		a.observed_at = (int64_t)strtod(PQgetvalue(res, i, 4), NULL);
+		a.minimum = PQgetvalue(res, i, 6)[0] == 't';
+		obs = strtoll(PQgetvalue(res, i, 3), NULL, 10);
+		by = strtoll(PQgetvalue(res, i, 5), NULL, 10);
+		if (by != 0)
+			add_ended(p, &a, obs, by);
+		else
+			pcache_add_open(p, a.analyte, a.grade, (int64_t)a.id,
+			    obs, a.observed_at, a.minimum);
+	}
 }
 
 void

@@ -46,6 +46,15 @@ struct pcache {
 	    *open;	   /* toxicity alerts open or acknowledged */
 	int64_t *open_obs; /* the observation each rests on */
 	size_t nopen, capopen;
+	/*
+	 * Toxicity alerts a result resolved, of the latest ended episode of
+	 * each analyte (no alert of it since): reopened should that result
+	 * be withdrawn. ended_obs: the observation each rests on; ended_by:
+	 * the one that resolved it.
+	 */
+	struct rules_open_alert *ended;
+	int64_t *ended_obs, *ended_by;
+	size_t nended, capended;
 	bool pending; /* asked for in this batch's round trip 1 */
 	uint64_t seq; /* the last batch that wrote it */
 	bool fresh;   /* history being loaded in round trip 1b */
@@ -75,7 +84,10 @@ void pcache_history_begin(struct pcache *p, const struct rules *r);
 void pcache_load_history(struct pcache *p, const PGresult *res);
 /* The history is loaded: baselines from it when none was given. */
 void pcache_history_end(struct pcache *p);
-/* Toxicity alerts open or acknowledged (sel_open_alerts rows). */
+/*
+ * Toxicity alerts open or acknowledged, and those of the latest ended
+ * episodes (sel_open_alerts rows).
+ */
 void pcache_load_open(struct pcache *p, const PGresult *res);
 /*
  * One more open toxicity alert (id), resting on observation obs, observed
@@ -86,5 +98,13 @@ void pcache_add_open(struct pcache *p, enum rules_analyte a, int grade,
     int64_t id, int64_t obs, int64_t observed_at, bool minimum);
 /* The i-th open alert is no longer open (order not kept). */
 void pcache_drop_open(struct pcache *p, size_t i);
+/* The i-th open alert's episode ended on observation by (order not kept). */
+void pcache_end_open(struct pcache *p, size_t i, int64_t by);
+/* The i-th ended alert is open again (order not kept). */
+void pcache_reopen(struct pcache *p, size_t i);
+/* The i-th ended alert can no longer be reopened (order not kept). */
+void pcache_drop_ended(struct pcache *p, size_t i);
+/* Forget the ended alerts of analyte a: a new episode began, or ended. */
+void pcache_forget_ended(struct pcache *p, enum rules_analyte a);
 
 #endif

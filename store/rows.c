@@ -43,6 +43,20 @@ col_opt(struct pgarr *a, const char *p, size_t len)
 		col_str(a, p, len);
 }
 
+/*
+ * A column the rules read again (sel_history), NULL for an empty string:
+ * a control byte marked, not dropped (text_sanitize_marked).
+ */
+static void
+col_read(struct pgarr *a, const char *p, size_t len)
+{
+	if (len == 0)
+		pgarr_null(a);
+	else
+		pgarr_commit(a,
+		    text_sanitize_marked(pgarr_reserve(a, len * 3), p, len));
+}
+
 /* A keyed value (text.h): as is, or its digest when longer than max. */
 static void
 col_key(struct pgarr *a, struct hl7_str v, size_t max)
@@ -227,13 +241,27 @@ static const struct {
 	    " FROM observations WHERE patient = $1"
 	    " AND (analyte IS NOT NULL OR problem = 'code_conflict')"
 	    " ORDER BY id" },
+	/*
+	 * Toxicity alerts open or acknowledged; and those a result resolved
+	 * (resolved_by, else 0) with no alert of their analyte since, whose
+	 * own result stands: the episode a withdrawal of that result reopens.
+	 */
 	{ "sel_open_alerts",
 	    "SELECT a.id, a.analyte, a.grade, coalesce(a.observation, 0),"
 	    " coalesce(extract(epoch FROM o.observed_at)::float8, -1),"
+	    " coalesce(a.resolved_by_observation, 0),"
 	    " coalesce(o.grade_is_minimum, false)"
 	    " FROM alerts a LEFT JOIN observations o ON o.id = a.observation"
 	    " WHERE a.patient = $1 AND a.protocol = $2 AND a.kind = 'toxicity'"
-	    " AND a.state IN ('open', 'acknowledged') ORDER BY a.id" },
+	    " AND (a.state IN ('open', 'acknowledged')"
+	    " OR (a.state = 'resolved' AND a.resolved_by_observation IS NOT NULL"
+	    " AND NOT o.retracted"
+	    " AND NOT EXISTS (SELECT 1 FROM observations s"
+	    "   WHERE s.patient = a.patient AND s.supersedes = a.observation)"
+	    " AND NOT EXISTS (SELECT 1 FROM alerts b WHERE b.patient = a.patient"
+	    "   AND b.protocol = a.protocol AND b.kind = 'toxicity'"
+	    "   AND b.analyte = a.analyte AND b.id > a.id)))"
+	    " ORDER BY a.id" },
 	{ "ids_obs",
 	    "SELECT nextval('labwatch.observations_id_seq')"
 	    " FROM generate_series(1, $1::int)" },
@@ -252,6 +280,25 @@ static const struct {
 	    "UPDATE alerts SET state = 'resolved', resolved_at = now(),"
 	    " resolved_by_observation = $2"
 	    " WHERE id = $1 AND state IN ('open', 'acknowledged')" },
+	/*
+	 * The result that ended the episode is withdrawn and nothing that
+	 * stands ends it: the alert as it was (acknowledged if it had been).
+	 */
+	{ "upd_reopened",
+	    "UPDATE alerts SET state = CASE WHEN acknowledged_at IS NULL"
+	    " THEN 'open' ELSE 'acknowledged' END, resolved_at = NULL,"
+	    " resolved_by_observation = NULL"
+	    " WHERE id = $1 AND state = 'resolved'"
+	    " AND resolved_by_observation = $2" },
+	/* ... or a later result that stands ends it: it rests on that one. */
+	{ "upd_recovered_moved",
+	    "UPDATE alerts SET resolved_by_observation = $2"
+	    " WHERE id = $1 AND state = 'resolved'" },
+	/* The recovery line of a withdrawn result is withdrawn with it. */
+	{ "upd_recovery_retracted",
+	    "UPDATE alerts SET state = 'retracted', resolved_at = now()"
+	    " WHERE observation = $1 AND kind = 'recovery'"
+	    " AND state <> 'retracted'" },
 	{ "upd_alerts_superseded",
 	    "UPDATE alerts SET state = 'resolved', resolved_at = now()"
 	    " WHERE observation = $1 AND state IN ('open', 'acknowledged')" },
@@ -491,27 +538,27 @@ rows_add_observation(struct rows *r, const struct rows_obs *o)
 	pgarr_int8(&c[2], o->patient);
 	col_str(&c[3], o->key, o->klen);
 	col_opt(&c[4], x->set_id.p, x->set_id.len);
-	col_opt(&c[5], x->code.p, x->code.len);
-	col_opt(&c[6], x->coding_system.p, x->coding_system.len);
-	col_opt(&c[7], x->alt_code.p, x->alt_code.len);
-	col_opt(&c[8], x->alt_system.p, x->alt_system.len);
+	col_read(&c[5], x->code.p, x->code.len);
+	col_read(&c[6], x->coding_system.p, x->coding_system.len);
+	col_read(&c[7], x->alt_code.p, x->alt_code.len);
+	col_read(&c[8], x->alt_system.p, x->alt_system.len);
 	col_opt(&c[9], x->text.p, x->text.len);
 	col_opt(&c[10], x->sub_id.p, x->sub_id.len);
 	col_strz(&c[11], rules_analyte_name(ev->analyte));
 	col_opt(&c[12], x->value_type.p, x->value_type.len);
-	col_opt(&c[13], x->value_text.p, x->value_text.len);
+	col_read(&c[13], x->value_text.p, x->value_text.len);
 	col_opt(&c[14], x->comparator, strlen(x->comparator));
 	pgarr_float8(&c[15], in->kind == RULES_VALUE_NUMBER ? in->value : NAN);
-	col_opt(&c[16], x->units.p, x->units.len);
+	col_read(&c[16], x->units.p, x->units.len);
 	pgarr_float8(&c[17], ev->value);
 	col_strz(&c[18], ev->unit);
-	col_opt(&c[19], x->ref_range.p, x->ref_range.len);
+	col_read(&c[19], x->ref_range.p, x->ref_range.len);
 	pgarr_float8(&c[20], ev->lln);
 	pgarr_float8(&c[21], ev->uln);
 	col_strz(&c[22],
 	    mapped ? rules_range_source_name(ev->range_source) : NULL);
 	col_opt(&c[23], x->flags.p, x->flags.len);
-	col_opt(&c[24], x->status.p, x->status.len);
+	col_read(&c[24], x->status.p, x->status.len);
 	pgarr_float8(&c[25],
 	    in->observed_at >= 0 ? (double)in->observed_at : NAN);
 	if (mapped && ev->grade >= 0)

@@ -37,8 +37,8 @@ utf8_len(const unsigned char *p, size_t n)
 	return len;
 }
 
-size_t
-text_sanitize(char *out, const char *p, size_t len)
+static size_t
+sanitize(char *out, const char *p, size_t len, bool mark)
 {
 	char *o = out;
 	const unsigned char *s = (const unsigned char *)p, *end;
@@ -48,11 +48,13 @@ text_sanitize(char *out, const char *p, size_t len)
 		return 0; /* p may be NULL (an empty hl7_str) */
 	end = s + len;
 	while (s < end) {
-		if (*s < 0x20 && *s != '\t' && *s != '\n') {
+		if (*s < 0x20 && *s != '\t' && *s != '\n' && !mark) {
 			s++;
 			continue;
 		}
-		u = utf8_len(s, (size_t)(end - s));
+		u = *s < 0x20 && *s != '\t' && *s != '\n' ?
+		    0 :
+		    utf8_len(s, (size_t)(end - s));
 		if (u == 0) {
 			memcpy(o, "\xef\xbf\xbd", 3);
 			o += 3;
@@ -64,6 +66,18 @@ text_sanitize(char *out, const char *p, size_t len)
 		s += u;
 	}
 	return (size_t)(o - out);
+}
+
+size_t
+text_sanitize(char *out, const char *p, size_t len)
+{
+	return sanitize(out, p, len, false);
+}
+
+size_t
+text_sanitize_marked(char *out, const char *p, size_t len)
+{
+	return sanitize(out, p, len, true);
 }
 
 bool

@@ -25,6 +25,13 @@
  * at least 3 * len bytes; returns the bytes written (no NUL added).
  */
 size_t text_sanitize(char *out, const char *p, size_t len);
+/*
+ * As text_sanitize(), but a control byte (but tab and newline) becomes
+ * U+FFFD instead of nothing: for what the rules read again from the rows
+ * (OBX-3, -6, -7, -11), which must read as the rules read it live ("10-40"
+ * with a control byte inside is unreadable, and so must its row be).
+ */
+size_t text_sanitize_marked(char *out, const char *p, size_t len);
 
 /* True when p[0..len) is valid UTF-8 without control bytes (a key as is). */
 bool text_key_ok(const char *p, size_t len);

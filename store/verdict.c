@@ -66,6 +66,8 @@ recovered(struct ingest *g, struct side *d, struct ingest_work *w,
 		alert_text_severity(dec->kind, ev->grade), ev->analyte,
 		ev->grade, obs_id, &g->tmp, &g->tmp2) != DB_OK)
 		return DB_DOWN;
+	/* Only the latest ended episode may be reopened (pcache.h). */
+	pcache_forget_ended(p, ev->analyte);
 	for (k = 0; k < p->nopen;) {
 		if (p->open[k].analyte != ev->analyte) {
 			k++;
@@ -74,7 +76,7 @@ recovered(struct ingest *g, struct side *d, struct ingest_work *w,
 		if (send_id_param(g, d, "upd_recovered", (int64_t)p->open[k].id,
 			obs_id) != DB_OK)
 			return DB_DOWN;
-		pcache_drop_open(p, k);
+		pcache_end_open(p, k, obs_id);
 	}
 	return DB_OK;
 }
@@ -141,6 +143,8 @@ toxicity_alert(struct ingest *g, struct side *d, struct ingest_work *w,
 			return DB_DOWN;
 		pcache_drop_open(p, dec.replaces);
 	}
+	/* A new episode: the one that ended before it stays ended. */
+	pcache_forget_ended(p, ev->analyte);
 	pcache_add_open(p, ev->analyte, ev->grade, id, obs_id, observed_at,
 	    ev->grade_is_minimum);
 	return DB_OK;
@@ -149,18 +153,16 @@ toxicity_alert(struct ingest *g, struct side *d, struct ingest_work *w,
 /*
  * A data-quality alert for what rules_alert_decide() leaves alone but must
  * not pass in silence: a code conflict (no analyte: the words name the
- * codes and both analytes), an empty or unknown OBX-11 (issue 11).
+ * codes and both analytes), an empty or unknown OBX-11 (issue 11), the
+ * problem of a result that ends an episode (rules_alert_silent_problem).
  */
 static enum db_rc
 silent_problem_alert(struct ingest *g, struct side *d, struct ingest_work *w,
     struct pcache *p, const struct oru_obs *x, const struct rules_eval *ev,
-    int64_t obs_id, int64_t observed_at)
+    int64_t obs_id)
 {
 	struct alert_who who;
 
-	if (!rules_alert_silent_problem(g->rules, ev, observed_at, p->open,
-		p->nopen))
-		return DB_OK;
 	buf_reset(&g->tmp);
 	buf_reset(&g->tmp2);
 	who.pid = p->pid;
@@ -416,6 +418,112 @@ send_replaced(struct ingest *g, struct side *d, struct pcache *p,
 	return DB_OK;
 }
 
+/* Whether observation obs is one that up supersedes or retracts. */
+static bool
+withdrawn(const struct rules_update *up, int64_t obs)
+{
+	size_t m;
+
+	for (m = 0; m < up->nsuperseded; m++)
+		if (obs == (int64_t)up->superseded[m])
+			return true;
+	for (m = 0; m < up->nretracted; m++)
+		if (obs == (int64_t)up->retracted[m])
+			return true;
+	return false;
+}
+
+/*
+ * The ended episodes of analyte a whose ending result (by) is withdrawn,
+ * derived again from the results that stand (CLINICAL.md "Alert
+ * episodes"): when the latest standing result of a ends the episode as
+ * rules_alert_decide() judges it, the alerts rest on that one and a
+ * recovery line says so; else they are open again, acknowledged if they
+ * were, and a result of this update (a correction) is decided on them
+ * next. The recovery line of the withdrawn result is retracted.
+ */
+static enum db_rc
+episode_rederived(struct ingest *g, struct side *d, struct ingest_work *w,
+    struct pcache *p, const struct rules_update *up, enum rules_analyte a,
+    int64_t by)
+{
+	struct alert_who who = { p->pid, rules_protocol_name(g->rules) };
+	struct rules_open_alert top = { .grade = -1 };
+	struct rules_alert_decision dec;
+	const struct rules_entry *l;
+	size_t k;
+
+	for (k = 0; k < p->nended; k++)
+		if (p->ended[k].analyte == a && p->ended_by[k] == by &&
+		    p->ended[k].grade > top.grade)
+			top = p->ended[k];
+	l = rules_history_latest(p->h, a, INT64_MAX);
+	dec.kind = RULES_ALERT_NONE;
+	if (l != NULL && l != up->entry)
+		rules_alert_decide(g->rules, &l->ev, l->observed_at, &top, 1,
+		    &dec);
+	if (send_id_param(g, d, "upd_recovery_retracted", by, 0) != DB_OK)
+		return DB_DOWN;
+	for (k = 0; k < p->nended;) {
+		if (p->ended[k].analyte != a || p->ended_by[k] != by) {
+			k++;
+			continue;
+		}
+		if (dec.kind == RULES_ALERT_RECOVERED) {
+			if (send_id_param(g, d, "upd_recovered_moved",
+				(int64_t)p->ended[k].id,
+				(int64_t)l->ev.id) != DB_OK)
+				return DB_DOWN;
+			p->ended_by[k++] = (int64_t)l->ev.id;
+			continue;
+		}
+		if (send_id_param(g, d, "upd_reopened", (int64_t)p->ended[k].id,
+			by) != DB_OK)
+			return DB_DOWN;
+		pcache_reopen(p, k);
+	}
+	if (dec.kind != RULES_ALERT_RECOVERED)
+		return DB_OK;
+	buf_reset(&g->tmp);
+	buf_reset(&g->tmp2);
+	alert_text_recovery(&g->tmp, &g->tmp2, &l->ev, NULL, &top, &who);
+	return send_alert(g, d, w, p, idpool_take(&g->alert_ids), "recovery",
+	    alert_text_severity(dec.kind, l->ev.grade), a, l->ev.grade,
+	    (int64_t)l->ev.id, &g->tmp, &g->tmp2);
+}
+
+/*
+ * A correction or a deletion took out results: an ended episode whose own
+ * result went is gone with it; one whose ending result went is derived
+ * again (episode_rederived).
+ */
+static enum db_rc
+episodes_withdrawn(struct ingest *g, struct side *d, struct ingest_work *w,
+    struct pcache *p, const struct rules_update *up)
+{
+	size_t k;
+
+	if (up->nsuperseded == 0 && up->nretracted == 0)
+		return DB_OK;
+	for (k = 0; k < p->nended;)
+		if (withdrawn(up, p->ended_obs[k]))
+			pcache_drop_ended(p, k);
+		else
+			k++;
+	for (k = 0; k < p->nended;) {
+		if (!withdrawn(up, p->ended_by[k])) {
+			k++;
+			continue;
+		}
+		/* It changes the list: look again from the start. */
+		if (episode_rederived(g, d, w, p, up, p->ended[k].analyte,
+			p->ended_by[k]) != DB_OK)
+			return DB_DOWN;
+		k = 0;
+	}
+	return DB_OK;
+}
+
 /* Everything round trip 2 sends for one patient group of one message. */
 enum db_rc
 verdict_rows(struct ingest *g, struct side *d, struct ingest_work *w,
@@ -433,7 +541,7 @@ verdict_rows(struct ingest *g, struct side *d, struct ingest_work *w,
 	size_t klen;
 	int64_t id, sup, at = -1;
 	uint32_t j;
-	bool any = false, hold_changed = false, tracked, conflict;
+	bool any = false, hold_changed = false, tracked, conflict, silent;
 
 	if (p == NULL || p->db_id == 0) {
 		snprintf(g->err.msg, sizeof(g->err.msg), "patient row missing");
@@ -492,12 +600,16 @@ verdict_rows(struct ingest *g, struct side *d, struct ingest_work *w,
 		any = true;
 		if (in.observed_at > at)
 			at = in.observed_at;
-		if (send_replaced(g, d, p, &up) != DB_OK)
+		if (send_replaced(g, d, p, &up) != DB_OK ||
+		    episodes_withdrawn(g, d, w, p, &up) != DB_OK)
 			return DB_DOWN;
+		/* Asked before toxicity_alert() changes the open alerts. */
+		silent = rules_alert_silent_problem(g->rules, ev,
+		    in.observed_at, p->open, p->nopen);
 		if (toxicity_alert(g, d, w, p, x, ev, id, in.observed_at) !=
 			DB_OK ||
-		    silent_problem_alert(g, d, w, p, x, ev, id,
-			in.observed_at) != DB_OK)
+		    (silent &&
+			silent_problem_alert(g, d, w, p, x, ev, id) != DB_OK))
 			return DB_DOWN;
 	}
 	if (!any)

@@ -174,6 +174,28 @@ check "OBX-11 empty or Z: status_unknown, not graded" json_assert "$TMP/status.j
 	'[(o["patient_id"], o["analyte"], o["problem"], o["grade"]) for o in O]
 	 == [("U1", "alt", "status_unknown", None), ("U2", "alt", "status_unknown", None)]'
 
+# 4d. Screening with a newer ALT that is not final (issue 11 follow-up):
+#     empty or unknown OBX-11 (status_unknown) or preliminary, at 200 U/L
+#     (a fail were it final): the verdict rests on the older final ALT
+#     (eligible, from its message), and the newer line says its problem:
+#     CLINICAL.md "Result status", stored and not evaluated.
+# shellcheck disable=SC2046
+{
+	oru K4 G6 20261118080000+0800 $(normal7)
+	(ORU_STATUS= && oru K4 G7 20261118090000+0800 "1742-6|NM|200|U/L|10-40")
+	oru K5 G8 20261118080000+0800 $(normal7)
+	(ORU_STATUS=Z && oru K5 G9 20261118090000+0800 "1742-6|NM|200|U/L|10-40")
+	oru K6 GA 20261118080000+0800 $(normal7)
+	(ORU_STATUS=P && oru K6 GB 20261118090000+0800 "1742-6|NM|200|U/L|10-40")
+} >"$TMP/notfinal.hl7"
+chk --phase screening --at 2026-11-20T00:00:00Z "$TMP/notfinal.hl7" >"$TMP/notfinal.json"
+check "screening, a newer ALT not final: eligible on the older final ALT" json_assert "$TMP/notfinal.json" \
+	'all(P[k]["eligibility"] == "eligible" and [(c["verdict"], c["control_id"]) for c in P[k]["criteria"] if c["analyte"] == "alt"] == [("pass", g)]
+	     for k, g in (("K4", "G6"), ("K5", "G8"), ("K6", "GA")))'
+check "... the newer line says why it was not used" json_assert "$TMP/notfinal.json" \
+	'[(o["patient_id"], o["problem"]) for o in O if o["analyte"] == "alt" and o["value"] == 200]
+	 == [("K4", "status_unknown"), ("K5", "status_unknown"), ("K6", "not_final")]'
+
 # 5. Usage errors name what is wrong and exit 2.
 chk --phase later "$TMP/alt.hl7" >/dev/null 2>"$TMP/err1"
 check "bad --phase exits 2" test $? -eq 2

@@ -300,6 +300,176 @@ feed "$TMP/late4.hl7" >/dev/null 2>&1
 check "T105: a late 125 between two grade-3 results ends nothing" \
 	test "$(alerts T105)" = "toxicity:hgb:3:open "
 
+# 5c2. Withdrawal of the result that ended an episode (CLINICAL.md "Alert
+#      episodes": derived again from the results that stand). Hb 75 -> 125
+#      -> the 125 deleted (D) or marked wrong (W): the alert is open again,
+#      acknowledged if it was, no longer resolved on the 125, and the
+#      recovery line is retracted (the alert stayed resolved: the danger
+#      passed in silence); the next grade-3 result adds nothing, the next
+#      125 ends it. A correction of the 125 to 78 reopens it and the 78
+#      adds nothing (it opened a second alert); to 130 it ends it again on
+#      the 130. A later 130 that stands keeps it ended, resting on the 130.
+#      An escalated episode reopens its highest alert only; a withdrawal
+#      after a new episode began, or of the alert's own result, reopens
+#      nothing. Then a recovery of unknown time (OBX-14, OBR-7, MSH-7
+#      empty) ends nothing (it ended the episode).
+# hb PID CID DTM VALUE: one Hb result (control id W + CID); again CID
+# ORDER_CID: its OBR placer and filler made ORDER_CID's (the same order: a
+# C, D or W of that result).
+again() { sed "s/|OW$1|FW$1|/|OW$2|FW$2|/"; }
+enroll_t() {
+	for p in "$@"; do
+		q "insert into labwatch.patients (patient_id) values ('$p')"
+		q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'neoadjuvant', '2026-11-01' from labwatch.patients where patient_id = '$p'"
+	done
+}
+resolved_on() { # PID: the value each toxicity alert is resolved on, or -
+	q "select string_agg(coalesce(o.value::text, '-'), ' ' order by a.id) from labwatch.alerts a join labwatch.patients p on p.id = a.patient left join labwatch.observations o on o.id = a.resolved_by_observation where p.patient_id = '$1' and a.kind = 'toxicity'"
+}
+enroll_t W600 W601 W602 W603 W604 W605 W606 W607 W610
+hb() { oru "$1" "W$2" "$3" "718-7|NM|$4|g/L|120-160"; }
+# W600: each message in its own feed (the ended episode re-read from the
+# rows), the alert acknowledged before the 125.
+hb W600 K1 20261120073000+0800 75 >"$TMP/w1.hl7"
+hb W600 K2 20261121073000+0800 125 >"$TMP/w2.hl7"
+(ORU_STATUS=D && hb W600 K2D 20261121073000+0800 125 | again K2D K2) >"$TMP/w3.hl7"
+hb W600 K4 20261122073000+0800 76 >"$TMP/w4.hl7"
+hb W600 K5 20261123073000+0800 125 >"$TMP/w5.hl7"
+feed "$TMP/w1.hl7" >/dev/null 2>&1
+q "update labwatch.alerts a set state = 'acknowledged', acknowledged_by = 'dr', acknowledged_at = now() from labwatch.patients p where p.id = a.patient and p.patient_id = 'W600'"
+feed "$TMP/w2.hl7" >/dev/null 2>&1
+feed "$TMP/w3.hl7" >/dev/null 2>&1
+check "W600: Hb 75 -> 125 -> the 125 deleted: the alert acknowledged again, the recovery retracted" \
+	test "$(alerts W600)" = "toxicity:hgb:3:acknowledged recovery:hgb:0:retracted "
+check "W600: ... resolved on nothing, at no time" \
+	test "$(q "select count(*) from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = 'W600' and a.kind = 'toxicity' and a.resolved_by_observation is null and a.resolved_at is null and a.acknowledged_by = 'dr'")" -eq 1
+feed "$TMP/w4.hl7" >/dev/null 2>&1
+check "W600: ... Hb 76 next: the same episode, no new alert" \
+	test "$(alerts W600)" = "toxicity:hgb:3:acknowledged recovery:hgb:0:retracted "
+feed "$TMP/w5.hl7" >/dev/null 2>&1
+check "W600: ... a new 125 ends it, on that result" \
+	sh -c "test '$(alerts W600)' = 'toxicity:hgb:3:resolved recovery:hgb:0:retracted recovery:hgb:0:open ' && test '$(resolved_on W600)' = 125"
+# W601: one feed; W (wrong) instead of D.
+{
+	hb W601 L1 20261120073000+0800 75
+	hb W601 L2 20261121073000+0800 125
+	(ORU_STATUS=W && hb W601 L2W 20261121073000+0800 125 | again L2W L2)
+	hb W601 L4 20261122073000+0800 74
+} >"$TMP/w601.hl7"
+feed "$TMP/w601.hl7" >/dev/null 2>&1
+check "W601: the 125 marked wrong (one feed): the alert open again, one alert, the recovery retracted" \
+	sh -c "test '$(alerts W601)' = 'toxicity:hgb:3:open recovery:hgb:0:retracted ' && test '$(resolved_on W601)' = -"
+# W602: a later 130 stands: the episode stays ended, now on the 130, with
+# a recovery line on it.
+hb W602 M1 20261120073000+0800 75 >"$TMP/w602a.hl7"
+{
+	hb W602 M2 20261121073000+0800 125
+	hb W602 M3 20261122073000+0800 130
+} >"$TMP/w602b.hl7"
+(ORU_STATUS=D && hb W602 M2D 20261121073000+0800 125 | again M2D M2) >"$TMP/w602c.hl7"
+feed "$TMP/w602a.hl7" >/dev/null 2>&1
+feed "$TMP/w602b.hl7" >/dev/null 2>&1
+feed "$TMP/w602c.hl7" >/dev/null 2>&1
+check "W602: 75 -> 125 -> 130, the 125 deleted: still ended, on the 130, said in a new recovery line" \
+	sh -c "test '$(alerts W602)' = 'toxicity:hgb:3:resolved recovery:hgb:0:retracted recovery:hgb:0:open ' && test '$(resolved_on W602)' = 130"
+check "W602: ... the new line rests on the 130 and names the alert" \
+	test "$(q "select count(*) from labwatch.alerts a join labwatch.patients p on p.id = a.patient join labwatch.observations o on o.id = a.observation where p.patient_id = 'W602' and a.kind = 'recovery' and a.state = 'open' and o.value = 130 and a.summary like 'Hb 130 g/L%recovered from CTCAE grade 3%alert ' || (select min(t.id) from labwatch.alerts t where t.patient = a.patient and t.kind = 'toxicity') || ' resolved'")" -eq 1
+# W603, W604: the 125 corrected (C) to 78, to 130.
+for c in "W603 78" "W604 130"; do
+	set -- $c
+	hb "$1" "$1N1" 20261120073000+0800 75 >"$TMP/c1.hl7"
+	hb "$1" "$1N2" 20261121073000+0800 125 >"$TMP/c2.hl7"
+	(ORU_STATUS=C && hb "$1" "$1N2C" 20261121073000+0800 "$2" | again "$1N2C" "$1N2") >"$TMP/c3.hl7"
+	feed "$TMP/c1.hl7" >/dev/null 2>&1
+	feed "$TMP/c2.hl7" >/dev/null 2>&1
+	feed "$TMP/c3.hl7" >/dev/null 2>&1
+done
+check "W603: the 125 corrected to 78: the episode open again on its alert, no second alert" \
+	sh -c "test '$(alerts W603)' = 'toxicity:hgb:3:open recovery:hgb:0:retracted ' && test '$(resolved_on W603)' = -"
+check "W604: the 125 corrected to 130: ended again, on the 130" \
+	sh -c "test '$(alerts W604)' = 'toxicity:hgb:3:resolved recovery:hgb:0:retracted recovery:hgb:0:open ' && test '$(resolved_on W604)' = 130"
+# W605: platelets 40 (grade 3) -> 20 (grade 4, escalates) -> 200 -> the 200
+# deleted: the grade 4 alert open again, the grade 3 one stays superseded.
+plt() { oru "$1" "W$2" "$3" "777-3|NM|$4|10*9/L|150-400"; }
+{
+	plt W605 P1 20261120073000+0800 40
+	plt W605 P2 20261121073000+0800 20
+	plt W605 P3 20261122073000+0800 200
+} >"$TMP/w605a.hl7"
+(ORU_STATUS=D && plt W605 P3D 20261122073000+0800 200 | again P3D P3) >"$TMP/w605b.hl7"
+feed "$TMP/w605a.hl7" >/dev/null 2>&1
+feed "$TMP/w605b.hl7" >/dev/null 2>&1
+check "W605: an escalated episode: its grade 4 alert reopened, the grade 3 one still superseded" \
+	test "$(alerts W605 | sed 's/hold:[^ ]* //')" = "toxicity:plt:3:resolved toxicity:plt:4:open recovery:plt:0:retracted "
+# W606: the alert's own 75 deleted after the 125: no episode left to
+# reopen when the 125 goes too (each in its own feed).
+hb W606 Q1 20261120073000+0800 75 >"$TMP/w606a.hl7"
+hb W606 Q2 20261121073000+0800 125 >"$TMP/w606b.hl7"
+(ORU_STATUS=D && hb W606 Q1D 20261120073000+0800 75 | again Q1D Q1) >"$TMP/w606c.hl7"
+(ORU_STATUS=D && hb W606 Q2D 20261121073000+0800 125 | again Q2D Q2) >"$TMP/w606d.hl7"
+for f in a b c d; do feed "$TMP/w606$f.hl7" >/dev/null 2>&1; done
+check "W606: the 75 deleted, then the 125: nothing reopened" \
+	test "$(alerts W606)" = "toxicity:hgb:3:resolved recovery:hgb:0:retracted "
+# W607: a new episode began after the 125 (Hb 74): deleting the 125
+# reopens nothing (the new alert is the episode's), and adds no alert.
+{
+	hb W607 R1 20261120073000+0800 75
+	hb W607 R2 20261121073000+0800 125
+	hb W607 R3 20261122073000+0800 74
+} >"$TMP/w607a.hl7"
+(ORU_STATUS=D && hb W607 R2D 20261121073000+0800 125 | again R2D R2) >"$TMP/w607b.hl7"
+feed "$TMP/w607a.hl7" >/dev/null 2>&1
+feed "$TMP/w607b.hl7" >/dev/null 2>&1
+check "W607: the 125 deleted after a new episode began: one alert open, none added" \
+	test "$(alerts W607)" = "toxicity:hgb:3:resolved recovery:hgb:0:retracted toxicity:hgb:3:open "
+# W610: Hb 125 with no time anywhere cannot be placed after the 75.
+hb W610 S1 20261120073000+0800 75 >"$TMP/w610a.hl7"
+hb W610 S2 "" 125 >"$TMP/w610b.hl7"
+feed "$TMP/w610a.hl7" >/dev/null 2>&1
+feed "$TMP/w610b.hl7" >/dev/null 2>&1
+check "W610: a 125 of unknown time (OBX-14, OBR-7, MSH-7 empty) ends nothing" \
+	sh -c "test '$(alerts W610)' = 'toxicity:hgb:3:open ' && test '$(q "select count(*) from labwatch.observations o join labwatch.patients p on p.id = o.patient where p.patient_id = 'W610' and o.observed_at is null")' -eq 1"
+# W620: screening, a newer ALT with an empty OBX-11 at 200 U/L (a fail
+# were it final): eligible on the older final ALT, and a data_quality
+# alert for it (CLINICAL.md "Result status").
+q "insert into labwatch.patients (patient_id) values ('W620')"
+q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'screening', '2026-11-01' from labwatch.patients where patient_id = 'W620'"
+# shellcheck disable=SC2046
+oru W620 WU1 20261120073000+0800 $(echo "1920-8|NM|25|U/L|10-40" "1742-6|NM|30|U/L|10-40" \
+	"1975-2|NM|0.8|mg/dL|0.2-1.2" "2160-0|NM|0.9|mg/dL|0.6-1.2" "751-8|NM|3.2|10*9/L|1.8-7.5" \
+	"777-3|NM|250|10*9/L|150-400" "718-7|NM|13.5|g/dL|12.0-16.0") >"$TMP/w620a.hl7"
+(ORU_STATUS= && oru W620 WU2 20261120083000+0800 "1742-6|NM|200|U/L|10-40") >"$TMP/w620b.hl7"
+feed "$TMP/w620a.hl7" >/dev/null 2>&1
+feed "$TMP/w620b.hl7" >/dev/null 2>&1
+check "W620: a newer ALT of empty OBX-11: still eligible, on the final ALT; a data_quality alert" \
+	sh -c "test '$(q "select e.status from labwatch.eligibility e join labwatch.patients p on p.id = e.patient where p.patient_id = 'W620' order by e.id desc limit 1")' = eligible && test '$(alerts W620)' = 'eligibility:-:-:open data_quality:alt:-:open '"
+# W630: OBX-7 with a control byte inside ("10-" 0x01 "40") is unreadable
+# live: a data_quality alert, no grade, no hold. Re-read from its row by
+# the next feed it must read the same: the row dropped the byte, read
+# "10-40", graded ALT 210 at 5.25 x ULN and held the patient on the next
+# result (a normal Hb).
+enroll_t W630
+oru W630 WV1 20261120073000+0800 "1742-6|NM|210|U/L|$(printf '10-\001')40" >"$TMP/w630a.hl7"
+hb W630 V2 20261121073000+0800 130 >"$TMP/w630b.hl7"
+feed "$TMP/w630a.hl7" >/dev/null 2>&1
+check "W630: OBX-7 '10-<0x01>40': range_unreadable, a data_quality alert, no hold" \
+	test "$(alerts W630)" = "data_quality:alt:-:open "
+feed "$TMP/w630b.hl7" >/dev/null 2>&1
+check "W630: ... the same when the next feed re-reads it from its row: no hold" \
+	test "$(alerts W630)" = "data_quality:alt:-:open "
+check "W630: ... the row keeps a mark where the byte was" \
+	test "$(q "select o.ref_range = '10-' || U&'\FFFD' || '40' from labwatch.observations o join labwatch.patients p on p.id = o.patient where p.patient_id = 'W630' and o.analyte = 'alt'")" = t
+# W640: an order number with a control byte (OBR-2/3 "OW<0x01>X1"): a D
+# of its result, fed after the history is re-read from the rows, finds it
+# (the row's key dropped the byte, the live key kept it: the alert stayed).
+enroll_t W640
+hb W640 X1 20261120073000+0800 75 | again X1 "$(printf '\001')X1" >"$TMP/w640a.hl7"
+(ORU_STATUS=D && hb W640 X1D 20261120073000+0800 75 | again X1D "$(printf '\001')X1") >"$TMP/w640b.hl7"
+feed "$TMP/w640a.hl7" >/dev/null 2>&1
+feed "$TMP/w640b.hl7" >/dev/null 2>&1
+check "W640: a D of a result whose order number holds a control byte, after a reload: its alert retracted" \
+	test "$(alerts W640)" = "toxicity:hgb:3:retracted "
+
 # 5d. Nothing skipped in silence (issue 11 items 2 and 3). OBX-3 with ALT's
 #     LOINC and AST's in the alternate triplet: stored with no analyte and
 #     problem code_conflict, a data_quality alert naming both (it was

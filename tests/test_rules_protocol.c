@@ -379,6 +379,57 @@ Test(protocol, eligibility_latest_final_only)
 }
 
 /*
+ * A newer result of a criterion's analyte that is not final (empty or
+ * unknown OBX-11: status_unknown; P, R, S: preliminary) neither blocks nor
+ * decides the verdict on the older final one, whatever its value
+ * (CLINICAL.md "Result status": stored, not evaluated; eligibility on the
+ * latest final result). An empty or unknown status is still said, in a
+ * data_quality alert; a preliminary one is not (no alert unless the
+ * protocol file says so).
+ */
+struct not_final_case {
+	char status;
+	double alt;
+	bool said;
+};
+
+static const struct not_final_case not_final_cases[] = {
+	{ '\0', 200, true },
+	{ '\0', 30, true },
+	{ 'Z', 200, true },
+	{ 'P', 200, false },
+	{ 'R', 200, false },
+	{ 'S', 30, false },
+};
+
+Test(protocol, eligibility_newer_not_final)
+{
+	size_t i;
+
+	for (i = 0; i < N(not_final_cases); i++) {
+		const struct not_final_case *c = &not_final_cases[i];
+		struct rules_history *h = rules_history_new(R,
+		    RULES_PHASE_SCREENING);
+		struct rules_eligibility_result el;
+		struct rules_update up;
+
+		add_all_pass(h, NOW - 2 * DAY, 1);
+		up = add(h, RULES_ALT, c->alt, c->status, NOW - DAY, 50, "o2");
+		cr_expect(!up.entry->ev.final, "case %zu", i);
+		rules_eligibility(R, h, NOW, &el);
+		cr_expect_eq(el.status, RULES_ELIGIBLE, "case %zu", i);
+		cr_expect_eq(el.criteria[RULES_ALT].verdict, RULES_VERDICT_PASS,
+		    "case %zu", i);
+		cr_expect_eq(el.criteria[RULES_ALT].rests_on->ev.id,
+		    1 + RULES_ALT, "case %zu", i);
+		cr_expect_eq(rules_alert_silent_problem(R, &up.entry->ev,
+				 NOW - DAY, NULL, 0),
+		    c->said, "case %zu", i);
+		rules_history_free(h);
+	}
+}
+
+/*
  * A code conflict (ALT's LOINC, AST's in the alternate triplet) newer than
  * passing AST and ALT results is the latest result of both: neither passes
  * on the older one. (The site's local AST code is test_rules.c's case: the
@@ -1040,8 +1091,6 @@ Test(protocol, alert_episode_recovery_names_the_alert)
 	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, open, 2,
 	    &d);
 	cr_expect_eq(d.kind, RULES_ALERT_NONE);
-	rules_alert_decide(R, &up.entry->ev, -1, open, 2, &d);
-	cr_expect_eq(d.kind, RULES_ALERT_RECOVERED); /* time unknown */
 	open[1].observed_at = NOW - 1;
 	/* an ungradable result says nothing about the episode */
 	up = add_cmp(h, RULES_HGB, ">=", 110, 'F', NOW + 1, 2, "o2");
@@ -1050,6 +1099,109 @@ Test(protocol, alert_episode_recovery_names_the_alert)
 	    &d);
 	cr_expect_neq(d.kind, RULES_ALERT_RECOVERED);
 	rules_history_free(h);
+}
+
+/*
+ * A result whose time is unknown (OBX-14, OBR-7 and MSH-7 empty: -1)
+ * cannot be placed after the alert's result: it ends no episode, nor does
+ * any result end one whose alert rests on a result of unknown time (the
+ * safe side: the alert stays open for a person to resolve). It ended the
+ * episode before.
+ */
+struct unknown_time_case {
+	int64_t result_at, alert_at;
+	enum rules_alert_kind want;
+};
+
+static const struct unknown_time_case unknown_time_cases[] = {
+	{ -1, NOW - DAY, RULES_ALERT_NONE },
+	{ NOW, -1, RULES_ALERT_NONE },
+	{ -1, -1, RULES_ALERT_NONE },
+	{ NOW, NOW - DAY, RULES_ALERT_RECOVERED },
+	{ NOW, NOW, RULES_ALERT_RECOVERED },
+	{ NOW - 2 * DAY, NOW - DAY, RULES_ALERT_NONE },
+};
+
+Test(protocol, alert_episode_unknown_time_ends_nothing)
+{
+	struct rules_history *h = rules_history_new(R, RULES_PHASE_TREATMENT);
+	struct rules_open_alert open = { RULES_HGB, 3, 42, -1, false };
+	struct rules_alert_decision d;
+	struct rules_update up;
+	size_t i;
+
+	for (i = 0; i < N(unknown_time_cases); i++) {
+		const struct unknown_time_case *c = &unknown_time_cases[i];
+
+		up = add(h, RULES_HGB, 125, 'F', c->result_at, i + 1, "o1");
+		cr_expect_eq(up.entry->ev.grade, 0);
+		open.observed_at = c->alert_at;
+		rules_alert_decide(R, &up.entry->ev, c->result_at, &open, 1,
+		    &d);
+		cr_expect_eq(d.kind, c->want, "case %zu: kind %d", i, d.kind);
+		/* nothing to say of it either: no problem */
+		cr_expect(!rules_alert_silent_problem(R, &up.entry->ev,
+			      c->result_at, &open, 1),
+		    "case %zu", i);
+	}
+	rules_history_free(h);
+}
+
+/*
+ * A result that ends an episode and has a problem all the same (Hb 90 g/L
+ * with no OBX-7 and no default: grade 2 is known, the range is not) gets
+ * its recovery line and its data-quality line; a late one (observed before
+ * the alert's result) ends nothing but its problem is still said. Both
+ * were silent: the recovery took the place of the data-quality alert, and
+ * the late result returned before the problem was looked at.
+ */
+Test(protocol, alert_episode_recovery_keeps_its_problem)
+{
+	struct rules *s;
+	struct rules_result in;
+	struct rules_eval ev;
+	struct rules_alert_decision d;
+	struct rules_open_alert open = { RULES_HGB, 3, 42, NOW - DAY, false };
+	char *cause = NULL;
+
+	if (rules_load(RULES_TESTDATA "/nodefaults.conf", &s, &cause) < 0)
+		cr_assert_fail("load: %s", cause);
+	cr_assert_eq(rules_alert_grade(s), 3);
+	memset(&in, 0, sizeof in);
+	in.code = "718-7";
+	in.code_len = 5;
+	in.system = "LN";
+	in.system_len = 2;
+	in.alt_code = in.alt_system = in.range = "";
+	in.kind = RULES_VALUE_NUMBER;
+	in.value = 90;
+	in.unit = "g/L";
+	in.unit_len = 3;
+	in.status = 'F';
+	rules_eval(s, &in, NULL, &ev);
+	cr_expect_eq(ev.grade, 2);
+	cr_expect_str_eq(ev.problem, "no_reference_range");
+	/* no episode open: the problem is a data-quality alert */
+	rules_alert_decide(s, &ev, NOW, NULL, 0, &d);
+	cr_expect_eq(d.kind, RULES_ALERT_DATA_QUALITY);
+	cr_expect(!rules_alert_silent_problem(s, &ev, NOW, NULL, 0));
+	/* an episode open: it ends, and the problem is said apart */
+	rules_alert_decide(s, &ev, NOW, &open, 1, &d);
+	cr_expect_eq(d.kind, RULES_ALERT_RECOVERED);
+	cr_expect(rules_alert_silent_problem(s, &ev, NOW, &open, 1));
+	/* observed before the alert's result: ends nothing, still said */
+	rules_alert_decide(s, &ev, NOW - 2 * DAY, &open, 1, &d);
+	cr_expect_eq(d.kind, RULES_ALERT_DATA_QUALITY);
+	cr_expect(!rules_alert_silent_problem(s, &ev, NOW - 2 * DAY, &open, 1));
+	/* a recovery without a problem says nothing more */
+	in.range = "120-160";
+	in.range_len = 7;
+	rules_eval(s, &in, NULL, &ev);
+	cr_expect_eq(ev.problem, NULL);
+	rules_alert_decide(s, &ev, NOW, &open, 1, &d);
+	cr_expect_eq(d.kind, RULES_ALERT_RECOVERED);
+	cr_expect(!rules_alert_silent_problem(s, &ev, NOW, &open, 1));
+	rules_free(s);
 }
 
 Test(protocol, data_quality_alert)
@@ -1621,18 +1773,19 @@ Test(protocol, site_local_codes_and_settings)
 	 * episode (CLINICAL.md "Alert episodes"): ANC 1.8 is grade 1.
 	 */
 	{
-		struct rules_open_alert open = { RULES_ANC, 2, 9, -1, false };
+		struct rules_open_alert open = { RULES_ANC, 2, 9, NOW - 1,
+			false };
 
 		in.value = 1.8;
 		in.range = "2.0-7.5";
 		in.range_len = 7;
 		rules_eval(s, &in, NULL, &ev);
 		cr_expect_eq(ev.grade, 1);
-		rules_alert_decide(s, &ev, -1, &open, 1, &d);
+		rules_alert_decide(s, &ev, NOW, &open, 1, &d);
 		cr_expect_eq(d.kind, RULES_ALERT_NONE);
 		in.status = 'F';
 		rules_eval(s, &in, NULL, &ev);
-		rules_alert_decide(s, &ev, -1, &open, 1, &d);
+		rules_alert_decide(s, &ev, NOW, &open, 1, &d);
 		cr_expect_eq(d.kind, RULES_ALERT_RECOVERED);
 		in.status = 'P';
 		in.value = 1.2;
