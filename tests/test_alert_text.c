@@ -477,13 +477,13 @@ Test(alert_text, eligibility)
 	er.status = RULES_INELIGIBLE;
 	er.ncriteria = 2;
 	er.criteria[0] = (struct rules_criterion_verdict){ RULES_PLT,
-		"platelets < 100 x 10^9/L", RULES_VERDICT_FAIL, &plt };
+		"platelets < 75 x 10^9/L", RULES_VERDICT_FAIL, &plt };
 	er.criteria[1] = (struct rules_criterion_verdict){ RULES_ANC,
 		"ANC < 1.5 x 10^9/L", RULES_VERDICT_NONE, NULL };
 	alert_text_eligibility(&s, &d, &er, &who);
 	cr_assert_str_eq(s.p,
 	    "Patient P1 is INELIGIBLE for NCT04933669; "
-	    "platelets < 100 x 10^9/L: 60 10^9/L");
+	    "platelets < 75 x 10^9/L: 60 10^9/L");
 	cr_assert_str_eq(d.p, "{\"status\":\"ineligible\"}");
 	buf_reset(&s);
 	buf_reset(&d);
@@ -497,7 +497,7 @@ Test(alert_text, eligibility)
 	alert_text_criteria(&d, &er);
 	cr_assert_str_eq(d.p,
 	    "[{\"analyte\":\"plt\",\"criterion\":"
-	    "\"platelets < 100 x 10^9/L\",\"verdict\":\"pass\",\"value\":60,"
+	    "\"platelets < 75 x 10^9/L\",\"verdict\":\"pass\",\"value\":60,"
 	    "\"unit\":\"10^9/L\",\"observation\":42},{\"analyte\":\"anc\","
 	    "\"criterion\":\"ANC < 1.5 x 10^9/L\",\"verdict\":\"no_result\","
 	    "\"value\":null,\"unit\":null,\"observation\":0}]");
