@@ -35,11 +35,24 @@ struct pg_result; /* libpq's PGresult */
 /*
  * Connect for command cmd to db (NULL: $LABWATCH_DB, else libpq's
  * defaults) and search schema labwatch; with need_schema, also check that
- * it was migrated. Prints why on stderr and returns NULL on failure (the
- * command then exits 2, or 1 for a database not migrated: *exit_code).
+ * its version is the one the installed migrations make (cli_db_schema).
+ * Prints why on stderr, for people, and returns NULL on failure (the
+ * command then exits *exit_code: 2 when PostgreSQL cannot be used, 1 for a
+ * schema missing, older or newer than this labwatch).
  */
 struct pg_conn *cli_db_open(const char *cmd, const char *db, int need_schema,
     int *exit_code);
+/*
+ * The one check of the schema's version against the migrations of sql_dir
+ * (NULL: the installed ones), for every command: 0 when current (or when
+ * no migrations are installed to compare with), else the line that says
+ * what is wrong and the command that fixes it is printed and 1 returned
+ * (2 when the check itself failed).
+ */
+int cli_db_schema(const char *cmd, struct pg_conn *c, const char *db,
+    const char *sql_dir);
+/* "labwatch migrate --db \"...\"" for db (NULL: none) without a password. */
+char *cli_migrate_command(const char *db);
 /* Print "labwatch CMD: cause" on stderr, free cause, return 1. */
 int cli_db_fail(const char *cmd, char *cause);
 /*

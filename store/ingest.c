@@ -300,12 +300,35 @@ setup_side(struct side *d, char **cause)
 	return pgpipe_start(&d->pipe, cause);
 }
 
+/*
+ * Apply the migrations of sql_dir, then refuse a schema a newer labwatch
+ * made: what we would write there is not what it expects.
+ */
+static enum db_rc
+migrate_side(struct side *d, const char *sql_dir, char **cause)
+{
+	struct store_schema_info si;
+	enum db_rc rc;
+	int applied;
+
+	if ((rc = store_migrate(d->pipe.conn, sql_dir, &applied, cause)) !=
+	    DB_OK)
+		return rc;
+	if ((rc = store_schema_check(d->pipe.conn, sql_dir, &si, cause)) !=
+	    DB_OK)
+		return rc;
+	if ((*cause = store_schema_problem(&si, "labwatchd",
+		 "labwatch migrate")) != NULL)
+		return DB_ERROR;
+	return DB_OK;
+}
+
 enum ingest_rc
 ingest_connect(struct ingest *g, char **cause)
 {
 	struct side *d;
 	enum ingest_rc rc = INGEST_DOWN;
-	int applied, i;
+	int i;
 
 	if (ingest_connected(g))
 		return INGEST_OK;
@@ -315,8 +338,7 @@ ingest_connect(struct ingest *g, char **cause)
 		if (pgpipe_open(&d->pipe, g->o.conninfo, cause) != DB_OK)
 			goto fail;
 		if ((i == 0 && g->o.sql_dir != NULL &&
-			store_migrate(d->pipe.conn, g->o.sql_dir, &applied,
-			    cause) != DB_OK) ||
+			migrate_side(d, g->o.sql_dir, cause) != DB_OK) ||
 		    setup_side(d, cause) != DB_OK) {
 			/* Reached, but our schema or statements are refused. */
 			if (pgpipe_up(&d->pipe))
