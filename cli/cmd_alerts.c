@@ -4,6 +4,11 @@
  *
  *   labwatch alerts [--db C] [--state open|acknowledged|resolved|retracted|all]
  *                   [--patient ID] [--since ISO8601] [--follow]
+ *                   [--json | --format table|json] [--color WHEN | --no-color]
+ *
+ * On a terminal the alerts are a table for people (cli/table.h): id,
+ * severity, age, patient, kind, state and the summary cut to the width,
+ * critical ones in bold red.
  */
 #include "config.h"
 
@@ -16,10 +21,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
 #include "lib/json.h"
+#include "cli/table.h"
 #include "cmd.h"
 #include "lib/xmalloc.h"
 #include "store/db.h"
@@ -35,6 +42,25 @@ struct seen {
 	size_t n, cap;
 };
 
+/* How the alerts are printed: JSON lines, or rows of one table. */
+struct alerts_out {
+	struct table_out o;
+	struct table t;
+	bool header;	/* the titles are still to be written */
+	bool follow;	/* the titles at once, even with no rows */
+	size_t printed; /* alerts */
+};
+
+static const struct table_col alert_cols[] = {
+	{ "ID", TABLE_RIGHT },
+	{ "SEVERITY", 0 },
+	{ "AGE", TABLE_RIGHT },
+	{ "PATIENT", 0 },
+	{ "KIND", 0 },
+	{ "STATE", 0 },
+	{ "SUMMARY", TABLE_FILL },
+};
+
 static void
 alerts_usage(FILE *f)
 {
@@ -42,13 +68,17 @@ alerts_usage(FILE *f)
 	    "usage: labwatch alerts [--db CONNINFO] [--state STATE] "
 	    "[--patient ID] [--since ISO8601]\n"
 	    "                       [--follow]\n"
-	    "  Prints one JSON line per alert, oldest first; with --follow, then "
-	    "waits and\n"
-	    "  prints each new alert as it is written (Ctrl-C ends).\n"
+	    "  Prints the alerts, oldest first: a table on a terminal, else one "
+	    "JSON line\n"
+	    "  each; with --follow, then waits and prints each new alert as it "
+	    "is written\n"
+	    "  (Ctrl-C ends).\n"
 	    "  --state    open (default), acknowledged, resolved, retracted or "
 	    "all\n"
 	    "  --patient  only this patient's alerts\n"
-	    "  --since    only alerts created at or after this time\n");
+	    "  --since    only alerts created at or after this time\n"
+	    "%s",
+	    table_usage);
 }
 
 static void
@@ -74,6 +104,29 @@ seen_has(const struct seen *s, int64_t id)
 	return false;
 }
 
+/* Add row i of r (cli_alert_columns) to the table of alerts. */
+static void
+table_row(struct table *t, const PGresult *r, int i)
+{
+	static const char *const names[] = { "id", "severity", "created_at",
+		"patient_id", "kind", "state", "summary" };
+	const char *cells[7];
+	char age[32];
+	size_t k;
+	int f;
+
+	for (k = 0; k < 7; k++) {
+		f = PQfnumber(r, names[k]);
+		cells[k] = f >= 0 && !PQgetisnull(r, i, f) ?
+		    PQgetvalue(r, i, f) :
+		    "";
+	}
+	table_age(age, sizeof(age), cells[2], (long long)time(NULL));
+	cells[2] = age;
+	table_add(t, cells,
+	    strcmp(cells[1], "critical") == 0 ? TABLE_STYLE_CRITICAL : NULL);
+}
+
 /*
  * Run the alert query with the filters of p[0..2] (state, patient, since)
  * and p[3] (an id array, or NULL) and print the rows not in skip. 0, or 1
@@ -81,7 +134,7 @@ seen_has(const struct seen *s, int64_t id)
  */
 static int
 list(PGconn *c, const char *const *p, struct seen *record,
-    const struct seen *skip)
+    const struct seen *skip, struct alerts_out *out)
 {
 	struct buf b;
 	char *sql, *cause = NULL;
@@ -115,9 +168,19 @@ list(PGconn *c, const char *const *p, struct seen *record,
 			}
 			record->id[record->n++] = id;
 		}
+		out->printed++;
+		if (out->o.format == TABLE_FORMAT_TABLE) {
+			table_row(&out->t, r, i);
+			continue;
+		}
 		cli_json_row(&b, r, i);
 		buf_addc(&b, '\n');
 		cli_flush(&b, stdout, 1 << 16);
+	}
+	if (out->o.format == TABLE_FORMAT_TABLE &&
+	    (out->t.nrows > 0 || (out->header && out->follow))) {
+		table_write(&out->t, &b, out->header);
+		out->header = false;
 	}
 	cli_flush(&b, stdout, 0);
 	fflush(stdout);
@@ -132,7 +195,8 @@ list(PGconn *c, const char *const *p, struct seen *record,
  * between the check and the wait.
  */
 static int
-follow(PGconn *c, const char **p, const struct seen *initial)
+follow(PGconn *c, const char **p, const struct seen *initial,
+    struct alerts_out *out)
 {
 	struct sigaction sa;
 	sigset_t block, waitmask;
@@ -168,7 +232,7 @@ follow(PGconn *c, const char **p, const struct seen *initial)
 		if (ids.len > 0) {
 			buf_addc(&ids, '}');
 			p[3] = ids.p;
-			if ((rc = list(c, p, NULL, initial)) != 0)
+			if ((rc = list(c, p, NULL, initial, out)) != 0)
 				break;
 		}
 		pfd.fd = PQsocket(c);
@@ -207,18 +271,21 @@ cmd_alerts(int argc, char **argv)
 		{ "since", required_argument, NULL, 'S' },
 		{ "follow", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
+		TABLE_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char *const states[] = { "open", "acknowledged",
 		"resolved", "retracted", "all", NULL };
 	const char *db = NULL, *p[4] = { "open", NULL, NULL, NULL };
 	struct seen initial = { NULL, 0, 0 };
+	struct alerts_out out;
 	bool want_follow = false;
 	char *cause = NULL;
 	PGresult *r;
 	PGconn *c;
 	int ch, i, rc;
 
+	memset(&out, 0, sizeof(out));
 	while ((ch = getopt_long(argc, argv, "fh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd':
@@ -239,6 +306,13 @@ cmd_alerts(int argc, char **argv)
 		case 'h':
 			alerts_usage(stdout);
 			return 0;
+		case TABLE_OPT_JSON:
+		case TABLE_OPT_FORMAT:
+		case TABLE_OPT_COLOR:
+		case TABLE_OPT_NO_COLOR:
+			if (table_out_option(&out.o, "alerts", ch, optarg) != 0)
+				return 2;
+			break;
 		default:
 			alerts_usage(stderr);
 			return 2;
@@ -277,9 +351,26 @@ cmd_alerts(int argc, char **argv)
 		PQfinish(c);
 		return cli_db_fail("alerts", cause);
 	}
-	rc = list(c, p, want_follow ? &initial : NULL, NULL);
+	table_out_resolve(&out.o);
+	table_init(&out.t, alert_cols,
+	    sizeof(alert_cols) / sizeof(alert_cols[0]), &out.o);
+	/* Following, the titles come at once, and the columns do not move. */
+	out.header = true;
+	out.follow = want_follow;
+	if (want_follow) {
+		out.t.w[1] = strlen("critical");
+		out.t.w[3] = 10;
+		out.t.w[4] = strlen("data_quality");
+		out.t.w[5] = strlen("acknowledged");
+	}
+	rc = list(c, p, want_follow ? &initial : NULL, NULL, &out);
+	if (rc == 0 && !want_follow && out.o.format == TABLE_FORMAT_TABLE &&
+	    out.printed == 0)
+		printf("No %s%salerts.\n", strcmp(p[0], "all") == 0 ? "" : p[0],
+		    strcmp(p[0], "all") == 0 ? "" : " ");
 	if (rc == 0 && want_follow)
-		rc = follow(c, p, &initial);
+		rc = follow(c, p, &initial, &out);
+	table_free(&out.t);
 	free(initial.id);
 	PQfinish(c);
 	return rc;
