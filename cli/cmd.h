@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 
+#include "cli/table.h"
 #include "lib/buf.h"
 #include "hl7/hl7.h"
 #include "hl7/oru.h"
@@ -26,6 +27,17 @@ int cmd_status(int argc, char **argv);
 int cmd_alerts(int argc, char **argv);
 /* labwatch ack: acknowledge an open alert. */
 int cmd_ack(int argc, char **argv);
+
+/* ---- status_table.c: labwatch status for people ---- */
+
+struct pg_conn;
+/* One patient's status as tables (cmd_status's JSON line for people). */
+int status_table_patient(struct pg_conn *c, const char *id,
+    const char *protocol, const struct table_out *o);
+/* The counts as label and value lines; the names every count shows. */
+int status_table_all(struct pg_conn *c, const struct table_out *o,
+    const char *const *outcomes, const char *const *kinds,
+    const char *const *phases);
 
 /* ---- cmd_db.c: what the database commands share ---- */
 
@@ -63,11 +75,24 @@ void cli_json_row(struct buf *b, const struct pg_result *r, int row);
 /* The columns of an alert line (alias a: alerts, p: patients). */
 extern const char cli_alert_columns[];
 
+/* The table of alerts for people: id, severity, age, patient, kind, ... */
+#define CLI_ALERT_TABLE_NCOLS 7
+extern const struct table_col cli_alert_table[CLI_ALERT_TABLE_NCOLS];
+/* Add row i of r (cli_alert_columns) to t, critical ones bold red. */
+void cli_alert_table_row(struct table *t, const struct pg_result *r, int i);
+
 /*
  * After the default protocol file of command cmd could not be loaded: say
  * where it was looked for and how to name another (opt: "--protocol").
  */
 void cli_datadir_hint(const char *cmd, const char *opt);
+
+/*
+ * The default protocol file of a protocol name, malloc'ed:
+ * $LABWATCH_DATADIR (else the installed data directory)
+ * /rules/protocols/nct04933669.conf.
+ */
+char *cli_protocol_file(const char *protocol);
 
 /*
  * Read a whole file ("-" = standard input) into a malloc'ed buffer.

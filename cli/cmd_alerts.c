@@ -51,16 +51,6 @@ struct alerts_out {
 	size_t printed; /* alerts */
 };
 
-static const struct table_col alert_cols[] = {
-	{ "ID", TABLE_RIGHT },
-	{ "SEVERITY", 0 },
-	{ "AGE", TABLE_RIGHT },
-	{ "PATIENT", 0 },
-	{ "KIND", 0 },
-	{ "STATE", 0 },
-	{ "SUMMARY", TABLE_FILL },
-};
-
 static void
 alerts_usage(FILE *f)
 {
@@ -102,29 +92,6 @@ seen_has(const struct seen *s, int64_t id)
 			hi = mid;
 	}
 	return false;
-}
-
-/* Add row i of r (cli_alert_columns) to the table of alerts. */
-static void
-table_row(struct table *t, const PGresult *r, int i)
-{
-	static const char *const names[] = { "id", "severity", "created_at",
-		"patient_id", "kind", "state", "summary" };
-	const char *cells[7];
-	char age[32];
-	size_t k;
-	int f;
-
-	for (k = 0; k < 7; k++) {
-		f = PQfnumber(r, names[k]);
-		cells[k] = f >= 0 && !PQgetisnull(r, i, f) ?
-		    PQgetvalue(r, i, f) :
-		    "";
-	}
-	table_age(age, sizeof(age), cells[2], (long long)time(NULL));
-	cells[2] = age;
-	table_add(t, cells,
-	    strcmp(cells[1], "critical") == 0 ? TABLE_STYLE_CRITICAL : NULL);
 }
 
 /*
@@ -170,7 +137,7 @@ list(PGconn *c, const char *const *p, struct seen *record,
 		}
 		out->printed++;
 		if (out->o.format == TABLE_FORMAT_TABLE) {
-			table_row(&out->t, r, i);
+			cli_alert_table_row(&out->t, r, i);
 			continue;
 		}
 		cli_json_row(&b, r, i);
@@ -352,8 +319,7 @@ cmd_alerts(int argc, char **argv)
 		return cli_db_fail("alerts", cause);
 	}
 	table_out_resolve(&out.o);
-	table_init(&out.t, alert_cols,
-	    sizeof(alert_cols) / sizeof(alert_cols[0]), &out.o);
+	table_init(&out.t, cli_alert_table, CLI_ALERT_TABLE_NCOLS, &out.o);
 	/* Following, the titles come at once, and the columns do not move. */
 	out.header = true;
 	out.follow = want_follow;

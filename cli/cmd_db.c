@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
 #include "lib/json.h"
+#include "cli/table.h"
 #include "cmd.h"
 #include "lib/xmalloc.h"
 #include "store/db.h"
@@ -70,6 +72,38 @@ add_without_password(struct buf *b, const PQconninfoOption *opts)
 		}
 		buf_addc(b, '\'');
 	}
+}
+
+const struct table_col cli_alert_table[CLI_ALERT_TABLE_NCOLS] = {
+	{ "ID", TABLE_RIGHT },
+	{ "SEVERITY", 0 },
+	{ "AGE", TABLE_RIGHT },
+	{ "PATIENT", 0 },
+	{ "KIND", 0 },
+	{ "STATE", 0 },
+	{ "SUMMARY", TABLE_FILL },
+};
+
+void
+cli_alert_table_row(struct table *t, const PGresult *r, int i)
+{
+	static const char *const names[] = { "id", "severity", "created_at",
+		"patient_id", "kind", "state", "summary" };
+	const char *cells[7];
+	char age[32];
+	size_t k;
+	int f;
+
+	for (k = 0; k < 7; k++) {
+		f = PQfnumber(r, names[k]);
+		cells[k] = f >= 0 && !PQgetisnull(r, i, f) ?
+		    PQgetvalue(r, i, f) :
+		    "";
+	}
+	table_age(age, sizeof(age), cells[2], (long long)time(NULL));
+	cells[2] = age;
+	table_add(t, cells,
+	    strcmp(cells[1], "critical") == 0 ? TABLE_STYLE_CRITICAL : NULL);
 }
 
 char *

@@ -366,6 +366,14 @@ size_t rules_hold_count(const struct rules *r);
 const char *rules_hold_name(const struct rules *r, size_t i);
 
 /*
+ * What hold rule i needs to restart, for people, into out (cap bytes,
+ * always terminated): "tbil < 1.5 x ULN, ast < 2.5 x ULN, ..." with the
+ * canonical unit of an absolute threshold ("anc >= 1.5 10^9/L").
+ */
+void rules_hold_restart_text(const struct rules *r, size_t i, char *out,
+    size_t cap);
+
+/*
  * Step the hold rules at time now over the latest results: a rule not held
  * whose latest result of any of its analytes crosses a stop threshold stops;
  * a held rule resumes only when the latest results of every analyte in its
