@@ -107,7 +107,8 @@ table_out_resolve(struct table_out *o)
 	}
 	if (o->format != TABLE_FORMAT_TABLE)
 		o->color = false;
-	o->width = 80;
+	/* Not a terminal and no COLUMNS: nothing to fit, nothing cut. */
+	o->width = tty ? 80 : 0;
 	env = getenv("COLUMNS");
 	if (env != NULL && (n = strtol(env, &end, 10)) > 0 && *end == '\0' &&
 	    n < 10000)
@@ -302,7 +303,10 @@ write_row(struct table *t, struct buf *b, char *const *cells, const char *style)
 			/* At least 10 columns, even past the edge. */
 			pad = t->out->width > used + 10 ? t->out->width - used :
 							  10;
-			table_add_cut(b, cells[i], pad, t->out->utf8);
+			if (t->out->width == 0)
+				buf_adds(b, cells[i]);
+			else
+				table_add_cut(b, cells[i], pad, t->out->utf8);
 			break;
 		}
 		pad = t->w[i] > w ? t->w[i] - w : 0;

@@ -33,7 +33,8 @@ struct table_out {
 	enum table_format format; /* JSON or TABLE once resolved */
 	enum table_color color_opt;
 	bool color;   /* write SGR colour sequences */
-	size_t width; /* terminal columns: COLUMNS, else TIOCGWINSZ, else 80 */
+	size_t width; /* columns: COLUMNS, else the terminal's (TIOCGWINSZ,
+			 80 when unknown); 0, no terminal: unlimited */
 	bool utf8;    /* the locale is UTF-8: "…", else "..." */
 };
 

@@ -116,6 +116,9 @@ golden status_screening.txt "$LW" status S1 --format table
 golden status_hold.txt "$LW" status T1 --format table
 golden status_hold_color.txt "$LW" status T2 --format table --color always
 
+env -u COLUMNS "$LW" alerts --format table >"$TMP/w1" 2>&1
+check "table into a file, no COLUMNS: summaries whole" grep -q 'crosses the imatinib stop threshold$' "$TMP/w1"
+
 # --- JSON lines when stdout is not a terminal, the same as --json
 "$LW" alerts --state all >"$TMP/j1" 2>/dev/null
 "$LW" alerts --state all --json >"$TMP/j2" 2>/dev/null

@@ -176,6 +176,19 @@ check "schema newer: exit 1, upgrade labwatch" fails $? 1 "$TMP/d11.err" \
 check "schema newer: migrate refuses it too" fails $? 1 "$TMP/d12.err" "schema is at 999, newer than this labwatch ($WANT)"
 LABWATCH_SQLDIR="$TMP/nowhere" "$LW" status --db "$NEWER" >/dev/null 2>"$TMP/d13.err"
 check "no migrations installed to compare with: not an error" test $? -eq 0
+# labwatchd at start: it migrates, then refuses a schema a newer labwatch made.
+cat >"$TMP/newer.conf" <<EOF
+[labwatchd]
+listen = 127.0.0.1:0
+db = $NEWER
+migrate = yes
+sql_dir = $SQL
+protocol = $PF
+spool_path = $TMP/newer.spool
+EOF
+timeout 20 "$top_builddir/daemon/labwatchd" -c "$TMP/newer.conf" >/dev/null 2>"$TMP/d14.err"
+check "schema newer: labwatchd refuses to start, says why" fails $? 1 "$TMP/d14.err" \
+	"the database schema is at 999, newer than this labwatchd ($WANT): upgrade labwatch"
 
 # --- enroll
 "$LW" enroll P001 --phase screening >"$TMP/e1.json" 2>"$TMP/e1.err"
