@@ -374,8 +374,7 @@ status_table_all(PGconn *c, const struct table_out *o,
 {
 	static const char *const sql[] = {
 		"SELECT outcome, count(*) FROM messages GROUP BY 1",
-		"SELECT kind, count(*) FROM alerts WHERE state = 'open' "
-		"GROUP BY 1",
+		"SELECT kind, count(*) FROM alerts WHERE state = 'open' GROUP BY 1",
 		"SELECT phase, count(*) FROM enrollments GROUP BY 1",
 	};
 	static const char *const labels[] = { "Messages", "Open alerts",
