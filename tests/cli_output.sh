@@ -173,6 +173,7 @@ else
 fi
 
 # --- --follow as a table: the titles at once, then each alert as it comes
+: >"$TMP/f" # before the loop reads it: the job may not have opened it yet
 "$LW" alerts --follow --format table --no-color >"$TMP/f" 2>"$TMP/f.err" &
 FOLLOW_PID=$!
 n=0
