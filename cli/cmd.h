@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 
+#include "cli/table.h"
 #include "lib/buf.h"
 #include "hl7/hl7.h"
 #include "hl7/oru.h"
@@ -27,6 +28,17 @@ int cmd_alerts(int argc, char **argv);
 /* labwatch ack: acknowledge an open alert. */
 int cmd_ack(int argc, char **argv);
 
+/* ---- status_table.c: labwatch status for people ---- */
+
+struct pg_conn;
+/* One patient's status as tables (cmd_status's JSON line for people). */
+int status_table_patient(struct pg_conn *c, const char *id,
+    const char *protocol, const struct table_out *o);
+/* The counts as label and value lines; the names every count shows. */
+int status_table_all(struct pg_conn *c, const struct table_out *o,
+    const char *const *outcomes, const char *const *kinds,
+    const char *const *phases);
+
 /* ---- cmd_db.c: what the database commands share ---- */
 
 struct pg_conn;	  /* libpq's PGconn */
@@ -35,11 +47,24 @@ struct pg_result; /* libpq's PGresult */
 /*
  * Connect for command cmd to db (NULL: $LABWATCH_DB, else libpq's
  * defaults) and search schema labwatch; with need_schema, also check that
- * it was migrated. Prints why on stderr and returns NULL on failure (the
- * command then exits 2, or 1 for a database not migrated: *exit_code).
+ * its version is the one the installed migrations make (cli_db_schema).
+ * Prints why on stderr, for people, and returns NULL on failure (the
+ * command then exits *exit_code: 2 when PostgreSQL cannot be used, 1 for a
+ * schema missing, older or newer than this labwatch).
  */
 struct pg_conn *cli_db_open(const char *cmd, const char *db, int need_schema,
     int *exit_code);
+/*
+ * The one check of the schema's version against the migrations of sql_dir
+ * (NULL: the installed ones), for every command: 0 when current (or when
+ * no migrations are installed to compare with), else the line that says
+ * what is wrong and the command that fixes it is printed and 1 returned
+ * (2 when the check itself failed).
+ */
+int cli_db_schema(const char *cmd, struct pg_conn *c, const char *db,
+    const char *sql_dir);
+/* "labwatch migrate --db \"...\"" for db (NULL: none) without a password. */
+char *cli_migrate_command(const char *db);
 /* Print "labwatch CMD: cause" on stderr, free cause, return 1. */
 int cli_db_fail(const char *cmd, char *cause);
 /*
@@ -50,11 +75,24 @@ void cli_json_row(struct buf *b, const struct pg_result *r, int row);
 /* The columns of an alert line (alias a: alerts, p: patients). */
 extern const char cli_alert_columns[];
 
+/* The table of alerts for people: id, severity, age, patient, kind, ... */
+#define CLI_ALERT_TABLE_NCOLS 7
+extern const struct table_col cli_alert_table[CLI_ALERT_TABLE_NCOLS];
+/* Add row i of r (cli_alert_columns) to t, critical ones bold red. */
+void cli_alert_table_row(struct table *t, const struct pg_result *r, int i);
+
 /*
  * After the default protocol file of command cmd could not be loaded: say
  * where it was looked for and how to name another (opt: "--protocol").
  */
 void cli_datadir_hint(const char *cmd, const char *opt);
+
+/*
+ * The default protocol file of a protocol name, malloc'ed:
+ * $LABWATCH_DATADIR (else the installed data directory)
+ * /rules/protocols/nct04933669.conf.
+ */
+char *cli_protocol_file(const char *protocol);
 
 /*
  * Read a whole file ("-" = standard input) into a malloc'ed buffer.

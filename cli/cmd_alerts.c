@@ -4,6 +4,11 @@
  *
  *   labwatch alerts [--db C] [--state open|acknowledged|resolved|retracted|all]
  *                   [--patient ID] [--since ISO8601] [--follow]
+ *                   [--json | --format table|json] [--color WHEN | --no-color]
+ *
+ * On a terminal the alerts are a table for people (cli/table.h): id,
+ * severity, age, patient, kind, state and the summary cut to the width,
+ * critical ones in bold red.
  */
 #include "config.h"
 
@@ -16,10 +21,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
 #include "lib/json.h"
+#include "cli/table.h"
 #include "cmd.h"
 #include "lib/xmalloc.h"
 #include "store/db.h"
@@ -35,6 +42,15 @@ struct seen {
 	size_t n, cap;
 };
 
+/* How the alerts are printed: JSON lines, or rows of one table. */
+struct alerts_out {
+	struct table_out o;
+	struct table t;
+	bool header;	/* the titles are still to be written */
+	bool follow;	/* the titles at once, even with no rows */
+	size_t printed; /* alerts */
+};
+
 static void
 alerts_usage(FILE *f)
 {
@@ -42,13 +58,17 @@ alerts_usage(FILE *f)
 	    "usage: labwatch alerts [--db CONNINFO] [--state STATE] "
 	    "[--patient ID] [--since ISO8601]\n"
 	    "                       [--follow]\n"
-	    "  Prints one JSON line per alert, oldest first; with --follow, then "
-	    "waits and\n"
-	    "  prints each new alert as it is written (Ctrl-C ends).\n"
+	    "  Prints the alerts, oldest first: a table on a terminal, else one "
+	    "JSON line\n"
+	    "  each; with --follow, then waits and prints each new alert as it "
+	    "is written\n"
+	    "  (Ctrl-C ends).\n"
 	    "  --state    open (default), acknowledged, resolved, retracted or "
 	    "all\n"
 	    "  --patient  only this patient's alerts\n"
-	    "  --since    only alerts created at or after this time\n");
+	    "  --since    only alerts created at or after this time\n"
+	    "%s",
+	    table_usage);
 }
 
 static void
@@ -81,7 +101,7 @@ seen_has(const struct seen *s, int64_t id)
  */
 static int
 list(PGconn *c, const char *const *p, struct seen *record,
-    const struct seen *skip)
+    const struct seen *skip, struct alerts_out *out)
 {
 	struct buf b;
 	char *sql, *cause = NULL;
@@ -115,9 +135,19 @@ list(PGconn *c, const char *const *p, struct seen *record,
 			}
 			record->id[record->n++] = id;
 		}
+		out->printed++;
+		if (out->o.format == TABLE_FORMAT_TABLE) {
+			cli_alert_table_row(&out->t, r, i);
+			continue;
+		}
 		cli_json_row(&b, r, i);
 		buf_addc(&b, '\n');
 		cli_flush(&b, stdout, 1 << 16);
+	}
+	if (out->o.format == TABLE_FORMAT_TABLE &&
+	    (out->t.nrows > 0 || (out->header && out->follow))) {
+		table_write(&out->t, &b, out->header);
+		out->header = false;
 	}
 	cli_flush(&b, stdout, 0);
 	fflush(stdout);
@@ -132,7 +162,8 @@ list(PGconn *c, const char *const *p, struct seen *record,
  * between the check and the wait.
  */
 static int
-follow(PGconn *c, const char **p, const struct seen *initial)
+follow(PGconn *c, const char **p, const struct seen *initial,
+    struct alerts_out *out)
 {
 	struct sigaction sa;
 	sigset_t block, waitmask;
@@ -168,7 +199,7 @@ follow(PGconn *c, const char **p, const struct seen *initial)
 		if (ids.len > 0) {
 			buf_addc(&ids, '}');
 			p[3] = ids.p;
-			if ((rc = list(c, p, NULL, initial)) != 0)
+			if ((rc = list(c, p, NULL, initial, out)) != 0)
 				break;
 		}
 		pfd.fd = PQsocket(c);
@@ -207,18 +238,21 @@ cmd_alerts(int argc, char **argv)
 		{ "since", required_argument, NULL, 'S' },
 		{ "follow", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
+		TABLE_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char *const states[] = { "open", "acknowledged",
 		"resolved", "retracted", "all", NULL };
 	const char *db = NULL, *p[4] = { "open", NULL, NULL, NULL };
 	struct seen initial = { NULL, 0, 0 };
+	struct alerts_out out;
 	bool want_follow = false;
 	char *cause = NULL;
 	PGresult *r;
 	PGconn *c;
 	int ch, i, rc;
 
+	memset(&out, 0, sizeof(out));
 	while ((ch = getopt_long(argc, argv, "fh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd':
@@ -239,6 +273,13 @@ cmd_alerts(int argc, char **argv)
 		case 'h':
 			alerts_usage(stdout);
 			return 0;
+		case TABLE_OPT_JSON:
+		case TABLE_OPT_FORMAT:
+		case TABLE_OPT_COLOR:
+		case TABLE_OPT_NO_COLOR:
+			if (table_out_option(&out.o, "alerts", ch, optarg) != 0)
+				return 2;
+			break;
 		default:
 			alerts_usage(stderr);
 			return 2;
@@ -277,9 +318,25 @@ cmd_alerts(int argc, char **argv)
 		PQfinish(c);
 		return cli_db_fail("alerts", cause);
 	}
-	rc = list(c, p, want_follow ? &initial : NULL, NULL);
+	table_out_resolve(&out.o);
+	table_init(&out.t, cli_alert_table, CLI_ALERT_TABLE_NCOLS, &out.o);
+	/* Following, the titles come at once, and the columns do not move. */
+	out.header = true;
+	out.follow = want_follow;
+	if (want_follow) {
+		out.t.w[1] = strlen("critical");
+		out.t.w[3] = 10;
+		out.t.w[4] = strlen("data_quality");
+		out.t.w[5] = strlen("acknowledged");
+	}
+	rc = list(c, p, want_follow ? &initial : NULL, NULL, &out);
+	if (rc == 0 && !want_follow && out.o.format == TABLE_FORMAT_TABLE &&
+	    out.printed == 0)
+		printf("No %s%salerts.\n", strcmp(p[0], "all") == 0 ? "" : p[0],
+		    strcmp(p[0], "all") == 0 ? "" : " ");
 	if (rc == 0 && want_follow)
-		rc = follow(c, p, &initial);
+		rc = follow(c, p, &initial, &out);
+	table_free(&out.t);
 	free(initial.id);
 	PQfinish(c);
 	return rc;

@@ -131,21 +131,6 @@ fail:
 	return -1;
 }
 
-/* The default protocol file for a protocol name: .../nct04933669.conf. */
-static char *
-default_protocol_file(const char *protocol)
-{
-	const char *env = getenv("LABWATCH_DATADIR");
-	char *path, *p;
-
-	path = xasprintf("%s/rules/protocols/%s.conf",
-	    env != NULL && *env != '\0' ? env : LABWATCH_DATADIR, protocol);
-	p = strrchr(path, '/') + 1;
-	for (; *p != '\0'; p++)
-		*p = (char)tolower((unsigned char)*p);
-	return path;
-}
-
 static bool
 valid_id(const char *s)
 {
@@ -336,7 +321,7 @@ enroll_rules(struct enroll_opts *o, struct rules **rules, struct buf *bj)
 	if (o->baseline == NULL && o->pfile == NULL)
 		return true;
 	if (o->pfile == NULL)
-		o->pfile = deffile = default_protocol_file(
+		o->pfile = deffile = cli_protocol_file(
 		    o->protocol != NULL ? o->protocol : DEFAULT_PROTOCOL);
 	if (rules_load(o->pfile, rules, &cause) != 0) {
 		fprintf(stderr, "labwatch enroll: %s\n", cause);

@@ -61,6 +61,7 @@ cmd_migrate(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *db = NULL, *dir = NULL;
+	struct store_schema_info si;
 	struct buf b;
 	char *cause = NULL;
 	PGconn *c;
@@ -91,6 +92,16 @@ cmd_migrate(int argc, char **argv)
 		dir = store_migrate_default_dir();
 	if ((c = cli_db_open("migrate", db, 0, &rc)) == NULL)
 		return rc;
+	/* A newer labwatch migrated it: ours would not know its schema. */
+	if (store_schema_check(c, dir, &si, &cause) != DB_OK) {
+		PQfinish(c);
+		return cli_db_fail("migrate", cause);
+	}
+	if (si.state == STORE_SCHEMA_NEWER) {
+		PQfinish(c);
+		return cli_db_fail("migrate",
+		    store_schema_problem(&si, "labwatch", "labwatch migrate"));
+	}
 	buf_init(&b);
 	drc = store_migrate_each(c, dir, print_applied, &b, &applied, &cause);
 	buf_free(&b);

@@ -16,6 +16,7 @@
 #include <libpq-fe.h>
 
 #include "lib/json.h"
+#include "cli/table.h"
 #include "cmd.h"
 #include "lib/xmalloc.h"
 #include "store/db.h"
@@ -30,8 +31,14 @@ status_usage(FILE *f)
 	    "kind and\n"
 	    "  enrollments by phase. With it: the patient's enrollment (in NAME, "
 	    "default\n"
-	    "  the latest updated), latest eligibility verdict and open alerts. "
-	    "One JSON line.\n");
+	    "  the latest updated), latest eligibility verdict and open alerts.\n"
+	    "  On a terminal, tables for people: each criterion with its value, "
+	    "unit,\n"
+	    "  x ULN and date, the latest grade per analyte, the holds in force "
+	    "and what\n"
+	    "  a restart needs; else one JSON line.\n"
+	    "%s",
+	    table_usage);
 }
 
 /* "key":{"name":count,...} with every name of names, 0 when absent. */
@@ -60,15 +67,16 @@ counts(PGconn *c, struct buf *b, const char *key, const char *what,
 	return 0;
 }
 
+static const char *const outcomes[] = { "processed", "ignored", "quarantined",
+	NULL };
+static const char *const kinds[] = { "eligibility", "toxicity", "hold",
+	"resume", "data_quality", "recovery", NULL };
+static const char *const phases[] = { "screening", "neoadjuvant", "adjuvant",
+	"off_study", NULL };
+
 static int
 status_all(PGconn *c)
 {
-	static const char *const outcomes[] = { "processed", "ignored",
-		"quarantined", NULL };
-	static const char *const kinds[] = { "eligibility", "toxicity", "hold",
-		"resume", "data_quality", "recovery", NULL };
-	static const char *const phases[] = { "screening", "neoadjuvant",
-		"adjuvant", "off_study", NULL };
 	struct buf b;
 	char *cause = NULL;
 	PGresult *r;
@@ -216,12 +224,15 @@ cmd_status(int argc, char **argv)
 		{ "db", required_argument, NULL, 'd' },
 		{ "protocol", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
+		TABLE_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *db = NULL, *protocol = NULL;
+	struct table_out out;
 	PGconn *c;
 	int ch, rc;
 
+	memset(&out, 0, sizeof(out));
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd':
@@ -233,6 +244,13 @@ cmd_status(int argc, char **argv)
 		case 'h':
 			status_usage(stdout);
 			return 0;
+		case TABLE_OPT_JSON:
+		case TABLE_OPT_FORMAT:
+		case TABLE_OPT_COLOR:
+		case TABLE_OPT_NO_COLOR:
+			if (table_out_option(&out, "status", ch, optarg) != 0)
+				return 2;
+			break;
 		default:
 			status_usage(stderr);
 			return 2;
@@ -244,7 +262,12 @@ cmd_status(int argc, char **argv)
 	}
 	if ((c = cli_db_open("status", db, 1, &rc)) == NULL)
 		return rc;
-	if (optind == argc)
+	table_out_resolve(&out);
+	if (out.format == TABLE_FORMAT_TABLE && optind == argc)
+		rc = status_table_all(c, &out, outcomes, kinds, phases);
+	else if (out.format == TABLE_FORMAT_TABLE)
+		rc = status_table_patient(c, argv[optind], protocol, &out);
+	else if (optind == argc)
 		rc = status_all(c);
 	else
 		rc = status_patient(c, argv[optind], protocol);

@@ -22,9 +22,9 @@ static const struct {
 	{ "enroll", cmd_enroll,
 	    "register a patient in the protocol, or change their phase" },
 	{ "status", cmd_status,
-	    "counts, or one patient's enrollment and open alerts" },
+	    "counts, or one patient's enrollment, criteria, grades, holds" },
 	{ "alerts", cmd_alerts,
-	    "list alerts (JSON lines); --follow waits for new ones" },
+	    "list alerts (a table, or JSON lines); --follow waits for more" },
 	{ "ack", cmd_ack, "acknowledge an open alert" },
 };
 

@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -34,6 +35,20 @@ cli_datadir_hint(const char *cmd, const char *opt)
 		    "  from a source tree, eval \"$(./scripts/demo env)\" "
 		    "first, or give %s FILE\n",
 		    cmd, LABWATCH_DATADIR, opt);
+}
+
+char *
+cli_protocol_file(const char *protocol)
+{
+	const char *env = getenv("LABWATCH_DATADIR");
+	char *path, *p;
+
+	path = xasprintf("%s/rules/protocols/%s.conf",
+	    env != NULL && *env != '\0' ? env : LABWATCH_DATADIR, protocol);
+	p = strrchr(path, '/') + 1;
+	for (; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return path;
 }
 
 int

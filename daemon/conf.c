@@ -138,7 +138,9 @@ static const struct config_key keys[] = {
 	    "PostgreSQL connection string (libpq conninfo or URI). When the\n"
 	    "database cannot be reached, messages are spooled and ACKed." },
 	{ "migrate", CF_BOOL, "yes", false, OFF(migrate), 0, 0, NULL, NULL,
-	    "Apply pending schema migrations at start." },
+	    "Apply pending schema migrations at start. With no, a schema that\n"
+	    "lacks some of them is refused (run labwatch migrate); either way,\n"
+	    "one that a newer labwatch migrated is refused." },
 	{ "sql_dir", CF_STR, "", false, OFF(sql_dir), 0, 0, NULL, NULL,
 	    "Directory of the NNN_*.sql migrations. Empty: the installed ones\n"
 	    "($(datadir)/labwatch/sql)." },

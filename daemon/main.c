@@ -378,6 +378,7 @@ store_config_from(const struct config *cfg, struct store_config *sc)
 	sc->conninfo = cfg->db;
 	sc->protocol_path = config_protocol(cfg);
 	sc->sql_dir = cfg->migrate ? config_sql_dir(cfg) : NULL;
+	sc->schema_dir = config_sql_dir(cfg);
 	sc->spool_path = cfg->spool_path;
 	sc->spool_max_bytes = (uint64_t)cfg->spool_max_bytes;
 	sc->batch_max = (size_t)cfg->batch_max;

@@ -4,6 +4,7 @@
  * imatinib hold / restart state machine.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -591,6 +592,38 @@ const char *
 rules_hold_name(const struct rules *r, size_t i)
 {
 	return i < r->nholds ? r->holds[i].name : NULL;
+}
+
+void
+rules_hold_restart_text(const struct rules *r, size_t i, char *out, size_t cap)
+{
+	const struct rules_hold_cond *hc;
+	const char *op, *ref;
+	size_t k, len = 0;
+	int n;
+
+	if (cap > 0)
+		out[0] = '\0';
+	if (i >= r->nholds)
+		return;
+	for (k = 0; k < r->holds[i].nrestart && len < cap; k++) {
+		hc = &r->holds[i].restart[k];
+		op = hc->cond.op == 'l' ? "<=" :
+		    hc->cond.op == 'g'	? ">=" :
+		    hc->cond.op == '<'	? "<" :
+					  ">";
+		ref = hc->cond.ref == REF_ULN ? "x ULN" :
+		    hc->cond.ref == REF_LLN   ? "x LLN" :
+		    hc->cond.ref == REF_BASE  ? "x baseline" :
+						rules_canonical_unit(r,
+						    hc->analyte);
+		n = snprintf(out + len, cap - len, "%s%s %s %g %s",
+		    k > 0 ? ", " : "", rules_analyte_name(hc->analyte), op,
+		    hc->cond.mult, ref != NULL ? ref : "");
+		if (n < 0)
+			break;
+		len += (size_t)n;
+	}
 }
 
 static enum rules_tri

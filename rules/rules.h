@@ -416,6 +416,14 @@ double rules_hold_resume_dose(const struct rules *r, size_t i, unsigned stops,
     const struct rules_hold_derived *dv);
 
 /*
+ * What hold rule i needs to restart, for people, into out (cap bytes,
+ * always terminated): "tbil < 1.5 x ULN, ast < 2.5 x ULN, ..." with the
+ * canonical unit of an absolute threshold ("anc >= 1.5 10^9/L").
+ */
+void rules_hold_restart_text(const struct rules *r, size_t i, char *out,
+    size_t cap);
+
+/*
  * Step the hold rules at time now over the latest results: a rule not held
  * whose latest result of any of its analytes crosses a stop threshold stops;
  * a held rule resumes only when the latest results of every analyte in its

@@ -1,6 +1,7 @@
 /*
  * db.c: libpq helpers shared by the CLI and the store (see db.h).
  */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,15 +42,128 @@ db_conninfo(const char *opt)
 	return env != NULL ? env : "";
 }
 
-PGconn *
-db_connect(const char *conninfo, const char *appname, char **cause)
+/*
+ * A data exception's words up to its first ':' (what follows lists the
+ * offending bytes), with what it quotes blanked: out holds "...".
+ */
+static void
+blank_data(const char *s, char *out, size_t cap)
+{
+	size_t o = 0;
+	bool in = false;
+
+	for (; *s != '\0' && *s != ':' && o + 5 < cap; s++) {
+		if (*s == '"') {
+			if (!in) {
+				memcpy(out + o, "\"...", 4);
+				o += 4;
+			} else
+				out[o++] = '"';
+			in = !in;
+		} else if (!in)
+			out[o++] = *s;
+	}
+	if (in)
+		out[o++] = '"';
+	out[o] = '\0';
+}
+
+/* Whether libpq reads s as a connection string or URI, not a dbname. */
+static bool
+is_conninfo(const char *s)
+{
+	return strchr(s, '=') != NULL || strncmp(s, "postgresql://", 13) == 0 ||
+	    strncmp(s, "postgres://", 11) == 0;
+}
+
+/*
+ * What libpq's message says went wrong, without where: the first line
+ * after its last ": " ("connection to server at ..., port 5432 failed:
+ * Connection refused" -> "connection refused").
+ */
+static char *
+failure_reason(const char *msg)
+{
+	const char *end = strchr(msg, '\n'), *p, *start = msg;
+	char *out;
+	size_t len;
+
+	if (end == NULL)
+		end = msg + strlen(msg);
+	for (p = msg; p + 1 < end; p++)
+		if (p[0] == ':' && p[1] == ' ')
+			start = p + 2;
+	while (start < end && *start == ' ')
+		start++;
+	len = (size_t)(end - start);
+	if (len == 0)
+		return xstrdup("unknown error");
+	out = xstrndup(start, len);
+	if (isupper((unsigned char)out[0]) && islower((unsigned char)out[1]))
+		out[0] = (char)tolower((unsigned char)out[0]);
+	return out;
+}
+
+/*
+ * Why c could not connect, never quoting conninfo (which may hold a
+ * password); with explain, a second attempt (PQping) tells a server that
+ * is not there from one that refused us.
+ */
+static char *
+connect_failure(PGconn *c, const char *conninfo, const char *const *keys,
+    const char *const *vals, bool explain)
+{
+	PQconninfoOption *opts;
+	char *err = NULL, *line, *why, *out, words[256];
+	const char *host = PQhost(c), *port = PQport(c);
+
+	if (is_conninfo(conninfo) &&
+	    (opts = PQconninfoParse(conninfo, &err)) == NULL) {
+		/* libpq quotes the part it could not read: blank it. */
+		line = one_line(err != NULL ? err : "out of memory");
+		blank_data(line, words, sizeof(words));
+		free(line);
+		PQfreemem(err);
+		return xasprintf("the connection string (--db or LABWATCH_DB) "
+				 "is not valid: %s",
+		    words);
+	} else if (is_conninfo(conninfo))
+		PQconninfoFree(opts);
+	if (host == NULL || *host == '\0')
+		host = "(default)";
+	if (port == NULL || *port == '\0')
+		port = "(default)";
+	if (!explain) {
+		line = one_line(PQerrorMessage(c));
+		out = xasprintf("cannot connect to PostgreSQL at host=%s "
+				"port=%s: %s",
+		    host, port, line);
+		free(line);
+		return out;
+	}
+	why = failure_reason(PQerrorMessage(c));
+	if (PQpingParams(keys, vals, 1) == PQPING_NO_RESPONSE)
+		out = xasprintf("cannot reach PostgreSQL at host=%s port=%s: "
+				"%s; is it running? "
+				"(see `systemctl status postgresql`)",
+		    host, port, why);
+	else
+		out = xasprintf("PostgreSQL at host=%s port=%s refused the "
+				"connection: %s",
+		    host, port, why);
+	free(why);
+	return out;
+}
+
+static PGconn *
+connect_params(const char *conninfo, const char *appname, bool explain,
+    char **cause)
 {
 	/* dbname with expand_dbname = 1 takes a whole conninfo or URI. */
 	const char *keys[] = { "fallback_application_name", "client_encoding",
 		"dbname", NULL };
 	const char *vals[] = { appname, "UTF8", conninfo, NULL };
 	PGconn *c;
-	char *msg;
 
 	c = PQconnectdbParams(keys, vals, 1);
 	if (c == NULL) {
@@ -57,13 +171,23 @@ db_connect(const char *conninfo, const char *appname, char **cause)
 		return NULL;
 	}
 	if (PQstatus(c) != CONNECTION_OK) {
-		msg = one_line(PQerrorMessage(c));
-		*cause = xasprintf("cannot connect to PostgreSQL: %s", msg);
-		free(msg);
+		*cause = connect_failure(c, conninfo, keys, vals, explain);
 		PQfinish(c);
 		return NULL;
 	}
 	return c;
+}
+
+PGconn *
+db_connect(const char *conninfo, const char *appname, char **cause)
+{
+	return connect_params(conninfo, appname, false, cause);
+}
+
+PGconn *
+db_connect_explained(const char *conninfo, const char *appname, char **cause)
+{
+	return connect_params(conninfo, appname, true, cause);
 }
 
 char *
@@ -100,32 +224,6 @@ state_in(const char *sqlstate, const char *const *prefixes, size_t n)
 }
 
 #define STATE_IN(s, list) state_in(s, list, sizeof(list) / sizeof(list[0]))
-
-/*
- * A data exception's words up to its first ':' (what follows lists the
- * offending bytes), with what it quotes blanked: out holds "...".
- */
-static void
-blank_data(const char *s, char *out, size_t cap)
-{
-	size_t o = 0;
-	bool in = false;
-
-	for (; *s != '\0' && *s != ':' && o + 5 < cap; s++) {
-		if (*s == '"') {
-			if (!in) {
-				memcpy(out + o, "\"...", 4);
-				o += 4;
-			} else
-				out[o++] = '"';
-			in = !in;
-		} else if (!in)
-			out[o++] = *s;
-	}
-	if (in)
-		out[o++] = '"';
-	out[o] = '\0';
-}
 
 void
 db_scrub(const PGresult *r, char *out, size_t cap)

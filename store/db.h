@@ -41,9 +41,19 @@ const char *db_conninfo(const char *opt);
 /*
  * Connect (blocking) with client_encoding UTF8 and application_name
  * appname (unless conninfo sets one). Returns the connection, or NULL and
- * *cause.
+ * *cause ("cannot connect to PostgreSQL at host=H port=P: libpq's reason").
  */
 PGconn *db_connect(const char *conninfo, const char *appname, char **cause);
+
+/*
+ * db_connect() for people: on failure *cause says what went wrong and what
+ * fixes it, "cannot reach PostgreSQL at host=H port=P: connection refused;
+ * is it running? (see `systemctl status postgresql`)" when no server
+ * answered (a second attempt, PQping, tells), the server's reason when it
+ * refused us. Neither ever quotes conninfo: no password reaches a cause.
+ */
+PGconn *db_connect_explained(const char *conninfo, const char *appname,
+    char **cause);
 
 /*
  * Run sql (one or more statements, no parameters). DB_OK when every

@@ -300,12 +300,41 @@ setup_side(struct side *d, char **cause)
 	return pgpipe_start(&d->pipe, cause);
 }
 
+/*
+ * Apply the migrations of sql_dir (when set), then refuse a schema that
+ * is not the one schema_dir's migrations make (when set): missing or
+ * older without migrating, or made by a newer labwatch, what we would
+ * write is not what the tables expect.
+ */
+static enum db_rc
+migrate_side(struct side *d, const char *sql_dir, const char *schema_dir,
+    char **cause)
+{
+	struct store_schema_info si;
+	enum db_rc rc;
+	int applied;
+
+	if (sql_dir != NULL &&
+	    (rc = store_migrate(d->pipe.conn, sql_dir, &applied, cause)) !=
+		DB_OK)
+		return rc;
+	if (schema_dir == NULL)
+		return DB_OK;
+	if ((rc = store_schema_check(d->pipe.conn, schema_dir, &si, cause)) !=
+	    DB_OK)
+		return rc;
+	if ((*cause = store_schema_problem(&si, "labwatchd",
+		 "labwatch migrate")) != NULL)
+		return DB_ERROR;
+	return DB_OK;
+}
+
 enum ingest_rc
 ingest_connect(struct ingest *g, char **cause)
 {
 	struct side *d;
 	enum ingest_rc rc = INGEST_DOWN;
-	int applied, i;
+	int i;
 
 	if (ingest_connected(g))
 		return INGEST_OK;
@@ -314,9 +343,9 @@ ingest_connect(struct ingest *g, char **cause)
 		d = &g->sides[i];
 		if (pgpipe_open(&d->pipe, g->o.conninfo, cause) != DB_OK)
 			goto fail;
-		if ((i == 0 && g->o.sql_dir != NULL &&
-			store_migrate(d->pipe.conn, g->o.sql_dir, &applied,
-			    cause) != DB_OK) ||
+		if ((i == 0 &&
+			migrate_side(d, g->o.sql_dir, g->o.schema_dir, cause) !=
+			    DB_OK) ||
 		    setup_side(d, cause) != DB_OK) {
 			/* Reached, but our schema or statements are refused. */
 			if (pgpipe_up(&d->pipe))

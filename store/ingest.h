@@ -43,7 +43,10 @@ enum ingest_rc {
 /* Options the pipeline needs from the configuration. */
 struct ingest_opts {
 	const char *conninfo;
-	const char *sql_dir; /* NULL: no migration at connect */
+	const char *sql_dir;	/* NULL: no migration at connect */
+	const char *schema_dir; /* the schema must match these migrations
+				   (missing, older, newer: refused); NULL or
+				   not there: not checked */
 	const char *app, *facility;
 	const char *id_type;
 	const char *default_charset;

@@ -384,6 +384,79 @@ out:
 }
 
 enum db_rc
+store_schema_check(PGconn *c, const char *sql_dir, struct store_schema_info *si,
+    char **cause)
+{
+	struct migration *m = NULL;
+	size_t n = 0, ndone = 0, i;
+	int *done = NULL;
+	char *ignored = NULL;
+	bool ready;
+	enum db_rc rc;
+
+	memset(si, 0, sizeof(*si));
+	if ((rc = db_schema_ready(c, &ready, cause)) != DB_OK)
+		return rc;
+	if (!ready) {
+		si->state = STORE_SCHEMA_MISSING;
+		return DB_OK;
+	}
+	if (applied_versions(c, &done, &ndone, cause) != 0)
+		return PQstatus(c) != CONNECTION_OK ? DB_DOWN : DB_ERROR;
+	for (i = 0; i < ndone; i++)
+		if (done[i] > si->have)
+			si->have = done[i];
+	if (sql_dir == NULL)
+		sql_dir = store_migrate_default_dir();
+	/* Not installed (a build tree): nothing to compare with. */
+	if (scan_dir(sql_dir, &m, &n, &ignored) != 0) {
+		free(ignored);
+		free(done);
+		si->state = STORE_SCHEMA_UNKNOWN;
+		return DB_OK;
+	}
+	si->want = m[n - 1].version;
+	for (i = 0; i < n && si->lacking == 0; i++)
+		if (!has_version(done, ndone, m[i].version))
+			si->lacking = m[i].version;
+	if (si->have > si->want)
+		si->state = STORE_SCHEMA_NEWER;
+	else if (si->lacking != 0)
+		si->state = STORE_SCHEMA_OLDER;
+	else
+		si->state = STORE_SCHEMA_CURRENT;
+	free(done);
+	free_migrations(m, n);
+	return DB_OK;
+}
+
+char *
+store_schema_problem(const struct store_schema_info *si, const char *prog,
+    const char *migrate)
+{
+	switch (si->state) {
+	case STORE_SCHEMA_MISSING:
+		return xasprintf("the database has no labwatch schema: "
+				 "run `%s`",
+		    migrate);
+	case STORE_SCHEMA_OLDER:
+		if (si->have >= si->want)
+			return xasprintf("the database schema lacks migration "
+					 "%03d of this %s: run `%s`",
+			    si->lacking, prog, migrate);
+		return xasprintf("the database schema is at %03d, this %s "
+				 "needs %03d: run `%s`",
+		    si->have, prog, si->want, migrate);
+	case STORE_SCHEMA_NEWER:
+		return xasprintf("the database schema is at %03d, newer than "
+				 "this %s (%03d): upgrade labwatch",
+		    si->have, prog, si->want);
+	default:
+		return NULL;
+	}
+}
+
+enum db_rc
 store_migrate(PGconn *c, const char *sql_dir, int *applied, char **cause)
 {
 	return store_migrate_each(c, sql_dir, NULL, NULL, applied, cause);

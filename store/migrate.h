@@ -39,6 +39,39 @@ const char *store_migrate_default_dir(void);
 LW_MUSTCHECK enum db_rc store_migrate(PGconn *c, const char *sql_dir,
     int *applied, char **cause);
 
+/* How the database's schema stands against the migrations we know. */
+enum store_schema {
+	STORE_SCHEMA_CURRENT, /* every known migration applied, none newer */
+	STORE_SCHEMA_MISSING, /* no schema labwatch (never migrated) */
+	STORE_SCHEMA_OLDER,   /* known migrations not applied yet */
+	STORE_SCHEMA_NEWER,   /* applied migrations above the newest we know */
+	STORE_SCHEMA_UNKNOWN, /* no migrations directory to compare with */
+};
+
+/* What store_schema_check() found: versions are the highest of each side. */
+struct store_schema_info {
+	enum store_schema state;
+	int have;    /* the database's newest applied version (0: none) */
+	int want;    /* the newest version of sql_dir (0: unknown) */
+	int lacking; /* the oldest known version not applied (0: none) */
+};
+
+/*
+ * Compare the database's schema_migrations with the migrations of sql_dir
+ * (NULL: store_migrate_default_dir()); a directory that cannot be read
+ * gives STORE_SCHEMA_UNKNOWN, not an error. DB_OK and *si, or what the
+ * error means and *cause.
+ */
+LW_MUSTCHECK enum db_rc store_schema_check(PGconn *c, const char *sql_dir,
+    struct store_schema_info *si, char **cause);
+/*
+ * For people: what is wrong with si and the command that fixes it, on one
+ * line (migrate: "labwatch migrate" with its options), malloc'ed; NULL
+ * when the schema is current or cannot be judged.
+ */
+char *store_schema_problem(const struct store_schema_info *si, const char *prog,
+    const char *migrate);
+
 /* store_migrate(), calling cb (when not NULL) after each migration. */
 LW_MUSTCHECK enum db_rc store_migrate_each(PGconn *c, const char *sql_dir,
     store_migrate_cb *cb, void *arg, int *applied, char **cause);

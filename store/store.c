@@ -640,6 +640,7 @@ store_destroy(struct store *s)
 	free((char *)s->cfg.conninfo);
 	free((char *)s->cfg.protocol_path);
 	free((char *)s->cfg.sql_dir);
+	free((char *)s->cfg.schema_dir);
 	free((char *)s->cfg.spool_path);
 	free((char *)s->cfg.app);
 	free((char *)s->cfg.facility);
@@ -669,6 +670,7 @@ store_start(const struct store_config *cfg, char **cause)
 	s->cfg.conninfo = dup_or_null(cfg->conninfo);
 	s->cfg.protocol_path = dup_or_null(cfg->protocol_path);
 	s->cfg.sql_dir = dup_or_null(cfg->sql_dir);
+	s->cfg.schema_dir = dup_or_null(cfg->schema_dir);
 	s->cfg.spool_path = dup_or_null(cfg->spool_path);
 	s->cfg.app = dup_or_null(cfg->app ? cfg->app : "LABWATCH");
 	s->cfg.facility = dup_or_null(cfg->facility ? cfg->facility : "");
@@ -712,6 +714,7 @@ store_start(const struct store_config *cfg, char **cause)
 	}
 	s->iopts.conninfo = s->cfg.conninfo;
 	s->iopts.sql_dir = s->cfg.sql_dir;
+	s->iopts.schema_dir = s->cfg.schema_dir;
 	s->iopts.app = s->cfg.app;
 	s->iopts.facility = s->cfg.facility;
 	s->iopts.id_type = s->cfg.id_type;

@@ -72,6 +72,7 @@ struct store_config {
 	const char *conninfo;	   /* libpq connection string */
 	const char *protocol_path; /* rules protocol file */
 	const char *sql_dir;	   /* migrations; NULL: do not migrate */
+	const char *schema_dir;	   /* migrations the schema must match */
 	const char *spool_path;	   /* spool file (state directory) */
 	uint64_t spool_max_bytes;  /* above this: AR, never a drop */
 	size_t batch_max;	   /* frames per transaction (default 256) */

@@ -112,12 +112,91 @@ check "a misnamed .sql file is an error, not skipped" fails $? 1 "$TMP/b3.err" "
 "$LW" migrate --sql-dir "$TMP/nowhere" >/dev/null 2>"$TMP/b4.err"
 check "missing sql dir: exit 1, named" fails $? 1 "$TMP/b4.err" "nowhere"
 "$LW" migrate --db "host=$PGDIR/nope dbname=x" --sql-dir "$SQL" >/dev/null 2>"$TMP/b5.err"
-check "unreachable database: exit 2" fails $? 2 "$TMP/b5.err" "cannot connect to PostgreSQL"
+check "unreachable database: exit 2" fails $? 2 "$TMP/b5.err" "cannot reach PostgreSQL at host=$PGDIR/nope port=5432: no such file or directory; is it running? (see \`systemctl status postgresql\`)"
 EMPTY=$(newdb lw_empty)
 "$LW" status --db "$EMPTY" >/dev/null 2>"$TMP/b6.err"
-check "database not migrated: said so" fails $? 1 "$TMP/b6.err" "run labwatch migrate"
+check "database not migrated: said so, with the command" fails $? 1 "$TMP/b6.err" \
+	"^labwatch status: the database has no labwatch schema: run \`labwatch migrate --db \"$EMPTY\"\`$"
 LABWATCH_SQLDIR="$SQL" "$LW" migrate --db "$EMPTY" >"$TMP/b7.json" 2>/dev/null
 check "LABWATCH_SQLDIR is the default --sql-dir" json_assert "$TMP/b7.json" 'L[0]["version"] == 1'
+
+# --- database errors for people: one line, the command that fixes it,
+# never a password. The version this labwatch needs is the newest of the
+# migrations it knows (LABWATCH_SQLDIR here, the installed ones otherwise).
+WANT=$(ls "$SQL" | sed -n 's/^\([0-9]*\)_.*\.sql$/\1/p' | sort -n | tail -n 1)
+one_line() { [ "$(wc -l <"$1")" -eq 1 ] || { cat "$1"; return 1; }; }
+no_secret() { ! grep -q hunter2 "$1" || { cat "$1"; return 1; }; }
+"$LW" alerts --db "host=$PGDIR/nope port=5999 dbname=x password=hunter2" >/dev/null 2>"$TMP/d1.err"
+check "no server (socket): exit 2, where, why and what to run" fails $? 2 "$TMP/d1.err" \
+	"^labwatch alerts: cannot reach PostgreSQL at host=$PGDIR/nope port=5999: no such file or directory; is it running? (see \`systemctl status postgresql\`)$"
+check "no server (socket): one line" one_line "$TMP/d1.err"
+check "no server (socket): no password" no_secret "$TMP/d1.err"
+"$LW" status --db "host=127.0.0.1 port=1 dbname=x user=bob password=hunter2 connect_timeout=5" >/dev/null 2>"$TMP/d2.err"
+check "no server (TCP): connection refused" fails $? 2 "$TMP/d2.err" \
+	"^labwatch status: cannot reach PostgreSQL at host=127.0.0.1 port=1: connection refused; is it running?"
+check "no server (TCP): no password" no_secret "$TMP/d2.err"
+"$LW" ack 1 --by x --db "postgresql://bob:hunter2@127.0.0.1:1/x?connect_timeout=5" >/dev/null 2>"$TMP/d3.err"
+check "no server (URI): connection refused" fails $? 2 "$TMP/d3.err" "cannot reach PostgreSQL at host=127.0.0.1 port=1: connection refused"
+check "no server (URI): no password" no_secret "$TMP/d3.err"
+"$LW" alerts --db "host=$PGDIR/nope password=hunter2 oops" >/dev/null 2>"$TMP/d4.err"
+check "a connection string libpq cannot read: said so" fails $? 2 "$TMP/d4.err" "connection string (--db or LABWATCH_DB) is not valid"
+check "a connection string libpq cannot read: no password" no_secret "$TMP/d4.err"
+"$LW" alerts --db "$(echo "$EMPTY" | sed 's/dbname=lw_empty/dbname=lw_nosuch/') password=hunter2" >/dev/null 2>"$TMP/d5.err"
+check "a server that refuses: its reason" fails $? 2 "$TMP/d5.err" "refused the connection: database \"lw_nosuch\" does not exist"
+check "a server that refuses: no password" no_secret "$TMP/d5.err"
+MISSING=$(newdb lw_missing)
+LABWATCH_SQLDIR="$SQL" "$LW" alerts --db "$MISSING password=hunter2" >/dev/null 2>"$TMP/d6.err"
+check "schema missing: exit 1, run labwatch migrate with the same --db" fails $? 1 "$TMP/d6.err" \
+	"^labwatch alerts: the database has no labwatch schema: run \`labwatch migrate --db \"user=postgres dbname=lw_missing host=$PGHOST port=$PGPORT\"\`$"
+check "schema missing: no password in the command" no_secret "$TMP/d6.err"
+LABWATCH_DB="$MISSING" "$LW" status >/dev/null 2>"$TMP/d7.err"
+check "schema missing, LABWATCH_DB: run labwatch migrate" fails $? 1 "$TMP/d7.err" \
+	"^labwatch status: the database has no labwatch schema: run \`labwatch migrate\`$"
+OLDER=$(newdb lw_older)
+mkdir "$TMP/old"
+cp "$SQL"/001_*.sql "$SQL"/002_*.sql "$SQL"/003_*.sql "$TMP/old/"
+"$LW" migrate --db "$OLDER" --sql-dir "$TMP/old" >/dev/null 2>>"$TMP/stderr.log"
+LABWATCH_SQLDIR="$SQL" "$LW" alerts --db "$OLDER" >/dev/null 2>"$TMP/d8.err"
+check "schema older: exit 1, at, needs, run labwatch migrate" fails $? 1 "$TMP/d8.err" \
+	"^labwatch alerts: the database schema is at 003, this labwatch needs $WANT: run \`labwatch migrate --db \"$OLDER\"\`$"
+LABWATCH_SQLDIR="$SQL" "$LW" enroll --db "$OLDER" X1 --phase screening >/dev/null 2>"$TMP/d9.err"
+check "schema older: enroll refuses too, writes nothing" fails $? 1 "$TMP/d9.err" "schema is at 003, this labwatch needs $WANT"
+"$LW" migrate --db "$OLDER" --sql-dir "$SQL" >/dev/null 2>>"$TMP/stderr.log"
+LABWATCH_SQLDIR="$SQL" "$LW" alerts --db "$OLDER" >/dev/null 2>"$TMP/d10.err"
+check "schema migrated: the command works" test $? -eq 0 -a ! -s "$TMP/d10.err"
+NEWER=$(newdb lw_newer)
+mkdir "$TMP/new"
+cp "$SQL"/[0-9]*_*.sql "$TMP/new/"
+printf 'CREATE TABLE future (x int);\n' >"$TMP/new/999_future.sql"
+"$LW" migrate --db "$NEWER" --sql-dir "$TMP/new" >/dev/null 2>>"$TMP/stderr.log"
+LABWATCH_SQLDIR="$SQL" "$LW" status --db "$NEWER" >/dev/null 2>"$TMP/d11.err"
+check "schema newer: exit 1, upgrade labwatch" fails $? 1 "$TMP/d11.err" \
+	"^labwatch status: the database schema is at 999, newer than this labwatch ($WANT): upgrade labwatch$"
+"$LW" migrate --db "$NEWER" --sql-dir "$SQL" >/dev/null 2>"$TMP/d12.err"
+check "schema newer: migrate refuses it too" fails $? 1 "$TMP/d12.err" "schema is at 999, newer than this labwatch ($WANT)"
+LABWATCH_SQLDIR="$TMP/nowhere" "$LW" status --db "$NEWER" >/dev/null 2>"$TMP/d13.err"
+check "no migrations installed to compare with: not an error" test $? -eq 0
+# labwatchd at start: it migrates, then refuses a schema a newer labwatch made.
+cat >"$TMP/newer.conf" <<EOF
+[labwatchd]
+listen = 127.0.0.1:0
+db = $NEWER
+migrate = yes
+sql_dir = $SQL
+protocol = $PF
+spool_path = $TMP/newer.spool
+EOF
+timeout 20 "$top_builddir/daemon/labwatchd" -c "$TMP/newer.conf" >/dev/null 2>"$TMP/d14.err"
+check "schema newer: labwatchd refuses to start, says why" fails $? 1 "$TMP/d14.err" \
+	"the database schema is at 999, newer than this labwatchd ($WANT): upgrade labwatch"
+# migrate = no: the same check, and an older schema is not migrated but refused.
+OLDER2=$(newdb lw_older2)
+"$LW" migrate --db "$OLDER2" --sql-dir "$TMP/old" >/dev/null 2>>"$TMP/stderr.log"
+sed -e "s|^db = .*|db = $OLDER2|" -e 's|^migrate = yes|migrate = no|' "$TMP/newer.conf" >"$TMP/older.conf"
+timeout 20 "$top_builddir/daemon/labwatchd" -c "$TMP/older.conf" >/dev/null 2>"$TMP/d15.err"
+check "schema older, migrate = no: labwatchd refuses to start, says what to run" fails $? 1 "$TMP/d15.err" \
+	"the database schema is at 003, this labwatchd needs $WANT: run \`labwatch migrate\`"
+check "schema older, migrate = no: left as it was" eq "$($PSQL -d lw_older2 -c "SELECT max(version) FROM labwatch.schema_migrations")" 3
 
 # --- enroll
 "$LW" enroll P001 --phase screening >"$TMP/e1.json" 2>"$TMP/e1.err"
@@ -163,7 +242,7 @@ check "bad --since: exit 2" fails $? 2 "$TMP/e9.err" "since is not an ISO 8601"
 check "--protocol not the file's: exit 2" fails $? 2 "$TMP/e10.err" "protocol file is NCT04933669"
 check "failed enrolls wrote nothing" eq "$(q "SELECT count(*) FROM labwatch.patients WHERE patient_id = 'P003'")" 0
 "$LW" enroll --db "host=$PGDIR/nope dbname=x" P003 --phase screening >/dev/null 2>"$TMP/e11.err"
-check "enroll, unreachable database: exit 2" fails $? 2 "$TMP/e11.err" "cannot connect"
+check "enroll, unreachable database: exit 2" fails $? 2 "$TMP/e11.err" "cannot reach PostgreSQL"
 
 # --- alerts: rows as the daemon writes them
 alert() { # patient kind severity analyte grade summary
@@ -282,7 +361,7 @@ and [a['id'] for a in L[0]['open_alerts']] == [$A3]"
 "$LW" status NOBODY >/dev/null 2>"$TMP/s3.err"
 check "status unknown patient: exit 1" fails $? 1 "$TMP/s3.err" "no such patient"
 "$LW" status --db "host=$PGDIR/nope dbname=x" >/dev/null 2>"$TMP/s4.err"
-check "status, unreachable database: exit 2" fails $? 2 "$TMP/s4.err" "cannot connect"
+check "status, unreachable database: exit 2" fails $? 2 "$TMP/s4.err" "cannot reach PostgreSQL"
 "$LW" status a b >/dev/null 2>&1
 check "status with two ids: exit 2" test $? -eq 2
 
