@@ -429,6 +429,51 @@ feed "$TMP/w610a.hl7" >/dev/null 2>&1
 feed "$TMP/w610b.hl7" >/dev/null 2>&1
 check "W610: a 125 of unknown time (OBX-14, OBR-7, MSH-7 empty) ends nothing" \
 	sh -c "test '$(alerts W610)' = 'toxicity:hgb:3:open ' && test '$(q "select count(*) from labwatch.observations o join labwatch.patients p on p.id = o.patient where p.patient_id = 'W610' and o.observed_at is null")' -eq 1"
+# W650, W651: Hb 75 -> 125 -> 74, then the 74 deleted and the 125
+# deleted: the 75 stands alone, grade 3: its alert open again (the first
+# episode was forgotten once the 74 opened a second: nothing was open).
+# W650 each in its own feed, W651 in one.
+enroll_t W650 W651 W652 W653 W654
+hb W650 Y1 20261120073000+0800 75 >"$TMP/w650a.hl7"
+hb W650 Y2 20261121073000+0800 125 >"$TMP/w650b.hl7"
+hb W650 Y3 20261122073000+0800 74 >"$TMP/w650c.hl7"
+(ORU_STATUS=D && hb W650 Y3D 20261122073000+0800 74 | again Y3D Y3) >"$TMP/w650d.hl7"
+(ORU_STATUS=D && hb W650 Y2D 20261121073000+0800 125 | again Y2D Y2) >"$TMP/w650e.hl7"
+for f in a b c d e; do feed "$TMP/w650$f.hl7" >/dev/null 2>&1; done
+sed 's/W650/W651/g; s/WY/WZ/g; s/|OY/|OZ/g; s/|FY/|FZ/g' "$TMP"/w650[a-e].hl7 >"$TMP/w651.hl7"
+feed "$TMP/w651.hl7" >/dev/null 2>&1
+for p in W650 W651; do
+	check "$p: Hb 75 -> 125 -> 74, the 74 then the 125 deleted: the first alert open again" \
+		sh -c "test '$(alerts $p)' = 'toxicity:hgb:3:open recovery:hgb:0:retracted toxicity:hgb:3:retracted ' && test '$(resolved_on $p)' = '- -'"
+done
+# W652: platelets 40 -> 20 (escalates to grade 4) -> the 20 deleted: the
+# grade-3 alert, superseded, is open again (grade 3 stands).
+{
+	plt W652 YP1 20261120073000+0800 40
+	plt W652 YP2 20261121073000+0800 20
+} >"$TMP/w652a.hl7"
+(ORU_STATUS=D && plt W652 YP2D 20261121073000+0800 20 | again YP2D YP2) >"$TMP/w652b.hl7"
+feed "$TMP/w652a.hl7" >/dev/null 2>&1
+feed "$TMP/w652b.hl7" >/dev/null 2>&1
+check "W652: platelets 40 -> 20 -> the 20 deleted: the grade-3 alert open again" \
+	test "$(alerts W652 | sed 's/hold:[^ ]* //g; s/resume:[^ ]* //g')" = "toxicity:plt:3:open toxicity:plt:4:retracted "
+# W653: Hb 75 -> 125 -> 130, the 125 corrected to 60: one episode that
+# ended at the 130; the 60 opens no alert.
+for f in 1:75 2:125 3:130; do
+	hb W653 "YC${f%%:*}" "2026112${f%%:*}073000+0800" "${f#*:}" >"$TMP/w653${f%%:*}.hl7"
+done
+(ORU_STATUS=C && hb W653 YC2C 20261122073000+0800 60 | again YC2C YC2) >"$TMP/w6534.hl7"
+for f in 1 2 3 4; do feed "$TMP/w653$f.hl7" >/dev/null 2>&1; done
+check "W653: 75 -> 125 -> 130, the 125 corrected to 60: no new alert, ended on the 130" \
+	sh -c "test '$(alerts W653)' = 'toxicity:hgb:3:resolved recovery:hgb:0:retracted recovery:hgb:0:open ' && test '$(resolved_on W653)' = 130"
+# W654: an alert on a Hb 75 of unknown time (OBX-14, OBR-7, MSH-7 empty)
+# is ended by a timed 125; the next timed 75 opens a second episode.
+hb W654 YT1 "" 75 >"$TMP/w654a.hl7"
+hb W654 YT2 20261121073000+0800 125 >"$TMP/w654b.hl7"
+hb W654 YT3 20261122073000+0800 75 >"$TMP/w654c.hl7"
+for f in a b c; do feed "$TMP/w654$f.hl7" >/dev/null 2>&1; done
+check "W654: an alert of unknown time ended by a timed 125; the next 75 a new alert" \
+	test "$(alerts W654)" = "toxicity:hgb:3:resolved recovery:hgb:0:open toxicity:hgb:3:open "
 # W620: screening, a newer ALT with an empty OBX-11 at 200 U/L (a fail
 # were it final): eligible on the older final ALT, and a data_quality
 # alert for it (CLINICAL.md "Result status").
