@@ -474,6 +474,26 @@ hb W654 YT3 20261122073000+0800 75 >"$TMP/w654c.hl7"
 for f in a b c; do feed "$TMP/w654$f.hl7" >/dev/null 2>&1; done
 check "W654: an alert of unknown time ended by a timed 125; the next 75 a new alert" \
 	test "$(alerts W654)" = "toxicity:hgb:3:resolved recovery:hgb:0:open toxicity:hgb:3:open "
+# W655, W656: rows written before the control-byte change (the byte
+# dropped): ALT 210 with OBX-7 '10-<0x01>40' stored as '10-40', ANC 0.8 in
+# '10*9/<0x01>L' stored as '10*9/L'. The live path called them unreadable
+# (range_unreadable, unit_unknown); re-read from their rows by the next
+# feed they must stay so (no hold on ALT 5.25 x ULN or ANC grade 3).
+enroll_t W655 W656
+oru W655 YR1 20261120073000+0800 "1742-6|NM|210|U/L|$(printf '10-\001')40" >"$TMP/w655a.hl7"
+hb W655 YR2 20261121073000+0800 130 >"$TMP/w655b.hl7"
+oru W656 YU1 20261120073000+0800 "751-8|NM|0.8|$(printf '10*9/\001')L|1.8-7.5" >"$TMP/w656a.hl7"
+hb W656 YU2 20261121073000+0800 130 >"$TMP/w656b.hl7"
+feed "$TMP/w655a.hl7" >/dev/null 2>&1
+feed "$TMP/w656a.hl7" >/dev/null 2>&1
+q "update labwatch.observations o set ref_range = '10-40' from labwatch.patients p where p.id = o.patient and p.patient_id = 'W655' and o.analyte = 'alt'"
+q "update labwatch.observations o set unit = '10*9/L' from labwatch.patients p where p.id = o.patient and p.patient_id = 'W656' and o.analyte = 'anc'"
+feed "$TMP/w655b.hl7" >/dev/null 2>&1
+feed "$TMP/w656b.hl7" >/dev/null 2>&1
+check "W655: a range_unreadable row stored as '10-40' by the old code: still unreadable on reload, no hold" \
+	test "$(alerts W655)" = "data_quality:alt:-:open "
+check "W656: a unit_unknown row stored as '10*9/L' by the old code: still unknown on reload, no hold" \
+	test "$(alerts W656)" = "data_quality:anc:-:open "
 # W620: screening, a newer ALT with an empty OBX-11 at 200 U/L (a fail
 # were it final): eligible on the older final ALT, and a data_quality
 # alert for it (CLINICAL.md "Result status").
