@@ -510,7 +510,9 @@ episode_rederived(struct ingest *g, struct side *d, struct ingest_work *w,
 			return DB_DOWN;
 		pcache_reopen(p, k);
 	}
-	if (dec.kind != RULES_ALERT_RECOVERED)
+	/* As toxicity_alert(): screening speaks through eligibility. */
+	if (dec.kind != RULES_ALERT_RECOVERED ||
+	    p->phase != RULES_PHASE_TREATMENT)
 		return DB_OK;
 	buf_reset(&g->tmp);
 	buf_reset(&g->tmp2);

@@ -494,6 +494,22 @@ check "W655: a range_unreadable row stored as '10-40' by the old code: still unr
 	test "$(alerts W655)" = "data_quality:alt:-:open "
 check "W656: a unit_unknown row stored as '10*9/L' by the old code: still unknown on reload, no hold" \
 	test "$(alerts W656)" = "data_quality:anc:-:open "
+# W657: Hb 75 -> 125 -> 130 in treatment, the enrollment back in
+# screening, then the 125 deleted: the alert rests on the 130, but no
+# recovery line (screening: eligibility speaks, as for a new result).
+enroll_t W657
+hb W657 YS1 20261120073000+0800 75 >"$TMP/w657a.hl7"
+{
+	hb W657 YS2 20261121073000+0800 125
+	hb W657 YS3 20261122073000+0800 130
+} >"$TMP/w657b.hl7"
+(ORU_STATUS=D && hb W657 YS2D 20261121073000+0800 125 | again YS2D YS2) >"$TMP/w657c.hl7"
+feed "$TMP/w657a.hl7" >/dev/null 2>&1
+feed "$TMP/w657b.hl7" >/dev/null 2>&1
+q "update labwatch.enrollments e set phase = 'screening' from labwatch.patients p where p.id = e.patient and p.patient_id = 'W657'"
+feed "$TMP/w657c.hl7" >/dev/null 2>&1
+check "W657: in screening, the 125 deleted: resolved on the 130, no new recovery line" \
+	sh -c "test '$(alerts W657 | sed 's/eligibility:[^ ]* //g')' = 'toxicity:hgb:3:resolved recovery:hgb:0:retracted ' && test '$(resolved_on W657)' = 130"
 # W620: screening, a newer ALT with an empty OBX-11 at 200 U/L (a fail
 # were it final): eligible on the older final ALT, and a data_quality
 # alert for it (CLINICAL.md "Result status").
