@@ -537,14 +537,17 @@ rules_alert_decide(const struct rules *r, const struct rules_eval *ev,
 	 * (CLINICAL.md "Alert episodes"); a preliminary one never does, nor
 	 * one whose grade is open upward (`<75` platelets may be grade 3-4),
 	 * nor one that arrives late, observed before the alert's own result,
-	 * nor one whose time (or the alert's) is unknown: it cannot be placed
-	 * after the alert's result. One that does not end it may still have
-	 * a problem to report (below).
+	 * nor one whose time is unknown: it cannot be placed after the
+	 * alert's result. When the alert's own time is unknown, a result of
+	 * known time arriving after it ends it: else nothing ever would (no
+	 * command resolves an alert) and the next episode went unalerted.
+	 * One that does not end it may still have a problem to report.
 	 */
 	if (max >= 0 && ev->final && ev->grade >= 0 &&
 	    ev->grade < r->alert_grade && !ev->grade_is_minimum) {
-		if (observed_at >= 0 && open[top].observed_at >= 0 &&
-		    observed_at >= open[top].observed_at) {
+		if (observed_at >= 0 &&
+		    (open[top].observed_at < 0 ||
+			observed_at >= open[top].observed_at)) {
 			out->kind = RULES_ALERT_RECOVERED;
 			out->replaces = top;
 			return;

@@ -24,6 +24,8 @@ pcache_flush(struct hash_table *t)
 		free(p->ended);
 		free(p->ended_obs);
 		free(p->ended_by);
+		free(p->past);
+		free(p->past_obs);
 		free(p);
 	}
 	hash_free(t);
@@ -149,9 +151,38 @@ add_ended(struct pcache *p, const struct rules_open_alert *a, int64_t obs,
 	p->nended++;
 }
 
+static void
+add_past(struct pcache *p, const struct rules_open_alert *a, int64_t obs)
+{
+	if (p->npast == p->cappast) {
+		p->cappast = p->cappast ? p->cappast * 2 : 4;
+		p->past = xreallocarray(p->past, p->cappast, sizeof(*p->past));
+		p->past_obs = xreallocarray(p->past_obs, p->cappast,
+		    sizeof(*p->past_obs));
+	}
+	p->past[p->npast] = *a;
+	p->past_obs[p->npast] = obs;
+	p->npast++;
+}
+
+void
+pcache_add_past(struct pcache *p, size_t i)
+{
+	add_past(p, &p->open[i], p->open_obs[i]);
+}
+
+void
+pcache_drop_past(struct pcache *p, size_t i)
+{
+	p->past[i] = p->past[p->npast - 1];
+	p->past_obs[i] = p->past_obs[p->npast - 1];
+	p->npast--;
+}
+
 void
 pcache_end_open(struct pcache *p, size_t i, int64_t by)
 {
+	pcache_add_past(p, i);
 	add_ended(p, &p->open[i], p->open_obs[i], by);
 	pcache_drop_open(p, i);
 }
@@ -159,6 +190,13 @@ pcache_end_open(struct pcache *p, size_t i, int64_t by)
 void
 pcache_reopen(struct pcache *p, size_t i)
 {
+	size_t k;
+
+	for (k = 0; k < p->npast; k++)
+		if (p->past[k].id == p->ended[i].id) {
+			pcache_drop_past(p, k);
+			break;
+		}
 	pcache_add_open(p, p->ended[i].analyte, p->ended[i].grade,
 	    (int64_t)p->ended[i].id, p->ended_obs[i], p->ended[i].observed_at,
 	    p->ended[i].minimum);
@@ -201,9 +239,11 @@ pcache_load_open(struct pcache *p, const PGresult *res)
 		a.minimum = PQgetvalue(res, i, 6)[0] == 't';
 		obs = strtoll(PQgetvalue(res, i, 3), NULL, 10);
 		by = strtoll(PQgetvalue(res, i, 5), NULL, 10);
-		if (by != 0)
-			add_ended(p, &a, obs, by);
-		else
+		if (PQgetvalue(res, i, 7)[0] == 't') {
+			add_past(p, &a, obs);
+			if (by != 0 && PQgetvalue(res, i, 8)[0] == 't')
+				add_ended(p, &a, obs, by);
+		} else
 			pcache_add_open(p, a.analyte, a.grade, (int64_t)a.id,
 			    obs, a.observed_at, a.minimum);
 	}

@@ -55,6 +55,15 @@ struct pcache {
 	struct rules_open_alert *ended;
 	int64_t *ended_obs, *ended_by;
 	size_t nended, capended;
+	/*
+	 * Every toxicity alert no longer open that may be again: resolved
+	 * by a result (ended) or by a higher grade (escalated), its own
+	 * result standing, of any episode; past_obs: that result. Read by
+	 * episode_standing() after a withdrawal.
+	 */
+	struct rules_open_alert *past;
+	int64_t *past_obs;
+	size_t npast, cappast;
 	bool pending; /* asked for in this batch's round trip 1 */
 	uint64_t seq; /* the last batch that wrote it */
 	bool fresh;   /* history being loaded in round trip 1b */
@@ -106,5 +115,8 @@ void pcache_reopen(struct pcache *p, size_t i);
 void pcache_drop_ended(struct pcache *p, size_t i);
 /* Forget the ended alerts of analyte a: a new episode began, or ended. */
 void pcache_forget_ended(struct pcache *p, enum rules_analyte a);
+/* Keep open[i] as a past alert (pcache.past), before it is dropped. */
+void pcache_add_past(struct pcache *p, size_t i);
+void pcache_drop_past(struct pcache *p, size_t i);
 
 #endif

@@ -232,36 +232,61 @@ static const struct {
 	    "   FROM jsonb_each(e.baseline)), '')"
 	    " FROM enrollments e JOIN patients p ON p.id = e.patient"
 	    " WHERE p.patient_id = $1 AND e.protocol = $2" },
+	/*
+	 * The rows the rules read again. A row keeps the problem it was
+	 * stored with: rows written before control bytes were marked
+	 * (sql/007 and before) dropped the byte (OBX-7 '10-<0x01>40' stored
+	 * as '10-40'), so a range, unit or status the live path could not
+	 * read is marked here (U+FFFD, as text_sanitize_marked marks a byte)
+	 * and reads unreadable again; a row already marked is left alone.
+	 */
 	{ "sel_history",
 	    "SELECT id, order_key, code, coding_system, alt_code,"
-	    " alt_coding_system, value, coalesce(comparator, ''), unit,"
-	    " ref_range, coalesce(status, ''),"
+	    " alt_coding_system, value, coalesce(comparator, ''),"
+	    " CASE WHEN problem = 'unit_unknown' AND unit IS NOT NULL"
+	    " AND strpos(unit, U&'\\FFFD') = 0 THEN unit || U&'\\FFFD'"
+	    " ELSE unit END,"
+	    " CASE WHEN problem = 'range_unreadable' AND ref_range IS NOT NULL"
+	    " AND strpos(ref_range, U&'\\FFFD') = 0"
+	    " THEN ref_range || U&'\\FFFD' ELSE ref_range END,"
+	    " CASE WHEN problem = 'status_unknown' AND status IS NOT NULL"
+	    " AND status <> '' THEN U&'\\FFFD' ELSE coalesce(status, '') END,"
 	    " coalesce(extract(epoch FROM observed_at)::float8, -1), value_raw,"
 	    " coalesce(patient_sex, '')"
 	    " FROM observations WHERE patient = $1"
 	    " AND (analyte IS NOT NULL OR problem = 'code_conflict')"
 	    " ORDER BY id" },
 	/*
-	 * Toxicity alerts open or acknowledged; and those a result resolved
-	 * (resolved_by, else 0) with no alert of their analyte since, whose
-	 * own result stands: the episode a withdrawal of that result reopens.
+	 * The patient's toxicity alerts open or acknowledged, and those
+	 * resolved (by a result or a higher grade) whose own result stands:
+	 * past, the episode standing results may reopen (episode_standing);
+	 * ended, of the latest episode of the analyte (no alert of it since
+	 * but retracted ones), reopened should the result that ended it be
+	 * withdrawn. alerts_toxicity_patient (sql/009).
 	 */
 	{ "sel_open_alerts",
 	    "SELECT a.id, a.analyte, a.grade, coalesce(a.observation, 0),"
 	    " coalesce(extract(epoch FROM o.observed_at)::float8, -1),"
 	    " coalesce(a.resolved_by_observation, 0),"
-	    " coalesce(o.grade_is_minimum, false)"
+	    " coalesce(o.grade_is_minimum, false), a.state = 'resolved',"
+	    " a.resolved_by_observation IS NOT NULL"
+	    " AND NOT EXISTS (SELECT 1 FROM alerts b WHERE b.patient = a.patient"
+	    "   AND b.protocol = a.protocol AND b.kind = 'toxicity'"
+	    "   AND b.analyte = a.analyte AND b.id > a.id"
+	    "   AND b.state <> 'retracted')"
 	    " FROM alerts a LEFT JOIN observations o ON o.id = a.observation"
 	    " WHERE a.patient = $1 AND a.protocol = $2 AND a.kind = 'toxicity'"
 	    " AND (a.state IN ('open', 'acknowledged')"
-	    " OR (a.state = 'resolved' AND a.resolved_by_observation IS NOT NULL"
-	    " AND NOT o.retracted"
+	    " OR (a.state = 'resolved' AND NOT o.retracted"
 	    " AND NOT EXISTS (SELECT 1 FROM observations s"
-	    "   WHERE s.patient = a.patient AND s.supersedes = a.observation)"
-	    " AND NOT EXISTS (SELECT 1 FROM alerts b WHERE b.patient = a.patient"
-	    "   AND b.protocol = a.protocol AND b.kind = 'toxicity'"
-	    "   AND b.analyte = a.analyte AND b.id > a.id)))"
+	    "   WHERE s.patient = a.patient AND s.supersedes = a.observation)))"
 	    " ORDER BY a.id" },
+	/* A past alert reopened: its episode stands again. */
+	{ "upd_past_reopened",
+	    "UPDATE alerts SET state = CASE WHEN acknowledged_at IS NULL"
+	    " THEN 'open' ELSE 'acknowledged' END, resolved_at = NULL,"
+	    " resolved_by_observation = NULL, superseded_by = NULL"
+	    " WHERE id = $1 AND state = 'resolved'" },
 	{ "ids_obs",
 	    "SELECT nextval('labwatch.observations_id_seq')"
 	    " FROM generate_series(1, $1::int)" },

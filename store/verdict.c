@@ -5,6 +5,7 @@
  * resumptions, the enrollment's state), as statements on the session of
  * the batch. The words of the alerts are alert_text.c's.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -96,6 +97,29 @@ newest_result(const struct pcache *p, const struct rules_eval *ev)
 	return e == NULL || &e->ev == ev;
 }
 
+/*
+ * Whether a standing result observed after ev (of known time) ends the
+ * episode ev would open: then ev, a correction or a late original, is
+ * part of an episode already ended and opens no alert (Hb 75, 125, 130,
+ * the 125 corrected to 60: one episode, ended at the 130).
+ */
+static bool
+ended_after(struct ingest *g, const struct pcache *p,
+    const struct rules_eval *ev, int64_t observed_at)
+{
+	struct rules_open_alert o = { ev->analyte, 99, 0, observed_at, false };
+	struct rules_alert_decision dec;
+	const struct rules_entry *l;
+
+	if (p->h == NULL || observed_at < 0)
+		return false;
+	l = rules_history_latest(p->h, ev->analyte, INT64_MAX);
+	if (l == NULL || &l->ev == ev || l->observed_at < observed_at)
+		return false;
+	rules_alert_decide(g->rules, &l->ev, l->observed_at, &o, 1, &dec);
+	return dec.kind == RULES_ALERT_RECOVERED;
+}
+
 static enum db_rc
 toxicity_alert(struct ingest *g, struct side *d, struct ingest_work *w,
     struct pcache *p, const struct oru_obs *x, const struct rules_eval *ev,
@@ -107,7 +131,10 @@ toxicity_alert(struct ingest *g, struct side *d, struct ingest_work *w,
 
 	rules_alert_decide(g->rules, ev, observed_at, p->open, p->nopen, &dec);
 	if (dec.kind == RULES_ALERT_NONE ||
-	    (dec.kind == RULES_ALERT_RECOVERED && !newest_result(p, ev)))
+	    (dec.kind == RULES_ALERT_RECOVERED && !newest_result(p, ev)) ||
+	    ((dec.kind == RULES_ALERT_TOXICITY ||
+		 dec.kind == RULES_ALERT_POSSIBLE) &&
+		ended_after(g, p, ev, observed_at)))
 		return DB_OK;
 	if (dec.kind != RULES_ALERT_DATA_QUALITY &&
 	    p->phase != RULES_PHASE_TREATMENT)
@@ -141,6 +168,7 @@ toxicity_alert(struct ingest *g, struct side *d, struct ingest_work *w,
 		if (send_id_param(g, d, "upd_escalated",
 			(int64_t)p->open[dec.replaces].id, id) != DB_OK)
 			return DB_DOWN;
+		pcache_add_past(p, dec.replaces);
 		pcache_drop_open(p, dec.replaces);
 	}
 	/* A new episode: the one that ended before it stays ended. */
@@ -482,7 +510,9 @@ episode_rederived(struct ingest *g, struct side *d, struct ingest_work *w,
 			return DB_DOWN;
 		pcache_reopen(p, k);
 	}
-	if (dec.kind != RULES_ALERT_RECOVERED)
+	/* As toxicity_alert(): screening speaks through eligibility. */
+	if (dec.kind != RULES_ALERT_RECOVERED ||
+	    p->phase != RULES_PHASE_TREATMENT)
 		return DB_OK;
 	buf_reset(&g->tmp);
 	buf_reset(&g->tmp2);
@@ -510,6 +540,11 @@ episodes_withdrawn(struct ingest *g, struct side *d, struct ingest_work *w,
 			pcache_drop_ended(p, k);
 		else
 			k++;
+	for (k = 0; k < p->npast;)
+		if (withdrawn(up, p->past_obs[k]))
+			pcache_drop_past(p, k);
+		else
+			k++;
 	for (k = 0; k < p->nended;) {
 		if (!withdrawn(up, p->ended_by[k])) {
 			k++;
@@ -521,6 +556,82 @@ episodes_withdrawn(struct ingest *g, struct side *d, struct ingest_work *w,
 			return DB_DOWN;
 		k = 0;
 	}
+	return DB_OK;
+}
+
+/*
+ * Whether the standing result e ends an episode of its analyte (a final
+ * result of known time, known below the alert grade).
+ */
+static bool
+ends_episode(struct ingest *g, const struct rules_entry *e)
+{
+	struct rules_open_alert o = { e->ev.analyte, 99, 0, -1, false };
+	struct rules_alert_decision dec;
+
+	rules_alert_decide(g->rules, &e->ev, e->observed_at, &o, 1, &dec);
+	return dec.kind == RULES_ALERT_RECOVERED;
+}
+
+/*
+ * After a withdrawal (D/W/C) of a result of analyte a, the episode state
+ * is derived from the standing results in time order (CLINICAL.md "Alert
+ * episodes"), not from the alerts' history: when the newest standing
+ * result is at or above the alert grade and no alert of a is open, the
+ * episode it belongs to runs back from it over the standing results to
+ * the newest one that ends an episode; the most recent past alert
+ * (resolved by a result or a higher grade, its own result standing)
+ * resting on a result of that run is reopened, else a new alert is raised
+ * on the newest result. This replaces special cases: Hb 75, 125, 74, then
+ * the 74 and the 125 deleted (the first episode was forgotten once the 74
+ * opened a second), platelets 40, 20, then the 20 deleted (the grade-3
+ * alert was superseded, the grade-4 one retracted): each left a grade-3
+ * result standing with no alert.
+ */
+static enum db_rc
+episode_standing(struct ingest *g, struct side *d, struct ingest_work *w,
+    struct pcache *p, const struct rules_update *up, enum rules_analyte a)
+{
+	struct rules_alert_decision dec;
+	const struct rules_entry *l, *e;
+	int64_t start;
+	size_t k, best = SIZE_MAX;
+
+	if (p->phase != RULES_PHASE_TREATMENT || a == RULES_NONE)
+		return DB_OK;
+	for (k = 0; k < p->nopen; k++)
+		if (p->open[k].analyte == a)
+			return DB_OK;
+	l = rules_history_latest(p->h, a, INT64_MAX);
+	/* The result of this update is decided next (toxicity_alert). */
+	if (l == NULL || l == up->entry)
+		return DB_OK;
+	rules_alert_decide(g->rules, &l->ev, l->observed_at, NULL, 0, &dec);
+	if (dec.kind != RULES_ALERT_TOXICITY)
+		return DB_OK;
+	for (start = l->observed_at, e = l; e != NULL && !ends_episode(g, e);
+	     e = rules_history_latest(p->h, a, start - 1))
+		start = e->observed_at;
+	for (k = 0; k < p->npast; k++)
+		if (p->past[k].analyte == a &&
+		    p->past[k].observed_at >= start &&
+		    (best == SIZE_MAX || p->past[k].id > p->past[best].id))
+			best = k;
+	if (best == SIZE_MAX)
+		return toxicity_alert(g, d, w, p, NULL, &l->ev,
+		    (int64_t)l->ev.id, l->observed_at);
+	if (send_id_param(g, d, "upd_past_reopened", (int64_t)p->past[best].id,
+		0) != DB_OK)
+		return DB_DOWN;
+	for (k = 0; k < p->nended; k++)
+		if (p->ended[k].id == p->past[best].id) {
+			pcache_drop_ended(p, k);
+			break;
+		}
+	pcache_add_open(p, a, p->past[best].grade, (int64_t)p->past[best].id,
+	    p->past_obs[best], p->past[best].observed_at,
+	    p->past[best].minimum);
+	pcache_drop_past(p, best);
 	return DB_OK;
 }
 
@@ -601,7 +712,10 @@ verdict_rows(struct ingest *g, struct side *d, struct ingest_work *w,
 		if (in.observed_at > at)
 			at = in.observed_at;
 		if (send_replaced(g, d, p, &up) != DB_OK ||
-		    episodes_withdrawn(g, d, w, p, &up) != DB_OK)
+		    episodes_withdrawn(g, d, w, p, &up) != DB_OK ||
+		    ((up.nsuperseded > 0 || up.nretracted > 0) &&
+			episode_standing(g, d, w, p, &up, ev->analyte) !=
+			    DB_OK))
 			return DB_DOWN;
 		/* Asked before toxicity_alert() changes the open alerts. */
 		silent = rules_alert_silent_problem(g->rules, ev,

@@ -429,6 +429,87 @@ feed "$TMP/w610a.hl7" >/dev/null 2>&1
 feed "$TMP/w610b.hl7" >/dev/null 2>&1
 check "W610: a 125 of unknown time (OBX-14, OBR-7, MSH-7 empty) ends nothing" \
 	sh -c "test '$(alerts W610)' = 'toxicity:hgb:3:open ' && test '$(q "select count(*) from labwatch.observations o join labwatch.patients p on p.id = o.patient where p.patient_id = 'W610' and o.observed_at is null")' -eq 1"
+# W650, W651: Hb 75 -> 125 -> 74, then the 74 deleted and the 125
+# deleted: the 75 stands alone, grade 3: its alert open again (the first
+# episode was forgotten once the 74 opened a second: nothing was open).
+# W650 each in its own feed, W651 in one.
+enroll_t W650 W651 W652 W653 W654
+hb W650 Y1 20261120073000+0800 75 >"$TMP/w650a.hl7"
+hb W650 Y2 20261121073000+0800 125 >"$TMP/w650b.hl7"
+hb W650 Y3 20261122073000+0800 74 >"$TMP/w650c.hl7"
+(ORU_STATUS=D && hb W650 Y3D 20261122073000+0800 74 | again Y3D Y3) >"$TMP/w650d.hl7"
+(ORU_STATUS=D && hb W650 Y2D 20261121073000+0800 125 | again Y2D Y2) >"$TMP/w650e.hl7"
+for f in a b c d e; do feed "$TMP/w650$f.hl7" >/dev/null 2>&1; done
+sed 's/W650/W651/g; s/WY/WZ/g; s/|OY/|OZ/g; s/|FY/|FZ/g' "$TMP"/w650[a-e].hl7 >"$TMP/w651.hl7"
+feed "$TMP/w651.hl7" >/dev/null 2>&1
+for p in W650 W651; do
+	check "$p: Hb 75 -> 125 -> 74, the 74 then the 125 deleted: the first alert open again" \
+		sh -c "test '$(alerts $p)' = 'toxicity:hgb:3:open recovery:hgb:0:retracted toxicity:hgb:3:retracted ' && test '$(resolved_on $p)' = '- -'"
+done
+# W652: platelets 40 -> 20 (escalates to grade 4) -> the 20 deleted: the
+# grade-3 alert, superseded, is open again (grade 3 stands).
+{
+	plt W652 YP1 20261120073000+0800 40
+	plt W652 YP2 20261121073000+0800 20
+} >"$TMP/w652a.hl7"
+(ORU_STATUS=D && plt W652 YP2D 20261121073000+0800 20 | again YP2D YP2) >"$TMP/w652b.hl7"
+feed "$TMP/w652a.hl7" >/dev/null 2>&1
+feed "$TMP/w652b.hl7" >/dev/null 2>&1
+check "W652: platelets 40 -> 20 -> the 20 deleted: the grade-3 alert open again" \
+	test "$(alerts W652 | sed 's/hold:[^ ]* //g; s/resume:[^ ]* //g')" = "toxicity:plt:3:open toxicity:plt:4:retracted "
+# W653: Hb 75 -> 125 -> 130, the 125 corrected to 60: one episode that
+# ended at the 130; the 60 opens no alert.
+for f in 1:75 2:125 3:130; do
+	hb W653 "YC${f%%:*}" "2026112${f%%:*}073000+0800" "${f#*:}" >"$TMP/w653${f%%:*}.hl7"
+done
+(ORU_STATUS=C && hb W653 YC2C 20261122073000+0800 60 | again YC2C YC2) >"$TMP/w6534.hl7"
+for f in 1 2 3 4; do feed "$TMP/w653$f.hl7" >/dev/null 2>&1; done
+check "W653: 75 -> 125 -> 130, the 125 corrected to 60: no new alert, ended on the 130" \
+	sh -c "test '$(alerts W653)' = 'toxicity:hgb:3:resolved recovery:hgb:0:retracted recovery:hgb:0:open ' && test '$(resolved_on W653)' = 130"
+# W654: an alert on a Hb 75 of unknown time (OBX-14, OBR-7, MSH-7 empty)
+# is ended by a timed 125; the next timed 75 opens a second episode.
+hb W654 YT1 "" 75 >"$TMP/w654a.hl7"
+hb W654 YT2 20261121073000+0800 125 >"$TMP/w654b.hl7"
+hb W654 YT3 20261122073000+0800 75 >"$TMP/w654c.hl7"
+for f in a b c; do feed "$TMP/w654$f.hl7" >/dev/null 2>&1; done
+check "W654: an alert of unknown time ended by a timed 125; the next 75 a new alert" \
+	test "$(alerts W654)" = "toxicity:hgb:3:resolved recovery:hgb:0:open toxicity:hgb:3:open "
+# W655, W656: rows written before the control-byte change (the byte
+# dropped): ALT 210 with OBX-7 '10-<0x01>40' stored as '10-40', ANC 0.8 in
+# '10*9/<0x01>L' stored as '10*9/L'. The live path called them unreadable
+# (range_unreadable, unit_unknown); re-read from their rows by the next
+# feed they must stay so (no hold on ALT 5.25 x ULN or ANC grade 3).
+enroll_t W655 W656
+oru W655 YR1 20261120073000+0800 "1742-6|NM|210|U/L|$(printf '10-\001')40" >"$TMP/w655a.hl7"
+hb W655 YR2 20261121073000+0800 130 >"$TMP/w655b.hl7"
+oru W656 YU1 20261120073000+0800 "751-8|NM|0.8|$(printf '10*9/\001')L|1.8-7.5" >"$TMP/w656a.hl7"
+hb W656 YU2 20261121073000+0800 130 >"$TMP/w656b.hl7"
+feed "$TMP/w655a.hl7" >/dev/null 2>&1
+feed "$TMP/w656a.hl7" >/dev/null 2>&1
+q "update labwatch.observations o set ref_range = '10-40' from labwatch.patients p where p.id = o.patient and p.patient_id = 'W655' and o.analyte = 'alt'"
+q "update labwatch.observations o set unit = '10*9/L' from labwatch.patients p where p.id = o.patient and p.patient_id = 'W656' and o.analyte = 'anc'"
+feed "$TMP/w655b.hl7" >/dev/null 2>&1
+feed "$TMP/w656b.hl7" >/dev/null 2>&1
+check "W655: a range_unreadable row stored as '10-40' by the old code: still unreadable on reload, no hold" \
+	test "$(alerts W655)" = "data_quality:alt:-:open "
+check "W656: a unit_unknown row stored as '10*9/L' by the old code: still unknown on reload, no hold" \
+	test "$(alerts W656)" = "data_quality:anc:-:open "
+# W657: Hb 75 -> 125 -> 130 in treatment, the enrollment back in
+# screening, then the 125 deleted: the alert rests on the 130, but no
+# recovery line (screening: eligibility speaks, as for a new result).
+enroll_t W657
+hb W657 YS1 20261120073000+0800 75 >"$TMP/w657a.hl7"
+{
+	hb W657 YS2 20261121073000+0800 125
+	hb W657 YS3 20261122073000+0800 130
+} >"$TMP/w657b.hl7"
+(ORU_STATUS=D && hb W657 YS2D 20261121073000+0800 125 | again YS2D YS2) >"$TMP/w657c.hl7"
+feed "$TMP/w657a.hl7" >/dev/null 2>&1
+feed "$TMP/w657b.hl7" >/dev/null 2>&1
+q "update labwatch.enrollments e set phase = 'screening' from labwatch.patients p where p.id = e.patient and p.patient_id = 'W657'"
+feed "$TMP/w657c.hl7" >/dev/null 2>&1
+check "W657: in screening, the 125 deleted: resolved on the 130, no new recovery line" \
+	sh -c "test '$(alerts W657 | sed 's/eligibility:[^ ]* //g')' = 'toxicity:hgb:3:resolved recovery:hgb:0:retracted ' && test '$(resolved_on W657)' = 130"
 # W620: screening, a newer ALT with an empty OBX-11 at 200 U/L (a fail
 # were it final): eligible on the older final ALT, and a data_quality
 # alert for it (CLINICAL.md "Result status").
