@@ -528,10 +528,15 @@ round_trip_1(struct ingest *g, struct side *d, struct ingest_work **ws,
 	    (rc = send_patients(g, d, ws, n, &nobs, &ngroups)) != DB_OK ||
 	    (rc = reserve_ids(g, d, &g->obs_ids, nobs, "ids_obs", Q_OBS_IDS)) !=
 		DB_OK ||
-	    /* At most one alert per observation, plus verdicts per group. */
+	    /*
+	     * Per observation an alert and a data-quality line, and per
+	     * hold rule a withdrawn line should it take out a hold's
+	     * result (verdict.c); plus verdicts per group.
+	     */
 	    (rc = reserve_ids(g, d, &g->alert_ids,
-		 nobs + ngroups * (RULES_MAX_HOLD_RULES + 1), "ids_alert",
-		 Q_ALERT_IDS)) != DB_OK)
+		 nobs * (2 + rules_hold_count(g->rules)) +
+		     ngroups * (RULES_MAX_HOLD_RULES + 1),
+		 "ids_alert", Q_ALERT_IDS)) != DB_OK)
 		return rc;
 	return pgpipe_run(&d->pipe, handle_rt1, d);
 }

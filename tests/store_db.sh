@@ -185,12 +185,14 @@ check "H404: ... and no longer held after it" \
 # date: the next stop is recurrence 3 and the restart stays at 300 mg.
 # H412: D of the stop result after its restart: the hold and the resume
 # retracted, one withdrawn line, and the next stop is the first again.
-# H413/H414: a malformed since in hold_state is skipped (no derivation
-# from epoch 0); a fractional one keeps obs and stops.
+# H413/H415: a malformed or null since in hold_state is skipped (no derivation
+# from epoch 0); H414: a fractional one keeps obs and stops.
 q "insert into labwatch.patients (patient_id) values ('H410'), ('H411'), ('H412'), ('H413'), ('H414')"
 q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'neoadjuvant', '2026-11-01' from labwatch.patients where patient_id in ('H410', 'H411', 'H412', 'H414')"
 q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'neoadjuvant', '2026-11-20' from labwatch.patients where patient_id = 'H413'"
 q "update labwatch.enrollments e set hold_state = '{\"myelosuppression\": {\"since\": \"x\"}}' from labwatch.patients p where p.id = e.patient and p.patient_id = 'H413'"
+q "insert into labwatch.patients (patient_id) values ('H415')"
+q "insert into labwatch.enrollments (patient, protocol, phase, since, hold_state) select id, 'NCT04933669', 'neoadjuvant', '2026-11-20', '{\"myelosuppression\": {\"since\": null, \"obs\": 0, \"stops\": 1}}' from labwatch.patients where patient_id = 'H415'"
 q "update labwatch.enrollments e set hold_state = '{\"myelosuppression\": {\"since\": 1795131000.5, \"obs\": 0, \"stops\": 2}}' from labwatch.patients p where p.id = e.patient and p.patient_id = 'H414'"
 {
 	oru H410 H4B1 20261120073000+0800 "751-8|NM|0.8|10*9/L|1.8-7.5"
@@ -203,6 +205,7 @@ q "update labwatch.enrollments e set hold_state = '{\"myelosuppression\": {\"sin
 	oru H412 H4Y2 20261121073000+0800 "751-8|NM|1.8|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
 	(ORU_STATUS=D && oru H412 H4Y1 20261120073000+0800 "751-8|NM|0.8|10*9/L|1.8-7.5") | sed 's/|H4Y1|P|2.5.1/|H4Y1D|P|2.5.1/'
 	oru H413 H4X1 20261110073000+0800 "751-8|NM|0.8|10*9/L|1.8-7.5"
+	oru H415 H4V1 20261110073000+0800 "751-8|NM|0.8|10*9/L|1.8-7.5"
 	oru H414 H4W1 20261122073000+0800 "751-8|NM|2.0|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
 } >"$TMP/h41x.hl7"
 feed "$TMP/h41x.hl7" >/dev/null 2>&1
@@ -219,6 +222,8 @@ feed "$TMP/h413.hl7" >/dev/null 2>&1
 holds H413 >"$TMP/h413"
 check "H413: ... and a stop in treatment is announced, the first" \
 	sh -c "test \$(wc -l <'$TMP/h413') -eq 1 && grep -q '^hold:critical:open:HOLD imatinib (myelosuppression): patient H413, NCT04933669: ANC 0.7 ' '$TMP/h413'"
+check "H415: since null in hold_state: skipped as well" \
+	test "$(q "select count(*) from labwatch.enrollments e join labwatch.patients p on p.id = e.patient, jsonb_each(e.hold_state) j where p.patient_id = 'H415' and j.value->>'since' = '0'")$(holds H415 | wc -l)" = 00
 holds H414 >"$TMP/h414"
 check "H414: a fractional since keeps stops: the restart after recurrence 2 is at 300 mg" \
 	sh -c "test \$(wc -l <'$TMP/h414') -eq 1 && grep -q '^resume:info:open:RESUME possible (myelosuppression, after recurrence 2): patient H414.*restart at 300 mg' '$TMP/h414'"
