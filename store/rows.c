@@ -339,9 +339,10 @@ static const struct {
 	    " AND state <> 'retracted'" },
 	/*
 	 * The result of a hold of rule $8 that a resume answered was taken
-	 * out ($7): the hold alert and that resume are retracted, and when
-	 * the resume was still open or acknowledged one withdrawn line
-	 * ($1..$6) says so. Nothing is inserted when no resume answered it.
+	 * out ($7): the hold alert and that resume (even resolved) are
+	 * retracted, and when the resume was still open or acknowledged one
+	 * withdrawn line ($1..$6) says so. Nothing is inserted when no resume
+	 * answered it.
 	 */
 	{ "upd_hold_resume_withdrawn",
 	    "WITH h AS (UPDATE alerts SET state = 'retracted',"
@@ -349,13 +350,16 @@ static const struct {
 	    " WHERE observation = $7 AND kind = 'hold' AND details->>'rule' = $8"
 	    " AND coalesce(details->>'event', 'stop') = 'stop'"
 	    " AND state <> 'retracted' RETURNING superseded_by),"
-	    " r AS (UPDATE alerts r SET state = 'retracted', resolved_at = now()"
-	    " FROM h WHERE r.id = h.superseded_by AND r.kind = 'resume'"
-	    " AND r.state IN ('open', 'acknowledged') RETURNING r.id)"
+	    " r0 AS (SELECT r.id, r.state IN ('open', 'acknowledged') AS live"
+	    " FROM alerts r JOIN h ON r.id = h.superseded_by"
+	    " WHERE r.kind = 'resume' AND r.state <> 'retracted'),"
+	    " r AS (UPDATE alerts SET state = 'retracted',"
+	    " resolved_at = coalesce(resolved_at, now())"
+	    " WHERE id IN (SELECT id FROM r0) RETURNING id)"
 	    " INSERT INTO alerts (id, patient, protocol, kind, severity, message,"
 	    " summary, details) SELECT $1::bigint, $2::bigint, $3::text, 'hold',"
 	    " 'info', $4::bigint, $5::text, $6::jsonb"
-	    " WHERE EXISTS (SELECT 1 FROM r)" },
+	    " WHERE EXISTS (SELECT 1 FROM r JOIN r0 USING (id) WHERE r0.live)" },
 	/*
 	 * Held again on the result of a hold a resume answered: the result
 	 * the resume rested on no longer stands, nor does the resume.

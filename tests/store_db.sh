@@ -241,6 +241,21 @@ check "H411: a phase change keeps the count: recurrence 3, restart at 300 mg" \
 holds H412 >"$TMP/h412"
 check "H412: the withdrawn stop is not counted: the next is the first, restart at 400 mg" \
 	sh -c "test \$(wc -l <'$TMP/h412') -eq 5 && sed -n 4p '$TMP/h412' | grep -q '^hold:critical:resolved:HOLD imatinib (myelosuppression): patient H412' && sed -n 5p '$TMP/h412' | grep -q '^resume:info:open:RESUME possible (myelosuppression): patient H412, .*restart at 400 mg'"
+# H416: the resume a clinician already resolved: D of the stop result
+# retracts the hold and the resume, and sends no withdrawn line.
+q "insert into labwatch.patients (patient_id) values ('H416')"
+q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'neoadjuvant', '2026-11-01' from labwatch.patients where patient_id = 'H416'"
+{
+	oru H416 H4U1 20261120073000+0800 "751-8|NM|0.8|10*9/L|1.8-7.5"
+	oru H416 H4U2 20261121073000+0800 "751-8|NM|1.8|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
+} >"$TMP/h416a.hl7"
+(ORU_STATUS=D && oru H416 H4U1 20261120073000+0800 "751-8|NM|0.8|10*9/L|1.8-7.5") | sed 's/|H4U1|P|2.5.1/|H4U1D|P|2.5.1/' >"$TMP/h416b.hl7"
+feed "$TMP/h416a.hl7" >/dev/null 2>&1
+q "update labwatch.alerts a set state = 'resolved', resolved_at = now() from labwatch.patients p where p.id = a.patient and p.patient_id = 'H416' and a.kind = 'resume'"
+feed "$TMP/h416b.hl7" >/dev/null 2>&1
+holds H416 >"$TMP/h416"
+check "H416: D after a resume already resolved: hold and resume retracted, no withdrawn line" \
+	sh -c "test \$(wc -l <'$TMP/h416') -eq 2 && sed -n 1p '$TMP/h416' | grep -q '^hold:critical:retracted:' && sed -n 2p '$TMP/h416' | grep -q '^resume:info:retracted:'"
 "$top_builddir/cli/labwatch" status --db "$LABWATCH_DB" H405 >"$TMP/h405.json" 2>&1
 check "H405: labwatch status shows the hold: since, the ANC it rests on, one stop; one hold alert" json_assert "$TMP/h405.json" \
 	'list(L[0]["enrollment"]["hold_state"]) == ["myelosuppression"] and L[0]["enrollment"]["hold_state"]["myelosuppression"]["stops"] == 1 and L[0]["enrollment"]["hold_state"]["myelosuppression"]["since"] == 1795131000 and L[0]["enrollment"]["hold_state"]["myelosuppression"]["obs"] > 0 and [a["kind"] for a in L[0]["open_alerts"]].count("hold") == 1'
