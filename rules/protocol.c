@@ -687,7 +687,13 @@ hold_crossed(const struct rules_hold_rule *rule,
 	return NULL;
 }
 
-/* Every analyte of the restart row, re-measured since the hold, is back. */
+/*
+ * Every analyte of the restart row, re-measured after the hold, is back.
+ * "After" is observed strictly after the stop's time: a value taken at
+ * the stop's instant (the AST of the message whose ALT stops) was
+ * measured with the stop, not back since (CLINICAL.md "A restart needs
+ * every value of its row to be back"); keeping the hold is the safe side.
+ */
 static bool
 hold_back(const struct rules_hold_rule *rule,
     const struct rules_entry *const *latest, int64_t since)
@@ -703,7 +709,7 @@ hold_back(const struct rules_hold_rule *rule,
 		 * (ANC < 1.0, platelets < 50) are absolute, and stopping is
 		 * the safe side.
 		 */
-		if (e == NULL || e->observed_at < since ||
+		if (e == NULL || e->observed_at <= since ||
 		    e->ev.problem == rules_problem_range_unreadable ||
 		    entry_cond(e, &rule->restart[j].cond) != TRI_TRUE)
 			return false;
@@ -789,6 +795,14 @@ void
 rules_hold_derive(const struct rules *r, const struct rules_history *h,
     int64_t start, int64_t now, struct rules_hold_derived *out)
 {
+	rules_hold_derive_held(r, h, start, now, NULL, out);
+}
+
+void
+rules_hold_derive_held(const struct rules *r, const struct rules_history *h,
+    int64_t start, int64_t now, const struct rules_hold_state *held,
+    struct rules_hold_derived *out)
+{
 	const struct rules_entry *latest[RULES_NANALYTES] = { NULL }, *e;
 	struct replay_at *at;
 	size_t i, k, m = 0;
@@ -797,6 +811,12 @@ rules_hold_derive(const struct rules *r, const struct rules_history *h,
 		memset(&out[i], 0, sizeof out[i]);
 		out[i].since = -1;
 		out[i].resumed_at = -1;
+		if (held != NULL && held[i].held &&
+		    h->phase == RULES_PHASE_TREATMENT) {
+			out[i].held = true;
+			out[i].since = held[i].since;
+			out[i].stops = 1;
+		}
 	}
 	if (h->phase != RULES_PHASE_TREATMENT || h->n == 0)
 		return;

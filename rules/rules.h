@@ -403,6 +403,14 @@ struct rules_hold_derived {
  */
 void rules_hold_derive(const struct rules *r, const struct rules_history *h,
     int64_t start, int64_t now, struct rules_hold_derived *out);
+/*
+ * As rules_hold_derive(), each rule i with held[i].held already held from
+ * held[i].since at the start (first stop, no result it rests on): it
+ * resumes only on a restart row re-measured after that time.
+ */
+void rules_hold_derive_held(const struct rules *r,
+    const struct rules_history *h, int64_t start, int64_t now,
+    const struct rules_hold_state *held, struct rules_hold_derived *out);
 
 /*
  * The dose in mg to restart rule i at, after its stops-th stop, from the
@@ -427,7 +435,7 @@ void rules_hold_restart_text(const struct rules *r, size_t i, char *out,
  * Step the hold rules at time now over the latest results: a rule not held
  * whose latest result of any of its analytes crosses a stop threshold stops;
  * a held rule resumes only when the latest results of every analyte in its
- * restart row, each observed after the hold began, meet the restart
+ * restart row, each observed strictly after the hold began, meet the restart
  * threshold. state[] (rules_hold_count() entries) is updated; the events
  * (at most cap) are returned, their count as the result.
  */

@@ -557,10 +557,18 @@ round_trip_1(struct ingest *g, struct side *d, struct ingest_work **ws,
 	    (rc = send_patients(g, d, ws, n, &nobs, &ngroups)) != DB_OK ||
 	    (rc = reserve_ids(g, d, &g->obs_ids, nobs, "ids_obs", Q_OBS_IDS)) !=
 		DB_OK ||
-	    /* At most one alert per observation, plus verdicts per group. */
+	    /*
+	     * Per observation at most: an alert and a data-quality line; a
+	     * recovery line moved and a reopened or new alert should it take
+	     * out a result that ended an episode; per hold rule a withdrawn
+	     * line and a hold on another result should it take out a hold's
+	     * result (verdict.c). Per group: an eligibility line and per hold
+	     * rule a hold or resume. Ids are cheap; an empty pool is not.
+	     */
 	    (rc = reserve_ids(g, d, &g->alert_ids,
-		 nobs + ngroups * (RULES_MAX_HOLD_RULES + 1), "ids_alert",
-		 Q_ALERT_IDS)) != DB_OK)
+		 nobs * (4 + 2 * rules_hold_count(g->rules)) +
+		     ngroups * (RULES_MAX_HOLD_RULES + 1),
+		 "ids_alert", Q_ALERT_IDS)) != DB_OK)
 		return rc;
 	return pgpipe_run(&d->pipe, handle_rt1, d);
 }

@@ -44,6 +44,39 @@ pcache_get(struct hash_table *t, const char *pid, size_t len, bool create)
 	return p;
 }
 
+/* One rule's "since/obs/stops/dose" or "since" into *out, unless malformed. */
+static bool
+parse_hold(const char *s, struct pcache_hold *out)
+{
+	struct pcache_hold hd = { .stops = 1, .dose_mg = NAN };
+	char *end;
+
+	if (*s != '/') {
+		hd.since = strtoll(s, &end, 10);
+		if (end == s || (*end != '/' && *end != '\0'))
+			return false;
+		hd.held = true;
+		s = end;
+	}
+	if (*s == '/') {
+		hd.obs = strtoll(s + 1, &end, 10);
+		if (end == s + 1 || *end != '/' || hd.obs < 0)
+			return false;
+		s = end;
+		hd.stops = (unsigned)strtoul(s + 1, &end, 10);
+		if (end == s + 1 || (*end != '/' && *end != '\0'))
+			return false;
+		s = end;
+		if (*s == '/' && s[1] != '\0') {
+			hd.dose_mg = strtod(s + 1, &end);
+			if (*end != '\0' || !isfinite(hd.dose_mg))
+				hd.dose_mg = NAN;
+		}
+	}
+	*out = hd;
+	return true;
+}
+
 void
 pcache_load_enrollment(struct pcache *p, const struct rules *r,
     const PGresult *res)
@@ -54,6 +87,8 @@ pcache_load_enrollment(struct pcache *p, const struct rules *r,
 
 	p->enrolled = false;
 	memset(p->hold, 0, sizeof(p->hold));
+	for (i = 0; i < RULES_MAX_HOLD_RULES; i++)
+		p->hold[i].dose_mg = NAN;
 	if (n == 0)
 		return;
 	if (strcmp(PQgetvalue(res, 0, 0), "screening") == 0) {
@@ -65,7 +100,13 @@ pcache_load_enrollment(struct pcache *p, const struct rules *r,
 	}
 	p->since = (int64_t)strtod(PQgetvalue(res, 0, 1), NULL);
 	snprintf(p->elig, sizeof(p->elig), "%s", PQgetvalue(res, 0, 2));
-	/* hold_state: name=since/obs/stops,... or name=since (held rules) */
+	/*
+	 * hold_state (sel_enroll): name=since/obs/stops/dose,... (since
+	 * empty: not held, the count and dose kept) or name=since as first
+	 * written. A since that is not a whole number is an administrator's
+	 * edit (labwatchd writes only numbers): the entry is skipped, never
+	 * read as epoch 0.
+	 */
 	save = NULL;
 	for (item = strtok_r(PQgetvalue(res, 0, 3), ",", &save); item;
 	     item = strtok_r(NULL, ",", &save)) {
@@ -74,18 +115,8 @@ pcache_load_enrollment(struct pcache *p, const struct rules *r,
 			continue;
 		*eq = '\0';
 		for (i = 0; i < rules_hold_count(r); i++)
-			if (strcmp(rules_hold_name(r, i), item) == 0) {
-				memset(&p->hold[i], 0, sizeof(p->hold[i]));
-				p->hold[i].held = true;
-				p->hold[i].since = strtoll(eq + 1, &slash, 10);
-				p->hold[i].stops = 1;
-				if (*slash++ != '/')
-					continue;
-				p->hold[i].obs = strtoll(slash, &slash, 10);
-				if (*slash++ == '/')
-					p->hold[i].stops = (unsigned)
-					    strtoul(slash, NULL, 10);
-			}
+			if (strcmp(rules_hold_name(r, i), item) == 0)
+				(void)parse_hold(eq + 1, &p->hold[i]);
 	}
 	/* baseline: analyte=value/uln,... */
 	save = NULL;

@@ -20,14 +20,17 @@
 
 /*
  * A hold rule as the writer last announced it (enrollments.hold_state):
- * held since when, on which observation its hold alert rests (0: not
- * known, a state written before it was kept), and its stop count.
+ * held since when, on which observation its last hold alert rests (0: not
+ * known, a state written before it was kept), its stop count and the dose
+ * of its last restart (NAN: none), both kept when not held so that a
+ * phase change (a later enrollments.since) resets neither.
  */
 struct pcache_hold {
 	bool held;
 	int64_t since;
 	int64_t obs;
 	unsigned stops;
+	double dose_mg;
 };
 
 /* What the writer remembers of a patient; mirrors committed rows. */
@@ -82,7 +85,8 @@ void pcache_flush(struct hash_table *t);
 
 /*
  * The enrollment row (sel_enroll: phase, since, eligibility status, hold
- * state "name=since/obs/stops,..." (or "name=since" as first written),
+ * state "name=since/obs/stops/dose,..." (since empty when not held; or
+ * "name=since" as first written),
  * baseline "analyte=value/uln,..."), or none.
  */
 void pcache_load_enrollment(struct pcache *p, const struct rules *r,

@@ -222,10 +222,26 @@ static const struct {
 	{ "sel_enroll",
 	    "SELECT e.phase, extract(epoch FROM e.since)::float8,"
 	    " coalesce(e.eligibility_status, ''),"
+	    /*
+	     * hold_state: whole numbers only (a fractional one truncated);
+	     * 'x' for a since that is not a number, which the reader skips.
+	     */
 	    " coalesce((SELECT string_agg(key || '=' || CASE jsonb_typeof(value)"
-	    "   WHEN 'object' THEN coalesce(value->>'since', '') || '/'"
-	    "   || coalesce(value->>'obs', '0') || '/'"
-	    "   || coalesce(value->>'stops', '1') ELSE value #>> '{}' END, ',')"
+	    "   WHEN 'object' THEN CASE WHEN NOT value ? 'since' THEN ''"
+	    "   WHEN jsonb_typeof(value->'since') = 'number'"
+	    "   AND abs((value->>'since')::numeric) < 1e15"
+	    "   THEN trunc((value->>'since')::numeric)::bigint::text ELSE 'x' END"
+	    "   || '/' || CASE WHEN jsonb_typeof(value->'obs') = 'number'"
+	    "   AND (value->>'obs')::numeric BETWEEN 0 AND 1e15"
+	    "   THEN trunc((value->>'obs')::numeric)::bigint::text ELSE '0' END"
+	    "   || '/' || CASE WHEN jsonb_typeof(value->'stops') = 'number'"
+	    "   AND (value->>'stops')::numeric BETWEEN 0 AND 1e6"
+	    "   THEN trunc((value->>'stops')::numeric)::bigint::text ELSE '1' END"
+	    "   || '/' || CASE WHEN jsonb_typeof(value->'restart_dose_mg')"
+	    "   = 'number' THEN value->>'restart_dose_mg' ELSE '' END"
+	    "   WHEN 'number' THEN CASE WHEN abs((value #>> '{}')::numeric) < 1e15"
+	    "   THEN trunc((value #>> '{}')::numeric)::bigint::text ELSE 'x' END"
+	    "   ELSE 'x' END, ',')"
 	    "   FROM jsonb_each(e.hold_state)), ''),"
 	    " coalesce((SELECT string_agg(key || '=' || coalesce(value->>'value', '')"
 	    "   || '/' || coalesce(value->>'uln', ''), ',')"
@@ -346,6 +362,29 @@ static const struct {
 	    " WHERE observation = $1 AND kind = 'hold'"
 	    " AND coalesce(details->>'event', 'stop') = 'stop'"
 	    " AND state <> 'retracted'" },
+	/*
+	 * The result of a hold of rule $8 that a resume answered was taken
+	 * out ($7): the hold alert and that resume (even resolved) are
+	 * retracted, and when the resume was still open or acknowledged one
+	 * withdrawn line ($1..$6) says so. Nothing is inserted when no resume
+	 * answered it.
+	 */
+	{ "upd_hold_resume_withdrawn",
+	    "WITH h AS (UPDATE alerts SET state = 'retracted',"
+	    " resolved_at = coalesce(resolved_at, now())"
+	    " WHERE observation = $7 AND kind = 'hold' AND details->>'rule' = $8"
+	    " AND coalesce(details->>'event', 'stop') = 'stop'"
+	    " AND state <> 'retracted' RETURNING superseded_by),"
+	    " r0 AS (SELECT r.id, r.state IN ('open', 'acknowledged') AS live"
+	    " FROM alerts r JOIN h ON r.id = h.superseded_by"
+	    " WHERE r.kind = 'resume' AND r.state <> 'retracted'),"
+	    " r AS (UPDATE alerts SET state = 'retracted',"
+	    " resolved_at = coalesce(resolved_at, now())"
+	    " WHERE id IN (SELECT id FROM r0) RETURNING id)"
+	    " INSERT INTO alerts (id, patient, protocol, kind, severity, message,"
+	    " summary, details) SELECT $1::bigint, $2::bigint, $3::text, 'hold',"
+	    " 'info', $4::bigint, $5::text, $6::jsonb"
+	    " WHERE EXISTS (SELECT 1 FROM r JOIN r0 USING (id) WHERE r0.live)" },
 	/*
 	 * Held again on the result of a hold a resume answered: the result
 	 * the resume rested on no longer stands, nor does the resume.

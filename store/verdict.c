@@ -5,6 +5,7 @@
  * resumptions, the enrollment's state), as statements on the session of
  * the batch. The words of the alerts are alert_text.c's.
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -277,11 +278,26 @@ hold_alert(struct ingest *g, struct side *d, struct ingest_work *w,
 	    e != NULL ? (int64_t)e->ev.id : 0, &g->tmp, &g->tmp2);
 }
 
+/* The lowest restart dose announced for any rule: the previous dose. */
+static double
+dose_cap(const struct pcache *p, size_t n, double mg)
+{
+	size_t j;
+
+	for (j = 0; j < n; j++)
+		if (!isnan(p->hold[j].dose_mg) &&
+		    (isnan(mg) || p->hold[j].dose_mg < mg))
+			mg = p->hold[j].dose_mg;
+	return mg;
+}
+
 /*
  * The announced hold of rule i ends: resumed (its hold alerts resolved by
  * the resume line, which gives the label's dose for the stops it answers),
  * or withdrawn when the result it rested on no longer stands (its hold
- * alert retracted; a withdrawn line when nothing holds instead).
+ * alert retracted; a withdrawn line when nothing holds instead). A resume
+ * is announced only when the derivation saw one at or after the announced
+ * hold; else the hold goes on (a->held stays true).
  */
 static enum db_rc
 hold_end(struct ingest *g, struct side *d, struct ingest_work *w,
@@ -292,9 +308,15 @@ hold_end(struct ingest *g, struct side *d, struct ingest_work *w,
 	struct alert_hold ah = { .rule = rules_hold_name(g->rules, i) };
 	const char *q[4];
 	int64_t id;
+	unsigned n;
 
 	a->held = false;
 	if (a->obs != 0 && !obs_standing(p->h, a->obs, &ah.corrected)) {
+		/* That stop no longer counts. */
+		if (a->stops > 0)
+			a->stops--;
+		if (a->stops == 0)
+			a->dose_mg = NAN;
 		if (send_id_param(g, d, "upd_hold_withdrawn", a->obs, 0) !=
 		    DB_OK)
 			return DB_DOWN;
@@ -303,12 +325,21 @@ hold_end(struct ingest *g, struct side *d, struct ingest_work *w,
 		ah.event = ALERT_HOLD_WITHDRAWN;
 		return hold_alert(g, d, w, p, &ah, &id);
 	}
+	if (v->resumed_at < a->since) {
+		a->held = true; /* no restart row met since this hold */
+		return DB_OK;
+	}
 	ah.event = ALERT_HOLD_RESUME;
 	/* Held again since: the resume answered the stop before. */
-	ah.stops = v->held && v->stops > 0 ? v->stops - 1 : v->stops;
-	if (ah.stops == 0)
-		ah.stops = a->stops > 0 ? a->stops : 1;
-	ah.dose_mg = rules_hold_resume_dose(g->rules, i, ah.stops, dv);
+	n = v->held && v->stops > 0 ? v->stops - 1 : v->stops;
+	/* Never fewer stops than announced (a phase change moves start). */
+	if (n < a->stops)
+		n = a->stops;
+	ah.stops = n > 0 ? n : 1;
+	ah.dose_mg = dose_cap(p, rules_hold_count(g->rules),
+	    rules_hold_resume_dose(g->rules, i, ah.stops, dv));
+	a->stops = ah.stops;
+	a->dose_mg = ah.dose_mg;
 	if (hold_alert(g, d, w, p, &ah, &id) != DB_OK)
 		return DB_DOWN;
 	q[0] = ingest_pint(g, p->db_id);
@@ -328,11 +359,15 @@ hold_rows(struct ingest *g, struct side *d, struct ingest_work *w,
     struct pcache *p, bool *state_changed)
 {
 	struct rules_hold_derived dv[RULES_MAX_HOLD_RULES];
+	struct rules_hold_derived an[RULES_MAX_HOLD_RULES];
+	struct rules_hold_state init[RULES_MAX_HOLD_RULES];
 	struct pcache_hold *a;
 	const struct rules_hold_derived *v;
 	struct alert_hold ah;
 	size_t i;
 	int64_t id, vid, start = p->since;
+	unsigned n;
+	bool anchored = false, corr;
 
 	/*
 	 * From the treatment start, or from an announced hold older than it
@@ -343,11 +378,44 @@ hold_rows(struct ingest *g, struct side *d, struct ingest_work *w,
 		if (p->hold[i].held && p->hold[i].since < start)
 			start = p->hold[i].since;
 	rules_hold_derive(g->rules, p->h, start, INT64_MAX, dv);
+	/*
+	 * An announced hold the derivation cannot answer: its result not
+	 * known (a state of the first form) and no hold derived that began
+	 * before any resume since, or its result standing while the
+	 * derivation holds on nothing and saw no resume since (a later
+	 * result of the same time stands): derived again, the rule already
+	 * held from the announced time, so that a restart needs every
+	 * analyte of its row re-measured and back.
+	 */
+	memset(init, 0, sizeof(init));
+	for (i = 0; i < rules_hold_count(g->rules); i++) {
+		a = &p->hold[i];
+		if (!a->held || (dv[i].held && dv[i].resumed_at < a->since) ||
+		    (a->obs != 0 &&
+			(dv[i].held || dv[i].resumed_at >= a->since ||
+			    !obs_standing(p->h, a->obs, &corr))))
+			continue;
+		init[i].held = true;
+		init[i].since = a->since;
+		anchored = true;
+	}
+	if (anchored) {
+		rules_hold_derive_held(g->rules, p->h, start, INT64_MAX, init,
+		    an);
+		for (i = 0; i < rules_hold_count(g->rules); i++)
+			if (init[i].held)
+				dv[i] = an[i];
+	}
 	for (i = 0; i < rules_hold_count(g->rules); i++) {
 		a = &p->hold[i];
 		v = &dv[i];
+		/* Still in the announced hold (derived held from its time). */
+		if (a->held && v->held && v->because == NULL)
+			continue;
 		vid = v->held ? (int64_t)v->because->ev.id : 0;
-		if (a->held && v->held && (a->obs == vid || a->obs == 0)) {
+		if (a->held && v->held &&
+		    (a->obs == vid ||
+			(a->obs == 0 && v->resumed_at < a->since))) {
 			*state_changed = *state_changed || a->obs != vid;
 			a->obs = vid;
 			continue;
@@ -363,6 +431,8 @@ hold_rows(struct ingest *g, struct side *d, struct ingest_work *w,
 			*state_changed = true;
 			if (hold_end(g, d, w, p, i, dv) != DB_OK)
 				return DB_DOWN;
+			if (a->held)
+				continue; /* no resume: the hold goes on */
 		}
 		if (!v->held)
 			continue;
@@ -371,14 +441,20 @@ hold_rows(struct ingest *g, struct side *d, struct ingest_work *w,
 		ah.event = ALERT_HOLD_STOP;
 		ah.rule = rules_hold_name(g->rules, i);
 		ah.because = v->because;
-		ah.stops = v->stops;
+		/*
+		 * Never fewer stops than announced: derived from a later
+		 * start (a phase change) it counts fewer. The same result
+		 * held again (its resume undone) is the same stop.
+		 */
+		n = a->obs != 0 && a->obs == vid ? a->stops : a->stops + 1;
+		ah.stops = v->stops > n ? v->stops : n;
 		if (hold_alert(g, d, w, p, &ah, &id) != DB_OK ||
 		    send_id_param(g, d, "upd_resume_undone", vid, 0) != DB_OK)
 			return DB_DOWN;
 		a->held = true;
 		a->since = v->since;
 		a->obs = vid;
-		a->stops = v->stops;
+		a->stops = ah.stops;
 	}
 	return DB_OK;
 }
@@ -388,19 +464,33 @@ update_enrollment(struct ingest *g, struct side *d, struct pcache *p)
 {
 	const char *v[4];
 	struct buf *b = &g->tmp2;
+	const struct pcache_hold *h;
 	size_t i;
 	bool first = true;
 
 	buf_reset(b);
 	buf_addc(b, '{');
+	/*
+	 * Per held rule its since; per rule held or stopped before, the
+	 * stop count, the last stop's result and the last restart dose.
+	 */
 	for (i = 0; i < rules_hold_count(g->rules); i++) {
-		if (!p->hold[i].held)
+		h = &p->hold[i];
+		if (!h->held && h->stops == 0)
 			continue;
 		buf_printf(b, "%s", first ? "" : ",");
 		json_strz(b, rules_hold_name(g->rules, i));
-		buf_printf(b, ":{\"since\":%lld,\"obs\":%lld,\"stops\":%u}",
-		    (long long)p->hold[i].since, (long long)p->hold[i].obs,
-		    p->hold[i].stops);
+		buf_addc(b, ':');
+		buf_addc(b, '{');
+		if (h->held)
+			buf_printf(b, "\"since\":%lld,", (long long)h->since);
+		buf_printf(b, "\"obs\":%lld,\"stops\":%u", (long long)h->obs,
+		    h->stops);
+		if (!isnan(h->dose_mg)) {
+			buf_adds(b, ",\"restart_dose_mg\":");
+			json_num_rounded(b, h->dose_mg);
+		}
+		buf_addc(b, '}');
 		first = false;
 	}
 	buf_addc(b, '}');
@@ -412,25 +502,82 @@ update_enrollment(struct ingest *g, struct side *d, struct pcache *p)
 }
 
 /*
- * A correction replaces, a deletion retracts, earlier results: their
- * alerts are closed, and no longer count as open.
+ * Observation obs, the result of a hold of any rule, was corrected or
+ * withdrawn: per rule, its hold alert retracted and the resume that
+ * answered it too, with one withdrawn line when that resume was still
+ * open or acknowledged (upd_hold_resume_withdrawn). A hold still
+ * announced on it ends in hold_end(); an ended one no longer counts
+ * among the rule's stops.
  */
 static enum db_rc
-send_replaced(struct ingest *g, struct side *d, struct pcache *p,
-    const struct rules_update *up)
+hold_withdrawn_after_resume(struct ingest *g, struct side *d,
+    struct ingest_work *w, struct pcache *p, int64_t obs, bool corrected,
+    bool *hold_changed)
+{
+	struct alert_who who = { p->pid, rules_protocol_name(g->rules) };
+	struct alert_hold ah;
+	struct pcache_hold *a;
+	const char *v[8];
+	size_t i;
+
+	if (p->phase != RULES_PHASE_TREATMENT)
+		return DB_OK;
+	for (i = 0; i < rules_hold_count(g->rules); i++) {
+		a = &p->hold[i];
+		if (!a->held && a->obs == obs && a->stops > 0) {
+			if (--a->stops == 0)
+				a->dose_mg = NAN;
+			*hold_changed = true;
+		}
+		memset(&ah, 0, sizeof(ah));
+		ah.event = ALERT_HOLD_WITHDRAWN;
+		ah.rule = rules_hold_name(g->rules, i);
+		ah.corrected = corrected;
+		buf_reset(&g->tmp);
+		buf_reset(&g->tmp2);
+		alert_text_hold(&g->tmp, &g->tmp2, &ah, &who);
+		v[0] = ingest_pint(g, idpool_take(&g->alert_ids));
+		v[1] = ingest_pint(g, p->db_id);
+		v[2] = rules_protocol_name(g->rules);
+		v[3] = ingest_pint(g, w->message_id);
+		v[4] = ingest_pbuf(g, &g->tmp);
+		v[5] = ingest_pbuf(g, &g->tmp2);
+		v[6] = ingest_pint(g, obs);
+		v[7] = ah.rule;
+		if (ingest_send_stmt(d, "upd_hold_resume_withdrawn", 8, v,
+			Q_IGNORE, NULL) != DB_OK)
+			return DB_DOWN;
+	}
+	return DB_OK;
+}
+
+/*
+ * A correction replaces, a deletion retracts, earlier results: their
+ * alerts are closed, and no longer count as open; so are the holds and
+ * resumes resting on them.
+ */
+static enum db_rc
+send_replaced(struct ingest *g, struct side *d, struct ingest_work *w,
+    struct pcache *p, const struct rules_update *up, bool *hold_changed)
 {
 	size_t k, m;
 	bool gone;
 
 	for (k = 0; k < up->nsuperseded; k++)
 		if (send_id_param(g, d, "upd_alerts_superseded",
-			(int64_t)up->superseded[k], 0) != DB_OK)
+			(int64_t)up->superseded[k], 0) != DB_OK ||
+		    hold_withdrawn_after_resume(g, d, w, p,
+			(int64_t)up->superseded[k], true,
+			hold_changed) != DB_OK)
 			return DB_DOWN;
 	for (k = 0; k < up->nretracted; k++)
 		if (send_id_param(g, d, "upd_obs_retracted",
 			(int64_t)up->retracted[k], 0) != DB_OK ||
 		    send_id_param(g, d, "upd_alerts_retracted",
-			(int64_t)up->retracted[k], 0) != DB_OK)
+			(int64_t)up->retracted[k], 0) != DB_OK ||
+		    hold_withdrawn_after_resume(g, d, w, p,
+			(int64_t)up->retracted[k], false,
+			hold_changed) != DB_OK)
 			return DB_DOWN;
 	for (k = 0; k < p->nopen;) {
 		gone = false;
@@ -711,7 +858,7 @@ verdict_rows(struct ingest *g, struct side *d, struct ingest_work *w,
 		any = true;
 		if (in.observed_at > at)
 			at = in.observed_at;
-		if (send_replaced(g, d, p, &up) != DB_OK ||
+		if (send_replaced(g, d, w, p, &up, &hold_changed) != DB_OK ||
 		    episodes_withdrawn(g, d, w, p, &up) != DB_OK ||
 		    ((up.nsuperseded > 0 || up.nretracted > 0) &&
 			episode_standing(g, d, w, p, &up, ev->analyte) !=

@@ -101,12 +101,13 @@ q "update labwatch.enrollments e set hold_state = '{\"myelosuppression\": 179500
 	oru H402 H4N2 20261121073000+0800 "1742-6|NM|30|U/L|10-40" "1920-8|NM|30|U/L|10-40" "1975-2|NM|10|umol/L|3-21"
 	oru H403 H4J1 20261120073000+0800 "1742-6|NM|240|U/L|10-40"
 	(ORU_STATUS=C && oru H403 H4J1 20261120073000+0800 "1742-6|NM|24|U/L|10-40") | sed 's/|H4J1|P|2.5.1/|H4J1C|P|2.5.1/'
-	oru H404 H4G1 20261121073000+0800 "751-8|NM|2.0|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
+	oru H404 H4G1 20261121073000+0800 "751-8|NM|1.2|10*9/L|1.8-7.5"
+	oru H404 H4G2 20261122073000+0800 "751-8|NM|2.0|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
 	oru H405 H4F1 20261120073000+0800 "751-8|NM|0.8|10*9/L|1.8-7.5"
 	oru H405 H4F2 20261121073000+0800 "777-3|NM|40|10*9/L|150-400"
 } >"$TMP/holds.hl7"
 feed "$TMP/holds.hl7" >"$TMP/4b.json" 2>/dev/null
-check "holds: every message processed" json_assert "$TMP/4b.json" 'all(m["outcome"] == "processed" for m in L) and len(L) == 14'
+check "holds: every message processed" json_assert "$TMP/4b.json" 'all(m["outcome"] == "processed" for m in L) and len(L) == 15'
 holds() { q "select a.kind || ':' || a.severity || ':' || a.state || ':' || a.summary from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = '$1' and a.kind in ('hold', 'resume') order by a.id"; }
 holds H400 >"$TMP/h400"
 check "H400: hold, resume, recurrence hold, resume: four lines" test "$(wc -l <"$TMP/h400")" -eq 4
@@ -120,8 +121,8 @@ check "H400: the restart after a recurrence is at 300 mg" \
 	sh -c "sed -n 4p '$TMP/h400' | grep -q '^resume:info:open:RESUME possible (myelosuppression, after recurrence 2): .*restart at 300 mg daily per the label\$'"
 check "H400: each hold alert is superseded by the resume that answers it" \
 	test "$(q "select string_agg((r.summary like 'RESUME%')::text, ',' order by h.id) from labwatch.alerts h join labwatch.alerts r on r.id = h.superseded_by join labwatch.patients p on p.id = h.patient where p.patient_id = 'H400' and h.kind = 'hold'")" = "true,true"
-check "H400: hold_state empty after the restart" \
-	test "$(q "select e.hold_state::text from labwatch.enrollments e join labwatch.patients p on p.id = e.patient where p.patient_id = 'H400'")" = "{}"
+check "H400: not held after the restart, two stops kept" \
+	test "$(q "select (e.hold_state->'myelosuppression' ? 'since')::text || ':' || (e.hold_state->'myelosuppression'->>'stops') from labwatch.enrollments e join labwatch.patients p on p.id = e.patient where p.patient_id = 'H400'")" = "false:2"
 holds H401 >"$TMP/h401"
 check "H401: ALT 6 x ULN holds, the restart is at 300 mg and resolves it" \
 	sh -c "sed -n 1p '$TMP/h401' | grep -q '^hold:critical:resolved:HOLD imatinib (hepatotoxicity): patient H401' && sed -n 2p '$TMP/h401' | grep -q '^resume:info:open:RESUME possible (hepatotoxicity): .*restart at 300 mg daily per the label\$' && test \$(wc -l <'$TMP/h401') -eq 2"
@@ -134,6 +135,8 @@ check "H403: C of the stop result to 24 U/L: the hold retracted, withdrawn (corr
 holds H404 >"$TMP/h404"
 check "H404: a hold_state of the first form is read: restart at 400 mg" \
 	sh -c "grep -q '^resume:info:open:RESUME possible (myelosuppression): patient H404.*400 mg' '$TMP/h404' && test \$(wc -l <'$TMP/h404') -eq 1"
+check "H404: ... not on ANC 1.2 with no platelets since the hold, on the results that meet the thresholds" \
+	test "$(q "select m.control_id from labwatch.alerts a join labwatch.messages m on m.id = a.message join labwatch.patients p on p.id = a.patient where p.patient_id = 'H404' and a.kind = 'resume'")" = H4G2
 # H406: held in the neoadjuvant phase, then adjuvant from a later date:
 # the hold goes on; platelets alone announce no restart.
 q "insert into labwatch.patients (patient_id) values ('H406')"
@@ -173,8 +176,86 @@ feed "$TMP/h408.hl7" >/dev/null 2>&1
 holds H408 >"$TMP/h408"
 check "H408: after a hepatotoxicity restart at 300 mg, myelosuppression resumes at 300 mg" \
 	sh -c "test \$(wc -l <'$TMP/h408') -eq 4 && sed -n 4p '$TMP/h408' | grep -q '^resume:info:open:RESUME possible (myelosuppression): patient H408, .*restart at 300 mg daily per the label\$'"
-check "H404: ... and hold_state empty after it" \
-	test "$(q "select e.hold_state::text from labwatch.enrollments e join labwatch.patients p on p.id = e.patient where p.patient_id = 'H404'")" = "{}"
+check "H404: ... and no longer held after it" \
+	test "$(q "select count(*) from labwatch.enrollments e join labwatch.patients p on p.id = e.patient, jsonb_each(e.hold_state) j where p.patient_id = 'H404' and j.value ? 'since'")" -eq 0
+# Review of the hold merge. H410: ANC 0.8 holds; ANC 2.0 observed at the
+# same time comes in a later message (the later arrival stands), no
+# platelets: the hold is kept, no restart. H411: recurrence 2 and a
+# restart at 300 mg in the neoadjuvant phase, then adjuvant from a later
+# date: the next stop is recurrence 3 and the restart stays at 300 mg.
+# H412: D of the stop result after its restart: the hold and the resume
+# retracted, one withdrawn line, and the next stop is the first again.
+# H413/H415: a malformed or null since in hold_state is skipped (no derivation
+# from epoch 0); H414: a fractional one keeps obs and stops.
+q "insert into labwatch.patients (patient_id) values ('H410'), ('H411'), ('H412'), ('H413'), ('H414')"
+q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'neoadjuvant', '2026-11-01' from labwatch.patients where patient_id in ('H410', 'H411', 'H412', 'H414')"
+q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'neoadjuvant', '2026-11-20' from labwatch.patients where patient_id = 'H413'"
+q "update labwatch.enrollments e set hold_state = '{\"myelosuppression\": {\"since\": \"x\"}}' from labwatch.patients p where p.id = e.patient and p.patient_id = 'H413'"
+q "insert into labwatch.patients (patient_id) values ('H415')"
+q "insert into labwatch.enrollments (patient, protocol, phase, since, hold_state) select id, 'NCT04933669', 'neoadjuvant', '2026-11-20', '{\"myelosuppression\": {\"since\": null, \"obs\": 0, \"stops\": 1}}' from labwatch.patients where patient_id = 'H415'"
+q "update labwatch.enrollments e set hold_state = '{\"myelosuppression\": {\"since\": 1795131000.5, \"obs\": 0, \"stops\": 2}}' from labwatch.patients p where p.id = e.patient and p.patient_id = 'H414'"
+{
+	oru H410 H4B1 20261120073000+0800 "751-8|NM|0.8|10*9/L|1.8-7.5"
+	oru H410 H4B2 20261120073000+0800 "751-8|NM|2.0|10*9/L|1.8-7.5"
+	oru H411 H4Z1 20261120073000+0800 "751-8|NM|0.8|10*9/L|1.8-7.5"
+	oru H411 H4Z2 20261121073000+0800 "751-8|NM|1.8|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
+	oru H411 H4Z3 20261122073000+0800 "751-8|NM|0.7|10*9/L|1.8-7.5"
+	oru H411 H4Z4 20261123073000+0800 "751-8|NM|2.0|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
+	oru H412 H4Y1 20261120073000+0800 "751-8|NM|0.8|10*9/L|1.8-7.5"
+	oru H412 H4Y2 20261121073000+0800 "751-8|NM|1.8|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
+	(ORU_STATUS=D && oru H412 H4Y1 20261120073000+0800 "751-8|NM|0.8|10*9/L|1.8-7.5") | sed 's/|H4Y1|P|2.5.1/|H4Y1D|P|2.5.1/'
+	oru H413 H4X1 20261110073000+0800 "751-8|NM|0.8|10*9/L|1.8-7.5"
+	oru H415 H4V1 20261110073000+0800 "751-8|NM|0.8|10*9/L|1.8-7.5"
+	oru H414 H4W1 20261122073000+0800 "751-8|NM|2.0|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
+} >"$TMP/h41x.hl7"
+feed "$TMP/h41x.hl7" >/dev/null 2>&1
+holds H410 >"$TMP/h410"
+check "H410: a later ANC 2.0 at the stop's time, no platelets: held, no restart" \
+	sh -c "test \$(wc -l <'$TMP/h410') -eq 1 && grep -q '^hold:critical:open:HOLD imatinib (myelosuppression): patient H410' '$TMP/h410'"
+holds H412 >"$TMP/h412"
+check "H412: D of the stop result after its restart: hold and resume retracted, one withdrawn line" \
+	sh -c "test \$(wc -l <'$TMP/h412') -eq 3 && sed -n 1p '$TMP/h412' | grep -q '^hold:critical:retracted:' && sed -n 2p '$TMP/h412' | grep -q '^resume:info:retracted:' && sed -n 3p '$TMP/h412' | grep -q '^hold:info:open:HOLD WITHDRAWN (myelosuppression): patient H412'"
+check "H413: since \"x\" in hold_state: skipped, no derivation from epoch 0, no hold since 0" \
+	test "$(q "select count(*) from labwatch.enrollments e join labwatch.patients p on p.id = e.patient, jsonb_each(e.hold_state) j where p.patient_id = 'H413' and j.value->>'since' = '0'")$(holds H413 | wc -l)" = 00
+oru H413 H4X2 20261121073000+0800 "751-8|NM|0.7|10*9/L|1.8-7.5" >"$TMP/h413.hl7"
+feed "$TMP/h413.hl7" >/dev/null 2>&1
+holds H413 >"$TMP/h413"
+check "H413: ... and a stop in treatment is announced, the first" \
+	sh -c "test \$(wc -l <'$TMP/h413') -eq 1 && grep -q '^hold:critical:open:HOLD imatinib (myelosuppression): patient H413, NCT04933669: ANC 0.7 ' '$TMP/h413'"
+check "H415: since null in hold_state: skipped as well" \
+	test "$(q "select count(*) from labwatch.enrollments e join labwatch.patients p on p.id = e.patient, jsonb_each(e.hold_state) j where p.patient_id = 'H415' and j.value->>'since' = '0'")$(holds H415 | wc -l)" = 00
+holds H414 >"$TMP/h414"
+check "H414: a fractional since keeps stops: the restart after recurrence 2 is at 300 mg" \
+	sh -c "test \$(wc -l <'$TMP/h414') -eq 1 && grep -q '^resume:info:open:RESUME possible (myelosuppression, after recurrence 2): patient H414.*restart at 300 mg' '$TMP/h414'"
+q "update labwatch.enrollments e set phase = 'adjuvant', since = '2026-11-25' from labwatch.patients p where p.id = e.patient and p.patient_id = 'H411'"
+{
+	oru H411 H4Z5 20261126073000+0800 "751-8|NM|0.8|10*9/L|1.8-7.5"
+	oru H411 H4Z6 20261127073000+0800 "751-8|NM|2.0|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
+	oru H412 H4Y3 20261122073000+0800 "751-8|NM|0.8|10*9/L|1.8-7.5"
+	oru H412 H4Y4 20261123073000+0800 "751-8|NM|2.0|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
+} >"$TMP/h41y.hl7"
+feed "$TMP/h41y.hl7" >/dev/null 2>&1
+holds H411 >"$TMP/h411"
+check "H411: a phase change keeps the count: recurrence 3, restart at 300 mg" \
+	sh -c "test \$(wc -l <'$TMP/h411') -eq 6 && sed -n 5p '$TMP/h411' | grep -q '^hold:critical:resolved:HOLD imatinib (myelosuppression, recurrence 3): patient H411' && sed -n 6p '$TMP/h411' | grep -q '^resume:info:open:RESUME possible (myelosuppression, after recurrence 3): patient H411, .*restart at 300 mg'"
+holds H412 >"$TMP/h412"
+check "H412: the withdrawn stop is not counted: the next is the first, restart at 400 mg" \
+	sh -c "test \$(wc -l <'$TMP/h412') -eq 5 && sed -n 4p '$TMP/h412' | grep -q '^hold:critical:resolved:HOLD imatinib (myelosuppression): patient H412' && sed -n 5p '$TMP/h412' | grep -q '^resume:info:open:RESUME possible (myelosuppression): patient H412, .*restart at 400 mg'"
+# H416: the resume a clinician already resolved: D of the stop result
+# retracts the hold and the resume, and sends no withdrawn line.
+q "insert into labwatch.patients (patient_id) values ('H416')"
+q "insert into labwatch.enrollments (patient, protocol, phase, since) select id, 'NCT04933669', 'neoadjuvant', '2026-11-01' from labwatch.patients where patient_id = 'H416'"
+{
+	oru H416 H4U1 20261120073000+0800 "751-8|NM|0.8|10*9/L|1.8-7.5"
+	oru H416 H4U2 20261121073000+0800 "751-8|NM|1.8|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
+} >"$TMP/h416a.hl7"
+(ORU_STATUS=D && oru H416 H4U1 20261120073000+0800 "751-8|NM|0.8|10*9/L|1.8-7.5") | sed 's/|H4U1|P|2.5.1/|H4U1D|P|2.5.1/' >"$TMP/h416b.hl7"
+feed "$TMP/h416a.hl7" >/dev/null 2>&1
+q "update labwatch.alerts a set state = 'resolved', resolved_at = now() from labwatch.patients p where p.id = a.patient and p.patient_id = 'H416' and a.kind = 'resume'"
+feed "$TMP/h416b.hl7" >/dev/null 2>&1
+holds H416 >"$TMP/h416"
+check "H416: D after a resume already resolved: hold and resume retracted, no withdrawn line" \
+	sh -c "test \$(wc -l <'$TMP/h416') -eq 2 && sed -n 1p '$TMP/h416' | grep -q '^hold:critical:retracted:' && sed -n 2p '$TMP/h416' | grep -q '^resume:info:retracted:'"
 "$top_builddir/cli/labwatch" status --db "$LABWATCH_DB" H405 >"$TMP/h405.json" 2>&1
 check "H405: labwatch status shows the hold: since, the ANC it rests on, one stop; one hold alert" json_assert "$TMP/h405.json" \
 	'list(L[0]["enrollment"]["hold_state"]) == ["myelosuppression"] and L[0]["enrollment"]["hold_state"]["myelosuppression"]["stops"] == 1 and L[0]["enrollment"]["hold_state"]["myelosuppression"]["since"] == 1795131000 and L[0]["enrollment"]["hold_state"]["myelosuppression"]["obs"] > 0 and [a["kind"] for a in L[0]["open_alerts"]].count("hold") == 1'

@@ -1549,6 +1549,18 @@ static const struct derive_case derive_cases[] = {
 		{ RULES_ALT, 240, 'F', 0, 3, "o1", NULL },
 		{ RULES_ALT, 30, 'F', 1, 4, "o2", NULL } },
 	    { { true, 3, 1, false }, { false, 0, 0, false } } },
+	{ "a restart value taken with the stop is not re-measured", -10,
+	    { { RULES_ALT, 240, 'F', 0, 1, "o1", NULL },
+		{ RULES_AST, 30, 'F', 0, 2, "o1", NULL },
+		{ RULES_TBIL, 10, 'F', 0, 3, "o1", NULL },
+		{ RULES_ALT, 30, 'F', 1, 4, "o2", NULL } },
+	    { { true, 1, 1, false }, { false, 0, 0, false } } },
+	{ "... nor one of another order at the stop's time", -10,
+	    { { RULES_ALT, 240, 'F', 0, 1, "o1", NULL },
+		{ RULES_AST, 30, 'F', 0, 2, "o2", NULL },
+		{ RULES_TBIL, 10, 'F', 0, 3, "o2", NULL },
+		{ RULES_ALT, 30, 'F', 1, 4, "o3", NULL } },
+	    { { true, 1, 1, false }, { false, 0, 0, false } } },
 	{ "D of the stop result withdraws the hold", -10,
 	    { { RULES_ALT, 240, 'F', 0, 1, "o1", NULL },
 		{ RULES_ALT, 240, 'D', 0, 2, "o1", NULL } },
@@ -1669,7 +1681,21 @@ Test(protocol, hold_resume_dose_previous)
 	rules_hold_derive(R, h, NOW - 10 * DAY, INT64_MAX, dv);
 	cr_assert_eq(dv[0].stops, 1);
 	cr_expect_float_eq(rules_hold_resume_dose(R, 1, 1, dv), 300, 1e-9);
-	/* ... but not one that came after */
+	rules_history_free(h);
+
+	/* ... but not one that came after: 400 stays 400 */
+	h = rules_history_new(R, RULES_PHASE_TREATMENT);
+	(void)add(h, RULES_ANC, 0.8, 'F', NOW, 1, "o1");
+	(void)add(h, RULES_ANC, 2.0, 'F', NOW + DAY, 2, "o2");
+	(void)add(h, RULES_PLT, 200, 'F', NOW + DAY, 3, "o2");
+	(void)add(h, RULES_ALT, 240, 'F', NOW + 2 * DAY, 4, "o3");
+	(void)add(h, RULES_ALT, 30, 'F', NOW + 3 * DAY, 5, "o4");
+	(void)add(h, RULES_AST, 30, 'F', NOW + 3 * DAY, 6, "o4");
+	(void)add(h, RULES_TBIL, 10, 'F', NOW + 3 * DAY, 7, "o4");
+	rules_hold_derive(R, h, NOW - DAY, INT64_MAX, dv);
+	cr_assert(dv[0].resumed_at > dv[1].resumed_at && dv[1].resumed_at > 0);
+	cr_expect_float_eq(rules_hold_resume_dose(R, 1, 1, dv), 400, 1e-9,
+	    "a later hepatotoxicity restart changes no earlier one");
 	cr_expect_float_eq(rules_hold_resume_dose(R, 0, 1, dv), 300, 1e-9);
 	rules_history_free(h);
 
@@ -1681,6 +1707,43 @@ Test(protocol, hold_resume_dose_previous)
 	rules_hold_derive(R, h, NOW - DAY, INT64_MAX, dv);
 	cr_expect_float_eq(rules_hold_resume_dose(R, 1, 1, dv), 400, 1e-9,
 	    "a later hepatotoxicity stop changes no earlier restart");
+	rules_history_free(h);
+}
+
+/*
+ * Already held from a time (a hold announced on a result not known, or one
+ * a later result of its time hides): only a restart row re-measured after
+ * that time resumes it (review of the hold merge, item 1).
+ */
+Test(protocol, hold_derive_held)
+{
+	struct rules_history *h = rules_history_new(R, RULES_PHASE_TREATMENT);
+	struct rules_hold_derived dv[RULES_MAX_HOLD_RULES];
+	struct rules_hold_state st[RULES_MAX_HOLD_RULES];
+
+	memset(st, 0, sizeof st);
+	st[1].held = true;
+	st[1].since = NOW;
+	(void)add(h, RULES_ANC, 0.8, 'F', NOW, 1, "o1");
+	(void)add(h, RULES_ANC, 2.0, 'F', NOW, 2, "o2");
+	rules_hold_derive(R, h, NOW - DAY, INT64_MAX, dv);
+	cr_expect(!dv[1].held && dv[1].resumed_at < 0 && dv[1].stops == 0,
+	    "the later arrival of the same time hides the stop");
+	rules_hold_derive_held(R, h, NOW - DAY, INT64_MAX, st, dv);
+	cr_expect(dv[1].held && dv[1].because == NULL && dv[1].stops == 1);
+	cr_expect(dv[1].resumed_at < 0);
+	cr_expect(!dv[0].held && dv[0].stops == 0);
+	(void)add(h, RULES_ANC, 1.2, 'F', NOW + DAY, 3, "o3");
+	rules_hold_derive_held(R, h, NOW - DAY, INT64_MAX, st, dv);
+	cr_expect(dv[1].held, "ANC 1.2, platelets not re-measured: held");
+	(void)add(h, RULES_ANC, 1.8, 'F', NOW + 2 * DAY, 4, "o4");
+	(void)add(h, RULES_PLT, 200, 'F', NOW + 2 * DAY, 5, "o4");
+	rules_hold_derive_held(R, h, NOW - DAY, INT64_MAX, st, dv);
+	cr_expect(!dv[1].held && dv[1].resumed_at == NOW + 2 * DAY &&
+	    dv[1].stops == 1);
+	rules_history_set_phase(h, RULES_PHASE_SCREENING);
+	rules_hold_derive_held(R, h, NOW - DAY, INT64_MAX, st, dv);
+	cr_expect(!dv[1].held, "screening holds nothing");
 	rules_history_free(h);
 }
 
