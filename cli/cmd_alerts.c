@@ -48,7 +48,8 @@ alerts_usage(FILE *f)
 	    "  --state    open (default), acknowledged, resolved, retracted or "
 	    "all\n"
 	    "  --patient  only this patient's alerts\n"
-	    "  --since    only alerts created at or after this time\n");
+	    "  --since    only alerts created at or after this time\n"
+	    "  --id ID    this alert and its history (who did what when)\n");
 }
 
 static void
@@ -206,12 +207,14 @@ cmd_alerts(int argc, char **argv)
 		{ "patient", required_argument, NULL, 'p' },
 		{ "since", required_argument, NULL, 'S' },
 		{ "follow", no_argument, NULL, 'f' },
+		{ "id", required_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char *const states[] = { "open", "acknowledged",
 		"resolved", "retracted", "all", NULL };
 	const char *db = NULL, *p[4] = { "open", NULL, NULL, NULL };
+	const char *show_id = NULL;
 	struct seen initial = { NULL, 0, 0 };
 	bool want_follow = false;
 	char *cause = NULL;
@@ -236,6 +239,9 @@ cmd_alerts(int argc, char **argv)
 		case 'f':
 			want_follow = true;
 			break;
+		case 'i':
+			show_id = optarg;
+			break;
 		case 'h':
 			alerts_usage(stdout);
 			return 0;
@@ -248,6 +254,8 @@ cmd_alerts(int argc, char **argv)
 		alerts_usage(stderr);
 		return 2;
 	}
+	if (show_id != NULL)
+		return cli_alert_show(db, show_id);
 	for (i = 0; states[i] != NULL && strcmp(states[i], p[0]) != 0; i++)
 		;
 	if (states[i] == NULL) {

@@ -26,6 +26,9 @@ static const struct {
 	{ "alerts", cmd_alerts,
 	    "list alerts (JSON lines); --follow waits for new ones" },
 	{ "ack", cmd_ack, "acknowledge an open alert" },
+	{ "resolve", cmd_resolve, "resolve an open or acknowledged alert" },
+	{ "notify", cmd_notify,
+	    "page a command or webhook for each alert event, once" },
 };
 
 static void

@@ -1,0 +1,141 @@
+/*
+ * deliver_exec.c: run a paging command with the event on its standard
+ * input (see deliver.h).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/deliver.h"
+
+static double
+now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* In the child: signals as a fresh process has them, then exec. */
+static void
+child(const char *cmd, int in, char *const *env)
+{
+	sigset_t none;
+	size_t i;
+
+	setpgid(0, 0);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	if (dup2(in, STDIN_FILENO) < 0)
+		_exit(126);
+	if (in != STDIN_FILENO)
+		close(in);
+	for (i = 0; env != NULL && env[i] != NULL; i++)
+		putenv(env[i]);
+	execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+	_exit(127);
+}
+
+/*
+ * Write body to fd (non-blocking) until done, the reader closes, or the
+ * deadline. A command that does not read its input is not a failure.
+ */
+static void
+feed(int fd, const char *body, size_t len, double deadline)
+{
+	struct pollfd pfd;
+	ssize_t n;
+	double left;
+
+	while (len > 0) {
+		n = write(fd, body, len);
+		if (n > 0) {
+			body += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return; /* EPIPE: it closed its input */
+		left = deadline - now_mono();
+		if (left <= 0)
+			return;
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		(void)poll(&pfd, 1, (int)(left * 1000) + 1);
+	}
+}
+
+enum deliver_rc
+deliver_exec(const char *cmd, const char *body, size_t len, char *const *env,
+    double timeout, char *err, size_t cap)
+{
+	double deadline = now_mono() + timeout;
+	struct timespec nap = { 0, 1000000 };
+	int fds[2], status;
+	pid_t pid, w;
+
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		snprintf(err, cap, "pipe: %s", strerror(errno));
+		return DELIVER_FAILED;
+	}
+	if ((pid = fork()) < 0) {
+		snprintf(err, cap, "fork: %s", strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
+		return DELIVER_FAILED;
+	}
+	if (pid == 0) {
+		close(fds[1]);
+		child(cmd, fds[0], env);
+	}
+	/* Both sides, so that a kill of the group never misses it. */
+	setpgid(pid, pid);
+	close(fds[0]);
+	(void)fcntl(fds[1], F_SETFL, O_NONBLOCK);
+	feed(fds[1], body, len, deadline);
+	close(fds[1]);
+	for (;;) {
+		w = waitpid(pid, &status, WNOHANG);
+		if (w == pid)
+			break;
+		if (w < 0 && errno != EINTR) {
+			snprintf(err, cap, "waitpid: %s", strerror(errno));
+			return DELIVER_FAILED;
+		}
+		if (now_mono() >= deadline) {
+			kill(-pid, SIGKILL);
+			kill(pid, SIGKILL);
+			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+				;
+			snprintf(err, cap, "timed out after %g s", timeout);
+			return DELIVER_FAILED;
+		}
+		nanosleep(&nap, NULL);
+		/* 1 ms, growing to 20 ms: quick commands are seen at once. */
+		if (nap.tv_nsec < 20000000)
+			nap.tv_nsec += 1000000;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return DELIVER_OK;
+	if (WIFEXITED(status))
+		snprintf(err, cap, "exit status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(err, cap, "killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(err, cap, "ended with wait status %d", status);
+	return DELIVER_FAILED;
+}
