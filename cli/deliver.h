@@ -24,7 +24,7 @@ enum deliver_rc {
  * input and env (NULL-terminated "NAME=VALUE" strings) added to the
  * environment. After timeout seconds the group is killed. err (cap
  * bytes) gets "exit status 3", "killed by signal 9", "timed out after
- * 30 s", ...
+ * 30 s", ... SIGPIPE is ignored in this process from the first call on.
  */
 LW_MUSTCHECK enum deliver_rc deliver_exec(const char *cmd, const char *body,
     size_t len, char *const *env, double timeout, char *err, size_t cap);

@@ -88,6 +88,8 @@ deliver_exec(const char *cmd, const char *body, size_t len, char *const *env,
 	int fds[2], status;
 	pid_t pid, w;
 
+	/* A command that exits unread must not kill us with SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
 	if (pipe2(fds, O_CLOEXEC) < 0) {
 		snprintf(err, cap, "pipe: %s", strerror(errno));
 		return DELIVER_FAILED;
