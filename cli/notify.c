@@ -29,6 +29,7 @@
 #include "cli/cmd.h"
 #include "cli/deliver.h"
 #include "cli/notify.h"
+#include "daemon/notify.h"
 #include "lib/buf.h"
 #include "lib/json.h"
 #include "lib/xmalloc.h"
@@ -567,7 +568,7 @@ turn(PGconn *c, const struct notify_opts *o)
 		if (t[i]->name == NULL)
 			continue;
 		while (!stopping && (n = deliver_one(c, o, t[i])) > 0)
-			;
+			notify_send("WATCHDOG=1");
 		if (!stopping && n < 0)
 			return PQstatus(c) == CONNECTION_OK;
 	}
@@ -627,6 +628,11 @@ notify_run(struct notify_opts *o)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	if (notify_init(&cause) != 0) {
+		nlog("%s", cause);
+		free(cause);
+		cause = NULL;
+	}
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
@@ -637,6 +643,8 @@ notify_run(struct notify_opts *o)
 		if (c == NULL) {
 			if ((c = session(o, &cause)) == NULL) {
 				nlog("%s; again in %g s", cause, pause);
+				notify_send("STATUS=waiting for the database\n"
+					    "WATCHDOG=1");
 				free(cause);
 				cause = NULL;
 				wait_for_signal(pause, &waitmask);
@@ -646,8 +654,11 @@ notify_run(struct notify_opts *o)
 			nlog("listening; delivering to %s%s%s", o->main.name,
 			    o->esc.name != NULL ? ", escalating to " : "",
 			    o->esc.name != NULL ? o->esc.name : "");
+			notify_send("READY=1\nSTATUS=listening");
 			pause = 1;
 		}
+		/* Each turn is at most a second plus a delivery's timeout. */
+		notify_send("WATCHDOG=1");
 		if (!turn(c, o) ||
 		    (!stopping && !wait_for(c, next_due(c, o), &waitmask))) {
 			nlog("lost the database connection; reconnecting");
@@ -655,7 +666,9 @@ notify_run(struct notify_opts *o)
 			c = NULL;
 		}
 	}
+	notify_send("STOPPING=1");
 	PQfinish(c);
+	notify_close();
 	nlog("stopped");
 	return 0;
 }

@@ -3,8 +3,8 @@
  * PostgreSQL to a paging command or webhook, each once per target
  * (sql/010_alert_events.sql has the tables and the claim's reasoning).
  */
-#ifndef LABWATCH_NOTIFY_H
-#define LABWATCH_NOTIFY_H
+#ifndef LABWATCH_CLI_NOTIFY_H
+#define LABWATCH_CLI_NOTIFY_H
 
 #include <stdbool.h>
 
