@@ -82,20 +82,30 @@ echo "$LABWATCH_ALERT_EVENT $LABWATCH_ALERT_ID $LABWATCH_ALERT_DEDUP_KEY $LABWAT
 EOF
 chmod +x "$TMP/page.sh"
 
-# The webhook receiver: each body one line of hooks.jsonl; answers 200.
+# The webhook receiver: each body answered 2xx is one line of hooks.jsonl;
+# it answers what the file "status" says (200 without it) and keeps the
+# bodies it refused in refused.log. With a certificate and key: https.
 cat >"$TMP/hook.py" <<'EOF'
-import http.server, sys
+import http.server, ssl, sys
 out = sys.argv[1]
 class H(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        with open(out + "/hooks.jsonl", "ab") as f:
+        try:
+            code = int(open(out + "/status").read())
+        except OSError:
+            code = 200
+        with open(out + ("/hooks.jsonl" if code < 300 else "/refused.log"), "ab") as f:
             f.write(body.rstrip(b"\n") + b"\n")
-        self.send_response(200)
+        self.send_response(code)
         self.end_headers()
     def log_message(self, *a):
         pass
 s = http.server.HTTPServer(("127.0.0.1", 0), H)
+if len(sys.argv) > 2:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+    s.socket = ctx.wrap_socket(s.socket, server_side=True)
 open(out + "/hook.port", "w").write(str(s.server_address[1]))
 s.serve_forever()
 EOF
@@ -264,6 +274,35 @@ for v in twice:
     assert v[0]["dedup_key"] == v[1]["dedup_key"], v
 EOF
 check "both processes delivered" sh -c "grep -q delivered '$TMP/n5a.log' && grep -q delivered '$TMP/n5b.log'"
+# --- 6. https with --ca: a 503 is retried, then the 200 is the delivery;
+#        without the CA the certificate is refused: failed, with its alert
+mkdir -p "$TMP/tls"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/tls/key.pem" -subj "/CN=localhost" \
+	-addext "subjectAltName=DNS:localhost" -days 2 -out "$TMP/tls/cert.pem" 2>/dev/null
+echo 503 >"$TMP/tls/status"
+$PY "$TMP/hook.py" "$TMP/tls" "$TMP/tls/cert.pem" "$TMP/tls/key.pem" &
+PIDS="$PIDS $!"
+for _ in $(seq 50); do [ -s "$TMP/tls/hook.port" ] && break; sleep 0.1; done
+HTTPS="https://localhost:$(cat "$TMP/tls/hook.port")/hook"
+"$LW" notify --webhook "$HTTPS" --ca "$TMP/tls/cert.pem" --target https-hook \
+	--min-severity critical --kind toxicity --retry-after 200ms --retry-max 200ms \
+	--timeout 2s 2>"$TMP/n6.log" &
+PIDS="$PIDS $!"
+"$LW" notify --webhook "$HTTPS" --target https-no-ca --min-severity critical \
+	--kind toxicity --max-attempts 1 --timeout 2s 2>"$TMP/n7.log" &
+PIDS="$PIDS $!"
+check "the https targets register" wait_for 10 "select count(*) = 2 from labwatch.notify_targets where name like 'https-%'"
+enroll NT5
+check "a critical result for the https webhook" send NT5 NC5 226
+A5=$(q "select a.id from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = 'NT5' and a.kind = 'toxicity'")
+check "HTTP 503 is retried" wait_for 10 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'https-hook' and e.alert = $A5 and d.attempts >= 2 and d.last_error = 'HTTP 503'"
+rm -f "$TMP/tls/status"
+check "then delivered over https" wait_for 10 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'https-hook' and e.alert = $A5 and d.state = 'delivered'"
+check "once, by the attempt that succeeded" json_assert "$TMP/tls/hooks.jsonl" '
+[l["alert"]["id"] for l in L] == ['"$A5"'] and L[0]["attempt"] >= 3 and L[0]["event"] == "trigger"'
+check "an unknown CA is refused: failed after --max-attempts 1" wait_for 10 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'https-no-ca' and e.alert = $A5 and d.state = 'failed' and d.attempts = 1 and d.last_error like 'TLS: %'"
+check "and its operational alert" eq "$(q "select count(*) from labwatch.alerts where details->>'operational' = 'paging_failed' and details->>'target' = 'https-no-ca'")" 1
+
 check "notify: usage errors exit 2" sh -c "'$LW' notify 2>/dev/null; [ \$? -eq 2 ] && '$LW' notify --exec x --retry-after 5y 2>/dev/null; [ \$? -eq 2 ]"
 
 done_testing
