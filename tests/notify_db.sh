@@ -303,6 +303,37 @@ check "once, by the attempt that succeeded" json_assert "$TMP/tls/hooks.jsonl" '
 check "an unknown CA is refused: failed after --max-attempts 1" wait_for 10 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'https-no-ca' and e.alert = $A5 and d.state = 'failed' and d.attempts = 1 and d.last_error like 'TLS: %'"
 check "and its operational alert" eq "$(q "select count(*) from labwatch.alerts where details->>'operational' = 'paging_failed' and details->>'target' = 'https-no-ca'")" 1
 
+# --- 7. PostgreSQL restarted under notify: it reconnects, and what was
+#        committed while it was away is delivered (the catch-up)
+pg_stop "$PGD" >/dev/null
+pg_start "$PGD" >/dev/null
+q "insert into labwatch.alerts (patient, protocol, kind, severity, summary)
+   select id, 'NCT04933669', 'data_quality', 'warning', 'written while notify was away'
+   from labwatch.patients where patient_id = 'NT1'" >/dev/null
+A7=$(q "select max(id) from labwatch.alerts where summary = 'written while notify was away'")
+check "after a PostgreSQL restart the alert is paged" wait_for 20 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'pager' and d.state = 'delivered' and e.alert = $A7"
+check "notify said it lost the connection" grep -q "lost the database connection" "$TMP/n1.log"
+
+# --- 8. sd_notify: READY=1 once listening, STOPPING=1 on SIGTERM
+$PY - "$TMP/sd.sock" "$TMP/sd.log" <<'EOF' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+while True:
+    with open(sys.argv[2], "ab") as f:
+        f.write(s.recv(4096) + b"\n")
+EOF
+PIDS="$PIDS $!"
+for _ in $(seq 50); do [ -S "$TMP/sd.sock" ] && break; sleep 0.1; done
+NOTIFY_SOCKET="$TMP/sd.sock" "$LW" notify --exec true --target sd 2>"$TMP/n8.log" &
+N8=$!
+PIDS="$PIDS $N8"
+for _ in $(seq 50); do grep -q "READY=1" "$TMP/sd.log" 2>/dev/null && break; sleep 0.1; done
+check "sd_notify: READY=1 and WATCHDOG=1" sh -c "grep -q READY=1 '$TMP/sd.log' && grep -q WATCHDOG=1 '$TMP/sd.log'"
+kill -TERM "$N8"
+wait "$N8"
+check "sd_notify: STOPPING=1 on SIGTERM" grep -q "STOPPING=1" "$TMP/sd.log"
+
 check "notify: usage errors exit 2" sh -c "'$LW' notify 2>/dev/null; [ \$? -eq 2 ] && '$LW' notify --exec x --retry-after 5y 2>/dev/null; [ \$? -eq 2 ]"
 
 done_testing
