@@ -39,11 +39,15 @@
 static char me[300];
 static volatile sig_atomic_t stopping;
 
-/* One claimed delivery. */
+/* One claimed delivery, and its event (columns of EVENT_COLUMNS). */
 struct claim {
 	long long event;
 	int attempt;
+	PGresult *ev; /* owned: freed by deliver_one */
 };
+
+/* The claim's answer: the delivery, then the event. */
+enum { EV_EVENT = 2, EV_DEDUP, EV_ID, EV_AT, EV_BY, EV_NOTE, EV_ALERT };
 
 static void nlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -139,7 +143,8 @@ session(struct notify_opts *o, char **cause)
 	/*
 	 * Claims, collected rows and escalate events need not survive a
 	 * crash of PostgreSQL (they are made again); what records a delivery
-	 * does: durable() commits it synchronously. Half the fsyncs per event.
+	 * does: its statement turns synchronous_commit on for its own
+	 * transaction (SYNC_COMMIT). One fsync per event, not two.
 	 */
 	if (db_set_search_path(c, cause) != DB_OK ||
 	    db_exec(c, "listen",
@@ -164,31 +169,14 @@ fail:
 }
 
 /*
- * Run one statement in a transaction committed synchronously (the session
- * commits asynchronously): a recorded delivery survives a crash of
- * PostgreSQL. The result, or NULL and *cause.
+ * The first CTE of a statement that must be durable in a session that
+ * commits asynchronously: set_config(..., true) lasts until the commit of
+ * the statement's own transaction, and the commit reads it. The statement
+ * joins s so that it is evaluated.
  */
-static PGresult *
-durable(PGconn *c, const char *what, const char *sql, int n, const char **p,
-    char **cause)
-{
-	PGresult *r;
-	char *ignore = NULL;
-
-	if (db_exec(c, what, "BEGIN; SET LOCAL synchronous_commit = on",
-		cause) != DB_OK)
-		return NULL;
-	if ((r = db_query(c, what, sql, n, p, cause)) == NULL) {
-		if (db_exec(c, what, "ROLLBACK", &ignore) != DB_OK)
-			free(ignore);
-		return NULL;
-	}
-	if (db_exec(c, what, "COMMIT", cause) != DB_OK) {
-		PQclear(r);
-		return NULL;
-	}
-	return r;
-}
+#define SYNC_COMMIT \
+	"WITH s AS MATERIALIZED (SELECT set_config('synchronous_commit', " \
+	"'on', true)) "
 
 /* Run a statement whose rows do not matter; false after an error. */
 static bool
@@ -301,21 +289,25 @@ claim(PGconn *c, const struct notify_opts *o, const struct notify_target *t,
 	    "UPDATE deliveries d SET state = 'delivering', "
 	    "attempts = d.attempts + 1, claimed_by = $3, "
 	    "lease_until = now() + make_interval(secs => $2::float8) "
-	    "FROM c WHERE d.event = c.event AND d.target = $1 "
-	    "RETURNING d.event, d.attempts",
+	    "FROM c, alert_events e WHERE d.event = c.event "
+	    "AND d.target = $1 AND e.id = c.event "
+	    "RETURNING d.event, d.attempts, e.event, "
+	    "alert_dedup_key(e.alert), e.id, " DB_ISO("e.at") ", e.by, "
+							      "e.note, e.alert",
 	    3, p, &cause);
 	if (r == NULL) {
 		nlog("%s", cause);
 		free(cause);
 		return -1;
 	}
-	n = PQntuples(r);
-	if (n == 1) {
-		cl->event = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-		cl->attempt = atoi(PQgetvalue(r, 0, 1));
+	if ((n = PQntuples(r)) != 1) {
+		PQclear(r);
+		return 0;
 	}
-	PQclear(r);
-	return n == 1;
+	cl->event = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	cl->attempt = atoi(PQgetvalue(r, 0, 1));
+	cl->ev = r;
+	return 1;
 }
 
 /* sent_at: now, ISO 8601 UTC with milliseconds. */
@@ -357,45 +349,40 @@ static bool
 event_json(PGconn *c, const struct notify_target *t, const struct claim *cl,
     struct buf *b, char **env)
 {
-	char id[32], sent[40], *sql, *cause = NULL;
-	PGresult *e, *a = NULL;
+	const PGresult *e = cl->ev;
+	char sent[40], *sql, *cause = NULL;
 	const char *p[1];
+	PGresult *a;
 	int n = 0;
 
-	snprintf(id, sizeof(id), "%lld", cl->event);
-	p[0] = id;
-	e = db_query(c, "read the event",
-	    "SELECT e.event, alert_dedup_key(e.alert) AS dedup_key, "
-	    "e.id, " DB_ISO("e.at") ", e.by, e.note, e.alert "
-				    "FROM alert_events e WHERE e.id = $1",
-	    1, p, &cause);
-	if (e == NULL || PQntuples(e) != 1)
-		goto fail;
-	p[0] = PQgetvalue(e, 0, 6);
+	p[0] = PQgetvalue(e, 0, EV_ALERT);
 	sql = xasprintf("SELECT %s FROM alerts a JOIN patients p "
 			"ON p.id = a.patient WHERE a.id = $1",
 	    cli_alert_columns);
 	a = db_query(c, "read the alert", sql, 1, p, &cause);
 	free(sql);
-	if (a == NULL || PQntuples(a) != 1)
-		goto fail;
+	if (a == NULL || PQntuples(a) != 1) {
+		nlog("event %lld: %s", cl->event,
+		    cause != NULL ? cause : "its alert is gone");
+		free(cause);
+		PQclear(a);
+		return false;
+	}
 	iso_now(sent, sizeof(sent));
 	buf_adds(b, "{\"event\":");
-	json_strz(b, PQgetvalue(e, 0, 0));
+	json_strz(b, PQgetvalue(e, 0, EV_EVENT));
 	buf_adds(b, ",\"dedup_key\":");
-	json_strz(b, PQgetvalue(e, 0, 1));
+	json_strz(b, PQgetvalue(e, 0, EV_DEDUP));
 	buf_printf(b,
 	    ",\"attempt\":%d,\"sent_at\":\"%s\",\"target\":", cl->attempt,
 	    sent);
 	json_strz(b, t->name);
-	buf_printf(b,
-	    ",\"event_id\":%s,\"event_at\":\"%s\",\"by\":", PQgetvalue(e, 0, 2),
-	    PQgetvalue(e, 0, 3));
-	json_str_or_null(b, PQgetisnull(e, 0, 4) ? NULL : PQgetvalue(e, 0, 4),
-	    (size_t)PQgetlength(e, 0, 4));
+	buf_printf(b, ",\"event_id\":%s,\"event_at\":\"%s\",\"by\":",
+	    PQgetvalue(e, 0, EV_ID), PQgetvalue(e, 0, EV_AT));
+	json_strz(b, PQgetisnull(e, 0, EV_BY) ? NULL : PQgetvalue(e, 0, EV_BY));
 	buf_adds(b, ",\"note\":");
-	json_str_or_null(b, PQgetisnull(e, 0, 5) ? NULL : PQgetvalue(e, 0, 5),
-	    (size_t)PQgetlength(e, 0, 5));
+	json_strz(b,
+	    PQgetisnull(e, 0, EV_NOTE) ? NULL : PQgetvalue(e, 0, EV_NOTE));
 	buf_adds(b, ",\"alert\":");
 	cli_json_row(b, a, 0);
 	buf_adds(b, "}\n");
@@ -404,20 +391,11 @@ event_json(PGconn *c, const struct notify_target *t, const struct claim *cl,
 	env_add(env, &n, "LABWATCH_ALERT_SEVERITY", col(a, "severity"));
 	env_add(env, &n, "LABWATCH_ALERT_KIND", col(a, "kind"));
 	env_add(env, &n, "LABWATCH_ALERT_SUMMARY", col(a, "summary"));
-	env_add(env, &n, "LABWATCH_ALERT_DEDUP_KEY", PQgetvalue(e, 0, 1));
-	env_add(env, &n, "LABWATCH_ALERT_EVENT", PQgetvalue(e, 0, 0));
-	PQclear(e);
+	env_add(env, &n, "LABWATCH_ALERT_DEDUP_KEY",
+	    PQgetvalue(e, 0, EV_DEDUP));
+	env_add(env, &n, "LABWATCH_ALERT_EVENT", PQgetvalue(e, 0, EV_EVENT));
 	PQclear(a);
 	return true;
-fail:
-	if (cause != NULL) {
-		nlog("%s", cause);
-		free(cause);
-	} else
-		nlog("event %lld or its alert is gone", cl->event);
-	PQclear(e);
-	PQclear(a);
-	return false;
 }
 
 /* Record a delivery done: delivered_at, under our own claim only. */
@@ -435,9 +413,10 @@ record_ok(PGconn *c, const struct notify_target *t, const struct claim *cl)
 	p[1] = t->name;
 	p[2] = me;
 	p[3] = at;
-	r = durable(c, "record the delivery",
+	r = db_query(c, "record the delivery",
+	    SYNC_COMMIT
 	    "UPDATE deliveries SET state = 'delivered', delivered_at = now(), "
-	    "lease_until = NULL, last_error = NULL WHERE event = $1 "
+	    "lease_until = NULL, last_error = NULL FROM s WHERE event = $1 "
 	    "AND target = $2 AND state = 'delivering' AND claimed_by = $3 "
 	    "AND attempts = $4::int",
 	    4, p, &cause);
@@ -481,12 +460,13 @@ record_fail(PGconn *c, const struct notify_opts *o,
 	p[4] = max;
 	p[5] = err;
 	p[6] = wait;
-	r = durable(c, "record the failed attempt",
-	    "WITH d AS (UPDATE deliveries SET state = CASE WHEN attempts >= "
+	r = db_query(c, "record the failed attempt",
+	    SYNC_COMMIT
+	    ", d AS (UPDATE deliveries SET state = CASE WHEN attempts >= "
 	    "$5::int THEN 'failed' ELSE 'pending' END, last_error = $6, "
 	    "lease_until = NULL, failed_at = CASE WHEN attempts >= $5::int "
 	    "THEN now() END, next_attempt_at = now() + "
-	    "make_interval(secs => $7::float8) WHERE event = $1 "
+	    "make_interval(secs => $7::float8) FROM s WHERE event = $1 "
 	    "AND target = $2 AND state = 'delivering' AND claimed_by = $3 "
 	    "AND attempts = $4::int RETURNING event, state), "
 	    "op AS (INSERT INTO alerts (patient, protocol, kind, severity, "
@@ -528,7 +508,7 @@ deliver_one(PGconn *c, const struct notify_opts *o,
 {
 	char *env[10] = { NULL }, err[256];
 	enum deliver_rc rc;
-	struct claim cl;
+	struct claim cl = { 0, 0, NULL };
 	struct buf b;
 	int n, i;
 	bool ok;
@@ -555,6 +535,7 @@ deliver_one(PGconn *c, const struct notify_opts *o,
 	} else
 		ok = record_fail(c, o, t, &cl, err);
 out:
+	PQclear(cl.ev);
 	for (i = 0; env[i] != NULL; i++)
 		free(env[i]);
 	buf_free(&b);
