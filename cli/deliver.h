@@ -21,7 +21,7 @@ enum deliver_rc {
 
 /*
  * Run cmd with /bin/sh -c in its own process group, body on its standard
- * input and env (NULL-terminated "NAME=VALUE" strings) added to the
+ * input, its standard output on /dev/null (standard error is ours), and env (NULL-terminated "NAME=VALUE" strings) added to the
  * environment. After timeout seconds the group is killed. err (cap
  * bytes) gets "exit status 3", "killed by signal 9", "timed out after
  * 30 s", ... SIGPIPE is ignored in this process from the first call on.

@@ -34,6 +34,7 @@ child(const char *cmd, int in, char *const *env)
 {
 	sigset_t none;
 	size_t i;
+	int null;
 
 	setpgid(0, 0);
 	sigemptyset(&none);
@@ -45,6 +46,13 @@ child(const char *cmd, int in, char *const *env)
 		_exit(126);
 	if (in != STDIN_FILENO)
 		close(in);
+	/*
+	 * Its output would reach the journal, and a page says what the alert
+	 * says: only its standard error (its complaints) is kept.
+	 */
+	if ((null = open("/dev/null", O_WRONLY)) >= 0 &&
+	    dup2(null, STDOUT_FILENO) >= 0 && null != STDOUT_FILENO)
+		close(null);
 	for (i = 0; env != NULL && env[i] != NULL; i++)
 		putenv(env[i]);
 	execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);

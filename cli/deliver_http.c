@@ -297,11 +297,12 @@ deliver_http(const char *url, const char *ca, const char *body, size_t len,
 		goto out;
 	buf_init(&req);
 	buf_printf(&req,
-	    "POST %s HTTP/1.1\r\nHost: %s:%s\r\n"
+	    "POST %s HTTP/1.1\r\nHost: %s%s%s:%s\r\n"
 	    "User-Agent: labwatch-notify/" PACKAGE_VERSION "\r\n"
 	    "Content-Type: application/json\r\nContent-Length: %zu\r\n"
 	    "Connection: close\r\n\r\n",
-	    u.path, u.host, u.port, len);
+	    u.path, strchr(u.host, ':') != NULL ? "[" : "", u.host,
+	    strchr(u.host, ':') != NULL ? "]" : "", u.port, len);
 	buf_add(&req, body, len);
 	status = exchange(fd, ssl, &req, deadline, err, cap);
 	buf_free(&req);

@@ -105,6 +105,17 @@ Test(notify, exec_status_stdin_env)
 	cr_assert_str_eq(err, "killed by signal 9");
 }
 
+Test(notify, exec_output_goes_nowhere)
+{
+	char err[128] = "";
+
+	/* A page holds patient data: never into notify's log (the journal). */
+	cr_assert_eq(
+	    deliver_exec("[ \"$(readlink /proc/$$/fd/1)\" = /dev/null ]", "", 0,
+		NULL, 5, err, sizeof(err)),
+	    DELIVER_OK, "%s", err);
+}
+
 Test(notify, exec_timeout_kills_the_group)
 {
 	struct timespec a, b;
