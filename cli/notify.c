@@ -160,6 +160,7 @@ session(struct notify_opts *o, char **cause)
 		if (r == NULL)
 			goto fail;
 		t[i]->since = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+		t[i]->horizon[0] = '\0'; /* a new session: a full scan */
 		PQclear(r);
 	}
 	return c;
@@ -229,12 +230,21 @@ escalate(PGconn *c, const struct notify_opts *o)
  * escalate events, and the acknowledge and resolve events that follow
  * one (so that the escalation page can be closed); the main target all
  * the others.
+ *
+ * The main target's scan starts at its horizon: every event written by a
+ * transaction older than the oldest one running at the last scan
+ * (pg_snapshot_xmin) was visible to it and judged then (on the event and
+ * its alert's kind, severity and protocol, which never change). The
+ * horizon is 0 at start and after a reconnect: a full scan. An escalation
+ * target judges events by others (an escalate before them), so it scans
+ * the events of escalated alerts, which are few, every time.
  */
 static bool
-collect(PGconn *c, const struct notify_opts *o, const struct notify_target *t)
+collect(PGconn *c, const struct notify_opts *o, struct notify_target *t)
 {
-	char since[32], sev[8];
-	const char *p[6];
+	char since[32], sev[8], *cause = NULL;
+	const char *p[7];
+	PGresult *r;
 
 	snprintf(since, sizeof(since), "%lld", t->since);
 	snprintf(sev, sizeof(sev), "%d", o->min_severity);
@@ -244,23 +254,39 @@ collect(PGconn *c, const struct notify_opts *o, const struct notify_target *t)
 	p[3] = sev;
 	p[4] = o->kinds;
 	p[5] = o->protocol;
-	return run(c, "collect the events",
-	    "INSERT INTO deliveries (event, target) "
+	p[6] = t->horizon[0] != '\0' ? t->horizon : "0";
+	r = db_query(c, "collect the events",
+	    "WITH snap AS MATERIALIZED (SELECT "
+	    "pg_snapshot_xmin(pg_current_snapshot())::text AS x), "
+	    "ins AS (INSERT INTO deliveries (event, target) "
 	    "SELECT e.id, $1 FROM alert_events e JOIN alerts a "
 	    "ON a.id = e.alert WHERE e.id > $2::bigint "
-	    "AND CASE WHEN $3::bool THEN e.event = 'escalate' OR "
+	    "AND CASE WHEN $3::bool THEN e.alert IN (SELECT x.alert "
+	    "FROM alert_events x WHERE x.event = 'escalate' "
+	    "AND x.id > $2::bigint) AND (e.event = 'escalate' OR "
 	    "(e.event IN ('acknowledge', 'resolve') AND EXISTS (SELECT 1 "
 	    "FROM alert_events x WHERE x.alert = e.alert "
-	    "AND x.event = 'escalate' AND x.id < e.id)) "
-	    "ELSE e.event <> 'escalate' END "
+	    "AND x.event = 'escalate' AND x.id < e.id))) "
+	    "ELSE e.event <> 'escalate' AND e.xid >= $7::xid8 END "
 	    "AND CASE a.severity WHEN 'info' THEN 0 WHEN 'warning' THEN 1 "
 	    "ELSE 2 END >= $4::int "
 	    "AND ($5::text[] IS NULL OR a.kind = ANY ($5)) "
 	    "AND ($6::text IS NULL OR a.protocol = $6) "
 	    "AND NOT EXISTS (SELECT 1 FROM deliveries d "
 	    "WHERE d.event = e.id AND d.target = $1) "
-	    "ORDER BY e.id ON CONFLICT DO NOTHING",
-	    6, p);
+	    "ORDER BY e.id ON CONFLICT DO NOTHING RETURNING 1) "
+	    "SELECT x FROM snap",
+	    7, p, &cause);
+	if (r == NULL) {
+		nlog("%s", cause);
+		free(cause);
+		return false;
+	}
+	if (!t->escalation)
+		snprintf(t->horizon, sizeof(t->horizon), "%s",
+		    PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return true;
 }
 
 /*
@@ -569,9 +595,9 @@ next_due(PGconn *c, const struct notify_opts *o)
 
 /* One turn: escalate, collect, deliver what is due. false: reconnect. */
 static bool
-turn(PGconn *c, const struct notify_opts *o)
+turn(PGconn *c, struct notify_opts *o)
 {
-	const struct notify_target *t[2] = { &o->main, &o->esc };
+	struct notify_target *t[2] = { &o->main, &o->esc };
 	int i, n = 0;
 
 	if (o->escalate_after > 0 && !escalate(c, o))

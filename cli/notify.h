@@ -17,6 +17,7 @@ struct notify_target {
 	const char *url;  /* a webhook, or NULL */
 	bool escalation;  /* takes escalate events (and closes their pages) */
 	long long since;  /* notify_register(): the events it starts after */
+	char horizon[24]; /* the catch-up's start (an xid8; "" for all) */
 };
 
 /* What labwatch notify was asked to do. Owned by cmd_notify. */

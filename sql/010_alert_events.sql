@@ -34,9 +34,13 @@ CREATE TABLE alert_events (
         CHECK (event IN ('trigger', 'acknowledge', 'resolve', 'escalate')),
     at      timestamptz NOT NULL DEFAULT now(),
     "by"    text,           -- who; NULL: labwatch itself
-    note    text
+    note    text,
+    -- The writing transaction: notify's catch-up scans only what was
+    -- written after the oldest transaction running at its last scan.
+    xid     xid8 NOT NULL DEFAULT pg_current_xact_id()
 );
 CREATE INDEX alert_events_alert ON alert_events (alert, id);
+CREATE INDEX alert_events_xid ON alert_events (xid);
 CREATE UNIQUE INDEX alert_events_once ON alert_events (alert, event)
     WHERE event IN ('trigger', 'escalate');
 

@@ -318,6 +318,20 @@ A7=$(q "select max(id) from labwatch.alerts where summary = 'written while notif
 check "after a PostgreSQL restart the alert is paged" wait_for 20 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'pager' and d.state = 'delivered' and e.alert = $A7"
 check "notify said it lost the connection" grep -q "lost the database connection" "$TMP/n1.log"
 
+# --- 7b. an alert whose transaction stays open across notify's scans
+#         (a later one commits first) is collected once it commits
+psql -X -q -c "begin" -c "insert into labwatch.alerts (patient, protocol, kind, severity, summary)
+   select id, 'NCT04933669', 'data_quality', 'warning', 'slow transaction'
+   from labwatch.patients where patient_id = 'NT1'" -c "select pg_sleep(2.5)" -c "commit" >/dev/null &
+SLOW=$!
+sleep 0.5
+q "insert into labwatch.alerts (patient, protocol, kind, severity, summary)
+   select id, 'NCT04933669', 'data_quality', 'warning', 'quick transaction'
+   from labwatch.patients where patient_id = 'NT1'" >/dev/null
+check "the later transaction's alert is paged first" wait_for 10 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event join labwatch.alerts a on a.id = e.alert where d.target = 'pager' and d.state = 'delivered' and a.summary = 'quick transaction'"
+wait "$SLOW"
+check "the slow transaction's alert is paged once it commits" wait_for 10 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event join labwatch.alerts a on a.id = e.alert where d.target = 'pager' and d.state = 'delivered' and a.summary = 'slow transaction'"
+
 # --- 8. sd_notify: READY=1 once listening, STOPPING=1 on SIGTERM
 $PY - "$TMP/sd.sock" "$TMP/sd.log" <<'EOF' &
 import socket, sys
