@@ -102,6 +102,92 @@ target_check(struct notify_target *t, const char *what)
 	return 0;
 }
 
+/* Take option ch (not --help): 0, or -1 after saying what is wrong. */
+static int
+set_option(struct notify_opts *o, int ch, char **kinds)
+{
+	char *end;
+	long n;
+
+	switch (ch) {
+	case 'd':
+		o->db = optarg;
+		break;
+	case 'e':
+		o->main.exec = optarg;
+		break;
+	case 'w':
+		o->main.url = optarg;
+		break;
+	case 'c':
+		o->ca = optarg;
+		break;
+	case 't':
+		o->main.name = optarg;
+		break;
+	case 's':
+		if ((o->min_severity = notify_severity_rank(optarg)) < 0) {
+			fprintf(stderr,
+			    "labwatch notify: --min-severity is info, "
+			    "warning or critical\n");
+			return -1;
+		}
+		break;
+	case 'k':
+		free(*kinds);
+		if ((*kinds = kinds_array(optarg)) == NULL) {
+			fprintf(stderr,
+			    "labwatch notify: --kind takes kinds "
+			    "such as toxicity,hold\n");
+			return -1;
+		}
+		break;
+	case 'p':
+		o->protocol = optarg;
+		break;
+	case 'm':
+		errno = 0;
+		n = strtol(optarg, &end, 10);
+		if (errno != 0 || *end != '\0' || n < 1 || n > 1000) {
+			fprintf(stderr,
+			    "labwatch notify: --max-attempts is 1 to "
+			    "1000\n");
+			return -1;
+		}
+		o->max_attempts = (int)n;
+		break;
+	case 'r':
+		if (duration_opt("--retry-after", optarg, &o->retry_base) != 0)
+			return -1;
+		break;
+	case 'R':
+		if (duration_opt("--retry-max", optarg, &o->retry_max) != 0)
+			return -1;
+		break;
+	case 'T':
+		if (duration_opt("--timeout", optarg, &o->timeout) != 0)
+			return -1;
+		break;
+	case 'A':
+		if (duration_opt("--escalate-after", optarg,
+			&o->escalate_after) != 0)
+			return -1;
+		break;
+	case 'E':
+		o->esc.exec = optarg;
+		break;
+	case 'W':
+		o->esc.url = optarg;
+		break;
+	case 'N':
+		o->esc.name = optarg;
+		break;
+	default:
+		return -1;
+	}
+	return 0;
+}
+
 int
 cmd_notify(int argc, char **argv)
 {
@@ -126,9 +212,8 @@ cmd_notify(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct notify_opts o;
-	char *end, *kinds = NULL;
+	char *kinds = NULL;
 	int ch, rc = 2;
-	long n;
 
 	memset(&o, 0, sizeof(o));
 	o.max_attempts = 5;
@@ -138,88 +223,16 @@ cmd_notify(int argc, char **argv)
 	o.esc.escalation = true;
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'd':
-			o.db = optarg;
-			break;
-		case 'e':
-			o.main.exec = optarg;
-			break;
-		case 'w':
-			o.main.url = optarg;
-			break;
-		case 'c':
-			o.ca = optarg;
-			break;
-		case 't':
-			o.main.name = optarg;
-			break;
-		case 's':
-			if ((o.min_severity = notify_severity_rank(optarg)) <
-			    0) {
-				fprintf(stderr,
-				    "labwatch notify: --min-severity is info, "
-				    "warning or critical\n");
-				goto out;
-			}
-			break;
-		case 'k':
-			free(kinds);
-			if ((kinds = kinds_array(optarg)) == NULL) {
-				fprintf(stderr,
-				    "labwatch notify: --kind takes kinds "
-				    "such as toxicity,hold\n");
-				goto out;
-			}
-			break;
-		case 'p':
-			o.protocol = optarg;
-			break;
-		case 'm':
-			errno = 0;
-			n = strtol(optarg, &end, 10);
-			if (errno != 0 || *end != '\0' || n < 1 || n > 1000) {
-				fprintf(stderr,
-				    "labwatch notify: --max-attempts is 1 to "
-				    "1000\n");
-				goto out;
-			}
-			o.max_attempts = (int)n;
-			break;
-		case 'r':
-			if (duration_opt("--retry-after", optarg,
-				&o.retry_base) != 0)
-				goto out;
-			break;
-		case 'R':
-			if (duration_opt("--retry-max", optarg, &o.retry_max) !=
-			    0)
-				goto out;
-			break;
-		case 'T':
-			if (duration_opt("--timeout", optarg, &o.timeout) != 0)
-				goto out;
-			break;
-		case 'A':
-			if (duration_opt("--escalate-after", optarg,
-				&o.escalate_after) != 0)
-				goto out;
-			break;
-		case 'E':
-			o.esc.exec = optarg;
-			break;
-		case 'W':
-			o.esc.url = optarg;
-			break;
-		case 'N':
-			o.esc.name = optarg;
-			break;
 		case 'h':
 			notify_usage(stdout);
 			rc = 0;
 			goto out;
-		default:
+		case '?':
 			notify_usage(stderr);
 			goto out;
+		default:
+			if (set_option(&o, ch, &kinds) != 0)
+				goto out;
 		}
 	}
 	if (optind != argc) {
