@@ -181,6 +181,33 @@ kill -TERM "$N2"
 wait "$N2"
 check "notify ends on SIGTERM with status 0" test $? -eq 0
 
+# --- 2b. an episode: grade 3, then grade 4 (supersedes: the new alert
+#         keeps the episode's dedup key, the old one gets no resolve), then
+#         a normal value (labwatchd resolves it: by null, a note)
+sendat() { # PATIENT CONTROL_ID DTM ALT
+	oru "$1" "$2" "$3" "1742-6|NM|$4|U/L|10-40" >"$TMP/m.hl7"
+	mllp_send --loose -f "$TMP/m.hl7" -p "$port" 127.0.0.1 >"$TMP/send.out" 2>&1
+	grep -q "MSA|AA|$2" "$TMP/send.out"
+}
+enroll NT6
+sendat NT6 NC6A 20261124090000+0800 226
+sendat NT6 NC6B 20261124100000+0800 900
+sendat NT6 NC6C 20261124110000+0800 30
+E1=$(q "select a.id from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = 'NT6' and a.kind = 'toxicity' and a.grade = 3")
+E2=$(q "select a.id from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = 'NT6' and a.kind = 'toxicity' and a.grade = 4")
+check "grade 4 superseded grade 3" eq "$(q "select superseded_by from labwatch.alerts where id = $E1")" "$E2"
+check "the superseded alert has no resolve event" eq "$(q "select string_agg(event, ',') from labwatch.alert_events where alert = $E1")" trigger
+check "the episode's events are paged" wait_for 10 "select count(*) = 3 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'pager' and d.state = 'delivered' and e.alert in ($E1, $E2)"
+sleep 0.3
+check "one dedup key for the episode; labwatchd's resolve says why" $PY - "$TMP" "$E1" "$E2" <<'EOF'
+import glob, json, sys
+d, e1, e2 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+pages = [json.load(open(f)) for f in glob.glob(d + "/pages/*.json")]
+ev = sorted((p["alert"]["id"], p["event"], p["dedup_key"], p["by"], (p["note"] or "")[:9]) for p in pages if p["alert"]["id"] in (e1, e2))
+k = "labwatch-%d" % e1
+assert ev == [(e1, "trigger", k, None, ""), (e2, "resolve", k, None, "recovered"), (e2, "trigger", k, None, "")], ev
+EOF
+
 # --- 3. a failing command: retried with backoff, then failed, and a
 #        critical operational alert says paging failed
 cat >"$TMP/fail.sh" <<EOF
