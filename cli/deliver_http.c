@@ -11,6 +11,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -134,6 +135,7 @@ connect_one(const struct addrinfo *ai, double deadline, int *error)
 {
 	struct pollfd pfd;
 	socklen_t sl = sizeof(*error);
+	double left;
 	int fd, fl;
 
 	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
@@ -152,7 +154,8 @@ connect_one(const struct addrinfo *ai, double deadline, int *error)
 		}
 		pfd.fd = fd;
 		pfd.events = POLLOUT;
-		if (poll(&pfd, 1, (int)((deadline - now_mono()) * 1000)) <= 0) {
+		left = deadline - now_mono();
+		if (left <= 0 || poll(&pfd, 1, (int)(left * 1000) + 1) <= 0) {
 			*error = ETIMEDOUT;
 			close(fd);
 			return -1;
@@ -190,9 +193,10 @@ dial(const struct url *u, double deadline, char *err, size_t cap)
 
 /* The TLS session over fd, verified against ca (or the system's). */
 static SSL *
-tls_start(int fd, const struct url *u, const char *ca, SSL_CTX **ctxp,
-    char *err, size_t cap)
+tls_start(int fd, const struct url *u, const char *ca, double deadline,
+    SSL_CTX **ctxp, char *err, size_t cap)
 {
+	unsigned char ip[16];
 	SSL_CTX *ctx;
 	SSL *ssl;
 	long v;
@@ -211,13 +215,22 @@ tls_start(int fd, const struct url *u, const char *ca, SSL_CTX **ctxp,
 	}
 	ssl = SSL_new(ctx);
 	SSL_set_fd(ssl, fd);
-	SSL_set_tlsext_host_name(ssl, u->host);
-	SSL_set1_host(ssl, u->host);
-	if (SSL_connect(ssl) != 1) {
+	/* A name is checked against the certificate's names, an address
+	 * against its IP addresses; SNI is for names only. */
+	if (inet_pton(AF_INET, u->host, ip) == 1 ||
+	    inet_pton(AF_INET6, u->host, ip) == 1)
+		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), u->host);
+	else {
+		SSL_set_tlsext_host_name(ssl, u->host);
+		SSL_set1_host(ssl, u->host);
+	}
+	if (arm(fd, deadline) < 0 || SSL_connect(ssl) != 1) {
 		v = SSL_get_verify_result(ssl);
 		if (v != X509_V_OK)
 			snprintf(err, cap, "TLS: %s",
 			    X509_verify_cert_error_string(v));
+		else if (now_mono() >= deadline)
+			snprintf(err, cap, "timed out");
 		else
 			snprintf(err, cap, "TLS: handshake failed");
 		SSL_free(ssl);
@@ -293,7 +306,8 @@ deliver_http(const char *url, const char *ca, const char *body, size_t len,
 	}
 	if ((fd = dial(&u, deadline, err, cap)) < 0)
 		return DELIVER_FAILED;
-	if (u.tls && (ssl = tls_start(fd, &u, ca, &ctx, err, cap)) == NULL)
+	if (u.tls &&
+	    (ssl = tls_start(fd, &u, ca, deadline, &ctx, err, cap)) == NULL)
 		goto out;
 	buf_init(&req);
 	buf_printf(&req,

@@ -3,7 +3,10 @@
  * write them, the retry backoff and its cap, severities, and the command
  * runner (a real /bin/sh: exit status, stdin, environment, timeout).
  */
+#include <arpa/inet.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,4 +168,40 @@ Test(notify, webhook_refused)
 			 sizeof(err)),
 	    DELIVER_FAILED);
 	cr_assert_str_eq(err, "connect: Connection refused");
+}
+
+/*
+ * A peer that takes the connection (the kernel's backlog) and never
+ * answers: plain and TLS, the delivery ends at its timeout.
+ */
+Test(notify, webhook_silent_peer_times_out)
+{
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	char err[128], url[64];
+	const char *scheme[] = { "http", "https" };
+	struct timespec a, b;
+	int fd, i;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	cr_assert(listen(fd, 8) == 0);
+	cr_assert(getsockname(fd, (struct sockaddr *)&sa, &sl) == 0);
+	for (i = 0; i < 2; i++) {
+		snprintf(url, sizeof(url), "%s://127.0.0.1:%d/hook", scheme[i],
+		    ntohs(sa.sin_port));
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		err[0] = '\0';
+		cr_assert_eq(deliver_http(url, NULL, "{}", 2, 0.4, err,
+				 sizeof(err)),
+		    DELIVER_FAILED);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		cr_assert_str_eq(err, "timed out", "%s: %s", url, err);
+		cr_assert(
+		    (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9 < 2);
+	}
+	close(fd);
 }
