@@ -144,11 +144,14 @@ session(struct notify_opts *o, char **cause)
 	 * Claims, collected rows and escalate events need not survive a
 	 * crash of PostgreSQL (they are made again); what records a delivery
 	 * does: its statement turns synchronous_commit on for its own
-	 * transaction (SYNC_COMMIT). One fsync per event, not two.
+	 * transaction (SYNC_COMMIT). One fsync per event, not two. A
+	 * statement that hangs (a lock, a server in trouble) ends after a
+	 * minute, under the unit's watchdog.
 	 */
 	if (db_set_search_path(c, cause) != DB_OK ||
 	    db_exec(c, "listen",
-		"SET synchronous_commit = off; LISTEN labwatch_alert",
+		"SET synchronous_commit = off; SET statement_timeout = '60s'; "
+		"LISTEN labwatch_alert",
 		cause) != DB_OK)
 		goto fail;
 	for (i = 0; i < 2; i++) {
