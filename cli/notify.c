@@ -517,7 +517,11 @@ record_fail(PGconn *c, const struct notify_opts *o,
 		free(cause);
 		return false;
 	}
-	if (strcmp(PQgetvalue(r, 0, 0), "failed") == 0)
+	if (PQgetisnull(r, 0, 0))
+		nlog("event %lld: the lease ran out before the failed attempt "
+		     "was recorded (raise --timeout?)",
+		    cl->event);
+	else if (strcmp(PQgetvalue(r, 0, 0), "failed") == 0)
 		nlog("event %lld: delivery to %s failed after %d attempts "
 		     "(%s)%s%s",
 		    cl->event, t->name, cl->attempt, err,
