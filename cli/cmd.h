@@ -27,6 +27,12 @@ int cmd_status(int argc, char **argv);
 int cmd_alerts(int argc, char **argv);
 /* labwatch ack: acknowledge an open alert. */
 int cmd_ack(int argc, char **argv);
+/* labwatch resolve: resolve an open or acknowledged alert. */
+int cmd_resolve(int argc, char **argv);
+/* labwatch notify: deliver alert events to a command or a webhook. */
+int cmd_notify(int argc, char **argv);
+/* labwatch alerts --id: print one alert with its history (exit status). */
+int cli_alert_show(const char *db, const char *id);
 
 /* ---- status_table.c: labwatch status for people ---- */
 

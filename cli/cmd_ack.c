@@ -1,7 +1,7 @@
 /*
  * cmd_ack.c: labwatch ack: acknowledge an open alert.
  *
- *   labwatch ack [--db C] ALERT_ID --by NAME
+ *   labwatch ack [--db C] ALERT_ID --by NAME [--note TEXT]
  *
  * Prints the acknowledged alert as one JSON line. An unknown id, or an
  * alert that is not open, is an error (exit 1).
@@ -25,9 +25,11 @@ static void
 ack_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: labwatch ack [--db CONNINFO] ALERT_ID --by NAME\n"
-	    "  Marks an open alert acknowledged by NAME, now; prints it as "
-	    "JSON.\n");
+	    "usage: labwatch ack [--db CONNINFO] ALERT_ID --by NAME [--note "
+	    "TEXT]\n"
+	    "  Marks an open alert acknowledged by NAME, now, with an optional "
+	    "note (both in\n"
+	    "  its history, labwatch alerts --id); prints it as JSON.\n");
 }
 
 int
@@ -36,10 +38,11 @@ cmd_ack(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "db", required_argument, NULL, 'd' },
 		{ "by", required_argument, NULL, 'b' },
+		{ "note", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *db = NULL, *by = NULL, *p[2];
+	const char *db = NULL, *by = NULL, *note = NULL, *p[3];
 	char *cause = NULL, *sql, *end;
 	struct buf b;
 	long long id;
@@ -54,6 +57,9 @@ cmd_ack(int argc, char **argv)
 			break;
 		case 'b':
 			by = optarg;
+			break;
+		case 'n':
+			note = optarg;
 			break;
 		case 'h':
 			ack_usage(stdout);
@@ -81,13 +87,17 @@ cmd_ack(int argc, char **argv)
 		return rc;
 	p[0] = argv[optind];
 	p[1] = by;
+	p[2] = note;
 	sql = xasprintf(
 	    "UPDATE alerts a SET state = 'acknowledged', "
-	    "acknowledged_by = $2, acknowledged_at = now() FROM patients p "
+	    "acknowledged_by = $2, acknowledged_at = now()%s "
+	    "FROM patients p "
 	    "WHERE a.id = $1 AND a.state = 'open' AND p.id = a.patient "
 	    "RETURNING %s",
-	    cli_alert_columns);
-	r = db_query(c, "acknowledge the alert", sql, 2, p, &cause);
+	    note != NULL ? ", ack_note = $3" : "", cli_alert_columns);
+	/* The note only when given: who may ack needs no right to it. */
+	r = db_query(c, "acknowledge the alert", sql, note != NULL ? 3 : 2, p,
+	    &cause);
 	free(sql);
 	if (r == NULL) {
 		PQfinish(c);

@@ -67,6 +67,7 @@ alerts_usage(FILE *f)
 	    "all\n"
 	    "  --patient  only this patient's alerts\n"
 	    "  --since    only alerts created at or after this time\n"
+	    "  --id ID    this alert and its history (who did what when)\n"
 	    "%s",
 	    table_usage);
 }
@@ -237,6 +238,7 @@ cmd_alerts(int argc, char **argv)
 		{ "patient", required_argument, NULL, 'p' },
 		{ "since", required_argument, NULL, 'S' },
 		{ "follow", no_argument, NULL, 'f' },
+		{ "id", required_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
 		TABLE_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
@@ -244,6 +246,7 @@ cmd_alerts(int argc, char **argv)
 	static const char *const states[] = { "open", "acknowledged",
 		"resolved", "retracted", "all", NULL };
 	const char *db = NULL, *p[4] = { "open", NULL, NULL, NULL };
+	const char *show_id = NULL;
 	struct seen initial = { NULL, 0, 0 };
 	struct alerts_out out;
 	bool want_follow = false;
@@ -270,6 +273,9 @@ cmd_alerts(int argc, char **argv)
 		case 'f':
 			want_follow = true;
 			break;
+		case 'i':
+			show_id = optarg;
+			break;
 		case 'h':
 			alerts_usage(stdout);
 			return 0;
@@ -289,6 +295,8 @@ cmd_alerts(int argc, char **argv)
 		alerts_usage(stderr);
 		return 2;
 	}
+	if (show_id != NULL)
+		return cli_alert_show(db, show_id);
 	for (i = 0; states[i] != NULL && strcmp(states[i], p[0]) != 0; i++)
 		;
 	if (states[i] == NULL) {

@@ -26,6 +26,9 @@ static const struct {
 	{ "alerts", cmd_alerts,
 	    "list alerts (a table, or JSON lines); --follow waits for more" },
 	{ "ack", cmd_ack, "acknowledge an open alert" },
+	{ "resolve", cmd_resolve, "resolve an open or acknowledged alert" },
+	{ "notify", cmd_notify,
+	    "page a command or webhook for each alert event, once" },
 };
 
 static void

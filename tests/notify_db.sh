@@ -1,0 +1,384 @@
+#!/bin/sh
+# labwatch notify against a real private PostgreSQL and a running
+# labwatchd fed over MLLP (Debian's mllp_send): pages reach a --exec
+# script and a webhook receiver written here (Python's http.server), once;
+# ack and resolve events follow; a failing command is retried with backoff,
+# then failed with its operational alert; escalation fires for an
+# unacknowledged critical alert and not after an ack; notify killed with
+# SIGKILL mid-deliveries, then two at once: every event delivered, none
+# twice once recorded.
+. "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+. "$top_srcdir/tests/pg.sh"
+LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
+LW="$top_builddir/cli/labwatch"
+
+if ! pg_bindir >/dev/null 2>&1; then
+	echo "SKIP: no PostgreSQL server installed"
+	exit 77
+fi
+PGD=$(mktemp -d /tmp/lw-notify.XXXXXX)
+chmod 755 "$PGD"
+PIDS=
+cleanup() {
+	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+	pg_stop "$PGD" >/dev/null 2>&1 || pg_kill9 "$PGD" >/dev/null 2>&1
+	rm -rf "$PGD" "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+pg_start "$PGD" >/dev/null || { echo "cannot start PostgreSQL"; exit 1; }
+q() { psql -X -A -t -q -c "$1"; }
+eq() { [ "$1" = "$2" ] || { echo "got '$1', want '$2'"; return 1; }; }
+# wait_for SECONDS SQL: until the query gives t
+wait_for() {
+	_n=$(($1 * 10))
+	while [ "$_n" -gt 0 ]; do
+		[ "$(q "$2")" = t ] && return 0
+		sleep 0.1
+		_n=$((_n - 1))
+	done
+	echo "timed out waiting for: $2"
+	return 1
+}
+
+cat >"$TMP/d.conf" <<EOF
+[labwatchd]
+listen = 127.0.0.1:0
+db = $LABWATCH_DB connect_timeout=2
+migrate = yes
+sql_dir = $top_srcdir/sql
+protocol = $top_srcdir/rules/data/protocols/nct04933669.conf
+spool_path = $PGD/spool
+EOF
+"$LABWATCHD" -c "$TMP/d.conf" 2>"$TMP/d.log" &
+PIDS="$PIDS $!"
+port=
+for _ in $(seq 300); do
+	port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$TMP/d.log" | tail -1)
+	[ -n "$port" ] && break
+	sleep 0.1
+done
+check "labwatchd starts and migrates" test -n "$port"
+
+# send PATIENT CONTROL_ID ALT: one ALT result (226 U/L: grade 3 and a hold)
+send() {
+	oru "$1" "$2" 20261124090000+0800 "1742-6|NM|$3|U/L|10-40" >"$TMP/m.hl7"
+	mllp_send --loose -f "$TMP/m.hl7" -p "$port" 127.0.0.1 >"$TMP/send.out" 2>&1
+	grep -q "MSA|AA|$2" "$TMP/send.out"
+}
+enroll() { "$LW" enroll "$1" --phase neoadjuvant --since 2026-11-01 >/dev/null; }
+
+# The paging command: each event in a file of its own, its environment in
+# another line of env.log; PAGE_SLEEP makes it slow.
+mkdir -p "$TMP/pages" "$TMP/esc" "$TMP/slow"
+cat >"$TMP/page.sh" <<'EOF'
+#!/bin/sh
+f=$(mktemp "$1/p.XXXXXX")
+cat >"$f.tmp"
+[ -n "${PAGE_SLEEP:-}" ] && sleep "$PAGE_SLEEP"
+mv "$f.tmp" "$f.json"
+rm -f "$f"
+echo "$LABWATCH_ALERT_EVENT $LABWATCH_ALERT_ID $LABWATCH_ALERT_DEDUP_KEY $LABWATCH_ALERT_SEVERITY $LABWATCH_ALERT_KIND $LABWATCH_ALERT_PATIENT" >>"$1/env.log"
+EOF
+chmod +x "$TMP/page.sh"
+
+# The webhook receiver: each body answered 2xx is one line of hooks.jsonl;
+# it answers what the file "status" says (200 without it) and keeps the
+# bodies it refused in refused.log. With a certificate and key: https.
+cat >"$TMP/hook.py" <<'EOF'
+import http.server, ssl, sys
+out = sys.argv[1]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        try:
+            code = int(open(out + "/status").read())
+        except OSError:
+            code = 200
+        with open(out + ("/hooks.jsonl" if code < 300 else "/refused.log"), "ab") as f:
+            f.write(body.rstrip(b"\n") + b"\n")
+        self.send_response(code)
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+if len(sys.argv) > 2:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+    s.socket = ctx.wrap_socket(s.socket, server_side=True)
+open(out + "/hook.port", "w").write(str(s.server_address[1]))
+s.serve_forever()
+EOF
+$PY "$TMP/hook.py" "$TMP" &
+PIDS="$PIDS $!"
+for _ in $(seq 50); do [ -s "$TMP/hook.port" ] && break; sleep 0.1; done
+HOOK="http://127.0.0.1:$(cat "$TMP/hook.port")/hook"
+
+# --- 1. a critical result reaches the command and the webhook, once
+"$LW" notify --exec "$TMP/page.sh $TMP/pages" --target pager --timeout 5s \
+	2>"$TMP/n1.log" &
+N1=$!
+PIDS="$PIDS $N1"
+"$LW" notify --webhook "$HOOK" --min-severity critical --timeout 5s \
+	2>"$TMP/n2.log" &
+N2=$!
+PIDS="$PIDS $N2"
+check "notify registers its targets" wait_for 10 "select count(*) = 2 from labwatch.notify_targets"
+enroll NT1
+check "a critical ALT result is ACKed" send NT1 NC1 226
+A1=$(q "select a.id from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = 'NT1' and a.kind = 'toxicity'")
+NA=$(q "select count(*) from labwatch.alerts")
+check "the result raised alerts" test -n "$A1"
+check "each alert has its trigger event" wait_for 5 "select count(*) = $NA from labwatch.alert_events where event = 'trigger'"
+check "the command got every trigger" wait_for 10 "select count(*) = $NA from labwatch.deliveries where target = 'pager' and state = 'delivered'"
+check "the webhook got every critical trigger" wait_for 10 "select count(*) = (select count(*) from labwatch.alerts where severity = 'critical') from labwatch.deliveries d where target = '$HOOK' and state = 'delivered'"
+sleep 0.5
+"$LW" alerts --state all >"$TMP/alerts.json"
+check "once each: command pages and webhook posts" $PY - "$TMP" "$A1" "$NA" <<'EOF'
+import glob, json, sys
+d, a1, na = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+pages = [json.load(open(f)) for f in glob.glob(d + "/pages/*.json")]
+hooks = [json.loads(l) for l in open(d + "/hooks.jsonl")]
+alerts = {a["id"]: a for a in map(json.loads, open(d + "/alerts.json"))}
+assert len(pages) == na, len(pages)
+assert sorted(p["alert"]["id"] for p in pages) == sorted(alerts), pages
+crit = sorted(i for i, a in alerts.items() if a["severity"] == "critical")
+assert sorted(h["alert"]["id"] for h in hooks) == crit, hooks
+for p in pages + hooks:
+    assert p["event"] == "trigger" and p["attempt"] == 1, p
+    assert p["dedup_key"] == "labwatch-%d" % p["alert"]["id"], p
+    assert p["sent_at"].endswith("Z"), p
+    assert p["alert"] == alerts[p["alert"]["id"]], (p["alert"], alerts)
+EOF
+check "the command's environment" grep -q "^trigger $A1 labwatch-$A1 critical toxicity NT1$" "$TMP/pages/env.log"
+check "no patient data in notify's log" sh -c "! grep -q 'NT1\|ALT\|226' '$TMP/n1.log' '$TMP/n2.log'"
+
+# --- 2. ack and resolve: recorded with who and a note, delivered once each
+"$LW" ack "$A1" --by dr.house --note "seen, calling the ward" >"$TMP/ack.json"
+check "ack --note exits 0" test $? -eq 0
+"$LW" resolve "$A1" --by dr.house --note "imatinib held" >"$TMP/res.json"
+check "resolve exits 0" json_assert "$TMP/res.json" 'L[0]["state"] == "resolved"'
+"$LW" resolve "$A1" --by dr.house 2>"$TMP/res2.err"
+check "resolve again: exit 1, says why" sh -c "[ $? -eq 1 ] && grep -q 'already resolved' '$TMP/res2.err'"
+check "ack and resolve delivered to the command" wait_for 10 "select count(*) = 2 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'pager' and d.state = 'delivered' and e.alert = $A1 and e.event in ('acknowledge', 'resolve')"
+check "and to the webhook" wait_for 10 "select count(*) = 2 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = '$HOOK' and d.state = 'delivered' and e.alert = $A1 and e.event in ('acknowledge', 'resolve')"
+sleep 0.3
+check "ack and resolve pages carry who, the note, the same dedup key" $PY - "$TMP" "$A1" <<'EOF'
+import glob, json, sys
+d, a1 = sys.argv[1], int(sys.argv[2])
+pages = [json.load(open(f)) for f in glob.glob(d + "/pages/*.json")]
+hooks = [json.loads(l) for l in open(d + "/hooks.jsonl")]
+for src in (pages, hooks):
+    ev = sorted((p["event"], p["by"], p["note"], p["dedup_key"]) for p in src if p["alert"]["id"] == a1)
+    assert ev == [("acknowledge", "dr.house", "seen, calling the ward", "labwatch-%d" % a1),
+                  ("resolve", "dr.house", "imatinib held", "labwatch-%d" % a1),
+                  ("trigger", None, None, "labwatch-%d" % a1)], ev
+EOF
+"$LW" alerts --id "$A1" >"$TMP/hist.json"
+check "alerts --id: the alert and its history" json_assert "$TMP/hist.json" '
+len(L) == 1 and L[0]["id"] == '"$A1"' and [(h["event"], h["by"], h["note"]) for h in L[0]["history"]] == [("trigger", None, None), ("acknowledge", "dr.house", "seen, calling the ward"), ("resolve", "dr.house", "imatinib held")] and all(h["at"].endswith("Z") for h in L[0]["history"])'
+kill -TERM "$N2"
+wait "$N2"
+check "notify ends on SIGTERM with status 0" test $? -eq 0
+
+# --- 2b. an episode: grade 3, then grade 4 (supersedes: the new alert
+#         keeps the episode's dedup key, the old one gets no resolve), then
+#         a normal value (labwatchd resolves it: by null, a note)
+sendat() { # PATIENT CONTROL_ID DTM ALT
+	oru "$1" "$2" "$3" "1742-6|NM|$4|U/L|10-40" >"$TMP/m.hl7"
+	mllp_send --loose -f "$TMP/m.hl7" -p "$port" 127.0.0.1 >"$TMP/send.out" 2>&1
+	grep -q "MSA|AA|$2" "$TMP/send.out"
+}
+enroll NT6
+sendat NT6 NC6A 20261124090000+0800 226
+sendat NT6 NC6B 20261124100000+0800 900
+sendat NT6 NC6C 20261124110000+0800 30
+E1=$(q "select a.id from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = 'NT6' and a.kind = 'toxicity' and a.grade = 3")
+E2=$(q "select a.id from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = 'NT6' and a.kind = 'toxicity' and a.grade = 4")
+check "grade 4 superseded grade 3" eq "$(q "select superseded_by from labwatch.alerts where id = $E1")" "$E2"
+check "the superseded alert has no resolve event" eq "$(q "select string_agg(event, ',') from labwatch.alert_events where alert = $E1")" trigger
+check "the episode's events are paged" wait_for 10 "select count(*) = 3 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'pager' and d.state = 'delivered' and e.alert in ($E1, $E2)"
+sleep 0.3
+check "one dedup key for the episode; labwatchd's resolve says why" $PY - "$TMP" "$E1" "$E2" <<'EOF'
+import glob, json, sys
+d, e1, e2 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+pages = [json.load(open(f)) for f in glob.glob(d + "/pages/*.json")]
+ev = sorted((p["alert"]["id"], p["event"], p["dedup_key"], p["by"], (p["note"] or "")[:9]) for p in pages if p["alert"]["id"] in (e1, e2))
+k = "labwatch-%d" % e1
+assert ev == [(e1, "trigger", k, None, ""), (e2, "resolve", k, None, "recovered"), (e2, "trigger", k, None, "")], ev
+EOF
+
+# --- 3. a failing command: retried with backoff, then failed, and a
+#        critical operational alert says paging failed
+cat >"$TMP/fail.sh" <<EOF
+#!/bin/sh
+date +%s.%N >>"$TMP/fail.times"
+exit 3
+EOF
+chmod +x "$TMP/fail.sh"
+"$LW" notify --exec "$TMP/fail.sh" --target failing --min-severity critical \
+	--kind toxicity --max-attempts 3 --retry-after 300ms --retry-max 600ms \
+	2>"$TMP/n3.log" &
+N3=$!
+PIDS="$PIDS $N3"
+check "the failing target registers" wait_for 10 "select count(*) = 1 from labwatch.notify_targets where name = 'failing'"
+enroll NT2
+check "another critical result" send NT2 NC2 226
+A2=$(q "select a.id from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = 'NT2' and a.kind = 'toxicity'")
+check "the delivery fails after 3 attempts" wait_for 10 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'failing' and e.alert = $A2 and d.state = 'failed' and d.attempts = 3 and d.last_error = 'exit status 3' and d.failed_at is not null"
+check "three attempts, 0.3 s then 0.6 s apart" $PY - "$TMP/fail.times" <<'EOF'
+import sys
+t = [float(l) for l in open(sys.argv[1])]
+assert len(t) == 3, t
+g = [b - a for a, b in zip(t, t[1:])]
+assert 0.28 <= g[0] < 1.3 and 0.58 <= g[1] < 1.6, g
+EOF
+check "an operational alert says paging failed" eq "$(q "select count(*) from labwatch.alerts where kind = 'data_quality' and severity = 'critical' and details->>'operational' = 'paging_failed' and (details->>'alert')::bigint = $A2 and details->>'target' = 'failing' and summary like 'Paging failed: alert #$A2 %'")" 1
+check "the operational alert is paged to the other target" wait_for 10 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event join labwatch.alerts a on a.id = e.alert where d.target = 'pager' and d.state = 'delivered' and a.details->>'operational' = 'paging_failed'"
+kill -TERM "$N3"
+wait "$N3"
+
+# --- 4. escalation: a critical alert left open 2 s gets one escalate
+#        event, delivered to the escalation target; an acked one does not
+"$LW" notify --exec "$TMP/page.sh $TMP/esc" --target esc-main --min-severity critical \
+	--kind toxicity --escalate-after 2s --escalate-exec "$TMP/page.sh $TMP/esc" \
+	--escalate-target oncall-2 2>"$TMP/n4.log" &
+N4=$!
+PIDS="$PIDS $N4"
+check "the escalation targets register" wait_for 10 "select count(*) = 2 from labwatch.notify_targets where name in ('esc-main', 'oncall-2')"
+enroll NT3
+enroll NT4
+send NT3 NC3 226 && send NT4 NC4 226
+A3=$(q "select a.id from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = 'NT3' and a.kind = 'toxicity'")
+A4=$(q "select a.id from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = 'NT4' and a.kind = 'toxicity'")
+"$LW" ack "$A4" --by dr.wilson >/dev/null
+check "the unacknowledged alert escalates" wait_for 10 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'oncall-2' and d.state = 'delivered' and e.alert = $A3 and e.event = 'escalate'"
+sleep 1.5
+check "once, and not the acknowledged one" eq "$(q "select string_agg(alert::text, ',') from labwatch.alert_events where event = 'escalate' and alert in ($A3, $A4)")" "$A3"
+check "the main target does not get escalate events" eq "$(q "select count(*) from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'esc-main' and e.event = 'escalate'")" 0
+"$LW" ack "$A3" --by dr.wilson >/dev/null
+check "the ack of an escalated alert closes the escalation page" wait_for 10 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'oncall-2' and d.state = 'delivered' and e.alert = $A3 and e.event = 'acknowledge'"
+check "the escalate page" grep -q "^escalate $A3 labwatch-$A3 critical toxicity NT3$" "$TMP/esc/env.log"
+kill -TERM "$N4"
+wait "$N4"
+
+# --- 5. SIGKILL mid-deliveries, then two processes at once: every event
+#        delivered; a page repeated only when its delivery was not recorded
+PAGE_SLEEP=0.3 "$LW" notify --exec "$TMP/page.sh $TMP/slow" --target slow \
+	--min-severity critical --timeout 1s 2>"$TMP/n5.log" &
+N5=$!
+PIDS="$PIDS $N5"
+check "the slow target registers" wait_for 10 "select count(*) = 1 from labwatch.notify_targets where name = 'slow'"
+kill -STOP "$N5"
+for i in 1 2 3 4 5 6; do
+	enroll "NK$i"
+	send "NK$i" "NK$i" 226
+done
+NSLOW=$(q "select count(*) from labwatch.alert_events e join labwatch.alerts a on a.id = e.alert where a.severity = 'critical' and e.id > (select since_event from labwatch.notify_targets where name = 'slow')")
+check "twelve critical events wait" test "$NSLOW" -eq 12
+kill -CONT "$N5"
+check "deliveries begin" wait_for 10 "select count(*) >= 3 from labwatch.deliveries where target = 'slow' and state = 'delivered'"
+# Killed while a page is being written: the command runs on (its own
+# process group) and pages, but the delivery is not recorded.
+for _ in $(seq 100); do ls "$TMP/slow"/*.tmp >/dev/null 2>&1 && break; sleep 0.02; done
+kill -9 "$N5"
+wait "$N5" 2>/dev/null
+for k in a b; do
+	PAGE_SLEEP=0.2 "$LW" notify --exec "$TMP/page.sh $TMP/slow" --target slow \
+		--min-severity critical --timeout 1s 2>"$TMP/n5$k.log" &
+	PIDS="$PIDS $!"
+done
+check "after the restart every event is delivered" wait_for 30 "select count(*) = $NSLOW from labwatch.deliveries where target = 'slow' and state = 'delivered'"
+sleep 0.5
+check "none twice once recorded; the one killed mid-page repeated once, same dedup key" $PY - "$TMP/slow" "$NSLOW" <<'EOF'
+import collections, glob, json, sys
+pages = [json.load(open(f)) for f in glob.glob(sys.argv[1] + "/*.json")]
+by = collections.defaultdict(list)
+for p in pages:
+    by[p["event_id"]].append(p)
+assert len(by) == int(sys.argv[2]), (len(by), sys.argv[2])
+twice = [v for v in by.values() if len(v) > 1]
+assert len(twice) == 1, twice
+for v in twice:
+    assert len(v) == 2 and sorted(p["attempt"] for p in v) == [1, 2], v
+    assert v[0]["dedup_key"] == v[1]["dedup_key"], v
+EOF
+check "both processes delivered" sh -c "grep -q delivered '$TMP/n5a.log' && grep -q delivered '$TMP/n5b.log'"
+# --- 6. https with --ca: a 503 is retried, then the 200 is the delivery;
+#        without the CA the certificate is refused: failed, with its alert
+mkdir -p "$TMP/tls"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/tls/key.pem" -subj "/CN=localhost" \
+	-addext "subjectAltName=DNS:localhost" -days 2 -out "$TMP/tls/cert.pem" 2>/dev/null
+echo 503 >"$TMP/tls/status"
+$PY "$TMP/hook.py" "$TMP/tls" "$TMP/tls/cert.pem" "$TMP/tls/key.pem" &
+PIDS="$PIDS $!"
+for _ in $(seq 50); do [ -s "$TMP/tls/hook.port" ] && break; sleep 0.1; done
+HTTPS="https://localhost:$(cat "$TMP/tls/hook.port")/hook"
+"$LW" notify --webhook "$HTTPS" --ca "$TMP/tls/cert.pem" --target https-hook \
+	--min-severity critical --kind toxicity --retry-after 200ms --retry-max 200ms \
+	--timeout 2s 2>"$TMP/n6.log" &
+PIDS="$PIDS $!"
+"$LW" notify --webhook "$HTTPS" --target https-no-ca --min-severity critical \
+	--kind toxicity --max-attempts 1 --timeout 2s 2>"$TMP/n7.log" &
+PIDS="$PIDS $!"
+check "the https targets register" wait_for 10 "select count(*) = 2 from labwatch.notify_targets where name like 'https-%'"
+enroll NT5
+check "a critical result for the https webhook" send NT5 NC5 226
+A5=$(q "select a.id from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = 'NT5' and a.kind = 'toxicity'")
+check "HTTP 503 is retried" wait_for 10 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'https-hook' and e.alert = $A5 and d.attempts >= 2 and d.last_error = 'HTTP 503'"
+rm -f "$TMP/tls/status"
+check "then delivered over https" wait_for 10 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'https-hook' and e.alert = $A5 and d.state = 'delivered'"
+check "once, by the attempt that succeeded" json_assert "$TMP/tls/hooks.jsonl" '
+[l["alert"]["id"] for l in L] == ['"$A5"'] and L[0]["attempt"] >= 2 and L[0]["event"] == "trigger"
+and L[0]["attempt"] == 1 + len(open("'"$TMP/tls/refused.log"'").readlines())'
+check "an unknown CA is refused: failed after --max-attempts 1" wait_for 10 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'https-no-ca' and e.alert = $A5 and d.state = 'failed' and d.attempts = 1 and d.last_error like 'TLS: %'"
+check "and its operational alert" eq "$(q "select count(*) from labwatch.alerts where details->>'operational' = 'paging_failed' and details->>'target' = 'https-no-ca'")" 1
+
+# --- 7. PostgreSQL restarted under notify: it reconnects, and what was
+#        committed while it was away is delivered (the catch-up)
+pg_stop "$PGD" >/dev/null
+pg_start "$PGD" >/dev/null
+q "insert into labwatch.alerts (patient, protocol, kind, severity, summary)
+   select id, 'NCT04933669', 'data_quality', 'warning', 'written while notify was away'
+   from labwatch.patients where patient_id = 'NT1'" >/dev/null
+A7=$(q "select max(id) from labwatch.alerts where summary = 'written while notify was away'")
+check "after a PostgreSQL restart the alert is paged" wait_for 20 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'pager' and d.state = 'delivered' and e.alert = $A7"
+check "notify said it lost the connection" grep -q "lost the database connection" "$TMP/n1.log"
+
+# --- 7b. an alert whose transaction stays open across notify's scans
+#         (a later one commits first) is collected once it commits
+psql -X -q -c "begin" -c "insert into labwatch.alerts (patient, protocol, kind, severity, summary)
+   select id, 'NCT04933669', 'data_quality', 'warning', 'slow transaction'
+   from labwatch.patients where patient_id = 'NT1'" -c "select pg_sleep(2.5)" -c "commit" >/dev/null &
+SLOW=$!
+sleep 0.5
+q "insert into labwatch.alerts (patient, protocol, kind, severity, summary)
+   select id, 'NCT04933669', 'data_quality', 'warning', 'quick transaction'
+   from labwatch.patients where patient_id = 'NT1'" >/dev/null
+check "the later transaction's alert is paged first" wait_for 10 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event join labwatch.alerts a on a.id = e.alert where d.target = 'pager' and d.state = 'delivered' and a.summary = 'quick transaction'"
+wait "$SLOW"
+check "the slow transaction's alert is paged once it commits" wait_for 10 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event join labwatch.alerts a on a.id = e.alert where d.target = 'pager' and d.state = 'delivered' and a.summary = 'slow transaction'"
+
+# --- 8. sd_notify: READY=1 once listening, STOPPING=1 on SIGTERM
+$PY - "$TMP/sd.sock" "$TMP/sd.log" <<'EOF' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+while True:
+    with open(sys.argv[2], "ab") as f:
+        f.write(s.recv(4096) + b"\n")
+EOF
+PIDS="$PIDS $!"
+for _ in $(seq 50); do [ -S "$TMP/sd.sock" ] && break; sleep 0.1; done
+NOTIFY_SOCKET="$TMP/sd.sock" "$LW" notify --exec true --target sd 2>"$TMP/n8.log" &
+N8=$!
+PIDS="$PIDS $N8"
+for _ in $(seq 50); do grep -q "READY=1" "$TMP/sd.log" 2>/dev/null && break; sleep 0.1; done
+check "sd_notify: READY=1 and WATCHDOG=1" sh -c "grep -q READY=1 '$TMP/sd.log' && grep -q WATCHDOG=1 '$TMP/sd.log'"
+kill -TERM "$N8"
+wait "$N8"
+check "sd_notify: STOPPING=1 on SIGTERM" grep -q "STOPPING=1" "$TMP/sd.log"
+
+check "notify: usage errors exit 2" sh -c "'$LW' notify 2>/dev/null; [ \$? -eq 2 ] && '$LW' notify --exec x --retry-after 5y 2>/dev/null; [ \$? -eq 2 ]"
+
+done_testing
