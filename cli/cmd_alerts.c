@@ -202,6 +202,11 @@ follow(PGconn *c, const char **p, const struct seen *initial,
 			p[3] = ids.p;
 			if ((rc = list(c, p, NULL, initial, out)) != 0)
 				break;
+			/*
+			 * A NOTIFY that came with list()'s answer sits in
+			 * libpq's queue, not on the socket: drain it first.
+			 */
+			continue;
 		}
 		pfd.fd = PQsocket(c);
 		pfd.events = POLLIN;
