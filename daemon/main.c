@@ -193,12 +193,15 @@ send_status(struct daemon *d, const char *prefix)
 		    " frames; processed %" PRIu64 ", duplicate %" PRIu64
 		    ", ignored %" PRIu64 ", quarantined %" PRIu64
 		    ", spooled %" PRIu64 " (%" PRIu64
-		    " pending), rejected %" PRIu64 "; database %s",
+		    " pending), rejected %" PRIu64 "; database %s%s",
 	    prefix, d->nsockets, d->stats.frames, st.outcomes[STORE_PROCESSED],
 	    st.outcomes[STORE_DUPLICATE], st.outcomes[STORE_IGNORED],
 	    st.outcomes[STORE_QUARANTINED], st.outcomes[STORE_SPOOLED],
 	    st.spooled_pending, st.outcomes[STORE_REJECTED],
-	    st.db_up ? "up" : "down");
+	    st.db_up			 ? "up" :
+		st.db_refused[0] != '\0' ? "refusing us: " :
+					   "down",
+	    st.db_up ? "" : st.db_refused);
 }
 
 static void

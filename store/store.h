@@ -100,6 +100,7 @@ struct store_stats {
 	uint64_t alerts;
 	uint64_t dead_letters; /* frames kept in the dead-letter file */
 	bool db_up;
+	char db_refused[200]; /* why a database reached refuses us, or "" */
 };
 
 struct store;

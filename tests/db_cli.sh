@@ -197,6 +197,77 @@ timeout 20 "$top_builddir/daemon/labwatchd" -c "$TMP/older.conf" >/dev/null 2>"$
 check "schema older, migrate = no: labwatchd refuses to start, says what to run" fails $? 1 "$TMP/d15.err" \
 	"the database schema is at 003, this labwatchd needs $WANT: run \`labwatch migrate\`"
 check "schema older, migrate = no: left as it was" eq "$($PSQL -d lw_older2 -c "SELECT max(version) FROM labwatch.schema_migrations")" 3
+# labwatchd already running when the schema changes under it (a newer
+# labwatch migrated, then our sessions were cut): it reconnects, is refused,
+# says why at error level, once, and in its status line; frames are spooled
+# (and ACKed: the spool is durable) and go in once the schema is right.
+RUNNING=$(newdb lw_running)
+"$LW" migrate --db "$RUNNING" --sql-dir "$SQL" >/dev/null 2>>"$TMP/stderr.log"
+sed -e "s|^db = .*|db = $RUNNING|" -e 's|^migrate = yes|migrate = no|' \
+	-e "s|^spool_path = .*|spool_path = $TMP/running.spool|" "$TMP/newer.conf" >"$TMP/running.conf"
+printf 'log_level = info\n' >>"$TMP/running.conf"
+$PY -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(1)
+out = open(sys.argv[2], "a")
+end = time.time() + 60
+while time.time() < end:
+    try:
+        out.write(s.recv(4096).decode() + "\n")
+        out.flush()
+    except socket.timeout:
+        pass
+' "$TMP/notify.sock" "$TMP/notify.out" &
+NOTIFY_PID=$!
+for _ in $(seq 50); do [ -S "$TMP/notify.sock" ] && break; sleep 0.1; done
+NOTIFY_SOCKET="$TMP/notify.sock" "$top_builddir/daemon/labwatchd" -c "$TMP/running.conf" 2>"$TMP/run.log" &
+RUN_PID=$!
+port=
+for _ in $(seq 100); do
+	port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$TMP/run.log" | tail -n 1)
+	[ -n "$port" ] && break
+	sleep 0.1
+done
+$PSQL -d lw_running -c "INSERT INTO labwatch.schema_migrations VALUES (999, 'future')"
+$PSQL -d lw_running -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'lw_running' AND pid <> pg_backend_pid()" >/dev/null
+send_one() { # control id -> the ACK's MSA-1 and MSA-2
+	$PY - "$port" "$1" <<'PYEOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+s.sendall(("\x0bMSH|^~\\&|LIS|MAINLAB|LW|H|20261120||ORU^R01|%s|P|2.5.1\rPID|1||RUN1\rOBR|1|O1|F1|24323-8^CMP^LN\rOBX|1|NM|1742-6^ALT^LN||30|U/L|10-40||||F\r\x1c\r" % sys.argv[2]).encode())
+buf = b""
+while b"\x1c" not in buf:
+    d = s.recv(4096)
+    if not d:
+        break
+    buf += d
+msa = [x for x in buf.split(b"\r") if x.startswith(b"MSA|")][0].split(b"|")
+print(msa[1].decode(), msa[2].decode())
+PYEOF
+}
+send_one RUNA >"$TMP/runa.out" 2>&1
+send_one RUNB >"$TMP/runb.out" 2>&1
+REFUSED="refusing labwatchd: the database schema is at 999, newer than this labwatchd ($WANT): upgrade labwatch"
+for _ in $(seq 100); do grep -q "$REFUSED" "$TMP/run.log" && break; sleep 0.1; done
+sleep 3 # reconnects every second: the same cause is not said again
+check "schema changed while running: frames accepted (spooled)" sh -c "grep -q '^[AC]A RUNA' '$TMP/runa.out' && grep -q '^[AC]A RUNB' '$TMP/runb.out'" 
+check "schema changed while running: the reason logged at error level" grep -q "error: .*$REFUSED" "$TMP/run.log"
+check "schema changed while running: said once, not at every retry" eq "$(grep -c "$REFUSED" "$TMP/run.log")" 1
+for _ in $(seq 70); do grep -q "database refusing us: the database schema is at 999" "$TMP/notify.out" && break; sleep 0.1; done
+check "schema changed while running: in the status line" grep -q "database refusing us: the database schema is at 999" "$TMP/notify.out"
+$PSQL -d lw_running -c "DELETE FROM labwatch.schema_migrations WHERE version = 999"
+for _ in $(seq 100); do
+	[ "$($PSQL -d lw_running -c "SELECT count(*) FROM labwatch.messages WHERE control_id IN ('RUNA', 'RUNB')")" = 2 ] && break
+	sleep 0.1
+done
+check "schema right again: the spooled frames go in" eq "$($PSQL -d lw_running -c "SELECT count(*) FROM labwatch.messages WHERE control_id IN ('RUNA', 'RUNB')")" 2
+check "schema right again: said so" grep -q "database back after" "$TMP/run.log"
+kill -TERM "$RUN_PID"
+wait "$RUN_PID"
+kill "$NOTIFY_PID" 2>/dev/null
+wait "$NOTIFY_PID" 2>/dev/null
 
 # --- enroll
 "$LW" enroll P001 --phase screening >"$TMP/e1.json" 2>"$TMP/e1.err"
