@@ -142,8 +142,22 @@ check "no server (URI): no password" no_secret "$TMP/d3.err"
 check "a connection string libpq cannot read: said so" fails $? 2 "$TMP/d4.err" "connection string (--db or LABWATCH_DB) is not valid"
 check "a connection string libpq cannot read: no password" no_secret "$TMP/d4.err"
 "$LW" alerts --db "$(echo "$EMPTY" | sed 's/dbname=lw_empty/dbname=lw_nosuch/') password=hunter2" >/dev/null 2>"$TMP/d5.err"
-check "a server that refuses: its reason" fails $? 2 "$TMP/d5.err" "refused the connection: database \"lw_nosuch\" does not exist"
+check "a server that refuses: its reason" fails $? 2 "$TMP/d5.err" "refused the connection: database \"...\" does not exist"
 check "a server that refuses: no password" no_secret "$TMP/d5.err"
+# A URI missing its '@': libpq takes the password for the port, and quotes
+# it in its message. Neither the port nor what libpq quotes is printed.
+"$LW" status --db "postgresql://labwatch:S3cret/labwatch" >/dev/null 2>"$TMP/d16.err"
+check "URI without @host: exit 2, the port not printed" fails $? 2 "$TMP/d16.err" "at host=labwatch port=(not a number)"
+check "URI without @host: no password" sh -c '! grep -q S3cret "$1" || { cat "$1"; exit 1; }' sh "$TMP/d16.err"
+"$LW" status --db "host=$PGDIR/nope port=S3cret dbname=x" >/dev/null 2>"$TMP/d17.err"
+check "a password given as the port: no password" sh -c '! grep -q S3cret "$1" || { cat "$1"; exit 1; }' sh "$TMP/d17.err"
+"$LW" status --db "host='S3cret pw' dbname=x connect_timeout=2" >/dev/null 2>"$TMP/d18.err"
+check "a password given as the host: no password" sh -c '! grep -q S3cret "$1" || { cat "$1"; exit 1; }' sh "$TMP/d18.err"
+printf '[labwatchd]\nlisten = 127.0.0.1:0\ndb = postgresql://labwatch:S3cret/labwatch\nprotocol = %s\nspool_path = %s\n' \
+	"$PF" "$TMP/leak.spool" >"$TMP/leak.conf"
+timeout 3 "$top_builddir/daemon/labwatchd" -c "$TMP/leak.conf" >/dev/null 2>"$TMP/d19.err"
+check "labwatchd, URI without @host: says it cannot connect" grep -q "cannot connect to PostgreSQL at host=labwatch port=(not a number)" "$TMP/d19.err"
+check "labwatchd, URI without @host: no password" sh -c '! grep -q S3cret "$1" || { cat "$1"; exit 1; }' sh "$TMP/d19.err"
 MISSING=$(newdb lw_missing)
 LABWATCH_SQLDIR="$SQL" "$LW" alerts --db "$MISSING password=hunter2" >/dev/null 2>"$TMP/d6.err"
 check "schema missing: exit 1, run labwatch migrate with the same --db" fails $? 1 "$TMP/d6.err" \
