@@ -163,6 +163,12 @@ LABWATCH_SQLDIR="$SQL" "$LW" alerts --db "$MISSING password=hunter2" >/dev/null 
 check "schema missing: exit 1, run labwatch migrate with the same --db" fails $? 1 "$TMP/d6.err" \
 	"^labwatch alerts: the database has no labwatch schema: run \`labwatch migrate --db \"user=postgres dbname=lw_missing host=$PGHOST port=$PGPORT\"\`$"
 check "schema missing: no password in the command" no_secret "$TMP/d6.err"
+LABWATCH_SQLDIR="$SQL" "$LW" alerts --db "$MISSING sslpassword=SECRET2" >/dev/null 2>"$TMP/d6b.err"
+check "schema missing: no sslpassword in the command" fails $? 1 "$TMP/d6b.err" \
+	"^labwatch alerts: the database has no labwatch schema: run \`labwatch migrate --db \"user=postgres dbname=lw_missing host=$PGHOST port=$PGPORT\"\`$"
+LABWATCH_SQLDIR="$SQL" "$LW" alerts --db "postgresql://postgres@/lw_missing?host=$PGHOST&port=$PGPORT&sslpassword=SECRET6" >/dev/null 2>"$TMP/d6c.err"
+check "schema missing, URI: no sslpassword in the command" fails $? 1 "$TMP/d6c.err" \
+	"^labwatch alerts: the database has no labwatch schema: run \`labwatch migrate --db \"user=postgres dbname=lw_missing host=$PGHOST port=$PGPORT\"\`$"
 LABWATCH_DB="$MISSING" "$LW" status >/dev/null 2>"$TMP/d7.err"
 check "schema missing, LABWATCH_DB: run labwatch migrate" fails $? 1 "$TMP/d7.err" \
 	"^labwatch status: the database has no labwatch schema: run \`labwatch migrate\`$"
