@@ -196,6 +196,19 @@ check "schema newer: exit 1, upgrade labwatch" fails $? 1 "$TMP/d11.err" \
 check "schema newer: migrate refuses it too" fails $? 1 "$TMP/d12.err" "schema is at 999, newer than this labwatch ($WANT)"
 LABWATCH_SQLDIR="$TMP/nowhere" "$LW" status --db "$NEWER" >/dev/null 2>"$TMP/d13.err"
 check "no migrations installed to compare with: not an error" test $? -eq 0
+# A stray .sql file among the installed migrations, an older schema: the
+# check cannot be made, said so (not skipped as if nothing were installed).
+STRAY=$(newdb lw_stray)
+"$LW" migrate --db "$STRAY" --sql-dir "$TMP/old" >/dev/null 2>>"$TMP/stderr.log"
+mkdir "$TMP/stray"
+cp "$SQL"/[0-9]*_*.sql "$TMP/stray/"
+printf -- '-- notes\n' >"$TMP/stray/README.sql"
+LABWATCH_SQLDIR="$TMP/stray" "$LW" status --db "$STRAY" >/dev/null 2>"$TMP/d20.err"
+check "stray README.sql in the migrations: status fails, names it" fails $? 2 "$TMP/d20.err" "README.sql: not a migration name"
+rm "$TMP/stray/README.sql"
+cp "$TMP/stray/003_"*.sql "$TMP/stray/007_x.orig.sql"
+LABWATCH_SQLDIR="$TMP/stray" "$LW" alerts --db "$STRAY" >/dev/null 2>"$TMP/d21.err"
+check "stray 007_x.orig.sql in the migrations: alerts fails, names it" fails $? 2 "$TMP/d21.err" "007_x.orig.sql: not a migration name"
 # labwatchd at start: it migrates, then refuses a schema a newer labwatch made.
 cat >"$TMP/newer.conf" <<EOF
 [labwatchd]
