@@ -703,7 +703,7 @@ dup_or_null(const char *s)
 }
 
 struct store *
-store_start(const struct store_config *cfg, char **cause)
+store_start(const struct store_config *cfg, bool *refused, char **cause)
 {
 	struct store *s = xcalloc(1, sizeof(*s));
 	struct batch *b;
@@ -781,6 +781,8 @@ store_start(const struct store_config *cfg, char **cause)
 		why = NULL;
 		break;
 	default:
+		if (refused != NULL)
+			*refused = true;
 		goto fail;
 	}
 	s->last_connect = time(NULL);

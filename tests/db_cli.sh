@@ -220,14 +220,14 @@ protocol = $PF
 spool_path = $TMP/newer.spool
 EOF
 timeout 20 "$top_builddir/daemon/labwatchd" -c "$TMP/newer.conf" >/dev/null 2>"$TMP/d14.err"
-check "schema newer: labwatchd refuses to start, says why" fails $? 1 "$TMP/d14.err" \
+check "schema newer: labwatchd refuses to start (exit 78, EX_CONFIG), says why" fails $? 78 "$TMP/d14.err" \
 	"the database schema is at 999, newer than this labwatchd ($WANT): upgrade labwatch"
 # migrate = no: the same check, and an older schema is not migrated but refused.
 OLDER2=$(newdb lw_older2)
 "$LW" migrate --db "$OLDER2" --sql-dir "$TMP/old" >/dev/null 2>>"$TMP/stderr.log"
 sed -e "s|^db = .*|db = $OLDER2|" -e 's|^migrate = yes|migrate = no|' "$TMP/newer.conf" >"$TMP/older.conf"
 timeout 20 "$top_builddir/daemon/labwatchd" -c "$TMP/older.conf" >/dev/null 2>"$TMP/d15.err"
-check "schema older, migrate = no: labwatchd refuses to start, says what to run" fails $? 1 "$TMP/d15.err" \
+check "schema older, migrate = no: labwatchd refuses to start (exit 78), says what to run" fails $? 78 "$TMP/d15.err" \
 	"the database schema is at 003, this labwatchd needs $WANT: run \`labwatch migrate\`"
 check "schema older, migrate = no: left as it was" eq "$($PSQL -d lw_older2 -c "SELECT max(version) FROM labwatch.schema_migrations")" 3
 # labwatchd already running when the schema changes under it (a newer
