@@ -47,7 +47,15 @@ add_dquoted(struct buf *b, const char *s)
 	}
 }
 
-/* The options of a parsed conninfo but its password, as a conninfo. */
+/* Whether a conninfo keyword names a secret: never repeated. */
+static bool
+is_secret(const char *keyword)
+{
+	return strcmp(keyword, "password") == 0 ||
+	    strcmp(keyword, "sslpassword") == 0;
+}
+
+/* The options of a parsed conninfo but its passwords, as a conninfo. */
 static void
 add_without_password(struct buf *b, const PQconninfoOption *opts)
 {
@@ -56,7 +64,7 @@ add_without_password(struct buf *b, const PQconninfoOption *opts)
 	bool first = true;
 
 	for (o = opts; o->keyword != NULL; o++) {
-		if (o->val == NULL || strcmp(o->keyword, "password") == 0)
+		if (o->val == NULL || is_secret(o->keyword))
 			continue;
 		buf_printf(b, "%s%s=", first ? "" : " ", o->keyword);
 		first = false;
@@ -122,7 +130,7 @@ cli_migrate_command(const char *db)
 	if ((opts = PQconninfoParse(db, NULL)) == NULL)
 		buf_adds(&plain, db);
 	for (o = opts; o != NULL && o->keyword != NULL; o++)
-		if (o->val != NULL && strcmp(o->keyword, "password") == 0)
+		if (o->val != NULL && is_secret(o->keyword))
 			secret = true;
 	/* Never repeat a password: libpq finds it in ~/.pgpass. */
 	if (opts != NULL && secret)

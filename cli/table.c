@@ -223,10 +223,19 @@ table_add_cut(struct buf *b, const char *s, size_t max, bool utf8)
 	buf_adds(b, dots);
 }
 
+/* Bidirectional controls: they reorder what a terminal shows after them. */
+static bool
+is_bidi(int32_t cp)
+{
+	return cp == 0x61c || cp == 0x200e || cp == 0x200f ||
+	    (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
 /*
  * A copy of s fit for a terminal: C0 and C1 controls (ESC, CSI: what
- * a sender put in a field must not move the cursor or recolour) and bytes
- * that are not UTF-8 become blanks and '?'.
+ * a sender put in a field must not move the cursor or recolour), bidi
+ * controls (nor reorder the line) and bytes that are not UTF-8 become
+ * blanks and '?'.
  */
 static char *
 clean(const char *s)
@@ -241,7 +250,8 @@ clean(const char *s)
 		cp = utf8_next(p, &len);
 		if (cp < 0)
 			buf_addc(&b, '?');
-		else if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0))
+		else if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0) ||
+		    is_bidi(cp))
 			buf_addc(&b, ' ');
 		else
 			buf_add(&b, p, len);

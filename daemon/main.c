@@ -31,6 +31,8 @@
 #define SHUTDOWN_GRACE_SEC 30
 /* How often STATUS= is sent. */
 #define STATUS_INTERVAL_SEC 5
+/* EX_CONFIG: the database refuses us (RestartPreventExitStatus=78). */
+#define EXIT_DB_REFUSED 78
 /* Descriptors besides connections: listeners, PostgreSQL, spool, notify, libevent's own. */
 #define FD_RESERVE 64
 
@@ -193,12 +195,15 @@ send_status(struct daemon *d, const char *prefix)
 		    " frames; processed %" PRIu64 ", duplicate %" PRIu64
 		    ", ignored %" PRIu64 ", quarantined %" PRIu64
 		    ", spooled %" PRIu64 " (%" PRIu64
-		    " pending), rejected %" PRIu64 "; database %s",
+		    " pending), rejected %" PRIu64 "; database %s%s",
 	    prefix, d->nsockets, d->stats.frames, st.outcomes[STORE_PROCESSED],
 	    st.outcomes[STORE_DUPLICATE], st.outcomes[STORE_IGNORED],
 	    st.outcomes[STORE_QUARANTINED], st.outcomes[STORE_SPOOLED],
 	    st.spooled_pending, st.outcomes[STORE_REJECTED],
-	    st.db_up ? "up" : "down");
+	    st.db_up			 ? "up" :
+		st.db_refused[0] != '\0' ? "refusing us: " :
+					   "down",
+	    st.db_up ? "" : st.db_refused);
 }
 
 static void
@@ -501,11 +506,15 @@ start_store(struct daemon *d)
 {
 	struct store_config sc;
 	char *cause = NULL;
+	bool refused = false;
 
 	log_info("labwatchd %s starting (%s)", PACKAGE_VERSION, d->config_path);
 	store_config_from(d->cfg, &sc);
-	if ((d->store = store_start(&sc, &cause)) == NULL)
-		fatalx("store: %s", cause);
+	if ((d->store = store_start(&sc, &refused, &cause)) == NULL) {
+		/* Restarting will not change the schema: see the unit file. */
+		log_error("store: %s", cause);
+		exit(refused ? EXIT_DB_REFUSED : 1);
+	}
 	ev_completion = xevent(event_new(d->base, store_completion_fd(d->store),
 	    EV_READ | EV_PERSIST, completion_cb, d));
 	event_add(ev_completion, NULL);

@@ -43,29 +43,69 @@ db_conninfo(const char *opt)
 }
 
 /*
- * A data exception's words up to its first ':' (what follows lists the
- * offending bytes), with what it quotes blanked: out holds "...".
+ * s with every value it quotes blanked ("..."): a connection string's
+ * words come back quoted in libpq's messages, a password's among them.
+ * With stop, only up to the first ':' (a data exception lists the
+ * offending bytes after it).
  */
+static char *
+blank_quoted(const char *s, bool stop)
+{
+	char *out = xmalloc(4 * strlen(s) + 3), *o = out;
+	bool in = false;
+
+	for (; *s != '\0' && (!stop || *s != ':'); s++) {
+		if (*s == '"') {
+			if (!in) {
+				memcpy(o, "\"...", 4);
+				o += 4;
+			} else
+				*o++ = '"';
+			in = !in;
+		} else if (!in)
+			*o++ = *s;
+	}
+	if (in)
+		*o++ = '"';
+	*o = '\0';
+	return out;
+}
+
+/* A data exception's words up to its first ':', what it quotes blanked. */
 static void
 blank_data(const char *s, char *out, size_t cap)
 {
-	size_t o = 0;
-	bool in = false;
+	char *b = blank_quoted(s, true);
 
-	for (; *s != '\0' && *s != ':' && o + 5 < cap; s++) {
-		if (*s == '"') {
-			if (!in) {
-				memcpy(out + o, "\"...", 4);
-				o += 4;
-			} else
-				out[o++] = '"';
-			in = !in;
-		} else if (!in)
-			out[o++] = *s;
-	}
-	if (in)
-		out[o++] = '"';
-	out[o] = '\0';
+	snprintf(out, cap, "%s", b);
+	free(b);
+}
+
+/*
+ * Whether libpq's idea of the host (a list, comma-separated) looks like
+ * host names, addresses or socket paths: a URI missing its '@' puts the
+ * user name there, and whatever follows where the password would be.
+ */
+static bool
+plausible_host(const char *h)
+{
+	for (; *h != '\0'; h++)
+		if (!isalnum((unsigned char)*h) &&
+		    strchr(".-_:/,[]%", *h) == NULL)
+			return false;
+	return true;
+}
+
+/* Whether the port (a list, comma-separated) is digits. */
+static bool
+plausible_port(const char *p)
+{
+	if (*p == '\0')
+		return false;
+	for (; *p != '\0'; p++)
+		if (!isdigit((unsigned char)*p) && *p != ',')
+			return false;
+	return true;
 }
 
 /* Whether libpq reads s as a connection string or URI, not a dbname. */
@@ -114,7 +154,7 @@ connect_failure(PGconn *c, const char *conninfo, const char *const *keys,
     const char *const *vals, bool explain)
 {
 	PQconninfoOption *opts;
-	char *err = NULL, *line, *why, *out, words[256];
+	char *err = NULL, *line, *why, *out, *where, words[256];
 	const char *host = PQhost(c), *port = PQport(c);
 
 	if (is_conninfo(conninfo) &&
@@ -131,27 +171,37 @@ connect_failure(PGconn *c, const char *conninfo, const char *const *keys,
 		PQconninfoFree(opts);
 	if (host == NULL || *host == '\0')
 		host = "(default)";
+	else if (!plausible_host(host))
+		host = "(not a host name)";
 	if (port == NULL || *port == '\0')
 		port = "(default)";
+	else if (!plausible_port(port))
+		port = "(not a number)";
+	where = xasprintf("host=%s port=%s", host, port);
 	if (!explain) {
 		line = one_line(PQerrorMessage(c));
-		out = xasprintf("cannot connect to PostgreSQL at host=%s "
-				"port=%s: %s",
-		    host, port, line);
+		why = blank_quoted(line, false);
 		free(line);
+		out = xasprintf("cannot connect to PostgreSQL at %s: %s", where,
+		    why);
+		free(why);
+		free(where);
 		return out;
 	}
-	why = failure_reason(PQerrorMessage(c));
+	line = failure_reason(PQerrorMessage(c));
+	why = blank_quoted(line, false);
+	free(line);
 	if (PQpingParams(keys, vals, 1) == PQPING_NO_RESPONSE)
-		out = xasprintf("cannot reach PostgreSQL at host=%s port=%s: "
+		out = xasprintf("cannot reach PostgreSQL at %s: "
 				"%s; is it running? "
 				"(see `systemctl status postgresql`)",
-		    host, port, why);
+		    where, why);
 	else
-		out = xasprintf("PostgreSQL at host=%s port=%s refused the "
+		out = xasprintf("PostgreSQL at %s refused the "
 				"connection: %s",
-		    host, port, why);
+		    where, why);
 	free(why);
+	free(where);
 	return out;
 }
 

@@ -87,7 +87,10 @@ free_migrations(struct migration *m, size_t n)
 	free(m);
 }
 
-/* The migrations of dir in version order; -1 and *cause on error. */
+/*
+ * The migrations of dir in version order; -1 and *cause on error, -2 and
+ * *cause when dir does not exist.
+ */
 static int
 scan_dir(const char *dir, struct migration **out, size_t *nout, char **cause)
 {
@@ -99,8 +102,9 @@ scan_dir(const char *dir, struct migration **out, size_t *nout, char **cause)
 	int version, rc;
 
 	if ((d = opendir(dir)) == NULL) {
+		rc = errno == ENOENT ? -2 : -1;
 		*cause = xasprintf("%s: %s", dir, strerror(errno));
-		return -1;
+		return rc;
 	}
 	while ((de = readdir(d)) != NULL) {
 		rc = parse_name(de->d_name, &version, &name);
@@ -389,8 +393,8 @@ store_schema_check(PGconn *c, const char *sql_dir, struct store_schema_info *si,
 {
 	struct migration *m = NULL;
 	size_t n = 0, ndone = 0, i;
-	int *done = NULL;
-	char *ignored = NULL;
+	int *done = NULL, rc2;
+	char *why = NULL;
 	bool ready;
 	enum db_rc rc;
 
@@ -408,12 +412,21 @@ store_schema_check(PGconn *c, const char *sql_dir, struct store_schema_info *si,
 			si->have = done[i];
 	if (sql_dir == NULL)
 		sql_dir = store_migrate_default_dir();
-	/* Not installed (a build tree): nothing to compare with. */
-	if (scan_dir(sql_dir, &m, &n, &ignored) != 0) {
-		free(ignored);
+	/*
+	 * Not installed (a build tree): nothing to compare with. Anything
+	 * else (a stray .sql file, an unreadable directory) is not a reason
+	 * to skip the check.
+	 */
+	if ((rc2 = scan_dir(sql_dir, &m, &n, &why)) != 0) {
 		free(done);
-		si->state = STORE_SCHEMA_UNKNOWN;
-		return DB_OK;
+		if (rc2 == -2) {
+			free(why);
+			si->state = STORE_SCHEMA_UNKNOWN;
+			return DB_OK;
+		}
+		*cause = xasprintf("cannot check the database schema: %s", why);
+		free(why);
+		return DB_ERROR;
 	}
 	si->want = m[n - 1].version;
 	for (i = 0; i < n && si->lacking == 0; i++)

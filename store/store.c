@@ -195,6 +195,19 @@ store_set_work(struct ingest_work *w, enum store_frame_kind kind,
 	w->settled = false;
 }
 
+/* Whatever refused us no longer does (connected, or not reached). */
+static void
+clear_refused(struct store *s)
+{
+	if (s->refused == NULL)
+		return;
+	free(s->refused);
+	s->refused = NULL;
+	pthread_mutex_lock(&s->mu);
+	s->stats.db_refused[0] = '\0';
+	pthread_mutex_unlock(&s->mu);
+}
+
 /*
  * The database went away or stopped taking writes (cause, freed here):
  * said once, not at every retry, so that an outage is two lines.
@@ -202,7 +215,9 @@ store_set_work(struct ingest_work *w, enum store_frame_kind kind,
 void
 store_db_down(struct store *s, char *cause)
 {
-	if (s->db_state != LOGGED_DOWN) {
+	/* After a refusal, not being reached is news. */
+	if (s->db_state != LOGGED_DOWN || s->refused != NULL) {
+		clear_refused(s);
 		store_log(s, 1,
 		    "database unreachable or not taking writes: %s; "
 		    "frames go to the spool until it is back",
@@ -211,6 +226,28 @@ store_db_down(struct store *s, char *cause)
 		s->down_since = time(NULL);
 	}
 	free(cause);
+}
+
+void
+store_db_refused(struct store *s, char *cause)
+{
+	if (s->refused == NULL || strcmp(s->refused, cause) != 0) {
+		store_log(s, 0,
+		    "database reached but refusing labwatchd: %s; frames go "
+		    "to the spool until it is fixed",
+		    cause);
+		free(s->refused);
+		s->refused = cause;
+		pthread_mutex_lock(&s->mu);
+		snprintf(s->stats.db_refused, sizeof(s->stats.db_refused), "%s",
+		    cause);
+		pthread_mutex_unlock(&s->mu);
+	} else
+		free(cause);
+	if (s->db_state != LOGGED_DOWN) {
+		s->db_state = LOGGED_DOWN;
+		s->down_since = time(NULL);
+	}
 }
 
 /*
@@ -240,10 +277,17 @@ store_try_connect(struct store *s)
 	if (now - s->last_connect < RECONNECT_SECONDS)
 		return false;
 	s->last_connect = now;
-	if (ingest_connect(s->g, &cause) != INGEST_OK) {
+	switch (ingest_connect(s->g, &cause)) {
+	case INGEST_OK:
+		break;
+	case INGEST_ERROR:
+		store_db_refused(s, cause);
+		return false;
+	default:
 		store_db_down(s, cause);
 		return false;
 	}
+	clear_refused(s);
 	if (s->db_state == LOGGED_UNKNOWN)
 		store_log(s, 2, "database connected");
 	return true;
@@ -610,6 +654,7 @@ store_destroy(struct store *s)
 	int j;
 
 	ingest_free(s->g);
+	free(s->refused);
 	spool_close(s->spool);
 	spool_close(s->dead);
 	rules_free(s->rules);
@@ -658,7 +703,7 @@ dup_or_null(const char *s)
 }
 
 struct store *
-store_start(const struct store_config *cfg, char **cause)
+store_start(const struct store_config *cfg, bool *refused, char **cause)
 {
 	struct store *s = xcalloc(1, sizeof(*s));
 	struct batch *b;
@@ -736,6 +781,8 @@ store_start(const struct store_config *cfg, char **cause)
 		why = NULL;
 		break;
 	default:
+		if (refused != NULL)
+			*refused = true;
 		goto fail;
 	}
 	s->last_connect = time(NULL);

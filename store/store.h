@@ -100,6 +100,7 @@ struct store_stats {
 	uint64_t alerts;
 	uint64_t dead_letters; /* frames kept in the dead-letter file */
 	bool db_up;
+	char db_refused[200]; /* why a database reached refuses us, or "" */
 };
 
 struct store;
@@ -115,9 +116,12 @@ void store_item_free(struct store_item *it);
  * connect (migrating when sql_dir is set) and start the writer thread. A
  * database that cannot be reached is not an error (frames go to the spool
  * and the writer keeps trying); bad rules, a bad spool or failed
- * migrations are. Returns NULL and *cause (malloc'ed) on error.
+ * migrations are. Returns NULL and *cause (malloc'ed) on error; then
+ * *refused (when not NULL) tells a database reached that refuses us (its
+ * schema, failed migrations: starting again will not help) from the rest.
  */
-struct store *store_start(const struct store_config *cfg, char **cause);
+struct store *store_start(const struct store_config *cfg, bool *refused,
+    char **cause);
 /* Hand an item to the writer thread (any thread); it comes back later. */
 void store_submit(struct store *s, struct store_item *it);
 /* An fd that becomes readable when items are done (for the event loop). */

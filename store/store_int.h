@@ -59,6 +59,7 @@ struct store {
 		LOGGED_DOWN
 	} db_state; /* as last logged */
 	time_t down_since;
+	char *refused; /* why the database, reached, refuses us, as logged */
 	bool drain_stalled; /* the last drain step failed: wait */
 	time_t last_live;   /* live frames last met a draining spool */
 
@@ -83,6 +84,12 @@ void store_log(struct store *s, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* The database went away or stopped taking writes (cause freed here). */
 void store_db_down(struct store *s, char *cause);
+/*
+ * The database was reached but refuses us (a schema of another version,
+ * statements it will not prepare): cause (freed here) said at error
+ * level, again only when it changes; frames go to the spool meanwhile.
+ */
+void store_db_refused(struct store *s, char *cause);
 /* A write went in; the spool held frames/bytes when it started. */
 void store_db_up(struct store *s, uint64_t frames, uint64_t bytes);
 /* Connected, or a connection tried at most once a RECONNECT_SECONDS. */

@@ -243,11 +243,13 @@ start() {	# start NAME CONF [ENV=VALUE...]: the daemon, its port in $port
 	port=
 	# Up to 30 s: under ASan on a loaded 2-core machine, TLS set-up
 	# alone has taken more than the 5 s this once allowed.
+	# The port read after "ready" (read before it, both lines could land
+	# between the two reads: no port, yet ready).
 	for _ in $(seq 300); do
-		port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/$name.log" | head -1)
 		grep -q "ready" "$TMP/$name.log" && break
 		sleep 0.1
 	done
+	port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/$name.log" | head -1)
 	if [ -z "$port" ]; then
 		not_ok "labwatchd ($name) starts" "$(tail -5 "$TMP/$name.log")"
 		done_testing

@@ -142,13 +142,33 @@ check "no server (URI): no password" no_secret "$TMP/d3.err"
 check "a connection string libpq cannot read: said so" fails $? 2 "$TMP/d4.err" "connection string (--db or LABWATCH_DB) is not valid"
 check "a connection string libpq cannot read: no password" no_secret "$TMP/d4.err"
 "$LW" alerts --db "$(echo "$EMPTY" | sed 's/dbname=lw_empty/dbname=lw_nosuch/') password=hunter2" >/dev/null 2>"$TMP/d5.err"
-check "a server that refuses: its reason" fails $? 2 "$TMP/d5.err" "refused the connection: database \"lw_nosuch\" does not exist"
+check "a server that refuses: its reason" fails $? 2 "$TMP/d5.err" "refused the connection: database \"...\" does not exist"
 check "a server that refuses: no password" no_secret "$TMP/d5.err"
+# A URI missing its '@': libpq takes the password for the port, and quotes
+# it in its message. Neither the port nor what libpq quotes is printed.
+"$LW" status --db "postgresql://labwatch:S3cret/labwatch" >/dev/null 2>"$TMP/d16.err"
+check "URI without @host: exit 2, the port not printed" fails $? 2 "$TMP/d16.err" "at host=labwatch port=(not a number)"
+check "URI without @host: no password" sh -c '! grep -q S3cret "$1" || { cat "$1"; exit 1; }' sh "$TMP/d16.err"
+"$LW" status --db "host=$PGDIR/nope port=S3cret dbname=x" >/dev/null 2>"$TMP/d17.err"
+check "a password given as the port: no password" sh -c '! grep -q S3cret "$1" || { cat "$1"; exit 1; }' sh "$TMP/d17.err"
+"$LW" status --db "host='S3cret pw' dbname=x connect_timeout=2" >/dev/null 2>"$TMP/d18.err"
+check "a password given as the host: no password" sh -c '! grep -q S3cret "$1" || { cat "$1"; exit 1; }' sh "$TMP/d18.err"
+printf '[labwatchd]\nlisten = 127.0.0.1:0\ndb = postgresql://labwatch:S3cret/labwatch\nprotocol = %s\nspool_path = %s\n' \
+	"$PF" "$TMP/leak.spool" >"$TMP/leak.conf"
+timeout 3 "$top_builddir/daemon/labwatchd" -c "$TMP/leak.conf" >/dev/null 2>"$TMP/d19.err"
+check "labwatchd, URI without @host: says it cannot connect" grep -q "cannot connect to PostgreSQL at host=labwatch port=(not a number)" "$TMP/d19.err"
+check "labwatchd, URI without @host: no password" sh -c '! grep -q S3cret "$1" || { cat "$1"; exit 1; }' sh "$TMP/d19.err"
 MISSING=$(newdb lw_missing)
 LABWATCH_SQLDIR="$SQL" "$LW" alerts --db "$MISSING password=hunter2" >/dev/null 2>"$TMP/d6.err"
 check "schema missing: exit 1, run labwatch migrate with the same --db" fails $? 1 "$TMP/d6.err" \
 	"^labwatch alerts: the database has no labwatch schema: run \`labwatch migrate --db \"user=postgres dbname=lw_missing host=$PGHOST port=$PGPORT\"\`$"
 check "schema missing: no password in the command" no_secret "$TMP/d6.err"
+LABWATCH_SQLDIR="$SQL" "$LW" alerts --db "$MISSING sslpassword=SECRET2" >/dev/null 2>"$TMP/d6b.err"
+check "schema missing: no sslpassword in the command" fails $? 1 "$TMP/d6b.err" \
+	"^labwatch alerts: the database has no labwatch schema: run \`labwatch migrate --db \"user=postgres dbname=lw_missing host=$PGHOST port=$PGPORT\"\`$"
+LABWATCH_SQLDIR="$SQL" "$LW" alerts --db "postgresql://postgres@/lw_missing?host=$PGHOST&port=$PGPORT&sslpassword=SECRET6" >/dev/null 2>"$TMP/d6c.err"
+check "schema missing, URI: no sslpassword in the command" fails $? 1 "$TMP/d6c.err" \
+	"^labwatch alerts: the database has no labwatch schema: run \`labwatch migrate --db \"user=postgres dbname=lw_missing host=$PGHOST port=$PGPORT\"\`$"
 LABWATCH_DB="$MISSING" "$LW" status >/dev/null 2>"$TMP/d7.err"
 check "schema missing, LABWATCH_DB: run labwatch migrate" fails $? 1 "$TMP/d7.err" \
 	"^labwatch status: the database has no labwatch schema: run \`labwatch migrate\`$"
@@ -176,6 +196,19 @@ check "schema newer: exit 1, upgrade labwatch" fails $? 1 "$TMP/d11.err" \
 check "schema newer: migrate refuses it too" fails $? 1 "$TMP/d12.err" "schema is at 999, newer than this labwatch ($WANT)"
 LABWATCH_SQLDIR="$TMP/nowhere" "$LW" status --db "$NEWER" >/dev/null 2>"$TMP/d13.err"
 check "no migrations installed to compare with: not an error" test $? -eq 0
+# A stray .sql file among the installed migrations, an older schema: the
+# check cannot be made, said so (not skipped as if nothing were installed).
+STRAY=$(newdb lw_stray)
+"$LW" migrate --db "$STRAY" --sql-dir "$TMP/old" >/dev/null 2>>"$TMP/stderr.log"
+mkdir "$TMP/stray"
+cp "$SQL"/[0-9]*_*.sql "$TMP/stray/"
+printf -- '-- notes\n' >"$TMP/stray/README.sql"
+LABWATCH_SQLDIR="$TMP/stray" "$LW" status --db "$STRAY" >/dev/null 2>"$TMP/d20.err"
+check "stray README.sql in the migrations: status fails, names it" fails $? 2 "$TMP/d20.err" "README.sql: not a migration name"
+rm "$TMP/stray/README.sql"
+cp "$TMP/stray/003_"*.sql "$TMP/stray/007_x.orig.sql"
+LABWATCH_SQLDIR="$TMP/stray" "$LW" alerts --db "$STRAY" >/dev/null 2>"$TMP/d21.err"
+check "stray 007_x.orig.sql in the migrations: alerts fails, names it" fails $? 2 "$TMP/d21.err" "007_x.orig.sql: not a migration name"
 # labwatchd at start: it migrates, then refuses a schema a newer labwatch made.
 cat >"$TMP/newer.conf" <<EOF
 [labwatchd]
@@ -187,16 +220,87 @@ protocol = $PF
 spool_path = $TMP/newer.spool
 EOF
 timeout 20 "$top_builddir/daemon/labwatchd" -c "$TMP/newer.conf" >/dev/null 2>"$TMP/d14.err"
-check "schema newer: labwatchd refuses to start, says why" fails $? 1 "$TMP/d14.err" \
+check "schema newer: labwatchd refuses to start (exit 78, EX_CONFIG), says why" fails $? 78 "$TMP/d14.err" \
 	"the database schema is at 999, newer than this labwatchd ($WANT): upgrade labwatch"
 # migrate = no: the same check, and an older schema is not migrated but refused.
 OLDER2=$(newdb lw_older2)
 "$LW" migrate --db "$OLDER2" --sql-dir "$TMP/old" >/dev/null 2>>"$TMP/stderr.log"
 sed -e "s|^db = .*|db = $OLDER2|" -e 's|^migrate = yes|migrate = no|' "$TMP/newer.conf" >"$TMP/older.conf"
 timeout 20 "$top_builddir/daemon/labwatchd" -c "$TMP/older.conf" >/dev/null 2>"$TMP/d15.err"
-check "schema older, migrate = no: labwatchd refuses to start, says what to run" fails $? 1 "$TMP/d15.err" \
+check "schema older, migrate = no: labwatchd refuses to start (exit 78), says what to run" fails $? 78 "$TMP/d15.err" \
 	"the database schema is at 003, this labwatchd needs $WANT: run \`labwatch migrate\`"
 check "schema older, migrate = no: left as it was" eq "$($PSQL -d lw_older2 -c "SELECT max(version) FROM labwatch.schema_migrations")" 3
+# labwatchd already running when the schema changes under it (a newer
+# labwatch migrated, then our sessions were cut): it reconnects, is refused,
+# says why at error level, once, and in its status line; frames are spooled
+# (and ACKed: the spool is durable) and go in once the schema is right.
+RUNNING=$(newdb lw_running)
+"$LW" migrate --db "$RUNNING" --sql-dir "$SQL" >/dev/null 2>>"$TMP/stderr.log"
+sed -e "s|^db = .*|db = $RUNNING|" -e 's|^migrate = yes|migrate = no|' \
+	-e "s|^spool_path = .*|spool_path = $TMP/running.spool|" "$TMP/newer.conf" >"$TMP/running.conf"
+printf 'log_level = info\n' >>"$TMP/running.conf"
+$PY -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(1)
+out = open(sys.argv[2], "a")
+end = time.time() + 60
+while time.time() < end:
+    try:
+        out.write(s.recv(4096).decode() + "\n")
+        out.flush()
+    except socket.timeout:
+        pass
+' "$TMP/notify.sock" "$TMP/notify.out" &
+NOTIFY_PID=$!
+for _ in $(seq 50); do [ -S "$TMP/notify.sock" ] && break; sleep 0.1; done
+NOTIFY_SOCKET="$TMP/notify.sock" "$top_builddir/daemon/labwatchd" -c "$TMP/running.conf" 2>"$TMP/run.log" &
+RUN_PID=$!
+port=
+for _ in $(seq 100); do
+	port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$TMP/run.log" | tail -n 1)
+	[ -n "$port" ] && break
+	sleep 0.1
+done
+$PSQL -d lw_running -c "INSERT INTO labwatch.schema_migrations VALUES (999, 'future')"
+$PSQL -d lw_running -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'lw_running' AND pid <> pg_backend_pid()" >/dev/null
+send_one() { # control id -> the ACK's MSA-1 and MSA-2
+	$PY - "$port" "$1" <<'PYEOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+s.sendall(("\x0bMSH|^~\\&|LIS|MAINLAB|LW|H|20261120||ORU^R01|%s|P|2.5.1\rPID|1||RUN1\rOBR|1|O1|F1|24323-8^CMP^LN\rOBX|1|NM|1742-6^ALT^LN||30|U/L|10-40||||F\r\x1c\r" % sys.argv[2]).encode())
+buf = b""
+while b"\x1c" not in buf:
+    d = s.recv(4096)
+    if not d:
+        break
+    buf += d
+msa = [x for x in buf.split(b"\r") if x.startswith(b"MSA|")][0].split(b"|")
+print(msa[1].decode(), msa[2].decode())
+PYEOF
+}
+send_one RUNA >"$TMP/runa.out" 2>&1
+send_one RUNB >"$TMP/runb.out" 2>&1
+REFUSED="refusing labwatchd: the database schema is at 999, newer than this labwatchd ($WANT): upgrade labwatch"
+for _ in $(seq 100); do grep -q "$REFUSED" "$TMP/run.log" && break; sleep 0.1; done
+sleep 3 # reconnects every second: the same cause is not said again
+check "schema changed while running: frames accepted (spooled)" sh -c "grep -q '^[AC]A RUNA' '$TMP/runa.out' && grep -q '^[AC]A RUNB' '$TMP/runb.out'" 
+check "schema changed while running: the reason logged at error level" grep -q "error: .*$REFUSED" "$TMP/run.log"
+check "schema changed while running: said once, not at every retry" eq "$(grep -c "$REFUSED" "$TMP/run.log")" 1
+for _ in $(seq 70); do grep -q "database refusing us: the database schema is at 999" "$TMP/notify.out" && break; sleep 0.1; done
+check "schema changed while running: in the status line" grep -q "database refusing us: the database schema is at 999" "$TMP/notify.out"
+$PSQL -d lw_running -c "DELETE FROM labwatch.schema_migrations WHERE version = 999"
+for _ in $(seq 100); do
+	[ "$($PSQL -d lw_running -c "SELECT count(*) FROM labwatch.messages WHERE control_id IN ('RUNA', 'RUNB')")" = 2 ] && break
+	sleep 0.1
+done
+check "schema right again: the spooled frames go in" eq "$($PSQL -d lw_running -c "SELECT count(*) FROM labwatch.messages WHERE control_id IN ('RUNA', 'RUNB')")" 2
+check "schema right again: said so" grep -q "database back after" "$TMP/run.log"
+kill -TERM "$RUN_PID"
+wait "$RUN_PID"
+kill "$NOTIFY_PID" 2>/dev/null
+wait "$NOTIFY_PID" 2>/dev/null
 
 # --- enroll
 "$LW" enroll P001 --phase screening >"$TMP/e1.json" 2>"$TMP/e1.err"

@@ -127,7 +127,7 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	s = store_start(&cfg, &cause);
+	s = store_start(&cfg, NULL, &cause);
 	if (s == NULL) {
 		fprintf(stderr, "store_feed: %s\n", cause);
 		free(cause);

@@ -108,6 +108,26 @@ Test(table, aligns_cuts_and_blanks)
 	buf_free(&b);
 }
 
+Test(table, bidi_controls_blanked)
+{
+	struct table_out o = { .format = TABLE_FORMAT_TABLE, .utf8 = true };
+	/* Each bidi control (they reorder what the terminal shows): a blank. */
+	const char *r1[] = { "1", "a\u202eb\u202ac\u202dd",
+		"e\u2066f\u2069g\u200eh\u200fi\u061cj" };
+	struct table t;
+	struct buf b;
+
+	buf_init(&b);
+	table_init(&t, cols, 3, &o);
+	table_add(&t, r1, NULL);
+	table_write(&t, &b, true);
+	cr_assert_str_eq(b.p,
+	    "ID  WHO      TEXT\n"
+	    " 1  a b c d  e f g h i j\n");
+	table_free(&t);
+	buf_free(&b);
+}
+
 Test(table, colour_and_widths_kept)
 {
 	struct table_out o = { .format = TABLE_FORMAT_TABLE,
