@@ -8,17 +8,14 @@
  */
 #include "config.h"
 
-#include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <libpq-fe.h>
 
-#include "lib/json.h"
+#include "cli/alert_change.h"
+#include "cli/cmd.h"
 #include "lib/xmalloc.h"
-#include "cmd.h"
 #include "store/db.h"
 
 static void
@@ -32,109 +29,52 @@ ack_usage(FILE *f)
 	    "  its history, labwatch alerts --id); prints it as JSON.\n");
 }
 
-int
-cmd_ack(int argc, char **argv)
+/* Say why nothing changed; 1. */
+static int
+not_acked(PGconn *c, const struct alert_change *a)
 {
-	static const struct option longopts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "by", required_argument, NULL, 'b' },
-		{ "note", required_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *db = NULL, *by = NULL, *note = NULL, *p[3];
-	char *cause = NULL, *sql, *end;
-	struct buf b;
-	long long id;
+	const char *p[1] = { a->id };
+	char *cause = NULL;
 	PGresult *r;
-	PGconn *c;
-	int ch, rc;
 
-	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'd':
-			db = optarg;
-			break;
-		case 'b':
-			by = optarg;
-			break;
-		case 'n':
-			note = optarg;
-			break;
-		case 'h':
-			ack_usage(stdout);
-			return 0;
-		default:
-			ack_usage(stderr);
-			return 2;
-		}
-	}
-	if (optind + 1 != argc || by == NULL || *by == '\0') {
-		if (by == NULL || *by == '\0')
-			fprintf(stderr,
-			    "labwatch ack: --by NAME is required\n");
-		ack_usage(stderr);
-		return 2;
-	}
-	errno = 0;
-	id = strtoll(argv[optind], &end, 10);
-	if (errno != 0 || end == argv[optind] || *end != '\0' || id <= 0) {
-		fprintf(stderr,
-		    "labwatch ack: ALERT_ID is a positive number\n");
-		return 2;
-	}
-	if ((c = cli_db_open("ack", db, 1, &rc)) == NULL)
-		return rc;
-	p[0] = argv[optind];
-	p[1] = by;
-	p[2] = note;
-	sql = xasprintf(
-	    "UPDATE alerts a SET state = 'acknowledged', "
-	    "acknowledged_by = $2, acknowledged_at = now()%s "
-	    "FROM patients p "
-	    "WHERE a.id = $1 AND a.state = 'open' AND p.id = a.patient "
-	    "RETURNING %s",
-	    note != NULL ? ", ack_note = $3" : "", cli_alert_columns);
-	/* The note only when given: who may ack needs no right to it. */
-	r = db_query(c, "acknowledge the alert", sql, note != NULL ? 3 : 2, p,
-	    &cause);
-	free(sql);
-	if (r == NULL) {
-		PQfinish(c);
-		return cli_db_fail("ack", cause);
-	}
-	if (PQntuples(r) == 1) {
-		buf_init(&b);
-		cli_json_row(&b, r, 0);
-		buf_addc(&b, '\n');
-		cli_flush(&b, stdout, 0);
-		buf_free(&b);
-		PQclear(r);
-		PQfinish(c);
-		return 0;
-	}
-	PQclear(r);
-	/* Say why nothing changed. */
 	r = db_query(c, "read the alert",
 	    "SELECT state, acknowledged_by, " DB_ISO(
 		"acknowledged_at") " FROM alerts WHERE id = $1",
 	    1, p, &cause);
-	if (r == NULL) {
-		PQfinish(c);
+	if (r == NULL)
 		return cli_db_fail("ack", cause);
-	}
 	if (PQntuples(r) == 0)
-		fprintf(stderr, "labwatch ack: no alert %lld\n", id);
+		fprintf(stderr, "labwatch ack: no alert %s\n", a->id);
 	else if (!PQgetisnull(r, 0, 1))
 		fprintf(stderr,
-		    "labwatch ack: alert %lld is %s (by %s at %s), "
-		    "not open\n",
-		    id, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1),
+		    "labwatch ack: alert %s is %s (by %s at %s), not open\n",
+		    a->id, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1),
 		    PQgetvalue(r, 0, 2));
 	else
-		fprintf(stderr, "labwatch ack: alert %lld is %s, not open\n",
-		    id, PQgetvalue(r, 0, 0));
+		fprintf(stderr, "labwatch ack: alert %s is %s, not open\n",
+		    a->id, PQgetvalue(r, 0, 0));
 	PQclear(r);
-	PQfinish(c);
 	return 1;
+}
+
+int
+cmd_ack(int argc, char **argv)
+{
+	struct alert_change a = { .cmd = "ack", .usage = ack_usage };
+	char *sql;
+	int rc;
+
+	if ((rc = alert_change_args(&a, argc, argv)) >= 0)
+		return rc;
+	sql = xasprintf("UPDATE alerts a SET state = 'acknowledged', "
+			"acknowledged_by = $2, acknowledged_at = now()%s "
+			"FROM patients p "
+			"WHERE a.id = $1 AND a.state = 'open' "
+			"AND p.id = a.patient RETURNING %s",
+	    a.note != NULL ? ", ack_note = $3" : "", cli_alert_columns);
+	/* The note only when given: who may ack needs no right to it. */
+	rc = alert_change_run(&a, "acknowledge the alert", sql,
+	    a.note != NULL ? 3 : 2, not_acked);
+	free(sql);
+	return rc;
 }
