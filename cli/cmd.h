@@ -80,6 +80,9 @@ int cli_db_fail(const char *cmd, char *cause);
 void cli_json_row(struct buf *b, const struct pg_result *r, int row);
 /* The columns of an alert line (alias a: alerts, p: patients). */
 extern const char cli_alert_columns[];
+/* The open alerts of a patient (its row id), oldest first; NULL, *cause. */
+struct pg_result *cli_open_alerts(struct pg_conn *c, const char *patient,
+    char **cause);
 
 /* The table of alerts for people: id, severity, age, patient, kind, ... */
 #define CLI_ALERT_TABLE_NCOLS 7

@@ -36,6 +36,22 @@ const char cli_alert_columns[] = "a.id, " DB_ISO(
 			"a.acknowledged_at") " AS acknowledged_at, "
 					     "a.details";
 
+PGresult *
+cli_open_alerts(PGconn *c, const char *patient, char **cause)
+{
+	const char *p[1] = { patient };
+	PGresult *r;
+	char *sql;
+
+	sql = xasprintf("SELECT %s FROM alerts a JOIN patients p "
+			"ON p.id = a.patient WHERE a.patient = $1 "
+			"AND a.state = 'open' ORDER BY a.id",
+	    cli_alert_columns);
+	r = db_query(c, "read the open alerts", sql, 1, p, cause);
+	free(sql);
+	return r;
+}
+
 /* Append s for a shell's double quotes. */
 static void
 add_dquoted(struct buf *b, const char *s)

@@ -121,7 +121,6 @@ status_patient(PGconn *c, const char *id, const char *protocol)
 	struct buf b;
 	char *cause = NULL, *patient = NULL, *proto = NULL;
 	PGresult *r;
-	char *sql;
 	int i;
 
 	buf_init(&b);
@@ -187,13 +186,7 @@ status_patient(PGconn *c, const char *id, const char *protocol)
 		buf_adds(&b, "null");
 	PQclear(r);
 
-	sql = xasprintf(
-	    "SELECT %s FROM alerts a JOIN patients p "
-	    "ON p.id = a.patient WHERE a.patient = $1 AND a.state = 'open' "
-	    "ORDER BY a.id",
-	    cli_alert_columns);
-	r = db_query(c, "read the open alerts", sql, 1, p, &cause);
-	free(sql);
+	r = cli_open_alerts(c, p[0], &cause);
 	if (r == NULL)
 		goto fail;
 	json_key(&b, "open_alerts", false);

@@ -284,7 +284,7 @@ int
 status_table_patient(PGconn *c, const char *id, const char *protocol,
     const struct table_out *o)
 {
-	char *cause = NULL, *label = NULL, *enr = NULL, *proto = NULL, *sql;
+	char *cause = NULL, *label = NULL, *enr = NULL, *proto = NULL;
 	char *pid = NULL;
 	const char *p[2] = { id, protocol };
 	struct table t;
@@ -328,12 +328,7 @@ status_table_patient(PGconn *c, const char *id, const char *protocol,
 	PQclear(r);
 	if (enr != NULL && holds(c, &b, o, enr, proto, &cause) != 0)
 		goto fail;
-	sql = xasprintf("SELECT %s FROM alerts a JOIN patients p "
-			"ON p.id = a.patient WHERE a.patient = $1 AND "
-			"a.state = 'open' ORDER BY a.id",
-	    cli_alert_columns);
-	r = db_query(c, "read the open alerts", sql, 1, p, &cause);
-	free(sql);
+	r = cli_open_alerts(c, p[0], &cause);
 	if (r == NULL)
 		goto fail;
 	section(&b, o, "Open alerts");
