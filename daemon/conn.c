@@ -571,6 +571,9 @@ conn_sniff(struct conn *c)
 		break;
 	}
 	c->sniffed = true;
+	/* Connected only now, as a TLS conn after its handshake: a refusal is one line. */
+	conn_note(c->d, c->addr, c->peer, CL_CONNECTED, LOG_LEVEL_INFO,
+	    "connected (%u open)", c->d->nsockets);
 	return false;
 }
 
@@ -933,12 +936,12 @@ conn_accept(struct daemon *d, evutil_socket_t fd, const struct sockaddr *sa,
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	c->reading = true;
 	conn_arm_timer(c);
-	/* A TLS conn is connected once its handshake succeeds. */
-	if (tls)
-		conn_debug(c, "TLS handshake begins (%u open)", d->nsockets);
-	else
-		conn_note(d, addr, peer, CL_CONNECTED, LOG_LEVEL_INFO,
-		    "connected (%u open)", d->nsockets);
+	/*
+	 * A TLS conn is connected once its handshake succeeds, a plain one
+	 * once its first bytes are not a TLS ClientHello (conn_sniff()).
+	 */
+	conn_debug(c, "%s (%u open)", tls ? "TLS handshake begins" : "accepted",
+	    d->nsockets);
 }
 
 /* Queue one ACK, MLLP-framed, on c's output. */
