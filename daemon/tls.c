@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/x509.h>
@@ -177,6 +178,45 @@ tls_ctx_new(const struct config *cfg, char **cause)
 fail:
 	SSL_CTX_free(ctx);
 	return NULL;
+}
+
+/* t as "2020-02-01 00:00:00 UTC" (OpenSSL's own form when it cannot). */
+static void
+asn1_time_str(const ASN1_TIME *t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	if (ASN1_TIME_to_tm(t, &tm) == 1)
+		strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm);
+	else
+		snprintf(buf, len, "an unreadable date");
+}
+
+bool
+tls_ctx_cert_problem(SSL_CTX *ctx, char *buf, size_t len)
+{
+	X509 *cert = SSL_CTX_get0_certificate(ctx);
+	char when[64];
+
+	if (cert == NULL)
+		return false;
+	if (X509_cmp_current_time(X509_get0_notAfter(cert)) <= 0) {
+		asn1_time_str(X509_get0_notAfter(cert), when, sizeof(when));
+		snprintf(buf, len,
+		    "tls_cert expired on %s: clients that verify it will "
+		    "refuse every handshake",
+		    when);
+		return true;
+	}
+	if (X509_cmp_current_time(X509_get0_notBefore(cert)) >= 0) {
+		asn1_time_str(X509_get0_notBefore(cert), when, sizeof(when));
+		snprintf(buf, len,
+		    "tls_cert is not valid before %s: clients that verify "
+		    "it will refuse every handshake",
+		    when);
+		return true;
+	}
+	return false;
 }
 
 /* The words for a failed certificate verification. */

@@ -10,7 +10,8 @@
 # TLS 1.0 and 1.1 (openssl s_client and Python's ssl at security level 0),
 # plaintext on the TLS port, a TLS ClientHello on the plain port, a peer
 # outside allow, a connection over max_connections_per_peer, and clients
-# refusing an expired server certificate. The cipher profile is Mozilla's
+# refusing an expired server certificate (which labwatchd and
+# --check-config warn about, as about one not yet valid). The cipher profile is Mozilla's
 # "intermediate" without DHE: TLS 1.2 ECDHE with AES-GCM or ChaCha20, and
 # TLS 1.3; CBC, static RSA and 3DES suites are refused.
 # LABWATCHD=path overrides the binary.
@@ -294,9 +295,20 @@ if sclient -tls1_3 -ciphersuites TLS_AES_128_CCM_SHA256; then
 else ok "TLS 1.3 TLS_AES_128_CCM_SHA256 (not in the profile): refused"; fi
 lwd_stop t
 
-# A server certificate that has expired: clients that verify refuse it.
+# A server certificate that has expired: clients that verify refuse it,
+# and labwatchd says so before the first of them does.
 conf oldserver >"$TMP/x.conf"
+tls_cert newserver localhost ca 20990101000000Z 20991231000000Z rsa
+conf newserver >"$TMP/y.conf"
+for c in "x:tls_cert expired on 2020-02-01 00:00:00 UTC" "y:tls_cert is not valid before 2099-01-01 00:00:00 UTC"; do
+	"$LABWATCHD" --check-config -c "$TMP/${c%%:*}.conf" >"$TMP/cc.out" 2>&1
+	rc=$?
+	check "--check-config: \"${c#*:}\" is a warning (exit $rc)" \
+		sh -c '[ "$0" -eq 0 ] && grep -qF "warning: $1" "$2"' "$rc" "${c#*:}" "$TMP/cc.out"
+done
 lwd_start x "$TMP/x.conf"
+check "labwatchd warns at start that its tls_cert has expired" \
+	grep -qF "warn: tls_cert expired on 2020-02-01 00:00:00 UTC" "$TMP/x.log"
 refusal x "an expired server certificate (the client refuses it)" 127.0.5.12 \
 	"closed: the client ended the handshake (sslv3 alert certificate expired)" \
 	server-expired "$tls_port" 127.0.5.12 "$TMP"
