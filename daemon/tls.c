@@ -43,17 +43,25 @@ tls_cn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
 	free(ptr);
 }
 
-/* The subject CN of cert, printable ASCII only (it comes from the peer and goes to the log). */
+/*
+ * The subject CN of cert, printable ASCII only (it comes from the peer and
+ * goes to the log and to the allow-list). Every byte OpenSSL copied counts:
+ * a NUL inside ("lis01\0.evil") becomes '?', or the CN would read as the
+ * allowed "lis01".
+ */
 static void
 cert_cn(X509 *cert, char *cn, size_t len)
 {
-	size_t i;
+	int i, n;
 
 	cn[0] = '\0';
-	if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert),
-		NID_commonName, cn, (int)len) < 0)
+	n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert),
+	    NID_commonName, cn, (int)len);
+	if (n < 0) {
 		cn[0] = '\0';
-	for (i = 0; cn[i] != '\0'; i++)
+		return;
+	}
+	for (i = 0; i < n && (size_t)i < len - 1; i++)
 		if ((unsigned char)cn[i] < 0x20 || (unsigned char)cn[i] > 0x7e)
 			cn[i] = '?';
 }

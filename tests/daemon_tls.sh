@@ -7,13 +7,16 @@
 # with a recognisable patient id and name; neither may reach the log).
 # Refused: an expired client certificate, one not yet valid, one from an
 # unknown CA, none when required, a subject not on tls_allowed_subjects,
-# TLS 1.0 and 1.1 (openssl s_client and Python's ssl at security level 0),
-# plaintext on the TLS port, a TLS ClientHello on the plain port, a peer
-# outside allow, a connection over max_connections_per_peer, and clients
-# refusing an expired server certificate (which labwatchd and
-# --check-config warn about, as about one not yet valid). The cipher profile is Mozilla's
+# a CN with a NUL inside that reads as an allowed one, a subject whose
+# one-line form only looks like an allowed whole subject, TLS 1.0 and 1.1
+# (openssl s_client and Python's ssl at security level 0), plaintext on
+# the TLS port, a TLS ClientHello on the plain port, a peer outside allow,
+# a connection over max_connections_per_peer, and clients refusing an
+# expired server certificate (which labwatchd and --check-config warn
+# about, as about one not yet valid). The cipher profile is Mozilla's
 # "intermediate" without DHE: TLS 1.2 ECDHE with AES-GCM or ChaCha20, and
-# TLS 1.3; CBC, static RSA and 3DES suites are refused.
+# TLS 1.3; CBC, static RSA, DHE and 3DES suites are refused. (The CN with
+# a NUL needs python3-cryptography: openssl req cannot write one.)
 # LABWATCHD=path overrides the binary.
 . "$(dirname "$0")/lib.sh"
 LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
@@ -100,7 +103,27 @@ def expect(cond, what):
 
 cmd, port, src = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 d = sys.argv[4] if len(sys.argv) > 4 else "."
-if cmd == "served":			# CERT: served AA
+if cmd == "mknul":			# d/nul.pem: CN "lis01\0.evil", signed by d/ca.pem
+    import datetime
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    ca = x509.load_pem_x509_certificate(open(d + "/ca.pem", "rb").read())
+    cak = serialization.load_pem_private_key(open(d + "/ca.key", "rb").read(), None)
+    k = ec.generate_private_key(ec.SECP256R1())
+    c = (x509.CertificateBuilder()
+         .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Test"),
+                                  x509.NameAttribute(NameOID.COMMON_NAME, "lis01\x00.evil")]))
+         .issuer_name(ca.subject).public_key(k.public_key())
+         .serial_number(x509.random_serial_number())
+         .not_valid_before(datetime.datetime(2020, 1, 1))
+         .not_valid_after(datetime.datetime.now() + datetime.timedelta(days=1))
+         .sign(cak, hashes.SHA256()))
+    open(d + "/nul.pem", "wb").write(c.public_bytes(serialization.Encoding.PEM))
+    open(d + "/nul.key", "wb").write(k.private_bytes(serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+elif cmd == "served":			# CERT: served AA
     r = tls(port, src, ctx(d, sys.argv[5]))
     expect(r == "AA", "AA, got %r" % r)
 elif cmd == "refused":			# CERT ("-": none): no ACK
@@ -185,6 +208,15 @@ tls_cert other other ca 20200101000000Z "$day"
 tls_cert expired lis01 ca 20200101000000Z 20200201000000Z
 tls_cert future lis01 ca 20990101000000Z 20991231000000Z
 tls_cert rogue lis01 rogueca 20200101000000Z "$day"
+# lis02 is allowed by its whole subject; forged has one O holding
+# "Test/OU=LIS", whose one-line form reads the same.
+tls_cert lis02 /O=Test/OU=LIS/CN=lis02 ca 20200101000000Z "$day"
+tls_cert forged '/O=Test\/OU=LIS/CN=lis02' ca 20200101000000Z "$day"
+# A CN with a NUL inside, "lis01\0.evil": openssl req cannot write one.
+if $PYT mknul 0 - "$TMP" >"$TMP/mknul.out" 2>&1; then have_nul=1; else
+	have_nul=
+	echo "NOTE: no certificate with a NUL in its CN (needs python3-cryptography): $(tail -1 "$TMP/mknul.out")"
+fi
 
 conf() {	# conf SERVER-CERT: both listeners, client certificates required
 	nodb_conf
@@ -195,7 +227,7 @@ tls_cert = $TMP/$1.pem
 tls_key = $TMP/$1.key
 tls_ca = $TMP/ca.pem
 tls_verify_client = require
-tls_allowed_subjects = CN=lis01
+tls_allowed_subjects = CN=lis01, /O=Test/OU=LIS/CN=lis02
 allow = 127.0.0.1, 127.0.5.0/24
 max_connections_per_peer = 2
 spool_max_bytes = 64M
@@ -227,6 +259,15 @@ refusal t "no client certificate where one is required" 127.0.5.5 \
 	"closed: no client certificate" refused "$tport" 127.0.5.5 "$TMP" -
 refusal t "a subject not on tls_allowed_subjects" 127.0.5.6 \
 	"closed: client certificate subject not in tls_allowed_subjects (CN=other)" refused "$tport" 127.0.5.6 "$TMP" other
+check "a client allowed by its whole subject is served" \
+	$PYT served "$tport" 127.0.5.13 "$TMP" lis02
+refusal t "a subject whose one-line form only looks allowed (O=\"Test/OU=LIS\")" 127.0.5.14 \
+	"closed: client certificate subject not in tls_allowed_subjects (CN=lis02)" refused "$tport" 127.0.5.14 "$TMP" forged
+
+if [ -n "$have_nul" ]; then
+	refusal t "a CN with a NUL inside (lis01<NUL>.evil) is not lis01" 127.0.5.15 \
+		"closed: client certificate subject not in tls_allowed_subjects (CN=lis01?.evil)" refused "$tport" 127.0.5.15 "$TMP" nul
+fi
 
 # TLS 1.0 and 1.1: can the installed OpenSSL still offer them at all?
 for v in 1.0 1.1; do
@@ -309,6 +350,9 @@ done
 lwd_start x "$TMP/x.conf"
 check "labwatchd warns at start that its tls_cert has expired" \
 	grep -qF "warn: tls_cert expired on 2020-02-01 00:00:00 UTC" "$TMP/x.log"
+kill -HUP "$(cat "$TMP/x.pid")"
+for _ in $(seq 30); do grep -q "reloaded:" "$TMP/x.log" && break; sleep 0.1; done
+check "... and again on SIGHUP" grep -qF "warn: reload: tls_cert expired on 2020-02-01" "$TMP/x.log"
 refusal x "an expired server certificate (the client refuses it)" 127.0.5.12 \
 	"closed: the client ended the handshake (sslv3 alert certificate expired)" \
 	server-expired "$tls_port" 127.0.5.12 "$TMP"

@@ -119,7 +119,8 @@ log_at_most() {
 
 # --- certificates (the openssl command). tls_pki: two CAs, $TMP/ca.pem
 # ("Test CA") and $TMP/rogueca.pem ("Rogue CA"), keys beside them, and the
-# openssl ca configuration tls_cert signs with.
+# openssl ca configuration tls_cert signs with (subjects in O, OU, CN
+# order: openssl ca writes them in its policy's order).
 tls_pki() {
 	mkdir -p "$TMP/ca.d"
 	: >"$TMP/ca.d/index.txt"
@@ -136,8 +137,9 @@ default_md = sha256
 policy = p
 unique_subject = no
 [p]
-commonName = supplied
 organizationName = optional
+organizationalUnitName = optional
+commonName = supplied
 EOF
 	for tls_ca in "ca:Test CA" "rogueca:Rogue CA"; do
 		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
@@ -146,16 +148,21 @@ EOF
 	done
 }
 # tls_cert NAME CN CA START END [rsa]: $TMP/NAME.pem and .key, subject
-# /O=Test/CN=CN, signed by $TMP/CA.pem, valid from START to END
-# (YYYYMMDDHHMMSSZ); a P-256 key, or RSA 2048 with "rsa" (static-RSA
-# suites need an RSA server key to be refused for the right reason).
+# /O=Test/CN=CN (or CN itself when it begins with /), signed by
+# $TMP/CA.pem, valid from START to END (YYYYMMDDHHMMSSZ); a P-256 key, or
+# RSA 2048 with "rsa" (static-RSA suites need an RSA server key to be
+# refused for the right reason).
 tls_cert() {
+	case $2 in
+	/*) tls_subj=$2 ;;
+	*) tls_subj=/O=Test/CN=$2 ;;
+	esac
 	if [ "${6-}" = rsa ]; then
 		openssl req -new -newkey rsa:2048 -nodes -keyout "$TMP/$1.key" \
-		    -subj "/O=Test/CN=$2" -out "$TMP/$1.csr" 2>/dev/null
+		    -subj "$tls_subj" -out "$TMP/$1.csr" 2>/dev/null
 	else
 		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
-		    -nodes -keyout "$TMP/$1.key" -subj "/O=Test/CN=$2" \
+		    -nodes -keyout "$TMP/$1.key" -subj "$tls_subj" \
 		    -out "$TMP/$1.csr" 2>/dev/null
 	fi
 	openssl ca -batch -config "$TMP/ca.cnf" -cert "$TMP/$3.pem" \
