@@ -151,6 +151,17 @@ elif cmd == "clienthello":		# a TLS client on the plain port
     except (ssl.SSLError, OSError):
         pass
     expect(time.time() - t0 < 5, "closed at once, not left to a timeout")
+elif cmd == "stall":			# send HEX, then nothing: closed at start_timeout (3 s)
+    s = conn(port, src)
+    if sys.argv[4] != "-":
+        s.sendall(bytes.fromhex(sys.argv[4]))
+    t0 = time.time()
+    expect(closed(s, 8), "closed")
+    expect(2 < time.time() - t0 < 6, "at start_timeout, after %.1f s" % (time.time() - t0))
+elif cmd == "raw":			# send BYTES (Python literal): closed without an ACK
+    s = conn(port, src)
+    s.sendall(eval(sys.argv[4]))
+    expect(closed(s), "closed without an ACK")
 elif cmd == "not-allowed":		# closed before anything is read
     s = conn(port, src)
     try:
@@ -247,6 +258,17 @@ if [ -z "$plain" ] || [ -z "$tport" ]; then
 	exit 1
 fi
 
+# Peers that stall, in the background while the rest runs (start_timeout 3 s):
+# nothing on the TLS port; a ClientHello cut short on the TLS port; the
+# first 2 bytes of one on the plain port (too few to tell TLS from MLLP).
+hello=160301020001000100fc03
+$PYT stall "$tport" 127.0.5.16 - >"$TMP/stall1.out" 2>&1 &
+stall1=$!
+$PYT stall "$tport" 127.0.5.17 $hello >"$TMP/stall2.out" 2>&1 &
+stall2=$!
+$PYT stall "$plain" 127.0.5.18 1603 >"$TMP/stall3.out" 2>&1 &
+stall3=$!
+
 check "the allowed client is served (AA), its frame holding patient data" \
 	$PYT served "$tport" 127.0.5.1 "$TMP" lis01
 refusal t "an expired client certificate" 127.0.5.2 \
@@ -294,6 +316,8 @@ done
 
 refusal t "plaintext MLLP on the TLS port" 127.0.5.9 \
 	"closed: not TLS (plain MLLP or another protocol on the TLS port)" plaintext "$tport" 127.0.5.9
+refusal t "an HTTP request on the TLS port" 127.0.5.19 \
+	"closed: not TLS (plain MLLP or another protocol on the TLS port)" raw "$tport" 127.0.5.19 'b"GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n"'
 refusal t "a TLS ClientHello on the plain port" 127.0.5.10 \
 	"a TLS ClientHello on the plain MLLP port" clienthello "$plain" 127.0.5.10
 check "... no frame made of it" test "$(log_lines t "127\\.0\\.5\\.10:.*(frame|quarantin|abandon)")" -eq 0
@@ -325,6 +349,19 @@ for c in "AES128-SHA:static RSA, CBC, SHA-1" "AES256-GCM-SHA384:static RSA" \
 	else ok "TLS 1.2 offering only $cipher ($why): refused"; fi
 done
 check "... said in words" grep -q "closed: no cipher suite in common" "$TMP/t.log"
+
+n=1
+for c in "127.0.5.16:closed: TLS handshake not done within 3s:nothing sent to the TLS port" \
+    "127.0.5.17:closed: TLS handshake not done within 3s:a ClientHello cut short on the TLS port" \
+    "127.0.5.18:closed: no frame started within 3s (start_timeout):2 bytes of a ClientHello on the plain port"; do
+	src=${c%%:*} rest=${c#*:}
+	why=${rest%:*} what=${rest##*:}
+	eval "pid=\$stall$n"
+	if wait "$pid"; then ok "$what: closed at start_timeout"; else
+		not_ok "$what: closed at start_timeout" "$(cat "$TMP/stall$n.out")"; fi
+	one_line t "$src" "$why" "... $what"
+	n=$((n + 1))
+done
 for cipher in ECDHE-RSA-AES128-GCM-SHA256 ECDHE-RSA-AES256-GCM-SHA384 ECDHE-RSA-CHACHA20-POLY1305; do
 	check "TLS 1.2 $cipher: accepted" sclient -tls1_2 -cipher "$cipher"
 done
