@@ -268,6 +268,20 @@ verify_refusal(long vr, const char *cn, char *why, size_t len)
 	return r;
 }
 
+/*
+ * Does name hold two CNs or more (CN=lis01/CN=evil)? Which one a CA
+ * checked is anyone's guess, so such a subject matches no CN= entry (a
+ * whole-subject entry names them all).
+ */
+static bool
+several_cns(const X509_NAME *name)
+{
+	int first = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+
+	return first >= 0 &&
+	    X509_NAME_get_index_by_NID(name, NID_commonName, first) >= 0;
+}
+
 enum tls_refusal
 tls_check_peer(SSL *ssl, const struct config *cfg, char *who, size_t wholen,
     char *why, size_t whylen)
@@ -277,6 +291,7 @@ tls_check_peer(SSL *ssl, const struct config *cfg, char *who, size_t wholen,
 	size_t i;
 	long vr;
 	int ok = 0;
+	bool several;
 
 	snprintf(who, wholen, "-");
 	if (cert == NULL) {
@@ -293,13 +308,14 @@ tls_check_peer(SSL *ssl, const struct config *cfg, char *who, size_t wholen,
 		return verify_refusal(vr, cn, why, whylen);
 	}
 	X509_NAME_oneline(X509_get_subject_name(cert), line, sizeof(line));
+	several = several_cns(X509_get_subject_name(cert));
 	X509_free(cert);
 	snprintf(who, wholen, "CN=%s", cn);
 	if (cfg->nsubjects == 0)
 		ok = 1;
 	for (i = 0; i < cfg->nsubjects && !ok; i++) {
 		if (strncmp(cfg->subjects[i], "CN=", 3) == 0)
-			ok = cn[0] != '\0' &&
+			ok = cn[0] != '\0' && !several &&
 			    strcmp(cfg->subjects[i] + 3, cn) == 0;
 		else
 			ok = strcmp(cfg->subjects[i], line) == 0;
@@ -307,8 +323,8 @@ tls_check_peer(SSL *ssl, const struct config *cfg, char *who, size_t wholen,
 	if (!ok) {
 		snprintf(why, whylen,
 		    "client certificate subject not in "
-		    "tls_allowed_subjects (CN=%s)",
-		    cn);
+		    "tls_allowed_subjects (CN=%s%s)",
+		    cn, several ? " and another CN" : "");
 		return TLS_REFUSED_SUBJECT;
 	}
 	return TLS_ACCEPTED;

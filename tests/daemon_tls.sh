@@ -7,8 +7,9 @@
 # with a recognisable patient id and name; neither may reach the log).
 # Refused: an expired client certificate, one not yet valid, one from an
 # unknown CA, none when required, a subject not on tls_allowed_subjects,
-# a CN with a NUL inside that reads as an allowed one, a subject whose
-# one-line form only looks like an allowed whole subject, TLS 1.0 and 1.1
+# a CN with a NUL inside that reads as an allowed one, two CNs of which
+# the first is an allowed one, a subject whose one-line form only looks
+# like an allowed whole subject, TLS 1.0 and 1.1
 # (openssl s_client and Python's ssl at security level 0), plaintext on
 # the TLS port, a TLS ClientHello on the plain port, a peer outside allow,
 # a connection over max_connections_per_peer, and clients refusing an
@@ -223,6 +224,7 @@ tls_cert rogue lis01 rogueca 20200101000000Z "$day"
 # "Test/OU=LIS", whose one-line form reads the same.
 tls_cert lis02 /O=Test/OU=LIS/CN=lis02 ca 20200101000000Z "$day"
 tls_cert forged '/O=Test\/OU=LIS/CN=lis02' ca 20200101000000Z "$day"
+tls_cert twocn /O=Test/CN=lis01/CN=evil ca 20200101000000Z "$day"
 # A CN with a NUL inside, "lis01\0.evil": openssl req cannot write one.
 if $PYT mknul 0 - "$TMP" >"$TMP/mknul.out" 2>&1; then have_nul=1; else
 	have_nul=
@@ -285,7 +287,8 @@ check "a client allowed by its whole subject is served" \
 	$PYT served "$tport" 127.0.5.13 "$TMP" lis02
 refusal t "a subject whose one-line form only looks allowed (O=\"Test/OU=LIS\")" 127.0.5.14 \
 	"closed: client certificate subject not in tls_allowed_subjects (CN=lis02)" refused "$tport" 127.0.5.14 "$TMP" forged
-
+refusal t "a subject with two CNs (CN=lis01/CN=evil) is not CN=lis01" 127.0.5.20 \
+	"closed: client certificate subject not in tls_allowed_subjects (CN=lis01 and another CN)" refused "$tport" 127.0.5.20 "$TMP" twocn
 if [ -n "$have_nul" ]; then
 	refusal t "a CN with a NUL inside (lis01<NUL>.evil) is not lis01" 127.0.5.15 \
 		"closed: client certificate subject not in tls_allowed_subjects (CN=lis01?.evil)" refused "$tport" 127.0.5.15 "$TMP" nul
