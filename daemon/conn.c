@@ -18,7 +18,9 @@
  * Logs: lines about a conn that has not delivered a frame yet (connected,
  * refused, timed out, TLS refusals) go through the daemon's throttle, one
  * budget per peer address and kind, so a hostile peer writes a handful of
- * lines however many connections it opens.
+ * lines however many connections it opens. A conn is "connected" once
+ * it has shown it speaks the port's protocol (a TLS handshake done, a
+ * plain conn's first bytes not a ClientHello), so a refusal is one line.
  *
  * Backpressure: reading stops while the output buffer holds more than
  * output_buffer_max bytes of ACKs or max_inflight frames wait for the
