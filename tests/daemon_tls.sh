@@ -124,8 +124,8 @@ if cmd == "mknul":			# d/nul.pem: CN "lis01\0.evil", signed by d/ca.pem
     open(d + "/nul.pem", "wb").write(c.public_bytes(serialization.Encoding.PEM))
     open(d + "/nul.key", "wb").write(k.private_bytes(serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-elif cmd == "served":			# CERT: served AA
-    r = tls(port, src, ctx(d, sys.argv[5]))
+elif cmd == "served":			# CERT ("-": none): served AA
+    r = tls(port, src, ctx(d, None if sys.argv[5] == "-" else sys.argv[5]))
     expect(r == "AA", "AA, got %r" % r)
 elif cmd == "refused":			# CERT ("-": none): no ACK
     r = tls(port, src, ctx(d, None if sys.argv[5] == "-" else sys.argv[5]))
@@ -170,6 +170,13 @@ elif cmd == "not-allowed":		# closed before anything is read
     except OSError:
         pass
     expect(closed(s), "closed without an ACK")
+elif cmd == "refused-then-served":	# N refused handshakes leave no slot taken
+    for i in range(int(sys.argv[5])):
+        r = tls(port, src, ctx(d))
+        expect(r != "AA", "refused without a certificate, got %r" % r)
+    time.sleep(0.2)
+    r = tls(port, src, ctx(d, "lis01"))
+    expect(r == "AA", "then served, got %r" % r)
 elif cmd == "per-peer":			# hold LIMIT served, the next is closed
     limit = int(sys.argv[5])
     c = ctx(d, "lis01")
@@ -332,6 +339,8 @@ check "a third connection from one peer (max_connections_per_peer = 2): refused"
 	$PYT per-peer "$tport" 127.0.5.11 "$TMP" 2
 check "... one refusal line naming the peer" \
 	test "$(log_lines t "127\\.0\\.5\\.11:[0-9]+[: ].*refused: max_connections_per_peer \\(2\\) reached")" -eq 1
+check "5 refused handshakes from one peer (limit 2) hold no slot: it is served next" \
+	$PYT refused-then-served "$tport" 127.0.5.21 "$TMP" 5
 
 # Mozilla "intermediate" without DHE: TLS 1.2 ECDHE + AEAD, and TLS 1.3.
 sclient() {	# sclient ARGS...: did a handshake succeed?
@@ -376,6 +385,17 @@ if sclient -tls1_3 -ciphersuites TLS_AES_128_CCM_SHA256; then
 else ok "TLS 1.3 TLS_AES_128_CCM_SHA256 (not in the profile): refused"; fi
 lwd_stop t
 
+# tls_verify_client = optional, no allow-list: no certificate is served, a
+# bad one is still refused.
+conf server | sed -e 's/^tls_verify_client = .*/tls_verify_client = optional/' \
+    -e 's/^tls_allowed_subjects = .*/tls_allowed_subjects =/' >"$TMP/o.conf"
+lwd_start o "$TMP/o.conf"
+check "optional: a client without a certificate is served" \
+	$PYT served "$tls_port" 127.0.5.22 "$TMP" -
+refusal o "optional: an expired client certificate" 127.0.5.23 \
+	"closed: client certificate expired (CN=lis01)" refused "$tls_port" 127.0.5.23 "$TMP" expired
+lwd_stop o
+
 # A server certificate that has expired: clients that verify refuse it,
 # and labwatchd says so before the first of them does.
 conf oldserver >"$TMP/x.conf"
@@ -398,7 +418,7 @@ refusal x "an expired server certificate (the client refuses it)" 127.0.5.12 \
 	server-expired "$tls_port" 127.0.5.12 "$TMP"
 lwd_stop x
 
-for l in t x; do
+for l in t o x; do
 	if grep -qE "$PATIENT_ID|$PATIENT_NAME|QUINTUS" "$TMP/$l.log"; then
 		not_ok "no patient data in the log ($l)" "$(grep -E "$PATIENT_ID|$PATIENT_NAME" "$TMP/$l.log" | head -3)"
 	else ok "no patient data in the log ($l)"; fi
