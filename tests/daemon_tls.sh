@@ -7,7 +7,8 @@
 # with a recognisable patient id and name; neither may reach the log).
 # Refused: an expired client certificate, one not yet valid, one from an
 # unknown CA, none when required, a subject not on tls_allowed_subjects,
-# a CN with a NUL inside that reads as an allowed one, two CNs of which
+# a CN with a NUL inside that reads as an allowed one (or a newline and
+# a forged log line), two CNs of which
 # the first is an allowed one, a subject whose one-line form only looks
 # like an allowed whole subject, TLS 1.0 and 1.1
 # (openssl s_client and Python's ssl at security level 0), plaintext on
@@ -104,7 +105,7 @@ def expect(cond, what):
 
 cmd, port, src = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 d = sys.argv[4] if len(sys.argv) > 4 else "."
-if cmd == "mknul":			# d/nul.pem: CN "lis01\0.evil", signed by d/ca.pem
+if cmd == "mkcn":			# d/NAME.pem: CN (a Python literal), signed by d/ca.pem
     import datetime
     from cryptography import x509
     from cryptography.x509.oid import NameOID
@@ -115,14 +116,14 @@ if cmd == "mknul":			# d/nul.pem: CN "lis01\0.evil", signed by d/ca.pem
     k = ec.generate_private_key(ec.SECP256R1())
     c = (x509.CertificateBuilder()
          .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Test"),
-                                  x509.NameAttribute(NameOID.COMMON_NAME, "lis01\x00.evil")]))
+                                  x509.NameAttribute(NameOID.COMMON_NAME, eval(sys.argv[5]))]))
          .issuer_name(ca.subject).public_key(k.public_key())
          .serial_number(x509.random_serial_number())
          .not_valid_before(datetime.datetime(2020, 1, 1))
          .not_valid_after(datetime.datetime.now() + datetime.timedelta(days=1))
          .sign(cak, hashes.SHA256()))
-    open(d + "/nul.pem", "wb").write(c.public_bytes(serialization.Encoding.PEM))
-    open(d + "/nul.key", "wb").write(k.private_bytes(serialization.Encoding.PEM,
+    open(d + "/" + src + ".pem", "wb").write(c.public_bytes(serialization.Encoding.PEM))
+    open(d + "/" + src + ".key", "wb").write(k.private_bytes(serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
 elif cmd == "served":			# CERT ("-": none): served AA
     r = tls(port, src, ctx(d, None if sys.argv[5] == "-" else sys.argv[5]))
@@ -232,10 +233,14 @@ tls_cert rogue lis01 rogueca 20200101000000Z "$day"
 tls_cert lis02 /O=Test/OU=LIS/CN=lis02 ca 20200101000000Z "$day"
 tls_cert forged '/O=Test\/OU=LIS/CN=lis02' ca 20200101000000Z "$day"
 tls_cert twocn /O=Test/CN=lis01/CN=evil ca 20200101000000Z "$day"
-# A CN with a NUL inside, "lis01\0.evil": openssl req cannot write one.
-if $PYT mknul 0 - "$TMP" >"$TMP/mknul.out" 2>&1; then have_nul=1; else
+# A CN with a NUL inside, "lis01\0.evil", and one with a line of log
+# inside: openssl req cannot write them.
+if $PYT mkcn 0 nul "$TMP" '"lis01\x00.evil"' >"$TMP/mkcn.out" 2>&1 &&
+    $PYT mkcn 0 nl "$TMP" '"lis01\n2026-01-01T00:00:00.000Z labwatchd[1] info: 10.9.9.9:1: connected"' >>"$TMP/mkcn.out" 2>&1; then
+	have_nul=1
+else
 	have_nul=
-	echo "NOTE: no certificate with a NUL in its CN (needs python3-cryptography): $(tail -1 "$TMP/mknul.out")"
+	echo "NOTE: no certificate with a NUL or a newline in its CN (needs python3-cryptography): $(tail -1 "$TMP/mkcn.out")"
 fi
 
 conf() {	# conf SERVER-CERT: both listeners, client certificates required
@@ -299,6 +304,10 @@ refusal t "a subject with two CNs (CN=lis01/CN=evil) is not CN=lis01" 127.0.5.20
 if [ -n "$have_nul" ]; then
 	refusal t "a CN with a NUL inside (lis01<NUL>.evil) is not lis01" 127.0.5.15 \
 		"closed: client certificate subject not in tls_allowed_subjects (CN=lis01?.evil)" refused "$tport" 127.0.5.15 "$TMP" nul
+	refusal t "a CN holding a newline and a forged log line" 127.0.5.24 \
+		"closed: client certificate subject not in tls_allowed_subjects (CN=lis01?2026-01-01T00:00:00.000Z labwatchd[1] info: 10.9.9.9:1: connected)" \
+		refused "$tport" 127.0.5.24 "$TMP" nl
+	check "... no line of the log is forged by it" test "$(log_lines t "10\\.9\\.9\\.9")" -eq 1
 fi
 
 # TLS 1.0 and 1.1: can the installed OpenSSL still offer them at all?
