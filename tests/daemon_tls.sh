@@ -6,19 +6,20 @@
 # patient data (every client that gets as far as sending sends a frame
 # with a recognisable patient id and name; neither may reach the log).
 # Refused: an expired client certificate, one not yet valid, one from an
-# unknown CA, none when required, a subject not on tls_allowed_subjects,
-# a CN with a NUL inside that reads as an allowed one (or a newline and
-# a forged log line), two CNs of which
-# the first is an allowed one, a subject whose one-line form only looks
-# like an allowed whole subject, TLS 1.0 and 1.1
-# (openssl s_client and Python's ssl at security level 0), plaintext on
-# the TLS port, a TLS ClientHello on the plain port, a peer outside allow,
-# a connection over max_connections_per_peer, and clients refusing an
-# expired server certificate (which labwatchd and --check-config warn
-# about, as about one not yet valid). The cipher profile is Mozilla's
-# "intermediate" without DHE: TLS 1.2 ECDHE with AES-GCM or ChaCha20, and
-# TLS 1.3; CBC, static RSA, DHE and 3DES suites are refused. (The CN with
-# a NUL needs python3-cryptography: openssl req cannot write one.)
+# unknown CA, none when required (and with tls_verify_client = optional,
+# an expired one), a subject not on tls_allowed_subjects, a CN with a NUL
+# inside that reads as an allowed one (or a newline and a forged log
+# line), two CNs of which the first is an allowed one, a subject whose
+# one-line form only looks like an allowed whole subject, TLS 1.0 and 1.1
+# (openssl s_client and Python's ssl at security level 0), plaintext and
+# HTTP on the TLS port, a TLS ClientHello on the plain port, peers that
+# stall before a handshake or a frame, a peer outside allow, a connection
+# over max_connections_per_peer, and clients refusing an expired server
+# certificate (which labwatchd and --check-config warn about, as about
+# one not yet valid). The cipher profile is Mozilla's "intermediate"
+# without DHE: TLS 1.2 ECDHE with AES-GCM or ChaCha20, and TLS 1.3; CBC,
+# static RSA, DHE and 3DES suites are refused. (The CNs with a NUL or a
+# newline need python3-cryptography: openssl req cannot write them.)
 # LABWATCHD=path overrides the binary.
 . "$(dirname "$0")/lib.sh"
 LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
