@@ -18,7 +18,9 @@
  * Logs: lines about a conn that has not delivered a frame yet (connected,
  * refused, timed out, TLS refusals) go through the daemon's throttle, one
  * budget per peer address and kind, so a hostile peer writes a handful of
- * lines however many connections it opens.
+ * lines however many connections it opens. A conn is "connected" once
+ * it has shown it speaks the port's protocol (a TLS handshake done, a
+ * plain conn's first bytes not a ClientHello), so a refusal is one line.
  *
  * Backpressure: reading stops while the output buffer holds more than
  * output_buffer_max bytes of ACKs or max_inflight frames wait for the
@@ -571,6 +573,9 @@ conn_sniff(struct conn *c)
 		break;
 	}
 	c->sniffed = true;
+	/* Connected only now, as a TLS conn after its handshake: a refusal is one line. */
+	conn_note(c->d, c->addr, c->peer, CL_CONNECTED, LOG_LEVEL_INFO,
+	    "connected (%u open)", c->d->nsockets);
 	return false;
 }
 
@@ -933,12 +938,12 @@ conn_accept(struct daemon *d, evutil_socket_t fd, const struct sockaddr *sa,
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	c->reading = true;
 	conn_arm_timer(c);
-	/* A TLS conn is connected once its handshake succeeds. */
-	if (tls)
-		conn_debug(c, "TLS handshake begins (%u open)", d->nsockets);
-	else
-		conn_note(d, addr, peer, CL_CONNECTED, LOG_LEVEL_INFO,
-		    "connected (%u open)", d->nsockets);
+	/*
+	 * A TLS conn is connected once its handshake succeeds, a plain one
+	 * once its first bytes are not a TLS ClientHello (conn_sniff()).
+	 */
+	conn_debug(c, "%s (%u open)", tls ? "TLS handshake begins" : "accepted",
+	    d->nsockets);
 }
 
 /* Queue one ACK, MLLP-framed, on c's output. */

@@ -88,7 +88,7 @@ check_config(const char *path)
 	struct config cfg;
 	struct rules *r = NULL;
 	SSL_CTX *ctx;
-	char *cause = NULL;
+	char *cause = NULL, why[256];
 	int errors;
 
 	config_init(&cfg);
@@ -98,7 +98,8 @@ check_config(const char *path)
 			fprintf(stderr, "%s: %s\n", path, cause);
 			free(cause);
 			errors++;
-		}
+		} else if (tls_ctx_cert_problem(ctx, why, sizeof(why)))
+			fprintf(stderr, "%s: warning: %s\n", path, why);
 		SSL_CTX_free(ctx);
 	}
 	if (errors == 0) {
@@ -256,7 +257,7 @@ reload(struct daemon *d)
 {
 	struct config *next;
 	SSL_CTX *ctx = NULL;
-	char *cause = NULL;
+	char *cause = NULL, why[256];
 	int errors;
 
 	notify_send("RELOADING=1\nMONOTONIC_USEC=%" PRIu64, monotonic_usec());
@@ -294,6 +295,8 @@ reload(struct daemon *d)
 	fd_limit_fit(d->cfg);
 	log_info("reloaded: configuration, rules (%s)%s",
 	    config_protocol(d->cfg), ctx ? " and certificates" : "");
+	if (ctx != NULL && tls_ctx_cert_problem(ctx, why, sizeof(why)))
+		log_warn("reload: %s", why);
 	send_status(d, "READY=1\n");
 	return;
 fail:
@@ -491,13 +494,16 @@ setup_process(struct daemon *d)
 static void
 setup_loop(struct daemon *d)
 {
-	char *cause = NULL;
+	char *cause = NULL, why[256];
 
 	if ((d->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	if (d->cfg->ntls > 0 &&
 	    (d->tls_ctx = tls_ctx_new(d->cfg, &cause)) == NULL)
 		fatalx("%s", cause);
+	if (d->tls_ctx != NULL &&
+	    tls_ctx_cert_problem(d->tls_ctx, why, sizeof(why)))
+		log_warn("%s", why);
 }
 
 /* The store (database, spool, writer thread), whose completions wake the loop. */

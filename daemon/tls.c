@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/x509.h>
@@ -15,8 +16,9 @@
 
 /*
  * Mozilla's "intermediate" configuration (wiki.mozilla.org/Security/
- * Server_Side_TLS): TLS 1.2 and 1.3, forward-secret ECDHE key exchange and
- * AEAD ciphers only: no static RSA, no CBC, no SHA-1 MACs.
+ * Server_Side_TLS) without its finite-field DHE suites: TLS 1.2 and 1.3,
+ * forward-secret ECDHE key exchange and AEAD ciphers only: no static RSA,
+ * no CBC, no SHA-1 MACs, no DHE (tests/daemon_tls.sh offers each).
  */
 #define TLS12_CIPHERS \
 	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
@@ -42,17 +44,25 @@ tls_cn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
 	free(ptr);
 }
 
-/* The subject CN of cert, printable ASCII only (it comes from the peer and goes to the log). */
+/*
+ * The subject CN of cert, printable ASCII only (it comes from the peer and
+ * goes to the log and to the allow-list). Every byte OpenSSL copied counts:
+ * a NUL inside ("lis01\0.evil") becomes '?', or the CN would read as the
+ * allowed "lis01".
+ */
 static void
 cert_cn(X509 *cert, char *cn, size_t len)
 {
-	size_t i;
+	int i, n;
 
 	cn[0] = '\0';
-	if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert),
-		NID_commonName, cn, (int)len) < 0)
+	n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert),
+	    NID_commonName, cn, (int)len);
+	if (n < 0) {
 		cn[0] = '\0';
-	for (i = 0; cn[i] != '\0'; i++)
+		return;
+	}
+	for (i = 0; i < n && (size_t)i < len - 1; i++)
 		if ((unsigned char)cn[i] < 0x20 || (unsigned char)cn[i] > 0x7e)
 			cn[i] = '?';
 }
@@ -179,6 +189,45 @@ fail:
 	return NULL;
 }
 
+/* t as "2020-02-01 00:00:00 UTC" (OpenSSL's own form when it cannot). */
+static void
+asn1_time_str(const ASN1_TIME *t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	if (ASN1_TIME_to_tm(t, &tm) == 1)
+		strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm);
+	else
+		snprintf(buf, len, "an unreadable date");
+}
+
+bool
+tls_ctx_cert_problem(SSL_CTX *ctx, char *buf, size_t len)
+{
+	X509 *cert = SSL_CTX_get0_certificate(ctx);
+	char when[64];
+
+	if (cert == NULL)
+		return false;
+	if (X509_cmp_current_time(X509_get0_notAfter(cert)) <= 0) {
+		asn1_time_str(X509_get0_notAfter(cert), when, sizeof(when));
+		snprintf(buf, len,
+		    "tls_cert expired on %s: clients that verify it will "
+		    "refuse every handshake",
+		    when);
+		return true;
+	}
+	if (X509_cmp_current_time(X509_get0_notBefore(cert)) >= 0) {
+		asn1_time_str(X509_get0_notBefore(cert), when, sizeof(when));
+		snprintf(buf, len,
+		    "tls_cert is not valid before %s: clients that verify "
+		    "it will refuse every handshake",
+		    when);
+		return true;
+	}
+	return false;
+}
+
 /* The words for a failed certificate verification. */
 static enum tls_refusal
 verify_refusal(long vr, const char *cn, char *why, size_t len)
@@ -219,6 +268,20 @@ verify_refusal(long vr, const char *cn, char *why, size_t len)
 	return r;
 }
 
+/*
+ * Does name hold two CNs or more (CN=lis01/CN=evil)? Which one a CA
+ * checked is anyone's guess, so such a subject matches no CN= entry (a
+ * whole-subject entry names them all).
+ */
+static bool
+several_cns(const X509_NAME *name)
+{
+	int first = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+
+	return first >= 0 &&
+	    X509_NAME_get_index_by_NID(name, NID_commonName, first) >= 0;
+}
+
 enum tls_refusal
 tls_check_peer(SSL *ssl, const struct config *cfg, char *who, size_t wholen,
     char *why, size_t whylen)
@@ -228,6 +291,7 @@ tls_check_peer(SSL *ssl, const struct config *cfg, char *who, size_t wholen,
 	size_t i;
 	long vr;
 	int ok = 0;
+	bool several;
 
 	snprintf(who, wholen, "-");
 	if (cert == NULL) {
@@ -244,13 +308,14 @@ tls_check_peer(SSL *ssl, const struct config *cfg, char *who, size_t wholen,
 		return verify_refusal(vr, cn, why, whylen);
 	}
 	X509_NAME_oneline(X509_get_subject_name(cert), line, sizeof(line));
+	several = several_cns(X509_get_subject_name(cert));
 	X509_free(cert);
 	snprintf(who, wholen, "CN=%s", cn);
 	if (cfg->nsubjects == 0)
 		ok = 1;
 	for (i = 0; i < cfg->nsubjects && !ok; i++) {
 		if (strncmp(cfg->subjects[i], "CN=", 3) == 0)
-			ok = cn[0] != '\0' &&
+			ok = cn[0] != '\0' && !several &&
 			    strcmp(cfg->subjects[i] + 3, cn) == 0;
 		else
 			ok = strcmp(cfg->subjects[i], line) == 0;
@@ -258,8 +323,8 @@ tls_check_peer(SSL *ssl, const struct config *cfg, char *who, size_t wholen,
 	if (!ok) {
 		snprintf(why, whylen,
 		    "client certificate subject not in "
-		    "tls_allowed_subjects (CN=%s)",
-		    cn);
+		    "tls_allowed_subjects (CN=%s%s)",
+		    cn, several ? " and another CN" : "");
 		return TLS_REFUSED_SUBJECT;
 	}
 	return TLS_ACCEPTED;

@@ -5,6 +5,7 @@
 #ifndef LABWATCH_TLS_H
 #define LABWATCH_TLS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <openssl/ssl.h>
@@ -38,6 +39,13 @@ enum tls_refusal {
  * theirs (each SSL holds a reference).
  */
 SSL_CTX *tls_ctx_new(const struct config *cfg, char **cause);
+
+/*
+ * What makes ctx's own certificate (tls_cert) fail with every client that
+ * verifies it: "tls_cert expired on ..." or "tls_cert is not valid before
+ * ...", written to buf; false (buf untouched) when it is valid now.
+ */
+bool tls_ctx_cert_problem(SSL_CTX *ctx, char *buf, size_t len);
 
 /*
  * After the handshake: is this client allowed (a valid certificate when

@@ -235,40 +235,6 @@ PY
 PYT="$PY $TMP/peer.py"
 cd "$TMP"
 
-start() {	# start NAME CONF [ENV=VALUE...]: the daemon, its port in $port
-	name=$1 cf=$2
-	shift 2
-	env "$@" "$LABWATCHD" -c "$cf" 2>"$TMP/$name.log" &
-	echo $! >"$TMP/$name.pid"
-	port=
-	# Up to 30 s: under ASan on a loaded 2-core machine, TLS set-up
-	# alone has taken more than the 5 s this once allowed.
-	# The port read after "ready" (read before it, both lines could land
-	# between the two reads: no port, yet ready).
-	for _ in $(seq 300); do
-		grep -q "ready" "$TMP/$name.log" && break
-		sleep 0.1
-	done
-	port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/$name.log" | head -1)
-	if [ -z "$port" ]; then
-		not_ok "labwatchd ($name) starts" "$(tail -5 "$TMP/$name.log")"
-		done_testing
-		exit 1
-	fi
-}
-stop() {	# stop NAME: SIGTERM, wait
-	kill -TERM "$(cat "$TMP/$1.pid")" 2>/dev/null
-	wait "$(cat "$TMP/$1.pid")" 2>/dev/null
-}
-# lines NAME PATTERN: how many lines of NAME's log hold PATTERN (grep -E)
-lines() { grep -cE "$2" "$TMP/$1.log"; }
-# at_most NAME PATTERN N WHAT: no more than N lines hold PATTERN
-at_most() {
-	n=$(lines "$1" "$2")
-	if [ "$n" -le "$3" ]; then ok "$4 ($n lines)"; else
-		not_ok "$4" "$n lines match '$2', want <= $3: $(grep -E "$2" "$TMP/$1.log" | head -${SHOW:-3})"; fi
-}
-
 base() {	# the configuration all cases share; defaults for every limit
 	nodb_conf
 	cat <<EOF
@@ -295,8 +261,8 @@ check "open-file soft limit raised for max_connections" grep -q "open-file limit
 check "libevent's messages in the daemon's log, with a level" grep -q " info: libevent: libevent using: " "$TMP/p.log"
 
 check "a TLS ClientHello on the plain port is closed" $PYT clienthello "$port"
-check "... with one line" test "$(lines p "ClientHello")" -eq 1
-check "... and no frame made of it" test "$(lines p "frame cut short|quarantined|abandoned")" -eq 0
+check "... with one line" test "$(log_lines p "ClientHello")" -eq 1
+check "... and no frame made of it" test "$(log_lines p "frame cut short|quarantined|abandoned")" -eq 0
 check "a frame over 64 KiB, then another: AA, AA" $PYT big "$port"
 check "slowloris: a frame trickling a byte every 0.25 s is closed at frame_timeout" $PYT slowloris "$port"
 check "junk trickling outside frames is closed at start_timeout" $PYT junk-trickle "$port"
@@ -310,7 +276,7 @@ check "TCP keepalive probes after 60 s, not the kernel's 2 hours" grep -qE "keep
 
 
 check "max_connections_per_peer: 16 held, 200 refused" $PYT held-then-refused "$port" 127.0.3.1 16 200
-at_most p "127\\.0\\.3\\.1:.*refused" 2 "... 200 refusals write a handful of lines"
+log_at_most p "127\\.0\\.3\\.1:.*refused" 2 "... 200 refusals write a handful of lines"
 
 # 75 addresses x 4 connections (half trickling frames, half silent), coming
 # back as soon as they are closed, for 6 s, at the default limits.
@@ -321,12 +287,12 @@ if [ $mass -eq 0 ]; then ok "300 slow and idle connections from 75 addresses: th
 	not_ok "300 slow and idle connections from 75 addresses: the good sender is served" "$(tail -3 "$TMP/mass.out")"; fi
 # Five kinds can come of it (connected, start_timeout, frame_timeout, a first
 # frame cut short, a reset): one line each, however often it reconnects.
-at_most p "127\\.0\\.1\\.10:" 5 "... one address's 4 connections, reopened for 6 s, write a line per kind at most"
-check "... none refused by max_connections" test "$(lines p "refused: max_connections \\(")" -eq 0
+log_at_most p "127\\.0\\.1\\.10:" 5 "... one address's 4 connections, reopened for 6 s, write a line per kind at most"
+check "... none refused by max_connections" test "$(log_lines p "refused: max_connections \\(")" -eq 0
 
 
-stop p
-check "a frame over 64 KiB leaves no byte outside frames" test "$(lines p "outside frames")" -eq 0
+lwd_stop p
+check "a frame over 64 KiB leaves no byte outside frames" test "$(log_lines p "outside frames")" -eq 0
 check "the summary at exit counts the refusals left out" grep -qE "127\\.0\\.3\\.1: 199 more like this in [0-9]+s: refused: max_connections_per_peer" "$TMP/p.log"
 if grep -q "MRN123456\|DOE\|JANE" "$TMP/p.log"; then not_ok "no patient data in the log"; else ok "no patient data in the log"; fi
 
@@ -335,43 +301,15 @@ if ! command -v openssl >/dev/null; then
 	not_ok "TLS tests need the openssl command (package openssl)"
 	done_testing; exit
 fi
-ca() {	# ca NAME CN CA START END: a certificate signed by CA, valid START to END
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-	    -keyout "$TMP/$1.key" -subj "/O=Test/CN=$2" -out "$TMP/$1.csr" 2>/dev/null
-	openssl ca -batch -config "$TMP/ca.cnf" -cert "$TMP/$3.pem" -keyfile "$TMP/$3.key" \
-	    -in "$TMP/$1.csr" -out "$TMP/$1.pem" -startdate "$4" -enddate "$5" -notext \
-	    >/dev/null 2>&1
-}
-mkdir -p "$TMP/ca.d"
-: >"$TMP/ca.d/index.txt"
-echo 1000 >"$TMP/ca.d/serial"
-cat >"$TMP/ca.cnf" <<EOF
-[ca]
-default_ca = d
-[d]
-dir = $TMP/ca.d
-database = \$dir/index.txt
-new_certs_dir = \$dir
-serial = \$dir/serial
-default_md = sha256
-policy = p
-unique_subject = no
-[p]
-commonName = supplied
-organizationName = optional
-EOF
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$TMP/ca.key" -subj "/CN=Test CA" -days 2 -out "$TMP/ca.pem" 2>/dev/null
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$TMP/rogueca.key" -subj "/CN=Rogue CA" -days 2 -out "$TMP/rogueca.pem" 2>/dev/null
-# An RSA server key: the static-RSA suites need one to be refused for the right reason.
-openssl req -new -newkey rsa:2048 -nodes -keyout "$TMP/server.key" -subj "/CN=localhost" -out "$TMP/server.csr" 2>/dev/null
+tls_pki
 now=$(date -u +%Y%m%d%H%M%SZ)
 day=$(date -u -d tomorrow +%Y%m%d%H%M%SZ)
-openssl ca -batch -config "$TMP/ca.cnf" -cert "$TMP/ca.pem" -keyfile "$TMP/ca.key" -in "$TMP/server.csr" -out "$TMP/server.pem" -startdate 20200101000000Z -enddate "$day" -notext >/dev/null 2>&1
-ca lis01 lis01 ca 20200101000000Z "$day"
-ca other other ca 20200101000000Z "$day"
-ca expired lis01 ca 20200101000000Z 20200201000000Z
-ca future lis01 ca 20990101000000Z 20991231000000Z
-ca rogue lis01 rogueca 20200101000000Z "$day"
+tls_cert server localhost ca 20200101000000Z "$day" rsa
+tls_cert lis01 lis01 ca 20200101000000Z "$day"
+tls_cert other other ca 20200101000000Z "$day"
+tls_cert expired lis01 ca 20200101000000Z 20200201000000Z
+tls_cert future lis01 ca 20990101000000Z 20991231000000Z
+tls_cert rogue lis01 rogueca 20200101000000Z "$day"
 { base; cat <<EOF; } >"$TMP/t.conf"
 listen =
 tls_listen = 127.0.0.1:0
@@ -381,7 +319,7 @@ tls_ca = $TMP/ca.pem
 tls_verify_client = require
 tls_allowed_subjects = CN=lis01
 EOF
-start t "$TMP/t.conf"
+lwd_start t "$TMP/t.conf"
 check "TLS: the allowed client is served" $PYT tls-ok "$port" "$TMP"
 for c in "expired:client certificate expired (CN=lis01)" \
     "future:client certificate not yet valid (CN=lis01)" \
@@ -394,7 +332,7 @@ for c in "expired:client certificate expired (CN=lis01)" \
 done
 check "TLS 1.1 refused" $PYT tls-old "$port"
 check "... said in words" grep -q "closed: protocol version too old (TLS 1.1; TLS 1.2 is the minimum)" "$TMP/t.log"
-check "no OpenSSL error codes in the log" test "$(lines t "error:[0-9A-F]{8}|lib\\(0\\)")" -eq 0
+check "no OpenSSL error codes in the log" test "$(log_lines t "error:[0-9A-F]{8}|lib\\(0\\)")" -eq 0
 
 # Mozilla intermediate: these suites are offered alone and must be refused.
 sclient() {	# sclient ARGS...: did a handshake succeed?
@@ -414,10 +352,10 @@ check "TLS 1.3 is accepted" sclient -tls1_3
 
 # Refused handshakes are not connections, and 200 of them write a handful of lines.
 check "200 handshakes without a certificate from one address: all refused" $PYT tls-flood "$port" "$TMP" 127.0.4.1 200
-at_most t "127\\.0\\.4\\.1" 2 "... a handful of lines"
-check "... none logged as connected" test "$(lines t "127\\.0\\.4\\.1.*connected")" -eq 0
+log_at_most t "127\\.0\\.4\\.1" 2 "... a handful of lines"
+check "... none logged as connected" test "$(log_lines t "127\\.0\\.4\\.1.*connected")" -eq 0
 check "a client closing without close_notify: served" $PYT tls-dirty "$port" "$TMP"
-check "... its close is not an error" test "$(lines t "unexpected eof| error: ")" -eq 0
-stop t
+check "... its close is not an error" test "$(log_lines t "unexpected eof| error: ")" -eq 0
+lwd_stop t
 check "the summary at exit counts the TLS refusals left out" grep -qE "127\\.0\\.4\\.1: 199 more like this in [0-9]+s: closed: no client certificate" "$TMP/t.log"
 done_testing

@@ -76,6 +76,100 @@ spool_path = $TMP/spool
 EOF
 }
 
+# --- labwatchd under test (daemon_peers.sh, daemon_tls.sh)
+# lwd_start NAME CONF [ENV=VALUE...]: start $LABWATCHD -c CONF, its log in
+# $TMP/NAME.log, its pid in $TMP/NAME.pid; once it is ready, $port is the
+# first port it listens on and $tls_port its TLS port (empty: none). A
+# daemon that does not start ends the script.
+lwd_start() {
+	lwd_name=$1 lwd_cf=$2
+	shift 2
+	env "$@" "$LABWATCHD" -c "$lwd_cf" 2>"$TMP/$lwd_name.log" &
+	echo $! >"$TMP/$lwd_name.pid"
+	port=
+	# Up to 30 s: under ASan on a loaded 2-core machine, TLS set-up
+	# alone has taken more than the 5 s this once allowed.
+	# The port read after "ready" (read before it, both lines could land
+	# between the two reads: no port, yet ready).
+	for _ in $(seq 300); do
+		grep -q "ready" "$TMP/$lwd_name.log" && break
+		sleep 0.1
+	done
+	port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/$lwd_name.log" | head -1)
+	tls_port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\) (TLS).*/\1/p' "$TMP/$lwd_name.log" | head -1)
+	if [ -z "$port" ]; then
+		not_ok "labwatchd ($lwd_name) starts" "$(tail -5 "$TMP/$lwd_name.log")"
+		done_testing
+		exit 1
+	fi
+}
+# lwd_stop NAME: SIGTERM, wait
+lwd_stop() {
+	kill -TERM "$(cat "$TMP/$1.pid")" 2>/dev/null
+	wait "$(cat "$TMP/$1.pid")" 2>/dev/null
+}
+# log_lines NAME PATTERN: how many lines of NAME's log hold PATTERN (grep -E)
+log_lines() { grep -cE "$2" "$TMP/$1.log"; }
+# log_at_most NAME PATTERN N WHAT: no more than N lines hold PATTERN
+log_at_most() {
+	n=$(log_lines "$1" "$2")
+	if [ "$n" -le "$3" ]; then ok "$4 ($n lines)"; else
+		not_ok "$4" "$n lines match '$2', want <= $3: $(grep -E "$2" "$TMP/$1.log" | head -${SHOW:-3})"; fi
+}
+
+# --- certificates (the openssl command). tls_pki: two CAs, $TMP/ca.pem
+# ("Test CA") and $TMP/rogueca.pem ("Rogue CA"), keys beside them, and the
+# openssl ca configuration tls_cert signs with (subjects in O, OU, CN
+# order: openssl ca writes them in its policy's order).
+tls_pki() {
+	mkdir -p "$TMP/ca.d"
+	: >"$TMP/ca.d/index.txt"
+	echo 1000 >"$TMP/ca.d/serial"
+	cat >"$TMP/ca.cnf" <<EOF
+[ca]
+default_ca = d
+[d]
+dir = $TMP/ca.d
+database = \$dir/index.txt
+new_certs_dir = \$dir
+serial = \$dir/serial
+default_md = sha256
+policy = p
+unique_subject = no
+[p]
+organizationName = optional
+organizationalUnitName = optional
+commonName = supplied
+EOF
+	for tls_ca in "ca:Test CA" "rogueca:Rogue CA"; do
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		    -keyout "$TMP/${tls_ca%%:*}.key" -subj "/CN=${tls_ca#*:}" -days 2 \
+		    -out "$TMP/${tls_ca%%:*}.pem" 2>/dev/null
+	done
+}
+# tls_cert NAME CN CA START END [rsa]: $TMP/NAME.pem and .key, subject
+# /O=Test/CN=CN (or CN itself when it begins with /), signed by
+# $TMP/CA.pem, valid from START to END (YYYYMMDDHHMMSSZ); a P-256 key, or
+# RSA 2048 with "rsa" (static-RSA suites need an RSA server key to be
+# refused for the right reason).
+tls_cert() {
+	case $2 in
+	/*) tls_subj=$2 ;;
+	*) tls_subj=/O=Test/CN=$2 ;;
+	esac
+	if [ "${6-}" = rsa ]; then
+		openssl req -new -newkey rsa:2048 -nodes -keyout "$TMP/$1.key" \
+		    -subj "$tls_subj" -out "$TMP/$1.csr" 2>/dev/null
+	else
+		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+		    -nodes -keyout "$TMP/$1.key" -subj "$tls_subj" \
+		    -out "$TMP/$1.csr" 2>/dev/null
+	fi
+	openssl ca -batch -config "$TMP/ca.cnf" -cert "$TMP/$3.pem" \
+	    -keyfile "$TMP/$3.key" -in "$TMP/$1.csr" -out "$TMP/$1.pem" \
+	    -startdate "$4" -enddate "$5" -notext >/dev/null 2>&1
+}
+
 done_testing() {
 	echo "Synthesis: Tested: $((t_pass + t_fail)) | Passing: $t_pass | Failing: $t_fail | Crashing: 0"
 	[ "$t_fail" -eq 0 ]
