@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cmd.h"
 #include "cli/deliver.h"
@@ -100,6 +101,32 @@ target_check(struct notify_target *t, const char *what)
 	if (t->name == NULL)
 		t->name = t->exec != NULL ? t->exec : t->url;
 	return 0;
+}
+
+/*
+ * Under systemd's watchdog (WATCHDOG_USEC, for us when WATCHDOG_PID is
+ * unset or ours), notify pings it between deliveries, not during one:
+ * --timeout must stay under half the interval, which leaves the other
+ * half for the statements around a delivery. 0, or -1 after saying so.
+ */
+static int
+watchdog_check(double timeout)
+{
+	const char *usec = getenv("WATCHDOG_USEC");
+	const char *pid = getenv("WATCHDOG_PID");
+	double interval;
+
+	if (usec == NULL || *usec == '\0' ||
+	    (pid != NULL && *pid != '\0' && atol(pid) != (long)getpid()))
+		return 0;
+	interval = strtod(usec, NULL) / 1e6;
+	if (interval <= 0 || timeout < interval / 2)
+		return 0;
+	fprintf(stderr,
+	    "labwatch notify: --timeout %g s is not under half the watchdog "
+	    "interval (WatchdogSec=%g s): lower it or raise WatchdogSec\n",
+	    timeout, interval);
+	return -1;
 }
 
 /* Take option ch (not --help): 0, or -1 after saying what is wrong. */
@@ -258,6 +285,8 @@ cmd_notify(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (watchdog_check(o.timeout) != 0)
+		goto out;
 	rc = notify_run(&o);
 out:
 	free(kinds);

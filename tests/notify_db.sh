@@ -379,6 +379,107 @@ kill -TERM "$N8"
 wait "$N8"
 check "sd_notify: STOPPING=1 on SIGTERM" grep -q "STOPPING=1" "$TMP/sd.log"
 
+# --- 9. order, escalation per target, episodes, crash loops, 1xx.
+#        The alerts are written directly (patient NT1, protocol NCT9).
+NT1=$(q "select id from labwatch.patients where patient_id = 'NT1'")
+alert() { # SEVERITY GRADE [SUPERSEDES]: the new alert's id
+	if [ -n "${3:-}" ]; then
+		q "with a as (insert into labwatch.alerts (patient, protocol, kind, severity, grade, summary)
+		   values ($NT1, 'NCT9', 'toxicity', '$1', $2, 'g$2') returning id),
+		   u as (update labwatch.alerts set state = 'resolved', resolved_at = now(),
+		   superseded_by = (select id from a) where id = $3) select id from a"
+	else
+		q "insert into labwatch.alerts (patient, protocol, kind, severity, grade, summary)
+		   values ($NT1, 'NCT9', 'toxicity', '$1', $2, 'g$2') returning id"
+	fi
+}
+# 9a. the trigger fails once and waits out its backoff: the ack of its
+#     alert waits for it (one episode's events go out in order)
+mkdir -p "$TMP/ord"
+cat >"$TMP/ord.sh" <<'EOF'
+#!/bin/sh
+cat >/dev/null
+if [ "$LABWATCH_ALERT_EVENT" = trigger ] && [ ! -e "$1/once" ]; then
+	touch "$1/once"
+	exit 1
+fi
+echo "$LABWATCH_ALERT_EVENT $LABWATCH_ALERT_ID" >>"$1/log"
+EOF
+chmod +x "$TMP/ord.sh"
+"$LW" notify --exec "$TMP/ord.sh $TMP/ord" --target ordered --protocol NCT9 \
+	--retry-after 1s --timeout 5s 2>"$TMP/n9a.log" &
+PIDS="$PIDS $!"
+# 9b-d. two processes with escalation targets of their own and their own
+#       deadlines
+"$LW" notify --exec true --target esc-a --protocol NCT9 --escalate-after 1s \
+	--escalate-exec "$TMP/page.sh $TMP/escA" --escalate-target oncall-a \
+	2>"$TMP/n9b.log" &
+PIDS="$PIDS $!"
+"$LW" notify --exec true --target esc-b --protocol NCT9 --escalate-after 1h \
+	--escalate-exec "$TMP/page.sh $TMP/escB" --escalate-target oncall-b \
+	2>"$TMP/n9c.log" &
+PIDS="$PIDS $!"
+mkdir -p "$TMP/escA" "$TMP/escB"
+check "the targets of 9 register" wait_for 10 "select count(*) = 5 from labwatch.notify_targets where name in ('ordered', 'esc-a', 'esc-b', 'oncall-a', 'oncall-b')"
+O1=$(alert warning 2)
+check "the failed trigger is retried" wait_for 5 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'ordered' and e.alert = $O1 and d.attempts = 1 and d.state = 'pending'"
+"$LW" ack "$O1" --by dr.x >/dev/null
+G3=$(alert critical 3)
+# 9d. an ack whose transaction is open across the deadline
+G5=$(alert critical 3)
+psql -X -q -c "begin" -c "update labwatch.alerts set state = 'acknowledged', acknowledged_by = 'dr.slow', acknowledged_at = now() where id = $G5" \
+	-c "select pg_sleep(2.5)" -c "commit" >/dev/null &
+SLOW=$!
+check "the ack is paged after its trigger" wait_for 10 "select count(*) = 2 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'ordered' and e.alert = $O1 and d.state = 'delivered'"
+check "in that order" eq "$(grep " $O1\$" "$TMP/ord/log" | tr '\n' ' ')" "trigger $O1 acknowledge $O1 "
+check "the 1 s deadline escalates to its own target" wait_for 10 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'oncall-a' and e.alert = $G3 and e.event = 'escalate' and d.state = 'delivered'"
+# 9c. grade 4 supersedes the escalated grade 3: its ack and resolve
+#     close the escalation page
+G4=$(alert critical 4 "$G3")
+"$LW" ack "$G4" --by dr.y >/dev/null
+"$LW" resolve "$G4" --by dr.y >/dev/null
+wait "$SLOW"
+check "the superseding alert's ack and resolve reach the escalation target" wait_for 10 "select count(*) = 2 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'oncall-a' and e.alert = $G4 and e.event in ('acknowledge', 'resolve') and d.state = 'delivered'"
+sleep 1
+check "the 1 h target is not paged" eq "$(q "select count(*) from labwatch.deliveries where target = 'oncall-b'")" 0
+check "an alert acknowledged before its deadline does not escalate, or its page is closed" eq "$(q "select count(*) from labwatch.alert_events e where e.alert = $G5 and e.event = 'escalate' and not exists (select 1 from labwatch.deliveries d join labwatch.alert_events x on x.id = d.event where x.alert = $G5 and x.event = 'acknowledge' and d.target = 'oncall-a')")" 0
+# 9e. a delivery whose claimer died at the last attempt: failed, with its
+#     operational alert, and not run again
+q "select labwatch.notify_register('crashy')" >/dev/null
+C1=$(alert warning 2)
+q "insert into labwatch.deliveries (event, target, state, attempts, lease_until, claimed_by)
+   select id, 'crashy', 'delivering', 2, now() - interval '1 s', 'gone:1'
+   from labwatch.alert_events where alert = $C1 and event = 'trigger'"
+"$LW" notify --exec "touch $TMP/crashy.ran" --target crashy --protocol NCT9 --kind toxicity \
+	--max-attempts 2 2>"$TMP/n9e.log" &
+PIDS="$PIDS $!"
+check "an expired lease at --max-attempts is failed" wait_for 10 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'crashy' and e.alert = $C1 and d.state = 'failed'"
+check "with its operational alert, and the command not run again" sh -c "[ \"\$(psql -X -A -t -q -c \"select count(*) from labwatch.alerts where details->>'operational' = 'paging_failed' and details->>'target' = 'crashy'\")\" = 1 ] && [ ! -e '$TMP/crashy.ran' ]"
+check "a --timeout over half the watchdog interval is refused" sh -c "WATCHDOG_USEC=20000000 timeout 5 '$LW' notify --exec true --timeout 30s 2>'$TMP/wd.err'; [ \$? -eq 2 ] && grep -q WatchdogSec '$TMP/wd.err'"
+# 9f. an interim 103 before the 200: one delivery
+$PY - "$TMP/hint" <<'EOF' &
+import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(5)
+open(sys.argv[1] + ".port", "w").write(str(s.getsockname()[1]))
+while True:
+    c, _ = s.accept(); data = b""
+    while b"\r\n\r\n" not in data:
+        data += c.recv(4096)
+    open(sys.argv[1] + ".hits", "a").write("hit\n")
+    c.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
+              b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    c.close()
+EOF
+PIDS="$PIDS $!"
+for _ in $(seq 50); do [ -s "$TMP/hint.port" ] && break; sleep 0.1; done
+"$LW" notify --webhook "http://127.0.0.1:$(cat "$TMP/hint.port")/h" --target hints \
+	--protocol NCT9 --max-attempts 1 2>"$TMP/n9f.log" &
+PIDS="$PIDS $!"
+check "the hints target registers" wait_for 10 "select count(*) = 1 from labwatch.notify_targets where name = 'hints'"
+H1=$(alert warning 2)
+check "103 then 200 is one delivery" wait_for 10 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'hints' and e.alert = $H1 and d.state <> 'pending' and d.state <> 'delivering'"
+check "delivered, at the first attempt" eq "$(q "select d.state || ' ' || d.attempts from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'hints' and e.alert = $H1")" "delivered 1"
+
 check "notify: usage errors exit 2" sh -c "'$LW' notify 2>/dev/null; [ \$? -eq 2 ] && '$LW' notify --exec x --retry-after 5y 2>/dev/null; [ \$? -eq 2 ]"
 
 done_testing
