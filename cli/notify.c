@@ -665,6 +665,22 @@ next_due(PGconn *c, const struct notify_opts *o)
 	return s < 0 ? 0 : s > 1 ? 1 : s;
 }
 
+/*
+ * Whether SIGINT or SIGTERM waits (they are blocked outside ppoll()): then
+ * stopping, so that only the delivery under way is finished, not the
+ * whole backlog.
+ */
+static bool
+stop_pending(void)
+{
+	sigset_t set;
+
+	if (!stopping && sigpending(&set) == 0 &&
+	    (sigismember(&set, SIGINT) == 1 || sigismember(&set, SIGTERM) == 1))
+		stopping = 1;
+	return stopping;
+}
+
 /* One turn: escalate, collect, deliver what is due. false: reconnect. */
 static bool
 turn(PGconn *c, struct notify_opts *o)
@@ -682,7 +698,7 @@ turn(PGconn *c, struct notify_opts *o)
 			continue;
 		if (!expire(c, o, t[i]))
 			return PQstatus(c) == CONNECTION_OK;
-		while (!stopping && (n = deliver_one(c, o, t[i])) > 0)
+		while (!stop_pending() && (n = deliver_one(c, o, t[i])) > 0)
 			notify_send("WATCHDOG=1");
 		if (!stopping && n < 0)
 			return PQstatus(c) == CONNECTION_OK;

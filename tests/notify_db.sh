@@ -480,6 +480,20 @@ H1=$(alert warning 2)
 check "103 then 200 is one delivery" wait_for 10 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'hints' and e.alert = $H1 and d.state <> 'pending' and d.state <> 'delivering'"
 check "delivered, at the first attempt" eq "$(q "select d.state || ' ' || d.attempts from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'hints' and e.alert = $H1")" "delivered 1"
 
+# 9g. SIGTERM with a backlog: the delivery under way is finished, not the
+#     rest
+q "select labwatch.notify_register('backlog')" >/dev/null
+for i in 1 2 3 4 5; do alert warning 2 >/dev/null; done
+mkdir -p "$TMP/backlog"
+PAGE_SLEEP=0.5 "$LW" notify --exec "$TMP/page.sh $TMP/backlog" --target backlog \
+	--protocol NCT9 --kind toxicity 2>"$TMP/n9g.log" &
+N9=$!
+PIDS="$PIDS $N9"
+check "the backlog's delivery begins" wait_for 10 "select count(*) >= 1 from labwatch.deliveries where target = 'backlog' and state = 'delivering'"
+kill -TERM "$N9"
+wait "$N9"
+check "SIGTERM: only the delivery under way was finished" eq "$(q "select count(*) from labwatch.deliveries where target = 'backlog' and state = 'delivered'")" 1
+
 check "notify: usage errors exit 2" sh -c "'$LW' notify 2>/dev/null; [ \$? -eq 2 ] && '$LW' notify --exec x --retry-after 5y 2>/dev/null; [ \$? -eq 2 ]"
 
 done_testing
