@@ -124,6 +124,9 @@ PIDS="$PIDS $N1"
 N2=$!
 PIDS="$PIDS $N2"
 check "notify registers its targets" wait_for 10 "select count(*) = 2 from labwatch.notify_targets"
+# A webhook's URL is a credential: its default name is the origin and a hash
+HOOKN=$(q "select name from labwatch.notify_targets where name like 'http://127.0.0.1:%'")
+check "a webhook's default name hides its path" sh -c "echo '$HOOKN' | grep -Eq '^http://127\.0\.0\.1:[0-9]+#[0-9a-f]{8}\$'"
 enroll NT1
 check "a critical ALT result is ACKed" send NT1 NC1 226
 A1=$(q "select a.id from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = 'NT1' and a.kind = 'toxicity'")
@@ -131,7 +134,7 @@ NA=$(q "select count(*) from labwatch.alerts")
 check "the result raised alerts" test -n "$A1"
 check "each alert has its trigger event" wait_for 5 "select count(*) = $NA from labwatch.alert_events where event = 'trigger'"
 check "the command got every trigger" wait_for 10 "select count(*) = $NA from labwatch.deliveries where target = 'pager' and state = 'delivered'"
-check "the webhook got every critical trigger" wait_for 10 "select count(*) = (select count(*) from labwatch.alerts where severity = 'critical') from labwatch.deliveries d where target = '$HOOK' and state = 'delivered'"
+check "the webhook got every critical trigger" wait_for 10 "select count(*) = (select count(*) from labwatch.alerts where severity = 'critical') from labwatch.deliveries d where target = '$HOOKN' and state = 'delivered'"
 sleep 0.5
 "$LW" alerts --state all >"$TMP/alerts.json"
 check "once each: command pages and webhook posts" $PY - "$TMP" "$A1" "$NA" <<'EOF'
@@ -152,6 +155,7 @@ for p in pages + hooks:
 EOF
 check "the command's environment" grep -q "^trigger $A1 labwatch-$A1 critical toxicity NT1$" "$TMP/pages/env.log"
 check "no patient data in notify's log" sh -c "! grep -q 'NT1\|ALT\|226' '$TMP/n1.log' '$TMP/n2.log'"
+check "nor the webhook's path" sh -c "! grep -q '/hook' '$TMP/n2.log'"
 
 # --- 2. ack and resolve: recorded with who and a note, delivered once each
 "$LW" ack "$A1" --by dr.house --note "seen, calling the ward" >"$TMP/ack.json"
@@ -161,7 +165,7 @@ check "resolve exits 0" json_assert "$TMP/res.json" 'L[0]["state"] == "resolved"
 "$LW" resolve "$A1" --by dr.house 2>"$TMP/res2.err"
 check "resolve again: exit 1, says why" sh -c "[ $? -eq 1 ] && grep -q 'already resolved' '$TMP/res2.err'"
 check "ack and resolve delivered to the command" wait_for 10 "select count(*) = 2 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'pager' and d.state = 'delivered' and e.alert = $A1 and e.event in ('acknowledge', 'resolve')"
-check "and to the webhook" wait_for 10 "select count(*) = 2 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = '$HOOK' and d.state = 'delivered' and e.alert = $A1 and e.event in ('acknowledge', 'resolve')"
+check "and to the webhook" wait_for 10 "select count(*) = 2 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = '$HOOKN' and d.state = 'delivered' and e.alert = $A1 and e.event in ('acknowledge', 'resolve')"
 sleep 0.3
 check "ack and resolve pages carry who, the note, the same dedup key" $PY - "$TMP" "$A1" <<'EOF'
 import glob, json, sys
