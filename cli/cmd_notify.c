@@ -10,11 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cmd.h"
 #include "cli/deliver.h"
 #include "cli/notify.h"
 #include "lib/buf.h"
+#include "lib/hash.h"
 
 static void
 notify_usage(FILE *f)
@@ -35,7 +37,9 @@ notify_usage(FILE *f)
 	    "  with /bin/sh -c, the event as JSON on its standard input) or "
 	    "URL (POSTed).\n"
 	    "  --target        the name deliveries are recorded under (default:"
-	    " CMD or URL)\n"
+	    " CMD, or the\n"
+	    "                  URL's scheme://host:port and a hash of the rest)"
+	    "\n"
 	    "  --min-severity  info (default), warning or critical\n"
 	    "  --kind          only these alert kinds (comma-separated)\n"
 	    "  --max-attempts  then the delivery failed and a critical alert "
@@ -80,9 +84,26 @@ duration_opt(const char *name, const char *v, double *out)
 	return 0;
 }
 
+/*
+ * A webhook's default target name: its scheme://host[:port], and a short
+ * hash of the rest (path and query), which is a credential for Slack or
+ * Teams and must not reach a log, a deliveries row or an alert summary.
+ * Into out (cap bytes).
+ */
+static void
+url_name(const char *url, char *out, size_t cap)
+{
+	const char *h = strstr(url, "://"), *rest;
+
+	h = h != NULL ? h + 3 : url;
+	rest = h + strcspn(h, "/?#");
+	snprintf(out, cap, "%.*s#%08llx", (int)(rest - url), url,
+	    (unsigned long long)(hash_bytes(rest, strlen(rest)) & 0xffffffffu));
+}
+
 /* Fill t's name and check that it has one way to deliver. */
 static int
-target_check(struct notify_target *t, const char *what)
+target_check(struct notify_target *t, const char *what, char *name, size_t cap)
 {
 	const char *why;
 
@@ -97,9 +118,38 @@ target_check(struct notify_target *t, const char *what)
 		fprintf(stderr, "labwatch notify: %s\n", why);
 		return -1;
 	}
-	if (t->name == NULL)
-		t->name = t->exec != NULL ? t->exec : t->url;
+	if (t->name == NULL && t->url != NULL) {
+		url_name(t->url, name, cap);
+		t->name = name;
+	} else if (t->name == NULL)
+		t->name = t->exec;
 	return 0;
+}
+
+/*
+ * Under systemd's watchdog (WATCHDOG_USEC, for us when WATCHDOG_PID is
+ * unset or ours), notify pings it between deliveries, not during one:
+ * --timeout must stay under half the interval, which leaves the other
+ * half for the statements around a delivery. 0, or -1 after saying so.
+ */
+static int
+watchdog_check(double timeout)
+{
+	const char *usec = getenv("WATCHDOG_USEC");
+	const char *pid = getenv("WATCHDOG_PID");
+	double interval;
+
+	if (usec == NULL || *usec == '\0' ||
+	    (pid != NULL && *pid != '\0' && atol(pid) != (long)getpid()))
+		return 0;
+	interval = strtod(usec, NULL) / 1e6;
+	if (interval <= 0 || timeout < interval / 2)
+		return 0;
+	fprintf(stderr,
+	    "labwatch notify: --timeout %g s is not under half the watchdog "
+	    "interval (WatchdogSec=%g s): lower it or raise WatchdogSec\n",
+	    timeout, interval);
+	return -1;
 }
 
 /* Take option ch (not --help): 0, or -1 after saying what is wrong. */
@@ -212,7 +262,7 @@ cmd_notify(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct notify_opts o;
-	char *kinds = NULL;
+	char *kinds = NULL, name[2][300];
 	int ch, rc = 2;
 
 	memset(&o, 0, sizeof(o));
@@ -240,7 +290,7 @@ cmd_notify(int argc, char **argv)
 		goto out;
 	}
 	o.kinds = kinds;
-	if (target_check(&o.main, "") != 0)
+	if (target_check(&o.main, "", name[0], sizeof(name[0])) != 0)
 		goto out;
 	if (o.escalate_after > 0 || o.esc.exec != NULL || o.esc.url != NULL) {
 		if (o.escalate_after <= 0) {
@@ -249,7 +299,8 @@ cmd_notify(int argc, char **argv)
 			    "--escalate-webhook need --escalate-after\n");
 			goto out;
 		}
-		if (target_check(&o.esc, "escalate-") != 0)
+		if (target_check(&o.esc, "escalate-", name[1],
+			sizeof(name[1])) != 0)
 			goto out;
 		if (strcmp(o.esc.name, o.main.name) == 0) {
 			fprintf(stderr,
@@ -258,6 +309,8 @@ cmd_notify(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (watchdog_check(o.timeout) != 0)
+		goto out;
 	rc = notify_run(&o);
 out:
 	free(kinds);

@@ -239,15 +239,41 @@ tls_start(int fd, const struct url *u, const char *ca, double deadline,
 	return ssl;
 }
 
-/* Send the request and read the status line; the status, or -1. */
+/*
+ * Read more of the answer into ans (cap bytes, *got used): 1, 0 at its
+ * end (or when ans is full), -1 at the deadline.
+ */
+static int
+more(int fd, SSL *ssl, char *ans, size_t cap, size_t *got, double deadline)
+{
+	ssize_t n;
+
+	if (*got >= cap - 1)
+		return 0;
+	if (arm(fd, deadline) < 0)
+		return -1;
+	n = ssl != NULL ? SSL_read(ssl, ans + *got, (int)(cap - 1 - *got)) :
+			  read(fd, ans + *got, cap - 1 - *got);
+	if (n <= 0)
+		return now_mono() >= deadline ? -1 : 0;
+	*got += (size_t)n;
+	ans[*got] = '\0';
+	return 1;
+}
+
+/*
+ * Send the request and read the final status line; the status, or -1.
+ * Interim answers (1xx but 101: 100 Continue, 103 Early Hints) are read to
+ * their blank line and skipped.
+ */
 static int
 exchange(int fd, SSL *ssl, const struct buf *req, double deadline, char *err,
     size_t cap)
 {
-	char ans[512];
-	size_t off = 0, got = 0;
+	char ans[4096], *end;
+	size_t off = 0, got = 0, skip;
 	ssize_t n;
-	int status;
+	int status, interim, rc = 0;
 
 	while (off < req->len) {
 		if (arm(fd, deadline) < 0)
@@ -264,25 +290,47 @@ exchange(int fd, SSL *ssl, const struct buf *req, double deadline, char *err,
 		}
 		off += (size_t)n;
 	}
-	while (got < sizeof(ans) - 1 && memchr(ans, '\n', got) == NULL) {
-		if (arm(fd, deadline) < 0)
+	ans[0] = '\0';
+	for (interim = 0;; interim++) {
+		while (memchr(ans, '\n', got) == NULL &&
+		    (rc = more(fd, ssl, ans, sizeof(ans), &got, deadline)) > 0)
+			;
+		if (memchr(ans, '\n', got) == NULL && rc < 0)
 			goto timeout;
-		n = ssl != NULL ?
-		    SSL_read(ssl, ans + got, (int)(sizeof(ans) - 1 - got)) :
-		    read(fd, ans + got, sizeof(ans) - 1 - got);
-		if (n <= 0) {
-			if (now_mono() >= deadline)
-				goto timeout;
-			break;
+		if (sscanf(ans, "HTTP/%*d.%*d %d", &status) != 1) {
+			snprintf(err, cap, "no HTTP answer");
+			return -1;
 		}
-		got += (size_t)n;
+		if (status < 100 || status > 199 || status == 101 ||
+		    interim == 10)
+			return status;
+		/* An interim answer: drop it, up to its blank line. */
+		for (;;) {
+			if ((end = strstr(ans, "\r\n\r\n")) != NULL) {
+				skip = (size_t)(end - ans) + 4;
+				break;
+			}
+			if ((end = strstr(ans, "\n\n")) != NULL) {
+				skip = (size_t)(end - ans) + 2;
+				break;
+			}
+			if (got >= sizeof(ans) - 1) {
+				/* Its headers fill ans: keep the tail. */
+				memmove(ans, ans + got - 3, 4);
+				got = 3;
+			}
+			if ((rc = more(fd, ssl, ans, sizeof(ans), &got,
+				 deadline)) < 0)
+				goto timeout;
+			if (rc == 0) {
+				snprintf(err, cap,
+				    "no HTTP answer after HTTP %d", status);
+				return -1;
+			}
+		}
+		memmove(ans, ans + skip, got - skip + 1);
+		got -= skip;
 	}
-	ans[got] = '\0';
-	if (sscanf(ans, "HTTP/%*d.%*d %d", &status) != 1) {
-		snprintf(err, cap, "no HTTP answer");
-		return -1;
-	}
-	return status;
 timeout:
 	snprintf(err, cap, "timed out");
 	return -1;

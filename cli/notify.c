@@ -198,12 +198,16 @@ run(PGconn *c, const char *what, const char *sql, int n, const char **p)
 	return true;
 }
 
-/* Give each critical alert left open past the deadline its escalate event. */
+/*
+ * Give each critical alert left open past our deadline its escalate event
+ * for our escalation target (notify_escalate() locks the alert and reads
+ * its state again).
+ */
 static bool
 escalate(PGconn *c, const struct notify_opts *o)
 {
 	char after[32], since[32], note[64];
-	const char *p[5];
+	const char *p[6];
 
 	snprintf(after, sizeof(after), "%.3f", o->escalate_after);
 	snprintf(since, sizeof(since), "%lld", o->esc.since);
@@ -214,25 +218,20 @@ escalate(PGconn *c, const struct notify_opts *o)
 	p[2] = note;
 	p[3] = o->kinds;
 	p[4] = o->protocol;
+	p[5] = o->esc.name;
 	return run(c, "escalate",
-	    "INSERT INTO alert_events (alert, event, note) "
-	    "SELECT a.id, 'escalate', $3 FROM alerts a "
-	    "WHERE a.state = 'open' AND a.severity = 'critical' "
-	    "AND a.created_at <= now() - make_interval(secs => $1::float8) "
-	    "AND ($4::text[] IS NULL OR a.kind = ANY ($4)) "
-	    "AND ($5::text IS NULL OR a.protocol = $5) "
-	    "AND EXISTS (SELECT 1 FROM alert_events t WHERE t.alert = a.id "
-	    "AND t.event = 'trigger' AND t.id > $2::bigint) "
-	    "ON CONFLICT DO NOTHING",
-	    5, p);
+	    "SELECT notify_escalate($6, $1::float8, $2::bigint, $3, "
+	    "$4::text[], $5)",
+	    6, p);
 }
 
 /*
  * The catch-up: a deliveries row for every event after the target's
- * start that it takes and has none yet. An escalation target takes the
- * escalate events, and the acknowledge and resolve events that follow
- * one (so that the escalation page can be closed); the main target all
- * the others.
+ * start that it takes and has none yet. An escalation target takes its
+ * own escalate events, and the acknowledge and resolve events of the
+ * escalated alert and of the alerts that supersede it (the rest of its
+ * episode), whatever their event ids, so that the escalation page is
+ * closed; the main target all the events but escalate events.
  *
  * The main target's scan starts at its horizon: every event written by a
  * transaction older than the oldest one running at the last scan
@@ -261,15 +260,17 @@ collect(PGconn *c, const struct notify_opts *o, struct notify_target *t)
 	r = db_query(c, "collect the events",
 	    "WITH snap AS MATERIALIZED (SELECT "
 	    "pg_snapshot_xmin(pg_current_snapshot())::text AS x), "
+	    "esc AS MATERIALIZED (SELECT x.id, x.alert FROM alert_events x "
+	    "WHERE $3::bool AND x.event = 'escalate' AND x.target = $1 "
+	    "AND x.id > $2::bigint), "
+	    "ep AS MATERIALIZED (SELECT DISTINCT f AS alert FROM esc, "
+	    "alert_episode_from(esc.alert) f), "
 	    "ins AS (INSERT INTO deliveries (event, target) "
 	    "SELECT e.id, $1 FROM alert_events e JOIN alerts a "
 	    "ON a.id = e.alert WHERE e.id > $2::bigint "
-	    "AND CASE WHEN $3::bool THEN e.alert IN (SELECT x.alert "
-	    "FROM alert_events x WHERE x.event = 'escalate' "
-	    "AND x.id > $2::bigint) AND (e.event = 'escalate' OR "
-	    "(e.event IN ('acknowledge', 'resolve') AND EXISTS (SELECT 1 "
-	    "FROM alert_events x WHERE x.alert = e.alert "
-	    "AND x.event = 'escalate' AND x.id < e.id))) "
+	    "AND CASE WHEN $3::bool THEN e.id IN (SELECT id FROM esc) OR "
+	    "(e.event IN ('acknowledge', 'resolve') AND e.alert IN "
+	    "(SELECT alert FROM ep)) "
 	    "ELSE e.event <> 'escalate' AND e.xid >= $7::xid8 END "
 	    "AND CASE a.severity WHEN 'info' THEN 0 WHEN 'warning' THEN 1 "
 	    "ELSE 2 END >= $4::int "
@@ -294,27 +295,40 @@ collect(PGconn *c, const struct notify_opts *o, struct notify_target *t)
 
 /*
  * Claim the oldest due delivery of t: pending and due, or delivering
- * under a lease that ran out (its claimer died). The lease outlasts the
+ * under a lease that ran out (its claimer died) with attempts left (see
+ * expire()). A row waits while an earlier event of its episode (the same
+ * dedup key) is pending or delivering for t: one episode's events reach a
+ * target in order, whatever retries, backoffs and other claimers do (an
+ * acknowledge before its trigger is dropped by a paging service, and the
+ * incident the trigger then opens stays open). The lease outlasts the
  * command's timeout. 1 and *cl, 0 when none is due, -1 after an error.
  */
 static int
 claim(PGconn *c, const struct notify_opts *o, const struct notify_target *t,
     struct claim *cl)
 {
-	char lease[32], *cause = NULL;
-	const char *p[3];
+	char lease[32], max[16], *cause = NULL;
+	const char *p[4];
 	PGresult *r;
 	int n;
 
 	snprintf(lease, sizeof(lease), "%.3f", o->timeout + 5);
+	snprintf(max, sizeof(max), "%d", o->max_attempts);
 	p[0] = t->name;
 	p[1] = lease;
 	p[2] = me;
+	p[3] = max;
 	r = db_query(c, "claim a delivery",
-	    "WITH c AS (SELECT event FROM deliveries WHERE target = $1 "
-	    "AND ((state = 'pending' AND next_attempt_at <= now()) OR "
-	    "(state = 'delivering' AND lease_until <= now())) "
-	    "ORDER BY event LIMIT 1 FOR UPDATE SKIP LOCKED) "
+	    "WITH c AS (SELECT d.event FROM deliveries d JOIN alert_events ce "
+	    "ON ce.id = d.event WHERE d.target = $1 "
+	    "AND ((d.state = 'pending' AND d.next_attempt_at <= now()) OR "
+	    "(d.state = 'delivering' AND d.lease_until <= now() "
+	    "AND d.attempts < $4::int)) "
+	    "AND NOT EXISTS (SELECT 1 FROM deliveries b JOIN alert_events be "
+	    "ON be.id = b.event WHERE b.target = $1 AND b.event < d.event "
+	    "AND b.state IN ('pending', 'delivering') "
+	    "AND alert_dedup_key(be.alert) = alert_dedup_key(ce.alert)) "
+	    "ORDER BY d.event LIMIT 1 FOR UPDATE OF d SKIP LOCKED) "
 	    "UPDATE deliveries d SET state = 'delivering', "
 	    "attempts = d.attempts + 1, claimed_by = $3, "
 	    "lease_until = now() + make_interval(secs => $2::float8) "
@@ -323,7 +337,7 @@ claim(PGconn *c, const struct notify_opts *o, const struct notify_target *t,
 	    "RETURNING d.event, d.attempts, e.event, "
 	    "alert_dedup_key(e.alert), e.id, " DB_ISO("e.at") ", e.by, "
 							      "e.note, e.alert",
-	    3, p, &cause);
+	    4, p, &cause);
 	if (r == NULL) {
 		nlog("%s", cause);
 		free(cause);
@@ -465,6 +479,68 @@ record_ok(PGconn *c, const struct notify_target *t, const struct claim *cl)
 }
 
 /*
+ * The CTE "op" of a statement whose CTE "d" returns the deliveries of
+ * target $2 that failed (event, state, attempts, last_error): a critical
+ * operational alert for each (not for an operational alert's own events:
+ * paging cannot page about itself).
+ */
+#define OP_ALERT \
+	"op AS (INSERT INTO alerts (patient, protocol, kind, severity, " \
+	"summary, details) SELECT a.patient, a.protocol, 'data_quality', " \
+	"'critical', format('Paging failed: alert #%s (%s %s) could not " \
+	"be delivered to %s after %s attempts (%s): see that it reaches " \
+	"someone', a.id, a.severity, a.kind, $2, d.attempts, " \
+	"d.last_error), jsonb_build_object('operational', " \
+	"'paging_failed', 'alert', a.id, 'event', e.id, 'target', " \
+	"$2::text, 'attempts', d.attempts, 'last_error', d.last_error) " \
+	"FROM d JOIN alert_events e ON e.id = d.event JOIN alerts a " \
+	"ON a.id = e.alert WHERE d.state = 'failed' AND " \
+	"coalesce(a.details->>'operational', '') <> 'paging_failed' " \
+	"RETURNING id) "
+
+/*
+ * A delivery whose lease ran out at its last attempt (its claimer died
+ * while running it, --max-attempts times: a crash loop) is not run again:
+ * it is failed, with its operational alert. false after an error.
+ */
+static bool
+expire(PGconn *c, const struct notify_opts *o, const struct notify_target *t)
+{
+	char max[16], *cause = NULL;
+	const char *p[2];
+	PGresult *r;
+	int i;
+
+	snprintf(max, sizeof(max), "%d", o->max_attempts);
+	p[0] = max;
+	p[1] = t->name;
+	r = db_query(c, "fail the expired deliveries",
+	    SYNC_COMMIT
+	    ", d AS (UPDATE deliveries SET state = 'failed', failed_at = now(), "
+	    "lease_until = NULL, last_error = format('the lease ran out at "
+	    "attempt %s (its claimer died?)', attempts) FROM s "
+	    "WHERE target = $2 AND state = 'delivering' "
+	    "AND lease_until <= now() AND attempts >= $1::int "
+	    "RETURNING event, state, attempts, last_error), " OP_ALERT
+	    "SELECT d.event, d.attempts, (SELECT count(*) FROM op) FROM d",
+	    2, p, &cause);
+	if (r == NULL) {
+		nlog("%s", cause);
+		free(cause);
+		return false;
+	}
+	for (i = 0; i < PQntuples(r); i++)
+		nlog("event %s: delivery to %s failed after %s attempts (the "
+		     "lease ran out: not run again)%s",
+		    PQgetvalue(r, i, 0), t->name, PQgetvalue(r, i, 1),
+		    strcmp(PQgetvalue(r, i, 2), "0") != 0 ?
+			"; operational alert raised" :
+			"");
+	PQclear(r);
+	return true;
+}
+
+/*
  * Record a failed attempt: pending again after the backoff, or failed
  * after the last one, with a critical operational alert (not for an
  * operational alert's own events: paging cannot page about itself).
@@ -497,19 +573,8 @@ record_fail(PGconn *c, const struct notify_opts *o,
 	    "THEN now() END, next_attempt_at = now() + "
 	    "make_interval(secs => $7::float8) FROM s WHERE event = $1 "
 	    "AND target = $2 AND state = 'delivering' AND claimed_by = $3 "
-	    "AND attempts = $4::int RETURNING event, state), "
-	    "op AS (INSERT INTO alerts (patient, protocol, kind, severity, "
-	    "summary, details) SELECT a.patient, a.protocol, 'data_quality', "
-	    "'critical', format('Paging failed: alert #%s (%s %s) could not "
-	    "be delivered to %s after %s attempts (%s): see that it reaches "
-	    "someone', a.id, a.severity, a.kind, $2, $4, $6), "
-	    "jsonb_build_object('operational', 'paging_failed', 'alert', "
-	    "a.id, 'event', e.id, 'target', $2::text, 'attempts', $4::int, "
-	    "'last_error', $6::text) FROM d JOIN alert_events e "
-	    "ON e.id = d.event JOIN alerts a ON a.id = e.alert "
-	    "WHERE d.state = 'failed' AND "
-	    "coalesce(a.details->>'operational', '') <> 'paging_failed' "
-	    "RETURNING id) "
+	    "AND attempts = $4::int "
+	    "RETURNING event, state, attempts, last_error), " OP_ALERT
 	    "SELECT (SELECT state FROM d), (SELECT id FROM op)",
 	    7, p, &cause);
 	if (r == NULL) {
@@ -600,6 +665,22 @@ next_due(PGconn *c, const struct notify_opts *o)
 	return s < 0 ? 0 : s > 1 ? 1 : s;
 }
 
+/*
+ * Whether SIGINT or SIGTERM waits (they are blocked outside ppoll()): then
+ * stopping, so that only the delivery under way is finished, not the
+ * whole backlog.
+ */
+static bool
+stop_pending(void)
+{
+	sigset_t set;
+
+	if (!stopping && sigpending(&set) == 0 &&
+	    (sigismember(&set, SIGINT) == 1 || sigismember(&set, SIGTERM) == 1))
+		stopping = 1;
+	return stopping;
+}
+
 /* One turn: escalate, collect, deliver what is due. false: reconnect. */
 static bool
 turn(PGconn *c, struct notify_opts *o)
@@ -615,7 +696,9 @@ turn(PGconn *c, struct notify_opts *o)
 	for (i = 0; i < 2; i++) {
 		if (t[i]->name == NULL)
 			continue;
-		while (!stopping && (n = deliver_one(c, o, t[i])) > 0)
+		if (!expire(c, o, t[i]))
+			return PQstatus(c) == CONNECTION_OK;
+		while (!stop_pending() && (n = deliver_one(c, o, t[i])) > 0)
 			notify_send("WATCHDOG=1");
 		if (!stopping && n < 0)
 			return PQstatus(c) == CONNECTION_OK;

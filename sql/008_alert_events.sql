@@ -9,8 +9,9 @@
 --                NULL by = labwatchd); not when the alert was superseded by a
 --                higher grade (superseded_by): the episode goes on under the
 --                new alert, whose trigger carries the same dedup key
---   escalate     inserted by `labwatch notify --escalate-after`, once per
---                alert (unique index below)
+--   escalate     inserted by `labwatch notify --escalate-after` through
+--                notify_escalate(), once per alert and escalation target
+--                (target: its name; each target has its own deadline)
 -- Each event sends NOTIFY labwatch_alert: a trigger event as before, with
 -- the alert id (what `labwatch alerts --follow` reads), the others with
 -- "event ID", which --follow ignores.
@@ -35,14 +36,18 @@ CREATE TABLE alert_events (
     at      timestamptz NOT NULL DEFAULT now(),
     "by"    text,           -- who; NULL: labwatch itself
     note    text,
+    -- An escalate event's escalation target (notify_targets.name).
+    target  text CHECK ((event = 'escalate') = (target IS NOT NULL)),
     -- The writing transaction: notify's catch-up scans only what was
     -- written after the oldest transaction running at its last scan.
     xid     xid8 NOT NULL DEFAULT pg_current_xact_id()
 );
 CREATE INDEX alert_events_alert ON alert_events (alert, id);
 CREATE INDEX alert_events_xid ON alert_events (xid);
-CREATE UNIQUE INDEX alert_events_once ON alert_events (alert, event)
-    WHERE event IN ('trigger', 'escalate');
+CREATE UNIQUE INDEX alert_events_once ON alert_events (alert)
+    WHERE event = 'trigger';
+CREATE UNIQUE INDEX alert_events_escalate_once ON alert_events (alert, target)
+    WHERE event = 'escalate';
 
 -- The first alert of id's supersede chain, as the key paging services
 -- deduplicate on.
@@ -55,6 +60,19 @@ LANGUAGE sql STABLE AS $$
             ON a.superseded_by = c.id WHERE c.depth < 1000
     )
     SELECT 'labwatch-' || (SELECT id FROM chain ORDER BY depth DESC LIMIT 1)
+$$;
+
+-- The alerts that supersede id, directly or not, and id itself: the rest
+-- of its episode from id on.
+CREATE FUNCTION alert_episode_from(id bigint) RETURNS SETOF bigint
+LANGUAGE sql STABLE AS $$
+    WITH RECURSIVE chain(id, depth) AS (
+        SELECT $1, 0
+        UNION ALL
+        SELECT a.superseded_by, c.depth + 1 FROM alerts a JOIN chain c
+            ON a.id = c.id WHERE a.superseded_by IS NOT NULL AND c.depth < 1000
+    )
+    SELECT id FROM chain
 $$;
 
 -- SECURITY DEFINER: the roles that write alerts need no rights on
@@ -153,10 +171,54 @@ BEGIN
     END IF;
     LOCK TABLE alert_events IN SHARE MODE;
     INSERT INTO notify_targets (name, since_event)
-        SELECT target, coalesce(max(id), 0) FROM alert_events
+        SELECT notify_register.target, coalesce(max(id), 0)
+        FROM alert_events
         ON CONFLICT (name) DO NOTHING;
     SELECT since_event INTO since FROM notify_targets WHERE name = target;
     RETURN since;
+END $$;
+
+-- Give each critical alert still open `after` seconds after it was raised
+-- (of kinds and protocol, when not NULL; its trigger after since) its
+-- escalate event for target; the number written. Each alert row is locked
+-- (FOR NO KEY UPDATE: notify may not UPDATE alerts, hence SECURITY
+-- DEFINER) and its state read again under the lock, so an ack committing
+-- during the scan either comes first (no escalation) or waits for our
+-- commit (its event follows the escalate event). A row locked by a writer
+-- is skipped until the next scan.
+CREATE FUNCTION notify_escalate(target text, after float8, since bigint,
+    note text, kinds text[], proto text) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = labwatch AS $$
+DECLARE
+    aid bigint;
+    st text;
+    n integer := 0;
+BEGIN
+    FOR aid IN SELECT a.id FROM alerts a
+        WHERE a.state = 'open' AND a.severity = 'critical'
+        AND a.created_at <= now() - make_interval(secs => after)
+        AND (kinds IS NULL OR a.kind = ANY (kinds))
+        AND (proto IS NULL OR a.protocol = proto)
+        AND EXISTS (SELECT 1 FROM alert_events t WHERE t.alert = a.id
+            AND t.event = 'trigger' AND t.id > since)
+        AND NOT EXISTS (SELECT 1 FROM alert_events x WHERE x.alert = a.id
+            AND x.event = 'escalate' AND x.target = notify_escalate.target)
+        ORDER BY a.id
+    LOOP
+        SELECT a.state INTO st FROM alerts a WHERE a.id = aid
+            FOR NO KEY UPDATE SKIP LOCKED;
+        IF NOT FOUND OR st <> 'open' THEN
+            CONTINUE;
+        END IF;
+        INSERT INTO alert_events (alert, event, note, target)
+            VALUES (aid, 'escalate', notify_escalate.note,
+                notify_escalate.target)
+            ON CONFLICT DO NOTHING;
+        IF FOUND THEN
+            n := n + 1;
+        END IF;
+    END LOOP;
+    RETURN n;
 END $$;
 
 DO $$
@@ -170,9 +232,14 @@ GRANT USAGE ON SCHEMA labwatch TO labwatch_notify;
 GRANT SELECT ON alerts, patients, alert_events, notify_targets, deliveries,
     schema_migrations TO labwatch_notify;
 GRANT INSERT, UPDATE ON deliveries TO labwatch_notify;
--- Escalate events, and the operational alert when paging failed.
-GRANT INSERT ON alert_events, alerts TO labwatch_notify;
-GRANT USAGE ON SEQUENCE alert_events_id_seq, alerts_id_seq TO labwatch_notify;
-GRANT EXECUTE ON FUNCTION notify_register(text), alert_dedup_key(bigint)
+-- The operational alert when paging failed (escalate events are written
+-- by notify_escalate()).
+REVOKE EXECUTE ON FUNCTION
+    notify_escalate(text, float8, bigint, text, text[], text) FROM PUBLIC;
+GRANT INSERT ON alerts TO labwatch_notify;
+GRANT USAGE ON SEQUENCE alerts_id_seq TO labwatch_notify;
+GRANT EXECUTE ON FUNCTION notify_register(text), alert_dedup_key(bigint),
+    alert_episode_from(bigint),
+    notify_escalate(text, float8, bigint, text, text[], text)
     TO labwatch_notify;
 GRANT SELECT ON alert_events, notify_targets, deliveries TO labwatch_viewer;

@@ -124,6 +124,9 @@ PIDS="$PIDS $N1"
 N2=$!
 PIDS="$PIDS $N2"
 check "notify registers its targets" wait_for 10 "select count(*) = 2 from labwatch.notify_targets"
+# A webhook's URL is a credential: its default name is the origin and a hash
+HOOKN=$(q "select name from labwatch.notify_targets where name like 'http://127.0.0.1:%'")
+check "a webhook's default name hides its path" sh -c "echo '$HOOKN' | grep -Eq '^http://127\.0\.0\.1:[0-9]+#[0-9a-f]{8}\$'"
 enroll NT1
 check "a critical ALT result is ACKed" send NT1 NC1 226
 A1=$(q "select a.id from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = 'NT1' and a.kind = 'toxicity'")
@@ -131,7 +134,7 @@ NA=$(q "select count(*) from labwatch.alerts")
 check "the result raised alerts" test -n "$A1"
 check "each alert has its trigger event" wait_for 5 "select count(*) = $NA from labwatch.alert_events where event = 'trigger'"
 check "the command got every trigger" wait_for 10 "select count(*) = $NA from labwatch.deliveries where target = 'pager' and state = 'delivered'"
-check "the webhook got every critical trigger" wait_for 10 "select count(*) = (select count(*) from labwatch.alerts where severity = 'critical') from labwatch.deliveries d where target = '$HOOK' and state = 'delivered'"
+check "the webhook got every critical trigger" wait_for 10 "select count(*) = (select count(*) from labwatch.alerts where severity = 'critical') from labwatch.deliveries d where target = '$HOOKN' and state = 'delivered'"
 sleep 0.5
 "$LW" alerts --state all >"$TMP/alerts.json"
 check "once each: command pages and webhook posts" $PY - "$TMP" "$A1" "$NA" <<'EOF'
@@ -152,6 +155,7 @@ for p in pages + hooks:
 EOF
 check "the command's environment" grep -q "^trigger $A1 labwatch-$A1 critical toxicity NT1$" "$TMP/pages/env.log"
 check "no patient data in notify's log" sh -c "! grep -q 'NT1\|ALT\|226' '$TMP/n1.log' '$TMP/n2.log'"
+check "nor the webhook's path" sh -c "! grep -q '/hook' '$TMP/n2.log'"
 
 # --- 2. ack and resolve: recorded with who and a note, delivered once each
 "$LW" ack "$A1" --by dr.house --note "seen, calling the ward" >"$TMP/ack.json"
@@ -161,7 +165,7 @@ check "resolve exits 0" json_assert "$TMP/res.json" 'L[0]["state"] == "resolved"
 "$LW" resolve "$A1" --by dr.house 2>"$TMP/res2.err"
 check "resolve again: exit 1, says why" sh -c "[ $? -eq 1 ] && grep -q 'already resolved' '$TMP/res2.err'"
 check "ack and resolve delivered to the command" wait_for 10 "select count(*) = 2 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'pager' and d.state = 'delivered' and e.alert = $A1 and e.event in ('acknowledge', 'resolve')"
-check "and to the webhook" wait_for 10 "select count(*) = 2 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = '$HOOK' and d.state = 'delivered' and e.alert = $A1 and e.event in ('acknowledge', 'resolve')"
+check "and to the webhook" wait_for 10 "select count(*) = 2 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = '$HOOKN' and d.state = 'delivered' and e.alert = $A1 and e.event in ('acknowledge', 'resolve')"
 sleep 0.3
 check "ack and resolve pages carry who, the note, the same dedup key" $PY - "$TMP" "$A1" <<'EOF'
 import glob, json, sys
@@ -378,6 +382,121 @@ check "sd_notify: READY=1 and WATCHDOG=1" sh -c "grep -q READY=1 '$TMP/sd.log' &
 kill -TERM "$N8"
 wait "$N8"
 check "sd_notify: STOPPING=1 on SIGTERM" grep -q "STOPPING=1" "$TMP/sd.log"
+
+# --- 9. order, escalation per target, episodes, crash loops, 1xx.
+#        The alerts are written directly (patient NT1, protocol NCT9).
+NT1=$(q "select id from labwatch.patients where patient_id = 'NT1'")
+alert() { # SEVERITY GRADE [SUPERSEDES]: the new alert's id
+	if [ -n "${3:-}" ]; then
+		q "with a as (insert into labwatch.alerts (patient, protocol, kind, severity, grade, summary)
+		   values ($NT1, 'NCT9', 'toxicity', '$1', $2, 'g$2') returning id),
+		   u as (update labwatch.alerts set state = 'resolved', resolved_at = now(),
+		   superseded_by = (select id from a) where id = $3) select id from a"
+	else
+		q "insert into labwatch.alerts (patient, protocol, kind, severity, grade, summary)
+		   values ($NT1, 'NCT9', 'toxicity', '$1', $2, 'g$2') returning id"
+	fi
+}
+# 9a. the trigger fails once and waits out its backoff: the ack of its
+#     alert waits for it (one episode's events go out in order)
+mkdir -p "$TMP/ord"
+cat >"$TMP/ord.sh" <<'EOF'
+#!/bin/sh
+cat >/dev/null
+if [ "$LABWATCH_ALERT_EVENT" = trigger ] && [ ! -e "$1/once" ]; then
+	touch "$1/once"
+	exit 1
+fi
+echo "$LABWATCH_ALERT_EVENT $LABWATCH_ALERT_ID" >>"$1/log"
+EOF
+chmod +x "$TMP/ord.sh"
+"$LW" notify --exec "$TMP/ord.sh $TMP/ord" --target ordered --protocol NCT9 \
+	--retry-after 1s --timeout 5s 2>"$TMP/n9a.log" &
+PIDS="$PIDS $!"
+# 9b-d. two processes with escalation targets of their own and their own
+#       deadlines
+"$LW" notify --exec true --target esc-a --protocol NCT9 --escalate-after 1s \
+	--escalate-exec "$TMP/page.sh $TMP/escA" --escalate-target oncall-a \
+	2>"$TMP/n9b.log" &
+PIDS="$PIDS $!"
+"$LW" notify --exec true --target esc-b --protocol NCT9 --escalate-after 1h \
+	--escalate-exec "$TMP/page.sh $TMP/escB" --escalate-target oncall-b \
+	2>"$TMP/n9c.log" &
+PIDS="$PIDS $!"
+mkdir -p "$TMP/escA" "$TMP/escB"
+check "the targets of 9 register" wait_for 10 "select count(*) = 5 from labwatch.notify_targets where name in ('ordered', 'esc-a', 'esc-b', 'oncall-a', 'oncall-b')"
+O1=$(alert warning 2)
+check "the failed trigger is retried" wait_for 5 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'ordered' and e.alert = $O1 and d.attempts = 1 and d.state = 'pending'"
+"$LW" ack "$O1" --by dr.x >/dev/null
+G3=$(alert critical 3)
+# 9d. an ack whose transaction is open across the deadline
+G5=$(alert critical 3)
+psql -X -q -c "begin" -c "update labwatch.alerts set state = 'acknowledged', acknowledged_by = 'dr.slow', acknowledged_at = now() where id = $G5" \
+	-c "select pg_sleep(2.5)" -c "commit" >/dev/null &
+SLOW=$!
+check "the ack is paged after its trigger" wait_for 10 "select count(*) = 2 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'ordered' and e.alert = $O1 and d.state = 'delivered'"
+check "in that order" eq "$(grep " $O1\$" "$TMP/ord/log" | tr '\n' ' ')" "trigger $O1 acknowledge $O1 "
+check "the 1 s deadline escalates to its own target" wait_for 10 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'oncall-a' and e.alert = $G3 and e.event = 'escalate' and d.state = 'delivered'"
+# 9c. grade 4 supersedes the escalated grade 3: its ack and resolve
+#     close the escalation page
+G4=$(alert critical 4 "$G3")
+"$LW" ack "$G4" --by dr.y >/dev/null
+"$LW" resolve "$G4" --by dr.y >/dev/null
+wait "$SLOW"
+check "the superseding alert's ack and resolve reach the escalation target" wait_for 10 "select count(*) = 2 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'oncall-a' and e.alert = $G4 and e.event in ('acknowledge', 'resolve') and d.state = 'delivered'"
+sleep 1
+check "the 1 h target is not paged" eq "$(q "select count(*) from labwatch.deliveries where target = 'oncall-b'")" 0
+check "an alert acknowledged before its deadline does not escalate, or its page is closed" eq "$(q "select count(*) from labwatch.alert_events e where e.alert = $G5 and e.event = 'escalate' and not exists (select 1 from labwatch.deliveries d join labwatch.alert_events x on x.id = d.event where x.alert = $G5 and x.event = 'acknowledge' and d.target = 'oncall-a')")" 0
+# 9e. a delivery whose claimer died at the last attempt: failed, with its
+#     operational alert, and not run again
+q "select labwatch.notify_register('crashy')" >/dev/null
+C1=$(alert warning 2)
+q "insert into labwatch.deliveries (event, target, state, attempts, lease_until, claimed_by)
+   select id, 'crashy', 'delivering', 2, now() - interval '1 s', 'gone:1'
+   from labwatch.alert_events where alert = $C1 and event = 'trigger'"
+"$LW" notify --exec "touch $TMP/crashy.ran" --target crashy --protocol NCT9 --kind toxicity \
+	--max-attempts 2 2>"$TMP/n9e.log" &
+PIDS="$PIDS $!"
+check "an expired lease at --max-attempts is failed" wait_for 10 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'crashy' and e.alert = $C1 and d.state = 'failed'"
+check "with its operational alert, and the command not run again" sh -c "[ \"\$(psql -X -A -t -q -c \"select count(*) from labwatch.alerts where details->>'operational' = 'paging_failed' and details->>'target' = 'crashy'\")\" = 1 ] && [ ! -e '$TMP/crashy.ran' ]"
+check "a --timeout over half the watchdog interval is refused" sh -c "WATCHDOG_USEC=20000000 timeout 5 '$LW' notify --exec true --timeout 30s 2>'$TMP/wd.err'; [ \$? -eq 2 ] && grep -q WatchdogSec '$TMP/wd.err'"
+# 9f. an interim 103 before the 200: one delivery
+$PY - "$TMP/hint" <<'EOF' &
+import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(5)
+open(sys.argv[1] + ".port", "w").write(str(s.getsockname()[1]))
+while True:
+    c, _ = s.accept(); data = b""
+    while b"\r\n\r\n" not in data:
+        data += c.recv(4096)
+    open(sys.argv[1] + ".hits", "a").write("hit\n")
+    c.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
+              b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    c.close()
+EOF
+PIDS="$PIDS $!"
+for _ in $(seq 50); do [ -s "$TMP/hint.port" ] && break; sleep 0.1; done
+"$LW" notify --webhook "http://127.0.0.1:$(cat "$TMP/hint.port")/h" --target hints \
+	--protocol NCT9 --max-attempts 1 2>"$TMP/n9f.log" &
+PIDS="$PIDS $!"
+check "the hints target registers" wait_for 10 "select count(*) = 1 from labwatch.notify_targets where name = 'hints'"
+H1=$(alert warning 2)
+check "103 then 200 is one delivery" wait_for 10 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'hints' and e.alert = $H1 and d.state <> 'pending' and d.state <> 'delivering'"
+check "delivered, at the first attempt" eq "$(q "select d.state || ' ' || d.attempts from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'hints' and e.alert = $H1")" "delivered 1"
+
+# 9g. SIGTERM with a backlog: the delivery under way is finished, not the
+#     rest
+q "select labwatch.notify_register('backlog')" >/dev/null
+for i in 1 2 3 4 5; do alert warning 2 >/dev/null; done
+mkdir -p "$TMP/backlog"
+PAGE_SLEEP=0.5 "$LW" notify --exec "$TMP/page.sh $TMP/backlog" --target backlog \
+	--protocol NCT9 --kind toxicity 2>"$TMP/n9g.log" &
+N9=$!
+PIDS="$PIDS $N9"
+check "the backlog's delivery begins" wait_for 10 "select count(*) >= 1 from labwatch.deliveries where target = 'backlog' and state = 'delivering'"
+kill -TERM "$N9"
+wait "$N9"
+check "SIGTERM: only the delivery under way was finished" eq "$(q "select count(*) from labwatch.deliveries where target = 'backlog' and state = 'delivered'")" 1
 
 check "notify: usage errors exit 2" sh -c "'$LW' notify 2>/dev/null; [ \$? -eq 2 ] && '$LW' notify --exec x --retry-after 5y 2>/dev/null; [ \$? -eq 2 ]"
 
