@@ -1,7 +1,7 @@
 /*
  * notify.h: labwatch notify's delivery loop: alert events from
  * PostgreSQL to a paging command or webhook, each once per target
- * (sql/010_alert_events.sql has the tables and the claim's reasoning).
+ * (sql/008_alert_events.sql has the tables and the claim's reasoning).
  */
 #ifndef LABWATCH_CLI_NOTIFY_H
 #define LABWATCH_CLI_NOTIFY_H
