@@ -221,6 +221,9 @@ client_read(struct mllp_client *c, char **cause)
 			r = SSL_read(c->ssl, c->rbuf + c->rlen,
 			    (int)(c->rcap - c->rlen));
 			n = r;
+			if (r <= 0 && errno == EINTR &&
+			    SSL_get_error(c->ssl, r) == SSL_ERROR_WANT_READ)
+				continue; /* Ctrl-C: the ACK is still awaited */
 			if (r <= 0) {
 				if (errno == EAGAIN) {
 					*cause = xstrdup("no ACK in time");

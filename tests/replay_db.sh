@@ -109,6 +109,15 @@ check "resume: sent only what was left" sh -c "grep -o '[0-9]* messages sent' '$
 replay --resume "$TMP/ck" "$TMP/big.mllp" >"$TMP/again.out" 2>&1
 check "resume of a finished run: nothing sent" grep -q "^replay: 0 messages sent" "$TMP/again.out"
 
+# Ctrl-C (SIGINT): stops after the ACKs in flight, exit 1, says so, and
+# leaves a checkpoint to resume from.
+"$LW" replay --rate 300 --resume "$TMP/ck2" "$TMP/big.mllp" >/dev/null 2>"$TMP/int.err" &
+rp=$!
+sleep 1
+kill -INT $rp
+wait $rp
+check "Ctrl-C: exit 1, interrupted, a checkpoint" sh -c "[ $? -eq 1 ] && grep -q '(interrupted)' '$TMP/int.err' && grep -q '^offset [1-9]' '$TMP/ck2'"
+
 # 4. Per-patient order under --connections 8: 40 patients, 10 messages
 #    each, interleaved; each patient's messages arrive in file order.
 for k in 0 1 2 3 4 5 6 7 8 9; do
