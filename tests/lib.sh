@@ -76,6 +76,17 @@ spool_path = $TMP/spool
 EOF
 }
 
+# test_certs DIR: a CA (ca.pem, ca.key), a server certificate for
+# localhost (server.pem, server.key) and a client one, CN=lis01
+# (client.pem, client.key), all made in DIR.
+test_certs() {
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$1/ca.key" -subj "/CN=Test CA" -days 2 -out "$1/ca.pem" 2>/dev/null
+	for n in server:localhost client:lis01; do
+		openssl req -new -newkey rsa:2048 -nodes -keyout "$1/${n%%:*}.key" -subj "/CN=${n#*:}" -out "$1/${n%%:*}.csr" 2>/dev/null
+		openssl x509 -req -in "$1/${n%%:*}.csr" -CA "$1/ca.pem" -CAkey "$1/ca.key" -CAcreateserial -days 2 -out "$1/${n%%:*}.pem" 2>/dev/null
+	done
+}
+
 done_testing() {
 	echo "Synthesis: Tested: $((t_pass + t_fail)) | Passing: $t_pass | Failing: $t_fail | Crashing: 0"
 	[ "$t_fail" -eq 0 ]

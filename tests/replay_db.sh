@@ -36,11 +36,7 @@ protocol = $top_srcdir/rules/data/protocols/nct04933669.conf
 spool_path = $PGD/spool
 log_level = info
 EOF2
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/ca.key" -subj "/CN=Test CA" -days 2 -out "$TMP/ca.pem" 2>/dev/null
-for n in server:localhost client:lis01; do
-	openssl req -new -newkey rsa:2048 -nodes -keyout "$TMP/${n%%:*}.key" -subj "/CN=${n#*:}" -out "$TMP/${n%%:*}.csr" 2>/dev/null
-	openssl x509 -req -in "$TMP/${n%%:*}.csr" -CA "$TMP/ca.pem" -CAkey "$TMP/ca.key" -CAcreateserial -days 2 -out "$TMP/${n%%:*}.pem" 2>/dev/null
-done
+test_certs "$TMP"
 "$LABWATCHD" -c "$TMP/d.conf" 2>"$TMP/d.log" &
 echo $! >"$TMP/d.pid"
 port= tport=
