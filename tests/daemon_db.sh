@@ -49,13 +49,7 @@ start_daemon() { # each run logs to its own file; d.log collects them all
 	log="$TMP/d$runs.log"
 	"$LABWATCHD" -c "$TMP/d.conf" 2>"$log" &
 	echo $! >"$TMP/d.pid"
-	port= tport=
-	for _ in $(seq 300); do
-		port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$log" | tail -1)
-		tport=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\) (TLS).*/\1/p' "$log" | tail -1)
-		[ -n "$port" ] && [ -n "$tport" ] && break
-		sleep 0.1
-	done
+	daemon_ports "$log"
 }
 stop_daemon() { kill -TERM "$(cat "$TMP/d.pid")"; wait "$(cat "$TMP/d.pid")"; }
 frame_send() { # file -> ACKs printed as "CODE CONTROL_ID" lines

@@ -87,6 +87,18 @@ test_certs() {
 	done
 }
 
+# daemon_ports LOG: wait (up to 30 s) until labwatchd's LOG names both its
+# plain and its TLS port, and set port and tport (empty when it did not).
+daemon_ports() {
+	port= tport=
+	for _ in $(seq 300); do
+		port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$1" | tail -1)
+		tport=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\) (TLS).*/\1/p' "$1" | tail -1)
+		[ -n "$port" ] && [ -n "$tport" ] && break
+		sleep 0.1
+	done
+}
+
 done_testing() {
 	echo "Synthesis: Tested: $((t_pass + t_fail)) | Passing: $t_pass | Failing: $t_fail | Crashing: 0"
 	[ "$t_fail" -eq 0 ]

@@ -39,13 +39,7 @@ EOF2
 test_certs "$TMP"
 "$LABWATCHD" -c "$TMP/d.conf" 2>"$TMP/d.log" &
 echo $! >"$TMP/d.pid"
-port= tport=
-for _ in $(seq 300); do
-	port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$TMP/d.log" | tail -1)
-	tport=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\) (TLS).*/\1/p' "$TMP/d.log" | tail -1)
-	[ -n "$port" ] && [ -n "$tport" ] && break
-	sleep 0.1
-done
+daemon_ports "$TMP/d.log"
 check "labwatchd listens (plain and TLS)" sh -c "[ -n '$port' ] && [ -n '$tport' ]"
 export LABWATCH_MLLP="127.0.0.1:$port"
 replay() { "$LW" replay --timeout 10 --retries 2 "$@"; }
