@@ -108,18 +108,18 @@ mllp_client_close(struct mllp_client *c)
 	mllp_client_init(c);
 }
 
-static int
-tcp_connect(const struct mllp_client_conf *conf, char **cause)
+int
+mllp_client_tcp(const char *host, const char *port, int timeout_s, char **cause)
 {
 	struct addrinfo hints, *res, *ai;
-	struct timeval tv = { conf->timeout_s, 0 };
+	struct timeval tv = { timeout_s, 0 };
 	int rc, one = 1, fd = -1;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	if ((rc = getaddrinfo(conf->host, conf->port, &hints, &res)) != 0) {
-		*cause = xasprintf("%s: %s", conf->host, gai_strerror(rc));
+	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
+		*cause = xasprintf("%s: %s", host, gai_strerror(rc));
 		return -1;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
@@ -138,7 +138,7 @@ tcp_connect(const struct mllp_client_conf *conf, char **cause)
 	}
 	freeaddrinfo(res);
 	if (fd < 0) {
-		*cause = xasprintf("connect %s:%s: %s", conf->host, conf->port,
+		*cause = xasprintf("connect %s:%s: %s", host, port,
 		    strerror(errno));
 		return -1;
 	}
@@ -153,7 +153,8 @@ mllp_client_open(struct mllp_client *c, const struct mllp_client_conf *conf,
 	SSL *ssl;
 
 	mllp_client_close(c);
-	if ((c->fd = tcp_connect(conf, cause)) < 0)
+	if ((c->fd = mllp_client_tcp(conf->host, conf->port, conf->timeout_s,
+		 cause)) < 0)
 		return MLLP_IO_ERROR;
 	if (conf->tls == NULL)
 		return MLLP_IO_OK;

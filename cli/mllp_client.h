@@ -52,6 +52,12 @@ enum mllp_io {
 struct ssl_ctx_st *mllp_client_tls(const char *ca, const char *cert,
     const char *key, char **cause);
 
+/*
+ * A TCP connection to host:port (TCP_NODELAY, send and receive timeouts
+ * of timeout_s): its descriptor, or -1 and *cause.
+ */
+int mllp_client_tcp(const char *host, const char *port, int timeout_s,
+    char **cause);
 /* A closed connection (no I/O). */
 void mllp_client_init(struct mllp_client *c);
 /* Connect (and handshake); MLLP_IO_ERROR with *cause on failure. */
