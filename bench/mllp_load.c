@@ -67,6 +67,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "cli/mllp_client.h"
+
 #define MLLP_SB 0x0b
 #define MLLP_EB 0x1c
 #define MLLP_CR 0x0d
@@ -405,44 +407,20 @@ ssl_errstr(char *err, size_t errlen, const char *what)
 static int
 conn_open(struct conn *c, bool nodelay, bool tls, char *err, size_t errlen)
 {
-	struct addrinfo hints, *res, *ai;
-	struct timeval tv;
-	int rc, one = 1, fd = -1;
+	char *cause;
+	int zero = 0, fd;
 
 	c->fd = -1;
 	c->ssl = NULL;
 	c->rlen = 0;
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	if ((rc = getaddrinfo(opt.host, opt.port, &hints, &res)) != 0) {
-		snprintf(err, errlen, "%s: %s", opt.host, gai_strerror(rc));
+	if ((fd = mllp_client_tcp(opt.host, opt.port, opt.timeout_s, &cause)) <
+	    0) {
+		snprintf(err, errlen, "%s", cause);
+		free(cause);
 		return -1;
 	}
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-		    ai->ai_protocol);
-		if (fd < 0)
-			continue;
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			break;
-		rc = errno;
-		close(fd);
-		fd = -1;
-		errno = rc;
-	}
-	freeaddrinfo(res);
-	if (fd < 0) {
-		snprintf(err, errlen, "connect %s:%s: %s", opt.host, opt.port,
-		    strerror(errno));
-		return -1;
-	}
-	if (nodelay)
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	tv.tv_sec = opt.timeout_s;
-	tv.tv_usec = 0;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (!nodelay)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &zero, sizeof(zero));
 	c->fd = fd;
 	if (!tls)
 		return 0;

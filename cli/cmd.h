@@ -31,6 +31,8 @@ int cmd_ack(int argc, char **argv);
 int cmd_resolve(int argc, char **argv);
 /* labwatch notify: deliver alert events to a command or a webhook. */
 int cmd_notify(int argc, char **argv);
+/* labwatch replay: send message archives to labwatchd over MLLP. */
+int cmd_replay(int argc, char **argv);
 /* labwatch alerts --id: print one alert with its history (exit status). */
 int cli_alert_show(const char *db, const char *id);
 

@@ -18,6 +18,8 @@ static const struct {
 	    "parse HL7 v2 files and print one JSON line per message" },
 	{ "check", cmd_check,
 	    "grade the protocol labs of HL7 files offline (JSON lines)" },
+	{ "replay", cmd_replay,
+	    "send HL7 archives to labwatchd over MLLP or MLLP/TLS" },
 	{ "migrate", cmd_migrate, "apply the database schema migrations" },
 	{ "enroll", cmd_enroll,
 	    "register a patient in the protocol, or change their phase" },

@@ -38,7 +38,7 @@ tree_datadir() {
 
 # What the build and the daemon need.
 RUN_PACKAGES="build-essential autoconf automake libtool pkg-config
-	libevent-dev libssl-dev libpq-dev postgresql
+	libevent-dev libssl-dev libpq-dev zlib1g-dev postgresql
 	python3-hl7 openssl"
 # What the tests need on top.
 TEST_PACKAGES="libcriterion-dev clang libclang-rt-14-dev clang-format

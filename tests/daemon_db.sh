@@ -41,11 +41,7 @@ max_message_size = 64k
 log_level = info
 EOF
 # A CA, a server certificate and a client certificate, made here.
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/ca.key" -subj "/CN=Test CA" -days 2 -out "$TMP/ca.pem" 2>/dev/null
-for n in server:localhost client:lis01; do
-	openssl req -new -newkey rsa:2048 -nodes -keyout "$TMP/${n%%:*}.key" -subj "/CN=${n#*:}" -out "$TMP/${n%%:*}.csr" 2>/dev/null
-	openssl x509 -req -in "$TMP/${n%%:*}.csr" -CA "$TMP/ca.pem" -CAkey "$TMP/ca.key" -CAcreateserial -days 2 -out "$TMP/${n%%:*}.pem" 2>/dev/null
-done
+test_certs "$TMP"
 
 runs=0
 start_daemon() { # each run logs to its own file; d.log collects them all
@@ -53,13 +49,7 @@ start_daemon() { # each run logs to its own file; d.log collects them all
 	log="$TMP/d$runs.log"
 	"$LABWATCHD" -c "$TMP/d.conf" 2>"$log" &
 	echo $! >"$TMP/d.pid"
-	port= tport=
-	for _ in $(seq 300); do
-		port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$log" | tail -1)
-		tport=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\) (TLS).*/\1/p' "$log" | tail -1)
-		[ -n "$port" ] && [ -n "$tport" ] && break
-		sleep 0.1
-	done
+	daemon_ports "$log"
 }
 stop_daemon() { kill -TERM "$(cat "$TMP/d.pid")"; wait "$(cat "$TMP/d.pid")"; }
 frame_send() { # file -> ACKs printed as "CODE CONTROL_ID" lines

@@ -170,6 +170,29 @@ tls_cert() {
 	    -startdate "$4" -enddate "$5" -notext >/dev/null 2>&1
 }
 
+# test_certs DIR: a CA (ca.pem, ca.key), a server certificate for
+# localhost (server.pem, server.key) and a client one, CN=lis01
+# (client.pem, client.key), all made in DIR.
+test_certs() {
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$1/ca.key" -subj "/CN=Test CA" -days 2 -out "$1/ca.pem" 2>/dev/null
+	for n in server:localhost client:lis01; do
+		openssl req -new -newkey rsa:2048 -nodes -keyout "$1/${n%%:*}.key" -subj "/CN=${n#*:}" -out "$1/${n%%:*}.csr" 2>/dev/null
+		openssl x509 -req -in "$1/${n%%:*}.csr" -CA "$1/ca.pem" -CAkey "$1/ca.key" -CAcreateserial -days 2 -out "$1/${n%%:*}.pem" 2>/dev/null
+	done
+}
+
+# daemon_ports LOG: wait (up to 30 s) until labwatchd's LOG names both its
+# plain and its TLS port, and set port and tport (empty when it did not).
+daemon_ports() {
+	port= tport=
+	for _ in $(seq 300); do
+		port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$1" | tail -1)
+		tport=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\) (TLS).*/\1/p' "$1" | tail -1)
+		[ -n "$port" ] && [ -n "$tport" ] && break
+		sleep 0.1
+	done
+}
+
 done_testing() {
 	echo "Synthesis: Tested: $((t_pass + t_fail)) | Passing: $t_pass | Failing: $t_fail | Crashing: 0"
 	[ "$t_fail" -eq 0 ]
