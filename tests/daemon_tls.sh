@@ -10,7 +10,9 @@
 # an expired one), a subject not on tls_allowed_subjects, a CN with a NUL
 # inside that reads as an allowed one (or a newline and a forged log
 # line), two CNs of which the first is an allowed one, a subject whose
-# one-line form only looks like an allowed whole subject, TLS 1.0 and 1.1
+# one-line form only looks like an allowed whole subject, one that is an
+# allowed whole subject and 500 bytes more, a CN of 128 bytes whose first
+# 127 are an allowed CN (neither may be cut to fit), TLS 1.0 and 1.1
 # (openssl s_client and Python's ssl at security level 0), plaintext and
 # HTTP on the TLS port, a TLS ClientHello on the plain port, peers that
 # stall before a handshake or a frame, a peer outside allow, a connection
@@ -106,7 +108,7 @@ def expect(cond, what):
 
 cmd, port, src = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 d = sys.argv[4] if len(sys.argv) > 4 else "."
-if cmd == "mkcn":			# d/NAME.pem: CN (a Python literal), signed by d/ca.pem
+if cmd in ("mkcn", "mksubj"):		# d/NAME.pem: CN or subject (a Python literal), signed by d/ca.pem
     import datetime
     from cryptography import x509
     from cryptography.x509.oid import NameOID
@@ -115,9 +117,14 @@ if cmd == "mkcn":			# d/NAME.pem: CN (a Python literal), signed by d/ca.pem
     ca = x509.load_pem_x509_certificate(open(d + "/ca.pem", "rb").read())
     cak = serialization.load_pem_private_key(open(d + "/ca.key", "rb").read(), None)
     k = ec.generate_private_key(ec.SECP256R1())
+    if cmd == "mkcn":
+        rdns = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Test"),
+                x509.NameAttribute(NameOID.COMMON_NAME, eval(sys.argv[5]), _validate=False)]
+    else:			# mksubj: a list of (NameOID attribute, value)
+        rdns = [x509.NameAttribute(getattr(NameOID, a), v, _validate=False)
+                for a, v in eval(sys.argv[5])]
     c = (x509.CertificateBuilder()
-         .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Test"),
-                                  x509.NameAttribute(NameOID.COMMON_NAME, eval(sys.argv[5]))]))
+         .subject_name(x509.Name(rdns))
          .issuer_name(ca.subject).public_key(k.public_key())
          .serial_number(x509.random_serial_number())
          .not_valid_before(datetime.datetime(2020, 1, 1))
@@ -244,6 +251,18 @@ else
 	echo "NOTE: no certificate with a NUL or a newline in its CN (needs python3-cryptography): $(tail -1 "$TMP/mkcn.out")"
 fi
 
+# A subject that is the allowed /O=Test/OU=LIS/CN=lis02 and an OU of 500
+# bytes (a one-line form cut at 512 bytes is the allowed one); a CN of
+# 128 bytes of which the first 127 are allowed (a CN cut at 127 bytes).
+cn127=$(printf '%0127d' 0 | tr 0 c)
+if $PYT mksubj 0 longsubj "$TMP" '[("ORGANIZATION_NAME", "Test"), ("ORGANIZATIONAL_UNIT_NAME", "LIS"), ("COMMON_NAME", "lis02"), ("ORGANIZATIONAL_UNIT_NAME", "x" * 500)]' >"$TMP/mkcn.out" 2>&1 &&
+    $PYT mkcn 0 longcn "$TMP" "\"$cn127\" + \"x\"" >>"$TMP/mkcn.out" 2>&1; then
+	have_long=1
+else
+	have_long=
+	echo "NOTE: no certificate with a long subject or CN (needs python3-cryptography): $(tail -1 "$TMP/mkcn.out")"
+fi
+
 conf() {	# conf SERVER-CERT: both listeners, client certificates required
 	nodb_conf
 	cat <<EOF
@@ -253,7 +272,7 @@ tls_cert = $TMP/$1.pem
 tls_key = $TMP/$1.key
 tls_ca = $TMP/ca.pem
 tls_verify_client = require
-tls_allowed_subjects = CN=lis01, /O=Test/OU=LIS/CN=lis02
+tls_allowed_subjects = CN=lis01, /O=Test/OU=LIS/CN=lis02, CN=$cn127
 allow = 127.0.0.1, 127.0.5.0/24
 max_connections_per_peer = 2
 spool_max_bytes = 64M
@@ -309,6 +328,12 @@ if [ -n "$have_nul" ]; then
 		"closed: client certificate subject not in tls_allowed_subjects (CN=lis01?2026-01-01T00:00:00.000Z labwatchd[1] info: 10.9.9.9:1: connected)" \
 		refused "$tport" 127.0.5.24 "$TMP" nl
 	check "... no line of the log is forged by it" test "$(log_lines t "10\\.9\\.9\\.9")" -eq 1
+fi
+if [ -n "$have_long" ]; then
+	refusal t "a subject that is an allowed whole subject and 500 bytes more" 127.0.5.25 \
+		"closed: client certificate subject not in tls_allowed_subjects (CN=lis02)" refused "$tport" 127.0.5.25 "$TMP" longsubj
+	refusal t "a CN of 128 bytes whose first 127 are an allowed CN" 127.0.5.26 \
+		"closed: client certificate subject not in tls_allowed_subjects (CN=$cn127)" refused "$tport" 127.0.5.26 "$TMP" longcn
 fi
 
 # TLS 1.0 and 1.1: can the installed OpenSSL still offer them at all?
