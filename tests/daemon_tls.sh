@@ -14,7 +14,9 @@
 # allowed whole subject and 500 bytes more, a CN of 128 bytes whose first
 # 127 are an allowed CN (neither may be cut to fit), TLS 1.0 and 1.1
 # (openssl s_client and Python's ssl at security level 0), plaintext and
-# HTTP on the TLS port, a TLS ClientHello on the plain port, peers that
+# HTTP on the TLS port, a TLS ClientHello on the plain port, 300 peers
+# that close before a byte or after a byte outside frames on the plain
+# port (one line, throttled, not none and not 300), peers that
 # stall before a handshake or a frame, a peer outside allow, a connection
 # over max_connections_per_peer, and clients refusing an expired server
 # certificate (which labwatchd and --check-config warn about, as about
@@ -179,6 +181,15 @@ elif cmd == "not-allowed":		# closed before anything is read
     except OSError:
         pass
     expect(closed(s), "closed without an ACK")
+elif cmd == "many":			# N conns: send BYTES (a Python literal), half-close, closed
+    data = eval(sys.argv[5])
+    for i in range(int(sys.argv[4])):
+        s = conn(port, src)
+        if data:
+            s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        expect(closed(s), "connection %d closed" % i)
+        s.close()
 elif cmd == "refused-then-served":	# N refused handshakes leave no slot taken
     for i in range(int(sys.argv[5])):
         r = tls(port, src, ctx(d))
@@ -358,6 +369,18 @@ for v in 1.0 1.1; do
 	refusal t "TLS $v offered (Python ssl, SECLEVEL=0)" $src \
 		"closed: protocol version too old (TLS $v; TLS 1.2 is the minimum)" old "$tport" $src "$TMP" $v
 done
+
+# Peers on the plain port that close before a frame: one line, throttled.
+check "300 connections to the plain port closing before a byte" \
+	$PYT many "$plain" 127.0.5.27 300 'b""'
+sleep 0.3
+check "... one line says so" grep -q "127\.0\.5\.27:[0-9]*: closed before sending anything" "$TMP/t.log"
+log_at_most t "127\.0\.5\.27[: ]" 2 "... and not 300"
+check "300 connections to the plain port sending \"A\" and closing" \
+	$PYT many "$plain" 127.0.5.28 300 'b"A"'
+sleep 0.3
+check "... one line says so" grep -q "127\.0\.5\.28:[0-9]*: 1 bytes outside frames skipped" "$TMP/t.log"
+log_at_most t "127\.0\.5\.28[: ]" 3 "... and not 300"
 
 refusal t "plaintext MLLP on the TLS port" 127.0.5.9 \
 	"closed: not TLS (plain MLLP or another protocol on the TLS port)" plaintext "$tport" 127.0.5.9
