@@ -87,6 +87,8 @@ enum conn_line {
 	CL_TIMEOUT_IDLE,  /* idle_timeout, or ACKs not read */
 	CL_ABANDONED,	  /* a first frame cut short */
 	CL_CLOSED,	  /* the peer closed or reset before any frame */
+	CL_SILENT,	  /* the peer closed before sending a byte */
+	CL_JUNK,	  /* bytes outside frames */
 	CL_TLS,		  /* + enum tls_refusal */
 	CL_COUNT = CL_TLS + TLS_REFUSAL_COUNT
 };
@@ -375,6 +377,7 @@ conn_finish_input(struct conn *c)
 {
 	struct mllp_frame fr;
 	const struct mllp_stats *st;
+	char line[128];
 
 	if (c->state == CONN_OPEN) {
 		/* Frames the peer sent before we stopped are in flight too. */
@@ -388,9 +391,12 @@ conn_finish_input(struct conn *c)
 		conn_submit(c, &fr);
 	if (c->fr != NULL) {
 		st = mllp_framer_stats(c->fr);
-		if (st->junk_bytes > 0)
-			conn_info(c, "%llu bytes outside frames skipped",
+		if (st->junk_bytes > 0) {
+			snprintf(line, sizeof(line),
+			    "%llu bytes outside frames skipped",
 			    (unsigned long long)st->junk_bytes);
+			conn_say(c, CL_JUNK, line);
+		}
 	}
 	if (c->bev != NULL) {
 		bufferevent_disable(c->bev, EV_READ);
@@ -766,6 +772,11 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 			    "closed during the TLS handshake");
 			return;
 		}
+		/* A plain conn is "connected" at its first bytes: without any, this is its line. */
+		if (!c->sniffed &&
+		    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+			conn_say(c, CL_SILENT,
+			    "closed before sending anything");
 		conn_finish_input(c);
 		conn_arm_timer(c);
 		conn_update(c);

@@ -282,12 +282,35 @@ several_cns(const X509_NAME *name)
 	    X509_NAME_get_index_by_NID(name, NID_commonName, first) >= 0;
 }
 
+/*
+ * Is the one CN of name exactly want, byte for byte and by its whole
+ * length? The raw value, never a copy cut to a buffer: "lis01" + 200
+ * bytes is not "lis01".
+ */
+static bool
+cn_is(const X509_NAME *name, const char *want)
+{
+	const ASN1_STRING *v;
+	X509_NAME_ENTRY *e;
+	size_t len = strlen(want);
+	int i;
+
+	if ((i = X509_NAME_get_index_by_NID(name, NID_commonName, -1)) < 0)
+		return false;
+	if ((e = X509_NAME_get_entry(name, i)) == NULL ||
+	    (v = X509_NAME_ENTRY_get_data(e)) == NULL)
+		return false;
+	return len != 0 && (size_t)ASN1_STRING_length(v) == len &&
+	    memcmp(ASN1_STRING_get0_data(v), want, len) == 0;
+}
+
 enum tls_refusal
 tls_check_peer(SSL *ssl, const struct config *cfg, char *who, size_t wholen,
     char *why, size_t whylen)
 {
 	X509 *cert = SSL_get1_peer_certificate(ssl);
-	char cn[128], line[512];
+	const X509_NAME *name;
+	char cn[128], *line;
 	size_t i;
 	long vr;
 	int ok = 0;
@@ -307,19 +330,22 @@ tls_check_peer(SSL *ssl, const struct config *cfg, char *who, size_t wholen,
 		X509_free(cert);
 		return verify_refusal(vr, cn, why, whylen);
 	}
-	X509_NAME_oneline(X509_get_subject_name(cert), line, sizeof(line));
-	several = several_cns(X509_get_subject_name(cert));
-	X509_free(cert);
+	/* The whole one-line subject (a fixed buffer stops at the last entry that fits). */
+	name = X509_get_subject_name(cert);
+	line = X509_NAME_oneline(name, NULL, 0);
+	several = several_cns(name);
 	snprintf(who, wholen, "CN=%s", cn);
 	if (cfg->nsubjects == 0)
 		ok = 1;
 	for (i = 0; i < cfg->nsubjects && !ok; i++) {
 		if (strncmp(cfg->subjects[i], "CN=", 3) == 0)
-			ok = cn[0] != '\0' && !several &&
-			    strcmp(cfg->subjects[i] + 3, cn) == 0;
+			ok = !several && cn_is(name, cfg->subjects[i] + 3);
 		else
-			ok = strcmp(cfg->subjects[i], line) == 0;
+			ok = line != NULL &&
+			    strcmp(cfg->subjects[i], line) == 0;
 	}
+	OPENSSL_free(line);
+	X509_free(cert);
 	if (!ok) {
 		snprintf(why, whylen,
 		    "client certificate subject not in "

@@ -10,16 +10,22 @@
 # an expired one), a subject not on tls_allowed_subjects, a CN with a NUL
 # inside that reads as an allowed one (or a newline and a forged log
 # line), two CNs of which the first is an allowed one, a subject whose
-# one-line form only looks like an allowed whole subject, TLS 1.0 and 1.1
+# one-line form only looks like an allowed whole subject, one that is an
+# allowed whole subject and 500 bytes more, a CN of 128 bytes whose first
+# 127 are an allowed CN (neither may be cut to fit), TLS 1.0 and 1.1
 # (openssl s_client and Python's ssl at security level 0), plaintext and
-# HTTP on the TLS port, a TLS ClientHello on the plain port, peers that
+# HTTP on the TLS port, a TLS ClientHello on the plain port, 300 peers
+# that close before a byte or after a byte outside frames on the plain
+# port (one line, throttled, not none and not 300), peers that
 # stall before a handshake or a frame, a peer outside allow, a connection
 # over max_connections_per_peer, and clients refusing an expired server
 # certificate (which labwatchd and --check-config warn about, as about
 # one not yet valid). The cipher profile is Mozilla's "intermediate"
 # without DHE: TLS 1.2 ECDHE with AES-GCM or ChaCha20, and TLS 1.3; CBC,
 # static RSA, DHE and 3DES suites are refused. (The CNs with a NUL or a
-# newline need python3-cryptography: openssl req cannot write them.)
+# newline, and the long ones, need python3-cryptography: openssl req
+# cannot write them; without the module they are a NOTE, with it a failure
+# to make them fails.)
 # LABWATCHD=path overrides the binary.
 . "$(dirname "$0")/lib.sh"
 LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
@@ -106,7 +112,7 @@ def expect(cond, what):
 
 cmd, port, src = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 d = sys.argv[4] if len(sys.argv) > 4 else "."
-if cmd == "mkcn":			# d/NAME.pem: CN (a Python literal), signed by d/ca.pem
+if cmd in ("mkcn", "mksubj"):		# d/NAME.pem: CN or subject (a Python literal), signed by d/ca.pem
     import datetime
     from cryptography import x509
     from cryptography.x509.oid import NameOID
@@ -115,9 +121,14 @@ if cmd == "mkcn":			# d/NAME.pem: CN (a Python literal), signed by d/ca.pem
     ca = x509.load_pem_x509_certificate(open(d + "/ca.pem", "rb").read())
     cak = serialization.load_pem_private_key(open(d + "/ca.key", "rb").read(), None)
     k = ec.generate_private_key(ec.SECP256R1())
+    if cmd == "mkcn":
+        rdns = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Test"),
+                x509.NameAttribute(NameOID.COMMON_NAME, eval(sys.argv[5]), _validate=False)]
+    else:			# mksubj: a list of (NameOID attribute, value)
+        rdns = [x509.NameAttribute(getattr(NameOID, a), v, _validate=False)
+                for a, v in eval(sys.argv[5])]
     c = (x509.CertificateBuilder()
-         .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Test"),
-                                  x509.NameAttribute(NameOID.COMMON_NAME, eval(sys.argv[5]))]))
+         .subject_name(x509.Name(rdns))
          .issuer_name(ca.subject).public_key(k.public_key())
          .serial_number(x509.random_serial_number())
          .not_valid_before(datetime.datetime(2020, 1, 1))
@@ -172,6 +183,15 @@ elif cmd == "not-allowed":		# closed before anything is read
     except OSError:
         pass
     expect(closed(s), "closed without an ACK")
+elif cmd == "many":			# N conns: send BYTES (a Python literal), half-close, closed
+    data = eval(sys.argv[5])
+    for i in range(int(sys.argv[4])):
+        s = conn(port, src)
+        if data:
+            s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        expect(closed(s), "connection %d closed" % i)
+        s.close()
 elif cmd == "refused-then-served":	# N refused handshakes leave no slot taken
     for i in range(int(sys.argv[5])):
         r = tls(port, src, ctx(d))
@@ -234,6 +254,15 @@ tls_cert rogue lis01 rogueca 20200101000000Z "$day"
 tls_cert lis02 /O=Test/OU=LIS/CN=lis02 ca 20200101000000Z "$day"
 tls_cert forged '/O=Test\/OU=LIS/CN=lis02' ca 20200101000000Z "$day"
 tls_cert twocn /O=Test/CN=lis01/CN=evil ca 20200101000000Z "$day"
+# no_odd_cert WHAT: mkcn failed; a failure unless python3-cryptography is
+# really missing (then a note: the cases are not run).
+no_odd_cert() {
+	if $PY -c "import cryptography" 2>/dev/null; then
+		not_ok "a certificate with $1 (python3-cryptography is installed)" "$(tail -3 "$TMP/mkcn.out")"
+	else
+		echo "NOTE: no certificate with $1 (needs python3-cryptography): $(tail -1 "$TMP/mkcn.out")"
+	fi
+}
 # A CN with a NUL inside, "lis01\0.evil", and one with a line of log
 # inside: openssl req cannot write them.
 if $PYT mkcn 0 nul "$TMP" '"lis01\x00.evil"' >"$TMP/mkcn.out" 2>&1 &&
@@ -241,7 +270,19 @@ if $PYT mkcn 0 nul "$TMP" '"lis01\x00.evil"' >"$TMP/mkcn.out" 2>&1 &&
 	have_nul=1
 else
 	have_nul=
-	echo "NOTE: no certificate with a NUL or a newline in its CN (needs python3-cryptography): $(tail -1 "$TMP/mkcn.out")"
+	no_odd_cert "a NUL or a newline in its CN"
+fi
+
+# A subject that is the allowed /O=Test/OU=LIS/CN=lis02 and an OU of 500
+# bytes (a one-line form cut at 512 bytes is the allowed one); a CN of
+# 128 bytes of which the first 127 are allowed (a CN cut at 127 bytes).
+cn127=$(printf '%0127d' 0 | tr 0 c)
+if $PYT mksubj 0 longsubj "$TMP" '[("ORGANIZATION_NAME", "Test"), ("ORGANIZATIONAL_UNIT_NAME", "LIS"), ("COMMON_NAME", "lis02"), ("ORGANIZATIONAL_UNIT_NAME", "x" * 500)]' >"$TMP/mkcn.out" 2>&1 &&
+    $PYT mkcn 0 longcn "$TMP" "\"$cn127\" + \"x\"" >>"$TMP/mkcn.out" 2>&1; then
+	have_long=1
+else
+	have_long=
+	no_odd_cert "a long subject or CN"
 fi
 
 conf() {	# conf SERVER-CERT: both listeners, client certificates required
@@ -253,7 +294,7 @@ tls_cert = $TMP/$1.pem
 tls_key = $TMP/$1.key
 tls_ca = $TMP/ca.pem
 tls_verify_client = require
-tls_allowed_subjects = CN=lis01, /O=Test/OU=LIS/CN=lis02
+tls_allowed_subjects = CN=lis01, /O=Test/OU=LIS/CN=lis02, CN=$cn127
 allow = 127.0.0.1, 127.0.5.0/24
 max_connections_per_peer = 2
 spool_max_bytes = 64M
@@ -308,7 +349,13 @@ if [ -n "$have_nul" ]; then
 	refusal t "a CN holding a newline and a forged log line" 127.0.5.24 \
 		"closed: client certificate subject not in tls_allowed_subjects (CN=lis01?2026-01-01T00:00:00.000Z labwatchd[1] info: 10.9.9.9:1: connected)" \
 		refused "$tport" 127.0.5.24 "$TMP" nl
-	check "... no line of the log is forged by it" test "$(log_lines t "10\\.9\\.9\\.9")" -eq 1
+	check "... no line of the log is forged by it" test "$(log_lines t "^2026-01-01T00:00:00\\.000Z")" -eq 0
+fi
+if [ -n "$have_long" ]; then
+	refusal t "a subject that is an allowed whole subject and 500 bytes more" 127.0.5.25 \
+		"closed: client certificate subject not in tls_allowed_subjects (CN=lis02)" refused "$tport" 127.0.5.25 "$TMP" longsubj
+	refusal t "a CN of 128 bytes whose first 127 are an allowed CN" 127.0.5.26 \
+		"closed: client certificate subject not in tls_allowed_subjects (CN=$cn127)" refused "$tport" 127.0.5.26 "$TMP" longcn
 fi
 
 # TLS 1.0 and 1.1: can the installed OpenSSL still offer them at all?
@@ -333,6 +380,18 @@ for v in 1.0 1.1; do
 	refusal t "TLS $v offered (Python ssl, SECLEVEL=0)" $src \
 		"closed: protocol version too old (TLS $v; TLS 1.2 is the minimum)" old "$tport" $src "$TMP" $v
 done
+
+# Peers on the plain port that close before a frame: one line, throttled.
+check "300 connections to the plain port closing before a byte" \
+	$PYT many "$plain" 127.0.5.27 300 'b""'
+sleep 0.3
+check "... one line says so" grep -q "127\.0\.5\.27:[0-9]*: closed before sending anything" "$TMP/t.log"
+log_at_most t "127\.0\.5\.27[: ]" 2 "... and not 300"
+check "300 connections to the plain port sending \"A\" and closing" \
+	$PYT many "$plain" 127.0.5.28 300 'b"A"'
+sleep 0.3
+check "... one line says so" grep -q "127\.0\.5\.28:[0-9]*: 1 bytes outside frames skipped" "$TMP/t.log"
+log_at_most t "127\.0\.5\.28[: ]" 3 "... and not 300"
 
 refusal t "plaintext MLLP on the TLS port" 127.0.5.9 \
 	"closed: not TLS (plain MLLP or another protocol on the TLS port)" plaintext "$tport" 127.0.5.9
