@@ -725,11 +725,70 @@ round_trip_2(struct ingest *g, struct side *d, struct ingest_work **ws,
 }
 
 /*
+ * w's key in the unique index messages_identity, as its row will hold it
+ * (text_key_form) into out, or NULL when its row cannot meet that index
+ * (quarantined rows are not in it; a NULL control id meets nothing).
+ * Only MSH-10 is taken: two keys that differ in it never conflict, and
+ * holding back a batch for a lookalike costs only overlap.
+ */
+static const char *
+message_key(const struct ingest_work *w, char *out)
+{
+	const struct hl7_str *c = &w->oru.control_id;
+
+	if (w->quarantine || !w->parsed || c->len == 0)
+		return NULL;
+	out[text_key_form(out, c->p, c->len, TEXT_MAX_ID)] = '\0';
+	return out;
+}
+
+/*
+ * Whether a message of ws may insert the same key as one of busy's batch.
+ *
+ * A batch started with a batch in flight (busy) holds its message rows
+ * uncommitted, idle in its transaction, until the writer has finished
+ * busy and sent its COMMIT. Busy's statements are all sent, but the
+ * server may not have run them yet: a batch sent in one round trip
+ * (ingest_send) inserts its message rows only when its backend gets to
+ * them. Were the same message (a resend on another connection while the
+ * first copy is in flight) in both, the started batch could take the key
+ * first; busy's INSERT would then wait on it, the writer on busy, and the
+ * started batch on the writer: a wait PostgreSQL cannot see (one side is
+ * idle, not waiting on a lock), so every write stops for good. The batch
+ * waits for busy to land instead; its copy is then a plain duplicate.
+ */
+static bool
+shares_key(const struct side *busy, struct ingest_work **ws, size_t n)
+{
+	char a[3 * TEXT_MAX_ID + 72];
+	char **keys;
+	size_t i, j, nk = 0;
+	bool shared = false;
+
+	/* busy's keys once: a batch holds at most a few hundred. */
+	keys = xreallocarray(NULL, busy->nbatch + 1, sizeof(*keys));
+	for (j = 0; j < busy->nbatch; j++)
+		if (message_key(busy->batch[j], a) != NULL)
+			keys[nk++] = xstrdup(a);
+	for (i = 0; i < n && !shared && nk > 0; i++) {
+		if (message_key(ws[i], a) == NULL)
+			continue;
+		for (j = 0; j < nk && !shared; j++)
+			shared = strcmp(a, keys[j]) == 0;
+	}
+	for (j = 0; j < nk; j++)
+		free(keys[j]);
+	free(keys);
+	return shared;
+}
+
+/*
  * Whether the batch must wait (INGEST_BUSY) for the one in flight, busy:
  * the caches are to be reloaded, and histories reloaded now would miss
  * its rows; or an enrolled patient it wrote is in this batch too, and
  * our updates of that patient's alerts, observations and enrollment
- * would not see its rows (nor wait for them).
+ * would not see its rows (nor wait for them); or a message of it is one
+ * of busy's (shares_key).
  */
 static enum ingest_rc
 must_wait(struct ingest *g, const struct side *busy, struct ingest_work **ws,
@@ -746,7 +805,7 @@ must_wait(struct ingest *g, const struct side *busy, struct ingest_work **ws,
 	}
 	if (busy != NULL) {
 		scan_batch(g, ws, n, &sc);
-		if (sc.enrolled_unlanded)
+		if (sc.enrolled_unlanded || shares_key(busy, ws, n))
 			return INGEST_BUSY;
 	}
 	return INGEST_OK;

@@ -130,6 +130,75 @@ check "300 OBX for a known patient: AA, then AA again as a duplicate" \
 check "300 OBX for a known patient: 300 rows, once" \
 	test "$(q "select count(*) from labwatch.observations o join labwatch.messages m on m.id = o.message where m.control_id = 'KN1B'")" -eq 300
 
+# 3c. The same archive sent at once on 4 connections (a LIS resending on a
+#     new connection while the first copy is in flight), three times:
+#     every frame ACKed AA within 30 s, each message stored once. Known
+#     patients' batches go in one round trip, new patients' in two; a
+#     batch started while one sent whole had not yet inserted the same
+#     message took its key first, and the writer waited for ever (fails
+#     before the fix in ingest.c's shares_key()).
+resend() { $PY "$top_srcdir/tests/resend_concurrent.py" "$port" "$@"; }
+resend 1 80 WARM 30 >"$TMP/warm.out"
+for r in 1 2 3; do
+	resend 4 300 "R${r}D" 30 >"$TMP/resend$r.out"
+	check "resent at once on 4 connections ($r): every frame AA in time" \
+		test "$(grep -c '^ok 300$' "$TMP/resend$r.out")" -eq 4
+	check "resent at once on 4 connections ($r): each message once" \
+		test "$(q "select count(*) || '/' || count(distinct control_id) from labwatch.messages where control_id like 'R${r}D%'")" = 300/300
+	check "resent at once on 4 connections ($r): one set of observations" \
+		test "$(q "select count(*) from labwatch.observations o join labwatch.messages m on m.id = o.message where m.control_id like 'R${r}D%'")" -eq 300
+done
+check "resent at once: one row per new patient" \
+	test "$(q "select count(*) || '/' || count(distinct patient_id) from labwatch.patients where patient_id like 'R_DNEW%'")" = 225/225
+
+# 3d. The same, made certain: a batch sent in one round trip (known
+#     patients: HOLD1, then STALL1) is held before it inserts STALL1 by a
+#     session of ours that has HOLD1 uncommitted; the batch after it
+#     (a copy of STALL1 from another connection, and a new patient, so
+#     started in two round trips) would take STALL1 first and wait, idle,
+#     for the writer, which waits on the first: no ACK ever again. The
+#     writer is kept busy on HOLD0 meanwhile, so that the four frames
+#     come as one batch, split in two halves side by side.
+hold_key() { # CONTROL_ID SECONDS: its key taken, uncommitted, for a while
+	psql -X -q -c "begin; insert into labwatch.messages (peer, sending_application, sending_facility, control_id, outcome, ack_code, size, raw, sha256) values ('test', 'LIS', 'MAINLAB', '$1', 'processed', 'AA', 0, '', ''); select pg_sleep($2); rollback" >/dev/null 2>&1 &
+}
+hold_key HOLD0 2
+hold_key HOLD1 4
+sleep 0.5
+$PY - "$port" >"$TMP/stall.out" <<'EOF2'
+import socket, sys, threading, time
+port = int(sys.argv[1])
+def frame(cid, pid):
+    return (b"\x0b" + ("MSH|^~\\&|LIS|MAINLAB|LW|H|20261120073000+0800||ORU^R01^ORU_R01|%s|P|2.5.1\r"
+            "PID|1||%s^^^H^MR\rOBR|1|O%s|F%s|24323-8^CMP^LN\r"
+            "OBX|1|NM|1742-6^ALT^LN||31|U/L|10-40||||F\r" % (cid, pid, cid, cid)).encode() + b"\x1c\r")
+out = {}
+def run(name, frames, delay):
+    time.sleep(delay)
+    s = socket.create_connection(("127.0.0.1", port), timeout=15)
+    s.sendall(b"".join(frames))
+    buf, end = b"", time.time() + 15
+    try:
+        while buf.count(b"\x1c") < len(frames) and time.time() < end:
+            d = s.recv(65536)
+            if not d:
+                break
+            buf += d
+    except socket.timeout:
+        pass
+    out[name] = sum(1 for f in buf.split(b"\x1c") if b"MSA|AA|" in f)
+ts = [threading.Thread(target=run, args=a) for a in (
+    ("c1", [frame("HOLD0", "KN1")], 0),
+    ("c2", [frame("HOLD1", "KN1"), frame("STALL1", "KN1")], 0.5),
+    ("c3", [frame("STALL1", "KN1"), frame("STALL1NEW", "STALLNEW1")], 0.8))]
+for t in ts: t.start()
+for t in ts: t.join()
+print(" ".join("%s=%d" % (k, out[k]) for k in sorted(out)))
+EOF2
+check "a resend racing its first copy: every frame AA within 15 s" grep -qx "c1=1 c2=2 c3=2" "$TMP/stall.out"
+check "a resend racing its first copy: stored once" \
+	test "$(q "select count(*) from labwatch.messages where control_id in ('HOLD0', 'HOLD1', 'STALL1', 'STALL1NEW')")" -eq 4
+
 # 4. TLS with a client certificate: every accepted message stored once.
 "$LOAD" -h 127.0.0.1 -p "$tport" --tls --ca "$TMP/ca.pem" --cert "$TMP/client.pem" --key "$TMP/client.key" \
 	--servername localhost --template "$TMP/template.raw" -c 2 -n 100 --run-id TLS \
