@@ -51,9 +51,10 @@ replay_usage(FILE *f)
 	    "stopped\n"
 	    "  --id-type TYPE       PID-3 type labwatchd prefers (default MR)\n"
 	    "  --max-size BYTES     largest message read (default 8 MiB)\n"
-	    "  Exit status: 0 every message accepted, 1 some AE/AR/CE/CR or "
+	    "  Exit status: 0 every message accepted, 1 some AE/CE or "
 	    "broken input,\n"
-	    "  2 usage or connection.\n");
+	    "  2 usage, connection, or a message given up (the run stops "
+	    "there).\n");
 }
 
 /* LABWATCH_MLLP=HOST:PORT ([V6]:PORT) into host and port, if set. */

@@ -124,6 +124,50 @@ for l in open(sys.argv[1]):
     if int(k) <= last.get(p, -1): sys.exit('patient %s: %s after %s' % (p, k, last[p]))
     last[p] = int(k)" "$TMP/order.ids"
 
+# 4b. A message given up (AR after --retries) stops the run: nothing of
+#     that patient after it is sent, exit 2, and the checkpoint stays
+#     before it, so --resume against labwatchd stores the patient's
+#     messages in file order. The server answers AR to GU2, AA otherwise.
+cat >"$TMP/ar.py" <<'EOF2'
+import socket, sys, threading
+ls = socket.socket()
+ls.bind(("127.0.0.1", 0))
+ls.listen(16)
+open(sys.argv[1] + ".port", "w").write("%d\n" % ls.getsockname()[1])
+log = open(sys.argv[1], "a")
+def serve(c):
+    buf = b""
+    while True:
+        d = c.recv(65536)
+        if not d:
+            return
+        buf += d
+        while b"\x1c\r" in buf:
+            f, buf = buf.split(b"\x1c\r", 1)
+            f = f.lstrip(b"\x0b")
+            ctrl = f.split(b"\r")[0].split(b"|")[9].decode()
+            log.write(ctrl + "\n")
+            log.flush()
+            code = "AR" if ctrl == "GU2" else "AA"
+            c.sendall(("\x0bMSH|^~\\&|LW|H|LIS|L|20261120||ACK|A%s|P|2.5\r"
+                "MSA|%s|%s\r\x1c\r" % (ctrl, code, ctrl)).encode())
+while True:
+    c, _ = ls.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+EOF2
+$PY "$TMP/ar.py" "$TMP/ar.log" &
+arpid=$!
+i=0; while [ ! -s "$TMP/ar.log.port" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+{ for k in 1 2 3 4; do msg GUP "GU$k"; msg "GUO$k" "GO$k"; done; } >"$TMP/gu.hl7"
+"$LW" replay --port "$(cat "$TMP/ar.log.port")" --timeout 5 --retries 1 --connections 1 --resume "$TMP/gu.ck" "$TMP/gu.hl7" >"$TMP/gu.out" 2>&1
+check "given up: exit 2, says it stopped" sh -c "[ $? -eq 2 ] && grep -q 'stopped: a message was given up' '$TMP/gu.out'"
+check "given up: nothing of the patient after it sent" sh -c "! grep -q '^GU[34]\$' '$TMP/ar.log' && [ \$(grep -c '^GU2\$' '$TMP/ar.log') -eq 2 ]"
+kill $arpid 2>/dev/null
+wait $arpid 2>/dev/null
+replay --connections 4 --resume "$TMP/gu.ck" "$TMP/gu.hl7" >/dev/null 2>&1
+check "given up: --resume stores the rest, exit 0" sh -c "[ $? -eq 0 ] && [ $(stored 'GU_') -eq 3 ]"
+check "given up: the patient's messages stored in file order" test "$(q "select string_agg(control_id, ' ' order by id) from labwatch.messages where control_id like 'GU_'")" = "GU2 GU3 GU4"
+
 # 5. TLS with a client certificate; without one, refused (exit 2).
 msg F7 TLS1 >"$TMP/tls.hl7"
 replay --port "$tport" --tls --ca "$TMP/ca.pem" --cert "$TMP/client.pem" --key "$TMP/client.key" "$TMP/tls.hl7" >"$TMP/tls.out" 2>&1
