@@ -176,6 +176,25 @@ msg F7 TLS2 >"$TMP/tls2.hl7"
 replay --port "$tport" --tls --ca "$TMP/ca.pem" --retries 0 "$TMP/tls2.hl7" >/dev/null 2>&1
 check "TLS without a client certificate: exit 2, not stored" sh -c "[ $? -eq 2 ] && [ $(rows TLS2) -eq 0 ]"
 
+# The server's certificate is always verified, and must name the host:
+# a wrong CA, no --ca (the system's CAs do not know the test CA) and a
+# name it does not carry ("127.1" reaches 127.0.0.1 but is not an IP
+# literal, so it is checked as a DNS name) each fail, exit 2, nothing
+# stored; by IP address (IP:127.0.0.1) and by name (DNS:localhost) pass.
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/rogue.key" -subj "/CN=Test CA" -days 2 -out "$TMP/rogue.pem" 2>/dev/null
+tlsr() { replay --port "$tport" --tls --cert "$TMP/client.pem" --key "$TMP/client.key" --retries 0 "$@"; }
+msg F7 TLSCA >"$TMP/tlsca.hl7"
+tlsr --ca "$TMP/rogue.pem" "$TMP/tlsca.hl7" >"$TMP/tlsca.out" 2>&1
+check "TLS: a server certificate of another CA: exit 2, not stored" sh -c "[ $? -eq 2 ] && [ $(rows TLSCA) -eq 0 ]"
+tlsr "$TMP/tlsca.hl7" >/dev/null 2>&1
+check "TLS: without --ca the system's CAs: exit 2, not stored" sh -c "[ $? -eq 2 ] && [ $(rows TLSCA) -eq 0 ]"
+msg F7 TLSNAME >"$TMP/tlsname.hl7"
+tlsr --host 127.1 --ca "$TMP/ca.pem" "$TMP/tlsname.hl7" >"$TMP/tlsname.out" 2>&1
+check "TLS: a certificate not naming the host: exit 2, not stored" sh -c "[ $? -eq 2 ] && [ $(rows TLSNAME) -eq 0 ] && grep -q 'verify' '$TMP/tlsname.out'"
+msg F7 TLSLH >"$TMP/tlslh.hl7"
+tlsr --host localhost --ca "$TMP/ca.pem" "$TMP/tlslh.hl7" >/dev/null 2>&1
+check "TLS: by name (DNS:localhost): exit 0, stored" sh -c "[ $? -eq 0 ] && [ $(stored TLSLH) -eq 1 ]"
+
 # 6. Exit codes: usage and connection 2.
 replay --bogus "$TMP/tls.hl7" >/dev/null 2>&1
 check "usage: exit 2" test $? -eq 2
