@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -91,6 +92,23 @@ num_arg(const char *opt, const char *s, double min, double max, double *out)
 	return 0;
 }
 
+/* A whole number of decimal digits only: "1.5", "1e3", " 2", "+2" refused. */
+static int
+int_arg(const char *opt, const char *s, long long min, long long max,
+    long long *out)
+{
+	char *end = NULL;
+
+	errno = 0;
+	*out = *s >= '0' && *s <= '9' ? strtoll(s, &end, 10) : 0;
+	if (end == NULL || errno != 0 || *end != '\0' || *out < min ||
+	    *out > max) {
+		fprintf(stderr, "labwatch replay: bad %s '%s'\n", opt, s);
+		return -1;
+	}
+	return 0;
+}
+
 enum {
 	OPT_HOST = 256,
 	OPT_PORT,
@@ -132,6 +150,7 @@ static int
 replay_opt(int ch, struct replay_opts *o, char **host, char **port, bool *tls,
     const char **tlsfiles)
 {
+	long long n;
 	double v;
 
 	switch (ch) {
@@ -152,9 +171,9 @@ replay_opt(int ch, struct replay_opts *o, char **host, char **port, bool *tls,
 		tlsfiles[ch - OPT_CA] = optarg;
 		return 0;
 	case OPT_CONNECTIONS:
-		if (num_arg("--connections", optarg, 1, 1024, &v) != 0)
+		if (int_arg("--connections", optarg, 1, 1024, &n) != 0)
 			return -1;
-		o->connections = (int)v;
+		o->connections = (int)n;
 		return 0;
 	case OPT_RATE:
 		return num_arg("--rate", optarg, 0, 1e9, &o->rate);
@@ -164,9 +183,9 @@ replay_opt(int ch, struct replay_opts *o, char **host, char **port, bool *tls,
 		o->net.timeout_s = (int)v;
 		return 0;
 	case OPT_RETRIES:
-		if (num_arg("--retries", optarg, 0, 1e6, &v) != 0)
+		if (int_arg("--retries", optarg, 0, 1000000, &n) != 0)
 			return -1;
-		o->retries = (int)v;
+		o->retries = (int)n;
 		return 0;
 	case OPT_ON_ERROR:
 		if (strcmp(optarg, "stop") != 0 &&
@@ -184,9 +203,11 @@ replay_opt(int ch, struct replay_opts *o, char **host, char **port, bool *tls,
 		o->id_type = optarg;
 		return 0;
 	case OPT_MAX_SIZE:
-		if (num_arg("--max-size", optarg, 1, (double)SIZE_MAX, &v) != 0)
+		if (int_arg("--max-size", optarg, 1,
+			SIZE_MAX < LLONG_MAX ? (long long)SIZE_MAX : LLONG_MAX,
+			&n) != 0)
 			return -1;
-		o->max_size = (size_t)v;
+		o->max_size = (size_t)n;
 		return 0;
 	}
 	return -1;

@@ -245,10 +245,11 @@ send_one(struct sender *w, const struct rmsg *m)
 		if (io == MLLP_IO_OK)
 			io = mllp_client_exchange(&w->c, m->data, m->len, &code,
 			    &cause);
+		/* a reply without a usable MSA is no answer: resent */
 		if (io == MLLP_IO_OK && code != MLLP_ACK_AR &&
-		    code != MLLP_ACK_CR)
+		    code != MLLP_ACK_CR && code != MLLP_ACK_BAD)
 			break;
-		if (io != MLLP_IO_OK)
+		if (io != MLLP_IO_OK || code == MLLP_ACK_BAD)
 			mllp_client_close(&w->c); /* a late ACK must not
 						     answer the resend */
 		if (attempt >= r->o->retries || quitting()) {

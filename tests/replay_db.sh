@@ -149,8 +149,11 @@ def serve(c):
             log.write(ctrl + "\n")
             log.flush()
             code = "AR" if ctrl == "GU2" else "AA"
+            msa = "MSA|%s|%s\r" % (code, ctrl)
+            if ctrl == "GB1":
+                msa = "NTE|1||no MSA\r"
             c.sendall(("\x0bMSH|^~\\&|LW|H|LIS|L|20261120||ACK|A%s|P|2.5\r"
-                "MSA|%s|%s\r\x1c\r" % (ctrl, code, ctrl)).encode())
+                "%s\x1c\r" % (ctrl, msa)).encode())
 while True:
     c, _ = ls.accept()
     threading.Thread(target=serve, args=(c,), daemon=True).start()
@@ -162,6 +165,10 @@ i=0; while [ ! -s "$TMP/ar.log.port" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 
 "$LW" replay --port "$(cat "$TMP/ar.log.port")" --timeout 5 --retries 1 --connections 1 --resume "$TMP/gu.ck" "$TMP/gu.hl7" >"$TMP/gu.out" 2>&1
 check "given up: exit 2, says it stopped" sh -c "[ $? -eq 2 ] && grep -q 'stopped: a message was given up' '$TMP/gu.out'"
 check "given up: nothing of the patient after it sent" sh -c "! grep -q '^GU[34]\$' '$TMP/ar.log' && [ \$(grep -c '^GU2\$' '$TMP/ar.log') -eq 2 ]"
+# A reply without a usable MSA is no answer: resent, then given up (exit 2).
+msg GBP GB1 >"$TMP/gb.hl7"
+"$LW" replay --port "$(cat "$TMP/ar.log.port")" --timeout 5 --retries 1 "$TMP/gb.hl7" >"$TMP/gb.out" 2>&1
+check "an ACK without MSA: resent, then given up, exit 2" sh -c "[ $? -eq 2 ] && [ \$(grep -c '^GB1\$' '$TMP/ar.log') -eq 2 ]"
 kill $arpid 2>/dev/null
 wait $arpid 2>/dev/null
 replay --connections 4 --resume "$TMP/gu.ck" "$TMP/gu.hl7" >/dev/null 2>&1
@@ -198,6 +205,11 @@ check "TLS: by name (DNS:localhost): exit 0, stored" sh -c "[ $? -eq 0 ] && [ $(
 # 6. Exit codes: usage and connection 2.
 replay --bogus "$TMP/tls.hl7" >/dev/null 2>&1
 check "usage: exit 2" test $? -eq 2
+for bad in "--connections 1.5" "--connections 1e1" "--retries 2.5" "--max-size 1e6"; do
+	# shellcheck disable=SC2086 # $bad: an option and its value
+	replay $bad "$TMP/tls.hl7" >"$TMP/badnum.out" 2>&1
+	check "usage: $bad refused, exit 2" sh -c "[ $? -eq 2 ] && grep -q 'bad ' '$TMP/badnum.out'"
+done
 replay "$TMP/nonexistent" >/dev/null 2>&1
 check "missing input: exit 2" test $? -eq 2
 replay --port 1 "$TMP/tls.hl7" >/dev/null 2>&1
