@@ -635,6 +635,7 @@ replay_run(const struct replay_opts *o, const struct replay_inputs *in)
 		    o->resume);
 		return REPLAY_CONNECTION;
 	}
+	atomic_store(&halting, 0);
 	r.frozen_at = UINT64_MAX;
 	r.ck_input = from;
 	r.ck_end = skip;
