@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -36,7 +37,8 @@ replay_usage(FILE *f)
 	    "else 2575, 2576 with --tls)\n"
 	    "  --tls                MLLP over TLS\n"
 	    "  --ca FILE            CA certificates to verify the server "
-	    "with\n"
+	    "with (default:\n"
+	    "                       the system's); it must name --host\n"
 	    "  --cert FILE --key FILE  client certificate and key\n"
 	    "  --connections N      parallel connections (default 4); a "
 	    "patient's messages\n"
@@ -51,9 +53,10 @@ replay_usage(FILE *f)
 	    "stopped\n"
 	    "  --id-type TYPE       PID-3 type labwatchd prefers (default MR)\n"
 	    "  --max-size BYTES     largest message read (default 8 MiB)\n"
-	    "  Exit status: 0 every message accepted, 1 some AE/AR/CE/CR or "
+	    "  Exit status: 0 every message accepted, 1 some AE/CE or "
 	    "broken input,\n"
-	    "  2 usage or connection.\n");
+	    "  2 usage, connection, or a message given up (the run stops "
+	    "there).\n");
 }
 
 /* LABWATCH_MLLP=HOST:PORT ([V6]:PORT) into host and port, if set. */
@@ -83,6 +86,23 @@ num_arg(const char *opt, const char *s, double min, double max, double *out)
 
 	*out = strtod(s, &end);
 	if (*s == '\0' || *end != '\0' || *out < min || *out > max) {
+		fprintf(stderr, "labwatch replay: bad %s '%s'\n", opt, s);
+		return -1;
+	}
+	return 0;
+}
+
+/* A whole number of decimal digits only: "1.5", "1e3", " 2", "+2" refused. */
+static int
+int_arg(const char *opt, const char *s, long long min, long long max,
+    long long *out)
+{
+	char *end = NULL;
+
+	errno = 0;
+	*out = *s >= '0' && *s <= '9' ? strtoll(s, &end, 10) : 0;
+	if (end == NULL || errno != 0 || *end != '\0' || *out < min ||
+	    *out > max) {
 		fprintf(stderr, "labwatch replay: bad %s '%s'\n", opt, s);
 		return -1;
 	}
@@ -130,6 +150,7 @@ static int
 replay_opt(int ch, struct replay_opts *o, char **host, char **port, bool *tls,
     const char **tlsfiles)
 {
+	long long n;
 	double v;
 
 	switch (ch) {
@@ -150,9 +171,9 @@ replay_opt(int ch, struct replay_opts *o, char **host, char **port, bool *tls,
 		tlsfiles[ch - OPT_CA] = optarg;
 		return 0;
 	case OPT_CONNECTIONS:
-		if (num_arg("--connections", optarg, 1, 1024, &v) != 0)
+		if (int_arg("--connections", optarg, 1, 1024, &n) != 0)
 			return -1;
-		o->connections = (int)v;
+		o->connections = (int)n;
 		return 0;
 	case OPT_RATE:
 		return num_arg("--rate", optarg, 0, 1e9, &o->rate);
@@ -162,9 +183,9 @@ replay_opt(int ch, struct replay_opts *o, char **host, char **port, bool *tls,
 		o->net.timeout_s = (int)v;
 		return 0;
 	case OPT_RETRIES:
-		if (num_arg("--retries", optarg, 0, 1e6, &v) != 0)
+		if (int_arg("--retries", optarg, 0, 1000000, &n) != 0)
 			return -1;
-		o->retries = (int)v;
+		o->retries = (int)n;
 		return 0;
 	case OPT_ON_ERROR:
 		if (strcmp(optarg, "stop") != 0 &&
@@ -182,9 +203,11 @@ replay_opt(int ch, struct replay_opts *o, char **host, char **port, bool *tls,
 		o->id_type = optarg;
 		return 0;
 	case OPT_MAX_SIZE:
-		if (num_arg("--max-size", optarg, 1, (double)SIZE_MAX, &v) != 0)
+		if (int_arg("--max-size", optarg, 1,
+			SIZE_MAX < LLONG_MAX ? (long long)SIZE_MAX : LLONG_MAX,
+			&n) != 0)
 			return -1;
-		o->max_size = (size_t)v;
+		o->max_size = (size_t)n;
 		return 0;
 	}
 	return -1;

@@ -15,12 +15,14 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "cli/mllp_client.h"
 #include "hl7/mllp.h"
@@ -70,14 +72,14 @@ mllp_client_tls(const char *ca, const char *cert, const char *key, char **cause)
 		return NULL;
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	if (ca != NULL) {
-		if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
-			*cause = ssl_cause(ca);
-			SSL_CTX_free(ctx);
-			return NULL;
-		}
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	/* The server is always verified: by --ca, else the system's CAs. */
+	if (ca != NULL ? SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1 :
+			 SSL_CTX_set_default_verify_paths(ctx) != 1) {
+		*cause = ssl_cause(ca != NULL ? ca : "default CA paths");
+		SSL_CTX_free(ctx);
+		return NULL;
 	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	if (cert != NULL &&
 	    (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
 		SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
@@ -146,6 +148,30 @@ mllp_client_tcp(const char *host, const char *port, int timeout_s, char **cause)
 	return fd;
 }
 
+/*
+ * The certificate must name host: an IP address must be in its IP
+ * subjectAltNames, a name match a DNS one (or the CN without any); a
+ * name is also sent as SNI.
+ */
+static int
+tls_peer_name(SSL *ssl, const char *host)
+{
+	X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
+	unsigned char a[sizeof(struct in6_addr)];
+
+	if (inet_pton(AF_INET, host, a) == 1 ||
+	    inet_pton(AF_INET6, host, a) == 1) {
+		if (X509_VERIFY_PARAM_set1_ip_asc(vp, host) != 1)
+			return -1;
+		return 0;
+	}
+	SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	if (SSL_set1_host(ssl, host) != 1 ||
+	    SSL_set_tlsext_host_name(ssl, host) != 1)
+		return -1;
+	return 0;
+}
+
 enum mllp_io
 mllp_client_open(struct mllp_client *c, const struct mllp_client_conf *conf,
     char **cause)
@@ -166,8 +192,7 @@ mllp_client_open(struct mllp_client *c, const struct mllp_client_conf *conf,
 	c->ssl = ssl;
 	errno = 0;
 	if (SSL_set_fd(ssl, c->fd) != 1 ||
-	    SSL_set_tlsext_host_name(ssl, conf->host) != 1 ||
-	    SSL_connect(ssl) != 1) {
+	    tls_peer_name(ssl, conf->host) != 0 || SSL_connect(ssl) != 1) {
 		*cause = ssl_cause("TLS handshake");
 		mllp_client_close(c);
 		return MLLP_IO_ERROR;

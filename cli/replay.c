@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +75,8 @@ struct replay {
 	struct slot *slots;
 	size_t nslots;
 	uint64_t next_seq, low; /* low: first message not answered */
-	bool frozen;		/* a message gave up: the checkpoint stays */
+	uint64_t frozen_at;	/* first given-up message: the checkpoint
+				   stays below it (UINT64_MAX: none) */
 	bool feeding_done;
 	size_t ck_input, ck_end; /* the checkpoint */
 	bool ck_dirty;
@@ -87,7 +89,23 @@ struct replay {
 	pthread_cond_t progress_wake;
 };
 
-static volatile sig_atomic_t stopping;
+/* Set by SIGINT/SIGTERM; read by every thread. */
+static atomic_int stopping;
+
+/*
+ * Set when a message is given up (AR or no answer after --retries): the
+ * run stops, since sending that patient's later messages would store
+ * them before it, and with labwatchd or its database down every further
+ * message would only wait out its backoff too.
+ */
+static atomic_int halting;
+
+/* True when no further message is to be taken up. */
+static bool
+quitting(void)
+{
+	return atomic_load(&stopping) || atomic_load(&halting);
+}
 
 static void
 on_signal(int sig)
@@ -111,7 +129,7 @@ sleep_ms(long ms)
 {
 	struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
 
-	while (nanosleep(&t, &t) != 0 && errno == EINTR && !stopping)
+	while (nanosleep(&t, &t) != 0 && errno == EINTR && !quitting())
 		;
 }
 
@@ -191,12 +209,12 @@ settle(struct replay *r, const struct rmsg *m, bool answered)
 {
 	struct slot *sl = &r->slots[m->seq % r->nslots];
 
-	if (!answered)
-		r->frozen = true;
+	if (!answered && m->seq < r->frozen_at)
+		r->frozen_at = m->seq;
 	sl->answered = true;
 	while (r->low < r->next_seq && r->slots[r->low % r->nslots].answered) {
 		sl = &r->slots[r->low % r->nslots];
-		if (!r->frozen) {
+		if (r->low < r->frozen_at) {
 			r->ck_input = sl->input;
 			r->ck_end = sl->end;
 			r->ck_dirty = true;
@@ -227,18 +245,18 @@ send_one(struct sender *w, const struct rmsg *m)
 		if (io == MLLP_IO_OK)
 			io = mllp_client_exchange(&w->c, m->data, m->len, &code,
 			    &cause);
+		/* a reply without a usable MSA is no answer: resent */
 		if (io == MLLP_IO_OK && code != MLLP_ACK_AR &&
-		    code != MLLP_ACK_CR)
+		    code != MLLP_ACK_CR && code != MLLP_ACK_BAD)
 			break;
-		if (io != MLLP_IO_OK)
+		if (io != MLLP_IO_OK || code == MLLP_ACK_BAD)
 			mllp_client_close(&w->c); /* a late ACK must not
 						     answer the resend */
-		if (attempt >= r->o->retries || stopping) {
+		if (attempt >= r->o->retries || quitting()) {
 			pthread_mutex_lock(&r->lock);
 			if (io == MLLP_IO_OK)
 				r->codes[code]++;
-			else
-				r->gave_up++;
+			r->gave_up++;
 			pthread_mutex_unlock(&r->lock);
 			fprintf(stderr,
 			    "labwatch replay: %s: offset %zu: %s after %d "
@@ -274,12 +292,13 @@ sender_main(void *arg)
 	struct replay *r = w->r;
 	struct rmsg *m;
 	bool answered;
+	int i;
 
 	for (;;) {
 		pthread_mutex_lock(&r->lock);
-		while (w->head == NULL && !r->feeding_done && !stopping)
+		while (w->head == NULL && !r->feeding_done && !quitting())
 			pthread_cond_wait(&w->wake, &r->lock);
-		if (w->head == NULL || stopping) {
+		if (w->head == NULL || quitting()) {
 			pthread_mutex_unlock(&r->lock);
 			break;
 		}
@@ -293,6 +312,13 @@ sender_main(void *arg)
 		answered = send_one(w, m);
 		pthread_mutex_lock(&r->lock);
 		settle(r, m, answered);
+		if (!answered) {
+			/* stop the run: the others finish what is in flight */
+			atomic_store(&halting, 1);
+			for (i = 0; i < r->o->connections; i++)
+				pthread_cond_signal(&r->s[i].wake);
+			pthread_cond_broadcast(&r->space);
+		}
 		pthread_mutex_unlock(&r->lock);
 		free(m->data);
 		free(m);
@@ -317,7 +343,7 @@ enqueue(struct replay *r, const char *patient, size_t plen, size_t input,
 	memcpy(m->data, it->data, it->len);
 	m->len = it->len;
 	pthread_mutex_lock(&r->lock);
-	while (!stopping &&
+	while (!quitting() &&
 	    (w->n >= QUEUE_MAX || r->next_seq - r->low >= r->nslots)) {
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_nsec += 200000000L; /* to see Ctrl-C */
@@ -327,7 +353,7 @@ enqueue(struct replay *r, const char *patient, size_t plen, size_t input,
 		}
 		pthread_cond_timedwait(&r->space, &r->lock, &until);
 	}
-	if (stopping) {
+	if (quitting()) {
 		pthread_mutex_unlock(&r->lock);
 		free(m->data);
 		free(m);
@@ -396,7 +422,7 @@ feed_input(struct replay *r, size_t input, size_t skip, struct hl7_msg *m,
 		return go;
 	}
 	sp = hl7_split_new(ri.p, ri.len, r->o->max_size);
-	while (go && !stopping && hl7_split_next(sp, &it) == 1) {
+	while (go && !quitting() && hl7_split_next(sp, &it) == 1) {
 		if (it.offset < skip)
 			continue;
 		if (it.is_error) {
@@ -440,7 +466,7 @@ feed(struct replay *r, size_t from, size_t skip)
 
 	hl7_msg_init(&m);
 	oru_msg_init(&o);
-	for (i = from; go && i < r->in->n && !stopping; i++) {
+	for (i = from; go && i < r->in->n && !quitting(); i++) {
 		pthread_mutex_lock(&r->lock);
 		r->cur_input = i;
 		r->done_frac = 0;
@@ -449,7 +475,7 @@ feed(struct replay *r, size_t from, size_t skip)
 	}
 	oru_msg_free(&o);
 	hl7_msg_free(&m);
-	return go && !stopping;
+	return go && !quitting();
 }
 
 /* ---- progress, checkpoint and summary ---- */
@@ -537,15 +563,18 @@ summary(struct replay *r)
 		if (r->codes[k] > 0)
 			fprintf(stderr, " %s %llu", mllp_ack_name(k),
 			    (unsigned long long)r->codes[k]);
-	fprintf(stderr, "; resent %llu, no answer %llu, broken input %llu%s\n",
+	fprintf(stderr, "; resent %llu, given up %llu, broken input %llu%s\n",
 	    (unsigned long long)r->resent, (unsigned long long)r->gave_up,
-	    (unsigned long long)r->broken, stopping ? " (interrupted)" : "");
+	    (unsigned long long)r->broken,
+	    atomic_load(&stopping)    ? " (interrupted)" :
+		atomic_load(&halting) ? " (stopped: a message was given up)" :
+					"");
 	for (k = 0; k < MLLP_ACK_NCODES; k++)
 		if (k != MLLP_ACK_AA && k != MLLP_ACK_CA)
 			bad += r->codes[k];
 	if (r->gave_up > 0)
 		return REPLAY_CONNECTION;
-	return bad > 0 || stopping ? REPLAY_REFUSED : REPLAY_OK;
+	return bad > 0 || atomic_load(&stopping) ? REPLAY_REFUSED : REPLAY_OK;
 }
 
 /* Open every connection before sending anything: a wrong port is exit 2. */
@@ -606,6 +635,8 @@ replay_run(const struct replay_opts *o, const struct replay_inputs *in)
 		    o->resume);
 		return REPLAY_CONNECTION;
 	}
+	atomic_store(&halting, 0);
+	r.frozen_at = UINT64_MAX;
 	r.ck_input = from;
 	r.ck_end = skip;
 	r.nslots = (size_t)o->connections * (QUEUE_MAX + 1) * 4;
@@ -638,7 +669,8 @@ replay_run(const struct replay_opts *o, const struct replay_inputs *in)
 	pthread_mutex_unlock(&r.lock);
 	pthread_join(progress, NULL);
 
-	if (complete && !r.frozen && !stopping && r.low == r.next_seq) {
+	if (complete && r.frozen_at == UINT64_MAX && !quitting() &&
+	    r.low == r.next_seq) {
 		r.ck_input = in->n; /* all done: a resume sends nothing */
 		r.ck_end = 0;
 		r.ck_dirty = true;

@@ -33,8 +33,8 @@ struct replay_opts {
 /* The exit status of a run. */
 enum replay_status {
 	REPLAY_OK = 0,	       /* every message accepted */
-	REPLAY_REFUSED = 1,    /* some AE/AR/CE/CR, bad ACK or broken input */
-	REPLAY_CONNECTION = 2, /* usage, unreadable input or connection */
+	REPLAY_REFUSED = 1,    /* some AE/CE, broken input or interrupted */
+	REPLAY_CONNECTION = 2, /* usage, input, connection or a give-up */
 };
 
 /*

@@ -171,13 +171,17 @@ tls_cert() {
 }
 
 # test_certs DIR: a CA (ca.pem, ca.key), a server certificate for
-# localhost (server.pem, server.key) and a client one, CN=lis01
+# localhost, subjectAltName DNS:localhost and IP:127.0.0.1 (server.pem,
+# server.key) and a client one, CN=lis01
 # (client.pem, client.key), all made in DIR.
 test_certs() {
 	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$1/ca.key" -subj "/CN=Test CA" -days 2 -out "$1/ca.pem" 2>/dev/null
 	for n in server:localhost client:lis01; do
 		openssl req -new -newkey rsa:2048 -nodes -keyout "$1/${n%%:*}.key" -subj "/CN=${n#*:}" -out "$1/${n%%:*}.csr" 2>/dev/null
-		openssl x509 -req -in "$1/${n%%:*}.csr" -CA "$1/ca.pem" -CAkey "$1/ca.key" -CAcreateserial -days 2 -out "$1/${n%%:*}.pem" 2>/dev/null
+		printf 'subjectAltName = DNS:localhost, IP:127.0.0.1\n' >"$1/san.ext"
+		[ "${n%%:*}" = server ] && tc_ext="-extfile $1/san.ext" || tc_ext=
+		# shellcheck disable=SC2086 # $tc_ext: no option or two words
+		openssl x509 -req -in "$1/${n%%:*}.csr" -CA "$1/ca.pem" -CAkey "$1/ca.key" -CAcreateserial -days 2 $tc_ext -out "$1/${n%%:*}.pem" 2>/dev/null
 	done
 }
 

@@ -124,6 +124,57 @@ for l in open(sys.argv[1]):
     if int(k) <= last.get(p, -1): sys.exit('patient %s: %s after %s' % (p, k, last[p]))
     last[p] = int(k)" "$TMP/order.ids"
 
+# 4b. A message given up (AR after --retries) stops the run: nothing of
+#     that patient after it is sent, exit 2, and the checkpoint stays
+#     before it, so --resume against labwatchd stores the patient's
+#     messages in file order. The server answers AR to GU2, AA otherwise.
+cat >"$TMP/ar.py" <<'EOF2'
+import socket, sys, threading
+ls = socket.socket()
+ls.bind(("127.0.0.1", 0))
+ls.listen(16)
+open(sys.argv[1] + ".port", "w").write("%d\n" % ls.getsockname()[1])
+log = open(sys.argv[1], "a")
+def serve(c):
+    buf = b""
+    while True:
+        d = c.recv(65536)
+        if not d:
+            return
+        buf += d
+        while b"\x1c\r" in buf:
+            f, buf = buf.split(b"\x1c\r", 1)
+            f = f.lstrip(b"\x0b")
+            ctrl = f.split(b"\r")[0].split(b"|")[9].decode()
+            log.write(ctrl + "\n")
+            log.flush()
+            code = "AR" if ctrl == "GU2" else "AA"
+            msa = "MSA|%s|%s\r" % (code, ctrl)
+            if ctrl == "GB1":
+                msa = "NTE|1||no MSA\r"
+            c.sendall(("\x0bMSH|^~\\&|LW|H|LIS|L|20261120||ACK|A%s|P|2.5\r"
+                "%s\x1c\r" % (ctrl, msa)).encode())
+while True:
+    c, _ = ls.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+EOF2
+$PY "$TMP/ar.py" "$TMP/ar.log" &
+arpid=$!
+i=0; while [ ! -s "$TMP/ar.log.port" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+{ for k in 1 2 3 4; do msg GUP "GU$k"; msg "GUO$k" "GO$k"; done; } >"$TMP/gu.hl7"
+"$LW" replay --port "$(cat "$TMP/ar.log.port")" --timeout 5 --retries 1 --connections 1 --resume "$TMP/gu.ck" "$TMP/gu.hl7" >"$TMP/gu.out" 2>&1
+check "given up: exit 2, says it stopped" sh -c "[ $? -eq 2 ] && grep -q 'stopped: a message was given up' '$TMP/gu.out'"
+check "given up: nothing of the patient after it sent" sh -c "! grep -q '^GU[34]\$' '$TMP/ar.log' && [ \$(grep -c '^GU2\$' '$TMP/ar.log') -eq 2 ]"
+# A reply without a usable MSA is no answer: resent, then given up (exit 2).
+msg GBP GB1 >"$TMP/gb.hl7"
+"$LW" replay --port "$(cat "$TMP/ar.log.port")" --timeout 5 --retries 1 "$TMP/gb.hl7" >"$TMP/gb.out" 2>&1
+check "an ACK without MSA: resent, then given up, exit 2" sh -c "[ $? -eq 2 ] && [ \$(grep -c '^GB1\$' '$TMP/ar.log') -eq 2 ]"
+kill $arpid 2>/dev/null
+wait $arpid 2>/dev/null
+replay --connections 4 --resume "$TMP/gu.ck" "$TMP/gu.hl7" >/dev/null 2>&1
+check "given up: --resume stores the rest, exit 0" sh -c "[ $? -eq 0 ] && [ $(stored 'GU_') -eq 3 ]"
+check "given up: the patient's messages stored in file order" test "$(q "select string_agg(control_id, ' ' order by id) from labwatch.messages where control_id like 'GU_'")" = "GU2 GU3 GU4"
+
 # 5. TLS with a client certificate; without one, refused (exit 2).
 msg F7 TLS1 >"$TMP/tls.hl7"
 replay --port "$tport" --tls --ca "$TMP/ca.pem" --cert "$TMP/client.pem" --key "$TMP/client.key" "$TMP/tls.hl7" >"$TMP/tls.out" 2>&1
@@ -132,9 +183,33 @@ msg F7 TLS2 >"$TMP/tls2.hl7"
 replay --port "$tport" --tls --ca "$TMP/ca.pem" --retries 0 "$TMP/tls2.hl7" >/dev/null 2>&1
 check "TLS without a client certificate: exit 2, not stored" sh -c "[ $? -eq 2 ] && [ $(rows TLS2) -eq 0 ]"
 
+# The server's certificate is always verified, and must name the host:
+# a wrong CA, no --ca (the system's CAs do not know the test CA) and a
+# name it does not carry ("127.1" reaches 127.0.0.1 but is not an IP
+# literal, so it is checked as a DNS name) each fail, exit 2, nothing
+# stored; by IP address (IP:127.0.0.1) and by name (DNS:localhost) pass.
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/rogue.key" -subj "/CN=Test CA" -days 2 -out "$TMP/rogue.pem" 2>/dev/null
+tlsr() { replay --port "$tport" --tls --cert "$TMP/client.pem" --key "$TMP/client.key" --retries 0 "$@"; }
+msg F7 TLSCA >"$TMP/tlsca.hl7"
+tlsr --ca "$TMP/rogue.pem" "$TMP/tlsca.hl7" >"$TMP/tlsca.out" 2>&1
+check "TLS: a server certificate of another CA: exit 2, not stored" sh -c "[ $? -eq 2 ] && [ $(rows TLSCA) -eq 0 ]"
+tlsr "$TMP/tlsca.hl7" >/dev/null 2>&1
+check "TLS: without --ca the system's CAs: exit 2, not stored" sh -c "[ $? -eq 2 ] && [ $(rows TLSCA) -eq 0 ]"
+msg F7 TLSNAME >"$TMP/tlsname.hl7"
+tlsr --host 127.1 --ca "$TMP/ca.pem" "$TMP/tlsname.hl7" >"$TMP/tlsname.out" 2>&1
+check "TLS: a certificate not naming the host: exit 2, not stored" sh -c "[ $? -eq 2 ] && [ $(rows TLSNAME) -eq 0 ] && grep -q 'verify' '$TMP/tlsname.out'"
+msg F7 TLSLH >"$TMP/tlslh.hl7"
+tlsr --host localhost --ca "$TMP/ca.pem" "$TMP/tlslh.hl7" >/dev/null 2>&1
+check "TLS: by name (DNS:localhost): exit 0, stored" sh -c "[ $? -eq 0 ] && [ $(stored TLSLH) -eq 1 ]"
+
 # 6. Exit codes: usage and connection 2.
 replay --bogus "$TMP/tls.hl7" >/dev/null 2>&1
 check "usage: exit 2" test $? -eq 2
+for bad in "--connections 1.5" "--connections 1e1" "--retries 2.5" "--max-size 1e6"; do
+	# shellcheck disable=SC2086 # $bad: an option and its value
+	replay $bad "$TMP/tls.hl7" >"$TMP/badnum.out" 2>&1
+	check "usage: $bad refused, exit 2" sh -c "[ $? -eq 2 ] && grep -q 'bad ' '$TMP/badnum.out'"
+done
 replay "$TMP/nonexistent" >/dev/null 2>&1
 check "missing input: exit 2" test $? -eq 2
 replay --port 1 "$TMP/tls.hl7" >/dev/null 2>&1
