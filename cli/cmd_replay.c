@@ -219,7 +219,7 @@ cmd_replay(int argc, char **argv)
 	struct replay_opts o = { .connections = 4,
 		.retries = 10,
 		.max_size = DEFAULT_MAX_SIZE };
-	struct replay_inputs in = { NULL };
+	struct replay_inputs in = { .path = NULL };
 	const char *tlsfiles[3] = { NULL }; /* --ca, --cert, --key */
 	char *host = NULL, *port = NULL, *cause = NULL;
 	bool tls = false;
