@@ -27,6 +27,7 @@
 #include <libpq-fe.h>
 
 #include "hl7/ack.h"
+#include "lib/hash.h"
 #include "lib/json.h"
 #include "lib/xmalloc.h"
 #include "rules/rules.h"
@@ -760,25 +761,26 @@ message_key(const struct ingest_work *w, char *out)
 static bool
 shares_key(const struct side *busy, struct ingest_work **ws, size_t n)
 {
-	char a[3 * TEXT_MAX_ID + 72];
-	char **keys;
-	size_t i, j, nk = 0;
+	char a[3 * TEXT_MAX_ID + 72], *k;
+	struct hash_table keys;
+	size_t i;
 	bool shared = false;
 
-	/* busy's keys once: a batch holds at most a few hundred. */
-	keys = xreallocarray(NULL, busy->nbatch + 1, sizeof(*keys));
-	for (j = 0; j < busy->nbatch; j++)
-		if (message_key(busy->batch[j], a) != NULL)
-			keys[nk++] = xstrdup(a);
-	for (i = 0; i < n && !shared && nk > 0; i++) {
-		if (message_key(ws[i], a) == NULL)
-			continue;
-		for (j = 0; j < nk && !shared; j++)
-			shared = strcmp(a, keys[j]) == 0;
-	}
-	for (j = 0; j < nk; j++)
-		free(keys[j]);
-	free(keys);
+	/* busy's keys in a table once: linear, not n x m compares. */
+	hash_init(&keys);
+	for (i = 0; i < busy->nbatch; i++)
+		if (message_key(busy->batch[i], a) != NULL &&
+		    hash_get(&keys, a, strlen(a)) == NULL) {
+			k = xstrdup(a);
+			hash_put(&keys, k, strlen(k), k);
+		}
+	for (i = 0; i < n && !shared; i++)
+		shared = message_key(ws[i], a) != NULL &&
+		    hash_get(&keys, a, strlen(a)) != NULL;
+	i = 0;
+	while ((k = hash_next(&keys, &i)) != NULL)
+		free(k);
+	hash_free(&keys);
 	return shared;
 }
 
