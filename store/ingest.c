@@ -35,6 +35,7 @@
 #include "store/db.h"
 #include "store/migrate.h"
 #include "store/obs.h"
+#include "store/overlap.h"
 #include "store/pcache.h"
 #include "store/pgpipe.h"
 #include "store/rows.h"
@@ -657,47 +658,6 @@ fail_batch(struct ingest *g, struct side *d, enum ingest_rc rc, char **cause)
 	return rc;
 }
 
-/* What the cache knows of the patients with results in a batch. */
-struct batch_scan {
-	size_t nobs;		/* their observations */
-	bool unknown;		/* one not cached, or its row not yet known */
-	bool enrolled;		/* one followed by the rules */
-	bool unlanded;		/* one a batch not landed yet wrote */
-	bool enrolled_unlanded; /* both at once */
-};
-
-static void
-scan_batch(struct ingest *g, struct ingest_work **ws, size_t n,
-    struct batch_scan *sc)
-{
-	const struct oru_patient *pat;
-	struct pcache *p;
-	size_t i;
-	uint32_t j;
-
-	memset(sc, 0, sizeof(*sc));
-	for (i = 0; i < n; i++) {
-		if (ws[i]->quarantine || ws[i]->ignored || !ws[i]->parsed)
-			continue;
-		for (j = 0; j < ws[i]->oru.npatients; j++) {
-			pat = &ws[i]->oru.patients[j];
-			if (pat->nobs == 0)
-				continue;
-			sc->nobs += pat->nobs;
-			p = pcache_get(&g->pc, pat->id.p, pat->id.len, false);
-			if (p == NULL) {
-				sc->unknown = true;
-				continue;
-			}
-			sc->unknown |= p->db_id == 0 || p->pending;
-			sc->enrolled |= p->enrolled;
-			sc->unlanded |= p->seq > g->landed;
-			sc->enrolled_unlanded |= p->enrolled &&
-			    p->seq > g->landed;
-		}
-	}
-}
-
 /*
  * Round trip 2, sent and not read: the rows the rules decide for each
  * message that went in. The server works on them while we go on.
@@ -726,71 +686,12 @@ round_trip_2(struct ingest *g, struct side *d, struct ingest_work **ws,
 }
 
 /*
- * w's key in the unique index messages_identity, as its row will hold it
- * (text_key_form) into out, or NULL when its row cannot meet that index
- * (quarantined rows are not in it; a NULL control id meets nothing).
- * Only MSH-10 is taken: two keys that differ in it never conflict, and
- * holding back a batch for a lookalike costs only overlap.
- */
-static const char *
-message_key(const struct ingest_work *w, char *out)
-{
-	const struct hl7_str *c = &w->oru.control_id;
-
-	if (w->quarantine || !w->parsed || c->len == 0)
-		return NULL;
-	out[text_key_form(out, c->p, c->len, TEXT_MAX_ID)] = '\0';
-	return out;
-}
-
-/*
- * Whether a message of ws may insert the same key as one of busy's batch.
- *
- * A batch started with a batch in flight (busy) holds its message rows
- * uncommitted, idle in its transaction, until the writer has finished
- * busy and sent its COMMIT. Busy's statements are all sent, but the
- * server may not have run them yet: a batch sent in one round trip
- * (ingest_send) inserts its message rows only when its backend gets to
- * them. Were the same message (a resend on another connection while the
- * first copy is in flight) in both, the started batch could take the key
- * first; busy's INSERT would then wait on it, the writer on busy, and the
- * started batch on the writer: a wait PostgreSQL cannot see (one side is
- * idle, not waiting on a lock), so every write stops for good. The batch
- * waits for busy to land instead; its copy is then a plain duplicate.
- */
-static bool
-shares_key(const struct side *busy, struct ingest_work **ws, size_t n)
-{
-	char a[3 * TEXT_MAX_ID + 72], *k;
-	struct hash_table keys;
-	size_t i;
-	bool shared = false;
-
-	/* busy's keys in a table once: linear, not n x m compares. */
-	hash_init(&keys);
-	for (i = 0; i < busy->nbatch; i++)
-		if (message_key(busy->batch[i], a) != NULL &&
-		    hash_get(&keys, a, strlen(a)) == NULL) {
-			k = xstrdup(a);
-			hash_put(&keys, k, strlen(k), k);
-		}
-	for (i = 0; i < n && !shared; i++)
-		shared = message_key(ws[i], a) != NULL &&
-		    hash_get(&keys, a, strlen(a)) != NULL;
-	i = 0;
-	while ((k = hash_next(&keys, &i)) != NULL)
-		free(k);
-	hash_free(&keys);
-	return shared;
-}
-
-/*
  * Whether the batch must wait (INGEST_BUSY) for the one in flight, busy:
  * the caches are to be reloaded, and histories reloaded now would miss
  * its rows; or an enrolled patient it wrote is in this batch too, and
  * our updates of that patient's alerts, observations and enrollment
  * would not see its rows (nor wait for them); or a message of it is one
- * of busy's (shares_key).
+ * of busy's (overlap_shares_key).
  */
 static enum ingest_rc
 must_wait(struct ingest *g, const struct side *busy, struct ingest_work **ws,
@@ -806,8 +707,8 @@ must_wait(struct ingest *g, const struct side *busy, struct ingest_work **ws,
 		g->need_flush = false;
 	}
 	if (busy != NULL) {
-		scan_batch(g, ws, n, &sc);
-		if (sc.enrolled_unlanded || shares_key(busy, ws, n))
+		overlap_scan(g, ws, n, &sc);
+		if (sc.enrolled_unlanded || overlap_shares_key(busy, ws, n))
 			return INGEST_BUSY;
 	}
 	return INGEST_OK;
@@ -913,7 +814,7 @@ simple_batch(struct ingest *g, struct ingest_work **ws, size_t n)
 
 	if (g->msg_ids.n < n)
 		return false;
-	scan_batch(g, ws, n, &sc);
+	overlap_scan(g, ws, n, &sc);
 	return !sc.unknown && !sc.enrolled && !sc.unlanded &&
 	    g->obs_ids.n >= sc.nobs;
 }
