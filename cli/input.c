@@ -57,6 +57,7 @@ cli_in_close(struct cli_in *in)
 	}
 	free(in->zbuf);
 	free(in->buf);
+	free(in->err);
 	hl7_split_free(in->sp);
 	memset(in, 0, sizeof(*in));
 	in->fd = -1;
@@ -123,9 +124,10 @@ gzip_fill(struct cli_in *in, char **cause)
 		rc = inflate(in->z, Z_NO_FLUSH);
 		in->len = (size_t)((char *)in->z->next_out - in->buf);
 		in->zmember_end = rc == Z_STREAM_END;
-		if (rc == Z_STREAM_END)
-			rc = inflateReset(
-			    in->z); /* another member may follow */
+		if (rc == Z_STREAM_END) { /* another member may follow */
+			in->zmembers++;
+			rc = inflateReset(in->z);
+		}
 		if (rc != Z_OK && rc != Z_BUF_ERROR) {
 			*cause = xasprintf("gzip data corrupt (%s, compressed "
 					   "byte %llu)",
@@ -176,21 +178,45 @@ refill(struct cli_in *in, char **cause)
 	return 0;
 }
 
+/*
+ * The gzip data broke off where a member had ended and nothing of the
+ * next came out (trailing garbage, a member cut in its header): what
+ * came before is whole.
+ */
+static bool
+gzip_between_members(const struct cli_in *in)
+{
+	return in->z != NULL && in->zmembers > 0 && in->z->total_out == 0;
+}
+
 int
 cli_in_next(struct cli_in *in, struct hl7_split_item *it, char **cause)
 {
-	char *why;
+	char *why = NULL;
 	int rc;
 
 	for (;;) {
 		rc = hl7_split_next(in->sp, it);
+		if (rc == 0 && in->err != NULL) {
+			*cause = in->err;
+			in->err = NULL;
+			return -1;
+		}
 		if (rc != HL7_SPLIT_MORE)
 			return rc;
-		if (refill(in, &why) != 0) {
+		if (refill(in, &why) != 0 && !gzip_between_members(in)) {
 			*cause = xasprintf("offset %zu: %s",
 			    hl7_split_keep(in->sp), why);
 			free(why);
 			return -1;
+		} else if (why != NULL) {
+			/* the input ends with the last whole member: its
+			   messages go out, then the error */
+			in->err = xasprintf("offset %zu: %s",
+			    in->base + in->len, why);
+			free(why);
+			why = NULL;
+			in->eof = true;
 		}
 		hl7_split_window(in->sp, in->buf, in->len, in->base, in->eof);
 	}

@@ -25,6 +25,8 @@ struct cli_in {
 	struct z_stream_s *z; /* gzip: the inflater, else NULL */
 	unsigned char *zbuf;  /* gzip: compressed bytes read */
 	bool zmember_end;     /* gzip: the last member ended */
+	uint64_t zmembers;    /* gzip: members ended */
+	char *err;	      /* an error to give after the last item */
 	char *buf;	      /* the window */
 	size_t len, cap;
 	size_t base;	    /* input offset of buf[0] (decompressed) */

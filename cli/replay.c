@@ -34,9 +34,10 @@
 #include "lib/hash.h"
 #include "lib/xmalloc.h"
 
-#define QUEUE_MAX 64	     /* messages waiting per connection */
-#define BACKOFF_FIRST_MS 100 /* first wait before a resend */
-#define BACKOFF_MAX_MS 5000  /* longest wait between resends */
+#define QUEUE_MAX 64		/* messages waiting per connection */
+#define QUEUE_BYTES (16u << 20) /* bytes of messages queued or in flight */
+#define BACKOFF_FIRST_MS 100	/* first wait before a resend */
+#define BACKOFF_MAX_MS 5000	/* longest wait between resends */
 
 /* One queued message; owned by its queue, then by the sending thread. */
 struct rmsg {
@@ -77,6 +78,7 @@ struct replay {
 	struct slot *slots;
 	size_t nslots;
 	uint64_t next_seq, low; /* low: first message not answered */
+	size_t held;		/* bytes of the messages queued or in flight */
 	uint64_t frozen_at;	/* first given-up message: the checkpoint
 				   stays below it (UINT64_MAX: none) */
 	bool feeding_done;
@@ -324,6 +326,7 @@ sender_main(void *arg)
 		answered = send_one(w, m);
 		pthread_mutex_lock(&r->lock);
 		settle(r, m, answered);
+		r->held -= m->len;
 		if (!answered) {
 			/* stop the run: the others finish what is in flight */
 			atomic_store(&halting, 1);
@@ -356,8 +359,10 @@ enqueue(struct replay *r, const char *patient, size_t plen, size_t input,
 	memcpy(m->data, it->data, it->len);
 	m->len = it->len;
 	pthread_mutex_lock(&r->lock);
+	/* memory stays bounded whatever the message sizes: a count, bytes */
 	while (!quitting() &&
-	    (w->n >= QUEUE_MAX || r->next_seq - r->low >= r->nslots)) {
+	    (w->n >= QUEUE_MAX || r->next_seq - r->low >= r->nslots ||
+		(r->held > 0 && r->held + it->len > QUEUE_BYTES))) {
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_nsec += 200000000L; /* to see Ctrl-C */
 		if (until.tv_nsec >= 1000000000L) {
@@ -380,6 +385,7 @@ enqueue(struct replay *r, const char *patient, size_t plen, size_t input,
 		w->head = m;
 	w->tail = m;
 	w->n++;
+	r->held += it->len;
 	r->sent++;
 	r->bytes += it->len;
 	pthread_cond_signal(&w->wake);
