@@ -139,11 +139,17 @@ check "MSH-15 NE/ER: exit 1, reported with offset, not sent" sh -c "[ $? -eq 1 ]
 
 # labwatchd itself (spooling, no database): CA to MSH-15 AL, exit 0.
 nodb_conf >"$TMP/d.conf"
-echo "listen = 127.0.0.1:0" >>"$TMP/d.conf"
+printf 'listen = 127.0.0.1:0\nstart_timeout = 1s\nlog_level = info\n' >>"$TMP/d.conf"
 lwd_start d "$TMP/d.conf"
 { enh AL P4 LWE1; msg P4 LWO1; } >"$TMP/lw.hl7"
 replay --port "$port" "$TMP/lw.hl7" >"$TMP/lw.out" 2>&1
 check "labwatchd: CA to the enhanced message, AA to the other, exit 0" sh -c "[ $? -eq 0 ] && grep -q 'AA 1 CA 1;' '$TMP/lw.out'"
+# A sender whose frames each arrive whole in one read has started: it
+# was closed start_timeout after connecting however many frames it had
+# sent (replay resent every minute, python-hl7's mllp_send died).
+for k in $(seq 12); do msg P5 "ST$k"; done >"$TMP/st.hl7"
+replay --port "$port" --connections 1 --rate 4 "$TMP/st.hl7" >"$TMP/st.out" 2>&1
+check "labwatchd: a steady sender outlives start_timeout (no resend, not closed)" sh -c "[ $? -eq 0 ] && grep -q 'resent 0,' '$TMP/st.out' && ! grep -q 'no frame started' '$TMP/d.log'"
 lwd_stop d
 
 done_testing
