@@ -441,6 +441,8 @@ conn_process(struct conn *c)
 		c->d->stats.junk_bytes += mllp_framer_stats(c->fr)->junk_bytes -
 		    junk0;
 		if (got) {
+			/* a frame that came whole in one read started too */
+			c->started = true;
 			conn_submit(c, &fr);
 			c->frame_start = 0;
 			c->last_activity = now;
