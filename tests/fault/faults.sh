@@ -6,7 +6,9 @@
 #   kill     labwatchd killed with SIGKILL five times at random moments
 #            (seeded: FAULT_SEED or --seed; the seed is printed) and restarted
 #   pg       PostgreSQL restarted, then stopped until the spool (1 MiB) is
-#            full: AR while full, nothing dropped, drained in order after
+#            full: AR while full, nothing dropped, drained in order after;
+#            labwatchd also SIGKILLed once while it spools, once while the
+#            spool drains
 #   disk     the spool's disk (a 512 KiB tmpfs; root only) full, then
 #            the spool unwritable (its file system read-only)
 #   reset    connections reset (RST) in the middle of a frame and right
@@ -267,11 +269,21 @@ pg_restart "$FT" >/dev/null
 sleep 2
 n0=$(acks PG AR)
 pg_stop "$FT" >/dev/null
+# Killed while it spools (a record may be torn), restarted without a database.
+sleep 1
+kill -9 "$(cat "$TMP/d.pid")"
+wait "$(cat "$TMP/d.pid")" 2>/dev/null
+start_daemon
 t0=$(date +%s)
 until [ "$(acks PG AR)" -gt $((n0 + 50)) ] || [ $(($(date +%s) - t0)) -gt "$PGDOWN_S" ]; do sleep 0.2; done
 [ "$FULL" = 1 ] && sleep 10
 spoolsize=$(stat -c %s "$FT/spool")
 pg_start "$FT" >/dev/null
+# Killed while the spool drains (the drain starts again, adds nothing twice).
+sleep 0.5
+kill -9 "$(cat "$TMP/d.pid")"
+wait "$(cat "$TMP/d.pid")" 2>/dev/null
+start_daemon
 sleep "$LOAD_S"
 n1=$(wc -l <"$TMP/PG.acks")
 sleep 2
