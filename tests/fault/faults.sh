@@ -4,7 +4,8 @@
 # code), with `labwatch notify --exec` appending each event to a file,
 # while things break:
 #   kill     labwatchd killed with SIGKILL five times at random moments
-#            (seeded: FAULT_SEED or --seed; the seed is printed) and restarted
+#            (seeded: FAULT_SEED or --seed; the seed is printed) and
+#            restarted; labwatch notify SIGKILLed once and restarted too
 #   pg       PostgreSQL restarted (--full), crashed (SIGKILL) and recovered, then
 #            stopped until the spool (1 MiB) is
 #            full: AR while full, nothing dropped, drained in order after;
@@ -225,14 +226,22 @@ verify() {
 	check "$1: every alert event delivered (deliveries)" test "$_dl" -eq "$_ev"
 	check "$1: the exec log has every event" test "$_notev" -eq 0
 	check "$1: the exec log has no other event" test "$_unpaged" -eq 0
-	check "$1: no event paged twice" test "$_lines" -eq "$_uniq"
+	# notify SIGKILLed ($NCRASH times) may repeat the event it was paging
+	# once (DESIGN.md contract 8: at most once more); nothing else repeats.
+	_max=$(cut -d' ' -f1 "$TMP/pages.log" | sort | uniq -c | sort -rn | awk 'NR == 1 { print $1 }')
+	check "$1: no event paged twice (but one repeat per notify crash: $NCRASH)" \
+		test $((_lines - _uniq)) -le "$NCRASH" -a "${_max:-1}" -le 2
 }
 
 # --- the daemon and notify, running through every scenario
+NCRASH=0
+start_notify() {
+	"$LW" notify --exec "$TMP/page.sh $TMP/pages.log" --target pager --timeout 5s \
+		2>>"$TMP/notify.log" &
+	notifier=$!
+}
 start_daemon
-"$LW" notify --exec "$TMP/page.sh $TMP/pages.log" --target pager --timeout 10s \
-	2>"$TMP/notify.log" &
-notifier=$!
+start_notify
 check "notify registers its target" wait_for 10 "select count(*) = 1 from labwatch.notify_targets where name = 'pager'"
 
 T0=$(date +%s)
@@ -251,6 +260,13 @@ for g in $gaps; do
 	wait "$(cat "$TMP/d.pid")" 2>/dev/null
 	klogs="$klogs $log"
 	start_daemon
+	# notify too, once, SIGKILLed and restarted
+	if [ "$NCRASH" -eq 0 ]; then
+		kill -9 "$notifier"
+		wait "$notifier" 2>/dev/null
+		NCRASH=1
+		start_notify
+	fi
 done
 sleep "${KILL_GAP#* }"
 load_stop
