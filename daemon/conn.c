@@ -444,6 +444,13 @@ conn_process(struct conn *c)
 			conn_submit(c, &fr);
 			c->frame_start = 0;
 			c->last_activity = now;
+			/*
+			 * A frame that came whole in one read never left the
+			 * framer in a frame: it started all the same, or
+			 * start_timeout would close a sender that keeps
+			 * sending.
+			 */
+			c->started = true;
 		}
 		if (mllp_framer_in_frame(c->fr) && c->frame_start == 0) {
 			c->frame_start = now;
