@@ -2,7 +2,7 @@
 """tests/hostile/crowd.py: slow and idle peers, and a well-behaved sender.
 
     crowd.py attack PORT NSLOW NIDLE NADDR SECONDS READYFILE
-        NSLOW connections trickle a frame one byte every 3 s (slowloris),
+        Until SECONDS have passed or READYFILE.stop exists: NSLOW connections trickle a frame one byte every 3 s (slowloris),
         NIDLE send nothing; they come from NADDR loopback addresses
         (127.0.x.y) and each is reopened as soon as labwatchd closes it.
         READYFILE is written once all are open; at the end one line:
@@ -13,6 +13,7 @@
         "TAG: N frames, A AA, p50 X ms, p99 Y ms, max Z ms" and exit 1
         unless every frame was ACKed AA with its own control id.
 """
+import os
 import selectors
 import socket
 import sys
@@ -51,7 +52,7 @@ def attack(port, nslow, nidle, naddr, secs, ready):
     open(ready, "w").write("%d\n" % len(sent))
     t_end = time.time() + secs
     slots, k = 30, 0  # one byte every 3 s: a tenth of the slow ones every 0.1 s
-    while time.time() < t_end:
+    while time.time() < t_end and not os.path.exists(ready + ".stop"):
         for key, _ in sel.select(0.1):
             s = key.fileobj
             try:
@@ -75,6 +76,7 @@ def attack(port, nslow, nidle, naddr, secs, ready):
                     sent[s] += 1
                 except OSError:
                     pass
+    secs = secs - (t_end - time.time())
     print("attack: %d slow + %d idle from %d addresses for %d s: opened %d, closed by the daemon %d, "
           "connect failures %d" % (nslow, nidle, naddr, secs, st["opened"], st["closed"], st["failed"]))
 
