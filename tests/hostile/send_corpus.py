@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""tests/hostile/send_corpus.py PORT DIR TABLE [EVERY]: send each case of
+"""tests/hostile/send_corpus.py PORT DIR TABLE [EVERY [TAG]]: send each case of
 the hostile corpus (corpus.py write DIR; TABLE from corpus.py list) to
 labwatchd on 127.0.0.1:PORT, each on its own connection, and print one
 line per case:
@@ -23,6 +23,7 @@ import time
 
 port, d, tab = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 every = int(sys.argv[4]) if len(sys.argv) > 4 else 5
+tag = sys.argv[5] if len(sys.argv) > 5 else ""  # control ids GOOD<TAG><n>: one run, one set
 
 
 def q(sql):
@@ -72,7 +73,7 @@ def run_case(data, never_ends):
 
 
 good = {"n": 0, "s": None}
-MSG = ("MSH|^~\\&|GOODLIS|MAIN|LW|H|20261120073000||ORU^R01|GOOD%d|P|2.5.1\r"
+MSG = ("MSH|^~\\&|GOODLIS|MAIN|LW|H|20261120073000||ORU^R01|GOOD%s%d|P|2.5.1\r"
        "PID|1||GOODPAT^^^HOSP^MR\rOBR|1|O1|F1|24323-8^CMP^LN\r"
        "OBX|1|NM|1742-6^ALT^LN||30|U/L|10-40||||F\r")
 
@@ -84,7 +85,7 @@ def good_send():
         if good["s"] is None:
             good["s"] = socket.create_connection(("127.0.0.1", port), timeout=60)
         s = good["s"]
-        s.sendall(b"\x0b" + (MSG % n).encode() + b"\x1c\r")
+        s.sendall(b"\x0b" + (MSG % (tag, n)).encode() + b"\x1c\r")
         buf = b""
         while b"\x1c" not in buf:
             b = s.recv(4096)
@@ -92,7 +93,8 @@ def good_send():
                 raise ConnectionError("closed")
             buf += b
         a = acks(buf)
-        ok = a == ["AA"] and (b"MSA|AA|GOOD%d|" % n in buf or buf.rstrip(b"\r\x1c").endswith(b"MSA|AA|GOOD%d" % n))
+        cid = ("GOOD%s%d" % (tag, n)).encode()
+        ok = a == ["AA"] and (b"MSA|AA|" + cid + b"|" in buf or buf.rstrip(b"\r\x1c").endswith(b"MSA|AA|" + cid))
         print("GOOD %d %s" % (n, "AA" if ok else "+".join(a) or "?"), flush=True)
     except OSError as e:
         good["s"] = None
