@@ -9,6 +9,8 @@
 #    Full: 1,000 + 1,000, 1,000 frames a phase, p99 at most 2x.
 #    Short: 200 + 200, 300 frames a phase, p99 at most 5x + 20 ms (a
 #    loaded CI machine).
+#    CROWD_CONF=LINES adds lines to the first labwatchd.conf (e.g.
+#    frame_timeout = 120s: the slow connections then outlive the phase).
 # 2. IDLE concurrent idle connections (full 10,000, short 2,000) from one
 #    address, accepted and held by a labwatchd started with a soft
 #    open-file limit of 1024 (it raises its own to fit max_connections);
@@ -26,7 +28,8 @@ hard=$(ulimit -Hn)
 [ "$hard" != unlimited ] && [ "$hard" -lt $((nidle2 + 2000)) ] && { echo "SKIP: hard open-file limit $hard"; exit 77; }
 
 # --- 1. slow and idle peers
-hostile_conf "$TMP/d.conf" "max_connections = 12000"
+hostile_conf "$TMP/d.conf" "max_connections = 12000
+${CROWD_CONF:-}"
 ulimit -Sn 1024
 lwd_start d "$TMP/d.conf"
 ulimit -Sn "$hard"
