@@ -389,7 +389,7 @@ settle(struct run *u, struct implied *m, const struct stored *s)
 	if (m->kind != REEVAL_TOXICITY || m->db_id == 0)
 		return 0;
 	if (to != NULL && to->db_id != 0) {
-		if (live || s->superseded_by != to->db_id) {
+		if (live || (s->system && s->superseded_by != to->db_id)) {
 			rc = id_stmt(u, "upd_escalated", m->db_id, to->db_id);
 			now = "resolved";
 		}
