@@ -74,15 +74,20 @@ static const char sel_patients[] =
     " WHERE e.protocol = $1 AND e.phase <> 'off_study'"
     " AND ($2::text IS NULL OR p.patient_id = $2) ORDER BY p.id";
 
-static const char sel_alerts[] =
-    "SELECT a.id, a.kind, coalesce(a.observation, 0), coalesce(a.grade, -1),"
-    " a.state, a.resolved_by IS NULL, coalesce(a.superseded_by, 0),"
-    " coalesce(a.resolved_by_observation, 0),"
-    " coalesce(extract(epoch FROM o.observed_at)::float8, -1)"
+/* Two halves, each on its own index (sql/009). */
+#define SEL_ALERT_COLS \
+	"SELECT a.id, a.kind, coalesce(a.observation, 0)," \
+	" coalesce(a.grade, -1), a.state, a.resolved_by IS NULL," \
+	" coalesce(a.superseded_by, 0), coalesce(a.resolved_by_observation, 0)," \
+	" coalesce(extract(epoch FROM o.observed_at)::float8, -1)"
+static const char sel_alerts[] = SEL_ALERT_COLS
     " FROM alerts a LEFT JOIN observations o ON o.id = a.observation"
-    " WHERE a.patient = $1 AND a.protocol = $2"
-    " AND a.kind IN ('toxicity', 'recovery') AND a.state <> 'retracted'"
-    " ORDER BY a.id";
+    " WHERE a.patient = $1 AND a.protocol = $2 AND a.kind = 'toxicity'"
+    " AND a.state <> 'retracted'"
+    " UNION ALL " SEL_ALERT_COLS
+    " FROM observations o JOIN alerts a ON a.observation = o.id"
+    " WHERE o.patient = $1 AND a.protocol = $2 AND a.kind = 'recovery'"
+    " AND a.state <> 'retracted'";
 
 const char *
 reeval_kind_name(enum reeval_kind k)
