@@ -66,6 +66,7 @@ struct run {
 	size_t nsa;
 	struct buf sum, det;
 	char *cause;
+	bool in_tx; /* a write began the patient's transaction */
 };
 
 static const char sel_patients[] =
@@ -206,71 +207,113 @@ replay_one(struct run *u, const struct rules_result *in,
 }
 
 /*
- * The patient's enrollment and results, replayed; false when a result
- * was corrected or deleted (the writer then derives the episodes again,
- * which is not replayed here: the patient is left alone).
+ * The patient's enrollment (sel_enroll), results (sel_history) and
+ * stored alerts in res[0..2], in one round trip (libpq's pipeline mode):
+ * 0, or -1 with u->cause.
  */
 static int
-replay(struct run *u, const char *pid, bool *withdrawals)
+fetch(struct run *u, const char *pid, PGresult *res[3])
 {
-	const char *v[2] = { pid, rules_protocol_name(u->r) };
+	const char *proto = rules_protocol_name(u->r);
 	char idbuf[24];
-	PGresult *res;
+	const char *v1[2] = { pid, proto }, *v2[2] = { idbuf, proto };
+	PGresult *r;
+	ExecStatusType s;
+	int n = 0, nulls = 0, rc = 0;
+
+	snprintf(idbuf, sizeof(idbuf), "%" PRId64, u->db_id);
+	if (PQenterPipelineMode(u->c) != 1 ||
+	    !PQsendQueryPrepared(u->c, "sel_enroll", 2, v1, NULL, NULL, 0) ||
+	    !PQsendQueryPrepared(u->c, "sel_history", 1, v2, NULL, NULL, 0) ||
+	    !PQsendQueryParams(u->c, sel_alerts, 2, NULL, v2, NULL, NULL, 0) ||
+	    !PQpipelineSync(u->c)) {
+		free(u->cause);
+		u->cause = db_error(u->c, NULL);
+		(void)PQexitPipelineMode(u->c);
+		return -1;
+	}
+	for (;;) {
+		if ((r = PQgetResult(u->c)) == NULL) {
+			/* Between two queries; the connection may be gone. */
+			if (++nulls > 4 || PQstatus(u->c) != CONNECTION_OK) {
+				rc = -1;
+				break;
+			}
+			continue;
+		}
+		nulls = 0;
+		s = PQresultStatus(r);
+		if (s == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			break;
+		}
+		if (s == PGRES_TUPLES_OK && n < 3 && rc == 0) {
+			res[n++] = r;
+			continue;
+		}
+		if (rc == 0) {
+			free(u->cause);
+			u->cause = db_error(u->c, r);
+		}
+		PQclear(r);
+		rc = -1;
+	}
+	(void)PQexitPipelineMode(u->c);
+	if (rc == 0 && n == 3)
+		return 0;
+	if (u->cause == NULL)
+		u->cause = db_error(u->c, NULL);
+	while (n > 0)
+		PQclear(res[--n]);
+	return -1;
+}
+
+/*
+ * The patient's enrollment (er) and results (hr), replayed; *withdrawals
+ * when a result was corrected or deleted (the writer then derives the
+ * episodes again, which is not replayed here: the patient is left alone).
+ */
+static void
+replay(struct run *u, const PGresult *er, const PGresult *hr, bool *withdrawals)
+{
 	struct rules_result in;
 	struct rules_update up;
 	bool based = false;
 	int i, n;
 	int64_t msg, last = -1;
 
-	if ((res = run_q(u, "sel_enroll", NULL, 2, v)) == NULL)
-		return -1;
-	pcache_load_enrollment(&u->p, u->r, res);
-	PQclear(res);
+	pcache_load_enrollment(&u->p, u->r, er);
 	pcache_history_begin(&u->p, u->r);
 	u->start = u->o->since;
 	if (u->p.phase == RULES_PHASE_TREATMENT && u->p.since > u->start)
 		u->start = u->p.since;
-	snprintf(idbuf, sizeof(idbuf), "%" PRId64, u->db_id);
-	v[0] = idbuf;
-	if ((res = run_q(u, "sel_history", NULL, 1, v)) == NULL)
-		return -1;
-	n = PQntuples(res);
+	n = PQntuples(hr);
 	for (i = 0; i < n; i++) {
-		pcache_history_row(res, i, &in);
+		pcache_history_row(hr, i, &in);
 		/* Baselines from the results before treatment began. */
 		if (!based && in.observed_at >= u->p.since) {
 			pcache_history_end(&u->p);
 			based = true;
 		}
-		rules_history_add(u->p.h, &in, PQgetvalue(res, i, 1),
-		    (size_t)PQgetlength(res, i, 1), &up);
+		rules_history_add(u->p.h, &in, PQgetvalue(hr, i, 1),
+		    (size_t)PQgetlength(hr, i, 1), &up);
 		if (up.nsuperseded > 0 || up.nretracted > 0)
 			*withdrawals = true;
-		msg = strtoll(PQgetvalue(res, i, 14), NULL, 10);
+		msg = strtoll(PQgetvalue(hr, i, 14), NULL, 10);
 		if (msg != last)
 			u->st->messages++;
 		last = msg;
 		u->st->results++;
 		replay_one(u, &in, up.entry, msg);
 	}
-	PQclear(res);
-	return 0;
 }
 
-static int
-load_stored(struct run *u)
+static void
+load_stored(struct run *u, const PGresult *res)
 {
-	const char *v[2] = { NULL, rules_protocol_name(u->r) };
-	char idbuf[24];
-	PGresult *res;
 	struct stored *s;
-	int i, n;
+	int i, n = PQntuples(res);
 
-	snprintf(idbuf, sizeof(idbuf), "%" PRId64, u->db_id);
-	v[0] = idbuf;
-	if ((res = run_q(u, NULL, sel_alerts, 2, v)) == NULL)
-		return -1;
-	n = PQntuples(res);
 	u->sa = xreallocarray(u->sa, (size_t)n + 1, sizeof(*u->sa));
 	for (i = 0; i < n; i++) {
 		s = &u->sa[i];
@@ -290,8 +333,16 @@ load_stored(struct run *u)
 		    (int64_t)strtod(PQgetvalue(res, i, 8), NULL));
 	}
 	u->nsa = (size_t)n;
-	PQclear(res);
-	return 0;
+}
+
+/* Before the patient's first write: its transaction begins. */
+static int
+begin_write(struct run *u)
+{
+	if (u->in_tx)
+		return 0;
+	u->in_tx = true;
+	return run_cmd(u, NULL, "BEGIN", 0, NULL);
 }
 
 static void
@@ -330,7 +381,8 @@ insert_new(struct run *u, struct implied *m)
 	if (u->o->dry_run)
 		return 0;
 	v[0] = "1";
-	if ((res = run_q(u, "ids_alert", NULL, 1, v)) == NULL)
+	if (begin_write(u) != 0 ||
+	    (res = run_q(u, "ids_alert", NULL, 1, v)) == NULL)
 		return -1;
 	m->db_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
@@ -372,6 +424,8 @@ id_stmt(struct run *u, const char *name, int64_t a, int64_t b)
 	snprintf(s[1], sizeof(s[1]), "%" PRId64, b);
 	if (u->o->dry_run)
 		return 0;
+	if (begin_write(u) != 0)
+		return -1;
 	return run_cmd(u, name, NULL, b != 0 ? 2 : 1, v);
 }
 
@@ -461,7 +515,8 @@ write_difference(struct run *u, bool *changed)
 		v[0] = idbuf;
 		v[1] = u->o->reason;
 		if (!u->o->dry_run &&
-		    run_cmd(u, "upd_alert_reevaluated", NULL, 2, v) != 0)
+		    (begin_write(u) != 0 ||
+			run_cmd(u, "upd_alert_reevaluated", NULL, 2, v) != 0))
 			return -1;
 		*changed = true;
 		u->st->retracted[s->kind]++;
@@ -487,46 +542,52 @@ patient_reset(struct run *u)
 	u->nsa = 0;
 }
 
-/* One patient judged again, in a transaction of its own. */
+/*
+ * One patient judged again: read outside a transaction, written (when
+ * anything differs) in one of its own.
+ */
 static int
 one_patient(struct run *u, const char *pid)
 {
+	PGresult *res[3];
 	const char *v[1];
 	char idbuf[24];
 	bool withdrawals = false, changed = false;
+	int rc = 0;
 
 	patient_reset(u);
 	u->p.pid = (char *)pid;
 	u->p.db_id = u->db_id;
-	if (!u->o->dry_run && run_cmd(u, NULL, "BEGIN", 0, NULL) != 0)
+	u->in_tx = false;
+	if (fetch(u, pid, res) != 0)
 		return -1;
-	if (replay(u, pid, &withdrawals) != 0 || load_stored(u) != 0)
-		goto fail;
+	replay(u, res[0], res[1], &withdrawals);
+	load_stored(u, res[2]);
 	u->st->patients++;
-	if (withdrawals) {
+	if (withdrawals)
 		u->st->skipped++;
-		u->p.pid = NULL;
-		return u->o->dry_run ? 0 :
-				       run_cmd(u, NULL, "ROLLBACK", 0, NULL);
-	}
-	if (write_difference(u, &changed) != 0)
-		goto fail;
+	else
+		rc = write_difference(u, &changed);
 	u->p.pid = NULL;
-	if (u->o->dry_run)
-		return 0;
+	PQclear(res[0]);
+	PQclear(res[1]);
+	PQclear(res[2]);
+	if (!u->in_tx)
+		return rc;
+	if (rc != 0) {
+		PQclear(PQexec(u->c, "ROLLBACK"));
+		return -1;
+	}
 	/* labwatchd forgets what it cached of the patient (sql/001). */
 	snprintf(idbuf, sizeof(idbuf), "%" PRId64, u->db_id);
 	v[0] = idbuf;
 	if (changed &&
 	    run_cmd(u, NULL, "SELECT pg_notify('labwatch_enrollment', $1)", 1,
-		v) != 0)
-		goto fail;
-	return run_cmd(u, NULL, "COMMIT", 0, NULL);
-fail:
-	u->p.pid = NULL;
-	if (!u->o->dry_run)
+		v) != 0) {
 		PQclear(PQexec(u->c, "ROLLBACK"));
-	return -1;
+		return -1;
+	}
+	return run_cmd(u, NULL, "COMMIT", 0, NULL);
 }
 
 int
