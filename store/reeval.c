@@ -206,27 +206,40 @@ replay_one(struct run *u, const struct rules_result *in,
 	}
 }
 
-/*
- * The patient's enrollment (sel_enroll), results (sel_history) and
- * stored alerts in res[0..2], in one round trip (libpq's pipeline mode):
- * 0, or -1 with u->cause.
- */
-static int
-fetch(struct run *u, const char *pid, PGresult *res[3])
+/* Patients read in one round trip (libpq's pipeline mode). */
+#define FETCH_PATIENTS 64
+
+/* Send the three reads of patient row i of pr; false when libpq refused. */
+static bool
+send_reads(struct run *u, const PGresult *pr, int i)
 {
 	const char *proto = rules_protocol_name(u->r);
-	char idbuf[24];
-	const char *v1[2] = { pid, proto }, *v2[2] = { idbuf, proto };
+	const char *v1[2] = { PQgetvalue(pr, i, 1), proto };
+	const char *v2[2] = { PQgetvalue(pr, i, 0), proto };
+
+	return PQsendQueryPrepared(u->c, "sel_enroll", 2, v1, NULL, NULL, 0) &&
+	    PQsendQueryPrepared(u->c, "sel_history", 1, v2, NULL, NULL, 0) &&
+	    PQsendQueryParams(u->c, sel_alerts, 2, NULL, v2, NULL, NULL, 0);
+}
+
+/*
+ * For the k patients of pr from row first: each one's enrollment
+ * (sel_enroll), results (sel_history) and stored alerts in res[3 j ..
+ * 3 j + 2], in one round trip: 0, or -1 with u->cause.
+ */
+static int
+fetch(struct run *u, const PGresult *pr, int first, int k, PGresult **res)
+{
 	PGresult *r;
 	ExecStatusType s;
-	int n = 0, nulls = 0, rc = 0;
+	int j, n = 0, nulls = 0, rc = 0;
 
-	snprintf(idbuf, sizeof(idbuf), "%" PRId64, u->db_id);
-	if (PQenterPipelineMode(u->c) != 1 ||
-	    !PQsendQueryPrepared(u->c, "sel_enroll", 2, v1, NULL, NULL, 0) ||
-	    !PQsendQueryPrepared(u->c, "sel_history", 1, v2, NULL, NULL, 0) ||
-	    !PQsendQueryParams(u->c, sel_alerts, 2, NULL, v2, NULL, NULL, 0) ||
-	    !PQpipelineSync(u->c)) {
+	if (PQenterPipelineMode(u->c) != 1)
+		rc = -1;
+	for (j = 0; j < k && rc == 0; j++)
+		if (!send_reads(u, pr, first + j))
+			rc = -1;
+	if (rc != 0 || !PQpipelineSync(u->c)) {
 		free(u->cause);
 		u->cause = db_error(u->c, NULL);
 		(void)PQexitPipelineMode(u->c);
@@ -247,7 +260,7 @@ fetch(struct run *u, const char *pid, PGresult *res[3])
 			PQclear(r);
 			break;
 		}
-		if (s == PGRES_TUPLES_OK && n < 3 && rc == 0) {
+		if (s == PGRES_TUPLES_OK && n < 3 * k && rc == 0) {
 			res[n++] = r;
 			continue;
 		}
@@ -259,7 +272,7 @@ fetch(struct run *u, const char *pid, PGresult *res[3])
 		rc = -1;
 	}
 	(void)PQexitPipelineMode(u->c);
-	if (rc == 0 && n == 3)
+	if (rc == 0 && n == 3 * k)
 		return 0;
 	if (u->cause == NULL)
 		u->cause = db_error(u->c, NULL);
@@ -547,9 +560,8 @@ patient_reset(struct run *u)
  * anything differs) in one of its own.
  */
 static int
-one_patient(struct run *u, const char *pid)
+one_patient(struct run *u, const char *pid, PGresult **res)
 {
-	PGresult *res[3];
 	const char *v[1];
 	char idbuf[24];
 	bool withdrawals = false, changed = false;
@@ -559,8 +571,6 @@ one_patient(struct run *u, const char *pid)
 	u->p.pid = (char *)pid;
 	u->p.db_id = u->db_id;
 	u->in_tx = false;
-	if (fetch(u, pid, res) != 0)
-		return -1;
 	replay(u, res[0], res[1], &withdrawals);
 	load_stored(u, res[2]);
 	u->st->patients++;
@@ -569,9 +579,6 @@ one_patient(struct run *u, const char *pid)
 	else
 		rc = write_difference(u, &changed);
 	u->p.pid = NULL;
-	PQclear(res[0]);
-	PQclear(res[1]);
-	PQclear(res[2]);
 	if (!u->in_tx)
 		return rc;
 	if (rc != 0) {
@@ -596,8 +603,8 @@ reeval_run(PGconn *c, const struct rules *r, const struct reeval_opts *o,
 {
 	struct run u;
 	const char *v[2] = { rules_protocol_name(r), o->patient };
-	PGresult *res;
-	int i, n, rc = 0;
+	PGresult *res, *batch[3 * FETCH_PATIENTS];
+	int i, j, k, n, rc = 0;
 
 	memset(&u, 0, sizeof(u));
 	memset(st, 0, sizeof(*st));
@@ -615,9 +622,19 @@ reeval_run(PGconn *c, const struct rules *r, const struct reeval_opts *o,
 		return -1;
 	}
 	n = PQntuples(res);
-	for (i = 0; i < n && rc == 0; i++) {
-		u.db_id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-		rc = one_patient(&u, PQgetvalue(res, i, 1));
+	for (i = 0; i < n && rc == 0; i += k) {
+		k = n - i < FETCH_PATIENTS ? n - i : FETCH_PATIENTS;
+		if ((rc = fetch(&u, res, i, k, batch)) != 0)
+			break;
+		for (j = 0; j < k; j++) {
+			u.db_id = strtoll(PQgetvalue(res, i + j, 0), NULL, 10);
+			if (rc == 0)
+				rc = one_patient(&u, PQgetvalue(res, i + j, 1),
+				    &batch[3 * j]);
+			PQclear(batch[3 * j]);
+			PQclear(batch[3 * j + 1]);
+			PQclear(batch[3 * j + 2]);
+		}
 	}
 	PQclear(res);
 	patient_reset(&u);
