@@ -114,16 +114,6 @@ run_q(struct run *u, const char *name, const char *sql, int n,
 	return NULL;
 }
 
-static int
-run_cmd(struct run *u, const char *name, const char *sql, int n,
-    const char *const *v)
-{
-	PGresult *res = run_q(u, name, sql, n, v);
-
-	PQclear(res);
-	return res != NULL ? 0 : -1;
-}
-
 static bool
 in_scope(const struct run *u, int64_t at)
 {
@@ -348,14 +338,112 @@ load_stored(struct run *u, const PGresult *res)
 	u->nsa = (size_t)n;
 }
 
-/* Before the patient's first write: its transaction begins. */
+/*
+ * Queue one write of the patient's transaction (prepared name, else sql),
+ * which the first write begins; they are sent without waiting, and
+ * finish_writes() commits and reads their results: one round trip.
+ */
 static int
-begin_write(struct run *u)
+queue_write(struct run *u, const char *name, const char *sql, int n,
+    const char *const *v)
 {
-	if (u->in_tx)
+	if (u->o->dry_run)
 		return 0;
-	u->in_tx = true;
-	return run_cmd(u, NULL, "BEGIN", 0, NULL);
+	if (!u->in_tx) {
+		if (PQenterPipelineMode(u->c) != 1 ||
+		    !PQsendQueryParams(u->c, "BEGIN", 0, NULL, NULL, NULL, NULL,
+			0))
+			goto fail;
+		u->in_tx = true;
+	}
+	if (name != NULL ?
+		PQsendQueryPrepared(u->c, name, n, v, NULL, NULL, 0) :
+		PQsendQueryParams(u->c, sql, n, NULL, v, NULL, NULL, 0))
+		return 0;
+fail:
+	free(u->cause);
+	u->cause = db_error(u->c, NULL);
+	return -1;
+}
+
+/*
+ * Commit the queued writes (ok) or give them up: 0 when committed, else
+ * -1 with u->cause, rolled back.
+ */
+static int
+finish_writes(struct run *u, bool ok)
+{
+	PGresult *r;
+	ExecStatusType s;
+	int nulls = 0, rc = ok ? 0 : -1;
+
+	if (!u->in_tx)
+		return rc;
+	u->in_tx = false;
+	if (rc == 0 &&
+	    (!PQsendQueryParams(u->c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) ||
+		!PQpipelineSync(u->c))) {
+		free(u->cause);
+		u->cause = db_error(u->c, NULL);
+		rc = -1;
+	}
+	while (rc == 0) {
+		if ((r = PQgetResult(u->c)) == NULL) {
+			if (++nulls > 4 || PQstatus(u->c) != CONNECTION_OK)
+				rc = -1;
+			continue;
+		}
+		nulls = 0;
+		s = PQresultStatus(r);
+		if (s == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			break;
+		}
+		if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+			free(u->cause);
+			u->cause = db_error(u->c, r);
+			rc = -1;
+		}
+		PQclear(r);
+	}
+	if (PQexitPipelineMode(u->c) != 1 && rc == 0) {
+		free(u->cause);
+		u->cause = db_error(u->c, NULL);
+		rc = -1;
+	}
+	if (rc != 0) {
+		if (PQpipelineStatus(u->c) != PQ_PIPELINE_OFF) {
+			/* Failed before the sync: the connection is dropped. */
+			PQreset(u->c);
+			return -1;
+		}
+		PQclear(PQexec(u->c, "ROLLBACK"));
+		if (u->cause == NULL)
+			u->cause = xstrdup("writes failed");
+	}
+	return rc;
+}
+
+/* Alert ids for the n new alerts of the patient, from the sequence. */
+static int
+take_ids(struct run *u, size_t n)
+{
+	char cnt[24];
+	const char *v[1] = { cnt };
+	PGresult *res;
+	size_t k, j = 0;
+
+	if (n == 0 || u->o->dry_run)
+		return 0;
+	snprintf(cnt, sizeof(cnt), "%zu", n);
+	if ((res = run_q(u, "ids_alert", NULL, 1, v)) == NULL)
+		return -1;
+	for (k = 0; k < u->nim && j < (size_t)PQntuples(res); k++)
+		if (u->im[k].in_scope && !u->im[k].stored)
+			u->im[k].db_id = strtoll(PQgetvalue(res, (int)j++, 0),
+			    NULL, 10);
+	PQclear(res);
+	return 0;
 }
 
 static void
@@ -389,16 +477,9 @@ insert_new(struct run *u, struct implied *m)
 	struct alert_who who = { u->p.pid, rules_protocol_name(u->r) };
 	char ids[6][24];
 	const char *v[11];
-	PGresult *res;
 
 	if (u->o->dry_run)
 		return 0;
-	v[0] = "1";
-	if (begin_write(u) != 0 ||
-	    (res = run_q(u, "ids_alert", NULL, 1, v)) == NULL)
-		return -1;
-	m->db_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
 	buf_reset(&u->sum);
 	buf_reset(&u->det);
 	if (m->kind == REEVAL_RECOVERY)
@@ -423,7 +504,7 @@ insert_new(struct run *u, struct implied *m)
 	v[8] = m->message > 0 ? ids[4] : NULL;
 	v[9] = u->sum.p != NULL ? u->sum.p : "";
 	v[10] = u->det.len ? u->det.p : "{}";
-	return run_cmd(u, "ins_alert", NULL, 11, v);
+	return queue_write(u, "ins_alert", NULL, 11, v);
 }
 
 /* Two ids as the parameters of a writer's statement. */
@@ -435,11 +516,7 @@ id_stmt(struct run *u, const char *name, int64_t a, int64_t b)
 
 	snprintf(s[0], sizeof(s[0]), "%" PRId64, a);
 	snprintf(s[1], sizeof(s[1]), "%" PRId64, b);
-	if (u->o->dry_run)
-		return 0;
-	if (begin_write(u) != 0)
-		return -1;
-	return run_cmd(u, name, NULL, b != 0 ? 2 : 1, v);
+	return queue_write(u, name, NULL, b != 0 ? 2 : 1, v);
 }
 
 /*
@@ -492,9 +569,9 @@ write_difference(struct run *u, bool *changed)
 	char idbuf[24];
 	struct stored *s;
 	struct implied *m;
-	size_t k;
+	size_t k, n;
 
-	for (k = 0; k < u->nim; k++) {
+	for (k = 0, n = 0; k < u->nim; k++) {
 		m = &u->im[k];
 		if (!m->in_scope)
 			continue;
@@ -502,8 +579,15 @@ write_difference(struct run *u, bool *changed)
 			s->used = m->stored = true;
 			m->db_id = s->id;
 			u->st->unchanged[m->kind]++;
+		} else
+			n++;
+	}
+	if (take_ids(u, n) != 0)
+		return -1;
+	for (k = 0; k < u->nim; k++) {
+		m = &u->im[k];
+		if (!m->in_scope || m->stored)
 			continue;
-		}
 		if (insert_new(u, m) != 0)
 			return -1;
 		*changed = true;
@@ -527,9 +611,7 @@ write_difference(struct run *u, bool *changed)
 		snprintf(idbuf, sizeof(idbuf), "%" PRId64, s->id);
 		v[0] = idbuf;
 		v[1] = u->o->reason;
-		if (!u->o->dry_run &&
-		    (begin_write(u) != 0 ||
-			run_cmd(u, "upd_alert_reevaluated", NULL, 2, v) != 0))
+		if (queue_write(u, "upd_alert_reevaluated", NULL, 2, v) != 0)
 			return -1;
 		*changed = true;
 		u->st->retracted[s->kind]++;
@@ -579,22 +661,13 @@ one_patient(struct run *u, const char *pid, PGresult **res)
 	else
 		rc = write_difference(u, &changed);
 	u->p.pid = NULL;
-	if (!u->in_tx)
-		return rc;
-	if (rc != 0) {
-		PQclear(PQexec(u->c, "ROLLBACK"));
-		return -1;
-	}
 	/* labwatchd forgets what it cached of the patient (sql/001). */
 	snprintf(idbuf, sizeof(idbuf), "%" PRId64, u->db_id);
 	v[0] = idbuf;
-	if (changed &&
-	    run_cmd(u, NULL, "SELECT pg_notify('labwatch_enrollment', $1)", 1,
-		v) != 0) {
-		PQclear(PQexec(u->c, "ROLLBACK"));
-		return -1;
-	}
-	return run_cmd(u, NULL, "COMMIT", 0, NULL);
+	if (rc == 0 && changed)
+		rc = queue_write(u, NULL,
+		    "SELECT pg_notify('labwatch_enrollment', $1)", 1, v);
+	return finish_writes(u, rc == 0);
 }
 
 int
