@@ -209,7 +209,7 @@ send_reads(struct run *u, const PGresult *pr, int i)
 
 	return PQsendQueryPrepared(u->c, "sel_enroll", 2, v1, NULL, NULL, 0) &&
 	    PQsendQueryPrepared(u->c, "sel_history", 1, v2, NULL, NULL, 0) &&
-	    PQsendQueryParams(u->c, sel_alerts, 2, NULL, v2, NULL, NULL, 0);
+	    PQsendQueryPrepared(u->c, "reeval_alerts", 2, v2, NULL, NULL, 0);
 }
 
 /*
@@ -676,7 +676,7 @@ reeval_run(PGconn *c, const struct rules *r, const struct reeval_opts *o,
 {
 	struct run u;
 	const char *v[2] = { rules_protocol_name(r), o->patient };
-	PGresult *res, *batch[3 * FETCH_PATIENTS];
+	PGresult *res = NULL, *batch[3 * FETCH_PATIENTS];
 	int i, j, k, n, rc = 0;
 
 	memset(&u, 0, sizeof(u));
@@ -688,7 +688,19 @@ reeval_run(PGconn *c, const struct rules *r, const struct reeval_opts *o,
 	buf_init(&u.sum);
 	buf_init(&u.det);
 	if (rows_prepare(c, &u.cause) != DB_OK ||
-	    (res = run_q(&u, NULL, sel_patients, 2, v)) == NULL) {
+	    (res = PQprepare(c, "reeval_alerts", sel_alerts, 0, NULL)) ==
+		NULL ||
+	    PQresultStatus(res) != PGRES_COMMAND_OK) {
+		if (u.cause == NULL)
+			u.cause = db_error(c, res);
+		PQclear(res);
+		*cause = u.cause;
+		buf_free(&u.sum);
+		buf_free(&u.det);
+		return -1;
+	}
+	PQclear(res);
+	if ((res = run_q(&u, NULL, sel_patients, 2, v)) == NULL) {
 		*cause = u.cause;
 		buf_free(&u.sum);
 		buf_free(&u.det);
