@@ -93,6 +93,11 @@ void pcache_load_enrollment(struct pcache *p, const struct rules *r,
     const PGresult *res);
 /* Start the patient's history: its baselines, before its stored results. */
 void pcache_history_begin(struct pcache *p, const struct rules *r);
+/*
+ * Row i of sel_history as a result for the rules (pointing into res);
+ * its order key is column 1, its message column 14.
+ */
+void pcache_history_row(const PGresult *res, int i, struct rules_result *in);
 /* Stored results (sel_history rows) into the history. */
 void pcache_load_history(struct pcache *p, const PGresult *res);
 /* The history is loaded: baselines from it when none was given. */

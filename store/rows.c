@@ -268,7 +268,7 @@ static const struct {
 	    " CASE WHEN problem = 'status_unknown' AND status IS NOT NULL"
 	    " AND status <> '' THEN U&'\\FFFD' ELSE coalesce(status, '') END,"
 	    " coalesce(extract(epoch FROM observed_at)::float8, -1), value_raw,"
-	    " coalesce(patient_sex, '')"
+	    " coalesce(patient_sex, ''), message"
 	    " FROM observations WHERE patient = $1"
 	    " AND (analyte IS NOT NULL OR problem = 'code_conflict')"
 	    " ORDER BY id" },
@@ -394,6 +394,14 @@ static const struct {
 	    " FROM alerts h WHERE h.observation = $1 AND h.kind = 'hold'"
 	    " AND h.superseded_by = r.id AND r.kind = 'resume'"
 	    " AND r.state IN ('open', 'acknowledged')" },
+	/*
+	 * `labwatch reevaluate`: a toxicity or recovery alert the results
+	 * no longer support under the protocol now, retracted with why ($2).
+	 */
+	{ "upd_alert_reevaluated",
+	    "UPDATE alerts SET state = 'retracted',"
+	    " resolved_at = coalesce(resolved_at, now()), resolve_note = $2"
+	    " WHERE id = $1 AND state <> 'retracted'" },
 	{ "ins_elig",
 	    "INSERT INTO eligibility (patient, protocol, status, message, criteria)"
 	    " VALUES ($1, $2, $3, $4, $5::jsonb)" },

@@ -13,6 +13,7 @@
 #include "lib/json.h"
 #include "rules/rules.h"
 #include "store/alert_text.h"
+#include "store/episode.h"
 #include "store/ingest_int.h"
 #include "store/obs.h"
 
@@ -48,6 +49,21 @@ send_id_param(struct ingest *g, struct side *d, const char *stmt, int64_t a,
 	return ingest_send_stmt(d, stmt, b != 0 ? 2 : 1, v, Q_IGNORE, NULL);
 }
 
+/* The side and observation an ended episode's alerts are resolved on. */
+struct recovered_ctx {
+	struct ingest *g;
+	struct side *d;
+	int64_t obs;
+};
+
+static int
+send_recovered(void *arg, int64_t id)
+{
+	struct recovered_ctx *c = arg;
+
+	return send_id_param(c->g, c->d, "upd_recovered", id, c->obs) != DB_OK;
+}
+
 /*
  * The episode of open[dec->replaces] ended (CLINICAL.md "Alert episodes"):
  * one recovery line, and every open or acknowledged toxicity alert of the
@@ -60,7 +76,7 @@ recovered(struct ingest *g, struct side *d, struct ingest_work *w,
     int64_t obs_id, const struct rules_alert_decision *dec, int64_t id)
 {
 	struct alert_who who = { p->pid, rules_protocol_name(g->rules) };
-	size_t k;
+	struct recovered_ctx c = { g, d, obs_id };
 
 	alert_text_recovery(&g->tmp, &g->tmp2, ev, x, &p->open[dec->replaces],
 	    &who);
@@ -68,57 +84,9 @@ recovered(struct ingest *g, struct side *d, struct ingest_work *w,
 		alert_text_severity(dec->kind, ev->grade), ev->analyte,
 		ev->grade, obs_id, &g->tmp, &g->tmp2) != DB_OK)
 		return DB_DOWN;
-	/* Only the latest ended episode may be reopened (pcache.h). */
-	pcache_forget_ended(p, ev->analyte);
-	for (k = 0; k < p->nopen;) {
-		if (p->open[k].analyte != ev->analyte) {
-			k++;
-			continue;
-		}
-		if (send_id_param(g, d, "upd_recovered", (int64_t)p->open[k].id,
-			obs_id) != DB_OK)
-			return DB_DOWN;
-		pcache_end_open(p, k, obs_id);
-	}
-	return DB_OK;
-}
-
-/*
- * Whether ev is the newest standing result of its analyte: only that one
- * ends an episode (a late sample observed between the alert's result and
- * a newer one at the alert grade does not; review of issue 11 item 4).
- */
-static bool
-newest_result(const struct pcache *p, const struct rules_eval *ev)
-{
-	const struct rules_entry *e = p->h != NULL ?
-	    rules_history_latest(p->h, ev->analyte, INT64_MAX) :
-	    NULL;
-
-	return e == NULL || &e->ev == ev;
-}
-
-/*
- * Whether a standing result observed after ev (of known time) ends the
- * episode ev would open: then ev, a correction or a late original, is
- * part of an episode already ended and opens no alert (Hb 75, 125, 130,
- * the 125 corrected to 60: one episode, ended at the 130).
- */
-static bool
-ended_after(struct ingest *g, const struct pcache *p,
-    const struct rules_eval *ev, int64_t observed_at)
-{
-	struct rules_open_alert o = { ev->analyte, 99, 0, observed_at, false };
-	struct rules_alert_decision dec;
-	const struct rules_entry *l;
-
-	if (p->h == NULL || observed_at < 0)
-		return false;
-	l = rules_history_latest(p->h, ev->analyte, INT64_MAX);
-	if (l == NULL || &l->ev == ev || l->observed_at < observed_at)
-		return false;
-	rules_alert_decide(g->rules, &l->ev, l->observed_at, &o, 1, &dec);
-	return dec.kind == RULES_ALERT_RECOVERED;
+	return episode_ended(p, ev->analyte, obs_id, send_recovered, &c) != 0 ?
+	    DB_DOWN :
+	    DB_OK;
 }
 
 static enum db_rc
@@ -130,16 +98,9 @@ toxicity_alert(struct ingest *g, struct side *d, struct ingest_work *w,
 	struct alert_who who;
 	int64_t id;
 
-	rules_alert_decide(g->rules, ev, observed_at, p->open, p->nopen, &dec);
-	if (dec.kind == RULES_ALERT_NONE ||
-	    (dec.kind == RULES_ALERT_RECOVERED && !newest_result(p, ev)) ||
-	    ((dec.kind == RULES_ALERT_TOXICITY ||
-		 dec.kind == RULES_ALERT_POSSIBLE) &&
-		ended_after(g, p, ev, observed_at)))
+	episode_decide(g->rules, p, ev, observed_at, &dec);
+	if (dec.kind == RULES_ALERT_NONE)
 		return DB_OK;
-	if (dec.kind != RULES_ALERT_DATA_QUALITY &&
-	    p->phase != RULES_PHASE_TREATMENT)
-		return DB_OK; /* screening: eligibility speaks instead */
 	id = idpool_take(&g->alert_ids);
 	buf_reset(&g->tmp);
 	buf_reset(&g->tmp2);
@@ -165,17 +126,11 @@ toxicity_alert(struct ingest *g, struct side *d, struct ingest_work *w,
 		alert_text_severity(dec.kind, ev->grade), ev->analyte,
 		ev->grade, obs_id, &g->tmp, &g->tmp2) != DB_OK)
 		return DB_DOWN;
-	if (dec.kind == RULES_ALERT_ESCALATE) {
-		if (send_id_param(g, d, "upd_escalated",
-			(int64_t)p->open[dec.replaces].id, id) != DB_OK)
-			return DB_DOWN;
-		pcache_add_past(p, dec.replaces);
-		pcache_drop_open(p, dec.replaces);
-	}
-	/* A new episode: the one that ended before it stays ended. */
-	pcache_forget_ended(p, ev->analyte);
-	pcache_add_open(p, ev->analyte, ev->grade, id, obs_id, observed_at,
-	    ev->grade_is_minimum);
+	if (dec.kind == RULES_ALERT_ESCALATE &&
+	    send_id_param(g, d, "upd_escalated",
+		(int64_t)p->open[dec.replaces].id, id) != DB_OK)
+		return DB_DOWN;
+	episode_opened(p, &dec, ev, id, obs_id, observed_at);
 	return DB_OK;
 }
 
