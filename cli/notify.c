@@ -372,13 +372,45 @@ iso_now(char *out, size_t cap)
 	snprintf(out, cap, "%.19s.%03dZ", s, (int)(tv.tv_usec / 1000) % 1000);
 }
 
-/* A column of r's row 0 by name, "" when NULL. */
+/* A column of r's row k by name, "" when NULL. */
 static const char *
-col(const PGresult *r, const char *name)
+col(const PGresult *r, int k, const char *name)
 {
 	int i = PQfnumber(r, name);
 
-	return i < 0 || PQgetisnull(r, 0, i) ? "" : PQgetvalue(r, 0, i);
+	return i < 0 || PQgetisnull(r, k, i) ? "" : PQgetvalue(r, k, i);
+}
+
+/*
+ * The alerts of the events claim() returned in e, in one query (one
+ * round trip per claim, not one per event); NULL after an error.
+ */
+static PGresult *
+read_alerts(PGconn *c, const PGresult *e)
+{
+	struct buf ids;
+	char *sql, *cause = NULL;
+	const char *p[1];
+	PGresult *a;
+	int i;
+
+	buf_init(&ids);
+	for (i = 0; i < PQntuples(e); i++)
+		buf_printf(&ids, "%c%s", i == 0 ? '{' : ',',
+		    PQgetvalue(e, i, EV_ALERT));
+	buf_addc(&ids, '}');
+	p[0] = ids.p;
+	sql = xasprintf("SELECT %s FROM alerts a JOIN patients p "
+			"ON p.id = a.patient WHERE a.id = ANY ($1::bigint[])",
+	    cli_alert_columns);
+	a = db_query(c, "read the alerts", sql, 1, p, &cause);
+	free(sql);
+	buf_free(&ids);
+	if (a == NULL) {
+		nlog("%s", cause);
+		free(cause);
+	}
+	return a;
 }
 
 /* Append "NAME=value" to env[*n]. */
@@ -390,29 +422,23 @@ env_add(char **env, int *n, const char *name, const char *value)
 }
 
 /*
- * The event of row i of claim()'s answer e: its JSON into b and its
- * environment into env (10 slots); false after an error.
+ * The event of row i of claim()'s answer e, its alert in a (read_alerts(),
+ * or NULL): its JSON into b and its environment into env (10 slots);
+ * false when its alert could not be read.
  */
 static bool
-event_json(PGconn *c, const struct claim *cl, const PGresult *e, int i,
+event_json(const struct claim *cl, const PGresult *e, int i, const PGresult *a,
     struct buf *b, char **env)
 {
-	char sent[40], *sql, *cause = NULL;
-	const char *p[1];
-	PGresult *a;
-	int n = 0;
+	const char *id = PQgetvalue(e, i, EV_ALERT);
+	char sent[40];
+	int n = 0, k;
 
-	p[0] = PQgetvalue(e, i, EV_ALERT);
-	sql = xasprintf("SELECT %s FROM alerts a JOIN patients p "
-			"ON p.id = a.patient WHERE a.id = $1",
-	    cli_alert_columns);
-	a = db_query(c, "read the alert", sql, 1, p, &cause);
-	free(sql);
-	if (a == NULL || PQntuples(a) != 1) {
-		nlog("event %lld: %s", cl->event,
-		    cause != NULL ? cause : "its alert is gone");
-		free(cause);
-		PQclear(a);
+	for (k = 0; a != NULL && k < PQntuples(a); k++)
+		if (strcmp(col(a, k, "id"), id) == 0)
+			break;
+	if (a == NULL || k == PQntuples(a)) {
+		nlog("event %lld: its alert could not be read", cl->event);
 		return false;
 	}
 	iso_now(sent, sizeof(sent));
@@ -431,17 +457,16 @@ event_json(PGconn *c, const struct claim *cl, const PGresult *e, int i,
 	json_strz(b,
 	    PQgetisnull(e, i, EV_NOTE) ? NULL : PQgetvalue(e, i, EV_NOTE));
 	buf_adds(b, ",\"alert\":");
-	cli_json_row(b, a, 0);
+	cli_json_row(b, a, k);
 	buf_adds(b, "}\n");
-	env_add(env, &n, "LABWATCH_ALERT_ID", col(a, "id"));
-	env_add(env, &n, "LABWATCH_ALERT_PATIENT", col(a, "patient_id"));
-	env_add(env, &n, "LABWATCH_ALERT_SEVERITY", col(a, "severity"));
-	env_add(env, &n, "LABWATCH_ALERT_KIND", col(a, "kind"));
-	env_add(env, &n, "LABWATCH_ALERT_SUMMARY", col(a, "summary"));
+	env_add(env, &n, "LABWATCH_ALERT_ID", col(a, k, "id"));
+	env_add(env, &n, "LABWATCH_ALERT_PATIENT", col(a, k, "patient_id"));
+	env_add(env, &n, "LABWATCH_ALERT_SEVERITY", col(a, k, "severity"));
+	env_add(env, &n, "LABWATCH_ALERT_KIND", col(a, k, "kind"));
+	env_add(env, &n, "LABWATCH_ALERT_SUMMARY", col(a, k, "summary"));
 	env_add(env, &n, "LABWATCH_ALERT_DEDUP_KEY",
 	    PQgetvalue(e, i, EV_DEDUP));
 	env_add(env, &n, "LABWATCH_ALERT_EVENT", PQgetvalue(e, i, EV_EVENT));
-	PQclear(a);
 	return true;
 }
 
@@ -637,12 +662,13 @@ record_fail(PGconn *c, const struct notify_opts *o, const struct claim *cl,
 }
 
 /*
- * Hand row i of claim()'s answer r (a delivery of t) to a worker; an
- * event that cannot be read is a failed attempt. false after an error.
+ * Hand row i of claim()'s answer r (a delivery of t; a: the alerts) to a
+ * worker; an event whose alert cannot be read is a failed attempt. false
+ * after an error.
  */
 static bool
 start(PGconn *c, const struct notify_opts *o, const struct notify_target *t,
-    const PGresult *r, int i, struct notify_pool *pool)
+    const PGresult *r, int i, const PGresult *a, struct notify_pool *pool)
 {
 	struct claim *cl = xmalloc(sizeof(*cl));
 	struct pool_job *j = pool_job_new();
@@ -651,7 +677,7 @@ start(PGconn *c, const struct notify_opts *o, const struct notify_target *t,
 	cl->t = t;
 	cl->event = strtoll(PQgetvalue(r, i, 0), NULL, 10);
 	cl->attempt = atoi(PQgetvalue(r, i, 1));
-	if (!event_json(c, cl, r, i, &j->body, j->env)) {
+	if (!event_json(cl, r, i, a, &j->body, j->env)) {
 		ok = record_fail(c, o, cl, "the event could not be read");
 		free(cl);
 		pool_job_free(j);
@@ -774,7 +800,7 @@ static bool
 fill(PGconn *c, const struct notify_opts *o, struct notify_pool *pool)
 {
 	const struct notify_target *t[2] = { &o->main, &o->esc };
-	PGresult *r;
+	PGresult *r, *a;
 	int i, k, n, room;
 	bool ok = true;
 
@@ -786,9 +812,11 @@ fill(PGconn *c, const struct notify_opts *o, struct notify_pool *pool)
 			if ((r = claim(c, o, t[i], room)) == NULL)
 				return false;
 			n = PQntuples(r);
+			a = n > 0 ? read_alerts(c, r) : NULL;
 			for (k = 0; k < n; k++)
-				if (!start(c, o, t[i], r, k, pool))
+				if (!start(c, o, t[i], r, k, a, pool))
 					ok = false;
+			PQclear(a);
 			PQclear(r);
 			if (n < room)
 				break;
@@ -895,42 +923,50 @@ struct loop {
 	sigset_t waitmask;
 };
 
-/* Escalate, collect, expire. false after an error. */
+/*
+ * Collect; on the clock's turn (tick) escalate first and expire after.
+ * false after an error.
+ */
 static bool
-scan(PGconn *c, struct notify_opts *o)
+scan(PGconn *c, struct notify_opts *o, bool tick)
 {
 	struct notify_target *t[2] = { &o->main, &o->esc };
 	int i;
 
-	if (o->escalate_after > 0 && !escalate(c, o))
+	if (tick && o->escalate_after > 0 && !escalate(c, o))
 		return false;
 	for (i = 0; i < 2; i++)
 		if (t[i]->name != NULL && !collect(c, o, t[i]))
 			return false;
-	for (i = 0; i < 2; i++)
+	for (i = 0; tick && i < 2; i++)
 		if (t[i]->name != NULL && !expire(c, o, t[i]))
 			return false;
 	return true;
 }
 
 /*
- * One turn: record, scan (on a NOTIFY, or a second after the last),
- * claim and start, wait. false when the session broke.
+ * One turn: record, collect (on a NOTIFY, and a second after the last
+ * full scan: then escalate and expire too), claim and start, wait. false
+ * when the session broke.
  */
 static bool
 turn(struct loop *l)
 {
 	PGconn *c = l->c;
 	double secs, due;
+	bool tick;
 
 	notify_send("WATCHDOG=1");
 	if (!record_done(c, l->o, l->pool, &l->held))
 		return false;
 	if (!stop_pending()) {
-		if (l->woken || now_mono() - l->scanned >= 1) {
+		tick = now_mono() - l->scanned >= 1;
+		if (l->woken || tick) {
 			l->woken = false;
-			l->scanned = now_mono();
-			if (!scan(c, l->o) && PQstatus(c) != CONNECTION_OK)
+			if (tick)
+				l->scanned = now_mono();
+			if (!scan(c, l->o, tick) &&
+			    PQstatus(c) != CONNECTION_OK)
 				return false;
 		}
 		if (!fill(c, l->o, l->pool) && PQstatus(c) != CONNECTION_OK)
@@ -974,6 +1010,7 @@ connect_once(struct loop *l)
 	notify_send("READY=1\nSTATUS=listening");
 	l->pause = 1;
 	l->woken = true;
+	l->scanned = 0; /* a full scan at once */
 	return true;
 }
 
