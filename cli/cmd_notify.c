@@ -48,7 +48,7 @@ notify_usage(FILE *f)
 	    "  --retry-after   the first retry's wait, doubled each time (30s)\n"
 	    "  --retry-max     the longest wait between attempts (10m)\n"
 	    "  --timeout       one delivery at most (30s)\n"
-	    "  --parallel      deliveries in flight at once, 1 to 256 (8); "
+	    "  --parallel      deliveries in flight at once, 1 to 256 (16); "
 	    "the events of one\n"
 	    "                  alert, or of one episode, still go out one "
 	    "at a time, in order\n"
@@ -286,7 +286,7 @@ cmd_notify(int argc, char **argv)
 	o.retry_base = 30;
 	o.retry_max = 600;
 	o.timeout = 30;
-	o.parallel = 8;
+	o.parallel = 16;
 	o.esc.escalation = true;
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {

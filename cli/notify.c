@@ -4,15 +4,16 @@
  * One PostgreSQL session, LISTEN labwatch_alert, in the main thread;
  * the deliveries themselves run in --parallel worker threads
  * (notify_pool.c). Each turn of the loop: record what the workers
- * finished; on a NOTIFY, at start and at least once a second (escalation
- * deadlines need a clock, not a NOTIFY), escalate the critical alerts
- * nobody answered in time (when asked to) and add a deliveries row for
- * each new event a target takes (the catch-up: it runs at start, after
- * every reconnect and on every wake, so nothing committed while we were
- * away is missed); then claim as many due rows as there are free workers,
- * in one statement, and hand them over. Then wait on the socket for a
- * NOTIFY and on the workers, at most until the next retry is due or a
- * second has passed.
+ * finished (all of a target's successes in one statement); on a NOTIFY,
+ * at start and at least once a second, add a deliveries row for each new
+ * event a target takes (the catch-up: it runs at start, after every
+ * reconnect and on every wake, so nothing committed while we were away
+ * is missed), and once a second (escalation deadlines need a clock, not a
+ * NOTIFY) escalate the critical alerts nobody answered in time (when
+ * asked to) and fail expired leases; then claim as many due rows as there
+ * are free workers, in one statement, read their alerts in another, and
+ * hand them over. Then wait on the socket for a NOTIFY and on the
+ * workers, at most until the next retry is due or a second has passed.
  */
 #include "config.h"
 
