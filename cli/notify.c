@@ -976,6 +976,7 @@ turn(struct loop *l)
 	if (stopping) {
 		if (pool_busy(l->pool) == 0)
 			return true;
+		l->woken = false; /* no more scans: wait for the workers */
 		secs = 1;
 	} else {
 		/*
