@@ -348,13 +348,24 @@ static const struct {
 	{ "upd_alerts_retracted",
 	    "UPDATE alerts SET state = 'retracted', resolved_at = now()"
 	    " WHERE observation = $1 AND state IN ('open', 'acknowledged')" },
-	/* A resume answers the rule's hold alerts (kind hold, event stop). */
+	/*
+	 * A resume ($4, inserted next) answers the rule's hold alerts (kind
+	 * hold, event stop): resolved by labwatch first, so that their
+	 * 'resolve' event comes before the resume's 'trigger' and closes
+	 * their pages (sql/010), then linked to the resume.
+	 */
 	{ "upd_hold_answered",
 	    "UPDATE alerts SET state = 'resolved', resolved_at = now(),"
-	    " superseded_by = $4 WHERE patient = $1 AND protocol = $2"
+	    " resolved_by = 'labwatch',"
+	    " resolve_note = 'restart allowed: alert ' || $4::bigint"
+	    " WHERE patient = $1 AND protocol = $2"
 	    " AND kind = 'hold' AND details->>'rule' = $3"
 	    " AND coalesce(details->>'event', 'stop') = 'stop'"
 	    " AND state IN ('open', 'acknowledged')" },
+	{ "upd_hold_linked",
+	    "UPDATE alerts SET superseded_by = $2 WHERE patient = $1"
+	    " AND kind = 'hold' AND state = 'resolved' AND superseded_by IS NULL"
+	    " AND resolve_note = 'restart allowed: alert ' || $2::bigint" },
 	/* The result a hold rested on was taken out: so is its hold alert. */
 	{ "upd_hold_withdrawn",
 	    "UPDATE alerts SET state = 'retracted',"

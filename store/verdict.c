@@ -214,7 +214,10 @@ obs_standing(const struct rules_history *h, int64_t id, bool *corrected)
 	return false;
 }
 
-/* Send one hold, resume or withdrawn line of rule i; *id: its alert id. */
+/*
+ * Send one hold, resume or withdrawn line of rule i; *id: its alert id
+ * (taken from the pool when 0).
+ */
 static enum db_rc
 hold_alert(struct ingest *g, struct side *d, struct ingest_work *w,
     struct pcache *p, const struct alert_hold *ah, int64_t *id)
@@ -225,7 +228,8 @@ hold_alert(struct ingest *g, struct side *d, struct ingest_work *w,
 	buf_reset(&g->tmp);
 	buf_reset(&g->tmp2);
 	alert_text_hold(&g->tmp, &g->tmp2, ah, &who);
-	*id = idpool_take(&g->alert_ids);
+	if (*id == 0)
+		*id = idpool_take(&g->alert_ids);
 	return send_alert(g, d, w, p, *id,
 	    ah->event == ALERT_HOLD_RESUME ? "resume" : "hold",
 	    ah->event == ALERT_HOLD_STOP ? "critical" : "info",
@@ -262,7 +266,7 @@ hold_end(struct ingest *g, struct side *d, struct ingest_work *w,
 	struct pcache_hold *a = &p->hold[i];
 	struct alert_hold ah = { .rule = rules_hold_name(g->rules, i) };
 	const char *q[4];
-	int64_t id;
+	int64_t id = 0;
 	unsigned n;
 
 	a->held = false;
@@ -295,13 +299,18 @@ hold_end(struct ingest *g, struct side *d, struct ingest_work *w,
 	    rules_hold_resume_dose(g->rules, i, ah.stops, dv));
 	a->stops = ah.stops;
 	a->dose_mg = ah.dose_mg;
-	if (hold_alert(g, d, w, p, &ah, &id) != DB_OK)
-		return DB_DOWN;
+	/* The holds resolved, the resume inserted, the holds linked to it. */
+	id = idpool_take(&g->alert_ids);
 	q[0] = ingest_pint(g, p->db_id);
 	q[1] = rules_protocol_name(g->rules);
 	q[2] = ah.rule;
 	q[3] = ingest_pint(g, id);
-	return ingest_send_stmt(d, "upd_hold_answered", 4, q, Q_IGNORE, NULL);
+	if (ingest_send_stmt(d, "upd_hold_answered", 4, q, Q_IGNORE, NULL) !=
+		DB_OK ||
+	    hold_alert(g, d, w, p, &ah, &id) != DB_OK)
+		return DB_DOWN;
+	q[1] = q[3];
+	return ingest_send_stmt(d, "upd_hold_linked", 2, q, Q_IGNORE, NULL);
 }
 
 /*
@@ -403,6 +412,7 @@ hold_rows(struct ingest *g, struct side *d, struct ingest_work *w,
 		 */
 		n = a->obs != 0 && a->obs == vid ? a->stops : a->stops + 1;
 		ah.stops = v->stops > n ? v->stops : n;
+		id = 0;
 		if (hold_alert(g, d, w, p, &ah, &id) != DB_OK ||
 		    send_id_param(g, d, "upd_resume_undone", vid, 0) != DB_OK)
 			return DB_DOWN;
