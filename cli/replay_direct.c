@@ -106,8 +106,9 @@ replay_direct_open(const struct replay_direct_conf *c)
 
 	if (direct_config(c, &cfg, &sc, &protocol) != 0)
 		goto out;
+	/* --db, else the config's db (when a config is given), else $LABWATCH_DB */
 	d->conninfo = xstrdup(db_conninfo(c->db != NULL ? c->db :
-		cfg.db != NULL && cfg.db[0] != '\0'	? cfg.db :
+		c->config != NULL			? cfg.db :
 							  NULL));
 	if (direct_check_db(d->conninfo) != 0)
 		goto out;

@@ -216,6 +216,16 @@ check "broken: exit 1" test $? -eq 1
 check "broken: reported with file and offset" grep -q "broken.mllp: offset $off:" "$TMP/brk.out"
 check "broken: the messages around it stored" test "$(qb "select count(*) from labwatch.messages where control_id like 'DBRK_'")" -eq 2
 
+# 6b. Where it writes: --db, else the db of --config (labwatchd's file,
+#     its protocol too), else LABWATCH_DB.
+msg F8 CFG1 >"$TMP/cfg1.hl7"
+msg F8 ENV1 >"$TMP/env1.hl7"
+printf '[labwatchd]\ndb = %s\nprotocol = %s\nspool_path = %s/nospool\n' "$DBB" "$PROTO" "$TMP" >"$TMP/b.conf"
+"$LW" replay --direct --config "$TMP/b.conf" "$TMP/cfg1.hl7" >/dev/null 2>&1
+check "--config: its db and protocol used" sh -c "[ $? -eq 0 ] && [ $(qb "select count(*) from labwatch.messages where control_id = 'CFG1'") -eq 1 ] && [ $(qa "select count(*) from labwatch.messages where control_id = 'CFG1'") -eq 0 ]"
+direct "$TMP/env1.hl7" >/dev/null 2>&1
+check "no --db nor --config: LABWATCH_DB" sh -c "[ $? -eq 0 ] && [ $(qa "select count(*) from labwatch.messages where control_id = 'ENV1'") -eq 1 ]"
+
 # 7. Errors for people: a database that cannot be reached, one without
 #    the schema, a usage error; exit 2, nothing stored.
 direct --db "host=/nonexistent/socket dbname=none connect_timeout=1" "$TMP/broken.mllp" >"$TMP/bad.out" 2>&1
