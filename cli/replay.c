@@ -10,6 +10,11 @@
  * (accepted, or AE: resending would not help), so --resume continues
  * from there. Messages after it may be sent twice; labwatchd stores a
  * message it has already stored once (sender + MSH-10 are its key).
+ *
+ * With --direct there are no connections: each message is handed to
+ * labwatchd's store (replay_direct.c) in file order, and a thread takes
+ * them back, in the same order, once their batch has committed; the same
+ * sequence numbers and checkpoint apply.
  */
 #include "config.h"
 
@@ -334,6 +339,21 @@ sender_main(void *arg)
 	return NULL;
 }
 
+/* Wait (under lock) for a queue or a slot to come free, or 0.2 s (Ctrl-C). */
+static void
+wait_space(struct replay *r)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += 200000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&r->space, &r->lock, &until);
+}
+
 /* Queue a message on the connection of its patient; false when stopping. */
 static bool
 enqueue(struct replay *r, const char *patient, size_t plen, size_t input,
@@ -341,7 +361,6 @@ enqueue(struct replay *r, const char *patient, size_t plen, size_t input,
 {
 	struct sender *w;
 	struct rmsg *m;
-	struct timespec until;
 
 	w = &r->s[hash_bytes(patient, plen) % (uint64_t)r->o->connections];
 	m = xcalloc(1, sizeof(*m));
@@ -352,15 +371,8 @@ enqueue(struct replay *r, const char *patient, size_t plen, size_t input,
 	m->len = it->len;
 	pthread_mutex_lock(&r->lock);
 	while (!quitting() &&
-	    (w->n >= QUEUE_MAX || r->next_seq - r->low >= r->nslots)) {
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += 200000000L; /* to see Ctrl-C */
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&r->space, &r->lock, &until);
-	}
+	    (w->n >= QUEUE_MAX || r->next_seq - r->low >= r->nslots))
+		wait_space(r);
 	if (quitting()) {
 		pthread_mutex_unlock(&r->lock);
 		free(m->data);
@@ -385,22 +397,6 @@ enqueue(struct replay *r, const char *patient, size_t plen, size_t input,
 
 /* ---- --direct: the store instead of the senders ---- */
 
-/* Wait (under lock) while cond holds, waking to see Ctrl-C. */
-#define WAIT_WHILE(r, cond) \
-	do { \
-		struct timespec until_; \
-		while (!quitting() && (cond)) { \
-			clock_gettime(CLOCK_REALTIME, &until_); \
-			until_.tv_nsec += 200000000L; \
-			if (until_.tv_nsec >= 1000000000L) { \
-				until_.tv_sec++; \
-				until_.tv_nsec -= 1000000000L; \
-			} \
-			pthread_cond_timedwait(&(r)->space, &(r)->lock, \
-			    &until_); \
-		} \
-	} while (0)
-
 /* Hand a message to the store; false when stopping. */
 static bool
 enqueue_direct(struct replay *r, size_t input, const struct hl7_split_item *it)
@@ -408,10 +404,11 @@ enqueue_direct(struct replay *r, size_t input, const struct hl7_split_item *it)
 	uint64_t seq;
 
 	pthread_mutex_lock(&r->lock);
-	WAIT_WHILE(r,
-	    r->next_seq - r->low >= r->nslots ||
+	while (!quitting() &&
+	    (r->next_seq - r->low >= r->nslots ||
 		(r->inflight_bytes > 0 &&
-		    r->inflight_bytes + it->len > DIRECT_BYTES));
+		    r->inflight_bytes + it->len > DIRECT_BYTES)))
+		wait_space(r);
 	if (quitting()) {
 		pthread_mutex_unlock(&r->lock);
 		return false;
