@@ -71,6 +71,8 @@ replay_usage(FILE *f)
 	    "                       installed nct04933669.conf)\n"
 	    "  --batch N            with --direct: messages per transaction "
 	    "(default 256)\n"
+	    "  --verbose            with --direct: what the store says at "
+	    "info level too\n"
 	    "  Exit status: 0 every message accepted (stored, duplicate or "
 	    "ignored),\n"
 	    "  1 some AE/CE, quarantined or broken input, 2 usage, "
@@ -150,6 +152,7 @@ enum {
 	OPT_CONFIG,
 	OPT_PROTOCOL,
 	OPT_BATCH,
+	OPT_VERBOSE,
 };
 
 static const struct option longopts[] = {
@@ -172,6 +175,7 @@ static const struct option longopts[] = {
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "protocol", required_argument, NULL, OPT_PROTOCOL },
 	{ "batch", required_argument, NULL, OPT_BATCH },
+	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -199,6 +203,9 @@ direct_opt(int ch, struct replay_direct_conf *dc, bool *direct)
 		if (int_arg("--batch", optarg, 1, 100000, &n) != 0)
 			return -1;
 		dc->batch_max = (size_t)n;
+		return 0;
+	case OPT_VERBOSE:
+		dc->log_level = 2;
 		return 0;
 	}
 	return 1;
@@ -279,7 +286,8 @@ cmd_replay(int argc, char **argv)
 		.retries = 10,
 		.max_size = DEFAULT_MAX_SIZE };
 	struct replay_inputs in = { .path = NULL };
-	struct replay_direct_conf dc = { .lock_timeout_ms = 10000 };
+	struct replay_direct_conf dc = { .lock_timeout_ms = 10000,
+		.log_level = 1 };
 	const char *tlsfiles[3] = { NULL }; /* --ca, --cert, --key */
 	char *host = NULL, *port = NULL, *cause = NULL;
 	bool tls = false, direct = false;
@@ -306,10 +314,12 @@ cmd_replay(int argc, char **argv)
 				     "--cert and --key go together");
 		goto out;
 	}
-	if (!direct && (dc.db || dc.config || dc.protocol || dc.batch_max)) {
+	if (!direct &&
+	    (dc.db || dc.config || dc.protocol || dc.batch_max ||
+		dc.log_level > 1)) {
 		fprintf(stderr,
-		    "labwatch replay: --db, --config, --protocol "
-		    "and --batch go with --direct\n");
+		    "labwatch replay: --db, --config, --protocol, --batch "
+		    "and --verbose go with --direct\n");
 		goto out;
 	}
 	if (direct && tls) {

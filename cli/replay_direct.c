@@ -34,12 +34,13 @@ struct replay_direct {
 	char *dir, *spool; /* the private spool */
 };
 
-/* The store's messages: errors and warnings, for people. */
+/* The store's messages: errors and warnings (info with --verbose). */
 static void
 direct_log(void *arg, int level, const char *msg)
 {
-	(void)arg;
-	if (level <= 1)
+	const struct replay_direct_conf *c = arg;
+
+	if (level <= c->log_level)
 		fprintf(stderr, "labwatch replay: %s\n", msg);
 }
 
@@ -61,6 +62,7 @@ direct_config(const struct replay_direct_conf *c, struct config *cfg,
 		return -1;
 	memset(sc, 0, sizeof(*sc));
 	sc->log = direct_log;
+	sc->log_arg = (void *)c;
 	if (c->protocol != NULL)
 		*protocol = xstrdup(c->protocol);
 	else if (c->config != NULL)

@@ -21,6 +21,7 @@ struct replay_direct_conf {
 	const char *id_type;  /* --id-type, else the config's */
 	size_t batch_max;     /* --batch, else the config's, else 256 */
 	int lock_timeout_ms;  /* backstop beside another writer */
+	int log_level; /* the store's messages shown: 1 warnings, 2 info */
 };
 
 struct replay_direct;
