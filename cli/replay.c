@@ -42,7 +42,7 @@
 #define QUEUE_MAX 64		  /* messages waiting per connection */
 #define BACKOFF_FIRST_MS 100	  /* first wait before a resend */
 #define BACKOFF_MAX_MS 5000	  /* longest wait between resends */
-#define DIRECT_SLOTS 8192	  /* --direct: messages in the store at most */
+#define DIRECT_SLOTS 2048	  /* --direct: messages in the store at most */
 #define DIRECT_BYTES (256u << 20) /* and their bytes */
 
 /* One queued message; owned by its queue, then by the sending thread. */

@@ -152,9 +152,12 @@ check "direct after labwatchd: no new rows" test "$(count_all qa)" = "$a_before"
 # 4. SIGKILL mid-run, then --resume: the checkpoint only covers what
 #    was committed, and every message is stored exactly once.
 "$GEN" -n 4000 -s 21 -f mllp >"$TMP/big.mllp" 2>/dev/null
-direct --db "$DBB" --rate 1000 --batch 64 --resume "$TMP/ck" "$TMP/big.mllp" >/dev/null 2>&1 &
+# (the binary itself in the background, not a function's subshell, so
+# that the signal reaches it)
+"$LW" replay --direct --protocol "$PROTO" --db "$DBB" --rate 1000 --batch 64 --resume "$TMP/ck" "$TMP/big.mllp" >/dev/null 2>&1 &
 rp=$!
-sleep 2
+for _ in $(seq 200); do grep -q '^offset [1-9]' "$TMP/ck" 2>/dev/null && break; sleep 0.1; done
+sleep 0.5
 kill -9 $rp
 wait $rp 2>/dev/null
 bigkey="sending_application, sending_facility, control_id"
@@ -176,6 +179,17 @@ check "resume: every message stored exactly once" test "$(qb "select count(*) - 
 check "resume: read only what was left" sh -c "grep -o '[0-9]* messages read' '$TMP/resume.out' | awk '{ exit !(\$1 < 4000) }'"
 direct --db "$DBB" --resume "$TMP/ck" "$TMP/big.mllp" >"$TMP/done.out" 2>&1
 check "resume of a finished run: nothing read" grep -q "^replay: 0 messages read" "$TMP/done.out"
+
+# Ctrl-C (SIGINT): stops after what the store holds, exit 1, says so,
+# and leaves a checkpoint to resume from.
+"$LW" replay --direct --protocol "$PROTO" --db "$DBB" --rate 300 --resume "$TMP/ck2" "$TMP/big.mllp" >/dev/null 2>"$TMP/int.err" &
+rp=$!
+# once something is committed (a checkpoint), however slow the start
+for _ in $(seq 200); do grep -q '^offset [1-9]' "$TMP/ck2" 2>/dev/null && break; sleep 0.1; done
+kill -INT $rp
+wait $rp
+st=$?
+check "Ctrl-C: exit 1, interrupted, a checkpoint" sh -c "[ $st -eq 1 ] && grep -q '(interrupted)' '$TMP/int.err' && grep -q '^offset [1-9]' '$TMP/ck2'"
 
 # 5. Two --direct runs of one archive at once, and one beside labwatchd
 #    (network mode) at once: each message stored once, both runs exit 0,
