@@ -293,7 +293,15 @@ setup_side(struct side *d, char **cause)
 {
 	PGconn *c = d->pipe.conn;
 	enum db_rc rc;
+	char sql[64];
 
+	if (d->g->o.lock_timeout_ms > 0) {
+		snprintf(sql, sizeof(sql), "SET lock_timeout = %d",
+		    d->g->o.lock_timeout_ms);
+		if ((rc = db_exec(c, "setting lock_timeout", sql, cause)) !=
+		    DB_OK)
+			return rc;
+	}
 	if ((rc = db_set_search_path(c, cause)) != DB_OK ||
 	    (rc = db_exec(c, "listening for enrollments",
 		 "LISTEN labwatch_enrollment", cause)) != DB_OK ||

@@ -769,6 +769,7 @@ store_start(const struct store_config *cfg, bool *refused, char **cause)
 	s->iopts.log = s->cfg.log;
 	s->iopts.log_arg = s->cfg.log_arg;
 	s->iopts.max_observations = s->cfg.max_observations;
+	s->iopts.lock_timeout_ms = s->cfg.lock_timeout_ms;
 	s->g = ingest_new(&s->iopts, s->rules);
 	/* Migrations must work now; an unreachable database may come later. */
 	switch (ingest_connect(s->g, &why)) {

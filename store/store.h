@@ -83,6 +83,7 @@ struct store_config {
 	const char *default_charset; /* MSH-18 when empty */
 	bool refuse_other_types;     /* non-ORU: AR 200 instead of AA ignored */
 	int tz_offset_min;	     /* for DTMs without offset */
+	int lock_timeout_ms; /* 0: the server's (see struct ingest_opts) */
 	/*
 	 * Where the store reports what it cannot answer to a peer, and
 	 * PostgreSQL's notices; required (store_start refuses NULL).
