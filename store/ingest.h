@@ -56,6 +56,8 @@ struct ingest_opts {
 	void (*log)(void *arg, int level, const char *msg);
 	void *log_arg;
 	uint32_t max_observations; /* OBX per message; more: AE, quarantined */
+	/* Alerts committed by kind and severity (store_alert_index()), or NULL. */
+	struct metric *alert_counts;
 };
 
 struct ingest *ingest_new(const struct ingest_opts *o, struct rules *r);
