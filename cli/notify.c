@@ -29,6 +29,7 @@
 #include "cli/cmd.h"
 #include "cli/deliver.h"
 #include "cli/notify.h"
+#include "cli/notify_metrics.h"
 #include "daemon/notify.h"
 #include "lib/buf.h"
 #include "lib/json.h"
@@ -182,22 +183,6 @@ fail:
 	"WITH s AS MATERIALIZED (SELECT set_config('synchronous_commit', " \
 	"'on', true)) "
 
-/* Run a statement whose rows do not matter; false after an error. */
-static bool
-run(PGconn *c, const char *what, const char *sql, int n, const char **p)
-{
-	char *cause = NULL;
-	PGresult *r;
-
-	if ((r = db_query(c, what, sql, n, p, &cause)) == NULL) {
-		nlog("%s", cause);
-		free(cause);
-		return false;
-	}
-	PQclear(r);
-	return true;
-}
-
 /*
  * Give each critical alert left open past our deadline its escalate event
  * for our escalation target (notify_escalate() locks the alert and reads
@@ -206,8 +191,9 @@ run(PGconn *c, const char *what, const char *sql, int n, const char **p)
 static bool
 escalate(PGconn *c, const struct notify_opts *o)
 {
-	char after[32], since[32], note[64];
+	char after[32], since[32], note[64], *cause = NULL;
 	const char *p[6];
+	PGresult *r;
 
 	snprintf(after, sizeof(after), "%.3f", o->escalate_after);
 	snprintf(since, sizeof(since), "%lld", o->esc.since);
@@ -219,10 +205,21 @@ escalate(PGconn *c, const struct notify_opts *o)
 	p[3] = o->kinds;
 	p[4] = o->protocol;
 	p[5] = o->esc.name;
-	return run(c, "escalate",
+	r = db_query(c, "escalate",
 	    "SELECT notify_escalate($6, $1::float8, $2::bigint, $3, "
 	    "$4::text[], $5)",
-	    6, p);
+	    6, p, &cause);
+	if (r == NULL) {
+		nlog("%s", cause);
+		free(cause);
+		return false;
+	}
+	/* How many escalate events it wrote. */
+	if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+		notify_metrics_escalated(
+		    strtoull(PQgetvalue(r, 0, 0), NULL, 10));
+	PQclear(r);
+	return true;
 }
 
 /*
@@ -547,7 +544,8 @@ expire(PGconn *c, const struct notify_opts *o, const struct notify_target *t)
  */
 static bool
 record_fail(PGconn *c, const struct notify_opts *o,
-    const struct notify_target *t, const struct claim *cl, const char *err)
+    const struct notify_target *t, const struct claim *cl, const char *err,
+    uint64_t usec)
 {
 	char ev[32], at[16], max[16], wait[32], *cause = NULL;
 	const char *p[7];
@@ -582,6 +580,12 @@ record_fail(PGconn *c, const struct notify_opts *o,
 		free(cause);
 		return false;
 	}
+	if (!PQgetisnull(r, 0, 0))
+		notify_metrics_delivery(strcmp(PQgetvalue(r, 0, 0), "failed") ==
+			    0 ?
+			NOTIFY_FAILED :
+			NOTIFY_RETRY,
+		    usec);
 	if (PQgetisnull(r, 0, 0))
 		nlog("event %lld: the lease ran out before the failed attempt "
 		     "was recorded (raise --timeout?)",
@@ -599,6 +603,15 @@ record_fail(PGconn *c, const struct notify_opts *o,
 	return true;
 }
 
+static uint64_t
+mono_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 /* Claim, deliver and record one event of t: 1 done, 0 none due, -1 error. */
 static int
 deliver_one(PGconn *c, const struct notify_opts *o,
@@ -608,6 +621,7 @@ deliver_one(PGconn *c, const struct notify_opts *o,
 	enum deliver_rc rc;
 	struct claim cl = { 0, 0, NULL };
 	struct buf b;
+	uint64_t t0, took;
 	int n, i;
 	bool ok;
 
@@ -616,22 +630,26 @@ deliver_one(PGconn *c, const struct notify_opts *o,
 	buf_init(&b);
 	if (!event_json(c, t, &cl, &b, env)) {
 		snprintf(err, sizeof(err), "the event could not be read");
-		ok = record_fail(c, o, t, &cl, err);
+		ok = record_fail(c, o, t, &cl, err, 0);
 		goto out;
 	}
+	t0 = mono_usec();
 	if (t->exec != NULL)
 		rc = deliver_exec(t->exec, b.p, b.len, env, o->timeout, err,
 		    sizeof(err));
 	else
 		rc = deliver_http(t->url, o->ca, b.p, b.len, o->timeout, err,
 		    sizeof(err));
+	took = mono_usec() - t0;
 	if (rc == DELIVER_OK) {
 		ok = record_ok(c, t, &cl);
-		if (ok)
+		if (ok) {
+			notify_metrics_delivery(NOTIFY_DELIVERED, took);
 			nlog("event %lld delivered to %s (attempt %d)",
 			    cl.event, t->name, cl.attempt);
+		}
 	} else
-		ok = record_fail(c, o, t, &cl, err);
+		ok = record_fail(c, o, t, &cl, err, took);
 out:
 	PQclear(cl.ev);
 	for (i = 0; env[i] != NULL; i++)
@@ -781,6 +799,17 @@ notify_run(struct notify_opts *o)
 	sigprocmask(SIG_BLOCK, &block, &waitmask);
 	sigdelset(&waitmask, SIGINT);
 	sigdelset(&waitmask, SIGTERM);
+	/* Started with SIGINT and SIGTERM blocked: they stay the loop's. */
+	if (o->metrics_listen != NULL) {
+		if (notify_metrics_start(o->metrics_listen, &cause) != 0) {
+			nlog("%s", cause);
+			free(cause);
+			return 1;
+		}
+		nlog("metrics on http://%.*s:%u/metrics",
+		    (int)(strrchr(o->metrics_listen, ':') - o->metrics_listen),
+		    o->metrics_listen, notify_metrics_port());
+	}
 	while (!stopping) {
 		if (c == NULL) {
 			if ((c = session(o, &cause)) == NULL) {
@@ -810,6 +839,7 @@ notify_run(struct notify_opts *o)
 	}
 	notify_send("STOPPING=1");
 	PQfinish(c);
+	notify_metrics_stop();
 	notify_close();
 	nlog("stopped");
 	return 0;

@@ -74,7 +74,7 @@ metrics_http_open(struct event_base *base, const char *host, const char *port,
 	errno = 0;
 	p = strtoul(port, &end, 10);
 	if (errno != 0 || *end != '\0' || end == port || p > 65535) {
-		*cause = xasprintf("metrics_listen: bad port %s", port);
+		*cause = xasprintf("metrics: bad port %s", port);
 		return NULL;
 	}
 	h = xcalloc(1, sizeof(*h));
@@ -92,7 +92,7 @@ metrics_http_open(struct event_base *base, const char *host, const char *port,
 	h->sock = evhttp_bind_socket_with_handle(h->http,
 	    host[0] != '\0' ? host : "0.0.0.0", (ev_uint16_t)p);
 	if (h->sock == NULL) {
-		*cause = xasprintf("metrics_listen: cannot listen on %s:%s: %s",
+		*cause = xasprintf("metrics: cannot listen on %s:%s: %s",
 		    host[0] != '\0' ? host : "*", port, strerror(errno));
 		evhttp_free(h->http);
 		buf_free(&h->out);
