@@ -96,6 +96,27 @@ print("\n".join(bad))
 sys.exit(1 if bad else 0)
 EOF
 
+# --- contrib/: valid, and every labwatchd metric it names is served
+check "contrib/grafana-labwatch.json is JSON with panels" $PY -c \
+	"import json, sys; d = json.load(open(sys.argv[1])); sys.exit(0 if d['panels'] else 1)" \
+	"$top_srcdir/contrib/grafana-labwatch.json"
+check "contrib/labwatch-rules.yml is a rules file" $PY -c \
+	"import yaml, sys; g = yaml.safe_load(open(sys.argv[1]))['groups']; sys.exit(0 if all(r['alert'] and r['expr'] for x in g for r in x['rules']) else 1)" \
+	"$top_srcdir/contrib/labwatch-rules.yml"
+check "every labwatch_ metric in contrib/ exists" $PY - "$TMP/scrape.txt" "$top_srcdir" <<'EOF'
+import re, sys
+served = set(l.split()[2] for l in open(sys.argv[1]) if l.startswith("# TYPE "))
+notify = open(sys.argv[2] + "/cli/notify_metrics.c").read()
+missing = []
+for f in ("contrib/grafana-labwatch.json", "contrib/labwatch-rules.yml"):
+    for n in set(re.findall(r"labwatch_[a-z_]+", open(sys.argv[2] + "/" + f).read())):
+        base = re.sub(r"_(bucket|sum|count)$", "", n)
+        if base not in served and not (n.startswith("labwatch_notify_") and '"%s"' % base in notify):
+            missing.append(f + ": " + n)
+print("\n".join(missing))
+sys.exit(1 if missing else 0)
+EOF
+
 # --- frames of every outcome
 "$LW" enroll T100 --phase neoadjuvant --since 2026-11-01 >/dev/null
 "$top_builddir/bench/gen_oru" -n 30 -s 7 -f mllp >"$TMP/oru.mllp" 2>/dev/null
