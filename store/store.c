@@ -544,7 +544,6 @@ process_one(struct store *s, struct batch *b)
 	size_t i;
 	enum ingest_rc rc;
 
-	b->started = mono_usec();
 	for (i = 0; i < b->n; i++) {
 		store_set_work(&b->works[i], b->items[i]->kind,
 		    b->items[i]->data, b->items[i]->len, b->items[i]->total,
@@ -552,6 +551,8 @@ process_one(struct store *s, struct batch *b)
 		ingest_prepare(s->g, &b->works[i]);
 		b->wp[i] = &b->works[i];
 	}
+	/* Parsed: from here it is the database's time (and the spool's). */
+	b->started = mono_usec();
 	if (spool_pending(s->spool) > 0 || !ingest_connected(s->g)) {
 		land(s);
 		write_alone(s, b);
@@ -699,7 +700,6 @@ writer(void *arg)
 			ingest_set_rules(s->g, nr);
 			rules_free(s->rules);
 			s->rules = nr;
-			metric_add(&s->m.rules_applied, 1);
 			store_log(s, 2, "rules reloaded: %s",
 			    rules_protocol_name(nr));
 		}

@@ -119,7 +119,6 @@ struct store_metrics {
 	struct metric drains;		 /* times the spool was emptied */
 	struct metric drained; /* frames moved from the spool to the database */
 	struct metric spool_records, spool_bytes; /* gauges */
-	struct metric rules_applied; /* rules swapped in by the writer */
 	/* alerts committed, by kind and severity (store_alert_*_name) */
 	struct metric alerts[STORE_ALERT_KINDS * STORE_ALERT_SEVERITIES];
 };
