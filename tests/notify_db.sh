@@ -288,7 +288,8 @@ deliveries_agree() {
 	return 1
 }
 check "deliveries counted as the table has them" deliveries_agree
-check "one escalation counted" eq "$(nm "$TMP/n4.prom" labwatch_notify_escalations_total)" 1
+check "escalations counted as alert_events has them (1)" eq "$(nm "$TMP/n4.prom" labwatch_notify_escalations_total)" \
+	"$(q "select count(*) from labwatch.alert_events where event = 'escalate'")"
 check "deliveries were counted" test "$(nm "$TMP/n4.prom" 'labwatch_notify_deliveries_total{result="delivered"}')" -ge 2
 kill -TERM "$N4"
 wait "$N4"
