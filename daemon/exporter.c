@@ -128,7 +128,7 @@ render_store(struct buf *b, struct daemon *d)
 	    "1 when the writer holds a working PostgreSQL session.",
 	    st.db_up ? 1 : 0);
 	one(b, "labwatch_database_reconnects_total", "counter",
-	    "PostgreSQL sessions opened again after the first.",
+	    "PostgreSQL sessions the writer opened after start (reconnects).",
 	    metric_get(&m->reconnects));
 	metrics_family(b, "labwatch_alerts_total", "counter",
 	    "Alerts committed, by kind and severity.");

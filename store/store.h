@@ -115,8 +115,8 @@ enum { STORE_ALERT_KINDS = 7, STORE_ALERT_SEVERITIES = 3 };
 struct store_metrics {
 	struct metric_hist commit_usec;	 /* batch sent .. its COMMIT, usec */
 	struct metric_hist batch_frames; /* frames per committed batch */
-	struct metric reconnects;	 /* connections made after the first */
-	struct metric drains;		 /* times the spool was emptied */
+	struct metric reconnects; /* sessions opened after store_start() */
+	struct metric drains;	  /* times the spool was emptied */
 	struct metric drained; /* frames moved from the spool to the database */
 	struct metric spool_records, spool_bytes; /* gauges */
 	/* alerts committed, by kind and severity (store_alert_*_name) */
