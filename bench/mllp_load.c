@@ -4,7 +4,8 @@
  *	mllp_load -h HOST -p PORT -c CONNECTIONS [-n TOTAL | -d SECONDS]
  *	    [-r RATE_PER_S] [--tls [--ca FILE] [--cert FILE --key FILE]
  *	    [--servername NAME]] --template FILE [--run-id STR]
- *	    [--verify CONNINFO] [--timeout SECONDS] [--json]
+ *	    [--verify CONNINFO] [--timeout SECONDS] [--ack-log FILE]
+ *	    [--reconnect-for SECONDS] [--json]
  *	mllp_load -h HOST -p PORT --idle N --pid PID [--idle-wait SECONDS]
  *	    [--template FILE] [--json]
  *
@@ -21,7 +22,14 @@
  * every control id of a run is unique. Each ACK's MSA-1 is counted (AA/CA
  * accepted, AE/CE errors, AR/CR rejects) and its MSA-2 must be the control
  * id sent. With --verify, every AA/CA-ACKed control id is then looked up in
- * labwatch.messages: each must be there exactly once.
+ * labwatch.messages: each must be there exactly once. With --ack-log, each
+ * ACK received is also written to FILE as one line "CONTROL_ID CODE" (the
+ * id sent and MSA-1; code XX when MSA-2 named another message, ?? when the
+ * ACK had no readable MSA), so a fault test can check every ACK against
+ * the database after a run whose ACKed ids --verify cannot see (several
+ * runs, or a daemon killed and restarted). A connection that fails is
+ * opened again: RECONNECT_TRIES times 100 ms apart, or with
+ * --reconnect-for for up to that many seconds (a daemon restarting).
  *
  * Idle: read the server's VmRSS (/proc/PID/status), open N plain idle
  * connections, wait, read it again: the growth per connection. With
@@ -234,7 +242,9 @@ static struct {
 	const char *verify;
 	bool json;
 	int timeout_s;
-	double verify_wait; /* retry verification this long (a spool drains) */
+	double verify_wait;  /* retry verification this long (a spool drains) */
+	const char *ack_log; /* each ACK: "CONTROL_ID CODE" */
+	double reconnect_for; /* keep reconnecting this long (0: a few tries) */
 	long idle;
 	long pid;
 	double idle_wait;
@@ -246,6 +256,8 @@ static struct {
 };
 
 static SSL_CTX *ssl_ctx;
+static FILE *ack_log; /* --ack-log, written under ack_log_mu */
+static pthread_mutex_t ack_log_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /*
  * Templates: each message split around its MSH-10, the MLLP framing bytes
@@ -545,7 +557,8 @@ enum ack_kind { ACK_ACCEPT, ACK_ERROR, ACK_REJECT, ACK_BAD };
 
 /* Find MSA-1 and MSA-2 in an ACK; ACK_BAD when there is no readable MSA. */
 static enum ack_kind
-ack_parse(const char *p, size_t len, const char **cid, size_t *cidlen)
+ack_parse(const char *p, size_t len, const char **cid, size_t *cidlen,
+    char code[3])
 {
 	size_t i, f1, f1len, f2;
 	char sep;
@@ -576,6 +589,9 @@ ack_parse(const char *p, size_t len, const char **cid, size_t *cidlen)
 	}
 	if (f1len != 2 || (p[f1] != 'A' && p[f1] != 'C'))
 		return ACK_BAD;
+	code[0] = p[f1];
+	code[1] = p[f1 + 1];
+	code[2] = '\0';
 	switch (p[f1 + 1]) {
 	case 'A':
 		return ACK_ACCEPT;
@@ -659,18 +675,28 @@ worker_note_ok(struct worker *w, uint64_t seq)
 	w->ok_seq[w->nok++] = seq;
 }
 
+/* --ack-log: one line per ACK received, whole lines from any thread. */
+static void
+ack_log_write(const char *cid, const char *code)
+{
+	pthread_mutex_lock(&ack_log_mu);
+	fprintf(ack_log, "%s %s\n", cid, code);
+	pthread_mutex_unlock(&ack_log_mu);
+}
+
 /* Send one message and wait for its ACK; -1 on a connection failure. */
 static int
 worker_send_one(struct worker *w, uint64_t seq, uint64_t due)
 {
 	const struct tmpl *t;
 	char cid[CID_MAX];
-	const char *frame, *acid;
-	size_t flen, used, acidlen, need;
+	const char *frame, *acid = "";
+	size_t flen, used, acidlen = 0, need;
 	uint64_t t0, t1;
 	enum ack_kind kind;
 	bool same;
 	int cidlen;
+	char code[3] = "??";
 
 	t = &tmpls[((uint64_t)w->idx * 7919u + seq) % ntmpl];
 	cidlen = cid_format(cid, sizeof(cid), w->idx, seq);
@@ -692,11 +718,16 @@ worker_send_one(struct worker *w, uint64_t seq, uint64_t due)
 	hist_record(&w->lat, (t1 - (due ? due : t0) + 500) / 1000);
 	w->bytes += need - 3;
 
-	kind = ack_parse(frame, flen, &acid, &acidlen);
+	kind = ack_parse(frame, flen, &acid, &acidlen, code);
 	same = acidlen == (size_t)cidlen && memcmp(acid, cid, acidlen) == 0;
 	/* An ACK naming another message is an error, whatever it says. */
 	if (kind != ACK_BAD && !same)
 		w->mismatch++;
+	if (ack_log != NULL)
+		ack_log_write(cid,
+		    kind == ACK_BAD ? "??" :
+			!same	    ? "XX" :
+				      code);
 	switch (kind) {
 	case ACK_BAD:
 		w->ack_bad++;
@@ -718,12 +749,32 @@ worker_send_one(struct worker *w, uint64_t seq, uint64_t due)
 	return 0;
 }
 
+/*
+ * Open the connection again: RECONNECT_TRIES times, or for up to
+ * --reconnect-for seconds (not after SIGTERM); false when it stays shut.
+ */
+static bool
+worker_reconnect(struct worker *w)
+{
+	uint64_t until = now_ns() + (uint64_t)(opt.reconnect_for * 1e9);
+	int tries;
+
+	for (tries = 0;; tries++) {
+		if (conn_open(&w->c, true, opt.tls, w->err, sizeof(w->err)) ==
+		    0)
+			return true;
+		if (opt.reconnect_for > 0 ? (stopping || now_ns() >= until) :
+					    tries + 1 >= RECONNECT_TRIES)
+			return false;
+		usleep(100000);
+	}
+}
+
 static void *
 worker_main(void *arg)
 {
 	struct worker *w = arg;
 	uint64_t seq = 0, due;
-	int tries;
 
 	if (conn_open(&w->c, true, opt.tls, w->err, sizeof(w->err)) < 0)
 		w->connect_failed = true;
@@ -744,13 +795,7 @@ worker_main(void *arg)
 			    w->io_errors == 3 ? " (further errors not shown)" :
 						"");
 		conn_close(&w->c);
-		for (tries = 0; tries < RECONNECT_TRIES; tries++) {
-			if (conn_open(&w->c, true, opt.tls, w->err,
-				sizeof(w->err)) == 0)
-				break;
-			usleep(100000);
-		}
-		if (tries == RECONNECT_TRIES) {
+		if (!worker_reconnect(w)) {
 			fprintf(stderr,
 			    "mllp_load: connection %d: giving up: "
 			    "%s\n",
@@ -1120,7 +1165,8 @@ usage(void)
 	    "usage: mllp_load -h HOST -p PORT -c CONNECTIONS [-n TOTAL | -d SECONDS]\n"
 	    "           [-r RATE_PER_S] --template FILE [--run-id STR]\n"
 	    "           [--tls [--ca FILE] [--cert FILE --key FILE] [--servername NAME]]\n"
-	    "           [--verify CONNINFO [--verify-wait SECONDS]] [--timeout SECONDS] [--json]\n"
+	    "           [--verify CONNINFO [--verify-wait SECONDS]] [--timeout SECONDS]\n"
+	    "           [--ack-log FILE] [--reconnect-for SECONDS] [--json]\n"
 	    "       mllp_load -h HOST -p PORT --idle N --pid PID [--idle-wait SECONDS]\n"
 	    "           [--template FILE] [--json]\n");
 	exit(2);
@@ -1176,6 +1222,8 @@ enum {
 	OPT_PID,
 	OPT_IDLEWAIT,
 	OPT_TIMEOUT,
+	OPT_ACKLOG,
+	OPT_RECONNECT,
 	OPT_HELP,
 };
 
@@ -1194,6 +1242,8 @@ static const struct option longopts[] = {
 	{ "pid", required_argument, NULL, OPT_PID },
 	{ "idle-wait", required_argument, NULL, OPT_IDLEWAIT },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "ack-log", required_argument, NULL, OPT_ACKLOG },
+	{ "reconnect-for", required_argument, NULL, OPT_RECONNECT },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -1294,6 +1344,13 @@ parse_args(int argc, char **argv)
 		case OPT_TIMEOUT:
 			opt.timeout_s = (int)parse_num(optarg, "timeout", 1);
 			break;
+		case OPT_ACKLOG:
+			opt.ack_log = optarg;
+			break;
+		case OPT_RECONNECT:
+			opt.reconnect_for = parse_num(optarg, "reconnect-for",
+			    0);
+			break;
 		default:
 			usage();
 		}
@@ -1332,6 +1389,8 @@ main(int argc, char **argv)
 		return idle_run();
 	if (opt.tls)
 		tls_setup();
+	if (opt.ack_log != NULL && (ack_log = fopen(opt.ack_log, "w")) == NULL)
+		fatalx("%s: %s", opt.ack_log, strerror(errno));
 	raise_nofile((rlim_t)opt.conns + 64);
 
 	ws = calloc((size_t)opt.conns, sizeof(*ws));
@@ -1380,6 +1439,8 @@ main(int argc, char **argv)
 		t.bytes += ws[i].bytes;
 	}
 	t.acked = t.lat.n;
+	if (ack_log != NULL && fclose(ack_log) != 0)
+		fatalx("%s: %s", opt.ack_log, strerror(errno));
 
 	if (opt.verify != NULL) {
 		uint64_t until = now_ns() + (uint64_t)(opt.verify_wait * 1e9);

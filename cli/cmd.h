@@ -111,23 +111,6 @@ char *cli_protocol_file(const char *protocol);
  */
 LW_MUSTCHECK int cli_read_file(const char *path, char **buf, size_t *len);
 
-/* A whole input file in memory. Owned by the caller of cli_input_open. */
-struct cli_input {
-	const char *p;
-	size_t len;
-	void *map;  /* the mapping of a regular file, or NULL */
-	char *heap; /* what was read, for stdin, pipes and devices */
-};
-
-/*
- * Open path ("-" = standard input) as one buffer: a regular file is
- * mapped read-only, anything else read with cli_read_file. Returns 0, or
- * -1 with errno set; release with cli_input_close.
- */
-int cli_input_open(const char *path, struct cli_input *in);
-/* Unmap or free what cli_input_open gave. */
-void cli_input_close(struct cli_input *in);
-
 /*
  * What cli_each_message() hands over for one item of a file: a message
  * parsed and extracted (ok), or one that could not be (m->err says why;
@@ -138,10 +121,12 @@ typedef void cli_message_fn(void *arg, const char *file,
     bool ok);
 
 /*
- * Read each file ("-": standard input; none: standard input), split it
- * into messages, parse and extract each and call fn. A file that cannot be
- * read is reported on stderr as "labwatch CMD: FILE: why". Returns 0, or 2
- * when a file could not be read.
+ * Read each file ("-": standard input; none: standard input) as a stream
+ * (cli/input.h: gzip by its magic), split it into messages, parse and
+ * extract each and call fn. A file that cannot be read (or read on: a
+ * truncated gzip) is reported on stderr as "labwatch CMD: FILE: why",
+ * after its messages before that point. Returns 0, or 2 when a file
+ * could not be read.
  */
 LW_MUSTCHECK int cli_each_message(const char *cmd, char *const *files,
     int nfiles, const struct hl7_parse_opts *popts,

@@ -27,20 +27,23 @@
 #include <unistd.h>
 
 #include "cli/replay.h"
+#include "hl7/ack.h"
 #include "hl7/hl7.h"
 #include "hl7/oru.h"
 #include "hl7/split.h"
 #include "lib/hash.h"
 #include "lib/xmalloc.h"
 
-#define QUEUE_MAX 64	     /* messages waiting per connection */
-#define BACKOFF_FIRST_MS 100 /* first wait before a resend */
-#define BACKOFF_MAX_MS 5000  /* longest wait between resends */
+#define QUEUE_MAX 64		/* messages waiting per connection */
+#define QUEUE_BYTES (16u << 20) /* bytes of messages queued or in flight */
+#define BACKOFF_FIRST_MS 100	/* first wait before a resend */
+#define BACKOFF_MAX_MS 5000	/* longest wait between resends */
 
 /* One queued message; owned by its queue, then by the sending thread. */
 struct rmsg {
 	uint64_t seq;
 	size_t input, end; /* input index and the byte after the message */
+	bool enhanced;	   /* MSH-15/16 valued: CA is an acceptance */
 	char *data;
 	size_t len;
 	struct rmsg *next;
@@ -75,6 +78,7 @@ struct replay {
 	struct slot *slots;
 	size_t nslots;
 	uint64_t next_seq, low; /* low: first message not answered */
+	size_t held;		/* bytes of the messages queued or in flight */
 	uint64_t frozen_at;	/* first given-up message: the checkpoint
 				   stays below it (UINT64_MAX: none) */
 	bool feeding_done;
@@ -82,8 +86,9 @@ struct replay {
 	bool ck_dirty;
 	uint64_t codes[MLLP_ACK_NCODES];
 	uint64_t sent, bytes, resent, broken, gave_up;
-	size_t cur_input; /* for progress */
-	double done_frac; /* of the inputs' bytes fed */
+	uint64_t ca_unasked; /* CA to a message in original mode */
+	size_t cur_input;    /* for progress */
+	double done_frac;    /* of the inputs' bytes fed */
 	struct timespec start;
 	bool stop_progress;
 	pthread_cond_t progress_wake;
@@ -277,8 +282,17 @@ send_one(struct sender *w, const struct rmsg *m)
 	}
 	pthread_mutex_lock(&r->lock);
 	r->codes[code]++;
+	if (code == MLLP_ACK_CA && !m->enhanced)
+		r->ca_unasked++;
 	pthread_mutex_unlock(&r->lock);
-	if (code != MLLP_ACK_AA && code != MLLP_ACK_CA)
+	/* CA is a commit ACK: an acceptance only when enhanced mode was asked */
+	if (code == MLLP_ACK_CA && !m->enhanced)
+		fprintf(stderr,
+		    "labwatch replay: %s: offset %zu: CA to a message in "
+		    "original mode (MSH-15/16 empty): not counted as "
+		    "accepted\n",
+		    r->in->path[m->input], m->end - m->len);
+	else if (code != MLLP_ACK_AA && code != MLLP_ACK_CA)
 		fprintf(stderr, "labwatch replay: %s: offset %zu: %s\n",
 		    r->in->path[m->input], m->end - m->len,
 		    mllp_ack_name(code));
@@ -312,6 +326,7 @@ sender_main(void *arg)
 		answered = send_one(w, m);
 		pthread_mutex_lock(&r->lock);
 		settle(r, m, answered);
+		r->held -= m->len;
 		if (!answered) {
 			/* stop the run: the others finish what is in flight */
 			atomic_store(&halting, 1);
@@ -329,7 +344,7 @@ sender_main(void *arg)
 /* Queue a message on the connection of its patient; false when stopping. */
 static bool
 enqueue(struct replay *r, const char *patient, size_t plen, size_t input,
-    const struct hl7_split_item *it)
+    const struct hl7_split_item *it, bool enhanced)
 {
 	struct sender *w;
 	struct rmsg *m;
@@ -339,12 +354,15 @@ enqueue(struct replay *r, const char *patient, size_t plen, size_t input,
 	m = xcalloc(1, sizeof(*m));
 	m->input = input;
 	m->end = it->offset + it->len;
+	m->enhanced = enhanced;
 	m->data = xmalloc(it->len);
 	memcpy(m->data, it->data, it->len);
 	m->len = it->len;
 	pthread_mutex_lock(&r->lock);
+	/* memory stays bounded whatever the message sizes: a count, bytes */
 	while (!quitting() &&
-	    (w->n >= QUEUE_MAX || r->next_seq - r->low >= r->nslots)) {
+	    (w->n >= QUEUE_MAX || r->next_seq - r->low >= r->nslots ||
+		(r->held > 0 && r->held + it->len > QUEUE_BYTES))) {
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_nsec += 200000000L; /* to see Ctrl-C */
 		if (until.tv_nsec >= 1000000000L) {
@@ -367,6 +385,7 @@ enqueue(struct replay *r, const char *patient, size_t plen, size_t input,
 		w->head = m;
 	w->tail = m;
 	w->n++;
+	r->held += it->len;
 	r->sent++;
 	r->bytes += it->len;
 	pthread_cond_signal(&w->wake);
@@ -380,8 +399,12 @@ enqueue(struct replay *r, const char *patient, size_t plen, size_t input,
 static bool
 broken(struct replay *r, size_t input, size_t offset, const char *reason)
 {
-	fprintf(stderr, "labwatch replay: %s: offset %zu: %s\n",
-	    r->in->path[input], offset, reason);
+	if (offset == SIZE_MAX) /* reason names the offset, if any */
+		fprintf(stderr, "labwatch replay: %s: %s\n", r->in->path[input],
+		    reason);
+	else
+		fprintf(stderr, "labwatch replay: %s: offset %zu: %s\n",
+		    r->in->path[input], offset, reason);
 	pthread_mutex_lock(&r->lock);
 	r->broken++;
 	pthread_mutex_unlock(&r->lock);
@@ -408,21 +431,20 @@ feed_input(struct replay *r, size_t input, size_t skip, struct hl7_msg *m,
 {
 	struct hl7_parse_opts popts = { NULL };
 	struct oru_opts oopts = { r->o->id_type };
-	struct replay_input ri;
-	struct hl7_split *sp;
+	struct cli_in ri;
 	struct hl7_split_item it;
-	const char *pid;
+	const char *pid, *ca;
 	size_t plen;
-	char *cause;
+	char *cause = NULL;
 	bool go = true;
+	int rc = 0;
 
-	if (replay_input_open(r->in->path[input], &ri, &cause) != 0) {
-		go = broken(r, input, 0, cause);
+	if (cli_in_open(&ri, r->in->path[input], r->o->max_size, &cause) != 0) {
+		go = broken(r, input, SIZE_MAX, cause);
 		free(cause);
 		return go;
 	}
-	sp = hl7_split_new(ri.p, ri.len, r->o->max_size);
-	while (go && !quitting() && hl7_split_next(sp, &it) == 1) {
+	while (go && !quitting() && (rc = cli_in_next(&ri, &it, &cause)) == 1) {
 		if (it.offset < skip)
 			continue;
 		if (it.is_error) {
@@ -434,6 +456,13 @@ feed_input(struct replay *r, size_t input, size_t skip, struct hl7_msg *m,
 			    m->err.reason);
 			continue;
 		}
+		/* NE, ER: labwatchd answers an accepted message with nothing */
+		if ((ca = hl7_ack_sent_code(m, HL7_ACK_ACCEPT)) == NULL) {
+			go = broken(r, input, it.offset,
+			    "MSH-15 asks for no accept ACK: replay could not "
+			    "know the message stored; not sent");
+			continue;
+		}
 		/* labwatchd's patient: the chosen PID-3 of the first PID */
 		pid = "";
 		plen = 0;
@@ -442,15 +471,16 @@ feed_input(struct replay *r, size_t input, size_t skip, struct hl7_msg *m,
 			plen = o->patients[0].id.len;
 		}
 		pace(r, (*n)++);
-		go = enqueue(r, pid, plen, input, &it);
+		go = enqueue(r, pid, plen, input, &it, ca[0] == 'C');
 		pthread_mutex_lock(&r->lock);
-		r->done_frac = ri.len ?
-		    (double)(it.offset + it.len) / (double)ri.len :
-		    1;
+		r->done_frac = cli_in_done(&ri);
 		pthread_mutex_unlock(&r->lock);
 	}
-	hl7_split_free(sp);
-	replay_input_close(&ri);
+	/* a read error (a truncated gzip) after the messages before it */
+	if (go && !quitting() && rc < 0)
+		go = broken(r, input, SIZE_MAX, cause);
+	free(cause);
+	cli_in_close(&ri);
 	return go;
 }
 
@@ -487,7 +517,7 @@ progress_line(struct replay *r, bool final)
 	uint64_t done;
 	char eta[32] = "";
 
-	done = r->codes[MLLP_ACK_AA] + r->codes[MLLP_ACK_CA];
+	done = r->codes[MLLP_ACK_AA] + r->codes[MLLP_ACK_CA] - r->ca_unasked;
 	frac = r->in->n ?
 	    ((double)r->cur_input + r->done_frac) / (double)r->in->n :
 	    1;
@@ -563,6 +593,9 @@ summary(struct replay *r)
 		if (r->codes[k] > 0)
 			fprintf(stderr, " %s %llu", mllp_ack_name(k),
 			    (unsigned long long)r->codes[k]);
+	if (r->ca_unasked > 0)
+		fprintf(stderr, " (CA to original mode %llu)",
+		    (unsigned long long)r->ca_unasked);
 	fprintf(stderr, "; resent %llu, given up %llu, broken input %llu%s\n",
 	    (unsigned long long)r->resent, (unsigned long long)r->gave_up,
 	    (unsigned long long)r->broken,
@@ -572,6 +605,7 @@ summary(struct replay *r)
 	for (k = 0; k < MLLP_ACK_NCODES; k++)
 		if (k != MLLP_ACK_AA && k != MLLP_ACK_CA)
 			bad += r->codes[k];
+	bad += r->ca_unasked;
 	if (r->gave_up > 0)
 		return REPLAY_CONNECTION;
 	return bad > 0 || atomic_load(&stopping) ? REPLAY_REFUSED : REPLAY_OK;

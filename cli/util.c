@@ -10,11 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmd.h"
+#include "cli/input.h"
 #include "lib/xmalloc.h"
 
 void
@@ -98,49 +98,6 @@ cli_read_file(const char *path, char **buf, size_t *len)
 	return 0;
 }
 
-int
-cli_input_open(const char *path, struct cli_input *in)
-{
-	struct stat st;
-	void *p;
-	int fd;
-
-	memset(in, 0, sizeof(*in));
-	if (strcmp(path, "-") != 0) {
-		if ((fd = open(path, O_RDONLY)) < 0)
-			return -1;
-		/* A regular file is mapped, not copied; the rest is read. */
-		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-		    st.st_size > 0 && (uintmax_t)st.st_size <= SIZE_MAX) {
-			p = mmap(NULL, (size_t)st.st_size, PROT_READ,
-			    MAP_PRIVATE | MAP_POPULATE, fd, 0);
-			if (p != MAP_FAILED) {
-				(void)madvise(p, (size_t)st.st_size,
-				    MADV_SEQUENTIAL);
-				close(fd);
-				in->map = p;
-				in->p = p;
-				in->len = (size_t)st.st_size;
-				return 0;
-			}
-		}
-		close(fd);
-	}
-	if (cli_read_file(path, &in->heap, &in->len) != 0)
-		return -1;
-	in->p = in->heap;
-	return 0;
-}
-
-void
-cli_input_close(struct cli_input *in)
-{
-	if (in->map != NULL)
-		munmap(in->map, in->len);
-	free(in->heap);
-	memset(in, 0, sizeof(*in));
-}
-
 void
 cli_flush(struct buf *b, FILE *out, size_t min)
 {
@@ -157,12 +114,12 @@ cli_each_message(const char *cmd, char *const *files, int nfiles,
 {
 	static char stdin_name[] = "-";
 	char *const stdin_only[] = { stdin_name };
-	struct hl7_split *sp;
 	struct hl7_split_item it;
 	struct hl7_msg m;
 	struct oru_msg o;
-	struct cli_input in;
-	int i, status = 0;
+	struct cli_in in;
+	char *cause;
+	int i, rc, status = 0;
 	bool ok;
 
 	if (nfiles == 0) {
@@ -172,21 +129,26 @@ cli_each_message(const char *cmd, char *const *files, int nfiles,
 	hl7_msg_init(&m);
 	oru_msg_init(&o);
 	for (i = 0; i < nfiles; i++) {
-		if (cli_input_open(files[i], &in) != 0) {
+		if (cli_in_open(&in, files[i], max_size, &cause) != 0) {
 			fprintf(stderr, "labwatch %s: %s: %s\n", cmd, files[i],
-			    strerror(errno));
+			    cause);
+			free(cause);
 			status = 2;
 			continue;
 		}
-		sp = hl7_split_new(in.p, in.len, max_size);
-		while (hl7_split_next(sp, &it) == 1) {
+		while ((rc = cli_in_next(&in, &it, &cause)) == 1) {
 			ok = !it.is_error &&
 			    hl7_parse(&m, it.data, it.len, popts) == 0 &&
 			    oru_extract(&o, &m, oopts) == 0;
 			fn(arg, files[i], &it, &m, &o, ok);
 		}
-		hl7_split_free(sp);
-		cli_input_close(&in);
+		if (rc < 0) {
+			fprintf(stderr, "labwatch %s: %s: %s\n", cmd, files[i],
+			    cause);
+			free(cause);
+			status = 2;
+		}
+		cli_in_close(&in);
 	}
 	oru_msg_free(&o);
 	hl7_msg_free(&m);

@@ -89,6 +89,7 @@ enum conn_line {
 	CL_CLOSED,	  /* the peer closed or reset before any frame */
 	CL_SILENT,	  /* the peer closed before sending a byte */
 	CL_JUNK,	  /* bytes outside frames */
+	CL_QUARANTINED,	  /* a frame quarantined (its row holds the reason) */
 	CL_TLS,		  /* + enum tls_refusal */
 	CL_COUNT = CL_TLS + TLS_REFUSAL_COUNT
 };
@@ -337,7 +338,6 @@ conn_submit(struct conn *c, const struct mllp_frame *fr)
 	};
 	struct daemon *d = c->d;
 	struct store_item *it;
-	char line[128];
 
 	switch (fr->kind) {
 	case MLLP_OVERSIZE:
@@ -349,12 +349,15 @@ conn_submit(struct conn *c, const struct mllp_frame *fr)
 		break;
 	case MLLP_ABANDONED:
 		d->stats.abandoned++;
-		/* Throttled while it is the conn's first: what a slowloris leaves. */
-		snprintf(line, sizeof(line),
-		    "frame cut short after %zu bytes: "
-		    "kept as abandoned",
+		/*
+		 * Throttled always, not only while it is the conn's first
+		 * (what a slowloris leaves): a run of 0x0B bytes is one cut
+		 * frame per byte, and its lines would flood the log. Each is
+		 * a row in labwatch.messages.
+		 */
+		conn_note(d, c->addr, c->peer, CL_ABANDONED, LOG_LEVEL_INFO,
+		    "frame cut short after %zu bytes: kept as abandoned",
 		    fr->total);
-		conn_say(c, CL_ABANDONED, line);
 		break;
 	default:
 		conn_debug(c, "frame of %zu bytes", fr->len);
@@ -441,6 +444,13 @@ conn_process(struct conn *c)
 		c->d->stats.junk_bytes += mllp_framer_stats(c->fr)->junk_bytes -
 		    junk0;
 		if (got) {
+			/*
+			 * A frame that came whole in one read never left the
+			 * framer in a frame: it started all the same, or
+			 * start_timeout would close a sender that keeps
+			 * sending.
+			 */
+			c->started = true;
 			conn_submit(c, &fr);
 			c->frame_start = 0;
 			c->last_activity = now;
@@ -1010,7 +1020,9 @@ conn_log_outcome(struct conn *c, const struct store_item *it)
 
 	switch (it->outcome) {
 	case STORE_QUARANTINED:
-		conn_info(c, "control id %s: quarantined: %s", cid,
+		/* Throttled per peer: two bytes make an empty frame, and each is a row with its reason. */
+		conn_note(c->d, c->addr, c->peer, CL_QUARANTINED,
+		    LOG_LEVEL_INFO, "control id %s: quarantined: %s", cid,
 		    it->reason ? it->reason : "?");
 		break;
 	case STORE_REJECTED:

@@ -8,6 +8,14 @@
  * envelope segment or the end. An item is returned as soon as the line
  * that ends it is seen; that line stays unread for the next call, so at
  * most one item is pending at a time and nothing needs a queue.
+ *
+ * Streaming: the buffer is a window of the input that the caller slides
+ * on (hl7_split_window). Positions inside are relative to the window,
+ * offsets handed out absolute (base + position). Without eof, an item
+ * is only returned once the line after it is whole in the window;
+ * otherwise hl7_split_next says HL7_SPLIT_MORE and rewinds to the start
+ * of the item, which the caller keeps (hl7_split_keep). An MLLP frame
+ * needs no rewinding: the framer keeps the bytes it has taken.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memmem */
@@ -24,13 +32,17 @@
 #include "lib/xmalloc.h"
 
 struct hl7_split {
-	const char *buf;
+	const char *buf; /* the window */
 	size_t len;
-	size_t pos;		    /* next byte to read */
-	size_t max;		    /* max_message_size, 0 for none */
+	size_t base;  /* input offset of buf[0] */
+	bool eof;     /* nothing follows the window */
+	bool decided; /* MLLP or raw form chosen */
+	size_t keep;  /* after HL7_SPLIT_MORE: first offset still needed */
+	size_t pos;   /* next byte to read */
+	size_t max;   /* max_message_size, 0 for none */
 	struct mllp_framer *framer; /* MLLP form only, owned */
-	size_t frame_start;	    /* offset of the current frame's 0x0B */
-	size_t cr, lf; /* next CR / LF at or after pos (len if none) */
+	size_t frame_start; /* input offset of the current frame's 0x0B */
+	size_t cr, lf;	    /* next CR / LF at or after pos (len if none) */
 	bool seen_msh;
 	bool in_batch;	       /* a BHS is open */
 	uint64_t batch_msgs;   /* messages since the last BHS or BTS */
@@ -121,26 +133,76 @@ line_end_of(const char *buf, size_t len, char c)
 	return p != NULL ? (size_t)(p - buf) : len;
 }
 
+/* Bytes of raw-form input enough to decide it is not an MLLP capture. */
+#define DECIDE_BYTES (1u << 20)
+
+/*
+ * An MLLP capture has its first 0x0B before its first MSH; decided once
+ * the window shows a 0x0B or a line-start MSH (or is long, or all).
+ */
+static void
+decide(struct hl7_split *s)
+{
+	const char *sb = s->len > 0 ? memchr(s->buf, MLLP_SB, s->len) : NULL;
+	size_t lim = sb != NULL ? (size_t)(sb - s->buf) : s->len;
+
+	if (sb != NULL && first_msh(s->buf, s->len, lim) == lim)
+		s->framer = mllp_framer_new(s->max > 0 ? s->max : SIZE_MAX);
+	else if (sb == NULL && !s->eof && s->len < DECIDE_BYTES &&
+	    first_msh(s->buf, s->len, lim) == lim)
+		return; /* neither yet */
+	s->decided = true;
+}
+
+struct hl7_split *
+hl7_split_stream(size_t max_message_size)
+{
+	struct hl7_split *s = xcalloc(1, sizeof(*s));
+
+	s->max = max_message_size;
+	return s;
+}
+
+void
+hl7_split_window(struct hl7_split *s, const char *buf, size_t len, size_t base,
+    bool eof)
+{
+	size_t abs = s->base + s->pos;
+
+	s->pos = abs > base ? abs - base : 0;
+	s->buf = buf;
+	s->len = len;
+	s->base = base;
+	s->eof = eof;
+	if (!s->decided)
+		decide(s);
+	if (s->decided && s->framer == NULL) {
+		s->cr = s->pos + line_end_of(buf + s->pos, len - s->pos, '\r');
+		s->lf = s->pos + line_end_of(buf + s->pos, len - s->pos, '\n');
+	}
+}
+
+size_t
+hl7_split_keep(const struct hl7_split *s)
+{
+	return s->keep;
+}
+
 struct hl7_split *
 hl7_split_new(const char *buf, size_t len, size_t max_message_size)
 {
-	struct hl7_split *s = xcalloc(1, sizeof(*s));
-	const char *sb;
+	struct hl7_split *s = hl7_split_stream(max_message_size);
 
-	s->buf = buf;
-	s->len = len;
-	s->max = max_message_size;
-	/* An MLLP capture has its first 0x0B before its first MSH. */
-	sb = len > 0 ? memchr(buf, MLLP_SB, len) : NULL;
-	if (sb != NULL &&
-	    first_msh(buf, len, (size_t)(sb - buf)) == (size_t)(sb - buf))
-		s->framer = mllp_framer_new(
-		    max_message_size > 0 ? max_message_size : SIZE_MAX);
-	else {
-		s->cr = line_end_of(buf, len, '\r');
-		s->lf = line_end_of(buf, len, '\n');
-	}
+	hl7_split_window(s, buf, len, 0, true);
 	return s;
+}
+
+/* Ask for the bytes from window position keep on. */
+static int
+more(struct hl7_split *s, size_t keep)
+{
+	s->keep = s->base + keep;
+	return HL7_SPLIT_MORE;
 }
 
 void
@@ -197,7 +259,7 @@ mllp_next(struct hl7_split *s, struct hl7_split_item *it)
 	for (;;) {
 		if (!mllp_framer_in_frame(s->framer)) {
 			if (s->pos >= s->len)
-				return 0;
+				return s->eof ? 0 : more(s, s->len);
 			/*
 			 * Between frames only whitespace and NUL padding (a
 			 * common sender quirk, see DESIGN.md) pass unreported.
@@ -206,17 +268,19 @@ mllp_next(struct hl7_split *s, struct hl7_split_item *it)
 			end = sb != NULL ? (size_t)(sb - buf) : s->len;
 			for (i = s->pos; i < end && is_padding(buf[i]); i++)
 				;
+			if (sb == NULL && !s->eof) /* junk may go on */
+				return more(s, i);
 			if (i < end) {
 				for (j = end; is_padding(buf[j - 1]); j--)
 					;
 				s->pos = end;
-				return item(it, buf + i, j - i, i,
+				return item(it, buf + i, j - i, s->base + i,
 				    "bytes outside MLLP frames");
 			}
 			s->pos = end;
 			if (sb == NULL)
 				return 0;
-			s->frame_start = end;
+			s->frame_start = s->base + end;
 		}
 		start = s->pos;
 		s->pos += mllp_framer_feed(s->framer, buf + s->pos,
@@ -225,9 +289,11 @@ mllp_next(struct hl7_split *s, struct hl7_split_item *it)
 			frame_item(s, &fr, it);
 			/* Cut short by a new 0x0B, which starts the next frame. */
 			if (fr.kind == MLLP_ABANDONED)
-				s->frame_start = s->pos - 1;
+				s->frame_start = s->base + s->pos - 1;
 			return 1;
 		}
+		if (s->pos >= s->len && !s->eof)
+			return more(s, s->len); /* the framer holds the frame */
 		if (s->pos >= s->len && mllp_framer_finish(s->framer, &fr))
 			return frame_item(s, &fr, it);
 		if (s->pos == start)
@@ -305,10 +371,10 @@ envelope(struct hl7_split *s, enum line_kind k, size_t a, size_t e,
 		s->batch_msgs = 0;
 		r = trailer_count(p, e - a, &n);
 		if (r < 0)
-			return item(it, p, e - a, a,
+			return item(it, p, e - a, s->base + a,
 			    "BTS-1 batch message count is not a number");
 		if (r > 0 && n != have)
-			return item(it, p, e - a, a,
+			return item(it, p, e - a, s->base + a,
 			    "BTS-1 batch message count does not match the batch");
 		return 0;
 	case LINE_FTS:
@@ -319,10 +385,10 @@ envelope(struct hl7_split *s, enum line_kind k, size_t a, size_t e,
 		s->in_batch = false;
 		r = trailer_count(p, e - a, &n);
 		if (r < 0)
-			return item(it, p, e - a, a,
+			return item(it, p, e - a, s->base + a,
 			    "FTS-1 file batch count is not a number");
 		if (r > 0 && n != have)
-			return item(it, p, e - a, a,
+			return item(it, p, e - a, s->base + a,
 			    "FTS-1 file batch count does not match the file");
 		return 0;
 	default:
@@ -340,9 +406,13 @@ raw_next(struct hl7_split *s, struct hl7_split_item *it)
 
 	for (;;) {
 		k = LINE_END;
+		if (s->pos >= s->len && !s->eof)
+			return more(s, s->pos = st != IDLE ? start : s->pos);
 		if (s->pos < s->len) {
 			a = s->pos;
 			e = line_end(s, a);
+			if (e == s->len && !s->eof) /* the line may go on */
+				return more(s, s->pos = st != IDLE ? start : a);
 			next = e;
 			if (e < s->len)
 				next += s->buf[e] == '\r' && e + 1 < s->len &&
@@ -355,8 +425,11 @@ raw_next(struct hl7_split *s, struct hl7_split_item *it)
 		if (st != IDLE && k != LINE_BLANK && k != LINE_OTHER) {
 			if (st == IN_MSG && s->max > 0 && last - start > s->max)
 				reason = "message larger than max_message_size";
-			return item(it, s->buf + start, last - start, start,
-			    reason);
+			if (st ==
+			    IN_MSG) /* counted here: a rewind reads it again */
+				s->batch_msgs++;
+			return item(it, s->buf + start, last - start,
+			    s->base + start, reason);
 		}
 		if (k == LINE_END)
 			return 0;
@@ -379,7 +452,6 @@ raw_next(struct hl7_split *s, struct hl7_split_item *it)
 			start = a;
 			last = e;
 			s->seen_msh = true;
-			s->batch_msgs++;
 			break;
 		default:
 			if (envelope(s, k, a, e, it))
@@ -393,5 +465,7 @@ int
 hl7_split_next(struct hl7_split *s, struct hl7_split_item *it)
 {
 	memset(it, 0, sizeof(*it));
+	if (!s->decided)
+		return more(s, 0);
 	return s->framer != NULL ? mllp_next(s, it) : raw_next(s, it);
 }

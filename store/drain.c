@@ -182,6 +182,7 @@ drain_step(struct store *s, struct batch *b, size_t max, bool *more)
 			    b->works[i].reason ? b->works[i].reason : "");
 		pthread_mutex_lock(&s->mu);
 		s->stats.outcomes[b->works[i].outcome]++;
+		s->stats.drained[b->works[i].outcome]++;
 		pthread_mutex_unlock(&s->mu);
 	}
 	pthread_mutex_lock(&s->mu);

@@ -96,7 +96,11 @@ struct store_config {
 
 /* Counters, read with store_stats(). */
 struct store_stats {
+	/* Every frame's outcome, drained ones counted again: */
 	uint64_t outcomes[STORE_NOUTCOMES];
+	/* of those, frames taken from the spool (spooled before, or by a run
+	 * before a crash): outcomes - drained is what this run received. */
+	uint64_t drained[STORE_NOUTCOMES];
 	uint64_t batches, commits_failed;
 	uint64_t spooled_pending; /* frames in the spool not yet drained */
 	uint64_t alerts;

@@ -153,6 +153,12 @@ elif cmd == "start-timeout":		# start_timeout 2 s, nothing sent
     t0 = time.time()
     expect(closed_without_data(s, 6), "silent connection closed")
     expect(1.5 < time.time() - t0 < 5, "after about start_timeout")
+elif cmd == "keeps-sending":		# whole frames every 0.5 s for 3.5 s: past start_timeout (2 s)
+    s = conn(port)
+    for i in range(8):
+        s.sendall(frame("K%d" % i))
+        expect(acks(s, 1) == [("AA", "K%d" % i)], "AA for K%d on the same connection" % i)
+        time.sleep(0.5)
 elif cmd == "hold":			# open a connection, wait for a file, use it
     s = conn(port); s.sendall(frame("H1")); expect(acks(s, 1) == [("AA", "H1")], "AA before")
     while not os.path.exists(sys.argv[3]):
@@ -275,6 +281,7 @@ check "max_connections_per_peer: the 4th is closed" $PYT per-peer "$port"
 check "frame_timeout closes a slow frame" $PYT frame-timeout "$port"
 check "idle_timeout closes an idle connection after its frame" $PYT idle-timeout "$port"
 check "start_timeout closes a connection that sends nothing" $PYT start-timeout "$port"
+check "start_timeout spares a connection whose frames each came in one read" $PYT keeps-sending "$port"
 sleep 1.2
 check "WATCHDOG=1 pinged from the loop" grep -q "^WATCHDOG=1" "$TMP/a.notify"
 

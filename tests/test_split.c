@@ -340,6 +340,91 @@ ParameterizedTest(int *i, split, cases)
 	free(file);
 }
 
+/*
+ * The next item of file[0..len) split as a stream: the window, a fresh
+ * copy each time, slides on by step bytes whenever the splitter asks.
+ */
+struct stream_sim {
+	const char *file;
+	size_t len, step, base, end;
+	char *win;
+};
+
+static int
+stream_next(struct hl7_split *s, struct stream_sim *t,
+    struct hl7_split_item *it)
+{
+	int rc;
+
+	while ((rc = hl7_split_next(s, it)) == HL7_SPLIT_MORE) {
+		cr_assert(hl7_split_keep(s) >= t->base &&
+		    hl7_split_keep(s) <= t->end);
+		t->base = hl7_split_keep(s);
+		t->end = t->end + t->step < t->len ? t->end + t->step : t->len;
+		free(t->win);
+		t->win = malloc(t->end - t->base + 1);
+		memcpy(t->win, t->file + t->base, t->end - t->base);
+		hl7_split_window(s, t->win, t->end - t->base, t->base,
+		    t->end == t->len);
+	}
+	return rc;
+}
+
+/* Streamed through windows of any size, every case splits as whole. */
+ParameterizedTestParameters(split, streamed)
+{
+	int *idx = cr_malloc(NCASES(cases) * sizeof(*idx));
+	size_t i;
+
+	for (i = 0; i < NCASES(cases); i++)
+		idx[i] = (int)i;
+	return cr_make_param_array(int, idx, NCASES(cases), free_indexes);
+}
+
+ParameterizedTest(int *i, split, streamed)
+{
+	static const size_t steps[] = { 1, 2, 3, 5, 7, 64, 4096 };
+	const struct split_case *c = &cases[*i];
+	struct stream_sim t;
+	struct hl7_split *s;
+	struct hl7_split_item it;
+	size_t k, j;
+
+	for (j = 0; j < NCASES(steps); j++) {
+		memset(&t, 0, sizeof(t));
+		t.file = c->file;
+		t.len = c->len;
+		t.step = steps[j];
+		s = hl7_split_stream(c->max);
+		for (k = 0; k < c->n; k++) {
+			const struct want *w = &c->w[k];
+
+			cr_assert_eq(stream_next(s, &t, &it), 1,
+			    "%s/%zu: item %zu missing", c->name, t.step, k);
+			cr_assert_eq(it.offset, w->offset,
+			    "%s/%zu: item %zu offset %zu", c->name, t.step, k,
+			    it.offset);
+			cr_assert_eq(it.is_error, w->is_error, "%s/%zu: %zu",
+			    c->name, t.step, k);
+			cr_assert(it.len == w->len &&
+				memcmp(it.data, w->data, w->len) == 0,
+			    "%s/%zu: item %zu:\n got  %s\n want %s", c->name,
+			    t.step, k, test_vis(it.data, it.len, 0),
+			    test_vis(w->data, w->len, 1));
+			if (w->reason != NULL)
+				cr_assert(it.reason != NULL &&
+					strstr(it.reason, w->reason) != NULL,
+				    "%s/%zu: item %zu reason", c->name, t.step,
+				    k);
+		}
+		cr_assert_eq(stream_next(s, &t, &it), 0,
+		    "%s/%zu: extra item at %zu: %s", c->name, t.step, it.offset,
+		    test_vis(it.data, it.len, 0));
+		hl7_split_free(s);
+		free(t.win);
+	}
+}
+
 /* Every message item of a mixed-terminator batch file parses as one message. */
 Test(split, items_parse)
 {
