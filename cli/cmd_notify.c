@@ -33,6 +33,7 @@ notify_usage(FILE *f)
 	    "                       [--escalate-after D (--escalate-exec CMD |"
 	    " --escalate-webhook URL)\n"
 	    "                        [--escalate-target NAME]]\n"
+	    "                       [--metrics-listen HOST:PORT]\n"
 	    "  Delivers each alert event (trigger, acknowledge, resolve) once "
 	    "to CMD (run\n"
 	    "  with /bin/sh -c, the event as JSON on its standard input) or "
@@ -55,6 +56,8 @@ notify_usage(FILE *f)
 	    "  --escalate-after  a critical alert still open after D gets an "
 	    "escalate event,\n"
 	    "                  delivered to the --escalate-exec CMD or URL\n"
+	    "  --metrics-listen  serve Prometheus metrics at "
+	    "http://HOST:PORT/metrics\n"
 	    "  Durations: 200ms, 90s, 10m, 1h.\n");
 }
 
@@ -247,6 +250,9 @@ set_option(struct notify_opts *o, int ch, char **kinds)
 	case 'N':
 		o->esc.name = optarg;
 		break;
+	case 'M':
+		o->metrics_listen = optarg;
+		break;
 	default:
 		return -1;
 	}
@@ -274,6 +280,7 @@ cmd_notify(int argc, char **argv)
 		{ "escalate-exec", required_argument, NULL, 'E' },
 		{ "escalate-webhook", required_argument, NULL, 'W' },
 		{ "escalate-target", required_argument, NULL, 'N' },
+		{ "metrics-listen", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};

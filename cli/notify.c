@@ -34,6 +34,7 @@
 #include "cli/cmd.h"
 #include "cli/deliver.h"
 #include "cli/notify.h"
+#include "cli/notify_metrics.h"
 #include "cli/notify_pool.h"
 #include "daemon/notify.h"
 #include "lib/buf.h"
@@ -188,22 +189,6 @@ fail:
 	"WITH s AS MATERIALIZED (SELECT set_config('synchronous_commit', " \
 	"'on', true)) "
 
-/* Run a statement whose rows do not matter; false after an error. */
-static bool
-run(PGconn *c, const char *what, const char *sql, int n, const char **p)
-{
-	char *cause = NULL;
-	PGresult *r;
-
-	if ((r = db_query(c, what, sql, n, p, &cause)) == NULL) {
-		nlog("%s", cause);
-		free(cause);
-		return false;
-	}
-	PQclear(r);
-	return true;
-}
-
 /*
  * Give each critical alert left open past our deadline its escalate event
  * for our escalation target (notify_escalate() locks the alert and reads
@@ -212,8 +197,9 @@ run(PGconn *c, const char *what, const char *sql, int n, const char **p)
 static bool
 escalate(PGconn *c, const struct notify_opts *o)
 {
-	char after[32], since[32], note[64];
+	char after[32], since[32], note[64], *cause = NULL;
 	const char *p[6];
+	PGresult *r;
 
 	snprintf(after, sizeof(after), "%.3f", o->escalate_after);
 	snprintf(since, sizeof(since), "%lld", o->esc.since);
@@ -225,10 +211,21 @@ escalate(PGconn *c, const struct notify_opts *o)
 	p[3] = o->kinds;
 	p[4] = o->protocol;
 	p[5] = o->esc.name;
-	return run(c, "escalate",
+	r = db_query(c, "escalate",
 	    "SELECT notify_escalate($6, $1::float8, $2::bigint, $3, "
 	    "$4::text[], $5)",
-	    6, p);
+	    6, p, &cause);
+	if (r == NULL) {
+		nlog("%s", cause);
+		free(cause);
+		return false;
+	}
+	/* How many escalate events it wrote. */
+	if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+		notify_metrics_escalated(
+		    strtoull(PQgetvalue(r, 0, 0), NULL, 10));
+	PQclear(r);
+	return true;
 }
 
 /*
@@ -609,7 +606,7 @@ expire(PGconn *c, const struct notify_opts *o, const struct notify_target *t)
  */
 static bool
 record_fail(PGconn *c, const struct notify_opts *o, const struct claim *cl,
-    const char *err)
+    const char *err, uint64_t usec)
 {
 	const struct notify_target *t = cl->t;
 	char ev[32], at[16], max[16], wait[32], *cause = NULL;
@@ -645,6 +642,12 @@ record_fail(PGconn *c, const struct notify_opts *o, const struct claim *cl,
 		free(cause);
 		return false;
 	}
+	if (!PQgetisnull(r, 0, 0))
+		notify_metrics_delivery(strcmp(PQgetvalue(r, 0, 0), "failed") ==
+			    0 ?
+			NOTIFY_FAILED :
+			NOTIFY_RETRY,
+		    usec);
 	if (PQgetisnull(r, 0, 0))
 		nlog("event %lld: the lease ran out before the failed attempt "
 		     "was recorded (raise --timeout?)",
@@ -679,7 +682,7 @@ start(PGconn *c, const struct notify_opts *o, const struct notify_target *t,
 	cl->event = strtoll(PQgetvalue(r, i, 0), NULL, 10);
 	cl->attempt = atoi(PQgetvalue(r, i, 1));
 	if (!event_json(cl, r, i, a, &j->body, j->env)) {
-		ok = record_fail(c, o, cl, "the event could not be read");
+		ok = record_fail(c, o, cl, "the event could not be read", 0);
 		free(cl);
 		pool_job_free(j);
 		return ok;
@@ -737,6 +740,7 @@ record_done(PGconn *c, const struct notify_opts *o, struct notify_pool *pool,
 	const struct notify_target *t[2] = { &o->main, &o->esc };
 	struct pool_job *ok[2] = { NULL, NULL }, *bad = NULL, *j;
 	const struct claim *cl;
+	bool recorded;
 	int i;
 
 	hold_done(pool, held);
@@ -753,7 +757,8 @@ record_done(PGconn *c, const struct notify_opts *o, struct notify_pool *pool,
 		}
 	}
 	for (i = 0; i < 2; i++) {
-		if (ok[i] != NULL && !record_ok(c, t[i], ok[i]) &&
+		recorded = ok[i] != NULL && record_ok(c, t[i], ok[i]);
+		if (ok[i] != NULL && !recorded &&
 		    PQstatus(c) != CONNECTION_OK) {
 			for (; i < 2; i++)
 				hold_again(ok[i], held);
@@ -762,11 +767,14 @@ record_done(PGconn *c, const struct notify_opts *o, struct notify_pool *pool,
 		}
 		while ((j = ok[i]) != NULL) {
 			ok[i] = j->next;
+			if (recorded)
+				notify_metrics_delivery(NOTIFY_DELIVERED,
+				    j->usec);
 			job_free(j);
 		}
 	}
 	while ((j = bad) != NULL) {
-		if (!record_fail(c, o, j->owner, j->err) &&
+		if (!record_fail(c, o, j->owner, j->err, j->usec) &&
 		    PQstatus(c) != CONNECTION_OK) {
 			hold_again(bad, held);
 			return false;
@@ -1082,6 +1090,19 @@ notify_run(struct notify_opts *o)
 		notify_close();
 		return 1;
 	}
+	/* Started with SIGINT and SIGTERM blocked: they stay the loop's. */
+	if (o->metrics_listen != NULL) {
+		if (notify_metrics_start(o->metrics_listen, &cause) != 0) {
+			nlog("%s", cause);
+			free(cause);
+			pool_free(l.pool);
+			notify_close();
+			return 1;
+		}
+		nlog("metrics on http://%.*s:%u/metrics",
+		    (int)(strrchr(o->metrics_listen, ':') - o->metrics_listen),
+		    o->metrics_listen, notify_metrics_port());
+	}
 	while (!stop_pending() || pool_busy(l.pool) > 0 || l.held != NULL) {
 		if (l.c == NULL) {
 			if (stopping) {
@@ -1101,6 +1122,7 @@ notify_run(struct notify_opts *o)
 	notify_send("STOPPING=1");
 	PQfinish(l.c);
 	pool_free(l.pool);
+	notify_metrics_stop();
 	notify_close();
 	nlog("stopped");
 	return 0;

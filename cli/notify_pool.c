@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/notify_pool.h"
@@ -59,11 +60,21 @@ q_pop(struct queue *q)
 	return j;
 }
 
+static uint64_t
+mono_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 static void *
 worker(void *arg)
 {
 	struct notify_pool *p = arg;
 	struct pool_job *j;
+	uint64_t t0;
 	ssize_t w;
 
 	for (;;) {
@@ -75,12 +86,14 @@ worker(void *arg)
 		if (j == NULL)
 			return NULL; /* stopping, nothing left */
 		j->err[0] = '\0';
+		t0 = mono_usec();
 		if (j->exec != NULL)
 			j->rc = deliver_exec(j->exec, j->body.p, j->body.len,
 			    j->env, p->timeout, j->err, sizeof(j->err));
 		else
 			j->rc = deliver_http(j->url, p->ca, j->body.p,
 			    j->body.len, p->timeout, j->err, sizeof(j->err));
+		j->usec = mono_usec() - t0;
 		pthread_mutex_lock(&p->mu);
 		q_push(&p->done, j);
 		pthread_mutex_unlock(&p->mu);

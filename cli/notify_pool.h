@@ -10,6 +10,7 @@
 #define LABWATCH_CLI_NOTIFY_POOL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cli/deliver.h"
 #include "lib/attr.h"
@@ -27,6 +28,7 @@ struct pool_job {
 	/* What came of it. */
 	enum deliver_rc rc;
 	char err[256];
+	uint64_t usec; /* how long the delivery took */
 };
 
 struct notify_pool;

@@ -561,6 +561,7 @@ round_trip_1(struct ingest *g, struct side *d, struct ingest_work **ws,
 	for (i = 0; i < n; i++) {
 		ws[i]->message_id = -1;
 		ws[i]->nalerts = 0; /* a retry counts again */
+		memset(ws[i]->alerts_by, 0, sizeof(ws[i]->alerts_by));
 		queue_message(g, ws[i]);
 	}
 	if ((rc = rows_send_messages(&g->rows, &d->pipe, Q_MSGS)) != DB_OK ||
@@ -782,6 +783,19 @@ ingest_commit(struct ingest *g, char **cause)
 	return INGEST_OK;
 }
 
+/* w's alerts, committed, into the metrics (the writer's counters). */
+static void
+count_alerts(struct ingest *g, const struct ingest_work *w)
+{
+	size_t k;
+
+	if (g->o.alert_counts == NULL || w->nalerts == 0)
+		return;
+	for (k = 0; k < STORE_ALERT_KINDS * STORE_ALERT_SEVERITIES; k++)
+		if (w->alerts_by[k] > 0)
+			metric_add(&g->o.alert_counts[k], w->alerts_by[k]);
+}
+
 enum ingest_rc
 ingest_finish(struct ingest *g, char **cause)
 {
@@ -803,6 +817,7 @@ ingest_finish(struct ingest *g, char **cause)
 		if (d->simple)
 			set_outcome(d->batch[i]);
 		g->alerts += d->batch[i]->nalerts;
+		count_alerts(g, d->batch[i]);
 	}
 	set_state(d, SIDE_IDLE);
 	return INGEST_OK;
@@ -843,6 +858,7 @@ queue_simple(struct ingest *g, struct side *d, struct ingest_work **ws,
 		/* As if it went in; ins_new drops the rows if not. */
 		w->message_id = w->reserved_id;
 		w->nalerts = 0;
+		memset(w->alerts_by, 0, sizeof(w->alerts_by));
 		if (w->quarantine || w->ignored || !w->parsed)
 			continue;
 		for (j = 0; j < w->oru.npatients; j++) {

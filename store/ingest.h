@@ -63,6 +63,8 @@ struct ingest_opts {
 	 * (55P03, retried) instead of waiting forever.
 	 */
 	int lock_timeout_ms;
+	/* Alerts committed by kind and severity (store_alert_index()), or NULL. */
+	struct metric *alert_counts;
 };
 
 struct ingest *ingest_new(const struct ingest_opts *o, struct rules *r);

@@ -37,6 +37,7 @@ send_alert(struct ingest *g, struct side *d, struct ingest_work *w,
 	v[9] = ingest_pbuf(g, summary);
 	v[10] = details && details->len ? ingest_pbuf(g, details) : "{}";
 	w->nalerts++; /* counted in g->alerts once committed */
+	w->alerts_by[store_alert_index(kind, severity)]++;
 	return ingest_send_stmt(d, "ins_alert", 11, v, Q_IGNORE, NULL);
 }
 

@@ -222,7 +222,7 @@ EOF
 chmod +x "$TMP/fail.sh"
 "$LW" notify --exec "$TMP/fail.sh" --target failing --min-severity critical \
 	--kind toxicity --max-attempts 3 --retry-after 300ms --retry-max 600ms \
-	2>"$TMP/n3.log" &
+	--metrics-listen 127.0.0.1:0 2>"$TMP/n3.log" &
 N3=$!
 PIDS="$PIDS $N3"
 check "the failing target registers" wait_for 10 "select count(*) = 1 from labwatch.notify_targets where name = 'failing'"
@@ -239,14 +239,28 @@ assert 0.28 <= g[0] < 1.3 and 0.58 <= g[1] < 1.6, g
 EOF
 check "an operational alert says paging failed" eq "$(q "select count(*) from labwatch.alerts where kind = 'data_quality' and severity = 'critical' and details->>'operational' = 'paging_failed' and (details->>'alert')::bigint = $A2 and details->>'target' = 'failing' and summary like 'Paging failed: alert #$A2 %'")" 1
 check "the operational alert is paged to the other target" wait_for 10 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event join labwatch.alerts a on a.id = e.alert where d.target = 'pager' and d.state = 'delivered' and a.details->>'operational' = 'paging_failed'"
+# Its metrics (issue 16): the attempts as the deliveries table counts them.
+nscrape() { # LOG FILE: scrape the metrics URL LOG names into FILE
+	curl -sf --max-time 10 "$(sed -n 's|.*metrics on \(http://[^ ]*\).*|\1|p' "$1" | head -1)" >"$2"
+}
+nm() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
+check "notify --metrics-listen: served" nscrape "$TMP/n3.log" "$TMP/n3.prom"
+check "two failed attempts retried" eq "$(nm "$TMP/n3.prom" 'labwatch_notify_deliveries_total{result="retry"}')" 2
+check "the third failed for good" eq "$(nm "$TMP/n3.prom" 'labwatch_notify_deliveries_total{result="failed"}')" \
+	"$(q "select count(*) from labwatch.deliveries where target = 'failing' and state = 'failed'")"
+check "nothing delivered" eq "$(nm "$TMP/n3.prom" 'labwatch_notify_deliveries_total{result="delivered"}')" 0
+check "a latency per attempt" eq "$(nm "$TMP/n3.prom" labwatch_notify_delivery_seconds_count)" \
+	"$(q "select sum(attempts) from labwatch.deliveries where target = 'failing'")"
+check "notify: other paths are 404" eq "$(curl -s -o /dev/null -w '%{http_code}' "$(sed -n 's|.*metrics on \(http://[^/]*\)/.*|\1|p' "$TMP/n3.log")/")" 404
 kill -TERM "$N3"
 wait "$N3"
+check "notify with metrics stops cleanly" sh -c "grep -q stopped '$TMP/n3.log'"
 
 # --- 4. escalation: a critical alert left open 2 s gets one escalate
 #        event, delivered to the escalation target; an acked one does not
 "$LW" notify --exec "$TMP/page.sh $TMP/esc" --target esc-main --min-severity critical \
 	--kind toxicity --escalate-after 2s --escalate-exec "$TMP/page.sh $TMP/esc" \
-	--escalate-target oncall-2 2>"$TMP/n4.log" &
+	--escalate-target oncall-2 --metrics-listen 127.0.0.1:0 2>"$TMP/n4.log" &
 N4=$!
 PIDS="$PIDS $N4"
 check "the escalation targets register" wait_for 10 "select count(*) = 2 from labwatch.notify_targets where name in ('esc-main', 'oncall-2')"
@@ -263,6 +277,20 @@ check "the main target does not get escalate events" eq "$(q "select count(*) fr
 "$LW" ack "$A3" --by dr.wilson >/dev/null
 check "the ack of an escalated alert closes the escalation page" wait_for 10 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'oncall-2' and d.state = 'delivered' and e.alert = $A3 and e.event = 'acknowledge'"
 check "the escalate page" grep -q "^escalate $A3 labwatch-$A3 critical toxicity NT3$" "$TMP/esc/env.log"
+# The table and the counter agree once the deliveries under way are done.
+deliveries_agree() {
+	for _ in $(seq 50); do
+		nscrape "$TMP/n4.log" "$TMP/n4.prom"
+		[ "$(nm "$TMP/n4.prom" 'labwatch_notify_deliveries_total{result="delivered"}')" = \
+			"$(q "select count(*) from labwatch.deliveries where target in ('esc-main', 'oncall-2') and state = 'delivered'")" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+check "deliveries counted as the table has them" deliveries_agree
+check "escalations counted as alert_events has them (1)" eq "$(nm "$TMP/n4.prom" labwatch_notify_escalations_total)" \
+	"$(q "select count(*) from labwatch.alert_events where event = 'escalate'")"
+check "deliveries were counted" test "$(nm "$TMP/n4.prom" 'labwatch_notify_deliveries_total{result="delivered"}')" -ge 2
 kill -TERM "$N4"
 wait "$N4"
 
