@@ -3,14 +3,20 @@
  *
  * A batch is two round trips in libpq pipeline mode:
  *   1. BEGIN, one INSERT ... ON CONFLICT DO NOTHING RETURNING id per
- *      message (no id back = a duplicate), the patients and enrollments
- *      the cache lacks, and fresh ids for observations and alerts;
+ *      message (no id back = a duplicate), the batch's patients locked
+ *      (an advisory lock each, in one order) and their versions bumped,
+ *      the patients and enrollments the cache lacks or another writer
+ *      changed, and fresh ids for observations and alerts;
  *   (1b. the stored history of enrolled patients seen for the first time;)
  *   2. the observation rows, verdicts, alerts and state updates the rules
  *      decide, then COMMIT.
  * Observation and alert ids come from their sequences in blocks, so rows
  * can refer to each other within round trip 2. A failed batch flushes the
- * patient cache: it always mirrors what is committed.
+ * patient cache: it always mirrors what is committed, by this writer;
+ * what another labwatchd on the same database wrote is told by the
+ * patient's version (patients.version, bumped under the patient's lock by
+ * every batch that writes it): a patient whose version moved is loaded
+ * again before the rules judge it.
  *
  * The session (pgpipe.c), the patient cache (pcache.c), the rows and
  * statements (rows.c), the words of alerts (alert_text.c) and what a
@@ -42,6 +48,8 @@
 #include "store/text.h"
 
 #define ID_BLOCK 4096
+/* How long a statement waits for a lock another writer holds. */
+#define INGEST_LOCK_TIMEOUT "5s"
 
 static const char *const side_state_names[] = {
 	"idle",
@@ -229,6 +237,7 @@ ingest_new(const struct ingest_opts *o, struct rules *r)
 	buf_init(&g->tmp);
 	buf_init(&g->tmp2);
 	rows_init(&g->rows);
+	pgarr_init(&g->pids, PGARR_TEXT);
 	for (i = 0; i < 2; i++) {
 		g->sides[i].g = g;
 		g->sides[i].index = i;
@@ -266,6 +275,9 @@ ingest_free(struct ingest *g)
 	free(g->obs_ids.ids);
 	free(g->alert_ids.ids);
 	free(g->msg_ids.ids);
+	free(g->touch);
+	free(g->touch_pat);
+	pgarr_free(&g->pids);
 	arena_free(&g->arena);
 	buf_free(&g->tmp);
 	buf_free(&g->tmp2);
@@ -294,7 +306,17 @@ setup_side(struct side *d, char **cause)
 	PGconn *c = d->pipe.conn;
 	enum db_rc rc;
 
+	/*
+	 * A wait for another writer's lock ends (INGEST_LOCK_TIMEOUT): two
+	 * daemons' batches idle in their transactions while each writer
+	 * waits for its other batch can wait on each other in a way
+	 * PostgreSQL cannot see (overlap.c). The batch fails with 55P03 and
+	 * goes again later (refusal.c): never a quarantine.
+	 */
 	if ((rc = db_set_search_path(c, cause)) != DB_OK ||
+	    (rc = db_exec(c, "setting lock_timeout",
+		 "SET lock_timeout = '" INGEST_LOCK_TIMEOUT "'", cause)) !=
+		DB_OK ||
 	    (rc = db_exec(c, "listening for enrollments",
 		 "LISTEN labwatch_enrollment", cause)) != DB_OK ||
 	    (rc = rows_prepare(c, cause)) != DB_OK)
@@ -413,6 +435,29 @@ work_by_reserved(const struct side *d, int64_t id)
 	    NULL;
 }
 
+/*
+ * bump_patients rows: each touched patient's version after our bump. Not
+ * ours + 1: another writer wrote the patient since we loaded it.
+ */
+static void
+load_versions(struct ingest *g, const PGresult *res)
+{
+	struct pcache *p;
+	int64_t k, v;
+	int i, n = PQntuples(res);
+
+	for (i = 0; i < n; i++) {
+		k = strtoll(PQgetvalue(res, i, 0), NULL, 10) - 1;
+		v = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+		if (k < 0 || (size_t)k >= g->ntouch)
+			continue;
+		p = g->touch[k];
+		if (!p->pending && p->version + 1 != v)
+			p->stale = true;
+		p->version = v;
+	}
+}
+
 /* Results of round trip 1 (and of a batch landing: its message ids). */
 static void
 handle_rt1(void *arg, const struct pgpipe_query *q, PGresult *res)
@@ -449,6 +494,9 @@ handle_rt1(void *arg, const struct pgpipe_query *q, PGresult *res)
 		break;
 	case Q_MSG_IDS:
 		add_ids(&g->msg_ids, res);
+		break;
+	case Q_VERSION:
+		load_versions(g, res);
 		break;
 	default:
 		break;
@@ -493,9 +541,70 @@ queue_message(struct ingest *g, struct ingest_work *w)
 	rows_add_message(&g->rows, w);
 }
 
+/* p (first seen in pat) is one of the batch's patients, listed once. */
+static void
+touch_patient(struct ingest *g, struct side *d, struct pcache *p,
+    const struct oru_patient *pat)
+{
+	size_t len = strlen(p->pid);
+
+	if (p->touched == d->seq)
+		return;
+	p->touched = d->seq;
+	p->stale = false;
+	if (g->ntouch == g->captouch) {
+		g->captouch = g->captouch ? 2 * g->captouch : 64;
+		g->touch = xreallocarray(g->touch, g->captouch,
+		    sizeof(*g->touch));
+		g->touch_pat = xreallocarray(g->touch_pat, g->captouch,
+		    sizeof(*g->touch_pat));
+	}
+	g->touch_pat[g->ntouch] = pat;
+	g->touch[g->ntouch++] = p;
+	/* As ins_patient stores it (ingest_pstr). */
+	pgarr_commit(&g->pids,
+	    text_sanitize(pgarr_reserve(&g->pids, len * 3), p->pid, len));
+}
+
+/* The touched patients' ids (g->pids) as the one parameter of stmt. */
+static enum db_rc
+send_pids(struct ingest *g, struct side *d, const char *stmt, enum qtag tag)
+{
+	const char *v[1];
+	int len[1], fmt[1] = { 1 };
+
+	v[0] = pgarr_finish(&g->pids, &len[0]);
+	return pgpipe_send_prepared(&d->pipe, stmt, 1, v, len, fmt, (int)tag,
+	    NULL);
+}
+
+/* ins_patient (when pat is given: p first seen in it) and sel_enroll. */
+static enum db_rc
+send_patient(struct ingest *g, struct side *d, struct pcache *p,
+    const struct oru_patient *pat)
+{
+	const char *v[2];
+	enum db_rc rc;
+
+	v[0] = ingest_pstr(g, p->pid, strlen(p->pid));
+	if (pat != NULL) {
+		v[1] = ingest_pstr(g, pat->authority.p, pat->authority.len);
+		if ((rc = ingest_send_stmt(d, "ins_patient", 2, v, Q_PATIENT,
+			 p)) != DB_OK)
+			return rc;
+	}
+	v[1] = rules_protocol_name(g->rules);
+	return ingest_send_stmt(d, "sel_enroll", 2, v, Q_ENROLL, p);
+}
+
 /*
- * The patients of a batch's results: rows for those the cache lacks,
- * and their enrollments. Counts their observations and groups.
+ * The patients of a batch's results: each locked for the transaction,
+ * rows for those the cache lacks, their enrollments, and their versions
+ * bumped. Counts their observations and groups.
+ *
+ * The locks come first, so that what is read of a patient after them
+ * (enrollment, history, alerts) is what every other writer committed,
+ * and what this batch writes no other writer judges before it commits.
  */
 static enum db_rc
 send_patients(struct ingest *g, struct side *d, struct ingest_work **ws,
@@ -503,11 +612,12 @@ send_patients(struct ingest *g, struct side *d, struct ingest_work **ws,
 {
 	const struct oru_patient *pat;
 	struct pcache *p;
-	const char *v[2];
 	size_t i;
 	uint32_t j;
 	enum db_rc rc;
 
+	g->ntouch = 0;
+	pgarr_reset(&g->pids);
 	for (i = 0; i < n; i++) {
 		if (ws[i]->quarantine || ws[i]->ignored || !ws[i]->parsed)
 			continue;
@@ -519,22 +629,50 @@ send_patients(struct ingest *g, struct side *d, struct ingest_work **ws,
 				continue;
 			p = pcache_get(&g->pc, pat->id.p, pat->id.len, true);
 			p->seq = d->seq;
-			if (p->db_id != 0 || p->pending)
-				continue;
-			p->pending = true;
-			v[0] = ingest_pstr(g, p->pid, strlen(p->pid));
-			v[1] = ingest_pstr(g, pat->authority.p,
-			    pat->authority.len);
-			if ((rc = ingest_send_stmt(d, "ins_patient", 2, v,
-				 Q_PATIENT, p)) != DB_OK)
-				return rc;
-			v[1] = rules_protocol_name(g->rules);
-			if ((rc = ingest_send_stmt(d, "sel_enroll", 2, v,
-				 Q_ENROLL, p)) != DB_OK)
-				return rc;
+			touch_patient(g, d, p, pat);
 		}
 	}
-	return DB_OK;
+	if (g->ntouch == 0)
+		return DB_OK;
+	if ((rc = send_pids(g, d, "lock_patients", Q_IGNORE)) != DB_OK)
+		return rc;
+	for (i = 0; i < g->ntouch; i++) {
+		p = g->touch[i];
+		if (p->db_id != 0 || p->pending)
+			continue;
+		p->pending = true;
+		if ((rc = send_patient(g, d, p, g->touch_pat[i])) != DB_OK)
+			return rc;
+	}
+	return send_pids(g, d, "bump_patients", Q_VERSION);
+}
+
+/*
+ * Patients another writer wrote since we loaded them (load_versions):
+ * forgotten and their enrollments read again (under this batch's locks),
+ * their histories in round trip 1b as for a patient first seen.
+ */
+static enum db_rc
+reload_stale(struct ingest *g, struct side *d)
+{
+	struct pcache *p;
+	size_t i;
+	enum db_rc rc;
+	bool any = false;
+
+	for (i = 0; i < g->ntouch; i++) {
+		p = g->touch[i];
+		if (!p->stale)
+			continue;
+		p->stale = false;
+		pcache_forget(p);
+		p->pending = true;
+		g->reloads++;
+		any = true;
+		if ((rc = send_patient(g, d, p, NULL)) != DB_OK)
+			return rc;
+	}
+	return any ? pgpipe_run(&d->pipe, handle_rt1, d) : DB_OK;
 }
 
 /*
@@ -570,9 +708,10 @@ round_trip_1(struct ingest *g, struct side *d, struct ingest_work **ws,
 	    (rc = reserve_ids(g, d, &g->alert_ids,
 		 nobs * (4 + 2 * rules_hold_count(g->rules)) +
 		     ngroups * (RULES_MAX_HOLD_RULES + 1),
-		 "ids_alert", Q_ALERT_IDS)) != DB_OK)
+		 "ids_alert", Q_ALERT_IDS)) != DB_OK ||
+	    (rc = pgpipe_run(&d->pipe, handle_rt1, d)) != DB_OK)
 		return rc;
-	return pgpipe_run(&d->pipe, handle_rt1, d);
+	return reload_stale(g, d);
 }
 
 /* Round trip 1b: histories of enrolled patients first seen now. */
