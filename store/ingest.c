@@ -44,6 +44,7 @@
 #include "store/overlap.h"
 #include "store/pcache.h"
 #include "store/pgpipe.h"
+#include "store/plock.h"
 #include "store/rows.h"
 #include "store/text.h"
 
@@ -435,29 +436,6 @@ work_by_reserved(const struct side *d, int64_t id)
 	    NULL;
 }
 
-/*
- * bump_patients rows: each touched patient's version after our bump. Not
- * ours + 1: another writer wrote the patient since we loaded it.
- */
-static void
-load_versions(struct ingest *g, const PGresult *res)
-{
-	struct pcache *p;
-	int64_t k, v;
-	int i, n = PQntuples(res);
-
-	for (i = 0; i < n; i++) {
-		k = strtoll(PQgetvalue(res, i, 0), NULL, 10) - 1;
-		v = strtoll(PQgetvalue(res, i, 1), NULL, 10);
-		if (k < 0 || (size_t)k >= g->ntouch)
-			continue;
-		p = g->touch[k];
-		if (!p->pending && p->version + 1 != v)
-			p->stale = true;
-		p->version = v;
-	}
-}
-
 /* Results of round trip 1 (and of a batch landing: its message ids). */
 static void
 handle_rt1(void *arg, const struct pgpipe_query *q, PGresult *res)
@@ -496,7 +474,7 @@ handle_rt1(void *arg, const struct pgpipe_query *q, PGresult *res)
 		add_ids(&g->msg_ids, res);
 		break;
 	case Q_VERSION:
-		load_versions(g, res);
+		plock_versions(g, res);
 		break;
 	default:
 		break;
@@ -541,140 +519,6 @@ queue_message(struct ingest *g, struct ingest_work *w)
 	rows_add_message(&g->rows, w);
 }
 
-/* p (first seen in pat) is one of the batch's patients, listed once. */
-static void
-touch_patient(struct ingest *g, struct side *d, struct pcache *p,
-    const struct oru_patient *pat)
-{
-	size_t len = strlen(p->pid);
-
-	if (p->touched == d->seq)
-		return;
-	p->touched = d->seq;
-	p->stale = false;
-	if (g->ntouch == g->captouch) {
-		g->captouch = g->captouch ? 2 * g->captouch : 64;
-		g->touch = xreallocarray(g->touch, g->captouch,
-		    sizeof(*g->touch));
-		g->touch_pat = xreallocarray(g->touch_pat, g->captouch,
-		    sizeof(*g->touch_pat));
-	}
-	g->touch_pat[g->ntouch] = pat;
-	g->touch[g->ntouch++] = p;
-	/* As ins_patient stores it (ingest_pstr). */
-	pgarr_commit(&g->pids,
-	    text_sanitize(pgarr_reserve(&g->pids, len * 3), p->pid, len));
-}
-
-/* The touched patients' ids (g->pids) as the one parameter of stmt. */
-static enum db_rc
-send_pids(struct ingest *g, struct side *d, const char *stmt, enum qtag tag)
-{
-	const char *v[1];
-	int len[1], fmt[1] = { 1 };
-
-	v[0] = pgarr_finish(&g->pids, &len[0]);
-	return pgpipe_send_prepared(&d->pipe, stmt, 1, v, len, fmt, (int)tag,
-	    NULL);
-}
-
-/* ins_patient (when pat is given: p first seen in it) and sel_enroll. */
-static enum db_rc
-send_patient(struct ingest *g, struct side *d, struct pcache *p,
-    const struct oru_patient *pat)
-{
-	const char *v[2];
-	enum db_rc rc;
-
-	v[0] = ingest_pstr(g, p->pid, strlen(p->pid));
-	if (pat != NULL) {
-		v[1] = ingest_pstr(g, pat->authority.p, pat->authority.len);
-		if ((rc = ingest_send_stmt(d, "ins_patient", 2, v, Q_PATIENT,
-			 p)) != DB_OK)
-			return rc;
-	}
-	v[1] = rules_protocol_name(g->rules);
-	return ingest_send_stmt(d, "sel_enroll", 2, v, Q_ENROLL, p);
-}
-
-/*
- * The patients of a batch's results: each locked for the transaction,
- * rows for those the cache lacks, their enrollments, and their versions
- * bumped. Counts their observations and groups.
- *
- * The locks come first, so that what is read of a patient after them
- * (enrollment, history, alerts) is what every other writer committed,
- * and what this batch writes no other writer judges before it commits.
- */
-static enum db_rc
-send_patients(struct ingest *g, struct side *d, struct ingest_work **ws,
-    size_t n, size_t *nobs, size_t *ngroups)
-{
-	const struct oru_patient *pat;
-	struct pcache *p;
-	size_t i;
-	uint32_t j;
-	enum db_rc rc;
-
-	g->ntouch = 0;
-	pgarr_reset(&g->pids);
-	for (i = 0; i < n; i++) {
-		if (ws[i]->quarantine || ws[i]->ignored || !ws[i]->parsed)
-			continue;
-		for (j = 0; j < ws[i]->oru.npatients; j++) {
-			pat = &ws[i]->oru.patients[j];
-			*nobs += pat->nobs;
-			(*ngroups)++;
-			if (pat->nobs == 0)
-				continue;
-			p = pcache_get(&g->pc, pat->id.p, pat->id.len, true);
-			p->seq = d->seq;
-			touch_patient(g, d, p, pat);
-		}
-	}
-	if (g->ntouch == 0)
-		return DB_OK;
-	if ((rc = send_pids(g, d, "lock_patients", Q_IGNORE)) != DB_OK)
-		return rc;
-	for (i = 0; i < g->ntouch; i++) {
-		p = g->touch[i];
-		if (p->db_id != 0 || p->pending)
-			continue;
-		p->pending = true;
-		if ((rc = send_patient(g, d, p, g->touch_pat[i])) != DB_OK)
-			return rc;
-	}
-	return send_pids(g, d, "bump_patients", Q_VERSION);
-}
-
-/*
- * Patients another writer wrote since we loaded them (load_versions):
- * forgotten and their enrollments read again (under this batch's locks),
- * their histories in round trip 1b as for a patient first seen.
- */
-static enum db_rc
-reload_stale(struct ingest *g, struct side *d)
-{
-	struct pcache *p;
-	size_t i;
-	enum db_rc rc;
-	bool any = false;
-
-	for (i = 0; i < g->ntouch; i++) {
-		p = g->touch[i];
-		if (!p->stale)
-			continue;
-		p->stale = false;
-		pcache_forget(p);
-		p->pending = true;
-		g->reloads++;
-		any = true;
-		if ((rc = send_patient(g, d, p, NULL)) != DB_OK)
-			return rc;
-	}
-	return any ? pgpipe_run(&d->pipe, handle_rt1, d) : DB_OK;
-}
-
 /*
  * Round trip 1: BEGIN, the message rows, the patients and enrollments
  * the cache lacks, and the observation and alert ids the batch needs.
@@ -694,7 +538,7 @@ round_trip_1(struct ingest *g, struct side *d, struct ingest_work **ws,
 		queue_message(g, ws[i]);
 	}
 	if ((rc = rows_send_messages(&g->rows, &d->pipe, Q_MSGS)) != DB_OK ||
-	    (rc = send_patients(g, d, ws, n, &nobs, &ngroups)) != DB_OK ||
+	    (rc = plock_send(g, d, ws, n, &nobs, &ngroups)) != DB_OK ||
 	    (rc = reserve_ids(g, d, &g->obs_ids, nobs, "ids_obs", Q_OBS_IDS)) !=
 		DB_OK ||
 	    /*
@@ -709,9 +553,11 @@ round_trip_1(struct ingest *g, struct side *d, struct ingest_work **ws,
 		 nobs * (4 + 2 * rules_hold_count(g->rules)) +
 		     ngroups * (RULES_MAX_HOLD_RULES + 1),
 		 "ids_alert", Q_ALERT_IDS)) != DB_OK ||
-	    (rc = pgpipe_run(&d->pipe, handle_rt1, d)) != DB_OK)
+	    (rc = pgpipe_run(&d->pipe, handle_rt1, d)) != DB_OK ||
+	    (rc = plock_send_stale(g, d)) != DB_OK ||
+	    pgpipe_pending(&d->pipe) == 0)
 		return rc;
-	return reload_stale(g, d);
+	return pgpipe_run(&d->pipe, handle_rt1, d);
 }
 
 /* Round trip 1b: histories of enrolled patients first seen now. */
