@@ -57,7 +57,7 @@ struct ingest_opts {
 	void *log_arg;
 	uint32_t max_observations; /* OBX per message; more: AE, quarantined */
 	/*
-	 * lock_timeout of the sessions, 0: the server's. A writer beside
+	 * lock_timeout of the sessions, 0: INGEST_LOCK_TIMEOUT. A writer beside
 	 * another process's (labwatch replay --direct beside labwatchd)
 	 * sets it, so that a statement waiting on the other's rows fails
 	 * (55P03, retried) instead of waiting forever.

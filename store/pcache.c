@@ -10,6 +10,20 @@
 
 #include "lib/xmalloc.h"
 
+/* Free what p loaded (not p, not its id). */
+static void
+free_loaded(struct pcache *p)
+{
+	rules_history_free(p->h);
+	free(p->open);
+	free(p->open_obs);
+	free(p->ended);
+	free(p->ended_obs);
+	free(p->ended_by);
+	free(p->past);
+	free(p->past_obs);
+}
+
 void
 pcache_flush(struct hash_table *t)
 {
@@ -18,17 +32,24 @@ pcache_flush(struct hash_table *t)
 
 	while ((p = hash_next(t, &i)) != NULL) {
 		free(p->pid);
-		rules_history_free(p->h);
-		free(p->open);
-		free(p->open_obs);
-		free(p->ended);
-		free(p->ended_obs);
-		free(p->ended_by);
-		free(p->past);
-		free(p->past_obs);
+		free_loaded(p);
 		free(p);
 	}
 	hash_free(t);
+}
+
+void
+pcache_forget(struct pcache *p)
+{
+	struct pcache keep = *p;
+
+	free_loaded(p);
+	memset(p, 0, sizeof(*p));
+	p->pid = keep.pid;
+	p->db_id = keep.db_id;
+	p->seq = keep.seq;
+	p->version = keep.version;
+	p->touched = keep.touched;
 }
 
 struct pcache *

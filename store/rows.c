@@ -309,6 +309,20 @@ static const struct {
 	{ "ids_alert",
 	    "SELECT nextval('labwatch.alerts_id_seq')"
 	    " FROM generate_series(1, $1::int)" },
+	/*
+	 * Several daemons on one database (ingest.c lock_patients): the
+	 * patients of a batch locked for its transaction, in one order
+	 * (their keys sorted) so that two writers never wait on each other
+	 * in a cycle; then their versions bumped, each with its place in $1.
+	 */
+	{ "lock_patients",
+	    "SELECT pg_catalog.pg_advisory_xact_lock(15, s.k) FROM"
+	    " (SELECT DISTINCT pg_catalog.hashtext(x) AS k"
+	    " FROM unnest($1::text[]) AS x ORDER BY 1) AS s" },
+	{ "bump_patients",
+	    "UPDATE patients AS p SET version = p.version + 1"
+	    " FROM unnest($1::text[]) WITH ORDINALITY AS u(pid, i)"
+	    " WHERE p.patient_id = u.pid RETURNING u.i, p.version" },
 	{ "ins_alert",
 	    "INSERT INTO alerts (id, patient, protocol, kind, severity, analyte,"
 	    " grade, observation, message, summary, details)"
