@@ -90,19 +90,37 @@ gzip_start(struct cli_in *in, size_t have)
 }
 
 /*
- * Inflate into buf[len..cap): every member, one after another. 0 (eof
- * set at the end), or -1 with *cause for corrupt or truncated data.
+ * Room to fill after the window's bytes: all of it, so that an item
+ * longer than the window, read again from its start after each refill,
+ * is read in chunks that double with the window (linear, not quadratic).
+ */
+static size_t
+room(const struct cli_in *in)
+{
+	size_t n = in->cap - in->len;
+
+	return n < (1u << 30) ? n : (1u << 30);
+}
+
+/*
+ * Inflate into buf[len..cap) at least want bytes: every member, one
+ * after another. 0 (eof set at the end, maybe with fewer), or -1 with
+ * *cause for corrupt or truncated data.
  */
 static int
-gzip_fill(struct cli_in *in, char **cause)
+gzip_fill(struct cli_in *in, size_t want, char **cause)
 {
 	size_t before = in->len;
 	ssize_t r;
 	int rc;
 
-	while (in->len == before) {
+	while (in->len - before < want) {
 		if (in->z->avail_in == 0) {
-			if ((r = file_read(in, in->zbuf, CHUNK)) < 0) {
+			r = file_read(in, in->zbuf, CHUNK);
+			if (r <= 0 && !(r == 0 && in->zmember_end) &&
+			    in->len > before)
+				return 0; /* these first; the error on the next */
+			if (r < 0) {
 				*cause = xstrdup(strerror(errno));
 				return -1;
 			}
@@ -120,7 +138,7 @@ gzip_fill(struct cli_in *in, char **cause)
 			in->z->avail_in = (uInt)r;
 		}
 		in->z->next_out = (Bytef *)in->buf + in->len;
-		in->z->avail_out = CHUNK;
+		in->z->avail_out = (uInt)room(in);
 		rc = inflate(in->z, Z_NO_FLUSH);
 		in->len = (size_t)((char *)in->z->next_out - in->buf);
 		in->zmember_end = rc == Z_STREAM_END;
@@ -144,35 +162,43 @@ gzip_fill(struct cli_in *in, char **cause)
 static int
 refill(struct cli_in *in, char **cause)
 {
-	size_t keep = hl7_split_keep(in->sp) - in->base;
+	size_t keep = hl7_split_keep(in->sp) - in->base, kept, want;
 	ssize_t r;
 	bool first;
 
 	memmove(in->buf, in->buf + keep, in->len - keep);
 	in->len -= keep;
 	in->base += keep;
-	while (in->cap - in->len < CHUNK) {
+	while (in->cap - in->len < CHUNK || in->cap - in->len < in->len) {
 		in->cap *= 2; /* one item is longer than the window */
 		in->buf = xreallocarray(in->buf, in->cap, 1);
 	}
+	/*
+	 * The splitter reads the kept bytes again: add at least as many
+	 * (whatever a pipe gives at a time) so that this stays linear.
+	 */
+	want = in->len > 0 ? in->len : 1; /* <= room(in) */
+	kept = in->len;
 	if (in->z != NULL) {
-		if (gzip_fill(in, cause) != 0)
+		if (gzip_fill(in, want, cause) != 0)
 			return -1;
 		return 0;
 	}
 	first = in->file_read == 0;
 	do { /* the magic needs two bytes, whatever a pipe gives first */
-		if ((r = file_read(in, in->buf + in->len, CHUNK)) < 0) {
+		/* the first read fits gzip_start's zbuf */
+		if ((r = file_read(in, in->buf + in->len,
+			 first ? CHUNK : room(in))) < 0) {
 			*cause = xstrdup(strerror(errno));
 			return -1;
 		}
 		in->len += (size_t)r;
-	} while (first && r > 0 && in->len < 2);
+	} while (r > 0 && (first ? in->len < 2 : in->len - kept < want));
 	if (first && in->len >= 2 && (unsigned char)in->buf[0] == 0x1f &&
 	    (unsigned char)in->buf[1] == 0x8b) {
 		gzip_start(in, in->len);
 		in->len = 0;
-		return gzip_fill(in, cause);
+		return gzip_fill(in, 1, cause);
 	}
 	in->eof = r == 0;
 	return 0;

@@ -133,12 +133,12 @@ line_end_of(const char *buf, size_t len, char c)
 	return p != NULL ? (size_t)(p - buf) : len;
 }
 
-/* Bytes of raw-form input enough to decide it is not an MLLP capture. */
-#define DECIDE_BYTES (1u << 20)
-
 /*
  * An MLLP capture has its first 0x0B before its first MSH; decided once
- * the window shows a 0x0B or a line-start MSH (or is long, or all).
+ * the window shows a 0x0B or a line-start MSH, or is all. However much
+ * comes before either (padding, junk): the whole-file rule, which reads
+ * the whole file, is kept; the raw form's junk item before the first
+ * MSH holds as many bytes anyway.
  */
 static void
 decide(struct hl7_split *s)
@@ -148,8 +148,7 @@ decide(struct hl7_split *s)
 
 	if (sb != NULL && first_msh(s->buf, s->len, lim) == lim)
 		s->framer = mllp_framer_new(s->max > 0 ? s->max : SIZE_MAX);
-	else if (sb == NULL && !s->eof && s->len < DECIDE_BYTES &&
-	    first_msh(s->buf, s->len, lim) == lim)
+	else if (sb == NULL && !s->eof && first_msh(s->buf, s->len, lim) == lim)
 		return; /* neither yet */
 	s->decided = true;
 }

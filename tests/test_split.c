@@ -425,6 +425,43 @@ ParameterizedTest(int *i, split, streamed)
 	}
 }
 
+/*
+ * An MLLP capture behind more than 1 MiB of junk (no 0x0B, no MSH) is
+ * still one when streamed: the splitter once decided "raw" after 1 MiB
+ * and gave the whole input as one junk item.
+ */
+Test(split, streamed_long_junk_then_mllp)
+{
+	static const char frame[] = "\x0bMSH|^~\\&|A|B|C|D|20261120||ORU^R01|"
+				    "J1|P|2.5.1\rPID|1||9^^^H^MR\r\x1c\r";
+	size_t junk = 1200000, len = junk + sizeof(frame) - 1;
+	char *file = malloc(len);
+	struct stream_sim t;
+	struct hl7_split *s;
+	struct hl7_split_item it;
+	size_t i;
+
+	for (i = 0; i < junk; i++)
+		file[i] = i % 10 == 9 ? '\r' : 'x';
+	memcpy(file + junk, frame, sizeof(frame) - 1);
+	memset(&t, 0, sizeof(t));
+	t.file = file;
+	t.len = len;
+	t.step = 65536;
+	s = hl7_split_stream(0);
+	cr_assert_eq(stream_next(s, &t, &it), 1);
+	cr_assert(it.is_error && it.offset == 0 &&
+		strcmp(it.reason, "bytes outside MLLP frames") == 0,
+	    "first item: %s", it.reason != NULL ? it.reason : "a message");
+	cr_assert_eq(stream_next(s, &t, &it), 1);
+	cr_assert(
+	    !it.is_error && it.offset == junk && it.len == sizeof(frame) - 4);
+	cr_assert_eq(stream_next(s, &t, &it), 0);
+	hl7_split_free(s);
+	free(t.win);
+	free(file);
+}
+
 /* Every message item of a mixed-terminator batch file parses as one message. */
 Test(split, items_parse)
 {
