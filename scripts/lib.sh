@@ -41,5 +41,5 @@ RUN_PACKAGES="build-essential autoconf automake libtool pkg-config
 	libevent-dev libssl-dev libpq-dev zlib1g-dev postgresql
 	python3-hl7 openssl"
 # What the tests need on top.
-TEST_PACKAGES="libcriterion-dev clang libclang-rt-14-dev clang-format
+TEST_PACKAGES="libcriterion-dev clang libclang-rt-14-dev clang-format man-db
 	python3-cryptography"
