@@ -4,6 +4,7 @@
 #ifndef LABWATCH_CMD_H
 #define LABWATCH_CMD_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "cli/table.h"
@@ -33,6 +34,8 @@ int cmd_resolve(int argc, char **argv);
 int cmd_notify(int argc, char **argv);
 /* labwatch replay: send message archives to labwatchd over MLLP. */
 int cmd_replay(int argc, char **argv);
+/* labwatch reevaluate: stored results judged again under the rules. */
+int cmd_reevaluate(int argc, char **argv);
 /* labwatch alerts --id: print one alert with its history (exit status). */
 int cli_alert_show(const char *db, const char *id);
 
@@ -132,6 +135,13 @@ LW_MUSTCHECK int cli_each_message(const char *cmd, char *const *files,
     int nfiles, const struct hl7_parse_opts *popts,
     const struct oru_opts *oopts, size_t max_size, cli_message_fn *fn,
     void *arg);
+
+/*
+ * ISO 8601 (2026-11-20, 2026-11-20T07:30, ...Z or +08:00; local time
+ * at tz minutes east of UTC when no offset) or "now", as epoch seconds:
+ * 0, or -1 when it is not one.
+ */
+int cli_parse_at(const char *s, int tz, int64_t *out);
 
 /* Output is handed to stdio in blocks of about this size. */
 #define CLI_FLUSH_BLOCK (1u << 20)

@@ -335,36 +335,6 @@ patient_line(struct check *c, const struct patient *pt)
 	buf_add(b, "]}\n", 3);
 }
 
-/* ISO 8601 (2026-11-20, 2026-11-20T07:30, ...Z or +08:00) or "now". */
-static int
-parse_at(const char *s, int tz, int64_t *out)
-{
-	char dtm[40];
-	struct hl7_dtm t;
-	size_t n = 0, i, len = strlen(s);
-
-	if (strcmp(s, "now") == 0) {
-		*out = (int64_t)time(NULL);
-		return 0;
-	}
-	for (i = 0; i < len && n + 6 < sizeof(dtm); i++) {
-		if (s[i] == '-' && n < 8)
-			continue; /* date separators */
-		if (s[i] == ':' || s[i] == 'T' || s[i] == ' ')
-			continue;
-		if (s[i] == 'Z' && i == len - 1) {
-			memcpy(dtm + n, "+0000", 5);
-			n += 5;
-			continue;
-		}
-		dtm[n++] = s[i];
-	}
-	if (hl7_dtm_parse(dtm, n, &t) != 0)
-		return -1;
-	*out = hl7_dtm_epoch(&t, tz);
-	return 0;
-}
-
 /* ast=45 U/L,crea=1.1 mg/dL */
 static int
 parse_baseline(struct check *c, char *arg, const char **cause)
@@ -514,7 +484,7 @@ check_setup(struct check *c, const struct check_args *a)
 	}
 	localtime_r(&now, &tm);
 	c->tz_offset_min = (int)(tm.tm_gmtoff / 60);
-	if (parse_at(a->at, c->tz_offset_min, &c->at) != 0) {
+	if (cli_parse_at(a->at, c->tz_offset_min, &c->at) != 0) {
 		fprintf(stderr, "labwatch check: --at '%s' is not ISO 8601\n",
 		    a->at);
 		return 2;

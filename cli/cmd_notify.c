@@ -28,10 +28,12 @@ notify_usage(FILE *f)
 	    "[--kind K,...]\n"
 	    "                       [--protocol P] [--max-attempts N] "
 	    "[--retry-after D]\n"
-	    "                       [--retry-max D] [--timeout D]\n"
+	    "                       [--retry-max D] [--timeout D] "
+	    "[--parallel N]\n"
 	    "                       [--escalate-after D (--escalate-exec CMD |"
 	    " --escalate-webhook URL)\n"
 	    "                        [--escalate-target NAME]]\n"
+	    "                       [--metrics-listen HOST:PORT]\n"
 	    "  Delivers each alert event (trigger, acknowledge, resolve) once "
 	    "to CMD (run\n"
 	    "  with /bin/sh -c, the event as JSON on its standard input) or "
@@ -47,9 +49,15 @@ notify_usage(FILE *f)
 	    "  --retry-after   the first retry's wait, doubled each time (30s)\n"
 	    "  --retry-max     the longest wait between attempts (10m)\n"
 	    "  --timeout       one delivery at most (30s)\n"
+	    "  --parallel      deliveries in flight at once, 1 to 256 (16); "
+	    "the events of one\n"
+	    "                  alert, or of one episode, still go out one "
+	    "at a time, in order\n"
 	    "  --escalate-after  a critical alert still open after D gets an "
 	    "escalate event,\n"
 	    "                  delivered to the --escalate-exec CMD or URL\n"
+	    "  --metrics-listen  serve Prometheus metrics at "
+	    "http://HOST:PORT/metrics\n"
 	    "  Durations: 200ms, 90s, 10m, 1h.\n");
 }
 
@@ -206,6 +214,16 @@ set_option(struct notify_opts *o, int ch, char **kinds)
 		}
 		o->max_attempts = (int)n;
 		break;
+	case 'P':
+		errno = 0;
+		n = strtol(optarg, &end, 10);
+		if (errno != 0 || *end != '\0' || n < 1 || n > 256) {
+			fprintf(stderr,
+			    "labwatch notify: --parallel is 1 to 256\n");
+			return -1;
+		}
+		o->parallel = (int)n;
+		break;
 	case 'r':
 		if (duration_opt("--retry-after", optarg, &o->retry_base) != 0)
 			return -1;
@@ -232,6 +250,9 @@ set_option(struct notify_opts *o, int ch, char **kinds)
 	case 'N':
 		o->esc.name = optarg;
 		break;
+	case 'M':
+		o->metrics_listen = optarg;
+		break;
 	default:
 		return -1;
 	}
@@ -254,10 +275,12 @@ cmd_notify(int argc, char **argv)
 		{ "retry-after", required_argument, NULL, 'r' },
 		{ "retry-max", required_argument, NULL, 'R' },
 		{ "timeout", required_argument, NULL, 'T' },
+		{ "parallel", required_argument, NULL, 'P' },
 		{ "escalate-after", required_argument, NULL, 'A' },
 		{ "escalate-exec", required_argument, NULL, 'E' },
 		{ "escalate-webhook", required_argument, NULL, 'W' },
 		{ "escalate-target", required_argument, NULL, 'N' },
+		{ "metrics-listen", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -270,6 +293,7 @@ cmd_notify(int argc, char **argv)
 	o.retry_base = 30;
 	o.retry_max = 600;
 	o.timeout = 30;
+	o.parallel = 16;
 	o.esc.escalation = true;
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {

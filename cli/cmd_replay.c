@@ -1,8 +1,9 @@
 /*
  * cmd_replay.c: labwatch replay [options] FILE|DIR|-...
  *
- * Sends message archives to labwatchd over MLLP or MLLP/TLS: the options,
- * then the engine (replay.c) does the work.
+ * Sends message archives to labwatchd over MLLP or MLLP/TLS, or with
+ * --direct straight into PostgreSQL through labwatchd's store: the
+ * options, then the engine (replay.c) does the work.
  */
 #include "config.h"
 
@@ -53,10 +54,32 @@ replay_usage(FILE *f)
 	    "stopped\n"
 	    "  --id-type TYPE       PID-3 type labwatchd prefers (default MR)\n"
 	    "  --max-size BYTES     largest message read (default 8 MiB)\n"
-	    "  Exit status: 0 every message accepted, 1 some AE/CE or "
-	    "broken input,\n"
-	    "  2 usage, connection, or a message given up (the run stops "
-	    "there).\n");
+	    "  --direct             no daemon: into PostgreSQL through "
+	    "labwatchd's own store\n"
+	    "                       (same rows, duplicates and alerts as "
+	    "over MLLP)\n"
+	    "  --db CONNINFO        with --direct: the database (default "
+	    "$LABWATCH_DB)\n"
+	    "  --config FILE        with --direct: take db, protocol, "
+	    "id_type, timezone,\n"
+	    "                       default_charset, refuse_other_types, "
+	    "max_observations\n"
+	    "                       and batch_max from labwatchd's "
+	    "configuration file\n"
+	    "  --protocol FILE      with --direct: the rules protocol file "
+	    "(default the\n"
+	    "                       installed nct04933669.conf)\n"
+	    "  --batch N            with --direct: messages per transaction "
+	    "(default 256)\n"
+	    "  --verbose            with --direct: what the store says at "
+	    "info level too\n"
+	    "  Exit status: 0 every message accepted (stored, duplicate or "
+	    "ignored),\n"
+	    "  1 some AE/CE, quarantined or broken input, 2 usage, "
+	    "connection (or a\n"
+	    "  database that refuses us), or a message given up or not "
+	    "stored (the run\n"
+	    "  stops there).\n");
 }
 
 /* LABWATCH_MLLP=HOST:PORT ([V6]:PORT) into host and port, if set. */
@@ -124,6 +147,12 @@ enum {
 	OPT_RESUME,
 	OPT_ID_TYPE,
 	OPT_MAX_SIZE,
+	OPT_DIRECT,
+	OPT_DB,
+	OPT_CONFIG,
+	OPT_PROTOCOL,
+	OPT_BATCH,
+	OPT_VERBOSE,
 };
 
 static const struct option longopts[] = {
@@ -141,9 +170,46 @@ static const struct option longopts[] = {
 	{ "resume", required_argument, NULL, OPT_RESUME },
 	{ "id-type", required_argument, NULL, OPT_ID_TYPE },
 	{ "max-size", required_argument, NULL, OPT_MAX_SIZE },
+	{ "direct", no_argument, NULL, OPT_DIRECT },
+	{ "db", required_argument, NULL, OPT_DB },
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "protocol", required_argument, NULL, OPT_PROTOCOL },
+	{ "batch", required_argument, NULL, OPT_BATCH },
+	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* One --direct option into dc (and *direct); 1 when ch is none of them. */
+static int
+direct_opt(int ch, struct replay_direct_conf *dc, bool *direct)
+{
+	long long n;
+
+	switch (ch) {
+	case OPT_DIRECT:
+		*direct = true;
+		return 0;
+	case OPT_DB:
+		dc->db = optarg;
+		return 0;
+	case OPT_CONFIG:
+		dc->config = optarg;
+		return 0;
+	case OPT_PROTOCOL:
+		dc->protocol = optarg;
+		return 0;
+	case OPT_BATCH:
+		if (int_arg("--batch", optarg, 1, 100000, &n) != 0)
+			return -1;
+		dc->batch_max = (size_t)n;
+		return 0;
+	case OPT_VERBOSE:
+		dc->log_level = 2;
+		return 0;
+	}
+	return 1;
+}
 
 /* One option into o; -1 on a bad value. */
 static int
@@ -220,10 +286,12 @@ cmd_replay(int argc, char **argv)
 		.retries = 10,
 		.max_size = DEFAULT_MAX_SIZE };
 	struct replay_inputs in = { .path = NULL };
+	struct replay_direct_conf dc = { .lock_timeout_ms = 10000,
+		.log_level = 1 };
 	const char *tlsfiles[3] = { NULL }; /* --ca, --cert, --key */
 	char *host = NULL, *port = NULL, *cause = NULL;
-	bool tls = false;
-	int ch, st = 2;
+	bool tls = false, direct = false;
+	int ch, rc, st = 2;
 
 	o.net.timeout_s = 30;
 	env_target(&host, &port);
@@ -233,7 +301,9 @@ cmd_replay(int argc, char **argv)
 			st = 0;
 			goto out;
 		}
-		if (replay_opt(ch, &o, &host, &port, &tls, tlsfiles) != 0) {
+		if ((rc = direct_opt(ch, &dc, &direct)) == 1)
+			rc = replay_opt(ch, &o, &host, &port, &tls, tlsfiles);
+		if (rc != 0) {
 			replay_usage(stderr);
 			goto out;
 		}
@@ -242,6 +312,20 @@ cmd_replay(int argc, char **argv)
 		fprintf(stderr, "labwatch replay: %s\n",
 		    optind == argc ? "no input (FILE, DIR or -)" :
 				     "--cert and --key go together");
+		goto out;
+	}
+	if (!direct &&
+	    (dc.db || dc.config || dc.protocol || dc.batch_max ||
+		dc.log_level > 1)) {
+		fprintf(stderr,
+		    "labwatch replay: --db, --config, --protocol, --batch "
+		    "and --verbose go with --direct\n");
+		goto out;
+	}
+	if (direct && tls) {
+		fprintf(stderr,
+		    "labwatch replay: --direct sends nothing over "
+		    "the network: no --tls\n");
 		goto out;
 	}
 	if (replay_inputs_add(&in, argv + optind, argc - optind, &cause) != 0) {
@@ -258,6 +342,10 @@ cmd_replay(int argc, char **argv)
 	}
 	o.tty = isatty(STDERR_FILENO);
 	o.progress_every_ms = o.tty ? 250 : 5000;
+	if (direct) {
+		dc.id_type = o.id_type;
+		o.direct = &dc;
+	}
 	st = (int)replay_run(&o, &in);
 out:
 	if (o.net.tls != NULL)

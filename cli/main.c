@@ -20,6 +20,8 @@ static const struct {
 	    "grade the protocol labs of HL7 files offline (JSON lines)" },
 	{ "replay", cmd_replay,
 	    "send HL7 archives to labwatchd over MLLP or MLLP/TLS" },
+	{ "reevaluate", cmd_reevaluate,
+	    "judge stored results again under the protocol file now" },
 	{ "migrate", cmd_migrate, "apply the database schema migrations" },
 	{ "enroll", cmd_enroll,
 	    "register a patient in the protocol, or change their phase" },
@@ -40,7 +42,7 @@ usage(FILE *f)
 
 	fprintf(f, "usage: labwatch COMMAND [ARGS]\n\ncommands:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
 	fprintf(f, "\nlabwatch COMMAND --help for a command's options.\n");
 }
 

@@ -1,14 +1,19 @@
 /*
  * notify.c: labwatch notify's delivery loop (see notify.h).
  *
- * One PostgreSQL session, LISTEN labwatch_alert. Each turn of the loop:
- * escalate the critical alerts nobody answered in time (when asked to),
- * add a deliveries row for each new event a target takes (the catch-up:
- * it runs at start, after every reconnect and on every wake, so nothing
- * committed while we were away is missed), then claim the due rows one
- * at a time, deliver, record. Then wait on the socket for a NOTIFY, at
- * most until the next retry is due or a second has passed (escalation
- * deadlines need a clock, not a NOTIFY).
+ * One PostgreSQL session, LISTEN labwatch_alert, in the main thread;
+ * the deliveries themselves run in --parallel worker threads
+ * (notify_pool.c). Each turn of the loop: record what the workers
+ * finished (all of a target's successes in one statement); on a NOTIFY,
+ * at start and at least once a second, add a deliveries row for each new
+ * event a target takes (the catch-up: it runs at start, after every
+ * reconnect and on every wake, so nothing committed while we were away
+ * is missed), and once a second (escalation deadlines need a clock, not a
+ * NOTIFY) escalate the critical alerts nobody answered in time (when
+ * asked to) and fail expired leases; then claim as many due rows as there
+ * are free workers, in one statement, read their alerts in another, and
+ * hand them over. Then wait on the socket for a NOTIFY and on the
+ * workers, at most until the next retry is due or a second has passed.
  */
 #include "config.h"
 
@@ -29,6 +34,8 @@
 #include "cli/cmd.h"
 #include "cli/deliver.h"
 #include "cli/notify.h"
+#include "cli/notify_metrics.h"
+#include "cli/notify_pool.h"
 #include "daemon/notify.h"
 #include "lib/buf.h"
 #include "lib/json.h"
@@ -39,11 +46,11 @@
 static char me[300];
 static volatile sig_atomic_t stopping;
 
-/* One claimed delivery, and its event (columns of EVENT_COLUMNS). */
+/* One claimed delivery: whose, which event, which attempt. */
 struct claim {
+	const struct notify_target *t;
 	long long event;
 	int attempt;
-	PGresult *ev; /* owned: freed by deliver_one */
 };
 
 /* The claim's answer: the delivery, then the event. */
@@ -182,22 +189,6 @@ fail:
 	"WITH s AS MATERIALIZED (SELECT set_config('synchronous_commit', " \
 	"'on', true)) "
 
-/* Run a statement whose rows do not matter; false after an error. */
-static bool
-run(PGconn *c, const char *what, const char *sql, int n, const char **p)
-{
-	char *cause = NULL;
-	PGresult *r;
-
-	if ((r = db_query(c, what, sql, n, p, &cause)) == NULL) {
-		nlog("%s", cause);
-		free(cause);
-		return false;
-	}
-	PQclear(r);
-	return true;
-}
-
 /*
  * Give each critical alert left open past our deadline its escalate event
  * for our escalation target (notify_escalate() locks the alert and reads
@@ -206,8 +197,9 @@ run(PGconn *c, const char *what, const char *sql, int n, const char **p)
 static bool
 escalate(PGconn *c, const struct notify_opts *o)
 {
-	char after[32], since[32], note[64];
+	char after[32], since[32], note[64], *cause = NULL;
 	const char *p[6];
+	PGresult *r;
 
 	snprintf(after, sizeof(after), "%.3f", o->escalate_after);
 	snprintf(since, sizeof(since), "%lld", o->esc.since);
@@ -219,10 +211,21 @@ escalate(PGconn *c, const struct notify_opts *o)
 	p[3] = o->kinds;
 	p[4] = o->protocol;
 	p[5] = o->esc.name;
-	return run(c, "escalate",
+	r = db_query(c, "escalate",
 	    "SELECT notify_escalate($6, $1::float8, $2::bigint, $3, "
 	    "$4::text[], $5)",
-	    6, p);
+	    6, p, &cause);
+	if (r == NULL) {
+		nlog("%s", cause);
+		free(cause);
+		return false;
+	}
+	/* How many escalate events it wrote. */
+	if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+		notify_metrics_escalated(
+		    strtoull(PQgetvalue(r, 0, 0), NULL, 10));
+	PQclear(r);
+	return true;
 }
 
 /*
@@ -294,63 +297,63 @@ collect(PGconn *c, const struct notify_opts *o, struct notify_target *t)
 }
 
 /*
- * Claim the oldest due delivery of t: pending and due, or delivering
- * under a lease that ran out (its claimer died) with attempts left (see
- * expire()). A row waits while an earlier event of its episode (the same
- * dedup key) is pending or delivering for t: one episode's events reach a
- * target in order, whatever retries, backoffs and other claimers do (an
- * acknowledge before its trigger is dropped by a paging service, and the
- * incident the trigger then opens stays open). The lease outlasts the
- * command's timeout. 1 and *cl, 0 when none is due, -1 after an error.
+ * Claim the oldest due deliveries of t, at most n: pending and due, or
+ * delivering under a lease that ran out (its claimer died) with attempts
+ * left (see expire()). A row waits while an earlier event of its chain
+ * (alert_chain_root: an episode, or a hold and the resume that answered
+ * it) is pending or delivering for t, in flight here or elsewhere: one
+ * chain's events reach a target in order, one at a time, whatever
+ * retries, backoffs, workers and other claimers do (an acknowledge before
+ * its trigger is dropped by a paging service, and the incident the
+ * trigger then opens stays open). Only the first unfinished row of each
+ * chain may be claimed (u and f: one alert_chain_root() per unfinished
+ * row, not one per pair of them, which made a claim in a backlog of 400
+ * take seconds). The lease outlasts the
+ * command's timeout. The rows (event, attempt, then the event's columns,
+ * EV_*), or NULL after an error.
  */
-static int
+static PGresult *
 claim(PGconn *c, const struct notify_opts *o, const struct notify_target *t,
-    struct claim *cl)
+    int n)
 {
-	char lease[32], max[16], *cause = NULL;
-	const char *p[4];
+	char lease[32], max[16], lim[16], *cause = NULL;
+	const char *p[5];
 	PGresult *r;
-	int n;
 
 	snprintf(lease, sizeof(lease), "%.3f", o->timeout + 5);
 	snprintf(max, sizeof(max), "%d", o->max_attempts);
+	snprintf(lim, sizeof(lim), "%d", n);
 	p[0] = t->name;
 	p[1] = lease;
 	p[2] = me;
 	p[3] = max;
-	r = db_query(c, "claim a delivery",
-	    "WITH c AS (SELECT d.event FROM deliveries d JOIN alert_events ce "
-	    "ON ce.id = d.event WHERE d.target = $1 "
+	p[4] = lim;
+	r = db_query(c, "claim deliveries",
+	    "WITH u AS MATERIALIZED (SELECT d.event, "
+	    "alert_chain_root(ue.alert) AS root FROM deliveries d "
+	    "JOIN alert_events ue ON ue.id = d.event WHERE d.target = $1 "
+	    "AND d.state IN ('pending', 'delivering')), "
+	    "f AS (SELECT min(event) AS event FROM u GROUP BY root), "
+	    "c AS (SELECT d.event FROM deliveries d JOIN f ON f.event = d.event "
+	    "WHERE d.target = $1 "
 	    "AND ((d.state = 'pending' AND d.next_attempt_at <= now()) OR "
 	    "(d.state = 'delivering' AND d.lease_until <= now() "
 	    "AND d.attempts < $4::int)) "
-	    "AND NOT EXISTS (SELECT 1 FROM deliveries b JOIN alert_events be "
-	    "ON be.id = b.event WHERE b.target = $1 AND b.event < d.event "
-	    "AND b.state IN ('pending', 'delivering') "
-	    "AND alert_dedup_key(be.alert) = alert_dedup_key(ce.alert)) "
-	    "ORDER BY d.event LIMIT 1 FOR UPDATE OF d SKIP LOCKED) "
+	    "ORDER BY d.event LIMIT $5::int FOR UPDATE OF d SKIP LOCKED) "
 	    "UPDATE deliveries d SET state = 'delivering', "
 	    "attempts = d.attempts + 1, claimed_by = $3, "
 	    "lease_until = now() + make_interval(secs => $2::float8) "
 	    "FROM c, alert_events e WHERE d.event = c.event "
 	    "AND d.target = $1 AND e.id = c.event "
 	    "RETURNING d.event, d.attempts, e.event, "
-	    "alert_dedup_key(e.alert), e.id, " DB_ISO("e.at") ", e.by, "
-							      "e.note, e.alert",
-	    4, p, &cause);
+	    "alert_dedup_key(e.alert), e.id, " DB_ISO(
+		"e.at") ", e.by, e.note, e.alert",
+	    5, p, &cause);
 	if (r == NULL) {
 		nlog("%s", cause);
 		free(cause);
-		return -1;
 	}
-	if ((n = PQntuples(r)) != 1) {
-		PQclear(r);
-		return 0;
-	}
-	cl->event = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-	cl->attempt = atoi(PQgetvalue(r, 0, 1));
-	cl->ev = r;
-	return 1;
+	return r;
 }
 
 /* sent_at: now, ISO 8601 UTC with milliseconds. */
@@ -367,13 +370,45 @@ iso_now(char *out, size_t cap)
 	snprintf(out, cap, "%.19s.%03dZ", s, (int)(tv.tv_usec / 1000) % 1000);
 }
 
-/* A column of r's row 0 by name, "" when NULL. */
+/* A column of r's row k by name, "" when NULL. */
 static const char *
-col(const PGresult *r, const char *name)
+col(const PGresult *r, int k, const char *name)
 {
 	int i = PQfnumber(r, name);
 
-	return i < 0 || PQgetisnull(r, 0, i) ? "" : PQgetvalue(r, 0, i);
+	return i < 0 || PQgetisnull(r, k, i) ? "" : PQgetvalue(r, k, i);
+}
+
+/*
+ * The alerts of the events claim() returned in e, in one query (one
+ * round trip per claim, not one per event); NULL after an error.
+ */
+static PGresult *
+read_alerts(PGconn *c, const PGresult *e)
+{
+	struct buf ids;
+	char *sql, *cause = NULL;
+	const char *p[1];
+	PGresult *a;
+	int i;
+
+	buf_init(&ids);
+	for (i = 0; i < PQntuples(e); i++)
+		buf_printf(&ids, "%c%s", i == 0 ? '{' : ',',
+		    PQgetvalue(e, i, EV_ALERT));
+	buf_addc(&ids, '}');
+	p[0] = ids.p;
+	sql = xasprintf("SELECT %s FROM alerts a JOIN patients p "
+			"ON p.id = a.patient WHERE a.id = ANY ($1::bigint[])",
+	    cli_alert_columns);
+	a = db_query(c, "read the alerts", sql, 1, p, &cause);
+	free(sql);
+	buf_free(&ids);
+	if (a == NULL) {
+		nlog("%s", cause);
+		free(cause);
+	}
+	return a;
 }
 
 /* Append "NAME=value" to env[*n]. */
@@ -385,97 +420,121 @@ env_add(char **env, int *n, const char *name, const char *value)
 }
 
 /*
- * The event's JSON into b and its environment into env (10 slots);
- * false after an error.
+ * The event of row i of claim()'s answer e, its alert in a (read_alerts(),
+ * or NULL): its JSON into b and its environment into env (10 slots);
+ * false when its alert could not be read.
  */
 static bool
-event_json(PGconn *c, const struct notify_target *t, const struct claim *cl,
+event_json(const struct claim *cl, const PGresult *e, int i, const PGresult *a,
     struct buf *b, char **env)
 {
-	const PGresult *e = cl->ev;
-	char sent[40], *sql, *cause = NULL;
-	const char *p[1];
-	PGresult *a;
-	int n = 0;
+	const char *id = PQgetvalue(e, i, EV_ALERT);
+	char sent[40];
+	int n = 0, k;
 
-	p[0] = PQgetvalue(e, 0, EV_ALERT);
-	sql = xasprintf("SELECT %s FROM alerts a JOIN patients p "
-			"ON p.id = a.patient WHERE a.id = $1",
-	    cli_alert_columns);
-	a = db_query(c, "read the alert", sql, 1, p, &cause);
-	free(sql);
-	if (a == NULL || PQntuples(a) != 1) {
-		nlog("event %lld: %s", cl->event,
-		    cause != NULL ? cause : "its alert is gone");
-		free(cause);
-		PQclear(a);
+	for (k = 0; a != NULL && k < PQntuples(a); k++)
+		if (strcmp(col(a, k, "id"), id) == 0)
+			break;
+	if (a == NULL || k == PQntuples(a)) {
+		nlog("event %lld: its alert could not be read", cl->event);
 		return false;
 	}
 	iso_now(sent, sizeof(sent));
 	buf_adds(b, "{\"event\":");
-	json_strz(b, PQgetvalue(e, 0, EV_EVENT));
+	json_strz(b, PQgetvalue(e, i, EV_EVENT));
 	buf_adds(b, ",\"dedup_key\":");
-	json_strz(b, PQgetvalue(e, 0, EV_DEDUP));
+	json_strz(b, PQgetvalue(e, i, EV_DEDUP));
 	buf_printf(b,
 	    ",\"attempt\":%d,\"sent_at\":\"%s\",\"target\":", cl->attempt,
 	    sent);
-	json_strz(b, t->name);
+	json_strz(b, cl->t->name);
 	buf_printf(b, ",\"event_id\":%s,\"event_at\":\"%s\",\"by\":",
-	    PQgetvalue(e, 0, EV_ID), PQgetvalue(e, 0, EV_AT));
-	json_strz(b, PQgetisnull(e, 0, EV_BY) ? NULL : PQgetvalue(e, 0, EV_BY));
+	    PQgetvalue(e, i, EV_ID), PQgetvalue(e, i, EV_AT));
+	json_strz(b, PQgetisnull(e, i, EV_BY) ? NULL : PQgetvalue(e, i, EV_BY));
 	buf_adds(b, ",\"note\":");
 	json_strz(b,
-	    PQgetisnull(e, 0, EV_NOTE) ? NULL : PQgetvalue(e, 0, EV_NOTE));
+	    PQgetisnull(e, i, EV_NOTE) ? NULL : PQgetvalue(e, i, EV_NOTE));
 	buf_adds(b, ",\"alert\":");
-	cli_json_row(b, a, 0);
+	cli_json_row(b, a, k);
 	buf_adds(b, "}\n");
-	env_add(env, &n, "LABWATCH_ALERT_ID", col(a, "id"));
-	env_add(env, &n, "LABWATCH_ALERT_PATIENT", col(a, "patient_id"));
-	env_add(env, &n, "LABWATCH_ALERT_SEVERITY", col(a, "severity"));
-	env_add(env, &n, "LABWATCH_ALERT_KIND", col(a, "kind"));
-	env_add(env, &n, "LABWATCH_ALERT_SUMMARY", col(a, "summary"));
+	env_add(env, &n, "LABWATCH_ALERT_ID", col(a, k, "id"));
+	env_add(env, &n, "LABWATCH_ALERT_PATIENT", col(a, k, "patient_id"));
+	env_add(env, &n, "LABWATCH_ALERT_SEVERITY", col(a, k, "severity"));
+	env_add(env, &n, "LABWATCH_ALERT_KIND", col(a, k, "kind"));
+	env_add(env, &n, "LABWATCH_ALERT_SUMMARY", col(a, k, "summary"));
 	env_add(env, &n, "LABWATCH_ALERT_DEDUP_KEY",
-	    PQgetvalue(e, 0, EV_DEDUP));
-	env_add(env, &n, "LABWATCH_ALERT_EVENT", PQgetvalue(e, 0, EV_EVENT));
-	PQclear(a);
+	    PQgetvalue(e, i, EV_DEDUP));
+	env_add(env, &n, "LABWATCH_ALERT_EVENT", PQgetvalue(e, i, EV_EVENT));
 	return true;
 }
 
-/* Record a delivery done: delivered_at, under our own claim only. */
+/*
+ * Record the deliveries of t in jobs (a list, each done) as delivered,
+ * under our own claims only, in one statement: one synchronous commit for
+ * all the deliveries the workers finished while the last was recorded
+ * (one each made a burst wait on the disk, 15-30 ms per event). false
+ * after an error (then none is recorded).
+ */
 static bool
-record_ok(PGconn *c, const struct notify_target *t, const struct claim *cl)
+record_ok(PGconn *c, const struct notify_target *t, struct pool_job *jobs)
 {
-	char ev[32], at[16], *cause = NULL;
+	struct buf ev, at;
+	struct pool_job *j;
+	const struct claim *cl;
+	char *cause = NULL;
 	const char *p[4];
 	PGresult *r;
 	bool mine;
+	int i;
 
-	snprintf(ev, sizeof(ev), "%lld", cl->event);
-	snprintf(at, sizeof(at), "%d", cl->attempt);
-	p[0] = ev;
-	p[1] = t->name;
-	p[2] = me;
-	p[3] = at;
-	r = db_query(c, "record the delivery",
-	    SYNC_COMMIT
-	    "UPDATE deliveries SET state = 'delivered', delivered_at = now(), "
-	    "lease_until = NULL, last_error = NULL FROM s WHERE event = $1 "
-	    "AND target = $2 AND state = 'delivering' AND claimed_by = $3 "
-	    "AND attempts = $4::int",
-	    4, p, &cause);
-	if (r == NULL) {
-		nlog("event %lld was delivered to %s but not recorded: %s",
-		    cl->event, t->name, cause);
-		free(cause);
-		return false;
+	buf_init(&ev);
+	buf_init(&at);
+	for (j = jobs; j != NULL; j = j->next) {
+		cl = j->owner;
+		buf_printf(&ev, "%c%lld", ev.len == 0 ? '{' : ',', cl->event);
+		buf_printf(&at, "%c%d", at.len == 0 ? '{' : ',', cl->attempt);
 	}
-	mine = strcmp(PQcmdTuples(r), "1") == 0;
+	buf_addc(&ev, '}');
+	buf_addc(&at, '}');
+	p[0] = ev.p;
+	p[1] = at.p;
+	p[2] = t->name;
+	p[3] = me;
+	r = db_query(c, "record the deliveries",
+	    SYNC_COMMIT ", v AS (SELECT * FROM unnest($1::bigint[], "
+			"$2::int[]) AS v(event, attempt)) "
+			"UPDATE deliveries d SET state = 'delivered', "
+			"delivered_at = now(), lease_until = NULL, "
+			"last_error = NULL FROM s, v WHERE d.event = v.event "
+			"AND d.attempts = v.attempt AND d.target = $3 "
+			"AND d.state = 'delivering' AND d.claimed_by = $4 "
+			"RETURNING d.event",
+	    4, p, &cause);
+	buf_free(&ev);
+	buf_free(&at);
+	for (j = jobs; j != NULL; j = j->next) {
+		cl = j->owner;
+		if (r == NULL) {
+			if (PQstatus(c) == CONNECTION_OK)
+				nlog("event %lld was delivered to %s but not "
+				     "recorded: %s",
+				    cl->event, t->name, cause);
+			continue;
+		}
+		for (i = 0, mine = false; i < PQntuples(r) && !mine; i++)
+			mine = strtoll(PQgetvalue(r, i, 0), NULL, 10) ==
+			    cl->event;
+		if (mine)
+			nlog("event %lld delivered to %s (attempt %d)",
+			    cl->event, t->name, cl->attempt);
+		else
+			nlog("event %lld: the lease ran out before it was "
+			     "recorded (raise --timeout?)",
+			    cl->event);
+	}
+	free(cause);
 	PQclear(r);
-	if (!mine)
-		nlog("event %lld: the lease ran out before it was recorded "
-		     "(raise --timeout?)",
-		    cl->event);
-	return true;
+	return r != NULL;
 }
 
 /*
@@ -546,9 +605,10 @@ expire(PGconn *c, const struct notify_opts *o, const struct notify_target *t)
  * operational alert's own events: paging cannot page about itself).
  */
 static bool
-record_fail(PGconn *c, const struct notify_opts *o,
-    const struct notify_target *t, const struct claim *cl, const char *err)
+record_fail(PGconn *c, const struct notify_opts *o, const struct claim *cl,
+    const char *err, uint64_t usec)
 {
+	const struct notify_target *t = cl->t;
 	char ev[32], at[16], max[16], wait[32], *cause = NULL;
 	const char *p[7];
 	PGresult *r;
@@ -582,6 +642,12 @@ record_fail(PGconn *c, const struct notify_opts *o,
 		free(cause);
 		return false;
 	}
+	if (!PQgetisnull(r, 0, 0))
+		notify_metrics_delivery(strcmp(PQgetvalue(r, 0, 0), "failed") ==
+			    0 ?
+			NOTIFY_FAILED :
+			NOTIFY_RETRY,
+		    usec);
 	if (PQgetisnull(r, 0, 0))
 		nlog("event %lld: the lease ran out before the failed attempt "
 		     "was recorded (raise --timeout?)",
@@ -599,45 +665,173 @@ record_fail(PGconn *c, const struct notify_opts *o,
 	return true;
 }
 
-/* Claim, deliver and record one event of t: 1 done, 0 none due, -1 error. */
-static int
-deliver_one(PGconn *c, const struct notify_opts *o,
-    const struct notify_target *t)
+/*
+ * Hand row i of claim()'s answer r (a delivery of t; a: the alerts) to a
+ * worker; an event whose alert cannot be read is a failed attempt. false
+ * after an error.
+ */
+static bool
+start(PGconn *c, const struct notify_opts *o, const struct notify_target *t,
+    const PGresult *r, int i, const PGresult *a, struct notify_pool *pool)
 {
-	char *env[10] = { NULL }, err[256];
-	enum deliver_rc rc;
-	struct claim cl = { 0, 0, NULL };
-	struct buf b;
-	int n, i;
+	struct claim *cl = xmalloc(sizeof(*cl));
+	struct pool_job *j = pool_job_new();
 	bool ok;
 
-	if ((n = claim(c, o, t, &cl)) <= 0)
-		return n;
-	buf_init(&b);
-	if (!event_json(c, t, &cl, &b, env)) {
-		snprintf(err, sizeof(err), "the event could not be read");
-		ok = record_fail(c, o, t, &cl, err);
-		goto out;
+	cl->t = t;
+	cl->event = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+	cl->attempt = atoi(PQgetvalue(r, i, 1));
+	if (!event_json(cl, r, i, a, &j->body, j->env)) {
+		ok = record_fail(c, o, cl, "the event could not be read", 0);
+		free(cl);
+		pool_job_free(j);
+		return ok;
 	}
-	if (t->exec != NULL)
-		rc = deliver_exec(t->exec, b.p, b.len, env, o->timeout, err,
-		    sizeof(err));
-	else
-		rc = deliver_http(t->url, o->ca, b.p, b.len, o->timeout, err,
-		    sizeof(err));
-	if (rc == DELIVER_OK) {
-		ok = record_ok(c, t, &cl);
-		if (ok)
-			nlog("event %lld delivered to %s (attempt %d)",
-			    cl.event, t->name, cl.attempt);
-	} else
-		ok = record_fail(c, o, t, &cl, err);
-out:
-	PQclear(cl.ev);
-	for (i = 0; env[i] != NULL; i++)
-		free(env[i]);
-	buf_free(&b);
-	return ok ? 1 : -1;
+	j->exec = t->exec;
+	j->url = t->url;
+	j->owner = cl;
+	pool_submit(pool, j);
+	return true;
+}
+
+/* Free a finished delivery and its claim. */
+static void
+job_free(struct pool_job *j)
+{
+	free(j->owner);
+	pool_job_free(j);
+}
+
+/* Move the deliveries the workers finished to *held. */
+static void
+hold_done(struct notify_pool *pool, struct pool_job **held)
+{
+	struct pool_job *j;
+
+	while ((j = pool_collect(pool)) != NULL) {
+		j->next = *held;
+		*held = j;
+	}
+}
+
+/* Put list back in front of *held. */
+static void
+hold_again(struct pool_job *list, struct pool_job **held)
+{
+	struct pool_job *j;
+
+	while ((j = list) != NULL) {
+		list = j->next;
+		j->next = *held;
+		*held = j;
+	}
+}
+
+/*
+ * Record the deliveries the workers finished, and those held from a
+ * broken session: the successes of each target in one statement, each
+ * failed attempt on its own (record_fail). false when the session broke
+ * (what was not recorded stays held for the next: its lease has time).
+ */
+static bool
+record_done(PGconn *c, const struct notify_opts *o, struct notify_pool *pool,
+    struct pool_job **held)
+{
+	const struct notify_target *t[2] = { &o->main, &o->esc };
+	struct pool_job *ok[2] = { NULL, NULL }, *bad = NULL, *j;
+	const struct claim *cl;
+	bool recorded;
+	int i;
+
+	hold_done(pool, held);
+	while ((j = *held) != NULL) {
+		*held = j->next;
+		cl = j->owner;
+		i = cl->t == t[0] ? 0 : 1;
+		if (j->rc == DELIVER_OK) {
+			j->next = ok[i];
+			ok[i] = j;
+		} else {
+			j->next = bad;
+			bad = j;
+		}
+	}
+	for (i = 0; i < 2; i++) {
+		recorded = ok[i] != NULL && record_ok(c, t[i], ok[i]);
+		if (ok[i] != NULL && !recorded &&
+		    PQstatus(c) != CONNECTION_OK) {
+			for (; i < 2; i++)
+				hold_again(ok[i], held);
+			hold_again(bad, held);
+			return false;
+		}
+		while ((j = ok[i]) != NULL) {
+			ok[i] = j->next;
+			if (recorded)
+				notify_metrics_delivery(NOTIFY_DELIVERED,
+				    j->usec);
+			job_free(j);
+		}
+	}
+	while ((j = bad) != NULL) {
+		if (!record_fail(c, o, j->owner, j->err, j->usec) &&
+		    PQstatus(c) != CONNECTION_OK) {
+			hold_again(bad, held);
+			return false;
+		}
+		bad = j->next;
+		job_free(j);
+	}
+	return true;
+}
+
+/*
+ * Whether SIGINT or SIGTERM waits (they are blocked outside ppoll()): then
+ * stopping, so that only the deliveries under way are finished, not the
+ * whole backlog.
+ */
+static bool
+stop_pending(void)
+{
+	sigset_t set;
+
+	if (!stopping && sigpending(&set) == 0 &&
+	    (sigismember(&set, SIGINT) == 1 || sigismember(&set, SIGTERM) == 1))
+		stopping = 1;
+	return stopping;
+}
+
+/*
+ * Claim what is due for each target, as many rows as there are free
+ * workers, and start them. false after an error.
+ */
+static bool
+fill(PGconn *c, const struct notify_opts *o, struct notify_pool *pool)
+{
+	const struct notify_target *t[2] = { &o->main, &o->esc };
+	PGresult *r, *a;
+	int i, k, n, room;
+	bool ok = true;
+
+	for (i = 0; i < 2 && ok; i++) {
+		if (t[i]->name == NULL)
+			continue;
+		while (ok && (room = pool_free_slots(pool)) > 0 &&
+		    !stop_pending()) {
+			if ((r = claim(c, o, t[i], room)) == NULL)
+				return false;
+			n = PQntuples(r);
+			a = n > 0 ? read_alerts(c, r) : NULL;
+			for (k = 0; k < n; k++)
+				if (!start(c, o, t[i], r, k, a, pool))
+					ok = false;
+			PQclear(a);
+			PQclear(r);
+			if (n < room)
+				break;
+		}
+	}
+	return ok;
 }
 
 /* Seconds until the next retry of either target is due (at most 1). */
@@ -665,47 +859,6 @@ next_due(PGconn *c, const struct notify_opts *o)
 	return s < 0 ? 0 : s > 1 ? 1 : s;
 }
 
-/*
- * Whether SIGINT or SIGTERM waits (they are blocked outside ppoll()): then
- * stopping, so that only the delivery under way is finished, not the
- * whole backlog.
- */
-static bool
-stop_pending(void)
-{
-	sigset_t set;
-
-	if (!stopping && sigpending(&set) == 0 &&
-	    (sigismember(&set, SIGINT) == 1 || sigismember(&set, SIGTERM) == 1))
-		stopping = 1;
-	return stopping;
-}
-
-/* One turn: escalate, collect, deliver what is due. false: reconnect. */
-static bool
-turn(PGconn *c, struct notify_opts *o)
-{
-	struct notify_target *t[2] = { &o->main, &o->esc };
-	int i, n = 0;
-
-	if (o->escalate_after > 0 && !escalate(c, o))
-		return PQstatus(c) == CONNECTION_OK;
-	for (i = 0; i < 2; i++)
-		if (t[i]->name != NULL && !collect(c, o, t[i]))
-			return PQstatus(c) == CONNECTION_OK;
-	for (i = 0; i < 2; i++) {
-		if (t[i]->name == NULL)
-			continue;
-		if (!expire(c, o, t[i]))
-			return PQstatus(c) == CONNECTION_OK;
-		while (!stop_pending() && (n = deliver_one(c, o, t[i])) > 0)
-			notify_send("WATCHDOG=1");
-		if (!stopping && n < 0)
-			return PQstatus(c) == CONNECTION_OK;
-	}
-	return true;
-}
-
 /* Sleep secs, or until SIGINT or SIGTERM. */
 static void
 wait_for_signal(double secs, const sigset_t *waitmask)
@@ -717,14 +870,26 @@ wait_for_signal(double secs, const sigset_t *waitmask)
 	(void)ppoll(NULL, 0, &ts, waitmask);
 }
 
-/* Wait for a NOTIFY or the timeout; false when the session broke. */
-static bool
-wait_for(PGconn *c, double secs, const sigset_t *waitmask)
+static double
+now_mono(void)
 {
 	struct timespec ts;
-	struct pollfd pfd;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * Wait for a NOTIFY (then *woken), a delivery finished or the timeout;
+ * false when the session broke.
+ */
+static bool
+wait_for(PGconn *c, struct notify_pool *pool, double secs,
+    const sigset_t *waitmask, bool *woken)
+{
+	struct timespec ts;
+	struct pollfd pfd[2];
 	PGnotify *n;
-	bool woken = false;
 
 	/*
 	 * A NOTIFY that came in with the answer to a query of the last turn
@@ -732,34 +897,171 @@ wait_for(PGconn *c, double secs, const sigset_t *waitmask)
 	 */
 	while ((n = PQnotifies(c)) != NULL) {
 		PQfreemem(n);
-		woken = true;
+		*woken = true;
 	}
-	if (woken)
+	if (*woken)
 		return true;
 	ts.tv_sec = (time_t)secs;
 	ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
-	pfd.fd = PQsocket(c);
-	pfd.events = POLLIN;
-	if (pfd.fd < 0)
+	pfd[0].fd = PQsocket(c);
+	pfd[0].events = POLLIN;
+	pfd[1].fd = pool_fd(pool);
+	pfd[1].events = POLLIN;
+	if (pfd[0].fd < 0)
 		return false;
-	if (ppoll(&pfd, 1, &ts, waitmask) < 0 && errno != EINTR)
+	if (ppoll(pfd, 2, &ts, waitmask) < 0 && errno != EINTR)
 		return false;
 	if (PQconsumeInput(c) == 0)
 		return false;
-	while ((n = PQnotifies(c)) != NULL)
+	while ((n = PQnotifies(c)) != NULL) {
 		PQfreemem(n);
+		*woken = true;
+	}
 	return true;
+}
+
+/* The delivery loop's state. */
+struct loop {
+	struct notify_opts *o;
+	struct notify_pool *pool;
+	struct pool_job *held; /* finished, to record once connected */
+	PGconn *c;
+	double pause;	/* before the next connection attempt (s) */
+	double scanned; /* when the last scan ran (now_mono()) */
+	bool woken;	/* a NOTIFY came, or a new session: scan */
+	sigset_t waitmask;
+};
+
+/*
+ * Collect; on the clock's turn (tick) escalate first and expire after.
+ * false after an error.
+ */
+static bool
+scan(PGconn *c, struct notify_opts *o, bool tick)
+{
+	struct notify_target *t[2] = { &o->main, &o->esc };
+	int i;
+
+	if (tick && o->escalate_after > 0 && !escalate(c, o))
+		return false;
+	for (i = 0; i < 2; i++)
+		if (t[i]->name != NULL && !collect(c, o, t[i]))
+			return false;
+	for (i = 0; tick && i < 2; i++)
+		if (t[i]->name != NULL && !expire(c, o, t[i]))
+			return false;
+	return true;
+}
+
+/*
+ * One turn: record, collect (on a NOTIFY, and a second after the last
+ * full scan: then escalate and expire too), claim and start, wait. false
+ * when the session broke.
+ */
+static bool
+turn(struct loop *l)
+{
+	PGconn *c = l->c;
+	double secs, due;
+	bool tick;
+
+	notify_send("WATCHDOG=1");
+	if (!record_done(c, l->o, l->pool, &l->held))
+		return false;
+	if (!stop_pending()) {
+		tick = now_mono() - l->scanned >= 1;
+		if (l->woken || tick) {
+			l->woken = false;
+			if (tick)
+				l->scanned = now_mono();
+			if (!scan(c, l->o, tick) &&
+			    PQstatus(c) != CONNECTION_OK)
+				return false;
+		}
+		if (!fill(c, l->o, l->pool) && PQstatus(c) != CONNECTION_OK)
+			return false;
+	}
+	if (stopping) {
+		if (pool_busy(l->pool) == 0)
+			return true;
+		l->woken = false; /* no more scans: wait for the workers */
+		secs = 1;
+	} else {
+		/*
+		 * Idle after fill(): a delivery due now waits for an earlier
+		 * event of its chain; not less than 50 ms then (no spinning).
+		 */
+		secs = 1 - (now_mono() - l->scanned);
+		if (pool_busy(l->pool) == 0 && (due = next_due(c, l->o)) < secs)
+			secs = due > 0.05 ? due : 0.05;
+	}
+	return wait_for(c, l->pool, secs < 0 ? 0 : secs, &l->waitmask,
+	    &l->woken);
+}
+
+/* Connect, or wait before the next try; false: not connected. */
+static bool
+connect_once(struct loop *l)
+{
+	struct notify_opts *o = l->o;
+	char *cause = NULL;
+
+	if ((l->c = session(o, &cause)) == NULL) {
+		nlog("%s; again in %g s", cause, l->pause);
+		notify_send("STATUS=waiting for the database\nWATCHDOG=1");
+		free(cause);
+		wait_for_signal(l->pause, &l->waitmask);
+		l->pause = l->pause < 30 ? l->pause * 2 : 30;
+		return false;
+	}
+	nlog("listening; delivering to %s%s%s (%d at once)", o->main.name,
+	    o->esc.name != NULL ? ", escalating to " : "",
+	    o->esc.name != NULL ? o->esc.name : "", o->parallel);
+	notify_send("READY=1\nSTATUS=listening");
+	l->pause = 1;
+	l->woken = true;
+	l->scanned = 0; /* a full scan at once */
+	return true;
+}
+
+/*
+ * Stopping without a session: wait for the workers, then say which
+ * deliveries were not recorded (each runs again once its lease ends).
+ */
+static void
+give_up(struct loop *l)
+{
+	struct pool_job *j;
+	struct pollfd pfd;
+
+	while (pool_busy(l->pool) > 0) {
+		pfd.fd = pool_fd(l->pool);
+		pfd.events = POLLIN;
+		(void)poll(&pfd, 1, 1000);
+		hold_done(l->pool, &l->held);
+	}
+	while ((j = l->held) != NULL) {
+		l->held = j->next;
+		nlog("event %lld: attempt %d to %s not recorded (no database): "
+		     "it runs again when its lease ends",
+		    ((struct claim *)j->owner)->event,
+		    ((struct claim *)j->owner)->attempt,
+		    ((struct claim *)j->owner)->t->name);
+		job_free(j);
+	}
 }
 
 int
 notify_run(struct notify_opts *o)
 {
+	struct loop l;
 	struct sigaction sa;
-	sigset_t block, waitmask;
+	sigset_t block;
 	char host[256], *cause = NULL;
-	double pause = 1;
-	PGconn *c = NULL;
 
+	memset(&l, 0, sizeof(l));
+	l.o = o;
+	l.pause = 1;
 	if (gethostname(host, sizeof(host)) != 0)
 		strcpy(host, "?");
 	host[sizeof(host) - 1] = '\0';
@@ -778,38 +1080,49 @@ notify_run(struct notify_opts *o)
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
-	sigprocmask(SIG_BLOCK, &block, &waitmask);
-	sigdelset(&waitmask, SIGINT);
-	sigdelset(&waitmask, SIGTERM);
-	while (!stopping) {
-		if (c == NULL) {
-			if ((c = session(o, &cause)) == NULL) {
-				nlog("%s; again in %g s", cause, pause);
-				notify_send("STATUS=waiting for the database\n"
-					    "WATCHDOG=1");
-				free(cause);
-				cause = NULL;
-				wait_for_signal(pause, &waitmask);
-				pause = pause < 30 ? pause * 2 : 30;
-				continue;
-			}
-			nlog("listening; delivering to %s%s%s", o->main.name,
-			    o->esc.name != NULL ? ", escalating to " : "",
-			    o->esc.name != NULL ? o->esc.name : "");
-			notify_send("READY=1\nSTATUS=listening");
-			pause = 1;
+	sigprocmask(SIG_BLOCK, &block, &l.waitmask);
+	sigdelset(&l.waitmask, SIGINT);
+	sigdelset(&l.waitmask, SIGTERM);
+	if ((l.pool = pool_new(o->parallel, o->ca, o->timeout, &cause)) ==
+	    NULL) {
+		nlog("%s", cause);
+		free(cause);
+		notify_close();
+		return 1;
+	}
+	/* Started with SIGINT and SIGTERM blocked: they stay the loop's. */
+	if (o->metrics_listen != NULL) {
+		if (notify_metrics_start(o->metrics_listen, &cause) != 0) {
+			nlog("%s", cause);
+			free(cause);
+			pool_free(l.pool);
+			notify_close();
+			return 1;
 		}
-		/* Each turn is at most a second plus a delivery's timeout. */
-		notify_send("WATCHDOG=1");
-		if (!turn(c, o) ||
-		    (!stopping && !wait_for(c, next_due(c, o), &waitmask))) {
+		nlog("metrics on http://%.*s:%u/metrics",
+		    (int)(strrchr(o->metrics_listen, ':') - o->metrics_listen),
+		    o->metrics_listen, notify_metrics_port());
+	}
+	while (!stop_pending() || pool_busy(l.pool) > 0 || l.held != NULL) {
+		if (l.c == NULL) {
+			if (stopping) {
+				give_up(&l);
+				break;
+			}
+			hold_done(l.pool, &l.held);
+			if (!connect_once(&l))
+				continue;
+		}
+		if (!turn(&l)) {
 			nlog("lost the database connection; reconnecting");
-			PQfinish(c);
-			c = NULL;
+			PQfinish(l.c);
+			l.c = NULL;
 		}
 	}
 	notify_send("STOPPING=1");
-	PQfinish(c);
+	PQfinish(l.c);
+	pool_free(l.pool);
+	notify_metrics_stop();
 	notify_close();
 	nlog("stopped");
 	return 0;

@@ -30,10 +30,12 @@ struct notify_opts {
 	const char *kinds;	  /* "{toxicity,hold}" (a text[]), or NULL */
 	const char *protocol;	  /* or NULL */
 	int max_attempts;
-	double retry_base;     /* first retry after this (s) */
-	double retry_max;      /* the backoff's cap (s) */
-	double timeout;	       /* one delivery at most (s) */
-	double escalate_after; /* 0: no escalation */
+	double retry_base;	    /* first retry after this (s) */
+	double retry_max;	    /* the backoff's cap (s) */
+	double timeout;		    /* one delivery at most (s) */
+	double escalate_after;	    /* 0: no escalation */
+	int parallel;		    /* deliveries in flight at once (1-256) */
+	const char *metrics_listen; /* host:port for /metrics, or NULL */
 };
 
 /*
@@ -52,9 +54,11 @@ double notify_backoff(int n, double base, double max);
 int notify_severity_rank(const char *s);
 
 /*
- * Run until SIGINT or SIGTERM (the delivery under way is finished and
- * recorded first). Reconnects to PostgreSQL as long as it takes, with a
- * pause that doubles up to 30 s. Returns the exit status: 0.
+ * Run until SIGINT or SIGTERM (the deliveries under way are finished and
+ * recorded first; no more are started). Reconnects to PostgreSQL as long
+ * as it takes, with a pause that doubles up to 30 s. Returns the exit
+ * status: 0, or 1 when the delivery threads could not be started or the
+ * metrics listener cannot open.
  */
 int notify_run(struct notify_opts *o);
 

@@ -10,6 +10,11 @@
  * (accepted, or AE: resending would not help), so --resume continues
  * from there. Messages after it may be sent twice; labwatchd stores a
  * message it has already stored once (sender + MSH-10 are its key).
+ *
+ * With --direct there are no connections: each message is handed to
+ * labwatchd's store (replay_direct.c) in file order, and a thread takes
+ * them back, in the same order, once their batch has committed; the same
+ * sequence numbers and checkpoint apply.
  */
 #include "config.h"
 
@@ -17,6 +22,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -34,10 +40,12 @@
 #include "lib/hash.h"
 #include "lib/xmalloc.h"
 
-#define QUEUE_MAX 64		/* messages waiting per connection */
-#define QUEUE_BYTES (16u << 20) /* bytes of messages queued or in flight */
-#define BACKOFF_FIRST_MS 100	/* first wait before a resend */
-#define BACKOFF_MAX_MS 5000	/* longest wait between resends */
+#define QUEUE_MAX 64		  /* messages waiting per connection */
+#define QUEUE_BYTES (16u << 20)	  /* bytes of messages queued or in flight */
+#define BACKOFF_FIRST_MS 100	  /* first wait before a resend */
+#define BACKOFF_MAX_MS 5000	  /* longest wait between resends */
+#define DIRECT_SLOTS 2048	  /* --direct: messages in the store at most */
+#define DIRECT_BYTES (256u << 20) /* and their bytes */
 
 /* One queued message; owned by its queue, then by the sending thread. */
 struct rmsg {
@@ -53,6 +61,7 @@ struct rmsg {
 struct slot {
 	size_t input, end;
 	bool answered;
+	size_t len; /* --direct: its bytes, for the message and the limit */
 };
 
 struct replay;
@@ -92,6 +101,10 @@ struct replay {
 	struct timespec start;
 	bool stop_progress;
 	pthread_cond_t progress_wake;
+	/* --direct */
+	struct replay_direct *d;
+	uint64_t outcomes[STORE_NOUTCOMES];
+	size_t inflight_bytes;
 };
 
 /* Set by SIGINT/SIGTERM; read by every thread. */
@@ -210,12 +223,12 @@ checkpoint_read(const char *path, const struct replay_inputs *in, size_t *input,
 
 /* Mark seq answered (or given up) and move the checkpoint; under lock. */
 static void
-settle(struct replay *r, const struct rmsg *m, bool answered)
+settle(struct replay *r, uint64_t seq, bool answered)
 {
-	struct slot *sl = &r->slots[m->seq % r->nslots];
+	struct slot *sl = &r->slots[seq % r->nslots];
 
-	if (!answered && m->seq < r->frozen_at)
-		r->frozen_at = m->seq;
+	if (!answered && seq < r->frozen_at)
+		r->frozen_at = seq;
 	sl->answered = true;
 	while (r->low < r->next_seq && r->slots[r->low % r->nslots].answered) {
 		sl = &r->slots[r->low % r->nslots];
@@ -325,7 +338,7 @@ sender_main(void *arg)
 
 		answered = send_one(w, m);
 		pthread_mutex_lock(&r->lock);
-		settle(r, m, answered);
+		settle(r, m->seq, answered);
 		r->held -= m->len;
 		if (!answered) {
 			/* stop the run: the others finish what is in flight */
@@ -341,6 +354,21 @@ sender_main(void *arg)
 	return NULL;
 }
 
+/* Wait (under lock) for a queue or a slot to come free, or 0.2 s (Ctrl-C). */
+static void
+wait_space(struct replay *r)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += 200000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&r->space, &r->lock, &until);
+}
+
 /* Queue a message on the connection of its patient; false when stopping. */
 static bool
 enqueue(struct replay *r, const char *patient, size_t plen, size_t input,
@@ -348,7 +376,6 @@ enqueue(struct replay *r, const char *patient, size_t plen, size_t input,
 {
 	struct sender *w;
 	struct rmsg *m;
-	struct timespec until;
 
 	w = &r->s[hash_bytes(patient, plen) % (uint64_t)r->o->connections];
 	m = xcalloc(1, sizeof(*m));
@@ -362,15 +389,8 @@ enqueue(struct replay *r, const char *patient, size_t plen, size_t input,
 	/* memory stays bounded whatever the message sizes: a count, bytes */
 	while (!quitting() &&
 	    (w->n >= QUEUE_MAX || r->next_seq - r->low >= r->nslots ||
-		(r->held > 0 && r->held + it->len > QUEUE_BYTES))) {
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += 200000000L; /* to see Ctrl-C */
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&r->space, &r->lock, &until);
-	}
+		(r->held > 0 && r->held + it->len > QUEUE_BYTES)))
+		wait_space(r);
 	if (quitting()) {
 		pthread_mutex_unlock(&r->lock);
 		free(m->data);
@@ -378,7 +398,8 @@ enqueue(struct replay *r, const char *patient, size_t plen, size_t input,
 		return false;
 	}
 	m->seq = r->next_seq++;
-	r->slots[m->seq % r->nslots] = (struct slot){ input, m->end, false };
+	r->slots[m->seq % r->nslots] = (struct slot){ input, m->end, false,
+		m->len };
 	if (w->tail != NULL)
 		w->tail->next = m;
 	else
@@ -391,6 +412,91 @@ enqueue(struct replay *r, const char *patient, size_t plen, size_t input,
 	pthread_cond_signal(&w->wake);
 	pthread_mutex_unlock(&r->lock);
 	return true;
+}
+
+/* ---- --direct: the store instead of the senders ---- */
+
+/* Hand a message to the store; false when stopping. */
+static bool
+enqueue_direct(struct replay *r, size_t input, const struct hl7_split_item *it)
+{
+	uint64_t seq;
+
+	pthread_mutex_lock(&r->lock);
+	while (!quitting() &&
+	    (r->next_seq - r->low >= r->nslots ||
+		(r->inflight_bytes > 0 &&
+		    r->inflight_bytes + it->len > DIRECT_BYTES)))
+		wait_space(r);
+	if (quitting()) {
+		pthread_mutex_unlock(&r->lock);
+		return false;
+	}
+	seq = r->next_seq++;
+	r->slots[seq % r->nslots] = (struct slot){ input, it->offset + it->len,
+		false, it->len };
+	r->inflight_bytes += it->len;
+	r->sent++;
+	r->bytes += it->len;
+	pthread_mutex_unlock(&r->lock);
+	replay_direct_submit(r->d, seq, it->data, it->len);
+	return true;
+}
+
+/*
+ * What became of a message the store gave back; under lock. Stored,
+ * duplicate or ignored: accepted. Quarantined: answered (AE; sending it
+ * again would not help). Spooled (the database went away) or rejected:
+ * not stored, so the run stops and the checkpoint stays before it.
+ */
+static void
+direct_done(struct replay *r, const struct store_item *it)
+{
+	const struct slot *sl = &r->slots[it->conn_gen % r->nslots];
+	bool stored = it->outcome != STORE_SPOOLED &&
+	    it->outcome != STORE_REJECTED;
+
+	r->outcomes[it->outcome]++;
+	r->inflight_bytes -= sl->len;
+	if (it->outcome == STORE_QUARANTINED || !stored)
+		fprintf(stderr, "labwatch replay: %s: offset %zu: %s%s%s\n",
+		    r->in->path[sl->input], sl->end - sl->len,
+		    it->outcome == STORE_SPOOLED ?
+			"not stored: the database went away" :
+			store_outcome_name(it->outcome),
+		    it->reason != NULL ? ": " : "",
+		    it->reason != NULL ? it->reason : "");
+	if (!stored) {
+		r->gave_up++;
+		atomic_store(&halting, 1);
+	}
+	settle(r, it->conn_gen, stored);
+}
+
+/* Take what the store gives back until every message handed over is. */
+static void *
+direct_main(void *arg)
+{
+	struct replay *r = arg;
+	struct store_item *it, *next;
+	struct pollfd pfd = { replay_direct_fd(r->d), POLLIN, 0 };
+	bool all;
+
+	for (;;) {
+		(void)poll(&pfd, 1, 200);
+		it = replay_direct_take(r->d);
+		pthread_mutex_lock(&r->lock);
+		for (; it != NULL; it = next) {
+			next = it->next;
+			direct_done(r, it);
+			store_item_free(it);
+		}
+		all = r->feeding_done && r->low == r->next_seq;
+		pthread_mutex_unlock(&r->lock);
+		if (all)
+			break;
+	}
+	return NULL;
 }
 
 /* ---- the feeder ---- */
@@ -466,12 +572,16 @@ feed_input(struct replay *r, size_t input, size_t skip, struct hl7_msg *m,
 		/* labwatchd's patient: the chosen PID-3 of the first PID */
 		pid = "";
 		plen = 0;
-		if (oru_extract(o, m, &oopts) == 0 && o->npatients > 0) {
+		if (r->d == NULL && oru_extract(o, m, &oopts) == 0 &&
+		    o->npatients > 0) {
 			pid = o->patients[0].id.p;
 			plen = o->patients[0].id.len;
 		}
 		pace(r, (*n)++);
-		go = enqueue(r, pid, plen, input, &it, ca[0] == 'C');
+		/* --direct: the store keeps each patient's order */
+		go = r->d != NULL ?
+		    enqueue_direct(r, input, &it) :
+		    enqueue(r, pid, plen, input, &it, ca[0] == 'C');
 		pthread_mutex_lock(&r->lock);
 		r->done_frac = cli_in_done(&ri);
 		pthread_mutex_unlock(&r->lock);
@@ -523,6 +633,19 @@ progress_line(struct replay *r, bool final)
 	    1;
 	if (frac > 0.01 && frac < 1 && !final)
 		snprintf(eta, sizeof(eta), ", ETA %.0fs", t / frac - t);
+	if (r->o->direct != NULL) {
+		fprintf(stderr,
+		    "%sreplay: %llu read, %.1f MiB, %.0f msg/s, stored %llu, "
+		    "duplicate %llu, quarantined %llu%s%s",
+		    r->o->tty ? "\r\033[K" : "", (unsigned long long)r->sent,
+		    (double)r->bytes / 1048576, t > 0 ? (double)r->sent / t : 0,
+		    (unsigned long long)(r->outcomes[STORE_PROCESSED] +
+			r->outcomes[STORE_IGNORED]),
+		    (unsigned long long)r->outcomes[STORE_DUPLICATE],
+		    (unsigned long long)r->outcomes[STORE_QUARANTINED], eta,
+		    r->o->tty ? "" : "\n");
+		return;
+	}
 	fprintf(stderr,
 	    "%sreplay: %llu sent, %.1f MiB, %.0f msg/s, accepted %llu, "
 	    "AE %llu, AR %llu%s%s",
@@ -575,6 +698,34 @@ progress_main(void *arg)
 	return NULL;
 }
 
+/* --direct: the line by outcome; the exit status. */
+static enum replay_status
+summary_direct(struct replay *r)
+{
+	const uint64_t *n = r->outcomes;
+
+	fprintf(stderr,
+	    "replay: %llu messages read in %.1fs: stored %llu, duplicate "
+	    "%llu, ignored %llu, quarantined %llu; not stored %llu, broken "
+	    "input %llu%s\n",
+	    (unsigned long long)r->sent, elapsed_s(&r->start),
+	    (unsigned long long)n[STORE_PROCESSED],
+	    (unsigned long long)n[STORE_DUPLICATE],
+	    (unsigned long long)n[STORE_IGNORED],
+	    (unsigned long long)n[STORE_QUARANTINED],
+	    (unsigned long long)r->gave_up, (unsigned long long)r->broken,
+	    atomic_load(&stopping) ? " (interrupted)" :
+		atomic_load(&halting) ?
+				     " (stopped: the database went away; run "
+				     "again with --resume)" :
+				     "");
+	if (r->gave_up > 0)
+		return REPLAY_CONNECTION;
+	return r->broken + n[STORE_QUARANTINED] > 0 || atomic_load(&stopping) ?
+	    REPLAY_REFUSED :
+	    REPLAY_OK;
+}
+
 static enum replay_status
 summary(struct replay *r)
 {
@@ -586,6 +737,8 @@ summary(struct replay *r)
 	progress_line(r, true);
 	if (r->o->tty)
 		fputc('\n', stderr);
+	if (r->o->direct != NULL)
+		return summary_direct(r);
 	fprintf(stderr,
 	    "replay: %llu messages sent in %.1fs:", (unsigned long long)r->sent,
 	    elapsed_s(&r->start));
@@ -648,16 +801,31 @@ signals_catch(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* --direct: start the store with Ctrl-C for the main thread only. */
+static bool
+direct_open(struct replay *r)
+{
+	sigset_t block, old;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	r->d = replay_direct_open(r->o->direct);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return r->d != NULL;
+}
+
 enum replay_status
 replay_run(const struct replay_opts *o, const struct replay_inputs *in)
 {
 	struct replay r;
-	pthread_t progress;
+	pthread_t progress, direct;
 	enum replay_status st = REPLAY_CONNECTION;
 	size_t from = 0, skip = 0;
 	struct rmsg *m;
 	bool complete;
-	int i;
+	int i, nconn = o->direct != NULL ? 0 : o->connections;
 
 	memset(&r, 0, sizeof(r));
 	r.o = o;
@@ -673,30 +841,35 @@ replay_run(const struct replay_opts *o, const struct replay_inputs *in)
 	r.frozen_at = UINT64_MAX;
 	r.ck_input = from;
 	r.ck_end = skip;
-	r.nslots = (size_t)o->connections * (QUEUE_MAX + 1) * 4;
+	r.nslots = nconn > 0 ? (size_t)nconn * (QUEUE_MAX + 1) * 4 :
+			       DIRECT_SLOTS;
 	r.slots = xcalloc(r.nslots, sizeof(*r.slots));
-	r.s = xcalloc((size_t)o->connections, sizeof(*r.s));
+	r.s = xcalloc((size_t)nconn + 1, sizeof(*r.s));
 	pthread_mutex_init(&r.lock, NULL);
 	pthread_cond_init(&r.space, NULL);
 	pthread_cond_init(&r.progress_wake, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &r.start);
-	if (!senders_open(&r))
+	if (o->direct != NULL ? !direct_open(&r) : !senders_open(&r))
 		goto out;
 	signals_catch();
-	for (i = 0; i < o->connections; i++)
+	for (i = 0; i < nconn; i++)
 		if (pthread_create(&r.s[i].tid, NULL, sender_main, &r.s[i]))
 			abort();
+	if (r.d != NULL && pthread_create(&direct, NULL, direct_main, &r) != 0)
+		abort();
 	if (pthread_create(&progress, NULL, progress_main, &r) != 0)
 		abort();
 	complete = feed(&r, from, skip);
 
 	pthread_mutex_lock(&r.lock);
 	r.feeding_done = true;
-	for (i = 0; i < o->connections; i++)
+	for (i = 0; i < nconn; i++)
 		pthread_cond_signal(&r.s[i].wake);
 	pthread_mutex_unlock(&r.lock);
-	for (i = 0; i < o->connections; i++)
+	for (i = 0; i < nconn; i++)
 		pthread_join(r.s[i].tid, NULL);
+	if (r.d != NULL)
+		pthread_join(direct, NULL);
 	pthread_mutex_lock(&r.lock);
 	r.stop_progress = true;
 	pthread_cond_signal(&r.progress_wake);
@@ -712,9 +885,11 @@ replay_run(const struct replay_opts *o, const struct replay_inputs *in)
 	pthread_mutex_lock(&r.lock);
 	checkpoint_flush(&r);
 	pthread_mutex_unlock(&r.lock);
+	replay_direct_close(r.d);
+	r.d = NULL;
 	st = summary(&r);
 out:
-	for (i = 0; i < o->connections; i++) {
+	for (i = 0; i < nconn; i++) {
 		while ((m = r.s[i].head) != NULL) { /* left by Ctrl-C */
 			r.s[i].head = m->next;
 			free(m->data);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "cli/mllp_client.h"
+#include "cli/replay_direct.h"
 #include "cli/replay_input.h"
 
 /* How to replay; filled by cmd_replay, read-only to the engine. */
@@ -28,6 +29,8 @@ struct replay_opts {
 	size_t max_size;       /* largest message read */
 	bool tty;	       /* progress as a line redrawn on a terminal */
 	int progress_every_ms; /* progress period */
+	/* --direct: into PostgreSQL through the store, no network; or NULL */
+	const struct replay_direct_conf *direct;
 };
 
 /* The exit status of a run. */
@@ -39,7 +42,8 @@ enum replay_status {
 
 /*
  * Send every message of inputs as opts says and print the summary on
- * stderr. Ctrl-C (SIGINT) or SIGTERM stops it after the ACKs in flight.
+ * stderr. Ctrl-C (SIGINT) or SIGTERM stops it after the ACKs in flight
+ * (with --direct, after the batches in flight have committed).
  */
 enum replay_status replay_run(const struct replay_opts *opts,
     const struct replay_inputs *inputs);

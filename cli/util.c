@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -153,4 +154,34 @@ cli_each_message(const char *cmd, char *const *files, int nfiles,
 	oru_msg_free(&o);
 	hl7_msg_free(&m);
 	return status;
+}
+
+/* ISO 8601 (2026-11-20, 2026-11-20T07:30, ...Z or +08:00) or "now". */
+int
+cli_parse_at(const char *s, int tz, int64_t *out)
+{
+	char dtm[40];
+	struct hl7_dtm t;
+	size_t n = 0, i, len = strlen(s);
+
+	if (strcmp(s, "now") == 0) {
+		*out = (int64_t)time(NULL);
+		return 0;
+	}
+	for (i = 0; i < len && n + 6 < sizeof(dtm); i++) {
+		if (s[i] == '-' && n < 8)
+			continue; /* date separators */
+		if (s[i] == ':' || s[i] == 'T' || s[i] == ' ')
+			continue;
+		if (s[i] == 'Z' && i == len - 1) {
+			memcpy(dtm + n, "+0000", 5);
+			n += 5;
+			continue;
+		}
+		dtm[n++] = s[i];
+	}
+	if (hl7_dtm_parse(dtm, n, &t) != 0)
+		return -1;
+	*out = hl7_dtm_epoch(&t, tz);
+	return 0;
 }

@@ -59,10 +59,12 @@ struct config {
 	/* operations */
 	int log_level; /* index into "error|warn|info|debug" */
 	bool watchdog;
+	char *metrics_listen;
 
 	/* derived when the keys above are set */
 	struct config_addr *listen_addrs, *tls_addrs;
 	size_t nlisten, ntls;
+	struct config_addr *metrics_addr; /* NULL: no metrics listener */
 	struct acl allow_acl;
 	char **subjects; /* tls_allowed_subjects, split */
 	size_t nsubjects;

@@ -643,6 +643,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	switch (c->state) {
 	case CONN_HANDSHAKE:
 		d->stats.timeouts++;
+		d->stats.tls_failures++;
 		snprintf(why, sizeof(why),
 		    "TLS handshake not done within %llds",
 		    (long long)(cfg->frame_timeout < cfg->start_timeout ?
@@ -798,8 +799,10 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		if (c->state == CONN_HANDSHAKE) {
 			r = tls_refusal_of(bufferevent_openssl_get_ssl(c->bev),
 			    errs, n, err, sizeof(err));
-			if (r != TLS_REFUSED_CLOSED)
+			if (r != TLS_REFUSED_CLOSED) {
 				c->d->stats.refused_tls++;
+				c->d->stats.tls_failures++;
+			}
 			conn_close(c, CL_TLS + r, err);
 			return;
 		}
@@ -967,6 +970,30 @@ conn_accept(struct daemon *d, evutil_socket_t fd, const struct sockaddr *sa,
 	    d->nsockets);
 }
 
+/* Buckets of the ACK latency: 100 us to 10 s. */
+static const uint64_t ack_bounds[] = { 100, 250, 500, 1000, 2500, 5000, 10000,
+	25000, 50000, 100000, 250000, 1000000, 10000000 };
+const struct metric_hist_def daemon_ack_hist = { ack_bounds,
+	sizeof(ack_bounds) / sizeof(ack_bounds[0]), 1e6 };
+
+/* An ACK queued: by its code, and how long since its frame arrived. */
+static void
+conn_count_ack(struct daemon_stats *st, const struct store_item *it)
+{
+	const char *k = it->ack_code;
+	int64_t waited = now_usec() - it->received_at;
+
+	st->acks_sent++;
+	if ((k[0] == 'A' || k[0] == 'C') &&
+	    (k[1] == 'A' || k[1] == 'E' || k[1] == 'R'))
+		st->acks_by_code[(k[0] == 'C' ? 3 : 0) +
+		    (k[1] == 'A'	? 0 :
+			    k[1] == 'E' ? 1 :
+					  2)]++;
+	metric_observe(&st->ack_usec, &daemon_ack_hist,
+	    waited > 0 ? (uint64_t)waited : 0);
+}
+
 /* Queue one ACK, MLLP-framed, on c's output. */
 static void
 conn_write_ack(struct conn *c, const struct store_item *it)
@@ -982,7 +1009,7 @@ conn_write_ack(struct conn *c, const struct store_item *it)
 	v.iov_len = mllp_wrap(p, it->ack.len, v.iov_base);
 	if (evbuffer_commit_space(out, &v, 1) == -1)
 		fatalx("evbuffer_commit_space failed");
-	c->d->stats.acks_sent++;
+	conn_count_ack(&c->d->stats, it);
 }
 
 static void

@@ -13,6 +13,7 @@
 #include <openssl/ssl.h>
 
 #include "conf.h"
+#include "lib/metrics.h"
 #include "store/store.h"
 
 struct conn;
@@ -28,9 +29,16 @@ struct daemon_stats {
 	uint64_t frames, oversize, abandoned;
 	uint64_t junk_bytes; /* outside frames, reported by the framer */
 	uint64_t acks_sent;
-	uint64_t acks_unsent; /* durable, but the peer had gone */
-	uint64_t timeouts;    /* idle, frame or handshake */
+	uint64_t acks_unsent;	  /* durable, but the peer had gone */
+	uint64_t timeouts;	  /* idle, frame or handshake */
+	uint64_t tls_failures;	  /* handshakes that failed or timed out */
+	uint64_t acks_by_code[6]; /* AA AE AR CA CE CR (conn_ack_codes) */
+	uint64_t reloads, reload_failures; /* SIGHUP */
+	struct metric_hist ack_usec; /* frame received .. its ACK queued */
 };
+
+/* The buckets of daemon_stats.ack_usec. */
+extern const struct metric_hist_def daemon_ack_hist;
 
 struct daemon {
 	struct event_base *base;
@@ -50,7 +58,8 @@ struct daemon {
 	struct daemon_stats stats;
 	struct throttle
 	    *throttle; /* budgets of connection log lines, owned by conn.c */
-	bool stopping; /* SIGTERM seen: no new connections */
+	struct metrics_http *metrics; /* metrics_listen's server, or NULL */
+	bool stopping;		      /* SIGTERM seen: no new connections */
 };
 
 #endif

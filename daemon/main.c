@@ -20,6 +20,7 @@
 #include "conf.h"
 #include "conn.h"
 #include "daemon.h"
+#include "exporter.h"
 #include "lib/xmalloc.h"
 #include "listener.h"
 #include "log.h"
@@ -293,6 +294,7 @@ reload(struct daemon *d)
 	d->cfg = next;
 	log_set_level(levels[d->cfg->log_level]);
 	fd_limit_fit(d->cfg);
+	d->stats.reloads++;
 	log_info("reloaded: configuration, rules (%s)%s",
 	    config_protocol(d->cfg), ctx ? " and certificates" : "");
 	if (ctx != NULL && tls_ctx_cert_problem(ctx, why, sizeof(why)))
@@ -300,6 +302,7 @@ reload(struct daemon *d)
 	send_status(d, "READY=1\n");
 	return;
 fail:
+	d->stats.reload_failures++;
 	free(cause);
 	SSL_CTX_free(ctx);
 	config_free(next);
@@ -538,7 +541,8 @@ open_listeners(struct daemon *d)
 	char *cause = NULL;
 
 	conn_log_init(d);
-	if (listener_open_all(d, &cause) == -1) {
+	if (listener_open_all(d, &cause) == -1 ||
+	    exporter_open(d, &cause) == -1) {
 		log_error("%s", cause);
 		store_stop(d->store);
 		exit(1);
@@ -647,6 +651,7 @@ shut_down(struct daemon *d)
 	event_free(ev_term);
 	event_free(ev_int);
 	listener_close_all(d);
+	exporter_close(d);
 	SSL_CTX_free(d->tls_ctx);
 	event_base_free(d->base);
 	config_free(d->cfg);

@@ -36,11 +36,11 @@ tree_datadir() {
 	ln -sfn "$2/sql" "$1/sql"
 }
 
-# What the build and the daemon need.
+# What the build and the daemon need (curl: the demo reads /metrics).
 RUN_PACKAGES="build-essential autoconf automake libtool pkg-config
 	libevent-dev libssl-dev libpq-dev zlib1g-dev postgresql
-	python3-hl7 openssl"
-# What the tests need on top.
-TEST_PACKAGES="libcriterion-dev clang libclang-rt-14-dev clang-format man-db
-	debhelper lintian
-	python3-cryptography"
+	python3-hl7 openssl curl"
+# What the tests need on top (curl: tests/daemon_metrics.sh, notify_db.sh;
+# man-db: tests/man_pages.sh; debhelper, lintian: tests/deb.sh).
+TEST_PACKAGES="libcriterion-dev clang libclang-rt-14-dev clang-format
+	python3-cryptography curl python3-yaml man-db debhelper lintian"

@@ -187,8 +187,12 @@ drain_step(struct store *s, struct batch *b, size_t max, bool *more)
 	}
 	pthread_mutex_lock(&s->mu);
 	s->stats.spooled_pending = spool_pending(s->spool);
+	s->stats.db_up = ingest_connected(s->g);
 	pthread_mutex_unlock(&s->mu);
+	store_spool_gauges(s);
+	metric_add(&s->m.drained, n);
 	if (spool_pending(s->spool) == 0) {
+		metric_add(&s->m.drains, 1);
 		pidset_clear(&s->spooled);
 		store_log(s, 2, "spool drained");
 	}

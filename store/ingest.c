@@ -3,14 +3,20 @@
  *
  * A batch is two round trips in libpq pipeline mode:
  *   1. BEGIN, one INSERT ... ON CONFLICT DO NOTHING RETURNING id per
- *      message (no id back = a duplicate), the patients and enrollments
- *      the cache lacks, and fresh ids for observations and alerts;
+ *      message (no id back = a duplicate), the batch's patients locked
+ *      (an advisory lock each, in one order) and their versions bumped,
+ *      the patients and enrollments the cache lacks or another writer
+ *      changed, and fresh ids for observations and alerts;
  *   (1b. the stored history of enrolled patients seen for the first time;)
  *   2. the observation rows, verdicts, alerts and state updates the rules
  *      decide, then COMMIT.
  * Observation and alert ids come from their sequences in blocks, so rows
  * can refer to each other within round trip 2. A failed batch flushes the
- * patient cache: it always mirrors what is committed.
+ * patient cache: it always mirrors what is committed, by this writer;
+ * what another labwatchd on the same database wrote is told by the
+ * patient's version (patients.version, bumped under the patient's lock by
+ * every batch that writes it): a patient whose version moved is loaded
+ * again before the rules judge it.
  *
  * The session (pgpipe.c), the patient cache (pcache.c), the rows and
  * statements (rows.c), the words of alerts (alert_text.c) and what a
@@ -38,10 +44,13 @@
 #include "store/overlap.h"
 #include "store/pcache.h"
 #include "store/pgpipe.h"
+#include "store/plock.h"
 #include "store/rows.h"
 #include "store/text.h"
 
 #define ID_BLOCK 4096
+/* How long a statement waits for a lock another writer holds. */
+#define INGEST_LOCK_TIMEOUT "5s"
 
 static const char *const side_state_names[] = {
 	"idle",
@@ -229,6 +238,7 @@ ingest_new(const struct ingest_opts *o, struct rules *r)
 	buf_init(&g->tmp);
 	buf_init(&g->tmp2);
 	rows_init(&g->rows);
+	pgarr_init(&g->pids, PGARR_TEXT);
 	for (i = 0; i < 2; i++) {
 		g->sides[i].g = g;
 		g->sides[i].index = i;
@@ -266,6 +276,9 @@ ingest_free(struct ingest *g)
 	free(g->obs_ids.ids);
 	free(g->alert_ids.ids);
 	free(g->msg_ids.ids);
+	free(g->touch);
+	free(g->touch_pat);
+	pgarr_free(&g->pids);
 	arena_free(&g->arena);
 	buf_free(&g->tmp);
 	buf_free(&g->tmp2);
@@ -293,12 +306,31 @@ setup_side(struct side *d, char **cause)
 {
 	PGconn *c = d->pipe.conn;
 	enum db_rc rc;
+	char sql[64];
 
+	/*
+	 * A wait for another writer's lock ends (INGEST_LOCK_TIMEOUT): two
+	 * daemons' batches idle in their transactions while each writer
+	 * waits for its other batch can wait on each other in a way
+	 * PostgreSQL cannot see (overlap.c). The batch fails with 55P03 and
+	 * goes again later (refusal.c): never a quarantine.
+	 */
 	if ((rc = db_set_search_path(c, cause)) != DB_OK ||
+	    (rc = db_exec(c, "setting lock_timeout",
+		 "SET lock_timeout = '" INGEST_LOCK_TIMEOUT "'", cause)) !=
+		DB_OK ||
 	    (rc = db_exec(c, "listening for enrollments",
 		 "LISTEN labwatch_enrollment", cause)) != DB_OK ||
 	    (rc = rows_prepare(c, cause)) != DB_OK)
 		return rc;
+	/* A writer beside another process's may want its own bound. */
+	if (d->g->o.lock_timeout_ms > 0) {
+		snprintf(sql, sizeof(sql), "SET lock_timeout = %d",
+		    d->g->o.lock_timeout_ms);
+		if ((rc = db_exec(c, "setting lock_timeout", sql, cause)) !=
+		    DB_OK)
+			return rc;
+	}
 	return pgpipe_start(&d->pipe, cause);
 }
 
@@ -450,6 +482,9 @@ handle_rt1(void *arg, const struct pgpipe_query *q, PGresult *res)
 	case Q_MSG_IDS:
 		add_ids(&g->msg_ids, res);
 		break;
+	case Q_VERSION:
+		plock_versions(g, res);
+		break;
 	default:
 		break;
 	}
@@ -494,50 +529,6 @@ queue_message(struct ingest *g, struct ingest_work *w)
 }
 
 /*
- * The patients of a batch's results: rows for those the cache lacks,
- * and their enrollments. Counts their observations and groups.
- */
-static enum db_rc
-send_patients(struct ingest *g, struct side *d, struct ingest_work **ws,
-    size_t n, size_t *nobs, size_t *ngroups)
-{
-	const struct oru_patient *pat;
-	struct pcache *p;
-	const char *v[2];
-	size_t i;
-	uint32_t j;
-	enum db_rc rc;
-
-	for (i = 0; i < n; i++) {
-		if (ws[i]->quarantine || ws[i]->ignored || !ws[i]->parsed)
-			continue;
-		for (j = 0; j < ws[i]->oru.npatients; j++) {
-			pat = &ws[i]->oru.patients[j];
-			*nobs += pat->nobs;
-			(*ngroups)++;
-			if (pat->nobs == 0)
-				continue;
-			p = pcache_get(&g->pc, pat->id.p, pat->id.len, true);
-			p->seq = d->seq;
-			if (p->db_id != 0 || p->pending)
-				continue;
-			p->pending = true;
-			v[0] = ingest_pstr(g, p->pid, strlen(p->pid));
-			v[1] = ingest_pstr(g, pat->authority.p,
-			    pat->authority.len);
-			if ((rc = ingest_send_stmt(d, "ins_patient", 2, v,
-				 Q_PATIENT, p)) != DB_OK)
-				return rc;
-			v[1] = rules_protocol_name(g->rules);
-			if ((rc = ingest_send_stmt(d, "sel_enroll", 2, v,
-				 Q_ENROLL, p)) != DB_OK)
-				return rc;
-		}
-	}
-	return DB_OK;
-}
-
-/*
  * Round trip 1: BEGIN, the message rows, the patients and enrollments
  * the cache lacks, and the observation and alert ids the batch needs.
  */
@@ -553,10 +544,11 @@ round_trip_1(struct ingest *g, struct side *d, struct ingest_work **ws,
 	for (i = 0; i < n; i++) {
 		ws[i]->message_id = -1;
 		ws[i]->nalerts = 0; /* a retry counts again */
+		memset(ws[i]->alerts_by, 0, sizeof(ws[i]->alerts_by));
 		queue_message(g, ws[i]);
 	}
 	if ((rc = rows_send_messages(&g->rows, &d->pipe, Q_MSGS)) != DB_OK ||
-	    (rc = send_patients(g, d, ws, n, &nobs, &ngroups)) != DB_OK ||
+	    (rc = plock_send(g, d, ws, n, &nobs, &ngroups)) != DB_OK ||
 	    (rc = reserve_ids(g, d, &g->obs_ids, nobs, "ids_obs", Q_OBS_IDS)) !=
 		DB_OK ||
 	    /*
@@ -570,7 +562,10 @@ round_trip_1(struct ingest *g, struct side *d, struct ingest_work **ws,
 	    (rc = reserve_ids(g, d, &g->alert_ids,
 		 nobs * (4 + 2 * rules_hold_count(g->rules)) +
 		     ngroups * (RULES_MAX_HOLD_RULES + 1),
-		 "ids_alert", Q_ALERT_IDS)) != DB_OK)
+		 "ids_alert", Q_ALERT_IDS)) != DB_OK ||
+	    (rc = pgpipe_run(&d->pipe, handle_rt1, d)) != DB_OK ||
+	    (rc = plock_send_stale(g, d)) != DB_OK ||
+	    pgpipe_pending(&d->pipe) == 0)
 		return rc;
 	return pgpipe_run(&d->pipe, handle_rt1, d);
 }
@@ -774,6 +769,19 @@ ingest_commit(struct ingest *g, char **cause)
 	return INGEST_OK;
 }
 
+/* w's alerts, committed, into the metrics (the writer's counters). */
+static void
+count_alerts(struct ingest *g, const struct ingest_work *w)
+{
+	size_t k;
+
+	if (g->o.alert_counts == NULL || w->nalerts == 0)
+		return;
+	for (k = 0; k < STORE_ALERT_KINDS * STORE_ALERT_SEVERITIES; k++)
+		if (w->alerts_by[k] > 0)
+			metric_add(&g->o.alert_counts[k], w->alerts_by[k]);
+}
+
 enum ingest_rc
 ingest_finish(struct ingest *g, char **cause)
 {
@@ -795,6 +803,7 @@ ingest_finish(struct ingest *g, char **cause)
 		if (d->simple)
 			set_outcome(d->batch[i]);
 		g->alerts += d->batch[i]->nalerts;
+		count_alerts(g, d->batch[i]);
 	}
 	set_state(d, SIDE_IDLE);
 	return INGEST_OK;
@@ -835,6 +844,7 @@ queue_simple(struct ingest *g, struct side *d, struct ingest_work **ws,
 		/* As if it went in; ins_new drops the rows if not. */
 		w->message_id = w->reserved_id;
 		w->nalerts = 0;
+		memset(w->alerts_by, 0, sizeof(w->alerts_by));
 		if (w->quarantine || w->ignored || !w->parsed)
 			continue;
 		for (j = 0; j < w->oru.npatients; j++) {

@@ -56,6 +56,15 @@ struct ingest_opts {
 	void (*log)(void *arg, int level, const char *msg);
 	void *log_arg;
 	uint32_t max_observations; /* OBX per message; more: AE, quarantined */
+	/*
+	 * lock_timeout of the sessions, 0: INGEST_LOCK_TIMEOUT. A writer beside
+	 * another process's (labwatch replay --direct beside labwatchd)
+	 * sets it, so that a statement waiting on the other's rows fails
+	 * (55P03, retried) instead of waiting forever.
+	 */
+	int lock_timeout_ms;
+	/* Alerts committed by kind and severity (store_alert_index()), or NULL. */
+	struct metric *alert_counts;
 };
 
 struct ingest *ingest_new(const struct ingest_opts *o, struct rules *r);

@@ -16,6 +16,7 @@
 #include "store/db.h"
 #include "store/ingest.h"
 #include "store/pcache.h"
+#include "store/pgarr.h"
 #include "store/pgpipe.h"
 #include "store/rows.h"
 
@@ -30,6 +31,7 @@ enum qtag {
 	Q_ALERT_IDS,
 	Q_HISTORY,
 	Q_OPEN_ALERTS,
+	Q_VERSION,
 };
 
 /* Where a session is in a batch; the legal order is set_state()'s. */
@@ -65,6 +67,17 @@ struct ingest {
 	bool need_flush;      /* caches to forget once nothing is in flight */
 	uint64_t seq, landed; /* batches numbered; the last one finished */
 	struct hash_table pc; /* struct pcache by PID-3.1 */
+	/*
+	 * The patients with results of the batch being started, once each
+	 * (touch_patient), with the group each was first seen in, and their
+	 * ids as the rows hold them (pids): locked and their versions bumped
+	 * in round trip 1, so that several daemons can share the database.
+	 */
+	struct pcache **touch;
+	const struct oru_patient **touch_pat;
+	size_t ntouch, captouch;
+	struct pgarr pids;
+	uint64_t reloads; /* patients another writer wrote: reloaded */
 	struct idpool obs_ids, alert_ids, msg_ids;
 	struct rows rows;   /* the batch's message and observation rows */
 	struct arena arena; /* parameter strings of a batch */

@@ -10,6 +10,20 @@
 
 #include "lib/xmalloc.h"
 
+/* Free what p loaded (not p, not its id). */
+static void
+free_loaded(struct pcache *p)
+{
+	rules_history_free(p->h);
+	free(p->open);
+	free(p->open_obs);
+	free(p->ended);
+	free(p->ended_obs);
+	free(p->ended_by);
+	free(p->past);
+	free(p->past_obs);
+}
+
 void
 pcache_flush(struct hash_table *t)
 {
@@ -18,17 +32,24 @@ pcache_flush(struct hash_table *t)
 
 	while ((p = hash_next(t, &i)) != NULL) {
 		free(p->pid);
-		rules_history_free(p->h);
-		free(p->open);
-		free(p->open_obs);
-		free(p->ended);
-		free(p->ended_obs);
-		free(p->ended_by);
-		free(p->past);
-		free(p->past_obs);
+		free_loaded(p);
 		free(p);
 	}
 	hash_free(t);
+}
+
+void
+pcache_forget(struct pcache *p)
+{
+	struct pcache keep = *p;
+
+	free_loaded(p);
+	memset(p, 0, sizeof(*p));
+	p->pid = keep.pid;
+	p->db_id = keep.db_id;
+	p->seq = keep.seq;
+	p->version = keep.version;
+	p->touched = keep.touched;
 }
 
 struct pcache *
@@ -281,42 +302,48 @@ pcache_load_open(struct pcache *p, const PGresult *res)
 }
 
 void
+pcache_history_row(const PGresult *res, int i, struct rules_result *in)
+{
+	const char *status;
+
+	memset(in, 0, sizeof(*in));
+	in->id = (uint64_t)strtoll(PQgetvalue(res, i, 0), NULL, 10);
+	in->code = PQgetvalue(res, i, 2);
+	in->code_len = (size_t)PQgetlength(res, i, 2);
+	in->system = PQgetvalue(res, i, 3);
+	in->system_len = (size_t)PQgetlength(res, i, 3);
+	in->alt_code = PQgetvalue(res, i, 4);
+	in->alt_code_len = (size_t)PQgetlength(res, i, 4);
+	in->alt_system = PQgetvalue(res, i, 5);
+	in->alt_system_len = (size_t)PQgetlength(res, i, 5);
+	if (!PQgetisnull(res, i, 6)) {
+		in->kind = RULES_VALUE_NUMBER;
+		in->value = strtod(PQgetvalue(res, i, 6), NULL);
+	} else
+		in->kind = PQgetlength(res, i, 12) > 0 ? RULES_VALUE_TEXT :
+							 RULES_VALUE_NONE;
+	snprintf(in->comparator, sizeof(in->comparator), "%s",
+	    PQgetvalue(res, i, 7));
+	in->unit = PQgetvalue(res, i, 8);
+	in->unit_len = (size_t)PQgetlength(res, i, 8);
+	in->range = PQgetvalue(res, i, 9);
+	in->range_len = (size_t)PQgetlength(res, i, 9);
+	status = PQgetvalue(res, i, 10);
+	in->status = status[0];
+	in->observed_at = (int64_t)strtod(PQgetvalue(res, i, 11), NULL);
+	/* PID-8 as read at ingest: a sex-specific OBX-7 reads the same. */
+	in->sex = PQgetvalue(res, i, 13)[0];
+}
+
+void
 pcache_load_history(struct pcache *p, const PGresult *res)
 {
 	struct rules_result in;
 	struct rules_update up;
 	int i, n = PQntuples(res);
-	const char *cmp, *status;
 
 	for (i = 0; i < n; i++) {
-		memset(&in, 0, sizeof(in));
-		in.id = (uint64_t)strtoll(PQgetvalue(res, i, 0), NULL, 10);
-		in.code = PQgetvalue(res, i, 2);
-		in.code_len = (size_t)PQgetlength(res, i, 2);
-		in.system = PQgetvalue(res, i, 3);
-		in.system_len = (size_t)PQgetlength(res, i, 3);
-		in.alt_code = PQgetvalue(res, i, 4);
-		in.alt_code_len = (size_t)PQgetlength(res, i, 4);
-		in.alt_system = PQgetvalue(res, i, 5);
-		in.alt_system_len = (size_t)PQgetlength(res, i, 5);
-		if (!PQgetisnull(res, i, 6)) {
-			in.kind = RULES_VALUE_NUMBER;
-			in.value = strtod(PQgetvalue(res, i, 6), NULL);
-		} else
-			in.kind = PQgetlength(res, i, 12) > 0 ?
-			    RULES_VALUE_TEXT :
-			    RULES_VALUE_NONE;
-		cmp = PQgetvalue(res, i, 7);
-		snprintf(in.comparator, sizeof(in.comparator), "%s", cmp);
-		in.unit = PQgetvalue(res, i, 8);
-		in.unit_len = (size_t)PQgetlength(res, i, 8);
-		in.range = PQgetvalue(res, i, 9);
-		in.range_len = (size_t)PQgetlength(res, i, 9);
-		status = PQgetvalue(res, i, 10);
-		in.status = status[0];
-		in.observed_at = (int64_t)strtod(PQgetvalue(res, i, 11), NULL);
-		/* PID-8 as read at ingest: a sex-specific OBX-7 reads the same. */
-		in.sex = PQgetvalue(res, i, 13)[0];
+		pcache_history_row(res, i, &in);
 		rules_history_add(p->h, &in, PQgetvalue(res, i, 1),
 		    (size_t)PQgetlength(res, i, 1), &up);
 	}

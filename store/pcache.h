@@ -70,6 +70,15 @@ struct pcache {
 	bool pending; /* asked for in this batch's round trip 1 */
 	uint64_t seq; /* the last batch that wrote it */
 	bool fresh;   /* history being loaded in round trip 1b */
+	/*
+	 * patients.version as our last batch that wrote it left it; stale:
+	 * another writer wrote the patient since (the bump of this batch
+	 * found another number), reload before judging. touched: the batch
+	 * (seq) that listed it last (ingest.c touch_patient).
+	 */
+	int64_t version;
+	bool stale;
+	uint64_t touched;
 };
 
 /*
@@ -82,6 +91,12 @@ struct pcache *pcache_get(struct hash_table *t, const char *pid, size_t len,
     bool create);
 /* Forget every patient of t. */
 void pcache_flush(struct hash_table *t);
+/*
+ * Forget what p holds of its enrollment, history and alerts (another
+ * writer changed them), keeping its id, row id, version and batch marks:
+ * loaded again like a patient first seen.
+ */
+void pcache_forget(struct pcache *p);
 
 /*
  * The enrollment row (sel_enroll: phase, since, eligibility status, hold
@@ -93,6 +108,11 @@ void pcache_load_enrollment(struct pcache *p, const struct rules *r,
     const PGresult *res);
 /* Start the patient's history: its baselines, before its stored results. */
 void pcache_history_begin(struct pcache *p, const struct rules *r);
+/*
+ * Row i of sel_history as a result for the rules (pointing into res);
+ * its order key is column 1, its message column 14.
+ */
+void pcache_history_row(const PGresult *res, int i, struct rules_result *in);
 /* Stored results (sel_history rows) into the history. */
 void pcache_load_history(struct pcache *p, const PGresult *res);
 /* The history is loaded: baselines from it when none was given. */

@@ -79,6 +79,13 @@ enum alone {
 			   this message, or every message? */
 };
 
+/* Whether a write alone refused with sqlstate goes again at once. */
+static bool
+retry_alone(const char *sqlstate)
+{
+	return db_transient(sqlstate) || strcmp(sqlstate, "23P01") == 0;
+}
+
 /* A write alone that went in, or found the database gone (cause freed). */
 static enum alone
 settled_or_down(struct store *s, enum ingest_rc rc, char *cause)
@@ -110,13 +117,25 @@ write_alone_work(struct store *s, struct ingest_work *w)
 	enum ingest_rc rc;
 	int tries = 0;
 
-	/* A deadlock or a serialization failure passes: try again. */
+	/*
+	 * A deadlock, a serialization failure, a lock wait that timed out or
+	 * another writer's alert of the same episode (alerts_one_open_episode;
+	 * the cache is flushed) passes: try again.
+	 */
 	do
 		rc = ingest_batch(s->g, &w, 1, &cause);
-	while (rc == INGEST_ERROR && db_transient(ingest_sqlstate(s->g)) &&
+	while (rc == INGEST_ERROR && retry_alone(ingest_sqlstate(s->g)) &&
 	    ++tries < 3 && (free(cause), cause = NULL, true));
 	if (rc == INGEST_OK || rc == INGEST_DOWN)
 		return settled_or_down(s, rc, cause);
+	/*
+	 * Still a lock or another writer in the way: not this message's
+	 * fault. It waits (spooled) and goes again later, never quarantined.
+	 */
+	if (db_transient(ingest_sqlstate(s->g))) {
+		store_db_down(s, cause);
+		return ALONE_DOWN;
+	}
 	snprintf(state, sizeof(state), "%s", ingest_sqlstate(s->g));
 	/* Once per outage, not per frame, when it is everyone's. */
 	store_log(s, s->db_state == LOGGED_DOWN ? 3 : 1,

@@ -268,7 +268,7 @@ static const struct {
 	    " CASE WHEN problem = 'status_unknown' AND status IS NOT NULL"
 	    " AND status <> '' THEN U&'\\FFFD' ELSE coalesce(status, '') END,"
 	    " coalesce(extract(epoch FROM observed_at)::float8, -1), value_raw,"
-	    " coalesce(patient_sex, '')"
+	    " coalesce(patient_sex, ''), message"
 	    " FROM observations WHERE patient = $1"
 	    " AND (analyte IS NOT NULL OR problem = 'code_conflict')"
 	    " ORDER BY id" },
@@ -309,6 +309,20 @@ static const struct {
 	{ "ids_alert",
 	    "SELECT nextval('labwatch.alerts_id_seq')"
 	    " FROM generate_series(1, $1::int)" },
+	/*
+	 * Several daemons on one database (ingest.c lock_patients): the
+	 * patients of a batch locked for its transaction, in one order
+	 * (their keys sorted) so that two writers never wait on each other
+	 * in a cycle; then their versions bumped, each with its place in $1.
+	 */
+	{ "lock_patients",
+	    "SELECT pg_catalog.pg_advisory_xact_lock(15, s.k) FROM"
+	    " (SELECT DISTINCT pg_catalog.hashtext(x) AS k"
+	    " FROM unnest($1::text[]) AS x ORDER BY 1) AS s" },
+	{ "bump_patients",
+	    "UPDATE patients AS p SET version = p.version + 1"
+	    " FROM unnest($1::text[]) WITH ORDINALITY AS u(pid, i)"
+	    " WHERE p.patient_id = u.pid RETURNING u.i, p.version" },
 	{ "ins_alert",
 	    "INSERT INTO alerts (id, patient, protocol, kind, severity, analyte,"
 	    " grade, observation, message, summary, details)"
@@ -348,13 +362,24 @@ static const struct {
 	{ "upd_alerts_retracted",
 	    "UPDATE alerts SET state = 'retracted', resolved_at = now()"
 	    " WHERE observation = $1 AND state IN ('open', 'acknowledged')" },
-	/* A resume answers the rule's hold alerts (kind hold, event stop). */
+	/*
+	 * A resume ($4, inserted next) answers the rule's hold alerts (kind
+	 * hold, event stop): resolved by labwatch first, so that their
+	 * 'resolve' event comes before the resume's 'trigger' and closes
+	 * their pages (sql/010), then linked to the resume.
+	 */
 	{ "upd_hold_answered",
 	    "UPDATE alerts SET state = 'resolved', resolved_at = now(),"
-	    " superseded_by = $4 WHERE patient = $1 AND protocol = $2"
+	    " resolved_by = 'labwatch',"
+	    " resolve_note = 'restart allowed: alert ' || $4::bigint"
+	    " WHERE patient = $1 AND protocol = $2"
 	    " AND kind = 'hold' AND details->>'rule' = $3"
 	    " AND coalesce(details->>'event', 'stop') = 'stop'"
 	    " AND state IN ('open', 'acknowledged')" },
+	{ "upd_hold_linked",
+	    "UPDATE alerts SET superseded_by = $2 WHERE patient = $1"
+	    " AND kind = 'hold' AND state = 'resolved' AND superseded_by IS NULL"
+	    " AND resolve_note = 'restart allowed: alert ' || $2::bigint" },
 	/* The result a hold rested on was taken out: so is its hold alert. */
 	{ "upd_hold_withdrawn",
 	    "UPDATE alerts SET state = 'retracted',"
@@ -394,6 +419,14 @@ static const struct {
 	    " FROM alerts h WHERE h.observation = $1 AND h.kind = 'hold'"
 	    " AND h.superseded_by = r.id AND r.kind = 'resume'"
 	    " AND r.state IN ('open', 'acknowledged')" },
+	/*
+	 * `labwatch reevaluate`: a toxicity or recovery alert the results
+	 * no longer support under the protocol now, retracted with why ($2).
+	 */
+	{ "upd_alert_reevaluated",
+	    "UPDATE alerts SET state = 'retracted',"
+	    " resolved_at = coalesce(resolved_at, now()), resolve_note = $2"
+	    " WHERE id = $1 AND state <> 'retracted'" },
 	{ "ins_elig",
 	    "INSERT INTO eligibility (patient, protocol, status, message, criteria)"
 	    " VALUES ($1, $2, $3, $4, $5::jsonb)" },

@@ -42,6 +42,70 @@ store_outcome_name(enum store_outcome o)
 	return o < STORE_NOUTCOMES ? outcome_names[o] : "?";
 }
 
+/* The last kind is for one the table does not know (a newer schema). */
+static const char *const alert_kinds[STORE_ALERT_KINDS] = { "eligibility",
+	"toxicity", "hold", "resume", "data_quality", "recovery", "other" };
+static const char *const alert_severities[STORE_ALERT_SEVERITIES] = { "info",
+	"warning", "critical" };
+
+/* Commits from a millisecond to 10 s; batches of 1 to batch_max's range. */
+static const uint64_t commit_bounds[] = { 1000, 2500, 5000, 10000, 25000, 50000,
+	100000, 250000, 500000, 1000000, 2500000, 10000000 };
+static const uint64_t batch_bounds[] = { 1, 2, 4, 8, 16, 32, 64, 128, 256, 512,
+	1024 };
+const struct metric_hist_def store_commit_hist = { commit_bounds,
+	sizeof(commit_bounds) / sizeof(commit_bounds[0]), 1e6 };
+const struct metric_hist_def store_batch_hist = { batch_bounds,
+	sizeof(batch_bounds) / sizeof(batch_bounds[0]), 1 };
+
+size_t
+store_alert_index(const char *kind, const char *severity)
+{
+	size_t k, v;
+
+	for (k = 0; k + 1 < STORE_ALERT_KINDS; k++)
+		if (strcmp(kind, alert_kinds[k]) == 0)
+			break;
+	for (v = 0; v + 1 < STORE_ALERT_SEVERITIES; v++)
+		if (strcmp(severity, alert_severities[v]) == 0)
+			break;
+	return k * STORE_ALERT_SEVERITIES + v;
+}
+
+const char *
+store_alert_kind_name(size_t i)
+{
+	return alert_kinds[i / STORE_ALERT_SEVERITIES % STORE_ALERT_KINDS];
+}
+
+const char *
+store_alert_severity_name(size_t i)
+{
+	return alert_severities[i % STORE_ALERT_SEVERITIES];
+}
+
+const struct store_metrics *
+store_metrics(const struct store *s)
+{
+	return &s->m;
+}
+
+static int64_t
+mono_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void
+store_spool_gauges(struct store *s)
+{
+	metric_set(&s->m.spool_records, spool_pending(s->spool));
+	metric_set(&s->m.spool_bytes, spool_pending_bytes(s->spool));
+}
+
 void
 store_log(struct store *s, int level, const char *fmt, ...)
 {
@@ -176,6 +240,7 @@ complete(struct store *s, struct store_item **items, size_t n)
 	s->stats.db_up = ingest_connected(s->g);
 	s->stats.spooled_pending = spool_pending(s->spool);
 	pthread_mutex_unlock(&s->mu);
+	store_spool_gauges(s);
 	if (write(s->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		store_log(s, 0, "completion wakeup: %s", strerror(errno));
 }
@@ -288,6 +353,7 @@ store_try_connect(struct store *s)
 		return false;
 	}
 	clear_refused(s);
+	metric_add(&s->m.reconnects, 1);
 	if (s->db_state == LOGGED_UNKNOWN)
 		store_log(s, 2, "database connected");
 	return true;
@@ -318,6 +384,7 @@ finish_item(struct store *s, struct store_item *it, struct ingest_work *w,
 	it->reason = w->reason;
 	buf_reset(&it->ack);
 	it->send_ack = ingest_ack(s->g, w, &it->ack);
+	memcpy(it->ack_code, w->ack_code, sizeof(it->ack_code));
 	it->control_id[0] = '\0';
 	if (w->parsed)
 		snprintf(it->control_id, sizeof(it->control_id), "%.*s",
@@ -330,6 +397,9 @@ done(struct store *s, struct batch *b)
 {
 	size_t i;
 
+	metric_observe(&s->m.commit_usec, &store_commit_hist,
+	    (uint64_t)(mono_usec() - b->started));
+	metric_observe(&s->m.batch_frames, &store_batch_hist, b->n);
 	for (i = 0; i < b->n; i++)
 		finish_item(s, b->items[i], &b->works[i], b->works[i].outcome,
 		    b->works[i].outcome == STORE_REJECTED ?
@@ -481,6 +551,8 @@ process_one(struct store *s, struct batch *b)
 		ingest_prepare(s->g, &b->works[i]);
 		b->wp[i] = &b->works[i];
 	}
+	/* Parsed: from here it is the database's time (and the spool's). */
+	b->started = mono_usec();
 	if (spool_pending(s->spool) > 0 || !ingest_connected(s->g)) {
 		land(s);
 		write_alone(s, b);
@@ -769,6 +841,8 @@ store_start(const struct store_config *cfg, bool *refused, char **cause)
 	s->iopts.log = s->cfg.log;
 	s->iopts.log_arg = s->cfg.log_arg;
 	s->iopts.max_observations = s->cfg.max_observations;
+	s->iopts.lock_timeout_ms = s->cfg.lock_timeout_ms;
+	s->iopts.alert_counts = s->m.alerts;
 	s->g = ingest_new(&s->iopts, s->rules);
 	/* Migrations must work now; an unreachable database may come later. */
 	switch (ingest_connect(s->g, &why)) {
@@ -805,6 +879,7 @@ store_start(const struct store_config *cfg, bool *refused, char **cause)
 	drain_count_spooled(s);
 	s->stats.db_up = ingest_connected(s->g);
 	s->stats.spooled_pending = spool_pending(s->spool);
+	store_spool_gauges(s);
 	if (pthread_create(&s->thread, NULL, writer, s) != 0) {
 		why = xstrdup("cannot start the writer thread");
 		goto fail;

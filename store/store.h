@@ -22,6 +22,7 @@
 
 #include "lib/attr.h"
 #include "lib/buf.h"
+#include "lib/metrics.h"
 
 /* What the frame was when it arrived. */
 enum store_frame_kind {
@@ -63,6 +64,7 @@ struct store_item {
 	struct buf ack;	     /* the ACK payload (not MLLP-framed) */
 	bool send_ack;	     /* false when MSH-15 asked for no ACK */
 	char control_id[64]; /* for logs: MSH-10, or "" */
+	char ack_code[3];    /* "AA" .. "CR" as sent, when send_ack */
 	const char *reason;  /* static: why quarantined/rejected, else NULL */
 
 	struct store_item *next; /* the store's queue link */
@@ -83,6 +85,7 @@ struct store_config {
 	const char *default_charset; /* MSH-18 when empty */
 	bool refuse_other_types;     /* non-ORU: AR 200 instead of AA ignored */
 	int tz_offset_min;	     /* for DTMs without offset */
+	int lock_timeout_ms; /* 0: the server's (see struct ingest_opts) */
 	/*
 	 * Where the store reports what it cannot answer to a peer, and
 	 * PostgreSQL's notices; required (store_start refuses NULL).
@@ -106,6 +109,27 @@ struct store_stats {
 	bool db_up;
 	char db_refused[200]; /* why a database reached refuses us, or "" */
 };
+
+/* Kinds and severities of alerts, as the alerts table spells them. */
+enum { STORE_ALERT_KINDS = 7, STORE_ALERT_SEVERITIES = 3 };
+
+/*
+ * The writer thread's metrics (lib/metrics.h): only the writer adds to
+ * them, the event loop reads them at a scrape, without a lock.
+ */
+struct store_metrics {
+	struct metric_hist commit_usec;	 /* batch sent .. its COMMIT, usec */
+	struct metric_hist batch_frames; /* frames per committed batch */
+	struct metric reconnects; /* sessions opened after store_start() */
+	struct metric drains;	  /* times the spool was emptied */
+	struct metric drained; /* frames moved from the spool to the database */
+	struct metric spool_records, spool_bytes; /* gauges */
+	/* alerts committed, by kind and severity (store_alert_*_name) */
+	struct metric alerts[STORE_ALERT_KINDS * STORE_ALERT_SEVERITIES];
+};
+
+/* The buckets of commit_usec and batch_frames. */
+extern const struct metric_hist_def store_commit_hist, store_batch_hist;
 
 struct store;
 
@@ -137,6 +161,8 @@ LW_MUSTCHECK bool store_reload_rules(struct store *s, const char *protocol_path,
     char **cause);
 /* Copy the counters. */
 void store_stats(struct store *s, struct store_stats *out);
+/* The writer's metrics, for reading with metric_get() from any thread. */
+const struct store_metrics *store_metrics(const struct store *s);
 /* Items submitted and not yet completed. */
 size_t store_pending(struct store *s);
 /*
@@ -147,5 +173,10 @@ void store_stop(struct store *s);
 
 /* "processed", "duplicate", ... */
 const char *store_outcome_name(enum store_outcome o);
+/* The index into store_metrics.alerts of an alert's kind and severity. */
+size_t store_alert_index(const char *kind, const char *severity);
+/* The kind ("other" for one not known) and the severity of index i. */
+const char *store_alert_kind_name(size_t i);
+const char *store_alert_severity_name(size_t i);
 
 #endif

@@ -52,6 +52,7 @@ struct store {
 	struct spool *dead; /* what the database refuses even quarantined */
 
 	struct store_stats stats;
+	struct store_metrics m; /* the writer's own; read without the lock */
 	time_t last_connect;
 	enum {
 		LOGGED_UNKNOWN,
@@ -68,6 +69,7 @@ struct store {
 		struct ingest_work **wp;
 		struct store_item **items;
 		size_t n;
+		int64_t started; /* monotonic usec, for the commit histogram */
 	} batches[2];
 	struct batch *flight;	     /* committing in the background */
 	char **copies;		     /* drained spool records' bytes */
@@ -100,6 +102,8 @@ void store_set_work(struct ingest_work *w, enum store_frame_kind kind,
     const char *ref);
 /* One batch written, or failed (rc). */
 void store_count_batch(struct store *s, enum ingest_rc rc);
+/* The spool gauges of s->m, after the spool changed (the writer). */
+void store_spool_gauges(struct store *s);
 
 /*
  * refusal.c. After a batch of n works failed with rc (cause freed here):

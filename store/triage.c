@@ -32,6 +32,7 @@ triage_prepare(const struct ingest_opts *o, struct ingest_work *w)
 	w->outcome = STORE_PROCESSED;
 	w->message_id = 0;
 	w->nalerts = 0;
+	memset(w->alerts_by, 0, sizeof(w->alerts_by));
 	memcpy(w->ack_code, "AA", 3);
 	if (w->kind == STORE_FRAME_OVERSIZE) {
 		w->quarantine = true;

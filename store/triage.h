@@ -43,6 +43,8 @@ struct ingest_work {
 	int64_t message_id;  /* 0 until inserted; -1 duplicate */
 	int64_t reserved_id; /* the id its row is offered with */
 	unsigned nalerts;
+	/* nalerts by kind and severity (store_alert_index()) */
+	uint16_t alerts_by[STORE_ALERT_KINDS * STORE_ALERT_SEVERITIES];
 	bool settled; /* the store's: its fate is final (written alone) */
 };
 

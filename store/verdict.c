@@ -13,6 +13,7 @@
 #include "lib/json.h"
 #include "rules/rules.h"
 #include "store/alert_text.h"
+#include "store/episode.h"
 #include "store/ingest_int.h"
 #include "store/obs.h"
 
@@ -36,6 +37,7 @@ send_alert(struct ingest *g, struct side *d, struct ingest_work *w,
 	v[9] = ingest_pbuf(g, summary);
 	v[10] = details && details->len ? ingest_pbuf(g, details) : "{}";
 	w->nalerts++; /* counted in g->alerts once committed */
+	w->alerts_by[store_alert_index(kind, severity)]++;
 	return ingest_send_stmt(d, "ins_alert", 11, v, Q_IGNORE, NULL);
 }
 
@@ -46,6 +48,21 @@ send_id_param(struct ingest *g, struct side *d, const char *stmt, int64_t a,
 	const char *v[2] = { ingest_pint(g, a), ingest_pint(g, b) };
 
 	return ingest_send_stmt(d, stmt, b != 0 ? 2 : 1, v, Q_IGNORE, NULL);
+}
+
+/* The side and observation an ended episode's alerts are resolved on. */
+struct recovered_ctx {
+	struct ingest *g;
+	struct side *d;
+	int64_t obs;
+};
+
+static int
+send_recovered(void *arg, int64_t id)
+{
+	struct recovered_ctx *c = arg;
+
+	return send_id_param(c->g, c->d, "upd_recovered", id, c->obs) != DB_OK;
 }
 
 /*
@@ -60,7 +77,7 @@ recovered(struct ingest *g, struct side *d, struct ingest_work *w,
     int64_t obs_id, const struct rules_alert_decision *dec, int64_t id)
 {
 	struct alert_who who = { p->pid, rules_protocol_name(g->rules) };
-	size_t k;
+	struct recovered_ctx c = { g, d, obs_id };
 
 	alert_text_recovery(&g->tmp, &g->tmp2, ev, x, &p->open[dec->replaces],
 	    &who);
@@ -68,57 +85,9 @@ recovered(struct ingest *g, struct side *d, struct ingest_work *w,
 		alert_text_severity(dec->kind, ev->grade), ev->analyte,
 		ev->grade, obs_id, &g->tmp, &g->tmp2) != DB_OK)
 		return DB_DOWN;
-	/* Only the latest ended episode may be reopened (pcache.h). */
-	pcache_forget_ended(p, ev->analyte);
-	for (k = 0; k < p->nopen;) {
-		if (p->open[k].analyte != ev->analyte) {
-			k++;
-			continue;
-		}
-		if (send_id_param(g, d, "upd_recovered", (int64_t)p->open[k].id,
-			obs_id) != DB_OK)
-			return DB_DOWN;
-		pcache_end_open(p, k, obs_id);
-	}
-	return DB_OK;
-}
-
-/*
- * Whether ev is the newest standing result of its analyte: only that one
- * ends an episode (a late sample observed between the alert's result and
- * a newer one at the alert grade does not; review of issue 11 item 4).
- */
-static bool
-newest_result(const struct pcache *p, const struct rules_eval *ev)
-{
-	const struct rules_entry *e = p->h != NULL ?
-	    rules_history_latest(p->h, ev->analyte, INT64_MAX) :
-	    NULL;
-
-	return e == NULL || &e->ev == ev;
-}
-
-/*
- * Whether a standing result observed after ev (of known time) ends the
- * episode ev would open: then ev, a correction or a late original, is
- * part of an episode already ended and opens no alert (Hb 75, 125, 130,
- * the 125 corrected to 60: one episode, ended at the 130).
- */
-static bool
-ended_after(struct ingest *g, const struct pcache *p,
-    const struct rules_eval *ev, int64_t observed_at)
-{
-	struct rules_open_alert o = { ev->analyte, 99, 0, observed_at, false };
-	struct rules_alert_decision dec;
-	const struct rules_entry *l;
-
-	if (p->h == NULL || observed_at < 0)
-		return false;
-	l = rules_history_latest(p->h, ev->analyte, INT64_MAX);
-	if (l == NULL || &l->ev == ev || l->observed_at < observed_at)
-		return false;
-	rules_alert_decide(g->rules, &l->ev, l->observed_at, &o, 1, &dec);
-	return dec.kind == RULES_ALERT_RECOVERED;
+	return episode_ended(p, ev->analyte, obs_id, send_recovered, &c) != 0 ?
+	    DB_DOWN :
+	    DB_OK;
 }
 
 static enum db_rc
@@ -130,16 +99,9 @@ toxicity_alert(struct ingest *g, struct side *d, struct ingest_work *w,
 	struct alert_who who;
 	int64_t id;
 
-	rules_alert_decide(g->rules, ev, observed_at, p->open, p->nopen, &dec);
-	if (dec.kind == RULES_ALERT_NONE ||
-	    (dec.kind == RULES_ALERT_RECOVERED && !newest_result(p, ev)) ||
-	    ((dec.kind == RULES_ALERT_TOXICITY ||
-		 dec.kind == RULES_ALERT_POSSIBLE) &&
-		ended_after(g, p, ev, observed_at)))
+	episode_decide(g->rules, p, ev, observed_at, &dec);
+	if (dec.kind == RULES_ALERT_NONE)
 		return DB_OK;
-	if (dec.kind != RULES_ALERT_DATA_QUALITY &&
-	    p->phase != RULES_PHASE_TREATMENT)
-		return DB_OK; /* screening: eligibility speaks instead */
 	id = idpool_take(&g->alert_ids);
 	buf_reset(&g->tmp);
 	buf_reset(&g->tmp2);
@@ -165,17 +127,11 @@ toxicity_alert(struct ingest *g, struct side *d, struct ingest_work *w,
 		alert_text_severity(dec.kind, ev->grade), ev->analyte,
 		ev->grade, obs_id, &g->tmp, &g->tmp2) != DB_OK)
 		return DB_DOWN;
-	if (dec.kind == RULES_ALERT_ESCALATE) {
-		if (send_id_param(g, d, "upd_escalated",
-			(int64_t)p->open[dec.replaces].id, id) != DB_OK)
-			return DB_DOWN;
-		pcache_add_past(p, dec.replaces);
-		pcache_drop_open(p, dec.replaces);
-	}
-	/* A new episode: the one that ended before it stays ended. */
-	pcache_forget_ended(p, ev->analyte);
-	pcache_add_open(p, ev->analyte, ev->grade, id, obs_id, observed_at,
-	    ev->grade_is_minimum);
+	if (dec.kind == RULES_ALERT_ESCALATE &&
+	    send_id_param(g, d, "upd_escalated",
+		(int64_t)p->open[dec.replaces].id, id) != DB_OK)
+		return DB_DOWN;
+	episode_opened(p, &dec, ev, id, obs_id, observed_at);
 	return DB_OK;
 }
 
@@ -259,7 +215,10 @@ obs_standing(const struct rules_history *h, int64_t id, bool *corrected)
 	return false;
 }
 
-/* Send one hold, resume or withdrawn line of rule i; *id: its alert id. */
+/*
+ * Send one hold, resume or withdrawn line of rule i; *id: its alert id
+ * (taken from the pool when 0).
+ */
 static enum db_rc
 hold_alert(struct ingest *g, struct side *d, struct ingest_work *w,
     struct pcache *p, const struct alert_hold *ah, int64_t *id)
@@ -270,7 +229,8 @@ hold_alert(struct ingest *g, struct side *d, struct ingest_work *w,
 	buf_reset(&g->tmp);
 	buf_reset(&g->tmp2);
 	alert_text_hold(&g->tmp, &g->tmp2, ah, &who);
-	*id = idpool_take(&g->alert_ids);
+	if (*id == 0)
+		*id = idpool_take(&g->alert_ids);
 	return send_alert(g, d, w, p, *id,
 	    ah->event == ALERT_HOLD_RESUME ? "resume" : "hold",
 	    ah->event == ALERT_HOLD_STOP ? "critical" : "info",
@@ -307,7 +267,7 @@ hold_end(struct ingest *g, struct side *d, struct ingest_work *w,
 	struct pcache_hold *a = &p->hold[i];
 	struct alert_hold ah = { .rule = rules_hold_name(g->rules, i) };
 	const char *q[4];
-	int64_t id;
+	int64_t id = 0;
 	unsigned n;
 
 	a->held = false;
@@ -340,13 +300,18 @@ hold_end(struct ingest *g, struct side *d, struct ingest_work *w,
 	    rules_hold_resume_dose(g->rules, i, ah.stops, dv));
 	a->stops = ah.stops;
 	a->dose_mg = ah.dose_mg;
-	if (hold_alert(g, d, w, p, &ah, &id) != DB_OK)
-		return DB_DOWN;
+	/* The holds resolved, the resume inserted, the holds linked to it. */
+	id = idpool_take(&g->alert_ids);
 	q[0] = ingest_pint(g, p->db_id);
 	q[1] = rules_protocol_name(g->rules);
 	q[2] = ah.rule;
 	q[3] = ingest_pint(g, id);
-	return ingest_send_stmt(d, "upd_hold_answered", 4, q, Q_IGNORE, NULL);
+	if (ingest_send_stmt(d, "upd_hold_answered", 4, q, Q_IGNORE, NULL) !=
+		DB_OK ||
+	    hold_alert(g, d, w, p, &ah, &id) != DB_OK)
+		return DB_DOWN;
+	q[1] = q[3];
+	return ingest_send_stmt(d, "upd_hold_linked", 2, q, Q_IGNORE, NULL);
 }
 
 /*
@@ -448,6 +413,7 @@ hold_rows(struct ingest *g, struct side *d, struct ingest_work *w,
 		 */
 		n = a->obs != 0 && a->obs == vid ? a->stops : a->stops + 1;
 		ah.stops = v->stops > n ? v->stops : n;
+		id = 0;
 		if (hold_alert(g, d, w, p, &ah, &id) != DB_OK ||
 		    send_id_param(g, d, "upd_resume_undone", vid, 0) != DB_OK)
 			return DB_DOWN;

@@ -101,6 +101,21 @@ check "broken migration: exit 1, file, line and error named" fails $? 1 "$TMP/b.
 check "broken migration: the good ones before it stay" json_assert "$TMP/b.json" '
 [m["file"] for m in L][:1] == ["001_schema.sql"] and "901_broken.sql" not in [m["file"] for m in L]'
 check "broken migration: not recorded" eq "$($PSQL -d lw_broken -c "SELECT count(*) FROM labwatch.schema_migrations WHERE version = 901")" 0
+
+# 010: a hold answered by a resume before the upgrade gets its resolve
+# event (its page is closed) and the resume a dedup key of its own.
+mkdir "$TMP/upto9"
+cp "$SQL"/00[1-9]_*.sql "$TMP/upto9/"
+HOLDDB=$(newdb lw_hold010)
+"$LW" migrate --db "$HOLDDB" --sql-dir "$TMP/upto9" >/dev/null 2>>"$TMP/stderr.log"
+$PSQL -d lw_hold010 -c "SET search_path = labwatch;
+	INSERT INTO patients (patient_id) VALUES ('M1');
+	INSERT INTO alerts (id, patient, protocol, kind, severity, summary) SELECT 1, id, 'P', 'hold', 'critical', 'h' FROM patients;
+	INSERT INTO alerts (id, patient, protocol, kind, severity, summary) SELECT 2, id, 'P', 'resume', 'info', 'r' FROM patients;
+	UPDATE alerts SET state = 'resolved', resolved_at = now(), superseded_by = 2 WHERE id = 1" >/dev/null
+check "before 010: the resume shares the hold's key, the hold has no resolve" eq "$($PSQL -d lw_hold010 -c "SET search_path = labwatch; SELECT alert_dedup_key(2) || ' ' || (SELECT string_agg(alert || ':' || event, ',' ORDER BY id) FROM labwatch.alert_events)")" "labwatch-1 1:trigger,2:trigger"
+"$LW" migrate --db "$HOLDDB" --sql-dir "$SQL" >/dev/null 2>>"$TMP/stderr.log"
+check "after 010: the hold's resolve, by labwatch; the resume's own key" eq "$($PSQL -d lw_hold010 -c "SET search_path = labwatch; SELECT alert_dedup_key(2) || ' ' || (SELECT string_agg(alert || ':' || event || ':' || coalesce(by, '') || ':' || coalesce(note, ''), ',' ORDER BY id) FROM labwatch.alert_events)")" "labwatch-2 1:trigger::,2:trigger::,1:resolve:labwatch:restart allowed: alert 2"
 check "broken migration: nothing half-applied" eq "$($PSQL -d lw_broken -c "SELECT to_regclass('labwatch.half_applied') IS NULL")" t
 check "broken migration: lock released" eq "$($PSQL -d lw_broken -c "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")" 0
 printf 'CREATE TABLE half_applied (x int);\n' >"$TMP/broken/901_broken.sql"

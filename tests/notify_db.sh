@@ -222,7 +222,7 @@ EOF
 chmod +x "$TMP/fail.sh"
 "$LW" notify --exec "$TMP/fail.sh" --target failing --min-severity critical \
 	--kind toxicity --max-attempts 3 --retry-after 300ms --retry-max 600ms \
-	2>"$TMP/n3.log" &
+	--metrics-listen 127.0.0.1:0 2>"$TMP/n3.log" &
 N3=$!
 PIDS="$PIDS $N3"
 check "the failing target registers" wait_for 10 "select count(*) = 1 from labwatch.notify_targets where name = 'failing'"
@@ -239,14 +239,28 @@ assert 0.28 <= g[0] < 1.3 and 0.58 <= g[1] < 1.6, g
 EOF
 check "an operational alert says paging failed" eq "$(q "select count(*) from labwatch.alerts where kind = 'data_quality' and severity = 'critical' and details->>'operational' = 'paging_failed' and (details->>'alert')::bigint = $A2 and details->>'target' = 'failing' and summary like 'Paging failed: alert #$A2 %'")" 1
 check "the operational alert is paged to the other target" wait_for 10 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event join labwatch.alerts a on a.id = e.alert where d.target = 'pager' and d.state = 'delivered' and a.details->>'operational' = 'paging_failed'"
+# Its metrics (issue 16): the attempts as the deliveries table counts them.
+nscrape() { # LOG FILE: scrape the metrics URL LOG names into FILE
+	curl -sf --max-time 10 "$(sed -n 's|.*metrics on \(http://[^ ]*\).*|\1|p' "$1" | head -1)" >"$2"
+}
+nm() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
+check "notify --metrics-listen: served" nscrape "$TMP/n3.log" "$TMP/n3.prom"
+check "two failed attempts retried" eq "$(nm "$TMP/n3.prom" 'labwatch_notify_deliveries_total{result="retry"}')" 2
+check "the third failed for good" eq "$(nm "$TMP/n3.prom" 'labwatch_notify_deliveries_total{result="failed"}')" \
+	"$(q "select count(*) from labwatch.deliveries where target = 'failing' and state = 'failed'")"
+check "nothing delivered" eq "$(nm "$TMP/n3.prom" 'labwatch_notify_deliveries_total{result="delivered"}')" 0
+check "a latency per attempt" eq "$(nm "$TMP/n3.prom" labwatch_notify_delivery_seconds_count)" \
+	"$(q "select sum(attempts) from labwatch.deliveries where target = 'failing'")"
+check "notify: other paths are 404" eq "$(curl -s -o /dev/null -w '%{http_code}' "$(sed -n 's|.*metrics on \(http://[^/]*\)/.*|\1|p' "$TMP/n3.log")/")" 404
 kill -TERM "$N3"
 wait "$N3"
+check "notify with metrics stops cleanly" sh -c "grep -q stopped '$TMP/n3.log'"
 
 # --- 4. escalation: a critical alert left open 2 s gets one escalate
 #        event, delivered to the escalation target; an acked one does not
 "$LW" notify --exec "$TMP/page.sh $TMP/esc" --target esc-main --min-severity critical \
 	--kind toxicity --escalate-after 2s --escalate-exec "$TMP/page.sh $TMP/esc" \
-	--escalate-target oncall-2 2>"$TMP/n4.log" &
+	--escalate-target oncall-2 --metrics-listen 127.0.0.1:0 2>"$TMP/n4.log" &
 N4=$!
 PIDS="$PIDS $N4"
 check "the escalation targets register" wait_for 10 "select count(*) = 2 from labwatch.notify_targets where name in ('esc-main', 'oncall-2')"
@@ -263,13 +277,27 @@ check "the main target does not get escalate events" eq "$(q "select count(*) fr
 "$LW" ack "$A3" --by dr.wilson >/dev/null
 check "the ack of an escalated alert closes the escalation page" wait_for 10 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'oncall-2' and d.state = 'delivered' and e.alert = $A3 and e.event = 'acknowledge'"
 check "the escalate page" grep -q "^escalate $A3 labwatch-$A3 critical toxicity NT3$" "$TMP/esc/env.log"
+# The table and the counter agree once the deliveries under way are done.
+deliveries_agree() {
+	for _ in $(seq 50); do
+		nscrape "$TMP/n4.log" "$TMP/n4.prom"
+		[ "$(nm "$TMP/n4.prom" 'labwatch_notify_deliveries_total{result="delivered"}')" = \
+			"$(q "select count(*) from labwatch.deliveries where target in ('esc-main', 'oncall-2') and state = 'delivered'")" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+check "deliveries counted as the table has them" deliveries_agree
+check "escalations counted as alert_events has them (1)" eq "$(nm "$TMP/n4.prom" labwatch_notify_escalations_total)" \
+	"$(q "select count(*) from labwatch.alert_events where event = 'escalate'")"
+check "deliveries were counted" test "$(nm "$TMP/n4.prom" 'labwatch_notify_deliveries_total{result="delivered"}')" -ge 2
 kill -TERM "$N4"
 wait "$N4"
 
 # --- 5. SIGKILL mid-deliveries, then two processes at once: every event
 #        delivered; a page repeated only when its delivery was not recorded
 PAGE_SLEEP=0.3 "$LW" notify --exec "$TMP/page.sh $TMP/slow" --target slow \
-	--min-severity critical --timeout 1s 2>"$TMP/n5.log" &
+	--min-severity critical --timeout 1s --parallel 2 2>"$TMP/n5.log" &
 N5=$!
 PIDS="$PIDS $N5"
 check "the slow target registers" wait_for 10 "select count(*) = 1 from labwatch.notify_targets where name = 'slow'"
@@ -294,7 +322,7 @@ for k in a b; do
 done
 check "after the restart every event is delivered" wait_for 30 "select count(*) = $NSLOW from labwatch.deliveries where target = 'slow' and state = 'delivered'"
 sleep 0.5
-check "none twice once recorded; the one killed mid-page repeated once, same dedup key" $PY - "$TMP/slow" "$NSLOW" <<'EOF'
+check "none twice once recorded; those killed mid-page (1 or 2: --parallel 2) repeated once, same dedup key" $PY - "$TMP/slow" "$NSLOW" <<'EOF'
 import collections, glob, json, sys
 pages = [json.load(open(f)) for f in glob.glob(sys.argv[1] + "/*.json")]
 by = collections.defaultdict(list)
@@ -302,7 +330,7 @@ for p in pages:
     by[p["event_id"]].append(p)
 assert len(by) == int(sys.argv[2]), (len(by), sys.argv[2])
 twice = [v for v in by.values() if len(v) > 1]
-assert len(twice) == 1, twice
+assert 1 <= len(twice) <= 2, twice
 for v in twice:
     assert len(v) == 2 and sorted(p["attempt"] for p in v) == [1, 2], v
     assert v[0]["dedup_key"] == v[1]["dedup_key"], v
@@ -484,20 +512,127 @@ H1=$(alert warning 2)
 check "103 then 200 is one delivery" wait_for 10 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'hints' and e.alert = $H1 and d.state <> 'pending' and d.state <> 'delivering'"
 check "delivered, at the first attempt" eq "$(q "select d.state || ' ' || d.attempts from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'hints' and e.alert = $H1")" "delivered 1"
 
-# 9g. SIGTERM with a backlog: the delivery under way is finished, not the
-#     rest
+# 9g. SIGTERM with a backlog: the deliveries under way (--parallel 2) are
+#     finished, not the rest
 q "select labwatch.notify_register('backlog')" >/dev/null
 for i in 1 2 3 4 5; do alert warning 2 >/dev/null; done
 mkdir -p "$TMP/backlog"
 PAGE_SLEEP=0.5 "$LW" notify --exec "$TMP/page.sh $TMP/backlog" --target backlog \
-	--protocol NCT9 --kind toxicity 2>"$TMP/n9g.log" &
+	--protocol NCT9 --kind toxicity --parallel 2 2>"$TMP/n9g.log" &
 N9=$!
 PIDS="$PIDS $N9"
-check "the backlog's delivery begins" wait_for 10 "select count(*) >= 1 from labwatch.deliveries where target = 'backlog' and state = 'delivering'"
+check "the backlog's deliveries begin, two at once" wait_for 10 "select count(*) = 2 from labwatch.deliveries where target = 'backlog' and state = 'delivering'"
 kill -TERM "$N9"
 wait "$N9"
-check "SIGTERM: only the delivery under way was finished" eq "$(q "select count(*) from labwatch.deliveries where target = 'backlog' and state = 'delivered'")" 1
+check "SIGTERM: only the deliveries under way were finished" eq "$(q "select string_agg(state, ',' order by state) from labwatch.deliveries where target = 'backlog'")" "delivered,delivered,pending,pending,pending"
 
-check "notify: usage errors exit 2" sh -c "'$LW' notify 2>/dev/null; [ \$? -eq 2 ] && '$LW' notify --exec x --retry-after 5y 2>/dev/null; [ \$? -eq 2 ]"
+# --- 10. a hold's page is closed: a resume resolves the hold (its own
+#         event, before the resume's trigger, by labwatch, naming the
+#         resume), and the resume has its own dedup key; a hold whose
+#         result is deleted is retracted: its page is closed too.
+mkdir -p "$TMP/holds"
+cat >"$TMP/hold.sh" <<'EOF'
+#!/bin/sh
+f=$(mktemp "$1/p.XXXXXX")
+cat >"$f.json"
+rm -f "$f"
+echo "$LABWATCH_ALERT_EVENT $LABWATCH_ALERT_ID $LABWATCH_ALERT_DEDUP_KEY" >>"$1/log"
+EOF
+chmod +x "$TMP/hold.sh"
+"$LW" notify --exec "$TMP/hold.sh $TMP/holds" --target holds --kind hold,resume \
+	--parallel 4 2>"$TMP/n10.log" &
+PIDS="$PIDS $!"
+check "the holds target registers" wait_for 10 "select count(*) = 1 from labwatch.notify_targets where name = 'holds'"
+sendm() { # PATIENT CONTROL_ID DTM OBX...: one ORU^R01, ACKed
+	_c=$2
+	oru "$@" >"$TMP/m.hl7"
+	mllp_send --loose -f "$TMP/m.hl7" -p "$port" 127.0.0.1 >"$TMP/send.out" 2>&1
+	grep -q "MSA|AA|$_c" "$TMP/send.out"
+}
+enroll NH1
+enroll NH2
+# ALT 6 x ULN, then ALT, AST and bilirubin back: back to back
+sendm NH1 NH1A 20261120073000+0800 "1742-6|NM|240|U/L|10-40" &&
+	sendm NH1 NH1B 20261121073000+0800 "1742-6|NM|30|U/L|10-40" "1920-8|NM|30|U/L|10-40" "1975-2|NM|10|umol/L|3-21"
+check "a hold and its restart are ACKed" test $? -eq 0
+HH=$(q "select a.id from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = 'NH1' and a.kind = 'hold'")
+HR=$(q "select a.id from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = 'NH1' and a.kind = 'resume'")
+check "a hold and a resume" sh -c "[ -n '$HH' ] && [ -n '$HR' ]"
+check "the hold: resolved by labwatch, naming the resume, linked to it" eq "$(q "select state || '|' || resolved_by || '|' || resolve_note || '|' || superseded_by from labwatch.alerts where id = $HH")" "resolved|labwatch|restart allowed: alert $HR|$HR"
+check "the hold's events: trigger, resolve" eq "$(q "select string_agg(event, ',' order by id) from labwatch.alert_events where alert = $HH")" "trigger,resolve"
+check "its resolve was written before the resume's trigger" eq "$(q "select (select id from labwatch.alert_events where alert = $HH and event = 'resolve') < (select id from labwatch.alert_events where alert = $HR and event = 'trigger')")" t
+check "the three events are paged" wait_for 10 "select count(*) = 3 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'holds' and d.state = 'delivered' and e.alert in ($HH, $HR)"
+sleep 0.3
+check "trigger(hold), resolve(hold), trigger(resume): in that order, once each" eq "$(grep -E " ($HH|$HR) " "$TMP/holds/log" | tr '\n' ' ')" "trigger $HH labwatch-$HH resolve $HH labwatch-$HH trigger $HR labwatch-$HR "
+check "the hold's resolve page says who and why" $PY - "$TMP/holds" "$HH" "$HR" <<'EOF'
+import glob, json, sys
+d, hh, hr = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+pages = [json.load(open(f)) for f in glob.glob(d + "/*.json")]
+res = [p for p in pages if p["alert"]["id"] == hh and p["event"] == "resolve"]
+assert len(res) == 1, res
+assert res[0]["by"] == "labwatch" and res[0]["note"] == "restart allowed: alert %d" % hr, res
+assert res[0]["dedup_key"] == "labwatch-%d" % hh and res[0]["alert"]["state"] == "resolved", res
+EOF
+# The result the hold rested on deleted (OBX-11 D): the hold retracted.
+sendm NH2 NH2A 20261120073000+0800 "1742-6|NM|240|U/L|10-40"
+check "another hold is ACKed" test $? -eq 0
+(ORU_STATUS=D && oru NH2 NH2A 20261120073000+0800 "1742-6|NM|240|U/L|10-40") | sed 's/|NH2A|P|2.5.1/|NH2AD|P|2.5.1/' >"$TMP/m.hl7"
+mllp_send --loose -f "$TMP/m.hl7" -p "$port" 127.0.0.1 >"$TMP/send.out" 2>&1
+check "its result deleted: ACKed" grep -q "MSA|AA|NH2AD" "$TMP/send.out"
+HW=$(q "select a.id from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = 'NH2' and a.kind = 'hold' and a.severity = 'critical'")
+check "the hold is retracted" eq "$(q "select state from labwatch.alerts where id = $HW")" retracted
+check "its page is closed: trigger, then resolve" wait_for 10 "select count(*) = 2 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'holds' and d.state = 'delivered' and e.alert = $HW"
+sleep 0.3
+check "in that order, once each, one dedup key" eq "$(grep " $HW " "$TMP/holds/log" | tr '\n' ' ')" "trigger $HW labwatch-$HW resolve $HW labwatch-$HW "
+
+# --- 11. --parallel 3: never more than 3 deliveries at once (and more
+#         than one), and each alert's events (trigger, acknowledge,
+#         resolve) one at a time, in order
+q "select labwatch.notify_register('par')" >/dev/null
+mkdir -p "$TMP/par"
+cat >"$TMP/par.sh" <<'EOF'
+#!/bin/sh
+cat >/dev/null
+touch "$1/run.$$"
+ls "$1" | grep -c '^run\.' >>"$1/conc"
+echo "start $LABWATCH_ALERT_EVENT $LABWATCH_ALERT_ID" >>"$1/log"
+sleep 0.3
+echo "end $LABWATCH_ALERT_EVENT $LABWATCH_ALERT_ID" >>"$1/log"
+rm -f "$1/run.$$"
+EOF
+chmod +x "$TMP/par.sh"
+for i in 1 2 3 4 5 6 7 8; do
+	P=$(q "insert into labwatch.alerts (patient, protocol, kind, severity, summary)
+	   values ($NT1, 'NCTP', 'data_quality', 'warning', 'par $i') returning id")
+	"$LW" ack "$P" --by dr.p >/dev/null
+	"$LW" resolve "$P" --by dr.p >/dev/null
+done
+"$LW" notify --exec "$TMP/par.sh $TMP/par" --target par --protocol NCTP \
+	--parallel 3 2>"$TMP/n11.log" &
+PIDS="$PIDS $!"
+check "24 events delivered" wait_for 30 "select count(*) = 24 from labwatch.deliveries where target = 'par' and state = 'delivered'"
+sleep 0.3
+check "once each; never more than 3 at once, and more than one" $PY - "$TMP/par" <<'EOF'
+import sys
+d = sys.argv[1]
+log = [l.split() for l in open(d + "/log")]
+starts = [(e, a) for s, e, a in log if s == "start"]
+assert len(starts) == 24 and len(set(starts)) == 24, starts
+conc = [int(l) for l in open(d + "/conc")]
+assert 2 <= max(conc) <= 3, conc
+EOF
+check "per alert: trigger, acknowledge, resolve, each after the last ended" $PY - "$TMP/par/log" <<'EOF'
+import collections, sys
+by = collections.defaultdict(list)
+for l in open(sys.argv[1]):
+    s, e, a = l.split()
+    by[a].append((s, e))
+assert len(by) == 8, by
+for a, v in by.items():
+    assert v == [("start", "trigger"), ("end", "trigger"), ("start", "acknowledge"),
+                 ("end", "acknowledge"), ("start", "resolve"), ("end", "resolve")], (a, v)
+EOF
+
+check "notify: usage errors exit 2" sh -c "'$LW' notify 2>/dev/null; [ \$? -eq 2 ] && '$LW' notify --exec x --retry-after 5y 2>/dev/null; [ \$? -eq 2 ] && '$LW' notify --exec x --parallel 0 2>/dev/null; [ \$? -eq 2 ]"
 
 done_testing

@@ -6,6 +6,14 @@
 #   pg_stop DIR      fast shutdown
 #   pg_kill9 DIR     SIGKILL the server and its backends (a crash)
 #   pg_restart DIR   stop if running, then start (recovers after pg_kill9)
+#   pg_standby_start PRIMARY STANDBY
+#                    a streaming standby of PRIMARY's (running) server in
+#                    STANDBY (pg_basebackup -R), started; PRIMARY then waits
+#                    for it at every commit (synchronous_standby_names = '*',
+#                    synchronous_commit = on). PG* stay PRIMARY's.
+#   pg_promote DIR   promote DIR's standby to a primary (pg_ctl promote)
+#   pg_conninfo DIR...  a libpq conninfo for the servers of the DIRs (several
+#                    hosts: the read-write one, target_session_attrs)
 #
 # DIR holds data/ (the cluster), sock/ (the Unix socket; no TCP at all) and
 # server.log. As root the server runs as the postgres user (initdb refuses
@@ -161,4 +169,62 @@ pg_kill9() {
 pg_restart() {
 	pg_stop "${1:-}" || return $?
 	pg_start "${1:-}"
+}
+
+pg_standby_start() {
+	_pg_bin=$(pg_bindir) || return 1
+	_pg_dirs "${1:-}" || return $?
+	_pg_primary=$_pg_sock
+	_pg_dirs "${2:-}" || return $?
+	mkdir -p "$_pg_sock" "$_pg_data" || return 1
+	if [ "$(id -u)" -eq 0 ]; then
+		chown postgres:postgres "$_pg_sock" "$_pg_data" || return 1
+	fi
+	chmod 700 "$_pg_sock" "$_pg_data"
+	if ! (cd / && _pg_as "$_pg_bin/pg_basebackup" -h "$_pg_primary" -p 5432 \
+		-U postgres -D "$_pg_data" -R -X stream -c fast) \
+		>"$_pg_dir/basebackup.log" 2>&1; then
+		echo "pg.sh: pg_basebackup failed; see $_pg_dir/basebackup.log" >&2
+		return 1
+	fi
+	# Its own socket (the copied configuration names the primary's).
+	echo "unix_socket_directories = '$_pg_sock' # pg.sh standby" |
+		_pg_as sh -c "cat >>'$_pg_data/postgresql.conf'"
+	if ! (cd / && _pg_as "$_pg_bin/pg_ctl" -D "$_pg_data" \
+		-l "$_pg_data/server.log" -w -t 60 start) >/dev/null 2>&1; then
+		echo "pg.sh: the standby did not start; see $_pg_data/server.log" >&2
+		return 1
+	fi
+	# Synchronous from now on: a commit waits for the standby's flush.
+	"$_pg_bin/psql" -X -q -h "$_pg_primary" -U postgres -d postgres \
+		-c "ALTER SYSTEM SET synchronous_standby_names = '*'" \
+		-c "ALTER SYSTEM SET synchronous_commit = on" \
+		-c "SELECT pg_reload_conf()" >/dev/null || return 1
+	_pg_n=0
+	until [ "$("$_pg_bin/psql" -X -A -t -h "$_pg_primary" -U postgres \
+		-d postgres -c "SELECT count(*) FROM pg_stat_replication
+		WHERE sync_state = 'sync' AND state = 'streaming'")" = 1 ]; do
+		_pg_n=$((_pg_n + 1))
+		if [ $_pg_n -gt 300 ]; then
+			echo "pg.sh: the standby is not synchronous" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+pg_promote() {
+	_pg_bin=$(pg_bindir) || return 1
+	_pg_dirs "${1:-}" || return $?
+	(cd / && _pg_as "$_pg_bin/pg_ctl" -D "$_pg_data" -w -t 60 promote) \
+		>/dev/null 2>&1
+}
+
+pg_conninfo() {
+	_pg_hosts=
+	for _pg_d in "$@"; do
+		_pg_dirs "$_pg_d" || return $?
+		_pg_hosts=${_pg_hosts:+$_pg_hosts,}$_pg_sock
+	done
+	echo "host=$_pg_hosts port=5432 dbname=labwatch user=postgres target_session_attrs=read-write"
 }

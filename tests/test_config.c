@@ -58,6 +58,28 @@ Test(config, defaults)
 	cr_assert_str_eq(cfg.id_type, "MR");
 	cr_assert_str_eq(cfg.spool_path, "/var/lib/labwatch/spool");
 	cr_assert_eq(cfg.log_level, 2); /* info */
+	/* Metrics are off unless asked for (issue 16). */
+	cr_assert_str_eq(cfg.metrics_listen, "");
+	cr_assert_null(cfg.metrics_addr);
+	config_free(&cfg);
+}
+
+Test(config, metrics_listen)
+{
+	struct config cfg;
+
+	cr_assert_eq(load(&cfg, "metrics_listen = 127.0.0.1:9575\n"), 0, "%s",
+	    msgs);
+	cr_assert_not_null(cfg.metrics_addr);
+	cr_assert_str_eq(cfg.metrics_addr->host, "127.0.0.1");
+	cr_assert_str_eq(cfg.metrics_addr->port, "9575");
+	config_free(&cfg);
+	cr_assert_eq(load(&cfg, "metrics_listen = [::1]:9575\n"), 0, "%s",
+	    msgs);
+	cr_assert_str_eq(cfg.metrics_addr->host, "::1");
+	config_free(&cfg);
+	cr_assert_eq(load(&cfg, "metrics_listen =\n"), 0, "%s", msgs);
+	cr_assert_null(cfg.metrics_addr);
 	config_free(&cfg);
 }
 
@@ -194,6 +216,12 @@ static struct bad_case bad_cases[] = {
 	    "t.conf:1: tls_allowed_subjects needs tls_verify_client = optional or require\n" },
 	{ "frame over idle", "idle_timeout = 20\nframe_timeout = 1m\n",
 	    "t.conf:2: frame_timeout (60s) is longer than idle_timeout (20s)\n" },
+	{ "two metrics listeners",
+	    "metrics_listen = 127.0.0.1:1, 127.0.0.1:2\n",
+	    "t.conf:1: metrics_listen takes one host:port (2 given)\n" },
+	{ "metrics bad port", "metrics_listen = 127.0.0.1:http\n",
+	    "t.conf:1: '127.0.0.1:http' is not host:port (IPv6 as "
+	    "[addr]:port, port 0-65535)\n" },
 	{ "several", "foo = 1\nmax_connections = x\n[x]\n",
 	    "t.conf:1: unknown key 'foo'\n"
 	    "t.conf:2: max_connections = x: must be a whole number\n"

@@ -1,7 +1,9 @@
 /*
  * test_notify.c: the pure parts of labwatch notify: durations as people
  * write them, the retry backoff and its cap, severities, and the command
- * runner (a real /bin/sh: exit status, stdin, environment, timeout).
+ * runner (a real /bin/sh: exit status, stdin, environment, timeout), and
+ * the pool of delivery threads (several at once, never more than its
+ * size, each job back once with its outcome).
  */
 #include <arpa/inet.h>
 #include <math.h>
@@ -18,6 +20,7 @@
 
 #include "cli/deliver.h"
 #include "cli/notify.h"
+#include "cli/notify_pool.h"
 
 struct dur_case {
 	char in[16];
@@ -204,4 +207,89 @@ Test(notify, webhook_silent_peer_times_out)
 		    (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9 < 2);
 	}
 	close(fd);
+}
+
+/* What came back of a pool job. */
+struct pool_res {
+	int seen;
+	enum deliver_rc rc;
+	char err[256];
+};
+
+/* Take back a finished job of the test below (waiting for one). */
+static void
+pool_take(struct notify_pool *p)
+{
+	struct pool_job *j;
+	struct pool_res *r;
+
+	while ((j = pool_collect(p)) == NULL)
+		usleep(10000);
+	r = j->owner;
+	r->seen++;
+	r->rc = j->rc;
+	snprintf(r->err, sizeof(r->err), "%s", j->err);
+	free((char *)j->exec);
+	pool_job_free(j);
+}
+
+/*
+ * Six jobs for a pool of 3: each sleeps 0.3 s after counting the jobs
+ * running beside it (a file per job in a directory); jobs 2 and 5 fail.
+ * All come back once, with their outcome; at most 3 ran at once, and
+ * more than one.
+ */
+Test(notify, pool_runs_n_at_once)
+{
+	char dir[] = "/tmp/lw-pool.XXXXXX", cmd[512], path[600], *cause = NULL;
+	struct pool_res res[6];
+	struct notify_pool *p;
+	struct pool_job *j;
+	struct timespec a, b;
+	int i, max = 0, n;
+	FILE *f;
+
+	memset(res, 0, sizeof(res));
+	cr_assert_not_null(mkdtemp(dir));
+	p = pool_new(3, NULL, 5, &cause);
+	cr_assert_not_null(p, "%s", cause != NULL ? cause : "");
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (i = 0; i < 6; i++) {
+		if (i >= 3) /* a free slot first, as notify waits for one */
+			pool_take(p);
+		cr_assert_eq(pool_free_slots(p), 3 - (i < 3 ? i : 2));
+		j = pool_job_new();
+		snprintf(cmd, sizeof(cmd),
+		    "touch %s/run.$$; ls %s | grep -c '^run' >>%s/conc; "
+		    "sleep 0.3; rm %s/run.$$; exit %d",
+		    dir, dir, dir, dir, i % 3 == 2 ? 3 : 0);
+		j->exec = strdup(cmd);
+		j->owner = &res[i];
+		buf_adds(&j->body, "{}\n");
+		pool_submit(p, j);
+	}
+	while (pool_busy(p) > 0)
+		pool_take(p);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	pool_free(p);
+	for (i = 0; i < 6; i++) {
+		cr_assert_eq(res[i].seen, 1, "job %d came back %d times", i,
+		    res[i].seen);
+		cr_assert_eq(res[i].rc,
+		    i % 3 == 2 ? DELIVER_FAILED : DELIVER_OK, "job %d: %s", i,
+		    res[i].err);
+		if (i % 3 == 2)
+			cr_assert_str_eq(res[i].err, "exit status 3");
+	}
+	snprintf(path, sizeof(path), "%s/conc", dir);
+	cr_assert_not_null(f = fopen(path, "r"));
+	while (fscanf(f, "%d", &n) == 1)
+		max = n > max ? n : max;
+	fclose(f);
+	unlink(path);
+	rmdir(dir);
+	cr_assert(max >= 2 && max <= 3, "at most %d at once", max);
+	/* Not a timed test: say how long it took, for whoever reads. */
+	cr_log_info("6 jobs of 0.3 s, 3 at once: %.2f s",
+	    (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9);
 }

@@ -1,0 +1,732 @@
+/*
+ * reeval.c: stored results judged again (see reeval.h).
+ *
+ * Per enrolled patient: its results (sel_history, the rows the writer
+ * reads, in stored order) are added one by one to a fresh rules history
+ * under the rules given, and each is decided as the writer decides it
+ * (episode_decide), keeping the open, ended and past alerts in a pcache
+ * of its own. What that implies (toxicity alerts, escalations, recovery
+ * lines, episodes ended) is compared, for the results in scope, with the
+ * patient's stored alerts of those kinds that are not retracted, by
+ * (kind, observation, grade): one implied and not stored is inserted
+ * (ins_alert: its trigger event pages), one stored and not implied is
+ * retracted with the reason (upd_alert_reevaluated: a resolve event),
+ * one in both stays, its state brought in line when the episode ended or
+ * not (upd_recovered, upd_escalated, upd_past_reopened).
+ */
+#include "store/reeval.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/buf.h"
+#include "lib/xmalloc.h"
+#include "store/alert_text.h"
+#include "store/db.h"
+#include "store/episode.h"
+#include "store/pcache.h"
+#include "store/rows.h"
+
+/* An alert the results imply. */
+struct implied {
+	enum reeval_kind kind;
+	enum rules_alert_kind dec;
+	struct rules_eval ev;
+	struct rules_open_alert from; /* escalated or ended; grade -1: none */
+	int64_t obs, message, observed_at;
+	int64_t ended_by;     /* the observation that ended it; 0: open */
+	size_t superseded_by; /* index + 1 of the alert escalating it */
+	int64_t db_id;	      /* the stored alert, or the new one */
+	bool in_scope, stored;
+};
+
+/* A stored alert of the patient, not retracted. */
+struct stored {
+	int64_t id, obs, superseded_by, resolved_by_obs;
+	enum reeval_kind kind;
+	int grade;
+	char state[16];
+	bool system; /* resolved by labwatch, not a person */
+	bool in_scope, used;
+};
+
+struct run {
+	PGconn *c;
+	const struct rules *r;
+	const struct reeval_opts *o;
+	struct reeval_stats *st;
+	struct pcache p;
+	int64_t db_id, start; /* the patient; results judged from start */
+	struct implied *im;
+	size_t nim, capim;
+	struct stored *sa;
+	size_t nsa;
+	struct buf sum, det;
+	char *cause;
+	bool in_tx; /* a write began the patient's transaction */
+};
+
+static const char sel_patients[] =
+    "SELECT p.id, p.patient_id FROM enrollments e"
+    " JOIN patients p ON p.id = e.patient"
+    " WHERE e.protocol = $1 AND e.phase <> 'off_study'"
+    " AND ($2::text IS NULL OR p.patient_id = $2) ORDER BY p.id";
+
+/* Two halves, each on its own index (sql/009). */
+#define SEL_ALERT_COLS \
+	"SELECT a.id, a.kind, coalesce(a.observation, 0)," \
+	" coalesce(a.grade, -1), a.state, a.resolved_by IS NULL," \
+	" coalesce(a.superseded_by, 0), coalesce(a.resolved_by_observation, 0)," \
+	" coalesce(extract(epoch FROM o.observed_at)::float8, -1)"
+static const char sel_alerts[] = SEL_ALERT_COLS
+    " FROM alerts a LEFT JOIN observations o ON o.id = a.observation"
+    " WHERE a.patient = $1 AND a.protocol = $2 AND a.kind = 'toxicity'"
+    " AND a.state <> 'retracted'"
+    " UNION ALL " SEL_ALERT_COLS
+    " FROM observations o JOIN alerts a ON a.observation = o.id"
+    " WHERE o.patient = $1 AND a.protocol = $2 AND a.kind = 'recovery'"
+    " AND a.state <> 'retracted'";
+
+const char *
+reeval_kind_name(enum reeval_kind k)
+{
+	return k == REEVAL_RECOVERY ? "recovery" : "toxicity";
+}
+
+/* Run a statement (prepared when name, else sql); NULL with run->cause. */
+static PGresult *
+run_q(struct run *u, const char *name, const char *sql, int n,
+    const char *const *v)
+{
+	PGresult *res = name != NULL ?
+	    PQexecPrepared(u->c, name, n, v, NULL, NULL, 0) :
+	    PQexecParams(u->c, sql, n, NULL, v, NULL, NULL, 0);
+	ExecStatusType s = PQresultStatus(res);
+
+	if (s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK)
+		return res;
+	free(u->cause);
+	u->cause = db_error(u->c, res);
+	PQclear(res);
+	return NULL;
+}
+
+static bool
+in_scope(const struct run *u, int64_t at)
+{
+	if (at < 0)
+		return u->o->since == INT64_MIN && u->o->until == INT64_MAX;
+	return at >= u->start && at < u->o->until;
+}
+
+static struct implied *
+add_implied(struct run *u, enum reeval_kind kind,
+    const struct rules_alert_decision *dec, const struct rules_eval *ev,
+    int64_t message, int64_t observed_at)
+{
+	struct implied *m;
+
+	if (u->nim == u->capim) {
+		u->capim = u->capim ? u->capim * 2 : 16;
+		u->im = xreallocarray(u->im, u->capim, sizeof(*u->im));
+	}
+	m = &u->im[u->nim++];
+	memset(m, 0, sizeof(*m));
+	m->kind = kind;
+	m->dec = dec->kind;
+	m->ev = *ev;
+	m->from.grade = -1;
+	if (dec->kind == RULES_ALERT_ESCALATE ||
+	    dec->kind == RULES_ALERT_RECOVERED)
+		m->from = u->p.open[dec->replaces];
+	m->obs = (int64_t)ev->id;
+	m->message = message;
+	m->observed_at = observed_at;
+	m->in_scope = in_scope(u, observed_at);
+	return m;
+}
+
+/* episode_ended()'s callback: the implied alert (id: index + 1) ended. */
+static int
+implied_ended(void *arg, int64_t id)
+{
+	struct run *u = arg;
+
+	u->im[id - 1].ended_by = (int64_t)u->im[u->nim - 1].obs;
+	return 0;
+}
+
+/* One stored result added and decided as the writer decides it. */
+static void
+replay_one(struct run *u, const struct rules_result *in,
+    const struct rules_entry *e, int64_t message)
+{
+	const struct rules_eval *ev = &e->ev;
+	struct rules_alert_decision dec;
+	struct implied *m;
+	size_t k;
+
+	if (ev->analyte == RULES_NONE)
+		return;
+	episode_decide(u->r, &u->p, ev, in->observed_at, &dec);
+	switch (dec.kind) {
+	case RULES_ALERT_RECOVERED:
+		(void)add_implied(u, REEVAL_RECOVERY, &dec, ev, message,
+		    in->observed_at);
+		(void)episode_ended(&u->p, ev->analyte, (int64_t)ev->id,
+		    implied_ended, u);
+		break;
+	case RULES_ALERT_TOXICITY:
+	case RULES_ALERT_ESCALATE:
+	case RULES_ALERT_POSSIBLE:
+		m = add_implied(u, REEVAL_TOXICITY, &dec, ev, message,
+		    in->observed_at);
+		if (dec.kind == RULES_ALERT_ESCALATE) {
+			k = (size_t)u->p.open[dec.replaces].id - 1;
+			u->im[k].superseded_by = u->nim;
+		}
+		episode_opened(&u->p, &dec, ev, (int64_t)u->nim, m->obs,
+		    in->observed_at);
+		break;
+	default:
+		break; /* data quality: not judged again */
+	}
+}
+
+/* Patients read in one round trip (libpq's pipeline mode). */
+#define FETCH_PATIENTS 64
+
+/* Send the three reads of patient row i of pr; false when libpq refused. */
+static bool
+send_reads(struct run *u, const PGresult *pr, int i)
+{
+	const char *proto = rules_protocol_name(u->r);
+	const char *v1[2] = { PQgetvalue(pr, i, 1), proto };
+	const char *v2[2] = { PQgetvalue(pr, i, 0), proto };
+
+	return PQsendQueryPrepared(u->c, "sel_enroll", 2, v1, NULL, NULL, 0) &&
+	    PQsendQueryPrepared(u->c, "sel_history", 1, v2, NULL, NULL, 0) &&
+	    PQsendQueryPrepared(u->c, "reeval_alerts", 2, v2, NULL, NULL, 0);
+}
+
+/*
+ * For the k patients of pr from row first: each one's enrollment
+ * (sel_enroll), results (sel_history) and stored alerts in res[3 j ..
+ * 3 j + 2], in one round trip: 0, or -1 with u->cause.
+ */
+static int
+fetch(struct run *u, const PGresult *pr, int first, int k, PGresult **res)
+{
+	PGresult *r;
+	ExecStatusType s;
+	int j, n = 0, nulls = 0, rc = 0;
+
+	if (PQenterPipelineMode(u->c) != 1)
+		rc = -1;
+	for (j = 0; j < k && rc == 0; j++)
+		if (!send_reads(u, pr, first + j))
+			rc = -1;
+	if (rc != 0 || !PQpipelineSync(u->c)) {
+		free(u->cause);
+		u->cause = db_error(u->c, NULL);
+		(void)PQexitPipelineMode(u->c);
+		return -1;
+	}
+	for (;;) {
+		if ((r = PQgetResult(u->c)) == NULL) {
+			/* Between two queries; the connection may be gone. */
+			if (++nulls > 4 || PQstatus(u->c) != CONNECTION_OK) {
+				rc = -1;
+				break;
+			}
+			continue;
+		}
+		nulls = 0;
+		s = PQresultStatus(r);
+		if (s == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			break;
+		}
+		if (s == PGRES_TUPLES_OK && n < 3 * k && rc == 0) {
+			res[n++] = r;
+			continue;
+		}
+		if (rc == 0) {
+			free(u->cause);
+			u->cause = db_error(u->c, r);
+		}
+		PQclear(r);
+		rc = -1;
+	}
+	(void)PQexitPipelineMode(u->c);
+	if (rc == 0 && n == 3 * k)
+		return 0;
+	if (u->cause == NULL)
+		u->cause = db_error(u->c, NULL);
+	while (n > 0)
+		PQclear(res[--n]);
+	return -1;
+}
+
+/*
+ * The patient's enrollment (er) and results (hr), replayed; *withdrawals
+ * when a result was corrected or deleted (the writer then derives the
+ * episodes again, which is not replayed here: the patient is left alone).
+ */
+static void
+replay(struct run *u, const PGresult *er, const PGresult *hr, bool *withdrawals)
+{
+	struct rules_result in;
+	struct rules_update up;
+	bool based = false;
+	int i, n;
+	int64_t msg, last = -1;
+
+	pcache_load_enrollment(&u->p, u->r, er);
+	pcache_history_begin(&u->p, u->r);
+	u->start = u->o->since;
+	if (u->p.phase == RULES_PHASE_TREATMENT && u->p.since > u->start)
+		u->start = u->p.since;
+	n = PQntuples(hr);
+	for (i = 0; i < n; i++) {
+		pcache_history_row(hr, i, &in);
+		/* Baselines from the results before treatment began. */
+		if (!based && in.observed_at >= u->p.since) {
+			pcache_history_end(&u->p);
+			based = true;
+		}
+		rules_history_add(u->p.h, &in, PQgetvalue(hr, i, 1),
+		    (size_t)PQgetlength(hr, i, 1), &up);
+		if (up.nsuperseded > 0 || up.nretracted > 0)
+			*withdrawals = true;
+		msg = strtoll(PQgetvalue(hr, i, 14), NULL, 10);
+		if (msg != last)
+			u->st->messages++;
+		last = msg;
+		u->st->results++;
+		replay_one(u, &in, up.entry, msg);
+	}
+}
+
+static void
+load_stored(struct run *u, const PGresult *res)
+{
+	struct stored *s;
+	int i, n = PQntuples(res);
+
+	u->sa = xreallocarray(u->sa, (size_t)n + 1, sizeof(*u->sa));
+	for (i = 0; i < n; i++) {
+		s = &u->sa[i];
+		memset(s, 0, sizeof(*s));
+		s->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+		s->kind = strcmp(PQgetvalue(res, i, 1), "recovery") == 0 ?
+		    REEVAL_RECOVERY :
+		    REEVAL_TOXICITY;
+		s->obs = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+		s->grade = atoi(PQgetvalue(res, i, 3));
+		snprintf(s->state, sizeof(s->state), "%s",
+		    PQgetvalue(res, i, 4));
+		s->system = PQgetvalue(res, i, 5)[0] == 't';
+		s->superseded_by = strtoll(PQgetvalue(res, i, 6), NULL, 10);
+		s->resolved_by_obs = strtoll(PQgetvalue(res, i, 7), NULL, 10);
+		s->in_scope = in_scope(u,
+		    (int64_t)strtod(PQgetvalue(res, i, 8), NULL));
+	}
+	u->nsa = (size_t)n;
+}
+
+/*
+ * Queue one write of the patient's transaction (prepared name, else sql),
+ * which the first write begins; they are sent without waiting, and
+ * finish_writes() commits and reads their results: one round trip.
+ */
+static int
+queue_write(struct run *u, const char *name, const char *sql, int n,
+    const char *const *v)
+{
+	if (u->o->dry_run)
+		return 0;
+	if (!u->in_tx) {
+		if (PQenterPipelineMode(u->c) != 1 ||
+		    !PQsendQueryParams(u->c, "BEGIN", 0, NULL, NULL, NULL, NULL,
+			0))
+			goto fail;
+		u->in_tx = true;
+	}
+	if (name != NULL ?
+		PQsendQueryPrepared(u->c, name, n, v, NULL, NULL, 0) :
+		PQsendQueryParams(u->c, sql, n, NULL, v, NULL, NULL, 0))
+		return 0;
+fail:
+	free(u->cause);
+	u->cause = db_error(u->c, NULL);
+	return -1;
+}
+
+/*
+ * Commit the queued writes (ok) or give them up: 0 when committed, else
+ * -1 with u->cause, rolled back.
+ */
+static int
+finish_writes(struct run *u, bool ok)
+{
+	PGresult *r;
+	ExecStatusType s;
+	int nulls = 0, rc = ok ? 0 : -1;
+
+	if (!u->in_tx)
+		return rc;
+	u->in_tx = false;
+	if (rc == 0 &&
+	    (!PQsendQueryParams(u->c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) ||
+		!PQpipelineSync(u->c))) {
+		free(u->cause);
+		u->cause = db_error(u->c, NULL);
+		rc = -1;
+	}
+	while (rc == 0) {
+		if ((r = PQgetResult(u->c)) == NULL) {
+			if (++nulls > 4 || PQstatus(u->c) != CONNECTION_OK)
+				rc = -1;
+			continue;
+		}
+		nulls = 0;
+		s = PQresultStatus(r);
+		if (s == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			break;
+		}
+		if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+			free(u->cause);
+			u->cause = db_error(u->c, r);
+			rc = -1;
+		}
+		PQclear(r);
+	}
+	if (PQexitPipelineMode(u->c) != 1 && rc == 0) {
+		free(u->cause);
+		u->cause = db_error(u->c, NULL);
+		rc = -1;
+	}
+	if (rc != 0) {
+		if (PQpipelineStatus(u->c) != PQ_PIPELINE_OFF) {
+			/* Failed before the sync: the connection is dropped. */
+			PQreset(u->c);
+			return -1;
+		}
+		PQclear(PQexec(u->c, "ROLLBACK"));
+		if (u->cause == NULL)
+			u->cause = xstrdup("writes failed");
+	}
+	return rc;
+}
+
+/* Alert ids for the n new alerts of the patient, from the sequence. */
+static int
+take_ids(struct run *u, size_t n)
+{
+	char cnt[24];
+	const char *v[1] = { cnt };
+	PGresult *res;
+	size_t k, j = 0;
+
+	if (n == 0 || u->o->dry_run)
+		return 0;
+	snprintf(cnt, sizeof(cnt), "%zu", n);
+	if ((res = run_q(u, "ids_alert", NULL, 1, v)) == NULL)
+		return -1;
+	for (k = 0; k < u->nim && j < (size_t)PQntuples(res); k++)
+		if (u->im[k].in_scope && !u->im[k].stored)
+			u->im[k].db_id = strtoll(PQgetvalue(res, (int)j++, 0),
+			    NULL, 10);
+	PQclear(res);
+	return 0;
+}
+
+static void
+report(struct run *u, enum reeval_change_kind ch, enum reeval_kind kind,
+    int64_t alert, int64_t obs, enum rules_analyte a, int grade,
+    const char *state)
+{
+	struct reeval_change c = { ch, kind, u->p.pid, alert, obs, a, grade,
+		state };
+
+	if (u->o->on_change != NULL)
+		u->o->on_change(u->o->arg, &c);
+}
+
+/* The stored alert the implied one is, or NULL. */
+static struct stored *
+match(struct run *u, const struct implied *m)
+{
+	size_t k;
+
+	for (k = 0; k < u->nsa; k++)
+		if (!u->sa[k].used && u->sa[k].kind == m->kind &&
+		    u->sa[k].obs == m->obs && u->sa[k].grade == m->ev.grade)
+			return &u->sa[k];
+	return NULL;
+}
+
+static int
+insert_new(struct run *u, struct implied *m)
+{
+	struct alert_who who = { u->p.pid, rules_protocol_name(u->r) };
+	char ids[6][24];
+	const char *v[11];
+
+	if (u->o->dry_run)
+		return 0;
+	buf_reset(&u->sum);
+	buf_reset(&u->det);
+	if (m->kind == REEVAL_RECOVERY)
+		alert_text_recovery(&u->sum, &u->det, &m->ev, NULL, &m->from,
+		    &who);
+	else
+		alert_text_toxicity(&u->sum, &u->det, &m->ev, NULL,
+		    m->dec == RULES_ALERT_ESCALATE ? &m->from : NULL, &who);
+	snprintf(ids[0], sizeof(ids[0]), "%" PRId64, m->db_id);
+	snprintf(ids[1], sizeof(ids[1]), "%" PRId64, u->db_id);
+	snprintf(ids[2], sizeof(ids[2]), "%d", m->ev.grade);
+	snprintf(ids[3], sizeof(ids[3]), "%" PRId64, m->obs);
+	snprintf(ids[4], sizeof(ids[4]), "%" PRId64, m->message);
+	v[0] = ids[0];
+	v[1] = ids[1];
+	v[2] = rules_protocol_name(u->r);
+	v[3] = reeval_kind_name(m->kind);
+	v[4] = alert_text_severity(m->dec, m->ev.grade);
+	v[5] = rules_analyte_name(m->ev.analyte);
+	v[6] = m->ev.grade >= 0 ? ids[2] : NULL;
+	v[7] = ids[3];
+	v[8] = m->message > 0 ? ids[4] : NULL;
+	v[9] = u->sum.p != NULL ? u->sum.p : "";
+	v[10] = u->det.len ? u->det.p : "{}";
+	return queue_write(u, "ins_alert", NULL, 11, v);
+}
+
+/* Two ids as the parameters of a writer's statement. */
+static int
+id_stmt(struct run *u, const char *name, int64_t a, int64_t b)
+{
+	char s[2][24];
+	const char *v[2] = { s[0], s[1] };
+
+	snprintf(s[0], sizeof(s[0]), "%" PRId64, a);
+	snprintf(s[1], sizeof(s[1]), "%" PRId64, b);
+	return queue_write(u, name, NULL, b != 0 ? 2 : 1, v);
+}
+
+/*
+ * The state the implied toxicity alert m ends in (escalated, ended by a
+ * result, open), given to its stored or new row s (NULL: new, stored as
+ * open) when it differs and labwatch, not a person, set it.
+ */
+static int
+settle(struct run *u, struct implied *m, const struct stored *s)
+{
+	const struct implied *to = m->superseded_by ?
+	    &u->im[m->superseded_by - 1] :
+	    NULL;
+	bool live = s == NULL || strcmp(s->state, "open") == 0 ||
+	    strcmp(s->state, "acknowledged") == 0;
+	const char *now = NULL;
+	int rc = 0;
+
+	if (m->kind != REEVAL_TOXICITY || m->db_id == 0)
+		return 0;
+	if (to != NULL && to->db_id != 0) {
+		if (live || (s->system && s->superseded_by != to->db_id)) {
+			rc = id_stmt(u, "upd_escalated", m->db_id, to->db_id);
+			now = "resolved";
+		}
+	} else if (m->ended_by != 0) {
+		if (live) {
+			rc = id_stmt(u, "upd_recovered", m->db_id, m->ended_by);
+			now = "resolved";
+		}
+	} else if (s != NULL && !live && strcmp(s->state, "resolved") == 0 &&
+	    s->system) {
+		rc = id_stmt(u, "upd_past_reopened", m->db_id, 0);
+		now = "open";
+	}
+	if (rc == 0 && now != NULL && s != NULL) {
+		u->st->updated[m->kind]++;
+		u->st->unchanged[m->kind]--;
+		report(u, REEVAL_UPDATED, m->kind, m->db_id, m->obs,
+		    m->ev.analyte, m->ev.grade, now);
+	}
+	return rc;
+}
+
+/* The difference between what is implied and what is stored, written. */
+static int
+write_difference(struct run *u, bool *changed)
+{
+	const char *v[2];
+	char idbuf[24];
+	struct stored *s;
+	struct implied *m;
+	size_t k, n;
+
+	for (k = 0, n = 0; k < u->nim; k++) {
+		m = &u->im[k];
+		if (!m->in_scope)
+			continue;
+		if ((s = match(u, m)) != NULL && s->in_scope) {
+			s->used = m->stored = true;
+			m->db_id = s->id;
+			u->st->unchanged[m->kind]++;
+		} else
+			n++;
+	}
+	if (take_ids(u, n) != 0)
+		return -1;
+	for (k = 0; k < u->nim; k++) {
+		m = &u->im[k];
+		if (!m->in_scope || m->stored)
+			continue;
+		if (insert_new(u, m) != 0)
+			return -1;
+		*changed = true;
+		u->st->added[m->kind]++;
+		report(u, REEVAL_NEW, m->kind, m->db_id, m->obs, m->ev.analyte,
+		    m->ev.grade, "open");
+	}
+	for (k = 0; k < u->nim; k++) {
+		m = &u->im[k];
+		s = NULL;
+		if (m->stored)
+			for (s = u->sa; s->id != m->db_id; s++)
+				;
+		if (m->in_scope && settle(u, m, s) != 0)
+			return -1;
+	}
+	for (k = 0; k < u->nsa; k++) {
+		s = &u->sa[k];
+		if (s->used || !s->in_scope)
+			continue;
+		snprintf(idbuf, sizeof(idbuf), "%" PRId64, s->id);
+		v[0] = idbuf;
+		v[1] = u->o->reason;
+		if (queue_write(u, "upd_alert_reevaluated", NULL, 2, v) != 0)
+			return -1;
+		*changed = true;
+		u->st->retracted[s->kind]++;
+		report(u, REEVAL_RETRACTED, s->kind, s->id, s->obs, RULES_NONE,
+		    s->grade, "retracted");
+	}
+	return 0;
+}
+
+static void
+patient_reset(struct run *u)
+{
+	rules_history_free(u->p.h);
+	free(u->p.open);
+	free(u->p.open_obs);
+	free(u->p.ended);
+	free(u->p.ended_obs);
+	free(u->p.ended_by);
+	free(u->p.past);
+	free(u->p.past_obs);
+	memset(&u->p, 0, sizeof(u->p));
+	u->nim = 0;
+	u->nsa = 0;
+}
+
+/*
+ * One patient judged again: read outside a transaction, written (when
+ * anything differs) in one of its own.
+ */
+static int
+one_patient(struct run *u, const char *pid, PGresult **res)
+{
+	const char *v[1];
+	char idbuf[24];
+	bool withdrawals = false, changed = false;
+	int rc = 0;
+
+	patient_reset(u);
+	u->p.pid = (char *)pid;
+	u->p.db_id = u->db_id;
+	u->in_tx = false;
+	replay(u, res[0], res[1], &withdrawals);
+	load_stored(u, res[2]);
+	u->st->patients++;
+	if (withdrawals)
+		u->st->skipped++;
+	else
+		rc = write_difference(u, &changed);
+	u->p.pid = NULL;
+	/* labwatchd forgets what it cached of the patient (sql/001). */
+	snprintf(idbuf, sizeof(idbuf), "%" PRId64, u->db_id);
+	v[0] = idbuf;
+	if (rc == 0 && changed)
+		rc = queue_write(u, NULL,
+		    "SELECT pg_notify('labwatch_enrollment', $1)", 1, v);
+	return finish_writes(u, rc == 0);
+}
+
+int
+reeval_run(PGconn *c, const struct rules *r, const struct reeval_opts *o,
+    struct reeval_stats *st, char **cause)
+{
+	struct run u;
+	const char *v[2] = { rules_protocol_name(r), o->patient };
+	PGresult *res = NULL, *batch[3 * FETCH_PATIENTS];
+	int i, j, k, n, rc = 0;
+
+	memset(&u, 0, sizeof(u));
+	memset(st, 0, sizeof(*st));
+	u.c = c;
+	u.r = r;
+	u.o = o;
+	u.st = st;
+	buf_init(&u.sum);
+	buf_init(&u.det);
+	if (rows_prepare(c, &u.cause) != DB_OK ||
+	    (res = PQprepare(c, "reeval_alerts", sel_alerts, 0, NULL)) ==
+		NULL ||
+	    PQresultStatus(res) != PGRES_COMMAND_OK) {
+		if (u.cause == NULL)
+			u.cause = db_error(c, res);
+		PQclear(res);
+		*cause = u.cause;
+		buf_free(&u.sum);
+		buf_free(&u.det);
+		return -1;
+	}
+	PQclear(res);
+	if ((res = run_q(&u, NULL, sel_patients, 2, v)) == NULL) {
+		*cause = u.cause;
+		buf_free(&u.sum);
+		buf_free(&u.det);
+		return -1;
+	}
+	n = PQntuples(res);
+	for (i = 0; i < n && rc == 0; i += k) {
+		k = n - i < FETCH_PATIENTS ? n - i : FETCH_PATIENTS;
+		if ((rc = fetch(&u, res, i, k, batch)) != 0)
+			break;
+		for (j = 0; j < k; j++) {
+			u.db_id = strtoll(PQgetvalue(res, i + j, 0), NULL, 10);
+			if (rc == 0)
+				rc = one_patient(&u, PQgetvalue(res, i + j, 1),
+				    &batch[3 * j]);
+			PQclear(batch[3 * j]);
+			PQclear(batch[3 * j + 1]);
+			PQclear(batch[3 * j + 2]);
+		}
+	}
+	PQclear(res);
+	patient_reset(&u);
+	free(u.im);
+	free(u.sa);
+	buf_free(&u.sum);
+	buf_free(&u.det);
+	*cause = u.cause;
+	return rc;
+}

@@ -1,0 +1,67 @@
+/*
+ * reeval.h: `labwatch reevaluate`: the stored results of each enrolled
+ * patient judged again, in stored order, by the writer's own decision
+ * (episode.h) under the rules given, and the toxicity and recovery
+ * alerts that differ written or retracted with the writer's statements
+ * (rows.c). Messages and observations are never touched.
+ */
+#ifndef LABWATCH_REEVAL_H
+#define LABWATCH_REEVAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "rules/rules.h"
+
+enum reeval_kind { REEVAL_TOXICITY = 0, REEVAL_RECOVERY, REEVAL_NKINDS };
+
+enum reeval_change_kind {
+	REEVAL_NEW,	  /* an alert the results now imply */
+	REEVAL_RETRACTED, /* one they no longer support */
+	REEVAL_UPDATED,	  /* the same alert, its episode ended or not */
+};
+
+/* One alert that changes (or would, with dry_run). */
+struct reeval_change {
+	enum reeval_change_kind change;
+	enum reeval_kind kind;
+	const char *pid; /* PID-3.1 */
+	int64_t alert;	 /* its id; 0 for a new one in a dry run */
+	int64_t observation;
+	enum rules_analyte analyte;
+	int grade;
+	const char *state; /* what it becomes */
+};
+
+struct reeval_opts {
+	const char *patient; /* PID-3.1; NULL: every enrolled patient */
+	/* Results observed in [since, until) (epoch seconds) are judged. */
+	int64_t since, until;
+	bool dry_run;
+	const char *reason; /* the retraction's note */
+	void (*on_change)(void *arg, const struct reeval_change *c);
+	void *arg;
+};
+
+struct reeval_stats {
+	uint64_t added[REEVAL_NKINDS], retracted[REEVAL_NKINDS];
+	uint64_t unchanged[REEVAL_NKINDS], updated[REEVAL_NKINDS];
+	uint64_t patients, results, messages;
+	/* Patients with a correction or deletion: left alone (not done). */
+	uint64_t skipped;
+};
+
+/* The name of a kind ("toxicity", "recovery"). */
+const char *reeval_kind_name(enum reeval_kind k);
+
+/*
+ * Judge again and write the difference (none with o->dry_run), one
+ * transaction per patient. 0, or -1 with *cause (malloc'ed, no patient
+ * data) when the database failed; the patients done stay done.
+ */
+int reeval_run(PGconn *c, const struct rules *r, const struct reeval_opts *o,
+    struct reeval_stats *st, char **cause);
+
+#endif
