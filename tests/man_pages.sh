@@ -55,16 +55,16 @@ has_all() { # PAGE LIST-FILE: every word of the list in the page
 check "labwatchd(8) has every option of labwatchd --help" has_all "$DOC/labwatchd.8" "$TMP/lwd.opts"
 "$LW" --help | sed -n 's/^  \([a-z]*\) .*/\1/p' >"$TMP/commands"
 check "labwatch --help lists commands" test "$(wc -l <"$TMP/commands")" -ge 10
-missing=""
+nosection=""
 for c in $(cat "$TMP/commands"); do
-	grep -q "^\.SS \"$c[ \"]" "$DOC/labwatch.1" || missing="$missing $c"
+	grep -q "^\.SS \"$c[ \"]" "$DOC/labwatch.1" || nosection="$nosection $c"
 	"$LW" "$c" --help 2>&1 | opts >"$TMP/$c.opts"
 	check "labwatch $c --help prints options" test -s "$TMP/$c.opts"
 	page="$DOC/labwatch.1"
 	[ "$c" = notify ] && page="$DOC/labwatch-notify.8"
 	check "$(basename "$page") has every option of labwatch $c --help" has_all "$page" "$TMP/$c.opts"
 done
-if [ -z "$missing" ]; then ok "labwatch(1) has a section per command"; else
-	not_ok "labwatch(1) has a section per command" "$missing"; fi
+if [ -z "$nosection" ]; then ok "labwatch(1) has a section per command"; else
+	not_ok "labwatch(1) has a section per command" "$nosection"; fi
 
 done_testing
