@@ -107,6 +107,8 @@ void config_keep_static(struct config *next, const struct config *cur,
     config_report_fn *report, void *arg);
 /* Write the documented example file (what labwatchd.conf.example holds). */
 void config_print_example(FILE *f);
+/* Write the key list of labwatchd.conf(5) in man(7) (labwatchd --print-conf-doc). */
+void config_print_man(FILE *f);
 /* The key table: *n entries. */
 const struct config_key_info *config_keys(size_t *n);
 /* cfg->sql_dir, or the installed directory when empty. */

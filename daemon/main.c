@@ -410,12 +410,14 @@ static bool
 parse_args(int argc, char **argv, const char **path, bool *check,
     int *exit_code)
 {
-	enum { OPT_EXAMPLE = 256 };
+	enum { OPT_EXAMPLE = 256, OPT_MANDOC };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "check-config", no_argument, NULL, 't' },
 		{ "print-config-example", no_argument, NULL, OPT_EXAMPLE },
+		/* not in --help: builds labwatchd.conf(5) */
+		{ "print-conf-doc", no_argument, NULL, OPT_MANDOC },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -435,6 +437,9 @@ parse_args(int argc, char **argv, const char **path, bool *check,
 			break;
 		case OPT_EXAMPLE:
 			config_print_example(stdout);
+			return false;
+		case OPT_MANDOC:
+			config_print_man(stdout);
 			return false;
 		case 'V':
 			printf("labwatchd %s\n", PACKAGE_VERSION);

@@ -40,6 +40,7 @@ tree_datadir() {
 RUN_PACKAGES="build-essential autoconf automake libtool pkg-config
 	libevent-dev libssl-dev libpq-dev zlib1g-dev postgresql
 	python3-hl7 openssl curl"
-# What the tests need on top (curl: tests/daemon_metrics.sh, notify_db.sh).
+# What the tests need on top (curl: tests/daemon_metrics.sh, notify_db.sh;
+# man-db: tests/man_pages.sh; debhelper, lintian: tests/deb.sh).
 TEST_PACKAGES="libcriterion-dev clang libclang-rt-14-dev clang-format
-	python3-cryptography curl python3-yaml"
+	python3-cryptography curl python3-yaml man-db debhelper lintian"
