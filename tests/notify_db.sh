@@ -359,7 +359,7 @@ check "a critical result for the https webhook" send NT5 NC5 226
 A5=$(q "select a.id from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = 'NT5' and a.kind = 'toxicity'")
 check "HTTP 503 is retried" wait_for 10 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'https-hook' and e.alert = $A5 and d.attempts >= 2 and d.last_error = 'HTTP 503'"
 rm -f "$TMP/tls/status"
-check "then delivered over https" wait_for 10 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'https-hook' and e.alert = $A5 and d.state = 'delivered'"
+check "then delivered over https" wait_for 30 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'https-hook' and e.alert = $A5 and d.state = 'delivered'"
 check "once, by the attempt that succeeded" json_assert "$TMP/tls/hooks.jsonl" '
 [l["alert"]["id"] for l in L] == ['"$A5"'] and L[0]["attempt"] >= 2 and L[0]["event"] == "trigger"
 and L[0]["attempt"] == 1 + len(open("'"$TMP/tls/refused.log"'").readlines())'
