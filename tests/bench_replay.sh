@@ -4,6 +4,7 @@
 # verified (each stored once), mllp_load for 1 s, python-hl7's mllp_send
 # over the first 200; the figures are not judged, the checks are.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+skip_if_listed bench_replay
 NO_MAKE=1 BUILD="$top_builddir" SECS=1 SEND=200 OUT="$TMP" \
 	bash "$top_srcdir/bench/run-replay" 1000 >"$TMP/run.out" 2>&1
 st=$?

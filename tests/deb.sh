@@ -8,6 +8,7 @@
 # configuration; purging removes the user and the directories again.
 # Needs root and dpkg-buildpackage (CI runs as root); else it is skipped.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+skip_if_listed deb
 
 skip() { echo "SKIP: tests/deb.sh: $1"; exit 77; }
 [ "$(id -u)" -eq 0 ] || skip "not root (dpkg -i needs it)"

@@ -12,6 +12,18 @@ t_fail=0
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/labwatch-test.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 
+# A suite of minutes (load, faults, a package build) runs in full once, in
+# the main build of ./scripts/test; its ASan pass and distcheck name it in
+# LABWATCH_SKIP (space-separated) to leave it out, with a SKIP line.
+skip_if_listed() { # NAME
+	case " ${LABWATCH_SKIP:-} " in
+	*" $1 "*)
+		echo "SKIP: $1: left out of this pass (LABWATCH_SKIP); the main build runs it"
+		exit 77
+		;;
+	esac
+}
+
 ok() { t_pass=$((t_pass + 1)); echo "PASS: $1"; }
 not_ok() { t_fail=$((t_fail + 1)); echo "FAIL: $1${2:+: $2}"; }
 # check NAME COMMAND...: the command's exit status decides.

@@ -18,6 +18,7 @@
 full=0
 [ "${1:-}" = --full ] || [ -n "${HOSTILE_FULL:-}" ] && full=1
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/hostile/common.sh"
+skip_if_listed crowd
 if [ $full -eq 1 ]; then
 	nslow=1000 nidle=1000 ngood=1000 nidle2=10000
 else

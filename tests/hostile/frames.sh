@@ -11,6 +11,7 @@
 full=0
 [ "${1:-}" = --full ] || [ -n "${HOSTILE_FULL:-}" ] && full=1
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/hostile/common.sh"
+skip_if_listed frames
 
 # The table in the tree is what the generator writes.
 mkdir "$TMP/c"
