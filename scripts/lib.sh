@@ -42,4 +42,4 @@ RUN_PACKAGES="build-essential autoconf automake libtool pkg-config
 	python3-hl7 openssl"
 # What the tests need on top.
 TEST_PACKAGES="libcriterion-dev clang libclang-rt-14-dev clang-format
-	python3-cryptography"
+	python3-cryptography curl"
