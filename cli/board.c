@@ -18,6 +18,7 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,8 +35,10 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <libpq-fe.h>
+#include <openssl/crypto.h>
 
 #include "cli/board.h"
+#include "cli/board_auth.h"
 #include "cli/cmd.h"
 #include "lib/xmalloc.h"
 #include "store/db.h"
@@ -44,6 +47,19 @@ struct board {
 	PGconn *db; /* NULL after it broke, until the next request */
 	const char *conninfo;
 	struct event_base *base;
+	struct board_users users;
+	bool auth; /* --users given: every page needs a session */
+	bool tls;  /* cookies Secure */
+};
+
+/* What one request gets back. */
+struct reply {
+	struct evhttp_request *req;
+	struct buf out;
+	const char *type;
+	const char *peer;
+	struct board_session *s;
+	int code;
 };
 
 static const struct {
@@ -61,13 +77,22 @@ static void
 board_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: labwatch board [--db CONNINFO] [--listen ADDR:PORT]\n"
+	    "usage: labwatch board [--db CONNINFO] [--listen ADDR:PORT] "
+	    "[--users FILE]\n"
+	    "       labwatch board --users FILE --add-user NAME --role ROLE "
+	    "[--password-stdin]\n"
 	    "  Serves the board, web pages of the alerts, the screening "
 	    "verdicts, each\n"
 	    "  patient's results with trend charts and the status, on "
 	    "ADDR:PORT\n"
-	    "  (default 127.0.0.1:8575). No logins yet: keep it on "
-	    "localhost.\n");
+	    "  (default 127.0.0.1:8575). With --users (mode 0600, "
+	    "name:role:hash), every\n"
+	    "  page needs a login; oncall users acknowledge and resolve. "
+	    "Without it,\n"
+	    "  only the loopback, read-only.\n"
+	    "  --add-user adds or replaces a user (roles viewer, oncall, "
+	    "coordinator),\n"
+	    "  the password read without echo or from --password-stdin.\n");
 }
 
 static void
@@ -104,7 +129,7 @@ session(struct board *bd)
 /* Run page fn for req into out; the HTTP status. */
 static int
 serve_page(struct board *bd, board_page_fn *fn, const struct evhttp_uri *u,
-    struct buf *out)
+    const struct board_session *sess, struct buf *out)
 {
 	struct evkeyvalq q;
 	const char *query = evhttp_uri_get_query(u);
@@ -114,7 +139,7 @@ serve_page(struct board *bd, board_page_fn *fn, const struct evhttp_uri *u,
 
 	TAILQ_INIT(&q);
 	if (query != NULL && evhttp_parse_query_str(query, &q) != 0) {
-		board_head(out, "Bad request");
+		board_head(out, "Bad request", NULL);
 		buf_adds(out, "<p>The query could not be read.</p>");
 		board_foot(out);
 		return 400;
@@ -122,7 +147,7 @@ serve_page(struct board *bd, board_page_fn *fn, const struct evhttp_uri *u,
 	if ((c = session(bd)) == NULL) {
 		cause = xstrdup("PostgreSQL cannot be reached");
 		code = 503;
-	} else if ((code = fn(c, &q, out, &cause)) >= 500 &&
+	} else if ((code = fn(c, &q, sess, out, &cause)) >= 500 &&
 	    PQstatus(c) != CONNECTION_OK)
 		code = 503;
 	evhttp_clear_headers(&q);
@@ -130,7 +155,7 @@ serve_page(struct board *bd, board_page_fn *fn, const struct evhttp_uri *u,
 		fprintf(stderr, "labwatch board: %s\n", cause);
 		free(cause);
 		buf_reset(out);
-		board_head(out, "Error");
+		board_head(out, "Error", NULL);
 		buf_adds(out,
 		    "<p>The database could not be read; the "
 		    "board's log says why.</p>");
@@ -155,6 +180,243 @@ method_name(enum evhttp_cmd_type m)
 	}
 }
 
+/* Cookie name of the request, malloc'ed, or NULL. */
+static char *
+cookie(struct evhttp_request *req, const char *name)
+{
+	const char *h = evhttp_find_header(evhttp_request_get_input_headers(
+					       req),
+	    "Cookie");
+	size_t n = strlen(name);
+	const char *p = h;
+
+	while (p != NULL && *p != '\0') {
+		while (*p == ' ' || *p == ';')
+			p++;
+		if (strncmp(p, name, n) == 0 && p[n] == '=')
+			return xstrndup(p + n + 1, strcspn(p + n + 1, ";"));
+		p = strchr(p, ';');
+	}
+	return NULL;
+}
+
+static void
+set_cookie(struct board *bd, struct reply *rp, const char *name,
+    const char *value)
+{
+	char *c = xasprintf("%s=%s; Path=/; HttpOnly; SameSite=Strict%s%s",
+	    name, value, bd->tls ? "; Secure" : "",
+	    *value == '\0' ? "; Max-Age=0" : "");
+
+	evhttp_add_header(evhttp_request_get_output_headers(rp->req),
+	    "Set-Cookie", c);
+	free(c);
+}
+
+static int
+redirect(struct reply *rp, const char *to)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(rp->req),
+	    "Location", to);
+	return 303;
+}
+
+/* The url-encoded form of a POST into f; -1 when there is none. */
+static int
+read_form(struct evhttp_request *req, struct evkeyvalq *f)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t n = evbuffer_get_length(in);
+	char *body = xmalloc(n + 1);
+	int rc;
+
+	TAILQ_INIT(f);
+	evbuffer_remove(in, body, n);
+	body[n] = '\0';
+	rc = evhttp_parse_query_str(body, f);
+	free(body);
+	return rc;
+}
+
+/* Whether the form's csrf field is token (constant time). */
+static bool
+csrf_ok(const struct evkeyvalq *f, const char *token)
+{
+	const char *v = evhttp_find_header(f, "csrf");
+
+	return v != NULL && token != NULL && strlen(v) == BOARD_TOKEN_HEX &&
+	    strlen(token) == BOARD_TOKEN_HEX &&
+	    CRYPTO_memcmp(v, token, BOARD_TOKEN_HEX) == 0;
+}
+
+/* The login page with a fresh login CSRF token in a cookie. */
+static int
+login_page(struct board *bd, struct reply *rp, const char *msg, int code)
+{
+	char pre[BOARD_TOKEN_HEX + 1];
+
+	if (board_token(pre) != 0)
+		return 500;
+	set_cookie(bd, rp, "lw_pre", pre);
+	buf_reset(&rp->out);
+	board_login_page(&rp->out, pre, msg);
+	return code;
+}
+
+static int
+do_login(struct board *bd, struct reply *rp)
+{
+	const struct board_user *u;
+	struct evkeyvalq f;
+	const char *name, *pw;
+	char *pre = cookie(rp->req, "lw_pre");
+	int code;
+
+	if (read_form(rp->req, &f) != 0 || !csrf_ok(&f, pre)) {
+		free(pre);
+		evhttp_clear_headers(&f);
+		buf_adds(&rp->out, "no or wrong CSRF token\n");
+		rp->type = "text/plain; charset=utf-8";
+		return 403;
+	}
+	free(pre);
+	name = evhttp_find_header(&f, "name");
+	pw = evhttp_find_header(&f, "password");
+	if (!board_login_allowed(rp->peer))
+		code = login_page(bd, rp,
+		    "Too many failed logins: wait a few minutes.", 429);
+	else if (name == NULL || pw == NULL ||
+	    (u = board_login(&bd->users, name, pw)) == NULL) {
+		board_login_failed(rp->peer);
+		code = login_page(bd, rp, "Wrong name or password.", 403);
+	} else if ((rp->s = board_session_new(u)) == NULL)
+		code = login_page(bd, rp, "Too many sessions.", 503);
+	else {
+		set_cookie(bd, rp, "lw_session", rp->s->token);
+		set_cookie(bd, rp, "lw_pre", "");
+		code = redirect(rp, "/alerts");
+	}
+	evhttp_clear_headers(&f);
+	return code;
+}
+
+/* POST /ack, /resolve (oncall), /logout: each with the session's CSRF. */
+static int
+do_post(struct board *bd, struct reply *rp, const char *path)
+{
+	const char *id, *p[3] = { NULL, NULL, NULL };
+	char *sql, *cause = NULL, *to;
+	struct evkeyvalq f;
+	PGresult *r;
+	PGconn *c;
+	int code;
+
+	rp->type = "text/plain; charset=utf-8";
+	if (read_form(rp->req, &f) != 0 || !csrf_ok(&f, rp->s->csrf)) {
+		evhttp_clear_headers(&f);
+		buf_adds(&rp->out, "no or wrong CSRF token\n");
+		return 403;
+	}
+	id = evhttp_find_header(&f, "id");
+	if (strcmp(path, "/logout") == 0) {
+		board_session_end(rp->s);
+		rp->s = NULL;
+		set_cookie(bd, rp, "lw_session", "");
+		code = redirect(rp, "/login");
+	} else if (strcmp(path, "/ack") != 0 && strcmp(path, "/resolve") != 0)
+		code = 404;
+	else if (strcmp(rp->s->user->role, "oncall") != 0) {
+		buf_adds(&rp->out,
+		    "only oncall users acknowledge or resolve\n");
+		code = 403;
+	} else if (id == NULL || *id == '\0' || strlen(id) > 18 ||
+	    strspn(id, "0123456789") != strlen(id))
+		code = 400;
+	else if ((c = session(bd)) == NULL)
+		code = 503;
+	else {
+		p[0] = id;
+		p[1] = rp->s->user->name;
+		sql = path[1] == 'a' ? cli_ack_sql(false) : cli_resolve_sql();
+		r = db_query(c, "change the alert", sql, path[1] == 'a' ? 2 : 3,
+		    p, &cause);
+		free(sql);
+		if (r == NULL) {
+			fprintf(stderr, "labwatch board: %s\n", cause);
+			free(cause);
+			code = 500;
+		} else if (PQntuples(r) == 0) {
+			buf_adds(&rp->out,
+			    "the alert is not in a state for "
+			    "that (already done?)\n");
+			code = 409;
+		} else {
+			to = xasprintf("/alert?id=%s", id);
+			code = redirect(rp, to);
+			free(to);
+		}
+		PQclear(r);
+	}
+	evhttp_clear_headers(&f);
+	return code;
+}
+
+/* A GET of path: a page, or 404. */
+static int
+get_page(struct board *bd, struct reply *rp, const char *path)
+{
+	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(rp->req);
+	size_t i;
+
+	if (strcmp(path, "/") == 0)
+		return redirect(rp, "/alerts");
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (strcmp(path, routes[i].path) == 0)
+			return serve_page(bd, routes[i].fn, u, rp->s, &rp->out);
+	board_head(&rp->out, "Not found", rp->s);
+	buf_adds(&rp->out, "<p>No such page.</p>");
+	board_foot(&rp->out);
+	return 404;
+}
+
+static int
+route(struct board *bd, struct reply *rp, const char *path)
+{
+	enum evhttp_cmd_type m = evhttp_request_get_command(rp->req);
+	bool post = m == EVHTTP_REQ_POST;
+	char *tok;
+
+	if (!post && strcmp(path, "/board.css") == 0) {
+		buf_adds(&rp->out, board_css);
+		rp->type = "text/css; charset=utf-8";
+		return 200;
+	}
+	if (bd->auth && strcmp(path, "/login") == 0)
+		return post ? do_login(bd, rp) : login_page(bd, rp, NULL, 200);
+	if (bd->auth) {
+		tok = cookie(rp->req, "lw_session");
+		rp->s = board_session_find(tok);
+		free(tok);
+		if (rp->s == NULL && post) {
+			buf_adds(&rp->out, "no session\n");
+			rp->type = "text/plain; charset=utf-8";
+			return 403;
+		}
+		if (rp->s == NULL)
+			return redirect(rp, "/login");
+	}
+	if (post && bd->auth)
+		return do_post(bd, rp, path);
+	if (post) {
+		evhttp_add_header(evhttp_request_get_output_headers(rp->req),
+		    "Allow", "GET, HEAD");
+		buf_adds(&rp->out, "method not allowed\n");
+		rp->type = "text/plain; charset=utf-8";
+		return 405;
+	}
+	return get_page(bd, rp, path);
+}
+
 static void
 on_request(struct evhttp_request *req, void *arg)
 {
@@ -163,61 +425,36 @@ on_request(struct evhttp_request *req, void *arg)
 	const char *path = u != NULL ? evhttp_uri_get_path(u) : NULL;
 	struct evbuffer *ev;
 	struct timespec t0, t1;
-	const char *type = "text/html; charset=utf-8";
-	struct buf out;
-	char *peer;
+	struct reply rp;
+	char *peer = NULL, user[64] = "-";
 	ev_uint16_t port;
-	size_t i;
-	int code = 404;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	buf_init(&out);
-	if (path == NULL || *path == '\0')
-		path = "/";
-	if (evhttp_request_get_command(req) == EVHTTP_REQ_POST) {
-		code = 405;
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-		    "Allow", "GET, HEAD");
-		buf_adds(&out, "method not allowed\n");
-		type = "text/plain; charset=utf-8";
-	} else if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
-	    evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
-		code = 405;
-		buf_adds(&out, "method not allowed\n");
-		type = "text/plain; charset=utf-8";
-	} else if (strcmp(path, "/") == 0) {
-		code = 303;
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-		    "Location", "/alerts");
-	} else if (strcmp(path, "/board.css") == 0) {
-		code = 200;
-		buf_adds(&out, board_css);
-		type = "text/css; charset=utf-8";
-	} else {
-		for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-			if (strcmp(path, routes[i].path) == 0)
-				code = serve_page(bd, routes[i].fn, u, &out);
-		if (code == 404 && out.len == 0) {
-			board_head(&out, "Not found");
-			buf_adds(&out, "<p>No such page.</p>");
-			board_foot(&out);
-		}
-	}
-	headers(req, type);
-	ev = evbuffer_new();
-	evbuffer_add(ev, out.p != NULL ? out.p : "", out.len);
-	evhttp_send_reply(req, code, code == 200 ? "OK" : "-", ev);
-	evbuffer_free(ev);
-	buf_free(&out);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
+	memset(&rp, 0, sizeof(rp));
+	rp.req = req;
+	rp.type = "text/html; charset=utf-8";
+	buf_init(&rp.out);
 	evhttp_connection_get_peer(evhttp_request_get_connection(req), &peer,
 	    &port);
+	rp.peer = peer != NULL ? peer : "-";
+	if (path == NULL || *path == '\0')
+		path = "/";
+	rp.code = route(bd, &rp, path);
+	if (rp.s != NULL)
+		snprintf(user, sizeof(user), "%s", rp.s->user->name);
+	headers(req, rp.type);
+	ev = evbuffer_new();
+	evbuffer_add(ev, rp.out.p != NULL ? rp.out.p : "", rp.out.len);
+	evhttp_send_reply(req, rp.code, rp.code < 400 ? "OK" : "-", ev);
+	evbuffer_free(ev);
+	buf_free(&rp.out);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	/* The path only: a query names patients. */
-	fprintf(stderr, "labwatch board: %s %.60s %d %.1f ms %s\n",
-	    method_name(evhttp_request_get_command(req)), path, code,
+	fprintf(stderr, "labwatch board: %s %.60s %d %.1f ms %s %s\n",
+	    method_name(evhttp_request_get_command(req)), path, rp.code,
 	    (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
 		(double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
-	    peer != NULL ? peer : "-");
+	    rp.peer, user);
 }
 
 static void
@@ -313,17 +550,33 @@ serve(struct board *bd, const char *listen)
 	return 0;
 }
 
+/* Whether the address is the loopback (no users needed there). */
+static bool
+loopback(const char *listen)
+{
+	return strncmp(listen, "127.", 4) == 0 ||
+	    strncmp(listen, "[::1]:", 6) == 0 ||
+	    strncmp(listen, "localhost:", 10) == 0;
+}
+
 int
 cmd_board(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "db", required_argument, NULL, 'd' },
 		{ "listen", required_argument, NULL, 'l' },
+		{ "users", required_argument, NULL, 'u' },
+		{ "add-user", required_argument, NULL, 'a' },
+		{ "role", required_argument, NULL, 'r' },
+		{ "password-stdin", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *db = NULL, *listen = "127.0.0.1:8575";
+	const char *db = NULL, *listen = "127.0.0.1:8575", *users = NULL;
+	const char *add = NULL, *role = NULL;
+	bool pw_stdin = false;
 	struct board bd;
+	char why[512];
 	int ch, rc;
 
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -334,6 +587,18 @@ cmd_board(int argc, char **argv)
 		case 'l':
 			listen = optarg;
 			break;
+		case 'u':
+			users = optarg;
+			break;
+		case 'a':
+			add = optarg;
+			break;
+		case 'r':
+			role = optarg;
+			break;
+		case 'P':
+			pw_stdin = true;
+			break;
 		case 'h':
 			board_usage(stdout);
 			return 0;
@@ -342,16 +607,34 @@ cmd_board(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc) {
+	if (optind != argc || (add != NULL && users == NULL)) {
 		board_usage(stderr);
 		return 2;
 	}
+	if (add != NULL)
+		return board_add_user(users, add, role, pw_stdin);
 	memset(&bd, 0, sizeof(bd));
+	if (users != NULL) {
+		if (board_users_load(users, &bd.users, why, sizeof(why)) != 0) {
+			fprintf(stderr, "labwatch board: %s\n", why);
+			return 2;
+		}
+		bd.auth = true;
+	} else if (!loopback(listen)) {
+		fprintf(stderr,
+		    "labwatch board: without --users the board "
+		    "listens only on the loopback (it shows "
+		    "patient data)\n");
+		return 2;
+	}
 	bd.conninfo = db;
-	if ((bd.db = cli_db_open("board", db, 1, &rc)) == NULL)
+	if ((bd.db = cli_db_open("board", db, 1, &rc)) == NULL) {
+		board_users_free(&bd.users);
 		return rc;
+	}
 	rc = serve(&bd, listen);
 	if (bd.db != NULL)
 		PQfinish(bd.db);
+	board_users_free(&bd.users);
 	return rc;
 }

@@ -16,6 +16,7 @@
 #include <libpq-fe.h>
 
 #include "cli/board.h"
+#include "cli/board_auth.h"
 #include "cli/cmd.h"
 #include "cli/html.h"
 #include "lib/xmalloc.h"
@@ -39,7 +40,7 @@ const char board_css[] =
     "@media(max-width:600px){td,th{padding:.2em}}";
 
 void
-board_head(struct buf *b, const char *title)
+board_head(struct buf *b, const char *title, const struct board_session *s)
 {
 	buf_adds(b,
 	    "<!DOCTYPE html>\n<html lang=\"en\"><head>"
@@ -52,9 +53,72 @@ board_head(struct buf *b, const char *title)
 	    "<link rel=\"stylesheet\" href=\"/board.css\"></head>"
 	    "<body><nav><a href=\"/alerts\">Alerts</a>"
 	    "<a href=\"/screening\">Screening</a>"
-	    "<a href=\"/status\">Status</a></nav><main><h1>");
+	    "<a href=\"/status\">Status</a>");
+	if (s != NULL) {
+		buf_adds(b,
+		    "<form class=\"logout\" method=\"post\" "
+		    "action=\"/logout\"><span id=\"user\">");
+		html_esc(b, s->user->name);
+		buf_adds(b, " (");
+		html_esc(b, s->user->role);
+		buf_adds(b,
+		    ")</span> <input type=\"hidden\" name=\"csrf\" "
+		    "value=\"");
+		html_esc(b, s->csrf);
+		buf_adds(b, "\"><button>Log out</button></form>");
+	}
+	buf_adds(b, "</nav><main><h1>");
 	html_esc(b, title);
 	buf_adds(b, "</h1>\n");
+}
+
+void
+board_login_page(struct buf *b, const char *csrf, const char *msg)
+{
+	board_head(b, "Log in", NULL);
+	if (msg != NULL) {
+		buf_adds(b, "<p class=\"critical\" id=\"msg\">");
+		html_esc(b, msg);
+		buf_adds(b, "</p>\n");
+	}
+	buf_adds(b,
+	    "<form method=\"post\" action=\"/login\" id=\"login\">"
+	    "<input type=\"hidden\" name=\"csrf\" value=\"");
+	html_esc(b, csrf);
+	buf_adds(b,
+	    "\"><p><label>Name <input name=\"name\" "
+	    "autocomplete=\"username\" required></label></p>"
+	    "<p><label>Password <input name=\"password\" "
+	    "type=\"password\" autocomplete=\"current-password\" "
+	    "required></label></p><p><button>Log in</button></p>"
+	    "</form>\n");
+	board_foot(b);
+}
+
+/* The ack and resolve buttons of alert id in state, for an oncall user. */
+static void
+buttons(struct buf *b, const struct board_session *s, const char *id,
+    const char *state)
+{
+	static const char *const acts[][2] = { { "ack", "Acknowledge" },
+		{ "resolve", "Resolve" } };
+	size_t i;
+
+	if (s == NULL || strcmp(s->user->role, "oncall") != 0)
+		return;
+	for (i = 0; i < 2; i++) {
+		if ((i == 0 && strcmp(state, "open") != 0) ||
+		    (i == 1 && strcmp(state, "open") != 0 &&
+			strcmp(state, "acknowledged") != 0))
+			continue;
+		buf_printf(b,
+		    "<form method=\"post\" action=\"/%s\" class=\"act\">"
+		    "<input type=\"hidden\" name=\"id\" value=\"%s\">"
+		    "<input type=\"hidden\" name=\"csrf\" value=\"",
+		    acts[i][0], id);
+		html_esc(b, s->csrf);
+		buf_printf(b, "\"><button>%s</button></form>", acts[i][1]);
+	}
 }
 
 void
@@ -125,10 +189,10 @@ age(struct buf *b, const char *iso)
 
 /* The rows of r (cli_alert_columns) as a table of alerts. */
 static void
-alert_rows(struct buf *b, const PGresult *r)
+alert_rows(struct buf *b, const PGresult *r, const struct board_session *s)
 {
 	static const char *const titles[] = { "#", "Severity", "Age", "Patient",
-		"Kind", "State", "Summary", NULL };
+		"Kind", "State", "Summary", "", NULL };
 	int i;
 
 	thead(b, titles);
@@ -147,14 +211,16 @@ alert_rows(struct buf *b, const PGresult *r)
 		td(b, PQgetvalue(r, i, 4), NULL);
 		td(b, PQgetvalue(r, i, 9), NULL);
 		td(b, PQgetvalue(r, i, 8), NULL);
-		buf_adds(b, "</tr>\n");
+		buf_adds(b, "<td>");
+		buttons(b, s, PQgetvalue(r, i, 0), PQgetvalue(r, i, 9));
+		buf_adds(b, "</td></tr>\n");
 	}
 	buf_adds(b, "</tbody></table>\n");
 }
 
 int
-board_alerts(PGconn *c, const struct evkeyvalq *q, struct buf *out,
-    char **cause)
+board_alerts(PGconn *c, const struct evkeyvalq *q,
+    const struct board_session *s, struct buf *out, char **cause)
 {
 	static const char *const states[] = { "open", "acknowledged",
 		"resolved", "retracted", "all", NULL };
@@ -182,7 +248,7 @@ board_alerts(PGconn *c, const struct evkeyvalq *q, struct buf *out,
 	free(order);
 	if (r == NULL)
 		return 500;
-	board_head(out, "Alerts");
+	board_head(out, "Alerts", s);
 	buf_adds(out, "<p class=\"filters\">");
 	for (i = 0; states[i] != NULL; i++)
 		buf_printf(out, "<a href=\"/alerts?state=%s\">%s%s%s</a>",
@@ -193,7 +259,7 @@ board_alerts(PGconn *c, const struct evkeyvalq *q, struct buf *out,
 		buf_printf(out, "<p id=\"none\">No %s alerts.</p>\n",
 		    strcmp(state, "all") == 0 ? "" : state);
 	else
-		alert_rows(out, r);
+		alert_rows(out, r, s);
 	if (PQntuples(r) == BOARD_MAX_ALERTS)
 		buf_printf(out, "<p>The first %d shown.</p>\n",
 		    BOARD_MAX_ALERTS);
@@ -203,7 +269,8 @@ board_alerts(PGconn *c, const struct evkeyvalq *q, struct buf *out,
 }
 
 int
-board_alert(PGconn *c, const struct evkeyvalq *q, struct buf *out, char **cause)
+board_alert(PGconn *c, const struct evkeyvalq *q, const struct board_session *s,
+    struct buf *out, char **cause)
 {
 	const char *id = evhttp_find_header(q, "id");
 	const char *p[4] = { "all", NULL, NULL, NULL };
@@ -213,7 +280,7 @@ board_alert(PGconn *c, const struct evkeyvalq *q, struct buf *out, char **cause)
 
 	if (id == NULL || id[0] == '\0' || strlen(id) > 18 ||
 	    strspn(id, "0123456789") != strlen(id)) {
-		board_head(out, "No such alert");
+		board_head(out, "No such alert", s);
 		board_foot(out);
 		return 404;
 	}
@@ -227,9 +294,9 @@ board_alert(PGconn *c, const struct evkeyvalq *q, struct buf *out, char **cause)
 		PQclear(r);
 		return 500;
 	}
-	board_head(out, PQntuples(r) == 1 ? "Alert" : "No such alert");
+	board_head(out, PQntuples(r) == 1 ? "Alert" : "No such alert", s);
 	if (PQntuples(r) == 1) {
-		alert_rows(out, r);
+		alert_rows(out, r, s);
 		buf_adds(out, "<h2>History</h2>\n");
 		thead(out,
 		    (const char *const[]){ "When (UTC)", "Event", "By", "Note",
@@ -267,11 +334,11 @@ status_row(void *arg, const char *label, const char *value)
 }
 
 int
-board_status(PGconn *c, const struct evkeyvalq *q, struct buf *out,
-    char **cause)
+board_status(PGconn *c, const struct evkeyvalq *q,
+    const struct board_session *s, struct buf *out, char **cause)
 {
 	(void)q;
-	board_head(out, "Status");
+	board_head(out, "Status", s);
 	buf_adds(out, "<table><tbody>\n");
 	if (status_lines(c, status_row, out, cause) != 0)
 		return 500;

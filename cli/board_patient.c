@@ -16,6 +16,7 @@
 #include <libpq-fe.h>
 
 #include "cli/board.h"
+#include "cli/board_auth.h"
 #include "cli/cmd.h"
 #include "cli/html.h"
 #include "lib/xmalloc.h"
@@ -134,8 +135,8 @@ screening_table(struct buf *b, const PGresult *pts, PGresult **crit)
 }
 
 int
-board_screening(PGconn *c, const struct evkeyvalq *q, struct buf *out,
-    char **cause)
+board_screening(PGconn *c, const struct evkeyvalq *q,
+    const struct board_session *s, struct buf *out, char **cause)
 {
 	static const char *const verdicts[] = { "eligible", "ineligible",
 		"incomplete", "none", NULL };
@@ -163,7 +164,7 @@ board_screening(PGconn *c, const struct evkeyvalq *q, struct buf *out,
 			code = 500;
 	}
 	if (code == 200) {
-		board_head(out, "Screening");
+		board_head(out, "Screening", s);
 		buf_adds(out,
 		    "<p class=\"filters\"><a href=\"/screening\">"
 		    "all</a>");
@@ -318,8 +319,8 @@ fail:
 }
 
 int
-board_patient(PGconn *c, const struct evkeyvalq *q, struct buf *out,
-    char **cause)
+board_patient(PGconn *c, const struct evkeyvalq *q,
+    const struct board_session *s, struct buf *out, char **cause)
 {
 	const char *id = evhttp_find_header(q, "id"), *p[1] = { id };
 	PGresult *r;
@@ -327,7 +328,7 @@ board_patient(PGconn *c, const struct evkeyvalq *q, struct buf *out,
 	int i;
 
 	if (id == NULL) {
-		board_head(out, "No such patient");
+		board_head(out, "No such patient", s);
 		board_foot(out);
 		return 404;
 	}
@@ -337,14 +338,14 @@ board_patient(PGconn *c, const struct evkeyvalq *q, struct buf *out,
 		return 500;
 	if (PQntuples(r) == 0) {
 		PQclear(r);
-		board_head(out, "No such patient");
+		board_head(out, "No such patient", s);
 		board_foot(out);
 		return 404;
 	}
 	pid = xstrdup(PQgetvalue(r, 0, 0));
 	title = xasprintf("Patient %s", PQgetvalue(r, 0, 1));
 	PQclear(r);
-	board_head(out, title);
+	board_head(out, title, s);
 	free(title);
 	if (patient_body(c, out, pid, cause) != 0) {
 		free(pid);

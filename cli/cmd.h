@@ -4,6 +4,7 @@
 #ifndef LABWATCH_CMD_H
 #define LABWATCH_CMD_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "cli/table.h"
@@ -118,6 +119,14 @@ struct pg_result *cli_alerts_query(struct pg_conn *c, const char *const *p,
 /* An alert's events (event, at, by, note), oldest first; NULL, *cause. */
 struct pg_result *cli_alert_events(struct pg_conn *c, const char *id,
     char **cause);
+
+/*
+ * The UPDATE of labwatch ack ($1 id, $2 by, $3 the note when note) and
+ * of labwatch resolve ($1 id, $2 by, $3 note or NULL), RETURNING
+ * cli_alert_columns; no row: not open (resolved). malloc'ed.
+ */
+char *cli_ack_sql(bool note);
+char *cli_resolve_sql(void);
 
 /* The table of alerts for people: id, severity, age, patient, kind, ... */
 #define CLI_ALERT_TABLE_NCOLS 7

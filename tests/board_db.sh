@@ -133,7 +133,7 @@ check "status: schema version" has "$TMP/st.html" "<tr><th>Schema</th><td>$(q "S
 check "/board.css served" eq "$(curl -s -o /dev/null -w '%{http_code} %{content_type}' "$U/board.css")" "200 text/css; charset=utf-8"
 
 # --- the access log: lines, and no patient data
-check "access log: one line per request" test "$(grep -c ' ms 127.0.0.1$' "$TMP/board.log")" -ge 15
+check "access log: one line per request" test "$(grep -c ' ms 127.0.0.1 -$' "$TMP/board.log")" -ge 15
 check "access log: the POST as POST" grep -q 'POST /alerts 405' "$TMP/board.log"
 check "access log: no patient id" sh -c "! grep -E 'P1|S1|script' '$TMP/board.log'"
 
@@ -163,5 +163,80 @@ check "as labwatch_viewer: every page 200" eq "$(for pg in /alerts "/alert?id=$a
 kill -TERM "$BOARD"
 wait "$BOARD"
 BOARD=
+# --- users, logins, sessions, CSRF, ack from the page
+USERS="$TMP/users"
+printf 'secret-a\n' | "$LW" board --users "$USERS" --add-user alice --role oncall --password-stdin
+printf 'secret-b\n' | "$LW" board --users "$USERS" --add-user bob --role viewer --password-stdin
+check "add-user: the users file is 0600" eq "$(stat -c %a "$USERS")" 600
+check "add-user: name:role:pbkdf2-sha256\$600000\$salt\$key" eq "$(sed 's/[0-9a-f]\{32,64\}/H/g' "$USERS" | tr '\n' ' ')" 'alice:oncall:pbkdf2-sha256$600000$H$H bob:viewer:pbkdf2-sha256$600000$H$H '
+check "add-user: a salt per user" test "$(cut -d'$' -f3 "$USERS" | sort -u | wc -l)" -eq 2
+printf 'x\n' | "$LW" board --users "$USERS" --add-user carol --role admin --password-stdin 2>"$TMP/role.err"
+check "add-user: an unknown role refused" eq "$?:$(cat "$TMP/role.err")" "2:labwatch board: --role is viewer, oncall or coordinator"
+chmod 644 "$USERS"
+"$LW" board --users "$USERS" --listen 127.0.0.1:0 2>"$TMP/mode.err"
+check "a users file readable by others is refused" eq "$?" 2
+check "  and says why" grep -q 'chmod 600' "$TMP/mode.err"
+chmod 600 "$USERS"
+"$LW" board --listen 0.0.0.0:0 2>"$TMP/open.err"
+check "without --users only the loopback" eq "$?" 2
+
+"$LW" board --users "$USERS" --listen 127.0.0.1:0 2>"$TMP/board3.log" &
+BOARD=$!
+bport=
+for _ in $(seq 100); do
+	bport=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)/$|\1|p' "$TMP/board3.log" | head -1)
+	[ -n "$bport" ] && break
+	sleep 0.1
+done
+U="http://127.0.0.1:$bport"
+check "no session: /alerts goes to the login page" eq "$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "$U/alerts")" "303 $U/login"
+check "no session: /patient goes to the login page" eq "$(curl -s -o /dev/null -w '%{http_code}' "$U/patient?id=P1")" 303
+check "the login page: a form" eq "$(get login /login)" 200
+check "  with a CSRF field" grep -q 'name="csrf" value="[0-9a-f]\{64\}"' "$TMP/login.html"
+# login NAME PASSWORD JAR: the status of the POST (the CSRF of a fresh GET)
+login() {
+	curl -s -c "$3" -o "$TMP/l.html" "$U/login"
+	_t=$(sed -n 's/.*name="csrf" value="\([0-9a-f]*\)".*/\1/p' "$TMP/l.html")
+	curl -s -b "$3" -c "$3" -D "$TMP/l.hdr" -o "$TMP/l2.html" -w '%{http_code}' \
+		--data-urlencode "csrf=$_t" --data-urlencode "name=$1" --data-urlencode "password=$2" "$U/login"
+}
+check "a wrong password: refused" eq "$(login alice wrong "$TMP/jw")" 403
+check "  with the login page and why" grep -q 'Wrong name or password' "$TMP/l2.html"
+check "an unknown user: refused" eq "$(login mallory secret-a "$TMP/jw")" 403
+check "login POST without the CSRF token: 403" eq "$(curl -s -o /dev/null -w '%{http_code}' -d 'name=alice&password=secret-a' "$U/login")" 403
+check "bob logs in: 303" eq "$(login bob secret-b "$TMP/jb")" 303
+check "  the session cookie: 256 bits, HttpOnly, SameSite=Strict, not Secure without TLS" grep -qE '^Set-Cookie: lw_session=[0-9a-f]{64}; Path=/; HttpOnly; SameSite=Strict' "$TMP/l.hdr"
+check "  not Secure over plain HTTP" sh -c "! grep 'lw_session' '$TMP/l.hdr' | grep -q Secure"
+check "bob sees the alerts" eq "$(curl -s -b "$TMP/jb" -o "$TMP/b.html" -w '%{http_code}' "$U/alerts")" 200
+check "  as bob (viewer)" grep -q '<span id="user">bob (viewer)</span>' "$TMP/b.html"
+check "  without ack buttons" sh -c "! grep -q 'action=\"/ack\"' '$TMP/b.html'"
+bcsrf=$(sed -n 's/.*name="csrf" value="\([0-9a-f]*\)".*/\1/p' "$TMP/b.html" | head -1)
+oid=$(q "SELECT min(id) FROM labwatch.alerts WHERE state = 'open'")
+check "a viewer cannot ack: 403" eq "$(curl -s -b "$TMP/jb" -o /dev/null -w '%{http_code}' -d "id=$oid&csrf=$bcsrf" "$U/ack")" 403
+check "  the alert still open" eq "$(q "SELECT state FROM labwatch.alerts WHERE id = $oid")" open
+check "alice logs in" eq "$(login alice secret-a "$TMP/ja")" 303
+curl -s -b "$TMP/ja" -o "$TMP/a.html" "$U/alerts"
+check "alice (oncall) has the ack button" grep -q "action=\"/ack\" class=\"act\"><input type=\"hidden\" name=\"id\" value=\"$oid\">" "$TMP/a.html"
+acsrf=$(sed -n 's/.*name="csrf" value="\([0-9a-f]*\)".*/\1/p' "$TMP/a.html" | head -1)
+check "POST /ack without the CSRF token: 403" eq "$(curl -s -b "$TMP/ja" -o /dev/null -w '%{http_code}' -d "id=$oid" "$U/ack")" 403
+check "POST /ack with bob's CSRF token: 403" eq "$(curl -s -b "$TMP/ja" -o /dev/null -w '%{http_code}' -d "id=$oid&csrf=$bcsrf" "$U/ack")" 403
+check "POST /ack without a session: 403" eq "$(curl -s -o /dev/null -w '%{http_code}' -d "id=$oid&csrf=$acsrf" "$U/ack")" 403
+check "  nothing changed" eq "$(q "SELECT state FROM labwatch.alerts WHERE id = $oid")" open
+check "alice acks: 303 to the alert" eq "$(curl -s -b "$TMP/ja" -o /dev/null -w '%{http_code} %{redirect_url}' -d "id=$oid&csrf=$acsrf" "$U/ack")" "303 $U/alert?id=$oid"
+check "  recorded in PostgreSQL with her name" eq "$(q "SELECT state || ' ' || acknowledged_by FROM labwatch.alerts WHERE id = $oid")" "acknowledged alice"
+check "  and in its history" eq "$(q "SELECT by FROM labwatch.alert_events WHERE alert = $oid AND event = 'acknowledge'")" alice
+check "acking it again: 409" eq "$(curl -s -b "$TMP/ja" -o /dev/null -w '%{http_code}' -d "id=$oid&csrf=$acsrf" "$U/ack")" 409
+check "alice resolves it" eq "$(curl -s -b "$TMP/ja" -o /dev/null -w '%{http_code}' -d "id=$oid&csrf=$acsrf" "$U/resolve")" 303
+check "  resolved by alice" eq "$(q "SELECT state || ' ' || resolved_by FROM labwatch.alerts WHERE id = $oid")" "resolved alice"
+check "log out: 303" eq "$(curl -s -b "$TMP/ja" -c "$TMP/ja" -o /dev/null -w '%{http_code}' -d "csrf=$acsrf" "$U/logout")" 303
+check "  the old session no longer works" eq "$(curl -s -b "$TMP/ja" -o /dev/null -w '%{http_code}' "$U/alerts")" 303
+check "access log: the user's name, no patient data" sh -c "grep -q 'POST /ack 303 .* alice$' '$TMP/board3.log' && ! grep -qE 'P1|S1|secret|script' '$TMP/board3.log'"
+# Last: this locks 127.0.0.1 out for five minutes.
+for i in 1 2 3 4 5; do login bob wrong "$TMP/jx" >/dev/null; done
+check "after 5 failures, even the right password: 429" eq "$(login bob secret-b "$TMP/jx")" 429
+kill -TERM "$BOARD"
+wait "$BOARD"
+BOARD=
+
 lwd_stop d
 done_testing
