@@ -31,6 +31,8 @@
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -40,6 +42,8 @@
 #include "cli/board.h"
 #include "cli/board_auth.h"
 #include "cli/cmd.h"
+#include "daemon/conf.h"
+#include "daemon/tls.h"
 #include "lib/xmalloc.h"
 #include "store/db.h"
 
@@ -48,8 +52,9 @@ struct board {
 	const char *conninfo;
 	struct event_base *base;
 	struct board_users users;
-	bool auth; /* --users given: every page needs a session */
-	bool tls;  /* cookies Secure */
+	bool auth;    /* --users given: every page needs a session */
+	bool tls;     /* cookies Secure */
+	SSL_CTX *ctx; /* --tls-cert: daemon/tls.c's server context */
 };
 
 /* What one request gets back. */
@@ -90,6 +95,9 @@ board_usage(FILE *f)
 	    "  page needs a login; oncall users acknowledge and resolve. "
 	    "Without it,\n"
 	    "  only the loopback, read-only.\n"
+	    "  --tls-cert FILE --tls-key FILE: HTTPS only, TLS 1.2 and "
+	    "1.3 (labwatchd's\n"
+	    "  profile); needed with --users beyond the loopback.\n"
 	    "  --add-user adds or replaces a user (roles viewer, oncall, "
 	    "coordinator),\n"
 	    "  the password read without echo or from --password-stdin.\n");
@@ -457,6 +465,40 @@ on_request(struct evhttp_request *req, void *arg)
 	    rp.peer, user);
 }
 
+/* Each connection's bufferevent: TLS when the board has a context. */
+static struct bufferevent *
+tls_bev(struct event_base *base, void *arg)
+{
+	struct board *bd = arg;
+	SSL *ssl = SSL_new(bd->ctx);
+
+	if (ssl == NULL)
+		return NULL;
+	return bufferevent_openssl_socket_new(base, -1, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+}
+
+/* The TLS context of cert and key (TLS 1.2+, daemon/tls.c); -1. */
+static int
+tls_setup(struct board *bd, const char *cert, const char *key)
+{
+	struct config cfg;
+	char *cause = NULL;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.tls_cert = (char *)cert;
+	cfg.tls_key = (char *)key;
+	cfg.tls_ca = (char *)"";
+	cfg.tls_verify_client = TLS_VERIFY_NONE;
+	if ((bd->ctx = tls_ctx_new(&cfg, &cause)) == NULL) {
+		fprintf(stderr, "labwatch board: %s\n", cause);
+		free(cause);
+		return -1;
+	}
+	bd->tls = true;
+	return 0;
+}
+
 static void
 on_signal(evutil_socket_t fd, short what, void *arg)
 {
@@ -507,6 +549,8 @@ serve(struct board *bd, const char *listen)
 	evhttp_set_max_body_size(http, 65536);
 	evhttp_set_timeout(http, 30);
 	evhttp_set_gencb(http, on_request, bd);
+	if (bd->ctx != NULL)
+		evhttp_set_bevcb(http, tls_bev, bd);
 	sock = evhttp_bind_socket_with_handle(http, addr, port);
 	if (sock == NULL) {
 		fprintf(stderr, "labwatch board: cannot listen on %s\n",
@@ -532,8 +576,8 @@ serve(struct board *bd, const char *listen)
 		}
 		snprintf(host, sizeof(host), "%s", addr);
 		fprintf(stderr,
-		    "labwatch board: listening on http://%s%s%s:%u/\n",
-		    strchr(host, ':') ? "[" : "", host,
+		    "labwatch board: listening on http%s://%s%s%s:%u/\n",
+		    bd->tls ? "s" : "", strchr(host, ':') ? "[" : "", host,
 		    strchr(host, ':') ? "]" : "", (unsigned)port);
 	}
 	free(addr);
@@ -569,11 +613,13 @@ cmd_board(int argc, char **argv)
 		{ "add-user", required_argument, NULL, 'a' },
 		{ "role", required_argument, NULL, 'r' },
 		{ "password-stdin", no_argument, NULL, 'P' },
+		{ "tls-cert", required_argument, NULL, 'c' },
+		{ "tls-key", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *db = NULL, *listen = "127.0.0.1:8575", *users = NULL;
-	const char *add = NULL, *role = NULL;
+	const char *add = NULL, *role = NULL, *cert = NULL, *key = NULL;
 	bool pw_stdin = false;
 	struct board bd;
 	char why[512];
@@ -599,6 +645,12 @@ cmd_board(int argc, char **argv)
 		case 'P':
 			pw_stdin = true;
 			break;
+		case 'c':
+			cert = optarg;
+			break;
+		case 'k':
+			key = optarg;
+			break;
 		case 'h':
 			board_usage(stdout);
 			return 0;
@@ -607,7 +659,8 @@ cmd_board(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc || (add != NULL && users == NULL)) {
+	if (optind != argc || (add != NULL && users == NULL) ||
+	    (cert == NULL) != (key == NULL)) {
 		board_usage(stderr);
 		return 2;
 	}
@@ -620,6 +673,14 @@ cmd_board(int argc, char **argv)
 			return 2;
 		}
 		bd.auth = true;
+		if (!loopback(listen) && cert == NULL) {
+			fprintf(stderr,
+			    "labwatch board: beyond the loopback, "
+			    "--tls-cert and --tls-key are needed (passwords "
+			    "and cookies in clear otherwise)\n");
+			board_users_free(&bd.users);
+			return 2;
+		}
 	} else if (!loopback(listen)) {
 		fprintf(stderr,
 		    "labwatch board: without --users the board "
@@ -628,11 +689,17 @@ cmd_board(int argc, char **argv)
 		return 2;
 	}
 	bd.conninfo = db;
+	if (cert != NULL && tls_setup(&bd, cert, key) != 0) {
+		board_users_free(&bd.users);
+		return 2;
+	}
 	if ((bd.db = cli_db_open("board", db, 1, &rc)) == NULL) {
 		board_users_free(&bd.users);
+		SSL_CTX_free(bd.ctx);
 		return rc;
 	}
 	rc = serve(&bd, listen);
+	SSL_CTX_free(bd.ctx);
 	if (bd.db != NULL)
 		PQfinish(bd.db);
 	board_users_free(&bd.users);

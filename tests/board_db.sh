@@ -194,10 +194,13 @@ check "no session: /patient goes to the login page" eq "$(curl -s -o /dev/null -
 check "the login page: a form" eq "$(get login /login)" 200
 check "  with a CSRF field" grep -q 'name="csrf" value="[0-9a-f]\{64\}"' "$TMP/login.html"
 # login NAME PASSWORD JAR: the status of the POST (the CSRF of a fresh GET)
+CO=
 login() {
-	curl -s -c "$3" -o "$TMP/l.html" "$U/login"
+	# shellcheck disable=SC2086 # $CO: no option or two words
+	curl -s $CO -c "$3" -o "$TMP/l.html" "$U/login"
 	_t=$(sed -n 's/.*name="csrf" value="\([0-9a-f]*\)".*/\1/p' "$TMP/l.html")
-	curl -s -b "$3" -c "$3" -D "$TMP/l.hdr" -o "$TMP/l2.html" -w '%{http_code}' \
+	# shellcheck disable=SC2086
+	curl -s $CO -b "$3" -c "$3" -D "$TMP/l.hdr" -o "$TMP/l2.html" -w '%{http_code}' \
 		--data-urlencode "csrf=$_t" --data-urlencode "name=$1" --data-urlencode "password=$2" "$U/login"
 }
 check "a wrong password: refused" eq "$(login alice wrong "$TMP/jw")" 403
@@ -234,6 +237,37 @@ check "access log: the user's name, no patient data" sh -c "grep -q 'POST /ack 3
 # Last: this locks 127.0.0.1 out for five minutes.
 for i in 1 2 3 4 5; do login bob wrong "$TMP/jx" >/dev/null; done
 check "after 5 failures, even the right password: 429" eq "$(login bob secret-b "$TMP/jx")" 429
+kill -TERM "$BOARD"
+wait "$BOARD"
+BOARD=
+
+# --- TLS: 1.2 and 1.3 only, cookies Secure
+"$LW" board --users "$USERS" --listen 0.0.0.0:0 2>"$TMP/clear.err"
+check "--users beyond the loopback without TLS: refused" eq "$?" 2
+test_certs "$TMP"
+"$LW" board --users "$USERS" --tls-cert "$TMP/server.pem" --tls-key "$TMP/ca.key" --listen 127.0.0.1:0 2>"$TMP/badkey.err"
+check "a key that does not match the certificate: refused" eq "$?:$(grep -c 'tls_key.*mismatch' "$TMP/badkey.err")" 2:1
+"$LW" board --users "$USERS" --tls-cert "$TMP/server.pem" --tls-key "$TMP/server.key" --listen 127.0.0.1:0 2>"$TMP/board4.log" &
+BOARD=$!
+bport=
+for _ in $(seq 100); do
+	bport=$(sed -n 's|.*listening on https://127.0.0.1:\([0-9]*\)/$|\1|p' "$TMP/board4.log" | head -1)
+	[ -n "$bport" ] && break
+	sleep 0.1
+done
+check "TLS: the board says https" test -n "$bport"
+U="https://127.0.0.1:$bport"
+CO="--cacert $TMP/ca.pem"
+check "TLS: the login page over HTTPS" eq "$(curl -s $CO -o /dev/null -w '%{http_code}' "$U/login")" 200
+check "TLS: login" eq "$(login alice secret-a "$TMP/jt")" 303
+check "TLS: the session cookie is Secure" grep -qE '^Set-Cookie: lw_session=[0-9a-f]{64}; Path=/; HttpOnly; SameSite=Strict; Secure' "$TMP/l.hdr"
+check "TLS: pages with the session" eq "$(curl -s $CO -b "$TMP/jt" -o /dev/null -w '%{http_code}' "$U/patient?id=P1")" 200
+check "TLS: plain HTTP on the port gets no page" sh -c "! curl -s -m 5 -o /dev/null -w '%{http_code}' 'http://127.0.0.1:$bport/login' | grep -q 200"
+echo | openssl s_client -connect "127.0.0.1:$bport" -tls1_2 >"$TMP/t12.out" 2>&1
+check "TLS 1.2 accepted" grep -q 'Protocol *: TLSv1.2' "$TMP/t12.out"
+echo | openssl s_client -connect "127.0.0.1:$bport" -tls1_1 -cipher 'DEFAULT@SECLEVEL=0' >"$TMP/t11.out" 2>&1
+check "TLS 1.1 refused: the server's protocol_version alert, no cipher" sh -c "grep -q 'alert protocol version' '$TMP/t11.out' && grep -q 'Cipher is (NONE)' '$TMP/t11.out'"
+check "TLS 1.2: a cipher agreed (the check above can fail)" grep -q 'Cipher is ECDHE' "$TMP/t12.out"
 kill -TERM "$BOARD"
 wait "$BOARD"
 BOARD=
