@@ -35,6 +35,17 @@ history_lines(const PGresult *e)
 		    PQgetisnull(e, i, 3) ? "" : PQgetvalue(e, i, 3));
 }
 
+PGresult *
+cli_alert_events(PGconn *c, const char *id, char **cause)
+{
+	const char *p[1] = { id };
+
+	return db_query(c, "read the alert's history",
+	    "SELECT event, " DB_ISO("at") ", by, note FROM alert_events "
+					  "WHERE alert = $1 ORDER BY id",
+	    1, p, cause);
+}
+
 int
 cli_alert_show(const char *db, const char *id)
 {
@@ -57,11 +68,7 @@ cli_alert_show(const char *db, const char *id)
 	a = db_query(c, "read the alert", sql, 1, p, &cause);
 	free(sql);
 	if (a != NULL)
-		e = db_query(c, "read the alert's history",
-		    "SELECT event, " DB_ISO(
-			"at") ", by, note FROM alert_events "
-			      "WHERE alert = $1 ORDER BY id",
-		    1, p, &cause);
+		e = cli_alert_events(c, id, &cause);
 	if (a == NULL || e == NULL) {
 		rc = cli_db_fail("alerts", cause);
 		goto out;

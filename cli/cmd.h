@@ -4,6 +4,7 @@
 #ifndef LABWATCH_CMD_H
 #define LABWATCH_CMD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -32,6 +33,8 @@ int cmd_ack(int argc, char **argv);
 int cmd_resolve(int argc, char **argv);
 /* labwatch notify: deliver alert events to a command or a webhook. */
 int cmd_notify(int argc, char **argv);
+/* labwatch board: the web pages (cli/board.c). */
+int cmd_board(int argc, char **argv);
 /* labwatch replay: send message archives to labwatchd over MLLP. */
 int cmd_replay(int argc, char **argv);
 /* labwatch reevaluate: stored results judged again under the rules. */
@@ -46,9 +49,29 @@ struct pg_conn;
 int status_table_patient(struct pg_conn *c, const char *id,
     const char *protocol, const struct table_out *o);
 /* The counts as label and value lines; the names every count shows. */
-int status_table_all(struct pg_conn *c, const struct table_out *o,
-    const char *const *outcomes, const char *const *kinds,
-    const char *const *phases);
+int status_table_all(struct pg_conn *c, const struct table_out *o);
+
+/* The names every status count shows (NULL-terminated). */
+extern const char *const cli_status_outcomes[];
+extern const char *const cli_status_kinds[];
+extern const char *const cli_status_phases[];
+/* status_table.c's queries, shared with the board: $1 the patient row id,
+ * $2 the protocol (NULL: any). */
+extern const char status_criteria_sql[];
+extern const char status_grades_sql[];
+/* The holds in force of an enrollment ($1 its row id): name, since. */
+extern const char status_holds_sql[];
+struct rules;
+/* What a restart from hold needs, as text (rules NULL: not loaded). */
+void status_hold_restart(const struct rules *rules, const char *hold,
+    char *text, size_t cap);
+/*
+ * The status counts as label and value pairs handed to fn: schema, last
+ * message, messages, open alerts, enrolled. 0, or -1 and *cause.
+ */
+int status_lines(struct pg_conn *c,
+    void (*fn)(void *arg, const char *label, const char *value), void *arg,
+    char **cause);
 
 /* ---- cmd_db.c: what the database commands share ---- */
 
@@ -88,6 +111,25 @@ extern const char cli_alert_columns[];
 /* The open alerts of a patient (its row id), oldest first; NULL, *cause. */
 struct pg_result *cli_open_alerts(struct pg_conn *c, const char *patient,
     char **cause);
+
+/*
+ * The alerts with the filters p[0..3]: state (open, ..., all), patient id,
+ * created since (ISO 8601), ids (a bigint[] literal); NULL: any. order is
+ * the ORDER BY ("a.id"). NULL and *cause on failure.
+ */
+struct pg_result *cli_alerts_query(struct pg_conn *c, const char *const *p,
+    const char *order, char **cause);
+/* An alert's events (event, at, by, note), oldest first; NULL, *cause. */
+struct pg_result *cli_alert_events(struct pg_conn *c, const char *id,
+    char **cause);
+
+/*
+ * The UPDATE of labwatch ack ($1 id, $2 by, $3 the note when note) and
+ * of labwatch resolve ($1 id, $2 by, $3 note or NULL), RETURNING
+ * cli_alert_columns; no row: not open (resolved). malloc'ed.
+ */
+char *cli_ack_sql(bool note);
+char *cli_resolve_sql(void);
 
 /* The table of alerts for people: id, severity, age, patient, kind, ... */
 #define CLI_ALERT_TABLE_NCOLS 7

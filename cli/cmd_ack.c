@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -57,6 +58,17 @@ not_acked(PGconn *c, const struct alert_change *a)
 	return 1;
 }
 
+char *
+cli_ack_sql(bool note)
+{
+	return xasprintf("UPDATE alerts a SET state = 'acknowledged', "
+			 "acknowledged_by = $2, acknowledged_at = now()%s "
+			 "FROM patients p "
+			 "WHERE a.id = $1 AND a.state = 'open' "
+			 "AND p.id = a.patient RETURNING %s",
+	    note ? ", ack_note = $3" : "", cli_alert_columns);
+}
+
 int
 cmd_ack(int argc, char **argv)
 {
@@ -66,12 +78,7 @@ cmd_ack(int argc, char **argv)
 
 	if ((rc = alert_change_args(&a, argc, argv)) >= 0)
 		return rc;
-	sql = xasprintf("UPDATE alerts a SET state = 'acknowledged', "
-			"acknowledged_by = $2, acknowledged_at = now()%s "
-			"FROM patients p "
-			"WHERE a.id = $1 AND a.state = 'open' "
-			"AND p.id = a.patient RETURNING %s",
-	    a.note != NULL ? ", ack_note = $3" : "", cli_alert_columns);
+	sql = cli_ack_sql(a.note != NULL);
 	/* The note only when given: who may ack needs no right to it. */
 	rc = alert_change_run(&a, "acknowledge the alert", sql,
 	    a.note != NULL ? 3 : 2, not_acked);

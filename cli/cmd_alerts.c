@@ -95,6 +95,26 @@ seen_has(const struct seen *s, int64_t id)
 	return false;
 }
 
+PGresult *
+cli_alerts_query(PGconn *c, const char *const *p, const char *order,
+    char **cause)
+{
+	PGresult *r;
+	char *sql;
+
+	sql = xasprintf("SELECT %s FROM alerts a JOIN patients p "
+			"ON p.id = a.patient "
+			"WHERE ($1::text = 'all' OR a.state = $1) "
+			"AND ($2::text IS NULL OR p.patient_id = $2) "
+			"AND ($3::timestamptz IS NULL OR a.created_at >= $3) "
+			"AND ($4::bigint[] IS NULL OR a.id = ANY ($4)) "
+			"ORDER BY %s",
+	    cli_alert_columns, order);
+	r = db_query(c, "read the alerts", sql, 4, p, cause);
+	free(sql);
+	return r;
+}
+
 /*
  * Run the alert query with the filters of p[0..2] (state, patient, since)
  * and p[3] (an id array, or NULL) and print the rows not in skip. 0, or 1
@@ -105,21 +125,12 @@ list(PGconn *c, const char *const *p, struct seen *record,
     const struct seen *skip, struct alerts_out *out)
 {
 	struct buf b;
-	char *sql, *cause = NULL;
+	char *cause = NULL;
 	PGresult *r;
 	int64_t id;
 	int i;
 
-	sql = xasprintf("SELECT %s FROM alerts a JOIN patients p "
-			"ON p.id = a.patient "
-			"WHERE ($1::text = 'all' OR a.state = $1) "
-			"AND ($2::text IS NULL OR p.patient_id = $2) "
-			"AND ($3::timestamptz IS NULL OR a.created_at >= $3) "
-			"AND ($4::bigint[] IS NULL OR a.id = ANY ($4)) "
-			"ORDER BY a.id",
-	    cli_alert_columns);
-	r = db_query(c, "read the alerts", sql, 4, p, &cause);
-	free(sql);
+	r = cli_alerts_query(c, p, "a.id", &cause);
 	if (r == NULL)
 		return cli_db_fail("alerts", cause);
 	buf_init(&b);

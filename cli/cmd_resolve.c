@@ -52,6 +52,17 @@ not_resolved(PGconn *c, const struct alert_change *a)
 	return 1;
 }
 
+char *
+cli_resolve_sql(void)
+{
+	return xasprintf("UPDATE alerts a SET state = 'resolved', "
+			 "resolved_at = now(), resolved_by = $2, "
+			 "resolve_note = $3 FROM patients p WHERE a.id = $1 "
+			 "AND a.state IN ('open', 'acknowledged') "
+			 "AND p.id = a.patient RETURNING %s",
+	    cli_alert_columns);
+}
+
 int
 cmd_resolve(int argc, char **argv)
 {
@@ -61,12 +72,7 @@ cmd_resolve(int argc, char **argv)
 
 	if ((rc = alert_change_args(&a, argc, argv)) >= 0)
 		return rc;
-	sql = xasprintf("UPDATE alerts a SET state = 'resolved', "
-			"resolved_at = now(), resolved_by = $2, "
-			"resolve_note = $3 FROM patients p WHERE a.id = $1 "
-			"AND a.state IN ('open', 'acknowledged') "
-			"AND p.id = a.patient RETURNING %s",
-	    cli_alert_columns);
+	sql = cli_resolve_sql();
 	rc = alert_change_run(&a, "resolve the alert", sql, 3, not_resolved);
 	free(sql);
 	return rc;

@@ -67,12 +67,12 @@ counts(PGconn *c, struct buf *b, const char *key, const char *what,
 	return 0;
 }
 
-static const char *const outcomes[] = { "processed", "ignored", "quarantined",
-	NULL };
-static const char *const kinds[] = { "eligibility", "toxicity", "hold",
+const char *const cli_status_outcomes[] = { "processed", "ignored",
+	"quarantined", NULL };
+const char *const cli_status_kinds[] = { "eligibility", "toxicity", "hold",
 	"resume", "data_quality", "recovery", NULL };
-static const char *const phases[] = { "screening", "neoadjuvant", "adjuvant",
-	"off_study", NULL };
+const char *const cli_status_phases[] = { "screening", "neoadjuvant",
+	"adjuvant", "off_study", NULL };
 
 static int
 status_all(PGconn *c)
@@ -95,15 +95,15 @@ status_all(PGconn *c)
 	if (counts(c, &b, "messages", "count messages",
 		"SELECT outcome, "
 		"count(*) FROM messages GROUP BY 1",
-		outcomes, &cause) != 0 ||
+		cli_status_outcomes, &cause) != 0 ||
 	    counts(c, &b, "open_alerts", "count open alerts",
 		"SELECT kind, "
 		"count(*) FROM alerts WHERE state = 'open' GROUP BY 1",
-		kinds, &cause) != 0 ||
+		cli_status_kinds, &cause) != 0 ||
 	    counts(c, &b, "enrolled", "count enrollments",
 		"SELECT phase, "
 		"count(*) FROM enrollments GROUP BY 1",
-		phases, &cause) != 0)
+		cli_status_phases, &cause) != 0)
 		goto fail;
 	buf_adds(&b, "}\n");
 	cli_flush(&b, stdout, 0);
@@ -257,7 +257,7 @@ cmd_status(int argc, char **argv)
 		return rc;
 	table_out_resolve(&out);
 	if (out.format == TABLE_FORMAT_TABLE && optind == argc)
-		rc = status_table_all(c, &out, outcomes, kinds, phases);
+		rc = status_table_all(c, &out);
 	else if (out.format == TABLE_FORMAT_TABLE)
 		rc = status_table_patient(c, argv[optind], protocol, &out);
 	else if (optind == argc)

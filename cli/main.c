@@ -31,6 +31,8 @@ static const struct {
 	    "list alerts (a table, or JSON lines); --follow waits for more" },
 	{ "ack", cmd_ack, "acknowledge an open alert" },
 	{ "resolve", cmd_resolve, "resolve an open or acknowledged alert" },
+	{ "board", cmd_board,
+	    "serve the web pages: alerts, screening, patients, status" },
 	{ "notify", cmd_notify,
 	    "page a command or webhook for each alert event, once" },
 };

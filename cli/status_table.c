@@ -29,7 +29,7 @@
 	"ELSE '' END"
 
 /* Each criterion of the latest verdict, with its observation. */
-static const char criteria_sql[] =
+const char status_criteria_sql[] =
     "WITH e AS (SELECT criteria FROM eligibility WHERE patient = $1 "
     " AND ($2::text IS NULL OR protocol = $2) "
     " ORDER BY evaluated_at DESC, id DESC LIMIT 1), "
@@ -53,7 +53,7 @@ static const char criteria_sql[] =
 				      "ORDER BY c.n";
 
 /* The newest standing final result of each analyte, in protocol order. */
-static const char grades_sql[] =
+const char status_grades_sql[] =
     "SELECT analyte, grade, value, unit, xuln, observed FROM ("
     "SELECT DISTINCT ON (o.analyte) o.analyte, "
     " coalesce(o.grade::text, '-') AS grade, "
@@ -172,6 +172,22 @@ kv(struct table *t, const char *k, const char *v)
 	" AND coalesce(h.value->>'held', 'true') <> 'false'))"		\
 	" ORDER BY 1"
 /* clang-format on */
+const char status_holds_sql[] = HOLDS_SQL;
+
+void
+status_hold_restart(const struct rules *rules, const char *hold, char *text,
+    size_t cap)
+{
+	size_t k, n;
+
+	snprintf(text, cap,
+	    "the protocol's restart thresholds (its file was not "
+	    "found: see LABWATCH_DATADIR)");
+	n = rules != NULL ? rules_hold_count(rules) : 0;
+	for (k = 0; k < n; k++)
+		if (strcmp(rules_hold_name(rules, k), hold) == 0)
+			rules_hold_restart_text(rules, k, text, cap);
+}
 
 static int
 holds(PGconn *c, struct buf *b, const struct table_out *o, const char *enr,
@@ -182,10 +198,9 @@ holds(PGconn *c, struct buf *b, const struct table_out *o, const char *enr,
 	char *file, *why = NULL, text[512];
 	struct table t;
 	PGresult *r;
-	size_t k, n;
 	int i;
 
-	r = db_query(c, "read the holds", HOLDS_SQL, 1, p, cause);
+	r = db_query(c, "read the holds", status_holds_sql, 1, p, cause);
 	if (r == NULL)
 		return -1;
 	section(b, o, "Holds in force");
@@ -201,14 +216,7 @@ holds(PGconn *c, struct buf *b, const struct table_out *o, const char *enr,
 	for (i = 0; i < PQntuples(r); i++) {
 		cells[0] = PQgetvalue(r, i, 0);
 		cells[1] = PQgetvalue(r, i, 1);
-		snprintf(text, sizeof(text),
-		    "the protocol's restart thresholds (its file was not "
-		    "found: see LABWATCH_DATADIR)");
-		n = rules != NULL ? rules_hold_count(rules) : 0;
-		for (k = 0; k < n; k++)
-			if (strcmp(rules_hold_name(rules, k), cells[0]) == 0)
-				rules_hold_restart_text(rules, k, text,
-				    sizeof(text));
+		status_hold_restart(rules, cells[0], text, sizeof(text));
 		cells[2] = text;
 		table_add(&t, cells, TABLE_STYLE_CRITICAL);
 	}
@@ -313,15 +321,15 @@ status_table_patient(PGconn *c, const char *id, const char *protocol,
 	if (header(c, &b, o, p, label, &enr, &proto, &cause) != 0)
 		goto fail;
 	p[1] = proto != NULL ? proto : protocol;
-	if ((r = db_query(c, "read the criteria", criteria_sql, 2, p,
+	if ((r = db_query(c, "read the criteria", status_criteria_sql, 2, p,
 		 &cause)) == NULL)
 		goto fail;
 	if (PQntuples(r) > 0)
 		rows_table(&b, o, "Eligibility criteria (latest verdict)",
 		    criteria_cols, 6, r, "");
 	PQclear(r);
-	if ((r = db_query(c, "read the grades", grades_sql, 1, p, &cause)) ==
-	    NULL)
+	if ((r = db_query(c, "read the grades", status_grades_sql, 1, p,
+		 &cause)) == NULL)
 		goto fail;
 	rows_table(&b, o, "Latest result per analyte", grade_cols, 6, r,
 	    "no results");
@@ -378,9 +386,8 @@ count_line(PGconn *c, const char *sql, const char *const *names, char **cause)
 }
 
 int
-status_table_all(PGconn *c, const struct table_out *o,
-    const char *const *outcomes, const char *const *kinds,
-    const char *const *phases)
+status_lines(PGconn *c, void (*fn)(void *, const char *, const char *),
+    void *arg, char **cause)
 {
 	static const char *const sql[] = {
 		"SELECT outcome, count(*) FROM messages GROUP BY 1",
@@ -389,10 +396,9 @@ status_table_all(PGconn *c, const struct table_out *o,
 	};
 	static const char *const labels[] = { "Messages", "Open alerts",
 		"Enrolled" };
-	const char *const *names[] = { outcomes, kinds, phases };
-	char *cause = NULL, *line;
-	struct table t;
-	struct buf b;
+	const char *const *names[] = { cli_status_outcomes, cli_status_kinds,
+		cli_status_phases };
+	char *line;
 	PGresult *r;
 	size_t i;
 
@@ -400,22 +406,40 @@ status_table_all(PGconn *c, const struct table_out *o,
 	    "SELECT coalesce(lpad((SELECT max(version) FROM schema_migrations)"
 	    "::text, 3, '0'), '-'), coalesce((SELECT " HUMAN_TIME(
 		"max(received_at)") " || ' UTC' FROM messages), 'none')",
-	    0, NULL, &cause);
+	    0, NULL, cause);
 	if (r == NULL)
-		return cli_db_fail("status", cause);
-	buf_init(&b);
-	table_init(&t, kv_cols, 2, o);
-	kv(&t, "Schema", PQgetvalue(r, 0, 0));
-	kv(&t, "Last message", PQgetvalue(r, 0, 1));
+		return -1;
+	fn(arg, "Schema", PQgetvalue(r, 0, 0));
+	fn(arg, "Last message", PQgetvalue(r, 0, 1));
 	PQclear(r);
 	for (i = 0; i < 3; i++) {
-		if ((line = count_line(c, sql[i], names[i], &cause)) == NULL) {
-			table_free(&t);
-			buf_free(&b);
-			return cli_db_fail("status", cause);
-		}
-		kv(&t, labels[i], line);
+		if ((line = count_line(c, sql[i], names[i], cause)) == NULL)
+			return -1;
+		fn(arg, labels[i], line);
 		free(line);
+	}
+	return 0;
+}
+
+static void
+kv_fn(void *t, const char *k, const char *v)
+{
+	kv(t, k, v);
+}
+
+int
+status_table_all(PGconn *c, const struct table_out *o)
+{
+	char *cause = NULL;
+	struct table t;
+	struct buf b;
+
+	buf_init(&b);
+	table_init(&t, kv_cols, 2, o);
+	if (status_lines(c, kv_fn, &t, &cause) != 0) {
+		table_free(&t);
+		buf_free(&b);
+		return cli_db_fail("status", cause);
 	}
 	table_write(&t, &b, false);
 	table_free(&t);

@@ -82,6 +82,7 @@ check "installed labwatch check finds the installed protocol" sh -c \
     '/usr/bin/labwatch check --help | grep -q /usr/share/labwatch/'
 for f in /lib/systemd/system/labwatchd.service \
     /lib/systemd/system/labwatch-notify.service \
+    /lib/systemd/system/labwatch-board.service \
     /usr/lib/sysusers.d/labwatch.conf /usr/lib/tmpfiles.d/labwatch.conf \
     /usr/share/labwatch/sql/001_schema.sql \
     /usr/share/labwatch/rules/ctcae-5.0.conf \
@@ -89,6 +90,7 @@ for f in /lib/systemd/system/labwatchd.service \
     /usr/share/man/man1/labwatch.1.gz /usr/share/man/man8/labwatchd.8.gz \
     /usr/share/man/man5/labwatchd.conf.5.gz \
     /usr/share/man/man8/labwatch-notify.8.gz \
+    /usr/share/man/man8/labwatch-board.8.gz \
     /usr/share/doc/labwatch/README.md; do
 	check "installed $f" test -s "$f"
 done

@@ -16,7 +16,7 @@ render() { # PAGE: fails on any message on stderr
 	test -s "$TMP/render.out" || return 1
 	if [ -s "$TMP/render.err" ]; then cat "$TMP/render.err"; return 1; fi
 }
-for p in labwatch.1 labwatchd.8 labwatchd.conf.5 labwatch-notify.8; do
+for p in labwatch.1 labwatchd.8 labwatchd.conf.5 labwatch-notify.8 labwatch-board.8; do
 	check "$p exists" test -s "$DOC/$p"
 	check "$p renders without a warning" render "$DOC/$p"
 	check "$p has no @...@ left" sh -c '! grep -n "@[A-Za-z]*@" "$0"' "$DOC/$p"
@@ -62,6 +62,7 @@ for c in $(cat "$TMP/commands"); do
 	check "labwatch $c --help prints options" test -s "$TMP/$c.opts"
 	page="$DOC/labwatch.1"
 	[ "$c" = notify ] && page="$DOC/labwatch-notify.8"
+	[ "$c" = board ] && page="$DOC/labwatch-board.8"
 	check "$(basename "$page") has every option of labwatch $c --help" has_all "$page" "$TMP/$c.opts"
 done
 if [ -z "$nosection" ]; then ok "labwatch(1) has a section per command"; else

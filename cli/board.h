@@ -1,0 +1,49 @@
+/*
+ * board.h: what the board's server (cli/board.c) and its pages
+ * (cli/board_pages.c, cli/board_chart.c) share.
+ */
+#ifndef LABWATCH_CLI_BOARD_H
+#define LABWATCH_CLI_BOARD_H
+
+#include "lib/buf.h"
+
+struct pg_conn;
+struct evkeyvalq;
+struct board_session;
+
+/*
+ * A page: reads the query q (decoded), appends the whole HTML document to
+ * out and returns the HTTP status (200, 404, 400; 500 after a database
+ * error, said in *cause, which holds no patient data). s: the session
+ * (NULL: the board runs without users); its role decides the buttons,
+ * its CSRF token goes in every form.
+ */
+typedef int board_page_fn(struct pg_conn *c, const struct evkeyvalq *q,
+    const struct board_session *s, struct buf *out, char **cause);
+
+board_page_fn board_alerts, board_alert, board_screening, board_patient,
+    board_status;
+
+/*
+ * The start of every page: title (escaped), the links, the stylesheet;
+ * with a session, who is logged in and the logout button.
+ */
+void board_head(struct buf *b, const char *title,
+    const struct board_session *s);
+/* The login page: a form with the login CSRF token csrf; msg or NULL. */
+void board_login_page(struct buf *b, const char *csrf, const char *msg);
+/* The end of every page. */
+void board_foot(struct buf *b);
+
+/*
+ * The trend chart of one analyte as inline SVG: the rows [from, to) of r
+ * (board_pages.c's results query: analyte, observed, epoch, value, unit,
+ * lln, uln, grade, ...). ULN lines at 1x, 3x, 5x, 20x where a ULN is
+ * known; one circle per result with a value, coloured by grade.
+ */
+void board_chart(struct buf *b, const struct pg_result *r, int from, int to);
+
+/* The stylesheet (/board.css): no inline styles under the CSP. */
+extern const char board_css[];
+
+#endif

@@ -1,0 +1,80 @@
+/*
+ * board_auth.h: the board's users, passwords and sessions.
+ *
+ * The users file: one "name:role:hash" a line (# comments), mode 0600
+ * (refused otherwise); roles viewer, oncall (may acknowledge and
+ * resolve), coordinator; hash "pbkdf2-sha256$ITERATIONS$SALT$KEY" (hex),
+ * PBKDF2-HMAC-SHA256 of OpenSSL with a per-user 16-byte random salt.
+ * Sessions: 256 random bits (RAND_bytes) in a cookie, a CSRF token of as
+ * many, expiry after BOARD_IDLE seconds without a request.
+ */
+#ifndef LABWATCH_CLI_BOARD_AUTH_H
+#define LABWATCH_CLI_BOARD_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "lib/attr.h"
+
+#define BOARD_ITERATIONS 600000 /* OWASP 2023 for PBKDF2-HMAC-SHA256 */
+#define BOARD_IDLE 1800		/* seconds */
+#define BOARD_TOKEN_HEX 64	/* 256 bits */
+
+struct board_user {
+	char *name, *role, *hash;
+};
+
+struct board_users {
+	struct board_user *u;
+	size_t n;
+};
+
+struct board_session {
+	char token[BOARD_TOKEN_HEX + 1];
+	char csrf[BOARD_TOKEN_HEX + 1];
+	const struct board_user *user;
+	time_t last;
+};
+
+/* Whether role is one of viewer, oncall, coordinator. */
+bool board_role_ok(const char *role);
+/*
+ * Read the users file path into *us; -1 with the reason in why (a mode
+ * other than 0600 or stricter, a malformed line: its number).
+ */
+LW_MUSTCHECK int board_users_load(const char *path, struct board_users *us,
+    char *why, size_t cap);
+void board_users_free(struct board_users *us);
+/* The user name with password pw, or NULL (the work done either way). */
+const struct board_user *board_login(const struct board_users *us,
+    const char *name, const char *pw);
+/* "pbkdf2-sha256$..." of pw with a fresh salt (malloc'ed). */
+char *board_hash(const char *pw, unsigned iterations);
+/* Whether pw matches hash (constant-time compare). */
+bool board_hash_ok(const char *hash, const char *pw);
+/* 256 random bits as hex into out (BOARD_TOKEN_HEX + 1); -1 on failure. */
+LW_MUSTCHECK int board_token(char *out);
+/*
+ * Add or replace user name with role and the password read from stdin
+ * (a line) or the terminal (no echo), in the users file path (created
+ * 0600). The exit status, after saying why on stderr.
+ */
+int board_add_user(const char *path, const char *name, const char *role,
+    bool password_stdin);
+
+/* A new session for u; NULL when the table is full of live ones. */
+struct board_session *board_session_new(const struct board_user *u);
+/* The live session of cookie token (NULL: none), its idle time renewed. */
+struct board_session *board_session_find(const char *token);
+void board_session_end(struct board_session *s);
+/*
+ * Whether peer may try a login now (at most BOARD_MAX_FAILS failures per
+ * BOARD_FAIL_WINDOW seconds); board_login_failed counts one.
+ */
+#define BOARD_MAX_FAILS 5
+#define BOARD_FAIL_WINDOW 300
+bool board_login_allowed(const char *peer);
+void board_login_failed(const char *peer);
+
+#endif

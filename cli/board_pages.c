@@ -1,0 +1,348 @@
+/*
+ * board_pages.c: the board's pages, HTML rendered here from the queries
+ * `labwatch alerts` and `labwatch status` use (cli/cmd.h): alerts, one
+ * alert with its history, screening, a patient, status. Every string from
+ * the database or the request goes through html_esc (cli/html.h).
+ */
+#include "config.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/http.h>
+#include <libpq-fe.h>
+
+#include "cli/board.h"
+#include "cli/board_auth.h"
+#include "cli/cmd.h"
+#include "cli/html.h"
+#include "lib/xmalloc.h"
+#include "rules/rules.h"
+#include "store/db.h"
+
+/* At most this many alerts on one page (the newest). */
+#define BOARD_MAX_ALERTS 1000
+
+const char board_css[] =
+    "body{font-family:system-ui,sans-serif;margin:0;color:#111}"
+    "nav{background:#234;padding:.5em 1em}nav a{color:#fff;margin-right:"
+    "1em;text-decoration:none}main{padding:0 1em 1em}"
+    "table{border-collapse:collapse;margin:.5em 0}td,th{border-bottom:1px "
+    "solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}"
+    ".critical{color:#b00;font-weight:bold}.warning{color:#a60}"
+    ".fail,.ineligible{background:#fdd}.pass,.eligible{background:#dfd}"
+    ".incomplete,.none{background:#eee}"
+    ".filters a{margin-right:.75em}svg{max-width:100%;height:auto;"
+    "border:1px solid #ddd;background:#fff}"
+    "@media(max-width:600px){td,th{padding:.2em}}";
+
+void
+board_head(struct buf *b, const char *title, const struct board_session *s)
+{
+	buf_adds(b,
+	    "<!DOCTYPE html>\n<html lang=\"en\"><head>"
+	    "<meta charset=\"utf-8\">"
+	    "<meta name=\"viewport\" content=\"width=device-width, "
+	    "initial-scale=1\"><title>");
+	html_esc(b, title);
+	buf_adds(b,
+	    " - labwatch</title>"
+	    "<link rel=\"stylesheet\" href=\"/board.css\"></head>"
+	    "<body><nav><a href=\"/alerts\">Alerts</a>"
+	    "<a href=\"/screening\">Screening</a>"
+	    "<a href=\"/status\">Status</a>");
+	if (s != NULL) {
+		buf_adds(b,
+		    "<form class=\"logout\" method=\"post\" "
+		    "action=\"/logout\"><span id=\"user\">");
+		html_esc(b, s->user->name);
+		buf_adds(b, " (");
+		html_esc(b, s->user->role);
+		buf_adds(b,
+		    ")</span> <input type=\"hidden\" name=\"csrf\" "
+		    "value=\"");
+		html_esc(b, s->csrf);
+		buf_adds(b, "\"><button>Log out</button></form>");
+	}
+	buf_adds(b, "</nav><main><h1>");
+	html_esc(b, title);
+	buf_adds(b, "</h1>\n");
+}
+
+void
+board_login_page(struct buf *b, const char *csrf, const char *msg)
+{
+	board_head(b, "Log in", NULL);
+	if (msg != NULL) {
+		buf_adds(b, "<p class=\"critical\" id=\"msg\">");
+		html_esc(b, msg);
+		buf_adds(b, "</p>\n");
+	}
+	buf_adds(b,
+	    "<form method=\"post\" action=\"/login\" id=\"login\">"
+	    "<input type=\"hidden\" name=\"csrf\" value=\"");
+	html_esc(b, csrf);
+	buf_adds(b,
+	    "\"><p><label>Name <input name=\"name\" "
+	    "autocomplete=\"username\" required></label></p>"
+	    "<p><label>Password <input name=\"password\" "
+	    "type=\"password\" autocomplete=\"current-password\" "
+	    "required></label></p><p><button>Log in</button></p>"
+	    "</form>\n");
+	board_foot(b);
+}
+
+/* The ack and resolve buttons of alert id in state, for an oncall user. */
+static void
+buttons(struct buf *b, const struct board_session *s, const char *id,
+    const char *state)
+{
+	static const char *const acts[][2] = { { "ack", "Acknowledge" },
+		{ "resolve", "Resolve" } };
+	size_t i;
+
+	if (s == NULL || strcmp(s->user->role, "oncall") != 0)
+		return;
+	for (i = 0; i < 2; i++) {
+		if ((i == 0 && strcmp(state, "open") != 0) ||
+		    (i == 1 && strcmp(state, "open") != 0 &&
+			strcmp(state, "acknowledged") != 0))
+			continue;
+		buf_printf(b,
+		    "<form method=\"post\" action=\"/%s\" class=\"act\">"
+		    "<input type=\"hidden\" name=\"id\" value=\"%s\">"
+		    "<input type=\"hidden\" name=\"csrf\" value=\"",
+		    acts[i][0], id);
+		html_esc(b, s->csrf);
+		buf_printf(b, "\"><button>%s</button></form>", acts[i][1]);
+	}
+}
+
+void
+board_foot(struct buf *b)
+{
+	buf_adds(b, "</main></body></html>\n");
+}
+
+/* <td>s</td>, escaped; with a class when cls is not NULL. */
+static void
+td(struct buf *b, const char *s, const char *cls)
+{
+	buf_adds(b, cls != NULL ? "<td class=\"" : "<td>");
+	if (cls != NULL) {
+		html_esc(b, cls);
+		buf_adds(b, "\">");
+	}
+	html_esc(b, s);
+	buf_adds(b, "</td>");
+}
+
+/* A header row of the NULL-terminated titles. */
+static void
+thead(struct buf *b, const char *const *titles)
+{
+	buf_adds(b, "<table><thead><tr>");
+	for (; *titles != NULL; titles++) {
+		buf_adds(b, "<th>");
+		html_esc(b, *titles);
+		buf_adds(b, "</th>");
+	}
+	buf_adds(b, "</tr></thead><tbody>\n");
+}
+
+/* A link to the patient's page. */
+static void
+patient_link(struct buf *b, const char *pid)
+{
+	buf_adds(b, "<a href=\"/patient?id=");
+	html_url(b, pid);
+	buf_adds(b, "\">");
+	html_esc(b, pid);
+	buf_adds(b, "</a>");
+}
+
+/* "3d 4h", "2h 5m", "7m" since the ISO 8601 UTC time iso. */
+static void
+age(struct buf *b, const char *iso)
+{
+	struct tm tm;
+	long s;
+
+	memset(&tm, 0, sizeof(tm));
+	if (strptime(iso, "%Y-%m-%dT%H:%M:%SZ", &tm) == NULL) {
+		buf_adds(b, "?");
+		return;
+	}
+	s = (long)difftime(time(NULL), timegm(&tm));
+	if (s < 0)
+		s = 0;
+	if (s >= 86400)
+		buf_printf(b, "%ldd %ldh", s / 86400, s % 86400 / 3600);
+	else if (s >= 3600)
+		buf_printf(b, "%ldh %ldm", s / 3600, s % 3600 / 60);
+	else
+		buf_printf(b, "%ldm", s / 60);
+}
+
+/* The rows of r (cli_alert_columns) as a table of alerts. */
+static void
+alert_rows(struct buf *b, const PGresult *r, const struct board_session *s)
+{
+	static const char *const titles[] = { "#", "Severity", "Age", "Patient",
+		"Kind", "State", "Summary", "", NULL };
+	int i;
+
+	thead(b, titles);
+	for (i = 0; i < PQntuples(r); i++) {
+		buf_printf(b,
+		    "<tr class=\"alert\" data-id=\"%s\">"
+		    "<td><a href=\"/alert?id=%s\">%s</a></td>",
+		    PQgetvalue(r, i, 0), PQgetvalue(r, i, 0),
+		    PQgetvalue(r, i, 0));
+		td(b, PQgetvalue(r, i, 5), PQgetvalue(r, i, 5));
+		buf_adds(b, "<td>");
+		age(b, PQgetvalue(r, i, 1));
+		buf_adds(b, "</td><td>");
+		patient_link(b, PQgetvalue(r, i, 2));
+		buf_adds(b, "</td>");
+		td(b, PQgetvalue(r, i, 4), NULL);
+		td(b, PQgetvalue(r, i, 9), NULL);
+		td(b, PQgetvalue(r, i, 8), NULL);
+		buf_adds(b, "<td>");
+		buttons(b, s, PQgetvalue(r, i, 0), PQgetvalue(r, i, 9));
+		buf_adds(b, "</td></tr>\n");
+	}
+	buf_adds(b, "</tbody></table>\n");
+}
+
+int
+board_alerts(PGconn *c, const struct evkeyvalq *q,
+    const struct board_session *s, struct buf *out, char **cause)
+{
+	static const char *const states[] = { "open", "acknowledged",
+		"resolved", "retracted", "all", NULL };
+	const char *state = evhttp_find_header(q, "state");
+	const char *p[4] = { NULL, NULL, NULL, NULL };
+	char *order;
+	PGresult *r;
+	size_t i;
+
+	if (state == NULL)
+		state = "open";
+	for (i = 0; states[i] != NULL && strcmp(states[i], state) != 0; i++)
+		;
+	if (states[i] == NULL)
+		state = "open";
+	p[0] = state;
+	/* Open first, then the most severe, then the newest. */
+	order =
+	    xasprintf("CASE a.state WHEN 'open' THEN 0 "
+		      "WHEN 'acknowledged' THEN 1 ELSE 2 END, "
+		      "CASE a.severity WHEN 'critical' THEN 0 "
+		      "WHEN 'warning' THEN 1 ELSE 2 END, a.id DESC LIMIT %d",
+		BOARD_MAX_ALERTS);
+	r = cli_alerts_query(c, p, order, cause);
+	free(order);
+	if (r == NULL)
+		return 500;
+	board_head(out, "Alerts", s);
+	buf_adds(out, "<p class=\"filters\">");
+	for (i = 0; states[i] != NULL; i++)
+		buf_printf(out, "<a href=\"/alerts?state=%s\">%s%s%s</a>",
+		    states[i], strcmp(states[i], state) == 0 ? "<b>" : "",
+		    states[i], strcmp(states[i], state) == 0 ? "</b>" : "");
+	buf_adds(out, "</p>\n");
+	if (PQntuples(r) == 0)
+		buf_printf(out, "<p id=\"none\">No %s alerts.</p>\n",
+		    strcmp(state, "all") == 0 ? "" : state);
+	else
+		alert_rows(out, r, s);
+	if (PQntuples(r) == BOARD_MAX_ALERTS)
+		buf_printf(out, "<p>The first %d shown.</p>\n",
+		    BOARD_MAX_ALERTS);
+	board_foot(out);
+	PQclear(r);
+	return 200;
+}
+
+int
+board_alert(PGconn *c, const struct evkeyvalq *q, const struct board_session *s,
+    struct buf *out, char **cause)
+{
+	const char *id = evhttp_find_header(q, "id");
+	const char *p[4] = { "all", NULL, NULL, NULL };
+	PGresult *r, *e;
+	char *ids;
+	int i;
+
+	if (id == NULL || id[0] == '\0' || strlen(id) > 18 ||
+	    strspn(id, "0123456789") != strlen(id)) {
+		board_head(out, "No such alert", s);
+		board_foot(out);
+		return 404;
+	}
+	ids = xasprintf("{%s}", id);
+	p[3] = ids;
+	r = cli_alerts_query(c, p, "a.id", cause);
+	free(ids);
+	if (r == NULL)
+		return 500;
+	if ((e = cli_alert_events(c, id, cause)) == NULL) {
+		PQclear(r);
+		return 500;
+	}
+	board_head(out, PQntuples(r) == 1 ? "Alert" : "No such alert", s);
+	if (PQntuples(r) == 1) {
+		alert_rows(out, r, s);
+		buf_adds(out, "<h2>History</h2>\n");
+		thead(out,
+		    (const char *const[]){ "When (UTC)", "Event", "By", "Note",
+			NULL });
+		for (i = 0; i < PQntuples(e); i++) {
+			buf_adds(out, "<tr>");
+			td(out, PQgetvalue(e, i, 1), NULL);
+			td(out, PQgetvalue(e, i, 0), NULL);
+			td(out,
+			    PQgetisnull(e, i, 2) ? "labwatch" :
+						   PQgetvalue(e, i, 2),
+			    NULL);
+			td(out, PQgetvalue(e, i, 3), NULL);
+			buf_adds(out, "</tr>\n");
+		}
+		buf_adds(out, "</tbody></table>\n");
+	}
+	board_foot(out);
+	i = PQntuples(r) == 1 ? 200 : 404;
+	PQclear(r);
+	PQclear(e);
+	return i;
+}
+
+static void
+status_row(void *arg, const char *label, const char *value)
+{
+	struct buf *b = arg;
+
+	buf_adds(b, "<tr><th>");
+	html_esc(b, label);
+	buf_adds(b, "</th>");
+	td(b, value, NULL);
+	buf_adds(b, "</tr>\n");
+}
+
+int
+board_status(PGconn *c, const struct evkeyvalq *q,
+    const struct board_session *s, struct buf *out, char **cause)
+{
+	(void)q;
+	board_head(out, "Status", s);
+	buf_adds(out, "<table><tbody>\n");
+	if (status_lines(c, status_row, out, cause) != 0)
+		return 500;
+	buf_adds(out, "</tbody></table>\n");
+	board_foot(out);
+	return 200;
+}

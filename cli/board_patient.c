@@ -1,0 +1,371 @@
+/*
+ * board_patient.c: the board's screening page (a row per patient in
+ * screening, a cell per criterion, the verdict) and patient page (phase,
+ * baseline, holds, criteria, a trend chart per analyte, the results).
+ * The criteria, holds and open alerts come from the queries `labwatch
+ * status` uses (cli/cmd.h).
+ */
+#include "config.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/http.h>
+#include <libpq-fe.h>
+
+#include "cli/board.h"
+#include "cli/board_auth.h"
+#include "cli/cmd.h"
+#include "cli/html.h"
+#include "lib/xmalloc.h"
+#include "rules/rules.h"
+#include "store/db.h"
+
+/* At most this many criteria columns on the screening page. */
+#define MAX_CRITERIA 32
+
+#define HUMAN_TIME(col) \
+	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')"
+
+/* The patients in screening with their latest verdict ($1: one verdict). */
+static const char screening_sql[] =
+    "SELECT p.id, p.patient_id, e.protocol, coalesce(l.status, 'none'), "
+    "coalesce(" HUMAN_TIME(
+	"l.evaluated_at") ", '') "
+			  "FROM enrollments e JOIN patients p ON p.id = e.patient "
+			  "LEFT JOIN LATERAL (SELECT status, evaluated_at FROM eligibility x "
+			  " WHERE x.patient = e.patient AND x.protocol = e.protocol "
+			  " ORDER BY evaluated_at DESC, id DESC LIMIT 1) l ON true "
+			  "WHERE e.phase = 'screening' "
+			  "AND ($1::text IS NULL OR coalesce(l.status, 'none') = $1) "
+			  "ORDER BY p.patient_id";
+
+/*
+ * A patient's results, protocol analytes in protocol order, each by time:
+ * analyte, observed, epoch, value, unit, lln, uln, grade, raw value, ref
+ * range, status, x ULN.
+ */
+static const char results_sql[] = "SELECT o.analyte, coalesce(" HUMAN_TIME(
+    "o.observed_at") ", ''), "
+		     "extract(epoch FROM o.observed_at), o.canonical_value, "
+		     "coalesce(o.canonical_unit, o.unit, ''), o.lln, o.uln, "
+		     "coalesce(o.grade::text, ''), "
+		     "coalesce(o.comparator, '') || coalesce(o.value_raw, ''), "
+		     "coalesce(o.ref_range, ''), coalesce(o.status, ''), "
+		     "coalesce(to_char(o.canonical_value / nullif(o.uln, 0), "
+		     "'FM999990.00'), '') "
+		     "FROM observations o WHERE o.patient = $1 AND o.analyte IS NOT NULL "
+		     "AND NOT o.retracted "
+		     "ORDER BY array_position(ARRAY['ast', 'alt', 'tbil', 'crea', 'anc', "
+		     "'plt', 'hgb'], o.analyte), o.analyte, o.observed_at NULLS LAST, o.id";
+
+static void
+esc_tag(struct buf *b, const char *open, const char *s, const char *close)
+{
+	buf_adds(b, open);
+	html_esc(b, s);
+	buf_adds(b, close);
+}
+
+/* One criterion's cell: verdict, value unit, x ULN, date. */
+static void
+criterion_cell(struct buf *b, const PGresult *r, int i)
+{
+	const char *v = PQgetvalue(r, i, 1);
+
+	esc_tag(b, "<td class=\"", *v != '\0' ? v : "none", "\">");
+	html_esc(b, *v != '\0' ? v : "no result");
+	if (*PQgetvalue(r, i, 2) != '\0') {
+		esc_tag(b, "<br>", PQgetvalue(r, i, 2), " ");
+		html_esc(b, PQgetvalue(r, i, 3));
+	}
+	if (*PQgetvalue(r, i, 4) != '\0')
+		esc_tag(b, "<br>", PQgetvalue(r, i, 4), " &times; ULN");
+	if (*PQgetvalue(r, i, 5) != '\0')
+		esc_tag(b, "<br><small>", PQgetvalue(r, i, 5), "</small>");
+	buf_adds(b, "</td>");
+}
+
+/* The screening table: pts (screening_sql), crit[i] each one's criteria. */
+static void
+screening_table(struct buf *b, const PGresult *pts, PGresult **crit)
+{
+	const char *names[MAX_CRITERIA];
+	size_t n = 0, k;
+	int i, j;
+
+	for (i = 0; i < PQntuples(pts); i++)
+		for (j = 0; j < PQntuples(crit[i]); j++) {
+			for (k = 0; k < n; k++)
+				if (strcmp(names[k],
+					PQgetvalue(crit[i], j, 0)) == 0)
+					break;
+			if (k == n && n < MAX_CRITERIA)
+				names[n++] = PQgetvalue(crit[i], j, 0);
+		}
+	buf_adds(b,
+	    "<table id=\"screening\"><thead><tr><th>Patient</th>"
+	    "<th>Verdict</th>");
+	for (k = 0; k < n; k++)
+		esc_tag(b, "<th>", names[k], "</th>");
+	buf_adds(b, "</tr></thead><tbody>\n");
+	for (i = 0; i < PQntuples(pts); i++) {
+		buf_adds(b, "<tr><td><a href=\"/patient?id=");
+		html_url(b, PQgetvalue(pts, i, 1));
+		esc_tag(b, "\">", PQgetvalue(pts, i, 1), "</a></td>");
+		esc_tag(b, "<td class=\"verdict ", PQgetvalue(pts, i, 3),
+		    "\">");
+		esc_tag(b, "", PQgetvalue(pts, i, 3), "<br><small>");
+		esc_tag(b, "", PQgetvalue(pts, i, 4), "</small></td>");
+		for (k = 0; k < n; k++) {
+			for (j = 0; j < PQntuples(crit[i]); j++)
+				if (strcmp(names[k],
+					PQgetvalue(crit[i], j, 0)) == 0)
+					break;
+			if (j < PQntuples(crit[i]))
+				criterion_cell(b, crit[i], j);
+			else
+				buf_adds(b, "<td class=\"none\"></td>");
+		}
+		buf_adds(b, "</tr>\n");
+	}
+	buf_adds(b, "</tbody></table>\n");
+}
+
+int
+board_screening(PGconn *c, const struct evkeyvalq *q,
+    const struct board_session *s, struct buf *out, char **cause)
+{
+	static const char *const verdicts[] = { "eligible", "ineligible",
+		"incomplete", "none", NULL };
+	const char *v = evhttp_find_header(q, "verdict"), *p[2];
+	PGresult *pts, **crit;
+	int i, n, code = 200;
+
+	for (i = 0; v != NULL && verdicts[i] != NULL; i++)
+		if (strcmp(verdicts[i], v) == 0)
+			break;
+	if (v != NULL && verdicts[i] == NULL)
+		v = NULL;
+	p[0] = v;
+	if ((pts = db_query(c, "read the screening", screening_sql, 1, p,
+		 cause)) == NULL)
+		return 500;
+	n = PQntuples(pts);
+	crit = xcalloc((size_t)n + 1, sizeof(*crit));
+	for (i = 0; i < n && code == 200; i++) {
+		p[0] = PQgetvalue(pts, i, 0);
+		p[1] = PQgetvalue(pts, i, 2);
+		crit[i] = db_query(c, "read the criteria", status_criteria_sql,
+		    2, p, cause);
+		if (crit[i] == NULL)
+			code = 500;
+	}
+	if (code == 200) {
+		board_head(out, "Screening", s);
+		buf_adds(out,
+		    "<p class=\"filters\"><a href=\"/screening\">"
+		    "all</a>");
+		for (i = 0; verdicts[i] != NULL; i++)
+			buf_printf(out,
+			    "<a href=\"/screening?verdict=%s\">%s</a>",
+			    verdicts[i], verdicts[i]);
+		buf_printf(out, "</p>\n<p>%d patient%s in screening%s%s.</p>\n",
+		    n, n == 1 ? "" : "s", v != NULL ? ", verdict " : "",
+		    v != NULL ? v : "");
+		screening_table(out, pts, crit);
+		board_foot(out);
+	}
+	for (i = 0; i < n; i++)
+		PQclear(crit[i]);
+	free(crit);
+	PQclear(pts);
+	return code;
+}
+
+/* The enrollment ($1 patient row id): id, protocol, phase, since, baseline. */
+static const char enrollment_sql[] = "SELECT id, protocol, phase, " HUMAN_TIME(
+    "since") ", baseline::text "
+	     "FROM enrollments WHERE patient = $1 "
+	     "ORDER BY updated_at DESC, id DESC LIMIT 1";
+
+/* The holds in force of enrollment enr with what a restart needs. */
+static int
+holds(PGconn *c, struct buf *b, const char *enr, const char *proto,
+    char **cause)
+{
+	const char *p[1] = { enr };
+	struct rules *rules = NULL;
+	char *file, *why = NULL, text[512];
+	PGresult *r;
+	int i;
+
+	if ((r = db_query(c, "read the holds", status_holds_sql, 1, p,
+		 cause)) == NULL)
+		return -1;
+	buf_adds(b, "<h2>Holds in force</h2>\n");
+	if (PQntuples(r) == 0)
+		buf_adds(b, "<p>none</p>\n");
+	else {
+		file = cli_protocol_file(proto);
+		if (rules_load(file, &rules, &why) != 0)
+			rules = NULL;
+		buf_adds(b,
+		    "<table><thead><tr><th>Hold</th><th>Since (UTC)"
+		    "</th><th>A restart needs</th></tr></thead>"
+		    "<tbody>\n");
+		for (i = 0; i < PQntuples(r); i++) {
+			status_hold_restart(rules, PQgetvalue(r, i, 0), text,
+			    sizeof(text));
+			esc_tag(b, "<tr class=\"critical\"><td>",
+			    PQgetvalue(r, i, 0), "</td>");
+			esc_tag(b, "<td>", PQgetvalue(r, i, 1), "</td>");
+			esc_tag(b, "<td>", text, "</td></tr>\n");
+		}
+		buf_adds(b, "</tbody></table>\n");
+		rules_free(rules);
+		free(why);
+		free(file);
+	}
+	PQclear(r);
+	return 0;
+}
+
+/* The results of r (results_sql) as a table. */
+static void
+results_table(struct buf *b, const PGresult *r)
+{
+	static const int cols[] = { 1, 0, 8, 4, 9, 11, 7, 10 };
+	size_t k;
+	int i;
+
+	buf_adds(b,
+	    "<h2>Results</h2>\n<table id=\"results\"><thead><tr>"
+	    "<th>Observed (UTC)</th><th>Analyte</th><th>Value</th>"
+	    "<th>Unit</th><th>Range</th><th>&times; ULN</th>"
+	    "<th>Grade</th><th>Status</th></tr></thead><tbody>\n");
+	for (i = 0; i < PQntuples(r); i++) {
+		buf_adds(b, "<tr>");
+		for (k = 0; k < sizeof(cols) / sizeof(cols[0]); k++)
+			esc_tag(b, "<td>", PQgetvalue(r, i, cols[k]), "</td>");
+		buf_adds(b, "</tr>\n");
+	}
+	buf_adds(b, "</tbody></table>\n");
+}
+
+/* Enrollment, criteria, holds, charts, results of patient row pid. */
+static int
+patient_body(PGconn *c, struct buf *b, const char *pid, char **cause)
+{
+	const char *p[2] = { pid, NULL };
+	PGresult *e, *r;
+	int i, from;
+
+	if ((e = db_query(c, "read the enrollment", enrollment_sql, 1, p,
+		 cause)) == NULL)
+		return -1;
+	buf_adds(b, "<table><tbody>");
+	if (PQntuples(e) == 1) {
+		esc_tag(b, "<tr><th>Protocol</th><td>", PQgetvalue(e, 0, 1),
+		    "</td></tr>");
+		esc_tag(b, "<tr><th>Phase</th><td id=\"phase\">",
+		    PQgetvalue(e, 0, 2), " since ");
+		esc_tag(b, "", PQgetvalue(e, 0, 3), " UTC</td></tr>");
+		esc_tag(b, "<tr><th>Baseline</th><td>", PQgetvalue(e, 0, 4),
+		    "</td></tr>");
+		p[1] = PQgetvalue(e, 0, 1);
+	} else
+		buf_adds(b, "<tr><th>Protocol</th><td>not enrolled</td></tr>");
+	buf_adds(b, "</tbody></table>\n");
+	if (PQntuples(e) == 1 &&
+	    holds(c, b, PQgetvalue(e, 0, 0), PQgetvalue(e, 0, 1), cause) != 0)
+		goto fail;
+	if ((r = db_query(c, "read the criteria", status_criteria_sql, 2, p,
+		 cause)) == NULL)
+		goto fail;
+	if (PQntuples(r) > 0) {
+		buf_adds(b,
+		    "<h2>Eligibility criteria (latest verdict)</h2>\n"
+		    "<table><tbody>");
+		for (i = 0; i < PQntuples(r); i++) {
+			esc_tag(b, "<tr><th>", PQgetvalue(r, i, 0), "</th>");
+			criterion_cell(b, r, i);
+			buf_adds(b, "</tr>\n");
+		}
+		buf_adds(b, "</tbody></table>\n");
+	}
+	PQclear(r);
+	if ((r = db_query(c, "read the results", results_sql, 1, p, cause)) ==
+	    NULL)
+		goto fail;
+	buf_adds(b, "<h2>Trends</h2>\n");
+	for (from = 0, i = 1; i <= PQntuples(r); i++)
+		if (i == PQntuples(r) ||
+		    strcmp(PQgetvalue(r, i, 0), PQgetvalue(r, from, 0)) != 0) {
+			board_chart(b, r, from, i);
+			from = i;
+		}
+	if (PQntuples(r) == 0)
+		buf_adds(b, "<p>No results.</p>\n");
+	results_table(b, r);
+	PQclear(r);
+	PQclear(e);
+	return 0;
+fail:
+	PQclear(e);
+	return -1;
+}
+
+int
+board_patient(PGconn *c, const struct evkeyvalq *q,
+    const struct board_session *s, struct buf *out, char **cause)
+{
+	const char *id = evhttp_find_header(q, "id"), *p[1] = { id };
+	PGresult *r;
+	char *pid, *title;
+	int i;
+
+	if (id == NULL) {
+		board_head(out, "No such patient", s);
+		board_foot(out);
+		return 404;
+	}
+	if ((r = db_query(c, "find the patient",
+		 "SELECT id, patient_id FROM patients WHERE patient_id = $1", 1,
+		 p, cause)) == NULL)
+		return 500;
+	if (PQntuples(r) == 0) {
+		PQclear(r);
+		board_head(out, "No such patient", s);
+		board_foot(out);
+		return 404;
+	}
+	pid = xstrdup(PQgetvalue(r, 0, 0));
+	title = xasprintf("Patient %s", PQgetvalue(r, 0, 1));
+	PQclear(r);
+	board_head(out, title, s);
+	free(title);
+	if (patient_body(c, out, pid, cause) != 0) {
+		free(pid);
+		return 500;
+	}
+	if ((r = cli_open_alerts(c, pid, cause)) == NULL) {
+		free(pid);
+		return 500;
+	}
+	buf_adds(out, "<h2>Open alerts</h2>\n");
+	if (PQntuples(r) == 0)
+		buf_adds(out, "<p>none</p>\n");
+	for (i = 0; i < PQntuples(r); i++) {
+		buf_printf(out, "<p><a href=\"/alert?id=%s\">#%s</a> ",
+		    PQgetvalue(r, i, 0), PQgetvalue(r, i, 0));
+		esc_tag(out, "<span class=\"", PQgetvalue(r, i, 5), "\">");
+		esc_tag(out, "", PQgetvalue(r, i, 8), "</span></p>\n");
+	}
+	PQclear(r);
+	free(pid);
+	board_foot(out);
+	return 200;
+}

@@ -1,0 +1,276 @@
+#!/bin/sh
+# labwatch board against a real private PostgreSQL fed by a running
+# labwatchd over MLLP, through curl: the alerts page lists the alert
+# labwatchd raised, with its history; the screening page a row per
+# patient in screening with its verdict and filters by verdict; the
+# patient page an SVG chart per analyte with one point per result and the
+# ULN lines; the status page the counts; a patient id holding <script>
+# renders as text everywhere; the security headers on every page; the
+# access log holds no patient id.
+. "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+. "$top_srcdir/tests/pg.sh"
+LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
+LW="$top_builddir/cli/labwatch"
+
+if ! pg_bindir >/dev/null 2>&1; then
+	echo "SKIP: no PostgreSQL server installed"
+	exit 77
+fi
+if ! command -v curl >/dev/null 2>&1 || ! command -v mllp_send >/dev/null 2>&1; then
+	echo "SKIP: curl or mllp_send (python3-hl7) missing"
+	exit 77
+fi
+PGD=$(mktemp -d /tmp/lw-board.XXXXXX)
+chmod 755 "$PGD"
+BOARD=
+cleanup() {
+	[ -n "$BOARD" ] && kill -9 "$BOARD" 2>/dev/null
+	[ -f "$TMP/d.pid" ] && kill -9 "$(cat "$TMP/d.pid")" 2>/dev/null
+	pg_stop "$PGD" >/dev/null 2>&1 || pg_kill9 "$PGD" >/dev/null 2>&1
+	[ -n "${BOARD_KEEP:-}" ] && cp -r "$TMP" "$BOARD_KEEP"
+	rm -rf "$PGD" "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+pg_start "$PGD" >/dev/null || { echo "cannot start PostgreSQL"; exit 1; }
+q() { psql -X -A -t -q -c "$1"; }
+eq() { [ "$1" = "$2" ] || { echo "got '$1', want '$2'"; return 1; }; }
+has() { grep -qF -- "$2" "$1" || { echo "no '$2' in $1"; head -c 600 "$1"; return 1; }; }
+hasnt() { ! grep -qF -- "$2" "$1" || { echo "'$2' in $1"; return 1; }; }
+
+cat >"$TMP/d.conf" <<EOF2
+[labwatchd]
+listen = 127.0.0.1:0
+db = $LABWATCH_DB connect_timeout=2
+migrate = yes
+sql_dir = $top_srcdir/sql
+protocol = $top_srcdir/rules/data/protocols/nct04933669.conf
+spool_path = $PGD/spool
+EOF2
+lwd_start d "$TMP/d.conf"
+
+# send PATIENT CONTROL_ID DTM OBX...: one message, its AA required
+send() {
+	_p=$1 _c=$2 _w=$3
+	shift 3
+	oru "$_p" "$_c" "$_w" "$@" >"$TMP/m.hl7"
+	mllp_send --loose -f "$TMP/m.hl7" -p "$port" 127.0.0.1 >"$TMP/send.out" 2>&1
+	grep -q "MSA|AA|$_c" "$TMP/send.out" || { echo "no AA for $_c"; cat "$TMP/send.out"; }
+}
+XSS='<script>alert(1)</script>'
+"$LW" enroll P1 --phase neoadjuvant --since 2026-11-01 >/dev/null
+"$LW" enroll S1 --phase screening >/dev/null
+"$LW" enroll "$XSS" --phase neoadjuvant --since 2026-11-01 >/dev/null
+send P1 C1 20261102090000+0000 "1742-6|NM|30|U/L|10-40"
+send P1 C2 20261109090000+0000 "1742-6|NM|95|U/L|10-40"
+send P1 C3 20261116090000+0000 "1742-6|NM|226|U/L|10-40"
+send S1 C4 20261102090000+0000 "1742-6|NM|20|U/L|10-40" "1920-8|NM|25|U/L|10-40"
+send "$XSS" C5 20261110090000+0000 "1742-6|NM|500|U/L|10-40"
+check "labwatchd raised P1's alert" test "$(q "SELECT count(*) FROM labwatch.alerts a JOIN labwatch.patients p ON p.id = a.patient WHERE p.patient_id = 'P1' AND a.state = 'open'")" -ge 1
+
+"$LW" board --listen 127.0.0.1:0 2>"$TMP/board.log" &
+BOARD=$!
+bport=
+for _ in $(seq 100); do
+	bport=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)/$|\1|p' "$TMP/board.log" | head -1)
+	[ -n "$bport" ] && break
+	sleep 0.1
+done
+check "board starts and says its URL" test -n "$bport"
+U="http://127.0.0.1:$bport"
+get() { curl -s -o "$TMP/$1.html" -D "$TMP/$1.hdr" -w '%{http_code}' "$U$2"; }
+
+# --- alerts
+check "/ redirects to /alerts" eq "$(get root /)" 303
+check "/alerts: 200" eq "$(get alerts /alerts)" 200
+check "/alerts: P1's alert listed" has "$TMP/alerts.html" '>P1</a>'
+aid=$(q "SELECT max(a.id) FROM labwatch.alerts a JOIN labwatch.patients p ON p.id = a.patient WHERE p.patient_id = 'P1'")
+check "/alerts: a row per open alert" eq "$(grep -c '<tr class="alert"' "$TMP/alerts.html")" "$(q "SELECT count(*) FROM labwatch.alerts WHERE state = 'open'")"
+check "/alerts: the summary from the database" has "$TMP/alerts.html" "$(q "SELECT replace(replace(summary, '&', '&amp;'), '<', '&lt;') FROM labwatch.alerts WHERE id = $aid")"
+check "/alerts: critical first" eq "$(grep -o '<td class="[a-z]*">\(critical\|warning\|info\)' "$TMP/alerts.html" | sed 's/.*>//' | tr '\n' ' ')" "$(q "SELECT string_agg(severity, ' ' ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, id DESC) || ' ' FROM labwatch.alerts WHERE state = 'open'")"
+for h in "Content-Security-Policy: default-src 'self'" "X-Frame-Options: DENY" "Cache-Control: no-store" "Content-Type: text/html; charset=utf-8"; do
+	check "/alerts header $h" has "$TMP/alerts.hdr" "$h"
+done
+"$LW" ack "$aid" --by dr.who --note "seen" >/dev/null
+check "/alert?id: 200" eq "$(get alert "/alert?id=$aid")" 200
+check "/alert?id: history has the ack by its user" has "$TMP/alert.html" '<td>acknowledge</td><td>dr.who</td><td>seen</td>'
+check "/alert?id=junk: 404" eq "$(get nope '/alert?id=1%20OR%201=1')" 404
+check "/alerts?state=acknowledged lists it" sh -c "curl -s '$U/alerts?state=acknowledged' | grep -q 'data-id=\"$aid\"'"
+check "unknown page: 404" eq "$(get nope /nope)" 404
+check "POST: 405" eq "$(curl -s -o /dev/null -w '%{http_code}' -d x=1 "$U/alerts")" 405
+
+# --- the XSS case: the patient id holding <script> is text everywhere
+check "/alerts?state=all: 200" eq "$(get all '/alerts?state=all')" 200
+check "XSS: the id escaped on /alerts" has "$TMP/all.html" '&lt;script&gt;alert(1)&lt;/script&gt;'
+check "XSS: no <script> on /alerts" hasnt "$TMP/all.html" '<script'
+check "XSS: its patient page 200" eq "$(get xss '/patient?id=%3Cscript%3Ealert(1)%3C%2Fscript%3E')" 200
+check "XSS: escaped in the title" has "$TMP/xss.html" '<h1>Patient &lt;script&gt;alert(1)&lt;/script&gt;</h1>'
+check "XSS: no <script> on the patient page" hasnt "$TMP/xss.html" '<script'
+
+# --- patient page: the chart
+check "/patient?id=P1: 200" eq "$(get p1 '/patient?id=P1')" 200
+check "patient: phase" has "$TMP/p1.html" '<td id="phase">neoadjuvant since 2026-11-01'
+check "patient: an SVG chart for ALT" has "$TMP/p1.html" '<svg class="chart" data-analyte="alt"'
+check "patient: one point per result" eq "$(grep -c '<circle class="point"' "$TMP/p1.html")" "$(q "SELECT count(*) FROM labwatch.observations o JOIN labwatch.patients p ON p.id = o.patient WHERE p.patient_id = 'P1' AND o.analyte IS NOT NULL AND o.canonical_value IS NOT NULL")"
+check "patient: 1x, 3x and 5x ULN lines (226 U/L, ULN 40)" eq "$(grep -o 'class="uln"[^>]*>' "$TMP/p1.html" | wc -l) $(grep -o '[0-9]*x ULN</text>' "$TMP/p1.html" | tr '\n' ' ')" "3 1x ULN</text> 3x ULN</text> 5x ULN</text> "
+check "patient: the grade 3 point is red" has "$TMP/p1.html" 'fill="#d22"><title>226 U/L'
+check "patient: the results table" eq "$(sed -n '/<table id="results">/,/<\/table>/p' "$TMP/p1.html" | grep -c '<tr><td>')" 3
+check "patient: the open alerts" has "$TMP/p1.html" '<h2>Open alerts</h2>'
+check "unknown patient: 404" eq "$(get nope '/patient?id=NOPE')" 404
+
+# --- screening
+check "/screening: 200" eq "$(get scr /screening)" 200
+verdict=$(q "SELECT coalesce((SELECT status FROM labwatch.eligibility e JOIN labwatch.patients p ON p.id = e.patient WHERE p.patient_id = 'S1' ORDER BY evaluated_at DESC, e.id DESC LIMIT 1), 'none')")
+check "screening: S1's row with its verdict ($verdict)" sh -c "grep -q '>S1</a></td><td class=\"verdict $verdict\">$verdict<' '$TMP/scr.html'"
+check "screening: only patients in screening" hasnt "$TMP/scr.html" '>P1</a>'
+check "screening: a cell per criterion" test "$(grep -o '<th>' "$TMP/scr.html" | wc -l)" -ge 5
+check "screening?verdict=eligible filters" sh -c "curl -s '$U/screening?verdict=$( [ "$verdict" = eligible ] && echo ineligible || echo eligible)' | grep -q '0 patients in screening'"
+
+# --- status
+check "/status: 200" eq "$(get st /status)" 200
+check "status: open alerts counted" has "$TMP/st.html" "<tr><th>Open alerts</th><td>"
+check "status: schema version" has "$TMP/st.html" "<tr><th>Schema</th><td>$(q "SELECT lpad(max(version)::text, 3, '0') FROM labwatch.schema_migrations")</td>"
+check "/board.css served" eq "$(curl -s -o /dev/null -w '%{http_code} %{content_type}' "$U/board.css")" "200 text/css; charset=utf-8"
+
+# --- the access log: lines, and no patient data
+check "access log: one line per request" test "$(grep -c ' ms 127.0.0.1 -$' "$TMP/board.log")" -ge 15
+check "access log: the POST as POST" grep -q 'POST /alerts 405' "$TMP/board.log"
+check "access log: no patient id" sh -c "! grep -E 'P1|S1|script' '$TMP/board.log'"
+
+# --- PostgreSQL away: 503, and back
+pg_stop "$PGD" >/dev/null
+check "PostgreSQL stopped: 503" eq "$(get down /alerts)" 503
+pg_start "$PGD" >/dev/null
+check "PostgreSQL back: 200 again" eq "$(get up /alerts)" 200
+check "PostgreSQL back: the alerts again" has "$TMP/up.html" '>P1</a>'
+
+kill -TERM "$BOARD"
+wait "$BOARD"
+check "SIGTERM: the board exits 0" eq "$?" 0
+BOARD=
+
+# --- the read-only role is enough for every page
+"$LW" board --db "$LABWATCH_DB options='-crole=labwatch_viewer'" --listen 127.0.0.1:0 2>"$TMP/board2.log" &
+BOARD=$!
+bport=
+for _ in $(seq 100); do
+	bport=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)/$|\1|p' "$TMP/board2.log" | head -1)
+	[ -n "$bport" ] && break
+	sleep 0.1
+done
+U="http://127.0.0.1:$bport"
+check "as labwatch_viewer: every page 200" eq "$(for pg in /alerts "/alert?id=$aid" /screening "/patient?id=P1" /status; do get ro "$pg"; echo; done | tr '\n' ' ')" "200 200 200 200 200 "
+kill -TERM "$BOARD"
+wait "$BOARD"
+BOARD=
+# --- users, logins, sessions, CSRF, ack from the page
+USERS="$TMP/users"
+printf 'secret-a\n' | "$LW" board --users "$USERS" --add-user alice --role oncall --password-stdin
+printf 'secret-b\n' | "$LW" board --users "$USERS" --add-user bob --role viewer --password-stdin
+check "add-user: the users file is 0600" eq "$(stat -c %a "$USERS")" 600
+check "add-user: name:role:pbkdf2-sha256\$600000\$salt\$key" eq "$(sed 's/[0-9a-f]\{32,64\}/H/g' "$USERS" | tr '\n' ' ')" 'alice:oncall:pbkdf2-sha256$600000$H$H bob:viewer:pbkdf2-sha256$600000$H$H '
+check "add-user: a salt per user" test "$(cut -d'$' -f3 "$USERS" | sort -u | wc -l)" -eq 2
+printf 'x\n' | "$LW" board --users "$USERS" --add-user carol --role admin --password-stdin 2>"$TMP/role.err"
+check "add-user: an unknown role refused" eq "$?:$(cat "$TMP/role.err")" "2:labwatch board: --role is viewer, oncall or coordinator"
+chmod 644 "$USERS"
+"$LW" board --users "$USERS" --listen 127.0.0.1:0 2>"$TMP/mode.err"
+check "a users file readable by others is refused" eq "$?" 2
+check "  and says why" grep -q 'chmod 600' "$TMP/mode.err"
+chmod 600 "$USERS"
+"$LW" board --listen 0.0.0.0:0 2>"$TMP/open.err"
+check "without --users only the loopback" eq "$?" 2
+
+"$LW" board --users "$USERS" --listen 127.0.0.1:0 2>"$TMP/board3.log" &
+BOARD=$!
+bport=
+for _ in $(seq 100); do
+	bport=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)/$|\1|p' "$TMP/board3.log" | head -1)
+	[ -n "$bport" ] && break
+	sleep 0.1
+done
+U="http://127.0.0.1:$bport"
+check "no session: /alerts goes to the login page" eq "$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "$U/alerts")" "303 $U/login"
+check "no session: /patient goes to the login page" eq "$(curl -s -o /dev/null -w '%{http_code}' "$U/patient?id=P1")" 303
+check "the login page: a form" eq "$(get login /login)" 200
+check "  with a CSRF field" grep -q 'name="csrf" value="[0-9a-f]\{64\}"' "$TMP/login.html"
+# login NAME PASSWORD JAR: the status of the POST (the CSRF of a fresh GET)
+CO=
+login() {
+	# shellcheck disable=SC2086 # $CO: no option or two words
+	curl -s $CO -c "$3" -o "$TMP/l.html" "$U/login"
+	_t=$(sed -n 's/.*name="csrf" value="\([0-9a-f]*\)".*/\1/p' "$TMP/l.html")
+	# shellcheck disable=SC2086
+	curl -s $CO -b "$3" -c "$3" -D "$TMP/l.hdr" -o "$TMP/l2.html" -w '%{http_code}' \
+		--data-urlencode "csrf=$_t" --data-urlencode "name=$1" --data-urlencode "password=$2" "$U/login"
+}
+check "a wrong password: refused" eq "$(login alice wrong "$TMP/jw")" 403
+check "  with the login page and why" grep -q 'Wrong name or password' "$TMP/l2.html"
+check "an unknown user: refused" eq "$(login mallory secret-a "$TMP/jw")" 403
+check "login POST without the CSRF token: 403" eq "$(curl -s -o /dev/null -w '%{http_code}' -d 'name=alice&password=secret-a' "$U/login")" 403
+check "bob logs in: 303" eq "$(login bob secret-b "$TMP/jb")" 303
+check "  the session cookie: 256 bits, HttpOnly, SameSite=Strict, not Secure without TLS" grep -qE '^Set-Cookie: lw_session=[0-9a-f]{64}; Path=/; HttpOnly; SameSite=Strict' "$TMP/l.hdr"
+check "  not Secure over plain HTTP" sh -c "! grep 'lw_session' '$TMP/l.hdr' | grep -q Secure"
+check "bob sees the alerts" eq "$(curl -s -b "$TMP/jb" -o "$TMP/b.html" -w '%{http_code}' "$U/alerts")" 200
+check "  as bob (viewer)" grep -q '<span id="user">bob (viewer)</span>' "$TMP/b.html"
+check "  without ack buttons" sh -c "! grep -q 'action=\"/ack\"' '$TMP/b.html'"
+bcsrf=$(sed -n 's/.*name="csrf" value="\([0-9a-f]*\)".*/\1/p' "$TMP/b.html" | head -1)
+oid=$(q "SELECT min(id) FROM labwatch.alerts WHERE state = 'open'")
+check "a viewer cannot ack: 403" eq "$(curl -s -b "$TMP/jb" -o /dev/null -w '%{http_code}' -d "id=$oid&csrf=$bcsrf" "$U/ack")" 403
+check "  the alert still open" eq "$(q "SELECT state FROM labwatch.alerts WHERE id = $oid")" open
+check "alice logs in" eq "$(login alice secret-a "$TMP/ja")" 303
+curl -s -b "$TMP/ja" -o "$TMP/a.html" "$U/alerts"
+check "alice (oncall) has the ack button" grep -q "action=\"/ack\" class=\"act\"><input type=\"hidden\" name=\"id\" value=\"$oid\">" "$TMP/a.html"
+acsrf=$(sed -n 's/.*name="csrf" value="\([0-9a-f]*\)".*/\1/p' "$TMP/a.html" | head -1)
+check "POST /ack without the CSRF token: 403" eq "$(curl -s -b "$TMP/ja" -o /dev/null -w '%{http_code}' -d "id=$oid" "$U/ack")" 403
+check "POST /ack with bob's CSRF token: 403" eq "$(curl -s -b "$TMP/ja" -o /dev/null -w '%{http_code}' -d "id=$oid&csrf=$bcsrf" "$U/ack")" 403
+check "POST /ack without a session: 403" eq "$(curl -s -o /dev/null -w '%{http_code}' -d "id=$oid&csrf=$acsrf" "$U/ack")" 403
+check "  nothing changed" eq "$(q "SELECT state FROM labwatch.alerts WHERE id = $oid")" open
+check "alice acks: 303 to the alert" eq "$(curl -s -b "$TMP/ja" -o /dev/null -w '%{http_code} %{redirect_url}' -d "id=$oid&csrf=$acsrf" "$U/ack")" "303 $U/alert?id=$oid"
+check "  recorded in PostgreSQL with her name" eq "$(q "SELECT state || ' ' || acknowledged_by FROM labwatch.alerts WHERE id = $oid")" "acknowledged alice"
+check "  and in its history" eq "$(q "SELECT by FROM labwatch.alert_events WHERE alert = $oid AND event = 'acknowledge'")" alice
+check "acking it again: 409" eq "$(curl -s -b "$TMP/ja" -o /dev/null -w '%{http_code}' -d "id=$oid&csrf=$acsrf" "$U/ack")" 409
+check "alice resolves it" eq "$(curl -s -b "$TMP/ja" -o /dev/null -w '%{http_code}' -d "id=$oid&csrf=$acsrf" "$U/resolve")" 303
+check "  resolved by alice" eq "$(q "SELECT state || ' ' || resolved_by FROM labwatch.alerts WHERE id = $oid")" "resolved alice"
+check "log out: 303" eq "$(curl -s -b "$TMP/ja" -c "$TMP/ja" -o /dev/null -w '%{http_code}' -d "csrf=$acsrf" "$U/logout")" 303
+check "  the old session no longer works" eq "$(curl -s -b "$TMP/ja" -o /dev/null -w '%{http_code}' "$U/alerts")" 303
+check "access log: the user's name, no patient data" sh -c "grep -q 'POST /ack 303 .* alice$' '$TMP/board3.log' && ! grep -qE 'P1|S1|secret|script' '$TMP/board3.log'"
+# Last: this locks 127.0.0.1 out for five minutes.
+for i in 1 2 3 4 5; do login bob wrong "$TMP/jx" >/dev/null; done
+check "after 5 failures, even the right password: 429" eq "$(login bob secret-b "$TMP/jx")" 429
+kill -TERM "$BOARD"
+wait "$BOARD"
+BOARD=
+
+# --- TLS: 1.2 and 1.3 only, cookies Secure
+"$LW" board --users "$USERS" --listen 0.0.0.0:0 2>"$TMP/clear.err"
+check "--users beyond the loopback without TLS: refused" eq "$?" 2
+test_certs "$TMP"
+"$LW" board --users "$USERS" --tls-cert "$TMP/server.pem" --tls-key "$TMP/ca.key" --listen 127.0.0.1:0 2>"$TMP/badkey.err"
+check "a key that does not match the certificate: refused" eq "$?:$(grep -c 'tls_key.*mismatch' "$TMP/badkey.err")" 2:1
+"$LW" board --users "$USERS" --tls-cert "$TMP/server.pem" --tls-key "$TMP/server.key" --listen 127.0.0.1:0 2>"$TMP/board4.log" &
+BOARD=$!
+bport=
+for _ in $(seq 100); do
+	bport=$(sed -n 's|.*listening on https://127.0.0.1:\([0-9]*\)/$|\1|p' "$TMP/board4.log" | head -1)
+	[ -n "$bport" ] && break
+	sleep 0.1
+done
+check "TLS: the board says https" test -n "$bport"
+U="https://127.0.0.1:$bport"
+CO="--cacert $TMP/ca.pem"
+check "TLS: the login page over HTTPS" eq "$(curl -s $CO -o /dev/null -w '%{http_code}' "$U/login")" 200
+check "TLS: login" eq "$(login alice secret-a "$TMP/jt")" 303
+check "TLS: the session cookie is Secure" grep -qE '^Set-Cookie: lw_session=[0-9a-f]{64}; Path=/; HttpOnly; SameSite=Strict; Secure' "$TMP/l.hdr"
+check "TLS: pages with the session" eq "$(curl -s $CO -b "$TMP/jt" -o /dev/null -w '%{http_code}' "$U/patient?id=P1")" 200
+check "TLS: plain HTTP on the port gets no page" sh -c "! curl -s -m 5 -o /dev/null -w '%{http_code}' 'http://127.0.0.1:$bport/login' | grep -q 200"
+echo | openssl s_client -connect "127.0.0.1:$bport" -tls1_2 >"$TMP/t12.out" 2>&1
+check "TLS 1.2 accepted" grep -q 'Protocol *: TLSv1.2' "$TMP/t12.out"
+echo | openssl s_client -connect "127.0.0.1:$bport" -tls1_1 -cipher 'DEFAULT@SECLEVEL=0' >"$TMP/t11.out" 2>&1
+check "TLS 1.1 refused: the server's protocol_version alert, no cipher" sh -c "grep -q 'alert protocol version' '$TMP/t11.out' && grep -q 'Cipher is (NONE)' '$TMP/t11.out'"
+check "TLS 1.2: a cipher agreed (the check above can fail)" grep -q 'Cipher is ECDHE' "$TMP/t12.out"
+kill -TERM "$BOARD"
+wait "$BOARD"
+BOARD=
+
+lwd_stop d
+done_testing

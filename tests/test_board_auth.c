@@ -1,0 +1,67 @@
+/*
+ * test_board_auth.c: the board's password hashes verify the right
+ * password only, each with its own salt; malformed hashes never verify;
+ * tokens are 256 bits of hex, never twice the same.
+ */
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "cli/board_auth.h"
+
+Test(board_auth, hash_and_verify)
+{
+	char *h1 = board_hash("correct horse", 1000);
+	char *h2 = board_hash("correct horse", 1000);
+
+	cr_assert_not_null(h1);
+	cr_expect(strncmp(h1, "pbkdf2-sha256$1000$", 19) == 0, "%s", h1);
+	cr_expect(strlen(h1) == 19 + 32 + 1 + 64, "%s", h1);
+	cr_expect(strcmp(h1, h2) != 0, "a salt per hash");
+	cr_expect(board_hash_ok(h1, "correct horse"));
+	cr_expect(board_hash_ok(h2, "correct horse"));
+	cr_expect(!board_hash_ok(h1, "correct horsE"));
+	cr_expect(!board_hash_ok(h1, ""));
+	free(h1);
+	free(h2);
+}
+
+Test(board_auth, malformed_hashes_never_verify)
+{
+	static const char *const bad[] = {
+		"",
+		"plain",
+		"pbkdf2-sha256$",
+		"pbkdf2-sha256$1000$00$00",
+		"pbkdf2-sha256$10$00000000000000000000000000000000$"
+		"0000000000000000000000000000000000000000000000000000000000000000",
+		"pbkdf2-sha1$1000$00000000000000000000000000000000$"
+		"0000000000000000000000000000000000000000000000000000000000000000",
+		"pbkdf2-sha256$1000$0000000000000000000000000000000g$"
+		"0000000000000000000000000000000000000000000000000000000000000000",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_expect(!board_hash_ok(bad[i], ""), "%s", bad[i]);
+}
+
+Test(board_auth, tokens)
+{
+	char a[BOARD_TOKEN_HEX + 1], b[BOARD_TOKEN_HEX + 1];
+
+	cr_assert_eq(board_token(a), 0);
+	cr_assert_eq(board_token(b), 0);
+	cr_expect_eq(strlen(a), 64);
+	cr_expect_eq(strspn(a, "0123456789abcdef"), 64);
+	cr_expect(strcmp(a, b) != 0);
+}
+
+Test(board_auth, roles)
+{
+	cr_expect(board_role_ok("viewer"));
+	cr_expect(board_role_ok("oncall"));
+	cr_expect(board_role_ok("coordinator"));
+	cr_expect(!board_role_ok("admin"));
+	cr_expect(!board_role_ok(""));
+}
