@@ -597,8 +597,17 @@ write_difference(struct run *u, bool *changed)
 
 	for (k = 0, n = 0; k < u->nim; k++) {
 		m = &u->im[k];
-		if (!m->in_scope)
+		if (!m->in_scope) {
+			/*
+			 * Outside the window, never written; but its row is
+			 * what an alert in the window is superseded by.
+			 */
+			if ((s = match(u, m)) != NULL && !s->in_scope) {
+				s->used = m->stored = true;
+				m->db_id = s->id;
+			}
 			continue;
+		}
 		if ((s = match(u, m)) != NULL && s->in_scope) {
 			s->used = m->stored = true;
 			m->db_id = s->id;

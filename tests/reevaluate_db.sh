@@ -212,4 +212,17 @@ check "stray argument: exit 2" test $? -eq 2
 "$LW" reevaluate --db "host=127.0.0.1 port=1 connect_timeout=2" --protocol-file "$PROTO" >/dev/null 2>"$TMP/err4"
 check "unreachable database: exit 2" test $? -eq 2
 
+# 7. A window ending before the result that escalates: the grade 2 alert
+#    --until writes for RA (the 10th) is superseded by the stored grade 3
+#    of the 12th, outside the window, as labwatchd would have done; not
+#    left open beside it.
+rev --protocol-file "$TMP/data/protocols/low.conf" --until 2026-11-11T00:00Z >"$TMP/win.out"
+check "--until the 11th, written: RA's and RB's ALT grade 2" eq "$(changes "$TMP/win.out")" \
+	"new toxicity RA alt 2;new toxicity RB alt 2"
+check "--until the 11th: RA's grade 2 superseded by the grade 3 of the 12th" eq \
+	"$(q "select a.state || ' ' || coalesce(b.grade::text, '-') from labwatch.alerts a join labwatch.patients p on p.id = a.patient left join labwatch.alerts b on b.id = a.superseded_by where p.patient_id = 'RA' and a.kind = 'toxicity' and a.grade = 2 and a.state <> 'retracted'")" \
+	"resolved 3"
+rev --protocol-file "$TMP/data/protocols/low.conf" --until 2026-11-11T00:00Z >"$TMP/win2.out"
+check "--until the 11th twice: nothing the second time" eq "$(changes "$TMP/win2.out")" ""
+
 done_testing
