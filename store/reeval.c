@@ -28,6 +28,7 @@
 #include "store/db.h"
 #include "store/episode.h"
 #include "store/pcache.h"
+#include "store/pgarr.h"
 #include "store/rows.h"
 
 /* An alert the results imply. */
@@ -66,7 +67,14 @@ struct run {
 	size_t nsa;
 	struct buf sum, det;
 	char *cause;
-	bool in_tx; /* a write began the patient's transaction */
+	bool in_tx; /* the patient's transaction is open, the patient locked */
+	/*
+	 * probe: the writes are counted (nwrites), not made nor reported,
+	 * to learn whether the patient needs its locked transaction.
+	 */
+	bool probe;
+	size_t nwrites;
+	struct pgarr pids; /* the patient, for lock_patients, bump_patients */
 };
 
 static const char sel_patients[] =
@@ -338,24 +346,28 @@ load_stored(struct run *u, const PGresult *res)
 	u->nsa = (size_t)n;
 }
 
+/* Whether writes are only counted: a dry run, or the probe. */
+static bool
+dry(const struct run *u)
+{
+	return u->o->dry_run || u->probe;
+}
+
 /*
  * Queue one write of the patient's transaction (prepared name, else sql),
- * which the first write begins; they are sent without waiting, and
+ * which lock_patient() began; they are sent without waiting, and
  * finish_writes() commits and reads their results: one round trip.
  */
 static int
 queue_write(struct run *u, const char *name, const char *sql, int n,
     const char *const *v)
 {
-	if (u->o->dry_run)
+	u->nwrites++;
+	if (dry(u))
 		return 0;
-	if (!u->in_tx) {
-		if (PQenterPipelineMode(u->c) != 1 ||
-		    !PQsendQueryParams(u->c, "BEGIN", 0, NULL, NULL, NULL, NULL,
-			0))
-			goto fail;
-		u->in_tx = true;
-	}
+	if (PQpipelineStatus(u->c) == PQ_PIPELINE_OFF &&
+	    PQenterPipelineMode(u->c) != 1)
+		goto fail;
 	if (name != NULL ?
 		PQsendQueryPrepared(u->c, name, n, v, NULL, NULL, 0) :
 		PQsendQueryParams(u->c, sql, n, NULL, v, NULL, NULL, 0))
@@ -380,6 +392,16 @@ finish_writes(struct run *u, bool ok)
 	if (!u->in_tx)
 		return rc;
 	u->in_tx = false;
+	if (PQpipelineStatus(u->c) == PQ_PIPELINE_OFF) {
+		/* Nothing to write after all (the results read again). */
+		if (rc == 0 &&
+		    (r = run_q(u, NULL, "COMMIT", 0, NULL)) != NULL) {
+			PQclear(r);
+			return 0;
+		}
+		PQclear(PQexec(u->c, "ROLLBACK"));
+		return -1;
+	}
 	if (rc == 0 &&
 	    (!PQsendQueryParams(u->c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) ||
 		!PQpipelineSync(u->c))) {
@@ -433,7 +455,7 @@ take_ids(struct run *u, size_t n)
 	PGresult *res;
 	size_t k, j = 0;
 
-	if (n == 0 || u->o->dry_run)
+	if (n == 0 || dry(u))
 		return 0;
 	snprintf(cnt, sizeof(cnt), "%zu", n);
 	if ((res = run_q(u, "ids_alert", NULL, 1, v)) == NULL)
@@ -454,7 +476,7 @@ report(struct run *u, enum reeval_change_kind ch, enum reeval_kind kind,
 	struct reeval_change c = { ch, kind, u->p.pid, alert, obs, a, grade,
 		state };
 
-	if (u->o->on_change != NULL)
+	if (u->o->on_change != NULL && !u->probe)
 		u->o->on_change(u->o->arg, &c);
 }
 
@@ -478,8 +500,10 @@ insert_new(struct run *u, struct implied *m)
 	char ids[6][24];
 	const char *v[11];
 
-	if (u->o->dry_run)
+	if (dry(u)) {
+		u->nwrites++;
 		return 0;
+	}
 	buf_reset(&u->sum);
 	buf_reset(&u->det);
 	if (m->kind == REEVAL_RECOVERY)
@@ -573,8 +597,17 @@ write_difference(struct run *u, bool *changed)
 
 	for (k = 0, n = 0; k < u->nim; k++) {
 		m = &u->im[k];
-		if (!m->in_scope)
+		if (!m->in_scope) {
+			/*
+			 * Outside the window, never written; but its row is
+			 * what an alert in the window is superseded by.
+			 */
+			if ((s = match(u, m)) != NULL && !s->in_scope) {
+				s->used = m->stored = true;
+				m->db_id = s->id;
+			}
 			continue;
+		}
 		if ((s = match(u, m)) != NULL && s->in_scope) {
 			s->used = m->stored = true;
 			m->db_id = s->id;
@@ -637,36 +670,138 @@ patient_reset(struct run *u)
 	u->nsa = 0;
 }
 
-/*
- * One patient judged again: read outside a transaction, written (when
- * anything differs) in one of its own.
- */
-static int
-one_patient(struct run *u, const char *pid, PGresult **res)
+/* The patient's stored results replayed and its stored alerts read. */
+static void
+judge(struct run *u, const char *pid, PGresult **res, bool *withdrawals)
 {
-	const char *v[1];
-	char idbuf[24];
-	bool withdrawals = false, changed = false;
-	int rc = 0;
-
 	patient_reset(u);
 	u->p.pid = (char *)pid;
 	u->p.db_id = u->db_id;
-	u->in_tx = false;
-	replay(u, res[0], res[1], &withdrawals);
+	replay(u, res[0], res[1], withdrawals);
 	load_stored(u, res[2]);
+}
+
+/* lock_patients on the patient (binary text[], as plock.c sends it). */
+static PGresult *
+pid_stmt(struct run *u, const char *name)
+{
+	const char *v[1];
+	int len[1], fmt[1] = { 1 };
+
+	v[0] = pgarr_finish(&u->pids, &len[0]);
+	return PQexecPrepared(u->c, name, 1, v, len, fmt, 0);
+}
+
+/*
+ * The patient's transaction begun and the patient locked as the writer
+ * locks it (lock_patients), so that no labwatchd judges it meanwhile:
+ * 0, or -1 with u->cause.
+ */
+static int
+lock_patient(struct run *u, const char *pid)
+{
+	PGresult *r;
+
+	pgarr_reset(&u->pids);
+	pgarr_bytes(&u->pids, pid, strlen(pid));
+	if ((r = run_q(u, NULL, "BEGIN", 0, NULL)) == NULL)
+		return -1;
+	PQclear(r);
+	u->in_tx = true;
+	r = pid_stmt(u, "lock_patients");
+	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+		PQclear(r);
+		return 0;
+	}
+	free(u->cause);
+	u->cause = db_error(u->c, r);
+	PQclear(r);
+	return -1;
+}
+
+/* A patient statement of plock.c (binary text[]) queued on the patient. */
+static int
+queue_pid_stmt(struct run *u, const char *name)
+{
+	const char *v[1];
+	int len[1], fmt[1] = { 1 };
+
+	v[0] = pgarr_finish(&u->pids, &len[0]);
+	if (PQsendQueryPrepared(u->c, name, 1, v, len, fmt, 0))
+		return 0;
+	free(u->cause);
+	u->cause = db_error(u->c, NULL);
+	return -1;
+}
+
+/*
+ * Judged (res: pr row i's reads) and, with probe, what that implies
+ * counted only (u->nwrites); else written (none in a dry run).
+ */
+static int
+judge_write(struct run *u, const char *pid, PGresult **res, bool probe)
+{
+	bool withdrawals = false, changed = false;
+	int rc;
+
+	u->nwrites = 0;
+	judge(u, pid, res, &withdrawals);
 	u->st->patients++;
-	if (withdrawals)
+	if (withdrawals) {
 		u->st->skipped++;
-	else
-		rc = write_difference(u, &changed);
+		u->p.pid = NULL;
+		return 0;
+	}
+	u->probe = probe;
+	rc = write_difference(u, &changed);
+	u->probe = false;
 	u->p.pid = NULL;
-	/* labwatchd forgets what it cached of the patient (sql/001). */
+	return rc;
+}
+
+/*
+ * One patient judged again. Read outside a transaction with the others
+ * of its batch (pr row i: res); when that implies writes, read again
+ * under the patient's lock, judged again, and the difference written in
+ * the same transaction with the patient's version bumped, as a writer
+ * does (plock.c), so that each labwatchd reloads the patient.
+ */
+static int
+one_patient(struct run *u, const PGresult *pr, int i, PGresult **res)
+{
+	const char *pid = PQgetvalue(pr, i, 1);
+	const char *v[1];
+	char idbuf[24];
+	struct reeval_stats st0 = *u->st, st1;
+	PGresult *again[3];
+	int rc;
+
+	u->in_tx = false;
+	if (u->o->dry_run)
+		return judge_write(u, pid, res, false);
+	rc = judge_write(u, pid, res, true);
+	if (rc != 0 || u->nwrites == 0)
+		return rc;
+	/* Under the lock: what every writer committed. */
+	st1 = *u->st;
+	*u->st = st0;
+	if (lock_patient(u, pid) != 0 || fetch(u, pr, i, 1, again) != 0) {
+		*u->st = st1;
+		return finish_writes(u, false);
+	}
+	rc = judge_write(u, pid, again, false);
+	PQclear(again[0]);
+	PQclear(again[1]);
+	PQclear(again[2]);
+	if (rc != 0 || u->nwrites == 0)
+		return finish_writes(u, rc == 0);
+	/* labwatchd forgets what it cached of the patient (sql/001, 011). */
 	snprintf(idbuf, sizeof(idbuf), "%" PRId64, u->db_id);
 	v[0] = idbuf;
-	if (rc == 0 && changed)
-		rc = queue_write(u, NULL,
-		    "SELECT pg_notify('labwatch_enrollment', $1)", 1, v);
+	rc = queue_write(u, NULL, "SELECT pg_notify('labwatch_enrollment', $1)",
+	    1, v);
+	if (rc == 0)
+		rc = queue_pid_stmt(u, "bump_patients");
 	return finish_writes(u, rc == 0);
 }
 
@@ -687,6 +822,7 @@ reeval_run(PGconn *c, const struct rules *r, const struct reeval_opts *o,
 	u.st = st;
 	buf_init(&u.sum);
 	buf_init(&u.det);
+	pgarr_init(&u.pids, PGARR_TEXT);
 	if (rows_prepare(c, &u.cause) != DB_OK ||
 	    (res = PQprepare(c, "reeval_alerts", sel_alerts, 0, NULL)) ==
 		NULL ||
@@ -714,8 +850,7 @@ reeval_run(PGconn *c, const struct rules *r, const struct reeval_opts *o,
 		for (j = 0; j < k; j++) {
 			u.db_id = strtoll(PQgetvalue(res, i + j, 0), NULL, 10);
 			if (rc == 0)
-				rc = one_patient(&u, PQgetvalue(res, i + j, 1),
-				    &batch[3 * j]);
+				rc = one_patient(&u, res, i + j, &batch[3 * j]);
 			PQclear(batch[3 * j]);
 			PQclear(batch[3 * j + 1]);
 			PQclear(batch[3 * j + 2]);
@@ -727,6 +862,7 @@ reeval_run(PGconn *c, const struct rules *r, const struct reeval_opts *o,
 	free(u.sa);
 	buf_free(&u.sum);
 	buf_free(&u.det);
+	pgarr_free(&u.pids);
 	*cause = u.cause;
 	return rc;
 }

@@ -92,6 +92,12 @@ check "same protocol: no alert or event written" eq "$(counts)" "$c0"
 check "same protocol: totals line" json_assert "$TMP/same.out" \
 	'L[-1]["patients"] == 4 and L[-1]["messages"] == 6 and L[-1]["results"] == 6 and L[-1]["dry_run"] is False'
 
+# patients.version of each patient: a writing run bumps those it writes,
+# as labwatchd does (plock.c), so that a running labwatchd reloads them.
+versions() { q "select string_agg(patient_id || ':' || version, ',' order by patient_id) from labwatch.patients"; }
+v0=$(versions)
+check "same protocol: no patient's version bumped" eq "$(versions)" "$v0"
+
 # 2. The alert grade lowered to 2, dry run first: the difference, no write.
 # Copies beside the data files they name (../analytes.conf).
 mkdir -p "$TMP/data/protocols"
@@ -113,12 +119,34 @@ rev --protocol-file "$TMP/data/protocols/low.conf" --dry-run --until 2026-11-11T
 check "--until the 11th: RA's and RB's ALT" eq "$(changes "$TMP/dry_until.out")" \
 	"new toxicity RA alt 2;new toxicity RB alt 2"
 check "dry runs: still nothing written" eq "$(counts)" "$c0"
+check "dry runs: no patient's version bumped" eq "$(versions)" "$v0"
 
 # 3. Written: three new alerts, each with its trigger event; RA's grade 2
 #    is superseded by its grade 3 (one episode), RB's and RC's stay open.
 ev0=$(q "select count(*) from labwatch.alert_events where event = 'trigger'")
-rev --protocol-file "$TMP/data/protocols/low.conf" >"$TMP/low.out"
-check "lowered: exit 0" test $? -eq 0
+# RB held by another writer (its per-patient advisory lock): reevaluate
+# waits for it before it writes RB.
+q "begin; select pg_advisory_xact_lock(15, hashtext('RB')); select pg_sleep(4); commit" >/dev/null &
+holder=$!
+n=0
+until [ "$(q "select count(*) from pg_locks where locktype = 'advisory' and granted and objid = hashtext('RB')::oid")" = 1 ] || [ $n -ge 50 ]; do
+	sleep 0.1; n=$((n + 1))
+done
+rev --protocol-file "$TMP/data/protocols/low.conf" >"$TMP/low.out" &
+revpid=$!
+n=0 waited=0
+while [ $n -lt 30 ] && kill -0 $revpid 2>/dev/null; do
+	[ "$(q "select count(*) from pg_locks where locktype = 'advisory' and not granted and objid = hashtext('RB')::oid")" = 1 ] && { waited=1; break; }
+	sleep 0.1; n=$((n + 1))
+done
+wait $revpid
+rc=$?
+wait $holder
+check "lowered: reevaluate waited for RB's advisory lock" test $waited -eq 1
+check "lowered: exit 0" test $rc -eq 0
+check "lowered: RA, RB, RC's versions bumped once, RD's not" eq \
+	"$(versions)" "$(echo "$v0" | awk -F, -v OFS=, '{ for (i = 1; i <= NF; i++) { split($i, f, ":"); if (f[1] != "RD") $i = f[1] ":" f[2] + 1 } print }')"
+v1=$(versions)
 check "lowered: the same three new alerts" eq "$(changes "$TMP/low.out")" \
 	"new toxicity RA alt 2;new toxicity RB alt 2;new toxicity RC plt 2"
 check "lowered: in the table (patient kind analyte grade state)" eq \
@@ -131,6 +159,7 @@ check "lowered: three trigger events (notify pages them)" eq \
 rev --protocol-file "$TMP/data/protocols/low.conf" >"$TMP/low2.out"
 check "lowered twice: nothing new the second time" eq "$(changes "$TMP/low2.out")" ""
 check "lowered twice: toxicity 0/0/0/4" eq "$(summary "$TMP/low2.out" toxicity)" 0/0/0/4
+check "lowered twice: no version bumped the second time" eq "$(versions)" "$v1"
 
 # 4. The alert grade raised to 4: every toxicity and recovery alert is
 #    retracted with the reason, and pages a resolve event (not RA's grade
@@ -182,5 +211,18 @@ check "unknown option: exit 2" test $? -eq 2
 check "stray argument: exit 2" test $? -eq 2
 "$LW" reevaluate --db "host=127.0.0.1 port=1 connect_timeout=2" --protocol-file "$PROTO" >/dev/null 2>"$TMP/err4"
 check "unreachable database: exit 2" test $? -eq 2
+
+# 7. A window ending before the result that escalates: the grade 2 alert
+#    --until writes for RA (the 10th) is superseded by the stored grade 3
+#    of the 12th, outside the window, as labwatchd would have done; not
+#    left open beside it.
+rev --protocol-file "$TMP/data/protocols/low.conf" --until 2026-11-11T00:00Z >"$TMP/win.out"
+check "--until the 11th, written: RA's and RB's ALT grade 2" eq "$(changes "$TMP/win.out")" \
+	"new toxicity RA alt 2;new toxicity RB alt 2"
+check "--until the 11th: RA's grade 2 superseded by the grade 3 of the 12th" eq \
+	"$(q "select a.state || ' ' || coalesce(b.grade::text, '-') from labwatch.alerts a join labwatch.patients p on p.id = a.patient left join labwatch.alerts b on b.id = a.superseded_by where p.patient_id = 'RA' and a.kind = 'toxicity' and a.grade = 2 and a.state <> 'retracted'")" \
+	"resolved 3"
+rev --protocol-file "$TMP/data/protocols/low.conf" --until 2026-11-11T00:00Z >"$TMP/win2.out"
+check "--until the 11th twice: nothing the second time" eq "$(changes "$TMP/win2.out")" ""
 
 done_testing
