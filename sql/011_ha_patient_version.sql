@@ -1,4 +1,4 @@
--- 010: several labwatchd on one database (issue 15, DESIGN.md "Several
+-- 011: several labwatchd on one database (issue 15, DESIGN.md "Several
 -- daemons, one truth").
 --
 -- patients.version: bumped by every batch that writes the patient, under
@@ -21,3 +21,16 @@ ALTER TABLE alerts ADD CONSTRAINT alerts_one_open_episode
     EXCLUDE USING btree (patient WITH =, protocol WITH =, analyte WITH =)
     WHERE (kind = 'toxicity' AND state IN ('open', 'acknowledged'))
     DEFERRABLE INITIALLY DEFERRED;
+
+-- A database whose alerts already break it (written before this
+-- migration, by hand or by an older labwatch): `labwatch migrate` fails
+-- here and rolls this file back whole (the schema stays at 010).
+-- List the episodes with more than one open alert:
+--   SELECT patient, protocol, analyte, array_agg(id ORDER BY id)
+--   FROM labwatch.alerts
+--   WHERE kind = 'toxicity' AND state IN ('open', 'acknowledged')
+--   GROUP BY patient, protocol, analyte
+--   HAVING count(*) > 1;
+-- Have a clinician settle each: `labwatch resolve ALERT_ID --by NAME
+-- --note TEXT` on every alert but the one that stands (usually the
+-- newest, of the highest grade), then run `labwatch migrate` again.

@@ -208,6 +208,20 @@ error_line(const char *sql, const PGresult *r)
 	return line;
 }
 
+/*
+ * Whether a migration failed on the rows already there (a constraint it
+ * adds that they break, class 23): not the file's fault, the data's; the
+ * file's comments say what to do (sql/011's one open episode).
+ */
+static bool
+broken_by_rows(const PGresult *r)
+{
+	const char *st = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) :
+				     NULL;
+
+	return st != NULL && strncmp(st, "23", 2) == 0;
+}
+
 /* Run one migration in its own transaction; -1 and *cause on error. */
 static int
 apply_one(PGconn *c, const char *dir, const struct migration *m, char **cause)
@@ -237,8 +251,16 @@ apply_one(PGconn *c, const char *dir, const struct migration *m, char **cause)
 		msg = db_error(c, r);
 		line = r != NULL ? error_line(sql, r) : 0;
 		lineinfo = line > 0 ? xasprintf(":%d", line) : xstrdup("");
-		*cause = xasprintf("%s%s: %s (rolled back)", m->file, lineinfo,
-		    msg);
+		if (broken_by_rows(r))
+			*cause =
+			    xasprintf("%s%s: %s (rolled back); rows "
+				      "already in the database break it: "
+				      "the comments of %s say how to find "
+				      "and settle them, then migrate again",
+				m->file, lineinfo, msg, m->file);
+		else
+			*cause = xasprintf("%s%s: %s (rolled back)", m->file,
+			    lineinfo, msg);
 		free(lineinfo);
 		free(msg);
 		PQclear(r);

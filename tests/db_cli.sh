@@ -91,6 +91,36 @@ sorted(m["version"] for m in L) == sorted(set(m["version"] for m in L)) and 900 
 check "concurrent migrators: one did it all" sh -c '[ ! -s "$1" ] || [ ! -s "$2" ]' sh "$TMP/c1.json" "$TMP/c2.json"
 check "concurrent migrators: recorded once" eq "$($PSQL -d lw_concurrent -c "SELECT count(*) FROM labwatch.schema_migrations WHERE version = 900")" 1
 
+# 011 on a database whose alerts already break alerts_one_open_episode
+# (two open or acknowledged toxicity alerts of one patient and analyte):
+# migrate fails whole, says which rows are in the way and how to settle
+# them; once the older is resolved (labwatch resolve works on 010), it goes.
+mkdir "$TMP/pre011"
+cp "$SQL"/[0-9]*_*.sql "$TMP/pre011/"
+rm "$TMP/pre011"/011_*.sql
+PRE=$(newdb lw_pre011)
+"$LW" migrate --db "$PRE" --sql-dir "$TMP/pre011" >/dev/null 2>&1
+$PSQL -d lw_pre011 -c "SET search_path = labwatch;
+INSERT INTO patients (patient_id) VALUES ('MRN-DUP');
+INSERT INTO alerts (patient, protocol, kind, severity, analyte, grade, summary)
+  SELECT id, 'p', 'toxicity', 'warning', 'ANC', 2, 'g2' FROM patients;
+INSERT INTO alerts (patient, protocol, kind, severity, analyte, grade, summary, state)
+  SELECT id, 'p', 'toxicity', 'critical', 'ANC', 3, 'g3', 'acknowledged' FROM patients" >/dev/null
+"$LW" migrate --db "$PRE" --sql-dir "$SQL" >"$TMP/pre.json" 2>"$TMP/pre.err"
+check "011 over duplicate open episodes: exit 1, the constraint named" \
+	fails $? 1 "$TMP/pre.err" 'could not create exclusion constraint "alerts_one_open_episode"'
+check "011 over duplicate open episodes: says what to do" \
+	grep -q "rows already in the database break it.*011_ha_patient_version.sql" "$TMP/pre.err"
+check "011 over duplicate open episodes: the file tells how to find them" \
+	eq "$(sed -n '/^--   SELECT/,/^--   HAVING/s/^--   //p' "$SQL/011_ha_patient_version.sql" |
+		$PSQL -d lw_pre011 | tr '|' ' ')" "1 p ANC {1,2}"
+check "011 over duplicate open episodes: nothing applied" \
+	eq "$($PSQL -d lw_pre011 -c "SELECT max(version) FROM labwatch.schema_migrations")" 10
+"$LW" resolve --db "$PRE" 1 --by dr.test --note duplicate >/dev/null 2>"$TMP/pre-r.err"
+"$LW" migrate --db "$PRE" --sql-dir "$SQL" >"$TMP/pre2.json" 2>"$TMP/pre2.err"
+check "011 once the older is resolved: applied" \
+	eq "$($PSQL -d lw_pre011 -c "SELECT max(version) FROM labwatch.schema_migrations")" 11
+
 # A broken migration: named with its line and the server's error, rolled back whole.
 mkdir "$TMP/broken"
 cp "$SQL"/[0-9]*_*.sql "$TMP/broken/"
