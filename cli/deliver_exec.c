@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,9 @@
 #include <unistd.h>
 
 #include "cli/deliver.h"
+#include "lib/xmalloc.h"
+
+extern char **environ;
 
 static double
 now_mono(void)
@@ -28,20 +32,61 @@ now_mono(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* In the child: signals as a fresh process has them, then exec. */
-static void
-child(const char *cmd, int in, char *const *env)
+/*
+ * Our environment with env's "NAME=VALUE" strings added (replacing ours of
+ * the same names): built before fork(), since in the child of a
+ * multithreaded process only async-signal-safe calls are allowed until
+ * exec (putenv() takes glibc's environment lock and may malloc: a lock
+ * another thread held at fork() stays held in the child for ever). The
+ * array is malloc'd; its strings are ours or env's.
+ */
+static char **
+child_env(char *const *env)
 {
+	size_t n = 0, m = 0, k = 0, i, j, len;
+	char **out;
+	bool replaced;
+
+	while (environ != NULL && environ[n] != NULL)
+		n++;
+	while (env != NULL && env[m] != NULL)
+		m++;
+	out = xcalloc(n + m + 1, sizeof(*out));
+	for (i = 0; i < n; i++) {
+		for (j = 0, replaced = false; j < m && !replaced; j++) {
+			len = strcspn(env[j], "=");
+			replaced = strncmp(environ[i], env[j], len) == 0 &&
+			    environ[i][len] == '=';
+		}
+		if (!replaced)
+			out[k++] = environ[i];
+	}
+	for (j = 0; j < m; j++)
+		out[k++] = env[j];
+	out[k] = NULL;
+	return out;
+}
+
+/*
+ * In the child: signals as a fresh process has them, then exec. Only
+ * async-signal-safe calls here (see child_env()).
+ */
+static void
+child(const char *cmd, int in, char *const *envp)
+{
+	char *const argv[] = { "sh", "-c", (char *)cmd, NULL };
+	struct sigaction dfl;
 	sigset_t none;
-	size_t i;
 	int null;
 
 	setpgid(0, 0);
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigaction(SIGPIPE, &dfl, NULL);
+	sigaction(SIGINT, &dfl, NULL);
+	sigaction(SIGTERM, &dfl, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
 	if (dup2(in, STDIN_FILENO) < 0)
 		_exit(126);
 	if (in != STDIN_FILENO)
@@ -53,9 +98,7 @@ child(const char *cmd, int in, char *const *env)
 	if ((null = open("/dev/null", O_WRONLY)) >= 0 &&
 	    dup2(null, STDOUT_FILENO) >= 0 && null != STDOUT_FILENO)
 		close(null);
-	for (i = 0; env != NULL && env[i] != NULL; i++)
-		putenv(env[i]);
-	execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+	execve("/bin/sh", argv, envp);
 	_exit(127);
 }
 
@@ -117,6 +160,7 @@ deliver_exec(const char *cmd, const char *body, size_t len, char *const *env,
 	double deadline = now_mono() + timeout;
 	struct timespec nap = { 0, 1000000 };
 	int fds[2], status, pidfd;
+	char **envp;
 	pid_t pid, w;
 
 	/* A command that exits unread must not kill us with SIGPIPE. */
@@ -125,16 +169,19 @@ deliver_exec(const char *cmd, const char *body, size_t len, char *const *env,
 		snprintf(err, cap, "pipe: %s", strerror(errno));
 		return DELIVER_FAILED;
 	}
+	envp = child_env(env);
 	if ((pid = fork()) < 0) {
 		snprintf(err, cap, "fork: %s", strerror(errno));
+		free(envp);
 		close(fds[0]);
 		close(fds[1]);
 		return DELIVER_FAILED;
 	}
 	if (pid == 0) {
 		close(fds[1]);
-		child(cmd, fds[0], env);
+		child(cmd, fds[0], envp);
 	}
+	free(envp);
 	/* Both sides, so that a kill of the group never misses it. */
 	setpgid(pid, pid);
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);

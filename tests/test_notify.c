@@ -7,6 +7,8 @@
  */
 #include <arpa/inet.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <stdio.h>
@@ -109,6 +111,46 @@ Test(notify, exec_status_stdin_env)
 			 sizeof(err)),
 	    DELIVER_FAILED);
 	cr_assert_str_eq(err, "killed by signal 9");
+}
+
+/*
+ * Another thread changing the environment (glibc's setenv holds a lock and
+ * may be inside malloc) while deliver_exec() forks: the child must not
+ * touch either before exec (a fork in a multithreaded process copies the
+ * lock held), or it hangs until the timeout kills it. Its environment is
+ * built in the parent.
+ */
+static atomic_bool env_stop;
+
+static void *
+env_churn(void *arg)
+{
+	char v[32];
+	unsigned i = 0;
+
+	(void)arg;
+	while (!atomic_load(&env_stop)) {
+		snprintf(v, sizeof(v), "%u", i++);
+		setenv("LW_TEST_CHURN", v, 1);
+	}
+	return NULL;
+}
+
+Test(notify, exec_env_built_before_fork)
+{
+	char *env[] = { "LABWATCH_ALERT_EVENT=resolve", NULL };
+	char err[128] = "";
+	pthread_t t;
+	int i, ok = 0;
+
+	atomic_store(&env_stop, false);
+	cr_assert_eq(pthread_create(&t, NULL, env_churn, NULL), 0);
+	for (i = 0; i < 30; i++)
+		ok += deliver_exec("[ \"$LABWATCH_ALERT_EVENT\" = resolve ]",
+			  "", 0, env, 1, err, sizeof(err)) == DELIVER_OK;
+	atomic_store(&env_stop, true);
+	pthread_join(t, NULL);
+	cr_assert_eq(ok, 30, "%d of 30 commands ran (last error: %s)", ok, err);
 }
 
 Test(notify, exec_output_goes_nowhere)
