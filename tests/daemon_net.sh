@@ -161,6 +161,7 @@ elif cmd == "keeps-sending":		# whole frames every 0.5 s for 3.5 s: past start_t
         time.sleep(0.5)
 elif cmd == "hold":			# open a connection, wait for a file, use it
     s = conn(port); s.sendall(frame("H1")); expect(acks(s, 1) == [("AA", "H1")], "AA before")
+    open(sys.argv[3] + ".held", "w").close()
     while not os.path.exists(sys.argv[3]):
         time.sleep(0.05)
     s.sendall(frame("H2")); expect(acks(s, 1) == [("AA", "H2")], "AA after the reload")
@@ -287,9 +288,15 @@ check "WATCHDOG=1 pinged from the loop" grep -q "^WATCHDOG=1" "$TMP/a.notify"
 
 # --- SIGHUP: a held connection survives; allow= applies to new ones
 rm -f "$TMP/reloaded"
+rm -f "$TMP/reloaded.held"
 $PYT hold "$port" "$TMP/reloaded" >"$TMP/hold.out" 2>&1 &
 hold=$!
-sleep 0.5
+# Reload only once the connection is held (its first AA in): a fixed
+# sleep lost that race under ASan on a loaded machine.
+for _ in $(seq 200); do
+	[ -e "$TMP/reloaded.held" ] || ! kill -0 $hold 2>/dev/null && break
+	sleep 0.05
+done
 conf "$TMP/a.conf" "allow = 192.0.2.0/24"
 kill -HUP "$(cat "$TMP/a.pid")"
 sleep 0.5

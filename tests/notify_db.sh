@@ -363,7 +363,7 @@ check "then delivered over https" wait_for 30 "select count(*) = 1 from labwatch
 check "once, by the attempt that succeeded" json_assert "$TMP/tls/hooks.jsonl" '
 [l["alert"]["id"] for l in L] == ['"$A5"'] and L[0]["attempt"] >= 2 and L[0]["event"] == "trigger"
 and L[0]["attempt"] == 1 + len(open("'"$TMP/tls/refused.log"'").readlines())'
-check "an unknown CA is refused: failed after --max-attempts 1" wait_for 10 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'https-no-ca' and e.alert = $A5 and d.state = 'failed' and d.attempts = 1 and d.last_error like 'TLS: %'"
+check "an unknown CA is refused: failed after --max-attempts 1" wait_for 30 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'https-no-ca' and e.alert = $A5 and d.state = 'failed' and d.attempts = 1 and d.last_error like 'TLS: %'"
 check "and its operational alert" eq "$(q "select count(*) from labwatch.alerts where details->>'operational' = 'paging_failed' and details->>'target' = 'https-no-ca'")" 1
 
 # --- 7. PostgreSQL restarted under notify: it reconnects, and what was
