@@ -8,12 +8,16 @@ LW="$top_builddir/cli/labwatch"
 LWD="$top_builddir/daemon/labwatchd"
 DOC="$top_builddir/doc"
 
-# 1. Rendering: no warning at all (a test page with a bad request proves
-# the check can fail).
-render() { # PAGE: fails on any message on stderr
+# 1. Rendering: no warning (a test page with a bad request proves the
+# check can fail). Only "cannot adjust/break line" is let pass: it depends
+# on the install prefix substituted into the page (distcheck's is a long
+# path that no line of 80 columns can hold), not on the page's markup.
+render() { # PAGE: fails on any other message on stderr
 	LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings=w -E UTF-8 -l "$1" \
-	    >"$TMP/render.out" 2>"$TMP/render.err" || return 1
+	    >"$TMP/render.out" 2>"$TMP/render.all" || return 1
 	test -s "$TMP/render.out" || return 1
+	grep -v -E 'warning.*: cannot (adjust|break) line' "$TMP/render.all" \
+	    >"$TMP/render.err"
 	if [ -s "$TMP/render.err" ]; then cat "$TMP/render.err"; return 1; fi
 }
 for p in labwatch.1 labwatchd.8 labwatchd.conf.5 labwatch-notify.8 labwatch-board.8; do
