@@ -94,10 +94,10 @@ ULN_LINES = """(() => Array.from(document.querySelectorAll(
   (e.nextElementSibling && e.nextElementSibling.textContent) || ''))()"""
 
 
-def shot(b, name, width, mobile=False):
+def shot(b, name, width, mobile=False, max_height=None):
     if not SHOTS:
         return
-    png = b.screenshot(width, mobile=mobile)
+    png = b.screenshot(width, mobile=mobile, max_height=max_height)
     with open(os.path.join(SHOTS, name), "wb") as f:
         f.write(png)
     print("wrote %s/%s (%d bytes, %d px wide)" % (SHOTS, name, len(png), width))
@@ -197,6 +197,13 @@ def patient(b):
         check("patient %s: an SVG per analyte, one point per result (PostgreSQL)" % pid,
               got, points_by_analyte(pid))
         check("patient %s: the ALT chart's ULN lines" % pid, b.eval(ULN_LINES), uln)
+    hold = b.eval("Array.from(document.querySelectorAll('tr')).filter(r =>"
+                  " r.cells[0] && r.cells[0].textContent === 'hepatotoxicity')"
+                  ".map(r => r.cells[r.cells.length - 1].textContent)")
+    print("DEMO-T1's hold: a restart needs %r" % hold)
+    check("patient DEMO-T1: the hepatotoxicity hold and what a restart needs "
+          "(from the protocol file)",
+          len(hold) == 1 and "alt < 2.5 x ULN" in hold[0], True)
     # DEMO-T1's ALT chart: its 226 U/L point is grade 3, drawn #d22.
     png = b.screenshot(1000, selector='svg.chart[data-analyte="alt"]')
     w, h, nonwhite, colours, red = png_stats(png, (0xDD, 0x22, 0x22))
@@ -210,6 +217,22 @@ def patient(b):
           nonwhite > w * h // 50 and colours > 20, True)
     check("the screenshot shows the grade 3 point in red (> 20 pixels #d22)",
           red > 20, True)
+
+
+def phone(b):
+    """At a phone's width every page fits it: nothing wider than the
+    screen but what scrolls in its own box."""
+    b.call("Emulation.setDeviceMetricsOverride",
+           {"width": 390, "height": 800, "deviceScaleFactor": 1, "mobile": True})
+    try:
+        for path in ("/alerts?state=all", "/screening", "/patient?id=DEMO-T1",
+                     "/patient?id=BR-1", "/status"):
+            b.goto(U + path)
+            check("phone (390 px): %s fits the screen's width" % path,
+                  b.eval("[document.documentElement.scrollWidth, innerWidth]"),
+                  [390, 390])
+    finally:
+        b.call("Emulation.clearDeviceMetricsOverride")
 
 
 def sse(b):
@@ -251,8 +274,9 @@ def main():
             b.goto(U + "/screening")
             shot(b, "board-screening.png", 1000)
             b.goto(U + "/patient?id=DEMO-T1")
-            shot(b, "board-patient.png", 390, mobile=True)
-        for step in (ack_in_browser, screening, patient, sse):
+            shot(b, "board-patient.png", 390, mobile=True, max_height=1000)
+            b.call("Emulation.clearDeviceMetricsOverride")
+        for step in (ack_in_browser, screening, patient, phone, sse):
             t0 = time.monotonic()
             try:
                 step(b)

@@ -79,7 +79,10 @@ oru BR-2 BR2A 20261201090000+0000 "1742-6|NM|500|U/L|10-40" >"$TMP/br2.hl7"
 
 USERS="$TMP/users"
 printf 'pw-alice-1\n' | "$LW" board --users "$USERS" --add-user alice --role oncall --password-stdin
-"$LW" board --users "$USERS" --listen 127.0.0.1:0 2>"$TMP/board.log" &
+# The protocols of this tree, as ./scripts/demo gives them to its board:
+# the patient page says what a restart needs from them.
+(. "$top_srcdir/scripts/lib.sh" && tree_datadir "$TMP/share/labwatch" "$top_srcdir")
+LABWATCH_DATADIR="$TMP/share/labwatch" "$LW" board --users "$USERS" --listen 127.0.0.1:0 2>"$TMP/board.log" &
 BOARD=$!
 bport=
 for _ in $(seq 300); do

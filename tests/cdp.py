@@ -258,9 +258,10 @@ class Browser:
                 return v, time.monotonic() - t0
             time.sleep(interval)
 
-    def screenshot(self, width=None, height=800, mobile=False, selector=None):
-        """PNG bytes of the whole page at WIDTH CSS pixels, or only of the
-        element SELECTOR."""
+    def screenshot(self, width=None, height=800, mobile=False, selector=None,
+                   max_height=None):
+        """PNG bytes of the whole page at WIDTH CSS pixels (its top
+        MAX_HEIGHT pixels), or only of the element SELECTOR."""
         if width:
             self.call(
                 "Emulation.setDeviceMetricsOverride",
@@ -282,6 +283,8 @@ class Browser:
         else:
             r = [0, 0, self.eval("innerWidth"),
                  self.eval("document.documentElement.scrollHeight")]
+        if max_height:
+            r[3] = min(r[3], max_height)
         clip = {"x": r[0], "y": r[1], "width": max(r[2], 1),
                 "height": max(r[3], 1), "scale": 1}
         r = self.call(
