@@ -250,6 +250,7 @@ def sse(b):
     check("the alerts page has #alerts-body",
           b.eval("!!document.getElementById('alerts-body')"))
     time.sleep(0.5)  # the page's EventSource connected
+    b.eval("window.__still_this_page = true")
     t0 = time.monotonic()
     codes = mllp(os.path.join(TMP, "br2.hl7"))
     t_ack = time.monotonic()
@@ -260,7 +261,8 @@ def sse(b):
     print("SSE: BR-2's alert %s on the open page %.0f ms after its message was "
           "sent (%.0f ms after the ACK)" % (aid, (t1 - t0) * 1000, waited * 1000))
     check("SSE: labwatchd ACKs BR-2's result", codes, ["AA"])
-    check("SSE: the new alert's row appears without a reload", seen, True)
+    check("SSE: the new alert's row appears without a reload",
+          [seen, b.eval("window.__still_this_page === true")], [True, True])
     check("SSE: within a second of the message", seen and t1 - t0 < 1.0, True)
 
 

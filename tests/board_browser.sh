@@ -14,6 +14,7 @@
 # (doc/screenshots.sh).
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 . "$top_srcdir/tests/pg.sh"
+skip_if_listed browser
 LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
 LW="$top_builddir/cli/labwatch"
 # The SSE check skips while /board.js is not served (branch board-sse);

@@ -17,7 +17,7 @@ png_stats(png) decodes a PNG (8-bit RGB or RGBA, zlib from the standard
 library) and says how many pixels are not white and how many colours it
 has: a blank page has one colour.
 
-Run as a program, it is the command line the shell tests use:
+Run as a program, a check by hand that the browser starts:
     python3 tests/cdp.py probe          exit 0 if chromium starts
 """
 
