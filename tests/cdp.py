@@ -150,6 +150,7 @@ class Browser:
                 return msg.get("result", {})
             if "method" in msg:
                 self.events.append(msg)
+                del self.events[:-1000]  # the newest kept
 
     def wait_event(self, method, timeout=None):
         """The first queued or coming event METHOD of our session."""
