@@ -98,6 +98,7 @@ struct board_events {
 };
 
 static void pg_connect(struct board_events *be);
+static void pg_lost(struct board_events *be, char *cause);
 static void on_io(evutil_socket_t fd, short what, void *arg);
 
 static void
@@ -225,12 +226,20 @@ board_events_start(struct board_events *be, struct evhttp_request *req,
 
 /* ---- the PostgreSQL session ---- */
 
-/* Wait on PQsocket(c) for what (EV_READ, EV_WRITE, with EV_PERSIST). */
+/*
+ * Wait on PQsocket(c) for what (EV_READ, EV_WRITE, with EV_PERSIST); the
+ * session is lost when it has no socket.
+ */
 static void
 arm(struct board_events *be, short what)
 {
 	if (be->io != NULL)
 		event_free(be->io);
+	be->io = NULL;
+	if (PQsocket(be->c) < 0) {
+		pg_lost(be, db_error(be->c, NULL));
+		return;
+	}
 	be->io = event_new(be->base, PQsocket(be->c), what, on_io, be);
 	event_add(be->io, NULL);
 }
