@@ -338,6 +338,20 @@ for h in "Content-Security-Policy: default-src 'self'" "X-Frame-Options: DENY" "
 	check "/board.js: header $h" has "$TMP/js.hdr" "$h"
 done
 check "/board.js: opens /events, replaces #alerts-body" sh -c "grep -qF \"new EventSource('/events')\" '$TMP/board.js' && grep -qF \"'alerts-body'\" '$TMP/board.js'"
+# What board.js does with the events, in node against stubs of the page,
+# EventSource and fetch (tests/board_js.js); the browser tests run it for real.
+if command -v node >/dev/null 2>&1; then
+	node "$top_srcdir/tests/board_js.js" "$TMP/board.js" >"$TMP/js.out" 2>&1
+	check "/board.js under node: every case passed" eq "$?" 0
+	while IFS= read -r l; do
+		case $l in
+		"ok - "*) ok "/board.js: ${l#ok - }" ;;
+		"not ok - "*) not_ok "/board.js: ${l#not ok - }" ;;
+		esac
+	done <"$TMP/js.out"
+else
+	echo "# no node (Debian's nodejs): /board.js's logic not run here"
+fi
 curl -sN -b "$TMP/j5" -o "$TMP/s2.out" "$U/events" &
 S2=$!
 check "events: a second stream opens" seen "$TMP/s2.out" '^: open' 5
