@@ -638,6 +638,34 @@ loopback(const char *listen)
 	    strncmp(listen, "localhost:", 10) == 0;
 }
 
+/* --heartbeat (ch 'H') or --max-streams ('m') into bd; 0, or -1 said. */
+static int
+stream_option(struct board *bd, int ch, const char *arg)
+{
+	char *end;
+	long n;
+
+	if (ch == 'H') {
+		if (notify_parse_duration(arg, &bd->heartbeat) == 0 &&
+		    bd->heartbeat >= 0.05 && bd->heartbeat <= 3600)
+			return 0;
+		fprintf(stderr,
+		    "labwatch board: --heartbeat is a duration from "
+		    "50ms to 1h (\"15s\")\n");
+		return -1;
+	}
+	errno = 0;
+	n = strtol(arg, &end, 10);
+	if (errno != 0 || *end != '\0' || end == arg || n < 0 || n > 100000) {
+		fprintf(stderr,
+		    "labwatch board: --max-streams is a number from 0 to "
+		    "100000\n");
+		return -1;
+	}
+	bd->max_streams = (int)n;
+	return 0;
+}
+
 int
 cmd_board(int argc, char **argv)
 {
@@ -659,7 +687,7 @@ cmd_board(int argc, char **argv)
 	const char *add = NULL, *role = NULL, *cert = NULL, *key = NULL;
 	bool pw_stdin = false;
 	struct board bd;
-	char why[512], *end;
+	char why[512];
 	int ch, rc;
 
 	memset(&bd, 0, sizeof(bd));
@@ -692,24 +720,9 @@ cmd_board(int argc, char **argv)
 			key = optarg;
 			break;
 		case 'H':
-			if (notify_parse_duration(optarg, &bd.heartbeat) != 0 ||
-			    bd.heartbeat < 0.05 || bd.heartbeat > 3600) {
-				fprintf(stderr,
-				    "labwatch board: --heartbeat is a "
-				    "duration from 50ms to 1h (\"15s\")\n");
-				return 2;
-			}
-			break;
 		case 'm':
-			errno = 0;
-			bd.max_streams = (int)strtol(optarg, &end, 10);
-			if (errno != 0 || *end != '\0' || end == optarg ||
-			    bd.max_streams < 0 || bd.max_streams > 100000) {
-				fprintf(stderr,
-				    "labwatch board: --max-streams is a "
-				    "number from 0 to 100000\n");
+			if (stream_option(&bd, ch, optarg) != 0)
 				return 2;
-			}
 			break;
 		case 'h':
 			board_usage(stdout);

@@ -292,6 +292,10 @@ alert_of() {
 	done
 	return 1
 }
+"$LW" board --heartbeat 10ms 2>"$TMP/hb.err"
+check "--heartbeat 10ms: refused, and why" eq "$?:$(cat "$TMP/hb.err")" '2:labwatch board: --heartbeat is a duration from 50ms to 1h ("15s")'
+"$LW" board --max-streams -1 2>"$TMP/ms.err"
+check "--max-streams -1: refused, and why" eq "$?:$(cat "$TMP/ms.err")" '2:labwatch board: --max-streams is a number from 0 to 100000'
 board_start board5 --users "$USERS" --listen 127.0.0.1:0 --heartbeat 300ms --max-streams 2
 U="http://127.0.0.1:$bport"
 CO=
