@@ -248,6 +248,9 @@ check "TLS: the login page over HTTPS" eq "$(curl -s $CO -o /dev/null -w '%{http
 check "TLS: login" eq "$(login alice secret-a "$TMP/jt")" 303
 check "TLS: the session cookie is Secure" grep -qE '^Set-Cookie: lw_session=[0-9a-f]{64}; Path=/; HttpOnly; SameSite=Strict; Secure' "$TMP/l.hdr"
 check "TLS: pages with the session" eq "$(curl -s $CO -b "$TMP/jt" -o /dev/null -w '%{http_code}' "$U/patient?id=P1")" 200
+# shellcheck disable=SC2086
+curl -sN $CO -m 3 -b "$TMP/jt" -o "$TMP/tls-ev.out" "$U/events"
+check "TLS: the live stream opens over HTTPS" grep -q '^: open' "$TMP/tls-ev.out"
 check "TLS: plain HTTP on the port gets no page" sh -c "! curl -s -m 5 -o /dev/null -w '%{http_code}' 'http://127.0.0.1:$bport/login' | grep -q 200"
 echo | openssl s_client -connect "127.0.0.1:$bport" -tls1_2 >"$TMP/t12.out" 2>&1
 check "TLS 1.2 accepted" grep -q 'Protocol *: TLSv1.2' "$TMP/t12.out"
