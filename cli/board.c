@@ -5,18 +5,19 @@
  *   labwatch board [--db C] [--listen ADDR:PORT]
  *
  * Pages (cli/board_pages.c): /alerts, /alert?id=N, /screening,
- * /patient?id=ID, /status; /board.css. Every response carries
+ * /patient?id=ID, /status; /board.css; the live updates of the alerts
+ * page (cli/board_events.c): /events and /board.js. Every response carries
  * Content-Security-Policy: default-src 'self', X-Frame-Options: DENY and
  * Cache-Control: no-store (patient data). One access log line per request
  * on stderr: method, path (never the query: it names patients), status,
  * time, peer address.
  *
- * Not done yet (issue 17): users and sessions, ack/resolve from the page,
- * TLS, Server-Sent Events. Until then the board serves anyone who reaches
- * its address: keep it on 127.0.0.1 (the default).
+ * Without --users the board serves anyone who reaches its address: it
+ * then listens only on the loopback.
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <signal.h>
@@ -41,7 +42,9 @@
 
 #include "cli/board.h"
 #include "cli/board_auth.h"
+#include "cli/board_events.h"
 #include "cli/cmd.h"
+#include "cli/notify.h"
 #include "daemon/conf.h"
 #include "daemon/tls.h"
 #include "lib/xmalloc.h"
@@ -55,6 +58,9 @@ struct board {
 	bool auth;    /* --users given: every page needs a session */
 	bool tls;     /* cookies Secure */
 	SSL_CTX *ctx; /* --tls-cert: daemon/tls.c's server context */
+	struct board_events *events; /* /events: the live updates */
+	double heartbeat;	     /* --heartbeat (s) */
+	int max_streams;	     /* --max-streams */
 };
 
 /* What one request gets back. */
@@ -65,6 +71,7 @@ struct reply {
 	const char *peer;
 	struct board_session *s;
 	int code;
+	bool stream; /* /events: the reply stays open */
 };
 
 static const struct {
@@ -100,7 +107,12 @@ board_usage(FILE *f)
 	    "  profile); needed with --users beyond the loopback.\n"
 	    "  --add-user adds or replaces a user (roles viewer, oncall, "
 	    "coordinator),\n"
-	    "  the password read without echo or from --password-stdin.\n");
+	    "  the password read without echo or from --password-stdin.\n"
+	    "  Live updates (/events, Server-Sent Events): --heartbeat "
+	    "DURATION between\n"
+	    "  two keep-alive comments (default 15s), --max-streams N open "
+	    "at once\n"
+	    "  (default 256; more get 503).\n");
 }
 
 static void
@@ -418,16 +430,21 @@ route(struct board *bd, struct reply *rp, const char *path)
 		rp->type = "text/css; charset=utf-8";
 		return 200;
 	}
+	if (!post && strcmp(path, "/board.js") == 0) {
+		buf_adds(&rp->out, board_js);
+		rp->type = "text/javascript; charset=utf-8";
+		return 200;
+	}
 	if (bd->auth && strcmp(path, "/login") == 0)
 		return post ? do_login(bd, rp) : login_page(bd, rp, NULL, 200);
 	if (bd->auth) {
 		tok = cookie(rp->req, "lw_session");
 		rp->s = board_session_find(tok);
 		free(tok);
-		if (rp->s == NULL && post) {
+		if (rp->s == NULL && (post || strcmp(path, "/events") == 0)) {
 			buf_adds(&rp->out, "no session\n");
 			rp->type = "text/plain; charset=utf-8";
-			return 403;
+			return post ? 403 : 401;
 		}
 		if (rp->s == NULL)
 			return redirect(rp, "/login");
@@ -440,6 +457,16 @@ route(struct board *bd, struct reply *rp, const char *path)
 		buf_adds(&rp->out, "method not allowed\n");
 		rp->type = "text/plain; charset=utf-8";
 		return 405;
+	}
+	if (strcmp(path, "/events") == 0) {
+		rp->type = "text/plain; charset=utf-8";
+		if (!board_events_room(bd->events)) {
+			buf_adds(&rp->out, "too many live streams open\n");
+			return 503;
+		}
+		rp->stream = m == EVHTTP_REQ_GET;
+		rp->type = "text/event-stream";
+		return 200;
 	}
 	return get_page(bd, rp, path);
 }
@@ -470,10 +497,15 @@ on_request(struct evhttp_request *req, void *arg)
 	if (rp.s != NULL)
 		snprintf(user, sizeof(user), "%s", rp.s->user->name);
 	headers(req, rp.type);
-	ev = evbuffer_new();
-	evbuffer_add(ev, rp.out.p != NULL ? rp.out.p : "", rp.out.len);
-	evhttp_send_reply(req, rp.code, rp.code < 400 ? "OK" : "-", ev);
-	evbuffer_free(ev);
+	if (rp.stream)
+		board_events_start(bd->events, req,
+		    rp.s != NULL ? rp.s->token : NULL);
+	else {
+		ev = evbuffer_new();
+		evbuffer_add(ev, rp.out.p != NULL ? rp.out.p : "", rp.out.len);
+		evhttp_send_reply(req, rp.code, rp.code < 400 ? "OK" : "-", ev);
+		evbuffer_free(ev);
+	}
 	buf_free(&rp.out);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	/* The path only: a query names patients. */
@@ -605,7 +637,10 @@ serve(struct board *bd, const char *listen)
 	evsignal_add(sigint, NULL);
 	evsignal_add(sigterm, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	bd->events = board_events_new(bd->base, bd->conninfo, bd->heartbeat,
+	    bd->max_streams);
 	event_base_dispatch(bd->base);
+	board_events_free(bd->events);
 	event_free(sigint);
 	event_free(sigterm);
 	evhttp_free(http);
@@ -622,6 +657,34 @@ loopback(const char *listen)
 	    strncmp(listen, "localhost:", 10) == 0;
 }
 
+/* --heartbeat (ch 'H') or --max-streams ('m') into bd; 0, or -1 said. */
+static int
+stream_option(struct board *bd, int ch, const char *arg)
+{
+	char *end;
+	long n;
+
+	if (ch == 'H') {
+		if (notify_parse_duration(arg, &bd->heartbeat) == 0 &&
+		    bd->heartbeat >= 0.05 && bd->heartbeat <= 3600)
+			return 0;
+		fprintf(stderr,
+		    "labwatch board: --heartbeat is a duration from "
+		    "50ms to 1h (\"15s\")\n");
+		return -1;
+	}
+	errno = 0;
+	n = strtol(arg, &end, 10);
+	if (errno != 0 || *end != '\0' || end == arg || n < 0 || n > 100000) {
+		fprintf(stderr,
+		    "labwatch board: --max-streams is a number from 0 to "
+		    "100000\n");
+		return -1;
+	}
+	bd->max_streams = (int)n;
+	return 0;
+}
+
 int
 cmd_board(int argc, char **argv)
 {
@@ -634,6 +697,8 @@ cmd_board(int argc, char **argv)
 		{ "password-stdin", no_argument, NULL, 'P' },
 		{ "tls-cert", required_argument, NULL, 'c' },
 		{ "tls-key", required_argument, NULL, 'k' },
+		{ "heartbeat", required_argument, NULL, 'H' },
+		{ "max-streams", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -644,6 +709,9 @@ cmd_board(int argc, char **argv)
 	char why[512];
 	int ch, rc;
 
+	memset(&bd, 0, sizeof(bd));
+	bd.heartbeat = BOARD_HEARTBEAT;
+	bd.max_streams = BOARD_MAX_STREAMS;
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd':
@@ -670,6 +738,11 @@ cmd_board(int argc, char **argv)
 		case 'k':
 			key = optarg;
 			break;
+		case 'H':
+		case 'm':
+			if (stream_option(&bd, ch, optarg) != 0)
+				return 2;
+			break;
 		case 'h':
 			board_usage(stdout);
 			return 0;
@@ -685,7 +758,6 @@ cmd_board(int argc, char **argv)
 	}
 	if (add != NULL)
 		return board_add_user(users, add, role, pw_stdin);
-	memset(&bd, 0, sizeof(bd));
 	if (users != NULL) {
 		if (board_users_load(users, &bd.users, why, sizeof(why)) != 0) {
 			fprintf(stderr, "labwatch board: %s\n", why);

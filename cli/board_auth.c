@@ -228,11 +228,11 @@ board_session_new(const struct board_user *u)
 	return &sessions[i];
 }
 
-struct board_session *
-board_session_find(const char *token)
+/* The session of token, expired or not; NULL: none. */
+static struct board_session *
+session_of(const char *token)
 {
 	struct board_session *hit = NULL;
-	time_t now = time(NULL);
 	size_t i;
 
 	if (token == NULL || strlen(token) != BOARD_TOKEN_HEX)
@@ -242,6 +242,15 @@ board_session_find(const char *token)
 		    CRYPTO_memcmp(sessions[i].token, token, BOARD_TOKEN_HEX) ==
 			0)
 			hit = &sessions[i];
+	return hit;
+}
+
+struct board_session *
+board_session_find(const char *token)
+{
+	struct board_session *hit = session_of(token);
+	time_t now = time(NULL);
+
 	if (hit != NULL && now - hit->last > BOARD_IDLE) {
 		board_session_end(hit);
 		hit = NULL;
@@ -249,6 +258,14 @@ board_session_find(const char *token)
 	if (hit != NULL)
 		hit->last = now;
 	return hit;
+}
+
+bool
+board_session_live(const char *token)
+{
+	const struct board_session *s = session_of(token);
+
+	return s != NULL && time(NULL) - s->last <= BOARD_IDLE;
 }
 
 void

@@ -69,6 +69,11 @@ struct board_session *board_session_new(const struct board_user *u);
 struct board_session *board_session_find(const char *token);
 void board_session_end(struct board_session *s);
 /*
+ * Whether cookie token's session is live, its idle time not renewed (an
+ * open live stream does not keep a session alive).
+ */
+bool board_session_live(const char *token);
+/*
  * Whether peer may try a login now (at most BOARD_MAX_FAILS failures per
  * BOARD_FAIL_WINDOW seconds); board_login_failed counts one.
  */

@@ -143,9 +143,9 @@ td(struct buf *b, const char *s, const char *cls)
 	buf_adds(b, "</td>");
 }
 
-/* A header row of the NULL-terminated titles. */
+/* A header row of the NULL-terminated titles; the body's id or NULL. */
 static void
-thead(struct buf *b, const char *const *titles)
+thead_id(struct buf *b, const char *const *titles, const char *id)
 {
 	buf_adds(b, "<table><thead><tr>");
 	for (; *titles != NULL; titles++) {
@@ -153,7 +153,16 @@ thead(struct buf *b, const char *const *titles)
 		html_esc(b, *titles);
 		buf_adds(b, "</th>");
 	}
-	buf_adds(b, "</tr></thead><tbody>\n");
+	buf_adds(b, "</tr></thead><tbody");
+	if (id != NULL)
+		buf_printf(b, " id=\"%s\"", id);
+	buf_adds(b, ">\n");
+}
+
+static void
+thead(struct buf *b, const char *const *titles)
+{
+	thead_id(b, titles, NULL);
 }
 
 /* A link to the patient's page. */
@@ -190,7 +199,11 @@ age(struct buf *b, const char *iso)
 		buf_printf(b, "%ldm", s / 60);
 }
 
-/* The rows of r (cli_alert_columns) as a table of alerts. */
+/*
+ * The rows of r (cli_alert_columns) as a table of alerts. Its body
+ * #alerts-body and rows tr[data-alert-id] are what /board.js replaces
+ * and the browser tests find.
+ */
 static void
 alert_rows(struct buf *b, const PGresult *r, const struct board_session *s)
 {
@@ -198,10 +211,10 @@ alert_rows(struct buf *b, const PGresult *r, const struct board_session *s)
 		"Kind", "State", "Summary", "", NULL };
 	int i;
 
-	thead(b, titles);
+	thead_id(b, titles, "alerts-body");
 	for (i = 0; i < PQntuples(r); i++) {
 		buf_printf(b,
-		    "<tr class=\"alert\" data-id=\"%s\">"
+		    "<tr data-alert-id=\"%s\" class=\"alert\">"
 		    "<td><a href=\"/alert?id=%s\">%s</a></td>",
 		    PQgetvalue(r, i, 0), PQgetvalue(r, i, 0),
 		    PQgetvalue(r, i, 0));
@@ -258,14 +271,16 @@ board_alerts(PGconn *c, const struct evkeyvalq *q,
 		    states[i], strcmp(states[i], state) == 0 ? "<b>" : "",
 		    states[i], strcmp(states[i], state) == 0 ? "</b>" : "");
 	buf_adds(out, "</p>\n");
-	if (PQntuples(r) == 0)
-		buf_printf(out, "<p id=\"none\">No %s alerts.</p>\n",
-		    strcmp(state, "all") == 0 ? "" : state);
-	else
-		alert_rows(out, r, s);
+	/* Both always there: the live updates swap them (/board.js). */
+	buf_printf(out, "<p id=\"none\"%s>No %s alerts.</p>\n",
+	    PQntuples(r) > 0 ? " hidden" : "",
+	    strcmp(state, "all") == 0 ? "" : state);
+	alert_rows(out, r, s);
 	if (PQntuples(r) == BOARD_MAX_ALERTS)
 		buf_printf(out, "<p>The first %d shown.</p>\n",
 		    BOARD_MAX_ALERTS);
+	/* New alerts appear without a reload (cli/board_events.c). */
+	buf_adds(out, "<script src=\"/board.js\" defer></script>\n");
 	board_foot(out);
 	PQclear(r);
 	return 200;

@@ -205,13 +205,15 @@ connect_failure(PGconn *c, const char *conninfo, const char *const *keys,
 	return out;
 }
 
+/* dbname with expand_dbname = 1 takes a whole conninfo or URI. */
+static const char *const connect_keys[] = { "fallback_application_name",
+	"client_encoding", "dbname", NULL };
+
 static PGconn *
 connect_params(const char *conninfo, const char *appname, bool explain,
     char **cause)
 {
-	/* dbname with expand_dbname = 1 takes a whole conninfo or URI. */
-	const char *keys[] = { "fallback_application_name", "client_encoding",
-		"dbname", NULL };
+	const char *const *keys = connect_keys;
 	const char *vals[] = { appname, "UTF8", conninfo, NULL };
 	PGconn *c;
 
@@ -232,6 +234,22 @@ PGconn *
 db_connect(const char *conninfo, const char *appname, char **cause)
 {
 	return connect_params(conninfo, appname, false, cause);
+}
+
+PGconn *
+db_connect_start(const char *conninfo, const char *appname)
+{
+	const char *vals[] = { appname, "UTF8", conninfo, NULL };
+
+	return PQconnectStartParams(connect_keys, vals, 1);
+}
+
+char *
+db_connect_cause(PGconn *c, const char *conninfo)
+{
+	const char *vals[] = { "labwatch", "UTF8", conninfo, NULL };
+
+	return connect_failure(c, conninfo, connect_keys, vals, false);
 }
 
 PGconn *

@@ -46,6 +46,19 @@ const char *db_conninfo(const char *opt);
 PGconn *db_connect(const char *conninfo, const char *appname, char **cause);
 
 /*
+ * db_connect() without blocking: the connection under way (drive it with
+ * PQconnectPoll, PQsocket read again each time), with the same settings;
+ * NULL only when out of memory. Only the name lookup of a host may block
+ * (libpq's limit).
+ */
+PGconn *db_connect_start(const char *conninfo, const char *appname);
+/*
+ * Why the connection c to conninfo (db_connect_start's) failed, as
+ * db_connect() says it, never quoting conninfo. malloc'ed.
+ */
+char *db_connect_cause(PGconn *c, const char *conninfo);
+
+/*
  * db_connect() for people: on failure *cause says what went wrong and what
  * fixes it, "cannot reach PostgreSQL at host=H port=P: connection refused;
  * is it running? (see `systemctl status postgresql`)" when no server

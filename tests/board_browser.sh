@@ -17,9 +17,9 @@
 skip_if_listed browser
 LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
 LW="$top_builddir/cli/labwatch"
-# The SSE check skips while /board.js is not served (branch board-sse);
-# once it is merged, "yes" makes its absence a failure.
-BOARD_SSE_REQUIRED=${BOARD_SSE_REQUIRED:-no}
+# /board.js is served since the live updates were merged: its absence is
+# a failure ("no" makes it a skip, for bisecting older trees).
+BOARD_SSE_REQUIRED=${BOARD_SSE_REQUIRED:-yes}
 
 if ! pg_bindir >/dev/null 2>&1; then
 	echo "SKIP: no PostgreSQL server installed"

@@ -57,6 +57,20 @@ send() {
 	mllp_send --loose -f "$TMP/m.hl7" -p "$port" 127.0.0.1 >"$TMP/send.out" 2>&1
 	grep -q "MSA|AA|$_c" "$TMP/send.out" || { echo "no AA for $_c"; cat "$TMP/send.out"; }
 }
+# board_start LOG ARGS...: labwatch board ARGS in the background, its log
+# in $TMP/LOG.log, its pid in $BOARD; $bport once it says its URL.
+board_start() {
+	_log=$1
+	shift
+	"$LW" board "$@" 2>"$TMP/$_log.log" &
+	BOARD=$!
+	bport=
+	for _ in $(seq 100); do
+		bport=$(sed -n 's|.*listening on https*://127.0.0.1:\([0-9]*\)/$|\1|p' "$TMP/$_log.log" | head -1)
+		[ -n "$bport" ] && break
+		sleep 0.1
+	done
+}
 XSS='<script>alert(1)</script>'
 "$LW" enroll P1 --phase neoadjuvant --since 2026-11-01 >/dev/null
 "$LW" enroll S1 --phase screening >/dev/null
@@ -68,14 +82,7 @@ send S1 C4 20261102090000+0000 "1742-6|NM|20|U/L|10-40" "1920-8|NM|25|U/L|10-40"
 send "$XSS" C5 20261110090000+0000 "1742-6|NM|500|U/L|10-40"
 check "labwatchd raised P1's alert" test "$(q "SELECT count(*) FROM labwatch.alerts a JOIN labwatch.patients p ON p.id = a.patient WHERE p.patient_id = 'P1' AND a.state = 'open'")" -ge 1
 
-"$LW" board --listen 127.0.0.1:0 2>"$TMP/board.log" &
-BOARD=$!
-bport=
-for _ in $(seq 100); do
-	bport=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)/$|\1|p' "$TMP/board.log" | head -1)
-	[ -n "$bport" ] && break
-	sleep 0.1
-done
+board_start board --listen 127.0.0.1:0
 check "board starts and says its URL" test -n "$bport"
 U="http://127.0.0.1:$bport"
 get() { curl -s -o "$TMP/$1.html" -D "$TMP/$1.hdr" -w '%{http_code}' "$U$2"; }
@@ -85,7 +92,7 @@ check "/ redirects to /alerts" eq "$(get root /)" 303
 check "/alerts: 200" eq "$(get alerts /alerts)" 200
 check "/alerts: P1's alert listed" has "$TMP/alerts.html" '>P1</a>'
 aid=$(q "SELECT max(a.id) FROM labwatch.alerts a JOIN labwatch.patients p ON p.id = a.patient WHERE p.patient_id = 'P1'")
-check "/alerts: a row per open alert" eq "$(grep -c '<tr class="alert"' "$TMP/alerts.html")" "$(q "SELECT count(*) FROM labwatch.alerts WHERE state = 'open'")"
+check "/alerts: a row per open alert" eq "$(grep -c '<tr data-alert-id="[0-9]*"' "$TMP/alerts.html")" "$(q "SELECT count(*) FROM labwatch.alerts WHERE state = 'open'")"
 check "/alerts: the summary from the database" has "$TMP/alerts.html" "$(q "SELECT replace(replace(summary, '&', '&amp;'), '<', '&lt;') FROM labwatch.alerts WHERE id = $aid")"
 check "/alerts: critical first" eq "$(grep -o '<td class="[a-z]*">\(critical\|warning\|info\)' "$TMP/alerts.html" | sed 's/.*>//' | tr '\n' ' ')" "$(q "SELECT string_agg(severity, ' ' ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, id DESC) || ' ' FROM labwatch.alerts WHERE state = 'open'")"
 for h in "Content-Security-Policy: default-src 'self'" "X-Frame-Options: DENY" "Cache-Control: no-store" "Content-Type: text/html; charset=utf-8"; do
@@ -95,14 +102,14 @@ done
 check "/alert?id: 200" eq "$(get alert "/alert?id=$aid")" 200
 check "/alert?id: history has the ack by its user" has "$TMP/alert.html" '<td>acknowledge</td><td>dr.who</td><td>seen</td>'
 check "/alert?id=junk: 404" eq "$(get nope '/alert?id=1%20OR%201=1')" 404
-check "/alerts?state=acknowledged lists it" sh -c "curl -s '$U/alerts?state=acknowledged' | grep -q 'data-id=\"$aid\"'"
+check "/alerts?state=acknowledged lists it" sh -c "curl -s '$U/alerts?state=acknowledged' | grep -q '<tr data-alert-id=\"$aid\"'"
 check "unknown page: 404" eq "$(get nope /nope)" 404
 check "POST: 405" eq "$(curl -s -o /dev/null -w '%{http_code}' -d x=1 "$U/alerts")" 405
 
 # --- the XSS case: the patient id holding <script> is text everywhere
 check "/alerts?state=all: 200" eq "$(get all '/alerts?state=all')" 200
 check "XSS: the id escaped on /alerts" has "$TMP/all.html" '&lt;script&gt;alert(1)&lt;/script&gt;'
-check "XSS: no <script> on /alerts" hasnt "$TMP/all.html" '<script'
+check "XSS: no <script> on /alerts but board.js" eq "$(grep -o '<script[^>]*>' "$TMP/all.html" | tr '\n' ' ')" '<script src="/board.js" defer> '
 check "XSS: its patient page 200" eq "$(get xss '/patient?id=%3Cscript%3Ealert(1)%3C%2Fscript%3E')" 200
 check "XSS: escaped in the title" has "$TMP/xss.html" '<h1>Patient &lt;script&gt;alert(1)&lt;/script&gt;</h1>'
 check "XSS: no <script> on the patient page" hasnt "$TMP/xss.html" '<script'
@@ -150,14 +157,7 @@ check "SIGTERM: the board exits 0" eq "$?" 0
 BOARD=
 
 # --- the read-only role is enough for every page
-"$LW" board --db "$LABWATCH_DB options='-crole=labwatch_viewer'" --listen 127.0.0.1:0 2>"$TMP/board2.log" &
-BOARD=$!
-bport=
-for _ in $(seq 100); do
-	bport=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)/$|\1|p' "$TMP/board2.log" | head -1)
-	[ -n "$bport" ] && break
-	sleep 0.1
-done
+board_start board2 --db "$LABWATCH_DB options='-crole=labwatch_viewer'" --listen 127.0.0.1:0
 U="http://127.0.0.1:$bport"
 check "as labwatch_viewer: every page 200" eq "$(for pg in /alerts "/alert?id=$aid" /screening "/patient?id=P1" /status; do get ro "$pg"; echo; done | tr '\n' ' ')" "200 200 200 200 200 "
 kill -TERM "$BOARD"
@@ -180,14 +180,7 @@ chmod 600 "$USERS"
 "$LW" board --listen 0.0.0.0:0 2>"$TMP/open.err"
 check "without --users only the loopback" eq "$?" 2
 
-"$LW" board --users "$USERS" --listen 127.0.0.1:0 2>"$TMP/board3.log" &
-BOARD=$!
-bport=
-for _ in $(seq 100); do
-	bport=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)/$|\1|p' "$TMP/board3.log" | head -1)
-	[ -n "$bport" ] && break
-	sleep 0.1
-done
+board_start board3 --users "$USERS" --listen 127.0.0.1:0
 U="http://127.0.0.1:$bport"
 check "no session: /alerts goes to the login page" eq "$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "$U/alerts")" "303 $U/login"
 check "no session: /patient goes to the login page" eq "$(curl -s -o /dev/null -w '%{http_code}' "$U/patient?id=P1")" 303
@@ -257,21 +250,17 @@ check "--users beyond the loopback without TLS: refused" eq "$?" 2
 test_certs "$TMP"
 "$LW" board --users "$USERS" --tls-cert "$TMP/server.pem" --tls-key "$TMP/ca.key" --listen 127.0.0.1:0 2>"$TMP/badkey.err"
 check "a key that does not match the certificate: refused" eq "$?:$(grep -c 'tls_key.*mismatch' "$TMP/badkey.err")" 2:1
-"$LW" board --users "$USERS" --tls-cert "$TMP/server.pem" --tls-key "$TMP/server.key" --listen 127.0.0.1:0 2>"$TMP/board4.log" &
-BOARD=$!
-bport=
-for _ in $(seq 100); do
-	bport=$(sed -n 's|.*listening on https://127.0.0.1:\([0-9]*\)/$|\1|p' "$TMP/board4.log" | head -1)
-	[ -n "$bport" ] && break
-	sleep 0.1
-done
-check "TLS: the board says https" test -n "$bport"
+board_start board4 --users "$USERS" --tls-cert "$TMP/server.pem" --tls-key "$TMP/server.key" --listen 127.0.0.1:0
+check "TLS: the board says https" grep -q "listening on https://127.0.0.1:$bport/" "$TMP/board4.log"
 U="https://127.0.0.1:$bport"
 CO="--cacert $TMP/ca.pem"
 check "TLS: the login page over HTTPS" eq "$(curl -s $CO -o /dev/null -w '%{http_code}' "$U/login")" 200
 check "TLS: login" eq "$(login alice secret-a "$TMP/jt")" 303
 check "TLS: the session cookie is Secure" grep -qE '^Set-Cookie: lw_session=[0-9a-f]{64}; Path=/; HttpOnly; SameSite=Strict; Secure' "$TMP/l.hdr"
 check "TLS: pages with the session" eq "$(curl -s $CO -b "$TMP/jt" -o /dev/null -w '%{http_code}' "$U/patient?id=P1")" 200
+# shellcheck disable=SC2086
+curl -sN $CO -m 3 -b "$TMP/jt" -o "$TMP/tls-ev.out" "$U/events"
+check "TLS: the live stream opens over HTTPS" grep -q '^: open' "$TMP/tls-ev.out"
 check "TLS: plain HTTP on the port gets no page" sh -c "! curl -s -m 5 -o /dev/null -w '%{http_code}' 'http://127.0.0.1:$bport/login' | grep -q 200"
 echo | openssl s_client -connect "127.0.0.1:$bport" -tls1_2 >"$TMP/t12.out" 2>&1
 check "TLS 1.2 accepted" grep -q 'Protocol *: TLSv1.2' "$TMP/t12.out"
@@ -280,6 +269,139 @@ check "TLS 1.1 refused: the server's protocol_version alert, no cipher" sh -c "g
 check "TLS 1.2: a cipher agreed (the check above can fail)" grep -q 'Cipher is ECDHE' "$TMP/t12.out"
 kill -TERM "$BOARD"
 wait "$BOARD"
+BOARD=
+
+# --- live updates: /events (Server-Sent Events) fed by LISTEN, /board.js
+# seen FILE PATTERN SECONDS: wait until a line of FILE matches PATTERN
+# (grep -E); print the time then (epoch seconds), or fail
+seen() {
+	_n=$(($3 * 50))
+	while [ "$_n" -gt 0 ]; do
+		grep -qE -- "$2" "$1" 2>/dev/null && { date +%s.%N; return 0; }
+		sleep 0.02
+		_n=$((_n - 1))
+	done
+	echo "no '$2' in $1 after $3 s:"
+	tail -n 5 "$1"
+	return 1
+}
+# gone PID SECONDS: the child PID ended (and was reaped) within SECONDS
+gone() {
+	for _ in $(seq $(($2 * 10))); do
+		case $(ps -o stat= -p "$1" 2>/dev/null) in '' | Z*)
+			wait "$1" 2>/dev/null
+			return 0 ;;
+		esac
+		sleep 0.1
+	done
+	return 1
+}
+# alert_of PATIENT: the id of its newest alert, once labwatchd wrote it
+alert_of() {
+	for _ in $(seq 100); do
+		_a=$(q "SELECT max(a.id) FROM labwatch.alerts a JOIN labwatch.patients p ON p.id = a.patient WHERE p.patient_id = '$1'")
+		[ -n "$_a" ] && { echo "$_a"; return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+"$LW" board --heartbeat 10ms 2>"$TMP/hb.err"
+check "--heartbeat 10ms: refused, and why" eq "$?:$(cat "$TMP/hb.err")" '2:labwatch board: --heartbeat is a duration from 50ms to 1h ("15s")'
+"$LW" board --max-streams -1 2>"$TMP/ms.err"
+check "--max-streams -1: refused, and why" eq "$?:$(cat "$TMP/ms.err")" '2:labwatch board: --max-streams is a number from 0 to 100000'
+board_start board5 --users "$USERS" --listen 127.0.0.1:0 --heartbeat 300ms --max-streams 2
+U="http://127.0.0.1:$bport"
+CO=
+check "events: the board listens on a session of its own" seen "$TMP/board5.log" 'live updates: listening to PostgreSQL$' 10
+check "events: no session: 401, no stream" eq "$(curl -s -m 5 -o /dev/null -w '%{http_code} %{content_type}' "$U/events")" "401 text/plain; charset=utf-8"
+check "alice logs in (board 5)" eq "$(login alice secret-a "$TMP/j5")" 303
+S1_START=$(date +%s)
+curl -sN -b "$TMP/j5" -D "$TMP/s1.hdr" -o "$TMP/s1.out" "$U/events" &
+S1=$!
+check "events: a logged-in user's stream opens" seen "$TMP/s1.out" '^: open' 5
+check "events: 200" grep -q '^HTTP/1.1 200' "$TMP/s1.hdr"
+for h in "Content-Type: text/event-stream" "Cache-Control: no-store" "Content-Security-Policy: default-src 'self'" "X-Frame-Options: DENY" "X-Accel-Buffering: no"; do
+	check "events: header $h" has "$TMP/s1.hdr" "$h"
+done
+check "events: a heartbeat (: ping) within 2 s at --heartbeat 300ms" seen "$TMP/s1.out" '^: ping$' 2
+"$LW" enroll P2 --phase neoadjuvant --since 2026-11-01 >/dev/null
+# The first trigger event's time, taken as it comes (20 ms polls).
+seen "$TMP/s1.out" '"event":"trigger"' 10 >"$TMP/t_seen" &
+send P2 C6 20261110090000+0000 "1742-6|NM|500|U/L|10-40"
+aid2=$(alert_of P2)
+wait $!
+t_seen=$(head -1 "$TMP/t_seen")
+check "events: labwatchd's new alert $aid2 comes on the stream" seen "$TMP/s1.out" "^data: \\{\"id\":$aid2,\"event\":\"trigger\"" 5
+# From the start of labwatchd's transaction (now(), before the commit
+# that sends the NOTIFY) to the event in curl's output.
+lat=$(q "SELECT round((($t_seen - extract(epoch FROM min(a.created_at))) * 1000)::numeric) FROM labwatch.alerts a JOIN labwatch.patients p ON p.id = a.patient WHERE p.patient_id = 'P2'")
+echo "# the first event of P2's alerts was seen ${lat} ms after their transaction began"
+check "events: within 1 s of the alert's transaction (${lat} ms)" test "${lat:-99999}" -lt 1000
+grep -m1 "^data: {\"id\":$aid2," "$TMP/s1.out" | sed 's/^data: //' >"$TMP/ev.json"
+check "events: data is JSON with the alert's id, state, severity and kind only" $PY -c "
+import json, sys
+d = json.load(open(sys.argv[1]))
+want = {'id': $aid2, 'event': 'trigger', 'state': 'open', 'severity': '$(q "SELECT severity FROM labwatch.alerts WHERE id = $aid2")', 'kind': '$(q "SELECT kind FROM labwatch.alerts WHERE id = $aid2")'}
+sys.exit(0 if d == want else 'got %r, want %r' % (d, want))" "$TMP/ev.json"
+check "events: no patient on the stream" hasnt "$TMP/s1.out" P2
+curl -s -b "$TMP/j5" -o "$TMP/live.html" "$U/alerts"
+check "alerts page: loads /board.js" has "$TMP/live.html" '<script src="/board.js" defer></script>'
+check "alerts page: the body #alerts-body, the new row tr[data-alert-id]" has "$TMP/live.html" "<tbody id=\"alerts-body\">
+<tr data-alert-id=\"$aid2\""
+curl -s -b "$TMP/j5" -o "$TMP/empty.html" "$U/alerts?state=retracted"
+check "alerts page without alerts: the empty body is there for new rows" sh -c "grep -q '<tbody id=\"alerts-body\">' '$TMP/empty.html' && grep -q '<p id=\"none\">No retracted alerts.</p>' '$TMP/empty.html'"
+check "/board.js: 200, JavaScript" eq "$(curl -s -D "$TMP/js.hdr" -o "$TMP/board.js" -w '%{http_code} %{content_type}' "$U/board.js")" "200 text/javascript; charset=utf-8"
+for h in "Content-Security-Policy: default-src 'self'" "X-Frame-Options: DENY" "X-Content-Type-Options: nosniff"; do
+	check "/board.js: header $h" has "$TMP/js.hdr" "$h"
+done
+check "/board.js: opens /events, replaces #alerts-body" sh -c "grep -qF \"new EventSource('/events')\" '$TMP/board.js' && grep -qF \"'alerts-body'\" '$TMP/board.js'"
+# What board.js does with the events, in node against stubs of the page,
+# EventSource and fetch (tests/board_js.js); the browser tests run it for real.
+if command -v node >/dev/null 2>&1; then
+	node "$top_srcdir/tests/board_js.js" "$TMP/board.js" >"$TMP/js.out" 2>&1
+	check "/board.js under node: every case passed" eq "$?" 0
+	while IFS= read -r l; do
+		case $l in
+		"ok - "*) ok "/board.js: ${l#ok - }" ;;
+		"not ok - "*) not_ok "/board.js: ${l#not ok - }" ;;
+		esac
+	done <"$TMP/js.out"
+else
+	echo "# no node (Debian's nodejs): /board.js's logic not run here"
+fi
+curl -sN -b "$TMP/j5" -o "$TMP/s2.out" "$U/events" &
+S2=$!
+check "events: a second stream opens" seen "$TMP/s2.out" '^: open' 5
+check "events: a third (--max-streams 2): 503" eq "$(curl -s -m 5 -b "$TMP/j5" -o /dev/null -w '%{http_code}' "$U/events")" 503
+kill "$S2"
+gone "$S2" 5
+check "events: the stream whose peer left is dropped: another opens" sh -c "for i in \$(seq 50); do [ \"\$(curl -s -m 1 -b '$TMP/j5' -o /dev/null -w '%{http_code}' '$U/events')\" = 200 ] && exit 0; sleep 0.1; done; exit 1"
+"$LW" ack "$aid2" --by dr.who >/dev/null
+check "events: an ack comes as an event of the same alert" seen "$TMP/s1.out" "^data: \\{\"id\":$aid2,\"event\":\"acknowledge\",\"state\":\"acknowledged\"" 5
+pg_restart "$PGD" >/dev/null
+check "events: PostgreSQL restarted: the board listens again and says so" seen "$TMP/board5.log" 'live updates: listening to PostgreSQL again' 30
+check "  the loss said once" eq "$(grep -c 'live updates: PostgreSQL session lost' "$TMP/board5.log")" 1
+check "  a resync on the stream (the page reads its table again)" seen "$TMP/s1.out" '^event: resync' 5
+"$LW" enroll P3 --phase neoadjuvant --since 2026-11-01 >/dev/null
+send P3 C7 20261110090000+0000 "1742-6|NM|500|U/L|10-40"
+aid3=$(alert_of P3)
+check "events: after the restart, the stream delivers alert $aid3" seen "$TMP/s1.out" "^data: \\{\"id\":$aid3,\"event\":\"trigger\"" 10
+# The board's HTTP timeout (30 s) must not end a quiet stream.
+_left=$((S1_START + 33 - $(date +%s)))
+[ "$_left" -gt 0 ] && sleep "$_left"
+check "events: the stream outlives the board's 30 s timeout" sh -c "[ -z \"\$(ps -o stat= -p $S1 | grep -v Z)\" ] && exit 1; n=\$(grep -c '^: ping' '$TMP/s1.out'); sleep 1; [ \"\$(grep -c '^: ping' '$TMP/s1.out')\" -gt \"\$n\" ]"
+c5=$(sed -n 's/.*name="csrf" value="\([0-9a-f]*\)".*/\1/p' "$TMP/live.html" | head -1)
+curl -s -b "$TMP/j5" -o /dev/null -d "csrf=$c5" "$U/logout"
+check "events: logout ends the stream (at the next heartbeat)" gone "$S1" 5
+check "bob logs in (board 5)" eq "$(login bob secret-b "$TMP/j6")" 303
+curl -sN -b "$TMP/j6" -o "$TMP/s3.out" "$U/events" &
+S3=$!
+check "events: a viewer's stream opens" seen "$TMP/s3.out" '^: open' 5
+check "access log: GET /events, no patient data" sh -c "grep -q 'GET /events 200 .* alice$' '$TMP/board5.log' && ! grep -qE 'P2|P3|secret' '$TMP/board5.log'"
+kill -TERM "$BOARD"
+wait "$BOARD"
+check "SIGTERM with a stream open: the board exits 0" eq "$?" 0
+check "  and the stream ends" gone "$S3" 5
 BOARD=
 
 lwd_stop d

@@ -4,6 +4,7 @@
  * tokens are 256 bits of hex, never twice the same.
  */
 #include <string.h>
+#include <time.h>
 
 #include <criterion/criterion.h>
 
@@ -64,4 +65,35 @@ Test(board_auth, roles)
 	cr_expect(board_role_ok("coordinator"));
 	cr_expect(!board_role_ok("admin"));
 	cr_expect(!board_role_ok(""));
+}
+
+/*
+ * What the live streams ask at each event and heartbeat: whether a
+ * session is live, without renewing it (an open /events stream must not
+ * keep a session alive past its idle expiry), and never after logout.
+ */
+Test(board_auth, session_live_does_not_renew)
+{
+	static const struct board_user u = { (char *)"alice", (char *)"oncall",
+		(char *)"" };
+	struct board_session *s = board_session_new(&u);
+	char token[BOARD_TOKEN_HEX + 1];
+	time_t last;
+
+	cr_assert_not_null(s);
+	memcpy(token, s->token, sizeof(token));
+	cr_expect(board_session_live(token));
+	cr_expect(!board_session_live(NULL));
+	cr_expect(!board_session_live("abc"));
+	s->last = time(NULL) - BOARD_IDLE + 5;
+	last = s->last;
+	cr_expect(board_session_live(token));
+	cr_expect_eq(s->last, last, "board_session_live renewed the session");
+	s->last = time(NULL) - BOARD_IDLE - 1;
+	cr_expect(!board_session_live(token), "an idle session is not live");
+	s->last = time(NULL);
+	board_session_end(s);
+	cr_expect(!board_session_live(token),
+	    "a session is not live after "
+	    "logout");
 }

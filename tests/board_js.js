@@ -1,0 +1,160 @@
+// tests/board_js.js FILE: the board's /board.js (saved in FILE by
+// tests/board_db.sh) run by node against stubs of the page, EventSource
+// and fetch: it opens /events; an alert event reads the page again and
+// swaps #alerts-body and #none; events during a read give one more read,
+// not one each; a page that comes back without #alerts-body (the login
+// page: the session ended) is reloaded; a refused stream is tried again
+// after 10 s; a page without #alerts-body opens no stream. One line per
+// case, "ok" or "not ok"; the exit status says whether all passed. (The
+// real browser runs it in the browser tests.)
+'use strict';
+const fs = require('fs');
+const vm = require('vm');
+
+const src = fs.readFileSync(process.argv[2], 'utf8');
+let failed = 0;
+function check(name, cond) {
+  console.log((cond ? 'ok - ' : 'not ok - ') + name);
+  if (!cond) failed++;
+}
+
+class FakeEventSource {
+  constructor(url) {
+    this.url = url;
+    this.listeners = {};
+    this.readyState = 0;
+    FakeEventSource.all.push(this);
+  }
+  addEventListener(type, fn) {
+    (this.listeners[type] = this.listeners[type] || []).push(fn);
+  }
+  fire(type) {
+    (this.listeners[type] || []).forEach((fn) => fn({ type }));
+  }
+  close() {
+    this.readyState = FakeEventSource.CLOSED;
+  }
+}
+FakeEventSource.CLOSED = 2;
+
+// A page: its elements by id; parse() finds id="..." in HTML text.
+function page(ids) {
+  const els = {};
+  ids.forEach((id) => {
+    els[id] = {
+      id,
+      html: 'old ' + id,
+      replaceWith(n) {
+        delete els[id];
+        els[n.id] = n;
+      },
+    };
+  });
+  return els;
+}
+
+// Run board.js on a page holding ids; what it did is in the result.
+function run(ids) {
+  const st = {
+    els: page(ids), attrs: {}, reloads: 0, fetched: [], bodies: [],
+    timers: [],
+  };
+  FakeEventSource.all = [];
+  const sandbox = {
+    window: { EventSource: FakeEventSource },
+    EventSource: FakeEventSource,
+    document: {
+      getElementById: (id) => st.els[id] || null,
+      documentElement: { setAttribute: (k, v) => { st.attrs[k] = v; } },
+      importNode: (n) => Object.assign({}, n, { imported: true }),
+    },
+    location: {
+      href: 'http://127.0.0.1:8575/alerts?state=all',
+      reload: () => { st.reloads++; },
+    },
+    fetch: (url, opts) => {
+      st.fetched.push([url, opts]);
+      const body = st.bodies.shift() || '';
+      return Promise.resolve({ text: () => Promise.resolve(body) });
+    },
+    DOMParser: class {
+      parseFromString(text) {
+        const found = {};
+        for (const m of text.matchAll(/id="([a-z-]+)"/g))
+          found[m[1]] = { id: m[1], html: text };
+        return { getElementById: (id) => found[id] || null };
+      }
+    },
+    setTimeout: (fn, ms) => { st.timers.push([fn, ms]); },
+    String, Date,
+  };
+  vm.runInNewContext(src, sandbox);
+  st.es = () => FakeEventSource.all[FakeEventSource.all.length - 1];
+  st.streams = () => FakeEventSource.all.length;
+  return st;
+}
+
+const settle = () => new Promise((r) => setImmediate(r));
+const NEW_PAGE = '<p id="none" hidden>No alerts.</p><table><tbody ' +
+  'id="alerts-body">\n<tr data-alert-id="9" class="alert">';
+
+(async () => {
+  let st = run(['alerts-body', 'none']);
+  check('opens one EventSource on /events', st.streams() === 1 &&
+    st.es().url === '/events');
+  st.es().fire('open');
+  check('open: <html data-live="open">, no read yet',
+    st.attrs['data-live'] === 'open' && st.fetched.length === 0);
+
+  st.bodies.push(NEW_PAGE);
+  st.es().fire('alert');
+  await settle();
+  check('alert: the page read again from its own address, uncached',
+    st.fetched.length === 1 &&
+    st.fetched[0][0] === 'http://127.0.0.1:8575/alerts?state=all' &&
+    st.fetched[0][1].cache === 'no-store');
+  const body = st.els['alerts-body'];
+  check('alert: #alerts-body swapped for the new one (the new row in it)',
+    body && body.imported && body.html.includes('data-alert-id="9"'));
+  check('alert: #none swapped too', st.els.none && st.els.none.imported);
+  check('alert: <html data-refreshed> set', !!st.attrs['data-refreshed']);
+
+  st.bodies.push(NEW_PAGE, NEW_PAGE, NEW_PAGE);
+  st.es().fire('alert');
+  st.es().fire('alert');
+  st.es().fire('resync');
+  await settle();
+  await settle();
+  check('three events during a read: two reads, not four',
+    st.fetched.length === 3);
+
+  st.bodies = ['<form id="login">'];
+  st.es().fire('resync');
+  await settle();
+  check('the login page comes back: the page is reloaded',
+    st.reloads === 1);
+
+  st.es().fire('error');
+  check('a dropped stream (browser reconnects): data-live="closed", ' +
+    'nothing else', st.attrs['data-live'] === 'closed' &&
+    st.timers.length === 0 && st.streams() === 1);
+  st.bodies.push(NEW_PAGE);
+  st.es().fire('open');
+  await settle();
+  check('reopened: the table read again (events missed meanwhile)',
+    st.fetched.length === 5);
+
+  st.es().readyState = FakeEventSource.CLOSED;
+  st.bodies.push(NEW_PAGE);
+  st.es().fire('error');
+  await settle();
+  check('refused (401, 503): the page read, a new stream in 10 s',
+    st.fetched.length === 6 && st.timers.length === 1 &&
+    st.timers[0][1] === 10000);
+  st.timers[0][0]();
+  check('  which opens', st.streams() === 2 && st.es().url === '/events');
+
+  st = run(['none']);
+  check('a page without #alerts-body opens no stream', st.streams() === 0);
+  process.exit(failed ? 1 : 0);
+})();
