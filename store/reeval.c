@@ -55,7 +55,8 @@ struct stored {
 };
 
 struct run {
-	PGconn *c;
+	PGconn *c;  /* the writes, and the reads under the lock */
+	PGconn *rd; /* the batches read ahead; c when there is no other */
 	const struct rules *r;
 	const struct reeval_opts *o;
 	struct reeval_stats *st;
@@ -113,22 +114,20 @@ static const char sel_histories[] =
     " WHERE patient = ANY($1::bigint[]) AND " ROWS_HISTORY_FILTER
     " ORDER BY patient, id";
 
-/* Two halves, each on its own index (sql/009). */
+/*
+ * Two halves, each on its own index (sql/009, 012). The time of the
+ * result an alert rests on is looked up in the results read (by_obs).
+ */
 #define SEL_ALERT_COLS \
 	"SELECT a.id, a.kind, coalesce(a.observation, 0)," \
 	" coalesce(a.grade, -1), a.state, a.resolved_by IS NULL," \
 	" coalesce(a.superseded_by, 0), coalesce(a.resolved_by_observation, 0)," \
-	" coalesce(extract(epoch FROM o.observed_at)::float8, -1)"
-static const char sel_alerts[] = SEL_ALERT_COLS
-    ", a.patient FROM alerts a LEFT JOIN observations o"
-    " ON o.id = a.observation"
-    " WHERE a.patient = ANY($1::bigint[]) AND a.protocol = $2"
-    " AND a.kind = 'toxicity' AND a.state <> 'retracted'"
-    " UNION ALL " SEL_ALERT_COLS
-    ", o.patient FROM observations o JOIN alerts a ON a.observation = o.id"
-    " WHERE o.patient = ANY($1::bigint[]) AND a.protocol = $2"
-    " AND a.kind = 'recovery' AND a.state <> 'retracted'"
-    " ORDER BY 10, 2 DESC, 1";
+	" a.patient FROM alerts a WHERE a.patient = ANY($1::bigint[])" \
+	" AND a.protocol = $2 AND a.state <> 'retracted'"
+static const char sel_alerts[] = SEL_ALERT_COLS " AND a.kind = 'toxicity'"
+						" UNION ALL " SEL_ALERT_COLS
+						" AND a.kind = 'recovery'"
+						" ORDER BY 9, 2 DESC, 1";
 
 const char *
 reeval_kind_name(enum reeval_kind k)
@@ -242,9 +241,9 @@ replay_one(struct run *u, const struct rules_result *in,
  */
 #define BATCH_PATIENTS 128
 
-/* Send the batch's three reads (u->ids); false when libpq refused. */
+/* Send the three reads of u->ids on c; false when libpq refused. */
 static bool
-send_reads(struct run *u)
+send_reads(struct run *u, PGconn *c)
 {
 	const char *proto = rules_protocol_name(u->r);
 	const char *v[2];
@@ -254,7 +253,7 @@ send_reads(struct run *u)
 	v[0] = proto;
 	v[1] = arr;
 	len[1] = alen;
-	if (!PQsendQueryPrepared(u->c, "reeval_enrolls", 2, v, len, fmt, 0))
+	if (!PQsendQueryPrepared(c, "reeval_enrolls", 2, v, len, fmt, 0))
 		return false;
 	v[0] = arr;
 	v[1] = proto;
@@ -262,33 +261,42 @@ send_reads(struct run *u)
 	len[1] = 0;
 	fmt[0] = 1;
 	fmt[1] = 0;
-	return PQsendQueryPrepared(u->c, "reeval_histories", 1, v, len, fmt,
-		   0) &&
-	    PQsendQueryPrepared(u->c, "reeval_alerts", 2, v, len, fmt, 0);
+	return PQsendQueryPrepared(c, "reeval_histories", 1, v, len, fmt, 0) &&
+	    PQsendQueryPrepared(c, "reeval_alerts", 2, v, len, fmt, 0);
 }
 
 /*
- * The enrollments, results and stored alerts of the patients of u->ids
- * in res[0..2], in one round trip: 0, or -1 with u->cause.
+ * The reads of the patients of u->ids sent on c, in one round trip
+ * (libpq's pipeline mode), their results left to fetch_recv(): 0, or -1
+ * with u->cause.
  */
 static int
-fetch(struct run *u, PGresult **res)
+fetch_send(struct run *u, PGconn *c)
+{
+	if (PQenterPipelineMode(c) == 1 && send_reads(u, c) &&
+	    PQpipelineSync(c))
+		return 0;
+	free(u->cause);
+	u->cause = db_error(c, NULL);
+	(void)PQexitPipelineMode(c);
+	return -1;
+}
+
+/*
+ * The enrollments, results and stored alerts fetch_send() asked on c, in
+ * res[0..2]: 0, or -1 with u->cause.
+ */
+static int
+fetch_recv(struct run *u, PGconn *c, PGresult **res)
 {
 	PGresult *r;
 	ExecStatusType s;
 	int n = 0, nulls = 0, rc = 0;
 
-	if (PQenterPipelineMode(u->c) != 1 || !send_reads(u) ||
-	    !PQpipelineSync(u->c)) {
-		free(u->cause);
-		u->cause = db_error(u->c, NULL);
-		(void)PQexitPipelineMode(u->c);
-		return -1;
-	}
 	for (;;) {
-		if ((r = PQgetResult(u->c)) == NULL) {
+		if ((r = PQgetResult(c)) == NULL) {
 			/* Between two queries; the connection may be gone. */
-			if (++nulls > 4 || PQstatus(u->c) != CONNECTION_OK) {
+			if (++nulls > 4 || PQstatus(c) != CONNECTION_OK) {
 				rc = -1;
 				break;
 			}
@@ -306,19 +314,28 @@ fetch(struct run *u, PGresult **res)
 		}
 		if (rc == 0) {
 			free(u->cause);
-			u->cause = db_error(u->c, r);
+			u->cause = db_error(c, r);
 		}
 		PQclear(r);
 		rc = -1;
 	}
-	(void)PQexitPipelineMode(u->c);
+	(void)PQexitPipelineMode(c);
 	if (rc == 0 && n == 3)
 		return 0;
 	if (u->cause == NULL)
-		u->cause = db_error(u->c, NULL);
+		u->cause = db_error(c, NULL);
 	while (n > 0)
 		PQclear(res[--n]);
 	return -1;
+}
+
+/* The reads of the patients of u->ids on c, in res[0..2], as above. */
+static int
+fetch(struct run *u, PGconn *c, PGresult **res)
+{
+	if (fetch_send(u, c) != 0)
+		return -1;
+	return fetch_recv(u, c, res);
 }
 
 /* Row i's patient (its row id in column col). */
@@ -384,6 +401,30 @@ replay(struct run *u, const struct slice *sl, bool *withdrawals)
 	}
 }
 
+/*
+ * When the patient's result obs was observed (epoch seconds), -1 when
+ * unknown: its results are in id order.
+ */
+static int64_t
+observed_at(const struct slice *sl, int64_t obs)
+{
+	int lo = sl->hlo, hi = sl->hhi, mid;
+	int64_t id;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		id = strtoll(PQgetvalue(sl->hr, mid, 0), NULL, 10);
+		if (id == obs)
+			return (
+			    int64_t)strtod(PQgetvalue(sl->hr, mid, 11), NULL);
+		if (id < obs)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
 static void
 load_stored(struct run *u, const struct slice *sl)
 {
@@ -406,8 +447,7 @@ load_stored(struct run *u, const struct slice *sl)
 		s->system = PQgetvalue(res, i, 5)[0] == 't';
 		s->superseded_by = strtoll(PQgetvalue(res, i, 6), NULL, 10);
 		s->resolved_by_obs = strtoll(PQgetvalue(res, i, 7), NULL, 10);
-		s->in_scope = in_scope(u,
-		    (int64_t)strtod(PQgetvalue(res, i, 8), NULL));
+		s->in_scope = in_scope(u, observed_at(sl, s->obs));
 	}
 	u->nsa = (size_t)n;
 }
@@ -887,7 +927,7 @@ judge_batch(struct run *u, struct batch *b, PGresult **res, bool probe,
 		sl.erow = e > elo ? elo : -1;
 		rows_of(sl.hr, 15, u->db_id, &h, &sl.hlo);
 		sl.hhi = h;
-		rows_of(sl.ar, 9, u->db_id, &a, &sl.alo);
+		rows_of(sl.ar, 8, u->db_id, &a, &sl.alo);
 		sl.ahi = a;
 		rc = judge_write(u, PQgetvalue(b->pr, b->first + j, 1), &sl,
 		    probe);
@@ -968,7 +1008,7 @@ write_batch(struct run *u, struct batch *b)
 	if (marked(u, b) == 0)
 		return 0;
 	if (lock_patients(u) != 0 || (nnew > 0 && fill_ids(u, nnew) != 0) ||
-	    fetch(u, res) != 0)
+	    fetch(u, u->c, res) != 0)
 		return finish_writes(u, false);
 	u->base = *u->st;
 	rc = judge_batch(u, b, res, false, true, written);
@@ -980,24 +1020,32 @@ write_batch(struct run *u, struct batch *b)
 	return finish_writes(u, rc == 0);
 }
 
-/* The k patients of pr from row first: read, judged and written. */
+/* The row ids of the k patients of pr from row first into u->ids. */
+static void
+batch_ids(struct run *u, const PGresult *pr, int first, int k)
+{
+	int j;
+
+	pgarr_reset(&u->ids);
+	for (j = 0; j < k; j++)
+		pgarr_int8(&u->ids,
+		    strtoll(PQgetvalue(pr, first + j, 0), NULL, 10));
+}
+
+/*
+ * The k patients of pr from row first, read (res, cleared here), judged
+ * and written.
+ */
 static int
-one_batch(struct run *u, const PGresult *pr, int first, int k)
+one_batch(struct run *u, const PGresult *pr, int first, int k, PGresult **res)
 {
 	struct batch b;
-	PGresult *res[3];
-	int j, rc;
+	int rc;
 
 	memset(&b, 0, sizeof(b));
 	b.pr = pr;
 	b.first = first;
 	b.k = k;
-	pgarr_reset(&u->ids);
-	for (j = 0; j < k; j++)
-		pgarr_int8(&u->ids,
-		    strtoll(PQgetvalue(pr, first + j, 0), NULL, 10));
-	if (fetch(u, res) != 0)
-		return -1;
 	u->nnew = 0;
 	u->base = *u->st;
 	rc = judge_batch(u, &b, res, !u->o->dry_run, false,
@@ -1007,6 +1055,52 @@ one_batch(struct run *u, const PGresult *pr, int first, int k)
 	PQclear(res[2]);
 	if (rc == 0 && !u->o->dry_run)
 		rc = write_batch(u, &b);
+	return rc;
+}
+
+/*
+ * Every batch of the patients of pr read, judged and written. With a
+ * session of its own for the reads, the next batch is asked for before
+ * this one is judged: the server reads it meanwhile.
+ */
+static int
+all_batches(struct run *u, const PGresult *pr)
+{
+	PGresult *res[3];
+	bool ahead = u->rd != u->c, sent = false;
+	int i, k, n = PQntuples(pr), rc = 0;
+
+	for (i = 0; i < n && rc == 0; i += k) {
+		k = n - i < BATCH_PATIENTS ? n - i : BATCH_PATIENTS;
+		if (!sent) {
+			batch_ids(u, pr, i, k);
+			if (fetch_send(u, u->rd) != 0)
+				return -1;
+		}
+		if (fetch_recv(u, u->rd, res) != 0)
+			return -1;
+		sent = false;
+		if (ahead && i + k < n) {
+			batch_ids(u, pr, i + k,
+			    n - i - k < BATCH_PATIENTS ? n - i - k :
+							 BATCH_PATIENTS);
+			sent = fetch_send(u, u->rd) == 0;
+			rc = sent ? 0 : -1;
+		}
+		if (rc == 0)
+			rc = one_batch(u, pr, i, k, res);
+		else {
+			PQclear(res[0]);
+			PQclear(res[1]);
+			PQclear(res[2]);
+		}
+	}
+	/* Stopped on an error: the batch asked ahead is not wanted. */
+	if (sent && fetch_recv(u, u->rd, res) == 0) {
+		PQclear(res[0]);
+		PQclear(res[1]);
+		PQclear(res[2]);
+	}
 	return rc;
 }
 
@@ -1021,35 +1115,38 @@ prepare(struct run *u)
 		{ "reeval_histories", sel_histories },
 		{ "reeval_alerts", sel_alerts },
 	};
+	PGconn *on[2] = { u->c, u->rd };
 	PGresult *res;
-	size_t i;
+	size_t i, j;
 
 	if (rows_prepare(u->c, &u->cause) != DB_OK)
 		return -1;
-	for (i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
-		res = PQprepare(u->c, q[i].name, q[i].sql, 0, NULL);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			u->cause = db_error(u->c, res);
+	for (j = 0; j < (u->rd != u->c ? 2u : 1u); j++)
+		for (i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+			res = PQprepare(on[j], q[i].name, q[i].sql, 0, NULL);
+			if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+				u->cause = db_error(on[j], res);
+				PQclear(res);
+				return -1;
+			}
 			PQclear(res);
-			return -1;
 		}
-		PQclear(res);
-	}
 	return 0;
 }
 
 int
-reeval_run(PGconn *c, const struct rules *r, const struct reeval_opts *o,
-    struct reeval_stats *st, char **cause)
+reeval_run(PGconn *c, PGconn *rd, const struct rules *r,
+    const struct reeval_opts *o, struct reeval_stats *st, char **cause)
 {
 	struct run u;
 	const char *v[2] = { rules_protocol_name(r), o->patient };
 	PGresult *res = NULL;
-	int i, k, n, rc = 0;
+	int rc = 0;
 
 	memset(&u, 0, sizeof(u));
 	memset(st, 0, sizeof(*st));
 	u.c = c;
+	u.rd = rd != NULL ? rd : c;
 	u.r = r;
 	u.o = o;
 	u.st = st;
@@ -1060,11 +1157,8 @@ reeval_run(PGconn *c, const struct rules *r, const struct reeval_opts *o,
 	if (prepare(&u) != 0 ||
 	    (res = run_q(&u, NULL, sel_patients, 2, v)) == NULL)
 		rc = -1;
-	n = rc == 0 ? PQntuples(res) : 0;
-	for (i = 0; i < n && rc == 0; i += k) {
-		k = n - i < BATCH_PATIENTS ? n - i : BATCH_PATIENTS;
-		rc = one_batch(&u, res, i, k);
-	}
+	if (rc == 0)
+		rc = all_batches(&u, res);
 	PQclear(res);
 	patient_reset(&u);
 	free(u.im);

@@ -119,7 +119,7 @@ check "011 over duplicate open episodes: nothing applied" \
 "$LW" resolve --db "$PRE" 1 --by dr.test --note duplicate >/dev/null 2>"$TMP/pre-r.err"
 "$LW" migrate --db "$PRE" --sql-dir "$SQL" >"$TMP/pre2.json" 2>"$TMP/pre2.err"
 check "011 once the older is resolved: applied" \
-	eq "$($PSQL -d lw_pre011 -c "SELECT max(version) FROM labwatch.schema_migrations")" 11
+	eq "$($PSQL -d lw_pre011 -c "SELECT count(*) FROM labwatch.schema_migrations WHERE version = 11")" 1
 
 # A broken migration: named with its line and the server's error, rolled back whole.
 mkdir "$TMP/broken"
