@@ -1,7 +1,10 @@
 /*
  * reeval.c: stored results judged again (see reeval.h).
  *
- * Per enrolled patient: its results (sel_history, the rows the writer
+ * Enrolled patients are read 128 at a time, each kind of row in one
+ * statement (reeval_enrolls, reeval_histories, reeval_alerts: the
+ * writer's columns, in patient order), the next batch on a second session
+ * while one is judged. Per patient: its results (the rows the writer
  * reads, in stored order) are added one by one to a fresh rules history
  * under the rules given, and each is decided as the writer decides it
  * (episode_decide), keeping the open, ended and past alerts in a pcache
@@ -12,7 +15,9 @@
  * (ins_alert: its trigger event pages), one stored and not implied is
  * retracted with the reason (upd_alert_reevaluated: a resolve event),
  * one in both stays, its state brought in line when the episode ended or
- * not (upd_recovered, upd_escalated, upd_past_reopened).
+ * not (upd_recovered, upd_escalated, upd_past_reopened). The patients
+ * of a batch that change are written in one transaction, locked and read
+ * again first (write_batch).
  */
 #include "store/reeval.h"
 
@@ -29,6 +34,7 @@
 #include "store/episode.h"
 #include "store/pcache.h"
 #include "store/pgarr.h"
+#include "store/reeval_read.h"
 #include "store/rows.h"
 
 /* An alert the results imply. */
@@ -84,50 +90,11 @@ struct run {
 	size_t npool, ipool;
 };
 
-/* Where one patient's rows are in the three reads of its batch. */
-struct slice {
-	const PGresult *er, *hr, *ar;
-	int erow;     /* its enrollment row, -1: none */
-	int hlo, hhi; /* its results */
-	int alo, ahi; /* its stored alerts */
-};
-
 static const char sel_patients[] =
     "SELECT p.id, p.patient_id FROM enrollments e"
     " JOIN patients p ON p.id = e.patient"
     " WHERE e.protocol = $1 AND e.phase <> 'off_study'"
     " AND ($2::text IS NULL OR p.patient_id = $2) ORDER BY p.id";
-
-/*
- * The reads of a batch of patients ($2 or $1: their row ids, a binary
- * int8[]), each in patient order with the patient's row id last: the
- * enrollments (the writer's sel_enroll columns), the results (its
- * sel_history columns and rows) and the stored alerts judged again.
- */
-static const char sel_enrolls[] = "SELECT " ROWS_ENROLL_COLS ", p.id"
-				  " FROM enrollments e JOIN patients p"
-				  " ON p.id = e.patient"
-				  " WHERE e.protocol = $1"
-				  " AND p.id = ANY($2::bigint[]) ORDER BY p.id";
-static const char sel_histories[] =
-    "SELECT " ROWS_HISTORY_COLS ", patient FROM observations"
-    " WHERE patient = ANY($1::bigint[]) AND " ROWS_HISTORY_FILTER
-    " ORDER BY patient, id";
-
-/*
- * Two halves, each on its own index (sql/009, 012). The time of the
- * result an alert rests on is looked up in the results read (by_obs).
- */
-#define SEL_ALERT_COLS \
-	"SELECT a.id, a.kind, coalesce(a.observation, 0)," \
-	" coalesce(a.grade, -1), a.state, a.resolved_by IS NULL," \
-	" coalesce(a.superseded_by, 0), coalesce(a.resolved_by_observation, 0)," \
-	" a.patient FROM alerts a WHERE a.patient = ANY($1::bigint[])" \
-	" AND a.protocol = $2 AND a.state <> 'retracted'"
-static const char sel_alerts[] = SEL_ALERT_COLS " AND a.kind = 'toxicity'"
-						" UNION ALL " SEL_ALERT_COLS
-						" AND a.kind = 'recovery'"
-						" ORDER BY 9, 2 DESC, 1";
 
 const char *
 reeval_kind_name(enum reeval_kind k)
@@ -241,95 +208,23 @@ replay_one(struct run *u, const struct rules_result *in,
  */
 #define BATCH_PATIENTS 128
 
-/* Send the three reads of u->ids on c; false when libpq refused. */
-static bool
-send_reads(struct run *u, PGconn *c)
-{
-	const char *proto = rules_protocol_name(u->r);
-	const char *v[2];
-	int len[2] = { 0, 0 }, fmt[2] = { 0, 1 }, alen;
-	const char *arr = pgarr_finish(&u->ids, &alen);
-
-	v[0] = proto;
-	v[1] = arr;
-	len[1] = alen;
-	if (!PQsendQueryPrepared(c, "reeval_enrolls", 2, v, len, fmt, 0))
-		return false;
-	v[0] = arr;
-	v[1] = proto;
-	len[0] = alen;
-	len[1] = 0;
-	fmt[0] = 1;
-	fmt[1] = 0;
-	return PQsendQueryPrepared(c, "reeval_histories", 1, v, len, fmt, 0) &&
-	    PQsendQueryPrepared(c, "reeval_alerts", 2, v, len, fmt, 0);
-}
-
 /*
- * The reads of the patients of u->ids sent on c, in one round trip
- * (libpq's pipeline mode), their results left to fetch_recv(): 0, or -1
- * with u->cause.
+ * The reads of the patients of u->ids on c in res[0..2] (reeval_read.h):
+ * 0, or -1 with u->cause.
  */
 static int
 fetch_send(struct run *u, PGconn *c)
 {
-	if (PQenterPipelineMode(c) == 1 && send_reads(u, c) &&
-	    PQpipelineSync(c))
-		return 0;
-	free(u->cause);
-	u->cause = db_error(c, NULL);
-	(void)PQexitPipelineMode(c);
-	return -1;
+	return reeval_read_send(c, rules_protocol_name(u->r), &u->ids,
+	    &u->cause);
 }
 
-/*
- * The enrollments, results and stored alerts fetch_send() asked on c, in
- * res[0..2]: 0, or -1 with u->cause.
- */
 static int
 fetch_recv(struct run *u, PGconn *c, PGresult **res)
 {
-	PGresult *r;
-	ExecStatusType s;
-	int n = 0, nulls = 0, rc = 0;
-
-	for (;;) {
-		if ((r = PQgetResult(c)) == NULL) {
-			/* Between two queries; the connection may be gone. */
-			if (++nulls > 4 || PQstatus(c) != CONNECTION_OK) {
-				rc = -1;
-				break;
-			}
-			continue;
-		}
-		nulls = 0;
-		s = PQresultStatus(r);
-		if (s == PGRES_PIPELINE_SYNC) {
-			PQclear(r);
-			break;
-		}
-		if (s == PGRES_TUPLES_OK && n < 3 && rc == 0) {
-			res[n++] = r;
-			continue;
-		}
-		if (rc == 0) {
-			free(u->cause);
-			u->cause = db_error(c, r);
-		}
-		PQclear(r);
-		rc = -1;
-	}
-	(void)PQexitPipelineMode(c);
-	if (rc == 0 && n == 3)
-		return 0;
-	if (u->cause == NULL)
-		u->cause = db_error(c, NULL);
-	while (n > 0)
-		PQclear(res[--n]);
-	return -1;
+	return reeval_read_recv(c, res, &u->cause);
 }
 
-/* The reads of the patients of u->ids on c, in res[0..2], as above. */
 static int
 fetch(struct run *u, PGconn *c, PGresult **res)
 {
@@ -338,36 +233,13 @@ fetch(struct run *u, PGconn *c, PGresult **res)
 	return fetch_recv(u, c, res);
 }
 
-/* Row i's patient (its row id in column col). */
-static int64_t
-row_patient(const PGresult *r, int i, int col)
-{
-	return strtoll(PQgetvalue(r, i, col), NULL, 10);
-}
-
-/*
- * The rows of patient id in r (ordered by patient, its id in column
- * col), from *at on: [*lo, *at) once *at is moved past them.
- */
-static void
-rows_of(const PGresult *r, int col, int64_t id, int *at, int *lo)
-{
-	int n = PQntuples(r);
-
-	while (*at < n && row_patient(r, *at, col) < id)
-		(*at)++;
-	*lo = *at;
-	while (*at < n && row_patient(r, *at, col) == id)
-		(*at)++;
-}
-
 /*
  * The patient's enrollment (er) and results (hr), replayed; *withdrawals
  * when a result was corrected or deleted (the writer then derives the
  * episodes again, which is not replayed here: the patient is left alone).
  */
 static void
-replay(struct run *u, const struct slice *sl, bool *withdrawals)
+replay(struct run *u, const struct reeval_slice *sl, bool *withdrawals)
 {
 	const PGresult *hr = sl->hr;
 	struct rules_result in;
@@ -401,32 +273,8 @@ replay(struct run *u, const struct slice *sl, bool *withdrawals)
 	}
 }
 
-/*
- * When the patient's result obs was observed (epoch seconds), -1 when
- * unknown: its results are in id order.
- */
-static int64_t
-observed_at(const struct slice *sl, int64_t obs)
-{
-	int lo = sl->hlo, hi = sl->hhi, mid;
-	int64_t id;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		id = strtoll(PQgetvalue(sl->hr, mid, 0), NULL, 10);
-		if (id == obs)
-			return (
-			    int64_t)strtod(PQgetvalue(sl->hr, mid, 11), NULL);
-		if (id < obs)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -1;
-}
-
 static void
-load_stored(struct run *u, const struct slice *sl)
+load_stored(struct run *u, const struct reeval_slice *sl)
 {
 	const PGresult *res = sl->ar;
 	struct stored *s;
@@ -447,7 +295,7 @@ load_stored(struct run *u, const struct slice *sl)
 		s->system = PQgetvalue(res, i, 5)[0] == 't';
 		s->superseded_by = strtoll(PQgetvalue(res, i, 6), NULL, 10);
 		s->resolved_by_obs = strtoll(PQgetvalue(res, i, 7), NULL, 10);
-		s->in_scope = in_scope(u, observed_at(sl, s->obs));
+		s->in_scope = in_scope(u, reeval_read_observed_at(sl, s->obs));
 	}
 	u->nsa = (size_t)n;
 }
@@ -822,7 +670,8 @@ patient_reset(struct run *u)
 
 /* The patient's stored results replayed and its stored alerts read. */
 static void
-judge(struct run *u, const char *pid, const struct slice *sl, bool *withdrawals)
+judge(struct run *u, const char *pid, const struct reeval_slice *sl,
+    bool *withdrawals)
 {
 	patient_reset(u);
 	u->p.pid = (char *)pid;
@@ -880,7 +729,8 @@ queue_pid_stmt(struct run *u, const char *name)
  * (u->nwrites); else written (none in a dry run).
  */
 static int
-judge_write(struct run *u, const char *pid, const struct slice *sl, bool probe)
+judge_write(struct run *u, const char *pid, const struct reeval_slice *sl,
+    bool probe)
 {
 	bool withdrawals = false, changed = false;
 	int rc;
@@ -915,20 +765,15 @@ static int
 judge_batch(struct run *u, struct batch *b, PGresult **res, bool probe,
     bool only, int (*fn)(struct run *u, struct batch *b, int j))
 {
-	struct slice sl = { res[0], res[1], res[2], -1, 0, 0, 0, 0 };
-	int j, e = 0, h = 0, a = 0, elo, rc = 0;
+	struct reeval_slice sl;
+	int j, at[3] = { 0, 0, 0 }, rc = 0;
 
 	for (j = 0; j < b->k && rc == 0; j++) {
 		if (only && !b->mark[j])
 			continue;
 		u->db_id = strtoll(PQgetvalue(b->pr, b->first + j, 0), NULL,
 		    10);
-		rows_of(sl.er, 5, u->db_id, &e, &elo);
-		sl.erow = e > elo ? elo : -1;
-		rows_of(sl.hr, 15, u->db_id, &h, &sl.hlo);
-		sl.hhi = h;
-		rows_of(sl.ar, 8, u->db_id, &a, &sl.alo);
-		sl.ahi = a;
+		reeval_read_slice(res, u->db_id, at, &sl);
 		rc = judge_write(u, PQgetvalue(b->pr, b->first + j, 1), &sl,
 		    probe);
 		if (rc == 0 && fn != NULL)
@@ -1104,33 +949,15 @@ all_batches(struct run *u, const PGresult *pr)
 	return rc;
 }
 
-/* Prepare the statements: the writer's and the batch reads. */
+/* Prepare the statements: the writer's, and the batch reads on both. */
 static int
 prepare(struct run *u)
 {
-	static const struct {
-		const char *name, *sql;
-	} q[] = {
-		{ "reeval_enrolls", sel_enrolls },
-		{ "reeval_histories", sel_histories },
-		{ "reeval_alerts", sel_alerts },
-	};
-	PGconn *on[2] = { u->c, u->rd };
-	PGresult *res;
-	size_t i, j;
-
-	if (rows_prepare(u->c, &u->cause) != DB_OK)
+	if (rows_prepare(u->c, &u->cause) != DB_OK ||
+	    reeval_read_prepare(u->c, &u->cause) != 0)
 		return -1;
-	for (j = 0; j < (u->rd != u->c ? 2u : 1u); j++)
-		for (i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
-			res = PQprepare(on[j], q[i].name, q[i].sql, 0, NULL);
-			if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-				u->cause = db_error(on[j], res);
-				PQclear(res);
-				return -1;
-			}
-			PQclear(res);
-		}
+	if (u->rd != u->c && reeval_read_prepare(u->rd, &u->cause) != 0)
+		return -1;
 	return 0;
 }
 
