@@ -22,7 +22,6 @@
 #include "store/reeval.h"
 
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -436,7 +435,8 @@ fill_ids(struct run *u, size_t n)
 	snprintf(cnt, sizeof(cnt), "%zu", n);
 	if ((res = run_q(u, "ids_alert", NULL, 1, v)) == NULL)
 		return -1;
-	memmove(u->pool, u->pool + u->ipool, left * sizeof(*u->pool));
+	if (left > 0) /* else pool may be NULL, and no offset of it valid */
+		memmove(u->pool, u->pool + u->ipool, left * sizeof(*u->pool));
 	u->pool = xreallocarray(u->pool, left + (size_t)PQntuples(res) + 1,
 	    sizeof(*u->pool));
 	for (k = 0; k < (size_t)PQntuples(res); k++)
