@@ -360,7 +360,7 @@ cmd_reevaluate(int argc, char **argv)
 	struct reeval_stats st;
 	struct rules *rules = NULL;
 	char hash[65], *defpath = NULL, *cause = NULL, reason[96];
-	PGconn *c = NULL;
+	PGconn *c = NULL, *rd = NULL;
 	double t0;
 	int rc;
 
@@ -378,7 +378,10 @@ cmd_reevaluate(int argc, char **argv)
 		rules_free(rules);
 		return rc;
 	}
-	if ((c = (PGconn *)cli_db_open("reevaluate", a.db, 1, &rc)) == NULL) {
+	/* Two sessions: the next batch is read on rd while one is judged. */
+	if ((c = (PGconn *)cli_db_open("reevaluate", a.db, 1, &rc)) == NULL ||
+	    (rd = (PGconn *)cli_db_open("reevaluate", a.db, 0, &rc)) == NULL) {
+		PQfinish(c);
 		rules_free(rules);
 		return rc;
 	}
@@ -390,7 +393,7 @@ cmd_reevaluate(int argc, char **argv)
 	table_init(&r.t, change_cols, 8, &r.o);
 	buf_init(&r.out);
 	t0 = now_s();
-	rc = reeval_run(c, rules, &a.ro, &st, &cause) != 0 ? 1 : 0;
+	rc = reeval_run(c, rd, rules, &a.ro, &st, &cause) != 0 ? 1 : 0;
 	if (rc != 0) {
 		cli_flush(&r.out, stdout, 0);
 		fprintf(stderr, "labwatch reevaluate: %s\n",
@@ -401,6 +404,7 @@ cmd_reevaluate(int argc, char **argv)
 	cli_flush(&r.out, stdout, 0);
 	table_free(&r.t);
 	buf_free(&r.out);
+	PQfinish(rd);
 	PQfinish(c);
 	rules_free(rules);
 	if (fflush(stdout) != 0)

@@ -102,7 +102,14 @@ void
 pcache_load_enrollment(struct pcache *p, const struct rules *r,
     const PGresult *res)
 {
-	size_t i, n = (size_t)PQntuples(res);
+	pcache_load_enrollment_row(p, r, res, PQntuples(res) > 0 ? 0 : -1);
+}
+
+void
+pcache_load_enrollment_row(struct pcache *p, const struct rules *r,
+    const PGresult *res, int row)
+{
+	size_t i;
 	char *save, *item, *eq, *slash;
 	enum rules_analyte a;
 
@@ -110,17 +117,17 @@ pcache_load_enrollment(struct pcache *p, const struct rules *r,
 	memset(p->hold, 0, sizeof(p->hold));
 	for (i = 0; i < RULES_MAX_HOLD_RULES; i++)
 		p->hold[i].dose_mg = NAN;
-	if (n == 0)
+	if (row < 0)
 		return;
-	if (strcmp(PQgetvalue(res, 0, 0), "screening") == 0) {
+	if (strcmp(PQgetvalue(res, row, 0), "screening") == 0) {
 		p->enrolled = true;
 		p->phase = RULES_PHASE_SCREENING;
-	} else if (strcmp(PQgetvalue(res, 0, 0), "off_study") != 0) {
+	} else if (strcmp(PQgetvalue(res, row, 0), "off_study") != 0) {
 		p->enrolled = true;
 		p->phase = RULES_PHASE_TREATMENT;
 	}
-	p->since = (int64_t)strtod(PQgetvalue(res, 0, 1), NULL);
-	snprintf(p->elig, sizeof(p->elig), "%s", PQgetvalue(res, 0, 2));
+	p->since = (int64_t)strtod(PQgetvalue(res, row, 1), NULL);
+	snprintf(p->elig, sizeof(p->elig), "%s", PQgetvalue(res, row, 2));
 	/*
 	 * hold_state (sel_enroll): name=since/obs/stops/dose,... (since
 	 * empty: not held, the count and dose kept) or name=since as first
@@ -129,7 +136,7 @@ pcache_load_enrollment(struct pcache *p, const struct rules *r,
 	 * read as epoch 0.
 	 */
 	save = NULL;
-	for (item = strtok_r(PQgetvalue(res, 0, 3), ",", &save); item;
+	for (item = strtok_r(PQgetvalue(res, row, 3), ",", &save); item;
 	     item = strtok_r(NULL, ",", &save)) {
 		eq = strchr(item, '=');
 		if (eq == NULL)
@@ -141,7 +148,7 @@ pcache_load_enrollment(struct pcache *p, const struct rules *r,
 	}
 	/* baseline: analyte=value/uln,... */
 	save = NULL;
-	for (item = strtok_r(PQgetvalue(res, 0, 4), ",", &save); item;
+	for (item = strtok_r(PQgetvalue(res, row, 4), ",", &save); item;
 	     item = strtok_r(NULL, ",", &save)) {
 		eq = strchr(item, '=');
 		if (eq == NULL)

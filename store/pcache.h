@@ -106,6 +106,9 @@ void pcache_forget(struct pcache *p);
  */
 void pcache_load_enrollment(struct pcache *p, const struct rules *r,
     const PGresult *res);
+/* As pcache_load_enrollment(), from row (-1: none) of many patients'. */
+void pcache_load_enrollment_row(struct pcache *p, const struct rules *r,
+    const PGresult *res, int row);
 /* Start the patient's history: its baselines, before its stored results. */
 void pcache_history_begin(struct pcache *p, const struct rules *r);
 /*

@@ -1,7 +1,10 @@
 /*
  * reeval.c: stored results judged again (see reeval.h).
  *
- * Per enrolled patient: its results (sel_history, the rows the writer
+ * Enrolled patients are read 128 at a time, each kind of row in one
+ * statement (reeval_enrolls, reeval_histories, reeval_alerts: the
+ * writer's columns, in patient order), the next batch on a second session
+ * while one is judged. Per patient: its results (the rows the writer
  * reads, in stored order) are added one by one to a fresh rules history
  * under the rules given, and each is decided as the writer decides it
  * (episode_decide), keeping the open, ended and past alerts in a pcache
@@ -12,12 +15,13 @@
  * (ins_alert: its trigger event pages), one stored and not implied is
  * retracted with the reason (upd_alert_reevaluated: a resolve event),
  * one in both stays, its state brought in line when the episode ended or
- * not (upd_recovered, upd_escalated, upd_past_reopened).
+ * not (upd_recovered, upd_escalated, upd_past_reopened). The patients
+ * of a batch that change are written in one transaction, locked and read
+ * again first (write_batch).
  */
 #include "store/reeval.h"
 
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +33,7 @@
 #include "store/episode.h"
 #include "store/pcache.h"
 #include "store/pgarr.h"
+#include "store/reeval_read.h"
 #include "store/rows.h"
 
 /* An alert the results imply. */
@@ -55,10 +60,12 @@ struct stored {
 };
 
 struct run {
-	PGconn *c;
+	PGconn *c;  /* the writes, and the reads under the lock */
+	PGconn *rd; /* the batches read ahead; c when there is no other */
 	const struct rules *r;
 	const struct reeval_opts *o;
 	struct reeval_stats *st;
+	struct reeval_stats base; /* the counts before the patient probed */
 	struct pcache p;
 	int64_t db_id, start; /* the patient; results judged from start */
 	struct implied *im;
@@ -67,14 +74,19 @@ struct run {
 	size_t nsa;
 	struct buf sum, det;
 	char *cause;
-	bool in_tx; /* the patient's transaction is open, the patient locked */
+	bool in_tx; /* the batch's transaction is open, its patients locked */
 	/*
 	 * probe: the writes are counted (nwrites), not made nor reported,
 	 * to learn whether the patient needs its locked transaction.
 	 */
 	bool probe;
 	size_t nwrites;
-	struct pgarr pids; /* the patient, for lock_patients, bump_patients */
+	size_t nnew;	   /* new alerts the probes of the batch found */
+	struct pgarr pids; /* patients, for lock_patients, bump_patients */
+	struct pgarr ids;  /* patients' row ids, for the batch's reads */
+	/* Alert ids taken from the sequence, not yet used: pool[ipool..]. */
+	int64_t *pool;
+	size_t npool, ipool;
 };
 
 static const char sel_patients[] =
@@ -82,21 +94,6 @@ static const char sel_patients[] =
     " JOIN patients p ON p.id = e.patient"
     " WHERE e.protocol = $1 AND e.phase <> 'off_study'"
     " AND ($2::text IS NULL OR p.patient_id = $2) ORDER BY p.id";
-
-/* Two halves, each on its own index (sql/009). */
-#define SEL_ALERT_COLS \
-	"SELECT a.id, a.kind, coalesce(a.observation, 0)," \
-	" coalesce(a.grade, -1), a.state, a.resolved_by IS NULL," \
-	" coalesce(a.superseded_by, 0), coalesce(a.resolved_by_observation, 0)," \
-	" coalesce(extract(epoch FROM o.observed_at)::float8, -1)"
-static const char sel_alerts[] = SEL_ALERT_COLS
-    " FROM alerts a LEFT JOIN observations o ON o.id = a.observation"
-    " WHERE a.patient = $1 AND a.protocol = $2 AND a.kind = 'toxicity'"
-    " AND a.state <> 'retracted'"
-    " UNION ALL " SEL_ALERT_COLS
-    " FROM observations o JOIN alerts a ON a.observation = o.id"
-    " WHERE o.patient = $1 AND a.protocol = $2 AND a.kind = 'recovery'"
-    " AND a.state <> 'retracted'";
 
 const char *
 reeval_kind_name(enum reeval_kind k)
@@ -204,79 +201,35 @@ replay_one(struct run *u, const struct rules_result *in,
 	}
 }
 
-/* Patients read in one round trip (libpq's pipeline mode). */
-#define FETCH_PATIENTS 64
-
-/* Send the three reads of patient row i of pr; false when libpq refused. */
-static bool
-send_reads(struct run *u, const PGresult *pr, int i)
-{
-	const char *proto = rules_protocol_name(u->r);
-	const char *v1[2] = { PQgetvalue(pr, i, 1), proto };
-	const char *v2[2] = { PQgetvalue(pr, i, 0), proto };
-
-	return PQsendQueryPrepared(u->c, "sel_enroll", 2, v1, NULL, NULL, 0) &&
-	    PQsendQueryPrepared(u->c, "sel_history", 1, v2, NULL, NULL, 0) &&
-	    PQsendQueryPrepared(u->c, "reeval_alerts", 2, v2, NULL, NULL, 0);
-}
+/*
+ * Patients judged from one read of each kind, their writes in one
+ * transaction: 128 patients of 20 messages are 18,000 result rows.
+ */
+#define BATCH_PATIENTS 128
 
 /*
- * For the k patients of pr from row first: each one's enrollment
- * (sel_enroll), results (sel_history) and stored alerts in res[3 j ..
- * 3 j + 2], in one round trip: 0, or -1 with u->cause.
+ * The reads of the patients of u->ids on c in res[0..2] (reeval_read.h):
+ * 0, or -1 with u->cause.
  */
 static int
-fetch(struct run *u, const PGresult *pr, int first, int k, PGresult **res)
+fetch_send(struct run *u, PGconn *c)
 {
-	PGresult *r;
-	ExecStatusType s;
-	int j, n = 0, nulls = 0, rc = 0;
+	return reeval_read_send(c, rules_protocol_name(u->r), &u->ids,
+	    &u->cause);
+}
 
-	if (PQenterPipelineMode(u->c) != 1)
-		rc = -1;
-	for (j = 0; j < k && rc == 0; j++)
-		if (!send_reads(u, pr, first + j))
-			rc = -1;
-	if (rc != 0 || !PQpipelineSync(u->c)) {
-		free(u->cause);
-		u->cause = db_error(u->c, NULL);
-		(void)PQexitPipelineMode(u->c);
+static int
+fetch_recv(struct run *u, PGconn *c, PGresult **res)
+{
+	return reeval_read_recv(c, res, &u->cause);
+}
+
+static int
+fetch(struct run *u, PGconn *c, PGresult **res)
+{
+	if (fetch_send(u, c) != 0)
 		return -1;
-	}
-	for (;;) {
-		if ((r = PQgetResult(u->c)) == NULL) {
-			/* Between two queries; the connection may be gone. */
-			if (++nulls > 4 || PQstatus(u->c) != CONNECTION_OK) {
-				rc = -1;
-				break;
-			}
-			continue;
-		}
-		nulls = 0;
-		s = PQresultStatus(r);
-		if (s == PGRES_PIPELINE_SYNC) {
-			PQclear(r);
-			break;
-		}
-		if (s == PGRES_TUPLES_OK && n < 3 * k && rc == 0) {
-			res[n++] = r;
-			continue;
-		}
-		if (rc == 0) {
-			free(u->cause);
-			u->cause = db_error(u->c, r);
-		}
-		PQclear(r);
-		rc = -1;
-	}
-	(void)PQexitPipelineMode(u->c);
-	if (rc == 0 && n == 3 * k)
-		return 0;
-	if (u->cause == NULL)
-		u->cause = db_error(u->c, NULL);
-	while (n > 0)
-		PQclear(res[--n]);
-	return -1;
+	return fetch_recv(u, c, res);
 }
 
 /*
@@ -285,21 +238,21 @@ fetch(struct run *u, const PGresult *pr, int first, int k, PGresult **res)
  * episodes again, which is not replayed here: the patient is left alone).
  */
 static void
-replay(struct run *u, const PGresult *er, const PGresult *hr, bool *withdrawals)
+replay(struct run *u, const struct reeval_slice *sl, bool *withdrawals)
 {
+	const PGresult *hr = sl->hr;
 	struct rules_result in;
 	struct rules_update up;
 	bool based = false;
-	int i, n;
+	int i;
 	int64_t msg, last = -1;
 
-	pcache_load_enrollment(&u->p, u->r, er);
+	pcache_load_enrollment_row(&u->p, u->r, sl->er, sl->erow);
 	pcache_history_begin(&u->p, u->r);
 	u->start = u->o->since;
 	if (u->p.phase == RULES_PHASE_TREATMENT && u->p.since > u->start)
 		u->start = u->p.since;
-	n = PQntuples(hr);
-	for (i = 0; i < n; i++) {
+	for (i = sl->hlo; i < sl->hhi; i++) {
 		pcache_history_row(hr, i, &in);
 		/* Baselines from the results before treatment began. */
 		if (!based && in.observed_at >= u->p.since) {
@@ -320,14 +273,15 @@ replay(struct run *u, const PGresult *er, const PGresult *hr, bool *withdrawals)
 }
 
 static void
-load_stored(struct run *u, const PGresult *res)
+load_stored(struct run *u, const struct reeval_slice *sl)
 {
+	const PGresult *res = sl->ar;
 	struct stored *s;
-	int i, n = PQntuples(res);
+	int i, n = sl->ahi - sl->alo;
 
 	u->sa = xreallocarray(u->sa, (size_t)n + 1, sizeof(*u->sa));
-	for (i = 0; i < n; i++) {
-		s = &u->sa[i];
+	for (i = sl->alo; i < sl->ahi; i++) {
+		s = &u->sa[i - sl->alo];
 		memset(s, 0, sizeof(*s));
 		s->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
 		s->kind = strcmp(PQgetvalue(res, i, 1), "recovery") == 0 ?
@@ -340,8 +294,7 @@ load_stored(struct run *u, const PGresult *res)
 		s->system = PQgetvalue(res, i, 5)[0] == 't';
 		s->superseded_by = strtoll(PQgetvalue(res, i, 6), NULL, 10);
 		s->resolved_by_obs = strtoll(PQgetvalue(res, i, 7), NULL, 10);
-		s->in_scope = in_scope(u,
-		    (int64_t)strtod(PQgetvalue(res, i, 8), NULL));
+		s->in_scope = in_scope(u, reeval_read_observed_at(sl, s->obs));
 	}
 	u->nsa = (size_t)n;
 }
@@ -379,32 +332,17 @@ fail:
 }
 
 /*
- * Commit the queued writes (ok) or give them up: 0 when committed, else
- * -1 with u->cause, rolled back.
+ * Sync the statements queued and read their results, leaving pipeline
+ * mode: 0, or -1 with u->cause.
  */
 static int
-finish_writes(struct run *u, bool ok)
+drain(struct run *u)
 {
 	PGresult *r;
 	ExecStatusType s;
-	int nulls = 0, rc = ok ? 0 : -1;
+	int nulls = 0, rc = 0;
 
-	if (!u->in_tx)
-		return rc;
-	u->in_tx = false;
-	if (PQpipelineStatus(u->c) == PQ_PIPELINE_OFF) {
-		/* Nothing to write after all (the results read again). */
-		if (rc == 0 &&
-		    (r = run_q(u, NULL, "COMMIT", 0, NULL)) != NULL) {
-			PQclear(r);
-			return 0;
-		}
-		PQclear(PQexec(u->c, "ROLLBACK"));
-		return -1;
-	}
-	if (rc == 0 &&
-	    (!PQsendQueryParams(u->c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) ||
-		!PQpipelineSync(u->c))) {
+	if (!PQpipelineSync(u->c)) {
 		free(u->cause);
 		u->cause = db_error(u->c, NULL);
 		rc = -1;
@@ -433,6 +371,40 @@ finish_writes(struct run *u, bool ok)
 		u->cause = db_error(u->c, NULL);
 		rc = -1;
 	}
+	return rc;
+}
+
+/*
+ * Commit the queued writes (ok) or give them up: 0 when committed, else
+ * -1 with u->cause, rolled back.
+ */
+static int
+finish_writes(struct run *u, bool ok)
+{
+	PGresult *r;
+	int rc = ok ? 0 : -1;
+
+	if (!u->in_tx)
+		return rc;
+	u->in_tx = false;
+	if (PQpipelineStatus(u->c) == PQ_PIPELINE_OFF) {
+		/* Nothing queued since the last sync (take_ids). */
+		if (rc == 0 &&
+		    (r = run_q(u, NULL, "COMMIT", 0, NULL)) != NULL) {
+			PQclear(r);
+			return 0;
+		}
+		PQclear(PQexec(u->c, "ROLLBACK"));
+		return -1;
+	}
+	if (rc == 0 &&
+	    !PQsendQueryParams(u->c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0)) {
+		free(u->cause);
+		u->cause = db_error(u->c, NULL);
+		rc = -1;
+	}
+	if (rc == 0)
+		rc = drain(u);
 	if (rc != 0) {
 		if (PQpipelineStatus(u->c) != PQ_PIPELINE_OFF) {
 			/* Failed before the sync: the connection is dropped. */
@@ -446,25 +418,50 @@ finish_writes(struct run *u, bool ok)
 	return rc;
 }
 
-/* Alert ids for the n new alerts of the patient, from the sequence. */
+/*
+ * n more alert ids from the sequence into the pool, in one round trip
+ * (the statements queued so far synced first): 0, or -1 with u->cause.
+ */
 static int
-take_ids(struct run *u, size_t n)
+fill_ids(struct run *u, size_t n)
 {
 	char cnt[24];
 	const char *v[1] = { cnt };
 	PGresult *res;
-	size_t k, j = 0;
+	size_t k, left = u->npool - u->ipool;
 
-	if (n == 0 || dry(u))
-		return 0;
+	if (PQpipelineStatus(u->c) != PQ_PIPELINE_OFF && drain(u) != 0)
+		return -1;
 	snprintf(cnt, sizeof(cnt), "%zu", n);
 	if ((res = run_q(u, "ids_alert", NULL, 1, v)) == NULL)
 		return -1;
-	for (k = 0; k < u->nim && j < (size_t)PQntuples(res); k++)
-		if (u->im[k].in_scope && !u->im[k].stored)
-			u->im[k].db_id = strtoll(PQgetvalue(res, (int)j++, 0),
-			    NULL, 10);
+	if (left > 0) /* else pool may be NULL, and no offset of it valid */
+		memmove(u->pool, u->pool + u->ipool, left * sizeof(*u->pool));
+	u->pool = xreallocarray(u->pool, left + (size_t)PQntuples(res) + 1,
+	    sizeof(*u->pool));
+	for (k = 0; k < (size_t)PQntuples(res); k++)
+		u->pool[left + k] = strtoll(PQgetvalue(res, (int)k, 0), NULL,
+		    10);
+	u->npool = left + k;
+	u->ipool = 0;
 	PQclear(res);
+	return 0;
+}
+
+/* Alert ids for the n new alerts of the patient, from the pool. */
+static int
+take_ids(struct run *u, size_t n)
+{
+	size_t k;
+
+	if (n == 0 || dry(u))
+		return 0;
+	/* More than the probe counted: another writer changed the patient. */
+	if (u->npool - u->ipool < n && fill_ids(u, n) != 0)
+		return -1;
+	for (k = 0; k < u->nim; k++)
+		if (u->im[k].in_scope && !u->im[k].stored)
+			u->im[k].db_id = u->pool[u->ipool++];
 	return 0;
 }
 
@@ -615,6 +612,7 @@ write_difference(struct run *u, bool *changed)
 		} else
 			n++;
 	}
+	u->nnew += n;
 	if (take_ids(u, n) != 0)
 		return -1;
 	for (k = 0; k < u->nim; k++) {
@@ -672,43 +670,35 @@ patient_reset(struct run *u)
 
 /* The patient's stored results replayed and its stored alerts read. */
 static void
-judge(struct run *u, const char *pid, PGresult **res, bool *withdrawals)
+judge(struct run *u, const char *pid, const struct reeval_slice *sl,
+    bool *withdrawals)
 {
 	patient_reset(u);
 	u->p.pid = (char *)pid;
 	u->p.db_id = u->db_id;
-	replay(u, res[0], res[1], withdrawals);
-	load_stored(u, res[2]);
-}
-
-/* lock_patients on the patient (binary text[], as plock.c sends it). */
-static PGresult *
-pid_stmt(struct run *u, const char *name)
-{
-	const char *v[1];
-	int len[1], fmt[1] = { 1 };
-
-	v[0] = pgarr_finish(&u->pids, &len[0]);
-	return PQexecPrepared(u->c, name, 1, v, len, fmt, 0);
+	replay(u, sl, withdrawals);
+	load_stored(u, sl);
 }
 
 /*
- * The patient's transaction begun and the patient locked as the writer
- * locks it (lock_patients), so that no labwatchd judges it meanwhile:
- * 0, or -1 with u->cause.
+ * The batch's transaction begun and its patients (u->pids) locked as
+ * the writer locks them (lock_patients, binary text[] as plock.c sends
+ * it), so that no labwatchd judges them meanwhile: 0, or -1 with
+ * u->cause.
  */
 static int
-lock_patient(struct run *u, const char *pid)
+lock_patients(struct run *u)
 {
+	const char *v[1];
+	int len[1], fmt[1] = { 1 };
 	PGresult *r;
 
-	pgarr_reset(&u->pids);
-	pgarr_bytes(&u->pids, pid, strlen(pid));
 	if ((r = run_q(u, NULL, "BEGIN", 0, NULL)) == NULL)
 		return -1;
 	PQclear(r);
 	u->in_tx = true;
-	r = pid_stmt(u, "lock_patients");
+	v[0] = pgarr_finish(&u->pids, &len[0]);
+	r = PQexecPrepared(u->c, "lock_patients", 1, v, len, fmt, 0);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
 		PQclear(r);
 		return 0;
@@ -719,7 +709,7 @@ lock_patient(struct run *u, const char *pid)
 	return -1;
 }
 
-/* A patient statement of plock.c (binary text[]) queued on the patient. */
+/* A patient statement of plock.c (binary text[]) queued on u->pids. */
 static int
 queue_pid_stmt(struct run *u, const char *name)
 {
@@ -735,17 +725,18 @@ queue_pid_stmt(struct run *u, const char *name)
 }
 
 /*
- * Judged (res: pr row i's reads) and, with probe, what that implies
- * counted only (u->nwrites); else written (none in a dry run).
+ * Judged (sl: its rows) and, with probe, what that implies counted only
+ * (u->nwrites); else written (none in a dry run).
  */
 static int
-judge_write(struct run *u, const char *pid, PGresult **res, bool probe)
+judge_write(struct run *u, const char *pid, const struct reeval_slice *sl,
+    bool probe)
 {
 	bool withdrawals = false, changed = false;
 	int rc;
 
 	u->nwrites = 0;
-	judge(u, pid, res, &withdrawals);
+	judge(u, pid, sl, &withdrawals);
 	u->st->patients++;
 	if (withdrawals) {
 		u->st->skipped++;
@@ -759,110 +750,251 @@ judge_write(struct run *u, const char *pid, PGresult **res, bool probe)
 	return rc;
 }
 
+/* The batch's patients: rows [first, first + k) of pr, some marked. */
+struct batch {
+	const PGresult *pr;
+	int first, k;
+	bool mark[BATCH_PATIENTS];
+};
+
 /*
- * One patient judged again. Read outside a transaction with the others
- * of its batch (pr row i: res); when that implies writes, read again
- * under the patient's lock, judged again, and the difference written in
- * the same transaction with the patient's version bumped, as a writer
- * does (plock.c), so that each labwatchd reloads the patient.
+ * Each patient of b read (res) judged with probe (the marked ones only
+ * when only), in patient order; fn(arg, j) after each.
  */
 static int
-one_patient(struct run *u, const PGresult *pr, int i, PGresult **res)
+judge_batch(struct run *u, struct batch *b, PGresult **res, bool probe,
+    bool only, int (*fn)(struct run *u, struct batch *b, int j))
 {
-	const char *pid = PQgetvalue(pr, i, 1);
+	struct reeval_slice sl;
+	int j, at[3] = { 0, 0, 0 }, rc = 0;
+
+	for (j = 0; j < b->k && rc == 0; j++) {
+		if (only && !b->mark[j])
+			continue;
+		u->db_id = strtoll(PQgetvalue(b->pr, b->first + j, 0), NULL,
+		    10);
+		reeval_read_slice(res, u->db_id, at, &sl);
+		rc = judge_write(u, PQgetvalue(b->pr, b->first + j, 1), &sl,
+		    probe);
+		if (rc == 0 && fn != NULL)
+			rc = fn(u, b, j);
+	}
+	return rc;
+}
+
+/*
+ * After the probe of patient j: one that implies writes is marked, and
+ * its counts left to its judgement under the lock (u->base: before it).
+ */
+static int
+probed(struct run *u, struct batch *b, int j)
+{
+	if (u->nwrites > 0) {
+		b->mark[j] = true;
+		*u->st = u->base;
+	}
+	u->base = *u->st;
+	return 0;
+}
+
+/* After the locked judgement of patient j: what it wrote announced. */
+static int
+written(struct run *u, struct batch *b, int j)
+{
 	const char *v[1];
 	char idbuf[24];
-	struct reeval_stats st0 = *u->st, st1;
-	PGresult *again[3];
-	int rc;
 
-	u->in_tx = false;
-	if (u->o->dry_run)
-		return judge_write(u, pid, res, false);
-	rc = judge_write(u, pid, res, true);
-	if (rc != 0 || u->nwrites == 0)
-		return rc;
-	/* Under the lock: what every writer committed. */
-	st1 = *u->st;
-	*u->st = st0;
-	if (lock_patient(u, pid) != 0 || fetch(u, pr, i, 1, again) != 0) {
-		*u->st = st1;
-		return finish_writes(u, false);
+	if (u->nwrites == 0) {
+		b->mark[j] = false; /* another writer did it meanwhile */
+		return 0;
 	}
-	rc = judge_write(u, pid, again, false);
-	PQclear(again[0]);
-	PQclear(again[1]);
-	PQclear(again[2]);
-	if (rc != 0 || u->nwrites == 0)
-		return finish_writes(u, rc == 0);
 	/* labwatchd forgets what it cached of the patient (sql/001, 011). */
 	snprintf(idbuf, sizeof(idbuf), "%" PRId64, u->db_id);
 	v[0] = idbuf;
-	rc = queue_write(u, NULL, "SELECT pg_notify('labwatch_enrollment', $1)",
-	    1, v);
-	if (rc == 0)
+	return queue_write(u, NULL,
+	    "SELECT pg_notify('labwatch_enrollment', $1)", 1, v);
+}
+
+/* The marked patients of b as the array ids (row ids) and pids (PID-3.1). */
+static size_t
+marked(struct run *u, const struct batch *b)
+{
+	const char *pid;
+	size_t n = 0;
+	int j;
+
+	pgarr_reset(&u->ids);
+	pgarr_reset(&u->pids);
+	for (j = 0; j < b->k; j++) {
+		if (!b->mark[j])
+			continue;
+		pgarr_int8(&u->ids,
+		    strtoll(PQgetvalue(b->pr, b->first + j, 0), NULL, 10));
+		pid = PQgetvalue(b->pr, b->first + j, 1);
+		pgarr_bytes(&u->pids, pid, strlen(pid));
+		n++;
+	}
+	return n;
+}
+
+/*
+ * The marked patients of b, which imply writes, in one transaction as a
+ * writer does (plock.c): locked, read again (what every writer
+ * committed), judged again, the difference written and their versions
+ * bumped, so that each labwatchd reloads them.
+ */
+static int
+write_batch(struct run *u, struct batch *b)
+{
+	PGresult *res[3];
+	size_t nnew = u->nnew;
+	int rc;
+
+	if (marked(u, b) == 0)
+		return 0;
+	if (lock_patients(u) != 0 || (nnew > 0 && fill_ids(u, nnew) != 0) ||
+	    fetch(u, u->c, res) != 0)
+		return finish_writes(u, false);
+	u->base = *u->st;
+	rc = judge_batch(u, b, res, false, true, written);
+	PQclear(res[0]);
+	PQclear(res[1]);
+	PQclear(res[2]);
+	if (rc == 0 && marked(u, b) > 0)
 		rc = queue_pid_stmt(u, "bump_patients");
 	return finish_writes(u, rc == 0);
 }
 
+/* The row ids of the k patients of pr from row first into u->ids. */
+static void
+batch_ids(struct run *u, const PGresult *pr, int first, int k)
+{
+	int j;
+
+	pgarr_reset(&u->ids);
+	for (j = 0; j < k; j++)
+		pgarr_int8(&u->ids,
+		    strtoll(PQgetvalue(pr, first + j, 0), NULL, 10));
+}
+
+/*
+ * The k patients of pr from row first, read (res, cleared here), judged
+ * and written.
+ */
+static int
+one_batch(struct run *u, const PGresult *pr, int first, int k, PGresult **res)
+{
+	struct batch b;
+	int rc;
+
+	memset(&b, 0, sizeof(b));
+	b.pr = pr;
+	b.first = first;
+	b.k = k;
+	u->nnew = 0;
+	u->base = *u->st;
+	rc = judge_batch(u, &b, res, !u->o->dry_run, false,
+	    u->o->dry_run ? NULL : probed);
+	PQclear(res[0]);
+	PQclear(res[1]);
+	PQclear(res[2]);
+	if (rc == 0 && !u->o->dry_run)
+		rc = write_batch(u, &b);
+	return rc;
+}
+
+/*
+ * Every batch of the patients of pr read, judged and written. With a
+ * session of its own for the reads, the next batch is asked for before
+ * this one is judged: the server reads it meanwhile.
+ */
+static int
+all_batches(struct run *u, const PGresult *pr)
+{
+	PGresult *res[3];
+	bool ahead = u->rd != u->c, sent = false;
+	int i, k, n = PQntuples(pr), rc = 0;
+
+	for (i = 0; i < n && rc == 0; i += k) {
+		k = n - i < BATCH_PATIENTS ? n - i : BATCH_PATIENTS;
+		if (!sent) {
+			batch_ids(u, pr, i, k);
+			if (fetch_send(u, u->rd) != 0)
+				return -1;
+		}
+		if (fetch_recv(u, u->rd, res) != 0)
+			return -1;
+		sent = false;
+		if (ahead && i + k < n) {
+			batch_ids(u, pr, i + k,
+			    n - i - k < BATCH_PATIENTS ? n - i - k :
+							 BATCH_PATIENTS);
+			sent = fetch_send(u, u->rd) == 0;
+			rc = sent ? 0 : -1;
+		}
+		if (rc == 0)
+			rc = one_batch(u, pr, i, k, res);
+		else {
+			PQclear(res[0]);
+			PQclear(res[1]);
+			PQclear(res[2]);
+		}
+	}
+	/* Stopped on an error: the batch asked ahead is not wanted. */
+	if (sent && fetch_recv(u, u->rd, res) == 0) {
+		PQclear(res[0]);
+		PQclear(res[1]);
+		PQclear(res[2]);
+	}
+	return rc;
+}
+
+/* Prepare the statements: the writer's, and the batch reads on both. */
+static int
+prepare(struct run *u)
+{
+	if (rows_prepare(u->c, &u->cause) != DB_OK ||
+	    reeval_read_prepare(u->c, &u->cause) != 0)
+		return -1;
+	if (u->rd != u->c && reeval_read_prepare(u->rd, &u->cause) != 0)
+		return -1;
+	return 0;
+}
+
 int
-reeval_run(PGconn *c, const struct rules *r, const struct reeval_opts *o,
-    struct reeval_stats *st, char **cause)
+reeval_run(PGconn *c, PGconn *rd, const struct rules *r,
+    const struct reeval_opts *o, struct reeval_stats *st, char **cause)
 {
 	struct run u;
 	const char *v[2] = { rules_protocol_name(r), o->patient };
-	PGresult *res = NULL, *batch[3 * FETCH_PATIENTS];
-	int i, j, k, n, rc = 0;
+	PGresult *res = NULL;
+	int rc = 0;
 
 	memset(&u, 0, sizeof(u));
 	memset(st, 0, sizeof(*st));
 	u.c = c;
+	u.rd = rd != NULL ? rd : c;
 	u.r = r;
 	u.o = o;
 	u.st = st;
 	buf_init(&u.sum);
 	buf_init(&u.det);
 	pgarr_init(&u.pids, PGARR_TEXT);
-	if (rows_prepare(c, &u.cause) != DB_OK ||
-	    (res = PQprepare(c, "reeval_alerts", sel_alerts, 0, NULL)) ==
-		NULL ||
-	    PQresultStatus(res) != PGRES_COMMAND_OK) {
-		if (u.cause == NULL)
-			u.cause = db_error(c, res);
-		PQclear(res);
-		*cause = u.cause;
-		buf_free(&u.sum);
-		buf_free(&u.det);
-		return -1;
-	}
-	PQclear(res);
-	if ((res = run_q(&u, NULL, sel_patients, 2, v)) == NULL) {
-		*cause = u.cause;
-		buf_free(&u.sum);
-		buf_free(&u.det);
-		return -1;
-	}
-	n = PQntuples(res);
-	for (i = 0; i < n && rc == 0; i += k) {
-		k = n - i < FETCH_PATIENTS ? n - i : FETCH_PATIENTS;
-		if ((rc = fetch(&u, res, i, k, batch)) != 0)
-			break;
-		for (j = 0; j < k; j++) {
-			u.db_id = strtoll(PQgetvalue(res, i + j, 0), NULL, 10);
-			if (rc == 0)
-				rc = one_patient(&u, res, i + j, &batch[3 * j]);
-			PQclear(batch[3 * j]);
-			PQclear(batch[3 * j + 1]);
-			PQclear(batch[3 * j + 2]);
-		}
-	}
+	pgarr_init(&u.ids, PGARR_INT8);
+	if (prepare(&u) != 0 ||
+	    (res = run_q(&u, NULL, sel_patients, 2, v)) == NULL)
+		rc = -1;
+	if (rc == 0)
+		rc = all_batches(&u, res);
 	PQclear(res);
 	patient_reset(&u);
 	free(u.im);
 	free(u.sa);
+	free(u.pool);
 	buf_free(&u.sum);
 	buf_free(&u.det);
 	pgarr_free(&u.pids);
+	pgarr_free(&u.ids);
 	*cause = u.cause;
 	return rc;
 }

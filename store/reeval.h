@@ -57,11 +57,13 @@ struct reeval_stats {
 const char *reeval_kind_name(enum reeval_kind k);
 
 /*
- * Judge again and write the difference (none with o->dry_run), one
- * transaction per patient. 0, or -1 with *cause (malloc'ed, no patient
- * data) when the database failed; the patients done stay done.
+ * Judge again and write the difference (none with o->dry_run) on c, one
+ * transaction per batch of patients that change; rd (NULL: c) a second
+ * session on the same database, on which the next batch is read while
+ * one is judged. 0, or -1 with *cause (malloc'ed, no patient data) when
+ * the database failed; the batches done stay done.
  */
-int reeval_run(PGconn *c, const struct rules *r, const struct reeval_opts *o,
-    struct reeval_stats *st, char **cause);
+int reeval_run(PGconn *c, PGconn *rd, const struct rules *r,
+    const struct reeval_opts *o, struct reeval_stats *st, char **cause);
 
 #endif

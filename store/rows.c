@@ -220,58 +220,12 @@ static const struct {
 	    "SELECT nextval('labwatch.messages_id_seq')"
 	    " FROM generate_series(1, $1::int)" },
 	{ "sel_enroll",
-	    "SELECT e.phase, extract(epoch FROM e.since)::float8,"
-	    " coalesce(e.eligibility_status, ''),"
-	    /*
-	     * hold_state: whole numbers only (a fractional one truncated);
-	     * 'x' for a since that is not a number, which the reader skips.
-	     */
-	    " coalesce((SELECT string_agg(key || '=' || CASE jsonb_typeof(value)"
-	    "   WHEN 'object' THEN CASE WHEN NOT value ? 'since' THEN ''"
-	    "   WHEN jsonb_typeof(value->'since') = 'number'"
-	    "   AND abs((value->>'since')::numeric) < 1e15"
-	    "   THEN trunc((value->>'since')::numeric)::bigint::text ELSE 'x' END"
-	    "   || '/' || CASE WHEN jsonb_typeof(value->'obs') = 'number'"
-	    "   AND (value->>'obs')::numeric BETWEEN 0 AND 1e15"
-	    "   THEN trunc((value->>'obs')::numeric)::bigint::text ELSE '0' END"
-	    "   || '/' || CASE WHEN jsonb_typeof(value->'stops') = 'number'"
-	    "   AND (value->>'stops')::numeric BETWEEN 0 AND 1e6"
-	    "   THEN trunc((value->>'stops')::numeric)::bigint::text ELSE '1' END"
-	    "   || '/' || CASE WHEN jsonb_typeof(value->'restart_dose_mg')"
-	    "   = 'number' THEN value->>'restart_dose_mg' ELSE '' END"
-	    "   WHEN 'number' THEN CASE WHEN abs((value #>> '{}')::numeric) < 1e15"
-	    "   THEN trunc((value #>> '{}')::numeric)::bigint::text ELSE 'x' END"
-	    "   ELSE 'x' END, ',')"
-	    "   FROM jsonb_each(e.hold_state)), ''),"
-	    " coalesce((SELECT string_agg(key || '=' || coalesce(value->>'value', '')"
-	    "   || '/' || coalesce(value->>'uln', ''), ',')"
-	    "   FROM jsonb_each(e.baseline)), '')"
+	    "SELECT " ROWS_ENROLL_COLS
 	    " FROM enrollments e JOIN patients p ON p.id = e.patient"
 	    " WHERE p.patient_id = $1 AND e.protocol = $2" },
-	/*
-	 * The rows the rules read again. A row keeps the problem it was
-	 * stored with: rows written before control bytes were marked
-	 * (sql/007 and before) dropped the byte (OBX-7 '10-<0x01>40' stored
-	 * as '10-40'), so a range, unit or status the live path could not
-	 * read is marked here (U+FFFD, as text_sanitize_marked marks a byte)
-	 * and reads unreadable again; a row already marked is left alone.
-	 */
 	{ "sel_history",
-	    "SELECT id, order_key, code, coding_system, alt_code,"
-	    " alt_coding_system, value, coalesce(comparator, ''),"
-	    " CASE WHEN problem = 'unit_unknown' AND unit IS NOT NULL"
-	    " AND strpos(unit, U&'\\FFFD') = 0 THEN unit || U&'\\FFFD'"
-	    " ELSE unit END,"
-	    " CASE WHEN problem = 'range_unreadable' AND ref_range IS NOT NULL"
-	    " AND strpos(ref_range, U&'\\FFFD') = 0"
-	    " THEN ref_range || U&'\\FFFD' ELSE ref_range END,"
-	    " CASE WHEN problem = 'status_unknown' AND status IS NOT NULL"
-	    " AND status <> '' THEN U&'\\FFFD' ELSE coalesce(status, '') END,"
-	    " coalesce(extract(epoch FROM observed_at)::float8, -1), value_raw,"
-	    " coalesce(patient_sex, ''), message"
-	    " FROM observations WHERE patient = $1"
-	    " AND (analyte IS NOT NULL OR problem = 'code_conflict')"
-	    " ORDER BY id" },
+	    "SELECT " ROWS_HISTORY_COLS " FROM observations WHERE patient = $1"
+	    " AND " ROWS_HISTORY_FILTER " ORDER BY id" },
 	/*
 	 * The patient's toxicity alerts open or acknowledged, and those
 	 * resolved (by a result or a higher grade) whose own result stands:

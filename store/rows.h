@@ -27,6 +27,68 @@
  */
 #define ROWS_OBS_PER_INSERT 64
 
+/*
+ * The columns of a patient's enrollment as pcache_load_enrollment() reads
+ * them (enrollments e; sel_enroll, and reeval.c for many patients).
+ * hold_state: whole numbers only (a fractional one truncated); 'x' for a
+ * since that is not a number, which the reader skips.
+ */
+/* clang-format off */
+#define ROWS_ENROLL_COLS \
+	"e.phase, extract(epoch FROM e.since)::float8," \
+	" coalesce(e.eligibility_status, '')," \
+	" coalesce((SELECT string_agg(key || '=' || CASE jsonb_typeof(value)" \
+	"   WHEN 'object' THEN CASE WHEN NOT value ? 'since' THEN ''" \
+	"   WHEN jsonb_typeof(value->'since') = 'number'" \
+	"   AND abs((value->>'since')::numeric) < 1e15" \
+	"   THEN trunc((value->>'since')::numeric)::bigint::text ELSE 'x' END" \
+	"   || '/' || CASE WHEN jsonb_typeof(value->'obs') = 'number'" \
+	"   AND (value->>'obs')::numeric BETWEEN 0 AND 1e15" \
+	"   THEN trunc((value->>'obs')::numeric)::bigint::text ELSE '0' END" \
+	"   || '/' || CASE WHEN jsonb_typeof(value->'stops') = 'number'" \
+	"   AND (value->>'stops')::numeric BETWEEN 0 AND 1e6" \
+	"   THEN trunc((value->>'stops')::numeric)::bigint::text ELSE '1' END" \
+	"   || '/' || CASE WHEN jsonb_typeof(value->'restart_dose_mg')" \
+	"   = 'number' THEN value->>'restart_dose_mg' ELSE '' END" \
+	"   WHEN 'number' THEN CASE WHEN abs((value #>> '{}')::numeric) < 1e15" \
+	"   THEN trunc((value #>> '{}')::numeric)::bigint::text ELSE 'x' END" \
+	"   ELSE 'x' END, ',')" \
+	"   FROM jsonb_each(e.hold_state)), '')," \
+	" coalesce((SELECT string_agg(key || '=' || coalesce(value->>'value', '')" \
+	"   || '/' || coalesce(value->>'uln', ''), ',')" \
+	"   FROM jsonb_each(e.baseline)), '')"
+/* clang-format on */
+
+/*
+ * The columns of a stored result as pcache_history_row() reads them (the
+ * rows the rules read again: sel_history, and reeval.c for many
+ * patients), and which rows those are. A row keeps the problem it was
+ * stored with: rows written before control bytes were marked (sql/007
+ * and before) dropped the byte (OBX-7 '10-<0x01>40' stored as '10-40'),
+ * so a range, unit or status the live path could not read is marked here
+ * (U+FFFD, as text_sanitize_marked marks a byte) and reads unreadable
+ * again; a row already marked is left alone. The time by date_part(),
+ * a float8 as it is: extract() gives a numeric since PostgreSQL 14, and
+ * its cast to float8 goes through text (float8in and strtod were 2-3 %
+ * of the server's samples in a whole `labwatch reevaluate`).
+ */
+/* clang-format off */
+#define ROWS_HISTORY_COLS \
+	"id, order_key, code, coding_system, alt_code," \
+	" alt_coding_system, value, coalesce(comparator, '')," \
+	" CASE WHEN problem = 'unit_unknown' AND unit IS NOT NULL" \
+	" AND strpos(unit, U&'\\FFFD') = 0 THEN unit || U&'\\FFFD'" \
+	" ELSE unit END," \
+	" CASE WHEN problem = 'range_unreadable' AND ref_range IS NOT NULL" \
+	" AND strpos(ref_range, U&'\\FFFD') = 0" \
+	" THEN ref_range || U&'\\FFFD' ELSE ref_range END," \
+	" CASE WHEN problem = 'status_unknown' AND status IS NOT NULL" \
+	" AND status <> '' THEN U&'\\FFFD' ELSE coalesce(status, '') END," \
+	" coalesce(date_part('epoch', observed_at), -1), value_raw," \
+	" coalesce(patient_sex, ''), message"
+#define ROWS_HISTORY_FILTER "(analyte IS NOT NULL OR problem = 'code_conflict')"
+/* clang-format on */
+
 struct ingest_work;
 struct oru_obs;
 struct rules_eval;

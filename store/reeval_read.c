@@ -1,0 +1,217 @@
+/*
+ * reeval_read.c: the batch reads of `labwatch reevaluate` (see
+ * reeval_read.h).
+ */
+#include "store/reeval_read.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "store/db.h"
+#include "store/rows.h"
+
+/*
+ * The reads of a batch of patients ($2 or $1: their row ids, a binary
+ * int8[]), each in patient order with the patient's row id last.
+ */
+static const char sel_enrolls[] = "SELECT " ROWS_ENROLL_COLS ", p.id"
+				  " FROM enrollments e JOIN patients p"
+				  " ON p.id = e.patient"
+				  " WHERE e.protocol = $1"
+				  " AND p.id = ANY($2::bigint[]) ORDER BY p.id";
+static const char sel_histories[] =
+    "SELECT " ROWS_HISTORY_COLS ", patient FROM observations"
+    " WHERE patient = ANY($1::bigint[]) AND " ROWS_HISTORY_FILTER
+    " ORDER BY patient, id";
+
+/*
+ * Two halves, each on its own index (sql/009, 012). The time of the
+ * result an alert rests on is looked up in the results read
+ * (reeval_read_observed_at), not joined again.
+ */
+#define SEL_ALERT_COLS \
+	"SELECT a.id, a.kind, coalesce(a.observation, 0)," \
+	" coalesce(a.grade, -1), a.state, a.resolved_by IS NULL," \
+	" coalesce(a.superseded_by, 0), coalesce(a.resolved_by_observation, 0)," \
+	" a.patient FROM alerts a WHERE a.patient = ANY($1::bigint[])" \
+	" AND a.protocol = $2 AND a.state <> 'retracted'"
+static const char sel_alerts[] = SEL_ALERT_COLS " AND a.kind = 'toxicity'"
+						" UNION ALL " SEL_ALERT_COLS
+						" AND a.kind = 'recovery'"
+						" ORDER BY 9, 2 DESC, 1";
+
+/* The column of each read that holds the patient's row id. */
+#define COL_ENROLL_PATIENT 5
+#define COL_HISTORY_PATIENT 15
+#define COL_ALERT_PATIENT 8
+
+static void
+set_cause(char **cause, char *c)
+{
+	free(*cause);
+	*cause = c;
+}
+
+int
+reeval_read_prepare(PGconn *c, char **cause)
+{
+	static const struct {
+		const char *name, *sql;
+	} q[] = {
+		{ "reeval_enrolls", sel_enrolls },
+		{ "reeval_histories", sel_histories },
+		{ "reeval_alerts", sel_alerts },
+	};
+	PGresult *res;
+	size_t i;
+
+	for (i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+		res = PQprepare(c, q[i].name, q[i].sql, 0, NULL);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			set_cause(cause, db_error(c, res));
+			PQclear(res);
+			return -1;
+		}
+		PQclear(res);
+	}
+	return 0;
+}
+
+/* Send the three reads; false when libpq refused. */
+static bool
+send_reads(PGconn *c, const char *proto, struct pgarr *ids)
+{
+	const char *v[2];
+	int len[2] = { 0, 0 }, fmt[2] = { 0, 1 }, alen;
+	const char *arr = pgarr_finish(ids, &alen);
+
+	v[0] = proto;
+	v[1] = arr;
+	len[1] = alen;
+	if (!PQsendQueryPrepared(c, "reeval_enrolls", 2, v, len, fmt, 0))
+		return false;
+	v[0] = arr;
+	v[1] = proto;
+	len[0] = alen;
+	len[1] = 0;
+	fmt[0] = 1;
+	fmt[1] = 0;
+	return PQsendQueryPrepared(c, "reeval_histories", 1, v, len, fmt, 0) &&
+	    PQsendQueryPrepared(c, "reeval_alerts", 2, v, len, fmt, 0);
+}
+
+int
+reeval_read_send(PGconn *c, const char *protocol, struct pgarr *ids,
+    char **cause)
+{
+	if (PQenterPipelineMode(c) == 1 && send_reads(c, protocol, ids) &&
+	    PQpipelineSync(c))
+		return 0;
+	set_cause(cause, db_error(c, NULL));
+	(void)PQexitPipelineMode(c);
+	return -1;
+}
+
+int
+reeval_read_recv(PGconn *c, PGresult **res, char **cause)
+{
+	PGresult *r;
+	ExecStatusType s;
+	int n = 0, nulls = 0, rc = 0;
+	bool said = false;
+
+	for (;;) {
+		if ((r = PQgetResult(c)) == NULL) {
+			/* Between two queries; the connection may be gone. */
+			if (++nulls > 4 || PQstatus(c) != CONNECTION_OK) {
+				rc = -1;
+				break;
+			}
+			continue;
+		}
+		nulls = 0;
+		s = PQresultStatus(r);
+		if (s == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			break;
+		}
+		if (s == PGRES_TUPLES_OK && n < 3 && rc == 0) {
+			res[n++] = r;
+			continue;
+		}
+		if (!said) {
+			set_cause(cause, db_error(c, r));
+			said = true;
+		}
+		PQclear(r);
+		rc = -1;
+	}
+	(void)PQexitPipelineMode(c);
+	if (rc == 0 && n == 3)
+		return 0;
+	if (!said)
+		set_cause(cause, db_error(c, NULL));
+	while (n > 0)
+		PQclear(res[--n]);
+	return -1;
+}
+
+/* Row i's patient (its row id in column col). */
+static int64_t
+row_patient(const PGresult *r, int i, int col)
+{
+	return strtoll(PQgetvalue(r, i, col), NULL, 10);
+}
+
+/*
+ * The rows of patient id in r (ordered by patient, its id in column
+ * col), from *at on: [*lo, *at) once *at is moved past them.
+ */
+static void
+rows_of(const PGresult *r, int col, int64_t id, int *at, int *lo)
+{
+	int n = PQntuples(r);
+
+	while (*at < n && row_patient(r, *at, col) < id)
+		(*at)++;
+	*lo = *at;
+	while (*at < n && row_patient(r, *at, col) == id)
+		(*at)++;
+}
+
+void
+reeval_read_slice(PGresult *const *res, int64_t patient, int at[3],
+    struct reeval_slice *sl)
+{
+	int elo;
+
+	sl->er = res[0];
+	sl->hr = res[1];
+	sl->ar = res[2];
+	rows_of(sl->er, COL_ENROLL_PATIENT, patient, &at[0], &elo);
+	sl->erow = at[0] > elo ? elo : -1;
+	rows_of(sl->hr, COL_HISTORY_PATIENT, patient, &at[1], &sl->hlo);
+	sl->hhi = at[1];
+	rows_of(sl->ar, COL_ALERT_PATIENT, patient, &at[2], &sl->alo);
+	sl->ahi = at[2];
+}
+
+int64_t
+reeval_read_observed_at(const struct reeval_slice *sl, int64_t obs)
+{
+	int lo = sl->hlo, hi = sl->hhi, mid;
+	int64_t id;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		id = strtoll(PQgetvalue(sl->hr, mid, 0), NULL, 10);
+		if (id == obs)
+			return (
+			    int64_t)strtod(PQgetvalue(sl->hr, mid, 11), NULL);
+		if (id < obs)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
