@@ -1,0 +1,14 @@
+-- 012_board_indexes.sql: what the board's pages read at 10,000 patients
+-- and a million observations (bench/run-board, BENCHMARKS.md).
+
+-- The latest verdict of a patient in a protocol (the screening page,
+-- labwatch status): one index probe instead of the patient's rows sorted.
+CREATE INDEX eligibility_latest
+    ON eligibility (patient, protocol, evaluated_at DESC, id DESC);
+
+-- The alerts page: a state's alerts, the most severe first, then the
+-- newest (cli/board_pages.c's SEVERITY_RANK: the same expression), read
+-- in order and stopped after a page instead of all of them sorted.
+CREATE INDEX alerts_board ON alerts (state,
+    (CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END),
+    id DESC);
