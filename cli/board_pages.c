@@ -25,9 +25,16 @@
 
 /* Alerts on one page. */
 #define ALERTS_PAGE 100
-/* The board's order within a state; sql/012's alerts_board indexes it. */
+/*
+ * The board's order: within a state, the most severe first; over all,
+ * open ones first. sql/012's alerts_board and alerts_board_all index
+ * these very expressions.
+ */
 #define SEVERITY_RANK \
 	"CASE a.severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 " \
+	"ELSE 2 END"
+#define STATE_RANK \
+	"CASE a.state WHEN 'open' THEN 0 WHEN 'acknowledged' THEN 1 " \
 	"ELSE 2 END"
 
 const char board_css[] =
@@ -329,11 +336,8 @@ board_alerts(PGconn *c, const struct evkeyvalq *q,
 	page = board_page_number(q, pages);
 	/* Open first (all states), then the most severe, then the newest. */
 	order = xasprintf("%s" SEVERITY_RANK ", a.id DESC LIMIT %d OFFSET %d",
-	    strcmp(state, "all") != 0 ?
-		"" :
-		"CASE a.state WHEN 'open' THEN 0 "
-		"WHEN 'acknowledged' THEN 1 ELSE 2 END, ",
-	    ALERTS_PAGE, (page - 1) * ALERTS_PAGE);
+	    strcmp(state, "all") != 0 ? "" : STATE_RANK ", ", ALERTS_PAGE,
+	    (page - 1) * ALERTS_PAGE);
 	r = cli_alerts_query(c, p, order, cause);
 	free(order);
 	if (r == NULL)

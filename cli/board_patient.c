@@ -68,24 +68,33 @@ static const char screening_verdict_sql[] =
     "ORDER BY e.patient_id LIMIT $1 OFFSET $2";
 /* clang-format on */
 
+/* At most this many results of one analyte on a patient's page. */
+#define PATIENT_RESULTS 200
+
+/* clang-format off */
 /*
- * A patient's results, protocol analytes in protocol order, each by time:
- * analyte, observed, epoch, value, unit, lln, uln, grade, raw value, ref
- * range, status, x ULN.
+ * A patient's results, protocol analytes in protocol order, each by time,
+ * the latest PATIENT_RESULTS of each (read backwards on the index
+ * observations_patient and stopped there): analyte, observed, epoch,
+ * value, unit, lln, uln, grade, raw value, ref range, status, x ULN.
  */
-static const char results_sql[] = "SELECT o.analyte, coalesce(" HUMAN_TIME(
-    "o.observed_at") ", ''), "
-		     "extract(epoch FROM o.observed_at), o.canonical_value, "
-		     "coalesce(o.canonical_unit, o.unit, ''), o.lln, o.uln, "
-		     "coalesce(o.grade::text, ''), "
-		     "coalesce(o.comparator, '') || coalesce(o.value_raw, ''), "
-		     "coalesce(o.ref_range, ''), coalesce(o.status, ''), "
-		     "coalesce(to_char(o.canonical_value / nullif(o.uln, 0), "
-		     "'FM999990.00'), '') "
-		     "FROM observations o WHERE o.patient = $1 AND o.analyte IS NOT NULL "
-		     "AND NOT o.retracted "
-		     "ORDER BY array_position(ARRAY['ast', 'alt', 'tbil', 'crea', 'anc', "
-		     "'plt', 'hgb'], o.analyte), o.analyte, o.observed_at NULLS LAST, o.id";
+static const char results_sql[] =
+    "SELECT o.analyte, coalesce(" HUMAN_TIME("o.observed_at") ", ''), "
+    "extract(epoch FROM o.observed_at), o.canonical_value, "
+    "coalesce(o.canonical_unit, o.unit, ''), o.lln, o.uln, "
+    "coalesce(o.grade::text, ''), "
+    "coalesce(o.comparator, '') || coalesce(o.value_raw, ''), "
+    "coalesce(o.ref_range, ''), coalesce(o.status, ''), "
+    "coalesce(to_char(o.canonical_value / nullif(o.uln, 0), "
+    "'FM999990.00'), '') "
+    "FROM unnest(ARRAY['ast', 'alt', 'tbil', 'crea', 'anc', 'plt', 'hgb']) "
+    " WITH ORDINALITY AS a(analyte, n) "
+    "CROSS JOIN LATERAL (SELECT * FROM observations x "
+    " WHERE x.patient = $1 AND x.analyte = a.analyte AND NOT x.retracted "
+    " ORDER BY x.observed_at DESC NULLS FIRST, x.id DESC "
+    " LIMIT $2) o "
+    "ORDER BY a.n, o.observed_at NULLS LAST, o.id";
+/* clang-format on */
 
 static void
 esc_tag(struct buf *b, const char *open, const char *s, const char *close)
@@ -393,8 +402,11 @@ static int
 patient_body(PGconn *c, struct buf *b, const char *pid, char **cause)
 {
 	const char *p[2] = { pid, NULL };
+	char lim[16];
 	PGresult *e, *r;
 	int i, from;
+
+	snprintf(lim, sizeof(lim), "%d", PATIENT_RESULTS);
 
 	if ((e = db_query(c, "read the enrollment", enrollment_sql, 1, p,
 		 cause)) == NULL)
@@ -430,7 +442,8 @@ patient_body(PGconn *c, struct buf *b, const char *pid, char **cause)
 		buf_adds(b, "</tbody></table>\n");
 	}
 	PQclear(r);
-	if ((r = db_query(c, "read the results", results_sql, 1, p, cause)) ==
+	p[1] = lim;
+	if ((r = db_query(c, "read the results", results_sql, 2, p, cause)) ==
 	    NULL)
 		goto fail;
 	buf_adds(b, "<h2>Trends</h2>\n");
@@ -438,6 +451,11 @@ patient_body(PGconn *c, struct buf *b, const char *pid, char **cause)
 		if (i == PQntuples(r) ||
 		    strcmp(PQgetvalue(r, i, 0), PQgetvalue(r, from, 0)) != 0) {
 			board_chart(b, r, from, i);
+			if (i - from == PATIENT_RESULTS)
+				esc_tag(b, "<p class=\"bound\">The latest ",
+				    lim,
+				    " results shown: labwatch status "
+				    "and psql have the older ones.</p>\n");
 			from = i;
 		}
 	if (PQntuples(r) == 0)

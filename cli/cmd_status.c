@@ -82,10 +82,12 @@ status_all(PGconn *c)
 	PGresult *r;
 
 	buf_init(&b);
+	/* The last message by id, as status_lines() (status_table.c). */
 	r = db_query(c, "read the schema version",
 	    "SELECT (SELECT max(version) FROM schema_migrations) AS "
 	    "schema_version, (SELECT " DB_ISO(
-		"max(received_at)") " FROM messages) AS last_message_at",
+		"received_at") " FROM messages ORDER BY id DESC LIMIT 1) "
+			       "AS last_message_at",
 	    0, NULL, &cause);
 	if (r == NULL)
 		goto fail;

@@ -421,10 +421,13 @@ status_lines(PGconn *c, void (*fn)(void *, const char *, const char *),
 	PGresult *r;
 	size_t i;
 
+	/* The last message by id: ids grow with received_at (sql/001), and
+	 * max(received_at) would read every message. */
 	r = db_query(c, "read the schema version",
 	    "SELECT coalesce(lpad((SELECT max(version) FROM schema_migrations)"
 	    "::text, 3, '0'), '-'), coalesce((SELECT " HUMAN_TIME(
-		"max(received_at)") " || ' UTC' FROM messages), 'none')",
+		"received_at") " || ' UTC' FROM messages "
+			       "ORDER BY id DESC LIMIT 1), 'none')",
 	    0, NULL, cause);
 	if (r == NULL)
 		return -1;

@@ -8,7 +8,13 @@ CREATE INDEX eligibility_latest
 
 -- The alerts page: a state's alerts, the most severe first, then the
 -- newest (cli/board_pages.c's SEVERITY_RANK: the same expression), read
--- in order and stopped after a page instead of all of them sorted.
+-- in order and stopped after a page instead of all of them sorted; kind
+-- included for the open alerts counted by kind (the status page).
 CREATE INDEX alerts_board ON alerts (state,
+    (CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END),
+    id DESC) INCLUDE (kind);
+-- The same over every state, open ones first (?state=all, STATE_RANK).
+CREATE INDEX alerts_board_all ON alerts (
+    (CASE state WHEN 'open' THEN 0 WHEN 'acknowledged' THEN 1 ELSE 2 END),
     (CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END),
     id DESC);
