@@ -27,7 +27,8 @@ board_page_fn board_alerts, board_alert, board_screening, board_patient,
 /*
  * The board's session: cli_db_open's (schema checked, *exit_code on
  * failure), with JIT off (its compile time, tens of milliseconds, is what
- * the planner's guesses of the criteria JSON's rows would buy).
+ * the planner's guesses of the criteria JSON's rows would buy) and no
+ * parallel workers.
  */
 struct pg_conn *board_db_open(const char *conninfo, int *exit_code);
 

@@ -237,8 +237,12 @@ board_db_open(const char *conninfo, int *exit_code)
 
 	if (c == NULL)
 		return NULL;
-	/* Not fatal: the pages are right without it, only slower. */
-	r = PQexec(c, "SET jit = off");
+	/*
+	 * Not fatal: the pages are right without it, only slower. No
+	 * parallel workers either: a page's queries are short, and the
+	 * board should not take cores from labwatchd.
+	 */
+	r = PQexec(c, "SET jit = off; SET max_parallel_workers_per_gather = 0");
 	if (PQresultStatus(r) != PGRES_COMMAND_OK)
 		fprintf(stderr, "labwatch board: SET jit = off: %s",
 		    PQerrorMessage(c));

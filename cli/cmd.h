@@ -66,6 +66,8 @@ extern const char status_criteria_sql[];
  */
 extern const char status_criteria_rows_sql[];
 extern const char status_grades_sql[];
+/* The messages by outcome (outcome, count), counted from indexes. */
+extern const char status_messages_sql[];
 /* The holds in force of an enrollment ($1 its row id): name, since. */
 extern const char status_holds_sql[];
 struct rules;

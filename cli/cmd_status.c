@@ -94,9 +94,7 @@ status_all(PGconn *c)
 	cli_json_row(&b, r, 0);
 	PQclear(r);
 	b.len--; /* reopen the object */
-	if (counts(c, &b, "messages", "count messages",
-		"SELECT outcome, "
-		"count(*) FROM messages GROUP BY 1",
+	if (counts(c, &b, "messages", "count messages", status_messages_sql,
 		cli_status_outcomes, &cause) != 0 ||
 	    counts(c, &b, "open_alerts", "count open alerts",
 		"SELECT kind, "

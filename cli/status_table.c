@@ -381,6 +381,22 @@ out:
 	return rc;
 }
 
+/* clang-format off */
+/*
+ * The messages by outcome, from indexes: the total from the primary key,
+ * the quarantined and the ignored from their partial indexes (sql/001,
+ * sql/012), processed the rest. A GROUP BY outcome read every message,
+ * raw bytes and all (300 ms at 150,000 messages on a loaded machine).
+ */
+const char status_messages_sql[] =
+    "WITH t AS (SELECT count(*) AS n FROM messages), "
+    "q AS (SELECT count(*) AS n FROM messages WHERE outcome = 'quarantined'), "
+    "i AS (SELECT count(*) AS n FROM messages WHERE outcome = 'ignored') "
+    "SELECT 'processed', t.n - q.n - i.n FROM t, q, i "
+    "UNION ALL SELECT 'ignored', n FROM i "
+    "UNION ALL SELECT 'quarantined', n FROM q";
+/* clang-format on */
+
 /* "name N, name N, ..." of a GROUP BY query, every name, 0 when absent. */
 static char *
 count_line(PGconn *c, const char *sql, const char *const *names, char **cause)
@@ -409,7 +425,7 @@ status_lines(PGconn *c, void (*fn)(void *, const char *, const char *),
     void *arg, char **cause)
 {
 	static const char *const sql[] = {
-		"SELECT outcome, count(*) FROM messages GROUP BY 1",
+		status_messages_sql,
 		"SELECT kind, count(*) FROM alerts WHERE state = 'open' GROUP BY 1",
 		"SELECT phase, count(*) FROM enrollments GROUP BY 1",
 	};
