@@ -257,15 +257,34 @@ csrf_ok(const struct evkeyvalq *f, const char *token)
 	    CRYPTO_memcmp(v, token, BOARD_TOKEN_HEX) == 0;
 }
 
-/* The login page with a fresh login CSRF token in a cookie. */
+/* Whether s is a token as board_token writes them. */
+static bool
+is_token(const char *s)
+{
+	return s != NULL && strlen(s) == BOARD_TOKEN_HEX &&
+	    strspn(s, "0123456789abcdef") == BOARD_TOKEN_HEX;
+}
+
+/*
+ * The login page with the login CSRF token of the browser's lw_pre cookie,
+ * or a fresh one in a new cookie. Kept while the browser has one: a
+ * browser fetches /favicon.ico beside the page, is sent here too, and a
+ * new token then would void the form it shows.
+ */
 static int
 login_page(struct board *bd, struct reply *rp, const char *msg, int code)
 {
 	char pre[BOARD_TOKEN_HEX + 1];
+	char *old = cookie(rp->req, "lw_pre");
 
-	if (board_token(pre) != 0)
+	if (is_token(old))
+		memcpy(pre, old, sizeof(pre));
+	else if (board_token(pre) != 0) {
+		free(old);
 		return 500;
-	set_cookie(bd, rp, "lw_pre", pre);
+	} else
+		set_cookie(bd, rp, "lw_pre", pre);
+	free(old);
 	buf_reset(&rp->out);
 	board_login_page(&rp->out, pre, msg);
 	return code;

@@ -46,9 +46,12 @@ const char board_css[] =
     ".critical{color:#b00;font-weight:bold}.warning{color:#a60}"
     ".fail,.ineligible{background:#fdd}.pass,.eligible{background:#dfd}"
     ".incomplete,.none{background:#eee}"
-    ".filters a{margin-right:.75em}svg{max-width:100%;height:auto;"
+    ".filters a,.pages a{margin-right:.75em;display:inline-block}"
+    "svg{max-width:100%;height:auto;"
     "border:1px solid #ddd;background:#fff}"
-    "@media(max-width:600px){td,th{padding:.2em}}";
+    "@media(max-width:600px){td,th{padding:.2em}"
+    /* A wide table scrolls in its box: the page stays a phone's width. */
+    "table{display:block;overflow-x:auto}figure{margin:.5em 0}}";
 
 void
 board_head(struct buf *b, const char *title, const struct board_session *s)

@@ -41,6 +41,8 @@ RUN_PACKAGES="build-essential autoconf automake libtool pkg-config
 	libevent-dev libssl-dev libpq-dev zlib1g-dev postgresql
 	python3-hl7 openssl curl"
 # What the tests need on top (curl: tests/daemon_metrics.sh, notify_db.sh;
-# man-db: tests/man_pages.sh; debhelper, lintian: tests/deb.sh).
+# man-db: tests/man_pages.sh; debhelper, lintian: tests/deb.sh; chromium
+# and a font for its text: tests/board_browser.sh, doc/screenshots.sh).
 TEST_PACKAGES="libcriterion-dev clang libclang-rt-14-dev clang-format
-	python3-cryptography curl python3-yaml man-db debhelper lintian"
+	python3-cryptography curl python3-yaml man-db debhelper lintian
+	chromium fonts-dejavu-core"

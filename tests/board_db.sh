@@ -221,6 +221,16 @@ check "no session: /alerts goes to the login page" eq "$(curl -s -o /dev/null -w
 check "no session: /patient goes to the login page" eq "$(curl -s -o /dev/null -w '%{http_code}' "$U/patient?id=P1")" 303
 check "the login page: a form" eq "$(get login /login)" 200
 check "  with a CSRF field" grep -q 'name="csrf" value="[0-9a-f]\{64\}"' "$TMP/login.html"
+# A browser fetches /favicon.ico beside the login page; without a session
+# that is the login page again, and it must keep the form's token (a new
+# one voided the form: no browser could log in).
+csrf_of() { sed -n 's/.*name="csrf" value="\([0-9a-f]*\)".*/\1/p' "$1" | head -1; }
+curl -s -c "$TMP/jf" -o "$TMP/lf1.html" "$U/login"
+curl -s -L -b "$TMP/jf" -c "$TMP/jf" -o "$TMP/lf2.html" "$U/favicon.ico"
+t1=$(csrf_of "$TMP/lf1.html")
+check "the login page again (the favicon's redirect) keeps the login CSRF token" eq \
+	"$(csrf_of "$TMP/lf2.html") ${#t1}" "$t1 64"
+check "  and the cookie the form needs" eq "$(awk '$6 == "lw_pre" { print $7 }' "$TMP/jf")" "$t1"
 # login NAME PASSWORD JAR: the status of the POST (the CSRF of a fresh GET)
 CO=
 login() {
