@@ -142,7 +142,7 @@ session(struct board *bd)
 		bd->db = NULL;
 	}
 	if (bd->db == NULL)
-		bd->db = cli_db_open("board", bd->conninfo, 1, &rc);
+		bd->db = board_db_open(bd->conninfo, &rc);
 	return bd->db;
 }
 
@@ -784,7 +784,7 @@ cmd_board(int argc, char **argv)
 		board_users_free(&bd.users);
 		return 2;
 	}
-	if ((bd.db = cli_db_open("board", db, 1, &rc)) == NULL) {
+	if ((bd.db = board_db_open(db, &rc)) == NULL) {
 		board_users_free(&bd.users);
 		SSL_CTX_free(bd.ctx);
 		return rc;

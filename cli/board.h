@@ -25,6 +25,20 @@ board_page_fn board_alerts, board_alert, board_screening, board_patient,
     board_status;
 
 /*
+ * The board's session: cli_db_open's (schema checked, *exit_code on
+ * failure), with JIT off (its compile time, tens of milliseconds, is what
+ * the planner's guesses of the criteria JSON's rows would buy) and no
+ * parallel workers.
+ */
+struct pg_conn *board_db_open(const char *conninfo, int *exit_code);
+
+/*
+ * The page number asked for in q ("page", from 1) within 1..pages (1 when
+ * there is none, or no pages).
+ */
+int board_page_number(const struct evkeyvalq *q, int pages);
+
+/*
  * The start of every page: title (escaped), the links, the stylesheet;
  * with a session, who is logged in and the logout button.
  */

@@ -23,8 +23,19 @@
 #include "rules/rules.h"
 #include "store/db.h"
 
-/* At most this many alerts on one page (the newest). */
-#define BOARD_MAX_ALERTS 1000
+/* Alerts on one page. */
+#define ALERTS_PAGE 100
+/*
+ * The board's order: within a state, the most severe first; over all,
+ * open ones first. sql/013's alerts_board and alerts_board_all index
+ * these very expressions.
+ */
+#define SEVERITY_RANK \
+	"CASE a.severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 " \
+	"ELSE 2 END"
+#define STATE_RANK \
+	"CASE a.state WHEN 'open' THEN 0 WHEN 'acknowledged' THEN 1 " \
+	"ELSE 2 END"
 
 const char board_css[] =
     "body{font-family:system-ui,sans-serif;margin:0;color:#111}"
@@ -35,7 +46,7 @@ const char board_css[] =
     ".critical{color:#b00;font-weight:bold}.warning{color:#a60}"
     ".fail,.ineligible{background:#fdd}.pass,.eligible{background:#dfd}"
     ".incomplete,.none{background:#eee}"
-    ".filters a{margin-right:.75em;display:inline-block}"
+    ".filters a,.pages a{margin-right:.75em;display:inline-block}"
     "svg{max-width:100%;height:auto;"
     "border:1px solid #ddd;background:#fff}"
     "@media(max-width:600px){td,th{padding:.2em}"
@@ -234,6 +245,92 @@ alert_rows(struct buf *b, const PGresult *r, const struct board_session *s)
 	buf_adds(b, "</tbody></table>\n");
 }
 
+PGconn *
+board_db_open(const char *conninfo, int *exit_code)
+{
+	PGconn *c = cli_db_open("board", conninfo, 1, exit_code);
+	PGresult *r;
+
+	if (c == NULL)
+		return NULL;
+	/*
+	 * Not fatal: the pages are right without it, only slower. No
+	 * parallel workers either: a page's queries are short, and the
+	 * board should not take cores from labwatchd.
+	 */
+	r = PQexec(c, "SET jit = off; SET max_parallel_workers_per_gather = 0");
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		fprintf(stderr, "labwatch board: SET jit = off: %s",
+		    PQerrorMessage(c));
+	PQclear(r);
+	return c;
+}
+
+int
+board_page_number(const struct evkeyvalq *q, int pages)
+{
+	const char *v = evhttp_find_header(q, "page");
+	long n;
+
+	if (v == NULL || *v == '\0' || strlen(v) > 9 ||
+	    strspn(v, "0123456789") != strlen(v))
+		return 1;
+	n = strtol(v, NULL, 10);
+	if (n > pages)
+		n = pages;
+	return n < 1 ? 1 : (int)n;
+}
+
+/* How many alerts in state (or "all"): -1 and *cause on failure. */
+static int
+alerts_count(PGconn *c, const char *state, char **cause)
+{
+	const char *p[1] = { state };
+	PGresult *r;
+	int n;
+
+	if ((r = db_query(c, "count the alerts",
+		 "SELECT count(*) FROM alerts "
+		 "WHERE $1::text = 'all' OR state = $1",
+		 1, p, cause)) == NULL)
+		return -1;
+	n = atoi(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return n;
+}
+
+/* The filters, the count and the pages' links of the alerts page. */
+static void
+alerts_nav(struct buf *b, const char *const *states, const char *state,
+    int total, int page, int pages)
+{
+	int first = (page - 1) * ALERTS_PAGE + 1;
+	size_t i;
+
+	buf_adds(b, "<p class=\"filters\">");
+	for (i = 0; states[i] != NULL; i++)
+		buf_printf(b, "<a href=\"/alerts?state=%s\">%s%s%s</a>",
+		    states[i], strcmp(states[i], state) == 0 ? "<b>" : "",
+		    states[i], strcmp(states[i], state) == 0 ? "</b>" : "");
+	buf_adds(b, "</p>\n");
+	if (pages <= 1)
+		return;
+	buf_printf(b,
+	    "<p>%d %s alerts; %d to %d shown (page %d of %d), the most "
+	    "severe first, then the newest.</p>\n<p class=\"pages\">",
+	    total, strcmp(state, "all") == 0 ? "" : state, first,
+	    page == pages ? total : first + ALERTS_PAGE - 1, page, pages);
+	if (page > 1)
+		buf_printf(b,
+		    "<a href=\"/alerts?state=%s&amp;page=%d\">previous</a>",
+		    state, page - 1);
+	if (page < pages)
+		buf_printf(b,
+		    "<a href=\"/alerts?state=%s&amp;page=%d\">next</a>", state,
+		    page + 1);
+	buf_adds(b, "</p>\n");
+}
+
 int
 board_alerts(PGconn *c, const struct evkeyvalq *q,
     const struct board_session *s, struct buf *out, char **cause)
@@ -242,6 +339,7 @@ board_alerts(PGconn *c, const struct evkeyvalq *q,
 		"resolved", "retracted", "all", NULL };
 	const char *state = evhttp_find_header(q, "state");
 	const char *p[4] = { NULL, NULL, NULL, NULL };
+	int total, page, pages;
 	char *order;
 	PGresult *r;
 	size_t i;
@@ -250,35 +348,27 @@ board_alerts(PGconn *c, const struct evkeyvalq *q,
 		state = "open";
 	for (i = 0; states[i] != NULL && strcmp(states[i], state) != 0; i++)
 		;
-	if (states[i] == NULL)
-		state = "open";
+	state = states[i] != NULL ? states[i] : "open";
 	p[0] = state;
-	/* Open first, then the most severe, then the newest. */
-	order =
-	    xasprintf("CASE a.state WHEN 'open' THEN 0 "
-		      "WHEN 'acknowledged' THEN 1 ELSE 2 END, "
-		      "CASE a.severity WHEN 'critical' THEN 0 "
-		      "WHEN 'warning' THEN 1 ELSE 2 END, a.id DESC LIMIT %d",
-		BOARD_MAX_ALERTS);
+	if ((total = alerts_count(c, state, cause)) < 0)
+		return 500;
+	pages = (total + ALERTS_PAGE - 1) / ALERTS_PAGE;
+	page = board_page_number(q, pages);
+	/* Open first (all states), then the most severe, then the newest. */
+	order = xasprintf("%s" SEVERITY_RANK ", a.id DESC LIMIT %d OFFSET %d",
+	    strcmp(state, "all") != 0 ? "" : STATE_RANK ", ", ALERTS_PAGE,
+	    (page - 1) * ALERTS_PAGE);
 	r = cli_alerts_query(c, p, order, cause);
 	free(order);
 	if (r == NULL)
 		return 500;
 	board_head(out, "Alerts", s);
-	buf_adds(out, "<p class=\"filters\">");
-	for (i = 0; states[i] != NULL; i++)
-		buf_printf(out, "<a href=\"/alerts?state=%s\">%s%s%s</a>",
-		    states[i], strcmp(states[i], state) == 0 ? "<b>" : "",
-		    states[i], strcmp(states[i], state) == 0 ? "</b>" : "");
-	buf_adds(out, "</p>\n");
+	alerts_nav(out, states, state, total, page, pages);
 	/* Both always there: the live updates swap them (/board.js). */
 	buf_printf(out, "<p id=\"none\"%s>No %s alerts.</p>\n",
 	    PQntuples(r) > 0 ? " hidden" : "",
 	    strcmp(state, "all") == 0 ? "" : state);
 	alert_rows(out, r, s);
-	if (PQntuples(r) == BOARD_MAX_ALERTS)
-		buf_printf(out, "<p>The first %d shown.</p>\n",
-		    BOARD_MAX_ALERTS);
 	/* New alerts appear without a reload (cli/board_events.c). */
 	buf_adds(out, "<script src=\"/board.js\" defer></script>\n");
 	board_foot(out);

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 
 #include <event2/http.h>
@@ -29,37 +30,71 @@
 #define HUMAN_TIME(col) \
 	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')"
 
-/* The patients in screening with their latest verdict ($1: one verdict). */
-static const char screening_sql[] =
-    "SELECT p.id, p.patient_id, e.protocol, coalesce(l.status, 'none'), "
-    "coalesce(" HUMAN_TIME(
-	"l.evaluated_at") ", '') "
-			  "FROM enrollments e JOIN patients p ON p.id = e.patient "
-			  "LEFT JOIN LATERAL (SELECT status, evaluated_at FROM eligibility x "
-			  " WHERE x.patient = e.patient AND x.protocol = e.protocol "
-			  " ORDER BY evaluated_at DESC, id DESC LIMIT 1) l ON true "
-			  "WHERE e.phase = 'screening' "
-			  "AND ($1::text IS NULL OR coalesce(l.status, 'none') = $1) "
-			  "ORDER BY p.patient_id";
+/* Patients on one page of the screening list. */
+#define SCREENING_PAGE 100
+
+/* clang-format off */
+/* The latest eligibility row of patient e in its protocol (l). */
+#define SCREENING_LATEST \
+    "LEFT JOIN LATERAL (SELECT id, status, evaluated_at FROM eligibility x " \
+    " WHERE x.patient = e.patient AND x.protocol = e.protocol " \
+    " ORDER BY evaluated_at DESC, id DESC LIMIT 1) l ON true "
+#define SCREENING_COLUMNS \
+    "SELECT e.patient_id, coalesce(l.status, 'none'), " \
+    " coalesce(" HUMAN_TIME("l.evaluated_at") ", ''), l.id, "
 
 /*
- * A patient's results, protocol analytes in protocol order, each by time:
- * analyte, observed, epoch, value, unit, lln, uln, grade, raw value, ref
- * range, status, x ULN.
+ * A page of the patients in screening by patient id ($1 LIMIT, $2
+ * OFFSET): patient id, verdict, evaluated, eligibility row id, 0. The
+ * latest verdict is looked up for the page's patients only (one probe of
+ * eligibility_latest, sql/013, each).
  */
-static const char results_sql[] = "SELECT o.analyte, coalesce(" HUMAN_TIME(
-    "o.observed_at") ", ''), "
-		     "extract(epoch FROM o.observed_at), o.canonical_value, "
-		     "coalesce(o.canonical_unit, o.unit, ''), o.lln, o.uln, "
-		     "coalesce(o.grade::text, ''), "
-		     "coalesce(o.comparator, '') || coalesce(o.value_raw, ''), "
-		     "coalesce(o.ref_range, ''), coalesce(o.status, ''), "
-		     "coalesce(to_char(o.canonical_value / nullif(o.uln, 0), "
-		     "'FM999990.00'), '') "
-		     "FROM observations o WHERE o.patient = $1 AND o.analyte IS NOT NULL "
-		     "AND NOT o.retracted "
-		     "ORDER BY array_position(ARRAY['ast', 'alt', 'tbil', 'crea', 'anc', "
-		     "'plt', 'hgb'], o.analyte), o.analyte, o.observed_at NULLS LAST, o.id";
+static const char screening_sql[] =
+    SCREENING_COLUMNS "0 FROM (SELECT e.patient, e.protocol, p.patient_id "
+    " FROM enrollments e JOIN patients p ON p.id = e.patient "
+    " WHERE e.phase = 'screening' "
+    " ORDER BY p.patient_id LIMIT $1 OFFSET $2) e " SCREENING_LATEST
+    "ORDER BY e.patient_id";
+
+/*
+ * The same with one verdict ($3): every patient's latest verdict is read
+ * to filter; the last column is how many have it.
+ */
+static const char screening_verdict_sql[] =
+    SCREENING_COLUMNS "count(*) OVER () FROM (SELECT e.patient, e.protocol, "
+    " p.patient_id FROM enrollments e JOIN patients p ON p.id = e.patient "
+    " WHERE e.phase = 'screening') e " SCREENING_LATEST
+    "WHERE coalesce(l.status, 'none') = $3 "
+    "ORDER BY e.patient_id LIMIT $1 OFFSET $2";
+/* clang-format on */
+
+/* At most this many results of one analyte on a patient's page. */
+#define PATIENT_RESULTS 200
+
+/* clang-format off */
+/*
+ * A patient's results, protocol analytes in protocol order, each by time,
+ * the latest PATIENT_RESULTS of each (read backwards on the index
+ * observations_patient and stopped there): analyte, observed, epoch,
+ * value, unit, lln, uln, grade, raw value, ref range, status, x ULN.
+ */
+static const char results_sql[] =
+    "SELECT o.analyte, coalesce(" HUMAN_TIME("o.observed_at") ", ''), "
+    "extract(epoch FROM o.observed_at), o.canonical_value, "
+    "coalesce(o.canonical_unit, o.unit, ''), o.lln, o.uln, "
+    "coalesce(o.grade::text, ''), "
+    "coalesce(o.comparator, '') || coalesce(o.value_raw, ''), "
+    "coalesce(o.ref_range, ''), coalesce(o.status, ''), "
+    "coalesce(to_char(o.canonical_value / nullif(o.uln, 0), "
+    "'FM999990.00'), '') "
+    "FROM unnest(ARRAY['ast', 'alt', 'tbil', 'crea', 'anc', 'plt', 'hgb']) "
+    " WITH ORDINALITY AS a(analyte, n) "
+    "CROSS JOIN LATERAL (SELECT * FROM observations x "
+    " WHERE x.patient = $1 AND x.analyte = a.analyte AND NOT x.retracted "
+    " ORDER BY x.observed_at DESC NULLS FIRST, x.id DESC "
+    " LIMIT $2) o "
+    "ORDER BY a.n, o.observed_at NULLS LAST, o.id";
+/* clang-format on */
 
 static void
 esc_tag(struct buf *b, const char *open, const char *s, const char *close)
@@ -88,23 +123,26 @@ criterion_cell(struct buf *b, const PGresult *r, int i)
 	buf_adds(b, "</td>");
 }
 
-/* The screening table: pts (screening_sql), crit[i] each one's criteria. */
+/*
+ * The screening table: pts (screening_sql), crit the criteria of their
+ * eligibility rows (status_criteria_rows_sql); from[i], to[i]: patient i's
+ * rows of crit.
+ */
 static void
-screening_table(struct buf *b, const PGresult *pts, PGresult **crit)
+screening_table(struct buf *b, const PGresult *pts, const PGresult *crit,
+    const int *from, const int *to)
 {
 	const char *names[MAX_CRITERIA];
 	size_t n = 0, k;
 	int i, j;
 
-	for (i = 0; i < PQntuples(pts); i++)
-		for (j = 0; j < PQntuples(crit[i]); j++) {
-			for (k = 0; k < n; k++)
-				if (strcmp(names[k],
-					PQgetvalue(crit[i], j, 0)) == 0)
-					break;
-			if (k == n && n < MAX_CRITERIA)
-				names[n++] = PQgetvalue(crit[i], j, 0);
-		}
+	for (j = 0; j < PQntuples(crit); j++) {
+		for (k = 0; k < n; k++)
+			if (strcmp(names[k], PQgetvalue(crit, j, 0)) == 0)
+				break;
+		if (k == n && n < MAX_CRITERIA)
+			names[n++] = PQgetvalue(crit, j, 0);
+	}
 	buf_adds(b,
 	    "<table id=\"screening\"><thead><tr><th>Patient</th>"
 	    "<th>Verdict</th>");
@@ -113,19 +151,19 @@ screening_table(struct buf *b, const PGresult *pts, PGresult **crit)
 	buf_adds(b, "</tr></thead><tbody>\n");
 	for (i = 0; i < PQntuples(pts); i++) {
 		buf_adds(b, "<tr><td><a href=\"/patient?id=");
-		html_url(b, PQgetvalue(pts, i, 1));
-		esc_tag(b, "\">", PQgetvalue(pts, i, 1), "</a></td>");
-		esc_tag(b, "<td class=\"verdict ", PQgetvalue(pts, i, 3),
+		html_url(b, PQgetvalue(pts, i, 0));
+		esc_tag(b, "\">", PQgetvalue(pts, i, 0), "</a></td>");
+		esc_tag(b, "<td class=\"verdict ", PQgetvalue(pts, i, 1),
 		    "\">");
-		esc_tag(b, "", PQgetvalue(pts, i, 3), "<br><small>");
-		esc_tag(b, "", PQgetvalue(pts, i, 4), "</small></td>");
+		esc_tag(b, "", PQgetvalue(pts, i, 1), "<br><small>");
+		esc_tag(b, "", PQgetvalue(pts, i, 2), "</small></td>");
 		for (k = 0; k < n; k++) {
-			for (j = 0; j < PQntuples(crit[i]); j++)
-				if (strcmp(names[k],
-					PQgetvalue(crit[i], j, 0)) == 0)
+			for (j = from[i]; j < to[i]; j++)
+				if (strcmp(names[k], PQgetvalue(crit, j, 0)) ==
+				    0)
 					break;
-			if (j < PQntuples(crit[i]))
-				criterion_cell(b, crit[i], j);
+			if (j < to[i])
+				criterion_cell(b, crit, j);
 			else
 				buf_adds(b, "<td class=\"none\"></td>");
 		}
@@ -134,55 +172,159 @@ screening_table(struct buf *b, const PGresult *pts, PGresult **crit)
 	buf_adds(b, "</tbody></table>\n");
 }
 
+/*
+ * The criteria of the page's patients pts in one query; from[i], to[i]
+ * (n + 1 each, zeroed) their rows of the result. NULL and *cause.
+ */
+static PGresult *
+screening_criteria(PGconn *c, const PGresult *pts, int *from, int *to,
+    char **cause)
+{
+	const char *p[1];
+	struct buf ids;
+	PGresult *r;
+	int i, j, k, ord[SCREENING_PAGE], nids = 0;
+
+	buf_init(&ids);
+	buf_addc(&ids, '{');
+	for (i = 0; i < PQntuples(pts) && i < SCREENING_PAGE; i++) {
+		ord[i] = 0;
+		if (PQgetisnull(pts, i, 3))
+			continue;
+		buf_printf(&ids, "%s%s", nids > 0 ? "," : "",
+		    PQgetvalue(pts, i, 3));
+		ord[i] = ++nids;
+	}
+	buf_adds(&ids, "}");
+	p[0] = ids.p;
+	r = db_query(c, "read the criteria", status_criteria_rows_sql, 1, p,
+	    cause);
+	buf_free(&ids);
+	if (r == NULL)
+		return NULL;
+	/* Rows come by ord: each patient's are one run. */
+	for (i = 0, j = 0; i < PQntuples(pts) && i < SCREENING_PAGE; i++) {
+		if (ord[i] == 0)
+			continue;
+		while (j < PQntuples(r) && atoi(PQgetvalue(r, j, 6)) < ord[i])
+			j++;
+		for (k = j;
+		     k < PQntuples(r) && atoi(PQgetvalue(r, k, 6)) == ord[i];
+		     k++)
+			;
+		from[i] = j;
+		to[i] = k;
+		j = k;
+	}
+	return r;
+}
+
+/* The filters, the count and the pages' links. */
+static void
+screening_nav(struct buf *b, const char *const *verdicts, const char *v,
+    int total, int page, int pages)
+{
+	int i, first = (page - 1) * SCREENING_PAGE + 1;
+	const char *amp = v != NULL ? "&amp;" : "";
+
+	buf_adds(b, "<p class=\"filters\"><a href=\"/screening\">all</a>");
+	for (i = 0; verdicts[i] != NULL; i++)
+		buf_printf(b, "<a href=\"/screening?verdict=%s\">%s</a>",
+		    verdicts[i], verdicts[i]);
+	buf_printf(b, "</p>\n<p>%d patient%s in screening%s%s", total,
+	    total == 1 ? "" : "s", v != NULL ? ", verdict " : "",
+	    v != NULL ? v : "");
+	if (pages > 1 && page <= pages)
+		buf_printf(b, "; %d to %d shown (page %d of %d)", first,
+		    page == pages ? total : first + SCREENING_PAGE - 1, page,
+		    pages);
+	buf_adds(b, ".</p>\n");
+	if (pages <= 1)
+		return;
+	buf_adds(b, "<p class=\"pages\">");
+	if (page > 1)
+		buf_printf(b,
+		    "<a href=\"/screening?%s%s%spage=%d\">previous</a>",
+		    v != NULL ? "verdict=" : "", v != NULL ? v : "", amp,
+		    page - 1);
+	if (page < pages)
+		buf_printf(b, "<a href=\"/screening?%s%s%spage=%d\">next</a>",
+		    v != NULL ? "verdict=" : "", v != NULL ? v : "", amp,
+		    page + 1);
+	buf_adds(b, "</p>\n");
+}
+
+/*
+ * The page's patients (NULL and *cause on failure) with total, how many
+ * patients the view has: all in screening, or those with verdict v.
+ */
+static PGresult *
+screening_rows(PGconn *c, const char *v, int page, int *total, char **cause)
+{
+	const char *p[3];
+	char lim[16], off[16];
+	PGresult *r;
+
+	snprintf(lim, sizeof(lim), "%d", SCREENING_PAGE);
+	snprintf(off, sizeof(off), "%d", (page - 1) * SCREENING_PAGE);
+	p[0] = lim;
+	p[1] = off;
+	p[2] = v;
+	if (v != NULL) {
+		r = db_query(c, "read the screening", screening_verdict_sql, 3,
+		    p, cause);
+		/* Past the last page: no row says the count. */
+		*total = r != NULL && PQntuples(r) > 0 ?
+		    atoi(PQgetvalue(r, 0, 4)) :
+		    0;
+		return r;
+	}
+	if ((r = db_query(c, "count the screening",
+		 "SELECT count(*) FROM enrollments WHERE phase = 'screening'",
+		 0, NULL, cause)) == NULL)
+		return NULL;
+	*total = atoi(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return db_query(c, "read the screening", screening_sql, 2, p, cause);
+}
+
 int
 board_screening(PGconn *c, const struct evkeyvalq *q,
     const struct board_session *s, struct buf *out, char **cause)
 {
 	static const char *const verdicts[] = { "eligible", "ineligible",
 		"incomplete", "none", NULL };
-	const char *v = evhttp_find_header(q, "verdict"), *p[2];
-	PGresult *pts, **crit;
-	int i, n, code = 200;
+	const char *v = evhttp_find_header(q, "verdict");
+	PGresult *pts, *crit;
+	int from[SCREENING_PAGE + 1], to[SCREENING_PAGE + 1];
+	int i, total, page;
 
 	for (i = 0; v != NULL && verdicts[i] != NULL; i++)
 		if (strcmp(verdicts[i], v) == 0)
 			break;
-	if (v != NULL && verdicts[i] == NULL)
-		v = NULL;
-	p[0] = v;
-	if ((pts = db_query(c, "read the screening", screening_sql, 1, p,
-		 cause)) == NULL)
+	v = v != NULL && verdicts[i] != NULL ? verdicts[i] : NULL;
+	/* The count comes with the rows: the page is checked after. */
+	page = board_page_number(q, INT_MAX / SCREENING_PAGE);
+	if ((pts = screening_rows(c, v, page, &total, cause)) == NULL)
 		return 500;
-	n = PQntuples(pts);
-	crit = xcalloc((size_t)n + 1, sizeof(*crit));
-	for (i = 0; i < n && code == 200; i++) {
-		p[0] = PQgetvalue(pts, i, 0);
-		p[1] = PQgetvalue(pts, i, 2);
-		crit[i] = db_query(c, "read the criteria", status_criteria_sql,
-		    2, p, cause);
-		if (crit[i] == NULL)
-			code = 500;
+	memset(from, 0, sizeof(from));
+	memset(to, 0, sizeof(to));
+	if ((crit = screening_criteria(c, pts, from, to, cause)) == NULL) {
+		PQclear(pts);
+		return 500;
 	}
-	if (code == 200) {
-		board_head(out, "Screening", s);
+	board_head(out, "Screening", s);
+	screening_nav(out, verdicts, v, total, page,
+	    (total + SCREENING_PAGE - 1) / SCREENING_PAGE);
+	if (PQntuples(pts) == 0 && page > 1)
 		buf_adds(out,
-		    "<p class=\"filters\"><a href=\"/screening\">"
-		    "all</a>");
-		for (i = 0; verdicts[i] != NULL; i++)
-			buf_printf(out,
-			    "<a href=\"/screening?verdict=%s\">%s</a>",
-			    verdicts[i], verdicts[i]);
-		buf_printf(out, "</p>\n<p>%d patient%s in screening%s%s.</p>\n",
-		    n, n == 1 ? "" : "s", v != NULL ? ", verdict " : "",
-		    v != NULL ? v : "");
-		screening_table(out, pts, crit);
-		board_foot(out);
-	}
-	for (i = 0; i < n; i++)
-		PQclear(crit[i]);
-	free(crit);
+		    "<p>This page is past the end: <a href=\"/screening\">"
+		    "the first page</a>.</p>\n");
+	screening_table(out, pts, crit, from, to);
+	board_foot(out);
+	PQclear(crit);
 	PQclear(pts);
-	return code;
+	return 200;
 }
 
 /* The enrollment ($1 patient row id): id, protocol, phase, since, baseline. */
@@ -260,8 +402,11 @@ static int
 patient_body(PGconn *c, struct buf *b, const char *pid, char **cause)
 {
 	const char *p[2] = { pid, NULL };
+	char lim[16];
 	PGresult *e, *r;
 	int i, from;
+
+	snprintf(lim, sizeof(lim), "%d", PATIENT_RESULTS);
 
 	if ((e = db_query(c, "read the enrollment", enrollment_sql, 1, p,
 		 cause)) == NULL)
@@ -297,7 +442,8 @@ patient_body(PGconn *c, struct buf *b, const char *pid, char **cause)
 		buf_adds(b, "</tbody></table>\n");
 	}
 	PQclear(r);
-	if ((r = db_query(c, "read the results", results_sql, 1, p, cause)) ==
+	p[1] = lim;
+	if ((r = db_query(c, "read the results", results_sql, 2, p, cause)) ==
 	    NULL)
 		goto fail;
 	buf_adds(b, "<h2>Trends</h2>\n");
@@ -305,6 +451,11 @@ patient_body(PGconn *c, struct buf *b, const char *pid, char **cause)
 		if (i == PQntuples(r) ||
 		    strcmp(PQgetvalue(r, i, 0), PQgetvalue(r, from, 0)) != 0) {
 			board_chart(b, r, from, i);
+			if (i - from == PATIENT_RESULTS)
+				esc_tag(b, "<p class=\"bound\">The latest ",
+				    lim,
+				    " results shown: labwatch status "
+				    "and psql have the older ones.</p>\n");
 			from = i;
 		}
 	if (PQntuples(r) == 0)

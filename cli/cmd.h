@@ -56,9 +56,18 @@ extern const char *const cli_status_outcomes[];
 extern const char *const cli_status_kinds[];
 extern const char *const cli_status_phases[];
 /* status_table.c's queries, shared with the board: $1 the patient row id,
- * $2 the protocol (NULL: any). */
+ * $2 the protocol (NULL: any). The criteria: name, verdict, value, unit,
+ * x ULN, date, ord (0). */
 extern const char status_criteria_sql[];
+/*
+ * The criteria of the eligibility rows of ids $1 (a bigint[] literal), the
+ * columns of status_criteria_sql, ord each row's place in $1 (from 1): one
+ * query for a page of patients.
+ */
+extern const char status_criteria_rows_sql[];
 extern const char status_grades_sql[];
+/* The messages by outcome (outcome, count), counted from indexes. */
+extern const char status_messages_sql[];
 /* The holds in force of an enrollment ($1 its row id): name, since. */
 extern const char status_holds_sql[];
 struct rules;

@@ -82,19 +82,19 @@ status_all(PGconn *c)
 	PGresult *r;
 
 	buf_init(&b);
+	/* The last message by id, as status_lines() (status_table.c). */
 	r = db_query(c, "read the schema version",
 	    "SELECT (SELECT max(version) FROM schema_migrations) AS "
 	    "schema_version, (SELECT " DB_ISO(
-		"max(received_at)") " FROM messages) AS last_message_at",
+		"received_at") " FROM messages ORDER BY id DESC LIMIT 1) "
+			       "AS last_message_at",
 	    0, NULL, &cause);
 	if (r == NULL)
 		goto fail;
 	cli_json_row(&b, r, 0);
 	PQclear(r);
 	b.len--; /* reopen the object */
-	if (counts(c, &b, "messages", "count messages",
-		"SELECT outcome, "
-		"count(*) FROM messages GROUP BY 1",
+	if (counts(c, &b, "messages", "count messages", status_messages_sql,
 		cli_status_outcomes, &cause) != 0 ||
 	    counts(c, &b, "open_alerts", "count open alerts",
 		"SELECT kind, "

@@ -133,6 +133,34 @@ check "screening: only patients in screening" hasnt "$TMP/scr.html" '>P1</a>'
 check "screening: a cell per criterion" test "$(grep -o '<th>' "$TMP/scr.html" | wc -l)" -ge 5
 check "screening?verdict=eligible filters" sh -c "curl -s '$U/screening?verdict=$( [ "$verdict" = eligible ] && echo ineligible || echo eligible)' | grep -q '0 patients in screening'"
 
+# --- pages of 100 (issue 17 item 6: a page reads what it shows)
+# 120 more patients in screening (enrolled as labwatch enroll writes them,
+# no result yet: verdict none) and 150 resolved alerts of P1.
+q "INSERT INTO labwatch.patients (patient_id) SELECT 'SQ' || lpad(g::text, 3, '0') FROM generate_series(1, 120) g;
+INSERT INTO labwatch.enrollments (patient, protocol, phase) SELECT id, 'NCT04933669', 'screening' FROM labwatch.patients WHERE patient_id LIKE 'SQ%';
+INSERT INTO labwatch.alerts (patient, protocol, kind, severity, summary, state) SELECT p.id, 'NCT04933669', 'data_quality', CASE WHEN g % 3 = 0 THEN 'warning' ELSE 'info' END, 'paged ' || g, 'resolved' FROM labwatch.patients p, generate_series(1, 150) g WHERE p.patient_id = 'P1'"
+nscr=$(q "SELECT count(*) FROM labwatch.enrollments WHERE phase = 'screening'")
+rows() { sed -n '/<table id="screening">/,/<\/table>/p' "$1" | grep -c '^<tr><td><a href="/patient'; }
+check "screening page 1: 100 rows" eq "$(get sp1 /screening; rows "$TMP/sp1.html")" "200100"
+check "screening page 1: the count and the place" has "$TMP/sp1.html" "$nscr patients in screening; 1 to 100 shown (page 1 of 2)."
+check "screening page 1: a next link, no previous" eq "$(grep -o '<a href="/screening?page=[0-9]*">[a-z]*</a>' "$TMP/sp1.html" | tr '\n' ' ')" '<a href="/screening?page=2">next</a> '
+check "screening page 1: S1 there, by patient id" eq "$(sed -n 's|^<tr><td><a href="/patient?id=\([^"]*\)">.*|\1|p' "$TMP/sp1.html" | head -3 | tr '\n' ' ')" "S1 SQ001 SQ002 "
+check "screening page 2: the other $((nscr - 100))" eq "$(get sp2 '/screening?page=2'; rows "$TMP/sp2.html")" "200$((nscr - 100))"
+check "screening page 2: the last patient" has "$TMP/sp2.html" '>SQ120</a>'
+check "screening page 2: a previous link" has "$TMP/sp2.html" '<a href="/screening?page=1">previous</a>'
+check "screening page 99: past the end, said" eq "$(get sp99 '/screening?page=99'; grep -c 'past the end' "$TMP/sp99.html")" "2001"
+check "screening ?page=junk: page 1" eq "$(get spj '/screening?page=1%3B'; rows "$TMP/spj.html")" "200100"
+check "screening verdict none, page 2: $((nscr - 101)) rows" eq "$(get sn2 '/screening?verdict=none&page=2'; rows "$TMP/sn2.html")" "200$((nscr - 101))"
+check "screening verdict none: its count" has "$TMP/sn2.html" "$((nscr - 1)) patients in screening, verdict none; 101 to $((nscr - 1)) shown (page 2 of 2)."
+check "screening verdict none: the link keeps the verdict" has "$TMP/sn2.html" '<a href="/screening?verdict=none&amp;page=1">previous</a>'
+check "screening verdict: S1's verdict still its latest ($verdict)" sh -c "curl -s '$U/screening?verdict=$verdict' | grep -q '>S1</a></td><td class=\"verdict $verdict\">$verdict<'"
+nres=$(q "SELECT count(*) FROM labwatch.alerts WHERE state = 'resolved'")
+check "alerts resolved page 1: 100 rows" eq "$(get ar1 '/alerts?state=resolved'; grep -c '<tr class="alert"' "$TMP/ar1.html")" "200100"
+check "alerts resolved page 1: the count" has "$TMP/ar1.html" "$nres resolved alerts; 1 to 100 shown (page 1 of 2)"
+check "alerts resolved page 2: the rest" eq "$(get ar2 '/alerts?state=resolved&page=2'; grep -c '<tr class="alert"' "$TMP/ar2.html")" "200$((nres - 100))"
+check "alerts resolved pages: the order of the database, severe first, newest first" eq "$(cat "$TMP/ar1.html" "$TMP/ar2.html" | sed -n 's/.*<tr class="alert" data-id="\([0-9]*\)".*/\1/p' | tr '\n' ' ')" "$(q "SELECT string_agg(id::text, ' ' ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, id DESC) || ' ' FROM labwatch.alerts WHERE state = 'resolved'")"
+check "alerts all page 1: open ones first" eq "$(get aa1 '/alerts?state=all' >/dev/null; sed -n 's/.*<tr class="alert" data-id="\([0-9]*\)".*/\1/p' "$TMP/aa1.html" | head -1)" "$(q "SELECT id FROM labwatch.alerts ORDER BY CASE state WHEN 'open' THEN 0 WHEN 'acknowledged' THEN 1 ELSE 2 END, CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, id DESC LIMIT 1")"
+
 # --- status
 check "/status: 200" eq "$(get st /status)" 200
 check "status: open alerts counted" has "$TMP/st.html" "<tr><th>Open alerts</th><td>"

@@ -97,9 +97,10 @@ check "concurrent migrators: recorded once" eq "$($PSQL -d lw_concurrent -c "SEL
 # them; once the older is resolved (labwatch resolve works on 010), it goes.
 mkdir "$TMP/pre011"
 cp "$SQL"/[0-9]*_*.sql "$TMP/pre011/"
-# A database at 010: 011 and every later migration left out.
+# 011 and every later one: the database as 010 left it
 for f in "$TMP/pre011"/[0-9]*_*.sql; do
-	[ "$(expr "$(basename "$f" | cut -d_ -f1)" + 0)" -lt 11 ] || rm "$f"
+	n=$(basename "$f")
+	[ "${n%%_*}" -lt 11 ] || rm "$f"
 done
 PRE=$(newdb lw_pre011)
 "$LW" migrate --db "$PRE" --sql-dir "$TMP/pre011" >/dev/null 2>&1
@@ -121,8 +122,8 @@ check "011 over duplicate open episodes: nothing applied" \
 	eq "$($PSQL -d lw_pre011 -c "SELECT max(version) FROM labwatch.schema_migrations")" 10
 "$LW" resolve --db "$PRE" 1 --by dr.test --note duplicate >/dev/null 2>"$TMP/pre-r.err"
 "$LW" migrate --db "$PRE" --sql-dir "$SQL" >"$TMP/pre2.json" 2>"$TMP/pre2.err"
-check "011 once the older is resolved: applied" \
-	eq "$($PSQL -d lw_pre011 -c "SELECT count(*) FROM labwatch.schema_migrations WHERE version = 11")" 1
+check "011 once the older is resolved: applied (and every later one)" \
+	eq "$($PSQL -d lw_pre011 -c "SELECT count(*) FILTER (WHERE version = 11) || ' ' || max(version) FROM labwatch.schema_migrations")" "1 $(ls "$SQL"/[0-9]*_*.sql | sed 's|.*/0*\([0-9]*\)_.*|\1|' | sort -n | tail -1)"
 
 # A broken migration: named with its line and the server's error, rolled back whole.
 mkdir "$TMP/broken"
