@@ -155,11 +155,11 @@ check "screening verdict none: its count" has "$TMP/sn2.html" "$((nscr - 1)) pat
 check "screening verdict none: the link keeps the verdict" has "$TMP/sn2.html" '<a href="/screening?verdict=none&amp;page=1">previous</a>'
 check "screening verdict: S1's verdict still its latest ($verdict)" sh -c "curl -s '$U/screening?verdict=$verdict' | grep -q '>S1</a></td><td class=\"verdict $verdict\">$verdict<'"
 nres=$(q "SELECT count(*) FROM labwatch.alerts WHERE state = 'resolved'")
-check "alerts resolved page 1: 100 rows" eq "$(get ar1 '/alerts?state=resolved'; grep -c '<tr class="alert"' "$TMP/ar1.html")" "200100"
+check "alerts resolved page 1: 100 rows" eq "$(get ar1 '/alerts?state=resolved'; grep -c '<tr data-alert-id=' "$TMP/ar1.html")" "200100"
 check "alerts resolved page 1: the count" has "$TMP/ar1.html" "$nres resolved alerts; 1 to 100 shown (page 1 of 2)"
-check "alerts resolved page 2: the rest" eq "$(get ar2 '/alerts?state=resolved&page=2'; grep -c '<tr class="alert"' "$TMP/ar2.html")" "200$((nres - 100))"
-check "alerts resolved pages: the order of the database, severe first, newest first" eq "$(cat "$TMP/ar1.html" "$TMP/ar2.html" | sed -n 's/.*<tr class="alert" data-id="\([0-9]*\)".*/\1/p' | tr '\n' ' ')" "$(q "SELECT string_agg(id::text, ' ' ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, id DESC) || ' ' FROM labwatch.alerts WHERE state = 'resolved'")"
-check "alerts all page 1: open ones first" eq "$(get aa1 '/alerts?state=all' >/dev/null; sed -n 's/.*<tr class="alert" data-id="\([0-9]*\)".*/\1/p' "$TMP/aa1.html" | head -1)" "$(q "SELECT id FROM labwatch.alerts ORDER BY CASE state WHEN 'open' THEN 0 WHEN 'acknowledged' THEN 1 ELSE 2 END, CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, id DESC LIMIT 1")"
+check "alerts resolved page 2: the rest" eq "$(get ar2 '/alerts?state=resolved&page=2'; grep -c '<tr data-alert-id=' "$TMP/ar2.html")" "200$((nres - 100))"
+check "alerts resolved pages: the order of the database, severe first, newest first" eq "$(cat "$TMP/ar1.html" "$TMP/ar2.html" | sed -n 's/.*<tr data-alert-id="\([0-9]*\)".*/\1/p' | tr '\n' ' ')" "$(q "SELECT string_agg(id::text, ' ' ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, id DESC) || ' ' FROM labwatch.alerts WHERE state = 'resolved'")"
+check "alerts all page 1: open ones first" eq "$(get aa1 '/alerts?state=all' >/dev/null; sed -n 's/.*<tr data-alert-id="\([0-9]*\)".*/\1/p' "$TMP/aa1.html" | head -1)" "$(q "SELECT id FROM labwatch.alerts ORDER BY CASE state WHEN 'open' THEN 0 WHEN 'acknowledged' THEN 1 ELSE 2 END, CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, id DESC LIMIT 1")"
 
 # --- status
 check "/status: 200" eq "$(get st /status)" 200
