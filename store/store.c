@@ -216,9 +216,8 @@ store_reload_rules(struct store *s, const char *protocol_path, char **cause)
 
 /* ---- the writer ---- */
 
-/* Hand finished items back to the event loop, in order. */
-static void
-complete(struct store *s, struct store_item **items, size_t n)
+void
+store_hand_back(struct store *s, struct store_item **items, size_t n)
 {
 	uint64_t one = 1;
 	size_t i;
@@ -245,6 +244,21 @@ complete(struct store *s, struct store_item **items, size_t n)
 		store_log(s, 0, "completion wakeup: %s", strerror(errno));
 }
 
+/*
+ * Finished items back to the event loop, in order: but those the limbo
+ * holds, and those of a connection it holds a frame of, wait there.
+ */
+static void
+complete(struct store *s, struct store_item **items, size_t n)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++)
+		if (!limbo_takes(&s->limbo, items[i]))
+			items[k++] = items[i];
+	store_hand_back(s, items, k);
+}
+
 void
 store_set_work(struct ingest_work *w, enum store_frame_kind kind,
     const char *data, size_t len, size_t total, const char *peer, int64_t at,
@@ -258,6 +272,7 @@ store_set_work(struct ingest_work *w, enum store_frame_kind kind,
 	w->received_at = at;
 	w->spool_ref = ref;
 	w->settled = false;
+	w->commit_unknown = false;
 }
 
 /* Whatever refused us no longer does (connected, or not reached). */
@@ -338,7 +353,7 @@ store_try_connect(struct store *s)
 	char *cause = NULL;
 
 	if (ingest_connected(s->g))
-		return true;
+		return store_resolve_held(s);
 	if (now - s->last_connect < RECONNECT_SECONDS)
 		return false;
 	s->last_connect = now;
@@ -356,7 +371,7 @@ store_try_connect(struct store *s)
 	metric_add(&s->m.reconnects, 1);
 	if (s->db_state == LOGGED_UNKNOWN)
 		store_log(s, 2, "database connected");
-	return true;
+	return store_resolve_held(s);
 }
 
 void
@@ -451,11 +466,15 @@ spool_batch(struct store *s, struct batch *b)
 			drain_count(s, &b->works[i],
 			    drain_order_kind(&b->works[i]), 1);
 			finish_item(s, it, &b->works[i], STORE_SPOOLED, NULL);
-		} else
+		} else {
+			/* Maybe stored: AR only once the database says not. */
+			if (b->works[i].commit_unknown)
+				limbo_hold(&s->limbo, s->g, it, &b->works[i]);
 			finish_item(s, it, &b->works[i], STORE_REJECTED,
 			    rc == SPOOL_FULL ?
 				"spool full: resend later" :
 				"cannot store the message now: resend later");
+		}
 	}
 	complete(s, b->items, b->n);
 }
@@ -703,6 +722,11 @@ writer(void *arg)
 			store_log(s, 2, "rules reloaded: %s",
 			    rules_protocol_name(nr));
 		}
+		if (limbo_asking(&s->limbo)) {
+			/* Asked before anything else is written. */
+			land(s);
+			(void)store_try_connect(s);
+		}
 		if (n > 0)
 			process(s, b);
 		else if (s->flight != NULL)
@@ -713,6 +737,7 @@ writer(void *arg)
 			    time(NULL) - s->last_live < 2 ? DRAIN_SHARE :
 							    s->cfg.batch_max);
 	}
+	store_give_up_held(s);
 	return NULL;
 }
 
@@ -726,6 +751,7 @@ store_destroy(struct store *s)
 	int j;
 
 	ingest_free(s->g);
+	limbo_free(&s->limbo);
 	free(s->refused);
 	spool_close(s->spool);
 	spool_close(s->dead);
@@ -800,6 +826,7 @@ store_start(const struct store_config *cfg, bool *refused, char **cause)
 	if (s->cfg.spool_max_bytes == 0)
 		s->cfg.spool_max_bytes = 1ULL << 30;
 	s->efd = -1;
+	limbo_init(&s->limbo);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "store/ingest.h"
+#include "store/limbo.h"
 #include "store/pidset.h"
 #include "store/spool.h"
 #include "store/store.h"
@@ -78,8 +79,20 @@ struct store {
 	struct ingest_work **direct; /* write_alone's, one per slot */
 	bool *behind;		     /* write_alone's: goes behind the spool */
 	struct pidset spooled;	     /* patients with frames in the spool */
+	struct limbo limbo; /* frames of a COMMIT whose answer was lost */
 	size_t *copycap;
 };
+
+/* Hand items back to the event loop, in order (completions). */
+void store_hand_back(struct store *s, struct store_item **items, size_t n);
+/*
+ * limbo.c. Connected, nothing in flight: ask the database about the
+ * frames of a COMMIT whose answer was lost, before anything else is
+ * written, and answer them. False when it could not be asked.
+ */
+bool store_resolve_held(struct store *s);
+/* The writer stops: a last try, then held frames keep their AR. */
+void store_give_up_held(struct store *s);
 
 /* Log through the store's logger (level 0 error .. 3 debug). */
 void store_log(struct store *s, int level, const char *fmt, ...)
