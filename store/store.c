@@ -90,8 +90,8 @@ store_metrics(const struct store *s)
 	return &s->m;
 }
 
-static int64_t
-mono_usec(void)
+int64_t
+store_mono_usec(void)
 {
 	struct timespec ts;
 
@@ -142,21 +142,6 @@ store_item_free(struct store_item *it)
 	free(it->data);
 	buf_free(&it->ack);
 	free(it);
-}
-
-void
-store_submit(struct store *s, struct store_item *it)
-{
-	it->next = NULL;
-	pthread_mutex_lock(&s->mu);
-	if (s->in_tail != NULL)
-		s->in_tail->next = it;
-	else
-		s->in_head = it;
-	s->in_tail = it;
-	s->pending++;
-	pthread_cond_signal(&s->cv);
-	pthread_mutex_unlock(&s->mu);
 }
 
 int
@@ -413,7 +398,7 @@ done(struct store *s, struct batch *b)
 	size_t i;
 
 	metric_observe(&s->m.commit_usec, &store_commit_hist,
-	    (uint64_t)(mono_usec() - b->started));
+	    (uint64_t)(store_mono_usec() - b->started));
 	metric_observe(&s->m.batch_frames, &store_batch_hist, b->n);
 	for (i = 0; i < b->n; i++)
 		finish_item(s, b->items[i], &b->works[i], b->works[i].outcome,
@@ -571,7 +556,7 @@ process_one(struct store *s, struct batch *b)
 		b->wp[i] = &b->works[i];
 	}
 	/* Parsed: from here it is the database's time (and the spool's). */
-	b->started = mono_usec();
+	b->started = store_mono_usec();
 	if (spool_pending(s->spool) > 0 || !ingest_connected(s->g)) {
 		land(s);
 		write_alone(s, b);
@@ -672,11 +657,10 @@ static void *
 writer(void *arg)
 {
 	struct store *s = arg;
-	struct store_item *it;
 	struct rules *nr;
 	struct timespec ts;
 	struct batch *b;
-	size_t n, bytes;
+	size_t n;
 
 	for (;;) {
 		pthread_mutex_lock(&s->mu);
@@ -685,10 +669,16 @@ writer(void *arg)
 		 * a drain that makes progress goes on at once.
 		 */
 		while (s->flight == NULL && s->in_head == NULL &&
-		    !s->stopping && s->next_rules == NULL &&
+		    !store_low_due(s) && !s->stopping &&
+		    s->next_rules == NULL &&
 		    (s->drain_stalled || spool_pending(s->spool) == 0)) {
 			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += RECONNECT_SECONDS;
+			if (s->low_head != NULL)
+				ts.tv_nsec += LOW_WAIT_USEC * 1000;
+			else
+				ts.tv_sec += RECONNECT_SECONDS;
+			ts.tv_sec += ts.tv_nsec / 1000000000;
+			ts.tv_nsec %= 1000000000;
 			if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) ==
 			    ETIMEDOUT)
 				break; /* go and drain the spool */
@@ -696,18 +686,7 @@ writer(void *arg)
 		nr = s->next_rules;
 		s->next_rules = NULL;
 		b = other_batch(s, s->flight); /* the free one */
-		for (n = 0, bytes = 0;
-		     n < s->cfg.batch_max && s->in_head != NULL; n++) {
-			it = s->in_head;
-			if (n > 0 && bytes + it->len > BATCH_BYTES)
-				break;
-			bytes += it->len;
-			s->in_head = it->next;
-			if (s->in_head == NULL)
-				s->in_tail = NULL;
-			b->items[n] = it;
-		}
-		b->n = n;
+		b->n = n = store_take_batch(s, b);
 		if (n == 0 && s->stopping && s->flight == NULL) {
 			pthread_mutex_unlock(&s->mu);
 			break;
