@@ -627,6 +627,20 @@ reset_batch(struct ingest *g)
 }
 
 /*
+ * Whether the COMMIT of d's batch may have happened out of our sight:
+ * true from when it is handed to libpq (part of it may leave even when
+ * the send fails) until its answer is read.
+ */
+static void
+mark_unknown(struct side *d, bool unknown)
+{
+	size_t i;
+
+	for (i = 0; i < d->nbatch; i++)
+		d->batch[i]->commit_unknown = unknown;
+}
+
+/*
  * d's batch failed: end its transaction (ROLLBACK in the same pipeline,
  * or drop the session if even that fails) and forget the caches, which
  * may hold what was never committed.
@@ -635,6 +649,12 @@ static enum ingest_rc
 fail_batch(struct ingest *g, struct side *d, enum ingest_rc rc, char **cause)
 {
 	*cause = xstrdup(g->err.msg);
+	/*
+	 * A statement refused before the COMMIT: nothing of the batch went
+	 * in. The connection lost after it was sent: it may have.
+	 */
+	if (rc != INGEST_DOWN && d->state == SIDE_COMMITTING)
+		mark_unknown(d, false);
 	/* A one-statement batch has no transaction left to end. */
 	if (rc != INGEST_DOWN && !d->simple && pgpipe_up(&d->pipe)) {
 		/* Queries sent before it are read back with it. */
@@ -762,6 +782,7 @@ ingest_commit(struct ingest *g, char **cause)
 		ingest_fatalx(g, "ingest_commit: %s",
 		    d == NULL ? "no batch started" :
 				"the batch in flight is not finished");
+	mark_unknown(d, true);
 	if (pgpipe_send_sql(&d->pipe, "COMMIT", Q_IGNORE) != DB_OK ||
 	    pgpipe_sync(&d->pipe) != DB_OK)
 		return fail_batch(g, d, INGEST_DOWN, cause);
@@ -799,6 +820,7 @@ ingest_finish(struct ingest *g, char **cause)
 	rc = rc_of(pgpipe_read(&d->pipe, handle_rt1, d));
 	if (rc != INGEST_OK)
 		return fail_batch(g, d, rc, cause);
+	mark_unknown(d, false);
 	for (i = 0; i < d->nbatch; i++) {
 		if (d->simple)
 			set_outcome(d->batch[i]);
@@ -889,6 +911,7 @@ ingest_send(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 	 * Untracked patients only: every row is still in the columns. One
 	 * statement, so no BEGIN/COMMIT: the sync commits it.
 	 */
+	mark_unknown(d, true);
 	if (rows_send_all(&g->rows, &d->pipe, Q_MSGS) != DB_OK ||
 	    pgpipe_sync(&d->pipe) != DB_OK)
 		return fail_batch(g, d, INGEST_DOWN, cause);

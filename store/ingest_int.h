@@ -32,6 +32,7 @@ enum qtag {
 	Q_HISTORY,
 	Q_OPEN_ALERTS,
 	Q_VERSION,
+	Q_STORED, /* limbo.c's sel_stored */
 };
 
 /* Where a session is in a batch; the legal order is set_state()'s. */

@@ -219,6 +219,19 @@ static const struct {
 	{ "ids_msg",
 	    "SELECT nextval('labwatch.messages_id_seq')"
 	    " FROM generate_series(1, $1::int)" },
+	/*
+	 * After a COMMIT whose answer was lost (limbo.c): for each message
+	 * (rows_add_identity), in order, whether the row offered with its id
+	 * is there, and whether a row of its identity is (a duplicate).
+	 */
+	{ "sel_stored",
+	    "SELECT EXISTS (SELECT 1 FROM messages m WHERE m.id = k.id),"
+	    " k.cid IS NOT NULL AND EXISTS (SELECT 1 FROM messages m"
+	    "   WHERE m.sending_application = k.app"
+	    "   AND m.sending_facility = k.fac AND m.control_id = k.cid"
+	    "   AND m.outcome <> 'quarantined')"
+	    " FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[])"
+	    " WITH ORDINALITY AS k(id, app, fac, cid, i) ORDER BY k.i" },
 	{ "sel_enroll",
 	    "SELECT " ROWS_ENROLL_COLS
 	    " FROM enrollments e JOIN patients p ON p.id = e.patient"
@@ -520,6 +533,41 @@ sha256(const char *p, size_t len, unsigned char out[32])
 	EVP_Digest(p, len, out, &n, EVP_sha256(), NULL);
 }
 
+/* A message's identity: sending application, facility, control id. */
+static void
+col_identity(struct pgarr *c, const struct oru_msg *o)
+{
+	col_key(&c[0], o->sending_app, TEXT_MAX_HD);
+	col_key(&c[1], o->sending_facility, TEXT_MAX_HD);
+	if (o->control_id.len == 0)
+		pgarr_null(&c[2]);
+	else
+		col_key(&c[2], o->control_id, TEXT_MAX_ID);
+}
+
+void
+rows_add_identity(struct pgarr q[ROWS_ID_COLS], const struct ingest_work *w)
+{
+	pgarr_int8(&q[0], w->reserved_id);
+	if (w->parsed && !w->quarantine) {
+		col_identity(&q[1], &w->oru);
+		return;
+	}
+	/* A quarantined row has no identity (messages_identity). */
+	pgarr_bytes(&q[1], "", 0);
+	pgarr_bytes(&q[2], "", 0);
+	pgarr_null(&q[3]);
+}
+
+void
+rows_init_identity(struct pgarr q[ROWS_ID_COLS])
+{
+	pgarr_init(&q[0], PGARR_INT8);
+	pgarr_init(&q[1], PGARR_TEXT);
+	pgarr_init(&q[2], PGARR_TEXT);
+	pgarr_init(&q[3], PGARR_TEXT);
+}
+
 void
 rows_add_message(struct rows *r, const struct ingest_work *w)
 {
@@ -533,12 +581,7 @@ rows_add_message(struct rows *r, const struct ingest_work *w)
 	pgarr_float8(&c[1], (double)w->received_at);
 	col_str(&c[2], w->peer, strlen(w->peer));
 	if (w->parsed) {
-		col_key(&c[3], o->sending_app, TEXT_MAX_HD);
-		col_key(&c[4], o->sending_facility, TEXT_MAX_HD);
-		if (o->control_id.len == 0)
-			pgarr_null(&c[5]);
-		else
-			col_key(&c[5], o->control_id, TEXT_MAX_ID);
+		col_identity(&c[3], o);
 		col_opt(&c[6], o->type, strlen(o->type));
 		col_opt(&c[7], o->version.p, o->version.len);
 	} else {

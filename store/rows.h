@@ -122,6 +122,15 @@ LW_MUSTCHECK enum db_rc rows_prepare(PGconn *c, char **cause);
 
 /* Add w's message row, offered with id w->reserved_id. */
 void rows_add_message(struct rows *r, const struct ingest_work *w);
+/*
+ * The columns of sel_stored: w's row id (reserved_id), sending
+ * application, facility and control id as its row holds them (no
+ * control id for a quarantined row: it has no identity).
+ */
+#define ROWS_ID_COLS 4
+void rows_init_identity(struct pgarr q[ROWS_ID_COLS]);
+void rows_add_identity(struct pgarr q[ROWS_ID_COLS],
+    const struct ingest_work *w);
 /* Add one observation row. */
 void rows_add_observation(struct rows *r, const struct rows_obs *o);
 

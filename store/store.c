@@ -90,8 +90,8 @@ store_metrics(const struct store *s)
 	return &s->m;
 }
 
-static int64_t
-mono_usec(void)
+int64_t
+store_mono_usec(void)
 {
 	struct timespec ts;
 
@@ -142,21 +142,6 @@ store_item_free(struct store_item *it)
 	free(it->data);
 	buf_free(&it->ack);
 	free(it);
-}
-
-void
-store_submit(struct store *s, struct store_item *it)
-{
-	it->next = NULL;
-	pthread_mutex_lock(&s->mu);
-	if (s->in_tail != NULL)
-		s->in_tail->next = it;
-	else
-		s->in_head = it;
-	s->in_tail = it;
-	s->pending++;
-	pthread_cond_signal(&s->cv);
-	pthread_mutex_unlock(&s->mu);
 }
 
 int
@@ -216,9 +201,8 @@ store_reload_rules(struct store *s, const char *protocol_path, char **cause)
 
 /* ---- the writer ---- */
 
-/* Hand finished items back to the event loop, in order. */
-static void
-complete(struct store *s, struct store_item **items, size_t n)
+void
+store_hand_back(struct store *s, struct store_item **items, size_t n)
 {
 	uint64_t one = 1;
 	size_t i;
@@ -245,6 +229,21 @@ complete(struct store *s, struct store_item **items, size_t n)
 		store_log(s, 0, "completion wakeup: %s", strerror(errno));
 }
 
+/*
+ * Finished items back to the event loop, in order: but those the limbo
+ * holds, and those of a connection it holds a frame of, wait there.
+ */
+static void
+complete(struct store *s, struct store_item **items, size_t n)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++)
+		if (!limbo_takes(&s->limbo, items[i]))
+			items[k++] = items[i];
+	store_hand_back(s, items, k);
+}
+
 void
 store_set_work(struct ingest_work *w, enum store_frame_kind kind,
     const char *data, size_t len, size_t total, const char *peer, int64_t at,
@@ -258,6 +257,7 @@ store_set_work(struct ingest_work *w, enum store_frame_kind kind,
 	w->received_at = at;
 	w->spool_ref = ref;
 	w->settled = false;
+	w->commit_unknown = false;
 }
 
 /* Whatever refused us no longer does (connected, or not reached). */
@@ -338,7 +338,7 @@ store_try_connect(struct store *s)
 	char *cause = NULL;
 
 	if (ingest_connected(s->g))
-		return true;
+		return store_resolve_held(s);
 	if (now - s->last_connect < RECONNECT_SECONDS)
 		return false;
 	s->last_connect = now;
@@ -356,7 +356,7 @@ store_try_connect(struct store *s)
 	metric_add(&s->m.reconnects, 1);
 	if (s->db_state == LOGGED_UNKNOWN)
 		store_log(s, 2, "database connected");
-	return true;
+	return store_resolve_held(s);
 }
 
 void
@@ -398,7 +398,7 @@ done(struct store *s, struct batch *b)
 	size_t i;
 
 	metric_observe(&s->m.commit_usec, &store_commit_hist,
-	    (uint64_t)(mono_usec() - b->started));
+	    (uint64_t)(store_mono_usec() - b->started));
 	metric_observe(&s->m.batch_frames, &store_batch_hist, b->n);
 	for (i = 0; i < b->n; i++)
 		finish_item(s, b->items[i], &b->works[i], b->works[i].outcome,
@@ -451,11 +451,15 @@ spool_batch(struct store *s, struct batch *b)
 			drain_count(s, &b->works[i],
 			    drain_order_kind(&b->works[i]), 1);
 			finish_item(s, it, &b->works[i], STORE_SPOOLED, NULL);
-		} else
+		} else {
+			/* Maybe stored: AR only once the database says not. */
+			if (b->works[i].commit_unknown)
+				limbo_hold(&s->limbo, s->g, it, &b->works[i]);
 			finish_item(s, it, &b->works[i], STORE_REJECTED,
 			    rc == SPOOL_FULL ?
 				"spool full: resend later" :
 				"cannot store the message now: resend later");
+		}
 	}
 	complete(s, b->items, b->n);
 }
@@ -552,7 +556,7 @@ process_one(struct store *s, struct batch *b)
 		b->wp[i] = &b->works[i];
 	}
 	/* Parsed: from here it is the database's time (and the spool's). */
-	b->started = mono_usec();
+	b->started = store_mono_usec();
 	if (spool_pending(s->spool) > 0 || !ingest_connected(s->g)) {
 		land(s);
 		write_alone(s, b);
@@ -653,11 +657,10 @@ static void *
 writer(void *arg)
 {
 	struct store *s = arg;
-	struct store_item *it;
 	struct rules *nr;
 	struct timespec ts;
 	struct batch *b;
-	size_t n, bytes;
+	size_t n;
 
 	for (;;) {
 		pthread_mutex_lock(&s->mu);
@@ -666,10 +669,16 @@ writer(void *arg)
 		 * a drain that makes progress goes on at once.
 		 */
 		while (s->flight == NULL && s->in_head == NULL &&
-		    !s->stopping && s->next_rules == NULL &&
+		    !store_low_due(s) && !s->stopping &&
+		    s->next_rules == NULL &&
 		    (s->drain_stalled || spool_pending(s->spool) == 0)) {
 			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += RECONNECT_SECONDS;
+			if (s->low_head != NULL)
+				ts.tv_nsec += LOW_WAIT_USEC * 1000;
+			else
+				ts.tv_sec += RECONNECT_SECONDS;
+			ts.tv_sec += ts.tv_nsec / 1000000000;
+			ts.tv_nsec %= 1000000000;
 			if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) ==
 			    ETIMEDOUT)
 				break; /* go and drain the spool */
@@ -677,18 +686,7 @@ writer(void *arg)
 		nr = s->next_rules;
 		s->next_rules = NULL;
 		b = other_batch(s, s->flight); /* the free one */
-		for (n = 0, bytes = 0;
-		     n < s->cfg.batch_max && s->in_head != NULL; n++) {
-			it = s->in_head;
-			if (n > 0 && bytes + it->len > BATCH_BYTES)
-				break;
-			bytes += it->len;
-			s->in_head = it->next;
-			if (s->in_head == NULL)
-				s->in_tail = NULL;
-			b->items[n] = it;
-		}
-		b->n = n;
+		b->n = n = store_take_batch(s, b);
 		if (n == 0 && s->stopping && s->flight == NULL) {
 			pthread_mutex_unlock(&s->mu);
 			break;
@@ -703,6 +701,11 @@ writer(void *arg)
 			store_log(s, 2, "rules reloaded: %s",
 			    rules_protocol_name(nr));
 		}
+		if (limbo_asking(&s->limbo)) {
+			/* Asked before anything else is written. */
+			land(s);
+			(void)store_try_connect(s);
+		}
 		if (n > 0)
 			process(s, b);
 		else if (s->flight != NULL)
@@ -713,6 +716,7 @@ writer(void *arg)
 			    time(NULL) - s->last_live < 2 ? DRAIN_SHARE :
 							    s->cfg.batch_max);
 	}
+	store_give_up_held(s);
 	return NULL;
 }
 
@@ -726,6 +730,7 @@ store_destroy(struct store *s)
 	int j;
 
 	ingest_free(s->g);
+	limbo_free(&s->limbo);
 	free(s->refused);
 	spool_close(s->spool);
 	spool_close(s->dead);
@@ -800,6 +805,7 @@ store_start(const struct store_config *cfg, bool *refused, char **cause)
 	if (s->cfg.spool_max_bytes == 0)
 		s->cfg.spool_max_bytes = 1ULL << 30;
 	s->efd = -1;
+	limbo_init(&s->limbo);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 

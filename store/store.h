@@ -8,7 +8,9 @@
  * commit). Only after that COMMIT (or, when PostgreSQL cannot be reached,
  * after the frame is fsync'ed into the spool) does the item come back
  * through the completion queue with the ACK to send. Items of one
- * connection come back in the order they were submitted.
+ * connection come back in the order they were submitted, but for a frame
+ * cut short (STORE_FRAME_ABANDONED: no ACK), which waits to ride with
+ * live frames and may come back after later ones.
  *
  * The event loop watches store_completion_fd() and calls
  * store_completions() when it is readable. No libevent here.

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "store/ingest.h"
+#include "store/limbo.h"
 #include "store/pidset.h"
 #include "store/spool.h"
 #include "store/store.h"
@@ -31,6 +32,11 @@
  * 8 MiB max_message_size would be 2 GB).
  */
 #define BATCH_BYTES (64u << 20)
+/*
+ * How long a frame cut short waits for live frames to ride with before
+ * it goes alone (intake.c take_low()).
+ */
+#define LOW_WAIT_USEC 250000
 
 struct store {
 	struct store_config cfg;
@@ -45,6 +51,10 @@ struct store {
 	pthread_cond_t cv;
 	struct store_item *in_head, *in_tail;
 	struct store_item *out_head, *out_tail;
+	/* frames cut short (no ACK waits): behind live ones, see take_low() */
+	struct store_item *low_head, *low_tail;
+	size_t nlow;
+	int64_t low_since; /* monotonic usec: the oldest began to wait */
 	size_t pending;
 	bool stopping;
 	int efd;
@@ -78,8 +88,27 @@ struct store {
 	struct ingest_work **direct; /* write_alone's, one per slot */
 	bool *behind;		     /* write_alone's: goes behind the spool */
 	struct pidset spooled;	     /* patients with frames in the spool */
+	struct limbo limbo; /* frames of a COMMIT whose answer was lost */
 	size_t *copycap;
 };
+
+/* Hand items back to the event loop, in order (completions). */
+void store_hand_back(struct store *s, struct store_item **items, size_t n);
+/*
+ * limbo.c. Connected, nothing in flight: ask the database about the
+ * frames of a COMMIT whose answer was lost, before anything else is
+ * written, and answer them. False when it could not be asked.
+ */
+bool store_resolve_held(struct store *s);
+/* The writer stops: a last try, then held frames keep their AR. */
+void store_give_up_held(struct store *s);
+
+/* The monotonic clock, microseconds. */
+int64_t store_mono_usec(void);
+/* intake.c: whether frames cut short must go now alone (s->mu held). */
+bool store_low_due(const struct store *s);
+/* intake.c: the next batch's frames into b, live ones first (s->mu held). */
+size_t store_take_batch(struct store *s, struct batch *b);
 
 /* Log through the store's logger (level 0 error .. 3 debug). */
 void store_log(struct store *s, int level, const char *fmt, ...)

@@ -46,6 +46,12 @@ struct ingest_work {
 	/* nalerts by kind and severity (store_alert_index()) */
 	uint16_t alerts_by[STORE_ALERT_KINDS * STORE_ALERT_SEVERITIES];
 	bool settled; /* the store's: its fate is final (written alone) */
+	/*
+	 * The COMMIT of a batch holding it was sent and its answer lost
+	 * with the connection: its row may or may not be there (ingest.c
+	 * sets and clears it; limbo.c asks the database).
+	 */
+	bool commit_unknown;
 };
 
 /* Read the frame of w (no database); fills the prepare fields. */

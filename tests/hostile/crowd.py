@@ -12,6 +12,11 @@
         connection reopened every 50 frames; one line:
         "TAG: N frames, A AA, p50 X ms, p99 Y ms, max Z ms" and exit 1
         unless every frame was ACKed AA with its own control id.
+
+    CROWD_TRACE=FILE (either command): one line appended per good frame
+    ("TAG good WALL_TIME LATENCY_MS") and per attack connection closed by
+    labwatchd ("attack closed WALL_TIME"), to lay the latencies beside
+    what the attack did when (how TESTING.md's crowd figures were read).
 """
 import os
 import selectors
@@ -20,6 +25,13 @@ import sys
 import time
 
 SB, EB = b"\x0b", b"\x1c\r"
+TRACE = open(os.environ["CROWD_TRACE"], "a") if os.environ.get("CROWD_TRACE") else None
+
+
+def trace(line):
+    if TRACE:
+        TRACE.write(line + "\n")
+        TRACE.flush()
 
 
 def frame(cid):
@@ -63,6 +75,7 @@ def attack(port, nslow, nidle, naddr, secs, ready):
                 d = b""
             if d == b"":
                 st["closed"] += 1
+                trace("attack closed %.3f" % time.time())
                 sel.unregister(s)
                 del sent[s]
                 s.close()
@@ -107,6 +120,7 @@ def good(port, n, tag):
             bad.append(repr(e))
             s = None
         lat.append((time.monotonic() - t0) * 1000)
+        trace("%s good %.3f %.2f" % (tag, time.time() - lat[-1] / 1000, lat[-1]))
         time.sleep(0.02)
     lat.sort()
     pct = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))]

@@ -15,8 +15,20 @@
 #    address, accepted and held by a labwatchd started with a soft
 #    open-file limit of 1024 (it raises its own to fit max_connections);
 #    its resident memory before and after gives the cost per connection.
+#
+# The full form's bound compares two p99s of 1,000 frames. On a machine
+# shared with other work (load 11-19 on 2 cores when TESTING.md's figures
+# were taken) those are the other work's scheduling delays more than
+# labwatchd's: measured there, labwatchd used 1.5 % of a core in the
+# baseline and 2.7 % under attack, the attacker 2.6 % (TESTING.md). As
+# root the full form therefore runs itself, its PostgreSQL, labwatchd
+# and both clients at nice CROWD_NICE (default -10; 0 leaves it): the
+# other work waits, and what is left is what the crowd costs.
 full=0
 [ "${1:-}" = --full ] || [ -n "${HOSTILE_FULL:-}" ] && full=1
+if [ $full -eq 1 ] && [ "$(id -u)" -eq 0 ] && [ "${CROWD_NICE:--10}" -ne 0 ]; then
+	renice -n "${CROWD_NICE:--10}" -p $$ >/dev/null && echo "crowd: running at nice ${CROWD_NICE:--10}"
+fi
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/hostile/common.sh"
 skip_if_listed crowd
 if [ $full -eq 1 ]; then

@@ -1,0 +1,140 @@
+#!/bin/sh
+# A COMMIT whose answer is lost with the connection (issue 14; TESTING.md,
+# "An AR for a message that was stored", fixed): labwatchd talks to its
+# PostgreSQL through a proxy (tests/fault/lost_commit.py) that closes both
+# connections around one COMMIT, chosen by a control id of its batch:
+# after the server committed (stored, the answer lost) or before the
+# COMMIT reached it (rolled back). The spool cannot take a frame (its
+# files limited to 4 KiB: EFBIG), which before the fix made such a frame
+# AR although it was stored. Now it is held, unanswered, until labwatchd
+# is connected again and asks the database: stored, AA (once); not
+# stored, AR; a later frame of its connection waits behind it; the
+# counters add up with it counted as what it is. With room in the spool
+# it is spooled (AA) and the drain finds it stored: one row.
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/pg.sh"
+LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
+REAL_LABWATCHD=$LABWATCHD
+HELPER="$top_srcdir/tests/fault/lost_commit.py"
+
+FT=$(mktemp -d /tmp/lw-lost.XXXXXX)
+chmod 755 "$FT"
+cleanup() {
+	[ -f "$TMP/d.pid" ] && kill -9 "$(cat "$TMP/d.pid")" 2>/dev/null
+	[ -n "${proxy:-}" ] && kill "$proxy" 2>/dev/null
+	pg_stop "$FT" >/dev/null 2>&1
+	rm -rf "$FT" "$TMP"
+}
+trap cleanup EXIT
+pg_start "$FT" >/dev/null || { echo "cannot start PostgreSQL"; exit 1; }
+q() { psql -X -A -t -q -c "$1"; }
+
+# The proxy, between labwatchd and the server; which COMMIT it loses
+# (once each) is named by a control id of the batch.
+mkdir -p "$FT/px"
+$PY "$HELPER" proxy "$FT/px" "$PGHOST" "$PGPORT" \
+	LOSTC1=after LOSTA1=after LOSTB1=before LOSTD1=after >"$TMP/proxy.log" 2>&1 &
+proxy=$!
+for _ in $(seq 50); do grep -q listening "$TMP/proxy.log" && break; sleep 0.1; done
+
+cat >"$TMP/d.conf" <<EOF
+[labwatchd]
+listen = 127.0.0.1:0
+db = host=$FT/px port=$PGPORT dbname=labwatch user=postgres connect_timeout=2
+migrate = yes
+sql_dir = $top_srcdir/sql
+protocol = $top_srcdir/rules/data/protocols/nct04933669.conf
+spool_path = $TMP/spool
+log_level = info
+EOF
+# labwatchd whose files (the spool) cannot grow past 4 KiB
+cat >"$TMP/labwatchd-limited" <<EOF
+#!/bin/sh
+exec $PY "$HELPER" limited 4096 "$REAL_LABWATCHD" "\$@"
+EOF
+chmod +x "$TMP/labwatchd-limited"
+
+# frames CONTROL_ID:PATIENT...: their MLLP frames in one file, sent in one
+# write on one connection; prints the ACKs "CODE CONTROL_ID" in order
+frames() {
+	: >"$TMP/f.hl7"
+	for f in "$@"; do
+		printf '\013' >>"$TMP/f.hl7"
+		# about 5 KiB: no spool record of it fits in 4 KiB
+		oru "${f#*:}" "${f%%:*}" 20261201080000 "1742-6|NM|31|U/L|10-40" \
+			"$(printf '%05000d' 0 | tr 0 x)|ST|x||" >>"$TMP/f.hl7"
+		printf '\034\r' >>"$TMP/f.hl7"
+	done
+	$PY "$HELPER" send "$port" "$TMP/f.hl7"
+}
+rows() { q "select count(*) from labwatch.messages where control_id = '$1'"; }
+# counters LOG: "received accounted processed duplicate refused with-the-store"
+counters() {
+	sed -n 's/.*counters: \([0-9]*\) frames received, \([0-9]*\) accounted: \([0-9]*\) processed, \([0-9]*\) duplicate, .* \([0-9]*\) refused (AR, not stored), \([0-9]*\) with the store.*/\1 \2 \3 \4 \5 \6/p' "$1" | tail -1
+}
+
+LABWATCHD=$TMP/labwatchd-limited
+lwd_start d "$TMP/d.conf"
+
+# 1. The one-statement batch (a known patient, not enrolled: ingest_send):
+# committed, its answer lost.
+out=$(frames LOSTW1:LOSTPAT1)
+check "warm-up: AA" test "$out" = "AA LOSTW1"
+out=$(frames LOSTC1:LOSTPAT1)
+check "one-statement batch: the proxy lost its answer after the commit" \
+	grep -q "dropped LOSTC1 after ins_new status I" "$TMP/proxy.log"
+check "... answered AA, not AR (AR before the fix)" test "$out" = "AA LOSTC1"
+check "... stored once" test "$(rows LOSTC1)" -eq 1
+
+# 2. Two frames of one connection in a BEGIN ... COMMIT batch (a new
+# patient): committed, its answer lost; the ACKs in order.
+out=$(frames LOSTA1:LOSTPAT2 LOSTA2:LOSTPAT2 | tr '\n' ' ')
+check "COMMIT: the proxy lost its answer after the server committed" \
+	grep -q "dropped LOSTA1 after commit status I" "$TMP/proxy.log"
+# LOSTA2 goes in the other half of the batch (committed on the other
+# session, then waits behind LOSTA1) or in LOSTA1's: AA either way. Were
+# it read apart and found the database gone, AR would be true of it too.
+a2=AA
+[ "$(rows LOSTA2)" -eq 0 ] && a2=AR
+check "... LOSTA1 AA (AR before the fix), LOSTA2 after it ($a2, as stored)" test "$out" = "AA LOSTA1 $a2 LOSTA2 "
+check "... LOSTA1 stored once, LOSTA2 at most once" sh -c "[ $(rows LOSTA1) -eq 1 ] && [ $(rows LOSTA2) -le 1 ]"
+
+# 3. The COMMIT lost before it reached the server: rolled back; AR, not
+# stored; the resend goes in.
+out=$(frames LOSTB1:LOSTPAT3)
+check "COMMIT lost before the server had it" grep -q "dropped LOSTB1 before commit" "$TMP/proxy.log"
+check "... AR (not stored: resend later)" test "$out" = "AR LOSTB1"
+check "... and not stored" test "$(rows LOSTB1)" -eq 0
+out=$(frames LOSTB1:LOSTPAT3)
+check "... its resend: AA, stored once" test "$out/$(rows LOSTB1)" = "AA LOSTB1/1"
+# What it found, each time it asked: stored LOSTC1, LOSTA1 (and LOSTA2
+# when it was in LOSTA1's batch, not the other half); not stored LOSTB1.
+found=$(sed -n 's/.*lost with the connection: .*, \([0-9]*\) are stored .*, \([0-9]*\) are not.*/\1 \2/p' "$TMP/d.log" |
+	awk '{ s += $1; n += $2 } END { print s + 0, n + 0 }')
+check "labwatchd says what it found when it asked ($found)" sh -c "[ '$found' = '2 1' ] || [ '$found' = '3 1' ]"
+lwd_stop d
+c=$(counters "$TMP/d.log")
+echo "counters (received accounted processed duplicate refused with-the-store): $c"
+# LOSTW1, LOSTC1, LOSTA1, LOSTA2, LOSTB1 twice: 6 frames, 5 processed,
+# one refused (an AR that was true), none left with the store.
+want="6 6 5 0 1 0"
+[ "$a2" = AR ] && want="6 6 4 0 2 0"
+check "the counters add up: $want" test "$c" = "$want"
+cp "$TMP/d.log" "$TMP/d1.log"
+
+# 4. With room in the spool: spooled (AA); the drain finds it stored.
+LABWATCHD=$REAL_LABWATCHD
+lwd_start d "$TMP/d.conf"
+out=$(frames LOSTD1:LOSTPAT4)
+check "room in the spool: the proxy lost the answer after the commit" grep -q "dropped LOSTD1 after" "$TMP/proxy.log"
+check "... answered AA (spooled)" test "$out" = "AA LOSTD1"
+for _ in $(seq 100); do grep -q "database back" "$TMP/d.log" && break; sleep 0.1; done
+sleep 1
+lwd_stop d
+check "... stored once (the drain found it there)" test "$(rows LOSTD1)" -eq 1
+c=$(counters "$TMP/d.log")
+echo "counters (received accounted processed duplicate refused with-the-store): $c"
+check "... counted spooled, nothing refused" sh -c "grep -q 'counters: 1 frames received, 1 accounted: 0 processed, 0 duplicate, 0 ignored, 0 quarantined, 1 spooled, 0 refused' '$TMP/d.log'"
+check "no patient identifiers in labwatchd's logs" sh -c "! grep -q 'LOSTPAT' '$TMP/d.log' '$TMP/d1.log'"
+done_testing
