@@ -212,6 +212,24 @@ check "resume: read only what was left" sh -c "grep -o '[0-9]* messages read' '$
 direct --db "$DBB" --resume "$TMP/ck" "$TMP/big.mllp" >"$TMP/done.out" 2>&1
 check "resume of a finished run: nothing read" grep -q "^replay: 0 messages read" "$TMP/done.out"
 
+# 4b. The same with --batch 1000 (transactions of up to 1,000 messages,
+#     as many as have been read): killed with a batch in flight (not
+#     committed, or committed after the checkpoint was written), resumed:
+#     every message once.
+"$GEN" -n 5000 -s 23 -f mllp >"$TMP/big2.mllp" 2>/dev/null
+n0=$(qb "select count(*) from labwatch.messages")
+"$LW" replay --direct --protocol "$PROTO" --db "$DBB" --rate 2500 --batch 1000 --resume "$TMP/ck3" "$TMP/big2.mllp" >/dev/null 2>&1 &
+rp=$!
+for _ in $(seq 300); do grep -q '^offset [1-9]' "$TMP/ck3" 2>/dev/null && break; sleep 0.1; done
+kill -9 $rp
+wait $rp 2>/dev/null
+mid=$(($(qb "select count(*) from labwatch.messages") - n0))
+off=$(sed -n 's/^offset //p' "$TMP/ck3" 2>/dev/null)
+nck=$(head -c "${off:-0}" "$TMP/big2.mllp" | "$LW" parse 2>/dev/null | wc -l)
+check "--batch 1000, SIGKILL: stopped midway ($mid stored), the $nck messages before the checkpoint stored" sh -c "[ $nck -gt 0 ] && [ $mid -ge $nck ] && [ $mid -lt 5000 ]"
+direct --db "$DBB" --batch 1000 --resume "$TMP/ck3" "$TMP/big2.mllp" >"$TMP/resume2.out" 2>&1
+check "--batch 1000, resume: exit 0, every message stored exactly once" test "$? $(qb "select count(*) - $n0, count(distinct ($bigkey)) - $n0 from labwatch.messages")" = "0 5000|5000"
+
 # Ctrl-C (SIGINT): stops after what the store holds, exit 1, says so,
 # and leaves a checkpoint to resume from.
 "$LW" replay --direct --protocol "$PROTO" --db "$DBB" --rate 300 --resume "$TMP/ck2" "$TMP/big.mllp" >/dev/null 2>"$TMP/int.err" &
