@@ -165,7 +165,7 @@ row_elem(char *out, size_t len, enum rows_from from, int param, int col,
  * included, into a tuplestore first: 10 % of the 16-sender throughput
  * when the message rows went so), but each row's subscript walks the
  * array from its start: a statement's cost grows with the square of its
- * rows, so few rows per statement (OBS_INSERT_ROWS). ROWS_UNNEST is one
+ * rows, so few rows per statement (ROWS_SUBSCRIPT_MAX). ROWS_UNNEST is one
  * pass over each array, for many rows in one statement.
  */
 static void
@@ -441,17 +441,22 @@ prepare_inserts(PGconn *c, struct buf *b, char **cause)
 	size_t k;
 	enum db_rc rc = DB_OK;
 
-	buf_reset(b);
-	insert_sql(b, "messages", msg_columns, ROWS_MSG_COLS, 1,
-	    ROWS_SUBSCRIPT);
-	buf_adds(b, " ON CONFLICT DO NOTHING RETURNING id");
-	if ((rc = prepare(c, "ins_msgs", b->p, cause)) != DB_OK)
-		return rc;
-	buf_reset(b);
-	insert_sql(b, "observations", obs_columns, ROWS_OBS_COLS, 1,
-	    ROWS_SUBSCRIPT);
-	if ((rc = prepare(c, "ins_obs", b->p, cause)) != DB_OK)
-		return rc;
+	for (k = 0; k < 2; k++) {
+		/* k = 1: more than ROWS_SUBSCRIPT_MAX rows (rows.h) */
+		buf_reset(b);
+		insert_sql(b, "messages", msg_columns, ROWS_MSG_COLS, 1,
+		    k ? ROWS_UNNEST : ROWS_SUBSCRIPT);
+		buf_adds(b, " ON CONFLICT DO NOTHING RETURNING id");
+		if ((rc = prepare(c, k ? "ins_msgs_many" : "ins_msgs", b->p,
+			 cause)) != DB_OK)
+			return rc;
+		buf_reset(b);
+		insert_sql(b, "observations", obs_columns, ROWS_OBS_COLS, 1,
+		    k ? ROWS_UNNEST : ROWS_SUBSCRIPT);
+		if ((rc = prepare(c, k ? "ins_obs_many" : "ins_obs", b->p,
+			 cause)) != DB_OK)
+			return rc;
+	}
 	for (k = 0; k < sizeof(one) / sizeof(one[0]) && rc == DB_OK; k++) {
 		buf_reset(b);
 		buf_adds(b, "WITH ins AS (");
@@ -698,7 +703,9 @@ send_columns(struct pgpipe *p, const char *stmt, struct pgarr *cols, int n,
 enum db_rc
 rows_send_messages(struct rows *r, struct pgpipe *p, int tag)
 {
-	return send_columns(p, "ins_msgs", r->msg, ROWS_MSG_COLS, NULL, 0, tag);
+	return send_columns(p,
+	    r->msg[0].n > ROWS_SUBSCRIPT_MAX ? "ins_msgs_many" : "ins_msgs",
+	    r->msg, ROWS_MSG_COLS, NULL, 0, tag);
 }
 
 enum db_rc
@@ -708,7 +715,9 @@ rows_send_observations(struct rows *r, struct pgpipe *p)
 
 	if (r->nobs == 0)
 		return DB_OK;
-	rc = send_columns(p, "ins_obs", r->obs, ROWS_OBS_COLS, NULL, 0, 0);
+	rc = send_columns(p,
+	    r->nobs > ROWS_SUBSCRIPT_MAX ? "ins_obs_many" : "ins_obs", r->obs,
+	    ROWS_OBS_COLS, NULL, 0, 0);
 	if (rc == DB_OK)
 		r->nobs = 0;
 	return rc;

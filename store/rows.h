@@ -19,13 +19,17 @@
 #define ROWS_MSG_COLS 16
 #define ROWS_OBS_COLS 31
 /*
- * Observation rows per INSERT at most. Each statement reads row i as
- * ($k::t[])[i], which walks the array from its start (its elements vary
- * in length), so one INSERT of N rows costs N^2: 10,000 rows in one took
- * 5 s, in statements of 64 rows 0.2 s (unnest() in FROM, one pass but
- * a tuplestore copy of each column: 0.24 s, and slower from 100,000 on).
+ * Observation rows queued before they are sent, at most. A statement
+ * reads row i of its arrays as ($k::t[])[i] up to ROWS_SUBSCRIPT_MAX rows
+ * (labwatchd's small batches: nothing copied), by unnest() in FROM above
+ * (one pass over each array): a subscript walks the array from its start
+ * (its elements vary in length), so N rows that way cost N^2. 10,000 rows
+ * in one subscripted INSERT took 5 s; 140,000 rows (20,000 messages of
+ * bench/gen_oru) cost 4.5-6.8 s of server CPU in subscripted statements
+ * of 64 and 3.1 s in unnest() statements of 1,024 (BENCHMARKS.md).
  */
-#define ROWS_OBS_PER_INSERT 64
+#define ROWS_OBS_PER_INSERT 1024
+#define ROWS_SUBSCRIPT_MAX 64
 
 /*
  * The columns of a patient's enrollment as pcache_load_enrollment() reads

@@ -6,7 +6,8 @@
 # labwatchd stored it; SIGKILL then --resume stores every message exactly
 # once; two --direct runs at once, and one beside labwatchd, store each
 # message once; a broken message in the middle; bad conninfo and a
-# missing schema (exit 2, said for people).
+# missing schema (exit 2, said for people); --batch 1 and --batch 2000 store
+# the same rows (a duplicate and a correction inside one batch).
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 . "$top_srcdir/tests/pg.sh"
 LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
@@ -137,6 +138,37 @@ if ! cmp -s "$TMP/a.rows" "$TMP/b.rows"; then
 	diff "$TMP/a.rows" "$TMP/b.rows" | head -20
 fi
 
+# 2b. The size of a batch changes nothing: the archive, plus a message
+#     sent twice and a correction (OBX-11 C) of its ALT, with --batch 1
+#     (every statement of one row) and --batch 2000 (one transaction:
+#     the duplicate inside one INSERT, the correction in the batch of
+#     the result it corrects, statements of more than 64 rows reading
+#     their arrays by unnest(), store/rows.h) into two empty databases:
+#     the same rows, one duplicate counted by each.
+cp -r "$TMP/arch" "$TMP/arch2"
+{ tox E3 DUP1 20261125073000 520 30
+  tox E3 DUP1 20261125073000 520 30
+  ORU_STATUS=C tox E3 DUP1 20261125073000 38 30 | sed 's/|DUP1|P|/|DUPC|P|/'
+} >"$TMP/arch2/d-dup.hl7"
+for n in 1 2000; do
+	db="host=$PGHOST port=$PGPORT user=$PGUSER dbname=lwbatch$n"
+	psql -X -q -c "create database lwbatch$n" >/dev/null
+	"$LW" migrate --db "$db" --sql-dir "$top_srcdir/sql" >/dev/null 2>&1 || exit 1
+	for p in $(seq 12); do
+		"$LW" enroll --db "$db" "E$p" --phase neoadjuvant --since 2026-11-01 >/dev/null || exit 1
+	done
+	direct --db "$db" --batch "$n" "$TMP/arch2" >"$TMP/batch$n.out" 2>&1
+	check "--batch $n: exit 0, the message sent twice counted once as a duplicate" sh -c "[ $? -eq 0 ] && grep -q '^replay: $((total + 3)) messages read in .*: stored $((total + 1)), duplicate 1, ignored 1, quarantined 0; not stored 0, broken input 0\$' '$TMP/batch$n.out'"
+	snapshot "$db" "$TMP/batch$n.rows"
+done
+qb2000() { psql -X -A -t -q -d "host=$PGHOST port=$PGPORT user=$PGUSER dbname=lwbatch2000" -c "$1"; }
+check "--batch 2000: the correction supersedes the ALT it corrects, the duplicate stored once" test "$(qb2000 "select (select count(*) from labwatch.messages where control_id = 'DUP1') || ' ' || (select count(*) from labwatch.observations o join labwatch.observations s on s.id = o.supersedes join labwatch.messages m on m.id = s.message where m.control_id = 'DUP1' and s.analyte = 'alt')")" = "1 1"
+check "--batch 2000: more than 1,024 observation rows in its transaction" test "$(qb2000 "select count(*) > 1024 from labwatch.observations")" = t
+check "--batch 1 and --batch 2000: the same messages, observations, alerts and verdicts" cmp -s "$TMP/batch1.rows" "$TMP/batch2000.rows"
+if ! cmp -s "$TMP/batch1.rows" "$TMP/batch2000.rows"; then
+	diff "$TMP/batch1.rows" "$TMP/batch2000.rows" | head -20
+fi
+
 # 3. Idempotent: the same archive again with --direct stores nothing;
 #    --direct into A after labwatchd stored it stores nothing either.
 count_all() { $1 "select (select count(*) from labwatch.messages) || ' ' || (select count(*) from labwatch.observations) || ' ' || (select count(*) from labwatch.alerts)"; }
@@ -179,6 +211,24 @@ check "resume: every message stored exactly once" test "$(qb "select count(*) - 
 check "resume: read only what was left" sh -c "grep -o '[0-9]* messages read' '$TMP/resume.out' | awk '{ exit !(\$1 < 4000) }'"
 direct --db "$DBB" --resume "$TMP/ck" "$TMP/big.mllp" >"$TMP/done.out" 2>&1
 check "resume of a finished run: nothing read" grep -q "^replay: 0 messages read" "$TMP/done.out"
+
+# 4b. The same with --batch 1000 (transactions of up to 1,000 messages,
+#     as many as have been read): killed with a batch in flight (not
+#     committed, or committed after the checkpoint was written), resumed:
+#     every message once.
+"$GEN" -n 5000 -s 23 -f mllp >"$TMP/big2.mllp" 2>/dev/null
+n0=$(qb "select count(*) from labwatch.messages")
+"$LW" replay --direct --protocol "$PROTO" --db "$DBB" --rate 2500 --batch 1000 --resume "$TMP/ck3" "$TMP/big2.mllp" >/dev/null 2>&1 &
+rp=$!
+for _ in $(seq 300); do grep -q '^offset [1-9]' "$TMP/ck3" 2>/dev/null && break; sleep 0.1; done
+kill -9 $rp
+wait $rp 2>/dev/null
+mid=$(($(qb "select count(*) from labwatch.messages") - n0))
+off=$(sed -n 's/^offset //p' "$TMP/ck3" 2>/dev/null)
+nck=$(head -c "${off:-0}" "$TMP/big2.mllp" | "$LW" parse 2>/dev/null | wc -l)
+check "--batch 1000, SIGKILL: stopped midway ($mid stored), the $nck messages before the checkpoint stored" sh -c "[ $nck -gt 0 ] && [ $mid -ge $nck ] && [ $mid -lt 5000 ]"
+direct --db "$DBB" --batch 1000 --resume "$TMP/ck3" "$TMP/big2.mllp" >"$TMP/resume2.out" 2>&1
+check "--batch 1000, resume: exit 0, every message stored exactly once" test "$? $(qb "select count(*) - $n0, count(distinct ($bigkey)) - $n0 from labwatch.messages")" = "0 5000|5000"
 
 # Ctrl-C (SIGINT): stops after what the store holds, exit 1, says so,
 # and leaves a checkpoint to resume from.
