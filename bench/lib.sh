@@ -10,10 +10,15 @@
 #   bench_build TARGET...       make TARGETs in $build (BUILD, else
 #                               .bench-build, configured -O2 -g if missing)
 #   bench_pg_start              a private PostgreSQL: $pg_dir, $LABWATCH_DB
+#   bench_pg_stop               stop it and remove $pg_dir (a fresh one
+#                               may be started after)
+#   q SQL                       one query on $LABWATCH_DB's database,
+#                               unaligned, tuples only
 #   labwatchd_start PORT [CONNINFO]  labwatchd on PORT, durable (ACK after
 #                               COMMIT), into CONNINFO (default
 #                               $LABWATCH_DB), migrations applied; its pid
-#                               in $server_pid
+#                               in $server_pid. sql/ and the protocol come
+#                               from $bench_src (default $top)
 #   stop_server                 SIGTERM $server_pid and wait
 : "${bench_name:?set bench_name before sourcing bench/lib.sh}"
 top=$(pwd)
@@ -80,6 +85,14 @@ bench_pg_start() {
 	: "${LABWATCH_DB:?tests/pg.sh did not export LABWATCH_DB}"
 }
 
+bench_pg_stop() {
+	pg_stop "$pg_dir" >/dev/null
+	rm -rf "$pg_dir"
+	pg_dir=
+}
+
+q() { psql -X -A -t -q -c "$1"; }
+
 labwatchd_start() {
 	local port=$1 db=${2:-$LABWATCH_DB}
 	mkdir -p "$work/spool-$port"
@@ -88,8 +101,8 @@ labwatchd_start() {
 listen = 127.0.0.1:$port
 db = $db
 migrate = yes
-sql_dir = $top/sql
-protocol = $top/rules/data/protocols/nct04933669.conf
+sql_dir = ${bench_src:-$top}/sql
+protocol = ${bench_src:-$top}/rules/data/protocols/nct04933669.conf
 spool_path = $work/spool-$port/spool
 max_connections = 2048
 max_connections_per_peer = 2048
