@@ -197,17 +197,24 @@ log_at_most() {
 }
 
 # --- certificates (the openssl command), the one PKI of the tests.
-# tls_pki [NAME:SUBJECT...]: CAs $TMP/NAME.pem (subject /CN=SUBJECT, the
-# key beside it), by default two: $TMP/ca.pem ("Test CA") and
-# $TMP/rogueca.pem ("Rogue CA"); and the openssl ca configuration
+# tls_pki [rsa] [NAME:SUBJECT...]: CAs $TMP/NAME.pem (subject /CN=SUBJECT,
+# the key beside it: P-256, or RSA 2048 with "rsa"), by default two:
+# $TMP/ca.pem ("Test CA") and $TMP/rogueca.pem ("Rogue CA"); and the
+# openssl ca configuration
 # tls_cert signs with (subjects in O, OU, CN order: openssl ca writes them
 # in its policy's order). What an earlier call made is kept.
 tls_pki() {
 	[ -f "$TMP/ca.cnf" ] || tls_ca_conf
+	tls_key="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1"
+	if [ "${1-}" = rsa ]; then
+		tls_key="-newkey rsa:2048"
+		shift
+	fi
 	[ $# -gt 0 ] || set -- "ca:Test CA" "rogueca:Rogue CA"
 	for tls_ca in "$@"; do
 		[ -f "$TMP/${tls_ca%%:*}.pem" ] && continue
-		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		# shellcheck disable=SC2086 # $tls_key: options
+		openssl req -x509 $tls_key -nodes \
 		    -keyout "$TMP/${tls_ca%%:*}.key" -subj "/CN=${tls_ca#*:}" -days 2 \
 		    -out "$TMP/${tls_ca%%:*}.pem" 2>/dev/null
 	done
@@ -268,10 +275,11 @@ tls_day() { date -u -d tomorrow +%Y%m%d%H%M%SZ; }
 # test_certs: tls_pki's CAs, a server certificate for localhost,
 # subjectAltName DNS:localhost and IP:127.0.0.1 ($TMP/server.pem,
 # server.key) and a client one, CN=lis01 ($TMP/client.pem, client.key),
-# RSA keys, valid now. (Callers still name $TMP, where it once took a
-# directory.)
+# all with RSA keys (board_db.sh offers ca.key as a key of the wrong
+# value for server.pem), valid now. (Callers still name $TMP, where it
+# once took a directory.)
 test_certs() {
-	tls_pki
+	tls_pki rsa
 	tls_cert server /CN=localhost ca 20200101000000Z "$(tls_day)" rsa \
 	    "DNS:localhost, IP:127.0.0.1"
 	tls_cert client /CN=lis01 ca 20200101000000Z "$(tls_day)" rsa
