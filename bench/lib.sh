@@ -9,11 +9,18 @@
 #   wait_port PORT PID          until PORT accepts (1 if PID died first)
 #   bench_build TARGET...       make TARGETs in $build (BUILD, else
 #                               .bench-build, configured -O2 -g if missing)
-#   bench_pg_start              a private PostgreSQL: $pg_dir, $LABWATCH_DB
+#   bench_pg_start [DIR]        a private PostgreSQL: $pg_dir, $LABWATCH_DB;
+#                               in DIR when given, kept there at exit (a
+#                               loaded database reused by a later run)
+#   bench_pg_stop               stop it and remove $pg_dir (a fresh one
+#                               may be started after)
+#   q SQL                       one query on $LABWATCH_DB's database,
+#                               unaligned, tuples only
 #   labwatchd_start PORT [CONNINFO]  labwatchd on PORT, durable (ACK after
 #                               COMMIT), into CONNINFO (default
 #                               $LABWATCH_DB), migrations applied; its pid
-#                               in $server_pid
+#                               in $server_pid. sql/ and the protocol come
+#                               from $bench_src (default $top)
 #   stop_server                 SIGTERM $server_pid and wait
 : "${bench_name:?set bench_name before sourcing bench/lib.sh}"
 top=$(pwd)
@@ -21,6 +28,7 @@ work=$(mktemp -d "/tmp/labwatch-$bench_name.XXXXXX")
 chmod 755 "$work"
 pids=()
 pg_dir=
+pg_keep=
 server_pid=
 
 bench_cleanup() {
@@ -33,7 +41,7 @@ bench_cleanup() {
 	done
 	if [ -n "$pg_dir" ]; then
 		pg_stop "$pg_dir" >/dev/null 2>&1 || true
-		rm -rf "$pg_dir"
+		[ -n "$pg_keep" ] || rm -rf "$pg_dir"
 	fi
 	rm -rf "$work"
 }
@@ -74,11 +82,25 @@ bench_build() {
 bench_pg_start() {
 	# shellcheck source=/dev/null
 	. "$top/tests/pg.sh"
-	pg_dir=$(mktemp -d "/tmp/labwatch-$bench_name-pg.XXXXXX")
+	pg_keep=${1:-}
+	if [ -n "$pg_keep" ]; then
+		pg_dir=$pg_keep
+		mkdir -p "$pg_dir"
+	else
+		pg_dir=$(mktemp -d "/tmp/labwatch-$bench_name-pg.XXXXXX")
+	fi
 	chmod 755 "$pg_dir"
 	pg_start "$pg_dir" >/dev/null
 	: "${LABWATCH_DB:?tests/pg.sh did not export LABWATCH_DB}"
 }
+
+bench_pg_stop() {
+	pg_stop "$pg_dir" >/dev/null
+	rm -rf "$pg_dir"
+	pg_dir=
+}
+
+q() { psql -X -A -t -q -c "$1"; }
 
 labwatchd_start() {
 	local port=$1 db=${2:-$LABWATCH_DB}
@@ -88,8 +110,8 @@ labwatchd_start() {
 listen = 127.0.0.1:$port
 db = $db
 migrate = yes
-sql_dir = $top/sql
-protocol = $top/rules/data/protocols/nct04933669.conf
+sql_dir = ${bench_src:-$top}/sql
+protocol = ${bench_src:-$top}/rules/data/protocols/nct04933669.conf
 spool_path = $work/spool-$port/spool
 max_connections = 2048
 max_connections_per_peer = 2048

@@ -76,21 +76,17 @@
 #include <openssl/ssl.h>
 
 #include "cli/mllp_client.h"
+#include "load_conn.h"
+#include "load_hist.h"
+#include "load_idle.h"
+#include "load_tmpl.h"
+#include "mllp_load.h"
 
-#define MLLP_SB 0x0b
-#define MLLP_EB 0x1c
-#define MLLP_CR 0x0d
-
-#define CID_MAX 64	      /* longest control id we build */
-#define ACK_MAX (1024 * 1024) /* an ACK larger than this is a broken peer */
-#define VERIFY_CHUNK 5000     /* control ids per verification query */
+#define VERIFY_CHUNK 5000 /* control ids per verification query */
 #define RECONNECT_TRIES 3
 
-static void fatalx(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2), noreturn));
-
-static void
-fatalx(const char *fmt, ...)
+void
+load_fatalx(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -102,21 +98,21 @@ fatalx(const char *fmt, ...)
 	exit(2);
 }
 
-static void *
-xmalloc(size_t n)
+void *
+load_xmalloc(size_t n)
 {
 	void *p = malloc(n ? n : 1);
 
 	if (p == NULL)
-		fatalx("out of memory");
+		load_fatalx("out of memory");
 	return p;
 }
 
-static void *
-xrealloc(void *p, size_t n)
+void *
+load_xrealloc(void *p, size_t n)
 {
 	if ((p = realloc(p, n ? n : 1)) == NULL)
-		fatalx("out of memory");
+		load_fatalx("out of memory");
 	return p;
 }
 
@@ -141,468 +137,17 @@ sleep_until_ns(uint64_t t)
 		;
 }
 
-/*
- * Latency histogram, log-linear in microseconds: values below 128 have a
- * bucket each, above that every power of two is split in 64 buckets, so a
- * reported percentile is within 1/64 (1.6 %) of the true value.
- */
-
-#define HIST_SUB 64
-#define HIST_BUCKETS (HIST_SUB * 2 + HIST_SUB * 40)
-
-struct hist {
-	uint64_t count[HIST_BUCKETS];
-	uint64_t n, max, sum;
-};
-
-static unsigned
-hist_index(uint64_t v)
-{
-	unsigned e;
-
-	if (v < 2 * HIST_SUB)
-		return (unsigned)v;
-	e = (unsigned)(63 - __builtin_clzll(v)) - 6; /* v >> e in [64, 128) */
-	if (e * HIST_SUB + (v >> e) >= HIST_BUCKETS)
-		return HIST_BUCKETS - 1;
-	return e * HIST_SUB + (unsigned)(v >> e);
-}
-
-/* Highest value that falls in bucket i. */
-static uint64_t
-hist_bucket_top(unsigned i)
-{
-	unsigned e;
-
-	if (i < 2 * HIST_SUB)
-		return i;
-	e = i / HIST_SUB - 1;
-	return (((uint64_t)(i - e * HIST_SUB) + 1) << e) - 1;
-}
-
-static void
-hist_record(struct hist *h, uint64_t us)
-{
-	h->count[hist_index(us)]++;
-	h->n++;
-	h->sum += us;
-	if (us > h->max)
-		h->max = us;
-}
-
-static void
-hist_merge(struct hist *into, const struct hist *h)
-{
-	unsigned i;
-
-	for (i = 0; i < HIST_BUCKETS; i++)
-		into->count[i] += h->count[i];
-	into->n += h->n;
-	into->sum += h->sum;
-	if (h->max > into->max)
-		into->max = h->max;
-}
-
-/* The value at quantile q (0 < q <= 1): the top of its bucket, capped at max. */
-static uint64_t
-hist_quantile(const struct hist *h, double q)
-{
-	uint64_t rank, cum = 0, top;
-	unsigned i;
-
-	if (h->n == 0)
-		return 0;
-	rank = (uint64_t)(q * (double)h->n);
-	if ((double)rank < q * (double)h->n)
-		rank++;
-	if (rank == 0)
-		rank = 1;
-	for (i = 0; i < HIST_BUCKETS; i++) {
-		cum += h->count[i];
-		if (cum >= rank) {
-			top = hist_bucket_top(i);
-			return top < h->max ? top : h->max;
-		}
-	}
-	return h->max;
-}
-
 /* Options, set once by main before any thread starts. */
-
-static struct {
-	const char *host, *port;
-	int conns;
-	uint64_t total; /* 0: no limit */
-	double seconds; /* 0: no limit */
-	double rate;	/* 0: closed loop */
-	bool tls;
-	const char *ca, *cert, *key, *servername;
-	const char *template_path;
-	char run_id[CID_MAX / 2];
-	const char *verify;
-	bool json;
-	int timeout_s;
-	double verify_wait;  /* retry verification this long (a spool drains) */
-	const char *ack_log; /* each ACK: "CONTROL_ID CODE" */
-	double reconnect_for; /* keep reconnecting this long (0: a few tries) */
-	long idle;
-	long pid;
-	double idle_wait;
-} opt = {
+struct load_opts opt = {
 	.host = "127.0.0.1",
 	.conns = 1,
 	.timeout_s = 30,
 	.idle_wait = 3,
 };
 
-static SSL_CTX *ssl_ctx;
+SSL_CTX *ssl_ctx;
 static FILE *ack_log; /* --ack-log, written under ack_log_mu */
 static pthread_mutex_t ack_log_mu = PTHREAD_MUTEX_INITIALIZER;
-
-/*
- * Templates: each message split around its MSH-10, the MLLP framing bytes
- * already in place, so a frame is pre + control id + post.
- */
-
-struct tmpl {
-	char *pre, *post;
-	size_t prelen, postlen;
-};
-
-static struct tmpl *tmpls;
-static size_t ntmpl;
-static uint64_t
-    tmpl_bytes; /* payload bytes of all templates, old MSH-10s excluded */
-
-static void
-tmpl_add(const char *msg, size_t len)
-{
-	char *m;
-	size_t i, n = 0, start = 0, end;
-	int seps = 0;
-	char sep;
-	struct tmpl *t;
-
-	/* Segments end with CR alone, as MLLP senders send them. */
-	m = xmalloc(len + 1);
-	for (i = 0; i < len; i++) {
-		if (msg[i] == '\r' && i + 1 < len && msg[i + 1] == '\n')
-			continue;
-		m[n++] = msg[i] == '\n' ? '\r' : msg[i];
-	}
-	while (
-	    n > 0 && (m[n - 1] == '\r' || m[n - 1] == ' ' || m[n - 1] == '\t'))
-		n--;
-	if (n < 8 || memcmp(m, "MSH", 3) != 0) {
-		free(m);
-		return;
-	}
-	m[n++] = '\r';
-	sep = m[3];
-	/* MSH-1 is the separator itself: MSH-10 follows the ninth one. */
-	for (i = 3; i < n && m[i] != '\r'; i++) {
-		if (m[i] == sep && ++seps == 9) {
-			start = i + 1;
-			break;
-		}
-	}
-	if (start == 0)
-		fatalx("template message %zu has no MSH-10", ntmpl + 1);
-	for (end = start; end < n && m[end] != sep && m[end] != '\r'; end++)
-		;
-
-	tmpls = xrealloc(tmpls, (ntmpl + 1) * sizeof(*tmpls));
-	t = &tmpls[ntmpl++];
-	t->prelen = start + 1;
-	t->pre = xmalloc(t->prelen);
-	t->pre[0] = MLLP_SB;
-	memcpy(t->pre + 1, m, start);
-	t->postlen = n - end + 2;
-	t->post = xmalloc(t->postlen);
-	memcpy(t->post, m + end, n - end);
-	t->post[n - end] = MLLP_EB;
-	t->post[n - end + 1] = MLLP_CR;
-	tmpl_bytes += start + (n - end);
-	free(m);
-}
-
-/* A message starts at "MSH" plus a separator at the start of a segment. */
-static bool
-msh_at(const char *p, size_t i, size_t len)
-{
-	return i + 4 <= len && memcmp(p + i, "MSH", 3) == 0 &&
-	    (i == 0 || p[i - 1] == '\r' || p[i - 1] == '\n');
-}
-
-static void
-tmpl_load(const char *path)
-{
-	FILE *f;
-	char *p = NULL;
-	size_t len = 0, cap = 0, n, i, s;
-
-	if ((f = fopen(path, "rb")) == NULL)
-		fatalx("%s: %s", path, strerror(errno));
-	for (;;) {
-		if (cap - len < 65536)
-			p = xrealloc(p, cap = cap ? cap * 2 : 1 << 20);
-		if ((n = fread(p + len, 1, cap - len, f)) == 0)
-			break;
-		len += n;
-	}
-	if (ferror(f))
-		fatalx("%s: read error", path);
-	fclose(f);
-
-	if (memchr(p, MLLP_SB, len) != NULL) {
-		/* MLLP-framed: the payload between each 0x0B and 0x1C. */
-		for (i = 0; i < len; i++) {
-			if (p[i] != MLLP_SB)
-				continue;
-			for (s = ++i; i < len && p[i] != MLLP_EB; i++)
-				;
-			tmpl_add(p + s, i - s);
-		}
-	} else {
-		for (s = 0, i = 1; i <= len; i++) {
-			if (i == len || msh_at(p, i, len)) {
-				tmpl_add(p + s, i - s);
-				s = i;
-			}
-		}
-	}
-	free(p);
-	if (ntmpl == 0)
-		fatalx("%s: no HL7 message found", path);
-}
-
-/* One connection; owned by its worker thread (or by the idle run). */
-
-struct conn {
-	int fd;
-	SSL *ssl;
-	char *rbuf;
-	size_t rlen, rcap;
-};
-
-static void
-conn_close(struct conn *c)
-{
-	if (c->ssl != NULL) {
-		SSL_free(c->ssl);
-		c->ssl = NULL;
-	}
-	if (c->fd >= 0) {
-		close(c->fd);
-		c->fd = -1;
-	}
-	c->rlen = 0;
-}
-
-static void
-ssl_errstr(char *err, size_t errlen, const char *what)
-{
-	unsigned long e = ERR_get_error();
-	char buf[160];
-
-	if (e != 0) {
-		ERR_error_string_n(e, buf, sizeof(buf));
-		snprintf(err, errlen, "%s: %s", what, buf);
-	} else {
-		snprintf(err, errlen, "%s: %s", what,
-		    errno ? strerror(errno) : "connection closed");
-	}
-	ERR_clear_error();
-}
-
-/* Connect (and handshake); on failure, fill err and return -1. */
-static int
-conn_open(struct conn *c, bool nodelay, bool tls, char *err, size_t errlen)
-{
-	char *cause;
-	int zero = 0, fd;
-
-	c->fd = -1;
-	c->ssl = NULL;
-	c->rlen = 0;
-	if ((fd = mllp_client_tcp(opt.host, opt.port, opt.timeout_s, &cause)) <
-	    0) {
-		snprintf(err, errlen, "%s", cause);
-		free(cause);
-		return -1;
-	}
-	if (!nodelay)
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &zero, sizeof(zero));
-	c->fd = fd;
-	if (!tls)
-		return 0;
-
-	if ((c->ssl = SSL_new(ssl_ctx)) == NULL ||
-	    SSL_set_fd(c->ssl, fd) != 1) {
-		ssl_errstr(err, errlen, "SSL_new");
-		conn_close(c);
-		return -1;
-	}
-	if (opt.servername != NULL &&
-	    (SSL_set_tlsext_host_name(c->ssl, opt.servername) != 1 ||
-		SSL_set1_host(c->ssl, opt.servername) != 1)) {
-		ssl_errstr(err, errlen, "servername");
-		conn_close(c);
-		return -1;
-	}
-	errno = 0;
-	if (SSL_connect(c->ssl) != 1) {
-		ssl_errstr(err, errlen, "TLS handshake");
-		conn_close(c);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-conn_write(struct conn *c, const char *p, size_t len, char *err, size_t errlen)
-{
-	ssize_t n;
-	int w;
-
-	while (len > 0) {
-		if (c->ssl != NULL) {
-			errno = 0;
-			if ((w = SSL_write(c->ssl, p,
-				 (int)(len > INT_MAX ? INT_MAX : len))) <= 0) {
-				ssl_errstr(err, errlen, "SSL_write");
-				return -1;
-			}
-			n = w;
-		} else if ((n = send(c->fd, p, len, MSG_NOSIGNAL)) < 0) {
-			if (errno == EINTR)
-				continue;
-			snprintf(err, errlen, "send: %s", strerror(errno));
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/*
- * Read one MLLP frame: its payload is (*frame, *len), valid until the next
- * read; *used is what to drop from the buffer afterwards.
- */
-static int
-conn_read_frame(struct conn *c, const char **frame, size_t *len, size_t *used,
-    char *err, size_t errlen)
-{
-	size_t i, sb;
-	ssize_t n;
-	int r;
-
-	for (;;) {
-		for (i = 1; i < c->rlen; i++) {
-			if (c->rbuf[i - 1] != MLLP_EB || c->rbuf[i] != MLLP_CR)
-				continue;
-			for (sb = 0; sb < i - 1 && c->rbuf[sb] != MLLP_SB; sb++)
-				;
-			sb = sb < i - 1 ? sb + 1 : 0;
-			*frame = c->rbuf + sb;
-			*len = i - 1 - sb;
-			*used = i + 1;
-			return 0;
-		}
-		if (c->rlen == c->rcap) {
-			if (c->rcap >= ACK_MAX) {
-				snprintf(err, errlen, "ACK frame over %d bytes",
-				    ACK_MAX);
-				return -1;
-			}
-			c->rcap = c->rcap ? c->rcap * 2 : 4096;
-			c->rbuf = xrealloc(c->rbuf, c->rcap);
-		}
-		if (c->ssl != NULL) {
-			errno = 0;
-			if ((r = SSL_read(c->ssl, c->rbuf + c->rlen,
-				 (int)(c->rcap - c->rlen))) <= 0) {
-				ssl_errstr(err, errlen, "SSL_read");
-				return -1;
-			}
-			n = r;
-		} else {
-			n = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen,
-			    0);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0) {
-				snprintf(err, errlen, "recv: %s",
-				    n == 0 ? "connection closed by server" :
-					errno == EAGAIN ?
-					     "timed out waiting for ACK" :
-					     strerror(errno));
-				return -1;
-			}
-		}
-		c->rlen += (size_t)n;
-	}
-}
-
-static void
-conn_consume(struct conn *c, size_t used)
-{
-	memmove(c->rbuf, c->rbuf + used, c->rlen - used);
-	c->rlen -= used;
-}
-
-/* What an ACK said. */
-enum ack_kind { ACK_ACCEPT, ACK_ERROR, ACK_REJECT, ACK_BAD };
-
-/* Find MSA-1 and MSA-2 in an ACK; ACK_BAD when there is no readable MSA. */
-static enum ack_kind
-ack_parse(const char *p, size_t len, const char **cid, size_t *cidlen,
-    char code[3])
-{
-	size_t i, f1, f1len, f2;
-	char sep;
-
-	for (i = 0; i + 4 <= len; i++) {
-		if ((i == 0 || p[i - 1] == '\r' || p[i - 1] == '\n') &&
-		    memcmp(p + i, "MSA", 3) == 0)
-			break;
-	}
-	if (i + 4 > len)
-		return ACK_BAD;
-	sep = p[i + 3];
-	f1 = i + 4;
-	for (i = f1; i < len && p[i] != sep && p[i] != '\r' && p[i] != '\n';
-	     i++)
-		;
-	f1len = i - f1;
-	*cid = p + i;
-	*cidlen = 0;
-	if (i < len && p[i] == sep) {
-		f2 = i + 1;
-		for (i = f2;
-		     i < len && p[i] != sep && p[i] != '\r' && p[i] != '\n';
-		     i++)
-			;
-		*cid = p + f2;
-		*cidlen = i - f2;
-	}
-	if (f1len != 2 || (p[f1] != 'A' && p[f1] != 'C'))
-		return ACK_BAD;
-	code[0] = p[f1];
-	code[1] = p[f1 + 1];
-	code[2] = '\0';
-	switch (p[f1 + 1]) {
-	case 'A':
-		return ACK_ACCEPT;
-	case 'E':
-		return ACK_ERROR;
-	case 'R':
-		return ACK_REJECT;
-	default:
-		return ACK_BAD;
-	}
-}
 
 /* One sender thread; main owns the array and reads it after the join. */
 
@@ -636,7 +181,7 @@ on_stop(int sig)
 	stopping = 1;
 }
 
-static int
+int
 cid_format(char *out, size_t len, int thread, uint64_t seq)
 {
 	return snprintf(out, len, "%s-%d-%" PRIu64, opt.run_id, thread, seq);
@@ -670,7 +215,8 @@ worker_note_ok(struct worker *w, uint64_t seq)
 		return;
 	if (w->nok == w->capok) {
 		w->capok = w->capok ? w->capok * 2 : 1024;
-		w->ok_seq = xrealloc(w->ok_seq, w->capok * sizeof(*w->ok_seq));
+		w->ok_seq = load_xrealloc(w->ok_seq,
+		    w->capok * sizeof(*w->ok_seq));
 	}
 	w->ok_seq[w->nok++] = seq;
 }
@@ -702,7 +248,7 @@ worker_send_one(struct worker *w, uint64_t seq, uint64_t due)
 	cidlen = cid_format(cid, sizeof(cid), w->idx, seq);
 	need = t->prelen + (size_t)cidlen + t->postlen;
 	if (need > w->scap)
-		w->sbuf = xrealloc(w->sbuf, w->scap = need);
+		w->sbuf = load_xrealloc(w->sbuf, w->scap = need);
 	memcpy(w->sbuf, t->pre, t->prelen);
 	memcpy(w->sbuf + t->prelen, cid, (size_t)cidlen);
 	memcpy(w->sbuf + t->prelen + cidlen, t->post, t->postlen);
@@ -883,7 +429,7 @@ verify_run(struct worker *ws, int nw, struct verify_result *v)
 			n = cid_format(cid, sizeof(cid), ws[i].idx,
 			    ws[i].ok_seq[k]);
 			if (acap - alen < (size_t)n + 8)
-				arr = xrealloc(arr,
+				arr = load_xrealloc(arr,
 				    acap = acap ? acap * 2 : 65536);
 			/* Control ids are [A-Za-z0-9_-]: quoting is enough. */
 			alen += (size_t)snprintf(arr + alen, acap - alen,
@@ -921,112 +467,6 @@ verify_run(struct worker *ws, int nw, struct verify_result *v)
 out:
 	free(arr);
 	PQfinish(db);
-}
-
-/* Idle connections: the server's resident memory per connection. */
-
-static long
-rss_kib(long pid)
-{
-	char path[64], line[256];
-	FILE *f;
-	long kib = -1;
-
-	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
-	if ((f = fopen(path, "r")) == NULL)
-		fatalx("%s: %s", path, strerror(errno));
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strncmp(line, "VmRSS:", 6) == 0) {
-			kib = strtol(line + 6, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	if (kib < 0)
-		fatalx("%s: no VmRSS", path);
-	return kib;
-}
-
-static void
-raise_nofile(rlim_t want)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want) {
-		rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
-static int
-idle_run(void)
-{
-	struct conn warm, *cs;
-	char err[256], cid[CID_MAX];
-	const char *frame;
-	size_t flen, used;
-	long before, after, i, closed = 0;
-	double per;
-	struct pollfd pfd;
-	int n;
-
-	raise_nofile((rlim_t)opt.idle + 64);
-	memset(&warm, 0, sizeof(warm));
-	warm.fd = -1;
-	if (ntmpl > 0) {
-		/* Warm the server's message path before the baseline. */
-		if (conn_open(&warm, true, false, err, sizeof(err)) < 0)
-			fatalx("%s", err);
-		n = cid_format(cid, sizeof(cid), 0, 0);
-		if (conn_write(&warm, tmpls[0].pre, tmpls[0].prelen, err,
-			sizeof(err)) < 0 ||
-		    conn_write(&warm, cid, (size_t)n, err, sizeof(err)) < 0 ||
-		    conn_write(&warm, tmpls[0].post, tmpls[0].postlen, err,
-			sizeof(err)) < 0 ||
-		    conn_read_frame(&warm, &frame, &flen, &used, err,
-			sizeof(err)) < 0)
-			fatalx("warm-up: %s", err);
-		usleep(200000);
-	}
-
-	before = rss_kib(opt.pid);
-	cs = xmalloc((size_t)opt.idle * sizeof(*cs));
-	for (i = 0; i < opt.idle; i++) {
-		memset(&cs[i], 0, sizeof(cs[i]));
-		if (conn_open(&cs[i], false, false, err, sizeof(err)) < 0)
-			fatalx("idle connection %ld: %s", i + 1, err);
-	}
-	usleep((useconds_t)(opt.idle_wait * 1e6));
-	after = rss_kib(opt.pid);
-
-	/* A server that dropped idle connections did not hold them. */
-	for (i = 0; i < opt.idle; i++) {
-		pfd.fd = cs[i].fd;
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, 0) > 0)
-			closed++;
-		conn_close(&cs[i]);
-		free(cs[i].rbuf);
-	}
-	free(cs);
-	conn_close(&warm);
-	free(warm.rbuf);
-
-	per = (double)(after - before) * 1024.0 / (double)opt.idle;
-	fprintf(opt.json ? stderr : stdout,
-	    "idle: pid %ld, %ld plain connections held %.1f s: VmRSS %ld -> "
-	    "%ld KiB, %.0f bytes (%.1f KiB) per connection; %ld closed by the "
-	    "server\n",
-	    opt.pid, opt.idle, opt.idle_wait, before, after, per, per / 1024.0,
-	    closed);
-	if (opt.json)
-		printf("{\"mode\":\"idle\",\"pid\":%ld,\"connections\":%ld,"
-		       "\"wait_s\":%.1f,\"rss_before_kib\":%ld,"
-		       "\"rss_after_kib\":%ld,\"bytes_per_conn\":%.0f,"
-		       "\"closed_by_server\":%ld}\n",
-		    opt.pid, opt.idle, opt.idle_wait, before, after, per,
-		    closed);
-	return closed == 0 ? 0 : 1;
 }
 
 /* Report. */
@@ -1181,7 +621,7 @@ parse_num(const char *s, const char *what, double min)
 	errno = 0;
 	v = strtod(s, &end);
 	if (errno != 0 || *s == '\0' || *end != '\0' || v < min)
-		fatalx("bad %s: %s", what, s);
+		load_fatalx("bad %s: %s", what, s);
 	return v;
 }
 
@@ -1189,22 +629,22 @@ static void
 tls_setup(void)
 {
 	if ((ssl_ctx = SSL_CTX_new(TLS_client_method())) == NULL)
-		fatalx("SSL_CTX_new failed");
+		load_fatalx("SSL_CTX_new failed");
 	SSL_CTX_set_min_proto_version(ssl_ctx, TLS1_2_VERSION);
 	if (opt.ca != NULL) {
 		if (SSL_CTX_load_verify_locations(ssl_ctx, opt.ca, NULL) != 1)
-			fatalx("%s: cannot load CA", opt.ca);
+			load_fatalx("%s: cannot load CA", opt.ca);
 		SSL_CTX_set_verify(ssl_ctx, SSL_VERIFY_PEER, NULL);
 	}
 	if ((opt.cert == NULL) != (opt.key == NULL))
-		fatalx("--cert and --key go together");
+		load_fatalx("--cert and --key go together");
 	if (opt.cert != NULL &&
 	    (SSL_CTX_use_certificate_chain_file(ssl_ctx, opt.cert) != 1 ||
 		SSL_CTX_use_PrivateKey_file(ssl_ctx, opt.key,
 		    SSL_FILETYPE_PEM) != 1 ||
 		SSL_CTX_check_private_key(ssl_ctx) != 1))
-		fatalx("%s / %s: cannot load certificate and key", opt.cert,
-		    opt.key);
+		load_fatalx("%s / %s: cannot load certificate and key",
+		    opt.cert, opt.key);
 }
 
 enum {
@@ -1313,14 +753,15 @@ parse_args(int argc, char **argv)
 		case OPT_RUNID:
 			if (strlen(optarg) == 0 ||
 			    strlen(optarg) >= sizeof(opt.run_id))
-				fatalx("run id: 1 to %zu characters",
+				load_fatalx("run id: 1 to %zu characters",
 				    sizeof(opt.run_id) - 1);
 			for (s = optarg; *s != '\0'; s++)
 				if (!(*s >= '0' && *s <= '9') &&
 				    !(*s >= 'A' && *s <= 'Z') &&
 				    !(*s >= 'a' && *s <= 'z') && *s != '_')
-					fatalx("run id: letters, digits and "
-					       "_ only");
+					load_fatalx(
+					    "run id: letters, digits and "
+					    "_ only");
 			strcpy(opt.run_id, optarg);
 			break;
 		case OPT_VERIFY_WAIT:
@@ -1358,12 +799,12 @@ parse_args(int argc, char **argv)
 	if (optind != argc || opt.port == NULL)
 		usage();
 	if (opt.idle > 0 && opt.pid == 0)
-		fatalx("--idle needs --pid");
+		load_fatalx("--idle needs --pid");
 	if (opt.idle == 0 && opt.template_path == NULL)
-		fatalx("--template FILE is needed: a corpus from "
-		       "`bench/gen_oru -n 2000 -f raw`");
+		load_fatalx("--template FILE is needed: a corpus from "
+			    "`bench/gen_oru -n 2000 -f raw`");
 	if (opt.tls && opt.idle > 0)
-		fatalx("--idle measures plain connections");
+		load_fatalx("--idle measures plain connections");
 	if (opt.total == 0 && opt.seconds == 0)
 		opt.seconds = 10;
 	if (opt.run_id[0] == '\0')
@@ -1390,23 +831,23 @@ main(int argc, char **argv)
 	if (opt.tls)
 		tls_setup();
 	if (opt.ack_log != NULL && (ack_log = fopen(opt.ack_log, "w")) == NULL)
-		fatalx("%s: %s", opt.ack_log, strerror(errno));
+		load_fatalx("%s: %s", opt.ack_log, strerror(errno));
 	raise_nofile((rlim_t)opt.conns + 64);
 
 	ws = calloc((size_t)opt.conns, sizeof(*ws));
 	if (ws == NULL)
-		fatalx("out of memory");
+		load_fatalx("out of memory");
 	if (pthread_barrier_init(&start_barrier, NULL,
 		(unsigned)opt.conns + 1) != 0 ||
 	    pthread_barrier_init(&go_barrier, NULL, (unsigned)opt.conns + 1) !=
 		0)
-		fatalx("pthread_barrier_init failed");
+		load_fatalx("pthread_barrier_init failed");
 	for (i = 0; i < opt.conns; i++) {
 		ws[i].idx = i;
 		ws[i].c.fd = -1;
 		if ((rc = pthread_create(&ws[i].tid, NULL, worker_main,
 			 &ws[i])) != 0)
-			fatalx("pthread_create: %s", strerror(rc));
+			load_fatalx("pthread_create: %s", strerror(rc));
 	}
 	/* Every connection is open (and TLS done) before the clock starts. */
 	pthread_barrier_wait(&start_barrier);
@@ -1440,7 +881,7 @@ main(int argc, char **argv)
 	}
 	t.acked = t.lat.n;
 	if (ack_log != NULL && fclose(ack_log) != 0)
-		fatalx("%s: %s", opt.ack_log, strerror(errno));
+		load_fatalx("%s: %s", opt.ack_log, strerror(errno));
 
 	if (opt.verify != NULL) {
 		uint64_t until = now_ns() + (uint64_t)(opt.verify_wait * 1e9);

@@ -50,6 +50,9 @@ LW_MUSTCHECK int notify_parse_duration(const char *s, double *secs);
  */
 double notify_backoff(int n, double base, double max);
 
+/* A line of labwatch notify's log: "labwatch notify: " and the text, on stderr. */
+void notify_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* The rank of a severity (info 0, warning 1, critical 2), or -1. */
 int notify_severity_rank(const char *s);
 

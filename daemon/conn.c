@@ -29,6 +29,7 @@
  * reading stopped.
  */
 #include "conn.h"
+#include "conn_sock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -50,49 +51,12 @@
 #include "hl7/mllp.h"
 #include "lib/xmalloc.h"
 #include "log.h"
-#include "throttle.h"
 #include "tls.h"
 
 /* A framer whose buffer grew past this for a big frame gives the memory back after it. */
 #define CONN_FRAMER_KEEP (64 * 1024)
-/*
- * Throttled lines: a peer writes one line of a kind a minute (then a
- * summary while it keeps at it); a kind names 16 peers a minute at most,
- * the others are counted together.
- */
-#define CONN_LOG_WINDOW_SEC 60
-#define CONN_LOG_PEERS 512
-#define CONN_LOG_PEERS_PER_KIND 16
-/*
- * TCP keepalive: a peer that vanished (power, NAT state lost) is found in
- * about 2 minutes instead of the kernel's 2 hours, and ACK bytes it never
- * acknowledges fail the socket after as long: its slot is freed.
- */
-#define CONN_KEEPIDLE_SEC 60
-#define CONN_KEEPINTVL_SEC 10
-#define CONN_KEEPCNT 6
-#define CONN_USER_TIMEOUT_MS 120000
 /* OpenSSL errors kept of one failed handshake. */
 #define CONN_SSL_ERRORS 16
-
-/* Kinds of throttled lines: one budget per peer address and kind. */
-enum conn_line {
-	CL_CONNECTED,
-	CL_ACL,		  /* refused: not in allow */
-	CL_MAX_CONN,	  /* refused: max_connections */
-	CL_MAX_PEER,	  /* refused: max_connections_per_peer */
-	CL_NOT_MLLP,	  /* a TLS ClientHello on the plain port */
-	CL_TIMEOUT_START, /* no frame started in start_timeout; handshake too slow */
-	CL_TIMEOUT_FRAME, /* a frame not whole within frame_timeout */
-	CL_TIMEOUT_IDLE,  /* idle_timeout, or ACKs not read */
-	CL_ABANDONED,	  /* a first frame cut short */
-	CL_CLOSED,	  /* the peer closed or reset before any frame */
-	CL_SILENT,	  /* the peer closed before sending a byte */
-	CL_JUNK,	  /* bytes outside frames */
-	CL_QUARANTINED,	  /* a frame quarantined (its row holds the reason) */
-	CL_TLS,		  /* + enum tls_refusal */
-	CL_COUNT = CL_TLS + TLS_REFUSAL_COUNT
-};
 
 enum conn_state {
 	CONN_HANDSHAKE, /* TLS handshake in progress */
@@ -134,73 +98,9 @@ struct conn {
 static void conn_process(struct conn *);
 static void conn_update(struct conn *);
 
-static int64_t
-clock_usec(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Wall clock for received_at; monotonic for deadlines. */
-#define now_usec() clock_usec(CLOCK_REALTIME)
-#define mono_usec() clock_usec(CLOCK_MONOTONIC)
-
-static void conn_note(struct daemon *d, const char *addr, const char *peer,
-    enum conn_line kind, enum log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 6, 7)));
-
-/*
- * A line of kind about peer ("addr:port"; addr keys the budget), written
- * unless this address already had its line of this kind in the window.
- */
-static void
-conn_note(struct daemon *d, const char *addr, const char *peer,
-    enum conn_line kind, enum log_level level, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	if (!log_enabled(level))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (throttle_pass(d->throttle, addr, kind, msg, mono_usec() / 1000000))
-		log_peer(level, peer, "%s", msg);
-}
-
-static void
-conn_log_report(void *arg, const char *addr, unsigned kind, const char *what,
-    uint64_t n, unsigned secs)
-{
-	(void)arg;
-	log_peer(kind == CL_CONNECTED ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,
-	    addr != NULL ? addr : "other peers",
-	    "%llu more like this in %us: %s", (unsigned long long)n, secs,
-	    what);
-}
-
-void
-conn_log_init(struct daemon *d)
-{
-	d->throttle = throttle_new(CONN_LOG_WINDOW_SEC, CONN_LOG_PEERS,
-	    CONN_LOG_PEERS_PER_KIND, CL_COUNT);
-}
-
-void
-conn_log_sweep(struct daemon *d, bool flush)
-{
-	if (d->throttle == NULL)
-		return;
-	throttle_sweep(d->throttle, mono_usec() / 1000000, flush,
-	    conn_log_report, NULL);
-	if (flush) {
-		throttle_free(d->throttle);
-		d->throttle = NULL;
-	}
-}
+#define now_usec() conn_clock_usec(CLOCK_REALTIME)
+#define mono_usec() conn_clock_usec(CLOCK_MONOTONIC)
 
 static size_t
 conn_outlen(const struct conn *c)
@@ -840,42 +740,6 @@ conns_from(struct daemon *d, const char *addr)
 	return n;
 }
 
-static void
-sockaddr_port_str(const struct sockaddr *sa, const char *addr, char *out,
-    size_t len)
-{
-	unsigned port = 0;
-
-	if (sa->sa_family == AF_INET)
-		port = ntohs(
-		    ((const struct sockaddr_in *)(const void *)sa)->sin_port);
-	else if (sa->sa_family == AF_INET6)
-		port = ntohs(
-		    ((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
-	if (strchr(addr, ':') != NULL)
-		snprintf(out, len, "[%s]:%u", addr, port);
-	else
-		snprintf(out, len, "%s:%u", addr, port);
-}
-
-/* Keepalive probes and a bound on unacknowledged bytes: see CONN_KEEPIDLE_SEC. */
-static void
-conn_socket_options(evutil_socket_t fd)
-{
-	int one = 1, idle = CONN_KEEPIDLE_SEC, intvl = CONN_KEEPINTVL_SEC;
-	int cnt = CONN_KEEPCNT;
-	unsigned user = CONN_USER_TIMEOUT_MS;
-
-	/* ACKs are small and awaited one by one: do not let Nagle hold them back. */
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user,
-	    sizeof(user));
-}
-
 void
 conn_accept(struct daemon *d, evutil_socket_t fd, const struct sockaddr *sa,
     socklen_t salen, bool tls)
@@ -887,7 +751,7 @@ conn_accept(struct daemon *d, evutil_socket_t fd, const struct sockaddr *sa,
 
 	(void)salen;
 	acl_addr_str(sa, addr, sizeof(addr));
-	sockaddr_port_str(sa, addr, peer, sizeof(peer));
+	conn_sock_peer_str(sa, addr, peer, sizeof(peer));
 	/* Refusals close before reading anything: the peer learns nothing but the close. */
 	if (d->stopping) {
 		evutil_closesocket(fd);
@@ -916,7 +780,7 @@ conn_accept(struct daemon *d, evutil_socket_t fd, const struct sockaddr *sa,
 		evutil_closesocket(fd);
 		return;
 	}
-	conn_socket_options(fd);
+	conn_sock_options(fd);
 
 	c = xcalloc(1, sizeof(*c));
 	c->d = d;

@@ -15,12 +15,9 @@
 
 #include <event2/util.h>
 
+#include "conn_log.h"
 #include "daemon.h"
 
-/* Set up the throttle of connection log lines (d->throttle). */
-void conn_log_init(struct daemon *d);
-/* Write the summaries of throttled lines whose window ended; flush: all, and free the throttle. */
-void conn_log_sweep(struct daemon *d, bool flush);
 /* A new connection from a listener: checked against allow and the limits (closed if refused), else served. */
 void conn_accept(struct daemon *d, evutil_socket_t fd,
     const struct sockaddr *sa, socklen_t salen, bool tls);

@@ -5,43 +5,12 @@
 # the database refuses on drain is quarantined (or dead-lettered) and the
 # drain goes on, before and after a restart; an outage is two log lines.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
-. "$top_srcdir/tests/pg.sh"
 LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
-PGD=$(mktemp -d /tmp/lw-hostile.XXXXXX)
-chmod 755 "$PGD"
-cleanup() {
-	[ -f "$TMP/d.pid" ] && kill -9 "$(cat "$TMP/d.pid")" 2>/dev/null
-	pg_stop "$PGD" >/dev/null 2>&1
-	rm -rf "$PGD" "$TMP"
-}
-trap cleanup EXIT
-pg_start "$PGD" >/dev/null || { echo "cannot start PostgreSQL"; exit 1; }
-q() { psql -X -A -t -q -c "$1"; }
+pg_suite hostile
 
-cat >"$TMP/d.conf" <<CONF
-[labwatchd]
-listen = 127.0.0.1:0
-db = $LABWATCH_DB connect_timeout=2
-migrate = yes
-sql_dir = $top_srcdir/sql
-protocol = $top_srcdir/rules/data/protocols/nct04933669.conf
-spool_path = $PGD/spool
-log_level = info
-CONF
-runs=0
-start_daemon() {
-	runs=$((runs + 1))
-	log="$TMP/d$runs.log"
-	"$LABWATCHD" -c "$TMP/d.conf" 2>"$log" &
-	echo $! >"$TMP/d.pid"
-	port=
-	for _ in $(seq 300); do
-		port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$log" | tail -1)
-		[ -n "$port" ] && break
-		sleep 0.1
-	done
-}
-stop_daemon() { kill -TERM "$(cat "$TMP/d.pid")"; wait "$(cat "$TMP/d.pid")"; }
+lwd_db_conf "$TMP/d.conf" "log_level = info"
+start_daemon() { lwd_run "$TMP/d.conf"; }
+stop_daemon() { lwd_end; }
 # send FILE...: each file is one message (CR segments); prints "CODE ERR-text"
 # per ACK, in order, over one connection.
 send() {

@@ -4,33 +4,13 @@
 # its drain; only /metrics is served on metrics_listen; no metrics
 # listener unless configured.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
-. "$top_srcdir/tests/pg.sh"
 LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
 LW="$top_builddir/cli/labwatch"
-PGD=$(mktemp -d /tmp/lw-metrics.XXXXXX)
-chmod 755 "$PGD"
-cleanup() {
-	for n in m plain; do
-		[ -f "$TMP/$n.pid" ] && kill -9 "$(cat "$TMP/$n.pid")" 2>/dev/null
-	done
-	pg_stop "$PGD" >/dev/null 2>&1
-	rm -rf "$PGD" "$TMP"
-}
-trap cleanup EXIT
-pg_start "$PGD" >/dev/null || { echo "cannot start PostgreSQL"; exit 1; }
-q() { psql -X -A -t -q -c "$1"; }
+pg_suite metrics
 
-cat >"$TMP/m.conf" <<EOF
-[labwatchd]
-listen = 127.0.0.1:0
-db = $LABWATCH_DB connect_timeout=2
-sql_dir = $top_srcdir/sql
-protocol = $top_srcdir/rules/data/protocols/nct04933669.conf
-spool_path = $PGD/spool
-max_message_size = 64k
+lwd_db_conf "$TMP/m.conf" "max_message_size = 64k
 max_connections_per_peer = 3
-metrics_listen = 127.0.0.1:0
-EOF
+metrics_listen = 127.0.0.1:0"
 lwd_start m "$TMP/m.conf"
 mport=$(sed -n 's|.*metrics on http://127.0.0.1:\([0-9]*\)/metrics.*|\1|p' "$TMP/m.log" | head -1)
 check "the log names the metrics URL" test -n "$mport"

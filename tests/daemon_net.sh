@@ -350,12 +350,8 @@ if grep -q "MRN123456\|DOE\|JANE" "$TMP/a.log"; then not_ok "no patient data in 
 
 # --- TLS
 if command -v openssl >/dev/null; then
-	mk() {	# mk NAME CN CA-NAME
-		openssl req -new -newkey rsa:2048 -nodes -keyout "$TMP/$1.key" -subj "/O=Test/CN=$2" -out "$TMP/$1.csr" 2>/dev/null
-		openssl x509 -req -in "$TMP/$1.csr" -CA "$TMP/$3.pem" -CAkey "$TMP/$3.key" -CAcreateserial -days 2 -out "$TMP/$1.pem" 2>/dev/null
-	}
-	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/ca.key" -subj "/CN=Test CA" -days 2 -out "$TMP/ca.pem" 2>/dev/null
-	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/rogueca.key" -subj "/CN=Rogue CA" -days 2 -out "$TMP/rogueca.pem" 2>/dev/null
+	mk() { tls_cert "$1" "$2" "$3" 20200101000000Z "$(tls_day)" rsa; } # mk NAME CN CA-NAME
+	tls_pki
 	mk server localhost ca; mk lis01 lis01 ca; mk other other ca; mk rogue lis01 rogueca
 	conf "$TMP/b.conf" "listen =
 tls_listen = 127.0.0.1:0

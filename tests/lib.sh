@@ -88,7 +88,61 @@ spool_path = $TMP/spool
 EOF
 }
 
-# --- labwatchd under test (daemon_peers.sh, daemon_tls.sh)
+# --- a private PostgreSQL for the suite (tests/pg.sh)
+# pg_suite NAME: tests/pg.sh's server, started in $PGD
+# (/tmp/lw-NAME.XXXXXX, which the postgres user can reach), and q SQL,
+# one value from its labwatch database. Without a PostgreSQL server the
+# suite is skipped. At exit (or INT, TERM, HUP) every process of a
+# $TMP/*.pid file and of $PIDS is killed (-9), the server stopped, $PGD
+# and $TMP removed.
+pg_suite() {
+	. "$top_srcdir/tests/pg.sh"
+	if ! pg_bindir >/dev/null 2>&1; then
+		echo "SKIP: no PostgreSQL server installed"
+		exit 77
+	fi
+	PGD=$(mktemp -d "/tmp/lw-$1.XXXXXX")
+	chmod 755 "$PGD"
+	trap pg_suite_cleanup EXIT
+	trap 'exit 130' INT TERM HUP
+	pg_start "$PGD" >/dev/null || { echo "cannot start PostgreSQL"; exit 1; }
+}
+pg_suite_cleanup() {
+	for f in "$TMP"/*.pid; do
+		[ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
+	done
+	for p in ${PIDS:-}; do kill -9 "$p" 2>/dev/null; done
+	pg_stop "$PGD" >/dev/null 2>&1 || pg_kill9 "$PGD" >/dev/null 2>&1
+	rm -rf "$PGD" "$TMP"
+}
+q() { psql -X -A -t -q -c "$1"; }
+
+# lwd_db_conf FILE [LINES]: a labwatchd.conf in FILE for pg_suite's
+# server: listening on 127.0.0.1:0 (any port), migrations applied, the
+# protocol of the tree, the spool in $PGD; then LINES (one key a line),
+# where a key of the lines above replaces that line.
+lwd_db_conf() {
+	{
+		printf '%s\n' "listen = 127.0.0.1:0" \
+		    "db = $LABWATCH_DB connect_timeout=2" "migrate = yes" \
+		    "sql_dir = $top_srcdir/sql" \
+		    "protocol = $top_srcdir/rules/data/protocols/nct04933669.conf" \
+		    "spool_path = $PGD/spool" --
+		printf '%s\n' "${2:-}"
+	} | awk '
+		$0 == "--" { extra = 1; next }
+		!extra { key[++n] = $1; line[$1] = $0; next }
+		$1 in line { line[$1] = $0; next }
+		$0 != "" { more[++m] = $0 }
+		END {
+			print "[labwatchd]"
+			for (i = 1; i <= n; i++) print line[key[i]]
+			for (i = 1; i <= m; i++) print more[i]
+		}' >"$1"
+}
+
+# --- labwatchd under test (daemon_peers.sh, daemon_tls.sh and the suites
+# with a database)
 # lwd_start NAME CONF [ENV=VALUE...]: start $LABWATCHD -c CONF, its log in
 # $TMP/NAME.log, its pid in $TMP/NAME.pid; once it is ready, $port is the
 # first port it listens on and $tls_port its TLS port (empty: none). A
@@ -115,11 +169,24 @@ lwd_start() {
 		exit 1
 	fi
 }
-# lwd_stop NAME: SIGTERM, wait
+# lwd_stop NAME: SIGTERM, wait (its status), and the pid file gone, so
+# that no exit trap kills a pid that another process has since taken
 lwd_stop() {
 	kill -TERM "$(cat "$TMP/$1.pid")" 2>/dev/null
 	wait "$(cat "$TMP/$1.pid")" 2>/dev/null
+	lwd_rc=$?
+	rm -f "$TMP/$1.pid"
+	return $lwd_rc
 }
+# lwd_run CONF: lwd_start once more on CONF, as run N (1, 2, ...): its log
+# $TMP/dN.log is $log; lwd_end stops it.
+lwd_runs=0
+lwd_run() {
+	lwd_runs=$((lwd_runs + 1))
+	log="$TMP/d$lwd_runs.log"
+	lwd_start "d$lwd_runs" "$1"
+}
+lwd_end() { lwd_stop "d$lwd_runs"; }
 # log_lines NAME PATTERN: how many lines of NAME's log hold PATTERN (grep -E)
 log_lines() { grep -cE "$2" "$TMP/$1.log"; }
 # log_at_most NAME PATTERN N WHAT: no more than N lines hold PATTERN
@@ -129,11 +196,30 @@ log_at_most() {
 		not_ok "$4" "$n lines match '$2', want <= $3: $(grep -E "$2" "$TMP/$1.log" | head -${SHOW:-3})"; fi
 }
 
-# --- certificates (the openssl command). tls_pki: two CAs, $TMP/ca.pem
-# ("Test CA") and $TMP/rogueca.pem ("Rogue CA"), keys beside them, and the
-# openssl ca configuration tls_cert signs with (subjects in O, OU, CN
-# order: openssl ca writes them in its policy's order).
+# --- certificates (the openssl command), the one PKI of the tests.
+# tls_pki [rsa] [NAME:SUBJECT...]: CAs $TMP/NAME.pem (subject /CN=SUBJECT,
+# the key beside it: P-256, or RSA 2048 with "rsa"), by default two:
+# $TMP/ca.pem ("Test CA") and $TMP/rogueca.pem ("Rogue CA"); and the
+# openssl ca configuration
+# tls_cert signs with (subjects in O, OU, CN order: openssl ca writes them
+# in its policy's order). What an earlier call made is kept.
 tls_pki() {
+	[ -f "$TMP/ca.cnf" ] || tls_ca_conf
+	tls_key="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1"
+	if [ "${1-}" = rsa ]; then
+		tls_key="-newkey rsa:2048"
+		shift
+	fi
+	[ $# -gt 0 ] || set -- "ca:Test CA" "rogueca:Rogue CA"
+	for tls_ca in "$@"; do
+		[ -f "$TMP/${tls_ca%%:*}.pem" ] && continue
+		# shellcheck disable=SC2086 # $tls_key: options
+		openssl req -x509 $tls_key -nodes \
+		    -keyout "$TMP/${tls_ca%%:*}.key" -subj "/CN=${tls_ca#*:}" -days 2 \
+		    -out "$TMP/${tls_ca%%:*}.pem" 2>/dev/null
+	done
+}
+tls_ca_conf() {
 	mkdir -p "$TMP/ca.d"
 	: >"$TMP/ca.d/index.txt"
 	echo 1000 >"$TMP/ca.d/serial"
@@ -153,17 +239,13 @@ organizationName = optional
 organizationalUnitName = optional
 commonName = supplied
 EOF
-	for tls_ca in "ca:Test CA" "rogueca:Rogue CA"; do
-		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-		    -keyout "$TMP/${tls_ca%%:*}.key" -subj "/CN=${tls_ca#*:}" -days 2 \
-		    -out "$TMP/${tls_ca%%:*}.pem" 2>/dev/null
-	done
 }
-# tls_cert NAME CN CA START END [rsa]: $TMP/NAME.pem and .key, subject
-# /O=Test/CN=CN (or CN itself when it begins with /), signed by
+# tls_cert NAME CN CA START END [rsa] [SAN]: $TMP/NAME.pem and .key,
+# subject /O=Test/CN=CN (or CN itself when it begins with /), signed by
 # $TMP/CA.pem, valid from START to END (YYYYMMDDHHMMSSZ); a P-256 key, or
 # RSA 2048 with "rsa" (static-RSA suites need an RSA server key to be
-# refused for the right reason).
+# refused for the right reason); SAN, a subjectAltName value
+# ("DNS:localhost, IP:127.0.0.1"), when given.
 tls_cert() {
 	case $2 in
 	/*) tls_subj=$2 ;;
@@ -177,24 +259,30 @@ tls_cert() {
 		    -nodes -keyout "$TMP/$1.key" -subj "$tls_subj" \
 		    -out "$TMP/$1.csr" 2>/dev/null
 	fi
+	tls_ext=
+	if [ -n "${7-}" ]; then
+		printf 'subjectAltName = %s\n' "$7" >"$TMP/$1.ext"
+		tls_ext="-extfile $TMP/$1.ext"
+	fi
+	# shellcheck disable=SC2086 # $tls_ext: no option or two words
 	openssl ca -batch -config "$TMP/ca.cnf" -cert "$TMP/$3.pem" \
 	    -keyfile "$TMP/$3.key" -in "$TMP/$1.csr" -out "$TMP/$1.pem" \
-	    -startdate "$4" -enddate "$5" -notext >/dev/null 2>&1
+	    -startdate "$4" -enddate "$5" -notext $tls_ext >/dev/null 2>&1
 }
+# tls_day: tomorrow, as tls_cert's END for a certificate valid now.
+tls_day() { date -u -d tomorrow +%Y%m%d%H%M%SZ; }
 
-# test_certs DIR: a CA (ca.pem, ca.key), a server certificate for
-# localhost, subjectAltName DNS:localhost and IP:127.0.0.1 (server.pem,
-# server.key) and a client one, CN=lis01
-# (client.pem, client.key), all made in DIR.
+# test_certs: tls_pki's CAs, a server certificate for localhost,
+# subjectAltName DNS:localhost and IP:127.0.0.1 ($TMP/server.pem,
+# server.key) and a client one, CN=lis01 ($TMP/client.pem, client.key),
+# all with RSA keys (board_db.sh offers ca.key as a key of the wrong
+# value for server.pem), valid now. (Callers still name $TMP, where it
+# once took a directory.)
 test_certs() {
-	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$1/ca.key" -subj "/CN=Test CA" -days 2 -out "$1/ca.pem" 2>/dev/null
-	for n in server:localhost client:lis01; do
-		openssl req -new -newkey rsa:2048 -nodes -keyout "$1/${n%%:*}.key" -subj "/CN=${n#*:}" -out "$1/${n%%:*}.csr" 2>/dev/null
-		printf 'subjectAltName = DNS:localhost, IP:127.0.0.1\n' >"$1/san.ext"
-		[ "${n%%:*}" = server ] && tc_ext="-extfile $1/san.ext" || tc_ext=
-		# shellcheck disable=SC2086 # $tc_ext: no option or two words
-		openssl x509 -req -in "$1/${n%%:*}.csr" -CA "$1/ca.pem" -CAkey "$1/ca.key" -CAcreateserial -days 2 $tc_ext -out "$1/${n%%:*}.pem" 2>/dev/null
-	done
+	tls_pki rsa
+	tls_cert server /CN=localhost ca 20200101000000Z "$(tls_day)" rsa \
+	    "DNS:localhost, IP:127.0.0.1"
+	tls_cert client /CN=lis01 ca 20200101000000Z "$(tls_day)" rsa
 }
 
 # daemon_ports LOG: wait (up to 30 s) until labwatchd's LOG names both its

@@ -8,26 +8,10 @@
 # SIGKILL mid-deliveries, then two at once: every event delivered, none
 # twice once recorded.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
-. "$top_srcdir/tests/pg.sh"
 LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
 LW="$top_builddir/cli/labwatch"
-
-if ! pg_bindir >/dev/null 2>&1; then
-	echo "SKIP: no PostgreSQL server installed"
-	exit 77
-fi
-PGD=$(mktemp -d /tmp/lw-notify.XXXXXX)
-chmod 755 "$PGD"
 PIDS=
-cleanup() {
-	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
-	pg_stop "$PGD" >/dev/null 2>&1 || pg_kill9 "$PGD" >/dev/null 2>&1
-	rm -rf "$PGD" "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-pg_start "$PGD" >/dev/null || { echo "cannot start PostgreSQL"; exit 1; }
-q() { psql -X -A -t -q -c "$1"; }
+pg_suite notify
 eq() { [ "$1" = "$2" ] || { echo "got '$1', want '$2'"; return 1; }; }
 # wait_for SECONDS SQL: until the query gives t
 wait_for() {
@@ -41,23 +25,8 @@ wait_for() {
 	return 1
 }
 
-cat >"$TMP/d.conf" <<EOF
-[labwatchd]
-listen = 127.0.0.1:0
-db = $LABWATCH_DB connect_timeout=2
-migrate = yes
-sql_dir = $top_srcdir/sql
-protocol = $top_srcdir/rules/data/protocols/nct04933669.conf
-spool_path = $PGD/spool
-EOF
-"$LABWATCHD" -c "$TMP/d.conf" 2>"$TMP/d.log" &
-PIDS="$PIDS $!"
-port=
-for _ in $(seq 300); do
-	port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$TMP/d.log" | tail -1)
-	[ -n "$port" ] && break
-	sleep 0.1
-done
+lwd_db_conf "$TMP/d.conf"
+lwd_start d "$TMP/d.conf"
 check "labwatchd starts and migrates" test -n "$port"
 
 # send PATIENT CONTROL_ID ALT: one ALT result (226 U/L: grade 3 and a hold)
@@ -339,14 +308,14 @@ check "both processes delivered" sh -c "grep -q delivered '$TMP/n5a.log' && grep
 # --- 6. https with --ca: a 503 is retried, then the 200 is the delivery;
 #        without the CA the certificate is refused: failed, with its alert
 mkdir -p "$TMP/tls"
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/tls/key.pem" -subj "/CN=localhost" \
-	-addext "subjectAltName=DNS:localhost" -days 2 -out "$TMP/tls/cert.pem" 2>/dev/null
+tls_pki "ca:Test CA"
+tls_cert hook /CN=localhost ca 20200101000000Z "$(tls_day)" rsa DNS:localhost
 echo 503 >"$TMP/tls/status"
-$PY "$TMP/hook.py" "$TMP/tls" "$TMP/tls/cert.pem" "$TMP/tls/key.pem" &
+$PY "$TMP/hook.py" "$TMP/tls" "$TMP/hook.pem" "$TMP/hook.key" &
 PIDS="$PIDS $!"
 for _ in $(seq 50); do [ -s "$TMP/tls/hook.port" ] && break; sleep 0.1; done
 HTTPS="https://localhost:$(cat "$TMP/tls/hook.port")/hook"
-"$LW" notify --webhook "$HTTPS" --ca "$TMP/tls/cert.pem" --target https-hook \
+"$LW" notify --webhook "$HTTPS" --ca "$TMP/ca.pem" --target https-hook \
 	--min-severity critical --kind toxicity --retry-after 200ms --retry-max 200ms \
 	--timeout 2s 2>"$TMP/n6.log" &
 PIDS="$PIDS $!"

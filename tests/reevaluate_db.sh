@@ -7,37 +7,13 @@
 # events; every run twice changes nothing the second time; messages and
 # observations are never touched; bad options exit 2.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
-. "$top_srcdir/tests/pg.sh"
 LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
 LW="$top_builddir/cli/labwatch"
-
-if ! pg_bindir >/dev/null 2>&1; then
-	echo "SKIP: no PostgreSQL server installed"
-	exit 77
-fi
-PGD=$(mktemp -d /tmp/lw-reeval.XXXXXX)
-chmod 755 "$PGD"
-cleanup() {
-	[ -f "$TMP/d.pid" ] && kill -9 "$(cat "$TMP/d.pid")" 2>/dev/null
-	pg_stop "$PGD" >/dev/null 2>&1 || pg_kill9 "$PGD" >/dev/null 2>&1
-	rm -rf "$PGD" "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-pg_start "$PGD" >/dev/null || { echo "cannot start PostgreSQL"; exit 1; }
-q() { psql -X -A -t -q -c "$1"; }
+pg_suite reeval
 eq() { [ "$1" = "$2" ] || { echo "got '$1', want '$2'"; return 1; }; }
 
 PROTO="$top_srcdir/rules/data/protocols/nct04933669.conf"
-cat >"$TMP/d.conf" <<EOF2
-[labwatchd]
-listen = 127.0.0.1:0
-db = $LABWATCH_DB connect_timeout=2
-migrate = yes
-sql_dir = $top_srcdir/sql
-protocol = $PROTO
-spool_path = $PGD/spool
-EOF2
+lwd_db_conf "$TMP/d.conf"
 lwd_start d "$TMP/d.conf"
 for p in RA RB RC RD; do
 	"$LW" enroll "$p" --phase neoadjuvant --since 2026-11-01 >/dev/null

@@ -5,41 +5,21 @@
 # patient's messages in file order under --connections 8; TLS with a
 # client certificate; the exit codes.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
-. "$top_srcdir/tests/pg.sh"
 LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
 LW="$top_builddir/cli/labwatch"
-PGD=$(mktemp -d /tmp/lw-replay.XXXXXX)
-chmod 755 "$PGD"
-cleanup() {
-	[ -f "$TMP/d.pid" ] && kill -9 "$(cat "$TMP/d.pid")" 2>/dev/null
-	pg_stop "$PGD" >/dev/null 2>&1
-	rm -rf "$PGD" "$TMP"
-}
-trap cleanup EXIT
-pg_start "$PGD" >/dev/null || { echo "cannot start PostgreSQL"; exit 1; }
-q() { psql -X -A -t -q -c "$1"; }
+pg_suite replay
 stored() { q "select count(*) from labwatch.messages where control_id like '$1' and outcome = 'processed'"; }
 rows() { q "select count(*) from labwatch.messages where control_id like '$1'"; }
 
-cat >"$TMP/d.conf" <<EOF2
-[labwatchd]
-listen = 127.0.0.1:0
-tls_listen = 127.0.0.1:0
+lwd_db_conf "$TMP/d.conf" "tls_listen = 127.0.0.1:0
 tls_cert = $TMP/server.pem
 tls_key = $TMP/server.key
 tls_ca = $TMP/ca.pem
 tls_verify_client = require
-db = $LABWATCH_DB connect_timeout=2
-migrate = yes
-sql_dir = $top_srcdir/sql
-protocol = $top_srcdir/rules/data/protocols/nct04933669.conf
-spool_path = $PGD/spool
-log_level = info
-EOF2
+log_level = info"
 test_certs "$TMP"
-"$LABWATCHD" -c "$TMP/d.conf" 2>"$TMP/d.log" &
-echo $! >"$TMP/d.pid"
-daemon_ports "$TMP/d.log"
+lwd_start d "$TMP/d.conf"
+tport=$tls_port
 check "labwatchd listens (plain and TLS)" sh -c "[ -n '$port' ] && [ -n '$tport' ]"
 export LABWATCH_MLLP="127.0.0.1:$port"
 replay() { "$LW" replay --timeout 10 --retries 2 "$@"; }
@@ -188,7 +168,8 @@ check "TLS without a client certificate: exit 2, not stored" sh -c "[ $? -eq 2 ]
 # name it does not carry ("127.1" reaches 127.0.0.1 but is not an IP
 # literal, so it is checked as a DNS name) each fail, exit 2, nothing
 # stored; by IP address (IP:127.0.0.1) and by name (DNS:localhost) pass.
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/rogue.key" -subj "/CN=Test CA" -days 2 -out "$TMP/rogue.pem" 2>/dev/null
+# rogue.pem: a CA of the same name as the test CA, another key.
+tls_pki "rogue:Test CA"
 tlsr() { replay --port "$tport" --tls --cert "$TMP/client.pem" --key "$TMP/client.key" --retries 0 "$@"; }
 msg F7 TLSCA >"$TMP/tlsca.hl7"
 tlsr --ca "$TMP/rogue.pem" "$TMP/tlsca.hl7" >"$TMP/tlsca.out" 2>&1

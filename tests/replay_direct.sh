@@ -9,20 +9,11 @@
 # missing schema (exit 2, said for people); --batch 1 and --batch 2000 store
 # the same rows (a duplicate and a correction inside one batch).
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
-. "$top_srcdir/tests/pg.sh"
 LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
 LW="$top_builddir/cli/labwatch"
 GEN="$top_builddir/bench/gen_oru"
 PROTO="$top_srcdir/rules/data/protocols/nct04933669.conf"
-PGD=$(mktemp -d /tmp/lw-rdirect.XXXXXX)
-chmod 755 "$PGD"
-cleanup() {
-	[ -f "$TMP/d.pid" ] && kill -9 "$(cat "$TMP/d.pid")" 2>/dev/null
-	pg_stop "$PGD" >/dev/null 2>&1
-	rm -rf "$PGD" "$TMP"
-}
-trap cleanup EXIT
-pg_start "$PGD" >/dev/null || { echo "cannot start PostgreSQL"; exit 1; }
+pg_suite rdirect
 [ -x "$GEN" ] || { echo "bench/gen_oru not built"; exit 1; }
 # Database A is labwatchd's (network mode), B is --direct's.
 DBA=$LABWATCH_DB
@@ -60,20 +51,9 @@ for d in "$DBA" "$DBB"; do
 done
 
 # 1. Network mode into A through labwatchd.
-cat >"$TMP/d.conf" <<EOF2
-[labwatchd]
-listen = 127.0.0.1:0
-db = $DBA connect_timeout=2
-migrate = no
-sql_dir = $top_srcdir/sql
-protocol = $PROTO
-spool_path = $PGD/spool
-log_level = info
-EOF2
-"$LABWATCHD" -c "$TMP/d.conf" 2>"$TMP/d.log" &
-echo $! >"$TMP/d.pid"
-for _ in $(seq 300); do grep -q "ready" "$TMP/d.log" && break; sleep 0.1; done
-port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$TMP/d.log" | head -1)
+lwd_db_conf "$TMP/d.conf" "migrate = no
+log_level = info"
+lwd_start d "$TMP/d.conf"
 check "labwatchd listens" test -n "$port"
 "$LW" replay --port "$port" --connections 4 --timeout 20 "$TMP/arch" >"$TMP/net.out" 2>&1
 check "network: exit 0" test $? -eq 0
@@ -278,8 +258,7 @@ wait $p1
 s1=$?
 check "--direct beside labwatchd: both exit 0" test "$s1 $s2" = "0 0"
 check "--direct beside labwatchd: each message stored once" test "$(qa "select count(*) - $n0, count(distinct ($bigkey)) - $n0 from labwatch.messages")" = "1500|1500"
-kill "$(cat "$TMP/d.pid")"
-wait "$(cat "$TMP/d.pid")" 2>/dev/null
+lwd_stop d
 rm -f "$TMP/d.pid"
 
 # 6. A broken message in the middle (a frame cut short): reported with
