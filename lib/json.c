@@ -703,6 +703,9 @@ json_put_num_rounded(char *o, double v)
 		*o = '0';
 		return o + 1;
 	}
+	/* An integer of up to 12 digits: what %.12g writes, digit for digit. */
+	if (fabs(v) < 1e12 && v == (double)(int64_t)v)
+		return json_put_int(o, (int64_t)v);
 	if (decimal_round(fabs(v), 12, &n, &x) != 0)
 		return o + snprintf(o, JSON_NUM_ROOM, "%.12g", v);
 	if (v < 0)

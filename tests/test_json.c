@@ -742,3 +742,18 @@ Test(json, cursor_matches_buf_writers)
 	buf_free(&got);
 	buf_free(&want);
 }
+
+/* Integers on each side of json_num_rounded's 12-digit shortcut. */
+Test(json, rounded_integers_match_printf)
+{
+	static const double ints[] = { 1, 40, -7, 100, 999999999999.0,
+		-999999999999.0, 1e12, 1e12 + 1, -1e12 - 1, 123456789012.0,
+		1234567890123.0, 4503599627370496.0, 9007199254740993.0, 1e15,
+		-1e16, 1e19, 1e300 };
+	unsigned i, bad = 0;
+
+	for (i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
+		if (!num_matches_ref(ints[i]) && bad++ < 5)
+			cr_log_error("%.17g differs", ints[i]);
+	cr_expect_eq(bad, 0, "%u integers differ from printf", bad);
+}
