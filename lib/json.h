@@ -66,7 +66,7 @@ struct json_cur {
 };
 
 /* A cursor at the end of b. */
-static inline void
+static inline __attribute__((always_inline)) void
 json_cur_start(struct json_cur *c, struct buf *b)
 {
 	c->b = b;
@@ -75,7 +75,7 @@ json_cur_start(struct json_cur *c, struct buf *b)
 }
 
 /* Commit what the cursor wrote to b (then NUL-terminated). */
-static inline void
+static inline __attribute__((always_inline)) void
 json_cur_end(struct json_cur *c)
 {
 	*c->o = '\0';
@@ -83,7 +83,7 @@ json_cur_end(struct json_cur *c)
 }
 
 /* Room for n more bytes at c->o. */
-static inline void
+static inline __attribute__((always_inline)) void
 json_cur_need(struct json_cur *c, size_t n)
 {
 	if ((size_t)(c->lim - c->o) >= n)
@@ -94,7 +94,7 @@ json_cur_need(struct json_cur *c, size_t n)
 }
 
 /* Append n bytes as they are. */
-static inline void
+static inline __attribute__((always_inline)) void
 json_cur_raw(struct json_cur *c, const char *s, size_t n)
 {
 	json_cur_need(c, n);
@@ -106,7 +106,7 @@ json_cur_raw(struct json_cur *c, const char *s, size_t n)
 #define json_cur_lit(c, s) json_cur_raw(c, s, sizeof(s) - 1)
 
 /* json_str_or_null at the cursor. */
-static inline void
+static inline __attribute__((always_inline)) void
 json_cur_str_or_null(struct json_cur *c, const char *p, size_t len)
 {
 	if (len == 0)
@@ -122,7 +122,7 @@ json_cur_str_or_null(struct json_cur *c, const char *p, size_t len)
 }
 
 /* json_strz at the cursor. */
-static inline void
+static inline __attribute__((always_inline)) void
 json_cur_strz(struct json_cur *c, const char *s)
 {
 	if (s == NULL)
@@ -134,7 +134,7 @@ json_cur_strz(struct json_cur *c, const char *s)
 }
 
 /* json_num at the cursor. */
-static inline void
+static inline __attribute__((always_inline)) void
 json_cur_num(struct json_cur *c, double v)
 {
 	json_cur_need(c, JSON_NUM_ROOM);
@@ -142,7 +142,7 @@ json_cur_num(struct json_cur *c, double v)
 }
 
 /* json_num_rounded at the cursor. */
-static inline void
+static inline __attribute__((always_inline)) void
 json_cur_num_rounded(struct json_cur *c, double v)
 {
 	json_cur_need(c, JSON_NUM_ROOM);
@@ -150,7 +150,7 @@ json_cur_num_rounded(struct json_cur *c, double v)
 }
 
 /* json_int at the cursor. */
-static inline void
+static inline __attribute__((always_inline)) void
 json_cur_int(struct json_cur *c, int64_t v)
 {
 	json_cur_need(c, JSON_NUM_ROOM);
@@ -158,7 +158,7 @@ json_cur_int(struct json_cur *c, int64_t v)
 }
 
 /* json_uint at the cursor. */
-static inline void
+static inline __attribute__((always_inline)) void
 json_cur_uint(struct json_cur *c, uint64_t v)
 {
 	json_cur_need(c, JSON_NUM_ROOM);
