@@ -1018,12 +1018,17 @@ dtm_iso_printf(const struct hl7_dtm *t, char out[40])
 	return (size_t)n;
 }
 
-/* v (0-99) as two digits at o. */
+static const char two_digits[] = "0001020304050607080910111213141516171819"
+				 "2021222324252627282930313233343536373839"
+				 "4041424344454647484950515253545556575859"
+				 "6061626364656667686970717273747576777879"
+				 "8081828384858687888990919293949596979899";
+
+/* v (0-99) as two digits at o: a table, not two divisions. */
 static char *
 put2(char *o, int v)
 {
-	o[0] = (char)('0' + v / 10);
-	o[1] = (char)('0' + v % 10);
+	memcpy(o, two_digits + 2 * v, 2);
 	return o + 2;
 }
 
