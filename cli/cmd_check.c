@@ -109,66 +109,76 @@ remember_control_id(struct check *c, struct hl7_str cid)
 	return c->nids++;
 }
 
+/* A number rounded to 12 digits (null when not finite) at the cursor. */
+#define NUM_FIELD(c, key, v) \
+	do { \
+		json_cur_lit(c, ",\"" key "\":"); \
+		json_cur_num_rounded(c, v); \
+	} while (0)
+
+/* A string that may be NULL (null then) at the cursor. */
+#define STRZ_FIELD(c, key, s) \
+	do { \
+		json_cur_lit(c, ",\"" key "\":"); \
+		json_cur_strz(c, s); \
+	} while (0)
+
 static void
 obs_line(struct check *c, const struct oru_msg *o, const struct oru_patient *p,
     const struct oru_obs *x, const struct rules_eval *ev)
 {
-	struct buf *b = &c->out;
+	struct json_cur w;
 	char iso[40];
-	size_t n;
 
-	buf_addc(b, '{');
-	json_key(b, "control_id", true);
-	json_str_or_null(b, o->control_id.p, o->control_id.len);
-	json_key(b, "patient_id", false);
-	json_str_or_null(b, p->id.p, p->id.len);
-	json_key(b, "analyte", false);
-	json_strz(b, rules_analyte_name(ev->analyte));
-	json_key(b, "code", false);
-	json_str_or_null(b, x->code.p, x->code.len);
-	json_key(b, "status", false);
-	json_str_or_null(b, x->status.p, x->status.len);
-	json_key(b, "value", false);
+	json_cur_start(&w, &c->out);
+	json_cur_lit(&w, "{\"control_id\":");
+	json_cur_str_or_null(&w, o->control_id.p, o->control_id.len);
+	json_cur_lit(&w, ",\"patient_id\":");
+	json_cur_str_or_null(&w, p->id.p, p->id.len);
+	STRZ_FIELD(&w, "analyte", rules_analyte_name(ev->analyte));
+	json_cur_lit(&w, ",\"code\":");
+	json_cur_str_or_null(&w, x->code.p, x->code.len);
+	json_cur_lit(&w, ",\"status\":");
+	json_cur_str_or_null(&w, x->status.p, x->status.len);
+	json_cur_lit(&w, ",\"value\":");
 	if (x->kind == ORU_VALUE_NUMBER)
-		json_num(b, x->number);
+		json_cur_num(&w, x->number);
 	else
-		json_str_or_null(b, x->value_text.p, x->value_text.len);
-	json_key(b, "comparator", false);
-	json_str_or_null(b, x->comparator, strlen(x->comparator));
-	json_key(b, "unit", false);
-	json_str_or_null(b, x->units.p, x->units.len);
-	json_key(b, "canonical_value", false);
-	num_or_null(b, ev->value);
-	json_key(b, "canonical_unit", false);
-	json_strz(b, ev->unit);
-	json_key(b, "lln", false);
-	num_or_null(b, ev->lln);
-	json_key(b, "uln", false);
-	num_or_null(b, ev->uln);
-	json_key(b, "range_source", false);
-	json_strz(b, rules_range_source_name(ev->range_source));
-	json_key(b, "x_uln", false);
-	num_or_null(b, ev->x_uln);
-	json_key(b, "grade", false);
+		json_cur_str_or_null(&w, x->value_text.p, x->value_text.len);
+	json_cur_lit(&w, ",\"comparator\":");
+	json_cur_str_or_null(&w, x->comparator, strlen(x->comparator));
+	json_cur_lit(&w, ",\"unit\":");
+	json_cur_str_or_null(&w, x->units.p, x->units.len);
+	NUM_FIELD(&w, "canonical_value", ev->value);
+	STRZ_FIELD(&w, "canonical_unit", ev->unit);
+	NUM_FIELD(&w, "lln", ev->lln);
+	NUM_FIELD(&w, "uln", ev->uln);
+	STRZ_FIELD(&w, "range_source",
+	    rules_range_source_name(ev->range_source));
+	NUM_FIELD(&w, "x_uln", ev->x_uln);
+	json_cur_lit(&w, ",\"grade\":");
 	if (ev->grade < 0)
-		buf_add(b, "null", 4);
+		json_cur_lit(&w, "null");
 	else
-		json_int(b, ev->grade);
+		json_cur_int(&w, ev->grade);
 	/* `<75` platelets: grade 2 at least, grades 3-4 not excluded. */
-	json_key(b, "grade_is_minimum", false);
-	buf_adds(b, ev->grade >= 0 && ev->grade_is_minimum ? "true" : "false");
-	json_key(b, "term", false);
-	json_strz(b, ev->term);
-	json_key(b, "eligibility", false);
-	json_strz(b, rules_verdict_name(ev->eligibility));
-	json_key(b, "hold", false);
-	buf_adds(b, ev->hold ? "true" : "false");
-	json_key(b, "problem", false);
-	json_strz(b, ev->problem);
-	json_key(b, "observed_at", false);
-	n = hl7_dtm_iso(&x->observed_at, iso);
-	json_str_or_null(b, iso, n);
-	buf_add(b, "}\n", 2);
+	json_cur_lit(&w, ",\"grade_is_minimum\":");
+	if (ev->grade >= 0 && ev->grade_is_minimum)
+		json_cur_lit(&w, "true");
+	else
+		json_cur_lit(&w, "false");
+	STRZ_FIELD(&w, "term", ev->term);
+	STRZ_FIELD(&w, "eligibility", rules_verdict_name(ev->eligibility));
+	json_cur_lit(&w, ",\"hold\":");
+	if (ev->hold)
+		json_cur_lit(&w, "true");
+	else
+		json_cur_lit(&w, "false");
+	STRZ_FIELD(&w, "problem", ev->problem);
+	json_cur_lit(&w, ",\"observed_at\":");
+	json_cur_str_or_null(&w, iso, hl7_dtm_iso(&x->observed_at, iso));
+	json_cur_lit(&w, "}\n");
+	json_cur_end(&w);
 }
 
 /* Corrections match on the order (OBR-3, else OBR-2) + OBX-3 + OBX-4. */

@@ -22,71 +22,100 @@
 
 #define DEFAULT_MAX_SIZE (8u * 1024 * 1024)
 
-/* Inlined, so json_key sees a literal key (no strlen per field). */
-static inline __attribute__((always_inline)) void
-str_field(struct buf *b, const char *key, struct hl7_str s)
-{
-	json_key(b, key, false);
-	json_str_or_null(b, s.p, s.len);
-}
+/* ,"key": then the string or null (key a literal: its length is known). */
+#define STR_FIELD(c, key, s) \
+	do { \
+		json_cur_lit(c, ",\"" key "\":"); \
+		json_cur_str_or_null(c, (s).p, (s).len); \
+	} while (0)
 
 static void
-dtm_field(struct buf *b, const char *key, const struct hl7_dtm *t)
+dtm_field(struct json_cur *c, const struct hl7_dtm *t)
 {
 	char iso[40];
-	size_t n = hl7_dtm_iso(t, iso);
 
-	json_key(b, key, false);
-	json_str_or_null(b, iso, n);
+	json_cur_str_or_null(c, iso, hl7_dtm_iso(t, iso));
 }
 
+/* One observation's members; w is the caller's cursor. */
 static void
-obs_json(struct buf *b, const struct oru_msg *o, const struct oru_obs *x)
+obs_json(struct json_cur *w, const struct oru_msg *o, const struct oru_obs *x)
 {
+	struct json_cur c = *w; /* a copy the compiler can keep in registers */
 	double set_id;
 
-	json_key(b, "set_id", true);
+	json_cur_lit(&c, "{\"set_id\":");
 	if (hl7_number(x->set_id.p, x->set_id.len, &set_id) == 0)
-		json_num(b, set_id);
+		json_cur_num(&c, set_id);
 	else
-		json_str_or_null(b, x->set_id.p, x->set_id.len);
-	str_field(b, "code", x->code);
-	str_field(b, "coding_system", x->coding_system);
-	str_field(b, "text", x->text);
-	str_field(b, "alt_code", x->alt_code);
-	str_field(b, "alt_coding_system", x->alt_system);
-	str_field(b, "alt_text", x->alt_text);
-	str_field(b, "sub_id", x->sub_id);
-	str_field(b, "value_type", x->value_type);
-	json_key(b, "value", false);
+		json_cur_str_or_null(&c, x->set_id.p, x->set_id.len);
+	STR_FIELD(&c, "code", x->code);
+	STR_FIELD(&c, "coding_system", x->coding_system);
+	STR_FIELD(&c, "text", x->text);
+	STR_FIELD(&c, "alt_code", x->alt_code);
+	STR_FIELD(&c, "alt_coding_system", x->alt_system);
+	STR_FIELD(&c, "alt_text", x->alt_text);
+	STR_FIELD(&c, "sub_id", x->sub_id);
+	STR_FIELD(&c, "value_type", x->value_type);
+	json_cur_lit(&c, ",\"value\":");
 	if (x->kind == ORU_VALUE_NUMBER)
-		json_num(b, x->number);
+		json_cur_num(&c, x->number);
 	else
-		json_str_or_null(b, x->value_text.p, x->value_text.len);
-	json_key(b, "comparator", false);
-	json_str_or_null(b, x->comparator, strlen(x->comparator));
-	str_field(b, "units", x->units);
-	str_field(b, "ref_range", x->ref_range);
-	str_field(b, "flags", x->flags);
-	str_field(b, "status", x->status);
-	dtm_field(b, "observed_at", &x->observed_at);
-	json_key(b, "observed_at_source", false);
-	json_strz(b, oru_time_source_name(x->time_source));
-	json_key(b, "order", false);
+		json_cur_str_or_null(&c, x->value_text.p, x->value_text.len);
+	json_cur_lit(&c, ",\"comparator\":");
+	json_cur_str_or_null(&c, x->comparator, strlen(x->comparator));
+	STR_FIELD(&c, "units", x->units);
+	STR_FIELD(&c, "ref_range", x->ref_range);
+	STR_FIELD(&c, "flags", x->flags);
+	STR_FIELD(&c, "status", x->status);
+	json_cur_lit(&c, ",\"observed_at\":");
+	dtm_field(&c, &x->observed_at);
+	json_cur_lit(&c, ",\"observed_at_source\":");
+	json_cur_strz(&c, oru_time_source_name(x->time_source));
+	json_cur_lit(&c, ",\"order\":");
 	if (x->order == UINT32_MAX)
-		buf_add(b, "null", 4);
+		json_cur_lit(&c, "null");
 	else {
 		const struct oru_order *r = &o->orders[x->order];
 
-		buf_addc(b, '{');
-		json_key(b, "placer", true);
-		json_str_or_null(b, r->placer.p, r->placer.len);
-		str_field(b, "filler", r->filler);
-		str_field(b, "code", r->code);
-		str_field(b, "text", r->text);
-		buf_addc(b, '}');
+		json_cur_lit(&c, "{\"placer\":");
+		json_cur_str_or_null(&c, r->placer.p, r->placer.len);
+		STR_FIELD(&c, "filler", r->filler);
+		STR_FIELD(&c, "code", r->code);
+		STR_FIELD(&c, "text", r->text);
+		json_cur_lit(&c, "}");
 	}
-	str_field(b, "comment", x->comment);
+	STR_FIELD(&c, "comment", x->comment);
+	json_cur_lit(&c, "}");
+	*w = c;
+}
+
+/* The message's own members, up to "patients". */
+static void
+msg_head_json(struct json_cur *w, const struct oru_msg *o, const char *file,
+    size_t offset)
+{
+	struct json_cur c = *w;
+
+	json_cur_lit(&c, "{\"control_id\":");
+	json_cur_str_or_null(&c, o->control_id.p, o->control_id.len);
+	json_cur_lit(&c, ",\"type\":");
+	json_cur_strz(&c, o->type);
+	STR_FIELD(&c, "version", o->version);
+	STR_FIELD(&c, "sending_application", o->sending_app);
+	STR_FIELD(&c, "sending_facility", o->sending_facility);
+	STR_FIELD(&c, "receiving_application", o->receiving_app);
+	STR_FIELD(&c, "receiving_facility", o->receiving_facility);
+	json_cur_lit(&c, ",\"message_time\":");
+	dtm_field(&c, &o->msh7);
+	STR_FIELD(&c, "processing_id", o->processing_id);
+	STR_FIELD(&c, "accept_ack_type", o->accept_ack);
+	STR_FIELD(&c, "charset", o->charset);
+	json_cur_lit(&c, ",\"file\":");
+	json_cur_strz(&c, file);
+	json_cur_lit(&c, ",\"offset\":");
+	json_cur_uint(&c, offset);
+	*w = c;
 }
 
 void
@@ -94,49 +123,30 @@ cli_json_message(struct buf *b, const struct oru_msg *o, const char *file,
     size_t offset)
 {
 	const struct oru_patient *p;
+	struct json_cur c;
 	uint32_t i, j;
 
-	buf_addc(b, '{');
-	json_key(b, "control_id", true);
-	json_str_or_null(b, o->control_id.p, o->control_id.len);
-	json_key(b, "type", false);
-	json_strz(b, o->type);
-	str_field(b, "version", o->version);
-	str_field(b, "sending_application", o->sending_app);
-	str_field(b, "sending_facility", o->sending_facility);
-	str_field(b, "receiving_application", o->receiving_app);
-	str_field(b, "receiving_facility", o->receiving_facility);
-	dtm_field(b, "message_time", &o->msh7);
-	str_field(b, "processing_id", o->processing_id);
-	str_field(b, "accept_ack_type", o->accept_ack);
-	str_field(b, "charset", o->charset);
-	json_key(b, "file", false);
-	json_strz(b, file);
-	json_key(b, "offset", false);
-	json_uint(b, offset);
-	json_key(b, "patients", false);
-	buf_addc(b, '[');
+	json_cur_start(&c, b);
+	msg_head_json(&c, o, file, offset);
+	json_cur_lit(&c, ",\"patients\":[");
 	for (i = 0; i < o->npatients; i++) {
 		p = &o->patients[i];
 		if (i > 0)
-			buf_addc(b, ',');
-		buf_addc(b, '{');
-		json_key(b, "id", true);
-		json_str_or_null(b, p->id.p, p->id.len);
-		str_field(b, "id_type", p->id_type);
-		str_field(b, "assigning_authority", p->authority);
-		json_key(b, "observations", false);
-		buf_addc(b, '[');
+			json_cur_lit(&c, ",");
+		json_cur_lit(&c, "{\"id\":");
+		json_cur_str_or_null(&c, p->id.p, p->id.len);
+		STR_FIELD(&c, "id_type", p->id_type);
+		STR_FIELD(&c, "assigning_authority", p->authority);
+		json_cur_lit(&c, ",\"observations\":[");
 		for (j = 0; j < p->nobs; j++) {
 			if (j > 0)
-				buf_addc(b, ',');
-			buf_addc(b, '{');
-			obs_json(b, o, &o->obs[p->first_obs + j]);
-			buf_addc(b, '}');
+				json_cur_lit(&c, ",");
+			obs_json(&c, o, &o->obs[p->first_obs + j]);
 		}
-		buf_add(b, "]}", 2);
+		json_cur_lit(&c, "]}");
 	}
-	buf_add(b, "]}", 2);
+	json_cur_lit(&c, "]}");
+	json_cur_end(&c);
 }
 
 static void

@@ -8,6 +8,10 @@
 
 #include "lib/num.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 /* 1: byte can be copied as is; 0: needs a look (escape or UTF-8 check). */
 static const uint8_t plain[256] = {
 	['\x20'] = 1,
@@ -233,11 +237,67 @@ escape_span(char *o, const unsigned char **pp, const unsigned char *lim,
 	return o;
 }
 
+#ifdef __SSE2__
+/*
+ * Nonzero when one of the 16 bytes of x needs a look (what span_special
+ * finds in 8): as signed bytes, the control and non-ASCII bytes are all
+ * below 0x20.
+ */
+static inline int
+vec_special(__m128i x)
+{
+	__m128i low = _mm_cmplt_epi8(x, _mm_set1_epi8(0x20));
+	__m128i q = _mm_cmpeq_epi8(x, _mm_set1_epi8('"'));
+	__m128i bs = _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'));
+	__m128i del = _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f));
+
+	return _mm_movemask_epi8(
+	    _mm_or_si128(_mm_or_si128(low, q), _mm_or_si128(bs, del)));
+}
+
+static inline int
+span16_special(const unsigned char *p)
+{
+	return vec_special(_mm_loadu_si128((const __m128i *)(const void *)p));
+}
+
+/*
+ * copy_plain for n >= 8: 16-byte words, the last one ending at n; 8 to 16
+ * bytes as two 8-byte words checked together.
+ */
+static inline int
+copy_plain_vec(char *o, const unsigned char *p, size_t n)
+{
+	uint64_t a, b;
+	size_t i;
+
+	if (n <= 16) {
+		memcpy(&a, p, 8);
+		memcpy(&b, p + n - 8, 8);
+		if (vec_special(_mm_set_epi64x((long long)b, (long long)a)))
+			return 0;
+		memcpy(o, &a, 8);
+		memcpy(o + n - 8, &b, 8);
+		return 1;
+	}
+	for (i = 0; i + 16 < n; i += 16) {
+		if (span16_special(p + i))
+			return 0;
+		memcpy(o + i, p + i, 16);
+	}
+	if (span16_special(p + n - 16))
+		return 0;
+	memcpy(o + n - 16, p + n - 16, 16);
+	return 1;
+}
+#endif
+
 /*
  * Copy p[0..n) to o and return 1 when none of it needs escaping (most
  * fields), else return 0 having written garbage to o[0..n). Loads overlap
- * instead of looping over a tail: 8-byte words with the last one ending at
- * n, two 4-byte words for 4 to 7 bytes, three single bytes below that.
+ * instead of looping over a tail: 16-byte words (SSE2; 8 to 16 bytes as
+ * two 8-byte words) or 8-byte words with the last one ending at n, two 4-byte words for 4 to 7 bytes, three
+ * single bytes below that.
  */
 static inline int
 copy_plain(char *o, const unsigned char *p, size_t n)
@@ -246,6 +306,10 @@ copy_plain(char *o, const unsigned char *p, size_t n)
 	uint32_t w1, w2;
 	size_t i;
 
+#ifdef __SSE2__
+	if (n >= 8)
+		return copy_plain_vec(o, p, n);
+#endif
 	if (n >= 8) {
 		for (i = 0; i + 8 < n; i += 8) {
 			memcpy(&x, p + i, 8);
@@ -281,8 +345,13 @@ copy_plain(char *o, const unsigned char *p, size_t n)
 	return 1;
 }
 
-/* Bytes escaped per reservation: a huge field never asks for 6x its size. */
-#define ESCAPE_CHUNK 65536
+/* Commit what was written at o..e (reserved with buf_reserve). */
+static void
+commit(struct buf *b, char *o, char *e)
+{
+	*e = '\0';
+	b->len += (size_t)(e - o);
+}
 
 /* json_str for a field larger than one chunk (an encapsulated PDF, say). */
 static __attribute__((noinline)) void
@@ -294,8 +363,9 @@ json_str_long(struct buf *b, const unsigned char *p, size_t len)
 
 	buf_addc(b, '"');
 	while (p < end) {
-		n = (size_t)(end - p) < ESCAPE_CHUNK ? (size_t)(end - p) :
-						       ESCAPE_CHUNK;
+		/* a huge field never asks for 6x its size at once */
+		n = (size_t)(end - p) < JSON_STR_CHUNK ? (size_t)(end - p) :
+							 JSON_STR_CHUNK;
 		o = buf_reserve(b, 6 * n + 1);
 		e = escape_span(o, &p, p + n, end);
 		b->len += (size_t)(e - o);
@@ -303,26 +373,40 @@ json_str_long(struct buf *b, const unsigned char *p, size_t len)
 	buf_addc(b, '"');
 }
 
+/* json_put_str for a field with something to escape. */
+static __attribute__((noinline)) char *
+put_str_escaped(char *o, const unsigned char *p, size_t len)
+{
+	char *e = escape_span(o + 1, &p, p + len, p + len);
+
+	e[0] = '"';
+	return e + 1;
+}
+
+char *
+json_put_str(char *o, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	/* The usual field: copied as it is, checked on the way. */
+	o[0] = '"';
+	if (!copy_plain(o + 1, p, len))
+		return put_str_escaped(o, p, len);
+	o[len + 1] = '"';
+	return o + len + 2;
+}
+
 void
 json_str(struct buf *b, const char *s, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	char *o, *e;
+	char *o;
 
-	if (len > ESCAPE_CHUNK) {
-		json_str_long(b, p, len);
+	if (len > JSON_STR_CHUNK) {
+		json_str_long(b, (const unsigned char *)s, len);
 		return;
 	}
-	/* The usual field: one reservation, one commit. */
-	o = buf_reserve(b, 6 * len + 2);
-	o[0] = '"';
-	if (copy_plain(o + 1, p, len))
-		e = o + 1 + len;
-	else
-		e = escape_span(o + 1, &p, p + len, p + len);
-	e[0] = '"';
-	e[1] = '\0';
-	b->len += (size_t)(e + 1 - o);
+	o = buf_reserve(b, JSON_STR_ROOM(len));
+	commit(b, o, json_put_str(o, s, len));
 }
 
 void
@@ -518,29 +602,32 @@ put_g(char *o, uint64_t digits, int exp10, int prec)
 	return o + len - exp10 - 1;
 }
 
-/* Commit what was written at o..e (reserved with buf_reserve). */
-static void
-commit(struct buf *b, char *o, char *e)
+char *
+json_put_int(char *o, int64_t v)
 {
-	*e = '\0';
-	b->len += (size_t)(e - o);
+	if (v < 0)
+		*o++ = '-';
+	return put_u64(o, v < 0 ? -(uint64_t)v : (uint64_t)v);
 }
 
 void
 json_int(struct buf *b, int64_t v)
 {
-	char *o = buf_reserve(b, 21), *e = o;
+	char *o = buf_reserve(b, JSON_NUM_ROOM);
 
-	if (v < 0)
-		*e++ = '-';
-	e = put_u64(e, v < 0 ? -(uint64_t)v : (uint64_t)v);
-	commit(b, o, e);
+	commit(b, o, json_put_int(o, v));
+}
+
+char *
+json_put_uint(char *o, uint64_t v)
+{
+	return put_u64(o, v);
 }
 
 void
 json_uint(struct buf *b, uint64_t v)
 {
-	char *o = buf_reserve(b, 20);
+	char *o = buf_reserve(b, JSON_NUM_ROOM);
 
 	commit(b, o, put_u64(o, v));
 }
@@ -569,57 +656,69 @@ put_shortest15(char *o, double v)
 	return put_g(o, n, x, 15);
 }
 
-void
-json_num(struct buf *b, double v)
+char *
+json_put_num(char *o, double v)
 {
-	char tmp[32], *o, *e;
+	char *e;
 	int prec;
 
 	if (!isfinite(v)) {
-		buf_add(b, "null", 4);
-		return;
+		memcpy(o, "null", 4);
+		return o + 4;
 	}
-	if (fabs(v) < 1e15 && v == (double)(int64_t)v) {
-		json_int(b, (int64_t)v);
-		return;
-	}
-	o = buf_reserve(b, 32);
-	if ((e = put_shortest15(o, v)) != NULL) {
-		commit(b, o, e);
-		return;
-	}
-	/* The shortest %g form that reads back as the same double. */
+	if (fabs(v) < 1e15 && v == (double)(int64_t)v)
+		return json_put_int(o, (int64_t)v);
+	if ((e = put_shortest15(o, v)) != NULL)
+		return e;
+	/* The shortest %g form that reads back as the same double (<= 24). */
 	for (prec = 15; prec <= 17; prec++) {
-		snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
-		if (strtod(tmp, NULL) == v)
+		snprintf(o, JSON_NUM_ROOM, "%.*g", prec, v);
+		if (strtod(o, NULL) == v)
 			break;
 	}
-	buf_adds(b, tmp);
+	return o + strlen(o);
+}
+
+void
+json_num(struct buf *b, double v)
+{
+	char *o = buf_reserve(b, JSON_NUM_ROOM);
+
+	commit(b, o, json_put_num(o, v));
+}
+
+char *
+json_put_num_rounded(char *o, double v)
+{
+	uint64_t n;
+	int x;
+
+	if (!isfinite(v)) {
+		memcpy(o, "null", 4);
+		return o + 4;
+	}
+	if (v == 0) {
+		if (signbit(v))
+			*o++ = '-';
+		*o = '0';
+		return o + 1;
+	}
+	/* An integer of up to 12 digits: what %.12g writes, digit for digit. */
+	if (fabs(v) < 1e12 && v == (double)(int64_t)v)
+		return json_put_int(o, (int64_t)v);
+	if (decimal_round(fabs(v), 12, &n, &x) != 0)
+		return o + snprintf(o, JSON_NUM_ROOM, "%.12g", v);
+	if (v < 0)
+		*o++ = '-';
+	return put_g(o, n, x, 12);
 }
 
 void
 json_num_rounded(struct buf *b, double v)
 {
-	uint64_t n;
-	char *o, *e;
-	int x;
+	char *o = buf_reserve(b, JSON_NUM_ROOM);
 
-	if (!isfinite(v)) {
-		buf_add(b, "null", 4);
-		return;
-	}
-	if (v == 0) {
-		buf_adds(b, signbit(v) ? "-0" : "0");
-		return;
-	}
-	if (decimal_round(fabs(v), 12, &n, &x) != 0) {
-		buf_printf(b, "%.12g", v);
-		return;
-	}
-	o = e = buf_reserve(b, 32);
-	if (v < 0)
-		*e++ = '-';
-	commit(b, o, put_g(e, n, x, 12));
+	commit(b, o, json_put_num_rounded(o, v));
 }
 
 extern inline void json_key(struct buf *b, const char *key, bool first);

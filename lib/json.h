@@ -34,6 +34,138 @@ void json_uint(struct buf *b, uint64_t v);
 inline void json_key(struct buf *b, const char *key, bool first);
 
 /*
+ * The same writers at a cursor o with room checked by the caller: each
+ * writes at most the bytes its JSON_*_ROOM says and returns the end.
+ */
+#define JSON_STR_CHUNK 65536 /* json_put_str's longest input */
+#define JSON_STR_ROOM(len) (6 * (len) + 2)
+#define JSON_NUM_ROOM 32
+/* p[0..len), len <= JSON_STR_CHUNK, quoted and escaped as json_str does. */
+char *json_put_str(char *o, const char *p, size_t len);
+/* v as json_num writes it (JSON_NUM_ROOM). */
+char *json_put_num(char *o, double v);
+/* v as json_num_rounded writes it (JSON_NUM_ROOM). */
+char *json_put_num_rounded(char *o, double v);
+/* v as json_int writes it (JSON_NUM_ROOM). */
+char *json_put_int(char *o, int64_t v);
+/* v as json_uint writes it (JSON_NUM_ROOM). */
+char *json_put_uint(char *o, uint64_t v);
+
+/*
+ * A cursor over a buf's free room, for the objects written millions of
+ * times (the JSON lines of parse and check): o and lim live in registers
+ * while the writes go on, where every buf_add loads and stores b->len.
+ * Owned by the caller's frame: json_cur_start, writes, json_cur_end;
+ * nothing else may touch b in between. Inline, so that a literal key's
+ * length is known when compiled.
+ */
+struct json_cur {
+	struct buf *b;
+	char *o;   /* the next byte */
+	char *lim; /* the end of the room (b's NUL stays after it) */
+};
+
+/* A cursor at the end of b. */
+static inline __attribute__((always_inline)) void
+json_cur_start(struct json_cur *c, struct buf *b)
+{
+	c->b = b;
+	c->o = buf_reserve(b, 4096);
+	c->lim = b->p + b->cap - 1;
+}
+
+/* Commit what the cursor wrote to b (then NUL-terminated). */
+static inline __attribute__((always_inline)) void
+json_cur_end(struct json_cur *c)
+{
+	*c->o = '\0';
+	c->b->len = (size_t)(c->o - c->b->p);
+}
+
+/* Room for n more bytes at c->o. */
+static inline __attribute__((always_inline)) void
+json_cur_need(struct json_cur *c, size_t n)
+{
+	if ((size_t)(c->lim - c->o) >= n)
+		return;
+	json_cur_end(c);
+	c->o = buf_reserve(c->b, n > 65536 ? n : 65536);
+	c->lim = c->b->p + c->b->cap - 1;
+}
+
+/* Append n bytes as they are. */
+static inline __attribute__((always_inline)) void
+json_cur_raw(struct json_cur *c, const char *s, size_t n)
+{
+	json_cur_need(c, n);
+	memcpy(c->o, s, n);
+	c->o += n;
+}
+
+/* Append a literal (a key with its quotes and colon, a bracket...). */
+#define json_cur_lit(c, s) json_cur_raw(c, s, sizeof(s) - 1)
+
+/* json_str_or_null at the cursor. */
+static inline __attribute__((always_inline)) void
+json_cur_str_or_null(struct json_cur *c, const char *p, size_t len)
+{
+	if (len == 0)
+		json_cur_lit(c, "null");
+	else if (len <= JSON_STR_CHUNK) {
+		json_cur_need(c, JSON_STR_ROOM(len));
+		c->o = json_put_str(c->o, p, len);
+	} else {
+		json_cur_end(c);
+		json_str(c->b, p, len);
+		json_cur_start(c, c->b);
+	}
+}
+
+/* json_strz at the cursor. */
+static inline __attribute__((always_inline)) void
+json_cur_strz(struct json_cur *c, const char *s)
+{
+	if (s == NULL)
+		json_cur_lit(c, "null");
+	else if (*s == '\0')
+		json_cur_lit(c, "\"\"");
+	else
+		json_cur_str_or_null(c, s, strlen(s));
+}
+
+/* json_num at the cursor. */
+static inline __attribute__((always_inline)) void
+json_cur_num(struct json_cur *c, double v)
+{
+	json_cur_need(c, JSON_NUM_ROOM);
+	c->o = json_put_num(c->o, v);
+}
+
+/* json_num_rounded at the cursor. */
+static inline __attribute__((always_inline)) void
+json_cur_num_rounded(struct json_cur *c, double v)
+{
+	json_cur_need(c, JSON_NUM_ROOM);
+	c->o = json_put_num_rounded(c->o, v);
+}
+
+/* json_int at the cursor. */
+static inline __attribute__((always_inline)) void
+json_cur_int(struct json_cur *c, int64_t v)
+{
+	json_cur_need(c, JSON_NUM_ROOM);
+	c->o = json_put_int(c->o, v);
+}
+
+/* json_uint at the cursor. */
+static inline __attribute__((always_inline)) void
+json_cur_uint(struct json_cur *c, uint64_t v)
+{
+	json_cur_need(c, JSON_NUM_ROOM);
+	c->o = json_put_uint(c->o, v);
+}
+
+/*
  * Inline, as the CLI calls them for every field (the key's length is then
  * known when it is compiled); json.c holds their external definitions.
  */

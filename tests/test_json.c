@@ -637,3 +637,123 @@ Test(json, buffer_growth)
 	cr_expect_eq(memcmp(b.p + b.len - 6, "\"abc\",", 6), 0);
 	buf_free(&b);
 }
+
+/*
+ * One byte of every value at every position of plain strings of 1 to 48
+ * bytes: the 8-, 16- and overlapping-word checks of json_put_str must
+ * each see it, whatever word it falls in.
+ */
+Test(json, one_byte_in_every_word)
+{
+	char in[48];
+	unsigned c, bad = 0;
+	size_t n, pos;
+
+	for (n = 1; n <= sizeof(in); n++)
+		for (pos = 0; pos < n; pos++)
+			for (c = 0; c < 256; c++) {
+				memset(in, 'k', sizeof(in));
+				in[pos] = (char)c;
+				if (!str_matches_ref(in, n, NULL) && bad++ < 5)
+					cr_log_error(
+					    "byte 0x%02x at %zu of %zu", c, pos,
+					    n);
+			}
+	cr_expect_eq(bad, 0, "%u strings differ", bad);
+}
+
+/* Everything written at a cursor, and the same through the buf writers. */
+static void
+cursor_write(struct buf *b, const char *s, size_t len, double v)
+{
+	struct json_cur c;
+
+	json_cur_start(&c, b);
+	json_cur_lit(&c, "{\"s\":");
+	json_cur_str_or_null(&c, s, len);
+	json_cur_lit(&c, ",\"z\":");
+	json_cur_strz(&c, len > 0 ? "" : NULL);
+	json_cur_lit(&c, ",\"n\":");
+	json_cur_num(&c, v);
+	json_cur_lit(&c, ",\"r\":");
+	json_cur_num_rounded(&c, v * 3);
+	json_cur_lit(&c, ",\"i\":");
+	json_cur_int(&c, -(int64_t)len);
+	json_cur_lit(&c, ",\"u\":");
+	json_cur_uint(&c, UINT64_MAX - len);
+	json_cur_lit(&c, "}");
+	json_cur_end(&c);
+}
+
+static void
+buf_write(struct buf *b, const char *s, size_t len, double v)
+{
+	json_key(b, "s", true);
+	json_str_or_null(b, s, len);
+	json_key(b, "z", false);
+	json_strz(b, len > 0 ? "" : NULL);
+	json_key(b, "n", false);
+	json_num(b, v);
+	json_key(b, "r", false);
+	json_num_rounded(b, v * 3);
+	json_key(b, "i", false);
+	json_int(b, -(int64_t)len);
+	json_key(b, "u", false);
+	json_uint(b, UINT64_MAX - len);
+}
+
+/*
+ * Random fields, empty ones and fields past JSON_STR_CHUNK (written by
+ * json_str between two cursors), in one buffer that grows on the way.
+ */
+Test(json, cursor_matches_buf_writers)
+{
+	static const size_t big[] = { JSON_STR_CHUNK, JSON_STR_CHUNK + 1,
+		3 * JSON_STR_CHUNK + 7 };
+	unsigned char in[64];
+	uint64_t seed = 7;
+	struct buf got, want;
+	char *huge;
+	size_t i, n;
+
+	buf_init(&got);
+	buf_init(&want);
+	for (i = 0; i < 20000; i++) {
+		n = random_field(&seed, in, sizeof(in));
+		cursor_write(&got, (char *)in, n, (double)n / 7 - 2);
+		buf_addc(&want, '{');
+		buf_write(&want, (char *)in, n, (double)n / 7 - 2);
+		buf_addc(&want, '}');
+	}
+	huge = malloc(big[2]);
+	cr_assert_not_null(huge);
+	memset(huge, 'h', big[2]);
+	memcpy(huge + JSON_STR_CHUNK - 2, "\"\xe2\x82\xac\n", 5);
+	for (i = 0; i < sizeof(big) / sizeof(big[0]); i++) {
+		cursor_write(&got, huge, big[i], 1e300);
+		buf_addc(&want, '{');
+		buf_write(&want, huge, big[i], 1e300);
+		buf_addc(&want, '}');
+	}
+	cr_expect_eq(got.len, want.len);
+	cr_expect(memcmp(got.p, want.p, want.len) == 0, "cursor differs");
+	cr_expect_eq(got.p[got.len], '\0');
+	free(huge);
+	buf_free(&got);
+	buf_free(&want);
+}
+
+/* Integers on each side of json_num_rounded's 12-digit shortcut. */
+Test(json, rounded_integers_match_printf)
+{
+	static const double ints[] = { 1, 40, -7, 100, 999999999999.0,
+		-999999999999.0, 1e12, 1e12 + 1, -1e12 - 1, 123456789012.0,
+		1234567890123.0, 4503599627370496.0, 9007199254740993.0, 1e15,
+		-1e16, 1e19, 1e300 };
+	unsigned i, bad = 0;
+
+	for (i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
+		if (!num_matches_ref(ints[i]) && bad++ < 5)
+			cr_log_error("%.17g differs", ints[i]);
+	cr_expect_eq(bad, 0, "%u integers differ from printf", bad);
+}
