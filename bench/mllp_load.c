@@ -886,10 +886,14 @@ main(int argc, char **argv)
 	if (opt.verify != NULL) {
 		uint64_t until = now_ns() + (uint64_t)(opt.verify_wait * 1e9);
 
-		/* Spooled messages reach the database when the spool drains. */
+		/*
+		 * Spooled messages reach the database when the spool drains;
+		 * a database just restarted refuses connections for a moment
+		 * (an error is retried too, until the wait is over).
+		 */
 		for (;;) {
 			verify_run(ws, opt.conns, &v);
-			if (!v.done || v.missing == 0 || now_ns() >= until)
+			if ((v.done && v.missing == 0) || now_ns() >= until)
 				break;
 			usleep(250000);
 		}
