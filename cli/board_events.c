@@ -559,9 +559,11 @@ board_events_free(struct board_events *be)
  * The alerts page's side: each "alert" or "resync" event reads the page
  * again from its own address and puts its table body (#alerts-body) and
  * its "No alerts" line (#none) in place of the old ones, one read at a
- * time. A stream refused (401: the session ended; 503: too many open)
- * reads the page too (the login page, when the session ended, is then
- * shown) and is tried again after 10 s. <html data-live="open"> while the
+ * time. So does every opening of the stream, the first too: an alert
+ * raised between the page's own read and the stream's start sent its
+ * event to no stream of this page. A stream refused (401: the session
+ * ended; 503: too many open) reads the page too (the login page, when the
+ * session ended, is then shown) and is tried again after 10 s. <html data-live="open"> while the
  * stream is open. Without JavaScript the page works as before: reload it.
  */
 const char board_js[] =
@@ -569,7 +571,7 @@ const char board_js[] =
     "(function () {\n"
     "  'use strict';\n"
     "  var root = document.documentElement;\n"
-    "  var busy = false, again = false, opened = false, es = null;\n"
+    "  var busy = false, again = false, es = null;\n"
     "  if (!document.getElementById('alerts-body') || !window.EventSource)\n"
     "    return;\n"
     "  function swap(doc) {\n"
@@ -604,8 +606,7 @@ const char board_js[] =
     "    es = new EventSource('/events');\n"
     "    es.addEventListener('open', function () {\n"
     "      root.setAttribute('data-live', 'open');\n"
-    "      if (opened) refresh();\n"
-    "      opened = true;\n"
+    "      refresh();\n"
     "    });\n"
     "    es.addEventListener('alert', refresh);\n"
     "    es.addEventListener('resync', refresh);\n"

@@ -1,6 +1,7 @@
 // tests/board_js.js FILE: the board's /board.js (saved in FILE by
 // tests/board_db.sh) run by node against stubs of the page, EventSource
-// and fetch: it opens /events; an alert event reads the page again and
+// and fetch: it opens /events; its opening (the first too) reads the
+// page again; an alert event reads the page again and
 // swaps #alerts-body and #none; events during a read give one more read,
 // not one each; a page that comes back without #alerts-body (the login
 // page: the session ended) is reloaded; a refused stream is tried again
@@ -66,7 +67,11 @@ function run(ids) {
     document: {
       getElementById: (id) => st.els[id] || null,
       documentElement: { setAttribute: (k, v) => { st.attrs[k] = v; } },
-      importNode: (n) => Object.assign({}, n, { imported: true }),
+      // An element put in place can be replaced again, as in a page.
+      importNode: (n) => Object.assign({}, n, {
+        imported: true,
+        replaceWith(m) { delete st.els[n.id]; st.els[m.id] = m; },
+      }),
     },
     location: {
       href: 'http://127.0.0.1:8575/alerts?state=all',
@@ -102,20 +107,26 @@ const NEW_PAGE = '<p id="none" hidden>No alerts.</p><table><tbody ' +
   let st = run(['alerts-body', 'none']);
   check('opens one EventSource on /events', st.streams() === 1 &&
     st.es().url === '/events');
-  st.es().fire('open');
-  check('open: <html data-live="open">, no read yet',
-    st.attrs['data-live'] === 'open' && st.fetched.length === 0);
-
+  // An alert raised between the page's read and the stream's start sent
+  // its event before this stream existed: the first open reads the table.
   st.bodies.push(NEW_PAGE);
+  st.es().fire('open');
+  await settle();
+  check('open: <html data-live="open">, the table read (alerts raised ' +
+    'before the stream opened)',
+    st.attrs['data-live'] === 'open' && st.fetched.length === 1 &&
+    st.els['alerts-body'].imported);
+
+  st.bodies.push(NEW_PAGE.replace('"9"', '"10"'));
   st.es().fire('alert');
   await settle();
   check('alert: the page read again from its own address, uncached',
-    st.fetched.length === 1 &&
-    st.fetched[0][0] === 'http://127.0.0.1:8575/alerts?state=all' &&
-    st.fetched[0][1].cache === 'no-store');
+    st.fetched.length === 2 &&
+    st.fetched[1][0] === 'http://127.0.0.1:8575/alerts?state=all' &&
+    st.fetched[1][1].cache === 'no-store');
   const body = st.els['alerts-body'];
   check('alert: #alerts-body swapped for the new one (the new row in it)',
-    body && body.imported && body.html.includes('data-alert-id="9"'));
+    body && body.imported && body.html.includes('data-alert-id="10"'));
   check('alert: #none swapped too', st.els.none && st.els.none.imported);
   check('alert: <html data-refreshed> set', !!st.attrs['data-refreshed']);
 
@@ -126,7 +137,7 @@ const NEW_PAGE = '<p id="none" hidden>No alerts.</p><table><tbody ' +
   await settle();
   await settle();
   check('three events during a read: two reads, not four',
-    st.fetched.length === 3);
+    st.fetched.length === 4);
 
   st.bodies = ['<form id="login">'];
   st.es().fire('resync');
@@ -142,14 +153,14 @@ const NEW_PAGE = '<p id="none" hidden>No alerts.</p><table><tbody ' +
   st.es().fire('open');
   await settle();
   check('reopened: the table read again (events missed meanwhile)',
-    st.fetched.length === 5);
+    st.fetched.length === 6);
 
   st.es().readyState = FakeEventSource.CLOSED;
   st.bodies.push(NEW_PAGE);
   st.es().fire('error');
   await settle();
   check('refused (401, 503): the page read, a new stream in 10 s',
-    st.fetched.length === 6 && st.timers.length === 1 &&
+    st.fetched.length === 7 && st.timers.length === 1 &&
     st.timers[0][1] === 10000);
   st.timers[0][0]();
   check('  which opens', st.streams() === 2 && st.es().url === '/events');
