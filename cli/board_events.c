@@ -617,7 +617,9 @@ board_events_free(struct board_events *be)
  * its "No alerts" line (#none) in place of the old ones, one read at a
  * time. So does every opening of the stream, the first too: an alert
  * raised between the page's own read and the stream's start sent its
- * event to no stream of this page. A stream refused (401: the session
+ * event to no stream of this page. A read that fails (an error status:
+ * the database away, say; or no answer) keeps the table as it is and is
+ * tried again after 5 s: the page is never replaced by an error page. A stream refused (401: the session
  * ended; 503: too many open) reads the page too (the login page, when the
  * session ended, is then shown) and is tried again after 10 s. <html data-live="open"> while the
  * stream is open. Without JavaScript the page works as before: reload it.
@@ -638,11 +640,15 @@ const char board_js[] =
     "    });\n"
     "  }\n"
     "  function refresh() {\n"
+    "    var failed = false;\n"
     "    if (busy) { again = true; return; }\n"
     "    busy = true;\n"
     "    fetch(location.href, { credentials: 'same-origin', "
     "cache: 'no-store' })\n"
-    "      .then(function (r) { return r.text(); })\n"
+    "      .then(function (r) {\n"
+    "        if (!r.ok) throw new Error('HTTP ' + r.status);\n"
+    "        return r.text();\n"
+    "      })\n"
     "      .then(function (text) {\n"
     "        var doc = new DOMParser().parseFromString(text, 'text/html');\n"
     "        if (!doc.getElementById('alerts-body')) {\n"
@@ -652,10 +658,11 @@ const char board_js[] =
     "        swap(doc);\n"
     "        root.setAttribute('data-refreshed', String(Date.now()));\n"
     "      })\n"
-    "      .catch(function () {})\n"
+    "      .catch(function () { failed = true; })\n"
     "      .then(function () {\n"
     "        busy = false;\n"
     "        if (again) { again = false; refresh(); }\n"
+    "        else if (failed) setTimeout(refresh, 5000);\n"
     "      });\n"
     "  }\n"
     "  function connect() {\n"

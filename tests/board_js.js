@@ -4,7 +4,8 @@
 // page again; an alert event reads the page again and
 // swaps #alerts-body and #none; events during a read give one more read,
 // not one each; a page that comes back without #alerts-body (the login
-// page: the session ended) is reloaded; a refused stream is tried again
+// page: the session ended) is reloaded, one that comes back with an error
+// status is not (the table kept, read again in 5 s); a refused stream is tried again
 // after 10 s; a page without #alerts-body opens no stream. One line per
 // case, "ok" or "not ok"; the exit status says whether all passed. (The
 // real browser runs it in the browser tests.)
@@ -79,8 +80,13 @@ function run(ids) {
     },
     fetch: (url, opts) => {
       st.fetched.push([url, opts]);
-      const body = st.bodies.shift() || '';
-      return Promise.resolve({ text: () => Promise.resolve(body) });
+      // A body, or [status, body] for an answer other than 200.
+      let body = st.bodies.shift() || '', status = 200;
+      if (Array.isArray(body)) [status, body] = body;
+      return Promise.resolve({
+        ok: status >= 200 && status < 300, status,
+        text: () => Promise.resolve(body),
+      });
     },
     DOMParser: class {
       parseFromString(text) {
@@ -164,6 +170,26 @@ const NEW_PAGE = '<p id="none" hidden>No alerts.</p><table><tbody ' +
     st.timers[0][1] === 10000);
   st.timers[0][0]();
   check('  which opens', st.streams() === 2 && st.es().url === '/events');
+
+  // The page's read answered 503 (the database away, or its first use
+  // after a PostgreSQL restart): the table stays, no reload into the
+  // error page (which has no script: the page would stay dead), a new
+  // read in 5 s.
+  st.timers = [];
+  const kept = st.els['alerts-body'];
+  const reloads = st.reloads;
+  st.bodies = [[503, '<p>The database could not be read</p>'],
+    NEW_PAGE.replace('"9"', '"11"')];
+  st.es().fire('resync');
+  await settle();
+  check('a read answered 503: the table kept, no reload, read again in 5 s',
+    st.reloads === reloads && st.els['alerts-body'] === kept &&
+    st.timers.length === 1 && st.timers[0][1] === 5000);
+  if (st.timers.length === 1) st.timers[0][0]();
+  await settle();
+  check('  which puts the new table in place',
+    st.els['alerts-body'].html.includes('data-alert-id="11"') &&
+    st.timers.length === 1);
 
   st = run(['none']);
   check('a page without #alerts-body opens no stream', st.streams() === 0);
