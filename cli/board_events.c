@@ -18,7 +18,11 @@
  * is said once in the log and tried again after 1, 2, 4 ... at most 10 s;
  * once it listens again the log says so and every stream gets "event:
  * resync" (what was raised meanwhile sent nothing we could read): the page
- * reloads its table. A heartbeat comment (": ping") every --heartbeat
+ * reloads its table. A session that stops answering without closing (a
+ * dead network, a stopped server: no EOF ever comes) is found at the
+ * heartbeats: after PROBE_QUIET s without a word from it a "SELECT 1" is
+ * sent, and one whose answer (to that, the LISTEN or a lookup) takes over
+ * PG_WAIT s is dropped as lost. A heartbeat comment (": ping") every --heartbeat
  * seconds keeps proxies from closing an idle stream and finds the streams
  * whose session ended (logout, idle expiry): they are closed then, as at
  * any event. A stream whose peer left is dropped when libevent sees the
@@ -32,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sys/queue.h>
 
@@ -54,6 +59,10 @@
 #define MAX_PENDING 10000
 /* The longest pause between two connection attempts (s). */
 #define RETRY_MAX 10.0
+/* Quiet seconds of the listening session before a probe is sent. */
+#define PROBE_QUIET 10.0
+/* Seconds a connection attempt or a query may wait for its answer. */
+#define PG_WAIT 10.0
 
 enum pg_state {
 	PG_DOWN,       /* no session; the retry timer is armed */
@@ -61,6 +70,7 @@ enum pg_state {
 	PG_SETUP,      /* search_path and LISTEN sent, answers awaited */
 	PG_IDLE,       /* listening */
 	PG_LOOKUP,     /* listening, a lookup of notifications in flight */
+	PG_PROBE,      /* listening, a probe (SELECT 1) in flight */
 };
 
 /* One open /events reply. Owned by its board_events' list. */
@@ -92,7 +102,9 @@ struct board_events {
 	bool lost_said;	     /* the loss is in the log */
 	struct note *pend;   /* notifications not looked up yet */
 	size_t npend, cap;
-	bool resync; /* a resync is owed to the streams */
+	bool resync;  /* a resync is owed to the streams */
+	double asked; /* when the attempt or query under way began */
+	double heard; /* when the session last said something */
 	TAILQ_HEAD(, stream) streams;
 	int nstreams, max_streams;
 };
@@ -100,6 +112,16 @@ struct board_events {
 static void pg_connect(struct board_events *be);
 static void pg_lost(struct board_events *be, char *cause);
 static void on_io(evutil_socket_t fd, short what, void *arg);
+
+/* Seconds on the monotonic clock. */
+static double
+mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static void
 elog(const char *what, const char *cause)
@@ -175,6 +197,8 @@ broadcast(struct board_events *be, const char *text, size_t n)
 	}
 }
 
+static void pg_watch(struct board_events *be);
+
 static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -182,6 +206,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	pg_watch(arg);
 	broadcast(arg, ping, sizeof(ping) - 1);
 }
 
@@ -286,6 +311,8 @@ pg_sent(struct board_events *be, enum pg_state next)
 {
 	int f = PQflush(be->c);
 
+	if (next != be->state)
+		be->asked = mono();
 	be->state = next;
 	if (f < 0)
 		pg_lost(be, db_error(be->c, NULL));
@@ -296,7 +323,8 @@ pg_sent(struct board_events *be, enum pg_state next)
 static void
 pg_connect(struct board_events *be)
 {
-	be->c = db_connect_start(db_conninfo(be->conninfo), "labwatch board");
+	be->c = db_connect_start(db_conninfo(be->conninfo),
+	    "labwatch board live");
 	if (be->c == NULL || PQstatus(be->c) == CONNECTION_BAD) {
 		pg_lost(be,
 		    be->c != NULL ?
@@ -305,6 +333,7 @@ pg_connect(struct board_events *be)
 		return;
 	}
 	be->state = PG_CONNECTING;
+	be->asked = mono();
 	/* PQconnectStart's first step: as if PQconnectPoll said WRITING. */
 	arm(be, EV_WRITE);
 }
@@ -458,7 +487,9 @@ pg_results(struct board_events *be)
 
 	while (!PQisBusy(be->c) && (r = PQgetResult(be->c)) != NULL) {
 		if (db_check(be->c, r,
-			be->state == PG_SETUP ? "listen" : "look up the alerts",
+			be->state == PG_SETUP	  ? "listen" :
+			    be->state == PG_PROBE ? "probe the session" :
+						    "look up the alerts",
 			&cause) != DB_OK) {
 			/* The streams' pages read the table again. */
 			elog("query failed", cause);
@@ -507,6 +538,8 @@ on_io(evutil_socket_t fd, short what, void *arg)
 		pg_lost(be, db_error(be->c, NULL));
 		return;
 	}
+	if ((what & EV_READ) != 0)
+		be->heard = mono();
 	pg_results(be);
 	if (be->state == PG_DOWN)
 		return;
@@ -517,6 +550,29 @@ on_io(evutil_socket_t fd, short what, void *arg)
 		send_resync(be);
 	if (be->npend > 0)
 		send_lookup(be);
+}
+
+/*
+ * At a heartbeat: drop a session whose attempt or query waits over
+ * PG_WAIT s; probe one quiet for PROBE_QUIET s.
+ */
+static void
+pg_watch(struct board_events *be)
+{
+	double now = mono();
+
+	if (be->state != PG_DOWN && be->state != PG_IDLE &&
+	    now - be->asked > PG_WAIT) {
+		pg_lost(be,
+		    xasprintf("no answer from PostgreSQL in %.0f s", PG_WAIT));
+		return;
+	}
+	if (be->state != PG_IDLE || now - be->heard < PROBE_QUIET)
+		return;
+	if (!PQsendQuery(be->c, "SELECT 1"))
+		pg_lost(be, db_error(be->c, NULL));
+	else
+		pg_sent(be, PG_PROBE);
 }
 
 struct board_events *
@@ -559,9 +615,13 @@ board_events_free(struct board_events *be)
  * The alerts page's side: each "alert" or "resync" event reads the page
  * again from its own address and puts its table body (#alerts-body) and
  * its "No alerts" line (#none) in place of the old ones, one read at a
- * time. A stream refused (401: the session ended; 503: too many open)
- * reads the page too (the login page, when the session ended, is then
- * shown) and is tried again after 10 s. <html data-live="open"> while the
+ * time. So does every opening of the stream, the first too: an alert
+ * raised between the page's own read and the stream's start sent its
+ * event to no stream of this page. A read that fails (an error status:
+ * the database away, say; or no answer) keeps the table as it is and is
+ * tried again after 5 s: the page is never replaced by an error page. A stream refused (401: the session
+ * ended; 503: too many open) reads the page too (the login page, when the
+ * session ended, is then shown) and is tried again after 10 s. <html data-live="open"> while the
  * stream is open. Without JavaScript the page works as before: reload it.
  */
 const char board_js[] =
@@ -569,7 +629,7 @@ const char board_js[] =
     "(function () {\n"
     "  'use strict';\n"
     "  var root = document.documentElement;\n"
-    "  var busy = false, again = false, opened = false, es = null;\n"
+    "  var busy = false, again = false, es = null;\n"
     "  if (!document.getElementById('alerts-body') || !window.EventSource)\n"
     "    return;\n"
     "  function swap(doc) {\n"
@@ -580,11 +640,15 @@ const char board_js[] =
     "    });\n"
     "  }\n"
     "  function refresh() {\n"
+    "    var failed = false;\n"
     "    if (busy) { again = true; return; }\n"
     "    busy = true;\n"
     "    fetch(location.href, { credentials: 'same-origin', "
     "cache: 'no-store' })\n"
-    "      .then(function (r) { return r.text(); })\n"
+    "      .then(function (r) {\n"
+    "        if (!r.ok) throw new Error('HTTP ' + r.status);\n"
+    "        return r.text();\n"
+    "      })\n"
     "      .then(function (text) {\n"
     "        var doc = new DOMParser().parseFromString(text, 'text/html');\n"
     "        if (!doc.getElementById('alerts-body')) {\n"
@@ -594,18 +658,18 @@ const char board_js[] =
     "        swap(doc);\n"
     "        root.setAttribute('data-refreshed', String(Date.now()));\n"
     "      })\n"
-    "      .catch(function () {})\n"
+    "      .catch(function () { failed = true; })\n"
     "      .then(function () {\n"
     "        busy = false;\n"
     "        if (again) { again = false; refresh(); }\n"
+    "        else if (failed) setTimeout(refresh, 5000);\n"
     "      });\n"
     "  }\n"
     "  function connect() {\n"
     "    es = new EventSource('/events');\n"
     "    es.addEventListener('open', function () {\n"
     "      root.setAttribute('data-live', 'open');\n"
-    "      if (opened) refresh();\n"
-    "      opened = true;\n"
+    "      refresh();\n"
     "    });\n"
     "    es.addEventListener('alert', refresh);\n"
     "    es.addEventListener('resync', refresh);\n"

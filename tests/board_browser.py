@@ -250,7 +250,14 @@ def sse(b):
           b.eval("!!document.querySelector('script[src=\"/board.js\"]')"))
     check("the alerts page has #alerts-body",
           b.eval("!!document.getElementById('alerts-body')"))
-    time.sleep(0.5)  # the page's EventSource connected
+    # The stream open and its first read of the table done: what comes
+    # next comes by an event (a fixed sleep raced a loaded machine).
+    live, _ = b.wait_for("document.documentElement.dataset.live === 'open' &&"
+                         " !!document.documentElement.dataset.refreshed",
+                         timeout=10.0)
+    check("SSE: the page's stream opens (and the table is read once)",
+          live, True)
+    b.eval("document.documentElement.removeAttribute('data-refreshed')")
     b.eval("window.__still_this_page = true")
     t0 = time.monotonic()
     codes = mllp(os.path.join(TMP, "br2.hl7"))

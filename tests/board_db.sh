@@ -23,7 +23,9 @@ fi
 PGD=$(mktemp -d /tmp/lw-board.XXXXXX)
 chmod 755 "$PGD"
 BOARD=
+LPID=
 cleanup() {
+	[ -n "$LPID" ] && kill -CONT "$LPID" 2>/dev/null
 	[ -n "$BOARD" ] && kill -9 "$BOARD" 2>/dev/null
 	[ -f "$TMP/d.pid" ] && kill -9 "$(cat "$TMP/d.pid")" 2>/dev/null
 	pg_stop "$PGD" >/dev/null 2>&1 || pg_kill9 "$PGD" >/dev/null 2>&1
@@ -414,6 +416,22 @@ check "  a resync on the stream (the page reads its table again)" seen "$TMP/s1.
 send P3 C7 20261110090000+0000 "1742-6|NM|500|U/L|10-40"
 aid3=$(alert_of P3)
 check "events: after the restart, the stream delivers alert $aid3" seen "$TMP/s1.out" "^data: \\{\"id\":$aid3,\"event\":\"trigger\"" 10
+# A listening session that stops answering without closing (its backend
+# stopped, as behind a dead network: no EOF ever comes) is found by the
+# heartbeat's probe, dropped and replaced; the streams get a resync.
+LPID=$(q "SELECT pid FROM pg_stat_activity WHERE application_name = 'labwatch board live'")
+check "events: the listening session is named 'labwatch board live'" test -n "$LPID"
+nres=$(grep -c '^event: resync' "$TMP/s1.out")
+[ -n "$LPID" ] && kill -STOP "$LPID"
+check "events: a session that stops answering: lost, and why" seen "$TMP/board5.log" 'PostgreSQL session lost.*no answer from PostgreSQL in 10 s' 40
+check "  listening again on a new session" sh -c "for i in \$(seq 150); do [ \"\$(grep -c 'listening to PostgreSQL again' '$TMP/board5.log')\" -ge 2 ] && exit 0; sleep 0.2; done; exit 1"
+[ -n "$LPID" ] && kill -CONT "$LPID"
+LPID=
+check "  a resync on the stream" sh -c "for i in \$(seq 50); do [ \"\$(grep -c '^event: resync' '$TMP/s1.out')\" -gt $nres ] && exit 0; sleep 0.1; done; exit 1"
+"$LW" enroll P4 --phase neoadjuvant --since 2026-11-01 >/dev/null
+send P4 C8 20261110090000+0000 "1742-6|NM|500|U/L|10-40"
+aid4=$(alert_of P4)
+check "  and alert $aid4 comes on the stream" seen "$TMP/s1.out" "^data: \\{\"id\":$aid4,\"event\":\"trigger\"" 10
 # The board's HTTP timeout (30 s) must not end a quiet stream.
 _left=$((S1_START + 33 - $(date +%s)))
 [ "$_left" -gt 0 ] && sleep "$_left"
@@ -425,7 +443,7 @@ check "bob logs in (board 5)" eq "$(login bob secret-b "$TMP/j6")" 303
 curl -sN -b "$TMP/j6" -o "$TMP/s3.out" "$U/events" &
 S3=$!
 check "events: a viewer's stream opens" seen "$TMP/s3.out" '^: open' 5
-check "access log: GET /events, no patient data" sh -c "grep -q 'GET /events 200 .* alice$' '$TMP/board5.log' && ! grep -qE 'P2|P3|secret' '$TMP/board5.log'"
+check "access log: GET /events, no patient data" sh -c "grep -q 'GET /events 200 .* alice$' '$TMP/board5.log' && ! grep -qE 'P2|P3|P4|secret' '$TMP/board5.log'"
 kill -TERM "$BOARD"
 wait "$BOARD"
 check "SIGTERM with a stream open: the board exits 0" eq "$?" 0

@@ -1,9 +1,11 @@
 // tests/board_js.js FILE: the board's /board.js (saved in FILE by
 // tests/board_db.sh) run by node against stubs of the page, EventSource
-// and fetch: it opens /events; an alert event reads the page again and
+// and fetch: it opens /events; its opening (the first too) reads the
+// page again; an alert event reads the page again and
 // swaps #alerts-body and #none; events during a read give one more read,
 // not one each; a page that comes back without #alerts-body (the login
-// page: the session ended) is reloaded; a refused stream is tried again
+// page: the session ended) is reloaded, one that comes back with an error
+// status is not (the table kept, read again in 5 s); a refused stream is tried again
 // after 10 s; a page without #alerts-body opens no stream. One line per
 // case, "ok" or "not ok"; the exit status says whether all passed. (The
 // real browser runs it in the browser tests.)
@@ -66,7 +68,11 @@ function run(ids) {
     document: {
       getElementById: (id) => st.els[id] || null,
       documentElement: { setAttribute: (k, v) => { st.attrs[k] = v; } },
-      importNode: (n) => Object.assign({}, n, { imported: true }),
+      // An element put in place can be replaced again, as in a page.
+      importNode: (n) => Object.assign({}, n, {
+        imported: true,
+        replaceWith(m) { delete st.els[n.id]; st.els[m.id] = m; },
+      }),
     },
     location: {
       href: 'http://127.0.0.1:8575/alerts?state=all',
@@ -74,8 +80,13 @@ function run(ids) {
     },
     fetch: (url, opts) => {
       st.fetched.push([url, opts]);
-      const body = st.bodies.shift() || '';
-      return Promise.resolve({ text: () => Promise.resolve(body) });
+      // A body, or [status, body] for an answer other than 200.
+      let body = st.bodies.shift() || '', status = 200;
+      if (Array.isArray(body)) [status, body] = body;
+      return Promise.resolve({
+        ok: status >= 200 && status < 300, status,
+        text: () => Promise.resolve(body),
+      });
     },
     DOMParser: class {
       parseFromString(text) {
@@ -102,20 +113,26 @@ const NEW_PAGE = '<p id="none" hidden>No alerts.</p><table><tbody ' +
   let st = run(['alerts-body', 'none']);
   check('opens one EventSource on /events', st.streams() === 1 &&
     st.es().url === '/events');
-  st.es().fire('open');
-  check('open: <html data-live="open">, no read yet',
-    st.attrs['data-live'] === 'open' && st.fetched.length === 0);
-
+  // An alert raised between the page's read and the stream's start sent
+  // its event before this stream existed: the first open reads the table.
   st.bodies.push(NEW_PAGE);
+  st.es().fire('open');
+  await settle();
+  check('open: <html data-live="open">, the table read (alerts raised ' +
+    'before the stream opened)',
+    st.attrs['data-live'] === 'open' && st.fetched.length === 1 &&
+    st.els['alerts-body'].imported);
+
+  st.bodies.push(NEW_PAGE.replace('"9"', '"10"'));
   st.es().fire('alert');
   await settle();
   check('alert: the page read again from its own address, uncached',
-    st.fetched.length === 1 &&
-    st.fetched[0][0] === 'http://127.0.0.1:8575/alerts?state=all' &&
-    st.fetched[0][1].cache === 'no-store');
+    st.fetched.length === 2 &&
+    st.fetched[1][0] === 'http://127.0.0.1:8575/alerts?state=all' &&
+    st.fetched[1][1].cache === 'no-store');
   const body = st.els['alerts-body'];
   check('alert: #alerts-body swapped for the new one (the new row in it)',
-    body && body.imported && body.html.includes('data-alert-id="9"'));
+    body && body.imported && body.html.includes('data-alert-id="10"'));
   check('alert: #none swapped too', st.els.none && st.els.none.imported);
   check('alert: <html data-refreshed> set', !!st.attrs['data-refreshed']);
 
@@ -126,7 +143,7 @@ const NEW_PAGE = '<p id="none" hidden>No alerts.</p><table><tbody ' +
   await settle();
   await settle();
   check('three events during a read: two reads, not four',
-    st.fetched.length === 3);
+    st.fetched.length === 4);
 
   st.bodies = ['<form id="login">'];
   st.es().fire('resync');
@@ -142,17 +159,37 @@ const NEW_PAGE = '<p id="none" hidden>No alerts.</p><table><tbody ' +
   st.es().fire('open');
   await settle();
   check('reopened: the table read again (events missed meanwhile)',
-    st.fetched.length === 5);
+    st.fetched.length === 6);
 
   st.es().readyState = FakeEventSource.CLOSED;
   st.bodies.push(NEW_PAGE);
   st.es().fire('error');
   await settle();
   check('refused (401, 503): the page read, a new stream in 10 s',
-    st.fetched.length === 6 && st.timers.length === 1 &&
+    st.fetched.length === 7 && st.timers.length === 1 &&
     st.timers[0][1] === 10000);
   st.timers[0][0]();
   check('  which opens', st.streams() === 2 && st.es().url === '/events');
+
+  // The page's read answered 503 (the database away, or its first use
+  // after a PostgreSQL restart): the table stays, no reload into the
+  // error page (which has no script: the page would stay dead), a new
+  // read in 5 s.
+  st.timers = [];
+  const kept = st.els['alerts-body'];
+  const reloads = st.reloads;
+  st.bodies = [[503, '<p>The database could not be read</p>'],
+    NEW_PAGE.replace('"9"', '"11"')];
+  st.es().fire('resync');
+  await settle();
+  check('a read answered 503: the table kept, no reload, read again in 5 s',
+    st.reloads === reloads && st.els['alerts-body'] === kept &&
+    st.timers.length === 1 && st.timers[0][1] === 5000);
+  if (st.timers.length === 1) st.timers[0][0]();
+  await settle();
+  check('  which puts the new table in place',
+    st.els['alerts-body'].html.includes('data-alert-id="11"') &&
+    st.timers.length === 1);
 
   st = run(['none']);
   check('a page without #alerts-body opens no stream', st.streams() === 0);
