@@ -423,7 +423,7 @@ static void
 spool_batch(struct store *s, struct batch *b)
 {
 	struct store_item *it;
-	size_t i;
+	size_t i, from = 0;
 	enum spool_rc rc, *rcs = s->spool_rcs;
 	bool synced;
 
@@ -452,16 +452,24 @@ spool_batch(struct store *s, struct batch *b)
 			    drain_order_kind(&b->works[i]), 1);
 			finish_item(s, it, &b->works[i], STORE_SPOOLED, NULL);
 		} else {
-			/* Maybe stored: AR only once the database says not. */
-			if (b->works[i].commit_unknown)
+			/*
+			 * Maybe stored: AR only once the database says not.
+			 * The frames before it go back first: held, it would
+			 * hold back an earlier frame of its connection behind
+			 * it, and their ACKs would go out of order.
+			 */
+			if (b->works[i].commit_unknown) {
+				complete(s, b->items + from, i - from);
+				from = i;
 				limbo_hold(&s->limbo, s->g, it, &b->works[i]);
+			}
 			finish_item(s, it, &b->works[i], STORE_REJECTED,
 			    rc == SPOOL_FULL ?
 				"spool full: resend later" :
 				"cannot store the message now: resend later");
 		}
 	}
-	complete(s, b->items, b->n);
+	complete(s, b->items + from, b->n - from);
 }
 
 /*

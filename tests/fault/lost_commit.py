@@ -13,6 +13,8 @@
 #               stored, but the client never hears so
 #       before  not forwarded, both connections closed: the server rolls
 #               the transaction back, nothing stored
+#       slow    forwarded 1.5 s late (the writer waits for its answer
+#               while frames queue behind it: one batch of them)
 #     Prints "dropped MARKER MODE commit|ins_new status S" (S: the
 #     transaction status of the withheld ReadyForQuery, I when committed;
 #     "-" for before) when it does.
@@ -32,6 +34,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 
 lock = threading.Lock()
 fired = set()
@@ -132,7 +135,11 @@ def client_side(p):
                 say("dropped %s before %s status -" % (p.marker, what))
                 p.close()
                 return
-            if what:
+            if what and p.mode == "slow":
+                say("delayed %s %s" % (p.marker, what))
+                p.what = what
+                time.sleep(1.5)
+            elif what:
                 p.what = what
                 p.hold = True  # before it leaves: its answer is ours
         try:
