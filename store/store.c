@@ -669,6 +669,7 @@ writer(void *arg)
 	struct timespec ts;
 	struct batch *b;
 	size_t n;
+	bool winding;
 
 	for (;;) {
 		pthread_mutex_lock(&s->mu);
@@ -695,6 +696,7 @@ writer(void *arg)
 		s->next_rules = NULL;
 		b = other_batch(s, s->flight); /* the free one */
 		b->n = n = store_take_batch(s, b);
+		winding = s->winding;
 		if (n == 0 && s->stopping && s->flight == NULL) {
 			pthread_mutex_unlock(&s->mu);
 			break;
@@ -712,7 +714,12 @@ writer(void *arg)
 		if (limbo_asking(&s->limbo)) {
 			/* Asked before anything else is written. */
 			land(s);
-			(void)store_try_connect(s);
+			/*
+			 * Winding down, they wait no more: their connections
+			 * would keep the daemon from stopping.
+			 */
+			if (!store_try_connect(s) && winding)
+				store_give_up_held(s);
 		}
 		if (n > 0)
 			process(s, b);
@@ -903,6 +910,15 @@ fail:
 	*cause = why ? why : xstrdup("store start failed");
 	store_destroy(s);
 	return NULL;
+}
+
+void
+store_wind_down(struct store *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->winding = true;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
 }
 
 void

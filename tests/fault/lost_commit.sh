@@ -35,7 +35,7 @@ q() { psql -X -A -t -q -c "$1"; }
 mkdir -p "$FT/px"
 $PY "$HELPER" proxy "$FT/px" "$PGHOST" "$PGPORT" \
 	LOSTC1=after LOSTA1=after LOSTB1=before LOSTD1=after \
-	LOSTS1=slow LOSTE1=after >"$TMP/proxy.log" 2>&1 &
+	LOSTS1=slow LOSTE1=after LOSTG1=down >"$TMP/proxy.log" 2>&1 &
 proxy=$!
 for _ in $(seq 50); do grep -q listening "$TMP/proxy.log" && break; sleep 0.1; done
 
@@ -167,5 +167,36 @@ check "... each stored once" test "$(rows LOSTF0)$(rows LOSTF1)$(rows LOSTE1)" =
 for _ in $(seq 100); do grep -q "database back" "$TMP/d.log" && break; sleep 0.1; done
 sleep 1
 lwd_stop d
-check "no patient identifiers in labwatchd's logs" sh -c "! grep -q 'LOSTPAT' '$TMP/d.log' '$TMP/d1.log' '$TMP/d2.log'"
+cp "$TMP/d.log" "$TMP/d3.log"
+
+# 6. SIGTERM while a frame is held and the database does not come back
+# (the proxy refuses every connection from LOSTG1's lost answer on):
+# labwatchd stops within seconds, the held frame answered AR. Before the
+# fix its connection kept the daemon running (after the 30 s deadline
+# too: a connection with frames in flight is never freed).
+sed "s|^spool_path = .*|spool_path = $TMP/spool6|" "$TMP/d.conf" >"$TMP/d6.conf"
+lwd_start d "$TMP/d6.conf"
+out=$(frames LOSTW6:LOSTPAT7:s)
+check "warm-up: AA" test "$out" = "AA LOSTW6"
+frames LOSTG1:LOSTPAT7 >"$TMP/g.out" &
+gsend=$!
+for _ in $(seq 100); do grep -q "dropped LOSTG1" "$TMP/proxy.log" && break; sleep 0.1; done
+check "the proxy lost LOSTG1's answer, and refuses from then on" \
+	grep -Eq "dropped LOSTG1 after (commit|ins_new) status I" "$TMP/proxy.log"
+sleep 2
+check "... held: not answered while the database is away" test ! -s "$TMP/g.out"
+pid=$(cat "$TMP/d.pid")
+kill -TERM "$pid"
+for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$pid" 2>/dev/null; then
+	not_ok "SIGTERM: labwatchd stopped within 15 s" "still running"
+	kill -9 "$pid"
+else
+	ok "SIGTERM: labwatchd stopped within 15 s"
+fi
+wait "$pid" 2>/dev/null
+wait $gsend
+check "... the held frame answered AR ($(cat "$TMP/g.out"))" test "$(cat "$TMP/g.out")" = "AR LOSTG1"
+check "... said so" grep -q "stopping without a database: 1 frames" "$TMP/d.log"
+check "no patient identifiers in labwatchd's logs" sh -c "! grep -q 'LOSTPAT' '$TMP/d.log' '$TMP/d1.log' '$TMP/d2.log' '$TMP/d3.log'"
 done_testing
