@@ -190,6 +190,7 @@ kill -TERM "$pid"
 for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "$pid" 2>/dev/null; then
 	not_ok "SIGTERM: labwatchd stopped within 15 s" "still running"
+	pkill -9 -P "$pid" # labwatchd, under its limited wrapper
 	kill -9 "$pid"
 else
 	ok "SIGTERM: labwatchd stopped within 15 s"
