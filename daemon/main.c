@@ -353,6 +353,7 @@ term_cb(evutil_socket_t sig, short what, void *arg)
 		 "flight",
 	    sig == SIGINT ? "SIGINT" : "SIGTERM", store_pending(d->store));
 	listener_close_all(d);
+	store_wind_down(d->store);
 	evtimer_add(ev_deadline, &tv);
 	conn_shutdown_all(d);
 	if (TAILQ_EMPTY(&d->conns))

@@ -80,10 +80,18 @@ size_t
 store_take_batch(struct store *s, struct batch *b)
 {
 	struct store_item *it;
-	size_t n, bytes;
+	size_t n, bytes, max = s->cfg.batch_max, room;
 
-	for (n = 0, bytes = 0; n < s->cfg.batch_max && s->in_head != NULL;
-	     n++) {
+	/*
+	 * Due, frames cut short get room (up to half the batch): were live
+	 * frames to fill every batch (a writer behind), they would wait
+	 * for ever.
+	 */
+	if (store_low_due(s)) {
+		room = (max + 1) / 2;
+		max -= s->nlow < room ? s->nlow : room;
+	}
+	for (n = 0, bytes = 0; n < max && s->in_head != NULL; n++) {
 		it = s->in_head;
 		if (n > 0 && bytes + it->len > BATCH_BYTES)
 			break;

@@ -423,7 +423,7 @@ static void
 spool_batch(struct store *s, struct batch *b)
 {
 	struct store_item *it;
-	size_t i;
+	size_t i, from = 0;
 	enum spool_rc rc, *rcs = s->spool_rcs;
 	bool synced;
 
@@ -452,16 +452,24 @@ spool_batch(struct store *s, struct batch *b)
 			    drain_order_kind(&b->works[i]), 1);
 			finish_item(s, it, &b->works[i], STORE_SPOOLED, NULL);
 		} else {
-			/* Maybe stored: AR only once the database says not. */
-			if (b->works[i].commit_unknown)
+			/*
+			 * Maybe stored: AR only once the database says not.
+			 * The frames before it go back first: held, it would
+			 * hold back an earlier frame of its connection behind
+			 * it, and their ACKs would go out of order.
+			 */
+			if (b->works[i].commit_unknown) {
+				complete(s, b->items + from, i - from);
+				from = i;
 				limbo_hold(&s->limbo, s->g, it, &b->works[i]);
+			}
 			finish_item(s, it, &b->works[i], STORE_REJECTED,
 			    rc == SPOOL_FULL ?
 				"spool full: resend later" :
 				"cannot store the message now: resend later");
 		}
 	}
-	complete(s, b->items, b->n);
+	complete(s, b->items + from, b->n - from);
 }
 
 /*
@@ -661,6 +669,7 @@ writer(void *arg)
 	struct timespec ts;
 	struct batch *b;
 	size_t n;
+	bool winding;
 
 	for (;;) {
 		pthread_mutex_lock(&s->mu);
@@ -687,6 +696,7 @@ writer(void *arg)
 		s->next_rules = NULL;
 		b = other_batch(s, s->flight); /* the free one */
 		b->n = n = store_take_batch(s, b);
+		winding = s->winding;
 		if (n == 0 && s->stopping && s->flight == NULL) {
 			pthread_mutex_unlock(&s->mu);
 			break;
@@ -704,7 +714,12 @@ writer(void *arg)
 		if (limbo_asking(&s->limbo)) {
 			/* Asked before anything else is written. */
 			land(s);
-			(void)store_try_connect(s);
+			/*
+			 * Winding down, they wait no more: their connections
+			 * would keep the daemon from stopping.
+			 */
+			if (!store_try_connect(s) && winding)
+				store_give_up_held(s);
 		}
 		if (n > 0)
 			process(s, b);
@@ -895,6 +910,15 @@ fail:
 	*cause = why ? why : xstrdup("store start failed");
 	store_destroy(s);
 	return NULL;
+}
+
+void
+store_wind_down(struct store *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->winding = true;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
 }
 
 void

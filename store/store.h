@@ -172,6 +172,13 @@ size_t store_pending(struct store *s);
  * free the store. Items still unclaimed in the completion queue are freed.
  */
 void store_stop(struct store *s);
+/*
+ * The daemon is stopping (its connections wind down): frames held after
+ * a COMMIT whose answer was lost wait for the database no more; one more
+ * try to ask it, then they keep their AR (as store_stop() would give
+ * them), so that their connections can finish.
+ */
+void store_wind_down(struct store *s);
 
 /* "processed", "duplicate", ... */
 const char *store_outcome_name(enum store_outcome o);

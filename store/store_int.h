@@ -57,6 +57,7 @@ struct store {
 	int64_t low_since; /* monotonic usec: the oldest began to wait */
 	size_t pending;
 	bool stopping;
+	bool winding; /* store_wind_down(): held frames wait no more */
 	int efd;
 
 	struct spool *dead; /* what the database refuses even quarantined */

@@ -13,6 +13,10 @@
 #               stored, but the client never hears so
 #       before  not forwarded, both connections closed: the server rolls
 #               the transaction back, nothing stored
+#       down    as after, and from then on every connection refused
+#               (the database gone for good)
+#       slow    forwarded 1.5 s late (the writer waits for its answer
+#               while frames queue behind it: one batch of them)
 #     Prints "dropped MARKER MODE commit|ins_new status S" (S: the
 #     transaction status of the withheld ReadyForQuery, I when committed;
 #     "-" for before) when it does.
@@ -32,9 +36,11 @@ import socket
 import struct
 import sys
 import threading
+import time
 
 lock = threading.Lock()
 fired = set()
+gone = []  # a "down" marker fired: connections refused
 
 
 def say(msg):
@@ -132,7 +138,11 @@ def client_side(p):
                 say("dropped %s before %s status -" % (p.marker, what))
                 p.close()
                 return
-            if what:
+            if what and p.mode == "slow":
+                say("delayed %s %s" % (p.marker, what))
+                p.what = what
+                time.sleep(1.5)
+            elif what:
                 p.what = what
                 p.hold = True  # before it leaves: its answer is ours
         try:
@@ -146,6 +156,8 @@ def server_side(p):
     for t, msg in messages(p.u, False):
         if p.hold:
             if t == b"Z":
+                if p.mode == "down":
+                    gone.append(p.marker)
                 say("dropped %s after %s status %s" % (p.marker, p.what, msg[5:6].decode()))
                 p.close()
                 return
@@ -168,6 +180,9 @@ def proxy(listen_dir, upstream_dir, port, rules):
     say("listening on %s" % path)
     while True:
         c, _ = ls.accept()
+        if gone:
+            c.close()
+            continue
         u = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             u.connect(os.path.join(upstream_dir, ".s.PGSQL.%d" % port))

@@ -34,7 +34,8 @@ q() { psql -X -A -t -q -c "$1"; }
 # (once each) is named by a control id of the batch.
 mkdir -p "$FT/px"
 $PY "$HELPER" proxy "$FT/px" "$PGHOST" "$PGPORT" \
-	LOSTC1=after LOSTA1=after LOSTB1=before LOSTD1=after >"$TMP/proxy.log" 2>&1 &
+	LOSTC1=after LOSTA1=after LOSTB1=before LOSTD1=after \
+	LOSTS1=slow LOSTE1=after LOSTG1=down >"$TMP/proxy.log" 2>&1 &
 proxy=$!
 for _ in $(seq 50); do grep -q listening "$TMP/proxy.log" && break; sleep 0.1; done
 
@@ -61,9 +62,12 @@ frames() {
 	: >"$TMP/f.hl7"
 	for f in "$@"; do
 		printf '\013' >>"$TMP/f.hl7"
-		# about 5 KiB: no spool record of it fits in 4 KiB
+		# about 5 KiB: no spool record of it fits in 4 KiB; CID:PAT:s
+		# a small one, which fits
+		pad="$(printf '%05000d' 0 | tr 0 x)|ST|x||"
+		case $f in *:s) f=${f%:s} pad="1742-6|NM|32|U/L|10-40" ;; esac
 		oru "${f#*:}" "${f%%:*}" 20261201080000 "1742-6|NM|31|U/L|10-40" \
-			"$(printf '%05000d' 0 | tr 0 x)|ST|x||" >>"$TMP/f.hl7"
+			"$pad" >>"$TMP/f.hl7"
 		printf '\034\r' >>"$TMP/f.hl7"
 	done
 	$PY "$HELPER" send "$port" "$TMP/f.hl7"
@@ -136,5 +140,64 @@ check "... stored once (the drain found it there)" test "$(rows LOSTD1)" -eq 1
 c=$(counters "$TMP/d.log")
 echo "counters (received accounted processed duplicate refused with-the-store): $c"
 check "... counted spooled, nothing refused" sh -c "grep -q 'counters: 1 frames received, 1 accounted: 0 processed, 0 duplicate, 0 ignored, 0 quarantined, 1 spooled, 0 refused' '$TMP/d.log'"
-check "no patient identifiers in labwatchd's logs" sh -c "! grep -q 'LOSTPAT' '$TMP/d.log' '$TMP/d1.log'"
+cp "$TMP/d.log" "$TMP/d2.log"
+
+# 5. In the batch whose answer is lost, an earlier frame of the same
+# connection that the spool takes (small) before one it cannot (5 KiB,
+# held): the ACKs in the order sent. Before the fix the earlier frame
+# was queued behind the held one and its ACK came second. LOSTS1's
+# COMMIT is slowed by the proxy so that the three frames after it make
+# one batch (its halves: LOSTF0; LOSTF1 and LOSTE1).
+LABWATCHD=$TMP/labwatchd-limited
+sed "s|^spool_path = .*|spool_path = $TMP/spool5|" "$TMP/d.conf" >"$TMP/d5.conf"
+lwd_start d "$TMP/d5.conf"
+out=$(frames LOSTW5:LOSTPAT5:s)
+check "warm-up: AA" test "$out" = "AA LOSTW5"
+frames LOSTS1:LOSTPAT6:s >"$TMP/slow.out" &
+slow=$!
+for _ in $(seq 50); do grep -q "delayed LOSTS1" "$TMP/proxy.log" && break; sleep 0.1; done
+out=$(frames LOSTF0:LOSTPAT5:s LOSTF1:LOSTPAT5:s LOSTE1:LOSTPAT5 | tr '\n' ' ')
+wait $slow
+check "slowed batch: AA" test "$(cat "$TMP/slow.out")" = "AA LOSTS1"
+check "the proxy lost LOSTE1's answer after the commit" \
+	grep -q "dropped LOSTE1 after commit status I" "$TMP/proxy.log"
+check "... LOSTF1 (spooled) answered before LOSTE1 (held): $out" \
+	test "$out" = "AA LOSTF0 AA LOSTF1 AA LOSTE1 "
+check "... each stored once" test "$(rows LOSTF0)$(rows LOSTF1)$(rows LOSTE1)" = 111
+for _ in $(seq 100); do grep -q "database back" "$TMP/d.log" && break; sleep 0.1; done
+sleep 1
+lwd_stop d
+cp "$TMP/d.log" "$TMP/d3.log"
+
+# 6. SIGTERM while a frame is held and the database does not come back
+# (the proxy refuses every connection from LOSTG1's lost answer on):
+# labwatchd stops within seconds, the held frame answered AR. Before the
+# fix its connection kept the daemon running (after the 30 s deadline
+# too: a connection with frames in flight is never freed).
+sed "s|^spool_path = .*|spool_path = $TMP/spool6|" "$TMP/d.conf" >"$TMP/d6.conf"
+lwd_start d "$TMP/d6.conf"
+out=$(frames LOSTW6:LOSTPAT7:s)
+check "warm-up: AA" test "$out" = "AA LOSTW6"
+frames LOSTG1:LOSTPAT7 >"$TMP/g.out" &
+gsend=$!
+for _ in $(seq 100); do grep -q "dropped LOSTG1" "$TMP/proxy.log" && break; sleep 0.1; done
+check "the proxy lost LOSTG1's answer, and refuses from then on" \
+	grep -Eq "dropped LOSTG1 after (commit|ins_new) status I" "$TMP/proxy.log"
+sleep 2
+check "... held: not answered while the database is away" test ! -s "$TMP/g.out"
+pid=$(cat "$TMP/d.pid")
+kill -TERM "$pid"
+for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$pid" 2>/dev/null; then
+	not_ok "SIGTERM: labwatchd stopped within 15 s" "still running"
+	pkill -9 -P "$pid" # labwatchd, under its limited wrapper
+	kill -9 "$pid"
+else
+	ok "SIGTERM: labwatchd stopped within 15 s"
+fi
+wait "$pid" 2>/dev/null
+wait $gsend
+check "... the held frame answered AR ($(cat "$TMP/g.out"))" test "$(cat "$TMP/g.out")" = "AR LOSTG1"
+check "... said so" grep -q "stopping without a database: 1 frames" "$TMP/d.log"
+check "no patient identifiers in labwatchd's logs" sh -c "! grep -q 'LOSTPAT' '$TMP/d.log' '$TMP/d1.log' '$TMP/d2.log' '$TMP/d3.log'"
 done_testing
