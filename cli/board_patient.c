@@ -73,11 +73,15 @@ static const char screening_sql[] =
 static const char screening_count_sql[] =
     "SELECT count(*), count(*) FILTER (WHERE e.patient_id <= $1) "
     "FROM " SCREENING_ALL "WHERE e.verdict = $2";
-/* The same without a verdict: no eligibility row read. */
+/*
+ * The same without a verdict: no eligibility row read, and patients (for
+ * their ids) only from the first up to $1.
+ */
 static const char screening_count_all_sql[] =
-    "SELECT count(*), count(*) FILTER (WHERE p.patient_id <= $1) "
-    "FROM enrollments e JOIN patients p ON p.id = e.patient "
-    "WHERE e.phase = 'screening'";
+    "SELECT (SELECT count(*) FROM enrollments WHERE phase = 'screening'), "
+    " (SELECT count(*) FROM enrollments e JOIN patients p "
+    " ON p.id = e.patient WHERE e.phase = 'screening' "
+    " AND p.patient_id <= $1)";
 /*
  * The "after" of the page before the one starting at patient id $1 in
  * the view ($2 verdict or NULL): the patient $3 rows before; none when
