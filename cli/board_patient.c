@@ -39,33 +39,58 @@
     "LEFT JOIN LATERAL (SELECT id, status, evaluated_at FROM eligibility x " \
     " WHERE x.patient = e.patient AND x.protocol = e.protocol " \
     " ORDER BY evaluated_at DESC, id DESC LIMIT 1) l ON true "
-#define SCREENING_COLUMNS \
-    "SELECT e.patient_id, coalesce(l.status, 'none'), " \
-    " coalesce(" HUMAN_TIME("l.evaluated_at") ", ''), l.id, "
+/*
+ * The patients in screening by patient id (then protocol), with their
+ * latest verdict: e. The latest verdict is one index-only probe of
+ * eligibility_latest_status (sql/014) per patient.
+ */
+#define SCREENING_ALL \
+    "(SELECT e.patient, e.protocol, p.patient_id, " \
+    " coalesce(l.status, 'none') AS verdict, l.id, l.evaluated_at " \
+    " FROM enrollments e JOIN patients p ON p.id = e.patient " \
+    SCREENING_LATEST " WHERE e.phase = 'screening') e "
 
 /*
- * A page of the patients in screening by patient id ($1 LIMIT, $2
- * OFFSET): patient id, verdict, evaluated, eligibility row id, 0. The
- * latest verdict is looked up for the page's patients only (one probe of
- * eligibility_latest, sql/013, each).
+ * A page of the view ($1 LIMIT): the patients after patient id $2 (NULL:
+ * from the first), with verdict $3 (NULL: any), $4 skipped (?page=N).
+ * Read in patient id order and stopped after the page (keyset paging:
+ * no earlier patient is read again): patient id, verdict, evaluated,
+ * eligibility row id.
  */
 static const char screening_sql[] =
-    SCREENING_COLUMNS "0 FROM (SELECT e.patient, e.protocol, p.patient_id "
-    " FROM enrollments e JOIN patients p ON p.id = e.patient "
-    " WHERE e.phase = 'screening' "
-    " ORDER BY p.patient_id LIMIT $1 OFFSET $2) e " SCREENING_LATEST
-    "ORDER BY e.patient_id";
+    "SELECT e.patient_id, e.verdict, "
+    " coalesce(" HUMAN_TIME("e.evaluated_at") ", ''), e.id "
+    "FROM " SCREENING_ALL
+    "WHERE ($2::text IS NULL OR e.patient_id > $2) "
+    " AND ($3::text IS NULL OR e.verdict = $3) "
+    "ORDER BY e.patient_id, e.protocol LIMIT $1 OFFSET $4";
 
 /*
- * The same with one verdict ($3): every patient's latest verdict is read
- * to filter; the last column is how many have it.
+ * How many patients have verdict $2 and how many of them come up to
+ * patient id $1 (NULL: none), exact: every one's latest verdict read
+ * from the index.
  */
-static const char screening_verdict_sql[] =
-    SCREENING_COLUMNS "count(*) OVER () FROM (SELECT e.patient, e.protocol, "
-    " p.patient_id FROM enrollments e JOIN patients p ON p.id = e.patient "
-    " WHERE e.phase = 'screening') e " SCREENING_LATEST
-    "WHERE coalesce(l.status, 'none') = $3 "
-    "ORDER BY e.patient_id LIMIT $1 OFFSET $2";
+static const char screening_count_sql[] =
+    "SELECT count(*), count(*) FILTER (WHERE e.patient_id <= $1) "
+    "FROM " SCREENING_ALL "WHERE e.verdict = $2";
+/*
+ * The same without a verdict: no eligibility row read, and patients (for
+ * their ids) only from the first up to $1.
+ */
+static const char screening_count_all_sql[] =
+    "SELECT (SELECT count(*) FROM enrollments WHERE phase = 'screening'), "
+    " (SELECT count(*) FROM enrollments e JOIN patients p "
+    " ON p.id = e.patient WHERE e.phase = 'screening' "
+    " AND p.patient_id <= $1)";
+/*
+ * The "after" of the page before the one starting at patient id $1 in
+ * the view ($2 verdict or NULL): the patient $3 rows before; none when
+ * the page before is the first.
+ */
+static const char screening_prev_sql[] =
+    "SELECT e.patient_id FROM " SCREENING_ALL
+    "WHERE e.patient_id < $1 AND ($2::text IS NULL OR e.verdict = $2) "
+    "ORDER BY e.patient_id DESC, e.protocol DESC LIMIT 1 OFFSET $3";
 /* clang-format on */
 
 /* At most this many results of one analyte on a patient's page. */
@@ -219,73 +244,114 @@ screening_criteria(PGconn *c, const PGresult *pts, int *from, int *to,
 	return r;
 }
 
-/* The filters, the count and the pages' links. */
+/* Where a page of the screening list is and what links it has. */
+struct screening_view {
+	const char *v;	   /* the verdict, or NULL: every patient */
+	const char *after; /* ?after=, or NULL */
+	int offset;	   /* ?page=N: (N - 1) pages skipped */
+	int total;	   /* patients in the view */
+	int before;	   /* of them before the page */
+	char *prev;	   /* the page before's after, NULL: the first */
+	bool has_prev;
+};
+
+/* A link to the view's page after patient id after (NULL: the first). */
 static void
-screening_nav(struct buf *b, const char *const *verdicts, const char *v,
-    int total, int page, int pages)
+screening_link(struct buf *b, const struct screening_view *w, const char *after,
+    const char *text)
 {
-	int i, first = (page - 1) * SCREENING_PAGE + 1;
-	const char *amp = v != NULL ? "&amp;" : "";
+	buf_adds(b, "<a href=\"/screening");
+	if (w->v != NULL)
+		buf_printf(b, "?verdict=%s", w->v);
+	if (after != NULL) {
+		buf_adds(b, w->v != NULL ? "&amp;after=" : "?after=");
+		html_url(b, after);
+	}
+	buf_printf(b, "\">%s</a>", text);
+}
+
+/* The filters, the count and the pages' links; pts: the page's rows. */
+static void
+screening_nav(struct buf *b, const char *const *verdicts,
+    const struct screening_view *w, const PGresult *pts)
+{
+	int i, n = PQntuples(pts), first = w->before + 1;
 
 	buf_adds(b, "<p class=\"filters\"><a href=\"/screening\">all</a>");
 	for (i = 0; verdicts[i] != NULL; i++)
 		buf_printf(b, "<a href=\"/screening?verdict=%s\">%s</a>",
 		    verdicts[i], verdicts[i]);
-	buf_printf(b, "</p>\n<p>%d patient%s in screening%s%s", total,
-	    total == 1 ? "" : "s", v != NULL ? ", verdict " : "",
-	    v != NULL ? v : "");
-	if (pages > 1 && page <= pages)
+	buf_printf(b, "</p>\n<p>%d patient%s in screening%s%s", w->total,
+	    w->total == 1 ? "" : "s", w->v != NULL ? ", verdict " : "",
+	    w->v != NULL ? w->v : "");
+	if (n > 0 && (w->before > 0 || n < w->total))
 		buf_printf(b, "; %d to %d shown (page %d of %d)", first,
-		    page == pages ? total : first + SCREENING_PAGE - 1, page,
-		    pages);
+		    first + n - 1, w->before / SCREENING_PAGE + 1,
+		    (w->total + SCREENING_PAGE - 1) / SCREENING_PAGE);
 	buf_adds(b, ".</p>\n");
-	if (pages <= 1)
+	if (!w->has_prev && w->before + n >= w->total)
 		return;
 	buf_adds(b, "<p class=\"pages\">");
-	if (page > 1)
-		buf_printf(b,
-		    "<a href=\"/screening?%s%s%spage=%d\">previous</a>",
-		    v != NULL ? "verdict=" : "", v != NULL ? v : "", amp,
-		    page - 1);
-	if (page < pages)
-		buf_printf(b, "<a href=\"/screening?%s%s%spage=%d\">next</a>",
-		    v != NULL ? "verdict=" : "", v != NULL ? v : "", amp,
-		    page + 1);
+	if (w->has_prev)
+		screening_link(b, w, w->prev, "previous");
+	if (n > 0 && w->before + n < w->total)
+		screening_link(b, w, PQgetvalue(pts, n - 1, 0), "next");
 	buf_adds(b, "</p>\n");
 }
 
-/*
- * The page's patients (NULL and *cause on failure) with total, how many
- * patients the view has: all in screening, or those with verdict v.
- */
-static PGresult *
-screening_rows(PGconn *c, const char *v, int page, int *total, char **cause)
+/* The counts and the previous page's link of w; -1 and *cause. */
+static int
+screening_place(PGconn *c, struct screening_view *w, const PGresult *pts,
+    char **cause)
 {
-	const char *p[3];
+	const char *p[3] = { w->after, w->v, NULL };
+	char off[16];
+	PGresult *r;
+
+	if ((r = db_query(c, "count the screening",
+		 w->v != NULL ? screening_count_sql : screening_count_all_sql,
+		 w->v != NULL ? 2 : 1, p, cause)) == NULL)
+		return -1;
+	w->total = atoi(PQgetvalue(r, 0, 0));
+	w->before = w->after != NULL ? atoi(PQgetvalue(r, 0, 1)) : w->offset;
+	PQclear(r);
+	w->has_prev = w->before > 0;
+	if (w->before <= SCREENING_PAGE || PQntuples(pts) == 0)
+		return 0; /* the previous page is the first */
+	snprintf(off, sizeof(off), "%d", SCREENING_PAGE);
+	p[0] = PQgetvalue(pts, 0, 0);
+	p[2] = off;
+	if ((r = db_query(c, "read the screening", screening_prev_sql, 3, p,
+		 cause)) == NULL)
+		return -1;
+	if (PQntuples(r) == 1)
+		w->prev = xstrdup(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return 0;
+}
+
+/* The page's patients of w (NULL and *cause on failure), w placed. */
+static PGresult *
+screening_rows(PGconn *c, struct screening_view *w, char **cause)
+{
+	const char *p[4];
 	char lim[16], off[16];
 	PGresult *r;
 
 	snprintf(lim, sizeof(lim), "%d", SCREENING_PAGE);
-	snprintf(off, sizeof(off), "%d", (page - 1) * SCREENING_PAGE);
+	snprintf(off, sizeof(off), "%d", w->offset);
 	p[0] = lim;
-	p[1] = off;
-	p[2] = v;
-	if (v != NULL) {
-		r = db_query(c, "read the screening", screening_verdict_sql, 3,
-		    p, cause);
-		/* Past the last page: no row says the count. */
-		*total = r != NULL && PQntuples(r) > 0 ?
-		    atoi(PQgetvalue(r, 0, 4)) :
-		    0;
-		return r;
-	}
-	if ((r = db_query(c, "count the screening",
-		 "SELECT count(*) FROM enrollments WHERE phase = 'screening'",
-		 0, NULL, cause)) == NULL)
+	p[1] = w->after;
+	p[2] = w->v;
+	p[3] = off;
+	if ((r = db_query(c, "read the screening", screening_sql, 4, p,
+		 cause)) == NULL)
 		return NULL;
-	*total = atoi(PQgetvalue(r, 0, 0));
-	PQclear(r);
-	return db_query(c, "read the screening", screening_sql, 2, p, cause);
+	if (screening_place(c, w, r, cause) != 0) {
+		PQclear(r);
+		return NULL;
+	}
+	return r;
 }
 
 int
@@ -294,29 +360,37 @@ board_screening(PGconn *c, const struct evkeyvalq *q,
 {
 	static const char *const verdicts[] = { "eligible", "ineligible",
 		"incomplete", "none", NULL };
+	struct screening_view w;
 	const char *v = evhttp_find_header(q, "verdict");
 	PGresult *pts, *crit;
 	int from[SCREENING_PAGE + 1], to[SCREENING_PAGE + 1];
-	int i, total, page;
+	int i;
 
+	memset(&w, 0, sizeof(w));
 	for (i = 0; v != NULL && verdicts[i] != NULL; i++)
 		if (strcmp(verdicts[i], v) == 0)
 			break;
-	v = v != NULL && verdicts[i] != NULL ? verdicts[i] : NULL;
-	/* The count comes with the rows: the page is checked after. */
-	page = board_page_number(q, INT_MAX / SCREENING_PAGE);
-	if ((pts = screening_rows(c, v, page, &total, cause)) == NULL)
+	w.v = v != NULL && verdicts[i] != NULL ? verdicts[i] : NULL;
+	/* ?after=PATIENT (the links), else ?page=N as before. */
+	w.after = evhttp_find_header(q, "after");
+	if (w.after != NULL && w.after[0] == '\0')
+		w.after = NULL;
+	if (w.after == NULL)
+		w.offset = (board_page_number(q, INT_MAX / SCREENING_PAGE) -
+			       1) *
+		    SCREENING_PAGE;
+	if ((pts = screening_rows(c, &w, cause)) == NULL)
 		return 500;
 	memset(from, 0, sizeof(from));
 	memset(to, 0, sizeof(to));
 	if ((crit = screening_criteria(c, pts, from, to, cause)) == NULL) {
 		PQclear(pts);
+		free(w.prev);
 		return 500;
 	}
 	board_head(out, "Screening", s);
-	screening_nav(out, verdicts, v, total, page,
-	    (total + SCREENING_PAGE - 1) / SCREENING_PAGE);
-	if (PQntuples(pts) == 0 && page > 1)
+	screening_nav(out, verdicts, &w, pts);
+	if (PQntuples(pts) == 0 && (w.after != NULL || w.offset > 0))
 		buf_adds(out,
 		    "<p>This page is past the end: <a href=\"/screening\">"
 		    "the first page</a>.</p>\n");
@@ -324,6 +398,7 @@ board_screening(PGconn *c, const struct evkeyvalq *q,
 	board_foot(out);
 	PQclear(crit);
 	PQclear(pts);
+	free(w.prev);
 	return 200;
 }
 

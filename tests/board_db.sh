@@ -136,26 +136,45 @@ check "screening: a cell per criterion" test "$(grep -o '<th>' "$TMP/scr.html" |
 check "screening?verdict=eligible filters" sh -c "curl -s '$U/screening?verdict=$( [ "$verdict" = eligible ] && echo ineligible || echo eligible)' | grep -q '0 patients in screening'"
 
 # --- pages of 100 (issue 17 item 6: a page reads what it shows)
-# 120 more patients in screening (enrolled as labwatch enroll writes them,
+# 220 more patients in screening (enrolled as labwatch enroll writes them,
 # no result yet: verdict none) and 150 resolved alerts of P1.
-q "INSERT INTO labwatch.patients (patient_id) SELECT 'SQ' || lpad(g::text, 3, '0') FROM generate_series(1, 120) g;
+q "INSERT INTO labwatch.patients (patient_id) SELECT 'SQ' || lpad(g::text, 3, '0') FROM generate_series(1, 220) g;
 INSERT INTO labwatch.enrollments (patient, protocol, phase) SELECT id, 'NCT04933669', 'screening' FROM labwatch.patients WHERE patient_id LIKE 'SQ%';
 INSERT INTO labwatch.alerts (patient, protocol, kind, severity, summary, state) SELECT p.id, 'NCT04933669', 'data_quality', CASE WHEN g % 3 = 0 THEN 'warning' ELSE 'info' END, 'paged ' || g, 'resolved' FROM labwatch.patients p, generate_series(1, 150) g WHERE p.patient_id = 'P1'"
 nscr=$(q "SELECT count(*) FROM labwatch.enrollments WHERE phase = 'screening'")
+# The Nth patient in screening by patient id, of every one or verdict none.
+nth() { q "SELECT p.patient_id FROM labwatch.enrollments e JOIN labwatch.patients p ON p.id = e.patient WHERE e.phase = 'screening' AND ('$2' = 'all' OR NOT EXISTS (SELECT 1 FROM labwatch.eligibility x WHERE x.patient = e.patient)) ORDER BY 1 OFFSET $(($1 - 1)) LIMIT 1"; }
 rows() { sed -n '/<table id="screening">/,/<\/table>/p' "$1" | grep -c '^<tr><td><a href="/patient'; }
+links() { grep -o '<a href="/screening[^"]*">\(previous\|next\)</a>' "$1" | tr '\n' ' '; }
+first() { sed -n 's|^<tr><td><a href="/patient?id=\([^"]*\)">.*|\1|p' "$1" | head -1; }
 check "screening page 1: 100 rows" eq "$(get sp1 /screening; rows "$TMP/sp1.html")" "200100"
-check "screening page 1: the count and the place" has "$TMP/sp1.html" "$nscr patients in screening; 1 to 100 shown (page 1 of 2)."
-check "screening page 1: a next link, no previous" eq "$(grep -o '<a href="/screening?page=[0-9]*">[a-z]*</a>' "$TMP/sp1.html" | tr '\n' ' ')" '<a href="/screening?page=2">next</a> '
+check "screening page 1: the count and the place" has "$TMP/sp1.html" "$nscr patients in screening; 1 to 100 shown (page 1 of 3)."
+check "screening page 1: a next link after its last patient, no previous" eq "$(links "$TMP/sp1.html")" "<a href=\"/screening?after=$(nth 100 all)\">next</a> "
 check "screening page 1: S1 there, by patient id" eq "$(sed -n 's|^<tr><td><a href="/patient?id=\([^"]*\)">.*|\1|p' "$TMP/sp1.html" | head -3 | tr '\n' ' ')" "S1 SQ001 SQ002 "
-check "screening page 2: the other $((nscr - 100))" eq "$(get sp2 '/screening?page=2'; rows "$TMP/sp2.html")" "200$((nscr - 100))"
-check "screening page 2: the last patient" has "$TMP/sp2.html" '>SQ120</a>'
-check "screening page 2: a previous link" has "$TMP/sp2.html" '<a href="/screening?page=1">previous</a>'
+check "screening after the 100th: 100 rows from the 101st" eq "$(get sa2 "/screening?after=$(nth 100 all)"; rows "$TMP/sa2.html")$(first "$TMP/sa2.html")" "200100$(nth 101 all)"
+check "screening after the 100th: the count and the place" has "$TMP/sa2.html" "$nscr patients in screening; 101 to 200 shown (page 2 of 3)."
+check "screening after the 100th: previous is the first page, next after the 200th" eq "$(links "$TMP/sa2.html")" "<a href=\"/screening\">previous</a> <a href=\"/screening?after=$(nth 200 all)\">next</a> "
+check "screening after the 200th: the other $((nscr - 200))" eq "$(get sa3 "/screening?after=$(nth 200 all)"; rows "$TMP/sa3.html")" "200$((nscr - 200))"
+check "screening after the 200th: the last patient" has "$TMP/sa3.html" '>SQ220</a>'
+check "screening after the 200th: previous after the 100th, no next" eq "$(links "$TMP/sa3.html")" "<a href=\"/screening?after=$(nth 100 all)\">previous</a> "
+check "screening ?page=2 still: the same rows as after the 100th" eq "$(get sp2 '/screening?page=2'; rows "$TMP/sp2.html")$(first "$TMP/sp2.html")" "200100$(nth 101 all)"
+check "screening ?page=2: its place" has "$TMP/sp2.html" "$nscr patients in screening; 101 to 200 shown (page 2 of 3)."
 check "screening page 99: past the end, said" eq "$(get sp99 '/screening?page=99'; grep -c 'past the end' "$TMP/sp99.html")" "2001"
+check "screening after the last: past the end, said" eq "$(get spz '/screening?after=SQ220'; grep -c 'past the end' "$TMP/spz.html")" "2001"
 check "screening ?page=junk: page 1" eq "$(get spj '/screening?page=1%3B'; rows "$TMP/spj.html")" "200100"
-check "screening verdict none, page 2: $((nscr - 101)) rows" eq "$(get sn2 '/screening?verdict=none&page=2'; rows "$TMP/sn2.html")" "200$((nscr - 101))"
-check "screening verdict none: its count" has "$TMP/sn2.html" "$((nscr - 1)) patients in screening, verdict none; 101 to $((nscr - 1)) shown (page 2 of 2)."
-check "screening verdict none: the link keeps the verdict" has "$TMP/sn2.html" '<a href="/screening?verdict=none&amp;page=1">previous</a>'
+check "screening ?after= a patient id to escape: 200, 100 rows" eq "$(get spe '/screening?after=%3Cscript%3E%27'; rows "$TMP/spe.html")" "200100"
+check "screening verdict none, page 2: 100 rows" eq "$(get sn2 "/screening?verdict=none&after=$(nth 100 none)"; rows "$TMP/sn2.html")$(first "$TMP/sn2.html")" "200100$(nth 101 none)"
+check "screening verdict none: its count" has "$TMP/sn2.html" "$((nscr - 1)) patients in screening, verdict none; 101 to 200 shown (page 2 of 3)."
+check "screening verdict none: the links keep the verdict" eq "$(links "$TMP/sn2.html")" "<a href=\"/screening?verdict=none\">previous</a> <a href=\"/screening?verdict=none&amp;after=$(nth 200 none)\">next</a> "
+check "screening verdict none, page 3: the other $((nscr - 201))" eq "$(get sn3 "/screening?verdict=none&after=$(nth 200 none)"; rows "$TMP/sn3.html")" "200$((nscr - 201))"
+check "screening verdict none, page 3: previous after the 100th of the verdict" eq "$(links "$TMP/sn3.html")" "<a href=\"/screening?verdict=none&amp;after=$(nth 100 none)\">previous</a> "
+check "screening verdict none ?page=3 still" eq "$(get sn3p '/screening?verdict=none&page=3'; rows "$TMP/sn3p.html")" "200$((nscr - 201))"
 check "screening verdict: S1's verdict still its latest ($verdict)" sh -c "curl -s '$U/screening?verdict=$verdict' | grep -q '>S1</a></td><td class=\"verdict $verdict\">$verdict<'"
+# Two verdicts for SQ005: the filter goes by the latest only (sql/014's index).
+q "INSERT INTO labwatch.eligibility (patient, protocol, status, evaluated_at, criteria) SELECT id, 'NCT04933669', v, now() - d * interval '1 day', '[]' FROM labwatch.patients, (VALUES ('eligible', 2), ('ineligible', 1)) AS w(v, d) WHERE patient_id = 'SQ005'"
+check "screening verdict ineligible: SQ005, by its latest row" has "$(get svi '/screening?verdict=ineligible' >/dev/null; echo "$TMP/svi.html")" '>SQ005</a></td><td class="verdict ineligible">ineligible<'
+check "screening verdict eligible: not SQ005 (an older row)" hasnt "$(get sve '/screening?verdict=eligible' >/dev/null; echo "$TMP/sve.html")" '>SQ005</a>'
+check "screening verdict none: one fewer" has "$(get snn '/screening?verdict=none' >/dev/null; echo "$TMP/snn.html")" "$((nscr - 2)) patients in screening, verdict none; 1 to 100 shown (page 1 of 3)."
 nres=$(q "SELECT count(*) FROM labwatch.alerts WHERE state = 'resolved'")
 check "alerts resolved page 1: 100 rows" eq "$(get ar1 '/alerts?state=resolved'; grep -c '<tr data-alert-id=' "$TMP/ar1.html")" "200100"
 check "alerts resolved page 1: the count" has "$TMP/ar1.html" "$nres resolved alerts; 1 to 100 shown (page 1 of 2)"
