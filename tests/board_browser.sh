@@ -13,7 +13,6 @@
 # BOARD_SCREENSHOTS=DIR: also write the README's screenshots into DIR
 # (doc/screenshots.sh).
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
-. "$top_srcdir/tests/pg.sh"
 skip_if_listed browser
 LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
 LW="$top_builddir/cli/labwatch"
@@ -21,10 +20,6 @@ LW="$top_builddir/cli/labwatch"
 # a failure ("no" makes it a skip, for bisecting older trees).
 BOARD_SSE_REQUIRED=${BOARD_SSE_REQUIRED:-yes}
 
-if ! pg_bindir >/dev/null 2>&1; then
-	echo "SKIP: no PostgreSQL server installed"
-	exit 77
-fi
 if ! command -v mllp_send >/dev/null 2>&1; then
 	echo "SKIP: mllp_send (python3-hl7) missing"
 	exit 77
@@ -34,30 +29,13 @@ if ! command -v chromium >/dev/null 2>&1; then
 	echo "SKIP: no chromium (Debian package chromium; ./scripts/test installs it)"
 	exit 77
 fi
-PGD=$(mktemp -d /tmp/lw-boardb.XXXXXX)
-chmod 755 "$PGD"
 BOARD=
-cleanup() {
+suite_cleanup() {
 	[ -n "$BOARD" ] && kill -9 "$BOARD" 2>/dev/null
-	[ -f "$TMP/d.pid" ] && kill -9 "$(cat "$TMP/d.pid")" 2>/dev/null
-	pg_stop "$PGD" >/dev/null 2>&1 || pg_kill9 "$PGD" >/dev/null 2>&1
 	[ -n "${BOARD_KEEP:-}" ] && cp -r "$TMP" "$BOARD_KEEP"
-	rm -rf "$PGD" "$TMP"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-pg_start "$PGD" >/dev/null || { echo "cannot start PostgreSQL"; exit 1; }
-q() { psql -X -A -t -q -c "$1"; }
-
-cat >"$TMP/d.conf" <<EOF
-[labwatchd]
-listen = 127.0.0.1:0
-db = $LABWATCH_DB connect_timeout=2
-migrate = yes
-sql_dir = $top_srcdir/sql
-protocol = $top_srcdir/rules/data/protocols/nct04933669.conf
-spool_path = $PGD/spool
-EOF
+pg_suite boardb
+lwd_db_conf "$TMP/d.conf"
 lwd_start d "$TMP/d.conf"
 
 # The demo's data: its patients, then its results through labwatchd.

@@ -8,47 +8,23 @@
 # renders as text everywhere; the security headers on every page; the
 # access log holds no patient id.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
-. "$top_srcdir/tests/pg.sh"
 LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
 LW="$top_builddir/cli/labwatch"
 
-if ! pg_bindir >/dev/null 2>&1; then
-	echo "SKIP: no PostgreSQL server installed"
-	exit 77
-fi
 if ! command -v curl >/dev/null 2>&1 || ! command -v mllp_send >/dev/null 2>&1; then
 	echo "SKIP: curl or mllp_send (python3-hl7) missing"
 	exit 77
 fi
-PGD=$(mktemp -d /tmp/lw-board.XXXXXX)
-chmod 755 "$PGD"
 BOARD=
 LPID=
-cleanup() {
+suite_cleanup() {
 	[ -n "$LPID" ] && kill -CONT "$LPID" 2>/dev/null
 	[ -n "$BOARD" ] && kill -9 "$BOARD" 2>/dev/null
-	[ -f "$TMP/d.pid" ] && kill -9 "$(cat "$TMP/d.pid")" 2>/dev/null
-	pg_stop "$PGD" >/dev/null 2>&1 || pg_kill9 "$PGD" >/dev/null 2>&1
 	[ -n "${BOARD_KEEP:-}" ] && cp -r "$TMP" "$BOARD_KEEP"
-	rm -rf "$PGD" "$TMP"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-pg_start "$PGD" >/dev/null || { echo "cannot start PostgreSQL"; exit 1; }
-q() { psql -X -A -t -q -c "$1"; }
-eq() { [ "$1" = "$2" ] || { echo "got '$1', want '$2'"; return 1; }; }
-has() { grep -qF -- "$2" "$1" || { echo "no '$2' in $1"; head -c 600 "$1"; return 1; }; }
-hasnt() { ! grep -qF -- "$2" "$1" || { echo "'$2' in $1"; return 1; }; }
+pg_suite board
 
-cat >"$TMP/d.conf" <<EOF2
-[labwatchd]
-listen = 127.0.0.1:0
-db = $LABWATCH_DB connect_timeout=2
-migrate = yes
-sql_dir = $top_srcdir/sql
-protocol = $top_srcdir/rules/data/protocols/nct04933669.conf
-spool_path = $PGD/spool
-EOF2
+lwd_db_conf "$TMP/d.conf"
 lwd_start d "$TMP/d.conf"
 
 # send PATIENT CONTROL_ID DTM OBX...: one message, its AA required

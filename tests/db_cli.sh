@@ -38,7 +38,6 @@ newdb() {
 		echo "host=$PGHOST port=$PGPORT dbname=$1 user=postgres"
 }
 q() { $PSQL -c "$1"; }			# one value from the labwatch database
-eq() { [ "$1" = "$2" ] || { echo "got '$1', want '$2'"; return 1; }; }
 fails() { # status file-with-stderr pattern: exit status and a clear message
 	[ "$1" -eq "$2" ] || { echo "exit $1, want $2"; cat "$3"; return 1; }
 	grep -q -- "$4" "$3" || { echo "no '$4' in:"; cat "$3"; return 1; }

@@ -26,6 +26,10 @@ skip_if_listed() { # NAME
 
 ok() { t_pass=$((t_pass + 1)); echo "PASS: $1"; }
 not_ok() { t_fail=$((t_fail + 1)); echo "FAIL: $1${2:+: $2}"; }
+# eq GOT WANT, has FILE TEXT, hasnt FILE TEXT: for check; say why not.
+eq() { [ "$1" = "$2" ] || { echo "got '$1', want '$2'"; return 1; }; }
+has() { grep -qF -- "$2" "$1" || { echo "no '$2' in $1"; head -c 600 "$1"; return 1; }; }
+hasnt() { ! grep -qF -- "$2" "$1" || { echo "'$2' in $1"; return 1; }; }
 # check NAME COMMAND...: the command's exit status decides.
 check() {
 	local name=$1
@@ -108,6 +112,8 @@ pg_suite() {
 	pg_start "$PGD" >/dev/null || { echo "cannot start PostgreSQL"; exit 1; }
 }
 pg_suite_cleanup() {
+	# A suite's own things first (a board, a stopped backend, a copy).
+	if command -v suite_cleanup >/dev/null 2>&1; then suite_cleanup; fi
 	for f in "$TMP"/*.pid; do
 		[ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
 	done

@@ -12,7 +12,6 @@ LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
 LW="$top_builddir/cli/labwatch"
 PIDS=
 pg_suite notify
-eq() { [ "$1" = "$2" ] || { echo "got '$1', want '$2'"; return 1; }; }
 # wait_for SECONDS SQL: until the query gives t
 wait_for() {
 	_n=$(($1 * 10))
