@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "lib/xmalloc.h"
+#include "rules/rules.h"
 #include "store/db.h"
 #include "store/rows.h"
 
@@ -156,6 +158,14 @@ reeval_read_recv(PGconn *c, PGresult **res, char **cause)
 	return -1;
 }
 
+void
+reeval_read_clear(PGresult **res)
+{
+	PQclear(res[0]);
+	PQclear(res[1]);
+	PQclear(res[2]);
+}
+
 /* Row i's patient (its row id in column col). */
 static int64_t
 row_patient(const PGresult *r, int i, int col)
@@ -214,4 +224,41 @@ reeval_read_observed_at(const struct reeval_slice *sl, int64_t obs)
 			hi = mid;
 	}
 	return -1;
+}
+
+void
+reeval_ids_note(struct reeval_ids *s, const struct rules_update *up)
+{
+	size_t k, n = up->nsuperseded + up->nretracted;
+
+	if (s->n + n > s->cap) {
+		s->cap = (s->n + n) * 2;
+		s->v = xreallocarray(s->v, s->cap, sizeof(*s->v));
+	}
+	for (k = 0; k < up->nsuperseded; k++)
+		s->v[s->n++] = (int64_t)up->superseded[k];
+	for (k = 0; k < up->nretracted; k++)
+		s->v[s->n++] = (int64_t)up->retracted[k];
+}
+
+static int
+cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+void
+reeval_ids_sort(struct reeval_ids *s)
+{
+	if (s->n > 1)
+		qsort(s->v, s->n, sizeof(*s->v), cmp_id);
+}
+
+bool
+reeval_ids_has(const struct reeval_ids *s, int64_t id)
+{
+	return s->n > 0 &&
+	    bsearch(&id, s->v, s->n, sizeof(*s->v), cmp_id) != NULL;
 }

@@ -9,6 +9,7 @@
 #ifndef LABWATCH_REEVAL_READ_H
 #define LABWATCH_REEVAL_READ_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <libpq-fe.h>
@@ -45,5 +46,26 @@ void reeval_read_slice(PGresult *const *res, int64_t patient, int at[3],
     struct reeval_slice *sl);
 /* When the patient's result obs was observed (epoch s), -1 unknown. */
 int64_t reeval_read_observed_at(const struct reeval_slice *sl, int64_t obs);
+
+/* The three results of reeval_read_recv() cleared. */
+void reeval_read_clear(PGresult **res);
+
+/*
+ * The ids of a patient's results that a correction superseded or a
+ * deletion retracted (rules_update), as `labwatch reevaluate` collects
+ * them on a first replay: v[0..n), sorted by reeval_ids_sort().
+ */
+struct reeval_ids {
+	int64_t *v;
+	size_t n, cap;
+};
+
+struct rules_update;
+
+/* The ids up withdrew, added (unsorted). */
+void reeval_ids_note(struct reeval_ids *s, const struct rules_update *up);
+void reeval_ids_sort(struct reeval_ids *s);
+/* Whether id is in s, sorted. */
+bool reeval_ids_has(const struct reeval_ids *s, int64_t id);
 
 #endif
