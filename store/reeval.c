@@ -224,9 +224,9 @@ fetch(struct run *u, PGconn *c, PGresult **res)
 
 /*
  * The patient's enrollment (er) and results (hr), replayed; *withdrawals
- * when a result was corrected or deleted (noted in u->wd). With u->standing, only
- * the results that stand are: a correction takes the place of what it
- * corrects, a deleted result and its deletion are left out.
+ * when a result was corrected or deleted (noted in u->wd). With
+ * u->standing, only the results that stand are: a correction in the place
+ * of what it corrects, a deleted result and its deletion left out.
  */
 static void
 replay(struct run *u, const struct reeval_slice *sl, bool *withdrawals)
@@ -235,7 +235,7 @@ replay(struct run *u, const struct reeval_slice *sl, bool *withdrawals)
 	struct rules_result in;
 	struct rules_update up;
 	bool based = false;
-	int i;
+	int i, j;
 	int64_t msg, last = -1;
 
 	pcache_load_enrollment_row(&u->p, u->r, sl->er, sl->erow);
@@ -244,26 +244,27 @@ replay(struct run *u, const struct reeval_slice *sl, bool *withdrawals)
 	if (u->p.phase == RULES_PHASE_TREATMENT && u->p.since > u->start)
 		u->start = u->p.since;
 	for (i = sl->hlo; i < sl->hhi; i++) {
-		pcache_history_row(hr, i, &in);
-		msg = strtoll(PQgetvalue(hr, i, 14), NULL, 10);
+		j = u->standing ? reeval_read_standing(&u->wd, sl, i) : i;
+		if (j < 0)
+			continue;
+		pcache_history_row(hr, j, &in);
+		msg = strtoll(PQgetvalue(hr, j, 14), NULL, 10);
 		if (!u->standing) {
 			u->st->messages += msg != last;
 			u->st->results++;
-		} else if (in.status == 'D' || in.status == 'W' ||
-		    reeval_ids_has(&u->wd, (int64_t)in.id))
-			continue;
+		}
 		last = msg;
 		/* Baselines from the results before treatment began. */
 		if (!based && in.observed_at >= u->p.since) {
 			pcache_history_end(&u->p);
 			based = true;
 		}
-		rules_history_add(u->p.h, &in, PQgetvalue(hr, i, 1),
-		    (size_t)PQgetlength(hr, i, 1), &up);
+		rules_history_add(u->p.h, &in, PQgetvalue(hr, j, 1),
+		    (size_t)PQgetlength(hr, j, 1), &up);
 		if (up.nsuperseded > 0 || up.nretracted > 0) {
 			*withdrawals = true;
 			if (!u->standing)
-				reeval_ids_note(&u->wd, &up);
+				reeval_ids_note(&u->wd, &up, i);
 		}
 		replay_one(u, &in, up.entry, msg);
 	}
