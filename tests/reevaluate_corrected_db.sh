@@ -19,7 +19,8 @@ sed 's/^alert_grade = 3$/alert_grade = 2/' "$PROTO" >"$TMP/data/protocols/low.co
 sed 's/^alert_grade = 3$/alert_grade = 4/' "$PROTO" >"$TMP/data/protocols/high.conf"
 
 # The table: patient, first ALT (U/L, ULN 40) on the 10th, what follows
-# it (C VALUE: its correction; D: its deletion), then the toxicity alerts
+# it (C VALUE: its correction; D: its deletion; several: in turn, each
+# under a control id of its own), then the toxicity alerts
 # the results that stand imply under alert grade 3 (as shipped), 2 and 4
 # ("-": none). 30 is normal, 60 grade 1, 150 grade 2, 250 grade 3.
 cat >"$TMP/cases" <<'T'
@@ -29,16 +30,22 @@ XC 150 C250 3 3 -
 XD 60  C150 - 2 -
 XE 250 D    - - -
 XF 150 C60  - - -
+XH 60  C250,C30 - - -
+XI 60  C250,D   - - -
 T
 # msgs: the messages of the table, in order (the correction or deletion
 # is the same order, OBR-2/3, under a control id of its own).
 msgs() {
 	while read -r p v then _; do
 		oru "$p" "${p}1" 20261110090000+0000 "1742-6|NM|$v|U/L|10-40"
-		case $then in
-		C*) (ORU_STATUS=C && oru "$p" "${p}1" 20261110090000+0000 "1742-6|NM|${then#C}|U/L|10-40") | sed "s/|${p}1|P|2.5.1/|${p}1C|P|2.5.1/" ;;
-		D) (ORU_STATUS=D && oru "$p" "${p}1" 20261110090000+0000 "1742-6|NM|$v|U/L|10-40") | sed "s/|${p}1|P|2.5.1/|${p}1D|P|2.5.1/" ;;
-		esac
+		k=0
+		for t in $(echo "$then" | tr , ' '); do
+			k=$((k + 1))
+			case $t in
+			C*) (ORU_STATUS=C && oru "$p" "${p}1" 20261110090000+0000 "1742-6|NM|${t#C}|U/L|10-40") | sed "s/|${p}1|P|2.5.1/|${p}1C$k|P|2.5.1/" ;;
+			D) (ORU_STATUS=D && oru "$p" "${p}1" 20261110090000+0000 "1742-6|NM|$v|U/L|10-40") | sed "s/|${p}1|P|2.5.1/|${p}1D$k|P|2.5.1/" ;;
+			esac
+		done
 	done <"$TMP/cases"
 }
 # XG, outside the table: ALT grade 3 on the 10th, normal on the 12th
@@ -93,6 +100,10 @@ check "fed live: the open alerts the table says (grade 3)" eq "$(open_alerts)" "
 check "fed live under grade 2: the open alerts the table says" eq "$(open_alerts live_low)" "$(want 5)"
 
 check "fed live: XG's recovery line left open by labwatchd" eq "$(recoveries)" open
+# XH, XI: the grade 3 of their first correction, closed by the second
+# correction (resolved) or the deletion (retracted); never raised again.
+tox_states() { q "select coalesce(string_agg(p.patient_id || ':' || a.grade || ':' || a.state, ',' order by p.patient_id), '') from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id in ('XH', 'XI') and a.kind = 'toxicity'"; }
+check "fed live: XH's and XI's grade 3 closed" eq "$(tox_states)" "XH:3:resolved,XI:3:retracted"
 
 # 1. As shipped: nothing changes; every patient judged, none left alone.
 rev --protocol-file "$PROTO" >"$TMP/same.out"
@@ -102,6 +113,7 @@ check "same protocol: exit 0" test $? -eq 0
 check "same protocol: only XG's recovery line retracted" eq "$(changes "$TMP/same.out")" \
 	"retracted recovery XG None 0"
 check "same protocol: XG's recovery line retracted" eq "$(recoveries)" retracted
+check "same protocol: XH's and XI's alerts untouched" eq "$(tox_states)" "XH:3:resolved,XI:3:retracted"
 check "same protocol: every patient judged on what stands" json_assert "$TMP/same.out" \
 	"L[-1]['patients'] == $n and L[-1]['corrected_patients'] == $n"
 
