@@ -183,11 +183,11 @@ summary(struct reevaluate *r, const struct reeval_stats *st, const char *hash,
 		buf_printf(&r->out,
 		    "%s%" PRIu64 " patients, %" PRIu64 " messages, %" PRIu64
 		    " results in %.2f s; %" PRIu64
-		    " patients with corrections or deletions left alone; "
+		    " patients judged on corrected or deleted results; "
 		    "protocol sha256:%s\n",
 		    r->dry_run ? "dry run: nothing written. " : "",
-		    st->patients, st->messages, st->results, secs, st->skipped,
-		    hash);
+		    st->patients, st->messages, st->results, secs,
+		    st->corrected, hash);
 		return;
 	}
 	buf_adds(&r->out, "{\"patients\":");
@@ -196,8 +196,8 @@ summary(struct reevaluate *r, const struct reeval_stats *st, const char *hash,
 	json_uint(&r->out, st->messages);
 	json_key(&r->out, "results", false);
 	json_uint(&r->out, st->results);
-	json_key(&r->out, "skipped_patients", false);
-	json_uint(&r->out, st->skipped);
+	json_key(&r->out, "corrected_patients", false);
+	json_uint(&r->out, st->corrected);
 	json_key(&r->out, "seconds", false);
 	json_num_rounded(&r->out, secs);
 	json_key(&r->out, "protocol_sha256", false);

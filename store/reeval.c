@@ -2,13 +2,10 @@
  * reeval.c: stored results judged again (see reeval.h).
  *
  * Enrolled patients are read 128 at a time, each kind of row in one
- * statement (reeval_enrolls, reeval_histories, reeval_alerts: the
- * writer's columns, in patient order), the next batch on a second session
- * while one is judged. Per patient: its results (the rows the writer
- * reads, in stored order) are added one by one to a fresh rules history
- * under the rules given, and each is decided as the writer decides it
- * (episode_decide), keeping the open, ended and past alerts in a pcache
- * of its own. What that implies (toxicity alerts, escalations, recovery
+ * statement (reeval_read.c), the next batch on a second session while one
+ * is judged. Per patient: its results (in stored order; those that stand
+ * when one was corrected or deleted) are added to a fresh rules history
+ * and each decided as the writer decides it (episode_decide). What that implies (toxicity alerts, escalations, recovery
  * lines, episodes ended) is compared, for the results in scope, with the
  * patient's stored alerts of those kinds that are not retracted, by
  * (kind, observation, grade): one implied and not stored is inserted
@@ -68,6 +65,8 @@ struct run {
 	struct reeval_stats base; /* the counts before the patient probed */
 	struct pcache p;
 	int64_t db_id, start; /* the patient; results judged from start */
+	struct reeval_ids wd; /* results a correction or deletion withdrew */
+	bool standing;	      /* replay only the results that stand */
 	struct implied *im;
 	size_t nim, capim;
 	struct stored *sa;
@@ -201,10 +200,7 @@ replay_one(struct run *u, const struct rules_result *in,
 	}
 }
 
-/*
- * Patients judged from one read of each kind, their writes in one
- * transaction: 128 patients of 20 messages are 18,000 result rows.
- */
+/* A batch read and written at once: 128 x 20 messages = 18,000 results. */
 #define BATCH_PATIENTS 128
 
 /*
@@ -219,23 +215,18 @@ fetch_send(struct run *u, PGconn *c)
 }
 
 static int
-fetch_recv(struct run *u, PGconn *c, PGresult **res)
-{
-	return reeval_read_recv(c, res, &u->cause);
-}
-
-static int
 fetch(struct run *u, PGconn *c, PGresult **res)
 {
 	if (fetch_send(u, c) != 0)
 		return -1;
-	return fetch_recv(u, c, res);
+	return reeval_read_recv(c, res, &u->cause);
 }
 
 /*
  * The patient's enrollment (er) and results (hr), replayed; *withdrawals
- * when a result was corrected or deleted (the writer then derives the
- * episodes again, which is not replayed here: the patient is left alone).
+ * when a result was corrected or deleted (noted in u->wd). With
+ * u->standing, only the results that stand are: a correction in the place
+ * of what it corrects, a deleted result and its deletion left out.
  */
 static void
 replay(struct run *u, const struct reeval_slice *sl, bool *withdrawals)
@@ -244,7 +235,7 @@ replay(struct run *u, const struct reeval_slice *sl, bool *withdrawals)
 	struct rules_result in;
 	struct rules_update up;
 	bool based = false;
-	int i;
+	int i, j;
 	int64_t msg, last = -1;
 
 	pcache_load_enrollment_row(&u->p, u->r, sl->er, sl->erow);
@@ -253,21 +244,28 @@ replay(struct run *u, const struct reeval_slice *sl, bool *withdrawals)
 	if (u->p.phase == RULES_PHASE_TREATMENT && u->p.since > u->start)
 		u->start = u->p.since;
 	for (i = sl->hlo; i < sl->hhi; i++) {
-		pcache_history_row(hr, i, &in);
+		j = u->standing ? reeval_read_standing(&u->wd, sl, i) : i;
+		if (j < 0)
+			continue;
+		pcache_history_row(hr, j, &in);
+		msg = strtoll(PQgetvalue(hr, j, 14), NULL, 10);
+		if (!u->standing) {
+			u->st->messages += msg != last;
+			u->st->results++;
+		}
+		last = msg;
 		/* Baselines from the results before treatment began. */
 		if (!based && in.observed_at >= u->p.since) {
 			pcache_history_end(&u->p);
 			based = true;
 		}
-		rules_history_add(u->p.h, &in, PQgetvalue(hr, i, 1),
-		    (size_t)PQgetlength(hr, i, 1), &up);
-		if (up.nsuperseded > 0 || up.nretracted > 0)
+		rules_history_add(u->p.h, &in, PQgetvalue(hr, j, 1),
+		    (size_t)PQgetlength(hr, j, 1), &up);
+		if (up.nsuperseded > 0 || up.nretracted > 0) {
 			*withdrawals = true;
-		msg = strtoll(PQgetvalue(hr, i, 14), NULL, 10);
-		if (msg != last)
-			u->st->messages++;
-		last = msg;
-		u->st->results++;
+			if (!u->standing)
+				reeval_ids_note(&u->wd, &up, i);
+		}
 		replay_one(u, &in, up.entry, msg);
 	}
 }
@@ -295,6 +293,8 @@ load_stored(struct run *u, const struct reeval_slice *sl)
 		s->superseded_by = strtoll(PQgetvalue(res, i, 6), NULL, 10);
 		s->resolved_by_obs = strtoll(PQgetvalue(res, i, 7), NULL, 10);
 		s->in_scope = in_scope(u, reeval_read_observed_at(sl, s->obs));
+		/* Closed by labwatchd when its result was withdrawn. */
+		s->used = reeval_ids_has(&u->wd, s->obs);
 	}
 	u->nsa = (size_t)n;
 }
@@ -668,15 +668,27 @@ patient_reset(struct run *u)
 	u->nsa = 0;
 }
 
-/* The patient's stored results replayed and its stored alerts read. */
+/*
+ * The patient's stored results replayed and its stored alerts read. One
+ * with a correction or deletion is replayed again on the results that
+ * stand (labwatchd derives its episodes from those: CLINICAL.md).
+ */
 static void
 judge(struct run *u, const char *pid, const struct reeval_slice *sl,
     bool *withdrawals)
 {
-	patient_reset(u);
-	u->p.pid = (char *)pid;
-	u->p.db_id = u->db_id;
-	replay(u, sl, withdrawals);
+	u->wd.n = 0;
+	do {
+		if (*withdrawals) {
+			reeval_ids_sort(&u->wd);
+			u->standing = true;
+		}
+		patient_reset(u);
+		u->p.pid = (char *)pid;
+		u->p.db_id = u->db_id;
+		replay(u, sl, withdrawals);
+	} while (*withdrawals && !u->standing);
+	u->standing = false;
 	load_stored(u, sl);
 }
 
@@ -738,11 +750,7 @@ judge_write(struct run *u, const char *pid, const struct reeval_slice *sl,
 	u->nwrites = 0;
 	judge(u, pid, sl, &withdrawals);
 	u->st->patients++;
-	if (withdrawals) {
-		u->st->skipped++;
-		u->p.pid = NULL;
-		return 0;
-	}
+	u->st->corrected += withdrawals;
 	u->probe = probe;
 	rc = write_difference(u, &changed);
 	u->probe = false;
@@ -857,9 +865,7 @@ write_batch(struct run *u, struct batch *b)
 		return finish_writes(u, false);
 	u->base = *u->st;
 	rc = judge_batch(u, b, res, false, true, written);
-	PQclear(res[0]);
-	PQclear(res[1]);
-	PQclear(res[2]);
+	reeval_read_clear(res);
 	if (rc == 0 && marked(u, b) > 0)
 		rc = queue_pid_stmt(u, "bump_patients");
 	return finish_writes(u, rc == 0);
@@ -895,9 +901,7 @@ one_batch(struct run *u, const PGresult *pr, int first, int k, PGresult **res)
 	u->base = *u->st;
 	rc = judge_batch(u, &b, res, !u->o->dry_run, false,
 	    u->o->dry_run ? NULL : probed);
-	PQclear(res[0]);
-	PQclear(res[1]);
-	PQclear(res[2]);
+	reeval_read_clear(res);
 	if (rc == 0 && !u->o->dry_run)
 		rc = write_batch(u, &b);
 	return rc;
@@ -922,7 +926,7 @@ all_batches(struct run *u, const PGresult *pr)
 			if (fetch_send(u, u->rd) != 0)
 				return -1;
 		}
-		if (fetch_recv(u, u->rd, res) != 0)
+		if (reeval_read_recv(u->rd, res, &u->cause) != 0)
 			return -1;
 		sent = false;
 		if (ahead && i + k < n) {
@@ -934,17 +938,12 @@ all_batches(struct run *u, const PGresult *pr)
 		}
 		if (rc == 0)
 			rc = one_batch(u, pr, i, k, res);
-		else {
-			PQclear(res[0]);
-			PQclear(res[1]);
-			PQclear(res[2]);
-		}
+		else
+			reeval_read_clear(res);
 	}
 	/* Stopped on an error: the batch asked ahead is not wanted. */
-	if (sent && fetch_recv(u, u->rd, res) == 0) {
-		PQclear(res[0]);
-		PQclear(res[1]);
-		PQclear(res[2]);
+	if (sent && reeval_read_recv(u->rd, res, &u->cause) == 0) {
+		reeval_read_clear(res);
 	}
 	return rc;
 }
@@ -991,6 +990,7 @@ reeval_run(PGconn *c, PGconn *rd, const struct rules *r,
 	free(u.im);
 	free(u.sa);
 	free(u.pool);
+	free(u.wd.v);
 	buf_free(&u.sum);
 	buf_free(&u.det);
 	pgarr_free(&u.pids);

@@ -49,8 +49,8 @@ struct reeval_stats {
 	uint64_t added[REEVAL_NKINDS], retracted[REEVAL_NKINDS];
 	uint64_t unchanged[REEVAL_NKINDS], updated[REEVAL_NKINDS];
 	uint64_t patients, results, messages;
-	/* Patients with a correction or deletion: left alone (not done). */
-	uint64_t skipped;
+	/* Patients with a correction or deletion: judged on what stands. */
+	uint64_t corrected;
 };
 
 /* The name of a kind ("toxicity", "recovery"). */

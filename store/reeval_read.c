@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "lib/xmalloc.h"
+#include "rules/rules.h"
 #include "store/db.h"
 #include "store/rows.h"
 
@@ -156,6 +158,14 @@ reeval_read_recv(PGconn *c, PGresult **res, char **cause)
 	return -1;
 }
 
+void
+reeval_read_clear(PGresult **res)
+{
+	PQclear(res[0]);
+	PQclear(res[1]);
+	PQclear(res[2]);
+}
+
 /* Row i's patient (its row id in column col). */
 static int64_t
 row_patient(const PGresult *r, int i, int col)
@@ -212,6 +222,110 @@ reeval_read_observed_at(const struct reeval_slice *sl, int64_t obs)
 			lo = mid + 1;
 		else
 			hi = mid;
+	}
+	return -1;
+}
+
+/* One note: id superseded by the row at (>= 0), retracted, or replacing. */
+#define WD_RETRACTED (-1)
+#define WD_REPLACES (-2)
+
+static void
+ids_push(struct reeval_ids *s, int64_t id, int at)
+{
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 16;
+		s->v = xreallocarray(s->v, s->cap, sizeof(*s->v));
+	}
+	s->v[s->n].id = id;
+	s->v[s->n++].at = at;
+}
+
+void
+reeval_ids_note(struct reeval_ids *s, const struct rules_update *up, int row)
+{
+	size_t k;
+
+	for (k = 0; k < up->nsuperseded; k++)
+		ids_push(s, (int64_t)up->superseded[k], row);
+	for (k = 0; k < up->nretracted; k++)
+		ids_push(s, (int64_t)up->retracted[k], WD_RETRACTED);
+	ids_push(s, (int64_t)up->entry->ev.id,
+	    up->entry->retracted ? WD_RETRACTED : WD_REPLACES);
+}
+
+static int
+cmp_id(const void *a, const void *b)
+{
+	const struct reeval_wd *x = a, *y = b;
+
+	if (x->id != y->id)
+		return (x->id > y->id) - (x->id < y->id);
+	return (x->at > y->at) - (x->at < y->at);
+}
+
+void
+reeval_ids_sort(struct reeval_ids *s)
+{
+	if (s->n > 1)
+		qsort(s->v, s->n, sizeof(*s->v), cmp_id);
+}
+
+/*
+ * What the notes say of id: *retracted, *replaces, and the row that
+ * supersedes it (-1: none).
+ */
+static int
+ids_find(const struct reeval_ids *s, int64_t id, bool *retracted,
+    bool *replaces)
+{
+	size_t lo = 0, hi = s->n, mid;
+	int by = -1;
+
+	*retracted = *replaces = false;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (s->v[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < s->n && s->v[lo].id == id; lo++) {
+		if (s->v[lo].at == WD_RETRACTED)
+			*retracted = true;
+		else if (s->v[lo].at == WD_REPLACES)
+			*replaces = true;
+		else
+			by = s->v[lo].at;
+	}
+	return by;
+}
+
+bool
+reeval_ids_has(const struct reeval_ids *s, int64_t id)
+{
+	bool ret, rep;
+
+	return s->n > 0 && (ids_find(s, id, &ret, &rep) >= 0 || ret);
+}
+
+int
+reeval_read_standing(const struct reeval_ids *s, const struct reeval_slice *sl,
+    int i)
+{
+	bool ret, rep;
+	int by, r = i, n;
+
+	(void)ids_find(s, row_patient(sl->hr, i, 0), &ret, &rep);
+	if (rep)
+		return -1; /* replayed where what it corrects was */
+	for (n = 0; n < sl->hhi - sl->hlo; n++) {
+		by = ids_find(s, row_patient(sl->hr, r, 0), &ret, &rep);
+		if (ret)
+			return -1;
+		if (by < 0)
+			return r;
+		r = by;
 	}
 	return -1;
 }

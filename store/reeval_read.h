@@ -9,6 +9,7 @@
 #ifndef LABWATCH_REEVAL_READ_H
 #define LABWATCH_REEVAL_READ_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <libpq-fe.h>
@@ -45,5 +46,42 @@ void reeval_read_slice(PGresult *const *res, int64_t patient, int at[3],
     struct reeval_slice *sl);
 /* When the patient's result obs was observed (epoch s), -1 unknown. */
 int64_t reeval_read_observed_at(const struct reeval_slice *sl, int64_t obs);
+
+/* The three results of reeval_read_recv() cleared. */
+void reeval_read_clear(PGresult **res);
+
+/*
+ * What a first replay of a patient's results learnt of its corrections
+ * and deletions (rules_update), noted per result id: superseded by the
+ * correction in row at (an index of the histories' read), retracted
+ * (WD_RETRACTED: a deleted result, a D/W row), or a correction that
+ * replaces another (WD_REPLACES). Sorted by reeval_ids_sort().
+ */
+struct reeval_wd {
+	int64_t id;
+	int at;
+};
+
+struct reeval_ids {
+	struct reeval_wd *v;
+	size_t n, cap;
+};
+
+struct rules_update;
+
+/* What up, the add of history row row, withdrew, noted (unsorted). */
+void reeval_ids_note(struct reeval_ids *s, const struct rules_update *up,
+    int row);
+void reeval_ids_sort(struct reeval_ids *s);
+/* Whether result id was superseded or retracted (s sorted). */
+bool reeval_ids_has(const struct reeval_ids *s, int64_t id);
+/*
+ * The history row of sl to replay at row i when only the results that
+ * stand are (s sorted): i, the last correction of row i's result, or -1
+ * (withdrawn for good, a D/W row, or a correction replayed in the place
+ * of the result it corrects).
+ */
+int reeval_read_standing(const struct reeval_ids *s,
+    const struct reeval_slice *sl, int i);
 
 #endif
