@@ -28,7 +28,6 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 pg_start "$PGD" >/dev/null || { echo "cannot start PostgreSQL"; exit 1; }
 q() { psql -X -A -t -q -c "$1"; }
-eq() { [ "$1" = "$2" ] || { echo "got '$1', want '$2'"; return 1; }; }
 
 PROTO="$top_srcdir/rules/data/protocols/nct04933669.conf"
 mkdir -p "$TMP/data/protocols"

@@ -10,7 +10,6 @@
 LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
 LW="$top_builddir/cli/labwatch"
 pg_suite reevalc
-eq() { [ "$1" = "$2" ] || { echo "got '$1', want '$2'"; return 1; }; }
 
 PROTO="$top_srcdir/rules/data/protocols/nct04933669.conf"
 mkdir -p "$TMP/data/protocols"
