@@ -9,6 +9,7 @@
 # patient written is bumped once, in its batch's transaction; a second
 # run changes nothing.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+. "$top_srcdir/tests/reevaluate_lib.sh"
 . "$top_srcdir/tests/pg.sh"
 LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
 LW="$top_builddir/cli/labwatch"
@@ -76,23 +77,6 @@ q "INSERT INTO labwatch.enrollments (patient, protocol, phase, since)
    SELECT id, 'NCT04933669', 'neoadjuvant', '2026-11-01' FROM labwatch.patients"
 check "fed: no alert yet (enrolled after)" eq "$(q "select count(*) from labwatch.alerts")" 0
 
-rev() { "$LW" reevaluate --json "$@"; }
-# changes FILE [PATIENT...]: the change lines (of those patients), sorted
-changes() { python3 -c '
-import json, sys
-want = set(sys.argv[2:])
-out = []
-for l in open(sys.argv[1]):
-    d = json.loads(l)
-    if "change" in d and (not want or d["patient"] in want):
-        out.append("%s %s %s %s %s" % (d["change"], d["kind"], d["patient"], d["analyte"], d["grade"]))
-print(";".join(sorted(out)))' "$@"; }
-summary() { python3 -c '
-import json, sys
-for l in open(sys.argv[1]):
-    d = json.loads(l)
-    if "kind" in d and "new" in d and d["kind"] == sys.argv[2]:
-        print("%d/%d/%d/%d" % (d["new"], d["retracted"], d["updated"], d["unchanged"]))' "$1" "$2"; }
 versions() { q "select string_agg(patient_id || ':' || version, ',' order by patient_id) from labwatch.patients"; }
 # The patients either side of each batch boundary.
 EDGE="P127 P128 P129 P130 P255 P256 P257 P258"

@@ -7,6 +7,7 @@
 # alerts open after reevaluate compared with those a labwatchd running
 # the lowered protocol raised live from the same messages.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+. "$top_srcdir/tests/reevaluate_lib.sh"
 LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
 LW="$top_builddir/cli/labwatch"
 pg_suite reevalc
@@ -61,15 +62,6 @@ want() { awk -v c="$1" '$c != "-" { print $1 ":alt:" $c }' "$TMP/cases" | sort |
 open_alerts() {
 	psql -X -A -t -q ${1:+-d "$1"} -c "select coalesce(string_agg(p.patient_id || ':' || a.analyte || ':' || a.grade, ',' order by p.patient_id, a.grade), '') from labwatch.alerts a join labwatch.patients p on p.id = a.patient where a.kind = 'toxicity' and a.state in ('open', 'acknowledged')"
 }
-changes() { python3 -c '
-import json, sys
-out = []
-for l in open(sys.argv[1]):
-    d = json.loads(l)
-    if "change" in d:
-        out.append("%s %s %s %s %s" % (d["change"], d["kind"], d["patient"], d["analyte"], d["grade"]))
-print(";".join(sorted(out)))' "$1"; }
-rev() { "$LW" reevaluate --json "$@"; }
 
 # feed DBNAME PROTOCOL: the table's patients enrolled and its messages
 # sent through a labwatchd judging under PROTOCOL into DBNAME.

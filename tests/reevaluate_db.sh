@@ -7,6 +7,7 @@
 # events; every run twice changes nothing the second time; messages and
 # observations are never touched; bad options exit 2.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+. "$top_srcdir/tests/reevaluate_lib.sh"
 LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
 LW="$top_builddir/cli/labwatch"
 pg_suite reeval
@@ -39,23 +40,6 @@ lwd_stop d
 frozen() { q "select md5(string_agg(m::text, '' order by id)) from labwatch.messages m" ; q "select md5(string_agg(o::text, '' order by id)) from labwatch.observations o"; }
 frozen >"$TMP/frozen.before"
 counts() { q "select (select count(*) from labwatch.alerts) || '/' || (select count(*) from labwatch.alert_events) || '/' || (select count(*) from labwatch.alerts where state = 'retracted')"; }
-# summary FILE KIND: "new/retracted/updated/unchanged" of that kind
-summary() { python3 -c '
-import json, sys
-for l in open(sys.argv[1]):
-    d = json.loads(l)
-    if "kind" in d and "new" in d and d["kind"] == sys.argv[2]:
-        print("%d/%d/%d/%d" % (d["new"], d["retracted"], d["updated"], d["unchanged"]))' "$1" "$2"; }
-# changes FILE: the change lines, "change kind patient analyte grade" sorted
-changes() { python3 -c '
-import json, sys
-out = []
-for l in open(sys.argv[1]):
-    d = json.loads(l)
-    if "change" in d:
-        out.append("%s %s %s %s %s" % (d["change"], d["kind"], d["patient"], d["analyte"], d["grade"]))
-print(";".join(sorted(out)))' "$1"; }
-rev() { "$LW" reevaluate --json "$@"; }
 
 # 1. The same protocol: nothing changes.
 c0=$(counts)
