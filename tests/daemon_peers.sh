@@ -285,9 +285,10 @@ mass=$?
 cat "$TMP/mass.out"
 if [ $mass -eq 0 ]; then ok "300 slow and idle connections from 75 addresses: the good sender is served"; else
 	not_ok "300 slow and idle connections from 75 addresses: the good sender is served" "$(tail -3 "$TMP/mass.out")"; fi
-# Five kinds can come of it (connected, start_timeout, frame_timeout, a first
-# frame cut short, a reset): one line each, however often it reconnects.
-log_at_most p "127\\.0\\.1\\.10:" 5 "... one address's 4 connections, reopened for 6 s, write a line per kind at most"
+# Five or six kinds come of it (connected, start_timeout, frame_timeout, a
+# first frame cut short, a reset; on a slow machine a close before the
+# first byte too): one line each, however often it reconnects.
+log_per_kind p "127\\.0\\.1\\.10" "... one address's 4 connections, reopened for 6 s, write a line per kind at most"
 check "... none refused by max_connections" test "$(log_lines p "refused: max_connections \\(")" -eq 0
 
 

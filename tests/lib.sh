@@ -201,6 +201,18 @@ log_at_most() {
 	if [ "$n" -le "$3" ]; then ok "$4 ($n lines)"; else
 		not_ok "$4" "$n lines match '$2', want <= $3: $(grep -E "$2" "$TMP/$1.log" | head -${SHOW:-3})"; fi
 }
+# log_per_kind NAME ADDR WHAT: the lines about address ADDR (a grep -E
+# pattern, without the port) say each thing once: none repeats another
+# once its port and numbers are left out (labwatchd writes one line a kind
+# per address and minute, whatever the peer does), and there is one.
+log_per_kind() {
+	grep -E "$2:[0-9]+" "$TMP/$1.log" | sed -E "s/^.*$2:[0-9]+//; s/[0-9]+/N/g" |
+		sort >"$TMP/kinds.out"
+	n=$(wc -l <"$TMP/kinds.out")
+	rep=$(uniq -d "$TMP/kinds.out" | head -${SHOW:-3})
+	if [ "$n" -gt 0 ] && [ -z "$rep" ]; then ok "$3 ($n lines, $n kinds)"; else
+		not_ok "$3" "$n lines; said more than once: ${rep:-none}"; fi
+}
 
 # --- certificates (the openssl command), the one PKI of the tests.
 # tls_pki [rsa] [NAME:SUBJECT...]: CAs $TMP/NAME.pem (subject /CN=SUBJECT,
