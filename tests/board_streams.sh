@@ -26,7 +26,7 @@ suite_cleanup() {
 	[ -n "${BOARD_KEEP:-}" ] && cp -r "$TMP" "$BOARD_KEEP"
 }
 pg_suite boards
-"$LW" migrate >/dev/null
+LABWATCH_SQLDIR="$top_srcdir/sql" "$LW" migrate >"$TMP/migrate.out" 2>&1 || cat "$TMP/migrate.out"
 check "the schema is in place" test "$(q "SELECT count(*) FROM labwatch.schema_migrations")" -ge 1
 
 USERS="$TMP/users"
