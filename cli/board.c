@@ -13,7 +13,10 @@
  * time, peer address.
  *
  * Without --users the board serves anyone who reaches its address: it
- * then listens only on the loopback.
+ * then listens only on the loopback. With --users, a session ends after
+ * --idle-timeout without a request of the person's (person_request): a
+ * page left open on a screen, whose stream and script reads renew
+ * nothing, goes to the login page once it has expired.
  */
 #include "config.h"
 
@@ -61,7 +64,12 @@ struct board {
 	struct board_events *events; /* /events: the live updates */
 	double heartbeat;	     /* --heartbeat (s) */
 	int max_streams;	     /* --max-streams */
+	int max_user_streams;	     /* --max-user-streams */
+	double idle;		     /* --idle-timeout (s) */
 };
+
+/* The live updates of the board this process serves: the status page's. */
+static const struct board_events *live;
 
 /* What one request gets back. */
 struct reply {
@@ -108,11 +116,18 @@ board_usage(FILE *f)
 	    "  --add-user adds or replaces a user (roles viewer, oncall, "
 	    "coordinator),\n"
 	    "  the password read without echo or from --password-stdin.\n"
+	    "  --idle-timeout DURATION: a session ends after that long "
+	    "without a page\n"
+	    "  loaded or a form sent (default 30m; live updates and the "
+	    "page's own reads\n"
+	    "  do not count).\n"
 	    "  Live updates (/events, Server-Sent Events): --heartbeat "
 	    "DURATION between\n"
 	    "  two keep-alive comments (default 15s), --max-streams N open "
 	    "at once\n"
-	    "  (default 256; more get 503).\n");
+	    "  (default 256; more get 503), --max-user-streams N of one "
+	    "user (default 8;\n"
+	    "  more get 429).\n");
 }
 
 static void
@@ -418,6 +433,52 @@ get_page(struct board *bd, struct reply *rp, const char *path)
 	return 404;
 }
 
+/*
+ * Whether req is a person's: a page loaded, a form sent. Only those renew
+ * the session's idle time. Not what a page does by itself: its live
+ * stream and the stream's reconnections (/events), board.js's reads of
+ * the table (X-Labwatch-Refresh), and whatever else a browser says is no
+ * document (Sec-Fetch-Dest: empty for scripts, image for the favicon).
+ * A client that sends none of these headers (curl, an old browser) is a
+ * person.
+ */
+static bool
+person_request(struct evhttp_request *req, const char *path)
+{
+	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	const char *dest = evhttp_find_header(h, "Sec-Fetch-Dest");
+
+	if (strcmp(path, "/events") == 0 ||
+	    evhttp_find_header(h, "X-Labwatch-Refresh") != NULL)
+		return false;
+	return dest == NULL || strcmp(dest, "document") == 0;
+}
+
+/* GET /events: a stream of rp's user, or why not (401 is said before). */
+static int
+open_stream(struct board *bd, struct reply *rp)
+{
+	const struct board_user *u = rp->s != NULL ? rp->s->user : NULL;
+
+	rp->type = "text/plain; charset=utf-8";
+	switch (board_events_admit(bd->events, u)) {
+	case BOARD_ADMIT_OK:
+		break;
+	case BOARD_ADMIT_USER_FULL:
+		buf_printf(&rp->out,
+		    "too many live streams of yours open (%d, "
+		    "--max-user-streams): close a board page, or wait\n",
+		    bd->max_user_streams);
+		return 429;
+	case BOARD_ADMIT_FULL:
+		buf_adds(&rp->out, "too many live streams open\n");
+		return 503;
+	}
+	rp->stream = true;
+	rp->type = "text/event-stream";
+	return 200;
+}
+
 static int
 route(struct board *bd, struct reply *rp, const char *path)
 {
@@ -439,7 +500,9 @@ route(struct board *bd, struct reply *rp, const char *path)
 		return post ? do_login(bd, rp) : login_page(bd, rp, NULL, 200);
 	if (bd->auth) {
 		tok = cookie(rp->req, "lw_session");
-		rp->s = board_session_find(tok);
+		rp->s = person_request(rp->req, path) ?
+		    board_session_find(tok) :
+		    board_session_peek(tok);
 		free(tok);
 		if (rp->s == NULL && (post || strcmp(path, "/events") == 0)) {
 			buf_adds(&rp->out, "no session\n");
@@ -458,13 +521,9 @@ route(struct board *bd, struct reply *rp, const char *path)
 		rp->type = "text/plain; charset=utf-8";
 		return 405;
 	}
+	if (strcmp(path, "/events") == 0 && m == EVHTTP_REQ_GET)
+		return open_stream(bd, rp);
 	if (strcmp(path, "/events") == 0) {
-		rp->type = "text/plain; charset=utf-8";
-		if (!board_events_room(bd->events)) {
-			buf_adds(&rp->out, "too many live streams open\n");
-			return 503;
-		}
-		rp->stream = m == EVHTTP_REQ_GET;
 		rp->type = "text/event-stream";
 		return 200;
 	}
@@ -499,7 +558,8 @@ on_request(struct evhttp_request *req, void *arg)
 	headers(req, rp.type);
 	if (rp.stream)
 		board_events_start(bd->events, req,
-		    rp.s != NULL ? rp.s->token : NULL);
+		    rp.s != NULL ? rp.s->token : NULL,
+		    rp.s != NULL ? rp.s->user : NULL);
 	else {
 		ev = evbuffer_new();
 		evbuffer_add(ev, rp.out.p != NULL ? rp.out.p : "", rp.out.len);
@@ -638,8 +698,10 @@ serve(struct board *bd, const char *listen)
 	evsignal_add(sigterm, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	bd->events = board_events_new(bd->base, bd->conninfo, bd->heartbeat,
-	    bd->max_streams);
+	    bd->max_streams, bd->max_user_streams);
+	live = bd->events;
 	event_base_dispatch(bd->base);
+	live = NULL;
 	board_events_free(bd->events);
 	event_free(sigint);
 	event_free(sigterm);
@@ -657,31 +719,40 @@ loopback(const char *listen)
 	    strncmp(listen, "localhost:", 10) == 0;
 }
 
-/* --heartbeat (ch 'H') or --max-streams ('m') into bd; 0, or -1 said. */
+/*
+ * --heartbeat (ch 'H'), --idle-timeout ('I'), --max-streams ('m') or
+ * --max-user-streams ('M') into bd; 0, or -1 said.
+ */
 static int
 stream_option(struct board *bd, int ch, const char *arg)
 {
 	char *end;
+	double d;
 	long n;
 
-	if (ch == 'H') {
-		if (notify_parse_duration(arg, &bd->heartbeat) == 0 &&
-		    bd->heartbeat >= 0.05 && bd->heartbeat <= 3600)
+	if (ch == 'H' || ch == 'I') {
+		if (notify_parse_duration(arg, &d) == 0 &&
+		    (ch == 'H' ? d >= 0.05 && d <= 3600 :
+				 d >= 1 && d <= 168 * 3600)) {
+			*(ch == 'H' ? &bd->heartbeat : &bd->idle) = d;
 			return 0;
-		fprintf(stderr,
-		    "labwatch board: --heartbeat is a duration from "
-		    "50ms to 1h (\"15s\")\n");
+		}
+		fprintf(stderr, "%s",
+		    ch == 'H' ? "labwatch board: --heartbeat is a duration "
+				"from 50ms to 1h (\"15s\")\n" :
+				"labwatch board: --idle-timeout is a duration "
+				"from 1s to 168h (\"30m\")\n");
 		return -1;
 	}
 	errno = 0;
 	n = strtol(arg, &end, 10);
 	if (errno != 0 || *end != '\0' || end == arg || n < 0 || n > 100000) {
 		fprintf(stderr,
-		    "labwatch board: --max-streams is a number from 0 to "
-		    "100000\n");
+		    "labwatch board: --%s is a number from 0 to 100000\n",
+		    ch == 'm' ? "max-streams" : "max-user-streams");
 		return -1;
 	}
-	bd->max_streams = (int)n;
+	*(ch == 'm' ? &bd->max_streams : &bd->max_user_streams) = (int)n;
 	return 0;
 }
 
@@ -699,6 +770,8 @@ cmd_board(int argc, char **argv)
 		{ "tls-key", required_argument, NULL, 'k' },
 		{ "heartbeat", required_argument, NULL, 'H' },
 		{ "max-streams", required_argument, NULL, 'm' },
+		{ "max-user-streams", required_argument, NULL, 'M' },
+		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -712,6 +785,8 @@ cmd_board(int argc, char **argv)
 	memset(&bd, 0, sizeof(bd));
 	bd.heartbeat = BOARD_HEARTBEAT;
 	bd.max_streams = BOARD_MAX_STREAMS;
+	bd.max_user_streams = BOARD_MAX_USER_STREAMS;
+	bd.idle = BOARD_IDLE;
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd':
@@ -739,7 +814,9 @@ cmd_board(int argc, char **argv)
 			key = optarg;
 			break;
 		case 'H':
+		case 'I':
 		case 'm':
+		case 'M':
 			if (stream_option(&bd, ch, optarg) != 0)
 				return 2;
 			break;
@@ -764,6 +841,8 @@ cmd_board(int argc, char **argv)
 			return 2;
 		}
 		bd.auth = true;
+		/* Whole seconds (time()), rounded up: never shorter. */
+		board_sessions_idle((time_t)(bd.idle + 0.999));
 		if (!loopback(listen) && cert == NULL) {
 			fprintf(stderr,
 			    "labwatch board: beyond the loopback, "
@@ -795,4 +874,12 @@ cmd_board(int argc, char **argv)
 		PQfinish(bd.db);
 	board_users_free(&bd.users);
 	return rc;
+}
+
+void
+board_live_counts(struct board_events_counts *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (live != NULL)
+		board_events_counts(live, out);
 }

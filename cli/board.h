@@ -10,6 +10,7 @@
 struct pg_conn;
 struct evkeyvalq;
 struct board_session;
+struct board_events_counts;
 
 /*
  * A page: reads the query q (decoded), appends the whole HTML document to
@@ -56,6 +57,12 @@ void board_foot(struct buf *b);
  * known; one circle per result with a value, coloured by grade.
  */
 void board_chart(struct buf *b, const struct pg_result *r, int from, int to);
+
+/*
+ * The live streams' figures of the board this process serves (board.c;
+ * zeros before it serves): the status page shows them.
+ */
+void board_live_counts(struct board_events_counts *out);
 
 /* The stylesheet (/board.css): no inline styles under the CSP. */
 extern const char board_css[];

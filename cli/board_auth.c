@@ -28,6 +28,7 @@
 #define MAX_PEERS 256
 
 static struct board_session sessions[MAX_SESSIONS];
+static time_t idle = BOARD_IDLE;
 static struct {
 	char peer[64];
 	unsigned fails;
@@ -210,6 +211,12 @@ board_login(const struct board_users *us, const char *name, const char *pw)
 	return NULL;
 }
 
+void
+board_sessions_idle(time_t seconds)
+{
+	idle = seconds >= 1 ? seconds : 1;
+}
+
 struct board_session *
 board_session_new(const struct board_user *u)
 {
@@ -217,8 +224,7 @@ board_session_new(const struct board_user *u)
 	size_t i;
 
 	for (i = 0; i < MAX_SESSIONS; i++)
-		if (sessions[i].user == NULL ||
-		    now - sessions[i].last > BOARD_IDLE)
+		if (sessions[i].user == NULL || now - sessions[i].last > idle)
 			break;
 	if (i == MAX_SESSIONS || board_token(sessions[i].token) != 0 ||
 	    board_token(sessions[i].csrf) != 0)
@@ -246,17 +252,24 @@ session_of(const char *token)
 }
 
 struct board_session *
-board_session_find(const char *token)
+board_session_peek(const char *token)
 {
 	struct board_session *hit = session_of(token);
-	time_t now = time(NULL);
 
-	if (hit != NULL && now - hit->last > BOARD_IDLE) {
+	if (hit != NULL && time(NULL) - hit->last > idle) {
 		board_session_end(hit);
 		hit = NULL;
 	}
+	return hit;
+}
+
+struct board_session *
+board_session_find(const char *token)
+{
+	struct board_session *hit = board_session_peek(token);
+
 	if (hit != NULL)
-		hit->last = now;
+		hit->last = time(NULL);
 	return hit;
 }
 
@@ -265,7 +278,7 @@ board_session_live(const char *token)
 {
 	const struct board_session *s = session_of(token);
 
-	return s != NULL && time(NULL) - s->last <= BOARD_IDLE;
+	return s != NULL && time(NULL) - s->last <= idle;
 }
 
 void

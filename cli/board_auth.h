@@ -6,7 +6,9 @@
  * resolve), coordinator; hash "pbkdf2-sha256$ITERATIONS$SALT$KEY" (hex),
  * PBKDF2-HMAC-SHA256 of OpenSSL with a per-user 16-byte random salt.
  * Sessions: 256 random bits (RAND_bytes) in a cookie, a CSRF token of as
- * many, expiry after BOARD_IDLE seconds without a request.
+ * many, expiry after board_sessions_idle()'s seconds (BOARD_IDLE unless
+ * --idle-timeout says otherwise) without a request of the person's: a
+ * page loaded, a form sent; never a live stream or a script's read.
  */
 #ifndef LABWATCH_CLI_BOARD_AUTH_H
 #define LABWATCH_CLI_BOARD_AUTH_H
@@ -18,7 +20,7 @@
 #include "lib/attr.h"
 
 #define BOARD_ITERATIONS 600000 /* OWASP 2023 for PBKDF2-HMAC-SHA256 */
-#define BOARD_IDLE 1800		/* seconds */
+#define BOARD_IDLE 1800		/* seconds, unless board_sessions_idle() */
 #define BOARD_TOKEN_HEX 64	/* 256 bits */
 
 struct board_user {
@@ -63,10 +65,22 @@ LW_MUSTCHECK int board_token(char *out);
 int board_add_user(const char *path, const char *name, const char *role,
     bool password_stdin);
 
+/* Sessions end after idle seconds without a person's request (>= 1). */
+void board_sessions_idle(time_t idle);
 /* A new session for u; NULL when the table is full of live ones. */
 struct board_session *board_session_new(const struct board_user *u);
-/* The live session of cookie token (NULL: none), its idle time renewed. */
+/*
+ * The live session of cookie token (NULL: none), its idle time renewed:
+ * for a request a person made (a page load, a form sent).
+ */
 struct board_session *board_session_find(const char *token);
+/*
+ * The live session of cookie token (NULL: none), its idle time not
+ * renewed: for what a page does by itself (a live stream, its
+ * reconnection, a script's read of the table), which must not keep a
+ * forgotten page's session alive.
+ */
+struct board_session *board_session_peek(const char *token);
 void board_session_end(struct board_session *s);
 /*
  * Whether cookie token's session is live, its idle time not renewed (an

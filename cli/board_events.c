@@ -24,10 +24,13 @@
  * sent, and one whose answer (to that, the LISTEN or a lookup) takes over
  * PG_WAIT s is dropped as lost. A heartbeat comment (": ping") every --heartbeat
  * seconds keeps proxies from closing an idle stream and finds the streams
- * whose session ended (logout, idle expiry): they are closed then, as at
- * any event. A stream whose peer left is dropped when libevent sees the
- * connection close; one whose peer stopped reading when its backlog passes
- * STREAM_BACKLOG.
+ * whose session ended (logout, idle expiry: a stream never renews its
+ * session): they are closed then, as at any event, and the page's next
+ * connection gets 401. A stream whose peer left is dropped when libevent
+ * sees the connection close; one whose peer stopped reading when its
+ * backlog passes STREAM_BACKLOG. One user may hold --max-user-streams
+ * streams (a loop opening streams, or a stolen session, cannot take all
+ * --max-streams from the other users).
  */
 #include "config.h"
 
@@ -79,6 +82,7 @@ struct stream {
 	struct board_events *be;
 	struct evhttp_request *req;
 	struct evhttp_connection *conn;
+	const struct board_user *user;	 /* NULL: the board has no users */
 	bool auth;			 /* token names its session */
 	char token[BOARD_TOKEN_HEX + 1]; /* the session's cookie */
 };
@@ -106,7 +110,8 @@ struct board_events {
 	double asked; /* when the attempt or query under way began */
 	double heard; /* when the session last said something */
 	TAILQ_HEAD(, stream) streams;
-	int nstreams, max_streams;
+	int nstreams, max_streams, max_user_streams;
+	unsigned long long refused_full, refused_user, ended;
 };
 
 static void pg_connect(struct board_events *be);
@@ -171,8 +176,15 @@ stream_write(struct stream *s, const char *text, size_t n)
 	struct bufferevent *bev = evhttp_connection_get_bufferevent(s->conn);
 	struct evbuffer *b;
 
-	if (s->auth && !board_session_live(s->token))
+	if (s->auth && !board_session_live(s->token)) {
+		/* The user's name, as in the access log: no patient data. */
+		fprintf(stderr,
+		    "labwatch board: live updates: a stream of %s closed: its "
+		    "session ended (logout or idle)\n",
+		    s->user != NULL ? s->user->name : "-");
+		s->be->ended++;
 		return false;
+	}
 	if (evbuffer_get_length(bufferevent_get_output(bev)) > STREAM_BACKLOG) {
 		elog("a stream's peer does not read: closed", NULL);
 		return false;
@@ -210,15 +222,58 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	broadcast(arg, ping, sizeof(ping) - 1);
 }
 
-bool
-board_events_room(const struct board_events *be)
+/* The streams of user open now. */
+static int
+user_streams(const struct board_events *be, const struct board_user *user)
 {
-	return be->nstreams < be->max_streams;
+	const struct stream *s;
+	int n = 0;
+
+	TAILQ_FOREACH (s, &be->streams, link)
+		if (s->user == user)
+			n++;
+	return n;
+}
+
+enum board_admit
+board_events_admit(struct board_events *be, const struct board_user *user)
+{
+	int mine = 0;
+
+	if (be->nstreams >= be->max_streams) {
+		be->refused_full++;
+		fprintf(stderr,
+		    "labwatch board: live updates: %d streams open "
+		    "(--max-streams): one more refused (503)\n",
+		    be->nstreams);
+		return BOARD_ADMIT_FULL;
+	}
+	if (user == NULL ||
+	    (mine = user_streams(be, user)) < be->max_user_streams)
+		return BOARD_ADMIT_OK;
+	be->refused_user++;
+	fprintf(stderr,
+	    "labwatch board: live updates: %s has %d streams open "
+	    "(--max-user-streams): one more refused (429)\n",
+	    user->name, mine);
+	return BOARD_ADMIT_USER_FULL;
+}
+
+void
+board_events_counts(const struct board_events *be,
+    struct board_events_counts *out)
+{
+	out->open = be->nstreams;
+	out->max_streams = be->max_streams;
+	out->max_user_streams = be->max_user_streams;
+	out->refused_full = be->refused_full;
+	out->refused_user = be->refused_user;
+	out->ended = be->ended;
 }
 
 void
 board_events_start(struct board_events *be, struct evhttp_request *req,
-    const char *token)
+    const char *token, const struct board_user *user)
 {
 	/* A browser reconnects after 2 s; the comment sends the headers. */
 	static const char hello[] = "retry: 2000\n: open\n\n";
@@ -228,6 +283,7 @@ board_events_start(struct board_events *be, struct evhttp_request *req,
 	s->be = be;
 	s->req = req;
 	s->conn = evhttp_request_get_connection(req);
+	s->user = user;
 	if (token != NULL) {
 		s->auth = true;
 		snprintf(s->token, sizeof(s->token), "%s", token);
@@ -577,7 +633,7 @@ pg_watch(struct board_events *be)
 
 struct board_events *
 board_events_new(struct event_base *base, const char *conninfo,
-    double heartbeat, int max_streams)
+    double heartbeat, int max_streams, int max_user_streams)
 {
 	struct board_events *be = xcalloc(1, sizeof(*be));
 	struct timeval tv;
@@ -585,6 +641,7 @@ board_events_new(struct event_base *base, const char *conninfo,
 	be->base = base;
 	be->conninfo = conninfo;
 	be->max_streams = max_streams;
+	be->max_user_streams = max_user_streams;
 	be->pause = 1;
 	TAILQ_INIT(&be->streams);
 	be->retry = evtimer_new(base, on_retry, be);
@@ -619,10 +676,14 @@ board_events_free(struct board_events *be)
  * raised between the page's own read and the stream's start sent its
  * event to no stream of this page. A read that fails (an error status:
  * the database away, say; or no answer) keeps the table as it is and is
- * tried again after 5 s: the page is never replaced by an error page. A stream refused (401: the session
- * ended; 503: too many open) reads the page too (the login page, when the
- * session ended, is then shown) and is tried again after 10 s. <html data-live="open"> while the
- * stream is open. Without JavaScript the page works as before: reload it.
+ * tried again after 5 s: the page is never replaced by an error page.
+ * Its reads say so (X-Labwatch-Refresh: 1): they are not a person's and do
+ * not renew the session, which a page left open must not keep alive. A
+ * stream refused (401: the session ended; 429: too many of this user's;
+ * 503: too many open) reads the page too (the login page, when the
+ * session ended, is then shown) and is tried again after 10 s.
+ * <html data-live="open"> while the stream is open. Without JavaScript the
+ * page works as before: reload it.
  */
 const char board_js[] =
     "// labwatch board: live updates of the alerts page (/events).\n"
@@ -644,7 +705,8 @@ const char board_js[] =
     "    if (busy) { again = true; return; }\n"
     "    busy = true;\n"
     "    fetch(location.href, { credentials: 'same-origin', "
-    "cache: 'no-store' })\n"
+    "cache: 'no-store',\n"
+    "      headers: { 'X-Labwatch-Refresh': '1' } })\n"
     "      .then(function (r) {\n"
     "        if (!r.ok) throw new Error('HTTP ' + r.status);\n"
     "        return r.text();\n"

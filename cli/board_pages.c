@@ -17,6 +17,7 @@
 
 #include "cli/board.h"
 #include "cli/board_auth.h"
+#include "cli/board_events.h"
 #include "cli/cmd.h"
 #include "cli/html.h"
 #include "lib/xmalloc.h"
@@ -441,6 +442,27 @@ status_row(void *arg, const char *label, const char *value)
 	buf_adds(b, "</tr>\n");
 }
 
+/* The board's own counts of its live streams (board_live_counts). */
+static void
+live_rows(struct buf *out)
+{
+	struct board_events_counts n;
+	char v[96];
+
+	board_live_counts(&n);
+	buf_adds(out, "<h2>Live updates</h2>\n<table id=\"live\"><tbody>\n");
+	snprintf(v, sizeof(v), "%d (at most %d, %d per user)", n.open,
+	    n.max_streams, n.max_user_streams);
+	status_row(out, "Streams open", v);
+	snprintf(v, sizeof(v), "%llu", n.refused_user);
+	status_row(out, "Refused: per-user limit (429)", v);
+	snprintf(v, sizeof(v), "%llu", n.refused_full);
+	status_row(out, "Refused: board full (503)", v);
+	snprintf(v, sizeof(v), "%llu", n.ended);
+	status_row(out, "Closed: session ended", v);
+	buf_adds(out, "</tbody></table>\n");
+}
+
 int
 board_status(PGconn *c, const struct evkeyvalq *q,
     const struct board_session *s, struct buf *out, char **cause)
@@ -451,6 +473,7 @@ board_status(PGconn *c, const struct evkeyvalq *q,
 	if (status_lines(c, status_row, out, cause) != 0)
 		return 500;
 	buf_adds(out, "</tbody></table>\n");
+	live_rows(out);
 	board_foot(out);
 	return 200;
 }

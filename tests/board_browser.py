@@ -274,6 +274,59 @@ def sse(b):
     check("SSE: within a second of the message", seen and t1 - t0 < 1.0, True)
 
 
+def idle(b):
+    """A page left open on the second board (BOARD_IDLE_URL: sessions end
+    after 3 s without a person's request): its stream, the stream's
+    reconnections and its reads of the table after each event renew
+    nothing, so it lands on the login page though events keep coming
+    (a NOTIFY of an existing alert every 0.5 s: the page reads its table
+    at each). Last: its login replaces the first board's cookie (same
+    host)."""
+    url = os.environ.get("BOARD_IDLE_URL", "")
+    if not url:
+        return
+    check("idle: no session: the login page", b.goto(url + "/alerts"),
+          url + "/login")
+    href = b.submit("#login", {"name": os.environ["BOARD_USER"],
+                               "password": os.environ["BOARD_PASSWORD"]})
+    t0 = time.monotonic()
+    check("idle: logged in, the alerts page", href, url + "/alerts")
+    live, _ = b.wait_for("document.documentElement.dataset.live === 'open'",
+                         timeout=10.0)
+    check("idle: the page's stream opens", live, True)
+    aid = q("SELECT max(id) FROM labwatch.alerts")
+    path, reads, last_notify = None, set(), 0.0
+    while time.monotonic() - t0 < 20.0:
+        if time.monotonic() - last_notify >= 0.5:
+            q("SELECT pg_notify('labwatch_alert', '%s')" % aid)
+            last_notify = time.monotonic()
+        try:
+            path = b.eval("location.pathname")
+            if path == "/login":
+                break
+            reads.add(b.eval("document.documentElement.dataset.refreshed"))
+        except CDPError:
+            pass  # between two documents
+        time.sleep(0.05)
+    waited = time.monotonic() - t0
+    print("idle: the page left open went to the login page %.1f s after "
+          "the login (%d reads of its table meanwhile)" % (waited, len(reads)))
+    check("idle: events came and the page read its table meanwhile",
+          len(reads - {None}) >= 2, True)
+    check("idle: the page left open lands on the login page", path, "/login")
+    check("  not before the idle time (3 s)", waited >= 2.9, True)
+    form = False
+    for _ in range(100):
+        try:
+            form = b.eval("!!document.querySelector('#login input[name=csrf]')")
+            if form:
+                break
+        except CDPError:
+            pass  # the login page still loading
+        time.sleep(0.05)
+    check("  the login form, ready", form, True)
+
+
 def main():
     b = Browser(TMP)
     try:
@@ -286,7 +339,7 @@ def main():
             b.goto(U + "/patient?id=DEMO-T1")
             shot(b, "board-patient.png", 390, mobile=True, max_height=1000)
             b.call("Emulation.clearDeviceMetricsOverride")
-        for step in (ack_in_browser, screening, patient, phone, sse):
+        for step in (ack_in_browser, screening, patient, phone, sse, idle):
             t0 = time.monotonic()
             try:
                 step(b)

@@ -8,11 +8,14 @@
 # acknowledged by that user in PostgreSQL; the screening page's verdicts;
 # a patient page's charts (one SVG point per result, the ULN lines) and a
 # screenshot that is not blank; a new alert on an open page through
-# /events and /board.js within a second.
+# /events and /board.js within a second; on a second board whose
+# sessions end after 3 s idle (--idle-timeout 3s), a page left open lands
+# on the login page though events keep coming.
 #
 # BOARD_SCREENSHOTS=DIR: also write the README's screenshots into DIR
 # (doc/screenshots.sh).
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+. "$top_srcdir/tests/board_lib.sh"
 skip_if_listed browser
 LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
 LW="$top_builddir/cli/labwatch"
@@ -30,8 +33,10 @@ if ! command -v chromium >/dev/null 2>&1; then
 	exit 77
 fi
 BOARD=
+BOARD2=
 suite_cleanup() {
 	[ -n "$BOARD" ] && kill -9 "$BOARD" 2>/dev/null
+	[ -n "$BOARD2" ] && kill -9 "$BOARD2" 2>/dev/null
 	[ -n "${BOARD_KEEP:-}" ] && cp -r "$TMP" "$BOARD_KEEP"
 }
 pg_suite boardb
@@ -70,9 +75,16 @@ for _ in $(seq 300); do
 	sleep 0.1
 done
 check "the board starts" test -n "$bport"
+BPORT1=$bport
+BOARD1=$BOARD
+# The second board: sessions end after 3 s without a person's request.
+board_start board2 --users "$USERS" --listen 127.0.0.1:0 --idle-timeout 3s --heartbeat 300ms
+BOARD2=$BOARD
+BOARD=$BOARD1
+check "the second board (--idle-timeout 3s) starts" test -n "$bport"
 
 # The scenario prints PASS/FAIL lines; they count as this script's checks.
-BOARD_URL="http://127.0.0.1:$bport" BOARD_USER=alice BOARD_PASSWORD=pw-alice-1 \
+BOARD_URL="http://127.0.0.1:$BPORT1" BOARD_IDLE_URL="http://127.0.0.1:$bport" BOARD_USER=alice BOARD_PASSWORD=pw-alice-1 \
 	MLLP_PORT=$port BOARD_SSE_REQUIRED=$BOARD_SSE_REQUIRED TMP=$TMP \
 	BOARD_SCREENSHOTS=${BOARD_SCREENSHOTS:-} \
 	timeout 300 $PY "$top_srcdir/tests/board_browser.py" >"$TMP/browser.out" 2>&1
@@ -85,11 +97,15 @@ while IFS= read -r line; do
 	esac
 done <"$TMP/browser.out"
 check "the scenario ran to its end (exit $rc)" test "$rc" -eq 0
-check "access log: no patient id" sh -c "! grep -E 'DEMO-|BR-[12]' '$TMP/board.log'"
+check "access log: no patient id" sh -c "! grep -E 'DEMO-|BR-[12]' '$TMP/board.log' '$TMP/board2.log'"
 
 kill -TERM "$BOARD"
 wait "$BOARD"
 check "SIGTERM: the board exits 0" test "$?" -eq 0
 BOARD=
+kill -TERM "$BOARD2"
+wait "$BOARD2"
+check "SIGTERM: the second board exits 0" test "$?" -eq 0
+BOARD2=
 lwd_stop d
 done_testing

@@ -8,6 +8,7 @@
 # renders as text everywhere; the security headers on every page; the
 # access log holds no patient id.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+. "$top_srcdir/tests/board_lib.sh"
 LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
 LW="$top_builddir/cli/labwatch"
 
@@ -34,20 +35,6 @@ send() {
 	oru "$_p" "$_c" "$_w" "$@" >"$TMP/m.hl7"
 	mllp_send --loose -f "$TMP/m.hl7" -p "$port" 127.0.0.1 >"$TMP/send.out" 2>&1
 	grep -q "MSA|AA|$_c" "$TMP/send.out" || { echo "no AA for $_c"; cat "$TMP/send.out"; }
-}
-# board_start LOG ARGS...: labwatch board ARGS in the background, its log
-# in $TMP/LOG.log, its pid in $BOARD; $bport once it says its URL.
-board_start() {
-	_log=$1
-	shift
-	"$LW" board "$@" 2>"$TMP/$_log.log" &
-	BOARD=$!
-	bport=
-	for _ in $(seq 100); do
-		bport=$(sed -n 's|.*listening on https*://127.0.0.1:\([0-9]*\)/$|\1|p' "$TMP/$_log.log" | head -1)
-		[ -n "$bport" ] && break
-		sleep 0.1
-	done
 }
 XSS='<script>alert(1)</script>'
 "$LW" enroll P1 --phase neoadjuvant --since 2026-11-01 >/dev/null
@@ -214,23 +201,12 @@ check "  with a CSRF field" grep -q 'name="csrf" value="[0-9a-f]\{64\}"' "$TMP/l
 # A browser fetches /favicon.ico beside the login page; without a session
 # that is the login page again, and it must keep the form's token (a new
 # one voided the form: no browser could log in).
-csrf_of() { sed -n 's/.*name="csrf" value="\([0-9a-f]*\)".*/\1/p' "$1" | head -1; }
 curl -s -c "$TMP/jf" -o "$TMP/lf1.html" "$U/login"
 curl -s -L -b "$TMP/jf" -c "$TMP/jf" -o "$TMP/lf2.html" "$U/favicon.ico"
 t1=$(csrf_of "$TMP/lf1.html")
 check "the login page again (the favicon's redirect) keeps the login CSRF token" eq \
 	"$(csrf_of "$TMP/lf2.html") ${#t1}" "$t1 64"
 check "  and the cookie the form needs" eq "$(awk '$6 == "lw_pre" { print $7 }' "$TMP/jf")" "$t1"
-# login NAME PASSWORD JAR: the status of the POST (the CSRF of a fresh GET)
-CO=
-login() {
-	# shellcheck disable=SC2086 # $CO: no option or two words
-	curl -s $CO -c "$3" -o "$TMP/l.html" "$U/login"
-	_t=$(sed -n 's/.*name="csrf" value="\([0-9a-f]*\)".*/\1/p' "$TMP/l.html")
-	# shellcheck disable=SC2086
-	curl -s $CO -b "$3" -c "$3" -D "$TMP/l.hdr" -o "$TMP/l2.html" -w '%{http_code}' \
-		--data-urlencode "csrf=$_t" --data-urlencode "name=$1" --data-urlencode "password=$2" "$U/login"
-}
 check "a wrong password: refused" eq "$(login alice wrong "$TMP/jw")" 403
 check "  with the login page and why" grep -q 'Wrong name or password' "$TMP/l2.html"
 check "an unknown user: refused" eq "$(login mallory secret-a "$TMP/jw")" 403
@@ -297,30 +273,6 @@ wait "$BOARD"
 BOARD=
 
 # --- live updates: /events (Server-Sent Events) fed by LISTEN, /board.js
-# seen FILE PATTERN SECONDS: wait until a line of FILE matches PATTERN
-# (grep -E); print the time then (epoch seconds), or fail
-seen() {
-	_n=$(($3 * 50))
-	while [ "$_n" -gt 0 ]; do
-		grep -qE -- "$2" "$1" 2>/dev/null && { date +%s.%N; return 0; }
-		sleep 0.02
-		_n=$((_n - 1))
-	done
-	echo "no '$2' in $1 after $3 s:"
-	tail -n 5 "$1"
-	return 1
-}
-# gone PID SECONDS: the child PID ended (and was reaped) within SECONDS
-gone() {
-	for _ in $(seq $(($2 * 10))); do
-		case $(ps -o stat= -p "$1" 2>/dev/null) in '' | Z*)
-			wait "$1" 2>/dev/null
-			return 0 ;;
-		esac
-		sleep 0.1
-	done
-	return 1
-}
 # alert_of PATIENT: the id of its newest alert, once labwatchd wrote it
 alert_of() {
 	for _ in $(seq 100); do

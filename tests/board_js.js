@@ -1,7 +1,8 @@
 // tests/board_js.js FILE: the board's /board.js (saved in FILE by
 // tests/board_db.sh) run by node against stubs of the page, EventSource
 // and fetch: it opens /events; its opening (the first too) reads the
-// page again; an alert event reads the page again and
+// page again; an alert event reads the page again (marked as the page's
+// own read, which renews no session) and
 // swaps #alerts-body and #none; events during a read give one more read,
 // not one each; a page that comes back without #alerts-body (the login
 // page: the session ended) is reloaded, one that comes back with an error
@@ -130,6 +131,10 @@ const NEW_PAGE = '<p id="none" hidden>No alerts.</p><table><tbody ' +
     st.fetched.length === 2 &&
     st.fetched[1][0] === 'http://127.0.0.1:8575/alerts?state=all' &&
     st.fetched[1][1].cache === 'no-store');
+  check('alert: the read says it is the page\'s own (X-Labwatch-Refresh: ' +
+    '1), not a person\'s: it does not renew the session',
+    !!st.fetched[1][1].headers &&
+    st.fetched[1][1].headers['X-Labwatch-Refresh'] === '1');
   const body = st.els['alerts-body'];
   check('alert: #alerts-body swapped for the new one (the new row in it)',
     body && body.imported && body.html.includes('data-alert-id="10"'));

@@ -97,3 +97,40 @@ Test(board_auth, session_live_does_not_renew)
 	    "a session is not live after "
 	    "logout");
 }
+
+/*
+ * Only a person's request renews a session (board_session_find); what a
+ * page does by itself (board_session_peek: its stream, a reconnection,
+ * board.js's reads) does not, and finds no session once it has been idle
+ * longer than board_sessions_idle's seconds, which then is ended.
+ */
+Test(board_auth, peek_does_not_renew_find_does)
+{
+	static const struct board_user u = { (char *)"alice", (char *)"oncall",
+		(char *)"" };
+	struct board_session *s;
+	char token[BOARD_TOKEN_HEX + 1];
+	time_t last;
+
+	board_sessions_idle(60);
+	s = board_session_new(&u);
+	cr_assert_not_null(s);
+	memcpy(token, s->token, sizeof(token));
+	s->last = last = time(NULL) - 50;
+	cr_expect_eq(board_session_peek(token), s);
+	cr_expect_eq(s->last, last, "board_session_peek renewed the session");
+	cr_expect_null(board_session_peek(NULL));
+	cr_expect_null(board_session_peek("abc"));
+	cr_expect_eq(board_session_find(token), s);
+	cr_expect_geq(s->last, time(NULL) - 1,
+	    "board_session_find did not "
+	    "renew the session");
+	/* Idle over the configured 60 s (BOARD_IDLE is 1800). */
+	s->last = time(NULL) - 61;
+	cr_expect(!board_session_live(token));
+	cr_expect_null(board_session_peek(token), "an idle session was found");
+	s->last = time(NULL);
+	cr_expect_null(board_session_find(token),
+	    "a session found idle was not ended");
+	board_sessions_idle(BOARD_IDLE);
+}

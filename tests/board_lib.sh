@@ -1,0 +1,56 @@
+# tests/board_lib.sh: what the board's shell suites share (board_db.sh,
+# board_streams.sh, board_browser.sh), sourced after tests/lib.sh; $LW is
+# the labwatch binary, $TMP the suite's directory.
+
+# board_start LOG ARGS...: labwatch board ARGS in the background, its log
+# in $TMP/LOG.log, its pid in $BOARD; $bport once it says its URL.
+board_start() {
+	_log=$1
+	shift
+	"$LW" board "$@" 2>"$TMP/$_log.log" &
+	BOARD=$!
+	bport=
+	for _ in $(seq 300); do
+		bport=$(sed -n 's|.*listening on https*://127.0.0.1:\([0-9]*\)/$|\1|p' "$TMP/$_log.log" | head -1)
+		[ -n "$bport" ] && break
+		sleep 0.1
+	done
+}
+# csrf_of FILE: the first CSRF token of a page
+csrf_of() { sed -n 's/.*name="csrf" value="\([0-9a-f]*\)".*/\1/p' "$1" | head -1; }
+# login NAME PASSWORD JAR: the status of the POST (the CSRF of a fresh GET)
+# to the board at $U ($CO: curl's TLS options, or nothing); the POST's
+# headers in $TMP/l.hdr, its page in $TMP/l2.html
+CO=
+login() {
+	# shellcheck disable=SC2086 # $CO: no option or two words
+	curl -s $CO -c "$3" -o "$TMP/l.html" "$U/login"
+	_t=$(csrf_of "$TMP/l.html")
+	# shellcheck disable=SC2086
+	curl -s $CO -b "$3" -c "$3" -D "$TMP/l.hdr" -o "$TMP/l2.html" -w '%{http_code}' \
+		--data-urlencode "csrf=$_t" --data-urlencode "name=$1" --data-urlencode "password=$2" "$U/login"
+}
+# seen FILE PATTERN SECONDS: wait until a line of FILE matches PATTERN
+# (grep -E); print the time then (epoch seconds), or fail
+seen() {
+	_n=$(($3 * 50))
+	while [ "$_n" -gt 0 ]; do
+		grep -qE -- "$2" "$1" 2>/dev/null && { date +%s.%N; return 0; }
+		sleep 0.02
+		_n=$((_n - 1))
+	done
+	echo "no '$2' in $1 after $3 s:"
+	tail -n 5 "$1"
+	return 1
+}
+# gone PID SECONDS: the child PID ended (and was reaped) within SECONDS
+gone() {
+	for _ in $(seq $(($2 * 10))); do
+		case $(ps -o stat= -p "$1" 2>/dev/null) in '' | Z*)
+			wait "$1" 2>/dev/null
+			return 0 ;;
+		esac
+		sleep 0.1
+	done
+	return 1
+}
