@@ -128,6 +128,7 @@ drain_step(struct store *s, struct batch *b, size_t max, bool *more)
 		store_set_work(&b->works[n], (enum store_frame_kind)rec.kind,
 		    s->copies[n], rec.len, rec.total, s->copies[n] + rec.len,
 		    rec.received_at, s->copies[n] + rec.len + 64);
+		b->works[n].spooled_id = rec.row_id;
 		ingest_prepare(s->g, &b->works[n]);
 		s->counted[n] = drain_order_kind(&b->works[n]);
 		b->wp[n] = &b->works[n];

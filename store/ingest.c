@@ -427,22 +427,33 @@ ingest_ack(struct ingest *g, struct ingest_work *w, struct buf *out)
 
 /* ---- round trip 1 ---- */
 
-/* The batch's work whose row was offered with this id (ids ascend). */
-static struct ingest_work *
-work_by_reserved(const struct side *d, int64_t id)
+struct ingest_work *
+ingest_work_by_id(struct ingest_work *const *ws, size_t n, bool ascending,
+    int64_t id)
 {
-	size_t lo = 0, hi = d->nbatch, mid;
+	size_t lo = 0, hi = n, mid;
 
+	if (!ascending) {
+		for (lo = 0; lo < n; lo++)
+			if (ws[lo]->reserved_id == id)
+				return ws[lo];
+		return NULL;
+	}
 	while (lo < hi) {
 		mid = (lo + hi) / 2;
-		if (d->batch[mid]->reserved_id < id)
+		if (ws[mid]->reserved_id < id)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo < d->nbatch && d->batch[lo]->reserved_id == id ?
-	    d->batch[lo] :
-	    NULL;
+	return lo < n && ws[lo]->reserved_id == id ? ws[lo] : NULL;
+}
+
+/* The batch's work whose row was offered with this id. */
+static struct ingest_work *
+work_by_reserved(const struct side *d, int64_t id)
+{
+	return ingest_work_by_id(d->batch, d->nbatch, d->ascending, id);
 }
 
 /* Results of round trip 1 (and of a batch landing: its message ids). */
@@ -520,11 +531,24 @@ ingest_order_key(struct ingest *g, const struct oru_msg *o,
 	return out;
 }
 
-/* Queue w's message row, offered with the next reserved id. */
+/*
+ * Queue w's message row, offered with the next reserved id, or with the
+ * one it was offered with before (spooled_id: a COMMIT whose answer was
+ * lost), so that a row stored then meets its own id and is not added
+ * again. Such an id is older than the pool's: d's ids may then not
+ * ascend.
+ */
 static void
-queue_message(struct ingest *g, struct ingest_work *w)
+queue_message(struct ingest *g, struct side *d, struct ingest_work *w)
 {
-	w->reserved_id = idpool_take(&g->msg_ids);
+	int64_t prev = d->nqueued > 0 ? d->batch[d->nqueued - 1]->reserved_id :
+					0;
+
+	w->reserved_id = w->spooled_id > 0 ? w->spooled_id :
+					     idpool_take(&g->msg_ids);
+	if (w->reserved_id <= prev)
+		d->ascending = false;
+	d->nqueued++;
 	rows_add_message(&g->rows, w);
 }
 
@@ -545,7 +569,7 @@ round_trip_1(struct ingest *g, struct side *d, struct ingest_work **ws,
 		ws[i]->message_id = -1;
 		ws[i]->nalerts = 0; /* a retry counts again */
 		memset(ws[i]->alerts_by, 0, sizeof(ws[i]->alerts_by));
-		queue_message(g, ws[i]);
+		queue_message(g, d, ws[i]);
 	}
 	if ((rc = rows_send_messages(&g->rows, &d->pipe, Q_MSGS)) != DB_OK ||
 	    (rc = plock_send(g, d, ws, n, &nobs, &ngroups)) != DB_OK ||
@@ -764,6 +788,8 @@ ingest_start(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 	d->simple = false;
 	d->batch = ws;
 	d->nbatch = n;
+	d->nqueued = 0;
+	d->ascending = true;
 	d->seq = ++g->seq;
 	if ((rc = rc_of(round_trip_1(g, d, ws, n))) != INGEST_OK ||
 	    (rc = rc_of(round_trip_1b(g, d))) != INGEST_OK ||
@@ -862,7 +888,7 @@ queue_simple(struct ingest *g, struct side *d, struct ingest_work **ws,
 
 	for (i = 0; i < n; i++) {
 		w = ws[i];
-		queue_message(g, w);
+		queue_message(g, d, w);
 		/* As if it went in; ins_new drops the rows if not. */
 		w->message_id = w->reserved_id;
 		w->nalerts = 0;
@@ -902,6 +928,8 @@ ingest_send(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 	reset_batch(g);
 	d->batch = ws;
 	d->nbatch = n;
+	d->nqueued = 0;
+	d->ascending = true;
 	d->simple = true;
 	d->seq = ++g->seq;
 	set_state(d, SIDE_STARTED);

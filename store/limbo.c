@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lib/buf.h"
 #include "lib/xmalloc.h"
@@ -271,6 +272,10 @@ store_resolve_held(struct store *s)
 
 	if (!limbo_asking(&s->limbo))
 		return true;
+	/* The query failed a moment ago on this session: not at every batch. */
+	if (s->ask_failed != 0 &&
+	    time(NULL) - s->ask_failed < RECONNECT_SECONDS)
+		return false;
 	switch (limbo_resolve(&s->limbo, s->g, &cause)) {
 	case INGEST_OK:
 		break;
@@ -278,12 +283,22 @@ store_resolve_held(struct store *s)
 		store_db_down(s, cause);
 		return false;
 	default:
-		store_log(s, 0,
-		    "cannot ask which frames of a lost COMMIT are stored: "
-		    "%s; they wait",
-		    cause);
+		/*
+		 * Reached, but it will not say: as a database that refuses
+		 * us (said once, not at every try), frames go to the spool
+		 * until it does; the held ones wait.
+		 */
+		s->ask_failed = time(NULL);
+		store_db_refused(s,
+		    xasprintf("cannot ask which frames of a lost COMMIT are "
+			      "stored (%s); they wait",
+			cause));
 		free(cause);
 		return false;
+	}
+	if (s->ask_failed != 0) {
+		s->ask_failed = 0;
+		store_clear_refused(s);
 	}
 	store_log(s, 2,
 	    "a COMMIT's answer was lost with the connection: of its "
@@ -306,13 +321,14 @@ store_give_up_held(struct store *s)
 	size_t n;
 
 	if (limbo_asking(&s->limbo)) {
-		s->last_connect = 0;
+		s->last_connect = s->ask_failed = 0;
 		(void)store_try_connect(s);
 	}
 	if ((n = limbo_give_up(&s->limbo)) > 0)
 		store_log(s, 1,
-		    "stopping without a database: %zu frames of a COMMIT "
-		    "whose answer was lost are answered AR, stored or not",
+		    "stopping without a database to ask: %zu frames of a "
+		    "COMMIT whose answer was lost are answered AR, stored or "
+		    "not",
 		    n);
 	release_held(s);
 }

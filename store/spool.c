@@ -4,8 +4,12 @@
  * Layout: a 32-byte header ("LWSPOOL1", a 16-hex-digit spool id, the
  * drained offset), then records:
  *   u32 magic "LWR1", u32 CRC-32C of the rest, u32 data length, u8 kind,
- *   u8 peer length, u16 zero, i64 received_at, u32 total, peer, data.
- * Integers are little-endian (the machine's; a spool never moves hosts).
+ *   u8 peer length, u16 zero, i64 received_at, u32 total, peer, data;
+ * or, for a frame whose row a batch offered with an id before its
+ * COMMIT's answer was lost (spool_write_row), magic "LWR2" and an i64
+ * row id after total. Integers are little-endian (the machine's; a spool
+ * never moves hosts). A labwatchd older than LWR2 reads such a record as
+ * damage: empty the spool (let it drain) before going back to one.
  */
 #include "spool.h"
 
@@ -22,8 +26,10 @@
 #include "lib/xmalloc.h"
 
 #define HDR_SIZE 32
-#define REC_MAGIC 0x3152574cu /* "LWR1" */
-#define REC_FIXED 28	      /* bytes before peer and data */
+#define REC_MAGIC 0x3152574cu  /* "LWR1" */
+#define REC_MAGIC2 0x3252574cu /* "LWR2": a row id follows total */
+#define REC_FIXED 28	       /* bytes before peer and data (LWR1) */
+#define REC_FIXED2 36	       /* the same with the row id (LWR2) */
 
 struct spool {
 	int fd;
@@ -137,10 +143,10 @@ write_header(struct spool *sp)
 static int
 read_rec(struct spool *sp, uint64_t off, struct spool_rec *rec, uint64_t *size)
 {
-	unsigned char f[REC_FIXED];
+	unsigned char f[REC_FIXED2];
 	uint32_t magic, crc, len;
 	uint8_t plen;
-	size_t body;
+	size_t body, fixed = REC_FIXED;
 
 	if (off + REC_FIXED > sp->end || read_all(sp->fd, f, REC_FIXED, off))
 		return -1;
@@ -148,29 +154,41 @@ read_rec(struct spool *sp, uint64_t off, struct spool_rec *rec, uint64_t *size)
 	memcpy(&crc, f + 4, 4);
 	memcpy(&len, f + 8, 4);
 	plen = f[13];
-	if (magic != REC_MAGIC || plen >= sizeof(rec->peer))
+	if (magic == REC_MAGIC2)
+		fixed = REC_FIXED2;
+	else if (magic != REC_MAGIC)
+		return -1;
+	if (plen >= sizeof(rec->peer))
+		return -1;
+	if (fixed > REC_FIXED &&
+	    (off + fixed > sp->end ||
+		read_all(sp->fd, f + REC_FIXED, fixed - REC_FIXED,
+		    off + REC_FIXED)))
 		return -1;
 	body = (size_t)plen + len;
-	if (off + REC_FIXED + body > sp->end)
+	if (off + fixed + body > sp->end)
 		return -1;
 	if (body > sp->cap) {
 		sp->cap = body;
 		sp->buf = xreallocarray(sp->buf, sp->cap, 1);
 	}
-	if (body > 0 && read_all(sp->fd, sp->buf, body, off + REC_FIXED))
+	if (body > 0 && read_all(sp->fd, sp->buf, body, off + fixed))
 		return -1;
-	if (crc32c(crc32c(0, f + 8, REC_FIXED - 8), sp->buf, body) != crc)
+	if (crc32c(crc32c(0, f + 8, fixed - 8), sp->buf, body) != crc)
 		return -1;
 	rec->kind = f[12];
 	memcpy(&rec->received_at, f + 16, 8);
 	memcpy(&rec->total, f + 24, 4);
+	rec->row_id = 0;
+	if (fixed == REC_FIXED2)
+		memcpy(&rec->row_id, f + REC_FIXED, 8);
 	memcpy(rec->peer, sp->buf, plen);
 	rec->peer[plen] = '\0';
 	rec->data = sp->buf + plen;
 	rec->len = len;
 	snprintf(rec->ref, sizeof(rec->ref), "%s:%llu", sp->id,
 	    (unsigned long long)off);
-	*size = REC_FIXED + body;
+	*size = fixed + body;
 	return 0;
 }
 
@@ -178,7 +196,8 @@ read_rec(struct spool *sp, uint64_t off, struct spool_rec *rec, uint64_t *size)
 static bool
 valid_record_after(struct spool *sp, uint64_t from)
 {
-	static const unsigned char magic[4] = { 0x4c, 0x57, 0x52, 0x31 };
+	/* "LWR": the magics but their last byte ('1' or '2') */
+	static const unsigned char magic[3] = { 0x4c, 0x57, 0x52 };
 	struct spool_rec rec;
 	uint64_t off = from, size;
 	char buf[1 << 16];
@@ -190,7 +209,8 @@ valid_record_after(struct spool *sp, uint64_t from)
 		if (read_all(sp->fd, buf, n, off) != 0)
 			return false;
 		for (i = 0; i + 4 <= n; i++)
-			if (memcmp(buf + i, magic, 4) == 0 &&
+			if (memcmp(buf + i, magic, 3) == 0 &&
+			    (buf[i + 3] == '1' || buf[i + 3] == '2') &&
 			    read_rec(sp, off + i, &rec, &size) == 0)
 				return true;
 		off += n > 3 ? n - 3 : n;
@@ -295,12 +315,14 @@ spool_close(struct spool *sp)
 }
 
 enum spool_rc
-spool_write(struct spool *sp, uint8_t kind, int64_t received_at, uint64_t total,
-    const char *peer, const char *data, size_t len)
+spool_write_row(struct spool *sp, uint8_t kind, int64_t received_at,
+    uint64_t total, const char *peer, const char *data, size_t len,
+    int64_t row_id)
 {
-	unsigned char f[REC_FIXED];
-	size_t plen = strlen(peer);
-	uint32_t magic = REC_MAGIC, crc, l32 = (uint32_t)len, t32;
+	unsigned char f[REC_FIXED2];
+	size_t plen = strlen(peer), fixed = row_id > 0 ? REC_FIXED2 : REC_FIXED;
+	uint32_t magic = row_id > 0 ? REC_MAGIC2 : REC_MAGIC, crc;
+	uint32_t l32 = (uint32_t)len, t32;
 	char *rec;
 	size_t n;
 	int rc;
@@ -309,7 +331,7 @@ spool_write(struct spool *sp, uint8_t kind, int64_t received_at, uint64_t total,
 	t32 = total > UINT32_MAX ? UINT32_MAX : (uint32_t)total;
 	if (plen >= 64)
 		plen = 63;
-	n = REC_FIXED + plen + len;
+	n = fixed + plen + len;
 	if (sp->end + n > sp->max_bytes)
 		return SPOOL_FULL;
 	/*
@@ -331,13 +353,15 @@ spool_write(struct spool *sp, uint8_t kind, int64_t received_at, uint64_t total,
 	f[13] = (uint8_t)plen;
 	memcpy(f + 16, &received_at, 8);
 	memcpy(f + 24, &t32, 4);
-	crc = crc32c(crc32c(crc32c(0, f + 8, REC_FIXED - 8), peer, plen), data,
+	if (row_id > 0)
+		memcpy(f + REC_FIXED, &row_id, 8);
+	crc = crc32c(crc32c(crc32c(0, f + 8, fixed - 8), peer, plen), data,
 	    len);
 	memcpy(f + 4, &crc, 4);
 	rec = xmalloc(n);
-	memcpy(rec, f, REC_FIXED);
-	memcpy(rec + REC_FIXED, peer, plen);
-	memcpy(rec + REC_FIXED + plen, data, len);
+	memcpy(rec, f, fixed);
+	memcpy(rec + fixed, peer, plen);
+	memcpy(rec + fixed + plen, data, len);
 	rc = write_all(sp->fd, rec, n, sp->end);
 	free(rec);
 	if (rc != 0) {
@@ -347,6 +371,14 @@ spool_write(struct spool *sp, uint8_t kind, int64_t received_at, uint64_t total,
 	sp->end += n;
 	sp->pending++;
 	return SPOOL_OK;
+}
+
+enum spool_rc
+spool_write(struct spool *sp, uint8_t kind, int64_t received_at, uint64_t total,
+    const char *peer, const char *data, size_t len)
+{
+	return spool_write_row(sp, kind, received_at, total, peer, data, len,
+	    0);
 }
 
 enum spool_rc

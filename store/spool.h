@@ -22,7 +22,8 @@ struct spool_rec {
 	char peer[64];
 	const char *data; /* valid until the next spool call */
 	size_t len;
-	char ref[64]; /* "SPOOLID:OFFSET" */
+	char ref[64];	/* "SPOOLID:OFFSET" */
+	int64_t row_id; /* spool_write_row()'s, 0: none */
 };
 
 struct spool;
@@ -53,6 +54,14 @@ LW_MUSTCHECK enum spool_rc spool_append(struct spool *sp, uint8_t kind,
 LW_MUSTCHECK enum spool_rc spool_write(struct spool *sp, uint8_t kind,
     int64_t received_at, uint64_t total, const char *peer, const char *data,
     size_t len);
+/*
+ * spool_write() of a frame whose row a batch offered with id row_id (> 0)
+ * before its COMMIT's answer was lost: the drain offers it with the same
+ * id, so that a row the COMMIT did store is found, not added again.
+ */
+LW_MUSTCHECK enum spool_rc spool_write_row(struct spool *sp, uint8_t kind,
+    int64_t received_at, uint64_t total, const char *peer, const char *data,
+    size_t len, int64_t row_id);
 /*
  * Make what spool_write() wrote durable. SPOOL_IO (errno): those records
  * are forgotten (the next write overwrites them), none may be ACKed.

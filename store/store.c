@@ -256,13 +256,13 @@ store_set_work(struct ingest_work *w, enum store_frame_kind kind,
 	w->peer = peer;
 	w->received_at = at;
 	w->spool_ref = ref;
+	w->spooled_id = 0;
 	w->settled = false;
 	w->commit_unknown = false;
 }
 
-/* Whatever refused us no longer does (connected, or not reached). */
-static void
-clear_refused(struct store *s)
+void
+store_clear_refused(struct store *s)
 {
 	if (s->refused == NULL)
 		return;
@@ -282,7 +282,7 @@ store_db_down(struct store *s, char *cause)
 {
 	/* After a refusal, not being reached is news. */
 	if (s->db_state != LOGGED_DOWN || s->refused != NULL) {
-		clear_refused(s);
+		store_clear_refused(s);
 		store_log(s, 1,
 		    "database unreachable or not taking writes: %s; "
 		    "frames go to the spool until it is back",
@@ -352,7 +352,8 @@ store_try_connect(struct store *s)
 		store_db_down(s, cause);
 		return false;
 	}
-	clear_refused(s);
+	store_clear_refused(s);
+	s->ask_failed = 0; /* a new session: ask at once */
 	metric_add(&s->m.reconnects, 1);
 	if (s->db_state == LOGGED_UNKNOWN)
 		store_log(s, 2, "database connected");
@@ -430,10 +431,18 @@ spool_batch(struct store *s, struct batch *b)
 	/* Every frame written, then one fdatasync for all of them. */
 	for (i = 0; i < b->n; i++) {
 		it = b->items[i];
+		/*
+		 * Its COMMIT's answer lost, its row may be there: the drain
+		 * offers it with the same id, and finds it (a frame with no
+		 * identity, quarantined, was stored twice).
+		 */
 		rcs[i] = b->works[i].settled ?
 		    SPOOL_OK :
-		    spool_write(s->spool, (uint8_t)it->kind, it->received_at,
-			(uint64_t)it->total, it->peer, it->data, it->len);
+		    spool_write_row(s->spool, (uint8_t)it->kind,
+			it->received_at, (uint64_t)it->total, it->peer,
+			it->data, it->len,
+			b->works[i].commit_unknown ? b->works[i].reserved_id :
+						     0);
 		if (rcs[i] == SPOOL_IO)
 			store_log(s, 0, "spool write failed: %s",
 			    strerror(errno));
@@ -565,7 +574,12 @@ process_one(struct store *s, struct batch *b)
 	}
 	/* Parsed: from here it is the database's time (and the spool's). */
 	b->started = store_mono_usec();
-	if (spool_pending(s->spool) > 0 || !ingest_connected(s->g)) {
+	/*
+	 * Frames of a lost COMMIT not yet asked about: nothing goes in
+	 * before they are (write_alone asks; the spool meanwhile).
+	 */
+	if (spool_pending(s->spool) > 0 || !ingest_connected(s->g) ||
+	    limbo_asking(&s->limbo)) {
 		land(s);
 		write_alone(s, b);
 		return;

@@ -90,6 +90,12 @@ struct store {
 	bool *behind;		     /* write_alone's: goes behind the spool */
 	struct pidset spooled;	     /* patients with frames in the spool */
 	struct limbo limbo; /* frames of a COMMIT whose answer was lost */
+	/*
+	 * When asking the database about them last failed with the
+	 * connection up (0: it did not): asked again a RECONNECT_SECONDS
+	 * later, not at every batch.
+	 */
+	time_t ask_failed;
 	size_t *copycap;
 };
 
@@ -98,7 +104,8 @@ void store_hand_back(struct store *s, struct store_item **items, size_t n);
 /*
  * limbo.c. Connected, nothing in flight: ask the database about the
  * frames of a COMMIT whose answer was lost, before anything else is
- * written, and answer them. False when it could not be asked.
+ * written, and answer them. False when it could not be asked: nothing
+ * is written meanwhile (frames go to the spool, as in an outage).
  */
 bool store_resolve_held(struct store *s);
 /* The writer stops: a last try, then held frames keep their AR. */
@@ -122,6 +129,8 @@ void store_db_down(struct store *s, char *cause);
  * level, again only when it changes; frames go to the spool meanwhile.
  */
 void store_db_refused(struct store *s, char *cause);
+/* Whatever refused us no longer does (connected, or not reached). */
+void store_clear_refused(struct store *s);
 /* A write went in; the spool held frames/bytes when it started. */
 void store_db_up(struct store *s, uint64_t frames, uint64_t bytes);
 /* Connected, or a connection tried at most once a RECONNECT_SECONDS. */

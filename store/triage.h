@@ -27,6 +27,11 @@ struct ingest_work {
 	const char *peer;
 	int64_t received_at;   /* microseconds */
 	const char *spool_ref; /* set when drained from the spool */
+	/*
+	 * Drained: the id a batch offered its row with before the COMMIT's
+	 * answer was lost (spool_write_row), offered again; 0: none.
+	 */
+	int64_t spooled_id;
 
 	/* what ingest_prepare() found */
 	struct hl7_msg msg;

@@ -121,22 +121,7 @@ out.write(f(msh % ("ORU^R01", "TOX1"), "PID|1||T100^^^H^MR",
             "OBX|1|NM|1742-6^ALT^LN||210|U/L|10-40||||F"))
 EOF
 # send FILE: every frame, then wait for as many ACKs; prints their MSA-1
-send() {
-	$PY - "$port" "$1" <<'EOF'
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=30)
-data = open(sys.argv[2], "rb").read()
-s.sendall(data)
-n, buf = data.count(b"\x1c"), b""
-while buf.count(b"\x1c") < n:
-    d = s.recv(65536)
-    if not d:
-        break
-    buf += d
-for fr in buf.split(b"\x1c")[:n]:
-    print([x for x in fr.split(b"\r") if x.startswith(b"MSA|")][0].split(b"|")[1].decode())
-EOF
-}
+send() { mllp_acks "$1" | cut -d' ' -f1; }
 send "$TMP/oru.mllp" >"$TMP/acks1"
 send "$TMP/oru.mllp" >"$TMP/acks2"   # again: 30 duplicates
 send "$TMP/other.mllp" >"$TMP/acks3"

@@ -147,6 +147,11 @@ lwd_db_conf() {
 		}' >"$1"
 }
 
+# mllp_acks [--pause SECONDS] FILE...: each FILE's MLLP frames to
+# labwatchd ($port) on one connection, and their ACKs read back, one
+# "MSA-1 MSA-2" line each, in order (tests/mllp_acks.py says how).
+mllp_acks() { $PY "$top_srcdir/tests/mllp_acks.py" "$port" "$@"; }
+
 # --- labwatchd under test (daemon_peers.sh, daemon_tls.sh and the suites
 # with a database)
 # lwd_start NAME CONF [ENV=VALUE...]: start $LABWATCHD -c CONF, its log in

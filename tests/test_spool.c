@@ -290,6 +290,91 @@ Test(spool, append_and_read_back)
 	spool_close(sp);
 }
 
+/*
+ * Frames of a batch whose COMMIT's answer was lost keep the id their row
+ * was offered with (spool_write_row, an LWR2 record): read back with it,
+ * between records without one, after a reopen too; a torn LWR2 tail is
+ * cut off like any other, and damage before an LWR2 record is refused.
+ */
+static const struct {
+	int64_t row_id; /* 0: spool_write (LWR1) */
+	const char *data;
+} rows[] = {
+	{ 0, "MSH|first, no id|" },
+	{ 4242, "no MSH-10, quarantined" },
+	{ 0, "MSH|between|" },
+	{ INT64_MAX, "the largest id" },
+	{ 1, "the smallest" },
+};
+
+static void
+expect_rows(struct spool *sp, size_t n)
+{
+	struct spool_rec r;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		cr_assert_eq(spool_next(sp, &r), SPOOL_OK, "row %zu: not read",
+		    i);
+		cr_assert_eq(r.row_id, rows[i].row_id, "row %zu: id %lld", i,
+		    (long long)r.row_id);
+		cr_assert_eq(r.len, strlen(rows[i].data), "row %zu: len", i);
+		cr_assert_eq(memcmp(r.data, rows[i].data, r.len), 0,
+		    "row %zu: data", i);
+		cr_assert_str_eq(r.peer, "10.0.0.1:2575");
+		cr_assert_eq(r.total, 9u);
+	}
+	expect_end(sp);
+}
+
+Test(spool, row_ids_kept)
+{
+	struct spool *sp = open_ok(BIG);
+	uint64_t size = HDR, off[N(rows)];
+	size_t i;
+	int fd;
+
+	for (i = 0; i < N(rows); i++) {
+		off[i] = size;
+		cr_assert_eq(spool_write_row(sp, 0, 5, 9, "10.0.0.1:2575",
+				 rows[i].data, strlen(rows[i].data),
+				 rows[i].row_id),
+		    SPOOL_OK, "row %zu", i);
+		size += (rows[i].row_id > 0 ? FIXED + 8 : FIXED) +
+		    strlen("10.0.0.1:2575") + strlen(rows[i].data);
+	}
+	cr_assert_eq(spool_sync(sp), SPOOL_OK);
+	cr_assert_eq(file_size(), size);
+	expect_rows(sp, N(rows));
+	spool_close(sp);
+	sp = open_ok(BIG);
+	cr_assert_eq(spool_pending(sp), N(rows));
+	expect_rows(sp, N(rows));
+	spool_close(sp);
+
+	/* The last record (LWR2) torn: cut off, the others kept. */
+	cr_assert_eq(truncate(path, (off_t)(size - 3)), 0);
+	sp = open_ok(BIG);
+	cr_assert_eq(spool_pending(sp), N(rows) - 1);
+	expect_rows(sp, N(rows) - 1);
+	spool_close(sp);
+	cr_assert_eq(file_size(), off[N(rows) - 1]);
+
+	/* A byte of the third record damaged, only an LWR2 record after it. */
+	fd = open(path, O_WRONLY);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(pwrite(fd, "X", 1, (off_t)(off[2] + FIXED + 2)), 1);
+	close(fd);
+	{
+		char *cause = NULL;
+
+		cr_assert_null(spool_open(path, BIG, &cause),
+		    "damage before an LWR2 record taken for a tear");
+		cr_assert(strstr(cause, "damaged") != NULL, "%s", cause);
+		free(cause);
+	}
+}
+
 Test(spool, write_then_sync_a_batch)
 {
 	struct spool *sp = open_ok(BIG);

@@ -17,12 +17,15 @@
 #               (the database gone for good)
 #       slow    forwarded 1.5 s late (the writer waits for its answer
 #               while frames queue behind it: one batch of them)
+#       afterfail  as after, and the next 4 queries sel_stored (labwatchd
+#               asking which frames of the lost COMMIT are stored) are
+#               answered with an ErrorResponse, the connection kept: the
+#               Bind names statement "sel_storeX", which does not exist
+#               (SQLSTATE 26000)
 #     Prints "dropped MARKER MODE commit|ins_new status S" (S: the
 #     transaction status of the withheld ReadyForQuery, I when committed;
-#     "-" for before) when it does.
-#   lost_commit.py send PORT FILE
-#     FILE's MLLP frames to labwatchd in one write on one connection;
-#     prints each ACK's "MSA-1 MSA-2" in the order they came.
+#     "-" for before) when it does; "failed sel_stored N" for each query
+#     it fails (N left after it), "asked sel_stored" for the others.
 #   lost_commit.py limited BYTES CMD...
 #     CMD with the files it writes limited to BYTES (RLIMIT_FSIZE, SIGXFSZ
 #     ignored: a write past it fails with EFBIG): a spool that cannot take
@@ -41,6 +44,7 @@ import time
 lock = threading.Lock()
 fired = set()
 gone = []  # a "down" marker fired: connections refused
+fail_stored = [0]  # sel_stored queries still to fail ("afterfail")
 
 
 def say(msg):
@@ -121,16 +125,33 @@ def messages(sock, startup):
         buf += d
 
 
+def bind_of(t, body, stmt):
+    """Whether a frontend message binds prepared statement stmt."""
+    return t == b"B" and cstrings(body, 2)[1:] == [stmt]
+
+
 def client_side(p):
     for t, msg in messages(p.c, True):
         body = msg[5:]
+        if bind_of(t, body, b"sel_stored"):
+            with lock:
+                left = fail_stored[0]
+                fail_stored[0] = max(0, left - 1)
+            if left > 0:
+                # the same length: no other byte of the message moves
+                msg = msg.replace(b"\0sel_stored\0", b"\0sel_storeX\0", 1)
+                say("failed sel_stored %d" % (left - 1))
+            else:
+                say("asked sel_stored")
         if p.marker is None:
             for marker, mode in p.rules:
                 with lock:
                     if marker in fired or marker.encode() not in body:
                         continue
                     fired.add(marker)
-                p.marker, p.mode = marker, mode
+                    if mode == "afterfail":
+                        fail_stored[0] = 4
+                p.marker, p.mode = marker, "after" if mode == "afterfail" else mode
                 break
         if p.marker is not None and not p.what:
             what = target(t, body)
@@ -194,23 +215,6 @@ def proxy(listen_dir, upstream_dir, port, rules):
         threading.Thread(target=server_side, args=(p,), daemon=True).start()
 
 
-def send(port, path):
-    s = socket.create_connection(("127.0.0.1", port), timeout=60)
-    data = open(path, "rb").read()
-    s.sendall(data)
-    n = data.count(b"\x1c")
-    buf = b""
-    while buf.count(b"\x1c") < n:
-        d = s.recv(65536)
-        if not d:
-            break
-        buf += d
-    for f in buf.split(b"\x1c")[:n]:
-        msa = [x for x in f.split(b"\r") if x.startswith(b"MSA|")]
-        fields = msa[0].split(b"|") if msa else [b"", b"?", b"?"]
-        print(fields[1].decode(), fields[2].decode() if len(fields) > 2 else "")
-
-
 def limited(nbytes, cmd):
     def limit():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -228,9 +232,7 @@ def limited(nbytes, cmd):
 if __name__ == "__main__":
     if sys.argv[1] == "proxy":
         proxy(sys.argv[2], sys.argv[3], int(sys.argv[4]), [r.split("=", 1) for r in sys.argv[5:]])
-    elif sys.argv[1] == "send":
-        send(int(sys.argv[2]), sys.argv[3])
     elif sys.argv[1] == "limited":
         limited(int(sys.argv[2]), sys.argv[3:])
     else:
-        sys.exit("usage: lost_commit.py proxy DIR UPSTREAM PORT MARKER=MODE... | send PORT FILE | limited BYTES CMD...")
+        sys.exit("usage: lost_commit.py proxy DIR UPSTREAM PORT MARKER=MODE... | limited BYTES CMD...")

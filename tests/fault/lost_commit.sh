@@ -10,45 +10,42 @@
 # is connected again and asks the database: stored, AA (once); not
 # stored, AR; a later frame of its connection waits behind it; the
 # counters add up with it counted as what it is. With room in the spool
-# it is spooled (AA) and the drain finds it stored: one row.
+# it is spooled (AA) and the drain finds it stored: one row; a frame
+# with no identity (no MSH-10) too, since the spool keeps the row id its
+# batch used (case 7). When labwatchd's question "which are stored?" is
+# itself refused, the connection up, nothing else is written before it
+# is answered (case 8).
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 . "$top_srcdir/tests/lib.sh"
-. "$top_srcdir/tests/pg.sh"
 LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
 REAL_LABWATCHD=$LABWATCHD
 HELPER="$top_srcdir/tests/fault/lost_commit.py"
-
-FT=$(mktemp -d /tmp/lw-lost.XXXXXX)
-chmod 755 "$FT"
-cleanup() {
-	[ -f "$TMP/d.pid" ] && kill -9 "$(cat "$TMP/d.pid")" 2>/dev/null
-	[ -n "${proxy:-}" ] && kill "$proxy" 2>/dev/null
-	pg_stop "$FT" >/dev/null 2>&1
-	rm -rf "$FT" "$TMP"
+# labwatchd under its "limited" wrapper, whose pid the pid file holds:
+# its child, labwatchd, goes first.
+suite_cleanup() {
+	for f in "$TMP"/*.pid; do
+		[ -f "$f" ] && pkill -9 -P "$(cat "$f")" 2>/dev/null
+	done
+	return 0
 }
-trap cleanup EXIT
-pg_start "$FT" >/dev/null || { echo "cannot start PostgreSQL"; exit 1; }
-q() { psql -X -A -t -q -c "$1"; }
+pg_suite lost
 
 # The proxy, between labwatchd and the server; which COMMIT it loses
-# (once each) is named by a control id of the batch.
-mkdir -p "$FT/px"
-$PY "$HELPER" proxy "$FT/px" "$PGHOST" "$PGPORT" \
+# (once each) is named by a control id of the batch (by another field of
+# a frame that has none: LOSTQ1, LOSTQ2).
+mkdir -p "$PGD/px"
+$PY "$HELPER" proxy "$PGD/px" "$PGHOST" "$PGPORT" \
 	LOSTC1=after LOSTA1=after LOSTB1=before LOSTD1=after \
-	LOSTS1=slow LOSTE1=after LOSTG1=down >"$TMP/proxy.log" 2>&1 &
-proxy=$!
+	LOSTS1=slow LOSTE1=after LOSTG1=down LOSTQ1=after LOSTQ2=before \
+	LOSTH1=afterfail >"$TMP/proxy.log" 2>&1 &
+PIDS=$!
 for _ in $(seq 50); do grep -q listening "$TMP/proxy.log" && break; sleep 0.1; done
 
-cat >"$TMP/d.conf" <<EOF
-[labwatchd]
-listen = 127.0.0.1:0
-db = host=$FT/px port=$PGPORT dbname=labwatch user=postgres connect_timeout=2
-migrate = yes
-sql_dir = $top_srcdir/sql
-protocol = $top_srcdir/rules/data/protocols/nct04933669.conf
+lwd_db_conf "$TMP/d.conf" "db = host=$PGD/px port=$PGPORT dbname=labwatch user=postgres connect_timeout=2
 spool_path = $TMP/spool
-log_level = info
-EOF
+log_level = info"
+# conf N: the same with the spool in $TMP/spoolN, as $TMP/dN.conf
+conf() { sed "s|^spool_path = .*|spool_path = $TMP/spool$1|" "$TMP/d.conf" >"$TMP/d$1.conf"; }
 # labwatchd whose files (the spool) cannot grow past 4 KiB
 cat >"$TMP/labwatchd-limited" <<EOF
 #!/bin/sh
@@ -56,9 +53,8 @@ exec $PY "$HELPER" limited 4096 "$REAL_LABWATCHD" "\$@"
 EOF
 chmod +x "$TMP/labwatchd-limited"
 
-# frames CONTROL_ID:PATIENT...: their MLLP frames in one file, sent in one
-# write on one connection; prints the ACKs "CODE CONTROL_ID" in order
-frames() {
+# build CONTROL_ID:PATIENT...: their MLLP frames in $TMP/f.hl7
+build() {
 	: >"$TMP/f.hl7"
 	for f in "$@"; do
 		printf '\013' >>"$TMP/f.hl7"
@@ -70,7 +66,12 @@ frames() {
 			"$pad" >>"$TMP/f.hl7"
 		printf '\034\r' >>"$TMP/f.hl7"
 	done
-	$PY "$HELPER" send "$port" "$TMP/f.hl7"
+}
+# frames CONTROL_ID:PATIENT...: built, sent in one write on one
+# connection; prints the ACKs "CODE CONTROL_ID" in order
+frames() {
+	build "$@"
+	mllp_acks "$TMP/f.hl7"
 }
 rows() { q "select count(*) from labwatch.messages where control_id = '$1'"; }
 # counters LOG: "received accounted processed duplicate refused with-the-store"
@@ -149,7 +150,7 @@ cp "$TMP/d.log" "$TMP/d2.log"
 # COMMIT is slowed by the proxy so that the three frames after it make
 # one batch (its halves: LOSTF0; LOSTF1 and LOSTE1).
 LABWATCHD=$TMP/labwatchd-limited
-sed "s|^spool_path = .*|spool_path = $TMP/spool5|" "$TMP/d.conf" >"$TMP/d5.conf"
+conf 5
 lwd_start d "$TMP/d5.conf"
 out=$(frames LOSTW5:LOSTPAT5:s)
 check "warm-up: AA" test "$out" = "AA LOSTW5"
@@ -169,12 +170,106 @@ sleep 1
 lwd_stop d
 cp "$TMP/d.log" "$TMP/d3.log"
 
+# drained N: wait (up to 20 s) until labwatchd said "spool drained" N times
+drained() {
+	for _ in $(seq 200); do
+		[ "$(grep -c "spool drained" "$TMP/d.log")" -ge "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# 7. A frame with no identity (MSH-10 missing: AE, kept as quarantined,
+# which no unique index deduplicates) in a batch whose COMMIT's answer is
+# lost, with room in the spool: spooled (AE); the drain offers its row
+# with the id the batch used, finds it there, and adds nothing. Before
+# the fix the drain stored it a second time (its duplicate check works
+# by identity). The same lost before the COMMIT reached the server
+# (rolled back): the drain stores it, once.
+LABWATCHD=$REAL_LABWATCHD
+conf 7
+lwd_start d "$TMP/d7.conf"
+out=$(frames LOSTW7:LOSTPAT8:s)
+check "warm-up: AA" test "$out" = "AA LOSTW7"
+# noid MARKER: an ORU without MSH-10, MARKER its sending facility
+noid() {
+	printf '\013'
+	oru LOSTPAT8 XCID 20261201080000 "1742-6|NM|31|U/L|10-40" |
+		sed "s/|MAINLAB|/|$1|/; s/|XCID|/||/"
+	printf '\034\r'
+}
+# rows_raw MARKER: rows whose frame holds MARKER
+rows_raw() { q "select count(*) from labwatch.messages where position(convert_to('$1', 'UTF8') in raw) > 0"; }
+noid LOSTQ1 >"$TMP/q1.hl7"
+out=$(mllp_acks "$TMP/q1.hl7")
+check "no MSH-10: the proxy lost its answer after the commit" \
+	grep -Eq "dropped LOSTQ1 after (commit|ins_new) status I" "$TMP/proxy.log"
+check "... answered AE (spooled)" eq "$out" "AE "
+check "... drained" drained 1
+check "... one row, quarantined (two before the fix)" \
+	eq "$(rows_raw LOSTQ1)/$(q "select string_agg(outcome, ',') from labwatch.messages where position(convert_to('LOSTQ1', 'UTF8') in raw) > 0")" 1/quarantined
+noid LOSTQ2 >"$TMP/q2.hl7"
+out=$(mllp_acks "$TMP/q2.hl7")
+check "no MSH-10, the COMMIT lost before the server had it" \
+	grep -Eq "dropped LOSTQ2 before (commit|ins_new)" "$TMP/proxy.log"
+check "... answered AE (spooled)" eq "$out" "AE "
+check "... drained" drained 2
+check "... stored once, by the drain" \
+	eq "$(rows_raw LOSTQ2)/$(q "select count(*) from labwatch.messages where position(convert_to('LOSTQ2', 'UTF8') in raw) > 0 and spool_ref is not null")" 1/1
+lwd_stop d
+check "... the counters: 3 received, 1 processed, 2 spooled, 2 drained" \
+	grep -q "counters: 3 frames received, 3 accounted: 1 processed, 0 duplicate, 0 ignored, 0 quarantined, 2 spooled, 0 refused (AR, not stored), 0 with the store; 2 drained from the spool, 0 still spooled" "$TMP/d.log"
+cp "$TMP/d.log" "$TMP/d4.log"
+
+# 8. labwatchd's question after a lost COMMIT ("which of these are
+# stored?", sel_stored) refused with an SQL error, the connection kept
+# (the proxy fails it 4 times): the held frame waits, and nothing is
+# written before it is asked: frames that come meanwhile go to the spool
+# (AA), as in an outage, and are drained after; the refusal said once;
+# asked again about once a second, then answered, each frame once and in
+# order. Before the fix they were written at once while the held frame
+# was not asked about, and the error was logged at every try.
+LABWATCHD=$TMP/labwatchd-limited
+conf 8
+lwd_start d "$TMP/d8.conf"
+out=$(frames LOSTW8:LOSTPAT9:s)
+check "warm-up: AA" test "$out" = "AA LOSTW8"
+build LOSTH1:LOSTPAT9
+mv "$TMP/f.hl7" "$TMP/h1.hl7"
+build LOSTH3:LOSTPAT9:s
+mv "$TMP/f.hl7" "$TMP/h3.hl7"
+# LOSTH1 (held), and 1.5 s later LOSTH3 on the same connection
+mllp_acks --pause 1.5 "$TMP/h1.hl7" "$TMP/h3.hl7" >"$TMP/x.out" &
+xsend=$!
+for _ in $(seq 100); do grep -q "failed sel_stored" "$TMP/proxy.log" && break; sleep 0.1; done
+out=$(frames LOSTH2:LOSTPAT10:s)
+wait $xsend
+check "the proxy lost LOSTH1's answer after the commit" \
+	grep -Eq "dropped LOSTH1 after (commit|ins_new) status I" "$TMP/proxy.log"
+check "... then refused the question 4 times, then answered it" sh -c \
+	"[ \$(grep -c 'failed sel_stored' '$TMP/proxy.log') -eq 4 ] && sed -n '/failed sel_stored 0/,\$p' '$TMP/proxy.log' | grep -q 'asked sel_stored'"
+check "another connection meanwhile: AA" eq "$out" "AA LOSTH2"
+check "LOSTH1 held, LOSTH3 after it on its connection: each ACKed once, in order" \
+	eq "$(tr '\n' ' ' <"$TMP/x.out")" "AA LOSTH1 AA LOSTH3 "
+check "... each stored once" eq "$(rows LOSTH1)$(rows LOSTH2)$(rows LOSTH3)" 111
+check "... drained" drained 1
+check "nothing written before the held frame was asked: LOSTH2, LOSTH3 through the spool" \
+	eq "$(q "select count(*) from labwatch.messages where control_id in ('LOSTH2', 'LOSTH3') and spool_ref is not null")" 2
+check "the refusal said once, not at every try" eq "$(grep -c 'cannot ask which frames' "$TMP/d.log")" 1
+check "... and the held frame found stored" grep -q "of its frames the spool could not take, 1 are stored" "$TMP/d.log"
+lwd_stop d
+c=$(counters "$TMP/d.log")
+echo "counters (received accounted processed duplicate refused with-the-store): $c"
+# LOSTW8, LOSTH1 processed; LOSTH2, LOSTH3 spooled
+check "the counters add up: 4 4 2 0 0 0" eq "$c" "4 4 2 0 0 0"
+cp "$TMP/d.log" "$TMP/d5.log"
+
 # 6. SIGTERM while a frame is held and the database does not come back
 # (the proxy refuses every connection from LOSTG1's lost answer on):
 # labwatchd stops within seconds, the held frame answered AR. Before the
 # fix its connection kept the daemon running (after the 30 s deadline
 # too: a connection with frames in flight is never freed).
-sed "s|^spool_path = .*|spool_path = $TMP/spool6|" "$TMP/d.conf" >"$TMP/d6.conf"
+conf 6
 lwd_start d "$TMP/d6.conf"
 out=$(frames LOSTW6:LOSTPAT7:s)
 check "warm-up: AA" test "$out" = "AA LOSTW6"
@@ -196,8 +291,9 @@ else
 	ok "SIGTERM: labwatchd stopped within 15 s"
 fi
 wait "$pid" 2>/dev/null
+rm -f "$TMP/d.pid"
 wait $gsend
 check "... the held frame answered AR ($(cat "$TMP/g.out"))" test "$(cat "$TMP/g.out")" = "AR LOSTG1"
-check "... said so" grep -q "stopping without a database: 1 frames" "$TMP/d.log"
-check "no patient identifiers in labwatchd's logs" sh -c "! grep -q 'LOSTPAT' '$TMP/d.log' '$TMP/d1.log' '$TMP/d2.log' '$TMP/d3.log'"
+check "... said so" grep -q "stopping without a database to ask: 1 frames" "$TMP/d.log"
+check "no patient identifiers in labwatchd's logs" sh -c "! grep -q 'LOSTPAT' '$TMP/d.log' '$TMP'/d[1-5].log"
 done_testing
