@@ -30,6 +30,7 @@
 #include "store/episode.h"
 #include "store/pcache.h"
 #include "store/pgarr.h"
+#include "store/pgpipe.h"
 #include "store/reeval_read.h"
 #include "store/rows.h"
 
@@ -57,8 +58,10 @@ struct stored {
 };
 
 struct run {
-	PGconn *c;  /* the writes, and the reads under the lock */
-	PGconn *rd; /* the batches read ahead; c when there is no other */
+	PGconn *c; /* the writes, and the reads under the lock */
+	/* Pipelines on c, and on the session reading ahead (or c). */
+	struct pgpipe pc, prd;
+	struct pgpipe_error perr;
 	const struct rules *r;
 	const struct reeval_opts *o;
 	struct reeval_stats *st;
@@ -204,22 +207,22 @@ replay_one(struct run *u, const struct rules_result *in,
 #define BATCH_PATIENTS 128
 
 /*
- * The reads of the patients of u->ids on c in res[0..2] (reeval_read.h):
+ * The reads of the patients of u->ids on p in res[0..2] (reeval_read.h):
  * 0, or -1 with u->cause.
  */
 static int
-fetch_send(struct run *u, PGconn *c)
+fetch_send(struct run *u, struct pgpipe *p)
 {
-	return reeval_read_send(c, rules_protocol_name(u->r), &u->ids,
+	return reeval_read_send(p, rules_protocol_name(u->r), &u->ids,
 	    &u->cause);
 }
 
 static int
-fetch(struct run *u, PGconn *c, PGresult **res)
+fetch(struct run *u, struct pgpipe *p, PGresult **res)
 {
-	if (fetch_send(u, c) != 0)
+	if (fetch_send(u, p) != 0)
 		return -1;
-	return reeval_read_recv(c, res, &u->cause);
+	return reeval_read_recv(p, res, &u->cause);
 }
 
 /*
@@ -306,65 +309,61 @@ dry(const struct run *u)
 	return u->o->dry_run || u->probe;
 }
 
+/* The pipeline's last failure as u->cause. */
+static void
+pipe_cause(struct run *u)
+{
+	free(u->cause);
+	u->cause = xstrdup(u->perr.msg[0] ? u->perr.msg : "writes failed");
+}
+
 /*
- * Queue one write of the patient's transaction (prepared name, else sql),
- * which lock_patient() began; they are sent without waiting, and
- * finish_writes() commits and reads their results: one round trip.
+ * Queue one write of the patient's transaction (a prepared statement;
+ * text parameters unless fmt), which lock_patients() began; they are
+ * sent without waiting, and finish_writes() commits and reads their
+ * results: one round trip.
  */
 static int
-queue_write(struct run *u, const char *name, const char *sql, int n,
-    const char *const *v)
+queue_stmt(struct run *u, const char *name, int n, const char *const *v,
+    const int *len, const int *fmt)
+{
+	if (PQpipelineStatus(u->c) == PQ_PIPELINE_OFF) {
+		memset(&u->perr, 0, sizeof(u->perr));
+		if (PQenterPipelineMode(u->c) != 1) {
+			free(u->cause);
+			u->cause = db_error(u->c, NULL);
+			return -1;
+		}
+	}
+	if (pgpipe_send_prepared(&u->pc, name, n, v, len, fmt, 0, NULL) ==
+	    DB_OK)
+		return 0;
+	pipe_cause(u);
+	return -1;
+}
+
+/* One write counted, and queued unless dry (queue_stmt). */
+static int
+queue_write(struct run *u, const char *name, int n, const char *const *v)
 {
 	u->nwrites++;
 	if (dry(u))
 		return 0;
-	if (PQpipelineStatus(u->c) == PQ_PIPELINE_OFF &&
-	    PQenterPipelineMode(u->c) != 1)
-		goto fail;
-	if (name != NULL ?
-		PQsendQueryPrepared(u->c, name, n, v, NULL, NULL, 0) :
-		PQsendQueryParams(u->c, sql, n, NULL, v, NULL, NULL, 0))
-		return 0;
-fail:
-	free(u->cause);
-	u->cause = db_error(u->c, NULL);
-	return -1;
+	return queue_stmt(u, name, n, v, NULL, NULL);
 }
 
 /*
- * Sync the statements queued and read their results, leaving pipeline
- * mode: 0, or -1 with u->cause.
+ * Sync the statements queued and read their results (pgpipe_run),
+ * leaving pipeline mode: 0, or -1 with u->cause.
  */
 static int
 drain(struct run *u)
 {
-	PGresult *r;
-	ExecStatusType s;
-	int nulls = 0, rc = 0;
+	int rc = 0;
 
-	if (!PQpipelineSync(u->c)) {
-		free(u->cause);
-		u->cause = db_error(u->c, NULL);
+	if (pgpipe_run(&u->pc, NULL, NULL) != DB_OK) {
+		pipe_cause(u);
 		rc = -1;
-	}
-	while (rc == 0) {
-		if ((r = PQgetResult(u->c)) == NULL) {
-			if (++nulls > 4 || PQstatus(u->c) != CONNECTION_OK)
-				rc = -1;
-			continue;
-		}
-		nulls = 0;
-		s = PQresultStatus(r);
-		if (s == PGRES_PIPELINE_SYNC) {
-			PQclear(r);
-			break;
-		}
-		if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-			free(u->cause);
-			u->cause = db_error(u->c, r);
-			rc = -1;
-		}
-		PQclear(r);
 	}
 	if (PQexitPipelineMode(u->c) != 1 && rc == 0) {
 		free(u->cause);
@@ -397,10 +396,8 @@ finish_writes(struct run *u, bool ok)
 		PQclear(PQexec(u->c, "ROLLBACK"));
 		return -1;
 	}
-	if (rc == 0 &&
-	    !PQsendQueryParams(u->c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0)) {
-		free(u->cause);
-		u->cause = db_error(u->c, NULL);
+	if (rc == 0 && pgpipe_send_sql(&u->pc, "COMMIT", 0) != DB_OK) {
+		pipe_cause(u);
 		rc = -1;
 	}
 	if (rc == 0)
@@ -408,6 +405,7 @@ finish_writes(struct run *u, bool ok)
 	if (rc != 0) {
 		if (PQpipelineStatus(u->c) != PQ_PIPELINE_OFF) {
 			/* Failed before the sync: the connection is dropped. */
+			u->pc.nq = 0;
 			PQreset(u->c);
 			return -1;
 		}
@@ -525,7 +523,7 @@ insert_new(struct run *u, struct implied *m)
 	v[8] = m->message > 0 ? ids[4] : NULL;
 	v[9] = u->sum.p != NULL ? u->sum.p : "";
 	v[10] = u->det.len ? u->det.p : "{}";
-	return queue_write(u, "ins_alert", NULL, 11, v);
+	return queue_write(u, "ins_alert", 11, v);
 }
 
 /* Two ids as the parameters of a writer's statement. */
@@ -537,7 +535,7 @@ id_stmt(struct run *u, const char *name, int64_t a, int64_t b)
 
 	snprintf(s[0], sizeof(s[0]), "%" PRId64, a);
 	snprintf(s[1], sizeof(s[1]), "%" PRId64, b);
-	return queue_write(u, name, NULL, b != 0 ? 2 : 1, v);
+	return queue_write(u, name, b != 0 ? 2 : 1, v);
 }
 
 /*
@@ -642,7 +640,7 @@ write_difference(struct run *u, bool *changed)
 		snprintf(idbuf, sizeof(idbuf), "%" PRId64, s->id);
 		v[0] = idbuf;
 		v[1] = u->o->reason;
-		if (queue_write(u, "upd_alert_reevaluated", NULL, 2, v) != 0)
+		if (queue_write(u, "upd_alert_reevaluated", 2, v) != 0)
 			return -1;
 		*changed = true;
 		u->st->retracted[s->kind]++;
@@ -729,11 +727,7 @@ queue_pid_stmt(struct run *u, const char *name)
 	int len[1], fmt[1] = { 1 };
 
 	v[0] = pgarr_finish(&u->pids, &len[0]);
-	if (PQsendQueryPrepared(u->c, name, 1, v, len, fmt, 0))
-		return 0;
-	free(u->cause);
-	u->cause = db_error(u->c, NULL);
-	return -1;
+	return queue_stmt(u, name, 1, v, len, fmt);
 }
 
 /*
@@ -816,11 +810,9 @@ written(struct run *u, struct batch *b, int j)
 		b->mark[j] = false; /* another writer did it meanwhile */
 		return 0;
 	}
-	/* labwatchd forgets what it cached of the patient (sql/001, 011). */
 	snprintf(idbuf, sizeof(idbuf), "%" PRId64, u->db_id);
 	v[0] = idbuf;
-	return queue_write(u, NULL,
-	    "SELECT pg_notify('labwatch_enrollment', $1)", 1, v);
+	return queue_write(u, "reeval_notify", 1, v);
 }
 
 /* The marked patients of b as the array ids (row ids) and pids (PID-3.1). */
@@ -861,7 +853,7 @@ write_batch(struct run *u, struct batch *b)
 	if (marked(u, b) == 0)
 		return 0;
 	if (lock_patients(u) != 0 || (nnew > 0 && fill_ids(u, nnew) != 0) ||
-	    fetch(u, u->c, res) != 0)
+	    fetch(u, &u->pc, res) != 0)
 		return finish_writes(u, false);
 	u->base = *u->st;
 	rc = judge_batch(u, b, res, false, true, written);
@@ -916,24 +908,24 @@ static int
 all_batches(struct run *u, const PGresult *pr)
 {
 	PGresult *res[3];
-	bool ahead = u->rd != u->c, sent = false;
+	bool ahead = u->prd.conn != u->c, sent = false;
 	int i, k, n = PQntuples(pr), rc = 0;
 
 	for (i = 0; i < n && rc == 0; i += k) {
 		k = n - i < BATCH_PATIENTS ? n - i : BATCH_PATIENTS;
 		if (!sent) {
 			batch_ids(u, pr, i, k);
-			if (fetch_send(u, u->rd) != 0)
+			if (fetch_send(u, &u->prd) != 0)
 				return -1;
 		}
-		if (reeval_read_recv(u->rd, res, &u->cause) != 0)
+		if (reeval_read_recv(&u->prd, res, &u->cause) != 0)
 			return -1;
 		sent = false;
 		if (ahead && i + k < n) {
 			batch_ids(u, pr, i + k,
 			    n - i - k < BATCH_PATIENTS ? n - i - k :
 							 BATCH_PATIENTS);
-			sent = fetch_send(u, u->rd) == 0;
+			sent = fetch_send(u, &u->prd) == 0;
 			rc = sent ? 0 : -1;
 		}
 		if (rc == 0)
@@ -942,20 +934,36 @@ all_batches(struct run *u, const PGresult *pr)
 			reeval_read_clear(res);
 	}
 	/* Stopped on an error: the batch asked ahead is not wanted. */
-	if (sent && reeval_read_recv(u->rd, res, &u->cause) == 0) {
+	if (sent && reeval_read_recv(&u->prd, res, &u->cause) == 0) {
 		reeval_read_clear(res);
 	}
 	return rc;
 }
 
-/* Prepare the statements: the writer's, and the batch reads on both. */
+/*
+ * Prepare the statements: the writer's, reevaluate's announcement, and
+ * the batch reads on both sessions.
+ */
 static int
 prepare(struct run *u)
 {
+	PGresult *r;
+
 	if (rows_prepare(u->c, &u->cause) != DB_OK ||
 	    reeval_read_prepare(u->c, &u->cause) != 0)
 		return -1;
-	if (u->rd != u->c && reeval_read_prepare(u->rd, &u->cause) != 0)
+	/* labwatchd forgets what it cached of the patient (sql/001, 011). */
+	r = PQprepare(u->c, "reeval_notify",
+	    "SELECT pg_notify('labwatch_enrollment', $1)", 0, NULL);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		free(u->cause);
+		u->cause = db_error(u->c, r);
+		PQclear(r);
+		return -1;
+	}
+	PQclear(r);
+	if (u->prd.conn != u->c &&
+	    reeval_read_prepare(u->prd.conn, &u->cause) != 0)
 		return -1;
 	return 0;
 }
@@ -972,7 +980,11 @@ reeval_run(PGconn *c, PGconn *rd, const struct rules *r,
 	memset(&u, 0, sizeof(u));
 	memset(st, 0, sizeof(*st));
 	u.c = c;
-	u.rd = rd != NULL ? rd : c;
+	/* Sessions the caller owns: detached before pgpipe_free(). */
+	pgpipe_init(&u.pc, &u.perr, NULL, NULL);
+	pgpipe_init(&u.prd, &u.perr, NULL, NULL);
+	u.pc.conn = c;
+	u.prd.conn = rd != NULL ? rd : c;
 	u.r = r;
 	u.o = o;
 	u.st = st;
@@ -995,6 +1007,9 @@ reeval_run(PGconn *c, PGconn *rd, const struct rules *r,
 	buf_free(&u.det);
 	pgarr_free(&u.pids);
 	pgarr_free(&u.ids);
+	u.pc.conn = u.prd.conn = NULL;
+	pgpipe_free(&u.pc);
+	pgpipe_free(&u.prd);
 	*cause = u.cause;
 	return rc;
 }

@@ -15,6 +15,7 @@
 #include <libpq-fe.h>
 
 #include "store/pgarr.h"
+#include "store/pgpipe.h"
 
 /* Where one patient's rows are in the three reads of its batch. */
 struct reeval_slice {
@@ -27,17 +28,19 @@ struct reeval_slice {
 /* Prepare the three statements in session c: 0, or -1 with *cause. */
 int reeval_read_prepare(PGconn *c, char **cause);
 /*
- * Send the reads of the patients ids (row ids, int8) of protocol on c in
- * one round trip (pipeline mode, left for reeval_read_recv()): 0, or -1
- * with *cause (replaced).
+ * Send the reads of the patients ids (row ids, int8) of protocol on the
+ * session p (its connection outside pipeline mode) in one round trip
+ * (pipeline mode, left for reeval_read_recv()): 0, or -1 with *cause
+ * (replaced).
  */
-int reeval_read_send(PGconn *c, const char *protocol, struct pgarr *ids,
+int reeval_read_send(struct pgpipe *p, const char *protocol, struct pgarr *ids,
     char **cause);
 /*
- * Their results in res[0] (enrollments), res[1] (results), res[2]
- * (alerts), pipeline mode left: 0, or -1 with *cause (replaced).
+ * Their results (pgpipe_read()) in res[0] (enrollments), res[1]
+ * (results), res[2] (alerts), pipeline mode left: 0, or -1 with *cause
+ * (replaced).
  */
-int reeval_read_recv(PGconn *c, PGresult **res, char **cause);
+int reeval_read_recv(struct pgpipe *p, PGresult **res, char **cause);
 /*
  * The rows of patient (row id) in res, the patients asked for in
  * ascending order: at[3] the cursors, zero before the first patient.
