@@ -28,20 +28,29 @@ static const char sel_histories[] =
     " ORDER BY patient, id";
 
 /*
- * Two halves, each on its own index (sql/009, 012). The time of the
- * result an alert rests on is looked up in the results read
- * (reeval_read_observed_at), not joined again.
+ * Three parts, each on its own index (sql/009, 012, 015); the withdrawn
+ * lines of holds are not judged again. The time of the result an alert
+ * rests on is looked up in the results read (reeval_read_observed_at),
+ * not joined again. Columns 9 on: the hold fields (reeval_hold.c).
  */
+/* clang-format off */
 #define SEL_ALERT_COLS \
 	"SELECT a.id, a.kind, coalesce(a.observation, 0)," \
 	" coalesce(a.grade, -1), a.state, a.resolved_by IS NULL," \
 	" coalesce(a.superseded_by, 0), coalesce(a.resolved_by_observation, 0)," \
-	" a.patient FROM alerts a WHERE a.patient = ANY($1::bigint[])" \
+	" a.patient, coalesce(a.details->>'rule', '')," \
+	" coalesce(a.details->>'stops', '0')," \
+	" coalesce(a.details->>'restart_dose_mg', '')," \
+	" coalesce(a.message, 0), coalesce(a.resolved_by = 'labwatch', false)" \
+	" FROM alerts a WHERE a.patient = ANY($1::bigint[])" \
 	" AND a.protocol = $2 AND a.state <> 'retracted'"
-static const char sel_alerts[] = SEL_ALERT_COLS " AND a.kind = 'toxicity'"
-						" UNION ALL " SEL_ALERT_COLS
-						" AND a.kind = 'recovery'"
-						" ORDER BY 9, 2 DESC, 1";
+static const char sel_alerts[] =
+    SEL_ALERT_COLS " AND a.kind = 'toxicity'"
+    " UNION ALL " SEL_ALERT_COLS " AND a.kind = 'recovery'"
+    " UNION ALL " SEL_ALERT_COLS " AND a.kind IN ('hold', 'resume')"
+    " AND coalesce(a.details->>'event', 'stop') <> 'withdrawn'"
+    " ORDER BY 9, 2 DESC, 1";
+/* clang-format on */
 
 /* The column of each read that holds the patient's row id. */
 #define COL_ENROLL_PATIENT 5
@@ -235,6 +244,22 @@ reeval_read_observed_at(const struct reeval_slice *sl, int64_t obs)
 			hi = mid;
 	}
 	return -1;
+}
+
+int64_t
+reeval_read_message_at(const struct reeval_slice *sl, int64_t msg)
+{
+	int64_t at = -1, t;
+	int i;
+
+	for (i = sl->hlo; i < sl->hhi; i++) {
+		if (strtoll(PQgetvalue(sl->hr, i, 14), NULL, 10) != msg)
+			continue;
+		t = (int64_t)strtod(PQgetvalue(sl->hr, i, 11), NULL);
+		if (t > at)
+			at = t;
+	}
+	return at;
 }
 
 /* One note: id superseded by the row at (>= 0), retracted, or replacing. */

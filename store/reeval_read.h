@@ -2,9 +2,9 @@
  * reeval_read.h: the reads of `labwatch reevaluate` (reeval.c) for a
  * batch of patients, one statement per kind of row, each in patient
  * order: their enrollments (the writer's sel_enroll columns), their
- * results (its sel_history columns and rows) and their stored toxicity
- * and recovery alerts that are not retracted; and where one patient's
- * rows are in them.
+ * results (its sel_history columns and rows) and their stored toxicity,
+ * recovery, hold and resume alerts that are not retracted; and where one
+ * patient's rows are in them.
  */
 #ifndef LABWATCH_REEVAL_READ_H
 #define LABWATCH_REEVAL_READ_H
@@ -22,7 +22,7 @@ struct reeval_slice {
 	const PGresult *er, *hr, *ar;
 	int erow;     /* its enrollment row, -1: none */
 	int hlo, hhi; /* its results, in stored order (by id) */
-	int alo, ahi; /* its stored alerts: toxicity, then recovery, by id */
+	int alo, ahi; /* its stored alerts: by kind (descending), then id */
 };
 
 /* Prepare the three statements in session c: 0, or -1 with *cause. */
@@ -49,6 +49,12 @@ void reeval_read_slice(PGresult *const *res, int64_t patient, int at[3],
     struct reeval_slice *sl);
 /* When the patient's result obs was observed (epoch s), -1 unknown. */
 int64_t reeval_read_observed_at(const struct reeval_slice *sl, int64_t obs);
+
+/*
+ * When the latest result of message msg among the patient's was
+ * observed (epoch s), -1 unknown (a resume rests on no result).
+ */
+int64_t reeval_read_message_at(const struct reeval_slice *sl, int64_t msg);
 
 /* The three results of reeval_read_recv() cleared. */
 void reeval_read_clear(PGresult **res);
