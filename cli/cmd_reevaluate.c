@@ -37,9 +37,10 @@ reevaluate_usage(FILE *f)
 	    "                           [--dry-run] [--json]\n"
 	    "  Judges the stored results of enrolled patients again under the "
 	    "rules data\n"
-	    "  and protocol file, writes the toxicity and recovery alerts they "
-	    "now imply,\n"
-	    "  retracts those they no longer support (\"re-evaluated under "
+	    "  and protocol file, writes the toxicity, recovery, hold and resume "
+	    "alerts\n"
+	    "  they now imply,"
+	    " retracts those they no longer support (\"re-evaluated under "
 	    "sha256:...\"),\n"
 	    "  and prints the difference. Messages and observations are never "
 	    "changed.\n"
@@ -69,6 +70,7 @@ static const struct table_col change_cols[] = {
 	{ "OBSERVATION", TABLE_RIGHT },
 	{ "ANALYTE", 0 },
 	{ "GRADE", TABLE_RIGHT },
+	{ "RULE", 0 },
 	{ "STATE", TABLE_FILL },
 };
 
@@ -87,7 +89,7 @@ on_change(void *arg, const struct reeval_change *c)
 {
 	struct reevaluate *r = arg;
 	char alert[24], obs[24], grade[16];
-	const char *cells[8];
+	const char *cells[9];
 
 	if (r->o.format == TABLE_FORMAT_JSON) {
 		buf_addc(&r->out, '{');
@@ -110,7 +112,14 @@ on_change(void *arg, const struct reeval_change *c)
 		else
 			buf_adds(&r->out, "null");
 		json_key(&r->out, "grade", false);
-		json_int(&r->out, c->grade);
+		if (c->grade >= 0)
+			json_int(&r->out, c->grade);
+		else
+			buf_adds(&r->out, "null");
+		if (c->rule != NULL) {
+			json_key(&r->out, "rule", false);
+			json_strz(&r->out, c->rule);
+		}
 		json_key(&r->out, "state", false);
 		json_strz(&r->out, c->state);
 		json_key(&r->out, "dry_run", false);
@@ -128,8 +137,9 @@ on_change(void *arg, const struct reeval_change *c)
 	cells[4] = obs;
 	cells[5] = c->analyte != RULES_NONE ? rules_analyte_name(c->analyte) :
 					      "";
-	cells[6] = grade;
-	cells[7] = c->state;
+	cells[6] = c->grade >= 0 ? grade : "-";
+	cells[7] = c->rule != NULL ? c->rule : "";
+	cells[8] = c->state;
 	table_add(&r->t, cells, NULL);
 }
 
@@ -390,7 +400,7 @@ cmd_reevaluate(int argc, char **argv)
 	a.ro.on_change = on_change;
 	a.ro.arg = &r;
 	table_out_resolve(&r.o);
-	table_init(&r.t, change_cols, 8, &r.o);
+	table_init(&r.t, change_cols, 9, &r.o);
 	buf_init(&r.out);
 	t0 = now_s();
 	rc = reeval_run(c, rd, rules, &a.ro, &st, &cause) != 0 ? 1 : 0;

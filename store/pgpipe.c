@@ -238,12 +238,14 @@ pgpipe_read(struct pgpipe *p, pgpipe_handler *handle, void *arg)
 			break;
 		}
 		st = PQresultStatus(res);
+		p->cur = res;
 		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
 			if (rc == DB_OK && handle != NULL)
 				handle(arg, &p->q[i], res);
 		} else if (st != PGRES_PIPELINE_ABORTED && rc == DB_OK)
 			rc = note_error(p, res);
-		PQclear(res);
+		PQclear(p->cur);
+		p->cur = NULL;
 		/* Each query's results end with a NULL. */
 		skip_rest(p);
 	}
@@ -252,6 +254,15 @@ pgpipe_read(struct pgpipe *p, pgpipe_handler *handle, void *arg)
 	if (PQstatus(p->conn) != CONNECTION_OK)
 		rc = DB_DOWN;
 	return rc;
+}
+
+PGresult *
+pgpipe_take(struct pgpipe *p)
+{
+	PGresult *res = p->cur;
+
+	p->cur = NULL;
+	return res;
 }
 
 enum db_rc

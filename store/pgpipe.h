@@ -42,6 +42,7 @@ struct pgpipe {
 	struct pgpipe_error *err; /* the owner's */
 	pgpipe_logger *log;
 	void *log_arg;
+	PGresult *cur; /* the rows pgpipe_read() hands over, until cleared */
 };
 
 /* A closed session describing its failures in err. */
@@ -86,6 +87,11 @@ LW_MUSTCHECK enum db_rc pgpipe_flush(struct pgpipe *p);
  */
 LW_MUSTCHECK enum db_rc pgpipe_read(struct pgpipe *p, pgpipe_handler *handle,
     void *arg);
+/*
+ * In a handler of pgpipe_read(): keep the rows handed over (the caller
+ * owns and PQclear()s them) instead of their being cleared on return.
+ */
+PGresult *pgpipe_take(struct pgpipe *p);
 /* pgpipe_sync(), then pgpipe_read(). */
 LW_MUSTCHECK enum db_rc pgpipe_run(struct pgpipe *p, pgpipe_handler *handle,
     void *arg);

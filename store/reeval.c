@@ -28,65 +28,10 @@
 #include "store/alert_text.h"
 #include "store/db.h"
 #include "store/episode.h"
-#include "store/pcache.h"
-#include "store/pgarr.h"
-#include "store/reeval_read.h"
+#include "store/reeval_hold.h"
+#include "store/reeval_int.h"
+#include "store/reeval_write.h"
 #include "store/rows.h"
-
-/* An alert the results imply. */
-struct implied {
-	enum reeval_kind kind;
-	enum rules_alert_kind dec;
-	struct rules_eval ev;
-	struct rules_open_alert from; /* escalated or ended; grade -1: none */
-	int64_t obs, message, observed_at;
-	int64_t ended_by;     /* the observation that ended it; 0: open */
-	size_t superseded_by; /* index + 1 of the alert escalating it */
-	int64_t db_id;	      /* the stored alert, or the new one */
-	bool in_scope, stored;
-};
-
-/* A stored alert of the patient, not retracted. */
-struct stored {
-	int64_t id, obs, superseded_by, resolved_by_obs;
-	enum reeval_kind kind;
-	int grade;
-	char state[16];
-	bool system; /* resolved by labwatch, not a person */
-	bool in_scope, used;
-};
-
-struct run {
-	PGconn *c;  /* the writes, and the reads under the lock */
-	PGconn *rd; /* the batches read ahead; c when there is no other */
-	const struct rules *r;
-	const struct reeval_opts *o;
-	struct reeval_stats *st;
-	struct reeval_stats base; /* the counts before the patient probed */
-	struct pcache p;
-	int64_t db_id, start; /* the patient; results judged from start */
-	struct reeval_ids wd; /* results a correction or deletion withdrew */
-	bool standing;	      /* replay only the results that stand */
-	struct implied *im;
-	size_t nim, capim;
-	struct stored *sa;
-	size_t nsa;
-	struct buf sum, det;
-	char *cause;
-	bool in_tx; /* the batch's transaction is open, its patients locked */
-	/*
-	 * probe: the writes are counted (nwrites), not made nor reported,
-	 * to learn whether the patient needs its locked transaction.
-	 */
-	bool probe;
-	size_t nwrites;
-	size_t nnew;	   /* new alerts the probes of the batch found */
-	struct pgarr pids; /* patients, for lock_patients, bump_patients */
-	struct pgarr ids;  /* patients' row ids, for the batch's reads */
-	/* Alert ids taken from the sequence, not yet used: pool[ipool..]. */
-	int64_t *pool;
-	size_t npool, ipool;
-};
 
 static const char sel_patients[] =
     "SELECT p.id, p.patient_id FROM enrollments e"
@@ -94,42 +39,37 @@ static const char sel_patients[] =
     " WHERE e.protocol = $1 AND e.phase <> 'off_study'"
     " AND ($2::text IS NULL OR p.patient_id = $2) ORDER BY p.id";
 
+static const char *const kind_names[REEVAL_NKINDS] = { "toxicity", "recovery",
+	"hold", "resume" };
+
 const char *
 reeval_kind_name(enum reeval_kind k)
 {
-	return k == REEVAL_RECOVERY ? "recovery" : "toxicity";
+	return k < REEVAL_NKINDS ? kind_names[k] : "toxicity";
 }
 
-/* Run a statement (prepared when name, else sql); NULL with run->cause. */
-static PGresult *
-run_q(struct run *u, const char *name, const char *sql, int n,
-    const char *const *v)
+/* The kind named s (alerts.kind): toxicity unless another. */
+static enum reeval_kind
+kind_of(const char *s)
 {
-	PGresult *res = name != NULL ?
-	    PQexecPrepared(u->c, name, n, v, NULL, NULL, 0) :
-	    PQexecParams(u->c, sql, n, NULL, v, NULL, NULL, 0);
-	ExecStatusType s = PQresultStatus(res);
+	int k;
 
-	if (s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK)
-		return res;
-	free(u->cause);
-	u->cause = db_error(u->c, res);
-	PQclear(res);
-	return NULL;
+	for (k = 0; k < REEVAL_NKINDS; k++)
+		if (strcmp(s, kind_names[k]) == 0)
+			return (enum reeval_kind)k;
+	return REEVAL_TOXICITY;
 }
 
-static bool
-in_scope(const struct run *u, int64_t at)
+bool
+reeval_in_scope(const struct run *u, int64_t at)
 {
 	if (at < 0)
 		return u->o->since == INT64_MIN && u->o->until == INT64_MAX;
 	return at >= u->start && at < u->o->until;
 }
 
-static struct implied *
-add_implied(struct run *u, enum reeval_kind kind,
-    const struct rules_alert_decision *dec, const struct rules_eval *ev,
-    int64_t message, int64_t observed_at)
+struct implied *
+reeval_implied_push(struct run *u, enum reeval_kind kind)
 {
 	struct implied *m;
 
@@ -140,6 +80,16 @@ add_implied(struct run *u, enum reeval_kind kind,
 	m = &u->im[u->nim++];
 	memset(m, 0, sizeof(*m));
 	m->kind = kind;
+	return m;
+}
+
+static struct implied *
+add_implied(struct run *u, enum reeval_kind kind,
+    const struct rules_alert_decision *dec, const struct rules_eval *ev,
+    int64_t message, int64_t observed_at)
+{
+	struct implied *m = reeval_implied_push(u, kind);
+
 	m->dec = dec->kind;
 	m->ev = *ev;
 	m->from.grade = -1;
@@ -149,7 +99,7 @@ add_implied(struct run *u, enum reeval_kind kind,
 	m->obs = (int64_t)ev->id;
 	m->message = message;
 	m->observed_at = observed_at;
-	m->in_scope = in_scope(u, observed_at);
+	m->in_scope = reeval_in_scope(u, observed_at);
 	return m;
 }
 
@@ -204,22 +154,22 @@ replay_one(struct run *u, const struct rules_result *in,
 #define BATCH_PATIENTS 128
 
 /*
- * The reads of the patients of u->ids on c in res[0..2] (reeval_read.h):
+ * The reads of the patients of u->ids on p in res[0..2] (reeval_read.h):
  * 0, or -1 with u->cause.
  */
 static int
-fetch_send(struct run *u, PGconn *c)
+fetch_send(struct run *u, struct pgpipe *p)
 {
-	return reeval_read_send(c, rules_protocol_name(u->r), &u->ids,
+	return reeval_read_send(p, rules_protocol_name(u->r), &u->ids,
 	    &u->cause);
 }
 
 static int
-fetch(struct run *u, PGconn *c, PGresult **res)
+fetch(struct run *u, struct pgpipe *p, PGresult **res)
 {
-	if (fetch_send(u, c) != 0)
+	if (fetch_send(u, p) != 0)
 		return -1;
-	return reeval_read_recv(c, res, &u->cause);
+	return reeval_read_recv(p, res, &u->cause);
 }
 
 /*
@@ -234,11 +184,12 @@ replay(struct run *u, const struct reeval_slice *sl, bool *withdrawals)
 	const PGresult *hr = sl->hr;
 	struct rules_result in;
 	struct rules_update up;
-	bool based = false;
+	bool based = false, any = false;
 	int i, j;
-	int64_t msg, last = -1;
+	int64_t msg, last = -1, at = -1;
 
 	pcache_load_enrollment_row(&u->p, u->r, sl->er, sl->erow);
+	reeval_hold_begin(u);
 	pcache_history_begin(&u->p, u->r);
 	u->start = u->o->since;
 	if (u->p.phase == RULES_PHASE_TREATMENT && u->p.since > u->start)
@@ -249,6 +200,13 @@ replay(struct run *u, const struct reeval_slice *sl, bool *withdrawals)
 			continue;
 		pcache_history_row(hr, j, &in);
 		msg = strtoll(PQgetvalue(hr, j, 14), NULL, 10);
+		/* The holds after each message, as the writer derives them. */
+		if (msg != last && any)
+			reeval_hold_message(u, last, at);
+		if (msg != last) {
+			any = false;
+			at = -1;
+		}
 		if (!u->standing) {
 			u->st->messages += msg != last;
 			u->st->results++;
@@ -266,8 +224,15 @@ replay(struct run *u, const struct reeval_slice *sl, bool *withdrawals)
 			if (!u->standing)
 				reeval_ids_note(&u->wd, &up, i);
 		}
+		if (up.entry->ev.analyte != RULES_NONE ||
+		    up.entry->ev.conflict != 0) {
+			any = true;
+			at = in.observed_at > at ? in.observed_at : at;
+		}
 		replay_one(u, &in, up.entry, msg);
 	}
+	if (any)
+		reeval_hold_message(u, last, at);
 }
 
 static void
@@ -282,9 +247,7 @@ load_stored(struct run *u, const struct reeval_slice *sl)
 		s = &u->sa[i - sl->alo];
 		memset(s, 0, sizeof(*s));
 		s->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-		s->kind = strcmp(PQgetvalue(res, i, 1), "recovery") == 0 ?
-		    REEVAL_RECOVERY :
-		    REEVAL_TOXICITY;
+		s->kind = kind_of(PQgetvalue(res, i, 1));
 		s->obs = strtoll(PQgetvalue(res, i, 2), NULL, 10);
 		s->grade = atoi(PQgetvalue(res, i, 3));
 		snprintf(s->state, sizeof(s->state), "%s",
@@ -292,201 +255,62 @@ load_stored(struct run *u, const struct reeval_slice *sl)
 		s->system = PQgetvalue(res, i, 5)[0] == 't';
 		s->superseded_by = strtoll(PQgetvalue(res, i, 6), NULL, 10);
 		s->resolved_by_obs = strtoll(PQgetvalue(res, i, 7), NULL, 10);
-		s->in_scope = in_scope(u, reeval_read_observed_at(sl, s->obs));
+		s->in_scope = reeval_in_scope(u,
+		    reeval_read_observed_at(sl, s->obs));
 		/* Closed by labwatchd when its result was withdrawn. */
 		s->used = reeval_ids_has(&u->wd, s->obs);
+		if (s->kind == REEVAL_HOLD || s->kind == REEVAL_RESUME)
+			reeval_hold_load(u, s, sl, i);
 	}
 	u->nsa = (size_t)n;
+	reeval_hold_loaded(u);
 }
 
-/* Whether writes are only counted: a dry run, or the probe. */
-static bool
-dry(const struct run *u)
+void
+reeval_report(struct run *u, enum reeval_change_kind ch,
+    const struct reeval_change *c)
 {
-	return u->o->dry_run || u->probe;
-}
+	struct reeval_change t = *c;
 
-/*
- * Queue one write of the patient's transaction (prepared name, else sql),
- * which lock_patient() began; they are sent without waiting, and
- * finish_writes() commits and reads their results: one round trip.
- */
-static int
-queue_write(struct run *u, const char *name, const char *sql, int n,
-    const char *const *v)
-{
-	u->nwrites++;
-	if (dry(u))
-		return 0;
-	if (PQpipelineStatus(u->c) == PQ_PIPELINE_OFF &&
-	    PQenterPipelineMode(u->c) != 1)
-		goto fail;
-	if (name != NULL ?
-		PQsendQueryPrepared(u->c, name, n, v, NULL, NULL, 0) :
-		PQsendQueryParams(u->c, sql, n, NULL, v, NULL, NULL, 0))
-		return 0;
-fail:
-	free(u->cause);
-	u->cause = db_error(u->c, NULL);
-	return -1;
-}
-
-/*
- * Sync the statements queued and read their results, leaving pipeline
- * mode: 0, or -1 with u->cause.
- */
-static int
-drain(struct run *u)
-{
-	PGresult *r;
-	ExecStatusType s;
-	int nulls = 0, rc = 0;
-
-	if (!PQpipelineSync(u->c)) {
-		free(u->cause);
-		u->cause = db_error(u->c, NULL);
-		rc = -1;
-	}
-	while (rc == 0) {
-		if ((r = PQgetResult(u->c)) == NULL) {
-			if (++nulls > 4 || PQstatus(u->c) != CONNECTION_OK)
-				rc = -1;
-			continue;
-		}
-		nulls = 0;
-		s = PQresultStatus(r);
-		if (s == PGRES_PIPELINE_SYNC) {
-			PQclear(r);
-			break;
-		}
-		if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-			free(u->cause);
-			u->cause = db_error(u->c, r);
-			rc = -1;
-		}
-		PQclear(r);
-	}
-	if (PQexitPipelineMode(u->c) != 1 && rc == 0) {
-		free(u->cause);
-		u->cause = db_error(u->c, NULL);
-		rc = -1;
-	}
-	return rc;
-}
-
-/*
- * Commit the queued writes (ok) or give them up: 0 when committed, else
- * -1 with u->cause, rolled back.
- */
-static int
-finish_writes(struct run *u, bool ok)
-{
-	PGresult *r;
-	int rc = ok ? 0 : -1;
-
-	if (!u->in_tx)
-		return rc;
-	u->in_tx = false;
-	if (PQpipelineStatus(u->c) == PQ_PIPELINE_OFF) {
-		/* Nothing queued since the last sync (take_ids). */
-		if (rc == 0 &&
-		    (r = run_q(u, NULL, "COMMIT", 0, NULL)) != NULL) {
-			PQclear(r);
-			return 0;
-		}
-		PQclear(PQexec(u->c, "ROLLBACK"));
-		return -1;
-	}
-	if (rc == 0 &&
-	    !PQsendQueryParams(u->c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0)) {
-		free(u->cause);
-		u->cause = db_error(u->c, NULL);
-		rc = -1;
-	}
-	if (rc == 0)
-		rc = drain(u);
-	if (rc != 0) {
-		if (PQpipelineStatus(u->c) != PQ_PIPELINE_OFF) {
-			/* Failed before the sync: the connection is dropped. */
-			PQreset(u->c);
-			return -1;
-		}
-		PQclear(PQexec(u->c, "ROLLBACK"));
-		if (u->cause == NULL)
-			u->cause = xstrdup("writes failed");
-	}
-	return rc;
-}
-
-/*
- * n more alert ids from the sequence into the pool, in one round trip
- * (the statements queued so far synced first): 0, or -1 with u->cause.
- */
-static int
-fill_ids(struct run *u, size_t n)
-{
-	char cnt[24];
-	const char *v[1] = { cnt };
-	PGresult *res;
-	size_t k, left = u->npool - u->ipool;
-
-	if (PQpipelineStatus(u->c) != PQ_PIPELINE_OFF && drain(u) != 0)
-		return -1;
-	snprintf(cnt, sizeof(cnt), "%zu", n);
-	if ((res = run_q(u, "ids_alert", NULL, 1, v)) == NULL)
-		return -1;
-	if (left > 0) /* else pool may be NULL, and no offset of it valid */
-		memmove(u->pool, u->pool + u->ipool, left * sizeof(*u->pool));
-	u->pool = xreallocarray(u->pool, left + (size_t)PQntuples(res) + 1,
-	    sizeof(*u->pool));
-	for (k = 0; k < (size_t)PQntuples(res); k++)
-		u->pool[left + k] = strtoll(PQgetvalue(res, (int)k, 0), NULL,
-		    10);
-	u->npool = left + k;
-	u->ipool = 0;
-	PQclear(res);
-	return 0;
-}
-
-/* Alert ids for the n new alerts of the patient, from the pool. */
-static int
-take_ids(struct run *u, size_t n)
-{
-	size_t k;
-
-	if (n == 0 || dry(u))
-		return 0;
-	/* More than the probe counted: another writer changed the patient. */
-	if (u->npool - u->ipool < n && fill_ids(u, n) != 0)
-		return -1;
-	for (k = 0; k < u->nim; k++)
-		if (u->im[k].in_scope && !u->im[k].stored)
-			u->im[k].db_id = u->pool[u->ipool++];
-	return 0;
-}
-
-static void
-report(struct run *u, enum reeval_change_kind ch, enum reeval_kind kind,
-    int64_t alert, int64_t obs, enum rules_analyte a, int grade,
-    const char *state)
-{
-	struct reeval_change c = { ch, kind, u->p.pid, alert, obs, a, grade,
-		state };
-
+	t.change = ch;
+	t.pid = u->p.pid;
 	if (u->o->on_change != NULL && !u->probe)
-		u->o->on_change(u->o->arg, &c);
+		u->o->on_change(u->o->arg, &t);
+}
+
+/* The change of implied alert m (its row alert) told. */
+static void
+report_implied(struct run *u, enum reeval_change_kind ch,
+    const struct implied *m, int64_t alert, const char *state)
+{
+	bool hold = m->kind == REEVAL_HOLD || m->kind == REEVAL_RESUME;
+	struct reeval_change c = { .kind = m->kind,
+		.alert = alert,
+		.observation = m->obs,
+		.analyte = m->ev.analyte,
+		.grade = hold ? -1 : m->ev.grade,
+		.state = state,
+		.rule = hold ? rules_hold_name(u->r, m->rule) : NULL };
+
+	reeval_report(u, ch, &c);
 }
 
 /* The stored alert the implied one is, or NULL. */
 static struct stored *
 match(struct run *u, const struct implied *m)
 {
+	struct stored *s;
 	size_t k;
 
-	for (k = 0; k < u->nsa; k++)
-		if (!u->sa[k].used && u->sa[k].kind == m->kind &&
-		    u->sa[k].obs == m->obs && u->sa[k].grade == m->ev.grade)
-			return &u->sa[k];
+	for (k = 0; k < u->nsa; k++) {
+		s = &u->sa[k];
+		if (s->used || s->kind != m->kind)
+			continue;
+		if (m->kind == REEVAL_HOLD || m->kind == REEVAL_RESUME ?
+			reeval_hold_match(u, m, s) :
+			s->obs == m->obs && s->grade == m->ev.grade)
+			return s;
+	}
 	return NULL;
 }
 
@@ -497,18 +321,21 @@ insert_new(struct run *u, struct implied *m)
 	char ids[6][24];
 	const char *v[11];
 
-	if (dry(u)) {
+	if (reeval_dry(u)) {
 		u->nwrites++;
 		return 0;
 	}
 	buf_reset(&u->sum);
 	buf_reset(&u->det);
+	v[4] = alert_text_severity(m->dec, m->ev.grade);
 	if (m->kind == REEVAL_RECOVERY)
 		alert_text_recovery(&u->sum, &u->det, &m->ev, NULL, &m->from,
 		    &who);
-	else
+	else if (m->kind == REEVAL_TOXICITY)
 		alert_text_toxicity(&u->sum, &u->det, &m->ev, NULL,
 		    m->dec == RULES_ALERT_ESCALATE ? &m->from : NULL, &who);
+	else
+		v[4] = reeval_hold_text(u, m, &who);
 	snprintf(ids[0], sizeof(ids[0]), "%" PRId64, m->db_id);
 	snprintf(ids[1], sizeof(ids[1]), "%" PRId64, u->db_id);
 	snprintf(ids[2], sizeof(ids[2]), "%d", m->ev.grade);
@@ -518,26 +345,21 @@ insert_new(struct run *u, struct implied *m)
 	v[1] = ids[1];
 	v[2] = rules_protocol_name(u->r);
 	v[3] = reeval_kind_name(m->kind);
-	v[4] = alert_text_severity(m->dec, m->ev.grade);
 	v[5] = rules_analyte_name(m->ev.analyte);
 	v[6] = m->ev.grade >= 0 ? ids[2] : NULL;
-	v[7] = ids[3];
+	v[7] = m->obs > 0 ? ids[3] : NULL;
 	v[8] = m->message > 0 ? ids[4] : NULL;
 	v[9] = u->sum.p != NULL ? u->sum.p : "";
 	v[10] = u->det.len ? u->det.p : "{}";
-	return queue_write(u, "ins_alert", NULL, 11, v);
+	return reeval_queue_write(u, "ins_alert", 11, v);
 }
 
-/* Two ids as the parameters of a writer's statement. */
-static int
-id_stmt(struct run *u, const char *name, int64_t a, int64_t b)
+void
+reeval_updated(struct run *u, const struct implied *m, const char *now)
 {
-	char s[2][24];
-	const char *v[2] = { s[0], s[1] };
-
-	snprintf(s[0], sizeof(s[0]), "%" PRId64, a);
-	snprintf(s[1], sizeof(s[1]), "%" PRId64, b);
-	return queue_write(u, name, NULL, b != 0 ? 2 : 1, v);
+	u->st->updated[m->kind]++;
+	u->st->unchanged[m->kind]--;
+	report_implied(u, REEVAL_UPDATED, m, m->db_id, now);
 }
 
 /*
@@ -560,25 +382,23 @@ settle(struct run *u, struct implied *m, const struct stored *s)
 		return 0;
 	if (to != NULL && to->db_id != 0) {
 		if (live || (s->system && s->superseded_by != to->db_id)) {
-			rc = id_stmt(u, "upd_escalated", m->db_id, to->db_id);
+			rc = reeval_id_stmt(u, "upd_escalated", m->db_id,
+			    to->db_id);
 			now = "resolved";
 		}
 	} else if (m->ended_by != 0) {
 		if (live) {
-			rc = id_stmt(u, "upd_recovered", m->db_id, m->ended_by);
+			rc = reeval_id_stmt(u, "upd_recovered", m->db_id,
+			    m->ended_by);
 			now = "resolved";
 		}
 	} else if (s != NULL && !live && strcmp(s->state, "resolved") == 0 &&
 	    s->system) {
-		rc = id_stmt(u, "upd_past_reopened", m->db_id, 0);
+		rc = reeval_id_stmt(u, "upd_past_reopened", m->db_id, 0);
 		now = "open";
 	}
-	if (rc == 0 && now != NULL && s != NULL) {
-		u->st->updated[m->kind]++;
-		u->st->unchanged[m->kind]--;
-		report(u, REEVAL_UPDATED, m->kind, m->db_id, m->obs,
-		    m->ev.analyte, m->ev.grade, now);
-	}
+	if (rc == 0 && now != NULL && s != NULL)
+		reeval_updated(u, m, now);
 	return rc;
 }
 
@@ -586,6 +406,8 @@ settle(struct run *u, struct implied *m, const struct stored *s)
 static int
 write_difference(struct run *u, bool *changed)
 {
+	const struct reeval_stats before = *u->st;
+	struct reeval_change c;
 	const char *v[2];
 	char idbuf[24];
 	struct stored *s;
@@ -594,6 +416,8 @@ write_difference(struct run *u, bool *changed)
 
 	for (k = 0, n = 0; k < u->nim; k++) {
 		m = &u->im[k];
+		if (m->gone)
+			continue; /* withdrawn or undone: as if never implied */
 		if (!m->in_scope) {
 			/*
 			 * Outside the window, never written; but its row is
@@ -613,18 +437,20 @@ write_difference(struct run *u, bool *changed)
 			n++;
 	}
 	u->nnew += n;
-	if (take_ids(u, n) != 0)
+	if (reeval_take_ids(u, n) != 0)
 		return -1;
 	for (k = 0; k < u->nim; k++) {
 		m = &u->im[k];
-		if (!m->in_scope || m->stored)
+		if (!m->in_scope || m->stored || m->gone)
 			continue;
-		if (insert_new(u, m) != 0)
+		/* A resume closes the pages of its holds first, as labwatchd. */
+		if ((m->kind == REEVAL_RESUME &&
+			reeval_hold_answer(u, k) != 0) ||
+		    insert_new(u, m) != 0)
 			return -1;
 		*changed = true;
 		u->st->added[m->kind]++;
-		report(u, REEVAL_NEW, m->kind, m->db_id, m->obs, m->ev.analyte,
-		    m->ev.grade, "open");
+		report_implied(u, REEVAL_NEW, m, m->db_id, "open");
 	}
 	for (k = 0; k < u->nim; k++) {
 		m = &u->im[k];
@@ -632,7 +458,10 @@ write_difference(struct run *u, bool *changed)
 		if (m->stored)
 			for (s = u->sa; s->id != m->db_id; s++)
 				;
-		if (m->in_scope && settle(u, m, s) != 0)
+		if (!m->in_scope || m->gone)
+			continue;
+		if ((m->kind == REEVAL_HOLD ? reeval_hold_settle(u, m, s) :
+					      settle(u, m, s)) != 0)
 			return -1;
 	}
 	for (k = 0; k < u->nsa; k++) {
@@ -642,14 +471,21 @@ write_difference(struct run *u, bool *changed)
 		snprintf(idbuf, sizeof(idbuf), "%" PRId64, s->id);
 		v[0] = idbuf;
 		v[1] = u->o->reason;
-		if (queue_write(u, "upd_alert_reevaluated", NULL, 2, v) != 0)
+		if (reeval_queue_write(u, "upd_alert_reevaluated", 2, v) != 0)
 			return -1;
 		*changed = true;
 		u->st->retracted[s->kind]++;
-		report(u, REEVAL_RETRACTED, s->kind, s->id, s->obs, RULES_NONE,
-		    s->grade, "retracted");
+		memset(&c, 0, sizeof(c));
+		c.kind = s->kind;
+		c.alert = s->id;
+		c.observation = s->obs;
+		c.analyte = RULES_NONE;
+		c.grade = s->grade;
+		c.state = "retracted";
+		c.rule = s->rule[0] ? s->rule : NULL;
+		reeval_report(u, REEVAL_RETRACTED, &c);
 	}
-	return 0;
+	return reeval_hold_state(u, &before);
 }
 
 static void
@@ -690,50 +526,6 @@ judge(struct run *u, const char *pid, const struct reeval_slice *sl,
 	} while (*withdrawals && !u->standing);
 	u->standing = false;
 	load_stored(u, sl);
-}
-
-/*
- * The batch's transaction begun and its patients (u->pids) locked as
- * the writer locks them (lock_patients, binary text[] as plock.c sends
- * it), so that no labwatchd judges them meanwhile: 0, or -1 with
- * u->cause.
- */
-static int
-lock_patients(struct run *u)
-{
-	const char *v[1];
-	int len[1], fmt[1] = { 1 };
-	PGresult *r;
-
-	if ((r = run_q(u, NULL, "BEGIN", 0, NULL)) == NULL)
-		return -1;
-	PQclear(r);
-	u->in_tx = true;
-	v[0] = pgarr_finish(&u->pids, &len[0]);
-	r = PQexecPrepared(u->c, "lock_patients", 1, v, len, fmt, 0);
-	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
-		PQclear(r);
-		return 0;
-	}
-	free(u->cause);
-	u->cause = db_error(u->c, r);
-	PQclear(r);
-	return -1;
-}
-
-/* A patient statement of plock.c (binary text[]) queued on u->pids. */
-static int
-queue_pid_stmt(struct run *u, const char *name)
-{
-	const char *v[1];
-	int len[1], fmt[1] = { 1 };
-
-	v[0] = pgarr_finish(&u->pids, &len[0]);
-	if (PQsendQueryPrepared(u->c, name, 1, v, len, fmt, 0))
-		return 0;
-	free(u->cause);
-	u->cause = db_error(u->c, NULL);
-	return -1;
 }
 
 /*
@@ -816,11 +608,9 @@ written(struct run *u, struct batch *b, int j)
 		b->mark[j] = false; /* another writer did it meanwhile */
 		return 0;
 	}
-	/* labwatchd forgets what it cached of the patient (sql/001, 011). */
 	snprintf(idbuf, sizeof(idbuf), "%" PRId64, u->db_id);
 	v[0] = idbuf;
-	return queue_write(u, NULL,
-	    "SELECT pg_notify('labwatch_enrollment', $1)", 1, v);
+	return reeval_queue_write(u, "reeval_notify", 1, v);
 }
 
 /* The marked patients of b as the array ids (row ids) and pids (PID-3.1). */
@@ -860,15 +650,16 @@ write_batch(struct run *u, struct batch *b)
 
 	if (marked(u, b) == 0)
 		return 0;
-	if (lock_patients(u) != 0 || (nnew > 0 && fill_ids(u, nnew) != 0) ||
-	    fetch(u, u->c, res) != 0)
-		return finish_writes(u, false);
+	if (reeval_lock_patients(u) != 0 ||
+	    (nnew > 0 && reeval_fill_ids(u, nnew) != 0) ||
+	    fetch(u, &u->pc, res) != 0)
+		return reeval_finish_writes(u, false);
 	u->base = *u->st;
 	rc = judge_batch(u, b, res, false, true, written);
 	reeval_read_clear(res);
 	if (rc == 0 && marked(u, b) > 0)
-		rc = queue_pid_stmt(u, "bump_patients");
-	return finish_writes(u, rc == 0);
+		rc = reeval_queue_pid_stmt(u, "bump_patients");
+	return reeval_finish_writes(u, rc == 0);
 }
 
 /* The row ids of the k patients of pr from row first into u->ids. */
@@ -916,24 +707,24 @@ static int
 all_batches(struct run *u, const PGresult *pr)
 {
 	PGresult *res[3];
-	bool ahead = u->rd != u->c, sent = false;
+	bool ahead = u->prd.conn != u->c, sent = false;
 	int i, k, n = PQntuples(pr), rc = 0;
 
 	for (i = 0; i < n && rc == 0; i += k) {
 		k = n - i < BATCH_PATIENTS ? n - i : BATCH_PATIENTS;
 		if (!sent) {
 			batch_ids(u, pr, i, k);
-			if (fetch_send(u, u->rd) != 0)
+			if (fetch_send(u, &u->prd) != 0)
 				return -1;
 		}
-		if (reeval_read_recv(u->rd, res, &u->cause) != 0)
+		if (reeval_read_recv(&u->prd, res, &u->cause) != 0)
 			return -1;
 		sent = false;
 		if (ahead && i + k < n) {
 			batch_ids(u, pr, i + k,
 			    n - i - k < BATCH_PATIENTS ? n - i - k :
 							 BATCH_PATIENTS);
-			sent = fetch_send(u, u->rd) == 0;
+			sent = fetch_send(u, &u->prd) == 0;
 			rc = sent ? 0 : -1;
 		}
 		if (rc == 0)
@@ -942,20 +733,36 @@ all_batches(struct run *u, const PGresult *pr)
 			reeval_read_clear(res);
 	}
 	/* Stopped on an error: the batch asked ahead is not wanted. */
-	if (sent && reeval_read_recv(u->rd, res, &u->cause) == 0) {
+	if (sent && reeval_read_recv(&u->prd, res, &u->cause) == 0) {
 		reeval_read_clear(res);
 	}
 	return rc;
 }
 
-/* Prepare the statements: the writer's, and the batch reads on both. */
+/*
+ * Prepare the statements: the writer's, reevaluate's announcement, and
+ * the batch reads on both sessions.
+ */
 static int
 prepare(struct run *u)
 {
+	PGresult *r;
+
 	if (rows_prepare(u->c, &u->cause) != DB_OK ||
 	    reeval_read_prepare(u->c, &u->cause) != 0)
 		return -1;
-	if (u->rd != u->c && reeval_read_prepare(u->rd, &u->cause) != 0)
+	/* labwatchd forgets what it cached of the patient (sql/001, 011). */
+	r = PQprepare(u->c, "reeval_notify",
+	    "SELECT pg_notify('labwatch_enrollment', $1)", 0, NULL);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		free(u->cause);
+		u->cause = db_error(u->c, r);
+		PQclear(r);
+		return -1;
+	}
+	PQclear(r);
+	if (u->prd.conn != u->c &&
+	    reeval_read_prepare(u->prd.conn, &u->cause) != 0)
 		return -1;
 	return 0;
 }
@@ -972,7 +779,11 @@ reeval_run(PGconn *c, PGconn *rd, const struct rules *r,
 	memset(&u, 0, sizeof(u));
 	memset(st, 0, sizeof(*st));
 	u.c = c;
-	u.rd = rd != NULL ? rd : c;
+	/* Sessions the caller owns: detached before pgpipe_free(). */
+	pgpipe_init(&u.pc, &u.perr, NULL, NULL);
+	pgpipe_init(&u.prd, &u.perr, NULL, NULL);
+	u.pc.conn = c;
+	u.prd.conn = rd != NULL ? rd : c;
 	u.r = r;
 	u.o = o;
 	u.st = st;
@@ -981,7 +792,7 @@ reeval_run(PGconn *c, PGconn *rd, const struct rules *r,
 	pgarr_init(&u.pids, PGARR_TEXT);
 	pgarr_init(&u.ids, PGARR_INT8);
 	if (prepare(&u) != 0 ||
-	    (res = run_q(&u, NULL, sel_patients, 2, v)) == NULL)
+	    (res = reeval_run_q(&u, NULL, sel_patients, 2, v)) == NULL)
 		rc = -1;
 	if (rc == 0)
 		rc = all_batches(&u, res);
@@ -995,6 +806,9 @@ reeval_run(PGconn *c, PGconn *rd, const struct rules *r,
 	buf_free(&u.det);
 	pgarr_free(&u.pids);
 	pgarr_free(&u.ids);
+	u.pc.conn = u.prd.conn = NULL;
+	pgpipe_free(&u.pc);
+	pgpipe_free(&u.prd);
 	*cause = u.cause;
 	return rc;
 }

@@ -1,9 +1,10 @@
 /*
  * reeval.h: `labwatch reevaluate`: the stored results of each enrolled
  * patient judged again, in stored order, by the writer's own decision
- * (episode.h) under the rules given, and the toxicity and recovery
- * alerts that differ written or retracted with the writer's statements
- * (rows.c). Messages and observations are never touched.
+ * (episode.h, hold.h) under the rules given, and the toxicity,
+ * recovery, hold and resume alerts that differ written or retracted with
+ * the writer's statements (rows.c). Messages and observations are never
+ * touched.
  */
 #ifndef LABWATCH_REEVAL_H
 #define LABWATCH_REEVAL_H
@@ -15,7 +16,13 @@
 
 #include "rules/rules.h"
 
-enum reeval_kind { REEVAL_TOXICITY = 0, REEVAL_RECOVERY, REEVAL_NKINDS };
+enum reeval_kind {
+	REEVAL_TOXICITY = 0,
+	REEVAL_RECOVERY,
+	REEVAL_HOLD,   /* a stop per the label (not the withdrawn lines) */
+	REEVAL_RESUME, /* every restart threshold of a rule met */
+	REEVAL_NKINDS
+};
 
 enum reeval_change_kind {
 	REEVAL_NEW,	  /* an alert the results now imply */
@@ -30,9 +37,10 @@ struct reeval_change {
 	const char *pid; /* PID-3.1 */
 	int64_t alert;	 /* its id; 0 for a new one in a dry run */
 	int64_t observation;
-	enum rules_analyte analyte;
-	int grade;
-	const char *state; /* what it becomes */
+	enum rules_analyte analyte; /* RULES_NONE: none (a resume) */
+	int grade;		    /* -1: none (hold, resume) */
+	const char *state;	    /* what it becomes */
+	const char *rule;	    /* hold, resume: the rule; else NULL */
 };
 
 struct reeval_opts {
@@ -53,7 +61,7 @@ struct reeval_stats {
 	uint64_t corrected;
 };
 
-/* The name of a kind ("toxicity", "recovery"). */
+/* The name of a kind ("toxicity", "recovery", "hold", "resume"). */
 const char *reeval_kind_name(enum reeval_kind k);
 
 /*

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lib/xmalloc.h"
 #include "rules/rules.h"
@@ -27,20 +28,29 @@ static const char sel_histories[] =
     " ORDER BY patient, id";
 
 /*
- * Two halves, each on its own index (sql/009, 012). The time of the
- * result an alert rests on is looked up in the results read
- * (reeval_read_observed_at), not joined again.
+ * Three parts, each on its own index (sql/009, 012, 015); the withdrawn
+ * lines of holds are not judged again. The time of the result an alert
+ * rests on is looked up in the results read (reeval_read_observed_at),
+ * not joined again. Columns 9 on: the hold fields (reeval_hold.c).
  */
+/* clang-format off */
 #define SEL_ALERT_COLS \
 	"SELECT a.id, a.kind, coalesce(a.observation, 0)," \
 	" coalesce(a.grade, -1), a.state, a.resolved_by IS NULL," \
 	" coalesce(a.superseded_by, 0), coalesce(a.resolved_by_observation, 0)," \
-	" a.patient FROM alerts a WHERE a.patient = ANY($1::bigint[])" \
+	" a.patient, coalesce(a.details->>'rule', '')," \
+	" coalesce(a.details->>'stops', '0')," \
+	" coalesce(a.details->>'restart_dose_mg', '')," \
+	" coalesce(a.message, 0), coalesce(a.resolved_by = 'labwatch', false)" \
+	" FROM alerts a WHERE a.patient = ANY($1::bigint[])" \
 	" AND a.protocol = $2 AND a.state <> 'retracted'"
-static const char sel_alerts[] = SEL_ALERT_COLS " AND a.kind = 'toxicity'"
-						" UNION ALL " SEL_ALERT_COLS
-						" AND a.kind = 'recovery'"
-						" ORDER BY 9, 2 DESC, 1";
+static const char sel_alerts[] =
+    SEL_ALERT_COLS " AND a.kind = 'toxicity'"
+    " UNION ALL " SEL_ALERT_COLS " AND a.kind = 'recovery'"
+    " UNION ALL " SEL_ALERT_COLS " AND a.kind IN ('hold', 'resume')"
+    " AND coalesce(a.details->>'event', 'stop') <> 'withdrawn'"
+    " ORDER BY 9, 2 DESC, 1";
+/* clang-format on */
 
 /* The column of each read that holds the patient's row id. */
 #define COL_ENROLL_PATIENT 5
@@ -53,6 +63,13 @@ set_cause(char **cause, char *c)
 	free(*cause);
 	*cause = c;
 }
+
+/* The rows a batch's read kept (keep_read). */
+struct reads {
+	struct pgpipe *p;
+	PGresult **res;
+	int n;
+};
 
 int
 reeval_read_prepare(PGconn *c, char **cause)
@@ -79,9 +96,9 @@ reeval_read_prepare(PGconn *c, char **cause)
 	return 0;
 }
 
-/* Send the three reads; false when libpq refused. */
-static bool
-send_reads(PGconn *c, const char *proto, struct pgarr *ids)
+/* Send the three reads (tags 1..3: res[tag - 1]). */
+static enum db_rc
+send_reads(struct pgpipe *p, const char *proto, struct pgarr *ids)
 {
 	const char *v[2];
 	int len[2] = { 0, 0 }, fmt[2] = { 0, 1 }, alen;
@@ -90,71 +107,74 @@ send_reads(PGconn *c, const char *proto, struct pgarr *ids)
 	v[0] = proto;
 	v[1] = arr;
 	len[1] = alen;
-	if (!PQsendQueryPrepared(c, "reeval_enrolls", 2, v, len, fmt, 0))
-		return false;
+	if (pgpipe_send_prepared(p, "reeval_enrolls", 2, v, len, fmt, 1,
+		NULL) != DB_OK)
+		return DB_DOWN;
 	v[0] = arr;
 	v[1] = proto;
 	len[0] = alen;
 	len[1] = 0;
 	fmt[0] = 1;
 	fmt[1] = 0;
-	return PQsendQueryPrepared(c, "reeval_histories", 1, v, len, fmt, 0) &&
-	    PQsendQueryPrepared(c, "reeval_alerts", 2, v, len, fmt, 0);
+	if (pgpipe_send_prepared(p, "reeval_histories", 1, v, len, fmt, 2,
+		NULL) != DB_OK ||
+	    pgpipe_send_prepared(p, "reeval_alerts", 2, v, len, fmt, 3, NULL) !=
+		DB_OK)
+		return DB_DOWN;
+	return DB_OK;
+}
+
+/* The session's last failure as *cause (replaced). */
+static void
+pipe_cause(struct pgpipe *p, char **cause)
+{
+	set_cause(cause, xstrdup(p->err->msg[0] ? p->err->msg : "failed"));
 }
 
 int
-reeval_read_send(PGconn *c, const char *protocol, struct pgarr *ids,
+reeval_read_send(struct pgpipe *p, const char *protocol, struct pgarr *ids,
     char **cause)
 {
-	if (PQenterPipelineMode(c) == 1 && send_reads(c, protocol, ids) &&
-	    PQpipelineSync(c))
+	memset(p->err, 0, sizeof(*p->err));
+	if (PQenterPipelineMode(p->conn) == 1 &&
+	    send_reads(p, protocol, ids) == DB_OK && pgpipe_sync(p) == DB_OK)
 		return 0;
-	set_cause(cause, db_error(c, NULL));
-	(void)PQexitPipelineMode(c);
+	if (p->err->msg[0] == '\0')
+		set_cause(cause, db_error(p->conn, NULL));
+	else
+		pipe_cause(p, cause);
+	p->nq = 0;
+	(void)PQexitPipelineMode(p->conn);
 	return -1;
 }
 
-int
-reeval_read_recv(PGconn *c, PGresult **res, char **cause)
+/* pgpipe_read()'s handler: the rows of read tag kept in res[tag - 1]. */
+static void
+keep_read(void *arg, const struct pgpipe_query *q, PGresult *r)
 {
-	PGresult *r;
-	ExecStatusType s;
-	int n = 0, nulls = 0, rc = 0;
-	bool said = false;
+	struct reads *rd = arg;
 
-	for (;;) {
-		if ((r = PQgetResult(c)) == NULL) {
-			/* Between two queries; the connection may be gone. */
-			if (++nulls > 4 || PQstatus(c) != CONNECTION_OK) {
-				rc = -1;
-				break;
-			}
-			continue;
-		}
-		nulls = 0;
-		s = PQresultStatus(r);
-		if (s == PGRES_PIPELINE_SYNC) {
-			PQclear(r);
-			break;
-		}
-		if (s == PGRES_TUPLES_OK && n < 3 && rc == 0) {
-			res[n++] = r;
-			continue;
-		}
-		if (!said) {
-			set_cause(cause, db_error(c, r));
-			said = true;
-		}
-		PQclear(r);
-		rc = -1;
-	}
-	(void)PQexitPipelineMode(c);
-	if (rc == 0 && n == 3)
+	if (q->tag < 1 || q->tag > 3 || PQresultStatus(r) != PGRES_TUPLES_OK)
+		return; /* cleared by pgpipe_read() */
+	rd->res[q->tag - 1] = pgpipe_take(rd->p);
+	rd->n++;
+}
+
+int
+reeval_read_recv(struct pgpipe *p, PGresult **res, char **cause)
+{
+	struct reads rd = { p, res, 0 };
+	enum db_rc rc;
+	int k;
+
+	res[0] = res[1] = res[2] = NULL;
+	rc = pgpipe_read(p, keep_read, &rd);
+	(void)PQexitPipelineMode(p->conn);
+	if (rc == DB_OK && rd.n == 3)
 		return 0;
-	if (!said)
-		set_cause(cause, db_error(c, NULL));
-	while (n > 0)
-		PQclear(res[--n]);
+	pipe_cause(p, cause);
+	for (k = 0; k < 3; k++)
+		PQclear(res[k]);
 	return -1;
 }
 
@@ -224,6 +244,22 @@ reeval_read_observed_at(const struct reeval_slice *sl, int64_t obs)
 			hi = mid;
 	}
 	return -1;
+}
+
+int64_t
+reeval_read_message_at(const struct reeval_slice *sl, int64_t msg)
+{
+	int64_t at = -1, t;
+	int i;
+
+	for (i = sl->hlo; i < sl->hhi; i++) {
+		if (strtoll(PQgetvalue(sl->hr, i, 14), NULL, 10) != msg)
+			continue;
+		t = (int64_t)strtod(PQgetvalue(sl->hr, i, 11), NULL);
+		if (t > at)
+			at = t;
+	}
+	return at;
 }
 
 /* One note: id superseded by the row at (>= 0), retracted, or replacing. */

@@ -2,9 +2,9 @@
  * reeval_read.h: the reads of `labwatch reevaluate` (reeval.c) for a
  * batch of patients, one statement per kind of row, each in patient
  * order: their enrollments (the writer's sel_enroll columns), their
- * results (its sel_history columns and rows) and their stored toxicity
- * and recovery alerts that are not retracted; and where one patient's
- * rows are in them.
+ * results (its sel_history columns and rows) and their stored toxicity,
+ * recovery, hold and resume alerts that are not retracted; and where one
+ * patient's rows are in them.
  */
 #ifndef LABWATCH_REEVAL_READ_H
 #define LABWATCH_REEVAL_READ_H
@@ -15,29 +15,32 @@
 #include <libpq-fe.h>
 
 #include "store/pgarr.h"
+#include "store/pgpipe.h"
 
 /* Where one patient's rows are in the three reads of its batch. */
 struct reeval_slice {
 	const PGresult *er, *hr, *ar;
 	int erow;     /* its enrollment row, -1: none */
 	int hlo, hhi; /* its results, in stored order (by id) */
-	int alo, ahi; /* its stored alerts: toxicity, then recovery, by id */
+	int alo, ahi; /* its stored alerts: by kind (descending), then id */
 };
 
 /* Prepare the three statements in session c: 0, or -1 with *cause. */
 int reeval_read_prepare(PGconn *c, char **cause);
 /*
- * Send the reads of the patients ids (row ids, int8) of protocol on c in
- * one round trip (pipeline mode, left for reeval_read_recv()): 0, or -1
- * with *cause (replaced).
+ * Send the reads of the patients ids (row ids, int8) of protocol on the
+ * session p (its connection outside pipeline mode) in one round trip
+ * (pipeline mode, left for reeval_read_recv()): 0, or -1 with *cause
+ * (replaced).
  */
-int reeval_read_send(PGconn *c, const char *protocol, struct pgarr *ids,
+int reeval_read_send(struct pgpipe *p, const char *protocol, struct pgarr *ids,
     char **cause);
 /*
- * Their results in res[0] (enrollments), res[1] (results), res[2]
- * (alerts), pipeline mode left: 0, or -1 with *cause (replaced).
+ * Their results (pgpipe_read()) in res[0] (enrollments), res[1]
+ * (results), res[2] (alerts), pipeline mode left: 0, or -1 with *cause
+ * (replaced).
  */
-int reeval_read_recv(PGconn *c, PGresult **res, char **cause);
+int reeval_read_recv(struct pgpipe *p, PGresult **res, char **cause);
 /*
  * The rows of patient (row id) in res, the patients asked for in
  * ascending order: at[3] the cursors, zero before the first patient.
@@ -46,6 +49,12 @@ void reeval_read_slice(PGresult *const *res, int64_t patient, int at[3],
     struct reeval_slice *sl);
 /* When the patient's result obs was observed (epoch s), -1 unknown. */
 int64_t reeval_read_observed_at(const struct reeval_slice *sl, int64_t obs);
+
+/*
+ * When the latest result of message msg among the patient's was
+ * observed (epoch s), -1 unknown (a resume rests on no result).
+ */
+int64_t reeval_read_message_at(const struct reeval_slice *sl, int64_t msg);
 
 /* The three results of reeval_read_recv() cleared. */
 void reeval_read_clear(PGresult **res);

@@ -394,6 +394,29 @@ static const struct {
 	    "UPDATE alerts SET state = 'retracted',"
 	    " resolved_at = coalesce(resolved_at, now()), resolve_note = $2"
 	    " WHERE id = $1 AND state <> 'retracted'" },
+	/*
+	 * reevaluate: hold $1 answered by resume $2 as upd_hold_answered
+	 * answers them (resolved first, its 'resolve' event before the
+	 * resume's 'trigger'), then linked; a hold whose resume the results
+	 * no longer imply open again; the announced holds as judged.
+	 */
+	{ "upd_hold_answered_one",
+	    "UPDATE alerts SET state = 'resolved',"
+	    " resolved_at = coalesce(resolved_at, now()),"
+	    " resolved_by = 'labwatch',"
+	    " resolve_note = 'restart allowed: alert ' || $2::bigint,"
+	    " superseded_by = NULL WHERE id = $1 AND state <> 'retracted'" },
+	{ "upd_hold_linked_one",
+	    "UPDATE alerts SET superseded_by = $2 WHERE id = $1"
+	    " AND state = 'resolved'" },
+	{ "upd_hold_reopened",
+	    "UPDATE alerts SET state = CASE WHEN acknowledged_at IS NULL"
+	    " THEN 'open' ELSE 'acknowledged' END, resolved_at = NULL,"
+	    " resolved_by = NULL, resolve_note = NULL, superseded_by = NULL"
+	    " WHERE id = $1 AND state = 'resolved'" },
+	{ "upd_hold_state",
+	    "UPDATE enrollments SET hold_state = $3::jsonb, updated_at = now()"
+	    " WHERE patient = $1 AND protocol = $2" },
 	{ "ins_elig",
 	    "INSERT INTO eligibility (patient, protocol, status, message, criteria)"
 	    " VALUES ($1, $2, $3, $4, $5::jsonb)" },

@@ -10,10 +10,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lib/json.h"
 #include "rules/rules.h"
 #include "store/alert_text.h"
 #include "store/episode.h"
+#include "store/hold.h"
 #include "store/ingest_int.h"
 #include "store/obs.h"
 
@@ -194,30 +194,8 @@ eligibility_rows(struct ingest *g, struct side *d, struct ingest_work *w,
 }
 
 /*
- * Whether the observation id still stands in the history (neither
- * corrected nor deleted); *corrected when a C replaced it. A scan, made
- * only when an announced hold ends.
- */
-static bool
-obs_standing(const struct rules_history *h, int64_t id, bool *corrected)
-{
-	const struct rules_entry *e;
-	size_t i = rules_history_count(h);
-
-	*corrected = false;
-	while (i-- > 0) {
-		e = rules_history_entry(h, i);
-		if ((int64_t)e->ev.id != id)
-			continue;
-		*corrected = e->superseded && !e->retracted;
-		return !e->superseded && !e->retracted;
-	}
-	return false;
-}
-
-/*
- * Send one hold, resume or withdrawn line of rule i; *id: its alert id
- * (taken from the pool when 0).
+ * Send one hold, resume or withdrawn line; *id: its alert id (taken from
+ * the pool when 0).
  */
 static enum db_rc
 hold_alert(struct ingest *g, struct side *d, struct ingest_work *w,
@@ -238,190 +216,57 @@ hold_alert(struct ingest *g, struct side *d, struct ingest_work *w,
 	    e != NULL ? (int64_t)e->ev.id : 0, &g->tmp, &g->tmp2);
 }
 
-/* The lowest restart dose announced for any rule: the previous dose. */
-static double
-dose_cap(const struct pcache *p, size_t n, double mg)
-{
-	size_t j;
-
-	for (j = 0; j < n; j++)
-		if (!isnan(p->hold[j].dose_mg) &&
-		    (isnan(mg) || p->hold[j].dose_mg < mg))
-			mg = p->hold[j].dose_mg;
-	return mg;
-}
-
-/*
- * The announced hold of rule i ends: resumed (its hold alerts resolved by
- * the resume line, which gives the label's dose for the stops it answers),
- * or withdrawn when the result it rested on no longer stands (its hold
- * alert retracted; a withdrawn line when nothing holds instead). A resume
- * is announced only when the derivation saw one at or after the announced
- * hold; else the hold goes on (a->held stays true).
- */
+/* The statements of one act of hold_decide(). */
 static enum db_rc
-hold_end(struct ingest *g, struct side *d, struct ingest_work *w,
-    struct pcache *p, size_t i, const struct rules_hold_derived *dv)
+hold_act_send(struct ingest *g, struct side *d, struct ingest_work *w,
+    struct pcache *p, const struct hold_act *t)
 {
-	const struct rules_hold_derived *v = &dv[i];
-	struct pcache_hold *a = &p->hold[i];
-	struct alert_hold ah = { .rule = rules_hold_name(g->rules, i) };
 	const char *q[4];
 	int64_t id = 0;
-	unsigned n;
 
-	a->held = false;
-	if (a->obs != 0 && !obs_standing(p->h, a->obs, &ah.corrected)) {
-		/* That stop no longer counts. */
-		if (a->stops > 0)
-			a->stops--;
-		if (a->stops == 0)
-			a->dose_mg = NAN;
-		if (send_id_param(g, d, "upd_hold_withdrawn", a->obs, 0) !=
+	switch (t->kind) {
+	case HOLD_ACT_WITHDRAWN:
+		if (send_id_param(g, d, "upd_hold_withdrawn", t->obs, 0) !=
 		    DB_OK)
 			return DB_DOWN;
-		if (v->held)
-			return DB_OK; /* a new hold alert on what stands */
-		ah.event = ALERT_HOLD_WITHDRAWN;
-		return hold_alert(g, d, w, p, &ah, &id);
+		return t->line ? hold_alert(g, d, w, p, &t->ah, &id) : DB_OK;
+	case HOLD_ACT_RESUME:
+		/* The holds resolved, the resume inserted, the holds linked. */
+		id = idpool_take(&g->alert_ids);
+		q[0] = ingest_pint(g, p->db_id);
+		q[1] = rules_protocol_name(g->rules);
+		q[2] = t->ah.rule;
+		q[3] = ingest_pint(g, id);
+		if (ingest_send_stmt(d, "upd_hold_answered", 4, q, Q_IGNORE,
+			NULL) != DB_OK ||
+		    hold_alert(g, d, w, p, &t->ah, &id) != DB_OK)
+			return DB_DOWN;
+		q[1] = q[3];
+		return ingest_send_stmt(d, "upd_hold_linked", 2, q, Q_IGNORE,
+		    NULL);
+	case HOLD_ACT_STOP:
+		if (hold_alert(g, d, w, p, &t->ah, &id) != DB_OK)
+			return DB_DOWN;
+		return send_id_param(g, d, "upd_resume_undone", t->obs, 0);
 	}
-	if (v->resumed_at < a->since) {
-		a->held = true; /* no restart row met since this hold */
-		return DB_OK;
-	}
-	ah.event = ALERT_HOLD_RESUME;
-	/* Held again since: the resume answered the stop before. */
-	n = v->held && v->stops > 0 ? v->stops - 1 : v->stops;
-	/* Never fewer stops than announced (a phase change moves start). */
-	if (n < a->stops)
-		n = a->stops;
-	ah.stops = n > 0 ? n : 1;
-	ah.dose_mg = dose_cap(p, rules_hold_count(g->rules),
-	    rules_hold_resume_dose(g->rules, i, ah.stops, dv));
-	a->stops = ah.stops;
-	a->dose_mg = ah.dose_mg;
-	/* The holds resolved, the resume inserted, the holds linked to it. */
-	id = idpool_take(&g->alert_ids);
-	q[0] = ingest_pint(g, p->db_id);
-	q[1] = rules_protocol_name(g->rules);
-	q[2] = ah.rule;
-	q[3] = ingest_pint(g, id);
-	if (ingest_send_stmt(d, "upd_hold_answered", 4, q, Q_IGNORE, NULL) !=
-		DB_OK ||
-	    hold_alert(g, d, w, p, &ah, &id) != DB_OK)
-		return DB_DOWN;
-	q[1] = q[3];
-	return ingest_send_stmt(d, "upd_hold_linked", 2, q, Q_IGNORE, NULL);
+	return DB_OK;
 }
 
 /*
- * The hold state derived from the results that stand (rules_hold_derive)
- * against what was announced: a hold alert when newly held ("recurrence
- * N" from the second stop), a resume, a withdrawal, or nothing.
+ * The hold state derived from the results that stand against what was
+ * announced (hold_decide): a hold alert when newly held ("recurrence N"
+ * from the second stop), a resume, a withdrawal, or nothing.
  */
 static enum db_rc
 hold_rows(struct ingest *g, struct side *d, struct ingest_work *w,
     struct pcache *p, bool *state_changed)
 {
-	struct rules_hold_derived dv[RULES_MAX_HOLD_RULES];
-	struct rules_hold_derived an[RULES_MAX_HOLD_RULES];
-	struct rules_hold_state init[RULES_MAX_HOLD_RULES];
-	struct pcache_hold *a;
-	const struct rules_hold_derived *v;
-	struct alert_hold ah;
-	size_t i;
-	int64_t id, vid, start = p->since;
-	unsigned n;
-	bool anchored = false, corr;
+	struct hold_act act[HOLD_MAX_ACTS];
+	size_t k, n = hold_decide(g->rules, p, act, state_changed);
 
-	/*
-	 * From the treatment start, or from an announced hold older than it
-	 * (the phase changed while held: the hold goes on, never "resumed"
-	 * for want of its results).
-	 */
-	for (i = 0; i < rules_hold_count(g->rules); i++)
-		if (p->hold[i].held && p->hold[i].since < start)
-			start = p->hold[i].since;
-	rules_hold_derive(g->rules, p->h, start, INT64_MAX, dv);
-	/*
-	 * An announced hold the derivation cannot answer: its result not
-	 * known (a state of the first form) and no hold derived that began
-	 * before any resume since, or its result standing while the
-	 * derivation holds on nothing and saw no resume since (a later
-	 * result of the same time stands): derived again, the rule already
-	 * held from the announced time, so that a restart needs every
-	 * analyte of its row re-measured and back.
-	 */
-	memset(init, 0, sizeof(init));
-	for (i = 0; i < rules_hold_count(g->rules); i++) {
-		a = &p->hold[i];
-		if (!a->held || (dv[i].held && dv[i].resumed_at < a->since) ||
-		    (a->obs != 0 &&
-			(dv[i].held || dv[i].resumed_at >= a->since ||
-			    !obs_standing(p->h, a->obs, &corr))))
-			continue;
-		init[i].held = true;
-		init[i].since = a->since;
-		anchored = true;
-	}
-	if (anchored) {
-		rules_hold_derive_held(g->rules, p->h, start, INT64_MAX, init,
-		    an);
-		for (i = 0; i < rules_hold_count(g->rules); i++)
-			if (init[i].held)
-				dv[i] = an[i];
-	}
-	for (i = 0; i < rules_hold_count(g->rules); i++) {
-		a = &p->hold[i];
-		v = &dv[i];
-		/* Still in the announced hold (derived held from its time). */
-		if (a->held && v->held && v->because == NULL)
-			continue;
-		vid = v->held ? (int64_t)v->because->ev.id : 0;
-		if (a->held && v->held &&
-		    (a->obs == vid ||
-			(a->obs == 0 && v->resumed_at < a->since))) {
-			*state_changed = *state_changed || a->obs != vid;
-			a->obs = vid;
-			continue;
-		}
-		/*
-		 * Held on another result, the announced one standing and
-		 * no resume since: the same hold (a late result crossed too).
-		 */
-		if (a->held && v->held && v->resumed_at < a->since &&
-		    obs_standing(p->h, a->obs, &(bool){ false }))
-			continue;
-		if (a->held) {
-			*state_changed = true;
-			if (hold_end(g, d, w, p, i, dv) != DB_OK)
-				return DB_DOWN;
-			if (a->held)
-				continue; /* no resume: the hold goes on */
-		}
-		if (!v->held)
-			continue;
-		*state_changed = true;
-		memset(&ah, 0, sizeof(ah));
-		ah.event = ALERT_HOLD_STOP;
-		ah.rule = rules_hold_name(g->rules, i);
-		ah.because = v->because;
-		/*
-		 * Never fewer stops than announced: derived from a later
-		 * start (a phase change) it counts fewer. The same result
-		 * held again (its resume undone) is the same stop.
-		 */
-		n = a->obs != 0 && a->obs == vid ? a->stops : a->stops + 1;
-		ah.stops = v->stops > n ? v->stops : n;
-		id = 0;
-		if (hold_alert(g, d, w, p, &ah, &id) != DB_OK ||
-		    send_id_param(g, d, "upd_resume_undone", vid, 0) != DB_OK)
+	for (k = 0; k < n; k++)
+		if (hold_act_send(g, d, w, p, &act[k]) != DB_OK)
 			return DB_DOWN;
-		a->held = true;
-		a->since = v->since;
-		a->obs = vid;
-		a->stops = ah.stops;
-	}
 	return DB_OK;
 }
 
@@ -430,36 +275,9 @@ update_enrollment(struct ingest *g, struct side *d, struct pcache *p)
 {
 	const char *v[4];
 	struct buf *b = &g->tmp2;
-	const struct pcache_hold *h;
-	size_t i;
-	bool first = true;
 
 	buf_reset(b);
-	buf_addc(b, '{');
-	/*
-	 * Per held rule its since; per rule held or stopped before, the
-	 * stop count, the last stop's result and the last restart dose.
-	 */
-	for (i = 0; i < rules_hold_count(g->rules); i++) {
-		h = &p->hold[i];
-		if (!h->held && h->stops == 0)
-			continue;
-		buf_printf(b, "%s", first ? "" : ",");
-		json_strz(b, rules_hold_name(g->rules, i));
-		buf_addc(b, ':');
-		buf_addc(b, '{');
-		if (h->held)
-			buf_printf(b, "\"since\":%lld,", (long long)h->since);
-		buf_printf(b, "\"obs\":%lld,\"stops\":%u", (long long)h->obs,
-		    h->stops);
-		if (!isnan(h->dose_mg)) {
-			buf_adds(b, ",\"restart_dose_mg\":");
-			json_num_rounded(b, h->dose_mg);
-		}
-		buf_addc(b, '}');
-		first = false;
-	}
-	buf_addc(b, '}');
+	hold_state_json(b, g->rules, p);
 	v[0] = ingest_pint(g, p->db_id);
 	v[1] = rules_protocol_name(g->rules);
 	v[2] = p->elig[0] ? p->elig : NULL;

@@ -85,6 +85,9 @@ EDGE="P127 P128 P129 P130 P255 P256 P257 P258"
 # Alert grade 3: odd k, a grade-3 alert on the 10th; with the 11th and
 # 12th, a grade-3 alert (even: new; odd: the same grade, no new one)
 # ended on the 12th with a recovery line (even k: new; odd: the same).
+# ALT 250 and 330 (6.25 and 8.25 x ULN) hold imatinib (the label: > 5 x
+# IULN), whatever the alert grade: one hold each, never resumed (no AST
+# or bilirubin measured since).
 expect() { # GRADE: "patient kind grade state" of every alert, sorted
 	python3 -c '
 import sys
@@ -105,6 +108,8 @@ for i in range(1, 301):
             alerts.append([p, "toxicity", 3, "open"])
         alerts[-1][3] = "resolved"
         alerts.append([p, "recovery", 0, "open"])
+    if i % 2 or more:
+        alerts.append([p, "hold", 0, "open"])
     out += ["%s %s %d %s" % tuple(a) for a in alerts]
 print(",".join(sorted(out)))' "$1"; }
 stored() {
@@ -122,6 +127,7 @@ check "first: totals (300 patients, every message)" json_assert "$TMP/first.out"
 check "first: each patient's alerts as its results imply" eq "$(stored)" "$(expect 3)"
 check "first: toxicity 182 new" eq "$(summary "$TMP/first.out" toxicity)" 182/0/0/0
 check "first: recovery 93 new" eq "$(summary "$TMP/first.out" recovery)" 93/0/0/0
+check "first: hold 182 new, no resume" eq "$(summary "$TMP/first.out" hold) $(summary "$TMP/first.out" resume)" "182/0/0/0 0/0/0/0"
 check "first: each patient with an alert bumped once, the others not" eq \
 	"$(q "select count(*) filter (where p.version = v.version + 1 and a) || '/' || count(*) filter (where p.version = v.version and not a) from labwatch.patients p join public.v0 v using (id), lateral (select exists (select 1 from labwatch.alerts where patient = p.id) a) x")" \
 	"182/118"
@@ -133,6 +139,7 @@ check "first: versions changed" test "$v0" != "$v1"
 rev --protocol-file "$PROTO" >"$TMP/again.out"
 check "again: nothing changes" eq "$(changes "$TMP/again.out")" ""
 check "again: toxicity 182 unchanged" eq "$(summary "$TMP/again.out" toxicity)" 0/0/0/182
+check "again: hold 182 unchanged" eq "$(summary "$TMP/again.out" hold)" 0/0/0/182
 check "again: no version bumped" eq "$(versions)" "$v1"
 
 # 2. Alert grade 2, dry: the patients at the boundaries as each alone.

@@ -21,3 +21,14 @@ for l in open(sys.argv[1]):
     d = json.loads(l)
     if "kind" in d and "new" in d and d["kind"] == sys.argv[2]:
         print("%d/%d/%d/%d" % (d["new"], d["retracted"], d["updated"], d["unchanged"]))' "$1" "$2"; }
+#   hchanges FILE [PATIENT...]  its hold and resume change lines (of those
+#                               patients), "change kind patient rule", sorted
+hchanges() { python3 -c '
+import json, sys
+want = set(sys.argv[2:])
+out = []
+for l in open(sys.argv[1]):
+    d = json.loads(l)
+    if "change" in d and d["kind"] in ("hold", "resume") and (not want or d["patient"] in want):
+        out.append("%s %s %s %s" % (d["change"], d["kind"], d["patient"], d.get("rule")))
+print(";".join(sorted(out)))' "$@"; }
