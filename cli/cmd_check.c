@@ -24,6 +24,7 @@
 #include "lib/hash.h"
 #include "lib/json.h"
 #include "cmd.h"
+#include "hl7/dtm.h"
 #include "hl7/split.h"
 #include "lib/xmalloc.h"
 #include "rules/rules.h"

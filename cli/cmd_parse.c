@@ -18,6 +18,7 @@
 #include "lib/json.h"
 #include "cmd.h"
 #include "hl7/ack.h"
+#include "hl7/dtm.h"
 #include "hl7/split.h"
 
 #define DEFAULT_MAX_SIZE (8u * 1024 * 1024)

@@ -16,6 +16,7 @@
 
 #include "cmd.h"
 #include "cli/input.h"
+#include "hl7/dtm.h"
 #include "lib/xmalloc.h"
 
 void
