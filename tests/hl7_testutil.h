@@ -23,22 +23,6 @@
 #define MSH_STD \
 	"MSH|^~\\&|LIS|MAINLAB|LABWATCH|ONC|20261120073500||ORU^R01^ORU_R01|C0001|P|2.5.1"
 
-static inline struct hl7_msg M;
-
-static inline void
-setup(void)
-{
-	hl7_msg_init(&M);
-}
-
-static inline void
-teardown(void)
-{
-	hl7_msg_free(&M);
-}
-
-TestSuite(hl7, .init = setup, .fini = teardown);
-
 /* Printable rendering of bytes for failure messages (CR as \r, 0xF6 as \xf6). */
 static inline const char *
 show(const void *vp, size_t n, char *out, size_t cap)
