@@ -279,6 +279,7 @@ index_segments(struct hl7_msg *m, size_t after)
 	const char fs = m->d.field;
 	uint32_t fstart = (uint32_t)after, base, i;
 	bool open = true; /* the MSH segment is open */
+	struct hl7_span *f;
 	uint64_t mask;
 	char tail[64];
 	char c;
@@ -292,10 +293,25 @@ index_segments(struct hl7_msg *m, size_t after)
 			memcpy(tail, buf + base, len - base);
 			mask = special_mask(tail, fs);
 		}
+		/* A bit adds one field at most: room for the block at once. */
+		while (m->fields_cap - m->nfields < 64)
+			grow_fields(m);
+		f = m->fields + m->nfields;
 		while (mask != 0) {
 			i = base + (uint32_t)__builtin_ctzll(mask);
 			mask &= mask - 1;
 			c = buf[i];
+			if (__builtin_expect(c == fs && open &&
+				    i != (uint32_t)after,
+				1)) {
+				/* Most bits end a field inside a segment. */
+				f->off = fstart;
+				f->len = i - fstart;
+				f++;
+				fstart = i + 1;
+				continue;
+			}
+			m->nfields = (uint32_t)(f - m->fields);
 			if (!open) {
 				if (c != fs && i == fstart) {
 					if (c == '\0')
@@ -315,7 +331,9 @@ index_segments(struct hl7_msg *m, size_t after)
 				open = false;
 			}
 			fstart = i + 1;
+			f = m->fields + m->nfields;
 		}
+		m->nfields = (uint32_t)(f - m->fields);
 	}
 	if (open) {
 		if (len != (uint32_t)after)
@@ -421,28 +439,26 @@ hl7_field(const struct hl7_msg *m, uint32_t seg, unsigned n)
 }
 
 /*
- * The n-th (1-based) piece of span s split at delimiter c. A plain loop:
- * the pieces are a few bytes long, shorter than a memchr call costs.
+ * The n-th (1-based) piece of span s split at delimiter c. Inline finds
+ * (hl7_find_byte): the pieces are a few bytes long, shorter than a memchr
+ * call costs.
  */
 static struct hl7_span
 split_nth(const struct hl7_msg *m, struct hl7_span s, char c, unsigned n)
 {
 	struct hl7_span none = { 0, 0 };
-	const char *b = m->buf;
 	uint32_t i = s.off, end = s.off + s.len, start;
 
 	if (n == 0 || c == '\0')
 		return n <= 1 ? s : none;
 	for (; n > 1; n--) {
-		while (i < end && b[i] != c)
-			i++;
+		i = hl7_find_byte(m, i, end, c);
 		if (i == end)
 			return none;
 		i++;
 	}
 	start = i;
-	while (i < end && b[i] != c)
-		i++;
+	i = hl7_find_byte(m, i, end, c);
 	s.off = start;
 	s.len = i - start;
 	return s;
@@ -510,13 +526,19 @@ hl7_split_span(const struct hl7_msg *m, struct hl7_span s, char c,
 		return 1;
 	}
 #ifdef __SSE2__
-	/* 16 bytes at a time (OBX-3 is some 50): each delimiter a set bit. */
-	for (; i + 16 <= end && n + 1 < max; i += 16) {
+	/*
+	 * 16 bytes at a time (OBX-3 is some 50): each delimiter a set bit;
+	 * the last block may reach past the span (not the message): its
+	 * bits there are dropped.
+	 */
+	for (; i < end && (size_t)i + 16 <= m->len && n + 1 < max; i += 16) {
 		unsigned mask = (unsigned)_mm_movemask_epi8(
 		    _mm_cmpeq_epi8(_mm_loadu_si128(
 				       (const __m128i *)(const void *)(b + i)),
 			_mm_set1_epi8(c)));
 
+		if (end - i < 16)
+			mask &= (1u << (end - i)) - 1;
 		for (; mask != 0 && n + 1 < max; mask &= mask - 1) {
 			uint32_t at = i + (uint32_t)__builtin_ctz(mask);
 

@@ -17,6 +17,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "lib/arena.h"
 #include "lib/attr.h"
@@ -179,15 +182,42 @@ hl7_raw(const struct hl7_msg *m, struct hl7_span s)
 /* True when the span's raw bytes equal the NUL-terminated s. */
 bool hl7_span_eq(const struct hl7_msg *m, struct hl7_span sp, const char *s);
 
+/*
+ * Offset of the first byte c in the message at or after i and before end,
+ * or end. 16 bytes a compare (SSE2) while they lie inside the message:
+ * cheaper than a memchr call on the short pieces of a field.
+ */
+static inline uint32_t
+hl7_find_byte(const struct hl7_msg *m, uint32_t i, uint32_t end, char c)
+{
+#ifdef __SSE2__
+	const __m128i vc = _mm_set1_epi8(c);
+	unsigned mask;
+
+	for (; i < end && (size_t)i + 16 <= m->len; i += 16) {
+		mask = (unsigned)_mm_movemask_epi8(
+		    _mm_cmpeq_epi8(_mm_loadu_si128(
+				       (const __m128i *)(const void *)(m->buf +
+					   i)),
+			vc));
+		if (mask != 0) {
+			i += (uint32_t)__builtin_ctz(mask);
+			return i < end ? i : end;
+		}
+	}
+	if (i >= end)
+		return end;
+#endif
+	while (i < end && m->buf[i] != c)
+		i++;
+	return i;
+}
+
 /* The first component of a span (inline: fields are read this way most). */
 static inline struct hl7_span
 hl7_comp1(const struct hl7_msg *m, struct hl7_span s)
 {
-	uint32_t i = s.off, end = s.off + s.len;
-
-	while (i < end && m->buf[i] != m->d.comp)
-		i++;
-	s.len = i - s.off;
+	s.len = hl7_find_byte(m, s.off, s.off + s.len, m->d.comp) - s.off;
 	return s;
 }
 

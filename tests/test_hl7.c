@@ -686,15 +686,22 @@ ref_split_span(const char *p, size_t len, char c, size_t *off, size_t *plen,
 
 /*
  * Fields of 0 to 70 bytes with delimiters scattered (runs, at both ends,
- * across the 16-byte words of the SSE2 scan), split at every max 1-9.
+ * across the 16-byte words of the SSE2 scan), split at every max 1-9, and
+ * each component read alone (hl7_comp, hl7_comp1). The message ends
+ * right after the field, a few bytes later, or after a run of the
+ * delimiter itself: the 16-byte compares stop at the message's end and
+ * must not see delimiters past the field's.
  */
 Test(hl7, split_span_matches_bytewise)
 {
+	static const char *const tails[] = { "|x\r", "", "|^^^^^^^^^^^^^^^^^^",
+		"^" };
 	char msg[256], field[72];
-	size_t off[10], plen[10], len, i, at;
-	struct hl7_span c[10], f;
+	size_t off[80], plen[80], len, i, at;
+	struct hl7_span c[10], f, one;
 	uint64_t seed = 99;
-	unsigned round, max, n, want, bad = 0;
+	unsigned round, max, n, want, k, bad = 0;
+	const char *tail;
 
 	for (round = 0; round < 3000; round++) {
 		seed ^= seed << 13;
@@ -705,11 +712,28 @@ Test(hl7, split_span_matches_bytewise)
 			field[i] = (seed >> (i % 61)) % (round % 5 + 2) == 0 ?
 			    '^' :
 			    (char)('a' + i % 26);
-		n = (unsigned)snprintf(msg, sizeof(msg),
-		    "%s\rOBX|1|CWE|%.*s|x\r", MSH_STD, (int)len, field);
+		tail = tails[round % NELEM(tails)];
+		n = (unsigned)snprintf(msg, sizeof(msg), "%s\rOBX|1|CWE|%.*s%s",
+		    MSH_STD, (int)len, field, tail);
 		parse_ok(&M, msg, n, NULL);
 		f = hl7_field(&M, 1, 3);
+		if (tail[0] == '^') /* the run is the field's own last piece */
+			len++;
 		cr_assert_eq(f.len, len);
+		memcpy(field + len - (tail[0] == '^'), tail, tail[0] == '^');
+		want = ref_split_span(field, len, '^', off, plen, 80);
+		for (k = 1; k <= 10; k++) {
+			one = hl7_comp(&M, f, k);
+			if (k <= want ? (one.off - f.off != off[k - 1] ||
+					    one.len != plen[k - 1]) :
+					one.len != 0)
+				if (bad++ < 5)
+					cr_log_error("round %u comp %u", round,
+					    k);
+		}
+		one = hl7_comp1(&M, f);
+		if ((one.off != f.off || one.len != plen[0]) && bad++ < 5)
+			cr_log_error("round %u comp1", round);
 		for (max = 1; max <= 9; max++) {
 			n = hl7_split_span(&M, f, '^', c, max);
 			want = ref_split_span(field, len, '^', off, plen, max);
