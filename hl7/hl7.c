@@ -195,38 +195,46 @@ mark_reps(struct hl7_msg *m, size_t from)
 }
 
 /*
- * Bit i of the result is set when p[i] (i < 64) is the field separator, CR,
- * LF or NUL: the only bytes the indexer stops at. SSE2 compares 16 bytes at
- * a time; the scalar loop gives the same mask elsewhere.
+ * Bit i of *fsm is set when p[i] (i < 64) is the field separator, of
+ * *term when it is CR, LF or NUL: the only bytes the indexer stops at.
+ * SSE2 compares 16 bytes at a time; the scalar loop gives the same masks
+ * elsewhere.
  */
-static inline uint64_t
-special_mask(const char *p, char fs)
+static inline void
+special_masks(const char *p, char fs, uint64_t *fsm, uint64_t *term)
 {
 #ifdef __SSE2__
 	const __m128i vfs = _mm_set1_epi8(fs), vcr = _mm_set1_epi8('\r');
 	const __m128i vlf = _mm_set1_epi8('\n'), vnul = _mm_setzero_si128();
-	uint64_t mask = 0;
+	uint64_t f = 0, t = 0;
 	__m128i v, hit;
 	int k;
 
 	for (k = 0; k < 4; k++) {
 		v = _mm_loadu_si128(
 		    (const __m128i *)(const void *)(p + 16 * k));
-		hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, vfs),
-				       _mm_cmpeq_epi8(v, vcr)),
+		hit = _mm_or_si128(_mm_cmpeq_epi8(v, vcr),
 		    _mm_or_si128(_mm_cmpeq_epi8(v, vlf),
 			_mm_cmpeq_epi8(v, vnul)));
-		mask |= (uint64_t)(uint16_t)_mm_movemask_epi8(hit) << (16 * k);
+		t |= (uint64_t)(uint16_t)_mm_movemask_epi8(hit) << (16 * k);
+		f |= (uint64_t)(uint16_t)_mm_movemask_epi8(
+			 _mm_cmpeq_epi8(v, vfs))
+		    << (16 * k);
 	}
-	return mask;
+	*fsm = f;
+	*term = t;
 #else
-	uint64_t mask = 0;
+	uint64_t f = 0, t = 0;
 	int i;
 
-	for (i = 0; i < 64; i++)
-		if (p[i] == fs || p[i] == '\r' || p[i] == '\n' || p[i] == '\0')
-			mask |= (uint64_t)1 << i;
-	return mask;
+	for (i = 0; i < 64; i++) {
+		if (p[i] == fs)
+			f |= (uint64_t)1 << i;
+		else if (p[i] == '\r' || p[i] == '\n' || p[i] == '\0')
+			t |= (uint64_t)1 << i;
+	}
+	*fsm = f;
+	*term = t;
 #endif
 }
 
@@ -268,8 +276,9 @@ close_segment(struct hl7_msg *m, uint32_t end)
 
 /*
  * Index everything after MSH-2 (which ends at 'after'). The separators are
- * found 64 bytes at a time as a bit mask, and each set bit ends a field:
- * no per-byte branches, whatever the field lengths.
+ * found 64 bytes at a time as bit masks, and each set bit ends a field:
+ * no per-byte branches, whatever the field lengths. Inside a segment, the
+ * field separators before its terminator are taken in one tight loop.
  */
 static int
 index_segments(struct hl7_msg *m, size_t after)
@@ -280,37 +289,51 @@ index_segments(struct hl7_msg *m, size_t after)
 	uint32_t fstart = (uint32_t)after, base, i;
 	bool open = true; /* the MSH segment is open */
 	struct hl7_span *f;
-	uint64_t mask;
+	uint64_t fsm, term, mask, fast, t, skip = 0;
 	char tail[64];
 	char c;
 
+	/* The separator right after MSH-2 ends MSH-2, already indexed. */
+	if (after < len && buf[after] == fs) {
+		fstart = (uint32_t)after + 1;
+		skip = 1;
+	}
 	for (base = (uint32_t)after; base < len; base += 64) {
 		if (len - base >= 64)
-			mask = special_mask(buf + base, fs);
+			special_masks(buf + base, fs, &fsm, &term);
 		else {
 			/* Pad the last block with a byte that is never special. */
 			memset(tail, 'A', sizeof(tail));
 			memcpy(tail, buf + base, len - base);
-			mask = special_mask(tail, fs);
+			special_masks(tail, fs, &fsm, &term);
 		}
+		mask = (fsm & ~skip) | term;
+		skip = 0;
 		/* A bit adds one field at most: room for the block at once. */
 		while (m->fields_cap - m->nfields < 64)
 			grow_fields(m);
 		f = m->fields + m->nfields;
 		while (mask != 0) {
+			if (open) {
+				/* The separators before the next terminator. */
+				t = mask & term;
+				fast = t != 0 ? mask & ((t & -t) - 1) : mask;
+				mask ^= fast;
+				while (fast != 0) {
+					i = base +
+					    (uint32_t)__builtin_ctzll(fast);
+					fast &= fast - 1;
+					f->off = fstart;
+					f->len = i - fstart;
+					f++;
+					fstart = i + 1;
+				}
+				if (mask == 0)
+					break;
+			}
 			i = base + (uint32_t)__builtin_ctzll(mask);
 			mask &= mask - 1;
 			c = buf[i];
-			if (__builtin_expect(c == fs && open &&
-				    i != (uint32_t)after,
-				1)) {
-				/* Most bits end a field inside a segment. */
-				f->off = fstart;
-				f->len = i - fstart;
-				f++;
-				fstart = i + 1;
-				continue;
-			}
 			m->nfields = (uint32_t)(f - m->fields);
 			if (!open) {
 				if (c != fs && i == fstart) {
