@@ -30,14 +30,6 @@
 		json_cur_str_or_null(c, (s).p, (s).len); \
 	} while (0)
 
-static void
-dtm_field(struct json_cur *c, const struct hl7_dtm *t)
-{
-	char iso[40];
-
-	json_cur_str_or_null(c, iso, hl7_dtm_iso(t, iso));
-}
-
 /* One observation's members; w is the caller's cursor. */
 static void
 obs_json(struct json_cur *w, const struct oru_msg *o, const struct oru_obs *x)
@@ -70,7 +62,7 @@ obs_json(struct json_cur *w, const struct oru_msg *o, const struct oru_obs *x)
 	STR_FIELD(&c, "flags", x->flags);
 	STR_FIELD(&c, "status", x->status);
 	json_cur_lit(&c, ",\"observed_at\":");
-	dtm_field(&c, &x->observed_at);
+	cli_json_dtm(&c, &x->observed_at);
 	json_cur_lit(&c, ",\"observed_at_source\":");
 	json_cur_strz(&c, oru_time_source_name(x->time_source));
 	json_cur_lit(&c, ",\"order\":");
@@ -108,7 +100,7 @@ msg_head_json(struct json_cur *w, const struct oru_msg *o, const char *file,
 	STR_FIELD(&c, "receiving_application", o->receiving_app);
 	STR_FIELD(&c, "receiving_facility", o->receiving_facility);
 	json_cur_lit(&c, ",\"message_time\":");
-	dtm_field(&c, &o->msh7);
+	cli_json_dtm(&c, &o->msh7);
 	STR_FIELD(&c, "processing_id", o->processing_id);
 	STR_FIELD(&c, "accept_ack_type", o->accept_ack);
 	STR_FIELD(&c, "charset", o->charset);

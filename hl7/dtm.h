@@ -24,6 +24,17 @@ struct hl7_dtm {
 	int16_t offset_min; /* UTC offset in minutes when has_offset */
 };
 
+/* True when a and b are the same value, part for part. */
+static inline bool
+hl7_dtm_same(const struct hl7_dtm *a, const struct hl7_dtm *b)
+{
+	return a->year == b->year && a->month == b->month && a->day == b->day &&
+	    a->hour == b->hour && a->minute == b->minute &&
+	    a->second == b->second && a->precision == b->precision &&
+	    a->frac_digits == b->frac_digits && a->frac == b->frac &&
+	    a->has_offset == b->has_offset && a->offset_min == b->offset_min;
+}
+
 /* Parse a DTM; returns 0, or -1 when s is not a valid DTM. */
 LW_MUSTCHECK int hl7_dtm_parse(const char *s, size_t len, struct hl7_dtm *out);
 /*

@@ -366,3 +366,60 @@ Test(hl7_dtm, number_length_is_respected)
 	cr_expect(d == 123456789012345678.0);
 	cr_expect_eq(hl7_number("1e3", 0, &d), -1);
 }
+
+/*
+ * hl7_dtm_same (the CLI keeps the last DTM's text on it): a value that
+ * differs in any one part is another value.
+ */
+Test(hl7_dtm, dtm_same_tells_every_part)
+{
+	struct hl7_dtm a, b;
+	int k;
+
+	cr_assert_eq(hl7_dtm_parse(LIT("20261120073000.12+0800"), &a), 0);
+	b = a;
+	cr_expect(hl7_dtm_same(&a, &b));
+	for (k = 0; k < 11; k++) {
+		b = a;
+		switch (k) {
+		case 0:
+			b.year++;
+			break;
+		case 1:
+			b.month++;
+			break;
+		case 2:
+			b.day++;
+			break;
+		case 3:
+			b.hour++;
+			break;
+		case 4:
+			b.minute++;
+			break;
+		case 5:
+			b.second++;
+			break;
+		case 6:
+			b.precision--;
+			break;
+		case 7:
+			b.frac_digits++;
+			break;
+		case 8:
+			b.frac++;
+			break;
+		case 9:
+			b.has_offset = false;
+			break;
+		default:
+			b.offset_min = -480;
+			break;
+		}
+		cr_expect(!hl7_dtm_same(&a, &b), "part %d", k);
+	}
+	/* The same instant written with another precision is not the same. */
+	cr_assert_eq(hl7_dtm_parse(LIT("202611200730"), &a), 0);
+	cr_assert_eq(hl7_dtm_parse(LIT("20261120073000"), &b), 0);
+	cr_expect(!hl7_dtm_same(&a, &b));
+}
