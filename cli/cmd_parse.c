@@ -30,6 +30,31 @@
 		json_cur_str_or_null(c, (s).p, (s).len); \
 	} while (0)
 
+/*
+ * True when p[0..len) is 1 to 9 digits without a leading zero: what the
+ * number writer gives back for it, so OBX-1 ("1" ... "20") can be copied
+ * as it is instead of read and written as a number.
+ */
+static inline bool
+plain_uint(const char *p, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > 9 || p[0] == '0')
+		return false;
+	for (i = 0; i < len; i++)
+		if (p[i] < '0' || p[i] > '9')
+			return false;
+	return true;
+}
+
+/* The length of a comparator ("", "<", "<=", ...; at most 2 bytes). */
+static inline size_t
+cmp_len(const char cmp[3])
+{
+	return cmp[0] == '\0' ? 0 : cmp[1] == '\0' ? 1 : 2;
+}
+
 /* One observation's members; w is the caller's cursor. */
 static void
 obs_json(struct json_cur *w, const struct oru_msg *o, const struct oru_obs *x)
@@ -38,7 +63,9 @@ obs_json(struct json_cur *w, const struct oru_msg *o, const struct oru_obs *x)
 	double set_id;
 
 	json_cur_lit(&c, "{\"set_id\":");
-	if (hl7_number(x->set_id.p, x->set_id.len, &set_id) == 0)
+	if (plain_uint(x->set_id.p, x->set_id.len))
+		json_cur_raw(&c, x->set_id.p, x->set_id.len);
+	else if (hl7_number(x->set_id.p, x->set_id.len, &set_id) == 0)
 		json_cur_num(&c, set_id);
 	else
 		json_cur_str_or_null(&c, x->set_id.p, x->set_id.len);
@@ -56,7 +83,7 @@ obs_json(struct json_cur *w, const struct oru_msg *o, const struct oru_obs *x)
 	else
 		json_cur_str_or_null(&c, x->value_text.p, x->value_text.len);
 	json_cur_lit(&c, ",\"comparator\":");
-	json_cur_str_or_null(&c, x->comparator, strlen(x->comparator));
+	json_cur_str_or_null(&c, x->comparator, cmp_len(x->comparator));
 	STR_FIELD(&c, "units", x->units);
 	STR_FIELD(&c, "ref_range", x->ref_range);
 	STR_FIELD(&c, "flags", x->flags);
