@@ -194,6 +194,14 @@ LW_MUSTCHECK int cli_each_message(const char *cmd, char *const *files,
  */
 int cli_parse_at(const char *s, int tz, int64_t *out);
 
+struct json_cur;
+/*
+ * t as ISO 8601 in a JSON string, or null when absent, at the cursor
+ * (hl7_dtm_iso's text). The last one's text is kept: a LIS gives a whole
+ * panel one time, so most observations write it again.
+ */
+void cli_json_dtm(struct json_cur *c, const struct hl7_dtm *t);
+
 /* Output is handed to stdio in blocks of about this size. */
 #define CLI_FLUSH_BLOCK (1u << 20)
 

@@ -24,6 +24,7 @@
 #include "lib/hash.h"
 #include "lib/json.h"
 #include "cmd.h"
+#include "hl7/dtm.h"
 #include "hl7/split.h"
 #include "lib/xmalloc.h"
 #include "rules/rules.h"
@@ -128,7 +129,6 @@ obs_line(struct check *c, const struct oru_msg *o, const struct oru_patient *p,
     const struct oru_obs *x, const struct rules_eval *ev)
 {
 	struct json_cur w;
-	char iso[40];
 
 	json_cur_start(&w, &c->out);
 	json_cur_lit(&w, "{\"control_id\":");
@@ -176,7 +176,7 @@ obs_line(struct check *c, const struct oru_msg *o, const struct oru_patient *p,
 		json_cur_lit(&w, "false");
 	STRZ_FIELD(&w, "problem", ev->problem);
 	json_cur_lit(&w, ",\"observed_at\":");
-	json_cur_str_or_null(&w, iso, hl7_dtm_iso(&x->observed_at, iso));
+	cli_json_dtm(&w, &x->observed_at);
 	json_cur_lit(&w, "}\n");
 	json_cur_end(&w);
 }

@@ -18,6 +18,7 @@
 #include "lib/json.h"
 #include "cmd.h"
 #include "hl7/ack.h"
+#include "hl7/dtm.h"
 #include "hl7/split.h"
 
 #define DEFAULT_MAX_SIZE (8u * 1024 * 1024)
@@ -29,12 +30,29 @@
 		json_cur_str_or_null(c, (s).p, (s).len); \
 	} while (0)
 
-static void
-dtm_field(struct json_cur *c, const struct hl7_dtm *t)
+/*
+ * True when p[0..len) is 1 to 9 digits without a leading zero: what the
+ * number writer gives back for it, so OBX-1 ("1" ... "20") can be copied
+ * as it is instead of read and written as a number.
+ */
+static inline bool
+plain_uint(const char *p, size_t len)
 {
-	char iso[40];
+	size_t i;
 
-	json_cur_str_or_null(c, iso, hl7_dtm_iso(t, iso));
+	if (len == 0 || len > 9 || p[0] == '0')
+		return false;
+	for (i = 0; i < len; i++)
+		if (p[i] < '0' || p[i] > '9')
+			return false;
+	return true;
+}
+
+/* The length of a comparator ("", "<", "<=", ...; at most 2 bytes). */
+static inline size_t
+cmp_len(const char cmp[3])
+{
+	return cmp[0] == '\0' ? 0 : cmp[1] == '\0' ? 1 : 2;
 }
 
 /* One observation's members; w is the caller's cursor. */
@@ -45,7 +63,9 @@ obs_json(struct json_cur *w, const struct oru_msg *o, const struct oru_obs *x)
 	double set_id;
 
 	json_cur_lit(&c, "{\"set_id\":");
-	if (hl7_number(x->set_id.p, x->set_id.len, &set_id) == 0)
+	if (plain_uint(x->set_id.p, x->set_id.len))
+		json_cur_raw(&c, x->set_id.p, x->set_id.len);
+	else if (hl7_number(x->set_id.p, x->set_id.len, &set_id) == 0)
 		json_cur_num(&c, set_id);
 	else
 		json_cur_str_or_null(&c, x->set_id.p, x->set_id.len);
@@ -63,13 +83,13 @@ obs_json(struct json_cur *w, const struct oru_msg *o, const struct oru_obs *x)
 	else
 		json_cur_str_or_null(&c, x->value_text.p, x->value_text.len);
 	json_cur_lit(&c, ",\"comparator\":");
-	json_cur_str_or_null(&c, x->comparator, strlen(x->comparator));
+	json_cur_str_or_null(&c, x->comparator, cmp_len(x->comparator));
 	STR_FIELD(&c, "units", x->units);
 	STR_FIELD(&c, "ref_range", x->ref_range);
 	STR_FIELD(&c, "flags", x->flags);
 	STR_FIELD(&c, "status", x->status);
 	json_cur_lit(&c, ",\"observed_at\":");
-	dtm_field(&c, &x->observed_at);
+	cli_json_dtm(&c, &x->observed_at);
 	json_cur_lit(&c, ",\"observed_at_source\":");
 	json_cur_strz(&c, oru_time_source_name(x->time_source));
 	json_cur_lit(&c, ",\"order\":");
@@ -107,7 +127,7 @@ msg_head_json(struct json_cur *w, const struct oru_msg *o, const char *file,
 	STR_FIELD(&c, "receiving_application", o->receiving_app);
 	STR_FIELD(&c, "receiving_facility", o->receiving_facility);
 	json_cur_lit(&c, ",\"message_time\":");
-	dtm_field(&c, &o->msh7);
+	cli_json_dtm(&c, &o->msh7);
 	STR_FIELD(&c, "processing_id", o->processing_id);
 	STR_FIELD(&c, "accept_ack_type", o->accept_ack);
 	STR_FIELD(&c, "charset", o->charset);

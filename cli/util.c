@@ -16,6 +16,8 @@
 
 #include "cmd.h"
 #include "cli/input.h"
+#include "hl7/dtm.h"
+#include "lib/json.h"
 #include "lib/xmalloc.h"
 
 void
@@ -184,4 +186,28 @@ cli_parse_at(const char *s, int tz, int64_t *out)
 		return -1;
 	*out = hl7_dtm_epoch(&t, tz);
 	return 0;
+}
+
+void
+cli_json_dtm(struct json_cur *c, const struct hl7_dtm *t)
+{
+	/* One command, one thread: the memo is the process's. */
+	static struct hl7_dtm last;
+	static char json[JSON_STR_ROOM(40)];
+	static size_t n;
+	static bool have;
+	char iso[40];
+	size_t len;
+
+	if (!have || !hl7_dtm_same(t, &last)) {
+		len = hl7_dtm_iso(t, iso);
+		if (len == 0) {
+			memcpy(json, "null", 4);
+			n = 4;
+		} else
+			n = (size_t)(json_put_str(json, iso, len) - json);
+		last = *t;
+		have = true;
+	}
+	json_cur_raw(c, json, n);
 }

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "hl7/hl7.h"
+#include "hl7/text.h"
 #include "lib/ini.h"
 #include "lib/xmalloc.h"
 #include "log.h"

@@ -10,6 +10,7 @@
 
 #include "hl7/ack.h"
 #include "lib/buf.h"
+#include "hl7/dtm.h"
 #include "hl7/hl7.h"
 #include "hl7/oru.h"
 #include "hl7/split.h"

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hl7/dtm.h"
+#include "hl7/text.h"
 #include "lib/str.h"
 #include "lib/xmalloc.h"
 

@@ -10,6 +10,7 @@
 #ifndef LABWATCH_ORU_H
 #define LABWATCH_ORU_H
 
+#include "hl7/dtm.h"
 #include "hl7/hl7.h"
 #include "lib/attr.h"
 

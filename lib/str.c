@@ -24,15 +24,3 @@ str_trim(char *s)
 	*e = '\0';
 	return s;
 }
-
-size_t
-str_trim_span(const char **p, size_t len)
-{
-	while (len > 0 && is_blank(**p)) {
-		(*p)++;
-		len--;
-	}
-	while (len > 0 && is_blank((*p)[len - 1]))
-		len--;
-	return len;
-}

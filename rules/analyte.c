@@ -69,6 +69,29 @@ rules_codes_index(struct rules *r)
 	}
 }
 
+/*
+ * strncasecmp's answer in the C locale for two spans of len bytes, without
+ * its call: a system name ("LN") is a few bytes, compared on every lookup.
+ */
+static inline bool
+ascii_caseeq(const char *a, const char *b, size_t len)
+{
+	size_t i;
+	unsigned char x, y;
+
+	for (i = 0; i < len; i++) {
+		x = (unsigned char)a[i];
+		y = (unsigned char)b[i];
+		if (x >= 'A' && x <= 'Z')
+			x = (unsigned char)(x - 'A' + 'a');
+		if (y >= 'A' && y <= 'Z')
+			y = (unsigned char)(y - 'A' + 'a');
+		if (x != y)
+			return false;
+	}
+	return true;
+}
+
 static bool
 is_loinc_system(const struct rules *r, const char *sys, size_t len)
 {
@@ -78,7 +101,7 @@ is_loinc_system(const struct rules *r, const char *sys, size_t len)
 		return true; /* no system named: a LOINC code may still match */
 	for (i = 0; i < r->nloinc_systems; i++)
 		if (r->loinc_system_len[i] == len &&
-		    strncasecmp(r->loinc_systems[i], sys, len) == 0)
+		    ascii_caseeq(r->loinc_systems[i], sys, len))
 			return true;
 	return false;
 }

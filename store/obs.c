@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "hl7/dtm.h"
+
 /* PID-8 as the rules read it: 'M', 'F', else unknown (O, U, A, N, empty). */
 static char
 patient_sex(const struct oru_patient *p)

@@ -207,6 +207,18 @@ check "a 64 MB message through a pipe: parsed, then the next" json_assert "$TMP/
 [m["control_id"] for m in L] == ["HUGE", "AFTER"] and len(L[0]["patients"]) == 1'
 check "a 64 MB message through a pipe: $(cat "$TMP/huge.secs") s (< 10)" test "$(cat "$TMP/huge.secs")" -lt 10
 
+# 11b. OBX-1 as written by senders: a number where it reads as one (plain
+# digits are copied as they are, the rest read and written as numbers),
+# else a string.
+{
+	printf 'MSH|^~\\&|LIS|L|LW|H|20261120||ORU^R01|SETID|P|2.5.1\rPID|1||P1^^^H^MR\r'
+	for s in '' 0 00 01 1 7 20 123456789 1234567890 1.0 +1 -1 ' 1' '1 ' 1a 1e2 99999999999 '1\T\2'; do
+		printf 'OBX|%s|NM|X^x^L||5|U||||||F\r' "$s"
+	done
+} >"$TMP/setid.hl7"
+"$LW" parse "$TMP/setid.hl7" | grep -o '"set_id":[^,]*' | tr '\n' ' ' >"$TMP/setid.out"
+check "OBX-1 spellings" test "$(cat "$TMP/setid.out")" = '"set_id":null "set_id":0 "set_id":0 "set_id":1 "set_id":1 "set_id":7 "set_id":20 "set_id":123456789 "set_id":1234567890 "set_id":1 "set_id":1 "set_id":-1 "set_id":" 1" "set_id":"1 " "set_id":"1a" "set_id":100 "set_id":99999999999 "set_id":"1&2" '
+
 # 12. Usage errors.
 "$LW" parse --bogus >/dev/null 2>&1
 check "unknown option exits 2" test $? -eq 2

@@ -16,6 +16,7 @@
 #include "hl7/ack.h"
 #include "lib/buf.h"
 #include "hl7/hl7.h"
+#include "hl7/text.h"
 
 #define TS "20261125103000+0000"
 

@@ -19,6 +19,7 @@
 #include "testutil.h"
 #include <criterion/parameterized.h>
 
+#include "hl7/dtm.h"
 #include "hl7/hl7.h"
 #include "hl7/oru.h"
 

@@ -75,6 +75,12 @@ static const struct map_case map_cases[] = {
 	{ "718-7", "2.16.840.1.113883.6.1", "", "", RULES_HGB, false },
 	{ "718-7", "", "", "", RULES_HGB, false },
 	{ "718-7", "ln", "", "", RULES_HGB, false },
+	{ "718-7", "lN", "", "", RULES_HGB, false },
+	{ "718-7", "Loinc", "", "", RULES_HGB, false },
+	{ "718-7", "HTTP://LOINC.ORG", "", "", RULES_HGB, false },
+	/* as long as a LOINC name, one letter off: not LOINC */
+	{ "718-7", "LM", "", "", RULES_NONE, false },
+	{ "718-7", "LOINX", "", "", RULES_NONE, false },
 	/* a LOINC code under a local system is not LOINC */
 	{ "718-7", "99LAB", "", "", RULES_NONE, false },
 	/* local code first, LOINC in the alternate triplet */
