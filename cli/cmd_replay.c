@@ -43,7 +43,7 @@ replay_usage(FILE *f)
 	    "  --cert FILE --key FILE  client certificate and key\n"
 	    "  --connections N      parallel connections (default 4); a "
 	    "patient's messages\n"
-	    "                       always go in order on one of them\n"
+	    "                       still go in order, one at a time\n"
 	    "  --rate MSG_PER_S     send at most this many messages a second\n"
 	    "  --timeout SECONDS    wait this long for an ACK (default 30)\n"
 	    "  --retries N          resend after AR or timeout up to N times "

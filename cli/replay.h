@@ -1,8 +1,9 @@
 /*
  * replay.h: the sending engine of `labwatch replay`: messages of the
- * inputs, in order, over N MLLP connections, a patient's messages always
- * on the same connection (PID-3 hashed), one ACK awaited at a time per
- * connection; AR and timeouts resent with backoff; a checkpoint of what
+ * inputs, in order, over N MLLP connections, a patient's next message on
+ * the connection its earlier ones are still queued or in flight on, else
+ * on the least loaded (PID-3 is the patient), one ACK awaited at a time
+ * per connection; AR and timeouts resent with backoff; a checkpoint of what
  * came back ACKed, for --resume.
  */
 #ifndef LABWATCH_REPLAY_H

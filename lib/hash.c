@@ -101,6 +101,39 @@ hash_put(struct hash_table *t, const char *key, size_t len, void *val)
 	return NULL;
 }
 
+/* True when slot k lies in the cyclic range (i, j]. */
+static bool
+between(size_t i, size_t k, size_t j)
+{
+	return i <= j ? i < k && k <= j : i < k || k <= j;
+}
+
+void *
+hash_del(struct hash_table *t, const char *key, size_t len)
+{
+	size_t mask = t->cap - 1, i, j;
+	struct hash_entry *e;
+	void *val;
+
+	if (t->cap == 0)
+		return NULL;
+	e = slot(t, key, len, hash_bytes(key, len));
+	if (e->key == NULL)
+		return NULL;
+	val = e->val;
+	/* linear probing: pull back the entries whose probe passed i */
+	i = (size_t)(e - t->e);
+	for (j = (i + 1) & mask; t->e[j].key != NULL; j = (j + 1) & mask) {
+		if (between(i, (size_t)t->e[j].hash & mask, j))
+			continue; /* its home is after the hole: it stays */
+		t->e[i] = t->e[j];
+		i = j;
+	}
+	memset(&t->e[i], 0, sizeof(t->e[i]));
+	t->n--;
+	return val;
+}
+
 void *
 hash_next(const struct hash_table *t, size_t *i)
 {

@@ -44,6 +44,12 @@ void *hash_get(const struct hash_table *t, const char *key, size_t len);
  */
 void *hash_put(struct hash_table *t, const char *key, size_t len, void *val);
 /*
+ * Remove key; returns its value, or NULL when it was not there. Slots
+ * after it move back (no tombstones), so a table that keys come and go
+ * in stays as small as the keys it holds; hash_next's order changes.
+ */
+void *hash_del(struct hash_table *t, const char *key, size_t len);
+/*
  * The values in slot order: start with *i = 0; NULL when there are no
  * more.
  */
