@@ -340,6 +340,8 @@ static void
 reply_send(struct board *bd, struct reply *rp, const char *path)
 {
 	struct evhttp_request *req = rp->req;
+	/* Read now: a reply sent may free req (its peer gone). */
+	const char *method = method_name(evhttp_request_get_command(req));
 	struct evbuffer *ev;
 	struct timespec t1;
 	char user[64] = "-";
@@ -362,8 +364,8 @@ reply_send(struct board *bd, struct reply *rp, const char *path)
 	buf_free(&rp->out);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	/* The path only: a query names patients. */
-	fprintf(stderr, "labwatch board: %s %.60s %d %.1f ms %s %s\n",
-	    method_name(evhttp_request_get_command(req)), path, rp->code,
+	fprintf(stderr, "labwatch board: %s %.60s %d %.1f ms %s %s\n", method,
+	    path, rp->code,
 	    (double)(t1.tv_sec - rp->t0.tv_sec) * 1e3 +
 		(double)(t1.tv_nsec - rp->t0.tv_nsec) / 1e6,
 	    rp->peer, user);
