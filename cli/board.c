@@ -45,6 +45,7 @@
 
 #include "cli/board.h"
 #include "cli/board_auth.h"
+#include "cli/board_check.h"
 #include "cli/board_events.h"
 #include "cli/cmd.h"
 #include "cli/notify.h"
@@ -62,6 +63,7 @@ struct board {
 	bool tls;     /* cookies Secure */
 	SSL_CTX *ctx; /* --tls-cert: daemon/tls.c's server context */
 	struct board_events *events; /* /events: the live updates */
+	struct board_checks *checks; /* the password checks' threads */
 	double heartbeat;	     /* --heartbeat (s) */
 	int max_streams;	     /* --max-streams */
 	int max_user_streams;	     /* --max-user-streams */
@@ -79,7 +81,23 @@ struct reply {
 	const char *peer;
 	struct board_session *s;
 	int code;
-	bool stream; /* /events: the reply stays open */
+	bool stream;	    /* /events: the reply stays open */
+	struct timespec t0; /* when the request came */
+};
+
+/* route()'s code of a reply sent later (a login being checked). */
+#define REPLY_LATER 0
+
+/*
+ * A login whose password a checker's thread checks (board_check.c):
+ * the request waits for it, its connection's close callback set.
+ * Owned by the checker until its callback (login_checked) frees it.
+ */
+struct login_wait {
+	struct board *bd;
+	struct reply rp; /* rp.req NULL once the peer left */
+	struct evhttp_connection *conn;
+	char peer[64];
 };
 
 static const struct {
@@ -317,14 +335,149 @@ login_page(struct board *bd, struct reply *rp, const char *msg, int code)
 	return code;
 }
 
+/* Answer rp (or start its stream), log it (path), free its body. */
+static void
+reply_send(struct board *bd, struct reply *rp, const char *path)
+{
+	struct evhttp_request *req = rp->req;
+	/* Read now: a reply sent may free req (its peer gone). */
+	const char *method = method_name(evhttp_request_get_command(req));
+	struct evbuffer *ev;
+	struct timespec t1;
+	char user[64] = "-";
+
+	if (rp->s != NULL)
+		snprintf(user, sizeof(user), "%s", rp->s->user->name);
+	headers(req, rp->type);
+	if (rp->stream)
+		board_events_start(bd->events, req,
+		    rp->s != NULL ? rp->s->token : NULL,
+		    rp->s != NULL ? rp->s->user : NULL);
+	else {
+		ev = evbuffer_new();
+		evbuffer_add(ev, rp->out.p != NULL ? rp->out.p : "",
+		    rp->out.len);
+		evhttp_send_reply(req, rp->code, rp->code < 400 ? "OK" : "-",
+		    ev);
+		evbuffer_free(ev);
+	}
+	buf_free(&rp->out);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* The path only: a query names patients. */
+	fprintf(stderr, "labwatch board: %s %.60s %d %.1f ms %s %s\n", method,
+	    path, rp->code,
+	    (double)(t1.tv_sec - rp->t0.tv_sec) * 1e3 +
+		(double)(t1.tv_nsec - rp->t0.tv_nsec) / 1e6,
+	    rp->peer, user);
+}
+
+/*
+ * The connection of a login being checked closes (the peer left, or the
+ * board stops): the request is let go by the connection when it is being
+ * answered (libevent's http.c), freed with it otherwise.
+ */
+static void
+on_login_gone(struct evhttp_connection *conn, void *arg)
+{
+	struct login_wait *w = arg;
+
+	(void)conn;
+	if (evhttp_request_get_connection(w->rp.req) == NULL)
+		evhttp_request_free(w->rp.req);
+	w->rp.req = NULL;
+	w->conn = NULL;
+}
+
+/* A login's check ended (on the loop): its answer, its count. */
+static void
+login_checked(enum board_check_result r, const struct board_user *u, void *arg)
+{
+	struct login_wait *w = arg;
+	struct reply *rp = &w->rp;
+
+	if (w->conn != NULL)
+		evhttp_connection_set_closecb(w->conn, NULL, NULL);
+	if (r == BOARD_CHECK_DROPPED) {
+		/* The board stops: evhttp_free() frees the request. */
+		buf_free(&rp->out);
+		free(w);
+		return;
+	}
+	board_login_ended(w->peer, u == NULL);
+	if (rp->req == NULL) {
+		fprintf(stderr,
+		    "labwatch board: POST /login: %s left before its "
+		    "password was checked%s\n",
+		    w->peer, u == NULL ? " (a failure: counted)" : "");
+		buf_free(&rp->out);
+		free(w);
+		return;
+	}
+	if (u == NULL)
+		rp->code = login_page(w->bd, rp, "Wrong name or password.",
+		    403);
+	else if ((rp->s = board_session_new(u)) == NULL)
+		rp->code = login_page(w->bd, rp, "Too many sessions.", 503);
+	else {
+		set_cookie(w->bd, rp, "lw_session", rp->s->token);
+		set_cookie(w->bd, rp, "lw_pre", "");
+		rp->code = redirect(rp, "/alerts");
+	}
+	reply_send(w->bd, rp, "/login");
+	free(w);
+}
+
+/*
+ * Hand name's password pw to the checker: REPLY_LATER, rp's request then
+ * the checker's (login_checked answers it); or the answer now.
+ */
+static int
+check_login(struct board *bd, struct reply *rp, const char *name,
+    const char *pw)
+{
+	struct login_wait *w;
+	int running, waiting;
+
+	if (name == NULL || pw == NULL) {
+		board_login_failed(rp->peer);
+		return login_page(bd, rp, "Wrong name or password.", 403);
+	}
+	w = xcalloc(1, sizeof(*w));
+	w->bd = bd;
+	w->rp = *rp;
+	snprintf(w->peer, sizeof(w->peer), "%s", rp->peer);
+	w->rp.peer = w->peer;
+	w->conn = evhttp_request_get_connection(rp->req);
+	if (!board_checks_submit(bd->checks, name, pw, login_checked, w,
+		&running, &waiting)) {
+		free(w);
+		fprintf(stderr,
+		    "labwatch board: login: %d checks under way and %d "
+		    "waiting: one more refused (503)\n",
+		    running, waiting);
+		evhttp_add_header(evhttp_request_get_output_headers(rp->req),
+		    "Retry-After", "5");
+		return login_page(bd, rp,
+		    "The board is busy checking other logins: try again in "
+		    "a few seconds.",
+		    503);
+	}
+	/* The callback runs on this thread, once we are back in the loop. */
+	board_login_started(w->peer);
+	evhttp_connection_set_closecb(w->conn, on_login_gone, w);
+	return REPLY_LATER;
+}
+
+/*
+ * POST /login: the CSRF and the rate limit here, the password on the
+ * checker's threads (check_login).
+ */
 static int
 do_login(struct board *bd, struct reply *rp)
 {
-	const struct board_user *u;
 	struct evkeyvalq f;
-	const char *name, *pw;
 	char *pre = cookie(rp->req, "lw_pre");
-	int code;
+	int code = 500;
 
 	if (read_form(rp->req, &f) != 0 || !csrf_ok(&f, pre)) {
 		free(pre);
@@ -334,21 +487,21 @@ do_login(struct board *bd, struct reply *rp)
 		return 403;
 	}
 	free(pre);
-	name = evhttp_find_header(&f, "name");
-	pw = evhttp_find_header(&f, "password");
-	if (!board_login_allowed(rp->peer))
+	switch (board_login_gate(rp->peer)) {
+	case BOARD_LOGIN_LOCKED:
 		code = login_page(bd, rp,
 		    "Too many failed logins: wait a few minutes.", 429);
-	else if (name == NULL || pw == NULL ||
-	    (u = board_login(&bd->users, name, pw)) == NULL) {
-		board_login_failed(rp->peer);
-		code = login_page(bd, rp, "Wrong name or password.", 403);
-	} else if ((rp->s = board_session_new(u)) == NULL)
-		code = login_page(bd, rp, "Too many sessions.", 503);
-	else {
-		set_cookie(bd, rp, "lw_session", rp->s->token);
-		set_cookie(bd, rp, "lw_pre", "");
-		code = redirect(rp, "/alerts");
+		break;
+	case BOARD_LOGIN_BUSY:
+		code = login_page(bd, rp,
+		    "Too many logins under way from your address: wait a "
+		    "moment.",
+		    429);
+		break;
+	case BOARD_LOGIN_OPEN:
+		code = check_login(bd, rp, evhttp_find_header(&f, "name"),
+		    evhttp_find_header(&f, "password"));
+		break;
 	}
 	evhttp_clear_headers(&f);
 	return code;
@@ -536,14 +689,12 @@ on_request(struct evhttp_request *req, void *arg)
 	struct board *bd = arg;
 	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
 	const char *path = u != NULL ? evhttp_uri_get_path(u) : NULL;
-	struct evbuffer *ev;
-	struct timespec t0, t1;
 	struct reply rp;
-	char *peer = NULL, user[64] = "-";
+	char *peer = NULL;
 	ev_uint16_t port;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	memset(&rp, 0, sizeof(rp));
+	clock_gettime(CLOCK_MONOTONIC, &rp.t0);
 	rp.req = req;
 	rp.type = "text/html; charset=utf-8";
 	buf_init(&rp.out);
@@ -552,28 +703,9 @@ on_request(struct evhttp_request *req, void *arg)
 	rp.peer = peer != NULL ? peer : "-";
 	if (path == NULL || *path == '\0')
 		path = "/";
-	rp.code = route(bd, &rp, path);
-	if (rp.s != NULL)
-		snprintf(user, sizeof(user), "%s", rp.s->user->name);
-	headers(req, rp.type);
-	if (rp.stream)
-		board_events_start(bd->events, req,
-		    rp.s != NULL ? rp.s->token : NULL,
-		    rp.s != NULL ? rp.s->user : NULL);
-	else {
-		ev = evbuffer_new();
-		evbuffer_add(ev, rp.out.p != NULL ? rp.out.p : "", rp.out.len);
-		evhttp_send_reply(req, rp.code, rp.code < 400 ? "OK" : "-", ev);
-		evbuffer_free(ev);
-	}
-	buf_free(&rp.out);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	/* The path only: a query names patients. */
-	fprintf(stderr, "labwatch board: %s %.60s %d %.1f ms %s %s\n",
-	    method_name(evhttp_request_get_command(req)), path, rp.code,
-	    (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-		(double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
-	    rp.peer, user);
+	/* REPLY_LATER: rp (its body too) went to a login_wait. */
+	if ((rp.code = route(bd, &rp, path)) != REPLY_LATER)
+		reply_send(bd, &rp, path);
 }
 
 /* Each connection's bufferevent: TLS when the board has a context. */
@@ -645,7 +777,7 @@ serve(struct board *bd, const char *listen)
 	struct evhttp_bound_socket *sock;
 	struct event *sigint, *sigterm;
 	struct evhttp *http;
-	char *addr = NULL;
+	char *addr = NULL, *cause = NULL;
 	ev_uint16_t port;
 
 	if (split_listen(listen, &addr, &port) != 0) {
@@ -653,6 +785,15 @@ serve(struct board *bd, const char *listen)
 		return 2;
 	}
 	bd->base = event_base_new();
+	if (bd->auth &&
+	    (bd->checks = board_checks_new(bd->base, &bd->users, &cause)) ==
+		NULL) {
+		fprintf(stderr, "labwatch board: %s\n", cause);
+		free(cause);
+		free(addr);
+		event_base_free(bd->base);
+		return 1;
+	}
 	http = evhttp_new(bd->base);
 	evhttp_set_allowed_methods(http,
 	    EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST);
@@ -668,6 +809,7 @@ serve(struct board *bd, const char *listen)
 		    listen);
 		free(addr);
 		evhttp_free(http);
+		board_checks_free(bd->checks);
 		event_base_free(bd->base);
 		return 1;
 	}
@@ -702,6 +844,8 @@ serve(struct board *bd, const char *listen)
 	live = bd->events;
 	event_base_dispatch(bd->base);
 	live = NULL;
+	/* Before evhttp_free(): the logins waiting let go of their requests. */
+	board_checks_free(bd->checks);
 	board_events_free(bd->events);
 	event_free(sigint);
 	event_free(sigterm);

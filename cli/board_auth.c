@@ -32,6 +32,7 @@ static time_t idle = BOARD_IDLE;
 static struct {
 	char peer[64];
 	unsigned fails;
+	unsigned checking; /* checks under way */
 	time_t since;
 } peers[MAX_PEERS];
 
@@ -301,12 +302,13 @@ peer_slot(const char *peer)
 	}
 	snprintf(peers[old].peer, sizeof(peers[old].peer), "%s", peer);
 	peers[old].fails = 0;
+	peers[old].checking = 0;
 	peers[old].since = time(NULL);
 	return old;
 }
 
-bool
-board_login_allowed(const char *peer)
+enum board_login_gate
+board_login_gate(const char *peer)
 {
 	size_t i = peer_slot(peer);
 
@@ -314,13 +316,35 @@ board_login_allowed(const char *peer)
 		peers[i].fails = 0;
 		peers[i].since = time(NULL);
 	}
-	return peers[i].fails < BOARD_MAX_FAILS;
+	if (peers[i].fails >= BOARD_MAX_FAILS)
+		return BOARD_LOGIN_LOCKED;
+	if (peers[i].fails + peers[i].checking >= BOARD_MAX_FAILS)
+		return BOARD_LOGIN_BUSY;
+	return BOARD_LOGIN_OPEN;
 }
 
 void
 board_login_failed(const char *peer)
 {
 	peers[peer_slot(peer)].fails++;
+}
+
+void
+board_login_started(const char *peer)
+{
+	peers[peer_slot(peer)].checking++;
+}
+
+void
+board_login_ended(const char *peer, bool failed)
+{
+	size_t i = peer_slot(peer);
+
+	/* The slot may have gone to another peer meanwhile (256 of them). */
+	if (peers[i].checking > 0)
+		peers[i].checking--;
+	if (failed)
+		peers[i].fails++;
 }
 
 /* A password line from stdin, or the terminal without echo; NULL: none. */

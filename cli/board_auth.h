@@ -48,7 +48,10 @@ bool board_role_ok(const char *role);
 LW_MUSTCHECK int board_users_load(const char *path, struct board_users *us,
     char *why, size_t cap);
 void board_users_free(struct board_users *us);
-/* The user name with password pw, or NULL (the work done either way). */
+/*
+ * The user name with password pw, or NULL (the work done either way);
+ * reads us only: safe on several threads at once (board_check.c).
+ */
 const struct board_user *board_login(const struct board_users *us,
     const char *name, const char *pw);
 /* "pbkdf2-sha256$..." of pw with a fresh salt (malloc'ed). */
@@ -88,12 +91,24 @@ void board_session_end(struct board_session *s);
  */
 bool board_session_live(const char *token);
 /*
- * Whether peer may try a login now (at most BOARD_MAX_FAILS failures per
- * BOARD_FAIL_WINDOW seconds); board_login_failed counts one.
+ * Whether peer may try a login now: at most BOARD_MAX_FAILS failures per
+ * BOARD_FAIL_WINDOW seconds, checks under way counted as failures until
+ * they end (so that logins sent at once from one address cannot try more
+ * passwords than that while their checks run on the checker's threads).
  */
 #define BOARD_MAX_FAILS 5
 #define BOARD_FAIL_WINDOW 300
-bool board_login_allowed(const char *peer);
+enum board_login_gate {
+	BOARD_LOGIN_OPEN,   /* may try */
+	BOARD_LOGIN_BUSY,   /* failures and checks under way reach the limit */
+	BOARD_LOGIN_LOCKED, /* failures alone reach the limit */
+};
+enum board_login_gate board_login_gate(const char *peer);
+/* Count one failure of peer (a login refused without a check). */
 void board_login_failed(const char *peer);
+/* A check of peer's password begins; board_login_ended when it ends. */
+void board_login_started(const char *peer);
+/* Peer's check ended: failed or not (a failure counts). */
+void board_login_ended(const char *peer, bool failed);
 
 #endif

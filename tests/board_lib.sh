@@ -54,3 +54,24 @@ gone() {
 	done
 	return 1
 }
+# login_get TAG ADDR: the login page fetched from the address ADDR
+# (127.0.0.x: curl --interface), its cookies in $TMP/TAG.jar, its CSRF
+# token in $TMP/TAG.csrf; login_post TAG NAME PASSWORD [CURL ARGS...]:
+# then the POST from there, "STATUS TIME_TOTAL" in $TMP/TAG.res, the page
+# in $TMP/TAG.html, the headers in $TMP/TAG.hdr (both run in the
+# background as well: each tag has its own files)
+login_get() {
+	# shellcheck disable=SC2086
+	curl -s $CO --interface "$2" -c "$TMP/$1.jar" -o "$TMP/$1.get" "$U/login"
+	csrf_of "$TMP/$1.get" >"$TMP/$1.csrf"
+	echo "$2" >"$TMP/$1.addr"
+}
+login_post() {
+	_tag=$1 _n=$2 _p=$3
+	shift 3
+	# shellcheck disable=SC2086
+	curl -s $CO --interface "$(cat "$TMP/$_tag.addr")" -b "$TMP/$_tag.jar" -c "$TMP/$_tag.jar" \
+		-D "$TMP/$_tag.hdr" -o "$TMP/$_tag.html" -w '%{http_code} %{time_total}\n' "$@" \
+		--data-urlencode "csrf=$(cat "$TMP/$_tag.csrf")" --data-urlencode "name=$_n" \
+		--data-urlencode "password=$_p" "$U/login" >"$TMP/$_tag.res"
+}

@@ -134,3 +134,39 @@ Test(board_auth, peek_does_not_renew_find_does)
 	    "a session found idle was not ended");
 	board_sessions_idle(BOARD_IDLE);
 }
+
+/*
+ * The login gate counts checks under way as failures (they run on the
+ * checker's threads while more logins arrive): an address with 3
+ * failures and 2 checks running is BUSY, not OPEN; a check that ends
+ * well frees its place, one that fails becomes a failure; 5 failures
+ * are LOCKED. Before the checks left the loop, every one ended before the
+ * next login was read and board_login_allowed counted failures alone.
+ */
+Test(board_auth, login_gate_counts_checks_under_way)
+{
+	const char *peer = "192.0.2.77";
+	int i;
+
+	cr_expect_eq(board_login_gate(peer), BOARD_LOGIN_OPEN);
+	for (i = 0; i < 3; i++)
+		board_login_failed(peer);
+	cr_expect_eq(board_login_gate(peer), BOARD_LOGIN_OPEN);
+	board_login_started(peer);
+	cr_expect_eq(board_login_gate(peer), BOARD_LOGIN_OPEN);
+	board_login_started(peer);
+	cr_expect_eq(board_login_gate(peer), BOARD_LOGIN_BUSY,
+	    "3 failures and 2 checks under way let a 6th password be tried");
+	board_login_ended(peer, false);
+	cr_expect_eq(board_login_gate(peer), BOARD_LOGIN_OPEN,
+	    "a check that ended well still counted");
+	board_login_ended(peer, true);
+	cr_expect_eq(board_login_gate(peer), BOARD_LOGIN_OPEN);
+	board_login_started(peer);
+	board_login_ended(peer, true);
+	cr_expect_eq(board_login_gate(peer), BOARD_LOGIN_LOCKED);
+	/* An end without a start (the slot went to another peer) is no harm. */
+	board_login_ended("192.0.2.78", false);
+	cr_expect_eq(board_login_gate("192.0.2.78"), BOARD_LOGIN_OPEN);
+	cr_expect_eq(board_login_gate("192.0.2.79"), BOARD_LOGIN_OPEN);
+}
