@@ -12,14 +12,97 @@
 #include "store/hold.h"
 #include "store/reeval_write.h"
 
-void
-reeval_hold_begin(struct run *u)
+/*
+ * Columns of the stored alerts' read after the writer's (reeval_read.c):
+ * the rule, the stops, the restart dose, the message, and whether
+ * labwatch resolved it (a resume answered it).
+ */
+#define COL_KIND 1
+#define COL_OBS 2
+#define COL_STATE 4
+#define COL_RULE 9
+#define COL_STOPS 10
+#define COL_DOSE 11
+#define COL_MESSAGE 12
+#define COL_BY_LABWATCH 13
+
+/* The hold rule named s, or rules_hold_count() when none. */
+static size_t
+rule_of(const struct rules *r, const char *s)
 {
 	size_t i;
 
+	for (i = 0; i < rules_hold_count(r); i++)
+		if (strcmp(rules_hold_name(r, i), s) == 0)
+			break;
+	return i;
+}
+
+/*
+ * Stored hold or resume row k of sl, resting on a result (a hold) or a
+ * message (a resume) before the treatment start: the seed of its rule
+ * brought to it when it counts more stops (the last one of the rule).
+ */
+static void
+seed_row(struct run *u, const struct reeval_slice *sl, int k)
+{
+	const PGresult *res = sl->ar;
+	const char *kind = PQgetvalue(res, k, COL_KIND);
+	const char *state = PQgetvalue(res, k, COL_STATE);
+	const char *dose = PQgetvalue(res, k, COL_DOSE);
+	struct pcache_hold *a;
+	size_t i = rule_of(u->r, PQgetvalue(res, k, COL_RULE));
+	unsigned stops = (unsigned)strtoul(PQgetvalue(res, k, COL_STOPS), NULL,
+	    10);
+	int64_t obs = strtoll(PQgetvalue(res, k, COL_OBS), NULL, 10), at;
+	bool hold = strcmp(kind, "hold") == 0;
+
+	if (i >= rules_hold_count(u->r) || stops == 0)
+		return;
+	at = hold ? reeval_read_observed_at(sl, obs) :
+		    reeval_read_message_at(sl,
+			strtoll(PQgetvalue(res, k, COL_MESSAGE), NULL, 10));
+	if (at < 0 || at >= u->p.since)
+		return;
+	a = &u->seed[i];
+	if (!hold) {
+		if (stops >= a->stops && dose[0] != '\0')
+			a->dose_mg = strtod(dose, NULL);
+		if (stops > a->stops)
+			a->stops = stops;
+		return;
+	}
+	if (stops < a->stops)
+		return;
+	a->stops = stops;
+	a->obs = obs;
+	/* Not answered by a resume: held across the phase change. */
+	a->held = strcmp(state, "open") == 0 ||
+	    strcmp(state, "acknowledged") == 0;
+	a->since = at;
+	if (obs > u->seed_obs)
+		u->seed_obs = obs;
+	u->seeding = true;
+}
+
+void
+reeval_hold_begin(struct run *u, const struct reeval_slice *sl)
+{
+	size_t i;
+	int k;
+
 	memset(u->p.hold, 0, sizeof(u->p.hold));
+	memset(u->seed, 0, sizeof(u->seed));
 	for (i = 0; i < RULES_MAX_HOLD_RULES; i++)
-		u->p.hold[i].dose_mg = NAN;
+		u->p.hold[i].dose_mg = u->seed[i].dose_mg = NAN;
+	u->seed_obs = u->replayed = 0;
+	u->seeding = false;
+	if (!u->p.enrolled || u->p.phase != RULES_PHASE_TREATMENT)
+		return;
+	for (k = sl->alo; k < sl->ahi; k++)
+		if (strcmp(PQgetvalue(sl->ar, k, COL_KIND), "hold") == 0 ||
+		    strcmp(PQgetvalue(sl->ar, k, COL_KIND), "resume") == 0)
+			seed_row(u, sl, k);
 }
 
 /* A hold on act t's result, in message msg. */
@@ -78,6 +161,13 @@ reeval_hold_message(struct run *u, int64_t msg, int64_t at)
 	if (!u->p.enrolled || u->p.phase != RULES_PHASE_TREATMENT ||
 	    u->p.h == NULL)
 		return;
+	/* The holds before the treatment start, once their results are in. */
+	if (u->seeding && u->replayed >= u->seed_obs) {
+		for (k = 0; k < rules_hold_count(u->r); k++)
+			if (u->seed[k].stops > 0)
+				u->p.hold[k] = u->seed[k];
+		u->seeding = false;
+	}
 	n = hold_decide(u->r, &u->p, act, &changed);
 	for (k = 0; k < n; k++) {
 		switch (act[k].kind) {
@@ -97,17 +187,6 @@ reeval_hold_message(struct run *u, int64_t msg, int64_t at)
 		}
 	}
 }
-
-/*
- * Columns of the stored alerts' read after the writer's (reeval_read.c):
- * the rule, the stops, the restart dose, the message, and whether
- * labwatch resolved it (a resume answered it).
- */
-#define COL_RULE 9
-#define COL_STOPS 10
-#define COL_DOSE 11
-#define COL_MESSAGE 12
-#define COL_BY_LABWATCH 13
 
 void
 reeval_hold_load(struct run *u, struct stored *s, const struct reeval_slice *sl,

@@ -16,8 +16,15 @@
 #include "store/alert_text.h"
 #include "store/reeval_int.h"
 
-/* The patient's announced holds forgotten: its results judge from none. */
-void reeval_hold_begin(struct run *u);
+/*
+ * The patient's announced holds forgotten: its results judge from none,
+ * but for the holds stored on results observed before the treatment
+ * start (sl's alerts), which no result judged again changes: their stop
+ * count, restart dose and a hold still open are announced once the
+ * replay has passed their results, as labwatchd carried them across the
+ * phase change.
+ */
+void reeval_hold_begin(struct run *u, const struct reeval_slice *sl);
 /*
  * After the results of message msg (the latest observed at at, -1
  * unknown) were replayed: the holds and resumes they imply added.
