@@ -19,7 +19,7 @@
  */
 #define COL_KIND 1
 #define COL_OBS 2
-#define COL_STATE 4
+#define COL_SUPERSEDED_BY 6
 #define COL_RULE 9
 #define COL_STOPS 10
 #define COL_DOSE 11
@@ -39,57 +39,92 @@ rule_of(const struct rules *r, const char *s)
 }
 
 /*
- * Stored hold or resume row k of sl, resting on a result (a hold) or a
- * message (a resume) before the treatment start: the seed of its rule
- * brought to it when it counts more stops (the last one of the rule).
+ * When stored hold or resume row k of sl rests on a result (a hold) or
+ * a message (a resume) before the treatment start: its rule (else
+ * rules_hold_count()), *at its time.
  */
-static void
-seed_row(struct run *u, const struct reeval_slice *sl, int k)
+static size_t
+seed_rule(const struct run *u, const struct reeval_slice *sl, int k,
+    int64_t *at)
 {
 	const PGresult *res = sl->ar;
-	const char *kind = PQgetvalue(res, k, COL_KIND);
-	const char *state = PQgetvalue(res, k, COL_STATE);
-	const char *dose = PQgetvalue(res, k, COL_DOSE);
-	struct pcache_hold *a;
 	size_t i = rule_of(u->r, PQgetvalue(res, k, COL_RULE));
-	unsigned stops = (unsigned)strtoul(PQgetvalue(res, k, COL_STOPS), NULL,
-	    10);
-	int64_t obs = strtoll(PQgetvalue(res, k, COL_OBS), NULL, 10), at;
-	bool hold = strcmp(kind, "hold") == 0;
 
-	if (i >= rules_hold_count(u->r) || stops == 0)
-		return;
-	at = hold ? reeval_read_observed_at(sl, obs) :
-		    reeval_read_message_at(sl,
-			strtoll(PQgetvalue(res, k, COL_MESSAGE), NULL, 10));
-	if (at < 0 || at >= u->p.since)
-		return;
-	a = &u->seed[i];
-	if (!hold) {
-		if (stops >= a->stops && dose[0] != '\0')
-			a->dose_mg = strtod(dose, NULL);
-		if (stops > a->stops)
+	if (strcmp(PQgetvalue(res, k, COL_KIND), "hold") == 0)
+		*at = reeval_read_observed_at(sl,
+		    strtoll(PQgetvalue(res, k, COL_OBS), NULL, 10));
+	else if (strcmp(PQgetvalue(res, k, COL_KIND), "resume") == 0)
+		*at = reeval_read_message_at(sl,
+		    strtoll(PQgetvalue(res, k, COL_MESSAGE), NULL, 10));
+	else
+		return rules_hold_count(u->r);
+	return *at >= 0 && *at < u->p.since ? i : rules_hold_count(u->r);
+}
+
+/* Whether stored alert id is a resume before the treatment start. */
+static bool
+resumed_before(const struct run *u, const struct reeval_slice *sl, int64_t id)
+{
+	int64_t at;
+	int k;
+
+	for (k = sl->alo; k < sl->ahi; k++)
+		if (strtoll(PQgetvalue(sl->ar, k, 0), NULL, 10) == id)
+			return strcmp(PQgetvalue(sl->ar, k, COL_KIND),
+				   "resume") == 0 &&
+			    seed_rule(u, sl, k, &at) < rules_hold_count(u->r);
+	return false;
+}
+
+/*
+ * The holds and resumes stored before the treatment start into u->seed:
+ * per rule the last stop (the most stops) and, not answered by a resume
+ * before the start, held from its result; the last resume's dose.
+ */
+static void
+seed_rows(struct run *u, const struct reeval_slice *sl)
+{
+	const PGresult *res = sl->ar;
+	unsigned rs[RULES_MAX_HOLD_RULES] = { 0 }, stops;
+	struct pcache_hold *a;
+	const char *dose;
+	int64_t at;
+	size_t i;
+	int k;
+
+	for (k = sl->alo; k < sl->ahi; k++) {
+		if ((i = seed_rule(u, sl, k, &at)) >= rules_hold_count(u->r))
+			continue;
+		a = &u->seed[i];
+		stops = (unsigned)strtoul(PQgetvalue(res, k, COL_STOPS), NULL,
+		    10);
+		dose = PQgetvalue(res, k, COL_DOSE);
+		if (strcmp(PQgetvalue(res, k, COL_KIND), "resume") == 0) {
+			if (stops >= rs[i] && dose[0] != '\0') {
+				rs[i] = stops;
+				a->dose_mg = strtod(dose, NULL);
+			}
+		} else if (stops >= a->stops && stops > 0) {
 			a->stops = stops;
-		return;
+			a->obs = strtoll(PQgetvalue(res, k, COL_OBS), NULL, 10);
+			a->since = at;
+			a->held = !resumed_before(u, sl,
+			    strtoll(PQgetvalue(res, k, COL_SUPERSEDED_BY), NULL,
+				10));
+			if (a->obs > u->seed_obs)
+				u->seed_obs = a->obs;
+			u->seeding = true;
+		}
 	}
-	if (stops < a->stops)
-		return;
-	a->stops = stops;
-	a->obs = obs;
-	/* Not answered by a resume: held across the phase change. */
-	a->held = strcmp(state, "open") == 0 ||
-	    strcmp(state, "acknowledged") == 0;
-	a->since = at;
-	if (obs > u->seed_obs)
-		u->seed_obs = obs;
-	u->seeding = true;
+	for (i = 0; i < rules_hold_count(u->r); i++)
+		if (rs[i] > u->seed[i].stops)
+			u->seed[i].stops = rs[i];
 }
 
 void
 reeval_hold_begin(struct run *u, const struct reeval_slice *sl)
 {
 	size_t i;
-	int k;
 
 	memset(u->p.hold, 0, sizeof(u->p.hold));
 	memset(u->seed, 0, sizeof(u->seed));
@@ -97,12 +132,8 @@ reeval_hold_begin(struct run *u, const struct reeval_slice *sl)
 		u->p.hold[i].dose_mg = u->seed[i].dose_mg = NAN;
 	u->seed_obs = u->replayed = 0;
 	u->seeding = false;
-	if (!u->p.enrolled || u->p.phase != RULES_PHASE_TREATMENT)
-		return;
-	for (k = sl->alo; k < sl->ahi; k++)
-		if (strcmp(PQgetvalue(sl->ar, k, COL_KIND), "hold") == 0 ||
-		    strcmp(PQgetvalue(sl->ar, k, COL_KIND), "resume") == 0)
-			seed_row(u, sl, k);
+	if (u->p.enrolled && u->p.phase == RULES_PHASE_TREATMENT)
+		seed_rows(u, sl);
 }
 
 /* A hold on act t's result, in message msg. */
