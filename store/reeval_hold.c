@@ -13,9 +13,10 @@
 #include "store/reeval_write.h"
 
 /*
- * Columns of the stored alerts' read after the writer's (reeval_read.c):
- * the rule, the stops, the restart dose, the message, and whether
- * labwatch resolved it (a resume answered it).
+ * Columns of the stored alerts' read (reeval_read.c): the kind, the
+ * result, the alert superseding it; after the writer's, the rule, the
+ * stops, the restart dose, the message, and whether labwatch resolved it
+ * (a resume answered it).
  */
 #define COL_KIND 1
 #define COL_OBS 2

@@ -1,7 +1,8 @@
 /*
  * reeval_hold.h: `labwatch reevaluate` judges the hold and resume alerts
  * again: after each replayed message the hold state is decided as the
- * writer decides it (hold_decide), from nothing announced, and what that
+ * writer decides it (hold_decide), from nothing announced but the holds
+ * stored before the treatment start (reeval_hold_begin), and what that
  * implies (holds, the resumes that answer them) is set against the
  * stored ones by rule and stops (a hold: and its result; a resume: and
  * its message and dose). The withdrawn lines are not judged again.
