@@ -189,7 +189,7 @@ replay(struct run *u, const struct reeval_slice *sl, bool *withdrawals)
 	int64_t msg, last = -1, at = -1;
 
 	pcache_load_enrollment_row(&u->p, u->r, sl->er, sl->erow);
-	reeval_hold_begin(u);
+	reeval_hold_begin(u, sl);
 	pcache_history_begin(&u->p, u->r);
 	u->start = u->o->since;
 	if (u->p.phase == RULES_PHASE_TREATMENT && u->p.since > u->start)
@@ -219,6 +219,7 @@ replay(struct run *u, const struct reeval_slice *sl, bool *withdrawals)
 		}
 		rules_history_add(u->p.h, &in, PQgetvalue(hr, j, 1),
 		    (size_t)PQgetlength(hr, j, 1), &up);
+		u->replayed = (int64_t)in.id;
 		if (up.nsuperseded > 0 || up.nretracted > 0) {
 			*withdrawals = true;
 			if (!u->standing)

@@ -12,14 +12,129 @@
 #include "store/hold.h"
 #include "store/reeval_write.h"
 
+/*
+ * Columns of the stored alerts' read (reeval_read.c): the kind, the
+ * result, the alert superseding it; after the writer's, the rule, the
+ * stops, the restart dose, the message, and whether labwatch resolved it
+ * (a resume answered it).
+ */
+#define COL_KIND 1
+#define COL_OBS 2
+#define COL_SUPERSEDED_BY 6
+#define COL_RULE 9
+#define COL_STOPS 10
+#define COL_DOSE 11
+#define COL_MESSAGE 12
+#define COL_BY_LABWATCH 13
+
+/* The hold rule named s, or rules_hold_count() when none. */
+static size_t
+rule_of(const struct rules *r, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < rules_hold_count(r); i++)
+		if (strcmp(rules_hold_name(r, i), s) == 0)
+			break;
+	return i;
+}
+
+/*
+ * When stored hold or resume row k of sl rests on a result (a hold) or
+ * a message (a resume) before the treatment start: its rule (else
+ * rules_hold_count()), *at its time.
+ */
+static size_t
+seed_rule(const struct run *u, const struct reeval_slice *sl, int k,
+    int64_t *at)
+{
+	const PGresult *res = sl->ar;
+	size_t i = rule_of(u->r, PQgetvalue(res, k, COL_RULE));
+
+	if (strcmp(PQgetvalue(res, k, COL_KIND), "hold") == 0)
+		*at = reeval_read_observed_at(sl,
+		    strtoll(PQgetvalue(res, k, COL_OBS), NULL, 10));
+	else if (strcmp(PQgetvalue(res, k, COL_KIND), "resume") == 0)
+		*at = reeval_read_message_at(sl,
+		    strtoll(PQgetvalue(res, k, COL_MESSAGE), NULL, 10));
+	else
+		return rules_hold_count(u->r);
+	return *at >= 0 && *at < u->p.since ? i : rules_hold_count(u->r);
+}
+
+/* Whether stored alert id is a resume before the treatment start. */
+static bool
+resumed_before(const struct run *u, const struct reeval_slice *sl, int64_t id)
+{
+	int64_t at;
+	int k;
+
+	for (k = sl->alo; k < sl->ahi; k++)
+		if (strtoll(PQgetvalue(sl->ar, k, 0), NULL, 10) == id)
+			return strcmp(PQgetvalue(sl->ar, k, COL_KIND),
+				   "resume") == 0 &&
+			    seed_rule(u, sl, k, &at) < rules_hold_count(u->r);
+	return false;
+}
+
+/*
+ * The holds and resumes stored before the treatment start into u->seed:
+ * per rule the last stop (the most stops) and, not answered by a resume
+ * before the start, held from its result; the last resume's dose.
+ */
+static void
+seed_rows(struct run *u, const struct reeval_slice *sl)
+{
+	const PGresult *res = sl->ar;
+	unsigned rs[RULES_MAX_HOLD_RULES] = { 0 }, stops;
+	struct pcache_hold *a;
+	const char *dose;
+	int64_t at;
+	size_t i;
+	int k;
+
+	for (k = sl->alo; k < sl->ahi; k++) {
+		if ((i = seed_rule(u, sl, k, &at)) >= rules_hold_count(u->r))
+			continue;
+		a = &u->seed[i];
+		stops = (unsigned)strtoul(PQgetvalue(res, k, COL_STOPS), NULL,
+		    10);
+		dose = PQgetvalue(res, k, COL_DOSE);
+		if (strcmp(PQgetvalue(res, k, COL_KIND), "resume") == 0) {
+			if (stops >= rs[i] && dose[0] != '\0') {
+				rs[i] = stops;
+				a->dose_mg = strtod(dose, NULL);
+			}
+		} else if (stops >= a->stops && stops > 0) {
+			a->stops = stops;
+			a->obs = strtoll(PQgetvalue(res, k, COL_OBS), NULL, 10);
+			a->since = at;
+			a->held = !resumed_before(u, sl,
+			    strtoll(PQgetvalue(res, k, COL_SUPERSEDED_BY), NULL,
+				10));
+			if (a->obs > u->seed_obs)
+				u->seed_obs = a->obs;
+			u->seeding = true;
+		}
+	}
+	for (i = 0; i < rules_hold_count(u->r); i++)
+		if (rs[i] > u->seed[i].stops)
+			u->seed[i].stops = rs[i];
+}
+
 void
-reeval_hold_begin(struct run *u)
+reeval_hold_begin(struct run *u, const struct reeval_slice *sl)
 {
 	size_t i;
 
 	memset(u->p.hold, 0, sizeof(u->p.hold));
+	memset(u->seed, 0, sizeof(u->seed));
 	for (i = 0; i < RULES_MAX_HOLD_RULES; i++)
-		u->p.hold[i].dose_mg = NAN;
+		u->p.hold[i].dose_mg = u->seed[i].dose_mg = NAN;
+	u->seed_obs = u->replayed = 0;
+	u->seeding = false;
+	if (u->p.enrolled && u->p.phase == RULES_PHASE_TREATMENT)
+		seed_rows(u, sl);
 }
 
 /* A hold on act t's result, in message msg. */
@@ -78,6 +193,13 @@ reeval_hold_message(struct run *u, int64_t msg, int64_t at)
 	if (!u->p.enrolled || u->p.phase != RULES_PHASE_TREATMENT ||
 	    u->p.h == NULL)
 		return;
+	/* The holds before the treatment start, once their results are in. */
+	if (u->seeding && u->replayed >= u->seed_obs) {
+		for (k = 0; k < rules_hold_count(u->r); k++)
+			if (u->seed[k].stops > 0)
+				u->p.hold[k] = u->seed[k];
+		u->seeding = false;
+	}
 	n = hold_decide(u->r, &u->p, act, &changed);
 	for (k = 0; k < n; k++) {
 		switch (act[k].kind) {
@@ -97,17 +219,6 @@ reeval_hold_message(struct run *u, int64_t msg, int64_t at)
 		}
 	}
 }
-
-/*
- * Columns of the stored alerts' read after the writer's (reeval_read.c):
- * the rule, the stops, the restart dose, the message, and whether
- * labwatch resolved it (a resume answered it).
- */
-#define COL_RULE 9
-#define COL_STOPS 10
-#define COL_DOSE 11
-#define COL_MESSAGE 12
-#define COL_BY_LABWATCH 13
 
 void
 reeval_hold_load(struct run *u, struct stored *s, const struct reeval_slice *sl,

@@ -1,7 +1,8 @@
 /*
  * reeval_hold.h: `labwatch reevaluate` judges the hold and resume alerts
  * again: after each replayed message the hold state is decided as the
- * writer decides it (hold_decide), from nothing announced, and what that
+ * writer decides it (hold_decide), from nothing announced but the holds
+ * stored before the treatment start (reeval_hold_begin), and what that
  * implies (holds, the resumes that answer them) is set against the
  * stored ones by rule and stops (a hold: and its result; a resume: and
  * its message and dose). The withdrawn lines are not judged again.
@@ -16,8 +17,15 @@
 #include "store/alert_text.h"
 #include "store/reeval_int.h"
 
-/* The patient's announced holds forgotten: its results judge from none. */
-void reeval_hold_begin(struct run *u);
+/*
+ * The patient's announced holds forgotten: its results judge from none,
+ * but for the holds stored on results observed before the treatment
+ * start (sl's alerts), which no result judged again changes: their stop
+ * count, restart dose and a hold still open are announced once the
+ * replay has passed their results, as labwatchd carried them across the
+ * phase change.
+ */
+void reeval_hold_begin(struct run *u, const struct reeval_slice *sl);
 /*
  * After the results of message msg (the latest observed at at, -1
  * unknown) were replayed: the holds and resumes they imply added.

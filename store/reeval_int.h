@@ -70,7 +70,15 @@ struct run {
 	struct pcache p;
 	int64_t db_id, start; /* the patient; results judged from start */
 	struct reeval_ids wd; /* results a correction or deletion withdrew */
-	bool standing;	      /* replay only the results that stand */
+	/*
+	 * The holds announced on results before the treatment start (a
+	 * phase change: labwatchd carries them across), announced once
+	 * the replay has passed result seed_obs (reeval_hold.c).
+	 */
+	struct pcache_hold seed[RULES_MAX_HOLD_RULES];
+	int64_t seed_obs, replayed; /* replayed: the last result added */
+	bool seeding;
+	bool standing; /* replay only the results that stand */
 	struct implied *im;
 	size_t nim, capim;
 	struct stored *sa;

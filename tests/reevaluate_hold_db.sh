@@ -20,6 +20,14 @@
 #      400 mg, not 300;
 #   4. back to the shipped protocol: the hold and resume alerts and
 #      enrollments.hold_state are those labwatchd wrote live.
+# HE: held twice (recurrence 2, restart at 300 mg) in the neoadjuvant
+# phase, then adjuvant from a later date and held again: labwatchd
+# carries the stop count across the phase change (store_db.sh's H411):
+# recurrence 3, restart at 300 mg; reevaluate under the same protocol
+# keeps them (the holds before the treatment start are counted), not a
+# first stop and a restart at 400 mg. HF: held in the neoadjuvant phase,
+# adjuvant from a later date while held (the hold goes on, store_db.sh's
+# H406), then its restart: reevaluate keeps the restart.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 . "$top_srcdir/tests/reevaluate_lib.sh"
 LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
@@ -37,7 +45,7 @@ check "lax.conf moves two lines" eq "$(diff "$PROTO" "$TMP/data/protocols/lax.co
 
 lwd_db_conf "$TMP/d.conf"
 lwd_start d "$TMP/d.conf"
-P="HA HB HC HD H400 H401 H402 H403 H405 H407 H408 H410"
+P="HA HB HC HD HE HF H400 H401 H402 H403 H405 H407 H408 H410"
 for p in $P; do
 	"$LW" enroll "$p" --phase neoadjuvant --since 2026-11-01 >/dev/null
 done
@@ -59,6 +67,11 @@ NORMAL_LIVER='"1742-6|NM|60|U/L|10-40" "1920-8|NM|30|U/L|10-40" "1975-2|NM|10|um
 	oru HC HC3 20261112090000+0000 "751-8|NM|0.7|10*9/L|1.8-7.5"
 	oru HC HC4 20261113090000+0000 "751-8|NM|1.6|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
 	oru HD HD1 20261110090000+0000 "1742-6|NM|60|U/L|10-40"
+	oru HE HE1 20261110090000+0000 "751-8|NM|0.8|10*9/L|1.8-7.5"
+	oru HE HE2 20261111090000+0000 "751-8|NM|1.8|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
+	oru HE HE3 20261112090000+0000 "751-8|NM|0.7|10*9/L|1.8-7.5"
+	oru HE HE4 20261113090000+0000 "751-8|NM|1.6|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
+	oru HF HF1 20261110090000+0000 "751-8|NM|0.8|10*9/L|1.8-7.5"
 	oru H400 H4K1 20261120073000+0800 "751-8|NM|0.8|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
 	oru H400 H4K2 20261121073000+0800 "751-8|NM|1.8|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
 	oru H400 H4K3 20261122073000+0800 "751-8|NM|0.7|10*9/L|1.8-7.5"
@@ -83,8 +96,20 @@ NORMAL_LIVER='"1742-6|NM|60|U/L|10-40" "1920-8|NM|30|U/L|10-40" "1975-2|NM|10|um
 	oru H410 H4B2 20261120073000+0800 "751-8|NM|2.0|10*9/L|1.8-7.5"
 } >"$TMP/in.hl7"
 "$LW" replay --host 127.0.0.1 --port "$port" --timeout 10 "$TMP/in.hl7" >"$TMP/replay.out" 2>&1
-check "fed: 31 messages stored" eq "$(q "select count(*) from labwatch.messages where outcome = 'processed'")" 31
 lwd_stop d
+# HE's phase changes, then it is held and resumed again (a fresh daemon:
+# its enrollment read anew).
+"$LW" enroll HE --phase adjuvant --since 2026-11-20 >/dev/null
+"$LW" enroll HF --phase adjuvant --since 2026-11-20 >/dev/null
+{
+	oru HF HF2 20261121090000+0000 "751-8|NM|2.0|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
+	oru HE HE5 20261121090000+0000 "751-8|NM|0.6|10*9/L|1.8-7.5"
+	oru HE HE6 20261122090000+0000 "751-8|NM|2.0|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
+} >"$TMP/in2.hl7"
+lwd_start d2 "$TMP/d.conf"
+"$LW" replay --host 127.0.0.1 --port "$port" --timeout 10 "$TMP/in2.hl7" >>"$TMP/replay.out" 2>&1
+check "fed: 39 messages stored" eq "$(q "select count(*) from labwatch.messages where outcome = 'processed'")" 39
+lwd_stop d2
 
 # Hold (stop) and resume alerts of patients, as written: one line each.
 holds() { q "select string_agg(p.patient_id || ' ' || a.kind || ' ' || (a.details->>'rule') || ' ' || coalesce(a.observation::text, '-') || ' ' || (a.details->>'stops') || ' ' || coalesce(a.details->>'restart_dose_mg', '-') || ' ' || a.state || ' ' || coalesce(s.kind || ':' || s.state, '-') || ' ' || a.summary, E'\n' order by p.patient_id, a.id) from labwatch.alerts a join labwatch.patients p on p.id = a.patient left join labwatch.alerts s on s.id = a.superseded_by where a.kind in ('hold', 'resume') and coalesce(a.details->>'event', 'stop') <> 'withdrawn' and a.state <> 'retracted' and p.patient_id in ($(echo "$*" | sed "s/[^ ]*/'&'/g; s/ /,/g"))"; }
@@ -95,26 +120,38 @@ versions() { q "select string_agg(patient_id || ':' || version, ',' order by pat
 # labwatchd retracted (H407: left as it is).
 judged() { q "select count(*) from labwatch.alerts a where kind = 'hold' and coalesce(details->>'event', 'stop') = 'stop' and state <> 'retracted' and not exists (select 1 from labwatch.alerts r where r.id = a.superseded_by and r.state = 'retracted')"; }
 # The patients whose live alerts reevaluate must give again (step 4).
-SAME="HA HB HC HD H400 H401 H405 H408 H410"
+SAME="HA HB HC HD HE HF H400 H401 H405 H408 H410"
 holds $SAME >"$TMP/live.holds"
 hold_state $SAME >"$TMP/live.state"
 check "live: HC held twice (recurrence 2), resumed at 400 then 300 mg" eq \
 	"$(grep '^HC ' "$TMP/live.holds" | cut -d' ' -f2,5,6,7)" \
 	"$(printf 'hold 1 - resolved\nresume 1 400 open\nhold 2 - resolved\nresume 2 300 open')"
+check "live: HE across the phase change: recurrence 3, resumed at 300 mg" eq \
+	"$(grep '^HE ' "$TMP/live.holds" | cut -d' ' -f2,5,6,7 | tail -2)" \
+	"$(printf 'hold 3 - resolved\nresume 3 300 open')"
+check "live: HF held across the phase change, resumed at 400 mg" eq \
+	"$(grep '^HF ' "$TMP/live.holds" | cut -d' ' -f2,5,6,7)" \
+	"$(printf 'hold 1 - resolved\nresume 1 400 open')"
 check "live: HA never held, HB held and resumed" eq \
 	"$(grep -c '^HA ' "$TMP/live.holds") $(grep '^HB ' "$TMP/live.holds" | cut -d' ' -f2 | tr '\n' ' ')" "0 hold resume "
 
 # 1. The protocol as shipped: every hold and resume alert unchanged.
 c0=$(counts)
 v0=$(versions)
-nh=$(judged)
-nr=$(q "select count(*) from labwatch.alerts where kind = 'resume' and state <> 'retracted'")
+# Less HE's two holds and resumes and HF's hold before their treatment
+# start (2026-11-20): replayed, never judged.
+check "HE: three holds and three resumes live" eq \
+	"$(grep -c '^HE hold ' "$TMP/live.holds") $(grep -c '^HE resume ' "$TMP/live.holds")" "3 3"
+nh=$(($(judged) - 3))
+nr=$(($(q "select count(*) from labwatch.alerts where kind = 'resume' and state <> 'retracted'") - 2))
 rev --protocol-file "$PROTO" >"$TMP/same.out"
 check "same protocol: exit 0" test $? -eq 0
 check "same protocol: hold 0/0/0/$nh (new/retracted/updated/unchanged)" eq "$(summary "$TMP/same.out" hold)" "0/0/0/$nh"
 check "same protocol: resume 0/0/0/$nr" eq "$(summary "$TMP/same.out" resume)" "0/0/0/$nr"
 check "same protocol: there are holds and resumes to judge" test "$nh" -ge 10 -a "$nr" -ge 7
 check "same protocol: no change line" eq "$(changes "$TMP/same.out")" ""
+check "same protocol: HE's holds across its phase change unchanged" eq "$(hchanges "$TMP/same.out" HE)" ""
+check "same protocol: HF's restart after its phase change unchanged" eq "$(hchanges "$TMP/same.out" HF)" ""
 check "same protocol: nothing written" eq "$(counts)" "$c0"
 check "same protocol: no version bumped" eq "$(versions)" "$v0"
 
