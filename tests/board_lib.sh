@@ -1,6 +1,27 @@
 # tests/board_lib.sh: what the board's shell suites share (board_db.sh,
-# board_streams.sh, board_browser.sh), sourced after tests/lib.sh; $LW is
-# the labwatch binary, $TMP the suite's directory.
+# board_streams.sh, board_login.sh, board_browser.sh), sourced after
+# tests/lib.sh; $LW is the labwatch binary, $TMP the suite's directory.
+
+# board_suite NAME: the start of a suite that needs curl (else SKIP) and a
+# private PostgreSQL (pg_suite NAME) with the tree's schema; at exit the
+# processes in $BG and the board ($BOARD) are killed, and $TMP copied to
+# $BOARD_KEEP when set.
+board_suite() {
+	if ! command -v curl >/dev/null 2>&1; then
+		echo "SKIP: curl missing"
+		exit 77
+	fi
+	BOARD=
+	BG=
+	suite_cleanup() {
+		for p in $BG; do kill "$p" 2>/dev/null; done
+		[ -n "$BOARD" ] && kill -9 "$BOARD" 2>/dev/null
+		[ -n "${BOARD_KEEP:-}" ] && cp -r "$TMP" "$BOARD_KEEP"
+	}
+	pg_suite "$1"
+	LABWATCH_SQLDIR="$top_srcdir/sql" "$LW" migrate >"$TMP/migrate.out" 2>&1 || cat "$TMP/migrate.out"
+	check "the schema is in place" test "$(q "SELECT count(*) FROM labwatch.schema_migrations")" -ge 1
+}
 
 # board_start LOG ARGS...: labwatch board ARGS in the background, its log
 # in $TMP/LOG.log, its pid in $BOARD; $bport once it says its URL.

@@ -18,20 +18,7 @@
 . "$top_srcdir/tests/board_lib.sh"
 LW="$top_builddir/cli/labwatch"
 
-if ! command -v curl >/dev/null 2>&1; then
-	echo "SKIP: curl missing"
-	exit 77
-fi
-BOARD=
-BG=
-suite_cleanup() {
-	for p in $BG; do kill "$p" 2>/dev/null; done
-	[ -n "$BOARD" ] && kill -9 "$BOARD" 2>/dev/null
-	[ -n "${BOARD_KEEP:-}" ] && cp -r "$TMP" "$BOARD_KEEP"
-}
-pg_suite boardl
-LABWATCH_SQLDIR="$top_srcdir/sql" "$LW" migrate >"$TMP/migrate.out" 2>&1 || cat "$TMP/migrate.out"
-check "the schema is in place" test "$(q "SELECT count(*) FROM labwatch.schema_migrations")" -ge 1
+board_suite boardl
 
 USERS="$TMP/users"
 printf 'secret-a\n' | "$LW" board --users "$USERS" --add-user alice --role oncall --password-stdin

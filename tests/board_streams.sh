@@ -14,33 +14,20 @@
 . "$top_srcdir/tests/board_lib.sh"
 LW="$top_builddir/cli/labwatch"
 
-if ! command -v curl >/dev/null 2>&1; then
-	echo "SKIP: curl missing"
-	exit 77
-fi
-BOARD=
-STREAMS=
-suite_cleanup() {
-	for p in $STREAMS; do kill "$p" 2>/dev/null; done
-	[ -n "$BOARD" ] && kill -9 "$BOARD" 2>/dev/null
-	[ -n "${BOARD_KEEP:-}" ] && cp -r "$TMP" "$BOARD_KEEP"
-}
-pg_suite boards
-LABWATCH_SQLDIR="$top_srcdir/sql" "$LW" migrate >"$TMP/migrate.out" 2>&1 || cat "$TMP/migrate.out"
-check "the schema is in place" test "$(q "SELECT count(*) FROM labwatch.schema_migrations")" -ge 1
+board_suite boards
 
 USERS="$TMP/users"
 printf 'secret-a\n' | "$LW" board --users "$USERS" --add-user alice --role oncall --password-stdin
 printf 'secret-b\n' | "$LW" board --users "$USERS" --add-user bob --role viewer --password-stdin
 
 # stream NAME JAR: a stream of JAR's session in the background, its
-# output in $TMP/NAME.out, its pid in $S (and in $STREAMS); when it ends,
+# output in $TMP/NAME.out, its pid in $S (and in $BG); when it ends,
 # its start (epoch s) in $TMP/NAME.t0 and its length in $TMP/NAME.time
 stream() {
 	date +%s.%N >"$TMP/$1.t0"
 	curl -sN -b "$2" -o "$TMP/$1.out" -w '%{time_total}\n' "$U/events" >"$TMP/$1.time" &
 	S=$!
-	STREAMS="$STREAMS $S"
+	BG="$BG $S"
 }
 # code JAR [CURL ARGS...]: the status of GET /events of JAR's session,
 # its body in $TMP/code.body (a stream opened is cut after 2 s)
@@ -103,9 +90,9 @@ check "/status: 1 refused, the board full" has "$TMP/status.html" '<tr><th>Refus
 kill "$A1"
 gone "$A1" 5
 check "alice closes a page: her next stream opens" sh -c "for i in \$(seq 50); do [ \"\$(curl -s -m 1 -b '$TMP/ja' -o /dev/null -w '%{http_code}' '$U/events')\" = 200 ] && exit 0; sleep 0.1; done; exit 1"
-for p in $STREAMS; do kill "$p" 2>/dev/null; done
-for p in $STREAMS; do gone "$p" 5; done
-STREAMS=
+for p in $BG; do kill "$p" 2>/dev/null; done
+for p in $BG; do gone "$p" 5; done
+BG=
 kill -TERM "$BOARD"
 wait "$BOARD"
 check "SIGTERM: the board exits 0" eq "$?" 0
@@ -168,7 +155,7 @@ login bob secret-b "$TMP/jb" >/dev/null
 curl -s -b "$TMP/jb" -o "$TMP/status2.html" "$U/status"
 check "/status: the streams closed at their session's end, as many as the log says" has "$TMP/status2.html" "<tr><th>Closed: session ended</th><td>$(grep -c 'its session ended (logout or idle)$' "$TMP/idle.log")</td></tr>"
 check "the log: no password" hasnt "$TMP/idle.log" secret
-STREAMS=
+BG=
 kill -TERM "$BOARD"
 wait "$BOARD"
 check "SIGTERM: the board exits 0" eq "$?" 0
