@@ -9,7 +9,9 @@
  * COMMIT's answer was lost (spool_write_row), magic "LWR2" and an i64
  * row id after total. Integers are little-endian (the machine's; a spool
  * never moves hosts). A labwatchd older than LWR2 reads such a record as
- * damage: empty the spool (let it drain) before going back to one.
+ * damage: last in the file, as a torn write, and cuts it off (ACKed
+ * frames lost); with records after it, it refuses the spool. Empty the
+ * spool (let it drain) before going back to one (README).
  */
 #include "spool.h"
 
