@@ -8,8 +8,11 @@
  * or, for a frame whose row a batch offered with an id before its
  * COMMIT's answer was lost (spool_write_row), magic "LWR2" and an i64
  * row id after total. Integers are little-endian (the machine's; a spool
- * never moves hosts). A labwatchd older than LWR2 reads such a record as
- * damage: empty the spool (let it drain) before going back to one.
+ * never moves hosts). A spool that may hold LWR2 records has the header
+ * magic "LWSPOOL2" (back to "LWSPOOL1" once drained empty): a labwatchd
+ * older than LWR2, which would take a last LWR2 record for a torn write
+ * and cut it off, refuses such a spool instead. Let the spool drain
+ * before going back to one (README).
  */
 #include "spool.h"
 
@@ -41,6 +44,7 @@ struct spool {
 	uint64_t pending; /* records in [drained, end) */
 	uint64_t synced_end, synced_pending; /* as of the last sync */
 	bool stale; /* bytes past end to cut before a write */
+	bool v2;    /* may hold LWR2 records: header "LWSPOOL2" */
 	char *buf;  /* record read back */
 	size_t cap;
 };
@@ -131,7 +135,7 @@ write_header(struct spool *sp)
 {
 	char h[HDR_SIZE];
 
-	memcpy(h, "LWSPOOL1", 8);
+	memcpy(h, sp->v2 ? "LWSPOOL2" : "LWSPOOL1", 8);
 	memcpy(h + 8, sp->id, 16);
 	memcpy(h + 24, &sp->drained, 8);
 	if (write_all(sp->fd, h, sizeof(h), 0) != 0)
@@ -254,11 +258,12 @@ spool_open(const char *path, uint64_t max_bytes, char **cause)
 	}
 	sp->end = (uint64_t)st.st_size;
 	if (read_all(sp->fd, h, HDR_SIZE, 0) != 0 ||
-	    memcmp(h, "LWSPOOL1", 8) != 0) {
+	    (memcmp(h, "LWSPOOL1", 8) != 0 && memcmp(h, "LWSPOOL2", 8) != 0)) {
 		snprintf(msg, sizeof(msg), "spool %s: not a labwatch spool",
 		    path);
 		goto fail;
 	}
+	sp->v2 = h[7] == '2';
 	memcpy(sp->id, h + 8, 16);
 	sp->id[16] = '\0';
 	memcpy(&sp->drained, h + 24, 8);
@@ -345,6 +350,19 @@ spool_write_row(struct spool *sp, uint8_t kind, int64_t received_at,
 		if (ftruncate(sp->fd, (off_t)sp->end) != 0)
 			return SPOOL_IO;
 		sp->stale = false;
+	}
+	/*
+	 * The first LWR2 record: the header says so first, so that a
+	 * labwatchd older than LWR2 refuses the spool ("not a labwatch
+	 * spool") rather than cut such a record off as a torn write (its
+	 * frame ACKed, then lost). Back to "LWSPOOL1" once drained empty.
+	 */
+	if (row_id > 0 && !sp->v2) {
+		sp->v2 = true;
+		if (write_header(sp) != 0) {
+			sp->v2 = false;
+			return SPOOL_IO;
+		}
 	}
 	memset(f, 0, sizeof(f));
 	memcpy(f, &magic, 4);
@@ -458,10 +476,12 @@ spool_mark_drained(struct spool *sp)
 		 */
 		char old_id[sizeof(sp->id)];
 		uint64_t old_drained = sp->drained;
+		bool old_v2 = sp->v2;
 
 		memcpy(old_id, sp->id, sizeof(old_id));
 		new_id(sp->id);
 		sp->drained = sp->end;
+		sp->v2 = false; /* no LWR2 record left */
 		if (write_header(sp) != 0 || ftruncate(sp->fd, HDR_SIZE) != 0) {
 			/*
 			 * Still what it was: drained again later, nothing lost.
@@ -475,6 +495,7 @@ spool_mark_drained(struct spool *sp)
 
 			memcpy(sp->id, old_id, sizeof(old_id));
 			sp->drained = old_drained;
+			sp->v2 = old_v2;
 			(void)write_header(sp);
 			errno = saved;
 			return SPOOL_IO;

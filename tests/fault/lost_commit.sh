@@ -37,7 +37,7 @@ mkdir -p "$PGD/px"
 $PY "$HELPER" proxy "$PGD/px" "$PGHOST" "$PGPORT" \
 	LOSTC1=after LOSTA1=after LOSTB1=before LOSTD1=after \
 	LOSTS1=slow LOSTE1=after LOSTG1=down LOSTQ1=after LOSTQ2=before \
-	LOSTH1=afterfail >"$TMP/proxy.log" 2>&1 &
+	LOSTH1=afterfail LOSTQ9=after >"$TMP/proxy.log" 2>&1 &
 PIDS=$!
 for _ in $(seq 50); do grep -q listening "$TMP/proxy.log" && break; sleep 0.1; done
 
@@ -264,6 +264,38 @@ echo "counters (received accounted processed duplicate refused with-the-store): 
 check "the counters add up: 4 4 2 0 0 0" eq "$c" "4 4 2 0 0 0"
 cp "$TMP/d.log" "$TMP/d5.log"
 
+# 9. The drain's own COMMIT answer lost: a frame with no identity spooled
+# in an outage (an LWR1 record, no row id) and one with an identity, in
+# the drain batch whose answer the proxy loses after the server
+# committed; the next drain step offers them with new ids, and finds
+# them by their spool_ref (the unique index messages_spool_ref): one row
+# each. (A suspicion of the review of fault-defects, not confirmed:
+# passes before and after; it guards that index.) LOSTX9 goes first, so
+# that labwatchd finds the database gone before LOSTQ9 comes.
+LABWATCHD=$REAL_LABWATCHD
+conf 9
+lwd_start d "$TMP/d9.conf"
+out=$(frames LOSTW9:LOSTPAT11:s)
+check "warm-up: AA" test "$out" = "AA LOSTW9"
+pg_stop "$PGD" >/dev/null
+out=$(frames LOSTX9:LOSTPAT11:s)
+check "the database stopped: AA (spooled)" eq "$out" "AA LOSTX9"
+noid LOSTQ9 >"$TMP/q9.hl7"
+out=$(mllp_acks "$TMP/q9.hl7")
+check "no MSH-10: AE (spooled)" eq "$out" "AE "
+pg_start "$PGD" >/dev/null
+check "... drained" drained 1
+check "the proxy lost the drain's answer after the commit" \
+	grep -Eq "dropped LOSTQ9 after (commit|ins_new) status I" "$TMP/proxy.log"
+check "... one row of the frame with no identity" \
+	eq "$(rows_raw LOSTQ9)" 1
+check "... one of LOSTX9" eq "$(rows LOSTX9)" 1
+lwd_stop d
+check "... nothing left in the spool" grep -q "2 drained from the spool, 0 still spooled" "$TMP/d.log"
+cp "$TMP/d.log" "$TMP/d9.log"
+# case 6 runs under the limited wrapper, as case 8 did
+LABWATCHD=$TMP/labwatchd-limited
+
 # 6. SIGTERM while a frame is held and the database does not come back
 # (the proxy refuses every connection from LOSTG1's lost answer on):
 # labwatchd stops within seconds, the held frame answered AR. Before the
@@ -295,5 +327,5 @@ rm -f "$TMP/d.pid"
 wait $gsend
 check "... the held frame answered AR ($(cat "$TMP/g.out"))" test "$(cat "$TMP/g.out")" = "AR LOSTG1"
 check "... said so" grep -q "stopping without a database to ask: 1 frames" "$TMP/d.log"
-check "no patient identifiers in labwatchd's logs" sh -c "! grep -q 'LOSTPAT' '$TMP/d.log' '$TMP'/d[1-5].log"
+check "no patient identifiers in labwatchd's logs" sh -c "! grep -q 'LOSTPAT' '$TMP/d.log' '$TMP'/d[1-9].log"
 done_testing
