@@ -14,9 +14,11 @@
  *
  * Without --users the board serves anyone who reaches its address: it
  * then listens only on the loopback. With --users, a session ends after
- * --idle-timeout without a request of the person's (person_request): a
- * page left open on a screen, whose stream and script reads renew
- * nothing, goes to the login page once it has expired.
+ * --idle-timeout without a request of the person's: a page left open on
+ * a screen, whose stream and script reads renew nothing, goes to the
+ * login page once it has expired. Logins, what renews a session and a
+ * user's live streams are cli/board_session.c's; this file dispatches
+ * requests and serves.
  */
 #include "config.h"
 
@@ -47,6 +49,8 @@
 #include "cli/board_auth.h"
 #include "cli/board_check.h"
 #include "cli/board_events.h"
+#include "cli/board_int.h"
+#include "cli/board_session.h"
 #include "cli/cmd.h"
 #include "cli/notify.h"
 #include "daemon/conf.h"
@@ -54,51 +58,8 @@
 #include "lib/xmalloc.h"
 #include "store/db.h"
 
-struct board {
-	PGconn *db; /* NULL after it broke, until the next request */
-	const char *conninfo;
-	struct event_base *base;
-	struct board_users users;
-	bool auth;    /* --users given: every page needs a session */
-	bool tls;     /* cookies Secure */
-	SSL_CTX *ctx; /* --tls-cert: daemon/tls.c's server context */
-	struct board_events *events; /* /events: the live updates */
-	struct board_checks *checks; /* the password checks' threads */
-	double heartbeat;	     /* --heartbeat (s) */
-	int max_streams;	     /* --max-streams */
-	int max_user_streams;	     /* --max-user-streams */
-	double idle;		     /* --idle-timeout (s) */
-};
-
 /* The live updates of the board this process serves: the status page's. */
 static const struct board_events *live;
-
-/* What one request gets back. */
-struct reply {
-	struct evhttp_request *req;
-	struct buf out;
-	const char *type;
-	const char *peer;
-	struct board_session *s;
-	int code;
-	bool stream;	    /* /events: the reply stays open */
-	struct timespec t0; /* when the request came */
-};
-
-/* route()'s code of a reply sent later (a login being checked). */
-#define REPLY_LATER 0
-
-/*
- * A login whose password a checker's thread checks (board_check.c):
- * the request waits for it, its connection's close callback set.
- * Owned by the checker until its callback (login_checked) frees it.
- */
-struct login_wait {
-	struct board *bd;
-	struct reply rp; /* rp.req NULL once the peer left */
-	struct evhttp_connection *conn;
-	char peer[64];
-};
 
 static const struct {
 	const char *path;
@@ -233,111 +194,16 @@ method_name(enum evhttp_cmd_type m)
 	}
 }
 
-/* Cookie name of the request, malloc'ed, or NULL. */
-static char *
-cookie(struct evhttp_request *req, const char *name)
-{
-	const char *h = evhttp_find_header(evhttp_request_get_input_headers(
-					       req),
-	    "Cookie");
-	size_t n = strlen(name);
-	const char *p = h;
-
-	while (p != NULL && *p != '\0') {
-		while (*p == ' ' || *p == ';')
-			p++;
-		if (strncmp(p, name, n) == 0 && p[n] == '=')
-			return xstrndup(p + n + 1, strcspn(p + n + 1, ";"));
-		p = strchr(p, ';');
-	}
-	return NULL;
-}
-
-static void
-set_cookie(struct board *bd, struct reply *rp, const char *name,
-    const char *value)
-{
-	char *c = xasprintf("%s=%s; Path=/; HttpOnly; SameSite=Strict%s%s",
-	    name, value, bd->tls ? "; Secure" : "",
-	    *value == '\0' ? "; Max-Age=0" : "");
-
-	evhttp_add_header(evhttp_request_get_output_headers(rp->req),
-	    "Set-Cookie", c);
-	free(c);
-}
-
-static int
-redirect(struct reply *rp, const char *to)
+int
+board_redirect(struct reply *rp, const char *to)
 {
 	evhttp_add_header(evhttp_request_get_output_headers(rp->req),
 	    "Location", to);
 	return 303;
 }
 
-/* The url-encoded form of a POST into f; -1 when there is none. */
-static int
-read_form(struct evhttp_request *req, struct evkeyvalq *f)
-{
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	size_t n = evbuffer_get_length(in);
-	char *body = xmalloc(n + 1);
-	int rc;
-
-	TAILQ_INIT(f);
-	evbuffer_remove(in, body, n);
-	body[n] = '\0';
-	rc = evhttp_parse_query_str(body, f);
-	free(body);
-	return rc;
-}
-
-/* Whether the form's csrf field is token (constant time). */
-static bool
-csrf_ok(const struct evkeyvalq *f, const char *token)
-{
-	const char *v = evhttp_find_header(f, "csrf");
-
-	return v != NULL && token != NULL && strlen(v) == BOARD_TOKEN_HEX &&
-	    strlen(token) == BOARD_TOKEN_HEX &&
-	    CRYPTO_memcmp(v, token, BOARD_TOKEN_HEX) == 0;
-}
-
-/* Whether s is a token as board_token writes them. */
-static bool
-is_token(const char *s)
-{
-	return s != NULL && strlen(s) == BOARD_TOKEN_HEX &&
-	    strspn(s, "0123456789abcdef") == BOARD_TOKEN_HEX;
-}
-
-/*
- * The login page with the login CSRF token of the browser's lw_pre cookie,
- * or a fresh one in a new cookie. Kept while the browser has one: a
- * browser fetches /favicon.ico beside the page, is sent here too, and a
- * new token then would void the form it shows.
- */
-static int
-login_page(struct board *bd, struct reply *rp, const char *msg, int code)
-{
-	char pre[BOARD_TOKEN_HEX + 1];
-	char *old = cookie(rp->req, "lw_pre");
-
-	if (is_token(old))
-		memcpy(pre, old, sizeof(pre));
-	else if (board_token(pre) != 0) {
-		free(old);
-		return 500;
-	} else
-		set_cookie(bd, rp, "lw_pre", pre);
-	free(old);
-	buf_reset(&rp->out);
-	board_login_page(&rp->out, pre, msg);
-	return code;
-}
-
-/* Answer rp (or start its stream), log it (path), free its body. */
-static void
-reply_send(struct board *bd, struct reply *rp, const char *path)
+void
+board_reply_send(struct board *bd, struct reply *rp, const char *path)
 {
 	struct evhttp_request *req = rp->req;
 	/* Read now: a reply sent may free req (its peer gone). */
@@ -371,142 +237,6 @@ reply_send(struct board *bd, struct reply *rp, const char *path)
 	    rp->peer, user);
 }
 
-/*
- * The connection of a login being checked closes (the peer left, or the
- * board stops): the request is let go by the connection when it is being
- * answered (libevent's http.c), freed with it otherwise.
- */
-static void
-on_login_gone(struct evhttp_connection *conn, void *arg)
-{
-	struct login_wait *w = arg;
-
-	(void)conn;
-	if (evhttp_request_get_connection(w->rp.req) == NULL)
-		evhttp_request_free(w->rp.req);
-	w->rp.req = NULL;
-	w->conn = NULL;
-}
-
-/* A login's check ended (on the loop): its answer, its count. */
-static void
-login_checked(enum board_check_result r, const struct board_user *u, void *arg)
-{
-	struct login_wait *w = arg;
-	struct reply *rp = &w->rp;
-
-	if (w->conn != NULL)
-		evhttp_connection_set_closecb(w->conn, NULL, NULL);
-	if (r == BOARD_CHECK_DROPPED) {
-		/* The board stops: evhttp_free() frees the request. */
-		buf_free(&rp->out);
-		free(w);
-		return;
-	}
-	board_login_ended(w->peer, u == NULL);
-	if (rp->req == NULL) {
-		fprintf(stderr,
-		    "labwatch board: POST /login: %s left before its "
-		    "password was checked%s\n",
-		    w->peer, u == NULL ? " (a failure: counted)" : "");
-		buf_free(&rp->out);
-		free(w);
-		return;
-	}
-	if (u == NULL)
-		rp->code = login_page(w->bd, rp, "Wrong name or password.",
-		    403);
-	else if ((rp->s = board_session_new(u)) == NULL)
-		rp->code = login_page(w->bd, rp, "Too many sessions.", 503);
-	else {
-		set_cookie(w->bd, rp, "lw_session", rp->s->token);
-		set_cookie(w->bd, rp, "lw_pre", "");
-		rp->code = redirect(rp, "/alerts");
-	}
-	reply_send(w->bd, rp, "/login");
-	free(w);
-}
-
-/*
- * Hand name's password pw to the checker: REPLY_LATER, rp's request then
- * the checker's (login_checked answers it); or the answer now.
- */
-static int
-check_login(struct board *bd, struct reply *rp, const char *name,
-    const char *pw)
-{
-	struct login_wait *w;
-	int running, waiting;
-
-	if (name == NULL || pw == NULL) {
-		board_login_failed(rp->peer);
-		return login_page(bd, rp, "Wrong name or password.", 403);
-	}
-	w = xcalloc(1, sizeof(*w));
-	w->bd = bd;
-	w->rp = *rp;
-	snprintf(w->peer, sizeof(w->peer), "%s", rp->peer);
-	w->rp.peer = w->peer;
-	w->conn = evhttp_request_get_connection(rp->req);
-	if (!board_checks_submit(bd->checks, name, pw, login_checked, w,
-		&running, &waiting)) {
-		free(w);
-		fprintf(stderr,
-		    "labwatch board: login: %d checks under way and %d "
-		    "waiting: one more refused (503)\n",
-		    running, waiting);
-		evhttp_add_header(evhttp_request_get_output_headers(rp->req),
-		    "Retry-After", "5");
-		return login_page(bd, rp,
-		    "The board is busy checking other logins: try again in "
-		    "a few seconds.",
-		    503);
-	}
-	/* The callback runs on this thread, once we are back in the loop. */
-	board_login_started(w->peer);
-	evhttp_connection_set_closecb(w->conn, on_login_gone, w);
-	return REPLY_LATER;
-}
-
-/*
- * POST /login: the CSRF and the rate limit here, the password on the
- * checker's threads (check_login).
- */
-static int
-do_login(struct board *bd, struct reply *rp)
-{
-	struct evkeyvalq f;
-	char *pre = cookie(rp->req, "lw_pre");
-	int code = 500;
-
-	if (read_form(rp->req, &f) != 0 || !csrf_ok(&f, pre)) {
-		free(pre);
-		evhttp_clear_headers(&f);
-		buf_adds(&rp->out, "no or wrong CSRF token\n");
-		rp->type = "text/plain; charset=utf-8";
-		return 403;
-	}
-	free(pre);
-	switch (board_login_gate(rp->peer)) {
-	case BOARD_LOGIN_LOCKED:
-		code = login_page(bd, rp,
-		    "Too many failed logins: wait a few minutes.", 429);
-		break;
-	case BOARD_LOGIN_BUSY:
-		code = login_page(bd, rp,
-		    "Too many logins under way from your address: wait a "
-		    "moment.",
-		    429);
-		break;
-	case BOARD_LOGIN_OPEN:
-		code = check_login(bd, rp, evhttp_find_header(&f, "name"),
-		    evhttp_find_header(&f, "password"));
-		break;
-	}
-	evhttp_clear_headers(&f);
-	return code;
-}
-
 /* POST /ack, /resolve (oncall), /logout: each with the session's CSRF. */
 static int
 do_post(struct board *bd, struct reply *rp, const char *path)
@@ -519,17 +249,15 @@ do_post(struct board *bd, struct reply *rp, const char *path)
 	int code;
 
 	rp->type = "text/plain; charset=utf-8";
-	if (read_form(rp->req, &f) != 0 || !csrf_ok(&f, rp->s->csrf)) {
+	if (board_session_form(rp->req, &f) != 0 ||
+	    !board_session_csrf_ok(&f, rp->s->csrf)) {
 		evhttp_clear_headers(&f);
 		buf_adds(&rp->out, "no or wrong CSRF token\n");
 		return 403;
 	}
 	id = evhttp_find_header(&f, "id");
 	if (strcmp(path, "/logout") == 0) {
-		board_session_end(rp->s);
-		rp->s = NULL;
-		set_cookie(bd, rp, "lw_session", "");
-		code = redirect(rp, "/login");
+		code = board_session_logout(bd, rp);
 	} else if (strcmp(path, "/ack") != 0 && strcmp(path, "/resolve") != 0)
 		code = 404;
 	else if (strcmp(rp->s->user->role, "oncall") != 0) {
@@ -559,7 +287,7 @@ do_post(struct board *bd, struct reply *rp, const char *path)
 			code = 409;
 		} else {
 			to = xasprintf("/alert?id=%s", id);
-			code = redirect(rp, to);
+			code = board_redirect(rp, to);
 			free(to);
 		}
 		PQclear(r);
@@ -576,7 +304,7 @@ get_page(struct board *bd, struct reply *rp, const char *path)
 	size_t i;
 
 	if (strcmp(path, "/") == 0)
-		return redirect(rp, "/alerts");
+		return board_redirect(rp, "/alerts");
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
 		if (strcmp(path, routes[i].path) == 0)
 			return serve_page(bd, routes[i].fn, u, rp->s, &rp->out);
@@ -586,58 +314,12 @@ get_page(struct board *bd, struct reply *rp, const char *path)
 	return 404;
 }
 
-/*
- * Whether req is a person's: a page loaded, a form sent. Only those renew
- * the session's idle time. Not what a page does by itself: its live
- * stream and the stream's reconnections (/events), board.js's reads of
- * the table (X-Labwatch-Refresh), and whatever else a browser says is no
- * document (Sec-Fetch-Dest: empty for scripts, image for the favicon).
- * A client that sends none of these headers (curl, an old browser) is a
- * person.
- */
-static bool
-person_request(struct evhttp_request *req, const char *path)
-{
-	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
-	const char *dest = evhttp_find_header(h, "Sec-Fetch-Dest");
-
-	if (strcmp(path, "/events") == 0 ||
-	    evhttp_find_header(h, "X-Labwatch-Refresh") != NULL)
-		return false;
-	return dest == NULL || strcmp(dest, "document") == 0;
-}
-
-/* GET /events: a stream of rp's user, or why not (401 is said before). */
-static int
-open_stream(struct board *bd, struct reply *rp)
-{
-	const struct board_user *u = rp->s != NULL ? rp->s->user : NULL;
-
-	rp->type = "text/plain; charset=utf-8";
-	switch (board_events_admit(bd->events, u)) {
-	case BOARD_ADMIT_OK:
-		break;
-	case BOARD_ADMIT_USER_FULL:
-		buf_printf(&rp->out,
-		    "too many live streams of yours open (%d, "
-		    "--max-user-streams): close a board page, or wait\n",
-		    bd->max_user_streams);
-		return 429;
-	case BOARD_ADMIT_FULL:
-		buf_adds(&rp->out, "too many live streams open\n");
-		return 503;
-	}
-	rp->stream = true;
-	rp->type = "text/event-stream";
-	return 200;
-}
-
 static int
 route(struct board *bd, struct reply *rp, const char *path)
 {
 	enum evhttp_cmd_type m = evhttp_request_get_command(rp->req);
 	bool post = m == EVHTTP_REQ_POST;
-	char *tok;
+	int code;
 
 	if (!post && strcmp(path, "/board.css") == 0) {
 		buf_adds(&rp->out, board_css);
@@ -649,22 +331,8 @@ route(struct board *bd, struct reply *rp, const char *path)
 		rp->type = "text/javascript; charset=utf-8";
 		return 200;
 	}
-	if (bd->auth && strcmp(path, "/login") == 0)
-		return post ? do_login(bd, rp) : login_page(bd, rp, NULL, 200);
-	if (bd->auth) {
-		tok = cookie(rp->req, "lw_session");
-		rp->s = person_request(rp->req, path) ?
-		    board_session_find(tok) :
-		    board_session_peek(tok);
-		free(tok);
-		if (rp->s == NULL && (post || strcmp(path, "/events") == 0)) {
-			buf_adds(&rp->out, "no session\n");
-			rp->type = "text/plain; charset=utf-8";
-			return post ? 403 : 401;
-		}
-		if (rp->s == NULL)
-			return redirect(rp, "/login");
-	}
+	if (board_session_gate(bd, rp, path, post, &code))
+		return code;
 	if (post && bd->auth)
 		return do_post(bd, rp, path);
 	if (post) {
@@ -675,7 +343,7 @@ route(struct board *bd, struct reply *rp, const char *path)
 		return 405;
 	}
 	if (strcmp(path, "/events") == 0 && m == EVHTTP_REQ_GET)
-		return open_stream(bd, rp);
+		return board_session_stream(bd, rp);
 	if (strcmp(path, "/events") == 0) {
 		rp->type = "text/event-stream";
 		return 200;
@@ -705,7 +373,7 @@ on_request(struct evhttp_request *req, void *arg)
 		path = "/";
 	/* REPLY_LATER: rp (its body too) went to a login_wait. */
 	if ((rp.code = route(bd, &rp, path)) != REPLY_LATER)
-		reply_send(bd, &rp, path);
+		board_reply_send(bd, &rp, path);
 }
 
 /* Each connection's bufferevent: TLS when the board has a context. */

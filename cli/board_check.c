@@ -1,9 +1,9 @@
 /*
  * board_check.c: the board's password checks on worker threads (see
- * board_check.h). Two queues under one mutex: checks to run (the workers
- * wait on a condition) and checks done (a pipe holds a byte per check
- * done; the loop's event on it collects them all and runs their
- * callbacks).
+ * board_check.h). Two queues under one mutex: checks waiting for a
+ * worker (the workers wait on a condition) and checks finished (a pipe
+ * holds a byte per check finished; the loop's event on it collects them
+ * all and runs their callbacks).
  */
 #include "config.h"
 
@@ -39,9 +39,9 @@ struct queue {
 struct board_checks {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct queue todo, done; /* under mu */
-	int running;		 /* under mu */
-	bool stopping;		 /* under mu */
+	struct queue waiting, finished; /* under mu */
+	int running;			/* under mu */
+	bool stopping;			/* under mu */
 	pthread_t threads[BOARD_CHECK_THREADS];
 	int started;
 	int pipe[2];
@@ -96,9 +96,9 @@ worker(void *arg)
 
 	for (;;) {
 		pthread_mutex_lock(&c->mu);
-		while (c->todo.head == NULL && !c->stopping)
+		while (c->waiting.head == NULL && !c->stopping)
 			pthread_cond_wait(&c->cv, &c->mu);
-		k = c->stopping ? NULL : q_pop(&c->todo);
+		k = c->stopping ? NULL : q_pop(&c->waiting);
 		if (k != NULL)
 			c->running++;
 		pthread_mutex_unlock(&c->mu);
@@ -108,7 +108,7 @@ worker(void *arg)
 		OPENSSL_cleanse(k->pw, strlen(k->pw));
 		pthread_mutex_lock(&c->mu);
 		c->running--;
-		q_push(&c->done, k);
+		q_push(&c->finished, k);
 		pthread_mutex_unlock(&c->mu);
 		do
 			w = write(c->pipe[1], "", 1);
@@ -117,9 +117,9 @@ worker(void *arg)
 	}
 }
 
-/* The loop: run the callbacks of every check done. */
+/* The loop: run the callbacks of every check finished. */
 static void
-on_done(evutil_socket_t fd, short what, void *arg)
+on_finished(evutil_socket_t fd, short what, void *arg)
 {
 	struct board_checks *c = arg;
 	struct check *k;
@@ -131,7 +131,7 @@ on_done(evutil_socket_t fd, short what, void *arg)
 		;
 	for (;;) {
 		pthread_mutex_lock(&c->mu);
-		k = q_pop(&c->done);
+		k = q_pop(&c->finished);
 		pthread_mutex_unlock(&c->mu);
 		if (k == NULL)
 			break;
@@ -157,7 +157,8 @@ board_checks_new(struct event_base *base, const struct board_users *us,
 		board_checks_free(c);
 		return NULL;
 	}
-	c->ev = event_new(base, c->pipe[0], EV_READ | EV_PERSIST, on_done, c);
+	c->ev = event_new(base, c->pipe[0], EV_READ | EV_PERSIST, on_finished,
+	    c);
 	event_add(c->ev, NULL);
 	/* Signals are the loop's: the workers block them all. */
 	sigfillset(&all);
@@ -188,14 +189,14 @@ board_checks_submit(struct board_checks *c, const char *name, const char *pw,
 
 	pthread_mutex_lock(&c->mu);
 	*running = c->running;
-	*waiting = c->todo.n;
-	if ((ok = c->todo.n < BOARD_CHECK_QUEUE)) {
+	*waiting = c->waiting.n;
+	if ((ok = c->waiting.n < BOARD_CHECK_QUEUE)) {
 		k = xcalloc(1, sizeof(*k));
 		k->name = xstrdup(name);
 		k->pw = xstrdup(pw);
 		k->fn = fn;
 		k->arg = arg;
-		q_push(&c->todo, k);
+		q_push(&c->waiting, k);
 		pthread_cond_signal(&c->cv);
 	}
 	pthread_mutex_unlock(&c->mu);
@@ -217,7 +218,8 @@ board_checks_free(struct board_checks *c)
 	for (i = 0; i < c->started; i++)
 		pthread_join(c->threads[i], NULL);
 	/* No thread left: the queues are this thread's. */
-	while ((k = q_pop(&c->done)) != NULL || (k = q_pop(&c->todo)) != NULL) {
+	while ((k = q_pop(&c->finished)) != NULL ||
+	    (k = q_pop(&c->waiting)) != NULL) {
 		k->fn(BOARD_CHECK_DROPPED, NULL, k->arg);
 		check_free(k);
 	}

@@ -9,8 +9,7 @@
  * earlier message answered) goes to the connection with the fewest
  * messages queued or in flight. So a patient's messages reach labwatchd
  * in file order, and no connection idles while another has a backlog
- * (binding by a hash of PID-3 for the whole run left the connection with
- * the largest share of the archive setting the pace).
+ * (replay_route.c chooses).
  * Every queued message gets a sequence number; the checkpoint is the end
  * of the last message below which every message has been answered
  * (accepted, or AE: resending would not help), so --resume continues
@@ -39,11 +38,11 @@
 #include <unistd.h>
 
 #include "cli/replay.h"
+#include "cli/replay_route.h"
 #include "hl7/ack.h"
 #include "hl7/hl7.h"
 #include "hl7/oru.h"
 #include "hl7/split.h"
-#include "lib/hash.h"
 #include "lib/xmalloc.h"
 
 #define QUEUE_MAX 64		  /* messages waiting per connection */
@@ -53,24 +52,10 @@
 #define DIRECT_SLOTS 2048	  /* --direct: messages in the store at most */
 #define DIRECT_BYTES (256u << 20) /* and their bytes */
 
-struct sender;
-
-/*
- * A patient with messages queued or in flight, and their connection;
- * in struct replay's table while outstanding > 0, freed when it drops to
- * 0 (so the table holds at most the messages in flight).
- */
-struct binding {
-	struct sender *w;
-	size_t outstanding; /* its messages queued or in flight */
-	size_t len;
-	char key[]; /* the patient (PID-3), len bytes */
-};
-
 /* One queued message; owned by its queue, then by the sending thread. */
 struct rmsg {
 	uint64_t seq;
-	struct binding *b; /* its patient's */
+	struct replay_binding *b; /* its patient's */
 	size_t input, end; /* input index and the byte after the message */
 	bool enhanced;	   /* MSH-15/16 valued: CA is an acceptance */
 	char *data;
@@ -94,8 +79,7 @@ struct sender {
 	int idx;
 	struct mllp_client c;
 	struct rmsg *head, *tail;
-	int n;	  /* messages queued */
-	int load; /* messages queued or in flight */
+	int n; /* messages queued */
 	pthread_cond_t wake;
 };
 
@@ -106,8 +90,7 @@ struct replay {
 	pthread_mutex_t lock;
 	pthread_cond_t space; /* a queue or a slot came free */
 	struct sender *s;
-	struct hash_table patients; /* patient -> struct binding */
-	int next_pick;		    /* where the least-loaded search starts */
+	struct replay_route route; /* which connection a patient's goes on */
 	struct slot *slots;
 	size_t nslots;
 	uint64_t next_seq, low; /* low: first message not answered */
@@ -336,18 +319,6 @@ send_one(struct sender *w, const struct rmsg *m)
 	return true;
 }
 
-/* A message of m's patient was answered or given up; under lock. */
-static void
-unbind(struct replay *r, const struct rmsg *m)
-{
-	m->b->w->load--;
-	if (--m->b->outstanding > 0)
-		return;
-	/* nothing outstanding: its next message may go anywhere */
-	(void)hash_del(&r->patients, m->b->key, m->b->len);
-	free(m->b);
-}
-
 static void *
 sender_main(void *arg)
 {
@@ -375,7 +346,7 @@ sender_main(void *arg)
 		answered = send_one(w, m);
 		pthread_mutex_lock(&r->lock);
 		settle(r, m->seq, answered);
-		unbind(r, m);
+		replay_route_done(&r->route, m->b);
 		r->held -= m->len;
 		if (!answered) {
 			/* stop the run: the others finish what is in flight */
@@ -406,61 +377,13 @@ wait_space(struct replay *r)
 	pthread_cond_timedwait(&r->space, &r->lock, &until);
 }
 
-/* The connection with the fewest messages queued or in flight; under lock. */
-static struct sender *
-least_loaded(struct replay *r)
-{
-	int i, k, n = r->o->connections;
-	struct sender *best = NULL;
-
-	/* ties go round, so a slow (--rate) run uses every connection */
-	for (i = 0; i < n; i++) {
-		k = (r->next_pick + i) % n;
-		if (best == NULL || r->s[k].load < best->load)
-			best = &r->s[k];
-	}
-	return best;
-}
-
-/*
- * Where a message of patient goes (under lock): the connection its
- * outstanding messages are on, or when it has none the least loaded;
- * *b its binding, or NULL when there is none yet.
- */
-static struct sender *
-route(struct replay *r, const char *patient, size_t plen, struct binding **b)
-{
-	*b = hash_get(&r->patients, patient, plen);
-	return *b != NULL ? (*b)->w : least_loaded(r);
-}
-
-/* Count m on its patient's binding, made when there is none; under lock. */
-static void
-bind_patient(struct replay *r, struct rmsg *m, struct sender *w,
-    struct binding *b, const char *patient, size_t plen)
-{
-	if (b == NULL) {
-		b = xmalloc(sizeof(*b) + plen + 1);
-		b->w = w;
-		b->outstanding = 0;
-		b->len = plen;
-		memcpy(b->key, patient, plen);
-		b->key[plen] = '\0';
-		(void)hash_put(&r->patients, b->key, plen, b);
-		r->next_pick = (int)(w - r->s + 1) % r->o->connections;
-	}
-	b->outstanding++;
-	w->load++;
-	m->b = b;
-}
-
 /* Queue a message on its patient's connection; false when stopping. */
 static bool
 enqueue(struct replay *r, const char *patient, size_t plen, size_t input,
     const struct hl7_split_item *it, bool enhanced)
 {
+	struct replay_binding *b;
 	struct sender *w;
-	struct binding *b;
 	struct rmsg *m;
 
 	m = xcalloc(1, sizeof(*m));
@@ -477,7 +400,7 @@ enqueue(struct replay *r, const char *patient, size_t plen, size_t input,
 	 * message may have been answered meanwhile)
 	 */
 	for (;;) {
-		w = route(r, patient, plen, &b);
+		w = &r->s[replay_route_pick(&r->route, patient, plen, &b)];
 		if (quitting() ||
 		    (w->n < QUEUE_MAX && r->next_seq - r->low < r->nslots &&
 			(r->held == 0 || r->held + it->len <= QUEUE_BYTES)))
@@ -491,7 +414,7 @@ enqueue(struct replay *r, const char *patient, size_t plen, size_t input,
 		return false;
 	}
 	m->seq = r->next_seq++;
-	bind_patient(r, m, w, b, patient, plen);
+	m->b = replay_route_bind(&r->route, b, (int)(w - r->s), patient, plen);
 	r->slots[m->seq % r->nslots] = (struct slot){ input, m->end, false,
 		m->len };
 	if (w->tail != NULL)
@@ -918,8 +841,6 @@ replay_run(const struct replay_opts *o, const struct replay_inputs *in)
 	enum replay_status st = REPLAY_CONNECTION;
 	size_t from = 0, skip = 0;
 	struct rmsg *m;
-	struct binding *b;
-	size_t k;
 	bool complete;
 	int i, nconn = o->direct != NULL ? 0 : o->connections;
 
@@ -947,7 +868,7 @@ replay_run(const struct replay_opts *o, const struct replay_inputs *in)
 			       DIRECT_SLOTS;
 	r.slots = xcalloc(r.nslots, sizeof(*r.slots));
 	r.s = xcalloc((size_t)nconn + 1, sizeof(*r.s));
-	hash_init(&r.patients);
+	replay_route_init(&r.route, nconn);
 	pthread_mutex_init(&r.lock, NULL);
 	pthread_cond_init(&r.space, NULL);
 	pthread_cond_init(&r.progress_wake, NULL);
@@ -1001,9 +922,7 @@ out:
 		mllp_client_close(&r.s[i].c);
 		pthread_cond_destroy(&r.s[i].wake);
 	}
-	for (k = 0; (b = hash_next(&r.patients, &k)) != NULL;)
-		free(b); /* those of messages left by Ctrl-C */
-	hash_free(&r.patients);
+	replay_route_free(&r.route); /* and the bindings left by Ctrl-C */
 	free(r.s);
 	free(r.slots);
 	return st;

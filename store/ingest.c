@@ -38,6 +38,7 @@
 #include "lib/xmalloc.h"
 #include "rules/rules.h"
 #include "store/alert_text.h"
+#include "store/batch_ids.h"
 #include "store/db.h"
 #include "store/migrate.h"
 #include "store/obs.h"
@@ -427,33 +428,11 @@ ingest_ack(struct ingest *g, struct ingest_work *w, struct buf *out)
 
 /* ---- round trip 1 ---- */
 
-struct ingest_work *
-ingest_work_by_id(struct ingest_work *const *ws, size_t n, bool ascending,
-    int64_t id)
-{
-	size_t lo = 0, hi = n, mid;
-
-	if (!ascending) {
-		for (lo = 0; lo < n; lo++)
-			if (ws[lo]->reserved_id == id)
-				return ws[lo];
-		return NULL;
-	}
-	while (lo < hi) {
-		mid = (lo + hi) / 2;
-		if (ws[mid]->reserved_id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < n && ws[lo]->reserved_id == id ? ws[lo] : NULL;
-}
-
 /* The batch's work whose row was offered with this id. */
 static struct ingest_work *
 work_by_reserved(const struct side *d, int64_t id)
 {
-	return ingest_work_by_id(d->batch, d->nbatch, d->ascending, id);
+	return batch_ids_find(d->batch, d->nbatch, d->ascending, id);
 }
 
 /* Results of round trip 1 (and of a batch landing: its message ids). */
@@ -536,18 +515,13 @@ ingest_order_key(struct ingest *g, const struct oru_msg *o,
  * one it was offered with before (spooled_id: a COMMIT whose answer was
  * lost), so that a row stored then meets its own id and is not added
  * again. Such an id is older than the pool's: d's ids may then not
- * ascend.
+ * ascend (batch_ids_ascend(), once the batch is queued).
  */
 static void
 queue_message(struct ingest *g, struct side *d, struct ingest_work *w)
 {
-	int64_t prev = d->nqueued > 0 ? d->batch[d->nqueued - 1]->reserved_id :
-					0;
-
 	w->reserved_id = w->spooled_id > 0 ? w->spooled_id :
 					     idpool_take(&g->msg_ids);
-	if (w->reserved_id <= prev)
-		d->ascending = false;
 	d->nqueued++;
 	rows_add_message(&g->rows, w);
 }
@@ -571,6 +545,7 @@ round_trip_1(struct ingest *g, struct side *d, struct ingest_work **ws,
 		memset(ws[i]->alerts_by, 0, sizeof(ws[i]->alerts_by));
 		queue_message(g, d, ws[i]);
 	}
+	d->ascending = batch_ids_ascend(ws, n);
 	if ((rc = rows_send_messages(&g->rows, &d->pipe, Q_MSGS)) != DB_OK ||
 	    (rc = plock_send(g, d, ws, n, &nobs, &ngroups)) != DB_OK ||
 	    (rc = reserve_ids(g, d, &g->obs_ids, nobs, "ids_obs", Q_OBS_IDS)) !=
@@ -789,7 +764,6 @@ ingest_start(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 	d->batch = ws;
 	d->nbatch = n;
 	d->nqueued = 0;
-	d->ascending = true;
 	d->seq = ++g->seq;
 	if ((rc = rc_of(round_trip_1(g, d, ws, n))) != INGEST_OK ||
 	    (rc = rc_of(round_trip_1b(g, d))) != INGEST_OK ||
@@ -929,12 +903,12 @@ ingest_send(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 	d->batch = ws;
 	d->nbatch = n;
 	d->nqueued = 0;
-	d->ascending = true;
 	d->simple = true;
 	d->seq = ++g->seq;
 	set_state(d, SIDE_STARTED);
 	if ((rc = queue_simple(g, d, ws, n)) != INGEST_OK)
 		return fail_batch(g, d, rc, cause);
+	d->ascending = batch_ids_ascend(ws, n);
 	/*
 	 * Untracked patients only: every row is still in the columns. One
 	 * statement, so no BEGIN/COMMIT: the sync commits it.

@@ -51,7 +51,7 @@ struct side {
 	struct ingest_work **batch; /* its batch, for RETURNING ids */
 	size_t nbatch;
 	size_t nqueued; /* of batch, message rows queued */
-	bool ascending; /* their ids ascend (ingest_work_by_id) */
+	bool ascending; /* their ids ascend (batch_ids_ascend) */
 	uint64_t seq;	/* its batch's number (batches land in order) */
 	bool simple;	/* sent whole by ingest_send() */
 };
@@ -101,13 +101,6 @@ const char *ingest_order_key(struct ingest *g, const struct oru_msg *o,
 /* Send a prepared statement with text parameters on d. */
 LW_MUSTCHECK enum db_rc ingest_send_stmt(struct side *d, const char *stmt,
     int n, const char *const *v, enum qtag tag, void *ctx);
-/*
- * The work of ws[0..n) whose row was offered with id, or NULL: a binary
- * search when their ids ascend, else (a drained frame offered again with
- * its old id) a walk.
- */
-struct ingest_work *ingest_work_by_id(struct ingest_work *const *ws, size_t n,
-    bool ascending, int64_t id);
 /* The next reserved id (0 when none is left). */
 int64_t idpool_take(struct idpool *pool);
 

@@ -23,23 +23,12 @@ LW="$top_builddir/cli/labwatch"
 # a failure ("no" makes it a skip, for bisecting older trees).
 BOARD_SSE_REQUIRED=${BOARD_SSE_REQUIRED:-yes}
 
-if ! command -v mllp_send >/dev/null 2>&1; then
-	echo "SKIP: mllp_send (python3-hl7) missing"
-	exit 77
-fi
 # Installed but not starting is a failure (the scenario's first line).
 if ! command -v chromium >/dev/null 2>&1; then
 	echo "SKIP: no chromium (Debian package chromium; ./scripts/test installs it)"
 	exit 77
 fi
-BOARD=
-BOARD2=
-suite_cleanup() {
-	[ -n "$BOARD" ] && kill -9 "$BOARD" 2>/dev/null
-	[ -n "$BOARD2" ] && kill -9 "$BOARD2" 2>/dev/null
-	[ -n "${BOARD_KEEP:-}" ] && cp -r "$TMP" "$BOARD_KEEP"
-}
-pg_suite boardb
+board_suite boardb daemon
 lwd_db_conf "$TMP/d.conf"
 lwd_start d "$TMP/d.conf"
 
@@ -66,14 +55,7 @@ printf 'pw-alice-1\n' | "$LW" board --users "$USERS" --add-user alice --role onc
 # The protocols of this tree, as ./scripts/demo gives them to its board:
 # the patient page says what a restart needs from them.
 (. "$top_srcdir/scripts/lib.sh" && tree_datadir "$TMP/share/labwatch" "$top_srcdir")
-LABWATCH_DATADIR="$TMP/share/labwatch" "$LW" board --users "$USERS" --listen 127.0.0.1:0 2>"$TMP/board.log" &
-BOARD=$!
-bport=
-for _ in $(seq 300); do
-	bport=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)/$|\1|p' "$TMP/board.log" | head -1)
-	[ -n "$bport" ] && break
-	sleep 0.1
-done
+LABWATCH_DATADIR="$TMP/share/labwatch" board_start board --users "$USERS" --listen 127.0.0.1:0
 check "the board starts" test -n "$bport"
 BPORT1=$bport
 BOARD1=$BOARD

@@ -12,18 +12,7 @@
 LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
 LW="$top_builddir/cli/labwatch"
 
-if ! command -v curl >/dev/null 2>&1 || ! command -v mllp_send >/dev/null 2>&1; then
-	echo "SKIP: curl or mllp_send (python3-hl7) missing"
-	exit 77
-fi
-BOARD=
-LPID=
-suite_cleanup() {
-	[ -n "$LPID" ] && kill -CONT "$LPID" 2>/dev/null
-	[ -n "$BOARD" ] && kill -9 "$BOARD" 2>/dev/null
-	[ -n "${BOARD_KEEP:-}" ] && cp -r "$TMP" "$BOARD_KEEP"
-}
-pg_suite board
+board_suite board daemon
 
 lwd_db_conf "$TMP/d.conf"
 lwd_start d "$TMP/d.conf"

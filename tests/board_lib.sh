@@ -2,29 +2,42 @@
 # board_streams.sh, board_login.sh, board_browser.sh), sourced after
 # tests/lib.sh; $LW is the labwatch binary, $TMP the suite's directory.
 
-# board_suite NAME: the start of a suite that needs curl (else SKIP) and a
-# private PostgreSQL (pg_suite NAME) with the tree's schema; at exit the
-# processes in $BG and the board ($BOARD) are killed, and $TMP copied to
-# $BOARD_KEEP when set.
+# board_suite NAME [daemon]: the start of a suite that needs curl (else
+# SKIP) and a private PostgreSQL (pg_suite NAME) with the tree's schema.
+# With "daemon" the suite feeds a labwatchd: mllp_send (python3-hl7) is
+# needed too (else SKIP) and the schema is labwatchd's (lwd_start
+# migrates). At exit the processes in $BG and the boards ($BOARD,
+# $BOARD2) are killed, a PostgreSQL backend the suite stopped ($LPID,
+# kill -STOP) is continued, and $TMP copied to $BOARD_KEEP when set.
 board_suite() {
 	if ! command -v curl >/dev/null 2>&1; then
 		echo "SKIP: curl missing"
 		exit 77
 	fi
+	if [ "${2:-}" = daemon ] && ! command -v mllp_send >/dev/null 2>&1; then
+		echo "SKIP: mllp_send (python3-hl7) missing"
+		exit 77
+	fi
 	BOARD=
+	BOARD2=
 	BG=
+	LPID=
 	suite_cleanup() {
+		[ -n "$LPID" ] && kill -CONT "$LPID" 2>/dev/null
 		for p in $BG; do kill "$p" 2>/dev/null; done
 		[ -n "$BOARD" ] && kill -9 "$BOARD" 2>/dev/null
+		[ -n "$BOARD2" ] && kill -9 "$BOARD2" 2>/dev/null
 		[ -n "${BOARD_KEEP:-}" ] && cp -r "$TMP" "$BOARD_KEEP"
 	}
 	pg_suite "$1"
+	[ "${2:-}" = daemon ] && return 0
 	LABWATCH_SQLDIR="$top_srcdir/sql" "$LW" migrate >"$TMP/migrate.out" 2>&1 || cat "$TMP/migrate.out"
 	check "the schema is in place" test "$(q "SELECT count(*) FROM labwatch.schema_migrations")" -ge 1
 }
 
 # board_start LOG ARGS...: labwatch board ARGS in the background, its log
-# in $TMP/LOG.log, its pid in $BOARD; $bport once it says its URL.
+# in $TMP/LOG.log, its pid in $BOARD; $bport once it says its URL. The
+# board gets the caller's environment (VAR=value board_start ...).
 board_start() {
 	_log=$1
 	shift

@@ -4,15 +4,15 @@
  * holds back the later frames of its connection and no other's; nothing
  * is handed back before its turn; given up, each keeps the AR it was
  * given, and they come back in the order they would have. And the
- * ingest's lookup of a batch's frame by the id its row was offered with,
+ * lookup of a batch's frame by the id its row was offered with (batch_ids.c),
  * when a drained frame's old id breaks their ascending order.
  */
 #include <string.h>
 
 #include <criterion/criterion.h>
 
+#include "store/batch_ids.h"
 #include "store/ingest.h"
-#include "store/ingest_int.h"
 #include "store/limbo.h"
 #include "store/triage.h"
 
@@ -183,13 +183,16 @@ static const struct {
 	{ "an old id after fresh ones", { 5000, 5001, 42, 5002 }, 4, false },
 	{ "old ids only, in spool order", { 77, 42, 90 }, 3, false },
 	{ "one frame", { 42 }, 1, true },
+	{ "an old id between fresh ones", { 100, 102, 101 }, 3, false },
+	{ "no id left to reserve (0)", { 0 }, 1, false },
 };
 
-Test(ingest_ids, found_whether_or_not_they_ascend)
+Test(batch_ids, found_whether_or_not_they_ascend)
 {
 	struct ingest_work w[4], *ws[4];
 	size_t i, k;
 	int64_t id;
+	bool ascending;
 
 	for (i = 0; i < sizeof(id_batches) / sizeof(id_batches[0]); i++) {
 		for (k = 0; k < id_batches[i].n; k++) {
@@ -197,15 +200,18 @@ Test(ingest_ids, found_whether_or_not_they_ascend)
 			w[k].reserved_id = id_batches[i].ids[k];
 			ws[k] = &w[k];
 		}
+		ascending = batch_ids_ascend(ws, id_batches[i].n);
+		cr_expect_eq(ascending, id_batches[i].ascending,
+		    "%s: ascending %d", id_batches[i].name, ascending);
 		for (k = 0; k < id_batches[i].n; k++) {
 			id = id_batches[i].ids[k];
-			cr_expect_eq(ingest_work_by_id(ws, id_batches[i].n,
-					 id_batches[i].ascending, id),
+			cr_expect_eq(batch_ids_find(ws, id_batches[i].n,
+					 ascending, id),
 			    &w[k], "%s: id %lld", id_batches[i].name,
 			    (long long)id);
 		}
-		cr_expect_null(ingest_work_by_id(ws, id_batches[i].n,
-				   id_batches[i].ascending, 43),
+		cr_expect_null(batch_ids_find(ws, id_batches[i].n, ascending,
+				   43),
 		    "%s: an id not offered", id_batches[i].name);
 	}
 }
