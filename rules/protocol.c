@@ -104,6 +104,7 @@ struct rules_history {
 	 */
 	uint64_t gen;
 	struct hold_memo *memo; /* HOLD_MEMO_SLOTS, NULL until the first */
+	uint64_t carried, full; /* rules_hold_incr_counts() */
 };
 
 /* Entry i (< cap): chunk k holds entries from HISTORY_CAP0 * (2^k - 1). */
@@ -966,8 +967,10 @@ rules_hold_derive_incr(const struct rules *r, struct rules_history *h,
 		m->out)) {
 		m->n = h->n;
 		memcpy(out, m->out, r->nholds * sizeof *out);
+		h->carried++;
 		return;
 	}
+	h->full++;
 	/* Else derived again from the first entry, and kept. */
 	memset(m, 0, sizeof *m);
 	derive_init(r, h, held, m->out);
@@ -983,4 +986,12 @@ rules_hold_derive_incr(const struct rules *r, struct rules_history *h,
 		if (held != NULL && held[i].held)
 			m->seed[i] = held[i];
 	memcpy(out, m->out, r->nholds * sizeof *out);
+}
+
+void
+rules_hold_incr_counts(const struct rules_history *h, uint64_t *carried,
+    uint64_t *full)
+{
+	*carried = h->carried;
+	*full = h->full;
 }

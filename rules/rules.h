@@ -426,6 +426,13 @@ void rules_hold_derive_held(const struct rules *r,
 void rules_hold_derive_incr(const struct rules *r, struct rules_history *h,
     int64_t start, int64_t now, const struct rules_hold_state *held,
     struct rules_hold_derived *out);
+/*
+ * How many rules_hold_derive_incr() calls on h were carried forward
+ * (*carried) and derived from the first entry (*full): for tests and
+ * measurements.
+ */
+void rules_hold_incr_counts(const struct rules_history *h, uint64_t *carried,
+    uint64_t *full);
 
 /*
  * The dose in mg to restart rule i at, after its stops-th stop, from the
