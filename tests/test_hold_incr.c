@@ -458,6 +458,17 @@ random_history(unsigned hist, struct tally *ty)
 		case 3:
 			start = T0 + (int64_t)below(&r, 8) * HOUR;
 			break;
+		case 4:
+			/* Another announced hold: the seed moves. */
+			memset(seed, 0, sizeof seed);
+			k = below(&r, (unsigned)rules_hold_count(R));
+			seed[k].held = true;
+			seed[k].since = T0 + (int64_t)below(&r, 6) * HOUR;
+			break;
+		case 5:
+			seed[below(&r, (unsigned)rules_hold_count(R))]
+			    .held = true;
+			break;
 		default:
 			break;
 		}
