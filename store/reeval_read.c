@@ -211,10 +211,12 @@ rows_of(const PGresult *r, int col, int64_t id, int *at, int *lo)
 
 void
 reeval_read_slice(PGresult *const *res, int64_t patient, int at[3],
-    struct reeval_slice *sl)
+    struct reeval_msgs *msgs, struct reeval_slice *sl)
 {
 	int elo;
 
+	sl->msgs = msgs;
+	msgs->built = false;
 	sl->er = res[0];
 	sl->hr = res[1];
 	sl->ar = res[2];
@@ -246,20 +248,66 @@ reeval_read_observed_at(const struct reeval_slice *sl, int64_t obs)
 	return -1;
 }
 
+static int
+msg_at_cmp(const void *a, const void *b)
+{
+	const struct reeval_msg_at *x = a, *y = b;
+
+	return x->msg < y->msg ? -1 : x->msg > y->msg;
+}
+
+/* The slice's messages, each with its latest observed time (-1 or more). */
+static void
+msgs_build(const struct reeval_slice *sl, struct reeval_msgs *m)
+{
+	size_t i, k, n = (size_t)(sl->hhi - sl->hlo);
+	struct reeval_msg_at *v;
+	int row;
+
+	if (n > m->cap) {
+		m->cap = n;
+		m->v = xreallocarray(m->v, n, sizeof(*m->v));
+	}
+	v = m->v;
+	for (i = 0; i < n; i++) {
+		row = sl->hlo + (int)i;
+		v[i].msg = strtoll(PQgetvalue(sl->hr, row, 14), NULL, 10);
+		v[i].at = (int64_t)strtod(PQgetvalue(sl->hr, row, 11), NULL);
+	}
+	if (n > 0)
+		qsort(v, n, sizeof(*v), msg_at_cmp);
+	/* One per message, its latest time; -1 when none is later. */
+	for (i = k = 0; i < n; i++) {
+		if (k > 0 && v[k - 1].msg == v[i].msg) {
+			if (v[i].at > v[k - 1].at)
+				v[k - 1].at = v[i].at;
+			continue;
+		}
+		v[k].msg = v[i].msg;
+		v[k++].at = v[i].at > -1 ? v[i].at : -1;
+	}
+	m->n = k;
+	m->built = true;
+}
+
 int64_t
 reeval_read_message_at(const struct reeval_slice *sl, int64_t msg)
 {
-	int64_t at = -1, t;
-	int i;
+	struct reeval_msgs *m = sl->msgs;
+	size_t lo = 0, hi, mid;
 
-	for (i = sl->hlo; i < sl->hhi; i++) {
-		if (strtoll(PQgetvalue(sl->hr, i, 14), NULL, 10) != msg)
-			continue;
-		t = (int64_t)strtod(PQgetvalue(sl->hr, i, 11), NULL);
-		if (t > at)
-			at = t;
+	if (!m->built)
+		msgs_build(sl, m);
+	for (hi = m->n; lo < hi;) {
+		mid = lo + (hi - lo) / 2;
+		if (m->v[mid].msg == msg)
+			return m->v[mid].at;
+		if (m->v[mid].msg < msg)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	return at;
+	return -1;
 }
 
 /* One note: id superseded by the row at (>= 0), retracted, or replacing. */
