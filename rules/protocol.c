@@ -805,6 +805,28 @@ replay_cmp(const void *a, const void *b)
 	return x->i < y->i ? -1 : x->i > y->i;
 }
 
+/*
+ * Sort by replay_cmp: a message's few results by insertion (in order
+ * already, most often: one pass), qsort beyond.
+ */
+static void
+replay_sort(struct replay_at *at, size_t m)
+{
+	struct replay_at x;
+	size_t i, j;
+
+	if (m > 16) {
+		qsort(at, m, sizeof *at, replay_cmp);
+		return;
+	}
+	for (i = 1; i < m; i++) {
+		x = at[i];
+		for (j = i; j > 0 && replay_cmp(&at[j - 1], &x) > 0; j--)
+			at[j] = at[j - 1];
+		at[j] = x;
+	}
+}
+
 /* Step rule i of the derived state over the latest results at time t. */
 static void
 derive_step(const struct rules_hold_rule *rule,
@@ -887,7 +909,7 @@ derive_replay(const struct rules *r, const struct rules_history *h, size_t from,
 		at[m++].i = i;
 	}
 	if (ok && m > 0) {
-		qsort(at, m, sizeof *at, replay_cmp);
+		replay_sort(at, m);
 		for (k = 0; k < m;) {
 			/* All results of one time, then one step: as
 			 * rules_hold_step. */

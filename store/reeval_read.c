@@ -249,44 +249,44 @@ reeval_read_observed_at(const struct reeval_slice *sl, int64_t obs)
 }
 
 static int
-msg_at_cmp(const void *a, const void *b)
+msg_run_cmp(const void *a, const void *b)
 {
-	const struct reeval_msg_at *x = a, *y = b;
+	const struct reeval_msg_run *x = a, *y = b;
 
 	return x->msg < y->msg ? -1 : x->msg > y->msg;
 }
 
-/* The slice's messages, each with its latest observed time (-1 or more). */
+/*
+ * The slice's results in runs of one message, by message: one strtoll a
+ * row, and a sort only when the messages do not come in order.
+ */
 static void
 msgs_build(const struct reeval_slice *sl, struct reeval_msgs *m)
 {
-	size_t i, k, n = (size_t)(sl->hhi - sl->hlo);
-	struct reeval_msg_at *v;
-	int row;
+	struct reeval_msg_run *r = NULL;
+	bool sorted = true;
+	int64_t msg;
+	int i;
 
-	if (n > m->cap) {
-		m->cap = n;
-		m->v = xreallocarray(m->v, n, sizeof(*m->v));
-	}
-	v = m->v;
-	for (i = 0; i < n; i++) {
-		row = sl->hlo + (int)i;
-		v[i].msg = strtoll(PQgetvalue(sl->hr, row, 14), NULL, 10);
-		v[i].at = (int64_t)strtod(PQgetvalue(sl->hr, row, 11), NULL);
-	}
-	if (n > 0)
-		qsort(v, n, sizeof(*v), msg_at_cmp);
-	/* One per message, its latest time; -1 when none is later. */
-	for (i = k = 0; i < n; i++) {
-		if (k > 0 && v[k - 1].msg == v[i].msg) {
-			if (v[i].at > v[k - 1].at)
-				v[k - 1].at = v[i].at;
+	m->n = 0;
+	for (i = sl->hlo; i < sl->hhi; i++) {
+		msg = strtoll(PQgetvalue(sl->hr, i, 14), NULL, 10);
+		if (r != NULL && r->msg == msg) {
+			r->hi = i + 1;
 			continue;
 		}
-		v[k].msg = v[i].msg;
-		v[k++].at = v[i].at > -1 ? v[i].at : -1;
+		if (m->n == m->cap) {
+			m->cap = m->cap ? 2 * m->cap : 64;
+			m->v = xreallocarray(m->v, m->cap, sizeof(*m->v));
+		}
+		sorted = sorted && (r == NULL || r->msg < msg);
+		r = &m->v[m->n++];
+		r->msg = msg;
+		r->lo = i;
+		r->hi = i + 1;
 	}
-	m->n = k;
+	if (!sorted)
+		qsort(m->v, m->n, sizeof(*m->v), msg_run_cmp);
 	m->built = true;
 }
 
@@ -295,19 +295,26 @@ reeval_read_message_at(const struct reeval_slice *sl, int64_t msg)
 {
 	struct reeval_msgs *m = sl->msgs;
 	size_t lo = 0, hi, mid;
+	int64_t at = -1, t;
+	int i;
 
 	if (!m->built)
 		msgs_build(sl, m);
+	/* The first run of msg, then every run of it. */
 	for (hi = m->n; lo < hi;) {
 		mid = lo + (hi - lo) / 2;
-		if (m->v[mid].msg == msg)
-			return m->v[mid].at;
 		if (m->v[mid].msg < msg)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return -1;
+	for (; lo < m->n && m->v[lo].msg == msg; lo++)
+		for (i = m->v[lo].lo; i < m->v[lo].hi; i++) {
+			t = (int64_t)strtod(PQgetvalue(sl->hr, i, 11), NULL);
+			if (t > at)
+				at = t;
+		}
+	return at;
 }
 
 /* One note: id superseded by the row at (>= 0), retracted, or replacing. */

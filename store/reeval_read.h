@@ -17,19 +17,20 @@
 #include "store/pgarr.h"
 #include "store/pgpipe.h"
 
-/* A message of a patient's results and when its latest was observed. */
-struct reeval_msg_at {
-	int64_t msg, at;
+/* A run of a patient's results of one message: rows [lo, hi). */
+struct reeval_msg_run {
+	int64_t msg;
+	int lo, hi;
 };
 
 /*
- * The messages of one patient's results, by message, each with its
- * latest observed time: built on the first reeval_read_message_at() of
- * a slice (a scan of every result at each stored resume cost a patient
- * its results times its resumes). Owner: the caller, free(v).
+ * The runs of one message in a patient's results, by message: built on
+ * the first reeval_read_message_at() of a slice (a scan of every result
+ * at each stored resume cost a patient its results times its resumes).
+ * Owner: the caller, free(v).
  */
 struct reeval_msgs {
-	struct reeval_msg_at *v;
+	struct reeval_msg_run *v;
 	size_t n, cap;
 	bool built; /* for the slice it was last given to */
 };
