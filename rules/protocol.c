@@ -910,9 +910,8 @@ derive_replay(const struct rules *r, const struct rules_history *h, size_t from,
 	}
 	if (ok && m > 0) {
 		replay_sort(at, m);
+		/* All results of one time, then one step: as rules_hold_step. */
 		for (k = 0; k < m;) {
-			/* All results of one time, then one step: as
-			 * rules_hold_step. */
 			do {
 				e = entry_at(h, at[k].i);
 				latest[e->ev.analyte] = e;
@@ -943,8 +942,10 @@ rules_hold_derive_held(const struct rules *r, const struct rules_history *h,
 	(void)derive_replay(r, h, 0, start, now, latest, &last, out);
 }
 
-/* Is m derived from r, start, now and held over h as it stands but for
- * entries appended since? */
+/*
+ * Was m derived from r, start, now and held over h as it stands, but for
+ * the entries appended since?
+ */
 static bool
 memo_fits(const struct hold_memo *m, const struct rules *r,
     const struct rules_history *h, int64_t start, int64_t now,
