@@ -2,7 +2,13 @@
  * gen_oru: write a deterministic corpus of realistic HL7 v2.5.1 ORU^R01
  * laboratory result messages for labwatch's parse and ingest benchmarks.
  *
- *	gen_oru [-n COUNT] [-s SEED] [-f raw|mllp] > corpus
+ *	gen_oru [-n COUNT] [-s SEED] [-f raw|mllp] [-p PATIENTS] [-i SECONDS]
+ *	    > corpus
+ *
+ * -p: the patients drawn from (default 5000); -i: about one message every
+ * SECONDS (default 40). Fewer patients with a longer interval give long
+ * histories spaced as the default's (-p 100 -i 2000: 200 messages a
+ * patient over 20,000, a patient's messages about 55 hours apart).
  *
  * raw:  messages back to back, every segment ended by CR, no framing.
  * mllp: each message framed as 0x0B payload 0x1C 0x0D.
@@ -31,6 +37,7 @@
 #include "lib/buf.h"
 
 #define PATIENT_POOL 5000
+#define MESSAGE_STEP 40	      /* seconds */
 #define BASE_EPOCH 1704067200 /* 2024-01-01T00:00:00Z */
 
 static void fatalx(const char *fmt, ...)
@@ -751,7 +758,8 @@ put_pid(struct msgctx *m)
 
 /* Append message idx of the corpus to b; returns its OBX count. */
 static unsigned
-put_message(struct buf *b, uint64_t seed, uint64_t idx)
+put_message(struct buf *b, uint64_t seed, uint64_t idx, unsigned pool,
+    unsigned step)
 {
 	struct rng r;
 	struct patient pt;
@@ -765,7 +773,7 @@ put_message(struct buf *b, uint64_t seed, uint64_t idx)
 	int cbc_first;
 
 	rng_seed(&r, seed, idx);
-	patient_get(&pt, seed, rng_below(&r, PATIENT_POOL));
+	patient_get(&pt, seed, rng_below(&r, pool));
 	lab = pt.lab;
 
 	memset(&m, 0, sizeof(m));
@@ -774,9 +782,9 @@ put_message(struct buf *b, uint64_t seed, uint64_t idx)
 	m.pt = &pt;
 	m.lab = lab;
 	m.val = val;
-	/* About one message every 40 s, collected 1-4 h before the result. */
+	/* About one message every step s, collected 1-4 h before the result. */
 	m.result = (int64_t)BASE_EPOCH + (int64_t)(seed % 97) * 86400 +
-	    (int64_t)idx * 40 + (int64_t)rng_below(&r, 40);
+	    (int64_t)idx * step + (int64_t)rng_below(&r, step);
 	m.coll = m.result - 3600 - (int64_t)rng_below(&r, 3 * 3600);
 
 	draw_values(&r, &pt, val);
@@ -833,7 +841,9 @@ put_message(struct buf *b, uint64_t seed, uint64_t idx)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: gen_oru [-n COUNT] [-s SEED] [-f raw|mllp]\n");
+	fprintf(stderr,
+	    "usage: gen_oru [-n COUNT] [-s SEED] [-f raw|mllp] [-p PATIENTS] "
+	    "[-i SECONDS]\n");
 	exit(2);
 }
 
@@ -855,15 +865,28 @@ main(int argc, char **argv)
 {
 	struct buf b;
 	uint64_t count = 1000, seed = 1, i, bytes = 0, obx_total = 0;
+	uint64_t pool = PATIENT_POOL, step = MESSAGE_STEP;
 	int ch, mllp = 0;
 
-	while ((ch = getopt(argc, argv, "n:s:f:")) != -1) {
+	while ((ch = getopt(argc, argv, "n:s:f:p:i:")) != -1) {
 		switch (ch) {
 		case 'n':
 			count = parse_u64(optarg, "count");
 			break;
 		case 's':
 			seed = parse_u64(optarg, "seed");
+			break;
+		case 'p':
+			pool = parse_u64(optarg, "patients");
+			if (pool == 0 || pool > 1000000)
+				fatalx("patients must be 1 to 1000000: %s",
+				    optarg);
+			break;
+		case 'i':
+			step = parse_u64(optarg, "interval");
+			if (step == 0 || step > 86400)
+				fatalx("interval must be 1 to 86400 s: %s",
+				    optarg);
 			break;
 		case 'f':
 			if (strcmp(optarg, "raw") == 0)
@@ -883,7 +906,8 @@ main(int argc, char **argv)
 	buf_init(&b);
 	for (i = 0; i < count; i++) {
 		buf_reset(&b);
-		obx_total += put_message(&b, seed, i);
+		obx_total += put_message(&b, seed, i, (unsigned)pool,
+		    (unsigned)step);
 		bytes += b.len;
 		if ((mllp && putchar(0x0b) == EOF) ||
 		    fwrite(b.p, 1, b.len, stdout) != b.len ||

@@ -33,6 +33,28 @@ struct key_block {
 	char data[];
 };
 
+/*
+ * A hold derivation carried forward (rules_hold_derive_incr): what it was
+ * derived from and the state after its last step. Entries never move (the
+ * chunks stay where they are while the history lives), so latest[] and
+ * out[].because are pointers into it.
+ */
+struct hold_memo {
+	bool valid;
+	const struct rules *r;
+	uint64_t gen;  /* the history's gen it was derived at */
+	size_t n;      /* the entries it covers, [0, n) */
+	int64_t start; /* its start and now */
+	int64_t now;
+	int64_t last; /* the time of its last step, INT64_MIN: none */
+	struct rules_hold_state seed[RULES_MAX_HOLD_RULES];
+	const struct rules_entry *latest[RULES_NANALYTES];
+	struct rules_hold_derived out[RULES_MAX_HOLD_RULES];
+};
+
+/* One memo for the unseeded derivation, one for a seeded (held) one. */
+#define HOLD_MEMO_SLOTS 2
+
 /* Per entry: its key's hash and the next entry of its bucket. */
 struct key_link {
 	uint64_t hash;
@@ -75,6 +97,14 @@ struct rules_history {
 	struct key_link *link;	       /* cap entries, or NULL */
 	size_t nindexed;	       /* entries [0, nindexed) are linked */
 	struct rules_baseline base[RULES_NANALYTES];
+	/*
+	 * Bumped by every change other than an append (an earlier entry
+	 * corrected, retracted or promoted; the phase or a baseline set):
+	 * a hold derivation carried forward from before it is void.
+	 */
+	uint64_t gen;
+	struct hold_memo *memo; /* HOLD_MEMO_SLOTS, NULL until the first */
+	uint64_t carried, full; /* rules_hold_incr_counts() */
 };
 
 /* Entry i (< cap): chunk k holds entries from HISTORY_CAP0 * (2^k - 1). */
@@ -143,6 +173,7 @@ rules_history_free(struct rules_history *h)
 	free(h->head);
 	free(h->tail);
 	free(h->link);
+	free(h->memo);
 	free(h);
 }
 
@@ -150,6 +181,7 @@ void
 rules_history_set_phase(struct rules_history *h, enum rules_phase phase)
 {
 	h->phase = phase;
+	h->gen++;
 }
 
 enum rules_phase
@@ -169,6 +201,7 @@ rules_history_set_baseline(struct rules_history *h, enum rules_analyte a,
 	h->base[a].known = !isnan(value);
 	h->base[a].value = value;
 	h->base[a].uln = uln;
+	h->gen++;
 	h->have_base = false;
 	for (i = 0; i < RULES_NANALYTES; i++)
 		h->have_base = h->have_base || h->base[i].known;
@@ -420,6 +453,9 @@ rules_history_add(struct rules_history *h, const struct rules_result *in,
 			}
 		}
 	}
+	/* Earlier entries changed: no derivation carries forward over it. */
+	if (nids > 0)
+		h->gen++;
 	/* A U that promoted something stands for it; it is not a result itself. */
 	if (npro > 0)
 		e->superseded = true;
@@ -769,6 +805,28 @@ replay_cmp(const void *a, const void *b)
 	return x->i < y->i ? -1 : x->i > y->i;
 }
 
+/*
+ * Sort by replay_cmp: a message's few results by insertion (in order
+ * already, most often: one pass), qsort beyond.
+ */
+static void
+replay_sort(struct replay_at *at, size_t m)
+{
+	struct replay_at x;
+	size_t i, j;
+
+	if (m > 16) {
+		qsort(at, m, sizeof *at, replay_cmp);
+		return;
+	}
+	for (i = 1; i < m; i++) {
+		x = at[i];
+		for (j = i; j > 0 && replay_cmp(&at[j - 1], &x) > 0; j--)
+			at[j] = at[j - 1];
+		at[j] = x;
+	}
+}
+
 /* Step rule i of the derived state over the latest results at time t. */
 static void
 derive_step(const struct rules_hold_rule *rule,
@@ -798,14 +856,12 @@ rules_hold_derive(const struct rules *r, const struct rules_history *h,
 	rules_hold_derive_held(r, h, start, now, NULL, out);
 }
 
-void
-rules_hold_derive_held(const struct rules *r, const struct rules_history *h,
-    int64_t start, int64_t now, const struct rules_hold_state *held,
-    struct rules_hold_derived *out)
+/* The derived state before any step: nothing held, or the seed's holds. */
+static void
+derive_init(const struct rules *r, const struct rules_history *h,
+    const struct rules_hold_state *held, struct rules_hold_derived *out)
 {
-	const struct rules_entry *latest[RULES_NANALYTES] = { NULL }, *e;
-	struct replay_at *at;
-	size_t i, k, m = 0;
+	size_t i;
 
 	for (i = 0; i < r->nholds; i++) {
 		memset(&out[i], 0, sizeof out[i]);
@@ -818,26 +874,147 @@ rules_hold_derive_held(const struct rules *r, const struct rules_history *h,
 			out[i].stops = 1;
 		}
 	}
-	if (h->phase != RULES_PHASE_TREATMENT || h->n == 0)
-		return;
-	at = xreallocarray(NULL, h->n, sizeof *at);
-	for (i = 0; i < h->n; i++) {
+}
+
+/* Results replayed without allocating: a message's worth and more. */
+#define REPLAY_SMALL 64
+
+/*
+ * Replay the usable results of entries [from, h->n) observed in
+ * [start, now] in (observed time, arrival) order over latest[] and out[],
+ * one step at each new time; *last is the time of the last step
+ * (INT64_MIN before any). False, and nothing changed, when one of them is
+ * observed at or before *last: the step at that time would change, and
+ * only a replay from the start gives the same result.
+ */
+static bool
+derive_replay(const struct rules *r, const struct rules_history *h, size_t from,
+    int64_t start, int64_t now, const struct rules_entry **latest,
+    int64_t *last, struct rules_hold_derived *out)
+{
+	struct replay_at small[REPLAY_SMALL], *at = small;
+	const struct rules_entry *e;
+	size_t i, k, m = 0;
+	bool ok = true;
+
+	if (h->n - from > REPLAY_SMALL)
+		at = xreallocarray(NULL, h->n - from, sizeof *at);
+	for (i = from; i < h->n && ok; i++) {
 		e = entry_at(h, i);
 		if (e->ev.analyte == RULES_NONE || !usable(e, now) ||
 		    e->observed_at < start)
 			continue;
+		ok = e->observed_at > *last;
 		at[m].t = e->observed_at;
 		at[m++].i = i;
 	}
-	qsort(at, m, sizeof *at, replay_cmp);
-	for (k = 0; k < m;) {
+	if (ok && m > 0) {
+		replay_sort(at, m);
 		/* All results of one time, then one step: as rules_hold_step. */
-		do {
-			e = entry_at(h, at[k].i);
-			latest[e->ev.analyte] = e;
-		} while (++k < m && at[k].t == at[k - 1].t);
-		for (i = 0; i < r->nholds; i++)
-			derive_step(&r->holds[i], latest, at[k - 1].t, &out[i]);
+		for (k = 0; k < m;) {
+			do {
+				e = entry_at(h, at[k].i);
+				latest[e->ev.analyte] = e;
+			} while (++k < m && at[k].t == at[k - 1].t);
+			for (i = 0; i < r->nholds; i++)
+				derive_step(&r->holds[i], latest, at[k - 1].t,
+				    &out[i]);
+		}
+		*last = at[m - 1].t;
 	}
-	free(at);
+	if (at != small)
+		free(at);
+	return ok;
+}
+
+void
+rules_hold_derive_held(const struct rules *r, const struct rules_history *h,
+    int64_t start, int64_t now, const struct rules_hold_state *held,
+    struct rules_hold_derived *out)
+{
+	const struct rules_entry *latest[RULES_NANALYTES] = { NULL };
+	int64_t last = INT64_MIN;
+
+	derive_init(r, h, held, out);
+	if (h->phase != RULES_PHASE_TREATMENT || h->n == 0)
+		return;
+	/* From the first entry nothing is at or before INT64_MIN. */
+	(void)derive_replay(r, h, 0, start, now, latest, &last, out);
+}
+
+/*
+ * Was m derived from r, start, now and held over h as it stands, but for
+ * the entries appended since?
+ */
+static bool
+memo_fits(const struct hold_memo *m, const struct rules *r,
+    const struct rules_history *h, int64_t start, int64_t now,
+    const struct rules_hold_state *held)
+{
+	size_t i;
+	bool hd;
+
+	if (!m->valid || m->r != r || m->gen != h->gen || m->n > h->n ||
+	    m->start != start || m->now != now)
+		return false;
+	for (i = 0; i < r->nholds; i++) {
+		hd = held != NULL && held[i].held;
+		if (hd != m->seed[i].held ||
+		    (hd && held[i].since != m->seed[i].since))
+			return false;
+	}
+	return true;
+}
+
+void
+rules_hold_derive_incr(const struct rules *r, struct rules_history *h,
+    int64_t start, int64_t now, const struct rules_hold_state *held,
+    struct rules_hold_derived *out)
+{
+	struct hold_memo *m;
+	size_t i, slot = 0;
+
+	if (h->phase != RULES_PHASE_TREATMENT) {
+		rules_hold_derive_held(r, h, start, now, held, out);
+		return;
+	}
+	for (i = 0; i < r->nholds; i++)
+		if (held != NULL && held[i].held)
+			slot = 1;
+	if (h->memo == NULL)
+		h->memo = xcalloc(HOLD_MEMO_SLOTS, sizeof *h->memo);
+	m = &h->memo[slot];
+	/* Carried forward over the entries appended since, if it can be. */
+	if (memo_fits(m, r, h, start, now, held) &&
+	    derive_replay(r, h, m->n, start, now, m->latest, &m->last,
+		m->out)) {
+		m->n = h->n;
+		memcpy(out, m->out, r->nholds * sizeof *out);
+		h->carried++;
+		return;
+	}
+	h->full++;
+	/* Else derived again from the first entry, and kept. */
+	memset(m, 0, sizeof *m);
+	derive_init(r, h, held, m->out);
+	m->last = INT64_MIN;
+	(void)derive_replay(r, h, 0, start, now, m->latest, &m->last, m->out);
+	m->valid = true;
+	m->r = r;
+	m->gen = h->gen;
+	m->n = h->n;
+	m->start = start;
+	m->now = now;
+	for (i = 0; i < r->nholds; i++)
+		if (held != NULL && held[i].held)
+			m->seed[i] = held[i];
+	memcpy(out, m->out, r->nholds * sizeof *out);
+}
+
+void
+rules_hold_incr_counts(const struct rules_history *h, uint64_t *carried,
+    uint64_t *full)
+{
+	*carried = h->carried;
+	*full = h->full;
 }

@@ -411,6 +411,28 @@ void rules_hold_derive(const struct rules *r, const struct rules_history *h,
 void rules_hold_derive_held(const struct rules *r,
     const struct rules_history *h, int64_t start, int64_t now,
     const struct rules_hold_state *held, struct rules_hold_derived *out);
+/*
+ * rules_hold_derive_held() (held NULL or holding nothing:
+ * rules_hold_derive()) with the same result, carried forward: h keeps the
+ * state after the last step of its last derivation (one without held
+ * rules, one with), and a call with the same r, start, now and held
+ * whose history has only grown since, by entries that are not usable or
+ * observed strictly after that step, steps those only. Anything else (a
+ * result at or before that time, a correction, deletion or promotion of
+ * an earlier entry, the phase or a baseline set, other arguments)
+ * derives again from the first entry. O(new entries) a call while the
+ * results come in time order, instead of O(n log n).
+ */
+void rules_hold_derive_incr(const struct rules *r, struct rules_history *h,
+    int64_t start, int64_t now, const struct rules_hold_state *held,
+    struct rules_hold_derived *out);
+/*
+ * How many rules_hold_derive_incr() calls on h were carried forward
+ * (*carried) and derived from the first entry (*full): for tests and
+ * measurements.
+ */
+void rules_hold_incr_counts(const struct rules_history *h, uint64_t *carried,
+    uint64_t *full);
 
 /*
  * The dose in mg to restart rule i at, after its stops-th stop, from the

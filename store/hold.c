@@ -103,8 +103,7 @@ hold_end(const struct rules *r, struct pcache *p, size_t i,
  * "resumed" for want of its results), into dv.
  */
 static void
-derive(const struct rules *r, const struct pcache *p,
-    struct rules_hold_derived *dv)
+derive(const struct rules *r, struct pcache *p, struct rules_hold_derived *dv)
 {
 	struct rules_hold_derived an[RULES_MAX_HOLD_RULES];
 	struct rules_hold_state init[RULES_MAX_HOLD_RULES];
@@ -116,7 +115,12 @@ derive(const struct rules *r, const struct pcache *p,
 	for (i = 0; i < rules_hold_count(r); i++)
 		if (p->hold[i].held && p->hold[i].since < start)
 			start = p->hold[i].since;
-	rules_hold_derive(r, p->h, start, INT64_MAX, dv);
+	/*
+	 * Both passes are carried forward from the last message's
+	 * (rules_hold_derive_incr): this one in the history's unseeded memo,
+	 * the anchored one below in its seeded memo.
+	 */
+	rules_hold_derive_incr(r, p->h, start, INT64_MAX, NULL, dv);
 	/*
 	 * An announced hold the derivation cannot answer: its result not
 	 * known (a state of the first form) and no hold derived that began
@@ -140,7 +144,7 @@ derive(const struct rules *r, const struct pcache *p,
 	}
 	if (!anchored)
 		return;
-	rules_hold_derive_held(r, p->h, start, INT64_MAX, init, an);
+	rules_hold_derive_incr(r, p->h, start, INT64_MAX, init, an);
 	for (i = 0; i < rules_hold_count(r); i++)
 		if (init[i].held)
 			dv[i] = an[i];

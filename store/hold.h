@@ -54,7 +54,9 @@ struct hold_act {
  * returned in act, their count as the result, and p->hold is brought to
  * what they announce; *changed is set when it changed
  * (enrollments.hold_state is to be written). Each act's ah.because
- * points into p->h.
+ * points into p->h. The derivation is carried forward in p->h from the
+ * last call (rules_hold_derive_incr): a message costs its own results
+ * while they come in time order, not the patient's whole history.
  */
 size_t hold_decide(const struct rules *r, struct pcache *p,
     struct hold_act *act, bool *changed);

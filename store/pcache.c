@@ -308,10 +308,28 @@ pcache_load_open(struct pcache *p, const PGresult *res)
 	}
 }
 
+/*
+ * Epoch seconds as sel_history reads them (date_part, float8 as text):
+ * the whole part, as (int64_t)strtod() gives it; a plain integer, the
+ * usual form, without strtod's cost.
+ */
+static int64_t
+epoch_of(const char *v)
+{
+	char *end;
+	long long n = strtoll(v, &end, 10);
+
+	if (end != v && *end == '\0' && n > -1000000000000000LL &&
+	    n < 1000000000000000LL)
+		return (int64_t)n;
+	return (int64_t)strtod(v, NULL);
+}
+
 void
 pcache_history_row(const PGresult *res, int i, struct rules_result *in)
 {
 	const char *status;
+	size_t len;
 
 	memset(in, 0, sizeof(*in));
 	in->id = (uint64_t)strtoll(PQgetvalue(res, i, 0), NULL, 10);
@@ -329,15 +347,19 @@ pcache_history_row(const PGresult *res, int i, struct rules_result *in)
 	} else
 		in->kind = PQgetlength(res, i, 12) > 0 ? RULES_VALUE_TEXT :
 							 RULES_VALUE_NONE;
-	snprintf(in->comparator, sizeof(in->comparator), "%s",
-	    PQgetvalue(res, i, 7));
+	/* As snprintf "%s" did, cut to the room (a comparator is 2 bytes). */
+	len = (size_t)PQgetlength(res, i, 7);
+	if (len > sizeof(in->comparator) - 1)
+		len = sizeof(in->comparator) - 1;
+	memcpy(in->comparator, PQgetvalue(res, i, 7), len);
+	in->comparator[len] = '\0';
 	in->unit = PQgetvalue(res, i, 8);
 	in->unit_len = (size_t)PQgetlength(res, i, 8);
 	in->range = PQgetvalue(res, i, 9);
 	in->range_len = (size_t)PQgetlength(res, i, 9);
 	status = PQgetvalue(res, i, 10);
 	in->status = status[0];
-	in->observed_at = (int64_t)strtod(PQgetvalue(res, i, 11), NULL);
+	in->observed_at = epoch_of(PQgetvalue(res, i, 11));
 	/* PID-8 as read at ingest: a sex-specific OBX-7 reads the same. */
 	in->sex = PQgetvalue(res, i, 13)[0];
 }

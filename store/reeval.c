@@ -574,7 +574,7 @@ judge_batch(struct run *u, struct batch *b, PGresult **res, bool probe,
 			continue;
 		u->db_id = strtoll(PQgetvalue(b->pr, b->first + j, 0), NULL,
 		    10);
-		reeval_read_slice(res, u->db_id, at, &sl);
+		reeval_read_slice(res, u->db_id, at, &u->msgs, &sl);
 		rc = judge_write(u, PQgetvalue(b->pr, b->first + j, 1), &sl,
 		    probe);
 		if (rc == 0 && fn != NULL)
@@ -801,6 +801,7 @@ reeval_run(PGconn *c, PGconn *rd, const struct rules *r,
 	patient_reset(&u);
 	free(u.im);
 	free(u.sa);
+	free(u.msgs.v);
 	free(u.pool);
 	free(u.wd.v);
 	buf_free(&u.sum);

@@ -83,6 +83,7 @@ struct run {
 	size_t nim, capim;
 	struct stored *sa;
 	size_t nsa;
+	struct reeval_msgs msgs; /* the judged patient's (reeval_read.h) */
 	struct buf sum, det;
 	char *cause;
 	bool in_tx; /* the batch's transaction is open, its patients locked */

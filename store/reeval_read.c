@@ -211,10 +211,12 @@ rows_of(const PGresult *r, int col, int64_t id, int *at, int *lo)
 
 void
 reeval_read_slice(PGresult *const *res, int64_t patient, int at[3],
-    struct reeval_slice *sl)
+    struct reeval_msgs *msgs, struct reeval_slice *sl)
 {
 	int elo;
 
+	sl->msgs = msgs;
+	msgs->built = false;
 	sl->er = res[0];
 	sl->hr = res[1];
 	sl->ar = res[2];
@@ -246,19 +248,72 @@ reeval_read_observed_at(const struct reeval_slice *sl, int64_t obs)
 	return -1;
 }
 
+static int
+msg_run_cmp(const void *a, const void *b)
+{
+	const struct reeval_msg_run *x = a, *y = b;
+
+	return x->msg < y->msg ? -1 : x->msg > y->msg;
+}
+
+/*
+ * The slice's results in runs of one message, by message: one strtoll a
+ * row, and a sort only when the messages do not come in order.
+ */
+static void
+msgs_build(const struct reeval_slice *sl, struct reeval_msgs *m)
+{
+	struct reeval_msg_run *r = NULL;
+	bool sorted = true;
+	int64_t msg;
+	int i;
+
+	m->n = 0;
+	for (i = sl->hlo; i < sl->hhi; i++) {
+		msg = strtoll(PQgetvalue(sl->hr, i, 14), NULL, 10);
+		if (r != NULL && r->msg == msg) {
+			r->hi = i + 1;
+			continue;
+		}
+		if (m->n == m->cap) {
+			m->cap = m->cap ? 2 * m->cap : 64;
+			m->v = xreallocarray(m->v, m->cap, sizeof(*m->v));
+		}
+		sorted = sorted && (r == NULL || r->msg < msg);
+		r = &m->v[m->n++];
+		r->msg = msg;
+		r->lo = i;
+		r->hi = i + 1;
+	}
+	if (!sorted)
+		qsort(m->v, m->n, sizeof(*m->v), msg_run_cmp);
+	m->built = true;
+}
+
 int64_t
 reeval_read_message_at(const struct reeval_slice *sl, int64_t msg)
 {
+	struct reeval_msgs *m = sl->msgs;
+	size_t lo = 0, hi, mid;
 	int64_t at = -1, t;
 	int i;
 
-	for (i = sl->hlo; i < sl->hhi; i++) {
-		if (strtoll(PQgetvalue(sl->hr, i, 14), NULL, 10) != msg)
-			continue;
-		t = (int64_t)strtod(PQgetvalue(sl->hr, i, 11), NULL);
-		if (t > at)
-			at = t;
+	if (!m->built)
+		msgs_build(sl, m);
+	/* The first run of msg, then every run of it. */
+	for (hi = m->n; lo < hi;) {
+		mid = lo + (hi - lo) / 2;
+		if (m->v[mid].msg < msg)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
+	for (; lo < m->n && m->v[lo].msg == msg; lo++)
+		for (i = m->v[lo].lo; i < m->v[lo].hi; i++) {
+			t = (int64_t)strtod(PQgetvalue(sl->hr, i, 11), NULL);
+			if (t > at)
+				at = t;
+		}
 	return at;
 }
 

@@ -17,12 +17,31 @@
 #include "store/pgarr.h"
 #include "store/pgpipe.h"
 
+/* A run of a patient's results of one message: rows [lo, hi). */
+struct reeval_msg_run {
+	int64_t msg;
+	int lo, hi;
+};
+
+/*
+ * The runs of one message in a patient's results, by message: built on
+ * the first reeval_read_message_at() of a slice (a scan of every result
+ * at each stored resume cost a patient its results times its resumes).
+ * Owner: the caller, free(v).
+ */
+struct reeval_msgs {
+	struct reeval_msg_run *v;
+	size_t n, cap;
+	bool built; /* for the slice it was last given to */
+};
+
 /* Where one patient's rows are in the three reads of its batch. */
 struct reeval_slice {
 	const PGresult *er, *hr, *ar;
 	int erow;     /* its enrollment row, -1: none */
 	int hlo, hhi; /* its results, in stored order (by id) */
 	int alo, ahi; /* its stored alerts: by kind (descending), then id */
+	struct reeval_msgs *msgs; /* the messages of hlo..hhi, once asked */
 };
 
 /* Prepare the three statements in session c: 0, or -1 with *cause. */
@@ -43,10 +62,11 @@ int reeval_read_send(struct pgpipe *p, const char *protocol, struct pgarr *ids,
 int reeval_read_recv(struct pgpipe *p, PGresult **res, char **cause);
 /*
  * The rows of patient (row id) in res, the patients asked for in
- * ascending order: at[3] the cursors, zero before the first patient.
+ * ascending order: at[3] the cursors, zero before the first patient;
+ * msgs (emptied) serves the slice's reeval_read_message_at().
  */
 void reeval_read_slice(PGresult *const *res, int64_t patient, int at[3],
-    struct reeval_slice *sl);
+    struct reeval_msgs *msgs, struct reeval_slice *sl);
 /* When the patient's result obs was observed (epoch s), -1 unknown. */
 int64_t reeval_read_observed_at(const struct reeval_slice *sl, int64_t obs);
 

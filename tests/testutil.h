@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <criterion/criterion.h>
 
@@ -87,6 +88,84 @@ rules_teardown(void)
 {
 	rules_free(R);
 	R = NULL;
+}
+
+/* The LOINC code, canonical unit and an OBX-7 range of each analyte. */
+static inline const char *
+code_of(enum rules_analyte a)
+{
+	static const char *const codes[] = {
+		"1920-8",
+		"1742-6",
+		"1975-2",
+		"2160-0",
+		"751-8",
+		"777-3",
+		"718-7",
+	};
+	return codes[a];
+}
+
+static inline const char *
+unit_of(enum rules_analyte a)
+{
+	static const char *const units[] = {
+		"U/L",
+		"U/L",
+		"umol/L",
+		"umol/L",
+		"10^9/L",
+		"10^9/L",
+		"g/L",
+	};
+	return units[a];
+}
+
+static inline const char *
+range_of(enum rules_analyte a)
+{
+	static const char *const ranges[] = {
+		"0-40",
+		"0-40",
+		"0-20",
+		"60-100",
+		"2.0-7.5",
+		"150-400",
+		"120-160",
+	};
+	return ranges[a];
+}
+
+/*
+ * Add one result of analyte a (code_of, unit_of) with OBX-7 range; the key
+ * is "order/code".
+ */
+static inline struct rules_update
+add_range(struct rules_history *h, enum rules_analyte a, double v, char status,
+    int64_t t, uint64_t id, const char *order, const char *range)
+{
+	struct rules_result in;
+	struct rules_update up;
+	char key[64];
+
+	memset(&in, 0, sizeof in);
+	in.code = code_of(a);
+	in.code_len = strlen(in.code);
+	in.system = "LN";
+	in.system_len = 2;
+	in.alt_code = in.alt_system = "";
+	in.kind = RULES_VALUE_NUMBER;
+	in.value = v;
+	in.unit = unit_of(a);
+	in.unit_len = strlen(in.unit);
+	in.range = range;
+	in.range_len = strlen(in.range);
+	in.status = status;
+	in.observed_at = t;
+	in.id = id;
+	snprintf(key, sizeof key, "%s/%s", order, code_of(a));
+	rules_history_add(h, &in, key, strlen(key), &up);
+	return up;
 }
 #endif
 
