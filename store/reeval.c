@@ -14,7 +14,9 @@
  * one in both stays, its state brought in line when the episode ended or
  * not (upd_recovered, upd_escalated, upd_past_reopened). The patients
  * of a batch that change are written in one transaction, locked and read
- * again first (write_batch).
+ * again first (write_batch). data_quality alerts are implied per result
+ * as labwatchd implies them (episode_data_quality) and matched by
+ * observation; eligibility is reeval_elig.c's.
  */
 #include "store/reeval.h"
 
