@@ -170,6 +170,9 @@ reeval_elig_load(struct run *u, struct stored *s, const struct reeval_slice *sl,
 		at = (int64_t)strtod(PQgetvalue(sl->vr, v, VCOL_RECEIVED),
 		    NULL);
 	s->in_scope = reeval_in_scope(u, at);
+	/* Judged in screening; a patient past it keeps them as they are. */
+	if (u->p.phase != RULES_PHASE_SCREENING)
+		s->used = true;
 }
 
 /* The stored eligibility alert implied e is, or NULL. */

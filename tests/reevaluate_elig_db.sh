@@ -67,6 +67,11 @@ msgs() {
 	#     for what must not pass in silence).
 	oru EQ Q1 20261110090000+0000 "1920-8|NM|30|mg/L|10-40" "1742-6|NM|30|U/L|see note"
 	(ORU_STATUS= && oru EQ Q2 20261111090000+0000 "777-3|NM|200|10*9/L|150-400")
+	# EH: screened (platelets 90, eligible as shipped), now on
+	#     treatment (since the 1st: its screening result in the window
+	#     of its treatment): its eligibility alert is left as it is.
+	# shellcheck disable=SC2086
+	oru EH H1 20261110090000+0000 "777-3|NM|90|10*9/L|150-400" "1742-6|NM|30|U/L|10-40" $normal
 	# ET (treatment): ALT 60 U/L without OBX-7: graded on the default ULN
 	#     40 as shipped (grade 1, nothing); without a default,
 	#     no_reference_range: a data_quality alert.
@@ -77,14 +82,15 @@ want() { # COLUMN (3: shipped, 4: moved): "patient:control:status" sorted
 }
 lwd_db_conf "$TMP/d.conf"
 lwd_start d "$TMP/d.conf"
-for p in EA EB EC ED EE EF EG EQ; do
+for p in EA EB EC ED EE EF EG EH EQ; do
 	"$LW" enroll "$p" --phase screening --since 2026-11-01 >/dev/null
 done
 "$LW" enroll ET --phase neoadjuvant --since 2026-11-01 >/dev/null
 msgs >"$TMP/in.hl7"
 "$LW" replay --host 127.0.0.1 --port "$port" --timeout 10 "$TMP/in.hl7" >"$TMP/replay.out" 2>&1
-check "fed: every message stored" eq "$(q "select count(*) from labwatch.messages where outcome = 'processed'")" 13
+check "fed: every message stored" eq "$(q "select count(*) from labwatch.messages where outcome = 'processed'")" 14
 lwd_stop d
+q "update labwatch.enrollments e set phase = 'neoadjuvant', since = '2026-11-01' from labwatch.patients p where p.id = e.patient and p.patient_id = 'EH'" >/dev/null
 
 # ealerts [STATE]: the eligibility alerts not retracted (or of STATE),
 # "patient:control:status" sorted, as labwatchd or reevaluate wrote them.
@@ -102,11 +108,11 @@ counts() { q "select (select count(*) from labwatch.alerts) || '/' || (select co
 versions() { q "select string_agg(patient_id || ':' || version, ',' order by patient_id) from labwatch.patients"; }
 frozen() { q "select md5(string_agg(m::text, '' order by id)) from labwatch.messages m"; q "select md5(string_agg(o::text, '' order by id)) from labwatch.observations o"; }
 
-shipped="$(want 3),EG:G1:eligible,EG:G2:ineligible,EQ:Q1:incomplete"
+shipped="$(want 3),EG:G1:eligible,EG:G2:ineligible,EH:H1:eligible,EQ:Q1:incomplete"
 check "fed: labwatchd's eligibility alerts are the table's as shipped" eq "$(ealerts)" "$shipped"
 check "fed: labwatchd's data_quality alerts (EQ: three problems; ET none)" eq "$(dq)" \
 	"EQ:alt:range_unreadable,EQ:ast:unit_unknown,EQ:plt:status_unknown"
-check "fed: one verdict row per message judged" eq "$(q "select count(*) from labwatch.eligibility")" 12
+check "fed: one verdict row per message judged" eq "$(q "select count(*) from labwatch.eligibility")" 13
 maxrow=$(q "select max(id) from labwatch.eligibility")
 frozen >"$TMP/frozen.before"
 rows0=$(erows "$maxrow")
@@ -123,8 +129,8 @@ check "same protocol: no change line" eq "$(changes "$TMP/same.out")" ""
 check "same protocol: eligibility 0 new, 0 retracted, 9 unchanged" eq "$(summary "$TMP/same.out" eligibility)" 0/0/0/9
 check "same protocol: data_quality 3 unchanged" eq "$(summary "$TMP/same.out" data_quality)" 0/0/0/3
 check "same protocol: no verdict appended, nothing written" eq "$(counts)" "$c0"
-check "same protocol: totals (9 patients, 13 messages, verdicts 0)" json_assert "$TMP/same.out" \
-	'L[-1]["patients"] == 9 and L[-1]["messages"] == 13 and L[-1]["verdicts"] == 0'
+check "same protocol: totals (10 patients, 14 messages, verdicts 0)" json_assert "$TMP/same.out" \
+	'L[-1]["patients"] == 10 and L[-1]["messages"] == 14 and L[-1]["verdicts"] == 0'
 check "same protocol: no patient's version bumped" eq "$(versions)" "$v0"
 
 # 2. Thresholds moved, dry run: the difference, nothing written.
@@ -144,7 +150,7 @@ check "moved: exit 0" test $? -eq 0
 check "moved: eligibility 7 new, 6 retracted, 3 unchanged" eq "$(summary "$TMP/moved.out" eligibility)" 7/6/0/3
 check "moved: data_quality 1 new" eq "$(summary "$TMP/moved.out" data_quality)" 1/0/0/3
 check "moved: toxicity and holds unchanged" eq "$(summary "$TMP/moved.out" toxicity)" 0/0/0/0
-moved="$(want 4),EG:G1:ineligible,EQ:Q1:incomplete"
+moved="$(want 4),EG:G1:ineligible,EH:H1:eligible,EQ:Q1:incomplete"
 check "moved: the eligibility alerts are the table's as moved" eq "$(ealerts)" "$moved"
 check "moved: the retracted ones are those of the table as shipped that went" eq \
 	"$(ealerts "= 'retracted'")" "EA:A1:eligible,EC:C1:ineligible,EE:E1:eligible,EF:F1:incomplete,EG:G1:eligible,EG:G2:ineligible"
@@ -160,8 +166,10 @@ check "moved: EA's new alert names the moved criterion" eq \
 check "moved: ET's ALT without a range: data_quality no_reference_range" eq "$(dq)" \
 	"EQ:alt:range_unreadable,EQ:ast:unit_unknown,EQ:plt:status_unknown,ET:alt:no_reference_range"
 check "moved: 8 verdicts appended (criterion texts moved too)" json_assert "$TMP/moved.out" 'L[-1]["verdicts"] == 8'
-check "moved: the latest verdicts follow" eq "$(latest)" \
-	"EA:ineligible,EB:ineligible,EC:eligible,ED:ineligible,EE:eligible,EF:ineligible,EG:ineligible,EQ:incomplete"
+check "moved: the latest verdicts follow (EH's, on treatment, as it was)" eq "$(latest)" \
+	"EA:ineligible,EB:ineligible,EC:eligible,ED:ineligible,EE:eligible,EF:ineligible,EG:ineligible,EH:eligible,EQ:incomplete"
+check "moved: EH's eligibility alert (screening, now on treatment) left open" eq \
+	"$(q "select string_agg(a.state, ',') from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = 'EH' and a.kind = 'eligibility'")" open
 check "moved: enrollments.eligibility_status follows" eq "$(estatus)" \
 	"EA:ineligible,EB:ineligible,EC:eligible,ED:ineligible,EE:eligible,EF:ineligible,EG:ineligible,EQ:incomplete"
 check "moved: an appended verdict rests on its patient's last message judged" eq \
