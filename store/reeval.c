@@ -833,6 +833,7 @@ reeval_run(PGconn *c, PGconn *rd, const struct rules *r,
 	buf_init(&u.det);
 	buf_init(&u.last.criteria);
 	buf_init(&u.last.digest);
+	buf_init(&u.last.stored_digest);
 	pgarr_init(&u.pids, PGARR_TEXT);
 	pgarr_init(&u.ids, PGARR_INT8);
 	if (prepare(&u) != 0 ||
@@ -846,6 +847,7 @@ reeval_run(PGconn *c, PGconn *rd, const struct rules *r,
 	free(u.el);
 	buf_free(&u.last.criteria);
 	buf_free(&u.last.digest);
+	buf_free(&u.last.stored_digest);
 	free(u.im);
 	free(u.sa);
 	free(u.pool);
