@@ -37,13 +37,14 @@ reevaluate_usage(FILE *f)
 	    "                           [--dry-run] [--json]\n"
 	    "  Judges the stored results of enrolled patients again under the "
 	    "rules data\n"
-	    "  and protocol file, writes the toxicity, recovery, hold and resume "
-	    "alerts\n"
-	    "  they now imply,"
+	    "  and protocol file, writes the toxicity, recovery, hold, resume, "
+	    "eligibility\n"
+	    "  and data_quality alerts they now imply,"
 	    " retracts those they no longer support (\"re-evaluated under "
 	    "sha256:...\"),\n"
 	    "  and prints the difference. Messages and observations are never "
-	    "changed.\n"
+	    "changed;\n"
+	    "  a screening patient's verdict, when it differs, is appended.\n"
 	    "  --db             connection string (default $LABWATCH_DB)\n"
 	    "  --protocol-file  protocol file (default "
 	    "$LABWATCH_DATADIR/rules/protocols/%s.conf)\n"
@@ -71,6 +72,7 @@ static const struct table_col change_cols[] = {
 	{ "ANALYTE", 0 },
 	{ "GRADE", TABLE_RIGHT },
 	{ "RULE", 0 },
+	{ "VERDICT", 0 },
 	{ "STATE", TABLE_FILL },
 };
 
@@ -89,7 +91,7 @@ on_change(void *arg, const struct reeval_change *c)
 {
 	struct reevaluate *r = arg;
 	char alert[24], obs[24], grade[16];
-	const char *cells[9];
+	const char *cells[10];
 
 	if (r->o.format == TABLE_FORMAT_JSON) {
 		buf_addc(&r->out, '{');
@@ -120,6 +122,12 @@ on_change(void *arg, const struct reeval_change *c)
 			json_key(&r->out, "rule", false);
 			json_strz(&r->out, c->rule);
 		}
+		if (c->verdict != NULL) {
+			json_key(&r->out, "verdict", false);
+			json_strz(&r->out, c->verdict);
+			json_key(&r->out, "message", false);
+			json_int(&r->out, c->message);
+		}
 		json_key(&r->out, "state", false);
 		json_strz(&r->out, c->state);
 		json_key(&r->out, "dry_run", false);
@@ -139,7 +147,8 @@ on_change(void *arg, const struct reeval_change *c)
 					      "";
 	cells[6] = c->grade >= 0 ? grade : "-";
 	cells[7] = c->rule != NULL ? c->rule : "";
-	cells[8] = c->state;
+	cells[8] = c->verdict != NULL ? c->verdict : "";
+	cells[9] = c->state;
 	table_add(&r->t, cells, NULL);
 }
 
@@ -194,10 +203,11 @@ summary(struct reevaluate *r, const struct reeval_stats *st, const char *hash,
 		    "%s%" PRIu64 " patients, %" PRIu64 " messages, %" PRIu64
 		    " results in %.2f s; %" PRIu64
 		    " patients judged on corrected or deleted results; "
+		    "%" PRIu64 " eligibility verdicts appended; "
 		    "protocol sha256:%s\n",
 		    r->dry_run ? "dry run: nothing written. " : "",
 		    st->patients, st->messages, st->results, secs,
-		    st->corrected, hash);
+		    st->corrected, st->verdicts, hash);
 		return;
 	}
 	buf_adds(&r->out, "{\"patients\":");
@@ -208,6 +218,8 @@ summary(struct reevaluate *r, const struct reeval_stats *st, const char *hash,
 	json_uint(&r->out, st->results);
 	json_key(&r->out, "corrected_patients", false);
 	json_uint(&r->out, st->corrected);
+	json_key(&r->out, "verdicts", false);
+	json_uint(&r->out, st->verdicts);
 	json_key(&r->out, "seconds", false);
 	json_num_rounded(&r->out, secs);
 	json_key(&r->out, "protocol_sha256", false);
@@ -400,7 +412,7 @@ cmd_reevaluate(int argc, char **argv)
 	a.ro.on_change = on_change;
 	a.ro.arg = &r;
 	table_out_resolve(&r.o);
-	table_init(&r.t, change_cols, 9, &r.o);
+	table_init(&r.t, change_cols, 10, &r.o);
 	buf_init(&r.out);
 	t0 = now_s();
 	rc = reeval_run(c, rd, rules, &a.ro, &st, &cause) != 0 ? 1 : 0;

@@ -93,3 +93,12 @@ episode_ended(struct pcache *p, enum rules_analyte a, int64_t obs,
 	}
 	return 0;
 }
+
+bool
+episode_data_quality(const struct rules *r, const struct pcache *p,
+    const struct rules_eval *ev, int64_t observed_at,
+    const struct rules_alert_decision *dec)
+{
+	return dec->kind == RULES_ALERT_DATA_QUALITY ||
+	    rules_alert_silent_problem(r, ev, observed_at, p->open, p->nopen);
+}

@@ -3,11 +3,13 @@
  * alerts of their episodes (CLINICAL.md "Alert episodes"), without a
  * database: the decision on one result and the bookkeeping of the
  * patient's open, ended and past alerts that follows. The writer
- * (verdict.c) and `labwatch reevaluate` (reeval.c) both decide here.
+ * (verdict.c) and `labwatch reevaluate` (reeval.c) both decide here,
+ * and so they do whether a result calls for a data_quality alert.
  */
 #ifndef LABWATCH_EPISODE_H
 #define LABWATCH_EPISODE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "rules/rules.h"
@@ -40,5 +42,16 @@ void episode_opened(struct pcache *p, const struct rules_alert_decision *dec,
  */
 int episode_ended(struct pcache *p, enum rules_analyte a, int64_t obs,
     int (*fn)(void *arg, int64_t id), void *arg);
+
+/*
+ * Whether the standing result ev of patient p calls for a data_quality
+ * alert (CLINICAL.md: a result that cannot be evaluated, never a silent
+ * skip): dec (episode_decide() on it) is RULES_ALERT_DATA_QUALITY, or its
+ * problem would pass in silence (rules_alert_silent_problem). Asked
+ * before dec is applied to p; at most one such alert per result.
+ */
+bool episode_data_quality(const struct rules *r, const struct pcache *p,
+    const struct rules_eval *ev, int64_t observed_at,
+    const struct rules_alert_decision *dec);
 
 #endif

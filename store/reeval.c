@@ -1,8 +1,8 @@
 /*
  * reeval.c: stored results judged again (see reeval.h).
  *
- * Enrolled patients are read 128 at a time, each kind of row in one
- * statement (reeval_read.c), the next batch on a second session while one
+ * Enrolled patients (screening ones included) are read 128 at a time,
+ * each kind of row in one statement (reeval_read.c), the next batch on a second session while one
  * is judged. Per patient: its results (in stored order; those that stand
  * when one was corrected or deleted) are added to a fresh rules history
  * and each decided as the writer decides it (episode_decide). What that implies (toxicity alerts, escalations, recovery
@@ -14,7 +14,9 @@
  * one in both stays, its state brought in line when the episode ended or
  * not (upd_recovered, upd_escalated, upd_past_reopened). The patients
  * of a batch that change are written in one transaction, locked and read
- * again first (write_batch).
+ * again first (write_batch). data_quality alerts are implied per result
+ * as labwatchd implies them (episode_data_quality) and matched by
+ * observation; eligibility is reeval_elig.c's.
  */
 #include "store/reeval.h"
 
@@ -28,6 +30,7 @@
 #include "store/alert_text.h"
 #include "store/db.h"
 #include "store/episode.h"
+#include "store/reeval_elig.h"
 #include "store/reeval_hold.h"
 #include "store/reeval_int.h"
 #include "store/reeval_write.h"
@@ -40,7 +43,7 @@ static const char sel_patients[] =
     " AND ($2::text IS NULL OR p.patient_id = $2) ORDER BY p.id";
 
 static const char *const kind_names[REEVAL_NKINDS] = { "toxicity", "recovery",
-	"hold", "resume" };
+	"hold", "resume", "eligibility", "data_quality" };
 
 const char *
 reeval_kind_name(enum reeval_kind k)
@@ -122,10 +125,13 @@ replay_one(struct run *u, const struct rules_result *in,
 	struct rules_alert_decision dec;
 	struct implied *m;
 	size_t k;
+	bool quality;
 
-	if (ev->analyte == RULES_NONE)
+	if (ev->analyte == RULES_NONE && ev->conflict == 0)
 		return;
 	episode_decide(u->r, &u->p, ev, in->observed_at, &dec);
+	/* Asked before the decision changes the open alerts, as labwatchd. */
+	quality = episode_data_quality(u->r, &u->p, ev, in->observed_at, &dec);
 	switch (dec.kind) {
 	case RULES_ALERT_RECOVERED:
 		(void)add_implied(u, REEVAL_RECOVERY, &dec, ev, message,
@@ -146,7 +152,13 @@ replay_one(struct run *u, const struct rules_result *in,
 		    in->observed_at);
 		break;
 	default:
-		break; /* data quality: not judged again */
+		break; /* data quality: below */
+	}
+	if (quality) {
+		m = add_implied(u, REEVAL_DATA_QUALITY, &dec, ev, message,
+		    in->observed_at);
+		m->dec = RULES_ALERT_DATA_QUALITY;
+		m->ev.grade = -1;
 	}
 }
 
@@ -173,6 +185,20 @@ fetch(struct run *u, struct pgpipe *p, PGresult **res)
 }
 
 /*
+ * The holds and, on the first replay (every result in stored order, as
+ * labwatchd judged them), the eligibility after message msg (its latest
+ * result observed at at, -1 unknown).
+ */
+static void
+message_done(struct run *u, const struct reeval_slice *sl, int64_t msg,
+    int64_t at)
+{
+	reeval_hold_message(u, msg, at);
+	if (!u->standing)
+		reeval_elig_message(u, sl, msg, at);
+}
+
+/*
  * The patient's enrollment (er) and results (hr), replayed; *withdrawals
  * when a result was corrected or deleted (noted in u->wd). With
  * u->standing, only the results that stand are: a correction in the place
@@ -189,6 +215,8 @@ replay(struct run *u, const struct reeval_slice *sl, bool *withdrawals)
 	int64_t msg, last = -1, at = -1;
 
 	pcache_load_enrollment_row(&u->p, u->r, sl->er, sl->erow);
+	if (!u->standing)
+		reeval_elig_begin(u, sl);
 	reeval_hold_begin(u, sl);
 	pcache_history_begin(&u->p, u->r);
 	u->start = u->o->since;
@@ -200,9 +228,9 @@ replay(struct run *u, const struct reeval_slice *sl, bool *withdrawals)
 			continue;
 		pcache_history_row(hr, j, &in);
 		msg = strtoll(PQgetvalue(hr, j, 14), NULL, 10);
-		/* The holds after each message, as the writer derives them. */
+		/* After each message, as the writer derives them. */
 		if (msg != last && any)
-			reeval_hold_message(u, last, at);
+			message_done(u, sl, last, at);
 		if (msg != last) {
 			any = false;
 			at = -1;
@@ -233,7 +261,7 @@ replay(struct run *u, const struct reeval_slice *sl, bool *withdrawals)
 		replay_one(u, &in, up.entry, msg);
 	}
 	if (any)
-		reeval_hold_message(u, last, at);
+		message_done(u, sl, last, at);
 }
 
 static void
@@ -262,6 +290,8 @@ load_stored(struct run *u, const struct reeval_slice *sl)
 		s->used = reeval_ids_has(&u->wd, s->obs);
 		if (s->kind == REEVAL_HOLD || s->kind == REEVAL_RESUME)
 			reeval_hold_load(u, s, sl, i);
+		else if (s->kind == REEVAL_ELIGIBILITY)
+			reeval_elig_load(u, s, sl, i);
 	}
 	u->nsa = (size_t)n;
 	reeval_hold_loaded(u);
@@ -289,7 +319,8 @@ report_implied(struct run *u, enum reeval_change_kind ch,
 		.alert = alert,
 		.observation = m->obs,
 		.analyte = m->ev.analyte,
-		.grade = hold ? -1 : m->ev.grade,
+		.grade = hold || m->kind == REEVAL_DATA_QUALITY ? -1 :
+								  m->ev.grade,
 		.state = state,
 		.rule = hold ? rules_hold_name(u->r, m->rule) : NULL };
 
@@ -309,7 +340,9 @@ match(struct run *u, const struct implied *m)
 			continue;
 		if (m->kind == REEVAL_HOLD || m->kind == REEVAL_RESUME ?
 			reeval_hold_match(u, m, s) :
-			s->obs == m->obs && s->grade == m->ev.grade)
+			s->obs == m->obs &&
+			    (m->kind == REEVAL_DATA_QUALITY ||
+				s->grade == m->ev.grade))
 			return s;
 	}
 	return NULL;
@@ -335,6 +368,8 @@ insert_new(struct run *u, struct implied *m)
 	else if (m->kind == REEVAL_TOXICITY)
 		alert_text_toxicity(&u->sum, &u->det, &m->ev, NULL,
 		    m->dec == RULES_ALERT_ESCALATE ? &m->from : NULL, &who);
+	else if (m->kind == REEVAL_DATA_QUALITY)
+		alert_text_data_quality(&u->sum, &u->det, &m->ev, NULL, &who);
 	else
 		v[4] = reeval_hold_text(u, m, &who);
 	snprintf(ids[0], sizeof(ids[0]), "%" PRId64, m->db_id);
@@ -437,8 +472,9 @@ write_difference(struct run *u, bool *changed)
 		} else
 			n++;
 	}
+	n += reeval_elig_match(u);
 	u->nnew += n;
-	if (reeval_take_ids(u, n) != 0)
+	if (reeval_take_ids(u, n) != 0 || reeval_elig_insert(u, changed) != 0)
 		return -1;
 	for (k = 0; k < u->nim; k++) {
 		m = &u->im[k];
@@ -484,8 +520,12 @@ write_difference(struct run *u, bool *changed)
 		c.grade = s->grade;
 		c.state = "retracted";
 		c.rule = s->rule[0] ? s->rule : NULL;
+		c.verdict = s->verdict[0] ? s->verdict : NULL;
+		c.message = s->kind == REEVAL_ELIGIBILITY ? s->message : 0;
 		reeval_report(u, REEVAL_RETRACTED, &c);
 	}
+	if (reeval_elig_verdict(u) != 0)
+		return -1;
 	return reeval_hold_state(u, &before);
 }
 
@@ -515,6 +555,7 @@ judge(struct run *u, const char *pid, const struct reeval_slice *sl,
     bool *withdrawals)
 {
 	u->wd.n = 0;
+	reeval_elig_reset(u);
 	do {
 		if (*withdrawals) {
 			reeval_ids_sort(&u->wd);
@@ -567,7 +608,7 @@ judge_batch(struct run *u, struct batch *b, PGresult **res, bool probe,
     bool only, int (*fn)(struct run *u, struct batch *b, int j))
 {
 	struct reeval_slice sl;
-	int j, at[3] = { 0, 0, 0 }, rc = 0;
+	int j, at[REEVAL_NREADS] = { 0 }, rc = 0;
 
 	for (j = 0; j < b->k && rc == 0; j++) {
 		if (only && !b->mark[j])
@@ -645,7 +686,7 @@ marked(struct run *u, const struct batch *b)
 static int
 write_batch(struct run *u, struct batch *b)
 {
-	PGresult *res[3];
+	PGresult *res[REEVAL_NREADS];
 	size_t nnew = u->nnew;
 	int rc;
 
@@ -707,7 +748,7 @@ one_batch(struct run *u, const PGresult *pr, int first, int k, PGresult **res)
 static int
 all_batches(struct run *u, const PGresult *pr)
 {
-	PGresult *res[3];
+	PGresult *res[REEVAL_NREADS];
 	bool ahead = u->prd.conn != u->c, sent = false;
 	int i, k, n = PQntuples(pr), rc = 0;
 
@@ -790,6 +831,9 @@ reeval_run(PGconn *c, PGconn *rd, const struct rules *r,
 	u.st = st;
 	buf_init(&u.sum);
 	buf_init(&u.det);
+	buf_init(&u.last.criteria);
+	buf_init(&u.last.digest);
+	buf_init(&u.last.stored_digest);
 	pgarr_init(&u.pids, PGARR_TEXT);
 	pgarr_init(&u.ids, PGARR_INT8);
 	if (prepare(&u) != 0 ||
@@ -799,6 +843,11 @@ reeval_run(PGconn *c, PGconn *rd, const struct rules *r,
 		rc = all_batches(&u, res);
 	PQclear(res);
 	patient_reset(&u);
+	reeval_elig_reset(&u);
+	free(u.el);
+	buf_free(&u.last.criteria);
+	buf_free(&u.last.digest);
+	buf_free(&u.last.stored_digest);
 	free(u.im);
 	free(u.sa);
 	free(u.msgs.v);

@@ -1,10 +1,11 @@
 /*
  * reeval.h: `labwatch reevaluate`: the stored results of each enrolled
  * patient judged again, in stored order, by the writer's own decision
- * (episode.h, hold.h) under the rules given, and the toxicity,
- * recovery, hold and resume alerts that differ written or retracted with
- * the writer's statements (rows.c). Messages and observations are never
- * touched.
+ * (episode.h, hold.h, elig.h) under the rules given, and the toxicity,
+ * recovery, hold, resume, eligibility and data_quality alerts that differ
+ * written or retracted with the writer's statements (rows.c). Messages,
+ * observations and the eligibility verdict rows stored are never touched;
+ * a screening patient's latest verdict, when it differs, is appended.
  */
 #ifndef LABWATCH_REEVAL_H
 #define LABWATCH_REEVAL_H
@@ -19,8 +20,10 @@
 enum reeval_kind {
 	REEVAL_TOXICITY = 0,
 	REEVAL_RECOVERY,
-	REEVAL_HOLD,   /* a stop per the label (not the withdrawn lines) */
-	REEVAL_RESUME, /* every restart threshold of a rule met */
+	REEVAL_HOLD,	    /* a stop per the label (not the withdrawn lines) */
+	REEVAL_RESUME,	    /* every restart threshold of a rule met */
+	REEVAL_ELIGIBILITY, /* a screening patient's status changed */
+	REEVAL_DATA_QUALITY, /* a result the rules cannot evaluate */
 	REEVAL_NKINDS
 };
 
@@ -41,6 +44,8 @@ struct reeval_change {
 	int grade;		    /* -1: none (hold, resume) */
 	const char *state;	    /* what it becomes */
 	const char *rule;	    /* hold, resume: the rule; else NULL */
+	const char *verdict;	    /* eligibility: the status; else NULL */
+	int64_t message; /* eligibility: the message judged; else 0 */
 };
 
 struct reeval_opts {
@@ -59,9 +64,17 @@ struct reeval_stats {
 	uint64_t patients, results, messages;
 	/* Patients with a correction or deletion: judged on what stands. */
 	uint64_t corrected;
+	/*
+	 * Eligibility verdict rows appended: a screening patient's latest
+	 * verdict (what `labwatch status` and the board show) as judged now.
+	 */
+	uint64_t verdicts;
 };
 
-/* The name of a kind ("toxicity", "recovery", "hold", "resume"). */
+/*
+ * The name of a kind ("toxicity", "recovery", "hold", "resume",
+ * "eligibility", "data_quality").
+ */
 const char *reeval_kind_name(enum reeval_kind k);
 
 /*

@@ -53,9 +53,37 @@ struct stored {
 	bool in_scope, used;
 	/* hold and resume: details' rule, stops and restart dose */
 	char rule[32];
+	char verdict[16]; /* eligibility: details' status */
 	unsigned stops;
 	double dose_mg;
 	int64_t message;
+};
+
+/*
+ * An eligibility alert the results imply (reeval_elig.c), its words made
+ * when judged (the history it rests on is replayed again after a
+ * withdrawal).
+ */
+struct elig_implied {
+	int64_t message, at; /* the message judged, at its time (epoch s) */
+	enum rules_eligibility status;
+	char *summary, *details; /* malloc'ed */
+	const char *severity;
+	int64_t db_id; /* the stored alert, or the new one */
+	bool in_scope, stored;
+};
+
+/*
+ * The latest verdict the results imply, and the latest one stored
+ * (reeval_elig.c).
+ */
+struct elig_last {
+	int64_t message, at; /* message 0: none judged */
+	enum rules_eligibility status;
+	struct buf criteria, digest; /* the row's JSON; what is compared */
+	char stored[16];	     /* the latest row's status, "": none */
+	struct buf stored_digest;
+	int vat; /* the verdict row looked at next */
 };
 
 struct run {
@@ -81,6 +109,11 @@ struct run {
 	bool standing; /* replay only the results that stand */
 	struct implied *im;
 	size_t nim, capim;
+	/* eligibility (reeval_elig.c); elig: enrollments' status as read */
+	struct elig_implied *el;
+	size_t nel, capel;
+	struct elig_last last;
+	char elig[16];
 	struct stored *sa;
 	size_t nsa;
 	struct reeval_msgs msgs; /* the judged patient's (reeval_read.h) */

@@ -41,7 +41,8 @@ static const char sel_histories[] =
 	" a.patient, coalesce(a.details->>'rule', '')," \
 	" coalesce(a.details->>'stops', '0')," \
 	" coalesce(a.details->>'restart_dose_mg', '')," \
-	" coalesce(a.message, 0), coalesce(a.resolved_by = 'labwatch', false)" \
+	" coalesce(a.message, 0), coalesce(a.resolved_by = 'labwatch', false)," \
+	" coalesce(a.details->>'status', '')" \
 	" FROM alerts a WHERE a.patient = ANY($1::bigint[])" \
 	" AND a.protocol = $2 AND a.state <> 'retracted'"
 static const char sel_alerts[] =
@@ -49,13 +50,32 @@ static const char sel_alerts[] =
     " UNION ALL " SEL_ALERT_COLS " AND a.kind = 'recovery'"
     " UNION ALL " SEL_ALERT_COLS " AND a.kind IN ('hold', 'resume')"
     " AND coalesce(a.details->>'event', 'stop') <> 'withdrawn'"
+    " UNION ALL " SEL_ALERT_COLS
+    " AND a.kind IN ('eligibility', 'data_quality')"
     " ORDER BY 9, 2 DESC, 1";
+/*
+ * The eligibility verdict rows (013, 014's index), with the arrival of
+ * their message; the latest one's criteria as reeval_elig.c compares
+ * them: per criterion "analyte|criterion|verdict|observation", ';'.
+ */
+static const char sel_verdicts[] =
+    "SELECT x.message, x.status, CASE WHEN row_number() OVER ("
+    " PARTITION BY x.patient ORDER BY x.evaluated_at DESC, x.id DESC) = 1"
+    " THEN coalesce((SELECT string_agg(coalesce(c->>'analyte', '') || '|'"
+    " || coalesce(c->>'criterion', '') || '|' || coalesce(c->>'verdict', '')"
+    " || '|' || coalesce(c->>'observation', ''), ';' ORDER BY o)"
+    " FROM jsonb_array_elements(x.criteria) WITH ORDINALITY AS t(c, o)),"
+    " '') END, coalesce(extract(epoch FROM m.received_at)::float8, -1),"
+    " x.patient FROM eligibility x LEFT JOIN messages m ON m.id = x.message"
+    " WHERE x.patient = ANY($1::bigint[]) AND x.protocol = $2"
+    " ORDER BY x.patient, x.id";
 /* clang-format on */
 
 /* The column of each read that holds the patient's row id. */
 #define COL_ENROLL_PATIENT 5
 #define COL_HISTORY_PATIENT 15
 #define COL_ALERT_PATIENT 8
+#define COL_VERDICT_PATIENT 4
 
 static void
 set_cause(char **cause, char *c)
@@ -80,6 +100,7 @@ reeval_read_prepare(PGconn *c, char **cause)
 		{ "reeval_enrolls", sel_enrolls },
 		{ "reeval_histories", sel_histories },
 		{ "reeval_alerts", sel_alerts },
+		{ "reeval_verdicts", sel_verdicts },
 	};
 	PGresult *res;
 	size_t i;
@@ -96,7 +117,7 @@ reeval_read_prepare(PGconn *c, char **cause)
 	return 0;
 }
 
-/* Send the three reads (tags 1..3: res[tag - 1]). */
+/* Send the reads (tags 1..REEVAL_NREADS: res[tag - 1]). */
 static enum db_rc
 send_reads(struct pgpipe *p, const char *proto, struct pgarr *ids)
 {
@@ -119,7 +140,9 @@ send_reads(struct pgpipe *p, const char *proto, struct pgarr *ids)
 	if (pgpipe_send_prepared(p, "reeval_histories", 1, v, len, fmt, 2,
 		NULL) != DB_OK ||
 	    pgpipe_send_prepared(p, "reeval_alerts", 2, v, len, fmt, 3, NULL) !=
-		DB_OK)
+		DB_OK ||
+	    pgpipe_send_prepared(p, "reeval_verdicts", 2, v, len, fmt, 4,
+		NULL) != DB_OK)
 		return DB_DOWN;
 	return DB_OK;
 }
@@ -154,7 +177,8 @@ keep_read(void *arg, const struct pgpipe_query *q, PGresult *r)
 {
 	struct reads *rd = arg;
 
-	if (q->tag < 1 || q->tag > 3 || PQresultStatus(r) != PGRES_TUPLES_OK)
+	if (q->tag < 1 || q->tag > REEVAL_NREADS ||
+	    PQresultStatus(r) != PGRES_TUPLES_OK)
 		return; /* cleared by pgpipe_read() */
 	rd->res[q->tag - 1] = pgpipe_take(rd->p);
 	rd->n++;
@@ -167,23 +191,26 @@ reeval_read_recv(struct pgpipe *p, PGresult **res, char **cause)
 	enum db_rc rc;
 	int k;
 
-	res[0] = res[1] = res[2] = NULL;
+	for (k = 0; k < REEVAL_NREADS; k++)
+		res[k] = NULL;
 	rc = pgpipe_read(p, keep_read, &rd);
 	(void)PQexitPipelineMode(p->conn);
-	if (rc == DB_OK && rd.n == 3)
+	if (rc == DB_OK && rd.n == REEVAL_NREADS)
 		return 0;
 	pipe_cause(p, cause);
-	for (k = 0; k < 3; k++)
-		PQclear(res[k]);
+	reeval_read_clear(res);
 	return -1;
 }
 
 void
 reeval_read_clear(PGresult **res)
 {
-	PQclear(res[0]);
-	PQclear(res[1]);
-	PQclear(res[2]);
+	int k;
+
+	for (k = 0; k < REEVAL_NREADS; k++) {
+		PQclear(res[k]);
+		res[k] = NULL;
+	}
 }
 
 /* Row i's patient (its row id in column col). */
@@ -210,7 +237,7 @@ rows_of(const PGresult *r, int col, int64_t id, int *at, int *lo)
 }
 
 void
-reeval_read_slice(PGresult *const *res, int64_t patient, int at[3],
+reeval_read_slice(PGresult *const *res, int64_t patient, int at[REEVAL_NREADS],
     struct reeval_msgs *msgs, struct reeval_slice *sl)
 {
 	int elo;
@@ -226,6 +253,9 @@ reeval_read_slice(PGresult *const *res, int64_t patient, int at[3],
 	sl->hhi = at[1];
 	rows_of(sl->ar, COL_ALERT_PATIENT, patient, &at[2], &sl->alo);
 	sl->ahi = at[2];
+	sl->vr = res[3];
+	rows_of(sl->vr, COL_VERDICT_PATIENT, patient, &at[3], &sl->vlo);
+	sl->vhi = at[3];
 }
 
 int64_t

@@ -2,8 +2,9 @@
  * reeval_read.h: the reads of `labwatch reevaluate` (reeval.c) for a
  * batch of patients, one statement per kind of row, each in patient
  * order: their enrollments (the writer's sel_enroll columns), their
- * results (its sel_history columns and rows) and their stored toxicity,
- * recovery, hold and resume alerts that are not retracted; and where one
+ * results (its sel_history columns and rows), their stored toxicity,
+ * recovery, hold, resume, eligibility and data_quality alerts that are
+ * not retracted, and their eligibility verdict rows; and where one
  * patient's rows are in them.
  */
 #ifndef LABWATCH_REEVAL_READ_H
@@ -35,16 +36,25 @@ struct reeval_msgs {
 	bool built; /* for the slice it was last given to */
 };
 
-/* Where one patient's rows are in the three reads of its batch. */
+/* The reads of a batch: enrollments, results, alerts, verdicts. */
+#define REEVAL_NREADS 4
+
+/* Where one patient's rows are in the reads of its batch. */
 struct reeval_slice {
-	const PGresult *er, *hr, *ar;
+	const PGresult *er, *hr, *ar, *vr;
 	int erow;     /* its enrollment row, -1: none */
 	int hlo, hhi; /* its results, in stored order (by id) */
 	int alo, ahi; /* its stored alerts: by kind (descending), then id */
 	struct reeval_msgs *msgs; /* the messages of hlo..hhi, once asked */
+	/*
+	 * Its eligibility verdict rows by id (reeval_elig.c): the message,
+	 * the status, for the latest one only its criteria as compared
+	 * (else NULL), the message's arrival (epoch s).
+	 */
+	int vlo, vhi;
 };
 
-/* Prepare the three statements in session c: 0, or -1 with *cause. */
+/* Prepare the statements in session c: 0, or -1 with *cause. */
 int reeval_read_prepare(PGconn *c, char **cause);
 /*
  * Send the reads of the patients ids (row ids, int8) of protocol on the
@@ -56,17 +66,17 @@ int reeval_read_send(struct pgpipe *p, const char *protocol, struct pgarr *ids,
     char **cause);
 /*
  * Their results (pgpipe_read()) in res[0] (enrollments), res[1]
- * (results), res[2] (alerts), pipeline mode left: 0, or -1 with *cause
- * (replaced).
+ * (results), res[2] (alerts), res[3] (verdicts), pipeline mode left: 0,
+ * or -1 with *cause (replaced).
  */
 int reeval_read_recv(struct pgpipe *p, PGresult **res, char **cause);
 /*
  * The rows of patient (row id) in res, the patients asked for in
- * ascending order: at[3] the cursors, zero before the first patient;
- * msgs (emptied) serves the slice's reeval_read_message_at().
+ * ascending order: at[REEVAL_NREADS] the cursors, zero before the first
+ * patient; msgs (emptied) serves the slice's reeval_read_message_at().
  */
-void reeval_read_slice(PGresult *const *res, int64_t patient, int at[3],
-    struct reeval_msgs *msgs, struct reeval_slice *sl);
+void reeval_read_slice(PGresult *const *res, int64_t patient,
+    int at[REEVAL_NREADS], struct reeval_msgs *msgs, struct reeval_slice *sl);
 /* When the patient's result obs was observed (epoch s), -1 unknown. */
 int64_t reeval_read_observed_at(const struct reeval_slice *sl, int64_t obs);
 
@@ -76,7 +86,7 @@ int64_t reeval_read_observed_at(const struct reeval_slice *sl, int64_t obs);
  */
 int64_t reeval_read_message_at(const struct reeval_slice *sl, int64_t msg);
 
-/* The three results of reeval_read_recv() cleared. */
+/* The results of reeval_read_recv() cleared. */
 void reeval_read_clear(PGresult **res);
 
 /*

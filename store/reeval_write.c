@@ -191,6 +191,9 @@ reeval_take_ids(struct run *u, size_t n)
 	for (k = 0; k < u->nim; k++)
 		if (u->im[k].in_scope && !u->im[k].stored && !u->im[k].gone)
 			u->im[k].db_id = u->pool[u->ipool++];
+	for (k = 0; k < u->nel; k++)
+		if (u->el[k].in_scope && !u->el[k].stored)
+			u->el[k].db_id = u->pool[u->ipool++];
 	return 0;
 }
 

@@ -417,6 +417,13 @@ static const struct {
 	{ "upd_hold_state",
 	    "UPDATE enrollments SET hold_state = $3::jsonb, updated_at = now()"
 	    " WHERE patient = $1 AND protocol = $2" },
+	/*
+	 * reevaluate: the screening status as judged again (the daemon's
+	 * own column: no enrollment event).
+	 */
+	{ "upd_elig_status",
+	    "UPDATE enrollments SET eligibility_status = $3, updated_at = now()"
+	    " WHERE patient = $1 AND protocol = $2" },
 	{ "ins_elig",
 	    "INSERT INTO eligibility (patient, protocol, status, message, criteria)"
 	    " VALUES ($1, $2, $3, $4, $5::jsonb)" },

@@ -12,6 +12,7 @@
 
 #include "rules/rules.h"
 #include "store/alert_text.h"
+#include "store/elig.h"
 #include "store/episode.h"
 #include "store/hold.h"
 #include "store/ingest_int.h"
@@ -90,17 +91,22 @@ recovered(struct ingest *g, struct side *d, struct ingest_work *w,
 	    DB_OK;
 }
 
+/*
+ * What dec (episode_decide() on ev) says of the toxicity episode: an
+ * alert, an escalation, a recovery line, or nothing (a data-quality
+ * decision is data_quality_alert()'s).
+ */
 static enum db_rc
 toxicity_alert(struct ingest *g, struct side *d, struct ingest_work *w,
     struct pcache *p, const struct oru_obs *x, const struct rules_eval *ev,
-    int64_t obs_id, int64_t observed_at)
+    int64_t obs_id, int64_t observed_at, const struct rules_alert_decision *dp)
 {
-	struct rules_alert_decision dec;
+	struct rules_alert_decision dec = *dp;
 	struct alert_who who;
 	int64_t id;
 
-	episode_decide(g->rules, p, ev, observed_at, &dec);
-	if (dec.kind == RULES_ALERT_NONE)
+	if (dec.kind == RULES_ALERT_NONE ||
+	    dec.kind == RULES_ALERT_DATA_QUALITY)
 		return DB_OK;
 	id = idpool_take(&g->alert_ids);
 	buf_reset(&g->tmp);
@@ -109,12 +115,6 @@ toxicity_alert(struct ingest *g, struct side *d, struct ingest_work *w,
 	who.protocol = rules_protocol_name(g->rules);
 	if (dec.kind == RULES_ALERT_RECOVERED)
 		return recovered(g, d, w, p, x, ev, obs_id, &dec, id);
-	if (dec.kind == RULES_ALERT_DATA_QUALITY) {
-		alert_text_data_quality(&g->tmp, &g->tmp2, ev, x, &who);
-		return send_alert(g, d, w, p, id, "data_quality",
-		    alert_text_severity(dec.kind, -1), ev->analyte, -1, obs_id,
-		    &g->tmp, &g->tmp2);
-	}
 	/*
 	 * TOXICITY, ESCALATE, or POSSIBLE: a warning that the grade may
 	 * reach the alert grade, open at the minimum grade, so that an exact
@@ -136,13 +136,14 @@ toxicity_alert(struct ingest *g, struct side *d, struct ingest_work *w,
 }
 
 /*
- * A data-quality alert for what rules_alert_decide() leaves alone but must
- * not pass in silence: a code conflict (no analyte: the words name the
- * codes and both analytes), an empty or unknown OBX-11 (issue 11), the
- * problem of a result that ends an episode (rules_alert_silent_problem).
+ * A data-quality alert (episode_data_quality): a result that cannot be
+ * evaluated, or what rules_alert_decide() leaves alone but must not pass
+ * in silence: a code conflict (no analyte: the words name the codes and
+ * both analytes), an empty or unknown OBX-11 (issue 11), the problem of
+ * a result that ends an episode (rules_alert_silent_problem).
  */
 static enum db_rc
-silent_problem_alert(struct ingest *g, struct side *d, struct ingest_work *w,
+data_quality_alert(struct ingest *g, struct side *d, struct ingest_work *w,
     struct pcache *p, const struct oru_obs *x, const struct rules_eval *ev,
     int64_t obs_id)
 {
@@ -158,39 +159,41 @@ silent_problem_alert(struct ingest *g, struct side *d, struct ingest_work *w,
 	    ev->analyte, -1, obs_id, &g->tmp, &g->tmp2);
 }
 
+/*
+ * The screening verdict after the message (elig_decide): its row, and an
+ * eligibility alert when the status changed.
+ */
 static enum db_rc
 eligibility_rows(struct ingest *g, struct side *d, struct ingest_work *w,
     struct pcache *p, int64_t at)
 {
 	struct rules_eligibility_result er;
 	struct alert_who who;
-	const char *status, *v[5];
+	const char *v[5];
 	struct buf *crit = &g->tmp2;
-	bool changed;
+	enum elig_outcome out;
 
-	rules_eligibility(g->rules, p->h, at, &er);
-	status = rules_eligibility_name(er.status);
+	out = elig_decide(g->rules, p, at, w->received_at / 1000000, &er);
+	if (out == ELIG_NONE)
+		return DB_OK;
 	buf_reset(crit);
 	alert_text_criteria(crit, &er);
 	v[0] = ingest_pint(g, p->db_id);
 	v[1] = rules_protocol_name(g->rules);
-	v[2] = status;
+	v[2] = rules_eligibility_name(er.status);
 	v[3] = ingest_pint(g, w->message_id);
 	v[4] = ingest_pbuf(g, crit);
 	if (ingest_send_stmt(d, "ins_elig", 5, v, Q_IGNORE, NULL) != DB_OK)
 		return DB_DOWN;
-	changed = strcmp(p->elig, status) != 0;
-	if (!changed)
+	if (out != ELIG_CHANGED)
 		return DB_OK;
-	snprintf(p->elig, sizeof(p->elig), "%s", status);
 	buf_reset(&g->tmp);
 	buf_reset(&g->tmp2);
 	who.pid = p->pid;
 	who.protocol = rules_protocol_name(g->rules);
 	alert_text_eligibility(&g->tmp, &g->tmp2, &er, &who);
 	return send_alert(g, d, w, p, idpool_take(&g->alert_ids), "eligibility",
-	    er.status == RULES_INELIGIBLE ? "warning" : "info", RULES_NONE, -1,
-	    0, &g->tmp, &g->tmp2);
+	    elig_severity(&er), RULES_NONE, -1, 0, &g->tmp, &g->tmp2);
 }
 
 /*
@@ -548,9 +551,11 @@ episode_standing(struct ingest *g, struct side *d, struct ingest_work *w,
 		    p->past[k].observed_at >= start &&
 		    (best == SIZE_MAX || p->past[k].id > p->past[best].id))
 			best = k;
-	if (best == SIZE_MAX)
+	if (best == SIZE_MAX) {
+		episode_decide(g->rules, p, &l->ev, l->observed_at, &dec);
 		return toxicity_alert(g, d, w, p, NULL, &l->ev,
-		    (int64_t)l->ev.id, l->observed_at);
+		    (int64_t)l->ev.id, l->observed_at, &dec);
+	}
 	if (send_id_param(g, d, "upd_past_reopened", (int64_t)p->past[best].id,
 		0) != DB_OK)
 		return DB_DOWN;
@@ -583,7 +588,8 @@ verdict_rows(struct ingest *g, struct side *d, struct ingest_work *w,
 	size_t klen;
 	int64_t id, sup, at = -1;
 	uint32_t j;
-	bool any = false, hold_changed = false, tracked, conflict, silent;
+	struct rules_alert_decision dec;
+	bool any = false, hold_changed = false, tracked, conflict, quality;
 
 	if (p == NULL || p->db_id == 0) {
 		snprintf(g->err.msg, sizeof(g->err.msg), "patient row missing");
@@ -649,18 +655,17 @@ verdict_rows(struct ingest *g, struct side *d, struct ingest_work *w,
 			    DB_OK))
 			return DB_DOWN;
 		/* Asked before toxicity_alert() changes the open alerts. */
-		silent = rules_alert_silent_problem(g->rules, ev,
-		    in.observed_at, p->open, p->nopen);
-		if (toxicity_alert(g, d, w, p, x, ev, id, in.observed_at) !=
-			DB_OK ||
-		    (silent &&
-			silent_problem_alert(g, d, w, p, x, ev, id) != DB_OK))
+		episode_decide(g->rules, p, ev, in.observed_at, &dec);
+		quality = episode_data_quality(g->rules, p, ev, in.observed_at,
+		    &dec);
+		if (toxicity_alert(g, d, w, p, x, ev, id, in.observed_at,
+			&dec) != DB_OK ||
+		    (quality &&
+			data_quality_alert(g, d, w, p, x, ev, id) != DB_OK))
 			return DB_DOWN;
 	}
 	if (!any)
 		return DB_OK;
-	if (at < 0)
-		at = w->received_at / 1000000;
 	if (p->phase == RULES_PHASE_SCREENING) {
 		char before[16];
 
