@@ -188,11 +188,12 @@ check_message(struct check *c, const struct oru_msg *o)
 	struct rules_result in;
 	struct rules_eval ev;
 	struct rules_update up;
+	struct rules_mapping map;
 	const struct oru_patient *p;
 	const struct oru_obs *x;
 	struct patient *pt;
 	size_t klen;
-	bool excluded, conflict, have_id = false;
+	bool have_id = false;
 	uint64_t id = 0;
 	uint32_t i, j;
 
@@ -202,23 +203,21 @@ check_message(struct check *c, const struct oru_msg *o)
 		for (j = 0; j < p->nobs; j++) {
 			x = &o->obs[p->first_obs + j];
 			store_obs_to_result(p, x, c->tz_offset_min, &in);
+			/*
+			 * Only our analytes are graded or enter a history, and
+			 * codes naming two of them (never skipped in silence;
+			 * in screening the latest of both). Looked up once.
+			 */
+			rules_map_result(c->rules, &in, &map);
+			if (map.analyte == RULES_NONE &&
+			    map.named[0] == RULES_NONE)
+				continue;
 			if (c->phase == RULES_PHASE_TREATMENT) {
-				rules_eval(c->rules, &in,
+				rules_eval_mapped(c->rules, &in, &map,
 				    c->have_baseline ? c->baseline : NULL, &ev);
-				/* A code conflict is never skipped in silence. */
-				if (ev.analyte != RULES_NONE ||
-				    ev.problem == rules_problem_code_conflict)
-					obs_line(c, o, p, x, &ev);
+				obs_line(c, o, p, x, &ev);
 				continue;
 			}
-			/*
-			 * Screening: only our analytes enter a history, and
-			 * codes naming two of them (the latest of both).
-			 */
-			if (rules_map(c->rules, &in, &excluded, &conflict) ==
-				RULES_NONE &&
-			    !conflict)
-				continue;
 			if (pt == NULL)
 				pt = patient_get(c, p->id.p, p->id.len);
 			if (!have_id) {
@@ -229,7 +228,8 @@ check_message(struct check *c, const struct oru_msg *o)
 			buf_reset(&c->key);
 			klen = oru_result_key(o, x,
 			    buf_reserve(&c->key, oru_result_key_size(o, x)));
-			rules_history_add(pt->h, &in, c->key.p, klen, &up);
+			rules_history_add_mapped(pt->h, &in, &map, c->key.p,
+			    klen, &up);
 			obs_line(c, o, p, x, &up.entry->ev);
 		}
 	}
