@@ -541,65 +541,94 @@ decimal_round(double a, int prec, uint64_t *digits, int *exp10)
 	return -1;
 }
 
+/* v (< 10^8) as 8 decimal digits, zero-padded, at d. */
+static inline void
+put8(char *d, uint32_t v)
+{
+	uint32_t a = v / 10000, b = v % 10000;
+
+	memcpy(d, digit_pairs + 2 * (a / 100), 2);
+	memcpy(d + 2, digit_pairs + 2 * (a % 100), 2);
+	memcpy(d + 4, digit_pairs + 2 * (b / 100), 2);
+	memcpy(d + 6, digit_pairs + 2 * (b % 100), 2);
+}
+
+/*
+ * The number of '0' digits ending s[0..16), decimal digits of which one at
+ * least is not '0'.
+ */
+static inline int
+trailing_zero_digits(const char *s)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t w;
+
+	/* The last digit is a word's highest byte: leading zero bytes. */
+	memcpy(&w, s + 8, 8);
+	w ^= ONES * '0';
+	if (w != 0)
+		return __builtin_clzll(w) >> 3;
+	memcpy(&w, s, 8);
+	w ^= ONES * '0';
+	return 8 + (__builtin_clzll(w) >> 3);
+#else
+	int k;
+
+	for (k = 0; k < 15 && s[15 - k] == '0'; k++)
+		;
+	return k;
+#endif
+}
+
+/* digits (< 10^16) as 16 decimal digits at s[0..16), then 16 '0's. */
+static inline void
+digits16(char s[32], uint64_t digits)
+{
+	put8(s, (uint32_t)(digits / 100000000));
+	put8(s + 8, (uint32_t)(digits % 100000000));
+	memset(s + 16, '0', 16);
+}
+
 /*
  * What printf's %.{prec}g writes for digits * 10^(exp10 - prec + 1) (as
- * decimal_round gives them): trailing zeros dropped, exponent form when
- * exp10 < -4 or exp10 >= prec. At most 25 bytes.
+ * decimal_round gives them, prec <= 15), the digits at s (digits16):
+ * trailing zeros dropped, exponent form when exp10 < -4 or exp10 >= prec.
+ * At most 25 bytes, but the fixed forms store whole 16-byte words: o needs
+ * JSON_NUM_ROOM bytes.
  */
 static char *
-put_g(char *o, uint64_t digits, int exp10, int prec)
+put_g(char *o, const char *s, int exp10, int prec)
 {
-	char d[16];
-	int len = prec;
+	const char *d = s + 16 - prec;
+	int len;
 
-	/* Trailing zeros go first (digits >= 10^(prec-1) > 0, prec <= 15). */
-	if (digits % 100000000 == 0) {
-		digits /= 100000000;
-		len -= 8;
+	len = prec - trailing_zero_digits(s);
+	if (exp10 >= 0 && exp10 < prec) {
+		/* d[0..exp10] '.' d[exp10 + 1..len), moved as words */
+		memcpy(o, d, 16);
+		if (len <= exp10 + 1)
+			return o + exp10 + 1;
+		o[exp10 + 1] = '.';
+		memcpy(o + exp10 + 2, d + exp10 + 1, 16);
+		return o + len + 1;
 	}
-	if (digits % 10000 == 0) {
-		digits /= 10000;
-		len -= 4;
-	}
-	if (digits % 100 == 0) {
-		digits /= 100;
-		len -= 2;
-	}
-	if (digits % 10 == 0) {
-		digits /= 10;
-		len -= 1;
-	}
-	put_digits(d + len, digits, len);
-	if (exp10 < -4 || exp10 >= prec) {
-		*o++ = d[0];
-		if (len > 1) {
-			*o++ = '.';
-			memcpy(o, d + 1, (size_t)len - 1);
-			o += len - 1;
-		}
-		*o++ = 'e';
-		*o++ = exp10 < 0 ? '-' : '+';
-		if (abs(exp10) < 10)
-			*o++ = '0';
-		return put_u64(o, (uint64_t)abs(exp10));
-	}
-	if (exp10 < 0) {
-		memcpy(o, "0.0000", (size_t)(1 - exp10));
+	if (exp10 < 0 && exp10 >= -4) {
+		memcpy(o, "0.000000", 8);
 		o += 1 - exp10;
-		memcpy(o, d, (size_t)len);
+		memcpy(o, d, 16);
 		return o + len;
 	}
-	if (len <= exp10 + 1) {
-		memcpy(o, d, (size_t)len);
-		o += len;
-		memset(o, '0', (size_t)(exp10 + 1 - len));
-		return o + exp10 + 1 - len;
+	*o++ = d[0];
+	if (len > 1) {
+		*o++ = '.';
+		memcpy(o, d + 1, (size_t)len - 1);
+		o += len - 1;
 	}
-	memcpy(o, d, (size_t)exp10 + 1);
-	o += exp10 + 1;
-	*o++ = '.';
-	memcpy(o, d + exp10 + 1, (size_t)(len - exp10 - 1));
-	return o + len - exp10 - 1;
+	*o++ = 'e';
+	*o++ = exp10 < 0 ? '-' : '+';
+	if (abs(exp10) < 10)
+		*o++ = '0';
+	return put_u64(o, (uint64_t)abs(exp10));
 }
 
 char *
@@ -642,18 +671,25 @@ static char *
 put_shortest15(char *o, double v)
 {
 	double a = fabs(v);
+	char s[32];
 	uint64_t n, m;
-	int x, k;
+	int x, k, tz;
 
 	if (decimal_round(a, 15, &n, &x) != 0)
 		return NULL;
-	for (m = n, k = 14 - x; m % 10 == 0 && k > 0; m /= 10, k--)
-		;
-	if (k <= 0 || k > 22 || (double)m / num_pow10[k] != a)
+	digits16(s, n);
+	/* m / 10^k: the digits without their trailing zeros */
+	tz = trailing_zero_digits(s);
+	k = 14 - x;
+	if (k <= 0 || tz >= k)
+		return NULL;
+	k -= tz;
+	m = n / p10u[tz];
+	if (k > 22 || (double)m / num_pow10[k] != a)
 		return NULL;
 	if (v < 0)
 		*o++ = '-';
-	return put_g(o, n, x, 15);
+	return put_g(o, s, x, 15);
 }
 
 char *
@@ -690,6 +726,7 @@ json_num(struct buf *b, double v)
 char *
 json_put_num_rounded(char *o, double v)
 {
+	char s[32];
 	uint64_t n;
 	int x;
 
@@ -710,7 +747,8 @@ json_put_num_rounded(char *o, double v)
 		return o + snprintf(o, JSON_NUM_ROOM, "%.12g", v);
 	if (v < 0)
 		*o++ = '-';
-	return put_g(o, n, x, 12);
+	digits16(s, n);
+	return put_g(o, s, x, 12);
 }
 
 void

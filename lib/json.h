@@ -39,7 +39,8 @@ inline void json_key(struct buf *b, const char *key, bool first);
  */
 #define JSON_STR_CHUNK 65536 /* json_put_str's longest input */
 #define JSON_STR_ROOM(len) (6 * (len) + 2)
-#define JSON_NUM_ROOM 32
+/* A number is at most 25 bytes; its writers store whole words (json.c). */
+#define JSON_NUM_ROOM 40
 /* p[0..len), len <= JSON_STR_CHUNK, quoted and escaped as json_str does. */
 char *json_put_str(char *o, const char *p, size_t len);
 /* v as json_num writes it (JSON_NUM_ROOM). */

@@ -486,6 +486,23 @@ ParameterizedTestParameters(json, numbers)
 		{ "small with 12 digits", 0.000123456789012345,
 		    "0.000123456789012345", "0.000123456789012" },
 		{ "1e21", 1e21, "1e+21", "1e+21" },
+		/* the fixed forms at each end of their words */
+		{ "15 digits, negative, exponent 13", -12345678901234.5,
+		    "-12345678901234.5", "-1.23456789012e+13" },
+		{ "12 digits, negative, exponent 11", -123456789012.25,
+		    "-123456789012.25", "-123456789012" },
+		{ "15 digits, exponent -4", -0.000123456789012345,
+		    "-0.000123456789012345", "-0.000123456789012" },
+		{ "trailing zeros after rounding", 0.1000000000004,
+		    "0.1000000000004", "0.1" },
+		{ "12 digits, tie at 1e11 rounds to even", 100000000000.5,
+		    "100000000000.5", "100000000000" },
+		{ "12 digits, tie rounds up to even", 100000000001.5,
+		    "100000000001.5", "100000000002" },
+		{ "12 nines round to 1e12", 999999999999.5, "999999999999.5",
+		    "1e+12" },
+		{ "one digit at 10^11", 300000000000.25, "300000000000.25",
+		    "300000000000" },
 		{ "NaN", NAN, "null", "null" },
 		{ "infinity", INFINITY, "null", "null" },
 		{ "minus infinity", -INFINITY, "null", "null" },
@@ -756,4 +773,32 @@ Test(json, rounded_integers_match_printf)
 		if (!num_matches_ref(ints[i]) && bad++ < 5)
 			cr_log_error("%.17g differs", ints[i]);
 	cr_expect_eq(bad, 0, "%u integers differ from printf", bad);
+}
+
+/*
+ * The put writers store whole words past what they write: never past
+ * JSON_NUM_ROOM (the longest forms, negative, at each exponent).
+ */
+Test(json, put_numbers_stay_in_room)
+{
+	static const double vs[] = { -12345678901234.5, -123456789012345.0,
+		-0.000123456789012345, -1.23456789012345e-5, -DBL_MAX,
+		-4.9406564584124654e-324, -999999999999.5, -0.1 / 3, -1e15 / 3,
+		INT64_MIN };
+	char room[JSON_NUM_ROOM + 16], *e;
+	size_t i, k;
+	int which;
+
+	for (i = 0; i < sizeof(vs) / sizeof(vs[0]); i++) {
+		for (which = 0; which < 2; which++) {
+			memset(room, '#', sizeof(room));
+			e = which ? json_put_num_rounded(room, vs[i]) :
+				    json_put_num(room, vs[i]);
+			cr_expect(e - room <= 25, "%.17g: %d bytes", vs[i],
+			    (int)(e - room));
+			for (k = JSON_NUM_ROOM; k < sizeof(room); k++)
+				cr_expect_eq(room[k], '#', "%.17g: byte %zu",
+				    vs[i], k);
+		}
+	}
 }
