@@ -266,26 +266,28 @@ static void
 utc_iso(struct buf *b, int64_t t)
 {
 	time_t tt = (time_t)t;
+	struct hl7_dtm u;
 	struct tm tm;
 	char iso[32], *o = iso;
 
-	gmtime_r(&tt, &tm);
-	if (tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999) {
+	if (hl7_dtm_from_epoch(t, &u) != 0) {
+		/* years before 0 or after 9999: as strftime writes them */
+		gmtime_r(&tt, &tm);
 		strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		json_strz(b, iso);
 		return;
 	}
-	o = put2(put2(o, (tm.tm_year + 1900) / 100), (tm.tm_year + 1900) % 100);
+	o = put2(put2(o, u.year / 100), u.year % 100);
 	*o++ = '-';
-	o = put2(o, tm.tm_mon + 1);
+	o = put2(o, u.month);
 	*o++ = '-';
-	o = put2(o, tm.tm_mday);
+	o = put2(o, u.day);
 	*o++ = 'T';
-	o = put2(o, tm.tm_hour);
+	o = put2(o, u.hour);
 	*o++ = ':';
-	o = put2(o, tm.tm_min);
+	o = put2(o, u.minute);
 	*o++ = ':';
-	o = put2(o, tm.tm_sec);
+	o = put2(o, u.second);
 	*o++ = 'Z';
 	json_str(b, iso, (size_t)(o - iso));
 }

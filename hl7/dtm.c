@@ -218,6 +218,51 @@ days_from_civil(int y, int m, int d)
 	return era * 146097 + doe - 719468;
 }
 
+/*
+ * The inverse: y-m-d of day z after 1970-01-01 (H. Hinnant's era
+ * algorithm, "chrono-Compatible Low-Level Date Algorithms": 400-year
+ * eras of 146,097 days, years starting in March).
+ */
+static void
+civil_from_days(int64_t z, int *y, int *m, int *d)
+{
+	int64_t era, doe, yoe, doy, mp;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+int
+hl7_dtm_from_epoch(int64_t t, struct hl7_dtm *out)
+{
+	int64_t days, secs;
+	int y, m, d;
+
+	/* 0000-01-01T00:00:00Z to 9999-12-31T23:59:59Z */
+	if (t < -62167219200LL || t > 253402300799LL)
+		return -1;
+	days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+	secs = t - days * 86400;
+	civil_from_days(days, &y, &m, &d);
+	memset(out, 0, sizeof(*out));
+	out->year = (int16_t)y;
+	out->month = (int8_t)m;
+	out->day = (int8_t)d;
+	out->hour = (int8_t)(secs / 3600);
+	out->minute = (int8_t)(secs / 60 % 60);
+	out->second = (int8_t)(secs % 60);
+	out->precision = 6;
+	out->has_offset = true;
+	return 0;
+}
+
 int64_t
 hl7_dtm_epoch(const struct hl7_dtm *t, int tz_offset_min)
 {

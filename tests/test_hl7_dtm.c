@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -254,6 +255,90 @@ Test(hl7_dtm, dtm_epoch)
 	}
 	memset(&t, 0, sizeof(t));
 	cr_expect_eq(hl7_dtm_epoch(&t, 0), -1, "absent DTM");
+}
+
+/* A DTM's parts as YYYY-MM-DDTHH:MM:SS into out[32]. */
+static void
+dtm_parts(const struct hl7_dtm *t, char out[32])
+{
+	snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d", t->year, t->month,
+	    t->day, t->hour, t->minute, t->second);
+}
+
+Test(hl7_dtm, dtm_from_epoch)
+{
+	static const struct {
+		int64_t t;
+		const char *want; /* NULL: out of range */
+	} cases[] = {
+		{ 0, "1970-01-01T00:00:00" },
+		{ -1, "1969-12-31T23:59:59" },
+		{ -86400, "1969-12-31T00:00:00" },
+		{ -86401, "1969-12-30T23:59:59" },
+		{ 86399, "1970-01-01T23:59:59" },
+		{ 1795131000, "2026-11-19T23:30:00" },
+		{ 1709208000, "2024-02-29T12:00:00" },
+		{ 1709251199, "2024-02-29T23:59:59" },
+		{ 1709251200, "2024-03-01T00:00:00" },
+		{ 951782400, "2000-02-29T00:00:00" },
+		{ -2203891200, "1900-03-01T00:00:00" },
+		{ -2203977600, "1900-02-28T00:00:00" },
+		{ 4107542400, "2100-03-01T00:00:00" },
+		{ -62167219200LL, "0000-01-01T00:00:00" },
+		{ 253402300799LL, "9999-12-31T23:59:59" },
+		{ -62167219201LL, NULL },
+		{ 253402300800LL, NULL },
+		{ INT64_MIN, NULL },
+		{ INT64_MAX, NULL },
+	};
+	struct hl7_dtm t;
+	char got[32];
+	size_t i;
+
+	for (i = 0; i < NELEM(cases); i++) {
+		if (cases[i].want == NULL) {
+			cr_expect_eq(hl7_dtm_from_epoch(cases[i].t, &t), -1,
+			    "%lld accepted", (long long)cases[i].t);
+			continue;
+		}
+		cr_assert_eq(hl7_dtm_from_epoch(cases[i].t, &t), 0, "%lld",
+		    (long long)cases[i].t);
+		dtm_parts(&t, got);
+		cr_expect_str_eq(got, cases[i].want, "%lld",
+		    (long long)cases[i].t);
+		cr_expect_eq(t.precision, 6);
+		cr_expect(t.has_offset && t.offset_min == 0);
+		cr_expect_eq(t.frac_digits, 0);
+		cr_expect_eq(hl7_dtm_epoch(&t, 480), cases[i].t, "round trip");
+	}
+}
+
+/* Against gmtime_r, over the whole range, each time of day. */
+Test(hl7_dtm, dtm_from_epoch_matches_gmtime)
+{
+	const int64_t lo = -62167219200LL, hi = 253402300799LL;
+	struct hl7_dtm t;
+	struct tm tm;
+	time_t tt;
+	char got[32], want[80];
+	int64_t v;
+	unsigned bad = 0;
+
+	for (v = lo; v <= hi && v >= lo; v += 3601 * 24 * 7 + 17) {
+		tt = (time_t)v;
+		cr_assert_eq(hl7_dtm_from_epoch(v, &t), 0);
+		gmtime_r(&tt, &tm);
+		dtm_parts(&t, got);
+		snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d",
+		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		    tm.tm_min, tm.tm_sec);
+		if (strcmp(got, want) != 0 || hl7_dtm_epoch(&t, 0) != v) {
+			if (bad++ < 5)
+				cr_log_error("%lld: %s, gmtime %s",
+				    (long long)v, got, want);
+		}
+	}
+	cr_expect_eq(bad, 0, "%u differ", bad);
 }
 
 /* ------------------------------------------------------------------ */
