@@ -266,13 +266,25 @@ hl7_dtm_from_epoch(int64_t t, struct hl7_dtm *out)
 int64_t
 hl7_dtm_epoch(const struct hl7_dtm *t, int tz_offset_min)
 {
+	/* Days before each month of a common year. */
+	static const int16_t before[13] = { 0, 0, 31, 59, 90, 120, 151, 181,
+		212, 243, 273, 304, 334 };
 	int64_t days, secs;
 	int off = t->has_offset ? t->offset_min : tz_offset_min;
+	int y = t->year, m = t->precision >= 2 ? t->month : 1;
+	int d = t->precision >= 3 ? t->day : 1;
 
 	if (t->precision == 0)
 		return -1;
-	days = days_from_civil(t->year, t->precision >= 2 ? t->month : 1,
-	    t->precision >= 3 ? t->day : 1);
+	/*
+	 * 1901-2099, every result's year: each fourth year is leap, so the
+	 * days are a few sums (hl7_dtm_epoch runs once per result).
+	 */
+	if (y >= 1901 && y <= 2099 && m >= 1 && m <= 12)
+		days = 365 * (y - 1970) + (y - 1901) / 4 - 17 + before[m] +
+		    (m > 2 && y % 4 == 0) + d - 1;
+	else
+		days = days_from_civil(y, m, d);
 	secs = days * 86400 + t->hour * 3600 + t->minute * 60 + t->second;
 	return secs - (int64_t)off * 60;
 }

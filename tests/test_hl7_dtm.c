@@ -338,6 +338,13 @@ Test(hl7_dtm, dtm_from_epoch_matches_gmtime)
 				    (long long)v, got, want);
 		}
 	}
+	/* Every day of 1899-2101 (hl7_dtm_epoch's fast years and around). */
+	for (v = -2240524800LL; v < 4133980800LL; v += 86400 + 3599) {
+		cr_assert_eq(hl7_dtm_from_epoch(v, &t), 0);
+		if (hl7_dtm_epoch(&t, 0) != v && bad++ < 5)
+			cr_log_error("%lld: %lld", (long long)v,
+			    (long long)hl7_dtm_epoch(&t, 0));
+	}
 	cr_expect_eq(bad, 0, "%u differ", bad);
 }
 
