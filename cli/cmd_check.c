@@ -46,7 +46,9 @@ struct check {
 	int64_t at;
 	int tz_offset_min; /* for DTMs without a UTC offset */
 	struct buf out;
-	struct buf key;		    /* a result's correction key */
+	struct buf key; /* a result's correction key */
+	struct buf iso; /* the last utc_iso() written, of iso_t */
+	int64_t iso_t;
 	struct hash_table patients; /* struct patient by id (lib/hash.h) */
 	struct patient **order;	    /* in order of first appearance */
 	size_t npatients, cap;
@@ -292,6 +294,21 @@ utc_iso(struct buf *b, int64_t t)
 	json_str(b, iso, (size_t)(o - iso));
 }
 
+/*
+ * utc_iso, written again from the last one's text when t repeats (a
+ * panel's analytes share their time).
+ */
+static void
+utc_iso_memo(struct check *c, int64_t t)
+{
+	if (c->iso_t != t || c->iso.len == 0) {
+		buf_reset(&c->iso);
+		utc_iso(&c->iso, t);
+		c->iso_t = t;
+	}
+	buf_add(&c->out, c->iso.p, c->iso.len);
+}
+
 static void
 patient_line(struct check *c, const struct patient *pt)
 {
@@ -336,7 +353,7 @@ patient_line(struct check *c, const struct patient *pt)
 		num_or_null(b, e ? e->ev.x_uln : NAN);
 		json_key(b, "observed_at", false);
 		if (e != NULL && e->observed_at >= 0)
-			utc_iso(b, e->observed_at);
+			utc_iso_memo(c, e->observed_at);
 		else
 			buf_add(b, "null", 4);
 		json_key(b, "control_id", false);
@@ -543,6 +560,7 @@ check_free(struct check *c)
 	arena_free(&c->names);
 	buf_free(&c->out);
 	buf_free(&c->key);
+	buf_free(&c->iso);
 	rules_free(c->rules);
 }
 
@@ -559,6 +577,7 @@ cmd_check(int argc, char **argv)
 		return status;
 	buf_init(&c.out);
 	buf_init(&c.key);
+	buf_init(&c.iso);
 	if (check_setup(&c, &a) != 0) {
 		check_free(&c);
 		return 2;

@@ -224,9 +224,9 @@ days_from_civil(int y, int m, int d)
  * eras of 146,097 days, years starting in March).
  */
 static void
-civil_from_days(int64_t z, int *y, int *m, int *d)
+civil_from_days(int32_t z, int *y, int *m, int *d)
 {
-	int64_t era, doe, yoe, doy, mp;
+	int32_t era, doe, yoe, doy, mp;
 
 	z += 719468;
 	era = (z >= 0 ? z : z - 146096) / 146097;
@@ -250,7 +250,8 @@ hl7_dtm_from_epoch(int64_t t, struct hl7_dtm *out)
 		return -1;
 	days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
 	secs = t - days * 86400;
-	civil_from_days(days, &y, &m, &d);
+	/* within +-3.7 million days: 32-bit arithmetic is exact */
+	civil_from_days((int32_t)days, &y, &m, &d);
 	memset(out, 0, sizeof(*out));
 	out->year = (int16_t)y;
 	out->month = (int8_t)m;
