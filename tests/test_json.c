@@ -11,9 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <signal.h>
+
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
+/* Every unchecked append checked against its reservation, here too. */
+#define JSON_ROOM_CHECKS 1
 #include "lib/json.h"
 
 /* ---- the reference: the writer as it was, printf and all ---- */
@@ -801,4 +805,131 @@ Test(json, put_numbers_stay_in_room)
 				    vs[i], k);
 		}
 	}
+}
+
+/* ---- reservations: unchecked appends in room reserved once ---- */
+
+struct resv_case {
+	const char *name;
+	size_t len; /* of the string field */
+	int fill;   /* its bytes: one that needs \u00XX, a quote, or 'k' */
+	bool spill; /* start with less room left in the buf than reserved */
+};
+
+/*
+ * The string, a number and a literal written in a reservation of exactly
+ * their sum, then after it a checked append: the same bytes as the
+ * checked writers, and no JSON_ROOM_CHECKS abort.
+ */
+static void
+resv_write(struct buf *b, const char *s, size_t len, double v)
+{
+	struct json_cur c;
+
+	json_cur_start(&c, b);
+	json_cur_reserve(&c,
+	    5 + json_str_resv(len) + 5 + JSON_NUM_ROOM + 5 + json_str_resv(0) +
+		5 + JSON_NUM_ROOM + 1);
+	json_cur_lit_unchecked(&c, "{\"s\":");
+	json_cur_str_or_null_unchecked(&c, s, len);
+	json_cur_lit_unchecked(&c, ",\"n\":");
+	json_cur_num_unchecked(&c, v);
+	json_cur_lit_unchecked(&c, ",\"z\":");
+	json_cur_str_or_null_unchecked(&c, "", 0);
+	json_cur_lit_unchecked(&c, ",\"r\":");
+	json_cur_num_rounded_unchecked(&c, v * 3);
+	json_cur_lit_unchecked(&c, "}");
+	json_cur_int(&c, -(int64_t)len); /* checked, after it */
+	json_cur_end(&c);
+}
+
+static void
+resv_ref(struct buf *b, const char *s, size_t len, double v)
+{
+	buf_addc(b, '{');
+	json_key(b, "s", true);
+	json_str_or_null(b, s, len);
+	json_key(b, "n", false);
+	json_num(b, v);
+	json_key(b, "z", false);
+	json_str_or_null(b, "", 0);
+	json_key(b, "r", false);
+	json_num_rounded(b, v * 3);
+	buf_addc(b, '}');
+	json_int(b, -(int64_t)len);
+}
+
+ParameterizedTestParameters(json, reservations)
+{
+	static struct resv_case cases[] = {
+		{ "empty: null", 0, 'k', false },
+		{ "one plain byte", 1, 'k', false },
+		{ "one control byte: all 6 bytes of its room", 1, 1, false },
+		{ "a chunk of control bytes: 6x fills the room", JSON_STR_CHUNK,
+		    1, false },
+		{ "a chunk of quotes", JSON_STR_CHUNK, '"', true },
+		{ "a chunk of plain bytes, little room left", JSON_STR_CHUNK,
+		    'k', true },
+		{ "one past a chunk: through the buf, then reserved again",
+		    JSON_STR_CHUNK + 1, 1, false },
+		{ "three chunks of control bytes", 3 * JSON_STR_CHUNK, 0x7f,
+		    true },
+	};
+
+	return cr_make_param_array(struct resv_case, cases,
+	    sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct resv_case *rc, json, reservations)
+{
+	struct buf got, want;
+	char *s = malloc(rc->len + 1);
+	size_t pad;
+
+	cr_assert_not_null(s);
+	memset(s, rc->fill, rc->len);
+	buf_init(&got);
+	buf_init(&want);
+	/* leave a few bytes of the buf's room: the reservation must grow it */
+	pad = rc->spill ? 65536 - 7 : 3;
+	buf_reserve(&got, pad);
+	memset(got.p, 'x', pad);
+	got.len = pad;
+	buf_reserve(&want, pad);
+	memset(want.p, 'x', pad);
+	want.len = pad;
+	resv_write(&got, s, rc->len, -0.1 / 3);
+	resv_ref(&want, s, rc->len, -0.1 / 3);
+	cr_expect_eq(got.len, want.len, "%s: %zu bytes, want %zu", rc->name,
+	    got.len, want.len);
+	cr_expect(got.len == want.len && memcmp(got.p, want.p, got.len) == 0,
+	    "%s: bytes differ", rc->name);
+	cr_expect_eq(got.p[got.len], '\0', "%s: NUL-terminated", rc->name);
+	buf_free(&got);
+	buf_free(&want);
+	free(s);
+}
+
+/* One byte more than reserved: JSON_ROOM_CHECKS builds abort. */
+Test(json, reservation_overrun_aborts, .signal = SIGABRT)
+{
+	struct buf b;
+	struct json_cur c;
+
+	buf_init(&b);
+	json_cur_start(&c, &b);
+	json_cur_reserve(&c, 3);
+	json_cur_lit_unchecked(&c, "null");
+}
+
+/* A string's room counted one short aborts too. */
+Test(json, reservation_string_overrun_aborts, .signal = SIGABRT)
+{
+	struct buf b;
+	struct json_cur c;
+
+	buf_init(&b);
+	json_cur_start(&c, &b);
+	json_cur_reserve(&c, json_str_resv(2) - 3);
+	json_cur_str_or_null_unchecked(&c, "\x01\x02", 2);
 }
