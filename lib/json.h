@@ -262,6 +262,21 @@ json_cur_str_or_null_unchecked(struct json_cur *c, const char *p, size_t len)
 	}
 }
 
+/*
+ * json_cur_strz in reserved room (json_str_resv(len)), len being s's
+ * strlen (measured once, for the reservation and here); null for NULL.
+ */
+static inline __attribute__((always_inline)) void
+json_cur_strz_unchecked(struct json_cur *c, const char *s, size_t len)
+{
+	if (s == NULL)
+		json_cur_lit_unchecked(c, "null");
+	else if (len == 0)
+		json_cur_lit_unchecked(c, "\"\"");
+	else
+		json_cur_str_or_null_unchecked(c, s, len);
+}
+
 /* json_cur_num in reserved room (JSON_NUM_ROOM). */
 static inline __attribute__((always_inline)) void
 json_cur_num_unchecked(struct json_cur *c, double v)

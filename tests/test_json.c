@@ -829,7 +829,8 @@ resv_write(struct buf *b, const char *s, size_t len, double v)
 	json_cur_start(&c, b);
 	json_cur_reserve(&c,
 	    5 + json_str_resv(len) + 5 + JSON_NUM_ROOM + 5 + json_str_resv(0) +
-		5 + JSON_NUM_ROOM + 1);
+		5 + JSON_NUM_ROOM + 2 * 5 + 2 * json_str_resv(0) + 5 +
+		json_str_resv(len) + 1);
 	json_cur_lit_unchecked(&c, "{\"s\":");
 	json_cur_str_or_null_unchecked(&c, s, len);
 	json_cur_lit_unchecked(&c, ",\"n\":");
@@ -838,6 +839,12 @@ resv_write(struct buf *b, const char *s, size_t len, double v)
 	json_cur_str_or_null_unchecked(&c, "", 0);
 	json_cur_lit_unchecked(&c, ",\"r\":");
 	json_cur_num_rounded_unchecked(&c, v * 3);
+	json_cur_lit_unchecked(&c, ",\"a\":");
+	json_cur_strz_unchecked(&c, NULL, 0);
+	json_cur_lit_unchecked(&c, ",\"b\":");
+	json_cur_strz_unchecked(&c, "", 0);
+	json_cur_lit_unchecked(&c, ",\"c\":");
+	json_cur_strz_unchecked(&c, s, len);
 	json_cur_lit_unchecked(&c, "}");
 	json_cur_int(&c, -(int64_t)len); /* checked, after it */
 	json_cur_end(&c);
@@ -855,6 +862,12 @@ resv_ref(struct buf *b, const char *s, size_t len, double v)
 	json_str_or_null(b, "", 0);
 	json_key(b, "r", false);
 	json_num_rounded(b, v * 3);
+	json_key(b, "a", false);
+	json_strz(b, NULL);
+	json_key(b, "b", false);
+	json_strz(b, "");
+	json_key(b, "c", false);
+	json_str(b, s, len); /* strz: "" when empty */
 	buf_addc(b, '}');
 	json_int(b, -(int64_t)len);
 }
