@@ -37,6 +37,67 @@ month_days(int y, int mo)
 	return mo == 2 && is_leap(y) ? 29 : md[mo - 1];
 }
 
+/* True when the 8 bytes at s are all ASCII digits. */
+static inline bool
+digits8(const char *s)
+{
+	const uint64_t hi = 0xf0f0f0f0f0f0f0f0ULL, z = 0x3030303030303030ULL;
+	uint64_t x;
+
+	memcpy(&x, s, 8);
+	/* 0x30-0x3f, and still 0x3_ with 6 added: 0x30-0x39 */
+	return (x & hi) == z && ((x + 0x0606060606060606ULL) & hi) == z;
+}
+
+/* The two digits at s as a number (known to be digits). */
+static inline int
+two(const char *s)
+{
+	return (s[0] - '0') * 10 + (s[1] - '0');
+}
+
+/*
+ * The usual DTM, YYYYMMDDHHMMSS with or without +/-ZZZZ, read at once:
+ * true when it is that form and valid (*t filled as the general parser
+ * fills it), false to leave s to the general parser, which then decides.
+ */
+static bool
+dtm_parse_usual(const char *s, size_t len, struct hl7_dtm *t)
+{
+	int oh = 0, om = 0;
+
+	if ((len != 14 && len != 19) || !digits8(s) || !digits8(s + 6))
+		return false;
+	if (len == 19) {
+		if ((s[14] != '+' && s[14] != '-') || s[15] < '0' ||
+		    s[15] > '9' || s[16] < '0' || s[16] > '9' || s[17] < '0' ||
+		    s[17] > '9' || s[18] < '0' || s[18] > '9')
+			return false;
+		oh = two(s + 15);
+		om = two(s + 17);
+		if (oh > 14 || om > 59)
+			return false;
+	}
+	memset(t, 0, sizeof(*t));
+	t->year = (int16_t)(two(s) * 100 + two(s + 2));
+	t->month = (int8_t)two(s + 4);
+	t->day = (int8_t)two(s + 6);
+	t->hour = (int8_t)two(s + 8);
+	t->minute = (int8_t)two(s + 10);
+	t->second = (int8_t)two(s + 12);
+	t->precision = 6;
+	if (t->month < 1 || t->month > 12 || t->day < 1 ||
+	    t->day > month_days(t->year, t->month) || t->hour > 23 ||
+	    t->minute > 59 || t->second > 59)
+		return false;
+	if (len == 19) {
+		t->has_offset = true;
+		t->offset_min = (int16_t)((s[14] == '-' ? -1 : 1) *
+		    (oh * 60 + om));
+	}
+	return true;
+}
+
 int
 hl7_dtm_parse(const char *s, size_t len, struct hl7_dtm *t)
 {
@@ -45,6 +106,8 @@ hl7_dtm_parse(const char *s, size_t len, struct hl7_dtm *t)
 	int8_t *parts[5];
 	int k;
 
+	if (dtm_parse_usual(s, len, t))
+		return 0;
 	memset(t, 0, sizeof(*t));
 	/* The body ends where the UTC offset starts. */
 	for (body = 0; body < len && s[body] != '+' && s[body] != '-'; body++)
