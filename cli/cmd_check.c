@@ -186,7 +186,8 @@ obs_line(struct check *c, const struct oru_msg *o, const struct oru_patient *p,
 	STR_FIELD(&w, "status", x->status.p, x->status.len);
 	json_cur_lit_unchecked(&w, ",\"value\":");
 	if (x->kind == ORU_VALUE_NUMBER)
-		json_cur_num_unchecked(&w, x->number);
+		json_cur_num_text_unchecked(&w, x->number, x->number_text.p,
+		    x->number_text.len);
 	else
 		json_cur_str_or_null_unchecked(&w, x->value_text.p, value_len);
 	STR_FIELD(&w, "comparator", x->comparator, strlen(x->comparator));

@@ -117,7 +117,8 @@ obs_json(struct json_cur *w, const struct oru_msg *o, const struct oru_obs *x)
 	STR_FIELD_RESERVED(&c, "value_type", x->value_type);
 	json_cur_lit_unchecked(&c, ",\"value\":");
 	if (x->kind == ORU_VALUE_NUMBER)
-		json_cur_num_unchecked(&c, x->number);
+		json_cur_num_text_unchecked(&c, x->number, x->number_text.p,
+		    x->number_text.len);
 	else
 		json_cur_str_or_null_unchecked(&c, x->value_text.p,
 		    x->value_text.len);

@@ -713,6 +713,44 @@ json_put_num(char *o, double v)
 	return o + strlen(o);
 }
 
+bool
+json_num_text_is_shortest(const char *p, size_t len)
+{
+	const char *e, *dot = NULL, *first = NULL;
+	size_t sig;
+
+	if (len == 0 || len > 24) /* (p may be NULL then) */
+		return false;
+	e = p + len;
+	if (*p == '-')
+		p++;
+	if (p == e || *p < '0' || *p > '9')
+		return false;
+	/* 0, or no leading zero */
+	if (*p == '0' && p + 1 < e && p[1] != '.')
+		return false;
+	for (; p < e; p++) {
+		if (*p == '.' && dot == NULL)
+			dot = p;
+		else if (*p < '0' || *p > '9')
+			return false;
+		else if (*p != '0' && first == NULL)
+			first = p;
+	}
+	if (dot != NULL && (dot == e - 1 || e[-1] == '0'))
+		return false; /* "5." or a trailing zero */
+	if (first == NULL)
+		return len == 1; /* "0" alone: never "-0" (json_num writes 0) */
+	/* digits from the first nonzero one, the point not counted */
+	sig = (size_t)(e - first) - (dot != NULL && dot > first);
+	if (sig > 15)
+		return false;
+	/* %.15g's exponent form below 1e-4: "0.0000d" and smaller */
+	if (dot != NULL && first > dot && first - dot > 4)
+		return false;
+	return true;
+}
+
 void
 json_num(struct buf *b, double v)
 {

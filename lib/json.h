@@ -22,6 +22,13 @@ inline void json_str_or_null(struct buf *b, const char *p, size_t len);
 /* Append a number (shortest form that reads back the same), null if not finite. */
 void json_num(struct buf *b, double v);
 /*
+ * True when p[0..len) is a decimal that json_num writes byte for byte for
+ * the double nearest to it (-?(0|[1-9][0-9]*)(\.[0-9]*[1-9])?, at most 15
+ * significant digits, not -0, not below 0.0001 unless 0): a caller that
+ * has the text a number was read from may copy it instead.
+ */
+bool json_num_text_is_shortest(const char *p, size_t len);
+/*
  * Append a computed number rounded to 12 significant digits (a converted
  * 0.2 mg/dL is 3.42 umol/L, not 3.4200000000000004), null if not finite.
  */
@@ -283,6 +290,21 @@ json_cur_num_unchecked(struct json_cur *c, double v)
 {
 	json_cur_assert_room(c, JSON_NUM_ROOM);
 	c->o = json_put_num(c->o, v);
+}
+
+/*
+ * v, read from text[0..len) (the sender's bytes): that text when
+ * json_num_text_is_shortest() says json_cur_num would write it, else
+ * written; in reserved room (JSON_NUM_ROOM).
+ */
+static inline __attribute__((always_inline)) void
+json_cur_num_text_unchecked(struct json_cur *c, double v, const char *text,
+    size_t len)
+{
+	if (json_num_text_is_shortest(text, len))
+		json_cur_raw_unchecked(c, text, len);
+	else
+		json_cur_num_unchecked(c, v);
 }
 
 /* json_cur_num_rounded in reserved room (JSON_NUM_ROOM). */

@@ -946,3 +946,109 @@ Test(json, reservation_string_overrun_aborts, .signal = SIGABRT)
 	json_cur_reserve(&c, json_str_resv(2) - 3);
 	json_cur_str_or_null_unchecked(&c, "\x01\x02", 2);
 }
+
+/* ---- a number's own text, copied when json_num would write it ---- */
+
+/* 1 when json_num_text_is_shortest(s) is right to say s (or says no). */
+static int
+num_text_sound(const char *s)
+{
+	struct buf b;
+	int ok = 1;
+
+	if (!json_num_text_is_shortest(s, strlen(s)))
+		return 1;
+	buf_init(&b);
+	json_num(&b, strtod(s, NULL));
+	if (strcmp(b.p, s) != 0) {
+		cr_log_error("\"%s\" taken as is, json_num writes %s", s, b.p);
+		ok = 0;
+	}
+	buf_free(&b);
+	return ok;
+}
+
+Test(json, num_text_table)
+{
+	static const struct {
+		const char *s;
+		bool want;
+	} cases[] = {
+		{ "0", true },
+		{ "-0", false }, /* json_num writes 0 */
+		{ "88", true },
+		{ "-3", true },
+		{ "1.16", true },
+		{ "-0.5", true },
+		{ "0.0001", true },
+		{ "0.00001", false }, /* 1e-05 */
+		{ "0.000123456789012345", true },
+		{ "999999999999999", true },
+		{ "1000000000000000", false }, /* 1e+15 */
+		{ "12345678901234.5", true },
+		{ "1234567890123.456", false }, /* 16 digits */
+		{ "1.50", false },
+		{ "05", false },
+		{ "00", false },
+		{ ".5", false },
+		{ "5.", false },
+		{ "+5", false },
+		{ "--5", false },
+		{ "1e3", false },
+		{ "1.2.3", false },
+		{ "0.0", false },
+		{ "", false },
+		{ "-", false },
+		{ " 5", false },
+	};
+
+	cr_expect(!json_num_text_is_shortest(NULL, 0), "NULL, 0");
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cr_expect_eq(json_num_text_is_shortest(cases[i].s,
+				 strlen(cases[i].s)),
+		    cases[i].want, "\"%s\"", cases[i].s);
+		cr_expect(num_text_sound(cases[i].s), "\"%s\"", cases[i].s);
+	}
+}
+
+/*
+ * Every string of up to 7 bytes of "-.0159", and 200,000 random decimals
+ * of up to 24 bytes: whenever the text is taken as is, json_num of the
+ * number it denotes writes exactly that text.
+ */
+Test(json, num_text_sound)
+{
+	static const char alpha[] = "-.0159";
+	char s[32];
+	uint64_t seed = 777, r;
+	unsigned bad = 0, taken = 0;
+	size_t n, k, i, m;
+
+	for (n = 1; n <= 7; n++) {
+		for (m = 1, k = 0; k < n; k++)
+			m *= 6;
+		for (i = 0; i < m; i++) {
+			for (k = 0, r = i; k < n; k++, r /= 6)
+				s[k] = alpha[r % 6];
+			s[n] = '\0';
+			taken += json_num_text_is_shortest(s, n);
+			bad += !num_text_sound(s);
+		}
+	}
+	for (i = 0; i < 200000; i++) {
+		n = 1 + next_rand(&seed) % 24;
+		for (k = 0; k < n; k++)
+			s[k] = (char)('0' + next_rand(&seed) % 10);
+		if (next_rand(&seed) & 1)
+			s[next_rand(&seed) % n] = '.';
+		if (next_rand(&seed) & 1)
+			s[0] = '-';
+		s[n] = '\0';
+		taken += json_num_text_is_shortest(s, n);
+		bad += !num_text_sound(s);
+	}
+	cr_expect_gt(taken, 10000, "%u taken", taken);
+	cr_expect_eq(bad, 0, "%u texts json_num writes otherwise", bad);
+}
