@@ -46,7 +46,9 @@ struct check {
 	int64_t at;
 	int tz_offset_min; /* for DTMs without a UTC offset */
 	struct buf out;
-	struct buf key;		    /* a result's correction key */
+	struct buf key; /* a result's correction key */
+	struct buf iso; /* the last utc_iso() written, of iso_t */
+	int64_t iso_t;
 	struct hash_table patients; /* struct patient by id (lib/hash.h) */
 	struct patient **order;	    /* in order of first appearance */
 	size_t npatients, cap;
@@ -110,74 +112,114 @@ remember_control_id(struct check *c, struct hl7_str cid)
 	return c->nids++;
 }
 
-/* A number rounded to 12 digits (null when not finite) at the cursor. */
+/* A number rounded to 12 digits (null when not finite), in reserved room. */
 #define NUM_FIELD(c, key, v) \
 	do { \
-		json_cur_lit(c, ",\"" key "\":"); \
-		json_cur_num_rounded(c, v); \
+		json_cur_lit_unchecked(c, ",\"" key "\":"); \
+		json_cur_num_rounded_unchecked(c, v); \
 	} while (0)
 
-/* A string that may be NULL (null then) at the cursor. */
-#define STRZ_FIELD(c, key, s) \
+/* A string that may be NULL (null then), its length n, in reserved room. */
+#define STRZ_FIELD(c, key, s, n) \
 	do { \
-		json_cur_lit(c, ",\"" key "\":"); \
-		json_cur_strz(c, s); \
+		json_cur_lit_unchecked(c, ",\"" key "\":"); \
+		json_cur_strz_unchecked(c, s, n); \
 	} while (0)
+
+/* A string or null (empty), in reserved room. */
+#define STR_FIELD(c, key, p, n) \
+	do { \
+		json_cur_lit_unchecked(c, ",\"" key "\":"); \
+		json_cur_str_or_null_unchecked(c, p, n); \
+	} while (0)
+
+/* strlen, 0 for NULL (json_cur_strz_unchecked writes null then). */
+static inline size_t
+strz_len(const char *s)
+{
+	return s != NULL ? strlen(s) : 0;
+}
+
+/*
+ * What obs_line writes besides its strings, over-counted: the keys (about
+ * 330 bytes), five numbers, the time (cli_json_dtm: at most
+ * JSON_STR_ROOM(40)) and the comparator.
+ */
+#define OBS_LINE_FIXED_ROOM 1024
+
+/* The strings of an observation line whose length strlen measures. */
+enum {
+	OBS_ANALYTE,
+	OBS_UNIT,
+	OBS_SOURCE,
+	OBS_TERM,
+	OBS_ELIG,
+	OBS_PROBLEM,
+	OBS_NZ
+};
 
 static void
 obs_line(struct check *c, const struct oru_msg *o, const struct oru_patient *p,
     const struct oru_obs *x, const struct rules_eval *ev)
 {
+	const char *z[OBS_NZ] = { rules_analyte_name(ev->analyte), ev->unit,
+		rules_range_source_name(ev->range_source), ev->term,
+		rules_verdict_name(ev->eligibility), ev->problem };
+	size_t zn[OBS_NZ], room = OBS_LINE_FIXED_ROOM, i;
+	size_t value_len = x->kind == ORU_VALUE_NUMBER ? 0 : x->value_text.len;
 	struct json_cur w;
 
+	for (i = 0; i < OBS_NZ; i++) {
+		zn[i] = strz_len(z[i]);
+		room += json_str_resv(zn[i]);
+	}
+	room += json_str_resv(o->control_id.len) + json_str_resv(p->id.len) +
+	    json_str_resv(x->code.len) + json_str_resv(x->status.len) +
+	    json_str_resv(value_len) + json_str_resv(x->units.len);
 	json_cur_start(&w, &c->out);
-	json_cur_lit(&w, "{\"control_id\":");
-	json_cur_str_or_null(&w, o->control_id.p, o->control_id.len);
-	json_cur_lit(&w, ",\"patient_id\":");
-	json_cur_str_or_null(&w, p->id.p, p->id.len);
-	STRZ_FIELD(&w, "analyte", rules_analyte_name(ev->analyte));
-	json_cur_lit(&w, ",\"code\":");
-	json_cur_str_or_null(&w, x->code.p, x->code.len);
-	json_cur_lit(&w, ",\"status\":");
-	json_cur_str_or_null(&w, x->status.p, x->status.len);
-	json_cur_lit(&w, ",\"value\":");
+	json_cur_reserve(&w, room);
+	json_cur_lit_unchecked(&w, "{\"control_id\":");
+	json_cur_str_or_null_unchecked(&w, o->control_id.p, o->control_id.len);
+	STR_FIELD(&w, "patient_id", p->id.p, p->id.len);
+	STRZ_FIELD(&w, "analyte", z[OBS_ANALYTE], zn[OBS_ANALYTE]);
+	STR_FIELD(&w, "code", x->code.p, x->code.len);
+	STR_FIELD(&w, "status", x->status.p, x->status.len);
+	json_cur_lit_unchecked(&w, ",\"value\":");
 	if (x->kind == ORU_VALUE_NUMBER)
-		json_cur_num(&w, x->number);
+		json_cur_num_text_unchecked(&w, x->number, x->number_text.p,
+		    x->number_text.len);
 	else
-		json_cur_str_or_null(&w, x->value_text.p, x->value_text.len);
-	json_cur_lit(&w, ",\"comparator\":");
-	json_cur_str_or_null(&w, x->comparator, strlen(x->comparator));
-	json_cur_lit(&w, ",\"unit\":");
-	json_cur_str_or_null(&w, x->units.p, x->units.len);
+		json_cur_str_or_null_unchecked(&w, x->value_text.p, value_len);
+	STR_FIELD(&w, "comparator", x->comparator, strlen(x->comparator));
+	STR_FIELD(&w, "unit", x->units.p, x->units.len);
 	NUM_FIELD(&w, "canonical_value", ev->value);
-	STRZ_FIELD(&w, "canonical_unit", ev->unit);
+	STRZ_FIELD(&w, "canonical_unit", z[OBS_UNIT], zn[OBS_UNIT]);
 	NUM_FIELD(&w, "lln", ev->lln);
 	NUM_FIELD(&w, "uln", ev->uln);
-	STRZ_FIELD(&w, "range_source",
-	    rules_range_source_name(ev->range_source));
+	STRZ_FIELD(&w, "range_source", z[OBS_SOURCE], zn[OBS_SOURCE]);
 	NUM_FIELD(&w, "x_uln", ev->x_uln);
-	json_cur_lit(&w, ",\"grade\":");
+	json_cur_lit_unchecked(&w, ",\"grade\":");
 	if (ev->grade < 0)
-		json_cur_lit(&w, "null");
+		json_cur_lit_unchecked(&w, "null");
 	else
-		json_cur_int(&w, ev->grade);
+		json_cur_int_unchecked(&w, ev->grade);
 	/* `<75` platelets: grade 2 at least, grades 3-4 not excluded. */
-	json_cur_lit(&w, ",\"grade_is_minimum\":");
+	json_cur_lit_unchecked(&w, ",\"grade_is_minimum\":");
 	if (ev->grade >= 0 && ev->grade_is_minimum)
-		json_cur_lit(&w, "true");
+		json_cur_lit_unchecked(&w, "true");
 	else
-		json_cur_lit(&w, "false");
-	STRZ_FIELD(&w, "term", ev->term);
-	STRZ_FIELD(&w, "eligibility", rules_verdict_name(ev->eligibility));
-	json_cur_lit(&w, ",\"hold\":");
+		json_cur_lit_unchecked(&w, "false");
+	STRZ_FIELD(&w, "term", z[OBS_TERM], zn[OBS_TERM]);
+	STRZ_FIELD(&w, "eligibility", z[OBS_ELIG], zn[OBS_ELIG]);
+	json_cur_lit_unchecked(&w, ",\"hold\":");
 	if (ev->hold)
-		json_cur_lit(&w, "true");
+		json_cur_lit_unchecked(&w, "true");
 	else
-		json_cur_lit(&w, "false");
-	STRZ_FIELD(&w, "problem", ev->problem);
-	json_cur_lit(&w, ",\"observed_at\":");
-	cli_json_dtm(&w, &x->observed_at);
-	json_cur_lit(&w, "}\n");
+		json_cur_lit_unchecked(&w, "false");
+	STRZ_FIELD(&w, "problem", z[OBS_PROBLEM], zn[OBS_PROBLEM]);
+	json_cur_lit_unchecked(&w, ",\"observed_at\":");
+	cli_json_dtm(&w, &x->observed_at); /* checked, in the reservation */
+	json_cur_lit_unchecked(&w, "}\n");
 	json_cur_end(&w);
 }
 
@@ -188,11 +230,12 @@ check_message(struct check *c, const struct oru_msg *o)
 	struct rules_result in;
 	struct rules_eval ev;
 	struct rules_update up;
+	struct rules_mapping map;
 	const struct oru_patient *p;
 	const struct oru_obs *x;
 	struct patient *pt;
 	size_t klen;
-	bool excluded, conflict, have_id = false;
+	bool have_id = false;
 	uint64_t id = 0;
 	uint32_t i, j;
 
@@ -202,23 +245,21 @@ check_message(struct check *c, const struct oru_msg *o)
 		for (j = 0; j < p->nobs; j++) {
 			x = &o->obs[p->first_obs + j];
 			store_obs_to_result(p, x, c->tz_offset_min, &in);
+			/*
+			 * Only our analytes are graded or enter a history, and
+			 * codes naming two of them (never skipped in silence;
+			 * in screening the latest of both). Looked up once.
+			 */
+			rules_map_result(c->rules, &in, &map);
+			if (map.analyte == RULES_NONE &&
+			    map.named[0] == RULES_NONE)
+				continue;
 			if (c->phase == RULES_PHASE_TREATMENT) {
-				rules_eval(c->rules, &in,
+				rules_eval_mapped(c->rules, &in, &map,
 				    c->have_baseline ? c->baseline : NULL, &ev);
-				/* A code conflict is never skipped in silence. */
-				if (ev.analyte != RULES_NONE ||
-				    ev.problem == rules_problem_code_conflict)
-					obs_line(c, o, p, x, &ev);
+				obs_line(c, o, p, x, &ev);
 				continue;
 			}
-			/*
-			 * Screening: only our analytes enter a history, and
-			 * codes naming two of them (the latest of both).
-			 */
-			if (rules_map(c->rules, &in, &excluded, &conflict) ==
-				RULES_NONE &&
-			    !conflict)
-				continue;
 			if (pt == NULL)
 				pt = patient_get(c, p->id.p, p->id.len);
 			if (!have_id) {
@@ -229,7 +270,8 @@ check_message(struct check *c, const struct oru_msg *o)
 			buf_reset(&c->key);
 			klen = oru_result_key(o, x,
 			    buf_reserve(&c->key, oru_result_key_size(o, x)));
-			rules_history_add(pt->h, &in, c->key.p, klen, &up);
+			rules_history_add_mapped(pt->h, &in, &map, c->key.p,
+			    klen, &up);
 			obs_line(c, o, p, x, &up.entry->ev);
 		}
 	}
@@ -266,28 +308,45 @@ static void
 utc_iso(struct buf *b, int64_t t)
 {
 	time_t tt = (time_t)t;
+	struct hl7_dtm u;
 	struct tm tm;
 	char iso[32], *o = iso;
 
-	gmtime_r(&tt, &tm);
-	if (tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999) {
+	if (hl7_dtm_from_epoch(t, &u) != 0) {
+		/* years before 0 or after 9999: as strftime writes them */
+		gmtime_r(&tt, &tm);
 		strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		json_strz(b, iso);
 		return;
 	}
-	o = put2(put2(o, (tm.tm_year + 1900) / 100), (tm.tm_year + 1900) % 100);
+	o = put2(put2(o, u.year / 100), u.year % 100);
 	*o++ = '-';
-	o = put2(o, tm.tm_mon + 1);
+	o = put2(o, u.month);
 	*o++ = '-';
-	o = put2(o, tm.tm_mday);
+	o = put2(o, u.day);
 	*o++ = 'T';
-	o = put2(o, tm.tm_hour);
+	o = put2(o, u.hour);
 	*o++ = ':';
-	o = put2(o, tm.tm_min);
+	o = put2(o, u.minute);
 	*o++ = ':';
-	o = put2(o, tm.tm_sec);
+	o = put2(o, u.second);
 	*o++ = 'Z';
 	json_str(b, iso, (size_t)(o - iso));
+}
+
+/*
+ * utc_iso, written again from the last one's text when t repeats (a
+ * panel's analytes share their time).
+ */
+static void
+utc_iso_memo(struct check *c, int64_t t)
+{
+	if (c->iso_t != t || c->iso.len == 0) {
+		buf_reset(&c->iso);
+		utc_iso(&c->iso, t);
+		c->iso_t = t;
+	}
+	buf_add(&c->out, c->iso.p, c->iso.len);
 }
 
 static void
@@ -334,7 +393,7 @@ patient_line(struct check *c, const struct patient *pt)
 		num_or_null(b, e ? e->ev.x_uln : NAN);
 		json_key(b, "observed_at", false);
 		if (e != NULL && e->observed_at >= 0)
-			utc_iso(b, e->observed_at);
+			utc_iso_memo(c, e->observed_at);
 		else
 			buf_add(b, "null", 4);
 		json_key(b, "control_id", false);
@@ -541,6 +600,7 @@ check_free(struct check *c)
 	arena_free(&c->names);
 	buf_free(&c->out);
 	buf_free(&c->key);
+	buf_free(&c->iso);
 	rules_free(c->rules);
 }
 
@@ -557,6 +617,7 @@ cmd_check(int argc, char **argv)
 		return status;
 	buf_init(&c.out);
 	buf_init(&c.key);
+	buf_init(&c.iso);
 	if (check_setup(&c, &a) != 0) {
 		check_free(&c);
 		return 2;

@@ -30,6 +30,13 @@
 		json_cur_str_or_null(c, (s).p, (s).len); \
 	} while (0)
 
+/* STR_FIELD in room reserved by json_cur_reserve(). */
+#define STR_FIELD_RESERVED(c, key, s) \
+	do { \
+		json_cur_lit_unchecked(c, ",\"" key "\":"); \
+		json_cur_str_or_null_unchecked(c, (s).p, (s).len); \
+	} while (0)
+
 /*
  * True when p[0..len) is 1 to 9 digits without a leading zero: what the
  * number writer gives back for it, so OBX-1 ("1" ... "20") can be copied
@@ -55,6 +62,36 @@ cmp_len(const char cmp[3])
 	return cmp[0] == '\0' ? 0 : cmp[1] == '\0' ? 1 : 2;
 }
 
+/*
+ * What obs_json writes besides its strings, over-counted: the keys (about
+ * 300 bytes), two numbers, the time (cli_json_dtm: at most
+ * JSON_STR_ROOM(40)), the comparator and the time source's name.
+ */
+#define OBS_FIXED_ROOM 1024
+
+/* The room obs_json needs for x: reserved once, then appends unchecked. */
+static inline size_t
+obs_room(const struct oru_msg *o, const struct oru_obs *x)
+{
+	const struct oru_order *r;
+	size_t n = OBS_FIXED_ROOM + json_str_resv(x->set_id.len) +
+	    json_str_resv(x->code.len) + json_str_resv(x->coding_system.len) +
+	    json_str_resv(x->text.len) + json_str_resv(x->alt_code.len) +
+	    json_str_resv(x->alt_system.len) + json_str_resv(x->alt_text.len) +
+	    json_str_resv(x->sub_id.len) + json_str_resv(x->value_type.len) +
+	    json_str_resv(x->value_text.len) + json_str_resv(x->units.len) +
+	    json_str_resv(x->ref_range.len) + json_str_resv(x->flags.len) +
+	    json_str_resv(x->status.len) + json_str_resv(x->comment.len);
+
+	if (x->order != UINT32_MAX) {
+		r = &o->orders[x->order];
+		n += json_str_resv(r->placer.len) +
+		    json_str_resv(r->filler.len) + json_str_resv(r->code.len) +
+		    json_str_resv(r->text.len);
+	}
+	return n;
+}
+
 /* One observation's members; w is the caller's cursor. */
 static void
 obs_json(struct json_cur *w, const struct oru_msg *o, const struct oru_obs *x)
@@ -62,51 +99,55 @@ obs_json(struct json_cur *w, const struct oru_msg *o, const struct oru_obs *x)
 	struct json_cur c = *w; /* a copy the compiler can keep in registers */
 	double set_id;
 
-	json_cur_lit(&c, "{\"set_id\":");
+	json_cur_reserve(&c, obs_room(o, x));
+	json_cur_lit_unchecked(&c, "{\"set_id\":");
 	if (plain_uint(x->set_id.p, x->set_id.len))
-		json_cur_raw(&c, x->set_id.p, x->set_id.len);
+		json_cur_raw_unchecked(&c, x->set_id.p, x->set_id.len);
 	else if (hl7_number(x->set_id.p, x->set_id.len, &set_id) == 0)
-		json_cur_num(&c, set_id);
+		json_cur_num_unchecked(&c, set_id);
 	else
-		json_cur_str_or_null(&c, x->set_id.p, x->set_id.len);
-	STR_FIELD(&c, "code", x->code);
-	STR_FIELD(&c, "coding_system", x->coding_system);
-	STR_FIELD(&c, "text", x->text);
-	STR_FIELD(&c, "alt_code", x->alt_code);
-	STR_FIELD(&c, "alt_coding_system", x->alt_system);
-	STR_FIELD(&c, "alt_text", x->alt_text);
-	STR_FIELD(&c, "sub_id", x->sub_id);
-	STR_FIELD(&c, "value_type", x->value_type);
-	json_cur_lit(&c, ",\"value\":");
+		json_cur_str_or_null_unchecked(&c, x->set_id.p, x->set_id.len);
+	STR_FIELD_RESERVED(&c, "code", x->code);
+	STR_FIELD_RESERVED(&c, "coding_system", x->coding_system);
+	STR_FIELD_RESERVED(&c, "text", x->text);
+	STR_FIELD_RESERVED(&c, "alt_code", x->alt_code);
+	STR_FIELD_RESERVED(&c, "alt_coding_system", x->alt_system);
+	STR_FIELD_RESERVED(&c, "alt_text", x->alt_text);
+	STR_FIELD_RESERVED(&c, "sub_id", x->sub_id);
+	STR_FIELD_RESERVED(&c, "value_type", x->value_type);
+	json_cur_lit_unchecked(&c, ",\"value\":");
 	if (x->kind == ORU_VALUE_NUMBER)
-		json_cur_num(&c, x->number);
+		json_cur_num_text_unchecked(&c, x->number, x->number_text.p,
+		    x->number_text.len);
 	else
-		json_cur_str_or_null(&c, x->value_text.p, x->value_text.len);
-	json_cur_lit(&c, ",\"comparator\":");
-	json_cur_str_or_null(&c, x->comparator, cmp_len(x->comparator));
-	STR_FIELD(&c, "units", x->units);
-	STR_FIELD(&c, "ref_range", x->ref_range);
-	STR_FIELD(&c, "flags", x->flags);
-	STR_FIELD(&c, "status", x->status);
-	json_cur_lit(&c, ",\"observed_at\":");
-	cli_json_dtm(&c, &x->observed_at);
-	json_cur_lit(&c, ",\"observed_at_source\":");
+		json_cur_str_or_null_unchecked(&c, x->value_text.p,
+		    x->value_text.len);
+	json_cur_lit_unchecked(&c, ",\"comparator\":");
+	json_cur_str_or_null_unchecked(&c, x->comparator,
+	    cmp_len(x->comparator));
+	STR_FIELD_RESERVED(&c, "units", x->units);
+	STR_FIELD_RESERVED(&c, "ref_range", x->ref_range);
+	STR_FIELD_RESERVED(&c, "flags", x->flags);
+	STR_FIELD_RESERVED(&c, "status", x->status);
+	json_cur_lit_unchecked(&c, ",\"observed_at\":");
+	cli_json_dtm(&c, &x->observed_at); /* checked, in the reservation */
+	json_cur_lit_unchecked(&c, ",\"observed_at_source\":");
 	json_cur_strz(&c, oru_time_source_name(x->time_source));
-	json_cur_lit(&c, ",\"order\":");
+	json_cur_lit_unchecked(&c, ",\"order\":");
 	if (x->order == UINT32_MAX)
-		json_cur_lit(&c, "null");
+		json_cur_lit_unchecked(&c, "null");
 	else {
 		const struct oru_order *r = &o->orders[x->order];
 
-		json_cur_lit(&c, "{\"placer\":");
-		json_cur_str_or_null(&c, r->placer.p, r->placer.len);
-		STR_FIELD(&c, "filler", r->filler);
-		STR_FIELD(&c, "code", r->code);
-		STR_FIELD(&c, "text", r->text);
-		json_cur_lit(&c, "}");
+		json_cur_lit_unchecked(&c, "{\"placer\":");
+		json_cur_str_or_null_unchecked(&c, r->placer.p, r->placer.len);
+		STR_FIELD_RESERVED(&c, "filler", r->filler);
+		STR_FIELD_RESERVED(&c, "code", r->code);
+		STR_FIELD_RESERVED(&c, "text", r->text);
+		json_cur_lit_unchecked(&c, "}");
 	}
-	STR_FIELD(&c, "comment", x->comment);
-	json_cur_lit(&c, "}");
+	STR_FIELD_RESERVED(&c, "comment", x->comment);
+	json_cur_lit_unchecked(&c, "}");
 	*w = c;
 }
 

@@ -37,6 +37,67 @@ month_days(int y, int mo)
 	return mo == 2 && is_leap(y) ? 29 : md[mo - 1];
 }
 
+/* True when the 8 bytes at s are all ASCII digits. */
+static inline bool
+digits8(const char *s)
+{
+	const uint64_t hi = 0xf0f0f0f0f0f0f0f0ULL, z = 0x3030303030303030ULL;
+	uint64_t x;
+
+	memcpy(&x, s, 8);
+	/* 0x30-0x3f, and still 0x3_ with 6 added: 0x30-0x39 */
+	return (x & hi) == z && ((x + 0x0606060606060606ULL) & hi) == z;
+}
+
+/* The two digits at s as a number (known to be digits). */
+static inline int
+two(const char *s)
+{
+	return (s[0] - '0') * 10 + (s[1] - '0');
+}
+
+/*
+ * The usual DTM, YYYYMMDDHHMMSS with or without +/-ZZZZ, read at once:
+ * true when it is that form and valid (*t filled as the general parser
+ * fills it), false to leave s to the general parser, which then decides.
+ */
+static bool
+dtm_parse_usual(const char *s, size_t len, struct hl7_dtm *t)
+{
+	int oh = 0, om = 0;
+
+	if ((len != 14 && len != 19) || !digits8(s) || !digits8(s + 6))
+		return false;
+	if (len == 19) {
+		if ((s[14] != '+' && s[14] != '-') || s[15] < '0' ||
+		    s[15] > '9' || s[16] < '0' || s[16] > '9' || s[17] < '0' ||
+		    s[17] > '9' || s[18] < '0' || s[18] > '9')
+			return false;
+		oh = two(s + 15);
+		om = two(s + 17);
+		if (oh > 14 || om > 59)
+			return false;
+	}
+	memset(t, 0, sizeof(*t));
+	t->year = (int16_t)(two(s) * 100 + two(s + 2));
+	t->month = (int8_t)two(s + 4);
+	t->day = (int8_t)two(s + 6);
+	t->hour = (int8_t)two(s + 8);
+	t->minute = (int8_t)two(s + 10);
+	t->second = (int8_t)two(s + 12);
+	t->precision = 6;
+	if (t->month < 1 || t->month > 12 || t->day < 1 ||
+	    t->day > month_days(t->year, t->month) || t->hour > 23 ||
+	    t->minute > 59 || t->second > 59)
+		return false;
+	if (len == 19) {
+		t->has_offset = true;
+		t->offset_min = (int16_t)((s[14] == '-' ? -1 : 1) *
+		    (oh * 60 + om));
+	}
+	return true;
+}
+
 int
 hl7_dtm_parse(const char *s, size_t len, struct hl7_dtm *t)
 {
@@ -45,6 +106,8 @@ hl7_dtm_parse(const char *s, size_t len, struct hl7_dtm *t)
 	int8_t *parts[5];
 	int k;
 
+	if (dtm_parse_usual(s, len, t))
+		return 0;
 	memset(t, 0, sizeof(*t));
 	/* The body ends where the UTC offset starts. */
 	for (body = 0; body < len && s[body] != '+' && s[body] != '-'; body++)
@@ -218,16 +281,74 @@ days_from_civil(int y, int m, int d)
 	return era * 146097 + doe - 719468;
 }
 
+/*
+ * The inverse: y-m-d of day z after 1970-01-01 (H. Hinnant's era
+ * algorithm, "chrono-Compatible Low-Level Date Algorithms": 400-year
+ * eras of 146,097 days, years starting in March).
+ */
+static void
+civil_from_days(int32_t z, int *y, int *m, int *d)
+{
+	int32_t era, doe, yoe, doy, mp;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+int
+hl7_dtm_from_epoch(int64_t t, struct hl7_dtm *out)
+{
+	int64_t days, secs;
+	int y, m, d;
+
+	/* 0000-01-01T00:00:00Z to 9999-12-31T23:59:59Z */
+	if (t < -62167219200LL || t > 253402300799LL)
+		return -1;
+	days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+	secs = t - days * 86400;
+	/* within +-3.7 million days: 32-bit arithmetic is exact */
+	civil_from_days((int32_t)days, &y, &m, &d);
+	memset(out, 0, sizeof(*out));
+	out->year = (int16_t)y;
+	out->month = (int8_t)m;
+	out->day = (int8_t)d;
+	out->hour = (int8_t)(secs / 3600);
+	out->minute = (int8_t)(secs / 60 % 60);
+	out->second = (int8_t)(secs % 60);
+	out->precision = 6;
+	out->has_offset = true;
+	return 0;
+}
+
 int64_t
 hl7_dtm_epoch(const struct hl7_dtm *t, int tz_offset_min)
 {
+	/* Days before each month of a common year. */
+	static const int16_t before[13] = { 0, 0, 31, 59, 90, 120, 151, 181,
+		212, 243, 273, 304, 334 };
 	int64_t days, secs;
 	int off = t->has_offset ? t->offset_min : tz_offset_min;
+	int y = t->year, m = t->precision >= 2 ? t->month : 1;
+	int d = t->precision >= 3 ? t->day : 1;
 
 	if (t->precision == 0)
 		return -1;
-	days = days_from_civil(t->year, t->precision >= 2 ? t->month : 1,
-	    t->precision >= 3 ? t->day : 1);
+	/*
+	 * 1901-2099, every result's year: each fourth year is leap, so the
+	 * days are a few sums (hl7_dtm_epoch runs once per result).
+	 */
+	if (y >= 1901 && y <= 2099 && m >= 1 && m <= 12)
+		days = 365 * (y - 1970) + (y - 1901) / 4 - 17 + before[m] +
+		    (m > 2 && y % 4 == 0) + d - 1;
+	else
+		days = days_from_civil(y, m, d);
 	secs = days * 86400 + t->hour * 3600 + t->minute * 60 + t->second;
 	return secs - (int64_t)off * 60;
 }

@@ -45,6 +45,12 @@ size_t hl7_dtm_iso(const struct hl7_dtm *t, char out[40]);
 /* Seconds since the epoch, taking offset_min as UTC offset when has_offset,
  * else tz_offset_min; -1 if absent. */
 int64_t hl7_dtm_epoch(const struct hl7_dtm *t, int tz_offset_min);
+/*
+ * The inverse: t (seconds since the epoch) as a DTM in UTC, to the second
+ * (has_offset, offset 0). Returns 0, or -1 when t is outside the years
+ * 0000-9999.
+ */
+LW_MUSTCHECK int hl7_dtm_from_epoch(int64_t t, struct hl7_dtm *out);
 
 /*
  * Parse a decimal number (optional sign, digits, optional fraction, optional

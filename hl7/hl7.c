@@ -69,20 +69,19 @@ push_seg(struct hl7_msg *m)
 	return &m->segs[m->nsegs++];
 }
 
+/* A segment id's byte: A-Z or 0-9 (two unsigned compares, no loop). */
+static inline bool
+seg_id_char(unsigned char c)
+{
+	return (unsigned)(c - 'A') < 26u || (unsigned)(c - '0') < 10u;
+}
+
 static bool
 is_seg_id(const char *p, size_t len)
 {
-	size_t i;
-
-	if (len != 3)
-		return false;
-	for (i = 0; i < 3; i++) {
-		unsigned char c = (unsigned char)p[i];
-
-		if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
-			return false;
-	}
-	return true;
+	return len == 3 && seg_id_char((unsigned char)p[0]) &&
+	    seg_id_char((unsigned char)p[1]) &&
+	    seg_id_char((unsigned char)p[2]);
 }
 
 /* Read MSH-1 and MSH-2 into m->d; returns the offset after MSH-2. */

@@ -108,9 +108,10 @@ comparator_prefix(const char *s, size_t len, char cmp[3])
 	return n;
 }
 
-int
-oru_read_number(const struct hl7_msg *m, struct hl7_span value, const char *vt,
-    size_t vt_len, double *num, char cmp[3])
+/* oru_read_number(), and the number's bytes as written into *text. */
+static int
+read_number(const struct hl7_msg *m, struct hl7_span value, const char *vt,
+    size_t vt_len, double *num, char cmp[3], struct hl7_str *text)
 {
 	const char *p;
 	size_t len, n;
@@ -144,6 +145,8 @@ oru_read_number(const struct hl7_msg *m, struct hl7_span value, const char *vt,
 			cmp[0] = '\0';
 			return -1;
 		}
+		text->p = p;
+		text->len = len;
 		return 0;
 	}
 	/* NM, ST, TX and the like: an optional comparator, then a number. */
@@ -160,7 +163,18 @@ oru_read_number(const struct hl7_msg *m, struct hl7_span value, const char *vt,
 		cmp[0] = '\0';
 		return -1;
 	}
+	text->p = p;
+	text->len = len;
 	return 0;
+}
+
+int
+oru_read_number(const struct hl7_msg *m, struct hl7_span value, const char *vt,
+    size_t vt_len, double *num, char cmp[3])
+{
+	struct hl7_str text;
+
+	return read_number(m, value, vt, vt_len, num, cmp, &text);
 }
 
 /*
@@ -304,8 +318,8 @@ read_obx(struct oru_msg *o, struct hl7_msg *m, uint32_t seg, uint32_t order)
 	v = f[5];
 	if (v.len == 0)
 		x->kind = ORU_VALUE_NONE;
-	else if (oru_read_number(m, v, x->value_type.p, x->value_type.len,
-		     &x->number, x->comparator) == 0) {
+	else if (read_number(m, v, x->value_type.p, x->value_type.len,
+		     &x->number, x->comparator, &x->number_text) == 0) {
 		x->kind = ORU_VALUE_NUMBER;
 		x->value_text = hl7_text(m, v);
 	} else {

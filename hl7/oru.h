@@ -37,13 +37,14 @@ struct oru_obs {
 	struct hl7_str alt_code, alt_text, alt_system; /* OBX-3.4-6 */
 	struct hl7_str sub_id;			       /* OBX-4 */
 	enum oru_value_kind kind;
-	double number;		   /* when kind is ORU_VALUE_NUMBER */
-	char comparator[3];	   /* "", "<", ">", "<=", ">=", "=", "<>" */
-	struct hl7_str value_text; /* OBX-5 decoded (first repetition) */
-	struct hl7_str units;	   /* OBX-6.1, else OBX-6.2 */
-	struct hl7_str ref_range;  /* OBX-7 */
-	struct hl7_str flags;	   /* OBX-8, repetitions joined by '~' */
-	struct hl7_str status;	   /* OBX-11 */
+	double number;		    /* when kind is ORU_VALUE_NUMBER */
+	struct hl7_str number_text; /* its bytes as written (raw, trimmed) */
+	char comparator[3];	    /* "", "<", ">", "<=", ">=", "=", "<>" */
+	struct hl7_str value_text;  /* OBX-5 decoded (first repetition) */
+	struct hl7_str units;	    /* OBX-6.1, else OBX-6.2 */
+	struct hl7_str ref_range;   /* OBX-7 */
+	struct hl7_str flags;	    /* OBX-8, repetitions joined by '~' */
+	struct hl7_str status;	    /* OBX-11 */
 	struct hl7_dtm observed_at;
 	enum oru_time_source time_source;
 	struct hl7_str comment; /* NTE-3 after this OBX, joined by '\n' */

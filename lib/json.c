@@ -302,7 +302,7 @@ copy_plain_vec(char *o, const unsigned char *p, size_t n)
 static inline int
 copy_plain(char *o, const unsigned char *p, size_t n)
 {
-	uint64_t x, y;
+	uint64_t x;
 	uint32_t w1, w2;
 	size_t i;
 
@@ -334,10 +334,8 @@ copy_plain(char *o, const unsigned char *p, size_t n)
 	}
 	if (n == 0)
 		return 1;
-	/* Padded with 'a', which needs nothing. */
-	y = 0x6161616161000000ULL | p[0] | (uint64_t)p[n >> 1] << 8 |
-	    (uint64_t)p[n - 1] << 16;
-	if (span_special(y))
+	/* 1 to 3 bytes: the first, middle and last, each by the table. */
+	if (!(plain[p[0]] & plain[p[n >> 1]] & plain[p[n - 1]]))
 		return 0;
 	o[0] = (char)p[0];
 	o[n >> 1] = (char)p[n >> 1];
@@ -541,65 +539,94 @@ decimal_round(double a, int prec, uint64_t *digits, int *exp10)
 	return -1;
 }
 
+/* v (< 10^8) as 8 decimal digits, zero-padded, at d. */
+static inline void
+put8(char *d, uint32_t v)
+{
+	uint32_t a = v / 10000, b = v % 10000;
+
+	memcpy(d, digit_pairs + 2 * (a / 100), 2);
+	memcpy(d + 2, digit_pairs + 2 * (a % 100), 2);
+	memcpy(d + 4, digit_pairs + 2 * (b / 100), 2);
+	memcpy(d + 6, digit_pairs + 2 * (b % 100), 2);
+}
+
+/*
+ * The number of '0' digits ending s[0..16), decimal digits of which one at
+ * least is not '0'.
+ */
+static inline int
+trailing_zero_digits(const char *s)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t w;
+
+	/* The last digit is a word's highest byte: leading zero bytes. */
+	memcpy(&w, s + 8, 8);
+	w ^= ONES * '0';
+	if (w != 0)
+		return __builtin_clzll(w) >> 3;
+	memcpy(&w, s, 8);
+	w ^= ONES * '0';
+	return 8 + (__builtin_clzll(w) >> 3);
+#else
+	int k;
+
+	for (k = 0; k < 15 && s[15 - k] == '0'; k++)
+		;
+	return k;
+#endif
+}
+
+/* digits (< 10^16) as 16 decimal digits at s[0..16), then 16 '0's. */
+static inline void
+digits16(char s[32], uint64_t digits)
+{
+	put8(s, (uint32_t)(digits / 100000000));
+	put8(s + 8, (uint32_t)(digits % 100000000));
+	memset(s + 16, '0', 16);
+}
+
 /*
  * What printf's %.{prec}g writes for digits * 10^(exp10 - prec + 1) (as
- * decimal_round gives them): trailing zeros dropped, exponent form when
- * exp10 < -4 or exp10 >= prec. At most 25 bytes.
+ * decimal_round gives them, prec <= 15), the digits at s (digits16):
+ * trailing zeros dropped, exponent form when exp10 < -4 or exp10 >= prec.
+ * At most 25 bytes, but the fixed forms store whole 16-byte words: o needs
+ * JSON_NUM_ROOM bytes.
  */
 static char *
-put_g(char *o, uint64_t digits, int exp10, int prec)
+put_g(char *o, const char *s, int exp10, int prec)
 {
-	char d[16];
-	int len = prec;
+	const char *d = s + 16 - prec;
+	int len;
 
-	/* Trailing zeros go first (digits >= 10^(prec-1) > 0, prec <= 15). */
-	if (digits % 100000000 == 0) {
-		digits /= 100000000;
-		len -= 8;
+	len = prec - trailing_zero_digits(s);
+	if (exp10 >= 0 && exp10 < prec) {
+		/* d[0..exp10] '.' d[exp10 + 1..len), moved as words */
+		memcpy(o, d, 16);
+		if (len <= exp10 + 1)
+			return o + exp10 + 1;
+		o[exp10 + 1] = '.';
+		memcpy(o + exp10 + 2, d + exp10 + 1, 16);
+		return o + len + 1;
 	}
-	if (digits % 10000 == 0) {
-		digits /= 10000;
-		len -= 4;
-	}
-	if (digits % 100 == 0) {
-		digits /= 100;
-		len -= 2;
-	}
-	if (digits % 10 == 0) {
-		digits /= 10;
-		len -= 1;
-	}
-	put_digits(d + len, digits, len);
-	if (exp10 < -4 || exp10 >= prec) {
-		*o++ = d[0];
-		if (len > 1) {
-			*o++ = '.';
-			memcpy(o, d + 1, (size_t)len - 1);
-			o += len - 1;
-		}
-		*o++ = 'e';
-		*o++ = exp10 < 0 ? '-' : '+';
-		if (abs(exp10) < 10)
-			*o++ = '0';
-		return put_u64(o, (uint64_t)abs(exp10));
-	}
-	if (exp10 < 0) {
-		memcpy(o, "0.0000", (size_t)(1 - exp10));
+	if (exp10 < 0 && exp10 >= -4) {
+		memcpy(o, "0.000000", 8);
 		o += 1 - exp10;
-		memcpy(o, d, (size_t)len);
+		memcpy(o, d, 16);
 		return o + len;
 	}
-	if (len <= exp10 + 1) {
-		memcpy(o, d, (size_t)len);
-		o += len;
-		memset(o, '0', (size_t)(exp10 + 1 - len));
-		return o + exp10 + 1 - len;
+	*o++ = d[0];
+	if (len > 1) {
+		*o++ = '.';
+		memcpy(o, d + 1, (size_t)len - 1);
+		o += len - 1;
 	}
-	memcpy(o, d, (size_t)exp10 + 1);
-	o += exp10 + 1;
-	*o++ = '.';
-	memcpy(o, d + exp10 + 1, (size_t)(len - exp10 - 1));
-	return o + len - exp10 - 1;
+	*o++ = 'e';
+	*o++ = exp10 < 0 ? '-' : '+';
+	if (abs(exp10) < 10)
+		*o++ = '0';
+	return put_u64(o, (uint64_t)abs(exp10));
 }
 
 char *
@@ -642,18 +669,25 @@ static char *
 put_shortest15(char *o, double v)
 {
 	double a = fabs(v);
+	char s[32];
 	uint64_t n, m;
-	int x, k;
+	int x, k, tz;
 
 	if (decimal_round(a, 15, &n, &x) != 0)
 		return NULL;
-	for (m = n, k = 14 - x; m % 10 == 0 && k > 0; m /= 10, k--)
-		;
-	if (k <= 0 || k > 22 || (double)m / num_pow10[k] != a)
+	digits16(s, n);
+	/* m / 10^k: the digits without their trailing zeros */
+	tz = trailing_zero_digits(s);
+	k = 14 - x;
+	if (k <= 0 || tz >= k)
+		return NULL;
+	k -= tz;
+	m = n / p10u[tz];
+	if (k > 22 || (double)m / num_pow10[k] != a)
 		return NULL;
 	if (v < 0)
 		*o++ = '-';
-	return put_g(o, n, x, 15);
+	return put_g(o, s, x, 15);
 }
 
 char *
@@ -679,6 +713,44 @@ json_put_num(char *o, double v)
 	return o + strlen(o);
 }
 
+bool
+json_num_text_is_shortest(const char *p, size_t len)
+{
+	const char *e, *dot = NULL, *first = NULL;
+	size_t sig;
+
+	if (len == 0 || len > 24) /* (p may be NULL then) */
+		return false;
+	e = p + len;
+	if (*p == '-')
+		p++;
+	if (p == e || *p < '0' || *p > '9')
+		return false;
+	/* 0, or no leading zero */
+	if (*p == '0' && p + 1 < e && p[1] != '.')
+		return false;
+	for (; p < e; p++) {
+		if (*p == '.' && dot == NULL)
+			dot = p;
+		else if (*p < '0' || *p > '9')
+			return false;
+		else if (*p != '0' && first == NULL)
+			first = p;
+	}
+	if (dot != NULL && (dot == e - 1 || e[-1] == '0'))
+		return false; /* "5." or a trailing zero */
+	if (first == NULL)
+		return len == 1; /* "0" alone: never "-0" (json_num writes 0) */
+	/* digits from the first nonzero one, the point not counted */
+	sig = (size_t)(e - first) - (dot != NULL && dot > first);
+	if (sig > 15)
+		return false;
+	/* %.15g's exponent form below 1e-4: "0.0000d" and smaller */
+	if (dot != NULL && first > dot && first - dot > 4)
+		return false;
+	return true;
+}
+
 void
 json_num(struct buf *b, double v)
 {
@@ -690,6 +762,7 @@ json_num(struct buf *b, double v)
 char *
 json_put_num_rounded(char *o, double v)
 {
+	char s[32];
 	uint64_t n;
 	int x;
 
@@ -710,7 +783,8 @@ json_put_num_rounded(char *o, double v)
 		return o + snprintf(o, JSON_NUM_ROOM, "%.12g", v);
 	if (v < 0)
 		*o++ = '-';
-	return put_g(o, n, x, 12);
+	digits16(s, n);
+	return put_g(o, s, x, 12);
 }
 
 void
@@ -722,3 +796,13 @@ json_num_rounded(struct buf *b, double v)
 }
 
 extern inline void json_key(struct buf *b, const char *key, bool first);
+
+void
+json_room_overrun(size_t n)
+{
+	fprintf(stderr,
+	    "json: an unchecked append of %zu bytes passes its "
+	    "reservation\n",
+	    n);
+	abort();
+}

@@ -22,6 +22,13 @@ inline void json_str_or_null(struct buf *b, const char *p, size_t len);
 /* Append a number (shortest form that reads back the same), null if not finite. */
 void json_num(struct buf *b, double v);
 /*
+ * True when p[0..len) is a decimal that json_num writes byte for byte for
+ * the double nearest to it (-?(0|[1-9][0-9]*)(\.[0-9]*[1-9])?, at most 15
+ * significant digits, not -0, not below 0.0001 unless 0): a caller that
+ * has the text a number was read from may copy it instead.
+ */
+bool json_num_text_is_shortest(const char *p, size_t len);
+/*
  * Append a computed number rounded to 12 significant digits (a converted
  * 0.2 mg/dL is 3.42 umol/L, not 3.4200000000000004), null if not finite.
  */
@@ -39,7 +46,8 @@ inline void json_key(struct buf *b, const char *key, bool first);
  */
 #define JSON_STR_CHUNK 65536 /* json_put_str's longest input */
 #define JSON_STR_ROOM(len) (6 * (len) + 2)
-#define JSON_NUM_ROOM 32
+/* A number is at most 25 bytes; its writers store whole words (json.c). */
+#define JSON_NUM_ROOM 40
 /* p[0..len), len <= JSON_STR_CHUNK, quoted and escaped as json_str does. */
 char *json_put_str(char *o, const char *p, size_t len);
 /* v as json_num writes it (JSON_NUM_ROOM). */
@@ -61,8 +69,9 @@ char *json_put_uint(char *o, uint64_t v);
  */
 struct json_cur {
 	struct buf *b;
-	char *o;   /* the next byte */
-	char *lim; /* the end of the room (b's NUL stays after it) */
+	char *o;    /* the next byte */
+	char *lim;  /* the end of the room (b's NUL stays after it) */
+	char *resv; /* the end of the last json_cur_reserve() */
 };
 
 /* A cursor at the end of b. */
@@ -72,6 +81,7 @@ json_cur_start(struct json_cur *c, struct buf *b)
 	c->b = b;
 	c->o = buf_reserve(b, 4096);
 	c->lim = b->p + b->cap - 1;
+	c->resv = c->o;
 }
 
 /* Commit what the cursor wrote to b (then NUL-terminated). */
@@ -91,6 +101,7 @@ json_cur_need(struct json_cur *c, size_t n)
 	json_cur_end(c);
 	c->o = buf_reserve(c->b, n > 65536 ? n : 65536);
 	c->lim = c->b->p + c->b->cap - 1;
+	c->resv = c->o; /* a reservation never grows: none left */
 }
 
 /* Append n bytes as they are. */
@@ -163,6 +174,153 @@ json_cur_uint(struct json_cur *c, uint64_t v)
 {
 	json_cur_need(c, JSON_NUM_ROOM);
 	c->o = json_put_uint(c->o, v);
+}
+
+/*
+ * Reservations, for an object whose size is bounded before it is written
+ * (an observation line): json_cur_reserve(c, n) makes room for n bytes at
+ * once, then the _unchecked appends write without looking at the room,
+ * each at most the bytes its JSON_*_ROOM or json_str_resv() says; the
+ * caller's n covers their sum, and that of any checked append made in
+ * between (it then finds its room and moves nothing). In builds with JSON_ROOM_CHECKS (defined for the
+ * AddressSanitizer builds: --enable-sanitizers, the fuzzers) every
+ * unchecked append is checked against the reservation and one that would
+ * overrun it aborts with a message: a wrong sum is a bug, found by the
+ * tests there, never an overflow here.
+ */
+#ifndef JSON_ROOM_CHECKS
+#if defined(__SANITIZE_ADDRESS__)
+#define JSON_ROOM_CHECKS 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define JSON_ROOM_CHECKS 1
+#endif
+#endif
+#endif
+
+/* Abort: an unchecked append of n bytes would pass its reservation. */
+__attribute__((noreturn)) void json_room_overrun(size_t n);
+
+/* Room for n bytes at c->o, to be used by the _unchecked appends. */
+static inline __attribute__((always_inline)) void
+json_cur_reserve(struct json_cur *c, size_t n)
+{
+	json_cur_need(c, n);
+	c->resv = c->o + n;
+}
+
+/* In JSON_ROOM_CHECKS builds: abort unless n bytes are reserved at c->o. */
+static inline __attribute__((always_inline)) void
+json_cur_assert_room(const struct json_cur *c, size_t n)
+{
+#ifdef JSON_ROOM_CHECKS
+	if (c->o > c->resv || (size_t)(c->resv - c->o) < n)
+		json_room_overrun(n);
+#else
+	(void)c;
+	(void)n;
+#endif
+}
+
+/*
+ * The room json_cur_str_or_null_unchecked() needs for len bytes: the
+ * escaped worst case, "null", or (a field over a chunk, written through
+ * the buf, which grows) nothing.
+ */
+static inline __attribute__((always_inline)) size_t
+json_str_resv(size_t len)
+{
+	return len <= JSON_STR_CHUNK ? JSON_STR_ROOM(len) + 2 : 0;
+}
+
+/* json_cur_raw in reserved room. */
+static inline __attribute__((always_inline)) void
+json_cur_raw_unchecked(struct json_cur *c, const char *s, size_t n)
+{
+	json_cur_assert_room(c, n);
+	memcpy(c->o, s, n);
+	c->o += n;
+}
+
+/* json_cur_lit in reserved room. */
+#define json_cur_lit_unchecked(c, s) json_cur_raw_unchecked(c, s, sizeof(s) - 1)
+
+/*
+ * json_cur_str_or_null in reserved room (json_str_resv(len)). A field
+ * over a chunk goes through the buf, and what is left of the reservation
+ * is made again after it.
+ */
+static inline __attribute__((always_inline)) void
+json_cur_str_or_null_unchecked(struct json_cur *c, const char *p, size_t len)
+{
+	size_t rest;
+
+	if (len == 0)
+		json_cur_lit_unchecked(c, "null");
+	else if (len <= JSON_STR_CHUNK) {
+		json_cur_assert_room(c, JSON_STR_ROOM(len));
+		c->o = json_put_str(c->o, p, len);
+	} else {
+		rest = c->o < c->resv ? (size_t)(c->resv - c->o) : 0;
+		json_cur_end(c);
+		json_str(c->b, p, len);
+		json_cur_start(c, c->b);
+		json_cur_reserve(c, rest);
+	}
+}
+
+/*
+ * json_cur_strz in reserved room (json_str_resv(len)), len being s's
+ * strlen (measured once, for the reservation and here); null for NULL.
+ */
+static inline __attribute__((always_inline)) void
+json_cur_strz_unchecked(struct json_cur *c, const char *s, size_t len)
+{
+	if (s == NULL)
+		json_cur_lit_unchecked(c, "null");
+	else if (len == 0)
+		json_cur_lit_unchecked(c, "\"\"");
+	else
+		json_cur_str_or_null_unchecked(c, s, len);
+}
+
+/* json_cur_num in reserved room (JSON_NUM_ROOM). */
+static inline __attribute__((always_inline)) void
+json_cur_num_unchecked(struct json_cur *c, double v)
+{
+	json_cur_assert_room(c, JSON_NUM_ROOM);
+	c->o = json_put_num(c->o, v);
+}
+
+/*
+ * v, read from text[0..len) (the sender's bytes): that text when
+ * json_num_text_is_shortest() says json_cur_num would write it, else
+ * written; in reserved room (JSON_NUM_ROOM).
+ */
+static inline __attribute__((always_inline)) void
+json_cur_num_text_unchecked(struct json_cur *c, double v, const char *text,
+    size_t len)
+{
+	if (json_num_text_is_shortest(text, len))
+		json_cur_raw_unchecked(c, text, len);
+	else
+		json_cur_num_unchecked(c, v);
+}
+
+/* json_cur_num_rounded in reserved room (JSON_NUM_ROOM). */
+static inline __attribute__((always_inline)) void
+json_cur_num_rounded_unchecked(struct json_cur *c, double v)
+{
+	json_cur_assert_room(c, JSON_NUM_ROOM);
+	c->o = json_put_num_rounded(c->o, v);
+}
+
+/* json_cur_int in reserved room (JSON_NUM_ROOM). */
+static inline __attribute__((always_inline)) void
+json_cur_int_unchecked(struct json_cur *c, int64_t v)
+{
+	json_cur_assert_room(c, JSON_NUM_ROOM);
+	c->o = json_put_int(c->o, v);
 }
 
 /*

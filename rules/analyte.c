@@ -143,38 +143,40 @@ lookup(const struct rules *r, const char *code, size_t len, const char *sys,
 	return found;
 }
 
-enum rules_analyte
-rules_map_codes(const struct rules *r, const struct rules_result *in,
-    bool *excluded, enum rules_analyte named[2])
+void
+rules_map_result(const struct rules *r, const struct rules_result *in,
+    struct rules_mapping *m)
 {
 	enum rules_analyte a, b;
 
-	*excluded = false;
-	named[0] = named[1] = RULES_NONE;
+	m->excluded = false;
+	m->named[0] = m->named[1] = RULES_NONE;
+	m->analyte = RULES_NONE;
 	a = lookup(r, in->code, in->code_len, in->system, in->system_len,
-	    excluded);
+	    &m->excluded);
 	b = lookup(r, in->alt_code, in->alt_code_len, in->alt_system,
-	    in->alt_system_len, excluded);
+	    in->alt_system_len, &m->excluded);
 	/* A percentage or hematocrit in either triplet is never a count. */
-	if (*excluded)
-		return RULES_NONE;
+	if (m->excluded)
+		return;
 	if (a != RULES_NONE && b != RULES_NONE && a != b) {
-		named[0] = a;
-		named[1] = b;
-		return RULES_NONE;
+		m->named[0] = a;
+		m->named[1] = b;
+		return;
 	}
-	return a != RULES_NONE ? a : b;
+	m->analyte = a != RULES_NONE ? a : b;
 }
 
 enum rules_analyte
 rules_map(const struct rules *r, const struct rules_result *in, bool *excluded,
     bool *conflict)
 {
-	enum rules_analyte named[2], a;
+	struct rules_mapping m;
 
-	a = rules_map_codes(r, in, excluded, named);
-	*conflict = named[0] != RULES_NONE;
-	return a;
+	rules_map_result(r, in, &m);
+	*excluded = m.excluded;
+	*conflict = m.named[0] != RULES_NONE;
+	return m.analyte;
 }
 
 int

@@ -312,23 +312,33 @@ void
 rules_eval(const struct rules *r, const struct rules_result *in,
     const struct rules_baseline *baseline, struct rules_eval *out)
 {
+	struct rules_mapping m;
+
+	rules_map_result(r, in, &m);
+	rules_eval_mapped(r, in, &m, baseline, out);
+}
+
+void
+rules_eval_mapped(const struct rules *r, const struct rules_result *in,
+    const struct rules_mapping *m, const struct rules_baseline *baseline,
+    struct rules_eval *out)
+{
 	const struct rules_analyte_def *d;
 	const char *status_problem = NULL;
 	struct rules_val x;
-	enum rules_analyte a, named[2];
-	bool excluded;
+	enum rules_analyte a = m->analyte;
 	int unit;
 	char cmp;
 
 	eval_init(in, out);
-	a = rules_map_codes(r, in, &excluded, named);
-	out->excluded_code = excluded;
-	if (named[0] != RULES_NONE) {
+	out->excluded_code = m->excluded;
+	if (m->named[0] != RULES_NONE) {
 		/*
 		 * Neither analyte guessed; final or not as its status says, so
 		 * that it is the latest result of both (rules_eligibility).
 		 */
-		out->conflict = (uint8_t)(1u << named[0] | 1u << named[1]);
+		out->conflict = (uint8_t)(1u << m->named[0] |
+		    1u << m->named[1]);
 		(void)status_allows(in->status, out, &status_problem);
 		out->problem = rules_problem_code_conflict;
 		return;

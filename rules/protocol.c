@@ -395,6 +395,17 @@ void
 rules_history_add(struct rules_history *h, const struct rules_result *in,
     const char *key, size_t key_len, struct rules_update *up)
 {
+	struct rules_mapping m;
+
+	rules_map_result(h->r, in, &m);
+	rules_history_add_mapped(h, in, &m, key, key_len, up);
+}
+
+void
+rules_history_add_mapped(struct rules_history *h, const struct rules_result *in,
+    const struct rules_mapping *m, const char *key, size_t key_len,
+    struct rules_update *up)
+{
 	static const uint64_t no_ids[1];
 	struct rules_entry *e, *old;
 	const uint64_t *ids;
@@ -406,7 +417,7 @@ rules_history_add(struct rules_history *h, const struct rules_result *in,
 	e = entry_at(h, h->n);
 	memset(e, 0, sizeof *e);
 	/* An unknown baseline counts as none: skip reading them. */
-	rules_eval(h->r, in, h->have_base ? h->base : NULL, &e->ev);
+	rules_eval_mapped(h->r, in, m, h->have_base ? h->base : NULL, &e->ev);
 	e->status = st;
 	e->observed_at = in->observed_at;
 	e->key = key_store(h, key, key_len);

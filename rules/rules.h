@@ -166,6 +166,21 @@ enum rules_analyte rules_map(const struct rules *r,
     const struct rules_result *in, bool *excluded, bool *conflict);
 
 /*
+ * What a result's codes name, looked up once by rules_map_result() and
+ * passed on to rules_eval_mapped() or rules_history_add_mapped(), so that
+ * a caller that filters on the analyte first does not look it up twice.
+ */
+struct rules_mapping {
+	enum rules_analyte analyte;  /* RULES_NONE: none, excluded, conflict */
+	enum rules_analyte named[2]; /* a conflict's two, else RULES_NONE */
+	bool excluded;		     /* a do-not-map code in either triplet */
+};
+
+/* The mapping rules_map() answers from (its conflict: named[0] set). */
+void rules_map_result(const struct rules *r, const struct rules_result *in,
+    struct rules_mapping *m);
+
+/*
  * The factor that converts a value in unit (len bytes, trimmed) of analyte
  * a to the canonical unit; 0 when the unit is not in the catalog.
  */
@@ -196,6 +211,10 @@ LW_MUSTCHECK enum rules_obx7 rules_read_range(const struct rules *r,
  */
 void rules_eval(const struct rules *r, const struct rules_result *in,
     const struct rules_baseline *baseline, struct rules_eval *out);
+/* rules_eval() of a result m maps (rules_map_result() with the same r). */
+void rules_eval_mapped(const struct rules *r, const struct rules_result *in,
+    const struct rules_mapping *m, const struct rules_baseline *baseline,
+    struct rules_eval *out);
 
 /* ---- alerts: pure decisions over what is already open ---- */
 
@@ -303,6 +322,10 @@ const struct rules_baseline *rules_history_baselines(
  * with the same key, D/W retract them, U promotes them to final. Fills *up.
  */
 void rules_history_add(struct rules_history *h, const struct rules_result *in,
+    const char *key, size_t key_len, struct rules_update *up);
+/* rules_history_add() of a result m maps (with the history's rules). */
+void rules_history_add_mapped(struct rules_history *h,
+    const struct rules_result *in, const struct rules_mapping *m,
     const char *key, size_t key_len, struct rules_update *up);
 size_t rules_history_count(const struct rules_history *h);
 const struct rules_entry *rules_history_entry(const struct rules_history *h,

@@ -155,12 +155,6 @@ enum rules_tri rules_cond_eval(const struct rules_cond *c,
     const struct rules_val *x);
 /* Parse a decimal number at *p (< end); advances *p. Returns 0 or -1. */
 LW_MUSTCHECK int rules_parse_num(const char **p, const char *end, double *out);
-/*
- * rules_map(); when the two triplets name two different analytes,
- * RULES_NONE and those two in named[] (else both RULES_NONE).
- */
-enum rules_analyte rules_map_codes(const struct rules *r,
-    const struct rules_result *in, bool *excluded, enum rules_analyte named[2]);
 /* Index of a unit spelling in the analyte's list, -1 when not there. */
 int rules_unit_index(const struct rules *r, enum rules_analyte a,
     const char *unit, size_t len);

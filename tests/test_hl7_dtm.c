@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -254,6 +255,200 @@ Test(hl7_dtm, dtm_epoch)
 	}
 	memset(&t, 0, sizeof(t));
 	cr_expect_eq(hl7_dtm_epoch(&t, 0), -1, "absent DTM");
+}
+
+/*
+ * The usual forms, YYYYMMDDHHMMSS[+/-ZZZZ], read by a reference written
+ * plainly here: 1 and *t when valid, 0 when not.
+ */
+static int
+ref_usual(const char *s, size_t len, struct hl7_dtm *t)
+{
+	static const int md[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30,
+		31 };
+	int v[9], n, i, y, leap;
+
+	for (i = 0; i < 14; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	n = len == 19 ? 9 : 7;
+	if (len == 19) {
+		if (s[14] != '+' && s[14] != '-')
+			return 0;
+		for (i = 15; i < 19; i++)
+			if (s[i] < '0' || s[i] > '9')
+				return 0;
+	}
+	for (i = 0; i < n; i++) {
+		int at = i < 7 ? 2 * i : 15 + 2 * (i - 7);
+
+		v[i] = (s[at] - '0') * 10 + (s[at + 1] - '0');
+	}
+	y = v[0] * 100 + v[1];
+	leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (v[2] < 1 || v[2] > 12 || v[3] < 1 ||
+	    v[3] > md[v[2] - 1] + (v[2] == 2 && leap) || v[4] > 23 ||
+	    v[5] > 59 || v[6] > 59)
+		return 0;
+	if (len == 19 && (v[7] > 14 || v[8] > 59))
+		return 0;
+	memset(t, 0, sizeof(*t));
+	t->year = (int16_t)y;
+	t->month = (int8_t)v[2];
+	t->day = (int8_t)v[3];
+	t->hour = (int8_t)v[4];
+	t->minute = (int8_t)v[5];
+	t->second = (int8_t)v[6];
+	t->precision = 6;
+	if (len == 19) {
+		t->has_offset = true;
+		t->offset_min = (int16_t)((s[14] == '-' ? -1 : 1) *
+		    (v[7] * 60 + v[8]));
+	}
+	return 1;
+}
+
+/*
+ * hl7_dtm_parse reads the usual forms at once (digits a word at a time):
+ * against the reference over dates on and past every month's end, leap
+ * years (1900, 2000, 2024, 2100), hours, minutes and seconds one past,
+ * offsets on and past +-14:59, and a non-digit at each position.
+ */
+Test(hl7_dtm, dtm_usual_forms_match_reference)
+{
+	static const char *const base[] = { "20240229235959", "20230229000000",
+		"19000229120000", "20000229120000", "21000301000000",
+		"20241231235959", "20240132000000", "20240431000000",
+		"20241301000000", "20240001000000", "20240100000000",
+		"20240101240000", "20240101236000", "20240101235960",
+		"00000101000000", "99991231235959", "20261120073000" };
+	static const char *const offs[] = { "", "+0000", "-0000", "+0800",
+		"-0330", "+1400", "-1459", "+1500", "+0960", "+08", "+08000" };
+	static const char bad[] = { '/', ':', 'a', ' ', '.', '+', '-', '\0' };
+	char in[40];
+	struct hl7_dtm got, want;
+	size_t i, j, k, b, len;
+	unsigned n = 0, diff = 0;
+	int rc, ok;
+
+	for (i = 0; i < NELEM(base); i++)
+		for (j = 0; j < NELEM(offs); j++)
+			for (k = 0; k <= 19; k++)
+				for (b = 0; b < (k == 19 ? 1 : NELEM(bad));
+				     b++) {
+					snprintf(in, sizeof(in), "%s%s",
+					    base[i], offs[j]);
+					len = strlen(in);
+					if (k < len && k < 19)
+						in[k] = bad[b];
+					/* .ZZZZ: seconds' fraction, another form */
+					if ((len != 14 && len != 19) ||
+					    (len == 19 && in[14] == '.'))
+						continue;
+					ok = ref_usual(in, len, &want);
+					rc = hl7_dtm_parse(in, len, &got);
+					n++;
+					if ((rc == 0) != (ok == 1) ||
+					    (ok &&
+						!hl7_dtm_same(&got, &want))) {
+						if (diff++ < 5)
+							cr_log_error("%.*s: %d",
+							    (int)len, in, rc);
+					}
+				}
+	cr_expect_gt(n, 10000, "%u cases", n);
+	cr_expect_eq(diff, 0, "%u of %u differ", diff, n);
+}
+
+/* A DTM's parts as YYYY-MM-DDTHH:MM:SS into out[32]. */
+static void
+dtm_parts(const struct hl7_dtm *t, char out[32])
+{
+	snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d", t->year, t->month,
+	    t->day, t->hour, t->minute, t->second);
+}
+
+Test(hl7_dtm, dtm_from_epoch)
+{
+	static const struct {
+		int64_t t;
+		const char *want; /* NULL: out of range */
+	} cases[] = {
+		{ 0, "1970-01-01T00:00:00" },
+		{ -1, "1969-12-31T23:59:59" },
+		{ -86400, "1969-12-31T00:00:00" },
+		{ -86401, "1969-12-30T23:59:59" },
+		{ 86399, "1970-01-01T23:59:59" },
+		{ 1795131000, "2026-11-19T23:30:00" },
+		{ 1709208000, "2024-02-29T12:00:00" },
+		{ 1709251199, "2024-02-29T23:59:59" },
+		{ 1709251200, "2024-03-01T00:00:00" },
+		{ 951782400, "2000-02-29T00:00:00" },
+		{ -2203891200, "1900-03-01T00:00:00" },
+		{ -2203977600, "1900-02-28T00:00:00" },
+		{ 4107542400, "2100-03-01T00:00:00" },
+		{ -62167219200LL, "0000-01-01T00:00:00" },
+		{ 253402300799LL, "9999-12-31T23:59:59" },
+		{ -62167219201LL, NULL },
+		{ 253402300800LL, NULL },
+		{ INT64_MIN, NULL },
+		{ INT64_MAX, NULL },
+	};
+	struct hl7_dtm t;
+	char got[32];
+	size_t i;
+
+	for (i = 0; i < NELEM(cases); i++) {
+		if (cases[i].want == NULL) {
+			cr_expect_eq(hl7_dtm_from_epoch(cases[i].t, &t), -1,
+			    "%lld accepted", (long long)cases[i].t);
+			continue;
+		}
+		cr_assert_eq(hl7_dtm_from_epoch(cases[i].t, &t), 0, "%lld",
+		    (long long)cases[i].t);
+		dtm_parts(&t, got);
+		cr_expect_str_eq(got, cases[i].want, "%lld",
+		    (long long)cases[i].t);
+		cr_expect_eq(t.precision, 6);
+		cr_expect(t.has_offset && t.offset_min == 0);
+		cr_expect_eq(t.frac_digits, 0);
+		cr_expect_eq(hl7_dtm_epoch(&t, 480), cases[i].t, "round trip");
+	}
+}
+
+/* Against gmtime_r, over the whole range, each time of day. */
+Test(hl7_dtm, dtm_from_epoch_matches_gmtime)
+{
+	const int64_t lo = -62167219200LL, hi = 253402300799LL;
+	struct hl7_dtm t;
+	struct tm tm;
+	time_t tt;
+	char got[32], want[80];
+	int64_t v;
+	unsigned bad = 0;
+
+	for (v = lo; v <= hi && v >= lo; v += 3601 * 24 * 7 + 17) {
+		tt = (time_t)v;
+		cr_assert_eq(hl7_dtm_from_epoch(v, &t), 0);
+		gmtime_r(&tt, &tm);
+		dtm_parts(&t, got);
+		snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d",
+		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		    tm.tm_min, tm.tm_sec);
+		if (strcmp(got, want) != 0 || hl7_dtm_epoch(&t, 0) != v) {
+			if (bad++ < 5)
+				cr_log_error("%lld: %s, gmtime %s",
+				    (long long)v, got, want);
+		}
+	}
+	/* Every day of 1899-2101 (hl7_dtm_epoch's fast years and around). */
+	for (v = -2240524800LL; v < 4133980800LL; v += 86400 + 3599) {
+		cr_assert_eq(hl7_dtm_from_epoch(v, &t), 0);
+		if (hl7_dtm_epoch(&t, 0) != v && bad++ < 5)
+			cr_log_error("%lld: %lld", (long long)v,
+			    (long long)hl7_dtm_epoch(&t, 0));
+	}
+	cr_expect_eq(bad, 0, "%u differ", bad);
 }
 
 /* ------------------------------------------------------------------ */

@@ -11,9 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <signal.h>
+
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
+/* Every unchecked append checked against its reservation, here too. */
+#define JSON_ROOM_CHECKS 1
 #include "lib/json.h"
 
 /* ---- the reference: the writer as it was, printf and all ---- */
@@ -486,6 +490,23 @@ ParameterizedTestParameters(json, numbers)
 		{ "small with 12 digits", 0.000123456789012345,
 		    "0.000123456789012345", "0.000123456789012" },
 		{ "1e21", 1e21, "1e+21", "1e+21" },
+		/* the fixed forms at each end of their words */
+		{ "15 digits, negative, exponent 13", -12345678901234.5,
+		    "-12345678901234.5", "-1.23456789012e+13" },
+		{ "12 digits, negative, exponent 11", -123456789012.25,
+		    "-123456789012.25", "-123456789012" },
+		{ "15 digits, exponent -4", -0.000123456789012345,
+		    "-0.000123456789012345", "-0.000123456789012" },
+		{ "trailing zeros after rounding", 0.1000000000004,
+		    "0.1000000000004", "0.1" },
+		{ "12 digits, tie at 1e11 rounds to even", 100000000000.5,
+		    "100000000000.5", "100000000000" },
+		{ "12 digits, tie rounds up to even", 100000000001.5,
+		    "100000000001.5", "100000000002" },
+		{ "12 nines round to 1e12", 999999999999.5, "999999999999.5",
+		    "1e+12" },
+		{ "one digit at 10^11", 300000000000.25, "300000000000.25",
+		    "300000000000" },
 		{ "NaN", NAN, "null", "null" },
 		{ "infinity", INFINITY, "null", "null" },
 		{ "minus infinity", -INFINITY, "null", "null" },
@@ -756,4 +777,278 @@ Test(json, rounded_integers_match_printf)
 		if (!num_matches_ref(ints[i]) && bad++ < 5)
 			cr_log_error("%.17g differs", ints[i]);
 	cr_expect_eq(bad, 0, "%u integers differ from printf", bad);
+}
+
+/*
+ * The put writers store whole words past what they write: never past
+ * JSON_NUM_ROOM (the longest forms, negative, at each exponent).
+ */
+Test(json, put_numbers_stay_in_room)
+{
+	static const double vs[] = { -12345678901234.5, -123456789012345.0,
+		-0.000123456789012345, -1.23456789012345e-5, -DBL_MAX,
+		-4.9406564584124654e-324, -999999999999.5, -0.1 / 3, -1e15 / 3,
+		INT64_MIN };
+	char room[JSON_NUM_ROOM + 16], *e;
+	size_t i, k;
+	int which;
+
+	for (i = 0; i < sizeof(vs) / sizeof(vs[0]); i++) {
+		for (which = 0; which < 2; which++) {
+			memset(room, '#', sizeof(room));
+			e = which ? json_put_num_rounded(room, vs[i]) :
+				    json_put_num(room, vs[i]);
+			cr_expect(e - room <= 25, "%.17g: %d bytes", vs[i],
+			    (int)(e - room));
+			for (k = JSON_NUM_ROOM; k < sizeof(room); k++)
+				cr_expect_eq(room[k], '#', "%.17g: byte %zu",
+				    vs[i], k);
+		}
+	}
+}
+
+/* ---- reservations: unchecked appends in room reserved once ---- */
+
+struct resv_case {
+	const char *name;
+	size_t len; /* of the string field */
+	int fill;   /* its bytes: one that needs \u00XX, a quote, or 'k' */
+	bool spill; /* start with less room left in the buf than reserved */
+};
+
+/*
+ * The string, a number and a literal written in a reservation of exactly
+ * their sum, then after it a checked append: the same bytes as the
+ * checked writers, and no JSON_ROOM_CHECKS abort.
+ */
+static void
+resv_write(struct buf *b, const char *s, size_t len, double v)
+{
+	struct json_cur c;
+
+	json_cur_start(&c, b);
+	json_cur_reserve(&c,
+	    5 + json_str_resv(len) + 5 + JSON_NUM_ROOM + 5 + json_str_resv(0) +
+		5 + JSON_NUM_ROOM + 2 * 5 + 2 * json_str_resv(0) + 5 +
+		json_str_resv(len) + 1);
+	json_cur_lit_unchecked(&c, "{\"s\":");
+	json_cur_str_or_null_unchecked(&c, s, len);
+	json_cur_lit_unchecked(&c, ",\"n\":");
+	json_cur_num_unchecked(&c, v);
+	json_cur_lit_unchecked(&c, ",\"z\":");
+	json_cur_str_or_null_unchecked(&c, "", 0);
+	json_cur_lit_unchecked(&c, ",\"r\":");
+	json_cur_num_rounded_unchecked(&c, v * 3);
+	json_cur_lit_unchecked(&c, ",\"a\":");
+	json_cur_strz_unchecked(&c, NULL, 0);
+	json_cur_lit_unchecked(&c, ",\"b\":");
+	json_cur_strz_unchecked(&c, "", 0);
+	json_cur_lit_unchecked(&c, ",\"c\":");
+	json_cur_strz_unchecked(&c, s, len);
+	json_cur_lit_unchecked(&c, "}");
+	json_cur_int(&c, -(int64_t)len); /* checked, after it */
+	json_cur_end(&c);
+}
+
+static void
+resv_ref(struct buf *b, const char *s, size_t len, double v)
+{
+	buf_addc(b, '{');
+	json_key(b, "s", true);
+	json_str_or_null(b, s, len);
+	json_key(b, "n", false);
+	json_num(b, v);
+	json_key(b, "z", false);
+	json_str_or_null(b, "", 0);
+	json_key(b, "r", false);
+	json_num_rounded(b, v * 3);
+	json_key(b, "a", false);
+	json_strz(b, NULL);
+	json_key(b, "b", false);
+	json_strz(b, "");
+	json_key(b, "c", false);
+	json_str(b, s, len); /* strz: "" when empty */
+	buf_addc(b, '}');
+	json_int(b, -(int64_t)len);
+}
+
+ParameterizedTestParameters(json, reservations)
+{
+	static struct resv_case cases[] = {
+		{ "empty: null", 0, 'k', false },
+		{ "one plain byte", 1, 'k', false },
+		{ "one control byte: all 6 bytes of its room", 1, 1, false },
+		{ "a chunk of control bytes: 6x fills the room", JSON_STR_CHUNK,
+		    1, false },
+		{ "a chunk of quotes", JSON_STR_CHUNK, '"', true },
+		{ "a chunk of plain bytes, little room left", JSON_STR_CHUNK,
+		    'k', true },
+		{ "one past a chunk: through the buf, then reserved again",
+		    JSON_STR_CHUNK + 1, 1, false },
+		{ "three chunks of control bytes", 3 * JSON_STR_CHUNK, 0x7f,
+		    true },
+	};
+
+	return cr_make_param_array(struct resv_case, cases,
+	    sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct resv_case *rc, json, reservations)
+{
+	struct buf got, want;
+	char *s = malloc(rc->len + 1);
+	size_t pad;
+
+	cr_assert_not_null(s);
+	memset(s, rc->fill, rc->len);
+	buf_init(&got);
+	buf_init(&want);
+	/* leave a few bytes of the buf's room: the reservation must grow it */
+	pad = rc->spill ? 65536 - 7 : 3;
+	buf_reserve(&got, pad);
+	memset(got.p, 'x', pad);
+	got.len = pad;
+	buf_reserve(&want, pad);
+	memset(want.p, 'x', pad);
+	want.len = pad;
+	resv_write(&got, s, rc->len, -0.1 / 3);
+	resv_ref(&want, s, rc->len, -0.1 / 3);
+	cr_expect_eq(got.len, want.len, "%s: %zu bytes, want %zu", rc->name,
+	    got.len, want.len);
+	cr_expect(got.len == want.len && memcmp(got.p, want.p, got.len) == 0,
+	    "%s: bytes differ", rc->name);
+	cr_expect_eq(got.p[got.len], '\0', "%s: NUL-terminated", rc->name);
+	buf_free(&got);
+	buf_free(&want);
+	free(s);
+}
+
+/* One byte more than reserved: JSON_ROOM_CHECKS builds abort. */
+Test(json, reservation_overrun_aborts, .signal = SIGABRT)
+{
+	struct buf b;
+	struct json_cur c;
+
+	buf_init(&b);
+	json_cur_start(&c, &b);
+	json_cur_reserve(&c, 3);
+	json_cur_lit_unchecked(&c, "null");
+}
+
+/* A string's room counted one short aborts too. */
+Test(json, reservation_string_overrun_aborts, .signal = SIGABRT)
+{
+	struct buf b;
+	struct json_cur c;
+
+	buf_init(&b);
+	json_cur_start(&c, &b);
+	json_cur_reserve(&c, json_str_resv(2) - 3);
+	json_cur_str_or_null_unchecked(&c, "\x01\x02", 2);
+}
+
+/* ---- a number's own text, copied when json_num would write it ---- */
+
+/* 1 when json_num_text_is_shortest(s) is right to say s (or says no). */
+static int
+num_text_sound(const char *s)
+{
+	struct buf b;
+	int ok = 1;
+
+	if (!json_num_text_is_shortest(s, strlen(s)))
+		return 1;
+	buf_init(&b);
+	json_num(&b, strtod(s, NULL));
+	if (strcmp(b.p, s) != 0) {
+		cr_log_error("\"%s\" taken as is, json_num writes %s", s, b.p);
+		ok = 0;
+	}
+	buf_free(&b);
+	return ok;
+}
+
+Test(json, num_text_table)
+{
+	static const struct {
+		const char *s;
+		bool want;
+	} cases[] = {
+		{ "0", true },
+		{ "-0", false }, /* json_num writes 0 */
+		{ "88", true },
+		{ "-3", true },
+		{ "1.16", true },
+		{ "-0.5", true },
+		{ "0.0001", true },
+		{ "0.00001", false }, /* 1e-05 */
+		{ "0.000123456789012345", true },
+		{ "999999999999999", true },
+		{ "1000000000000000", false }, /* 1e+15 */
+		{ "12345678901234.5", true },
+		{ "1234567890123.456", false }, /* 16 digits */
+		{ "1.50", false },
+		{ "05", false },
+		{ "00", false },
+		{ ".5", false },
+		{ "5.", false },
+		{ "+5", false },
+		{ "--5", false },
+		{ "1e3", false },
+		{ "1.2.3", false },
+		{ "0.0", false },
+		{ "", false },
+		{ "-", false },
+		{ " 5", false },
+	};
+
+	cr_expect(!json_num_text_is_shortest(NULL, 0), "NULL, 0");
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cr_expect_eq(json_num_text_is_shortest(cases[i].s,
+				 strlen(cases[i].s)),
+		    cases[i].want, "\"%s\"", cases[i].s);
+		cr_expect(num_text_sound(cases[i].s), "\"%s\"", cases[i].s);
+	}
+}
+
+/*
+ * Every string of up to 7 bytes of "-.0159", and 200,000 random decimals
+ * of up to 24 bytes: whenever the text is taken as is, json_num of the
+ * number it denotes writes exactly that text.
+ */
+Test(json, num_text_sound)
+{
+	static const char alpha[] = "-.0159";
+	char s[32];
+	uint64_t seed = 777, r;
+	unsigned bad = 0, taken = 0;
+	size_t n, k, i, m;
+
+	for (n = 1; n <= 7; n++) {
+		for (m = 1, k = 0; k < n; k++)
+			m *= 6;
+		for (i = 0; i < m; i++) {
+			for (k = 0, r = i; k < n; k++, r /= 6)
+				s[k] = alpha[r % 6];
+			s[n] = '\0';
+			taken += json_num_text_is_shortest(s, n);
+			bad += !num_text_sound(s);
+		}
+	}
+	for (i = 0; i < 200000; i++) {
+		n = 1 + next_rand(&seed) % 24;
+		for (k = 0; k < n; k++)
+			s[k] = (char)('0' + next_rand(&seed) % 10);
+		if (next_rand(&seed) & 1)
+			s[next_rand(&seed) % n] = '.';
+		if (next_rand(&seed) & 1)
+			s[0] = '-';
+		s[n] = '\0';
+		taken += json_num_text_is_shortest(s, n);
+		bad += !num_text_sound(s);
+	}
+	cr_expect_gt(taken, 10000, "%u taken", taken);
+	cr_expect_eq(bad, 0, "%u texts json_num writes otherwise", bad);
 }

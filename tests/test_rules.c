@@ -99,6 +99,38 @@ static const struct map_case map_cases[] = {
 	{ "", "", "", "", RULES_NONE, false },
 };
 
+/*
+ * rules_map_result() says what rules_map() says, and rules_eval_mapped()
+ * with it what rules_eval() concludes (check looks a code up once).
+ */
+static void
+expect_mapped_same(const struct rules *r, const struct rules_result *in,
+    enum rules_analyte want, enum rules_analyte named0,
+    enum rules_analyte named1)
+{
+	struct rules_mapping m;
+	struct rules_eval a, b;
+	bool ex, conflict;
+
+	rules_map_result(r, in, &m);
+	cr_expect_eq(m.analyte, want, "%s: analyte", in->code);
+	cr_expect_eq(m.analyte, rules_map(r, in, &ex, &conflict));
+	cr_expect_eq(m.excluded, ex, "%s: excluded", in->code);
+	cr_expect_eq(m.named[0] != RULES_NONE, conflict, "%s", in->code);
+	cr_expect_eq(m.named[0], named0, "%s: named[0]", in->code);
+	cr_expect_eq(m.named[1], named1, "%s: named[1]", in->code);
+	rules_eval(r, in, NULL, &a);
+	rules_eval_mapped(r, in, &m, NULL, &b);
+	cr_expect_eq(a.analyte, b.analyte, "%s", in->code);
+	cr_expect_eq(a.excluded_code, b.excluded_code, "%s", in->code);
+	cr_expect_eq(a.conflict, b.conflict, "%s", in->code);
+	cr_expect_eq(a.problem, b.problem, "%s", in->code);
+	cr_expect_eq(a.grade, b.grade, "%s", in->code);
+	cr_expect_eq(a.final, b.final, "%s", in->code);
+	cr_expect(a.value == b.value || (isnan(a.value) && isnan(b.value)),
+	    "%s: value", in->code);
+}
+
 Test(rules, map_codes)
 {
 	size_t i;
@@ -118,6 +150,7 @@ Test(rules, map_codes)
 		    "case %zu (%s)", i, c->code);
 		cr_expect_eq(ex, c->excluded, "case %zu excluded", i);
 		cr_expect(!conflict, "case %zu", i);
+		expect_mapped_same(R, &in, c->want, RULES_NONE, RULES_NONE);
 	}
 }
 
@@ -156,6 +189,7 @@ Test(rules, code_conflict_local_code)
 	in.alt_system_len = 1;
 	cr_expect_eq(rules_map(s, &in, &ex, &conflict), RULES_NONE);
 	cr_expect(conflict);
+	expect_mapped_same(s, &in, RULES_NONE, RULES_ALT, RULES_AST);
 	rules_eval(s, &in, NULL, &ev);
 	cr_expect_eq(ev.analyte, RULES_NONE);
 	cr_expect_str_eq(ev.problem, "code_conflict");
