@@ -196,6 +196,60 @@ check "... the newer line says why it was not used" json_assert "$TMP/notfinal.j
 	'[(o["patient_id"], o["problem"]) for o in O if o["analyte"] == "alt" and o["value"] == 200]
 	 == [("K4", "status_unknown"), ("K5", "status_unknown"), ("K6", "not_final")]'
 
+# 4e. Times and numbers byte for byte, as d5a809e (before the screen-speed
+# merge: UTC times without gmtime_r, one time written once for a panel, the
+# sender's OBX-5 copied) wrote them: a patient line's UTC time across leap
+# days (2000, 2100), offsets to +1400 and the year 9999; two patients at one
+# time, then a third at another; the sender's value and the canonical one
+# rounded to 12 digits (unit factors 17.1, 88.4, 60, 0.001; "1e2", "-0",
+# "0.90", SN ">^.5").
+for pair in 2024-03-01T12:00:00Z,20240229235959-1200 \
+    2100-03-02T00:00:00Z,21000228235959-0500 \
+    2000-03-01T00:00:00Z,20000229120000+1400 \
+    2099-12-31T23:59:59Z,20991231235959+0001 \
+    9999-12-31T23:59:59Z,99991231235959+1400; do
+	oru P1 C1 "${pair#*,}" "1920-8|NM|7.25|U/L|10-40" >"$TMP/t.hl7"
+	chk --at "${pair%,*}" "$TMP/t.hl7" | tail -n 1 |
+	    grep -o '"x_uln":[^,]*,"observed_at":"[^"]*"'
+done >"$TMP/times.out"
+# two patients, one time, then another: each line its own time
+{
+	oru P1 C1 20261118080000+0800 "1920-8|NM|25|U/L|10-40"
+	oru P2 C2 20261118080000+0800 "1920-8|NM|25|U/L|10-40"
+	oru P3 C3 20261119080000-0100 "1920-8|NM|25|U/L|10-40"
+} >"$TMP/t3.hl7"
+chk --at 2026-11-20T00:00:00Z "$TMP/t3.hl7" | grep '^{"patient_id"' |
+    grep -o '"patient_id":"[^"]*"\|"analyte":"ast","criterion":[^}]*' |
+    sed 's/"analyte":"ast".*"observed_at"/"observed_at"/' >>"$TMP/times.out"
+# treatment: the sender's value, then the canonical one rounded to 12 digits
+oru P1 C1 20261118080000+0800 "1975-2|NM|1.17|mg/dL|0.2-1.2" \
+    "2160-0|NM|0.90|mg/dL|0.6-1.2" "1920-8|NM|0.85|ukat/L|0.17-0.67" \
+    "751-8|NM|1500|/uL|1800-7500" "777-3|NM|1e2|10*9/L|150-400" \
+    "718-7|NM|-0|g/dL|12.0-16.0" "1742-6|SN|>^.5|ukat/L|0.1-0.6" >"$TMP/tr.hl7"
+chk --phase treatment --at 2026-11-20T00:00:00Z "$TMP/tr.hl7" |
+    grep -o '"value":.*"x_uln":[^,]*' >>"$TMP/times.out"
+cat >"$TMP/times.want" <<'EOF'
+"x_uln":0.18125,"observed_at":"2024-03-01T11:59:59Z"
+"x_uln":0.18125,"observed_at":"2100-03-01T04:59:59Z"
+"x_uln":0.18125,"observed_at":"2000-02-28T22:00:00Z"
+"x_uln":0.18125,"observed_at":"2099-12-31T23:58:59Z"
+"x_uln":0.18125,"observed_at":"9999-12-31T09:59:59Z"
+"patient_id":"P1"
+"observed_at":"2026-11-18T00:00:00Z","control_id":"C1"
+"patient_id":"P2"
+"observed_at":"2026-11-18T00:00:00Z","control_id":"C2"
+"patient_id":"P3"
+"observed_at":"2026-11-19T09:00:00Z","control_id":"C3"
+"value":1.17,"comparator":null,"unit":"mg/dL","canonical_value":20.007,"canonical_unit":"µmol/L","lln":3.42,"uln":20.52,"range_source":"obx7","x_uln":0.975
+"value":0.9,"comparator":null,"unit":"mg/dL","canonical_value":79.56,"canonical_unit":"µmol/L","lln":53.04,"uln":106.08,"range_source":"obx7","x_uln":0.75
+"value":0.85,"comparator":null,"unit":"ukat/L","canonical_value":51,"canonical_unit":"U/L","lln":10.2,"uln":40.2,"range_source":"obx7","x_uln":1.26865671642
+"value":1500,"comparator":null,"unit":"/uL","canonical_value":1.5,"canonical_unit":"10^9/L","lln":1.8,"uln":7.5,"range_source":"obx7","x_uln":0.2
+"value":100,"comparator":null,"unit":"10*9/L","canonical_value":100,"canonical_unit":"10^9/L","lln":150,"uln":400,"range_source":"obx7","x_uln":0.25
+"value":0,"comparator":null,"unit":"g/dL","canonical_value":-0,"canonical_unit":"g/L","lln":120,"uln":160,"range_source":"obx7","x_uln":-0
+"value":0.5,"comparator":">","unit":"ukat/L","canonical_value":30,"canonical_unit":"U/L","lln":6,"uln":36,"range_source":"obx7","x_uln":0.833333333333
+EOF
+check "times and numbers, byte for byte" diff -u "$TMP/times.want" "$TMP/times.out"
+
 # 5. Usage errors name what is wrong and exit 2.
 chk --phase later "$TMP/alt.hl7" >/dev/null 2>"$TMP/err1"
 check "bad --phase exits 2" test $? -eq 2

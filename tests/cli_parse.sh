@@ -219,6 +219,115 @@ check "a 64 MB message through a pipe: $(cat "$TMP/huge.secs") s (< 10)" test "$
 "$LW" parse "$TMP/setid.hl7" | grep -o '"set_id":[^,]*' | tr '\n' ' ' >"$TMP/setid.out"
 check "OBX-1 spellings" test "$(cat "$TMP/setid.out")" = '"set_id":null "set_id":0 "set_id":0 "set_id":1 "set_id":1 "set_id":7 "set_id":20 "set_id":123456789 "set_id":1234567890 "set_id":1 "set_id":1 "set_id":-1 "set_id":" 1" "set_id":"1 " "set_id":"1a" "set_id":100 "set_id":99999999999 "set_id":"1&2" '
 
+# 11c. OBX-5 numbers, byte for byte (JSON parsing would not see "1e+21"
+# against "1e21", or "5." against "5"): the sender's text is copied only
+# where it is what the number writer gives, so every spelling below is
+# written as labwatch d5a809e (before the copy) wrote it. Not a number for
+# the reader: a string.
+{
+	printf 'MSH|^~\\&|LIS|L|LW|H|20261120||ORU^R01|VALUES|P|2.5.1\rPID|1||P1^^^H^MR\r'
+	for v in 0 -0 0.0 -0.0 +5 .5 5. 5 05 00.5 0.5 -0.5 1e21 1E-5 1e2 0.1e1 \
+	    123456789012345 1234567890123456 999999999999999 1000000000000000 \
+	    99999999999999.9 12345678901234.5 1234567890123.456 0.0001 0.00001 \
+	    0.000123456789012345 3.141592653589793 -12.50 1.10 \
+	    0.30000000000000004 1e308 1e309 4.9e-324 12345678901234567890 \
+	    ' 42 ' '<0.1' '>=3' '<> 2'; do
+		printf 'OBX|1|NM|X^x^L||%s|U||||||F\r' "$v"
+	done
+	for v in '<^0.5' '>^1e21' '^-0' '=^05' '<=^ 7.50 '; do
+		printf 'OBX|1|SN|X^x^L||%s|U||||||F\r' "$v"
+	done
+} >"$TMP/values.hl7"
+"$LW" parse "$TMP/values.hl7" |
+    grep -o '"value":[^,]*,"comparator":[^,]*' >"$TMP/values.out"
+cat >"$TMP/values.want" <<'EOF'
+"value":0,"comparator":null
+"value":0,"comparator":null
+"value":0,"comparator":null
+"value":0,"comparator":null
+"value":5,"comparator":null
+"value":0.5,"comparator":null
+"value":5,"comparator":null
+"value":5,"comparator":null
+"value":5,"comparator":null
+"value":0.5,"comparator":null
+"value":0.5,"comparator":null
+"value":-0.5,"comparator":null
+"value":1e+21,"comparator":null
+"value":1e-05,"comparator":null
+"value":100,"comparator":null
+"value":1,"comparator":null
+"value":123456789012345,"comparator":null
+"value":1234567890123456,"comparator":null
+"value":999999999999999,"comparator":null
+"value":1e+15,"comparator":null
+"value":99999999999999.9,"comparator":null
+"value":12345678901234.5,"comparator":null
+"value":1234567890123.456,"comparator":null
+"value":0.0001,"comparator":null
+"value":1e-05,"comparator":null
+"value":0.000123456789012345,"comparator":null
+"value":3.141592653589793,"comparator":null
+"value":-12.5,"comparator":null
+"value":1.1,"comparator":null
+"value":0.30000000000000004,"comparator":null
+"value":1e+308,"comparator":null
+"value":"1e309","comparator":null
+"value":"4.9e-324","comparator":null
+"value":1.2345678901234567e+19,"comparator":null
+"value":42,"comparator":null
+"value":0.1,"comparator":"<"
+"value":3,"comparator":">="
+"value":2,"comparator":"<>"
+"value":0.5,"comparator":"<"
+"value":1e+21,"comparator":">"
+"value":0,"comparator":null
+"value":5,"comparator":"="
+"value":7.5,"comparator":"<="
+EOF
+check "OBX-5 number spellings, byte for byte" diff -u "$TMP/values.want" "$TMP/values.out"
+
+# 11d. OBX-14 spellings, byte for byte: leap days (1600, 1900, 2000, 2023,
+# 2024), the years 0000 and 9999, offsets -0000 to +1400 and past them,
+# fractions, each precision; an invalid one falls back to MSH-7.
+{
+	printf 'MSH|^~\\&|LIS|L|LW|H|20261120||ORU^R01|TIMES|P|2.5.1\rPID|1||P1^^^H^MR\r'
+	for t in 20240229120000 20230229120000 19000301000000 \
+	    21000228235959-0500 00000101000000 99991231235959+1400 \
+	    20240101120000-0000 20240101120000.1234 20240101120000.12345+0100 \
+	    202401011200 2024010112 20240101 202401 2024 20240101120000+1500 \
+	    19011231235959 20991231235959 16000229000000 17000229000000 \
+	    20240101120000+0060 20240101240000; do
+		printf 'OBX|1|NM|X^x^L||5|U|||||F|||%s\r' "$t"
+	done
+} >"$TMP/times.hl7"
+"$LW" parse "$TMP/times.hl7" |
+    grep -o '"observed_at":[^,]*,"observed_at_source":[^,]*' >"$TMP/times.out"
+cat >"$TMP/times.want" <<'EOF'
+"observed_at":"2024-02-29T12:00:00","observed_at_source":"obx14"
+"observed_at":"2026-11-20","observed_at_source":"msh7"
+"observed_at":"1900-03-01T00:00:00","observed_at_source":"obx14"
+"observed_at":"2100-02-28T23:59:59-05:00","observed_at_source":"obx14"
+"observed_at":"0000-01-01T00:00:00","observed_at_source":"obx14"
+"observed_at":"9999-12-31T23:59:59+14:00","observed_at_source":"obx14"
+"observed_at":"2024-01-01T12:00:00+00:00","observed_at_source":"obx14"
+"observed_at":"2024-01-01T12:00:00.1234","observed_at_source":"obx14"
+"observed_at":"2026-11-20","observed_at_source":"msh7"
+"observed_at":"2024-01-01T12:00:00","observed_at_source":"obx14"
+"observed_at":"2024-01-01T12:00:00","observed_at_source":"obx14"
+"observed_at":"2024-01-01","observed_at_source":"obx14"
+"observed_at":"2024-01","observed_at_source":"obx14"
+"observed_at":"2024","observed_at_source":"obx14"
+"observed_at":"2026-11-20","observed_at_source":"msh7"
+"observed_at":"1901-12-31T23:59:59","observed_at_source":"obx14"
+"observed_at":"2099-12-31T23:59:59","observed_at_source":"obx14"
+"observed_at":"1600-02-29T00:00:00","observed_at_source":"obx14"
+"observed_at":"2026-11-20","observed_at_source":"msh7"
+"observed_at":"2026-11-20","observed_at_source":"msh7"
+"observed_at":"2026-11-20","observed_at_source":"msh7"
+EOF
+check "OBX-14 spellings, byte for byte" diff -u "$TMP/times.want" "$TMP/times.out"
+
 # 12. Usage errors.
 "$LW" parse --bogus >/dev/null 2>&1
 check "unknown option exits 2" test $? -eq 2
