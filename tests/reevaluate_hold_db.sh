@@ -31,7 +31,11 @@
 # restart row back, then in another message a low ANC of the restart's
 # own time: the resume undone, held again on the same result (a second
 # hold alert); then back: under the same protocol reevaluate leaves the
-# first hold as it is and adds no third (it did: "new hold").
+# first hold as it is and adds no third (it did: "new hold"). HH: held,
+# then 64 messages of platelets only, then its restart row: a resume
+# whose message reevaluate looks up among more than 64 (the index of a
+# patient's messages grown: read after its realloc, AddressSanitizer's
+# heap-use-after-free under --enable-sanitizers).
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 . "$top_srcdir/tests/reevaluate_lib.sh"
 LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
@@ -49,7 +53,7 @@ check "lax.conf moves two lines" eq "$(diff "$PROTO" "$TMP/data/protocols/lax.co
 
 lwd_db_conf "$TMP/d.conf"
 lwd_start d "$TMP/d.conf"
-P="HA HB HC HD HE HF HG H400 H401 H402 H403 H405 H407 H408 H410"
+P="HA HB HC HD HE HF HG HH H400 H401 H402 H403 H405 H407 H408 H410"
 for p in $P; do
 	"$LW" enroll "$p" --phase neoadjuvant --since 2026-11-01 >/dev/null
 done
@@ -80,6 +84,11 @@ NORMAL_LIVER='"1742-6|NM|60|U/L|10-40" "1920-8|NM|30|U/L|10-40" "1975-2|NM|10|um
 	oru HG HG2 20261111090000+0000 "751-8|NM|1.8|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
 	oru HG HG3 20261111090000+0000 "751-8|NM|0.7|10*9/L|1.8-7.5"
 	oru HG HG4 20261113090000+0000 "751-8|NM|1.6|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
+	oru HH HH0 20261110090000+0000 "751-8|NM|0.8|10*9/L|1.8-7.5"
+	for i in $(seq 64); do
+		oru HH "HH$i" "$(printf '202611111%d%02d00+0000' $((i / 60)) $((i % 60)))" "777-3|NM|200|10*9/L|150-400"
+	done
+	oru HH HH65 20261113090000+0000 "751-8|NM|1.6|10*9/L|1.8-7.5"
 	oru H400 H4K1 20261120073000+0800 "751-8|NM|0.8|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
 	oru H400 H4K2 20261121073000+0800 "751-8|NM|1.8|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
 	oru H400 H4K3 20261122073000+0800 "751-8|NM|0.7|10*9/L|1.8-7.5"
@@ -116,7 +125,7 @@ lwd_stop d
 } >"$TMP/in2.hl7"
 lwd_start d2 "$TMP/d.conf"
 "$LW" replay --host 127.0.0.1 --port "$port" --timeout 10 "$TMP/in2.hl7" >>"$TMP/replay.out" 2>&1
-check "fed: 43 messages stored" eq "$(q "select count(*) from labwatch.messages where outcome = 'processed'")" 43
+check "fed: 109 messages stored" eq "$(q "select count(*) from labwatch.messages where outcome = 'processed'")" 109
 lwd_stop d2
 
 # Hold (stop) and resume alerts of patients, as written: one line each.
@@ -144,6 +153,8 @@ check "live: HF held across the phase change, resumed at 400 mg" eq \
 check "live: HG's resume undone by a result of its time, held again on the same result, resumed" eq \
 	"$(holds HG | cut -d' ' -f2,4,5,6,7,8)" \
 	"$(printf 'hold %s 1 - resolved resume:retracted\nhold %s 1 - resolved resume:open\nresume - 1 400 open -' "$(hg_obs 0.8)" "$(hg_obs 0.8)")"
+check "live: HH held, resumed after 65 messages" eq "$(holds HH | cut -d' ' -f2,5,6,7)" \
+	"$(printf 'hold 1 - resolved\nresume 1 400 open')"
 check "live: HA never held, HB held and resumed" eq \
 	"$(grep -c '^HA ' "$TMP/live.holds") $(grep '^HB ' "$TMP/live.holds" | cut -d' ' -f2 | tr '\n' ' ')" "0 hold resume "
 
@@ -165,6 +176,7 @@ check "same protocol: no change line" eq "$(changes "$TMP/same.out")" ""
 check "same protocol: HE's holds across its phase change unchanged" eq "$(hchanges "$TMP/same.out" HE)" ""
 check "same protocol: HF's restart after its phase change unchanged" eq "$(hchanges "$TMP/same.out" HF)" ""
 check "same protocol: HG's second hold on the same result unchanged, no third" eq "$(hchanges "$TMP/same.out" HG)" ""
+check "same protocol: HH's resume, its message among 66, unchanged" eq "$(hchanges "$TMP/same.out" HH)" ""
 check "same protocol: nothing written" eq "$(counts)" "$c0"
 check "same protocol: no version bumped" eq "$(versions)" "$v0"
 
