@@ -154,11 +154,20 @@ implied_stop(struct run *u, const struct hold_act *t, int64_t msg)
 	m->message = msg;
 	m->observed_at = t->ah.because->observed_at;
 	m->in_scope = reeval_in_scope(u, m->observed_at);
-	/* upd_resume_undone: held again on the result of an answered hold. */
+	/*
+	 * upd_resume_undone: held again on the result of an answered hold.
+	 * The resume is undone, and the hold it answered is left as it is:
+	 * labwatchd's row of it is resolved by that (retracted) resume, not
+	 * judged again (reeval_hold_loaded), and this hold stands for it.
+	 * Else the earlier hold took this one's stored row and this one was
+	 * written again, a third hold line on the same result.
+	 */
 	for (k = 0; k < n; k++)
 		if (u->im[k].kind == REEVAL_HOLD && u->im[k].obs == t->obs &&
-		    u->im[k].answered_by != 0)
+		    u->im[k].answered_by != 0) {
 			u->im[u->im[k].answered_by - 1].gone = true;
+			u->im[k].gone = true;
+		}
 }
 
 /* A resume of act t's rule, in message msg; it answers the open holds. */

@@ -305,11 +305,12 @@ msgs_build(const struct reeval_slice *sl, struct reeval_msgs *m)
 			r->hi = i + 1;
 			continue;
 		}
+		/* Before the array may move: r points into it. */
+		sorted = sorted && (r == NULL || r->msg < msg);
 		if (m->n == m->cap) {
 			m->cap = m->cap ? 2 * m->cap : 64;
 			m->v = xreallocarray(m->v, m->cap, sizeof(*m->v));
 		}
-		sorted = sorted && (r == NULL || r->msg < msg);
 		r = &m->v[m->n++];
 		r->msg = msg;
 		r->lo = i;

@@ -27,7 +27,15 @@
 # keeps them (the holds before the treatment start are counted), not a
 # first stop and a restart at 400 mg. HF: held in the neoadjuvant phase,
 # adjuvant from a later date while held (the hold goes on, store_db.sh's
-# H406), then its restart: reevaluate keeps the restart.
+# H406), then its restart: reevaluate keeps the restart. HG: held, its
+# restart row back, then in another message a low ANC of the restart's
+# own time: the resume undone, held again on the same result (a second
+# hold alert); then back: under the same protocol reevaluate leaves the
+# first hold as it is and adds no third (it did: "new hold"). HH: held,
+# then 64 messages of platelets only, then its restart row: a resume
+# whose message reevaluate looks up among more than 64 (the index of a
+# patient's messages grown: read after its realloc, AddressSanitizer's
+# heap-use-after-free under --enable-sanitizers).
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 . "$top_srcdir/tests/reevaluate_lib.sh"
 LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
@@ -45,7 +53,7 @@ check "lax.conf moves two lines" eq "$(diff "$PROTO" "$TMP/data/protocols/lax.co
 
 lwd_db_conf "$TMP/d.conf"
 lwd_start d "$TMP/d.conf"
-P="HA HB HC HD HE HF H400 H401 H402 H403 H405 H407 H408 H410"
+P="HA HB HC HD HE HF HG HH H400 H401 H402 H403 H405 H407 H408 H410"
 for p in $P; do
 	"$LW" enroll "$p" --phase neoadjuvant --since 2026-11-01 >/dev/null
 done
@@ -72,6 +80,15 @@ NORMAL_LIVER='"1742-6|NM|60|U/L|10-40" "1920-8|NM|30|U/L|10-40" "1975-2|NM|10|um
 	oru HE HE3 20261112090000+0000 "751-8|NM|0.7|10*9/L|1.8-7.5"
 	oru HE HE4 20261113090000+0000 "751-8|NM|1.6|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
 	oru HF HF1 20261110090000+0000 "751-8|NM|0.8|10*9/L|1.8-7.5"
+	oru HG HG1 20261110090000+0000 "751-8|NM|0.8|10*9/L|1.8-7.5"
+	oru HG HG2 20261111090000+0000 "751-8|NM|1.8|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
+	oru HG HG3 20261111090000+0000 "751-8|NM|0.7|10*9/L|1.8-7.5"
+	oru HG HG4 20261113090000+0000 "751-8|NM|1.6|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
+	oru HH HH0 20261110090000+0000 "751-8|NM|0.8|10*9/L|1.8-7.5"
+	for i in $(seq 64); do
+		oru HH "HH$i" "$(printf '202611111%d%02d00+0000' $((i / 60)) $((i % 60)))" "777-3|NM|200|10*9/L|150-400"
+	done
+	oru HH HH65 20261113090000+0000 "751-8|NM|1.6|10*9/L|1.8-7.5"
 	oru H400 H4K1 20261120073000+0800 "751-8|NM|0.8|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
 	oru H400 H4K2 20261121073000+0800 "751-8|NM|1.8|10*9/L|1.8-7.5" "777-3|NM|200|10*9/L|150-400"
 	oru H400 H4K3 20261122073000+0800 "751-8|NM|0.7|10*9/L|1.8-7.5"
@@ -108,7 +125,7 @@ lwd_stop d
 } >"$TMP/in2.hl7"
 lwd_start d2 "$TMP/d.conf"
 "$LW" replay --host 127.0.0.1 --port "$port" --timeout 10 "$TMP/in2.hl7" >>"$TMP/replay.out" 2>&1
-check "fed: 39 messages stored" eq "$(q "select count(*) from labwatch.messages where outcome = 'processed'")" 39
+check "fed: 109 messages stored" eq "$(q "select count(*) from labwatch.messages where outcome = 'processed'")" 109
 lwd_stop d2
 
 # Hold (stop) and resume alerts of patients, as written: one line each.
@@ -116,6 +133,7 @@ holds() { q "select string_agg(p.patient_id || ' ' || a.kind || ' ' || (a.detail
 hold_state() { q "select string_agg(p.patient_id || ' ' || e.hold_state::text, E'\n' order by p.patient_id) from labwatch.enrollments e join labwatch.patients p on p.id = e.patient where p.patient_id in ($(echo "$*" | sed "s/[^ ]*/'&'/g; s/ /,/g"))"; }
 counts() { q "select (select count(*) from labwatch.alerts) || '/' || (select count(*) from labwatch.alert_events) || '/' || (select count(*) from labwatch.alerts where state = 'retracted') || '/' || (select md5(string_agg(hold_state::text, ',' order by patient)) from labwatch.enrollments)"; }
 versions() { q "select string_agg(patient_id || ':' || version, ',' order by patient_id) from labwatch.patients"; }
+hg_obs() { q "select o.id from labwatch.observations o join labwatch.patients p on p.id = o.patient where p.patient_id = 'HG' and o.value = $1"; }
 # The holds judged: not the withdrawn lines, nor a hold whose resume
 # labwatchd retracted (H407: left as it is).
 judged() { q "select count(*) from labwatch.alerts a where kind = 'hold' and coalesce(details->>'event', 'stop') = 'stop' and state <> 'retracted' and not exists (select 1 from labwatch.alerts r where r.id = a.superseded_by and r.state = 'retracted')"; }
@@ -131,6 +149,11 @@ check "live: HE across the phase change: recurrence 3, resumed at 300 mg" eq \
 	"$(printf 'hold 3 - resolved\nresume 3 300 open')"
 check "live: HF held across the phase change, resumed at 400 mg" eq \
 	"$(grep '^HF ' "$TMP/live.holds" | cut -d' ' -f2,5,6,7)" \
+	"$(printf 'hold 1 - resolved\nresume 1 400 open')"
+check "live: HG's resume undone by a result of its time, held again on the same result, resumed" eq \
+	"$(holds HG | cut -d' ' -f2,4,5,6,7,8)" \
+	"$(printf 'hold %s 1 - resolved resume:retracted\nhold %s 1 - resolved resume:open\nresume - 1 400 open -' "$(hg_obs 0.8)" "$(hg_obs 0.8)")"
+check "live: HH held, resumed after 65 messages" eq "$(holds HH | cut -d' ' -f2,5,6,7)" \
 	"$(printf 'hold 1 - resolved\nresume 1 400 open')"
 check "live: HA never held, HB held and resumed" eq \
 	"$(grep -c '^HA ' "$TMP/live.holds") $(grep '^HB ' "$TMP/live.holds" | cut -d' ' -f2 | tr '\n' ' ')" "0 hold resume "
@@ -152,6 +175,8 @@ check "same protocol: there are holds and resumes to judge" test "$nh" -ge 10 -a
 check "same protocol: no change line" eq "$(changes "$TMP/same.out")" ""
 check "same protocol: HE's holds across its phase change unchanged" eq "$(hchanges "$TMP/same.out" HE)" ""
 check "same protocol: HF's restart after its phase change unchanged" eq "$(hchanges "$TMP/same.out" HF)" ""
+check "same protocol: HG's second hold on the same result unchanged, no third" eq "$(hchanges "$TMP/same.out" HG)" ""
+check "same protocol: HH's resume, its message among 66, unchanged" eq "$(hchanges "$TMP/same.out" HH)" ""
 check "same protocol: nothing written" eq "$(counts)" "$c0"
 check "same protocol: no version bumped" eq "$(versions)" "$v0"
 

@@ -423,9 +423,12 @@ random_result(struct rng *r, struct rules_history *h, struct earlier *ea,
 	(*nea)++;
 }
 
-/* One history of random results, both derivations compared after each. */
+/*
+ * One history of random results, both derivations compared after each
+ * (gap 1), or after one in gap on average and after the last.
+ */
 static void
-random_history(unsigned hist, struct tally *ty)
+random_history(unsigned hist, unsigned gap, struct tally *ty)
 {
 	struct rng r = { UINT64_C(0x5eed0000) + hist };
 	struct rules_hold_state seed[RULES_MAX_HOLD_RULES];
@@ -473,6 +476,8 @@ random_history(unsigned hist, struct tally *ty)
 			break;
 		}
 		now = below(&r, 50) == 0 ? t - HOUR : INT64_MAX;
+		if (j + 1 < n && below(&r, gap) != 0)
+			continue;
 		check(h, start, now, NULL, hist, j, ty);
 		if (below(&r, 3) == 0)
 			check(h, start, now, seed, hist, j, ty);
@@ -489,7 +494,7 @@ Test(hold_incr, random_histories_match_the_full_derivation)
 	unsigned hist;
 
 	for (hist = 0; hist < 4000; hist++)
-		random_history(hist, &ty);
+		random_history(hist, 1, &ty);
 	cr_log_info("%llu checks, %llu carried forward, %llu derived from "
 		    "the first entry, %llu corrections/deletions/promotions",
 	    (unsigned long long)ty.checks, (unsigned long long)ty.carried,
@@ -499,4 +504,24 @@ Test(hold_incr, random_histories_match_the_full_derivation)
 	cr_expect_gt(ty.carried, ty.checks / 4);
 	cr_expect_gt(ty.full, ty.checks / 10);
 	cr_expect_gt(ty.fixes, 10000);
+}
+
+/*
+ * As above, but asked only now and then (after 1 to 40 results on
+ * average): carried forward over several entries at once, as
+ * hold_decide() is over a message's results (in any order among
+ * themselves), not only over the one entry added since.
+ */
+Test(hold_incr, random_histories_checked_now_and_then)
+{
+	struct tally ty = { 0 };
+	unsigned hist;
+
+	for (hist = 0; hist < 8000; hist++)
+		random_history(hist, 1 + hist % 40, &ty);
+	cr_log_info("%llu checks, %llu carried forward, %llu derived from "
+		    "the first entry",
+	    (unsigned long long)ty.checks, (unsigned long long)ty.carried,
+	    (unsigned long long)ty.full);
+	cr_expect_gt(ty.carried, ty.checks / 10);
 }
