@@ -116,10 +116,13 @@ implied_ended(void *arg, int64_t id)
 	return 0;
 }
 
-/* One stored result added and decided as the writer decides it. */
+/*
+ * One stored result added and decided as the writer decides it; judged:
+ * whether labwatchd judged its message (reeval_elig_judged).
+ */
 static void
 replay_one(struct run *u, const struct rules_result *in,
-    const struct rules_entry *e, int64_t message)
+    const struct rules_entry *e, int64_t message, bool judged)
 {
 	const struct rules_eval *ev = &e->ev;
 	struct rules_alert_decision dec;
@@ -159,6 +162,8 @@ replay_one(struct run *u, const struct rules_result *in,
 		    in->observed_at);
 		m->dec = RULES_ALERT_DATA_QUALITY;
 		m->ev.grade = -1;
+		/* Never written by labwatchd: neither written nor retracted. */
+		m->in_scope = m->in_scope && judged;
 	}
 }
 
@@ -210,7 +215,7 @@ replay(struct run *u, const struct reeval_slice *sl, bool *withdrawals)
 	const PGresult *hr = sl->hr;
 	struct rules_result in;
 	struct rules_update up;
-	bool based = false, any = false;
+	bool based = false, any = false, judged = true;
 	int i, j;
 	int64_t msg, last = -1, at = -1;
 
@@ -218,6 +223,7 @@ replay(struct run *u, const struct reeval_slice *sl, bool *withdrawals)
 	if (!u->standing)
 		reeval_elig_begin(u, sl);
 	reeval_hold_begin(u, sl);
+	u->last.qat = sl->vlo;
 	pcache_history_begin(&u->p, u->r);
 	u->start = u->o->since;
 	if (u->p.phase == RULES_PHASE_TREATMENT && u->p.since > u->start)
@@ -234,6 +240,7 @@ replay(struct run *u, const struct reeval_slice *sl, bool *withdrawals)
 		if (msg != last) {
 			any = false;
 			at = -1;
+			judged = reeval_elig_judged(u, sl, msg, &u->last.qat);
 		}
 		if (!u->standing) {
 			u->st->messages += msg != last;
@@ -258,7 +265,7 @@ replay(struct run *u, const struct reeval_slice *sl, bool *withdrawals)
 			any = true;
 			at = in.observed_at > at ? in.observed_at : at;
 		}
-		replay_one(u, &in, up.entry, msg);
+		replay_one(u, &in, up.entry, msg, judged);
 	}
 	if (any)
 		message_done(u, sl, last, at);
@@ -292,6 +299,12 @@ load_stored(struct run *u, const struct reeval_slice *sl)
 			reeval_hold_load(u, s, sl, i);
 		else if (s->kind == REEVAL_ELIGIBILITY)
 			reeval_elig_load(u, s, sl, i);
+		else if (s->kind == REEVAL_DATA_QUALITY)
+			/* As implied (replay_one): on a message judged. */
+			s->in_scope = s->in_scope &&
+			    reeval_elig_judged(u, sl,
+				strtoll(PQgetvalue(res, i, 12), NULL, 10),
+				NULL);
 	}
 	u->nsa = (size_t)n;
 	reeval_hold_loaded(u);

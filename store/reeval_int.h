@@ -84,6 +84,7 @@ struct elig_last {
 	char stored[16];	     /* the latest row's status, "": none */
 	struct buf stored_digest;
 	int vat; /* the verdict row looked at next */
+	int qat; /* the same, for the replay's reeval_elig_judged() */
 };
 
 struct run {

@@ -1,0 +1,75 @@
+#!/bin/sh
+# labwatch reevaluate judges a screening patient's data_quality alerts on
+# the messages labwatchd judged only (review of reeval-elig): a result
+# stored before the patient was enrolled was never tracked by labwatchd
+# (no data_quality alert, no verdict row), and reevaluate must not write
+# one for it, under the protocol labwatchd ran (nothing changes) nor
+# under one that makes it a problem (ALT's default range taken out), while
+# the same result on a message judged gets its alert. Before the fix
+# reevaluate wrote "new data_quality XP plt" under the shipped protocol.
+. "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+. "$top_srcdir/tests/reevaluate_lib.sh"
+LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
+LW="$top_builddir/cli/labwatch"
+pg_suite reevalx
+PROTO="$top_srcdir/rules/data/protocols/nct04933669.conf"
+mkdir -p "$TMP/data/protocols"
+cp "$top_srcdir/rules/data/"*.conf "$TMP/data/"
+sed -e '/^alt = 0 40/d' "$PROTO" >"$TMP/data/protocols/noalt.conf"
+check "noalt.conf: ALT's default range taken out" eq \
+	"$(diff "$PROTO" "$TMP/data/protocols/noalt.conf" | grep -c '^<')" 1
+others='1920-8|NM|25|U/L|10-40 1975-2|NM|0.8|mg/dL|0.2-1.2 2160-0|NM|0.9|mg/dL|0.6-1.2 751-8|NM|3.2|10*9/L|1.8-7.5 718-7|NM|13.5|g/dL|12.0-16.0'
+
+lwd_db_conf "$TMP/d.conf"
+lwd_start d "$TMP/d.conf"
+send() { "$LW" replay --host 127.0.0.1 --port "$port" --timeout 10 "$1" >>"$TMP/replay.out" 2>&1; }
+# The table, per patient: its messages before enrollment, then after it
+# (CONTROL:DAY:OBX,... with OBX "plt?" platelets 200 without OBX-11,
+# "alt-" ALT 30 U/L without OBX-7, "panel" the five others normal and
+# platelets 200): XP before and after; XQ after only (the control).
+hl7() { # PATIENT CONTROL DAY ITEMS
+	set -- "$1" "$2" "202611${3}090000+0000" "$4" "$(echo "$4" | tr , ' ')"
+	obx=""
+	for it in $5; do
+		case $it in
+		plt\?) obx="$obx 777-3|NM|200|10*9/L|150-400|" ;;
+		alt-) obx="$obx 1742-6|NM|30|U/L|" ;;
+		panel) obx="$obx 777-3|NM|200|10*9/L|150-400 $others" ;;
+		esac
+	done
+	# "plt?": its OBX-11 emptied (status unknown).
+	# shellcheck disable=SC2086
+	oru "$1" "$2" "$3" $obx | sed 's/|150-400|||||F|||/|150-400||||||||/'
+}
+hl7 XP P1 10 'plt?,alt-' >"$TMP/before.hl7"
+send "$TMP/before.hl7"
+"$LW" enroll XP --phase screening --since 2026-11-01 >/dev/null
+"$LW" enroll XQ --phase screening --since 2026-11-01 >/dev/null
+{ hl7 XP P2 11 'alt-,panel'; hl7 XQ Q1 11 'plt?,alt-'; hl7 XQ Q2 12 'alt-,panel'; } >"$TMP/after.hl7"
+send "$TMP/after.hl7"
+lwd_stop d
+check "fed: every message stored" eq "$(q "select count(*) from labwatch.messages where outcome = 'processed'")" 4
+dq() { q "select coalesce(string_agg(p.patient_id || ':' || m.control_id || ':' || coalesce(a.analyte, '-') || ':' || (a.details->>'problem'), ',' order by p.patient_id, m.control_id, a.analyte), '') from labwatch.alerts a join labwatch.patients p on p.id = a.patient join labwatch.messages m on m.id = a.message where a.kind = 'data_quality' and a.state <> 'retracted'"; }
+check "fed: labwatchd's data_quality alerts (XP's P1 came before enrollment: none)" eq \
+	"$(dq)" "XQ:Q1:plt:status_unknown"
+check "fed: verdict rows on the messages after enrollment only" eq \
+	"$(q "select string_agg(m.control_id, ',' order by m.control_id) from labwatch.eligibility x join labwatch.messages m on m.id = x.message")" "P2,Q1,Q2"
+c0=$(q "select count(*) from labwatch.alerts")
+
+rev --protocol-file "$PROTO" >"$TMP/same.out"
+check "same protocol: exit 0" test $? -eq 0
+check "same protocol: no change line (none for XP's P1)" eq "$(changes "$TMP/same.out")" ""
+check "same protocol: data_quality 1 unchanged" eq "$(summary "$TMP/same.out" data_quality)" 0/0/0/1
+check "same protocol: nothing written" eq "$(q "select count(*) from labwatch.alerts")" "$c0"
+
+rev --protocol-file "$TMP/data/protocols/noalt.conf" >"$TMP/noalt.out"
+check "no ALT default: exit 0" test $? -eq 0
+check "no ALT default: no_reference_range on the judged messages, not on P1" eq "$(dq)" \
+	"XP:P2:alt:no_reference_range,XQ:Q1:alt:no_reference_range,XQ:Q1:plt:status_unknown,XQ:Q2:alt:no_reference_range"
+check "no ALT default: data_quality 3 new, 1 unchanged" eq "$(summary "$TMP/noalt.out" data_quality)" 3/0/0/1
+rev --protocol-file "$TMP/data/protocols/noalt.conf" >"$TMP/noalt2.out"
+check "no ALT default twice: nothing the second time" eq "$(changes "$TMP/noalt2.out")" ""
+rev --protocol-file "$PROTO" >"$TMP/back.out"
+check "back: the three retracted, labwatchd's own left" eq "$(summary "$TMP/back.out" data_quality) $(dq)" \
+	"0/3/0/1 XQ:Q1:plt:status_unknown"
+done_testing
