@@ -7,6 +7,8 @@
 # under one that makes it a problem (ALT's default range taken out), while
 # the same result on a message judged gets its alert. Before the fix
 # reevaluate wrote "new data_quality XP plt" under the shipped protocol.
+# And the words of a data_quality alert reevaluate writes are those
+# labwatchd writes for the same OBX under the same rules data.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 . "$top_srcdir/tests/reevaluate_lib.sh"
 LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
@@ -16,8 +18,16 @@ PROTO="$top_srcdir/rules/data/protocols/nct04933669.conf"
 mkdir -p "$TMP/data/protocols"
 cp "$top_srcdir/rules/data/"*.conf "$TMP/data/"
 sed -e '/^alt = 0 40/d' "$PROTO" >"$TMP/data/protocols/noalt.conf"
+# A catalog without AST in µkat/L (and its protocol beside it): an AST
+# sent so is then unit_unknown.
+mkdir -p "$TMP/nounit/protocols"
+cp "$top_srcdir/rules/data/"*.conf "$TMP/nounit/"
+cp "$PROTO" "$TMP/nounit/protocols/"
+sed '/^\[analyte ast\]/,/^\[/{/^unit = µkat\/L 60$/d}' "$top_srcdir/rules/data/analytes.conf" >"$TMP/nounit/analytes.conf"
 check "noalt.conf: ALT's default range taken out" eq \
 	"$(diff "$PROTO" "$TMP/data/protocols/noalt.conf" | grep -c '^<')" 1
+check "nounit: AST's µkat/L taken out" eq \
+	"$(diff "$top_srcdir/rules/data/analytes.conf" "$TMP/nounit/analytes.conf" | grep -c '^<') $(grep -c 'µkat/L' "$TMP/nounit/analytes.conf")" "1 $(($(grep -c 'µkat/L' "$top_srcdir/rules/data/analytes.conf") - 1))"
 others='1920-8|NM|25|U/L|10-40 1975-2|NM|0.8|mg/dL|0.2-1.2 2160-0|NM|0.9|mg/dL|0.6-1.2 751-8|NM|3.2|10*9/L|1.8-7.5 718-7|NM|13.5|g/dL|12.0-16.0'
 
 lwd_db_conf "$TMP/d.conf"
@@ -35,6 +45,7 @@ hl7() { # PATIENT CONTROL DAY ITEMS
 		plt\?) obx="$obx 777-3|NM|200|10*9/L|150-400|" ;;
 		alt-) obx="$obx 1742-6|NM|30|U/L|" ;;
 		panel) obx="$obx 777-3|NM|200|10*9/L|150-400 $others" ;;
+		astk) obx="$obx 1920-8|NM|0.5|µkat/L|0.1-0.6" ;;
 		esac
 	done
 	# "plt?": its OBX-11 emptied (status unknown).
@@ -45,15 +56,16 @@ hl7 XP P1 10 'plt?,alt-' >"$TMP/before.hl7"
 send "$TMP/before.hl7"
 "$LW" enroll XP --phase screening --since 2026-11-01 >/dev/null
 "$LW" enroll XQ --phase screening --since 2026-11-01 >/dev/null
-{ hl7 XP P2 11 'alt-,panel'; hl7 XQ Q1 11 'plt?,alt-'; hl7 XQ Q2 12 'alt-,panel'; } >"$TMP/after.hl7"
+"$LW" enroll XU --phase screening --since 2026-11-01 >/dev/null
+{ hl7 XP P2 11 'alt-,panel'; hl7 XQ Q1 11 'plt?,alt-'; hl7 XQ Q2 12 'alt-,panel'; hl7 XU U1 11 astk; } >"$TMP/after.hl7"
 send "$TMP/after.hl7"
 lwd_stop d
-check "fed: every message stored" eq "$(q "select count(*) from labwatch.messages where outcome = 'processed'")" 4
+check "fed: every message stored" eq "$(q "select count(*) from labwatch.messages where outcome = 'processed'")" 5
 dq() { q "select coalesce(string_agg(p.patient_id || ':' || m.control_id || ':' || coalesce(a.analyte, '-') || ':' || (a.details->>'problem'), ',' order by p.patient_id, m.control_id, a.analyte), '') from labwatch.alerts a join labwatch.patients p on p.id = a.patient join labwatch.messages m on m.id = a.message where a.kind = 'data_quality' and a.state <> 'retracted'"; }
 check "fed: labwatchd's data_quality alerts (XP's P1 came before enrollment: none)" eq \
 	"$(dq)" "XQ:Q1:plt:status_unknown"
 check "fed: verdict rows on the messages after enrollment only" eq \
-	"$(q "select string_agg(m.control_id, ',' order by m.control_id) from labwatch.eligibility x join labwatch.messages m on m.id = x.message")" "P2,Q1,Q2"
+	"$(q "select string_agg(m.control_id, ',' order by m.control_id) from labwatch.eligibility x join labwatch.messages m on m.id = x.message")" "P2,Q1,Q2,U1"
 c0=$(q "select count(*) from labwatch.alerts")
 
 rev --protocol-file "$PROTO" >"$TMP/same.out"
@@ -72,4 +84,22 @@ check "no ALT default twice: nothing the second time" eq "$(changes "$TMP/noalt2
 rev --protocol-file "$PROTO" >"$TMP/back.out"
 check "back: the three retracted, labwatchd's own left" eq "$(summary "$TMP/back.out" data_quality) $(dq)" \
 	"0/3/0/1 XQ:Q1:plt:status_unknown"
+
+# The words of a data_quality alert reevaluate writes are labwatchd's:
+# XU's AST in µkat/L judged again under the catalog without that unit,
+# and the same OBX sent to labwatchd running on that catalog (patient
+# XV). Before the fix reevaluate wrote "Cannot evaluate  for patient XU"
+# (no analyte, value or unit: the OBX was not given to alert_text.c).
+rev --protocol-file "$TMP/nounit/protocols/nct04933669.conf" --patient XU >"$TMP/nounit.out"
+check "no µkat/L: XU's AST unit_unknown, new" eq "$(changes "$TMP/nounit.out")" "new data_quality XU ast None"
+lwd_db_conf "$TMP/n.conf" "protocol = $TMP/nounit/protocols/nct04933669.conf"
+lwd_start n "$TMP/n.conf"
+"$LW" enroll XV --phase screening --since 2026-11-01 >/dev/null
+hl7 XV V1 11 astk >"$TMP/xv.hl7"
+send "$TMP/xv.hl7"
+lwd_stop n
+words() { q "select a.severity || '|' || coalesce(a.analyte, '-') || '|' || replace(a.summary, 'patient $1', 'patient P') || '|' || a.details::text from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = '$1' and a.kind = 'data_quality' and a.state <> 'retracted'"; }
+check "no µkat/L: labwatchd's words for XV" eq "$(words XV)" \
+	'warning|ast|Cannot evaluate AST 0.5 µkat/L for patient P (NCT04933669): unit_unknown|{"problem": "unit_unknown"}'
+check "no µkat/L: reevaluate's words for XU are labwatchd's" eq "$(words XU)" "$(words XV)"
 done_testing
