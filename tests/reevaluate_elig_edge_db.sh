@@ -8,7 +8,9 @@
 # the same result on a message judged gets its alert. Before the fix
 # reevaluate wrote "new data_quality XP plt" under the shipped protocol.
 # And the words of a data_quality alert reevaluate writes are those
-# labwatchd writes for the same OBX under the same rules data.
+# labwatchd writes for the same OBX under the same rules data (XU against
+# labwatchd's XV; XR's unit and OBX-7, which the history read marks,
+# written again after a hand retraction).
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 . "$top_srcdir/tests/reevaluate_lib.sh"
 LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
@@ -46,6 +48,8 @@ hl7() { # PATIENT CONTROL DAY ITEMS
 		alt-) obx="$obx 1742-6|NM|30|U/L|" ;;
 		panel) obx="$obx 777-3|NM|200|10*9/L|150-400 $others" ;;
 		astk) obx="$obx 1920-8|NM|0.5|µkat/L|0.1-0.6" ;;
+		astmg) obx="$obx 1920-8|NM|30|mg/L|10-40" ;;
+		altnote) obx="$obx 1742-6|NM|30|U/L|pending" ;;
 		esac
 	done
 	# "plt?": its OBX-11 emptied (status unknown).
@@ -57,33 +61,34 @@ send "$TMP/before.hl7"
 "$LW" enroll XP --phase screening --since 2026-11-01 >/dev/null
 "$LW" enroll XQ --phase screening --since 2026-11-01 >/dev/null
 "$LW" enroll XU --phase screening --since 2026-11-01 >/dev/null
-{ hl7 XP P2 11 'alt-,panel'; hl7 XQ Q1 11 'plt?,alt-'; hl7 XQ Q2 12 'alt-,panel'; hl7 XU U1 11 astk; } >"$TMP/after.hl7"
+"$LW" enroll XR --phase screening --since 2026-11-01 >/dev/null
+{ hl7 XP P2 11 'alt-,panel'; hl7 XQ Q1 11 'plt?,alt-'; hl7 XQ Q2 12 'alt-,panel'; hl7 XU U1 11 astk; hl7 XR R1 11 'astmg,altnote'; } >"$TMP/after.hl7"
 send "$TMP/after.hl7"
 lwd_stop d
-check "fed: every message stored" eq "$(q "select count(*) from labwatch.messages where outcome = 'processed'")" 5
+check "fed: every message stored" eq "$(q "select count(*) from labwatch.messages where outcome = 'processed'")" 6
 dq() { q "select coalesce(string_agg(p.patient_id || ':' || m.control_id || ':' || coalesce(a.analyte, '-') || ':' || (a.details->>'problem'), ',' order by p.patient_id, m.control_id, a.analyte), '') from labwatch.alerts a join labwatch.patients p on p.id = a.patient join labwatch.messages m on m.id = a.message where a.kind = 'data_quality' and a.state <> 'retracted'"; }
 check "fed: labwatchd's data_quality alerts (XP's P1 came before enrollment: none)" eq \
-	"$(dq)" "XQ:Q1:plt:status_unknown"
+	"$(dq)" "XQ:Q1:plt:status_unknown,XR:R1:alt:range_unreadable,XR:R1:ast:unit_unknown"
 check "fed: verdict rows on the messages after enrollment only" eq \
-	"$(q "select string_agg(m.control_id, ',' order by m.control_id) from labwatch.eligibility x join labwatch.messages m on m.id = x.message")" "P2,Q1,Q2,U1"
+	"$(q "select string_agg(m.control_id, ',' order by m.control_id) from labwatch.eligibility x join labwatch.messages m on m.id = x.message")" "P2,Q1,Q2,R1,U1"
 c0=$(q "select count(*) from labwatch.alerts")
 
 rev --protocol-file "$PROTO" >"$TMP/same.out"
 check "same protocol: exit 0" test $? -eq 0
 check "same protocol: no change line (none for XP's P1)" eq "$(changes "$TMP/same.out")" ""
-check "same protocol: data_quality 1 unchanged" eq "$(summary "$TMP/same.out" data_quality)" 0/0/0/1
+check "same protocol: data_quality 3 unchanged" eq "$(summary "$TMP/same.out" data_quality)" 0/0/0/3
 check "same protocol: nothing written" eq "$(q "select count(*) from labwatch.alerts")" "$c0"
 
 rev --protocol-file "$TMP/data/protocols/noalt.conf" >"$TMP/noalt.out"
 check "no ALT default: exit 0" test $? -eq 0
 check "no ALT default: no_reference_range on the judged messages, not on P1" eq "$(dq)" \
-	"XP:P2:alt:no_reference_range,XQ:Q1:alt:no_reference_range,XQ:Q1:plt:status_unknown,XQ:Q2:alt:no_reference_range"
-check "no ALT default: data_quality 3 new, 1 unchanged" eq "$(summary "$TMP/noalt.out" data_quality)" 3/0/0/1
+	"XP:P2:alt:no_reference_range,XQ:Q1:alt:no_reference_range,XQ:Q1:plt:status_unknown,XQ:Q2:alt:no_reference_range,XR:R1:alt:range_unreadable,XR:R1:ast:unit_unknown"
+check "no ALT default: data_quality 3 new, 3 unchanged" eq "$(summary "$TMP/noalt.out" data_quality)" 3/0/0/3
 rev --protocol-file "$TMP/data/protocols/noalt.conf" >"$TMP/noalt2.out"
 check "no ALT default twice: nothing the second time" eq "$(changes "$TMP/noalt2.out")" ""
 rev --protocol-file "$PROTO" >"$TMP/back.out"
 check "back: the three retracted, labwatchd's own left" eq "$(summary "$TMP/back.out" data_quality) $(dq)" \
-	"0/3/0/1 XQ:Q1:plt:status_unknown"
+	"0/3/0/3 XQ:Q1:plt:status_unknown,XR:R1:alt:range_unreadable,XR:R1:ast:unit_unknown"
 
 # The words of a data_quality alert reevaluate writes are labwatchd's:
 # XU's AST in µkat/L judged again under the catalog without that unit,
@@ -102,4 +107,13 @@ words() { q "select a.severity || '|' || coalesce(a.analyte, '-') || '|' || repl
 check "no µkat/L: labwatchd's words for XV" eq "$(words XV)" \
 	'warning|ast|Cannot evaluate AST 0.5 µkat/L for patient P (NCT04933669): unit_unknown|{"problem": "unit_unknown"}'
 check "no µkat/L: reevaluate's words for XU are labwatchd's" eq "$(words XU)" "$(words XV)"
+# XR's two alerts (a unit and an OBX-7 the rules cannot read, which the
+# history read marks with a U+FFFD) retracted by hand: reevaluate writes
+# them again, in labwatchd's words (OBX-7 quoted, no U+FFFD).
+xr0=$(words XR)
+q "update labwatch.alerts a set state = 'retracted' from labwatch.patients p where p.id = a.patient and p.patient_id = 'XR' and a.kind = 'data_quality'" >/dev/null
+rev --protocol-file "$PROTO" --patient XR >"$TMP/xr.out"
+check "XR: both written again" eq "$(summary "$TMP/xr.out" data_quality)" 2/0/0/0
+check "XR: in labwatchd's words" eq "$(words XR)" "$xr0"
+check "XR: the OBX-7 quoted" eq "$(echo "$xr0" | grep -c 'OBX-7 \"pending\")|')" 1
 done_testing
