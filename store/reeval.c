@@ -116,10 +116,14 @@ implied_ended(void *arg, int64_t id)
 	return 0;
 }
 
-/* One stored result added and decided as the writer decides it. */
+/*
+ * One stored result (row row of the slice's results) added and decided as
+ * the writer decides it; judged: whether labwatchd judged its message
+ * (reeval_elig_judged).
+ */
 static void
 replay_one(struct run *u, const struct rules_result *in,
-    const struct rules_entry *e, int64_t message)
+    const struct rules_entry *e, int64_t message, int row, bool judged)
 {
 	const struct rules_eval *ev = &e->ev;
 	struct rules_alert_decision dec;
@@ -159,6 +163,9 @@ replay_one(struct run *u, const struct rules_result *in,
 		    in->observed_at);
 		m->dec = RULES_ALERT_DATA_QUALITY;
 		m->ev.grade = -1;
+		m->row = row;
+		/* Never written by labwatchd: neither written nor retracted. */
+		m->in_scope = m->in_scope && judged;
 	}
 }
 
@@ -210,7 +217,7 @@ replay(struct run *u, const struct reeval_slice *sl, bool *withdrawals)
 	const PGresult *hr = sl->hr;
 	struct rules_result in;
 	struct rules_update up;
-	bool based = false, any = false;
+	bool based = false, any = false, judged = true;
 	int i, j;
 	int64_t msg, last = -1, at = -1;
 
@@ -218,6 +225,7 @@ replay(struct run *u, const struct reeval_slice *sl, bool *withdrawals)
 	if (!u->standing)
 		reeval_elig_begin(u, sl);
 	reeval_hold_begin(u, sl);
+	u->last.qat = sl->vlo;
 	pcache_history_begin(&u->p, u->r);
 	u->start = u->o->since;
 	if (u->p.phase == RULES_PHASE_TREATMENT && u->p.since > u->start)
@@ -234,6 +242,7 @@ replay(struct run *u, const struct reeval_slice *sl, bool *withdrawals)
 		if (msg != last) {
 			any = false;
 			at = -1;
+			judged = reeval_elig_judged(u, sl, msg, &u->last.qat);
 		}
 		if (!u->standing) {
 			u->st->messages += msg != last;
@@ -258,7 +267,7 @@ replay(struct run *u, const struct reeval_slice *sl, bool *withdrawals)
 			any = true;
 			at = in.observed_at > at ? in.observed_at : at;
 		}
-		replay_one(u, &in, up.entry, msg);
+		replay_one(u, &in, up.entry, msg, j, judged);
 	}
 	if (any)
 		message_done(u, sl, last, at);
@@ -292,6 +301,12 @@ load_stored(struct run *u, const struct reeval_slice *sl)
 			reeval_hold_load(u, s, sl, i);
 		else if (s->kind == REEVAL_ELIGIBILITY)
 			reeval_elig_load(u, s, sl, i);
+		else if (s->kind == REEVAL_DATA_QUALITY)
+			/* As implied (replay_one): on a message judged. */
+			s->in_scope = s->in_scope &&
+			    reeval_elig_judged(u, sl,
+				strtoll(PQgetvalue(res, i, 12), NULL, 10),
+				NULL);
 	}
 	u->nsa = (size_t)n;
 	reeval_hold_loaded(u);
@@ -352,6 +367,7 @@ static int
 insert_new(struct run *u, struct implied *m)
 {
 	struct alert_who who = { u->p.pid, rules_protocol_name(u->r) };
+	struct oru_obs x;
 	char ids[6][24];
 	const char *v[11];
 
@@ -368,9 +384,11 @@ insert_new(struct run *u, struct implied *m)
 	else if (m->kind == REEVAL_TOXICITY)
 		alert_text_toxicity(&u->sum, &u->det, &m->ev, NULL,
 		    m->dec == RULES_ALERT_ESCALATE ? &m->from : NULL, &who);
-	else if (m->kind == REEVAL_DATA_QUALITY)
-		alert_text_data_quality(&u->sum, &u->det, &m->ev, NULL, &who);
-	else
+	else if (m->kind == REEVAL_DATA_QUALITY) {
+		/* labwatchd's words: the OBX as stored. */
+		reeval_read_obs(u->sl, m->row, &x);
+		alert_text_data_quality(&u->sum, &u->det, &m->ev, &x, &who);
+	} else
 		v[4] = reeval_hold_text(u, m, &who);
 	snprintf(ids[0], sizeof(ids[0]), "%" PRId64, m->db_id);
 	snprintf(ids[1], sizeof(ids[1]), "%" PRId64, u->db_id);
@@ -586,7 +604,9 @@ judge_write(struct run *u, const char *pid, const struct reeval_slice *sl,
 	u->st->patients++;
 	u->st->corrected += withdrawals;
 	u->probe = probe;
+	u->sl = sl;
 	rc = write_difference(u, &changed);
+	u->sl = NULL;
 	u->probe = false;
 	u->p.pid = NULL;
 	return rc;

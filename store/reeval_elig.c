@@ -80,6 +80,14 @@ verdict_row(const struct reeval_slice *sl, int64_t msg, int *at)
 	return -1;
 }
 
+bool
+reeval_elig_judged(const struct run *u, const struct reeval_slice *sl,
+    int64_t msg, int *at)
+{
+	return u->p.phase != RULES_PHASE_SCREENING ||
+	    verdict_row(sl, msg, at) >= 0;
+}
+
 /* The criteria of er as the verdict read gives the latest row's. */
 static void
 digest(struct buf *b, const struct rules_eligibility_result *er)

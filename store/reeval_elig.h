@@ -32,6 +32,16 @@ void reeval_elig_begin(struct run *u, const struct reeval_slice *sl);
  */
 void reeval_elig_message(struct run *u, const struct reeval_slice *sl,
     int64_t msg, int64_t at);
+/*
+ * Whether labwatchd judged the results of message msg as a protocol
+ * patient's: always, but for a patient now in screening, only a message
+ * with a verdict row (one stored before the patient was enrolled was
+ * not: its results' data_quality alerts are neither written nor
+ * retracted). at: where to look first (reeval_elig.c's verdict_row),
+ * NULL: from the first row.
+ */
+bool reeval_elig_judged(const struct run *u, const struct reeval_slice *sl,
+    int64_t msg, int *at);
 /* The eligibility fields of stored alert s, row row of sl's alerts. */
 void reeval_elig_load(struct run *u, struct stored *s,
     const struct reeval_slice *sl, int row);

@@ -33,6 +33,7 @@ struct implied {
 	size_t superseded_by; /* index + 1 of the alert escalating it */
 	int64_t db_id;	      /* the stored alert, or the new one */
 	bool in_scope, stored;
+	int row; /* data_quality: its result's row in the slice (words) */
 	/* hold and resume (reeval_hold.c) */
 	size_t rule;	/* the protocol's hold rule */
 	unsigned stops; /* the stop's number, or those answered */
@@ -84,6 +85,7 @@ struct elig_last {
 	char stored[16];	     /* the latest row's status, "": none */
 	struct buf stored_digest;
 	int vat; /* the verdict row looked at next */
+	int qat; /* the same, for the replay's reeval_elig_judged() */
 };
 
 struct run {
@@ -117,6 +119,7 @@ struct run {
 	struct stored *sa;
 	size_t nsa;
 	struct reeval_msgs msgs; /* the judged patient's (reeval_read.h) */
+	const struct reeval_slice *sl; /* its rows, while written */
 	struct buf sum, det;
 	char *cause;
 	bool in_tx; /* the batch's transaction is open, its patients locked */

@@ -348,6 +348,38 @@ reeval_read_message_at(const struct reeval_slice *sl, int64_t msg)
 	return at;
 }
 
+/*
+ * Column col of row (NULL: empty); marked: without the U+FFFD the
+ * history read appends to a stored unit_unknown's unit or
+ * range_unreadable's range (ROWS_HISTORY_COLS; the last one, when it is
+ * the only one).
+ */
+static struct hl7_str
+obs_col(const PGresult *r, int row, int col, bool marked)
+{
+	static const char mark[] = "\xEF\xBF\xBD";
+	struct hl7_str s = { PQgetvalue(r, row, col),
+		(size_t)PQgetlength(r, row, col) };
+	size_t m = sizeof(mark) - 1;
+
+	if (marked && s.len >= m && memcmp(s.p + s.len - m, mark, m) == 0 &&
+	    strstr(s.p, mark) == s.p + s.len - m)
+		s.len -= m;
+	return s;
+}
+
+void
+reeval_read_obs(const struct reeval_slice *sl, int row, struct oru_obs *x)
+{
+	memset(x, 0, sizeof(*x));
+	x->order = UINT32_MAX;
+	x->code = obs_col(sl->hr, row, 2, false);
+	x->alt_code = obs_col(sl->hr, row, 4, false);
+	x->units = obs_col(sl->hr, row, 8, true);
+	x->ref_range = obs_col(sl->hr, row, 9, true);
+	x->value_text = obs_col(sl->hr, row, 12, false);
+}
+
 /* One note: id superseded by the row at (>= 0), retracted, or replacing. */
 #define WD_RETRACTED (-1)
 #define WD_REPLACES (-2)

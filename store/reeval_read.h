@@ -15,6 +15,7 @@
 
 #include <libpq-fe.h>
 
+#include "hl7/oru.h"
 #include "store/pgarr.h"
 #include "store/pgpipe.h"
 
@@ -85,6 +86,13 @@ int64_t reeval_read_observed_at(const struct reeval_slice *sl, int64_t obs);
  * observed (epoch s), -1 unknown (a resume rests on no result).
  */
 int64_t reeval_read_message_at(const struct reeval_slice *sl, int64_t msg);
+
+/*
+ * What alert_text.c reads of an OBX, from the patient's result at row
+ * row of sl->hr (as labwatchd stored it): OBX-3.1 and 3.4, OBX-5, OBX-6
+ * and OBX-7, the rest empty; pointing into sl->hr.
+ */
+void reeval_read_obs(const struct reeval_slice *sl, int row, struct oru_obs *x);
 
 /* The results of reeval_read_recv() cleared. */
 void reeval_read_clear(PGresult **res);
