@@ -382,9 +382,9 @@ cmd_reevaluate(int argc, char **argv)
 	struct reeval_stats st;
 	struct rules *rules = NULL;
 	char hash[65], *defpath = NULL, *cause = NULL, reason[96];
-	PGconn *c = NULL, *rd = NULL;
+	PGconn *c = NULL, *rd[REEVAL_READERS] = { NULL };
 	double t0;
-	int rc;
+	int i, rc;
 
 	memset(&r, 0, sizeof(r));
 	memset(&a, 0, sizeof(a));
@@ -400,10 +400,17 @@ cmd_reevaluate(int argc, char **argv)
 		rules_free(rules);
 		return rc;
 	}
-	/* Two sessions: the next batch is read on rd while one is judged. */
-	if ((c = (PGconn *)cli_db_open("reevaluate", a.db, 1, &rc)) == NULL ||
-	    (rd = (PGconn *)cli_db_open("reevaluate", a.db, 0, &rc)) == NULL) {
-		PQfinish(c);
+	/* The next batches are read on rd[] while one is judged on c. */
+	c = (PGconn *)cli_db_open("reevaluate", a.db, 1, &rc);
+	for (i = 0; c != NULL && i < REEVAL_READERS; i++)
+		if ((rd[i] = (PGconn *)cli_db_open("reevaluate", a.db, 0,
+			 &rc)) == NULL) {
+			while (i-- > 0)
+				PQfinish(rd[i]);
+			PQfinish(c);
+			c = NULL;
+		}
+	if (c == NULL) {
 		rules_free(rules);
 		return rc;
 	}
@@ -415,7 +422,9 @@ cmd_reevaluate(int argc, char **argv)
 	table_init(&r.t, change_cols, 10, &r.o);
 	buf_init(&r.out);
 	t0 = now_s();
-	rc = reeval_run(c, rd, rules, &a.ro, &st, &cause) != 0 ? 1 : 0;
+	rc = reeval_run(c, rd, REEVAL_READERS, rules, &a.ro, &st, &cause) != 0 ?
+	    1 :
+	    0;
 	if (rc != 0) {
 		cli_flush(&r.out, stdout, 0);
 		fprintf(stderr, "labwatch reevaluate: %s\n",
@@ -426,7 +435,8 @@ cmd_reevaluate(int argc, char **argv)
 	cli_flush(&r.out, stdout, 0);
 	table_free(&r.t);
 	buf_free(&r.out);
-	PQfinish(rd);
+	for (i = 0; i < REEVAL_READERS; i++)
+		PQfinish(rd[i]);
 	PQfinish(c);
 	rules_free(rules);
 	if (fflush(stdout) != 0)

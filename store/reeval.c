@@ -2,9 +2,11 @@
  * reeval.c: stored results judged again (see reeval.h).
  *
  * Enrolled patients (screening ones included) are read 128 at a time,
- * each kind of row in one statement (reeval_read.c), the next batch on a second session while one
- * is judged. Per patient: its results (in stored order; those that stand
- * when one was corrected or deleted) are added to a fresh rules history
+ * each kind of row in one statement (reeval_read.c), the next
+ * REEVAL_READERS batches on as many other sessions while one is judged
+ * (two backends reading while the client judges). Per patient: its
+ * results (in stored order; those that stand when one was corrected or
+ * deleted) are added to a fresh rules history
  * and each decided as the writer decides it (episode_decide). What that implies (toxicity alerts, escalations, recovery
  * lines, episodes ended) is compared, for the results in scope, with the
  * patient's stored alerts of those kinds that are not retracted, by
@@ -760,44 +762,67 @@ one_batch(struct run *u, const PGresult *pr, int first, int k, PGresult **res)
 	return rc;
 }
 
+/* The patients in batch b of pr (from row b * BATCH_PATIENTS). */
+static int
+batch_len(const PGresult *pr, int b)
+{
+	int left = PQntuples(pr) - b * BATCH_PATIENTS;
+
+	return left < BATCH_PATIENTS ? left : BATCH_PATIENTS;
+}
+
+/* Batch b of the patients of pr asked for, on its session. */
+static int
+ask(struct run *u, const PGresult *pr, int b, bool *sent)
+{
+	batch_ids(u, pr, b * BATCH_PATIENTS, batch_len(pr, b));
+	if (fetch_send(u, &u->prd[b % u->nrd]) != 0)
+		return -1;
+	sent[b % u->nrd] = true;
+	return 0;
+}
+
 /*
- * Every batch of the patients of pr read, judged and written. With a
- * session of its own for the reads, the next batch is asked for before
- * this one is judged: the server reads it meanwhile.
+ * Every batch of the patients of pr read, judged and written, in
+ * patient order. With sessions of their own for the reads (u->nrd), the
+ * next u->nrd batches are asked for, one a session, before one is
+ * judged: the server reads them meanwhile, on as many backends.
  */
 static int
 all_batches(struct run *u, const PGresult *pr)
 {
 	PGresult *res[REEVAL_NREADS];
-	bool ahead = u->prd.conn != u->c, sent = false;
-	int i, k, n = PQntuples(pr), rc = 0;
+	bool sent[REEVAL_READERS];
+	int lead = u->prd[0].conn != u->c ? u->nrd : 0;
+	int b, s, rc = 0, asked = 0;
+	int nb = (PQntuples(pr) + BATCH_PATIENTS - 1) / BATCH_PATIENTS;
 
-	for (i = 0; i < n && rc == 0; i += k) {
-		k = n - i < BATCH_PATIENTS ? n - i : BATCH_PATIENTS;
-		if (!sent) {
-			batch_ids(u, pr, i, k);
-			if (fetch_send(u, &u->prd) != 0)
-				return -1;
-		}
-		if (reeval_read_recv(&u->prd, res, &u->cause) != 0)
-			return -1;
-		sent = false;
-		if (ahead && i + k < n) {
-			batch_ids(u, pr, i + k,
-			    n - i - k < BATCH_PATIENTS ? n - i - k :
-							 BATCH_PATIENTS);
-			sent = fetch_send(u, &u->prd) == 0;
-			rc = sent ? 0 : -1;
-		}
+	memset(sent, 0, sizeof(sent));
+	for (b = 0; b < nb && rc == 0; b++) {
+		while (rc == 0 && asked < nb && asked < b + (lead ? lead : 1))
+			rc = ask(u, pr, asked++, sent);
+		s = b % u->nrd;
+		if (rc != 0)
+			break;
+		sent[s] = false; /* received, or the session failed */
+		if (reeval_read_recv(&u->prd[s], res, &u->cause) != 0)
+			break;
+		/* Batch b's session free again: batch b + lead on it. */
+		if (lead && asked < nb && asked <= b + lead)
+			rc = ask(u, pr, asked++, sent);
 		if (rc == 0)
-			rc = one_batch(u, pr, i, k, res);
+			rc = one_batch(u, pr, b * BATCH_PATIENTS,
+			    batch_len(pr, b), res);
 		else
 			reeval_read_clear(res);
 	}
-	/* Stopped on an error: the batch asked ahead is not wanted. */
-	if (sent && reeval_read_recv(&u->prd, res, &u->cause) == 0) {
-		reeval_read_clear(res);
-	}
+	if (b < nb && rc == 0)
+		rc = -1; /* a read failed: u->cause */
+	/* Stopped on an error: the batches asked ahead are not wanted. */
+	for (s = 0; s < u->nrd; s++)
+		if (sent[s] &&
+		    reeval_read_recv(&u->prd[s], res, &u->cause) == 0)
+			reeval_read_clear(res);
 	return rc;
 }
 
@@ -809,6 +834,7 @@ static int
 prepare(struct run *u)
 {
 	PGresult *r;
+	int i;
 
 	if (rows_prepare(u->c, &u->cause) != DB_OK ||
 	    reeval_read_prepare(u->c, &u->cause) != 0)
@@ -823,29 +849,35 @@ prepare(struct run *u)
 		return -1;
 	}
 	PQclear(r);
-	if (u->prd.conn != u->c &&
-	    reeval_read_prepare(u->prd.conn, &u->cause) != 0)
-		return -1;
+	for (i = 0; i < u->nrd; i++)
+		if (u->prd[i].conn != u->c &&
+		    reeval_read_prepare(u->prd[i].conn, &u->cause) != 0)
+			return -1;
 	return 0;
 }
 
 int
-reeval_run(PGconn *c, PGconn *rd, const struct rules *r,
+reeval_run(PGconn *c, PGconn *const *rd, int nrd, const struct rules *r,
     const struct reeval_opts *o, struct reeval_stats *st, char **cause)
 {
 	struct run u;
 	const char *v[2] = { rules_protocol_name(r), o->patient };
 	PGresult *res = NULL;
-	int rc = 0;
+	int i, rc = 0;
 
 	memset(&u, 0, sizeof(u));
 	memset(st, 0, sizeof(*st));
 	u.c = c;
 	/* Sessions the caller owns: detached before pgpipe_free(). */
 	pgpipe_init(&u.pc, &u.perr, NULL, NULL);
-	pgpipe_init(&u.prd, &u.perr, NULL, NULL);
 	u.pc.conn = c;
-	u.prd.conn = rd != NULL ? rd : c;
+	u.nrd = nrd > 0 && rd != NULL ? nrd : 1;
+	if (u.nrd > REEVAL_READERS)
+		u.nrd = REEVAL_READERS;
+	for (i = 0; i < u.nrd; i++) {
+		pgpipe_init(&u.prd[i], &u.perr, NULL, NULL);
+		u.prd[i].conn = nrd > 0 && rd != NULL ? rd[i] : c;
+	}
 	u.r = r;
 	u.o = o;
 	u.st = st;
@@ -877,9 +909,12 @@ reeval_run(PGconn *c, PGconn *rd, const struct rules *r,
 	buf_free(&u.det);
 	pgarr_free(&u.pids);
 	pgarr_free(&u.ids);
-	u.pc.conn = u.prd.conn = NULL;
+	u.pc.conn = NULL;
 	pgpipe_free(&u.pc);
-	pgpipe_free(&u.prd);
+	for (i = 0; i < u.nrd; i++) {
+		u.prd[i].conn = NULL;
+		pgpipe_free(&u.prd[i]);
+	}
 	*cause = u.cause;
 	return rc;
 }

@@ -77,14 +77,18 @@ struct reeval_stats {
  */
 const char *reeval_kind_name(enum reeval_kind k);
 
+/* The sessions reevaluate reads on, besides the one it writes on. */
+#define REEVAL_READERS 2
+
 /*
  * Judge again and write the difference (none with o->dry_run) on c, one
- * transaction per batch of patients that change; rd (NULL: c) a second
- * session on the same database, on which the next batch is read while
- * one is judged. 0, or -1 with *cause (malloc'ed, no patient data) when
- * the database failed; the batches done stay done.
+ * transaction per batch of patients that change; rd[0..nrd) (nrd 0: c)
+ * other sessions on the same database (at most REEVAL_READERS), on which
+ * the next nrd batches are read, one a session, while one is judged. 0,
+ * or -1 with *cause (malloc'ed, no patient data) when the database
+ * failed; the batches done stay done.
  */
-int reeval_run(PGconn *c, PGconn *rd, const struct rules *r,
+int reeval_run(PGconn *c, PGconn *const *rd, int nrd, const struct rules *r,
     const struct reeval_opts *o, struct reeval_stats *st, char **cause);
 
 #endif

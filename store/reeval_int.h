@@ -90,8 +90,9 @@ struct elig_last {
 
 struct run {
 	PGconn *c; /* the writes, and the reads under the lock */
-	/* Pipelines on c, and on the session reading ahead (or c). */
-	struct pgpipe pc, prd;
+	/* Pipelines on c, and on the sessions reading ahead (or c). */
+	struct pgpipe pc, prd[REEVAL_READERS];
+	int nrd; /* the sessions of prd (1: c, read on it in turn) */
 	struct pgpipe_error perr;
 	const struct rules *r;
 	const struct reeval_opts *o;
