@@ -173,28 +173,7 @@ add_as(struct rules_history *h, enum rules_analyte a, double v,
     const char *unit, const char *range, int64_t t, uint64_t id,
     const char *order)
 {
-	struct rules_result in;
-	struct rules_update up;
-	char key[64];
-
-	memset(&in, 0, sizeof in);
-	in.code = code_of(a);
-	in.code_len = strlen(in.code);
-	in.system = "LN";
-	in.system_len = 2;
-	in.alt_code = in.alt_system = "";
-	in.kind = RULES_VALUE_NUMBER;
-	in.value = v;
-	in.unit = unit;
-	in.unit_len = strlen(unit);
-	in.range = range;
-	in.range_len = strlen(range);
-	in.status = 'F';
-	in.observed_at = t;
-	in.id = id;
-	snprintf(key, sizeof key, "%s/%s", order, code_of(a));
-	rules_history_add(h, &in, key, strlen(key), &up);
-	return up;
+	return add_unit(h, a, v, unit, 'F', t, id, order, range);
 }
 
 /*

@@ -137,12 +137,13 @@ range_of(enum rules_analyte a)
 }
 
 /*
- * Add one result of analyte a (code_of, unit_of) with OBX-7 range; the key
- * is "order/code".
+ * Add one result of analyte a (code_of) in unit with OBX-7 range and
+ * OBX-11 status; the key is "order/code".
  */
 static inline struct rules_update
-add_range(struct rules_history *h, enum rules_analyte a, double v, char status,
-    int64_t t, uint64_t id, const char *order, const char *range)
+add_unit(struct rules_history *h, enum rules_analyte a, double v,
+    const char *unit, char status, int64_t t, uint64_t id, const char *order,
+    const char *range)
 {
 	struct rules_result in;
 	struct rules_update up;
@@ -156,7 +157,7 @@ add_range(struct rules_history *h, enum rules_analyte a, double v, char status,
 	in.alt_code = in.alt_system = "";
 	in.kind = RULES_VALUE_NUMBER;
 	in.value = v;
-	in.unit = unit_of(a);
+	in.unit = unit;
 	in.unit_len = strlen(in.unit);
 	in.range = range;
 	in.range_len = strlen(in.range);
@@ -166,6 +167,14 @@ add_range(struct rules_history *h, enum rules_analyte a, double v, char status,
 	snprintf(key, sizeof key, "%s/%s", order, code_of(a));
 	rules_history_add(h, &in, key, strlen(key), &up);
 	return up;
+}
+
+/* add_unit() in the analyte's usual unit (unit_of). */
+static inline struct rules_update
+add_range(struct rules_history *h, enum rules_analyte a, double v, char status,
+    int64_t t, uint64_t id, const char *order, const char *range)
+{
+	return add_unit(h, a, v, unit_of(a), status, t, id, order, range);
 }
 #endif
 
