@@ -1,0 +1,117 @@
+/*
+ * history.h: the inside of a patient's history (struct rules_history),
+ * shared by protocol.c (the history, eligibility, alert decisions) and
+ * hold.c (the imatinib hold / restart state machine). Not for callers
+ * outside rules/.
+ */
+#ifndef LABWATCH_RULES_HISTORY_H
+#define LABWATCH_RULES_HISTORY_H
+
+#include <math.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rules/rules_int.h"
+
+/* Entries of a history's first chunk; chunk k holds HISTORY_CAP0 << k. */
+#define HISTORY_CAP0 16
+/* Memory runs out long before: chunk 40 alone would be 2^44 entries. */
+#define HISTORY_MAX_CHUNKS 48
+struct key_block;
+
+/*
+ * A hold derivation carried forward (rules_hold_derive_incr): what it was
+ * derived from and the state after its last step. Entries never move (the
+ * chunks stay where they are while the history lives), so latest[] and
+ * out[].because are pointers into it.
+ */
+struct hold_memo {
+	bool valid;
+	const struct rules *r;
+	uint64_t gen;  /* the history's gen it was derived at */
+	size_t n;      /* the entries it covers, [0, n) */
+	int64_t start; /* its start and now */
+	int64_t now;
+	int64_t last; /* the time of its last step, INT64_MIN: none */
+	struct rules_hold_state seed[RULES_MAX_HOLD_RULES];
+	const struct rules_entry *latest[RULES_NANALYTES];
+	struct rules_hold_derived out[RULES_MAX_HOLD_RULES];
+};
+
+/* One memo for the unseeded derivation, one for a seeded (held) one. */
+#define HOLD_MEMO_SLOTS 2
+
+/* Per entry: its key's hash and the next entry of its bucket. */
+struct key_link {
+	uint64_t hash;
+	size_t next;
+};
+
+struct rules_history {
+	/*
+	 * What every add reads, first and together: with thousands of
+	 * patients, a patient's history is out of the cache when its next
+	 * message comes, and each line touched is a wait for memory.
+	 */
+	size_t n, cap; /* cap: the entries of the chunks so far */
+	char *key_at;  /* the free bytes of the newest key block */
+	size_t key_left;
+	const struct rules *r;
+	bool have_base; /* some base[a].known (else eval without) */
+	enum rules_phase phase;
+	/*
+	 * The entries, in chunks that never move: chunk k holds
+	 * HISTORY_CAP0 << k of them, so a history grows without copying
+	 * (entry_at() finds entry i).
+	 */
+	struct rules_entry *chunk[HISTORY_MAX_CHUNKS];
+	size_t nchunks;
+	struct key_block *keys;
+	uint64_t *ids; /* the id lists of the last update */
+	size_t ids_cap;
+	/*
+	 * The entries by key, so that a C, D, W or U looks at those of its
+	 * key only (a scan of the whole history made one message of N
+	 * results cost N^2): per bucket of key hashes the first and last
+	 * entry, per entry its hash and the next one in its bucket, in
+	 * order; KEY_NONE ends a chain. Built when the first such status
+	 * comes (most histories never see one), then extended to the entries
+	 * added since at each; the buckets go when the entries grow and are
+	 * relinked from the stored hashes.
+	 */
+	size_t *head, *tail, nbuckets; /* 0 buckets: none yet */
+	struct key_link *link;	       /* cap entries, or NULL */
+	size_t nindexed;	       /* entries [0, nindexed) are linked */
+	struct rules_baseline base[RULES_NANALYTES];
+	/*
+	 * Bumped by every change other than an append (an earlier entry
+	 * corrected, retracted or promoted; the phase or a baseline set):
+	 * a hold derivation carried forward from before it is void.
+	 */
+	uint64_t gen;
+	struct hold_memo *memo; /* HOLD_MEMO_SLOTS, NULL until the first */
+	uint64_t carried, full; /* rules_hold_incr_counts() */
+};
+
+/* Entry i (< cap): chunk k holds entries from HISTORY_CAP0 * (2^k - 1). */
+static inline struct rules_entry *
+entry_at(const struct rules_history *h, size_t i)
+{
+	/* k = floor(log2(i / HISTORY_CAP0 + 1)) */
+	unsigned k = 63 -
+	    (unsigned)__builtin_clzll(
+		(unsigned long long)(i / HISTORY_CAP0 + 1));
+
+	return &h->chunk[k][i - HISTORY_CAP0 * (((size_t)1 << k) - 1)];
+}
+
+/* A final, numeric, still valid result with a known time no later than at. */
+static inline bool
+history_usable(const struct rules_entry *e, int64_t at)
+{
+	return e->ev.final && !e->superseded && !e->retracted &&
+	    !isnan(e->ev.value) && e->observed_at >= 0 && e->observed_at <= at;
+}
+
+#endif
