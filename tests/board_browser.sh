@@ -79,7 +79,7 @@ while IFS= read -r line; do
 	esac
 done <"$TMP/browser.out"
 check "the scenario ran to its end (exit $rc)" test "$rc" -eq 0
-check "access log: no patient id" sh -c "! grep -E 'DEMO-|BR-[12]' '$TMP/board.log' '$TMP/board2.log'"
+check "access log: no patient id" no_patient_data 'DEMO-|BR-[12]' "$TMP/board.log" "$TMP/board2.log"
 
 kill -TERM "$BOARD"
 wait "$BOARD"

@@ -278,7 +278,14 @@ check "the frames of the gone connections are stored all the same" \
 # 8. No patient data in the logs.
 stop_daemon
 cat "$TMP"/d[0-9]*.log >"$TMP/d.log"
-check "no patient identifiers in the logs" sh -c "! grep -q 'MRN\|PPPP\|P4\b' '$TMP/d.log'"
+printf 'spool at /tmp/labwatch-test.abcdP4/spool\n' >"$TMP/path.log"
+printf 'refused P4 at MRN1\n' >"$TMP/phi.log"
+path_log=$TMP/path.log
+if (TMP=/tmp/labwatch-test.abcdP4 && no_patient_data 'MRN|PPPP|P4\b' "$path_log"); then
+	ok "the log check: the suite's own directory is not patient data"
+else not_ok "the log check: the suite's own directory is not patient data"; fi
+if no_patient_data 'MRN|PPPP|P4\b' "$TMP/phi.log" >/dev/null; then not_ok "the log check finds an identifier where one is"; else ok "the log check finds an identifier where one is"; fi
+check "no patient identifiers in the logs" no_patient_data 'MRN|PPPP|P4\b' "$TMP/d.log"
 check_observation_links
 
 done_testing

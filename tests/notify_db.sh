@@ -122,7 +122,7 @@ for p in pages + hooks:
     assert p["alert"] == alerts[p["alert"]["id"]], (p["alert"], alerts)
 EOF
 check "the command's environment" grep -q "^trigger $A1 labwatch-$A1 critical toxicity NT1$" "$TMP/pages/env.log"
-check "no patient data in notify's log" sh -c "! grep -q 'NT1\|ALT\|226' '$TMP/n1.log' '$TMP/n2.log'"
+check "no patient data in notify's log" no_patient_data 'NT1|ALT|226' "$TMP/n1.log" "$TMP/n2.log"
 check "nor the webhook's path" sh -c "! grep -q '/hook' '$TMP/n2.log'"
 
 # --- 2. ack and resolve: recorded with who and a note, delivered once each
