@@ -173,7 +173,7 @@ add_as(struct rules_history *h, enum rules_analyte a, double v,
     const char *unit, const char *range, int64_t t, uint64_t id,
     const char *order)
 {
-	return add_unit(h, a, v, unit, 'F', t, id, order, range);
+	return add_unit(h, a, "", v, unit, 'F', t, id, order, range);
 }
 
 /*
@@ -560,26 +560,8 @@ static struct rules_update
 add_key(struct rules_history *h, char status, uint64_t id, const char *key,
     size_t len)
 {
-	struct rules_result in;
-	struct rules_update up;
-
-	memset(&in, 0, sizeof in);
-	in.code = code_of(RULES_ALT);
-	in.code_len = strlen(in.code);
-	in.system = "LN";
-	in.system_len = 2;
-	in.alt_code = in.alt_system = "";
-	in.kind = RULES_VALUE_NUMBER;
-	in.value = 30;
-	in.unit = unit_of(RULES_ALT);
-	in.unit_len = strlen(in.unit);
-	in.range = range_of(RULES_ALT);
-	in.range_len = strlen(in.range);
-	in.status = status;
-	in.observed_at = NOW - DAY;
-	in.id = id;
-	rules_history_add(h, &in, key, len, &up);
-	return up;
+	return add_keyed(h, RULES_ALT, "", 30, unit_of(RULES_ALT), status,
+	    NOW - DAY, id, range_of(RULES_ALT), key, len);
 }
 
 /* The key of filler i ("f<i>" padded with '.'), or of K (i == SIZE_MAX). */
@@ -770,29 +752,8 @@ static struct rules_update
 add_cmp(struct rules_history *h, enum rules_analyte a, const char *cmp,
     double v, char status, int64_t t, uint64_t id, const char *order)
 {
-	struct rules_result in;
-	struct rules_update up;
-	char key[64];
-
-	memset(&in, 0, sizeof in);
-	snprintf(in.comparator, sizeof in.comparator, "%s", cmp);
-	in.code = code_of(a);
-	in.code_len = strlen(in.code);
-	in.system = "LN";
-	in.system_len = 2;
-	in.alt_code = in.alt_system = "";
-	in.kind = RULES_VALUE_NUMBER;
-	in.value = v;
-	in.unit = unit_of(a);
-	in.unit_len = strlen(in.unit);
-	in.range = range_of(a);
-	in.range_len = strlen(in.range);
-	in.status = status;
-	in.observed_at = t;
-	in.id = id;
-	snprintf(key, sizeof key, "%s/%s", order, code_of(a));
-	rules_history_add(h, &in, key, strlen(key), &up);
-	return up;
+	return add_unit(h, a, cmp, v, unit_of(a), status, t, id, order,
+	    range_of(a));
 }
 
 /*
