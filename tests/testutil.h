@@ -189,6 +189,23 @@ add_range(struct rules_history *h, enum rules_analyte a, double v, char status,
 {
 	return add_unit(h, a, "", v, unit_of(a), status, t, id, order, range);
 }
+
+/* add_range() with the analyte's usual range (range_of). */
+static inline struct rules_update
+add(struct rules_history *h, enum rules_analyte a, double v, char status,
+    int64_t t, uint64_t id, const char *order)
+{
+	return add_range(h, a, v, status, t, id, order, range_of(a));
+}
+
+/* add() of a result with comparator cmp. */
+static inline struct rules_update
+add_cmp(struct rules_history *h, enum rules_analyte a, const char *cmp,
+    double v, char status, int64_t t, uint64_t id, const char *order)
+{
+	return add_unit(h, a, cmp, v, unit_of(a), status, t, id, order,
+	    range_of(a));
+}
 #endif
 
 #endif
