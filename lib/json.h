@@ -104,78 +104,6 @@ json_cur_need(struct json_cur *c, size_t n)
 	c->resv = c->o; /* a reservation never grows: none left */
 }
 
-/* Append n bytes as they are. */
-static inline __attribute__((always_inline)) void
-json_cur_raw(struct json_cur *c, const char *s, size_t n)
-{
-	json_cur_need(c, n);
-	memcpy(c->o, s, n);
-	c->o += n;
-}
-
-/* Append a literal (a key with its quotes and colon, a bracket...). */
-#define json_cur_lit(c, s) json_cur_raw(c, s, sizeof(s) - 1)
-
-/* json_str_or_null at the cursor. */
-static inline __attribute__((always_inline)) void
-json_cur_str_or_null(struct json_cur *c, const char *p, size_t len)
-{
-	if (len == 0)
-		json_cur_lit(c, "null");
-	else if (len <= JSON_STR_CHUNK) {
-		json_cur_need(c, JSON_STR_ROOM(len));
-		c->o = json_put_str(c->o, p, len);
-	} else {
-		json_cur_end(c);
-		json_str(c->b, p, len);
-		json_cur_start(c, c->b);
-	}
-}
-
-/* json_strz at the cursor. */
-static inline __attribute__((always_inline)) void
-json_cur_strz(struct json_cur *c, const char *s)
-{
-	if (s == NULL)
-		json_cur_lit(c, "null");
-	else if (*s == '\0')
-		json_cur_lit(c, "\"\"");
-	else
-		json_cur_str_or_null(c, s, strlen(s));
-}
-
-/* json_num at the cursor. */
-static inline __attribute__((always_inline)) void
-json_cur_num(struct json_cur *c, double v)
-{
-	json_cur_need(c, JSON_NUM_ROOM);
-	c->o = json_put_num(c->o, v);
-}
-
-/* json_num_rounded at the cursor. */
-static inline __attribute__((always_inline)) void
-json_cur_num_rounded(struct json_cur *c, double v)
-{
-	json_cur_need(c, JSON_NUM_ROOM);
-	c->o = json_put_num_rounded(c->o, v);
-}
-
-/* json_int at the cursor. */
-static inline __attribute__((always_inline)) void
-json_cur_int(struct json_cur *c, int64_t v)
-{
-	json_cur_need(c, JSON_NUM_ROOM);
-	c->o = json_put_int(c->o, v);
-}
-
-/* json_uint at the cursor. */
-static inline __attribute__((always_inline)) void
-json_cur_uint(struct json_cur *c, uint64_t v)
-{
-	json_cur_need(c, JSON_NUM_ROOM);
-	c->o = json_put_uint(c->o, v);
-}
-
 /*
  * Reservations, for an object whose size is bounded before it is written
  * (an observation line): json_cur_reserve(c, n) makes room for n bytes at
@@ -321,6 +249,116 @@ json_cur_int_unchecked(struct json_cur *c, int64_t v)
 {
 	json_cur_assert_room(c, JSON_NUM_ROOM);
 	c->o = json_put_int(c->o, v);
+}
+
+/*
+ * The checked appends: each is its _unchecked twin in room json_cur_need()
+ * makes, between json_cur_checked() and json_cur_checked_end(). In
+ * JSON_ROOM_CHECKS builds the twin is checked against c->resv: when the
+ * reservation (if any) has less than n bytes left, n are reserved for the
+ * twin while it writes and the reservation is put back as it was after
+ * it. A checked append never aborts, and an unchecked one after it is
+ * checked as before (one made with no reservation still aborts).
+ */
+static inline __attribute__((always_inline)) size_t
+json_cur_checked(struct json_cur *c, size_t n)
+{
+	size_t mark = SIZE_MAX;
+
+	json_cur_need(c, n);
+#ifdef JSON_ROOM_CHECKS
+	if (c->o + n > c->resv) {
+		/* an offset: a string over a chunk may move the buf */
+		mark = (size_t)(c->resv - c->b->p);
+		c->resv = c->o + n;
+	}
+#endif
+	return mark;
+}
+
+/* After a checked append: the reservation json_cur_checked() found. */
+static inline __attribute__((always_inline)) void
+json_cur_checked_end(struct json_cur *c, size_t mark)
+{
+#ifdef JSON_ROOM_CHECKS
+	if (mark != SIZE_MAX)
+		c->resv = c->b->p + mark;
+#else
+	(void)c;
+	(void)mark;
+#endif
+}
+
+/* Append n bytes as they are. */
+static inline __attribute__((always_inline)) void
+json_cur_raw(struct json_cur *c, const char *s, size_t n)
+{
+	size_t mark = json_cur_checked(c, n);
+
+	json_cur_raw_unchecked(c, s, n);
+	json_cur_checked_end(c, mark);
+}
+
+/* Append a literal (a key with its quotes and colon, a bracket...). */
+#define json_cur_lit(c, s) json_cur_raw(c, s, sizeof(s) - 1)
+
+/* json_str_or_null at the cursor. */
+static inline __attribute__((always_inline)) void
+json_cur_str_or_null(struct json_cur *c, const char *p, size_t len)
+{
+	size_t mark = json_cur_checked(c, json_str_resv(len));
+
+	json_cur_str_or_null_unchecked(c, p, len);
+	json_cur_checked_end(c, mark);
+}
+
+/* json_strz at the cursor. */
+static inline __attribute__((always_inline)) void
+json_cur_strz(struct json_cur *c, const char *s)
+{
+	size_t len = s != NULL ? strlen(s) : 0;
+	size_t mark = json_cur_checked(c, json_str_resv(len));
+
+	json_cur_strz_unchecked(c, s, len);
+	json_cur_checked_end(c, mark);
+}
+
+/* json_num at the cursor. */
+static inline __attribute__((always_inline)) void
+json_cur_num(struct json_cur *c, double v)
+{
+	size_t mark = json_cur_checked(c, JSON_NUM_ROOM);
+
+	json_cur_num_unchecked(c, v);
+	json_cur_checked_end(c, mark);
+}
+
+/* json_num_rounded at the cursor. */
+static inline __attribute__((always_inline)) void
+json_cur_num_rounded(struct json_cur *c, double v)
+{
+	size_t mark = json_cur_checked(c, JSON_NUM_ROOM);
+
+	json_cur_num_rounded_unchecked(c, v);
+	json_cur_checked_end(c, mark);
+}
+
+/* json_int at the cursor. */
+static inline __attribute__((always_inline)) void
+json_cur_int(struct json_cur *c, int64_t v)
+{
+	size_t mark = json_cur_checked(c, JSON_NUM_ROOM);
+
+	json_cur_int_unchecked(c, v);
+	json_cur_checked_end(c, mark);
+}
+
+/* json_uint at the cursor. */
+static inline __attribute__((always_inline)) void
+json_cur_uint(struct json_cur *c, uint64_t v)
+{
+	json_cur_need(c, JSON_NUM_ROOM);
+	c->o = json_put_uint(c->o, v);
 }
 
 /*

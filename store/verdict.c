@@ -580,6 +580,7 @@ verdict_rows(struct ingest *g, struct side *d, struct ingest_work *w,
 	const struct oru_obs *x;
 	struct pcache *p = pcache_get(&g->pc, pat->id.p, pat->id.len, false);
 	struct rules_result in;
+	struct rules_mapping map;
 	struct rules_eval evbuf;
 	const struct rules_eval *ev;
 	struct rules_update up;
@@ -589,7 +590,7 @@ verdict_rows(struct ingest *g, struct side *d, struct ingest_work *w,
 	int64_t id, sup, at = -1;
 	uint32_t j;
 	struct rules_alert_decision dec;
-	bool any = false, hold_changed = false, tracked, conflict, quality;
+	bool any = false, hold_changed = false, tracked, quality;
 
 	if (p == NULL || p->db_id == 0) {
 		snprintf(g->err.msg, sizeof(g->err.msg), "patient row missing");
@@ -605,10 +606,11 @@ verdict_rows(struct ingest *g, struct side *d, struct ingest_work *w,
 		 * Rows for the seven protocol analytes only, and for codes
 		 * naming two of them (code_conflict, never dropped): the rules
 		 * read nothing else, and every OBX stays in messages.raw.
+		 * Looked up once: p->h has g->rules too (ingest_set_rules
+		 * flushes the cache).
 		 */
-		if (rules_map(g->rules, &in, &(bool){ false }, &conflict) ==
-			RULES_NONE &&
-		    !conflict)
+		rules_map_result(g->rules, &in, &map);
+		if (map.analyte == RULES_NONE && map.named[0] == RULES_NONE)
 			continue;
 		id = idpool_take(&g->obs_ids);
 		in.id = (uint64_t)id;
@@ -616,12 +618,13 @@ verdict_rows(struct ingest *g, struct side *d, struct ingest_work *w,
 		sup = 0;
 		ev = &evbuf;
 		if (tracked) {
-			rules_history_add(p->h, &in, key, klen, &up);
+			rules_history_add_mapped(p->h, &in, &map, key, klen,
+			    &up);
 			ev = &up.entry->ev;
 			if (up.nsuperseded > 0)
 				sup = (int64_t)up.superseded[0];
 		} else {
-			rules_eval(g->rules, &in, bl, &evbuf);
+			rules_eval_mapped(g->rules, &in, &map, bl, &evbuf);
 			memset(&up, 0, sizeof(up));
 		}
 		rows_add_observation(&g->rows,

@@ -935,6 +935,68 @@ Test(json, reservation_overrun_aborts, .signal = SIGABRT)
 	json_cur_lit_unchecked(&c, "null");
 }
 
+/*
+ * A checked append reserves nothing for the unchecked ones after it: a
+ * number's 40 bytes of room, 1 written, leave none to an unchecked
+ * append made with no reservation.
+ */
+Test(json, checked_append_reserves_nothing, .signal = SIGABRT)
+{
+	struct buf b;
+	struct json_cur c;
+
+	buf_init(&b);
+	json_cur_start(&c, &b);
+	json_cur_int(&c, 1);
+	json_cur_lit_unchecked(&c, "x");
+}
+
+/* ... nor takes more of a reservation than it writes. */
+Test(json, checked_append_in_reservation)
+{
+	struct buf b;
+	struct json_cur c;
+
+	buf_init(&b);
+	json_cur_start(&c, &b);
+	json_cur_reserve(&c, 4);
+	json_cur_lit(&c, "ab");
+	json_cur_lit_unchecked(&c, "cd");
+	json_cur_end(&c);
+	cr_expect_str_eq(b.p, "abcd");
+	buf_free(&b);
+}
+
+/*
+ * A checked string over a chunk in a reservation goes through the buf
+ * and leaves the reservation's rest, as the unchecked one does.
+ */
+Test(json, checked_long_string_keeps_reservation)
+{
+	struct buf got, want;
+	struct json_cur c;
+	size_t len = JSON_STR_CHUNK + 1;
+	char *s = malloc(len);
+
+	cr_assert_not_null(s);
+	memset(s, 'k', len);
+	buf_init(&got);
+	buf_init(&want);
+	json_cur_start(&c, &got);
+	json_cur_reserve(&c, 6);
+	json_cur_lit_unchecked(&c, "[");
+	json_cur_str_or_null(&c, s, len);
+	json_cur_lit_unchecked(&c, ",null");
+	json_cur_end(&c);
+	buf_addc(&want, '[');
+	json_str(&want, s, len);
+	buf_add(&want, ",null", 5);
+	cr_expect(got.len == want.len && memcmp(got.p, want.p, got.len) == 0);
+	buf_free(&got);
+	buf_free(&want);
+	free(s);
+}
+
 /* A string's room counted one short aborts too. */
 Test(json, reservation_string_overrun_aborts, .signal = SIGABRT)
 {

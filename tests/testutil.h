@@ -137,19 +137,20 @@ range_of(enum rules_analyte a)
 }
 
 /*
- * Add one result of analyte a (code_of) in unit with OBX-7 range and
- * OBX-11 status; the key is "order/code".
+ * Add one result of analyte a (code_of) with comparator cmp ("" for none)
+ * in unit with OBX-7 range and OBX-11 status, under the correction key
+ * key[0..key_len) (any length): the one way a suite adds a result.
  */
 static inline struct rules_update
-add_unit(struct rules_history *h, enum rules_analyte a, double v,
-    const char *unit, char status, int64_t t, uint64_t id, const char *order,
-    const char *range)
+add_keyed(struct rules_history *h, enum rules_analyte a, const char *cmp,
+    double v, const char *unit, char status, int64_t t, uint64_t id,
+    const char *range, const char *key, size_t key_len)
 {
 	struct rules_result in;
 	struct rules_update up;
-	char key[64];
 
 	memset(&in, 0, sizeof in);
+	snprintf(in.comparator, sizeof in.comparator, "%s", cmp);
 	in.code = code_of(a);
 	in.code_len = strlen(in.code);
 	in.system = "LN";
@@ -164,9 +165,21 @@ add_unit(struct rules_history *h, enum rules_analyte a, double v,
 	in.status = status;
 	in.observed_at = t;
 	in.id = id;
-	snprintf(key, sizeof key, "%s/%s", order, code_of(a));
-	rules_history_add(h, &in, key, strlen(key), &up);
+	rules_history_add(h, &in, key, key_len, &up);
 	return up;
+}
+
+/* add_keyed() under the key "order/code". */
+static inline struct rules_update
+add_unit(struct rules_history *h, enum rules_analyte a, const char *cmp,
+    double v, const char *unit, char status, int64_t t, uint64_t id,
+    const char *order, const char *range)
+{
+	char key[64];
+
+	snprintf(key, sizeof key, "%s/%s", order, code_of(a));
+	return add_keyed(h, a, cmp, v, unit, status, t, id, range, key,
+	    strlen(key));
 }
 
 /* add_unit() in the analyte's usual unit (unit_of). */
@@ -174,7 +187,24 @@ static inline struct rules_update
 add_range(struct rules_history *h, enum rules_analyte a, double v, char status,
     int64_t t, uint64_t id, const char *order, const char *range)
 {
-	return add_unit(h, a, v, unit_of(a), status, t, id, order, range);
+	return add_unit(h, a, "", v, unit_of(a), status, t, id, order, range);
+}
+
+/* add_range() with the analyte's usual range (range_of). */
+static inline struct rules_update
+add(struct rules_history *h, enum rules_analyte a, double v, char status,
+    int64_t t, uint64_t id, const char *order)
+{
+	return add_range(h, a, v, status, t, id, order, range_of(a));
+}
+
+/* add() of a result with comparator cmp. */
+static inline struct rules_update
+add_cmp(struct rules_history *h, enum rules_analyte a, const char *cmp,
+    double v, char status, int64_t t, uint64_t id, const char *order)
+{
+	return add_unit(h, a, cmp, v, unit_of(a), status, t, id, order,
+	    range_of(a));
 }
 #endif
 
