@@ -105,6 +105,13 @@ reeval_read_prepare(PGconn *c, char **cause)
 	PGresult *res;
 	size_t i;
 
+	res = PQexec(c, "SET random_page_cost = 1.1");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		set_cause(cause, db_error(c, res));
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
 	for (i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
 		res = PQprepare(c, q[i].name, q[i].sql, 0, NULL);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
