@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/socket.h>
+
 #include "lib/xmalloc.h"
 
 void
@@ -263,6 +265,26 @@ pgpipe_take(struct pgpipe *p)
 
 	p->cur = NULL;
 	return res;
+}
+
+void
+pgpipe_poll(struct pgpipe *p)
+{
+	char c;
+
+	if (p->conn == NULL || p->nq == 0)
+		return;
+	/*
+	 * Only when bytes wait: a read that found the end of the stream
+	 * here would drop the queries still queued (libpq 15), and what the
+	 * server sent before its error would then be read as unasked for.
+	 * The end is for pgpipe_read() to find, after the rest, in order.
+	 */
+	if (recv(PQsocket(p->conn), &c, 1, MSG_PEEK | MSG_DONTWAIT) != 1)
+		return;
+	/* Parsed as it comes (PQisBusy), as PQgetResult() would. */
+	if (PQconsumeInput(p->conn) == 1)
+		(void)PQisBusy(p->conn);
 }
 
 enum db_rc

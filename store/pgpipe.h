@@ -92,6 +92,13 @@ LW_MUSTCHECK enum db_rc pgpipe_read(struct pgpipe *p, pgpipe_handler *handle,
  * owns and PQclear()s them) instead of their being cleared on return.
  */
 PGresult *pgpipe_take(struct pgpipe *p);
+/*
+ * Take in, without waiting, what the server has sent for the queries in
+ * flight: libpq parses it into their results, and the server, its
+ * socket buffer emptied, goes on with the next ones. Whatever failed is
+ * found by pgpipe_read() as without it.
+ */
+void pgpipe_poll(struct pgpipe *p);
 /* pgpipe_sync(), then pgpipe_read(). */
 LW_MUSTCHECK enum db_rc pgpipe_run(struct pgpipe *p, pgpipe_handler *handle,
     void *arg);

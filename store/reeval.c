@@ -622,6 +622,22 @@ struct batch {
 };
 
 /*
+ * The batches asked ahead on the read sessions taken in while one is
+ * judged: without it the server stops reading them once its socket
+ * buffer is full of rows.
+ */
+static void
+poll_ahead(struct run *u)
+{
+	int s;
+
+	if (u->prd[0].conn == u->c)
+		return; /* reads on c itself, one at a time */
+	for (s = 0; s < u->nrd; s++)
+		pgpipe_poll(&u->prd[s]);
+}
+
+/*
  * Each patient of b read (res) judged with probe (the marked ones only
  * when only), in patient order; fn(arg, j) after each.
  */
@@ -635,6 +651,7 @@ judge_batch(struct run *u, struct batch *b, PGresult **res, bool probe,
 	for (j = 0; j < b->k && rc == 0; j++) {
 		if (only && !b->mark[j])
 			continue;
+		poll_ahead(u);
 		u->db_id = strtoll(PQgetvalue(b->pr, b->first + j, 0), NULL,
 		    10);
 		reeval_read_slice(res, u->db_id, at, &u->msgs, &sl);

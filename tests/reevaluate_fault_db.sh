@@ -83,6 +83,11 @@ for _ in $(seq 600); do [ -s "$TMP/r1.rc" ] && break; sleep 0.1; done
 check "reevaluate stops: exit 1, not a hang or a crash" eq "$(cat "$TMP/r1.rc" 2>/dev/null)" 1
 check "and says why on stderr" sh -c "grep -q '^labwatch reevaluate: .*terminat' '$TMP/r1.err'"
 echo "# it said: $(head -c 300 "$TMP/r1.err")"
+# The rows of the batches asked ahead are taken in while one is judged
+# (pgpipe_poll): a session's end found there would drop libpq's queue,
+# and its rows would come as "message type 0x44 arrived while idle".
+check "and nothing else: no libpq complaint of rows unasked for" \
+	eq "$(grep -vc '^labwatch reevaluate: ' "$TMP/r1.err")" 0
 n1=$(alerted)
 check "what it committed is whole batches, the batch it was held in too ($n1 patients)" \
 	sh -c "[ $n1 -ge 256 ] && [ $n1 -lt 1000 ] && [ $((n1 % 128)) -eq 0 ]"
