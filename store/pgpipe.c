@@ -279,6 +279,8 @@ pgpipe_poll(struct pgpipe *p)
 	 * here would drop the queries still queued (libpq 15), and what the
 	 * server sent before its error would then be read as unasked for.
 	 * The end is for pgpipe_read() to find, after the rest, in order.
+	 * (Over TLS the peek sees records, not messages: a session ending
+	 * then may still fail as "missing result", without its reason.)
 	 */
 	if (recv(PQsocket(p->conn), &c, 1, MSG_PEEK | MSG_DONTWAIT) != 1)
 		return;
