@@ -21,6 +21,12 @@
 #      above a patient's stored ones reserves again under the patient's
 #      lock, so that ids ascend in the order the results were judged.
 #      Also sent at once to both daemons, many patients: nothing changes.
+#      Why id order is then the judged order: the per-patient advisory
+#      lock orders the batches that judge a patient; a batch reads the
+#      patient's stored results under it, and its ids are either above
+#      all of them or reserved again there, after the other writer's
+#      commit, from a sequence that hands out ascending values (its ids
+#      were taken before that commit).
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 . "$top_srcdir/tests/reevaluate_lib.sh"
 LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
