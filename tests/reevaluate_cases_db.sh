@@ -190,7 +190,9 @@ wait $s2
 check "at once: every message stored" eq \
 	"$(q "select count(*) from labwatch.messages where control_id like 'C%'")" $((2 * n))
 lwd_stop a
+ra=$?
 lwd_stop b
+check "both daemons exit 0" eq "$ra $?" "0 0"
 # Told, not checked (the timing decides): judged 12th first, 10th second.
 echo "at once: $(q "select count(*) from labwatch.patients p where p.patient_id like 'C%' and not exists (select 1 from labwatch.alerts a where a.patient = p.id and a.kind = 'toxicity')") of $n patients judged by b first"
 rev --protocol-file "$PROTO" >"$TMP/all.out"
