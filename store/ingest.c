@@ -532,9 +532,9 @@ queue_message(struct ingest *g, struct side *d, struct ingest_work *w)
  */
 static enum db_rc
 round_trip_1(struct ingest *g, struct side *d, struct ingest_work **ws,
-    size_t n)
+    size_t n, size_t *nobs)
 {
-	size_t i, nobs = 0, ngroups = 0;
+	size_t i, ngroups = 0;
 	enum db_rc rc;
 
 	if ((rc = pgpipe_send_sql(&d->pipe, "BEGIN", Q_IGNORE)) != DB_OK)
@@ -547,9 +547,9 @@ round_trip_1(struct ingest *g, struct side *d, struct ingest_work **ws,
 	}
 	d->ascending = batch_ids_ascend(ws, n);
 	if ((rc = rows_send_messages(&g->rows, &d->pipe, Q_MSGS)) != DB_OK ||
-	    (rc = plock_send(g, d, ws, n, &nobs, &ngroups)) != DB_OK ||
-	    (rc = reserve_ids(g, d, &g->obs_ids, nobs, "ids_obs", Q_OBS_IDS)) !=
-		DB_OK ||
+	    (rc = plock_send(g, d, ws, n, nobs, &ngroups)) != DB_OK ||
+	    (rc = reserve_ids(g, d, &g->obs_ids, *nobs, "ids_obs",
+		 Q_OBS_IDS)) != DB_OK ||
 	    /*
 	     * Per observation at most: an alert and a data-quality line; a
 	     * recovery line moved and a reopened or new alert should it take
@@ -559,12 +559,26 @@ round_trip_1(struct ingest *g, struct side *d, struct ingest_work **ws,
 	     * rule a hold or resume. Ids are cheap; an empty pool is not.
 	     */
 	    (rc = reserve_ids(g, d, &g->alert_ids,
-		 nobs * (4 + 2 * rules_hold_count(g->rules)) +
+		 *nobs * (4 + 2 * rules_hold_count(g->rules)) +
 		     ngroups * (RULES_MAX_HOLD_RULES + 1),
 		 "ids_alert", Q_ALERT_IDS)) != DB_OK ||
 	    (rc = pgpipe_run(&d->pipe, handle_rt1, d)) != DB_OK ||
 	    (rc = plock_send_stale(g, d)) != DB_OK ||
 	    pgpipe_pending(&d->pipe) == 0)
+		return rc;
+	return pgpipe_run(&d->pipe, handle_rt1, d);
+}
+
+/* Observation ids above the batch's patients' stored ones (plock.h). */
+static enum db_rc
+ids_above_stored(struct ingest *g, struct side *d, size_t nobs)
+{
+	enum db_rc rc;
+
+	if (nobs == 0 || !plock_drop_ids_behind(g, &g->obs_ids))
+		return DB_OK;
+	if ((rc = reserve_ids(g, d, &g->obs_ids, nobs, "ids_obs", Q_OBS_IDS)) !=
+	    DB_OK)
 		return rc;
 	return pgpipe_run(&d->pipe, handle_rt1, d);
 }
@@ -732,6 +746,7 @@ enum ingest_rc
 ingest_start(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 {
 	struct side *busy = oldest_committing(g), *d;
+	size_t nobs = 0;
 	enum ingest_rc rc;
 
 	if (started_side(g) != NULL)
@@ -765,8 +780,9 @@ ingest_start(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 	d->nbatch = n;
 	d->nqueued = 0;
 	d->seq = ++g->seq;
-	if ((rc = rc_of(round_trip_1(g, d, ws, n))) != INGEST_OK ||
+	if ((rc = rc_of(round_trip_1(g, d, ws, n, &nobs))) != INGEST_OK ||
 	    (rc = rc_of(round_trip_1b(g, d))) != INGEST_OK ||
+	    (rc = rc_of(ids_above_stored(g, d, nobs))) != INGEST_OK ||
 	    (rc = round_trip_2(g, d, ws, n)) != INGEST_OK)
 		return fail_batch(g, d, rc, cause);
 	reset_batch(g);

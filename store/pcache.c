@@ -375,6 +375,8 @@ pcache_load_history(struct pcache *p, const PGresult *res)
 		pcache_history_row(res, i, &in);
 		rules_history_add(p->h, &in, PQgetvalue(res, i, 1),
 		    (size_t)PQgetlength(res, i, 1), &up);
+		if ((int64_t)in.id > p->last_obs)
+			p->last_obs = (int64_t)in.id;
 	}
 }
 

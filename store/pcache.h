@@ -45,6 +45,7 @@ struct pcache {
 	char elig[16]; /* last eligibility status, "" for none */
 	struct pcache_hold hold[RULES_MAX_HOLD_RULES]; /* as announced */
 	struct rules_history *h;		       /* NULL until loaded */
+	int64_t last_obs; /* the highest id of the results h was loaded with */
 	struct rules_open_alert
 	    *open;	   /* toxicity alerts open or acknowledged */
 	int64_t *open_obs; /* the observation each rests on */

@@ -180,3 +180,19 @@ plock_send_stale(struct ingest *g, struct side *d)
 	}
 	return DB_OK;
 }
+
+bool
+plock_drop_ids_behind(struct ingest *g, struct idpool *pool)
+{
+	size_t i;
+
+	if (pool->n == 0)
+		return false;
+	for (i = 0; i < g->ntouch; i++)
+		if (g->touch[i]->h != NULL &&
+		    g->touch[i]->last_obs >= pool->ids[pool->n - 1]) {
+			pool->n = 0;
+			return true;
+		}
+	return false;
+}

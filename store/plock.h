@@ -5,7 +5,9 @@
 #ifndef LABWATCH_PLOCK_H
 #define LABWATCH_PLOCK_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <libpq-fe.h>
 
@@ -27,5 +29,14 @@ void plock_versions(struct ingest *g, const PGresult *res);
  * history comes in round trip 1b). Sent, not run.
  */
 LW_MUSTCHECK enum db_rc plock_send_stale(struct ingest *g, struct side *d);
+/*
+ * After round trip 1b (histories loaded): the ids of pool dropped, and
+ * true, when a patient of the batch has a stored result of an id above
+ * the next one pool gives (another writer reserved its ids later and
+ * stored with them). Reserved again under the patients' locks, the ids
+ * are above every stored one, so that a patient's results ascend in the
+ * order they were judged: labwatch reevaluate replays them in id order.
+ */
+bool plock_drop_ids_behind(struct ingest *g, struct idpool *pool);
 
 #endif
