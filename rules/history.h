@@ -110,8 +110,21 @@ entry_at(const struct rules_history *h, size_t i)
 static inline bool
 history_usable(const struct rules_entry *e, int64_t at)
 {
-	return e->ev.final && !e->superseded && !e->retracted &&
-	    !isnan(e->ev.value) && e->observed_at >= 0 && e->observed_at <= at;
+	return e->final && !e->superseded && !e->retracted &&
+	    !isnan(e->value) && e->observed_at >= 0 && e->observed_at <= at;
 }
+
+/*
+ * Entry e made from ev, whose term (rules_eval_term()) has index term,
+ * -1 for none; the key and the flags of later changes are the caller's.
+ */
+void entry_pack(struct rules_entry *e, const struct rules_eval *ev, int term,
+    char status, int64_t observed_at);
+/* e's problem (rules_problem_*), NULL for none. */
+const char *entry_problem(const struct rules_entry *e);
+/* Set e's problem to one of rules_problem_* or NULL. */
+void entry_set_problem(struct rules_entry *e, const char *problem);
+/* e's comparator as rules_cmp_char() gives it ('=' for none). */
+char entry_cmp_char(const struct rules_entry *e);
 
 #endif
