@@ -34,10 +34,11 @@ struct key_block {
 static inline size_t
 chunk_used(const struct rules_history *h, size_t k)
 {
-	size_t first = HISTORY_CAP0 * (((size_t)1 << k) - 1);
-	size_t size = (size_t)HISTORY_CAP0 << k;
+	size_t first = k * HISTORY_CHUNK;
 
-	return h->n <= first ? 0 : h->n - first < size ? h->n - first : size;
+	return h->n <= first		 ? 0 :
+	    h->n - first < HISTORY_CHUNK ? h->n - first :
+					   HISTORY_CHUNK;
 }
 
 const char *
@@ -80,6 +81,7 @@ rules_history_free(struct rules_history *h)
 	}
 	for (i = 0; i < h->nchunks; i++)
 		free(h->chunk[i]);
+	free(h->chunk);
 	free(h->ids);
 	free(h->head);
 	free(h->tail);
@@ -242,11 +244,14 @@ key_index(struct rules_history *h)
 {
 	size_t i;
 
-	if (h->link == NULL)
-		h->link = xreallocarray(NULL, h->cap, sizeof *h->link);
+	if (h->link == NULL) {
+		h->link_cap = h->cap;
+		h->link = xreallocarray(NULL, h->link_cap, sizeof *h->link);
+	}
 	if (h->nbuckets == 0) {
-		/* A power of 2 above cap, HISTORY_CAP0 * (2^nchunks - 1). */
-		h->nbuckets = (size_t)HISTORY_CAP0 << h->nchunks;
+		/* A power of 2 above cap, at most twice it. */
+		for (h->nbuckets = HISTORY_CHUNK; h->nbuckets <= h->cap;)
+			h->nbuckets *= 2;
 		h->head = xreallocarray(NULL, h->nbuckets, sizeof *h->head);
 		h->tail = xreallocarray(NULL, h->nbuckets, sizeof *h->tail);
 		for (i = 0; i < h->nbuckets; i++)
@@ -261,26 +266,34 @@ key_index(struct rules_history *h)
 }
 
 /*
- * Room for entry n: a new chunk as large as all before and 16 more (the
- * links, if any, grow to match); the buckets go, to be rebuilt by
- * key_index() for the new capacity.
+ * Room for entry n: one more chunk (the links, if any, grow to match,
+ * doubling); when the entries reach the buckets' count, the buckets go,
+ * to be rebuilt by key_index() for the new capacity.
  */
 static void
 history_grow(struct rules_history *h)
 {
-	size_t size;
-
 	if (h->n < h->cap)
 		return;
-	size = (size_t)HISTORY_CAP0 << h->nchunks;
-	h->chunk[h->nchunks++] = xreallocarray(NULL, size, sizeof **h->chunk);
-	h->cap += size;
-	if (h->link != NULL)
-		h->link = xreallocarray(h->link, h->cap, sizeof *h->link);
-	free(h->head);
-	free(h->tail);
-	h->head = h->tail = NULL;
-	h->nbuckets = 0;
+	if (h->nchunks == h->chunk_slots) {
+		h->chunk_slots = h->chunk_slots > 0 ? h->chunk_slots * 2 : 4;
+		h->chunk = xreallocarray(h->chunk, h->chunk_slots,
+		    sizeof *h->chunk);
+	}
+	h->chunk[h->nchunks++] = xreallocarray(NULL, HISTORY_CHUNK,
+	    sizeof **h->chunk);
+	h->cap += HISTORY_CHUNK;
+	if (h->link != NULL && h->link_cap < h->cap) {
+		h->link_cap = h->link_cap * 2 > h->cap ? h->link_cap * 2 :
+							 h->cap;
+		h->link = xreallocarray(h->link, h->link_cap, sizeof *h->link);
+	}
+	if (h->cap >= h->nbuckets) {
+		free(h->head);
+		free(h->tail);
+		h->head = h->tail = NULL;
+		h->nbuckets = 0;
+	}
 }
 
 /* Add id to the lists of this update (nids so far). */
