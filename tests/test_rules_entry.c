@@ -238,3 +238,51 @@ Test(entry, promoted)
 	cr_expect_eq(e->status, 'F');
 	rules_history_free(h);
 }
+
+/*
+ * Entries never move: the hold memo (latest[]), a hold's because and an
+ * eligibility's rests_on point into the history across later adds. 1,000
+ * results (63 chunks, the chunk array and the key links regrown many
+ * times, a C, D or U every 7th), each entry still where its add left it
+ * and still the evaluation it was made from.
+ */
+Test(entry, entries_stay_in_place)
+{
+	static const char st[] = { 'C', 'D', 'U' };
+	struct rules_history *h = rules_history_new(R, RULES_PHASE_SCREENING);
+	const struct rules_entry *at[1000];
+	struct rules_result in;
+	struct rules_update up;
+	struct rules_eval want, got;
+	char key[32];
+	size_t i;
+
+	for (i = 0; i < N(at); i++) {
+		result_of(&cases[i % N(cases)], 1000 + i, &in);
+		if (i % 7 == 6)
+			in.status = st[i / 7 % N(st)];
+		/* Changes name a key of 14 results earlier. */
+		snprintf(key, sizeof key, "o%zu", i % 7 == 6 ? i - 14 : i);
+		rules_history_add(h, &in, key, strlen(key), &up);
+		at[i] = up.entry;
+	}
+	cr_assert_eq(rules_history_count(h), N(at));
+	for (i = 0; i < N(at); i++) {
+		cr_expect_eq(rules_history_entry(h, i), at[i], "entry %zu", i);
+		cr_expect_eq(at[i]->id, 1000 + i, "entry %zu", i);
+		result_of(&cases[i % N(cases)], 1000 + i, &in);
+		if (i % 7 == 6)
+			in.status = st[i / 7 % N(st)];
+		rules_eval(R, &in, NULL, &want);
+		rules_entry_eval(R, at[i], &got);
+		/* What a later U changed (final, not_final) aside. */
+		if (got.final && !want.final) {
+			cr_expect_eq(at[i]->status, 'F', "entry %zu", i);
+			want.final = true;
+			if (want.problem == rules_problem_not_final)
+				want.problem = NULL;
+		}
+		expect_same(&got, &want, cases[i % N(cases)].name);
+	}
+	rules_history_free(h);
+}

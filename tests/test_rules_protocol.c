@@ -506,7 +506,8 @@ Test(protocol, long_history_corrections_by_key)
 
 /*
  * Growth and the lazy key index: the history stores its entries in chunks
- * of 16, 32, 64, ... (entries 0-15, 16-47, 48-111, 112-239), keeps keys in
+ * of 16 (entries 0-15, 16-31, ...; the key buckets rebuilt as the room
+ * reaches 32, 64, 128, ...), keeps keys in
  * blocks of 256 bytes and more (a key longer than a block gets one of its
  * own), and indexes keys at the first C, D, W or U only, extending the
  * index at each later one. A
