@@ -272,7 +272,7 @@ check_message(struct check *c, const struct oru_msg *o)
 			    buf_reserve(&c->key, oru_result_key_size(o, x)));
 			rules_history_add_mapped(pt->h, &in, &map, c->key.p,
 			    klen, &up);
-			obs_line(c, o, p, x, &up.entry->ev);
+			obs_line(c, o, p, x, &up.ev);
 		}
 	}
 }
@@ -355,6 +355,7 @@ patient_line(struct check *c, const struct patient *pt)
 	struct rules_eligibility_result er;
 	const struct rules_criterion_verdict *v;
 	const struct rules_entry *e;
+	struct rules_eval ev;
 	struct buf *b = &c->out;
 	size_t i;
 
@@ -371,6 +372,8 @@ patient_line(struct check *c, const struct patient *pt)
 	for (i = 0; i < er.ncriteria; i++) {
 		v = &er.criteria[i];
 		e = v->rests_on;
+		if (e != NULL)
+			rules_entry_eval(c->rules, e, &ev);
 		if (i > 0)
 			buf_addc(b, ',');
 		buf_addc(b, '{');
@@ -384,13 +387,13 @@ patient_line(struct check *c, const struct patient *pt)
 			"no_result" :
 			rules_verdict_name(v->verdict));
 		json_key(b, "value", false);
-		num_or_null(b, e ? e->ev.value : NAN);
+		num_or_null(b, e ? ev.value : NAN);
 		json_key(b, "unit", false);
-		json_strz(b, e ? e->ev.unit : NULL);
+		json_strz(b, e ? ev.unit : NULL);
 		json_key(b, "uln", false);
-		num_or_null(b, e ? e->ev.uln : NAN);
+		num_or_null(b, e ? ev.uln : NAN);
 		json_key(b, "x_uln", false);
-		num_or_null(b, e ? e->ev.x_uln : NAN);
+		num_or_null(b, e ? ev.x_uln : NAN);
 		json_key(b, "observed_at", false);
 		if (e != NULL && e->observed_at >= 0)
 			utc_iso_memo(c, e->observed_at);
@@ -398,7 +401,7 @@ patient_line(struct check *c, const struct patient *pt)
 			buf_add(b, "null", 4);
 		json_key(b, "control_id", false);
 		json_strz(b,
-		    e && e->ev.id < c->nids ? c->control_ids[e->ev.id] : NULL);
+		    e && e->id < c->nids ? c->control_ids[e->id] : NULL);
 		buf_addc(b, '}');
 	}
 	buf_add(b, "]}\n", 3);

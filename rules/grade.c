@@ -7,7 +7,7 @@
 
 #include "rules/rules_int.h"
 
-/* A history keeps one per result (rules.h). */
+/* Ordered for size (rules.h); a history packs it (rules_entry). */
 _Static_assert(sizeof(struct rules_eval) <= 96, "struct rules_eval grew");
 
 const char rules_problem_unit_unknown[] = "unit_unknown";
@@ -152,7 +152,7 @@ pick_term(const struct rules *r, enum rules_analyte a, int column,
  */
 static void
 grade(const struct rules *r, enum rules_analyte a, int unit,
-    const struct rules_val *x, struct rules_eval *out)
+    const struct rules_val *x, struct rules_eval *out, int *term)
 {
 	const struct rules_term *t;
 	enum rules_tri abn = baseline_abnormal(x), c;
@@ -166,6 +166,7 @@ grade(const struct rules *r, enum rules_analyte a, int unit,
 	if (need_abn || t == NULL)
 		return; /* grade stays -1 */
 	out->term = t->title != NULL ? t->title : t->name;
+	*term = (int)(t - r->terms);
 	for (g = 4; g >= 1; g--) {
 		if (t->grade[g].n == 0)
 			continue;
@@ -323,6 +324,16 @@ rules_eval_mapped(const struct rules *r, const struct rules_result *in,
     const struct rules_mapping *m, const struct rules_baseline *baseline,
     struct rules_eval *out)
 {
+	int term;
+
+	rules_eval_term(r, in, m, baseline, out, &term);
+}
+
+void
+rules_eval_term(const struct rules *r, const struct rules_result *in,
+    const struct rules_mapping *m, const struct rules_baseline *baseline,
+    struct rules_eval *out, int *term)
+{
 	const struct rules_analyte_def *d;
 	const char *status_problem = NULL;
 	struct rules_val x;
@@ -331,6 +342,7 @@ rules_eval_mapped(const struct rules *r, const struct rules_result *in,
 	char cmp;
 
 	eval_init(in, out);
+	*term = -1;
 	out->excluded_code = m->excluded;
 	if (m->named[0] != RULES_NONE) {
 		/*
@@ -378,7 +390,7 @@ rules_eval_mapped(const struct rules *r, const struct rules_result *in,
 	x.lln = out->lln;
 	x.uln = out->uln;
 	x.base = baseline != NULL ? &baseline[a] : NULL;
-	grade(r, a, unit, &x, out);
+	grade(r, a, unit, &x, out, term);
 	/* Protocol thresholds never use the baseline. */
 	x.base = NULL;
 	eval_protocol(r, a, &x, out);

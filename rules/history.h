@@ -14,10 +14,12 @@
 
 #include "rules/rules_int.h"
 
-/* Entries of a history's first chunk; chunk k holds HISTORY_CAP0 << k. */
-#define HISTORY_CAP0 16
-/* Memory runs out long before: chunk 40 alone would be 2^44 entries. */
-#define HISTORY_MAX_CHUNKS 48
+/*
+ * Entries of a chunk (1 KiB): what a history holds and does not use is
+ * less than one. Chunks that doubled left a 56-result history room for
+ * 112: over thousands of patients, memory touched for nothing.
+ */
+#define HISTORY_CHUNK 16
 struct key_block;
 
 /*
@@ -61,12 +63,11 @@ struct rules_history {
 	bool have_base; /* some base[a].known (else eval without) */
 	enum rules_phase phase;
 	/*
-	 * The entries, in chunks that never move: chunk k holds
-	 * HISTORY_CAP0 << k of them, so a history grows without copying
-	 * (entry_at() finds entry i).
+	 * The entries, in chunks of HISTORY_CHUNK that never move, so a
+	 * history grows without copying them (entry_at() finds entry i).
 	 */
-	struct rules_entry *chunk[HISTORY_MAX_CHUNKS];
-	size_t nchunks;
+	struct rules_entry **chunk;
+	size_t nchunks, chunk_slots;
 	struct key_block *keys;
 	uint64_t *ids; /* the id lists of the last update */
 	size_t ids_cap;
@@ -77,12 +78,13 @@ struct rules_history {
 	 * entry, per entry its hash and the next one in its bucket, in
 	 * order; KEY_NONE ends a chain. Built when the first such status
 	 * comes (most histories never see one), then extended to the entries
-	 * added since at each; the buckets go when the entries grow and are
-	 * relinked from the stored hashes.
+	 * added since at each; the buckets go when the entries outgrow
+	 * them and are relinked from the stored hashes.
 	 */
 	size_t *head, *tail, nbuckets; /* 0 buckets: none yet */
-	struct key_link *link;	       /* cap entries, or NULL */
-	size_t nindexed;	       /* entries [0, nindexed) are linked */
+	struct key_link *link;	       /* link_cap >= cap entries, or NULL */
+	size_t link_cap;
+	size_t nindexed; /* entries [0, nindexed) are linked */
 	struct rules_baseline base[RULES_NANALYTES];
 	/*
 	 * Bumped by every change other than an append (an earlier entry
@@ -94,24 +96,32 @@ struct rules_history {
 	uint64_t carried, full; /* rules_hold_incr_counts() */
 };
 
-/* Entry i (< cap): chunk k holds entries from HISTORY_CAP0 * (2^k - 1). */
+/* Entry i (< cap). */
 static inline struct rules_entry *
 entry_at(const struct rules_history *h, size_t i)
 {
-	/* k = floor(log2(i / HISTORY_CAP0 + 1)) */
-	unsigned k = 63 -
-	    (unsigned)__builtin_clzll(
-		(unsigned long long)(i / HISTORY_CAP0 + 1));
-
-	return &h->chunk[k][i - HISTORY_CAP0 * (((size_t)1 << k) - 1)];
+	return &h->chunk[i / HISTORY_CHUNK][i % HISTORY_CHUNK];
 }
 
 /* A final, numeric, still valid result with a known time no later than at. */
 static inline bool
 history_usable(const struct rules_entry *e, int64_t at)
 {
-	return e->ev.final && !e->superseded && !e->retracted &&
-	    !isnan(e->ev.value) && e->observed_at >= 0 && e->observed_at <= at;
+	return e->final && !e->superseded && !e->retracted &&
+	    !isnan(e->value) && e->observed_at >= 0 && e->observed_at <= at;
 }
+
+/*
+ * Entry e made from ev, whose term (rules_eval_term()) has index term,
+ * -1 for none; the key and the flags of later changes are the caller's.
+ */
+void entry_pack(struct rules_entry *e, const struct rules_eval *ev, int term,
+    char status, int64_t observed_at);
+/* e's problem (rules_problem_*), NULL for none. */
+const char *entry_problem(const struct rules_entry *e);
+/* Set e's problem to one of rules_problem_* or NULL. */
+void entry_set_problem(struct rules_entry *e, const char *problem);
+/* e's comparator as rules_cmp_char() gives it ('=' for none). */
+char entry_cmp_char(const struct rules_entry *e);
 
 #endif

@@ -64,10 +64,10 @@ entry_cond(const struct rules_entry *e, const struct rules_cond *c)
 {
 	struct rules_val x;
 
-	x.v = e->ev.value;
-	x.cmp = rules_cmp_char(e->ev.comparator);
-	x.lln = e->ev.lln;
-	x.uln = e->ev.uln;
+	x.v = e->value;
+	x.cmp = entry_cmp_char(e);
+	x.lln = e->lln;
+	x.uln = e->uln;
 	x.base = NULL;
 	return rules_cond_eval(c, &x);
 }
@@ -140,7 +140,7 @@ hold_back(const struct rules_hold_rule *rule,
 		 * the safe side.
 		 */
 		if (e == NULL || e->observed_at <= since ||
-		    e->ev.problem == rules_problem_range_unreadable ||
+		    entry_problem(e) == rules_problem_range_unreadable ||
 		    entry_cond(e, &rule->restart[j].cond) != TRI_TRUE)
 			return false;
 	}
@@ -295,7 +295,7 @@ derive_replay(const struct rules *r, const struct rules_history *h, size_t from,
 		at = xreallocarray(NULL, h->n - from, sizeof *at);
 	for (i = from; i < h->n && ok; i++) {
 		e = entry_at(h, i);
-		if (e->ev.analyte == RULES_NONE || !history_usable(e, now) ||
+		if (e->analyte == RULES_NONE || !history_usable(e, now) ||
 		    e->observed_at < start)
 			continue;
 		ok = e->observed_at > *last;
@@ -308,7 +308,7 @@ derive_replay(const struct rules *r, const struct rules_history *h, size_t from,
 		for (k = 0; k < m;) {
 			do {
 				e = entry_at(h, at[k].i);
-				latest[e->ev.analyte] = e;
+				latest[e->analyte] = e;
 			} while (++k < m && at[k].t == at[k - 1].t);
 			for (i = 0; i < r->nholds; i++)
 				derive_step(&r->holds[i], latest, at[k - 1].t,

@@ -34,10 +34,11 @@ struct key_block {
 static inline size_t
 chunk_used(const struct rules_history *h, size_t k)
 {
-	size_t first = HISTORY_CAP0 * (((size_t)1 << k) - 1);
-	size_t size = (size_t)HISTORY_CAP0 << k;
+	size_t first = k * HISTORY_CHUNK;
 
-	return h->n <= first ? 0 : h->n - first < size ? h->n - first : size;
+	return h->n <= first		 ? 0 :
+	    h->n - first < HISTORY_CHUNK ? h->n - first :
+					   HISTORY_CHUNK;
 }
 
 const char *
@@ -80,6 +81,7 @@ rules_history_free(struct rules_history *h)
 	}
 	for (i = 0; i < h->nchunks; i++)
 		free(h->chunk[i]);
+	free(h->chunk);
 	free(h->ids);
 	free(h->head);
 	free(h->tail);
@@ -140,7 +142,7 @@ rules_history_entry(const struct rules_history *h, size_t i)
 static bool
 final_in(const struct rules_entry *e, int64_t at)
 {
-	return e->ev.final && !e->superseded && !e->retracted &&
+	return e->final && !e->superseded && !e->retracted &&
 	    e->observed_at >= 0 && e->observed_at <= at;
 }
 
@@ -148,8 +150,8 @@ final_in(const struct rules_entry *e, int64_t at)
 static bool
 names(const struct rules_entry *e, enum rules_analyte a)
 {
-	return e->ev.analyte == a ||
-	    (e->ev.analyte == RULES_NONE && (e->ev.conflict >> a & 1u));
+	return e->analyte == a ||
+	    (e->analyte == RULES_NONE && (e->conflict >> a & 1u));
 }
 
 const struct rules_entry *
@@ -162,7 +164,7 @@ rules_history_latest(const struct rules_history *h, enum rules_analyte a,
 	for (k = 0; k < h->nchunks; k++) {
 		for (j = 0, m = chunk_used(h, k); j < m; j++) {
 			e = &h->chunk[k][j];
-			if (e->ev.analyte != a || !history_usable(e, at))
+			if (e->analyte != a || !history_usable(e, at))
 				continue;
 			/* Ties go to the later arrival. */
 			if (best == NULL || e->observed_at >= best->observed_at)
@@ -182,9 +184,9 @@ rules_history_baseline_from(struct rules_history *h, int64_t t)
 		e = rules_history_latest(h, a, t - 1);
 		/* No baseline judged against a range nobody could read. */
 		if (e == NULL ||
-		    e->ev.problem == rules_problem_range_unreadable)
+		    entry_problem(e) == rules_problem_range_unreadable)
 			continue;
-		rules_history_set_baseline(h, a, e->ev.value, e->ev.uln);
+		rules_history_set_baseline(h, a, e->value, e->uln);
 		n++;
 	}
 	return n;
@@ -242,11 +244,14 @@ key_index(struct rules_history *h)
 {
 	size_t i;
 
-	if (h->link == NULL)
-		h->link = xreallocarray(NULL, h->cap, sizeof *h->link);
+	if (h->link == NULL) {
+		h->link_cap = h->cap;
+		h->link = xreallocarray(NULL, h->link_cap, sizeof *h->link);
+	}
 	if (h->nbuckets == 0) {
-		/* A power of 2 above cap, HISTORY_CAP0 * (2^nchunks - 1). */
-		h->nbuckets = (size_t)HISTORY_CAP0 << h->nchunks;
+		/* A power of 2 above cap, at most twice it. */
+		for (h->nbuckets = HISTORY_CHUNK; h->nbuckets <= h->cap;)
+			h->nbuckets *= 2;
 		h->head = xreallocarray(NULL, h->nbuckets, sizeof *h->head);
 		h->tail = xreallocarray(NULL, h->nbuckets, sizeof *h->tail);
 		for (i = 0; i < h->nbuckets; i++)
@@ -261,26 +266,34 @@ key_index(struct rules_history *h)
 }
 
 /*
- * Room for entry n: a new chunk as large as all before and 16 more (the
- * links, if any, grow to match); the buckets go, to be rebuilt by
- * key_index() for the new capacity.
+ * Room for entry n: one more chunk (the links, if any, grow to match,
+ * doubling); when the entries reach the buckets' count, the buckets go,
+ * to be rebuilt by key_index() for the new capacity.
  */
 static void
 history_grow(struct rules_history *h)
 {
-	size_t size;
-
 	if (h->n < h->cap)
 		return;
-	size = (size_t)HISTORY_CAP0 << h->nchunks;
-	h->chunk[h->nchunks++] = xreallocarray(NULL, size, sizeof **h->chunk);
-	h->cap += size;
-	if (h->link != NULL)
-		h->link = xreallocarray(h->link, h->cap, sizeof *h->link);
-	free(h->head);
-	free(h->tail);
-	h->head = h->tail = NULL;
-	h->nbuckets = 0;
+	if (h->nchunks == h->chunk_slots) {
+		h->chunk_slots = h->chunk_slots > 0 ? h->chunk_slots * 2 : 4;
+		h->chunk = xreallocarray(h->chunk, h->chunk_slots,
+		    sizeof *h->chunk);
+	}
+	h->chunk[h->nchunks++] = xreallocarray(NULL, HISTORY_CHUNK,
+	    sizeof **h->chunk);
+	h->cap += HISTORY_CHUNK;
+	if (h->link != NULL && h->link_cap < h->cap) {
+		h->link_cap = h->link_cap * 2 > h->cap ? h->link_cap * 2 :
+							 h->cap;
+		h->link = xreallocarray(h->link, h->link_cap, sizeof *h->link);
+	}
+	if (h->cap >= h->nbuckets) {
+		free(h->head);
+		free(h->tail);
+		h->head = h->tail = NULL;
+		h->nbuckets = 0;
+	}
 }
 
 /* Add id to the lists of this update (nids so far). */
@@ -314,15 +327,20 @@ rules_history_add_mapped(struct rules_history *h, const struct rules_result *in,
 	const uint64_t *ids;
 	uint64_t hash;
 	size_t i, nids = 0, nsup = 0, nret = 0, npro = 0;
+	int term;
 	char st = in->status;
 
 	history_grow(h);
 	e = entry_at(h, h->n);
-	memset(e, 0, sizeof *e);
+	/*
+	 * Evaluated where it is cached (the caller's) and packed into the
+	 * entry: a history keeps 64 bytes a result, not the 96 of the
+	 * evaluation and its own.
+	 */
 	/* An unknown baseline counts as none: skip reading them. */
-	rules_eval_mapped(h->r, in, m, h->have_base ? h->base : NULL, &e->ev);
-	e->status = st;
-	e->observed_at = in->observed_at;
+	rules_eval_term(h->r, in, m, h->have_base ? h->base : NULL, &up->ev,
+	    &term);
+	entry_pack(e, &up->ev, term, st, in->observed_at);
 	e->key = key_store(h, key, key_len);
 	e->key_len = key_len;
 
@@ -346,23 +364,24 @@ rules_history_add_mapped(struct rules_history *h, const struct rules_result *in,
 				if (old->superseded)
 					continue;
 				old->superseded = true;
-				ids_push(h, &nids, old->ev.id);
+				ids_push(h, &nids, old->id);
 				nsup++;
 			} else if (st == 'D' || st == 'W') {
 				old->retracted = true;
-				ids_push(h, &nids, old->ev.id);
+				ids_push(h, &nids, old->id);
 				nret++;
 			} else {
-				if (old->superseded || old->ev.final)
+				if (old->superseded || old->final)
 					continue;
 				if (old->status != 'P' && old->status != 'R' &&
 				    old->status != 'S')
 					continue;
 				old->status = 'F';
-				old->ev.final = true;
-				if (old->ev.problem == rules_problem_not_final)
-					old->ev.problem = NULL;
-				ids_push(h, &nids, old->ev.id);
+				old->final = true;
+				if (entry_problem(old) ==
+				    rules_problem_not_final)
+					entry_set_problem(old, NULL);
+				ids_push(h, &nids, old->id);
 				npro++;
 			}
 		}
@@ -385,7 +404,6 @@ rules_history_add_mapped(struct rules_history *h, const struct rules_result *in,
 		const char *next = (const char *)entry_at(h, h->n);
 
 		__builtin_prefetch(next, 1);
-		__builtin_prefetch(next + 64, 1);
 		__builtin_prefetch(next + sizeof *e - 1, 1);
 	}
 
@@ -443,7 +461,7 @@ rules_eligibility(const struct rules *r, const struct rules_history *h,
 		v->verdict = RULES_VERDICT_NONE;
 		v->rests_on = best[i];
 		if (best[i] != NULL)
-			v->verdict = best[i]->ev.eligibility;
+			v->verdict = best[i]->eligibility;
 		if (v->verdict == RULES_VERDICT_FAIL)
 			fail = true;
 		else if (v->verdict == RULES_VERDICT_NONE)

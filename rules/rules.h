@@ -89,7 +89,7 @@ struct rules_baseline {
 
 /* What rules_eval() concludes about one result. Strings are static. */
 struct rules_eval {
-	/* Ordered for size (96 bytes): a history keeps one per result. */
+	/* Ordered for size (96 bytes); a history packs it: rules_entry. */
 	uint64_t id; /* copied from the input */
 	/* RULES_NONE: not a protocol analyte, or a code_conflict */
 	enum rules_analyte analyte;
@@ -278,20 +278,53 @@ bool rules_alert_silent_problem(const struct rules *r,
 /* A patient's results so far. Owner: the caller; rules_history_free(). */
 struct rules_history;
 
-/* One stored result and its evaluation (read-only for callers). */
+/*
+ * One stored result, packed (64 bytes; a history keeps one per result
+ * until it is freed, and over thousands of patients the memory they
+ * take is what a screening run spends). Read-only for callers: the
+ * numbers and flags are the result's struct rules_eval's, its strings
+ * (unit, comparator, term, problem) are kept as indexes, and
+ * rules_entry_eval() makes the whole struct rules_eval again.
+ */
 struct rules_entry {
-	struct rules_eval ev;
-	int64_t observed_at;
-	char *key; /* order + code + sub-id, as the caller passed */
+	uint64_t id;	     /* ev.id */
+	double value;	     /* ev.value: canonical, NAN when none */
+	double lln, uln;     /* ev.lln, ev.uln */
+	int64_t observed_at; /* as the result gave it, -1 when unknown */
+	const char *key;     /* order + code + sub-id, as the caller passed */
 	size_t key_len;
-	char status;	 /* current: U promotes P/R/S to 'F' */
-	bool superseded; /* by a later C with the same key */
-	bool retracted;	 /* by a later D or W with the same key */
+	int8_t analyte; /* ev.analyte (enum rules_analyte) */
+	int8_t grade;	/* ev.grade */
+	int8_t grade_max;
+	char status;		  /* current: U promotes P/R/S to 'F' */
+	unsigned final : 1;	  /* ev.final (a U sets it when it promotes) */
+	unsigned superseded : 1;  /* by a later C with the same key */
+	unsigned retracted : 1;	  /* by a later D or W with the same key */
+	unsigned eligibility : 2; /* ev.eligibility (enum rules_verdict) */
+	unsigned conflict : 7;	  /* ev.conflict */
+	/* The rest: only through rules_entry_eval(). */
+	unsigned hold : 1;
+	unsigned excluded_code : 1;
+	unsigned range_unparsed : 1;
+	unsigned grade_is_minimum : 1;
+	unsigned range_source : 2;
+	unsigned comparator : 3; /* "", "<", ">", "<=", ">=" */
+	unsigned problem : 4;	 /* 0: none, else rules_problem_* + 1 */
+	unsigned term : 6;	 /* 0: none, else the grading table's + 1 */
 };
+
+/*
+ * The evaluation e was stored from (r: the rules of its history), as
+ * rules_eval() wrote it, but for what the history changed since (a U
+ * promoting it: final, and no not_final problem).
+ */
+void rules_entry_eval(const struct rules *r, const struct rules_entry *e,
+    struct rules_eval *out);
 
 /* What one rules_history_add() changed. Arrays are valid until the next add. */
 struct rules_update {
 	const struct rules_entry *entry; /* the result just added */
+	struct rules_eval ev;		 /* and its evaluation */
 	const uint64_t *superseded;	 /* ids whose alerts a C replaces */
 	size_t nsuperseded;
 	const uint64_t *retracted; /* ids whose alerts/verdicts D/W retract */

@@ -158,6 +158,13 @@ LW_MUSTCHECK int rules_parse_num(const char **p, const char *end, double *out);
 /* Index of a unit spelling in the analyte's list, -1 when not there. */
 int rules_unit_index(const struct rules *r, enum rules_analyte a,
     const char *unit, size_t len);
+/*
+ * rules_eval_mapped(), and in *term the index in r->terms of the term
+ * out->term names, -1 for none (a history packs it: rules_entry).
+ */
+void rules_eval_term(const struct rules *r, const struct rules_result *in,
+    const struct rules_mapping *m, const struct rules_baseline *baseline,
+    struct rules_eval *out, int *term);
 /* The comparator character of a comparator string ("" -> '='); 0 if invalid. */
 char rules_cmp_char(const char *cmp);
 

@@ -202,7 +202,8 @@ alert_text_recovery(struct buf *summary, struct buf *details,
 }
 
 void
-alert_text_criteria(struct buf *d, const struct rules_eligibility_result *er)
+alert_text_criteria(struct buf *d, const struct rules *r,
+    const struct rules_eligibility_result *er)
 {
 	const struct rules_criterion_verdict *c;
 	size_t i;
@@ -220,11 +221,14 @@ alert_text_criteria(struct buf *d, const struct rules_eligibility_result *er)
 			"no_result" :
 			rules_verdict_name(c->verdict));
 		buf_adds(d, ",\"value\":");
-		json_num_rounded(d, c->rests_on ? c->rests_on->ev.value : NAN);
+		json_num_rounded(d, c->rests_on ? c->rests_on->value : NAN);
 		buf_adds(d, ",\"unit\":");
-		json_strz(d, c->rests_on ? c->rests_on->ev.unit : NULL);
+		json_strz(d,
+		    c->rests_on ?
+			rules_canonical_unit(r, c->rests_on->analyte) :
+			NULL);
 		buf_printf(d, ",\"observation\":%lld}",
-		    c->rests_on ? (long long)c->rests_on->ev.id : 0LL);
+		    c->rests_on ? (long long)c->rests_on->id : 0LL);
 	}
 	buf_adds(d, "]");
 }
@@ -234,6 +238,7 @@ alert_text_eligibility(struct buf *summary, struct buf *details,
     const struct rules_eligibility_result *er, const struct alert_who *who)
 {
 	const struct rules_criterion_verdict *c;
+	const char *unit;
 	size_t i;
 
 	buf_printf(summary, "Patient %s is %s for %s", who->pid,
@@ -243,11 +248,12 @@ alert_text_eligibility(struct buf *summary, struct buf *details,
 	    who->protocol);
 	for (i = 0; i < er->ncriteria; i++) {
 		c = &er->criteria[i];
-		if (c->verdict == RULES_VERDICT_FAIL && c->rests_on != NULL)
+		if (c->verdict == RULES_VERDICT_FAIL && c->rests_on != NULL) {
+			unit = rules_canonical_unit(who->r,
+			    c->rests_on->analyte);
 			buf_printf(summary, "; %s: %.4g %s", c->text,
-			    c->rests_on->ev.value,
-			    c->rests_on->ev.unit ? c->rests_on->ev.unit : "");
-		else if (c->verdict == RULES_VERDICT_NONE &&
+			    c->rests_on->value, unit ? unit : "");
+		} else if (c->verdict == RULES_VERDICT_NONE &&
 		    er->status == RULES_INCOMPLETE)
 			buf_printf(summary, "; no recent %s",
 			    rules_analyte_name(c->analyte));
@@ -261,6 +267,7 @@ alert_text_hold(struct buf *summary, struct buf *details,
     const struct alert_hold *ev, const struct alert_who *who)
 {
 	static const char *const event[] = { "stop", "resume", "withdrawn" };
+	struct rules_eval because;
 
 	switch (ev->event) {
 	case ALERT_HOLD_STOP:
@@ -271,7 +278,8 @@ alert_text_hold(struct buf *summary, struct buf *details,
 		    who->protocol);
 		if (ev->because != NULL) {
 			buf_adds(summary, ": ");
-			describe_value(summary, &ev->because->ev, NULL);
+			rules_entry_eval(who->r, ev->because, &because);
+			describe_value(summary, &because, NULL);
 		}
 		buf_adds(summary,
 		    " - stop per the label until the "

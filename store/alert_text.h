@@ -12,10 +12,14 @@
 #include "hl7/oru.h"
 #include "rules/rules.h"
 
-/* Whom an alert is about: PID-3.1 and the protocol's name. */
+/*
+ * Whom an alert is about: PID-3.1 and the protocol's name; the rules that
+ * judged the results it names (their units: rules_entry_eval()).
+ */
 struct alert_who {
 	const char *pid;
 	const char *protocol;
+	const struct rules *r;
 };
 
 /*
@@ -57,8 +61,11 @@ void alert_text_recovery(struct buf *summary, struct buf *details,
 void alert_text_eligibility(struct buf *summary, struct buf *details,
     const struct rules_eligibility_result *er, const struct alert_who *who);
 
-/* The criteria of a verdict, as the eligibility row keeps them (JSON). */
-void alert_text_criteria(struct buf *out,
+/*
+ * The criteria of a verdict (judged by r), as the eligibility row keeps
+ * them (JSON).
+ */
+void alert_text_criteria(struct buf *out, const struct rules *r,
     const struct rules_eligibility_result *er);
 
 enum alert_hold_event {

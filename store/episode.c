@@ -9,6 +9,7 @@
  * Whether ev is the newest standing result of its analyte: only that one
  * ends an episode (a late sample observed between the alert's result and
  * a newer one at the alert grade does not; review of issue 11 item 4).
+ * Known by its id: each observation has its own.
  */
 static bool
 newest_result(const struct pcache *p, const struct rules_eval *ev)
@@ -17,7 +18,7 @@ newest_result(const struct pcache *p, const struct rules_eval *ev)
 	    rules_history_latest(p->h, ev->analyte, INT64_MAX) :
 	    NULL;
 
-	return e == NULL || &e->ev == ev;
+	return e == NULL || e->id == ev->id;
 }
 
 /*
@@ -33,13 +34,15 @@ ended_after(const struct rules *r, const struct pcache *p,
 	struct rules_open_alert o = { ev->analyte, 99, 0, observed_at, false };
 	struct rules_alert_decision dec;
 	const struct rules_entry *l;
+	struct rules_eval lev;
 
 	if (p->h == NULL || observed_at < 0)
 		return false;
 	l = rules_history_latest(p->h, ev->analyte, INT64_MAX);
-	if (l == NULL || &l->ev == ev || l->observed_at < observed_at)
+	if (l == NULL || l->id == ev->id || l->observed_at < observed_at)
 		return false;
-	rules_alert_decide(r, &l->ev, l->observed_at, &o, 1, &dec);
+	rules_entry_eval(r, l, &lev);
+	rules_alert_decide(r, &lev, l->observed_at, &o, 1, &dec);
 	return dec.kind == RULES_ALERT_RECOVERED;
 }
 

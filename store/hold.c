@@ -22,7 +22,7 @@ obs_standing(const struct rules_history *h, int64_t id, bool *corrected)
 	*corrected = false;
 	while (i-- > 0) {
 		e = rules_history_entry(h, i);
-		if ((int64_t)e->ev.id != id)
+		if ((int64_t)e->id != id)
 			continue;
 		*corrected = e->superseded && !e->retracted;
 		return !e->superseded && !e->retracted;
@@ -169,7 +169,7 @@ hold_decide(const struct rules *r, struct pcache *p, struct hold_act *act,
 		/* Still in the announced hold (derived held from its time). */
 		if (a->held && v->held && v->because == NULL)
 			continue;
-		vid = v->held ? (int64_t)v->because->ev.id : 0;
+		vid = v->held ? (int64_t)v->because->id : 0;
 		if (a->held && v->held &&
 		    (a->obs == vid ||
 			(a->obs == 0 && v->resumed_at < a->since))) {

@@ -125,9 +125,8 @@ implied_ended(void *arg, int64_t id)
  */
 static void
 replay_one(struct run *u, const struct rules_result *in,
-    const struct rules_entry *e, int64_t message, int row, bool judged)
+    const struct rules_eval *ev, int64_t message, int row, bool judged)
 {
-	const struct rules_eval *ev = &e->ev;
 	struct rules_alert_decision dec;
 	struct implied *m;
 	size_t k;
@@ -264,12 +263,11 @@ replay(struct run *u, const struct reeval_slice *sl, bool *withdrawals)
 			if (!u->standing)
 				reeval_ids_note(&u->wd, &up, i);
 		}
-		if (up.entry->ev.analyte != RULES_NONE ||
-		    up.entry->ev.conflict != 0) {
+		if (up.ev.analyte != RULES_NONE || up.ev.conflict != 0) {
 			any = true;
 			at = in.observed_at > at ? in.observed_at : at;
 		}
-		replay_one(u, &in, up.entry, msg, j, judged);
+		replay_one(u, &in, &up.ev, msg, j, judged);
 	}
 	if (any)
 		message_done(u, sl, last, at);
@@ -368,7 +366,7 @@ match(struct run *u, const struct implied *m)
 static int
 insert_new(struct run *u, struct implied *m)
 {
-	struct alert_who who = { u->p.pid, rules_protocol_name(u->r) };
+	struct alert_who who = { u->p.pid, rules_protocol_name(u->r), u->r };
 	struct oru_obs x;
 	char ids[6][24];
 	const char *v[11];

@@ -103,7 +103,7 @@ digest(struct buf *b, const struct rules_eligibility_result *er)
 		    c->verdict == RULES_VERDICT_NONE ?
 			"no_result" :
 			rules_verdict_name(c->verdict),
-		    c->rests_on ? (long long)c->rests_on->ev.id : 0LL);
+		    c->rests_on ? (long long)c->rests_on->id : 0LL);
 	}
 }
 
@@ -126,7 +126,7 @@ void
 reeval_elig_message(struct run *u, const struct reeval_slice *sl, int64_t msg,
     int64_t at)
 {
-	struct alert_who who = { u->p.pid, rules_protocol_name(u->r) };
+	struct alert_who who = { u->p.pid, rules_protocol_name(u->r), u->r };
 	struct rules_eligibility_result er;
 	struct elig_implied *e;
 	enum elig_outcome out;
@@ -145,7 +145,7 @@ reeval_elig_message(struct run *u, const struct reeval_slice *sl, int64_t msg,
 	u->last.at = at >= 0 ? at : received;
 	u->last.status = er.status;
 	buf_reset(&u->last.criteria);
-	alert_text_criteria(&u->last.criteria, &er);
+	alert_text_criteria(&u->last.criteria, u->r, &er);
 	digest(&u->last.digest, &er);
 	if (out != ELIG_CHANGED)
 		return;

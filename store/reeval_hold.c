@@ -148,7 +148,7 @@ implied_stop(struct run *u, const struct hold_act *t, int64_t msg)
 	m->stops = t->ah.stops;
 	m->dose_mg = NAN;
 	m->because = t->ah.because;
-	m->ev = t->ah.because->ev;
+	rules_entry_eval(u->r, t->ah.because, &m->ev);
 	m->ev.grade = -1;
 	m->obs = t->obs;
 	m->message = msg;

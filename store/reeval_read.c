@@ -419,7 +419,7 @@ reeval_ids_note(struct reeval_ids *s, const struct rules_update *up, int row)
 		ids_push(s, (int64_t)up->superseded[k], row);
 	for (k = 0; k < up->nretracted; k++)
 		ids_push(s, (int64_t)up->retracted[k], WD_RETRACTED);
-	ids_push(s, (int64_t)up->entry->ev.id,
+	ids_push(s, (int64_t)up->entry->id,
 	    up->entry->retracted ? WD_RETRACTED : WD_REPLACES);
 }
 

@@ -77,7 +77,8 @@ recovered(struct ingest *g, struct side *d, struct ingest_work *w,
     struct pcache *p, const struct oru_obs *x, const struct rules_eval *ev,
     int64_t obs_id, const struct rules_alert_decision *dec, int64_t id)
 {
-	struct alert_who who = { p->pid, rules_protocol_name(g->rules) };
+	struct alert_who who = { p->pid, rules_protocol_name(g->rules),
+		g->rules };
 	struct recovered_ctx c = { g, d, obs_id };
 
 	alert_text_recovery(&g->tmp, &g->tmp2, ev, x, &p->open[dec->replaces],
@@ -113,6 +114,7 @@ toxicity_alert(struct ingest *g, struct side *d, struct ingest_work *w,
 	buf_reset(&g->tmp2);
 	who.pid = p->pid;
 	who.protocol = rules_protocol_name(g->rules);
+	who.r = g->rules;
 	if (dec.kind == RULES_ALERT_RECOVERED)
 		return recovered(g, d, w, p, x, ev, obs_id, &dec, id);
 	/*
@@ -153,6 +155,7 @@ data_quality_alert(struct ingest *g, struct side *d, struct ingest_work *w,
 	buf_reset(&g->tmp2);
 	who.pid = p->pid;
 	who.protocol = rules_protocol_name(g->rules);
+	who.r = g->rules;
 	alert_text_data_quality(&g->tmp, &g->tmp2, ev, x, &who);
 	return send_alert(g, d, w, p, idpool_take(&g->alert_ids),
 	    "data_quality", alert_text_severity(RULES_ALERT_DATA_QUALITY, -1),
@@ -177,7 +180,7 @@ eligibility_rows(struct ingest *g, struct side *d, struct ingest_work *w,
 	if (out == ELIG_NONE)
 		return DB_OK;
 	buf_reset(crit);
-	alert_text_criteria(crit, &er);
+	alert_text_criteria(crit, g->rules, &er);
 	v[0] = ingest_pint(g, p->db_id);
 	v[1] = rules_protocol_name(g->rules);
 	v[2] = rules_eligibility_name(er.status);
@@ -191,6 +194,7 @@ eligibility_rows(struct ingest *g, struct side *d, struct ingest_work *w,
 	buf_reset(&g->tmp2);
 	who.pid = p->pid;
 	who.protocol = rules_protocol_name(g->rules);
+	who.r = g->rules;
 	alert_text_eligibility(&g->tmp, &g->tmp2, &er, &who);
 	return send_alert(g, d, w, p, idpool_take(&g->alert_ids), "eligibility",
 	    elig_severity(&er), RULES_NONE, -1, 0, &g->tmp, &g->tmp2);
@@ -204,7 +208,8 @@ static enum db_rc
 hold_alert(struct ingest *g, struct side *d, struct ingest_work *w,
     struct pcache *p, const struct alert_hold *ah, int64_t *id)
 {
-	struct alert_who who = { p->pid, rules_protocol_name(g->rules) };
+	struct alert_who who = { p->pid, rules_protocol_name(g->rules),
+		g->rules };
 	const struct rules_entry *e = ah->because;
 
 	buf_reset(&g->tmp);
@@ -215,8 +220,8 @@ hold_alert(struct ingest *g, struct side *d, struct ingest_work *w,
 	return send_alert(g, d, w, p, *id,
 	    ah->event == ALERT_HOLD_RESUME ? "resume" : "hold",
 	    ah->event == ALERT_HOLD_STOP ? "critical" : "info",
-	    e != NULL ? e->ev.analyte : RULES_NONE, -1,
-	    e != NULL ? (int64_t)e->ev.id : 0, &g->tmp, &g->tmp2);
+	    e != NULL ? e->analyte : RULES_NONE, -1,
+	    e != NULL ? (int64_t)e->id : 0, &g->tmp, &g->tmp2);
 }
 
 /* The statements of one act of hold_decide(). */
@@ -301,7 +306,8 @@ hold_withdrawn_after_resume(struct ingest *g, struct side *d,
     struct ingest_work *w, struct pcache *p, int64_t obs, bool corrected,
     bool *hold_changed)
 {
-	struct alert_who who = { p->pid, rules_protocol_name(g->rules) };
+	struct alert_who who = { p->pid, rules_protocol_name(g->rules),
+		g->rules };
 	struct alert_hold ah;
 	struct pcache_hold *a;
 	const char *v[8];
@@ -409,10 +415,12 @@ episode_rederived(struct ingest *g, struct side *d, struct ingest_work *w,
     struct pcache *p, const struct rules_update *up, enum rules_analyte a,
     int64_t by)
 {
-	struct alert_who who = { p->pid, rules_protocol_name(g->rules) };
+	struct alert_who who = { p->pid, rules_protocol_name(g->rules),
+		g->rules };
 	struct rules_open_alert top = { .grade = -1 };
 	struct rules_alert_decision dec;
 	const struct rules_entry *l;
+	struct rules_eval lev;
 	size_t k;
 
 	for (k = 0; k < p->nended; k++)
@@ -421,9 +429,11 @@ episode_rederived(struct ingest *g, struct side *d, struct ingest_work *w,
 			top = p->ended[k];
 	l = rules_history_latest(p->h, a, INT64_MAX);
 	dec.kind = RULES_ALERT_NONE;
-	if (l != NULL && l != up->entry)
-		rules_alert_decide(g->rules, &l->ev, l->observed_at, &top, 1,
+	if (l != NULL && l != up->entry) {
+		rules_entry_eval(g->rules, l, &lev);
+		rules_alert_decide(g->rules, &lev, l->observed_at, &top, 1,
 		    &dec);
+	}
 	if (send_id_param(g, d, "upd_recovery_retracted", by, 0) != DB_OK)
 		return DB_DOWN;
 	for (k = 0; k < p->nended;) {
@@ -434,9 +444,9 @@ episode_rederived(struct ingest *g, struct side *d, struct ingest_work *w,
 		if (dec.kind == RULES_ALERT_RECOVERED) {
 			if (send_id_param(g, d, "upd_recovered_moved",
 				(int64_t)p->ended[k].id,
-				(int64_t)l->ev.id) != DB_OK)
+				(int64_t)l->id) != DB_OK)
 				return DB_DOWN;
-			p->ended_by[k++] = (int64_t)l->ev.id;
+			p->ended_by[k++] = (int64_t)l->id;
 			continue;
 		}
 		if (send_id_param(g, d, "upd_reopened", (int64_t)p->ended[k].id,
@@ -450,10 +460,10 @@ episode_rederived(struct ingest *g, struct side *d, struct ingest_work *w,
 		return DB_OK;
 	buf_reset(&g->tmp);
 	buf_reset(&g->tmp2);
-	alert_text_recovery(&g->tmp, &g->tmp2, &l->ev, NULL, &top, &who);
+	alert_text_recovery(&g->tmp, &g->tmp2, &lev, NULL, &top, &who);
 	return send_alert(g, d, w, p, idpool_take(&g->alert_ids), "recovery",
-	    alert_text_severity(dec.kind, l->ev.grade), a, l->ev.grade,
-	    (int64_t)l->ev.id, &g->tmp, &g->tmp2);
+	    alert_text_severity(dec.kind, lev.grade), a, lev.grade,
+	    (int64_t)l->id, &g->tmp, &g->tmp2);
 }
 
 /*
@@ -500,10 +510,12 @@ episodes_withdrawn(struct ingest *g, struct side *d, struct ingest_work *w,
 static bool
 ends_episode(struct ingest *g, const struct rules_entry *e)
 {
-	struct rules_open_alert o = { e->ev.analyte, 99, 0, -1, false };
+	struct rules_open_alert o = { e->analyte, 99, 0, -1, false };
 	struct rules_alert_decision dec;
+	struct rules_eval ev;
 
-	rules_alert_decide(g->rules, &e->ev, e->observed_at, &o, 1, &dec);
+	rules_entry_eval(g->rules, e, &ev);
+	rules_alert_decide(g->rules, &ev, e->observed_at, &o, 1, &dec);
 	return dec.kind == RULES_ALERT_RECOVERED;
 }
 
@@ -528,6 +540,7 @@ episode_standing(struct ingest *g, struct side *d, struct ingest_work *w,
 {
 	struct rules_alert_decision dec;
 	const struct rules_entry *l, *e;
+	struct rules_eval lev;
 	int64_t start;
 	size_t k, best = SIZE_MAX;
 
@@ -540,7 +553,8 @@ episode_standing(struct ingest *g, struct side *d, struct ingest_work *w,
 	/* The result of this update is decided next (toxicity_alert). */
 	if (l == NULL || l == up->entry)
 		return DB_OK;
-	rules_alert_decide(g->rules, &l->ev, l->observed_at, NULL, 0, &dec);
+	rules_entry_eval(g->rules, l, &lev);
+	rules_alert_decide(g->rules, &lev, l->observed_at, NULL, 0, &dec);
 	if (dec.kind != RULES_ALERT_TOXICITY)
 		return DB_OK;
 	for (start = l->observed_at, e = l; e != NULL && !ends_episode(g, e);
@@ -552,9 +566,9 @@ episode_standing(struct ingest *g, struct side *d, struct ingest_work *w,
 		    (best == SIZE_MAX || p->past[k].id > p->past[best].id))
 			best = k;
 	if (best == SIZE_MAX) {
-		episode_decide(g->rules, p, &l->ev, l->observed_at, &dec);
-		return toxicity_alert(g, d, w, p, NULL, &l->ev,
-		    (int64_t)l->ev.id, l->observed_at, &dec);
+		episode_decide(g->rules, p, &lev, l->observed_at, &dec);
+		return toxicity_alert(g, d, w, p, NULL, &lev, (int64_t)l->id,
+		    l->observed_at, &dec);
 	}
 	if (send_id_param(g, d, "upd_past_reopened", (int64_t)p->past[best].id,
 		0) != DB_OK)
@@ -620,7 +634,7 @@ verdict_rows(struct ingest *g, struct side *d, struct ingest_work *w,
 		if (tracked) {
 			rules_history_add_mapped(p->h, &in, &map, key, klen,
 			    &up);
-			ev = &up.entry->ev;
+			ev = &up.ev;
 			if (up.nsuperseded > 0)
 				sup = (int64_t)up.superseded[0];
 		} else {

@@ -17,12 +17,12 @@
 #include "store/alert_text.h"
 #include "testutil.h"
 
-static const struct alert_who who = { "P1", "NCT04933669" };
+static const struct alert_who who = { "P1", "NCT04933669", NULL };
 
-/* Grade code/value/unit/range as labwatchd would (rules_eval). */
+/* The result of code/value/unit/range, final. */
 static void
-grade(const char *code, double value, const char *cmp, const char *unit,
-    const char *range, struct rules_eval *ev)
+result(const char *code, double value, const char *cmp, const char *unit,
+    const char *range, struct rules_result *out)
 {
 	struct rules_result in;
 
@@ -40,7 +40,32 @@ grade(const char *code, double value, const char *cmp, const char *unit,
 	in.range_len = strlen(range);
 	in.status = 'F';
 	in.observed_at = 1795000000;
+	*out = in;
+}
+
+/* Grade code/value/unit/range as labwatchd would (rules_eval). */
+static void
+grade(const char *code, double value, const char *cmp, const char *unit,
+    const char *range, struct rules_eval *ev)
+{
+	struct rules_result in;
+
+	result(code, value, cmp, unit, range, &in);
 	rules_eval(R, &in, NULL, ev);
+}
+
+/* The same, as h stores it (id: the observation's). */
+static const struct rules_entry *
+stored(struct rules_history *h, const char *code, double value,
+    const char *unit, const char *range, uint64_t id)
+{
+	struct rules_result in;
+	struct rules_update up;
+
+	result(code, value, "", unit, range, &in);
+	in.id = id;
+	rules_history_add(h, &in, code, strlen(code), &up);
+	return up.entry;
 }
 
 TestSuite(alert_text, .init = rules_setup, .fini = rules_teardown);
@@ -368,14 +393,15 @@ Test(alert_text, data_quality_range_unreadable)
  */
 Test(alert_text, hold_and_resume)
 {
-	static struct rules_entry alt, anc;
 	static const struct {
 		const char *name;
-		struct alert_hold ah;
+		struct alert_hold ah; /* because: the ALT or ANC below */
+		const char *because;
 		const char *summary, *details;
 	} cases[] = {
 		{ "hepatotoxicity stop",
-		    { ALERT_HOLD_STOP, "hepatotoxicity", &alt, 1, NAN, false },
+		    { ALERT_HOLD_STOP, "hepatotoxicity", NULL, 1, NAN, false },
+		    "alt",
 		    "HOLD imatinib (hepatotoxicity): patient P1, "
 		    "NCT04933669: ALT 210 U/L = 5.25 x ULN (40) - stop per the "
 		    "label until the restart thresholds are met",
@@ -384,14 +410,16 @@ Test(alert_text, hold_and_resume)
 		{ "hepatotoxicity restart: 300 mg",
 		    { ALERT_HOLD_RESUME, "hepatotoxicity", NULL, 1, 300,
 			false },
+		    NULL,
 		    "RESUME possible (hepatotoxicity): patient P1, "
 		    "NCT04933669 - every restart threshold met; restart at 300 "
 		    "mg daily per the label",
 		    "{\"rule\":\"hepatotoxicity\",\"event\":\"resume\","
 		    "\"stops\":1,\"restart_dose_mg\":300}" },
 		{ "myelosuppression first stop",
-		    { ALERT_HOLD_STOP, "myelosuppression", &anc, 1, NAN,
+		    { ALERT_HOLD_STOP, "myelosuppression", NULL, 1, NAN,
 			false },
+		    "anc",
 		    "HOLD imatinib (myelosuppression): patient P1, "
 		    "NCT04933669: ANC 0.8 10^9/L (LLN 2) - stop per the "
 		    "label until the restart thresholds are met",
@@ -400,14 +428,16 @@ Test(alert_text, hold_and_resume)
 		{ "myelosuppression first restart: 400 mg, nothing of the liver",
 		    { ALERT_HOLD_RESUME, "myelosuppression", NULL, 1, 400,
 			false },
+		    NULL,
 		    "RESUME possible (myelosuppression): patient P1, "
 		    "NCT04933669 - every restart threshold met; restart at 400 "
 		    "mg daily per the label",
 		    "{\"rule\":\"myelosuppression\",\"event\":\"resume\","
 		    "\"stops\":1,\"restart_dose_mg\":400}" },
 		{ "myelosuppression recurrence",
-		    { ALERT_HOLD_STOP, "myelosuppression", &anc, 2, NAN,
+		    { ALERT_HOLD_STOP, "myelosuppression", NULL, 2, NAN,
 			false },
+		    "anc",
 		    "HOLD imatinib (myelosuppression, recurrence 2): patient "
 		    "P1, NCT04933669: ANC 0.8 10^9/L (LLN 2) - stop per the "
 		    "label until the restart thresholds are met",
@@ -416,19 +446,21 @@ Test(alert_text, hold_and_resume)
 		{ "myelosuppression restart after a recurrence: 300 mg",
 		    { ALERT_HOLD_RESUME, "myelosuppression", NULL, 2, 300,
 			false },
+		    NULL,
 		    "RESUME possible (myelosuppression, after recurrence 2): "
 		    "patient P1, NCT04933669 - every restart threshold met; "
 		    "restart at 300 mg daily per the label",
 		    "{\"rule\":\"myelosuppression\",\"event\":\"resume\","
 		    "\"stops\":2,\"restart_dose_mg\":300}" },
 		{ "no dose in the protocol file",
-		    { ALERT_HOLD_RESUME, "h", NULL, 1, NAN, false },
+		    { ALERT_HOLD_RESUME, "h", NULL, 1, NAN, false }, NULL,
 		    "RESUME possible (h): patient P1, NCT04933669 - every "
 		    "restart threshold met; restart per protocol",
 		    "{\"rule\":\"h\",\"event\":\"resume\",\"stops\":1}" },
 		{ "withdrawn: D or W",
 		    { ALERT_HOLD_WITHDRAWN, "hepatotoxicity", NULL, 0, NAN,
 			false },
+		    NULL,
 		    "HOLD WITHDRAWN (hepatotoxicity): patient P1, NCT04933669 "
 		    "- the result the hold rested on was deleted or marked "
 		    "wrong; the results that stand do not stop imatinib",
@@ -436,22 +468,32 @@ Test(alert_text, hold_and_resume)
 		{ "withdrawn: corrected",
 		    { ALERT_HOLD_WITHDRAWN, "myelosuppression", NULL, 0, NAN,
 			true },
+		    NULL,
 		    "HOLD WITHDRAWN (myelosuppression): patient P1, "
 		    "NCT04933669 - the result the hold rested on was "
 		    "corrected; the results that stand do not stop imatinib",
 		    "{\"rule\":\"myelosuppression\",\"event\":\"withdrawn\"}" },
 	};
+	struct rules_history *h = rules_history_new(R, RULES_PHASE_TREATMENT);
+	const struct alert_who w = { "P1", "NCT04933669", R };
+	const struct rules_entry *alt, *anc;
+	struct alert_hold ah;
 	struct buf s, d;
 	size_t i;
 
 	buf_init(&s);
 	buf_init(&d);
-	grade("1742-6", 210, "", "U/L", "10-40", &alt.ev);
-	grade("751-8", 0.8, "", "10*9/L", "2.0-7.5", &anc.ev);
+	alt = stored(h, "1742-6", 210, "U/L", "10-40", 1);
+	anc = stored(h, "751-8", 0.8, "10*9/L", "2.0-7.5", 2);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		buf_reset(&s);
 		buf_reset(&d);
-		alert_text_hold(&s, &d, &cases[i].ah, &who);
+		ah = cases[i].ah;
+		if (cases[i].because != NULL)
+			ah.because = strcmp(cases[i].because, "alt") == 0 ?
+			    alt :
+			    anc;
+		alert_text_hold(&s, &d, &ah, &w);
 		cr_expect_str_eq(s.p, cases[i].summary, "%s", cases[i].name);
 		cr_expect_str_eq(d.p, cases[i].details, "%s", cases[i].name);
 		if (strcmp(cases[i].ah.rule, "myelosuppression") == 0)
@@ -460,27 +502,28 @@ Test(alert_text, hold_and_resume)
 	}
 	buf_free(&s);
 	buf_free(&d);
+	rules_history_free(h);
 }
 
 Test(alert_text, eligibility)
 {
+	struct rules_history *h = rules_history_new(R, RULES_PHASE_SCREENING);
+	const struct alert_who w = { "P1", "NCT04933669", R };
+	const struct rules_entry *plt;
 	struct buf s, d;
-	struct rules_entry plt;
 	struct rules_eligibility_result er;
 
 	buf_init(&s);
 	buf_init(&d);
-	memset(&plt, 0, sizeof(plt));
-	grade("777-3", 60, "", "10*9/L", "150-400", &plt.ev);
-	plt.ev.id = 42;
+	plt = stored(h, "777-3", 60, "10*9/L", "150-400", 42);
 	memset(&er, 0, sizeof(er));
 	er.status = RULES_INELIGIBLE;
 	er.ncriteria = 2;
 	er.criteria[0] = (struct rules_criterion_verdict){ RULES_PLT,
-		"platelets < 75 x 10^9/L", RULES_VERDICT_FAIL, &plt };
+		"platelets < 75 x 10^9/L", RULES_VERDICT_FAIL, plt };
 	er.criteria[1] = (struct rules_criterion_verdict){ RULES_ANC,
 		"ANC < 1.5 x 10^9/L", RULES_VERDICT_NONE, NULL };
-	alert_text_eligibility(&s, &d, &er, &who);
+	alert_text_eligibility(&s, &d, &er, &w);
 	cr_assert_str_eq(s.p,
 	    "Patient P1 is INELIGIBLE for NCT04933669; "
 	    "platelets < 75 x 10^9/L: 60 10^9/L");
@@ -489,12 +532,12 @@ Test(alert_text, eligibility)
 	buf_reset(&d);
 	er.status = RULES_INCOMPLETE;
 	er.criteria[0].verdict = RULES_VERDICT_PASS;
-	alert_text_eligibility(&s, &d, &er, &who);
+	alert_text_eligibility(&s, &d, &er, &w);
 	cr_assert_str_eq(s.p,
 	    "Patient P1 is INCOMPLETE for NCT04933669; "
 	    "no recent anc");
 	buf_reset(&d);
-	alert_text_criteria(&d, &er);
+	alert_text_criteria(&d, R, &er);
 	cr_assert_str_eq(d.p,
 	    "[{\"analyte\":\"plt\",\"criterion\":"
 	    "\"platelets < 75 x 10^9/L\",\"verdict\":\"pass\",\"value\":60,"
@@ -503,4 +546,5 @@ Test(alert_text, eligibility)
 	    "\"value\":null,\"unit\":null,\"observation\":0}]");
 	buf_free(&s);
 	buf_free(&d);
+	rules_history_free(h);
 }

@@ -89,7 +89,7 @@ Test(hold, hepatotoxicity_restart_needs_every_analyte)
 	cr_assert_eq(n, 1);
 	cr_expect_eq(ev[0].kind, RULES_HOLD_STOP);
 	cr_expect_str_eq(ev[0].rule_name, "hepatotoxicity");
-	cr_expect_eq(ev[0].because->ev.id, 3);
+	cr_expect_eq(ev[0].because->id, 3);
 	cr_expect(st[0].held);
 	/* no second stop while held */
 	n = rules_hold_step(R, h, NOW + 1, st, ev, N(ev));
@@ -179,10 +179,10 @@ Test(hold, open_comparator_stops_and_restarts_only_when_certain)
 	memset(st, 0, sizeof st);
 	add(h, RULES_ANC, 3.0, 'F', NOW, 1, "o1");
 	up = add_cmp(h, RULES_PLT, "<", 75, 'F', NOW, 2, "o1");
-	cr_expect(!up.entry->ev.hold);
+	cr_expect(!up.entry->hold);
 	cr_expect_eq(rules_hold_step(R, h, NOW, st, ev, N(ev)), 0);
 	up = add_cmp(h, RULES_PLT, "<", 50, 'F', NOW + 1, 3, "o2");
-	cr_expect(up.entry->ev.hold);
+	cr_expect(up.entry->hold);
 	n = rules_hold_step(R, h, NOW + 1, st, ev, N(ev));
 	cr_assert_eq(n, 1);
 	cr_expect_eq(ev[0].kind, RULES_HOLD_STOP);
@@ -357,7 +357,7 @@ Test(hold, hold_derive_table)
 		for (k = 0; k < 2; k++) {
 			cr_expect_eq(out[k].held, c->want[k].held,
 			    "%s: rule %zu held", c->name, k);
-			cr_expect_eq(out[k].because ? out[k].because->ev.id : 0,
+			cr_expect_eq(out[k].because ? out[k].because->id : 0,
 			    c->want[k].because, "%s: rule %zu because", c->name,
 			    k);
 			cr_expect_eq(out[k].stops, c->want[k].stops,

@@ -49,7 +49,7 @@ Test(protocol, eligible_ineligible_incomplete)
 	for (i = 0; i < el.ncriteria; i++) {
 		cr_expect_eq(el.criteria[i].verdict, RULES_VERDICT_PASS);
 		cr_assert_not_null(el.criteria[i].rests_on);
-		cr_expect_eq(el.criteria[i].rests_on->ev.id,
+		cr_expect_eq(el.criteria[i].rests_on->id,
 		    1 + (uint64_t)el.criteria[i].analyte);
 	}
 	cr_expect_str_eq(el.criteria[6].text, "hemoglobin < 90 g/L");
@@ -60,7 +60,7 @@ Test(protocol, eligible_ineligible_incomplete)
 	cr_expect_eq(el.status, RULES_INELIGIBLE);
 	cr_expect_str_eq(rules_eligibility_name(el.status), "ineligible");
 	cr_expect_eq(el.criteria[RULES_PLT].verdict, RULES_VERDICT_FAIL);
-	cr_expect_eq(el.criteria[RULES_PLT].rests_on->ev.id, 100);
+	cr_expect_eq(el.criteria[RULES_PLT].rests_on->id, 100);
 
 	/* a still newer passing one: eligible again (the most recent rests) */
 	add(h, RULES_PLT, 75, 'F', NOW - 60, 101, "o3");
@@ -123,6 +123,7 @@ Test(protocol, preliminary_not_used_until_promoted)
 	struct rules_history *h = rules_history_new(R, RULES_PHASE_SCREENING);
 	struct rules_eligibility_result el;
 	struct rules_update up;
+	struct rules_eval ev;
 
 	add(h, RULES_CREA, 120, 'P', NOW - DAY, 5, "o1");
 	rules_eligibility(R, h, NOW, &el);
@@ -134,9 +135,12 @@ Test(protocol, preliminary_not_used_until_promoted)
 	cr_expect_eq(up.nsuperseded, 0);
 	rules_eligibility(R, h, NOW, &el);
 	cr_expect_eq(el.criteria[RULES_CREA].verdict, RULES_VERDICT_FAIL);
-	cr_expect_eq(el.criteria[RULES_CREA].rests_on->ev.id, 5);
+	cr_expect_eq(el.criteria[RULES_CREA].rests_on->id, 5);
 	cr_expect_eq(el.criteria[RULES_CREA].rests_on->status, 'F');
-	cr_expect_null(el.criteria[RULES_CREA].rests_on->ev.problem);
+	/* As it is kept: made final, its not_final problem gone. */
+	rules_entry_eval(R, el.criteria[RULES_CREA].rests_on, &ev);
+	cr_expect(ev.final);
+	cr_expect_null(ev.problem);
 	rules_history_free(h);
 }
 
@@ -152,7 +156,7 @@ Test(protocol, no_value_statuses_store_only)
 		struct rules_update up;
 
 		up = add(h, RULES_AST, 500, st[i], NOW - DAY, 1, "o");
-		cr_expect_str_eq(up.entry->ev.problem, "not_evaluated");
+		cr_expect_str_eq(up.ev.problem, "not_evaluated");
 		cr_expect_eq(rules_history_count(h), 1);
 		rules_eligibility(R, h, NOW, &el);
 		cr_expect_eq(el.criteria[RULES_AST].verdict,
@@ -208,7 +212,7 @@ Test(protocol, eligibility_on_latest_unevaluable)
 		    c->incomplete ? RULES_VERDICT_NONE : RULES_VERDICT_PASS,
 		    "case %zu", i);
 		cr_assert_not_null(el.criteria[RULES_ALT].rests_on);
-		cr_expect_eq(el.criteria[RULES_ALT].rests_on->ev.id, 50,
+		cr_expect_eq(el.criteria[RULES_ALT].rests_on->id, 50,
 		    "case %zu", i);
 		/* the other criteria keep their results */
 		cr_expect_eq(el.criteria[RULES_AST].verdict,
@@ -217,7 +221,7 @@ Test(protocol, eligibility_on_latest_unevaluable)
 		add_as(h, RULES_ALT, 31, "U/L", "10-40", NOW - 60, 51, "o3");
 		rules_eligibility(R, h, NOW, &el);
 		cr_expect_eq(el.status, RULES_ELIGIBLE, "case %zu", i);
-		cr_expect_eq(el.criteria[RULES_ALT].rests_on->ev.id, 51);
+		cr_expect_eq(el.criteria[RULES_ALT].rests_on->id, 51);
 		rules_history_free(h);
 	}
 }
@@ -234,7 +238,7 @@ Test(protocol, eligibility_latest_final_only)
 	add(h, RULES_ALT, 30, 'Z', NOW - DAY, 52, "o4");
 	rules_eligibility(R, h, NOW, &el);
 	cr_expect_eq(el.status, RULES_ELIGIBLE);
-	cr_expect_eq(el.criteria[RULES_ALT].rests_on->ev.id, 1 + RULES_ALT);
+	cr_expect_eq(el.criteria[RULES_ALT].rests_on->id, 1 + RULES_ALT);
 	/* a newer final ALT with text for a value: no verdict either */
 	{
 		struct rules_result in;
@@ -251,10 +255,10 @@ Test(protocol, eligibility_latest_final_only)
 		in.observed_at = NOW - 3600;
 		in.id = 54;
 		rules_history_add(h, &in, "o6/ALT", 6, &up);
-		cr_expect_str_eq(up.entry->ev.problem, "non_numeric");
+		cr_expect_str_eq(up.ev.problem, "non_numeric");
 		rules_eligibility(R, h, NOW, &el);
 		cr_expect_eq(el.status, RULES_INCOMPLETE);
-		cr_expect_eq(el.criteria[RULES_ALT].rests_on->ev.id, 54);
+		cr_expect_eq(el.criteria[RULES_ALT].rests_on->id, 54);
 		/* its correction with a number: the criterion is whole again */
 		in.kind = RULES_VALUE_NUMBER;
 		in.value = 30;
@@ -268,7 +272,7 @@ Test(protocol, eligibility_latest_final_only)
 		cr_expect_eq(up.nsuperseded, 1);
 		rules_eligibility(R, h, NOW, &el);
 		cr_expect_eq(el.status, RULES_ELIGIBLE);
-		cr_expect_eq(el.criteria[RULES_ALT].rests_on->ev.id, 55);
+		cr_expect_eq(el.criteria[RULES_ALT].rests_on->id, 55);
 	}
 	/* an unevaluable result outside the window counts for nothing */
 	add_as(h, RULES_ALT, 30, "mg/L", "10-40", NOW + 60, 53, "o5");
@@ -314,15 +318,15 @@ Test(protocol, eligibility_newer_not_final)
 
 		add_all_pass(h, NOW - 2 * DAY, 1);
 		up = add(h, RULES_ALT, c->alt, c->status, NOW - DAY, 50, "o2");
-		cr_expect(!up.entry->ev.final, "case %zu", i);
+		cr_expect(!up.entry->final, "case %zu", i);
 		rules_eligibility(R, h, NOW, &el);
 		cr_expect_eq(el.status, RULES_ELIGIBLE, "case %zu", i);
 		cr_expect_eq(el.criteria[RULES_ALT].verdict, RULES_VERDICT_PASS,
 		    "case %zu", i);
-		cr_expect_eq(el.criteria[RULES_ALT].rests_on->ev.id,
-		    1 + RULES_ALT, "case %zu", i);
-		cr_expect_eq(rules_alert_silent_problem(R, &up.entry->ev,
-				 NOW - DAY, NULL, 0),
+		cr_expect_eq(el.criteria[RULES_ALT].rests_on->id, 1 + RULES_ALT,
+		    "case %zu", i);
+		cr_expect_eq(rules_alert_silent_problem(R, &up.ev, NOW - DAY,
+				 NULL, 0),
 		    c->said, "case %zu", i);
 		rules_history_free(h);
 	}
@@ -362,7 +366,7 @@ Test(protocol, eligibility_code_conflict)
 	in.observed_at = NOW - DAY;
 	in.id = 60;
 	rules_history_add(h, &in, "o2/1742-6", 9, &up);
-	cr_expect_str_eq(up.entry->ev.problem, "code_conflict");
+	cr_expect_str_eq(up.ev.problem, "code_conflict");
 	rules_eligibility(R, h, NOW, &el);
 	cr_expect_eq(el.status, RULES_INCOMPLETE);
 	cr_expect_eq(el.ncriteria, 7);
@@ -376,7 +380,7 @@ Test(protocol, eligibility_code_conflict)
 		cr_expect_eq(v->verdict, RULES_VERDICT_NONE, "criterion %zu",
 		    i);
 		cr_assert_not_null(v->rests_on);
-		cr_expect_eq(v->rests_on->ev.id, 60);
+		cr_expect_eq(v->rests_on->id, 60);
 	}
 	/* a preliminary conflict changes nothing */
 	in.status = 'P';
@@ -384,7 +388,7 @@ Test(protocol, eligibility_code_conflict)
 	in.id = 61;
 	rules_history_add(h, &in, "o3/1742-6", 9, &up);
 	rules_eligibility(R, h, NOW, &el);
-	cr_expect_eq(el.criteria[RULES_ALT].rests_on->ev.id, 60);
+	cr_expect_eq(el.criteria[RULES_ALT].rests_on->id, 60);
 	rules_history_free(h);
 }
 
@@ -405,10 +409,9 @@ Test(protocol, silent_problems_alerted)
 
 	for (i = 0; i < N(st); i++) {
 		up = add(h, RULES_ALT, 201, st[i], NOW, 1 + i, "o1");
-		cr_expect_str_eq(up.entry->ev.problem, "status_unknown");
-		cr_expect_eq(up.entry->ev.grade, -1);
-		cr_expect(rules_alert_silent_problem(R, &up.entry->ev, NOW,
-			      NULL, 0),
+		cr_expect_str_eq(up.ev.problem, "status_unknown");
+		cr_expect_eq(up.entry->grade, -1);
+		cr_expect(rules_alert_silent_problem(R, &up.ev, NOW, NULL, 0),
 		    "status '%c'", st[i]);
 	}
 	/* ALT's LOINC with AST's LOINC in the alternate triplet */
@@ -428,15 +431,15 @@ Test(protocol, silent_problems_alerted)
 	cr_expect(rules_alert_silent_problem(R, &ev, NOW, NULL, 0));
 	/* what rules_alert_decide() already alerts on, or need not */
 	up = add(h, RULES_ALT, 201, 'F', NOW, 10, "o2"); /* toxicity */
-	cr_expect(!rules_alert_silent_problem(R, &up.entry->ev, NOW, NULL, 0));
+	cr_expect(!rules_alert_silent_problem(R, &up.ev, NOW, NULL, 0));
 	up = add(h, RULES_ALT, 30, 'P', NOW, 11, "o3"); /* not_final */
-	cr_expect(!rules_alert_silent_problem(R, &up.entry->ev, NOW, NULL, 0));
+	cr_expect(!rules_alert_silent_problem(R, &up.ev, NOW, NULL, 0));
 	up = add(h, RULES_ALT, 30, 'X', NOW, 12, "o4"); /* not_evaluated */
-	cr_expect(!rules_alert_silent_problem(R, &up.entry->ev, NOW, NULL, 0));
+	cr_expect(!rules_alert_silent_problem(R, &up.ev, NOW, NULL, 0));
 	up = add_as(h, RULES_ALT, 30, "mg/L", "", NOW, 13, "o5");
-	rules_alert_decide(R, &up.entry->ev, NOW, NULL, 0, &d);
+	rules_alert_decide(R, &up.ev, NOW, NULL, 0, &d);
 	cr_expect_eq(d.kind, RULES_ALERT_DATA_QUALITY); /* said already */
-	cr_expect(!rules_alert_silent_problem(R, &up.entry->ev, NOW, NULL, 0));
+	cr_expect(!rules_alert_silent_problem(R, &up.ev, NOW, NULL, 0));
 	rules_history_free(h);
 }
 
@@ -461,7 +464,7 @@ Test(protocol, correction_supersedes)
 	cr_expect(!rules_history_entry(h, 1)->superseded);
 	rules_eligibility(R, h, NOW, &el);
 	cr_expect_eq(el.criteria[RULES_ALT].verdict, RULES_VERDICT_PASS);
-	cr_expect_eq(el.criteria[RULES_ALT].rests_on->ev.id, 3);
+	cr_expect_eq(el.criteria[RULES_ALT].rests_on->id, 3);
 	/* a second correction supersedes the first one, not the original twice */
 	up = add(h, RULES_ALT, 16, 'C', NOW - DAY, 4, "o1");
 	cr_expect_eq(up.nsuperseded, 1);
@@ -503,7 +506,8 @@ Test(protocol, long_history_corrections_by_key)
 
 /*
  * Growth and the lazy key index: the history stores its entries in chunks
- * of 16, 32, 64, ... (entries 0-15, 16-47, 48-111, 112-239), keeps keys in
+ * of 16 (entries 0-15, 16-31, ...; the key buckets rebuilt as the room
+ * reaches 32, 64, 128, ...), keeps keys in
  * blocks of 256 bytes and more (a key longer than a block gets one of its
  * own), and indexes keys at the first C, D, W or U only, extending the
  * index at each later one. A
@@ -627,17 +631,17 @@ Test(protocol, growth_and_lazy_index)
 		cr_expect_eq(rules_history_count(h),
 		    c->before + c->between + c->after + 3, "case %zu", i);
 		orig = rules_history_entry(h, korig);
-		cr_expect_eq(orig->ev.id, 1000, "case %zu", i);
+		cr_expect_eq(orig->id, 1000, "case %zu", i);
 		cr_expect_eq(orig->superseded, c->orig_superseded, "case %zu",
 		    i);
 		cr_expect_eq(orig->retracted, c->orig_retracted, "case %zu", i);
-		cr_expect_eq(orig->ev.final, c->orig_final, "case %zu", i);
+		cr_expect_eq(orig->final, c->orig_final, "case %zu", i);
 		/* every key as it was passed, after all the growths */
 		for (k = 0, next = 0; k < rules_history_count(h); k++) {
 			const struct rules_entry *e = rules_history_entry(h, k);
 
 			growth_key(want, c->keylen,
-			    e->ev.id >= 1000 ? SIZE_MAX : next++);
+			    e->id >= 1000 ? SIZE_MAX : next++);
 			cr_expect_eq(e->key_len, c->keylen,
 			    "case %zu entry %zu", i, k);
 			cr_expect(memcmp(e->key, want, c->keylen) == 0 &&
@@ -664,7 +668,7 @@ Test(protocol, delete_and_wrong_retract)
 		add(h, RULES_TBIL, 40, 'F', NOW - 2 * DAY, 1, "o1");
 		add(h, RULES_TBIL, 12, 'F', NOW - 3 * DAY, 2, "o0");
 		rules_eligibility(R, h, NOW, &el);
-		cr_expect_eq(el.criteria[RULES_TBIL].rests_on->ev.id, 1);
+		cr_expect_eq(el.criteria[RULES_TBIL].rests_on->id, 1);
 		up = add(h, RULES_TBIL, 0, st[i], NOW - 2 * DAY, 3, "o1");
 		cr_expect_eq(up.nretracted, 1, "status %c", st[i]);
 		cr_expect_eq(up.retracted[0], 1);
@@ -674,7 +678,7 @@ Test(protocol, delete_and_wrong_retract)
 		rules_eligibility(R, h, NOW, &el);
 		cr_expect_eq(el.criteria[RULES_TBIL].verdict,
 		    RULES_VERDICT_PASS);
-		cr_expect_eq(el.criteria[RULES_TBIL].rests_on->ev.id, 2);
+		cr_expect_eq(el.criteria[RULES_TBIL].rests_on->id, 2);
 		rules_history_free(h);
 	}
 }
@@ -689,8 +693,7 @@ Test(protocol, alert_decisions)
 	struct rules_update up;
 
 	up = add(h, RULES_ALT, 201, 'F', NOW, 1, "o1"); /* grade 3 */
-	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, NULL, 0,
-	    &d);
+	rules_alert_decide(R, &up.ev, up.entry->observed_at, NULL, 0, &d);
 	cr_expect_eq(d.kind, RULES_ALERT_TOXICITY);
 	cr_expect_eq(d.grade, 3);
 	cr_expect_eq(d.analyte, RULES_ALT);
@@ -699,13 +702,11 @@ Test(protocol, alert_decisions)
 	open[0].grade = 3;
 	open[0].id = 77;
 	open[0].observed_at = NOW;
-	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, open, 1,
-	    &d);
+	rules_alert_decide(R, &up.ev, up.entry->observed_at, open, 1, &d);
 	cr_expect_eq(d.kind, RULES_ALERT_NONE); /* same grade: nothing */
 
 	up = add(h, RULES_ALT, 801, 'F', NOW + 1, 2, "o2"); /* grade 4 */
-	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, open, 1,
-	    &d);
+	rules_alert_decide(R, &up.ev, up.entry->observed_at, open, 1, &d);
 	cr_expect_eq(d.kind, RULES_ALERT_ESCALATE);
 	cr_expect_eq(d.replaces, 0);
 	cr_expect_eq(d.grade, 4);
@@ -715,28 +716,23 @@ Test(protocol, alert_decisions)
 	open[1].id = 78;
 	open[1].observed_at = NOW;
 	up = add(h, RULES_ALT, 201, 'F', NOW + 2, 3, "o3");
-	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, open + 1, 1,
-	    &d);
+	rules_alert_decide(R, &up.ev, up.entry->observed_at, open + 1, 1, &d);
 	cr_expect_eq(d.kind, RULES_ALERT_TOXICITY);
 	open[0].grade = 4;
-	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, open, 2,
-	    &d);
+	rules_alert_decide(R, &up.ev, up.entry->observed_at, open, 2, &d);
 	cr_expect_eq(d.kind, RULES_ALERT_NONE); /* lower: nothing */
 
 	up = add(h, RULES_ALT, 130, 'F', NOW + 3, 4,
 	    "o4"); /* grade 2 < alert grade */
-	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, NULL, 0,
-	    &d);
+	rules_alert_decide(R, &up.ev, up.entry->observed_at, NULL, 0, &d);
 	cr_expect_eq(d.kind, RULES_ALERT_NONE);
 
 	up = add(h, RULES_ALT, 900, 'P', NOW + 4, 5, "o5"); /* preliminary */
-	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, NULL, 0,
-	    &d);
+	rules_alert_decide(R, &up.ev, up.entry->observed_at, NULL, 0, &d);
 	cr_expect_eq(d.kind, RULES_ALERT_NONE);
 	up = add(h, RULES_ALT, 900, 'C', NOW + 4, 6,
 	    "o5"); /* its correction is final */
-	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, NULL, 0,
-	    &d);
+	rules_alert_decide(R, &up.ev, up.entry->observed_at, NULL, 0, &d);
 	cr_expect_eq(d.kind, RULES_ALERT_TOXICITY);
 	rules_history_free(h);
 }
@@ -884,8 +880,8 @@ Test(protocol, alert_episodes)
 			snprintf(order, sizeof order, "o%zu", j);
 			up = add_cmp(h, s->a, s->cmp, s->v, s->status,
 			    NOW + (int64_t)j, j + 1, order);
-			rules_alert_decide(R, &up.entry->ev,
-			    up.entry->observed_at, open, nopen, &d);
+			rules_alert_decide(R, &up.ev, up.entry->observed_at,
+			    open, nopen, &d);
 			cr_expect_eq(d.kind, s->want,
 			    "%s: step %zu (%g): kind %d, want %d", c->name, j,
 			    s->v, d.kind, s->want);
@@ -928,8 +924,7 @@ Test(protocol, alert_episode_recovery_names_the_alert)
 	struct rules_update up;
 
 	up = add(h, RULES_HGB, 130, 'F', NOW, 1, "o1");
-	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, open, 2,
-	    &d);
+	rules_alert_decide(R, &up.ev, up.entry->observed_at, open, 2, &d);
 	cr_expect_eq(d.kind, RULES_ALERT_RECOVERED);
 	cr_expect_eq(d.analyte, RULES_HGB);
 	cr_expect_eq(d.replaces, 1);
@@ -939,15 +934,13 @@ Test(protocol, alert_episode_recovery_names_the_alert)
 	 * from another laboratory), says nothing about the episode now.
 	 */
 	open[1].observed_at = NOW + DAY;
-	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, open, 2,
-	    &d);
+	rules_alert_decide(R, &up.ev, up.entry->observed_at, open, 2, &d);
 	cr_expect_eq(d.kind, RULES_ALERT_NONE);
 	open[1].observed_at = NOW - 1;
 	/* an ungradable result says nothing about the episode */
 	up = add_cmp(h, RULES_HGB, ">=", 110, 'F', NOW + 1, 2, "o2");
-	cr_expect_eq(up.entry->ev.grade, -1);
-	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, open, 2,
-	    &d);
+	cr_expect_eq(up.entry->grade, -1);
+	rules_alert_decide(R, &up.ev, up.entry->observed_at, open, 2, &d);
 	cr_expect_neq(d.kind, RULES_ALERT_RECOVERED);
 	rules_history_free(h);
 }
@@ -987,14 +980,13 @@ Test(protocol, alert_episode_unknown_time_ends_nothing)
 		const struct unknown_time_case *c = &unknown_time_cases[i];
 
 		up = add(h, RULES_HGB, 125, 'F', c->result_at, i + 1, "o1");
-		cr_expect_eq(up.entry->ev.grade, 0);
+		cr_expect_eq(up.entry->grade, 0);
 		open.observed_at = c->alert_at;
-		rules_alert_decide(R, &up.entry->ev, c->result_at, &open, 1,
-		    &d);
+		rules_alert_decide(R, &up.ev, c->result_at, &open, 1, &d);
 		cr_expect_eq(d.kind, c->want, "case %zu: kind %d", i, d.kind);
 		/* nothing to say of it either: no problem */
-		cr_expect(!rules_alert_silent_problem(R, &up.entry->ev,
-			      c->result_at, &open, 1),
+		cr_expect(!rules_alert_silent_problem(R, &up.ev, c->result_at,
+			      &open, 1),
 		    "case %zu", i);
 	}
 	rules_history_free(h);
@@ -1119,19 +1111,17 @@ Test(protocol, range_unreadable_alert_no_stop)
 	in.observed_at = NOW - 1;
 	in.id = 1;
 	rules_history_add(h, &in, "o1", 2, &up);
-	cr_expect_str_eq(up.entry->ev.problem, "range_unreadable");
-	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, NULL, 0,
-	    &d);
+	cr_expect_str_eq(up.ev.problem, "range_unreadable");
+	rules_alert_decide(R, &up.ev, up.entry->observed_at, NULL, 0, &d);
 	cr_expect_eq(d.kind, RULES_ALERT_NONE); /* preliminary: nothing */
 
 	in.status = 'F';
 	in.observed_at = NOW;
 	in.id = 2;
 	rules_history_add(h, &in, "o2", 2, &up);
-	cr_expect_str_eq(up.entry->ev.problem, "range_unreadable");
-	cr_expect_eq(up.entry->ev.grade, -1);
-	rules_alert_decide(R, &up.entry->ev, up.entry->observed_at, NULL, 0,
-	    &d);
+	cr_expect_str_eq(up.ev.problem, "range_unreadable");
+	cr_expect_eq(up.entry->grade, -1);
+	rules_alert_decide(R, &up.ev, up.entry->observed_at, NULL, 0, &d);
 	cr_expect_eq(d.kind, RULES_ALERT_DATA_QUALITY);
 	cr_expect_eq(d.analyte, RULES_ALT);
 	memset(st, 0, sizeof st);
@@ -1160,12 +1150,12 @@ Test(protocol, baseline_from_history)
 	cr_expect_eq(rules_history_phase(h), RULES_PHASE_TREATMENT);
 	/* abnormal baseline 60: 90 is grade 1 (1.5 x baseline, inclusive) */
 	up = add(h, RULES_AST, 90, 'F', NOW + 2 * DAY, 4, "o4");
-	cr_expect_eq(up.entry->ev.grade, 1);
+	cr_expect_eq(up.entry->grade, 1);
 	up = add(h, RULES_AST, 89, 'F', NOW + 2 * DAY, 5, "o5");
-	cr_expect_eq(up.entry->ev.grade, 0);
+	cr_expect_eq(up.entry->grade, 0);
 	rules_history_set_baseline(h, RULES_AST, NAN, NAN);
 	up = add(h, RULES_AST, 89, 'F', NOW + 2 * DAY, 6, "o6");
-	cr_expect_eq(up.entry->ev.grade, 1);
+	cr_expect_eq(up.entry->grade, 1);
 	rules_history_free(h);
 }
 
