@@ -16,20 +16,9 @@ _Static_assert(sizeof(struct rules_entry) <= 64, "struct rules_entry grew");
 static const char *const cmp_names[] = { "", "<", ">", "<=", ">=" };
 static const char cmp_chars[] = "=<>lg";
 
-/* The problems by index - 1 (0: none). */
-static const char *const problems[] = {
-	rules_problem_unit_unknown,
-	rules_problem_no_reference_range,
-	rules_problem_non_numeric,
-	rules_problem_no_value,
-	rules_problem_not_final,
-	rules_problem_not_evaluated,
-	rules_problem_retracted,
-	rules_problem_status_unknown,
-	rules_problem_code_conflict,
-	rules_problem_indeterminate,
-	rules_problem_range_unreadable,
-};
+/* The problems by index - 1 (0: none): rules.h's one list. */
+#define PROBLEM_NAME(name) rules_problem_##name,
+static const char *const problems[] = { RULES_PROBLEMS(PROBLEM_NAME) };
 _Static_assert(sizeof(problems) / sizeof(problems[0]) < 16,
     "struct rules_entry: problem is 4 bits");
 _Static_assert(RULES_MAX_TERMS < 64, "struct rules_entry: term is 6 bits");

@@ -10,17 +10,8 @@
 /* Ordered for size (rules.h); a history packs it (rules_entry). */
 _Static_assert(sizeof(struct rules_eval) <= 96, "struct rules_eval grew");
 
-const char rules_problem_unit_unknown[] = "unit_unknown";
-const char rules_problem_no_reference_range[] = "no_reference_range";
-const char rules_problem_non_numeric[] = "non_numeric";
-const char rules_problem_no_value[] = "no_value";
-const char rules_problem_not_final[] = "not_final";
-const char rules_problem_not_evaluated[] = "not_evaluated";
-const char rules_problem_retracted[] = "retracted";
-const char rules_problem_status_unknown[] = "status_unknown";
-const char rules_problem_code_conflict[] = "code_conflict";
-const char rules_problem_indeterminate[] = "indeterminate";
-const char rules_problem_range_unreadable[] = "range_unreadable";
+#define PROBLEM_DEFINE(name) const char rules_problem_##name[] = #name;
+RULES_PROBLEMS(PROBLEM_DEFINE)
 
 const char *
 rules_range_source_name(enum rules_range_source s)

@@ -113,18 +113,25 @@ struct rules_eval {
 	int8_t grade_max;
 };
 
-/* Problem codes (compare by pointer or strcmp). */
-extern const char rules_problem_unit_unknown[];	      /* "unit_unknown" */
-extern const char rules_problem_no_reference_range[]; /* "no_reference_range" */
-extern const char rules_problem_non_numeric[];	      /* "non_numeric" */
-extern const char rules_problem_no_value[];	      /* "no_value" */
-extern const char rules_problem_not_final[];	      /* "not_final" (P R S) */
-extern const char rules_problem_not_evaluated[]; /* "not_evaluated" (I O N X) */
-extern const char rules_problem_retracted[];	 /* "retracted" (D W) */
-extern const char rules_problem_status_unknown[];   /* "status_unknown" */
-extern const char rules_problem_code_conflict[];    /* "code_conflict" */
-extern const char rules_problem_indeterminate[];    /* "indeterminate" */
-extern const char rules_problem_range_unreadable[]; /* "range_unreadable" */
+/*
+ * Problem codes, why a result cannot be evaluated (compare by pointer or
+ * strcmp): the one list. grade.c defines each rules_problem_NAME[] as
+ * "NAME"; a history's entry packs its index (entry.c).
+ */
+#define RULES_PROBLEMS(X) \
+	X(unit_unknown) \
+	X(no_reference_range) \
+	X(non_numeric) \
+	X(no_value) \
+	X(not_final)	 /* P R S */ \
+	X(not_evaluated) /* I O N X */ \
+	X(retracted)	 /* D W */ \
+	X(status_unknown) \
+	X(code_conflict) \
+	X(indeterminate) \
+	X(range_unreadable)
+#define RULES_PROBLEM_DECLARE(name) extern const char rules_problem_##name[];
+RULES_PROBLEMS(RULES_PROBLEM_DECLARE)
 
 /* Loaded data files: one per protocol. Owner: the caller; rules_free(). */
 struct rules;
