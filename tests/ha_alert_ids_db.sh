@@ -4,8 +4,10 @@
 # they were raised, and labwatchd reads "the latest episode" of an analyte
 # by alert id when it loads a patient another writer wrote (rows.c
 # sel_open_alerts: b.id > a.id; verdict.c episode_standing: the past
-# alert of highest id). The observation ids ascend since reeval-cases
-# (plock_drop_ids_behind); the alert ids do not.
+# alert of highest id). Both pools are now reserved again under the
+# patients' locks when another writer stored above them
+# (plock_drop_ids_behind: the results' since reeval-cases, the toxicity
+# alerts' since this test).
 #
 # IB: ALT 6.25 x ULN on the 10th, normal on the 11th, both judged by b
 # (its alert ids the higher); 6.25 x ULN again on the 12th and normal on
