@@ -487,15 +487,20 @@ queue_message(struct ingest *g, struct side *d, struct ingest_work *w)
 	rows_add_message(&g->rows, w);
 }
 
-/* The ids of k (enum pcache_ids) reserved: count, unless they are. */
+/* The pool of ids of k (enum pcache_ids). */
+static struct idpool *
+pool_of(struct ingest *g, enum pcache_ids k)
+{
+	return k == PCACHE_OBS ? &g->obs_ids : &g->alert_ids;
+}
+
+/* count ids of k reserved, unless they are. */
 static enum db_rc
 reserve_ids(struct ingest *g, struct side *d, enum pcache_ids k, size_t count)
 {
-	if (k == PCACHE_OBS)
-		return idpool_reserve(g, d, &g->obs_ids, count, "ids_obs",
-		    Q_OBS_IDS);
-	return idpool_reserve(g, d, &g->alert_ids, count, "ids_alert",
-	    Q_ALERT_IDS);
+	return idpool_reserve(g, d, pool_of(g, k), count,
+	    k == PCACHE_OBS ? "ids_obs" : "ids_alert",
+	    k == PCACHE_OBS ? Q_OBS_IDS : Q_ALERT_IDS);
 }
 
 /*
@@ -552,15 +557,12 @@ round_trip_1(struct ingest *g, struct side *d, struct ingest_work **ws,
 static enum db_rc
 ids_above_stored(struct ingest *g, struct side *d, const size_t *need)
 {
-	struct idpool *pool[PCACHE_NIDS] = { &g->obs_ids, &g->alert_ids };
-	int k;
+	enum pcache_ids k;
 	enum db_rc rc;
 
 	for (k = 0; k < PCACHE_NIDS; k++)
-		if (need[k] > 0 &&
-		    plock_drop_ids_behind(g, pool[k], (enum pcache_ids)k) &&
-		    (rc = reserve_ids(g, d, (enum pcache_ids)k, need[k])) !=
-			DB_OK)
+		if (need[k] > 0 && plock_drop_ids_behind(g, pool_of(g, k), k) &&
+		    (rc = reserve_ids(g, d, k, need[k])) != DB_OK)
 			return rc;
 	if (pgpipe_pending(&d->pipe) == 0)
 		return DB_OK;
