@@ -49,7 +49,6 @@
 #include "store/rows.h"
 #include "store/text.h"
 
-#define ID_BLOCK 4096
 /* How long a statement waits for a lock another writer holds. */
 #define INGEST_LOCK_TIMEOUT "5s"
 
@@ -188,44 +187,6 @@ ingest_send_stmt(struct side *d, const char *stmt, int n, const char *const *v,
 	    ctx);
 }
 
-int64_t
-idpool_take(struct idpool *pool)
-{
-	return pool->n > 0 ? pool->ids[--pool->n] : 0;
-}
-
-/* Ids the sequence gave (rows of res): kept so that they ascend. */
-static void
-add_ids(struct idpool *pool, const PGresult *res)
-{
-	size_t i, n = (size_t)PQntuples(res);
-
-	if (pool->n + n > pool->cap) {
-		pool->cap = pool->n + n;
-		pool->ids = xreallocarray(pool->ids, pool->cap,
-		    sizeof(*pool->ids));
-	}
-	/* Used from the end: store in reverse so ids ascend. */
-	memmove(pool->ids + n, pool->ids, pool->n * sizeof(*pool->ids));
-	for (i = 0; i < n; i++)
-		pool->ids[n - 1 - i] = strtoll(PQgetvalue(res, (int)i, 0), NULL,
-		    10);
-	pool->n += n;
-}
-
-/* Reserve count + ID_BLOCK ids of a sequence (stmt) unless count are. */
-static enum db_rc
-reserve_ids(struct ingest *g, struct side *d, struct idpool *pool, size_t count,
-    const char *stmt, enum qtag tag)
-{
-	const char *v[1];
-
-	if (pool->n >= count)
-		return DB_OK;
-	v[0] = ingest_pint(g, (int64_t)(count + ID_BLOCK));
-	return ingest_send_stmt(d, stmt, 1, v, tag, NULL);
-}
-
 /* ---- sessions ---- */
 
 struct ingest *
@@ -274,9 +235,9 @@ ingest_free(struct ingest *g)
 	disconnect(g);
 	pgpipe_free(&g->sides[0].pipe);
 	pgpipe_free(&g->sides[1].pipe);
-	free(g->obs_ids.ids);
-	free(g->alert_ids.ids);
-	free(g->msg_ids.ids);
+	idpool_free(&g->obs_ids);
+	idpool_free(&g->alert_ids);
+	idpool_free(&g->msg_ids);
 	free(g->touch);
 	free(g->touch_pat);
 	pgarr_free(&g->pids);
@@ -464,13 +425,13 @@ handle_rt1(void *arg, const struct pgpipe_query *q, PGresult *res)
 		pcache_load_enrollment(q->ctx, g->rules, res);
 		break;
 	case Q_OBS_IDS:
-		add_ids(&g->obs_ids, res);
+		idpool_add(&g->obs_ids, res);
 		break;
 	case Q_ALERT_IDS:
-		add_ids(&g->alert_ids, res);
+		idpool_add(&g->alert_ids, res);
 		break;
 	case Q_MSG_IDS:
-		add_ids(&g->msg_ids, res);
+		idpool_add(&g->msg_ids, res);
 		break;
 	case Q_VERSION:
 		plock_versions(g, res);
@@ -526,13 +487,30 @@ queue_message(struct ingest *g, struct side *d, struct ingest_work *w)
 	rows_add_message(&g->rows, w);
 }
 
+/* The pool of ids of k (enum pcache_ids). */
+static struct idpool *
+pool_of(struct ingest *g, enum pcache_ids k)
+{
+	return k == PCACHE_OBS ? &g->obs_ids : &g->alert_ids;
+}
+
+/* count ids of k reserved, unless they are. */
+static enum db_rc
+reserve_ids(struct ingest *g, struct side *d, enum pcache_ids k, size_t count)
+{
+	return idpool_reserve(g, d, pool_of(g, k), count,
+	    k == PCACHE_OBS ? "ids_obs" : "ids_alert",
+	    k == PCACHE_OBS ? Q_OBS_IDS : Q_ALERT_IDS);
+}
+
 /*
  * Round trip 1: BEGIN, the message rows, the patients and enrollments
- * the cache lacks, and the observation and alert ids the batch needs.
+ * the cache lacks, and the observation and alert ids the batch needs
+ * (need[], per enum pcache_ids).
  */
 static enum db_rc
 round_trip_1(struct ingest *g, struct side *d, struct ingest_work **ws,
-    size_t n, size_t *nobs)
+    size_t n, size_t *need)
 {
 	size_t i, ngroups = 0;
 	enum db_rc rc;
@@ -547,21 +525,23 @@ round_trip_1(struct ingest *g, struct side *d, struct ingest_work **ws,
 	}
 	d->ascending = batch_ids_ascend(ws, n);
 	if ((rc = rows_send_messages(&g->rows, &d->pipe, Q_MSGS)) != DB_OK ||
-	    (rc = plock_send(g, d, ws, n, nobs, &ngroups)) != DB_OK ||
-	    (rc = reserve_ids(g, d, &g->obs_ids, *nobs, "ids_obs",
-		 Q_OBS_IDS)) != DB_OK ||
-	    /*
-	     * Per observation at most: an alert and a data-quality line; a
-	     * recovery line moved and a reopened or new alert should it take
-	     * out a result that ended an episode; per hold rule a withdrawn
-	     * line and a hold on another result should it take out a hold's
-	     * result (verdict.c). Per group: an eligibility line and per hold
-	     * rule a hold or resume. Ids are cheap; an empty pool is not.
-	     */
-	    (rc = reserve_ids(g, d, &g->alert_ids,
-		 *nobs * (4 + 2 * rules_hold_count(g->rules)) +
-		     ngroups * (RULES_MAX_HOLD_RULES + 1),
-		 "ids_alert", Q_ALERT_IDS)) != DB_OK ||
+	    (rc = plock_send(g, d, ws, n, &need[PCACHE_OBS], &ngroups)) !=
+		DB_OK)
+		return rc;
+	/*
+	 * Per observation at most: an alert and a data-quality line; a
+	 * recovery line moved and a reopened or new alert should it take
+	 * out a result that ended an episode; per hold rule a withdrawn
+	 * line and a hold on another result should it take out a hold's
+	 * result (verdict.c). Per group: an eligibility line and per hold
+	 * rule a hold or resume. Ids are cheap; an empty pool is not.
+	 */
+	need[PCACHE_ALERTS] = need[PCACHE_OBS] *
+		(4 + 2 * rules_hold_count(g->rules)) +
+	    ngroups * (RULES_MAX_HOLD_RULES + 1);
+	if ((rc = reserve_ids(g, d, PCACHE_OBS, need[PCACHE_OBS])) != DB_OK ||
+	    (rc = reserve_ids(g, d, PCACHE_ALERTS, need[PCACHE_ALERTS])) !=
+		DB_OK ||
 	    (rc = pgpipe_run(&d->pipe, handle_rt1, d)) != DB_OK ||
 	    (rc = plock_send_stale(g, d)) != DB_OK ||
 	    pgpipe_pending(&d->pipe) == 0)
@@ -569,17 +549,23 @@ round_trip_1(struct ingest *g, struct side *d, struct ingest_work **ws,
 	return pgpipe_run(&d->pipe, handle_rt1, d);
 }
 
-/* Observation ids above the batch's patients' stored ones (plock.h). */
+/*
+ * Observation and alert ids above the batch's patients' stored ones
+ * (plock.h): a pool behind dropped and reserved again, under the
+ * patients' locks; one round trip for both, only when one is behind.
+ */
 static enum db_rc
-ids_above_stored(struct ingest *g, struct side *d, size_t nobs)
+ids_above_stored(struct ingest *g, struct side *d, const size_t *need)
 {
+	enum pcache_ids k;
 	enum db_rc rc;
 
-	if (nobs == 0 || !plock_drop_ids_behind(g, &g->obs_ids))
+	for (k = 0; k < PCACHE_NIDS; k++)
+		if (need[k] > 0 && plock_drop_ids_behind(g, pool_of(g, k), k) &&
+		    (rc = reserve_ids(g, d, k, need[k])) != DB_OK)
+			return rc;
+	if (pgpipe_pending(&d->pipe) == 0)
 		return DB_OK;
-	if ((rc = reserve_ids(g, d, &g->obs_ids, nobs, "ids_obs", Q_OBS_IDS)) !=
-	    DB_OK)
-		return rc;
 	return pgpipe_run(&d->pipe, handle_rt1, d);
 }
 
@@ -746,7 +732,7 @@ enum ingest_rc
 ingest_start(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 {
 	struct side *busy = oldest_committing(g), *d;
-	size_t nobs = 0;
+	size_t need[PCACHE_NIDS] = { 0 };
 	enum ingest_rc rc;
 
 	if (started_side(g) != NULL)
@@ -767,8 +753,8 @@ ingest_start(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 	reset_batch(g);
 	/* Message ids first: the rows are offered with them. */
 	if (g->msg_ids.n < n) {
-		if (reserve_ids(g, d, &g->msg_ids, n, "ids_msg", Q_MSG_IDS) !=
-		    DB_OK)
+		if (idpool_reserve(g, d, &g->msg_ids, n, "ids_msg",
+			Q_MSG_IDS) != DB_OK)
 			return fail_batch(g, d, INGEST_DOWN, cause);
 		if ((rc = rc_of(pgpipe_run(&d->pipe, handle_rt1, d))) !=
 		    INGEST_OK)
@@ -780,9 +766,9 @@ ingest_start(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 	d->nbatch = n;
 	d->nqueued = 0;
 	d->seq = ++g->seq;
-	if ((rc = rc_of(round_trip_1(g, d, ws, n, &nobs))) != INGEST_OK ||
+	if ((rc = rc_of(round_trip_1(g, d, ws, n, need))) != INGEST_OK ||
 	    (rc = rc_of(round_trip_1b(g, d))) != INGEST_OK ||
-	    (rc = rc_of(ids_above_stored(g, d, nobs))) != INGEST_OK ||
+	    (rc = rc_of(ids_above_stored(g, d, need))) != INGEST_OK ||
 	    (rc = round_trip_2(g, d, ws, n)) != INGEST_OK)
 		return fail_batch(g, d, rc, cause);
 	reset_batch(g);

@@ -14,6 +14,7 @@
 #include "lib/buf.h"
 #include "hl7/hl7.h"
 #include "store/db.h"
+#include "store/idpool.h"
 #include "store/ingest.h"
 #include "store/pcache.h"
 #include "store/pgarr.h"
@@ -56,12 +57,6 @@ struct side {
 	bool simple;	/* sent whole by ingest_send() */
 };
 
-/* Ids reserved from a sequence, used from the end (they ascend). */
-struct idpool {
-	int64_t *ids;
-	size_t n, cap;
-};
-
 struct ingest {
 	struct ingest_opts o;
 	struct rules *rules;
@@ -101,8 +96,6 @@ const char *ingest_order_key(struct ingest *g, const struct oru_msg *o,
 /* Send a prepared statement with text parameters on d. */
 LW_MUSTCHECK enum db_rc ingest_send_stmt(struct side *d, const char *stmt,
     int n, const char *const *v, enum qtag tag, void *ctx);
-/* The next reserved id (0 when none is left). */
-int64_t idpool_take(struct idpool *pool);
 
 /*
  * Round trip 2 for one patient group of one message (w went in): its

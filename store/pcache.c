@@ -290,7 +290,12 @@ pcache_load_open(struct pcache *p, const PGresult *res)
 	int i, n = PQntuples(res);
 	int64_t obs, by;
 
+	if (n > 0)
+		p->last_id[PCACHE_ALERTS] = strtoll(PQgetvalue(res, 0, 9), NULL,
+		    10);
 	for (i = 0; i < n; i++) {
+		if (PQgetisnull(res, i, 0))
+			continue;
 		a.analyte = rules_analyte_by_name(PQgetvalue(res, i, 1));
 		a.grade = atoi(PQgetvalue(res, i, 2));
 		a.id = (uint64_t)strtoll(PQgetvalue(res, i, 0), NULL, 10);
@@ -375,8 +380,8 @@ pcache_load_history(struct pcache *p, const PGresult *res)
 		pcache_history_row(res, i, &in);
 		rules_history_add(p->h, &in, PQgetvalue(res, i, 1),
 		    (size_t)PQgetlength(res, i, 1), &up);
-		if ((int64_t)in.id > p->last_obs)
-			p->last_obs = (int64_t)in.id;
+		if ((int64_t)in.id > p->last_id[PCACHE_OBS])
+			p->last_id[PCACHE_OBS] = (int64_t)in.id;
 	}
 }
 

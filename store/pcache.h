@@ -33,6 +33,13 @@ struct pcache_hold {
 	double dose_mg;
 };
 
+/*
+ * The ids a writer reserves ahead (ingest.c), whose order labwatch reads:
+ * a patient's results (replayed by reevaluate in id order) and its
+ * toxicity alerts (the latest episode: sel_open_alerts, episode_standing).
+ */
+enum pcache_ids { PCACHE_OBS = 0, PCACHE_ALERTS, PCACHE_NIDS };
+
 /* What the writer remembers of a patient; mirrors committed rows. */
 struct pcache {
 	char *pid; /* PID-3.1; NULL: free slot */
@@ -45,7 +52,12 @@ struct pcache {
 	char elig[16]; /* last eligibility status, "" for none */
 	struct pcache_hold hold[RULES_MAX_HOLD_RULES]; /* as announced */
 	struct rules_history *h;		       /* NULL until loaded */
-	int64_t last_obs; /* the highest id of the results h was loaded with */
+	/*
+	 * The highest id of its stored results and toxicity alerts (of the
+	 * protocol) when h was loaded. Those it writes after are below its
+	 * pool's next id; what another writer stores makes it stale.
+	 */
+	int64_t last_id[PCACHE_NIDS];
 	struct rules_open_alert
 	    *open;	   /* toxicity alerts open or acknowledged */
 	int64_t *open_obs; /* the observation each rests on */
@@ -123,7 +135,8 @@ void pcache_load_history(struct pcache *p, const PGresult *res);
 void pcache_history_end(struct pcache *p);
 /*
  * Toxicity alerts open or acknowledged, and those of the latest ended
- * episodes (sel_open_alerts rows).
+ * episodes (sel_open_alerts rows; a row of NULLs but the last column, the
+ * highest id of the patient's toxicity alerts, when none).
  */
 void pcache_load_open(struct pcache *p, const PGresult *res);
 /*

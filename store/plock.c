@@ -182,7 +182,8 @@ plock_send_stale(struct ingest *g, struct side *d)
 }
 
 bool
-plock_drop_ids_behind(struct ingest *g, struct idpool *pool)
+plock_drop_ids_behind(struct ingest *g, struct idpool *pool,
+    enum pcache_ids which)
 {
 	size_t i;
 
@@ -190,7 +191,7 @@ plock_drop_ids_behind(struct ingest *g, struct idpool *pool)
 		return false;
 	for (i = 0; i < g->ntouch; i++)
 		if (g->touch[i]->h != NULL &&
-		    g->touch[i]->last_obs >= pool->ids[pool->n - 1]) {
+		    g->touch[i]->last_id[which] >= pool->ids[pool->n - 1]) {
 			pool->n = 0;
 			return true;
 		}

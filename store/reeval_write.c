@@ -230,6 +230,13 @@ reeval_lock_patients(struct run *u)
 	r = PQexecPrepared(u->c, "lock_patients", 1, v, len, fmt, 0);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
 		PQclear(r);
+		/*
+		 * Ids left from an earlier batch were taken before these
+		 * locks: a labwatchd may have stored these patients' alerts
+		 * above them since. Those taken now are above every stored
+		 * one, as labwatchd's (plock_drop_ids_behind).
+		 */
+		u->ipool = u->npool;
 		return 0;
 	}
 	free(u->cause);

@@ -31,7 +31,8 @@ int reeval_queue_write(struct run *u, const char *name, int n,
 int reeval_id_stmt(struct run *u, const char *name, int64_t a, int64_t b);
 /*
  * The batch's transaction begun and its patients (u->pids) locked as
- * the writer locks them (lock_patients, binary text[]).
+ * the writer locks them (lock_patients, binary text[]); the alert ids
+ * left in the pool from before the locks dropped.
  */
 int reeval_lock_patients(struct run *u);
 /* A patient statement of plock.c (binary text[]) queued on u->pids. */

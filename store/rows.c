@@ -245,9 +245,15 @@ static const struct {
 	 * past, the episode standing results may reopen (episode_standing);
 	 * ended, of the latest episode of the analyte (no alert of it since
 	 * but retracted ones), reopened should the result that ended it be
-	 * withdrawn. alerts_toxicity_patient (sql/009).
+	 * withdrawn. alerts_toxicity_patient (sql/009). Last, on every row
+	 * (one of NULLs but it when none is read), the highest id of the
+	 * patient's toxicity alerts: "latest" is by id, and ingest.c keeps
+	 * its alert ids above it (plock_drop_ids_behind).
 	 */
 	{ "sel_open_alerts",
+	    "SELECT t.*, m.top FROM (SELECT coalesce(max(id), 0) AS top"
+	    " FROM alerts WHERE patient = $1 AND protocol = $2"
+	    " AND kind = 'toxicity') AS m LEFT JOIN ("
 	    "SELECT a.id, a.analyte, a.grade, coalesce(a.observation, 0),"
 	    " coalesce(extract(epoch FROM o.observed_at)::float8, -1),"
 	    " coalesce(a.resolved_by_observation, 0),"
@@ -263,7 +269,7 @@ static const struct {
 	    " OR (a.state = 'resolved' AND NOT o.retracted"
 	    " AND NOT EXISTS (SELECT 1 FROM observations s"
 	    "   WHERE s.patient = a.patient AND s.supersedes = a.observation)))"
-	    " ORDER BY a.id" },
+	    ") AS t ON true ORDER BY t.id" },
 	/* A past alert reopened: its episode stands again. */
 	{ "upd_past_reopened",
 	    "UPDATE alerts SET state = CASE WHEN acknowledged_at IS NULL"
