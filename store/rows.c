@@ -430,9 +430,15 @@ static const struct {
 	{ "upd_elig_status",
 	    "UPDATE enrollments SET eligibility_status = $3, updated_at = now()"
 	    " WHERE patient = $1 AND protocol = $2" },
+	/*
+	 * Stamped when written, under the patient's lock: now() is the
+	 * transaction's start, before the lock was waited for, and a verdict
+	 * another writer judged meanwhile would read as the later one.
+	 */
 	{ "ins_elig",
-	    "INSERT INTO eligibility (patient, protocol, status, message, criteria)"
-	    " VALUES ($1, $2, $3, $4, $5::jsonb)" },
+	    "INSERT INTO eligibility (patient, protocol, status, message,"
+	    " criteria, evaluated_at)"
+	    " VALUES ($1, $2, $3, $4, $5::jsonb, clock_timestamp())" },
 	{ "upd_enroll",
 	    "UPDATE enrollments SET eligibility_status = $3, hold_state = $4::jsonb,"
 	    " updated_at = now() WHERE patient = $1 AND protocol = $2" },
