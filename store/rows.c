@@ -251,7 +251,8 @@ static const struct {
 	 * its alert ids above it (plock_drop_ids_behind).
 	 */
 	{ "sel_open_alerts",
-	    "SELECT t.*, m.top FROM (SELECT coalesce(max(id), 0) AS top"
+	    "SELECT t.*, m." ROWS_OPEN_TOP " FROM (SELECT coalesce(max(id), 0)"
+	    " AS " ROWS_OPEN_TOP
 	    " FROM alerts WHERE patient = $1 AND protocol = $2"
 	    " AND kind = 'toxicity') AS m LEFT JOIN ("
 	    "SELECT a.id, a.analyte, a.grade, coalesce(a.observation, 0),"
