@@ -48,19 +48,6 @@ send() { "$LW" replay --host 127.0.0.1 --port "$1" --timeout 60 "$2" >>"$TMP/rep
 pair() {
 	if [ "$(q "select hashtext('$1') < hashtext('$2')")" = t ]; then echo "$1 $2"; else echo "$2 $1"; fi
 }
-# hold PATIENT: its lock taken, as a writer holds it, by a session
-# (application_name blocker) until let_go
-hold() {
-	PGAPPNAME=blocker psql -X -q -c "BEGIN" \
-		-c "SELECT pg_advisory_xact_lock(15, hashtext('$1'))" \
-		-c "SELECT pg_sleep(300)" >/dev/null 2>&1 &
-	PIDS="${PIDS:-} $!"
-	for _ in $(seq 100); do
-		[ "$(q "select count(*) from pg_locks where locktype = 'advisory' and granted")" -ge 1 ] && break
-		sleep 0.1
-	done
-}
-let_go() { q "select count(pg_terminate_backend(pid)) from pg_stat_activity where application_name = 'blocker'" >/dev/null; }
 # waiting APP: yes once a session of APP waits on a lock (up to 30 s)
 waiting() {
 	for _ in $(seq 300); do
@@ -97,7 +84,7 @@ EOF
 "$LW" enroll "$S" --phase screening --since 2026-11-01 >/dev/null
 { panel "$K" MA 12 250; grp "$S" MA 12 250; } >"$TMP/ma.hl7"
 panel "$S" MB 11 60 >"$TMP/mb.hl7"
-hold "$K"
+pg_hold_lock "$K"
 send "$pa" "$TMP/ma.hl7" &
 sa=$!
 check "labwatchd: a's batch waits on $K's lock" eq "$(waiting labwatchd)" yes
@@ -107,7 +94,7 @@ check "labwatchd: b stored $S's message meanwhile" eq \
 	"$(q "select count(*) from labwatch.messages where control_id = 'MB' and outcome = 'processed'")" 1
 check "labwatchd: a still waits" eq \
 	"$(q "select count(*) from labwatch.messages where control_id = 'MA'")" 0
-let_go
+pg_let_go
 wait $sa
 check "labwatchd: a stored its message once let go" eq \
 	"$(q "select count(*) from labwatch.messages where control_id = 'MA' and outcome = 'processed'")" 1
@@ -133,7 +120,7 @@ send "$pb" "$TMP/n.hl7"
 check "reevaluate: $K2 and $S2 eligible as shipped" eq "$(latest "$K2") $(latest "$S2")" \
 	"N1:eligible N2:eligible"
 panel "$S2" N3 11 95 >"$TMP/n3.hl7"
-hold "$K2"
+pg_hold_lock "$K2"
 (
 	"$LW" reevaluate --protocol-file "$TMP/data/protocols/moved.conf" --json >"$TMP/r.out" 2>"$TMP/r.err"
 	echo $? >"$TMP/r.rc"
@@ -144,7 +131,7 @@ sleep 1.5
 send "$pb" "$TMP/n3.hl7"
 check "reevaluate: b stored $S2's message meanwhile, eligible as shipped" eq \
 	"$(latest "$S2")" N3:eligible
-let_go
+pg_let_go
 for _ in $(seq 600); do [ -s "$TMP/r.rc" ] && break; sleep 0.1; done
 check "reevaluate: exit 0" eq "$(cat "$TMP/r.rc" 2>/dev/null)" 0
 check "reevaluate: $K2 judged again too" eq "$(latest "$K2")" N1:ineligible
