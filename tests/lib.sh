@@ -143,7 +143,8 @@ pg_hold_lock() {
 		-c "SELECT pg_sleep(300)" >/dev/null 2>&1 &
 	PIDS="${PIDS:-} $!"
 	for _ in $(seq 100); do
-		[ "$(q "select count(*) from pg_locks where locktype = 'advisory' and granted")" -ge 1 ] && break
+		[ "$(q "select count(*) from pg_locks l join pg_stat_activity a using (pid)
+		    where a.application_name = 'blocker' and l.locktype = 'advisory' and l.granted")" -ge 1 ] && break
 		sleep 0.1
 	done
 }
