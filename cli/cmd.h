@@ -68,6 +68,14 @@ extern const char status_criteria_rows_sql[];
 extern const char status_grades_sql[];
 /* The messages by outcome (outcome, count), counted from indexes. */
 extern const char status_messages_sql[];
+/*
+ * The last message received, col an expression of its row: the latest
+ * received_at, ties by id (ids are not in the order of arrival across
+ * several labwatchd), read from messages_received (sql/018).
+ */
+#define STATUS_LAST_MESSAGE_SQL(col) \
+	"(SELECT " col " FROM messages ORDER BY received_at DESC, id DESC" \
+	" LIMIT 1)"
 /* The holds in force of an enrollment ($1 its row id): name, since. */
 extern const char status_holds_sql[];
 struct rules;

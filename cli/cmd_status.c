@@ -82,12 +82,10 @@ status_all(PGconn *c)
 	PGresult *r;
 
 	buf_init(&b);
-	/* The last message by id, as status_lines() (status_table.c). */
 	r = db_query(c, "read the schema version",
 	    "SELECT (SELECT max(version) FROM schema_migrations) AS "
-	    "schema_version, (SELECT " DB_ISO(
-		"received_at") " FROM messages ORDER BY id DESC LIMIT 1) "
-			       "AS last_message_at",
+	    "schema_version, " STATUS_LAST_MESSAGE_SQL(
+		DB_ISO("received_at")) " AS last_message_at",
 	    0, NULL, &cause);
 	if (r == NULL)
 		goto fail;

@@ -437,13 +437,10 @@ status_lines(PGconn *c, void (*fn)(void *, const char *, const char *),
 	PGresult *r;
 	size_t i;
 
-	/* The last message by id: ids grow with received_at (sql/001), and
-	 * max(received_at) would read every message. */
 	r = db_query(c, "read the schema version",
 	    "SELECT coalesce(lpad((SELECT max(version) FROM schema_migrations)"
-	    "::text, 3, '0'), '-'), coalesce((SELECT " HUMAN_TIME(
-		"received_at") " || ' UTC' FROM messages "
-			       "ORDER BY id DESC LIMIT 1), 'none')",
+	    "::text, 3, '0'), '-'), coalesce(" STATUS_LAST_MESSAGE_SQL(
+		HUMAN_TIME("received_at") " || ' UTC'") ", 'none')",
 	    0, NULL, cause);
 	if (r == NULL)
 		return -1;

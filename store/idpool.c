@@ -11,6 +11,13 @@
 
 #define ID_BLOCK 4096
 
+/* The statement (rows.c) that reserves ids of each kind. */
+static const char *const reserve_stmt[IDPOOL_NKINDS] = {
+	[IDPOOL_OBS] = "ids_obs",
+	[IDPOOL_ALERTS] = "ids_alert",
+	[IDPOOL_MSGS] = "ids_msg",
+};
+
 int64_t
 idpool_take(struct idpool *pool)
 {
@@ -36,15 +43,16 @@ idpool_add(struct idpool *pool, const PGresult *res)
 }
 
 enum db_rc
-idpool_reserve(struct ingest *g, struct side *d, struct idpool *pool,
-    size_t count, const char *stmt, int tag)
+idpool_reserve(struct ingest *g, struct side *d, enum idpool_kind kind,
+    size_t count)
 {
+	struct idpool *pool = &g->ids[kind];
 	const char *v[1];
 
 	if (pool->n >= count)
 		return DB_OK;
 	v[0] = ingest_pint(g, (int64_t)(count + ID_BLOCK));
-	return ingest_send_stmt(d, stmt, 1, v, (enum qtag)tag, NULL);
+	return ingest_send_stmt(d, reserve_stmt[kind], 1, v, Q_IDS, pool);
 }
 
 void

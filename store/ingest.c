@@ -230,14 +230,15 @@ disconnect(struct ingest *g)
 void
 ingest_free(struct ingest *g)
 {
+	int k;
+
 	if (g == NULL)
 		return;
 	disconnect(g);
 	pgpipe_free(&g->sides[0].pipe);
 	pgpipe_free(&g->sides[1].pipe);
-	idpool_free(&g->obs_ids);
-	idpool_free(&g->alert_ids);
-	idpool_free(&g->msg_ids);
+	for (k = 0; k < IDPOOL_NKINDS; k++)
+		idpool_free(&g->ids[k]);
 	free(g->touch);
 	free(g->touch_pat);
 	pgarr_free(&g->pids);
@@ -424,14 +425,8 @@ handle_rt1(void *arg, const struct pgpipe_query *q, PGresult *res)
 	case Q_ENROLL:
 		pcache_load_enrollment(q->ctx, g->rules, res);
 		break;
-	case Q_OBS_IDS:
-		idpool_add(&g->obs_ids, res);
-		break;
-	case Q_ALERT_IDS:
-		idpool_add(&g->alert_ids, res);
-		break;
-	case Q_MSG_IDS:
-		idpool_add(&g->msg_ids, res);
+	case Q_IDS:
+		idpool_add(q->ctx, res);
 		break;
 	case Q_VERSION:
 		plock_versions(g, res);
@@ -482,31 +477,15 @@ static void
 queue_message(struct ingest *g, struct side *d, struct ingest_work *w)
 {
 	w->reserved_id = w->spooled_id > 0 ? w->spooled_id :
-					     idpool_take(&g->msg_ids);
+					     idpool_take(&g->ids[IDPOOL_MSGS]);
 	d->nqueued++;
 	rows_add_message(&g->rows, w);
-}
-
-/* The pool of ids of k (enum pcache_ids). */
-static struct idpool *
-pool_of(struct ingest *g, enum pcache_ids k)
-{
-	return k == PCACHE_OBS ? &g->obs_ids : &g->alert_ids;
-}
-
-/* count ids of k reserved, unless they are. */
-static enum db_rc
-reserve_ids(struct ingest *g, struct side *d, enum pcache_ids k, size_t count)
-{
-	return idpool_reserve(g, d, pool_of(g, k), count,
-	    k == PCACHE_OBS ? "ids_obs" : "ids_alert",
-	    k == PCACHE_OBS ? Q_OBS_IDS : Q_ALERT_IDS);
 }
 
 /*
  * Round trip 1: BEGIN, the message rows, the patients and enrollments
  * the cache lacks, and the observation and alert ids the batch needs
- * (need[], per enum pcache_ids).
+ * (need[], per enum idpool_kind).
  */
 static enum db_rc
 round_trip_1(struct ingest *g, struct side *d, struct ingest_work **ws,
@@ -525,7 +504,7 @@ round_trip_1(struct ingest *g, struct side *d, struct ingest_work **ws,
 	}
 	d->ascending = batch_ids_ascend(ws, n);
 	if ((rc = rows_send_messages(&g->rows, &d->pipe, Q_MSGS)) != DB_OK ||
-	    (rc = plock_send(g, d, ws, n, &need[PCACHE_OBS], &ngroups)) !=
+	    (rc = plock_send(g, d, ws, n, &need[IDPOOL_OBS], &ngroups)) !=
 		DB_OK)
 		return rc;
 	/*
@@ -536,11 +515,12 @@ round_trip_1(struct ingest *g, struct side *d, struct ingest_work **ws,
 	 * result (verdict.c). Per group: an eligibility line and per hold
 	 * rule a hold or resume. Ids are cheap; an empty pool is not.
 	 */
-	need[PCACHE_ALERTS] = need[PCACHE_OBS] *
+	need[IDPOOL_ALERTS] = need[IDPOOL_OBS] *
 		(4 + 2 * rules_hold_count(g->rules)) +
 	    ngroups * (RULES_MAX_HOLD_RULES + 1);
-	if ((rc = reserve_ids(g, d, PCACHE_OBS, need[PCACHE_OBS])) != DB_OK ||
-	    (rc = reserve_ids(g, d, PCACHE_ALERTS, need[PCACHE_ALERTS])) !=
+	if ((rc = idpool_reserve(g, d, IDPOOL_OBS, need[IDPOOL_OBS])) !=
+		DB_OK ||
+	    (rc = idpool_reserve(g, d, IDPOOL_ALERTS, need[IDPOOL_ALERTS])) !=
 		DB_OK ||
 	    (rc = pgpipe_run(&d->pipe, handle_rt1, d)) != DB_OK ||
 	    (rc = plock_send_stale(g, d)) != DB_OK ||
@@ -557,12 +537,12 @@ round_trip_1(struct ingest *g, struct side *d, struct ingest_work **ws,
 static enum db_rc
 ids_above_stored(struct ingest *g, struct side *d, const size_t *need)
 {
-	enum pcache_ids k;
+	enum idpool_kind k;
 	enum db_rc rc;
 
-	for (k = 0; k < PCACHE_NIDS; k++)
-		if (need[k] > 0 && plock_drop_ids_behind(g, pool_of(g, k), k) &&
-		    (rc = reserve_ids(g, d, k, need[k])) != DB_OK)
+	for (k = 0; k < IDPOOL_NPATIENT; k++)
+		if (need[k] > 0 && plock_drop_ids_behind(g, k) &&
+		    (rc = idpool_reserve(g, d, k, need[k])) != DB_OK)
 			return rc;
 	if (pgpipe_pending(&d->pipe) == 0)
 		return DB_OK;
@@ -732,7 +712,7 @@ enum ingest_rc
 ingest_start(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 {
 	struct side *busy = oldest_committing(g), *d;
-	size_t need[PCACHE_NIDS] = { 0 };
+	size_t need[IDPOOL_NPATIENT] = { 0 };
 	enum ingest_rc rc;
 
 	if (started_side(g) != NULL)
@@ -752,9 +732,8 @@ ingest_start(struct ingest *g, struct ingest_work **ws, size_t n, char **cause)
 		return rc;
 	reset_batch(g);
 	/* Message ids first: the rows are offered with them. */
-	if (g->msg_ids.n < n) {
-		if (idpool_reserve(g, d, &g->msg_ids, n, "ids_msg",
-			Q_MSG_IDS) != DB_OK)
+	if (g->ids[IDPOOL_MSGS].n < n) {
+		if (idpool_reserve(g, d, IDPOOL_MSGS, n) != DB_OK)
 			return fail_batch(g, d, INGEST_DOWN, cause);
 		if ((rc = rc_of(pgpipe_run(&d->pipe, handle_rt1, d))) !=
 		    INGEST_OK)
@@ -845,11 +824,11 @@ simple_batch(struct ingest *g, struct ingest_work **ws, size_t n)
 {
 	struct batch_scan sc;
 
-	if (g->msg_ids.n < n)
+	if (g->ids[IDPOOL_MSGS].n < n)
 		return false;
 	overlap_scan(g, ws, n, &sc);
 	return !sc.unknown && !sc.enrolled && !sc.unlanded &&
-	    g->obs_ids.n >= sc.nobs;
+	    g->ids[IDPOOL_OBS].n >= sc.nobs;
 }
 
 /* The rows of a one-statement batch: messages, and observations. */

@@ -25,11 +25,9 @@
 enum qtag {
 	Q_IGNORE = 0,
 	Q_MSGS,
-	Q_MSG_IDS,
+	Q_IDS, /* ids reserved (idpool_reserve): ctx, their pool */
 	Q_PATIENT,
 	Q_ENROLL,
-	Q_OBS_IDS,
-	Q_ALERT_IDS,
 	Q_HISTORY,
 	Q_OPEN_ALERTS,
 	Q_VERSION,
@@ -76,7 +74,7 @@ struct ingest {
 	size_t ntouch, captouch;
 	struct pgarr pids;
 	uint64_t reloads; /* patients another writer wrote: reloaded */
-	struct idpool obs_ids, alert_ids, msg_ids;
+	struct idpool ids[IDPOOL_NKINDS];
 	struct rows rows;   /* the batch's message and observation rows */
 	struct arena arena; /* parameter strings of a batch */
 	struct buf tmp, tmp2;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "lib/xmalloc.h"
+#include "store/rows.h"
 
 /* Free what p loaded (not p, not its id). */
 static void
@@ -287,12 +288,12 @@ void
 pcache_load_open(struct pcache *p, const PGresult *res)
 {
 	struct rules_open_alert a;
-	int i, n = PQntuples(res);
+	int i, n = PQntuples(res), top = PQfnumber(res, ROWS_OPEN_TOP);
 	int64_t obs, by;
 
 	if (n > 0)
-		p->last_id[PCACHE_ALERTS] = strtoll(PQgetvalue(res, 0, 9), NULL,
-		    10);
+		p->last_id[IDPOOL_ALERTS] = strtoll(PQgetvalue(res, 0, top),
+		    NULL, 10);
 	for (i = 0; i < n; i++) {
 		if (PQgetisnull(res, i, 0))
 			continue;
@@ -375,14 +376,17 @@ pcache_load_history(struct pcache *p, const PGresult *res)
 	struct rules_result in;
 	struct rules_update up;
 	int i, n = PQntuples(res);
+	int64_t top;
 
 	for (i = 0; i < n; i++) {
 		pcache_history_row(res, i, &in);
 		rules_history_add(p->h, &in, PQgetvalue(res, i, 1),
 		    (size_t)PQgetlength(res, i, 1), &up);
-		if ((int64_t)in.id > p->last_id[PCACHE_OBS])
-			p->last_id[PCACHE_OBS] = (int64_t)in.id;
 	}
+	/* sel_history's rows are in id order: the last one's is the highest. */
+	top = n > 0 ? strtoll(PQgetvalue(res, n - 1, 0), NULL, 10) : 0;
+	if (top > p->last_id[IDPOOL_OBS])
+		p->last_id[IDPOOL_OBS] = top;
 }
 
 void

@@ -17,6 +17,7 @@
 
 #include "lib/hash.h"
 #include "rules/rules.h"
+#include "store/idpool.h"
 
 /*
  * A hold rule as the writer last announced it (enrollments.hold_state):
@@ -32,13 +33,6 @@ struct pcache_hold {
 	unsigned stops;
 	double dose_mg;
 };
-
-/*
- * The ids a writer reserves ahead (ingest.c), whose order labwatch reads:
- * a patient's results (replayed by reevaluate in id order) and its
- * toxicity alerts (the latest episode: sel_open_alerts, episode_standing).
- */
-enum pcache_ids { PCACHE_OBS = 0, PCACHE_ALERTS, PCACHE_NIDS };
 
 /* What the writer remembers of a patient; mirrors committed rows. */
 struct pcache {
@@ -57,7 +51,7 @@ struct pcache {
 	 * protocol) when h was loaded. Those it writes after are below its
 	 * pool's next id; what another writer stores makes it stale.
 	 */
-	int64_t last_id[PCACHE_NIDS];
+	int64_t last_id[IDPOOL_NPATIENT];
 	struct rules_open_alert
 	    *open;	   /* toxicity alerts open or acknowledged */
 	int64_t *open_obs; /* the observation each rests on */

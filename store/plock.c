@@ -182,9 +182,9 @@ plock_send_stale(struct ingest *g, struct side *d)
 }
 
 bool
-plock_drop_ids_behind(struct ingest *g, struct idpool *pool,
-    enum pcache_ids which)
+plock_drop_ids_behind(struct ingest *g, enum idpool_kind which)
 {
+	struct idpool *pool = &g->ids[which];
 	size_t i;
 
 	if (pool->n == 0)

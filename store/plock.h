@@ -31,16 +31,16 @@ void plock_versions(struct ingest *g, const PGresult *res);
  */
 LW_MUSTCHECK enum db_rc plock_send_stale(struct ingest *g, struct side *d);
 /*
- * After round trip 1b (histories and alerts loaded): the ids of pool
- * dropped, and true, when a patient of the batch has a stored row of
- * kind which (pcache.last_id) of an id above the next one pool gives
+ * After round trip 1b (histories and alerts loaded): g's ids of kind
+ * which (one of a patient's rows) dropped, and true, when a patient of
+ * the batch has a stored row of that kind (pcache.last_id) of an id
+ * above the next one the pool gives
  * (another writer reserved its ids later and stored with them). Reserved
  * again under the patients' locks, the ids are above every stored one,
  * so that a patient's results and toxicity alerts ascend in the order
  * they were judged: labwatch reevaluate replays the results in id order,
  * and labwatchd takes the alert of highest id for the latest one.
  */
-bool plock_drop_ids_behind(struct ingest *g, struct idpool *pool,
-    enum pcache_ids which);
+bool plock_drop_ids_behind(struct ingest *g, enum idpool_kind which);
 
 #endif

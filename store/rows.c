@@ -251,7 +251,8 @@ static const struct {
 	 * its alert ids above it (plock_drop_ids_behind).
 	 */
 	{ "sel_open_alerts",
-	    "SELECT t.*, m.top FROM (SELECT coalesce(max(id), 0) AS top"
+	    "SELECT t.*, m." ROWS_OPEN_TOP " FROM (SELECT coalesce(max(id), 0)"
+	    " AS " ROWS_OPEN_TOP
 	    " FROM alerts WHERE patient = $1 AND protocol = $2"
 	    " AND kind = 'toxicity') AS m LEFT JOIN ("
 	    "SELECT a.id, a.analyte, a.grade, coalesce(a.observation, 0),"
@@ -430,9 +431,15 @@ static const struct {
 	{ "upd_elig_status",
 	    "UPDATE enrollments SET eligibility_status = $3, updated_at = now()"
 	    " WHERE patient = $1 AND protocol = $2" },
+	/*
+	 * Stamped when written, under the patient's lock: now() is the
+	 * transaction's start, before the lock was waited for, and a verdict
+	 * another writer judged meanwhile would read as the later one.
+	 */
 	{ "ins_elig",
-	    "INSERT INTO eligibility (patient, protocol, status, message, criteria)"
-	    " VALUES ($1, $2, $3, $4, $5::jsonb)" },
+	    "INSERT INTO eligibility (patient, protocol, status, message,"
+	    " criteria, evaluated_at)"
+	    " VALUES ($1, $2, $3, $4, $5::jsonb, clock_timestamp())" },
 	{ "upd_enroll",
 	    "UPDATE enrollments SET eligibility_status = $3, hold_state = $4::jsonb,"
 	    " updated_at = now() WHERE patient = $1 AND protocol = $2" },

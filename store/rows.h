@@ -92,6 +92,11 @@
 	" coalesce(patient_sex, ''), message"
 #define ROWS_HISTORY_FILTER "(analyte IS NOT NULL OR problem = 'code_conflict')"
 /* clang-format on */
+/*
+ * sel_open_alerts' last column, the highest id of the patient's toxicity
+ * alerts (pcache_load_open reads it by this name).
+ */
+#define ROWS_OPEN_TOP "top"
 
 struct ingest_work;
 struct oru_obs;

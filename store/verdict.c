@@ -109,7 +109,7 @@ toxicity_alert(struct ingest *g, struct side *d, struct ingest_work *w,
 	if (dec.kind == RULES_ALERT_NONE ||
 	    dec.kind == RULES_ALERT_DATA_QUALITY)
 		return DB_OK;
-	id = idpool_take(&g->alert_ids);
+	id = idpool_take(&g->ids[IDPOOL_ALERTS]);
 	buf_reset(&g->tmp);
 	buf_reset(&g->tmp2);
 	who.pid = p->pid;
@@ -157,7 +157,7 @@ data_quality_alert(struct ingest *g, struct side *d, struct ingest_work *w,
 	who.protocol = rules_protocol_name(g->rules);
 	who.r = g->rules;
 	alert_text_data_quality(&g->tmp, &g->tmp2, ev, x, &who);
-	return send_alert(g, d, w, p, idpool_take(&g->alert_ids),
+	return send_alert(g, d, w, p, idpool_take(&g->ids[IDPOOL_ALERTS]),
 	    "data_quality", alert_text_severity(RULES_ALERT_DATA_QUALITY, -1),
 	    ev->analyte, -1, obs_id, &g->tmp, &g->tmp2);
 }
@@ -196,8 +196,9 @@ eligibility_rows(struct ingest *g, struct side *d, struct ingest_work *w,
 	who.protocol = rules_protocol_name(g->rules);
 	who.r = g->rules;
 	alert_text_eligibility(&g->tmp, &g->tmp2, &er, &who);
-	return send_alert(g, d, w, p, idpool_take(&g->alert_ids), "eligibility",
-	    elig_severity(&er), RULES_NONE, -1, 0, &g->tmp, &g->tmp2);
+	return send_alert(g, d, w, p, idpool_take(&g->ids[IDPOOL_ALERTS]),
+	    "eligibility", elig_severity(&er), RULES_NONE, -1, 0, &g->tmp,
+	    &g->tmp2);
 }
 
 /*
@@ -216,7 +217,7 @@ hold_alert(struct ingest *g, struct side *d, struct ingest_work *w,
 	buf_reset(&g->tmp2);
 	alert_text_hold(&g->tmp, &g->tmp2, ah, &who);
 	if (*id == 0)
-		*id = idpool_take(&g->alert_ids);
+		*id = idpool_take(&g->ids[IDPOOL_ALERTS]);
 	return send_alert(g, d, w, p, *id,
 	    ah->event == ALERT_HOLD_RESUME ? "resume" : "hold",
 	    ah->event == ALERT_HOLD_STOP ? "critical" : "info",
@@ -240,7 +241,7 @@ hold_act_send(struct ingest *g, struct side *d, struct ingest_work *w,
 		return t->line ? hold_alert(g, d, w, p, &t->ah, &id) : DB_OK;
 	case HOLD_ACT_RESUME:
 		/* The holds resolved, the resume inserted, the holds linked. */
-		id = idpool_take(&g->alert_ids);
+		id = idpool_take(&g->ids[IDPOOL_ALERTS]);
 		q[0] = ingest_pint(g, p->db_id);
 		q[1] = rules_protocol_name(g->rules);
 		q[2] = t->ah.rule;
@@ -329,7 +330,7 @@ hold_withdrawn_after_resume(struct ingest *g, struct side *d,
 		buf_reset(&g->tmp);
 		buf_reset(&g->tmp2);
 		alert_text_hold(&g->tmp, &g->tmp2, &ah, &who);
-		v[0] = ingest_pint(g, idpool_take(&g->alert_ids));
+		v[0] = ingest_pint(g, idpool_take(&g->ids[IDPOOL_ALERTS]));
 		v[1] = ingest_pint(g, p->db_id);
 		v[2] = rules_protocol_name(g->rules);
 		v[3] = ingest_pint(g, w->message_id);
@@ -461,8 +462,8 @@ episode_rederived(struct ingest *g, struct side *d, struct ingest_work *w,
 	buf_reset(&g->tmp);
 	buf_reset(&g->tmp2);
 	alert_text_recovery(&g->tmp, &g->tmp2, &lev, NULL, &top, &who);
-	return send_alert(g, d, w, p, idpool_take(&g->alert_ids), "recovery",
-	    alert_text_severity(dec.kind, lev.grade), a, lev.grade,
+	return send_alert(g, d, w, p, idpool_take(&g->ids[IDPOOL_ALERTS]),
+	    "recovery", alert_text_severity(dec.kind, lev.grade), a, lev.grade,
 	    (int64_t)l->id, &g->tmp, &g->tmp2);
 }
 
@@ -626,7 +627,7 @@ verdict_rows(struct ingest *g, struct side *d, struct ingest_work *w,
 		rules_map_result(g->rules, &in, &map);
 		if (map.analyte == RULES_NONE && map.named[0] == RULES_NONE)
 			continue;
-		id = idpool_take(&g->obs_ids);
+		id = idpool_take(&g->ids[IDPOOL_OBS]);
 		in.id = (uint64_t)id;
 		key = ingest_order_key(g, o, x, &klen);
 		sup = 0;

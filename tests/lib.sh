@@ -134,6 +134,21 @@ pg_suite_cleanup() {
 	rm -rf "$PGD" "$TMP"
 }
 q() { psql -X -A -t -q -c "$1"; }
+# pg_hold_lock PATIENT: the lock labwatchd's and reevaluate's writers take
+# for PATIENT held by a session (application_name blocker, its psql in
+# $PIDS), as a writer would hold it, until pg_let_go; back once granted.
+pg_hold_lock() {
+	PGAPPNAME=blocker psql -X -q -c "BEGIN" \
+		-c "SELECT pg_advisory_xact_lock(15, hashtext('$1'))" \
+		-c "SELECT pg_sleep(300)" >/dev/null 2>&1 &
+	PIDS="${PIDS:-} $!"
+	for _ in $(seq 100); do
+		[ "$(q "select count(*) from pg_locks l join pg_stat_activity a using (pid)
+		    where a.application_name = 'blocker' and l.locktype = 'advisory' and l.granted")" -ge 1 ] && break
+		sleep 0.1
+	done
+}
+pg_let_go() { q "select count(pg_terminate_backend(pid)) from pg_stat_activity where application_name = 'blocker'" >/dev/null; }
 
 # lwd_db_conf FILE [LINES]: a labwatchd.conf in FILE for pg_suite's
 # server: listening on 127.0.0.1:0 (any port), migrations applied, the

@@ -53,14 +53,7 @@ prefix() {
 
 # The writer held on P0200's lock by another session, as a labwatchd
 # writing P0200 would hold it, until it is terminated.
-PGAPPNAME=blocker psql -X -q -c "BEGIN" \
-	-c "SELECT pg_advisory_xact_lock(15, hashtext('P0200'))" \
-	-c "SELECT pg_sleep(300)" >/dev/null 2>&1 &
-PIDS="$!"
-for _ in $(seq 100); do
-	[ "$(q "select count(*) from pg_locks where locktype = 'advisory' and granted")" -ge 1 ] && break
-	sleep 0.1
-done
+pg_hold_lock P0200
 (
 	timeout 120 "$LW" reevaluate --protocol-file "$PROTO" --json >"$TMP/r1.out" 2>"$TMP/r1.err"
 	echo $? >"$TMP/r1.rc"
@@ -78,7 +71,7 @@ check "the writer waits on P0200's lock" eq "$held" yes
 check "before that, the first batches were written (P0001..P0128)" \
 	eq "$(q "select count(distinct patient) > 0 from labwatch.alerts")" t
 check "both read sessions terminated" eq "$(q "select count(pg_terminate_backend(pid)) from pg_stat_activity where application_name = 'labwatch' and coalesce(wait_event_type, '') <> 'Lock' and pid <> pg_backend_pid()")" 2
-q "select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'blocker'" >/dev/null
+pg_let_go
 for _ in $(seq 600); do [ -s "$TMP/r1.rc" ] && break; sleep 0.1; done
 check "reevaluate stops: exit 1, not a hang or a crash" eq "$(cat "$TMP/r1.rc" 2>/dev/null)" 1
 check "and says why on stderr" sh -c "grep -q '^labwatch reevaluate: .*terminat' '$TMP/r1.err'"
