@@ -48,17 +48,6 @@ send() { "$LW" replay --host 127.0.0.1 --port "$1" --timeout 60 "$2" >>"$TMP/rep
 pair() {
 	if [ "$(q "select hashtext('$1') < hashtext('$2')")" = t ]; then echo "$1 $2"; else echo "$2 $1"; fi
 }
-# waiting APP: yes once a session of APP waits on a lock (up to 30 s)
-waiting() {
-	for _ in $(seq 300); do
-		if [ "$(q "select count(*) from pg_stat_activity where application_name = '$1' and wait_event_type = 'Lock'")" -ge 1 ]; then
-			echo yes
-			return
-		fi
-		sleep 0.1
-	done
-	echo no
-}
 # latest PATIENT: its latest verdict row, "control:status"
 latest() {
 	q "select m.control_id || ':' || x.status from labwatch.eligibility x join labwatch.patients p on p.id = x.patient join labwatch.messages m on m.id = x.message where p.patient_id = '$1' order by x.evaluated_at desc, x.id desc limit 1"
@@ -87,7 +76,7 @@ panel "$S" MB 11 60 >"$TMP/mb.hl7"
 pg_hold_lock "$K"
 send "$pa" "$TMP/ma.hl7" &
 sa=$!
-check "labwatchd: a's batch waits on $K's lock" eq "$(waiting labwatchd)" yes
+check "labwatchd: a's batch waits on $K's lock" eq "$(pg_waiting labwatchd)" yes
 sleep 1.5
 send "$pb" "$TMP/mb.hl7"
 check "labwatchd: b stored $S's message meanwhile" eq \
@@ -126,7 +115,7 @@ pg_hold_lock "$K2"
 	echo $? >"$TMP/r.rc"
 ) &
 PIDS="$PIDS $!"
-check "reevaluate: its writer waits on $K2's lock" eq "$(waiting labwatch)" yes
+check "reevaluate: its writer waits on $K2's lock" eq "$(pg_waiting labwatch)" yes
 sleep 1.5
 send "$pb" "$TMP/n3.hl7"
 check "reevaluate: b stored $S2's message meanwhile, eligible as shipped" eq \

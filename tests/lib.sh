@@ -148,6 +148,17 @@ pg_hold_lock() {
 		sleep 0.1
 	done
 }
+# pg_waiting APP: yes once a session of APP waits on a lock (up to 30 s), else no
+pg_waiting() {
+	for _ in $(seq 300); do
+		if [ "$(q "select count(*) from pg_stat_activity where application_name = '$1' and wait_event_type = 'Lock'")" -ge 1 ]; then
+			echo yes
+			return
+		fi
+		sleep 0.1
+	done
+	echo no
+}
 pg_let_go() { q "select count(pg_terminate_backend(pid)) from pg_stat_activity where application_name = 'blocker'" >/dev/null; }
 
 # lwd_db_conf FILE [LINES]: a labwatchd.conf in FILE for pg_suite's

@@ -59,15 +59,7 @@ pg_hold_lock P0200
 	echo $? >"$TMP/r1.rc"
 ) &
 PIDS="$PIDS $!"
-held=no
-for _ in $(seq 300); do
-	if [ "$(q "select count(*) from pg_stat_activity where application_name = 'labwatch' and wait_event_type = 'Lock'")" -eq 1 ]; then
-		held=yes
-		break
-	fi
-	sleep 0.1
-done
-check "the writer waits on P0200's lock" eq "$held" yes
+check "the writer waits on P0200's lock" eq "$(pg_waiting labwatch)" yes
 check "before that, the first batches were written (P0001..P0128)" \
 	eq "$(q "select count(distinct patient) > 0 from labwatch.alerts")" t
 check "both read sessions terminated" eq "$(q "select count(pg_terminate_backend(pid)) from pg_stat_activity where application_name = 'labwatch' and coalesce(wait_event_type, '') <> 'Lock' and pid <> pg_backend_pid()")" 2
