@@ -91,6 +91,8 @@ patient_get(struct check *c, const char *id, size_t len)
 	 * bytes: a patient of its own, apart from the id it is cut to.
 	 */
 	p->h = rules_history_new(c->rules, c->phase);
+	/* Only its line at the end (patient_line) reads the history. */
+	rules_history_keep_for_eligibility(p->h, c->at);
 	(void)hash_put(&c->patients, p->id, len, p);
 	if (c->npatients == c->cap) {
 		c->cap = c->cap ? c->cap * 2 : 64;

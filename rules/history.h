@@ -94,6 +94,12 @@ struct rules_history {
 	uint64_t gen;
 	struct hold_memo *memo; /* HOLD_MEMO_SLOTS, NULL until the first */
 	uint64_t carried, full; /* rules_hold_incr_counts() */
+	/*
+	 * rules_history_keep_for_eligibility(): only entries that
+	 * rules_eligibility() at elig_now may use are kept.
+	 */
+	bool elig_only;
+	int64_t elig_now;
 };
 
 /* Entry i (< cap). */

@@ -154,6 +154,57 @@ names(const struct rules_entry *e, enum rules_analyte a)
 	    (e->analyte == RULES_NONE && (e->conflict >> a & 1u));
 }
 
+/* The criteria rules_eligibility() judges. */
+static size_t
+elig_ncriteria(const struct rules *r)
+{
+	return r->ncriteria < RULES_MAX_CRITERIA ? r->ncriteria :
+						   RULES_MAX_CRITERIA;
+}
+
+/* Does e, as it stands, count for rules_eligibility() at now? */
+static bool
+elig_counts(const struct rules *r, const struct rules_entry *e, int64_t now)
+{
+	if (!final_in(e, now) || e->observed_at < now - r->window)
+		return false;
+	/* Only F and C count (a U promoted to F too). */
+	return e->status == 'F' || e->status == 'C' || e->status == 'U';
+}
+
+/*
+ * May rules_eligibility() at h->elig_now ever rest on e (just added, its
+ * flags set), or a later U promote it? Only a U changes an entry's status
+ * and final, and only of one not final in P, R or S (a U's own entry is
+ * superseded when it promoted one: kept, those decide it); anything else
+ * later only supersedes or retracts.
+ */
+static bool
+elig_keeps(const struct rules_history *h, const struct rules_entry *e)
+{
+	const struct rules *r = h->r;
+	size_t i, nc = elig_ncriteria(r);
+
+	if (e->superseded || e->retracted)
+		return false;
+	if (!e->final &&
+	    (e->status == 'P' || e->status == 'R' || e->status == 'S'))
+		return true;
+	if (!elig_counts(r, e, h->elig_now))
+		return false;
+	for (i = 0; i < nc; i++)
+		if (names(e, r->criteria[i].analyte))
+			return true;
+	return false;
+}
+
+void
+rules_history_keep_for_eligibility(struct rules_history *h, int64_t now)
+{
+	h->elig_only = true;
+	h->elig_now = now;
+}
+
 const struct rules_entry *
 rules_history_latest(const struct rules_history *h, enum rules_analyte a,
     int64_t at)
@@ -341,8 +392,6 @@ rules_history_add_mapped(struct rules_history *h, const struct rules_result *in,
 	rules_eval_term(h->r, in, m, h->have_base ? h->base : NULL, &up->ev,
 	    &term);
 	entry_pack(e, &up->ev, term, st, in->observed_at);
-	e->key = key_store(h, key, key_len);
-	e->key_len = key_len;
 
 	/*
 	 * Only C, D, W and U change earlier entries, each its own way, so one
@@ -394,6 +443,21 @@ rules_history_add_mapped(struct rules_history *h, const struct rules_result *in,
 		e->superseded = true;
 	if (st == 'D' || st == 'W')
 		e->retracted = true;
+	ids = h->ids != NULL ? h->ids : no_ids;
+	up->superseded = ids;
+	up->nsuperseded = nsup;
+	up->retracted = ids + nsup;
+	up->nretracted = nret;
+	up->promoted = ids + nsup + nret;
+	up->npromoted = npro;
+	if (h->elig_only && !elig_keeps(h, e)) {
+		/* Its slot and no key: the next add takes them. */
+		up->entry = NULL;
+		return;
+	}
+	e->key = key_store(h, key, key_len);
+	e->key_len = key_len;
+	up->entry = e;
 	h->n++;
 	/*
 	 * A patient's results come in runs (one message, one panel): ask for
@@ -406,15 +470,6 @@ rules_history_add_mapped(struct rules_history *h, const struct rules_result *in,
 		__builtin_prefetch(next, 1);
 		__builtin_prefetch(next + sizeof *e - 1, 1);
 	}
-
-	ids = h->ids != NULL ? h->ids : no_ids;
-	up->entry = e;
-	up->superseded = ids;
-	up->nsuperseded = nsup;
-	up->retracted = ids + nsup;
-	up->nretracted = nret;
-	up->promoted = ids + nsup + nret;
-	up->npromoted = npro;
 }
 
 void
@@ -424,9 +479,7 @@ rules_eligibility(const struct rules *r, const struct rules_history *h,
 	const struct rules_entry *best[RULES_MAX_CRITERIA] = { NULL }, *e;
 	struct rules_criterion_verdict *v;
 	bool fail = false, missing = false;
-	size_t i, k, j, m,
-	    nc = r->ncriteria < RULES_MAX_CRITERIA ? r->ncriteria :
-						     RULES_MAX_CRITERIA;
+	size_t i, k, j, m, nc = elig_ncriteria(r);
 
 	/*
 	 * Per criterion the latest final result of its analyte in the
@@ -439,12 +492,7 @@ rules_eligibility(const struct rules *r, const struct rules_history *h,
 	for (k = 0; k < h->nchunks; k++) {
 		for (j = 0, m = chunk_used(h, k); j < m; j++) {
 			e = &h->chunk[k][j];
-			if (!final_in(e, now) ||
-			    e->observed_at < now - r->window)
-				continue;
-			/* Only F and C count (a U promoted to F too). */
-			if (e->status != 'F' && e->status != 'C' &&
-			    e->status != 'U')
+			if (!elig_counts(r, e, now))
 				continue;
 			for (i = 0; i < nc; i++)
 				if (names(e, r->criteria[i].analyte) &&

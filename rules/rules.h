@@ -330,7 +330,8 @@ void rules_entry_eval(const struct rules *r, const struct rules_entry *e,
 
 /* What one rules_history_add() changed. Arrays are valid until the next add. */
 struct rules_update {
-	const struct rules_entry *entry; /* the result just added */
+	/* The result just added; NULL when not kept (keep_for_eligibility). */
+	const struct rules_entry *entry;
 	struct rules_eval ev;		 /* and its evaluation */
 	const uint64_t *superseded;	 /* ids whose alerts a C replaces */
 	size_t nsuperseded;
@@ -363,6 +364,18 @@ const struct rules_baseline *rules_history_baselines(
  */
 void rules_history_add(struct rules_history *h, const struct rules_result *in,
     const char *key, size_t key_len, struct rules_update *up);
+/*
+ * Keep from now on only the entries rules_eligibility() at now (with the
+ * history's rules) may yet rest on, and those a later U may promote (a
+ * U's own entry depends on them): what labwatch check's screening asks of
+ * a history. Results outside the screening window, of no criterion's
+ * analyte, of a status that never counts, or retracted, are evaluated
+ * (rules_update.ev) but not stored, and rules_update.entry is NULL for
+ * them. Eligibility at now is the same as with every entry kept; anything
+ * else asked of such a history (latest, baselines, holds, alert
+ * decisions on its entries, eligibility at another time) is not.
+ */
+void rules_history_keep_for_eligibility(struct rules_history *h, int64_t now);
 /* rules_history_add() of a result m maps (with the history's rules). */
 void rules_history_add_mapped(struct rules_history *h,
     const struct rules_result *in, const struct rules_mapping *m,
