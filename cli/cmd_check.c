@@ -32,10 +32,14 @@
 
 #define DEFAULT_PROTOCOL "rules/protocols/nct04933669.conf"
 
-/* A screening patient: its history, found by id. Owned by struct check. */
+/*
+ * A screening patient: its history, found by id. Owned by struct check.
+ * The id's bytes follow it (the table's key): a message's lookup reads
+ * one line for the key it compares and the history it wants.
+ */
 struct patient {
-	char *id; /* in check.names */
 	struct rules_history *h;
+	char id[]; /* NUL-terminated */
 };
 
 struct check {
@@ -53,7 +57,7 @@ struct check {
 	struct patient **order;	    /* in order of first appearance */
 	size_t npatients, cap;
 	char **control_ids; /* per rules_result.id: where a result came from */
-	struct arena names; /* the patient and control ids' bytes */
+	struct arena names; /* the control ids' bytes */
 	int status;	    /* 1 once a message could not be read */
 	size_t nids, ids_cap;
 };
@@ -84,8 +88,10 @@ patient_get(struct check *c, const char *id, size_t len)
 
 	if (p != NULL)
 		return p;
-	p = xcalloc(1, sizeof(*p));
-	p->id = names_copy(c, id, len);
+	p = xmalloc(sizeof(*p) + len + 1);
+	if (len > 0)
+		memcpy(p->id, id, len);
+	p->id[len] = '\0';
 	/*
 	 * Printed up to a NUL (an escaped \X00\ cuts it), keyed by all its
 	 * bytes: a patient of its own, apart from the id it is cut to.

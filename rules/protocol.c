@@ -62,6 +62,8 @@ rules_history_new(const struct rules *r, enum rules_phase phase)
 
 	h->r = r;
 	h->phase = phase;
+	h->chunk = h->chunk0;
+	h->chunk_slots = HISTORY_CHUNK0;
 	for (a = 0; a < RULES_NANALYTES; a++)
 		h->base[a].uln = NAN;
 	return h;
@@ -81,7 +83,8 @@ rules_history_free(struct rules_history *h)
 	}
 	for (i = 0; i < h->nchunks; i++)
 		free(h->chunk[i]);
-	free(h->chunk);
+	if (h->chunk != h->chunk0)
+		free(h->chunk);
 	free(h->ids);
 	free(h->head);
 	free(h->tail);
@@ -327,9 +330,14 @@ history_grow(struct rules_history *h)
 	if (h->n < h->cap)
 		return;
 	if (h->nchunks == h->chunk_slots) {
-		h->chunk_slots = h->chunk_slots > 0 ? h->chunk_slots * 2 : 4;
-		h->chunk = xreallocarray(h->chunk, h->chunk_slots,
-		    sizeof *h->chunk);
+		h->chunk_slots *= 2;
+		if (h->chunk == h->chunk0) {
+			h->chunk = xreallocarray(NULL, h->chunk_slots,
+			    sizeof *h->chunk);
+			memcpy(h->chunk, h->chunk0, sizeof h->chunk0);
+		} else
+			h->chunk = xreallocarray(h->chunk, h->chunk_slots,
+			    sizeof *h->chunk);
 	}
 	h->chunk[h->nchunks++] = xreallocarray(NULL, HISTORY_CHUNK,
 	    sizeof **h->chunk);

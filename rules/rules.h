@@ -332,8 +332,8 @@ void rules_entry_eval(const struct rules *r, const struct rules_entry *e,
 struct rules_update {
 	/* The result just added; NULL when not kept (keep_for_eligibility). */
 	const struct rules_entry *entry;
-	struct rules_eval ev;		 /* and its evaluation */
-	const uint64_t *superseded;	 /* ids whose alerts a C replaces */
+	struct rules_eval ev;	    /* and its evaluation */
+	const uint64_t *superseded; /* ids whose alerts a C replaces */
 	size_t nsuperseded;
 	const uint64_t *retracted; /* ids whose alerts/verdicts D/W retract */
 	size_t nretracted;

@@ -1364,8 +1364,8 @@ expect_same_eligibility(const struct rules_history *full,
 		y = b.criteria[i].rests_on;
 		cr_expect_eq(a.criteria[i].verdict, b.criteria[i].verdict,
 		    "%s, step %zu, criterion %zu", what, step, i);
-		cr_expect_eq(x == NULL, y == NULL, "%s, step %zu, criterion %zu",
-		    what, step, i);
+		cr_expect_eq(x == NULL, y == NULL,
+		    "%s, step %zu, criterion %zu", what, step, i);
 		if (x == NULL || y == NULL)
 			continue;
 		/* Ids are unique here: the very same result. */
@@ -1384,8 +1384,10 @@ expect_same_eligibility(const struct rules_history *full,
  */
 Test(protocol, keep_for_eligibility_keeps_what_a_u_promotes)
 {
-	struct rules_history *full = rules_history_new(R, RULES_PHASE_SCREENING);
-	struct rules_history *kept = rules_history_new(R, RULES_PHASE_SCREENING);
+	struct rules_history *full = rules_history_new(R,
+	    RULES_PHASE_SCREENING);
+	struct rules_history *kept = rules_history_new(R,
+	    RULES_PHASE_SCREENING);
 	struct rules_history *h[2] = { full, kept };
 	struct rules_eligibility_result el;
 	struct rules_update up;
@@ -1403,7 +1405,8 @@ Test(protocol, keep_for_eligibility_keeps_what_a_u_promotes)
 		cr_expect_eq(up.promoted[0], 10);
 		rules_eligibility(R, h[i], NOW, &el);
 		cr_expect_eq(el.status, RULES_ELIGIBLE, "history %d", i);
-		cr_expect_eq(el.criteria[RULES_PLT].rests_on->id, 1 + RULES_PLT);
+		cr_expect_eq(el.criteria[RULES_PLT].rests_on->id,
+		    1 + RULES_PLT);
 	}
 	cr_expect_eq(rules_history_count(full), 9);
 	/* The U stands for what it promoted: superseded, not kept. */
@@ -1414,8 +1417,8 @@ Test(protocol, keep_for_eligibility_keeps_what_a_u_promotes)
 	cr_expect_eq(up.ev.grade, 3);
 	cr_expect_eq(up.ev.eligibility, RULES_VERDICT_FAIL);
 	/* Nor one before the window, nor a retraction, nor an X. */
-	cr_expect_null(add(kept, RULES_ALT, 500, 'F', NOW - 15 * DAY, 13, "o")
-			   .entry);
+	cr_expect_null(
+	    add(kept, RULES_ALT, 500, 'F', NOW - 15 * DAY, 13, "o").entry);
 	cr_expect_null(add(kept, RULES_ALT, 500, 'D', NOW, 14, "o").entry);
 	cr_expect_null(add(kept, RULES_ALT, 500, 'X', NOW, 15, "o").entry);
 	cr_expect_eq(rules_history_count(kept), 8);
@@ -1473,10 +1476,10 @@ Test(protocol, keep_for_eligibility_same_verdicts)
 	uint64_t s, id = 1;
 
 	for (seed = 1; seed <= 40; seed++) {
-		struct rules_history *full =
-		    rules_history_new(R, RULES_PHASE_SCREENING);
-		struct rules_history *kept =
-		    rules_history_new(R, RULES_PHASE_SCREENING);
+		struct rules_history *full = rules_history_new(R,
+		    RULES_PHASE_SCREENING);
+		struct rules_history *kept = rules_history_new(R,
+		    RULES_PHASE_SCREENING);
 
 		s = seed;
 		rules_history_keep_for_eligibility(kept, NOW);
