@@ -53,8 +53,9 @@ struct check {
 	struct buf key; /* a result's correction key */
 	struct buf iso; /* the last utc_iso() written, of iso_t */
 	int64_t iso_t;
-	struct hash_table patients; /* struct patient by id (lib/hash.h) */
-	struct patient **order;	    /* in order of first appearance */
+	struct rules_map_memo map_memo; /* the codes of the last messages */
+	struct hash_table patients;	/* struct patient by id (lib/hash.h) */
+	struct patient **order;		/* in order of first appearance */
 	size_t npatients, cap;
 	char **control_ids; /* per rules_result.id: where a result came from */
 	struct arena names; /* the control ids' bytes */
@@ -258,7 +259,8 @@ check_message(struct check *c, const struct oru_msg *o)
 			 * codes naming two of them (never skipped in silence;
 			 * in screening the latest of both). Looked up once.
 			 */
-			rules_map_result(c->rules, &in, &map);
+			rules_map_result_memo(c->rules, &c->map_memo, &in,
+			    &map);
 			if (map.analyte == RULES_NONE &&
 			    map.named[0] == RULES_NONE)
 				continue;

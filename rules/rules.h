@@ -188,6 +188,28 @@ void rules_map_result(const struct rules *r, const struct rules_result *in,
     struct rules_mapping *m);
 
 /*
+ * rules_map_result()'s answers kept for the codes seen last: a sender
+ * names the same few codes in every message, and looking one up (trims,
+ * system names, a hash and a probe, for both triplets) costs several times
+ * comparing its bytes. Owner: the caller; zeroed is empty; nothing to free.
+ */
+#define RULES_MAP_MEMO_SLOTS 64
+#define RULES_MAP_MEMO_BYTES 48 /* the four spans' bytes, back to back */
+struct rules_map_memo {
+	const struct rules *r; /* the rules the answers are of */
+	struct rules_map_memo_slot {
+		uint8_t len[4]; /* code, system, alt_code, alt_system */
+		bool used;
+		struct rules_mapping m;
+		char bytes[RULES_MAP_MEMO_BYTES];
+	} slot[RULES_MAP_MEMO_SLOTS];
+};
+
+/* rules_map_result(), answered from memo when it holds these four spans. */
+void rules_map_result_memo(const struct rules *r, struct rules_map_memo *memo,
+    const struct rules_result *in, struct rules_mapping *m);
+
+/*
  * The factor that converts a value in unit (len bytes, trimmed) of analyte
  * a to the canonical unit; 0 when the unit is not in the catalog.
  */
