@@ -178,7 +178,19 @@ memo_index(const struct rules_result *in)
 	w ^= (uint64_t)in->code_len << 56 ^ (uint64_t)in->alt_code_len << 48 ^
 	    (uint64_t)in->system_len << 40;
 	w *= 0x9e3779b97f4a7c15ull;
-	return (size_t)(w >> 58) % RULES_MAP_MEMO_SLOTS;
+	return (size_t)(w >> 56) % RULES_MAP_MEMO_SLOTS;
+}
+
+/* memcmp's equality for the few bytes of a code, without its call. */
+static inline bool
+same_bytes(const char *a, const char *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
 }
 
 void
@@ -205,8 +217,7 @@ rules_map_result_memo(const struct rules *r, struct rules_map_memo *memo,
 	hit = s->used;
 	for (i = 0; i < 4 && hit; off += len[i], i++)
 		hit = s->len[i] == len[i] &&
-		    (len[i] == 0 ||
-			memcmp(s->bytes + off, span[i], len[i]) == 0);
+		    same_bytes(s->bytes + off, span[i], len[i]);
 	if (hit) {
 		*m = s->m;
 		return;

@@ -193,7 +193,7 @@ void rules_map_result(const struct rules *r, const struct rules_result *in,
  * system names, a hash and a probe, for both triplets) costs several times
  * comparing its bytes. Owner: the caller; zeroed is empty; nothing to free.
  */
-#define RULES_MAP_MEMO_SLOTS 64
+#define RULES_MAP_MEMO_SLOTS 256
 #define RULES_MAP_MEMO_BYTES 48 /* the four spans' bytes, back to back */
 struct rules_map_memo {
 	const struct rules *r; /* the rules the answers are of */
