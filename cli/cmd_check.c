@@ -280,8 +280,8 @@ check_message(struct check *c, const struct oru_msg *o)
 			buf_reset(&c->key);
 			klen = oru_result_key(o, x,
 			    buf_reserve(&c->key, oru_result_key_size(o, x)));
-			rules_history_add_mapped(pt->h, &in, &map, c->key.p,
-			    klen, &up);
+			rules_history_add_for_eligibility(pt->h, c->rules,
+			    c->at, &in, &map, c->key.p, klen, &up);
 			obs_line(c, o, p, x, &up.ev);
 		}
 	}

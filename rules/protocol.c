@@ -176,16 +176,15 @@ elig_counts(const struct rules *r, const struct rules_entry *e, int64_t now)
 }
 
 /*
- * May rules_eligibility() at h->elig_now ever rest on e (just added, its
- * flags set), or a later U promote it? Only a U changes an entry's status
- * and final, and only of one not final in P, R or S (a U's own entry is
- * superseded when it promoted one: kept, those decide it); anything else
- * later only supersedes or retracts.
+ * May rules_eligibility() at now (with rules r) ever rest on e (just
+ * added, its flags set), or a later U promote it? Only a U changes an
+ * entry's status and final, and only of one not final in P, R or S (a
+ * U's own entry is superseded when it promoted one: kept, those decide
+ * it); anything else later only supersedes or retracts.
  */
 static bool
-elig_keeps(const struct rules_history *h, const struct rules_entry *e)
+elig_keeps(const struct rules *r, int64_t now, const struct rules_entry *e)
 {
-	const struct rules *r = h->r;
 	size_t i, nc = elig_ncriteria(r);
 
 	if (e->superseded || e->retracted)
@@ -193,7 +192,7 @@ elig_keeps(const struct rules_history *h, const struct rules_entry *e)
 	if (!e->final &&
 	    (e->status == 'P' || e->status == 'R' || e->status == 'S'))
 		return true;
-	if (!elig_counts(r, e, h->elig_now))
+	if (!elig_counts(r, e, now))
 		return false;
 	for (i = 0; i < nc; i++)
 		if (names(e, r->criteria[i].analyte))
@@ -376,29 +375,30 @@ rules_history_add(struct rules_history *h, const struct rules_result *in,
 	rules_history_add_mapped(h, in, &m, key, key_len, up);
 }
 
-void
-rules_history_add_mapped(struct rules_history *h, const struct rules_result *in,
-    const struct rules_mapping *m, const char *key, size_t key_len,
-    struct rules_update *up)
+/* The id lists of an update that changed nothing. */
+static const uint64_t no_ids[1];
+
+/*
+ * Add in, evaluated in up->ev (its term's index: term), under key: the
+ * rest of rules_history_add_mapped().
+ */
+static void
+history_add_evaluated(struct rules_history *h, const struct rules_result *in,
+    int term, const char *key, size_t key_len, struct rules_update *up)
 {
-	static const uint64_t no_ids[1];
 	struct rules_entry *e, *old;
 	const uint64_t *ids;
 	uint64_t hash;
 	size_t i, nids = 0, nsup = 0, nret = 0, npro = 0;
-	int term;
 	char st = in->status;
 
 	history_grow(h);
 	e = entry_at(h, h->n);
 	/*
-	 * Evaluated where it is cached (the caller's) and packed into the
-	 * entry: a history keeps 64 bytes a result, not the 96 of the
-	 * evaluation and its own.
+	 * Packed from the evaluation where it is cached (the caller's): a
+	 * history keeps 64 bytes a result, not the 96 of the evaluation and
+	 * its own.
 	 */
-	/* An unknown baseline counts as none: skip reading them. */
-	rules_eval_term(h->r, in, m, h->have_base ? h->base : NULL, &up->ev,
-	    &term);
 	entry_pack(e, &up->ev, term, st, in->observed_at);
 
 	/*
@@ -458,7 +458,7 @@ rules_history_add_mapped(struct rules_history *h, const struct rules_result *in,
 	up->nretracted = nret;
 	up->promoted = ids + nsup + nret;
 	up->npromoted = npro;
-	if (h->elig_only && !elig_keeps(h, e)) {
+	if (h->elig_only && !elig_keeps(h->r, h->elig_now, e)) {
 		/* Its slot and no key: the next add takes them. */
 		up->entry = NULL;
 		return;
@@ -478,6 +478,48 @@ rules_history_add_mapped(struct rules_history *h, const struct rules_result *in,
 		__builtin_prefetch(next, 1);
 		__builtin_prefetch(next + sizeof *e - 1, 1);
 	}
+}
+
+void
+rules_history_add_mapped(struct rules_history *h, const struct rules_result *in,
+    const struct rules_mapping *m, const char *key, size_t key_len,
+    struct rules_update *up)
+{
+	int term;
+
+	/* An unknown baseline counts as none: skip reading them. */
+	rules_eval_term(h->r, in, m, h->have_base ? h->base : NULL, &up->ev,
+	    &term);
+	history_add_evaluated(h, in, term, key, key_len, up);
+}
+
+void
+rules_history_add_for_eligibility(struct rules_history *h,
+    const struct rules *r, int64_t now, const struct rules_result *in,
+    const struct rules_mapping *m, const char *key, size_t key_len,
+    struct rules_update *up)
+{
+	struct rules_entry probe;
+	char st = in->status;
+	int term;
+
+	rules_eval_term(r, in, m, NULL, &up->ev, &term);
+	/*
+	 * What the history would drop at once and that changes no earlier
+	 * entry (only C, D, W and U do) leaves it as it was: not read.
+	 */
+	if (st != 'C' && st != 'D' && st != 'W' && st != 'U') {
+		entry_pack(&probe, &up->ev, term, st, in->observed_at);
+		if (!elig_keeps(r, now, &probe)) {
+			up->entry = NULL;
+			up->superseded = up->retracted = up->promoted = no_ids;
+			up->nsuperseded = up->nretracted = up->npromoted = 0;
+			return;
+		}
+	}
+	if (!h->elig_only || h->elig_now != now || h->r != r || h->have_base)
+		abort(); /* the caller broke the contract in rules.h */
+	history_add_evaluated(h, in, term, key, key_len, up);
 }
 
 void

@@ -398,6 +398,17 @@ void rules_history_add(struct rules_history *h, const struct rules_result *in,
  * decisions on its entries, eligibility at another time) is not.
  */
 void rules_history_keep_for_eligibility(struct rules_history *h, int64_t now);
+/*
+ * rules_history_add_mapped() to h, a history kept for eligibility at now
+ * with rules r (rules_history_keep_for_eligibility(), no baselines), that
+ * reads h only for a result it may keep or that may change an earlier
+ * entry: a result the history would drop is evaluated and handed back
+ * (entry NULL, no ids) without touching it; its memory is not waited for.
+ */
+void rules_history_add_for_eligibility(struct rules_history *h,
+    const struct rules *r, int64_t now, const struct rules_result *in,
+    const struct rules_mapping *m, const char *key, size_t key_len,
+    struct rules_update *up);
 /* rules_history_add() of a result m maps (with the history's rules). */
 void rules_history_add_mapped(struct rules_history *h,
     const struct rules_result *in, const struct rules_mapping *m,

@@ -1436,6 +1436,27 @@ keep_rand(uint64_t *s)
 }
 
 /* An ANC code with a platelet code beside it: a code conflict naming both. */
+static void
+conflict_result(struct rules_result *in, double v, char status, int64_t t,
+    uint64_t id)
+{
+	memset(in, 0, sizeof *in);
+	in->code = "751-8";
+	in->code_len = 5;
+	in->system = in->alt_system = "LN";
+	in->system_len = in->alt_system_len = 2;
+	in->alt_code = "777-3";
+	in->alt_code_len = 5;
+	in->kind = RULES_VALUE_NUMBER;
+	in->value = v;
+	in->unit = "10^9/L";
+	in->unit_len = strlen(in->unit);
+	in->range = "";
+	in->status = status;
+	in->observed_at = t;
+	in->id = id;
+}
+
 static struct rules_update
 add_conflict(struct rules_history *h, double v, char status, int64_t t,
     uint64_t id, const char *key)
@@ -1443,30 +1464,83 @@ add_conflict(struct rules_history *h, double v, char status, int64_t t,
 	struct rules_result in;
 	struct rules_update up;
 
+	conflict_result(&in, v, status, t, id);
+	rules_history_add(h, &in, key, strlen(key), &up);
+	return up;
+}
+
+/*
+ * in added to lazy by rules_history_add_for_eligibility(): what kept's
+ * add of it gave, the same evaluation, kept or not alike, the same ids
+ * changed.
+ */
+static void
+expect_lazy_same(struct rules_history *lazy, struct rules_result *in,
+    const char *key, const struct rules_update *kept)
+{
+	struct rules_mapping m;
+	struct rules_update up;
+	size_t i;
+
+	rules_map_result(R, in, &m);
+	rules_history_add_for_eligibility(lazy, R, NOW, in, &m, key,
+	    strlen(key), &up);
+	cr_expect_eq(up.ev.grade, kept->ev.grade);
+	cr_expect_eq(up.ev.eligibility, kept->ev.eligibility);
+	cr_expect_eq(up.ev.problem, kept->ev.problem);
+	cr_expect_eq(up.ev.final, kept->ev.final);
+	cr_expect_eq(up.entry == NULL, kept->entry == NULL);
+	cr_expect_eq(up.nsuperseded, kept->nsuperseded);
+	cr_expect_eq(up.nretracted, kept->nretracted);
+	cr_expect_eq(up.npromoted, kept->npromoted);
+	for (i = 0; i < up.npromoted && i < kept->npromoted; i++)
+		cr_expect_eq(up.promoted[i], kept->promoted[i]);
+}
+
+static void
+add_conflict_lazy(struct rules_history *lazy, double v, char status, int64_t t,
+    uint64_t id, const char *key, const struct rules_update *kept)
+{
+	struct rules_result in;
+
+	conflict_result(&in, v, status, t, id);
+	expect_lazy_same(lazy, &in, key, kept);
+}
+
+/* add() by rules_history_add_for_eligibility() (key "order/code"). */
+static void
+add_lazy(struct rules_history *lazy, enum rules_analyte a, double v,
+    char status, int64_t t, uint64_t id, const char *order,
+    const struct rules_update *kept)
+{
+	struct rules_result in;
+	char key[64];
+
 	memset(&in, 0, sizeof in);
-	in.code = "751-8";
-	in.code_len = 5;
-	in.system = in.alt_system = "LN";
-	in.system_len = in.alt_system_len = 2;
-	in.alt_code = "777-3";
-	in.alt_code_len = 5;
+	in.code = code_of(a);
+	in.code_len = strlen(in.code);
+	in.system = "LN";
+	in.system_len = 2;
+	in.alt_code = in.alt_system = "";
 	in.kind = RULES_VALUE_NUMBER;
 	in.value = v;
-	in.unit = "10^9/L";
+	in.unit = unit_of(a);
 	in.unit_len = strlen(in.unit);
-	in.range = "";
+	in.range = range_of(a);
+	in.range_len = strlen(in.range);
 	in.status = status;
 	in.observed_at = t;
 	in.id = id;
-	rules_history_add(h, &in, key, strlen(key), &up);
-	return up;
+	snprintf(key, sizeof key, "%s/%s", order, code_of(a));
+	expect_lazy_same(lazy, &in, key, kept);
 }
 
 /*
  * Random patients (statuses, keys that C, D, W and U name again, times
  * in and out of the window and unknown, code conflicts): a history kept
  * for eligibility gives the same verdict on the same results after every
- * add as one that keeps everything, and each add the same evaluation.
+ * add as one that keeps everything, and each add the same evaluation;
+ * one added to by rules_history_add_for_eligibility() the same again.
  */
 Test(protocol, keep_for_eligibility_same_verdicts)
 {
@@ -1480,9 +1554,12 @@ Test(protocol, keep_for_eligibility_same_verdicts)
 		    RULES_PHASE_SCREENING);
 		struct rules_history *kept = rules_history_new(R,
 		    RULES_PHASE_SCREENING);
+		struct rules_history *lazy = rules_history_new(R,
+		    RULES_PHASE_SCREENING);
 
 		s = seed;
 		rules_history_keep_for_eligibility(kept, NOW);
+		rules_history_keep_for_eligibility(lazy, NOW);
 		for (step = 0; step < 200; step++, id++) {
 			enum rules_analyte a = keep_rand(&s) % RULES_NANALYTES;
 			char st = statuses[keep_rand(&s) % (N(statuses) - 1)];
@@ -1499,11 +1576,14 @@ Test(protocol, keep_for_eligibility_same_verdicts)
 			if (keep_rand(&s) % 10 == 0) {
 				uf = add_conflict(full, v, st, t, id, order);
 				uk = add_conflict(kept, v, st, t, id, order);
+				add_conflict_lazy(lazy, v, st, t, id, order,
+				    &uk);
 				cr_expect_eq(uf.ev.analyte, RULES_NONE);
 				cr_expect_neq(uf.ev.conflict, 0);
 			} else {
 				uf = add(full, a, v, st, t, id, order);
 				uk = add(kept, a, v, st, t, id, order);
+				add_lazy(lazy, a, v, st, t, id, order, &uk);
 			}
 			cr_expect_eq(uf.ev.grade, uk.ev.grade);
 			cr_expect_eq(uf.ev.eligibility, uk.ev.eligibility);
@@ -1513,11 +1593,15 @@ Test(protocol, keep_for_eligibility_same_verdicts)
 				dropped++;
 			expect_same_eligibility(full, kept, NOW, "random",
 			    step);
+			expect_same_eligibility(full, lazy, NOW, "lazy", step);
 		}
 		cr_expect_leq(rules_history_count(kept),
 		    rules_history_count(full));
+		cr_expect_eq(rules_history_count(lazy),
+		    rules_history_count(kept));
 		rules_history_free(full);
 		rules_history_free(kept);
+		rules_history_free(lazy);
 	}
 	/* It keeps less, or it proves nothing. */
 	cr_expect_gt(dropped, 40 * 200 / 4, "%zu of 8000 dropped", dropped);
