@@ -1516,21 +1516,8 @@ add_lazy(struct rules_history *lazy, enum rules_analyte a, double v,
 	struct rules_result in;
 	char key[64];
 
-	memset(&in, 0, sizeof in);
-	in.code = code_of(a);
-	in.code_len = strlen(in.code);
-	in.system = "LN";
-	in.system_len = 2;
-	in.alt_code = in.alt_system = "";
-	in.kind = RULES_VALUE_NUMBER;
-	in.value = v;
-	in.unit = unit_of(a);
-	in.unit_len = strlen(in.unit);
-	in.range = range_of(a);
-	in.range_len = strlen(in.range);
-	in.status = status;
-	in.observed_at = t;
-	in.id = id;
+	result_of_analyte(&in, a, "", v, unit_of(a), status, t, id,
+	    range_of(a));
 	snprintf(key, sizeof key, "%s/%s", order, code_of(a));
 	expect_lazy_same(lazy, &in, key, kept);
 }
