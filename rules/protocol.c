@@ -380,11 +380,13 @@ static const uint64_t no_ids[1];
 
 /*
  * Add in, evaluated in up->ev (its term's index: term), under key: the
- * rest of rules_history_add_mapped().
+ * rest of rules_history_add_mapped(). packed: the entry already packed
+ * from them, or NULL.
  */
 static void
 history_add_evaluated(struct rules_history *h, const struct rules_result *in,
-    int term, const char *key, size_t key_len, struct rules_update *up)
+    int term, const char *key, size_t key_len, struct rules_update *up,
+    const struct rules_entry *packed)
 {
 	struct rules_entry *e, *old;
 	const uint64_t *ids;
@@ -399,7 +401,10 @@ history_add_evaluated(struct rules_history *h, const struct rules_result *in,
 	 * history keeps 64 bytes a result, not the 96 of the evaluation and
 	 * its own.
 	 */
-	entry_pack(e, &up->ev, term, st, in->observed_at);
+	if (packed != NULL)
+		*e = *packed;
+	else
+		entry_pack(e, &up->ev, term, st, in->observed_at);
 
 	/*
 	 * Only C, D, W and U change earlier entries, each its own way, so one
@@ -490,7 +495,7 @@ rules_history_add_mapped(struct rules_history *h, const struct rules_result *in,
 	/* An unknown baseline counts as none: skip reading them. */
 	rules_eval_term(h->r, in, m, h->have_base ? h->base : NULL, &up->ev,
 	    &term);
-	history_add_evaluated(h, in, term, key, key_len, up);
+	history_add_evaluated(h, in, term, key, key_len, up, NULL);
 }
 
 void
@@ -500,6 +505,7 @@ rules_history_add_for_eligibility(struct rules_history *h,
     struct rules_update *up)
 {
 	struct rules_entry probe;
+	const struct rules_entry *packed = NULL;
 	char st = in->status;
 	int term;
 
@@ -516,10 +522,11 @@ rules_history_add_for_eligibility(struct rules_history *h,
 			up->nsuperseded = up->nretracted = up->npromoted = 0;
 			return;
 		}
+		packed = &probe;
 	}
 	if (!h->elig_only || h->elig_now != now || h->r != r || h->have_base)
 		abort(); /* the caller broke the contract in rules.h */
-	history_add_evaluated(h, in, term, key, key_len, up);
+	history_add_evaluated(h, in, term, key, key_len, up, packed);
 }
 
 void
