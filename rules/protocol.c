@@ -30,6 +30,14 @@ struct key_block {
 	char data[];
 };
 
+/* A caller broke a contract rules.h states: say which, then abort. */
+static void
+broken_contract(const char *what)
+{
+	fprintf(stderr, "labwatch rules: %s (rules.h)\n", what);
+	abort();
+}
+
 /* How many entries chunk k holds so far. */
 static inline size_t
 chunk_used(const struct rules_history *h, size_t k)
@@ -525,7 +533,9 @@ rules_history_add_for_eligibility(struct rules_history *h,
 		packed = &probe;
 	}
 	if (!h->elig_only || h->elig_now != now || h->r != r || h->have_base)
-		abort(); /* the caller broke the contract in rules.h */
+		broken_contract(
+		    "rules_history_add_for_eligibility: the history "
+		    "is not kept for eligibility at this time with these rules");
 	history_add_evaluated(h, in, term, key, key_len, up, packed);
 }
 
@@ -537,6 +547,10 @@ rules_eligibility(const struct rules *r, const struct rules_history *h,
 	struct rules_criterion_verdict *v;
 	bool fail = false, missing = false;
 	size_t i, k, j, m, nc = elig_ncriteria(r);
+
+	if (h->elig_only && h->elig_now != now)
+		broken_contract("rules_eligibility: the history is kept for "
+				"eligibility at another time");
 
 	/*
 	 * Per criterion the latest final result of its analyte in the

@@ -192,6 +192,8 @@ void rules_map_result(const struct rules *r, const struct rules_result *in,
  * names the same few codes in every message, and looking one up (trims,
  * system names, a hash and a probe, for both triplets) costs several times
  * comparing its bytes. Owner: the caller; zeroed is empty; nothing to free.
+ * It knows its rules by address: zero it when they are freed (rules loaded
+ * again may come back at the same address).
  */
 #define RULES_MAP_MEMO_SLOTS 256
 #define RULES_MAP_MEMO_BYTES 48 /* the four spans' bytes, back to back */
@@ -395,7 +397,10 @@ void rules_history_add(struct rules_history *h, const struct rules_result *in,
  * (rules_update.ev) but not stored, and rules_update.entry is NULL for
  * them. Eligibility at now is the same as with every entry kept; anything
  * else asked of such a history (latest, baselines, holds, alert
- * decisions on its entries, eligibility at another time) is not.
+ * decisions on its entries) is not, and an update's superseded, retracted
+ * and promoted ids leave out the entries dropped (a writer retracting
+ * alerts by them needs a history that keeps everything). Eligibility at
+ * another time aborts with a message.
  */
 void rules_history_keep_for_eligibility(struct rules_history *h, int64_t now);
 /*

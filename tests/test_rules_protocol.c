@@ -5,6 +5,7 @@
  * test_rules_hold.c's.
  */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1382,6 +1383,21 @@ expect_same_eligibility(const struct rules_history *full,
  * preliminary one dropped as useless, the U would count as a result of
  * its own and make the patient ineligible.
  */
+/* A history kept for eligibility at NOW answers only at NOW (rules.h). */
+Test(protocol, keep_for_eligibility_asked_at_another_time_aborts,
+    .signal = SIGABRT)
+{
+	struct rules_history *kept = rules_history_new(R,
+	    RULES_PHASE_SCREENING);
+	struct rules_eligibility_result el;
+
+	rules_history_keep_for_eligibility(kept, NOW);
+	add_all_pass(kept, NOW - DAY, 1);
+	rules_eligibility(R, kept, NOW, &el);
+	cr_expect_eq(el.status, RULES_ELIGIBLE);
+	rules_eligibility(R, kept, NOW + 1, &el);
+}
+
 Test(protocol, keep_for_eligibility_keeps_what_a_u_promotes)
 {
 	struct rules_history *full = rules_history_new(R,
