@@ -32,10 +32,14 @@
 
 #define DEFAULT_PROTOCOL "rules/protocols/nct04933669.conf"
 
-/* A screening patient: its history, found by id. Owned by struct check. */
+/*
+ * A screening patient: its history, found by id. Owned by struct check.
+ * The id's bytes follow it (the table's key): a message's lookup reads
+ * one line for the key it compares and the history it wants.
+ */
 struct patient {
-	char *id; /* in check.names */
 	struct rules_history *h;
+	char id[]; /* NUL-terminated */
 };
 
 struct check {
@@ -49,11 +53,12 @@ struct check {
 	struct buf key; /* a result's correction key */
 	struct buf iso; /* the last utc_iso() written, of iso_t */
 	int64_t iso_t;
-	struct hash_table patients; /* struct patient by id (lib/hash.h) */
-	struct patient **order;	    /* in order of first appearance */
+	struct rules_map_memo map_memo; /* the codes of the last messages */
+	struct hash_table patients;	/* struct patient by id (lib/hash.h) */
+	struct patient **order;		/* in order of first appearance */
 	size_t npatients, cap;
 	char **control_ids; /* per rules_result.id: where a result came from */
-	struct arena names; /* the patient and control ids' bytes */
+	struct arena names; /* the control ids' bytes */
 	int status;	    /* 1 once a message could not be read */
 	size_t nids, ids_cap;
 };
@@ -84,13 +89,17 @@ patient_get(struct check *c, const char *id, size_t len)
 
 	if (p != NULL)
 		return p;
-	p = xcalloc(1, sizeof(*p));
-	p->id = names_copy(c, id, len);
+	p = xmalloc(sizeof(*p) + len + 1);
+	if (len > 0)
+		memcpy(p->id, id, len);
+	p->id[len] = '\0';
 	/*
 	 * Printed up to a NUL (an escaped \X00\ cuts it), keyed by all its
 	 * bytes: a patient of its own, apart from the id it is cut to.
 	 */
 	p->h = rules_history_new(c->rules, c->phase);
+	/* Only its line at the end (patient_line) reads the history. */
+	rules_history_keep_for_eligibility(p->h, c->at);
 	(void)hash_put(&c->patients, p->id, len, p);
 	if (c->npatients == c->cap) {
 		c->cap = c->cap ? c->cap * 2 : 64;
@@ -250,7 +259,8 @@ check_message(struct check *c, const struct oru_msg *o)
 			 * codes naming two of them (never skipped in silence;
 			 * in screening the latest of both). Looked up once.
 			 */
-			rules_map_result(c->rules, &in, &map);
+			rules_map_result_memo(c->rules, &c->map_memo, &in,
+			    &map);
 			if (map.analyte == RULES_NONE &&
 			    map.named[0] == RULES_NONE)
 				continue;
@@ -270,8 +280,8 @@ check_message(struct check *c, const struct oru_msg *o)
 			buf_reset(&c->key);
 			klen = oru_result_key(o, x,
 			    buf_reserve(&c->key, oru_result_key_size(o, x)));
-			rules_history_add_mapped(pt->h, &in, &map, c->key.p,
-			    klen, &up);
+			rules_history_add_for_eligibility(pt->h, c->rules,
+			    c->at, &in, &map, c->key.p, klen, &up);
 			obs_line(c, o, p, x, &up.ev);
 		}
 	}

@@ -167,6 +167,71 @@ rules_map_result(const struct rules *r, const struct rules_result *in,
 	m->analyte = a != RULES_NONE ? a : b;
 }
 
+/* A slot for the code (its first 8 bytes and the lengths): a few instructions. */
+static size_t
+memo_index(const struct rules_result *in)
+{
+	uint64_t w = 0;
+
+	if (in->code_len > 0)
+		memcpy(&w, in->code, in->code_len < 8 ? in->code_len : 8);
+	w ^= (uint64_t)in->code_len << 56 ^ (uint64_t)in->alt_code_len << 48 ^
+	    (uint64_t)in->system_len << 40;
+	w *= 0x9e3779b97f4a7c15ull;
+	return (size_t)(w >> 56) % RULES_MAP_MEMO_SLOTS;
+}
+
+/* memcmp's equality for the few bytes of a code, without its call. */
+static inline bool
+same_bytes(const char *a, const char *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
+void
+rules_map_result_memo(const struct rules *r, struct rules_map_memo *memo,
+    const struct rules_result *in, struct rules_mapping *m)
+{
+	const char *span[4] = { in->code, in->system, in->alt_code,
+		in->alt_system };
+	size_t len[4] = { in->code_len, in->system_len, in->alt_code_len,
+		in->alt_system_len };
+	struct rules_map_memo_slot *s;
+	size_t i, off = 0;
+	bool hit;
+
+	if (len[0] + len[1] + len[2] + len[3] > RULES_MAP_MEMO_BYTES) {
+		rules_map_result(r, in, m);
+		return;
+	}
+	if (memo->r != r) {
+		memset(memo, 0, sizeof *memo);
+		memo->r = r;
+	}
+	s = &memo->slot[memo_index(in)];
+	hit = s->used;
+	for (i = 0; i < 4 && hit; off += len[i], i++)
+		hit = s->len[i] == len[i] &&
+		    same_bytes(s->bytes + off, span[i], len[i]);
+	if (hit) {
+		*m = s->m;
+		return;
+	}
+	rules_map_result(r, in, m);
+	s->used = true;
+	s->m = *m;
+	for (i = 0, off = 0; i < 4; off += len[i], i++) {
+		s->len[i] = (uint8_t)len[i];
+		if (len[i] > 0)
+			memcpy(s->bytes + off, span[i], len[i]);
+	}
+}
+
 enum rules_analyte
 rules_map(const struct rules *r, const struct rules_result *in, bool *excluded,
     bool *conflict)

@@ -20,6 +20,8 @@
  * 112: over thousands of patients, memory touched for nothing.
  */
 #define HISTORY_CHUNK 16
+/* The chunks whose pointers the history holds itself (up to 64 results). */
+#define HISTORY_CHUNK0 4
 struct key_block;
 
 /*
@@ -61,13 +63,22 @@ struct rules_history {
 	size_t key_left;
 	const struct rules *r;
 	bool have_base; /* some base[a].known (else eval without) */
+	/*
+	 * rules_history_keep_for_eligibility(): only entries that
+	 * rules_eligibility() at elig_now may use are kept.
+	 */
+	bool elig_only;
 	enum rules_phase phase;
 	/*
 	 * The entries, in chunks of HISTORY_CHUNK that never move, so a
 	 * history grows without copying them (entry_at() finds entry i).
+	 * The first chunks' pointers live here (chunk0): one allocation
+	 * less a patient, and a cache line the add reads anyway.
 	 */
 	struct rules_entry **chunk;
+	int64_t elig_now;
 	size_t nchunks, chunk_slots;
+	struct rules_entry *chunk0[HISTORY_CHUNK0];
 	struct key_block *keys;
 	uint64_t *ids; /* the id lists of the last update */
 	size_t ids_cap;

@@ -30,6 +30,14 @@ struct key_block {
 	char data[];
 };
 
+/* A caller broke a contract rules.h states: say which, then abort. */
+static void
+broken_contract(const char *what)
+{
+	fprintf(stderr, "labwatch rules: %s (rules.h)\n", what);
+	abort();
+}
+
 /* How many entries chunk k holds so far. */
 static inline size_t
 chunk_used(const struct rules_history *h, size_t k)
@@ -62,6 +70,8 @@ rules_history_new(const struct rules *r, enum rules_phase phase)
 
 	h->r = r;
 	h->phase = phase;
+	h->chunk = h->chunk0;
+	h->chunk_slots = HISTORY_CHUNK0;
 	for (a = 0; a < RULES_NANALYTES; a++)
 		h->base[a].uln = NAN;
 	return h;
@@ -81,7 +91,8 @@ rules_history_free(struct rules_history *h)
 	}
 	for (i = 0; i < h->nchunks; i++)
 		free(h->chunk[i]);
-	free(h->chunk);
+	if (h->chunk != h->chunk0)
+		free(h->chunk);
 	free(h->ids);
 	free(h->head);
 	free(h->tail);
@@ -152,6 +163,56 @@ names(const struct rules_entry *e, enum rules_analyte a)
 {
 	return e->analyte == a ||
 	    (e->analyte == RULES_NONE && (e->conflict >> a & 1u));
+}
+
+/* The criteria rules_eligibility() judges. */
+static size_t
+elig_ncriteria(const struct rules *r)
+{
+	return r->ncriteria < RULES_MAX_CRITERIA ? r->ncriteria :
+						   RULES_MAX_CRITERIA;
+}
+
+/* Does e, as it stands, count for rules_eligibility() at now? */
+static bool
+elig_counts(const struct rules *r, const struct rules_entry *e, int64_t now)
+{
+	if (!final_in(e, now) || e->observed_at < now - r->window)
+		return false;
+	/* Only F and C count (a U promoted to F too). */
+	return e->status == 'F' || e->status == 'C' || e->status == 'U';
+}
+
+/*
+ * May rules_eligibility() at now (with rules r) ever rest on e (just
+ * added, its flags set), or a later U promote it? Only a U changes an
+ * entry's status and final, and only of one not final in P, R or S (a
+ * U's own entry is superseded when it promoted one: kept, those decide
+ * it); anything else later only supersedes or retracts.
+ */
+static bool
+elig_keeps(const struct rules *r, int64_t now, const struct rules_entry *e)
+{
+	size_t i, nc = elig_ncriteria(r);
+
+	if (e->superseded || e->retracted)
+		return false;
+	if (!e->final &&
+	    (e->status == 'P' || e->status == 'R' || e->status == 'S'))
+		return true;
+	if (!elig_counts(r, e, now))
+		return false;
+	for (i = 0; i < nc; i++)
+		if (names(e, r->criteria[i].analyte))
+			return true;
+	return false;
+}
+
+void
+rules_history_keep_for_eligibility(struct rules_history *h, int64_t now)
+{
+	h->elig_only = true;
+	h->elig_now = now;
 }
 
 const struct rules_entry *
@@ -276,9 +337,14 @@ history_grow(struct rules_history *h)
 	if (h->n < h->cap)
 		return;
 	if (h->nchunks == h->chunk_slots) {
-		h->chunk_slots = h->chunk_slots > 0 ? h->chunk_slots * 2 : 4;
-		h->chunk = xreallocarray(h->chunk, h->chunk_slots,
-		    sizeof *h->chunk);
+		h->chunk_slots *= 2;
+		if (h->chunk == h->chunk0) {
+			h->chunk = xreallocarray(NULL, h->chunk_slots,
+			    sizeof *h->chunk);
+			memcpy(h->chunk, h->chunk0, sizeof h->chunk0);
+		} else
+			h->chunk = xreallocarray(h->chunk, h->chunk_slots,
+			    sizeof *h->chunk);
 	}
 	h->chunk[h->nchunks++] = xreallocarray(NULL, HISTORY_CHUNK,
 	    sizeof **h->chunk);
@@ -317,32 +383,36 @@ rules_history_add(struct rules_history *h, const struct rules_result *in,
 	rules_history_add_mapped(h, in, &m, key, key_len, up);
 }
 
-void
-rules_history_add_mapped(struct rules_history *h, const struct rules_result *in,
-    const struct rules_mapping *m, const char *key, size_t key_len,
-    struct rules_update *up)
+/* The id lists of an update that changed nothing. */
+static const uint64_t no_ids[1];
+
+/*
+ * Add in, evaluated in up->ev (its term's index: term), under key: the
+ * rest of rules_history_add_mapped(). packed: the entry already packed
+ * from them, or NULL.
+ */
+static void
+history_add_evaluated(struct rules_history *h, const struct rules_result *in,
+    int term, const char *key, size_t key_len, struct rules_update *up,
+    const struct rules_entry *packed)
 {
-	static const uint64_t no_ids[1];
 	struct rules_entry *e, *old;
 	const uint64_t *ids;
 	uint64_t hash;
 	size_t i, nids = 0, nsup = 0, nret = 0, npro = 0;
-	int term;
 	char st = in->status;
 
 	history_grow(h);
 	e = entry_at(h, h->n);
 	/*
-	 * Evaluated where it is cached (the caller's) and packed into the
-	 * entry: a history keeps 64 bytes a result, not the 96 of the
-	 * evaluation and its own.
+	 * Packed from the evaluation where it is cached (the caller's): a
+	 * history keeps 64 bytes a result, not the 96 of the evaluation and
+	 * its own.
 	 */
-	/* An unknown baseline counts as none: skip reading them. */
-	rules_eval_term(h->r, in, m, h->have_base ? h->base : NULL, &up->ev,
-	    &term);
-	entry_pack(e, &up->ev, term, st, in->observed_at);
-	e->key = key_store(h, key, key_len);
-	e->key_len = key_len;
+	if (packed != NULL)
+		*e = *packed;
+	else
+		entry_pack(e, &up->ev, term, st, in->observed_at);
 
 	/*
 	 * Only C, D, W and U change earlier entries, each its own way, so one
@@ -394,6 +464,21 @@ rules_history_add_mapped(struct rules_history *h, const struct rules_result *in,
 		e->superseded = true;
 	if (st == 'D' || st == 'W')
 		e->retracted = true;
+	ids = h->ids != NULL ? h->ids : no_ids;
+	up->superseded = ids;
+	up->nsuperseded = nsup;
+	up->retracted = ids + nsup;
+	up->nretracted = nret;
+	up->promoted = ids + nsup + nret;
+	up->npromoted = npro;
+	if (h->elig_only && !elig_keeps(h->r, h->elig_now, e)) {
+		/* Its slot and no key: the next add takes them. */
+		up->entry = NULL;
+		return;
+	}
+	e->key = key_store(h, key, key_len);
+	e->key_len = key_len;
+	up->entry = e;
 	h->n++;
 	/*
 	 * A patient's results come in runs (one message, one panel): ask for
@@ -406,15 +491,52 @@ rules_history_add_mapped(struct rules_history *h, const struct rules_result *in,
 		__builtin_prefetch(next, 1);
 		__builtin_prefetch(next + sizeof *e - 1, 1);
 	}
+}
 
-	ids = h->ids != NULL ? h->ids : no_ids;
-	up->entry = e;
-	up->superseded = ids;
-	up->nsuperseded = nsup;
-	up->retracted = ids + nsup;
-	up->nretracted = nret;
-	up->promoted = ids + nsup + nret;
-	up->npromoted = npro;
+void
+rules_history_add_mapped(struct rules_history *h, const struct rules_result *in,
+    const struct rules_mapping *m, const char *key, size_t key_len,
+    struct rules_update *up)
+{
+	int term;
+
+	/* An unknown baseline counts as none: skip reading them. */
+	rules_eval_term(h->r, in, m, h->have_base ? h->base : NULL, &up->ev,
+	    &term);
+	history_add_evaluated(h, in, term, key, key_len, up, NULL);
+}
+
+void
+rules_history_add_for_eligibility(struct rules_history *h,
+    const struct rules *r, int64_t now, const struct rules_result *in,
+    const struct rules_mapping *m, const char *key, size_t key_len,
+    struct rules_update *up)
+{
+	struct rules_entry probe;
+	const struct rules_entry *packed = NULL;
+	char st = in->status;
+	int term;
+
+	rules_eval_term(r, in, m, NULL, &up->ev, &term);
+	/*
+	 * What the history would drop at once and that changes no earlier
+	 * entry (only C, D, W and U do) leaves it as it was: not read.
+	 */
+	if (st != 'C' && st != 'D' && st != 'W' && st != 'U') {
+		entry_pack(&probe, &up->ev, term, st, in->observed_at);
+		if (!elig_keeps(r, now, &probe)) {
+			up->entry = NULL;
+			up->superseded = up->retracted = up->promoted = no_ids;
+			up->nsuperseded = up->nretracted = up->npromoted = 0;
+			return;
+		}
+		packed = &probe;
+	}
+	if (!h->elig_only || h->elig_now != now || h->r != r || h->have_base)
+		broken_contract(
+		    "rules_history_add_for_eligibility: the history "
+		    "is not kept for eligibility at this time with these rules");
+	history_add_evaluated(h, in, term, key, key_len, up, packed);
 }
 
 void
@@ -424,9 +546,11 @@ rules_eligibility(const struct rules *r, const struct rules_history *h,
 	const struct rules_entry *best[RULES_MAX_CRITERIA] = { NULL }, *e;
 	struct rules_criterion_verdict *v;
 	bool fail = false, missing = false;
-	size_t i, k, j, m,
-	    nc = r->ncriteria < RULES_MAX_CRITERIA ? r->ncriteria :
-						     RULES_MAX_CRITERIA;
+	size_t i, k, j, m, nc = elig_ncriteria(r);
+
+	if (h->elig_only && h->elig_now != now)
+		broken_contract("rules_eligibility: the history is kept for "
+				"eligibility at another time");
 
 	/*
 	 * Per criterion the latest final result of its analyte in the
@@ -439,12 +563,7 @@ rules_eligibility(const struct rules *r, const struct rules_history *h,
 	for (k = 0; k < h->nchunks; k++) {
 		for (j = 0, m = chunk_used(h, k); j < m; j++) {
 			e = &h->chunk[k][j];
-			if (!final_in(e, now) ||
-			    e->observed_at < now - r->window)
-				continue;
-			/* Only F and C count (a U promoted to F too). */
-			if (e->status != 'F' && e->status != 'C' &&
-			    e->status != 'U')
+			if (!elig_counts(r, e, now))
 				continue;
 			for (i = 0; i < nc; i++)
 				if (names(e, r->criteria[i].analyte) &&

@@ -188,6 +188,30 @@ void rules_map_result(const struct rules *r, const struct rules_result *in,
     struct rules_mapping *m);
 
 /*
+ * rules_map_result()'s answers kept for the codes seen last: a sender
+ * names the same few codes in every message, and looking one up (trims,
+ * system names, a hash and a probe, for both triplets) costs several times
+ * comparing its bytes. Owner: the caller; zeroed is empty; nothing to free.
+ * It knows its rules by address: zero it when they are freed (rules loaded
+ * again may come back at the same address).
+ */
+#define RULES_MAP_MEMO_SLOTS 256
+#define RULES_MAP_MEMO_BYTES 48 /* the four spans' bytes, back to back */
+struct rules_map_memo {
+	const struct rules *r; /* the rules the answers are of */
+	struct rules_map_memo_slot {
+		uint8_t len[4]; /* code, system, alt_code, alt_system */
+		bool used;
+		struct rules_mapping m;
+		char bytes[RULES_MAP_MEMO_BYTES];
+	} slot[RULES_MAP_MEMO_SLOTS];
+};
+
+/* rules_map_result(), answered from memo when it holds these four spans. */
+void rules_map_result_memo(const struct rules *r, struct rules_map_memo *memo,
+    const struct rules_result *in, struct rules_mapping *m);
+
+/*
  * The factor that converts a value in unit (len bytes, trimmed) of analyte
  * a to the canonical unit; 0 when the unit is not in the catalog.
  */
@@ -330,9 +354,10 @@ void rules_entry_eval(const struct rules *r, const struct rules_entry *e,
 
 /* What one rules_history_add() changed. Arrays are valid until the next add. */
 struct rules_update {
-	const struct rules_entry *entry; /* the result just added */
-	struct rules_eval ev;		 /* and its evaluation */
-	const uint64_t *superseded;	 /* ids whose alerts a C replaces */
+	/* The result just added; NULL when not kept (keep_for_eligibility). */
+	const struct rules_entry *entry;
+	struct rules_eval ev;	    /* and its evaluation */
+	const uint64_t *superseded; /* ids whose alerts a C replaces */
 	size_t nsuperseded;
 	const uint64_t *retracted; /* ids whose alerts/verdicts D/W retract */
 	size_t nretracted;
@@ -363,6 +388,32 @@ const struct rules_baseline *rules_history_baselines(
  */
 void rules_history_add(struct rules_history *h, const struct rules_result *in,
     const char *key, size_t key_len, struct rules_update *up);
+/*
+ * Keep from now on only the entries rules_eligibility() at now (with the
+ * history's rules) may yet rest on, and those a later U may promote (a
+ * U's own entry depends on them): what labwatch check's screening asks of
+ * a history. Results outside the screening window, of no criterion's
+ * analyte, of a status that never counts, or retracted, are evaluated
+ * (rules_update.ev) but not stored, and rules_update.entry is NULL for
+ * them. Eligibility at now is the same as with every entry kept; anything
+ * else asked of such a history (latest, baselines, holds, alert
+ * decisions on its entries) is not, and an update's superseded, retracted
+ * and promoted ids leave out the entries dropped (a writer retracting
+ * alerts by them needs a history that keeps everything). Eligibility at
+ * another time aborts with a message.
+ */
+void rules_history_keep_for_eligibility(struct rules_history *h, int64_t now);
+/*
+ * rules_history_add_mapped() to h, a history kept for eligibility at now
+ * with rules r (rules_history_keep_for_eligibility(), no baselines), that
+ * reads h only for a result it may keep or that may change an earlier
+ * entry: a result the history would drop is evaluated and handed back
+ * (entry NULL, no ids) without touching it; its memory is not waited for.
+ */
+void rules_history_add_for_eligibility(struct rules_history *h,
+    const struct rules *r, int64_t now, const struct rules_result *in,
+    const struct rules_mapping *m, const char *key, size_t key_len,
+    struct rules_update *up);
 /* rules_history_add() of a result m maps (with the history's rules). */
 void rules_history_add_mapped(struct rules_history *h,
     const struct rules_result *in, const struct rules_mapping *m,

@@ -154,6 +154,92 @@ Test(rules, map_codes)
 	}
 }
 
+/* One case's four spans into in. */
+static void
+map_case_result(const struct map_case *c, struct rules_result *in)
+{
+	*in = mk(c->code, "", 1, "U/L", "", 'F');
+	in->system = c->system;
+	in->system_len = strlen(c->system);
+	in->alt_code = c->alt_code;
+	in->alt_code_len = strlen(c->alt_code);
+	in->alt_system = c->alt_system;
+	in->alt_system_len = strlen(c->alt_system);
+}
+
+/* Spans whose bytes run together alike: only their lengths tell them apart. */
+static const struct map_case memo_cases[] = {
+	{ "718-7", "LN", "", "", RULES_HGB, false },
+	{ "718-7L", "N", "", "", RULES_NONE, false },
+	{ "718-", "7LN", "", "", RULES_NONE, false },
+	{ "", "", "718-7", "LN", RULES_HGB, false },
+	{ "718-7", "", "LN", "", RULES_HGB, false },
+	{ " 718-7 ", " LN", "", "", RULES_HGB, false },
+	{ "751-8", "LN", "777-3", "LN", RULES_NONE, false },
+	{ "777-3", "LN", "751-8", "LN", RULES_NONE, false },
+	/* one system a prefix of the other's, in the same slot */
+	{ "HGB", "L", "718-7", "LN", RULES_HGB, false },
+	{ "HGB", "L", "718-7", "L", RULES_NONE, false },
+	/* a site's local code (tests/data/rules/site): AST there only */
+	{ "SGOT", "L", "", "", RULES_NONE, false },
+	/* over the memo's 48 bytes: looked up every time */
+	{ "751-8", "http://loinc.org/with/a/long/path/to/it", "777-3", "LN",
+	    RULES_NONE, false },
+};
+
+/* The memo's answer, a miss or a hit, is rules_map_result()'s. */
+static void
+expect_memo_same(const struct rules *r, struct rules_map_memo *memo,
+    const struct map_case *c, const char *what, size_t i)
+{
+	struct rules_result in;
+	struct rules_mapping want, got;
+
+	map_case_result(c, &in);
+	rules_map_result(r, &in, &want);
+	memset(&got, 0x5a, sizeof got);
+	rules_map_result_memo(r, memo, &in, &got);
+	cr_expect_eq(got.analyte, want.analyte, "%s %zu: analyte", what, i);
+	cr_expect_eq(got.named[0], want.named[0], "%s %zu", what, i);
+	cr_expect_eq(got.named[1], want.named[1], "%s %zu", what, i);
+	cr_expect_eq(got.excluded, want.excluded, "%s %zu", what, i);
+}
+
+/*
+ * rules_map_result_memo() answers as rules_map_result() for every case,
+ * first seen or again, in three orders (slots shared and taken over),
+ * and again for other rules given the same memo.
+ */
+Test(rules, map_memo)
+{
+	static struct rules_map_memo memo;
+	struct rules *s;
+	char *cause = NULL;
+	size_t i, k, n = N(map_cases);
+
+	for (k = 0; k < 3; k++) {
+		for (i = 0; i < n; i++)
+			expect_memo_same(R, &memo,
+			    &map_cases[k == 0 ? i :
+				    k == 1    ? n - 1 - i :
+						i * 7 % n],
+			    "map case", i);
+		for (i = 0; i < N(memo_cases); i++)
+			expect_memo_same(R, &memo, &memo_cases[i], "memo case",
+			    i);
+	}
+	cr_expect_eq(memo.r, R);
+	/* A site's local codes: the memo of R's answers is not theirs. */
+	if (rules_load(RULES_TESTDATA "/site/protocol.conf", &s, &cause) < 0)
+		cr_assert_fail("load: %s", cause);
+	for (i = 0; i < n; i++)
+		expect_memo_same(s, &memo, &map_cases[i], "site", i);
+	for (i = 0; i < N(memo_cases); i++)
+		expect_memo_same(s, &memo, &memo_cases[i], "site memo", i);
+	cr_expect_eq(memo.r, s);
+	rules_free(s);
+}
+
 Test(rules, map_conflict)
 {
 	struct rules_result in = mk("751-8", "", 1, "G/L", "", 'F');

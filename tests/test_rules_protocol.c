@@ -5,6 +5,7 @@
  * test_rules_hold.c's.
  */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1341,4 +1342,270 @@ Test(protocol, loader_errors)
 		    "case %zu: '%s' lacks '%s'", i, cause, err_cases[i].what);
 		free(cause);
 	}
+}
+
+/* ---- a history kept for eligibility alone ---- */
+
+/* Both eligibility results the same: verdicts and the results they rest on. */
+static void
+expect_same_eligibility(const struct rules_history *full,
+    const struct rules_history *kept, int64_t now, const char *what,
+    size_t step)
+{
+	struct rules_eligibility_result a, b;
+	const struct rules_entry *x, *y;
+	size_t i;
+
+	rules_eligibility(R, full, now, &a);
+	rules_eligibility(R, kept, now, &b);
+	cr_expect_eq(a.status, b.status, "%s, step %zu: status", what, step);
+	cr_assert_eq(a.ncriteria, b.ncriteria);
+	for (i = 0; i < a.ncriteria; i++) {
+		x = a.criteria[i].rests_on;
+		y = b.criteria[i].rests_on;
+		cr_expect_eq(a.criteria[i].verdict, b.criteria[i].verdict,
+		    "%s, step %zu, criterion %zu", what, step, i);
+		cr_expect_eq(x == NULL, y == NULL,
+		    "%s, step %zu, criterion %zu", what, step, i);
+		if (x == NULL || y == NULL)
+			continue;
+		/* Ids are unique here: the very same result. */
+		cr_expect_eq(x->id, y->id, "%s, step %zu, criterion %zu", what,
+		    step, i);
+		cr_expect_eq(x->status, y->status, "%s, step %zu", what, step);
+		cr_expect_eq(x->final, y->final, "%s, step %zu", what, step);
+	}
+}
+
+/*
+ * A preliminary result out of the window, then its U: the U stands for
+ * what it promoted (superseded), so the U itself never counts. Were the
+ * preliminary one dropped as useless, the U would count as a result of
+ * its own and make the patient ineligible.
+ */
+/* A history kept for eligibility at NOW answers only at NOW (rules.h). */
+Test(protocol, keep_for_eligibility_asked_at_another_time_aborts,
+    .signal = SIGABRT)
+{
+	struct rules_history *kept = rules_history_new(R,
+	    RULES_PHASE_SCREENING);
+	struct rules_eligibility_result el;
+
+	rules_history_keep_for_eligibility(kept, NOW);
+	add_all_pass(kept, NOW - DAY, 1);
+	rules_eligibility(R, kept, NOW, &el);
+	cr_expect_eq(el.status, RULES_ELIGIBLE);
+	rules_eligibility(R, kept, NOW + 1, &el);
+}
+
+Test(protocol, keep_for_eligibility_keeps_what_a_u_promotes)
+{
+	struct rules_history *full = rules_history_new(R,
+	    RULES_PHASE_SCREENING);
+	struct rules_history *kept = rules_history_new(R,
+	    RULES_PHASE_SCREENING);
+	struct rules_history *h[2] = { full, kept };
+	struct rules_eligibility_result el;
+	struct rules_update up;
+	int i;
+
+	rules_history_keep_for_eligibility(kept, NOW);
+	for (i = 0; i < 2; i++) {
+		add_all_pass(h[i], NOW - DAY, 1);
+		/* Observed after now: never counts, but a U may promote it. */
+		up = add(h[i], RULES_PLT, 50, 'P', NOW + DAY, 10, "late");
+		cr_expect_not_null(up.entry);
+		/* The U, observed in the window. */
+		up = add(h[i], RULES_PLT, 50, 'U', NOW - 3600, 11, "late");
+		cr_expect_eq(up.npromoted, 1);
+		cr_expect_eq(up.promoted[0], 10);
+		rules_eligibility(R, h[i], NOW, &el);
+		cr_expect_eq(el.status, RULES_ELIGIBLE, "history %d", i);
+		cr_expect_eq(el.criteria[RULES_PLT].rests_on->id,
+		    1 + RULES_PLT);
+	}
+	cr_expect_eq(rules_history_count(full), 9);
+	/* The U stands for what it promoted: superseded, not kept. */
+	cr_expect_eq(rules_history_count(kept), 8);
+	/* A final result after now: evaluated, not kept. */
+	up = add(kept, RULES_ALT, 500, 'F', NOW + 1, 12, "after");
+	cr_expect_null(up.entry);
+	cr_expect_eq(up.ev.grade, 3);
+	cr_expect_eq(up.ev.eligibility, RULES_VERDICT_FAIL);
+	/* Nor one before the window, nor a retraction, nor an X. */
+	cr_expect_null(
+	    add(kept, RULES_ALT, 500, 'F', NOW - 15 * DAY, 13, "o").entry);
+	cr_expect_null(add(kept, RULES_ALT, 500, 'D', NOW, 14, "o").entry);
+	cr_expect_null(add(kept, RULES_ALT, 500, 'X', NOW, 15, "o").entry);
+	cr_expect_eq(rules_history_count(kept), 8);
+	expect_same_eligibility(full, kept, NOW, "after", 0);
+	rules_history_free(full);
+	rules_history_free(kept);
+}
+
+/* A tiny generator of its own: the same sequence on every platform. */
+static uint32_t
+keep_rand(uint64_t *s)
+{
+	*s = *s * 6364136223846793005ull + 1442695040888963407ull;
+	return (uint32_t)(*s >> 33);
+}
+
+/* An ANC code with a platelet code beside it: a code conflict naming both. */
+static void
+conflict_result(struct rules_result *in, double v, char status, int64_t t,
+    uint64_t id)
+{
+	memset(in, 0, sizeof *in);
+	in->code = "751-8";
+	in->code_len = 5;
+	in->system = in->alt_system = "LN";
+	in->system_len = in->alt_system_len = 2;
+	in->alt_code = "777-3";
+	in->alt_code_len = 5;
+	in->kind = RULES_VALUE_NUMBER;
+	in->value = v;
+	in->unit = "10^9/L";
+	in->unit_len = strlen(in->unit);
+	in->range = "";
+	in->status = status;
+	in->observed_at = t;
+	in->id = id;
+}
+
+static struct rules_update
+add_conflict(struct rules_history *h, double v, char status, int64_t t,
+    uint64_t id, const char *key)
+{
+	struct rules_result in;
+	struct rules_update up;
+
+	conflict_result(&in, v, status, t, id);
+	rules_history_add(h, &in, key, strlen(key), &up);
+	return up;
+}
+
+/*
+ * in added to lazy by rules_history_add_for_eligibility(): what kept's
+ * add of it gave, the same evaluation, kept or not alike, the same ids
+ * changed.
+ */
+static void
+expect_lazy_same(struct rules_history *lazy, struct rules_result *in,
+    const char *key, const struct rules_update *kept)
+{
+	struct rules_mapping m;
+	struct rules_update up;
+	size_t i;
+
+	rules_map_result(R, in, &m);
+	rules_history_add_for_eligibility(lazy, R, NOW, in, &m, key,
+	    strlen(key), &up);
+	cr_expect_eq(up.ev.grade, kept->ev.grade);
+	cr_expect_eq(up.ev.eligibility, kept->ev.eligibility);
+	cr_expect_eq(up.ev.problem, kept->ev.problem);
+	cr_expect_eq(up.ev.final, kept->ev.final);
+	cr_expect_eq(up.entry == NULL, kept->entry == NULL);
+	cr_expect_eq(up.nsuperseded, kept->nsuperseded);
+	cr_expect_eq(up.nretracted, kept->nretracted);
+	cr_expect_eq(up.npromoted, kept->npromoted);
+	for (i = 0; i < up.npromoted && i < kept->npromoted; i++)
+		cr_expect_eq(up.promoted[i], kept->promoted[i]);
+}
+
+static void
+add_conflict_lazy(struct rules_history *lazy, double v, char status, int64_t t,
+    uint64_t id, const char *key, const struct rules_update *kept)
+{
+	struct rules_result in;
+
+	conflict_result(&in, v, status, t, id);
+	expect_lazy_same(lazy, &in, key, kept);
+}
+
+/* add() by rules_history_add_for_eligibility() (key "order/code"). */
+static void
+add_lazy(struct rules_history *lazy, enum rules_analyte a, double v,
+    char status, int64_t t, uint64_t id, const char *order,
+    const struct rules_update *kept)
+{
+	struct rules_result in;
+	char key[64];
+
+	result_of_analyte(&in, a, "", v, unit_of(a), status, t, id,
+	    range_of(a));
+	snprintf(key, sizeof key, "%s/%s", order, code_of(a));
+	expect_lazy_same(lazy, &in, key, kept);
+}
+
+/*
+ * Random patients (statuses, keys that C, D, W and U name again, times
+ * in and out of the window and unknown, code conflicts): a history kept
+ * for eligibility gives the same verdict on the same results after every
+ * add as one that keeps everything, and each add the same evaluation;
+ * one added to by rules_history_add_for_eligibility() the same again.
+ */
+Test(protocol, keep_for_eligibility_same_verdicts)
+{
+	static const char statuses[] = "FFFFFFCCPPRSUUUDWXI";
+	static const char *const orders[] = { "a", "b", "c" };
+	size_t seed, step, dropped = 0;
+	uint64_t s, id = 1;
+
+	for (seed = 1; seed <= 40; seed++) {
+		struct rules_history *full = rules_history_new(R,
+		    RULES_PHASE_SCREENING);
+		struct rules_history *kept = rules_history_new(R,
+		    RULES_PHASE_SCREENING);
+		struct rules_history *lazy = rules_history_new(R,
+		    RULES_PHASE_SCREENING);
+
+		s = seed;
+		rules_history_keep_for_eligibility(kept, NOW);
+		rules_history_keep_for_eligibility(lazy, NOW);
+		for (step = 0; step < 200; step++, id++) {
+			enum rules_analyte a = keep_rand(&s) % RULES_NANALYTES;
+			char st = statuses[keep_rand(&s) % (N(statuses) - 1)];
+			int64_t t = NOW - 16 * DAY +
+			    (int64_t)(keep_rand(&s) % (20 * DAY));
+			double v = (double)(keep_rand(&s) % 600);
+			const char *order = orders[keep_rand(&s) % N(orders)];
+			struct rules_update uf, uk;
+
+			if (keep_rand(&s) % 16 == 0)
+				t = -1;
+			if (keep_rand(&s) % 8 == 0)
+				t = NOW - 14 * DAY + (keep_rand(&s) % 3) - 1;
+			if (keep_rand(&s) % 10 == 0) {
+				uf = add_conflict(full, v, st, t, id, order);
+				uk = add_conflict(kept, v, st, t, id, order);
+				add_conflict_lazy(lazy, v, st, t, id, order,
+				    &uk);
+				cr_expect_eq(uf.ev.analyte, RULES_NONE);
+				cr_expect_neq(uf.ev.conflict, 0);
+			} else {
+				uf = add(full, a, v, st, t, id, order);
+				uk = add(kept, a, v, st, t, id, order);
+				add_lazy(lazy, a, v, st, t, id, order, &uk);
+			}
+			cr_expect_eq(uf.ev.grade, uk.ev.grade);
+			cr_expect_eq(uf.ev.eligibility, uk.ev.eligibility);
+			cr_expect_eq(uf.ev.problem, uk.ev.problem);
+			cr_expect_eq(uf.ev.final, uk.ev.final);
+			if (uk.entry == NULL)
+				dropped++;
+			expect_same_eligibility(full, kept, NOW, "random",
+			    step);
+			expect_same_eligibility(full, lazy, NOW, "lazy", step);
+		}
+		cr_expect_leq(rules_history_count(kept),
+		    rules_history_count(full));
+		cr_expect_eq(rules_history_count(lazy),
+		    rules_history_count(kept));
+		rules_history_free(full);
+		rules_history_free(kept);
+		rules_history_free(lazy);
+	}
+	/* It keeps less, or it proves nothing. */
+	cr_expect_gt(dropped, 40 * 200 / 4, "%zu of 8000 dropped", dropped);
 }

@@ -137,9 +137,35 @@ range_of(enum rules_analyte a)
 }
 
 /*
- * Add one result of analyte a (code_of) with comparator cmp ("" for none)
- * in unit with OBX-7 range and OBX-11 status, under the correction key
- * key[0..key_len) (any length): the one way a suite adds a result.
+ * One result of analyte a (code_of) with comparator cmp ("" for none) in
+ * unit with OBX-7 range and OBX-11 status: what add_keyed() adds.
+ */
+static inline void
+result_of_analyte(struct rules_result *in, enum rules_analyte a,
+    const char *cmp, double v, const char *unit, char status, int64_t t,
+    uint64_t id, const char *range)
+{
+	memset(in, 0, sizeof *in);
+	snprintf(in->comparator, sizeof in->comparator, "%s", cmp);
+	in->code = code_of(a);
+	in->code_len = strlen(in->code);
+	in->system = "LN";
+	in->system_len = 2;
+	in->alt_code = in->alt_system = "";
+	in->kind = RULES_VALUE_NUMBER;
+	in->value = v;
+	in->unit = unit;
+	in->unit_len = strlen(in->unit);
+	in->range = range;
+	in->range_len = strlen(in->range);
+	in->status = status;
+	in->observed_at = t;
+	in->id = id;
+}
+
+/*
+ * Add that result under the correction key key[0..key_len) (any length):
+ * the one way a suite adds a result.
  */
 static inline struct rules_update
 add_keyed(struct rules_history *h, enum rules_analyte a, const char *cmp,
@@ -149,22 +175,7 @@ add_keyed(struct rules_history *h, enum rules_analyte a, const char *cmp,
 	struct rules_result in;
 	struct rules_update up;
 
-	memset(&in, 0, sizeof in);
-	snprintf(in.comparator, sizeof in.comparator, "%s", cmp);
-	in.code = code_of(a);
-	in.code_len = strlen(in.code);
-	in.system = "LN";
-	in.system_len = 2;
-	in.alt_code = in.alt_system = "";
-	in.kind = RULES_VALUE_NUMBER;
-	in.value = v;
-	in.unit = unit;
-	in.unit_len = strlen(in.unit);
-	in.range = range;
-	in.range_len = strlen(in.range);
-	in.status = status;
-	in.observed_at = t;
-	in.id = id;
+	result_of_analyte(&in, a, cmp, v, unit, status, t, id, range);
 	rules_history_add(h, &in, key, key_len, &up);
 	return up;
 }
