@@ -54,6 +54,8 @@ struct check {
 	struct buf iso; /* the last utc_iso() written, of iso_t */
 	int64_t iso_t;
 	struct rules_map_memo map_memo; /* the codes of the last messages */
+	/* Per analyte (RULES_NANALYTES: none), the last LLN and ULN written. */
+	struct json_num_memo limit_memo[RULES_NANALYTES + 1][2];
 	struct hash_table patients;	/* struct patient by id (lib/hash.h) */
 	struct patient **order;		/* in order of first appearance */
 	size_t npatients, cap;
@@ -128,6 +130,13 @@ remember_control_id(struct check *c, struct hl7_str cid)
 		json_cur_num_rounded_unchecked(c, v); \
 	} while (0)
 
+/* NUM_FIELD through a memo of the field's last number. */
+#define NUM_FIELD_MEMO(c, key, m, v) \
+	do { \
+		json_cur_lit_unchecked(c, ",\"" key "\":"); \
+		json_cur_num_rounded_memo_unchecked(c, m, v); \
+	} while (0)
+
 /* A string that may be NULL (null then), its length n, in reserved room. */
 #define STRZ_FIELD(c, key, s, n) \
 	do { \
@@ -176,6 +185,10 @@ obs_line(struct check *c, const struct oru_msg *o, const struct oru_patient *p,
 		rules_verdict_name(ev->eligibility), ev->problem };
 	size_t zn[OBS_NZ], room = OBS_LINE_FIXED_ROOM, i;
 	size_t value_len = x->kind == ORU_VALUE_NUMBER ? 0 : x->value_text.len;
+	struct json_num_memo *lim = c->limit_memo[ev->analyte >= 0 &&
+		    ev->analyte < RULES_NANALYTES ?
+		ev->analyte :
+		RULES_NANALYTES];
 	struct json_cur w;
 
 	for (i = 0; i < OBS_NZ; i++) {
@@ -203,8 +216,8 @@ obs_line(struct check *c, const struct oru_msg *o, const struct oru_patient *p,
 	STR_FIELD(&w, "unit", x->units.p, x->units.len);
 	NUM_FIELD(&w, "canonical_value", ev->value);
 	STRZ_FIELD(&w, "canonical_unit", z[OBS_UNIT], zn[OBS_UNIT]);
-	NUM_FIELD(&w, "lln", ev->lln);
-	NUM_FIELD(&w, "uln", ev->uln);
+	NUM_FIELD_MEMO(&w, "lln", &lim[0], ev->lln);
+	NUM_FIELD_MEMO(&w, "uln", &lim[1], ev->uln);
 	STRZ_FIELD(&w, "range_source", z[OBS_SOURCE], zn[OBS_SOURCE]);
 	NUM_FIELD(&w, "x_uln", ev->x_uln);
 	json_cur_lit_unchecked(&w, ",\"grade\":");
@@ -253,17 +266,19 @@ check_message(struct check *c, const struct oru_msg *o)
 		pt = NULL;
 		for (j = 0; j < p->nobs; j++) {
 			x = &o->obs[p->first_obs + j];
-			store_obs_to_result(p, x, c->tz_offset_min, &in);
 			/*
 			 * Only our analytes are graded or enter a history, and
 			 * codes naming two of them (never skipped in silence;
-			 * in screening the latest of both). Looked up once.
+			 * in screening the latest of both). Looked up once,
+			 * from the codes alone: the rest is read for them only.
 			 */
+			store_obs_codes(x, &in);
 			rules_map_result_memo(c->rules, &c->map_memo, &in,
 			    &map);
 			if (map.analyte == RULES_NONE &&
 			    map.named[0] == RULES_NONE)
 				continue;
+			store_obs_to_result(p, x, c->tz_offset_min, &in);
 			if (c->phase == RULES_PHASE_TREATMENT) {
 				rules_eval_mapped(c->rules, &in, &map,
 				    c->have_baseline ? c->baseline : NULL, &ev);

@@ -243,6 +243,37 @@ json_cur_num_rounded_unchecked(struct json_cur *c, double v)
 	c->o = json_put_num_rounded(c->o, v);
 }
 
+/*
+ * The text of the last number json_cur_num_rounded_memo() wrote through
+ * it: a field whose value repeats (a range's limits, line after line)
+ * is rounded once. Zeroed means empty.
+ */
+struct json_num_memo {
+	uint64_t bits; /* v's bytes */
+	bool used;
+	uint8_t len;
+	char text[JSON_NUM_ROOM];
+};
+
+/* json_cur_num_rounded_unchecked, from memo when v is its last number. */
+static inline __attribute__((always_inline)) void
+json_cur_num_rounded_memo_unchecked(struct json_cur *c,
+    struct json_num_memo *m, double v)
+{
+	uint64_t bits;
+
+	memcpy(&bits, &v, sizeof bits);
+	json_cur_assert_room(c, JSON_NUM_ROOM);
+	if (!m->used || m->bits != bits) {
+		m->len = (uint8_t)(json_put_num_rounded(m->text, v) - m->text);
+		m->bits = bits;
+		m->used = true;
+	}
+	/* All of it: one fixed-size copy, inside the room asserted. */
+	memcpy(c->o, m->text, JSON_NUM_ROOM);
+	c->o += m->len;
+}
+
 /* json_cur_int in reserved room (JSON_NUM_ROOM). */
 static inline __attribute__((always_inline)) void
 json_cur_int_unchecked(struct json_cur *c, int64_t v)

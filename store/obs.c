@@ -21,10 +21,8 @@ patient_sex(const struct oru_patient *p)
 }
 
 void
-store_obs_to_result(const struct oru_patient *p, const struct oru_obs *x,
-    int tz, struct rules_result *in)
+store_obs_codes(const struct oru_obs *x, struct rules_result *in)
 {
-	memset(in, 0, sizeof(*in));
 	in->code = x->code.p;
 	in->code_len = x->code.len;
 	in->system = x->coding_system.p;
@@ -33,6 +31,14 @@ store_obs_to_result(const struct oru_patient *p, const struct oru_obs *x,
 	in->alt_code_len = x->alt_code.len;
 	in->alt_system = x->alt_system.p;
 	in->alt_system_len = x->alt_system.len;
+}
+
+void
+store_obs_to_result(const struct oru_patient *p, const struct oru_obs *x,
+    int tz, struct rules_result *in)
+{
+	memset(in, 0, sizeof(*in));
+	store_obs_codes(x, in);
 	in->kind = x->kind == ORU_VALUE_NUMBER ? RULES_VALUE_NUMBER :
 	    x->kind == ORU_VALUE_TEXT	       ? RULES_VALUE_TEXT :
 						 RULES_VALUE_NONE;

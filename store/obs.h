@@ -17,4 +17,11 @@
 void store_obs_to_result(const struct oru_patient *p, const struct oru_obs *x,
     int tz_offset_min, struct rules_result *in);
 
+/*
+ * Only x's codes (OBX-3.1, .3, .4, .6) in in, the rest left as it was:
+ * all rules_map_result() reads, so that the OBX of other tests (most of
+ * a panel) are passed over before store_obs_to_result() reads the rest.
+ */
+void store_obs_codes(const struct oru_obs *x, struct rules_result *in);
+
 #endif

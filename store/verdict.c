@@ -616,17 +616,18 @@ verdict_rows(struct ingest *g, struct side *d, struct ingest_work *w,
 		bl = rules_history_baselines(p->h);
 	for (j = 0; j < pat->nobs; j++) {
 		x = &o->obs[pat->first_obs + j];
-		store_obs_to_result(pat, x, g->o.tz_offset_min, &in);
 		/*
 		 * Rows for the seven protocol analytes only, and for codes
 		 * naming two of them (code_conflict, never dropped): the rules
 		 * read nothing else, and every OBX stays in messages.raw.
-		 * Looked up once: p->h has g->rules too (ingest_set_rules
-		 * flushes the cache).
+		 * Looked up once, from the codes alone: p->h has g->rules too
+		 * (ingest_set_rules flushes the cache).
 		 */
+		store_obs_codes(x, &in);
 		rules_map_result(g->rules, &in, &map);
 		if (map.analyte == RULES_NONE && map.named[0] == RULES_NONE)
 			continue;
+		store_obs_to_result(pat, x, g->o.tz_offset_min, &in);
 		id = idpool_take(&g->ids[IDPOOL_OBS]);
 		in.id = (uint64_t)id;
 		key = ingest_order_key(g, o, x, &klen);

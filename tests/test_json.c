@@ -536,6 +536,45 @@ ParameterizedTest(struct num_case *c, json, numbers)
 	buf_free(&ref);
 }
 
+/*
+ * json_cur_num_rounded_memo_unchecked writes what json_num_rounded writes,
+ * whether its memo holds the value (repeats), another one, or one whose
+ * bytes differ and compare equal (0 and -0), or none that compares equal
+ * to itself (NaN); two memos keep their own numbers.
+ */
+Test(json, rounded_memo_writes_what_rounded_writes)
+{
+	static const double seq[] = { 88, 88, 40, 0.0, -0.0, -0.0, 0.0, NAN,
+		NAN, 2.2, 1.0 / 3, 1.0 / 3, 123456789011.5, 1e-300, INFINITY,
+		88 };
+	struct json_num_memo m[2];
+	struct buf got, want;
+	struct json_cur c;
+	size_t i;
+
+	memset(m, 0, sizeof m);
+	buf_init(&got);
+	buf_init(&want);
+	for (i = 0; i < sizeof seq / sizeof seq[0]; i++) {
+		buf_reset(&got);
+		buf_reset(&want);
+		json_cur_start(&c, &got);
+		json_cur_reserve(&c, 2 * JSON_NUM_ROOM + 1);
+		json_cur_num_rounded_memo_unchecked(&c, &m[i % 2], seq[i]);
+		json_cur_lit_unchecked(&c, ",");
+		json_cur_num_rounded_memo_unchecked(&c, &m[0], seq[i]);
+		json_cur_end(&c);
+		json_num_rounded(&want, seq[i]);
+		buf_addc(&want, ',');
+		json_num_rounded(&want, seq[i]);
+		buf_addc(&want, '\0');
+		buf_addc(&got, '\0');
+		cr_expect_str_eq(got.p, want.p, "value %zu (%.17g)", i, seq[i]);
+	}
+	buf_free(&got);
+	buf_free(&want);
+}
+
 /* Both number writers against printf for one value; 1 if they agree. */
 static int
 num_matches_ref(double v)
