@@ -167,15 +167,29 @@ rules_map_result(const struct rules *r, const struct rules_result *in,
 	m->analyte = a != RULES_NONE ? a : b;
 }
 
-/* A slot for the code (its first 8 bytes and the lengths): a few instructions. */
+/* Byte i of a span of n bytes (i < n), 0 when n is 0. */
+static inline uint64_t
+byte_at(const char *p, size_t n, size_t i)
+{
+	return n > 0 ? (unsigned char)p[i] : 0;
+}
+
+/*
+ * A slot for the codes: their first, middle and last bytes and the lengths,
+ * read a byte at a time (assembling a word through memory stalled on the
+ * store). Codes that share a slot only miss: the slot holds the bytes.
+ */
 static size_t
 memo_index(const struct rules_result *in)
 {
-	uint64_t w = 0;
+	size_t n = in->code_len, an = in->alt_code_len;
+	uint64_t w;
 
-	if (in->code_len > 0)
-		memcpy(&w, in->code, in->code_len < 8 ? in->code_len : 8);
-	w ^= (uint64_t)in->code_len << 56 ^ (uint64_t)in->alt_code_len << 48 ^
+	w = byte_at(in->code, n, 0) | byte_at(in->code, n, n / 2) << 8 |
+	    byte_at(in->code, n, n ? n - 1 : 0) << 16 |
+	    byte_at(in->alt_code, an, an / 2) << 24 |
+	    byte_at(in->alt_code, an, an ? an - 1 : 0) << 32;
+	w ^= (uint64_t)n << 56 ^ (uint64_t)an << 48 ^
 	    (uint64_t)in->system_len << 40;
 	w *= 0x9e3779b97f4a7c15ull;
 	return (size_t)(w >> 56) % RULES_MAP_MEMO_SLOTS;
