@@ -61,6 +61,11 @@ struct check {
 	size_t npatients, cap;
 	char **control_ids; /* per rules_result.id: where a result came from */
 	struct arena names; /* the control ids' bytes */
+	/*
+	 * The patients and the memory of their histories (huge pages: a
+	 * screening run's histories are megabytes, read at random).
+	 */
+	struct arena histories;
 	int status;	    /* 1 once a message could not be read */
 	size_t nids, ids_cap;
 };
@@ -91,7 +96,8 @@ patient_get(struct check *c, const char *id, size_t len)
 
 	if (p != NULL)
 		return p;
-	p = xmalloc(sizeof(*p) + len + 1);
+	p = arena_alloc_aligned(&c->histories, sizeof(*p) + len + 1,
+	    _Alignof(struct patient));
 	if (len > 0)
 		memcpy(p->id, id, len);
 	p->id[len] = '\0';
@@ -99,7 +105,7 @@ patient_get(struct check *c, const char *id, size_t len)
 	 * Printed up to a NUL (an escaped \X00\ cuts it), keyed by all its
 	 * bytes: a patient of its own, apart from the id it is cut to.
 	 */
-	p->h = rules_history_new(c->rules, c->phase);
+	p->h = rules_history_new_in(c->rules, c->phase, &c->histories);
 	/* Only its line at the end (patient_line) reads the history. */
 	rules_history_keep_for_eligibility(p->h, c->at);
 	(void)hash_put(&c->patients, p->id, len, p);
@@ -618,10 +624,9 @@ check_free(struct check *c)
 {
 	size_t i;
 
-	for (i = 0; i < c->npatients; i++) {
+	for (i = 0; i < c->npatients; i++)
 		rules_history_free(c->order[i]->h);
-		free(c->order[i]);
-	}
+	arena_free(&c->histories); /* the patients and their histories */
 	free(c->order);
 	hash_free(&c->patients);
 	free(c->control_ids);
@@ -640,6 +645,7 @@ cmd_check(int argc, char **argv)
 	int status;
 
 	memset(&c, 0, sizeof(c));
+	arena_init_huge(&c.histories);
 	c.phase = RULES_PHASE_SCREENING;
 	if ((status = check_options(argc, argv, &c, &a)) >= 0)
 		return status;

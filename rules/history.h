@@ -80,6 +80,7 @@ struct rules_history {
 	size_t nchunks, chunk_slots;
 	struct rules_entry *chunk0[HISTORY_CHUNK0];
 	struct key_block *keys;
+	struct arena *arena; /* rules_history_new_in(): its and keys' memory */
 	uint64_t *ids; /* the id lists of the last update */
 	size_t ids_cap;
 	/*

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/arena.h"
 #include "lib/hash.h"
 #include "lib/xmalloc.h"
 #include "rules/history.h"
@@ -62,12 +63,15 @@ rules_eligibility_name(enum rules_eligibility e)
 	}
 }
 
-struct rules_history *
-rules_history_new(const struct rules *r, enum rules_phase phase)
+/* A history in h's memory (zeroed), of r in phase, from arena (or none). */
+static struct rules_history *
+history_init(struct rules_history *h, const struct rules *r,
+    enum rules_phase phase, struct arena *arena)
 {
-	struct rules_history *h = xcalloc(1, sizeof *h);
 	int a;
 
+	memset(h, 0, sizeof *h);
+	h->arena = arena;
 	h->r = r;
 	h->phase = phase;
 	h->chunk = h->chunk0;
@@ -75,6 +79,22 @@ rules_history_new(const struct rules *r, enum rules_phase phase)
 	for (a = 0; a < RULES_NANALYTES; a++)
 		h->base[a].uln = NAN;
 	return h;
+}
+
+struct rules_history *
+rules_history_new(const struct rules *r, enum rules_phase phase)
+{
+	return history_init(xmalloc(sizeof(struct rules_history)), r, phase,
+	    NULL);
+}
+
+struct rules_history *
+rules_history_new_in(const struct rules *r, enum rules_phase phase,
+    struct arena *a)
+{
+	return history_init(arena_alloc_aligned(a, sizeof(struct rules_history),
+				_Alignof(struct rules_history)),
+	    r, phase, a);
 }
 
 void
@@ -89,7 +109,7 @@ rules_history_free(struct rules_history *h)
 		next = b->next;
 		free(b);
 	}
-	for (i = 0; i < h->nchunks; i++)
+	for (i = 0; i < h->nchunks && h->arena == NULL; i++)
 		free(h->chunk[i]);
 	if (h->chunk != h->chunk0)
 		free(h->chunk);
@@ -98,7 +118,8 @@ rules_history_free(struct rules_history *h)
 	free(h->tail);
 	free(h->link);
 	free(h->memo);
-	free(h);
+	if (h->arena == NULL)
+		free(h);
 }
 
 void
@@ -261,6 +282,14 @@ key_store(struct rules_history *h, const char *key, size_t len)
 	size_t cap;
 	char *p;
 
+	if (h->arena != NULL) {
+		/* The arena's owner frees it: each key where the arena is. */
+		p = arena_alloc(h->arena, len + 1);
+		if (len > 0)
+			memcpy(p, key, len);
+		p[len] = '\0';
+		return p;
+	}
 	if (h->key_left < len + 1) {
 		if (b == NULL)
 			cap = KEY_BLOCK_MIN;
@@ -346,8 +375,10 @@ history_grow(struct rules_history *h)
 			h->chunk = xreallocarray(h->chunk, h->chunk_slots,
 			    sizeof *h->chunk);
 	}
-	h->chunk[h->nchunks++] = xreallocarray(NULL, HISTORY_CHUNK,
-	    sizeof **h->chunk);
+	h->chunk[h->nchunks++] = h->arena != NULL ?
+	    arena_alloc_aligned(h->arena, HISTORY_CHUNK * sizeof **h->chunk,
+		_Alignof(struct rules_entry)) :
+	    xreallocarray(NULL, HISTORY_CHUNK, sizeof **h->chunk);
 	h->cap += HISTORY_CHUNK;
 	if (h->link != NULL && h->link_cap < h->cap) {
 		h->link_cap = h->link_cap * 2 > h->cap ? h->link_cap * 2 :

@@ -308,6 +308,7 @@ bool rules_alert_silent_problem(const struct rules *r,
 
 /* A patient's results so far. Owner: the caller; rules_history_free(). */
 struct rules_history;
+struct arena; /* lib/arena.h */
 
 /*
  * One stored result, packed (64 bytes; a history keeps one per result
@@ -367,6 +368,14 @@ struct rules_update {
 
 struct rules_history *rules_history_new(const struct rules *r,
     enum rules_phase phase);
+/*
+ * rules_history_new, but what grows with the results (the history, its
+ * entries, their keys) is taken from a, which its owner frees after
+ * rules_history_free() of every history made in it (that frees the rest).
+ * For many histories that live as long as one another (labwatch check).
+ */
+struct rules_history *rules_history_new_in(const struct rules *r,
+    enum rules_phase phase, struct arena *a);
 void rules_history_free(struct rules_history *h);
 void rules_history_set_phase(struct rules_history *h, enum rules_phase phase);
 enum rules_phase rules_history_phase(const struct rules_history *h);

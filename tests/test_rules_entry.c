@@ -11,6 +11,7 @@
 
 #include <criterion/criterion.h>
 
+#include "lib/arena.h"
 #include "rules/rules.h"
 #include "testutil.h"
 
@@ -239,35 +240,38 @@ Test(entry, promoted)
 	rules_history_free(h);
 }
 
-/*
- * Entries never move: the hold memo (latest[]), a hold's because and an
- * eligibility's rests_on point into the history across later adds. 1,000
- * results (63 chunks, the chunk array and the key links regrown many
- * times, a C, D or U every 7th), each entry still where its add left it
- * and still the evaluation it was made from.
- */
-Test(entry, entries_stay_in_place)
+/* Add the 1,000 results of entries_stay_in_place to h, each update to ups. */
+static void
+add_thousand(struct rules_history *h, const struct rules_entry **at,
+    struct rules_update *ups)
 {
 	static const char st[] = { 'C', 'D', 'U' };
-	struct rules_history *h = rules_history_new(R, RULES_PHASE_SCREENING);
-	const struct rules_entry *at[1000];
 	struct rules_result in;
-	struct rules_update up;
-	struct rules_eval want, got;
 	char key[32];
 	size_t i;
 
-	for (i = 0; i < N(at); i++) {
+	for (i = 0; i < 1000; i++) {
 		result_of(&cases[i % N(cases)], 1000 + i, &in);
 		if (i % 7 == 6)
 			in.status = st[i / 7 % N(st)];
 		/* Changes name a key of 14 results earlier. */
 		snprintf(key, sizeof key, "o%zu", i % 7 == 6 ? i - 14 : i);
-		rules_history_add(h, &in, key, strlen(key), &up);
-		at[i] = up.entry;
+		rules_history_add(h, &in, key, strlen(key), &ups[i]);
+		at[i] = ups[i].entry;
 	}
-	cr_assert_eq(rules_history_count(h), N(at));
-	for (i = 0; i < N(at); i++) {
+}
+
+/* Each entry of at where its add left it, the evaluation it was made from. */
+static void
+expect_in_place(struct rules_history *h, const struct rules_entry **at)
+{
+	static const char st[] = { 'C', 'D', 'U' };
+	struct rules_result in;
+	struct rules_eval want, got;
+	size_t i;
+
+	cr_assert_eq(rules_history_count(h), 1000);
+	for (i = 0; i < 1000; i++) {
 		cr_expect_eq(rules_history_entry(h, i), at[i], "entry %zu", i);
 		cr_expect_eq(at[i]->id, 1000 + i, "entry %zu", i);
 		result_of(&cases[i % N(cases)], 1000 + i, &in);
@@ -284,5 +288,57 @@ Test(entry, entries_stay_in_place)
 		}
 		expect_same(&got, &want, cases[i % N(cases)].name);
 	}
+}
+
+/*
+ * Entries never move: the hold memo (latest[]), a hold's because and an
+ * eligibility's rests_on point into the history across later adds. 1,000
+ * results (63 chunks, the chunk array and the key links regrown many
+ * times, a C, D or U every 7th), each entry still where its add left it
+ * and still the evaluation it was made from.
+ */
+Test(entry, entries_stay_in_place)
+{
+	struct rules_history *h = rules_history_new(R, RULES_PHASE_SCREENING);
+	static const struct rules_entry *at[1000];
+	static struct rules_update ups[1000];
+
+	add_thousand(h, at, ups);
+	expect_in_place(h, at);
 	rules_history_free(h);
+}
+
+/*
+ * A history in an arena (rules_history_new_in, labwatch check's): the
+ * same updates, entries and keys as one on its own, over the same 1,000
+ * results, in place; its arena freed after it.
+ */
+Test(entry, in_an_arena)
+{
+	struct rules_history *own = rules_history_new(R, RULES_PHASE_SCREENING);
+	struct rules_history *in;
+	static const struct rules_entry *at[2][1000];
+	static struct rules_update ups[2][1000];
+	struct arena a;
+	size_t i;
+
+	arena_init_huge(&a);
+	in = rules_history_new_in(R, RULES_PHASE_SCREENING, &a);
+	add_thousand(own, at[0], ups[0]);
+	add_thousand(in, at[1], ups[1]);
+	expect_in_place(in, at[1]);
+	for (i = 0; i < 1000; i++) {
+		cr_expect_eq(ups[1][i].nsuperseded, ups[0][i].nsuperseded,
+		    "add %zu", i);
+		cr_expect_eq(ups[1][i].nretracted, ups[0][i].nretracted,
+		    "add %zu", i);
+		cr_expect_eq(ups[1][i].npromoted, ups[0][i].npromoted,
+		    "add %zu", i);
+		cr_expect_str_eq(at[1][i]->key, at[0][i]->key, "add %zu", i);
+		cr_expect_eq(at[1][i]->superseded, at[0][i]->superseded);
+		cr_expect_eq(at[1][i]->retracted, at[0][i]->retracted);
+	}
+	rules_history_free(in);
+	rules_history_free(own);
+	arena_free(&a);
 }
