@@ -56,8 +56,8 @@ struct check {
 	struct rules_map_memo map_memo; /* the codes of the last messages */
 	/* Per analyte (RULES_NANALYTES: none), the last LLN and ULN written. */
 	struct json_num_memo limit_memo[RULES_NANALYTES + 1][2];
-	struct hash_table patients;	/* struct patient by id (lib/hash.h) */
-	struct patient **order;		/* in order of first appearance */
+	struct hash_table patients; /* struct patient by id (lib/hash.h) */
+	struct patient **order;	    /* in order of first appearance */
 	size_t npatients, cap;
 	char **control_ids; /* per rules_result.id: where a result came from */
 	struct arena names; /* the control ids' bytes */
@@ -66,7 +66,7 @@ struct check {
 	 * screening run's histories are megabytes, read at random).
 	 */
 	struct arena histories;
-	int status;	    /* 1 once a message could not be read */
+	int status; /* 1 once a message could not be read */
 	size_t nids, ids_cap;
 };
 
@@ -191,10 +191,10 @@ obs_line(struct check *c, const struct oru_msg *o, const struct oru_patient *p,
 		rules_verdict_name(ev->eligibility), ev->problem };
 	size_t zn[OBS_NZ], room = OBS_LINE_FIXED_ROOM, i;
 	size_t value_len = x->kind == ORU_VALUE_NUMBER ? 0 : x->value_text.len;
-	struct json_num_memo *lim = c->limit_memo[ev->analyte >= 0 &&
-		    ev->analyte < RULES_NANALYTES ?
-		ev->analyte :
-		RULES_NANALYTES];
+	struct json_num_memo *lim =
+	    c->limit_memo[ev->analyte >= 0 && ev->analyte < RULES_NANALYTES ?
+		    ev->analyte :
+		    RULES_NANALYTES];
 	struct json_cur w;
 
 	for (i = 0; i < OBS_NZ; i++) {

@@ -99,12 +99,14 @@ room(struct arena *a, size_t n, size_t align)
 {
 	struct arena_chunk *c, *last;
 
-	while (a->cur != NULL && a->cur->cap - a->cur->used < n + pad(a->cur, align) &&
+	while (a->cur != NULL &&
+	    a->cur->cap - a->cur->used < n + pad(a->cur, align) &&
 	    a->cur->next != NULL) {
 		a->cur = a->cur->next;
 		a->cur->used = 0;
 	}
-	if (a->cur == NULL || a->cur->cap - a->cur->used < n + pad(a->cur, align)) {
+	if (a->cur == NULL ||
+	    a->cur->cap - a->cur->used < n + pad(a->cur, align)) {
 		/* data[] is 64-byte aligned: n bytes fit at its start */
 		c = chunk_new(a, n);
 		if (a->first == NULL)

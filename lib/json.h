@@ -257,8 +257,8 @@ struct json_num_memo {
 
 /* json_cur_num_rounded_unchecked, from memo when v is its last number. */
 static inline __attribute__((always_inline)) void
-json_cur_num_rounded_memo_unchecked(struct json_cur *c,
-    struct json_num_memo *m, double v)
+json_cur_num_rounded_memo_unchecked(struct json_cur *c, struct json_num_memo *m,
+    double v)
 {
 	uint64_t bits;
 

@@ -81,7 +81,7 @@ struct rules_history {
 	struct rules_entry *chunk0[HISTORY_CHUNK0];
 	struct key_block *keys;
 	struct arena *arena; /* rules_history_new_in(): its and keys' memory */
-	uint64_t *ids; /* the id lists of the last update */
+	uint64_t *ids;	     /* the id lists of the last update */
 	size_t ids_cap;
 	/*
 	 * The entries by key, so that a C, D, W or U looks at those of its

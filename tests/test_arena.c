@@ -63,8 +63,8 @@ Test(arena, aligned)
 	for (i = 0; i < 5000; i++) {
 		k = aligns[i % 5];
 		p = arena_alloc_aligned(&a, 24, k);
-		cr_assert_eq((uintptr_t)p % k, 0, "allocation %zu aligned to %zu",
-		    i, k);
+		cr_assert_eq((uintptr_t)p % k, 0,
+		    "allocation %zu aligned to %zu", i, k);
 		memset(p, (int)(i & 0x7f), 24);
 		if (prev != NULL)
 			cr_expect_eq(prev[23], (char)((i - 1) & 0x7f),
