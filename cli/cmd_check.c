@@ -166,7 +166,7 @@ strz_len(const char *s)
 
 /*
  * What obs_line writes besides its strings, over-counted: the keys (about
- * 330 bytes), five numbers, the time (cli_json_dtm: at most
+ * 330 bytes), six numbers, the time (cli_json_dtm: at most
  * JSON_STR_ROOM(40)) and the comparator.
  */
 #define OBS_LINE_FIXED_ROOM 1024

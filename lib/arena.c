@@ -21,8 +21,7 @@ struct arena_chunk {
 	struct arena_chunk *next;
 	size_t cap, used;
 	bool mapped; /* munmap(), not free() */
-	/* data[] 64-byte aligned: arena_alloc_aligned's room is counted so */
-	_Alignas(64) char data[];
+	char data[]; /* no alignment promised: pad() finds it */
 };
 
 void
@@ -107,8 +106,8 @@ room(struct arena *a, size_t n, size_t align)
 	}
 	if (a->cur == NULL ||
 	    a->cur->cap - a->cur->used < n + pad(a->cur, align)) {
-		/* data[] is 64-byte aligned: n bytes fit at its start */
-		c = chunk_new(a, n);
+		/* Room for n bytes wherever data[] starts. */
+		c = chunk_new(a, n + align - 1);
 		if (a->first == NULL)
 			a->first = c;
 		else {

@@ -87,7 +87,7 @@ Test(arena, huge)
 	size_t i, n = 0;
 
 	arena_init_huge(&a);
-	first = arena_alloc_aligned(&a, 1024, 64);
+	first = arena_alloc_aligned(&a, 1024, 16);
 	memset(first, 1, 1024);
 	for (i = 0; i < 12 * 1024; i++, n += 1024) {
 		p = arena_alloc_aligned(&a, 1024, 64);
@@ -108,4 +108,30 @@ Test(arena, huge)
 	p = arena_alloc(&a, 3);
 	memcpy(p, "abc", 3);
 	arena_free(&a);
+}
+
+/*
+ * Aligned requests larger than a chunk, in a plain arena (malloc'd chunks,
+ * 16-byte aligned at best) and a huge one: each gets room for all of its
+ * bytes after the padding (a 64 KiB request at 64 once overran its chunk).
+ */
+Test(arena, aligned_larger_than_a_chunk)
+{
+	static const size_t sizes[] = { 65536, 65535, 65537, 200000, 64 };
+	static const size_t aligns[] = { 64, 32, 16, 64, 64 };
+	struct arena a[2];
+	char *p;
+	size_t i, k;
+
+	memset(&a[0], 0, sizeof a[0]);
+	arena_init_huge(&a[1]);
+	for (k = 0; k < 2; k++) {
+		for (i = 0; i < 5; i++) {
+			(void)arena_alloc(&a[k], 3); /* unalign what follows */
+			p = arena_alloc_aligned(&a[k], sizes[i], aligns[i]);
+			cr_assert_eq((uintptr_t)p % aligns[i], 0);
+			memset(p, 'z', sizes[i]); /* ASan: inside the chunk */
+		}
+		arena_free(&a[k]);
+	}
 }

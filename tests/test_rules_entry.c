@@ -309,9 +309,9 @@ Test(entry, entries_stay_in_place)
 }
 
 /*
- * A history in an arena (rules_history_new_in, labwatch check's): the
- * same updates, entries and keys as one on its own, over the same 1,000
- * results, in place; its arena freed after it.
+ * A history in an arena (rules_history_new_in, labwatch check's), huge
+ * and plain: the same updates, entries and keys as one on its own, over
+ * the same 1,000 results, in place; its arena freed after it.
  */
 Test(entry, in_an_arena)
 {
@@ -320,25 +320,32 @@ Test(entry, in_an_arena)
 	static const struct rules_entry *at[2][1000];
 	static struct rules_update ups[2][1000];
 	struct arena a;
-	size_t i;
+	size_t i, k;
 
-	arena_init_huge(&a);
-	in = rules_history_new_in(R, RULES_PHASE_SCREENING, &a);
 	add_thousand(own, at[0], ups[0]);
-	add_thousand(in, at[1], ups[1]);
-	expect_in_place(in, at[1]);
-	for (i = 0; i < 1000; i++) {
-		cr_expect_eq(ups[1][i].nsuperseded, ups[0][i].nsuperseded,
-		    "add %zu", i);
-		cr_expect_eq(ups[1][i].nretracted, ups[0][i].nretracted,
-		    "add %zu", i);
-		cr_expect_eq(ups[1][i].npromoted, ups[0][i].npromoted,
-		    "add %zu", i);
-		cr_expect_str_eq(at[1][i]->key, at[0][i]->key, "add %zu", i);
-		cr_expect_eq(at[1][i]->superseded, at[0][i]->superseded);
-		cr_expect_eq(at[1][i]->retracted, at[0][i]->retracted);
+	for (k = 0; k < 2; k++) {
+		if (k == 0)
+			arena_init_huge(&a);
+		else
+			memset(&a, 0, sizeof a);
+		in = rules_history_new_in(R, RULES_PHASE_SCREENING, &a);
+		add_thousand(in, at[1], ups[1]);
+		expect_in_place(in, at[1]);
+		for (i = 0; i < 1000; i++) {
+			cr_expect_eq(ups[1][i].nsuperseded,
+			    ups[0][i].nsuperseded, "add %zu", i);
+			cr_expect_eq(ups[1][i].nretracted, ups[0][i].nretracted,
+			    "add %zu", i);
+			cr_expect_eq(ups[1][i].npromoted, ups[0][i].npromoted,
+			    "add %zu", i);
+			cr_expect_str_eq(at[1][i]->key, at[0][i]->key,
+			    "add %zu", i);
+			cr_expect_eq(at[1][i]->superseded,
+			    at[0][i]->superseded);
+			cr_expect_eq(at[1][i]->retracted, at[0][i]->retracted);
+		}
+		rules_history_free(in);
+		arena_free(&a);
 	}
-	rules_history_free(in);
 	rules_history_free(own);
-	arena_free(&a);
 }
