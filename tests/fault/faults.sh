@@ -214,6 +214,15 @@ verify() {
 	# once made this AR for stored messages (TESTING.md; fixed: such frames
 	# wait until the database says, tests/fault/lost_commit.sh).
 	check "$1: an AR-refused message is not stored" test "$_arst" -eq 0
+	if [ "$_ae" -gt 0 ]; then
+		# Seen once (TESTING.md, "Known"): say what the AE'd messages
+		# became and what labwatchd logged of them.
+		q "select a.cid, m.id, m.outcome, m.ack_code, m.error_code, m.reason, m.spool_ref, m.received_at from fault_acks a left join labwatch.messages m on m.control_id = a.cid where a.code in ('AE', 'CE') limit 10"
+		for _id in $(q "select a.cid from fault_acks a where a.code in ('AE', 'CE') limit 3"); do
+			grep -h -- "$_id\b" "$TMP"/d[0-9]*.log | head -5
+		done
+		grep -h -i "refused\|quarantin\|dead-letter" "$TMP"/d[0-9]*.log | head -20
+	fi
 	check "$1: no AE for well-formed messages" test "$_ae" -eq 0
 	# Alerts: one per episode. Two open toxicity (or hold) alerts of one
 	# patient, protocol and analyte, neither superseded, would be two
