@@ -283,14 +283,10 @@ key_store(struct rules_history *h, const char *key, size_t len)
 	char *p;
 
 	if (h->arena != NULL) {
-		/* The arena's owner frees it: each key where the arena is. */
-		p = arena_alloc(h->arena, len + 1);
-		if (len > 0)
-			memcpy(p, key, len);
-		p[len] = '\0';
-		return p;
-	}
-	if (h->key_left < len + 1) {
+		/* The arena's owner frees it: no block to chain. */
+		h->key_at = arena_alloc(h->arena, len + 1);
+		h->key_left = len + 1;
+	} else if (h->key_left < len + 1) {
 		if (b == NULL)
 			cap = KEY_BLOCK_MIN;
 		else

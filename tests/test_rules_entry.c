@@ -240,12 +240,14 @@ Test(entry, promoted)
 	rules_history_free(h);
 }
 
+/* The statuses of every 7th of the 1,000 results, in turn. */
+static const char st[] = { 'C', 'D', 'U' };
+
 /* Add the 1,000 results of entries_stay_in_place to h, each update to ups. */
 static void
 add_thousand(struct rules_history *h, const struct rules_entry **at,
     struct rules_update *ups)
 {
-	static const char st[] = { 'C', 'D', 'U' };
 	struct rules_result in;
 	char key[32];
 	size_t i;
@@ -265,7 +267,6 @@ add_thousand(struct rules_history *h, const struct rules_entry **at,
 static void
 expect_in_place(struct rules_history *h, const struct rules_entry **at)
 {
-	static const char st[] = { 'C', 'D', 'U' };
 	struct rules_result in;
 	struct rules_eval want, got;
 	size_t i;
