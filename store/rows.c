@@ -244,8 +244,13 @@ static const struct {
 	 * resolved (by a result or a higher grade) whose own result stands:
 	 * past, the episode standing results may reopen (episode_standing);
 	 * ended, of the latest episode of the analyte (no alert of it since
-	 * but retracted ones), reopened should the result that ended it be
-	 * withdrawn. alerts_toxicity_patient (sql/009). Last, on every row
+	 * but retracted ones: none written after it, none resting on a later
+	 * result), reopened should the result that ended it be withdrawn.
+	 * "Resting on a later result" because labwatch reevaluate writes an
+	 * earlier episode's alert after the later ones: taken for the latest,
+	 * it was reopened beside the later episode's open alert and the
+	 * withdrawal refused (alerts_one_open_episode; tests/
+	 * reevaluate_order_db.sh). alerts_toxicity_patient (sql/009). Last, on every row
 	 * (one of NULLs but it when none is read), the highest id of the
 	 * patient's toxicity alerts: "latest" is by id, and ingest.c keeps
 	 * its alert ids above it (plock_drop_ids_behind).
@@ -262,7 +267,8 @@ static const struct {
 	    " a.resolved_by_observation IS NOT NULL"
 	    " AND NOT EXISTS (SELECT 1 FROM alerts b WHERE b.patient = a.patient"
 	    "   AND b.protocol = a.protocol AND b.kind = 'toxicity'"
-	    "   AND b.analyte = a.analyte AND b.id > a.id"
+	    "   AND b.analyte = a.analyte"
+	    "   AND (b.id > a.id OR b.observation > a.observation)"
 	    "   AND b.state <> 'retracted')"
 	    " FROM alerts a LEFT JOIN observations o ON o.id = a.observation"
 	    " WHERE a.patient = $1 AND a.protocol = $2 AND a.kind = 'toxicity'"
