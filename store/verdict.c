@@ -526,14 +526,17 @@ ends_episode(struct ingest *g, const struct rules_entry *e)
  * episodes"), not from the alerts' history: when the newest standing
  * result is at or above the alert grade and no alert of a is open, the
  * episode it belongs to runs back from it over the standing results to
- * the newest one that ends an episode; the most recent past alert
- * (resolved by a result or a higher grade, its own result standing)
- * resting on a result of that run is reopened, else a new alert is raised
- * on the newest result. This replaces special cases: Hb 75, 125, 74, then
- * the 74 and the 125 deleted (the first episode was forgotten once the 74
- * opened a second), platelets 40, 20, then the 20 deleted (the grade-3
- * alert was superseded, the grade-4 one retracted): each left a grade-3
- * result standing with no alert.
+ * the newest one that ends an episode; the past alert (resolved by a
+ * result or a higher grade, its own result standing) resting on a result
+ * of that run with the highest grade, the head of its escalations (of
+ * those, the highest id), is reopened, else a new alert is raised on the
+ * newest result. By grade, not by id alone: labwatch reevaluate writes a
+ * lower grade's alert into an episode after the alerts that escalated it
+ * (tests/reevaluate_order_db.sh, ZD). This replaces special cases: Hb 75,
+ * 125, 74, then the 74 and the 125 deleted (the first episode was
+ * forgotten once the 74 opened a second), platelets 40, 20, then the 20
+ * deleted (the grade-3 alert was superseded, the grade-4 one retracted):
+ * each left a grade-3 result standing with no alert.
  */
 static enum db_rc
 episode_standing(struct ingest *g, struct side *d, struct ingest_work *w,
@@ -564,7 +567,10 @@ episode_standing(struct ingest *g, struct side *d, struct ingest_work *w,
 	for (k = 0; k < p->npast; k++)
 		if (p->past[k].analyte == a &&
 		    p->past[k].observed_at >= start &&
-		    (best == SIZE_MAX || p->past[k].id > p->past[best].id))
+		    (best == SIZE_MAX ||
+			p->past[k].grade > p->past[best].grade ||
+			(p->past[k].grade == p->past[best].grade &&
+			    p->past[k].id > p->past[best].id)))
 			best = k;
 	if (best == SIZE_MAX) {
 		episode_decide(g->rules, p, &lev, l->observed_at, &dec);

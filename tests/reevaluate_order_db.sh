@@ -14,6 +14,12 @@
 # ran under the change from the start (ids aside).
 #   YA  ALT grade 2 on the 10th, normal on the 12th, grade 3 on the 14th;
 #       the protocol's alert grade lowered to 2 (a new alert on the 10th).
+#   ZC  ALT grade 2 on the 10th, grade 3 on the 12th, normal on the 14th;
+#       the alert grade lowered to 2: reevaluate writes the 10th's alert,
+#       superseded by the 12th's, after it; then the 14th deleted. The
+#       12th's alert (grade 3, the episode's head) is the one reopened.
+#   ZD  ALT grade 2, 3, 4 on the 10th, 12th, 14th; the same change; then
+#       the 14th deleted: the grade-3 alert reopened, not the grade 2.
 #   YB  the same grade 3 on the 10th and the 14th, the 10th's and 12th's
 #       results stored before the enrollment, which is then backdated
 #       (reevaluate --patient: a new alert on the 10th, its hold moved there).
@@ -49,9 +55,9 @@ protocol = $3
 spool_path = $PGD/spool-$1"
 	lwd_start "$1" "$TMP/$1.conf"
 }
-send() { # FILE: every message ACKed AA
-	"$LW" replay --host 127.0.0.1 --port "$port" --timeout 10 "$1" >"$TMP/send.out" 2>&1 ||
-		{ echo "replay of $1: $(cat "$TMP/send.out")"; return 1; }
+send() { # FILE...: every message ACKed AA
+	"$LW" replay --host 127.0.0.1 --port "$port" --timeout 10 "$@" >"$TMP/send.out" 2>&1 ||
+		{ echo "replay of $*: $(cat "$TMP/send.out")"; return 1; }
 }
 enroll() { "$LW" enroll --db "$LABWATCH_DB dbname=$1" "$2" --phase neoadjuvant --since "$3" >/dev/null; }
 # alerts DB PATIENT: "kind:grade:state:value:resolved by", sorted
@@ -94,6 +100,37 @@ check "YA: the same after reevaluate and the deletion" eq "$(alerts "$dbname" YA
 rev --protocol-file "$LOW" >/dev/null
 rev --protocol-file "$LOW" >"$TMP/ya3.out"
 check "YA: reevaluate twice: nothing the second time" eq "$(changes "$TMP/ya3.out")" ""
+
+# --- ZC, ZD: reevaluate's alert inside an episode
+msg() { (ORU_STATUS=${ST:-F} && oru "$1" "$2" "202611${3}090000+0000" "$ALT|$4|U/L|10-40") |
+	sed "s/|$2|P|2.5.1/|$2${SUF:-}|P|2.5.1/"; }
+{ msg ZC ZC1 10 150; msg ZC ZC2 12 250; msg ZC ZC3 14 30; } >"$TMP/zc1.hl7"
+ST=D SUF=D msg ZC ZC3 14 30 >"$TMP/zc2.hl7"
+{ msg ZD ZD1 10 150; msg ZD ZD2 12 250; msg ZD ZD3 14 900; } >"$TMP/zd1.hl7"
+ST=D SUF=D msg ZD ZD3 14 900 >"$TMP/zd2.hl7"
+for db in "$dbname" live_low; do
+	enroll "$db" ZC 2026-11-01
+	enroll "$db" ZD 2026-11-01
+done
+daemon m "$dbname" "$PROTO"
+check "ZC, ZD: fed under grade 3" send "$TMP/zc1.hl7" "$TMP/zd1.hl7"
+lwd_stop m
+rev --protocol-file "$LOW" --patient ZC >"$TMP/zc.out"
+rev --protocol-file "$LOW" --patient ZD >"$TMP/zd.out"
+check "ZC, ZD: grade 2: the 10th's alerts new" eq "$(changes "$TMP/zc.out")$(changes "$TMP/zd.out")" \
+	"new toxicity ZC alt 2new toxicity ZD alt 2"
+daemon m "$dbname" "$LOW"
+check "ZC, ZD: the deletions ACKed AA" send "$TMP/zc2.hl7" "$TMP/zd2.hl7"
+lwd_stop m
+daemon l live_low "$LOW"
+check "ZC, ZD: fed live under grade 2, and the deletions" send "$TMP/zc1.hl7" "$TMP/zd1.hl7" "$TMP/zc2.hl7" "$TMP/zd2.hl7"
+lwd_stop l
+check "ZC: the grade-3 alert reopened, as live" eq "$(alerts "$dbname" ZC)" "$(alerts live_low ZC)"
+check "ZC: live: the grade 3 open, the grade 2 it superseded resolved" eq "$(alerts live_low ZC | tr , '\n' | grep '^toxicity' | paste -sd, -)" \
+	"toxicity:2:resolved:150:-,toxicity:3:open:250:-"
+check "ZD: the grade-3 alert reopened, as live" eq "$(alerts "$dbname" ZD)" "$(alerts live_low ZD)"
+check "ZD: live: the grade 3 open" eq "$(alerts live_low ZD | tr , '\n' | grep '^toxicity' | paste -sd, -)" \
+	"toxicity:2:resolved:150:-,toxicity:3:open:250:-,toxicity:4:retracted:900:-"
 
 # --- YB: the enrollment backdated
 results YB 250 >"$TMP/yb0.hl7"
