@@ -244,17 +244,19 @@ static const struct {
 	 * resolved (by a result or a higher grade) whose own result stands:
 	 * past, the episode standing results may reopen (episode_standing);
 	 * ended, of the latest episode of the analyte, reopened should the
-	 * result that ended it be withdrawn: no other alert of it (but
-	 * retracted ones) is open, rests on a result stored after the one
-	 * that ended it, or was ended by one stored after, as labwatchd's
-	 * cache forgets an ended episode when an alert opens or another
-	 * episode ends (episode.c). By the results' ids, which follow the
-	 * order labwatchd judged them in (also across daemons: ingest.c
-	 * keeps ids above what the patient holds, plock_drop_ids_behind),
-	 * not by the alerts' ids: labwatch reevaluate writes an earlier
-	 * episode's alert after the later ones, and taken for the latest it
-	 * was reopened beside the open alert and the withdrawal refused
-	 * (alerts_one_open_episode; tests/reevaluate_order_db.sh).
+	 * result that ended it be withdrawn: no other alert of it is open,
+	 * rests on a result stored after the one that ended it, or was ended
+	 * by one stored after, retracted since or not, as labwatchd's cache
+	 * forgets an ended episode when an alert opens or another episode
+	 * ends (episode.c): a daemon restarted between two results judges as
+	 * one that ran throughout (tests/episode_reload_db.sh). By the
+	 * results' ids, which follow the order labwatchd judged them in
+	 * (also across daemons: ingest.c keeps ids above what the patient
+	 * holds, plock_drop_ids_behind), not by the alerts' ids: labwatch
+	 * reevaluate writes an earlier episode's alert after the later ones,
+	 * and taken for the latest it was reopened beside the open alert and
+	 * the withdrawal refused (alerts_one_open_episode;
+	 * tests/reevaluate_order_db.sh).
 	 * alerts_toxicity_patient (sql/009). Last, on every row (one of NULLs
 	 * but it when none is read), the highest id of the patient's toxicity
 	 * alerts: ingest.c keeps its alert ids above it.
@@ -272,7 +274,6 @@ static const struct {
 	    " AND NOT EXISTS (SELECT 1 FROM alerts b WHERE b.patient = a.patient"
 	    "   AND b.protocol = a.protocol AND b.kind = 'toxicity'"
 	    "   AND b.analyte = a.analyte AND b.id <> a.id"
-	    "   AND b.state <> 'retracted'"
 	    "   AND (b.state IN ('open', 'acknowledged')"
 	    "   OR b.observation > a.resolved_by_observation"
 	    "   OR b.resolved_by_observation > a.resolved_by_observation))"

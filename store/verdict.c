@@ -521,6 +521,46 @@ ends_episode(struct ingest *g, const struct rules_entry *e)
 }
 
 /*
+ * The alert episode_standing() reopened, escalated as a judgement of the
+ * standing results from scratch would have it: by the run's result (from
+ * start on, but the update's own, decided next) of the highest grade above
+ * it, the earliest of those. ALT 250, 900, 900, the first 900 deleted:
+ * the grade-3 alert reopened and escalated to grade 4 by the second 900;
+ * platelets <75, 40, 45, the 40 deleted: the warning (grade 2 or worse)
+ * escalated to a critical grade 3 by the 45.
+ */
+static enum db_rc
+escalate_reopened(struct ingest *g, struct side *d, struct ingest_work *w,
+    struct pcache *p, const struct rules_update *up, enum rules_analyte a,
+    int64_t start)
+{
+	struct rules_alert_decision dec, tdec;
+	const struct rules_entry *e, *top = NULL;
+	struct rules_eval ev, tev;
+
+	memset(&tev, 0, sizeof(tev));
+	memset(&tdec, 0, sizeof(tdec));
+	for (e = rules_history_latest(p->h, a, INT64_MAX);
+	     e != NULL && e->observed_at >= start;
+	     e = rules_history_latest(p->h, a, e->observed_at - 1)) {
+		if (e == up->entry)
+			continue;
+		rules_entry_eval(g->rules, e, &ev);
+		episode_decide(g->rules, p, &ev, e->observed_at, &dec);
+		if (dec.kind == RULES_ALERT_ESCALATE &&
+		    (top == NULL || ev.grade >= tev.grade)) {
+			top = e;
+			tev = ev;
+			tdec = dec;
+		}
+	}
+	if (top == NULL)
+		return DB_OK;
+	return toxicity_alert(g, d, w, p, NULL, &tev, (int64_t)top->id,
+	    top->observed_at, &tdec);
+}
+
+/*
  * After a withdrawal (D/W/C) of a result of analyte a, the episode state
  * is derived from the standing results in time order (CLINICAL.md "Alert
  * episodes"), not from the alerts' history: when the newest standing
@@ -529,7 +569,8 @@ ends_episode(struct ingest *g, const struct rules_entry *e)
  * the newest one that ends an episode; the past alert (resolved by a
  * result or a higher grade, its own result standing) resting on a result
  * of that run with the highest grade, the head of its escalations (of
- * those, the highest id), is reopened, else a new alert is raised on the
+ * those, the highest id), is reopened (and escalated by a higher grade
+ * of the run: escalate_reopened), else a new alert is raised on the
  * newest result. By grade, not by id alone: labwatch reevaluate writes a
  * lower grade's alert into an episode after the alerts that escalated it
  * (tests/reevaluate_order_db.sh, ZD). This replaces special cases: Hb 75,
@@ -589,7 +630,7 @@ episode_standing(struct ingest *g, struct side *d, struct ingest_work *w,
 	    p->past_obs[best], p->past[best].observed_at,
 	    p->past[best].minimum);
 	pcache_drop_past(p, best);
-	return DB_OK;
+	return escalate_reopened(g, d, w, p, up, a, start);
 }
 
 /* Everything round trip 2 sends for one patient group of one message. */

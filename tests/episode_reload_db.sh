@@ -16,6 +16,16 @@
 #       deleted: X reopened (before: a restarted daemon took B, of the
 #       higher id, for the latest and left X resolved on a deleted result,
 #       with no alert open and no page).
+#
+# Then a table of cases (tests/episode_gen.py says its form), each fed to
+# both daemons, the restart at its "|": the two must leave the same
+# toxicity and recovery alerts, and the grades of the open toxicity
+# alerts must be those of a third labwatchd fed only the results that
+# stand, in time order (from scratch). The review of this change found
+# them: G1-G3A, a withdrawal that let an episode's results stand again
+# reopened its alert at a lower grade than a standing result's (now
+# escalated: verdict.c escalate_reopened); G4, H5, a retracted later
+# alert counted for the cache, not for its reload (sel_open_alerts).
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
 LW="$top_builddir/cli/labwatch"
@@ -39,11 +49,56 @@ send() { # PORT FILE: every message ACKed AA
 toxicity() {
 	psql -X -A -t -q -d "$LABWATCH_DB dbname=$1" -c "select coalesce(string_agg(s, ',' order by s), '') from (select a.grade || ':' || a.state || ':' || coalesce(o.value_raw || '@' || to_char(o.observed_at, 'DD'), '-') || ':' || coalesce(r.value_raw || '@' || to_char(r.observed_at, 'DD'), '-') as s from labwatch.alerts a join labwatch.patients p on p.id = a.patient left join labwatch.observations o on o.id = a.observation left join labwatch.observations r on r.id = a.resolved_by_observation where p.patient_id = '$2' and a.kind = 'toxicity') t"
 }
-for db in cont rel; do
+cat >"$TMP/cases" <<'T'
+# escalations and the grade reopened
+G1 alt: R10=250; R11=900; R12=900 | D2
+G2 plt: R10=<75; R11=40; R12=45 | D2
+G3 plt: R10=40; R11=20; R12=22 | D2
+G3A anc: R10=0.8; R11=0.3; R12=0.4 | D2
+# merged runs of two former episodes
+G4 alt: R10=900; R11=30; R12=250; R13=30; R14=250; D5; D2 | D4
+G5 hgb: R10=75; R11=125; R12=70; R13=125; R14=72; D5; D2 | D4
+G6 plt: R10=<50; R11=200; R12=45; R13=200; R14=45; D5; D2 | D4
+G7 alt: R10=250; R11=30; R12=900; R13=30; R14=250; D5; D2 | D4
+# escalation then recovery; the recovery deleted, or the escalation's result
+H1 alt: R10=250; R11=900; R12=30 | D3
+H2 alt: R10=250; R11=900; R12=30 | D2
+# recovery, a new episode, recovery; the last or the first end deleted
+H3 alt: R10=250; R11=30; R12=250; R13=30 | D4
+H4 alt: R10=250; R11=30; R12=250; R13=30 | D2
+# the second episode's result deleted (a later normal, or none); the first end deleted
+H5 alt: R10=250; R11=30; R12=250; D3; R13=30 | D2
+H6 alt: R10=250; R11=30; R12=250; D3 | D2
+# a result that did not end the episode deleted; the end moved, then deleted
+H7 alt: R10=250; R11=30; R12=35 | D3
+H8 alt: R10=250; R11=30; R12=35; D2 | D3
+# the ending result corrected to another normal value
+H9 alt: R10=250; R11=30; R12=35; C2=32 | D3
+H10 alt: R10=250; R11=30; C2=32 | D2
+# an escalation retracted while open, then recovered; the recovery deleted
+H11 alt: R10=250; R11=900; D2; R12=30 | D3
+H12 alt: R10=250; R11=900; R12=30; R13=250; R14=30 | D5
+H13 alt: R10=250; R11=30; R12=250 | D3
+H14 alt: R10=250; R11=30; R12=250 | D3; R13=30; D2
+T
+mkdir "$TMP/gen"
+$PY "$top_srcdir/tests/episode_gen.py" "$TMP/cases" "$TMP/gen" || exit 1
+CASES=$(sed 's/#.*//' "$TMP/cases" | awk 'NF > 1 { print $1 }')
+# alerts DB PATIENT: toxicity and recovery alerts, "kind:grade:state:
+# value@day:ended by value@day" (X: a result withdrawn), sorted
+alerts() {
+	psql -X -A -t -q -d "$LABWATCH_DB dbname=$1" -c "select coalesce(string_agg(s, ' ' order by s), '') from (select a.kind || ':' || coalesce(a.grade::text, '-') || ':' || a.state || ':' || coalesce(o.value_raw || '@' || to_char(o.observed_at, 'DD') || case when o.retracted then 'X' else '' end, '-') || ':' || coalesce(r.value_raw || '@' || to_char(r.observed_at, 'DD') || case when r.retracted then 'X' else '' end, '-') || case when a.severity <> 'critical' and a.kind = 'toxicity' then ':' || a.severity else '' end as s from labwatch.alerts a join labwatch.patients p on p.id = a.patient left join labwatch.observations o on o.id = a.observation left join labwatch.observations r on r.id = a.resolved_by_observation where p.patient_id = '$2' and a.kind in ('toxicity', 'recovery')) t"
+}
+# open_grades DB PATIENT: the grades of its open toxicity alerts
+open_grades() {
+	psql -X -A -t -q -d "$LABWATCH_DB dbname=$1" -c "select coalesce(string_agg(a.grade::text, ',' order by a.grade), '') from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = '$2' and a.kind = 'toxicity' and a.state in ('open', 'acknowledged')"
+}
+send_if() { [ ! -s "$2" ] || send "$1" "$2"; }
+for db in cont rel std; do
 	q "create database $db" >/dev/null
 	"$LW" migrate --sql-dir "$top_srcdir/sql" --db "$LABWATCH_DB dbname=$db" >/dev/null 2>"$TMP/migrate.err" ||
 		cat "$TMP/migrate.err"
-	for pid in ZA ZB; do
+	for pid in ZA ZB $CASES; do
 		"$LW" enroll --db "$LABWATCH_DB dbname=$db" $pid --phase neoadjuvant --since 2026-11-01 >/dev/null
 	done
 done
@@ -71,10 +126,18 @@ daemon c cont
 pc=$port
 daemon r rel
 pr=$port
+daemon s std
+ps=$port
 for pid in za zb; do
 	check "$pid: fed (running throughout)" send $pc "$TMP/${pid}1.hl7"
 	check "$pid: fed (to be restarted)" send $pr "$TMP/${pid}1.hl7"
 done
+for pid in $CASES; do
+	check "$pid: fed (running throughout)" send_if $pc "$TMP/gen/$pid.p1"
+	check "$pid: fed (to be restarted)" send_if $pr "$TMP/gen/$pid.p1"
+	check "$pid: the results that stand (from scratch)" send_if $ps "$TMP/gen/$pid.std"
+done
+lwd_stop s
 check "ZA: before the deletion, A ended by the 16th" eq "$(toxicity cont ZA)" \
 	"3:resolved:250@10:-,3:resolved:250@14:30@16,4:resolved:900@12:-"
 check "ZB: before the deletion, X ended by the 16th" eq "$(toxicity cont ZB)" \
@@ -86,8 +149,16 @@ for pid in za zb; do
 	check "$pid: the deletion (running throughout)" send $pc "$TMP/${pid}2.hl7"
 	check "$pid: the deletion (restarted)" send $pr "$TMP/${pid}2.hl7"
 done
+for pid in $CASES; do
+	check "$pid: the rest (running throughout)" send_if $pc "$TMP/gen/$pid.p2"
+	check "$pid: the rest (restarted)" send_if $pr "$TMP/gen/$pid.p2"
+done
 lwd_stop r
 lwd_stop c
+for pid in $CASES; do
+	check "$pid: a restart changes nothing" eq "$(alerts rel $pid)" "$(alerts cont $pid)"
+	check "$pid: the open grades of the results that stand" eq "$(open_grades cont $pid)" "$(open_grades std $pid)"
+done
 check "ZA: A reopened" eq "$(toxicity cont ZA)" \
 	"3:open:250@14:-,3:resolved:250@10:-,4:resolved:900@12:-"
 check "ZB: X reopened" eq "$(toxicity cont ZB)" \
