@@ -246,10 +246,13 @@ static const struct {
 	 * ended, of the latest episode of the analyte, reopened should the
 	 * result that ended it be withdrawn: no other alert of it is open,
 	 * rests on a result stored after the one that ended it, or was ended
-	 * by one stored after, retracted since or not, as labwatchd's cache
-	 * forgets an ended episode when an alert opens or another episode
-	 * ends (episode.c): a daemon restarted between two results judges as
-	 * one that ran throughout (tests/episode_reload_db.sh). By the
+	 * by one stored after, retracted since with its result or not, as
+	 * labwatchd's cache forgets an ended episode when an alert opens or
+	 * another episode ends (episode.c): a daemon restarted between two
+	 * results judges as one that ran throughout
+	 * (tests/episode_reload_db.sh). An alert labwatch reevaluate
+	 * retracted (its result standing) does not count: it never was, under
+	 * the protocol that judges now. By the
 	 * results' ids, which follow the order labwatchd judged them in
 	 * (also across daemons: ingest.c keeps ids above what the patient
 	 * holds, plock_drop_ids_behind), not by the alerts' ids: labwatch
@@ -274,6 +277,10 @@ static const struct {
 	    " AND NOT EXISTS (SELECT 1 FROM alerts b WHERE b.patient = a.patient"
 	    "   AND b.protocol = a.protocol AND b.kind = 'toxicity'"
 	    "   AND b.analyte = a.analyte AND b.id <> a.id"
+	    "   AND (b.state <> 'retracted' OR EXISTS (SELECT 1"
+	    "     FROM observations bo WHERE bo.id = b.observation"
+	    "     AND (bo.retracted OR EXISTS (SELECT 1 FROM observations bs"
+	    "       WHERE bs.patient = bo.patient AND bs.supersedes = bo.id))))"
 	    "   AND (b.state IN ('open', 'acknowledged')"
 	    "   OR b.observation > a.resolved_by_observation"
 	    "   OR b.resolved_by_observation > a.resolved_by_observation))"

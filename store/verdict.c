@@ -8,8 +8,10 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "lib/xmalloc.h"
 #include "rules/rules.h"
 #include "store/alert_text.h"
 #include "store/elig.h"
@@ -402,6 +404,10 @@ withdrawn(const struct rules_update *up, int64_t obs)
 	return false;
 }
 
+static enum db_rc escalate_reopened(struct ingest *g, struct side *d,
+    struct ingest_work *w, struct pcache *p, const struct rules_update *up,
+    enum rules_analyte a);
+
 /*
  * The ended episodes of analyte a whose ending result (by) is withdrawn,
  * derived again from the results that stand (CLINICAL.md "Alert
@@ -422,6 +428,7 @@ episode_rederived(struct ingest *g, struct side *d, struct ingest_work *w,
 	struct rules_alert_decision dec;
 	const struct rules_entry *l;
 	struct rules_eval lev;
+	bool reopened = false;
 	size_t k;
 
 	for (k = 0; k < p->nended; k++)
@@ -454,7 +461,10 @@ episode_rederived(struct ingest *g, struct side *d, struct ingest_work *w,
 			by) != DB_OK)
 			return DB_DOWN;
 		pcache_reopen(p, k);
+		reopened = true;
 	}
+	if (reopened)
+		return escalate_reopened(g, d, w, p, up, a);
 	/* As toxicity_alert(): screening speaks through eligibility. */
 	if (dec.kind != RULES_ALERT_RECOVERED ||
 	    p->phase != RULES_PHASE_TREATMENT)
@@ -521,43 +531,69 @@ ends_episode(struct ingest *g, const struct rules_entry *e)
 }
 
 /*
- * The alert episode_standing() reopened, escalated as a judgement of the
- * standing results from scratch would have it: by the run's result (from
- * start on, but the update's own, decided next) of the highest grade above
- * it, the earliest of those. ALT 250, 900, 900, the first 900 deleted:
- * the grade-3 alert reopened and escalated to grade 4 by the second 900;
- * platelets <75, 40, 45, the 40 deleted: the warning (grade 2 or worse)
- * escalated to a critical grade 3 by the 45.
+ * The time the episode of the standing result l began: back from l over
+ * the standing results of its analyte to the newest one that ends an
+ * episode (not included).
+ */
+static int64_t
+run_start(struct ingest *g, struct pcache *p, const struct rules_entry *l)
+{
+	const struct rules_entry *e;
+	int64_t start;
+
+	for (start = l->observed_at, e = l; e != NULL && !ends_episode(g, e);
+	     e = rules_history_latest(p->h, l->analyte, start - 1))
+		start = e->observed_at;
+	return start;
+}
+
+/*
+ * An alert reopened after a withdrawal (episode_standing(), or
+ * episode_rederived() when the result that ended its episode went),
+ * escalated as a judgement of the standing results from scratch would
+ * have it: the standing results of its episode's run (but the update's
+ * own, decided next) judged again in time order, each escalation written
+ * (as labwatch reevaluate, which judges a correction in the place of the
+ * result it corrects). ALT 250, 900, 900, the first 900 deleted: the
+ * grade-3 alert reopened and escalated to grade 4 by the second 900;
+ * platelets <75, 40, 20, 20, the 40 corrected, the first 20 deleted: the
+ * warning escalated to grade 3, then 4 (tests/episode_reload_db.sh).
  */
 static enum db_rc
 escalate_reopened(struct ingest *g, struct side *d, struct ingest_work *w,
-    struct pcache *p, const struct rules_update *up, enum rules_analyte a,
-    int64_t start)
+    struct pcache *p, const struct rules_update *up, enum rules_analyte a)
 {
-	struct rules_alert_decision dec, tdec;
-	const struct rules_entry *e, *top = NULL;
-	struct rules_eval ev, tev;
+	const struct rules_entry *l = rules_history_latest(p->h, a, INT64_MAX);
+	const struct rules_entry *e, **run = NULL;
+	struct rules_alert_decision dec;
+	struct rules_eval ev;
+	size_t n = 0, cap = 0, k;
+	int64_t start;
+	enum db_rc rc = DB_OK;
 
-	memset(&tev, 0, sizeof(tev));
-	memset(&tdec, 0, sizeof(tdec));
-	for (e = rules_history_latest(p->h, a, INT64_MAX);
-	     e != NULL && e->observed_at >= start;
+	if (l == NULL)
+		return DB_OK;
+	start = run_start(g, p, l);
+	for (e = l; e != NULL && e->observed_at >= start;
 	     e = rules_history_latest(p->h, a, e->observed_at - 1)) {
 		if (e == up->entry)
 			continue;
-		rules_entry_eval(g->rules, e, &ev);
-		episode_decide(g->rules, p, &ev, e->observed_at, &dec);
-		if (dec.kind == RULES_ALERT_ESCALATE &&
-		    (top == NULL || ev.grade >= tev.grade)) {
-			top = e;
-			tev = ev;
-			tdec = dec;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			run = xreallocarray(run, cap, sizeof(*run));
 		}
+		run[n++] = e;
 	}
-	if (top == NULL)
-		return DB_OK;
-	return toxicity_alert(g, d, w, p, NULL, &tev, (int64_t)top->id,
-	    top->observed_at, &tdec);
+	/* Collected newest first: judged oldest first. */
+	for (k = n; k-- > 0 && rc == DB_OK;) {
+		rules_entry_eval(g->rules, run[k], &ev);
+		episode_decide(g->rules, p, &ev, run[k]->observed_at, &dec);
+		if (dec.kind == RULES_ALERT_ESCALATE)
+			rc = toxicity_alert(g, d, w, p, NULL, &ev,
+			    (int64_t)run[k]->id, run[k]->observed_at, &dec);
+	}
+	free(run);
+	return rc;
 }
 
 /*
@@ -584,7 +620,7 @@ episode_standing(struct ingest *g, struct side *d, struct ingest_work *w,
     struct pcache *p, const struct rules_update *up, enum rules_analyte a)
 {
 	struct rules_alert_decision dec;
-	const struct rules_entry *l, *e;
+	const struct rules_entry *l;
 	struct rules_eval lev;
 	int64_t start;
 	size_t k, best = SIZE_MAX;
@@ -602,9 +638,7 @@ episode_standing(struct ingest *g, struct side *d, struct ingest_work *w,
 	rules_alert_decide(g->rules, &lev, l->observed_at, NULL, 0, &dec);
 	if (dec.kind != RULES_ALERT_TOXICITY)
 		return DB_OK;
-	for (start = l->observed_at, e = l; e != NULL && !ends_episode(g, e);
-	     e = rules_history_latest(p->h, a, start - 1))
-		start = e->observed_at;
+	start = run_start(g, p, l);
 	for (k = 0; k < p->npast; k++)
 		if (p->past[k].analyte == a &&
 		    p->past[k].observed_at >= start &&
@@ -630,7 +664,7 @@ episode_standing(struct ingest *g, struct side *d, struct ingest_work *w,
 	    p->past_obs[best], p->past[best].observed_at,
 	    p->past[best].minimum);
 	pcache_drop_past(p, best);
-	return escalate_reopened(g, d, w, p, up, a, start);
+	return escalate_reopened(g, d, w, p, up, a);
 }
 
 /* Everything round trip 2 sends for one patient group of one message. */

@@ -132,6 +132,36 @@ check "ZD: the grade-3 alert reopened, as live" eq "$(alerts "$dbname" ZD)" "$(a
 check "ZD: live: the grade 3 open" eq "$(alerts live_low ZD | tr , '\n' | grep '^toxicity' | paste -sd, -)" \
 	"toxicity:2:resolved:150:-,toxicity:3:open:250:-,toxicity:4:retracted:900:-"
 
+# --- RB: an alert reevaluate retracted (its result standing) does not end
+#     an episode's claim to be the latest: under alert grade 2, ALT 250 on
+#     the 10th (A), 30 on the 11th, 150 on the 12th (B, grade 2), 30 on the
+#     13th, 30 with an unreadable range on the 14th; reevaluate under grade
+#     3 retracts B; then the 12th, 13th and 11th deleted: the 250 of the
+#     10th stands, and A is open again (from scratch: A open).
+{
+	msg RB RB1 10 250
+	msg RB RB2 11 30
+	msg RB RB3 12 150
+	msg RB RB4 13 30
+	(ORU_STATUS=F && oru RB RB5 20261114090000+0000 "$ALT|30|U/L|see note")
+} >"$TMP/rb1.hl7"
+{
+	ST=D SUF=D msg RB RB3 12 150
+	ST=D SUF=D msg RB RB4 13 30
+	ST=D SUF=D msg RB RB2 11 30
+} >"$TMP/rb2.hl7"
+enroll "$dbname" RB 2026-11-01
+daemon m "$dbname" "$LOW"
+check "RB: fed under grade 2" send "$TMP/rb1.hl7"
+lwd_stop m
+rev --protocol-file "$PROTO" --patient RB >"$TMP/rb.out"
+check "RB: grade 3: the grade-2 alert retracted" eq "$(changes "$TMP/rb.out" | tr ';' '\n' | grep -c '^retracted toxicity')" 1
+daemon m "$dbname" "$PROTO"
+check "RB: the deletions ACKed AA" send "$TMP/rb2.hl7"
+lwd_stop m
+check "RB: the 10th's grade-3 alert open again" eq \
+	"$(alerts "$dbname" RB | tr , '\n' | grep '^toxicity:3:open:250:')" "toxicity:3:open:250:-"
+
 # --- YB: the enrollment backdated
 results YB 250 >"$TMP/yb0.hl7"
 later YB >"$TMP/yb1.hl7"
