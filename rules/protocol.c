@@ -256,6 +256,33 @@ rules_history_latest(const struct rules_history *h, enum rules_analyte a,
 	return best;
 }
 
+size_t
+rules_history_since(const struct rules_history *h, enum rules_analyte a,
+    int64_t from, const struct rules_entry **out, size_t cap)
+{
+	const struct rules_entry *e;
+	size_t k, j, m, n = 0, i;
+
+	for (k = 0; k < h->nchunks; k++) {
+		for (j = 0, m = chunk_used(h, k); j < m; j++) {
+			e = &h->chunk[k][j];
+			if (e->analyte != a || !history_usable(e, INT64_MAX) ||
+			    e->observed_at < from)
+				continue;
+			/* Into place by time; after the equal ones (stable). */
+			if (n < cap) {
+				for (i = n; i > 0 &&
+				     out[i - 1]->observed_at > e->observed_at;
+				     i--)
+					out[i] = out[i - 1];
+				out[i] = e;
+			}
+			n++;
+		}
+	}
+	return n;
+}
+
 int
 rules_history_baseline_from(struct rules_history *h, int64_t t)
 {

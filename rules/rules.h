@@ -436,6 +436,14 @@ const struct rules_entry *rules_history_entry(const struct rules_history *h,
  */
 const struct rules_entry *rules_history_latest(const struct rules_history *h,
     enum rules_analyte a, int64_t at);
+/*
+ * The usable final results of analyte a (as rules_history_latest() takes
+ * them) observed at or after from, in time order, ties in the order they
+ * were added, into out. Returns how many there are: more than cap, and
+ * out is not all of them (call again with room for that many).
+ */
+size_t rules_history_since(const struct rules_history *h, enum rules_analyte a,
+    int64_t from, const struct rules_entry **out, size_t cap);
 
 enum rules_eligibility {
 	RULES_ELIGIBLE = 0,

@@ -251,8 +251,10 @@ static const struct {
 	 * another episode ends (episode.c): a daemon restarted between two
 	 * results judges as one that ran throughout
 	 * (tests/episode_reload_db.sh). An alert labwatch reevaluate
-	 * retracted (its result standing) does not count: it never was, under
-	 * the protocol that judges now. By the
+	 * retracted (with a resolve_note, where labwatchd's retractions, its
+	 * result withdrawn, have none) does not count, even once its result
+	 * is withdrawn too: it never was, under the protocol that judges now,
+	 * and the cache reloaded after reevaluate never saw it. By the
 	 * results' ids, which follow the order labwatchd judged them in
 	 * (also across daemons: ingest.c keeps ids above what the patient
 	 * holds, plock_drop_ids_behind), not by the alerts' ids: labwatch
@@ -277,10 +279,7 @@ static const struct {
 	    " AND NOT EXISTS (SELECT 1 FROM alerts b WHERE b.patient = a.patient"
 	    "   AND b.protocol = a.protocol AND b.kind = 'toxicity'"
 	    "   AND b.analyte = a.analyte AND b.id <> a.id"
-	    "   AND (b.state <> 'retracted' OR EXISTS (SELECT 1"
-	    "     FROM observations bo WHERE bo.id = b.observation"
-	    "     AND (bo.retracted OR EXISTS (SELECT 1 FROM observations bs"
-	    "       WHERE bs.patient = bo.patient AND bs.supersedes = bo.id))))"
+	    "   AND (b.state <> 'retracted' OR b.resolve_note IS NULL)"
 	    "   AND (b.state IN ('open', 'acknowledged')"
 	    "   OR b.observation > a.resolved_by_observation"
 	    "   OR b.resolved_by_observation > a.resolved_by_observation))"

@@ -564,35 +564,33 @@ escalate_reopened(struct ingest *g, struct side *d, struct ingest_work *w,
     struct pcache *p, const struct rules_update *up, enum rules_analyte a)
 {
 	const struct rules_entry *l = rules_history_latest(p->h, a, INT64_MAX);
-	const struct rules_entry *e, **run = NULL;
+	const struct rules_entry *one[32], **run = one;
 	struct rules_alert_decision dec;
 	struct rules_eval ev;
-	size_t n = 0, cap = 0, k;
+	size_t n, k;
 	int64_t start;
 	enum db_rc rc = DB_OK;
 
 	if (l == NULL)
 		return DB_OK;
 	start = run_start(g, p, l);
-	for (e = l; e != NULL && e->observed_at >= start;
-	     e = rules_history_latest(p->h, a, e->observed_at - 1)) {
-		if (e == up->entry)
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			run = xreallocarray(run, cap, sizeof(*run));
-		}
-		run[n++] = e;
+	/* Every result of the run, two of one time too, oldest first. */
+	n = rules_history_since(p->h, a, start, run, 32);
+	if (n > 32) {
+		run = xreallocarray(NULL, n, sizeof(*run));
+		(void)rules_history_since(p->h, a, start, run, n);
 	}
-	/* Collected newest first: judged oldest first. */
-	for (k = n; k-- > 0 && rc == DB_OK;) {
+	for (k = 0; k < n && rc == DB_OK; k++) {
+		if (run[k] == up->entry)
+			continue;
 		rules_entry_eval(g->rules, run[k], &ev);
 		episode_decide(g->rules, p, &ev, run[k]->observed_at, &dec);
 		if (dec.kind == RULES_ALERT_ESCALATE)
 			rc = toxicity_alert(g, d, w, p, NULL, &ev,
 			    (int64_t)run[k]->id, run[k]->observed_at, &dec);
 	}
-	free(run);
+	if (run != one)
+		free(run);
 	return rc;
 }
 

@@ -27,7 +27,8 @@
 # escalated: verdict.c escalate_reopened); G4, H5, a retracted later
 # alert counted for the cache, not for its reload (sel_open_alerts); E1,
 # P1, P2 (a third review): the other reopening path, and escalations step
-# by step. labwatch reevaluate then finds nothing to change.
+# by step; T1 (a fourth): two results of one time. labwatch reevaluate
+# then finds nothing to change (but the known differences below).
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
 LW="$top_builddir/cli/labwatch"
@@ -62,6 +63,8 @@ G3A anc: R10=0.8; R11=0.3; R12=0.4 | D2
 E1 alt: R10=250; R12=30; R11=900 | D2
 P1 plt: R10=<75; R14=15; R11=40; R12=20 | D2
 P2 plt: R10=<75; R11=40; R12=20; R13=20; C2=40 | D3
+# two results of one time (a fourth review): both judged
+T1 alt: R10=250; R11=900; R12=900; R12=300 | D2
 # merged runs of two former episodes
 G4 alt: R10=900; R11=30; R12=250; R13=30; R14=250; D5; D2 | D4
 G5 hgb: R10=75; R11=125; R12=70; R13=125; R14=72; D5; D2 | D4

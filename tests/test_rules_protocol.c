@@ -446,6 +446,61 @@ Test(protocol, silent_problems_alerted)
 
 /* ---- corrections and retractions ---- */
 
+/*
+ * rules_history_since(): the standing results of an analyte from a time
+ * on, in time order, two of one time in the order added (rules_history_
+ * latest() sees only the later of those), corrections in, what they
+ * replaced and deletions out; more than cap: the count, to ask again.
+ */
+Test(protocol, history_since_time_order_ties_and_withdrawals)
+{
+	struct rules_history *h = rules_history_new(R, RULES_PHASE_TREATMENT);
+	const struct rules_entry *out[8];
+	static const struct {
+		double v;
+		char status;
+		int64_t at;
+		uint64_t id;
+		const char *key;
+	} in[] = {
+		{ 250, 'F', NOW - 4 * DAY, 1, "o1" },
+		{ 900, 'F', NOW - 2 * DAY, 2, "o2" },
+		{ 300, 'F', NOW - 2 * DAY, 3, "o3" }, /* the same time */
+		{ 100, 'F', NOW - 3 * DAY, 4, "o4" }, /* late */
+		{ 50, 'F', NOW - 5 * DAY, 5, "o5" },  /* before from */
+		{ 120, 'C', NOW - 3 * DAY, 6, "o4" }, /* corrects o4 */
+		{ 0, 'D', NOW - 2 * DAY, 7, "o3" },   /* deletes o3 */
+		{ 60, 'F', NOW - DAY, 8, "o8" },
+	};
+	static const uint64_t want_all[] = { 1, 6, 2, 8 };
+	static const uint64_t want_tie[] = { 1, 4, 2, 3 };
+	size_t i, n;
+
+	for (i = 0; i < 5; i++)
+		add(h, RULES_ALT, in[i].v, in[i].status, in[i].at, in[i].id,
+		    in[i].key);
+	add(h, RULES_AST, 70, 'F', NOW - 3 * DAY, 9, "o9"); /* another */
+	n = rules_history_since(h, RULES_ALT, NOW - 4 * DAY, out, 8);
+	cr_assert_eq(n, 4);
+	for (i = 0; i < n; i++)
+		cr_expect_eq(out[i]->id, want_tie[i], "tie: [%zu] %llu", i,
+		    (unsigned long long)out[i]->id);
+	cr_expect_eq(rules_history_latest(h, RULES_ALT, INT64_MAX)->id, 3);
+	for (i = 5; i < sizeof(in) / sizeof(in[0]); i++)
+		add(h, RULES_ALT, in[i].v, in[i].status, in[i].at, in[i].id,
+		    in[i].key);
+	n = rules_history_since(h, RULES_ALT, NOW - 4 * DAY, out, 8);
+	cr_assert_eq(n, 4);
+	for (i = 0; i < n; i++)
+		cr_expect_eq(out[i]->id, want_all[i], "[%zu] %llu", i,
+		    (unsigned long long)out[i]->id);
+	cr_expect_eq(rules_history_since(h, RULES_ALT, NOW - 4 * DAY, out, 2),
+	    4);
+	cr_expect_eq(rules_history_since(h, RULES_ALT, NOW, out, 8), 0);
+	cr_expect_eq(rules_history_since(h, RULES_HGB, 0, out, 8), 0);
+	rules_history_free(h);
+}
+
 Test(protocol, correction_supersedes)
 {
 	struct rules_history *h = rules_history_new(R, RULES_PHASE_SCREENING);
