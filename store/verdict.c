@@ -404,9 +404,11 @@ withdrawn(const struct rules_update *up, int64_t obs)
 	return false;
 }
 
+static int64_t run_start(struct ingest *g, struct pcache *p,
+    const struct rules_entry *l);
 static enum db_rc escalate_reopened(struct ingest *g, struct side *d,
     struct ingest_work *w, struct pcache *p, const struct rules_update *up,
-    enum rules_analyte a);
+    enum rules_analyte a, int64_t start);
 
 /*
  * The ended episodes of analyte a whose ending result (by) is withdrawn,
@@ -464,7 +466,9 @@ episode_rederived(struct ingest *g, struct side *d, struct ingest_work *w,
 		reopened = true;
 	}
 	if (reopened)
-		return escalate_reopened(g, d, w, p, up, a);
+		return l == NULL ?
+		    DB_OK :
+		    escalate_reopened(g, d, w, p, up, a, run_start(g, p, l));
 	/* As toxicity_alert(): screening speaks through eligibility. */
 	if (dec.kind != RULES_ALERT_RECOVERED ||
 	    p->phase != RULES_PHASE_TREATMENT)
@@ -549,8 +553,8 @@ run_start(struct ingest *g, struct pcache *p, const struct rules_entry *l)
 
 /*
  * An alert reopened after a withdrawal (episode_standing(), or
- * episode_rederived() when the result that ended its episode went),
- * escalated as a judgement of the standing results from scratch would
+ * episode_rederived() when the result that ended its episode went), its
+ * episode's run beginning at start (run_start()), escalated as a judgement of the standing results from scratch would
  * have it: the standing results of its episode's run (but the update's
  * own, decided next) judged again in time order, each escalation written
  * (as labwatch reevaluate, which judges a correction in the place of the
@@ -561,19 +565,15 @@ run_start(struct ingest *g, struct pcache *p, const struct rules_entry *l)
  */
 static enum db_rc
 escalate_reopened(struct ingest *g, struct side *d, struct ingest_work *w,
-    struct pcache *p, const struct rules_update *up, enum rules_analyte a)
+    struct pcache *p, const struct rules_update *up, enum rules_analyte a,
+    int64_t start)
 {
-	const struct rules_entry *l = rules_history_latest(p->h, a, INT64_MAX);
 	const struct rules_entry *one[32], **run = one;
 	struct rules_alert_decision dec;
 	struct rules_eval ev;
 	size_t n, k;
-	int64_t start;
 	enum db_rc rc = DB_OK;
 
-	if (l == NULL)
-		return DB_OK;
-	start = run_start(g, p, l);
 	/* Every result of the run, two of one time too, oldest first. */
 	n = rules_history_since(p->h, a, start, run, 32);
 	if (n > 32) {
@@ -662,7 +662,7 @@ episode_standing(struct ingest *g, struct side *d, struct ingest_work *w,
 	    p->past_obs[best], p->past[best].observed_at,
 	    p->past[best].minimum);
 	pcache_drop_past(p, best);
-	return escalate_reopened(g, d, w, p, up, a);
+	return escalate_reopened(g, d, w, p, up, a, start);
 }
 
 /* Everything round trip 2 sends for one patient group of one message. */

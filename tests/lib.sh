@@ -41,8 +41,10 @@ no_patient_data() {
 	local ere=$1 f
 	shift
 	for f; do [ -r "$f" ] || { echo "no log $f"; return 1; }; done
-	! sed -e "s|$TMP||g" ${PGD:+-e "s|$PGD||g"} "$@" | grep -E -- "$ere" | head -n 5 | grep .
+	! own_dirs_out "$@" | grep -E -- "$ere" | head -n 5 | grep .
 }
+# own_dirs_out FILE...: the files, the suite's own directories taken out.
+own_dirs_out() { sed -e "s|$TMP||g" ${PGD:+-e "s|$PGD||g"} "$@"; }
 # check NAME COMMAND...: the command's exit status decides.
 check() {
 	local name=$1

@@ -422,7 +422,7 @@ start_daemon
 fi
 
 # --- No patient data in labwatchd's logs (the template's identifiers)
-sed -e "s|$TMP||g" ${PGD:+-e "s|$PGD||g"} "$TMP"/d[0-9]*.log >"$TMP/all.log"
+own_dirs_out "$TMP"/d[0-9]*.log >"$TMP/all.log"
 cat "$TMP"/*.pids | head -200 >"$TMP/allpids"
 check "no patient identifiers in labwatchd's logs" sh -c "! grep -qFwf '$TMP/allpids' '$TMP/all.log'"
 stop_daemon LAST idle
