@@ -6,9 +6,9 @@
  * PQconsumeInput/PQnotifies whenever its socket is readable (PQsocket read
  * again each time the event is armed). The payloads are the alerts
  * trigger's ("ID", sql/001: a new alert) and the events trigger's ("event
- * ID", sql/008: acknowledge, resolve, escalate). Each batch of them is
- * looked up in one query sent on that session without waiting, and each
- * row becomes one event on every stream:
+ * ID", sql/008 and 019: acknowledge, resolve, escalate, reopen). Each
+ * batch of them is looked up in one query sent on that session without
+ * waiting, and each row becomes one event on every stream:
  *
  *   event: alert
  *   data: {"id":12,"event":"trigger","state":"open",

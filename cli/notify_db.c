@@ -143,10 +143,13 @@ notify_db_escalate(PGconn *c, const struct notify_opts *o)
 /*
  * The catch-up: a deliveries row for every event after the target's
  * start that it takes and has none yet. An escalation target takes its
- * own escalate events, and the acknowledge and resolve events of the
- * escalated alert and of the alerts that supersede it (the rest of its
- * episode), whatever their event ids, so that the escalation page is
- * closed; the main target all the events but escalate events.
+ * own escalate events, and the acknowledge, resolve and reopen events
+ * of the escalated alert and of the alerts that supersede it (the rest
+ * of its episode) written after the escalate event, so that the
+ * escalation page is closed, and opened again should the episode be
+ * reopened (sql/019; not the resolve and reopen of an alert reopened
+ * before it was escalated);
+ * the main target all the events but escalate events.
  *
  * The main target's scan starts at its horizon: every event written by a
  * transaction older than the oldest one running at the last scan
@@ -179,14 +182,14 @@ notify_db_collect(PGconn *c, const struct notify_opts *o,
 	    "esc AS MATERIALIZED (SELECT x.id, x.alert FROM alert_events x "
 	    "WHERE $3::bool AND x.event = 'escalate' AND x.target = $1 "
 	    "AND x.id > $2::bigint), "
-	    "ep AS MATERIALIZED (SELECT DISTINCT f AS alert FROM esc, "
-	    "alert_episode_from(esc.alert) f), "
+	    "ep AS MATERIALIZED (SELECT f AS alert, min(esc.id) AS after "
+	    "FROM esc, alert_episode_from(esc.alert) f GROUP BY f), "
 	    "ins AS (INSERT INTO deliveries (event, target) "
 	    "SELECT e.id, $1 FROM alert_events e JOIN alerts a "
 	    "ON a.id = e.alert WHERE e.id > $2::bigint "
 	    "AND CASE WHEN $3::bool THEN e.id IN (SELECT id FROM esc) OR "
-	    "(e.event IN ('acknowledge', 'resolve') AND e.alert IN "
-	    "(SELECT alert FROM ep)) "
+	    "(e.event IN ('acknowledge', 'resolve', 'reopen') AND EXISTS "
+	    "(SELECT 1 FROM ep WHERE ep.alert = e.alert AND e.id > ep.after)) "
 	    "ELSE e.event <> 'escalate' AND e.xid >= $7::xid8 END "
 	    "AND CASE a.severity WHEN 'info' THEN 0 WHEN 'warning' THEN 1 "
 	    "ELSE 2 END >= $4::int "

@@ -555,6 +555,84 @@ check "its page is closed: trigger, then resolve" wait_for 10 "select count(*) =
 sleep 0.3
 check "in that order, once each, one dedup key" eq "$(grep " $HW " "$TMP/holds/log" | tr '\n' ' ')" "trigger $HW labwatch-$HW resolve $HW labwatch-$HW "
 
+# --- 10b. a reopened alert is paged again (sql/019). The lab deletes the
+#          result that ended an episode and allowed a restart: the
+#          toxicity alert is open again, with a 'reopen' event (by
+#          labwatch, a note) delivered after its resolve under the same
+#          dedup key (the hold is not reopened: labwatchd holds again with
+#          a new hold alert, and retracts the resume).
+#          Before, nothing was written: the paging service had closed
+#          the incident and nobody was paged. An alert acknowledged
+#          before it ended comes back acknowledged: a 'reopen', not an
+#          'acknowledge' nobody made (what 008's trigger wrote).
+ok3() { # PATIENT CONTROL_ID: ALT, AST and bilirubin back to normal
+	sendm "$1" "$2" 20261121073000+0800 "1742-6|NM|30|U/L|10-40" "1920-8|NM|30|U/L|10-40" "1975-2|NM|10|umol/L|3-21"
+}
+del3() { # PATIENT CONTROL_ID: ok3's results deleted (OBX-11 D), ACKed
+	(ORU_STATUS=D && oru "$1" "$2" 20261121073000+0800 "1742-6|NM|30|U/L|10-40" "1920-8|NM|30|U/L|10-40" "1975-2|NM|10|umol/L|3-21") |
+		sed "s/|$2|P|2.5.1/|${2}D|P|2.5.1/" >"$TMP/m.hl7"
+	mllp_send --loose -f "$TMP/m.hl7" -p "$port" 127.0.0.1 >"$TMP/send.out" 2>&1
+	grep -q "MSA|AA|${2}D" "$TMP/send.out"
+}
+aid() { q "select a.id from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = '$1' and a.kind = '$2' and a.severity = 'critical'"; }
+events() { q "select string_agg(event || ':' || coalesce(\"by\", '-') || ':' || coalesce(note, '-'), ' ' order by id) from labwatch.alert_events where alert = $1"; }
+enroll NR1
+enroll NR2
+sendm NR1 NR1A 20261120073000+0800 "1742-6|NM|240|U/L|10-40" && ok3 NR1 NR1B
+check "NR1: an episode, ended, and a restart allowed: ACKed" test $? -eq 0
+RT=$(aid NR1 toxicity) RH=$(aid NR1 hold)
+RR=$(q "select a.id from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = 'NR1' and a.kind = 'resume'")
+check "NR1: the toxicity alert and the hold resolved, a resume" eq "$(q "select state from labwatch.alerts where id = $RT"),$(q "select state from labwatch.alerts where id = $RH"),$(q "select state from labwatch.alerts where id = $RR")" "resolved,resolved,open"
+check "NR1: the results that ended them deleted: ACKed" del3 NR1 NR1B
+RH2=$(q "select max(a.id) from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = 'NR1' and a.kind = 'hold' and a.state = 'open'")
+check "NR1: the toxicity alert open again; held again (a new hold), the resume retracted" eq "$(q "select state from labwatch.alerts where id = $RT"),$(q "select state from labwatch.alerts where id = $RR"),$(q "select state from labwatch.alerts where id = $RH"),$(q "select $RH2 > $RR")" "open,retracted,resolved,t"
+check "NR1: the toxicity alert's events end in a reopen by labwatch, saying why" eq "$(events "$RT")" "trigger:-:- resolve:-:recovered: a later result is below the alert grade reopen:-:reopened: the result that ended it was withdrawn"
+check "NR1: the reopen is paged" wait_for 10 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'pager' and d.state = 'delivered' and e.event = 'reopen' and e.alert = $RT"
+check "NR1: the holds target pages the resume's resolve and the new hold" wait_for 10 "select count(*) = 5 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'holds' and d.state = 'delivered' and e.alert in ($RH, $RR, $RH2)"
+sleep 0.3
+check "NR1: the pager got trigger, resolve, reopen of the toxicity alert, in order, one dedup key" eq "$(grep " $RT " "$TMP/pages/env.log" | tr '\n' ' ')" "trigger $RT labwatch-$RT critical toxicity NR1 resolve $RT labwatch-$RT critical toxicity NR1 reopen $RT labwatch-$RT critical toxicity NR1 "
+check "NR1: the reopen page carries the alert open again, by null, the note" $PY - "$TMP/pages" "$RT" <<'EOF'
+import glob, json, sys
+d, rt = sys.argv[1], int(sys.argv[2])
+pages = [json.load(open(f)) for f in glob.glob(d + "/*.json")]
+r = [p for p in pages if p["alert"]["id"] == rt and p["event"] == "reopen"]
+assert len(r) == 1, r
+assert r[0]["by"] is None and r[0]["note"] == "reopened: the result that ended it was withdrawn", r
+assert r[0]["dedup_key"] == "labwatch-%d" % rt and r[0]["alert"]["state"] == "open", r
+EOF
+sendm NR2 NR2A 20261120073000+0800 "1742-6|NM|240|U/L|10-40"
+RT2=$(aid NR2 toxicity)
+"$LW" ack "$RT2" --by dr.cuddy --note "held" >/dev/null && ok3 NR2 NR2B && del3 NR2 NR2B
+check "NR2: acknowledged, ended, its result deleted: ACKed" test $? -eq 0
+check "NR2: acknowledged again, with one acknowledge event and a reopen" eq "$(q "select state from labwatch.alerts where id = $RT2") $(q "select string_agg(event, ',' order by id) from labwatch.alert_events where alert = $RT2")" "acknowledged trigger,acknowledge,resolve,reopen"
+
+# A reopened alert's escalation deadline runs from its reopening, not from
+# its creation (the alerts written directly, protocol NCTR): resolved at
+# once, reopened 2.5 s later, escalated 2 s after that; the escalation
+# target then gets that alert's later resolve and reopen, not the ones
+# before its escalate event, and no second escalation.
+mkdir -p "$TMP/reo"
+"$LW" notify --exec true --target reo-main --protocol NCTR --escalate-after 2s \
+	--escalate-exec "$TMP/page.sh $TMP/reo" --escalate-target reo-oncall \
+	2>"$TMP/n10b.log" &
+PIDS="$PIDS $!"
+check "the reopen escalation targets register" wait_for 10 "select count(*) = 2 from labwatch.notify_targets where name in ('reo-main', 'reo-oncall')"
+RX=$(q "insert into labwatch.alerts (patient, protocol, kind, severity, grade, summary) values ($NT1, 'NCTR', 'toxicity', 'critical', 3, 'g3') returning id")
+q "update labwatch.alerts set state = 'resolved', resolved_at = now() where id = $RX" >/dev/null
+sleep 2.5
+q "update labwatch.alerts set state = 'open', resolved_at = null where id = $RX" >/dev/null
+check "the reopened alert escalates" wait_for 10 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'reo-oncall' and d.state = 'delivered' and e.alert = $RX and e.event = 'escalate'"
+check "2 s after its reopening, not at once" eq "$(q "select (select at from labwatch.alert_events where alert = $RX and event = 'escalate') - (select at from labwatch.alert_events where alert = $RX and event = 'reopen') >= interval '2 s'")" t
+q "update labwatch.alerts set state = 'resolved', resolved_at = now() where id = $RX" >/dev/null
+q "update labwatch.alerts set state = 'open', resolved_at = null where id = $RX" >/dev/null
+check "the escalation target gets the resolve and reopen after its escalate" wait_for 10 "select count(*) = 3 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'reo-oncall' and d.state = 'delivered' and e.alert = $RX"
+sleep 2.5
+check "and those alone, in order; escalated once" eq "$(grep " $RX " "$TMP/reo/env.log" | cut -d' ' -f1 | tr '\n' ' ')" "escalate resolve reopen "
+RY=$(q "insert into labwatch.alerts (patient, protocol, kind, severity, summary) values ($NT1, 'NCTH', 'hold', 'critical', 'h') returning id")
+q "update labwatch.alerts set state = 'resolved', resolved_at = now() where id = $RY" >/dev/null
+q "update labwatch.alerts set state = 'acknowledged', resolved_at = null where id = $RY" >/dev/null
+check "a hold reopened (as reevaluate does): its reopen says so" eq "$(q "select string_agg(event || ':' || coalesce(note, '-'), ',' order by id) from labwatch.alert_events where alert = $RY and event <> 'trigger'")" "resolve:resolved by a corrected result,reopen:reopened: the result that allowed the restart was withdrawn"
+
 # --- 11. --parallel 3: never more than 3 deliveries at once (and more
 #         than one), and each alert's events (trigger, acknowledge,
 #         resolve) one at a time, in order

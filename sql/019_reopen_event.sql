@@ -1,0 +1,102 @@
+-- 019: a reopened alert is an event of its own, 'reopen'.
+--
+-- An alert the results had ended (a recovery, a restart allowed) is
+-- reopened when the lab withdraws the result that ended it (deleted or
+-- corrected away: the writer's upd_reopened, upd_past_reopened,
+-- upd_hold_reopened). 008's trigger wrote no event for resolved -> open,
+-- and for resolved -> acknowledged (an alert acknowledged before it
+-- ended) it wrote an 'acknowledge' that nobody had made. The paging
+-- service had closed the incident at the 'resolve', so the alert was
+-- open again with nobody paged, and the board's live view was not told.
+-- Now:
+--   * resolved or retracted -> open or acknowledged is a 'reopen' event,
+--     by NULL (labwatch), with a note saying why; `labwatch notify`
+--     delivers it under the episode's dedup key (a paging service opens
+--     the incident again: the worked example maps it to a trigger);
+--   * notify_escalate() counts an alert's deadline from its last
+--     reopening when it has one (from its creation otherwise): a
+--     reopened alert gets the same time to be acknowledged as a new one,
+--     once per alert and escalation target as before.
+ALTER TABLE alert_events DROP CONSTRAINT alert_events_event_check;
+ALTER TABLE alert_events ADD CONSTRAINT alert_events_event_check
+    CHECK (event IN ('trigger', 'acknowledge', 'resolve', 'escalate', 'reopen'));
+
+CREATE OR REPLACE FUNCTION alert_events_record() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = labwatch AS $$
+DECLARE
+    ev text;
+    who text;
+    why text;
+    eid bigint;
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        ev := 'trigger';
+    ELSIF NEW.state IS NOT DISTINCT FROM OLD.state THEN
+        RETURN NEW;
+    ELSIF OLD.state IN ('resolved', 'retracted')
+        AND NEW.state IN ('open', 'acknowledged') THEN
+        ev := 'reopen';
+        why := CASE WHEN NEW.kind = 'hold'
+            THEN 'reopened: the result that allowed the restart was withdrawn'
+            ELSE 'reopened: the result that ended it was withdrawn' END;
+    ELSIF NEW.state = 'acknowledged' THEN
+        ev := 'acknowledge';
+        who := NEW.acknowledged_by;
+        why := NEW.ack_note;
+    ELSIF NEW.state IN ('resolved', 'retracted') THEN
+        IF NEW.superseded_by IS NOT NULL THEN
+            RETURN NEW;
+        END IF;
+        ev := 'resolve';
+        who := NEW.resolved_by;
+        why := coalesce(NEW.resolve_note, CASE
+            WHEN NEW.state = 'retracted' THEN 'retracted: its result was withdrawn'
+            WHEN NEW.resolved_by_observation IS NOT NULL
+                THEN 'recovered: a later result is below the alert grade'
+            WHEN NEW.resolved_by IS NULL THEN 'resolved by a corrected result'
+        END);
+    ELSE
+        RETURN NEW;
+    END IF;
+    INSERT INTO alert_events (alert, event, "by", note)
+        VALUES (NEW.id, ev, who, why) RETURNING id INTO eid;
+    RETURN NEW;
+END $$;
+
+CREATE OR REPLACE FUNCTION notify_escalate(target text, after float8,
+    since bigint, note text, kinds text[], proto text) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = labwatch AS $$
+DECLARE
+    aid bigint;
+    st text;
+    n integer := 0;
+BEGIN
+    FOR aid IN SELECT a.id FROM alerts a
+        WHERE a.state = 'open' AND a.severity = 'critical'
+        AND a.created_at <= now() - make_interval(secs => after)
+        AND (kinds IS NULL OR a.kind = ANY (kinds))
+        AND (proto IS NULL OR a.protocol = proto)
+        AND EXISTS (SELECT 1 FROM alert_events t WHERE t.alert = a.id
+            AND t.event = 'trigger' AND t.id > since)
+        AND NOT EXISTS (SELECT 1 FROM alert_events x WHERE x.alert = a.id
+            AND x.event = 'escalate' AND x.target = notify_escalate.target)
+        AND NOT EXISTS (SELECT 1 FROM alert_events r WHERE r.alert = a.id
+            AND r.event = 'reopen'
+            AND r.at > now() - make_interval(secs => after))
+        ORDER BY a.id
+    LOOP
+        SELECT a.state INTO st FROM alerts a WHERE a.id = aid
+            FOR NO KEY UPDATE SKIP LOCKED;
+        IF NOT FOUND OR st <> 'open' THEN
+            CONTINUE;
+        END IF;
+        INSERT INTO alert_events (alert, event, note, target)
+            VALUES (aid, 'escalate', notify_escalate.note,
+                notify_escalate.target)
+            ON CONFLICT DO NOTHING;
+        IF FOUND THEN
+            n := n + 1;
+        END IF;
+    END LOOP;
+    RETURN n;
+END $$;
