@@ -290,12 +290,16 @@ static const struct {
 	    " AND NOT EXISTS (SELECT 1 FROM observations s"
 	    "   WHERE s.patient = a.patient AND s.supersedes = a.observation)))"
 	    ") AS t ON true ORDER BY t.id" },
-	/* A past alert reopened: its episode stands again. */
+	/*
+	 * A past alert reopened: its episode stands again. Not one a person
+	 * resolved (labwatch resolve): their decision on those results
+	 * stands, as in labwatch reevaluate (tests/notify_db.sh, NR3).
+	 */
 	{ "upd_past_reopened",
 	    "UPDATE alerts SET state = CASE WHEN acknowledged_at IS NULL"
 	    " THEN 'open' ELSE 'acknowledged' END, resolved_at = NULL,"
 	    " resolved_by_observation = NULL, superseded_by = NULL"
-	    " WHERE id = $1 AND state = 'resolved'" },
+	    " WHERE id = $1 AND state = 'resolved' AND resolved_by IS NULL" },
 	{ "ids_obs",
 	    "SELECT nextval('labwatch.observations_id_seq')"
 	    " FROM generate_series(1, $1::int)" },

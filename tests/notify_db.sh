@@ -568,11 +568,14 @@ check "in that order, once each, one dedup key" eq "$(grep " $HW " "$TMP/holds/l
 ok3() { # PATIENT CONTROL_ID: ALT, AST and bilirubin back to normal
 	sendm "$1" "$2" 20261121073000+0800 "1742-6|NM|30|U/L|10-40" "1920-8|NM|30|U/L|10-40" "1975-2|NM|10|umol/L|3-21"
 }
-del3() { # PATIENT CONTROL_ID: ok3's results deleted (OBX-11 D), ACKed
-	(ORU_STATUS=D && oru "$1" "$2" 20261121073000+0800 "1742-6|NM|30|U/L|10-40" "1920-8|NM|30|U/L|10-40" "1975-2|NM|10|umol/L|3-21") |
-		sed "s/|$2|P|2.5.1/|${2}D|P|2.5.1/" >"$TMP/m.hl7"
+delm() { # PATIENT CONTROL_ID DTM OBX...: sendm's results deleted (OBX-11 D), ACKed
+	_c=$2
+	(ORU_STATUS=D && oru "$@") | sed "s/|$_c|P|2.5.1/|${_c}D|P|2.5.1/" >"$TMP/m.hl7"
 	mllp_send --loose -f "$TMP/m.hl7" -p "$port" 127.0.0.1 >"$TMP/send.out" 2>&1
-	grep -q "MSA|AA|${2}D" "$TMP/send.out"
+	grep -q "MSA|AA|${_c}D" "$TMP/send.out"
+}
+del3() { # PATIENT CONTROL_ID: ok3's results deleted
+	delm "$1" "$2" 20261121073000+0800 "1742-6|NM|30|U/L|10-40" "1920-8|NM|30|U/L|10-40" "1975-2|NM|10|umol/L|3-21"
 }
 aid() { q "select a.id from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = '$1' and a.kind = '$2' and a.severity = 'critical'"; }
 events() { q "select string_agg(event || ':' || coalesce(\"by\", '-') || ':' || coalesce(note, '-'), ' ' order by id) from labwatch.alert_events where alert = $1"; }
@@ -605,6 +608,20 @@ RT2=$(aid NR2 toxicity)
 "$LW" ack "$RT2" --by dr.cuddy --note "held" >/dev/null && ok3 NR2 NR2B && del3 NR2 NR2B
 check "NR2: acknowledged, ended, its result deleted: ACKed" test $? -eq 0
 check "NR2: acknowledged again, with one acknowledge event and a reopen" eq "$(q "select state from labwatch.alerts where id = $RT2") $(q "select string_agg(event, ',' order by id) from labwatch.alert_events where alert = $RT2")" "acknowledged trigger,acknowledge,resolve,reopen"
+
+# NR3: an alert a person resolved is not reopened (nor paged again) when
+# the result of the grade that escalated it is deleted: their decision on
+# the results that stand stands (as in labwatch reevaluate). Before, it
+# was opened again with the person's resolved_by and note still on it.
+enroll NR3
+sendm NR3 NR3A 20261120073000+0800 "1742-6|NM|250|U/L|10-40"
+RT3=$(aid NR3 toxicity)
+"$LW" resolve "$RT3" --by dr.cuddy --note "imatinib held" >/dev/null &&
+	sendm NR3 NR3B 20261121073000+0800 "1742-6|NM|900|U/L|10-40" &&
+	delm NR3 NR3B 20261121073000+0800 "1742-6|NM|900|U/L|10-40"
+check "NR3: resolved by a person, escalated, the escalation deleted: ACKed" test $? -eq 0
+check "NR3: the grade-4 alert retracted" eq "$(q "select string_agg(a.grade || ':' || a.state, ',' order by a.id) from labwatch.alerts a where a.patient = (select patient from labwatch.alerts where id = $RT3) and a.kind = 'toxicity'")" "3:resolved,4:retracted"
+check "NR3: the person's resolution stands, with no reopen" eq "$(q "select coalesce(resolved_by, '-') || '|' || coalesce(resolve_note, '-') from labwatch.alerts where id = $RT3") $(q "select string_agg(event, ',' order by id) from labwatch.alert_events where alert = $RT3")" "dr.cuddy|imatinib held trigger,resolve"
 
 # A reopened alert's escalation deadline runs from its reopening, not from
 # its creation (the alerts written directly, protocol NCTR): resolved at
