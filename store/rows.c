@@ -324,8 +324,14 @@ static const struct {
 	    "INSERT INTO alerts (id, patient, protocol, kind, severity, analyte,"
 	    " grade, observation, message, summary, details)"
 	    " VALUES ($1, $2, $3, $4, $5, $6, $7::int, $8, $9, $10, $11::jsonb)" },
+	/*
+	 * Superseded by a higher grade ($2). An alert a person resolved
+	 * meanwhile (labwatch resolve; labwatchd's cache still has it open)
+	 * keeps the time they resolved it.
+	 */
 	{ "upd_escalated",
-	    "UPDATE alerts SET state = 'resolved', resolved_at = now(),"
+	    "UPDATE alerts SET state = 'resolved',"
+	    " resolved_at = coalesce(resolved_at, now()),"
 	    " superseded_by = $2 WHERE id = $1" },
 	/* The episode ended: resolved by the system, on observation $2. */
 	{ "upd_recovered",

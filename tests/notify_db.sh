@@ -621,6 +621,7 @@ RT3=$(aid NR3 toxicity)
 	delm NR3 NR3B 20261121073000+0800 "1742-6|NM|900|U/L|10-40"
 check "NR3: resolved by a person, escalated, the escalation deleted: ACKed" test $? -eq 0
 check "NR3: the grade-4 alert retracted" eq "$(q "select string_agg(a.grade || ':' || a.state, ',' order by a.id) from labwatch.alerts a where a.patient = (select patient from labwatch.alerts where id = $RT3) and a.kind = 'toxicity'")" "3:resolved,4:retracted"
+check "NR3: the time they resolved it kept (the grade 4 did not move it)" eq "$(q "select resolved_at = (select at from labwatch.alert_events where alert = $RT3 and event = 'resolve') from labwatch.alerts where id = $RT3")" t
 check "NR3: the person's resolution stands, with no reopen" eq "$(q "select coalesce(resolved_by, '-') || '|' || coalesce(resolve_note, '-') from labwatch.alerts where id = $RT3") $(q "select string_agg(event, ',' order by id) from labwatch.alert_events where alert = $RT3")" "dr.cuddy|imatinib held trigger,resolve"
 
 # A reopened alert's escalation deadline runs from its reopening, not from
