@@ -240,7 +240,8 @@ static const struct {
 	    "SELECT " ROWS_HISTORY_COLS " FROM observations WHERE patient = $1"
 	    " AND " ROWS_HISTORY_FILTER " ORDER BY id" },
 	/*
-	 * The patient's toxicity alerts open or acknowledged, and those
+	 * The patient's toxicity alerts open or acknowledged (or resolved by
+	 * a person in an episode that goes on: ROWS_PERSON_GOES_ON), and those
 	 * resolved (by a result or a higher grade) whose own result stands:
 	 * past, the episode standing results may reopen (episode_standing);
 	 * ended, of the latest episode of the analyte, reopened should the
@@ -274,32 +275,29 @@ static const struct {
 	    "SELECT a.id, a.analyte, a.grade, coalesce(a.observation, 0),"
 	    " coalesce(extract(epoch FROM o.observed_at)::float8, -1),"
 	    " coalesce(a.resolved_by_observation, 0),"
-	    " coalesce(o.grade_is_minimum, false), a.state = 'resolved',"
-	    " a.resolved_by_observation IS NOT NULL"
-	    " AND NOT EXISTS (SELECT 1 FROM alerts b WHERE b.patient = a.patient"
-	    "   AND b.protocol = a.protocol AND b.kind = 'toxicity'"
-	    "   AND b.analyte = a.analyte AND b.id <> a.id"
-	    "   AND (b.state <> 'retracted' OR b.resolve_note IS NULL)"
-	    "   AND (b.state IN ('open', 'acknowledged')"
-	    "   OR b.observation > a.resolved_by_observation"
-	    "   OR b.resolved_by_observation > a.resolved_by_observation))"
-	    " FROM alerts a LEFT JOIN observations o ON o.id = a.observation"
-	    " WHERE a.patient = $1 AND a.protocol = $2 AND a.kind = 'toxicity'"
-	    " AND (a.state IN ('open', 'acknowledged')"
-	    " OR (a.state = 'resolved' AND NOT o.retracted"
-	    " AND NOT EXISTS (SELECT 1 FROM observations s"
-	    "   WHERE s.patient = a.patient AND s.supersedes = a.observation)))"
-	    ") AS t ON true ORDER BY t.id" },
-	/*
-	 * A past alert reopened: its episode stands again. Not one a person
-	 * resolved (labwatch resolve): their decision on those results
-	 * stands, as in labwatch reevaluate (tests/notify_db.sh, NR3).
-	 */
+	    " coalesce(o.grade_is_minimum, false), a.state = 'resolved'"
+	    " AND NOT (" ROWS_PERSON_GOES_ON(
+		"a") "),"
+		     " a.resolved_by_observation IS NOT NULL"
+		     " AND NOT EXISTS (SELECT 1 FROM alerts b WHERE b.patient = a.patient"
+		     "   AND b.protocol = a.protocol AND b.kind = 'toxicity'"
+		     "   AND b.analyte = a.analyte AND b.id <> a.id"
+		     "   AND (b.state <> 'retracted' OR b.resolve_note IS NULL)"
+		     "   AND (b.state IN ('open', 'acknowledged')"
+		     "   OR b.observation > a.resolved_by_observation"
+		     "   OR b.resolved_by_observation > a.resolved_by_observation))"
+		     " FROM alerts a LEFT JOIN observations o ON o.id = a.observation"
+		     " WHERE a.patient = $1 AND a.protocol = $2 AND a.kind = 'toxicity'"
+		     " AND (a.state IN ('open', 'acknowledged')"
+		     " OR (a.state = 'resolved' AND NOT o.retracted"
+		     " AND NOT EXISTS (SELECT 1 FROM observations s"
+		     "   WHERE s.patient = a.patient AND s.supersedes = a.observation)))"
+		     ") AS t ON true ORDER BY t.id" },
+	/* A past alert reopened: its episode stands again. */
 	{ "upd_past_reopened",
-	    "UPDATE alerts SET state = CASE WHEN acknowledged_at IS NULL"
-	    " THEN 'open' ELSE 'acknowledged' END, resolved_at = NULL,"
+	    "UPDATE alerts SET " ROWS_REOPENED_STATE ","
 	    " resolved_by_observation = NULL, superseded_by = NULL"
-	    " WHERE id = $1 AND state = 'resolved' AND resolved_by IS NULL" },
+	    " WHERE id = $1 AND state = 'resolved'" },
 	{ "ids_obs",
 	    "SELECT nextval('labwatch.observations_id_seq')"
 	    " FROM generate_series(1, $1::int)" },
@@ -333,18 +331,24 @@ static const struct {
 	    "UPDATE alerts SET state = 'resolved',"
 	    " resolved_at = coalesce(resolved_at, now()),"
 	    " superseded_by = $2 WHERE id = $1" },
-	/* The episode ended: resolved by the system, on observation $2. */
+	/*
+	 * The episode ended: resolved by the system, on observation $2; one
+	 * a person resolved keeps their resolution, and rests on $2 too (its
+	 * episode ended: ROWS_PERSON_GOES_ON).
+	 */
 	{ "upd_recovered",
-	    "UPDATE alerts SET state = 'resolved', resolved_at = now(),"
+	    "UPDATE alerts SET state = 'resolved',"
+	    " resolved_at = coalesce(resolved_at, now()),"
 	    " resolved_by_observation = $2"
-	    " WHERE id = $1 AND state IN ('open', 'acknowledged')" },
+	    " WHERE id = $1 AND (state IN ('open', 'acknowledged')"
+	    " OR (" ROWS_PERSON_GOES_ON("alerts") "))" },
 	/*
 	 * The result that ended the episode is withdrawn and nothing that
-	 * stands ends it: the alert as it was (acknowledged if it had been).
+	 * stands ends it: the alert as it was (acknowledged if it had been;
+	 * resolved by the person who resolved it: ROWS_REOPENED_STATE).
 	 */
 	{ "upd_reopened",
-	    "UPDATE alerts SET state = CASE WHEN acknowledged_at IS NULL"
-	    " THEN 'open' ELSE 'acknowledged' END, resolved_at = NULL,"
+	    "UPDATE alerts SET " ROWS_REOPENED_STATE ","
 	    " resolved_by_observation = NULL"
 	    " WHERE id = $1 AND state = 'resolved'"
 	    " AND resolved_by_observation = $2" },

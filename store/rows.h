@@ -98,6 +98,33 @@
  */
 #define ROWS_OPEN_TOP "top"
 
+/*
+ * A toxicity alert a person resolved (labwatch resolve) is still its
+ * episode's alert for labwatchd while the episode goes on (CLINICAL.md,
+ * "Alert episodes": an episode runs from the first result at or above
+ * the alert grade to the first final result below it; a resolution by
+ * a person ends neither): the same grade adds nothing, a higher grade
+ * supersedes it, a recovery ends it (resolved_by_observation). Its state
+ * stays resolved, with their name: labwatch never opens it again nor
+ * pages it again. Before, a daemon whose cache had been reloaded since
+ * (a restart, any enrollment change, a failed batch) took the episode
+ * for ended and raised a second alert of the same grade, which one that
+ * had not reloaded did not raise and labwatch reevaluate retracted
+ * (tests/person_resolved_db.sh). A, the alias of alerts in the SQL.
+ */
+#define ROWS_PERSON_GOES_ON(a) \
+	a ".state = 'resolved' AND " a ".resolved_by IS NOT NULL AND " a \
+	  ".superseded_by IS NULL AND " a ".resolved_by_observation IS NULL"
+
+/*
+ * An alert opened again (its episode stands again): open, acknowledged
+ * if it had been; one a person resolved stays resolved by them.
+ */
+#define ROWS_REOPENED_STATE \
+	"state = CASE WHEN resolved_by IS NOT NULL THEN state" \
+	" WHEN acknowledged_at IS NULL THEN 'open' ELSE 'acknowledged' END," \
+	" resolved_at = CASE WHEN resolved_by IS NOT NULL THEN resolved_at END"
+
 struct ingest_work;
 struct oru_obs;
 struct rules_eval;
