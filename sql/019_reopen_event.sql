@@ -12,14 +12,24 @@
 --   * resolved or retracted -> open or acknowledged is a 'reopen' event,
 --     by NULL (labwatch), with a note saying why; `labwatch notify`
 --     delivers it under the episode's dedup key (a paging service opens
---     the incident again: the worked example maps it to a trigger);
+--     the incident again: the worked example maps it to a trigger). It is
+--     written at commit (a deferred constraint trigger), and only when
+--     the alert is still open then: the writer reopens an alert and, in
+--     the same transaction, may escalate it (superseded by a higher
+--     grade: that alert's trigger pages). The note: "reopened: " and the
+--     session's labwatch.reopen_note when set (labwatch reevaluate: "re-
+--     evaluated under sha256:..."), else what labwatchd withdrew (the
+--     higher grade that had superseded it, or the result that ended it);
 --   * notify_escalate() counts an alert's deadline from its last
 --     reopening when it has one (from its creation otherwise): a
 --     reopened alert gets the same time to be acknowledged as a new one,
 --     once per alert and escalation target as before.
 ALTER TABLE alert_events DROP CONSTRAINT alert_events_event_check;
+-- NOT VALID: every row there passed the narrower check it replaces, and
+-- validating would scan the table under its lock.
 ALTER TABLE alert_events ADD CONSTRAINT alert_events_event_check
-    CHECK (event IN ('trigger', 'acknowledge', 'resolve', 'escalate', 'reopen'));
+    CHECK (event IN ('trigger', 'acknowledge', 'resolve', 'escalate', 'reopen'))
+    NOT VALID;
 
 CREATE OR REPLACE FUNCTION alert_events_record() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = labwatch AS $$
@@ -35,10 +45,7 @@ BEGIN
         RETURN NEW;
     ELSIF OLD.state IN ('resolved', 'retracted')
         AND NEW.state IN ('open', 'acknowledged') THEN
-        ev := 'reopen';
-        why := CASE WHEN NEW.kind = 'hold'
-            THEN 'reopened: the result that allowed the restart was withdrawn'
-            ELSE 'reopened: the result that ended it was withdrawn' END;
+        RETURN NEW; -- a reopening: alert_reopen_record(), at commit
     ELSIF NEW.state = 'acknowledged' THEN
         ev := 'acknowledge';
         who := NEW.acknowledged_by;
@@ -62,6 +69,29 @@ BEGIN
         VALUES (NEW.id, ev, who, why) RETURNING id INTO eid;
     RETURN NEW;
 END $$;
+
+CREATE FUNCTION alert_reopen_record() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = labwatch AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM alerts a WHERE a.id = NEW.id
+            AND a.state IN ('open', 'acknowledged'))
+        OR EXISTS (SELECT 1 FROM alert_events e WHERE e.alert = NEW.id
+            AND e.event = 'reopen' AND e.xid = pg_current_xact_id()) THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO alert_events (alert, event, note) VALUES (NEW.id, 'reopen',
+        'reopened: ' || coalesce(
+            nullif(current_setting('labwatch.reopen_note', true), ''),
+            CASE WHEN OLD.superseded_by IS NOT NULL
+                THEN 'the higher grade that superseded it was withdrawn'
+                ELSE 'the result that ended it was withdrawn' END));
+    RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER alerts_reopen_event AFTER UPDATE OF state ON alerts
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+    WHEN (OLD.state IN ('resolved', 'retracted')
+        AND NEW.state IN ('open', 'acknowledged'))
+    EXECUTE FUNCTION alert_reopen_record();
 
 CREATE OR REPLACE FUNCTION notify_escalate(target text, after float8,
     since bigint, note text, kinds text[], proto text) RETURNS integer

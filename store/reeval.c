@@ -864,6 +864,17 @@ prepare(struct run *u)
 		return -1;
 	}
 	PQclear(r);
+	/* What an alert it opens again says why (sql/019, alert_reopen_record). */
+	if (u->o->reason != NULL) {
+		const char *v[1] = { u->o->reason };
+
+		r = db_query(u->c, "name the re-evaluation",
+		    "SELECT set_config('labwatch.reopen_note', $1, false)", 1,
+		    v, &u->cause);
+		if (r == NULL)
+			return -1;
+		PQclear(r);
+	}
 	for (i = 0; i < u->nrd; i++)
 		if (u->prd[i].conn != u->c &&
 		    reeval_read_prepare(u->prd[i].conn, &u->cause) != 0)

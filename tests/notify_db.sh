@@ -609,6 +609,26 @@ RT2=$(aid NR2 toxicity)
 check "NR2: acknowledged, ended, its result deleted: ACKed" test $? -eq 0
 check "NR2: acknowledged again, with one acknowledge event and a reopen" eq "$(q "select state from labwatch.alerts where id = $RT2") $(q "select string_agg(event, ',' order by id) from labwatch.alert_events where alert = $RT2")" "acknowledged trigger,acknowledge,resolve,reopen"
 
+# NR4: the higher grade that superseded an alert deleted: it is open
+# again, its reopen saying so. NR5: ALT 250, 900, 900, the first 900
+# deleted: the grade-3 alert is reopened and escalated again by the second
+# 900 in one transaction: no reopen event (it is not open at commit), the
+# new grade-4 alert's trigger pages.
+enroll NR4
+enroll NR5
+sendm NR4 NR4A 20261120073000+0800 "1742-6|NM|240|U/L|10-40" &&
+	sendm NR4 NR4B 20261121073000+0800 "1742-6|NM|900|U/L|10-40" &&
+	delm NR4 NR4B 20261121073000+0800 "1742-6|NM|900|U/L|10-40" &&
+	sendm NR5 NR5A 20261120073000+0800 "1742-6|NM|250|U/L|10-40" &&
+	sendm NR5 NR5B 20261121073000+0800 "1742-6|NM|900|U/L|10-40" &&
+	sendm NR5 NR5C 20261122073000+0800 "1742-6|NM|900|U/L|10-40" &&
+	delm NR5 NR5B 20261121073000+0800 "1742-6|NM|900|U/L|10-40"
+check "NR4, NR5: ACKed" test $? -eq 0
+RT4=$(q "select a.id from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = 'NR4' and a.kind = 'toxicity' and a.grade = 3")
+check "NR4: the grade 3 open again; its reopen names the withdrawn higher grade" eq "$(q "select state from labwatch.alerts where id = $RT4") $(events "$RT4")" "open trigger:-:- reopen:-:reopened: the higher grade that superseded it was withdrawn"
+RT5=$(q "select a.id from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = 'NR5' and a.kind = 'toxicity' and a.grade = 3")
+check "NR5: the grade 3 superseded again by a new grade 4, open; no reopen" eq "$(q "select string_agg(a.grade || ':' || a.state, ',' order by a.id) from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = 'NR5' and a.kind = 'toxicity'") $(events "$RT5")" "3:resolved,4:retracted,4:open trigger:-:-"
+
 # NR3: an alert a person resolved is not reopened (nor paged again) when
 # the result of the grade that escalated it is deleted: their decision on
 # the results that stand stands (as in labwatch reevaluate). Before, it
@@ -643,13 +663,21 @@ check "the reopened alert escalates" wait_for 10 "select count(*) = 1 from labwa
 check "2 s after its reopening, not at once" eq "$(q "select (select at from labwatch.alert_events where alert = $RX and event = 'escalate') - (select at from labwatch.alert_events where alert = $RX and event = 'reopen') >= interval '2 s'")" t
 q "update labwatch.alerts set state = 'resolved', resolved_at = now() where id = $RX" >/dev/null
 q "update labwatch.alerts set state = 'open', resolved_at = null where id = $RX" >/dev/null
-check "the escalation target gets the resolve and reopen after its escalate" wait_for 10 "select count(*) = 3 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'reo-oncall' and d.state = 'delivered' and e.alert = $RX"
+check "the escalation target gets the resolve and reopen after its escalate" wait_for 10 "select count(*) = 3 and count(*) filter (where e.event = 'reopen') = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'reo-oncall' and d.state = 'delivered' and e.alert = $RX"
 sleep 2.5
 check "and those alone, in order; escalated once" eq "$(grep " $RX " "$TMP/reo/env.log" | cut -d' ' -f1 | tr '\n' ' ')" "escalate resolve reopen "
-RY=$(q "insert into labwatch.alerts (patient, protocol, kind, severity, summary) values ($NT1, 'NCTH', 'hold', 'critical', 'h') returning id")
+# Written at commit, when the alert is still open then: reopened and
+# superseded in one transaction (as the writer escalates a reopened alert)
+# it has none; the session's labwatch.reopen_note (labwatch reevaluate
+# sets it) says why.
+RY=$(q "insert into labwatch.alerts (patient, protocol, kind, severity, grade, summary) values ($NT1, 'NCTH', 'toxicity', 'critical', 3, 'g3') returning id")
 q "update labwatch.alerts set state = 'resolved', resolved_at = now() where id = $RY" >/dev/null
-q "update labwatch.alerts set state = 'acknowledged', resolved_at = null where id = $RY" >/dev/null
-check "a hold reopened (as reevaluate does): its reopen says so" eq "$(q "select string_agg(event || ':' || coalesce(note, '-'), ',' order by id) from labwatch.alert_events where alert = $RY and event <> 'trigger'")" "resolve:resolved by a corrected result,reopen:reopened: the result that allowed the restart was withdrawn"
+q "update labwatch.alerts set state = 'open', resolved_at = null where id = $RY; with s as (insert into labwatch.alerts (patient, protocol, kind, severity, grade, summary) values ($NT1, 'NCTH', 'toxicity', 'critical', 4, 'g4') returning id) update labwatch.alerts set state = 'resolved', resolved_at = now(), superseded_by = (select id from s) where id = $RY" >/dev/null
+check "reopened and superseded in one transaction: no reopen event" eq "$(q "select string_agg(event, ',' order by id) from labwatch.alert_events where alert = $RY")" "trigger,resolve"
+RZ=$(q "insert into labwatch.alerts (patient, protocol, kind, severity, grade, summary) values ($NT1, 'NCTH', 'hold', 'critical', null, 'h') returning id")
+q "update labwatch.alerts set state = 'resolved', resolved_at = now() where id = $RZ" >/dev/null
+q "select set_config('labwatch.reopen_note', 're-evaluated under sha256:00', false); update labwatch.alerts set state = 'acknowledged', resolved_at = null where id = $RZ" >/dev/null
+check "reopened in a session that names why: its note" eq "$(q "select string_agg(event || ':' || coalesce(note, '-'), ',' order by id) from labwatch.alert_events where alert = $RZ and event <> 'trigger'")" "resolve:resolved by a corrected result,reopen:reopened: re-evaluated under sha256:00"
 
 # --- 11. --parallel 3: never more than 3 deliveries at once (and more
 #         than one), and each alert's events (trigger, acknowledge,

@@ -162,6 +162,20 @@ lwd_stop m
 check "RB: the 10th's grade-3 alert open again" eq \
 	"$(alerts "$dbname" RB | tr , '\n' | grep '^toxicity:3:open:250:')" "toxicity:3:open:250:-"
 
+# --- RO: reevaluate opens a system-resolved alert again (under alert grade
+#     2 the 12th's ALT 150, grade 2, no longer ends the episode of the
+#     10th's 250): its reopen event (sql/019) names the protocol file, as
+#     reevaluate's retractions do, and the recovery line is retracted.
+{ msg RO RO1 10 250; msg RO RO2 12 150; } >"$TMP/ro1.hl7"
+enroll "$dbname" RO 2026-11-01
+daemon m "$dbname" "$PROTO"
+check "RO: fed under grade 3" send "$TMP/ro1.hl7"
+lwd_stop m
+rev --protocol-file "$LOW" --patient RO >"$TMP/ro.out"
+check "RO: grade 2: the grade-3 alert open again, its reopen naming the protocol file" eq \
+	"$(q "select a.state || ' ' || string_agg(e.event || ':' || coalesce(e.note, '-'), ',' order by e.id) from labwatch.alerts a join labwatch.patients p on p.id = a.patient join labwatch.alert_events e on e.alert = a.id where p.patient_id = 'RO' and a.kind = 'toxicity' group by a.state")" \
+	"open trigger:-,resolve:recovered: a later result is below the alert grade,reopen:reopened: re-evaluated under sha256:$(sha256sum "$LOW" | cut -d' ' -f1)"
+
 # --- YB: the enrollment backdated
 results YB 250 >"$TMP/yb0.hl7"
 later YB >"$TMP/yb1.hl7"
