@@ -23,13 +23,28 @@
 --   * notify_escalate() counts an alert's deadline from its last
 --     reopening when it has one (from its creation otherwise): a
 --     reopened alert gets the same time to be acknowledged as a new one,
---     once per alert and escalation target as before.
+--     once per alert and escalation target as before;
+--   * a toxicity alert a person resolved is now its episode's alert while
+--     the episode goes on (store/rows.h, ROWS_PERSON_GOES_ON: resolved
+--     by a person, not superseded, no result recorded as ending it).
+--     Older code recorded no ending result for those alerts, ended or
+--     not, so each is marked ended here, at its own result: labwatchd
+--     judges their patients as a restarted older daemon did (a later
+--     result at or above the alert grade raises a new alert), never as
+--     an episode still open, which could keep a new episode unalerted.
+--     `labwatch reevaluate` moves one whose episode the results say goes
+--     on back to going on (README, "Upgrading").
 ALTER TABLE alert_events DROP CONSTRAINT alert_events_event_check;
 -- NOT VALID: every row there passed the narrower check it replaces, and
 -- validating would scan the table under its lock.
 ALTER TABLE alert_events ADD CONSTRAINT alert_events_event_check
     CHECK (event IN ('trigger', 'acknowledge', 'resolve', 'escalate', 'reopen'))
     NOT VALID;
+
+UPDATE alerts SET resolved_by_observation = observation
+    WHERE kind = 'toxicity' AND state = 'resolved' AND resolved_by IS NOT NULL
+    AND superseded_by IS NULL AND resolved_by_observation IS NULL
+    AND observation IS NOT NULL;
 
 CREATE OR REPLACE FUNCTION alert_events_record() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = labwatch AS $$

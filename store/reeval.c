@@ -429,27 +429,33 @@ settle(struct run *u, struct implied *m, const struct stored *s)
 	    NULL;
 	bool live = s == NULL || strcmp(s->state, "open") == 0 ||
 	    strcmp(s->state, "acknowledged") == 0;
+	/* Resolved by a person, its episode going on (ROWS_PERSON_GOES_ON). */
+	bool goes_on = s != NULL && !s->system &&
+	    strcmp(s->state, "resolved") == 0 && s->superseded_by == 0 &&
+	    s->resolved_by_obs == 0;
 	const char *now = NULL;
 	int rc = 0;
 
 	if (m->kind != REEVAL_TOXICITY || m->db_id == 0)
 		return 0;
 	if (to != NULL && to->db_id != 0) {
-		if (live || (s->system && s->superseded_by != to->db_id)) {
+		if (live || goes_on ||
+		    (s->system && s->superseded_by != to->db_id)) {
 			rc = reeval_id_stmt(u, "upd_escalated", m->db_id,
 			    to->db_id);
 			now = "resolved";
 		}
 	} else if (m->ended_by != 0) {
-		if (live) {
+		if (live || goes_on) {
 			rc = reeval_id_stmt(u, "upd_recovered", m->db_id,
 			    m->ended_by);
 			now = "resolved";
 		}
-	} else if (s != NULL && !live && strcmp(s->state, "resolved") == 0 &&
-	    s->system) {
+	} else if (s != NULL && !live && !goes_on &&
+	    strcmp(s->state, "resolved") == 0) {
+		/* A person's alert goes on again, still resolved by them. */
 		rc = reeval_id_stmt(u, "upd_past_reopened", m->db_id, 0);
-		now = "open";
+		now = s->system ? "open" : "resolved";
 	}
 	if (rc == 0 && now != NULL && s != NULL)
 		reeval_updated(u, m, now);

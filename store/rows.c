@@ -428,12 +428,14 @@ static const struct {
 	    " AND r.state IN ('open', 'acknowledged')" },
 	/*
 	 * `labwatch reevaluate`: a toxicity or recovery alert the results
-	 * no longer support under the protocol now, retracted with why ($2).
+	 * no longer support under the protocol now, retracted with why ($2),
+	 * by labwatch (resolved_by NULL: not under the name of a person who
+	 * had resolved it, whose own resolve stays in its history).
 	 */
 	{ "upd_alert_reevaluated",
 	    "UPDATE alerts SET state = 'retracted',"
-	    " resolved_at = coalesce(resolved_at, now()), resolve_note = $2"
-	    " WHERE id = $1 AND state <> 'retracted'" },
+	    " resolved_at = coalesce(resolved_at, now()), resolved_by = NULL,"
+	    " resolve_note = $2 WHERE id = $1 AND state <> 'retracted'" },
 	/*
 	 * reevaluate: hold $1 answered by resume $2 as upd_hold_answered
 	 * answers them (resolved first, its 'resolve' event before the

@@ -598,7 +598,9 @@ escalate_reopened(struct ingest *g, struct side *d, struct ingest_work *w,
  * After a withdrawal (D/W/C) of a result of analyte a, the episode state
  * is derived from the standing results in time order (CLINICAL.md "Alert
  * episodes"), not from the alerts' history: when the newest standing
- * result is at or above the alert grade and no alert of a is open, the
+ * result is at or above the alert grade, or a grade left open that may
+ * reach it (a warning: platelets <75, 40, the 40 deleted left none open;
+ * tests/episode_reload_db.sh W1, W2), and no alert of a is open, the
  * episode it belongs to runs back from it over the standing results to
  * the newest one that ends an episode; the past alert (resolved by a
  * result or a higher grade, its own result standing) resting on a result
@@ -634,7 +636,9 @@ episode_standing(struct ingest *g, struct side *d, struct ingest_work *w,
 		return DB_OK;
 	rules_entry_eval(g->rules, l, &lev);
 	rules_alert_decide(g->rules, &lev, l->observed_at, NULL, 0, &dec);
-	if (dec.kind != RULES_ALERT_TOXICITY)
+	/* A grade left open that may reach the alert grade: a warning. */
+	if (dec.kind != RULES_ALERT_TOXICITY &&
+	    dec.kind != RULES_ALERT_POSSIBLE)
 		return DB_OK;
 	start = run_start(g, p, l);
 	for (k = 0; k < p->npast; k++)

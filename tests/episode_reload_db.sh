@@ -27,7 +27,9 @@
 # escalated: verdict.c escalate_reopened); G4, H5, a retracted later
 # alert counted for the cache, not for its reload (sel_open_alerts); E1,
 # P1, P2 (a third review): the other reopening path, and escalations step
-# by step; T1 (a fourth): two results of one time. labwatch reevaluate
+# by step; T1 (a fourth): two results of one time; W1, W2 (a fifth): a
+# warning whose escalation was deleted was left with no alert open
+# (verdict.c episode_standing). labwatch reevaluate
 # then finds nothing to change (but the known differences below).
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 LABWATCHD=${LABWATCHD:-$top_builddir/daemon/labwatchd}
@@ -90,6 +92,10 @@ H11 alt: R10=250; R11=900; D2; R12=30 | D3
 H12 alt: R10=250; R11=900; R12=30; R13=250; R14=30 | D5
 H13 alt: R10=250; R11=30; R12=250 | D3
 H14 alt: R10=250; R11=30; R12=250 | D3; R13=30; D2
+# a warning (a grade left open) escalated, the escalation deleted: the
+# warning open again (a fifth review: no alert was left open)
+W1 plt: R10=<75; R11=40 | D2
+W2 plt: R10=<75; R11=40; R12=<75 | D2
 T
 mkdir "$TMP/gen"
 $PY "$top_srcdir/tests/episode_gen.py" "$TMP/cases" "$TMP/gen" || exit 1

@@ -108,4 +108,75 @@ check "no alert of a person's resolution opened again" eq "$(q "select count(*) 
 check "their names and notes kept" eq "$(q "select count(*) from labwatch.alerts where resolved_by = 'dr.chase' and resolve_note = 'imatinib held' and state = 'resolved'")" 14
 "$LW" reevaluate --dry-run --protocol-file "$top_srcdir/rules/data/protocols/nct04933669.conf" >"$TMP/re.out" 2>"$TMP/re.err"
 check "reevaluate under the same protocol: nothing to change" eq "$(grep -c '"change"' "$TMP/re.out")" 0
+
+# With labwatch reevaluate between the steps (a review's cases): M1, a
+# late normal, the person's resolution, the grade 3 after it deleted,
+# reevaluate, 270, reevaluate, 900: before, reevaluate left the person's
+# alert open for labwatchd beside the new episode's, and the 900 was
+# refused by alerts_one_open_episode (quarantined, AE). Q1: 250 resolved,
+# 30, 260, the 30 deleted, reevaluate (the 260's alert retracted: the
+# person's episode goes on), 270: nothing new. N3: reevaluate under alert
+# grade 4 retracts the person's grade-3 alert by labwatch, not under
+# their name; their resolve stays in its history.
+PROTO="$top_srcdir/rules/data/protocols/nct04933669.conf"
+rv() { "$LW" reevaluate --json --protocol-file "${1:-$PROTO}" >>"$TMP/rv.out" 2>&1; }
+resolve() { "$LW" resolve "$(q "select max(a.id) from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = '$1' and a.kind = 'toxicity' and a.state = 'open'")" --by dr.chase --note "imatinib held" >/dev/null; }
+lwd_start X "$TMP/d.conf"
+for c in M1 Q1 N3; do enroll "$c"; done
+alt M1 M1a 10 250 && alt M1 M1b 12 260 && alt M1 M1c 11 30 && resolve M1 &&
+	alt M1 M1b 12 260 D && rv && alt M1 M1d 14 270 && rv && alt M1 M1e 15 900
+alt Q1 Q1a 10 250 && resolve Q1 && alt Q1 Q1b 11 30 && alt Q1 Q1c 12 260 &&
+	alt Q1 Q1b 11 30 D && rv && alt Q1 Q1d 14 270
+alt N3 N3a 10 250 && resolve N3
+lwd_stop X
+mkdir -p "$TMP/data/protocols"
+cp "$top_srcdir/rules/data/"*.conf "$TMP/data/"
+sed 's/^alert_grade = 3$/alert_grade = 4/' "$PROTO" >"$TMP/data/protocols/g4.conf"
+"$LW" reevaluate --json --patient N3 --protocol-file "$TMP/data/protocols/g4.conf" >"$TMP/n3.out" 2>&1
+check "M1, Q1: every message processed, none quarantined" eq "$(q "select string_agg(distinct outcome, ',') from labwatch.messages m where control_id like 'M1%' or control_id like 'Q1%'")" processed
+check "M1: the 900 open at grade 4, alone" eq "$(q "select string_agg(a.grade || ':' || a.state, ',' order by a.id) from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = 'M1' and a.kind = 'toxicity' and a.state in ('open', 'acknowledged')")" "4:open"
+check "Q1: the person's episode goes on: the 260's alert retracted, the 270 adds nothing" eq "$(got Q1)" "toxicity:3:resolved:dr.chase recovery:0:retracted:- toxicity:3:retracted:-"
+check "N3: retracted by labwatch, not under their name" eq "$(q "select a.state || ':' || coalesce(a.resolved_by, '-') || ' ' || string_agg(e.event || ':' || coalesce(e.by, '-'), ',' order by e.id) from labwatch.alerts a join labwatch.patients p on p.id = a.patient join labwatch.alert_events e on e.alert = a.id where p.patient_id = 'N3' and a.kind = 'toxicity' group by a.state, a.resolved_by")" "retracted:- trigger:-,resolve:dr.chase,resolve:-"
+"$LW" reevaluate --json --dry-run --protocol-file "$PROTO" --patient M1 >"$TMP/m1.out" 2>&1
+"$LW" reevaluate --json --dry-run --protocol-file "$PROTO" --patient Q1 >"$TMP/q1.out" 2>&1
+check "M1, Q1: reevaluate then finds nothing to change" eq "$(cat "$TMP/m1.out" "$TMP/q1.out" | grep -c '"change"')" 0
+
+# Upgrading past 019: person-resolved alerts older code left with no
+# ending result (L1: ended by a 30, its recovery line written; L4: going
+# on) are marked ended at their own result by the migration, then
+# labwatch reevaluate (README, "Upgrading past 019") moves L4's back to
+# going on: a later 260 raises a new alert for L1, nothing for L4.
+q "create database legacy" >/dev/null
+mkdir -p "$TMP/sql018"
+for f in "$top_srcdir"/sql/0*.sql; do
+	case $f in *"/019_"*) ;; *) cp "$f" "$TMP/sql018/" ;; esac
+done
+LDB="$LABWATCH_DB dbname=legacy"
+lwd_db_conf "$TMP/l18.conf" "db = $LDB connect_timeout=2
+sql_dir = $TMP/sql018
+spool_path = $PGD/spool-l18"
+lwd_db_conf "$TMP/l19.conf" "db = $LDB connect_timeout=2
+spool_path = $PGD/spool-l19"
+lq() { psql -X -A -t -q -d "$LDB" -c "$1"; }
+lwd_start l18 "$TMP/l18.conf"
+for c in L1 L4; do
+	"$LW" enroll --db "$LDB" "$c" --phase neoadjuvant --since 2026-11-01 >/dev/null
+	alt "$c" "${c}A" 20 250
+	"$LW" resolve --db "$LDB" "$(lq "select a.id from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = '$c' and a.kind = 'toxicity'")" --by dr.chase >/dev/null
+done
+alt L1 L1B 21 30
+lwd_stop l18
+# What older code left: no ending result on a person's alert.
+lq "update labwatch.alerts set resolved_by_observation = null where kind = 'toxicity' and resolved_by is not null" >/dev/null
+check "legacy: 018, a recovery line for L1" eq "$(lq "select string_agg(a.kind || ':' || a.state, ' ' order by a.id) from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = 'L1' and a.kind in ('toxicity', 'recovery')")" "toxicity:resolved recovery:open"
+lwd_start l19 "$TMP/l19.conf"
+check "legacy: 019 marks both ended at their own result" eq "$(lq "select count(*) from labwatch.alerts where kind = 'toxicity' and resolved_by = 'dr.chase' and resolved_by_observation = observation")" 2
+"$LW" reevaluate --db "$LDB" --json --protocol-file "$top_srcdir/rules/data/protocols/nct04933669.conf" >"$TMP/lre.out" 2>&1
+check "legacy: reevaluate moves L4's back to going on (updated), no other change" eq "$(grep '"change"' "$TMP/lre.out" | python3 -c 'import json,sys; print(";".join(sorted("%s %s %s" % (d["change"], d["kind"], d["patient"]) for d in map(json.loads, sys.stdin))))')" "updated toxicity L4"
+alt L1 L1C 23 260
+alt L4 L4C 23 260
+lwd_stop l19
+check "legacy: L1's 260 opens a new episode, L4's adds nothing" eq "$(for c in L1 L4; do lq "select string_agg(a.grade || ':' || a.state, ',' order by a.id) from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = '$c' and a.kind = 'toxicity'"; done | paste -sd' ')" "3:resolved,3:open 3:resolved"
+check "every legacy message ACKed AA" test ! -s "$TMP/errors"
+
 done_testing
