@@ -262,7 +262,7 @@ notify_db_claim(PGconn *c, const struct notify_opts *o,
 	    "FROM c, alert_events e WHERE d.event = c.event "
 	    "AND d.target = $1 AND e.id = c.event "
 	    "RETURNING d.event, d.attempts, e.event, "
-	    "alert_dedup_key(e.alert), e.id, " DB_ISO(
+	    "coalesce(e.dedup_key, alert_dedup_key(e.alert)), e.id, " DB_ISO(
 		"e.at") ", e.by, e.note, e.alert",
 	    5, p, &cause);
 	if (r == NULL) {

@@ -20,6 +20,16 @@
 --     session's labwatch.reopen_note when set (labwatch reevaluate: "re-
 --     evaluated under sha256:..."), else what labwatchd withdrew (the
 --     higher grade that had superseded it, or the result that ended it);
+--   * the dedup key of an event other than a trigger is kept with it,
+--     as it was when the event was written (alert_events.dedup_key),
+--     not worked out when it is delivered: the writer unlinks an alert
+--     from the higher grade that superseded it when that grade's result
+--     is withdrawn and the alert stands again (upd_past_reopened), in
+--     the same transaction as the retraction of the higher grade, whose
+--     'resolve' was then delivered under a key of its own and left the
+--     episode's incident open (a trigger's key is still worked out when
+--     delivered: the link to the alert it supersedes is written after
+--     it);
 --   * notify_escalate() counts an alert's deadline from its last
 --     reopening when it has one (from its creation otherwise): a
 --     reopened alert gets the same time to be acknowledged as a new one,
@@ -84,6 +94,18 @@ BEGIN
         VALUES (NEW.id, ev, who, why) RETURNING id INTO eid;
     RETURN NEW;
 END $$;
+
+ALTER TABLE alert_events ADD COLUMN dedup_key text;
+CREATE FUNCTION alert_events_dedup_key() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = labwatch AS $$
+BEGIN
+    IF NEW.event <> 'trigger' AND NEW.dedup_key IS NULL THEN
+        NEW.dedup_key := alert_dedup_key(NEW.alert);
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER alert_events_dedup_key BEFORE INSERT ON alert_events
+    FOR EACH ROW EXECUTE FUNCTION alert_events_dedup_key();
 
 CREATE FUNCTION alert_reopen_record() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = labwatch AS $$

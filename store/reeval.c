@@ -445,6 +445,11 @@ settle(struct run *u, struct implied *m, const struct stored *s)
 			    to->db_id);
 			now = "resolved";
 		}
+	} else if (to != NULL && !to->in_scope) {
+		/*
+		 * Superseded by a result outside --since/--until, not stored:
+		 * left as it is (not taken for an episode going on).
+		 */
 	} else if (m->ended_by != 0) {
 		if (live || goes_on) {
 			rc = reeval_id_stmt(u, "upd_recovered", m->db_id,

@@ -636,9 +636,15 @@ episode_standing(struct ingest *g, struct side *d, struct ingest_work *w,
 		return DB_OK;
 	rules_entry_eval(g->rules, l, &lev);
 	rules_alert_decide(g->rules, &lev, l->observed_at, NULL, 0, &dec);
-	/* A grade left open that may reach the alert grade: a warning. */
+	/*
+	 * A grade left open that may reach the alert grade: a warning, after
+	 * a deletion only. After a correction the corrected result is judged
+	 * next in its place (platelets 40, <75, the 40 corrected to 35: one
+	 * grade-3 alert on the 35, not a warning on the <75 escalated at
+	 * once; tests/episode_reload_db.sh W10).
+	 */
 	if (dec.kind != RULES_ALERT_TOXICITY &&
-	    dec.kind != RULES_ALERT_POSSIBLE)
+	    (dec.kind != RULES_ALERT_POSSIBLE || up->nsuperseded > 0))
 		return DB_OK;
 	start = run_start(g, p, l);
 	for (k = 0; k < p->npast; k++)

@@ -96,6 +96,8 @@ H14 alt: R10=250; R11=30; R12=250 | D3; R13=30; D2
 # warning open again (a fifth review: no alert was left open)
 W1 plt: R10=<75; R11=40 | D2
 W2 plt: R10=<75; R11=40; R12=<75 | D2
+# not after a correction: the corrected result judged in its place
+W10 plt: R10=40; R11=<75 | C1=35
 T
 mkdir "$TMP/gen"
 $PY "$top_srcdir/tests/episode_gen.py" "$TMP/cases" "$TMP/gen" || exit 1

@@ -637,11 +637,18 @@ enroll NR3
 sendm NR3 NR3A 20261120073000+0800 "1742-6|NM|250|U/L|10-40"
 RT3=$(aid NR3 toxicity)
 "$LW" resolve "$RT3" --by dr.cuddy --note "imatinib held" >/dev/null &&
-	sendm NR3 NR3B 20261121073000+0800 "1742-6|NM|900|U/L|10-40" &&
-	delm NR3 NR3B 20261121073000+0800 "1742-6|NM|900|U/L|10-40"
-check "NR3: resolved by a person, escalated, the escalation deleted: ACKed" test $? -eq 0
+	sendm NR3 NR3B 20261121073000+0800 "1742-6|NM|900|U/L|10-40"
+check "NR3: resolved by a person, then a grade 4: ACKed" test $? -eq 0
+# The grade 4's trigger paged before its result is deleted (a trigger's
+# key is worked out when it is delivered).
+RB3=$(q "select id from labwatch.alerts where kind = 'toxicity' and grade = 4 and patient = (select patient from labwatch.alerts where id = $RT3)")
+check "NR3: the grade 4 paged" wait_for 10 "select count(*) = 1 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'pager' and d.state = 'delivered' and e.alert = $RB3"
+check "NR3: the escalation deleted: ACKed" delm NR3 NR3B 20261121073000+0800 "1742-6|NM|900|U/L|10-40"
 check "NR3: the grade-4 alert retracted" eq "$(q "select string_agg(a.grade || ':' || a.state, ',' order by a.id) from labwatch.alerts a where a.patient = (select patient from labwatch.alerts where id = $RT3) and a.kind = 'toxicity'")" "3:resolved,4:retracted"
 check "NR3: the time they resolved it kept (the grade 4 did not move it)" eq "$(q "select resolved_at = (select at from labwatch.alert_events where alert = $RT3 and event = 'resolve') from labwatch.alerts where id = $RT3")" t
+check "NR3: the grade 4's trigger and resolve paged" wait_for 10 "select count(*) = 2 from labwatch.deliveries d join labwatch.alert_events e on e.id = d.event where d.target = 'pager' and d.state = 'delivered' and e.alert = $RB3"
+sleep 0.3
+check "NR3: under the episode's key, so its resolve closes the incident" eq "$(grep " $RB3 " "$TMP/pages/env.log" | cut -d' ' -f1,3 | tr '\n' ' ')" "trigger labwatch-$RT3 resolve labwatch-$RT3 "
 check "NR3: the person's resolution stands, with no reopen" eq "$(q "select coalesce(resolved_by, '-') || '|' || coalesce(resolve_note, '-') from labwatch.alerts where id = $RT3") $(q "select string_agg(event, ',' order by id) from labwatch.alert_events where alert = $RT3")" "dr.cuddy|imatinib held trigger,resolve"
 
 # A reopened alert's escalation deadline runs from its reopening, not from

@@ -128,6 +128,14 @@ alt M1 M1a 10 250 && alt M1 M1b 12 260 && alt M1 M1c 11 30 && resolve M1 &&
 alt Q1 Q1a 10 250 && resolve Q1 && alt Q1 Q1b 11 30 && alt Q1 Q1c 12 260 &&
 	alt Q1 Q1b 11 30 D && rv && alt Q1 Q1d 14 270
 alt N3 N3a 10 250 && resolve N3
+# S1: reevaluate --until before the result that escalated the person's
+# episode's successor: the alert left as it is (it was taken for an
+# episode going on, and the next grade 3 was missed).
+enroll S1
+alt S1 S1a 10 250 && resolve S1 && alt S1 S1b 11 30 && alt S1 S1c 12 100 &&
+	alt S1 S1c 12 900 C &&
+	"$LW" reevaluate --json --until 2026-11-11 --protocol-file "$PROTO" >>"$TMP/rv.out" 2>&1 &&
+	alt S1 S1d 14 250
 lwd_stop X
 mkdir -p "$TMP/data/protocols"
 cp "$top_srcdir/rules/data/"*.conf "$TMP/data/"
@@ -139,7 +147,8 @@ check "Q1: the person's episode goes on: the 260's alert retracted, the 270 adds
 check "N3: retracted by labwatch, not under their name" eq "$(q "select a.state || ':' || coalesce(a.resolved_by, '-') || ' ' || string_agg(e.event || ':' || coalesce(e.by, '-'), ',' order by e.id) from labwatch.alerts a join labwatch.patients p on p.id = a.patient join labwatch.alert_events e on e.alert = a.id where p.patient_id = 'N3' and a.kind = 'toxicity' group by a.state, a.resolved_by")" "retracted:- trigger:-,resolve:dr.chase,resolve:-"
 "$LW" reevaluate --json --dry-run --protocol-file "$PROTO" --patient M1 >"$TMP/m1.out" 2>&1
 "$LW" reevaluate --json --dry-run --protocol-file "$PROTO" --patient Q1 >"$TMP/q1.out" 2>&1
-check "M1, Q1: reevaluate then finds nothing to change" eq "$(cat "$TMP/m1.out" "$TMP/q1.out" | grep -c '"change"')" 0
+"$LW" reevaluate --json --dry-run --protocol-file "$PROTO" --patient S1 >"$TMP/s1.out" 2>&1
+check "M1, Q1, S1: reevaluate then finds nothing to change" eq "$(cat "$TMP/m1.out" "$TMP/q1.out" "$TMP/s1.out" | grep -c '"change"')" 0
 
 # Upgrading past 019: person-resolved alerts older code left with no
 # ending result (L1: ended by a 30, its recovery line written; L4: going
