@@ -116,8 +116,9 @@ BEGIN
             AND e.event = 'reopen' AND e.xid = pg_current_xact_id()) THEN
         RETURN NULL;
     END IF;
-    INSERT INTO alert_events (alert, event, note) VALUES (NEW.id, 'reopen',
-        'reopened: ' || coalesce(
+    -- At commit: its time then (an escalation deadline runs from it).
+    INSERT INTO alert_events (alert, event, at, note)
+        VALUES (NEW.id, 'reopen', clock_timestamp(), 'reopened: ' || coalesce(
             nullif(current_setting('labwatch.reopen_note', true), ''),
             CASE WHEN OLD.superseded_by IS NOT NULL
                 THEN 'the higher grade that superseded it was withdrawn'

@@ -439,8 +439,10 @@ settle(struct run *u, struct implied *m, const struct stored *s)
 	if (m->kind != REEVAL_TOXICITY || m->db_id == 0)
 		return 0;
 	if (to != NULL && to->db_id != 0) {
+		/* A person's alert relinked too, still resolved by them. */
 		if (live || goes_on ||
-		    (s->system && s->superseded_by != to->db_id)) {
+		    ((s->system || strcmp(s->state, "resolved") == 0) &&
+			s->superseded_by != to->db_id)) {
 			rc = reeval_id_stmt(u, "upd_escalated", m->db_id,
 			    to->db_id);
 			now = "resolved";

@@ -128,15 +128,24 @@ alt M1 M1a 10 250 && alt M1 M1b 12 260 && alt M1 M1c 11 30 && resolve M1 &&
 alt Q1 Q1a 10 250 && resolve Q1 && alt Q1 Q1b 11 30 && alt Q1 Q1c 12 260 &&
 	alt Q1 Q1b 11 30 D && rv && alt Q1 Q1d 14 270
 alt N3 N3a 10 250 && resolve N3
-# S1: reevaluate --until before the result that escalated the person's
-# episode's successor: the alert left as it is (it was taken for an
-# episode going on, and the next grade 3 was missed).
+# S1: 250 resolved by a person, 30, 100, the 30 corrected to 900 (a late
+# escalation: labwatchd opens nothing, README), then reevaluate --until
+# before the 900: the person's alert, superseded by an alert outside the
+# window that is not stored, was taken for an episode going on, and the
+# 14th's 250 raised nothing. Left as it is now: the 250 opens an alert.
 enroll S1
 alt S1 S1a 10 250 && resolve S1 && alt S1 S1b 11 30 && alt S1 S1c 12 100 &&
-	alt S1 S1c 12 900 C &&
-	"$LW" reevaluate --json --until 2026-11-11 --protocol-file "$PROTO" >>"$TMP/rv.out" 2>&1 &&
+	alt S1 S1b 11 900 C &&
+	"$LW" reevaluate --json --patient S1 --until 2026-11-10T12:00:00Z --protocol-file "$PROTO" >>"$TMP/rv.out" 2>&1 &&
 	alt S1 S1d 14 250
+# S2: the person's alert superseded by a grade 4 whose result is then
+# corrected to another grade 4; reevaluate links it to the alert that
+# stands (it was left linked to the one the correction replaced).
+enroll S2
+alt S2 S2a 10 250 && resolve S2 && alt S2 S2b 11 900 && alt S2 S2b 11 950 C &&
+	"$LW" reevaluate --json --patient S2 --protocol-file "$PROTO" >>"$TMP/rv.out" 2>&1
 lwd_stop X
+check "S2: the person's alert superseded by the grade 4 that stands, still theirs" eq "$(q "select a.state || ':' || coalesce(a.resolved_by, '-') || ':' || (select b.grade || ':' || b.state from labwatch.alerts b where b.id = a.superseded_by) from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = 'S2' and a.kind = 'toxicity' and a.grade = 3")" "resolved:dr.chase:4:open"
 mkdir -p "$TMP/data/protocols"
 cp "$top_srcdir/rules/data/"*.conf "$TMP/data/"
 sed 's/^alert_grade = 3$/alert_grade = 4/' "$PROTO" >"$TMP/data/protocols/g4.conf"
@@ -147,8 +156,8 @@ check "Q1: the person's episode goes on: the 260's alert retracted, the 270 adds
 check "N3: retracted by labwatch, not under their name" eq "$(q "select a.state || ':' || coalesce(a.resolved_by, '-') || ' ' || string_agg(e.event || ':' || coalesce(e.by, '-'), ',' order by e.id) from labwatch.alerts a join labwatch.patients p on p.id = a.patient join labwatch.alert_events e on e.alert = a.id where p.patient_id = 'N3' and a.kind = 'toxicity' group by a.state, a.resolved_by")" "retracted:- trigger:-,resolve:dr.chase,resolve:-"
 "$LW" reevaluate --json --dry-run --protocol-file "$PROTO" --patient M1 >"$TMP/m1.out" 2>&1
 "$LW" reevaluate --json --dry-run --protocol-file "$PROTO" --patient Q1 >"$TMP/q1.out" 2>&1
-"$LW" reevaluate --json --dry-run --protocol-file "$PROTO" --patient S1 >"$TMP/s1.out" 2>&1
-check "M1, Q1, S1: reevaluate then finds nothing to change" eq "$(cat "$TMP/m1.out" "$TMP/q1.out" "$TMP/s1.out" | grep -c '"change"')" 0
+check "M1, Q1: reevaluate then finds nothing to change" eq "$(cat "$TMP/m1.out" "$TMP/q1.out" | grep -c '"change"')" 0
+check "S1: the 14th's 250 opens an alert after reevaluate --until" eq "$(q "select count(*) from labwatch.alerts a join labwatch.patients p on p.id = a.patient where p.patient_id = 'S1' and a.kind = 'toxicity' and a.state = 'open'")" 1
 
 # Upgrading past 019: person-resolved alerts older code left with no
 # ending result (L1: ended by a 30, its recovery line written; L4: going
