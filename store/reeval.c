@@ -293,6 +293,7 @@ load_stored(struct run *u, const struct reeval_slice *sl)
 		s->system = PQgetvalue(res, i, 5)[0] == 't';
 		s->superseded_by = strtoll(PQgetvalue(res, i, 6), NULL, 10);
 		s->resolved_by_obs = strtoll(PQgetvalue(res, i, 7), NULL, 10);
+		s->goes_on = PQgetvalue(res, i, 15)[0] == 't';
 		s->in_scope = reeval_in_scope(u,
 		    reeval_read_observed_at(sl, s->obs));
 		/* Closed by labwatchd when its result was withdrawn. */
@@ -429,10 +430,7 @@ settle(struct run *u, struct implied *m, const struct stored *s)
 	    NULL;
 	bool live = s == NULL || strcmp(s->state, "open") == 0 ||
 	    strcmp(s->state, "acknowledged") == 0;
-	/* Resolved by a person, its episode going on (ROWS_PERSON_GOES_ON). */
-	bool goes_on = s != NULL && !s->system &&
-	    strcmp(s->state, "resolved") == 0 && s->superseded_by == 0 &&
-	    s->resolved_by_obs == 0;
+	bool goes_on = s != NULL && s->goes_on;
 	const char *now = NULL;
 	int rc = 0;
 

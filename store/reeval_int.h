@@ -51,6 +51,8 @@ struct stored {
 	int grade;
 	char state[16];
 	bool system; /* resolved by labwatch, not a person */
+	bool
+	    goes_on; /* a person's, its episode going on (ROWS_PERSON_GOES_ON) */
 	bool in_scope, used;
 	/* hold and resume: details' rule, stops and restart dose */
 	char rule[32];

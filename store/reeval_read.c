@@ -31,7 +31,8 @@ static const char sel_histories[] =
  * Three parts, each on its own index (sql/009, 012, 015); the withdrawn
  * lines of holds are not judged again. The time of the result an alert
  * rests on is looked up in the results read (reeval_read_observed_at),
- * not joined again. Columns 9 on: the hold fields (reeval_hold.c).
+ * not joined again. Columns 9 on: the hold fields (reeval_hold.c); 15:
+ * a person's alert whose episode goes on (rows.h).
  */
 /* clang-format off */
 #define SEL_ALERT_COLS \
@@ -42,7 +43,8 @@ static const char sel_histories[] =
 	" coalesce(a.details->>'stops', '0')," \
 	" coalesce(a.details->>'restart_dose_mg', '')," \
 	" coalesce(a.message, 0), coalesce(a.resolved_by = 'labwatch', false)," \
-	" coalesce(a.details->>'status', '')" \
+	" coalesce(a.details->>'status', '')," \
+	" (" ROWS_PERSON_GOES_ON("a") ")" \
 	" FROM alerts a WHERE a.patient = ANY($1::bigint[])" \
 	" AND a.protocol = $2 AND a.state <> 'retracted'"
 static const char sel_alerts[] =

@@ -267,6 +267,7 @@ static const struct {
 	 * but it when none is read), the highest id of the patient's toxicity
 	 * alerts: ingest.c keeps its alert ids above it.
 	 */
+	/* clang-format off */
 	{ "sel_open_alerts",
 	    "SELECT t.*, m." ROWS_OPEN_TOP " FROM (SELECT coalesce(max(id), 0)"
 	    " AS " ROWS_OPEN_TOP
@@ -276,23 +277,23 @@ static const struct {
 	    " coalesce(extract(epoch FROM o.observed_at)::float8, -1),"
 	    " coalesce(a.resolved_by_observation, 0),"
 	    " coalesce(o.grade_is_minimum, false), a.state = 'resolved'"
-	    " AND NOT (" ROWS_PERSON_GOES_ON(
-		"a") "),"
-		     " a.resolved_by_observation IS NOT NULL"
-		     " AND NOT EXISTS (SELECT 1 FROM alerts b WHERE b.patient = a.patient"
-		     "   AND b.protocol = a.protocol AND b.kind = 'toxicity'"
-		     "   AND b.analyte = a.analyte AND b.id <> a.id"
-		     "   AND (b.state <> 'retracted' OR b.resolve_note IS NULL)"
-		     "   AND (b.state IN ('open', 'acknowledged')"
-		     "   OR b.observation > a.resolved_by_observation"
-		     "   OR b.resolved_by_observation > a.resolved_by_observation))"
-		     " FROM alerts a LEFT JOIN observations o ON o.id = a.observation"
-		     " WHERE a.patient = $1 AND a.protocol = $2 AND a.kind = 'toxicity'"
-		     " AND (a.state IN ('open', 'acknowledged')"
-		     " OR (a.state = 'resolved' AND NOT o.retracted"
-		     " AND NOT EXISTS (SELECT 1 FROM observations s"
-		     "   WHERE s.patient = a.patient AND s.supersedes = a.observation)))"
-		     ") AS t ON true ORDER BY t.id" },
+	    " AND NOT (" ROWS_PERSON_GOES_ON("a") "),"
+	    " a.resolved_by_observation IS NOT NULL"
+	    " AND NOT EXISTS (SELECT 1 FROM alerts b WHERE b.patient = a.patient"
+	    "   AND b.protocol = a.protocol AND b.kind = 'toxicity'"
+	    "   AND b.analyte = a.analyte AND b.id <> a.id"
+	    "   AND (b.state <> 'retracted' OR b.resolve_note IS NULL)"
+	    "   AND (b.state IN ('open', 'acknowledged')"
+	    "   OR b.observation > a.resolved_by_observation"
+	    "   OR b.resolved_by_observation > a.resolved_by_observation))"
+	    " FROM alerts a LEFT JOIN observations o ON o.id = a.observation"
+	    " WHERE a.patient = $1 AND a.protocol = $2 AND a.kind = 'toxicity'"
+	    " AND (a.state IN ('open', 'acknowledged')"
+	    " OR (a.state = 'resolved' AND NOT o.retracted"
+	    " AND NOT EXISTS (SELECT 1 FROM observations s"
+	    "   WHERE s.patient = a.patient AND s.supersedes = a.observation)))"
+	    ") AS t ON true ORDER BY t.id" },
+	/* clang-format on */
 	/* A past alert reopened: its episode stands again. */
 	{ "upd_past_reopened",
 	    "UPDATE alerts SET " ROWS_REOPENED_STATE ","
